@@ -1,0 +1,3 @@
+module github.com/olmolab/olmolab
+
+go 1.26.8
