@@ -29,13 +29,13 @@ type CPU[F Float] struct {
 	ids    []int32 // (B,T) the micro-batch being processed
 	labels []int32 // (B,T) pre-shifted targets, IgnoreIndex where none
 
-	res  [][]F // L+1 buffers (BT,C): res[l] is layer l's input, res[L] its output
-	acts []layerActs[F]
-	xf   []F // (BT,C) after model.norm
-	fr   []F // (BT) its rstd
-	lse  []F // (BT) logsumexp of every position's logits
-	ce   []float64
-	zz   []float64
+	res    [][]F // L+1 buffers (BT,C): res[l] is layer l's input, res[L] its output
+	acts   []layerActs[F]
+	xf     []F // (BT,C) after model.norm
+	fr     []F // (BT) its rstd
+	lse    []F // (BT) logsumexp of every position's logits
+	ce     []float64
+	zz     []float64
 	logits []F // (chunk,V) logits of one chunk of rows, then their gradient
 
 	chunk int // rows of logits materialised at once
@@ -300,8 +300,8 @@ func (e *CPU[F]) ForwardBackward(ids, labels []int32, scale, zLoss float64) Loss
 		x := e.res[l]
 		// out = h + rms(m): dh = dout + (MLP path), dm = rms'(dout)
 		e.rmsnormBack(e.dm, G[o.PostFFNNorm:o.PostFFNNorm+C], e.dres, a.m, a.mr, P[o.PostFFNNorm:o.PostFFNNorm+C], C)
-		matmul(false, false, BT, I, C, e.dm, C, P[o.Down:], I, 0, e.dact, I)     // dact = dm·Wdown
-		matmul(true, false, C, I, BT, e.dm, C, a.act, I, 1, G[o.Down:], I)       // dWdown += dmᵀ·act
+		matmul(false, false, BT, I, C, e.dm, C, P[o.Down:], I, 0, e.dact, I) // dact = dm·Wdown
+		matmul(true, false, C, I, BT, e.dm, C, a.act, I, 1, G[o.Down:], I)   // dWdown += dmᵀ·act
 		sj := &e.jobs.swigluB
 		sj.dgate, sj.dup, sj.dact, sj.gate, sj.up, sj.n = e.dgate, e.dup, e.dact, a.gate, a.up, I
 		e.pool.run(BT, 16, sj)

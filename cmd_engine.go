@@ -1,0 +1,168 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/olmolab/olmolab/model"
+)
+
+var errHelp = errors.New("help shown")
+
+// newFlags returns a FlagSet whose errors become usage errors (exit 2).
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("olmolab "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+	}
+	return nil
+}
+
+func runPresets(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("presets", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "preset\td_model\tlayers\theads\tkv\thead_dim\tmlp\tvocab\ttotal params\tnon-emb params\t")
+	for _, p := range model.Presets() {
+		c := p.Config
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t\n", p.Name, c.HiddenSize, c.NumHiddenLayers,
+			c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadSize(), c.IntermediateSize, c.VocabSize,
+			commas(c.NumParams()), commas(c.NumNonEmbeddingParams()))
+	}
+	return tw.Flush()
+}
+
+// commas formats n with thousands separators: 7298617344 → 7,298,617,344.
+func commas(n int64) string {
+	s := fmt.Sprint(n)
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+type verifyFailed struct{ n int }
+
+func (v verifyFailed) Error() string { return fmt.Sprintf("%d tensors outside tolerance", v.n) }
+
+func runVerify(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("verify", stderr)
+	dir := fs.String("model", "", "HF checkpoint directory (config.json + safetensors)")
+	casePath := fs.String("case", "", "reference case file (safetensors: input_ids, labels, logits, grad.*, step1.*, …)")
+	f64 := fs.Bool("float64", false, "compute in float64 (tolerances 1e-11 forward, 1e-10 backward)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" || *casePath == "" {
+		return usageError{"verify needs --model DIR and --case FILE"}
+	}
+	var rows []model.VerifyRow
+	var err error
+	precision := "float32"
+	if *f64 {
+		precision = "float64"
+		rows, err = model.Verify[float64](*dir, *casePath, model.Float64Tolerances)
+	} else {
+		rows, err = model.Verify[float32](*dir, *casePath, model.Float32Tolerances)
+	}
+	if err != nil {
+		return inputError{err}
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "tensor\tmax abs err\tmax rel err\ttolerance\t\n")
+	bad := 0
+	for _, r := range rows {
+		mark := "ok"
+		if !r.OK {
+			mark = "FAIL " + r.First
+			bad++
+		}
+		fmt.Fprintf(tw, "%s\t%.3e\t%.3e\t%.0e\t%s\n", r.Name, r.MaxAbs, r.MaxRel, r.Tol, mark)
+	}
+	tw.Flush()
+	fmt.Fprintf(stdout, "%d tensors compared in %s: %d within tolerance, %d outside\n", len(rows), precision, len(rows)-bad, bad)
+	if bad > 0 {
+		return verifyFailed{bad}
+	}
+	return nil
+}
+
+// runTrain trains a preset on a generated token stream: an engine smoke run that
+// exercises the whole step (forward, backward, clipping, AdamW).
+func runTrain(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("train", stderr)
+	preset := fs.String("preset", "cpu_xs", "model preset (see 'olmolab presets')")
+	steps := fs.Int("steps", 200, "optimizer steps")
+	batch := fs.Int("batch", 8, "sequences per step")
+	seq := fs.Int("seq", 64, "sequence length")
+	lr := fs.Float64("lr", 3e-3, "peak learning rate (linear warmup over 10% of steps, then cosine to 10%)")
+	seed := fs.Uint64("seed", 1, "seed for init and data")
+	out := fs.String("out", "", "write the final checkpoint here (HF Olmo2ForCausalLM layout)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := model.PresetByName(*preset)
+	if err != nil {
+		return inputError{err}
+	}
+	if *steps <= 0 || *batch <= 0 || *seq <= 1 {
+		return usageError{"train: --steps, --batch must be positive and --seq at least 2"}
+	}
+	tr := model.NewTrainer(model.TrainerParams{Config: cfg, Batch: *batch, Seq: *seq, Seed: *seed})
+	defer tr.Close()
+	stream := model.NewSyntheticStream(cfg.VocabSize, *seed)
+	ids := make([]int32, *batch**seq)
+	labels := make([]int32, *batch**seq)
+	start := time.Now()
+	for s := 1; s <= *steps; s++ {
+		stream.Fill(ids, labels, *seq)
+		rate := warmupCosine(*lr, s, max(*steps/10, 1), *steps, 0.1)
+		r := tr.Step(ids, labels, rate)
+		if s == 1 || s%20 == 0 || s == *steps {
+			el := time.Since(start).Seconds()
+			fmt.Fprintf(stdout, "step %4d  loss %.4f  z %.2e  grad_norm %.3f  lr %.2e  %.0f tokens/s\n",
+				s, r.Loss, r.ZLoss, r.GradNorm, rate, float64(s**batch**seq)/el)
+		}
+	}
+	if *out != "" {
+		if err := tr.Save(*out); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "saved %s\n", *out)
+	}
+	return nil
+}
+
+// warmupCosine: linear warmup to peak over w steps, then cosine down to
+// alphaF·peak at step total (olmo2.md §7's shape).
+func warmupCosine(peak float64, step, w, total int, alphaF float64) float64 {
+	if step <= w {
+		return peak * float64(step) / float64(w)
+	}
+	p := math.Min(1, float64(step-w)/float64(max(total-w, 1)))
+	min := alphaF * peak
+	return min + (peak-min)*(1+math.Cos(math.Pi*p))/2
+}

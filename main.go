@@ -1,0 +1,113 @@
+// Command olmolab is a terminal lab for training OLMo 2 language models.
+//
+// main chooses the front end or subcommand and maps errors to exit codes:
+// 0 done, 1 error, 2 bad usage or input, 3 diverged, 130 interrupted.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Exit codes shared by every front end.
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitBadInput    = 2
+	exitDiverged    = 3
+	exitInterrupted = 130
+)
+
+// usageError is bad command-line usage: exit 2 with a usage line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// inputError is bad input (a file, a field): exit 2.
+type inputError struct{ err error }
+
+func (e inputError) Error() string { return e.err.Error() }
+func (e inputError) Unwrap() error { return e.err }
+
+type command struct {
+	name, args, summary string
+	run                 func(args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"presets", "", "list model presets with their parameter counts", runPresets},
+		{"verify", "--model DIR --case FILE", "check a checkpoint against reference tensors (forward, backward, one AdamW step)", runVerify},
+		{"train", "[--preset NAME] [--steps N] ...", "train a preset on a generated token stream (engine smoke run)", runTrain},
+	}
+}
+
+const usageLine = "usage: olmolab [--help] <command> [flags]"
+
+func printHelp(w io.Writer) {
+	fmt.Fprintln(w, "olmolab: a terminal lab for training OLMo 2 models")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, usageLine)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %-32s %s\n", c.name, c.args, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'olmolab <command> --help' for a command's flags.")
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one invocation and returns its exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		printHelp(stderr)
+		return exitBadInput
+	}
+	switch args[0] {
+	case "-h", "--help", "-help", "help":
+		printHelp(stdout)
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return exitCode(c.run(args[1:], stdout, stderr), stderr)
+		}
+	}
+	if len(args[0]) > 0 && args[0][0] == '-' {
+		fmt.Fprintf(stderr, "olmolab: unknown flag %s\n%s\n", args[0], usageLine)
+	} else {
+		fmt.Fprintf(stderr, "olmolab: unknown command %q\n%s\n", args[0], usageLine)
+	}
+	return exitBadInput
+}
+
+// exitCode prints err and maps it to an exit code.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, errHelp) {
+		return exitOK
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "olmolab: %s\n%s\n", ue.msg, usageLine)
+		return exitBadInput
+	}
+	var verr verifyFailed
+	if errors.As(err, &verr) {
+		return exitError
+	}
+	fmt.Fprintf(stderr, "olmolab: %v\n", err)
+	var ie inputError
+	if errors.As(err, &ie) {
+		return exitBadInput
+	}
+	return exitError
+}

@@ -1,0 +1,199 @@
+package model
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/olmolab/olmolab/model/safetensors"
+)
+
+// LoadHF reads an HF Olmo2ForCausalLM checkpoint directory (config.json plus
+// model.safetensors or a sharded index) and returns its config and its weights
+// in Layout order, as F. Missing, mis-shaped and unexpected tensors are errors
+// naming the file and tensor.
+func LoadHF[F Float](dir string) (Config, []F, error) {
+	cfg, err := ReadConfigFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return Config{}, nil, err
+	}
+	lay := NewLayout(cfg)
+	params := make([]F, lay.Size())
+	if err := LoadWeights(dir, lay, params); err != nil {
+		return Config{}, nil, err
+	}
+	return cfg, params, nil
+}
+
+// LoadWeights fills params (Layout order) from the safetensors in dir.
+func LoadWeights[F Float](dir string, lay *Layout, params []F) error {
+	ck, err := safetensors.OpenDir(dir)
+	if err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	var buf []float64
+	for _, t := range lay.Tensors {
+		want[t.Name] = true
+		st, ok := ck.Get(t.Name)
+		if !ok {
+			return fmt.Errorf("%s: tensor %q is missing (an Olmo2ForCausalLM with this config.json needs it)", dir, t.Name)
+		}
+		if !sameShape(st.Shape, t.Shape) {
+			return fmt.Errorf("%s: tensor %q has shape %v, config.json implies %v", fileOf(ck, t.Name), t.Name, st.Shape, t.Shape)
+		}
+		if !st.DType.IsFloat() {
+			return fmt.Errorf("%s: tensor %q has dtype %s, want a float dtype", fileOf(ck, t.Name), t.Name, st.DType)
+		}
+		dst := params[t.Offset : t.Offset+t.Numel()]
+		if isF32[F]() {
+			if _, err := st.Float32s(asF32(dst)); err != nil {
+				return fmt.Errorf("%s: tensor %q: %w", fileOf(ck, t.Name), t.Name, err)
+			}
+			continue
+		}
+		buf, err = st.Float64s(buf[:0])
+		if err != nil {
+			return fmt.Errorf("%s: tensor %q: %w", fileOf(ck, t.Name), t.Name, err)
+		}
+		for i, v := range buf {
+			dst[i] = F(v)
+		}
+	}
+	for _, name := range ck.Names() {
+		if want[name] {
+			continue
+		}
+		// HF may keep a tied lm_head copy; old exports keep RoPE's inv_freq buffers.
+		if strings.HasSuffix(name, "rotary_emb.inv_freq") || (name == "lm_head.weight" && lay.Config.TieWordEmbeddings) {
+			continue
+		}
+		return fmt.Errorf("%s: unexpected tensor %q (not part of an Olmo2ForCausalLM with this config.json)", fileOf(ck, name), name)
+	}
+	return nil
+}
+
+func sameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// DefaultShardBytes is HF's default max_shard_size (5 GB).
+const DefaultShardBytes = 5_000_000_000
+
+// SaveHF writes cfg and params as an HF checkpoint that
+// Olmo2ForCausalLM.from_pretrained loads unchanged: config.json and
+// model.safetensors (sharded with an index past shardBytes), every file written to
+// a temporary name and renamed into place. dtype is "F32" or "BF16".
+func SaveHF[F Float](dir string, cfg Config, params []F, dtype safetensors.DType, shardBytes int64) error {
+	lay := NewLayout(cfg)
+	if int64(len(params)) != lay.Size() {
+		panic("model: params do not match the config's layout")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var torchDType string
+	switch dtype {
+	case safetensors.DType("F32"):
+		torchDType = "float32"
+	case safetensors.DType("BF16"):
+		torchDType = "bfloat16"
+	default:
+		return fmt.Errorf("save %s: unsupported dtype %s (want F32 or BF16)", dir, dtype)
+	}
+	if shardBytes <= 0 {
+		shardBytes = DefaultShardBytes
+	}
+	headers := make([]safetensors.Header, len(lay.Tensors))
+	for i, t := range lay.Tensors {
+		headers[i] = safetensors.Header{Name: t.Name, DType: dtype, Shape: t.Shape}
+	}
+	write := func(i int, w io.Writer) error {
+		t := lay.Tensors[i]
+		return writeFloats(w, params[t.Offset:t.Offset+t.Numel()], dtype)
+	}
+	if err := safetensors.WriteShardedFunc(dir, map[string]string{"format": "pt"}, headers, shardBytes, write); err != nil {
+		return err
+	}
+	b, err := MarshalConfigJSON(cfg, torchDType)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, "config.json"), b)
+}
+
+// writeFloats encodes v as little-endian F32 or BF16 in bounded chunks.
+func writeFloats[F Float](w io.Writer, v []F, dtype safetensors.DType) error {
+	var buf [1 << 14]byte
+	size := dtype.Size()
+	for len(v) > 0 {
+		n := min(len(v), len(buf)/size)
+		for i, x := range v[:n] {
+			if size == 4 {
+				binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(float32(x)))
+			} else {
+				binary.LittleEndian.PutUint16(buf[2*i:], bf16(float32(x)))
+			}
+		}
+		if _, err := w.Write(buf[:n*size]); err != nil {
+			return err
+		}
+		v = v[n:]
+	}
+	return nil
+}
+
+// writeFileAtomic writes b to a temporary file beside path, syncs it and renames it
+// into place, so a crash never leaves a half-written file under the final name.
+func writeFileAtomic(path string, b []byte) error {
+	tmp := fmt.Sprintf("%s.tmp-%d", path, os.Getpid())
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err = f.Write(b); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// bf16 rounds to the nearest bfloat16, ties to even; NaN stays NaN.
+func bf16(f float32) uint16 {
+	b := math.Float32bits(f)
+	if f != f {
+		return uint16(b>>16) | 0x40
+	}
+	return uint16((b + 0x7fff + (b>>16)&1) >> 16)
+}
+
+// fileOf names the file of ck that holds tensor name, for error messages.
+func fileOf(ck *safetensors.Checkpoint, name string) string {
+	for _, f := range ck.Files {
+		if _, ok := f.Get(name); ok {
+			return f.Path
+		}
+	}
+	return ck.Dir
+}
