@@ -1,0 +1,234 @@
+package model
+
+import (
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/olmolab/olmolab/model/safetensors"
+)
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		dtype safetensors.DType
+		tied  bool
+		shard int64
+		tol   float64
+	}{
+		{"F32", false, 0, 0},
+		{"F32", true, 0, 0},
+		{"F32", false, 4000, 0}, // forces several shards and an index
+		{"BF16", false, 0, 1.0 / 128},
+	} {
+		cfg := tinyConfig(tc.tied, 2)
+		lay := NewLayout(cfg)
+		params := make([]float32, lay.Size())
+		Init(lay, params, 5)
+		dir := t.TempDir()
+		if err := SaveHF(dir, cfg, params, tc.dtype, tc.shard); err != nil {
+			t.Fatal(err)
+		}
+		if tc.shard > 0 {
+			if _, err := os.Stat(filepath.Join(dir, "model.safetensors.index.json")); err != nil {
+				t.Errorf("sharded save wrote no index: %v", err)
+			}
+		}
+		got, back, err := LoadHF[float32](dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.HiddenSize != cfg.HiddenSize || got.NumKeyValueHeads != cfg.NumKeyValueHeads || got.TieWordEmbeddings != cfg.TieWordEmbeddings || got.RopeTheta != cfg.RopeTheta {
+			t.Errorf("config round trip: got %+v want %+v", got, cfg)
+		}
+		for i := range params {
+			d := float64(back[i] - params[i])
+			if d < 0 {
+				d = -d
+			}
+			if d > tc.tol*float64(abs32(params[i]))+1e-30 && d != 0 {
+				t.Fatalf("%s: param %d: %v → %v", tc.dtype, i, params[i], back[i])
+			}
+		}
+	}
+}
+
+func abs32(x float32) float32 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// saveTiny writes a small checkpoint and returns its directory.
+func saveTiny(t *testing.T) (string, Config) {
+	t.Helper()
+	cfg := tinyConfig(false, 2)
+	lay := NewLayout(cfg)
+	params := make([]float32, lay.Size())
+	Init(lay, params, 1)
+	dir := t.TempDir()
+	if err := SaveHF(dir, cfg, params, "F32", 0); err != nil {
+		t.Fatal(err)
+	}
+	return dir, cfg
+}
+
+// rewriteTensors re-saves dir/model.safetensors after edit changes its tensors.
+func rewriteTensors(t *testing.T, dir string, edit func([]safetensors.Tensor) []safetensors.Tensor) {
+	t.Helper()
+	p := filepath.Join(dir, "model.safetensors")
+	f, err := safetensors.Read(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := edit(append([]safetensors.Tensor(nil), f.Tensors...))
+	if err := safetensors.Write(p, f.Metadata, ts); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		break_ func(t *testing.T, dir string)
+		want   []string
+	}{
+		{"truncated", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, "model.safetensors")
+			b, _ := os.ReadFile(p)
+			os.WriteFile(p, b[:len(b)/2], 0o644)
+		}, []string{"model.safetensors"}},
+		{"header length beyond file", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, "model.safetensors")
+			b, _ := os.ReadFile(p)
+			binary.LittleEndian.PutUint64(b, 1<<40)
+			os.WriteFile(p, b, 0o644)
+		}, []string{"model.safetensors"}},
+		{"missing tensor", func(t *testing.T, dir string) {
+			rewriteTensors(t, dir, func(ts []safetensors.Tensor) []safetensors.Tensor {
+				var out []safetensors.Tensor
+				for _, x := range ts {
+					if x.Name != "model.layers.1.mlp.up_proj.weight" {
+						out = append(out, x)
+					}
+				}
+				return out
+			})
+		}, []string{"model.layers.1.mlp.up_proj.weight", "missing"}},
+		{"mis-shaped tensor", func(t *testing.T, dir string) {
+			rewriteTensors(t, dir, func(ts []safetensors.Tensor) []safetensors.Tensor {
+				for i := range ts {
+					if ts[i].Name == "model.norm.weight" {
+						ts[i] = safetensors.FromFloat32("model.norm.weight", "F32", []int{8, 2}, make([]float32, 16))
+					}
+				}
+				return ts
+			})
+		}, []string{"model.safetensors", "model.norm.weight", "shape"}},
+		{"integer dtype", func(t *testing.T, dir string) {
+			rewriteTensors(t, dir, func(ts []safetensors.Tensor) []safetensors.Tensor {
+				for i := range ts {
+					if ts[i].Name == "model.norm.weight" {
+						ts[i] = safetensors.FromInt64("model.norm.weight", "I64", []int{16}, make([]int64, 16))
+					}
+				}
+				return ts
+			})
+		}, []string{"model.norm.weight", "dtype"}},
+		{"unknown dtype", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, "model.safetensors")
+			b, _ := os.ReadFile(p)
+			s := strings.Replace(string(b), `"dtype":"F32"`, `"dtype":"Q99"`, 1)
+			os.WriteFile(p, []byte(s), 0o644)
+		}, []string{"model.safetensors", "Q99"}},
+		{"config wrong type", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, "config.json")
+			b, _ := os.ReadFile(p)
+			s := strings.Replace(string(b), `"hidden_size": 16`, `"hidden_size": "sixteen"`, 1)
+			os.WriteFile(p, []byte(s), 0o644)
+		}, []string{"config.json", "hidden_size"}},
+		{"config impossible value", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, "config.json")
+			b, _ := os.ReadFile(p)
+			s := strings.Replace(string(b), `"num_key_value_heads": 2`, `"num_key_value_heads": 3`, 1)
+			os.WriteFile(p, []byte(s), 0o644)
+		}, []string{"config.json", "num_key_value_heads"}},
+		{"no weights", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, "model.safetensors"))
+		}, []string{"model.safetensors"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, _ := saveTiny(t)
+			tc.break_(t, dir)
+			_, _, err := LoadHF[float32](dir)
+			if err == nil {
+				t.Fatal("loaded a broken checkpoint without error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestConfigJSONRoundTrip(t *testing.T) {
+	for _, p := range Presets() {
+		b, err := MarshalConfigJSON(p.Config, "float32")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := ParseConfigJSON(p.Name, b)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", p.Name, err, b)
+		}
+		if c.NumParams() != p.Config.NumParams() || c.HeadSize() != p.Config.HeadSize() || *c.EOSTokenID != *p.Config.EOSTokenID {
+			t.Errorf("%s: round trip changed the config: %+v", p.Name, c)
+		}
+	}
+}
+
+func TestParseConfigRopeParameters(t *testing.T) {
+	// newer transformers write rope_parameters instead of rope_theta
+	b := []byte(`{"model_type":"olmo2","vocab_size":64,"hidden_size":16,"intermediate_size":32,"num_hidden_layers":1,
+		"num_attention_heads":2,"rms_norm_eps":1e-6,"rope_parameters":{"rope_type":"default","rope_theta":500000.0}}`)
+	c, err := ParseConfigJSON("config.json", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RopeTheta != 500000 || c.NumKeyValueHeads != 2 {
+		t.Errorf("got theta %v kv %d", c.RopeTheta, c.NumKeyValueHeads)
+	}
+}
+
+func FuzzParseConfigJSON(f *testing.F) {
+	for _, p := range Presets()[:3] {
+		b, _ := MarshalConfigJSON(p.Config, "float32")
+		f.Add(b)
+	}
+	f.Add([]byte(`{"vocab_size": "x"}`))
+	f.Add([]byte(`{"model_type":"olmo2","vocab_size":64,"hidden_size":16,"intermediate_size":32,"num_hidden_layers":1,"num_attention_heads":2,"head_dim":-4}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseConfigJSON("config.json", b)
+		if err != nil {
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("accepted an invalid config: %v", err)
+		}
+		out, err := MarshalConfigJSON(c, "float32")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c2, err := ParseConfigJSON("config.json", out)
+		if err != nil {
+			t.Fatalf("re-parse of our own output failed: %v\n%s", err, out)
+		}
+		if c2.NumParams() != c.NumParams() {
+			t.Fatalf("round trip changed the parameter count")
+		}
+	})
+}
