@@ -1,18 +1,247 @@
-// Package gemm is the CPU engine's single-precision matrix product.
-//
-// Every matrix is row-major. Sgemm is the only entry point the engine uses; its
-// implementation is free to pack, block, vectorise and spread work over cores, but
-// must not allocate per call once warmed up.
 package gemm
+
+import (
+	"os"
+	"sync"
+	"sync/atomic"
+)
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices, where
 // op(X) = Xᵀ when the matching trans flag is set. op(A) is m×k, op(B) is k×n and C is
 // m×n; lda, ldb and ldc are the row strides of A, B and C as stored.
-// It panics if a slice is too short for the shapes given.
+// When beta is 0, C is not read (it may hold NaN); when alpha is 0 or k is 0, A and
+// B are not read. It panics if a slice is too short for the shapes given.
+//
+// Products of at least a few MFLOP run on all GOMAXPROCS threads of a persistent
+// pool; once warmed up, a call allocates nothing. Sgemm may be called from several
+// goroutines at once: a call that finds the pool busy runs on its own goroutine.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkShapes(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	naive(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	pr := problem{
+		transA: transA, transB: transB, m: m, n: n, k: k,
+		alpha: alpha, beta: beta + 0, // +0 turns -0 into +0, see kernelFunc
+		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+		ar: current.Load(),
+	}
+	if pr.trivial() {
+		pr.serial(nil)
+		return
+	}
+	if nt := threads(pr.flops()); nt > 1 && thePool.mu.TryLock() {
+		thePool.product(&pr, nt)
+		thePool.mu.Unlock()
+		return
+	}
+	ws := wsPool.Get().(*workspace)
+	pr.serial(ws)
+	wsPool.Put(ws)
 }
+
+// SgemmStridedBatched computes, for each i < batch,
+//
+//	C_i = alpha·op(A_i)·op(B_i) + beta·C_i
+//
+// where A_i = a[i·strideA:], B_i = b[i·strideB:], C_i = c[i·strideC:], each laid
+// out as for Sgemm. It is meant for many small products (attention per head, per
+// sequence): when each product is too small to be worth splitting, whole products
+// are spread over the threads instead. The C_i must not overlap.
+// It panics on negative strides or if a slice is too short for the last product.
+func SgemmStridedBatched(transA, transB bool, m, n, k int, alpha float32,
+	a []float32, lda, strideA int, b []float32, ldb, strideB int,
+	beta float32, c []float32, ldc, strideC int, batch int) {
+	if batch < 0 || strideA < 0 || strideB < 0 || strideC < 0 {
+		panic("gemm: negative batch or stride")
+	}
+	if batch == 0 || m == 0 || n == 0 {
+		return
+	}
+	last := batch - 1
+	if last*strideC > len(c) || (k > 0 && (last*strideA > len(a) || last*strideB > len(b))) {
+		panic("gemm: batch too long for its slices")
+	}
+	var la, lb []float32
+	if k > 0 {
+		la, lb = a[last*strideA:], b[last*strideB:]
+	}
+	checkShapes(transA, transB, m, n, k, la, lda, lb, ldb, c[last*strideC:], ldc)
+	base := problem{
+		transA: transA, transB: transB, m: m, n: n, k: k,
+		alpha: alpha, beta: beta + 0,
+		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+		ar: current.Load(),
+	}
+	job := batchJob{base: base, count: batch, sa: strideA, sb: strideB, sc: strideC}
+	per := base.flops()
+	if per >= batchSplitFlops || batch == 1 {
+		// Each product is big enough to use every thread by itself.
+		for i := range batch {
+			pr := job.item(i)
+			Sgemm(transA, transB, m, n, k, alpha, pr.a, lda, pr.b, ldb, beta, pr.c, ldc)
+		}
+		return
+	}
+	if nt := min(threads(per*float64(batch)), batch); nt > 1 && thePool.mu.TryLock() {
+		thePool.ensure(nt)
+		thePool.batch = job
+		thePool.launch(nt, independent)
+		thePool.batch = batchJob{}
+		thePool.mu.Unlock()
+		return
+	}
+	ws := wsPool.Get().(*workspace)
+	job.thread(0, 1, ws)
+	wsPool.Put(ws)
+}
+
+// batchSplitFlops: a batched product at least this big is split across threads
+// on its own rather than handed whole to one thread.
+const batchSplitFlops = 64e6
+
+// batchJob is a strided batch; thread t of nt takes a contiguous share of it.
+type batchJob struct {
+	base       problem
+	count      int
+	sa, sb, sc int
+}
+
+func (j *batchJob) item(i int) problem {
+	pr := j.base
+	if pr.k > 0 {
+		pr.a = pr.a[i*j.sa:]
+		pr.b = pr.b[i*j.sb:]
+	}
+	pr.c = pr.c[i*j.sc:]
+	return pr
+}
+
+func (j *batchJob) thread(t, nt int, ws *workspace) {
+	for i := j.count * t / nt; i < j.count*(t+1)/nt; i++ {
+		pr := j.item(i)
+		pr.serial(ws)
+	}
+}
+
+// tinyMNK: below this many multiply-adds the plain loop beats packing.
+const tinyMNK = 2048
+
+func (p *problem) flops() float64 { return 2 * float64(p.m) * float64(p.n) * float64(p.k) }
+
+// trivial reports whether the product needs no packing: nothing to multiply
+// (then C = beta·C) or so little that the plain loop is fastest.
+func (p *problem) trivial() bool {
+	return p.k == 0 || p.alpha == 0 || p.m*p.n*p.k < tinyMNK
+}
+
+// serial computes the product on the calling goroutine; ws may be nil only
+// when p is trivial.
+func (p *problem) serial(ws *workspace) {
+	switch {
+	case p.k == 0 || p.alpha == 0:
+		scale(p.m, p.n, p.beta, p.c, p.ldc)
+	case p.m*p.n*p.k < tinyMNK:
+		naive(p.transA, p.transB, p.m, p.n, p.k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, p.c, p.ldc)
+	default:
+		p.runAlone(ws)
+	}
+}
+
+// runAlone is the single-threaded blocked product, with ws's own B buffer.
+func (p *problem) runAlone(ws *workspace) {
+	ws.prepare(p.ar)
+	ws.bpack = grow(ws.bpack, p.ar.bpackSize())
+	ws.bpair = [2][]float32{ws.bpack, ws.bpack}
+	p.run(0, 1, ws, &ws.bpair, nil)
+}
+
+// product runs one big product on nt threads. Normally the threads split C's
+// rows and share packed B; when C has too few rows for that (fewer than four
+// tiles per thread) but enough columns, each thread computes its own column
+// slice of C independently.
+func (pl *pool) product(pr *problem, nt int) {
+	pl.ensure(nt)
+	ar := pr.ar
+	tiles := (pr.m + ar.mr - 1) / ar.mr
+	panels := (pr.n + ar.nr - 1) / ar.nr
+	if tiles >= 4*nt || panels < 4*nt {
+		nt = min(nt, tiles)
+		if nt == 1 {
+			pr.runAlone(&pl.ws0)
+			return
+		}
+		pl.probs[0] = *pr
+		for i := range pl.bpack {
+			pl.bpack[i] = grow(pl.bpack[i], ar.bpackSize())
+		}
+		pl.launch(nt, splitRows)
+	} else {
+		for t := range nt {
+			n0 := min(pr.n, panels*t/nt*ar.nr)
+			n1 := min(pr.n, panels*(t+1)/nt*ar.nr)
+			pl.probs[t] = pr.columns(n0, n1)
+		}
+		pl.launch(nt, independent)
+	}
+	clear(pl.probs) // drop references to the caller's slices
+}
+
+// columns is the product restricted to C's columns [n0, n1).
+func (p *problem) columns(n0, n1 int) problem {
+	sub := *p
+	sub.n = n1 - n0
+	if sub.n <= 0 {
+		sub.n = 0
+		return sub
+	}
+	if p.transB {
+		sub.b = p.b[n0*p.ldb:]
+	} else {
+		sub.b = p.b[n0:]
+	}
+	sub.c = p.c[n0:]
+	return sub
+}
+
+// scale sets C = beta·C (C = 0 when beta is 0, whatever C held).
+func scale(m, n int, beta float32, c []float32, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		switch beta {
+		case 0:
+			clear(row)
+		case 1:
+		default:
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+}
+
+var wsPool = sync.Pool{New: func() any { return new(workspace) }}
+
+// current is the kernel in use: the best this CPU runs, unless the environment
+// variable OLMOLAB_GEMM_KERNEL names another (avx512, avx2 or generic; for
+// benchmarks and for checking a fallback on a machine that has the best).
+var current atomic.Pointer[arch]
+
+func init() {
+	as := availableArches()
+	current.Store(as[0])
+	if name := os.Getenv("OLMOLAB_GEMM_KERNEL"); name != "" {
+		for _, a := range as {
+			if a.name == name {
+				current.Store(a)
+			}
+		}
+	}
+}
+
+// Kernel names the micro-kernel Sgemm uses on this machine: "avx512", "avx2" or
+// "generic".
+func Kernel() string { return current.Load().name }
 
 func checkShapes(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	if m < 0 || n < 0 || k < 0 {
@@ -42,8 +271,8 @@ func checkShapes(transA, transB bool, m, n, k int, a []float32, lda int, b []flo
 	}
 }
 
-// naive is the reference product: a plain triple loop, used by tests and as the
-// fallback for tiny shapes.
+// naive is the reference product: a plain triple loop, used by tests and for
+// tiny shapes.
 func naive(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	for i := 0; i < m; i++ {
 		for j := 0; j < n; j++ {

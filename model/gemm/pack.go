@@ -1,0 +1,89 @@
+package gemm
+
+// Packing copies a block of op(A) or op(B) into the order the micro-kernel
+// reads it: one contiguous micro-panel per tile row (A) or column (B), k-major,
+// zero-padded to a full tile so the kernel never needs an edge case. Packing
+// also applies op() (the transposes cost nothing later) and alpha (folded into
+// A, so the kernel does no extra multiply).
+
+// packA packs rows [i0, i0+mb) and depths [p0, p0+kb) of alpha·op(A) into dst
+// as ⌈mb/mr⌉ panels of mr·kb floats: panel q holds A[i0+q·mr+i, p0+p] at
+// [q·mr·kb + p·mr + i].
+func (p *problem) packA(dst []float32, i0, mb, p0, kb int) {
+	mr := p.ar.mr
+	a, lda, alpha := p.a, p.lda, p.alpha
+	for ip := 0; ip < mb; ip += mr {
+		rows := min(mr, mb-ip)
+		d := dst[ip*kb : ip*kb+mr*kb]
+		if p.transA {
+			// A is stored k×m: each depth p is a contiguous run of rows.
+			for q := 0; q < kb; q++ {
+				src := a[(p0+q)*lda+i0+ip:][:rows]
+				dd := d[q*mr : q*mr+mr]
+				if alpha == 1 {
+					copy(dd, src)
+				} else {
+					for i, v := range src {
+						dd[i] = alpha * v
+					}
+				}
+				clear(dd[rows:])
+			}
+			continue
+		}
+		// A is stored m×k: read each row contiguously, write with stride mr
+		// (the panel, mr·kb·4 bytes, sits in L1).
+		for i := 0; i < rows; i++ {
+			src := a[(i0+ip+i)*lda+p0:][:kb]
+			if alpha == 1 {
+				for q, v := range src {
+					d[q*mr+i] = v
+				}
+			} else {
+				for q, v := range src {
+					d[q*mr+i] = alpha * v
+				}
+			}
+		}
+		for i := rows; i < mr; i++ {
+			for q := 0; q < kb; q++ {
+				d[q*mr+i] = 0
+			}
+		}
+	}
+}
+
+// packB packs micro-panels [q0, q1) of depths [p0, p0+kb) and columns
+// [j0, j0+nb) of op(B) into dst: panel q holds B[p0+p, j0+q·nr+j] at
+// [q·nr·kb + p·nr + j].
+func (p *problem) packB(dst []float32, p0, kb, j0, nb, q0, q1 int) {
+	nr := p.ar.nr
+	b, ldb := p.b, p.ldb
+	for q := q0; q < q1; q++ {
+		j := q * nr
+		cols := min(nr, nb-j)
+		d := dst[j*kb : j*kb+nr*kb]
+		if !p.transB {
+			// B is stored k×n: each depth is a contiguous run of columns.
+			for r := 0; r < kb; r++ {
+				dd := d[r*nr : r*nr+nr]
+				copy(dd, b[(p0+r)*ldb+j0+j:][:cols])
+				clear(dd[cols:])
+			}
+			continue
+		}
+		// B is stored n×k (a weight [out,in] in the forward pass): read each
+		// row contiguously, write with stride nr into the L1-resident panel.
+		for c := 0; c < cols; c++ {
+			src := b[(j0+j+c)*ldb+p0:][:kb]
+			for r, v := range src {
+				d[r*nr+c] = v
+			}
+		}
+		for c := cols; c < nr; c++ {
+			for r := 0; r < kb; r++ {
+				d[r*nr+c] = 0
+			}
+		}
+	}
+}
