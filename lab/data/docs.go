@@ -1,0 +1,204 @@
+package data
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// fileKind is how a path is read, decided by its name.
+type fileKind int
+
+const (
+	kindUnknown fileKind = iota
+	kindTokens           // .npy, .bin: OLMo token file
+	kindJSONL            // .jsonl, .json (Dolma's .json.gz are JSON lines), optionally .gz/.zst
+	kindText             // .txt, optionally .gz/.zst: one document per file
+)
+
+// classify returns the kind of a file and its compression suffix ("", ".gz", ".zst").
+func classify(path string) (fileKind, string) {
+	p := strings.ToLower(path)
+	comp := ""
+	for _, c := range []string{".gz", ".zst", ".zstd"} {
+		if strings.HasSuffix(p, c) {
+			comp = c
+			p = strings.TrimSuffix(p, c)
+			break
+		}
+	}
+	switch {
+	case comp == "" && (strings.HasSuffix(p, ".npy") || strings.HasSuffix(p, ".bin")):
+		return kindTokens, ""
+	case strings.HasSuffix(p, ".jsonl") || strings.HasSuffix(p, ".json") || strings.HasSuffix(p, ".ndjson"):
+		return kindJSONL, comp
+	case strings.HasSuffix(p, ".txt") || strings.HasSuffix(p, ".md"):
+		return kindText, comp
+	}
+	return kindUnknown, comp
+}
+
+// maxLine bounds one JSONL line (one document): a file without newlines should fail clearly, not exhaust memory.
+const maxLine = 256 << 20
+
+// docReader reads documents from a JSONL or text file, decompressing by suffix.
+type docReader struct {
+	path   string
+	kind   fileKind
+	f      *os.File
+	zr     io.ReadCloser // decompressor, if any
+	br     *bufio.Reader
+	line   int // lines read so far (the 1-based number of the last line returned)
+	done   bool
+	strict bool
+}
+
+// document is one document read from a file.
+type document struct {
+	Line int // 1-based line (always 1 for text files)
+	Text string
+}
+
+// openDocs opens path for reading documents. Errors are *InputError.
+func openDocs(path string) (*docReader, error) {
+	kind, comp := classify(path)
+	if kind != kindJSONL && kind != kindText {
+		return nil, &InputError{Path: path, Msg: "not a document file", Hint: "documents are .jsonl, .json, .txt or .md, optionally .gz or .zst"}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &InputError{Path: path, Msg: "cannot open", Err: unwrapPathErr(err)}
+	}
+	d := &docReader{path: path, kind: kind, f: f}
+	var r io.Reader = f
+	switch comp {
+	case ".gz":
+		zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<16))
+		if err != nil {
+			f.Close()
+			return nil, &InputError{Path: path, Msg: "not a gzip file", Err: err}
+		}
+		d.zr, r = zr, zr
+	case ".zst", ".zstd":
+		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			f.Close()
+			return nil, &InputError{Path: path, Msg: "not a zstd file", Err: err}
+		}
+		d.zr, r = zr.IOReadCloser(), zr
+	}
+	d.br = bufio.NewReaderSize(r, 1<<16)
+	return d, nil
+}
+
+func (d *docReader) Close() error {
+	if d.zr != nil {
+		d.zr.Close()
+	}
+	return d.f.Close()
+}
+
+// msgMalformed is the Msg of the *InputError for a line that is not a JSON object with a string "text". A
+// lenient reader skips the line and goes on; a strict one stops.
+const msgMalformed = "malformed JSON line"
+
+// next returns the next document, io.EOF at the end, an *InputError with Msg msgMalformed for a malformed line
+// (the reader stays usable: call next again for the rest of the file), or another *InputError for a read error.
+// Blank lines and documents with empty text are skipped.
+func (d *docReader) next() (document, error) {
+	if d.done {
+		return document{}, io.EOF
+	}
+	if d.kind == kindText {
+		d.done = true
+		b, err := io.ReadAll(io.LimitReader(d.br, maxLine+1))
+		if err != nil {
+			return document{}, &InputError{Path: d.path, Msg: "read error", Err: err}
+		}
+		if len(b) > maxLine {
+			return document{}, &InputError{Path: d.path, Msg: fmt.Sprintf("text file longer than %d MiB", maxLine>>20), Hint: "split it into several files"}
+		}
+		d.line = 1
+		if len(b) == 0 {
+			return document{}, io.EOF
+		}
+		return document{Line: 1, Text: string(b)}, nil
+	}
+	for {
+		line, err := d.readLine()
+		if err != nil {
+			if err == io.EOF {
+				d.done = true
+			}
+			return document{}, err
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		text, perr := parseDoc(line)
+		if perr != nil {
+			return document{}, &InputError{Path: d.path, Line: d.line, Msg: msgMalformed, Err: perr}
+		}
+		if text == "" {
+			continue
+		}
+		return document{Line: d.line, Text: text}, nil
+	}
+}
+
+// readLine returns the next line without its newline, io.EOF after the last.
+func (d *docReader) readLine() ([]byte, error) {
+	var long []byte
+	for {
+		chunk, err := d.br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			if len(long)+len(chunk) > maxLine {
+				d.done = true
+				return nil, &InputError{Path: d.path, Line: d.line + 1, Msg: fmt.Sprintf("line longer than %d MiB", maxLine>>20), Hint: "is this really JSON lines (one object per line)?"}
+			}
+			long = append(long, chunk...)
+			continue
+		}
+		if err != nil && err != io.EOF {
+			d.done = true
+			return nil, &InputError{Path: d.path, Line: d.line + 1, Msg: "read error", Err: err}
+		}
+		if err == io.EOF && len(chunk) == 0 && len(long) == 0 {
+			return nil, io.EOF
+		}
+		d.line++
+		if long != nil {
+			return append(long, chunk...), nil
+		}
+		return chunk, nil
+	}
+}
+
+// dolmaDoc is the part of a Dolma document olmolab reads; id, source, metadata and the rest are ignored.
+type dolmaDoc struct {
+	Text *string `json:"text"`
+}
+
+// parseDoc returns a line's "text". A line that is not a JSON object, or has no string "text", is malformed.
+func parseDoc(line []byte) (string, error) {
+	if line[0] != '{' {
+		return "", errors.New("not a JSON object")
+	}
+	var d dolmaDoc
+	if err := json.Unmarshal(line, &d); err != nil {
+		return "", err
+	}
+	if d.Text == nil {
+		return "", errors.New(`no "text" field`)
+	}
+	return *d.Text, nil
+}

@@ -1,0 +1,439 @@
+package data
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/olmolab/olmolab/lab/data/world"
+)
+
+// LoaderParams configures a Loader.
+type LoaderParams struct {
+	Sources   []SourceSpec
+	Tokenizer Tokenizer
+	SeqLen    int    // tokens per instance (the recipe's sequence_length)
+	Seed      uint64 // data-order seed: shuffles and built-in documents; never the world's knowledge base
+	Strict    bool   // stop at the first malformed JSON line instead of skipping it with a warning
+	// Warn receives warnings (normalised ratios, skipped lines) from NewLoader and SetMix, on the caller's
+	// goroutine. Nil discards them.
+	Warn func(string)
+
+	DType    DType     // element type of token files; 0 means DTypeFor(Tokenizer) (uint32 for dolma2)
+	Prefetch int       // instances queued ahead per source; 0 means 256
+	Workers  int       // tokenizing goroutines per document source; 0 means 2
+	World    *world.KB // knowledge base of builtin: sources; nil means world.Default()
+}
+
+// Loader serves a deterministic mixture of sources as fixed-length instances of token ids.
+//
+// How instances are drawn: every source produces its own endless, deterministic stream of instances (token files:
+// a keyed shuffle of their instances per epoch; documents: tokenized in order and packed with EOS) on its own
+// goroutines, queued ahead. Next picks the source of each instance with smooth weighted round-robin over integer
+// weights from the target ratios: source i is picked when its credit, raised by its weight every instance, is the
+// largest, and then pays the total weight. So after n instances every source has served within one instance of
+// n·ratio, there is no sampling noise, and the choice depends only on the position, never on timing. A SetMix
+// changes the weights (and resets the credits) from the next instance on; queued instances stay valid because a
+// source's stream does not depend on the mix.
+//
+// The state (per source: cursor of the last instance taken, credit, weight, counts) is small and JSON-friendly;
+// Restore rebuilds the streams from the cursors, so a resumed run sees exactly the batches an uninterrupted one
+// would.
+//
+// Next, SetMix, State, Restore and Close are meant for the training goroutine; TokensBySource, Mix and Stats may be
+// called from any goroutine.
+type Loader struct {
+	p    LoaderParams
+	open openParams
+	pp   prodParams
+
+	mu        sync.Mutex
+	srcs      []*source
+	ratios    []float64
+	weights   []int64
+	credits   []int64
+	served    []int64  // instances taken per source
+	cursors   []Cursor // cursor after the last instance taken per source
+	instances int64
+	err       error
+	closed    bool
+	waits     int64
+	waited    time.Duration
+}
+
+// weightScale turns normalised ratios into integer weights: integers keep the schedule exact and identical on every
+// machine (no floating-point accumulation), and 2^30 resolves ratios far below anything a recipe states.
+const weightScale = 1 << 30
+
+// NewLoader validates every source before anything trains (files exist, token files are whole and within the
+// vocabulary, JSON lines parse, no source is empty, ratios are valid) and starts producing. Input problems are
+// returned as *InputError (several joined with errors.Join).
+func NewLoader(p LoaderParams) (*Loader, error) {
+	if p.Warn == nil {
+		p.Warn = func(string) {}
+	}
+	if p.Tokenizer == nil {
+		panic("data: NewLoader without a Tokenizer")
+	}
+	if p.SeqLen <= 0 {
+		return nil, &InputError{Msg: fmt.Sprintf("sequence_length %d must be positive", p.SeqLen)}
+	}
+	if len(p.Sources) == 0 {
+		return nil, &InputError{Msg: "no data sources", Hint: "add dataset.sources to the recipe, e.g. a builtin:web_clean source"}
+	}
+	if p.DType == 0 {
+		p.DType = DTypeFor(p.Tokenizer)
+	}
+	if p.Prefetch <= 0 {
+		p.Prefetch = 256
+	}
+	if p.Workers <= 0 {
+		p.Workers = 2
+	}
+	if p.World == nil {
+		p.World = world.Default()
+	}
+	l := &Loader{p: p}
+	l.open = openParams{tok: p.Tokenizer, seqLen: p.SeqLen, seed: p.Seed, dtype: p.DType, strict: p.Strict, kb: p.World, warn: p.Warn}
+	l.pp = prodParams{tok: p.Tokenizer, seqLen: p.SeqLen, prefetch: p.Prefetch, workers: p.Workers, strict: p.Strict}
+	if err := checkNames(p.Sources); err != nil {
+		return nil, err
+	}
+	ratios, err := checkRatios(p.Sources, p.Warn)
+	if err != nil {
+		return nil, err
+	}
+	srcs, err := l.openAll(p.Sources)
+	if err != nil {
+		return nil, err
+	}
+	l.srcs = srcs
+	l.setWeights(ratios)
+	l.served = make([]int64, len(srcs))
+	l.cursors = make([]Cursor, len(srcs))
+	for _, s := range srcs {
+		s.prod = startProducer(s, l.pp, Cursor{})
+	}
+	return l, nil
+}
+
+func checkNames(specs []SourceSpec) error {
+	var probs problems
+	seen := map[string]bool{}
+	for i, s := range specs {
+		switch {
+		case s.Name == "":
+			probs.add(&InputError{Msg: fmt.Sprintf("source %d has no name", i+1)})
+		case seen[s.Name]:
+			probs.add(&InputError{Source: s.Name, Msg: "two sources have this name", Hint: "source names must be unique"})
+		}
+		seen[s.Name] = true
+	}
+	return probs.err()
+}
+
+// openAll opens sources in parallel (each validation may read files) and collects their problems.
+func (l *Loader) openAll(specs []SourceSpec) ([]*source, error) {
+	srcs := make([]*source, len(specs))
+	probs := make([]problems, len(specs))
+	forEach(len(specs), func(i int) { srcs[i] = openSource(specs[i], l.open, &probs[i]) })
+	var all problems
+	for i := range probs {
+		for _, e := range probs[i].errs {
+			var ie *InputError
+			if errors.As(e, &ie) {
+				all.add(ie)
+			}
+		}
+		all.dropped += probs[i].dropped
+	}
+	if err := all.err(); err != nil {
+		for _, s := range srcs {
+			if s != nil {
+				s.close()
+			}
+		}
+		return nil, err
+	}
+	return srcs, nil
+}
+
+// setWeights sets integer weights from normalised ratios and resets the credits.
+func (l *Loader) setWeights(ratios []float64) {
+	l.ratios = ratios
+	l.weights = make([]int64, len(ratios))
+	for i, r := range ratios {
+		l.weights[i] = int64(math.Round(r * weightScale))
+		if r > 0 && l.weights[i] == 0 {
+			l.weights[i] = 1
+		}
+	}
+	l.credits = make([]int64, len(ratios))
+}
+
+// pick chooses the next instance's source (smooth weighted round-robin, ties to the earlier source).
+func (l *Loader) pick() int {
+	var total int64
+	best := -1
+	for i, w := range l.weights {
+		l.credits[i] += w
+		total += w
+		if w > 0 && (best < 0 || l.credits[i] > l.credits[best]) {
+			best = i
+		}
+	}
+	l.credits[best] -= total
+	return best
+}
+
+// Next fills ids with len(ids)/SeqLen instances of SeqLen token ids each (row-major (B, T)). It panics if len(ids) is
+// not a positive multiple of SeqLen. In steady state the instances are already queued and Next only copies; it
+// waits only when the trainer outruns the producers (see Stats). An error (a file that vanished, a malformed line in
+// strict mode, Close) stops the loader: every later call returns it.
+func (l *Loader) Next(ids []int32) error {
+	T := l.p.SeqLen
+	if len(ids) == 0 || len(ids)%T != 0 {
+		panic(fmt.Sprintf("data: Next: len(ids) = %d is not a positive multiple of SeqLen %d", len(ids), T))
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return l.err
+	}
+	for off := 0; off < len(ids); off += T {
+		i := l.pick()
+		prod := l.srcs[i].prod
+		var in *instance
+		select {
+		case in = <-prod.ch:
+		default:
+			start := time.Now()
+			in = <-prod.ch
+			l.waits++
+			l.waited += time.Since(start)
+		}
+		if in.err != nil {
+			l.err = fmt.Errorf("data: source %q: %w", l.srcs[i].spec.Name, in.err)
+			return l.err
+		}
+		copy(ids[off:off+T], in.ids)
+		prod.recycle(in.ids)
+		l.cursors[i] = in.after
+		l.served[i]++
+		l.instances++
+	}
+	return nil
+}
+
+// SetMix switches the mixture from the next instance on. Every source named in mix gets its target ratio (normalised
+// with a warning if they do not sum to 1); sources not named get 0. A name the loader does not have adds a new
+// source from its Paths, validated as in NewLoader; a known name's Paths are ignored. Errors leave the mix
+// unchanged.
+func (l *Loader) SetMix(mix []SourceSpec) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return errors.New("data: SetMix on a closed Loader")
+	}
+	if err := checkNames(mix); err != nil {
+		return err
+	}
+	if _, err := checkRatios(mix, func(string) {}); err != nil {
+		return err
+	}
+	var added []SourceSpec
+	for _, m := range mix {
+		if l.index(m.Name) < 0 {
+			if len(m.Paths) == 0 {
+				return &InputError{Source: m.Name, Msg: "unknown source", Hint: "name a source of the run, or give paths to add a new one"}
+			}
+			added = append(added, m)
+		}
+	}
+	newSrcs, err := l.openAll(added)
+	if err != nil {
+		return err
+	}
+	for _, s := range newSrcs {
+		s.prod = startProducer(s, l.pp, Cursor{})
+		l.srcs = append(l.srcs, s)
+		l.served = append(l.served, 0)
+		l.cursors = append(l.cursors, Cursor{})
+	}
+	full := make([]SourceSpec, len(l.srcs))
+	for i, s := range l.srcs {
+		full[i] = SourceSpec{Name: s.spec.Name}
+	}
+	for _, m := range mix {
+		full[l.index(m.Name)].TargetRatio = m.TargetRatio
+	}
+	ratios, _ := checkRatios(full, l.p.Warn)
+	l.setWeights(ratios)
+	return nil
+}
+
+func (l *Loader) index(name string) int {
+	for i, s := range l.srcs {
+		if s.spec.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Mix returns the current mixture: every source with its normalised ratio and paths.
+func (l *Loader) Mix() []SourceSpec {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]SourceSpec, len(l.srcs))
+	for i, s := range l.srcs {
+		out[i] = SourceSpec{Name: s.spec.Name, TargetRatio: l.ratios[i], Paths: slices.Clone(s.spec.Paths)}
+	}
+	return out
+}
+
+// TokensBySource returns the exact number of tokens served from each source so far (instances × SeqLen).
+func (l *Loader) TokensBySource() map[string]int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m := make(map[string]int64, len(l.srcs))
+	for i, s := range l.srcs {
+		m[s.spec.Name] = l.served[i] * int64(l.p.SeqLen)
+	}
+	return m
+}
+
+// LoaderStats tells whether data kept up with training.
+type LoaderStats struct {
+	Instances int64         // instances served
+	Waits     int64         // instances Next had to wait for (zero in steady state)
+	Waited    time.Duration // total time Next waited
+}
+
+// Stats returns counters of the loader's service.
+func (l *Loader) Stats() LoaderStats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return LoaderStats{Instances: l.instances, Waits: l.waits, Waited: l.waited}
+}
+
+// LoaderState is the loader's position, saved in a checkpoint's state.json. It is plain JSON; Restore of a state
+// taken after n instances makes the loader serve exactly what an uninterrupted loader serves after n.
+type LoaderState struct {
+	Version   int           `json:"version"`
+	Tokenizer string        `json:"tokenizer"`
+	SeqLen    int           `json:"seq_len"`
+	Seed      uint64        `json:"seed"`
+	Instances int64         `json:"instances"`
+	Sources   []SourceState `json:"sources"`
+}
+
+// SourceState is one source's part of a LoaderState.
+type SourceState struct {
+	Name        string   `json:"name"`
+	Paths       []string `json:"paths"`
+	TargetRatio float64  `json:"target_ratio"` // normalised, as served
+	Weight      int64    `json:"weight"`
+	Credit      int64    `json:"credit"`
+	Instances   int64    `json:"instances"`
+	Tokens      int64    `json:"tokens"`
+	Cursor      Cursor   `json:"cursor"`
+	Total       int64    `json:"total,omitempty"` // instances per epoch of a token-file source, to notice changed files
+}
+
+const stateVersion = 1
+
+// State returns the loader's position after the last instance Next served.
+func (l *Loader) State() LoaderState {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := LoaderState{Version: stateVersion, Tokenizer: l.p.Tokenizer.Name(), SeqLen: l.p.SeqLen, Seed: l.p.Seed, Instances: l.instances}
+	for i, s := range l.srcs {
+		st.Sources = append(st.Sources, SourceState{
+			Name: s.spec.Name, Paths: slices.Clone(s.spec.Paths), TargetRatio: l.ratios[i], Weight: l.weights[i],
+			Credit: l.credits[i], Instances: l.served[i], Tokens: l.served[i] * int64(l.p.SeqLen), Cursor: l.cursors[i],
+		})
+		if s.kind == srcTokens {
+			st.Sources[i].Total = s.instances()
+		}
+	}
+	return st
+}
+
+// Restore moves the loader to a state from State (of this run, usually read back from a checkpoint). The loader must
+// have the same tokenizer, sequence length and seed. Sources in the state that the loader lacks (added by a SetMix
+// before the checkpoint) are added from their saved paths; sources the state lacks restart from the beginning with
+// ratio 0. Input problems are *InputError.
+func (l *Loader) Restore(st LoaderState) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return errors.New("data: Restore on a closed Loader")
+	}
+	switch {
+	case st.Version != stateVersion:
+		return &InputError{Msg: fmt.Sprintf("data state version %d, want %d", st.Version, stateVersion)}
+	case st.Tokenizer != l.p.Tokenizer.Name() || st.SeqLen != l.p.SeqLen || st.Seed != l.p.Seed:
+		return &InputError{Msg: fmt.Sprintf("checkpoint data state is for tokenizer %s, sequence length %d, seed %d; this run has %s, %d, %d",
+			st.Tokenizer, st.SeqLen, st.Seed, l.p.Tokenizer.Name(), l.p.SeqLen, l.p.Seed), Hint: "resume with the recipe the checkpoint was written by"}
+	}
+	var added []SourceSpec
+	for _, ss := range st.Sources {
+		if l.index(ss.Name) < 0 {
+			added = append(added, SourceSpec{Name: ss.Name, TargetRatio: ss.TargetRatio, Paths: ss.Paths})
+		}
+	}
+	newSrcs, err := l.openAll(added)
+	if err != nil {
+		return err
+	}
+	l.srcs = append(l.srcs, newSrcs...)
+	n := len(l.srcs)
+	l.ratios, l.weights, l.credits = make([]float64, n), make([]int64, n), make([]int64, n)
+	l.served, l.cursors = make([]int64, n), make([]Cursor, n)
+	for _, ss := range st.Sources {
+		i := l.index(ss.Name)
+		l.ratios[i], l.weights[i], l.credits[i] = ss.TargetRatio, ss.Weight, ss.Credit
+		l.served[i], l.cursors[i] = ss.Instances, ss.Cursor
+		if s := l.srcs[i]; s.kind == srcTokens && ss.Total != 0 && ss.Total != s.instances() {
+			l.p.Warn(fmt.Sprintf("data: source %q had %d instances when the checkpoint was written and has %d now; "+
+				"resuming, but not on the same data order", ss.Name, ss.Total, s.instances()))
+		}
+	}
+	var total int64
+	for _, w := range l.weights {
+		total += w
+	}
+	if total <= 0 {
+		return &InputError{Msg: "checkpoint data state has no source with a positive ratio"}
+	}
+	for i, s := range l.srcs {
+		if s.prod != nil {
+			s.prod.stop()
+		}
+		s.prod = startProducer(s, l.pp, l.cursors[i])
+	}
+	l.instances = st.Instances
+	l.err = nil
+	return nil
+}
+
+// Close stops the producers and releases the files. Next after Close returns an error.
+func (l *Loader) Close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return
+	}
+	l.closed = true
+	for _, s := range l.srcs {
+		s.prod.stop()
+		s.close()
+	}
+	if l.err == nil {
+		l.err = errors.New("data: loader closed")
+	}
+}

@@ -1,0 +1,406 @@
+package data
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestTokenFiles reads uint16 and uint32 files: over one epoch every complete instance of every file is served once,
+// the remainder of each file is dropped (OLMo's file_tokens // seq_len), and glob paths work.
+func TestTokenFiles(t *testing.T) {
+	for _, dt := range []DType{Uint16, Uint32} {
+		t.Run(dt.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			const T = 16
+			// File a: 5 instances + 3 left over; file b: 2 instances + 15 left over. Token values encode (file, position).
+			a := make([]uint32, 5*T+3)
+			for i := range a {
+				a[i] = uint32(i)
+			}
+			b := make([]uint32, 2*T+15)
+			for i := range b {
+				b[i] = uint32(1000 + i)
+			}
+			writeTokens(t, filepath.Join(dir, "a.npy"), dt, a)
+			writeTokens(t, filepath.Join(dir, "b.npy"), dt, b)
+			l := mustLoader(t, LoaderParams{Tokenizer: dolma2(), SeqLen: T, DType: dt,
+				Sources: []SourceSpec{{Name: "tok", TargetRatio: 1, Paths: []string{filepath.Join(dir, "*.npy")}}}})
+			got := map[int32]bool{}
+			for _, batch := range batches(t, l, 7, 1) {
+				// Each instance is one aligned chunk of one file.
+				first := batch[0]
+				if first%T != 0 && (first-1000)%T != 0 {
+					t.Fatalf("instance starts at %d, not a chunk boundary", first)
+				}
+				for i, v := range batch {
+					if v != first+int32(i) {
+						t.Fatalf("instance not contiguous: %v", batch)
+					}
+				}
+				if got[first] {
+					t.Fatalf("chunk %d served twice in one epoch", first)
+				}
+				got[first] = true
+			}
+			want := []int32{0, 16, 32, 48, 64, 1000, 1016}
+			keys := make([]int32, 0, len(got))
+			for k := range got {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			if !slices.Equal(keys, want) {
+				t.Errorf("epoch served chunks %v, want %v", keys, want)
+			}
+			// The next epoch is another permutation of the same chunks.
+			second := map[int32]bool{}
+			for _, batch := range batches(t, l, 7, 1) {
+				second[batch[0]] = true
+			}
+			if len(second) != 7 {
+				t.Errorf("second epoch served %d distinct chunks, want 7", len(second))
+			}
+		})
+	}
+}
+
+// TestDocumentFormats reads the same documents from .jsonl, .jsonl.gz, .jsonl.zst, .json.gz, .txt and a directory:
+// the stream is the documents' tokens, each followed by EOS, packed into instances.
+func TestDocumentFormats(t *testing.T) {
+	docs := []string{"alpha beta", "gamma\ndelta", "épsilon 🙂", "zeta"}
+	var want []int32
+	tok := byteTokenizer{}
+	for _, d := range docs {
+		want = append(tok.Encode(want, d), tok.EOS())
+	}
+	dir := t.TempDir()
+	cases := map[string]string{
+		"jsonl":     writeFile(t, filepath.Join(dir, "d.jsonl"), jsonl(docs...)),
+		"jsonl.gz":  writeFile(t, filepath.Join(dir, "d.jsonl.gz"), gz(jsonl(docs...))),
+		"jsonl.zst": writeFile(t, filepath.Join(dir, "d.jsonl.zst"), zst(jsonl(docs...))),
+		"json.gz":   writeFile(t, filepath.Join(dir, "d.json.gz"), gz(jsonl(docs...))),
+		"txt":       writeFile(t, filepath.Join(dir, "txt", "d.txt"), []byte(strings.Join(docs, "\n"))),
+	}
+	for name, path := range cases {
+		t.Run(name, func(t *testing.T) {
+			w := want
+			if name == "txt" { // a text file is one document
+				w = append(tok.Encode(nil, strings.Join(docs, "\n")), tok.EOS())
+			}
+			const T = 8
+			l := mustLoader(t, LoaderParams{SeqLen: T, Sources: []SourceSpec{{Name: "d", TargetRatio: 1, Paths: []string{path}}}})
+			n := (2*len(w) + T - 1) / T // two epochs' worth
+			var got []int32
+			for _, b := range batches(t, l, n, 1) {
+				got = append(got, b...)
+			}
+			twice := append(slices.Clone(w), w...)
+			if !slices.Equal(got[:len(twice)], twice) {
+				t.Errorf("stream\n got %v\nwant %v", got[:len(twice)], twice)
+			}
+		})
+	}
+	// A directory of files: every file's documents, each file whole.
+	l := mustLoader(t, LoaderParams{SeqLen: 4, Sources: []SourceSpec{{Name: "dir", TargetRatio: 1, Paths: []string{filepath.Join(dir, "txt")}}}})
+	batches(t, l, 3, 2)
+}
+
+// TestMixtureRatios draws 10^5 instances from five sources at 60/15/10/10/5: every source is within 1% of its share
+// (the round-robin keeps it within one instance).
+func TestMixtureRatios(t *testing.T) {
+	dir := t.TempDir()
+	ratios := []float64{0.6, 0.15, 0.1, 0.1, 0.05}
+	var specs []SourceSpec
+	for i, r := range ratios {
+		// Source i's tokens are all i, so each instance says where it came from.
+		ids := make([]uint32, 64)
+		for j := range ids {
+			ids[j] = uint32(i)
+		}
+		p := writeTokens(t, filepath.Join(dir, fmt.Sprintf("s%d.npy", i)), Uint16, ids)
+		specs = append(specs, SourceSpec{Name: fmt.Sprintf("s%d", i), TargetRatio: r, Paths: []string{p}})
+	}
+	const T, n = 4, 100_000
+	l := mustLoader(t, LoaderParams{SeqLen: T, Sources: specs, Prefetch: 1024})
+	count := make([]int, len(ratios))
+	ids := make([]int32, 1000*T)
+	for range n / 1000 {
+		if err := l.Next(ids); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < len(ids); i += T {
+			count[ids[i]]++
+		}
+	}
+	tokens := l.TokensBySource()
+	for i, r := range ratios {
+		got := float64(count[i]) / n
+		if math.Abs(got-r) > 0.01*r {
+			t.Errorf("source %d: share %.5f, want %.5f ± 1%%", i, got, r)
+		}
+		if math.Abs(float64(count[i])-r*n) > 1 {
+			t.Errorf("source %d: %d instances, want %.0f ± 1", i, count[i], r*n)
+		}
+		if tokens[specs[i].Name] != int64(count[i]*T) {
+			t.Errorf("TokensBySource[%s] = %d, counted %d", specs[i].Name, tokens[specs[i].Name], count[i]*T)
+		}
+	}
+}
+
+func builtinMix() []SourceSpec {
+	return []SourceSpec{
+		{Name: "web_noisy", TargetRatio: 0.6, Paths: []string{"builtin:web_noisy"}},
+		{Name: "web_clean", TargetRatio: 0.15, Paths: []string{"builtin:web_clean"}},
+		{Name: "code", TargetRatio: 0.1, Paths: []string{"builtin:code"}},
+		{Name: "math", TargetRatio: 0.1, Paths: []string{"builtin:math"}},
+		{Name: "qa", TargetRatio: 0.05, Paths: []string{"builtin:qa"}},
+	}
+}
+
+// TestDeterminism: the same seed gives the same batches whatever the goroutines do; another seed other batches.
+func TestDeterminism(t *testing.T) {
+	mk := func(seed uint64, workers int) [][]int32 {
+		l := mustLoader(t, LoaderParams{Tokenizer: worldTokenizer(), SeqLen: 32, Seed: seed, Workers: workers, Prefetch: 3, Sources: builtinMix()})
+		return batches(t, l, 20, 4)
+	}
+	a := mk(1, 1)
+	if !equalBatches(a, mk(1, 4)) {
+		t.Error("same seed, different worker count: different batches")
+	}
+	if equalBatches(a, mk(2, 2)) {
+		t.Error("different seeds gave the same batches")
+	}
+	// A fixed prefix guards against silent changes of the data order across versions and machines.
+	if got := fmt.Sprint(a[0][:8]); got != goldenPrefix {
+		t.Errorf("first ids of seed 1 = %s, want %s (the data order changed: bump LoaderState's version if intended)", got, goldenPrefix)
+	}
+}
+
+const goldenPrefix = "[773 354 784 354 767 354 778 10]"
+
+// TestSetMix switches the mix mid-run: per-source token counts are exact before and after, the new ratios hold
+// from the next instance, and a source can be added by a switch.
+func TestSetMix(t *testing.T) {
+	const T = 16
+	l := mustLoader(t, LoaderParams{Tokenizer: worldTokenizer(), SeqLen: T, Sources: builtinMix()})
+	batches(t, l, 50, 20) // 1000 instances
+	before := l.TokensBySource()
+	want := map[string]int64{"web_noisy": 600 * T, "web_clean": 150 * T, "code": 100 * T, "math": 100 * T, "qa": 50 * T}
+	for k, v := range want {
+		if before[k] != v {
+			t.Errorf("before switch: %s served %d tokens, want %d", k, before[k], v)
+		}
+	}
+	var w warnings
+	l.p.Warn = w.warn
+	err := l.SetMix([]SourceSpec{{Name: "web_clean", TargetRatio: 2}, {Name: "math", TargetRatio: 1}, {Name: "qa", TargetRatio: 1},
+		{Name: "extra_qa", TargetRatio: 0, Paths: []string{"builtin:qa"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(w.joined(), "normalising") {
+		t.Errorf("no normalisation warning: %q", w.joined())
+	}
+	batches(t, l, 40, 10) // 400 instances on 50/25/25
+	after := l.TokensBySource()
+	add := map[string]int64{"web_noisy": 0, "web_clean": 200 * T, "code": 0, "math": 100 * T, "qa": 100 * T, "extra_qa": 0}
+	for k, v := range add {
+		if after[k]-before[k] != v {
+			t.Errorf("after switch: %s served %d more tokens, want %d", k, after[k]-before[k], v)
+		}
+	}
+	mix := l.Mix()
+	if len(mix) != 6 || mix[1].TargetRatio != 0.5 || mix[0].TargetRatio != 0 {
+		t.Errorf("Mix() = %+v", mix)
+	}
+	// Bad switches change nothing.
+	for _, bad := range [][]SourceSpec{
+		{{Name: "web_clean", TargetRatio: -1}},
+		{{Name: "nope", TargetRatio: 1}},
+		{{Name: "web_clean", TargetRatio: 0}},
+		{{Name: "web_clean", TargetRatio: math.NaN()}},
+	} {
+		if err := l.SetMix(bad); !IsInputError(err) {
+			t.Errorf("SetMix(%+v) = %v, want InputError", bad, err)
+		}
+	}
+	if got := l.Mix(); got[1].TargetRatio != 0.5 {
+		t.Error("a failed SetMix changed the mix")
+	}
+}
+
+// TestRestore checkpoints mid-run (mid-document, after a switch that added a source), serialises the state to JSON,
+// and checks that a fresh loader restored from it serves exactly what the original serves next, for every kind of
+// source.
+func TestRestore(t *testing.T) {
+	dir := t.TempDir()
+	var docs []string
+	for i := range 40 {
+		docs = append(docs, fmt.Sprintf("document %d %s", i, strings.Repeat("x", i%13)))
+	}
+	writeFile(t, filepath.Join(dir, "j", "a.jsonl"), jsonl(docs[:20]...))
+	writeFile(t, filepath.Join(dir, "j", "b.jsonl.gz"), gz(jsonl(docs[20:]...)))
+	writeTokens(t, filepath.Join(dir, "t.npy"), Uint16, seqIDs(1000, 300))
+	specs := []SourceSpec{
+		{Name: "json", TargetRatio: 0.3, Paths: []string{filepath.Join(dir, "j")}},
+		{Name: "tok", TargetRatio: 0.3, Paths: []string{filepath.Join(dir, "t.npy")}},
+		{Name: "web", TargetRatio: 0.4, Paths: []string{"builtin:web_clean"}},
+	}
+	params := LoaderParams{Tokenizer: worldTokenizer(), SeqLen: 12, Seed: 5, Sources: specs, Prefetch: 7}
+	a := mustLoader(t, params)
+	batches(t, a, 9, 3)
+	if err := a.SetMix([]SourceSpec{{Name: "json", TargetRatio: 0.5}, {Name: "qa", TargetRatio: 0.5, Paths: []string{"builtin:qa"}}}); err != nil {
+		t.Fatal(err)
+	}
+	batches(t, a, 5, 3)
+	raw, err := json.Marshal(a.State())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantNext := batches(t, a, 30, 3)
+	wantTokens := a.TokensBySource()
+
+	var st LoaderState
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatal(err)
+	}
+	b := mustLoader(t, params)
+	batches(t, b, 2, 3) // a restored loader may have served anything before
+	if err := b.Restore(st); err != nil {
+		t.Fatal(err)
+	}
+	if got := batches(t, b, 30, 3); !equalBatches(got, wantNext) {
+		t.Fatal("restored loader serves different batches")
+	}
+	gotTokens := b.TokensBySource()
+	for k, v := range wantTokens {
+		if gotTokens[k] != v {
+			t.Errorf("tokens of %s: restored %d, uninterrupted %d", k, gotTokens[k], v)
+		}
+	}
+	// A state from another recipe is refused.
+	st.SeqLen = 99
+	if err := b.Restore(st); !IsInputError(err) {
+		t.Errorf("Restore with another seq_len: %v", err)
+	}
+}
+
+// TestBadInput: every problem a person can cause is an *InputError before training, saying where.
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	odd := writeFile(t, filepath.Join(dir, "odd.npy"), []byte{1, 2, 3})
+	big := writeTokens(t, filepath.Join(dir, "big.npy"), Uint16, []uint32{1, 2, 500, 3})
+	short := writeTokens(t, filepath.Join(dir, "short.npy"), Uint16, []uint32{1})
+	malformed := writeFile(t, filepath.Join(dir, "bad.jsonl"), []byte("{\"text\": \"ok\"}\n{\"text\": nope}\n{\"id\": 3}\n{\"text\": \"fine\"}\n"))
+	empty := writeFile(t, filepath.Join(dir, "empty.jsonl"), []byte("\n{\"text\": \"\"}\n"))
+	notgz := writeFile(t, filepath.Join(dir, "fake.jsonl.gz"), []byte("plain text"))
+	unknown := writeFile(t, filepath.Join(dir, "data.parquet"), []byte("PAR1"))
+	writeFile(t, filepath.Join(dir, "emptydir", "README"), []byte("x"))
+	src := func(r float64, paths ...string) []SourceSpec { return []SourceSpec{{Name: "s", TargetRatio: r, Paths: paths}} }
+	tests := []struct {
+		name    string
+		sources []SourceSpec
+		strict  bool
+		want    []string // substrings of the error
+	}{
+		{"missing file", src(1, filepath.Join(dir, "nope.npy")), false, []string{"nope.npy", "no such file"}},
+		{"glob without match", src(1, filepath.Join(dir, "*.bin")), false, []string{"glob matches no file"}},
+		{"size not a multiple", src(1, odd), false, []string{"odd.npy", "not a multiple of 2"}},
+		{"id past vocab", src(1, big), false, []string{"big.npy", "token 500 (at index 2)", "384"}},
+		{"empty token source", src(1, short), false, []string{"empty", "no complete instance"}},
+		{"malformed strict", src(1, malformed), true, []string{"bad.jsonl:2", "malformed JSON line", "strict"}},
+		{"empty documents", src(1, empty), false, []string{"empty", "no document with text"}},
+		{"not gzip", src(1, notgz), false, []string{"fake.jsonl.gz", "gzip"}},
+		{"unknown type", src(1, unknown), false, []string{"data.parquet", "unknown file type"}},
+		{"empty dir", src(1, filepath.Join(dir, "emptydir")), false, []string{"no data files"}},
+		{"remote", src(1, "s3://bucket/x.npy"), false, []string{"remote paths"}},
+		{"unknown builtin", src(1, "builtin:poetry"), false, []string{"unknown built-in", "builtin:web_clean"}},
+		{"negative ratio", src(-0.5, "builtin:qa"), false, []string{"target_ratio -0.5"}},
+		{"missing ratio", src(math.NaN(), "builtin:qa"), false, []string{"missing target_ratio"}},
+		{"zero ratios", src(0, "builtin:qa"), false, []string{"every target_ratio is zero"}},
+		{"no paths", src(1), false, []string{"no paths"}},
+		{"no sources", nil, false, []string{"no data sources"}},
+		{"duplicate names", append(src(1, "builtin:qa"), src(1, "builtin:math")...), false, []string{"two sources"}},
+		{"mixed kinds", src(1, big, malformed), false, []string{"mixes 1 token files and 1 document files"}},
+		{"builtin with files", src(1, "builtin:qa", malformed), false, []string{"only path"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewLoader(LoaderParams{Tokenizer: byteTokenizer{}, SeqLen: 2, Sources: tc.sources, Strict: tc.strict})
+			if !IsInputError(err) {
+				t.Fatalf("err = %v, want an InputError", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+	// Lenient: malformed lines are warnings with file:line, and the rest of the file is read.
+	var w warnings
+	l := mustLoader(t, LoaderParams{SeqLen: 3, Sources: src(1, malformed), Warn: w.warn})
+	for _, want := range []string{"bad.jsonl:2: invalid character", "bad.jsonl:3: no \"text\" field"} {
+		if !strings.Contains(w.joined(), want) {
+			t.Errorf("warnings %q do not mention %q", w.joined(), want)
+		}
+	}
+	var got []int32
+	for _, b := range batches(t, l, 3, 1) {
+		got = append(got, b...)
+	}
+	if s := (byteTokenizer{}).Decode(got[:8]); s != "ok<|endoftext|>fine<|endoftext|>" {
+		t.Errorf("lenient stream = %q", s)
+	}
+	if _, err := NewLoader(LoaderParams{Tokenizer: byteTokenizer{}, SeqLen: 0, Sources: src(1, "builtin:qa")}); !IsInputError(err) {
+		t.Errorf("SeqLen 0: %v", err)
+	}
+}
+
+// TestPrefetch: once the queues are full, a trainer that takes fewer instances than are queued never waits.
+func TestPrefetch(t *testing.T) {
+	l := mustLoader(t, LoaderParams{Tokenizer: worldTokenizer(), SeqLen: 128, Prefetch: 64, Sources: builtinMix()})
+	deadline := time.Now().Add(10 * time.Second)
+	for _, s := range l.srcs {
+		for len(s.prod.ch) < cap(s.prod.ch) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	batches(t, l, 6, 16) // 96 instances: at most 58 from one source
+	if st := l.Stats(); st.Waits != 0 || st.Instances != 96 {
+		t.Errorf("Stats = %+v, want 96 instances and no wait", st)
+	}
+	// Close stops everything; Next then fails.
+	l.Close()
+	if err := l.Next(make([]int32, 128)); err == nil {
+		t.Error("Next after Close succeeded")
+	}
+}
+
+func TestPermute(t *testing.T) {
+	for _, n := range []int64{1, 2, 3, 7, 64, 1000, 4097} {
+		seen := make([]bool, n)
+		for i := range n {
+			j := permute(i, n, 42)
+			if j < 0 || j >= n || seen[j] {
+				t.Fatalf("n=%d: permute(%d) = %d repeats or leaves the range", n, i, j)
+			}
+			seen[j] = true
+		}
+	}
+	// Not the identity, and different keys differ.
+	same := 0
+	for i := range int64(1000) {
+		if permute(i, 1000, 1) == permute(i, 1000, 2) {
+			same++
+		}
+	}
+	if same > 20 {
+		t.Errorf("keys 1 and 2 agree on %d of 1000 positions", same)
+	}
+}

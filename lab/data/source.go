@@ -1,0 +1,419 @@
+package data
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/olmolab/olmolab/lab/data/internal/rnd"
+	"github.com/olmolab/olmolab/lab/data/world"
+)
+
+// SourceSpec is one source of a mixture, as in olmo-cookbook recipes: dataset.sources[{name, target_ratio, paths}].
+//
+// Paths are files, directories (read recursively, files with a known suffix), globs (filepath.Match syntax), or
+// "builtin:<name>" for a source of the built-in world: builtin:web_noisy, builtin:web_clean, builtin:code,
+// builtin:math, builtin:qa. One source holds one kind of data: token files (.npy, .bin), documents (.jsonl,
+// .json, .txt, .md, each optionally .gz or .zst), or one built-in source.
+//
+// TargetRatio is the share of instances (and so of tokens) drawn from the source. Zero is allowed (a source switched
+// off until a later SetMix); negative is an error; NaN means "missing" (a recipe without target_ratio) and is an
+// error too, so that a recipe parser can pass math.NaN() for an absent key.
+type SourceSpec struct {
+	Name        string   `json:"name"`
+	TargetRatio float64  `json:"target_ratio"`
+	Paths       []string `json:"paths"`
+}
+
+// BuiltinPrefix starts a path that names a built-in world source.
+const BuiltinPrefix = "builtin:"
+
+type sourceKind int
+
+const (
+	srcTokens sourceKind = iota
+	srcDocs
+	srcBuiltin
+)
+
+// source is one resolved, validated SourceSpec.
+type source struct {
+	spec  SourceSpec
+	kind  sourceKind
+	key   uint64 // Hash(seed, name): the source's own shuffles and documents
+	files []*tokenFile
+	cum   []int64 // cum[i] = instances in files[:i]; cum[len(files)] = total
+	docs  []string
+	ndocs int64 // documents with text found by the scan
+	wsrc  world.Source
+	kb    *world.KB
+	prod  *producer
+}
+
+func (s *source) instances() int64 { return s.cum[len(s.cum)-1] }
+
+// openParams is what resolving and validating a source needs from the loader.
+type openParams struct {
+	tok    Tokenizer
+	seqLen int
+	seed   uint64
+	dtype  DType
+	strict bool
+	kb     *world.KB
+	warn   func(string)
+}
+
+// openSource resolves spec's paths and validates everything that can be checked before training: files exist and
+// are readable, token files have whole elements and ids below the vocabulary, JSON lines parse (a malformed line
+// is a warning with file:line, or an error in strict mode), and the source is not empty. Problems are added to
+// probs; the source is nil if any was fatal.
+func openSource(spec SourceSpec, p openParams, probs *problems) *source {
+	name := spec.Name
+	s := &source{spec: spec, key: rnd.Hash(p.seed, rnd.String(name)), kb: p.kb}
+	if len(spec.Paths) == 0 {
+		probs.add(&InputError{Source: name, Msg: "no paths", Hint: "give files, directories, globs or builtin:<name> in paths"})
+		return nil
+	}
+	var builtins []string
+	var files []string
+	bad := false
+	for _, path := range spec.Paths {
+		switch {
+		case strings.HasPrefix(path, BuiltinPrefix):
+			builtins = append(builtins, path)
+		case strings.Contains(path, "://"):
+			probs.add(&InputError{Source: name, Path: path, Msg: "remote paths are not supported", Hint: "download the files and give local paths"})
+			bad = true
+		default:
+			fs, err := expand(path)
+			if err != nil {
+				probs.add(&InputError{Source: name, Path: path, Msg: err.Error(), Hint: hintFor(err)})
+				bad = true
+			}
+			files = append(files, fs...)
+		}
+	}
+	if bad {
+		return nil
+	}
+	if len(builtins) > 0 {
+		if len(builtins) > 1 || len(files) > 0 {
+			probs.add(&InputError{Source: name, Msg: "a builtin: path must be the source's only path", Hint: "give each built-in source its own entry in the mix"})
+			return nil
+		}
+		ws, ok := world.ParseSource(strings.TrimPrefix(builtins[0], BuiltinPrefix))
+		if !ok {
+			var names []string
+			for _, w := range world.Sources() {
+				names = append(names, BuiltinPrefix+w.String())
+			}
+			probs.add(&InputError{Source: name, Path: builtins[0], Msg: "unknown built-in source", Hint: "use one of " + strings.Join(names, ", ")})
+			return nil
+		}
+		s.kind, s.wsrc = srcBuiltin, ws
+		return s
+	}
+	// Deduplicate (a glob and a directory may name the same file) and order, so instance order is reproducible.
+	sort.Strings(files)
+	files = compactStrings(files)
+	var tokens, docs []string
+	for _, f := range files {
+		switch k, _ := classify(f); k {
+		case kindTokens:
+			tokens = append(tokens, f)
+		case kindJSONL, kindText:
+			docs = append(docs, f)
+		default:
+			probs.add(&InputError{Source: name, Path: f, Msg: "unknown file type",
+				Hint: "token files end in .npy or .bin; documents in .jsonl, .json, .txt or .md (optionally .gz or .zst)"})
+			bad = true
+		}
+	}
+	switch {
+	case bad:
+		return nil
+	case len(tokens) > 0 && len(docs) > 0:
+		probs.add(&InputError{Source: name, Msg: fmt.Sprintf("mixes %d token files and %d document files", len(tokens), len(docs)), Hint: "put them in two sources, or tokenize the documents first (olmolab tokenize)"})
+		return nil
+	case len(tokens) > 0:
+		s.kind = srcTokens
+		if !s.openTokens(tokens, p, probs) {
+			return nil
+		}
+	default:
+		s.kind, s.docs = srcDocs, docs
+		if !s.scanDocs(p, probs) {
+			return nil
+		}
+	}
+	return s
+}
+
+// expand turns a path into files: a glob's matches, a directory's files with known suffixes (recursively), or the
+// file itself. Errors are plain; the caller wraps them.
+func expand(path string) ([]string, error) {
+	if strings.ContainsAny(path, "*?[") {
+		m, err := filepath.Glob(path)
+		if err != nil {
+			return nil, fmt.Errorf("bad glob: %w", err)
+		}
+		if len(m) == 0 {
+			return nil, errNoMatch
+		}
+		var out []string
+		for _, f := range m {
+			fs, err := expand(f)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, fs...)
+		}
+		return out, nil
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, errMissing
+	}
+	if !st.IsDir() {
+		return []string{path}, nil
+	}
+	var out []string
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && p != path && strings.HasPrefix(d.Name(), ".") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && !strings.HasPrefix(d.Name(), ".") {
+			if k, _ := classify(p); k != kindUnknown {
+				out = append(out, p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read directory: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, errEmptyDir
+	}
+	return out, nil
+}
+
+var (
+	errMissing  = errors.New("no such file or directory")
+	errNoMatch  = errors.New("glob matches no file")
+	errEmptyDir = errors.New("directory has no data files")
+)
+
+func hintFor(err error) string {
+	switch err {
+	case errMissing:
+		return "check the path; relative paths are relative to the directory olmolab runs in"
+	case errNoMatch:
+		return "check the pattern; ** is not supported, list each directory level with *"
+	case errEmptyDir:
+		return "data files end in .npy, .bin, .jsonl, .json, .txt or .md (optionally .gz or .zst)"
+	}
+	return ""
+}
+
+func compactStrings(xs []string) []string {
+	out := xs[:0]
+	for i, x := range xs {
+		if i == 0 || x != xs[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// openTokens maps the token files, checks every id (in parallel: memory bandwidth, about a second per few GB), and
+// counts instances per file as OLMo does: file_tokens // seq_len, the remainder dropped.
+func (s *source) openTokens(paths []string, p openParams, probs *problems) bool {
+	s.files = make([]*tokenFile, len(paths))
+	errs := make([]*InputError, len(paths))
+	forEach(len(paths), func(i int) {
+		tf, err := openTokenFile(paths[i], p.dtype)
+		if err != nil {
+			if ie, ok := err.(*InputError); ok {
+				errs[i] = ie
+			} else {
+				errs[i] = &InputError{Path: paths[i], Msg: "cannot map", Err: err}
+			}
+			return
+		}
+		if at := tf.firstAtLeast(p.tok.VocabSize()); at >= 0 {
+			errs[i] = &InputError{Path: paths[i],
+				Msg:  fmt.Sprintf("token %d (at index %d) is not below the vocabulary size %d of tokenizer %s", tf.at(at), at, p.tok.VocabSize(), p.tok.Name()),
+				Hint: "the file was made with another tokenizer or dtype; set the recipe's tokenizer to match, or retokenize"}
+			tf.close()
+			return
+		}
+		s.files[i] = tf
+	})
+	ok := true
+	for _, e := range errs {
+		if e != nil {
+			e.Source = s.spec.Name
+			probs.add(e)
+			ok = false
+		}
+	}
+	if !ok {
+		s.close()
+		return false
+	}
+	s.cum = make([]int64, len(paths)+1)
+	var tokens int64
+	for i, f := range s.files {
+		s.cum[i+1] = s.cum[i] + f.n/int64(p.seqLen)
+		tokens += f.n
+	}
+	if s.instances() == 0 {
+		probs.add(&InputError{Source: s.spec.Name, Msg: fmt.Sprintf("empty: %d files with %d tokens hold no complete instance of %d tokens", len(paths), tokens, p.seqLen),
+			Hint: "OLMo cuts each file into sequence_length chunks and drops the rest; give more data or a shorter sequence_length"})
+		s.close()
+		return false
+	}
+	return true
+}
+
+// scanDocs reads every document file once before training: it finds malformed lines (a warning with file:line,
+// at most a few per file; an error in strict mode), unreadable files, and sources without any text.
+func (s *source) scanDocs(p openParams, probs *problems) bool {
+	type result struct {
+		docs    int64
+		bad     []*InputError
+		nbad    int
+		fatal   *InputError
+		scanned bool
+	}
+	res := make([]result, len(s.docs))
+	forEach(len(s.docs), func(i int) {
+		r := &res[i]
+		d, err := openDocs(s.docs[i])
+		if err != nil {
+			r.fatal = err.(*InputError)
+			return
+		}
+		defer d.Close()
+		for {
+			_, err := d.next()
+			if err == io.EOF {
+				return
+			}
+			var ie *InputError
+			if errors.As(err, &ie) && ie.Msg == msgMalformed {
+				r.nbad++
+				if len(r.bad) < 3 {
+					r.bad = append(r.bad, ie)
+				}
+				if p.strict {
+					r.fatal = ie
+					return
+				}
+				continue
+			}
+			if err != nil {
+				r.fatal = err.(*InputError)
+				return
+			}
+			r.docs++
+		}
+	})
+	ok := true
+	for i, r := range res {
+		if r.fatal != nil {
+			r.fatal.Source = s.spec.Name
+			if p.strict && r.fatal.Msg == msgMalformed {
+				r.fatal.Hint = "strict mode stops at the first malformed line; fix the line or drop strict to skip it with a warning"
+			}
+			probs.add(r.fatal)
+			ok = false
+			continue
+		}
+		for _, b := range r.bad {
+			p.warn(fmt.Sprintf("data: source %q: %s:%d: %v; line skipped", s.spec.Name, b.Path, b.Line, b.Err))
+		}
+		if r.nbad > len(r.bad) {
+			p.warn(fmt.Sprintf("data: source %q: %s: %d malformed lines skipped in all", s.spec.Name, s.docs[i], r.nbad))
+		}
+		s.ndocs += r.docs
+	}
+	if ok && s.ndocs == 0 {
+		probs.add(&InputError{Source: s.spec.Name, Msg: fmt.Sprintf("empty: %d files hold no document with text", len(s.docs)),
+			Hint: `JSON lines need a non-empty "text" field`})
+		return false
+	}
+	return ok
+}
+
+func (s *source) close() {
+	for _, f := range s.files {
+		if f != nil {
+			f.close()
+		}
+	}
+	s.files = nil
+}
+
+// forEach runs f(0…n-1) on up to GOMAXPROCS goroutines.
+func forEach(n int, f func(i int)) {
+	workers := min(n, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				f(i)
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+// checkRatios validates and normalises target ratios. A negative, infinite or missing (NaN) ratio is an error;
+// ratios that do not sum to 1 are normalised with one warning; all zero is an error.
+func checkRatios(specs []SourceSpec, warn func(string)) ([]float64, error) {
+	var probs problems
+	sum := 0.0
+	for _, s := range specs {
+		r := s.TargetRatio
+		switch {
+		case math.IsNaN(r):
+			probs.add(&InputError{Source: s.Name, Msg: "missing target_ratio", Hint: "give every source a target_ratio ≥ 0"})
+		case r < 0 || math.IsInf(r, 0):
+			probs.add(&InputError{Source: s.Name, Msg: fmt.Sprintf("target_ratio %g is not a finite number ≥ 0", r)})
+		default:
+			sum += r
+		}
+	}
+	if err := probs.err(); err != nil {
+		return nil, err
+	}
+	if sum <= 0 {
+		return nil, &InputError{Msg: "every target_ratio is zero", Hint: "give at least one source a positive target_ratio"}
+	}
+	if math.Abs(sum-1) > 1e-6 {
+		warn(fmt.Sprintf("data: target_ratio values sum to %g, not 1; normalising them", sum))
+	}
+	out := make([]float64, len(specs))
+	for i, s := range specs {
+		out[i] = s.TargetRatio / sum
+	}
+	return out, nil
+}

@@ -1,0 +1,115 @@
+package data
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+
+	"github.com/edsrzf/mmap-go"
+)
+
+// tokenFile is an OLMo token file (docs/olmo2.md §11): a headerless little-endian array of uint16 or uint32 ids,
+// documents ended by EOS, read through mmap so that only the pages a batch touches are ever loaded.
+type tokenFile struct {
+	path  string
+	dtype DType
+	f     *os.File
+	m     mmap.MMap // nil for an empty file (mmap of length 0 fails)
+	n     int64     // tokens
+}
+
+// openTokenFile maps path. A size that is not a multiple of the element size is an *InputError.
+func openTokenFile(path string, dt DType) (*tokenFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &InputError{Path: path, Msg: "cannot open token file", Err: unwrapPathErr(err)}
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, &InputError{Path: path, Msg: "cannot stat token file", Err: unwrapPathErr(err)}
+	}
+	size := st.Size()
+	if size%int64(dt) != 0 {
+		f.Close()
+		other := Uint32
+		if dt == Uint32 {
+			other = Uint16
+		}
+		return nil, &InputError{Path: path,
+			Msg:  fmt.Sprintf("size %d bytes is not a multiple of %d (%s): truncated, or not a token file", size, int(dt), dt),
+			Hint: fmt.Sprintf("OLMo token files are headerless %s arrays for this tokenizer; if this file holds %s ids, set the dtype", dt, other)}
+	}
+	tf := &tokenFile{path: path, dtype: dt, f: f, n: size / int64(dt)}
+	if size > 0 {
+		m, err := mmap.Map(f, mmap.RDONLY, 0)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("data: mmap %s: %w", path, err)
+		}
+		tf.m = m
+	}
+	return tf, nil
+}
+
+// at returns token i.
+func (t *tokenFile) at(i int64) uint32 {
+	if t.dtype == Uint16 {
+		return uint32(binary.LittleEndian.Uint16(t.m[2*i:]))
+	}
+	return binary.LittleEndian.Uint32(t.m[4*i:])
+}
+
+// read copies tokens [off, off+len(dst)) into dst.
+func (t *tokenFile) read(dst []int32, off int64) {
+	if t.dtype == Uint16 {
+		b := t.m[2*off : 2*(off+int64(len(dst)))]
+		for i := range dst {
+			dst[i] = int32(binary.LittleEndian.Uint16(b[2*i:]))
+		}
+		return
+	}
+	b := t.m[4*off : 4*(off+int64(len(dst)))]
+	for i := range dst {
+		dst[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+}
+
+// firstAtLeast returns the index of the first token ≥ vocab, or -1: ids past the embedding would crash the model
+// (or, for uint32 ids ≥ 2^31, turn negative), so every file is checked before training.
+func (t *tokenFile) firstAtLeast(vocab int) int64 {
+	v := uint32(vocab)
+	if t.dtype == Uint16 {
+		if vocab > 1<<16 {
+			return -1
+		}
+		for i := int64(0); i < t.n; i++ {
+			if uint32(binary.LittleEndian.Uint16(t.m[2*i:])) >= v {
+				return i
+			}
+		}
+		return -1
+	}
+	for i := int64(0); i < t.n; i++ {
+		if binary.LittleEndian.Uint32(t.m[4*i:]) >= v {
+			return i
+		}
+	}
+	return -1
+}
+
+func (t *tokenFile) close() {
+	if t.m != nil {
+		t.m.Unmap()
+		t.m = nil
+	}
+	t.f.Close()
+}
+
+// unwrapPathErr drops the *os.PathError wrapper, whose path the InputError already shows.
+func unwrapPathErr(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
