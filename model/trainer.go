@@ -17,15 +17,30 @@ type TrainerParams struct {
 	Workers     int     // 0: GOMAXPROCS
 }
 
-// Trainer runs OLMo 2 training steps on the CPU engine in float32.
+// Trainer runs OLMo 2 optimizer steps on a Backend: gradient accumulation over
+// micro-batches, OLMo-core's loss normalisation, the global grad norm, clipping,
+// the non-finite check and AdamW.
 type Trainer struct {
-	Engine *CPU[float32]
-	Opt    *OptState[float32]
-	P      TrainerParams
+	B Backend
+	P TrainerParams
 }
 
-// NewTrainer builds the engine and initialises the weights with OLMo 2's init.
+// NewTrainer builds a CPU backend and initialises the weights with OLMo 2's init.
 func NewTrainer(p TrainerParams) *Trainer {
+	p = p.withDefaults()
+	b := NewCPUBackend(p.Config, p.Batch, p.Seq, p.Workers)
+	Init(b.E.Layout, b.E.Params, p.Seed)
+	return &Trainer{B: b, P: p}
+}
+
+// NewTrainerOn wraps an existing backend (weights already loaded or initialised).
+func NewTrainerOn(b Backend, p TrainerParams) *Trainer {
+	p.Config = b.Config()
+	p.Batch, p.Seq = b.MicroBatch()
+	return &Trainer{B: b, P: p.withDefaults()}
+}
+
+func (p TrainerParams) withDefaults() TrainerParams {
 	if p.Opt == (AdamW{}) {
 		p.Opt = OLMo2AdamW()
 	}
@@ -35,13 +50,11 @@ func NewTrainer(p TrainerParams) *Trainer {
 	if p.ZLoss == 0 {
 		p.ZLoss = 1e-5
 	}
-	e := NewCPU[float32](p.Config, p.Batch, p.Seq, p.Workers)
-	Init(e.Layout, e.Params, p.Seed)
-	return &Trainer{Engine: e, Opt: NewOptState[float32](len(e.Params)), P: p}
+	return p
 }
 
-// Close releases the engine's workers.
-func (t *Trainer) Close() { t.Engine.Close() }
+// Close releases the backend.
+func (t *Trainer) Close() { t.B.Close() }
 
 // StepResult reports one optimizer step. Loss and ZLoss are OLMo-core's means over
 // the labelled tokens of the whole step.
@@ -56,8 +69,9 @@ type StepResult struct {
 // Step trains on ids/labels holding k whole micro-batches (k·B·T tokens each,
 // accumulated into one update) with learning rate lr.
 func (t *Trainer) Step(ids, labels []int32, lr float64) StepResult {
-	e := t.Engine
-	mb := e.B * e.T
+	e := t.B
+	B, T := e.MicroBatch()
+	mb := B * T
 	if len(ids) == 0 || len(ids)%mb != 0 || len(labels) != len(ids) {
 		panic("model: Step needs whole micro-batches of ids and labels")
 	}
@@ -83,7 +97,7 @@ func (t *Trainer) Step(ids, labels []int32, lr float64) StepResult {
 		return r
 	}
 	r.ClipCoef = ClipCoef(r.GradNorm, t.P.MaxGradNorm)
-	e.Step(t.P.Opt, t.Opt, lr, r.ClipCoef)
+	e.Step(t.P.Opt, lr, r.ClipCoef)
 	return r
 }
 
@@ -91,7 +105,9 @@ func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 // Save writes the current weights as an HF checkpoint (float32).
 func (t *Trainer) Save(dir string) error {
-	return SaveHF(dir, t.Engine.Cfg, t.Engine.Params, "F32", 0)
+	params := make([]float32, NewLayout(t.P.Config).Size())
+	t.B.ReadParams(params)
+	return SaveHF(dir, t.P.Config, params, "F32", 0)
 }
 
 // SyntheticStream is a learnable, deterministic token stream for smoke runs and

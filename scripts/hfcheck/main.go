@@ -58,7 +58,8 @@ func write(dir string, v variant) error {
 		stream.Fill(ids, labels, T)
 		tr.Step(ids, labels, 3e-3)
 	}
-	if err := model.SaveHF(dir, v.cfg, tr.Engine.Params, v.dtype, 0); err != nil {
+	e := tr.B.(*model.CPUBackend).E
+	if err := model.SaveHF(dir, v.cfg, e.Params, v.dtype, 0); err != nil {
 		return err
 	}
 	// Our outputs are computed from the weights as saved (bf16-rounded for BF16),
@@ -67,9 +68,8 @@ func write(dir string, v variant) error {
 	if err != nil {
 		return err
 	}
-	copy(tr.Engine.Params, params)
+	copy(e.Params, params)
 	stream.Fill(ids, labels, T)
-	e := tr.Engine
 	e.Forward(ids)
 	logits := make([]float32, B*T*v.cfg.VocabSize)
 	e.Logits(logits)
