@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -68,7 +69,10 @@ type document struct {
 }
 
 // openDocs opens path for reading documents. Errors are *InputError.
-func openDocs(path string) (*docReader, error) {
+func openDocs(path string) (*docReader, error) { return openDocsCounting(path, nil) }
+
+// openDocsCounting is openDocs that adds the file bytes it reads to read (for progress), if not nil.
+func openDocsCounting(path string, read *atomic.Int64) (*docReader, error) {
 	kind, comp := classify(path)
 	if kind != kindJSONL && kind != kindText {
 		return nil, &InputError{Path: path, Msg: "not a document file", Hint: "documents are .jsonl, .json, .txt or .md, optionally .gz or .zst"}
@@ -79,16 +83,19 @@ func openDocs(path string) (*docReader, error) {
 	}
 	d := &docReader{path: path, kind: kind, f: f}
 	var r io.Reader = f
+	if read != nil {
+		r = countingReader{f, read}
+	}
 	switch comp {
 	case ".gz":
-		zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<16))
+		zr, err := gzip.NewReader(bufio.NewReaderSize(r, 1<<16))
 		if err != nil {
 			f.Close()
 			return nil, &InputError{Path: path, Msg: "not a gzip file", Err: err}
 		}
 		d.zr, r = zr, zr
 	case ".zst", ".zstd":
-		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 		if err != nil {
 			f.Close()
 			return nil, &InputError{Path: path, Msg: "not a zstd file", Err: err}
@@ -97,6 +104,17 @@ func openDocs(path string) (*docReader, error) {
 	}
 	d.br = bufio.NewReaderSize(r, 1<<16)
 	return d, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 func (d *docReader) Close() error {

@@ -301,7 +301,9 @@ func TestBadInput(t *testing.T) {
 	notgz := writeFile(t, filepath.Join(dir, "fake.jsonl.gz"), []byte("plain text"))
 	unknown := writeFile(t, filepath.Join(dir, "data.parquet"), []byte("PAR1"))
 	writeFile(t, filepath.Join(dir, "emptydir", "README"), []byte("x"))
-	src := func(r float64, paths ...string) []SourceSpec { return []SourceSpec{{Name: "s", TargetRatio: r, Paths: paths}} }
+	src := func(r float64, paths ...string) []SourceSpec {
+		return []SourceSpec{{Name: "s", TargetRatio: r, Paths: paths}}
+	}
 	tests := []struct {
 		name    string
 		sources []SourceSpec

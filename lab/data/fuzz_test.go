@@ -1,0 +1,168 @@
+package data
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// FuzzJSONL feeds arbitrary bytes to the JSON-lines reader: it must terminate without panicking, account for every
+// line (a document, a skipped blank or empty-text line, or a malformed line with its number), and the documents it
+// returns must survive a write–read round trip.
+func FuzzJSONL(f *testing.F) {
+	f.Add([]byte("{\"text\": \"hello\"}\n{\"text\": \"world\", \"id\": 2}\n"))
+	f.Add([]byte("{\"text\": \"a\"}\r\n\n   \n{\"text\": 5}\n[1]\n\"x\"\nnull\n{\"text\":\"\\u00e9\\ud83d\\ude00\"}"))
+	f.Add([]byte("{\"id\": 1, \"text\": \"no newline at end\"}"))
+	f.Add([]byte("{\"text\": \"bad\xff utf8\"}\n{\"TEXT\": \"case\"}\n{\"text\": \"dup\", \"text\": \"last\"}\n"))
+	f.Add([]byte("{{{{\n}}}}\n{\"text\": \"\"}\n"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(dir, "f.jsonl")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		d, err := openDocs(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		lines := bytes.Count(data, []byte("\n"))
+		if len(data) > 0 && data[len(data)-1] != '\n' {
+			lines++
+		}
+		var texts []string
+		last := 0
+		for {
+			doc, err := d.next()
+			if err == io.EOF {
+				break
+			}
+			line := doc.Line
+			if err != nil {
+				if !isMalformed(err) {
+					t.Fatalf("unexpected error %v", err)
+				}
+				line = err.(*InputError).Line
+			} else {
+				if doc.Text == "" {
+					t.Fatal("returned a document with empty text")
+				}
+				texts = append(texts, doc.Text)
+			}
+			if line <= last || line > lines {
+				t.Fatalf("line %d after line %d, file has %d lines", line, last, lines)
+			}
+			last = line
+		}
+		// Round trip: what was read, written as JSON lines, reads back the same (modulo invalid UTF-8, which JSON
+		// replaces).
+		if len(texts) == 0 {
+			return
+		}
+		path2 := filepath.Join(dir, "g.jsonl")
+		if err := os.WriteFile(path2, jsonl(texts...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		d2, err := openDocs(path2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d2.Close()
+		for i, want := range texts {
+			doc, err := d2.next()
+			if err != nil {
+				t.Fatalf("round trip doc %d: %v", i, err)
+			}
+			if doc.Text != strings.ToValidUTF8(want, "\uFFFD") {
+				t.Fatalf("round trip doc %d: %q, want %q", i, doc.Text, want)
+			}
+		}
+	})
+}
+
+// FuzzTokenFile validates arbitrary bytes as a token file: a size that is not a multiple of the element size, an id
+// at or past the vocabulary and a file too short for one instance are each an InputError; otherwise the source
+// holds size/(dtype·seqLen) instances whose tokens are the file's little-endian ids.
+func FuzzTokenFile(f *testing.F) {
+	f.Add([]byte{1, 0, 2, 0, 3, 0, 4, 0}, false, uint8(2), uint16(300))
+	f.Add([]byte{1, 0, 0, 0, 2, 0, 0, 0, 255, 255, 0, 0}, true, uint8(1), uint16(1000))
+	f.Add([]byte{1, 2, 3}, false, uint8(1), uint16(10))
+	f.Add([]byte{}, true, uint8(3), uint16(10))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte, wide bool, seqLen uint8, vocab uint16) {
+		if seqLen == 0 || vocab == 0 {
+			return
+		}
+		dt := Uint16
+		if wide {
+			dt = Uint32
+		}
+		path := filepath.Join(dir, "f.npy")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var want []int32
+		bad := false
+		for i := 0; i+int(dt) <= len(data); i += int(dt) {
+			var id uint32
+			if dt == Uint16 {
+				id = uint32(binary.LittleEndian.Uint16(data[i:]))
+			} else {
+				id = binary.LittleEndian.Uint32(data[i:])
+			}
+			bad = bad || id >= uint32(vocab)
+			want = append(want, int32(id))
+		}
+		var probs problems
+		tok := fixedVocab{byteTokenizer{}, int(vocab)}
+		s := openSource(SourceSpec{Name: "f", TargetRatio: 1, Paths: []string{path}},
+			openParams{tok: tok, seqLen: int(seqLen), dtype: dt, warn: func(string) {}}, &probs)
+		err := probs.err()
+		switch {
+		case len(data)%int(dt) != 0:
+			if !IsInputError(err) || !strings.Contains(err.Error(), "not a multiple") {
+				t.Fatalf("size %d: err = %v", len(data), err)
+			}
+		case bad:
+			if !IsInputError(err) || !strings.Contains(err.Error(), "not below the vocabulary") {
+				t.Fatalf("id past vocab: err = %v", err)
+			}
+		case len(want) < int(seqLen):
+			if !IsInputError(err) || !strings.Contains(err.Error(), "empty") {
+				t.Fatalf("short file: err = %v", err)
+			}
+		default:
+			if err != nil || s == nil {
+				t.Fatalf("valid file: err = %v", err)
+			}
+			defer s.close()
+			if n := s.instances(); n != int64(len(want)/int(seqLen)) {
+				t.Fatalf("%d instances, want %d", n, len(want)/int(seqLen))
+			}
+			buf := make([]int32, seqLen)
+			for k := range s.instances() {
+				s.files[0].read(buf, k*int64(seqLen))
+				if !slices.Equal(buf, want[k*int64(seqLen):(k+1)*int64(seqLen)]) {
+					t.Fatalf("instance %d = %v", k, buf)
+				}
+			}
+			return
+		}
+		if s != nil {
+			t.Fatal("invalid file gave a source")
+		}
+	})
+}
+
+// fixedVocab overrides a tokenizer's vocabulary size (for FuzzTokenFile's id check).
+type fixedVocab struct {
+	Tokenizer
+	v int
+}
+
+func (f fixedVocab) VocabSize() int { return f.v }

@@ -1,0 +1,400 @@
+package data
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// TokenizeParams configures Tokenize (olmolab tokenize INPUT... --out DIR --tokenizer NAME).
+type TokenizeParams struct {
+	Inputs    []string  // document files, directories or globs (.jsonl, .json, .txt, .md, optionally .gz/.zst)
+	OutDir    string    // created if missing; must not already hold part-*.npy files
+	Tokenizer Tokenizer // e.g. NewTokenizer("dolma2")
+	DType     DType     // 0 means DTypeFor(Tokenizer): uint32 for dolma2, uint16 for bytes and world
+	// MaxFileBytes splits the output into files of at most this size, at document boundaries (a document larger
+	// than the limit gets a file of its own). 0 means 1 GiB.
+	MaxFileBytes int64
+	Workers      int  // tokenizing goroutines; 0 means GOMAXPROCS
+	Strict       bool // stop at the first malformed JSON line instead of skipping it with a warning
+	Warn         func(string)
+	// Progress, if set, is called about ten times a second and once at the end, from one goroutine.
+	Progress func(TokenizeProgress)
+}
+
+// TokenizeProgress is a snapshot for a progress bar: ReadBytes of TotalBytes are the input files' on-disk
+// (possibly compressed) sizes.
+type TokenizeProgress struct {
+	ReadBytes, TotalBytes int64
+	Documents, Tokens     int64
+	Files                 int // output files finished
+}
+
+// TokenizeSummary reports a finished (or stopped) Tokenize.
+type TokenizeSummary struct {
+	Files     []string // output files, in order
+	Documents int64
+	Tokens    int64 // written, one EOS per document included
+	TextBytes int64 // UTF-8 bytes of the documents' text
+	Skipped   int64 // malformed lines skipped
+	Elapsed   time.Duration
+}
+
+// BytesPerToken is the tokenizer's compression on this data: text bytes per token, EOS not counted.
+func (s TokenizeSummary) BytesPerToken() float64 {
+	if n := s.Tokens - s.Documents; n > 0 {
+		return float64(s.TextBytes) / float64(n)
+	}
+	return 0
+}
+
+// Tokenize converts documents to OLMo token files in OutDir: part-00000.npy, part-00001.npy, …, each a headerless
+// little-endian array of ids with EOS after every document (docs/olmo2.md §11), ready for a source's paths.
+// Documents are read in input order (files sorted within directories and globs), tokenized on Workers goroutines and
+// written in the same order, so the output is identical for any number of workers. Every file is written under a
+// temporary name and renamed when complete: a cancelled or failed run leaves only whole files under final names.
+// Input problems are *InputError; a cancelled ctx returns ctx.Err() with the summary so far.
+func Tokenize(ctx context.Context, p TokenizeParams) (TokenizeSummary, error) {
+	start := time.Now()
+	var sum TokenizeSummary
+	if p.Tokenizer == nil {
+		panic("data: Tokenize without a Tokenizer")
+	}
+	if p.Warn == nil {
+		p.Warn = func(string) {}
+	}
+	if p.DType == 0 {
+		p.DType = DTypeFor(p.Tokenizer)
+	}
+	if p.DType == Uint16 && p.Tokenizer.VocabSize() > 1<<16 {
+		return sum, &InputError{Msg: fmt.Sprintf("uint16 cannot hold the ids of tokenizer %s (vocabulary %d)", p.Tokenizer.Name(), p.Tokenizer.VocabSize()), Hint: "use uint32"}
+	}
+	if p.MaxFileBytes <= 0 {
+		p.MaxFileBytes = 1 << 30
+	}
+	if p.Workers <= 0 {
+		p.Workers = runtime.GOMAXPROCS(0)
+	}
+	inputs, total, err := tokenizeInputs(p.Inputs)
+	if err != nil {
+		return sum, err
+	}
+	if p.OutDir == "" {
+		return sum, &InputError{Msg: "no output directory", Hint: "give --out DIR"}
+	}
+	if err := os.MkdirAll(p.OutDir, 0o755); err != nil {
+		return sum, &InputError{Path: p.OutDir, Msg: "cannot create output directory", Err: unwrapPathErr(err)}
+	}
+	if old, _ := filepath.Glob(filepath.Join(p.OutDir, "part-*.npy")); len(old) > 0 {
+		return sum, &InputError{Path: p.OutDir, Msg: fmt.Sprintf("already holds %d token files (%s, …)", len(old), filepath.Base(old[0])),
+			Hint: "give an empty or new --out directory, so that old and new files are not mixed"}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type job struct {
+		docs []string
+		ids  []int32 // every document's tokens and EOS, concatenated
+		lens []int   // tokens per document, EOS included
+		done chan struct{}
+	}
+	var (
+		read    atomic.Int64
+		docs    atomic.Int64
+		tokens  atomic.Int64
+		files   atomic.Int64
+		readErr error
+	)
+	jobs := make(chan *job, 2*p.Workers)
+	order := make(chan *job, 4*p.Workers)
+	var wg sync.WaitGroup
+	wg.Go(func() { // reader: batches of documents, in order
+		defer close(jobs)
+		defer close(order)
+		const batchBytes = 1 << 20
+		var batch []string
+		size := 0
+		flush := func() bool {
+			if len(batch) == 0 {
+				return true
+			}
+			j := &job{docs: batch, done: make(chan struct{})}
+			batch, size = nil, 0
+			select {
+			case order <- j:
+			case <-ctx.Done():
+				return false
+			}
+			select {
+			case jobs <- j:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		for _, path := range inputs {
+			d, err := openDocsCounting(path, &read)
+			if err != nil {
+				readErr = err
+				cancel()
+				return
+			}
+			warned := 0
+			for {
+				doc, err := d.next()
+				if err == io.EOF {
+					break
+				}
+				if isMalformed(err) && !p.Strict {
+					sum.Skipped++
+					if warned++; warned <= 3 {
+						var ie *InputError
+						errors.As(err, &ie)
+						p.Warn(fmt.Sprintf("data: %s:%d: %v; line skipped", ie.Path, ie.Line, ie.Err))
+					}
+					continue
+				}
+				if err != nil {
+					d.Close()
+					if isMalformed(err) {
+						var ie *InputError
+						errors.As(err, &ie)
+						ie.Hint = "strict mode stops at the first malformed line; fix the line or drop strict to skip it with a warning"
+					}
+					readErr = err
+					cancel()
+					return
+				}
+				batch = append(batch, doc.Text)
+				size += len(doc.Text)
+				if size >= batchBytes || len(batch) >= 256 {
+					if !flush() {
+						d.Close()
+						return
+					}
+				}
+			}
+			if warned > 3 {
+				p.Warn(fmt.Sprintf("data: %s: %d malformed lines skipped in all", path, warned))
+			}
+			d.Close()
+		}
+		flush()
+	})
+	eos := p.Tokenizer.EOS()
+	for range p.Workers {
+		wg.Go(func() {
+			for j := range jobs {
+				var ids []int32
+				for _, d := range j.docs {
+					n := len(ids)
+					ids = append(p.Tokenizer.Encode(ids, d), eos)
+					j.lens = append(j.lens, len(ids)-n)
+				}
+				j.ids = ids
+				close(j.done)
+			}
+		})
+	}
+	progressDone := make(chan struct{})
+	var pwg sync.WaitGroup
+	report := func() {
+		if p.Progress != nil {
+			p.Progress(TokenizeProgress{ReadBytes: read.Load(), TotalBytes: total, Documents: docs.Load(), Tokens: tokens.Load(), Files: int(files.Load())})
+		}
+	}
+	if p.Progress != nil {
+		pwg.Go(func() {
+			tick := time.NewTicker(100 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-tick.C:
+					report()
+				case <-progressDone:
+					return
+				}
+			}
+		})
+	}
+
+	// Writer: this goroutine, in document order.
+	w := &partWriter{dir: p.OutDir, dtype: p.DType, max: p.MaxFileBytes}
+	var werr error
+	for j := range order {
+		select {
+		case <-j.done:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		// Write document by document so that files split at document boundaries.
+		at := 0
+		for i, d := range j.docs {
+			n := j.lens[i]
+			if werr = w.write(j.ids[at : at+n]); werr != nil {
+				break
+			}
+			files.Store(int64(len(w.done)))
+			sum.TextBytes += int64(len(d))
+			docs.Add(1)
+			tokens.Add(int64(n))
+			at += n
+		}
+		if werr != nil {
+			cancel()
+			break
+		}
+	}
+	for range order { // drain, so that the reader can finish
+	}
+	wg.Wait()
+	if werr == nil && readErr == nil && ctx.Err() == nil {
+		werr = w.finish()
+	} else {
+		w.abort()
+	}
+	close(progressDone)
+	pwg.Wait()
+	files.Store(int64(len(w.done)))
+	report()
+	sum.Files = w.done
+	sum.Documents, sum.Tokens = docs.Load(), tokens.Load()
+	sum.Elapsed = time.Since(start)
+	switch {
+	case readErr != nil:
+		return sum, readErr
+	case werr != nil:
+		return sum, werr
+	case ctx.Err() != nil:
+		return sum, ctx.Err()
+	}
+	if sum.Documents == 0 {
+		return sum, &InputError{Msg: "no document with text in the inputs", Hint: `JSON lines need a non-empty "text" field`}
+	}
+	return sum, nil
+}
+
+// tokenizeInputs resolves Tokenize's inputs to document files and their total size.
+func tokenizeInputs(in []string) ([]string, int64, error) {
+	var probs problems
+	var files []string
+	if len(in) == 0 {
+		return nil, 0, &InputError{Msg: "no inputs", Hint: "give document files, directories or globs"}
+	}
+	for _, path := range in {
+		fs, err := expand(path)
+		if err != nil {
+			probs.add(&InputError{Path: path, Msg: err.Error(), Hint: hintFor(err)})
+			continue
+		}
+		sort.Strings(fs)
+		for _, f := range fs {
+			if k, _ := classify(f); k != kindJSONL && k != kindText {
+				probs.add(&InputError{Path: f, Msg: "not a document file", Hint: "tokenize reads .jsonl, .json, .txt or .md (optionally .gz or .zst)"})
+				continue
+			}
+			files = append(files, f)
+		}
+	}
+	if err := probs.err(); err != nil {
+		return nil, 0, err
+	}
+	var total int64
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil {
+			total += st.Size()
+		}
+	}
+	return files, total, nil
+}
+
+// partWriter writes token files of at most max bytes under temporary names, renaming each when complete.
+type partWriter struct {
+	dir   string
+	dtype DType
+	max   int64
+	f     *os.File
+	tmp   string
+	final string
+	size  int64
+	buf   []byte
+	done  []string
+}
+
+func (w *partWriter) write(ids []int32) error {
+	n := int64(len(ids)) * int64(w.dtype)
+	if w.f != nil && w.size > 0 && w.size+n > w.max {
+		if err := w.close(); err != nil {
+			return err
+		}
+	}
+	if w.f == nil {
+		w.final = filepath.Join(w.dir, fmt.Sprintf("part-%05d.npy", len(w.done)))
+		w.tmp = w.final + ".tmp"
+		f, err := os.Create(w.tmp)
+		if err != nil {
+			return fmt.Errorf("data: create %s: %w", w.tmp, err)
+		}
+		w.f, w.size = f, 0
+	}
+	w.buf = w.buf[:0]
+	for _, id := range ids {
+		if w.dtype == Uint16 {
+			w.buf = append(w.buf, byte(id), byte(id>>8))
+		} else {
+			w.buf = append(w.buf, byte(id), byte(id>>8), byte(id>>16), byte(id>>24))
+		}
+	}
+	if _, err := w.f.Write(w.buf); err != nil {
+		return fmt.Errorf("data: write %s: %w", w.tmp, err)
+	}
+	w.size += n
+	return nil
+}
+
+// close completes the current file: sync, close, rename into place.
+func (w *partWriter) close() error {
+	f := w.f
+	w.f = nil
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(w.tmp)
+		return fmt.Errorf("data: sync %s: %w", w.tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(w.tmp)
+		return fmt.Errorf("data: close %s: %w", w.tmp, err)
+	}
+	if err := os.Rename(w.tmp, w.final); err != nil {
+		os.Remove(w.tmp)
+		return fmt.Errorf("data: rename %s: %w", w.tmp, err)
+	}
+	w.done = append(w.done, w.final)
+	return nil
+}
+
+func (w *partWriter) finish() error {
+	if w.f == nil {
+		return nil
+	}
+	return w.close()
+}
+
+// abort removes the file being written.
+func (w *partWriter) abort() {
+	if w.f != nil {
+		w.f.Close()
+		os.Remove(w.tmp)
+		w.f = nil
+	}
+}

@@ -1,0 +1,165 @@
+package data
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+func TestTokenize(t *testing.T) {
+	dir := t.TempDir()
+	var docs []string
+	for i := range 300 {
+		docs = append(docs, fmt.Sprintf("Document %d: The capital of Zorvia is Kelmon. %s", i, strings.Repeat("ab ", i%17)))
+	}
+	writeFile(t, filepath.Join(dir, "in", "a.jsonl"), jsonl(docs[:100]...))
+	writeFile(t, filepath.Join(dir, "in", "b.jsonl.gz"), gz(jsonl(docs[100:200]...)))
+	writeFile(t, filepath.Join(dir, "in", "c.jsonl.zst"), zst(append(jsonl(docs[200:299]...), "{broken\n"...)))
+	writeFile(t, filepath.Join(dir, "d.txt"), []byte(docs[299]))
+	tok := worldTokenizer()
+	var want []int32
+	for _, d := range docs {
+		want = append(tok.Encode(want, d), tok.EOS())
+	}
+
+	run := func(workers int, out string) TokenizeSummary {
+		var w warnings
+		var calls atomic.Int64
+		sum, err := Tokenize(context.Background(), TokenizeParams{
+			Inputs: []string{filepath.Join(dir, "in"), filepath.Join(dir, "*.txt")}, OutDir: out, Tokenizer: tok,
+			MaxFileBytes: 4000, Workers: workers, Warn: w.warn, Progress: func(TokenizeProgress) { calls.Add(1) },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(w.joined(), "c.jsonl.zst:100") {
+			t.Errorf("no warning for the malformed line: %q", w.joined())
+		}
+		if calls.Load() == 0 {
+			t.Error("Progress never called")
+		}
+		return sum
+	}
+	sum := run(3, filepath.Join(dir, "out3"))
+	if sum.Documents != 300 || sum.Tokens != int64(len(want)) || sum.Skipped != 1 || len(sum.Files) < 2 {
+		t.Errorf("summary %+v; want 300 documents, %d tokens, 1 skipped, several files", sum, len(want))
+	}
+	if bpt := sum.BytesPerToken(); bpt < 2 || bpt > 8 {
+		t.Errorf("bytes/token %.2f", bpt)
+	}
+	var got []int32
+	for _, f := range sum.Files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(raw) > 4000 {
+			t.Errorf("%s has %d bytes, over the 4000 limit", f, len(raw))
+		}
+		ids := make([]int32, len(raw)/2)
+		for i := range ids {
+			ids[i] = int32(raw[2*i]) | int32(raw[2*i+1])<<8
+		}
+		if ids[len(ids)-1] != tok.EOS() {
+			t.Errorf("%s does not end at a document boundary", f)
+		}
+		got = append(got, ids...)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("token files hold %d ids, want the %d ids of the documents in input order", len(got), len(want))
+	}
+	// Same output for any number of workers.
+	sum1 := run(1, filepath.Join(dir, "out1"))
+	for i := range sum.Files {
+		a, _ := os.ReadFile(sum.Files[i])
+		b, _ := os.ReadFile(sum1.Files[i])
+		if !slices.Equal(a, b) {
+			t.Fatalf("file %d differs between 3 workers and 1", i)
+		}
+	}
+	// The output is a valid token source.
+	l := mustLoader(t, LoaderParams{Tokenizer: tok, SeqLen: 64, Sources: []SourceSpec{{Name: "t", TargetRatio: 1, Paths: []string{filepath.Join(dir, "out3")}}}})
+	batches(t, l, 4, 2)
+
+	// Bad input.
+	bad := []struct {
+		name string
+		p    TokenizeParams
+		want string
+	}{
+		{"existing output", TokenizeParams{Inputs: []string{filepath.Join(dir, "in")}, OutDir: filepath.Join(dir, "out3")}, "already holds"},
+		{"token file input", TokenizeParams{Inputs: []string{sum.Files[0]}, OutDir: filepath.Join(dir, "x")}, "not a document file"},
+		{"missing input", TokenizeParams{Inputs: []string{filepath.Join(dir, "nope.jsonl")}, OutDir: filepath.Join(dir, "x")}, "no such file"},
+		{"strict", TokenizeParams{Inputs: []string{filepath.Join(dir, "in")}, OutDir: filepath.Join(dir, "strict"), Strict: true}, "c.jsonl.zst:100"},
+		{"uint16 for dolma2", TokenizeParams{Inputs: []string{filepath.Join(dir, "in")}, OutDir: filepath.Join(dir, "x"), DType: Uint16, Tokenizer: dolma2()}, "uint16"},
+	}
+	for _, tc := range bad {
+		if tc.p.Tokenizer == nil {
+			tc.p.Tokenizer = tok
+		}
+		_, err := Tokenize(context.Background(), tc.p)
+		if !IsInputError(err) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want an InputError mentioning %q", tc.name, err, tc.want)
+		}
+	}
+	// The strict run stopped without leaving a temporary or partial file.
+	assertNoTmp(t, filepath.Join(dir, "strict"))
+}
+
+// cancellingTokenizer cancels a context after n encodes.
+type cancellingTokenizer struct {
+	Tokenizer
+	n      atomic.Int64
+	after  int64
+	cancel context.CancelFunc
+}
+
+func (c *cancellingTokenizer) Encode(dst []int32, s string) []int32 {
+	if c.n.Add(1) == c.after {
+		c.cancel()
+	}
+	return c.Tokenizer.Encode(dst, s)
+}
+
+// TestTokenizeInterrupted: a cancelled run returns context.Canceled and leaves only complete files, each ending with
+// EOS, and no temporary file.
+func TestTokenizeInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	var docs []string
+	for i := range 3000 {
+		docs = append(docs, strings.Repeat(fmt.Sprintf("word%d ", i), 20))
+	}
+	writeFile(t, filepath.Join(dir, "a.jsonl"), jsonl(docs...))
+	ctx, cancel := context.WithCancel(context.Background())
+	tok := &cancellingTokenizer{Tokenizer: byteTokenizer{}, after: 1500, cancel: cancel}
+	out := filepath.Join(dir, "out")
+	sum, err := Tokenize(ctx, TokenizeParams{Inputs: []string{filepath.Join(dir, "a.jsonl")}, OutDir: out, Tokenizer: tok, MaxFileBytes: 20000, Workers: 2})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	assertNoTmp(t, out)
+	names, _ := filepath.Glob(filepath.Join(out, "*"))
+	if len(names) != len(sum.Files) {
+		t.Errorf("directory has %v, summary lists %v", names, sum.Files)
+	}
+	for _, f := range sum.Files {
+		raw, _ := os.ReadFile(f)
+		if len(raw) == 0 || raw[len(raw)-2] != byte(byteEOS&0xff) || raw[len(raw)-1] != byte(byteEOS>>8) {
+			t.Errorf("%s is not a complete file", f)
+		}
+	}
+}
+
+func assertNoTmp(t *testing.T, dir string) {
+	t.Helper()
+	tmp, _ := filepath.Glob(filepath.Join(dir, "*.tmp"))
+	if len(tmp) > 0 {
+		t.Errorf("temporary files left: %v", tmp)
+	}
+}
