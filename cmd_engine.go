@@ -72,7 +72,8 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("verify", stderr)
 	dir := fs.String("model", "", "HF checkpoint directory (config.json + safetensors)")
 	casePath := fs.String("case", "", "reference case file (safetensors: input_ids, labels, logits, grad.*, step1.*, …)")
-	f64 := fs.Bool("float64", false, "compute in float64 (tolerances 1e-11 forward, 1e-10 backward)")
+	f64 := fs.Bool("float64", false, "compute in float64 on the CPU (tolerances 1e-11 forward, 1e-10 backward)")
+	backend := fs.String("backend", "cpu", "engine to check: "+strings.Join(model.BackendNames(), ", "))
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -82,10 +83,16 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	var rows []model.VerifyRow
 	var err error
 	precision := "float32"
-	if *f64 {
+	switch {
+	case *f64:
 		precision = "float64"
 		rows, err = model.Verify[float64](*dir, *casePath, model.Float64Tolerances)
-	} else {
+	case *backend != "cpu":
+		precision = "float32 on " + *backend
+		rows, err = model.VerifyBackend(*dir, *casePath, model.Float32Tolerances, func(cfg model.Config, B, T int) (model.Backend, error) {
+			return model.NewBackend(*backend, cfg, B, T)
+		})
+	default:
 		rows, err = model.Verify[float32](*dir, *casePath, model.Float32Tolerances)
 	}
 	if err != nil {

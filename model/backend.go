@@ -1,5 +1,11 @@
 package model
 
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
 // Backend runs OLMo 2 training and scoring for one model on one device. The CPU
 // engine implements it here; the CUDA engine (package gpu, build tag cuda)
 // implements it with everything resident on the GPU. A Backend is used from one
@@ -24,6 +30,10 @@ type Backend interface {
 	// LogProbs writes log p(targets[i] | ids[..i]) for one (B,T) micro-batch,
 	// 0 where targets[i] is IgnoreIndex.
 	LogProbs(dst []float32, ids, targets []int32)
+	// Logits writes the (B,T,V) logits of one micro-batch: for checks, not speed.
+	Logits(dst []float32, ids []int32)
+
+	ReadGrads(dst []float32)
 
 	ReadParams(dst []float32)
 	WriteParams(src []float32)
@@ -57,7 +67,12 @@ func (c *CPUBackend) GradNorm() float64                            { return c.E.
 func (c *CPUBackend) Step(o AdamW, lr, gs float64)                 { c.E.Step(o, c.Opt, lr, gs) }
 func (c *CPUBackend) LogProbs(dst []float32, ids, targets []int32) { c.E.LogProbs(dst, ids, targets) }
 func (c *CPUBackend) ReadParams(dst []float32)                     { copy(dst, c.E.Params) }
-func (c *CPUBackend) WriteParams(src []float32)                    { copy(c.E.Params, src) }
+func (c *CPUBackend) ReadGrads(dst []float32)                      { copy(dst, c.E.Grads) }
+func (c *CPUBackend) Logits(dst []float32, ids []int32) {
+	c.E.Forward(ids)
+	c.E.Logits(dst)
+}
+func (c *CPUBackend) WriteParams(src []float32) { copy(c.E.Params, src) }
 func (c *CPUBackend) ReadOptState(m, v []float32) int {
 	copy(m, c.Opt.M)
 	copy(v, c.Opt.V)
@@ -69,3 +84,34 @@ func (c *CPUBackend) WriteOptState(m, v []float32, step int) {
 	c.Opt.Step = step
 }
 func (c *CPUBackend) Close() { c.E.Close() }
+
+// BackendFactory builds a backend for a model and micro-batch shape, with zeroed
+// parameters. workers ≤ 0 lets the backend choose.
+type BackendFactory func(cfg Config, B, T int) (Backend, error)
+
+var backends = map[string]BackendFactory{
+	"cpu": func(cfg Config, B, T int) (Backend, error) { return NewCPUBackend(cfg, B, T, 0), nil },
+}
+
+// RegisterBackend makes a backend available by name; package gpu registers
+// "cuda" when built with the cuda tag.
+func RegisterBackend(name string, f BackendFactory) { backends[name] = f }
+
+// NewBackend builds the named backend ("cpu", "cuda", …).
+func NewBackend(name string, cfg Config, B, T int) (Backend, error) {
+	f, ok := backends[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown backend %q (available: %s)", name, strings.Join(BackendNames(), ", "))
+	}
+	return f(cfg, B, T)
+}
+
+// BackendNames lists the registered backends, sorted.
+func BackendNames() []string {
+	var out []string
+	for k := range backends {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

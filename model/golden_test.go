@@ -53,3 +53,28 @@ func mustConfig(t *testing.T, dir string) Config {
 	}
 	return c
 }
+
+// TestGoldenThroughBackend runs the same comparisons through the Backend
+// interface (the path a GPU engine is checked on), with the CPU backend.
+func TestGoldenThroughBackend(t *testing.T) {
+	for _, set := range []string{"olmo2-tiny", "olmo2-gqa"} {
+		dir := filepath.Join("testdata", "golden", set)
+		rows, err := VerifyBackend(dir, filepath.Join(dir, "case.safetensors"), Float32Tolerances,
+			func(cfg Config, B, T int) (Backend, error) { return NewBackend("cpu", cfg, B, T) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		grads := 0
+		for _, r := range rows {
+			if !r.OK {
+				t.Errorf("%s/%s: max rel err %.3g > %.0g", set, r.Name, r.MaxRel, r.Tol)
+			}
+			if strings.HasPrefix(r.Name, "grad.") {
+				grads++
+			}
+		}
+		if want := len(NewLayout(mustConfig(t, dir)).Tensors); grads != want {
+			t.Errorf("%s: compared %d gradients, want %d", set, grads, want)
+		}
+	}
+}

@@ -31,13 +31,57 @@ var (
 )
 
 // Verify runs forward, backward and one clipped AdamW step of the checkpoint in
-// modelDir on the inputs of the case file (golden/README.md layout) and compares
-// every tensor the case holds. It returns one row per compared tensor.
+// modelDir on the inputs of the case file (golden/README.md layout) with the CPU
+// engine in precision F, and compares every tensor the case holds. It returns one
+// row per compared tensor.
 func Verify[F Float](modelDir, casePath string, tol VerifyTolerances) ([]VerifyRow, error) {
 	cfg, params, err := LoadHF[F](modelDir)
 	if err != nil {
 		return nil, err
 	}
+	vc, err := readVerifyCase(casePath, cfg)
+	if err != nil {
+		return nil, err
+	}
+	e := NewCPU[F](cfg, vc.B, vc.T, 0)
+	defer e.Close()
+	return runVerify[F](&cpuVerify[F]{e: e, loaded: params}, vc, cfg, tol)
+}
+
+// VerifyBackend is Verify through any Backend (float32 on the host side): the
+// way a GPU engine is checked against the same reference tensors. newBackend
+// builds the backend for the case's (B, T).
+func VerifyBackend(modelDir, casePath string, tol VerifyTolerances, newBackend func(cfg Config, B, T int) (Backend, error)) ([]VerifyRow, error) {
+	cfg, params, err := LoadHF[float32](modelDir)
+	if err != nil {
+		return nil, err
+	}
+	vc, err := readVerifyCase(casePath, cfg)
+	if err != nil {
+		return nil, err
+	}
+	b, err := newBackend(cfg, vc.B, vc.T)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	b.WriteParams(params)
+	return runVerify[float32](&backendVerify{b: b, loaded: params}, vc, cfg, tol)
+}
+
+// verifyCase is a parsed case file.
+type verifyCase struct {
+	cs            *safetensors.File
+	path          string
+	ids, labels   []int32
+	B, T          int
+	zMult, lr     float64
+	maxNorm       float64
+	opt           AdamW
+	labelledCount int
+}
+
+func readVerifyCase(casePath string, cfg Config) (*verifyCase, error) {
 	cs, err := safetensors.Read(casePath)
 	if err != nil {
 		return nil, err
@@ -65,75 +109,163 @@ func Verify[F Float](modelDir, casePath string, tol VerifyTolerances) ([]VerifyR
 		}
 	}
 	hp := caseHyper{cs: cs, path: casePath}
-	zMult := hp.get("z_loss_multiplier", 1e-5)
-	opt := AdamW{Beta1: hp.get("beta1", 0.9), Beta2: hp.get("beta2", 0.95), Eps: hp.get("adam_eps", 1e-8),
+	vc := &verifyCase{cs: cs, path: casePath, ids: ids, labels: labels, B: shape[0], T: shape[1]}
+	vc.zMult = hp.get("z_loss_multiplier", 1e-5)
+	vc.opt = AdamW{Beta1: hp.get("beta1", 0.9), Beta2: hp.get("beta2", 0.95), Eps: hp.get("adam_eps", 1e-8),
 		WeightDecay: hp.get("weight_decay", 0.1), DecayNorms: true}
-	lr := hp.get("lr", 1e-3)
-	maxNorm := hp.get("max_grad_norm", 1.0)
+	vc.lr = hp.get("lr", 1e-3)
+	vc.maxNorm = hp.get("max_grad_norm", 1.0)
 	if hp.err != nil {
 		return nil, hp.err
 	}
-
-	B, T := shape[0], shape[1]
-	e := NewCPU[F](cfg, B, T, 0)
-	defer e.Close()
-	copy(e.Params, params)
-	cmp := comparer{cs: cs, path: casePath}
-
-	if _, ok := cs.Get("logits"); ok {
-		e.Forward(ids)
-		logits := make([]F, B*T*cfg.VocabSize)
-		e.Logits(logits)
-		cmp.check("logits", logits, tol.Forward)
-	}
-	n := CountLabelled(labels)
-	if n == 0 {
+	vc.labelledCount = CountLabelled(labels)
+	if vc.labelledCount == 0 {
 		return nil, fmt.Errorf("%s: every label is %d; nothing to compare", casePath, IgnoreIndex)
 	}
-	e.ZeroGrads()
-	l := e.ForwardBackward(ids, labels, 1/float64(n), zMult)
+	return vc, nil
+}
+
+// verifyEngine is what runVerify needs of an engine.
+type verifyEngine[F Float] interface {
+	logits(ids []int32) []F
+	forwardBackward(ids, labels []int32, scale, z float64) Losses // from zeroed gradients
+	activation(name string) []F                                   // nil when the engine keeps none
+	grads() []F
+	gradNorm() float64
+	freshStep(o AdamW, lr, gradScale float64) []F // restore loaded params, one AdamW step from zero state
+}
+
+func runVerify[F Float](e verifyEngine[F], vc *verifyCase, cfg Config, tol VerifyTolerances) ([]VerifyRow, error) {
+	lay := NewLayout(cfg)
+	cmp := comparer{cs: vc.cs, path: vc.path}
+	if _, ok := vc.cs.Get("logits"); ok {
+		cmp.check("logits", e.logits(vc.ids), tol.Forward)
+	}
+	n := vc.labelledCount
+	l := e.forwardBackward(vc.ids, vc.labels, 1/float64(n), vc.zMult)
 	ce, z := l.CESum/float64(n), l.ZSum/float64(n)
 	cmp.check("loss", []F{F(ce)}, tol.Forward)
 	cmp.check("z_loss", []F{F(z)}, tol.Forward)
 	cmp.check("total", []F{F(ce + z)}, tol.Forward)
-	cmp.check("logsumexp", e.Activation("logsumexp"), tol.Forward)
-	cmp.check("act.embed", e.Activation("embed"), tol.Forward)
+	acts := []string{"logsumexp", "act.embed", "act.final_norm"}
 	for i := 0; i < cfg.NumHiddenLayers; i++ {
-		cmp.check(fmt.Sprintf("act.layer.%d", i), e.Activation(fmt.Sprintf("layer.%d", i)), tol.Forward)
+		acts = append(acts, fmt.Sprintf("act.layer.%d", i))
 	}
-	cmp.check("act.final_norm", e.Activation("final_norm"), tol.Forward)
-	for _, t := range e.Layout.Tensors {
-		cmp.check("grad."+t.Name, e.Grads[t.Offset:t.Offset+t.Numel()], tol.Backward)
+	for _, name := range acts {
+		if a := e.activation(strings.TrimPrefix(name, "act.")); a != nil {
+			cmp.check(name, a, tol.Forward)
+		} else {
+			cmp.skip(name)
+		}
 	}
-	norm := e.GradNorm()
+	g := e.grads()
+	for _, t := range lay.Tensors {
+		cmp.check("grad."+t.Name, g[t.Offset:t.Offset+t.Numel()], tol.Backward)
+	}
+	norm := e.gradNorm()
 	cmp.check("grad_norm", []F{F(norm)}, tol.Backward)
-	coef := ClipCoef(norm, maxNorm)
+	coef := ClipCoef(norm, vc.maxNorm)
 	cmp.check("clip_coef", []F{F(coef)}, tol.Backward)
-
 	// one AdamW step under OLMo 2's decay rule, then under "no decay on norms"
-	grads := append([]F(nil), e.Grads...)
-	e.Step(opt, NewOptState[F](len(e.Params)), lr, coef)
-	for _, t := range e.Layout.Tensors {
-		cmp.check("step1."+t.Name, e.Params[t.Offset:t.Offset+t.Numel()], tol.Backward)
+	opt := vc.opt
+	p := e.freshStep(opt, vc.lr, coef)
+	for _, t := range lay.Tensors {
+		cmp.check("step1."+t.Name, p[t.Offset:t.Offset+t.Numel()], tol.Backward)
 	}
-	copy(e.Params, params)
-	copy(e.Grads, grads)
 	opt.DecayNorms = false
-	e.Step(opt, NewOptState[F](len(e.Params)), lr, coef)
-	for _, t := range e.Layout.Tensors {
-		cmp.check("step1_nonormdecay."+t.Name, e.Params[t.Offset:t.Offset+t.Numel()], tol.Backward)
+	p = e.freshStep(opt, vc.lr, coef)
+	for _, t := range lay.Tensors {
+		cmp.check("step1_nonormdecay."+t.Name, p[t.Offset:t.Offset+t.Numel()], tol.Backward)
 	}
 	if cmp.err != nil {
 		return nil, cmp.err
 	}
 	// every tensor of the case must have been looked at
 	skip := map[string]bool{"input_ids": true, "labels": true}
-	for _, name := range cs.Names() {
+	for _, name := range vc.cs.Names() {
 		if !skip[name] && !cmp.seen[name] {
-			return cmp.rows, fmt.Errorf("%s: tensor %q is not one verify knows how to compute", casePath, name)
+			return cmp.rows, fmt.Errorf("%s: tensor %q is not one verify knows how to compute", vc.path, name)
 		}
 	}
 	return cmp.rows, nil
+}
+
+type cpuVerify[F Float] struct {
+	e      *CPU[F]
+	loaded []F
+	g      []F
+}
+
+func (v *cpuVerify[F]) logits(ids []int32) []F {
+	copy(v.e.Params, v.loaded)
+	v.e.Forward(ids)
+	out := make([]F, v.e.B*v.e.T*v.e.Cfg.VocabSize)
+	v.e.Logits(out)
+	return out
+}
+
+func (v *cpuVerify[F]) forwardBackward(ids, labels []int32, scale, z float64) Losses {
+	copy(v.e.Params, v.loaded)
+	v.e.ZeroGrads()
+	l := v.e.ForwardBackward(ids, labels, scale, z)
+	v.g = append([]F(nil), v.e.Grads...)
+	return l
+}
+
+func (v *cpuVerify[F]) activation(name string) []F { return v.e.Activation(name) }
+func (v *cpuVerify[F]) grads() []F                 { return v.g }
+func (v *cpuVerify[F]) gradNorm() float64          { return v.e.GradNorm() }
+
+func (v *cpuVerify[F]) freshStep(o AdamW, lr, gs float64) []F {
+	copy(v.e.Params, v.loaded)
+	copy(v.e.Grads, v.g)
+	v.e.Step(o, NewOptState[F](len(v.e.Params)), lr, gs)
+	return append([]F(nil), v.e.Params...)
+}
+
+type backendVerify struct {
+	b      Backend
+	loaded []float32
+	ids    []int32
+	labels []int32
+	scale  float64
+	z      float64
+}
+
+func (v *backendVerify) logits(ids []int32) []float32 {
+	B, T := v.b.MicroBatch()
+	out := make([]float32, B*T*v.b.Config().VocabSize)
+	v.b.WriteParams(v.loaded)
+	v.b.Logits(out, ids)
+	return out
+}
+
+func (v *backendVerify) forwardBackward(ids, labels []int32, scale, z float64) Losses {
+	v.ids, v.labels, v.scale, v.z = ids, labels, scale, z
+	v.b.WriteParams(v.loaded)
+	v.b.ZeroGrads()
+	return v.b.ForwardBackward(ids, labels, scale, z)
+}
+
+func (v *backendVerify) activation(string) []float32 { return nil }
+
+func (v *backendVerify) grads() []float32 {
+	g := make([]float32, len(v.loaded))
+	v.b.ReadGrads(g)
+	return g
+}
+
+func (v *backendVerify) gradNorm() float64 { return v.b.GradNorm() }
+
+func (v *backendVerify) freshStep(o AdamW, lr, gs float64) []float32 {
+	// recompute the gradients from the loaded weights, then step from zero state
+	v.forwardBackward(v.ids, v.labels, v.scale, v.z)
+	zero := make([]float32, len(v.loaded))
+	v.b.WriteOptState(zero, zero, 0)
+	v.b.Step(o, lr, gs)
+	p := make([]float32, len(v.loaded))
+	v.b.ReadParams(p)
+	return p
 }
 
 func caseInts(cs *safetensors.File, name string) ([]int32, []int, error) {
@@ -177,6 +309,15 @@ type comparer struct {
 	rows []VerifyRow
 	seen map[string]bool
 	err  error
+}
+
+// skip marks a case tensor as deliberately not compared (an engine that keeps
+// no such activation).
+func (c *comparer) skip(name string) {
+	if c.seen == nil {
+		c.seen = map[string]bool{}
+	}
+	c.seen[name] = true
 }
 
 // check compares got with the case's tensor name, if the case has it.
