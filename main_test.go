@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCLI checks exit codes and messages of the front door.
+func TestCLI(t *testing.T) {
+	golden := filepath.Join("model", "testdata", "golden", "olmo2-tiny")
+	corrupt := filepath.Join(t.TempDir(), "ckpt")
+	os.MkdirAll(corrupt, 0o755)
+	cfg, _ := os.ReadFile(filepath.Join(golden, "config.json"))
+	os.WriteFile(filepath.Join(corrupt, "config.json"), cfg, 0o644)
+	w, _ := os.ReadFile(filepath.Join(golden, "model.safetensors"))
+	os.WriteFile(filepath.Join(corrupt, "model.safetensors"), w[:len(w)/3], 0o644)
+
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"help", []string{"--help"}, 0, "verify", ""},
+		{"no args", nil, 2, "", "usage: olmolab"},
+		{"unknown command", []string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
+		{"unknown flag", []string{"--frob"}, 2, "", "unknown flag --frob"},
+		{"unknown subcommand flag", []string{"presets", "--frob"}, 2, "", "usage: olmolab"},
+		{"presets", []string{"presets"}, 0, "7,298,617,344", ""},
+		{"verify ok", []string{"verify", "--model", golden, "--case", filepath.Join(golden, "case.safetensors")}, 0, "0 outside", ""},
+		{"verify missing flags", []string{"verify"}, 2, "", "needs --model"},
+		{"verify corrupt weights", []string{"verify", "--model", corrupt, "--case", filepath.Join(golden, "case.safetensors")}, 2, "", "model.safetensors"},
+		{"verify missing case", []string{"verify", "--model", golden, "--case", "nope.safetensors"}, 2, "", "nope.safetensors"},
+		{"unknown preset", []string{"train", "--preset", "olmo3_huge"}, 2, "", "unknown model preset"},
+		{"unknown backend", []string{"verify", "--backend", "tpu", "--model", golden, "--case", filepath.Join(golden, "case.safetensors")}, 2, "", `unknown backend "tpu"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(tc.args, &out, &errb)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, out.String(), errb.String())
+			}
+			if !strings.Contains(out.String(), tc.stdout) {
+				t.Errorf("stdout lacks %q:\n%s", tc.stdout, out.String())
+			}
+			if !strings.Contains(errb.String(), tc.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", tc.stderr, errb.String())
+			}
+		})
+	}
+}
+
+// TestTrainSmoke runs the train command briefly and saves a checkpoint that
+// loads back.
+func TestTrainSmoke(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	var out, errb bytes.Buffer
+	if code := run([]string{"train", "--preset", "cpu_xs", "--steps", "5", "--batch", "2", "--seq", "16", "--out", dir}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "step    5") {
+		t.Errorf("no step 5 line:\n%s", out.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "model.safetensors")); err != nil {
+		t.Error(err)
+	}
+}
