@@ -44,12 +44,16 @@ func commands() []command {
 	}
 }
 
-const usageLine = "usage: olmolab [--help] <command> [flags]"
+const usageLine = "usage: olmolab [--help] [--batch RECIPE [--set key=value]... | --batch --resume RUNDIR] | <command> [flags]"
 
 func printHelp(w io.Writer) {
 	fmt.Fprintln(w, "olmolab: a terminal lab for training OLMo 2 models")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, usageLine)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "  olmolab --batch RECIPE   train headless: JSONL events on stdout, progress on stderr")
+	fmt.Fprintln(w, "                           (RECIPE: a YAML file or a shipped name such as quickstart)")
+	fmt.Fprintln(w, "  olmolab --batch --resume RUNDIR   continue a killed run from its last checkpoint")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
 	for _, c := range commands() {
@@ -73,6 +77,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "-h", "--help", "-help", "help":
 		printHelp(stdout)
 		return exitOK
+	case "--batch", "-batch":
+		return exitCode(runBatch(args[1:], stdout, stderr), stderr)
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
@@ -105,6 +111,10 @@ func exitCode(err error, stderr io.Writer) int {
 		return exitError
 	}
 	fmt.Fprintf(stderr, "olmolab: %v\n", err)
+	var ee codedError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
 	var ie inputError
 	if errors.As(err, &ie) {
 		return exitBadInput

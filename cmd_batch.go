@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/olmolab/olmolab/experiments"
+	"github.com/olmolab/olmolab/lab"
+)
+
+// stringList is a repeatable string flag (--set a=b --set c=d).
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// runBatch is `olmolab --batch RECIPE` and `olmolab --batch --resume RUNDIR`.
+func runBatch(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("--batch", stderr)
+	var sets stringList
+	fs.Var(&sets, "set", "override a recipe value: key.path=value (repeatable)")
+	resume := fs.String("resume", "", "continue the run in this directory from its latest checkpoint")
+	runs := fs.String("runs", "runs", "directory for run directories")
+	name := fs.String("name", "", "run directory name (default: recipe name and time)")
+	// the recipe may come before or after the flags
+	var recipeArg string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		recipeArg, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, errHelp) {
+			return errHelp
+		}
+		return usageError{err.Error()}
+	}
+	if recipeArg == "" && fs.NArg() > 0 {
+		recipeArg = fs.Arg(0)
+		if fs.NArg() > 1 {
+			return usageError{fmt.Sprintf("--batch: unexpected argument %q", fs.Arg(1))}
+		}
+	} else if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("--batch: unexpected argument %q", fs.Arg(0))}
+	}
+	p := lab.RunParams{RunsDir: *runs, Name: *name, Evaluator: newEvaluator()}
+	switch {
+	case *resume != "" && recipeArg != "":
+		return usageError{"--batch: give a recipe or --resume RUNDIR, not both"}
+	case *resume != "":
+		p.ResumeDir = *resume
+	case recipeArg == "":
+		return usageError{"--batch needs a recipe: a YAML file or a shipped name (" + shippedNames() + ")"}
+	default:
+		rec, err := loadRecipe(recipeArg, sets)
+		if err != nil {
+			return err
+		}
+		p.Recipe = rec
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r, err := lab.StartRun(ctx, p)
+	if err != nil {
+		return mapLabError(err)
+	}
+	fmt.Fprintf(stderr, "run %s → %s\n", r.Name, r.Dir)
+	_, err = lab.RunBatch(r, lab.BatchParams{Stdout: stdout, Stderr: stderr, Terminal: isTerminal(stderr)})
+	return mapLabError(err)
+}
+
+// loadRecipe finds a recipe: a file path first, then a shipped name.
+func loadRecipe(arg string, sets []string) (*lab.Recipe, error) {
+	if _, err := os.Stat(arg); err == nil {
+		rec, err := lab.LoadRecipe(arg, sets)
+		if err != nil {
+			return nil, inputError{err}
+		}
+		return rec, nil
+	}
+	if sr, ok := experiments.Lookup(arg); ok {
+		rec, err := lab.ParseRecipe(sr.Path, sr.YAML, sets)
+		if err != nil {
+			return nil, inputError{err}
+		}
+		return rec, nil
+	}
+	return nil, inputError{fmt.Errorf("%s: no such recipe file, and no shipped recipe has that name (shipped: %s)", arg, shippedNames())}
+}
+
+func shippedNames() string {
+	var names []string
+	for _, r := range experiments.All() {
+		names = append(names, r.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// codedError carries a specific exit code.
+type codedError struct {
+	code int
+	err  error
+}
+
+func (e codedError) Error() string { return e.err.Error() }
+func (e codedError) Unwrap() error { return e.err }
+
+// mapLabError turns the lab's errors into exit codes: bad input 2, diverged 3,
+// interrupted 130.
+func mapLabError(err error) error {
+	var ie *lab.InputError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ie):
+		return inputError{err}
+	case errors.Is(err, lab.ErrDiverged):
+		return codedError{exitDiverged, err}
+	case errors.Is(err, lab.ErrInterrupted):
+		return codedError{exitInterrupted, err}
+	}
+	return err
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// newEvaluator returns the lab's evaluator (lab/olmes), or nil until it exists.
+func newEvaluator() lab.Evaluator { return nil }

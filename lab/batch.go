@@ -1,0 +1,196 @@
+package lab
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// BatchParams configures the headless front end.
+type BatchParams struct {
+	Stdout   io.Writer // JSONL events, one per line
+	Stderr   io.Writer // progress and the summary table
+	Terminal bool      // stderr is a terminal: one updating progress line; else plain lines
+	Every    time.Duration
+}
+
+// RunBatch follows a run to its end: every event as a JSON line on stdout, one
+// progress line on stderr (rewritten in place on a terminal, a plain line every
+// Every otherwise, and at every phase change), then a summary table on stderr.
+func RunBatch(r *Run, p BatchParams) (RunSummary, error) {
+	if p.Every == 0 {
+		p.Every = 10 * time.Second
+	}
+	enc := json.NewEncoder(p.Stdout)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	var last Event
+	var lastPrint time.Time
+	var buf []Event
+	progress := func(force bool) {
+		if last.Type != EvStep {
+			return
+		}
+		line := progressLine(last)
+		if p.Terminal {
+			fmt.Fprintf(p.Stderr, "\r\033[K%s", line)
+			return
+		}
+		if force || time.Since(lastPrint) >= p.Every {
+			fmt.Fprintln(p.Stderr, line)
+			lastPrint = time.Now()
+		}
+	}
+	handle := func() {
+		buf = r.Events.Drain(buf[:0])
+		for _, e := range buf {
+			enc.Encode(e)
+			switch e.Type {
+			case EvStep:
+				last = e
+			case EvPhase, EvCheckpoint, EvEval, EvWarning, EvError, EvSpike:
+				if p.Terminal {
+					fmt.Fprint(p.Stderr, "\r\033[K")
+				}
+				fmt.Fprintln(p.Stderr, eventLine(e))
+				progress(true)
+			}
+		}
+	}
+	for {
+		select {
+		case <-r.Events.Notify():
+			handle()
+		case <-tick.C:
+			progress(false)
+		case <-r.Done():
+			handle()
+			if p.Terminal {
+				fmt.Fprintln(p.Stderr)
+			}
+			s, err := r.Wait()
+			PrintSummary(p.Stderr, s)
+			return s, err
+		}
+	}
+}
+
+func progressLine(e Event) string {
+	pct := 0.0
+	if e.TotalTokens > 0 {
+		pct = 100 * float64(e.Tokens) / float64(e.TotalTokens)
+	}
+	s := fmt.Sprintf("[%s] step %d  %s/%s tokens (%.0f%%)  loss %.4f  grad %.3f  lr %.2e  %s tok/s",
+		e.Phase, e.Step, humanCount(e.Tokens), humanCount(e.TotalTokens), pct, e.Loss, e.GradNorm, e.LR, humanCount(int64(e.TokensPerSec)))
+	if e.MFU > 0 {
+		s += fmt.Sprintf("  MFU %.0f%%", 100*e.MFU)
+	}
+	return s
+}
+
+func eventLine(e Event) string {
+	switch e.Type {
+	case EvSpike:
+		return fmt.Sprintf("spike  step %d: %s %.4g (z = %.1f)", e.Step, e.Series, e.Value, e.Z)
+	case EvCheckpoint:
+		return fmt.Sprintf("checkpoint  step %d → %s", e.Step, e.Checkpoint)
+	case EvEval:
+		var parts []string
+		for _, s := range e.Evals {
+			if s.Primary {
+				parts = append(parts, fmt.Sprintf("%s %.3f", s.Task, s.Value))
+			}
+		}
+		return fmt.Sprintf("eval (%s) step %d: %s", e.Message, e.Step, strings.Join(parts, ", "))
+	}
+	return fmt.Sprintf("%s  step %d: %s", e.Type, e.Step, e.Message)
+}
+
+// humanCount writes 1234567 as 1.23M.
+func humanCount(n int64) string {
+	f := float64(n)
+	switch {
+	case f >= 1e12:
+		return fmt.Sprintf("%.2fT", f/1e12)
+	case f >= 1e9:
+		return fmt.Sprintf("%.2fB", f/1e9)
+	case f >= 1e6:
+		return fmt.Sprintf("%.2fM", f/1e6)
+	case f >= 1e4:
+		return fmt.Sprintf("%.1fK", f/1e3)
+	}
+	return fmt.Sprint(n)
+}
+
+// PrintSummary writes the end-of-run table.
+func PrintSummary(w io.Writer, s RunSummary) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "run\t%s (%s)\n", s.Run, s.State)
+	fmt.Fprintf(tw, "directory\t%s\n", s.Dir)
+	fmt.Fprintf(tw, "steps / tokens\t%d / %s\n", s.Steps, humanCount(s.Tokens))
+	fmt.Fprintf(tw, "loss\tfirst %.4f → final %.4f (min %.4f)\n", s.FirstLoss, s.FinalLoss, s.MinLoss)
+	if s.AnnealStart > 0 {
+		fmt.Fprintf(tw, "anneal\tfrom %s tokens, final LR %.3g\n", humanCount(s.AnnealStart), s.FinalLR)
+	}
+	fmt.Fprintf(tw, "spike score\tloss %.2f%%, grad norm %.2f%%\n", s.SpikeLoss, s.SpikeGrad)
+	fmt.Fprintf(tw, "speed\t%s tokens/s, MFU %.1f%%, %.0f s\n", humanCount(int64(s.TokensPerSec)), 100*s.MFU, s.Seconds)
+	tw.Flush()
+	if len(s.Evals) > 0 {
+		fmt.Fprintln(w, "\nevaluation (final):")
+		printScores(w, s.Evals)
+	}
+	if s.Soup != nil {
+		fmt.Fprintln(w, "\nsoup:")
+		PrintSoup(w, s.Soup)
+	}
+}
+
+func printScores(w io.Writer, scores []EvalScore) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  task\tformulation\tmetric\tvalue")
+	sorted := append([]EvalScore(nil), scores...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Task < sorted[j].Task })
+	for _, s := range sorted {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%.4f\n", s.Task, s.Formulation, s.Metric, s.Value)
+	}
+	tw.Flush()
+}
+
+// PrintSoup writes a soup's table: a row per ingredient and the soup, a column
+// per primary metric.
+func PrintSoup(w io.Writer, rep *SoupReport) {
+	var cols []string
+	seen := map[string]bool{}
+	rows := append(append([]SoupComponent(nil), rep.Ingredients...), rep.Soup)
+	for _, c := range rows {
+		for _, s := range c.Evals {
+			k := s.Task + " " + s.Metric
+			if s.Primary && !seen[k] {
+				seen[k] = true
+				cols = append(cols, k)
+			}
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  model\tfinal loss\t%s\n", strings.Join(cols, "\t"))
+	for _, c := range rows {
+		vals := map[string]float64{}
+		for _, s := range c.Evals {
+			vals[s.Task+" "+s.Metric] = s.Value
+		}
+		var cells []string
+		for _, k := range cols {
+			cells = append(cells, fmt.Sprintf("%.4f", vals[k]))
+		}
+		loss := "-"
+		if c.FinalLoss > 0 {
+			loss = fmt.Sprintf("%.4f", c.FinalLoss)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.Name, loss, strings.Join(cells, "\t"))
+	}
+	tw.Flush()
+}

@@ -1,0 +1,159 @@
+package lab
+
+import (
+	"sync"
+	"time"
+
+	"github.com/olmolab/olmolab/lab/data"
+)
+
+// EventKind names what happened.
+type EventKind string
+
+const (
+	EvStep       EventKind = "step"       // one optimizer step's metrics
+	EvSpike      EventKind = "spike"      // the loss or grad norm jumped (per-step flag)
+	EvPhase      EventKind = "phase"      // stage1 → anneal, mix switch, pause, resume, soup ingredient, …
+	EvCheckpoint EventKind = "checkpoint" // a checkpoint was written
+	EvEval       EventKind = "eval"       // evaluation results
+	EvWarning    EventKind = "warning"
+	EvError      EventKind = "error" // a step was skipped (non-finite), or the run failed
+	EvDone       EventKind = "done"  // the run ended; State says how
+)
+
+// Event is one thing a run publishes; its JSON form is a line of --batch output
+// and of the run's events.jsonl (metrics.jsonl holds the step events).
+type Event struct {
+	Type   EventKind `json:"type"`
+	Time   time.Time `json:"time"`
+	Run    string    `json:"run"`
+	Step   int64     `json:"step"`
+	Tokens int64     `json:"tokens"`
+	Phase  string    `json:"phase,omitempty"`
+
+	// step
+	Loss         float64          `json:"loss,omitempty"`
+	ZLoss        float64          `json:"z_loss,omitempty"`
+	GradNorm     float64          `json:"grad_norm,omitempty"`
+	LR           float64          `json:"lr,omitempty"`
+	TokensPerSec float64          `json:"tokens_per_s,omitempty"`
+	MFU          float64          `json:"mfu,omitempty"`
+	LossZ        float64          `json:"loss_z,omitempty"` // z-score against the rolling window
+	GradZ        float64          `json:"grad_z,omitempty"`
+	SpikeScore   *SpikeScores     `json:"spike_score,omitempty"`
+	Sources      map[string]int64 `json:"sources,omitempty"` // tokens served per source so far
+	Skipped      bool             `json:"skipped,omitempty"`
+	TotalTokens  int64            `json:"total_tokens,omitempty"` // where the run ends (moves when an anneal starts)
+
+	// spike
+	Series string  `json:"series,omitempty"` // "loss" or "grad_norm"
+	Value  float64 `json:"value,omitempty"`
+	Z      float64 `json:"z,omitempty"`
+
+	// phase and mix
+	Mix []data.SourceSpec `json:"mix,omitempty"`
+
+	Message    string      `json:"message,omitempty"`
+	Checkpoint string      `json:"checkpoint,omitempty"`
+	Evals      []EvalScore `json:"evals,omitempty"`
+	Soup       *SoupReport `json:"soup,omitempty"`
+	State      string      `json:"state,omitempty"` // done: finished, stopped, failed, diverged, interrupted
+	Summary    *RunSummary `json:"summary,omitempty"`
+}
+
+// SpikeScores are OLMo 2's spike scores (percent) of the two series.
+type SpikeScores struct {
+	Loss     float64 `json:"loss"`
+	GradNorm float64 `json:"grad_norm"`
+}
+
+// EventQueue hands a run's events to one consumer without ever blocking the
+// run: Publish appends and signals; when the consumer lags past the capacity the
+// oldest step events are dropped first (they are in metrics.jsonl), so phase,
+// checkpoint, eval and done events always arrive.
+type EventQueue struct {
+	mu      sync.Mutex
+	buf     []Event
+	max     int
+	notify  chan struct{}
+	dropped int64
+	closed  bool
+}
+
+// NewEventQueue holds up to max events.
+func NewEventQueue(max int) *EventQueue {
+	return &EventQueue{max: max, notify: make(chan struct{}, 1)}
+}
+
+// Publish adds e; it never blocks.
+func (q *EventQueue) Publish(e Event) {
+	q.mu.Lock()
+	if len(q.buf) >= q.max {
+		drop := 0
+		for i, x := range q.buf {
+			if x.Type == EvStep {
+				drop = i
+				break
+			}
+		}
+		q.buf = append(q.buf[:drop], q.buf[drop+1:]...)
+		q.dropped++
+	}
+	q.buf = append(q.buf, e)
+	q.mu.Unlock()
+	select {
+	case q.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Notify receives a value whenever events are waiting.
+func (q *EventQueue) Notify() <-chan struct{} { return q.notify }
+
+// Drain moves every waiting event into dst and returns it.
+func (q *EventQueue) Drain(dst []Event) []Event {
+	q.mu.Lock()
+	dst = append(dst, q.buf...)
+	q.buf = q.buf[:0]
+	q.mu.Unlock()
+	return dst
+}
+
+// Dropped counts step events dropped because the consumer lagged.
+func (q *EventQueue) Dropped() int64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.dropped
+}
+
+// ActionKind names something a person asks of a running run.
+type ActionKind string
+
+const (
+	ActAnneal     ActionKind = "anneal"     // LR linearly to 0 over Tokens, optionally onto Mix
+	ActSwitchMix  ActionKind = "switch_mix" // change the data mix from the next step
+	ActPause      ActionKind = "pause"
+	ActResume     ActionKind = "resume"
+	ActCheckpoint ActionKind = "checkpoint" // write a checkpoint now
+	ActEval       ActionKind = "eval"       // evaluate now
+	ActSoup       ActionKind = "soup"       // K anneals from the current state, averaged, evaluated
+	ActStop       ActionKind = "stop"       // checkpoint and end
+)
+
+// Action is applied by the run between steps, on its own goroutine.
+type Action struct {
+	Kind   ActionKind
+	Tokens int64             // anneal/soup length; 0 means the recipe's
+	Mix    []data.SourceSpec // anneal or switch target; nil keeps the current mix (anneal) or is an error (switch)
+	Seeds  []uint64          // soup data-order seeds; nil means the recipe's or 1..K
+	K      int               // soup ingredients; 0 means the recipe's (or 3)
+}
+
+// EvalScore is one metric of one task.
+type EvalScore struct {
+	Task        string  `json:"task"`
+	Formulation string  `json:"formulation,omitempty"`
+	Metric      string  `json:"metric"`
+	Value       float64 `json:"value"`
+	Primary     bool    `json:"primary,omitempty"`
+}

@@ -1,0 +1,924 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/olmolab/olmolab/lab/data"
+	"github.com/olmolab/olmolab/model"
+)
+
+// Recipe is one experiment: model, data, optimisation and the lab's actions.
+// Token counts are tokens, not steps, as in olmo-cookbook recipes.
+type Recipe struct {
+	Name, Description string
+	ModelName         string       // preset name, or "inline"
+	Model             model.Config // resolved (vocabulary follows the tokenizer for cpu_* presets)
+	Tokenizer         string       // "world", "dolma2", "bytes"
+	SequenceLength    int
+	GlobalBatchSize   int   // tokens per optimizer step
+	MicroBatchSize    int   // tokens per forward/backward (rank_microbatch_size); gradient accumulation when smaller
+	MaxTokens         int64 // the run ends here (the anneal's end when one is scheduled)
+	Seed              uint64
+	LoadPath          string // HF checkpoint dir or one of our run/checkpoint dirs
+	StartAsAnneal     bool   // olmo-cookbook's `anneal: true`: the whole run is an anneal from load_path
+	Backend           string
+	Optimizer         Optimizer
+	Schedule          Schedule
+	ZLoss             float64
+	Dataset           []data.SourceSpec
+	Mixes             []NamedMix // extra mixes a person can switch to; "anneal" when the anneal has one
+	Anneal            AnnealSpec
+	Soup              SoupSpec
+	Eval              EvalSpec
+	Spikes            SpikeSpec
+	Checkpoint        CheckpointSpec
+	StrictData        bool
+
+	Path     string   // the file it came from ("" for built-ins: "experiments/NAME.yaml")
+	Warnings []string // unknown keys and the like, one line each
+
+	tree *yaml.Node // the document after overrides, for recipe.yaml in the run directory
+}
+
+// YAML renders the recipe as parsed, overrides applied: what a run directory
+// keeps, so a resumed run reads exactly the recipe it started with.
+func (r *Recipe) YAML() []byte {
+	if r.tree == nil {
+		return nil
+	}
+	b, err := yaml.Marshal(r.tree)
+	if err != nil {
+		panic("lab: re-encoding a parsed recipe: " + err.Error())
+	}
+	return b
+}
+
+// NamedMix is a mixture a run can switch to.
+type NamedMix struct {
+	Name    string
+	Sources []data.SourceSpec
+}
+
+// Optimizer is AdamW as OLMo 2 sets it (olmo2.md §6).
+type Optimizer struct {
+	LR              float64
+	Betas           [2]float64
+	Eps             float64
+	WeightDecay     float64
+	DecayEmbeddings bool
+	DecayNorms      bool
+	MaxGradNorm     float64 // ≤ 0: no clipping
+}
+
+// AdamW converts to the engine's settings.
+func (o Optimizer) AdamW() model.AdamW {
+	return model.AdamW{Beta1: o.Betas[0], Beta2: o.Betas[1], Eps: o.Eps, WeightDecay: o.WeightDecay,
+		DecayEmbeddings: o.DecayEmbeddings, DecayNorms: o.DecayNorms}
+}
+
+// AnnealSpec: LR linearly from its current value to 0 over Tokens, optimizer state
+// kept, optionally onto Mix (olmo2.md §7). AutoAt > 0 starts it by itself when the
+// run has seen that many tokens.
+type AnnealSpec struct {
+	Tokens int64
+	Mix    []data.SourceSpec // nil: keep the current mix
+	AutoAt int64
+}
+
+// SoupSpec: K anneals from one checkpoint with different data-order seeds,
+// averaged uniformly (olmo2.md §9).
+type SoupSpec struct {
+	Ingredients int
+	Seeds       []uint64
+	Tokens      int64 // anneal length of each ingredient; 0: the anneal's
+	Mix         []data.SourceSpec
+}
+
+// EvalSpec: which tasks, how often.
+type EvalSpec struct {
+	Tasks         []string
+	IntervalSteps int  // 0: only at the phase boundaries and the end
+	AtAnneal      bool // evaluate just before an anneal starts
+	Limit         int  // instances per task (0: all)
+}
+
+// SpikeSpec: OLMo 2's spike score (olmo2.md §10) and the per-step flag.
+type SpikeSpec struct {
+	Window    int     // rolling window (1000)
+	Sigma     float64 // spike-score threshold in standard deviations (7)
+	FlagSigma float64 // immediate per-step flag threshold (6)
+	MinPoints int     // values needed before anything is flagged (64)
+}
+
+// CheckpointSpec: how often and how many to keep.
+type CheckpointSpec struct {
+	IntervalSteps int // 0: only at phase changes, on request and at the end
+	Keep          int // newest N kept (0: all)
+	Dtype         string
+}
+
+// RecipeError is a recipe problem with its position: exit code 2.
+type RecipeError struct {
+	File         string
+	Line, Column int
+	Field        string
+	Msg          string
+}
+
+func (e *RecipeError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d:%d", e.Line, e.Column)
+	}
+	b.WriteString(": ")
+	if e.Field != "" {
+		b.WriteString(e.Field + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// ParseRecipe reads a recipe from YAML. name labels positions in messages (the file
+// path). overrides are "key.path=value" strings applied before decoding, as
+// OLMo-core's dotted overrides are.
+func ParseRecipe(name string, b []byte, overrides []string) (*Recipe, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, yamlSyntaxError(name, err)
+	}
+	if doc.Kind == 0 {
+		doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode, Line: 1, Column: 1}}}
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, &RecipeError{File: name, Line: root.Line, Column: root.Column, Msg: "a recipe is a mapping of keys (name:, model:, dataset:, …)"}
+	}
+	for _, o := range overrides {
+		if err := applyOverride(root, o); err != nil {
+			return nil, &RecipeError{File: name, Field: "--set " + o, Msg: err.Error()}
+		}
+	}
+	d := &decoder{file: name}
+	r := d.recipe(root)
+	if d.err != nil {
+		return nil, d.err
+	}
+	r.Path = name
+	r.Warnings = d.warns
+	r.tree = &doc
+	return r, nil
+}
+
+// LoadRecipe reads a recipe file.
+func LoadRecipe(path string, overrides []string) (*Recipe, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &RecipeError{File: path, Msg: err.Error()}
+	}
+	return ParseRecipe(path, b, overrides)
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+): (.*)`)
+
+func yamlSyntaxError(name string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		l, _ := strconv.Atoi(m[1])
+		return &RecipeError{File: name, Line: l, Column: 1, Msg: "YAML syntax: " + m[2]}
+	}
+	return &RecipeError{File: name, Msg: "YAML syntax: " + msg}
+}
+
+// applyOverride sets a dotted path (dataset.sources.0.target_ratio=0.5) to a YAML value.
+func applyOverride(root *yaml.Node, o string) error {
+	key, val, ok := strings.Cut(o, "=")
+	if !ok || key == "" {
+		return errors.New("want key.path=value")
+	}
+	var v yaml.Node
+	if err := yaml.Unmarshal([]byte(val), &v); err != nil {
+		return fmt.Errorf("value %q is not YAML: %v", val, err)
+	}
+	value := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: ""}
+	if v.Kind == yaml.DocumentNode && len(v.Content) > 0 {
+		value = v.Content[0]
+	}
+	clearPos(value)
+	parts := strings.Split(key, ".")
+	n := root
+	for i, p := range parts {
+		last := i == len(parts)-1
+		switch n.Kind {
+		case yaml.MappingNode:
+			found := false
+			for j := 0; j < len(n.Content); j += 2 {
+				if n.Content[j].Value == p {
+					found = true
+					if last {
+						n.Content[j+1] = value
+					} else {
+						n = n.Content[j+1]
+					}
+					break
+				}
+			}
+			if !found {
+				k := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: p}
+				if last {
+					n.Content = append(n.Content, k, value)
+				} else {
+					m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+					n.Content = append(n.Content, k, m)
+					n = m
+				}
+			}
+		case yaml.SequenceNode:
+			idx, err := strconv.Atoi(p)
+			if err != nil || idx < 0 || idx >= len(n.Content) {
+				return fmt.Errorf("%q: no list element %q", strings.Join(parts[:i], "."), p)
+			}
+			if last {
+				n.Content[idx] = value
+			} else {
+				n = n.Content[idx]
+			}
+		default:
+			return fmt.Errorf("%q is not a mapping or list", strings.Join(parts[:i], "."))
+		}
+	}
+	return nil
+}
+
+func clearPos(n *yaml.Node) {
+	n.Line, n.Column = 0, 0
+	for _, c := range n.Content {
+		clearPos(c)
+	}
+}
+
+// decoder walks the YAML tree, keeping the first error and every warning.
+type decoder struct {
+	file  string
+	err   error
+	warns []string
+}
+
+func (d *decoder) fail(n *yaml.Node, field, format string, args ...any) {
+	if d.err != nil {
+		return
+	}
+	e := &RecipeError{File: d.file, Field: field, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		e.Line, e.Column = n.Line, n.Column
+	}
+	if e.Line == 0 && n != nil {
+		e.Msg += " (from --set)"
+	}
+	d.err = e
+}
+
+func (d *decoder) warn(n *yaml.Node, format string, args ...any) {
+	pos := d.file
+	if n != nil && n.Line > 0 {
+		pos = fmt.Sprintf("%s:%d:%d", d.file, n.Line, n.Column)
+	}
+	d.warns = append(d.warns, pos+": "+fmt.Sprintf(format, args...))
+}
+
+// fields iterates a mapping, calling f per key; keys f does not know produce one
+// warning each ("ignored").
+func (d *decoder) fields(n *yaml.Node, path string, f func(key string, v *yaml.Node) bool) {
+	if n.Kind != yaml.MappingNode {
+		d.fail(n, path, "want a mapping, got %s", describe(n))
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if seen[k.Value] {
+			d.fail(k, join(path, k.Value), "key given twice")
+			return
+		}
+		seen[k.Value] = true
+		if !f(k.Value, v) {
+			d.warn(k, "unknown key %q ignored", join(path, k.Value))
+		}
+	}
+}
+
+func join(path, k string) string {
+	if path == "" {
+		return k
+	}
+	return path + "." + k
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "nothing (null)"
+		}
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return "something else"
+}
+
+func (d *decoder) str(n *yaml.Node, field string) string {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		d.fail(n, field, "want a string, got %s", describe(n))
+		return ""
+	}
+	return n.Value
+}
+
+func (d *decoder) boolean(n *yaml.Node, field string) bool {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
+		b, _ := strconv.ParseBool(strings.ToLower(n.Value))
+		return b
+	}
+	d.fail(n, field, "want true or false, got %s", describe(n))
+	return false
+}
+
+func (d *decoder) float(n *yaml.Node, field string) float64 {
+	if n.Kind == yaml.ScalarNode && (n.Tag == "!!float" || n.Tag == "!!int" || n.Tag == "!!str") {
+		if v, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64); err == nil && !math.IsInf(v, 0) && !math.IsNaN(v) {
+			return v
+		}
+	}
+	d.fail(n, field, "want a number, got %s", describe(n))
+	return 0
+}
+
+func (d *decoder) integer(n *yaml.Node, field string) int {
+	v := d.count(n, field)
+	if v > math.MaxInt32 {
+		d.fail(n, field, "%d is too large", v)
+	}
+	return int(v)
+}
+
+// count reads a non-negative whole number; token counts may be written 1.7e6,
+// 1_700_000, or with a K/M/B/T suffix (400K, 1.7M, 50B, 5T).
+func (d *decoder) count(n *yaml.Node, field string) int64 {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		d.fail(n, field, "want a whole number, got %s", describe(n))
+		return 0
+	}
+	s := strings.ReplaceAll(strings.TrimSpace(n.Value), "_", "")
+	mult := 1.0
+	if len(s) > 1 {
+		switch strings.ToUpper(s[len(s)-1:]) {
+		case "K":
+			mult = 1e3
+		case "M":
+			mult = 1e6
+		case "B", "G":
+			mult = 1e9
+		case "T":
+			mult = 1e12
+		}
+		if mult != 1 {
+			s = s[:len(s)-1]
+		}
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	v *= mult
+	if err != nil || v < 0 || v != math.Trunc(v) || v > 1e18 {
+		d.fail(n, field, "want a whole number ≥ 0 (e.g. 1700000, 1.7e6 or 1.7M), got %s", describe(n))
+		return 0
+	}
+	return int64(v)
+}
+
+func (d *decoder) strList(n *yaml.Node, field string) []string {
+	if n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
+		return []string{n.Value}
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.fail(n, field, "want a list of strings, got %s", describe(n))
+		return nil
+	}
+	var out []string
+	for i, c := range n.Content {
+		out = append(out, d.str(c, fmt.Sprintf("%s[%d]", field, i)))
+	}
+	return out
+}
+
+func (d *decoder) recipe(root *yaml.Node) *Recipe {
+	r := DefaultRecipe()
+	var modelNode *yaml.Node
+	d.fields(root, "", func(k string, v *yaml.Node) bool {
+		switch k {
+		case "name":
+			r.Name = d.str(v, k)
+		case "description":
+			r.Description = d.str(v, k)
+		case "model":
+			modelNode = v
+		case "tokenizer":
+			// olmo-cookbook writes a name; OLMo's YAML a mapping with identifier
+			if v.Kind == yaml.MappingNode {
+				d.fields(v, k, func(k2 string, v2 *yaml.Node) bool {
+					if k2 == "identifier" || k2 == "name" {
+						r.Tokenizer = tokenizerAlias(d.str(v2, join(k, k2)))
+						return true
+					}
+					return false
+				})
+			} else {
+				r.Tokenizer = tokenizerAlias(d.str(v, k))
+			}
+		case "sequence_length":
+			r.SequenceLength = d.integer(v, k)
+		case "global_batch_size":
+			r.GlobalBatchSize = d.integer(v, k)
+		case "rank_microbatch_size":
+			r.MicroBatchSize = d.integer(v, k)
+		case "max_tokens":
+			r.MaxTokens = d.count(v, k)
+		case "seed":
+			r.Seed = uint64(d.count(v, k))
+		case "load_path":
+			if v.Tag != "!!null" {
+				r.LoadPath = d.str(v, k)
+			}
+		case "anneal":
+			if v.Kind == yaml.ScalarNode {
+				r.StartAsAnneal = d.boolean(v, k)
+			} else {
+				d.anneal(v, &r.Anneal)
+			}
+		case "backend":
+			r.Backend = d.str(v, k)
+		case "optimizer":
+			d.optimizer(v, &r.Optimizer)
+		case "schedule":
+			d.schedule(v, &r.Schedule)
+		case "z_loss":
+			r.ZLoss = d.float(v, k)
+		case "dataset":
+			d.fields(v, k, func(k2 string, v2 *yaml.Node) bool {
+				switch k2 {
+				case "sources":
+					r.Dataset = d.sources(v2, "dataset.sources")
+				case "strict":
+					r.StrictData = d.boolean(v2, "dataset.strict")
+				default:
+					return false
+				}
+				return true
+			})
+		case "mixes":
+			d.fields(v, k, func(k2 string, v2 *yaml.Node) bool {
+				r.Mixes = append(r.Mixes, NamedMix{Name: k2, Sources: d.sources(v2, join(k, k2))})
+				return true
+			})
+		case "soup":
+			d.soup(v, &r.Soup)
+		case "eval":
+			d.eval(v, &r.Eval)
+		case "spikes":
+			d.spikes(v, &r.Spikes)
+		case "checkpoint":
+			d.fields(v, k, func(k2 string, v2 *yaml.Node) bool {
+				switch k2 {
+				case "interval":
+					r.Checkpoint.IntervalSteps = d.integer(v2, join(k, k2))
+				case "keep":
+					r.Checkpoint.Keep = d.integer(v2, join(k, k2))
+				case "dtype":
+					r.Checkpoint.Dtype = strings.ToUpper(d.str(v2, join(k, k2)))
+				default:
+					return false
+				}
+				return true
+			})
+		default:
+			return false
+		}
+		return true
+	})
+	if d.err == nil {
+		d.model(modelNode, r)
+	}
+	if d.err == nil {
+		d.validate(root, r)
+	}
+	return r
+}
+
+// tokenizerAlias maps OLMo's identifiers onto ours.
+func tokenizerAlias(s string) string {
+	switch strings.ToLower(s) {
+	case "tokenizers/allenai_dolma2.json", "allenai/dolma2-tokenizer", "dolma2":
+		return "dolma2"
+	}
+	return s
+}
+
+// DefaultRecipe holds the defaults every recipe starts from: OLMo 2's optimizer,
+// z-loss and spike settings, the CPU backend, the built-in world.
+func DefaultRecipe() *Recipe {
+	return &Recipe{
+		ModelName: "cpu_s", Tokenizer: "world", SequenceLength: 128, GlobalBatchSize: 2048, Seed: 1,
+		Backend:    "cpu",
+		Optimizer:  Optimizer{LR: 4e-4, Betas: [2]float64{0.9, 0.95}, Eps: 1e-8, WeightDecay: 0.1, DecayNorms: true, MaxGradNorm: 1},
+		Schedule:   Schedule{Kind: "cosine", AlphaF: 0.1},
+		ZLoss:      1e-5,
+		Spikes:     SpikeSpec{Window: 1000, Sigma: 7, FlagSigma: 6, MinPoints: 64},
+		Eval:       EvalSpec{AtAnneal: true},
+		Checkpoint: CheckpointSpec{Keep: 3, Dtype: "F32"},
+	}
+}
+
+func (d *decoder) model(n *yaml.Node, r *Recipe) {
+	field := "model"
+	var base model.Config
+	var err error
+	over := map[string]*yaml.Node{}
+	var order []string
+	switch {
+	case n == nil:
+		base, err = model.PresetByName(r.ModelName)
+	case n.Kind == yaml.ScalarNode:
+		r.ModelName = d.str(n, field)
+		base, err = model.PresetByName(r.ModelName)
+		if err != nil {
+			d.fail(n, field, "%v", err)
+			return
+		}
+	case n.Kind == yaml.MappingNode:
+		r.ModelName = "inline"
+		base, _ = model.PresetByName("cpu_s")
+		d.fields(n, field, func(k string, v *yaml.Node) bool {
+			if k == "preset" {
+				r.ModelName = d.str(v, "model.preset")
+				base, err = model.PresetByName(r.ModelName)
+				if err != nil {
+					d.fail(v, "model.preset", "%v", err)
+				}
+				return true
+			}
+			if _, ok := modelFields[k]; !ok {
+				return false
+			}
+			over[k] = v
+			order = append(order, k)
+			return true
+		})
+	default:
+		d.fail(n, field, "want a preset name or a mapping of config fields, got %s", describe(n))
+		return
+	}
+	if d.err != nil {
+		return
+	}
+	r.Model = base
+	for _, k := range order {
+		modelFields[k](d, over[k], "model."+k, &r.Model)
+	}
+	if d.err != nil {
+		return
+	}
+	if err := r.Model.Validate(); err != nil {
+		d.fail(n, field, "%v", err)
+	}
+}
+
+// modelFields decodes inline model keys: HF's config.json names plus OLMo-core's.
+var modelFields = map[string]func(d *decoder, v *yaml.Node, f string, c *model.Config){
+	"hidden_size":       func(d *decoder, v *yaml.Node, f string, c *model.Config) { c.HiddenSize = d.integer(v, f) },
+	"d_model":           func(d *decoder, v *yaml.Node, f string, c *model.Config) { c.HiddenSize = d.integer(v, f) },
+	"intermediate_size": func(d *decoder, v *yaml.Node, f string, c *model.Config) { c.IntermediateSize = d.integer(v, f) },
+	"mlp_hidden_size":   func(d *decoder, v *yaml.Node, f string, c *model.Config) { c.IntermediateSize = d.integer(v, f) },
+	"num_hidden_layers": func(d *decoder, v *yaml.Node, f string, c *model.Config) { c.NumHiddenLayers = d.integer(v, f) },
+	"n_layers":          func(d *decoder, v *yaml.Node, f string, c *model.Config) { c.NumHiddenLayers = d.integer(v, f) },
+	"num_attention_heads": func(d *decoder, v *yaml.Node, f string, c *model.Config) {
+		c.NumAttentionHeads = d.integer(v, f)
+		c.NumKeyValueHeads = c.NumAttentionHeads
+	},
+	"n_heads": func(d *decoder, v *yaml.Node, f string, c *model.Config) {
+		c.NumAttentionHeads = d.integer(v, f)
+		c.NumKeyValueHeads = c.NumAttentionHeads
+	},
+	"num_key_value_heads": func(d *decoder, v *yaml.Node, f string, c *model.Config) { c.NumKeyValueHeads = d.integer(v, f) },
+	"n_kv_heads":          func(d *decoder, v *yaml.Node, f string, c *model.Config) { c.NumKeyValueHeads = d.integer(v, f) },
+	"head_dim":            func(d *decoder, v *yaml.Node, f string, c *model.Config) { c.HeadDim = d.integer(v, f) },
+	"vocab_size":          func(d *decoder, v *yaml.Node, f string, c *model.Config) { c.VocabSize = d.integer(v, f) },
+	"rope_theta":          func(d *decoder, v *yaml.Node, f string, c *model.Config) { c.RopeTheta = d.float(v, f) },
+	"rms_norm_eps":        func(d *decoder, v *yaml.Node, f string, c *model.Config) { c.RMSNormEps = d.float(v, f) },
+	"tie_word_embeddings": func(d *decoder, v *yaml.Node, f string, c *model.Config) { c.TieWordEmbeddings = d.boolean(v, f) },
+	"init_std":            func(d *decoder, v *yaml.Node, f string, c *model.Config) { c.InitializerRange = d.float(v, f) },
+}
+
+func (d *decoder) optimizer(n *yaml.Node, o *Optimizer) {
+	d.fields(n, "optimizer", func(k string, v *yaml.Node) bool {
+		f := join("optimizer", k)
+		switch k {
+		case "name":
+			if s := strings.ToLower(d.str(v, f)); s != "adamw" && s != "skip_step_adamw" && d.err == nil {
+				d.fail(v, f, "only adamw is supported, got %q", s)
+			}
+		case "lr", "learning_rate":
+			o.LR = d.float(v, f)
+		case "betas":
+			if v.Kind != yaml.SequenceNode || len(v.Content) != 2 {
+				d.fail(v, f, "want [beta1, beta2], got %s", describe(v))
+				return true
+			}
+			o.Betas = [2]float64{d.float(v.Content[0], f+"[0]"), d.float(v.Content[1], f+"[1]")}
+		case "eps":
+			o.Eps = d.float(v, f)
+		case "weight_decay":
+			o.WeightDecay = d.float(v, f)
+		case "decay_embeddings":
+			o.DecayEmbeddings = d.boolean(v, f)
+		case "decay_norm_and_bias", "decay_norms":
+			o.DecayNorms = d.boolean(v, f)
+		case "max_grad_norm":
+			o.MaxGradNorm = d.float(v, f)
+		default:
+			return false
+		}
+		return true
+	})
+}
+
+func (d *decoder) schedule(n *yaml.Node, s *Schedule) {
+	if n.Kind == yaml.ScalarNode {
+		s.Kind = strings.ToLower(d.str(n, "schedule"))
+		return
+	}
+	d.fields(n, "schedule", func(k string, v *yaml.Node) bool {
+		f := join("schedule", k)
+		switch k {
+		case "name", "type":
+			s.Kind = strings.ToLower(d.str(v, f))
+		case "warmup_tokens", "t_warmup":
+			s.WarmupTokens = d.count(v, f)
+		case "alpha_f":
+			s.AlphaF = d.float(v, f)
+		case "t_max", "max_tokens":
+			s.MaxTokens = d.count(v, f)
+		case "decay_fraction":
+			s.DecayFraction = d.float(v, f)
+		case "warmup_min_lr":
+			s.WarmupMinLR = d.float(v, f)
+		default:
+			return false
+		}
+		return true
+	})
+}
+
+func (d *decoder) sources(n *yaml.Node, field string) []data.SourceSpec {
+	if n.Kind != yaml.SequenceNode {
+		d.fail(n, field, "want a list of sources ({name, target_ratio, paths}), got %s", describe(n))
+		return nil
+	}
+	var out []data.SourceSpec
+	for i, c := range n.Content {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		s := data.SourceSpec{TargetRatio: math.NaN()}
+		var ratioNode *yaml.Node
+		d.fields(c, f, func(k string, v *yaml.Node) bool {
+			switch k {
+			case "name":
+				s.Name = d.str(v, join(f, k))
+			case "target_ratio":
+				s.TargetRatio = d.float(v, join(f, k))
+				ratioNode = v
+			case "paths":
+				s.Paths = d.strList(v, join(f, k))
+			default:
+				return false
+			}
+			return true
+		})
+		if d.err != nil {
+			return nil
+		}
+		if s.Name == "" {
+			d.fail(c, f+".name", "every source needs a name")
+		} else if math.IsNaN(s.TargetRatio) {
+			d.fail(c, f+".target_ratio", "source %q has no target_ratio", s.Name)
+		} else if s.TargetRatio < 0 {
+			d.fail(ratioNode, f+".target_ratio", "source %q has a negative ratio %v", s.Name, s.TargetRatio)
+		} else if len(s.Paths) == 0 {
+			d.fail(c, f+".paths", "source %q lists no paths", s.Name)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (d *decoder) anneal(n *yaml.Node, a *AnnealSpec) {
+	d.fields(n, "anneal", func(k string, v *yaml.Node) bool {
+		f := join("anneal", k)
+		switch k {
+		case "tokens":
+			a.Tokens = d.count(v, f)
+		case "mix":
+			a.Mix = d.sources(v, f)
+		case "auto_at", "at_tokens":
+			a.AutoAt = d.count(v, f)
+		default:
+			return false
+		}
+		return true
+	})
+}
+
+func (d *decoder) soup(n *yaml.Node, s *SoupSpec) {
+	d.fields(n, "soup", func(k string, v *yaml.Node) bool {
+		f := join("soup", k)
+		switch k {
+		case "ingredients":
+			s.Ingredients = d.integer(v, f)
+		case "seeds":
+			if v.Kind != yaml.SequenceNode {
+				d.fail(v, f, "want a list of seeds, got %s", describe(v))
+				return true
+			}
+			for i, c := range v.Content {
+				s.Seeds = append(s.Seeds, uint64(d.count(c, fmt.Sprintf("%s[%d]", f, i))))
+			}
+		case "tokens":
+			s.Tokens = d.count(v, f)
+		case "mix":
+			s.Mix = d.sources(v, f)
+		default:
+			return false
+		}
+		return true
+	})
+}
+
+func (d *decoder) eval(n *yaml.Node, e *EvalSpec) {
+	d.fields(n, "eval", func(k string, v *yaml.Node) bool {
+		f := join("eval", k)
+		switch k {
+		case "tasks":
+			e.Tasks = d.strList(v, f)
+		case "interval":
+			e.IntervalSteps = d.integer(v, f)
+		case "at_anneal":
+			e.AtAnneal = d.boolean(v, f)
+		case "limit":
+			e.Limit = d.integer(v, f)
+		default:
+			return false
+		}
+		return true
+	})
+}
+
+func (d *decoder) spikes(n *yaml.Node, s *SpikeSpec) {
+	d.fields(n, "spikes", func(k string, v *yaml.Node) bool {
+		f := join("spikes", k)
+		switch k {
+		case "window":
+			s.Window = d.integer(v, f)
+		case "sigma":
+			s.Sigma = d.float(v, f)
+		case "flag_sigma":
+			s.FlagSigma = d.float(v, f)
+		case "min_points":
+			s.MinPoints = d.integer(v, f)
+		default:
+			return false
+		}
+		return true
+	})
+}
+
+// find returns the node of a top-level key (for error positions), or root.
+func find(root *yaml.Node, path ...string) *yaml.Node {
+	n := root
+	for _, p := range path {
+		if n.Kind != yaml.MappingNode {
+			return n
+		}
+		next := (*yaml.Node)(nil)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == p {
+				next = n.Content[i+1]
+			}
+		}
+		if next == nil {
+			return n
+		}
+		n = next
+	}
+	return n
+}
+
+// validate checks impossible values and the relations between fields.
+func (d *decoder) validate(root *yaml.Node, r *Recipe) {
+	at := func(path ...string) *yaml.Node { return find(root, path...) }
+	if r.Name == "" {
+		r.Name = "run"
+	}
+	if r.SequenceLength < 2 {
+		d.fail(at("sequence_length"), "sequence_length", "must be at least 2, got %d", r.SequenceLength)
+		return
+	}
+	if r.GlobalBatchSize <= 0 || r.GlobalBatchSize%r.SequenceLength != 0 {
+		d.fail(at("global_batch_size"), "global_batch_size", "%d tokens is not a positive multiple of sequence_length %d", r.GlobalBatchSize, r.SequenceLength)
+		return
+	}
+	if r.MicroBatchSize == 0 {
+		r.MicroBatchSize = r.GlobalBatchSize
+	}
+	if r.MicroBatchSize%r.SequenceLength != 0 || r.GlobalBatchSize%r.MicroBatchSize != 0 {
+		d.fail(at("rank_microbatch_size"), "rank_microbatch_size", "%d tokens must be a multiple of sequence_length %d and divide global_batch_size %d", r.MicroBatchSize, r.SequenceLength, r.GlobalBatchSize)
+		return
+	}
+	if r.MaxTokens <= 0 {
+		d.fail(at("max_tokens"), "max_tokens", "must be positive (how many tokens the run trains on)")
+		return
+	}
+	if !(r.Optimizer.LR > 0) {
+		d.fail(at("optimizer", "lr"), "optimizer.lr", "must be positive, got %v", r.Optimizer.LR)
+		return
+	}
+	for i, b := range r.Optimizer.Betas {
+		if b < 0 || b >= 1 {
+			d.fail(at("optimizer", "betas"), "optimizer.betas", "beta%d = %v must be in [0, 1)", i+1, b)
+			return
+		}
+	}
+	if r.Optimizer.Eps <= 0 || r.Optimizer.WeightDecay < 0 {
+		d.fail(at("optimizer"), "optimizer", "eps must be positive and weight_decay ≥ 0")
+		return
+	}
+	if r.ZLoss < 0 {
+		d.fail(at("z_loss"), "z_loss", "must be ≥ 0, got %v", r.ZLoss)
+		return
+	}
+	if err := r.Schedule.validate(); err != nil {
+		d.fail(at("schedule"), "schedule", "%v", err)
+		return
+	}
+	if len(r.Dataset) == 0 {
+		d.fail(at("dataset"), "dataset.sources", "no data sources; add e.g. {name: web, target_ratio: 1, paths: [builtin:web_clean]}")
+		return
+	}
+	if r.Anneal.AutoAt > 0 {
+		if r.Anneal.Tokens <= 0 {
+			d.fail(at("anneal"), "anneal.tokens", "an automatic anneal needs tokens > 0")
+			return
+		}
+		if r.Anneal.AutoAt+r.Anneal.Tokens != r.MaxTokens {
+			// the anneal decides where the run ends
+			r.MaxTokens = r.Anneal.AutoAt + r.Anneal.Tokens
+		}
+	}
+	if r.StartAsAnneal && r.LoadPath == "" {
+		d.fail(at("anneal"), "anneal", "anneal: true starts an anneal from load_path, which is missing")
+		return
+	}
+	if r.Soup.Ingredients < 0 || (len(r.Soup.Seeds) > 0 && r.Soup.Ingredients > 0 && len(r.Soup.Seeds) != r.Soup.Ingredients) {
+		d.fail(at("soup"), "soup", "ingredients (%d) and seeds (%d) disagree", r.Soup.Ingredients, len(r.Soup.Seeds))
+		return
+	}
+	if r.Spikes.Window < 2 || r.Spikes.Sigma <= 0 {
+		d.fail(at("spikes"), "spikes", "window must be ≥ 2 and sigma > 0")
+		return
+	}
+	if r.Checkpoint.Dtype != "F32" && r.Checkpoint.Dtype != "BF16" {
+		d.fail(at("checkpoint", "dtype"), "checkpoint.dtype", "want F32 or BF16, got %q", r.Checkpoint.Dtype)
+		return
+	}
+	if r.Backend == "" {
+		r.Backend = "cpu"
+	}
+	names := map[string]bool{}
+	for _, m := range r.Mixes {
+		names[m.Name] = true
+	}
+	if len(r.Anneal.Mix) > 0 && !names["anneal"] {
+		r.Mixes = append(r.Mixes, NamedMix{Name: "anneal", Sources: r.Anneal.Mix})
+	}
+}
+
+// Steps is the number of optimizer steps the recipe's token budget buys.
+func (r *Recipe) Steps() int64 {
+	return (r.MaxTokens + int64(r.GlobalBatchSize) - 1) / int64(r.GlobalBatchSize)
+}

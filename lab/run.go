@@ -1,0 +1,751 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"github.com/olmolab/olmolab/lab/data"
+	"github.com/olmolab/olmolab/model"
+)
+
+// ErrDiverged ends a run whose loss or gradient stayed non-finite (exit code 3).
+var ErrDiverged = errors.New("training diverged")
+
+// ErrInterrupted ends a run stopped by its context (Ctrl-C): a checkpoint was
+// written first (exit code 130).
+var ErrInterrupted = errors.New("interrupted")
+
+// InputError is bad input found before training starts (exit code 2).
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+// Evaluator scores a backend on the recipe's tasks; lab/olmes provides the real
+// one. It runs on the run's goroutine between steps.
+type Evaluator interface {
+	Evaluate(ctx context.Context, b model.Backend, tok data.Tokenizer, spec EvalSpec) ([]EvalScore, error)
+}
+
+// RunParams starts or resumes a run.
+type RunParams struct {
+	Recipe    *Recipe
+	RunsDir   string // parent of new run directories (default "runs")
+	ResumeDir string // continue this run from its latest checkpoint instead
+	Name      string // run directory name; default <recipe name>-<time>
+	Evaluator Evaluator
+	// MaxSkipped ends the run as diverged after this many non-finite steps in a
+	// row (default 5).
+	MaxSkipped int
+	// PeakFLOPS is the backend's peak for MFU; 0 measures the CPU's.
+	PeakFLOPS float64
+	// MemoryLimit is the bytes the run may use; 0 reads MemAvailable.
+	MemoryLimit int64
+}
+
+// Run is one training run on its own goroutine. Its events go to Events; actions
+// arrive through Do and are applied between steps.
+type Run struct {
+	Name   string
+	Dir    string
+	Recipe *Recipe
+	Events *EventQueue
+
+	p       RunParams
+	actions chan Action
+	done    chan struct{}
+	summary RunSummary
+	err     error
+
+	// owned by the run goroutine
+	ctx       context.Context
+	tok       data.Tokenizer
+	loader    *data.Loader
+	backend   model.Backend
+	trainer   *model.Trainer
+	cfg       model.Config
+	st        CheckpointState
+	spikeLoss *SpikeDetector
+	spikeGrad *SpikeDetector
+	ids       []int32
+	labels    []int32
+	metrics   *jsonlWriter
+	events    *jsonlWriter
+	evals     *jsonlWriter
+	paused    bool
+	stopping  bool
+	lossHist  []float64
+	started   time.Time
+	stepTime  time.Duration
+	stepToks  int64
+	peak      float64
+	soupDone  bool
+	lastCkpt  int64
+	lastEval  []EvalScore
+	soup      *SoupReport
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// StartRun validates everything (recipe, data, memory, checkpoint to load), sets
+// up the run directory and starts training on a new goroutine. Problems with the
+// input are *InputError.
+func StartRun(ctx context.Context, p RunParams) (*Run, error) {
+	r := &Run{p: p, Events: NewEventQueue(4096), actions: make(chan Action, 64), done: make(chan struct{})}
+	if p.MaxSkipped <= 0 {
+		r.p.MaxSkipped = 5
+	}
+	var resume *loadedCheckpoint
+	if p.ResumeDir != "" {
+		rec, err := LoadRecipe(filepath.Join(p.ResumeDir, RecipeFile), nil)
+		if err != nil {
+			return nil, &InputError{err}
+		}
+		p.Recipe = rec
+		r.Dir = p.ResumeDir
+		r.Name = filepath.Base(p.ResumeDir)
+		ck, err := LatestCheckpoint(p.ResumeDir)
+		if err != nil {
+			return nil, &InputError{err}
+		}
+		if resume, err = loadCheckpoint(ck); err != nil {
+			return nil, &InputError{err}
+		}
+		if resume.State == nil {
+			return nil, &InputError{fmt.Errorf("%s: not an olmolab checkpoint (no %s)", ck, StateFile)}
+		}
+	}
+	rec := p.Recipe
+	r.Recipe = rec
+	tok, err := data.NewTokenizer(rec.Tokenizer)
+	if err != nil {
+		return nil, &InputError{fmt.Errorf("%s: tokenizer: %w", rec.Path, err)}
+	}
+	r.tok = tok
+	cfg, err := resolveModel(rec, tok)
+	if err != nil {
+		return nil, &InputError{fmt.Errorf("%s: model: %w", rec.Path, err)}
+	}
+	r.cfg = cfg
+
+	// the checkpoint to start from (load_path), validated before anything trains
+	var start *loadedCheckpoint
+	if resume == nil && rec.LoadPath != "" {
+		if start, err = loadCheckpoint(rec.LoadPath); err != nil {
+			return nil, &InputError{fmt.Errorf("%s: load_path: %w", rec.Path, err)}
+		}
+		if start.Config.NumParams() != cfg.NumParams() || start.Config.HiddenSize != cfg.HiddenSize || start.Config.NumHiddenLayers != cfg.NumHiddenLayers {
+			return nil, &InputError{fmt.Errorf("%s: load_path %s holds a different model (%d params) than the recipe's (%d)", rec.Path, rec.LoadPath, start.Config.NumParams(), cfg.NumParams())}
+		}
+	}
+
+	B := rec.MicroBatchSize / rec.SequenceLength
+	T := rec.SequenceLength
+	if err := checkMemory(rec, cfg, B, T, p.MemoryLimit); err != nil {
+		return nil, &InputError{err}
+	}
+
+	mix := rec.Dataset
+	seed := rec.Seed
+	if resume != nil {
+		mix = resume.State.Mix
+	}
+	var warnings []string
+	loader, err := data.NewLoader(data.LoaderParams{Sources: mix, Tokenizer: tok, SeqLen: T, Seed: seed, Strict: rec.StrictData,
+		Warn: func(s string) { warnings = append(warnings, s) }})
+	if err != nil {
+		return nil, &InputError{fmt.Errorf("%s: dataset: %w", rec.Path, err)}
+	}
+	r.loader = loader
+	if resume != nil {
+		if err := loader.Restore(resume.State.Loader); err != nil {
+			loader.Close()
+			return nil, &InputError{fmt.Errorf("%s: data position: %w", resume.Dir, err)}
+		}
+	}
+
+	newBackend := model.NewBackend
+	b, err := newBackend(rec.Backend, cfg, B, T)
+	if err != nil {
+		loader.Close()
+		return nil, &InputError{fmt.Errorf("%s: backend: %w", rec.Path, err)}
+	}
+	r.backend = b
+	r.trainer = model.NewTrainerOn(b, model.TrainerParams{Opt: rec.Optimizer.AdamW(), MaxGradNorm: maxNorm(rec), ZLoss: zLoss(rec)})
+
+	r.spikeLoss, r.spikeGrad = NewSpikeDetector(rec.Spikes), NewSpikeDetector(rec.Spikes)
+	r.st = CheckpointState{Phase: "stage1", TotalTokens: rec.MaxTokens, Mix: mix, Backend: rec.Backend}
+	switch {
+	case resume != nil:
+		b.WriteParams(resume.Params)
+		b.WriteOptState(resume.M, resume.V, resume.State.OptStep)
+		r.st = *resume.State
+		r.spikeLoss.Restore(r.st.SpikesLoss)
+		r.spikeGrad.Restore(r.st.SpikesGrad)
+	case start != nil:
+		b.WriteParams(start.Params)
+		if start.M != nil {
+			b.WriteOptState(start.M, start.V, start.State.OptStep) // Adam state carries over (olmo2.md §5)
+		}
+		if rec.StartAsAnneal {
+			lr0 := rec.Optimizer.LR
+			if start.State != nil && start.State.LR > 0 {
+				lr0 = start.State.LR // OLMo-core's get_lr_from_checkpoint
+			}
+			r.st.Phase, r.st.AnnealStart, r.st.AnnealTokens, r.st.AnnealLR0 = "anneal", 0, rec.MaxTokens, lr0
+		}
+	default:
+		params := make([]float32, model.NewLayout(cfg).Size())
+		model.Init(model.NewLayout(cfg), params, rec.Seed)
+		b.WriteParams(params)
+	}
+
+	// run directory
+	if r.Dir == "" {
+		root := p.RunsDir
+		if root == "" {
+			root = "runs"
+		}
+		name := p.Name
+		if name == "" {
+			name = fmt.Sprintf("%s-%s", unsafeName.ReplaceAllString(rec.Name, "_"), time.Now().Format("20060102-150405"))
+		}
+		r.Name, r.Dir = name, filepath.Join(root, name)
+		if err := os.MkdirAll(r.Dir, 0o755); err != nil {
+			r.close()
+			return nil, err
+		}
+		if err := writeFileAtomic(filepath.Join(r.Dir, RecipeFile), rec.YAML()); err != nil {
+			r.close()
+			return nil, err
+		}
+	} else {
+		for _, f := range []string{MetricsFile, EventsFile, EvalsFile} {
+			if err := truncateJSONLAfter(filepath.Join(r.Dir, f), r.st.Step); err != nil {
+				r.close()
+				return nil, err
+			}
+		}
+	}
+	for _, x := range []struct {
+		w    **jsonlWriter
+		name string
+	}{{&r.metrics, MetricsFile}, {&r.events, EventsFile}, {&r.evals, EvalsFile}} {
+		if *x.w, err = openJSONL(filepath.Join(r.Dir, x.name)); err != nil {
+			r.close()
+			return nil, err
+		}
+	}
+	r.st.Run = r.Name
+	r.ids = make([]int32, rec.GlobalBatchSize)
+	r.labels = make([]int32, rec.GlobalBatchSize)
+	r.peak = p.PeakFLOPS
+	if r.peak == 0 && rec.Backend == "cpu" {
+		r.peak = CPUPeakFLOPS()
+	}
+	r.ctx = ctx
+	for _, w := range append(rec.Warnings, warnings...) {
+		r.emit(Event{Type: EvWarning, Message: w})
+	}
+	go r.loop()
+	return r, nil
+}
+
+func maxNorm(r *Recipe) float64 {
+	if r.Optimizer.MaxGradNorm <= 0 {
+		return -1
+	}
+	return r.Optimizer.MaxGradNorm
+}
+
+func zLoss(r *Recipe) float64 {
+	if r.ZLoss == 0 {
+		return -1
+	}
+	return r.ZLoss
+}
+
+// resolveModel fits the recipe's model to its tokenizer: the cpu_* presets and
+// inline models without a vocabulary take the tokenizer's; others must hold it.
+func resolveModel(rec *Recipe, tok data.Tokenizer) (model.Config, error) {
+	cfg := rec.Model
+	eos, pad := int(tok.EOS()), int(tok.PAD())
+	if len(rec.ModelName) > 4 && rec.ModelName[:4] == "cpu_" || rec.ModelName == "inline" && cfg.VocabSize == model.WorldVocab {
+		cfg.VocabSize = tok.VocabSize()
+	}
+	if cfg.VocabSize < tok.VocabSize() {
+		return cfg, fmt.Errorf("vocab_size %d is smaller than tokenizer %s's %d", cfg.VocabSize, tok.Name(), tok.VocabSize())
+	}
+	cfg.EOSTokenID, cfg.PadTokenID = &eos, &pad
+	if cfg.MaxPositionEmbeddings < rec.SequenceLength {
+		cfg.MaxPositionEmbeddings = rec.SequenceLength
+	}
+	return cfg, cfg.Validate()
+}
+
+// checkMemory refuses a run the machine cannot hold.
+func checkMemory(rec *Recipe, cfg model.Config, B, T int, limit int64) error {
+	if rec.Backend != "cpu" {
+		return nil // the GPU backend checks its own device memory when it starts
+	}
+	need := model.EstimateCPUMemory(cfg, B, T)
+	if limit == 0 {
+		limit = memAvailable()
+	}
+	if limit > 0 && need > limit*9/10 {
+		return fmt.Errorf("%s: the model, optimizer and activations need about %.1f GiB at micro-batch %d×%d, but only %.1f GiB is available; HINT: lower rank_microbatch_size (gradient accumulation keeps the global batch) or pick a smaller model",
+			rec.Path, float64(need)/(1<<30), B, T, float64(limit)/(1<<30))
+	}
+	return nil
+}
+
+func memAvailable() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	var kb int64
+	for _, line := range regexp.MustCompile(`(?m)^MemAvailable:\s+(\d+) kB`).FindAllStringSubmatch(string(b), 1) {
+		fmt.Sscan(line[1], &kb)
+	}
+	return kb * 1024
+}
+
+// Do hands an action to the run; it never blocks. It reports an error when the
+// run has ended or too many actions are waiting.
+func (r *Run) Do(a Action) error {
+	select {
+	case <-r.done:
+		return errors.New("the run has ended")
+	default:
+	}
+	select {
+	case r.actions <- a:
+		return nil
+	default:
+		return errors.New("too many actions waiting")
+	}
+}
+
+// Done is closed when the run's goroutine has ended.
+func (r *Run) Done() <-chan struct{} { return r.done }
+
+// Wait blocks until the run ends and returns its summary and error.
+func (r *Run) Wait() (RunSummary, error) {
+	<-r.done
+	return r.summary, r.err
+}
+
+// emit publishes e and appends it to events.jsonl (step events go to
+// metrics.jsonl instead).
+func (r *Run) emit(e Event) {
+	e.Time = time.Now()
+	e.Run = r.Name
+	if e.Step == 0 {
+		e.Step = r.st.Step
+	}
+	if e.Tokens == 0 {
+		e.Tokens = r.st.Tokens
+	}
+	if e.Phase == "" {
+		e.Phase = r.st.Phase
+	}
+	if e.Type == EvStep {
+		if r.metrics != nil {
+			r.metrics.write(e)
+		}
+	} else if r.events != nil {
+		r.events.write(e)
+	}
+	r.Events.Publish(e)
+}
+
+func (r *Run) close() {
+	if r.loader != nil {
+		r.loader.Close()
+	}
+	if r.backend != nil {
+		r.backend.Close()
+	}
+	for _, w := range []*jsonlWriter{r.metrics, r.events, r.evals} {
+		if w != nil {
+			w.close()
+		}
+	}
+}
+
+// loop is the run's goroutine.
+func (r *Run) loop() {
+	defer close(r.done)
+	r.started = time.Now()
+	state := "finished"
+	err := r.train()
+	switch {
+	case errors.Is(err, ErrDiverged):
+		state = "diverged"
+	case errors.Is(err, ErrInterrupted):
+		state = "interrupted"
+	case err != nil:
+		state = "failed"
+		r.emit(Event{Type: EvError, Message: err.Error()})
+	case r.stopping:
+		state = "stopped"
+	}
+	r.summary = r.summarize(state)
+	writeFileAtomic(filepath.Join(r.Dir, SummaryFile), mustJSON(r.summary))
+	r.emit(Event{Type: EvDone, State: state, Summary: &r.summary, Message: errString(err)})
+	r.err = err
+	r.close()
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func (r *Run) train() error {
+	rec := r.Recipe
+	for {
+		if err := r.applyActions(); err != nil {
+			return err
+		}
+		for r.paused && !r.stopping {
+			select {
+			case a := <-r.actions:
+				if err := r.apply(a); err != nil {
+					return err
+				}
+			case <-r.ctx.Done():
+			}
+			if r.ctx.Err() != nil {
+				break
+			}
+		}
+		if r.ctx.Err() != nil {
+			if _, err := r.checkpoint(); err != nil {
+				return err
+			}
+			return ErrInterrupted
+		}
+		if r.stopping {
+			_, err := r.checkpoint()
+			return err
+		}
+		// phase boundaries
+		if r.st.Phase == "stage1" && rec.Anneal.AutoAt > 0 && !r.st.AutoAnnealed && r.st.Tokens >= rec.Anneal.AutoAt {
+			r.st.AutoAnnealed = true
+			if rec.Soup.Ingredients > 0 {
+				if err := r.runSoup(Action{Kind: ActSoup}); err != nil {
+					return err
+				}
+				return nil
+			}
+			if err := r.startAnneal(rec.Anneal.Tokens, rec.Anneal.Mix); err != nil {
+				return err
+			}
+		}
+		if r.st.Tokens >= r.st.TotalTokens {
+			if r.st.Phase == "stage1" && rec.Soup.Ingredients > 0 && !r.soupDone {
+				return r.runSoup(Action{Kind: ActSoup})
+			}
+			r.evaluate("final")
+			_, err := r.checkpoint()
+			return err
+		}
+		if err := r.step(); err != nil {
+			return err
+		}
+		if iv := rec.Checkpoint.IntervalSteps; iv > 0 && r.st.Step%int64(iv) == 0 {
+			if _, err := r.checkpoint(); err != nil {
+				return err
+			}
+		}
+		if iv := rec.Eval.IntervalSteps; iv > 0 && r.st.Step%int64(iv) == 0 {
+			r.evaluate("interval")
+		}
+	}
+}
+
+// lr is the learning rate of the step that ends at `tokens`.
+func (r *Run) lr(tokens int64) float64 {
+	if r.st.Phase == "anneal" {
+		return AnnealLR(r.st.AnnealLR0, tokens-r.st.AnnealStart, r.st.AnnealTokens)
+	}
+	return r.Recipe.Schedule.LR(r.Recipe.Optimizer.LR, tokens, r.Recipe.MaxTokens)
+}
+
+// step runs one optimizer step and publishes its metrics.
+func (r *Run) step() error {
+	rec := r.Recipe
+	T := rec.SequenceLength
+	if err := r.loader.Next(r.ids); err != nil {
+		return err
+	}
+	fillLabels(r.labels, r.ids, T)
+	tokens := r.st.Tokens + int64(len(r.ids))
+	lr := r.lr(tokens)
+	t0 := time.Now()
+	res := r.trainer.Step(r.ids, r.labels, lr)
+	dt := time.Since(t0)
+	r.st.Step++
+	r.st.Tokens = tokens
+	r.st.LR = lr
+	r.stepTime += dt
+	r.stepToks += int64(len(r.ids))
+	tps := float64(len(r.ids)) / dt.Seconds()
+	e := Event{Type: EvStep, Loss: res.Loss, ZLoss: res.ZLoss, GradNorm: res.GradNorm, LR: lr, TokensPerSec: tps,
+		MFU: MFU(r.cfg, T, tps, r.peak), Skipped: res.Skipped, TotalTokens: r.st.TotalTokens,
+		Sources: r.loader.TokensBySource()}
+	if res.Skipped {
+		r.st.Skipped++
+		r.emit(Event{Type: EvError, Message: fmt.Sprintf("step %d skipped: loss %v, grad norm %v (not finite); weights and optimizer untouched", r.st.Step, res.Loss, res.GradNorm)})
+		r.emit(e)
+		if r.st.Skipped >= int64(r.p.MaxSkipped) {
+			r.checkpointQuiet()
+			return fmt.Errorf("%w: %d non-finite steps in a row (last loss %v, grad norm %v)", ErrDiverged, r.st.Skipped, res.Loss, res.GradNorm)
+		}
+		return nil
+	}
+	r.st.Skipped = 0
+	sl := r.spikeLoss.Observe(res.Loss)
+	sg := r.spikeGrad.Observe(res.GradNorm)
+	e.LossZ, e.GradZ = sl.Z, sg.Z
+	e.SpikeScore = &SpikeScores{Loss: r.spikeLoss.Score(), GradNorm: r.spikeGrad.Score()}
+	r.lossHist = append(r.lossHist, res.Loss)
+	r.emit(e)
+	if sl.Flagged {
+		r.emit(Event{Type: EvSpike, Series: "loss", Value: res.Loss, Z: sl.Z})
+	}
+	if sg.Flagged {
+		r.emit(Event{Type: EvSpike, Series: "grad_norm", Value: res.GradNorm, Z: sg.Z})
+	}
+	return nil
+}
+
+// fillLabels: OLMo-core's get_labels per instance of length T: labels[t] =
+// ids[t+1], IgnoreIndex in the last slot (olmo2.md §6).
+func fillLabels(labels, ids []int32, T int) {
+	for o := 0; o < len(ids); o += T {
+		copy(labels[o:o+T-1], ids[o+1:o+T])
+		labels[o+T-1] = model.IgnoreIndex
+	}
+}
+
+func (r *Run) applyActions() error {
+	for {
+		select {
+		case a := <-r.actions:
+			if err := r.apply(a); err != nil {
+				return err
+			}
+		default:
+			return nil
+		}
+	}
+}
+
+func (r *Run) apply(a Action) error {
+	switch a.Kind {
+	case ActPause:
+		if !r.paused {
+			r.paused = true
+			r.emit(Event{Type: EvPhase, Message: "paused"})
+		}
+	case ActResume:
+		if r.paused {
+			r.paused = false
+			r.emit(Event{Type: EvPhase, Message: "resumed"})
+		}
+	case ActStop:
+		r.stopping = true
+	case ActCheckpoint:
+		_, err := r.checkpoint()
+		return err
+	case ActEval:
+		r.evaluate("requested")
+	case ActSwitchMix:
+		if err := r.switchMix(a.Mix, "switched mix"); err != nil {
+			r.emit(Event{Type: EvWarning, Message: "switch mix: " + err.Error()})
+		}
+	case ActAnneal:
+		if r.st.Phase == "anneal" {
+			r.emit(Event{Type: EvWarning, Message: "already annealing"})
+			return nil
+		}
+		n := a.Tokens
+		if n <= 0 {
+			n = r.Recipe.Anneal.Tokens
+		}
+		if n <= 0 {
+			n = max(r.st.Tokens/4, int64(r.Recipe.GlobalBatchSize))
+		}
+		return r.startAnneal(n, a.Mix)
+	case ActSoup:
+		if err := r.runSoup(a); err != nil {
+			return err
+		}
+		r.soupDone = true
+	}
+	return nil
+}
+
+func (r *Run) switchMix(mix []data.SourceSpec, why string) error {
+	if len(mix) == 0 {
+		return errors.New("empty mix")
+	}
+	if err := r.loader.SetMix(mix); err != nil {
+		return err
+	}
+	r.st.Mix = r.loader.Mix()
+	r.emit(Event{Type: EvPhase, Message: why, Mix: r.st.Mix})
+	return nil
+}
+
+// startAnneal: LR from its current value linearly to 0 over n tokens, Adam state
+// kept, optionally onto mix (olmo2.md §7); the run ends when the anneal does.
+func (r *Run) startAnneal(n int64, mix []data.SourceSpec) error {
+	if r.Recipe.Eval.AtAnneal {
+		r.evaluate("before anneal")
+	}
+	lr0 := r.st.LR
+	if lr0 == 0 {
+		lr0 = r.lr(r.st.Tokens)
+	}
+	r.st.Phase = "anneal"
+	r.st.AnnealStart, r.st.AnnealTokens, r.st.AnnealLR0 = r.st.Tokens, n, lr0
+	r.st.TotalTokens = r.st.Tokens + n
+	msg := fmt.Sprintf("anneal: LR %.3g → 0 over %d tokens", lr0, n)
+	if len(mix) > 0 {
+		if err := r.loader.SetMix(mix); err != nil {
+			return err
+		}
+		r.st.Mix = r.loader.Mix()
+		msg += " onto the anneal mix"
+	}
+	r.emit(Event{Type: EvPhase, Message: msg, Mix: r.st.Mix, TotalTokens: r.st.TotalTokens})
+	return nil
+}
+
+func (r *Run) snapshotState() CheckpointState {
+	st := r.st
+	st.Loader = r.loader.State()
+	st.SpikesLoss = r.spikeLoss.State()
+	st.SpikesGrad = r.spikeGrad.State()
+	st.Time = time.Now()
+	return st
+}
+
+// checkpoint writes the current state and publishes a checkpoint event.
+func (r *Run) checkpoint() (string, error) {
+	if r.st.Step == r.lastCkpt && r.st.Step > 0 {
+		return filepath.Join(r.Dir, CkptDir, checkpointName(r.st.Step)), nil
+	}
+	n := model.NewLayout(r.cfg).Size()
+	params, m, v := make([]float32, n), make([]float32, n), make([]float32, n)
+	r.backend.ReadParams(params)
+	st := r.snapshotState()
+	st.OptStep = r.backend.ReadOptState(m, v)
+	path, err := writeCheckpoint(r.Dir, r.cfg, params, m, v, st, r.Recipe.Checkpoint.Dtype, r.Recipe.Checkpoint.Keep)
+	if err != nil {
+		return "", err
+	}
+	r.lastCkpt = r.st.Step
+	r.emit(Event{Type: EvCheckpoint, Checkpoint: path})
+	return path, nil
+}
+
+func (r *Run) checkpointQuiet() {
+	if _, err := r.checkpoint(); err != nil {
+		r.emit(Event{Type: EvWarning, Message: err.Error()})
+	}
+}
+
+// evaluate runs the evaluator (if any) and records the scores.
+func (r *Run) evaluate(why string) {
+	if r.p.Evaluator == nil || len(r.Recipe.Eval.Tasks) == 0 {
+		return
+	}
+	scores, err := r.p.Evaluator.Evaluate(r.ctx, r.backend, r.tok, r.Recipe.Eval)
+	if err != nil {
+		r.emit(Event{Type: EvWarning, Message: "evaluation: " + err.Error()})
+		return
+	}
+	r.lastEval = scores
+	r.recordEval(r.Name, why, scores)
+}
+
+// EvalRecord is one line of evals.jsonl.
+type EvalRecord struct {
+	Run    string    `json:"run"`
+	Step   int64     `json:"step"`
+	Tokens int64     `json:"tokens"`
+	Phase  string    `json:"phase"`
+	Why    string    `json:"why"`
+	Task   string    `json:"task"`
+	Form   string    `json:"formulation,omitempty"`
+	Metric string    `json:"metric"`
+	Value  float64   `json:"value"`
+	Time   time.Time `json:"time"`
+}
+
+func (r *Run) recordEval(run, why string, scores []EvalScore) {
+	now := time.Now()
+	for _, s := range scores {
+		r.evals.write(EvalRecord{Run: run, Step: r.st.Step, Tokens: r.st.Tokens, Phase: r.st.Phase, Why: why,
+			Task: s.Task, Form: s.Formulation, Metric: s.Metric, Value: s.Value, Time: now})
+	}
+	r.emit(Event{Type: EvEval, Evals: scores, Message: why})
+}
+
+// RunSummary is the end-of-run table (and summary.json).
+type RunSummary struct {
+	Run          string      `json:"run"`
+	Dir          string      `json:"dir"`
+	State        string      `json:"state"`
+	Steps        int64       `json:"steps"`
+	Tokens       int64       `json:"tokens"`
+	FirstLoss    float64     `json:"first_loss"`
+	FinalLoss    float64     `json:"final_loss"` // mean of the last 10 steps
+	MinLoss      float64     `json:"min_loss"`
+	FinalLR      float64     `json:"final_lr"`
+	AnnealStart  int64       `json:"anneal_start_tokens,omitempty"`
+	SpikeLoss    float64     `json:"spike_score_loss"`
+	SpikeGrad    float64     `json:"spike_score_grad_norm"`
+	TokensPerSec float64     `json:"tokens_per_s"`
+	MFU          float64     `json:"mfu"`
+	Seconds      float64     `json:"seconds"`
+	Evals        []EvalScore `json:"evals,omitempty"`
+	Soup         *SoupReport `json:"soup,omitempty"`
+}
+
+func (r *Run) summarize(state string) RunSummary {
+	s := RunSummary{Run: r.Name, Dir: r.Dir, State: state, Steps: r.st.Step, Tokens: r.st.Tokens, FinalLR: r.st.LR,
+		SpikeLoss: r.spikeLoss.Score(), SpikeGrad: r.spikeGrad.Score(), Seconds: time.Since(r.started).Seconds(),
+		Evals: r.lastEval, Soup: r.soup}
+	if r.st.Phase == "anneal" || r.st.AnnealTokens > 0 {
+		s.AnnealStart = r.st.AnnealStart
+	}
+	if n := len(r.lossHist); n > 0 {
+		s.FirstLoss, s.MinLoss = r.lossHist[0], math.Inf(1)
+		k := min(10, n)
+		for i, l := range r.lossHist {
+			s.MinLoss = math.Min(s.MinLoss, l)
+			if i >= n-k {
+				s.FinalLoss += l / float64(k)
+			}
+		}
+	}
+	if r.stepTime > 0 {
+		s.TokensPerSec = float64(r.stepToks) / r.stepTime.Seconds()
+		s.MFU = MFU(r.cfg, r.Recipe.SequenceLength, s.TokensPerSec, r.peak)
+	}
+	return s
+}

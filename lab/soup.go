@@ -1,0 +1,231 @@
+package lab
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/olmolab/olmolab/lab/data"
+	"github.com/olmolab/olmolab/model"
+)
+
+// SoupReport is the table a soup ends with: every ingredient and the soup,
+// evaluated the same way.
+type SoupReport struct {
+	Dir         string          `json:"dir"`
+	FromStep    int64           `json:"from_step"`
+	FromTokens  int64           `json:"from_tokens"`
+	Tokens      int64           `json:"tokens_per_ingredient"`
+	LR0         float64         `json:"lr0"`
+	Ingredients []SoupComponent `json:"ingredients"`
+	Soup        SoupComponent   `json:"soup"`
+}
+
+// SoupComponent is one ingredient (or the soup itself).
+type SoupComponent struct {
+	Name      string      `json:"name"`
+	Seed      uint64      `json:"seed,omitempty"`
+	Dir       string      `json:"dir"`
+	FinalLoss float64     `json:"final_loss,omitempty"`
+	Evals     []EvalScore `json:"evals,omitempty"`
+}
+
+// runSoup makes K anneals from the current state with different data-order
+// seeds, one after the other on this backend, averages their weights uniformly
+// (olmo2.md §9) and evaluates every ingredient and the soup. The run's own
+// weights end as the soup's.
+func (r *Run) runSoup(a Action) error {
+	rec := r.Recipe
+	k := a.K
+	if k <= 0 {
+		k = rec.Soup.Ingredients
+	}
+	if k <= 0 {
+		k = 3
+	}
+	seeds := a.Seeds
+	if len(seeds) == 0 {
+		seeds = rec.Soup.Seeds
+	}
+	if len(seeds) != k {
+		seeds = make([]uint64, k)
+		for i := range seeds {
+			seeds[i] = rec.Seed + uint64(i) + 1
+		}
+	}
+	n := a.Tokens
+	for _, x := range []int64{rec.Soup.Tokens, rec.Anneal.Tokens, max(r.st.Tokens/4, int64(rec.GlobalBatchSize))} {
+		if n <= 0 {
+			n = x
+		}
+	}
+	mix := a.Mix
+	for _, x := range [][]data.SourceSpec{rec.Soup.Mix, rec.Anneal.Mix, r.st.Mix} {
+		if len(mix) == 0 {
+			mix = x
+		}
+	}
+	base, err := r.checkpoint()
+	if err != nil {
+		return err
+	}
+	if rec.Eval.AtAnneal {
+		r.evaluate("before soup")
+	}
+	size := model.NewLayout(r.cfg).Size()
+	params, m, v := make([]float32, size), make([]float32, size), make([]float32, size)
+	r.backend.ReadParams(params)
+	optStep := r.backend.ReadOptState(m, v)
+	lr0 := r.st.LR
+	if lr0 == 0 {
+		lr0 = r.lr(r.st.Tokens)
+	}
+	rep := &SoupReport{Dir: filepath.Join(r.Dir, "soups", fmt.Sprintf("soup-%d", r.st.Step)), FromStep: r.st.Step,
+		FromTokens: r.st.Tokens, Tokens: n, LR0: lr0}
+	r.st.Phase = "soup"
+	r.emit(Event{Type: EvPhase, Message: fmt.Sprintf("soup: %d anneals of %d tokens from step %d (%s), LR %.3g → 0", k, n, r.st.Step, base, lr0), Mix: mix})
+	avg := make([]float32, size)
+	cur := make([]float32, size)
+	for i, seed := range seeds {
+		r.backend.WriteParams(params)
+		r.backend.WriteOptState(m, v, optStep)
+		comp, err := r.soupIngredient(i, k, seed, n, lr0, mix, rep.Dir)
+		if err != nil {
+			return err
+		}
+		r.backend.ReadParams(cur)
+		// running mean: avg += (cur − avg)/(i+1), float32 as OLMo-core's merge does
+		inv := 1 / float32(i+1)
+		for j, x := range cur {
+			avg[j] += (x - avg[j]) * inv
+		}
+		rep.Ingredients = append(rep.Ingredients, comp)
+		if r.ctx.Err() != nil {
+			return ErrInterrupted
+		}
+	}
+	soupDir := filepath.Join(rep.Dir, "soup")
+	if err := model.SaveHF(soupDir, r.cfg, avg, "F32", 0); err != nil {
+		return err
+	}
+	r.backend.WriteParams(avg)
+	rep.Soup = SoupComponent{Name: "soup", Dir: soupDir}
+	if rep.Soup.Evals, err = r.evalScores(); err != nil {
+		r.emit(Event{Type: EvWarning, Message: "evaluation: " + err.Error()})
+	}
+	if rep.Soup.Evals != nil {
+		r.lastEval = rep.Soup.Evals
+		r.recordEval(r.Name+"/soup", "soup", rep.Soup.Evals)
+	}
+	writeFileAtomic(filepath.Join(rep.Dir, "soup.json"), mustJSON(rep))
+	r.soup = rep
+	r.soupDone = true
+	r.emit(Event{Type: EvPhase, Message: fmt.Sprintf("soup done: %d ingredients averaged", k), Soup: rep})
+	return nil
+}
+
+// soupIngredient anneals from the weights now on the backend with its own
+// data order and returns its evaluated component.
+func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []data.SourceSpec, soupDir string) (SoupComponent, error) {
+	rec := r.Recipe
+	name := fmt.Sprintf("ingredient-%d-seed-%d", i+1, seed)
+	dir := filepath.Join(soupDir, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return SoupComponent{}, err
+	}
+	loader, err := data.NewLoader(data.LoaderParams{Sources: mix, Tokenizer: r.tok, SeqLen: rec.SequenceLength, Seed: seed, Strict: rec.StrictData})
+	if err != nil {
+		return SoupComponent{}, err
+	}
+	defer loader.Close()
+	metrics, err := openJSONL(filepath.Join(dir, MetricsFile))
+	if err != nil {
+		return SoupComponent{}, err
+	}
+	defer metrics.close()
+	phase := fmt.Sprintf("soup %d/%d", i+1, k)
+	r.emit(Event{Type: EvPhase, Phase: phase, Message: fmt.Sprintf("%s: anneal with data-order seed %d", phase, seed)})
+	var done int64
+	var last []float64
+	for step := int64(1); done < n; step++ {
+		if err := loader.Next(r.ids); err != nil {
+			return SoupComponent{}, err
+		}
+		fillLabels(r.labels, r.ids, rec.SequenceLength)
+		done += int64(len(r.ids))
+		lr := AnnealLR(lr0, done, n)
+		t0 := time.Now()
+		res := r.trainer.Step(r.ids, r.labels, lr)
+		tps := float64(len(r.ids)) / time.Since(t0).Seconds()
+		e := Event{Type: EvStep, Time: time.Now(), Run: r.Name + "/" + name, Step: r.st.Step + step, Tokens: r.st.Tokens + done,
+			Phase: phase, Loss: res.Loss, ZLoss: res.ZLoss, GradNorm: res.GradNorm, LR: lr, TokensPerSec: tps,
+			MFU: MFU(r.cfg, rec.SequenceLength, tps, r.peak), Skipped: res.Skipped, TotalTokens: r.st.Tokens + n}
+		metrics.write(e)
+		r.Events.Publish(e)
+		if !res.Skipped {
+			last = append(last, res.Loss)
+		}
+		if r.ctx.Err() != nil {
+			return SoupComponent{}, ErrInterrupted
+		}
+		if err := r.applySoupActions(); err != nil {
+			return SoupComponent{}, err
+		}
+	}
+	size := model.NewLayout(r.cfg).Size()
+	p := make([]float32, size)
+	r.backend.ReadParams(p)
+	if err := model.SaveHF(dir, r.cfg, p, "F32", 0); err != nil {
+		return SoupComponent{}, err
+	}
+	comp := SoupComponent{Name: name, Seed: seed, Dir: dir}
+	if len(last) > 0 {
+		k := min(10, len(last))
+		for _, l := range last[len(last)-k:] {
+			comp.FinalLoss += l / float64(k)
+		}
+	}
+	comp.Evals, err = r.evalScores()
+	if err != nil {
+		r.emit(Event{Type: EvWarning, Message: "evaluation: " + err.Error()})
+	}
+	if comp.Evals != nil {
+		r.recordEval(r.Name+"/"+name, "soup ingredient", comp.Evals)
+	}
+	return comp, nil
+}
+
+// applySoupActions honours stop and pause during a soup; other actions wait.
+func (r *Run) applySoupActions() error {
+	for {
+		select {
+		case a := <-r.actions:
+			switch a.Kind {
+			case ActStop:
+				r.stopping = true
+				return fmt.Errorf("soup stopped before it finished")
+			default:
+				r.emit(Event{Type: EvWarning, Message: fmt.Sprintf("%s is not available while a soup is being made", a.Kind)})
+			}
+		default:
+			return nil
+		}
+	}
+}
+
+func (r *Run) evalScores() ([]EvalScore, error) {
+	if r.p.Evaluator == nil || len(r.Recipe.Eval.Tasks) == 0 {
+		return nil, nil
+	}
+	return r.p.Evaluator.Evaluate(r.ctx, r.backend, r.tok, r.Recipe.Eval)
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		panic(err)
+	}
+	return append(b, '\n')
+}

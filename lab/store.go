@@ -1,0 +1,279 @@
+package lab
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/olmolab/olmolab/lab/data"
+	"github.com/olmolab/olmolab/model"
+	"github.com/olmolab/olmolab/model/safetensors"
+)
+
+// A run directory (DESIGN.md): recipe.yaml (resolved), metrics.jsonl (a line per
+// step), events.jsonl, evals.jsonl, checkpoints/step-N/ (config.json,
+// model.safetensors, optim.safetensors, state.json). JSONL files are appended as
+// the run goes; checkpoints are written under a temporary name and renamed.
+const (
+	RecipeFile  = "recipe.yaml"
+	MetricsFile = "metrics.jsonl"
+	EventsFile  = "events.jsonl"
+	EvalsFile   = "evals.jsonl"
+	CkptDir     = "checkpoints"
+	StateFile   = "state.json"
+	OptimFile   = "optim.safetensors"
+	SummaryFile = "summary.json"
+)
+
+// CheckpointState is state.json: everything besides the weights and moments
+// that a resumed run needs to continue exactly.
+type CheckpointState struct {
+	Run          string            `json:"run"`
+	Step         int64             `json:"step"`
+	Tokens       int64             `json:"tokens"`
+	TotalTokens  int64             `json:"total_tokens"` // where the run ends
+	Phase        string            `json:"phase"`
+	LR           float64           `json:"lr"` // the last step's LR (an anneal from here starts at it)
+	AnnealStart  int64             `json:"anneal_start,omitempty"`
+	AnnealTokens int64             `json:"anneal_tokens,omitempty"`
+	AnnealLR0    float64           `json:"anneal_lr0,omitempty"`
+	AutoAnnealed bool              `json:"auto_annealed,omitempty"`
+	Mix          []data.SourceSpec `json:"mix"`
+	Loader       data.LoaderState  `json:"loader"`
+	SpikesLoss   SpikeState        `json:"spikes_loss"`
+	SpikesGrad   SpikeState        `json:"spikes_grad"`
+	Skipped      int64             `json:"skipped"`
+	OptStep      int               `json:"opt_step"`
+	Backend      string            `json:"backend"`
+	Time         time.Time         `json:"time"`
+}
+
+// checkpointName is the directory of step n.
+func checkpointName(step int64) string { return fmt.Sprintf("step-%d", step) }
+
+// writeCheckpoint writes dir/checkpoints/step-N atomically: everything goes into a
+// temporary directory that is renamed into place once complete, then old
+// checkpoints beyond keep are pruned.
+func writeCheckpoint(runDir string, cfg model.Config, params, m, v []float32, st CheckpointState, dtype string, keep int) (string, error) {
+	root := filepath.Join(runDir, CkptDir)
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", err
+	}
+	final := filepath.Join(root, checkpointName(st.Step))
+	tmp := filepath.Join(root, fmt.Sprintf(".tmp-%s-%d", checkpointName(st.Step), os.Getpid()))
+	os.RemoveAll(tmp)
+	fail := func(err error) (string, error) {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("checkpoint %s: %w", final, err)
+	}
+	if err := model.SaveHF(tmp, cfg, params, safetensors.DType(dtype), 0); err != nil {
+		return fail(err)
+	}
+	n := len(params)
+	if err := safetensors.Write(filepath.Join(tmp, OptimFile), map[string]string{"opt_step": strconv.Itoa(st.OptStep), "layout": "model.Layout order (HF names, flat)"},
+		[]safetensors.Tensor{
+			safetensors.FromFloat32("adam_m", "F32", []int{n}, m),
+			safetensors.FromFloat32("adam_v", "F32", []int{n}, v),
+		}); err != nil {
+		return fail(err)
+	}
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fail(err)
+	}
+	if err := writeFileAtomic(filepath.Join(tmp, StateFile), append(b, '\n')); err != nil {
+		return fail(err)
+	}
+	syncDir(tmp)
+	if _, err := os.Stat(final); err == nil {
+		os.RemoveAll(final) // rewriting the same step (e.g. stop right after an interval checkpoint)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return fail(err)
+	}
+	syncDir(root)
+	if keep > 0 {
+		steps, _ := listCheckpoints(runDir)
+		for len(steps) > keep {
+			os.RemoveAll(filepath.Join(root, checkpointName(steps[0])))
+			steps = steps[1:]
+		}
+	}
+	return final, nil
+}
+
+// listCheckpoints returns the steps of complete checkpoints, oldest first.
+func listCheckpoints(runDir string) ([]int64, error) {
+	ents, err := os.ReadDir(filepath.Join(runDir, CkptDir))
+	if err != nil {
+		return nil, err
+	}
+	var steps []int64
+	for _, e := range ents {
+		s, ok := strings.CutPrefix(e.Name(), "step-")
+		if !ok || !e.IsDir() {
+			continue
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(runDir, CkptDir, e.Name(), StateFile)); err == nil {
+			steps = append(steps, n)
+		}
+	}
+	sort.Slice(steps, func(i, j int) bool { return steps[i] < steps[j] })
+	return steps, nil
+}
+
+// LatestCheckpoint returns the newest complete checkpoint directory of a run.
+func LatestCheckpoint(runDir string) (string, error) {
+	steps, err := listCheckpoints(runDir)
+	if err != nil || len(steps) == 0 {
+		return "", fmt.Errorf("%s: no checkpoint to resume from", runDir)
+	}
+	return filepath.Join(runDir, CkptDir, checkpointName(steps[len(steps)-1])), nil
+}
+
+// loadedCheckpoint is what a checkpoint directory holds.
+type loadedCheckpoint struct {
+	Dir    string
+	Config model.Config
+	Params []float32
+	M, V   []float32 // nil for a plain HF checkpoint
+	State  *CheckpointState
+}
+
+// loadCheckpoint reads an HF checkpoint dir, one of ours (with optimizer and
+// state), or a run directory (its latest checkpoint).
+func loadCheckpoint(path string) (*loadedCheckpoint, error) {
+	if _, err := os.Stat(filepath.Join(path, CkptDir)); err == nil {
+		latest, err := LatestCheckpoint(path)
+		if err != nil {
+			return nil, err
+		}
+		path = latest
+	}
+	cfg, params, err := model.LoadHF[float32](path)
+	if err != nil {
+		return nil, err
+	}
+	lc := &loadedCheckpoint{Dir: path, Config: cfg, Params: params}
+	sb, err := os.ReadFile(filepath.Join(path, StateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return lc, nil // a plain HF checkpoint: weights only
+	}
+	if err != nil {
+		return nil, err
+	}
+	var st CheckpointState
+	if err := json.Unmarshal(sb, &st); err != nil {
+		return nil, fmt.Errorf("%s: %v", filepath.Join(path, StateFile), err)
+	}
+	lc.State = &st
+	of, err := safetensors.Read(filepath.Join(path, OptimFile))
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range []struct {
+		name string
+		dst  *[]float32
+	}{{"adam_m", &lc.M}, {"adam_v", &lc.V}} {
+		t, ok := of.Get(x.name)
+		if !ok {
+			return nil, fmt.Errorf("%s: tensor %q is missing", of.Path, x.name)
+		}
+		if t.NumElements() != len(params) {
+			return nil, fmt.Errorf("%s: tensor %q has %d values, the model has %d parameters", of.Path, x.name, t.NumElements(), len(params))
+		}
+		if *x.dst, err = t.Float32s(nil); err != nil {
+			return nil, fmt.Errorf("%s: tensor %q: %w", of.Path, x.name, err)
+		}
+	}
+	return lc, nil
+}
+
+// writeFileAtomic writes b to a temporary file beside path and renames it.
+func writeFileAtomic(path string, b []byte) error {
+	tmp := fmt.Sprintf("%s.tmp-%d", path, os.Getpid())
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err = f.Write(b); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+func syncDir(dir string) {
+	if f, err := os.Open(dir); err == nil {
+		f.Sync()
+		f.Close()
+	}
+}
+
+// jsonlWriter appends one JSON object per line and flushes each line, so a
+// killed run leaves whole lines behind.
+type jsonlWriter struct{ f *os.File }
+
+func openJSONL(path string) (*jsonlWriter, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return &jsonlWriter{f: f}, nil
+}
+
+func (w *jsonlWriter) write(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.f.Write(append(b, '\n'))
+	return err
+}
+
+func (w *jsonlWriter) close() error { return w.f.Close() }
+
+// truncateJSONLAfter rewrites a JSONL file keeping the lines whose "step" is at
+// most step (and every line without one), so that a resumed run's files read as
+// if it had never been killed.
+func truncateJSONLAfter(path string, step int64) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var keep []byte
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if !strings.HasSuffix(line, "\n") {
+			continue // a torn last line from the kill
+		}
+		var s struct {
+			Step *int64 `json:"step"`
+		}
+		if json.Unmarshal([]byte(line), &s) == nil && s.Step != nil && *s.Step > step {
+			continue
+		}
+		keep = append(keep, line...)
+	}
+	return writeFileAtomic(path, keep)
+}
