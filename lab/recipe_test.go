@@ -1,0 +1,129 @@
+package lab
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/olmolab/olmolab/experiments"
+	"github.com/olmolab/olmolab/lab/data"
+)
+
+const tinyRecipe = `name: tiny
+model: {preset: cpu_xs}
+tokenizer: world
+sequence_length: 32
+global_batch_size: 256
+max_tokens: 5120
+seed: 7
+optimizer: {lr: 3.0e-3}
+schedule: {name: cosine, warmup_tokens: 512}
+dataset:
+  sources:
+    - {name: web, target_ratio: 0.7, paths: ["builtin:web_clean"]}
+    - {name: qa, target_ratio: 0.3, paths: ["builtin:qa"]}
+checkpoint: {interval: 5, keep: 0}
+`
+
+func TestParseRecipe(t *testing.T) {
+	r, err := ParseRecipe("tiny.yaml", []byte(tinyRecipe+"budget: ai2/oe-training\ncluster: [a, b]\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ModelName != "cpu_xs" || r.SequenceLength != 32 || r.MaxTokens != 5120 || r.Optimizer.LR != 3e-3 || len(r.Dataset) != 2 {
+		t.Errorf("parsed %+v", r)
+	}
+	if r.MicroBatchSize != 256 || r.Steps() != 20 {
+		t.Errorf("micro batch %d, steps %d", r.MicroBatchSize, r.Steps())
+	}
+	// Beaker keys of olmo-cookbook load with one warning each
+	if len(r.Warnings) != 2 || !strings.Contains(r.Warnings[0], `tiny.yaml:15:1: unknown key "budget" ignored`) {
+		t.Errorf("warnings %q", r.Warnings)
+	}
+	// OLMo 2 defaults
+	if r.Optimizer.Betas != [2]float64{0.9, 0.95} || r.Optimizer.Eps != 1e-8 || r.ZLoss != 1e-5 || !r.Optimizer.DecayNorms || r.Optimizer.DecayEmbeddings {
+		t.Errorf("defaults %+v z %v", r.Optimizer, r.ZLoss)
+	}
+	// the recipe round-trips through recipe.yaml
+	r2, err := ParseRecipe("recipe.yaml", r.YAML(), nil)
+	if err != nil || r2.MaxTokens != r.MaxTokens || r2.Dataset[1].TargetRatio != 0.3 {
+		t.Errorf("re-parse: %v %+v", err, r2)
+	}
+}
+
+func TestRecipeOverrides(t *testing.T) {
+	r, err := ParseRecipe("tiny.yaml", []byte(tinyRecipe), []string{
+		"optimizer.lr=1e-2", "dataset.sources.1.target_ratio=0.5", "max_tokens=1M", "anneal.tokens=400K", "anneal.auto_at=600K",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Optimizer.LR != 1e-2 || r.Dataset[1].TargetRatio != 0.5 || r.Anneal.Tokens != 400000 || r.Anneal.AutoAt != 600000 || r.MaxTokens != 1000000 {
+		t.Errorf("overrides not applied: lr %v ratio %v anneal %+v max %d", r.Optimizer.LR, r.Dataset[1].TargetRatio, r.Anneal, r.MaxTokens)
+	}
+	if !strings.Contains(string(r.YAML()), "400K") {
+		t.Errorf("recipe.yaml lacks the override:\n%s", r.YAML())
+	}
+	_, err = ParseRecipe("tiny.yaml", []byte(tinyRecipe), []string{"dataset.sources.9.name=x"})
+	if err == nil || !strings.Contains(err.Error(), "--set dataset.sources.9.name=x") {
+		t.Errorf("bad override path: %v", err)
+	}
+}
+
+// One test per error class: the message names file:line:column and the field.
+func TestRecipeErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"syntax", "name: x\nmodel: [unclosed\n", []string{"bad.yaml:", "YAML syntax"}},
+		{"type", strings.Replace(tinyRecipe, "lr: 3.0e-3", "lr: fast", 1), []string{"bad.yaml:8:17", "optimizer.lr", `want a number, got "fast"`}},
+		{"type int", strings.Replace(tinyRecipe, "sequence_length: 32", "sequence_length: [32]", 1), []string{"bad.yaml:4:18", "sequence_length", "want a whole number"}},
+		{"unknown preset", strings.Replace(tinyRecipe, "{preset: cpu_xs}", "olmo3_huge", 1), []string{"bad.yaml:2:8", "model", `unknown model preset "olmo3_huge"`}},
+		{"negative ratio", strings.Replace(tinyRecipe, "target_ratio: 0.3", "target_ratio: -0.3", 1), []string{"bad.yaml:13:32", "dataset.sources[1].target_ratio", "negative"}},
+		{"missing ratio", strings.Replace(tinyRecipe, "target_ratio: 0.3, ", "", 1), []string{"bad.yaml:13:7", "dataset.sources[1].target_ratio", "no target_ratio"}},
+		{"batch not multiple", strings.Replace(tinyRecipe, "global_batch_size: 256", "global_batch_size: 250", 1), []string{"bad.yaml:5:20", "global_batch_size", "multiple of sequence_length"}},
+		{"unknown schedule", strings.Replace(tinyRecipe, "name: cosine", "name: sawtooth", 1), []string{"bad.yaml:9:11", "schedule", `unknown schedule "sawtooth"`}},
+		{"no data", strings.Split(tinyRecipe, "dataset:")[0], []string{"bad.yaml", "dataset.sources", "no data sources"}},
+		{"duplicate key", tinyRecipe + "seed: 8\n", []string{"bad.yaml:15:1", "seed", "key given twice"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseRecipe("bad.yaml", []byte(tc.yaml), nil)
+			var re *RecipeError
+			if !errors.As(err, &re) {
+				t.Fatalf("got %v, want a *RecipeError", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// Every shipped recipe parses, validates and fits its tokenizer.
+func TestShippedRecipes(t *testing.T) {
+	all := experiments.All()
+	if len(all) == 0 {
+		t.Fatal("no shipped recipes")
+	}
+	for _, sr := range all {
+		r, err := ParseRecipe(sr.Path, sr.YAML, nil)
+		if err != nil {
+			t.Errorf("%s: %v", sr.Name, err)
+			continue
+		}
+		if len(r.Warnings) > 0 {
+			t.Errorf("%s: warnings %q", sr.Name, r.Warnings)
+		}
+		tok, err := data.NewTokenizer(r.Tokenizer)
+		if err != nil {
+			t.Errorf("%s: %v", sr.Name, err)
+			continue
+		}
+		if _, err := resolveModel(r, tok); err != nil {
+			t.Errorf("%s: %v", sr.Name, err)
+		}
+	}
+}

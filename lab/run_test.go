@@ -1,0 +1,275 @@
+package lab
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/olmolab/olmolab/lab/data"
+	"github.com/olmolab/olmolab/model"
+)
+
+// TestMain lets the test binary act as a training process that a test can
+// SIGKILL (OLMOLAB_TEST_CHILD=recipe-file:run-dir).
+func TestMain(m *testing.M) {
+	if spec := os.Getenv("OLMOLAB_TEST_CHILD"); spec != "" {
+		recipe, dir, _ := strings.Cut(spec, ":")
+		r, err := LoadRecipe(recipe, nil)
+		if err == nil {
+			var run *Run
+			run, err = StartRun(context.Background(), RunParams{Recipe: r, RunsDir: filepath.Dir(dir), Name: filepath.Base(dir)})
+			if err == nil {
+				_, err = run.Wait()
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func parseTiny(t *testing.T, overrides ...string) *Recipe {
+	t.Helper()
+	r, err := ParseRecipe("tiny.yaml", []byte(tinyRecipe), overrides)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// runToEnd runs a recipe in dir/name and returns its summary.
+func runToEnd(t *testing.T, p RunParams) (RunSummary, error) {
+	t.Helper()
+	if p.PeakFLOPS == 0 {
+		p.PeakFLOPS = 1e11
+	}
+	r, err := StartRun(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Wait()
+}
+
+// losses reads (step, loss) from a run's metrics.jsonl.
+func losses(t *testing.T, dir string) []float64 {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []float64
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var e Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("%s: %v", dir, err)
+		}
+		if int(e.Step) != len(out)+1 {
+			t.Fatalf("%s: step %d after %d steps", dir, e.Step, len(out))
+		}
+		out = append(out, e.Loss)
+	}
+	return out
+}
+
+func TestRunDeterministic(t *testing.T) {
+	root := t.TempDir()
+	var runs [2][]float64
+	for i := range runs {
+		s, err := runToEnd(t, RunParams{Recipe: parseTiny(t), RunsDir: root, Name: fmt.Sprint("run", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Steps != 20 || s.State != "finished" {
+			t.Fatalf("summary %+v", s)
+		}
+		runs[i] = losses(t, filepath.Join(root, fmt.Sprint("run", i)))
+	}
+	for i := range runs[0] {
+		if runs[0][i] != runs[1][i] {
+			t.Fatalf("step %d: loss %v vs %v", i+1, runs[0][i], runs[1][i])
+		}
+	}
+	if runs[0][19] >= runs[0][0] {
+		t.Errorf("loss did not fall: %v → %v", runs[0][0], runs[0][19])
+	}
+}
+
+// TestKillAndResume: a run SIGKILLed mid-way and resumed ends with exactly the
+// losses of an uninterrupted run.
+func TestKillAndResume(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "max_tokens=15360") // 60 steps, checkpoints every 5
+	full, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: root, Name: "full"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := losses(t, filepath.Join(root, "full"))
+
+	recipePath := filepath.Join(root, "kill.yaml")
+	os.WriteFile(recipePath, rec.YAML(), 0o644)
+	dir := filepath.Join(root, "killed")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "OLMOLAB_TEST_CHILD="+recipePath+":"+dir)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		steps, _ := listCheckpoints(dir)
+		if len(steps) > 0 && steps[len(steps)-1] >= 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("child wrote no checkpoint")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	steps, _ := listCheckpoints(dir)
+	last := steps[len(steps)-1]
+	if last >= full.Steps {
+		t.Skipf("the child finished (checkpoint %d) before it could be killed", last)
+	}
+	s, err := runToEnd(t, RunParams{ResumeDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := losses(t, dir)
+	if len(got) != len(want) || s.Steps != full.Steps {
+		t.Fatalf("resumed run has %d steps (summary %d), uninterrupted %d", len(got), s.Steps, len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("step %d: resumed loss %v, uninterrupted %v (killed after checkpoint %d)", i+1, got[i], want[i], last)
+		}
+	}
+	t.Logf("killed after checkpoint %d of %d steps; resumed run matches bit for bit", last, full.Steps)
+}
+
+// fakeEval scores the mean of the first weights, so each model gets its own score.
+type fakeEval struct{ calls int }
+
+func (f *fakeEval) Evaluate(ctx context.Context, b model.Backend, tok data.Tokenizer, spec EvalSpec) ([]EvalScore, error) {
+	f.calls++
+	p := make([]float32, model.NewLayout(b.Config()).Size())
+	b.ReadParams(p)
+	var s float64
+	for _, v := range p[:1000] {
+		s += float64(v)
+	}
+	return []EvalScore{{Task: "fake", Metric: "acc", Value: s, Primary: true}}, nil
+}
+
+// TestSoup: the soup's weights are the mean of the ingredients', and every
+// ingredient and the soup are evaluated.
+func TestSoup(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "anneal.auto_at=2560", "anneal.tokens=1024", "soup.ingredients=3", "soup.seeds=[11, 12, 13]", "eval.tasks=[fake]")
+	ev := &fakeEval{}
+	s, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: root, Name: "soup", Evaluator: ev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := s.Soup
+	if rep == nil || len(rep.Ingredients) != 3 {
+		t.Fatalf("soup report %+v", rep)
+	}
+	var ing [][]float32
+	for i, c := range rep.Ingredients {
+		if len(c.Evals) == 0 {
+			t.Errorf("ingredient %d not evaluated", i)
+		}
+		if c.Seed != uint64(11+i) {
+			t.Errorf("ingredient %d seed %d", i, c.Seed)
+		}
+		_, p, err := model.LoadHF[float32](c.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ing = append(ing, p)
+	}
+	if len(rep.Soup.Evals) == 0 {
+		t.Error("soup not evaluated")
+	}
+	_, soup, err := model.LoadHF[float32](rep.Soup.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	differ := false
+	for j := range soup {
+		mean := (float64(ing[0][j]) + float64(ing[1][j]) + float64(ing[2][j])) / 3
+		if math.Abs(float64(soup[j])-mean) > 1e-6*math.Max(1, math.Abs(mean)) {
+			t.Fatalf("param %d: soup %v, mean of ingredients %v", j, soup[j], mean)
+		}
+		differ = differ || ing[0][j] != ing[1][j]
+	}
+	if !differ {
+		t.Error("ingredients are identical: the data-order seeds had no effect")
+	}
+	if _, err := os.Stat(filepath.Join(rep.Dir, "soup.json")); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestAnnealReachesZero(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "anneal.auto_at=2560", "anneal.tokens=2560",
+		`anneal.mix=[{name: qa, target_ratio: 1, paths: ["builtin:qa"]}]`)
+	s, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: root, Name: "anneal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.FinalLR != 0 || s.AnnealStart != 2560 || s.Tokens != 5120 {
+		t.Errorf("summary %+v", s)
+	}
+	// the anneal phase is recorded, and after it only qa tokens were added
+	b, _ := os.ReadFile(filepath.Join(root, "anneal", EventsFile))
+	if !strings.Contains(string(b), "onto the anneal mix") {
+		t.Errorf("no anneal phase event in events.jsonl:\n%s", b)
+	}
+}
+
+func TestRunBadData(t *testing.T) {
+	rec := parseTiny(t, `dataset.sources.0.paths=["/nonexistent/shard-*.npy"]`)
+	_, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: t.TempDir()})
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "/nonexistent/shard-*.npy") {
+		t.Fatalf("got %v, want an InputError naming the path", err)
+	}
+}
+
+func TestRunRefusesWhatDoesNotFit(t *testing.T) {
+	rec := parseTiny(t)
+	_, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: t.TempDir(), MemoryLimit: 1 << 20})
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "GiB") {
+		t.Fatalf("got %v, want a memory refusal", err)
+	}
+}
+
+func TestDivergenceStopsTheRun(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "optimizer.lr=1e30", "optimizer.max_grad_norm=0", "schedule.warmup_tokens=0", "schedule.name=constant")
+	_, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: root, Name: "div", MaxSkipped: 3})
+	if !errors.Is(err, ErrDiverged) {
+		t.Fatalf("got %v, want ErrDiverged", err)
+	}
+}
