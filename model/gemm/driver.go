@@ -21,6 +21,20 @@ type arch struct {
 	nc     int // width of one packed B block (kc·nc lives in L2)
 	mc     int // rows of A packed at once (a multiple of mr)
 	kern   kernelFunc
+	pk     packer // optional assembly packing; nil fields fall back to Go
+}
+
+// packer holds assembly packing routines for one tile shape. Each stores
+// alpha·X into a panel of width w (mr or nr) floats per step of k:
+//
+//   - interleave: dst[q·w+r] = src[r·ld+q] for 16 rows r (only rows < rows are
+//     read, the others are zero; only min(w,16) lanes are stored) and q < kb, a
+//     multiple of 16. It packs A (m×k stored) and transposed B, 16 rows at a time.
+//   - copy: dst[q·w+j] = src[q·ld+j] for j < n, zero for n ≤ j < w, q < kb. It
+//     packs B and transposed A.
+type packer struct {
+	aInterleave, bInterleave func(dst, src *float32, ld, kb, rows int, alpha float32)
+	aCopy, bCopy             func(dst, src *float32, ld, kb, n int, alpha float32)
 }
 
 // workspace is one thread's private scratch: the packed A block and a tile

@@ -18,7 +18,7 @@ func withArch(t *testing.T, f func(t *testing.T)) {
 	for _, a := range availableArches() {
 		small := *a
 		small.name += "-smallblocks"
-		small.kc = 8
+		small.kc = 24 // one 16-wide assembly packing step plus a Go remainder
 		small.nc = 3 * a.nr
 		small.mc = 2 * a.mr
 		for _, v := range []*arch{a, &small} {
@@ -204,9 +204,9 @@ func TestConcurrent(t *testing.T) {
 func TestShapePanics(t *testing.T) {
 	a := make([]float32, 6)
 	for _, f := range []func(){
-		func() { Sgemm(false, false, 2, 3, 4, 1, a, 4, a, 3, 0, a, 3) },   // A too short
-		func() { Sgemm(false, false, -1, 3, 1, 1, a, 1, a, 3, 0, a, 3) },  // negative m
-		func() { Sgemm(false, false, 2, 3, 1, 1, a, 1, a, 3, 0, a, 2) },   // ldc < n
+		func() { Sgemm(false, false, 2, 3, 4, 1, a, 4, a, 3, 0, a, 3) },    // A too short
+		func() { Sgemm(false, false, -1, 3, 1, 1, a, 1, a, 3, 0, a, 3) },   // negative m
+		func() { Sgemm(false, false, 2, 3, 1, 1, a, 1, a, 3, 0, a, 2) },    // ldc < n
 		func() { Sgemm(false, true, 2, 3, 2, 1, a, 2, a, 2, 0, a[:5], 3) }, // C too short
 	} {
 		func() {

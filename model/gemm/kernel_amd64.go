@@ -21,8 +21,9 @@ func xgetbv() (eax, edx uint32)
 // Tile and block sizes. See doc.go for the reasoning; kc·MR·4 bytes of A stay in
 // L1 while kc·nc·4 bytes of packed B stay in L2.
 var (
-	archAVX512 = &arch{name: "avx512", mr: 14, nr: 32, kc: 256, nc: 1024, mc: 168, kern: kernAVX512}
-	archAVX2   = &arch{name: "avx2", mr: 6, nr: 16, kc: 256, nc: 1024, mc: 144, kern: kernAVX2}
+	archAVX512 = &arch{name: "avx512", mr: 14, nr: 32, kc: 256, nc: 1024, mc: 168, kern: kernAVX512,
+		pk: packer{aInterleave: transpose14x16, bInterleave: transpose32x16, aCopy: copyRows14, bCopy: copyRows32}}
+	archAVX2 = &arch{name: "avx2", mr: 6, nr: 16, kc: 256, nc: 1024, mc: 144, kern: kernAVX2}
 )
 
 // detect reports which assembly kernels this CPU and OS can run: the CPUID
@@ -69,3 +70,17 @@ func availableArches() []*arch {
 	}
 	return append(as, archGeneric)
 }
+
+// Packing helpers (pack_avx512_amd64.s); see packer.
+
+//go:noescape
+func transpose14x16(dst, src *float32, ld, kb, rows int, alpha float32)
+
+//go:noescape
+func transpose32x16(dst, src *float32, ld, kb, rows int, alpha float32)
+
+//go:noescape
+func copyRows14(dst, src *float32, ld, kb, n int, alpha float32)
+
+//go:noescape
+func copyRows32(dst, src *float32, ld, kb, n int, alpha float32)

@@ -11,10 +11,16 @@ package gemm
 // [q·mr·kb + p·mr + i].
 func (p *problem) packA(dst []float32, i0, mb, p0, kb int) {
 	mr := p.ar.mr
+	pk := &p.ar.pk
 	a, lda, alpha := p.a, p.lda, p.alpha
 	for ip := 0; ip < mb; ip += mr {
 		rows := min(mr, mb-ip)
 		d := dst[ip*kb : ip*kb+mr*kb]
+		if p.transA && pk.aCopy != nil {
+			src := a[p0*lda+i0+ip : (p0+kb-1)*lda+i0+ip+rows] // bounds of what aCopy reads
+			pk.aCopy(&d[0], &src[0], lda, kb, rows, alpha)
+			continue
+		}
 		if p.transA {
 			// A is stored k×m: each depth p is a contiguous run of rows.
 			for q := 0; q < kb; q++ {
@@ -33,8 +39,17 @@ func (p *problem) packA(dst []float32, i0, mb, p0, kb int) {
 		}
 		// A is stored m×k: read each row contiguously, write with stride mr
 		// (the panel, mr·kb·4 bytes, sits in L1).
+		q0 := 0
+		if pk.aInterleave != nil && rows == mr {
+			q0 = kb &^ 15
+			if q0 > 0 {
+				src := a[(i0+ip)*lda+p0 : (i0+ip+rows-1)*lda+p0+q0] // bounds of what aInterleave reads
+				pk.aInterleave(&d[0], &src[0], lda, q0, rows, alpha)
+			}
+		}
 		for i := 0; i < rows; i++ {
-			src := a[(i0+ip+i)*lda+p0:][:kb]
+			src := a[(i0+ip+i)*lda+p0+q0:][:kb-q0]
+			d := d[q0*mr:]
 			if alpha == 1 {
 				for q, v := range src {
 					d[q*mr+i] = v
@@ -58,11 +73,17 @@ func (p *problem) packA(dst []float32, i0, mb, p0, kb int) {
 // [q·nr·kb + p·nr + j].
 func (p *problem) packB(dst []float32, p0, kb, j0, nb, q0, q1 int) {
 	nr := p.ar.nr
+	pk := &p.ar.pk
 	b, ldb := p.b, p.ldb
 	for q := q0; q < q1; q++ {
 		j := q * nr
 		cols := min(nr, nb-j)
 		d := dst[j*kb : j*kb+nr*kb]
+		if !p.transB && pk.bCopy != nil {
+			src := b[p0*ldb+j0+j : (p0+kb-1)*ldb+j0+j+cols] // bounds of what bCopy reads
+			pk.bCopy(&d[0], &src[0], ldb, kb, cols, 1)
+			continue
+		}
 		if !p.transB {
 			// B is stored k×n: each depth is a contiguous run of columns.
 			for r := 0; r < kb; r++ {
@@ -74,8 +95,19 @@ func (p *problem) packB(dst []float32, p0, kb, j0, nb, q0, q1 int) {
 		}
 		// B is stored n×k (a weight [out,in] in the forward pass): read each
 		// row contiguously, write with stride nr into the L1-resident panel.
+		r0 := 0
+		if pk.bInterleave != nil && cols == nr {
+			r0 = kb &^ 15
+			if r0 > 0 {
+				for h := 0; h < nr; h += 16 {
+					src := b[(j0+j+h)*ldb+p0 : (j0+j+h+15)*ldb+p0+r0] // bounds of what bInterleave reads
+					pk.bInterleave(&d[h], &src[0], ldb, r0, 16, 1)
+				}
+			}
+		}
 		for c := 0; c < cols; c++ {
-			src := b[(j0+j+c)*ldb+p0:][:kb]
+			src := b[(j0+j+c)*ldb+p0+r0:][:kb-r0]
+			d := d[r0*nr:]
 			for r, v := range src {
 				d[r*nr+c] = v
 			}

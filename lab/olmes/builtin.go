@@ -1,0 +1,4 @@
+package olmes
+
+// BuiltinTaskNames lists the built-in tasks over the world.
+func BuiltinTaskNames() []string { return nil }

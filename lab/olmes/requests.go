@@ -1,0 +1,666 @@
+package olmes
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Request is one log-likelihood request in oe-eval's request format, one JSON object per line of a
+// requests.jsonl(.gz) dump: {"request_type": "loglikelihood", "doc": {…}, "request": {"context": …,
+// "continuation": …}, "idx": choice, "task_name": …, "doc_id": …, "native_id": …, "label": gold}.
+type Request struct {
+	Doc          Doc    // the processed doc (oe-eval's _process_doc output)
+	Context      string // prompt, few-shot examples included
+	Continuation string // " " + choice (or the letter in MC)
+	Idx          int    // choice index
+	TaskName     string // "arc_easy", "arc_easy:mc", "mmlu_anatomy", …
+	DocID        int    // position in the evaluated docs; unconditional requests add UncondDocIDOffset
+	NativeID     any    // the dataset's id (string or int), or nil
+	Label        int    // gold choice
+}
+
+// UncondDocIDOffset is added to doc_id for the unconditional requests acc_uncond needs (oe-eval's
+// uncond_docid_offset); they follow all normal requests with the context UncondContext.
+const UncondDocIDOffset = 1_000_000
+
+// UncondContext is the context of unconditional requests (oe-eval's unconditioned_prompt).
+const UncondContext = "Answer:"
+
+// MarshalJSON writes r exactly as oe-eval's json.dumps does, so a dump of ours diffs cleanly against theirs.
+func (r Request) MarshalJSON() ([]byte, error) {
+	return appendPyJSON(nil, Doc{
+		{"request_type", "loglikelihood"},
+		{"doc", r.Doc},
+		{"request", Doc{{"context", r.Context}, {"continuation", r.Continuation}}},
+		{"idx", r.Idx},
+		{"task_name", r.TaskName},
+		{"doc_id", r.DocID},
+		{"native_id", r.NativeID},
+		{"label", r.Label},
+	})
+}
+
+// BuildOptions choose what BuildRequests builds. The zero value is OLMES v0.1: OLMES's split, 1000 sampled
+// instances where OLMES samples, 5 curated shots, seed 1234.
+type BuildOptions struct {
+	Split string // "train", "validation" or "test"; "" = OLMES's split (Benchmarks)
+	Limit int    // at most this many instances, sampled as OLMES does; 0 = OLMES's limit, negative = all
+	Shots int    // few-shot examples; 0 = OLMES's 5, negative = zero-shot
+	Seed  int64  // random_subsample_seed; 0 = OLMES's 1234
+}
+
+func (o BuildOptions) resolve(b *benchmark) BuildOptions {
+	if o.Split == "" {
+		o.Split = b.Split
+	}
+	switch {
+	case o.Limit == 0:
+		o.Limit = b.Limit
+	case o.Limit < 0:
+		o.Limit = 0
+	}
+	switch {
+	case o.Shots == 0:
+		o.Shots = 5
+	case o.Shots < 0:
+		o.Shots = 0
+	}
+	if o.Seed == 0 {
+		o.Seed = 1234
+	}
+	return o
+}
+
+// BuildRequests builds OLMES's requests for an OLMES task from the raw dataset under dataDir (HF save_to_disk
+// directories, directly or under dataDir/hf, or the datasets' published JSONL). name is an OLMES task
+// ("arc_easy", "csqa", "mmlu", "mmlu_anatomy"; oe-eval aliases such as "arc_easy:mc::olmes" are accepted, and
+// their ":mc" wins over f). MMLU builds all 57 subjects, each with its own doc ids, in alphabetical order.
+//
+// An unknown task or missing data is an *InputError.
+func BuildRequests(name string, f Formulation, dataDir string, o BuildOptions) ([]Request, error) {
+	b, subject, nf, hasF, ok := lookupBenchmark(name)
+	if !ok {
+		return nil, unknownTaskError(name)
+	}
+	if hasF {
+		f = nf
+	}
+	o = o.resolve(b)
+	subjects := []string{subject}
+	if b.Name == "mmlu" && subject == "" {
+		subjects = mmluSubjects
+	}
+	var out []Request
+	for _, s := range subjects {
+		reqs, err := b.build(dataDir, s, f, o)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, reqs...)
+	}
+	return out, nil
+}
+
+// WriteRequests writes the requests of an OLMES task as oe-eval request JSONL (one Request per line) with the
+// default BuildOptions: `olmolab olmes requests --task NAME --formulation rc|mc --data DIR`.
+func WriteRequests(w io.Writer, task string, f Formulation, dataDir string) error {
+	reqs, err := BuildRequests(task, f, dataDir, BuildOptions{})
+	if err != nil {
+		return err
+	}
+	return WriteRequestsJSONL(w, reqs)
+}
+
+// WriteRequestsJSONL writes one request per line.
+func WriteRequestsJSONL(w io.Writer, reqs []Request) error {
+	bw := bufio.NewWriter(w)
+	for _, r := range reqs {
+		line, err := r.MarshalJSON()
+		if err != nil {
+			return err
+		}
+		bw.Write(line)
+		bw.WriteByte('\n')
+	}
+	return bw.Flush()
+}
+
+func (b *benchmark) build(dataDir, subject string, f Formulation, o BuildOptions) ([]Request, error) {
+	rows, where, err := b.loadRows(dataDir, subject, o.Split)
+	if err != nil {
+		return nil, err
+	}
+	if b.norm != nil {
+		if rows, err = b.norm(rows); err != nil {
+			return nil, withPath(err, where)
+		}
+	}
+	docs := make([]Doc, len(rows))
+	for i, row := range rows {
+		r := &rowReader{row: row}
+		docs[i] = b.process(r, i, f)
+		if r.err != nil {
+			return nil, &InputError{Path: where, Msg: fmt.Sprintf("row %d", i+1), Err: r.err}
+		}
+	}
+	if o.Limit > 0 && len(docs) > o.Limit {
+		idx := NewPyRandom(o.Seed).Sample(len(docs), o.Limit)
+		sampled := make([]Doc, len(idx))
+		for i, j := range idx {
+			sampled[i] = docs[j]
+		}
+		docs = sampled
+	}
+
+	// Few-shot examples: the curated source, or MMLU's first dev rows, through the same _process_doc.
+	var shotRows []Doc
+	if o.Shots > 0 {
+		if b.Fewshot != "" {
+			shotRows = fewshotRows()[b.Fewshot]
+		} else {
+			dev, _, err := b.loadRows(dataDir, subject, "dev")
+			if err != nil {
+				return nil, err
+			}
+			shotRows = dev
+		}
+		if len(shotRows) < o.Shots {
+			return nil, inputErrorf(where, 0, "", "%d few-shot examples requested, %d available", o.Shots, len(shotRows))
+		}
+		shotRows = shotRows[:o.Shots]
+	}
+	shots := make([]Doc, len(shotRows))
+	for i, row := range shotRows {
+		r := &rowReader{row: row}
+		shots[i] = b.process(r, -1, f)
+		if r.err != nil {
+			return nil, fmt.Errorf("olmes: few-shot example %d of %s: %w", i+1, b.Name, r.err)
+		}
+	}
+
+	description := ""
+	taskName := b.Name
+	if subject != "" {
+		taskName = "mmlu_" + subject
+		description = "The following are multiple choice questions (with answers) about " + strings.ReplaceAll(subject, "_", " ") + ".\n\n"
+	}
+	if f == MC {
+		taskName += ":mc"
+	}
+	nativeField := b.nativeID[f]
+
+	var out []Request
+	if b.Name == "winogrande" && f == RC {
+		for id, d := range docs {
+			reqs, err := winograndeRequests(d, shots, description, taskName, id)
+			if err != nil {
+				return nil, &InputError{Path: where, Msg: fmt.Sprintf("doc %d", id), Err: err}
+			}
+			out = append(out, reqs...)
+		}
+		return out, nil
+	}
+
+	var block strings.Builder
+	block.WriteString(description)
+	for i, s := range shots {
+		if i > 0 {
+			block.WriteString("\n\n")
+		}
+		ch := s.Strings("choices")
+		g, _ := s.Int("gold")
+		block.WriteString(s.Str("query"))
+		block.WriteString(" " + ch[g])
+	}
+	if len(shots) > 0 {
+		block.WriteString("\n\n")
+	}
+	prefix := block.String()
+	for id, d := range docs {
+		out = appendChoiceRequests(out, d, prefix+d.Str("query"), taskName, id, nativeField)
+	}
+	if f == RC && b.Uncond {
+		for id, d := range docs {
+			out = appendChoiceRequests(out, d, UncondContext, taskName, id+UncondDocIDOffset, nativeField)
+		}
+	}
+	return out, nil
+}
+
+func appendChoiceRequests(out []Request, d Doc, ctx, taskName string, docID int, nativeField string) []Request {
+	gold, _ := d.Int("gold")
+	var native any
+	if nativeField != "" {
+		native, _ = d.Get(nativeField)
+	}
+	for i, c := range d.Strings("choices") {
+		out = append(out, Request{Doc: d, Context: ctx, Continuation: " " + c, Idx: i, TaskName: taskName,
+			DocID: docID, NativeID: native, Label: gold})
+	}
+	return out
+}
+
+// winograndeRequests is oe-eval's Winogrande (RC, "partial evaluation", Trinh & Le 2018): the context ends with
+// the sentence up to the blank with option i filled in, and the shared continuation is the rest of the sentence.
+// The few-shot examples are the full sentences with the right option.
+func winograndeRequests(d Doc, shots []Doc, description, taskName string, docID int) ([]Request, error) {
+	partialCtx := func(doc Doc, option string) string {
+		s := doc.Str("sentence")
+		return s[:strings.Index(s, "_")] + option
+	}
+	partialTarget := func(doc Doc) string {
+		s := doc.Str("sentence")
+		return " " + pyStrip(s[strings.Index(s, "_")+1:])
+	}
+	correct := func(doc Doc) (string, error) {
+		a := doc.Str("answer")
+		if a != "1" && a != "2" {
+			return "", fmt.Errorf("answer %q is not \"1\" or \"2\"", a)
+		}
+		return doc.Str("option" + a), nil
+	}
+	var parts []string
+	for _, s := range shots {
+		o, err := correct(s)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, partialCtx(s, o)+partialTarget(s))
+	}
+	o, err := correct(d)
+	if err != nil {
+		return nil, err
+	}
+	ctx := description + partialCtx(d, o)
+	if len(parts) > 0 {
+		ctx = description + strings.Join(parts, "\n\n") + "\n\n" + partialCtx(d, o)
+	}
+	target := partialTarget(d)
+	gold, _ := strconvAtoi(d.Str("answer"))
+	var out []Request
+	for i, opt := range []string{d.Str("option1"), d.Str("option2")} {
+		// append_context: split the prompt on blank lines, drop the last block, append the partial context.
+		blocks := strings.Split(ctx, "\n\n")
+		blocks = blocks[:len(blocks)-1]
+		full := partialCtx(d, opt)
+		if len(blocks) > 0 {
+			full = strings.Join(append(blocks, full), "\n\n")
+		}
+		out = append(out, Request{Doc: d, Context: full, Continuation: target, Idx: i, TaskName: taskName,
+			DocID: docID, NativeID: nil, Label: gold - 1})
+	}
+	return out, nil
+}
+
+func strconvAtoi(s string) (int, bool) {
+	n := 0
+	if s == "" {
+		return 0, false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+func withPath(err error, path string) error {
+	var ie *InputError
+	if errors.As(err, &ie) && ie.Path == "" {
+		c := *ie
+		c.Path = path
+		return &c
+	}
+	return err
+}
+
+// ---- reading dumps ----
+
+// requestLine is the JSON shape of one dump line.
+type requestLine struct {
+	RequestType string          `json:"request_type"`
+	Doc         json.RawMessage `json:"doc"`
+	Request     *struct {
+		Context      *string `json:"context"`
+		Continuation *string `json:"continuation"`
+	} `json:"request"`
+	Idx      *int   `json:"idx"`
+	TaskName string `json:"task_name"`
+	DocID    *int   `json:"doc_id"`
+	NativeID any    `json:"native_id"`
+	Label    any    `json:"label"`
+}
+
+// ParseRequestLine parses one line of an oe-eval request dump. A line that is not a loglikelihood request with
+// context, continuation, idx and doc_id is an error saying what is missing.
+func ParseRequestLine(line []byte) (Request, error) {
+	var l requestLine
+	if err := json.Unmarshal(line, &l); err != nil {
+		return Request{}, fmt.Errorf("not a JSON request object: %w", err)
+	}
+	if l.RequestType != "" && l.RequestType != "loglikelihood" {
+		return Request{}, fmt.Errorf("request_type %q: only loglikelihood requests can be scored", l.RequestType)
+	}
+	switch {
+	case l.Request == nil:
+		return Request{}, errors.New(`missing "request"`)
+	case l.Request.Context == nil:
+		return Request{}, errors.New(`missing "request.context"`)
+	case l.Request.Continuation == nil:
+		return Request{}, errors.New(`missing "request.continuation"`)
+	case l.Idx == nil:
+		return Request{}, errors.New(`missing "idx"`)
+	case l.DocID == nil:
+		return Request{}, errors.New(`missing "doc_id"`)
+	case *l.Idx < 0 || *l.Idx > 1<<20:
+		return Request{}, fmt.Errorf("idx %d out of range", *l.Idx)
+	}
+	r := Request{Context: *l.Request.Context, Continuation: *l.Request.Continuation, Idx: *l.Idx,
+		TaskName: l.TaskName, DocID: *l.DocID}
+	if len(l.Doc) > 0 && string(l.Doc) != "null" {
+		if err := r.Doc.UnmarshalJSON(l.Doc); err != nil {
+			return Request{}, fmt.Errorf(`"doc": %w`, err)
+		}
+	}
+	switch v := l.NativeID.(type) {
+	case float64:
+		if n, ok := asInt(v); ok {
+			r.NativeID = n
+		} else {
+			r.NativeID = v
+		}
+	default:
+		r.NativeID = v
+	}
+	switch v := l.Label.(type) {
+	case float64:
+		n, ok := asInt(v)
+		if !ok {
+			return Request{}, fmt.Errorf("label %v is not an integer", v)
+		}
+		r.Label = n
+	case nil:
+		// oe-eval treats a missing label as choice 0 ("very problematic"); so do we, and Task building checks it.
+		if g, ok := r.Doc.Int("gold"); ok {
+			r.Label = g
+		}
+	default:
+		return Request{}, fmt.Errorf("label %v is not an integer", v)
+	}
+	return r, nil
+}
+
+// ReadRequests reads an oe-eval request dump (requests.jsonl or requests.jsonl.gz). A malformed line is an
+// *InputError with its line number.
+func ReadRequests(path string) ([]Request, error) {
+	rc, err := openMaybeGzip(path)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	reqs, err := readRequests(rc, path)
+	if err != nil {
+		return nil, err
+	}
+	if len(reqs) == 0 {
+		return nil, inputErrorf(path, 0, "", "no requests in file")
+	}
+	return reqs, nil
+}
+
+func readRequests(r io.Reader, path string) ([]Request, error) {
+	var reqs []Request
+	err := forEachLine(r, func(line []byte, n int) error {
+		req, err := ParseRequestLine(line)
+		if err != nil {
+			return &InputError{Path: path, Line: n, Msg: "malformed request line", Err: err,
+				Hint: "each line must be an oe-eval loglikelihood request (doc, request.context, request.continuation, idx, doc_id, label)"}
+		}
+		reqs = append(reqs, req)
+		return nil
+	})
+	if err != nil {
+		if IsInputError(err) {
+			return nil, err
+		}
+		return nil, &InputError{Path: path, Msg: "reading", Err: err}
+	}
+	return reqs, nil
+}
+
+// TaskFromRequests groups requests into a Task: normal requests by (task_name, doc_id) ordered by idx, the
+// unconditional ones (doc_id ≥ UncondDocIDOffset) attached to their doc. name and f label the task; the
+// primary metric is OLMES's for a known benchmark (acc_raw for MC), else acc_per_char. Several task_names
+// (MMLU's subjects) make the task macro-averaged. Inconsistent requests (a gap in idx, labels that disagree,
+// unconditional requests without their doc) are an *InputError.
+func TaskFromRequests(name string, f Formulation, reqs []Request) (*Task, error) {
+	type key struct {
+		task string
+		doc  int
+	}
+	type group struct {
+		gold     int
+		native   any
+		choices  map[int]Pair
+		uncond   map[int]Pair
+		firstPos int
+	}
+	groups := map[key]*group{}
+	var order []key
+	for i, r := range reqs {
+		unc := r.DocID >= UncondDocIDOffset
+		id := r.DocID
+		if unc {
+			id -= UncondDocIDOffset
+		}
+		k := key{r.TaskName, id}
+		g := groups[k]
+		if g == nil {
+			if unc {
+				continue // checked below: an unconditional request needs its doc
+			}
+			g = &group{gold: r.Label, native: r.NativeID, choices: map[int]Pair{}, uncond: map[int]Pair{}, firstPos: i}
+			groups[k] = g
+			order = append(order, k)
+		}
+		p := Pair{r.Context, r.Continuation}
+		if unc {
+			g.uncond[r.Idx] = p
+			continue
+		}
+		if r.Label != g.gold {
+			return nil, inputErrorf("", 0, "", "task %s doc %d: labels %d and %d disagree", r.TaskName, r.DocID, g.gold, r.Label)
+		}
+		if _, dup := g.choices[r.Idx]; dup {
+			return nil, inputErrorf("", 0, "", "task %s doc %d: choice %d appears twice", r.TaskName, r.DocID, r.Idx)
+		}
+		g.choices[r.Idx] = p
+	}
+	for _, r := range reqs {
+		if r.DocID >= UncondDocIDOffset {
+			if groups[key{r.TaskName, r.DocID - UncondDocIDOffset}] == nil {
+				return nil, inputErrorf("", 0, "", "task %s: unconditional request for doc %d, which has no requests", r.TaskName, r.DocID-UncondDocIDOffset)
+			}
+		}
+	}
+	if len(order) == 0 {
+		return nil, inputErrorf("", 0, "", "no requests for task %s", name)
+	}
+	t := &Task{Name: name, Formulation: f, Group: "olmes"}
+	tasks := map[string]bool{}
+	withUncond := 0
+	for _, k := range order {
+		g := groups[k]
+		n := len(g.choices)
+		in := Instance{DocID: k.doc, NativeID: g.native, Subtask: k.task, Gold: g.gold, Choices: make([]Pair, n)}
+		for i := range n {
+			p, ok := g.choices[i]
+			if !ok {
+				return nil, inputErrorf("", 0, "", "task %s doc %d: choices are not numbered 0…%d", k.task, k.doc, n-1)
+			}
+			in.Choices[i] = p
+		}
+		if g.gold < 0 || g.gold >= n {
+			return nil, inputErrorf("", 0, "", "task %s doc %d: gold %d outside the %d choices (unlabelled split?)", k.task, k.doc, g.gold, n)
+		}
+		if len(g.uncond) > 0 {
+			if len(g.uncond) != n {
+				return nil, inputErrorf("", 0, "", "task %s doc %d: %d unconditional requests for %d choices", k.task, k.doc, len(g.uncond), n)
+			}
+			in.Uncond = make([]Pair, n)
+			for i := range n {
+				p, ok := g.uncond[i]
+				if !ok {
+					return nil, inputErrorf("", 0, "", "task %s doc %d: unconditional choices are not numbered 0…%d", k.task, k.doc, n-1)
+				}
+				in.Uncond[i] = p
+			}
+			withUncond++
+		}
+		tasks[k.task] = true
+		t.Instances = append(t.Instances, in)
+	}
+	t.Macro = len(tasks) > 1
+	if len(tasks) == 1 {
+		for i := range t.Instances {
+			t.Instances[i].Subtask = ""
+		}
+	}
+	t.Primary = MetricAccPerChar
+	if b, _, _, _, ok := lookupBenchmark(name); ok {
+		t.Primary = b.RCMetric
+		if b.Name == "mmlu" {
+			t.Macro = true
+		}
+	}
+	if f == MC {
+		t.Primary = MetricAccRaw
+	}
+	if t.Primary == MetricAccUncond && withUncond != len(t.Instances) {
+		t.Primary = MetricAccPerChar // OLMES in-loop practice when no unconditional requests were sent (olmes.md D3)
+	}
+	return t, nil
+}
+
+// LoadRequestsTask reads a request dump and groups it into a Task. The task's name and formulation are taken
+// from its task_name ("arc_easy:mc" → arc_easy, MC; "mmlu_anatomy" → mmlu when the file mixes subjects), and
+// from a config.json next to the dump when there is one.
+func LoadRequestsTask(path string) (*Task, error) {
+	reqs, err := ReadRequests(path)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]bool{}
+	for _, r := range reqs {
+		names[r.TaskName] = true
+	}
+	keys := sortedKeys(names)
+	name := keys[0]
+	f := RC
+	if strings.HasSuffix(name, ":mc") || strings.Contains(name, ":mc:") {
+		f = MC
+	}
+	base, _, _ := strings.Cut(name, ":")
+	if len(keys) > 1 {
+		if strings.HasPrefix(base, "mmlu_") {
+			base = "mmlu"
+		} else {
+			base = strings.Join(keys, "+")
+		}
+	}
+	if base == "" {
+		base = strings.TrimSuffix(strings.TrimSuffix(filepath.Base(path), ".gz"), ".jsonl")
+	}
+	t, err := TaskFromRequests(base, f, reqs)
+	if err != nil {
+		return nil, withPath(err, path)
+	}
+	if cfg, err := ReadTaskConfig(filepath.Join(filepath.Dir(path), "config.json")); err == nil && cfg.PrimaryMetric != "" {
+		t.Primary = cfg.PrimaryMetric
+		if t.Primary == MetricAccUncond && !t.HasUncond() {
+			t.Primary = MetricAccPerChar
+		}
+	}
+	return t, nil
+}
+
+// TaskConfig is the part of an oe-eval task config.json (next to a request dump) that decides the requests.
+type TaskConfig struct {
+	TaskName      string      // "arc_easy:mc"
+	Task          string      // task_core: "arc_easy"
+	Formulation   Formulation // MC if the task name says ":mc"
+	PrimaryMetric string
+	Options       BuildOptions // split, limit, num_shots, random_subsample_seed
+	NumInstances  int          // docs in the split before sampling
+}
+
+// ReadTaskConfig reads an oe-eval config.json. A limit that exceeds the split (1000000 in the "full" variants)
+// builds every doc, as in oe-eval.
+func ReadTaskConfig(path string) (TaskConfig, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return TaskConfig{}, &InputError{Path: path, Msg: "missing task config", Err: err}
+		}
+		return TaskConfig{}, err
+	}
+	var c struct {
+		TaskName   string `json:"task_name"`
+		TaskConfig struct {
+			TaskName      string `json:"task_name"`
+			TaskCore      string `json:"task_core"`
+			Limit         *int   `json:"limit"`
+			Split         string `json:"split"`
+			NumShots      *int   `json:"num_shots"`
+			PrimaryMetric string `json:"primary_metric"`
+			Seed          *int64 `json:"random_subsample_seed"`
+		} `json:"task_config"`
+		NumInstances int `json:"num_instances"`
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return TaskConfig{}, &InputError{Path: path, Msg: "not an oe-eval task config", Err: err}
+	}
+	tc := c.TaskConfig
+	out := TaskConfig{TaskName: c.TaskName, Task: tc.TaskCore, PrimaryMetric: tc.PrimaryMetric, NumInstances: c.NumInstances}
+	if out.TaskName == "" {
+		out.TaskName = tc.TaskName
+	}
+	if out.Task == "" {
+		out.Task, _, _ = strings.Cut(out.TaskName, ":")
+	}
+	if strings.Contains(out.TaskName+":", ":mc:") {
+		out.Formulation = MC
+	}
+	out.Options.Split = tc.Split
+	out.Options.Limit = -1
+	if tc.Limit != nil && *tc.Limit > 0 {
+		out.Options.Limit = *tc.Limit
+	}
+	out.Options.Shots = -1
+	if tc.NumShots != nil && *tc.NumShots > 0 {
+		out.Options.Shots = *tc.NumShots
+	}
+	if tc.Seed != nil {
+		out.Options.Seed = *tc.Seed
+	}
+	return out, nil
+}
+
+// sortRequests orders requests as oe-eval emits them: normal requests by doc then choice, unconditional after.
+func sortRequests(reqs []Request) {
+	sort.SliceStable(reqs, func(i, j int) bool {
+		if reqs[i].DocID != reqs[j].DocID {
+			return reqs[i].DocID < reqs[j].DocID
+		}
+		return reqs[i].Idx < reqs[j].Idx
+	})
+}
