@@ -57,7 +57,9 @@ func RunBatch(r *Run, p BatchParams) (RunSummary, error) {
 					fmt.Fprint(p.Stderr, "\r\033[K")
 				}
 				fmt.Fprintln(p.Stderr, eventLine(e))
-				progress(true)
+				if p.Terminal {
+					progress(true) // redraw the progress line under the message
+				}
 			}
 		}
 	}

@@ -885,9 +885,12 @@ func (d *decoder) validate(root *yaml.Node, r *Recipe) {
 			d.fail(at("anneal"), "anneal.tokens", "an automatic anneal needs tokens > 0")
 			return
 		}
-		if r.Anneal.AutoAt+r.Anneal.Tokens != r.MaxTokens {
-			// the anneal decides where the run ends
-			r.MaxTokens = r.Anneal.AutoAt + r.Anneal.Tokens
+		switch {
+		case r.Anneal.AutoAt >= r.MaxTokens:
+			d.warn(at("anneal", "auto_at"), "anneal.auto_at %d is not before max_tokens %d: the run ends without annealing", r.Anneal.AutoAt, r.MaxTokens)
+		case r.Anneal.AutoAt+r.Anneal.Tokens != r.MaxTokens:
+			d.warn(at("anneal"), "the automatic anneal (%d tokens from %d) ends at %d tokens, not max_tokens %d: the run ends when the anneal does",
+				r.Anneal.Tokens, r.Anneal.AutoAt, r.Anneal.AutoAt+r.Anneal.Tokens, r.MaxTokens)
 		}
 	}
 	if r.StartAsAnneal && r.LoadPath == "" {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/olmolab/olmolab/lab/data"
@@ -123,6 +124,10 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	}
 	rec := p.Recipe
 	r.Recipe = rec
+	if !backendAvailable(rec.Backend) {
+		return nil, &InputError{fmt.Errorf("%s: backend %q is not in this build of olmolab (available: %s); %s", rec.Path, rec.Backend,
+			strings.Join(model.BackendNames(), ", "), backendHint(rec.Backend))}
+	}
 	tok, err := data.NewTokenizer(rec.Tokenizer)
 	if err != nil {
 		return nil, &InputError{fmt.Errorf("%s: tokenizer: %w", rec.Path, err)}
@@ -255,6 +260,22 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	}
 	go r.loop()
 	return r, nil
+}
+
+func backendAvailable(name string) bool {
+	for _, n := range model.BackendNames() {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+func backendHint(name string) string {
+	if strings.HasPrefix(name, "cuda") {
+		return "this recipe needs an NVIDIA GPU. HINT: on a machine with one, run scripts/setup-cuda.sh and build with `go build -tags cuda .` (README: GPU), or try it at proxy scale with --set backend=cpu and a smaller model"
+	}
+	return "HINT: set backend: cpu"
 }
 
 func maxNorm(r *Recipe) float64 {
@@ -413,6 +434,10 @@ func errString(err error) string {
 
 func (r *Run) train() error {
 	rec := r.Recipe
+	if rec.StartAsAnneal && rec.Soup.Ingredients > 0 && !r.soupDone && r.st.Step == 0 {
+		// a stage-2 recipe with a soup: every ingredient anneals from load_path
+		return r.runSoup(Action{Kind: ActSoup, Tokens: rec.MaxTokens})
+	}
 	for {
 		if err := r.applyActions(); err != nil {
 			return err
