@@ -118,7 +118,7 @@ func Evaluate(ctx context.Context, be model.Backend, tok data.Tokenizer, tasks [
 // WriteTable prints one line per task: instances, the primary metric and value, and every accuracy and the
 // gold answer's bits per byte ("-" where a metric is not defined).
 func (r Results) WriteTable(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	cols := []string{MetricAccRaw, MetricAccPerToken, MetricAccPerChar, MetricAccPerByte, MetricAccUncond, MetricBPB}
 	fmt.Fprintf(tw, "task\tform\tgroup\tn\tprimary\tscore\t%s\t\n", strings.Join(cols, "\t"))
 	for _, s := range r.Scores {

@@ -460,7 +460,7 @@ func (t SNRTable) WriteTable(w io.Writer) error {
 	if _, err := fmt.Fprintln(w, t.Describe()); err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	hdr := "task\tform\tmetric\truns\tn\tmean\tsignal\tnoise\tSNR\tavg signal\tavg noise\tavg SNR\t"
 	if len(t.Targets) > 0 {
 		hdr += "dec.acc\tavg dec.acc\t"
