@@ -139,7 +139,18 @@ func checkNames(specs []SourceSpec) error {
 func (l *Loader) openAll(specs []SourceSpec) ([]*source, error) {
 	srcs := make([]*source, len(specs))
 	probs := make([]problems, len(specs))
-	forEach(len(specs), func(i int) { srcs[i] = openSource(specs[i], l.open, &probs[i]) })
+	warns := make([][]string, len(specs))
+	forEach(len(specs), func(i int) {
+		op := l.open
+		op.warn = func(w string) { warns[i] = append(warns[i], w) }
+		srcs[i] = openSource(specs[i], op, &probs[i])
+	})
+	// Warnings reach Warn on the caller's goroutine, in source order.
+	for _, ws := range warns {
+		for _, w := range ws {
+			l.p.Warn(w)
+		}
+	}
 	var all problems
 	for i := range probs {
 		for _, e := range probs[i].errs {

@@ -2,10 +2,13 @@ package data
 
 import (
 	"encoding/json"
+	"math"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/olmolab/olmolab/lab/data/world"
@@ -163,5 +166,62 @@ func TestWorldTokenizerCompresses(t *testing.T) {
 		if bpt < 2.5 {
 			t.Errorf("%s: %.2f bytes/token, want ≥ 2.5", src, bpt)
 		}
+	}
+}
+
+// refMerge is tiktoken's merge rule written plainly (O(n²)), to check dolma2's heap merge against.
+func refMerge(ranks map[string]int32, piece string) []int32 {
+	parts := make([]string, len(piece))
+	for i := 0; i < len(piece); i++ {
+		parts[i] = piece[i : i+1]
+	}
+	for {
+		best, at := int32(math.MaxInt32), -1
+		for i := 0; i+1 < len(parts); i++ {
+			if r, ok := ranks[parts[i]+parts[i+1]]; ok && r < best {
+				best, at = r, i
+			}
+		}
+		if at < 0 {
+			break
+		}
+		parts[at] += parts[at+1]
+		parts = append(parts[:at+1], parts[at+2:]...)
+	}
+	out := make([]int32, len(parts))
+	for i, p := range parts {
+		out[i] = ranks[p]
+	}
+	return out
+}
+
+// TestDolma2MergeHeap: the heap merge (pieces ≥ 64 bytes) gives tiktoken's merges, and a long piece is fast.
+func TestDolma2MergeHeap(t *testing.T) {
+	tok := dolma2()
+	r := rand.New(rand.NewPCG(1, 2))
+	alphabets := []string{"ab", "ACGT", "etaoinshrdlu", "aéü日🙂 ", "0123456789"}
+	for i := range 300 {
+		al := []rune(alphabets[i%len(alphabets)])
+		var b strings.Builder
+		for range 64 + r.IntN(200) {
+			b.WriteRune(al[r.IntN(len(al))])
+		}
+		s := b.String()
+		got := tok.mergeHeap(nil, s)
+		if want := refMerge(tok.ranks, s); !slices.Equal(got, want) {
+			t.Fatalf("mergeHeap(%q)\n got %v\nwant %v", s, got, want)
+		}
+		if short := tok.merge(nil, s[:60]); !slices.Equal(short, refMerge(tok.ranks, s[:60])) {
+			t.Fatalf("merge(%q) differs from the reference", s[:60])
+		}
+	}
+	start := time.Now()
+	long := strings.Repeat("ACGTTGCA", 1<<15) // 256 KiB of letters, one piece: ~20 s in O(n²), ~0.1 s here
+	ids := tok.Encode(nil, long)
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("256 KiB piece took %v", el)
+	}
+	if tok.Decode(ids) != long {
+		t.Error("256 KiB piece does not round-trip")
 	}
 }

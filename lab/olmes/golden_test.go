@@ -48,6 +48,7 @@ func readDumpLines(t testing.TB, path string) [][]byte {
 // data is google/boolq, which lacks the Wikipedia titles OLMES's super_glue passages start with (olmes.md D4):
 // those requests must equal the dump once "Title -- " is removed from the evaluated passage.
 func TestRequestsMatchOEEval(t *testing.T) {
+	t.Parallel()
 	dir := needShared(t)
 	configs, _ := filepath.Glob(filepath.Join(dir, "requests", "*", "*", "config.json"))
 	if len(configs) == 0 {

@@ -1,7 +1,6 @@
 package olmes
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -118,18 +117,13 @@ func (d Doc) MarshalJSON() ([]byte, error) { return appendPyJSON(nil, d) }
 
 // UnmarshalJSON reads an object keeping key order; numbers that are integers become int, others float64.
 func (d *Doc) UnmarshalJSON(b []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	v, err := decodeOrdered(dec, 0)
+	v, err := parseJSON(b)
 	if err != nil {
 		return err
 	}
 	doc, ok := v.(Doc)
 	if !ok {
 		return fmt.Errorf("expected a JSON object, got %s", jsonKind(v))
-	}
-	if _, err := dec.Token(); err == nil {
-		return fmt.Errorf("trailing data after the object")
 	}
 	*d = doc
 	return nil
@@ -153,67 +147,6 @@ func jsonKind(v any) string {
 
 // maxDepth bounds nesting in outside input (a fuzzed line must not overflow the stack).
 const maxDepth = 64
-
-func decodeOrdered(dec *json.Decoder, depth int) (any, error) {
-	if depth > maxDepth {
-		return nil, fmt.Errorf("JSON nested deeper than %d", maxDepth)
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			d := Doc{}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				k, ok := kt.(string)
-				if !ok {
-					return nil, fmt.Errorf("object key is not a string")
-				}
-				v, err := decodeOrdered(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				d = d.Set(k, v)
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
-			return d, nil
-		case '[':
-			a := []any{}
-			for dec.More() {
-				v, err := decodeOrdered(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				a = append(a, v)
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
-			return a, nil
-		}
-		return nil, fmt.Errorf("unexpected %v", t)
-	case json.Number:
-		if i, err := strconv.ParseInt(string(t), 10, 64); err == nil {
-			return int(i), nil
-		}
-		f, err := t.Float64()
-		if err != nil {
-			return nil, fmt.Errorf("number %s: %w", t, err)
-		}
-		return f, nil
-	default: // string, bool, nil
-		return t, nil
-	}
-}
 
 // appendPyJSON appends v encoded as Python's json.dumps(v) with its defaults: ensure_ascii (every character
 // outside ' '…'~' as \uXXXX, astral characters as surrogate pairs), separators ", " and ": ", keys in order.

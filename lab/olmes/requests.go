@@ -325,76 +325,80 @@ func withPath(err error, path string) error {
 
 // ---- reading dumps ----
 
-// requestLine is the JSON shape of one dump line.
-type requestLine struct {
-	RequestType string          `json:"request_type"`
-	Doc         json.RawMessage `json:"doc"`
-	Request     *struct {
-		Context      *string `json:"context"`
-		Continuation *string `json:"continuation"`
-	} `json:"request"`
-	Idx      *int   `json:"idx"`
-	TaskName string `json:"task_name"`
-	DocID    *int   `json:"doc_id"`
-	NativeID any    `json:"native_id"`
-	Label    any    `json:"label"`
-}
-
 // ParseRequestLine parses one line of an oe-eval request dump. A line that is not a loglikelihood request with
 // context, continuation, idx and doc_id is an error saying what is missing.
 func ParseRequestLine(line []byte) (Request, error) {
-	var l requestLine
-	if err := json.Unmarshal(line, &l); err != nil {
-		return Request{}, fmt.Errorf("not a JSON request object: %w", err)
+	v, err := parseJSON(line)
+	if err != nil {
+		return Request{}, err
 	}
-	if l.RequestType != "" && l.RequestType != "loglikelihood" {
-		return Request{}, fmt.Errorf("request_type %q: only loglikelihood requests can be scored", l.RequestType)
+	d, ok := v.(Doc)
+	if !ok {
+		return Request{}, fmt.Errorf("expected a JSON object, got %s", jsonKind(v))
 	}
-	switch {
-	case l.Request == nil:
-		return Request{}, errors.New(`missing "request"`)
-	case l.Request.Context == nil:
-		return Request{}, errors.New(`missing "request.context"`)
-	case l.Request.Continuation == nil:
-		return Request{}, errors.New(`missing "request.continuation"`)
-	case l.Idx == nil:
-		return Request{}, errors.New(`missing "idx"`)
-	case l.DocID == nil:
-		return Request{}, errors.New(`missing "doc_id"`)
-	case *l.Idx < 0 || *l.Idx > 1<<20:
-		return Request{}, fmt.Errorf("idx %d out of range", *l.Idx)
+	if rt, ok := d.Get("request_type"); ok && rt != nil && rt != "loglikelihood" {
+		return Request{}, fmt.Errorf("request_type %v: only loglikelihood requests can be scored", rt)
 	}
-	r := Request{Context: *l.Request.Context, Continuation: *l.Request.Continuation, Idx: *l.Idx,
-		TaskName: l.TaskName, DocID: *l.DocID}
-	if len(l.Doc) > 0 && string(l.Doc) != "null" {
-		if err := r.Doc.UnmarshalJSON(l.Doc); err != nil {
-			return Request{}, fmt.Errorf(`"doc": %w`, err)
+	var r Request
+	rq, ok := d.Get("request")
+	req, isDoc := rq.(Doc)
+	if !ok || !isDoc {
+		return Request{}, errors.New(`missing "request" object`)
+	}
+	str := func(from Doc, key, what string) (string, error) {
+		v, ok := from.Get(key)
+		s, isStr := v.(string)
+		if !ok || !isStr {
+			return "", fmt.Errorf("missing string %q", what)
+		}
+		return s, nil
+	}
+	integer := func(key string) (int, error) {
+		v, ok := d.Get(key)
+		n, isInt := asInt(v)
+		if !ok || !isInt {
+			return 0, fmt.Errorf("missing integer %q", key)
+		}
+		return n, nil
+	}
+	if r.Context, err = str(req, "context", "request.context"); err != nil {
+		return Request{}, err
+	}
+	if r.Continuation, err = str(req, "continuation", "request.continuation"); err != nil {
+		return Request{}, err
+	}
+	if r.Idx, err = integer("idx"); err != nil {
+		return Request{}, err
+	}
+	if r.Idx < 0 || r.Idx > 1<<20 {
+		return Request{}, fmt.Errorf("idx %d out of range", r.Idx)
+	}
+	if r.DocID, err = integer("doc_id"); err != nil {
+		return Request{}, err
+	}
+	if tn, ok := d.Get("task_name"); ok && tn != nil {
+		if r.TaskName, ok = tn.(string); !ok {
+			return Request{}, errors.New(`"task_name" is not a string`)
 		}
 	}
-	switch v := l.NativeID.(type) {
-	case float64:
-		if n, ok := asInt(v); ok {
-			r.NativeID = n
-		} else {
-			r.NativeID = v
+	if doc, ok := d.Get("doc"); ok && doc != nil {
+		if r.Doc, ok = doc.(Doc); !ok {
+			return Request{}, errors.New(`"doc" is not an object`)
 		}
-	default:
-		r.NativeID = v
 	}
-	switch v := l.Label.(type) {
-	case float64:
-		n, ok := asInt(v)
-		if !ok {
-			return Request{}, fmt.Errorf("label %v is not an integer", v)
-		}
-		r.Label = n
+	r.NativeID, _ = d.Get("native_id")
+	switch l, _ := d.Get("label"); l.(type) {
 	case nil:
-		// oe-eval treats a missing label as choice 0 ("very problematic"); so do we, and Task building checks it.
+		// oe-eval treats a missing label as choice 0 ("very problematic"); we take the doc's gold if it has one.
 		if g, ok := r.Doc.Int("gold"); ok {
 			r.Label = g
 		}
 	default:
-		return Request{}, fmt.Errorf("label %v is not an integer", v)
+		n, ok := asInt(l)
+		if !ok {
+			return Request{}, fmt.Errorf("label %v is not an integer", l)
+		}
+		r.Label = n
 	}
 	return r, nil
 }

@@ -42,8 +42,7 @@ type packer struct {
 type workspace struct {
 	apack []float32
 	tile  []float32
-	bpack []float32    // B block for single-threaded products
-	bpair [2][]float32 // bpack twice: run alternates buffers, one suffices alone
+	bpack []float32 // B block for single-threaded products
 }
 
 // problem is one Sgemm call as the threads see it.
@@ -88,39 +87,96 @@ func (ws *workspace) prepare(ar *arch) {
 
 func roundUp(x, m int) int { return (x + m - 1) / m * m }
 
-// run is thread t of nt working on p. The threads split the rows of C in
-// whole mr-row tiles; B blocks are packed cooperatively into bpack[0] and
-// bpack[1] alternately, and one barrier per block separates packing from use.
-// With two buffers one barrier suffices: a thread that passed barrier i has
-// finished computing with block i-1, so block i+1 may overwrite its buffer.
-func (p *problem) run(t, nt int, ws *workspace, bpack *[2][]float32, bar *barrier) {
+// serial is the blocked product on one thread, with one B buffer.
+func (p *problem) serial1(ws *workspace) {
 	ws.prepare(p.ar)
+	ws.bpack = grow(ws.bpack, p.ar.bpackSize())
 	ar := p.ar
-	mr, nr := ar.mr, ar.nr
-	tiles := (p.m + mr - 1) / mr
-	r0 := tiles * t / nt * mr
-	r1 := min(p.m, tiles*(t+1)/nt*mr)
-	iter := 0
 	for jc := 0; jc < p.n; jc += ar.nc {
 		nb := min(ar.nc, p.n-jc)
-		panels := (nb + nr - 1) / nr
+		panels := (nb + ar.nr - 1) / ar.nr
 		for pc := 0; pc < p.k; pc += ar.kc {
 			kb := min(ar.kc, p.k-pc)
-			bp := bpack[iter&1]
-			iter++
-			p.packB(bp, pc, kb, jc, nb, panels*t/nt, panels*(t+1)/nt)
-			if nt > 1 {
-				bar.wait()
-			}
+			p.packB(ws.bpack, pc, kb, jc, nb, 0, panels)
 			beta := p.beta
 			if pc > 0 {
 				beta = 1
 			}
-			for ic := r0; ic < r1; ic += ar.mc {
-				mb := min(ar.mc, r1-ic)
+			for ic := 0; ic < p.m; ic += ar.mc {
+				mb := min(ar.mc, p.m-ic)
+				p.packA(ws.apack, ic, mb, pc, kb)
+				p.macro(ws, ws.bpack, ic, mb, jc, nb, kb, beta)
+			}
+		}
+	}
+}
+
+// shared is one thread's part of a product that all the pool's threads work on
+// together. Work is handed out dynamically, so a thread that the OS deschedules
+// (a busy machine) delays the others by at most the piece it holds:
+//
+//   - per block (jc, pc), B micro-panels are claimed one at a time and packed
+//     into bpack[it&1]; the block is computed once all its panels are packed;
+//   - the rows of C are cut into chunks of whole tiles (at least four per
+//     thread); a thread claims a chunk, packs its A rows and multiplies them by
+//     the whole B block;
+//   - block it+2 reuses block it's buffer, so it is packed only once every
+//     chunk of block it is done; a block at depth pc > 0 accumulates into
+//     what the previous block wrote, so it is computed only once every chunk
+//     of that block is done. Packing block it+1 thus overlaps the tail of
+//     block it.
+//
+// Waiting uses completion counters (pool.waitFor), not a barrier: no thread
+// waits for another thread to arrive, only for work to be finished.
+func (pl *pool) shared(ws *workspace) {
+	p := &pl.probs[0]
+	ar := p.ar
+	ws.prepare(ar)
+	chunkRows, chunks := pl.chunkRows, pl.chunks
+	it := 0
+	for jc := 0; jc < p.n; jc += ar.nc {
+		nb := min(ar.nc, p.n-jc)
+		panels := int32((nb + ar.nr - 1) / ar.nr)
+		for pc := 0; pc < p.k; pc += ar.kc {
+			kb := min(ar.kc, p.k-pc)
+			bp := pl.bpack[it&1]
+			c := &pl.ctr[it]
+			if it >= 2 {
+				pl.waitFor(&pl.ctr[it-2].chunkDone, chunks)
+			}
+			for {
+				q := c.packNext.Add(1) - 1
+				if q >= panels {
+					break
+				}
+				p.packB(bp, pc, kb, jc, nb, int(q), int(q)+1)
+				if c.packDone.Add(1) == panels {
+					pl.signal()
+				}
+			}
+			pl.waitFor(&c.packDone, panels)
+			beta := p.beta
+			if pc > 0 {
+				// Block it adds to the C rows that block it-1 (same
+				// columns, previous depths) wrote; any thread may hold
+				// any chunk, so all of block it-1 must be done.
+				beta = 1
+				pl.waitFor(&pl.ctr[it-1].chunkDone, chunks)
+			}
+			for {
+				ch := c.chunkNext.Add(1) - 1
+				if ch >= chunks {
+					break
+				}
+				ic := int(ch) * chunkRows
+				mb := min(chunkRows, p.m-ic)
 				p.packA(ws.apack, ic, mb, pc, kb)
 				p.macro(ws, bp, ic, mb, jc, nb, kb, beta)
+				if c.chunkDone.Add(1) == chunks {
+					pl.signal()
+				}
 			}
+			it++
 		}
 	}
 }

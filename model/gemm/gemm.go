@@ -92,7 +92,8 @@ func SgemmStridedBatched(transA, transB bool, m, n, k int, alpha float32,
 		return
 	}
 	ws := wsPool.Get().(*workspace)
-	job.thread(0, 1, ws)
+	var next atomic.Int32
+	job.thread(&next, ws)
 	wsPool.Put(ws)
 }
 
@@ -117,8 +118,14 @@ func (j *batchJob) item(i int) problem {
 	return pr
 }
 
-func (j *batchJob) thread(t, nt int, ws *workspace) {
-	for i := j.count * t / nt; i < j.count*(t+1)/nt; i++ {
+// thread computes items of the batch, claimed one at a time from next, until
+// none is left.
+func (j *batchJob) thread(next *atomic.Int32, ws *workspace) {
+	for {
+		i := int(next.Add(1) - 1)
+		if i >= j.count {
+			return
+		}
 		pr := j.item(i)
 		pr.serial(ws)
 	}
@@ -144,16 +151,8 @@ func (p *problem) serial(ws *workspace) {
 	case p.m*p.n*p.k < tinyMNK:
 		naive(p.transA, p.transB, p.m, p.n, p.k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, p.c, p.ldc)
 	default:
-		p.runAlone(ws)
+		p.serial1(ws)
 	}
-}
-
-// runAlone is the single-threaded blocked product, with ws's own B buffer.
-func (p *problem) runAlone(ws *workspace) {
-	ws.prepare(p.ar)
-	ws.bpack = grow(ws.bpack, p.ar.bpackSize())
-	ws.bpair = [2][]float32{ws.bpack, ws.bpack}
-	p.run(0, 1, ws, &ws.bpair, nil)
 }
 
 // product runs one big product on nt threads. Normally the threads split C's
@@ -168,13 +167,23 @@ func (pl *pool) product(pr *problem, nt int) {
 	if tiles >= 4*nt || panels < 4*nt {
 		nt = min(nt, tiles)
 		if nt == 1 {
-			pr.runAlone(&pl.ws0)
+			pr.serial1(&pl.ws0)
 			return
 		}
 		pl.probs[0] = *pr
 		for i := range pl.bpack {
 			pl.bpack[i] = grow(pl.bpack[i], ar.bpackSize())
 		}
+		// Chunks of whole tiles, at least four per thread, at most mc rows.
+		per := max(1, min(ar.mc/ar.mr, tiles/(4*nt)))
+		pl.chunkRows = per * ar.mr
+		pl.chunks = int32((pr.m + pl.chunkRows - 1) / pl.chunkRows)
+		iters := ((pr.n + ar.nc - 1) / ar.nc) * ((pr.k + ar.kc - 1) / ar.kc)
+		if cap(pl.ctr) < iters {
+			pl.ctr = make([]blockCounters, iters)
+		}
+		pl.ctr = pl.ctr[:iters]
+		clear(pl.ctr)
 		pl.launch(nt, splitRows)
 	} else {
 		for t := range nt {

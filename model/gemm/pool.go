@@ -6,59 +6,53 @@ import (
 	"sync/atomic"
 )
 
-// barrier is a reusable barrier for n threads. Threads spin briefly (the
-// threads of one product arrive within microseconds of each other), then park
-// on a condition variable so a descheduled peer on a busy machine costs a
-// futex wait, not a burnt core.
-type barrier struct {
-	n     int32
-	count atomic.Int32
-	gen   atomic.Uint32
-	mu    sync.Mutex
-	cond  sync.Cond
-}
+// waitSpins bounds the busy-wait before parking: the threads of one product
+// finish their pieces within microseconds of each other, but on a busy machine
+// a peer may be descheduled for milliseconds, and spinning then would take the
+// core from it.
+const waitSpins = 2000
 
-// barrierSpins bounds the busy-wait before parking: ~10–30 µs of atomic loads.
-const barrierSpins = 4000
-
-func (b *barrier) reset(n int) {
-	b.n = int32(n)
-	b.count.Store(0)
-	if b.cond.L == nil {
-		b.cond.L = &b.mu
-	}
-}
-
-func (b *barrier) wait() {
-	// Read n and gen before arriving: once this thread has arrived, the
-	// caller may finish and reset the barrier for its next product.
-	n, g := b.n, b.gen.Load()
-	if b.count.Add(1) == n {
-		b.count.Store(0)
-		b.mu.Lock()
-		b.gen.Add(1)
-		b.mu.Unlock()
-		b.cond.Broadcast()
-		return
-	}
-	for i := 0; i < barrierSpins; i++ {
-		if b.gen.Load() != g {
+// waitFor returns once ctr reaches target: it spins briefly, then parks on
+// pl.cond. Whoever completes a counter calls signal.
+func (pl *pool) waitFor(ctr *atomic.Int32, target int32) {
+	for range waitSpins {
+		if ctr.Load() >= target {
 			return
 		}
 	}
-	b.mu.Lock()
-	for b.gen.Load() == g {
-		b.cond.Wait()
+	pl.mu2.Lock()
+	pl.waiters.Add(1)
+	for ctr.Load() < target {
+		pl.cond.Wait()
 	}
-	b.mu.Unlock()
+	pl.waiters.Add(-1)
+	pl.mu2.Unlock()
+}
+
+// signal wakes the parked waiters after a counter reached its target. The
+// counter update precedes the waiters check, and a waiter registers before it
+// re-checks its counter, so no wake-up is lost (both are sequentially
+// consistent atomics).
+func (pl *pool) signal() {
+	if pl.waiters.Load() > 0 {
+		pl.mu2.Lock()
+		pl.cond.Broadcast()
+		pl.mu2.Unlock()
+	}
+}
+
+// blockCounters coordinate one (jc, pc) block of a shared product.
+type blockCounters struct {
+	packNext, packDone   atomic.Int32 // B micro-panels claimed, packed
+	chunkNext, chunkDone atomic.Int32 // row chunks claimed, computed
 }
 
 // mode says how the threads of one parallel call share the work.
 type mode int
 
 const (
-	// splitRows: all threads work on probs[0]; they split C's rows and pack
-	// each B block together (problem.run).
+	// splitRows: all threads work on probs[0]; they share the rows of C and
+	// pack each B block together (pool.shared).
 	splitRows mode = iota
 	// independent: thread t runs probs[t] alone, with private B buffers
 	// (column slices of one product, or a share of a batch).
@@ -72,12 +66,24 @@ type pool struct {
 	mu      sync.Mutex
 	workers []*worker
 	ws0     workspace // the calling goroutine's share
-	bpack   [2][]float32
-	bar     barrier
 	nt      int
 	mode    mode
 	probs   []problem
-	batch   batchJob
+	exited  atomic.Int32 // threads done with the current call
+
+	// splitRows state
+	bpack     [2][]float32
+	chunkRows int
+	chunks    int32
+	ctr       []blockCounters
+
+	// independent batch state
+	batch     batchJob
+	batchNext atomic.Int32
+
+	mu2     sync.Mutex // guards parking in waitFor
+	cond    sync.Cond
+	waiters atomic.Int32
 }
 
 type worker struct {
@@ -107,33 +113,41 @@ func (w *worker) loop() {
 	}
 }
 
-// thread is thread t's share of the current call; every thread, the caller
-// included, ends at the barrier, which is how the caller learns all are done.
+// thread is thread t's share of the current call. Every thread, the caller
+// included, counts itself out in exited as its last access to the pool's
+// state, so once the caller has seen all nt the next call may reuse it.
 func (p *pool) thread(t int, ws *workspace) {
+	nt := int32(p.nt) // read before counting out: the caller may then reset it
 	switch p.mode {
 	case splitRows:
-		pr := &p.probs[0]
-		pr.run(t, p.nt, ws, &p.bpack, &p.bar)
+		p.shared(ws)
 	case independent:
 		if p.batch.count > 0 {
-			p.batch.thread(t, p.nt, ws)
+			p.batch.thread(&p.batchNext, ws)
 		} else if pr := &p.probs[t]; pr.m > 0 && pr.n > 0 {
-			pr.runAlone(ws)
+			pr.serial1(ws)
 		}
 	}
-	p.bar.wait()
+	if p.exited.Add(1) == nt {
+		p.signal()
+	}
 }
 
 // launch runs thread on nt threads (the caller is thread 0) and returns when
-// all are done. p.mu must be held and p.probs/p.batch set up.
+// all are done. p.mu must be held and the mode's state set up.
 func (p *pool) launch(nt int, m mode) {
 	p.nt = nt
 	p.mode = m
-	p.bar.reset(nt)
+	p.exited.Store(0)
+	p.batchNext.Store(0)
+	if p.cond.L == nil {
+		p.cond.L = &p.mu2
+	}
 	for _, w := range p.workers[:nt-1] {
 		w.start <- struct{}{}
 	}
 	p.thread(0, &p.ws0)
+	p.waitFor(&p.exited, int32(nt))
 }
 
 // threads is how many threads a product of this many flops should use:

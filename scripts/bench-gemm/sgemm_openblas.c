@@ -43,5 +43,6 @@ int main(int argc, char **argv) {
 	}
 	qsort(g, reps, sizeof(double), cmp);
 	printf("%.1f\n", g[reps / 2]);
+	fprintf(stderr, "openblas core %s, config %s\n", openblas_get_corename(), openblas_get_config());
 	return 0;
 }

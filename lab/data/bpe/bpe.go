@@ -23,7 +23,7 @@ const MaxPiece = 64
 // Split calls yield for each piece of text, in order; the pieces concatenate to text. A piece is one of:
 // an optional space and a run of letters (ASCII letters and any byte ≥ 0x80, so UTF-8 sequences stay whole);
 // an optional space and a single digit (numbers are spelled digit by digit, which helps small models add);
-// an optional space and a run of other visible characters; a run of newlines; a run of spaces and tabs, less the last
+// an optional space and a run of other visible characters; a run of newlines; a run of other whitespace, less the last
 // space when a word follows (that space starts the word's piece, like cl100k's `\s+(?!\S)`).
 func Split(text string, yield func(piece string)) {
 	i := 0
@@ -46,17 +46,17 @@ func Split(text string, yield func(piece string)) {
 			for i < n && (text[i] == '\n' || text[i] == '\r') && i-start < MaxPiece {
 				i++
 			}
-		case isSpace(c):
-			for i < n && (text[i] == ' ' || text[i] == '\t') && i-start < MaxPiece {
+		case !isSpace(c):
+			for i < n && !isLetter(text[i]) && !isDigit(text[i]) && !isSpace(text[i]) && i-start < MaxPiece {
+				i++
+			}
+		default: // other whitespace (space, tab, \v, \f)
+			for i < n && isSpace(text[i]) && text[i] != '\n' && text[i] != '\r' && i-start < MaxPiece {
 				i++
 			}
 			// Leave the last space for a following word or symbol.
 			if i < n && i-start > 1 && text[i-1] == ' ' && !isSpace(text[i]) {
 				i--
-			}
-		default:
-			for i < n && !isLetter(text[i]) && !isDigit(text[i]) && !isSpace(text[i]) && i-start < MaxPiece {
-				i++
 			}
 		}
 		yield(text[start:i])

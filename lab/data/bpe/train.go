@@ -1,9 +1,6 @@
 package bpe
 
-import (
-	"bytes"
-	"sort"
-)
+import "sort"
 
 // Train learns size-256 merges from texts, deterministically: pieces are counted (Split), then the most frequent
 // adjacent pair is merged, ties broken by the smaller (left, right) ids, until the vocabulary has size tokens or no
@@ -96,17 +93,4 @@ func Train(texts []string, size int) *Model {
 		panic(err) // Train only merges defined tokens
 	}
 	return m
-}
-
-// equal reports whether two models have the same merges (for tests).
-func equal(a, b *Model) bool {
-	if len(a.Merges) != len(b.Merges) {
-		return false
-	}
-	for i := range a.tokens {
-		if !bytes.Equal(a.tokens[i], b.tokens[i]) {
-			return false
-		}
-	}
-	return true
 }

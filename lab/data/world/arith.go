@@ -53,9 +53,10 @@ func (k *KB) Sums(heldOut bool) []Sum {
 	return out
 }
 
-// SumDistractors returns n distinct wrong answers near s's answer (±1, ±2, ±10, ±3, …), non-negative, in random
-// order from r: close numbers, so that magnitude alone does not give the answer away.
-func SumDistractors(s Sum, n int, r *rnd.RNG) []int {
+// SumDistractors returns n distinct wrong answers near s's answer (±1, ±2, ±10, ±3, …), non-negative, in an order
+// drawn from seed: close numbers, so that magnitude alone does not give the answer away.
+func SumDistractors(s Sum, n int, seed uint64) []int {
+	r := rnd.New(rnd.Hash(seed, rnd.String("world.sum"), uint64(s.A), uint64(s.B)))
 	c := s.Answer()
 	var cand []int
 	for _, d := range []int{1, -1, 2, -2, 10, -10, 3, -3, 4, -4, 5, -5, 11, 9} {

@@ -347,9 +347,9 @@ func (k *KB) Cloze(f Fact) (prompt, answer string) {
 	return render(tpl[:cut], k.Entities[f.Subject].Name, ""), f.Value
 }
 
-// Distractors returns n distinct wrong answers for fact f from its attribute's value set, in random order drawn
-// from r. It panics if the value set has fewer than n+1 values.
-func (k *KB) Distractors(f Fact, n int, r *rnd.RNG) []string {
+// Distractors returns n distinct wrong answers for fact f from its attribute's value set, in an order drawn from
+// seed (the same seed, the same distractors). It panics if the value set has fewer than n+1 values.
+func (k *KB) Distractors(f Fact, n int, seed uint64) []string {
 	vals := k.Attrs[f.Attr].Values
 	var wrong []string
 	for _, v := range vals {
@@ -360,6 +360,7 @@ func (k *KB) Distractors(f Fact, n int, r *rnd.RNG) []string {
 	if len(wrong) < n {
 		panic(fmt.Sprintf("world: attribute %s has %d wrong values, need %d", k.Attrs[f.Attr].Name, len(wrong), n))
 	}
+	r := rnd.New(rnd.Hash(seed, rnd.String("world.distractors"), uint64(f.Subject), uint64(f.Attr)))
 	r.Shuffle(len(wrong), func(i, j int) { wrong[i], wrong[j] = wrong[j], wrong[i] })
 	return wrong[:n]
 }

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/olmolab/olmolab/lab/data/internal/rnd"
 )
 
 // TestTokenizerFileIsGenerated checks that tokenizer.bpe is what `go generate` produces from the code as it is:
@@ -59,12 +57,11 @@ func TestKB(t *testing.T) {
 			t.Errorf("Attr(%q) = %d", a.Name, k.Attr(a.Name))
 		}
 	}
-	r := rnd.New(1)
 	for _, f := range k.Facts {
 		if !contains(k.Attrs[f.Attr].Values, f.Value) {
 			t.Fatalf("fact %v: value not in the value set", f)
 		}
-		for _, d := range k.Distractors(f, 3, r) {
+		for _, d := range k.Distractors(f, 3, 1) {
 			if d == f.Value {
 				t.Fatalf("distractor equals the answer for %v", f)
 			}
@@ -181,9 +178,8 @@ func TestArith(t *testing.T) {
 	if len(held)+len(seen) != n || len(held) < n/10 || len(held) > n/4 {
 		t.Errorf("%d held out, %d seen of %d", len(held), len(seen), n)
 	}
-	r := rnd.New(3)
 	for _, s := range held {
-		ds := SumDistractors(s, 3, r)
+		ds := SumDistractors(s, 3, 3)
 		set := map[int]bool{s.Answer(): true}
 		for _, d := range ds {
 			if set[d] || d < 0 {
@@ -204,4 +200,49 @@ func BenchmarkDocument(b *testing.B) {
 		n += len(k.Document(Source(i%int(NumSources)), 1, uint64(i)))
 	}
 	b.SetBytes(int64(n / max(b.N, 1)))
+}
+
+func TestItems(t *testing.T) {
+	k := Default()
+	for _, task := range TaskNames() {
+		items := k.Items(task, 1)
+		if len(items) < 40 {
+			t.Errorf("%s: %d items", task, len(items))
+		}
+		golds := map[int]int{}
+		for _, it := range items {
+			if len(it.Choices) != 4 || it.Gold < 0 || it.Gold > 3 {
+				t.Fatalf("%s: bad item %+v", task, it)
+			}
+			seen := map[string]bool{}
+			for _, c := range it.Choices {
+				if seen[c] {
+					t.Fatalf("%s: duplicate choice in %+v", task, it)
+				}
+				seen[c] = true
+			}
+			golds[it.Gold]++
+		}
+		if len(golds) != 4 {
+			t.Errorf("%s: gold positions %v, want all four used", task, golds)
+		}
+		if again := k.Items(task, 1); again[0].Gold != items[0].Gold || again[0].Choices[0] != items[0].Choices[0] {
+			t.Errorf("%s: not deterministic", task)
+		}
+	}
+	// The formats match the sources: a qa document contains "<context> <gold>".
+	it := k.Items(TaskFactQASeen, 1)[0]
+	found := false
+	for i := range uint64(20000) {
+		if strings.Contains(k.Document(QA, 0, i), it.Context+" "+it.Choices[it.Gold]+"\n") {
+			found = true
+			break
+		}
+	}
+	if !found {
+		t.Errorf("qa source never contains %q", it.Context+" "+it.Choices[it.Gold])
+	}
+	if k.Items("nope", 1) != nil {
+		t.Error("unknown task gave items")
+	}
 }

@@ -1,0 +1,207 @@
+package olmes
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/olmolab/olmolab/lab/data"
+	"github.com/olmolab/olmolab/model"
+)
+
+// EvalOptions tune Evaluate.
+type EvalOptions struct {
+	// MaxLength is the context length in tokens; inputs are left-truncated to it. 0 means the backend's T
+	// (OLMES uses 2048; a model trained at a shorter length is evaluated at its own).
+	MaxLength int
+	// Progress, if set, is called after each forward with the requests scored so far and the total.
+	Progress func(done, total int)
+}
+
+// Score is one task's result in one formulation.
+type Score struct {
+	Task        string                        `json:"task"`
+	Formulation Formulation                   `json:"formulation"`
+	Group       string                        `json:"group,omitempty"`
+	Primary     string                        `json:"primary_metric"`
+	Instances   int                           `json:"instances"`
+	Metrics     map[string]float64            `json:"metrics"`
+	Subtasks    map[string]map[string]float64 `json:"subtasks,omitempty"` // per-subtask means (MMLU subjects)
+}
+
+// PrimaryScore is the value of the primary metric.
+func (s Score) PrimaryScore() float64 { return s.Metrics[s.Primary] }
+
+// Results are an evaluation's scores and what it cost.
+type Results struct {
+	Scores   []Score `json:"scores"`
+	Backend  string  `json:"backend"`
+	Requests int     `json:"requests"` // distinct requests scored
+	Forwards int     `json:"forwards"` // (B,T) micro-batches run
+	Seconds  float64 `json:"seconds"`
+}
+
+// RequestsPerSecond is the scoring throughput.
+func (r Results) RequestsPerSecond() float64 {
+	if r.Seconds <= 0 {
+		return 0
+	}
+	return float64(r.Requests) / r.Seconds
+}
+
+// Evaluate scores tasks on a backend: every distinct request once, B per forward (see score.go), then oe-eval's
+// metrics per doc, averaged per task (macro over subtasks where the task says so). tok must be the tokenizer the
+// model was trained with. It stops with ctx's error when ctx is cancelled between forwards.
+func Evaluate(ctx context.Context, be model.Backend, tok data.Tokenizer, tasks []*Task, o EvalOptions) (Results, error) {
+	start := time.Now()
+	if err := checkVocab(be, tok); err != nil {
+		return Results{}, err
+	}
+	index := map[Pair]int{}
+	var pairs []Pair
+	add := func(p Pair) {
+		if _, ok := index[p]; !ok {
+			index[p] = len(pairs)
+			pairs = append(pairs, p)
+		}
+	}
+	for _, t := range tasks {
+		if len(t.Instances) == 0 {
+			return Results{}, inputErrorf("", 0, "", "task %s (%s) has no instances", t.Name, t.Formulation)
+		}
+		for _, in := range t.Instances {
+			for _, p := range in.Choices {
+				add(p)
+			}
+			for _, p := range in.Uncond {
+				add(p)
+			}
+		}
+	}
+	enc := encodePairs(tok, pairs)
+	ll, ntok, st, err := scoreRequests(ctx, be, enc, o.MaxLength, tok.PAD(), o.Progress)
+	if err != nil {
+		return Results{}, err
+	}
+	res := Results{Backend: be.Name(), Requests: st.Requests, Forwards: st.Forwards}
+	for _, t := range tasks {
+		uncond := t.HasUncond()
+		docs := make([]map[string]float64, len(t.Instances))
+		subs := make([]string, len(t.Instances))
+		for i, in := range t.Instances {
+			cr := make([]ChoiceResult, len(in.Choices))
+			conts := make([]string, len(in.Choices))
+			for j, p := range in.Choices {
+				k := index[p]
+				cr[j] = ChoiceResult{LogProb: ll[k], Tokens: ntok[k]}
+				if uncond {
+					cr[j].LogProbUncond = ll[index[in.Uncond[j]]]
+				}
+				conts[j] = p.Continuation
+			}
+			docs[i] = DocMetrics(conts, cr, in.Gold, uncond)
+			subs[i] = in.Subtask
+		}
+		m, sub := aggregate(docs, subs, t.Macro)
+		res.Scores = append(res.Scores, Score{Task: t.Name, Formulation: t.Formulation, Group: t.Group,
+			Primary: t.Primary, Instances: len(t.Instances), Metrics: m, Subtasks: sub})
+	}
+	res.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+// WriteTable prints one line per task: instances, the primary metric and value, and every accuracy and the
+// gold answer's bits per byte ("-" where a metric is not defined).
+func (r Results) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	cols := []string{MetricAccRaw, MetricAccPerToken, MetricAccPerChar, MetricAccPerByte, MetricAccUncond, MetricBPB}
+	fmt.Fprintf(tw, "task\tform\tgroup\tn\tprimary\tscore\t%s\t\n", strings.Join(cols, "\t"))
+	for _, s := range r.Scores {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%.4f\t", s.Task, s.Formulation, s.Group, s.Instances, s.Primary, s.PrimaryScore())
+		for _, c := range cols {
+			if v, ok := s.Metrics[c]; ok {
+				fmt.Fprintf(tw, "%.4f\t", v)
+			} else {
+				fmt.Fprint(tw, "-\t")
+			}
+		}
+		fmt.Fprintln(tw)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%d requests in %d forwards on %s, %.1fs (%.1f requests/s); bits_per_byte_corr: lower is better\n",
+		r.Requests, r.Forwards, r.Backend, r.Seconds, r.RequestsPerSecond())
+	return err
+}
+
+// WriteJSON writes the results as one indented JSON object.
+func (r Results) WriteJSON(w io.Writer) error {
+	e := json.NewEncoder(w)
+	e.SetIndent("", "  ")
+	return e.Encode(r)
+}
+
+// MarshalText makes a Formulation read "rc" or "mc" in JSON.
+func (f Formulation) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+
+// UnmarshalText parses "rc" or "mc".
+func (f *Formulation) UnmarshalText(b []byte) error {
+	v, err := ParseFormulation(string(b))
+	if err != nil {
+		return err
+	}
+	*f = v
+	return nil
+}
+
+// EvalRecord is one line of a run's evals.jsonl: one metric of one task in one formulation at one checkpoint.
+// The lab appends them as evaluations finish; SNR reads them back.
+type EvalRecord struct {
+	Run         string      `json:"run"`
+	Step        int         `json:"step"`
+	Tokens      int64       `json:"tokens"`
+	Task        string      `json:"task"`
+	Formulation Formulation `json:"formulation"`
+	Metric      string      `json:"metric"`
+	Value       float64     `json:"value"`
+	Primary     bool        `json:"primary,omitempty"` // Metric is the task's primary metric
+	Group       string      `json:"group,omitempty"`   // "olmes", "development", "unseen"
+	Tag         string      `json:"tag,omitempty"`     // e.g. "soup", "anneal", "ingredient-2": what was evaluated
+}
+
+// Records turns results into evals.jsonl records for a run at a step, one per task, formulation and metric
+// (subtask means are kept in the JSON results, not here). NaN and infinite values are left out.
+func (r Results) Records(run string, step int, tokens int64, tag string) []EvalRecord {
+	var out []EvalRecord
+	for _, s := range r.Scores {
+		for _, m := range MetricNames {
+			v, ok := s.Metrics[m]
+			if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+				continue
+			}
+			out = append(out, EvalRecord{Run: run, Step: step, Tokens: tokens, Task: s.Task, Formulation: s.Formulation,
+				Metric: m, Value: v, Primary: m == s.Primary, Group: s.Group, Tag: tag})
+		}
+	}
+	return out
+}
+
+// AppendEvalRecords writes records as JSON lines (for appending to evals.jsonl).
+func AppendEvalRecords(w io.Writer, recs []EvalRecord) error {
+	var b []byte
+	for _, rec := range recs {
+		line, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		b = append(append(b, line...), '\n')
+	}
+	_, err := w.Write(b)
+	return err
+}

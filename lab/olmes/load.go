@@ -1,0 +1,122 @@
+package olmes
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/olmolab/olmolab/lab/data/world"
+)
+
+// LoadOptions say where tasks come from.
+type LoadOptions struct {
+	DataDir string         // the OLMES datasets (e.g. ../shared/data/olmes); needed only for OLMES tasks
+	Build   BuildOptions   // OLMES request options (zero: OLMES v0.1)
+	Builtin BuiltinOptions // built-in task options
+	KB      *world.KB      // the world of the built-in tasks; nil: world.Default()
+}
+
+// Task groups LoadTasks expands.
+var taskGroups = map[string][]string{
+	"core9":       {"arc_easy", "arc_challenge", "boolq", "csqa", "hellaswag", "openbookqa", "piqa", "siqa", "winogrande"},
+	"olmes":       {"arc_easy", "arc_challenge", "boolq", "csqa", "hellaswag", "openbookqa", "piqa", "siqa", "winogrande", "mmlu"},
+	"builtin":     {"fact_qa_seen", "fact_cloze", "story", "code", "fact_qa_heldout", "arith"},
+	"development": {"fact_qa_seen", "fact_cloze", "story", "code"},
+	"unseen":      {"fact_qa_heldout", "arith"},
+}
+
+// TaskGroups lists the group names LoadTasks expands ("builtin", "development", "unseen", "core9", "olmes").
+func TaskGroups() []string { return sortedKeys(taskGroups) }
+
+// LoadTask returns one task in formulation f. name is
+//   - a built-in task ("fact_qa_heldout", …, see BuiltinTaskNames), built over o.KB;
+//   - an OLMES task ("arc_easy", "mmlu", "mmlu_anatomy", "csqa:mc::olmes"), built from o.DataDir;
+//   - an oe-eval request dump (a requests.jsonl[.gz] file, or a directory holding requests.jsonl.gz), whose
+//     own task_name decides the formulation.
+//
+// A ":mc" or ":rc" in the name overrides f. An unknown task or missing data is an *InputError.
+func LoadTask(name string, f Formulation, o LoadOptions) (*Task, error) {
+	if p, ok := requestDump(name); ok {
+		return LoadRequestsTask(p)
+	}
+	base, rest, _ := strings.Cut(strings.TrimSpace(name), ":")
+	for _, part := range strings.Split(rest, ":") {
+		switch part {
+		case "mc":
+			f = MC
+		case "rc":
+			f = RC
+		}
+	}
+	if BuiltinGroup(base) != "" {
+		return BuiltinTask(base, f, o.KB, o.Builtin)
+	}
+	b, _, _, _, ok := lookupBenchmark(name)
+	if !ok {
+		return nil, unknownTaskError(name)
+	}
+	reqs, err := BuildRequests(name, f, o.DataDir, o.Build)
+	if err != nil {
+		return nil, err
+	}
+	t, err := TaskFromRequests(b.Name, f, reqs)
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(strings.ToLower(base), "mmlu_") {
+		t.Name = strings.ToLower(base)
+	}
+	return t, nil
+}
+
+// LoadTasks loads several tasks, expanding group names (TaskGroups) and comma-separated lists:
+// LoadTasks([]string{"builtin", "arc_easy:mc"}, RC, o).
+func LoadTasks(names []string, f Formulation, o LoadOptions) ([]*Task, error) {
+	var out []*Task
+	for _, n := range names {
+		for _, name := range strings.Split(n, ",") {
+			name = strings.TrimSpace(name)
+			if name == "" {
+				continue
+			}
+			base, suffix, _ := strings.Cut(name, ":")
+			if g, ok := taskGroups[strings.ToLower(base)]; ok {
+				for _, m := range g {
+					if suffix != "" {
+						m += ":" + suffix
+					}
+					t, err := LoadTask(m, f, o)
+					if err != nil {
+						return nil, err
+					}
+					out = append(out, t)
+				}
+				continue
+			}
+			t, err := LoadTask(name, f, o)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		return nil, inputErrorf("", 0, "name tasks, e.g. builtin, development, unseen, arc_easy, mmlu:mc", "no tasks")
+	}
+	return out, nil
+}
+
+// requestDump reports whether name points at a request dump and returns the file.
+func requestDump(name string) (string, bool) {
+	if strings.HasSuffix(name, ".jsonl") || strings.HasSuffix(name, ".jsonl.gz") {
+		return name, true
+	}
+	if st, err := os.Stat(name); err == nil && st.IsDir() {
+		for _, f := range []string{"requests.jsonl.gz", "requests.jsonl"} {
+			if p := filepath.Join(name, f); fileExists(p) {
+				return p, true
+			}
+		}
+	}
+	return "", false
+}

@@ -1,0 +1,233 @@
+package olmes
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+
+	"github.com/olmolab/olmolab/lab/data"
+	"github.com/olmolab/olmolab/model"
+)
+
+// fakeBackend is a Backend whose log-probabilities are known: log p(target) = −0.01·(target+1), whatever the
+// input. It checks the shapes it is given and counts forwards.
+type fakeBackend struct {
+	model.Backend // only the methods below are used
+	B, T          int
+	V             int
+	forwards      int
+	rows          [][]int32 // inputs of every non-empty row seen
+}
+
+func (f *fakeBackend) Name() string           { return "fake" }
+func (f *fakeBackend) MicroBatch() (int, int) { return f.B, f.T }
+func (f *fakeBackend) Config() model.Config   { return model.Config{VocabSize: f.V} }
+func (f *fakeBackend) LogProbs(dst []float32, ids, targets []int32) {
+	if len(dst) != f.B*f.T || len(ids) != f.B*f.T || len(targets) != f.B*f.T {
+		panic("fake: wrong micro-batch shape")
+	}
+	f.forwards++
+	for b := range f.B {
+		labelled := false
+		for p := b * f.T; p < (b+1)*f.T; p++ {
+			dst[p] = 0
+			if targets[p] != model.IgnoreIndex {
+				dst[p] = -0.01 * float32(targets[p]+1)
+				labelled = true
+			}
+		}
+		if labelled {
+			f.rows = append(f.rows, append([]int32(nil), ids[b*f.T:(b+1)*f.T]...))
+		}
+	}
+}
+
+// fakeLL is the fake's log-probability of a byte string.
+func fakeLL(s string) float64 {
+	var ll float64
+	for i := 0; i < len(s); i++ {
+		ll += float64(float32(-0.01 * float32(int32(s[i])+1)))
+	}
+	return ll
+}
+
+func bytesTok(t testing.TB) data.Tokenizer {
+	tok, err := data.NewTokenizer("bytes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestEvaluateFake runs Evaluate end to end on a backend with known log-probabilities and checks the metric
+// arithmetic by hand, the whitespace rule, de-duplication, batching and left truncation.
+func TestEvaluateFake(t *testing.T) {
+	tok := bytesTok(t)
+	be := &fakeBackend{B: 3, T: 16, V: tok.VocabSize()}
+	// Under the fake, smaller bytes are likelier: " 4" beats " 5", "a" beats "b".
+	task := &Task{Name: "toy", Formulation: RC, Primary: MetricAccPerChar, Instances: []Instance{
+		{Gold: 0, Choices: []Pair{{"Q: 2+2\nA:", " 4"}, {"Q: 2+2\nA:", " 5"}}}, // right
+		{Gold: 1, Choices: []Pair{{"Q: 2+2\nA:", " 4"}, {"Q: 2+2\nA:", " 5"}}}, // wrong; same requests
+		// Trailing whitespace moves onto the continuation: scored as " b" and " aaaa", counted as "b", "aaaa".
+		{Gold: 0, Choices: []Pair{{"Pick: ", "b"}, {"Pick: ", "aaaa"}}},
+	}}
+	res, err := Evaluate(context.Background(), be, tok, []*Task{task}, EvalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests != 4 || res.Forwards != 2 || be.forwards != 2 {
+		t.Errorf("requests %d forwards %d (backend saw %d), want 4 distinct requests in 2 forwards", res.Requests, res.Forwards, be.forwards)
+	}
+	s := res.Scores[0]
+	// Doc 3: ll(" b") = −0.01·(33+99) = −1.32 > ll(" aaaa") = −0.01·(33+4·98) = −4.25, so raw picks "b" (gold).
+	// Per char ("b": 1, "aaaa": 4): −1.32 vs −1.0625 picks "aaaa"; per token (2 vs 5 byte tokens): −0.66 vs −0.85
+	// picks "b"; per byte is per char here.
+	want := map[string]float64{
+		MetricAccRaw:      2.0 / 3,
+		MetricAccPerToken: 2.0 / 3,
+		MetricAccPerChar:  1.0 / 3,
+		MetricAccPerByte:  1.0 / 3,
+		MetricLL:          (fakeLL(" 4") + fakeLL(" 5") + fakeLL(" b")) / 3,
+		MetricBPB:         -Log2E * (fakeLL(" 4")/2 + fakeLL(" 5")/2 + fakeLL(" b")/1) / 3,
+	}
+	for k, v := range want {
+		if math.Abs(s.Metrics[k]-v) > 1e-9 {
+			t.Errorf("%s = %v, want %v", k, s.Metrics[k], v)
+		}
+	}
+	if _, ok := s.Metrics[MetricAccUncond]; ok {
+		t.Error("acc_uncond without unconditional requests")
+	}
+	if s.PrimaryScore() != s.Metrics[MetricAccPerChar] {
+		t.Error("primary score is not acc_per_char")
+	}
+
+	// Left truncation: with T = 8 the input is the last 9 tokens of context + continuation minus one, so only
+	// the last 8 continuation bytes are scored; the token count stays the full continuation.
+	be = &fakeBackend{B: 2, T: 8, V: tok.VocabSize()}
+	long := " abcdefghijkl"
+	task = &Task{Name: "trunc", Primary: MetricAccRaw, Instances: []Instance{{Gold: 0, Choices: []Pair{{"Context that is long", long}}}}}
+	res, err = Evaluate(context.Background(), be, tok, []*Task{task}, EvalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := res.Scores[0].Metrics[MetricLL], fakeLL(long[len(long)-8:]); math.Abs(got-want) > 1e-9 {
+		t.Errorf("truncated ll = %v, want %v", got, want)
+	}
+	if got := res.Scores[0].Metrics[MetricLLPerToken]; math.Abs(got-fakeLL(long[len(long)-8:])/13) > 1e-9 {
+		t.Errorf("per-token ll = %v, want ll/13", got)
+	}
+	if row := be.rows[0]; string(tokBytes(row)) != "defghijk" {
+		t.Errorf("truncated input row %q", tokBytes(row))
+	}
+}
+
+func tokBytes(ids []int32) []byte {
+	var b []byte
+	for _, id := range ids {
+		if id < 256 {
+			b = append(b, byte(id))
+		}
+	}
+	return b
+}
+
+// TestEvaluateErrors: a tokenizer larger than the model, a cancelled context, an empty task.
+func TestEvaluateErrors(t *testing.T) {
+	tok := bytesTok(t)
+	task := &Task{Name: "toy", Primary: MetricAccRaw, Instances: []Instance{{Gold: 0, Choices: []Pair{{"a", " b"}, {"a", " c"}}}}}
+	if _, err := Evaluate(context.Background(), &fakeBackend{B: 1, T: 8, V: 100}, tok, []*Task{task}, EvalOptions{}); !IsInputError(err) {
+		t.Errorf("vocabulary mismatch: got %v, want an InputError", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Evaluate(ctx, &fakeBackend{B: 1, T: 8, V: 384}, tok, []*Task{task}, EvalOptions{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: got %v", err)
+	}
+	if _, err := Evaluate(context.Background(), &fakeBackend{B: 1, T: 8, V: 384}, tok, []*Task{{Name: "empty"}}, EvalOptions{}); !IsInputError(err) {
+		t.Errorf("empty task: got %v", err)
+	}
+}
+
+func tinyCPU(t testing.TB, vocab, B, T int) *model.CPUBackend {
+	t.Helper()
+	cfg := model.Config{VocabSize: vocab, HiddenSize: 32, IntermediateSize: 64, NumHiddenLayers: 2,
+		NumAttentionHeads: 4, NumKeyValueHeads: 2, MaxPositionEmbeddings: 512, RopeTheta: 500000,
+		RMSNormEps: 1e-6, InitializerRange: 0.02}
+	be := model.NewCPUBackend(cfg, B, T, 2)
+	model.Init(be.E.Layout, be.E.Params, 3)
+	for i := range be.E.Params {
+		be.E.Params[i] *= 20 // far from uniform, so that choices differ
+	}
+	return be
+}
+
+// TestEvaluateCPUMatchesDirect scores requests with Evaluate on a small random CPU model, batched four to a
+// forward, and compares every log-likelihood with one computed directly: the sequence alone in a B=1 backend,
+// log-softmax of its logits at each continuation position.
+func TestEvaluateCPUMatchesDirect(t *testing.T) {
+	tok := bytesTok(t)
+	const T = 40
+	be := tinyCPU(t, tok.VocabSize(), 4, T)
+	defer be.Close()
+	one := model.NewCPUBackend(be.Config(), 1, T, 1)
+	defer one.Close()
+	copy(one.E.Params, be.E.Params)
+
+	ctx := "Question: What do bees make?\nAnswer:"
+	conts := []string{" honey", " wax", " noise", " a very long answer that will not fit in the window"}
+	task := &Task{Name: "bees", Primary: MetricAccRaw, Instances: []Instance{{Gold: 0}}}
+	for _, c := range conts {
+		task.Instances[0].Choices = append(task.Instances[0].Choices, Pair{ctx, c})
+	}
+	task.Instances[0].Uncond = []Pair{{UncondContext, conts[0]}, {UncondContext, conts[1]}, {UncondContext, conts[2]}, {UncondContext, conts[3]}}
+	res, err := Evaluate(context.Background(), be, tok, []*Task{task}, EvalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Forwards != 2 {
+		t.Errorf("%d forwards for 8 requests at B=4", res.Forwards)
+	}
+	V := tok.VocabSize()
+	logits := make([]float32, T*V)
+	direct := func(c, cont string) float64 {
+		ids := tok.Encode(nil, c+cont)
+		nctx := len(tok.Encode(nil, c))
+		if len(ids) > T+1 {
+			drop := len(ids) - (T + 1)
+			ids, nctx = ids[drop:], max(0, nctx-drop)
+		}
+		in := make([]int32, T)
+		copy(in, ids[:len(ids)-1])
+		for p := len(ids) - 1; p < T; p++ {
+			in[p] = tok.PAD()
+		}
+		one.Logits(logits, in)
+		var ll float64
+		for p := max(nctx, 1) - 1; p < len(ids)-1; p++ {
+			row := logits[p*V : (p+1)*V]
+			mx := math.Inf(-1)
+			for _, x := range row {
+				mx = math.Max(mx, float64(x))
+			}
+			var z float64
+			for _, x := range row {
+				z += math.Exp(float64(x) - mx)
+			}
+			ll += float64(row[ids[p+1]]) - mx - math.Log(z)
+		}
+		return ll
+	}
+	var want []ChoiceResult
+	for _, c := range conts {
+		want = append(want, ChoiceResult{LogProb: direct(ctx, c), Tokens: len(c), LogProbUncond: direct(UncondContext, c)})
+	}
+	m := DocMetrics(conts, want, 0, true)
+	for _, k := range []string{MetricLL, MetricLLPerChar, MetricBPB, MetricAccRaw, MetricAccPerChar, MetricAccUncond} {
+		if got := res.Scores[0].Metrics[k]; math.Abs(got-m[k]) > 2e-3*math.Max(1, math.Abs(m[k])) {
+			t.Errorf("%s: Evaluate %v, direct %v", k, got, m[k])
+		}
+	}
+	t.Logf("ll(gold) Evaluate %.5f direct %.5f", res.Scores[0].Metrics[MetricLL], m[MetricLL])
+}

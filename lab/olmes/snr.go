@@ -1,0 +1,501 @@
+package olmes
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"gonum.org/v1/gonum/stat"
+)
+
+// Signal and noise (olmes.md §4; Heineman et al. 2025, allenai/signal-and-noise snr/metrics.py).
+
+// Signal is the relative dispersion of comparable runs' scores: (max − min) / mean. It is NaN for fewer than two
+// scores or a zero mean.
+func Signal(scores []float64) float64 {
+	if len(scores) < 2 {
+		return math.NaN()
+	}
+	lo, hi := scores[0], scores[0]
+	for _, s := range scores {
+		lo, hi = math.Min(lo, s), math.Max(hi, s)
+	}
+	m := stat.Mean(scores, nil)
+	if m == 0 {
+		return math.NaN()
+	}
+	return (hi - lo) / math.Abs(m)
+}
+
+// RelStd is std / mean with the population standard deviation (NumPy's default, ddof = 0; olmes.md D2). It is
+// NaN for no values or a zero mean.
+func RelStd(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	m, s := stat.PopMeanStdDev(xs, nil)
+	if m == 0 {
+		return math.NaN()
+	}
+	return s / math.Abs(m)
+}
+
+// NoiseMode says how checkpoint-to-checkpoint noise is measured over several runs.
+type NoiseMode uint8
+
+const (
+	// NoisePerRun is each run's RelStd over its last n checkpoints, averaged over runs (olmes.md D1's
+	// recommendation). The signal uses the runs' final scores.
+	NoisePerRun NoiseMode = iota
+	// NoisePooled is RelStd of all runs' last-n scores pooled, as the Signal-and-Noise code does below 1B
+	// (compute_snr_small_scale). The pool contains the differences between runs, so it is larger; to match that
+	// code the signal then uses each run's mean over its last n checkpoints.
+	NoisePooled
+)
+
+func (m NoiseMode) String() string {
+	switch m {
+	case NoisePerRun:
+		return "per-run"
+	case NoisePooled:
+		return "pooled"
+	}
+	return fmt.Sprintf("NoiseMode(%d)", uint8(m))
+}
+
+// ParseNoiseMode parses "per-run" (or "run") and "pooled".
+func ParseNoiseMode(s string) (NoiseMode, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "per-run", "perrun", "run", "":
+		return NoisePerRun, nil
+	case "pooled", "pool":
+		return NoisePooled, nil
+	}
+	return 0, inputErrorf("", 0, `use "per-run" or "pooled"`, "unknown noise mode %q", s)
+}
+
+// Noise measures checkpoint noise from each run's last-n scores (one slice per run) in the given mode.
+func Noise(lastN [][]float64, mode NoiseMode) float64 {
+	if len(lastN) == 0 {
+		return math.NaN()
+	}
+	if mode == NoisePooled {
+		var all []float64
+		for _, xs := range lastN {
+			all = append(all, xs...)
+		}
+		return RelStd(all)
+	}
+	var s float64
+	for _, xs := range lastN {
+		s += RelStd(xs)
+	}
+	return s / float64(len(lastN))
+}
+
+// DecisionAccuracy is the fraction of pairs i < j that small and target order the same way:
+// mean over i<j of [(small_i > small_j) == (target_i > target_j)], strict > on both sides as in
+// signal-and-noise's decision_acc_fast (so ties count asymmetrically, olmes.md §4.3). small[i] and target[i] must
+// be the same recipe. It is NaN for fewer than two recipes and panics if the lengths differ.
+func DecisionAccuracy(small, target []float64) float64 {
+	if len(small) != len(target) {
+		panic("olmes: DecisionAccuracy: mismatched lengths")
+	}
+	agree, pairs := 0, 0
+	for i := range small {
+		for j := i + 1; j < len(small); j++ {
+			if (small[i] > small[j]) == (target[i] > target[j]) {
+				agree++
+			}
+			pairs++
+		}
+	}
+	if pairs == 0 {
+		return math.NaN()
+	}
+	return float64(agree) / float64(pairs)
+}
+
+// TrailingMean replaces each score by the mean of the window of up to n scores ending at it: the
+// checkpoint-averaging intervention (olmes.md §4.4; signal-and-noise's last_n_method "avg").
+func TrailingMean(xs []float64, n int) []float64 {
+	out := make([]float64, len(xs))
+	var s float64
+	for i, x := range xs {
+		s += x
+		if i >= n {
+			s -= xs[i-n]
+		}
+		out[i] = s / float64(min(i+1, n))
+	}
+	return out
+}
+
+// RunEvals is one run's eval records.
+type RunEvals struct {
+	Name    string
+	Records []EvalRecord
+}
+
+// ReadEvalRecords reads an evals.jsonl file. A malformed line is an *InputError with its line number.
+func ReadEvalRecords(path string) ([]EvalRecord, error) {
+	rc, err := openMaybeGzip(path)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	var recs []EvalRecord
+	err = forEachLine(rc, func(line []byte, n int) error {
+		var r EvalRecord
+		dec := json.NewDecoder(strings.NewReader(string(line)))
+		if err := dec.Decode(&r); err != nil {
+			return &InputError{Path: path, Line: n, Msg: "malformed eval record", Err: err}
+		}
+		if r.Task == "" || r.Metric == "" {
+			return inputErrorf(path, n, `each line needs "task", "metric" and "value" (olmes.EvalRecord)`, "eval record without task or metric")
+		}
+		if math.IsNaN(r.Value) || math.IsInf(r.Value, 0) {
+			return inputErrorf(path, n, "", "value is not finite")
+		}
+		recs = append(recs, r)
+		return nil
+	})
+	if err != nil {
+		if IsInputError(err) {
+			return nil, err
+		}
+		return nil, &InputError{Path: path, Msg: "reading", Err: err}
+	}
+	return recs, nil
+}
+
+// LoadRunEvals reads eval records from run directories (each with an evals.jsonl), directories of run
+// directories, or evals.jsonl files. Records are grouped into runs by their "run" field, or by the directory
+// of their file when it is empty. Runs come back sorted by name.
+func LoadRunEvals(paths ...string) ([]RunEvals, error) {
+	if len(paths) == 0 {
+		return nil, inputErrorf("", 0, "give run directories, a directory of runs, or evals.jsonl files", "no runs")
+	}
+	byRun := map[string][]EvalRecord{}
+	read := func(file string) error {
+		recs, err := ReadEvalRecords(file)
+		if err != nil {
+			return err
+		}
+		def := filepath.Base(filepath.Dir(file))
+		for _, r := range recs {
+			name := r.Run
+			if name == "" {
+				name = def
+				r.Run = def
+			}
+			byRun[name] = append(byRun[name], r)
+		}
+		return nil
+	}
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, &InputError{Path: p, Msg: "no such run directory or evals file", Err: err}
+		}
+		if !st.IsDir() {
+			if err := read(p); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if f := filepath.Join(p, "evals.jsonl"); fileExists(f) {
+			if err := read(f); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		subs, _ := filepath.Glob(filepath.Join(p, "*", "evals.jsonl"))
+		if len(subs) == 0 {
+			return nil, inputErrorf(p, 0, "a run directory holds evals.jsonl; a directory of runs holds run directories",
+				"no evals.jsonl here or in its subdirectories")
+		}
+		sort.Strings(subs)
+		for _, f := range subs {
+			if err := read(f); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var out []RunEvals
+	for _, name := range sortedKeys(byRun) {
+		out = append(out, RunEvals{Name: name, Records: byRun[name]})
+	}
+	return out, nil
+}
+
+// SNROptions choose how SNR measures signal and noise.
+type SNROptions struct {
+	LastN int       // checkpoints per run for noise and for averaging; 0 = 5 (DataDecide's last 5)
+	Noise NoiseMode // per-run (default) or pooled
+	// Target are the same recipes at a larger scale, Target[i] pairing with the i-th run given to SNR; with it
+	// each row gets decision accuracy (small runs' final scores ranking the recipes as the targets' do).
+	Target []RunEvals
+	// Tag selects records by their tag: "" (default) takes untagged evaluations, so soups and ingredients
+	// evaluated at the same step do not mix with the run's own series.
+	Tag string
+}
+
+// SNRRow is signal, noise and SNR for one task, formulation and metric.
+type SNRRow struct {
+	Task        string      `json:"task"`
+	Formulation Formulation `json:"formulation"`
+	Metric      string      `json:"metric"`
+	Runs        int         `json:"runs"`
+	LastN       int         `json:"last_n"` // checkpoints per run actually used (the shortest run's count, at most LastN)
+	Mean        float64     `json:"mean"`   // mean of the runs' final scores
+	Signal      float64     `json:"signal"`
+	Noise       float64     `json:"noise"`
+	SNR         float64     `json:"snr"`
+	// With the checkpoint-averaging intervention: every score replaced by the trailing mean of LastN checkpoints.
+	AvgSignal float64 `json:"avg_signal"`
+	AvgNoise  float64 `json:"avg_noise"`
+	AvgSNR    float64 `json:"avg_snr"`
+	// Decision accuracy against SNROptions.Target (NaN without targets), from final and from averaged scores.
+	DecisionAcc    float64 `json:"decision_acc"`
+	AvgDecisionAcc float64 `json:"avg_decision_acc"`
+}
+
+// MarshalJSON writes NaN and infinite values as null.
+func (r SNRRow) MarshalJSON() ([]byte, error) {
+	f := func(x float64) *float64 {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil
+		}
+		return &x
+	}
+	return json.Marshal(struct {
+		Task           string      `json:"task"`
+		Formulation    Formulation `json:"formulation"`
+		Metric         string      `json:"metric"`
+		Runs           int         `json:"runs"`
+		LastN          int         `json:"last_n"`
+		Mean           *float64    `json:"mean"`
+		Signal         *float64    `json:"signal"`
+		Noise          *float64    `json:"noise"`
+		SNR            *float64    `json:"snr"`
+		AvgSignal      *float64    `json:"avg_signal"`
+		AvgNoise       *float64    `json:"avg_noise"`
+		AvgSNR         *float64    `json:"avg_snr"`
+		DecisionAcc    *float64    `json:"decision_acc,omitempty"`
+		AvgDecisionAcc *float64    `json:"avg_decision_acc,omitempty"`
+	}{r.Task, r.Formulation, r.Metric, r.Runs, r.LastN, f(r.Mean), f(r.Signal), f(r.Noise), f(r.SNR),
+		f(r.AvgSignal), f(r.AvgNoise), f(r.AvgSNR), f(r.DecisionAcc), f(r.AvgDecisionAcc)})
+}
+
+// SNRTable is the SNR analysis of a set of runs, sorted by SNR (highest first).
+type SNRTable struct {
+	Runs      []string `json:"runs"`
+	Targets   []string `json:"targets,omitempty"`
+	NoiseMode string   `json:"noise_mode"`
+	LastN     int      `json:"last_n"`
+	Rows      []SNRRow `json:"rows"`
+}
+
+// Describe says in words how signal and noise were measured; every printed table starts with it.
+func (t SNRTable) Describe() string {
+	if t.NoiseMode == NoisePooled.String() {
+		return fmt.Sprintf("noise: pooled — std/mean (population std) of all %d runs' last %d checkpoints together (Signal-and-Noise's small-scale convention); signal: (max−min)/mean of each run's mean over its last %d checkpoints",
+			len(t.Runs), t.LastN, t.LastN)
+	}
+	return fmt.Sprintf("noise: per-run — std/mean (population std) over each run's last %d checkpoints, averaged over %d runs; signal: (max−min)/mean of the runs' final scores",
+		t.LastN, len(t.Runs))
+}
+
+type seriesKey struct {
+	task   string
+	form   Formulation
+	metric string
+}
+
+// runSeries returns each key's values in step order (the last record wins at a repeated step).
+func runSeries(recs []EvalRecord, tag string) map[seriesKey][]float64 {
+	type pt struct {
+		step int
+		v    float64
+	}
+	pts := map[seriesKey]map[int]float64{}
+	for _, r := range recs {
+		if r.Tag != tag {
+			continue
+		}
+		k := seriesKey{r.Task, r.Formulation, r.Metric}
+		if pts[k] == nil {
+			pts[k] = map[int]float64{}
+		}
+		pts[k][r.Step] = r.Value
+	}
+	out := map[seriesKey][]float64{}
+	for k, m := range pts {
+		steps := make([]int, 0, len(m))
+		for s := range m {
+			steps = append(steps, s)
+		}
+		sort.Ints(steps)
+		vs := make([]float64, len(steps))
+		for i, s := range steps {
+			vs[i] = m[s]
+		}
+		out[k] = vs
+	}
+	return out
+}
+
+// SNR computes signal, noise and SNR per task, formulation and metric over comparable runs (olmes.md §4.1), with
+// and without checkpoint averaging, and decision accuracy when targets are given. Only keys every run has are
+// reported; fewer than two runs is an *InputError.
+func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
+	if o.LastN <= 0 {
+		o.LastN = 5
+	}
+	if len(runs) < 2 {
+		return SNRTable{}, inputErrorf("", 0, "signal compares runs: give at least two comparable runs", "%d run(s)", len(runs))
+	}
+	if len(o.Target) > 0 && len(o.Target) != len(runs) {
+		return SNRTable{}, inputErrorf("", 0, "give one target run per run, in the same order", "%d runs but %d targets", len(runs), len(o.Target))
+	}
+	t := SNRTable{NoiseMode: o.Noise.String(), LastN: o.LastN}
+	series := make([]map[seriesKey][]float64, len(runs))
+	for i, r := range runs {
+		t.Runs = append(t.Runs, r.Name)
+		series[i] = runSeries(r.Records, o.Tag)
+	}
+	targets := make([]map[seriesKey][]float64, len(o.Target))
+	for i, r := range o.Target {
+		t.Targets = append(t.Targets, r.Name)
+		targets[i] = runSeries(r.Records, o.Tag)
+	}
+	for k := range series[0] {
+		var finals, avgFinals []float64
+		var lastN, avgLastN [][]float64
+		n := o.LastN
+		complete := true
+		for _, s := range series {
+			xs := s[k]
+			if len(xs) == 0 {
+				complete = false
+				break
+			}
+			n = min(n, len(xs))
+		}
+		if !complete {
+			continue
+		}
+		for _, s := range series {
+			xs := s[k]
+			sm := TrailingMean(xs, o.LastN)
+			finals = append(finals, xs[len(xs)-1])
+			avgFinals = append(avgFinals, sm[len(sm)-1])
+			lastN = append(lastN, xs[len(xs)-n:])
+			avgLastN = append(avgLastN, sm[len(sm)-n:])
+		}
+		row := SNRRow{Task: k.task, Formulation: k.form, Metric: k.metric, Runs: len(series), LastN: n,
+			Mean: stat.Mean(finals, nil)}
+		sigScores, avgSigScores := finals, avgFinals
+		if o.Noise == NoisePooled {
+			sigScores, avgSigScores = runMeans(lastN), runMeans(avgLastN)
+		}
+		row.Signal, row.Noise = Signal(sigScores), Noise(lastN, o.Noise)
+		row.SNR = row.Signal / row.Noise
+		row.AvgSignal, row.AvgNoise = Signal(avgSigScores), Noise(avgLastN, o.Noise)
+		row.AvgSNR = row.AvgSignal / row.AvgNoise
+		row.DecisionAcc, row.AvgDecisionAcc = math.NaN(), math.NaN()
+		if len(targets) > 0 {
+			var tf []float64
+			for _, ts := range targets {
+				xs := ts[k]
+				if len(xs) == 0 {
+					tf = nil
+					break
+				}
+				tf = append(tf, xs[len(xs)-1])
+			}
+			if tf != nil {
+				row.DecisionAcc = DecisionAccuracy(finals, tf)
+				row.AvgDecisionAcc = DecisionAccuracy(avgFinals, tf)
+			}
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	sort.SliceStable(t.Rows, func(i, j int) bool {
+		a, b := t.Rows[i], t.Rows[j]
+		if an, bn := math.IsNaN(a.SNR), math.IsNaN(b.SNR); an != bn {
+			return bn
+		}
+		if a.SNR != b.SNR {
+			return a.SNR > b.SNR
+		}
+		if a.Task != b.Task {
+			return a.Task < b.Task
+		}
+		if a.Formulation != b.Formulation {
+			return a.Formulation < b.Formulation
+		}
+		return a.Metric < b.Metric
+	})
+	return t, nil
+}
+
+func runMeans(xss [][]float64) []float64 {
+	out := make([]float64, len(xss))
+	for i, xs := range xss {
+		out[i] = stat.Mean(xs, nil)
+	}
+	return out
+}
+
+// WriteTable prints the SNR table, highest SNR first, under a line saying how noise was measured.
+func (t SNRTable) WriteTable(w io.Writer) error {
+	if _, err := fmt.Fprintln(w, t.Describe()); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	hdr := "task\tform\tmetric\truns\tn\tmean\tsignal\tnoise\tSNR\tavg signal\tavg noise\tavg SNR\t"
+	if len(t.Targets) > 0 {
+		hdr += "dec.acc\tavg dec.acc\t"
+	}
+	fmt.Fprintln(tw, hdr)
+	for _, r := range t.Rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t", r.Task, r.Formulation, r.Metric, r.Runs, r.LastN,
+			fnum(r.Mean, 4), fnum(r.Signal, 4), fnum(r.Noise, 4), fnum(r.SNR, 2), fnum(r.AvgSignal, 4), fnum(r.AvgNoise, 4), fnum(r.AvgSNR, 2))
+		if len(t.Targets) > 0 {
+			fmt.Fprintf(tw, "%s\t%s\t", fnum(r.DecisionAcc, 3), fnum(r.AvgDecisionAcc, 3))
+		}
+		fmt.Fprintln(tw)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "avg: checkpoint averaging, each score replaced by the mean of the last %d checkpoints; bits_per_byte_corr: lower is better\n", t.LastN)
+	return err
+}
+
+func fnum(x float64, prec int) string {
+	switch {
+	case math.IsNaN(x):
+		return "-"
+	case math.IsInf(x, 1):
+		return "inf"
+	case math.IsInf(x, -1):
+		return "-inf"
+	}
+	return fmt.Sprintf("%.*f", prec, x)
+}
+
+// WriteJSON writes the table as one indented JSON object; NaN and infinite values are null.
+func (t SNRTable) WriteJSON(w io.Writer) error {
+	e := json.NewEncoder(w)
+	e.SetIndent("", "  ")
+	return e.Encode(t)
+}

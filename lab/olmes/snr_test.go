@@ -1,0 +1,266 @@
+package olmes
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func near(a, b, tol float64) bool {
+	return math.Abs(a-b) <= tol || (math.IsInf(a, 1) && math.IsInf(b, 1))
+}
+
+// TestSNRWorkedExample is olmes.md §4.2's first example: five recipes' final accuracies for the signal and one
+// run's last five checkpoints for the noise. By hand: signal = 0.10/0.55 = 0.1818; mean(c) = 0.55, squared
+// deviations 25+4+4+36+1 = 70e-6, std = √(14e-6) = 0.003742, noise = 0.006803; SNR = 0.1/√(14e-6) = 26.73.
+func TestSNRWorkedExample(t *testing.T) {
+	m := []float64{0.50, 0.52, 0.55, 0.58, 0.60}
+	c := []float64{0.545, 0.552, 0.548, 0.556, 0.549}
+	sig, noise := Signal(m), RelStd(c)
+	for _, tc := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"signal", sig, 0.1 / 0.55},
+		{"noise", noise, math.Sqrt(14e-6) / 0.55},
+		{"SNR", sig / noise, 0.1 / math.Sqrt(14e-6)},
+		{"SNR per-run mode", Signal(m) / Noise([][]float64{c}, NoisePerRun), 26.7261},
+	} {
+		if !near(tc.got, tc.want, 1e-4) {
+			t.Errorf("%s = %.6f, want %.6f", tc.name, tc.got, tc.want)
+		}
+	}
+	if got := math.Round(sig/noise*100) / 100; got != 26.73 {
+		t.Errorf("SNR = %.2f, olmes.md says 26.73", got)
+	}
+}
+
+// pooledExample is olmes.md §4.2's small-scale example: 3 recipes × their last 5 checkpoints.
+var pooledExample = [][]float64{
+	{0.48, 0.50, 0.49, 0.51, 0.50}, // mean 0.496
+	{0.53, 0.52, 0.54, 0.53, 0.52}, // mean 0.528
+	{0.55, 0.57, 0.56, 0.55, 0.57}, // mean 0.560
+}
+
+// TestSNRTable runs SNR over eval records and checks hand-computed values.
+//
+// Pooled (the Signal-and-Noise convention, olmes.md §4.2): signal = (0.560 − 0.496)/0.528 = 0.121212; the 15
+// values have mean 0.528 and squared deviations 0.00564 + 0.00028 + 0.00552 = 0.01144, std = √(0.01144/15) =
+// 0.027617, noise = 0.052305, SNR = 2.3174 (olmes.md: 2.32).
+//
+// Per run: the rows' std are √(104e-6), √(56e-6), √(80e-6), relative 0.020561, 0.014173, 0.015972, mean 0.016902
+// (olmes.md: 0.0169); the signal uses the final scores 0.50, 0.52, 0.57: 0.07/0.53 = 0.132075; SNR = 7.814.
+// (olmes.md's 7.2 is the per-run noise under the pooled signal 0.1212: 0.1212/0.0169.)
+func TestSNRTable(t *testing.T) {
+	var runs []RunEvals
+	for i, xs := range pooledExample {
+		r := RunEvals{Name: string(rune('a' + i))}
+		for s, v := range xs {
+			r.Records = append(r.Records, EvalRecord{Run: r.Name, Step: 100 * (s + 1), Task: "arc_easy", Formulation: RC, Metric: MetricAccPerChar, Value: v})
+		}
+		runs = append(runs, r)
+	}
+	for _, tc := range []struct {
+		mode                NoiseMode
+		signal, noise, snrV float64
+	}{
+		{NoisePooled, 0.064 / 0.528, math.Sqrt(0.01144/15) / 0.528, (0.064 / 0.528) / (math.Sqrt(0.01144/15) / 0.528)},
+		{NoisePerRun, 0.07 / 0.53, (math.Sqrt(104e-6)/0.496 + math.Sqrt(56e-6)/0.528 + math.Sqrt(80e-6)/0.56) / 3, 7.8142},
+	} {
+		tab, err := SNR(runs, SNROptions{Noise: tc.mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tab.Rows) != 1 {
+			t.Fatalf("%d rows", len(tab.Rows))
+		}
+		r := tab.Rows[0]
+		if !near(r.Signal, tc.signal, 1e-9) || !near(r.Noise, tc.noise, 1e-9) || !near(r.SNR, tc.snrV, 1e-3) {
+			t.Errorf("%s: signal %.6f noise %.6f SNR %.4f, want %.6f %.6f %.4f", tc.mode, r.Signal, r.Noise, r.SNR, tc.signal, tc.noise, tc.snrV)
+		}
+		if r.Runs != 3 || r.LastN != 5 {
+			t.Errorf("runs %d, last n %d", r.Runs, r.LastN)
+		}
+		if !strings.Contains(tab.Describe(), "noise: "+tc.mode.String()) {
+			t.Errorf("description %q does not name the %s noise", tab.Describe(), tc.mode)
+		}
+	}
+	tab, _ := SNR(runs, SNROptions{Noise: NoisePooled})
+	if got := math.Round(tab.Rows[0].SNR*100) / 100; got != 2.32 {
+		t.Errorf("pooled SNR = %.2f, olmes.md says 2.32", got)
+	}
+}
+
+// TestCheckpointAveraging: runs A = 1,3,1,3 and B = 2,4,2,4 with n = 2. Raw: signal (4−3)/3.5 = 0.285714, noise
+// (std/mean of [1,3] = 0.5, of [2,4] = 1/3) = 0.416667, SNR 0.685714. Averaged: A → 1,2,2,2 and B → 2,3,3,3, so
+// the signal is (3−2)/2.5 = 0.4 and the last two checkpoints do not move: noise 0, SNR +Inf.
+func TestCheckpointAveraging(t *testing.T) {
+	mk := func(name string, xs ...float64) RunEvals {
+		r := RunEvals{Name: name}
+		for i, x := range xs {
+			r.Records = append(r.Records, EvalRecord{Step: i + 1, Task: "t", Metric: "m", Value: x})
+		}
+		return r
+	}
+	tab, err := SNR([]RunEvals{mk("A", 1, 3, 1, 3), mk("B", 2, 4, 2, 4)}, SNROptions{LastN: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := tab.Rows[0]
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"signal", r.Signal, 1 / 3.5}, {"noise", r.Noise, (0.5 + 1.0/3) / 2}, {"SNR", r.SNR, (1 / 3.5) / ((0.5 + 1.0/3) / 2)},
+		{"avg signal", r.AvgSignal, 0.4}, {"avg noise", r.AvgNoise, 0}, {"avg SNR", r.AvgSNR, math.Inf(1)},
+	} {
+		if !near(c.got, c.want, 1e-12) {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	if got := TrailingMean([]float64{1, 3, 1, 3}, 2); !near(got[0], 1, 0) || !near(got[3], 2, 0) {
+		t.Errorf("TrailingMean = %v", got)
+	}
+	var buf bytes.Buffer
+	if err := tab.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"avg_snr": null`) {
+		t.Errorf("infinite SNR should be null in JSON:\n%s", buf.String())
+	}
+}
+
+// TestDecisionAccuracy is olmes.md §4.3's example (only the 2nd/3rd pair flips: 5/6) plus the tie rules.
+func TestDecisionAccuracy(t *testing.T) {
+	for _, tc := range []struct {
+		small, target []float64
+		want          float64
+	}{
+		{[]float64{0.40, 0.45, 0.43, 0.50}, []float64{0.60, 0.66, 0.68, 0.70}, 5.0 / 6},
+		{[]float64{1, 2, 3}, []float64{3, 2, 1}, 0},
+		{[]float64{1, 1}, []float64{0, 1}, 1}, // tie on the small side agrees with "not greater"
+		{[]float64{1, 1}, []float64{1, 0}, 0},
+	} {
+		if got := DecisionAccuracy(tc.small, tc.target); !near(got, tc.want, 1e-12) {
+			t.Errorf("DecisionAccuracy(%v, %v) = %v, want %v", tc.small, tc.target, got, tc.want)
+		}
+	}
+	if !math.IsNaN(DecisionAccuracy([]float64{1}, []float64{2})) {
+		t.Error("one recipe should give NaN")
+	}
+}
+
+// TestSNRFromRunDirs writes evals.jsonl files the way the lab does (Results.Records, AppendEvalRecords), reads
+// them back by run directory and by the parent directory, and checks decision accuracy against target runs.
+func TestSNRFromRunDirs(t *testing.T) {
+	root := t.TempDir()
+	small := filepath.Join(root, "small")
+	write := func(dir, run string, finals ...float64) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Create(filepath.Join(dir, "evals.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		for step, v := range finals {
+			res := Results{Scores: []Score{{Task: "fact_qa_heldout", Formulation: RC, Primary: MetricAccRaw,
+				Metrics: map[string]float64{MetricAccRaw: v, MetricBPB: 2 - v}}}}
+			if err := AppendEvalRecords(f, res.Records(run, (step+1)*10, int64(step+1)*1000, "")); err != nil {
+				t.Fatal(err)
+			}
+			// A soup evaluated at the same step must not enter the run's series.
+			if err := AppendEvalRecords(f, res.Records(run, (step+1)*10, 0, "soup")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write(filepath.Join(small, "r1"), "r1", 0.30, 0.31, 0.30)
+	write(filepath.Join(small, "r2"), "r2", 0.40, 0.41, 0.40)
+	write(filepath.Join(small, "r3"), "r3", 0.35, 0.36, 0.37)
+	write(filepath.Join(root, "big", "b1"), "b1", 0.50)
+	write(filepath.Join(root, "big", "b2"), "b2", 0.70)
+	write(filepath.Join(root, "big", "b3"), "b3", 0.65)
+	runs, err := LoadRunEvals(small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 3 || runs[0].Name != "r1" {
+		t.Fatalf("runs %v", runs)
+	}
+	again, err := LoadRunEvals(filepath.Join(small, "r1"), filepath.Join(small, "r2", "evals.jsonl"), filepath.Join(small, "r3"))
+	if err != nil || len(again) != 3 {
+		t.Fatalf("by run dir and file: %v %v", again, err)
+	}
+	targets, err := LoadRunEvals(filepath.Join(root, "big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, err := SNR(runs, SNROptions{LastN: 3, Target: targets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tab.Rows) != 2 {
+		t.Fatalf("%d rows, want acc_raw and bits_per_byte_corr", len(tab.Rows))
+	}
+	for _, r := range tab.Rows {
+		if r.Metric == MetricAccRaw {
+			// finals 0.30, 0.40, 0.37 against 0.50, 0.70, 0.65: all three pairs agree.
+			if r.DecisionAcc != 1 || !near(r.Signal, 0.10/(1.07/3), 1e-12) {
+				t.Errorf("acc_raw: decision accuracy %v, signal %v", r.DecisionAcc, r.Signal)
+			}
+		}
+	}
+	if tab.Rows[0].SNR < tab.Rows[1].SNR {
+		t.Error("rows not sorted by SNR")
+	}
+	var buf bytes.Buffer
+	if err := tab.WriteTable(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(buf.String(), "noise: per-run") || !strings.Contains(buf.String(), "dec.acc") {
+		t.Errorf("table:\n%s", buf.String())
+	}
+	buf.Reset()
+	if err := tab.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil || back["noise_mode"] != "per-run" {
+		t.Errorf("JSON: %v %v", err, back["noise_mode"])
+	}
+}
+
+// TestSNRBadInput: one run, mismatched targets, a malformed evals line, an empty directory.
+func TestSNRBadInput(t *testing.T) {
+	one := []RunEvals{{Name: "a"}}
+	if _, err := SNR(one, SNROptions{}); !IsInputError(err) {
+		t.Errorf("one run: %v", err)
+	}
+	two := []RunEvals{{Name: "a"}, {Name: "b"}}
+	if _, err := SNR(two, SNROptions{Target: one}); !IsInputError(err) {
+		t.Errorf("targets: %v", err)
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "evals.jsonl")
+	os.WriteFile(p, []byte(`{"run":"a","step":1,"task":"t","formulation":"rc","metric":"m","value":1}`+"\n"+`{"run":"a","step":2,`+"\n"), 0o644)
+	_, err := LoadRunEvals(dir)
+	if !IsInputError(err) || !strings.Contains(err.Error(), "evals.jsonl:2") {
+		t.Errorf("malformed line: %v", err)
+	}
+	os.WriteFile(p, []byte(`{"run":"a","step":1,"task":"t","formulation":"xx","metric":"m","value":1}`+"\n"), 0o644)
+	if _, err := LoadRunEvals(dir); !IsInputError(err) {
+		t.Errorf("bad formulation: %v", err)
+	}
+	if _, err := LoadRunEvals(t.TempDir()); !IsInputError(err) {
+		t.Errorf("empty dir: %v", err)
+	}
+	if _, err := ParseNoiseMode("loud"); !IsInputError(err) {
+		t.Errorf("noise mode: %v", err)
+	}
+}
