@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBatch drives the headless front end: exit codes, stdout JSONL, stderr.
+func TestBatch(t *testing.T) {
+	runs := t.TempDir()
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"no recipe", []string{"--batch"}, 2, "--batch needs a recipe"},
+		{"unknown recipe", []string{"--batch", "nosuch"}, 2, "nosuch: no such recipe file"},
+		{"type error", []string{"--batch", "testdata/bad_type.yaml"}, 2, `testdata/bad_type.yaml:3:18: sequence_length: want a whole number`},
+		{"needs a GPU", []string{"--batch", "olmo2_7B_stage1"}, 2, "needs an NVIDIA GPU"},
+		{"bad override", []string{"--batch", "testdata/tiny.yaml", "--set", "optimizer.lr=fast"}, 2, "optimizer.lr: want a number"},
+		{"missing data", []string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--set", `dataset.sources.0.paths=["/no/such/dir"]`}, 2, "/no/such/dir"},
+		{"resume nothing", []string{"--batch", "--resume", filepath.Join(runs, "nope")}, 2, "nope"},
+		{"recipe and resume", []string{"--batch", "quickstart", "--resume", "x"}, 2, "not both"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := run(tc.args, &out, &errb); code != tc.code {
+				t.Errorf("exit %d, want %d; stderr:\n%s", code, tc.code, errb.String())
+			}
+			if !strings.Contains(errb.String(), tc.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", tc.stderr, errb.String())
+			}
+		})
+	}
+}
+
+func TestBatchRun(t *testing.T) {
+	runs := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "t1"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errb.String())
+	}
+	kinds := map[string]int{}
+	var last map[string]any
+	sc := bufio.NewScanner(&out)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var e map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("stdout line is not JSON: %q", sc.Text())
+		}
+		kinds[e["type"].(string)]++
+		last = e
+	}
+	if kinds["step"] != 10 || kinds["checkpoint"] == 0 || kinds["phase"] == 0 || last["type"] != "done" || last["state"] != "finished" {
+		t.Errorf("events %v, last %v", kinds, last)
+	}
+	for _, want := range []string{"run t1", "anneal: LR", "checkpoint  step", "loss            first", "steps / tokens  10 / 2560"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
+		}
+	}
+	// the run can be resumed (it is finished: resuming ends at once, same summary)
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"--batch", "--resume", filepath.Join(runs, "t1")}, &out, &errb); code != 0 {
+		t.Fatalf("resume exit %d:\n%s", code, errb.String())
+	}
+}
+
+// TestQuickstartShortened runs the shipped quickstart with a shortened budget:
+// loss falls, the anneal starts and LR reaches 0, the summary prints, exit 0.
+func TestQuickstartShortened(t *testing.T) {
+	var out, errb bytes.Buffer
+	args := []string{"--batch", "quickstart", "--runs", t.TempDir(), "--name", "q",
+		"--set", "max_tokens=24576", "--set", "anneal.auto_at=16384", "--set", "anneal.tokens=8192", "--set", "schedule.warmup_tokens=4096"}
+	if code := run(args, &out, &errb); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errb.String())
+	}
+	var first, lastLoss, lastLR float64
+	annealed := false
+	sc := bufio.NewScanner(&out)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var e struct {
+			Type  string
+			Phase string
+			Step  int
+			Loss  float64
+			LR    float64
+		}
+		json.Unmarshal(sc.Bytes(), &e)
+		if e.Type == "step" {
+			if e.Step == 1 {
+				first = e.Loss
+			}
+			lastLoss, lastLR = e.Loss, e.LR
+			annealed = annealed || e.Phase == "anneal"
+		}
+	}
+	if !annealed || lastLR != 0 || !(lastLoss < first-0.5) {
+		t.Errorf("annealed %v, final LR %v, loss %v → %v", annealed, lastLR, first, lastLoss)
+	}
+	if !strings.Contains(errb.String(), "anneal          from 16.4K tokens") {
+		t.Errorf("summary lacks the anneal line:\n%s", errb.String())
+	}
+}
