@@ -41,6 +41,7 @@ func commands() []command {
 		{"presets", "", "list model presets with their parameter counts", runPresets},
 		{"verify", "--model DIR --case FILE", "check a checkpoint against reference tensors (forward, backward, one AdamW step)", runVerify},
 		{"train", "[--preset NAME] [--steps N] ...", "train a preset on a generated token stream (engine smoke run)", runTrain},
+		{"tokenize", "INPUT... --out DIR [--tokenizer dolma2]", "convert documents (JSONL, .gz, .zst, text) to OLMo token files", runTokenize},
 	}
 }
 

@@ -69,3 +69,27 @@ func TestTrainSmoke(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestTokenizeCommand(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "docs.jsonl")
+	os.WriteFile(in, []byte("{\"text\": \"hello world\"}\n{\"text\": \"second document\"}\n"), 0o644)
+	var out, errb bytes.Buffer
+	if code := run([]string{"tokenize", in, "--out", filepath.Join(dir, "tok"), "--tokenizer", "dolma2"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "tok", "part-00000.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "hello world" → 15339 1917, EOS 100257, then the second document and its EOS
+	if len(b)%4 != 0 || len(b) < 12 || b[0] != 0xEB || b[1] != 0x3B {
+		t.Errorf("token file starts % x (len %d), want uint32 15339 first", b[:min(len(b), 12)], len(b))
+	}
+	if !strings.Contains(out.String(), "documents\t2") {
+		t.Errorf("summary: %s", out.String())
+	}
+	if code := run([]string{"tokenize", filepath.Join(dir, "missing.jsonl"), "--out", filepath.Join(dir, "t2")}, &out, &errb); code != 2 {
+		t.Errorf("missing input: exit %d, want 2", code)
+	}
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/olmolab/olmolab/lab/data"
+)
+
+// runTokenize is `olmolab tokenize INPUT... --out DIR --tokenizer NAME`.
+func runTokenize(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("tokenize", stderr)
+	out := fs.String("out", "", "output directory for part-NNNNN.npy token files")
+	tokName := fs.String("tokenizer", "dolma2", "tokenizer: dolma2, world or bytes")
+	maxMB := fs.Int64("max-file-mb", 1024, "split output files at this size (MiB), at document boundaries")
+	strict := fs.Bool("strict", false, "stop at the first malformed JSON line instead of skipping it")
+	dtype := fs.String("dtype", "", "uint16 or uint32 (default: the smallest that holds the vocabulary)")
+	// inputs may come before or after the flags
+	var inputs []string
+	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		inputs, args = append(inputs, args[0]), args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, errHelp) {
+			return errHelp
+		}
+		return usageError{err.Error()}
+	}
+	inputs = append(inputs, fs.Args()...)
+	if len(inputs) == 0 || *out == "" {
+		return usageError{"tokenize needs INPUT... and --out DIR"}
+	}
+	tok, err := data.NewTokenizer(*tokName)
+	if err != nil {
+		return inputError{err}
+	}
+	p := data.TokenizeParams{Inputs: inputs, OutDir: *out, Tokenizer: tok, MaxFileBytes: *maxMB << 20, Strict: *strict,
+		Warn: func(s string) { fmt.Fprintln(stderr, "warning:", s) }}
+	if *dtype != "" {
+		if p.DType, err = data.ParseDType(*dtype); err != nil {
+			return inputError{err}
+		}
+	}
+	term := isTerminal(stderr)
+	p.Progress = func(pr data.TokenizeProgress) {
+		pct := 0.0
+		if pr.TotalBytes > 0 {
+			pct = 100 * float64(pr.ReadBytes) / float64(pr.TotalBytes)
+		}
+		bar := progressBar(pct, 30)
+		line := fmt.Sprintf("%s %5.1f%%  %d documents  %d tokens  %d files", bar, pct, pr.Documents, pr.Tokens, pr.Files)
+		if term {
+			fmt.Fprintf(stderr, "\r\033[K%s", line)
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	sum, err := data.Tokenize(ctx, p)
+	if term {
+		fmt.Fprintln(stderr)
+	}
+	if err != nil {
+		if data.IsInputError(err) {
+			return inputError{err}
+		}
+		if errors.Is(err, context.Canceled) {
+			return codedError{exitInterrupted, fmt.Errorf("tokenize interrupted after %d documents; only whole files were kept", sum.Documents)}
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "documents\t%d\ntokens\t%d\nbytes/token\t%.3f\nskipped lines\t%d\nfiles\t%d (%s)\nseconds\t%.1f\n",
+		sum.Documents, sum.Tokens, sum.BytesPerToken(), sum.Skipped, len(sum.Files), strings.Join(sum.Files, ", "), sum.Elapsed.Seconds())
+	return nil
+}
+
+func progressBar(pct float64, width int) string {
+	n := int(pct / 100 * float64(width))
+	n = max(0, min(n, width))
+	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
+}
