@@ -44,6 +44,10 @@ type Results struct {
 	Requests int     `json:"requests"` // distinct requests scored
 	Forwards int     `json:"forwards"` // (B,T) micro-batches run
 	Seconds  float64 `json:"seconds"`
+	// Longest is the longest input in tokens before truncation; Truncated counts the requests whose context was
+	// cut on the left to fit the context length (their scores differ from a longer-context evaluation).
+	Longest   int `json:"longest_input"`
+	Truncated int `json:"truncated"`
 }
 
 // RequestsPerSecond is the scoring throughput.
@@ -88,7 +92,7 @@ func Evaluate(ctx context.Context, be model.Backend, tok data.Tokenizer, tasks [
 	if err != nil {
 		return Results{}, err
 	}
-	res := Results{Backend: be.Name(), Requests: st.Requests, Forwards: st.Forwards}
+	res := Results{Backend: be.Name(), Requests: st.Requests, Forwards: st.Forwards, Longest: st.Longest, Truncated: st.Trunc}
 	for _, t := range tasks {
 		uncond := t.HasUncond()
 		docs := make([]map[string]float64, len(t.Instances))
@@ -135,9 +139,15 @@ func (r Results) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%d requests in %d forwards on %s, %.1fs (%.1f requests/s); bits_per_byte_corr: lower is better\n",
-		r.Requests, r.Forwards, r.Backend, r.Seconds, r.RequestsPerSecond())
-	return err
+	if _, err := fmt.Fprintf(w, "%d requests in %d forwards on %s, %.1fs (%.1f requests/s); bits_per_byte_corr: lower is better\n",
+		r.Requests, r.Forwards, r.Backend, r.Seconds, r.RequestsPerSecond()); err != nil {
+		return err
+	}
+	if r.Truncated > 0 {
+		_, err := fmt.Fprintf(w, "warning: %d requests were left-truncated to the model's context (longest input %d tokens)\n", r.Truncated, r.Longest)
+		return err
+	}
+	return nil
 }
 
 // WriteJSON writes the results as one indented JSON object.

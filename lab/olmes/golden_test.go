@@ -183,3 +183,34 @@ func clip(b []byte) string {
 	}
 	return string(b)
 }
+
+// TestMMLU builds MMLU from the shipped Arrow files (no oe-eval dump ships for it): 57 subjects, the test split's
+// 14042 questions, each subject's description line and first five dev questions as shots, unconditional requests
+// in RC, and a task macro-averaged over subjects.
+func TestMMLU(t *testing.T) {
+	t.Parallel()
+	dir := needShared(t)
+	rc, err := BuildRequests("mmlu", RC, dir, BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rc) != 14042*4*2 {
+		t.Errorf("%d RC requests, want 14042 questions × 4 choices × 2 (unconditional)", len(rc))
+	}
+	task, err := TaskFromRequests("mmlu", RC, rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(task.Instances) != 14042 || !task.Macro || len(task.Subtasks()) != 57 || !task.HasUncond() || task.Primary != MetricAccPerChar {
+		t.Errorf("%d instances, macro %v, %d subtasks, uncond %v, primary %s", len(task.Instances), task.Macro, len(task.Subtasks()), task.HasUncond(), task.Primary)
+	}
+	mc, err := BuildRequests("mmlu_high_school_us_history", MC, dir, BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := mc[0].Context
+	if !strings.HasPrefix(ctx, "The following are multiple choice questions (with answers) about high school us history.\n\nQuestion: ") ||
+		strings.Count(ctx, "\nAnswer:") != 6 || mc[0].TaskName != "mmlu_high_school_us_history:mc" || mc[0].Continuation != " A" {
+		t.Errorf("MMLU MC request: %q → %q (%s)", clip([]byte(ctx)), mc[0].Continuation, mc[0].TaskName)
+	}
+}

@@ -101,6 +101,8 @@ type scoreStats struct {
 	Requests int // distinct requests scored
 	Forwards int // micro-batches run
 	Tokens   int // input tokens (non-padding) fed
+	Longest  int // longest input before truncation: len(ctx + cont) − 1
+	Trunc    int // requests left-truncated to fit the context length
 }
 
 // scoreRequests returns, for each encoded request, the summed log-probability of its continuation and its
@@ -142,6 +144,10 @@ func scoreRequests(ctx context.Context, be model.Backend, reqs []encodedReq, max
 			// seq = (ctx + cont)[start:], the last maxLen+1 tokens; inputs seq[:n], targets seq[1:n+1].
 			start := max(0, L-(maxLen+1))
 			n := L - start - 1
+			st.Longest = max(st.Longest, L-1)
+			if start > 0 {
+				st.Trunc++
+			}
 			at := func(j int) int32 { // token j of ctx + cont
 				if j < len(r.ctx) {
 					return r.ctx[j]
@@ -172,6 +178,28 @@ func scoreRequests(ctx context.Context, be model.Backend, reqs []encodedReq, max
 		}
 	}
 	return ll, ntok, st, nil
+}
+
+// MaxInputLength returns the longest model input the tasks' requests need under tok (context + continuation − 1
+// tokens): a lab can size an evaluation backend's T to it instead of scoring short requests in long padded rows.
+func MaxInputLength(tok data.Tokenizer, tasks []*Task) int {
+	seen := map[Pair]bool{}
+	var pairs []Pair
+	for _, t := range tasks {
+		for _, in := range t.Instances {
+			for _, p := range append(append([]Pair(nil), in.Choices...), in.Uncond...) {
+				if !seen[p] {
+					seen[p] = true
+					pairs = append(pairs, p)
+				}
+			}
+		}
+	}
+	longest := 0
+	for _, e := range encodePairs(tok, pairs) {
+		longest = max(longest, len(e.ctx)+len(e.cont)-1)
+	}
+	return longest
 }
 
 // checkVocab makes sure every id the tokenizer produces is inside the model's vocabulary.

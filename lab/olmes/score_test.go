@@ -17,7 +17,8 @@ type fakeBackend struct {
 	B, T          int
 	V             int
 	forwards      int
-	rows          [][]int32 // inputs of every non-empty row seen
+	keepRows      bool
+	rows          [][]int32 // with keepRows, the inputs of every non-empty row seen
 }
 
 func (f *fakeBackend) Name() string           { return "fake" }
@@ -37,7 +38,7 @@ func (f *fakeBackend) LogProbs(dst []float32, ids, targets []int32) {
 				labelled = true
 			}
 		}
-		if labelled {
+		if labelled && f.keepRows {
 			f.rows = append(f.rows, append([]int32(nil), ids[b*f.T:(b+1)*f.T]...))
 		}
 	}
@@ -105,7 +106,7 @@ func TestEvaluateFake(t *testing.T) {
 
 	// Left truncation: with T = 8 the input is the last 9 tokens of context + continuation minus one, so only
 	// the last 8 continuation bytes are scored; the token count stays the full continuation.
-	be = &fakeBackend{B: 2, T: 8, V: tok.VocabSize()}
+	be = &fakeBackend{B: 2, T: 8, V: tok.VocabSize(), keepRows: true}
 	long := " abcdefghijkl"
 	task = &Task{Name: "trunc", Primary: MetricAccRaw, Instances: []Instance{{Gold: 0, Choices: []Pair{{"Context that is long", long}}}}}
 	res, err = Evaluate(context.Background(), be, tok, []*Task{task}, EvalOptions{})
@@ -117,6 +118,9 @@ func TestEvaluateFake(t *testing.T) {
 	}
 	if got := res.Scores[0].Metrics[MetricLLPerToken]; math.Abs(got-fakeLL(long[len(long)-8:])/13) > 1e-9 {
 		t.Errorf("per-token ll = %v, want ll/13", got)
+	}
+	if res.Truncated != 1 || res.Longest != 32 || MaxInputLength(tok, []*Task{task}) != 32 {
+		t.Errorf("truncated %d, longest %d (MaxInputLength %d), want 1 and 20+13−1 = 32", res.Truncated, res.Longest, MaxInputLength(tok, []*Task{task}))
 	}
 	if row := be.rows[0]; string(tokBytes(row)) != "defghijk" {
 		t.Errorf("truncated input row %q", tokBytes(row))
