@@ -135,5 +135,6 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// newEvaluator returns the lab's evaluator (lab/olmes), or nil until it exists.
-func newEvaluator() lab.Evaluator { return nil }
+// newEvaluator returns the lab's evaluator: lab/olmes, reading OLMES data from
+// $OLMOLAB_OLMES_DATA when a recipe asks for the standard benchmarks.
+func newEvaluator() lab.Evaluator { return lab.NewOLMESEvaluator("") }

@@ -142,7 +142,7 @@ func PrintSummary(w io.Writer, s RunSummary) {
 	fmt.Fprintf(tw, "speed\t%s tokens/s, MFU %.1f%%, %.0f s\n", humanCount(int64(s.TokensPerSec)), 100*s.MFU, s.Seconds)
 	tw.Flush()
 	if len(s.Evals) > 0 {
-		fmt.Fprintln(w, "\nevaluation (final):")
+		fmt.Fprintln(w, "\nevaluation (final; primary metric and bits per byte of the gold answer):")
 		printScores(w, s.Evals)
 	}
 	if s.Soup != nil {
@@ -157,7 +157,9 @@ func printScores(w io.Writer, scores []EvalScore) {
 	sorted := append([]EvalScore(nil), scores...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Task < sorted[j].Task })
 	for _, s := range sorted {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%.4f\n", s.Task, s.Formulation, s.Metric, s.Value)
+		if s.Primary || strings.HasPrefix(s.Metric, "bits_per_byte") {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%.4f\n", s.Task, s.Formulation, s.Metric, s.Value)
+		}
 	}
 	tw.Flush()
 }

@@ -150,6 +150,18 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		}
 	}
 
+	if len(rec.Eval.Tasks) > 0 {
+		if p.Evaluator == nil {
+			p.Evaluator = NewOLMESEvaluator("")
+			r.p.Evaluator = p.Evaluator
+		}
+		if oe, ok := p.Evaluator.(*OLMESEvaluator); ok {
+			if _, err := oe.load(rec.Eval); err != nil { // unknown tasks, missing data: before training
+				return nil, &InputError{fmt.Errorf("%s: eval.tasks: %w", rec.Path, err)}
+			}
+		}
+	}
+
 	B := rec.MicroBatchSize / rec.SequenceLength
 	T := rec.SequenceLength
 	if err := checkMemory(rec, cfg, B, T, p.MemoryLimit); err != nil {

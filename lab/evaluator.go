@@ -1,0 +1,119 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/olmolab/olmolab/lab/data"
+	"github.com/olmolab/olmolab/lab/olmes"
+	"github.com/olmolab/olmolab/model"
+)
+
+// OLMESEvaluator evaluates with lab/olmes: built-in tasks over the world, OLMES
+// benchmarks from DataDir, or oe-eval request dumps. Tasks are built once and
+// reused at every evaluation of the run, so scores differ only by the weights.
+type OLMESEvaluator struct {
+	DataDir string // OLMES datasets; "" reads $OLMOLAB_OLMES_DATA
+
+	mu      sync.Mutex
+	key     string
+	tasks   []*olmes.Task
+	longest int           // longest request in tokens, known after the first evaluation
+	eval    model.Backend // CPU only: a backend shaped for the requests (short rows, more of them)
+	params  []float32
+}
+
+// NewOLMESEvaluator returns an evaluator reading OLMES data from dataDir.
+func NewOLMESEvaluator(dataDir string) *OLMESEvaluator {
+	if dataDir == "" {
+		dataDir = os.Getenv("OLMOLAB_OLMES_DATA")
+	}
+	return &OLMESEvaluator{DataDir: dataDir}
+}
+
+// Evaluate implements Evaluator. A task name may end in ":mc" for the
+// multiple-choice formulation; RC is the default (it suits small models).
+func (e *OLMESEvaluator) Evaluate(ctx context.Context, b model.Backend, tok data.Tokenizer, spec EvalSpec) ([]EvalScore, error) {
+	tasks, err := e.load(spec)
+	if err != nil {
+		return nil, err
+	}
+	res, err := olmes.Evaluate(ctx, e.backendFor(b), tok, tasks, olmes.EvalOptions{})
+	if err != nil {
+		return nil, err
+	}
+	e.longest = max(e.longest, res.Longest)
+	var out []EvalScore
+	for _, s := range res.Scores {
+		for _, m := range sortedMetricNames(s.Metrics) {
+			out = append(out, EvalScore{Task: s.Task, Formulation: s.Formulation.String(), Metric: m, Value: s.Metrics[m], Primary: m == s.Primary})
+		}
+	}
+	return out, nil
+}
+
+func (e *OLMESEvaluator) load(spec EvalSpec) ([]*olmes.Task, error) {
+	key := fmt.Sprintf("%s|%d", strings.Join(spec.Tasks, ","), spec.Limit)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.key == key && e.tasks != nil {
+		return e.tasks, nil
+	}
+	opts := olmes.LoadOptions{DataDir: e.DataDir}
+	if spec.Limit != 0 {
+		opts.Builtin.Limit = spec.Limit
+	}
+	tasks, err := olmes.LoadTasks(spec.Tasks, olmes.RC, opts)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Limit > 0 {
+		for _, t := range tasks {
+			if len(t.Instances) > spec.Limit {
+				t.Instances = t.Instances[:spec.Limit]
+			}
+		}
+	}
+	e.key, e.tasks = key, tasks
+	return tasks, nil
+}
+
+func sortedMetricNames(m map[string]float64) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// backendFor returns the backend to score on. Requests are one per row, and
+// built-in ones are far shorter than a training row, so on the CPU a second
+// engine with rows just long enough (and proportionally more of them) scores
+// several times faster; it gets a copy of the weights at every evaluation.
+func (e *OLMESEvaluator) backendFor(b model.Backend) model.Backend {
+	B, T := b.MicroBatch()
+	if b.Name() != "cpu" || e.longest == 0 {
+		return b
+	}
+	te := min(T, (e.longest+15)/16*16)
+	be := max(1, B*T/te)
+	if te >= T {
+		return b
+	}
+	if e.eval == nil {
+		nb, err := model.NewBackend("cpu", b.Config(), be, te)
+		if err != nil {
+			return b
+		}
+		e.eval = nb
+		e.params = make([]float32, model.NewLayout(b.Config()).Size())
+	}
+	b.ReadParams(e.params)
+	e.eval.WriteParams(e.params)
+	return e.eval
+}
