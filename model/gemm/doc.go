@@ -36,6 +36,8 @@
 //     load ports. Measured alone on L1-resident panels it runs at ~90% of the
 //     FMA peak; FMAs with an embedded-broadcast operand, 12×32, 8×32 and 8×48
 //     tiles were measured no better.
+//   - AVX-512, C with at most 16 columns: 14×16 (attention's P·V and its
+//     gradients with small heads would otherwise pad half of every tile).
 //   - AVX2+FMA: the classic 6×16 tile, 12 ymm accumulators + 2 B + 2 broadcasts.
 //   - generic (other architectures, or -tags purego): 4×4 in plain Go.
 //

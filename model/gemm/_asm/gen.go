@@ -28,14 +28,10 @@ type spec struct {
 	nregs  int    // architectural vector registers: 32 (AVX-512) or 16 (AVX2)
 	unroll int    // steps of k per loop iteration
 	pfB    int    // prefetch distance for B in bytes (0: none)
-	bcst   bool   // use FMA with an embedded broadcast memory operand (EVEX only)
+	bcst   bool   // FMA with an embedded-broadcast operand (EVEX only; measured slower)
 }
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "-variants" {
-		variants()
-		return
-	}
 	specs := []struct {
 		file  string
 		build string
@@ -43,6 +39,8 @@ func main() {
 	}{
 		{"kernel_avx512_amd64.s", "AVX-512F", []spec{
 			{name: "kernAVX512", mr: 14, nv: 2, vw: 16, reg: "Z", nregs: 32, unroll: 4, pfB: 1024},
+			// For C with at most 16 columns (attention's P·V with small heads).
+			{name: "kernAVX512N16", mr: 14, nv: 1, vw: 16, reg: "Z", nregs: 32, unroll: 4, pfB: 1024},
 		}},
 		{"kernel_avx2_amd64.s", "AVX2 and FMA", []spec{
 			{name: "kernAVX2", mr: 6, nv: 2, vw: 8, reg: "Y", nregs: 16, unroll: 4, pfB: 512},
@@ -68,7 +66,9 @@ func main() {
 	fmt.Fprintf(&w, "#include \"textflag.h\"\n")
 	genTranspose(&w, "transpose14x16", 14)
 	genTranspose(&w, "transpose32x16", 32)
+	genTranspose(&w, "transpose16x16", 16)
 	genCopy(&w, "copyRows14", 14)
+	genCopy(&w, "copyRows16", 16)
 	genCopy(&w, "copyRows32", 32)
 	if err := os.WriteFile("pack_avx512_amd64.s", w.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
@@ -172,7 +172,7 @@ func genTranspose(w *bytes.Buffer, name string, width int) {
 //
 // which stores alpha·src[q·ld+j] at dst[q·width+j] for q < kb, j < n ≤ width,
 // and zeros at j in [n, width): packing of a transposed A (width 14) and of B
-// (width 32). Masked loads never touch memory past the n floats.
+// (width 16 or 32). Masked loads never touch memory past the n floats.
 func genCopy(w *bytes.Buffer, name string, width int) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
 	fmt.Fprintf(w, "\n// func %s(dst, src *float32, ld, kb, n int, alpha float32)\n", name)
@@ -200,9 +200,12 @@ func genCopy(w *bytes.Buffer, name string, width int) {
 	fmt.Fprintf(w, "row:\n")
 	p("VMOVUPS.Z (SI), K1, Z0")
 	p("VMULPS Z31, Z0, Z0")
-	if width < 16 {
+	switch {
+	case width < 16:
 		p("VMOVUPS Z0, K3, (DI)")
-	} else {
+	case width == 16:
+		p("VMOVUPS Z0, (DI)")
+	default:
 		p("VMOVUPS.Z 64(SI), K2, Z1")
 		p("VMULPS Z31, Z1, Z1")
 		p("VMOVUPS Z0, (DI)")
@@ -347,30 +350,4 @@ func log2(n int) int {
 		log.Fatalf("unroll %d is not a power of two", n)
 	}
 	return r
-}
-
-// variants writes kernel_variants_amd64.s with candidate AVX-512 tiles, for
-// tuning only (not committed).
-func variants() {
-	var w bytes.Buffer
-	fmt.Fprintf(&w, "#include \"textflag.h\"\n")
-	var decl bytes.Buffer
-	decl.WriteString("package gemm\n\nvar variantKernels = map[string]struct{mr, nr int; k kernelFunc}{\n")
-	for _, mr := range []int{8, 12, 14} {
-		for _, nv := range []int{2, 3} {
-			if mr*nv+nv+2 > 32 {
-				continue
-			}
-			for _, bcst := range []bool{false, true} {
-				for _, pf := range []int{0, 1024} {
-					name := fmt.Sprintf("v%dx%d_b%v_pf%d", mr, nv*16, bcst, pf)
-					gen(&w, spec{name: name, mr: mr, nv: nv, vw: 16, reg: "Z", nregs: 32, unroll: 4, pfB: pf, bcst: bcst})
-					fmt.Fprintf(&decl, "\t%q: {%d, %d, %s},\n", name, mr, nv*16, name)
-				}
-			}
-		}
-	}
-	decl.WriteString("}\n")
-	os.WriteFile("kernel_variants_amd64.s", w.Bytes(), 0o644)
-	os.WriteFile("zz_variants_test.go", decl.Bytes(), 0o644)
 }
