@@ -36,12 +36,14 @@ func (ar *arch) forColumns(n int) *arch {
 // packer holds assembly packing routines for one tile shape. Each stores
 // alpha·X into a panel of width w (mr or nr) floats per step of k:
 //
-//   - interleave: dst[q·w+r] = src[r·ld+q] for 16 rows r (only rows < rows are
-//     read, the others are zero; only min(w,16) lanes are stored) and q < kb, a
-//     multiple of 16. It packs A (m×k stored) and transposed B, 16 rows at a time.
+//   - interleave: dst[q·w+r] = src[r·ld+q] for step rows r (only rows < rows
+//     are read, the others are zero; only min(w,step) lanes are stored) and
+//     q < kb, a multiple of step. It packs A (m×k stored) and transposed B,
+//     step rows at a time (16 with zmm, 8 with ymm).
 //   - copy: dst[q·w+j] = src[q·ld+j] for j < n, zero for n ≤ j < w, q < kb. It
 //     packs B and transposed A.
 type packer struct {
+	step                     int
 	aInterleave, bInterleave func(dst, src *float32, ld, kb, rows int, alpha float32)
 	aCopy, bCopy             func(dst, src *float32, ld, kb, n int, alpha float32)
 }
