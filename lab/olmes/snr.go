@@ -321,10 +321,6 @@ type seriesKey struct {
 
 // runSeries returns each key's values in step order (the last record wins at a repeated step).
 func runSeries(recs []EvalRecord, tag string) map[seriesKey][]float64 {
-	type pt struct {
-		step int
-		v    float64
-	}
 	pts := map[seriesKey]map[int]float64{}
 	for _, r := range recs {
 		if r.Tag != tag {
