@@ -390,7 +390,10 @@ func (e *CPU[F]) LogProbs(dst []F, ids, targets []int32) {
 }
 
 // ZeroGrads clears the gradient buffer.
-func (e *CPU[F]) ZeroGrads() { clear(e.Grads) }
+func (e *CPU[F]) ZeroGrads() {
+	e.jobs.clear.x = e.Grads
+	e.pool.run(len(e.Grads), 1<<16, &e.jobs.clear)
+}
 
 const normBlock = 1 << 14
 

@@ -18,6 +18,7 @@ type cpuJobs[F Float] struct {
 	sq      sumSquaresJob[F]
 	adamw   adamwJob[F]
 	scale   scaleJob[F]
+	clear   clearJob[F]
 }
 
 func (j *cpuJobs[F]) init(e *CPU[F]) {
@@ -76,8 +77,8 @@ func (j *rmsBackJob[F]) do(lo, hi int) {
 // qkNormJob applies QK-norm and RoPE to rows [lo,hi) of layer a:
 // q = rope(rms(q_raw)·wq), k = rope(rms(k_raw)·wk), the norms over the full
 // projection widths (olmo2.md §2), written head-major to qh and kh; v is
-// copied head-major to vh; k and v also go to the transposed tiles kT, vT
-// (attention.go).
+// copied head-major to vh; then k and v go to the transposed tiles kT, vT
+// (attention.go), 16 positions at a time so each store run fills a cache line.
 type qkNormJob[F Float] struct {
 	e      *CPU[F]
 	a      *layerActs[F]
@@ -104,21 +105,34 @@ func (j *qkNormJob[F]) do(lo, hi int) {
 		}
 		sk := rmsRstd(raw[d.QC:d.QC+d.KC], eps)
 		a.kr[r] = sk
-		// tile jb = t/64 of group g holds Kᵀ[i][t%64] at ((g·nb + jb)·HS + i)·64 + t%64
-		tile := (t/attnBlock)*HS*attnBlock + t%attnBlock
 		for h := 0; h < d.NKV; h++ {
 			g := b*d.NKV + h
 			k := a.kh[(g*T+t)*HS:][:HS]
 			vRmsScale(k, raw[d.QC+h*HS:d.QC+h*HS+HS], j.wk[h*HS:h*HS+HS], sk)
 			ropeRow(k, cos, sin, HS, 1)
-			v := raw[d.QC+d.KC+h*HS:][:HS]
-			copy(a.vh[(g*T+t)*HS:][:HS], v)
-			kT := a.kT[g*d.nb*HS*attnBlock+tile:]
-			vT := a.vT[g*d.nb*HS*attnBlock+tile:]
-			for i := range k {
-				kT[i*attnBlock] = k[i]
-				vT[i*attnBlock] = v[i]
-			}
+			copy(a.vh[(g*T+t)*HS:][:HS], raw[d.QC+d.KC+h*HS:][:HS])
+		}
+	}
+	// Tile jb = t/64 of group g holds Kᵀ[i][t%64] at ((g·nb + jb)·HS + i)·64 + t%64.
+	for r0 := lo; r0 < hi; {
+		b, t0 := r0/T, r0%T
+		n := min(hi-r0, T-t0, 16-t0%16) // rows of one sequence, within one 16-aligned run
+		tile := (t0/attnBlock)*HS*attnBlock + t0%attnBlock
+		for g := b * d.NKV; g < (b+1)*d.NKV; g++ {
+			base := g*d.nb*HS*attnBlock + tile
+			transposeRows(a.kT[base:], attnBlock, a.kh[(g*T+t0)*HS:], HS, n, HS)
+			transposeRows(a.vT[base:], attnBlock, a.vh[(g*T+t0)*HS:], HS, n, HS)
+		}
+		r0 += n
+	}
+}
+
+// transposeRows sets dst[c·ldd + r] = src[r·lds + c] for r < rows, c < cols.
+func transposeRows[F Float](dst []F, ldd int, src []F, lds, rows, cols int) {
+	for c := 0; c < cols; c++ {
+		out := dst[c*ldd : c*ldd+rows]
+		for i := range out {
+			out[i] = src[i*lds+c]
 		}
 	}
 }
@@ -290,6 +304,12 @@ func (j *sumSquaresJob[F]) do(lo, hi int) {
 		j.e.normBlocks[b] = acc
 	}
 }
+
+// clearJob zeroes x[lo:hi] (ZeroGrads on every worker: the gradient buffer
+// is as large as the model).
+type clearJob[F Float] struct{ x []F }
+
+func (j *clearJob[F]) do(lo, hi int) { clear(j.x[lo:hi]) }
 
 type scaleJob[F Float] struct {
 	x []F
