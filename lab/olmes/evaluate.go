@@ -213,18 +213,22 @@ func (f *Formulation) UnmarshalText(b []byte) error {
 }
 
 // EvalRecord is one line of a run's evals.jsonl: one metric of one task in one formulation at one checkpoint.
-// The lab appends them as evaluations finish; SNR reads them back.
+// The lab appends them as evaluations finish; SNR reads them back. It is a superset of the lab's own record
+// (run, step, tokens, phase, why, task, formulation, metric, value, time), so either reads the other's files.
 type EvalRecord struct {
-	Run         string      `json:"run"`
+	Run         string      `json:"run"` // soups and their ingredients are sub-runs: "<run>/soup", "<run>/ingredient-1-seed-7"
 	Step        int         `json:"step"`
 	Tokens      int64       `json:"tokens"`
+	Phase       string      `json:"phase,omitempty"` // e.g. "stable", "anneal"
+	Why         string      `json:"why,omitempty"`   // e.g. "interval", "before anneal", "final"
 	Task        string      `json:"task"`
 	Formulation Formulation `json:"formulation"`
 	Metric      string      `json:"metric"`
 	Value       float64     `json:"value"`
 	Primary     bool        `json:"primary,omitempty"` // Metric is the task's primary metric
 	Group       string      `json:"group,omitempty"`   // "olmes", "development", "unseen"
-	Tag         string      `json:"tag,omitempty"`     // e.g. "soup", "anneal", "ingredient-2": what was evaluated
+	Tag         string      `json:"tag,omitempty"`     // free label of what was evaluated, selected by SNROptions.Tag
+	Time        time.Time   `json:"time,omitzero"`
 }
 
 // Records turns results into evals.jsonl records for a run at a step, one per task, formulation and metric
