@@ -41,32 +41,35 @@ type CPU[F Float] struct {
 	chunk int // rows of logits materialised at once
 
 	// backward scratch, shared by all layers
-	dres, dh, dm, dout, dxf []F // (BT,C)
-	dact, dgate, dup        []F // (BT,I)
-	da, dq                  []F // (BT,QC)
-	dk, dv                  []F // (BT,KC)
-	dp                      []F // (B·NKV, T) one row of dP per attention group
-	normBlocks              []float64
+	dres, dm, dout, dxf []F              // (BT,C); dres holds d res[l+1], then dh, then d res[l]
+	dact                []F              // (BT,I)
+	dgu                 []F              // (BT,2I) (dgate | dup)
+	da                  []F              // (BT,QC) d attention output
+	dqkv                []F              // (BT,QC+2KC) (dq | dk | dv)
+	attnSc              []attnScratch[F] // one per worker
+	normBlocks          []float64
 
 	jobs cpuJobs[F]
 }
 
-// layerActs holds what one decoder layer's backward pass needs.
+// layerActs holds what one decoder layer's backward pass needs. The q, k, v
+// projections are one product (q_proj, k_proj and v_proj are adjacent in the
+// layout, so their weights form one (QC+2KC, C) matrix), and so are gate and up.
 type layerActs[F Float] struct {
-	qRaw, q []F // (BT,QC) before and after QK-norm + RoPE
-	kRaw, k []F // (BT,KC)
-	v       []F // (BT,KC)
-	qr, kr  []F // (BT) rstd of the QK-norms
-	att     []F // (B,NH,T,T) softmax probabilities
-	a       []F // (BT,QC) attention output, input of o_proj
-	o       []F // (BT,C) o_proj output
-	or      []F // (BT)
-	h       []F // (BT,C) residual after attention
-	gate    []F // (BT,I)
-	up      []F // (BT,I)
-	act     []F // (BT,I)
-	m       []F // (BT,C) down_proj output
-	mr      []F // (BT)
+	qkv    []F // (BT,QC+2KC) (q | k | v) projections; q, k before QK-norm
+	qh     []F // (B,NH,T,HS) q after QK-norm and RoPE, head-major (attention.go)
+	kh, vh []F // (B,NKV,T,HS) k after QK-norm and RoPE, and v
+	kT, vT []F // (B,NKV,nb,HS,64) Kᵀ and Vᵀ in tiles of 64 positions, zero past T
+	qr, kr []F // (BT) rstd of the QK-norms
+	lse    []F // (B,NH,T) logsumexp of each query row's scaled scores (attention.go)
+	a      []F // (BT,QC) attention output, input of o_proj
+	o      []F // (BT,C) o_proj output
+	or     []F // (BT)
+	h      []F // (BT,C) residual after attention
+	gu     []F // (BT,2I) (gate | up) projections
+	act    []F // (BT,I)
+	m      []F // (BT,C) down_proj output
+	mr     []F // (BT)
 }
 
 // NewCPU builds an engine with zeroed parameters; call Init or load weights next.
@@ -82,7 +85,7 @@ func NewCPU[F Float](cfg Config, B, T, workers int) *CPU[F] {
 	lay := NewLayout(cfg)
 	C, I, V := cfg.HiddenSize, cfg.IntermediateSize, cfg.VocabSize
 	QC, KC, HS := cfg.QWidth(), cfg.KVWidth(), cfg.HeadSize()
-	NH, NKV, L := cfg.NumAttentionHeads, cfg.NumKeyValueHeads, cfg.NumHiddenLayers
+	NH, L := cfg.NumAttentionHeads, cfg.NumHiddenLayers
 	BT := B * T
 	e := &CPU[F]{Cfg: cfg, Layout: lay, B: B, T: T, pool: newPool(workers)}
 	e.Params = make([]F, lay.Size())
@@ -102,13 +105,20 @@ func NewCPU[F Float](cfg Config, B, T, workers int) *CPU[F] {
 	for i := range e.res {
 		e.res[i] = make([]F, BT*C)
 	}
+	for _, o := range lay.Layers {
+		if o.K != o.Q+QC*C || o.V != o.K+KC*C || o.Up != o.Gate+I*C {
+			panic("model: layout does not keep q/k/v and gate/up adjacent")
+		}
+	}
+	nb := (T + attnBlock - 1) / attnBlock
 	e.acts = make([]layerActs[F], L)
 	for i := range e.acts {
 		e.acts[i] = layerActs[F]{
-			qRaw: make([]F, BT*QC), q: make([]F, BT*QC), kRaw: make([]F, BT*KC), k: make([]F, BT*KC),
-			v: make([]F, BT*KC), qr: make([]F, BT), kr: make([]F, BT), att: make([]F, B*NH*T*T),
+			qkv: make([]F, BT*(QC+2*KC)), qh: make([]F, BT*QC), kh: make([]F, BT*KC), vh: make([]F, BT*KC),
+			kT: make([]F, B*KC*nb*attnBlock), vT: make([]F, B*KC*nb*attnBlock),
+			qr: make([]F, BT), kr: make([]F, BT), lse: make([]F, B*NH*T),
 			a: make([]F, BT*QC), o: make([]F, BT*C), or: make([]F, BT), h: make([]F, BT*C),
-			gate: make([]F, BT*I), up: make([]F, BT*I), act: make([]F, BT*I), m: make([]F, BT*C), mr: make([]F, BT),
+			gu: make([]F, BT*2*I), act: make([]F, BT*I), m: make([]F, BT*C), mr: make([]F, BT),
 		}
 	}
 	e.xf, e.fr, e.lse = make([]F, BT*C), make([]F, BT), make([]F, BT)
@@ -119,11 +129,10 @@ func NewCPU[F Float](cfg Config, B, T, workers int) *CPU[F] {
 		e.chunk = min(e.chunk, BT)
 	}
 	e.logits = make([]F, e.chunk*V)
-	e.dres, e.dh, e.dm, e.dout, e.dxf = make([]F, BT*C), make([]F, BT*C), make([]F, BT*C), make([]F, BT*C), make([]F, BT*C)
-	e.dact, e.dgate, e.dup = make([]F, BT*I), make([]F, BT*I), make([]F, BT*I)
-	e.da, e.dq = make([]F, BT*QC), make([]F, BT*QC)
-	e.dk, e.dv = make([]F, BT*KC), make([]F, BT*KC)
-	e.dp = make([]F, B*NKV*T)
+	e.dres, e.dm, e.dout, e.dxf = make([]F, BT*C), make([]F, BT*C), make([]F, BT*C), make([]F, BT*C)
+	e.dact, e.dgu = make([]F, BT*I), make([]F, BT*2*I)
+	e.da, e.dqkv = make([]F, BT*QC), make([]F, BT*(QC+2*KC))
+	e.attnSc = newAttnScratch[F](e.pool.workers, T, HS)
 	e.normBlocks = make([]float64, (len(e.Params)+normBlock-1)/normBlock)
 	e.jobs.init(e)
 	return e
@@ -162,6 +171,7 @@ func (e *CPU[F]) forward() {
 	c := &e.Cfg
 	C, I := c.HiddenSize, c.IntermediateSize
 	QC, KC := c.QWidth(), c.KVWidth()
+	QKV := QC + 2*KC
 	BT := e.B * e.T
 	P := e.Params
 	// embedding: res[0][bt] = W_emb[id]
@@ -173,55 +183,60 @@ func (e *CPU[F]) forward() {
 		o := e.Layout.Layers[l]
 		a := &e.acts[l]
 		x := e.res[l]
-		// q, k, v projections: (BT,C)·Wᵀ
-		matmul(false, true, BT, QC, C, x, C, P[o.Q:], C, 0, a.qRaw, QC)
-		matmul(false, true, BT, KC, C, x, C, P[o.K:], C, 0, a.kRaw, KC)
-		matmul(false, true, BT, KC, C, x, C, P[o.V:], C, 0, a.v, KC)
-		// QK-norm over the full projection width, then RoPE (olmo2.md §2)
-		e.rmsnorm(a.q, a.qr, a.qRaw, P[o.QNorm:o.QNorm+QC], QC)
-		e.rmsnorm(a.k, a.kr, a.kRaw, P[o.KNorm:o.KNorm+KC], KC)
-		e.rope(a.q, c.NumAttentionHeads, 1)
-		e.rope(a.k, c.NumKeyValueHeads, 1)
-		e.jobs.attnF.a = a
-		e.pool.run(e.B*c.NumAttentionHeads, 1, &e.jobs.attnF)
+		// q, k, v projections: (BT,C)·W_qkvᵀ
+		matmul(false, true, BT, QKV, C, x, C, P[o.Q:], C, 0, a.qkv, QKV)
+		// QK-norm over the full projection widths, then RoPE (olmo2.md §2)
+		qj := &e.jobs.qkNorm
+		qj.a, qj.wq, qj.wk = a, P[o.QNorm:o.QNorm+QC], P[o.KNorm:o.KNorm+KC]
+		e.pool.run(BT, 8, qj)
+		e.attention(a)
 		matmul(false, true, BT, C, QC, a.a, QC, P[o.O:], QC, 0, a.o, C)
-		e.rmsnorm(a.h, a.or, a.o, P[o.PostAttnNorm:o.PostAttnNorm+C], C)
-		e.jobs.add.set(a.h, a.h, x, C)
-		e.pool.run(BT, 64, &e.jobs.add)
+		// h = x + rms(o)
+		e.rmsnorm(a.h, a.or, a.o, P[o.PostAttnNorm:o.PostAttnNorm+C], x)
 		// SwiGLU MLP
-		matmul(false, true, BT, I, C, a.h, C, P[o.Gate:], C, 0, a.gate, I)
-		matmul(false, true, BT, I, C, a.h, C, P[o.Up:], C, 0, a.up, I)
-		e.jobs.swiglu.act, e.jobs.swiglu.gate, e.jobs.swiglu.up, e.jobs.swiglu.n = a.act, a.gate, a.up, I
-		e.pool.run(BT, 16, &e.jobs.swiglu)
+		matmul(false, true, BT, 2*I, C, a.h, C, P[o.Gate:], C, 0, a.gu, 2*I)
+		e.jobs.swiglu.a = a
+		e.pool.run(BT, 8, &e.jobs.swiglu)
 		matmul(false, true, BT, C, I, a.act, I, P[o.Down:], I, 0, a.m, C)
-		out := e.res[l+1]
-		e.rmsnorm(out, a.mr, a.m, P[o.PostFFNNorm:o.PostFFNNorm+C], C)
-		e.jobs.add.set(out, out, a.h, C)
-		e.pool.run(BT, 64, &e.jobs.add)
+		// out = h + rms(m)
+		e.rmsnorm(e.res[l+1], a.mr, a.m, P[o.PostFFNNorm:o.PostFFNNorm+C], a.h)
 	}
-	e.rmsnorm(e.xf, e.fr, e.res[len(e.acts)], P[e.Layout.Norm:e.Layout.Norm+C], C)
+	e.rmsnorm(e.xf, e.fr, e.res[len(e.acts)], P[e.Layout.Norm:e.Layout.Norm+C], nil)
 }
 
-func (e *CPU[F]) rmsnorm(y, rstd, x, w []F, n int) {
+// rmsnorm sets y = rms(x)·w (+ res), rows of width C, and the rows' rstd.
+func (e *CPU[F]) rmsnorm(y, rstd, x, w, res []F) {
 	j := &e.jobs.rms
-	j.y, j.rstd, j.x, j.w, j.n, j.eps = y, rstd, x, w, n, e.Cfg.RMSNormEps
-	e.pool.run(e.B*e.T, 16, j)
+	j.y, j.rstd, j.x, j.w, j.res, j.n, j.eps = y, rstd, x, w, res, e.Cfg.HiddenSize, e.Cfg.RMSNormEps
+	e.pool.run(e.B*e.T, 8, j)
 }
 
-func (e *CPU[F]) rmsnormBack(dx, dw, dy, x, rstd, w []F, n int) {
+// rmsnormBack is rmsnorm's backward for rows of width C: dx from dy, and
+// dw += its gradient.
+func (e *CPU[F]) rmsnormBack(dx, dw, dy, x, rstd, w []F) {
 	j := &e.jobs.rmsB
-	j.dx, j.dw, j.dy, j.x, j.rstd, j.w, j.n = dx, dw, dy, x, rstd, w, n
+	j.dx, j.dw, j.dy, j.x, j.rstd, j.w, j.n = dx, dw, dy, x, rstd, w, e.Cfg.HiddenSize
 	// dw first, by columns (deterministic whatever the worker count), then dx by rows.
 	j.pass = 0
-	e.pool.run(n, 8, j)
+	e.pool.run(j.n, 16, j)
 	j.pass = 1
-	e.pool.run(e.B*e.T, 16, j)
+	e.pool.run(e.B*e.T, 8, j)
 }
 
-func (e *CPU[F]) rope(x []F, heads int, sign F) {
-	j := &e.jobs.rope
-	j.x, j.heads, j.sign = x, heads, sign
-	e.pool.run(e.B*e.T, 16, j)
+// attention runs layer a's causal attention forward (attention.go).
+func (e *CPU[F]) attention(a *layerActs[F]) {
+	j := &e.jobs.attnF
+	j.a = a
+	j.next.Store(0)
+	e.pool.run(e.pool.workers, 1, j)
+}
+
+// attentionBack fills dqkv from da for layer a (attention.go).
+func (e *CPU[F]) attentionBack(a *layerActs[F]) {
+	j := &e.jobs.attnB
+	j.a = a
+	j.next.Store(0)
+	e.pool.run(e.pool.workers, 1, j)
 }
 
 // Forward runs the model on ids (B·T tokens) and keeps the activations.
@@ -289,47 +304,40 @@ func (e *CPU[F]) ForwardBackward(ids, labels []int32, scale, zLoss float64) Loss
 	c := &e.Cfg
 	C, I := c.HiddenSize, c.IntermediateSize
 	QC, KC := c.QWidth(), c.KVWidth()
+	QKV := QC + 2*KC
 	BT := e.B * e.T
 	P, G := e.Params, e.Grads
 	loss := e.head(scale, zLoss, true)
 	// final norm
-	e.rmsnormBack(e.dres, G[e.Layout.Norm:e.Layout.Norm+C], e.dxf, e.res[len(e.acts)], e.fr, P[e.Layout.Norm:e.Layout.Norm+C], C)
+	e.rmsnormBack(e.dres, G[e.Layout.Norm:e.Layout.Norm+C], e.dxf, e.res[len(e.acts)], e.fr, P[e.Layout.Norm:e.Layout.Norm+C])
 	for l := len(e.acts) - 1; l >= 0; l-- {
 		o := e.Layout.Layers[l]
 		a := &e.acts[l]
 		x := e.res[l]
 		// out = h + rms(m): dh = dout + (MLP path), dm = rms'(dout)
-		e.rmsnormBack(e.dm, G[o.PostFFNNorm:o.PostFFNNorm+C], e.dres, a.m, a.mr, P[o.PostFFNNorm:o.PostFFNNorm+C], C)
+		e.rmsnormBack(e.dm, G[o.PostFFNNorm:o.PostFFNNorm+C], e.dres, a.m, a.mr, P[o.PostFFNNorm:o.PostFFNNorm+C])
 		matmul(false, false, BT, I, C, e.dm, C, P[o.Down:], I, 0, e.dact, I) // dact = dm·Wdown
 		matmul(true, false, C, I, BT, e.dm, C, a.act, I, 1, G[o.Down:], I)   // dWdown += dmᵀ·act
-		sj := &e.jobs.swigluB
-		sj.dgate, sj.dup, sj.dact, sj.gate, sj.up, sj.n = e.dgate, e.dup, e.dact, a.gate, a.up, I
-		e.pool.run(BT, 16, sj)
-		copy(e.dh, e.dres)
-		matmul(false, false, BT, C, I, e.dgate, I, P[o.Gate:], C, 1, e.dh, C) // dh += dgate·Wgate
-		matmul(false, false, BT, C, I, e.dup, I, P[o.Up:], C, 1, e.dh, C)     // dh += dup·Wup
-		matmul(true, false, I, C, BT, e.dgate, I, a.h, C, 1, G[o.Gate:], C)
-		matmul(true, false, I, C, BT, e.dup, I, a.h, C, 1, G[o.Up:], C)
+		e.jobs.swigluB.a = a
+		e.pool.run(BT, 8, &e.jobs.swigluB)
+		matmul(false, false, BT, C, 2*I, e.dgu, 2*I, P[o.Gate:], C, 1, e.dres, C) // dres = dh = dout + dgu·W_gu
+		matmul(true, false, 2*I, C, BT, e.dgu, 2*I, a.h, C, 1, G[o.Gate:], C)     // dW_gu += dguᵀ·h
 		// h = x + rms(o): dx = dh + (attention path)
-		e.rmsnormBack(e.dout, G[o.PostAttnNorm:o.PostAttnNorm+C], e.dh, a.o, a.or, P[o.PostAttnNorm:o.PostAttnNorm+C], C)
+		e.rmsnormBack(e.dout, G[o.PostAttnNorm:o.PostAttnNorm+C], e.dres, a.o, a.or, P[o.PostAttnNorm:o.PostAttnNorm+C])
 		matmul(false, false, BT, QC, C, e.dout, C, P[o.O:], QC, 0, e.da, QC) // da = dout·Wo
 		matmul(true, false, C, QC, BT, e.dout, C, a.a, QC, 1, G[o.O:], QC)
-		clear(e.dk)
-		clear(e.dv)
-		e.jobs.attnB.a = a
-		e.pool.run(e.B*c.NumKeyValueHeads, 1, &e.jobs.attnB)
-		e.rope(e.dq, c.NumAttentionHeads, -1)
-		e.rope(e.dk, c.NumKeyValueHeads, -1)
-		e.rmsnormBack(e.dq, G[o.QNorm:o.QNorm+QC], e.dq, a.qRaw, a.qr, P[o.QNorm:o.QNorm+QC], QC)
-		e.rmsnormBack(e.dk, G[o.KNorm:o.KNorm+KC], e.dk, a.kRaw, a.kr, P[o.KNorm:o.KNorm+KC], KC)
-		dx := e.dres // becomes d res[l]
-		copy(dx, e.dh)
-		matmul(false, false, BT, C, QC, e.dq, QC, P[o.Q:], C, 1, dx, C)
-		matmul(false, false, BT, C, KC, e.dk, KC, P[o.K:], C, 1, dx, C)
-		matmul(false, false, BT, C, KC, e.dv, KC, P[o.V:], C, 1, dx, C)
-		matmul(true, false, QC, C, BT, e.dq, QC, x, C, 1, G[o.Q:], C)
-		matmul(true, false, KC, C, BT, e.dk, KC, x, C, 1, G[o.K:], C)
-		matmul(true, false, KC, C, BT, e.dv, KC, x, C, 1, G[o.V:], C)
+		e.attentionBack(a)
+		qj := &e.jobs.qkNormB
+		qj.a, qj.wq, qj.wk = a, P[o.QNorm:o.QNorm+QC], P[o.KNorm:o.KNorm+KC]
+		qj.gq, qj.gk = G[o.QNorm:o.QNorm+QC], G[o.KNorm:o.KNorm+KC]
+		qj.pass = 0
+		e.pool.run(BT, 8, qj)
+		qj.pass = 1
+		e.pool.run(QC+KC, 16, qj)
+		qj.pass = 2
+		e.pool.run(BT, 8, qj)
+		matmul(false, false, BT, C, QKV, e.dqkv, QKV, P[o.Q:], C, 1, e.dres, C) // dres = d res[l] = dh + dqkv·W_qkv
+		matmul(true, false, QKV, C, BT, e.dqkv, QKV, x, C, 1, G[o.Q:], C)       // dW_qkv += dqkvᵀ·x
 	}
 	// embedding: dW_emb[id] += dres[bt], by column ranges so rows add in order
 	e.pool.run(C, 8, &e.jobs.embB)
@@ -382,7 +390,10 @@ func (e *CPU[F]) LogProbs(dst []F, ids, targets []int32) {
 }
 
 // ZeroGrads clears the gradient buffer.
-func (e *CPU[F]) ZeroGrads() { clear(e.Grads) }
+func (e *CPU[F]) ZeroGrads() {
+	e.jobs.clear.x = e.Grads
+	e.pool.run(len(e.Grads), 1<<16, &e.jobs.clear)
+}
 
 const normBlock = 1 << 14
 

@@ -7,8 +7,8 @@ import "math"
 type cpuJobs[F Float] struct {
 	rms     rmsJob[F]
 	rmsB    rmsBackJob[F]
-	rope    ropeJob[F]
-	add     addJob[F]
+	qkNorm  qkNormJob[F]
+	qkNormB qkNormBackJob[F]
 	swiglu  swigluJob[F]
 	swigluB swigluBackJob[F]
 	attnF   attnForwardJob[F]
@@ -18,10 +18,14 @@ type cpuJobs[F Float] struct {
 	sq      sumSquaresJob[F]
 	adamw   adamwJob[F]
 	scale   scaleJob[F]
+	clear   clearJob[F]
 }
 
 func (j *cpuJobs[F]) init(e *CPU[F]) {
-	j.rope.e = e
+	j.qkNorm.e = e
+	j.qkNormB.e = e
+	j.swiglu.e = e
+	j.swigluB.e = e
 	j.attnF.e = e
 	j.attnB.e = e
 	j.head.e = e
@@ -29,191 +33,199 @@ func (j *cpuJobs[F]) init(e *CPU[F]) {
 	j.sq.e = e
 }
 
+// rmsJob: y[r] = w ⊙ x[r]·rstd[r] (+ res[r]) for rows of width n, all three
+// (rows, n) with row stride n; y may be res.
 type rmsJob[F Float] struct {
-	y, rstd, x, w []F
-	n             int
-	eps           float64
+	y, rstd, x, w, res []F
+	n                  int
+	eps                float64
 }
 
-func (j *rmsJob[F]) do(lo, hi int) { rmsnormRows(j.y, j.rstd, j.x, j.w, j.n, j.eps, lo, hi) }
+func (j *rmsJob[F]) do(lo, hi int) {
+	n := j.n
+	for r := lo; r < hi; r++ {
+		var res []F
+		if j.res != nil {
+			res = j.res[r*n : r*n+n]
+		}
+		j.rstd[r] = rmsRow(j.y[r*n:r*n+n], j.x[r*n:r*n+n], j.w, res, j.eps)
+	}
+}
 
+// rmsBackJob: pass 0 adds dw[i] += Σ_r dy[r,i]·x[r,i]·rstd[r] for columns
+// [lo,hi) (rows in order, so the sum does not depend on the worker count);
+// pass 1 sets dx for rows [lo,hi) (rmsBackRow). dx may be dy.
 type rmsBackJob[F Float] struct {
 	dx, dw, dy, x, rstd, w []F
 	n, pass                int
 }
 
 func (j *rmsBackJob[F]) do(lo, hi int) {
-	if j.pass == 0 { // dw[i] += Σ_r dy[r,i]·x[r,i]·rstd[r], columns [lo,hi)
-		rows := len(j.rstd)
-		for r := 0; r < rows; r++ {
-			s := j.rstd[r]
-			dy := j.dy[r*j.n+lo : r*j.n+hi]
-			x := j.x[r*j.n+lo : r*j.n+hi]
-			dw := j.dw[lo:hi]
-			for i := range dw {
-				dw[i] += dy[i] * x[i] * s
-			}
+	n := j.n
+	if j.pass == 0 {
+		dw := j.dw[lo:hi]
+		for r, s := range j.rstd {
+			vMulAcc(dw, j.dy[r*n+lo:r*n+hi], j.x[r*n+lo:r*n+hi], s)
 		}
 		return
 	}
-	rmsnormBackRows(j.dx, j.dy, j.x, j.rstd, j.w, j.n, lo, hi)
-}
-
-type ropeJob[F Float] struct {
-	e     *CPU[F]
-	x     []F
-	heads int
-	sign  F
-}
-
-func (j *ropeJob[F]) do(lo, hi int) {
-	ropeRows(j.x, j.e.cos, j.e.sin, j.e.T, j.heads, j.e.Cfg.HeadSize(), j.sign, lo, hi)
-}
-
-// addJob: dst = a + b over rows of width n.
-type addJob[F Float] struct {
-	dst, a, b []F
-	n         int
-}
-
-func (j *addJob[F]) set(dst, a, b []F, n int) { j.dst, j.a, j.b, j.n = dst, a, b, n }
-
-func (j *addJob[F]) do(lo, hi int) {
-	d, a, b := j.dst[lo*j.n:hi*j.n], j.a[lo*j.n:hi*j.n], j.b[lo*j.n:hi*j.n]
-	for i := range d {
-		d[i] = a[i] + b[i]
+	for r := lo; r < hi; r++ {
+		rmsBackRow(j.dx[r*n:r*n+n], j.dy[r*n:r*n+n], j.x[r*n:r*n+n], j.w, j.rstd[r])
 	}
 }
 
-type swigluJob[F Float] struct {
-	act, gate, up []F
-	n             int
+// qkNormJob applies QK-norm and RoPE to rows [lo,hi) of layer a:
+// q = rope(rms(q_raw)·wq), k = rope(rms(k_raw)·wk), the norms over the full
+// projection widths (olmo2.md §2), written head-major to qh and kh; v is
+// copied head-major to vh; then k and v go to the transposed tiles kT, vT
+// (attention.go), 16 positions at a time so each store run fills a cache line.
+type qkNormJob[F Float] struct {
+	e      *CPU[F]
+	a      *layerActs[F]
+	wq, wk []F
 }
 
-func (j *swigluJob[F]) do(lo, hi int) { swigluRows(j.act, j.gate, j.up, j.n, lo, hi) }
+func (j *qkNormJob[F]) do(lo, hi int) {
+	e := j.e
+	d := e.attnDims()
+	T, HS := d.T, d.HS
+	half := HS / 2
+	eps := e.Cfg.RMSNormEps
+	a := j.a
+	for r := lo; r < hi; r++ {
+		b, t := r/T, r%T
+		cos, sin := e.cos[t*half:t*half+half], e.sin[t*half:t*half+half]
+		raw := a.qkv[r*d.ldQKV : r*d.ldQKV+d.ldQKV]
+		sq := rmsRstd(raw[:d.QC], eps)
+		a.qr[r] = sq
+		for h := 0; h < d.NH; h++ {
+			out := a.qh[((b*d.NH+h)*T+t)*HS:][:HS]
+			vRmsScale(out, raw[h*HS:h*HS+HS], j.wq[h*HS:h*HS+HS], sq)
+			ropeRow(out, cos, sin, HS, 1)
+		}
+		sk := rmsRstd(raw[d.QC:d.QC+d.KC], eps)
+		a.kr[r] = sk
+		for h := 0; h < d.NKV; h++ {
+			g := b*d.NKV + h
+			k := a.kh[(g*T+t)*HS:][:HS]
+			vRmsScale(k, raw[d.QC+h*HS:d.QC+h*HS+HS], j.wk[h*HS:h*HS+HS], sk)
+			ropeRow(k, cos, sin, HS, 1)
+			copy(a.vh[(g*T+t)*HS:][:HS], raw[d.QC+d.KC+h*HS:][:HS])
+		}
+	}
+	// Tile jb = t/64 of group g holds Kᵀ[i][t%64] at ((g·nb + jb)·HS + i)·64 + t%64.
+	for r0 := lo; r0 < hi; {
+		b, t0 := r0/T, r0%T
+		n := min(hi-r0, T-t0, 16-t0%16) // rows of one sequence, within one 16-aligned run
+		tile := (t0/attnBlock)*HS*attnBlock + t0%attnBlock
+		for g := b * d.NKV; g < (b+1)*d.NKV; g++ {
+			base := g*d.nb*HS*attnBlock + tile
+			transposeRows(a.kT[base:], attnBlock, a.kh[(g*T+t0)*HS:], HS, n, HS)
+			transposeRows(a.vT[base:], attnBlock, a.vh[(g*T+t0)*HS:], HS, n, HS)
+		}
+		r0 += n
+	}
+}
 
+// transposeRows sets dst[c·ldd + r] = src[r·lds + c] for r < rows, c < cols.
+func transposeRows[F Float](dst []F, ldd int, src []F, lds, rows, cols int) {
+	for c := 0; c < cols; c++ {
+		out := dst[c*ldd : c*ldd+rows]
+		for i := range out {
+			out[i] = src[i*lds+c]
+		}
+	}
+}
+
+// qkNormBackJob is qkNormJob's backward on the dq and dk parts of CPU.dqkv,
+// in place. pass 0 (rows): undo RoPE (the inverse rotation); pass 1 (columns
+// of q then k, QC+KC in all): the norm weights' gradients; pass 2 (rows): the
+// norms' input gradients.
+type qkNormBackJob[F Float] struct {
+	e      *CPU[F]
+	a      *layerActs[F]
+	wq, wk []F // norm weights
+	gq, gk []F // their gradients
+	pass   int
+}
+
+func (j *qkNormBackJob[F]) do(lo, hi int) {
+	e := j.e
+	d := e.attnDims()
+	half := d.HS / 2
+	a := j.a
+	BT := e.B * e.T
+	switch j.pass {
+	case 0:
+		for r := lo; r < hi; r++ {
+			t := r % d.T
+			cos, sin := e.cos[t*half:t*half+half], e.sin[t*half:t*half+half]
+			ropeRow(e.dqkv[r*d.ldQKV:r*d.ldQKV+d.QC+d.KC], cos, sin, d.HS, -1)
+		}
+	case 1:
+		// column c < QC is q's, the rest k's; dy is dqkv, x the raw projection
+		for c0 := lo; c0 < hi; {
+			c1, dw, rstd, base := hi, j.gq, a.qr, 0
+			if c0 < d.QC {
+				c1 = min(hi, d.QC)
+			} else {
+				dw, rstd, base = j.gk, a.kr, d.QC
+			}
+			dwc := dw[c0-base : c1-base]
+			for r := 0; r < BT; r++ {
+				row := r * d.ldQKV
+				vMulAcc(dwc, e.dqkv[row+c0:row+c1], a.qkv[row+c0:row+c1], rstd[r])
+			}
+			c0 = c1
+		}
+	case 2:
+		for r := lo; r < hi; r++ {
+			row := r * d.ldQKV
+			dq, dk := e.dqkv[row:row+d.QC], e.dqkv[row+d.QC:row+d.QC+d.KC]
+			rmsBackRow(dq, dq, a.qkv[row:row+d.QC], j.wq, a.qr[r])
+			rmsBackRow(dk, dk, a.qkv[row+d.QC:row+d.QC+d.KC], j.wk, a.kr[r])
+		}
+	}
+}
+
+// swigluJob: act[r] = silu(gate[r]) ⊙ up[r], gate and up the two halves of
+// the fused projection gu[r] = (gate | up).
+type swigluJob[F Float] struct {
+	e *CPU[F]
+	a *layerActs[F]
+}
+
+func (j *swigluJob[F]) do(lo, hi int) {
+	I := j.e.Cfg.IntermediateSize
+	a := j.a
+	for r := lo; r < hi; r++ {
+		gu := a.gu[r*2*I : r*2*I+2*I]
+		swigluRow(a.act[r*I:r*I+I], gu[:I], gu[I:])
+	}
+}
+
+// swigluBackJob: dgu[r] = (dgate | dup) from dact[r] (swigluBackRow).
 type swigluBackJob[F Float] struct {
-	dgate, dup, dact, gate, up []F
-	n                          int
+	e *CPU[F]
+	a *layerActs[F]
 }
 
 func (j *swigluBackJob[F]) do(lo, hi int) {
-	swigluBackRows(j.dgate, j.dup, j.dact, j.gate, j.up, j.n, lo, hi)
-}
-
-// attnForwardJob computes causal softmax attention for (b, head) pairs [lo,hi):
-// P[t,s] = softmax_s≤t(q_t·k_s/√HS), a_t = Σ_s P[t,s]·v_s, with query head h
-// reading kv head h/(NH/NKV) (GQA, olmo2.md §2).
-type attnForwardJob[F Float] struct {
-	e *CPU[F]
-	a *layerActs[F]
-}
-
-func (j *attnForwardJob[F]) do(lo, hi int) {
-	c := &j.e.Cfg
-	T, HS, NH, NKV := j.e.T, c.HeadSize(), c.NumAttentionHeads, c.NumKeyValueHeads
-	QC, KC := NH*HS, NKV*HS
-	g := NH / NKV
-	scale := F(1 / math.Sqrt(float64(HS)))
-	a := j.a
-	for bh := lo; bh < hi; bh++ {
-		b, h := bh/NH, bh%NH
-		kvh := h / g
-		for t := 0; t < T; t++ {
-			q := a.q[(b*T+t)*QC+h*HS : (b*T+t)*QC+h*HS+HS]
-			p := a.att[(bh*T+t)*T : (bh*T+t)*T+T]
-			mx := F(math.Inf(-1))
-			for s := 0; s <= t; s++ {
-				k := a.k[(b*T+s)*KC+kvh*HS : (b*T+s)*KC+kvh*HS+HS]
-				var d F
-				for i, qv := range q {
-					d += qv * k[i]
-				}
-				d *= scale
-				p[s] = d
-				if d > mx {
-					mx = d
-				}
-			}
-			var sum float64
-			for s := 0; s <= t; s++ {
-				v := F(math.Exp(float64(p[s] - mx)))
-				p[s] = v
-				sum += float64(v)
-			}
-			inv := F(1 / sum)
-			out := a.a[(b*T+t)*QC+h*HS : (b*T+t)*QC+h*HS+HS]
-			clear(out)
-			for s := 0; s <= t; s++ {
-				p[s] *= inv
-				v := a.v[(b*T+s)*KC+kvh*HS : (b*T+s)*KC+kvh*HS+HS]
-				w := p[s]
-				for i := range out {
-					out[i] += w * v[i]
-				}
-			}
-			clear(p[t+1:])
-		}
-	}
-}
-
-// attnBackwardJob handles (b, kv head) groups [lo,hi), so each group owns its
-// dk and dv rows: dP = da·vᵀ, dS = P⊙(dP − Σ P⊙dP), dq = dS·k/√HS,
-// dk += dSᵀ·q/√HS, dv += Pᵀ·da.
-type attnBackwardJob[F Float] struct {
-	e *CPU[F]
-	a *layerActs[F]
-}
-
-func (j *attnBackwardJob[F]) do(lo, hi int) {
 	e := j.e
-	c := &e.Cfg
-	T, HS, NH, NKV := e.T, c.HeadSize(), c.NumAttentionHeads, c.NumKeyValueHeads
-	QC, KC := NH*HS, NKV*HS
-	g := NH / NKV
-	scale := F(1 / math.Sqrt(float64(HS)))
+	I := e.Cfg.IntermediateSize
 	a := j.a
-	for bg := lo; bg < hi; bg++ {
-		b, kvh := bg/NKV, bg%NKV
-		dp := e.dp[bg*T : bg*T+T]
-		for h := kvh * g; h < kvh*g+g; h++ {
-			bh := b*NH + h
-			for t := 0; t < T; t++ {
-				p := a.att[(bh*T+t)*T : (bh*T+t)*T+T]
-				da := e.da[(b*T+t)*QC+h*HS : (b*T+t)*QC+h*HS+HS]
-				var dot F
-				for s := 0; s <= t; s++ {
-					v := a.v[(b*T+s)*KC+kvh*HS : (b*T+s)*KC+kvh*HS+HS]
-					var d F
-					for i, x := range da {
-						d += x * v[i]
-					}
-					dp[s] = d
-					dot += d * p[s]
-				}
-				dq := e.dq[(b*T+t)*QC+h*HS : (b*T+t)*QC+h*HS+HS]
-				clear(dq)
-				q := a.q[(b*T+t)*QC+h*HS : (b*T+t)*QC+h*HS+HS]
-				for s := 0; s <= t; s++ {
-					ds := p[s] * (dp[s] - dot) * scale
-					k := a.k[(b*T+s)*KC+kvh*HS : (b*T+s)*KC+kvh*HS+HS]
-					dk := e.dk[(b*T+s)*KC+kvh*HS : (b*T+s)*KC+kvh*HS+HS]
-					dv := e.dv[(b*T+s)*KC+kvh*HS : (b*T+s)*KC+kvh*HS+HS]
-					ps := p[s]
-					for i := range dq {
-						dq[i] += ds * k[i]
-						dk[i] += ds * q[i]
-						dv[i] += ps * da[i]
-					}
-				}
-			}
-		}
+	for r := lo; r < hi; r++ {
+		gu := a.gu[r*2*I : r*2*I+2*I]
+		dgu := e.dgu[r*2*I : r*2*I+2*I]
+		swigluBackRow(dgu[:I], dgu[I:], e.dact[r*I:r*I+I], gu[:I], gu[I:])
 	}
 }
 
 // headJob turns rows [lo,hi) of one logits chunk into logsumexp, CE and z terms,
 // and (backward) overwrites them with d total/d logits:
 // scale·(softmax·(1 + 2z·lse) − onehot(label)).
+// With m = max and p = exp(logit − m), lse = m + ln Σp and softmax = p/Σp, so
+// one exp per logit serves both.
 type headJob[F Float] struct {
 	e        *CPU[F]
 	r0       int
@@ -227,19 +239,15 @@ func (j *headJob[F]) do(lo, hi int) {
 	for i := lo; i < hi; i++ {
 		r := j.r0 + i
 		row := e.logits[i*V : i*V+V]
-		mx := row[0]
-		for _, v := range row {
-			if v > mx {
-				mx = v
-			}
-		}
-		var sum float64
-		for _, v := range row {
-			sum += math.Exp(float64(v - mx))
-		}
-		lse := float64(mx) + math.Log(sum)
-		e.lse[r] = F(lse)
 		label := e.labels[r]
+		var xl F
+		if label != IgnoreIndex {
+			xl = row[label]
+		}
+		mx := vMax(row)
+		sum := vExpAffSum(row, row, 1, mx) // row = p
+		lse := float64(mx) + math.Log(float64(sum))
+		e.lse[r] = F(lse)
 		if label == IgnoreIndex {
 			e.ce[r], e.zz[r] = 0, 0
 			if j.backward {
@@ -247,16 +255,13 @@ func (j *headJob[F]) do(lo, hi int) {
 			}
 			continue
 		}
-		e.ce[r] = lse - float64(row[label])
+		e.ce[r] = lse - float64(xl)
 		e.zz[r] = lse * lse
 		if !j.backward {
 			continue
 		}
 		f := j.scale * (1 + 2*j.z*F(lse))
-		l := F(lse)
-		for k, v := range row {
-			row[k] = f * F(math.Exp(float64(v-l)))
-		}
+		vScale(row, row, f/sum)
 		row[label] -= j.scale
 	}
 }
@@ -269,15 +274,13 @@ func (j *embedBackJob[F]) do(lo, hi int) {
 	C := e.Cfg.HiddenSize
 	G := e.Grads[e.Layout.Embed:]
 	for r, id := range e.ids {
-		src := e.dres[r*C+lo : r*C+hi]
 		dst := G[int(id)*C+lo : int(id)*C+hi]
-		for i, v := range src {
-			dst[i] += v
-		}
+		vAdd(dst, dst, e.dres[r*C+lo:r*C+hi])
 	}
 }
 
-// sumSquaresJob: normBlocks[b] = Σ x² over block b (float64).
+// sumSquaresJob: normBlocks[b] = Σ x² over block b, in float64 (float32
+// partial sums over 256 elements at a time, then float64).
 type sumSquaresJob[F Float] struct {
 	e *CPU[F]
 	x []F
@@ -288,21 +291,29 @@ func (j *sumSquaresJob[F]) do(lo, hi int) {
 		s := b * normBlock
 		end := min(s+normBlock, len(j.x))
 		var acc float64
-		for _, v := range j.x[s:end] {
-			acc += float64(v) * float64(v)
+		if isF32[F]() {
+			for i := s; i < end; i += 256 {
+				x := asF32(j.x[i:min(i+256, end)])
+				acc += float64(dot32(x, x))
+			}
+		} else {
+			for _, v := range j.x[s:end] {
+				acc += float64(v) * float64(v)
+			}
 		}
 		j.e.normBlocks[b] = acc
 	}
 }
+
+// clearJob zeroes x[lo:hi] (ZeroGrads on every worker: the gradient buffer
+// is as large as the model).
+type clearJob[F Float] struct{ x []F }
+
+func (j *clearJob[F]) do(lo, hi int) { clear(j.x[lo:hi]) }
 
 type scaleJob[F Float] struct {
 	x []F
 	s F
 }
 
-func (j *scaleJob[F]) do(lo, hi int) {
-	x := j.x[lo:hi]
-	for i := range x {
-		x[i] *= j.s
-	}
-}
+func (j *scaleJob[F]) do(lo, hi int) { vScale(j.x[lo:hi], j.x[lo:hi], j.s) }

@@ -74,78 +74,208 @@ func dgemmRef(transA, transB bool, m, n, k int, a []float64, lda int, b []float6
 	}
 }
 
-// rmsnormRows: y[r] = w ⊙ x[r] / sqrt(mean(x[r]²) + eps) for rows [lo,hi) of width
-// n; rstd[r] keeps 1/sqrt(mean+eps) for the backward pass (olmo2.md §2).
-func rmsnormRows[F Float](y, rstd, x, w []F, n int, eps float64, lo, hi int) {
-	for r := lo; r < hi; r++ {
-		xr := x[r*n : r*n+n]
-		yr := y[r*n : r*n+n]
-		var ss float64
-		for _, v := range xr {
-			ss += float64(v) * float64(v)
+// The helpers below are the engine's row operations, generic over F: float32
+// goes to the SIMD kernels of simd.go, float64 (the reference path) to plain
+// loops that accumulate in float64.
+
+// vDot returns Σ x·y.
+func vDot[F Float](x, y []F) F {
+	if isF32[F]() {
+		return F(dot32(asF32(x), asF32(y)))
+	}
+	var s F
+	for i, v := range x {
+		s += v * y[i]
+	}
+	return s
+}
+
+// vMax returns max x.
+func vMax[F Float](x []F) F {
+	if isF32[F]() {
+		return F(max32(asF32(x)))
+	}
+	m := F(math.Inf(-1))
+	for _, v := range x {
+		if v > m {
+			m = v
 		}
-		s := F(1 / math.Sqrt(ss/float64(n)+eps))
-		rstd[r] = s
-		for i, v := range xr {
-			yr[i] = w[i] * (v * s)
-		}
+	}
+	return m
+}
+
+// vExpAffSum sets dst = exp(a·src − b) and returns Σ dst; dst may be src.
+func vExpAffSum[F Float](dst, src []F, a, b F) F {
+	if isF32[F]() {
+		return F(expAffSum32(asF32(dst), asF32(src), float32(a), float32(b)))
+	}
+	var s F
+	for i, v := range src {
+		e := F(math.Exp(float64(a*v - b)))
+		dst[i] = e
+		s += e
+	}
+	return s
+}
+
+// vScale sets dst = a·src; dst may be src.
+func vScale[F Float](dst, src []F, a F) {
+	if isF32[F]() {
+		scaleTo32(asF32(dst), asF32(src), float32(a))
+		return
+	}
+	for i, v := range src {
+		dst[i] = a * v
 	}
 }
 
-// rmsnormBackRows: with g = w ⊙ dy and r = rstd, dx = r·g − r³·x·(g·x)/n.
+// vAdd sets dst = x + y; dst may be x or y.
+func vAdd[F Float](dst, x, y []F) {
+	if isF32[F]() {
+		add32(asF32(dst), asF32(x), asF32(y))
+		return
+	}
+	for i, v := range x {
+		dst[i] = v + y[i]
+	}
+}
+
+// vMulAcc adds (x·y)·s to dst.
+func vMulAcc[F Float](dst, x, y []F, s F) {
+	if isF32[F]() {
+		mulAcc32(asF32(dst), asF32(x), asF32(y), float32(s))
+		return
+	}
+	for i, v := range x {
+		dst[i] += v * y[i] * s
+	}
+}
+
+// vDsRow sets ds = p·(dp − d)·a; ds may be dp.
+func vDsRow[F Float](ds, p, dp []F, d, a F) {
+	if isF32[F]() {
+		dsRow32(asF32(ds), asF32(p), asF32(dp), float32(d), float32(a))
+		return
+	}
+	for i, pv := range p {
+		ds[i] = pv * (dp[i] - d) * a
+	}
+}
+
+// rmsRow sets y = w ⊙ x / sqrt(mean(x²) + eps), plus res when res is not nil,
+// and returns rstd = 1/sqrt(mean(x²) + eps) for the backward pass (olmo2.md §2).
+// y may be x or res.
+func rmsRow[F Float](y, x, w, res []F, eps float64) F {
+	n := len(x)
+	if isF32[F]() {
+		x32 := asF32(x)
+		ss := dot32(x32, x32)
+		s := float32(1 / math.Sqrt(float64(ss)/float64(n)+eps))
+		if res == nil {
+			rmsScale32(asF32(y), x32, asF32(w), s)
+		} else {
+			rmsScaleAdd32(asF32(y), x32, asF32(w), asF32(res), s)
+		}
+		return F(s)
+	}
+	var ss float64
+	for _, v := range x {
+		ss += float64(v) * float64(v)
+	}
+	s := F(1 / math.Sqrt(ss/float64(n)+eps))
+	for i, v := range x {
+		out := w[i] * (v * s)
+		if res != nil {
+			out += res[i]
+		}
+		y[i] = out
+	}
+	return s
+}
+
+// rmsRstd returns 1/sqrt(mean(x²) + eps).
+func rmsRstd[F Float](x []F, eps float64) F {
+	if isF32[F]() {
+		x32 := asF32(x)
+		return F(1 / math.Sqrt(float64(dot32(x32, x32))/float64(len(x))+eps))
+	}
+	var ss float64
+	for _, v := range x {
+		ss += float64(v) * float64(v)
+	}
+	return F(1 / math.Sqrt(ss/float64(len(x))+eps))
+}
+
+// vRmsScale sets y = w ⊙ (x·s).
+func vRmsScale[F Float](y, x, w []F, s F) {
+	if isF32[F]() {
+		rmsScale32(asF32(y), asF32(x), asF32(w), float32(s))
+		return
+	}
+	for i, v := range x {
+		y[i] = w[i] * (v * s)
+	}
+}
+
+// rmsBackRow: with g = w ⊙ dy and s = rstd, dx = s·g − s³·x·(g·x)/n.
 // dx may alias dy. (dw is reduced separately, by columns.)
-func rmsnormBackRows[F Float](dx, dy, x, rstd, w []F, n int, lo, hi int) {
-	for r := lo; r < hi; r++ {
-		xr := x[r*n : r*n+n]
-		dyr := dy[r*n : r*n+n]
-		dxr := dx[r*n : r*n+n]
-		s := rstd[r]
-		var dot float64
-		for i, v := range xr {
-			dot += float64(w[i]*dyr[i]) * float64(v)
-		}
-		c := F(dot/float64(n)) * s * s * s
-		for i, v := range xr {
-			dxr[i] = w[i]*dyr[i]*s - c*v
-		}
+func rmsBackRow[F Float](dx, dy, x, w []F, s F) {
+	n := len(x)
+	if isF32[F]() {
+		dot := dot3_32(asF32(w), asF32(dy), asF32(x))
+		c := dot / float32(n) * float32(s*s*s)
+		rmsBack32(asF32(dx), asF32(dy), asF32(x), asF32(w), float32(s), c)
+		return
+	}
+	var dot float64
+	for i, v := range x {
+		dot += float64(w[i]*dy[i]) * float64(v)
+	}
+	c := F(dot/float64(n)) * s * s * s
+	for i, v := range x {
+		dx[i] = w[i]*dy[i]*s - c*v
 	}
 }
 
-// ropeRows rotates heads of width hs in rows [lo,hi) of x (rows of width nheads·hs),
-// rotate_half layout: pairs (i, i+hs/2) share angle t·θ^(−2i/hs), t = row mod T.
-// sign = +1 forward; −1 applies the inverse rotation, which is the backward pass.
-func ropeRows[F Float](x, cos, sin []F, T, nheads, hs int, sign F, lo, hi int) {
+// ropeRow rotates the heads of width hs in row (rotate_half layout: pairs
+// (i, i+hs/2) share the angle t·θ^(−2i/hs), whose cos and sin are cos[i], sin[i]
+// for this row's position t). sign = +1 forward; −1 applies the inverse
+// rotation, which is the backward pass.
+func ropeRow[F Float](row, cos, sin []F, hs int, sign F) {
 	half := hs / 2
-	w := nheads * hs
-	for r := lo; r < hi; r++ {
-		t := r % T
-		c := cos[t*half : t*half+half]
-		s := sin[t*half : t*half+half]
-		row := x[r*w : r*w+w]
-		for h := 0; h < nheads; h++ {
-			v := row[h*hs : h*hs+hs]
-			for i := 0; i < half; i++ {
-				a, b := v[i], v[i+half]
-				si := sign * s[i]
-				v[i] = a*c[i] - b*si
-				v[i+half] = b*c[i] + a*si
-			}
+	for h := 0; h+hs <= len(row); h += hs {
+		v := row[h : h+hs]
+		if isF32[F]() {
+			rope32(asF32(v[:half]), asF32(v[half:]), asF32(cos), asF32(sin), float32(sign))
+			continue
+		}
+		for i := 0; i < half; i++ {
+			a, b := v[i], v[i+half]
+			si := sign * sin[i]
+			v[i] = a*cos[i] - b*si
+			v[i+half] = b*cos[i] + a*si
 		}
 	}
 }
 
-// swigluRows: act = silu(gate) ⊙ up, silu(g) = g·σ(g).
-func swigluRows[F Float](act, gate, up []F, n, lo, hi int) {
-	for i := lo * n; i < hi*n; i++ {
-		g := gate[i]
+// swigluRow: act = silu(gate) ⊙ up, silu(g) = g·σ(g) = g/(1 + e^−g).
+func swigluRow[F Float](act, gate, up []F) {
+	if isF32[F]() {
+		swiglu32(asF32(act), asF32(gate), asF32(up))
+		return
+	}
+	for i, g := range gate {
 		act[i] = g / (1 + F(math.Exp(float64(-g)))) * up[i]
 	}
 }
 
-// swigluBackRows: dup = dact·silu(g); dgate = dact·up·σ(g)(1 + g(1−σ(g))).
-func swigluBackRows[F Float](dgate, dup, dact, gate, up []F, n, lo, hi int) {
-	for i := lo * n; i < hi*n; i++ {
-		g := gate[i]
+// swigluBackRow: dup = dact·silu(g); dgate = dact·up·σ(g)(1 + g(1−σ(g))).
+func swigluBackRow[F Float](dgate, dup, dact, gate, up []F) {
+	if isF32[F]() {
+		swigluBack32(asF32(dgate), asF32(dup), asF32(dact), asF32(gate), asF32(up))
+		return
+	}
+	for i, g := range gate {
 		sg := 1 / (1 + F(math.Exp(float64(-g))))
 		d := dact[i]
 		dup[i] = d * g * sg

@@ -105,6 +105,12 @@ func (j *adamwJob[F]) do(lo, hi int) {
 		if s.decay {
 			decay = F(1 - j.lr*j.o.WeightDecay)
 		}
+		if isF32[F]() { // the same update, vectorised (simd.go)
+			ap := adamwParams{gs: float32(j.gs), b1: float32(b1), c1: float32(1 - b1), b2: float32(b2), c2: float32(1 - b2),
+				decay: float32(decay), step: float32(stepSize), bc2: float32(bc2), eps: float32(eps)}
+			adamw32(asF32(j.p[a:b]), asF32(j.g[a:b]), asF32(m[a:b]), asF32(v[a:b]), &ap)
+			continue
+		}
 		for i := a; i < b; i++ {
 			g := j.g[i] * j.gs
 			p := j.p[i] * decay

@@ -12,7 +12,8 @@ import (
 
 // BenchmarkEvaluate measures requests scored per second on the CPU backend with the quickstart model's shape
 // (cpu_s: d_model 128, 4 layers, 4 heads, world tokenizer, T = 128) over the built-in tasks (RC, 40 instances
-// each: 960 requests). B is the number of requests one forward scores; B = 1 is one forward per request.
+// each: 960 requests). B is the number of requests one forward scores; B = 1 is one forward per request;
+// "reshape" lets Evaluate score on a 16·128/T' × T' backend fitted to the requests (EvalOptions.Reshape).
 func BenchmarkEvaluate(b *testing.B) {
 	tok, err := data.NewTokenizer("world")
 	if err != nil {
@@ -24,19 +25,28 @@ func BenchmarkEvaluate(b *testing.B) {
 	}
 	cfg.VocabSize = tok.VocabSize()
 	tasks := BuiltinTasks(RC, nil, BuiltinOptions{Limit: 40})
-	for _, B := range []int{1, 16} {
-		b.Run(fmt.Sprintf("B=%d", B), func(b *testing.B) {
+	for _, bc := range []struct {
+		B       int
+		reshape bool
+	}{{1, false}, {16, false}, {16, true}} {
+		B := bc.B
+		name := fmt.Sprintf("B=%d", B)
+		if bc.reshape {
+			name += ",reshape"
+		}
+		b.Run(name, func(b *testing.B) {
 			be := model.NewCPUBackend(cfg, B, 128, 0)
 			defer be.Close()
 			model.Init(be.E.Layout, be.E.Params, 1)
 			var res Results
 			for b.Loop() {
-				if res, err = Evaluate(context.Background(), be, tok, tasks, EvalOptions{}); err != nil {
+				if res, err = Evaluate(context.Background(), be, tok, tasks, EvalOptions{Reshape: bc.reshape}); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportMetric(float64(res.Requests*b.N)/b.Elapsed().Seconds(), "requests/s")
 			b.ReportMetric(float64(res.Forwards), "forwards/op")
+			b.ReportMetric(float64(res.Batch[1]), "T")
 		})
 	}
 }

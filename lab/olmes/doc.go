@@ -12,12 +12,14 @@
 // Tasks. A Task is one formulation (RC or MC) of a benchmark: instances, each with one (context, continuation)
 // request per choice, the unconditional requests acc_uncond needs, the gold choice and a primary metric.
 // BuiltinTask builds tasks over the built-in world's knowledge base (lab/data/world), split into development and
-// unseen tasks as OLMo 2 splits its suite.
+// unseen tasks as OLMo 2 splits its suite. LoadTask and LoadTasks take any of these by name (built-in tasks,
+// OLMES tasks, groups such as "builtin" or "core9", request dumps); an Evaluator caches them for a run.
 //
 // Scoring. Evaluate scores every request's continuation by its summed log-probability on any model.Backend:
 // trailing whitespace of the context moves onto the continuation and the input is left-truncated to the model's
 // context (lm-evaluation-harness's rules, olmes.md §1), one request per row of the backend's (B,T) micro-batch so
-// one forward scores B requests, identical requests scored once and each context tokenized once. Metrics follow
+// one forward scores B requests, identical requests scored once and each context tokenized once
+// (EvalOptions.Reshape fits the micro-batch to short requests). Metrics follow
 // oe-eval's MCAccuracy (olmes.md §2): acc_raw, acc_per_token, acc_per_char, acc_per_byte, acc_uncond and the gold
 // answer's bits per byte, ties to the first choice, MMLU macro-averaged over subjects. Results print as a table
 // or JSON and become EvalRecords, the lines of a run's evals.jsonl.

@@ -21,6 +21,12 @@ type EvalOptions struct {
 	MaxLength int
 	// Progress, if set, is called after each forward with the requests scored so far and the total.
 	Progress func(done, total int)
+	// Reshape scores on a second backend of the same kind (model.NewBackend(be.Name(), …)) with the same
+	// weights and a micro-batch fitted to the requests: T' = the longest input rounded up to a multiple of 8 (at
+	// most T), B' = B·T/T'. Rows then stop paying for padding (the built-in RC tasks need at most 62 tokens of the
+	// quickstart's 128, so one forward scores twice the requests and attention costs half). It needs memory for a
+	// second set of weights and activations; when the backend cannot be built the given one is used.
+	Reshape bool
 }
 
 // Score is one task's result in one formulation.
@@ -48,6 +54,8 @@ type Results struct {
 	// cut on the left to fit the context length (their scores differ from a longer-context evaluation).
 	Longest   int `json:"longest_input"`
 	Truncated int `json:"truncated"`
+	// Batch is the (B,T) micro-batch the requests were scored in (see EvalOptions.Reshape).
+	Batch [2]int `json:"batch"`
 }
 
 // RequestsPerSecond is the scoring throughput.
@@ -88,11 +96,19 @@ func Evaluate(ctx context.Context, be model.Backend, tok data.Tokenizer, tasks [
 		}
 	}
 	enc := encodePairs(tok, pairs)
-	ll, ntok, st, err := scoreRequests(ctx, be, enc, o.MaxLength, tok.PAD(), o.Progress)
+	scorer := be
+	if o.Reshape {
+		if nb := reshaped(be, enc, o.MaxLength); nb != nil {
+			defer nb.Close()
+			scorer = nb
+		}
+	}
+	ll, ntok, st, err := scoreRequests(ctx, scorer, enc, o.MaxLength, tok.PAD(), o.Progress)
 	if err != nil {
 		return Results{}, err
 	}
 	res := Results{Backend: be.Name(), Requests: st.Requests, Forwards: st.Forwards, Longest: st.Longest, Truncated: st.Trunc}
+	res.Batch[0], res.Batch[1] = scorer.MicroBatch()
 	for _, t := range tasks {
 		uncond := t.HasUncond()
 		docs := make([]map[string]float64, len(t.Instances))
@@ -119,6 +135,32 @@ func Evaluate(ctx context.Context, be model.Backend, tok data.Tokenizer, tasks [
 	return res, nil
 }
 
+// reshaped returns a backend like be, with be's weights, whose micro-batch fits the encoded requests, or nil when
+// be's shape is already as short or no such backend can be built.
+func reshaped(be model.Backend, enc []encodedReq, maxLen int) model.Backend {
+	B, T := be.MicroBatch()
+	if maxLen <= 0 || maxLen > T {
+		maxLen = T
+	}
+	longest := 1
+	for _, e := range enc {
+		longest = max(longest, min(len(e.ctx)+len(e.cont)-1, maxLen))
+	}
+	T2 := min((longest+7)/8*8, T)
+	if T2 >= T {
+		return nil
+	}
+	B2 := max(1, B*T/T2)
+	nb, err := model.NewBackend(be.Name(), be.Config(), B2, T2)
+	if err != nil || nb == nil {
+		return nil
+	}
+	params := make([]float32, model.NewLayout(be.Config()).Size())
+	be.ReadParams(params)
+	nb.WriteParams(params)
+	return nb
+}
+
 // WriteTable prints one line per task: instances, the primary metric and value, and every accuracy and the
 // gold answer's bits per byte ("-" where a metric is not defined).
 func (r Results) WriteTable(w io.Writer) error {
@@ -139,8 +181,8 @@ func (r Results) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if _, err := fmt.Fprintf(w, "%d requests in %d forwards on %s, %.1fs (%.1f requests/s); bits_per_byte_corr: lower is better\n",
-		r.Requests, r.Forwards, r.Backend, r.Seconds, r.RequestsPerSecond()); err != nil {
+	if _, err := fmt.Fprintf(w, "%d requests in %d forwards of %dx%d on %s, %.1fs (%.1f requests/s); bits_per_byte_corr: lower is better\n",
+		r.Requests, r.Forwards, r.Batch[0], r.Batch[1], r.Backend, r.Seconds, r.RequestsPerSecond()); err != nil {
 		return err
 	}
 	if r.Truncated > 0 {
@@ -171,18 +213,22 @@ func (f *Formulation) UnmarshalText(b []byte) error {
 }
 
 // EvalRecord is one line of a run's evals.jsonl: one metric of one task in one formulation at one checkpoint.
-// The lab appends them as evaluations finish; SNR reads them back.
+// The lab appends them as evaluations finish; SNR reads them back. It is a superset of the lab's own record
+// (run, step, tokens, phase, why, task, formulation, metric, value, time), so either reads the other's files.
 type EvalRecord struct {
-	Run         string      `json:"run"`
+	Run         string      `json:"run"` // soups and their ingredients are sub-runs: "<run>/soup", "<run>/ingredient-1-seed-7"
 	Step        int         `json:"step"`
 	Tokens      int64       `json:"tokens"`
+	Phase       string      `json:"phase,omitempty"` // e.g. "stable", "anneal"
+	Why         string      `json:"why,omitempty"`   // e.g. "interval", "before anneal", "final"
 	Task        string      `json:"task"`
 	Formulation Formulation `json:"formulation"`
 	Metric      string      `json:"metric"`
 	Value       float64     `json:"value"`
 	Primary     bool        `json:"primary,omitempty"` // Metric is the task's primary metric
 	Group       string      `json:"group,omitempty"`   // "olmes", "development", "unseen"
-	Tag         string      `json:"tag,omitempty"`     // e.g. "soup", "anneal", "ingredient-2": what was evaluated
+	Tag         string      `json:"tag,omitempty"`     // free label of what was evaluated, selected by SNROptions.Tag
+	Time        time.Time   `json:"time,omitzero"`
 }
 
 // Records turns results into evals.jsonl records for a run at a step, one per task, formulation and metric

@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -283,7 +283,7 @@ func winograndeRequests(d Doc, shots []Doc, description, taskName string, docID 
 		ctx = description + strings.Join(parts, "\n\n") + "\n\n" + partialCtx(d, o)
 	}
 	target := partialTarget(d)
-	gold, _ := strconvAtoi(d.Str("answer"))
+	gold, _ := strconv.Atoi(d.Str("answer")) // "1" or "2", checked by correct
 	var out []Request
 	for i, opt := range []string{d.Str("option1"), d.Str("option2")} {
 		// append_context: split the prompt on blank lines, drop the last block, append the partial context.
@@ -297,20 +297,6 @@ func winograndeRequests(d Doc, shots []Doc, description, taskName string, docID 
 			DocID: docID, NativeID: nil, Label: gold - 1})
 	}
 	return out, nil
-}
-
-func strconvAtoi(s string) (int, bool) {
-	n := 0
-	if s == "" {
-		return 0, false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, true
 }
 
 func withPath(err error, path string) error {
@@ -657,14 +643,4 @@ func ReadTaskConfig(path string) (TaskConfig, error) {
 		out.Options.Seed = *tc.Seed
 	}
 	return out, nil
-}
-
-// sortRequests orders requests as oe-eval emits them: normal requests by doc then choice, unconditional after.
-func sortRequests(reqs []Request) {
-	sort.SliceStable(reqs, func(i, j int) bool {
-		if reqs[i].DocID != reqs[j].DocID {
-			return reqs[i].DocID < reqs[j].DocID
-		}
-		return reqs[i].Idx < reqs[j].Idx
-	})
 }

@@ -235,3 +235,40 @@ func TestEvaluateCPUMatchesDirect(t *testing.T) {
 	}
 	t.Logf("ll(gold) Evaluate %.5f direct %.5f", res.Scores[0].Metrics[MetricLL], m[MetricLL])
 }
+
+// TestEvaluateReshape: with Reshape, short requests are scored on a backend of the same kind and weights whose
+// rows fit them (here 2×64 becomes 16×8: inputs are at most 5 tokens), with the same results; a backend that cannot be rebuilt is used as is.
+func TestEvaluateReshape(t *testing.T) {
+	tok := bytesTok(t)
+	be := tinyCPU(t, tok.VocabSize(), 2, 64)
+	defer be.Close()
+	task := &Task{Name: "short", Primary: MetricAccRaw}
+	for i, q := range []string{"1+1=", "2+2=", "3+3=", "4+4="} {
+		in := Instance{DocID: i, Gold: i % 2}
+		for _, c := range []string{" 2", " 4", " 6", " 8"} {
+			in.Choices = append(in.Choices, Pair{q, c})
+		}
+		task.Instances = append(task.Instances, in)
+	}
+	plain, err := Evaluate(context.Background(), be, tok, []*Task{task}, EvalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fit, err := Evaluate(context.Background(), be, tok, []*Task{task}, EvalOptions{Reshape: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.Batch != [2]int{2, 64} || fit.Batch != [2]int{16, 8} || fit.Forwards != 1 || plain.Forwards != 8 {
+		t.Errorf("shapes %v (%d forwards) and %v (%d forwards)", plain.Batch, plain.Forwards, fit.Batch, fit.Forwards)
+	}
+	for k, v := range plain.Scores[0].Metrics {
+		if math.Abs(fit.Scores[0].Metrics[k]-v) > 1e-4*math.Max(1, math.Abs(v)) {
+			t.Errorf("%s: %v reshaped, %v plain", k, fit.Scores[0].Metrics[k], v)
+		}
+	}
+	fake := &fakeBackend{B: 2, T: 64, V: tok.VocabSize()}
+	res, err := Evaluate(context.Background(), fake, tok, []*Task{task}, EvalOptions{Reshape: true})
+	if err != nil || res.Batch != [2]int{2, 64} {
+		t.Errorf("unregistered backend: %v %v", res.Batch, err)
+	}
+}

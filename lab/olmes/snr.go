@@ -242,9 +242,12 @@ type SNROptions struct {
 	// Target are the same recipes at a larger scale, Target[i] pairing with the i-th run given to SNR; with it
 	// each row gets decision accuracy (small runs' final scores ranking the recipes as the targets' do).
 	Target []RunEvals
-	// Tag selects records by their tag: "" (default) takes untagged evaluations, so soups and ingredients
-	// evaluated at the same step do not mix with the run's own series.
+	// Tag selects records by their tag: "" (default) takes untagged evaluations, so specially labelled
+	// evaluations at the same step do not mix with the run's own series.
 	Tag string
+	// SubRuns includes runs whose name has a "/" (the lab's "<run>/soup" and "<run>/ingredient-…"), which have
+	// one evaluation each; by default they are left out.
+	SubRuns bool
 }
 
 // SNRRow is signal, noise and SNR for one task, formulation and metric.
@@ -321,10 +324,6 @@ type seriesKey struct {
 
 // runSeries returns each key's values in step order (the last record wins at a repeated step).
 func runSeries(recs []EvalRecord, tag string) map[seriesKey][]float64 {
-	type pt struct {
-		step int
-		v    float64
-	}
 	pts := map[seriesKey]map[int]float64{}
 	for _, r := range recs {
 		if r.Tag != tag {
@@ -358,6 +357,15 @@ func runSeries(recs []EvalRecord, tag string) map[seriesKey][]float64 {
 func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 	if o.LastN <= 0 {
 		o.LastN = 5
+	}
+	if !o.SubRuns {
+		var main []RunEvals
+		for _, r := range runs {
+			if !strings.Contains(r.Name, "/") {
+				main = append(main, r)
+			}
+		}
+		runs = main
 	}
 	if len(runs) < 2 {
 		return SNRTable{}, inputErrorf("", 0, "signal compares runs: give at least two comparable runs", "%d run(s)", len(runs))

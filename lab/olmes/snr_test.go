@@ -2,7 +2,9 @@ package olmes
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -262,5 +264,65 @@ func TestSNRBadInput(t *testing.T) {
 	}
 	if _, err := ParseNoiseMode("loud"); !IsInputError(err) {
 		t.Errorf("noise mode: %v", err)
+	}
+}
+
+// TestLabRecords reads evals.jsonl lines in the lab's format (phase, why, time, formulation as a string; soups
+// and ingredients as "<run>/…" sub-runs) and checks that SNR leaves the sub-runs out unless asked.
+func TestLabRecords(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	for i, run := range []string{"mix-a", "mix-b", "mix-a/soup", "mix-a/ingredient-1-seed-3"} {
+		for step := 1; step <= 3; step++ {
+			fmt.Fprintf(&b, `{"run":%q,"step":%d,"tokens":%d,"phase":"stable","why":"interval","task":"arith","formulation":"rc","metric":"acc_raw","value":%v,"time":"2026-11-28T18:00:00Z"}`+"\n",
+				run, step*100, step*1000, 0.3+0.1*float64(i)+0.01*float64(step%2))
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "evals.jsonl"), []byte(b.String()), 0o644)
+	runs, err := LoadRunEvals(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 4 || runs[0].Records[0].Why != "interval" || runs[0].Records[0].Time.IsZero() {
+		t.Fatalf("runs %d, first record %+v", len(runs), runs[0].Records[0])
+	}
+	tab, err := SNR(runs, SNROptions{})
+	if err != nil || len(tab.Runs) != 2 {
+		t.Fatalf("SNR over %v (%v), want the two main runs", tab.Runs, err)
+	}
+	tab, _ = SNR(runs, SNROptions{SubRuns: true})
+	if len(tab.Runs) != 4 {
+		t.Errorf("with sub-runs: %v", tab.Runs)
+	}
+}
+
+// TestEvaluator caches tasks by name and evaluates them.
+func TestEvaluator(t *testing.T) {
+	ev := &Evaluator{Load: LoadOptions{Builtin: BuiltinOptions{Limit: 10}}}
+	a, err := ev.Tasks([]string{"unseen"}, RC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := ev.Tasks([]string{"unseen"}, RC)
+	if len(a) != 2 || &a[0] != &b[0] {
+		t.Errorf("tasks not cached: %d", len(a))
+	}
+	tok := bytesTok(t)
+	res, err := ev.Evaluate(context.Background(), &fakeBackend{B: 4, T: 64, V: tok.VocabSize()}, tok, []string{"unseen"}, RC)
+	if err != nil || len(res.Scores) != 2 || res.Scores[0].Group != "unseen" {
+		t.Fatalf("%+v %v", res.Scores, err)
+	}
+	recs := res.Records("r", 10, 1000, "")
+	primaries := 0
+	for _, r := range recs {
+		if r.Primary {
+			primaries++
+		}
+	}
+	if len(recs) != 2*8 || primaries != 2 { // 8 metrics (no acc_uncond) per task, one of them primary
+		t.Errorf("%d records, %d primary", len(recs), primaries)
+	}
+	if _, err := ev.Evaluate(context.Background(), &fakeBackend{B: 4, T: 64, V: tok.VocabSize()}, tok, []string{"nope"}, RC); !IsInputError(err) {
+		t.Errorf("unknown task: %v", err)
 	}
 }

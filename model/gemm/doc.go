@@ -36,14 +36,17 @@
 //     load ports. Measured alone on L1-resident panels it runs at ~90% of the
 //     FMA peak; FMAs with an embedded-broadcast operand, 12×32, 8×32 and 8×48
 //     tiles were measured no better.
+//   - AVX-512, C with at most 16 columns: 14×16 (attention's P·V and its
+//     gradients with small heads would otherwise pad half of every tile).
 //   - AVX2+FMA: the classic 6×16 tile, 12 ymm accumulators + 2 B + 2 broadcasts.
 //   - generic (other architectures, or -tags purego): 4×4 in plain Go.
 //
-// With AVX-512, packing is assembly too (pack_avx512_amd64.s): the operands
-// whose rows run along k (A in NN/NT, B in NT/TT) are transposed 16×16 in
-// registers (four shuffle stages), the others are copied with masked loads
-// that also zero-pad. Packing in scalar Go cost ~25% of a 1024³ product; in
-// assembly it is ~5–8%.
+// Packing is assembly too (pack_avx512_amd64.s, pack_avx2_amd64.s): the
+// operands whose rows run along k (A in NN/NT, B in NT/TT) are transposed in
+// registers, 16×16 with zmm (four shuffle stages) or 8×8 with ymm (three), and
+// the others are copied with masked loads that also zero-pad. Packing in scalar
+// Go cost ~25% of a 1024³ product; in assembly it is ~5–8%. The portable path
+// packs in Go.
 //
 // Blocks: kc = 256 keeps the A micro-panel (14·256·4 = 14 KiB) in a 32–48 KiB L1
 // with room for the streaming B lines; kc·nc·4 = 1 MiB of packed B sits in a

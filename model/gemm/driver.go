@@ -22,17 +22,28 @@ type arch struct {
 	mc     int // rows of A packed at once (a multiple of mr)
 	kern   kernelFunc
 	pk     packer // optional assembly packing; nil fields fall back to Go
+	narrow *arch  // if set, used instead for C with at most narrow.nr columns
+}
+
+// forColumns is the arch to use for a C with n columns.
+func (ar *arch) forColumns(n int) *arch {
+	if ar.narrow != nil && n <= ar.narrow.nr {
+		return ar.narrow
+	}
+	return ar
 }
 
 // packer holds assembly packing routines for one tile shape. Each stores
 // alpha·X into a panel of width w (mr or nr) floats per step of k:
 //
-//   - interleave: dst[q·w+r] = src[r·ld+q] for 16 rows r (only rows < rows are
-//     read, the others are zero; only min(w,16) lanes are stored) and q < kb, a
-//     multiple of 16. It packs A (m×k stored) and transposed B, 16 rows at a time.
+//   - interleave: dst[q·w+r] = src[r·ld+q] for step rows r (only rows < rows
+//     are read, the others are zero; only min(w,step) lanes are stored) and
+//     q < kb, a multiple of step. It packs A (m×k stored) and transposed B,
+//     step rows at a time (16 with zmm, 8 with ymm).
 //   - copy: dst[q·w+j] = src[q·ld+j] for j < n, zero for n ≤ j < w, q < kb. It
 //     packs B and transposed A.
 type packer struct {
+	step                     int
 	aInterleave, bInterleave func(dst, src *float32, ld, kb, rows int, alpha float32)
 	aCopy, bCopy             func(dst, src *float32, ld, kb, n int, alpha float32)
 }
@@ -117,13 +128,16 @@ func (p *problem) serial1(ws *workspace) {
 //
 //   - per block (jc, pc), B micro-panels are claimed one at a time and packed
 //     into bpack[it&1]; the block is computed once all its panels are packed;
-//   - the rows of C are cut into chunks of whole tiles (at least four per
+//   - the rows of C are cut into chunks of whole tiles (about eight per
 //     thread); a thread claims a chunk, packs its A rows and multiplies them by
 //     the whole B block;
+//   - a block at depth pc > 0 accumulates into what the previous block wrote,
+//     so each chunk waits for the same chunk of the previous block (a flag per
+//     chunk, not the whole block: chunks are claimed in order, so by the time
+//     chunk ch of block it is claimed, chunk ch of block it-1 is long done and
+//     nobody waits at block boundaries);
 //   - block it+2 reuses block it's buffer, so it is packed only once every
-//     chunk of block it is done; a block at depth pc > 0 accumulates into
-//     what the previous block wrote, so it is computed only once every chunk
-//     of that block is done. Packing block it+1 thus overlaps the tail of
+//     chunk of block it is done; packing block it+1 overlaps the tail of
 //     block it.
 //
 // Waiting uses completion counters (pool.waitFor), not a barrier: no thread
@@ -157,12 +171,9 @@ func (pl *pool) shared(ws *workspace) {
 			pl.waitFor(&c.packDone, panels)
 			beta := p.beta
 			if pc > 0 {
-				// Block it adds to the C rows that block it-1 (same
-				// columns, previous depths) wrote; any thread may hold
-				// any chunk, so all of block it-1 must be done.
 				beta = 1
-				pl.waitFor(&pl.ctr[it-1].chunkDone, chunks)
 			}
+			flags := pl.chunkFlags[it*int(chunks) : (it+1)*int(chunks)]
 			for {
 				ch := c.chunkNext.Add(1) - 1
 				if ch >= chunks {
@@ -171,10 +182,15 @@ func (pl *pool) shared(ws *workspace) {
 				ic := int(ch) * chunkRows
 				mb := min(chunkRows, p.m-ic)
 				p.packA(ws.apack, ic, mb, pc, kb)
-				p.macro(ws, bp, ic, mb, jc, nb, kb, beta)
-				if c.chunkDone.Add(1) == chunks {
-					pl.signal()
+				if pc > 0 {
+					// These C rows were written by block it-1
+					// (same columns, previous depths).
+					pl.waitFor(&pl.chunkFlags[(it-1)*int(chunks)+int(ch)], 1)
 				}
+				p.macro(ws, bp, ic, mb, jc, nb, kb, beta)
+				flags[ch].Store(1)
+				c.chunkDone.Add(1)
+				pl.signal()
 			}
 			it++
 		}

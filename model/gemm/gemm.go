@@ -24,7 +24,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, beta: beta + 0, // +0 turns -0 into +0, see kernelFunc
 		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
-		ar: current.Load(),
+		ar: current.Load().forColumns(n),
 	}
 	if pr.trivial() {
 		pr.serial(nil)
@@ -71,7 +71,7 @@ func SgemmStridedBatched(transA, transB bool, m, n, k int, alpha float32,
 		transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, beta: beta + 0,
 		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
-		ar: current.Load(),
+		ar: current.Load().forColumns(n),
 	}
 	job := batchJob{base: base, count: batch, sa: strideA, sb: strideB, sc: strideC}
 	per := base.flops()
@@ -174,8 +174,9 @@ func (pl *pool) product(pr *problem, nt int) {
 		for i := range pl.bpack {
 			pl.bpack[i] = grow(pl.bpack[i], ar.bpackSize())
 		}
-		// Chunks of whole tiles, at least four per thread, at most mc rows.
-		per := max(1, min(ar.mc/ar.mr, tiles/(4*nt)))
+		// Chunks of whole tiles, about eight per thread (so a descheduled
+		// thread's last chunk is a small tail), at most mc rows.
+		per := max(1, min(ar.mc/ar.mr, tiles/(8*nt)))
 		pl.chunkRows = per * ar.mr
 		pl.chunks = int32((pr.m + pl.chunkRows - 1) / pl.chunkRows)
 		iters := ((pr.n + ar.nc - 1) / ar.nc) * ((pr.k + ar.kc - 1) / ar.kc)
@@ -184,6 +185,12 @@ func (pl *pool) product(pr *problem, nt int) {
 		}
 		pl.ctr = pl.ctr[:iters]
 		clear(pl.ctr)
+		nf := iters * int(pl.chunks)
+		if cap(pl.chunkFlags) < nf {
+			pl.chunkFlags = make([]atomic.Int32, nf)
+		}
+		pl.chunkFlags = pl.chunkFlags[:nf]
+		clear(pl.chunkFlags)
 		pl.launch(nt, splitRows)
 	} else {
 		for t := range nt {

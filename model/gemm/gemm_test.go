@@ -21,6 +21,11 @@ func withArch(t *testing.T, f func(t *testing.T)) {
 		small.kc = 24 // one 16-wide assembly packing step plus a Go remainder
 		small.nc = 3 * a.nr
 		small.mc = 2 * a.mr
+		if a.narrow != nil {
+			sn := *a.narrow
+			sn.kc, sn.nc, sn.mc = small.kc, 3*sn.nr, 2*sn.mr
+			small.narrow = &sn
+		}
 		for _, v := range []*arch{a, &small} {
 			current.Store(v)
 			t.Run(v.name, f)
@@ -151,7 +156,8 @@ func TestSgemm(t *testing.T) {
 	shapes := [][3]int{
 		{1, 1, 1}, {3, 5, 7}, {17, 33, 65}, {127, 129, 131}, {1, 64, 64}, {64, 1, 64},
 		{40, 40, 0}, {33, 17, 300},
-		{17, 300, 500}, // few rows, many columns: parallel column split
+		{17, 300, 500},             // few rows, many columns: parallel column split
+		{100, 16, 64}, {45, 9, 70}, // narrow C: the 16-column kernel where there is one
 	}
 	ab := [][2]float32{{1, 0}, {1, 1}, {0.5, -2}, {-1.5, 0}, {0, 0.5}}
 	withArch(t, func(t *testing.T) {

@@ -11,6 +11,9 @@ package gemm
 func kernAVX512(k int, a, b, c *float32, ldc int, beta float32)
 
 //go:noescape
+func kernAVX512N16(k int, a, b, c *float32, ldc int, beta float32)
+
+//go:noescape
 func kernAVX2(k int, a, b, c *float32, ldc int, beta float32)
 
 //go:noescape
@@ -22,7 +25,13 @@ func xgetbv() (eax, edx uint32)
 // L1 while kc·nc·4 bytes of packed B stay in L2.
 var (
 	archAVX512 = &arch{name: "avx512", mr: 14, nr: 32, kc: 256, nc: 1024, mc: 168, kern: kernAVX512,
-		pk: packer{aInterleave: transpose14x16, bInterleave: transpose32x16, aCopy: copyRows14, bCopy: copyRows32}}
+		pk:     packer{step: 16, aInterleave: transpose14x16, bInterleave: transpose32x16, aCopy: copyRows14, bCopy: copyRows32},
+		narrow: archAVX512N16}
+	// archAVX512N16 serves C with at most 16 columns, where half of every
+	// 14×32 tile would be padding (attention's P·V and its gradients with
+	// head size ≤ 16). 14 accumulators still cover the FMA latency.
+	archAVX512N16 = &arch{name: "avx512n16", mr: 14, nr: 16, kc: 256, nc: 1024, mc: 168, kern: kernAVX512N16,
+		pk: packer{step: 16, aInterleave: transpose14x16, bInterleave: transpose16x16, aCopy: copyRows14, bCopy: copyRows16}}
 	archAVX2 = &arch{name: "avx2", mr: 6, nr: 16, kc: 256, nc: 1024, mc: 144, kern: kernAVX2}
 )
 
@@ -78,6 +87,24 @@ func transpose14x16(dst, src *float32, ld, kb, rows int, alpha float32)
 
 //go:noescape
 func transpose32x16(dst, src *float32, ld, kb, rows int, alpha float32)
+
+//go:noescape
+func transpose6x8(dst, src *float32, ld, kb, rows int, alpha float32)
+
+//go:noescape
+func transpose16x8(dst, src *float32, ld, kb, rows int, alpha float32)
+
+//go:noescape
+func copyRows6(dst, src *float32, ld, kb, n int, alpha float32)
+
+//go:noescape
+func copyRows16AVX2(dst, src *float32, ld, kb, n int, alpha float32)
+
+//go:noescape
+func transpose16x16(dst, src *float32, ld, kb, rows int, alpha float32)
+
+//go:noescape
+func copyRows16(dst, src *float32, ld, kb, n int, alpha float32)
 
 //go:noescape
 func copyRows14(dst, src *float32, ld, kb, n int, alpha float32)

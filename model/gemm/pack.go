@@ -41,7 +41,7 @@ func (p *problem) packA(dst []float32, i0, mb, p0, kb int) {
 		// (the panel, mr·kb·4 bytes, sits in L1).
 		q0 := 0
 		if pk.aInterleave != nil && rows == mr {
-			q0 = kb &^ 15
+			q0 = kb / pk.step * pk.step
 			if q0 > 0 {
 				src := a[(i0+ip)*lda+p0 : (i0+ip+rows-1)*lda+p0+q0] // bounds of what aInterleave reads
 				pk.aInterleave(&d[0], &src[0], lda, q0, rows, alpha)
@@ -97,11 +97,11 @@ func (p *problem) packB(dst []float32, p0, kb, j0, nb, q0, q1 int) {
 		// row contiguously, write with stride nr into the L1-resident panel.
 		r0 := 0
 		if pk.bInterleave != nil && cols == nr {
-			r0 = kb &^ 15
+			r0 = kb / pk.step * pk.step
 			if r0 > 0 {
-				for h := 0; h < nr; h += 16 {
-					src := b[(j0+j+h)*ldb+p0 : (j0+j+h+15)*ldb+p0+r0] // bounds of what bInterleave reads
-					pk.bInterleave(&d[h], &src[0], ldb, r0, 16, 1)
+				for h := 0; h < nr; h += pk.step {
+					src := b[(j0+j+h)*ldb+p0 : (j0+j+h+pk.step-1)*ldb+p0+r0] // bounds of what bInterleave reads
+					pk.bInterleave(&d[h], &src[0], ldb, r0, pk.step, 1)
 				}
 			}
 		}

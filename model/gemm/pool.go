@@ -72,10 +72,11 @@ type pool struct {
 	exited  atomic.Int32 // threads done with the current call
 
 	// splitRows state
-	bpack     [2][]float32
-	chunkRows int
-	chunks    int32
-	ctr       []blockCounters
+	bpack      [2][]float32
+	chunkRows  int
+	chunks     int32
+	ctr        []blockCounters // per block
+	chunkFlags []atomic.Int32  // per block and chunk: 1 once computed
 
 	// independent batch state
 	batch     batchJob

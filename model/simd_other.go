@@ -1,0 +1,5 @@
+//go:build !amd64 || purego
+
+package model
+
+func detectSIMD() simdKind { return simdGo }
