@@ -78,7 +78,7 @@ func TestBatchRun(t *testing.T) {
 func TestQuickstartShortened(t *testing.T) {
 	var out, errb bytes.Buffer
 	args := []string{"--batch", "quickstart", "--runs", t.TempDir(), "--name", "q",
-		"--set", "max_tokens=24576", "--set", "anneal.auto_at=16384", "--set", "anneal.tokens=8192", "--set", "schedule.warmup_tokens=4096"}
+		"--set", "max_tokens=24576", "--set", "anneal.auto_at=16384", "--set", "anneal.tokens=8192", "--set", "schedule.warmup_tokens=4096", "--set", "eval.limit=20"}
 	if code := run(args, &out, &errb); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, errb.String())
 	}
