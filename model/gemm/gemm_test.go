@@ -207,6 +207,25 @@ func TestConcurrent(t *testing.T) {
 	wg.Wait()
 }
 
+// TestNegativeZeroBeta: beta = -0 means beta = 0, so C (NaN here) is not read.
+func TestNegativeZeroBeta(t *testing.T) {
+	withArch(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(7, 8))
+		m, n, k := 40, 50, 60
+		a, b := randSlice(r, m*k), randSlice(r, k*n)
+		c := make([]float32, m*n)
+		for i := range c {
+			c[i] = float32(math.NaN())
+		}
+		Sgemm(false, false, m, n, k, 1, a, k, b, n, float32(math.Copysign(0, -1)), c, n)
+		for i, v := range c {
+			if v != v {
+				t.Fatalf("C[%d] is NaN: beta = -0 read C", i)
+			}
+		}
+	})
+}
+
 func TestShapePanics(t *testing.T) {
 	a := make([]float32, 6)
 	for _, f := range []func(){
