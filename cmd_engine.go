@@ -128,6 +128,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	lr := fs.Float64("lr", 3e-3, "peak learning rate (linear warmup over 10% of steps, then cosine to 10%)")
 	seed := fs.Uint64("seed", 1, "seed for init and data")
 	out := fs.String("out", "", "write the final checkpoint here (HF Olmo2ForCausalLM layout)")
+	backend := fs.String("backend", "cpu", "engine: "+strings.Join(model.BackendNames(), ", "))
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -138,7 +139,21 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if *steps <= 0 || *batch <= 0 || *seq <= 1 {
 		return usageError{"train: --steps, --batch must be positive and --seq at least 2"}
 	}
-	tr := model.NewTrainer(model.TrainerParams{Config: cfg, Batch: *batch, Seq: *seq, Seed: *seed})
+	var tr *model.Trainer
+	if *backend == "cpu" {
+		tr = model.NewTrainer(model.TrainerParams{Config: cfg, Batch: *batch, Seq: *seq, Seed: *seed})
+	} else {
+		// the same initial weights as the CPU trainer's, so runs compare step by step
+		b, err := model.NewBackend(*backend, cfg, *batch, *seq)
+		if err != nil {
+			return err
+		}
+		lay := model.NewLayout(cfg)
+		params := make([]float32, lay.Size())
+		model.Init(lay, params, *seed)
+		b.WriteParams(params)
+		tr = model.NewTrainerOn(b, model.TrainerParams{Seed: *seed})
+	}
 	defer tr.Close()
 	stream := model.NewSyntheticStream(cfg.VocabSize, *seed)
 	ids := make([]int32, *batch**seq)

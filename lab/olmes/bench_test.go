@@ -11,8 +11,8 @@ import (
 )
 
 // BenchmarkEvaluate measures requests scored per second on the CPU backend with the quickstart model's shape
-// (cpu_s: d_model 128, 4 layers, 4 heads, world tokenizer, T = 128) over the built-in tasks (RC, 40 instances
-// each: 960 requests). B is the number of requests one forward scores; B = 1 is one forward per request;
+// (cpu_s: d_model 128, 4 layers, 4 heads, world tokenizer, T = 128) over the seven built-in tasks (RC, 40
+// instances each: 1120 requests). B is the number of requests one forward scores; B = 1 is one forward per request;
 // "reshape" lets Evaluate score on a 16·128/T' × T' backend fitted to the requests (EvalOptions.Reshape).
 func BenchmarkEvaluate(b *testing.B) {
 	tok, err := data.NewTokenizer("world")

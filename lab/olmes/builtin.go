@@ -2,26 +2,27 @@ package olmes
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/olmolab/olmolab/lab/data/world"
 )
 
-// Built-in tasks over the built-in world (lab/data/world, ../shared/docs/world.md): 4-choice tasks whose
-// distractors come from the same attribute's values, in OLMES's RC and MC formulations. They are split as OLMo 2
-// splits its suite (olmes.md §3.1): development tasks ask about material the training sources contain, in the
-// form they contain it, and guide choices (mixes, anneals); unseen tasks ask what no source states (held-out
-// entities, held-out sums), so they only report.
+// Built-in tasks over the built-in world (lab/data/world, ../shared/docs/world.md): 4-choice tasks in OLMES's RC and
+// MC formulations. The world's own items (world.KB.Items: the sources' formats, distractors from the same
+// attribute's values, same-length numbers for sums) make five of them; story and code are built here from the
+// same knowledge base. They are split as OLMo 2 splits its suite (olmes.md §3.1): development tasks ask about
+// material the training sources contain, in the form they contain it, and guide choices (mixes, anneals); unseen
+// tasks ask what no source states (held-out entities, held-out sums), so they only report.
 //
 //	fact_qa_seen     development  "Q: What is the capital of Zorvia?\nA:" → " Kelmon", entities the qa source covers
 //	fact_cloze       development  "The capital of Zorvia is" → " Kelmon" (statement template 0, all facts)
+//	arith_seen       development  "a + b =" → " a+b" for the sums the math and code sources work
 //	story            development  two true sentences about an entity → the true third sentence among variants
 //	                              differing only in the value, as in HellaSwag (whole-sentence endings)
 //	code             development  a dict of facts in the code source's format, "print(d[key])\n#" → " value";
 //	                              the distractors are the dict's other values (in-context lookup)
 //	fact_qa_heldout  unseen       QA about the held-out entities, known only from web text
-//	arith            unseen       "a + b =" → " a+b" for the held-out sums, distractors near the answer
+//	arith            unseen       "a + b =" → " a+b" for the held-out sums
 
 // BuiltinOptions size the built-in tasks.
 type BuiltinOptions struct {
@@ -50,14 +51,9 @@ type item struct {
 }
 
 var builtinSpecs = []builtinSpec{
-	{"fact_qa_seen", "development", MetricAccPerChar, func(kb *world.KB, seed int64) ([]item, []item) {
-		it := factQA(kb, kb.HeldOutFacts(false), seed)
-		return it, it
-	}},
-	{"fact_cloze", "development", MetricAccPerChar, func(kb *world.KB, seed int64) ([]item, []item) {
-		it := factCloze(kb, seed)
-		return it, it
-	}},
+	{world.TaskFactQASeen, "development", MetricAccPerChar, worldTask(world.TaskFactQASeen, world.TaskFactQASeen)},
+	{world.TaskFactCloze, "development", MetricAccPerChar, worldTask(world.TaskFactCloze, world.TaskFactCloze)},
+	{world.TaskArithSeen, "development", MetricAccRaw, worldTask(world.TaskArithSeen, world.TaskArithSeen)},
 	{"story", "development", MetricAccPerChar, func(kb *world.KB, seed int64) ([]item, []item) {
 		it := story(kb, seed)
 		return it, it
@@ -66,12 +62,37 @@ var builtinSpecs = []builtinSpec{
 		it := codeLookup(kb, seed)
 		return it, it
 	}},
-	{"fact_qa_heldout", "unseen", MetricAccPerChar, func(kb *world.KB, seed int64) ([]item, []item) {
-		return factQA(kb, kb.HeldOutFacts(true), seed), factQA(kb, kb.HeldOutFacts(false), seed)
-	}},
-	{"arith", "unseen", MetricAccRaw, func(kb *world.KB, seed int64) ([]item, []item) {
-		return arith(kb.Sums(true), seed), arith(kb.Sums(false), seed)
-	}},
+	// Unseen tasks take their shots from the matching development material.
+	{world.TaskFactQAHeldOut, "unseen", MetricAccPerChar, worldTask(world.TaskFactQAHeldOut, world.TaskFactQASeen)},
+	{world.TaskArith, "unseen", MetricAccRaw, worldTask(world.TaskArith, world.TaskArithSeen)},
+}
+
+// worldTask builds a task from the world's items (world.KB.Items) and its shot pool from another task's.
+func worldTask(task, shots string) func(kb *world.KB, seed int64) ([]item, []item) {
+	return func(kb *world.KB, seed int64) ([]item, []item) {
+		return worldItems(kb, task, seed), worldItems(kb, shots, seed)
+	}
+}
+
+// worldItems converts world items; the MC question restates the RC context: "Q: …?\nA:" asks "Question: …?", a
+// sum "a + b =" asks "Question: What is a + b?", a cloze statement ends in "...".
+func worldItems(kb *world.KB, task string, seed int64) []item {
+	var out []item
+	for _, it := range kb.Items(task, uint64(seed)) {
+		q := it.Context + " ..."
+		switch {
+		case strings.HasPrefix(it.Context, "Q: ") && strings.HasSuffix(it.Context, "\nA:"):
+			q = "Question: " + strings.TrimSuffix(strings.TrimPrefix(it.Context, "Q: "), "\nA:")
+		case strings.HasSuffix(it.Context, " ="):
+			q = "Question: What is " + strings.TrimSuffix(it.Context, " =") + "?"
+		}
+		end := ""
+		if task == world.TaskFactCloze {
+			end = "." // a solved cloze shot is the whole statement
+		}
+		out = append(out, item{stem: it.Context, question: q, choices: it.Choices, gold: it.Gold, id: it.Context, end: end})
+	}
+	return out
 }
 
 // BuiltinTaskNames lists the built-in tasks: development ones first, then unseen ones.
@@ -192,9 +213,8 @@ func rngFor(seed int64, key ...int) *PyRandom {
 	return NewPyRandom(int64(h >> 1))
 }
 
-// withDistractors returns gold and three distinct wrong values from candidates (preferring the first
-// nearPreferred of them when > 0), in a random order, and the gold's position. Ties go to the first choice, so
-// the gold must not sit in a fixed place.
+// withDistractors returns gold and three distinct wrong values drawn from candidates, in a random order, and the
+// gold's position. Ties go to the first choice, so the gold must not sit in a fixed place.
 func withDistractors(r *PyRandom, gold string, candidates []string) ([]string, int) {
 	var wrong []string
 	seen := map[string]bool{gold: true}
@@ -216,31 +236,6 @@ func withDistractors(r *PyRandom, gold string, candidates []string) ([]string, i
 		}
 	}
 	panic("unreachable")
-}
-
-func factQA(kb *world.KB, facts []world.Fact, seed int64) []item {
-	var out []item
-	for i, f := range facts {
-		r := rngFor(seed, 1, f.Subject, f.Attr)
-		tpl := r.RandBelow(2)
-		prompt, ans := kb.QA(f, tpl)
-		choices, gold := withDistractors(r, ans, kb.Attrs[f.Attr].Values)
-		out = append(out, item{stem: prompt, question: "Question: " + kb.Question(f, tpl), choices: choices, gold: gold,
-			id: fmt.Sprintf("%s.%s#%d", kb.Entities[f.Subject].Name, kb.Attrs[f.Attr].Name, i)})
-	}
-	return out
-}
-
-func factCloze(kb *world.KB, seed int64) []item {
-	var out []item
-	for i, f := range kb.Facts {
-		r := rngFor(seed, 2, f.Subject, f.Attr)
-		prompt, ans := kb.Cloze(f)
-		choices, gold := withDistractors(r, ans, kb.Attrs[f.Attr].Values)
-		out = append(out, item{stem: prompt, question: prompt + " ...", choices: choices, gold: gold, end: ".",
-			id: fmt.Sprintf("%s.%s#%d", kb.Entities[f.Subject].Name, kb.Attrs[f.Attr].Name, i)})
-	}
-	return out
 }
 
 // story: for each fact of an entity with at least three facts, the entity's other facts (up to two, statement
@@ -341,27 +336,6 @@ func distinctExcept(xs []string, x string) []string {
 			seen[v] = true
 			out = append(out, v)
 		}
-	}
-	return out
-}
-
-// arith: "a + b =" → " a+b"; distractors from the six candidates nearest the answer (±1, ±2, ±10, …), as the
-// world's SumDistractors draws them.
-func arith(sums []world.Sum, seed int64) []item {
-	var out []item
-	for _, s := range sums {
-		r := rngFor(seed, 5, s.A, s.B)
-		c := s.Answer()
-		var cand []string
-		for _, d := range []int{1, -1, 2, -2, 10, -10, 3, -3, 4, -4, 5, -5, 11, 9} {
-			if v := c + d; v >= 0 {
-				cand = append(cand, strconv.Itoa(v))
-			}
-		}
-		cand = cand[:min(len(cand), 6)]
-		choices, gold := withDistractors(r, strconv.Itoa(c), cand)
-		out = append(out, item{stem: s.Prompt(), question: "Question: What is " + strings.TrimSuffix(s.Prompt(), " =") + "?",
-			choices: choices, gold: gold, id: s.Prompt()})
 	}
 	return out
 }

@@ -18,11 +18,11 @@ import (
 // from seen material.
 func TestBuiltinTasks(t *testing.T) {
 	kb := world.Default()
-	wantN := map[string]int{"fact_qa_seen": 200, "fact_cloze": 200, "story": 200, "code": 200, "fact_qa_heldout": 200,
-		"arith": len(kb.Sums(true))}
+	wantN := map[string]int{"fact_qa_seen": 200, "fact_cloze": 200, "arith_seen": 200, "story": 200, "code": 200,
+		"fact_qa_heldout": 200, "arith": len(kb.Sums(true))}
 	for _, f := range []Formulation{RC, MC} {
 		tasks := BuiltinTasks(f, kb, BuiltinOptions{Shots: 2})
-		if len(tasks) != 6 {
+		if len(tasks) != 7 {
 			t.Fatalf("%d tasks", len(tasks))
 		}
 		for _, task := range tasks {
@@ -107,7 +107,7 @@ func TestLoadTasks(t *testing.T) {
 	for _, x := range ts {
 		got = append(got, x.Name+":"+x.Formulation.String())
 	}
-	want := []string{"fact_qa_seen:rc", "fact_cloze:rc", "story:rc", "code:rc", "arith:mc"}
+	want := []string{"fact_qa_seen:rc", "fact_cloze:rc", "arith_seen:rc", "story:rc", "code:rc", "arith:mc"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}

@@ -20,8 +20,8 @@ type LoadOptions struct {
 var taskGroups = map[string][]string{
 	"core9":       {"arc_easy", "arc_challenge", "boolq", "csqa", "hellaswag", "openbookqa", "piqa", "siqa", "winogrande"},
 	"olmes":       {"arc_easy", "arc_challenge", "boolq", "csqa", "hellaswag", "openbookqa", "piqa", "siqa", "winogrande", "mmlu"},
-	"builtin":     {"fact_qa_seen", "fact_cloze", "story", "code", "fact_qa_heldout", "arith"},
-	"development": {"fact_qa_seen", "fact_cloze", "story", "code"},
+	"builtin":     {"fact_qa_seen", "fact_cloze", "arith_seen", "story", "code", "fact_qa_heldout", "arith"},
+	"development": {"fact_qa_seen", "fact_cloze", "arith_seen", "story", "code"},
 	"unseen":      {"fact_qa_heldout", "arith"},
 }
 

@@ -98,8 +98,8 @@ func (ws *workspace) prepare(ar *arch) {
 
 func roundUp(x, m int) int { return (x + m - 1) / m * m }
 
-// serial is the blocked product on one thread, with one B buffer.
-func (p *problem) serial1(ws *workspace) {
+// serialBlocked is the blocked product on one thread, with one B buffer.
+func (p *problem) serialBlocked(ws *workspace) {
 	ws.prepare(p.ar)
 	ws.bpack = grow(ws.bpack, p.ar.bpackSize())
 	ar := p.ar

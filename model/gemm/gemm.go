@@ -151,7 +151,7 @@ func (p *problem) serial(ws *workspace) {
 	case p.m*p.n*p.k < tinyMNK:
 		naive(p.transA, p.transB, p.m, p.n, p.k, p.alpha, p.a, p.lda, p.b, p.ldb, p.beta, p.c, p.ldc)
 	default:
-		p.serial1(ws)
+		p.serialBlocked(ws)
 	}
 }
 
@@ -167,7 +167,7 @@ func (pl *pool) product(pr *problem, nt int) {
 	if tiles >= 4*nt || panels < 4*nt {
 		nt = min(nt, tiles)
 		if nt == 1 {
-			pr.serial1(&pl.ws0)
+			pr.serialBlocked(&pl.ws0)
 			return
 		}
 		pl.probs[0] = *pr
@@ -198,6 +198,7 @@ func (pl *pool) product(pr *problem, nt int) {
 			n1 := min(pr.n, panels*(t+1)/nt*ar.nr)
 			pl.probs[t] = pr.columns(n0, n1)
 		}
+		pl.pieces = nt
 		pl.launch(nt, independent)
 	}
 	clear(pl.probs) // drop references to the caller's slices

@@ -12,9 +12,11 @@ import (
 // withArch runs f once for every kernel this machine can run (forcing it as
 // the current one), plus a copy of each with tiny blocks so that small shapes
 // cross every block boundary (several kc, nc and mc blocks, both B buffers).
+// The tiny-block runs also send every non-tiny product down the parallel
+// path (the normal threshold keeps test-sized products serial).
 func withArch(t *testing.T, f func(t *testing.T)) {
-	saved := current.Load()
-	defer current.Store(saved)
+	saved, savedMin := current.Load(), parallelMinFlops
+	defer func() { current.Store(saved); parallelMinFlops = savedMin }()
 	for _, a := range availableArches() {
 		small := *a
 		small.name += "-smallblocks"
@@ -26,10 +28,12 @@ func withArch(t *testing.T, f func(t *testing.T)) {
 			sn.kc, sn.nc, sn.mc = small.kc, 3*sn.nr, 2*sn.mr
 			small.narrow = &sn
 		}
-		for _, v := range []*arch{a, &small} {
-			current.Store(v)
-			t.Run(v.name, f)
-		}
+		current.Store(a)
+		parallelMinFlops = savedMin
+		t.Run(a.name, f)
+		current.Store(&small)
+		parallelMinFlops = 0
+		t.Run(small.name, f)
 	}
 }
 
@@ -193,6 +197,8 @@ func TestSgemmStridedBatched(t *testing.T) {
 // TestConcurrent calls Sgemm from several goroutines at once: one gets the
 // pool, the others must run on their own without corrupting each other.
 func TestConcurrent(t *testing.T) {
+	defer func(v float64) { parallelMinFlops = v }(parallelMinFlops)
+	parallelMinFlops = 0 // every call wants the pool
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Add(1)
@@ -205,6 +211,25 @@ func TestConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestNegativeZeroBeta: beta = -0 means beta = 0, so C (NaN here) is not read.
+func TestNegativeZeroBeta(t *testing.T) {
+	withArch(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(7, 8))
+		m, n, k := 40, 50, 60
+		a, b := randSlice(r, m*k), randSlice(r, k*n)
+		c := make([]float32, m*n)
+		for i := range c {
+			c[i] = float32(math.NaN())
+		}
+		Sgemm(false, false, m, n, k, 1, a, k, b, n, float32(math.Copysign(0, -1)), c, n)
+		for i, v := range c {
+			if v != v {
+				t.Fatalf("C[%d] is NaN: beta = -0 read C", i)
+			}
+		}
+	})
 }
 
 func TestShapePanics(t *testing.T) {
@@ -232,6 +257,8 @@ func TestNoAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under the race detector")
 	}
+	defer func(v float64) { parallelMinFlops = v }(parallelMinFlops)
+	parallelMinFlops = 1e6 // 40³ serial, the others parallel (rows, columns)
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, s := range [][3]int{{40, 40, 40}, {256, 256, 256}, {8, 512, 1024}} {
 		m, n, k := s[0], s[1], s[2]

@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // waitSpins bounds the busy-wait before parking: the threads of one product
@@ -23,6 +24,23 @@ func (pl *pool) waitFor(ctr *atomic.Int32, target int32) {
 	pl.mu2.Lock()
 	pl.waiters.Add(1)
 	for ctr.Load() < target {
+		pl.cond.Wait()
+	}
+	pl.waiters.Add(-1)
+	pl.mu2.Unlock()
+}
+
+// waitLeft returns once the current call is closed and no worker is inside.
+func (pl *pool) waitLeft() {
+	done := func() bool { return pl.state.Load()&countMask == 0 }
+	for range waitSpins {
+		if done() {
+			return
+		}
+	}
+	pl.mu2.Lock()
+	pl.waiters.Add(1)
+	for !done() {
 		pl.cond.Wait()
 	}
 	pl.waiters.Add(-1)
@@ -54,8 +72,9 @@ const (
 	// splitRows: all threads work on probs[0]; they share the rows of C and
 	// pack each B block together (pool.shared).
 	splitRows mode = iota
-	// independent: thread t runs probs[t] alone, with private B buffers
-	// (column slices of one product, or a share of a batch).
+	// independent: threads claim whole products and run each alone, with
+	// private B buffers: probs[:pieces] (column slices of one product) or the
+	// items of batch.
 	independent
 )
 
@@ -66,10 +85,10 @@ type pool struct {
 	mu      sync.Mutex
 	workers []*worker
 	ws0     workspace // the calling goroutine's share
-	nt      int
 	mode    mode
 	probs   []problem
-	exited  atomic.Int32 // threads done with the current call
+	seq     uint32        // number of the current call (launch)
+	state   atomic.Uint64 // seq<<32 | closed<<31 | workers inside the call
 
 	// splitRows state
 	bpack      [2][]float32
@@ -78,9 +97,10 @@ type pool struct {
 	ctr        []blockCounters // per block
 	chunkFlags []atomic.Int32  // per block and chunk: 1 once computed
 
-	// independent batch state
+	// independent state
+	pieces    int // column slices in probs
 	batch     batchJob
-	batchNext atomic.Int32
+	batchNext atomic.Int32 // next slice or batch item to claim
 
 	mu2     sync.Mutex // guards parking in waitFor
 	cond    sync.Cond
@@ -88,18 +108,25 @@ type pool struct {
 }
 
 type worker struct {
-	t     int
-	start chan struct{}
-	ws    workspace
-	p     *pool
+	start  chan struct{} // wakes a parked worker
+	job    atomic.Uint32 // number of the last call launch woke this worker for
+	parked atomic.Int32  // 1 while blocked (or about to block) on start
+	ws     workspace
+	p      *pool
 }
+
+// workerSpin is how long a worker polls for its next job before parking. The
+// engine issues products back to back, so the next one usually comes within
+// microseconds; waking a parked goroutine costs tens of microseconds in a VM
+// (a futex wake and an idle vCPU to rouse), as much as a 256³ product takes.
+const workerSpin = 50 * time.Microsecond
 
 var thePool pool
 
 // ensure starts workers until the pool can run nt threads (caller included).
 func (p *pool) ensure(nt int) {
 	for len(p.workers) < nt-1 {
-		w := &worker{t: len(p.workers) + 1, start: make(chan struct{}, 1), p: p}
+		w := &worker{start: make(chan struct{}, 1), p: p}
 		p.workers = append(p.workers, w)
 		go w.loop()
 	}
@@ -108,52 +135,129 @@ func (p *pool) ensure(nt int) {
 	}
 }
 
+// loop runs jobs: it polls job for workerSpin after each, then parks on start.
+// Handshake with launch: launch sets job, then takes parked from 1 to 0 and,
+// if that succeeded, sends on start. A worker that set parked and then sees a
+// new job races launch for the same transition; whoever loses knows the other
+// one is handling the wake-up, so each job runs exactly once.
 func (w *worker) loop() {
-	for range w.start {
-		w.p.thread(w.t, &w.ws)
+	var last uint32
+	for {
+		if !w.poll(last) {
+			w.parked.Store(1)
+			if w.job.Load() == last || !w.parked.CompareAndSwap(1, 0) {
+				<-w.start
+			}
+		}
+		last = w.job.Load()
+		w.p.workerThread(last, &w.ws)
 	}
 }
 
-// thread is thread t's share of the current call. Every thread, the caller
-// included, counts itself out in exited as its last access to the pool's
-// state, so once the caller has seen all nt the next call may reuse it.
-func (p *pool) thread(t int, ws *workspace) {
-	nt := int32(p.nt) // read before counting out: the caller may then reset it
+// poll spins until job differs from last (true) or workerSpin has passed.
+func (w *worker) poll(last uint32) bool {
+	t0 := time.Now()
+	for {
+		for range 256 {
+			if w.job.Load() != last {
+				return true
+			}
+		}
+		if time.Since(t0) > workerSpin {
+			return false
+		}
+	}
+}
+
+// Call state (pool.state): the call's number, a closed bit and how many
+// workers are inside it. A worker joins only if the number is the one it was
+// woken for and the call is not closed; the caller, once out of work, closes
+// the call and waits for the workers inside to leave. So a worker that the OS
+// runs late (busy machine) is never waited for unless it took work, and a
+// late worker cannot join a later call by mistake.
+const (
+	closedBit = 1 << 31
+	countMask = closedBit - 1
+)
+
+// join enters call seq; false if that call is over.
+func (p *pool) join(seq uint32) bool {
+	for {
+		s := p.state.Load()
+		if uint32(s>>32) != seq || s&closedBit != 0 {
+			return false
+		}
+		if p.state.CompareAndSwap(s, s+1) {
+			return true
+		}
+	}
+}
+
+// work is one thread's share of the current call. All work is claimed
+// dynamically, so any number of threads may take part, the caller alone
+// included.
+func (p *pool) work(ws *workspace) {
 	switch p.mode {
 	case splitRows:
 		p.shared(ws)
 	case independent:
 		if p.batch.count > 0 {
 			p.batch.thread(&p.batchNext, ws)
-		} else if pr := &p.probs[t]; pr.m > 0 && pr.n > 0 {
-			pr.serial1(ws)
+			return
 		}
-	}
-	if p.exited.Add(1) == nt {
-		p.signal()
+		for {
+			i := int(p.batchNext.Add(1) - 1)
+			if i >= p.pieces {
+				return
+			}
+			if pr := &p.probs[i]; pr.m > 0 && pr.n > 0 {
+				pr.serialBlocked(ws)
+			}
+		}
 	}
 }
 
-// launch runs thread on nt threads (the caller is thread 0) and returns when
-// all are done. p.mu must be held and the mode's state set up.
+// workerThread runs a worker's part of call seq, if the call still wants it.
+func (p *pool) workerThread(seq uint32, ws *workspace) {
+	if !p.join(seq) {
+		return
+	}
+	p.work(ws)
+	if s := p.state.Add(^uint64(0)); s&countMask == 0 && s&closedBit != 0 {
+		p.signal() // last one out of a closed call
+	}
+}
+
+// launch runs the current call on up to nt threads (the caller is thread 0)
+// and returns when it is done. p.mu must be held and the mode's state set up.
 func (p *pool) launch(nt int, m mode) {
-	p.nt = nt
 	p.mode = m
-	p.exited.Store(0)
 	p.batchNext.Store(0)
 	if p.cond.L == nil {
 		p.cond.L = &p.mu2
 	}
+	p.seq++
+	p.state.Store(uint64(p.seq) << 32)
 	for _, w := range p.workers[:nt-1] {
-		w.start <- struct{}{}
+		w.job.Store(p.seq)
+		if w.parked.CompareAndSwap(1, 0) {
+			w.start <- struct{}{}
+		}
 	}
-	p.thread(0, &p.ws0)
-	p.waitFor(&p.exited, int32(nt))
+	p.work(&p.ws0)
+	for {
+		s := p.state.Load()
+		if p.state.CompareAndSwap(s, s|closedBit) {
+			break
+		}
+	}
+	p.waitLeft()
 }
 
-// threads is how many threads a product of this many flops should use:
-// waking a parked worker costs ~5–20 µs, so products under a few MFLOP stay
-// on the calling goroutine.
+// threads is how many threads a product of this many flops should use.
+// Measured on 2 cores (Sapphire Rapids class, quiet): 2 threads lose below
+// ~15 MFLOP (128³ to 192³: the hand-off and the shared-block waits cost as
+// much as they save) and win from ~30 MFLOP on (256³: 1.3×, 512³: 1.7×).
 func threads(flops float64) int {
 	nt := runtime.GOMAXPROCS(0)
 	if nt <= 1 || flops < parallelMinFlops {
@@ -162,7 +266,8 @@ func threads(flops float64) int {
 	return min(nt, maxThreads)
 }
 
-const (
-	parallelMinFlops = 4e6
-	maxThreads       = 256
-)
+// parallelMinFlops is the threshold of threads; a variable so tests can
+// send small products down the parallel path.
+var parallelMinFlops = 20e6
+
+const maxThreads = 256

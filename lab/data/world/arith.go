@@ -2,13 +2,15 @@ package world
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/olmolab/olmolab/lab/data/internal/rnd"
 )
 
-// Arithmetic in the world: additions of two operands in [ArithMin, ArithMax]. About ArithHeldOutPercent of the
-// ordered pairs (a, b) never appear as "a + b" in the math or code sources; the arith evaluation asks them, so a
-// model must add rather than recall. (b, a) may still be seen for a held-out (a, b).
+// Arithmetic in the world: additions of two operands in [ArithMin, ArithMax], worked inside the math source's word
+// problems ("Mara has 17 + 18 = 35 cups.") and the code source's snippets. About ArithHeldOutPercent of the ordered
+// pairs (a, b) never appear as "a + b" in any source: the arith task asks them (can a model add?), arith_seen asks
+// the others (did it learn the sums it saw?). (b, a) may be seen for a held-out (a, b).
 const (
 	ArithMin            = 1
 	ArithMax            = 20
@@ -53,22 +55,23 @@ func (k *KB) Sums(heldOut bool) []Sum {
 	return out
 }
 
-// SumDistractors returns n distinct wrong answers near s's answer (±1, ±2, ±10, ±3, …), non-negative, in an order
-// drawn from seed: close numbers, so that magnitude alone does not give the answer away.
+// SumDistractors returns n distinct wrong answers near s's answer with as many digits as it, drawn from the n+2
+// closest in an order from seed. Same-length numbers matter: with "12" two tokens and "2" one, a distractor that
+// differs by 10 wins or loses on length alone, and a model that cannot add then scores below chance.
 func SumDistractors(s Sum, n int, seed uint64) []int {
-	r := rnd.New(rnd.Hash(seed, rnd.String("world.sum"), uint64(s.A), uint64(s.B)))
 	c := s.Answer()
-	var cand []int
-	for _, d := range []int{1, -1, 2, -2, 10, -10, 3, -3, 4, -4, 5, -5, 11, 9} {
-		if v := c + d; v >= 0 {
-			cand = append(cand, v)
+	digits := len(strconv.Itoa(c))
+	var pool []int
+	for d := 1; len(pool) < n+2 && d < 1000; d++ {
+		for _, v := range []int{c + d, c - d} {
+			if v >= 0 && len(strconv.Itoa(v)) == digits && len(pool) < n+2 {
+				pool = append(pool, v)
+			}
 		}
 	}
-	// Prefer the closest four, then draw n of them, so the set varies but stays near.
-	pool := cand[:min(len(cand), n+3)]
-	out := append([]int(nil), pool...)
-	r.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
-	return out[:n]
+	r := rnd.New(rnd.Hash(seed, rnd.String("world.sum"), uint64(s.A), uint64(s.B)))
+	r.Shuffle(len(pool), func(i, j int) { pool[i], pool[j] = pool[j], pool[i] })
+	return pool[:n]
 }
 
 // sumSeen draws an addition that is not held out.

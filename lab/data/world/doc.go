@@ -14,9 +14,10 @@
 //   - math: word problems with worked answers ("17 + 18 = 35");
 //   - qa: "Q: <question>\nA: <answer>" pairs about entities that are not held out.
 //
-// Evaluation (Items): fact_qa_heldout, fact_qa_seen, fact_cloze and arith, 4-choice items in the sources' formats
-// with distractors from the same attribute's value set. Additions in ArithHeldOutPercent of the operand pairs never
-// appear in math or code, and arith asks exactly those.
+// Evaluation (Items): fact_qa_heldout, fact_qa_seen, fact_cloze, arith and arith_seen, 4-choice items in the
+// sources' formats with distractors from the same attribute's value set (same-length numbers for arithmetic).
+// Additions of ArithHeldOutPercent of the operand pairs never appear in any source: arith asks those, arith_seen
+// the others.
 //
 // Every random choice goes through an explicitly specified generator (internal/rnd), so the world is the same on
 // every machine and Go release; DefaultSeed's world is shared by the built-in sources, the world tokenizer

@@ -16,5 +16,5 @@ func ExampleKB_Items() {
 	// Output:
 	// fact_qa_heldout: "Q: What is the capital of Thourveak?\nA:" → " Gahai" of ["Faikthai" "Bangrouth" "Mulzel" "Gahai"]
 	// fact_cloze: "The capital of Thourveak is" → " Gahai" of ["Faikthai" "Bangrouth" "Mulzel" "Gahai"]
-	// arith: "1 + 1 =" → " 2" of ["3" "12" "5" "2"]
+	// arith: "1 + 1 =" → " 2" of ["5" "3" "0" "2"]
 }

@@ -88,10 +88,10 @@ type KB struct {
 	byKind    [4][]int       // entity indexes per kind
 	byName    map[string]int // entity index by name
 	attrIndex map[string]int
-	heldArith map[[2]int]bool
 	residents [][]int // people living in each town (indexed by entity)
 	townsIn   [][]int // towns of each region (indexed by entity)
 	languages []string
+	heldArith map[[2]int]bool
 }
 
 // Closed value lists. They are ordinary English words so that the web and code sources read like text; the

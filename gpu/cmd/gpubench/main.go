@@ -1,0 +1,333 @@
+// Command gpubench checks and measures olmolab's CUDA engine on a GPU: golden
+// verification at a chosen tolerance, loss parity with the CPU engine over a
+// short run, training throughput and MFU, and the memory plan of a model.
+// Build it with -tags cuda (scripts/gpu-build.sh builds it next to olmolab);
+// without the tag only `plan` works.
+//
+//	gpubench verify   --backend cuda --model DIR --case FILE [--fwd 3e-2 --bwd 6e-2]
+//	gpubench parity   --backend cuda [--preset cpu_s --steps 50 --batch 8 --seq 64]
+//	gpubench bench    --backend cuda --preset olmo2_1B_v2 [--batch 8 --seq 4096 --steps 10 --warmup 2]
+//	gpubench plan     --preset olmo2_7B [--batch 8 --seq 4096 --budget-gib 140]
+//
+// Each command prints readable lines and one JSON line starting with "RESULT "
+// for scripts (scripts/gpu-check.sh).
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/olmolab/olmolab/gpu"
+	"github.com/olmolab/olmolab/model"
+)
+
+// peak is the H100/H200 dense bf16 rate MFU is measured against (perf.md §2.1;
+// scripts/torch_gpu_bench.py uses the same).
+const peak = 989e12
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: gpubench verify|parity|bench|plan [flags]")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "verify":
+		err = runVerify(os.Args[2:])
+	case "parity":
+		err = runParity(os.Args[2:])
+	case "bench":
+		err = runBench(os.Args[2:])
+	case "plan":
+		err = runPlan(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gpubench:", err)
+		var f failed
+		if errors.As(err, &f) {
+			os.Exit(1)
+		}
+		os.Exit(2)
+	}
+}
+
+type failed struct{ msg string }
+
+func (f failed) Error() string { return f.msg }
+
+func result(v map[string]any) {
+	b, _ := json.Marshal(v)
+	fmt.Println("RESULT " + string(b))
+}
+
+func runVerify(args []string) error {
+	fs := flag.NewFlagSet("verify", flag.ExitOnError)
+	backend := fs.String("backend", "cuda", "backend")
+	dir := fs.String("model", "", "HF checkpoint directory")
+	casePath := fs.String("case", "", "case file")
+	fwd := fs.Float64("fwd", 3e-2, "relative tolerance of forward values")
+	bwd := fs.Float64("bwd", 6e-2, "relative tolerance of gradients and updated parameters")
+	fs.Parse(args)
+	rows, err := model.VerifyBackend(*dir, *casePath, model.VerifyTolerances{Forward: *fwd, Backward: *bwd},
+		func(cfg model.Config, B, T int) (model.Backend, error) { return model.NewBackend(*backend, cfg, B, T) })
+	if err != nil {
+		return err
+	}
+	model.SortRowsWorstFirst(rows)
+	bad := 0
+	for _, r := range rows {
+		if !r.OK {
+			bad++
+			fmt.Printf("FAIL %-60s rel %.3e > %.0e  %s\n", r.Name, r.MaxRel, r.Tol, r.First)
+		}
+	}
+	for i, r := range rows {
+		if i == 5 {
+			break
+		}
+		fmt.Printf("worst %-60s rel %.3e (tol %.0e)\n", r.Name, r.MaxRel, r.Tol)
+	}
+	fmt.Printf("%s: %d tensors, %d outside tolerance (fwd %.0e, bwd %.0e) on %s\n", *casePath, len(rows), bad, *fwd, *bwd, *backend)
+	result(map[string]any{"check": "verify", "backend": *backend, "case": *casePath, "tensors": len(rows), "failed": bad,
+		"worst": rows[0].Name, "worst_rel": rows[0].MaxRel})
+	if bad > 0 {
+		return failed{fmt.Sprintf("%d tensors outside tolerance", bad)}
+	}
+	return nil
+}
+
+// runParity trains the same preset from the same weights on the same token
+// stream with the CPU engine and the GPU backend and compares the losses.
+func runParity(args []string) error {
+	fs := flag.NewFlagSet("parity", flag.ExitOnError)
+	backend := fs.String("backend", "cuda", "backend to compare with the CPU engine")
+	preset := fs.String("preset", "cpu_s", "model preset")
+	steps := fs.Int("steps", 50, "optimizer steps")
+	batch := fs.Int("batch", 8, "sequences per step")
+	seq := fs.Int("seq", 64, "sequence length")
+	lr := fs.Float64("lr", 3e-3, "learning rate (constant)")
+	tol := fs.Float64("tol", 0, "largest relative loss difference allowed (0: 2e-3 for cuda-fp32, 3e-2 for cuda)")
+	heads := fs.Int("heads", 0, "override the preset's attention heads (e.g. 2 on cpu_s gives head size 64: the tensor-core attention)")
+	kvHeads := fs.Int("kv-heads", 0, "override the key/value heads (GQA); 0 keeps as many as query heads")
+	fs.Parse(args)
+	if *tol == 0 {
+		*tol = 3e-2
+		if strings.HasSuffix(*backend, "fp32") {
+			*tol = 2e-3
+		}
+	}
+	cfg, err := model.PresetByName(*preset)
+	if err != nil {
+		return err
+	}
+	if *heads > 0 {
+		cfg.NumAttentionHeads, cfg.NumKeyValueHeads = *heads, *heads
+	}
+	if *kvHeads > 0 {
+		cfg.NumKeyValueHeads = *kvHeads
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	lay := model.NewLayout(cfg)
+	params := make([]float32, lay.Size())
+	model.Init(lay, params, 1)
+	cpu := model.NewCPUBackend(cfg, *batch, *seq, 0)
+	dev, err := model.NewBackend(*backend, cfg, *batch, *seq)
+	if err != nil {
+		return err
+	}
+	cpu.WriteParams(params)
+	dev.WriteParams(params)
+	tc, tg := model.NewTrainerOn(cpu, model.TrainerParams{}), model.NewTrainerOn(dev, model.TrainerParams{})
+	defer tc.Close()
+	defer tg.Close()
+	stream := model.NewSyntheticStream(cfg.VocabSize, 1)
+	ids, labels := make([]int32, *batch**seq), make([]int32, *batch**seq)
+	var worst float64
+	var last [2]float64
+	for s := 1; s <= *steps; s++ {
+		stream.Fill(ids, labels, *seq)
+		rc := tc.Step(ids, labels, *lr)
+		rg := tg.Step(ids, labels, *lr)
+		d := math.Abs(rg.Loss-rc.Loss) / rc.Loss
+		if math.IsNaN(d) {
+			d = math.Inf(1)
+		}
+		worst = math.Max(worst, d)
+		last = [2]float64{rc.Loss, rg.Loss}
+		fmt.Printf("step %3d  cpu loss %.6f  %s loss %.6f  rel %.2e  grad norm cpu %.4f %s %.4f\n",
+			s, rc.Loss, *backend, rg.Loss, d, rc.GradNorm, *backend, rg.GradNorm)
+	}
+	fmt.Printf("parity %s vs cpu, %s (head size %d, %d/%d heads) %d steps of %d×%d: largest relative loss difference %.3e (tolerance %.0e)\n",
+		*backend, *preset, cfg.HeadSize(), cfg.NumAttentionHeads, cfg.NumKeyValueHeads, *steps, *batch, *seq, worst, *tol)
+	result(map[string]any{"check": "parity", "backend": *backend, "preset": *preset, "head_size": cfg.HeadSize(), "steps": *steps,
+		"max_rel_loss_diff": worst, "final_cpu_loss": last[0], "final_gpu_loss": last[1], "tol": *tol})
+	if !(worst <= *tol) {
+		return failed{"loss difference above tolerance"}
+	}
+	return nil
+}
+
+// fastInit fills params like model.Init in distribution (norm weights 1,
+// the rest of standard deviation std), in parallel with a cheap generator:
+// throughput runs of a 7B model need 7.3e9 values in seconds, not minutes.
+func fastInit(lay *model.Layout, params []float32, seed uint64) {
+	std := lay.Config.InitializerRange
+	if std == 0 {
+		std = 0.02
+	}
+	a := float32(std * math.Sqrt(3)) // uniform(−a, a) has standard deviation std
+	var wg sync.WaitGroup
+	const chunk = 1 << 22
+	work := make(chan [2]int, 64)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				r := rand.New(rand.NewPCG(seed, uint64(c[0])))
+				for i := c[0]; i < c[1]; i++ {
+					params[i] = (2*r.Float32() - 1) * a
+				}
+			}
+		}()
+	}
+	for _, t := range lay.Tensors {
+		if t.Kind == model.KindNorm {
+			for i := t.Offset; i < t.Offset+t.Numel(); i++ {
+				params[i] = 1
+			}
+			continue
+		}
+		for lo := t.Offset; lo < t.Offset+t.Numel(); lo += chunk {
+			work <- [2]int{lo, min(lo+chunk, t.Offset+t.Numel())}
+		}
+	}
+	close(work)
+	wg.Wait()
+}
+
+func runBench(args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ExitOnError)
+	backend := fs.String("backend", "cuda", "backend")
+	preset := fs.String("preset", "olmo2_1B_v2", "model preset")
+	batch := fs.Int("batch", 8, "sequences per step (the backend's micro-batch)")
+	seq := fs.Int("seq", 4096, "sequence length")
+	steps := fs.Int("steps", 10, "timed optimizer steps")
+	warmup := fs.Int("warmup", 2, "untimed steps first")
+	fs.Parse(args)
+	cfg, err := model.PresetByName(*preset)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	b, err := model.NewBackend(*backend, cfg, *batch, *seq)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	planDesc := ""
+	if e, ok := b.(*gpu.Engine); ok {
+		planDesc = e.Plan().String()
+		fmt.Printf("%s: plan %s\n", *preset, planDesc)
+	}
+	lay := model.NewLayout(cfg)
+	params := make([]float32, lay.Size())
+	fastInit(lay, params, 1)
+	b.WriteParams(params)
+	params = nil
+	runtime.GC()
+	setup := time.Since(t0)
+	tr := model.NewTrainerOn(b, model.TrainerParams{})
+	n := *batch * *seq
+	ids, labels := make([]int32, n), make([]int32, n)
+	r := rand.New(rand.NewPCG(0, 0))
+	for i := range ids {
+		ids[i] = int32(r.IntN(cfg.VocabSize - 100))
+	}
+	for row := 0; row < *batch; row++ {
+		for t := 0; t < *seq; t++ {
+			i := row**seq + t
+			if t == *seq-1 {
+				labels[i] = model.IgnoreIndex
+			} else {
+				labels[i] = ids[i+1]
+			}
+		}
+	}
+	var times []float64
+	var res model.StepResult
+	for s := 0; s < *warmup+*steps; s++ {
+		st := time.Now()
+		res = tr.Step(ids, labels, 4e-4) // returns after the loss and grad norm are read back: the step is done
+		dt := time.Since(st).Seconds()
+		if s >= *warmup {
+			times = append(times, dt)
+		}
+		fmt.Printf("%s step %d: %.1f ms, loss %.4f, grad norm %.3f, skipped %v\n", *preset, s+1, dt*1e3, res.Loss, res.GradNorm, res.Skipped)
+	}
+	var sum float64
+	for _, t := range times {
+		sum += t
+	}
+	mean := sum / float64(len(times))
+	sort.Float64s(times)
+	tps := float64(n) / mean
+	mfu := tps * cfg.FLOPsPerToken(*seq) / peak
+	var usedGiB float64
+	if free, total, err := gpu.FreeMemory(); err == nil {
+		usedGiB = float64(total-free) / (1 << 30)
+	}
+	fmt.Printf("preset=%s backend=%s seq=%d batch=%d tokens_per_s=%.0f step_ms=%.1f (min %.1f, max %.1f) mfu=%.3f used_mem_gib=%.1f setup_s=%.1f\n",
+		*preset, *backend, *seq, *batch, tps, mean*1e3, times[0]*1e3, times[len(times)-1]*1e3, mfu, usedGiB, setup.Seconds())
+	result(map[string]any{"check": "bench", "preset": *preset, "backend": *backend, "seq": *seq, "batch": *batch,
+		"tokens_per_s": tps, "step_ms": mean * 1e3, "mfu": mfu, "used_mem_gib": usedGiB, "plan": planDesc,
+		"final_loss": res.Loss, "skipped": res.Skipped, "setup_s": setup.Seconds()})
+	if res.Skipped || math.IsNaN(res.Loss) {
+		return failed{"the last step was skipped (non-finite loss or gradient)"}
+	}
+	return nil
+}
+
+func runPlan(args []string) error {
+	fs := flag.NewFlagSet("plan", flag.ExitOnError)
+	preset := fs.String("preset", "olmo2_7B", "model preset")
+	batch := fs.Int("batch", 8, "sequences per step")
+	seq := fs.Int("seq", 4096, "sequence length")
+	budget := fs.Float64("budget-gib", 0, "device memory to plan for (0: the GPU's free memory; 140.4 without one)")
+	fp32 := fs.Bool("fp32", false, "plan the fp32 engine")
+	fs.Parse(args)
+	cfg, err := model.PresetByName(*preset)
+	if err != nil {
+		return err
+	}
+	b := int64(*budget * (1 << 30))
+	if b == 0 {
+		if free, _, err := gpu.FreeMemory(); err == nil {
+			b = free
+		} else {
+			b = 143771 << 20 // an H200's memory as nvidia-smi reports it (KINDS.md)
+		}
+	}
+	fmt.Printf("%s at %d×%d: at least %.2f GiB (every layer recomputed, one sequence per pass)\n",
+		*preset, *batch, *seq, float64(gpu.EstimateMemory(cfg, *batch, *seq))/(1<<30))
+	p, err := gpu.NewPlan(cfg, *batch, *seq, b, gpu.Options{FP32: *fp32})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("plan within %.2f GiB: %s\n%s", float64(b)/(1<<30), p, p.Describe())
+	return nil
+}

@@ -1,0 +1,34 @@
+// Package gpu is olmolab's CUDA engine: a model.Backend that trains OLMo 2 on
+// one NVIDIA GPU (Ampere or later) with everything resident on the device.
+//
+// What runs where:
+//   - gorgonia.org/cu drives the GPU (driver API, primary context, module
+//     loading, launches, the default stream) in device_cuda.go (build tag cuda);
+//   - cuBLAS does the matrix products through a dlopen shim (internal/cublas):
+//     cublasGemmEx with bf16 operands and fp32 accumulation, or fp32 throughout;
+//   - our kernels (kernels/*.cu: RMSNorm with the residual add, QK-norm + RoPE,
+//     SwiGLU, flash attention with GQA on tensor cores, chunked cross-entropy
+//     with z-loss, AdamW, the gradient norm, and the backward passes) are
+//     compiled to PTX by go generate, committed, and embedded.
+//
+// Precision (DESIGN.md "Mixed precision on GPU"): fp32 master weights,
+// gradients and AdamW moments; bf16 matrix operands and activations with fp32
+// accumulation, fp32 residual stream and norm statistics. The backend
+// "cuda-fp32" runs everything in fp32 so that `olmolab verify --backend
+// cuda-fp32` can be held to the CPU engine's tolerances.
+//
+// Memory (plan.go): one arena sized before the first step; activations of the
+// layers that do not fit are recomputed per layer during the backward pass, and
+// the trainer's micro-batch runs in device passes of fewer sequences if needed,
+// so that olmo2_7B trains at sequence length 4096 on one 141 GB GPU.
+// EstimateMemory and NewPlan say what a configuration needs before a run
+// starts, and the engine refuses what will not fit.
+//
+// Building: the package's plain-Go parts (plan, launch checks, the PTX embed,
+// the cuBLAS search order) build and test everywhere. The device code needs
+// -tags cuda, cuda.h and libcuda (scripts/setup-cuda.sh). Such a binary exits
+// at start on a machine without an NVIDIA driver: gorgonia.org/cu calls cuInit
+// in its package init and exits on failure (gpu-build.md §10). With -tags emu
+// (a C++ compiler, no GPU) the same kernels run on a CPU emulator
+// (internal/emu) and the tests compare the whole engine with the CPU engine.
+package gpu

@@ -1,0 +1,733 @@
+package gpu
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"unsafe"
+
+	"github.com/olmolab/olmolab/gpu/kernels"
+	"github.com/olmolab/olmolab/model"
+)
+
+// Engine is OLMo 2 training on one GPU: a model.Backend whose parameters,
+// gradients, AdamW moments and activations all live in device memory. Per
+// optimizer step only the token ids go to the device and only the two loss
+// sums and the gradient norm come back.
+//
+// The step is model/cpu.go's sequence of operations, layer by layer, with
+// matrix products in cuBLAS (bf16 operands, fp32 accumulation; or fp32
+// throughout with Options.FP32) and everything else in the kernels of
+// gpu/kernels. Activations of the layers the plan does not keep are recomputed
+// from the layer's input just before its backward pass, and a backend
+// micro-batch of B sequences runs in passes of Plan.MB sequences.
+//
+// Host buffers are float32 in model.Layout order, as for every Backend, so
+// checkpoints move between engines unchanged. An Engine is used from one
+// goroutine at a time. Device errors panic with a "gpu: …" message: the
+// Backend interface has no error results and a failed device is not
+// recoverable within a run.
+type Engine struct {
+	dev  device
+	cfg  model.Config
+	lay  *model.Layout
+	plan *Plan
+	at   dtype  // activation and matmul operand type
+	sfx  string // kernel name suffix for at
+	mma  bool   // tensor-core attention (bf16, head size 64 or 128)
+	kt   int    // key/query tile of the plain attention kernels
+
+	base dptr
+	o    planOffsets
+
+	C, I, QC, KC, HS, NH, NKV, L, V int
+	qkvW                            int // QC + 2·KC: the fused q|k|v row
+	N                               int64
+	B, T, MB, R                     int // R = MB·T rows per pass
+	eps                             float64
+	scale                           float64 // 1/√HS
+
+	step   int
+	closed bool
+	ints   []int32 // host staging of ids, labels and the embedding-gradient grouping
+	nseg   []int   // per pass: distinct tokens
+	keys   []int64
+	sigs   map[string][]string
+}
+
+var (
+	sigOnce sync.Once
+	sigMap  map[string][]string
+	sigErr  error
+)
+
+func signatures() (map[string][]string, error) {
+	sigOnce.Do(func() { sigMap, sigErr = kernels.Signatures(kernels.PTX90) })
+	return sigMap, sigErr
+}
+
+// newEngine builds an engine on dev with a plan that fits the device's free
+// memory (or opts' fixed choices). Parameters and moments start at zero.
+func newEngine(dev device, cfg model.Config, B, T int, opts Options) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	free, _, err := dev.memInfo()
+	if err != nil {
+		return nil, fmt.Errorf("gpu: memory info: %w", err)
+	}
+	plan, err := NewPlan(cfg, B, T, free+ctxOverhead-safety, opts)
+	if err != nil {
+		return nil, fmt.Errorf("gpu: %w", err)
+	}
+	return newEngineWithPlan(dev, plan)
+}
+
+func newEngineWithPlan(dev device, plan *Plan) (*Engine, error) {
+	sigs, err := signatures()
+	if err != nil {
+		return nil, fmt.Errorf("gpu: kernel signatures: %w", err)
+	}
+	cfg := plan.Config
+	e := &Engine{dev: dev, cfg: cfg, lay: model.NewLayout(cfg), plan: plan, o: plan.off, sigs: sigs}
+	e.C, e.I, e.V = cfg.HiddenSize, cfg.IntermediateSize, cfg.VocabSize
+	e.QC, e.KC, e.HS = cfg.QWidth(), cfg.KVWidth(), cfg.HeadSize()
+	e.NH, e.NKV, e.L = cfg.NumAttentionHeads, cfg.NumKeyValueHeads, cfg.NumHiddenLayers
+	e.qkvW = e.QC + 2*e.KC
+	e.N = e.lay.Size()
+	e.B, e.T, e.MB = plan.B, plan.T, plan.MB
+	e.R = e.MB * e.T
+	e.eps = cfg.RMSNormEps
+	e.scale = 1 / math.Sqrt(float64(e.HS))
+	e.at, e.sfx = bf16, "_bf16"
+	if plan.FP32 {
+		e.at, e.sfx = f32, "_f32"
+	}
+	e.mma = !plan.FP32 && (e.HS == 64 || e.HS == 128)
+	e.kt = max(1, min(64, 4096/e.HS))
+	if e.HS > 32*8 {
+		return nil, fmt.Errorf("gpu: head size %d is above the kernels' limit of 256", e.HS)
+	}
+	defer dev.enter()()
+	base, err := dev.alloc(plan.Arena)
+	if err != nil {
+		return nil, fmt.Errorf("gpu: allocating %.2f GiB for %s: %w", gib(plan.Arena), plan, err)
+	}
+	e.base = base
+	// RoPE tables in float64 (model/cpu.go NewCPU), then float32
+	half := e.HS / 2
+	cos, sin := make([]float32, e.T*half), make([]float32, e.T*half)
+	for t := 0; t < e.T; t++ {
+		for i := 0; i < half; i++ {
+			f := float64(t) * math.Pow(cfg.RopeTheta, -2*float64(i)/float64(e.HS))
+			cos[t*half+i] = float32(math.Cos(f))
+			sin[t*half+i] = float32(math.Sin(f))
+		}
+	}
+	e.must("rope tables", e.htodF32(e.p(e.o.cos), cos))
+	e.must("rope tables", e.htodF32(e.p(e.o.sin), sin))
+	for _, off := range []int64{e.o.params, e.o.grads, e.o.m, e.o.v} {
+		e.must("zero state", dev.zero(e.p(off), 4*e.N))
+	}
+	if e.o.wT >= 0 {
+		e.must("zero state", dev.zero(e.p(e.o.wT), 2*e.N))
+	}
+	e.ints = make([]int32, e.o.intsLen)
+	e.nseg = make([]int, e.B/e.MB)
+	e.keys = make([]int64, e.R)
+	return e, nil
+}
+
+// Plan returns the engine's memory plan.
+func (e *Engine) Plan() *Plan { return e.plan }
+
+func (e *Engine) p(off int64) dptr {
+	if off < 0 {
+		return 0
+	}
+	return e.base.add(off)
+}
+
+// param, grad and w address tensor element off of the layout: master weight,
+// gradient, and the matmul operand (the bf16 copy, or the master in fp32 mode).
+func (e *Engine) param(off int) dptr { return e.p(e.o.params).add(4 * int64(off)) }
+func (e *Engine) grad(off int) dptr  { return e.p(e.o.grads).add(4 * int64(off)) }
+func (e *Engine) w(off int) dptr {
+	if e.o.wT >= 0 {
+		return e.p(e.o.wT).add(2 * int64(off))
+	}
+	return e.param(off)
+}
+
+// act addresses element index (rows·cols) of an activation-typed buffer.
+func (e *Engine) act(p dptr, index int) dptr { return p.add(int64(index) * e.at.size()) }
+
+func (e *Engine) must(what string, err error) {
+	if err != nil {
+		panic(fmt.Errorf("gpu: %s: %w", what, err))
+	}
+}
+
+// launch checks the arguments against the kernel's PTX signature (count and
+// types: a mismatch would corrupt every later parameter) and the H200's launch
+// limits, then launches.
+func (e *Engine) launch(name string, grid, block dim3, smem int, args ...arg) {
+	sig, ok := e.sigs[name]
+	if !ok {
+		panic(fmt.Sprintf("gpu: no kernel %q in the PTX", name))
+	}
+	if len(sig) != len(args) {
+		panic(fmt.Sprintf("gpu: kernel %s takes %d parameters, launched with %d", name, len(sig), len(args)))
+	}
+	for i, a := range args {
+		if sig[i] != a.kind.ptx() {
+			panic(fmt.Sprintf("gpu: kernel %s parameter %d is .%s, launched with .%s", name, i, sig[i], a.kind.ptx()))
+		}
+	}
+	if grid[0] == 0 || grid[1] == 0 || grid[2] == 0 || grid[1] > 65535 || grid[2] > 65535 || grid[0] > 1<<31-1 {
+		panic(fmt.Sprintf("gpu: kernel %s: grid %v outside the device's limits", name, grid))
+	}
+	if n := block[0] * block[1] * block[2]; n == 0 || n > 1024 || n%32 != 0 || smem > 48<<10 {
+		panic(fmt.Sprintf("gpu: kernel %s: block %v with %d B shared memory outside the engine's limits", name, block, smem))
+	}
+	e.must("launch "+name, e.dev.launch(name, grid, block, smem, args))
+}
+
+func (e *Engine) gemm(g gemmOp) {
+	if err := g.check(); err != nil {
+		panic("gpu: " + err.Error())
+	}
+	e.must("gemm", e.dev.gemm(g))
+}
+
+// mm is gemm with alpha 1 in the engine's operand type; c is of type tc.
+func (e *Engine) mm(transA, transB bool, m, n, k int, a dptr, lda int, b dptr, ldb int, beta float32, c dptr, tc dtype, ldc int) {
+	e.gemm(gemmOp{transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1, a: a, ta: e.at, lda: lda,
+		b: b, tb: e.at, ldb: ldb, beta: beta, c: c, tc: tc, ldc: ldc, pedantic: e.plan.FP32})
+}
+
+func ceil(a, b int) uint32 { return uint32((a + b - 1) / b) }
+
+func rows(n int) dim3    { return dim3{uint32(n), 1, 1} }
+func threads(n int) dim3 { return dim3{uint32(n), 1, 1} }
+
+// strided returns a grid for a grid-stride loop over n elements.
+func strided(n int64) dim3 {
+	b := (n + 255) / 256
+	return dim3{uint32(min(b, 65535)), 1, 1}
+}
+
+func (e *Engine) htodF32(dst dptr, src []float32) error {
+	if len(src) == 0 {
+		return nil
+	}
+	return e.dev.htod(dst, unsafe.Pointer(&src[0]), int64(4*len(src)))
+}
+
+func (e *Engine) dtohF32(dst []float32, src dptr) error {
+	if len(dst) == 0 {
+		return nil
+	}
+	return e.dev.dtoh(unsafe.Pointer(&dst[0]), src, int64(4*len(dst)))
+}
+
+// ---- model.Backend
+
+func (e *Engine) Name() string {
+	if e.plan.FP32 {
+		return "cuda-fp32"
+	}
+	return "cuda"
+}
+func (e *Engine) Config() model.Config   { return e.cfg }
+func (e *Engine) MicroBatch() (int, int) { return e.B, e.T }
+
+// ZeroGrads clears the gradients.
+func (e *Engine) ZeroGrads() {
+	defer e.dev.enter()()
+	e.must("zero gradients", e.dev.zero(e.p(e.o.grads), 4*e.N))
+}
+
+// ReadParams copies the fp32 master weights to dst (Layout order).
+func (e *Engine) ReadParams(dst []float32) {
+	defer e.dev.enter()()
+	e.must("read parameters", e.dtohF32(dst[:e.N], e.p(e.o.params)))
+}
+
+// WriteParams loads src (Layout order) as the master weights and refreshes
+// their bf16 copy.
+func (e *Engine) WriteParams(src []float32) {
+	defer e.dev.enter()()
+	e.must("write parameters", e.htodF32(e.p(e.o.params), src[:e.N]))
+	e.refreshWeights()
+}
+
+func (e *Engine) refreshWeights() {
+	if e.o.wT >= 0 {
+		e.launch("cast_bf16", strided(e.N), threads(256), 0, ptr(e.p(e.o.wT)), ptr(e.p(e.o.params)), i64(e.N))
+	}
+}
+
+// ReadGrads copies the gradients to dst (Layout order).
+func (e *Engine) ReadGrads(dst []float32) {
+	defer e.dev.enter()()
+	e.must("read gradients", e.dtohF32(dst[:e.N], e.p(e.o.grads)))
+}
+
+// ReadOptState copies AdamW's moments and returns its step count.
+func (e *Engine) ReadOptState(m, v []float32) int {
+	defer e.dev.enter()()
+	e.must("read optimizer state", e.dtohF32(m[:e.N], e.p(e.o.m)))
+	e.must("read optimizer state", e.dtohF32(v[:e.N], e.p(e.o.v)))
+	return e.step
+}
+
+// WriteOptState loads AdamW's moments and step count.
+func (e *Engine) WriteOptState(m, v []float32, step int) {
+	defer e.dev.enter()()
+	e.must("write optimizer state", e.htodF32(e.p(e.o.m), m[:e.N]))
+	e.must("write optimizer state", e.htodF32(e.p(e.o.v), v[:e.N]))
+	e.step = step
+}
+
+// Close frees the device memory. The engine is unusable afterwards.
+func (e *Engine) Close() {
+	if e.closed {
+		return
+	}
+	e.closed = true
+	func() {
+		defer e.dev.enter()()
+		if e.base != 0 {
+			e.must("free", e.dev.free(e.base))
+		}
+	}()
+	e.must("close", e.dev.close())
+}
+
+// GradNorm is the global L2 norm of the gradients, summed in float64 over
+// fixed blocks (deterministic).
+func (e *Engine) GradNorm() float64 {
+	defer e.dev.enter()()
+	e.launch("sumsq_part", dim3{uint32(e.o.normParts), 1, 1}, threads(256), 0,
+		ptr(e.p(e.o.normPart)), ptr(e.p(e.o.grads)), i64(e.N), i64(normPer))
+	e.launch("sumsq_final", dim3{1, 1, 1}, threads(256), 0, ptr(e.p(e.o.normOut)), ptr(e.p(e.o.normPart)), i32(e.o.normParts))
+	var s float64
+	e.must("read gradient norm", e.dev.dtoh(unsafe.Pointer(&s), e.p(e.o.normOut), 8))
+	return math.Sqrt(s)
+}
+
+// decays mirrors model.AdamW's (unexported) rule, model/optim.go: the
+// embedding decays only with DecayEmbeddings, norm weights with DecayNorms,
+// everything else always (olmo2.md §6).
+func decays(o model.AdamW, t model.Tensor) bool {
+	switch t.Kind {
+	case model.KindEmbedding:
+		return o.DecayEmbeddings
+	case model.KindNorm:
+		return o.DecayNorms
+	}
+	return true
+}
+
+// adamRange is a run of consecutive tensors with the same decay rule.
+type adamRange struct {
+	lo, hi int64
+	decay  bool
+}
+
+func adamRanges(lay *model.Layout, o model.AdamW) []adamRange {
+	var out []adamRange
+	for _, t := range lay.Tensors {
+		d := decays(o, t)
+		lo, hi := int64(t.Offset), int64(t.Offset+t.Numel())
+		if n := len(out); n > 0 && out[n-1].decay == d && out[n-1].hi == lo {
+			out[n-1].hi = hi
+			continue
+		}
+		out = append(out, adamRange{lo, hi, d})
+	}
+	return out
+}
+
+// Step applies one AdamW update with the gradients scaled by gradScale (the
+// clipping coefficient), in torch's order (model/optim.go), and refreshes the
+// bf16 weights in the same pass.
+func (e *Engine) Step(o model.AdamW, lr, gradScale float64) {
+	defer e.dev.enter()()
+	e.step++
+	t := float64(e.step)
+	bc1 := 1 - math.Pow(o.Beta1, t)
+	bc2 := math.Sqrt(1 - math.Pow(o.Beta2, t))
+	stepSize := lr / bc1
+	for _, r := range adamRanges(e.lay, o) {
+		decay := 1.0
+		if r.decay {
+			decay = 1 - lr*o.WeightDecay
+		}
+		n := r.hi - r.lo
+		var pT dptr
+		if e.o.wT >= 0 {
+			pT = e.p(e.o.wT).add(2 * r.lo)
+		}
+		e.launch("adamw", strided(n), threads(256), 0,
+			ptr(e.param(int(r.lo))), ptr(e.grad(int(r.lo))), ptr(e.p(e.o.m).add(4*r.lo)), ptr(e.p(e.o.v).add(4*r.lo)), ptr(pT),
+			i64(n), f32arg(gradScale), f32arg(decay), f32arg(o.Beta1), f32arg(o.Beta2), f32arg(stepSize), f32arg(bc2), f32arg(o.Eps))
+	}
+}
+
+// ---- batches
+
+// upload checks and copies ids and labels (B·T each; labels nil = all
+// ignored) and, when grouping, each pass's rows grouped by token for the
+// embedding gradient. It panics on out-of-range tokens, like the CPU engine.
+func (e *Engine) upload(ids, labels []int32, grouping bool) {
+	BT := e.B * e.T
+	if len(ids) != BT || (labels != nil && len(labels) != BT) {
+		panic(fmt.Sprintf("gpu: batch of %d ids / %d labels, engine shape is %d×%d", len(ids), len(labels), e.B, e.T))
+	}
+	V := int32(e.V)
+	for i, id := range ids {
+		if id < 0 || id >= V {
+			panic(fmt.Sprintf("gpu: token id %d at position %d is outside the vocabulary [0,%d)", id, i, V))
+		}
+	}
+	copy(e.ints, ids)
+	lab := e.ints[BT : 2*BT]
+	if labels == nil {
+		for i := range lab {
+			lab[i] = model.IgnoreIndex
+		}
+	} else {
+		for i, l := range labels {
+			if l != model.IgnoreIndex && (l < 0 || l >= V) {
+				panic(fmt.Sprintf("gpu: label %d at position %d is outside the vocabulary [0,%d)", l, i, V))
+			}
+		}
+		copy(lab, labels)
+	}
+	n := 2 * BT
+	if grouping {
+		for s := range e.nseg {
+			n = e.group(s, ids[s*e.R:(s+1)*e.R], n)
+		}
+	}
+	e.must("upload tokens", e.dev.htod(e.p(e.o.ints), unsafe.Pointer(&e.ints[0]), int64(4*n)))
+}
+
+// group writes pass s's perm, segStart and segTok at e.ints[at:] (at the
+// pass's fixed place) and returns the end of what must be uploaded.
+func (e *Engine) group(s int, ids []int32, at int) int {
+	for r, id := range ids {
+		e.keys[r] = int64(id)<<32 | int64(r)
+	}
+	slices.Sort(e.keys)
+	base := 2*e.B*e.T + s*(3*e.R+1)
+	perm := e.ints[base : base+e.R]
+	segStart := e.ints[base+e.R : base+2*e.R+1]
+	segTok := e.ints[base+2*e.R+1 : base+3*e.R+1]
+	ns := 0
+	for i, k := range e.keys {
+		tok := int32(k >> 32)
+		perm[i] = int32(k & 0xffffffff)
+		if i == 0 || tok != segTok[ns-1] {
+			segStart[ns] = int32(i)
+			segTok[ns] = tok
+			ns++
+		}
+	}
+	segStart[ns] = int32(e.R)
+	e.nseg[s] = ns
+	return base + 3*e.R + 1
+}
+
+func (e *Engine) idsOf(s int) dptr    { return e.p(e.o.ints).add(4 * int64(s*e.R)) }
+func (e *Engine) labelsOf(s int) dptr { return e.p(e.o.ints).add(4 * int64(e.B*e.T+s*e.R)) }
+func (e *Engine) groupOf(s int) (perm, segStart, segTok dptr) {
+	base := e.p(e.o.ints).add(4 * int64(2*e.B*e.T+s*(3*e.R+1)))
+	return base, base.add(4 * int64(e.R)), base.add(4 * int64(2*e.R+1))
+}
+
+// ---- forward
+
+// set returns the device addresses of layer l's activation set.
+func (e *Engine) set(l int) actPtrs {
+	s := e.o.sets[e.plan.setOf(l)]
+	return actPtrs{xT: e.p(s.xT), qkv: e.p(s.qkv), q: e.p(s.q), k: e.p(s.k), qr: e.p(s.qr), kr: e.p(s.kr),
+		lse: e.p(s.lse), a: e.p(s.a), o: e.p(s.o), or: e.p(s.or), hT: e.p(s.hT), gu: e.p(s.gu), act: e.p(s.act),
+		m: e.p(s.m), mr: e.p(s.mr)}
+}
+
+type actPtrs struct {
+	xT, qkv, q, k, qr, kr, lse, a, o, or, hT, gu, act, m, mr dptr
+}
+
+func (e *Engine) res(l int) dptr { return e.p(e.o.res[l]) }
+
+// xIn is layer l's input as a matmul operand: its bf16 copy, or the fp32
+// residual itself in fp32 mode.
+func (e *Engine) xIn(l int, s actPtrs) dptr {
+	if e.plan.FP32 {
+		return e.res(l)
+	}
+	return s.xT
+}
+
+// embed: res[0] = W_emb[ids] (and layer 0's bf16 input).
+func (e *Engine) embed(pass int) {
+	var xT dptr
+	if !e.plan.FP32 {
+		xT = e.set(0).xT
+	}
+	e.launch("embed_fwd"+e.sfx, rows(e.R), threads(256), 0,
+		ptr(e.res(0)), ptr(xT), ptr(e.param(e.lay.Embed)), ptr(e.idsOf(pass)), i32(e.C))
+}
+
+// layerForward runs decoder layer l (olmo2.md §2) on the pass in res[l],
+// writing res[l+1] and the activations of set s. With recompute it rebuilds
+// the activations the backward pass needs from res[l] and writes no residual.
+func (e *Engine) layerForward(l int, recompute bool) {
+	o := e.lay.Layers[l]
+	s := e.set(l)
+	R, C, I := e.R, e.C, e.I
+	x32 := e.res(l)
+	if recompute && !e.plan.FP32 {
+		e.launch("cast_bf16", strided(int64(R*C)), threads(256), 0, ptr(s.xT), ptr(x32), i64(int64(R*C)))
+	}
+	xT := e.xIn(l, s)
+	// q|k|v = x·[Wq;Wk;Wv]ᵀ: the three weights are consecutive in the layout
+	e.mm(false, true, R, e.qkvW, C, xT, C, e.w(o.Q), C, 0, s.qkv, e.at, e.qkvW)
+	// QK-norm over the full projection widths, then RoPE
+	e.launch("qknorm_rope_fwd"+e.sfx, dim3{uint32(R), 2, 1}, threads(256), 0,
+		ptr(s.q), ptr(s.k), ptr(s.qr), ptr(s.kr), ptr(s.qkv), i32(e.qkvW), ptr(e.param(o.QNorm)), ptr(e.param(o.KNorm)),
+		ptr(e.p(e.o.cos)), ptr(e.p(e.o.sin)), i32(e.T), i32(e.NH), i32(e.NKV), i32(e.HS), f32arg(e.eps))
+	e.attnForward(s)
+	e.mm(false, true, R, C, e.QC, s.a, e.QC, e.w(o.O), e.QC, 0, s.o, e.at, C)
+	// h = x + rms(o) (reordered norm, olmo2.md §1); h32 is needed only for the next residual add
+	var h32 dptr
+	if !e.plan.FP32 && !recompute {
+		h32 = e.p(e.o.h32)
+	}
+	e.launch("rms_res_fwd"+e.sfx, rows(R), threads(256), 0,
+		ptr(h32), ptr(s.hT), ptr(s.or), ptr(s.o), ptr(x32), ptr(e.param(o.PostAttnNorm)), i32(C), f32arg(e.eps))
+	hres := s.hT
+	if !e.plan.FP32 {
+		hres = e.p(e.o.h32)
+	}
+	// SwiGLU MLP: gate|up in one product (consecutive in the layout)
+	e.mm(false, true, R, 2*I, C, s.hT, C, e.w(o.Gate), C, 0, s.gu, e.at, 2*I)
+	e.launch("swiglu_fwd"+e.sfx, strided(int64(R*I)), threads(256), 0, ptr(s.act), ptr(s.gu), i32(I), i64(int64(R*I)))
+	e.mm(false, true, R, C, I, s.act, I, e.w(o.Down), I, 0, s.m, e.at, C)
+	// out = h + rms(m)
+	var out, nextT dptr
+	if !recompute {
+		out = e.res(l + 1)
+		if !e.plan.FP32 && l+1 < e.L {
+			nextT = e.set(l + 1).xT
+		}
+	}
+	e.launch("rms_res_fwd"+e.sfx, rows(R), threads(256), 0,
+		ptr(out), ptr(nextT), ptr(s.mr), ptr(s.m), ptr(hres), ptr(e.param(o.PostFFNNorm)), i32(C), f32arg(e.eps))
+}
+
+// attnForward: a = causal GQA attention of the set's q, k and v; lse kept.
+func (e *Engine) attnForward(s actPtrs) {
+	v := e.act(s.qkv, e.QC+e.KC)
+	if e.mma {
+		e.launch(fmt.Sprintf("attn_fwd_mma%d", e.HS), dim3{ceil(e.T, 64), uint32(e.NH), uint32(e.MB)}, threads(128), 0,
+			ptr(s.a), ptr(s.lse), ptr(s.q), ptr(s.k), ptr(v), i32(e.QC), i32(e.KC), i32(e.qkvW), i32(e.QC),
+			i32(e.T), i32(e.NH), i32(e.NKV), f32arg(e.scale))
+		return
+	}
+	e.launch("attn_fwd"+e.sfx, dim3{ceil(e.T, 4), uint32(e.NH), uint32(e.MB)}, threads(128), 2*e.kt*e.HS*4,
+		ptr(s.a), ptr(s.lse), ptr(s.q), ptr(s.k), ptr(v), i32(e.QC), i32(e.KC), i32(e.qkvW), i32(e.QC),
+		i32(e.T), i32(e.NH), i32(e.NKV), i32(e.HS), f32arg(e.scale), i32(e.kt))
+}
+
+// forwardPass runs the layers of pass s from the embedding to res[L].
+func (e *Engine) forwardPass(pass int) {
+	e.embed(pass)
+	for l := 0; l < e.L; l++ {
+		e.layerForward(l, false)
+	}
+}
+
+// head runs model.norm and the LM head over the pass chunk by chunk: logits,
+// CE and z-loss terms per row, and with backward the LM head's gradient and
+// d res[L] (into dres). Only ChunkRows×V logits exist at a time. With logits
+// non-nil it copies every chunk's logits to it instead (for checks).
+func (e *Engine) head(pass int, scale, z float64, backward bool, logits []float32) {
+	R, C, V := e.R, e.C, e.V
+	xf, fr := e.p(e.o.xf), e.p(e.o.fr)
+	e.launch("rms_fwd"+e.sfx, rows(R), threads(256), 0,
+		ptr(xf), ptr(fr), ptr(e.res(e.L)), ptr(e.param(e.lay.Norm)), i32(C), f32arg(e.eps))
+	lg, dl := e.p(e.o.logits), e.p(e.o.dlogits)
+	wLM := e.w(e.lay.LMHead)
+	labels := e.labelsOf(pass)
+	bwd := 0
+	if backward {
+		bwd = 1
+	}
+	for r0 := 0; r0 < R; r0 += e.plan.Chunk {
+		n := min(e.plan.Chunk, R-r0)
+		e.mm(false, true, n, V, C, e.act(xf, r0*C), C, wLM, C, 0, lg, f32, V) // logits = xf·W_lmᵀ
+		if logits != nil {
+			e.must("read logits", e.dtohF32(logits[r0*V:(r0+n)*V], lg))
+			continue
+		}
+		e.launch("ce_chunk"+e.sfx, rows(n), threads(512), 0,
+			ptr(e.p(e.o.ce).add(4*int64(r0))), ptr(e.p(e.o.zz).add(4*int64(r0))), ptr(dl), ptr(lg),
+			ptr(labels.add(4*int64(r0))), i32(V), f32arg(scale), f32arg(z), i32(bwd))
+		if backward {
+			e.mm(true, false, V, C, n, dl, V, e.act(xf, r0*C), C, 1, e.grad(e.lay.LMHead), f32, C) // dW_lm += dlᵀ·xf
+			e.mm(false, false, n, C, V, dl, V, wLM, C, 0, e.p(e.o.dxf).add(4*int64(r0*C)), f32, C) // dxf = dl·W_lm
+		}
+	}
+	if logits != nil {
+		return
+	}
+	e.launch("loss_reduce", dim3{1, 1, 1}, threads(256), 0,
+		ptr(e.p(e.o.lossAcc)), ptr(e.p(e.o.ce)), ptr(e.p(e.o.zz)), ptr(labels), i32(R))
+	if backward {
+		dres, dxf := e.p(e.o.dres), e.p(e.o.dxf)
+		e.launch("rms_bwd_final", rows(R), threads(256), 0,
+			ptr(dres), i32(C), ptr(dxf), i32(C), ptr(e.res(e.L)), i32(C), ptr(fr), ptr(e.param(e.lay.Norm)), i32(C))
+		e.normDW("rms_dw_part_final", e.grad(e.lay.Norm), dxf, C, e.res(e.L), C, fr, C)
+	}
+}
+
+// normDW adds an RMSNorm weight's gradient Σ_r dy·x·rstd to dw, by fixed row
+// blocks then their sum (deterministic).
+func (e *Engine) normDW(kernel string, dw, dy dptr, lddy int, x dptr, ldx int, rstd dptr, n int) {
+	part := e.p(e.o.dwPart)
+	e.launch(kernel, dim3{ceil(n, 256), uint32(e.o.dwParts), 1}, threads(256), 0,
+		ptr(part), ptr(dy), i32(lddy), ptr(x), i32(ldx), ptr(rstd), i32(e.R), i32(n), i32(dwRows))
+	e.launch("rms_dw_reduce", dim3{ceil(n, 256), 1, 1}, threads(256), 0, ptr(dw), ptr(part), i32(e.o.dwParts), i32(n))
+}
+
+// ---- backward
+
+// layerBackward takes d res[l+1] in dres and leaves d res[l] there, adding
+// layer l's weight gradients (model/cpu.go ForwardBackward, same order).
+func (e *Engine) layerBackward(l int) {
+	o := e.lay.Layers[l]
+	s := e.set(l)
+	R, C, I, QC, KC := e.R, e.C, e.I, e.QC, e.KC
+	dres, dC := e.p(e.o.dres), e.p(e.o.dC)
+	dact, dgu := e.p(e.o.dact), e.p(e.o.dgu)
+	da, dqkv := e.p(e.o.da), e.p(e.o.dqkv)
+	// out = h + rms(m): dm = rms'(dout); dh = dout + (MLP path), accumulated in dres
+	e.launch("rms_bwd_res"+e.sfx, rows(R), threads(256), 0,
+		ptr(dC), i32(C), ptr(dres), i32(C), ptr(s.m), i32(C), ptr(s.mr), ptr(e.param(o.PostFFNNorm)), i32(C))
+	e.normDW("rms_dw_part_res"+e.sfx, e.grad(o.PostFFNNorm), dres, C, s.m, C, s.mr, C)
+	e.mm(false, false, R, I, C, dC, C, e.w(o.Down), I, 0, dact, e.at, I)   // dact = dm·Wdown
+	e.mm(true, false, C, I, R, dC, C, s.act, I, 1, e.grad(o.Down), f32, I) // dWdown += dmᵀ·act
+	e.launch("swiglu_bwd"+e.sfx, strided(int64(R*I)), threads(256), 0, ptr(dgu), ptr(dact), ptr(s.gu), i32(I), i64(int64(R*I)))
+	e.mm(false, false, R, C, 2*I, dgu, 2*I, e.w(o.Gate), C, 1, dres, f32, C)   // dh += [dgate|dup]·[Wgate;Wup]
+	e.mm(true, false, 2*I, C, R, dgu, 2*I, s.hT, C, 1, e.grad(o.Gate), f32, C) // d[Wgate;Wup] += dguᵀ·h
+	// h = x + rms(o): do = rms'(dh); dx = dh + (attention path), accumulated in dres
+	e.launch("rms_bwd_res"+e.sfx, rows(R), threads(256), 0,
+		ptr(dC), i32(C), ptr(dres), i32(C), ptr(s.o), i32(C), ptr(s.or), ptr(e.param(o.PostAttnNorm)), i32(C))
+	e.normDW("rms_dw_part_res"+e.sfx, e.grad(o.PostAttnNorm), dres, C, s.o, C, s.or, C)
+	e.mm(false, false, R, QC, C, dC, C, e.w(o.O), QC, 0, da, e.at, QC)   // da = do·Wo
+	e.mm(true, false, C, QC, R, dC, C, s.a, QC, 1, e.grad(o.O), f32, QC) // dWo += doᵀ·a
+	e.attnBackward(s)
+	// RoPE back, then the QK-norms (dw first: rms_bwd_act overwrites dy in place)
+	e.launch("rope_bwd"+e.sfx, dim3{uint32(R), 2, 1}, threads(256), 0,
+		ptr(dqkv), i32(e.qkvW), ptr(e.p(e.o.cos)), ptr(e.p(e.o.sin)), i32(e.T), i32(e.NH), i32(e.NKV), i32(e.HS))
+	for _, qk := range []struct {
+		col, n int
+		rstd   dptr
+		weight int
+	}{{0, QC, s.qr, o.QNorm}, {QC, KC, s.kr, o.KNorm}} {
+		dy, x := e.act(dqkv, qk.col), e.act(s.qkv, qk.col)
+		e.normDW("rms_dw_part_act"+e.sfx, e.grad(qk.weight), dy, e.qkvW, x, e.qkvW, qk.rstd, qk.n)
+		e.launch("rms_bwd_act"+e.sfx, rows(R), threads(256), 0,
+			ptr(dy), i32(e.qkvW), ptr(dy), i32(e.qkvW), ptr(x), i32(e.qkvW), ptr(qk.rstd), ptr(e.param(qk.weight)), i32(qk.n))
+	}
+	xT := e.xIn(l, s)
+	e.mm(false, false, R, C, e.qkvW, dqkv, e.qkvW, e.w(o.Q), C, 1, dres, f32, C) // dx += dqkv·[Wq;Wk;Wv]
+	e.mm(true, false, e.qkvW, C, R, dqkv, e.qkvW, xT, C, 1, e.grad(o.Q), f32, C) // d[Wq;Wk;Wv] += dqkvᵀ·x
+}
+
+// attnBackward writes dq, dk, dv into the fused dqkv rows from da.
+func (e *Engine) attnBackward(s actPtrs) {
+	da, dqkv, D := e.p(e.o.da), e.p(e.o.dqkv), e.p(e.o.dD)
+	v := e.act(s.qkv, e.QC+e.KC)
+	dk, dv := e.act(dqkv, e.QC), e.act(dqkv, e.QC+e.KC)
+	e.launch("attn_bwd_pre"+e.sfx, dim3{ceil(e.R*e.NH, 4), 1, 1}, threads(128), 0,
+		ptr(D), ptr(s.a), ptr(da), i32(e.QC), i32(e.QC), i32(e.MB), i32(e.T), i32(e.NH), i32(e.HS))
+	if e.mma {
+		e.launch(fmt.Sprintf("attn_bwd_dq_mma%d", e.HS), dim3{ceil(e.T, 64), uint32(e.NH), uint32(e.MB)}, threads(128), 0,
+			ptr(dqkv), i32(e.qkvW), ptr(s.q), ptr(s.k), ptr(v), ptr(da), ptr(s.lse), ptr(D),
+			i32(e.QC), i32(e.KC), i32(e.qkvW), i32(e.QC), i32(e.T), i32(e.NH), i32(e.NKV), f32arg(e.scale))
+		e.launch(fmt.Sprintf("attn_bwd_dkv_mma%d", e.HS), dim3{ceil(e.T, 64), uint32(e.NKV), uint32(e.MB)}, threads(128), 0,
+			ptr(dk), ptr(dv), i32(e.qkvW), i32(e.qkvW), ptr(s.q), ptr(s.k), ptr(v), ptr(da), ptr(s.lse), ptr(D),
+			i32(e.QC), i32(e.KC), i32(e.qkvW), i32(e.QC), i32(e.T), i32(e.NH), i32(e.NKV), f32arg(e.scale))
+		return
+	}
+	e.launch("attn_bwd_dq"+e.sfx, dim3{ceil(e.T, 4), uint32(e.NH), uint32(e.MB)}, threads(128), 2*e.kt*e.HS*4,
+		ptr(dqkv), i32(e.qkvW), ptr(s.q), ptr(s.k), ptr(v), ptr(da), ptr(s.lse), ptr(D),
+		i32(e.QC), i32(e.KC), i32(e.qkvW), i32(e.QC), i32(e.T), i32(e.NH), i32(e.NKV), i32(e.HS), f32arg(e.scale), i32(e.kt))
+	e.launch("attn_bwd_dkv"+e.sfx, dim3{ceil(e.T, 4), uint32(e.NKV), uint32(e.MB)}, threads(128), (2*e.kt*e.HS+2*e.kt)*4,
+		ptr(dk), ptr(dv), i32(e.qkvW), i32(e.qkvW), ptr(s.q), ptr(s.k), ptr(v), ptr(da), ptr(s.lse), ptr(D),
+		i32(e.QC), i32(e.KC), i32(e.qkvW), i32(e.QC), i32(e.T), i32(e.NH), i32(e.NKV), i32(e.HS), f32arg(e.scale), i32(e.kt))
+}
+
+// ForwardBackward runs forward and backward on one (B,T) micro-batch and adds
+// d(total)/dθ to the gradients, total = (ΣCE + z·Σlse²)·scale over labelled
+// positions (model/cpu.go ForwardBackward).
+func (e *Engine) ForwardBackward(ids, labels []int32, scale, zLoss float64) model.Losses {
+	defer e.dev.enter()()
+	e.upload(ids, labels, true)
+	e.must("zero losses", e.dev.zero(e.p(e.o.lossAcc), 16))
+	for pass := range e.nseg {
+		e.forwardPass(pass)
+		e.head(pass, scale, zLoss, true, nil)
+		for l := e.L - 1; l >= 0; l-- {
+			if e.plan.Recomputed(l) {
+				e.layerForward(l, true)
+			}
+			e.layerBackward(l)
+		}
+		perm, segStart, segTok := e.groupOf(pass)
+		e.launch("embed_bwd", dim3{uint32(e.nseg[pass]), 1, 1}, threads(256), 0,
+			ptr(e.grad(e.lay.Embed)), ptr(e.p(e.o.dres)), ptr(perm), ptr(segStart), ptr(segTok), i32(e.C))
+	}
+	var acc [2]float64
+	e.must("read losses", e.dev.dtoh(unsafe.Pointer(&acc[0]), e.p(e.o.lossAcc), 16))
+	return model.Losses{CESum: acc[0], ZSum: zLoss * acc[1], Labelled: model.CountLabelled(labels)}
+}
+
+// LogProbs writes log p(targets[i] | ids[..i]) for the micro-batch, 0 where
+// the target is ignored.
+func (e *Engine) LogProbs(dst []float32, ids, targets []int32) {
+	defer e.dev.enter()()
+	e.upload(ids, targets, false)
+	e.must("zero losses", e.dev.zero(e.p(e.o.lossAcc), 16))
+	for pass := range e.nseg {
+		e.forwardPass(pass)
+		e.head(pass, 0, 0, false, nil)
+		out := dst[pass*e.R : (pass+1)*e.R]
+		e.must("read log-probabilities", e.dtohF32(out, e.p(e.o.ce)))
+		for i := range out {
+			out[i] = 0 - out[i] // ce is 0 where the target is ignored; 0 − 0 is +0
+		}
+	}
+}
+
+// Logits writes the (B,T,V) logits of the micro-batch (for checks).
+func (e *Engine) Logits(dst []float32, ids []int32) {
+	defer e.dev.enter()()
+	if len(dst) < e.B*e.T*e.V {
+		panic("gpu: Logits destination too short")
+	}
+	e.upload(ids, nil, false)
+	for pass := range e.nseg {
+		e.forwardPass(pass)
+		e.head(pass, 0, 0, false, dst[pass*e.R*e.V:(pass+1)*e.R*e.V])
+	}
+}
+
+var _ model.Backend = (*Engine)(nil)

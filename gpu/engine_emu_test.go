@@ -1,0 +1,226 @@
+//go:build emu
+
+package gpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/olmolab/olmolab/model"
+)
+
+const golden = "../model/testdata/golden"
+
+// bf16Tolerances are the relative tolerances of the bf16 engine against the
+// float64 references (measured on the emulator, which rounds exactly as the
+// GPU does, with a margin of about 3×).
+var bf16Tolerances = model.VerifyTolerances{Forward: 3e-2, Backward: 6e-2}
+
+func verifyGolden(t *testing.T, set string, opts Options, tol model.VerifyTolerances) {
+	t.Helper()
+	dir := filepath.Join(golden, set)
+	rows, err := model.VerifyBackend(dir, filepath.Join(dir, "case.safetensors"), tol,
+		func(cfg model.Config, B, T int) (model.Backend, error) { return NewEmulated(cfg, B, T, opts) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	model.SortRowsWorstFirst(rows)
+	bad := 0
+	for _, r := range rows {
+		if !r.OK {
+			bad++
+			t.Errorf("%s: rel %.3g > %.0g: %s", r.Name, r.MaxRel, r.Tol, r.First)
+		}
+	}
+	t.Logf("%d tensors, worst %s rel %.3g", len(rows), rows[0].Name, rows[0].MaxRel)
+}
+
+// TestGoldenFP32 holds the fp32 engine to the CPU engine's tolerances on both
+// golden sets, with resident and with recomputed activations, in one pass and
+// in passes of one sequence.
+func TestGoldenFP32(t *testing.T) {
+	for _, set := range []string{"olmo2-tiny", "olmo2-gqa"} {
+		for _, o := range []Options{{FP32: true}, {FP32: true, Keep: RecomputeAll, MicroBatch: 1}, {FP32: true, Keep: 1, MicroBatch: 1, ChunkRows: 5}} {
+			t.Run(fmt.Sprintf("%s/keep%d_mb%d_chunk%d", set, o.Keep, o.MicroBatch, o.ChunkRows), func(t *testing.T) {
+				verifyGolden(t, set, o, model.Float32Tolerances)
+			})
+		}
+	}
+}
+
+// TestGoldenBF16 holds the mixed-precision engine to bf16 tolerances.
+func TestGoldenBF16(t *testing.T) {
+	for _, set := range []string{"olmo2-tiny", "olmo2-gqa"} {
+		for _, o := range []Options{{}, {Keep: RecomputeAll, MicroBatch: 1}} {
+			t.Run(fmt.Sprintf("%s/keep%d_mb%d", set, o.Keep, o.MicroBatch), func(t *testing.T) {
+				verifyGolden(t, set, o, bf16Tolerances)
+			})
+		}
+	}
+}
+
+// mmaConfig has head size 64 so the bf16 engine takes the tensor-core
+// attention path; T is not a multiple of the 64-row tiles.
+func mmaConfig() model.Config {
+	eos, pad := 254, 255
+	return model.Config{VocabSize: 256, HiddenSize: 128, IntermediateSize: 192, NumHiddenLayers: 2,
+		NumAttentionHeads: 2, NumKeyValueHeads: 1, MaxPositionEmbeddings: 4096, RopeTheta: 500000,
+		RMSNormEps: 1e-6, InitializerRange: 0.02, EOSTokenID: &eos, PadTokenID: &pad}
+}
+
+func relDiff(got, want []float32) float64 {
+	var maxRef, maxAbs float64
+	for i := range want {
+		maxRef = math.Max(maxRef, math.Abs(float64(want[i])))
+		d := math.Abs(float64(got[i]) - float64(want[i]))
+		if math.IsNaN(float64(got[i])) {
+			d = math.Inf(1)
+		}
+		maxAbs = math.Max(maxAbs, d)
+	}
+	if maxRef == 0 {
+		return maxAbs
+	}
+	return maxAbs / maxRef
+}
+
+// compareWithCPU runs one ForwardBackward, the gradient norm, one AdamW step,
+// LogProbs and Logits on both engines from the same weights and compares.
+func compareWithCPU(t *testing.T, cfg model.Config, B, T int, opts Options, fwdTol, bwdTol float64) {
+	cpu := model.NewCPUBackend(cfg, B, T, 1)
+	defer cpu.Close()
+	g, err := NewEmulated(cfg, B, T, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	t.Logf("plan: %s", g.Plan())
+	lay := model.NewLayout(cfg)
+	params := make([]float32, lay.Size())
+	model.Init(lay, params, 7)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range params { // norm weights away from 1, as in the golden sets
+		if params[i] == 1 {
+			params[i] = float32(1 + 0.1*r.NormFloat64())
+		}
+	}
+	cpu.WriteParams(params)
+	g.WriteParams(params)
+	ids := make([]int32, B*T)
+	labels := make([]int32, B*T)
+	model.NewSyntheticStream(cfg.VocabSize, 3).Fill(ids, labels, T)
+	labels[3] = model.IgnoreIndex
+	n := model.CountLabelled(labels)
+	cpu.ZeroGrads()
+	g.ZeroGrads()
+	lc := cpu.ForwardBackward(ids, labels, 1/float64(n), 1e-4)
+	lg := g.ForwardBackward(ids, labels, 1/float64(n), 1e-4)
+	check := func(name string, rel, tol float64) {
+		t.Helper()
+		if !(rel <= tol) {
+			t.Errorf("%s: rel err %.3g > %.3g", name, rel, tol)
+		} else {
+			t.Logf("%s: rel err %.3g", name, rel)
+		}
+	}
+	check("loss", math.Abs(lg.CESum-lc.CESum)/lc.CESum, fwdTol)
+	check("zloss", math.Abs(lg.ZSum-lc.ZSum)/lc.ZSum, fwdTol)
+	if lg.Labelled != lc.Labelled {
+		t.Errorf("labelled %d, want %d", lg.Labelled, lc.Labelled)
+	}
+	gc, gg := make([]float32, lay.Size()), make([]float32, lay.Size())
+	cpu.ReadGrads(gc)
+	g.ReadGrads(gg)
+	for _, tn := range lay.Tensors {
+		a, b := gg[tn.Offset:tn.Offset+tn.Numel()], gc[tn.Offset:tn.Offset+tn.Numel()]
+		if rel := relDiff(a, b); !(rel <= bwdTol) {
+			t.Errorf("grad %s: rel err %.3g > %.3g", tn.Name, rel, bwdTol)
+		}
+	}
+	nc, ng := cpu.GradNorm(), g.GradNorm()
+	check("grad norm", math.Abs(ng-nc)/nc, bwdTol)
+	o := model.OLMo2AdamW()
+	cpu.Step(o, 1e-3, 0.5)
+	g.Step(o, 1e-3, 0.5)
+	pc, pg := make([]float32, lay.Size()), make([]float32, lay.Size())
+	cpu.ReadParams(pc)
+	g.ReadParams(pg)
+	check("params after step", relDiff(pg, pc), bwdTol)
+	mc, vc, mg, vg := make([]float32, lay.Size()), make([]float32, lay.Size()), make([]float32, lay.Size()), make([]float32, lay.Size())
+	if s1, s2 := cpu.ReadOptState(mc, vc), g.ReadOptState(mg, vg); s1 != s2 {
+		t.Errorf("step count %d, want %d", s2, s1)
+	}
+	check("adam m", relDiff(mg, mc), bwdTol)
+	check("adam v", relDiff(vg, vc), 2*bwdTol)
+	lpc, lpg := make([]float32, B*T), make([]float32, B*T)
+	cpu.LogProbs(lpc, ids, labels)
+	g.LogProbs(lpg, ids, labels)
+	check("logprobs", relDiff(lpg, lpc), fwdTol)
+	if lpg[3] != 0 {
+		t.Errorf("logprob at an ignored target is %v, want 0", lpg[3])
+	}
+	xc, xg := make([]float32, B*T*cfg.VocabSize), make([]float32, B*T*cfg.VocabSize)
+	cpu.Logits(xc, ids)
+	g.Logits(xg, ids)
+	check("logits", relDiff(xg, xc), bwdTol)
+}
+
+func TestAgainstCPU(t *testing.T) {
+	cfg := mmaConfig()
+	t.Run("fp32", func(t *testing.T) { compareWithCPU(t, cfg, 2, 70, Options{FP32: true}, 1e-4, 1e-3) })
+	t.Run("bf16-mma", func(t *testing.T) { compareWithCPU(t, cfg, 2, 70, Options{}, 3e-2, 6e-2) })
+	t.Run("bf16-mma-recompute", func(t *testing.T) {
+		compareWithCPU(t, cfg, 2, 70, Options{Keep: RecomputeAll, MicroBatch: 1, ChunkRows: 33}, 3e-2, 6e-2)
+	})
+	c128 := cfg
+	c128.NumAttentionHeads, c128.NumKeyValueHeads, c128.HiddenSize = 2, 2, 256
+	t.Run("bf16-mma128", func(t *testing.T) { compareWithCPU(t, c128, 1, 40, Options{}, 3e-2, 6e-2) })
+}
+
+// TestTrainingParity trains the same tiny model for a few steps on both
+// engines through model.Trainer and compares the losses step by step.
+func TestTrainingParity(t *testing.T) {
+	cfg, _ := model.PresetByName("cpu_xs")
+	cfg.VocabSize = 256
+	eos, pad := 254, 255
+	cfg.EOSTokenID, cfg.PadTokenID = &eos, &pad
+	B, T, steps := 2, 32, 8
+	lay := model.NewLayout(cfg)
+	params := make([]float32, lay.Size())
+	model.Init(lay, params, 1)
+	for _, opts := range []Options{{FP32: true}, {}} {
+		cpu := model.NewCPUBackend(cfg, B, T, 1)
+		g, err := NewEmulated(cfg, B, T, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cpu.WriteParams(params)
+		g.WriteParams(params)
+		tc := model.NewTrainerOn(cpu, model.TrainerParams{})
+		tg := model.NewTrainerOn(g, model.TrainerParams{})
+		sc, sg := model.NewSyntheticStream(cfg.VocabSize, 5), model.NewSyntheticStream(cfg.VocabSize, 5)
+		ids, labels := make([]int32, B*T), make([]int32, B*T)
+		tol := 3e-4 // Adam's first steps amplify rounding (an update is ±lr for any |g| ≫ eps)
+		if !opts.FP32 {
+			tol = 2e-2
+		}
+		for s := 0; s < steps; s++ {
+			sc.Fill(ids, labels, T)
+			rc := tc.Step(ids, labels, 3e-3)
+			sg.Fill(ids, labels, T)
+			rg := tg.Step(ids, labels, 3e-3)
+			d := math.Abs(rg.Loss-rc.Loss) / rc.Loss
+			if !(d <= tol) {
+				t.Errorf("fp32=%v step %d: loss %.6f, CPU %.6f (rel %.2g)", opts.FP32, s, rg.Loss, rc.Loss, d)
+			}
+			if s == 0 || s == steps-1 {
+				t.Logf("fp32=%v step %d: loss %.6f, CPU %.6f; grad norm %.5f, CPU %.5f", opts.FP32, s, rg.Loss, rc.Loss, rg.GradNorm, rc.GradNorm)
+			}
+		}
+		tc.Close()
+		tg.Close()
+	}
+}

@@ -1,0 +1,286 @@
+// emu.cc: the kernel emulator (see emu.h): coroutine scheduling, launches,
+// the reference GEMM, and the table of kernel entry points.
+#undef _FORTIFY_SOURCE  // its longjmp check rejects jumps between coroutine stacks
+#define OLMO_EMU 1
+#include "emu.h"
+
+#include <setjmp.h>
+#include <ucontext.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../../kernels/all.cu"
+
+enum { RUN, AT_BLOCK, AT_WARP, DONE };
+
+// A coroutine starts on its own stack through makecontext/swapcontext; after
+// that, switches use _setjmp/_longjmp, which (unlike swapcontext) make no
+// system call to save the signal mask.
+struct EmuThread {
+  dim3 tid;
+  int linear, state;
+  bool started;
+  ucontext_t ctx;
+  jmp_buf env;
+};
+
+EmuThread* emu_cur;
+dim3 emu_gridDim, emu_blockDim, emu_blockIdx;
+
+static ucontext_t sched_ctx;
+static jmp_buf sched_env;
+static std::vector<EmuThread> threads;
+static std::vector<char*> stacks;
+static const size_t kStack = 256 << 10;
+static std::vector<unsigned char> dyn;
+static std::vector<unsigned char> warpbuf;  // per warp 32 × 64 bytes
+static std::function<void()> body;
+static std::string err;
+
+const dim3& emu_thread_idx() { return emu_cur->tid; }
+unsigned char* emu_dyn_smem() { return dyn.data(); }
+int emu_lane() { return emu_cur->linear & 31; }
+void* emu_warp_buf() { return warpbuf.data() + (emu_cur->linear >> 5) * 32 * 64; }
+
+static void yield(int state) {
+  EmuThread* me = emu_cur;
+  me->state = state;
+  if (!_setjmp(me->env)) _longjmp(sched_env, 1);
+  emu_cur = me;
+}
+void emu_syncthreads() { yield(AT_BLOCK); }
+void emu_warp_barrier() { yield(AT_WARP); }
+
+static void entry() {
+  body();
+  emu_cur->state = DONE;
+  _longjmp(sched_env, 1);  // never returns: the stack is reused by the next thread
+}
+
+// run_block runs every thread of the current block to completion.
+static bool run_block(int n) {
+  for (int i = 0; i < n; i++) {
+    EmuThread& t = threads[i];
+    t.linear = i;
+    t.tid.x = i % emu_blockDim.x;
+    t.tid.y = (i / emu_blockDim.x) % emu_blockDim.y;
+    t.tid.z = i / (emu_blockDim.x * emu_blockDim.y);
+    t.state = RUN;
+    t.started = false;
+    getcontext(&t.ctx);
+    t.ctx.uc_stack.ss_sp = stacks[i];
+    t.ctx.uc_stack.ss_size = kStack;
+    t.ctx.uc_link = &sched_ctx;
+    makecontext(&t.ctx, entry, 0);
+  }
+  int nw = (n + 31) / 32;
+  for (;;) {
+    for (volatile int i = 0; i < n; i++) {
+      if (threads[i].state != RUN) continue;
+      emu_cur = &threads[i];
+      if (!_setjmp(sched_env)) {
+        if (threads[i].started) _longjmp(threads[i].env, 1);
+        threads[i].started = true;
+        swapcontext(&sched_ctx, &threads[i].ctx);
+      }
+    }
+    bool released = false, alldone = true;
+    // a warp barrier completes when all lanes of the warp wait at it
+    for (int w = 0; w < nw; w++) {
+      int lo = w * 32, hi = std::min(n, lo + 32), at = 0;
+      for (int i = lo; i < hi; i++) at += threads[i].state == AT_WARP;
+      if (at == 0) continue;
+      if (at != hi - lo || hi - lo != 32) {
+        char m[200];
+        snprintf(m, sizeof m, "block (%u,%u,%u) warp %d: %d of %d lanes at a warp-wide operation (divergent shuffle or mma)",
+                 emu_blockIdx.x, emu_blockIdx.y, emu_blockIdx.z, w, at, hi - lo);
+        err = m;
+        return false;
+      }
+      for (int i = lo; i < hi; i++) threads[i].state = RUN;
+      released = true;
+    }
+    if (released) continue;
+    int atb = 0, done = 0;
+    for (int i = 0; i < n; i++) {
+      atb += threads[i].state == AT_BLOCK;
+      done += threads[i].state == DONE;
+    }
+    alldone = done == n;
+    if (alldone) return true;
+    if (atb + done == n) {
+      // exited threads count as arrived, as on the hardware
+      for (int i = 0; i < n; i++)
+        if (threads[i].state == AT_BLOCK) threads[i].state = RUN;
+      continue;
+    }
+    err = "deadlock";
+    return false;
+  }
+}
+
+typedef std::function<void(const uint64_t*)> Launcher;
+struct Entry {
+  Launcher fn;
+  int nargs;
+};
+
+template <typename T>
+static T arg(uint64_t v) {
+  T t;
+  memcpy(&t, &v, sizeof(T));  // the low bytes, as cuLaunchKernel reads a 4-byte parameter
+  return t;
+}
+template <typename... P, size_t... I>
+static void call(void (*f)(P...), const uint64_t* a, std::index_sequence<I...>) {
+  f(arg<P>(a[I])...);
+}
+template <typename... P>
+static Entry entry_of(void (*f)(P...)) {
+  return Entry{[f](const uint64_t* a) { call(f, a, std::index_sequence_for<P...>{}); }, (int)sizeof...(P)};
+}
+
+#define E(name) {#name, entry_of(&name)},
+static std::map<std::string, Entry> table = {
+    E(embed_bwd) E(rms_dw_reduce) E(cast_bf16)
+    E(embed_fwd_f32) E(rms_res_fwd_f32) E(rms_fwd_f32) E(rms_bwd_res_f32) E(rms_bwd_act_f32)
+    E(rms_dw_part_res_f32) E(rms_dw_part_act_f32) E(qknorm_rope_fwd_f32) E(rope_bwd_f32) E(swiglu_fwd_f32)
+    E(swiglu_bwd_f32)
+    E(embed_fwd_bf16) E(rms_res_fwd_bf16) E(rms_fwd_bf16) E(rms_bwd_res_bf16) E(rms_bwd_act_bf16)
+    E(rms_dw_part_res_bf16) E(rms_dw_part_act_bf16) E(qknorm_rope_fwd_bf16) E(rope_bwd_bf16) E(swiglu_fwd_bf16)
+    E(swiglu_bwd_bf16)
+    E(rms_bwd_final) E(rms_dw_part_final)
+    E(ce_chunk_f32) E(ce_chunk_bf16) E(loss_reduce)
+    E(sumsq_part) E(sumsq_final) E(adamw)
+    E(attn_fwd_f32) E(attn_bwd_pre_f32) E(attn_bwd_dq_f32) E(attn_bwd_dkv_f32)
+    E(attn_fwd_bf16) E(attn_bwd_pre_bf16) E(attn_bwd_dq_bf16) E(attn_bwd_dkv_bf16)
+    E(attn_fwd_mma64) E(attn_bwd_dkv_mma64) E(attn_bwd_dq_mma64)
+    E(attn_fwd_mma128) E(attn_bwd_dkv_mma128) E(attn_bwd_dq_mma128)
+};
+
+extern "C" {
+
+// emu_has reports whether the emulator knows kernel name.
+int emu_has(const char* name) { return table.count(name) ? 1 : 0; }
+
+// emu_launch runs kernel name over the grid. It returns NULL or an error
+// message (valid until the next call).
+const char* emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
+                       unsigned bz, unsigned smem, const uint64_t* args, int nargs) {
+  auto it = table.find(name);
+  if (it == table.end()) {
+    err = std::string("no kernel named ") + name;
+    return err.c_str();
+  }
+  if (it->second.nargs != nargs) {
+    err = std::string(name) + ": argument count mismatch";
+    return err.c_str();
+  }
+  int n = (int)(bx * by * bz);
+  if (n <= 0 || n > 1024 || n % 32 != 0) {
+    err = std::string(name) + ": block size must be a positive multiple of 32, at most 1024";
+    return err.c_str();
+  }
+  if (smem > 48 * 1024) {
+    err = std::string(name) + ": more than 48 KiB of dynamic shared memory";
+    return err.c_str();
+  }
+  while ((int)stacks.size() < n) stacks.push_back((char*)malloc(kStack));
+  if ((int)threads.size() < n) threads.resize(n);
+  warpbuf.assign((size_t)((n + 31) / 32) * 32 * 64, 0);
+  std::vector<uint64_t> a(args, args + nargs);
+  Launcher fn = it->second.fn;
+  body = [&]() { fn(a.data()); };
+  emu_gridDim = dim3{gx, gy, gz};
+  emu_blockDim = dim3{bx, by, bz};
+  for (unsigned z = 0; z < gz; z++)
+    for (unsigned y = 0; y < gy; y++)
+      for (unsigned x = 0; x < gx; x++) {
+        emu_blockIdx = dim3{x, y, z};
+        dyn.assign(smem + 16, 0xff);  // never-written shared memory reads as NaN
+        if (!run_block(n)) {
+          err = std::string(name) + ": " + err;
+          return err.c_str();
+        }
+      }
+  return nullptr;
+}
+
+static float load(const void* p, int t, size_t i) {
+  if (t == 0) return ((const float*)p)[i];
+  unsigned u = (unsigned)((const uint16_t*)p)[i] << 16;
+  return __uint_as_float(u);
+}
+static void store(void* p, int t, size_t i, float v) {
+  if (t == 0) {
+    ((float*)p)[i] = v;
+    return;
+  }
+  ((uint16_t*)p)[i] = f2bf(v);
+}
+
+// emu_gemm: C = alpha·op(A)·op(B) + beta·C, row-major, types 0 = f32, 1 = bf16,
+// accumulated in float (cuBLAS's CUBLAS_COMPUTE_32F). beta = 0 does not read C.
+void emu_gemm(int transA, int transB, int m, int n, int k, float alpha, const void* A, int ta, int lda, const void* B,
+              int tb, int ldb, float beta, void* C, int tc, int ldc) {
+  std::vector<float> arow(k);
+  for (int i = 0; i < m; i++) {
+    for (int p = 0; p < k; p++) arow[p] = load(A, ta, transA ? (size_t)p * lda + i : (size_t)i * lda + p);
+    for (int j = 0; j < n; j++) {
+      float acc = 0.f;
+      for (int p = 0; p < k; p++) acc += arow[p] * load(B, tb, transB ? (size_t)j * ldb + p : (size_t)p * ldb + j);
+      float v = alpha * acc;
+      if (beta != 0.f) v += beta * load(C, tc, (size_t)i * ldc + j);
+      store(C, tc, (size_t)i * ldc + j, v);
+    }
+  }
+}
+
+}  // extern "C"
+
+// emu_mma16816 reassembles the warp's A (16×16), B (16×8) and D (16×8) tiles
+// from the 32 lanes' fragments (the mapping documented at mma16816 in
+// common.cuh), and each lane computes its own four results.
+void emu_mma16816(float d[4], const unsigned a[4], const unsigned b[2]) {
+  struct Frag {
+    unsigned a[4], b[2];
+    float d[4];
+  };
+  static_assert(sizeof(Frag) <= 64, "fragment exchange slot");
+  Frag* buf = (Frag*)emu_warp_buf();
+  int lane = emu_lane();
+  Frag& mine = buf[lane];
+  memcpy(mine.a, a, sizeof mine.a);
+  memcpy(mine.b, b, sizeof mine.b);
+  memcpy(mine.d, d, sizeof mine.d);
+  emu_warp_barrier();
+  float A[16][16], B[16][8];
+  auto lo = [](unsigned x) { return __uint_as_float((x & 0xffffu) << 16); };
+  auto hi = [](unsigned x) { return __uint_as_float(x & 0xffff0000u); };
+  for (int L = 0; L < 32; L++) {
+    int g = L >> 2, c = L & 3;
+    const Frag& f = buf[L];
+    A[g][2 * c] = lo(f.a[0]), A[g][2 * c + 1] = hi(f.a[0]);
+    A[g + 8][2 * c] = lo(f.a[1]), A[g + 8][2 * c + 1] = hi(f.a[1]);
+    A[g][2 * c + 8] = lo(f.a[2]), A[g][2 * c + 9] = hi(f.a[2]);
+    A[g + 8][2 * c + 8] = lo(f.a[3]), A[g + 8][2 * c + 9] = hi(f.a[3]);
+    B[2 * c][g] = lo(f.b[0]), B[2 * c + 1][g] = hi(f.b[0]);
+    B[2 * c + 8][g] = lo(f.b[1]), B[2 * c + 9][g] = hi(f.b[1]);
+  }
+  int g = lane >> 2, c = lane & 3;
+  float out[4];
+  for (int e = 0; e < 4; e++) {
+    int row = g + 8 * (e >> 1), col = 2 * c + (e & 1);
+    float acc = mine.d[e];
+    for (int kk = 0; kk < 16; kk++) acc += A[row][kk] * B[kk][col];
+    out[e] = acc;
+  }
+  emu_warp_barrier();  // everyone has read the exchange slots
+  memcpy(d, out, sizeof out);
+}

@@ -1,0 +1,139 @@
+// common.cuh: types and helpers shared by olmolab's kernels.
+//
+// The same source compiles two ways: with nvcc to PTX (go generate, see
+// kernels.go), and with a host C++ compiler inside the CPU emulator
+// (gpu/internal/emu, build tag emu) that runs every kernel on the CPU so the
+// engine can be checked against the CPU engine without a GPU. OLMO_EMU selects
+// the emulator's definitions of the CUDA built-ins.
+//
+// Legend (as in model/): R rows of one device pass (B·T), C channels, n a row
+// width, T time, NH query heads, NKV key/value heads, HS head size, V vocab.
+// Activations and matmul operands have type A: float (fp32 mode) or bf16
+// (mixed precision); residual stream, norms' statistics, master weights,
+// gradients and AdamW moments are always float (DESIGN.md, "Mixed precision").
+#pragma once
+
+#ifdef OLMO_EMU
+#include "emu.h"
+#endif
+
+// bf16 is a bfloat16 value kept as its bits. Conversions are written out (not
+// cuda_bf16.h) so that the emulator and the GPU round identically.
+typedef unsigned short bf16;
+
+__device__ __forceinline__ float bf2f(bf16 x) { return __uint_as_float(((unsigned)x) << 16); }
+
+// f2bf rounds to nearest even; NaN stays NaN.
+__device__ __forceinline__ bf16 f2bf(float f) {
+  unsigned u = __float_as_uint(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (bf16)0x7fc0;
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (bf16)(u >> 16);
+}
+
+// pack2 puts lo in the low half, as mma fragments expect (lower index, lower bits).
+__device__ __forceinline__ unsigned pack2(float lo, float hi) {
+  return (unsigned)f2bf(lo) | ((unsigned)f2bf(hi) << 16);
+}
+__device__ __forceinline__ unsigned pack2h(bf16 lo, bf16 hi) { return (unsigned)lo | ((unsigned)hi << 16); }
+
+__device__ __forceinline__ float ld(const float* p, size_t i) { return p[i]; }
+__device__ __forceinline__ float ld(const bf16* p, size_t i) { return bf2f(p[i]); }
+__device__ __forceinline__ void st(float* p, size_t i, float v) { p[i] = v; }
+__device__ __forceinline__ void st(bf16* p, size_t i, float v) { p[i] = f2bf(v); }
+
+// DYN_SMEM declares the block's dynamic shared memory (the launch's smem bytes).
+#ifdef OLMO_EMU
+#define DYN_SMEM(name) unsigned char* name = emu_dyn_smem()
+#else
+#define DYN_SMEM(name) extern __shared__ __align__(16) unsigned char name[]
+#endif
+
+#define IGNORE_INDEX (-100)
+#define NEG_INF (-__int_as_float(0x7f800000))
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+__device__ __forceinline__ double warp_sum_d(double v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+// block_sum returns the sum of v over the block to every thread. blockDim.x must
+// be a multiple of 32 (every launch in the engine uses 128, 256 or 512), and
+// every thread must call it. red holds 32 floats of shared memory.
+__device__ __forceinline__ float block_sum(float v, float* red) {
+  v = warp_sum(v);
+  int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  __syncthreads();  // red may still be read by a previous call
+  if (lane == 0) red[w] = v;
+  __syncthreads();
+  if (w == 0) {
+    float x = lane < nw ? red[lane] : 0.f;
+    x = warp_sum(x);
+    if (lane == 0) red[0] = x;
+  }
+  __syncthreads();
+  return red[0];
+}
+
+__device__ __forceinline__ double block_sum_d(double v, double* red) {
+  v = warp_sum_d(v);
+  int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  __syncthreads();
+  if (lane == 0) red[w] = v;
+  __syncthreads();
+  if (w == 0) {
+    double x = lane < nw ? red[lane] : 0.0;
+    x = warp_sum_d(x);
+    if (lane == 0) red[0] = x;
+  }
+  __syncthreads();
+  return red[0];
+}
+
+__device__ __forceinline__ float block_max(float v, float* red) {
+  v = warp_max(v);
+  int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  __syncthreads();
+  if (lane == 0) red[w] = v;
+  __syncthreads();
+  if (w == 0) {
+    float x = lane < nw ? red[lane] : NEG_INF;
+    x = warp_max(x);
+    if (lane == 0) red[0] = x;
+  }
+  __syncthreads();
+  return red[0];
+}
+
+// mma16816 is one warp-wide tensor-core product d += a·b with a 16×16 bf16 A
+// (row-major fragments a[0..3]), a 16×8 bf16 B (column-major fragments
+// b[0..1]) and a 16×8 fp32 accumulator d[0..3]. Fragment ownership (PTX ISA,
+// "Matrix fragments for mma.m16n8k16 with floating point type"), with
+// g = lane/4 and c = lane%4:
+//   a[0] = A[g][2c..2c+1]   a[1] = A[g+8][2c..2c+1]   a[2] = A[g][2c+8..]   a[3] = A[g+8][2c+8..]
+//   b[0] = B[2c..2c+1][g]   b[1] = B[2c+8..2c+9][g]
+//   d[0..1] = D[g][2c..2c+1]   d[2..3] = D[g+8][2c..2c+1]
+// The emulator implements the same mapping (emu.h) so the kernels' indexing is
+// checked on the CPU.
+__device__ __forceinline__ void mma16816(float d[4], const unsigned a[4], const unsigned b[2]) {
+#ifdef OLMO_EMU
+  emu_mma16816(d, a, b);
+#else
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+      "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
+}

@@ -1,0 +1,51 @@
+// optim.cu: the global gradient norm and AdamW (olmo2.md §6; model/optim.go,
+// model/cpu.go GradNorm).
+#include "common.cuh"
+
+// sumsq_part: part[b] = Σ x[i]² over block b's range [b·per, (b+1)·per), in
+// float64. Fixed ranges make the norm independent of the launch shape.
+// grid parts, block 256.
+extern "C" __global__ void __launch_bounds__(256) sumsq_part(double* part, const float* x, long long n,
+                                                             long long per) {
+  __shared__ double red[32];
+  long long lo = (long long)blockIdx.x * per;
+  long long hi = lo + per < n ? lo + per : n;
+  double acc = 0.0;
+  for (long long i = lo + threadIdx.x; i < hi; i += blockDim.x) {
+    double v = (double)x[i];
+    acc += v * v;
+  }
+  acc = block_sum_d(acc, red);
+  if (threadIdx.x == 0) part[blockIdx.x] = acc;
+}
+
+// sumsq_final: out[0] = Σ part. One block of 256 threads.
+extern "C" __global__ void __launch_bounds__(256) sumsq_final(double* out, const double* part, int parts) {
+  __shared__ double red[32];
+  double acc = 0.0;
+  for (int i = threadIdx.x; i < parts; i += blockDim.x) acc += part[i];
+  acc = block_sum_d(acc, red);
+  if (threadIdx.x == 0) out[0] = acc;
+}
+
+// adamw: one AdamW step over n contiguous parameters in torch's order
+// (model/optim.go): g ← grad·gs; p ← p·decay; m ← β1·m + (1−β1)·g;
+// v ← β2·v + (1−β2)·g²; p ← p − stepSize·m / (√v/bc2 + eps), with
+// decay = 1 − lr·wd (1 where the tensor is not decayed), stepSize = lr/(1−β1ᵗ)
+// and bc2 = √(1−β2ᵗ) computed on the host. pT, when not null, receives the
+// updated weight in bf16 for the next step's matrix products. grid-stride.
+extern "C" __global__ void __launch_bounds__(256) adamw(float* p, const float* g, float* m, float* v, bf16* pT,
+                                                        long long n, float gs, float decay, float b1, float b2,
+                                                        float stepSize, float bc2, float eps) {
+  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    float gi = g[i] * gs;
+    float pi = p[i] * decay;
+    float mi = b1 * m[i] + (1.f - b1) * gi;
+    float vi = b2 * v[i] + (1.f - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    pi = pi - stepSize * mi / (sqrtf(vi) / bc2 + eps);
+    p[i] = pi;
+    if (pT) pT[i] = f2bf(pi);
+  }
+}

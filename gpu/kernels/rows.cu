@@ -1,0 +1,289 @@
+// rows.cu: row-wise kernels of the OLMo 2 layer (olmo2.md §2): embedding,
+// RMSNorm with the residual add, QK-norm + RoPE, SwiGLU, their backward
+// passes, and the cast of weights to bf16. One block per row unless noted.
+// Each kernel mirrors a function of model/kernels.go or model/jobs.go, in the
+// same float32 operation order where that order is observable.
+//
+// Entry points are extern "C" wrappers named <kernel>_<type>, type f32 or
+// bf16 for the activation type A (gpu/kernels/kernels.go lists them all).
+#include "common.cuh"
+
+// ---- embedding (model/cpu.go forward: res[0][r] = W_emb[id[r]])
+
+// embed_fwd: res[r,:] = W[ids[r],:] (fp32) and xT[r,:] the same in type A
+// (xT may be null). grid R, block 256.
+template <typename A>
+__device__ void embed_fwd(float* res, A* xT, const float* W, const int* ids, int C) {
+  size_t r = blockIdx.x;
+  size_t id = (size_t)ids[r];
+  for (int i = threadIdx.x; i < C; i += blockDim.x) {
+    float v = W[id * C + i];
+    res[r * C + i] = v;
+    if (xT) st(xT, r * C + i, v);
+  }
+}
+
+// embed_bwd: dW[tok] += dres[r] for the rows r of tok, in increasing row order
+// (model/jobs.go embedBackJob's order), so the sum is deterministic without
+// atomics. The host groups rows by token: perm[segStart[s] .. segStart[s+1])
+// are the rows of token segTok[s]. grid = segments, block 256.
+extern "C" __global__ void __launch_bounds__(256)
+    embed_bwd(float* dW, const float* dres, const int* perm, const int* segStart, const int* segTok, int C) {
+  int s = blockIdx.x;
+  int lo = segStart[s], hi = segStart[s + 1];
+  size_t tok = (size_t)segTok[s];
+  for (int i = threadIdx.x; i < C; i += blockDim.x) {
+    float acc = dW[tok * C + i];
+    for (int j = lo; j < hi; j++) acc += dres[(size_t)perm[j] * C + i];
+    dW[tok * C + i] = acc;
+  }
+}
+
+// ---- RMSNorm: y = w ⊙ x·rstd, rstd = 1/sqrt(mean(x²) + eps) (olmo2.md §2)
+
+// rms_res_fwd is a reordered-norm block's output (olmo2.md §1):
+// y32 = w ⊙ x·rstd + res, yT = (A) y32, rstd[r] kept for the backward pass.
+// y32 and yT may be null: recomputation before the backward pass needs only
+// rstd. grid R, block 256.
+template <typename A>
+__device__ void rms_res_fwd(float* y32, A* yT, float* rstd, const A* x, const float* res, const float* w, int n,
+                            float eps) {
+  __shared__ float red[32];
+  size_t r = blockIdx.x;
+  const A* xr = x + r * n;
+  float ss = 0.f;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    float v = ld(xr, i);
+    ss += v * v;
+  }
+  ss = block_sum(ss, red);
+  float s = 1.f / sqrtf(ss / (float)n + eps);
+  if (threadIdx.x == 0) rstd[r] = s;
+  if (!y32 && !yT) return;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    float v = w[i] * (ld(xr, i) * s) + res[r * n + i];
+    if (y32) y32[r * n + i] = v;
+    if (yT) st(yT, r * n + i, v);
+  }
+}
+
+// rms_fwd: y = w ⊙ x·rstd from an fp32 input (model.norm before the LM head).
+// grid R, block 256.
+template <typename A>
+__device__ void rms_fwd(A* y, float* rstd, const float* x, const float* w, int n, float eps) {
+  __shared__ float red[32];
+  size_t r = blockIdx.x;
+  const float* xr = x + r * n;
+  float ss = 0.f;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) ss += xr[i] * xr[i];
+  ss = block_sum(ss, red);
+  float s = 1.f / sqrtf(ss / (float)n + eps);
+  if (threadIdx.x == 0) rstd[r] = s;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) st(y, r * n + i, w[i] * (xr[i] * s));
+}
+
+// rms_bwd: with g = w ⊙ dy and s = rstd, dx = s·g − s³·x·(g·x)/n
+// (model/kernels.go rmsnormBackRows). dx may alias dy: each thread reads its
+// own elements again after the block-wide dot product. The row strides let
+// the QK-norm work on column slices of the fused qkv buffers. grid R, block 256.
+template <typename DY, typename X, typename DX>
+__device__ void rms_bwd(DX* dx, int lddx, const DY* dy, int lddy, const X* x, int ldx, const float* rstd,
+                        const float* w, int n) {
+  __shared__ float red[32];
+  size_t r = blockIdx.x;
+  float s = rstd[r];
+  float dot = 0.f;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) dot += (w[i] * ld(dy, r * lddy + i)) * ld(x, r * ldx + i);
+  dot = block_sum(dot, red);
+  float c = (dot / (float)n) * s * s * s;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    float v = w[i] * ld(dy, r * lddy + i) * s - c * ld(x, r * ldx + i);
+    st(dx, r * lddx + i, v);
+  }
+}
+
+// rms_dw_part: part[p][i] = Σ_{r in rows of part p} dy[r,i]·x[r,i]·rstd[r]: the
+// norm weight's gradient over fixed row blocks, so the sum is deterministic;
+// rms_dw_reduce then adds the parts to dw. grid (ceil(n/256), parts), block 256.
+template <typename DY, typename X>
+__device__ void rms_dw_part(float* part, const DY* dy, int lddy, const X* x, int ldx, const float* rstd, int R,
+                            int n, int rowsPer) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  int lo = blockIdx.y * rowsPer, hi = min(R, lo + rowsPer);
+  float acc = 0.f;
+  for (int r = lo; r < hi; r++) acc += ld(dy, (size_t)r * lddy + i) * ld(x, (size_t)r * ldx + i) * rstd[r];
+  part[(size_t)blockIdx.y * n + i] = acc;
+}
+
+// rms_dw_reduce: dw[i] += Σ_p part[p][i]. grid ceil(n/256), block 256.
+extern "C" __global__ void __launch_bounds__(256) rms_dw_reduce(float* dw, const float* part, int parts, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  float acc = 0.f;
+  for (int p = 0; p < parts; p++) acc += part[(size_t)p * n + i];
+  dw[i] += acc;
+}
+
+// ---- QK-norm and RoPE (olmo2.md §2: the norm spans the full projection
+// width; then rotate_half RoPE per head, pairs (i, i+HS/2) sharing the angle
+// t·θ^(−2i/HS)).
+
+// qknorm_rope_fwd: blockIdx.y = 0 handles q (width NH·HS at column 0 of the
+// fused qkv row), 1 handles k (width NKV·HS at column NH·HS):
+// out = rope(w ⊙ raw·rstd), rstd kept. cos/sin are (T, HS/2) tables computed in
+// float64 on the host, as the CPU engine does. grid (R, 2), block 256.
+template <typename A>
+__device__ void qknorm_rope_fwd(A* q, A* k, float* qr, float* kr, const A* qkv, int ldqkv, const float* wq,
+                                const float* wk, const float* cosT, const float* sinT, int T, int NH, int NKV,
+                                int HS, float eps) {
+  __shared__ float red[32];
+  size_t r = blockIdx.x;
+  bool isk = blockIdx.y == 1;
+  int n = (isk ? NKV : NH) * HS;
+  const A* x = qkv + r * ldqkv + (isk ? NH * HS : 0);
+  const float* w = isk ? wk : wq;
+  A* out = (isk ? k : q) + r * n;
+  float ss = 0.f;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    float v = ld(x, i);
+    ss += v * v;
+  }
+  ss = block_sum(ss, red);
+  float s = 1.f / sqrtf(ss / (float)n + eps);
+  if (threadIdx.x == 0) (isk ? kr : qr)[r] = s;
+  int half = HS / 2;
+  int t = (int)(r % T);
+  for (int j = threadIdx.x; j < n / 2; j += blockDim.x) {
+    int h = j / half, i = j % half;
+    int c0 = h * HS + i, c1 = c0 + half;
+    float a = w[c0] * (ld(x, c0) * s);
+    float b = w[c1] * (ld(x, c1) * s);
+    float c = cosT[t * half + i], sn = sinT[t * half + i];
+    st(out, c0, a * c - b * sn);
+    st(out, c1, b * c + a * sn);
+  }
+}
+
+// rope_bwd applies the inverse rotation in place to the q and k gradient
+// slices of the fused dqkv rows (the transpose of a rotation is its inverse;
+// model/kernels.go ropeRows with sign −1). grid (R, 2), block 256.
+template <typename A>
+__device__ void rope_bwd(A* dqkv, int ldqkv, const float* cosT, const float* sinT, int T, int NH, int NKV, int HS) {
+  size_t r = blockIdx.x;
+  bool isk = blockIdx.y == 1;
+  int n = (isk ? NKV : NH) * HS;
+  A* x = dqkv + r * ldqkv + (isk ? NH * HS : 0);
+  int half = HS / 2;
+  int t = (int)(r % T);
+  for (int j = threadIdx.x; j < n / 2; j += blockDim.x) {
+    int h = j / half, i = j % half;
+    int c0 = h * HS + i, c1 = c0 + half;
+    float a = ld(x, c0), b = ld(x, c1);
+    float c = cosT[t * half + i], si = -sinT[t * half + i];
+    st(x, c0, a * c - b * si);
+    st(x, c1, b * c + a * si);
+  }
+}
+
+// ---- SwiGLU: act = silu(gate) ⊙ up, silu(g) = g·σ(g) (olmo2.md §2). gate and
+// up are the two halves of one fused projection row: gu[r] = [gate | up].
+
+// swiglu_fwd: grid-stride over R·I elements. grid ≤ 65535, block 256.
+template <typename A>
+__device__ void swiglu_fwd(A* act, const A* gu, int I, long long total) {
+  for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+       idx += (long long)gridDim.x * blockDim.x) {
+    size_t r = (size_t)(idx / I), i = (size_t)(idx % I);
+    float g = ld(gu, r * 2 * I + i), u = ld(gu, r * 2 * I + I + i);
+    st(act, (size_t)idx, g / (1.f + expf(-g)) * u);
+  }
+}
+
+// swiglu_bwd: dup = dact·silu(g); dgate = dact·up·σ(g)·(1 + g·(1 − σ(g)))
+// (model/kernels.go swigluBackRows), written into dgu = [dgate | dup].
+template <typename A>
+__device__ void swiglu_bwd(A* dgu, const A* dact, const A* gu, int I, long long total) {
+  for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+       idx += (long long)gridDim.x * blockDim.x) {
+    size_t r = (size_t)(idx / I), i = (size_t)(idx % I);
+    float g = ld(gu, r * 2 * I + i), u = ld(gu, r * 2 * I + I + i);
+    float sg = 1.f / (1.f + expf(-g));
+    float d = ld(dact, (size_t)idx);
+    st(dgu, r * 2 * I + I + i, d * g * sg);
+    st(dgu, r * 2 * I + i, d * u * sg * (1.f + g * (1.f - sg)));
+  }
+}
+
+// cast_bf16: dst = (bf16) src, for the bf16 copy of the weights. grid-stride.
+extern "C" __global__ void __launch_bounds__(256) cast_bf16(bf16* dst, const float* src, long long n) {
+  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    dst[i] = f2bf(src[i]);
+}
+
+// ---- entry points, one per activation type
+
+#define ROWS_ENTRIES(S, A)                                                                                        \
+  extern "C" __global__ void __launch_bounds__(256)                                                               \
+      embed_fwd_##S(float* res, A* xT, const float* W, const int* ids, int C) {                                  \
+    embed_fwd<A>(res, xT, W, ids, C);                                                                             \
+  }                                                                                                               \
+  extern "C" __global__ void __launch_bounds__(256) rms_res_fwd_##S(                                             \
+      float* y32, A* yT, float* rstd, const A* x, const float* res, const float* w, int n, float eps) {          \
+    rms_res_fwd<A>(y32, yT, rstd, x, res, w, n, eps);                                                             \
+  }                                                                                                               \
+  extern "C" __global__ void __launch_bounds__(256)                                                               \
+      rms_fwd_##S(A* y, float* rstd, const float* x, const float* w, int n, float eps) {                         \
+    rms_fwd<A>(y, rstd, x, w, n, eps);                                                                            \
+  }                                                                                                               \
+  /* dy fp32 (the residual stream's gradient), x and dx of type A: the block-output norms */                     \
+  extern "C" __global__ void __launch_bounds__(256) rms_bwd_res_##S(A* dx, int lddx, const float* dy, int lddy,  \
+                                                                    const A* x, int ldx, const float* rstd,      \
+                                                                    const float* w, int n) {                     \
+    rms_bwd<float, A, A>(dx, lddx, dy, lddy, x, ldx, rstd, w, n);                                                 \
+  }                                                                                                               \
+  /* everything of type A: the QK-norms, in place on the dqkv slices */                                         \
+  extern "C" __global__ void __launch_bounds__(256) rms_bwd_act_##S(A* dx, int lddx, const A* dy, int lddy,      \
+                                                                    const A* x, int ldx, const float* rstd,      \
+                                                                    const float* w, int n) {                     \
+    rms_bwd<A, A, A>(dx, lddx, dy, lddy, x, ldx, rstd, w, n);                                                     \
+  }                                                                                                               \
+  extern "C" __global__ void __launch_bounds__(256) rms_dw_part_res_##S(                                         \
+      float* part, const float* dy, int lddy, const A* x, int ldx, const float* rstd, int R, int n, int rowsPer) { \
+    rms_dw_part<float, A>(part, dy, lddy, x, ldx, rstd, R, n, rowsPer);                                           \
+  }                                                                                                               \
+  extern "C" __global__ void __launch_bounds__(256) rms_dw_part_act_##S(                                         \
+      float* part, const A* dy, int lddy, const A* x, int ldx, const float* rstd, int R, int n, int rowsPer) {   \
+    rms_dw_part<A, A>(part, dy, lddy, x, ldx, rstd, R, n, rowsPer);                                               \
+  }                                                                                                               \
+  extern "C" __global__ void __launch_bounds__(256) qknorm_rope_fwd_##S(                                         \
+      A* q, A* k, float* qr, float* kr, const A* qkv, int ldqkv, const float* wq, const float* wk,               \
+      const float* cosT, const float* sinT, int T, int NH, int NKV, int HS, float eps) {                         \
+    qknorm_rope_fwd<A>(q, k, qr, kr, qkv, ldqkv, wq, wk, cosT, sinT, T, NH, NKV, HS, eps);                        \
+  }                                                                                                               \
+  extern "C" __global__ void __launch_bounds__(256)                                                               \
+      rope_bwd_##S(A* dqkv, int ldqkv, const float* cosT, const float* sinT, int T, int NH, int NKV, int HS) {   \
+    rope_bwd<A>(dqkv, ldqkv, cosT, sinT, T, NH, NKV, HS);                                                            \
+  }                                                                                                               \
+  extern "C" __global__ void __launch_bounds__(256) swiglu_fwd_##S(A* act, const A* gu, int I, long long total) { \
+    swiglu_fwd<A>(act, gu, I, total);                                                                             \
+  }                                                                                                               \
+  extern "C" __global__ void __launch_bounds__(256)                                                               \
+      swiglu_bwd_##S(A* dgu, const A* dact, const A* gu, int I, long long total) {                               \
+    swiglu_bwd<A>(dgu, dact, gu, I, total);                                                                       \
+  }
+
+ROWS_ENTRIES(f32, float)
+ROWS_ENTRIES(bf16, bf16)
+
+// The final norm's backward is fp32 throughout in both modes: dres = rms'(dxf).
+extern "C" __global__ void __launch_bounds__(256) rms_bwd_final(float* dx, int lddx, const float* dy, int lddy,
+                                                                const float* x, int ldx, const float* rstd,
+                                                                const float* w, int n) {
+  rms_bwd<float, float, float>(dx, lddx, dy, lddy, x, ldx, rstd, w, n);
+}
+extern "C" __global__ void __launch_bounds__(256) rms_dw_part_final(float* part, const float* dy, int lddy,
+                                                                    const float* x, int ldx, const float* rstd,
+                                                                    int R, int n, int rowsPer) {
+  rms_dw_part<float, float>(part, dy, lddy, x, ldx, rstd, R, n, rowsPer);
+}

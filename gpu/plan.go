@@ -1,0 +1,331 @@
+package gpu
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/olmolab/olmolab/model"
+)
+
+// Options select the engine's precision and memory plan. The zero value is
+// the training default: bf16 matrices, and the plan that keeps as many layers'
+// activations as fit.
+type Options struct {
+	// FP32 runs every matrix product and activation in float32 (no TF32), for
+	// checks against the CPU engine at its tolerances ("cuda-fp32").
+	FP32 bool
+	// MicroBatch is the number of sequences per device pass; it must divide
+	// the backend's B. 0 chooses the largest that fits.
+	MicroBatch int
+	// Keep is the number of layers whose activations stay on the device between
+	// the forward and backward passes; the others are recomputed, one layer at
+	// a time, just before their backward pass. 0 chooses the most that fit;
+	// RecomputeAll recomputes every layer.
+	Keep int
+	// ChunkRows is the number of logit rows materialised at once (0: as many as
+	// fit in about 1 GiB).
+	ChunkRows int
+}
+
+// RecomputeAll as Options.Keep recomputes every layer's activations.
+const RecomputeAll = -1
+
+const (
+	align        = 256       // bytes; cuMemAlloc's alignment, and enough for 16-byte vector loads
+	workspace    = 32 << 20  // cuBLAS workspace (Hopper wants one; gpu-build.md §4)
+	ctxOverhead  = 600 << 20 // context, modules and cuBLAS's own state: already spent when the engine reads the free memory
+	safety       = 1 << 30   // what the engine leaves free beyond its plan
+	dwRows       = 256       // rows per partial sum of a norm weight's gradient
+	normPer      = 1 << 20
+	logitsBudget = 1 << 30
+)
+
+// Buffer is one named region of the device arena.
+type Buffer struct {
+	Name   string
+	Offset int64
+	Bytes  int64
+}
+
+// actBufs are one layer's activations kept for its backward pass (offsets in
+// the arena). v is the last third of qkv; h is the residual after attention.
+type actBufs struct {
+	xT, qkv, q, k, qr, kr, lse, a, o, or, hT, gu, act, m, mr int64
+}
+
+// Plan is the engine's device memory: one arena whose regions are fixed for
+// the engine's life (nothing is allocated during a step).
+type Plan struct {
+	Config model.Config
+	B, T   int  // the backend's micro-batch, as the trainer feeds it
+	MB     int  // sequences per device pass (divides B)
+	Keep   int  // layers with resident activations; layers ≥ Keep are recomputed
+	Chunk  int  // logit rows per chunk
+	FP32   bool // activation and matmul type float32 (else bf16)
+
+	Buffers []Buffer
+	Arena   int64 // bytes of the arena
+	Extra   int64 // cuBLAS workspace and an allowance for the context and modules
+
+	off planOffsets
+}
+
+type planOffsets struct {
+	params, grads, m, v, wT int64
+	cos, sin                int64
+	ints                    int64 // ids | labels | per pass: perm, segStart, segTok
+	lossAcc, normPart       int64
+	normOut                 int64
+	res                     []int64 // L+1 residual checkpoints (R,C) f32
+	sets                    []actBufs
+	h32, dres, xf, fr, dxf  int64
+	ce, zz, logits, dlogits int64
+	dwPart                  int64
+	dC, dact, dgu, da, dqkv int64
+	dD                      int64
+	normParts, dwParts      int
+	intsLen                 int
+}
+
+// Total is the device memory the plan needs: the arena plus the allowance.
+func (p *Plan) Total() int64 { return p.Arena + p.Extra }
+
+// Recomputed reports whether layer l's activations are recomputed.
+func (p *Plan) Recomputed(l int) bool { return l >= p.Keep }
+
+func (p *Plan) String() string {
+	mode := "bf16"
+	if p.FP32 {
+		mode = "fp32"
+	}
+	return fmt.Sprintf("%s, %d×%d per step in passes of %d×%d, %d of %d layers resident, %d logit rows per chunk, %.2f GiB",
+		mode, p.B, p.T, p.MB, p.T, p.Keep, p.Config.NumHiddenLayers, p.Chunk, gib(p.Total()))
+}
+
+// Describe lists the plan's regions, largest first by kind, for reports.
+func (p *Plan) Describe() string {
+	kinds := map[string]int64{}
+	var order []string
+	for _, b := range p.Buffers {
+		k := b.Name
+		if i := strings.IndexAny(k, ".["); i > 0 {
+			k = k[:i]
+		}
+		if _, ok := kinds[k]; !ok {
+			order = append(order, k)
+		}
+		kinds[k] += b.Bytes
+	}
+	var sb strings.Builder
+	for _, k := range order {
+		fmt.Fprintf(&sb, "%-10s %9.3f GiB\n", k, gib(kinds[k]))
+	}
+	fmt.Fprintf(&sb, "%-10s %9.3f GiB\n", "extra", gib(p.Extra))
+	return sb.String()
+}
+
+func gib(b int64) float64 { return float64(b) / (1 << 30) }
+
+type planner struct {
+	p    *Plan
+	size int64
+}
+
+func (pl *planner) add(name string, bytes int64) int64 {
+	if bytes <= 0 {
+		return -1 // absent (e.g. the bf16 weight copy in fp32 mode)
+	}
+	off := pl.size
+	pl.p.Buffers = append(pl.p.Buffers, Buffer{name, off, bytes})
+	pl.size += (bytes + align - 1) / align * align
+	return off
+}
+
+// newPlan lays out the arena for given choices. It panics on impossible
+// shapes (programmer errors; NewPlan validates first).
+func newPlan(cfg model.Config, B, T, mb, keep, chunk int, fp32 bool) *Plan {
+	lay := model.NewLayout(cfg)
+	N := lay.Size()
+	C, I, V := int64(cfg.HiddenSize), int64(cfg.IntermediateSize), int64(cfg.VocabSize)
+	QC, KC := int64(cfg.QWidth()), int64(cfg.KVWidth())
+	HS, NH, L := int64(cfg.HeadSize()), int64(cfg.NumAttentionHeads), cfg.NumHiddenLayers
+	R := int64(mb) * int64(T)
+	A := bf16.size()
+	if fp32 {
+		A = 4
+	}
+	p := &Plan{Config: cfg, B: B, T: T, MB: mb, Keep: keep, Chunk: chunk, FP32: fp32}
+	pl := &planner{p: p}
+	o := &p.off
+	// persistent: fp32 master weights, gradients, AdamW moments (olmo2.md §6), bf16 copy
+	o.params = pl.add("params", 4*N)
+	o.grads = pl.add("grads", 4*N)
+	o.m = pl.add("adam_m", 4*N)
+	o.v = pl.add("adam_v", 4*N)
+	if !fp32 {
+		o.wT = pl.add("weights_bf16", 2*N)
+	} else {
+		o.wT = -1
+	}
+	o.cos = pl.add("rope.cos", int64(T)*HS/2*4)
+	o.sin = pl.add("rope.sin", int64(T)*HS/2*4)
+	passes := int64(B / mb)
+	o.intsLen = int(2*int64(B)*int64(T) + passes*(3*R+1))
+	o.ints = pl.add("tokens", int64(o.intsLen)*4)
+	o.lossAcc = pl.add("scalars.loss", 16)
+	o.normParts = int((N + normPer - 1) / normPer)
+	o.normPart = pl.add("scalars.norm", int64(o.normParts)*8)
+	o.normOut = pl.add("scalars.normout", 8)
+	// activations
+	o.res = make([]int64, L+1)
+	for l := range o.res {
+		o.res[l] = pl.add(fmt.Sprintf("residual[%d]", l), R*C*4)
+	}
+	nsets := keep
+	if keep < L {
+		nsets++ // one shared set for the recomputed layers
+	}
+	o.sets = make([]actBufs, nsets)
+	for i := range o.sets {
+		s := &o.sets[i]
+		n := func(x string) string { return fmt.Sprintf("acts[%d].%s", i, x) }
+		if !fp32 {
+			s.xT = pl.add(n("x"), R*C*A)
+		} else {
+			s.xT = -1
+		}
+		s.qkv = pl.add(n("qkv"), R*(QC+2*KC)*A)
+		s.q = pl.add(n("q"), R*QC*A)
+		s.k = pl.add(n("k"), R*KC*A)
+		s.qr = pl.add(n("qr"), R*4)
+		s.kr = pl.add(n("kr"), R*4)
+		s.lse = pl.add(n("lse"), int64(mb)*NH*int64(T)*4)
+		s.a = pl.add(n("a"), R*QC*A)
+		s.o = pl.add(n("o"), R*C*A)
+		s.or = pl.add(n("or"), R*4)
+		s.hT = pl.add(n("h"), R*C*A)
+		s.gu = pl.add(n("gu"), R*2*I*A)
+		s.act = pl.add(n("act"), R*I*A)
+		s.m = pl.add(n("m"), R*C*A)
+		s.mr = pl.add(n("mr"), R*4)
+	}
+	if !fp32 {
+		o.h32 = pl.add("work.h32", R*C*4)
+	} else {
+		o.h32 = -1
+	}
+	o.xf = pl.add("head.xf", R*C*A)
+	o.fr = pl.add("head.fr", R*4)
+	o.ce = pl.add("head.ce", R*4)
+	o.zz = pl.add("head.zz", R*4)
+	o.logits = pl.add("head.logits", int64(chunk)*V*4)
+	if !fp32 {
+		o.dlogits = pl.add("head.dlogits", int64(chunk)*V*A)
+	} else {
+		o.dlogits = o.logits // the CE kernel writes the gradient in place
+	}
+	o.dxf = pl.add("grad.dxf", R*C*4)
+	o.dres = pl.add("grad.dres", R*C*4)
+	maxW := max(C, QC, KC)
+	o.dwParts = int((R + dwRows - 1) / dwRows)
+	o.dwPart = pl.add("grad.dwpart", int64(o.dwParts)*maxW*4)
+	o.dC = pl.add("grad.dC", R*C*A)
+	o.dact = pl.add("grad.dact", R*I*A)
+	o.dgu = pl.add("grad.dgu", R*2*I*A)
+	o.da = pl.add("grad.da", R*QC*A)
+	o.dqkv = pl.add("grad.dqkv", R*(QC+2*KC)*A)
+	o.dD = pl.add("grad.D", int64(mb)*NH*int64(T)*4)
+	p.Arena = pl.size
+	p.Extra = workspace + ctxOverhead
+	return p
+}
+
+// setOf returns the index of layer l's activation set in the plan.
+func (p *Plan) setOf(l int) int {
+	if l < p.Keep {
+		return l
+	}
+	return p.Keep
+}
+
+func chunkRows(cfg model.Config, R int, fp32 bool, want int) int {
+	if want > 0 {
+		return min(want, R)
+	}
+	per := int64(cfg.VocabSize) * 6
+	if fp32 {
+		per = int64(cfg.VocabSize) * 4
+	}
+	c := int(logitsBudget / per)
+	if c >= 64 {
+		c -= c % 64
+	}
+	return max(1, min(c, R))
+}
+
+// NewPlan chooses the memory plan for training cfg at micro-batch (B, T)
+// within budget bytes of device memory: the most resident layers, then the
+// largest pass size (a divisor of B), unless opts fix them. It returns an error
+// that says how much is needed when even one sequence per pass with every
+// layer recomputed does not fit.
+func NewPlan(cfg model.Config, B, T int, budget int64, opts Options) (*Plan, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if B <= 0 || T <= 0 {
+		return nil, fmt.Errorf("micro-batch %d×%d must be positive", B, T)
+	}
+	if opts.MicroBatch < 0 || (opts.MicroBatch > 0 && B%opts.MicroBatch != 0) {
+		return nil, fmt.Errorf("micro-batch per pass %d does not divide the batch %d", opts.MicroBatch, B)
+	}
+	L := cfg.NumHiddenLayers
+	if opts.Keep > L {
+		return nil, fmt.Errorf("keep %d layers: the model has %d", opts.Keep, L)
+	}
+	var mbs []int
+	for mb := B; mb >= 1; mb-- {
+		if B%mb == 0 && (opts.MicroBatch == 0 || mb == opts.MicroBatch) {
+			mbs = append(mbs, mb)
+		}
+	}
+	keeps := []int{}
+	switch {
+	case opts.Keep == RecomputeAll:
+		keeps = append(keeps, 0)
+	case opts.Keep > 0:
+		keeps = append(keeps, opts.Keep)
+	default:
+		for k := L; k >= 0; k-- {
+			keeps = append(keeps, k)
+		}
+	}
+	var smallest *Plan
+	for _, keep := range keeps {
+		for _, mb := range mbs {
+			p := newPlan(cfg, B, T, mb, keep, chunkRows(cfg, mb*T, opts.FP32, opts.ChunkRows), opts.FP32)
+			if p.Total() <= budget {
+				return p, nil
+			}
+			if smallest == nil || p.Total() < smallest.Total() {
+				smallest = p
+			}
+		}
+	}
+	return nil, fmt.Errorf("%s at %d×%d does not fit: it needs at least %.2f GiB (%s), the device has %.2f GiB free",
+		describeConfig(cfg), B, T, gib(smallest.Total()), smallest.String(), gib(budget))
+}
+
+// EstimateMemory is the least device memory (bytes) that training cfg at
+// micro-batch (B, T) in bf16 needs: one sequence per pass, every layer
+// recomputed. A larger budget lets the engine keep activations resident and
+// run faster. Compare it with the device's free memory (FreeMemory, in builds
+// with the cuda tag) before starting a run.
+func EstimateMemory(cfg model.Config, B, T int) int64 {
+	p := newPlan(cfg, B, T, 1, 0, chunkRows(cfg, T, false, 0), false)
+	return p.Total()
+}
+
+func describeConfig(c model.Config) string {
+	return fmt.Sprintf("a model of %d layers, width %d, %.2fB parameters", c.NumHiddenLayers, c.HiddenSize,
+		float64(c.NumParams())/1e9)
+}

@@ -1,0 +1,147 @@
+package gpu
+
+import (
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/olmolab/olmolab/model"
+)
+
+const h200 = 143771 << 20 // bytes nvidia-smi reports for an H200 (KINDS.md)
+
+func preset(t *testing.T, name string) model.Config {
+	t.Helper()
+	c, err := model.PresetByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestPlanRegions checks that every region is aligned, inside the arena and
+// disjoint from the others, for both precisions and with and without a
+// shared recomputation set.
+func TestPlanRegions(t *testing.T) {
+	for _, c := range []struct {
+		name           string
+		mb, keep       int
+		fp32           bool
+		wantSets       int
+		wantWeightCopy bool
+	}{
+		{"olmo2_190M", 2, 12, false, 12, true},
+		{"olmo2_190M", 1, 0, false, 1, true},
+		{"olmo2_190M", 2, 5, true, 6, false},
+	} {
+		cfg := preset(t, c.name)
+		p := newPlan(cfg, 4, 256, c.mb, c.keep, chunkRows(cfg, c.mb*256, c.fp32, 0), c.fp32)
+		bs := append([]Buffer(nil), p.Buffers...)
+		sort.Slice(bs, func(i, j int) bool { return bs[i].Offset < bs[j].Offset })
+		for i, b := range bs {
+			if b.Offset%align != 0 {
+				t.Errorf("%s at %d is not %d-aligned", b.Name, b.Offset, align)
+			}
+			if b.Offset+b.Bytes > p.Arena {
+				t.Errorf("%s ends at %d, past the arena (%d)", b.Name, b.Offset+b.Bytes, p.Arena)
+			}
+			if i > 0 && bs[i-1].Offset+bs[i-1].Bytes > b.Offset {
+				t.Errorf("%s overlaps %s", bs[i-1].Name, b.Name)
+			}
+		}
+		if len(p.off.sets) != c.wantSets {
+			t.Errorf("%d activation sets, want %d", len(p.off.sets), c.wantSets)
+		}
+		if (p.off.wT >= 0) != c.wantWeightCopy {
+			t.Errorf("bf16 weight copy present = %v, want %v", p.off.wT >= 0, c.wantWeightCopy)
+		}
+		N := model.NewLayout(cfg).Size()
+		if p.Arena < 16*N {
+			t.Errorf("arena %d below the 16 bytes per parameter of weights, gradients and moments", p.Arena)
+		}
+		for l := 0; l < cfg.NumHiddenLayers; l++ {
+			if got, want := p.setOf(l), min(l, c.keep); got != want {
+				t.Errorf("layer %d uses set %d, want %d", l, got, want)
+			}
+		}
+	}
+}
+
+// TestPlan7BFitsH200: olmo2_7B trains at 8×4096 on one H200 (issue 8),
+// with recomputation, and the estimate says so before a device exists.
+func TestPlan7BFitsH200(t *testing.T) {
+	cfg := preset(t, "olmo2_7B")
+	est := EstimateMemory(cfg, 8, 4096)
+	N := cfg.NumParams()
+	if est < 18*N || est > 141e9 {
+		t.Errorf("EstimateMemory(7B) = %.1f GB; want between 18 bytes/param (%.1f GB) and 141 GB", float64(est)/1e9, float64(18*N)/1e9)
+	}
+	budget := int64(h200) - 1<<30 // the context's share
+	p, err := NewPlan(cfg, 8, 4096, budget, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("olmo2_7B: %s", p)
+	if p.MB != 1 || p.Keep >= cfg.NumHiddenLayers || p.Total() > budget {
+		t.Errorf("plan %s: want passes of one sequence, some layers recomputed, within %d bytes", p, budget)
+	}
+	// the 1B model keeps everything at 8×4096
+	p1, err := NewPlan(preset(t, "olmo2_1B_v2"), 8, 4096, budget, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p1.MB != 8 || p1.Keep != 16 {
+		t.Errorf("olmo2_1B_v2 plan %s: want one pass with every layer resident", p1)
+	}
+}
+
+func TestPlanRefusesWhatDoesNotFit(t *testing.T) {
+	cfg := preset(t, "olmo2_32B")
+	_, err := NewPlan(cfg, 8, 4096, h200, Options{})
+	if err == nil || !strings.Contains(err.Error(), "does not fit") || !strings.Contains(err.Error(), "GiB") {
+		t.Fatalf("32B on an H200: err = %v, want a refusal with the sizes", err)
+	}
+	if _, err := NewPlan(preset(t, "olmo2_190M"), 8, 4096, h200, Options{MicroBatch: 3}); err == nil {
+		t.Error("a pass size that does not divide the batch was accepted")
+	}
+	if _, err := NewPlan(preset(t, "olmo2_190M"), 8, 4096, h200, Options{Keep: 13}); err == nil {
+		t.Error("keeping more layers than the model has was accepted")
+	}
+}
+
+func TestPlanHonoursOptions(t *testing.T) {
+	cfg := preset(t, "olmo2_190M")
+	p, err := NewPlan(cfg, 8, 1024, h200, Options{MicroBatch: 2, Keep: RecomputeAll, ChunkRows: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.MB != 2 || p.Keep != 0 || p.Chunk != 100 {
+		t.Errorf("plan %s ignores the options", p)
+	}
+	for l := 0; l < cfg.NumHiddenLayers; l++ {
+		if !p.Recomputed(l) {
+			t.Errorf("layer %d is not recomputed", l)
+		}
+	}
+}
+
+func TestAdamRanges(t *testing.T) {
+	lay := model.NewLayout(preset(t, "cpu_xs"))
+	o := model.OLMo2AdamW()
+	r := adamRanges(lay, o)
+	if len(r) != 2 || r[0].decay || !r[1].decay || r[0].hi != r[1].lo || r[1].hi != lay.Size() {
+		t.Errorf("OLMo 2 decay rule: ranges %+v, want [embedding, no decay] [rest, decay]", r)
+	}
+	o.DecayNorms = false
+	r = adamRanges(lay, o)
+	var total int64
+	for i, x := range r {
+		total += x.hi - x.lo
+		if i > 0 && (r[i-1].hi != x.lo || r[i-1].decay == x.decay) {
+			t.Errorf("ranges not merged or not contiguous: %+v", r)
+		}
+	}
+	if total != lay.Size() {
+		t.Errorf("ranges cover %d of %d parameters", total, lay.Size())
+	}
+}

@@ -1,0 +1,87 @@
+//go:build cuda
+
+package gpu
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/olmolab/olmolab/model"
+)
+
+// The engine registers as two backends: "cuda" (bf16 matrices, fp32 master
+// weights) and "cuda-fp32" (fp32 throughout, for checks at the CPU engine's
+// tolerances: olmolab verify --backend cuda-fp32).
+func init() {
+	model.RegisterBackend("cuda", func(cfg model.Config, B, T int) (model.Backend, error) {
+		return newFromEnv(cfg, B, T, false)
+	})
+	model.RegisterBackend("cuda-fp32", func(cfg model.Config, B, T int) (model.Backend, error) {
+		return newFromEnv(cfg, B, T, true)
+	})
+}
+
+// OptionsFromEnv reads the plan overrides OLMOLAB_GPU_MICROBATCH (sequences
+// per device pass), OLMOLAB_GPU_KEEP (resident layers, or "none" to recompute
+// all) and OLMOLAB_GPU_CHUNK (logit rows per chunk).
+func OptionsFromEnv(fp32 bool) (Options, error) {
+	o := Options{FP32: fp32}
+	for _, v := range []struct {
+		name string
+		dst  *int
+	}{{"OLMOLAB_GPU_MICROBATCH", &o.MicroBatch}, {"OLMOLAB_GPU_KEEP", &o.Keep}, {"OLMOLAB_GPU_CHUNK", &o.ChunkRows}} {
+		s := os.Getenv(v.name)
+		if s == "" {
+			continue
+		}
+		if v.dst == &o.Keep && s == "none" {
+			o.Keep = RecomputeAll
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return o, fmt.Errorf("%s=%q: want a non-negative number", v.name, s)
+		}
+		*v.dst = n
+	}
+	return o, nil
+}
+
+func newFromEnv(cfg model.Config, B, T int, fp32 bool) (model.Backend, error) {
+	o, err := OptionsFromEnv(fp32)
+	if err != nil {
+		return nil, err
+	}
+	return New(cfg, B, T, o)
+}
+
+// New builds the CUDA engine for cfg at micro-batch (B, T) on the GPU
+// ($OLMOLAB_GPU_DEVICE, default 0), with zeroed parameters. It refuses, with
+// the sizes, a model that does not fit the device's free memory.
+func New(cfg model.Config, B, T int, opts Options) (*Engine, error) {
+	d, err := openCUDA()
+	if err != nil {
+		return nil, fmt.Errorf("gpu: %w", err)
+	}
+	return newEngine(d, cfg, B, T, opts)
+}
+
+// FreeMemory reports the GPU's free and total memory in bytes.
+func FreeMemory() (free, total int64, err error) {
+	d, err := openCUDA()
+	if err != nil {
+		return 0, 0, err
+	}
+	defer d.enter()()
+	return d.memInfo()
+}
+
+// DeviceName describes the GPU, its driver and the cuBLAS in use.
+func DeviceName() (string, error) {
+	d, err := openCUDA()
+	if err != nil {
+		return "", err
+	}
+	return d.name(), nil
+}

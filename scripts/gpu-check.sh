@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The CUDA engine's check on a GPU machine (issue 8), in one call of a few
+# minutes. Run it from the repository root ON THE GPU, with the binaries built
+# here by scripts/gpu-build.sh (no Go is needed there):
+#
+#   device run:  bash scripts/gpu-check.sh        carry: [".device"]   timeout_s: 600
+#
+# Parts, most important first, each under `timeout`, each continuing after a
+# failure; a part that would start past the time budget (BUDGET seconds,
+# default 540) is skipped and reported as such:
+#   1. machine: GPU, driver, where cuBLAS is
+#   2. golden checks: olmolab verify --backend cuda-fp32 (CPU tolerances) and
+#      gpubench verify --backend cuda (bf16 tolerances) on both golden sets
+#   3. loss parity with the CPU engine, 50 steps of cpu_s (fp32 and bf16), and
+#      20 steps with head sizes 64 and 128 (the tensor-core attention);
+#      compute-sanitizer memcheck over two such steps
+#   4. throughput and MFU of olmo2_1B_v2 and olmo2_190M at 8×4096
+#   5. five steps of olmo2_7B at 4×4096: tokens/s, MFU, memory
+#   6. PyTorch's OLMo 2 on the same GPU (scripts/torch_gpu_bench.py --compile)
+#   7. olmolab train --backend cuda against the CPU run carried in .device/ref
+# Results (four files, as the device tool returns at most eight):
+# $OUT/summary.txt (also printed), $OUT/results.jsonl (the RESULT lines),
+# $OUT/check.log (every part's output) and $OUT/logs.tar.gz (one log per part,
+# refreshed after each part so a killed run still returns what it did).
+set -u
+cd "$(dirname "$0")/.."
+OUT=${OUT:-$PWD/.device/out}
+mkdir -p "$OUT"
+LOGROOT=$(mktemp -d)
+mkdir -p "$LOGROOT/logs"
+LOGS=$LOGROOT/logs
+BIN=${BIN:-$PWD/.device/bin}
+BUDGET=${BUDGET:-540}
+T0=$(date +%s)
+SUMMARY=$OUT/summary.txt
+RESULTS=$OUT/results.jsonl
+: >"$SUMMARY"
+: >"$RESULTS"
+: >"$OUT/check.log"
+export PYTHONUNBUFFERED=1
+
+say() { echo "$*" | tee -a "$SUMMARY"; }
+
+# part NAME LIMIT CMD...: runs CMD under timeout (at most LIMIT seconds and
+# what is left of the budget), logs it, records its status and RESULT lines.
+part() {
+  local name=$1 limit=$2
+  shift 2
+  local left=$((BUDGET - ($(date +%s) - T0)))
+  if [ "$left" -lt 15 ]; then
+    say "$(printf '%-28s %-8s %s' "$name" SKIPPED "no time left in the ${BUDGET}s budget")"
+    return 0
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
+  local log=$LOGS/$name.log start rc
+  start=$(date +%s)
+  echo "### $name: $*" >>"$OUT/check.log"
+  timeout -k 10 "$limit" "$@" >"$log" 2>&1
+  rc=$?
+  cat "$log" >>"$OUT/check.log"
+  grep '^RESULT ' "$log" | sed "s/^RESULT //" >>"$RESULTS"
+  local status=ok
+  if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then status=TIMEOUT; elif [ $rc -ne 0 ]; then status="FAIL($rc)"; fi
+  local line
+  line=$(grep -E '^(preset=|parity |.*tensors compared|.*outside tolerance|worst )' "$log" | tail -n 1)
+  [ -z "$line" ] && line=$(tail -n 1 "$log")
+  say "$(printf '%-28s %-8s %4ss  %s' "$name" "$status" $(($(date +%s) - start)) "${line:0:200}")"
+  tar -C "$LOGROOT" -czf "$OUT/logs.tar.gz" logs
+  return 0
+}
+
+say "olmolab CUDA engine check, $(date -u +%Y-%m-%dT%H:%M:%SZ), budget ${BUDGET}s"
+{
+  nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.max.sm --format=csv 2>&1
+  ldd --version 2>&1 | head -1
+  echo "binaries:"; ls -l "$BIN" 2>&1
+  ldd "$BIN/olmolab" 2>&1
+  echo "cuBLAS candidates:"
+  ls /opt/*/.venv/lib/python3*/site-packages/nvidia/*/lib/libcublas.so.* /usr/local/cuda/lib64/libcublas.so.* 2>/dev/null
+  ldconfig -p 2>/dev/null | grep -E 'libcuda\.so|libcublas' | head
+  command -v compute-sanitizer python3 nvcc
+} >"$LOGS/machine.log" 2>&1
+cat "$LOGS/machine.log" >>"$OUT/check.log"
+say "$(head -2 "$LOGS/machine.log" | tail -1)"
+
+if [ ! -x "$BIN/olmolab" ] || [ ! -x "$BIN/gpubench" ]; then
+  say "no binaries in $BIN: run scripts/gpu-build.sh on the build machine and carry .device"
+  exit 1
+fi
+
+G=model/testdata/golden
+# 2. golden sets; OLMOLAB_GPU_SYNC=1 synchronises after every launch so a
+# faulting kernel is named by the error (these models are tiny).
+for set in olmo2-tiny olmo2-gqa; do
+  part "verify-fp32-$set" 120 env OLMOLAB_GPU_SYNC=1 "$BIN/olmolab" verify --backend cuda-fp32 --model $G/$set --case $G/$set/case.safetensors
+done
+for set in olmo2-tiny olmo2-gqa; do
+  part "verify-bf16-$set" 60 env OLMOLAB_GPU_SYNC=1 "$BIN/gpubench" verify --backend cuda --model $G/$set --case $G/$set/case.safetensors --fwd 3e-2 --bwd 6e-2
+done
+# 3. parity with the CPU engine (which runs on this machine's CPUs)
+part parity-fp32-cpu_s 120 "$BIN/gpubench" parity --backend cuda-fp32 --preset cpu_s --steps 50 --batch 8 --seq 64
+part parity-bf16-cpu_s 120 "$BIN/gpubench" parity --backend cuda --preset cpu_s --steps 50 --batch 8 --seq 64
+part parity-bf16-hs64 120 "$BIN/gpubench" parity --backend cuda --preset cpu_s --heads 2 --steps 20 --batch 4 --seq 160
+part parity-bf16-hs128-gqa 150 "$BIN/gpubench" parity --backend cuda --preset cpu_m --heads 2 --kv-heads 1 --steps 20 --batch 4 --seq 160
+if command -v compute-sanitizer >/dev/null; then
+  part memcheck-hs64 120 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/gpubench" parity --backend cuda --preset cpu_s --heads 2 --steps 2 --batch 2 --seq 80
+fi
+# 4.-5. throughput
+part bench-olmo2_1B_v2 180 "$BIN/gpubench" bench --backend cuda --preset olmo2_1B_v2 --batch 8 --seq 4096 --steps 10 --warmup 2
+part bench-olmo2_190M 120 "$BIN/gpubench" bench --backend cuda --preset olmo2_190M --batch 8 --seq 4096 --steps 10 --warmup 2
+part bench-olmo2_7B 240 "$BIN/gpubench" bench --backend cuda --preset olmo2_7B --batch 4 --seq 4096 --steps 5 --warmup 1
+# 6. PyTorch on the same GPU
+part torch-bench 360 python3 scripts/torch_gpu_bench.py --preset olmo2_190M --batch 8 --preset olmo2_1B_v2 --batch 8 --compile
+# 7. the olmolab binary's own training loop on the GPU against the carried CPU run
+part train-cuda-cpu_s 90 "$BIN/olmolab" train --backend cuda --preset cpu_s --steps 50 --batch 8 --seq 64 --seed 1
+if [ -f .device/ref/cpu_s_train.txt ] && [ -f "$LOGS/train-cuda-cpu_s.log" ]; then
+  say "train cpu_s, loss at steps 1/20/40/50:"
+  say "  cpu  $(awk '/^step/{printf "%s ", $4}' .device/ref/cpu_s_train.txt)"
+  say "  cuda $(awk '/^step/{printf "%s ", $4}' "$LOGS/train-cuda-cpu_s.log")"
+fi
+part verify-bf16-at-fp32-tol 60 "$BIN/olmolab" verify --backend cuda --model $G/olmo2-gqa --case $G/olmo2-gqa/case.safetensors
+
+# throughput table: ours against PyTorch's, same GPU, same call
+{
+  echo
+  echo "throughput (seq 4096; MFU = tokens/s × OLMo-core FLOPs/token / 989 TFLOP/s):"
+  grep -h '^preset=' "$LOGS"/bench-*.log "$LOGS"/torch-bench.log 2>/dev/null
+} | tee -a "$SUMMARY"
+say "done in $(($(date +%s) - T0))s"
+tar -C "$LOGROOT" -czf "$OUT/logs.tar.gz" logs
+rm -rf "$LOGROOT"
