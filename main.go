@@ -42,6 +42,9 @@ func commands() []command {
 		{"verify", "--model DIR --case FILE", "check a checkpoint against reference tensors (forward, backward, one AdamW step)", runVerify},
 		{"train", "[--preset NAME] [--steps N] ...", "train a preset on a generated token stream (engine smoke run)", runTrain},
 		{"tokenize", "INPUT... --out DIR [--tokenizer dolma2]", "convert documents (JSONL, .gz, .zst, text) to OLMo token files", runTokenize},
+		{"eval", "--model CKPT_OR_RUN [--tasks LIST]", "evaluate a checkpoint OLMES-style (built-in tasks, ARC, MMLU, …)", runEval},
+		{"snr", "RUN... [--last N] [--noise per-run|pooled]", "signal-to-noise of every task and metric across runs", runSNR},
+		{"olmes", "requests --task NAME --formulation rc|mc --data DIR", "write OLMES requests as oe-eval JSONL", runOLMES},
 	}
 }
 
@@ -58,7 +61,7 @@ func printHelp(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %-32s %s\n", c.name, c.args, c.summary)
+		fmt.Fprintf(w, "  %-8s %-50s %s\n", c.name, c.args, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'olmolab <command> --help' for a command's flags.")

@@ -93,3 +93,60 @@ func TestTokenizeCommand(t *testing.T) {
 		t.Errorf("missing input: exit %d, want 2", code)
 	}
 }
+
+func TestEvalCommands(t *testing.T) {
+	golden := filepath.Join("model", "testdata", "golden", "olmo2-tiny")
+	olmesData := filepath.Join("..", "shared", "data", "olmes")
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"eval builtin", []string{"eval", "--model", golden, "--tokenizer", "bytes", "--tasks", "arith", "--limit", "8", "--seq", "16"}, 2, "", "vocabulary"},
+		{"eval unknown task", []string{"eval", "--model", golden, "--tasks", "nosuchtask"}, 2, "", "nosuchtask"},
+		{"eval no model", []string{"eval"}, 2, "", "needs --model"},
+		{"snr nothing", []string{"snr"}, 2, "", "snr needs"},
+		{"snr missing", []string{"snr", "/no/such/run"}, 2, "", "/no/such/run"},
+		{"olmes bad sub", []string{"olmes", "frob"}, 2, "", "requests"},
+		{"olmes bad formulation", []string{"olmes", "requests", "--task", "piqa", "--formulation", "xx", "--data", olmesData}, 2, "", "rc or mc"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := run(tc.args, &out, &errb); code != tc.code {
+				t.Errorf("exit %d, want %d\n%s", code, tc.code, errb.String())
+			}
+			if !strings.Contains(errb.String(), tc.stderr) || !strings.Contains(out.String(), tc.stdout) {
+				t.Errorf("stdout %q / stderr %q lack %q / %q", out.String(), errb.String(), tc.stdout, tc.stderr)
+			}
+		})
+	}
+	if _, err := os.Stat(olmesData); err != nil {
+		t.Skip("../shared/data/olmes is absent")
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"olmes", "requests", "--task", "piqa", "--formulation", "mc", "--data", olmesData}, &out, &errb); code != 0 {
+		t.Fatalf("olmes requests: exit %d: %s", code, errb.String())
+	}
+	if n := strings.Count(out.String(), "\n"); n < 1000 || !strings.Contains(out.String(), `"continuation"`) {
+		t.Errorf("olmes requests wrote %d lines", n)
+	}
+}
+
+func TestEvalCheckpoint(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ck")
+	var out, errb bytes.Buffer
+	if code := run([]string{"train", "--preset", "cpu_xs", "--steps", "2", "--batch", "2", "--seq", "16", "--out", dir}, &out, &errb); code != 0 {
+		t.Fatalf("train: %s", errb.String())
+	}
+	out.Reset()
+	if code := run([]string{"eval", "--model", dir, "--tasks", "arith,fact_qa_heldout", "--limit", "8", "--seq", "64"}, &out, &errb); code != 0 {
+		t.Fatalf("eval exit %d: %s", code, errb.String())
+	}
+	for _, w := range []string{"(tokenizer world)", "arith", "fact_qa_heldout", "acc_per_char"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("eval output lacks %q:\n%s", w, out.String())
+		}
+	}
+}

@@ -277,3 +277,15 @@ func truncateJSONLAfter(path string, step int64) error {
 	}
 	return writeFileAtomic(path, keep)
 }
+
+// ResolveCheckpoint turns a run directory into its latest checkpoint; any other
+// path is returned as it is (an HF or olmolab checkpoint directory).
+func ResolveCheckpoint(path string) (string, error) {
+	if _, err := os.Stat(filepath.Join(path, CkptDir)); err == nil {
+		return LatestCheckpoint(path)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("%s: no such checkpoint or run directory", path)
+	}
+	return path, nil
+}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/olmolab/olmolab/lab"
+	"github.com/olmolab/olmolab/lab/data"
+	"github.com/olmolab/olmolab/lab/olmes"
+	"github.com/olmolab/olmolab/model"
+)
+
+// parseWithPositional parses flags that may come before or after positional args.
+func parseWithPositional(fs interface {
+	Parse([]string) error
+	Args() []string
+}, args []string) ([]string, error) {
+	var pos []string
+	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		pos, args = append(pos, args[0]), args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, errHelp) {
+			return nil, errHelp
+		}
+		return nil, usageError{err.Error()}
+	}
+	return append(pos, fs.Args()...), nil
+}
+
+func olmesError(err error) error {
+	if olmes.IsInputError(err) || data.IsInputError(err) {
+		return inputError{err}
+	}
+	return err
+}
+
+// runEval is `olmolab eval --model CKPT_OR_RUN --tasks ...`.
+func runEval(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("eval", stderr)
+	ckpt := fs.String("model", "", "an HF checkpoint directory, one of our checkpoints, or a run directory (its latest checkpoint)")
+	tasks := fs.String("tasks", "builtin", "comma-separated tasks or groups: builtin, development, unseen, core9, olmes, arc_easy, mmlu, fact_qa_heldout:mc, a requests.jsonl.gz dump, …")
+	tokName := fs.String("tokenizer", "", "tokenizer (default: the run's, else guessed from the vocabulary: 100352 dolma2, 2048 world, 384 bytes)")
+	dataDir := fs.String("data", os.Getenv("OLMOLAB_OLMES_DATA"), "OLMES datasets directory (for the standard benchmarks)")
+	limit := fs.Int("limit", 0, "instances per built-in task (0: 200; -1: all)")
+	mc := fs.Bool("mc", false, "multiple-choice formulation (default: rank classification)")
+	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
+	seq := fs.Int("seq", 512, "context length to score at")
+	backend := fs.String("backend", "cpu", "engine: "+strings.Join(model.BackendNames(), ", "))
+	rest, err := parseWithPositional(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return usageError{fmt.Sprintf("eval: unexpected argument %q", rest[0])}
+	}
+	if *ckpt == "" {
+		return usageError{"eval needs --model CKPT_OR_RUN"}
+	}
+	dir, err := lab.ResolveCheckpoint(*ckpt)
+	if err != nil {
+		return inputError{err}
+	}
+	cfg, params, err := model.LoadHF[float32](dir)
+	if err != nil {
+		return inputError{err}
+	}
+	name := *tokName
+	if name == "" {
+		name = tokenizerFor(*ckpt, cfg)
+	}
+	tok, err := data.NewTokenizer(name)
+	if err != nil {
+		return inputError{err}
+	}
+	T := min(*seq, max(cfg.MaxPositionEmbeddings, 16))
+	B := max(1, 4096/T)
+	b, err := model.NewBackend(*backend, cfg, B, T)
+	if err != nil {
+		return inputError{err}
+	}
+	defer b.Close()
+	b.WriteParams(params)
+	f := olmes.RC
+	if *mc {
+		f = olmes.MC
+	}
+	ev := &olmes.Evaluator{Load: olmes.LoadOptions{DataDir: *dataDir, Builtin: olmes.BuiltinOptions{Limit: *limit}}, Eval: olmes.EvalOptions{Reshape: true}}
+	res, err := ev.Evaluate(context.Background(), b, tok, splitList(*tasks), f)
+	if err != nil {
+		return olmesError(err)
+	}
+	fmt.Fprintf(stdout, "%s (tokenizer %s)\n", dir, name)
+	if err := res.WriteTable(stdout); err != nil {
+		return err
+	}
+	if *jsonOut != "" {
+		var sb strings.Builder
+		if err := res.WriteJSON(&sb); err != nil {
+			return err
+		}
+		if err := os.WriteFile(*jsonOut, []byte(sb.String()), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tokenizerFor reads a run's recipe, else guesses from the vocabulary size.
+func tokenizerFor(path string, cfg model.Config) string {
+	for _, p := range []string{path, filepath.Dir(filepath.Dir(path))} {
+		if r, err := lab.LoadRecipe(filepath.Join(p, lab.RecipeFile), nil); err == nil {
+			return r.Tokenizer
+		}
+	}
+	switch cfg.VocabSize {
+	case 2048:
+		return "world"
+	case 384:
+		return "bytes"
+	}
+	return "dolma2"
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// runSNR is `olmolab snr RUN...`.
+func runSNR(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("snr", stderr)
+	lastN := fs.Int("last", 5, "checkpoints per run for noise (and for checkpoint averaging)")
+	noise := fs.String("noise", "per-run", "noise definition: per-run (std/mean over each run's last n, averaged) or pooled")
+	jsonOut := fs.String("json", "", "also write the table as JSON to this file")
+	subruns := fs.Bool("soups", false, "include soups and their ingredients as runs")
+	paths, err := parseWithPositional(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		return usageError{"snr needs run directories, a directory of runs, or evals.jsonl files"}
+	}
+	mode, err := olmes.ParseNoiseMode(*noise)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	runs, err := olmes.LoadRunEvals(paths...)
+	if err != nil {
+		return olmesError(err)
+	}
+	t, err := olmes.SNR(runs, olmes.SNROptions{LastN: *lastN, Noise: mode, SubRuns: *subruns})
+	if err != nil {
+		return olmesError(err)
+	}
+	if err := t.WriteTable(stdout); err != nil {
+		return err
+	}
+	if *jsonOut != "" {
+		f, err := os.Create(*jsonOut)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return t.WriteJSON(f)
+	}
+	return nil
+}
+
+// runOLMES is `olmolab olmes requests --task NAME --formulation rc|mc --data DIR`.
+func runOLMES(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "requests" {
+		return usageError{"olmes: the subcommand is 'requests' (olmolab olmes requests --task NAME --formulation rc|mc --data DIR)"}
+	}
+	fs := newFlags("olmes requests", stderr)
+	task := fs.String("task", "", "task: arc_easy, arc_challenge, boolq, csqa, hellaswag, openbookqa, piqa, siqa, winogrande, mmlu, mmlu_<subject>")
+	form := fs.String("formulation", "rc", "rc or mc")
+	dir := fs.String("data", os.Getenv("OLMOLAB_OLMES_DATA"), "OLMES datasets directory")
+	split := fs.String("split", "", "train, validation or test (default: OLMES's split for the task)")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if *task == "" || *dir == "" {
+		return usageError{"olmes requests needs --task and --data (or $OLMOLAB_OLMES_DATA)"}
+	}
+	var f olmes.Formulation
+	if err := f.UnmarshalText([]byte(*form)); err != nil {
+		return usageError{fmt.Sprintf("--formulation %q: want rc or mc", *form)}
+	}
+	reqs, err := olmes.BuildRequests(*task, f, *dir, olmes.BuildOptions{Split: *split})
+	if err != nil {
+		return olmesError(err)
+	}
+	return olmes.WriteRequestsJSONL(stdout, reqs)
+}
