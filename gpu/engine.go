@@ -81,10 +81,10 @@ func newEngine(dev device, cfg model.Config, B, T int, opts Options) (*Engine, e
 	if err != nil {
 		return nil, fmt.Errorf("gpu: %w", err)
 	}
-	return newEngineWithPlan(dev, plan)
+	return newEngineWithPlan(dev, plan, opts.PlainAttention)
 }
 
-func newEngineWithPlan(dev device, plan *Plan) (*Engine, error) {
+func newEngineWithPlan(dev device, plan *Plan, plainAttention bool) (*Engine, error) {
 	sigs, err := signatures()
 	if err != nil {
 		return nil, fmt.Errorf("gpu: kernel signatures: %w", err)
@@ -104,7 +104,7 @@ func newEngineWithPlan(dev device, plan *Plan) (*Engine, error) {
 	if plan.FP32 {
 		e.at, e.sfx = f32, "_f32"
 	}
-	e.mma = !plan.FP32 && (e.HS == 64 || e.HS == 128)
+	e.mma = !plan.FP32 && !plainAttention && (e.HS == 64 || e.HS == 128)
 	e.kt = max(1, min(64, 4096/e.HS))
 	if e.HS > 32*8 {
 		return nil, fmt.Errorf("gpu: head size %d is above the kernels' limit of 256", e.HS)

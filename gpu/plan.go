@@ -25,6 +25,9 @@ type Options struct {
 	// ChunkRows is the number of logit rows materialised at once (0: as many as
 	// fit in about 1 GiB).
 	ChunkRows int
+	// PlainAttention uses the CUDA-core attention kernels even where the
+	// tensor-core ones apply (a fallback and a cross-check).
+	PlainAttention bool
 }
 
 // RecomputeAll as Options.Keep recomputes every layer's activations.

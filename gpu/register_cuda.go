@@ -24,9 +24,17 @@ func init() {
 
 // OptionsFromEnv reads the plan overrides OLMOLAB_GPU_MICROBATCH (sequences
 // per device pass), OLMOLAB_GPU_KEEP (resident layers, or "none" to recompute
-// all) and OLMOLAB_GPU_CHUNK (logit rows per chunk).
+// all), OLMOLAB_GPU_CHUNK (logit rows per chunk) and OLMOLAB_GPU_ATTN=plain
+// (CUDA-core attention instead of the tensor-core kernels).
 func OptionsFromEnv(fp32 bool) (Options, error) {
 	o := Options{FP32: fp32}
+	switch a := os.Getenv("OLMOLAB_GPU_ATTN"); a {
+	case "", "mma":
+	case "plain":
+		o.PlainAttention = true
+	default:
+		return o, fmt.Errorf("OLMOLAB_GPU_ATTN=%q: want plain or mma", a)
+	}
 	for _, v := range []struct {
 		name string
 		dst  *int

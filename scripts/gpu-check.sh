@@ -8,7 +8,8 @@
 # Parts, most important first, each under `timeout`, each continuing after a
 # failure; a part that would start past the time budget (BUDGET seconds,
 # default 540) is skipped and reported as such:
-#   1. machine: GPU, driver, where cuBLAS is
+#   1. machine: GPU, driver, libcuda and cuBLAS (searched for if the engine's
+#      own search misses it)
 #   2. golden checks: olmolab verify --backend cuda-fp32 (CPU tolerances) and
 #      gpubench verify --backend cuda (bf16 tolerances) on both golden sets
 #   3. loss parity with the CPU engine, 50 steps of cpu_s (fp32 and bf16), and
@@ -87,6 +88,21 @@ if [ ! -x "$BIN/olmolab" ] || [ ! -x "$BIN/gpubench" ]; then
   say "no binaries in $BIN: run scripts/gpu-build.sh on the build machine and carry .device"
   exit 1
 fi
+# The binaries need libcuda.so.1 from the driver; help the loader if it misses it.
+if ldd "$BIN/gpubench" 2>/dev/null | grep -q 'libcuda.so.1 => not found'; then
+  d=$(dirname "$(find /usr/local/nvidia /usr/lib /usr/lib64 /usr/local -name libcuda.so.1 2>/dev/null | head -1)")
+  [ -n "$d" ] && export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" && say "libcuda.so.1 from $d"
+fi
+# Open the GPU and cuBLAS once; if cuBLAS is not where the engine looks, find one.
+if ! timeout 120 "$BIN/gpubench" info >"$LOGS/info.log" 2>&1; then
+  if grep -q 'no usable cuBLAS' "$LOGS/info.log"; then
+    lib=$(timeout 30 find / -xdev -name 'libcublas.so.1[0-9]' 2>/dev/null | sort -r | head -1)
+    [ -n "$lib" ] && export OLMOLAB_CUBLAS=$lib && say "OLMOLAB_CUBLAS=$lib"
+    timeout 60 "$BIN/gpubench" info >>"$LOGS/info.log" 2>&1
+  fi
+fi
+cat "$LOGS/info.log" >>"$OUT/check.log"
+say "device: $(tail -1 "$LOGS/info.log")"
 
 G=model/testdata/golden
 # 2. golden sets; OLMOLAB_GPU_SYNC=1 synchronises after every launch so a
@@ -102,6 +118,15 @@ part parity-fp32-cpu_s 120 "$BIN/gpubench" parity --backend cuda-fp32 --preset c
 part parity-bf16-cpu_s 120 "$BIN/gpubench" parity --backend cuda --preset cpu_s --steps 50 --batch 8 --seq 64
 part parity-bf16-hs64 120 "$BIN/gpubench" parity --backend cuda --preset cpu_s --heads 2 --steps 20 --batch 4 --seq 160
 part parity-bf16-hs128-gqa 150 "$BIN/gpubench" parity --backend cuda --preset cpu_m --heads 2 --kv-heads 1 --steps 20 --batch 4 --seq 160
+# If the tensor-core attention failed, see whether the CUDA-core kernels pass
+# (then the benchmarks below run with them too).
+if grep -qE '^parity-bf16-hs(64|128-gqa) +(FAIL|TIMEOUT)' "$SUMMARY"; then
+  part parity-bf16-hs64-plain 120 env OLMOLAB_GPU_ATTN=plain "$BIN/gpubench" parity --backend cuda --preset cpu_s --heads 2 --steps 20 --batch 4 --seq 160
+  if grep -qE '^parity-bf16-hs64-plain +ok' "$SUMMARY"; then
+    export OLMOLAB_GPU_ATTN=plain
+    say "benchmarks below use OLMOLAB_GPU_ATTN=plain"
+  fi
+fi
 if command -v compute-sanitizer >/dev/null; then
   part memcheck-hs64 120 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/gpubench" parity --backend cuda --preset cpu_s --heads 2 --steps 2 --batch 2 --seq 80
 fi

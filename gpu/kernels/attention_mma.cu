@@ -8,8 +8,9 @@
 //
 // Fragment ownership is in common.cuh (mma16816). A warp owns 16 rows; with
 // g = lane/4 and c = lane%4 a lane holds rows g and g+8 of each accumulator
-// tile, columns 2c and 2c+1. Shared-memory rows are padded by 8 bf16 so that
-// the 32-bit fragment loads of a warp hit 32 different banks.
+// tile, columns 2c and 2c+1. Operands come out of shared memory through
+// ldmatrix; rows are padded by 8 bf16 so that the eight 16-byte rows of each
+// ldmatrix phase fall in different banks.
 #include "common.cuh"
 
 #define MMA_PAD 8
@@ -47,35 +48,35 @@ __device__ __forceinline__ void load_afrag(unsigned fr[HS / 16][4], const bf16* 
   }
 }
 
-// smem_afrag: A fragments of k-step kk for rows row0.. of a shared tile.
+// The three shared-memory operand loads, each one ldmatrix.x4 (common.cuh),
+// with lane = 8i + j giving row j of matrix i.
+
+// smem_afrag: the A fragments of k-step kk for the 16 rows row0.. of a tile.
 template <int HS>
 __device__ __forceinline__ void smem_afrag(unsigned a[4], const bf16* tile, int row0, int kk) {
-  int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
   constexpr int LDS = HS + MMA_PAD;
-  a[0] = *(const unsigned*)(tile + (row0 + g) * LDS + 16 * kk + 2 * c);
-  a[1] = *(const unsigned*)(tile + (row0 + g + 8) * LDS + 16 * kk + 2 * c);
-  a[2] = *(const unsigned*)(tile + (row0 + g) * LDS + 16 * kk + 8 + 2 * c);
-  a[3] = *(const unsigned*)(tile + (row0 + g + 8) * LDS + 16 * kk + 8 + 2 * c);
+  int lane = threadIdx.x & 31;
+  ldsm_x4(a, tile + (row0 + (lane & 7) + 8 * ((lane >> 3) & 1)) * LDS + 16 * kk + 8 * (lane >> 4));
 }
 
-// smem_bfrag_t: B fragments of k-step kk where B[k][n] = tile[n0+n][16kk+k]
-// (a product with the tile transposed: the k index runs along a tile row).
+// smem_bfrag_t: B fragments of k-step kk for the two n-tiles n0.. and n0+8..,
+// where B[k][n] = tile[n0+n][16kk+k] (a product with the tile transposed: the
+// k index runs along a tile row). b[0..1] serve n-tile n0, b[2..3] n-tile n0+8.
 template <int HS>
-__device__ __forceinline__ void smem_bfrag_t(unsigned bb[2], const bf16* tile, int n0, int kk) {
-  int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+__device__ __forceinline__ void smem_bfrag_t(unsigned b[4], const bf16* tile, int n0, int kk) {
   constexpr int LDS = HS + MMA_PAD;
-  bb[0] = *(const unsigned*)(tile + (n0 + g) * LDS + 16 * kk + 2 * c);
-  bb[1] = *(const unsigned*)(tile + (n0 + g) * LDS + 16 * kk + 8 + 2 * c);
+  int lane = threadIdx.x & 31;
+  ldsm_x4(b, tile + (n0 + (lane & 7) + 8 * (lane >> 4)) * LDS + 16 * kk + 8 * ((lane >> 3) & 1));
 }
 
-// smem_bfrag_n: B fragments where B[k][n] = tile[k0+k][n0+n] (the k index runs
-// down the tile's rows, so each register packs two rows).
+// smem_bfrag_n: B fragments for the two n-tiles n0.. and n0+8.. where
+// B[k][n] = tile[k0+k][n0+n] (the k index runs down the tile's rows: a
+// transposing load). b[0..1] serve n-tile n0, b[2..3] n-tile n0+8.
 template <int HS>
-__device__ __forceinline__ void smem_bfrag_n(unsigned bb[2], const bf16* tile, int k0, int n0) {
-  int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+__device__ __forceinline__ void smem_bfrag_n(unsigned b[4], const bf16* tile, int k0, int n0) {
   constexpr int LDS = HS + MMA_PAD;
-  bb[0] = pack2h(tile[(k0 + 2 * c) * LDS + n0 + g], tile[(k0 + 2 * c + 1) * LDS + n0 + g]);
-  bb[1] = pack2h(tile[(k0 + 2 * c + 8) * LDS + n0 + g], tile[(k0 + 2 * c + 9) * LDS + n0 + g]);
+  int lane = threadIdx.x & 31;
+  ldsm_x4_t(b, tile + (k0 + (lane & 7) + 8 * ((lane >> 3) & 1)) * LDS + n0 + 8 * (lane >> 4));
 }
 
 // cfrag_to_a turns two 16×8 accumulator tiles (columns 0..7 and 8..15 of a
@@ -114,13 +115,15 @@ __device__ void attn_fwd_mma(bf16* o, float* lse, const bf16* q, const bf16* k, 
     __syncthreads();
     float s[8][4];
 #pragma unroll
-    for (int nt = 0; nt < 8; nt++) {
-      s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+    for (int nt = 0; nt < 8; nt++) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
+#pragma unroll
+    for (int np = 0; np < 4; np++) {
 #pragma unroll
       for (int kk = 0; kk < HS / 16; kk++) {
-        unsigned bb[2];
-        smem_bfrag_t<HS>(bb, Ks, nt * 8, kk);
-        mma16816(s[nt], qa[kk], bb);
+        unsigned bb[4];
+        smem_bfrag_t<HS>(bb, Ks, np * 16, kk);
+        mma16816(s[2 * np], qa[kk], bb);
+        mma16816(s[2 * np + 1], qa[kk], bb + 2);
       }
     }
     // scale, causal mask (and keys past T), online softmax per row
@@ -167,10 +170,11 @@ __device__ void attn_fwd_mma(bf16* o, float* lse, const bf16* q, const bf16* k, 
       unsigned pa[4];
       cfrag_to_a(pa, s[2 * kk], s[2 * kk + 1]);
 #pragma unroll
-      for (int i = 0; i < NT; i++) {
-        unsigned bb[2];
+      for (int i = 0; i < NT; i += 2) {
+        unsigned bb[4];
         smem_bfrag_n<HS>(bb, Vs, 16 * kk, i * 8);
         mma16816(oacc[i], pa, bb);
+        mma16816(oacc[i + 1], pa, bb + 2);
       }
     }
   }
@@ -239,17 +243,15 @@ __device__ void attn_bwd_dkv_mma(bf16* dk, bf16* dv, int lddk, int lddv, const b
       }
 #pragma unroll
       for (int kk = 0; kk < HS / 16; kk++) {
-        unsigned ka[4], va[4];
+        unsigned ka[4], va[4], bq[4], bo[4];
         smem_afrag<HS>(ka, Ks, warp * 16, kk);
         smem_afrag<HS>(va, Vs, warp * 16, kk);
-#pragma unroll
-        for (int nt = 0; nt < 2; nt++) {
-          unsigned bq[2], bo[2];
-          smem_bfrag_t<HS>(bq, Qs, nt * 8, kk);
-          smem_bfrag_t<HS>(bo, Os, nt * 8, kk);
-          mma16816(st_[nt], ka, bq);
-          mma16816(dp[nt], va, bo);
-        }
+        smem_bfrag_t<HS>(bq, Qs, 0, kk);
+        smem_bfrag_t<HS>(bo, Os, 0, kk);
+        mma16816(st_[0], ka, bq);
+        mma16816(st_[1], ka, bq + 2);
+        mma16816(dp[0], va, bo);
+        mma16816(dp[1], va, bo + 2);
       }
       // Pᵀ and dSᵀ in place; rows are keys, columns queries
 #pragma unroll
@@ -268,12 +270,14 @@ __device__ void attn_bwd_dkv_mma(bf16* dk, bf16* dv, int lddk, int lddv, const b
       cfrag_to_a(pa, st_[0], st_[1]);
       cfrag_to_a(dsa, dp[0], dp[1]);
 #pragma unroll
-      for (int i = 0; i < NT; i++) {
-        unsigned bo[2], bq[2];
+      for (int i = 0; i < NT; i += 2) {
+        unsigned bo[4], bq[4];
         smem_bfrag_n<HS>(bo, Os, 0, i * 8);
         smem_bfrag_n<HS>(bq, Qs, 0, i * 8);
         mma16816(dva[i], pa, bo);
+        mma16816(dva[i + 1], pa, bo + 2);
         mma16816(dka[i], dsa, bq);
+        mma16816(dka[i + 1], dsa, bq + 2);
       }
     }
   }
@@ -333,13 +337,18 @@ __device__ void attn_bwd_dq_mma(bf16* dq, int lddq, const bf16* q, const bf16* k
     for (int nt = 0; nt < 4; nt++) {
       s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
       dp[nt][0] = dp[nt][1] = dp[nt][2] = dp[nt][3] = 0.f;
+    }
+#pragma unroll
+    for (int np = 0; np < 2; np++) {
 #pragma unroll
       for (int kk = 0; kk < HS / 16; kk++) {
-        unsigned bk[2], bv[2];
-        smem_bfrag_t<HS>(bk, Ks, nt * 8, kk);
-        smem_bfrag_t<HS>(bv, Vs, nt * 8, kk);
-        mma16816(s[nt], qa[kk], bk);
-        mma16816(dp[nt], oa[kk], bv);
+        unsigned bk[4], bv[4];
+        smem_bfrag_t<HS>(bk, Ks, np * 16, kk);
+        smem_bfrag_t<HS>(bv, Vs, np * 16, kk);
+        mma16816(s[2 * np], qa[kk], bk);
+        mma16816(s[2 * np + 1], qa[kk], bk + 2);
+        mma16816(dp[2 * np], oa[kk], bv);
+        mma16816(dp[2 * np + 1], oa[kk], bv + 2);
       }
     }
 #pragma unroll
@@ -358,10 +367,11 @@ __device__ void attn_bwd_dq_mma(bf16* dq, int lddq, const bf16* q, const bf16* k
       unsigned dsa[4];
       cfrag_to_a(dsa, dp[2 * kk], dp[2 * kk + 1]);
 #pragma unroll
-      for (int i = 0; i < NT; i++) {
-        unsigned bk[2];
+      for (int i = 0; i < NT; i += 2) {
+        unsigned bk[4];
         smem_bfrag_n<HS>(bk, Ks, 16 * kk, i * 8);
         mma16816(dqa[i], dsa, bk);
+        mma16816(dqa[i + 1], dsa, bk + 2);
       }
     }
   }

@@ -137,3 +137,29 @@ __device__ __forceinline__ void mma16816(float d[4], const unsigned a[4], const 
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 #endif
 }
+
+// ldsm_x4 loads four 8×8 bf16 matrices from shared memory (ldmatrix.x4):
+// lanes 8i..8i+7 give the addresses of matrix i's rows (16 bytes each, 16-byte
+// aligned), and r[i] receives matrix i's fragment M_i[g][2c..2c+1] (g = lane/4,
+// c = lane%4) — exactly an mma operand fragment. ldsm_x4_t loads the
+// transposed fragments (M_i[2c][g], M_i[2c+1][g]). PTX ISA, "ldmatrix".
+__device__ __forceinline__ void ldsm_x4(unsigned r[4], const bf16* row) {
+#ifdef OLMO_EMU
+  emu_ldmatrix_x4(r, row, false);
+#else
+  unsigned a = (unsigned)__cvta_generic_to_shared(row);
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(a));
+#endif
+}
+__device__ __forceinline__ void ldsm_x4_t(unsigned r[4], const bf16* row) {
+#ifdef OLMO_EMU
+  emu_ldmatrix_x4(r, row, true);
+#else
+  unsigned a = (unsigned)__cvta_generic_to_shared(row);
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(a));
+#endif
+}

@@ -70,7 +70,7 @@
 // the others by at most the piece it holds, where a static split with barriers
 // runs at the speed of the slowest core (measured here with other work on the
 // machine: 22 GFLOP/s for a static split vs 85 for OpenBLAS; with dynamic
-// claiming, 2 threads never fall much below 1). Waits spin ~µs, then park on a
+// claiming, 2 threads run about as fast as 1 when the second core is taken). Waits spin ~µs, then park on a
 // condition variable; an idle worker polls for its next call for 50 µs before
 // parking, since products come back to back and waking a parked goroutine
 // costs tens of µs in a VM.
@@ -97,7 +97,10 @@
 //
 // i.e. 86–92% of the FMA peak on one core and 75–87% on two; NT and TN at 1024
 // are within ±5% of OpenBLAS too, and the micro-kernel alone on L1-resident
-// panels runs at 98% of peak. The 2-core development VM shares its cores with
+// panels runs at 98% of peak. A second session on the same kind of machine
+// (after the pool changes, clock varying: peak 136–164 GFLOP/s per core) gave
+// ours/OpenBLAS = 111/108/99% on 1 thread and 116/110/115% on 2 (n =
+// 512/1024/2048), NT and TN at 1024 104–109%. The 2-core development VM shares its cores with
 // other work, so numbers there swing by ±30% between runs; run the script and
 // read its "foreign" column before trusting one.
 package gemm

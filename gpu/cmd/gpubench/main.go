@@ -8,6 +8,7 @@
 //	gpubench parity   --backend cuda [--preset cpu_s --steps 50 --batch 8 --seq 64]
 //	gpubench bench    --backend cuda --preset olmo2_1B_v2 [--batch 8 --seq 4096 --steps 10 --warmup 2]
 //	gpubench plan     --preset olmo2_7B [--batch 8 --seq 4096 --budget-gib 140]
+//	gpubench info     (opens the GPU and cuBLAS; exit status 1 if that fails)
 //
 // Each command prints readable lines and one JSON line starting with "RESULT "
 // for scripts (scripts/gpu-check.sh).
@@ -37,7 +38,7 @@ const peak = 989e12
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: gpubench verify|parity|bench|plan [flags]")
+		fmt.Fprintln(os.Stderr, "usage: gpubench verify|parity|bench|plan|info [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -50,6 +51,8 @@ func main() {
 		err = runBench(os.Args[2:])
 	case "plan":
 		err = runPlan(os.Args[2:])
+	case "info":
+		err = runInfo()
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -299,6 +302,19 @@ func runBench(args []string) error {
 	if res.Skipped || math.IsNaN(res.Loss) {
 		return failed{"the last step was skipped (non-finite loss or gradient)"}
 	}
+	return nil
+}
+
+func runInfo() error {
+	name, err := gpu.DeviceName()
+	if err != nil {
+		return failed{err.Error()}
+	}
+	free, total, err := gpu.FreeMemory()
+	if err != nil {
+		return failed{err.Error()}
+	}
+	fmt.Printf("%s: %.1f of %.1f GiB free\n", name, float64(free)/(1<<30), float64(total)/(1<<30))
 	return nil
 }
 

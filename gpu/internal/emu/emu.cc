@@ -284,3 +284,30 @@ void emu_mma16816(float d[4], const unsigned a[4], const unsigned b[2]) {
   emu_warp_barrier();  // everyone has read the exchange slots
   memcpy(d, out, sizeof out);
 }
+
+// emu_ldmatrix_x4: each lane deposits its row address; lane L then takes from
+// matrix i (rows given by lanes 8i..8i+7) the pair (row L/4, columns 2(L%4),
+// 2(L%4)+1), or transposed (rows 2(L%4), 2(L%4)+1, column L/4).
+void emu_ldmatrix_x4(unsigned r[4], const unsigned short* row, bool trans) {
+  const unsigned short** buf = (const unsigned short**)emu_warp_buf();
+  int lane = emu_lane();
+  buf[lane * 8] = row;  // 64-byte slots: one pointer each
+  if (((uintptr_t)row & 15) != 0) {
+    fprintf(stderr, "emu: ldmatrix row address %p is not 16-byte aligned\n", (const void*)row);
+    abort();
+  }
+  emu_warp_barrier();
+  int g = lane >> 2, c = lane & 3;
+  for (int i = 0; i < 4; i++) {
+    unsigned lo, hi;
+    if (!trans) {
+      const unsigned short* p = buf[(8 * i + g) * 8];
+      lo = p[2 * c], hi = p[2 * c + 1];
+    } else {
+      lo = buf[(8 * i + 2 * c) * 8][g];
+      hi = buf[(8 * i + 2 * c + 1) * 8][g];
+    }
+    r[i] = lo | (hi << 16);
+  }
+  emu_warp_barrier();
+}

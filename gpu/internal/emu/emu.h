@@ -79,3 +79,4 @@ T __shfl_xor_sync(unsigned mask, T v, int laneMask) {
 }
 
 void emu_mma16816(float d[4], const unsigned a[4], const unsigned b[2]);
+void emu_ldmatrix_x4(unsigned r[4], const unsigned short* row, bool trans);
