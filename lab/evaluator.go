@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/olmolab/olmolab/lab/data"
+	"github.com/olmolab/olmolab/lab/data/world"
 	"github.com/olmolab/olmolab/lab/olmes"
 	"github.com/olmolab/olmolab/model"
 )
@@ -17,7 +18,8 @@ import (
 // benchmarks from DataDir, or oe-eval request dumps. Tasks are built once and
 // reused at every evaluation of the run, so scores differ only by the weights.
 type OLMESEvaluator struct {
-	DataDir string // OLMES datasets; "" reads $OLMOLAB_OLMES_DATA
+	DataDir string    // OLMES datasets; "" reads $OLMOLAB_OLMES_DATA
+	KB      *world.KB // the built-in tasks' world; nil: the default
 
 	mu      sync.Mutex
 	key     string
@@ -63,7 +65,7 @@ func (e *OLMESEvaluator) load(spec EvalSpec) ([]*olmes.Task, error) {
 	if e.key == key && e.tasks != nil {
 		return e.tasks, nil
 	}
-	opts := olmes.LoadOptions{DataDir: e.DataDir}
+	opts := olmes.LoadOptions{DataDir: e.DataDir, KB: e.KB}
 	if spec.Limit != 0 {
 		opts.Builtin.Limit = spec.Limit
 	}

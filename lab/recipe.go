@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/olmolab/olmolab/lab/data"
+	"github.com/olmolab/olmolab/lab/data/world"
 	"github.com/olmolab/olmolab/model"
 )
 
@@ -41,6 +42,7 @@ type Recipe struct {
 	Spikes            SpikeSpec
 	Checkpoint        CheckpointSpec
 	StrictData        bool
+	World             *WorldSpec // nil: the default built-in world (docs/world.md's sizes)
 
 	Path     string   // the file it came from ("" for built-ins: "experiments/NAME.yaml")
 	Warnings []string // unknown keys and the like, one line each
@@ -59,6 +61,21 @@ func (r *Recipe) YAML() []byte {
 		panic("lab: re-encoding a parsed recipe: " + err.Error())
 	}
 	return b
+}
+
+// WorldSpec sizes the built-in world a recipe's builtin: sources and built-in
+// evaluation tasks talk about: a smaller world is learned with fewer tokens.
+type WorldSpec struct {
+	Seed   uint64
+	Config world.Config
+}
+
+// KB builds the knowledge base (nil spec: the default world).
+func (w *WorldSpec) KB() *world.KB {
+	if w == nil {
+		return world.Default()
+	}
+	return world.New(w.Seed, w.Config)
 }
 
 // NamedMix is a mixture a run can switch to.
@@ -491,6 +508,30 @@ func (d *decoder) recipe(root *yaml.Node) *Recipe {
 			})
 		case "soup":
 			d.soup(v, &r.Soup)
+		case "world":
+			w := &WorldSpec{Seed: world.DefaultSeed, Config: world.DefaultConfig()}
+			d.fields(v, k, func(k2 string, v2 *yaml.Node) bool {
+				f := join(k, k2)
+				switch k2 {
+				case "seed":
+					w.Seed = uint64(d.count(v2, f))
+				case "regions":
+					w.Config.Regions = d.integer(v2, f)
+				case "towns_per_region":
+					w.Config.TownsPerRegion = d.integer(v2, f)
+				case "people":
+					w.Config.People = d.integer(v2, f)
+				case "animals":
+					w.Config.Animals = d.integer(v2, f)
+				default:
+					return false
+				}
+				if d.err == nil && d.count(v2, f) == 0 && k2 != "seed" {
+					d.fail(v2, f, "must be at least 1")
+				}
+				return true
+			})
+			r.World = w
 		case "eval":
 			d.eval(v, &r.Eval)
 		case "spikes":

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/olmolab/olmolab/lab/data"
+	"github.com/olmolab/olmolab/lab/data/world"
 	"github.com/olmolab/olmolab/model"
 )
 
@@ -67,6 +68,7 @@ type Run struct {
 	// owned by the run goroutine
 	ctx       context.Context
 	tok       data.Tokenizer
+	kb        *world.KB
 	loader    *data.Loader
 	backend   model.Backend
 	trainer   *model.Trainer
@@ -150,12 +152,14 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		}
 	}
 
+	r.kb = rec.World.KB()
 	if len(rec.Eval.Tasks) > 0 {
 		if p.Evaluator == nil {
 			p.Evaluator = NewOLMESEvaluator("")
 			r.p.Evaluator = p.Evaluator
 		}
 		if oe, ok := p.Evaluator.(*OLMESEvaluator); ok {
+			oe.KB = r.kb
 			if _, err := oe.load(rec.Eval); err != nil { // unknown tasks, missing data: before training
 				return nil, &InputError{fmt.Errorf("%s: eval.tasks: %w", rec.Path, err)}
 			}
@@ -174,7 +178,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		mix = resume.State.Mix
 	}
 	var warnings []string
-	loader, err := data.NewLoader(data.LoaderParams{Sources: mix, Tokenizer: tok, SeqLen: T, Seed: seed, Strict: rec.StrictData,
+	loader, err := data.NewLoader(data.LoaderParams{Sources: mix, Tokenizer: tok, SeqLen: T, Seed: seed, Strict: rec.StrictData, World: r.kb,
 		Warn: func(s string) { warnings = append(warnings, s) }})
 	if err != nil {
 		return nil, &InputError{fmt.Errorf("%s: dataset: %w", rec.Path, err)}
