@@ -526,11 +526,12 @@ func (d *decoder) recipe(root *yaml.Node) *Recipe {
 				default:
 					return false
 				}
-				if d.err == nil && d.count(v2, f) == 0 && k2 != "seed" {
-					d.fail(v2, f, "must be at least 1")
-				}
 				return true
 			})
+			if c := w.Config; d.err == nil && (c.Regions < 4 || c.TownsPerRegion < 1 || c.People < 4 || c.Animals < 4) {
+				d.fail(v, k, "the world needs at least 4 regions, 1 town per region, 4 people and 4 animals (got %d, %d, %d, %d)",
+					c.Regions, c.TownsPerRegion, c.People, c.Animals)
+			}
 			r.World = w
 		case "eval":
 			d.eval(v, &r.Eval)

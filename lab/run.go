@@ -725,23 +725,24 @@ func (r *Run) evaluate(why string) {
 
 // EvalRecord is one line of evals.jsonl.
 type EvalRecord struct {
-	Run    string    `json:"run"`
-	Step   int64     `json:"step"`
-	Tokens int64     `json:"tokens"`
-	Phase  string    `json:"phase"`
-	Why    string    `json:"why"`
-	Task   string    `json:"task"`
-	Form   string    `json:"formulation,omitempty"`
-	Metric string    `json:"metric"`
-	Value  float64   `json:"value"`
-	Time   time.Time `json:"time"`
+	Run     string    `json:"run"`
+	Step    int64     `json:"step"`
+	Tokens  int64     `json:"tokens"`
+	Phase   string    `json:"phase"`
+	Why     string    `json:"why"`
+	Task    string    `json:"task"`
+	Form    string    `json:"formulation,omitempty"`
+	Metric  string    `json:"metric"`
+	Value   float64   `json:"value"`
+	Primary bool      `json:"primary,omitempty"`
+	Time    time.Time `json:"time"`
 }
 
 func (r *Run) recordEval(run, why string, scores []EvalScore) {
 	now := time.Now()
 	for _, s := range scores {
 		r.evals.write(EvalRecord{Run: run, Step: r.st.Step, Tokens: r.st.Tokens, Phase: r.st.Phase, Why: why,
-			Task: s.Task, Form: s.Formulation, Metric: s.Metric, Value: s.Value, Time: now})
+			Task: s.Task, Form: s.Formulation, Metric: s.Metric, Value: s.Value, Primary: s.Primary, Time: now})
 	}
 	r.emit(Event{Type: EvEval, Evals: scores, Message: why})
 }

@@ -273,3 +273,55 @@ func TestDivergenceStopsTheRun(t *testing.T) {
 		t.Fatalf("got %v, want ErrDiverged", err)
 	}
 }
+
+// TestAnnealLiftsTargetedTasks: a tiny model on a small world scores above
+// chance on the built-in tasks, and annealing onto the clean/math/QA mix lifts
+// the task that mix targets (QA about entities the QA source covers). Measured
+// when written (cpu_xs, 375K + 125K tokens, seeds 42 and 7): fact_qa_seen
+// 0.458 → 0.625 and 0.479 → 0.625; fact_cloze ≈ 0.5 (chance 0.25).
+func TestAnnealLiftsTargetedTasks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains for ~30 s")
+	}
+	b, err := os.ReadFile("../experiments/quickstart.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := ParseRecipe("quickstart.yaml", b, []string{"model=cpu_xs", "world.regions=4", "world.towns_per_region=2",
+		"world.people=12", "world.animals=4", "max_tokens=500K", "anneal.auto_at=375K", "anneal.tokens=125K",
+		"schedule.warmup_tokens=20K", "schedule.t_max=750K", "eval.limit=100", "checkpoint.interval=0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	s, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: root, Name: "anneal-lift"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := os.ReadFile(filepath.Join(root, "anneal-lift", EvalsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	score := map[string]float64{} // why/task → primary
+	for _, line := range strings.Split(strings.TrimSpace(string(recs)), "\n") {
+		var r EvalRecord
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Primary {
+			score[r.Why+"/"+r.Task] = r.Value
+		}
+	}
+	before, after := score["before anneal/fact_qa_seen"], score["final/fact_qa_seen"]
+	t.Logf("fact_qa_seen %.3f → %.3f; fact_cloze %.3f → %.3f; fact_qa_heldout %.3f → %.3f; loss %.3f",
+		before, after, score["before anneal/fact_cloze"], score["final/fact_cloze"],
+		score["before anneal/fact_qa_heldout"], score["final/fact_qa_heldout"], s.FinalLoss)
+	if after < before+0.06 {
+		t.Errorf("annealing onto the QA mix did not lift fact_qa_seen: %.3f → %.3f", before, after)
+	}
+	for _, task := range []string{"fact_qa_seen", "fact_cloze"} {
+		if v := score["final/"+task]; v < 0.35 {
+			t.Errorf("%s = %.3f after training, not clearly above chance (0.25)", task, v)
+		}
+	}
+}
