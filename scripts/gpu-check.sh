@@ -3,7 +3,7 @@
 # minutes. Run it from the repository root ON THE GPU, with the binaries built
 # here by scripts/gpu-build.sh (no Go is needed there):
 #
-#   device run:  bash scripts/gpu-check.sh        carry: [".device"]   timeout_s: 600
+#   device run:  bash scripts/gpu-check.sh   carry: [".device/bin", ".device/ref"]   timeout_s: 600
 #
 # Parts, most important first, each under `timeout`, each continuing after a
 # failure; a part that would start past the time budget (BUDGET seconds,
