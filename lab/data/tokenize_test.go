@@ -32,7 +32,7 @@ func TestTokenize(t *testing.T) {
 		var w warnings
 		var calls atomic.Int64
 		sum, err := Tokenize(context.Background(), TokenizeParams{
-			Inputs: []string{filepath.Join(dir, "in"), filepath.Join(dir, "*.txt")}, OutDir: out, Tokenizer: tok,
+			Inputs: []string{filepath.Join(dir, "in"), filepath.Join(dir, "*.txt"), filepath.Join(dir, "in", "a.jsonl")}, OutDir: out, Tokenizer: tok,
 			MaxFileBytes: 4000, Workers: workers, Warn: w.warn, Progress: func(TokenizeProgress) { calls.Add(1) },
 		})
 		if err != nil {
