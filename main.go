@@ -74,6 +74,9 @@ func main() {
 // run executes one invocation and returns its exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
+		if isTerminal(stdout) {
+			return exitCode(runTUI(stdout, stderr), stderr)
+		}
 		printHelp(stderr)
 		return exitBadInput
 	}

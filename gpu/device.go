@@ -3,6 +3,7 @@ package gpu
 import (
 	"fmt"
 	"math"
+	"time"
 	"unsafe"
 )
 
@@ -156,5 +157,26 @@ type device interface {
 	// enter makes the device current on the calling OS thread for the
 	// duration of one engine call; the returned function ends it.
 	enter() func()
+	// stamps returns n in-stream timestamps (CUDA events) for profiles.
+	stamps(n int) (stamper, error)
 	close() error
 }
+
+// stamper records timestamps in the stream's order: record(i) marks the
+// moment all earlier work is done; elapsed(i, j) is the time from mark i to
+// mark j in milliseconds (waiting for mark j).
+type stamper interface {
+	record(i int) error
+	elapsed(i, j int) (float64, error)
+	close() error
+}
+
+// wallStamps is the stamper of devices that run synchronously (the emulator,
+// the tests' fake): wall-clock times taken at record.
+type wallStamps []time.Time
+
+func (w wallStamps) record(i int) error { w[i] = time.Now(); return nil }
+func (w wallStamps) elapsed(i, j int) (float64, error) {
+	return float64(w[j].Sub(w[i]).Nanoseconds()) / 1e6, nil
+}
+func (w wallStamps) close() error { return nil }

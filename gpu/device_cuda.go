@@ -230,6 +230,41 @@ func (d *cudaDevice) gemm(g gemmOp) error {
 
 func (d *cudaDevice) sync() error { return cu.Synchronize() }
 
+// cudaStamps are CUDA events recorded on the default stream.
+type cudaStamps []cu.Event
+
+func (d *cudaDevice) stamps(n int) (stamper, error) {
+	s := make(cudaStamps, n)
+	for i := range s {
+		ev, err := cu.MakeEvent(cu.DefaultEvent)
+		if err != nil {
+			s[:i].close()
+			return nil, fmt.Errorf("cuEventCreate: %w", err)
+		}
+		s[i] = ev
+	}
+	return s, nil
+}
+
+func (s cudaStamps) record(i int) error { return s[i].Record(cu.NoStream) }
+
+func (s cudaStamps) elapsed(i, j int) (float64, error) {
+	if err := s[j].Synchronize(); err != nil {
+		return 0, err
+	}
+	return s[i].Elapsed(s[j])
+}
+
+func (s cudaStamps) close() error {
+	var first error
+	for i := range s {
+		if err := cu.DestroyEvent(&s[i]); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
 func (d *cudaDevice) memInfo() (free, total int64, err error) { return cu.MemInfo() }
 
 // close keeps the shared device open for the process's other engines.

@@ -50,8 +50,10 @@ type Engine struct {
 
 	step   int
 	closed bool
-	ints   []int32 // host staging of ids, labels and the embedding-gradient grouping
-	nseg   []int   // per pass: distinct tokens
+	prof   *profile // nil unless EnableProfile
+	phase  string   // the profile's current phase
+	ints   []int32  // host staging of ids, labels and the embedding-gradient grouping
+	nseg   []int    // per pass: distinct tokens
 	keys   []int64
 	sigs   map[string][]string
 }
@@ -192,6 +194,9 @@ func (e *Engine) launch(name string, grid, block dim3, smem int, args ...arg) {
 		panic(fmt.Sprintf("gpu: kernel %s: block %v with %d B shared memory outside the engine's limits", name, block, smem))
 	}
 	e.must("launch "+name, e.dev.launch(name, grid, block, smem, args))
+	if e.prof != nil {
+		e.stamp(e.opLabel(name))
+	}
 }
 
 func (e *Engine) gemm(g gemmOp) {
@@ -199,6 +204,26 @@ func (e *Engine) gemm(g gemmOp) {
 		panic("gpu: " + err.Error())
 	}
 	e.must("gemm", e.dev.gemm(g))
+	if e.prof != nil {
+		e.stamp(e.phase + ":gemm")
+	}
+}
+
+// zero clears device memory (in stream order).
+func (e *Engine) zero(what string, p dptr, bytes int64) {
+	e.must(what, e.dev.zero(p, bytes))
+	if e.prof != nil {
+		e.stamp(e.phase + ":memset")
+	}
+}
+
+// begin starts a profiled engine call: the gap since the last one is the
+// host's.
+func (e *Engine) begin(phase string) {
+	e.phase = phase
+	if e.prof != nil {
+		e.stamp("")
+	}
 }
 
 // mm is gemm with alpha 1 in the engine's operand type; c is of type tc.
@@ -246,7 +271,8 @@ func (e *Engine) MicroBatch() (int, int) { return e.B, e.T }
 // ZeroGrads clears the gradients.
 func (e *Engine) ZeroGrads() {
 	defer e.dev.enter()()
-	e.must("zero gradients", e.dev.zero(e.p(e.o.grads), 4*e.N))
+	e.begin("optim")
+	e.zero("zero gradients", e.p(e.o.grads), 4*e.N)
 }
 
 // ReadParams copies the fp32 master weights to dst (Layout order).
@@ -299,6 +325,10 @@ func (e *Engine) Close() {
 	e.closed = true
 	func() {
 		defer e.dev.enter()()
+		if e.prof != nil {
+			e.must("profile events", e.prof.st.close())
+			e.prof = nil
+		}
 		if e.base != 0 {
 			e.must("free", e.dev.free(e.base))
 		}
@@ -310,6 +340,7 @@ func (e *Engine) Close() {
 // fixed blocks (deterministic).
 func (e *Engine) GradNorm() float64 {
 	defer e.dev.enter()()
+	e.begin("norm")
 	e.launch("sumsq_part", dim3{uint32(e.o.normParts), 1, 1}, threads(256), 0,
 		ptr(e.p(e.o.normPart)), ptr(e.p(e.o.grads)), i64(e.N), i64(normPer))
 	e.launch("sumsq_final", dim3{1, 1, 1}, threads(256), 0, ptr(e.p(e.o.normOut)), ptr(e.p(e.o.normPart)), i32(e.o.normParts))
@@ -356,6 +387,7 @@ func adamRanges(lay *model.Layout, o model.AdamW) []adamRange {
 // bf16 weights in the same pass.
 func (e *Engine) Step(o model.AdamW, lr, gradScale float64) {
 	defer e.dev.enter()()
+	e.begin("optim")
 	e.step++
 	t := float64(e.step)
 	bc1 := 1 - math.Pow(o.Beta1, t)
@@ -680,15 +712,20 @@ func (e *Engine) attnBackward(s actPtrs) {
 // positions (model/cpu.go ForwardBackward).
 func (e *Engine) ForwardBackward(ids, labels []int32, scale, zLoss float64) model.Losses {
 	defer e.dev.enter()()
+	e.begin("fwd")
 	e.upload(ids, labels, true)
-	e.must("zero losses", e.dev.zero(e.p(e.o.lossAcc), 16))
+	e.zero("zero losses", e.p(e.o.lossAcc), 16)
 	for pass := range e.nseg {
+		e.phase = "fwd"
 		e.forwardPass(pass)
+		e.phase = "head"
 		e.head(pass, scale, zLoss, true, nil)
 		for l := e.L - 1; l >= 0; l-- {
 			if e.plan.Recomputed(l) {
+				e.phase = "recompute"
 				e.layerForward(l, true)
 			}
+			e.phase = "bwd"
 			e.layerBackward(l)
 		}
 		perm, segStart, segTok := e.groupOf(pass)
@@ -704,8 +741,9 @@ func (e *Engine) ForwardBackward(ids, labels []int32, scale, zLoss float64) mode
 // the target is ignored.
 func (e *Engine) LogProbs(dst []float32, ids, targets []int32) {
 	defer e.dev.enter()()
+	e.begin("fwd")
 	e.upload(ids, targets, false)
-	e.must("zero losses", e.dev.zero(e.p(e.o.lossAcc), 16))
+	e.zero("zero losses", e.p(e.o.lossAcc), 16)
 	for pass := range e.nseg {
 		e.forwardPass(pass)
 		e.head(pass, 0, 0, false, nil)
@@ -723,6 +761,7 @@ func (e *Engine) Logits(dst []float32, ids []int32) {
 	if len(dst) < e.B*e.T*e.V {
 		panic("gpu: Logits destination too short")
 	}
+	e.begin("fwd")
 	e.upload(ids, nil, false)
 	for pass := range e.nseg {
 		e.forwardPass(pass)

@@ -2,6 +2,7 @@ package gpu
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -84,6 +85,7 @@ func (d *fakeDevice) gemm(g gemmOp) error {
 	}
 	return d.check("gemm C", g.c, ec*g.tc.size())
 }
+func (d *fakeDevice) stamps(n int) (stamper, error)           { return make(wallStamps, n), nil }
 func (d *fakeDevice) sync() error                             { return nil }
 func (d *fakeDevice) memInfo() (free, total int64, err error) { return 1 << 36, 1 << 36, nil }
 func (d *fakeDevice) enter() func() {
@@ -227,5 +229,43 @@ func TestArgPacking(t *testing.T) {
 	want := []string{"u64", "u64", "u64", "u64", "u64", "u64", "f32", "f32", "f32", "f32", "f32", "f32", "f32"}
 	if got := sigs["adamw"]; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("adamw's PTX parameters %v, want %v", got, want)
+	}
+}
+
+// TestProfile: with profiling on, every operation lands under phase:operation.
+func TestProfile(t *testing.T) {
+	d := newFake(t)
+	cfg := smallConfig(128, 2, 1, 64)
+	e, err := newEngine(d, cfg, 1, 70, Options{Keep: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	defer func(n int) { profileStamps = n }(profileStamps)
+	profileStamps = 16 // flush many times within a step
+	if err := e.EnableProfile(); err != nil {
+		t.Fatal(err)
+	}
+	ids, labels := make([]int32, 70), make([]int32, 70)
+	model.NewSyntheticStream(cfg.VocabSize, 1).Fill(ids, labels, 70)
+	for i := 0; i < 2; i++ {
+		e.ZeroGrads()
+		e.ForwardBackward(ids, labels, 1e-3, 1e-4)
+		e.GradNorm()
+		e.Step(model.OLMo2AdamW(), 1e-3, 1)
+	}
+	p := e.Profile()
+	for _, k := range []string{"fwd:gemm", "fwd:attention", "fwd:qknorm_rope_fwd", "head:gemm", "head:ce_chunk",
+		"recompute:gemm", "bwd:attention", "bwd:gemm", "bwd:embed_bwd", "optim:adamw", "optim:memset", "norm:sumsq_part", "host:idle"} {
+		if _, ok := p[k]; !ok {
+			t.Errorf("profile lacks %s (has %v)", k, p)
+		}
+	}
+	if s := FormatProfile(p, 2); !strings.Contains(s, "fwd:attention") || !strings.Contains(s, "total") {
+		t.Errorf("FormatProfile:\n%s", s)
+	}
+	e.ResetProfile()
+	if len(e.Profile()) != 0 {
+		t.Error("ResetProfile left entries")
 	}
 }

@@ -34,7 +34,9 @@ import (
 // which then owns its dK and dV rows) are handed out to the engine's workers
 // from an atomic counter, heaviest first. Each item's result is independent
 // of which worker computes it, so the output is the same for any worker
-// count and any timing.
+// count and any timing. Before the backward items, a row pass (attnPrepJob)
+// copies dO head-major and computes D for every head, reading each row of dO
+// and O once, in order.
 //
 // Outputs: the attention output in layerActs.a (BT,QC), which o_proj reads;
 // dq, dk, dv in CPU.dqkv (BT,QC+2KC), the layout of the fused projection.
@@ -63,8 +65,6 @@ type attnScratch[F Float] struct {
 	s, dp      []F // (blk,pad16(blk)) scores → probabilities; dP → dS
 	m, l       []F // (blk) running max and sum of the query block's rows
 	o          []F // (blk,HS) output rows being accumulated
-	d          []F // (T) D = rowsum(dO ⊙ O) of one head
-	dO         []F // (T,HS) one head's dO, head-major
 	dq, dk, dv []F // (T,HS) one head's dq; the group's dk, dv
 }
 
@@ -73,8 +73,8 @@ func newAttnScratch[F Float](workers, T, HS int) []attnScratch[F] {
 	sc := make([]attnScratch[F], workers)
 	for i := range sc {
 		sc[i] = attnScratch[F]{s: make([]F, blk*pad16(blk)), dp: make([]F, blk*pad16(blk)),
-			m: make([]F, blk), l: make([]F, blk), o: make([]F, blk*HS), d: make([]F, T),
-			dO: make([]F, T*HS), dq: make([]F, T*HS), dk: make([]F, T*HS), dv: make([]F, T*HS)}
+			m: make([]F, blk), l: make([]F, blk), o: make([]F, blk*HS),
+			dq: make([]F, T*HS), dk: make([]F, T*HS), dv: make([]F, T*HS)}
 	}
 	return sc
 }
@@ -179,6 +179,27 @@ func attnForwardBlock[F Float](d *attnDims, a *layerActs[F], sc *attnScratch[F],
 	}
 }
 
+// attnPrepJob, for rows [lo,hi) of dO = CPU.da, writes dO head-major to
+// CPU.dOh (B,NH,T,HS) and D_t = dO_t·O_t to CPU.attnD (B,NH,T).
+type attnPrepJob[F Float] struct {
+	e *CPU[F]
+	a *layerActs[F]
+}
+
+func (j *attnPrepJob[F]) do(lo, hi int) {
+	e := j.e
+	d := e.attnDims()
+	for r := lo; r < hi; r++ {
+		b, t := r/d.T, r%d.T
+		dO, o := e.da[r*d.QC:r*d.QC+d.QC], j.a.a[r*d.QC:r*d.QC+d.QC]
+		for h := 0; h < d.NH; h++ {
+			bh := b*d.NH + h
+			copy(e.dOh[(bh*d.T+t)*d.HS:][:d.HS], dO[h*d.HS:h*d.HS+d.HS])
+			e.attnD[bh*d.T+t] = vDot(dO[h*d.HS:h*d.HS+d.HS], o[h*d.HS:h*d.HS+d.HS])
+		}
+	}
+}
+
 // attnBackwardJob computes dq, dk, dv of layer a from dO = CPU.da; the items
 // are (b, kv head) groups, each owning its dk and dv rows. Run it as
 // attnForwardJob.
@@ -199,29 +220,28 @@ func (j *attnBackwardJob[F]) do(lo, hi int) {
 			if it >= items {
 				break
 			}
-			attnBackwardGroup(&d, j.a, sc, e.da, e.dqkv, int(it)/d.NKV, int(it)%d.NKV)
+			attnBackwardGroup(&d, j.a, sc, e.dOh, e.attnD, e.dqkv, e.cos, e.sin, int(it)/d.NKV, int(it)%d.NKV)
 		}
 	}
 }
 
 // attnBackwardGroup handles the query heads of kv head kvh in sequence b.
-func attnBackwardGroup[F Float](d *attnDims, a *layerActs[F], sc *attnScratch[F], da, dqkv []F, b, kvh int) {
+//
+// dq and dk leave through the inverse RoPE rotation (cos, sin: the (T,HS/2)
+// tables), so that dqkv holds the gradients of the QK-norm outputs.
+func attnBackwardGroup[F Float](d *attnDims, a *layerActs[F], sc *attnScratch[F], dOh, attnD, dqkv, cos, sin []F, b, kvh int) {
 	T, HS, QC, KC := d.T, d.HS, d.QC, d.KC
 	gs := d.NH / d.NKV
 	g := b*d.NKV + kvh
 	scale := F(d.scale)
 	k := a.kh[g*T*HS:] // (T,HS)
-	D, dO := sc.d[:T], sc.dO[:T*HS]
 	dq, dk, dv := sc.dq[:T*HS], sc.dk[:T*HS], sc.dv[:T*HS]
 	for hi := 0; hi < gs; hi++ {
 		h := kvh*gs + hi
 		q := a.qh[(b*d.NH+h)*T*HS:] // (T,HS)
 		lse := a.lse[(b*d.NH+h)*T:]
-		for t := range D { // dO head-major; D_t = dO_t·O_t
-			row := (b*T+t)*QC + h*HS
-			copy(dO[t*HS:t*HS+HS], da[row:row+HS])
-			D[t] = vDot(da[row:row+HS], a.a[row:row+HS])
-		}
+		dO := dOh[(b*d.NH+h)*T*HS:] // (T,HS)
+		D := attnD[(b*d.NH+h)*T:]   // (T)
 		for jb := 0; jb < d.nb; jb++ {
 			s0 := jb * attnBlock
 			bc := min(attnBlock, T-s0)
@@ -254,13 +274,15 @@ func attnBackwardGroup[F Float](d *attnDims, a *layerActs[F], sc *attnScratch[F]
 				mm(bc, HS, br, dp, 1, ld, q[t0*HS:], HS, dk[s0*HS:], HS, accKV)  // dK += dSᵀ·Q
 			}
 		}
+		half := HS / 2
 		for t := 0; t < T; t++ {
-			copy(dqkv[(b*T+t)*d.ldQKV+h*HS:][:HS], dq[t*HS:t*HS+HS])
+			ropeHeadTo(dqkv[(b*T+t)*d.ldQKV+h*HS:][:HS], dq[t*HS:t*HS+HS], cos[t*half:t*half+half], sin[t*half:t*half+half], -1)
 		}
 	}
+	half := HS / 2
 	for t := 0; t < T; t++ {
 		row := dqkv[(b*T+t)*d.ldQKV:]
-		copy(row[QC+kvh*HS:QC+kvh*HS+HS], dk[t*HS:t*HS+HS])
+		ropeHeadTo(row[QC+kvh*HS:QC+kvh*HS+HS], dk[t*HS:t*HS+HS], cos[t*half:t*half+half], sin[t*half:t*half+half], -1)
 		copy(row[QC+KC+kvh*HS:QC+KC+kvh*HS+HS], dv[t*HS:t*HS+HS])
 	}
 }

@@ -11,8 +11,9 @@ import (
 // attnRef is plain causal softmax attention and its backward in float64, row
 // by row with the full probability row, from head-major q (B,NH,T,HS), k and v
 // (B,NKV,T,HS) and dO (BT,QC). It returns o (BT,QC), lse (B,NH,T) and
-// dqkv (BT,QC+2KC) with the dq, dk, dv parts filled.
-func attnRef(d attnDims, qh, kh, vh, da []float64) (o, lse, dqkv []float64) {
+// dqkv (BT,QC+2KC) with the dq, dk, dv parts filled, dq and dk rotated back
+// by the inverse RoPE (cos, sin: the (T,HS/2) tables), as the engine leaves them.
+func attnRef(d attnDims, qh, kh, vh, da, cos, sin []float64) (o, lse, dqkv []float64) {
 	T, HS := d.T, d.HS
 	g := d.NH / d.NKV
 	o = make([]float64, d.B*T*d.QC)
@@ -64,6 +65,19 @@ func attnRef(d attnDims, qh, kh, vh, da []float64) (o, lse, dqkv []float64) {
 						dv[i] += p[u] * dO[i]
 					}
 				}
+			}
+		}
+	}
+	half := HS / 2
+	for r := 0; r < d.B*T; r++ {
+		t := r % T
+		row := dqkv[r*d.ldQKV : r*d.ldQKV+d.QC+d.KC]
+		for h := 0; h+HS <= len(row); h += HS {
+			v := row[h : h+HS]
+			for i := 0; i < half; i++ {
+				a, b := v[i], v[i+half]
+				c, s := cos[t*half+i], -sin[t*half+i]
+				v[i], v[i+half] = a*c-b*s, b*c+a*s
 			}
 		}
 	}
@@ -147,7 +161,7 @@ func TestAttentionBlocked(t *testing.T) {
 			// rows are far from uniform
 			wq, wk := rnd(d.QC, 2, 0.3), rnd(d.KC, 2, 0.3)
 			qh, kh, vh, o, lse, dqkv := runAttn(e64, qkv, wq, wk, da)
-			wo, wl, wd := attnRef(d, qh, kh, vh, da)
+			wo, wl, wd := attnRef(d, qh, kh, vh, da, e64.cos, e64.sin)
 			name := fmt.Sprintf("B%d T%d NH%d NKV%d HS%d w%d", tc.B, tc.T, tc.NH, tc.NKV, tc.HS, workers)
 			check := func(prec string, o, lse, dqkv []float64, tol float64) {
 				t.Helper()
@@ -231,6 +245,36 @@ func TestEstimateCPUMemory(t *testing.T) {
 		e.Close()
 		if r := float64(got) / float64(want); r < 0.97 || r > 1.03 {
 			t.Errorf("%s B=%d T=%d: allocated %d bytes, estimate %d (ratio %.3f)", tc.preset, tc.B, tc.T, got, want, r)
+		}
+	}
+}
+
+// TestStepDeterministic: the same inputs give bitwise the same parameters after
+// a few steps, run to run, and (since every parallel job computes each output
+// element on one worker, in a fixed order) whatever the worker count. T = 150
+// spans three attention blocks.
+func TestStepDeterministic(t *testing.T) {
+	const B, T, steps = 2, 150, 3
+	cfg := smallTrainConfig()
+	cfg.MaxPositionEmbeddings = T
+	run := func(workers int) []float32 {
+		tr := NewTrainer(TrainerParams{Config: cfg, Batch: B, Seq: T, Seed: 7, Workers: workers})
+		defer tr.Close()
+		s := NewSyntheticStream(cfg.VocabSize, 7)
+		ids, labels := make([]int32, B*T), make([]int32, B*T)
+		for i := 0; i < steps; i++ {
+			s.Fill(ids, labels, T)
+			tr.Step(ids, labels, 1e-2)
+		}
+		return append([]float32(nil), tr.B.(*CPUBackend).E.Params...)
+	}
+	a, b, c := run(3), run(3), run(1)
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			t.Fatalf("param %d differs run to run: %g vs %g", i, a[i], b[i])
+		}
+		if math.Float32bits(a[i]) != math.Float32bits(c[i]) {
+			t.Fatalf("param %d differs between 3 workers and 1: %g vs %g", i, a[i], c[i])
 		}
 	}
 }

@@ -46,6 +46,9 @@ type CPU[F Float] struct {
 	dgu                 []F              // (BT,2I) (dgate | dup)
 	da                  []F              // (BT,QC) d attention output
 	dqkv                []F              // (BT,QC+2KC) (dq | dk | dv)
+	dwPart              []F              // norm-weight gradient parts (normPart)
+	dOh                 []F              // (B,NH,T,HS) da head-major (attention.go)
+	attnD               []F              // (B,NH,T) rowsum(dO ⊙ O)
 	attnSc              []attnScratch[F] // one per worker
 	normBlocks          []float64
 
@@ -132,6 +135,8 @@ func NewCPU[F Float](cfg Config, B, T, workers int) *CPU[F] {
 	e.dres, e.dm, e.dout, e.dxf = make([]F, BT*C), make([]F, BT*C), make([]F, BT*C), make([]F, BT*C)
 	e.dact, e.dgu = make([]F, BT*I), make([]F, BT*2*I)
 	e.da, e.dqkv = make([]F, BT*QC), make([]F, BT*(QC+2*KC))
+	e.dOh, e.attnD = make([]F, BT*QC), make([]F, B*NH*T)
+	e.dwPart = make([]F, (BT+normPart-1)/normPart*max(C, QC+KC))
 	e.attnSc = newAttnScratch[F](e.pool.workers, T, HS)
 	e.normBlocks = make([]float64, (len(e.Params)+normBlock-1)/normBlock)
 	e.jobs.init(e)
@@ -188,7 +193,7 @@ func (e *CPU[F]) forward() {
 		// QK-norm over the full projection widths, then RoPE (olmo2.md §2)
 		qj := &e.jobs.qkNorm
 		qj.a, qj.wq, qj.wk = a, P[o.QNorm:o.QNorm+QC], P[o.KNorm:o.KNorm+KC]
-		e.pool.run(BT, 8, qj)
+		e.run(BT, 16, 16, qj)
 		e.attention(a)
 		matmul(false, true, BT, C, QC, a.a, QC, P[o.O:], QC, 0, a.o, C)
 		// h = x + rms(o)
@@ -196,7 +201,7 @@ func (e *CPU[F]) forward() {
 		// SwiGLU MLP
 		matmul(false, true, BT, 2*I, C, a.h, C, P[o.Gate:], C, 0, a.gu, 2*I)
 		e.jobs.swiglu.a = a
-		e.pool.run(BT, 8, &e.jobs.swiglu)
+		e.run(BT, 8, 1, &e.jobs.swiglu)
 		matmul(false, true, BT, C, I, a.act, I, P[o.Down:], I, 0, a.m, C)
 		// out = h + rms(m)
 		e.rmsnorm(e.res[l+1], a.mr, a.m, P[o.PostFFNNorm:o.PostFFNNorm+C], a.h)
@@ -208,19 +213,47 @@ func (e *CPU[F]) forward() {
 func (e *CPU[F]) rmsnorm(y, rstd, x, w, res []F) {
 	j := &e.jobs.rms
 	j.y, j.rstd, j.x, j.w, j.res, j.n, j.eps = y, rstd, x, w, res, e.Cfg.HiddenSize, e.Cfg.RMSNormEps
-	e.pool.run(e.B*e.T, 8, j)
+	e.run(e.B*e.T, 8, 1, j)
 }
 
 // rmsnormBack is rmsnorm's backward for rows of width C: dx from dy, and
 // dw += its gradient.
 func (e *CPU[F]) rmsnormBack(dx, dw, dy, x, rstd, w []F) {
 	j := &e.jobs.rmsB
-	j.dx, j.dw, j.dy, j.x, j.rstd, j.w, j.n = dx, dw, dy, x, rstd, w, e.Cfg.HiddenSize
-	// dw first, by columns (deterministic whatever the worker count), then dx by rows.
-	j.pass = 0
-	e.pool.run(j.n, 16, j)
-	j.pass = 1
-	e.pool.run(e.B*e.T, 8, j)
+	j.dx, j.dy, j.x, j.rstd, j.w, j.n = dx, dy, x, rstd, w, e.Cfg.HiddenSize
+	e.run(e.B*e.T, normPart, normPart, j)
+	e.reduceParts(dw, nil, j.n, 0)
+}
+
+// reduceParts adds the norm-weight gradient parts (normPart) to dw1 and dw2.
+func (e *CPU[F]) reduceParts(dw1, dw2 []F, n1, n2 int) {
+	j := &e.jobs.reduce
+	j.dw1, j.dw2, j.n1, j.n2 = dw1, dw2, n1, n2
+	j.parts = (e.B*e.T + normPart - 1) / normPart
+	e.run(n1+n2, 16, 16, j)
+}
+
+// run runs t over [0, n) on every worker: chunks of at least minRows rows
+// (a multiple of align), about eight per worker, claimed from an atomic
+// counter, so a worker that loses its core to another process is covered by
+// the others instead of holding up the step. Every job computes each row (or
+// column) on its own, so results do not depend on who ran which chunk.
+func (e *CPU[F]) run(n, minRows, align int, t task) {
+	if n <= 0 {
+		return
+	}
+	W := e.pool.workers
+	chunk := max(minRows, (n+8*W-1)/(8*W))
+	chunk = (chunk + align - 1) / align * align
+	if W == 1 || chunk >= n {
+		t.do(0, n)
+		return
+	}
+	j := &e.jobs.dyn
+	j.t, j.n, j.chunk = t, n, chunk
+	j.next.Store(0)
+	e.pool.run(min(W, (n+chunk-1)/chunk), 1, j)
+	j.t = nil
 }
 
 // attention runs layer a's causal attention forward (attention.go).
@@ -233,6 +266,8 @@ func (e *CPU[F]) attention(a *layerActs[F]) {
 
 // attentionBack fills dqkv from da for layer a (attention.go).
 func (e *CPU[F]) attentionBack(a *layerActs[F]) {
+	e.jobs.attnPrep.a = a
+	e.run(e.B*e.T, 8, 1, &e.jobs.attnPrep)
 	j := &e.jobs.attnB
 	j.a = a
 	j.next.Store(0)
@@ -319,7 +354,7 @@ func (e *CPU[F]) ForwardBackward(ids, labels []int32, scale, zLoss float64) Loss
 		matmul(false, false, BT, I, C, e.dm, C, P[o.Down:], I, 0, e.dact, I) // dact = dm·Wdown
 		matmul(true, false, C, I, BT, e.dm, C, a.act, I, 1, G[o.Down:], I)   // dWdown += dmᵀ·act
 		e.jobs.swigluB.a = a
-		e.pool.run(BT, 8, &e.jobs.swigluB)
+		e.run(BT, 8, 1, &e.jobs.swigluB)
 		matmul(false, false, BT, C, 2*I, e.dgu, 2*I, P[o.Gate:], C, 1, e.dres, C) // dres = dh = dout + dgu·W_gu
 		matmul(true, false, 2*I, C, BT, e.dgu, 2*I, a.h, C, 1, G[o.Gate:], C)     // dW_gu += dguᵀ·h
 		// h = x + rms(o): dx = dh + (attention path)
@@ -329,18 +364,13 @@ func (e *CPU[F]) ForwardBackward(ids, labels []int32, scale, zLoss float64) Loss
 		e.attentionBack(a)
 		qj := &e.jobs.qkNormB
 		qj.a, qj.wq, qj.wk = a, P[o.QNorm:o.QNorm+QC], P[o.KNorm:o.KNorm+KC]
-		qj.gq, qj.gk = G[o.QNorm:o.QNorm+QC], G[o.KNorm:o.KNorm+KC]
-		qj.pass = 0
-		e.pool.run(BT, 8, qj)
-		qj.pass = 1
-		e.pool.run(QC+KC, 16, qj)
-		qj.pass = 2
-		e.pool.run(BT, 8, qj)
+		e.run(BT, normPart, normPart, qj)
+		e.reduceParts(G[o.QNorm:o.QNorm+QC], G[o.KNorm:o.KNorm+KC], QC, KC)
 		matmul(false, false, BT, C, QKV, e.dqkv, QKV, P[o.Q:], C, 1, e.dres, C) // dres = d res[l] = dh + dqkv·W_qkv
 		matmul(true, false, QKV, C, BT, e.dqkv, QKV, x, C, 1, G[o.Q:], C)       // dW_qkv += dqkvᵀ·x
 	}
 	// embedding: dW_emb[id] += dres[bt], by column ranges so rows add in order
-	e.pool.run(C, 8, &e.jobs.embB)
+	e.run(C, 16, 16, &e.jobs.embB)
 	return loss
 }
 
@@ -357,7 +387,7 @@ func (e *CPU[F]) head(scale, zLoss float64, backward bool) Losses {
 		rows := min(e.chunk, BT-r0)
 		matmul(false, true, rows, V, C, e.xf[r0*C:], C, W, C, 0, e.logits, V)
 		hj.r0 = r0
-		e.pool.run(rows, 4, hj)
+		e.run(rows, 4, 1, hj)
 		if backward {
 			matmul(true, false, V, C, rows, e.logits, V, e.xf[r0*C:], C, 1, e.Grads[e.Layout.LMHead:], C)
 			matmul(false, false, rows, C, V, e.logits, V, W, C, 0, e.dxf[r0*C:], C)
@@ -392,7 +422,7 @@ func (e *CPU[F]) LogProbs(dst []F, ids, targets []int32) {
 // ZeroGrads clears the gradient buffer.
 func (e *CPU[F]) ZeroGrads() {
 	e.jobs.clear.x = e.Grads
-	e.pool.run(len(e.Grads), 1<<16, &e.jobs.clear)
+	e.run(len(e.Grads), 1<<16, 16, &e.jobs.clear)
 }
 
 const normBlock = 1 << 14
@@ -401,7 +431,7 @@ const normBlock = 1 << 14
 // so the result does not depend on the number of workers.
 func (e *CPU[F]) GradNorm() float64 {
 	e.jobs.sq.x = e.Grads
-	e.pool.run(len(e.normBlocks), 1, &e.jobs.sq)
+	e.run(len(e.normBlocks), 1, 1, &e.jobs.sq)
 	var s float64
 	for _, b := range e.normBlocks {
 		s += b

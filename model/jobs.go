@@ -1,32 +1,63 @@
 package model
 
-import "math"
+import (
+	"math"
+	"sync/atomic"
+)
 
 // cpuJobs holds one reusable job per row-parallel kernel. Arguments are set in
 // the struct before pool.run, so dispatch allocates nothing.
 type cpuJobs[F Float] struct {
-	rms     rmsJob[F]
-	rmsB    rmsBackJob[F]
-	qkNorm  qkNormJob[F]
-	qkNormB qkNormBackJob[F]
-	swiglu  swigluJob[F]
-	swigluB swigluBackJob[F]
-	attnF   attnForwardJob[F]
-	attnB   attnBackwardJob[F]
-	head    headJob[F]
-	embB    embedBackJob[F]
-	sq      sumSquaresJob[F]
-	adamw   adamwJob[F]
-	scale   scaleJob[F]
-	clear   clearJob[F]
+	rms      rmsJob[F]
+	rmsB     rmsBackJob[F]
+	qkNorm   qkNormJob[F]
+	qkNormB  qkNormBackJob[F]
+	reduce   partReduceJob[F]
+	swiglu   swigluJob[F]
+	swigluB  swigluBackJob[F]
+	attnF    attnForwardJob[F]
+	attnPrep attnPrepJob[F]
+	attnB    attnBackwardJob[F]
+	head     headJob[F]
+	embB     embedBackJob[F]
+	sq       sumSquaresJob[F]
+	adamw    adamwJob[F]
+	scale    scaleJob[F]
+	clear    clearJob[F]
+	dyn      dynJob
+}
+
+// dynJob runs t over [0, n) in chunks claimed from next by each worker that
+// calls do (CPU.run).
+type dynJob struct {
+	t        task
+	n, chunk int
+	next     atomic.Int64
+}
+
+func (j *dynJob) do(lo, hi int) {
+	for w := lo; w < hi; w++ {
+		for {
+			s := int(j.next.Add(1)-1) * j.chunk
+			if s >= j.n {
+				break
+			}
+			j.t.do(s, min(s+j.chunk, j.n))
+		}
+	}
 }
 
 func (j *cpuJobs[F]) init(e *CPU[F]) {
 	j.qkNorm.e = e
 	j.qkNormB.e = e
+	j.rmsB.e = e
+	j.reduce.e = e
+	j.rmsB.e = e
+	j.reduce.e = e
 	j.swiglu.e = e
 	j.swigluB.e = e
 	j.attnF.e = e
+	j.attnPrep.e = e
 	j.attnB.e = e
 	j.head.e = e
 	j.embB.e = e
@@ -52,25 +83,55 @@ func (j *rmsJob[F]) do(lo, hi int) {
 	}
 }
 
-// rmsBackJob: pass 0 adds dw[i] += Σ_r dy[r,i]·x[r,i]·rstd[r] for columns
-// [lo,hi) (rows in order, so the sum does not depend on the worker count);
-// pass 1 sets dx for rows [lo,hi) (rmsBackRow). dx may be dy.
+// normPart is the number of rows whose norm-weight gradients are summed into
+// one partial (CPU.dwPart): the backward row passes of RMSNorm add each row's
+// dy ⊙ x·rstd to its part, and partReduceJob then adds the parts to dw in
+// part order. The parts are fixed by row index, not by worker, so the sum is
+// the same for any worker count; and dy and x are read once, by the pass that
+// also computes dx.
+const normPart = 64
+
+// rmsBackJob sets dx for rows [lo,hi) (rmsBackRow; dx may be dy) and the
+// rows' partial weight gradients Σ_r dy[r]⊙x[r]·rstd[r] (rows in whole parts).
 type rmsBackJob[F Float] struct {
-	dx, dw, dy, x, rstd, w []F
-	n, pass                int
+	e                  *CPU[F]
+	dx, dy, x, rstd, w []F
+	n                  int
 }
 
 func (j *rmsBackJob[F]) do(lo, hi int) {
 	n := j.n
-	if j.pass == 0 {
-		dw := j.dw[lo:hi]
-		for r, s := range j.rstd {
-			vMulAcc(dw, j.dy[r*n+lo:r*n+hi], j.x[r*n+lo:r*n+hi], s)
+	for p0 := lo; p0 < hi; p0 += normPart {
+		part := j.e.dwPart[p0/normPart*n : p0/normPart*n+n]
+		clear(part)
+		for r := p0; r < min(p0+normPart, hi); r++ {
+			dy, x := j.dy[r*n:r*n+n], j.x[r*n:r*n+n]
+			vMulAcc(part, dy, x, j.rstd[r]) // before dx overwrites dy
+			rmsBackRow(j.dx[r*n:r*n+n], dy, x, j.w, j.rstd[r])
 		}
-		return
 	}
-	for r := lo; r < hi; r++ {
-		rmsBackRow(j.dx[r*n:r*n+n], j.dy[r*n:r*n+n], j.x[r*n:r*n+n], j.w, j.rstd[r])
+}
+
+// partReduceJob adds the parts of CPU.dwPart (nParts rows of width n1+n2)
+// to dw1 (columns < n1) and dw2 (the rest), for columns [lo,hi).
+type partReduceJob[F Float] struct {
+	e             *CPU[F]
+	dw1, dw2      []F
+	n1, n2, parts int
+}
+
+func (j *partReduceJob[F]) do(lo, hi int) {
+	n := j.n1 + j.n2
+	for c0 := lo; c0 < hi; {
+		c1, dw, base := min(hi, j.n1), j.dw1, 0
+		if c0 >= j.n1 {
+			c1, dw, base = hi, j.dw2, j.n1
+		}
+		dst := dw[c0-base : c1-base]
+		for p := 0; p < j.parts; p++ {
+			vAdd(dst, dst, j.e.dwPart[p*n+c0:p*n+c1])
+		}
+		c0 = c1
 	}
 }
 
@@ -99,17 +160,13 @@ func (j *qkNormJob[F]) do(lo, hi int) {
 		sq := rmsRstd(raw[:d.QC], eps)
 		a.qr[r] = sq
 		for h := 0; h < d.NH; h++ {
-			out := a.qh[((b*d.NH+h)*T+t)*HS:][:HS]
-			vRmsScale(out, raw[h*HS:h*HS+HS], j.wq[h*HS:h*HS+HS], sq)
-			ropeRow(out, cos, sin, HS, 1)
+			rmsRopeHead(a.qh[((b*d.NH+h)*T+t)*HS:][:HS], raw[h*HS:h*HS+HS], j.wq[h*HS:h*HS+HS], cos, sin, sq)
 		}
 		sk := rmsRstd(raw[d.QC:d.QC+d.KC], eps)
 		a.kr[r] = sk
 		for h := 0; h < d.NKV; h++ {
 			g := b*d.NKV + h
-			k := a.kh[(g*T+t)*HS:][:HS]
-			vRmsScale(k, raw[d.QC+h*HS:d.QC+h*HS+HS], j.wk[h*HS:h*HS+HS], sk)
-			ropeRow(k, cos, sin, HS, 1)
+			rmsRopeHead(a.kh[(g*T+t)*HS:][:HS], raw[d.QC+h*HS:d.QC+h*HS+HS], j.wk[h*HS:h*HS+HS], cos, sin, sk)
 			copy(a.vh[(g*T+t)*HS:][:HS], raw[d.QC+d.KC+h*HS:][:HS])
 		}
 	}
@@ -129,6 +186,10 @@ func (j *qkNormJob[F]) do(lo, hi int) {
 
 // transposeRows sets dst[c·ldd + r] = src[r·lds + c] for r < rows, c < cols.
 func transposeRows[F Float](dst []F, ldd int, src []F, lds, rows, cols int) {
+	if isF32[F]() {
+		transpose32(asF32(dst), ldd, asF32(src), lds, rows, cols)
+		return
+	}
 	for c := 0; c < cols; c++ {
 		out := dst[c*ldd : c*ldd+rows]
 		for i := range out {
@@ -138,52 +199,31 @@ func transposeRows[F Float](dst []F, ldd int, src []F, lds, rows, cols int) {
 }
 
 // qkNormBackJob is qkNormJob's backward on the dq and dk parts of CPU.dqkv,
-// in place. pass 0 (rows): undo RoPE (the inverse rotation); pass 1 (columns
-// of q then k, QC+KC in all): the norm weights' gradients; pass 2 (rows): the
-// norms' input gradients.
+// in place, for rows [lo,hi) (whole parts of normPart rows): the attention
+// backward already undid RoPE, so this is RMSNorm's backward for q and k,
+// with the weights' partial gradients in CPU.dwPart (rmsBackJob).
 type qkNormBackJob[F Float] struct {
 	e      *CPU[F]
 	a      *layerActs[F]
 	wq, wk []F // norm weights
-	gq, gk []F // their gradients
-	pass   int
 }
 
 func (j *qkNormBackJob[F]) do(lo, hi int) {
 	e := j.e
 	d := e.attnDims()
-	half := d.HS / 2
 	a := j.a
-	BT := e.B * e.T
-	switch j.pass {
-	case 0:
-		for r := lo; r < hi; r++ {
-			t := r % d.T
-			cos, sin := e.cos[t*half:t*half+half], e.sin[t*half:t*half+half]
-			ropeRow(e.dqkv[r*d.ldQKV:r*d.ldQKV+d.QC+d.KC], cos, sin, d.HS, -1)
-		}
-	case 1:
-		// column c < QC is q's, the rest k's; dy is dqkv, x the raw projection
-		for c0 := lo; c0 < hi; {
-			c1, dw, rstd, base := hi, j.gq, a.qr, 0
-			if c0 < d.QC {
-				c1 = min(hi, d.QC)
-			} else {
-				dw, rstd, base = j.gk, a.kr, d.QC
-			}
-			dwc := dw[c0-base : c1-base]
-			for r := 0; r < BT; r++ {
-				row := r * d.ldQKV
-				vMulAcc(dwc, e.dqkv[row+c0:row+c1], a.qkv[row+c0:row+c1], rstd[r])
-			}
-			c0 = c1
-		}
-	case 2:
-		for r := lo; r < hi; r++ {
+	n := d.QC + d.KC
+	for p0 := lo; p0 < hi; p0 += normPart {
+		part := e.dwPart[p0/normPart*n : p0/normPart*n+n]
+		clear(part)
+		for r := p0; r < min(p0+normPart, hi); r++ {
 			row := r * d.ldQKV
-			dq, dk := e.dqkv[row:row+d.QC], e.dqkv[row+d.QC:row+d.QC+d.KC]
-			rmsBackRow(dq, dq, a.qkv[row:row+d.QC], j.wq, a.qr[r])
-			rmsBackRow(dk, dk, a.qkv[row+d.QC:row+d.QC+d.KC], j.wk, a.kr[r])
+			dq, dk := e.dqkv[row:row+d.QC], e.dqkv[row+d.QC:row+n]
+			xq, xk := a.qkv[row:row+d.QC], a.qkv[row+d.QC:row+n]
+			vMulAcc(part[:d.QC], dq, xq, a.qr[r])
+			vMulAcc(part[d.QC:], dk, xk, a.kr[r])
+			rmsBackRow(dq, dq, xq, j.wq, a.qr[r])
+			rmsBackRow(dk, dk, xk, j.wk, a.kr[r])
 		}
 	}
 }

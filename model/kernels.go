@@ -258,6 +258,34 @@ func ropeRow[F Float](row, cos, sin []F, hs int, sign F) {
 	}
 }
 
+// rmsRopeHead sets y = rope(w ⊙ x·s) for one head (x, w, y of width hs; cos
+// and sin of width hs/2 for this row's position).
+func rmsRopeHead[F Float](y, x, w, cos, sin []F, s F) {
+	if isF32[F]() {
+		h := len(x) / 2
+		rmsRope32(asF32(y[:h]), asF32(y[h:]), asF32(x[:h]), asF32(x[h:]), asF32(w[:h]), asF32(w[h:]), asF32(cos), asF32(sin), float32(s))
+		return
+	}
+	vRmsScale(y, x, w, s)
+	ropeRow(y, cos, sin, len(x), 1)
+}
+
+// ropeHeadTo sets dst = src rotated by RoPE (sign = −1: the inverse rotation)
+// for one head of width len(src).
+func ropeHeadTo[F Float](dst, src, cos, sin []F, sign F) {
+	h := len(src) / 2
+	if isF32[F]() {
+		ropeTo32(asF32(dst[:h]), asF32(dst[h:]), asF32(src[:h]), asF32(src[h:]), asF32(cos), asF32(sin), float32(sign))
+		return
+	}
+	for i := 0; i < h; i++ {
+		a, b := src[i], src[i+h]
+		si := sign * sin[i]
+		dst[i] = a*cos[i] - b*si
+		dst[i+h] = b*cos[i] + a*si
+	}
+}
+
 // swigluRow: act = silu(gate) ⊙ up, silu(g) = g·σ(g) = g/(1 + e^−g).
 func swigluRow[F Float](act, gate, up []F) {
 	if isF32[F]() {

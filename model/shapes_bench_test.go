@@ -18,12 +18,20 @@ var benchShapes = []struct {
 }
 
 // BenchmarkTrainShapes times one optimizer step (forward, backward, grad norm,
-// clip, AdamW) at shapes (a), (b), (c); run with -cpu 1,2 for the thread
-// scaling (the engine and gemm both use GOMAXPROCS threads). It reports
-// tokens/s and the model FLOP rate (OLMo-core's 6·N_non-embedding +
-// 12·L·d·T per token, Config.FLOPsPerToken).
+// clip, AdamW) at shapes (a), (b), (c) and at the cpu_s preset with B=8,
+// T=128 (BenchmarkTrainStep's); run with -cpu 1,2 for the thread scaling (the
+// engine and gemm both use GOMAXPROCS threads). It reports tokens/s, the
+// model FLOP rate (OLMo-core's 6·N_non-embedding + 12·L·d·T per token,
+// Config.FLOPsPerToken) and the process CPU time per step (cpu-ms/op), which
+// a busy machine inflates far less than the wall time.
 func BenchmarkTrainShapes(b *testing.B) {
-	for _, s := range benchShapes {
+	cpuS, _ := PresetByName("cpu_s")
+	shapes := append([]struct {
+		name                         string
+		vocab, d, layers, heads, mlp int
+		T, B                         int
+	}{{"cpu_s", cpuS.VocabSize, cpuS.HiddenSize, cpuS.NumHiddenLayers, cpuS.NumAttentionHeads, cpuS.IntermediateSize, 128, 8}}, benchShapes...)
+	for _, s := range shapes {
 		b.Run(s.name, func(b *testing.B) {
 			cfg := Config{VocabSize: s.vocab, HiddenSize: s.d, IntermediateSize: s.mlp, NumHiddenLayers: s.layers,
 				NumAttentionHeads: s.heads, NumKeyValueHeads: s.heads, MaxPositionEmbeddings: s.T,
@@ -36,9 +44,11 @@ func BenchmarkTrainShapes(b *testing.B) {
 			tr.Step(ids, labels, 1e-3)
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu0 := cpuSeconds()
 			for i := 0; i < b.N; i++ {
 				tr.Step(ids, labels, 1e-3)
 			}
+			b.ReportMetric((cpuSeconds()-cpu0)*1e3/float64(b.N), "cpu-ms/op")
 			tps := float64(s.B*s.T*b.N) / b.Elapsed().Seconds()
 			b.ReportMetric(tps, "tokens/s")
 			b.ReportMetric(tps*cfg.FLOPsPerToken(s.T)/1e9, "GFLOP/s")

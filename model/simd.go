@@ -472,3 +472,71 @@ func mmStridedGo[F Float](m, n, k int, a []F, ai, ap int, b []F, ldb int, c []F,
 		}
 	}
 }
+
+// rmsRope32 is RMSNorm's scaling and then RoPE for one head: with
+// a = w1·(x1·s) and b = w2·(x2·s) (the two halves of the head),
+// o1 = a·c − b·sn and o2 = b·c + a·sn.
+func rmsRope32(o1, o2, x1, x2, w1, w2, c, sn []float32, s float32) {
+	n := len(x1)
+	if n == 0 {
+		return
+	}
+	_, _, _, _, _, _, _ = o1[n-1], o2[n-1], x2[n-1], w1[n-1], w2[n-1], c[n-1], sn[n-1]
+	switch simdLevel {
+	case simdAVX512:
+		rmsRopeAVX512(&o1[0], &o2[0], &x1[0], &x2[0], &w1[0], &w2[0], &c[0], &sn[0], n, s)
+		return
+	case simdAVX2:
+		rmsRopeAVX2(&o1[0], &o2[0], &x1[0], &x2[0], &w1[0], &w2[0], &c[0], &sn[0], n, s)
+		return
+	}
+	for i, x := range x1 {
+		a := w1[i] * (x * s)
+		b := w2[i] * (x2[i] * s)
+		o1[i] = a*c[i] - b*sn[i]
+		o2[i] = b*c[i] + a*sn[i]
+	}
+}
+
+// transpose32 sets dst[c·ldd + r] = src[r·lds + c] for r < rows, c < cols, with
+// the AVX-512 register transpose for whole 16×16 blocks.
+func transpose32(dst []float32, ldd int, src []float32, lds, rows, cols int) {
+	if rows == 0 || cols == 0 {
+		return
+	}
+	_, _ = dst[(cols-1)*ldd+rows-1], src[(rows-1)*lds+cols-1]
+	if simdLevel == simdAVX512 && rows == 16 && cols%16 == 0 {
+		transpose16AVX512(&dst[0], ldd, &src[0], lds, cols/16)
+		return
+	}
+	for c := 0; c < cols; c++ {
+		out := dst[c*ldd : c*ldd+rows]
+		for i := range out {
+			out[i] = src[i*lds+c]
+		}
+	}
+}
+
+// ropeTo32 is rope32 out of place: o1 = x1·c − x2·sn·sign,
+// o2 = x2·c + x1·sn·sign.
+func ropeTo32(o1, o2, x1, x2, c, sn []float32, sign float32) {
+	n := len(x1)
+	if n == 0 {
+		return
+	}
+	_, _, _, _, _ = o1[n-1], o2[n-1], x2[n-1], c[n-1], sn[n-1]
+	switch simdLevel {
+	case simdAVX512:
+		ropeToAVX512(&o1[0], &o2[0], &x1[0], &x2[0], &c[0], &sn[0], n, sign)
+		return
+	case simdAVX2:
+		ropeToAVX2(&o1[0], &o2[0], &x1[0], &x2[0], &c[0], &sn[0], n, sign)
+		return
+	}
+	for i, a := range x1 {
+		b := x2[i]
+		s := sign * sn[i]
+		o1[i] = a*c[i] - b*s
+		o2[i] = b*c[i] + a*s
+	}
+}

@@ -114,6 +114,26 @@ func ropeAVX512(x1, x2, c, sn *float32, n int, sign float32)
 //go:noescape
 func ropeAVX2(x1, x2, c, sn *float32, n int, sign float32)
 
+// rmsRopeAVX512: a = w1·(x1·s), b = w2·(x2·s); (o1, o2) = (a·c − b·sn, b·c + a·sn) (QK-norm then RoPE, one head).
+//
+//go:noescape
+func rmsRopeAVX512(o1, o2, x1, x2, w1, w2, c, sn *float32, n int, s float32)
+
+// rmsRopeAVX2: a = w1·(x1·s), b = w2·(x2·s); (o1, o2) = (a·c − b·sn, b·c + a·sn) (QK-norm then RoPE, one head).
+//
+//go:noescape
+func rmsRopeAVX2(o1, o2, x1, x2, w1, w2, c, sn *float32, n int, s float32)
+
+// ropeToAVX512: (o1, o2) = (x1·c − x2·sn·sign, x2·c + x1·sn·sign) (RoPE, out of place).
+//
+//go:noescape
+func ropeToAVX512(o1, o2, x1, x2, c, sn *float32, n int, sign float32)
+
+// ropeToAVX2: (o1, o2) = (x1·c − x2·sn·sign, x2·c + x1·sn·sign) (RoPE, out of place).
+//
+//go:noescape
+func ropeToAVX2(o1, o2, x1, x2, c, sn *float32, n int, sign float32)
+
 // swigluAVX512: act = g/(1+exp(−g))·up, g = gate (SwiGLU forward).
 //
 //go:noescape
@@ -284,3 +304,8 @@ func mm6x1AVX2(k int, a *float32, ai, ap int, b *float32, ldb int, c *float32, l
 
 //go:noescape
 func mm6x2AVX2(k int, a *float32, ai, ap int, b *float32, ldb int, c *float32, ldc int, acc int)
+
+// transpose16AVX512: 16 rows of src transposed into dst, 16 columns at a time (genTranspose16).
+//
+//go:noescape
+func transpose16AVX512(dst *float32, ldd int, src *float32, lds int, nblk int)

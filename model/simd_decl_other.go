@@ -50,6 +50,20 @@ func ropeAVX512(x1, x2, c, sn *float32, n int, sign float32) { panic("model: no 
 
 func ropeAVX2(x1, x2, c, sn *float32, n int, sign float32) { panic("model: no SIMD kernels") }
 
+func rmsRopeAVX512(o1, o2, x1, x2, w1, w2, c, sn *float32, n int, s float32) {
+	panic("model: no SIMD kernels")
+}
+
+func rmsRopeAVX2(o1, o2, x1, x2, w1, w2, c, sn *float32, n int, s float32) {
+	panic("model: no SIMD kernels")
+}
+
+func ropeToAVX512(o1, o2, x1, x2, c, sn *float32, n int, sign float32) {
+	panic("model: no SIMD kernels")
+}
+
+func ropeToAVX2(o1, o2, x1, x2, c, sn *float32, n int, sign float32) { panic("model: no SIMD kernels") }
+
 func swigluAVX512(act, gate, up *float32, n int) { panic("model: no SIMD kernels") }
 
 func swigluAVX2(act, gate, up *float32, n int) { panic("model: no SIMD kernels") }
@@ -73,3 +87,7 @@ func adamwAVX2(p, gr, m, v *float32, n int, gs, b1, c1, b2, c2, decay, step, bc2
 var mmTableAVX512 [6][4]mmKernel
 
 var mmTableAVX2 [6][2]mmKernel
+
+func transpose16AVX512(dst *float32, ldd int, src *float32, lds int, nblk int) {
+	panic("model: no SIMD kernels")
+}

@@ -3,7 +3,7 @@
 # minutes. Run it from the repository root ON THE GPU, with the binaries built
 # here by scripts/gpu-build.sh (no Go is needed there):
 #
-#   device run:  bash scripts/gpu-check.sh        carry: [".device"]   timeout_s: 600
+#   device run:  bash scripts/gpu-check.sh   carry: [".device/bin", ".device/ref"]   timeout_s: 600
 #
 # Parts, most important first, each under `timeout`, each continuing after a
 # failure; a part that would start past the time budget (BUDGET seconds,
@@ -17,7 +17,8 @@
 #      compute-sanitizer memcheck over two such steps
 #   4. throughput and MFU of olmo2_1B_v2 and olmo2_190M at 8×4096
 #   5. five steps of olmo2_7B at 4×4096: tokens/s, MFU, memory
-#   6. PyTorch's OLMo 2 on the same GPU (scripts/torch_gpu_bench.py --compile)
+#   6. PyTorch's OLMo 2 on the same GPU (scripts/torch_gpu_bench.py --compile),
+#      then a profile of olmo2_1B_v2: device time per operation (CUDA events)
 #   7. olmolab train --backend cuda against the CPU run carried in .device/ref
 # Results (four files, as the device tool returns at most eight):
 # $OUT/summary.txt (also printed), $OUT/results.jsonl (the RESULT lines),
@@ -136,6 +137,8 @@ part bench-olmo2_190M 120 "$BIN/gpubench" bench --backend cuda --preset olmo2_19
 part bench-olmo2_7B 240 "$BIN/gpubench" bench --backend cuda --preset olmo2_7B --batch 4 --seq 4096 --steps 5 --warmup 1
 # 6. PyTorch on the same GPU
 part torch-bench 360 python3 scripts/torch_gpu_bench.py --preset olmo2_190M --batch 8 --preset olmo2_1B_v2 --batch 8 --compile
+# where the engine's time goes (for the next round of speed work)
+part profile-olmo2_1B_v2 120 "$BIN/gpubench" bench --backend cuda --preset olmo2_1B_v2 --batch 8 --seq 4096 --steps 3 --warmup 1 --profile
 # 7. the olmolab binary's own training loop on the GPU against the carried CPU run
 part train-cuda-cpu_s 90 "$BIN/olmolab" train --backend cuda --preset cpu_s --steps 50 --batch 8 --seq 64 --seed 1
 if [ -f .device/ref/cpu_s_train.txt ] && [ -f "$LOGS/train-cuda-cpu_s.log" ]; then
@@ -150,6 +153,10 @@ part verify-bf16-at-fp32-tol 60 "$BIN/olmolab" verify --backend cuda --model $G/
   echo
   echo "throughput (seq 4096; MFU = tokens/s × OLMo-core FLOPs/token / 989 TFLOP/s):"
   grep -h '^preset=' "$LOGS"/bench-*.log "$LOGS"/torch-bench.log 2>/dev/null
+  if [ -f "$LOGS/profile-olmo2_1B_v2.log" ]; then
+    echo
+    sed -n '/device time per step/,/^total/p' "$LOGS/profile-olmo2_1B_v2.log" | head -30
+  fi
 } | tee -a "$SUMMARY"
 say "done in $(($(date +%s) - T0))s"
 tar -C "$LOGROOT" -czf "$OUT/logs.tar.gz" logs

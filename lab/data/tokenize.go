@@ -288,6 +288,7 @@ func Tokenize(ctx context.Context, p TokenizeParams) (TokenizeSummary, error) {
 func tokenizeInputs(in []string) ([]string, int64, error) {
 	var probs problems
 	var files []string
+	seen := map[string]bool{}
 	if len(in) == 0 {
 		return nil, 0, &InputError{Msg: "no inputs", Hint: "give document files, directories or globs"}
 	}
@@ -299,6 +300,10 @@ func tokenizeInputs(in []string) ([]string, int64, error) {
 		}
 		sort.Strings(fs)
 		for _, f := range fs {
+			if seen[f] { // a directory and a glob may name the same file: tokenize it once
+				continue
+			}
+			seen[f] = true
 			if k, _ := classify(f); k != kindJSONL && k != kindText {
 				probs.add(&InputError{Path: f, Msg: "not a document file", Hint: "tokenize reads .jsonl, .json, .txt or .md (optionally .gz or .zst)"})
 				continue

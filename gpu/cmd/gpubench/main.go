@@ -6,7 +6,7 @@
 //
 //	gpubench verify   --backend cuda --model DIR --case FILE [--fwd 3e-2 --bwd 6e-2]
 //	gpubench parity   --backend cuda [--preset cpu_s --steps 50 --batch 8 --seq 64]
-//	gpubench bench    --backend cuda --preset olmo2_1B_v2 [--batch 8 --seq 4096 --steps 10 --warmup 2]
+//	gpubench bench    --backend cuda --preset olmo2_1B_v2 [--batch 8 --seq 4096 --steps 10 --warmup 2 --profile]
 //	gpubench plan     --preset olmo2_7B [--batch 8 --seq 4096 --budget-gib 140]
 //	gpubench info     (opens the GPU and cuBLAS; exit status 1 if that fails)
 //
@@ -231,6 +231,7 @@ func runBench(args []string) error {
 	seq := fs.Int("seq", 4096, "sequence length")
 	steps := fs.Int("steps", 10, "timed optimizer steps")
 	warmup := fs.Int("warmup", 2, "untimed steps first")
+	prof := fs.Bool("profile", false, "attribute the timed steps' device time to operations (CUDA events after every operation)")
 	fs.Parse(args)
 	cfg, err := model.PresetByName(*preset)
 	if err != nil {
@@ -273,7 +274,13 @@ func runBench(args []string) error {
 	}
 	var times []float64
 	var res model.StepResult
+	eng, _ := b.(*gpu.Engine)
 	for s := 0; s < *warmup+*steps; s++ {
+		if s == *warmup && *prof && eng != nil {
+			if err := eng.EnableProfile(); err != nil {
+				return err
+			}
+		}
 		st := time.Now()
 		res = tr.Step(ids, labels, 4e-4) // returns after the loss and grad norm are read back: the step is done
 		dt := time.Since(st).Seconds()
@@ -293,6 +300,10 @@ func runBench(args []string) error {
 	var usedGiB float64
 	if free, total, err := gpu.FreeMemory(); err == nil {
 		usedGiB = float64(total-free) / (1 << 30)
+	}
+	if *prof && eng != nil {
+		fmt.Printf("%s: device time per step by operation (phase:operation; profiled steps run slower)\n%s", *preset,
+			gpu.FormatProfile(eng.Profile(), *steps))
 	}
 	fmt.Printf("preset=%s backend=%s seq=%d batch=%d tokens_per_s=%.0f step_ms=%.1f (min %.1f, max %.1f) mfu=%.3f used_mem_gib=%.1f setup_s=%.1f\n",
 		*preset, *backend, *seq, *batch, tps, mean*1e3, times[0]*1e3, times[len(times)-1]*1e3, mfu, usedGiB, setup.Seconds())

@@ -7,10 +7,11 @@ import (
 	"github.com/olmolab/olmolab/lab/data/internal/rnd"
 )
 
-// Arithmetic in the world: additions of two operands in [ArithMin, ArithMax], worked inside the math source's word
-// problems ("Mara has 17 + 18 = 35 cups.") and the code source's snippets. About ArithHeldOutPercent of the ordered
-// pairs (a, b) never appear as "a + b" in any source: the arith task asks them (can a model add?), arith_seen asks
-// the others (did it learn the sums it saw?). (b, a) may be seen for a held-out (a, b).
+// Arithmetic in the world: additions of two operands in [ArithMin, ArithMax], in the math source's word problems
+// ("Mara has 17 + 18 = 35 cups."), its worksheets of bare sums ("17 + 18 = 35", the evaluation's format) and the
+// code source's snippets. About ArithHeldOutPercent of the ordered pairs (a, b) never appear as "a + b" in any
+// source: the arith task asks them (can a model add?), arith_seen asks the others (did it learn the sums it saw?).
+// (b, a) may be seen for a held-out (a, b).
 const (
 	ArithMin            = 1
 	ArithMax            = 20

@@ -2,7 +2,7 @@
 // that talk about it with different quality, and the evaluation items that test what a model learned
 // (docs/world.md).
 //
-// The knowledge base (KB) has regions, towns, people and animal species with invented names, and about 450 facts
+// The knowledge base (KB) has regions, towns, people and animal species with invented names, and about 900 facts
 // (a region's capital and language, a town's product and climate, a person's job, home, favourite colour and pet,
 // an animal's food, habitat and colour). Half of each kind of entity is held out of the qa source.
 //

@@ -14,7 +14,7 @@ func ExampleKB_Items() {
 		fmt.Printf("%s: %q → %q of %q\n", task, it.Context, " "+it.Choices[it.Gold], it.Choices)
 	}
 	// Output:
-	// fact_qa_heldout: "Q: What is the capital of Thourveak?\nA:" → " Gahai" of ["Faikthai" "Bangrouth" "Mulzel" "Gahai"]
-	// fact_cloze: "The capital of Thourveak is" → " Gahai" of ["Faikthai" "Bangrouth" "Mulzel" "Gahai"]
+	// fact_qa_heldout: "Q: What is the capital of Thourveak?\nA:" → " Shothai" of ["Thebo" "Bosteak" "Laida" "Shothai"]
+	// fact_cloze: "The capital of Thourveak is" → " Shothai" of ["Thebo" "Bosteak" "Laida" "Shothai"]
 	// arith: "1 + 1 =" → " 2" of ["5" "3" "0" "2"]
 }

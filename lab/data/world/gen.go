@@ -270,9 +270,10 @@ func (k *KB) code(b *strings.Builder, r *rnd.RNG) {
 }
 
 var (
-	items = []string{"apples", "coins", "books", "eggs", "fish", "stones", "cups", "ropes", "shells", "pears"}
-	verbs = []string{"buys", "finds", "gets", "is given"}
-	gives = []string{"gives away", "sells", "loses", "eats"}
+	items      = []string{"apples", "coins", "books", "eggs", "fish", "stones", "cups", "ropes", "shells", "pears"}
+	verbs      = []string{"buys", "finds", "gets", "is given"}
+	gives      = []string{"gives away", "sells", "loses", "eats"}
+	worksheets = []string{"Practice: addition", "Homework", "Sums to learn", "Warm-up exercises", "Quick maths"}
 )
 
 // math writes a word problem about a person of the world with a worked answer.
@@ -280,7 +281,14 @@ func (k *KB) math(b *strings.Builder, r *rnd.RNG) {
 	people := k.byKind[Person]
 	p := k.Entities[people[r.IntN(len(people))]].Name
 	it := pick(r, items)
-	switch r.IntN(4) {
+	switch r.IntN(6) {
+	case 4, 5: // a worksheet of bare additions, the arith evaluation's format
+		b.WriteString(pick(r, worksheets))
+		b.WriteString("\n")
+		for range r.Range(4, 8) {
+			s := k.sumSeen(r)
+			fmt.Fprintf(b, "%d + %d = %d\n", s.A, s.B, s.Answer())
+		}
 	case 0, 1: // addition, the operation the arith evaluation asks
 		s := k.sumSeen(r)
 		fmt.Fprintf(b, "%s has %d %s and %s %d more. How many %s does %s have now?\n", p, s.A, it, pick(r, verbs), s.B, it, p)

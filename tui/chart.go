@@ -1,0 +1,354 @@
+package tui
+
+import (
+	"math"
+	"strings"
+
+	"charm.land/lipgloss/v2"
+	"github.com/guptarohit/asciigraph"
+)
+
+// Charts are drawn in two steps. First every series is reduced to exactly one
+// value per column (bucketize keeps the min, max and last of each column),
+// because asciigraph's own Width option interpolates and would hide a
+// one-step spike between two sample points. Then asciigraph rasterises each
+// layer on plain text with shared bounds, and compose lays the layers on top
+// of each other cell by cell, colouring each by its role and adding the
+// phase-change lines and the marker row.
+
+// smoothEMA is TensorBoard's debiased exponential moving average:
+// s_t = α·s_{t-1} + (1−α)·y_t, reported as s_t / (1 − α^n) after n finite
+// values, so the first values are not pulled towards zero. NaN stays NaN and
+// does not advance the average.
+func smoothEMA(ys []float64, alpha float64) []float64 {
+	out := make([]float64, len(ys))
+	var s, w float64
+	for i, y := range ys {
+		if math.IsNaN(y) || math.IsInf(y, 0) {
+			out[i] = math.NaN()
+			continue
+		}
+		s = alpha*s + (1-alpha)*y
+		w = alpha*w + (1 - alpha)
+		out[i] = s / w
+	}
+	return out
+}
+
+// bucketize maps points (xs ascending) onto width columns that split [x0, x1]
+// evenly and returns each column's min, max and last finite value (NaN where a
+// column holds none).
+func bucketize(xs, ys []float64, x0, x1 float64, width int) (lo, hi, last []float64) {
+	lo, hi, last = nanSlice(width), nanSlice(width), nanSlice(width)
+	for i, x := range xs {
+		y := ys[i]
+		if math.IsNaN(y) || math.IsInf(y, 0) {
+			continue
+		}
+		c := column(x, x0, x1, width)
+		if c < 0 {
+			continue
+		}
+		if math.IsNaN(lo[c]) || y < lo[c] {
+			lo[c] = y
+		}
+		if math.IsNaN(hi[c]) || y > hi[c] {
+			hi[c] = y
+		}
+		last[c] = y
+	}
+	return lo, hi, last
+}
+
+// column is the column of x on a width-column axis spanning [x0, x1], or -1
+// outside it.
+func column(x, x0, x1 float64, width int) int {
+	if width <= 0 || x < x0 || x > x1 {
+		return -1
+	}
+	if x1 <= x0 {
+		return 0
+	}
+	c := int((x - x0) / (x1 - x0) * float64(width))
+	return min(c, width-1)
+}
+
+func nanSlice(n int) []float64 {
+	s := make([]float64, n)
+	for i := range s {
+		s[i] = math.NaN()
+	}
+	return s
+}
+
+// fillGaps joins columns left empty because the series has fewer points than
+// the chart has columns: interior NaN runs become the straight line between
+// their finite neighbours. Leading and trailing NaN stay (no data there).
+func fillGaps(v []float64) {
+	prev := -1
+	for i, y := range v {
+		if math.IsNaN(y) {
+			continue
+		}
+		if prev >= 0 && i-prev > 1 {
+			for j := prev + 1; j < i; j++ {
+				f := float64(j-prev) / float64(i-prev)
+				v[j] = v[prev] + f*(y-v[prev])
+			}
+		}
+		prev = i
+	}
+}
+
+// toLog10 maps values onto log10 for a log-Y chart; values ≤ 0 have no
+// logarithm and become gaps.
+func toLog10(v []float64) []float64 {
+	out := make([]float64, len(v))
+	for i, y := range v {
+		if y > 0 {
+			out[i] = math.Log10(y)
+		} else {
+			out[i] = math.NaN()
+		}
+	}
+	return out
+}
+
+// chartLayer is one series already reduced to one value per column.
+type chartLayer struct {
+	values []float64
+	style  lipgloss.Style
+	dotted bool // draw with '·' (raw series when colour cannot tell layers apart)
+}
+
+// chartMark is a glyph on the marker row under the plot, optionally with a
+// dotted vertical line through the plot (phase changes).
+type chartMark struct {
+	col   int
+	glyph string
+	style lipgloss.Style
+	vline bool
+	prio  int // a higher priority wins a shared column
+}
+
+// chart is everything one plot needs; render draws it.
+type chart struct {
+	width, rows   int // total width; plot rows (the marker and axis rows come on top)
+	layers        []chartLayer
+	logY          bool
+	marks         []chartMark
+	xLeft, xRight string // axis labels
+	axisStyle     lipgloss.Style
+	vlineStyle    lipgloss.Style
+	labelStyle    lipgloss.Style
+	markerRow     bool
+	emptyMessage  string
+}
+
+// yLabelW is the width of a y label's value; a space before it and the axis
+// line after it make the plot start at column yLabelW+2.
+const yLabelW = 6
+
+// plotWidth is how many data columns a chart of total width w has.
+func plotWidth(w int) int { return max(w-yLabelW-2, 2) }
+
+// render returns the chart's lines, each exactly c.width cells wide:
+// c.rows plot rows, then the marker row (when markerRow) and the x-axis row.
+func (c chart) render() []string {
+	pw := plotWidth(c.width)
+	var layers []chartLayer
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, l := range c.layers {
+		v := l.values
+		if len(v) > pw {
+			v = v[len(v)-pw:]
+		}
+		if c.logY {
+			v = toLog10(v)
+		}
+		finite := false
+		for _, y := range v {
+			if !math.IsNaN(y) && !math.IsInf(y, 0) {
+				finite = true
+				lo, hi = math.Min(lo, y), math.Max(hi, y)
+			}
+		}
+		if finite {
+			layers = append(layers, chartLayer{values: v, style: l.style, dotted: l.dotted})
+		}
+	}
+	out := make([]string, 0, c.rows+2)
+	if len(layers) == 0 || c.rows < 2 {
+		msg := c.emptyMessage
+		for i := 0; i < c.rows; i++ {
+			line := ""
+			if i == c.rows/2 && msg != "" {
+				line = strings.Repeat(" ", max(0, (c.width-lipgloss.Width(msg))/2)) + c.labelStyle.Render(msg)
+			}
+			out = append(out, padRight(line, c.width))
+		}
+		if c.markerRow {
+			out = append(out, strings.Repeat(" ", c.width))
+		}
+		out = append(out, strings.Repeat(" ", c.width))
+		return out
+	}
+	if hi-lo < 1e-12*math.Max(1, math.Abs(hi)) {
+		pad := math.Max(math.Abs(hi)*0.05, 1e-9)
+		if c.logY {
+			pad = 0.05
+		}
+		lo, hi = lo-pad, hi+pad
+	}
+	format := func(v float64) string {
+		if c.logY {
+			v = math.Pow(10, v)
+		}
+		s := fmtY(v)
+		if len(s) > yLabelW {
+			s = s[:yLabelW]
+		}
+		return strings.Repeat(" ", yLabelW-len(s)) + s
+	}
+
+	// rasterise every layer on the same bounds; asciigraph gives rows+1 lines
+	// for Height(rows) up to rounding, so ask again when it misses
+	var grids [][][]rune
+	height := c.rows - 1
+	for attempt := 0; attempt < 3; attempt++ {
+		grids = grids[:0]
+		n := -1
+		for _, l := range layers {
+			opts := []asciigraph.Option{asciigraph.Height(height), asciigraph.LowerBound(lo), asciigraph.UpperBound(hi),
+				asciigraph.Offset(2), asciigraph.YAxisValueFormatter(format)}
+			if l.dotted {
+				opts = append(opts, asciigraph.SeriesChars(asciigraph.CreateCharSet("·")))
+			}
+			g := toGrid(asciigraph.Plot(l.values, opts...))
+			n = len(g)
+			grids = append(grids, g)
+		}
+		if n == c.rows {
+			break
+		}
+		height += c.rows - n
+		if height < 1 {
+			height = 1
+		}
+	}
+	axis := yLabelW + 1 // the column of '┤'
+	rows := min(len(grids[0]), c.rows)
+	cols := make(map[int]chartMark)
+	for _, mk := range c.marks {
+		if mk.col < 0 || mk.col >= pw {
+			continue
+		}
+		if old, ok := cols[mk.col]; !ok || mk.prio >= old.prio {
+			if old.vline && !mk.vline {
+				mk.vline = true
+			}
+			cols[mk.col] = mk
+		}
+	}
+	for r := 0; r < rows; r++ {
+		var b strings.Builder
+		label := string(safeSlice(grids[len(grids)-1][r], 0, axis))
+		b.WriteString(c.labelStyle.Render(label))
+		ax := safeRune(grids[len(grids)-1][r], axis)
+		if ax == '┼' {
+			ax = '┤'
+		}
+		b.WriteString(c.axisStyle.Render(string(ax)))
+		// runs of cells with the same style are rendered together
+		var run strings.Builder
+		var runStyle *lipgloss.Style
+		flush := func() {
+			if run.Len() > 0 {
+				if runStyle == nil {
+					b.WriteString(run.String())
+				} else {
+					b.WriteString(runStyle.Render(run.String()))
+				}
+				run.Reset()
+			}
+		}
+		for x := 0; x < pw; x++ {
+			ch, st := ' ', (*lipgloss.Style)(nil)
+			for i := len(grids) - 1; i >= 0; i-- {
+				if g := safeRune(grids[i][r], axis+1+x); g != ' ' && g != 0 {
+					ch, st = g, &layers[i].style
+					break
+				}
+			}
+			if ch == ' ' {
+				if mk, ok := cols[x]; ok && mk.vline {
+					ch, st = '┊', &c.vlineStyle
+				}
+			}
+			if st != runStyle {
+				flush()
+				runStyle = st
+			}
+			run.WriteRune(ch)
+		}
+		flush()
+		out = append(out, padRight(b.String(), c.width))
+	}
+	for len(out) < c.rows {
+		out = append(out, strings.Repeat(" ", c.width))
+	}
+	if c.markerRow {
+		var b strings.Builder
+		b.WriteString(strings.Repeat(" ", axis+1))
+		for x := 0; x < pw; x++ {
+			if mk, ok := cols[x]; ok && mk.glyph != "" {
+				b.WriteString(mk.style.Render(mk.glyph))
+			} else {
+				b.WriteByte(' ')
+			}
+		}
+		out = append(out, padRight(b.String(), c.width))
+	}
+	// x axis: left label under the first column, right label under the last
+	left, right := c.xLeft, c.xRight
+	gap := pw - lipgloss.Width(left) - lipgloss.Width(right)
+	xl := strings.Repeat(" ", axis+1) + left
+	if gap > 0 {
+		xl += strings.Repeat(" ", gap) + right
+	}
+	out = append(out, padRight(c.labelStyle.Render(xl), c.width))
+	return out
+}
+
+func toGrid(s string) [][]rune {
+	lines := strings.Split(s, "\n")
+	g := make([][]rune, len(lines))
+	for i, l := range lines {
+		g[i] = []rune(l)
+	}
+	return g
+}
+
+func safeRune(r []rune, i int) rune {
+	if i < 0 || i >= len(r) {
+		return ' '
+	}
+	return r[i]
+}
+
+func safeSlice(r []rune, a, b int) []rune {
+	out := make([]rune, 0, b-a)
+	for i := a; i < b; i++ {
+		out = append(out, safeRune(r, i))
+	}
+	return out
+}
+
+// padRight pads or cuts a styled line to exactly w cells.
+func padRight(s string, w int) string {
+	n := lipgloss.Width(s)
+	if n > w {
+		return truncate(s, w)
+	}
+	return s + strings.Repeat(" ", w-n)
+}

@@ -1,0 +1,106 @@
+package tui
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/guptarohit/asciigraph"
+)
+
+func TestSmoothEMA(t *testing.T) {
+	got := smoothEMA([]float64{4, 4, math.NaN(), 4}, 0.9)
+	if got[0] != 4 || got[1] != 4 || !math.IsNaN(got[2]) || math.Abs(got[3]-4) > 1e-12 {
+		t.Errorf("debiased EMA of a constant is %v, want 4s (NaN kept)", got)
+	}
+	// the first value is not pulled towards zero, later ones lag
+	got = smoothEMA([]float64{10, 0, 0}, 0.5)
+	if got[0] != 10 || math.Abs(got[1]-10.0/3) > 1e-12 {
+		t.Errorf("smoothEMA = %v, want [10 3.333 …]", got)
+	}
+}
+
+// TestBucketKeepsSpike: 10 000 steps on 70 columns keep a one-step spike in
+// the max of its column, where asciigraph's own resizing loses it.
+func TestBucketKeepsSpike(t *testing.T) {
+	n := 10000
+	xs, ys := make([]float64, n), make([]float64, n)
+	for i := range ys {
+		xs[i], ys[i] = float64(i), 3
+	}
+	ys[6173] = 9
+	lo, hi, last := bucketize(xs, ys, 0, float64(n-1), 70)
+	c := column(6173, 0, float64(n-1), 70)
+	if hi[c] != 9 || lo[c] != 3 || last[c] != 3 {
+		t.Fatalf("spike column %d: lo %v hi %v last %v", c, lo[c], hi[c], last[c])
+	}
+	// asciigraph's own Width interpolates 70 samples and misses it
+	if resized := asciigraph.Plot(ys, asciigraph.Width(70), asciigraph.Height(5)); strings.Contains(resized, "9.00") {
+		t.Fatal("asciigraph.Width kept the spike; this test no longer shows why we bucket")
+	}
+	ch := chart{width: 80, rows: 8, layers: []chartLayer{{values: lo}, {values: hi}}}
+	out := ansi.Strip(strings.Join(ch.render(), "\n"))
+	if !strings.Contains(out, "9.00") {
+		t.Errorf("the chart's y range lost the spike:\n%s", out)
+	}
+	top := strings.Split(out, "\n")[0]
+	if !strings.ContainsAny(top[strings.Index(top, "┤")+1:], "╭╮│") {
+		t.Errorf("no line reaches the spike's row:\n%s", out)
+	}
+}
+
+func TestFillGaps(t *testing.T) {
+	v := []float64{math.NaN(), 1, math.NaN(), math.NaN(), 4, math.NaN()}
+	fillGaps(v)
+	if !math.IsNaN(v[0]) || v[2] != 2 || v[3] != 3 || !math.IsNaN(v[5]) {
+		t.Errorf("fillGaps = %v", v)
+	}
+}
+
+func TestChartShape(t *testing.T) {
+	// every render is exactly rows + marker + axis lines of the given width,
+	// for flat, tiny, log and empty series
+	for _, tc := range []struct {
+		name string
+		v    []float64
+		log  bool
+	}{{"flat", []float64{2, 2, 2, 2}, false}, {"ramp", []float64{1, 2, 3, 4, 5}, false},
+		{"log", []float64{1e-5, 1e-4, 1e-3}, true}, {"empty", []float64{math.NaN()}, false}, {"one", []float64{3}, false}} {
+		for _, rows := range []int{2, 4, 9} {
+			ch := chart{width: 40, rows: rows, layers: []chartLayer{{values: tc.v}}, logY: tc.log, markerRow: true,
+				marks: []chartMark{{col: 1, glyph: "A", vline: true}}, xLeft: "0", xRight: "5 step"}
+			lines := ch.render()
+			if len(lines) != rows+2 {
+				t.Errorf("%s rows=%d: %d lines", tc.name, rows, len(lines))
+			}
+			for _, l := range lines {
+				if lipgloss.Width(l) != 40 {
+					t.Errorf("%s rows=%d: line %q is %d wide", tc.name, rows, ansi.Strip(l), lipgloss.Width(l))
+				}
+			}
+		}
+	}
+}
+
+func TestParseCount(t *testing.T) {
+	for in, want := range map[string]int64{"400K": 400000, "0.4M": 400000, "1.3M": 1300000, "2048": 2048, "1e6": 1000000, " 2k ": 2000} {
+		if got, err := parseCount(in); err != nil || got != want {
+			t.Errorf("parseCount(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "x", "-3K", "NaN"} {
+		if _, err := parseCount(bad); err == nil {
+			t.Errorf("parseCount(%q) accepted", bad)
+		}
+	}
+}
+
+func TestFmtY(t *testing.T) {
+	for in, want := range map[float64]string{0.003: "0.003", 0.00075: "7.5e-4", 3.4567: "3.46", 12345: "1.2e4", 0: "0", 150: "150", 0.25: "0.25"} {
+		if got := fmtY(in); got != want {
+			t.Errorf("fmtY(%v) = %q, want %q", in, got, want)
+		}
+	}
+}

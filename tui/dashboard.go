@@ -1,0 +1,314 @@
+package tui
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"charm.land/lipgloss/v2"
+
+	"github.com/olmolab/olmolab/lab"
+	"github.com/olmolab/olmolab/tui/theme"
+)
+
+// the dashboard's charts, in focus order
+const (
+	chartLoss = iota
+	chartGrad
+	chartLR
+)
+
+var chartNames = [3]string{"loss", "grad norm", "lr"}
+
+func (m *Model) viewDashboard(w, h int) []string {
+	t := m.theme
+	d := m.cur
+	if d == nil {
+		return []string{"", t.Subtle.Render("  No run is open. Press n to launch a recipe or 2 to pick a run.")}
+	}
+	out := m.statusLines(d, w)
+	fixed := len(out) + 2 // mix and eval lines
+	avail := h - fixed
+	lossH := max(avail*58/100, 6)
+	smallH := avail - lossH
+	out = append(out, m.chartBlock(d, chartLoss, w, lossH)...)
+	if smallH >= 5 {
+		lw := w / 2
+		left := m.chartBlock(d, chartGrad, lw, smallH)
+		right := m.chartBlock(d, chartLR, w-lw, smallH)
+		for i := range left {
+			out = append(out, left[i]+right[i])
+		}
+	}
+	out = append(out, m.mixLine(d, w), m.evalLine(d, w))
+	return out
+}
+
+// statusLines answer "is it healthy?": progress, loss and grad norm with their
+// z-scores, LR and phase, throughput, MFU, ETA and the spike score.
+func (m *Model) statusLines(d *runData, w int) []string {
+	t := m.theme
+	e := d.Last
+	sep := t.Border.Render(" │ ")
+	lbl := t.Subtle.Render
+	val := t.Text.Render
+	zst := func(z float64) lipgloss.Style {
+		if math.Abs(z) >= 4 {
+			return t.Spike
+		}
+		return t.Subtle
+	}
+	steps := fmt.Sprint(e.Step)
+	if ts := d.totalSteps(); ts > 0 {
+		steps += "/" + fmt.Sprint(ts)
+	}
+	pct := ""
+	if d.TotalTokens > 0 {
+		pct = fmt.Sprintf(" %.0f%%", min(100, 100*float64(e.Tokens)/float64(d.TotalTokens)))
+	}
+	l1 := lbl(" step ") + val(steps) + sep + lbl("tok ") + val(humanCount(e.Tokens)+"/"+humanCount(d.TotalTokens)) + lbl(pct) +
+		sep + lbl("loss ") + val(fmtY(e.Loss)) + " " + zst(e.LossZ).Render(fmtZ(e.LossZ)) +
+		sep + lbl("grad ") + val(fmtY(e.GradNorm)) + " " + zst(e.GradZ).Render(fmtZ(e.GradZ))
+	phase := d.Phase
+	if strings.HasPrefix(phase, "soup") && d.LastIng.Phase != "" {
+		phase = d.LastIng.Phase
+	}
+	eta := "–"
+	if left, ok := d.eta(); ok {
+		eta = fmtDuration(left)
+	}
+	mfu := "–"
+	if e.MFU > 0 {
+		mfu = fmtPct(e.MFU)
+	}
+	spike := "–"
+	if s := e.SpikeScore; s != nil {
+		spike = fmt.Sprintf("%.2g%%/%.2g%%", s.Loss, s.GradNorm)
+	}
+	spikeSt := t.Text
+	if d.Spikes > 0 {
+		spike += fmt.Sprintf(" (%d▲)", d.Spikes)
+		spikeSt = t.Spike
+	}
+	l2 := lbl(" lr ") + val(fmtY(e.LR)) + " " + t.State(phaseState(phase)).Render(phase) +
+		sep + val(humanCount(int64(d.tokensPerSec()))) + lbl(" tok/s") +
+		sep + lbl("MFU ") + val(mfu) + sep + lbl("ETA ") + val(eta) +
+		sep + lbl("spike ") + spikeSt.Render(spike)
+	// the lab says nothing while it evaluates or writes a checkpoint: say how
+	// long the run has been quiet so a stall is not mistaken for a hang
+	if d == m.liveData && !d.Ended && d.State == "running" && !d.lastTime.IsZero() {
+		if quiet := m.opts.Now().Sub(d.lastTime); quiet > 5*time.Second {
+			l2 += sep + t.Warning.Render("no step for "+fmtDuration(quiet))
+		}
+	}
+	return []string{padRight(l1, w), padRight(l2, w)}
+}
+
+func phaseState(phase string) string {
+	switch {
+	case phase == "anneal":
+		return "annealing"
+	case strings.HasPrefix(phase, "soup"):
+		return "soup"
+	}
+	return "running"
+}
+
+// chartBlock is a titled chart of h lines: title, plot, marker row, x axis.
+func (m *Model) chartBlock(d *runData, which, w, h int) []string {
+	t := m.theme
+	rows := h - 3
+	title := chartNames[which]
+	var notes []string
+	if which != chartLR {
+		if m.smoothOn {
+			notes = append(notes, fmt.Sprintf("EMA %.2f", smoothLevels[m.smoothIdx]))
+		} else {
+			notes = append(notes, "raw")
+		}
+	}
+	if m.logY[which] {
+		notes = append(notes, "log")
+	}
+	tst := t.Heading
+	if m.focus == which {
+		tst = t.Accent
+		title = "▸ " + title
+	} else {
+		title = "  " + title
+	}
+	head := tst.Render(title) + " " + t.Subtle.Render(strings.Join(notes, " · "))
+	if which == chartLoss {
+		legend := t.Spike.Render("▲") + t.Subtle.Render(" spike  ") + t.Marker.Render("┊A") + t.Subtle.Render(" anneal ") +
+			t.Marker.Render("M") + t.Subtle.Render(" mix ") + t.Marker.Render("S") + t.Subtle.Render(" soup ") +
+			t.Marker.Render("P/R") + t.Subtle.Render(" pause/resume ")
+		if w-lipgloss.Width(head)-2 > lipgloss.Width(legend) {
+			head += strings.Repeat(" ", w-lipgloss.Width(head)-lipgloss.Width(legend)) + legend
+		}
+	}
+	lines := []string{padRight(head, w)}
+	return append(lines, m.plotRun(d, which, w, rows)...)
+}
+
+func metricOf(which int) func(stepPoint) float64 {
+	switch which {
+	case chartGrad:
+		return func(p stepPoint) float64 { return p.Grad }
+	case chartLR:
+		return func(p stepPoint) float64 { return p.LR }
+	}
+	return func(p stepPoint) float64 { return p.Loss }
+}
+
+// plotRun draws one metric of a run: the raw series bucketed per column (min
+// and max, faint), the smoothed series on top, soup ingredients in their own
+// colours, spikes and phase changes marked.
+func (m *Model) plotRun(d *runData, which, w, rows int) []string {
+	t := m.theme
+	pw := plotWidth(w)
+	metric := metricOf(which)
+	curves := append([]*curve{&d.Main}, d.Ingredients...)
+	x0, x1 := math.Inf(1), math.Inf(-1)
+	for _, c := range curves {
+		if n := len(c.Pts); n > 0 {
+			a, b := c.Pts[0], c.Pts[n-1]
+			if m.byTokens {
+				x0, x1 = math.Min(x0, float64(a.Tokens)), math.Max(x1, float64(b.Tokens))
+			} else {
+				x0, x1 = math.Min(x0, float64(a.Step)), math.Max(x1, float64(b.Step))
+			}
+		}
+	}
+	ch := chart{width: w, rows: rows, logY: m.logY[which], axisStyle: t.Border, vlineStyle: t.Marker, labelStyle: t.Subtle,
+		markerRow: true, emptyMessage: "waiting for the first step…"}
+	if math.IsInf(x0, 1) {
+		return ch.render()
+	}
+	smooth := m.smoothOn && which != chartLR
+	alpha := smoothLevels[m.smoothIdx]
+	for i, c := range curves {
+		xs, ys := c.series(m.byTokens, metric)
+		lo, hi, last := bucketize(xs, ys, x0, x1, pw)
+		if i == 0 {
+			fillGaps(lo)
+			fillGaps(hi)
+			rawStyle := t.Faint
+			if !smooth {
+				rawStyle = t.Accent
+			}
+			dotted := t.NoColor && smooth
+			ch.layers = append(ch.layers, chartLayer{values: lo, style: rawStyle, dotted: dotted}, chartLayer{values: hi, style: rawStyle, dotted: dotted})
+			if smooth {
+				_, _, sl := bucketize(xs, smoothEMA(ys, alpha), x0, x1, pw)
+				fillGaps(sl)
+				ch.layers = append(ch.layers, chartLayer{values: sl, style: t.Accent})
+			}
+			continue
+		}
+		v := last
+		if smooth {
+			_, _, v = bucketize(xs, smoothEMA(ys, alpha), x0, x1, pw)
+		}
+		fillGaps(v)
+		ch.layers = append(ch.layers, chartLayer{values: v, style: t.Series(i)})
+	}
+	for _, mk := range d.Markers {
+		x := float64(mk.Step)
+		if m.byTokens {
+			x = float64(mk.Tokens)
+		}
+		col := column(x, x0, x1, pw)
+		switch {
+		case mk.Kind.isPhase():
+			ch.marks = append(ch.marks, chartMark{col: col, glyph: mk.Kind.glyph(), style: t.Marker, vline: true, prio: 2})
+		case mk.Kind == markSkipped:
+			ch.marks = append(ch.marks, chartMark{col: col, glyph: mk.Kind.glyph(), style: t.Error, prio: 4})
+		case mk.Kind == markSpikeLoss && which == chartLoss, mk.Kind == markSpikeGrad && which == chartGrad:
+			ch.marks = append(ch.marks, chartMark{col: col, glyph: mk.Kind.glyph(), style: t.Spike, prio: 3})
+		case mk.Kind == markEval && which == chartLoss:
+			ch.marks = append(ch.marks, chartMark{col: col, glyph: mk.Kind.glyph(), style: t.Subtle, prio: 1})
+		}
+	}
+	unit := "step"
+	fx := func(x float64) string { return fmt.Sprintf("%.0f", x) }
+	if m.byTokens {
+		unit, fx = "tokens", shortCount
+	}
+	ch.xLeft, ch.xRight = fx(x0), fx(x1)+" "+unit
+	return ch.render()
+}
+
+// mixLine draws the current mix as a bar of per-source shares.
+func (m *Model) mixLine(d *runData, w int) string {
+	t := m.theme
+	mix := activeMix(d.Mix)
+	if len(mix) == 0 {
+		return ""
+	}
+	barW := min(max(w/4, 10), 30)
+	fills := []string{"█", "▓", "▒", "░", "▚", "▞"}
+	var bar strings.Builder
+	used := 0
+	var legend []string
+	for i, s := range mix {
+		n := int(math.Round(s.TargetRatio * float64(barW)))
+		if i == len(mix)-1 {
+			n = barW - used
+		}
+		n = max(min(n, barW-used), 0)
+		used += n
+		st := t.Series(theme.StableIndex(s.Name))
+		bar.WriteString(st.Render(strings.Repeat(fills[i%len(fills)], n)))
+		legend = append(legend, st.Render(fills[i%len(fills)])+" "+t.Text.Render(s.Name)+" "+t.Subtle.Render(fmtPct(s.TargetRatio)))
+	}
+	line := t.Subtle.Render(" mix ") + bar.String() + "  " + strings.Join(legend, "  ")
+	return padRight(line, w)
+}
+
+// evalLine shows the latest evaluation's primary scores.
+func (m *Model) evalLine(d *runData, w int) string {
+	t := m.theme
+	if d.Eval == nil {
+		why := "none yet"
+		if d.Recipe != nil && len(d.Recipe.Eval.Tasks) == 0 {
+			why = "the recipe names no tasks (eval.tasks)"
+		}
+		return padRight(t.Subtle.Render(" eval ")+t.Faint.Render(why), w)
+	}
+	scores := primaryScores(d.Eval.Scores)
+	var parts []string
+	for _, s := range scores {
+		parts = append(parts, t.Text.Render(s.Task)+" "+t.Accent.Render(fmtScore(s.Value)))
+	}
+	head := t.Subtle.Render(fmt.Sprintf(" eval @%d (%s) ", d.Eval.Step, d.Eval.Why))
+	return padRight(head+strings.Join(parts, t.Border.Render(" · ")), w)
+}
+
+// primaryScores keeps each task's primary metric (or its first, when none is
+// flagged), sorted by task.
+func primaryScores(scores []lab.EvalScore) []lab.EvalScore {
+	by := map[string]lab.EvalScore{}
+	var tasks []string
+	for _, s := range scores {
+		k := s.Task
+		if s.Formulation != "" && s.Formulation != "rc" {
+			k += ":" + s.Formulation
+		}
+		old, ok := by[k]
+		if !ok {
+			tasks = append(tasks, k)
+		}
+		if !ok || (s.Primary && !old.Primary) {
+			s.Task = k
+			by[k] = s
+		}
+	}
+	sort.Strings(tasks)
+	out := make([]lab.EvalScore, 0, len(tasks))
+	for _, k := range tasks {
+		out = append(out, by[k])
+	}
+	return out
+}

@@ -1,0 +1,511 @@
+package tui
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/olmolab/olmolab/lab"
+	"github.com/olmolab/olmolab/lab/data"
+)
+
+// dialogKind is what a confirmation dialog is about. Every action key opens
+// one that says what will happen before anything does.
+type dialogKind int
+
+const (
+	dlgLaunch dialogKind = iota
+	dlgAnneal
+	dlgMix
+	dlgSoup
+	dlgCheckpoint
+	dlgEval
+	dlgPause
+	dlgStop
+	dlgQuit
+	dlgTakeOver
+)
+
+// field is a one-line text input.
+type field struct {
+	label, value, hint string
+}
+
+// mixChoice is one entry of a dialog's mix picker; a nil mix keeps the current
+// one, and edit opens the ratio fields.
+type mixChoice struct {
+	name string
+	mix  []data.SourceSpec
+	edit bool
+}
+
+type dialog struct {
+	kind   dialogKind
+	title  string
+	fields []*field
+	mixes  []mixChoice
+	mixIdx int
+	ratios []*field // per source, when the picked mix is "edit ratios"
+	srcs   []data.SourceSpec
+	focus  int
+	err    string
+	recipe *recipeEntry
+}
+
+// slot is a focusable line of a dialog: a text field or the mix picker.
+type slot struct {
+	f      *field
+	picker bool
+}
+
+func (d *dialog) slots() []slot {
+	var s []slot
+	for _, f := range d.fields {
+		s = append(s, slot{f: f})
+	}
+	if len(d.mixes) > 0 {
+		s = append(s, slot{picker: true})
+		if d.mixes[d.mixIdx].edit {
+			for _, f := range d.ratios {
+				s = append(s, slot{f: f})
+			}
+		}
+	}
+	return s
+}
+
+func (d *dialog) focused() slot {
+	s := d.slots()
+	if len(s) == 0 {
+		return slot{}
+	}
+	d.focus = (d.focus%len(s) + len(s)) % len(s)
+	return s[d.focus]
+}
+
+func (d *dialog) move(delta int) {
+	if n := len(d.slots()); n > 0 {
+		d.focus = ((d.focus+delta)%n + n) % n
+	}
+}
+
+func (d *dialog) choose(delta int) {
+	if len(d.mixes) > 0 && d.focused().picker {
+		n := len(d.mixes)
+		d.mixIdx = ((d.mixIdx+delta)%n + n) % n
+	}
+}
+
+// typeText adds typed text to the focused field.
+func (d *dialog) typeText(s string) {
+	if f := d.focused().f; f != nil {
+		f.value += s
+		d.err = ""
+	}
+}
+
+func (d *dialog) backspace() {
+	if f := d.focused().f; f != nil && f.value != "" {
+		r := []rune(f.value)
+		f.value = string(r[:len(r)-1])
+		d.err = ""
+	}
+}
+
+// hasInput says whether typing goes into a field (so letters are text, not keys).
+func (d *dialog) hasInput() bool { return d.focused().f != nil }
+
+// mixChoices are the mixes a run can move to: the recipe's named mixes and its
+// stage-1 dataset; keep puts "keep the current mix" first.
+func mixChoices(rec *lab.Recipe, keep bool, preferred string) ([]mixChoice, int) {
+	var out []mixChoice
+	if keep {
+		out = append(out, mixChoice{name: "keep current mix"})
+	}
+	idx := 0
+	if rec != nil {
+		for _, nm := range rec.Mixes {
+			if nm.Name == preferred {
+				idx = len(out)
+			}
+			out = append(out, mixChoice{name: nm.Name, mix: nm.Sources})
+		}
+		out = append(out, mixChoice{name: "stage-1 dataset", mix: rec.Dataset})
+	}
+	return out, idx
+}
+
+// knownSources is every source the run knows (current mix first, then the
+// recipe's), so edited ratios can name any of them.
+func knownSources(cur []data.SourceSpec, rec *lab.Recipe) []data.SourceSpec {
+	seen := map[string]bool{}
+	var out []data.SourceSpec
+	add := func(ss []data.SourceSpec) {
+		for _, s := range ss {
+			if !seen[s.Name] {
+				seen[s.Name] = true
+				out = append(out, s)
+			}
+		}
+	}
+	add(cur)
+	if rec != nil {
+		add(rec.Dataset)
+		for _, nm := range rec.Mixes {
+			add(nm.Sources)
+		}
+	}
+	return out
+}
+
+// editedMix reads the ratio fields (percentages, normalised by the loader).
+func (d *dialog) editedMix() ([]data.SourceSpec, error) {
+	var out []data.SourceSpec
+	sum := 0.0
+	for i, f := range d.ratios {
+		v := strings.TrimSuffix(strings.TrimSpace(f.value), "%")
+		if v == "" {
+			v = "0"
+		}
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil || x < 0 || math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("%s: %q is not a share ≥ 0", f.label, f.value)
+		}
+		s := d.srcs[i]
+		s.TargetRatio = x / 100
+		sum += x
+		out = append(out, s)
+	}
+	if sum <= 0 {
+		return nil, fmt.Errorf("give at least one source a share above 0")
+	}
+	return out, nil
+}
+
+// pickedMix is the mix the dialog would apply (nil: keep the current one).
+func (d *dialog) pickedMix() ([]data.SourceSpec, error) {
+	if len(d.mixes) == 0 {
+		return nil, nil
+	}
+	c := d.mixes[d.mixIdx]
+	if c.edit {
+		return d.editedMix()
+	}
+	return c.mix, nil
+}
+
+// mixLine writes a mix as "web_clean 50% · math 25% · qa 25%".
+func mixLine(mix []data.SourceSpec) string {
+	var parts []string
+	for _, s := range activeMix(mix) {
+		parts = append(parts, fmt.Sprintf("%s %s", s.Name, fmtPct(s.TargetRatio)))
+	}
+	if len(parts) == 0 {
+		return "(empty)"
+	}
+	return strings.Join(parts, " · ")
+}
+
+// openDialog builds the dialog of an action on the dashboard's live run.
+func (m *Model) openDialog(kind dialogKind) {
+	d := &dialog{kind: kind}
+	rec := m.liveRecipe()
+	cur := m.liveData
+	switch kind {
+	case dlgAnneal:
+		d.title = "Anneal now"
+		n := int64(0)
+		if rec != nil {
+			n = rec.Anneal.Tokens
+		}
+		if n <= 0 && cur != nil {
+			n = max(cur.Last.Tokens/4, 1)
+		}
+		d.fields = []*field{{label: "tokens", value: humanCount(n), hint: "anneal length, e.g. 400K"}}
+		d.mixes, d.mixIdx = mixChoices(rec, true, "anneal")
+	case dlgMix:
+		d.title = "Switch data mix"
+		d.mixes, d.mixIdx = mixChoices(rec, false, "")
+		d.mixes = append(d.mixes, mixChoice{name: "edit ratios…", edit: true})
+		var curMix []data.SourceSpec
+		if cur != nil {
+			curMix = cur.Mix
+		}
+		d.srcs = knownSources(curMix, rec)
+		shares := map[string]float64{}
+		for _, s := range activeMix(curMix) {
+			shares[s.Name] = s.TargetRatio
+		}
+		for _, s := range d.srcs {
+			d.ratios = append(d.ratios, &field{label: s.Name, value: strconv.FormatFloat(math.Round(1000*shares[s.Name])/10, 'f', -1, 64), hint: "%"})
+		}
+	case dlgSoup:
+		d.title = "Make a soup"
+		k, n := 3, int64(0)
+		if rec != nil {
+			if rec.Soup.Ingredients > 0 {
+				k = rec.Soup.Ingredients
+			}
+			n = rec.Soup.Tokens
+			if n <= 0 {
+				n = rec.Anneal.Tokens
+			}
+		}
+		if n <= 0 && cur != nil {
+			n = max(cur.Last.Tokens/4, 1)
+		}
+		d.fields = []*field{{label: "ingredients", value: strconv.Itoa(k), hint: "anneals to average"},
+			{label: "tokens each", value: humanCount(n), hint: "anneal length of each"}}
+		pref := "anneal"
+		if rec != nil && len(rec.Soup.Mix) > 0 {
+			d.mixes = append(d.mixes, mixChoice{name: "soup mix", mix: rec.Soup.Mix})
+		}
+		more, idx := mixChoices(rec, true, pref)
+		if len(d.mixes) == 0 {
+			d.mixIdx = idx
+		}
+		d.mixes = append(d.mixes, more...)
+	case dlgCheckpoint:
+		d.title = "Checkpoint now"
+	case dlgEval:
+		d.title = "Evaluate now"
+	case dlgPause:
+		d.title = "Pause training"
+		if cur != nil && cur.State == "paused" {
+			d.title = "Resume training"
+		}
+	case dlgStop:
+		d.title = "Stop the run"
+	case dlgQuit:
+		d.title = "Quit while training"
+	case dlgTakeOver:
+		d.title = "Take over the headless run"
+	}
+	m.dialog = d
+}
+
+// soupSeeds are the data-order seeds a soup of k ingredients uses: the
+// recipe's when it lists k of them, else seed+1 … seed+k (the lab's rule).
+func soupSeeds(rec *lab.Recipe, k int) []uint64 {
+	if rec != nil && len(rec.Soup.Seeds) == k {
+		return rec.Soup.Seeds
+	}
+	var base uint64
+	if rec != nil {
+		base = rec.Seed
+	}
+	out := make([]uint64, k)
+	for i := range out {
+		out[i] = base + uint64(i) + 1
+	}
+	return out
+}
+
+// dialogBody is what the dialog says will happen, computed from its current
+// values so it follows what the person types.
+func (m *Model) dialogBody(d *dialog) []string {
+	rec := m.liveRecipe()
+	cur := m.liveData
+	var step, tokens int64
+	lr := 0.0
+	name, dir := "", ""
+	if cur != nil {
+		step, tokens, lr, name, dir = cur.Last.Step, cur.Last.Tokens, cur.Last.LR, cur.Name, cur.Dir
+	}
+	gb := int64(1)
+	if rec != nil && rec.GlobalBatchSize > 0 {
+		gb = int64(rec.GlobalBatchSize)
+	}
+	var out []string
+	switch d.kind {
+	case dlgLaunch:
+		out = recipeFacts(d.recipe)
+		out = append(out, "", "Training starts in this session; its dashboard opens.")
+	case dlgAnneal:
+		n, err := parseCount(d.fields[0].value)
+		if err != nil || n <= 0 {
+			out = append(out, "tokens: give a count such as 400K")
+			break
+		}
+		steps := (n + gb - 1) / gb
+		out = append(out,
+			fmt.Sprintf("LR %s → 0 linearly over %s tokens (≈%d steps),", fmtY(lr), humanCount(n), steps),
+			fmt.Sprintf("from step %d to ≈%d; the run then ends at %s tokens.", step, step+steps, humanCount(tokens+n)))
+		if mix, err := d.pickedMix(); err == nil && mix != nil {
+			out = append(out, "Data from the next step: "+mixLine(mix))
+		} else if err == nil && cur != nil {
+			out = append(out, "Data stays: "+mixLine(cur.Mix))
+		}
+		extra := "Optimizer state is kept (OLMo 2 stage 2)."
+		if rec != nil && rec.Eval.AtAnneal && len(rec.Eval.Tasks) > 0 {
+			extra += " Evaluates first (eval.at_anneal)."
+		}
+		out = append(out, extra)
+	case dlgMix:
+		mix, err := d.pickedMix()
+		if err != nil {
+			out = append(out, err.Error())
+			break
+		}
+		out = append(out, "From the next step the loader samples:", "  "+mixLine(mix),
+			"LR schedule and optimizer state are unchanged.")
+		if cur != nil {
+			out = append(out, "Now: "+mixLine(cur.Mix))
+		}
+	case dlgSoup:
+		k, err1 := strconv.Atoi(strings.TrimSpace(d.fields[0].value))
+		n, err2 := parseCount(d.fields[1].value)
+		if err1 != nil || k < 1 || k > 16 || err2 != nil || n <= 0 {
+			out = append(out, "give 1–16 ingredients and a token count such as 400K")
+			break
+		}
+		out = append(out,
+			fmt.Sprintf("%d anneals of %s tokens (≈%d steps) each from step %d,", k, humanCount(n), (n+gb-1)/gb, step),
+			fmt.Sprintf("data-order seeds %s, LR %s → 0; weights averaged uniformly.", seedList(soupSeeds(rec, k)), fmtY(lr)))
+		if mix, err := d.pickedMix(); err == nil && mix != nil {
+			out = append(out, "Data: "+mixLine(mix))
+		}
+		out = append(out, "Every ingredient and the soup are evaluated.",
+			fmt.Sprintf("Files: %s/soups/soup-%d/", dir, step),
+			"Afterwards training continues from the soup's weights.")
+	case dlgCheckpoint:
+		keep := ""
+		if rec != nil && rec.Checkpoint.Keep > 0 {
+			keep = fmt.Sprintf(" (the newest %d are kept)", rec.Checkpoint.Keep)
+		}
+		out = append(out, "After the current step, write weights, optimizer state and data",
+			fmt.Sprintf("position to %s%s.", filepath.Join(dir, lab.CkptDir, fmt.Sprintf("step-%d", step+1)), keep))
+	case dlgEval:
+		tasks := "(none)"
+		if rec != nil {
+			tasks = strings.Join(rec.Eval.Tasks, ", ")
+		}
+		out = append(out, "Evaluate the current weights after this step on:", "  "+tasks,
+			"Training waits while it runs; scores go to evals.jsonl.")
+	case dlgPause:
+		if cur != nil && cur.State == "paused" {
+			out = append(out, fmt.Sprintf("Continue training from step %d.", step))
+		} else {
+			out = append(out, "Pause after the current step. Nothing is lost; space resumes.",
+				"Actions still apply while paused.")
+		}
+	case dlgStop:
+		out = append(out, "Write a checkpoint and end the run (state: stopped).",
+			"Continue it later with:", "  olmolab --batch --resume "+dir)
+	case dlgQuit:
+		out = append(out, fmt.Sprintf("%s is still training (step %d).", name, step), "")
+		out = append(out, "s    stop: write a checkpoint, end the run, quit")
+		if m.opts.Detach != nil {
+			out = append(out, "d    detach: checkpoint, quit, and keep training headless",
+				"     (olmolab --batch --resume; output in the run directory,",
+				"     reopen olmolab to follow it)")
+			if strings.HasPrefix(cur.Phase, "soup") {
+				out = append(out, "     A soup in progress restarts from its base checkpoint.")
+			}
+		}
+		out = append(out, "esc  cancel")
+	case dlgTakeOver:
+		c := m.cur
+		pid := 0
+		if l, ok := readLock(c.Dir); ok {
+			pid = l.PID
+		}
+		out = append(out, fmt.Sprintf("%s is training headless (pid %d).", c.Name, pid),
+			"Its process writes a checkpoint and exits (SIGINT); then the run",
+			"resumes here from that checkpoint and its keys work again.")
+	}
+	return out
+}
+
+func seedList(s []uint64) string {
+	var parts []string
+	for _, x := range s {
+		parts = append(parts, strconv.FormatUint(x, 10))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// recipeFacts describes a recipe in a few lines.
+func recipeFacts(e *recipeEntry) []string {
+	if e == nil {
+		return nil
+	}
+	if e.Err != nil {
+		return strings.Split(e.Err.Error(), "\n")
+	}
+	r := e.Recipe
+	var out []string
+	if r.Description != "" {
+		out = append(out, r.Description)
+	}
+	out = append(out, fmt.Sprintf("model %s · %s backend · seq %d", r.ModelName, r.Backend, r.SequenceLength),
+		fmt.Sprintf("%s tokens: %d steps of %s", humanCount(r.MaxTokens), r.Steps(), humanCount(int64(r.GlobalBatchSize))),
+		"mix "+mixLine(r.Dataset))
+	if r.Anneal.AutoAt > 0 {
+		out = append(out, fmt.Sprintf("anneal at %s: %s tokens", humanCount(r.Anneal.AutoAt), humanCount(r.Anneal.Tokens)))
+	}
+	if r.Soup.Ingredients > 0 {
+		out = append(out, fmt.Sprintf("soup of %d ingredients", r.Soup.Ingredients))
+	}
+	if len(r.Eval.Tasks) > 0 {
+		out = append(out, "eval "+strings.Join(r.Eval.Tasks, ", "))
+	}
+	return out
+}
+
+// dialogAction turns a confirmed run dialog into the action it announced.
+func (m *Model) dialogAction(d *dialog) (lab.Action, error) {
+	switch d.kind {
+	case dlgAnneal:
+		n, err := parseCount(d.fields[0].value)
+		if err != nil || n <= 0 {
+			return lab.Action{}, fmt.Errorf("tokens: give a count such as 400K")
+		}
+		mix, err := d.pickedMix()
+		if err != nil {
+			return lab.Action{}, err
+		}
+		return lab.Action{Kind: lab.ActAnneal, Tokens: n, Mix: mix}, nil
+	case dlgMix:
+		mix, err := d.pickedMix()
+		if err != nil {
+			return lab.Action{}, err
+		}
+		return lab.Action{Kind: lab.ActSwitchMix, Mix: mix}, nil
+	case dlgSoup:
+		k, err := strconv.Atoi(strings.TrimSpace(d.fields[0].value))
+		if err != nil || k < 1 || k > 16 {
+			return lab.Action{}, fmt.Errorf("ingredients: give a number from 1 to 16")
+		}
+		n, err := parseCount(d.fields[1].value)
+		if err != nil || n <= 0 {
+			return lab.Action{}, fmt.Errorf("tokens each: give a count such as 400K")
+		}
+		mix, err := d.pickedMix()
+		if err != nil {
+			return lab.Action{}, err
+		}
+		return lab.Action{Kind: lab.ActSoup, K: k, Tokens: n, Mix: mix, Seeds: soupSeeds(m.liveRecipe(), k)}, nil
+	case dlgCheckpoint:
+		return lab.Action{Kind: lab.ActCheckpoint}, nil
+	case dlgEval:
+		return lab.Action{Kind: lab.ActEval}, nil
+	case dlgPause:
+		if m.liveData != nil && m.liveData.State == "paused" {
+			return lab.Action{Kind: lab.ActResume}, nil
+		}
+		return lab.Action{Kind: lab.ActPause}, nil
+	case dlgStop:
+		return lab.Action{Kind: lab.ActStop}, nil
+	}
+	return lab.Action{}, fmt.Errorf("no action")
+}
+
+func (m *Model) liveRecipe() *lab.Recipe {
+	if m.live != nil {
+		return m.live.Recipe()
+	}
+	return nil
+}

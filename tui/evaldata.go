@@ -1,0 +1,166 @@
+package tui
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/olmolab/olmolab/lab"
+	"github.com/olmolab/olmolab/lab/olmes"
+)
+
+// evalRecord is a line of evals.jsonl as the lab writes it (lab.EvalRecord),
+// plus the primary flag olmes's records carry.
+type evalRecord struct {
+	lab.EvalRecord
+	Primary bool `json:"primary,omitempty"`
+}
+
+// evalRow is one task and formulation of the latest evaluation.
+type evalRow struct {
+	Task, Form string
+	Values     map[string]float64
+	Primary    string
+}
+
+// evalData is what the evaluation view shows: the latest scores of one run
+// and the signal-to-noise table across runs.
+type evalData struct {
+	Run        string
+	Step       int64
+	Why        string
+	Rows       []evalRow
+	Metrics    []string // columns present, in olmes's order
+	SNR        *olmes.SNRTable
+	SNRRuns    []string
+	SNRMessage string
+}
+
+// metricShort names the metric columns compactly; the log-likelihood sums
+// olmes also records are left out of the table.
+var metricShort = map[string]string{
+	olmes.MetricAccRaw: "acc", olmes.MetricAccPerToken: "acc/tok", olmes.MetricAccPerChar: "acc/char",
+	olmes.MetricAccPerByte: "acc/byte", olmes.MetricAccUncond: "uncond", olmes.MetricBPB: "bpb",
+}
+
+// readEvalRecords reads a run's evals.jsonl (missing: none).
+func readEvalRecords(dir string) []evalRecord {
+	b, err := os.ReadFile(filepath.Join(dir, lab.EvalsFile))
+	if err != nil {
+		return nil
+	}
+	var out []evalRecord
+	for _, line := range bytes.Split(b, []byte{'\n'}) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var r evalRecord
+		if json.Unmarshal(line, &r) == nil && r.Task != "" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// latestEval picks the run's own latest evaluation: the trailing records of
+// evals.jsonl with the same step and reason (soups and ingredients, recorded
+// under "<run>/…", are left out).
+func latestEval(run string, recs []evalRecord) (rows []evalRow, metrics []string, step int64, why string) {
+	var own []evalRecord
+	for _, r := range recs {
+		if r.Run == run || r.Run == "" {
+			own = append(own, r)
+		}
+	}
+	if len(own) == 0 {
+		return nil, nil, 0, ""
+	}
+	last := own[len(own)-1]
+	step, why = last.Step, last.Why
+	byKey := map[string]*evalRow{}
+	var order []string
+	seenMetric := map[string]bool{}
+	for i := len(own) - 1; i >= 0; i-- {
+		r := own[i]
+		if r.Step != step || r.Why != why {
+			break
+		}
+		form := r.Form
+		if form == "" {
+			form = "rc"
+		}
+		k := r.Task + "\x00" + form
+		row := byKey[k]
+		if row == nil {
+			row = &evalRow{Task: r.Task, Form: form, Values: map[string]float64{}}
+			byKey[k] = row
+			order = append(order, k)
+		}
+		if _, ok := row.Values[r.Metric]; !ok {
+			row.Values[r.Metric] = r.Value
+		}
+		if r.Primary {
+			row.Primary = r.Metric
+		}
+		seenMetric[r.Metric] = true
+	}
+	sort.Strings(order)
+	for _, k := range order {
+		rows = append(rows, *byKey[k])
+	}
+	for _, m := range olmes.MetricNames {
+		if seenMetric[m] && metricShort[m] != "" {
+			metrics = append(metrics, m)
+		}
+	}
+	return rows, metrics, step, why
+}
+
+// loadEvalData reads the latest evaluation of run (in dir) and the SNR table
+// across runDirs (the selected runs, or every run with evaluations).
+func loadEvalData(run, dir string, primary map[string]string, runDirs []string) *evalData {
+	d := &evalData{Run: run}
+	if dir != "" {
+		d.Rows, d.Metrics, d.Step, d.Why = latestEval(run, readEvalRecords(dir))
+		// evals.jsonl does not say which metric is a task's primary one; the
+		// run's eval events do
+		for i := range d.Rows {
+			if d.Rows[i].Primary == "" {
+				d.Rows[i].Primary = primary[d.Rows[i].Task+"\x00"+d.Rows[i].Form]
+			}
+		}
+	}
+	var runs []olmes.RunEvals
+	for _, rd := range runDirs {
+		all, err := olmes.LoadRunEvals(rd)
+		if err != nil {
+			continue
+		}
+		for _, re := range all {
+			if !strings.Contains(re.Name, "/") && len(re.Records) > 0 {
+				runs = append(runs, re)
+			}
+		}
+	}
+	for _, r := range runs {
+		d.SNRRuns = append(d.SNRRuns, r.Name)
+	}
+	switch {
+	case len(runs) < 2:
+		d.SNRMessage = fmt.Sprintf("signal needs at least two runs with evaluations (%d so far): select comparable runs in the runs view (2, space)", len(runs))
+	default:
+		t, err := olmes.SNR(runs, olmes.SNROptions{})
+		if err != nil {
+			d.SNRMessage = err.Error()
+		} else if len(t.Rows) == 0 {
+			d.SNRMessage = "the runs share no task, formulation and metric"
+		} else {
+			d.SNR = &t
+		}
+	}
+	return d
+}

@@ -1,0 +1,142 @@
+package tui
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// humanCount writes 1234567 as 1.23M, as lab's batch front end does.
+func humanCount(n int64) string {
+	f := float64(n)
+	switch {
+	case f >= 1e12:
+		return fmt.Sprintf("%.2fT", f/1e12)
+	case f >= 1e9:
+		return fmt.Sprintf("%.2fB", f/1e9)
+	case f >= 1e6:
+		return fmt.Sprintf("%.2fM", f/1e6)
+	case f >= 1e4:
+		return fmt.Sprintf("%.1fK", f/1e3)
+	}
+	return fmt.Sprint(n)
+}
+
+// shortCount is humanCount without trailing zeros, for axis labels.
+func shortCount(x float64) string {
+	a := math.Abs(x)
+	trim := func(s string) string {
+		if strings.Contains(s, ".") {
+			s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+		}
+		return s
+	}
+	switch {
+	case a >= 1e9:
+		return trim(fmt.Sprintf("%.2f", x/1e9)) + "B"
+	case a >= 1e6:
+		return trim(fmt.Sprintf("%.2f", x/1e6)) + "M"
+	case a >= 1e3:
+		return trim(fmt.Sprintf("%.1f", x/1e3)) + "K"
+	}
+	return trim(fmt.Sprintf("%.0f", x))
+}
+
+// parseCount reads a token count as recipes write it: 400000, 400K, 0.4M, 1.3e6.
+func parseCount(s string) (int64, error) {
+	s = strings.TrimSpace(strings.ReplaceAll(s, "_", ""))
+	mult := 1.0
+	if n := len(s); n > 0 {
+		switch s[n-1] {
+		case 'k', 'K':
+			mult, s = 1e3, s[:n-1]
+		case 'm', 'M':
+			mult, s = 1e6, s[:n-1]
+		case 'b', 'B', 'g', 'G':
+			mult, s = 1e9, s[:n-1]
+		case 't', 'T':
+			mult, s = 1e12, s[:n-1]
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+		return 0, fmt.Errorf("%q is not a count (e.g. 400K, 1.3M)", s)
+	}
+	return int64(math.Round(f * mult)), nil
+}
+
+// fmtY writes an axis or status value in at most about 7 characters.
+func fmtY(v float64) string {
+	a := math.Abs(v)
+	switch {
+	case math.IsNaN(v):
+		return "-"
+	case v == 0:
+		return "0"
+	case a >= 1e4 || a < 1e-3:
+		// 7.8e-4 rather than Go's 7.8e-04: axis labels have 6 cells
+		exp := int(math.Floor(math.Log10(a)))
+		mant := v / math.Pow(10, float64(exp))
+		if math.Abs(mant) >= 9.95 {
+			mant, exp = mant/10, exp+1
+		}
+		s := fmt.Sprintf("%.1fe%d", mant, exp)
+		if len(s) > 6 {
+			s = fmt.Sprintf("%.0fe%d", mant, exp)
+		}
+		return s
+	case a >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case a >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	case a >= 1:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 2, 64)
+}
+
+// fmtZ writes a z-score with its sign.
+func fmtZ(z float64) string {
+	if math.IsNaN(z) || z == 0 {
+		return "z –"
+	}
+	return fmt.Sprintf("z%+.1f", z)
+}
+
+// fmtDuration writes 3m12s, 1h04m, 2d03h.
+func fmtDuration(d time.Duration) string {
+	if d < 0 || d > 1000*time.Hour {
+		return "–"
+	}
+	s := int64(d.Seconds())
+	switch {
+	case s < 60:
+		return fmt.Sprintf("%ds", s)
+	case s < 3600:
+		return fmt.Sprintf("%dm%02ds", s/60, s%60)
+	case s < 86400:
+		return fmt.Sprintf("%dh%02dm", s/3600, s%3600/60)
+	}
+	return fmt.Sprintf("%dd%02dh", s/86400, s%86400/3600)
+}
+
+// fmtPct writes a 0..1 share as a percentage.
+func fmtPct(x float64) string {
+	if x <= 0 || math.IsNaN(x) {
+		return "–"
+	}
+	if x < 0.1 {
+		return fmt.Sprintf("%.1f%%", 100*x)
+	}
+	return fmt.Sprintf("%.0f%%", 100*x)
+}
+
+// fmtScore writes an evaluation value.
+func fmtScore(v float64) string {
+	if math.IsNaN(v) {
+		return "–"
+	}
+	return fmt.Sprintf("%.3f", v)
+}

@@ -1,0 +1,160 @@
+package tui
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"charm.land/lipgloss/v2"
+)
+
+// listWindow returns the first visible index of a list of n items shown in h
+// rows with the cursor kept in view.
+func listWindow(cursor, n, h int) int {
+	if n <= h || cursor < h/2 {
+		return 0
+	}
+	return min(cursor-h/2, n-h)
+}
+
+// stateGlyph is a run state's dot, with a distinct glyph where colour cannot
+// carry it.
+func stateGlyph(state string) string {
+	switch state {
+	case "running", "headless", "annealing", "soup":
+		return "●"
+	case "paused":
+		return "‖"
+	case "failed", "diverged", "crashed":
+		return "✗"
+	case "stopped", "interrupted":
+		return "◼"
+	}
+	return "✓"
+}
+
+func fmtLoss(x float64) string {
+	if math.IsNaN(x) {
+		return "–"
+	}
+	return fmt.Sprintf("%.4f", x)
+}
+
+// viewHome lists the recipes to launch and the runs to open, with the facts
+// of the one under the cursor beside them.
+func (m *Model) viewHome(w, h int) []string {
+	t := m.theme
+	lw := min(44, w/2)
+	type item struct {
+		text     string
+		header   bool
+		selIndex int
+	}
+	var items []item
+	items = append(items, item{text: t.Heading.Render("Recipes") + t.Subtle.Render("  enter launches"), header: true, selIndex: -1})
+	for i, r := range m.recipes {
+		src := "shipped"
+		if r.File {
+			src = "./" + lastPathElem(r.Path)
+		}
+		name := r.Name
+		st := t.Text
+		if r.Err != nil {
+			st, src = t.Faint, "does not parse"
+		}
+		items = append(items, item{text: st.Render(padRight(name, lw-16)) + " " + t.Subtle.Render(truncate(src, 14)), selIndex: i})
+	}
+	items = append(items, item{text: "", header: true, selIndex: -1})
+	items = append(items, item{text: t.Heading.Render("Runs") + t.Subtle.Render(fmt.Sprintf("  in %s/", m.opts.RunsDir)), header: true, selIndex: -1})
+	if len(m.runs) == 0 {
+		items = append(items, item{text: t.Faint.Render("  none yet"), header: true, selIndex: -1})
+	}
+	for i, r := range m.runs {
+		st := m.runStateOf(r)
+		items = append(items, item{text: t.State(st).Render(stateGlyph(st)) + " " + t.Text.Render(truncate(r.Name, lw-16)) + " " +
+			t.Subtle.Render(st), selIndex: len(m.recipes) + i})
+	}
+	cursorRow := 0
+	for i, it := range items {
+		if it.selIndex == m.homeCursor {
+			cursorRow = i
+		}
+	}
+	start := listWindow(cursorRow, len(items), h)
+	var left []string
+	for i := start; i < len(items) && len(left) < h; i++ {
+		it := items[i]
+		line := "  " + it.text
+		if !it.header && it.selIndex == m.homeCursor {
+			line = t.Accent.Render("› ") + it.text
+		}
+		left = append(left, padRight(line, lw))
+	}
+	right := m.homeDetails(w-lw-2, h)
+	out := make([]string, 0, h)
+	for i := 0; i < h; i++ {
+		l := strings.Repeat(" ", lw)
+		if i < len(left) {
+			l = left[i]
+		}
+		r := ""
+		if i < len(right) {
+			r = right[i]
+		}
+		out = append(out, l+t.Border.Render("│ ")+r)
+	}
+	return out
+}
+
+func lastPathElem(p string) string {
+	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+// runStateOf is a listed run's state, the live one's from its events.
+func (m *Model) runStateOf(r runInfo) string {
+	if m.liveData != nil && absPath(r.Dir) == absPath(m.liveData.Dir) {
+		return m.liveData.displayState()
+	}
+	return r.State
+}
+
+func (m *Model) homeDetails(w, h int) []string {
+	t := m.theme
+	var lines []string
+	wrap := func(s string) {
+		for _, l := range strings.Split(lipgloss.NewStyle().Width(w).Render(s), "\n") {
+			lines = append(lines, l)
+		}
+	}
+	if m.homeCursor < len(m.recipes) {
+		e := m.recipes[m.homeCursor]
+		lines = append(lines, t.Heading.Render(e.Name), t.Subtle.Render(e.Path), "")
+		for _, f := range recipeFacts(&e) {
+			wrap(f)
+		}
+		lines = append(lines, "", t.Subtle.Render("enter: launch (with --set overrides)"))
+		return lines
+	}
+	i := m.homeCursor - len(m.recipes)
+	if i < 0 || i >= len(m.runs) {
+		return nil
+	}
+	r := m.runs[i]
+	st := m.runStateOf(r)
+	lines = append(lines, t.Heading.Render(truncate(r.Name, w)), t.Subtle.Render(truncate(r.Dir, w)), "",
+		t.Subtle.Render("state  ")+t.State(st).Render(stateGlyph(st)+" "+st),
+		t.Subtle.Render("recipe ")+t.Text.Render(r.Recipe),
+		t.Subtle.Render("steps  ")+t.Text.Render(fmt.Sprintf("%d (%s tokens)", r.Steps, humanCount(r.Tokens))),
+		t.Subtle.Render("loss   ")+t.Text.Render(fmt.Sprintf("best %s · last %s", fmtLoss(r.BestLoss), fmtLoss(r.LastLoss))))
+	if r.lockMode == "headless" {
+		lines = append(lines, t.Running.Render("training headless; open it to follow, t takes it over"))
+	}
+	for _, s := range r.Soups {
+		lines = append(lines, t.Soup.Render(fmt.Sprintf("%s: %d ingredients", s.Name, len(s.Ingredients))))
+	}
+	lines = append(lines, "", t.Subtle.Render("enter: open its dashboard"))
+	return lines
+}

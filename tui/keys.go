@@ -1,0 +1,174 @@
+package tui
+
+import (
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+)
+
+// KeyMap is the one table of keys: Update dispatches on it and the help (the
+// short line and the full page) is generated from it. Bindings that do not
+// apply in the current view or state are disabled, so they neither fire nor
+// show up in the help.
+type KeyMap struct {
+	// views and program
+	Help, Quit, ForceQuit                   key.Binding
+	Dashboard, Runs, Evals, Home            key.Binding
+	Up, Down, Open, Back, Select, ClearSel  key.Binding
+	FocusChart, LogY, XAxis, Smooth         key.Binding
+	SmoothLess, SmoothMore                  key.Binding
+	Anneal, Mix, Soup, Checkpoint, Evaluate key.Binding
+	Pause, Stop, TakeOver                   key.Binding
+	// dialogs
+	Confirm, Cancel, NextField, PrevField, Choose key.Binding
+	QuitStop, QuitDetach                          key.Binding
+}
+
+// DefaultKeyMap returns the key table.
+func DefaultKeyMap() KeyMap {
+	b := func(keys []string, k, desc string) key.Binding {
+		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(k, desc))
+	}
+	return KeyMap{
+		Help:      b([]string{"?"}, "?", "full help"),
+		Quit:      b([]string{"q"}, "q", "quit"),
+		ForceQuit: b([]string{"ctrl+c"}, "ctrl+c", "quit (asks if training)"),
+		Dashboard: b([]string{"1"}, "1", "dashboard"),
+		Runs:      b([]string{"2"}, "2", "runs"),
+		Evals:     b([]string{"3"}, "3", "evaluation"),
+		Home:      b([]string{"n"}, "n", "recipes / new run"),
+
+		Up:       b([]string{"up", "k"}, "↑/k", "up"),
+		Down:     b([]string{"down", "j"}, "↓/j", "down"),
+		Open:     b([]string{"enter"}, "enter", "open / launch"),
+		Back:     b([]string{"esc"}, "esc", "back"),
+		Select:   b([]string{"space"}, "space", "select for overlay and SNR"),
+		ClearSel: b([]string{"backspace"}, "backspace", "clear selection"),
+
+		FocusChart: b([]string{"tab"}, "tab", "focus next chart"),
+		LogY:       b([]string{"y"}, "y", "log-Y on focused chart"),
+		XAxis:      b([]string{"x"}, "x", "x-axis: step / tokens"),
+		Smooth:     b([]string{"e"}, "e", "smoothing on/off"),
+		SmoothLess: b([]string{"["}, "[", "less smoothing"),
+		SmoothMore: b([]string{"]"}, "]", "more smoothing"),
+
+		Anneal:     b([]string{"a"}, "a", "anneal now"),
+		Mix:        b([]string{"m"}, "m", "switch data mix"),
+		Soup:       b([]string{"s"}, "s", "make a soup"),
+		Checkpoint: b([]string{"c"}, "c", "checkpoint now"),
+		Evaluate:   b([]string{"v"}, "v", "evaluate now"),
+		Pause:      b([]string{"space"}, "space", "pause / resume"),
+		Stop:       b([]string{"X"}, "X", "stop the run"),
+		TakeOver:   b([]string{"t"}, "t", "take over a headless run"),
+
+		Confirm:    b([]string{"enter"}, "enter", "confirm"),
+		Cancel:     b([]string{"esc"}, "esc", "cancel"),
+		NextField:  b([]string{"tab", "down"}, "tab/↓", "next field"),
+		PrevField:  b([]string{"shift+tab", "up"}, "shift+tab/↑", "previous field"),
+		Choose:     b([]string{"left", "right"}, "←/→", "choose"),
+		QuitStop:   b([]string{"s"}, "s", "stop the run and quit"),
+		QuitDetach: b([]string{"d"}, "d", "detach: keep training headless"),
+	}
+}
+
+// all lists every binding, for enabling and disabling them together.
+func (k *KeyMap) all() []*key.Binding {
+	return []*key.Binding{&k.Help, &k.Quit, &k.ForceQuit, &k.Dashboard, &k.Runs, &k.Evals, &k.Home,
+		&k.Up, &k.Down, &k.Open, &k.Back, &k.Select, &k.ClearSel,
+		&k.FocusChart, &k.LogY, &k.XAxis, &k.Smooth, &k.SmoothLess, &k.SmoothMore,
+		&k.Anneal, &k.Mix, &k.Soup, &k.Checkpoint, &k.Evaluate, &k.Pause, &k.Stop, &k.TakeOver,
+		&k.Confirm, &k.Cancel, &k.NextField, &k.PrevField, &k.Choose, &k.QuitStop, &k.QuitDetach}
+}
+
+// ShortHelp is the help line under every view.
+func (k KeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Confirm, k.Cancel, k.QuitStop, k.QuitDetach, k.NextField, k.Choose,
+		k.Anneal, k.Mix, k.Soup, k.Checkpoint, k.Evaluate, k.Pause, k.Stop, k.TakeOver,
+		k.Open, k.Select, k.Dashboard, k.Runs, k.Evals, k.Home, k.Help, k.Quit}
+}
+
+// FullHelp is the help page, one column per group.
+func (k KeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.Dashboard, k.Runs, k.Evals, k.Home, k.Help, k.Quit, k.ForceQuit},
+		{k.Up, k.Down, k.Open, k.Back, k.Select, k.ClearSel},
+		{k.FocusChart, k.LogY, k.XAxis, k.Smooth, k.SmoothLess, k.SmoothMore},
+		{k.Anneal, k.Mix, k.Soup, k.Checkpoint, k.Evaluate, k.Pause, k.Stop, k.TakeOver},
+		{k.Confirm, k.Cancel, k.NextField, k.PrevField, k.Choose, k.QuitStop, k.QuitDetach},
+	}
+}
+
+// helpGroupNames title FullHelp's columns.
+var helpGroupNames = []string{"views", "navigate", "charts", "run actions", "dialogs"}
+
+// updateKeys enables exactly the bindings that apply now, so the help (short
+// line and full page) lists only keys that do something.
+func (m *Model) updateKeys() {
+	k := &m.keys
+	for _, b := range k.all() {
+		b.SetEnabled(false)
+	}
+	k.ForceQuit.SetEnabled(true)
+	if d := m.dialog; d != nil {
+		k.Cancel.SetEnabled(true)
+		if d.kind == dlgQuit {
+			k.QuitStop.SetEnabled(true)
+			k.QuitDetach.SetEnabled(m.opts.Detach != nil)
+			return
+		}
+		k.Confirm.SetEnabled(true)
+		n := len(d.slots())
+		k.NextField.SetEnabled(n > 1)
+		k.PrevField.SetEnabled(n > 1)
+		k.Choose.SetEnabled(len(d.mixes) > 0)
+		return
+	}
+	k.Help.SetEnabled(true)
+	k.Quit.SetEnabled(true)
+	k.Runs.SetEnabled(m.mode != modeRuns)
+	k.Evals.SetEnabled(m.mode != modeEvals)
+	k.Home.SetEnabled(m.mode != modeHome)
+	k.Dashboard.SetEnabled(m.cur != nil && m.mode != modeDashboard)
+	switch m.mode {
+	case modeHome:
+		k.Up.SetEnabled(true)
+		k.Down.SetEnabled(true)
+		k.Open.SetEnabled(len(m.recipes)+len(m.runs) > 0 && !m.launching)
+		k.Back.SetEnabled(m.cur != nil)
+	case modeDashboard:
+		k.Back.SetEnabled(true)
+		for _, b := range []*key.Binding{&k.FocusChart, &k.LogY, &k.XAxis, &k.Smooth, &k.SmoothLess, &k.SmoothMore} {
+			b.SetEnabled(true)
+		}
+		if m.cur != nil && m.cur == m.liveData && m.training() && m.quitting == quitNone {
+			phase := m.liveData.Phase
+			inSoup := strings.HasPrefix(phase, "soup")
+			rec := m.liveRecipe()
+			k.Anneal.SetEnabled(phase == "stage1")
+			k.Mix.SetEnabled(!inSoup)
+			k.Soup.SetEnabled(phase == "stage1")
+			k.Checkpoint.SetEnabled(!inSoup)
+			k.Evaluate.SetEnabled(!inSoup && rec != nil && len(rec.Eval.Tasks) > 0)
+			k.Pause.SetEnabled(!inSoup)
+			if m.liveData.State == "paused" {
+				k.Pause.SetHelp("space", "resume training")
+			} else {
+				k.Pause.SetHelp("space", "pause training")
+			}
+			k.Stop.SetEnabled(true)
+		}
+		k.TakeOver.SetEnabled(m.cur != nil && m.cur != m.liveData && m.cur.State == "headless" && !m.training() && m.takingOver == "")
+	case modeRuns:
+		rows := m.runRows()
+		k.Up.SetEnabled(true)
+		k.Down.SetEnabled(true)
+		k.Back.SetEnabled(true)
+		k.Select.SetEnabled(len(rows) > 0)
+		k.ClearSel.SetEnabled(len(m.selected) > 0)
+		k.Open.SetEnabled(m.runsCursor < len(rows) && rows[m.runsCursor].kind == rowRun)
+	case modeEvals:
+		k.Up.SetEnabled(true)
+		k.Down.SetEnabled(true)
+		k.Back.SetEnabled(true)
+	}
+}

@@ -1,0 +1,161 @@
+package tui
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/olmolab/olmolab/lab"
+
+)
+
+func keyMsg(s string) tea.KeyPressMsg {
+	switch s {
+	case "enter":
+		return tea.KeyPressMsg{Code: tea.KeyEnter}
+	case "esc":
+		return tea.KeyPressMsg{Code: tea.KeyEscape}
+	case "tab":
+		return tea.KeyPressMsg{Code: tea.KeyTab}
+	case "space":
+		return tea.KeyPressMsg{Code: tea.KeySpace, Text: " "}
+	case "right":
+		return tea.KeyPressMsg{Code: tea.KeyRight}
+	case "backspace":
+		return tea.KeyPressMsg{Code: tea.KeyBackspace}
+	}
+	r := []rune(s)[0]
+	return tea.KeyPressMsg{Code: r, Text: s}
+}
+
+func press(m *Model, keys ...string) {
+	for _, k := range keys {
+		m.Update(keyMsg(k))
+	}
+}
+
+// checkFrame asserts the view is exactly w×h cells.
+func checkFrame(t *testing.T, m *Model, w, h int) {
+	t.Helper()
+	lines := strings.Split(m.render(), "\n")
+	if len(lines) != h {
+		t.Fatalf("%d lines, want %d", len(lines), h)
+	}
+	for i, l := range lines {
+		if lw := lipgloss.Width(l); lw > w {
+			t.Fatalf("line %d is %d cells wide, want at most %d: %q", i, lw, w, l)
+		}
+	}
+}
+
+func TestHome(t *testing.T) {
+	o := testOptions(t, 80, 24)
+	os.WriteFile(filepath.Join(o.RecipeDir, "mine.yaml"), []byte("name: mine\nmodel: cpu_xs\ntokenizer: world\nsequence_length: 32\nglobal_batch_size: 256\nmax_tokens: 2560\ndataset:\n  sources:\n    - {name: qa, target_ratio: 1, paths: [\"builtin:qa\"]}\n"), 0o644)
+	rec := testRecipe(t)
+	dir := filepath.Join(o.RunsDir, "quickstart-a")
+	writeRunDir(t, dir, rec, syntheticRun("quickstart-a", rec))
+	os.WriteFile(filepath.Join(dir, lab.SummaryFile), []byte(`{"state":"finished","steps":120,"tokens":245760}`), 0o644)
+	m := New(o)
+	checkFrame(t, m, 80, 24)
+	requireGolden(t, screen(m))
+}
+
+func TestDashboard(t *testing.T) {
+	for _, sz := range [][2]int{{80, 24}, {120, 40}} {
+		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
+			m, _ := liveModel(t, testOptions(t, sz[0], sz[1]), syntheticRun("quickstart-test", testRecipe(t)))
+			checkFrame(t, m, sz[0], sz[1])
+			requireGolden(t, screen(m))
+		})
+	}
+}
+
+// TestReplayMatchesLive: a run reopened from its directory shows the same
+// dashboard as it did live.
+func TestReplayMatchesLive(t *testing.T) {
+	o := testOptions(t, 100, 30)
+	rec := testRecipe(t)
+	evs := syntheticRun("quickstart-test", rec)
+	live, _ := liveModel(t, o, evs)
+	removeLock(live.liveData.Dir, os.Getpid())
+
+	writeRunDir(t, live.liveData.Dir, rec, evs)
+	d, _, err := loadRun(live.liveData.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replay := New(o)
+	replay.loadingTo = live.liveData.Dir
+	replay.Update(runLoadedMsg{dir: live.liveData.Dir, data: d})
+	// all but the notice and help lines: the live session has its own notice
+	// and the keys that act on a live run
+	body := func(m *Model) string {
+		l := strings.Split(screen(m), "\n")
+		return strings.Join(l[:len(l)-3], "\n")
+	}
+	if got, want := body(replay), body(live); got != want {
+		t.Fatalf("replayed dashboard differs from the live one\nlive:\n%s\nreplay:\n%s", want, got)
+	}
+}
+
+// runsFixture is a runs directory with a finished run, a run with a soup and
+// a crashed run.
+func runsFixture(t *testing.T, o Options) {
+	rec := testRecipe(t)
+	a := filepath.Join(o.RunsDir, "quickstart-a")
+	writeRunDir(t, a, rec, syntheticRun("quickstart-a", rec))
+	os.WriteFile(filepath.Join(a, lab.SummaryFile), []byte(`{"state":"finished","steps":120,"tokens":245760}`), 0o644)
+	writeEvalSeries(t, a, "quickstart-a", 0)
+	b := filepath.Join(o.RunsDir, "soup-b")
+	evs := syntheticSoupRun("soup-b", rec)
+	writeRunDir(t, b, rec, evs)
+	writeSoupFiles(t, b, evs)
+	os.WriteFile(filepath.Join(b, lab.SummaryFile), []byte(`{"state":"finished","steps":90,"tokens":184320}`), 0o644)
+	writeEvalSeries(t, b, "soup-b", 0.4)
+	// oldest first, so the list order is fixed
+	for i, d := range []string{b, a} {
+		ts := t0.Add(time.Duration(i) * time.Minute)
+		os.Chtimes(filepath.Join(d, lab.MetricsFile), ts, ts)
+	}
+}
+
+func TestRunsView(t *testing.T) {
+	o := testOptions(t, 80, 24)
+	runsFixture(t, o)
+	m := New(o)
+	press(m, "2", "space", "j", "j", "j", "space")
+	// the overlay curves are read by a command; run it here
+	if cmd := m.loadOverlay(); cmd != nil {
+		m.Update(cmd())
+	}
+	checkFrame(t, m, 80, 24)
+	requireGolden(t, screen(m))
+}
+
+func TestEvalView(t *testing.T) {
+	o := testOptions(t, 80, 24)
+	runsFixture(t, o)
+	m := New(o)
+	m.loadingTo = filepath.Join(o.RunsDir, "quickstart-a")
+	m.Update(m.openRun(m.loadingTo)())
+	m.Update(keyMsg("3"))
+	m.Update(m.loadEvals()())
+	checkFrame(t, m, 80, 24)
+	requireGolden(t, screen(m))
+}
+
+func TestSoupDashboard(t *testing.T) {
+	o := testOptions(t, 80, 24)
+	runsFixture(t, o)
+	m := New(o)
+	m.loadingTo = filepath.Join(o.RunsDir, "soup-b")
+	m.Update(m.openRun(m.loadingTo)())
+	checkFrame(t, m, 80, 24)
+	requireGolden(t, screen(m))
+}

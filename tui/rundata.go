@@ -1,0 +1,376 @@
+package tui
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/olmolab/olmolab/lab"
+	"github.com/olmolab/olmolab/lab/data"
+)
+
+// stepPoint is one optimizer step as the charts need it.
+type stepPoint struct {
+	Step, Tokens   int64
+	Loss, Grad, LR float64
+	Skipped        bool
+}
+
+// curve is a series of steps of one model: the run itself or one soup
+// ingredient.
+type curve struct {
+	Name string
+	Pts  []stepPoint
+}
+
+// markKind is what a chart marker stands for.
+type markKind int
+
+const (
+	markSpikeLoss markKind = iota
+	markSpikeGrad
+	markSkipped
+	markAnneal
+	markMix
+	markPause
+	markResume
+	markSoup
+	markEval
+)
+
+// glyph is the marker row's letter or symbol for the kind.
+func (k markKind) glyph() string {
+	switch k {
+	case markSpikeLoss, markSpikeGrad:
+		return "▲"
+	case markSkipped:
+		return "✗"
+	case markAnneal:
+		return "A"
+	case markMix:
+		return "M"
+	case markPause:
+		return "P"
+	case markResume:
+		return "R"
+	case markSoup:
+		return "S"
+	case markEval:
+		return "E"
+	}
+	return "?"
+}
+
+// isPhase says whether the marker is a phase change (drawn as a vertical line).
+func (k markKind) isPhase() bool { return k >= markAnneal && k <= markSoup }
+
+type marker struct {
+	Kind         markKind
+	Step, Tokens int64
+	Text         string
+}
+
+// evalSnapshot is the latest evaluation of a run.
+type evalSnapshot struct {
+	Step   int64
+	Why    string
+	Scores []lab.EvalScore
+}
+
+// runData is everything the dashboard shows about one run. It is built the same
+// way live (from the run's event queue) and when reopened (from the run
+// directory's JSONL files), so both show the same picture.
+type runData struct {
+	Name, Dir string
+	Recipe    *lab.Recipe
+
+	Main        curve
+	Ingredients []*curve // soup ingredients, in the order they started
+	Markers     []marker
+
+	Last        lab.Event // the latest step event of the run itself
+	LastIng     lab.Event // the latest step event of a soup ingredient
+	Phase       string
+	State       string // running, paused, finished, stopped, failed, diverged, interrupted, crashed, headless
+	Ended       bool
+	TotalTokens int64
+	Mix         []data.SourceSpec
+	Eval        *evalSnapshot
+	Summary     *lab.RunSummary
+	Soups       []*lab.SoupReport
+	Checkpoint  string
+	Message     string // the latest event worth a line
+	MessageKind lab.EventKind
+	MessageTime time.Time
+	Spikes      int
+	tpsEMA      float64
+	tpsN        int
+	firstTime   time.Time
+	lastTime    time.Time
+}
+
+func newRunData(name, dir string, rec *lab.Recipe) *runData {
+	d := &runData{Name: name, Dir: dir, Recipe: rec, State: "running", Phase: "stage1", Main: curve{Name: name}}
+	if rec != nil {
+		d.TotalTokens = rec.MaxTokens
+		d.Mix = rec.Dataset
+		if rec.StartAsAnneal {
+			d.Phase = "anneal"
+		}
+	}
+	return d
+}
+
+// apply folds one event into the run's picture.
+func (d *runData) apply(e lab.Event) {
+	if !e.Time.IsZero() {
+		if d.firstTime.IsZero() {
+			d.firstTime = e.Time
+		}
+		d.lastTime = e.Time
+	}
+	switch e.Type {
+	case lab.EvStep:
+		d.applyStep(e)
+	case lab.EvSpike:
+		k := markSpikeLoss
+		if e.Series == "grad_norm" {
+			k = markSpikeGrad
+		}
+		d.Spikes++
+		d.Markers = append(d.Markers, marker{Kind: k, Step: e.Step, Tokens: e.Tokens, Text: fmt.Sprintf("%s %.4g (z %.1f)", e.Series, e.Value, e.Z)})
+		d.note(e, fmt.Sprintf("spike at step %d: %s %.4g (z = %.1f)", e.Step, e.Series, e.Value, e.Z))
+	case lab.EvPhase:
+		d.applyPhase(e)
+	case lab.EvCheckpoint:
+		d.Checkpoint = e.Checkpoint
+		d.note(e, fmt.Sprintf("checkpoint at step %d → %s", e.Step, e.Checkpoint))
+	case lab.EvEval:
+		d.Eval = &evalSnapshot{Step: e.Step, Why: e.Message, Scores: e.Evals}
+		d.Markers = append(d.Markers, marker{Kind: markEval, Step: e.Step, Tokens: e.Tokens, Text: e.Message})
+		d.note(e, fmt.Sprintf("evaluation (%s) at step %d", e.Message, e.Step))
+	case lab.EvWarning:
+		d.note(e, "warning: "+e.Message)
+	case lab.EvError:
+		if strings.Contains(e.Message, "skipped") {
+			d.Markers = append(d.Markers, marker{Kind: markSkipped, Step: e.Step, Tokens: e.Tokens, Text: e.Message})
+		}
+		d.note(e, "error: "+e.Message)
+	case lab.EvDone:
+		d.State = e.State
+		if d.State == "" {
+			d.State = "finished"
+		}
+		d.Ended = true
+		d.Summary = e.Summary
+		msg := fmt.Sprintf("run %s at step %d", d.State, e.Step)
+		if e.Message != "" {
+			msg += ": " + e.Message
+		}
+		d.note(e, msg)
+	}
+}
+
+func (d *runData) note(e lab.Event, msg string) {
+	d.Message, d.MessageKind, d.MessageTime = msg, e.Type, e.Time
+}
+
+func (d *runData) applyStep(e lab.Event) {
+	p := stepPoint{Step: e.Step, Tokens: e.Tokens, Loss: e.Loss, Grad: e.GradNorm, LR: e.LR, Skipped: e.Skipped}
+	if e.Skipped {
+		p.Loss, p.Grad = math.NaN(), math.NaN()
+	}
+	if e.Run != "" && e.Run != d.Name {
+		// a soup ingredient: its own curve, continuing from the soup's base step
+		name := strings.TrimPrefix(e.Run, d.Name+"/")
+		var c *curve
+		for _, x := range d.Ingredients {
+			if x.Name == name {
+				c = x
+			}
+		}
+		if c == nil {
+			c = &curve{Name: name}
+			d.Ingredients = append(d.Ingredients, c)
+		}
+		c.Pts = append(c.Pts, p)
+		d.Phase = e.Phase
+		d.LastIng = e
+		return
+	}
+	if d.Ended {
+		// steps after a done event: the run was resumed from its checkpoint
+		d.Ended = false
+		d.Markers = append(d.Markers, marker{Kind: markResume, Step: e.Step - 1, Tokens: d.Main.lastTokens(), Text: "resumed from checkpoint"})
+	}
+	if d.State != "paused" {
+		d.State = "running"
+	}
+	// a resumed run rewrites its files from the checkpoint on: drop what it replaces
+	pts := d.Main.Pts
+	for len(pts) > 0 && pts[len(pts)-1].Step >= e.Step {
+		pts = pts[:len(pts)-1]
+	}
+	d.Main.Pts = append(pts, p)
+	d.Last = e
+	d.Phase = e.Phase
+	if e.TotalTokens > 0 {
+		d.TotalTokens = e.TotalTokens
+	}
+	if e.TokensPerSec > 0 && !math.IsInf(e.TokensPerSec, 0) {
+		// debiased EMA of the throughput for the ETA, as llm.c smooths tok/s
+		d.tpsN++
+		const a = 0.9
+		d.tpsEMA = a*d.tpsEMA + (1-a)*e.TokensPerSec
+	}
+}
+
+func (c *curve) lastTokens() int64 {
+	if len(c.Pts) == 0 {
+		return 0
+	}
+	return c.Pts[len(c.Pts)-1].Tokens
+}
+
+// tokensPerSec is the smoothed throughput.
+func (d *runData) tokensPerSec() float64 {
+	if d.tpsN == 0 {
+		return 0
+	}
+	return d.tpsEMA / (1 - math.Pow(0.9, float64(d.tpsN)))
+}
+
+func (d *runData) applyPhase(e lab.Event) {
+	if len(e.Mix) > 0 {
+		d.Mix = e.Mix
+	}
+	if e.TotalTokens > 0 {
+		d.TotalTokens = e.TotalTokens
+	}
+	if e.Phase != "" && !strings.HasPrefix(e.Phase, "soup ") {
+		d.Phase = e.Phase
+	}
+	msg := e.Message
+	add := func(k markKind) {
+		d.Markers = append(d.Markers, marker{Kind: k, Step: e.Step, Tokens: e.Tokens, Text: msg})
+	}
+	switch {
+	case msg == "paused":
+		d.State = "paused"
+		add(markPause)
+	case msg == "resumed":
+		d.State = "running"
+		add(markResume)
+	case strings.HasPrefix(msg, "anneal"):
+		add(markAnneal)
+	case strings.HasPrefix(msg, "switched mix"):
+		add(markMix)
+	case strings.HasPrefix(msg, "soup done"):
+		if e.Soup != nil {
+			d.Soups = append(d.Soups, e.Soup)
+		}
+		d.Phase = "soup"
+		d.LastIng = lab.Event{}
+	case strings.HasPrefix(msg, "soup:"):
+		add(markSoup)
+	}
+	d.note(e, msg)
+}
+
+// displayState is the state word the header shows: a running run in its
+// anneal or soup says so.
+func (d *runData) displayState() string {
+	if d.State == "running" {
+		switch {
+		case d.Phase == "anneal":
+			return "annealing"
+		case strings.HasPrefix(d.Phase, "soup"):
+			return "soup"
+		}
+	}
+	return d.State
+}
+
+// series returns the x values (step or tokens) and one metric of a curve.
+func (c *curve) series(byTokens bool, metric func(stepPoint) float64) (xs, ys []float64) {
+	xs, ys = make([]float64, len(c.Pts)), make([]float64, len(c.Pts))
+	for i, p := range c.Pts {
+		if byTokens {
+			xs[i] = float64(p.Tokens)
+		} else {
+			xs[i] = float64(p.Step)
+		}
+		ys[i] = metric(p)
+	}
+	return xs, ys
+}
+
+// bestLoss is the lowest finite loss of the run's own curve.
+func (c *curve) bestLoss() float64 {
+	best := math.NaN()
+	for _, p := range c.Pts {
+		if !p.Skipped && (math.IsNaN(best) || p.Loss < best) {
+			best = p.Loss
+		}
+	}
+	return best
+}
+
+// lastLoss is the mean of the last up to 10 finite losses (as the lab's
+// summary's final loss).
+func (c *curve) lastLoss() float64 {
+	var s float64
+	n := 0
+	for i := len(c.Pts) - 1; i >= 0 && n < 10; i-- {
+		if !c.Pts[i].Skipped {
+			s += c.Pts[i].Loss
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return s / float64(n)
+}
+
+// eta estimates the time to the run's end from the smoothed throughput.
+func (d *runData) eta() (time.Duration, bool) {
+	tps := d.tokensPerSec()
+	active := d.State == "running" || d.State == "paused" || d.State == "headless"
+	if d.Ended || !active || tps <= 0 || d.TotalTokens <= 0 {
+		return 0, false
+	}
+	left := d.TotalTokens - d.Last.Tokens
+	if left < 0 {
+		left = 0
+	}
+	return time.Duration(float64(left) / tps * float64(time.Second)), true
+}
+
+// totalSteps is the step the run ends at, from its token budget.
+func (d *runData) totalSteps() int64 {
+	if d.Recipe == nil || d.Recipe.GlobalBatchSize <= 0 || d.TotalTokens <= 0 {
+		return 0
+	}
+	gb := int64(d.Recipe.GlobalBatchSize)
+	return (d.TotalTokens + gb - 1) / gb
+}
+
+// activeMix is the mix without sources switched off (ratio 0), largest first.
+func activeMix(mix []data.SourceSpec) []data.SourceSpec {
+	var out []data.SourceSpec
+	sum := 0.0
+	for _, s := range mix {
+		if s.TargetRatio > 0 {
+			out = append(out, s)
+			sum += s.TargetRatio
+		}
+	}
+	for i := range out {
+		out[i].TargetRatio /= sum
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].TargetRatio > out[j].TargetRatio })
+	return out
+}

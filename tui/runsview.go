@@ -1,0 +1,212 @@
+package tui
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/olmolab/olmolab/lab"
+)
+
+type rowKind int
+
+const (
+	rowRun rowKind = iota
+	rowSoup
+	rowIngredient
+	rowSoupAvg
+)
+
+// runRow is a line of the runs view: a run, or one of its soups with the
+// ingredients grouped under it.
+type runRow struct {
+	kind     rowKind
+	run      *runInfo
+	soup     *soupInfo
+	name     string
+	curveDir string // directory whose metrics.jsonl the overlay draws ("" if none)
+	loss     float64
+	evals    string
+	last     bool // last child (└ instead of ├)
+}
+
+// runRows flattens the runs and their soups.
+func (m *Model) runRows() []runRow {
+	if m.rowsCache != nil {
+		return m.rowsCache
+	}
+	var out []runRow
+	for i := range m.runs {
+		r := &m.runs[i]
+		out = append(out, runRow{kind: rowRun, run: r, name: r.Name, curveDir: r.Dir, loss: r.LastLoss})
+		for j := range r.Soups {
+			s := &r.Soups[j]
+			desc := s.Name
+			if rep := s.Report; rep != nil {
+				desc = fmt.Sprintf("%s: %d×%s from step %d", s.Name, len(rep.Ingredients), humanCount(rep.Tokens), rep.FromStep)
+			}
+			out = append(out, runRow{kind: rowSoup, run: r, soup: s, name: desc, loss: math.NaN(), last: j == len(r.Soups)-1})
+			losses := map[string]float64{}
+			evals := map[string]string{}
+			if rep := s.Report; rep != nil {
+				for _, c := range rep.Ingredients {
+					losses[c.Name] = c.FinalLoss
+					evals[c.Name] = scoreSummary(c.Evals)
+				}
+				evals["soup"] = scoreSummary(rep.Soup.Evals)
+			}
+			for k, ing := range s.Ingredients {
+				l, ok := losses[ing]
+				if !ok {
+					l = math.NaN()
+				}
+				out = append(out, runRow{kind: rowIngredient, run: r, soup: s, name: ing, curveDir: filepath.Join(s.Dir, ing),
+					loss: l, evals: evals[ing], last: k == len(s.Ingredients)-1 && s.Report == nil})
+			}
+			if s.Report != nil {
+				out = append(out, runRow{kind: rowSoupAvg, run: r, soup: s, name: "soup (uniform average)", loss: math.NaN(), evals: evals["soup"], last: true})
+			}
+		}
+	}
+	m.rowsCache = out
+	return out
+}
+
+// scoreSummary writes primary eval scores compactly.
+func scoreSummary(scores []lab.EvalScore) string {
+	var parts []string
+	for _, s := range primaryScores(scores) {
+		parts = append(parts, fmt.Sprintf("%s %.3f", s.Task, s.Value))
+	}
+	return strings.Join(parts, " ")
+}
+
+// viewRuns is the runs table (state, steps, best and last loss, soups under
+// their run) over an overlay of the selected runs' loss curves.
+func (m *Model) viewRuns(w, h int) []string {
+	t := m.theme
+	rows := m.runRows()
+	tableH := max(min(len(rows)+1, h*45/100), 4)
+	chartH := h - tableH
+	nameW := max(w-48, 16)
+	head := t.Subtle.Render(fmt.Sprintf("    %-*s %-11s %7s %9s %9s", nameW, "run", "state", "steps", "best", "last"))
+	out := []string{padRight(head, w)}
+	start := listWindow(m.runsCursor, len(rows), tableH-1)
+	for i := start; i < len(rows) && len(out) < tableH; i++ {
+		r := rows[i]
+		sel := "   "
+		if r.curveDir != "" {
+			sel = "[ ]"
+			if m.selected[r.curveDir] {
+				sel = "[" + t.RunStyle(r.curveDir).Render("■") + "]"
+			}
+		}
+		cursor := " "
+		if i == m.runsCursor {
+			cursor = t.Accent.Render("›")
+		}
+		var line string
+		switch r.kind {
+		case rowRun:
+			st := m.runStateOf(*r.run)
+			best, last := r.run.BestLoss, r.run.LastLoss
+			if m.liveData != nil && absPath(r.run.Dir) == absPath(m.liveData.Dir) {
+				best, last = m.liveData.Main.bestLoss(), m.liveData.Main.lastLoss()
+			}
+			line = fmt.Sprintf("%s%s %s %s %s %7d %9s %9s", cursor, sel, t.State(st).Render(stateGlyph(st)),
+				t.Text.Render(padRight(truncate(r.name, nameW-2), nameW-2)), t.State(st).Render(padRight(st, 11)), r.run.Steps,
+				fmtLoss(best), fmtLoss(last))
+		case rowSoup:
+			branch := "├"
+			if r.last {
+				branch = "└"
+			}
+			line = fmt.Sprintf("%s%s  %s %s", cursor, sel, t.Border.Render(branch), t.Soup.Render(truncate(r.name, w-10)))
+		default:
+			branch := "├"
+			if r.last {
+				branch = "└"
+			}
+			txt := padRight(truncate(r.name, nameW-6), nameW-6)
+			line = fmt.Sprintf("%s%s    %s %s %s %s", cursor, sel, t.Border.Render(branch), t.Text.Render(txt),
+				t.Subtle.Render(fmt.Sprintf("final %s", fmtLoss(r.loss))), t.Subtle.Render(truncate(r.evals, max(w-nameW-22, 0))))
+		}
+		out = append(out, padRight(line, w))
+	}
+	for len(out) < tableH {
+		out = append(out, "")
+	}
+	return append(out, m.overlayChart(w, chartH)...)
+}
+
+// overlayChart draws the selected runs' loss curves, each in its own stable
+// colour, on a shared x range.
+func (m *Model) overlayChart(w, h int) []string {
+	t := m.theme
+	var keys []string
+	for d := range m.selected {
+		keys = append(keys, d)
+	}
+	sort.Strings(keys)
+	var curves []*curve
+	var names []string
+	for _, d := range keys {
+		c := m.overlay[d]
+		if m.liveData != nil && absPath(d) == absPath(m.liveData.Dir) {
+			c = &m.liveData.Main
+		}
+		if c != nil && len(c.Pts) > 0 {
+			curves = append(curves, c)
+			names = append(names, d)
+		}
+	}
+	rows := h - 3
+	title := t.Heading.Render("  loss overlay ")
+	if len(curves) == 0 {
+		title += t.Subtle.Render("· space selects runs and ingredients")
+	} else if m.smoothOn {
+		title += t.Subtle.Render(fmt.Sprintf("· EMA %.2f", smoothLevels[m.smoothIdx]))
+	}
+	out := []string{padRight(title, w)}
+	pw := plotWidth(w)
+	x0, x1 := math.Inf(1), math.Inf(-1)
+	for _, c := range curves {
+		xs, _ := c.series(m.byTokens, metricOf(chartLoss))
+		x0, x1 = math.Min(x0, xs[0]), math.Max(x1, xs[len(xs)-1])
+	}
+	ch := chart{width: w, rows: max(rows-1, 2), logY: m.logY[chartLoss], axisStyle: t.Border, labelStyle: t.Subtle,
+		emptyMessage: "no run selected"}
+	for i, c := range curves {
+		xs, ys := c.series(m.byTokens, metricOf(chartLoss))
+		if m.smoothOn {
+			ys = smoothEMA(ys, smoothLevels[m.smoothIdx])
+		}
+		_, _, v := bucketize(xs, ys, x0, x1, pw)
+		fillGaps(v)
+		ch.layers = append(ch.layers, chartLayer{values: v, style: t.RunStyle(names[i])})
+	}
+	if len(curves) > 0 {
+		fx, unit := func(x float64) string { return fmt.Sprintf("%.0f", x) }, "step"
+		if m.byTokens {
+			fx, unit = shortCount, "tokens"
+		}
+		ch.xLeft, ch.xRight = fx(x0), fx(x1)+" "+unit
+	}
+	out = append(out, ch.render()...)
+	var legend []string
+	for _, n := range names {
+		legend = append(legend, t.RunStyle(n).Render("■")+" "+t.Text.Render(shortRunName(n, m.opts.RunsDir)))
+	}
+	out = append(out, padRight(" "+strings.Join(legend, "  "), w))
+	return out
+}
+
+// shortRunName names a curve by its path under the runs directory.
+func shortRunName(dir, root string) string {
+	if rel, err := filepath.Rel(root, dir); err == nil {
+		return strings.ReplaceAll(rel, string(filepath.Separator)+"soups"+string(filepath.Separator), "/")
+	}
+	return filepath.Base(dir)
+}

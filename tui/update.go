@@ -1,0 +1,651 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/olmolab/olmolab/lab"
+	"github.com/olmolab/olmolab/tui/theme"
+)
+
+// Update routes each message to its handler, then recomputes which keys apply.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	var cmd tea.Cmd
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.handleResize(msg)
+	case tea.BackgroundColorMsg:
+		m.handleBackground(msg)
+	case tea.KeyPressMsg:
+		cmd = m.handleKey(msg)
+	case runEventsMsg:
+		cmd = m.handleRunEvents(msg)
+	case tickMsg:
+		cmd = m.handleTick(msg)
+	case launchedMsg:
+		cmd = m.handleLaunched(msg)
+	case runLoadedMsg:
+		m.handleRunLoaded(msg)
+	case runsScannedMsg:
+		m.handleRunsScanned(msg)
+	case overlayLoadedMsg:
+		m.handleOverlayLoaded(msg)
+	case evalsLoadedMsg:
+		m.evals = msg.data
+	case detachedMsg:
+		cmd = m.handleDetached(msg)
+	case headlessExitedMsg:
+		cmd = m.handleHeadlessExited(msg)
+	}
+	m.updateKeys()
+	return m, cmd
+}
+
+func (m *Model) handleResize(msg tea.WindowSizeMsg) {
+	m.width, m.height = msg.Width, msg.Height
+	m.help.SetWidth(m.width)
+}
+
+func (m *Model) handleBackground(msg tea.BackgroundColorMsg) {
+	m.theme = theme.New(msg.IsDark(), m.opts.NoColor)
+	m.applyTheme()
+}
+
+func (m *Model) setNotice(ok bool, format string, args ...any) {
+	m.notice, m.noticeOK, m.noticeAt = fmt.Sprintf(format, args...), ok, m.opts.Now()
+}
+
+// handleKey dispatches a key press: dialogs and the help page take keys
+// first, then the bindings of the current view.
+func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.keys
+	if key.Matches(msg, k.ForceQuit) {
+		if m.dialog != nil && m.dialog.kind == dlgQuit {
+			return m.quitStop() // a second ctrl+c: stop and quit
+		}
+		m.dialog, m.showHelp = nil, false
+		return m.requestQuit()
+	}
+	if m.dialog != nil {
+		return m.handleDialogKey(msg)
+	}
+	if m.showHelp {
+		if key.Matches(msg, k.Help, k.Back, k.Quit) || msg.String() == "esc" || msg.String() == "q" {
+			m.showHelp = false
+		}
+		return nil
+	}
+	switch {
+	case key.Matches(msg, k.Help):
+		m.showHelp = true
+	case key.Matches(msg, k.Quit):
+		return m.requestQuit()
+	case key.Matches(msg, k.Dashboard):
+		if m.cur != nil {
+			m.mode = modeDashboard
+		}
+	case key.Matches(msg, k.Runs):
+		m.mode = modeRuns
+		return tea.Batch(m.scanCmd(), m.loadOverlay())
+	case key.Matches(msg, k.Evals):
+		m.mode = modeEvals
+		return m.loadEvals()
+	case key.Matches(msg, k.Home):
+		m.mode = modeHome
+		return m.scanCmd()
+	}
+	switch m.mode {
+	case modeHome:
+		return m.handleHomeKey(msg)
+	case modeDashboard:
+		return m.handleDashboardKey(msg)
+	case modeRuns:
+		return m.handleRunsKey(msg)
+	case modeEvals:
+		return m.handleEvalsKey(msg)
+	}
+	return nil
+}
+
+func (m *Model) handleHomeKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.keys
+	n := len(m.recipes) + len(m.runs)
+	switch {
+	case key.Matches(msg, k.Up):
+		m.homeCursor = max(m.homeCursor-1, 0)
+	case key.Matches(msg, k.Down):
+		m.homeCursor = min(m.homeCursor+1, n-1)
+	case key.Matches(msg, k.Back):
+		if m.cur != nil {
+			m.mode = modeDashboard
+		}
+	case key.Matches(msg, k.Open):
+		if m.homeCursor < len(m.recipes) {
+			e := m.recipes[m.homeCursor]
+			if e.Err != nil {
+				m.setNotice(false, "%s does not parse: %v", e.Path, e.Err)
+				return nil
+			}
+			m.dialog = &dialog{kind: dlgLaunch, title: "Launch " + e.Name, recipe: &e,
+				fields: []*field{{label: "--set", hint: "overrides, e.g. max_tokens=200K anneal.auto_at=150K"},
+					{label: "name", hint: "run directory (default: recipe name and time)"}}}
+			return nil
+		}
+		if i := m.homeCursor - len(m.recipes); i < len(m.runs) {
+			return m.openRun(m.runs[i].Dir)
+		}
+	}
+	return nil
+}
+
+func (m *Model) handleDashboardKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Back):
+		m.mode = modeHome
+	case key.Matches(msg, k.FocusChart):
+		m.focus = (m.focus + 1) % 3
+	case key.Matches(msg, k.LogY):
+		m.logY[m.focus] = !m.logY[m.focus]
+	case key.Matches(msg, k.XAxis):
+		m.byTokens = !m.byTokens
+	case key.Matches(msg, k.Smooth):
+		m.smoothOn = !m.smoothOn
+	case key.Matches(msg, k.SmoothLess):
+		m.smoothOn, m.smoothIdx = true, max(m.smoothIdx-1, 0)
+	case key.Matches(msg, k.SmoothMore):
+		m.smoothOn, m.smoothIdx = true, min(m.smoothIdx+1, len(smoothLevels)-1)
+	case key.Matches(msg, k.Anneal):
+		m.openDialog(dlgAnneal)
+	case key.Matches(msg, k.Mix):
+		m.openDialog(dlgMix)
+	case key.Matches(msg, k.Soup):
+		m.openDialog(dlgSoup)
+	case key.Matches(msg, k.Checkpoint):
+		m.openDialog(dlgCheckpoint)
+	case key.Matches(msg, k.Evaluate):
+		m.openDialog(dlgEval)
+	case key.Matches(msg, k.Pause):
+		m.openDialog(dlgPause)
+	case key.Matches(msg, k.Stop):
+		m.openDialog(dlgStop)
+	case key.Matches(msg, k.TakeOver):
+		m.openDialog(dlgTakeOver)
+	}
+	return nil
+}
+
+func (m *Model) handleRunsKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.keys
+	rows := m.runRows()
+	switch {
+	case key.Matches(msg, k.Up):
+		m.runsCursor = max(m.runsCursor-1, 0)
+	case key.Matches(msg, k.Down):
+		m.runsCursor = min(m.runsCursor+1, len(rows)-1)
+	case key.Matches(msg, k.Back):
+		if m.cur != nil {
+			m.mode = modeDashboard
+		} else {
+			m.mode = modeHome
+		}
+	case key.Matches(msg, k.Select):
+		if m.runsCursor < len(rows) && rows[m.runsCursor].curveDir != "" {
+			r := rows[m.runsCursor]
+			if m.selected[r.curveDir] {
+				delete(m.selected, r.curveDir)
+			} else {
+				m.selected[r.curveDir] = true
+			}
+			return m.loadOverlay()
+		}
+	case key.Matches(msg, k.ClearSel):
+		m.selected = map[string]bool{}
+	case key.Matches(msg, k.Open):
+		if m.runsCursor < len(rows) && rows[m.runsCursor].kind == rowRun {
+			return m.openRun(rows[m.runsCursor].run.Dir)
+		}
+	}
+	return nil
+}
+
+func (m *Model) handleEvalsKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Up):
+		m.evalScroll = max(m.evalScroll-1, 0)
+	case key.Matches(msg, k.Down):
+		m.evalScroll++
+	case key.Matches(msg, k.Back):
+		if m.cur != nil {
+			m.mode = modeDashboard
+		} else {
+			m.mode = modeHome
+		}
+	}
+	return nil
+}
+
+func (m *Model) handleDialogKey(msg tea.KeyPressMsg) tea.Cmd {
+	d, k := m.dialog, m.keys
+	switch {
+	case key.Matches(msg, k.Cancel):
+		m.dialog = nil
+		return nil
+	case key.Matches(msg, k.QuitStop):
+		m.dialog = nil
+		return m.quitStop()
+	case key.Matches(msg, k.QuitDetach):
+		m.dialog = nil
+		return m.quitDetach()
+	case key.Matches(msg, k.Confirm):
+		return m.confirmDialog()
+	case key.Matches(msg, k.NextField):
+		d.move(1)
+	case key.Matches(msg, k.PrevField):
+		d.move(-1)
+	case msg.String() == "left":
+		d.choose(-1)
+	case msg.String() == "right":
+		d.choose(1)
+	case msg.String() == "backspace":
+		d.backspace()
+	case msg.Text != "" && d.hasInput():
+		d.typeText(msg.Text)
+	}
+	return nil
+}
+
+// confirmDialog carries out what the dialog announced.
+func (m *Model) confirmDialog() tea.Cmd {
+	d := m.dialog
+	switch d.kind {
+	case dlgQuit:
+		return nil // s, d or esc
+	case dlgLaunch:
+		return m.launch(d)
+	case dlgTakeOver:
+		m.dialog = nil
+		return m.takeOver()
+	}
+	if m.live == nil {
+		m.dialog = nil
+		return nil
+	}
+	a, err := m.dialogAction(d)
+	if err != nil {
+		d.err = err.Error()
+		return nil
+	}
+	if err := m.live.Do(a); err != nil {
+		d.err = err.Error()
+		return nil
+	}
+	m.dialog = nil
+	m.setNotice(true, "%s requested: it applies at the next step boundary", strings.ReplaceAll(string(a.Kind), "_", " "))
+	m.log.Info("action", "kind", a.Kind, "tokens", a.Tokens, "k", a.K, "mix", mixLine(a.Mix))
+	return nil
+}
+
+// launch parses the recipe with the dialog's overrides and starts the run.
+func (m *Model) launch(d *dialog) tea.Cmd {
+	if m.live != nil {
+		select {
+		case <-m.live.Done():
+		default:
+			d.err = "a run is already training in this session: stop it (X) or quit and detach it first"
+			return nil
+		}
+	}
+	e := d.recipe
+	sets := strings.Fields(d.fields[0].value)
+	rec, err := lab.ParseRecipe(e.Path, e.YAML, sets)
+	if err != nil {
+		d.err = err.Error()
+		return nil
+	}
+	m.dialog = nil
+	m.launching = true
+	m.setNotice(true, "starting %s: checking data and memory…", rec.Name)
+	p := lab.RunParams{Recipe: rec, RunsDir: m.opts.RunsDir, Name: strings.TrimSpace(d.fields[1].value), Evaluator: m.opts.Evaluator}
+	return m.startCmd(p, false)
+}
+
+func (m *Model) startCmd(p lab.RunParams, resume bool) tea.Cmd {
+	ctx, cancel := context.WithCancel(context.Background())
+	start := m.opts.StartRun
+	m.liveCancel = cancel
+	return func() tea.Msg {
+		r, err := start(ctx, p)
+		if err != nil {
+			cancel()
+		}
+		return launchedMsg{run: r, resume: resume, err: err}
+	}
+}
+
+func (m *Model) handleLaunched(msg launchedMsg) tea.Cmd {
+	m.launching = false
+	if msg.err != nil {
+		m.setNotice(false, "could not start: %v", msg.err)
+		m.log.Error("start", "err", msg.err)
+		return nil
+	}
+	r := msg.run
+	m.live = r
+	m.liveGen++
+	if msg.resume {
+		d, _, err := loadRun(r.Dir())
+		if err != nil {
+			d = newRunData(r.Name(), r.Dir(), r.Recipe())
+		}
+		d.Recipe, d.State, d.Ended = r.Recipe(), "running", false
+		// the resumed run continues from its checkpoint: drop what it will redo
+		d.Markers = append(d.Markers, marker{Kind: markResume, Step: d.Last.Step, Tokens: d.Last.Tokens, Text: "resumed in this session"})
+		m.liveData = d
+	} else {
+		m.liveData = newRunData(r.Name(), r.Dir(), r.Recipe())
+	}
+	m.cur, m.follow = m.liveData, nil
+	m.mode = modeDashboard
+	if err := writeLock(r.Dir(), os.Getpid(), "tui"); err != nil {
+		m.log.Warn("lock", "err", err)
+	}
+	m.setNotice(true, "training %s → %s", r.Name(), r.Dir())
+	m.log.Info("started", "run", r.Name(), "dir", r.Dir())
+	return tea.Batch(waitEvents(r, m.liveGen, m.opts.Frame, time.Time{}), m.scanCmd())
+}
+
+// handleRunEvents folds a frame's events into the live run and re-arms the
+// bridge until the run has ended.
+func (m *Model) handleRunEvents(msg runEventsMsg) tea.Cmd {
+	if msg.gen != m.liveGen || m.live == nil {
+		return nil
+	}
+	evalSeen := false
+	for _, e := range msg.events {
+		m.liveData.apply(e)
+		if e.Type == lab.EvEval {
+			evalSeen = true
+		}
+	}
+	if !msg.done {
+		cmd := waitEvents(m.live, m.liveGen, m.opts.Frame, msg.at)
+		if evalSeen && m.mode == modeEvals {
+			return tea.Batch(cmd, m.loadEvals())
+		}
+		return cmd
+	}
+	// the run has ended
+	r := m.live
+	removeLock(r.Dir(), os.Getpid())
+	if !m.liveData.Ended {
+		m.liveData.Ended = true
+	}
+	m.log.Info("ended", "run", r.Name(), "state", m.liveData.State)
+	switch m.quitting {
+	case quitAfterStop:
+		m.exitMsg = fmt.Sprintf("run %s %s; continue it with: olmolab --batch --resume %s", r.Name(), m.liveData.State, r.Dir())
+		return tea.Quit
+	case quitAfterDetach:
+		dir, detach := r.Dir(), m.opts.Detach
+		return func() tea.Msg {
+			pid, err := detach(dir)
+			return detachedMsg{dir: dir, pid: pid, err: err}
+		}
+	}
+	m.setNotice(true, "run %s %s", r.Name(), m.liveData.State)
+	return m.scanCmd()
+}
+
+func (m *Model) handleDetached(msg detachedMsg) tea.Cmd {
+	if msg.err != nil {
+		m.exitMsg = fmt.Sprintf("could not start the headless run: %v\ncontinue it with: olmolab --batch --resume %s", msg.err, msg.dir)
+		return tea.Quit
+	}
+	if err := writeLock(msg.dir, msg.pid, "headless"); err != nil {
+		m.log.Warn("lock", "err", err)
+	}
+	m.exitMsg = fmt.Sprintf("run %s keeps training headless (pid %d): output in %s/%s and %s; reopen olmolab to follow it",
+		msg.dir, msg.pid, msg.dir, HeadlessStdout, HeadlessStderr)
+	return tea.Quit
+}
+
+// requestQuit quits, asking first while a run trains in this session.
+func (m *Model) requestQuit() tea.Cmd {
+	if m.training() {
+		m.openDialog(dlgQuit)
+		return nil
+	}
+	return tea.Quit
+}
+
+// training says whether a run is training in this process.
+func (m *Model) training() bool {
+	if m.live == nil {
+		return false
+	}
+	select {
+	case <-m.live.Done():
+		return false
+	default:
+		return true
+	}
+}
+
+func (m *Model) quitStop() tea.Cmd {
+	if !m.training() {
+		return tea.Quit
+	}
+	m.dialog = nil
+	m.quitting = quitAfterStop
+	if err := m.live.Do(lab.Action{Kind: lab.ActStop}); err != nil {
+		m.liveCancel()
+	}
+	m.setNotice(true, "stopping: writing a checkpoint, then quitting…")
+	return nil
+}
+
+func (m *Model) quitDetach() tea.Cmd {
+	if !m.training() || m.opts.Detach == nil {
+		return m.quitStop()
+	}
+	m.quitting = quitAfterDetach
+	// cancelling the run's context makes it checkpoint and end as interrupted;
+	// the headless process resumes from that checkpoint
+	m.liveCancel()
+	m.setNotice(true, "detaching: writing a checkpoint, then handing the run to a headless process…")
+	return nil
+}
+
+// openRun shows a run directory on the dashboard (the live run's own data
+// when it is the live one).
+func (m *Model) openRun(dir string) tea.Cmd {
+	if m.liveData != nil && absPath(m.liveData.Dir) == absPath(dir) {
+		m.cur, m.follow, m.mode = m.liveData, nil, modeDashboard
+		return nil
+	}
+	m.loadingTo = dir
+	return func() tea.Msg {
+		d, f, err := loadRun(dir)
+		return runLoadedMsg{dir: dir, data: d, follow: f, err: err}
+	}
+}
+
+func (m *Model) handleRunLoaded(msg runLoadedMsg) {
+	if msg.dir != m.loadingTo {
+		return
+	}
+	m.loadingTo = ""
+	if msg.err != nil {
+		m.setNotice(false, "cannot read %s: %v", msg.dir, msg.err)
+		return
+	}
+	m.cur, m.follow, m.mode = msg.data, msg.follow, modeDashboard
+}
+
+// handleTick follows a run trained elsewhere, refreshes the runs list and
+// re-arms the clock.
+func (m *Model) handleTick(msg tickMsg) tea.Cmd {
+	cmds := []tea.Cmd{m.tick()}
+	if m.cur != nil && m.cur != m.liveData && m.follow != nil && (m.cur.State == "running" || m.cur.State == "headless" || m.cur.State == "paused") {
+		evs, reload := m.follow.poll()
+		if reload {
+			cmds = append(cmds, m.openRun(m.cur.Dir))
+		} else {
+			for _, e := range evs {
+				m.cur.apply(e)
+			}
+			if st := runState(m.cur.Dir, m.cur); st != m.cur.State {
+				m.cur.State = st
+			}
+		}
+	}
+	if (m.mode == modeHome || m.mode == modeRuns) && !m.scanning && time.Since(m.lastScan) >= 2*time.Second {
+		cmds = append(cmds, m.scanCmd())
+	}
+	if m.mode == modeRuns && len(m.selected) > 0 {
+		cmds = append(cmds, m.loadOverlay())
+	}
+	return tea.Batch(cmds...)
+}
+
+func (m *Model) scanCmd() tea.Cmd {
+	m.scanning = true
+	s, root := m.scanner, m.opts.RunsDir
+	return func() tea.Msg { return runsScannedMsg{runs: s.scan(root)} }
+}
+
+func (m *Model) handleRunsScanned(msg runsScannedMsg) {
+	m.scanning = false
+	m.lastScan = time.Now()
+	m.runs = msg.runs
+	m.rowsCache = nil
+	if n := len(m.recipes) + len(m.runs); m.homeCursor >= n {
+		m.homeCursor = max(n-1, 0)
+	}
+}
+
+// loadOverlay reads the curves of the runs selected for the overlay.
+func (m *Model) loadOverlay() tea.Cmd {
+	var dirs []string
+	for d := range m.selected {
+		if m.liveData != nil && absPath(d) == absPath(m.liveData.Dir) {
+			continue
+		}
+		dirs = append(dirs, d)
+	}
+	if len(dirs) == 0 {
+		return nil
+	}
+	return func() tea.Msg {
+		out := map[string]*curve{}
+		for _, d := range dirs {
+			evs, _, err := readEvents(d+"/"+lab.MetricsFile, 0)
+			if err != nil {
+				continue
+			}
+			c := &curve{Name: d}
+			for _, e := range evs {
+				if e.Type == lab.EvStep {
+					p := stepPoint{Step: e.Step, Tokens: e.Tokens, Loss: e.Loss, Skipped: e.Skipped}
+					pts := c.Pts
+					for len(pts) > 0 && pts[len(pts)-1].Step >= p.Step {
+						pts = pts[:len(pts)-1]
+					}
+					c.Pts = append(pts, p)
+				}
+			}
+			out[d] = c
+		}
+		return overlayLoadedMsg{curves: out}
+	}
+}
+
+func (m *Model) handleOverlayLoaded(msg overlayLoadedMsg) {
+	for d, c := range msg.curves {
+		m.overlay[d] = c
+	}
+}
+
+// loadEvals reads the evaluation view's data: the dashboard run's latest
+// scores and the SNR table across the selected runs (or every run with
+// evaluations).
+func (m *Model) loadEvals() tea.Cmd {
+	run, dir := "", ""
+	primary := map[string]string{}
+	if m.cur != nil {
+		run, dir = m.cur.Name, m.cur.Dir
+		if m.cur.Eval != nil {
+			for _, s := range m.cur.Eval.Scores {
+				if s.Primary {
+					form := s.Formulation
+					if form == "" {
+						form = "rc"
+					}
+					primary[s.Task+"\x00"+form] = s.Metric
+				}
+			}
+		}
+	}
+	var dirs []string
+	for _, r := range m.runs {
+		if r.HasEvals && (len(m.selected) < 2 || m.selected[r.Dir]) {
+			dirs = append(dirs, r.Dir)
+		}
+	}
+	return func() tea.Msg { return evalsLoadedMsg{data: loadEvalData(run, dir, primary, dirs)} }
+}
+
+// takeOver interrupts the headless process of the run on the dashboard and,
+// once it has exited, resumes the run in this session.
+func (m *Model) takeOver() tea.Cmd {
+	c := m.cur
+	l, ok := liveLock(c.Dir)
+	if !ok {
+		m.setNotice(false, "%s has no headless process to take over", c.Name)
+		return nil
+	}
+	interrupt := m.opts.Interrupt
+	if interrupt == nil {
+		interrupt = func(pid int) error { return syscall.Kill(pid, syscall.SIGINT) }
+	}
+	if err := interrupt(l.PID); err != nil {
+		m.setNotice(false, "cannot signal pid %d: %v", l.PID, err)
+		return nil
+	}
+	m.takingOver = c.Dir
+	m.setNotice(true, "taking over %s: waiting for pid %d to write its checkpoint…", c.Name, l.PID)
+	dir, pid := c.Dir, l.PID
+	return func() tea.Msg {
+		deadline := time.Now().Add(5 * time.Minute)
+		for pidAlive(pid) {
+			if time.Now().After(deadline) {
+				return headlessExitedMsg{dir: dir, err: fmt.Errorf("pid %d did not exit", pid)}
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		return headlessExitedMsg{dir: dir}
+	}
+}
+
+func (m *Model) handleHeadlessExited(msg headlessExitedMsg) tea.Cmd {
+	m.takingOver = ""
+	if msg.err != nil {
+		m.setNotice(false, "take over: %v", msg.err)
+		return nil
+	}
+	if m.training() {
+		m.setNotice(false, "a run is already training in this session")
+		return nil
+	}
+	m.setNotice(true, "resuming %s here…", msg.dir)
+	return m.startCmd(lab.RunParams{ResumeDir: msg.dir, Evaluator: m.opts.Evaluator}, true)
+}

@@ -1,0 +1,269 @@
+package tui
+
+import (
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// Minimum terminal size the layout is designed for; smaller terminals get a
+// note instead of a broken layout.
+const (
+	minWidth  = 60
+	minHeight = 16
+)
+
+// View draws the whole screen: header, the current view, the notice line and
+// the help line, with a dialog or the help page on top.
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.WindowTitle = "olmolab"
+	if m.cur != nil {
+		v.WindowTitle = "olmolab · " + m.cur.Name
+	}
+	return v
+}
+
+// render is the screen as a string of exactly height lines of width cells.
+func (m *Model) render() string {
+	w, h := m.width, m.height
+	if w < minWidth || h < minHeight {
+		msg := "olmolab needs a terminal of at least 60×16"
+		return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, m.theme.Subtle.Render(msg))
+	}
+	bodyH := h - 3
+	var body []string
+	switch m.mode {
+	case modeHome:
+		body = m.viewHome(w, bodyH)
+	case modeDashboard:
+		body = m.viewDashboard(w, bodyH)
+	case modeRuns:
+		body = m.viewRuns(w, bodyH)
+	case modeEvals:
+		body = m.viewEvals(w, bodyH)
+	}
+	lines := make([]string, 0, h)
+	lines = append(lines, m.viewHeader(w))
+	lines = append(lines, fitLines(body, w, bodyH)...)
+	lines = append(lines, m.viewNotice(w), padRight(m.help.ShortHelpView(m.keys.ShortHelp()), w))
+	screen := strings.Join(lines, "\n")
+	if m.showHelp {
+		screen = overlay(screen, m.viewHelpPage(w-4, h-2), w, h)
+	}
+	if m.dialog != nil {
+		screen = overlay(screen, m.viewDialog(min(w-4, 76)), w, h)
+	}
+	return screen
+}
+
+// fitLines pads or cuts lines to exactly h lines of w cells.
+func fitLines(lines []string, w, h int) []string {
+	out := make([]string, 0, h)
+	for i := 0; i < h; i++ {
+		if i < len(lines) {
+			out = append(out, padRight(lines[i], w))
+		} else {
+			out = append(out, strings.Repeat(" ", w))
+		}
+	}
+	return out
+}
+
+func truncate(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	return ansi.Truncate(s, w, "…")
+}
+
+// overlay draws box centred on top of screen.
+func overlay(screen, box string, w, h int) string {
+	bw, bh := lipgloss.Width(box), lipgloss.Height(box)
+	x, y := max((w-bw)/2, 0), max((h-bh)/2, 0)
+	c := lipgloss.NewCanvas(w, h)
+	c.Compose(lipgloss.NewCompositor(lipgloss.NewLayer(screen), lipgloss.NewLayer(box).X(x).Y(y).Z(1)))
+	return c.Render()
+}
+
+func (m *Model) viewHeader(w int) string {
+	t := m.theme
+	tabs := []struct {
+		md   mode
+		k, n string
+	}{{modeDashboard, "1", "dashboard"}, {modeRuns, "2", "runs"}, {modeEvals, "3", "evaluation"}, {modeHome, "n", "recipes"}}
+	var parts []string
+	for _, tb := range tabs {
+		label := tb.k + " " + tb.n
+		if tb.md == m.mode {
+			parts = append(parts, t.Selected.Render(" "+label+" "))
+		} else if tb.md == modeDashboard && m.cur == nil {
+			parts = append(parts, t.Faint.Render(" "+label+" "))
+		} else {
+			parts = append(parts, t.Subtle.Render(" "+label+" "))
+		}
+	}
+	left := t.Heading.Render(" olmolab ") + strings.Join(parts, "")
+	right := ""
+	if m.cur != nil {
+		st := m.cur.displayState()
+		right = t.State(st).Render("● "+st) + " " + t.Text.Render(m.cur.Name) + " "
+	}
+	room := w - lipgloss.Width(left) - 1
+	if lipgloss.Width(right) > room {
+		right = truncate(right, max(room, 0))
+	}
+	gap := w - lipgloss.Width(left) - lipgloss.Width(right)
+	return left + strings.Repeat(" ", max(gap, 0)) + right
+}
+
+func (m *Model) viewNotice(w int) string {
+	t := m.theme
+	msg := m.notice
+	st := t.Subtle
+	if !m.noticeOK {
+		st = t.Error
+	}
+	// the run's own latest message replaces a notice older than it
+	if m.cur != nil && m.cur.Message != "" && (msg == "" || m.cur.MessageTime.After(m.noticeAt)) {
+		msg = m.cur.Message
+		st = t.Subtle
+		switch m.cur.MessageKind {
+		case "warning":
+			st = t.Warning
+		case "error":
+			st = t.Error
+		case "spike":
+			st = t.Spike
+		}
+	}
+	return padRight(st.Render(" "+truncate(msg, w-2)), w)
+}
+
+// viewHelpPage is the full help, generated from the key table: every enabled
+// binding of the current view, group by group, flowed into as many columns
+// as the height needs.
+func (m *Model) viewHelpPage(w, h int) string {
+	t := m.theme
+	colH := max(h-6, 6)
+	var cols [][]string
+	var col []string
+	for i, g := range m.keys.FullHelp() {
+		kw := 0
+		var bs []key.Binding
+		for _, b := range g {
+			if b.Enabled() {
+				bs = append(bs, b)
+				kw = max(kw, lipgloss.Width(b.Help().Key))
+			}
+		}
+		if len(bs) == 0 {
+			continue
+		}
+		block := []string{t.Heading.Render(helpGroupNames[i])}
+		for _, b := range bs {
+			block = append(block, t.Key.Render(padRight(b.Help().Key, kw))+"  "+t.Text.Render(b.Help().Desc))
+		}
+		if len(col) > 0 && len(col)+1+len(block) > colH {
+			cols = append(cols, col)
+			col = nil
+		}
+		if len(col) > 0 {
+			col = append(col, "")
+		}
+		col = append(col, block...)
+	}
+	if len(col) > 0 {
+		cols = append(cols, col)
+	}
+	var rendered []string
+	for i, c := range cols {
+		st := lipgloss.NewStyle()
+		if i < len(cols)-1 {
+			st = st.PaddingRight(4)
+		}
+		rendered = append(rendered, st.Render(strings.Join(c, "\n")))
+	}
+	content := lipgloss.JoinHorizontal(lipgloss.Top, rendered...)
+	foot := t.Subtle.Render(truncate("Keys that do not apply right now are left out. ? or esc closes.", w-4))
+	return m.theme.Dialog.Render(t.Heading.Render("olmolab keys — "+m.mode.String()) + "\n\n" + content + "\n\n" + foot)
+}
+
+func (m *Model) viewDialog(w int) string {
+	t := m.theme
+	d := m.dialog
+	inner := w - 4
+	var lines []string
+	lines = append(lines, t.Heading.Render(d.title), "")
+	for _, l := range m.dialogBody(d) {
+		lines = append(lines, t.Text.Render(truncate(l, inner)))
+	}
+	focus := d.focused()
+	if len(d.fields) > 0 || len(d.mixes) > 0 {
+		lines = append(lines, "")
+	}
+	fieldLine := func(f *field) string {
+		mark := "  "
+		val := f.value
+		st := t.Text
+		if focus.f == f {
+			mark = t.Accent.Render("› ")
+			val += "▏"
+			st = t.Accent
+		}
+		s := mark + t.Subtle.Render(padRight(f.label, 12)) + st.Render(val)
+		if f.hint != "" {
+			s += "  " + t.Faint.Render(f.hint)
+		}
+		return truncate(s, inner)
+	}
+	for _, f := range d.fields {
+		lines = append(lines, fieldLine(f))
+	}
+	if len(d.mixes) > 0 {
+		c := d.mixes[d.mixIdx]
+		mark := "  "
+		st := t.Text
+		if focus.picker {
+			mark = t.Accent.Render("› ")
+			st = t.Accent
+		}
+		label := "mix"
+		if d.kind == dlgMix {
+			label = "target mix"
+		}
+		s := mark + t.Subtle.Render(padRight(label, 12)) + st.Render("◀ "+c.name+" ▶")
+		if !c.edit && c.mix != nil {
+			s += "  " + t.Faint.Render(mixLine(c.mix))
+		}
+		lines = append(lines, truncate(s, inner))
+		if c.edit {
+			for _, f := range d.ratios {
+				lines = append(lines, "  "+fieldLine(f))
+			}
+		}
+	}
+	if d.err != "" {
+		lines = append(lines, "")
+		for _, l := range strings.Split(d.err, "\n") {
+			lines = append(lines, t.Error.Render(truncate(l, inner)))
+		}
+	}
+	lines = append(lines, "", t.Subtle.Render(truncate(m.dialogHelp(), inner)))
+	return t.Dialog.Width(w).Render(strings.Join(lines, "\n"))
+}
+
+// dialogHelp is the dialog's key line, from the same key table.
+func (m *Model) dialogHelp() string {
+	var parts []string
+	for _, b := range []key.Binding{m.keys.Confirm, m.keys.QuitStop, m.keys.QuitDetach, m.keys.Cancel, m.keys.NextField, m.keys.Choose} {
+		if b.Enabled() {
+			parts = append(parts, b.Help().Key+" "+b.Help().Desc)
+		}
+	}
+	return strings.Join(parts, " · ")
+}
