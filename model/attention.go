@@ -22,27 +22,28 @@ import (
 // sync.Pool on each call from a worker goroutine. Those kernels read the
 // left operand by broadcasts at any strides (so P·V and Pᵀ·dO are the same
 // kernel) and stream the right one by rows along the output columns, so every
-// right operand is kept contiguous: the QK-norm pass (qkNormJob) writes q, k
-// and v head-major, (B,NH,T,HS) and (B,NKV,T,HS), plus Kᵀ and Vᵀ in 64-column
-// tiles, (B,NKV,nb,HS,64), for S = Q·Kᵀ and dP = dO·Vᵀ. (With the natural
-// (BT, QC+2KC) rows, a 64-row operand at a stride of a few KiB falls into a
-// handful of L1 sets and is refetched from L2 on every use.) The backward
-// pass copies dO head-major and accumulates dq, dk, dv head-major too.
+// right operand is kept contiguous. (With the natural (BT, QC+2KC) rows, a
+// 64-row operand at a stride of a few KiB falls into a handful of L1 sets and
+// is refetched from L2 on every use.) Hence the layouts:
+//
+//   - the QK-norm pass (qkNormJob) writes q, k and v head-major, (B,NH,T,HS)
+//     and (B,NKV,T,HS), plus Kᵀ and Vᵀ in tiles of 64 positions,
+//     (B,NKV,nb,HS,64), for S = Q·Kᵀ and dP = dO·Vᵀ;
+//   - the output goes to layerActs.a (BT,QC), which o_proj reads;
+//   - before the backward items, a row pass (attnPrepJob) copies dO = CPU.da
+//     (BT,QC) head-major and computes D for every head, reading each row of dO
+//     and O once, in order;
+//   - the backward accumulates dq in CPU.dqh (B,NH,T,HS), dk and dv in CPU.dkh
+//     and CPU.dvh (B,NKV,T,HS); the QK-norm backward row pass gathers them
+//     into CPU.dqkv (BT,QC+2KC), the layout of the fused projection, undoing
+//     RoPE on the way (attnGatherRow).
 //
 // The parallelism is ours alone (the kernels run on the calling goroutine):
 // whole work items ((b, head, query block) forward, (b, kv head) backward,
-// which then owns its dK and dV rows) are handed out to the engine's workers
+// which then owns its dk and dv rows) are handed out to the engine's workers
 // from an atomic counter, heaviest first. Each item's result is independent
 // of which worker computes it, so the output is the same for any worker
-// count and any timing. Before the backward items, a row pass (attnPrepJob)
-// copies dO head-major and computes D for every head, reading each row of dO
-// and O once, in order.
-//
-// Outputs: the attention output in layerActs.a (BT,QC), which o_proj reads;
-// dq in CPU.dqh (B,NH,T,HS), dk and dv in CPU.dkh, CPU.dvh (B,NKV,T,HS), which
-// the QK-norm backward row pass gathers into CPU.dqkv (BT,QC+2KC), the layout
-// of the fused projection (attnGatherRow).
-// dO is CPU.da (BT,QC). Query head h reads kv head h/(NH/NKV) (GQA,
+// count and any timing. Query head h reads kv head h/(NH/NKV) (GQA,
 // olmo2.md §2).
 
 // attnBlock is the tile edge: 64×64 scores (16 KiB) and a 64×HS panel of each

@@ -22,7 +22,6 @@ type cpuJobs[F Float] struct {
 	embB     embedBackJob[F]
 	sq       sumSquaresJob[F]
 	adamw    adamwJob[F]
-	scale    scaleJob[F]
 	clear    clearJob[F]
 	dyn      dynJob
 }
@@ -353,10 +352,3 @@ func (j *sumSquaresJob[F]) do(lo, hi int) {
 type clearJob[F Float] struct{ x []F }
 
 func (j *clearJob[F]) do(lo, hi int) { clear(j.x[lo:hi]) }
-
-type scaleJob[F Float] struct {
-	x []F
-	s F
-}
-
-func (j *scaleJob[F]) do(lo, hi int) { vScale(j.x[lo:hi], j.x[lo:hi], j.s) }
