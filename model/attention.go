@@ -22,25 +22,28 @@ import (
 // sync.Pool on each call from a worker goroutine. Those kernels read the
 // left operand by broadcasts at any strides (so P·V and Pᵀ·dO are the same
 // kernel) and stream the right one by rows along the output columns, so every
-// right operand is kept contiguous: the QK-norm pass (qkNormJob) writes q, k
-// and v head-major, (B,NH,T,HS) and (B,NKV,T,HS), plus Kᵀ and Vᵀ in 64-column
-// tiles, (B,NKV,nb,HS,64), for S = Q·Kᵀ and dP = dO·Vᵀ. (With the natural
-// (BT, QC+2KC) rows, a 64-row operand at a stride of a few KiB falls into a
-// handful of L1 sets and is refetched from L2 on every use.) The backward
-// pass copies dO head-major and accumulates dq, dk, dv in contiguous scratch.
+// right operand is kept contiguous. (With the natural (BT, QC+2KC) rows, a
+// 64-row operand at a stride of a few KiB falls into a handful of L1 sets and
+// is refetched from L2 on every use.) Hence the layouts:
+//
+//   - the QK-norm pass (qkNormJob) writes q, k and v head-major, (B,NH,T,HS)
+//     and (B,NKV,T,HS), plus Kᵀ and Vᵀ in tiles of 64 positions,
+//     (B,NKV,nb,HS,64), for S = Q·Kᵀ and dP = dO·Vᵀ;
+//   - the output goes to layerActs.a (BT,QC), which o_proj reads;
+//   - before the backward items, a row pass (attnPrepJob) copies dO = CPU.da
+//     (BT,QC) head-major and computes D for every head, reading each row of dO
+//     and O once, in order;
+//   - the backward accumulates dq in CPU.dqh (B,NH,T,HS), dk and dv in CPU.dkh
+//     and CPU.dvh (B,NKV,T,HS); the QK-norm backward row pass gathers them
+//     into CPU.dqkv (BT,QC+2KC), the layout of the fused projection, undoing
+//     RoPE on the way (attnGatherRow).
 //
 // The parallelism is ours alone (the kernels run on the calling goroutine):
 // whole work items ((b, head, query block) forward, (b, kv head) backward,
-// which then owns its dK and dV rows) are handed out to the engine's workers
+// which then owns its dk and dv rows) are handed out to the engine's workers
 // from an atomic counter, heaviest first. Each item's result is independent
 // of which worker computes it, so the output is the same for any worker
-// count and any timing. Before the backward items, a row pass (attnPrepJob)
-// copies dO head-major and computes D for every head, reading each row of dO
-// and O once, in order.
-//
-// Outputs: the attention output in layerActs.a (BT,QC), which o_proj reads;
-// dq, dk, dv in CPU.dqkv (BT,QC+2KC), the layout of the fused projection.
-// dO is CPU.da (BT,QC). Query head h reads kv head h/(NH/NKV) (GQA,
+// count and any timing. Query head h reads kv head h/(NH/NKV) (GQA,
 // olmo2.md §2).
 
 // attnBlock is the tile edge: 64×64 scores (16 KiB) and a 64×HS panel of each
@@ -62,10 +65,9 @@ func mm[F Float](m, n, k int, a []F, ai, ap int, b []F, ldb int, c []F, ldc int,
 
 // attnScratch is one worker's tiles.
 type attnScratch[F Float] struct {
-	s, dp      []F // (blk,pad16(blk)) scores → probabilities; dP → dS
-	m, l       []F // (blk) running max and sum of the query block's rows
-	o          []F // (blk,HS) output rows being accumulated
-	dq, dk, dv []F // (T,HS) one head's dq; the group's dk, dv
+	s, dp []F // (blk,pad16(blk)) scores → probabilities; dP → dS
+	m, l  []F // (blk) running max and sum of the query block's rows
+	o     []F // (blk,HS) output rows being accumulated
 }
 
 func newAttnScratch[F Float](workers, T, HS int) []attnScratch[F] {
@@ -73,8 +75,7 @@ func newAttnScratch[F Float](workers, T, HS int) []attnScratch[F] {
 	sc := make([]attnScratch[F], workers)
 	for i := range sc {
 		sc[i] = attnScratch[F]{s: make([]F, blk*pad16(blk)), dp: make([]F, blk*pad16(blk)),
-			m: make([]F, blk), l: make([]F, blk), o: make([]F, blk*HS),
-			dq: make([]F, T*HS), dk: make([]F, T*HS), dv: make([]F, T*HS)}
+			m: make([]F, blk), l: make([]F, blk), o: make([]F, blk*HS)}
 	}
 	return sc
 }
@@ -220,28 +221,26 @@ func (j *attnBackwardJob[F]) do(lo, hi int) {
 			if it >= items {
 				break
 			}
-			attnBackwardGroup(&d, j.a, sc, e.dOh, e.attnD, e.dqkv, e.cos, e.sin, int(it)/d.NKV, int(it)%d.NKV)
+			attnBackwardGroup(&d, j.a, sc, e.dOh, e.attnD, e.dqh, e.dkh, e.dvh, int(it)/d.NKV, int(it)%d.NKV)
 		}
 	}
 }
 
 // attnBackwardGroup handles the query heads of kv head kvh in sequence b.
-//
-// dq and dk leave through the inverse RoPE rotation (cos, sin: the (T,HS/2)
-// tables), so that dqkv holds the gradients of the QK-norm outputs.
-func attnBackwardGroup[F Float](d *attnDims, a *layerActs[F], sc *attnScratch[F], dOh, attnD, dqkv, cos, sin []F, b, kvh int) {
-	T, HS, QC, KC := d.T, d.HS, d.QC, d.KC
+func attnBackwardGroup[F Float](d *attnDims, a *layerActs[F], sc *attnScratch[F], dOh, attnD, dqh, dkh, dvh []F, b, kvh int) {
+	T, HS := d.T, d.HS
 	gs := d.NH / d.NKV
 	g := b*d.NKV + kvh
 	scale := F(d.scale)
-	k := a.kh[g*T*HS:] // (T,HS)
-	dq, dk, dv := sc.dq[:T*HS], sc.dk[:T*HS], sc.dv[:T*HS]
+	k := a.kh[g*T*HS:]                                       // (T,HS)
+	dk, dv := dkh[g*T*HS:(g+1)*T*HS], dvh[g*T*HS:(g+1)*T*HS] // (T,HS) this group's
 	for hi := 0; hi < gs; hi++ {
 		h := kvh*gs + hi
 		q := a.qh[(b*d.NH+h)*T*HS:] // (T,HS)
 		lse := a.lse[(b*d.NH+h)*T:]
 		dO := dOh[(b*d.NH+h)*T*HS:] // (T,HS)
-		D := attnD[(b*d.NH+h)*T:]   // (T)
+		dq := dqh[(b*d.NH+h)*T*HS:]
+		D := attnD[(b*d.NH+h)*T:] // (T)
 		for jb := 0; jb < d.nb; jb++ {
 			s0 := jb * attnBlock
 			bc := min(attnBlock, T-s0)
@@ -274,15 +273,22 @@ func attnBackwardGroup[F Float](d *attnDims, a *layerActs[F], sc *attnScratch[F]
 				mm(bc, HS, br, dp, 1, ld, q[t0*HS:], HS, dk[s0*HS:], HS, accKV)  // dK += dSᵀ·Q
 			}
 		}
-		half := HS / 2
-		for t := 0; t < T; t++ {
-			ropeHeadTo(dqkv[(b*T+t)*d.ldQKV+h*HS:][:HS], dq[t*HS:t*HS+HS], cos[t*half:t*half+half], sin[t*half:t*half+half], -1)
-		}
 	}
-	half := HS / 2
-	for t := 0; t < T; t++ {
-		row := dqkv[(b*T+t)*d.ldQKV:]
-		ropeHeadTo(row[QC+kvh*HS:QC+kvh*HS+HS], dk[t*HS:t*HS+HS], cos[t*half:t*half+half], sin[t*half:t*half+half], -1)
-		copy(row[QC+KC+kvh*HS:QC+KC+kvh*HS+HS], dv[t*HS:t*HS+HS])
+}
+
+// attnGatherRow writes row r of dqkv from the head-major dqh, dkh, dvh, dq
+// and dk rotated back by the inverse RoPE (cos, sin: this row's position), so
+// that dqkv holds the gradients of the QK-norm outputs and of v.
+func attnGatherRow[F Float](d *attnDims, dqkv, dqh, dkh, dvh, cos, sin []F, r int) {
+	b, t := r/d.T, r%d.T
+	HS := d.HS
+	row := dqkv[r*d.ldQKV : (r+1)*d.ldQKV]
+	for h := 0; h < d.NH; h++ {
+		ropeHeadTo(row[h*HS:h*HS+HS], dqh[((b*d.NH+h)*d.T+t)*HS:][:HS], cos, sin, -1)
+	}
+	for h := 0; h < d.NKV; h++ {
+		src := ((b*d.NKV+h)*d.T + t) * HS
+		ropeHeadTo(row[d.QC+h*HS:d.QC+h*HS+HS], dkh[src:src+HS], cos, sin, -1)
+		copy(row[d.QC+d.KC+h*HS:d.QC+d.KC+h*HS+HS], dvh[src:src+HS])
 	}
 }

@@ -115,6 +115,11 @@ func runAttn[F Float](e *CPU[F], qkv, wq, wk, da []float64) (qh, kh, vh, o, lse,
 	e.pool.run(e.B*e.T, 8, qj)
 	e.attention(a)
 	e.attentionBack(a)
+	d := e.attnDims()
+	for r := 0; r < e.B*e.T; r++ {
+		half, t := d.HS/2, r%d.T
+		attnGatherRow(&d, e.dqkv, e.dqh, e.dkh, e.dvh, e.cos[t*half:t*half+half], e.sin[t*half:t*half+half], r)
+	}
 	return floats64(a.qh), floats64(a.kh), floats64(a.vh), floats64(a.a), floats64(a.lse), floats64(e.dqkv)
 }
 

@@ -47,7 +47,8 @@ type CPU[F Float] struct {
 	da                  []F              // (BT,QC) d attention output
 	dqkv                []F              // (BT,QC+2KC) (dq | dk | dv)
 	dwPart              []F              // norm-weight gradient parts (normPart)
-	dOh                 []F              // (B,NH,T,HS) da head-major (attention.go)
+	dOh, dqh            []F              // (B,NH,T,HS) da and dq head-major (attention.go)
+	dkh, dvh            []F              // (B,NKV,T,HS) dk and dv head-major
 	attnD               []F              // (B,NH,T) rowsum(dO ⊙ O)
 	attnSc              []attnScratch[F] // one per worker
 	normBlocks          []float64
@@ -135,7 +136,8 @@ func NewCPU[F Float](cfg Config, B, T, workers int) *CPU[F] {
 	e.dres, e.dm, e.dout, e.dxf = make([]F, BT*C), make([]F, BT*C), make([]F, BT*C), make([]F, BT*C)
 	e.dact, e.dgu = make([]F, BT*I), make([]F, BT*2*I)
 	e.da, e.dqkv = make([]F, BT*QC), make([]F, BT*(QC+2*KC))
-	e.dOh, e.attnD = make([]F, BT*QC), make([]F, B*NH*T)
+	e.dOh, e.dqh, e.attnD = make([]F, BT*QC), make([]F, BT*QC), make([]F, B*NH*T)
+	e.dkh, e.dvh = make([]F, BT*KC), make([]F, BT*KC)
 	e.dwPart = make([]F, (BT+normPart-1)/normPart*max(C, QC+KC))
 	e.attnSc = newAttnScratch[F](e.pool.workers, T, HS)
 	e.normBlocks = make([]float64, (len(e.Params)+normBlock-1)/normBlock)

@@ -22,7 +22,6 @@ type cpuJobs[F Float] struct {
 	embB     embedBackJob[F]
 	sq       sumSquaresJob[F]
 	adamw    adamwJob[F]
-	scale    scaleJob[F]
 	clear    clearJob[F]
 	dyn      dynJob
 }
@@ -198,10 +197,11 @@ func transposeRows[F Float](dst []F, ldd int, src []F, lds, rows, cols int) {
 	}
 }
 
-// qkNormBackJob is qkNormJob's backward on the dq and dk parts of CPU.dqkv,
-// in place, for rows [lo,hi) (whole parts of normPart rows): the attention
-// backward already undid RoPE, so this is RMSNorm's backward for q and k,
-// with the weights' partial gradients in CPU.dwPart (rmsBackJob).
+// qkNormBackJob is qkNormJob's backward, for rows [lo,hi) (whole parts of
+// normPart rows): it gathers row r of CPU.dqkv from the attention backward's
+// head-major dq, dk, dv, undoing RoPE (attnGatherRow), then applies RMSNorm's
+// backward to the q and k parts in place, with the weights' partial
+// gradients in CPU.dwPart (rmsBackJob).
 type qkNormBackJob[F Float] struct {
 	e      *CPU[F]
 	a      *layerActs[F]
@@ -217,6 +217,8 @@ func (j *qkNormBackJob[F]) do(lo, hi int) {
 		part := e.dwPart[p0/normPart*n : p0/normPart*n+n]
 		clear(part)
 		for r := p0; r < min(p0+normPart, hi); r++ {
+			half, t := d.HS/2, r%d.T
+			attnGatherRow(&d, e.dqkv, e.dqh, e.dkh, e.dvh, e.cos[t*half:t*half+half], e.sin[t*half:t*half+half], r)
 			row := r * d.ldQKV
 			dq, dk := e.dqkv[row:row+d.QC], e.dqkv[row+d.QC:row+n]
 			xq, xk := a.qkv[row:row+d.QC], a.qkv[row+d.QC:row+n]
@@ -350,10 +352,3 @@ func (j *sumSquaresJob[F]) do(lo, hi int) {
 type clearJob[F Float] struct{ x []F }
 
 func (j *clearJob[F]) do(lo, hi int) { clear(j.x[lo:hi]) }
-
-type scaleJob[F Float] struct {
-	x []F
-	s F
-}
-
-func (j *scaleJob[F]) do(lo, hi int) { vScale(j.x[lo:hi], j.x[lo:hi], j.s) }

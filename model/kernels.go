@@ -237,41 +237,11 @@ func rmsBackRow[F Float](dx, dy, x, w []F, s F) {
 	}
 }
 
-// ropeRow rotates the heads of width hs in row (rotate_half layout: pairs
-// (i, i+hs/2) share the angle t·θ^(−2i/hs), whose cos and sin are cos[i], sin[i]
-// for this row's position t). sign = +1 forward; −1 applies the inverse
-// rotation, which is the backward pass.
-func ropeRow[F Float](row, cos, sin []F, hs int, sign F) {
-	half := hs / 2
-	for h := 0; h+hs <= len(row); h += hs {
-		v := row[h : h+hs]
-		if isF32[F]() {
-			rope32(asF32(v[:half]), asF32(v[half:]), asF32(cos), asF32(sin), float32(sign))
-			continue
-		}
-		for i := 0; i < half; i++ {
-			a, b := v[i], v[i+half]
-			si := sign * sin[i]
-			v[i] = a*cos[i] - b*si
-			v[i+half] = b*cos[i] + a*si
-		}
-	}
-}
-
-// rmsRopeHead sets y = rope(w ⊙ x·s) for one head (x, w, y of width hs; cos
-// and sin of width hs/2 for this row's position).
-func rmsRopeHead[F Float](y, x, w, cos, sin []F, s F) {
-	if isF32[F]() {
-		h := len(x) / 2
-		rmsRope32(asF32(y[:h]), asF32(y[h:]), asF32(x[:h]), asF32(x[h:]), asF32(w[:h]), asF32(w[h:]), asF32(cos), asF32(sin), float32(s))
-		return
-	}
-	vRmsScale(y, x, w, s)
-	ropeRow(y, cos, sin, len(x), 1)
-}
-
-// ropeHeadTo sets dst = src rotated by RoPE (sign = −1: the inverse rotation)
-// for one head of width len(src).
+// ropeHeadTo sets dst = src rotated by RoPE for one head of width hs =
+// len(src) (rotate_half layout: pairs (i, i+hs/2) share the angle
+// t·θ^(−2i/hs), whose cos and sin are cos[i], sin[i] for this row's position
+// t). sign = +1 forward; −1 applies the inverse rotation, which is the
+// backward pass. dst may be src.
 func ropeHeadTo[F Float](dst, src, cos, sin []F, sign F) {
 	h := len(src) / 2
 	if isF32[F]() {
@@ -284,6 +254,18 @@ func ropeHeadTo[F Float](dst, src, cos, sin []F, sign F) {
 		dst[i] = a*cos[i] - b*si
 		dst[i+h] = b*cos[i] + a*si
 	}
+}
+
+// rmsRopeHead sets y = rope(w ⊙ x·s) for one head (x, w, y of width hs; cos
+// and sin of width hs/2 for this row's position).
+func rmsRopeHead[F Float](y, x, w, cos, sin []F, s F) {
+	if isF32[F]() {
+		h := len(x) / 2
+		rmsRope32(asF32(y[:h]), asF32(y[h:]), asF32(x[:h]), asF32(x[h:]), asF32(w[:h]), asF32(w[h:]), asF32(cos), asF32(sin), float32(s))
+		return
+	}
+	vRmsScale(y, x, w, s)
+	ropeHeadTo(y, y, cos, sin, 1)
 }
 
 // swigluRow: act = silu(gate) ⊙ up, silu(g) = g·σ(g) = g/(1 + e^−g).

@@ -23,12 +23,12 @@ func EstimateCPUMemory(cfg Config, B, T int) int64 {
 	}
 	blk := min(int64(attnBlock), Tn)
 	// one worker's attention tiles
-	attnScratch := 2*blk*((blk+15)&^15) + 2*blk + blk*HS + 3*Tn*HS
+	attnScratch := 2*blk*((blk+15)&^15) + 2*blk + blk*HS
 
 	elems := 4*n + // params, grads, m, v
 		(L+1)*BT*C + L*perLayer + // residual stream and layer activations
 		BT*C + 5*BT + chunk*V + // final norm, rstd, lse, ce/z (float64), one chunk of logits
-		4*BT*C + 3*BT*I + 3*BT*QC + 2*BT*KC + Bn*NH*Tn + // backward scratch
+		4*BT*C + 3*BT*I + 4*BT*QC + 4*BT*KC + Bn*NH*Tn + // backward scratch
 		(BT+normPart-1)/normPart*max(C, QC+KC) +
 		int64(runtime.GOMAXPROCS(0))*attnScratch
 	return 4 * elems

@@ -275,30 +275,6 @@ func mulAcc32(dst, x, y []float32, s float32) {
 	}
 }
 
-// rope32 rotates the pairs (x1[i], x2[i]) by the angle whose cosine and sine
-// are c[i] and sign·sn[i]: x1 ← x1·c − x2·sn·sign, x2 ← x2·c + x1·sn·sign.
-func rope32(x1, x2, c, sn []float32, sign float32) {
-	n := len(x1)
-	if n == 0 {
-		return
-	}
-	_, _, _ = x2[n-1], c[n-1], sn[n-1]
-	switch simdLevel {
-	case simdAVX512:
-		ropeAVX512(&x1[0], &x2[0], &c[0], &sn[0], n, sign)
-		return
-	case simdAVX2:
-		ropeAVX2(&x1[0], &x2[0], &c[0], &sn[0], n, sign)
-		return
-	}
-	for i, a := range x1 {
-		b := x2[i]
-		s := sign * sn[i]
-		x1[i] = a*c[i] - b*s
-		x2[i] = b*c[i] + a*s
-	}
-}
-
 // swiglu32 sets act = silu(gate)·up, silu(g) = g/(1 + e^−g).
 func swiglu32(act, gate, up []float32) {
 	n := len(gate)
@@ -517,8 +493,9 @@ func transpose32(dst []float32, ldd int, src []float32, lds, rows, cols int) {
 	}
 }
 
-// ropeTo32 is rope32 out of place: o1 = x1·c − x2·sn·sign,
-// o2 = x2·c + x1·sn·sign.
+// ropeTo32 rotates the pairs (x1[i], x2[i]) by the angle whose cosine and
+// sine are c[i] and sign·sn[i]: o1 = x1·c − x2·sn·sign, o2 = x2·c + x1·sn·sign.
+// o1, o2 may be x1, x2 (in place).
 func ropeTo32(o1, o2, x1, x2, c, sn []float32, sign float32) {
 	n := len(x1)
 	if n == 0 {

@@ -104,16 +104,6 @@ func mulAccAVX512(dst, x, y *float32, n int, s float32)
 //go:noescape
 func mulAccAVX2(dst, x, y *float32, n int, s float32)
 
-// ropeAVX512: (x1, x2) ← (x1·c − x2·sn·sign, x2·c + x1·sn·sign) (RoPE, rotate_half pairs).
-//
-//go:noescape
-func ropeAVX512(x1, x2, c, sn *float32, n int, sign float32)
-
-// ropeAVX2: (x1, x2) ← (x1·c − x2·sn·sign, x2·c + x1·sn·sign) (RoPE, rotate_half pairs).
-//
-//go:noescape
-func ropeAVX2(x1, x2, c, sn *float32, n int, sign float32)
-
 // rmsRopeAVX512: a = w1·(x1·s), b = w2·(x2·s); (o1, o2) = (a·c − b·sn, b·c + a·sn) (QK-norm then RoPE, one head).
 //
 //go:noescape
@@ -124,12 +114,12 @@ func rmsRopeAVX512(o1, o2, x1, x2, w1, w2, c, sn *float32, n int, s float32)
 //go:noescape
 func rmsRopeAVX2(o1, o2, x1, x2, w1, w2, c, sn *float32, n int, s float32)
 
-// ropeToAVX512: (o1, o2) = (x1·c − x2·sn·sign, x2·c + x1·sn·sign) (RoPE, out of place).
+// ropeToAVX512: (o1, o2) = (x1·c − x2·sn·sign, x2·c + x1·sn·sign) (RoPE; o1, o2 may be x1, x2).
 //
 //go:noescape
 func ropeToAVX512(o1, o2, x1, x2, c, sn *float32, n int, sign float32)
 
-// ropeToAVX2: (o1, o2) = (x1·c − x2·sn·sign, x2·c + x1·sn·sign) (RoPE, out of place).
+// ropeToAVX2: (o1, o2) = (x1·c − x2·sn·sign, x2·c + x1·sn·sign) (RoPE; o1, o2 may be x1, x2).
 //
 //go:noescape
 func ropeToAVX2(o1, o2, x1, x2, c, sn *float32, n int, sign float32)

@@ -46,10 +46,6 @@ func mulAccAVX512(dst, x, y *float32, n int, s float32) { panic("model: no SIMD 
 
 func mulAccAVX2(dst, x, y *float32, n int, s float32) { panic("model: no SIMD kernels") }
 
-func ropeAVX512(x1, x2, c, sn *float32, n int, sign float32) { panic("model: no SIMD kernels") }
-
-func ropeAVX2(x1, x2, c, sn *float32, n int, sign float32) { panic("model: no SIMD kernels") }
-
 func rmsRopeAVX512(o1, o2, x1, x2, w1, w2, c, sn *float32, n int, s float32) {
 	panic("model: no SIMD kernels")
 }

@@ -232,7 +232,7 @@ func TestRowKernels(t *testing.T) {
 					c[i], sn[i] = float32(math.Cos(th)), float32(math.Sin(th))
 				}
 				X1, X2 := f64(x1), f64(x2)
-				rope32(x1, x2, c, sn, -1)
+				ropeTo32(x1, x2, x1, x2, c, sn, -1) // in place
 				w2 := make([]float64, n)
 				for i := range want {
 					cc, ss := float64(c[i]), -float64(sn[i])

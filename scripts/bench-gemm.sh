@@ -75,7 +75,8 @@ timed() {
 		'BEGIN {f = (b / hz - c) / (e / 1e9 * p); if (f < 0) f = 0; printf "%s(foreign %.0f%%)\n", o, 100 * f}'
 }
 
-median() { tr ' ' '\n' | sed 's/(.*//' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+# median of the numbers in a line of "value(foreign N%)" entries.
+median() { sed 's/([^)]*)//g' | tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) CPUs"
 core=$("$bin/sgemm_openblas" 64 1 2>&1 >/dev/null)

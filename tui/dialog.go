@@ -401,7 +401,7 @@ func (m *Model) dialogBody(d *dialog) []string {
 			out = append(out, "d    detach: checkpoint, quit, and keep training headless",
 				"     (olmolab --batch --resume; output in the run directory,",
 				"     reopen olmolab to follow it)")
-			if strings.HasPrefix(cur.Phase, "soup") {
+			if cur.SoupRunning {
 				out = append(out, "     A soup in progress restarts from its base checkpoint.")
 			}
 		}

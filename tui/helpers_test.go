@@ -140,7 +140,9 @@ func syntheticRun(name string, rec *lab.Recipe) []lab.Event {
 	var evs []lab.Event
 	total := int64(300 * testGB)
 	phase := "stage1"
-	at := func(step int64) time.Time { return t0.Add(time.Duration(step)*100*time.Millisecond + 50*time.Millisecond) }
+	at := func(step int64) time.Time {
+		return t0.Add(time.Duration(step)*100*time.Millisecond + 50*time.Millisecond)
+	}
 	for s := int64(1); s <= 120; s++ {
 		e := stepEvent(name, s, phase, total)
 		if phase == "anneal" {
@@ -263,7 +265,9 @@ func syntheticSoupRun(name string, rec *lab.Recipe) []lab.Event {
 	for s := int64(1); s <= 90; s++ {
 		evs = append(evs, stepEvent(name, s, "stage1", total))
 	}
-	at := func(step int64) time.Time { return t0.Add(time.Duration(step)*100*time.Millisecond + 50*time.Millisecond) }
+	at := func(step int64) time.Time {
+		return t0.Add(time.Duration(step)*100*time.Millisecond + 50*time.Millisecond)
+	}
 	evs = append(evs, lab.Event{Type: lab.EvPhase, Time: at(90), Run: name, Step: 90, Tokens: 90 * testGB, Phase: "soup", Mix: rec.Anneal.Mix,
 		Message: "soup: 2 anneals of 20480 tokens from step 90 (runs/x/checkpoints/step-90), LR 0.003 → 0"})
 	rep := &lab.SoupReport{Dir: "soups/soup-90", FromStep: 90, FromTokens: 90 * testGB, Tokens: 20480, LR0: 0.003}

@@ -1,8 +1,6 @@
 package tui
 
 import (
-	"strings"
-
 	"charm.land/bubbles/v2/key"
 )
 
@@ -142,9 +140,12 @@ func (m *Model) updateKeys() {
 		}
 		if m.cur != nil && m.cur == m.liveData && m.training() && m.quitting == quitNone {
 			phase := m.liveData.Phase
-			inSoup := strings.HasPrefix(phase, "soup")
+			// while a soup is being made the lab takes no other action; once
+			// it is done the run trains on from the soup's weights and can
+			// anneal them
+			inSoup := m.liveData.SoupRunning
 			rec := m.liveRecipe()
-			k.Anneal.SetEnabled(phase == "stage1")
+			k.Anneal.SetEnabled(phase == "stage1" || phase == "soup" && !inSoup)
 			k.Mix.SetEnabled(!inSoup)
 			k.Soup.SetEnabled(phase == "stage1")
 			k.Checkpoint.SetEnabled(!inSoup)

@@ -12,7 +12,6 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/olmolab/olmolab/lab"
-
 )
 
 func keyMsg(s string) tea.KeyPressMsg {

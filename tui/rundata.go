@@ -105,6 +105,7 @@ type runData struct {
 	MessageKind lab.EventKind
 	MessageTime time.Time
 	Spikes      int
+	SoupRunning bool // between "soup:" and "soup done"
 	tpsEMA      float64
 	tpsN        int
 	firstTime   time.Time
@@ -273,7 +274,9 @@ func (d *runData) applyPhase(e lab.Event) {
 		}
 		d.Phase = "soup"
 		d.LastIng = lab.Event{}
+		d.SoupRunning = false
 	case strings.HasPrefix(msg, "soup:"):
+		d.SoupRunning = true
 		add(markSoup)
 	}
 	d.note(e, msg)
@@ -286,7 +289,7 @@ func (d *runData) displayState() string {
 		switch {
 		case d.Phase == "anneal":
 			return "annealing"
-		case strings.HasPrefix(d.Phase, "soup"):
+		case d.SoupRunning:
 			return "soup"
 		}
 	}

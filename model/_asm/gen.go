@@ -459,21 +459,6 @@ var kernels = []*kernel{
 			e.p("VADDPS %s, %s, %s", e.t(0), e.t(2), e.t(2))
 			e.store(e.t(2), "dst")
 		}},
-	{name: "rope", doc: "(x1, x2) ← (x1·c − x2·sn·sign, x2·c + x1·sn·sign) (RoPE, rotate_half pairs)",
-		ptrs: []string{"x1", "x2", "c", "sn"}, scal: []string{"sign"}, ntemp: 6,
-		body: func(e *emitter) {
-			e.load(e.t(0), "c")
-			e.load(e.t(1), "sn")
-			e.p("VMULPS %s, %s, %s", e.s("sign"), e.t(1), e.t(1))
-			e.load(e.t(2), "x1")
-			e.load(e.t(3), "x2")
-			e.p("VMULPS %s, %s, %s", e.t(0), e.t(2), e.t(4))
-			e.p("VFNMADD231PS %s, %s, %s", e.t(1), e.t(3), e.t(4)) // x1·c − x2·s
-			e.p("VMULPS %s, %s, %s", e.t(0), e.t(3), e.t(5))
-			e.p("VFMADD231PS %s, %s, %s", e.t(1), e.t(2), e.t(5)) // x2·c + x1·s
-			e.store(e.t(4), "x1")
-			e.store(e.t(5), "x2")
-		}},
 	{name: "rmsRope", doc: "a = w1·(x1·s), b = w2·(x2·s); (o1, o2) = (a·c − b·sn, b·c + a·sn) (QK-norm then RoPE, one head)",
 		ptrs: []string{"o1", "o2", "x1", "x2", "w1", "w2", "c", "sn"}, scal: []string{"s"}, ntemp: 6,
 		body: func(e *emitter) {
@@ -494,7 +479,7 @@ var kernels = []*kernel{
 			e.store(e.t(4), "o1")
 			e.store(e.t(5), "o2")
 		}},
-	{name: "ropeTo", doc: "(o1, o2) = (x1·c − x2·sn·sign, x2·c + x1·sn·sign) (RoPE, out of place)",
+	{name: "ropeTo", doc: "(o1, o2) = (x1·c − x2·sn·sign, x2·c + x1·sn·sign) (RoPE; o1, o2 may be x1, x2)",
 		ptrs: []string{"o1", "o2", "x1", "x2", "c", "sn"}, scal: []string{"sign"}, ntemp: 6,
 		body: func(e *emitter) {
 			e.load(e.t(0), "c")

@@ -36,10 +36,11 @@ func (ar *arch) forColumns(n int) *arch {
 // packer holds assembly packing routines for one tile shape. Each stores
 // alpha·X into a panel of width w (mr or nr) floats per step of k:
 //
-//   - interleave: dst[q·w+r] = src[r·ld+q] for step rows r (only rows < rows
-//     are read, the others are zero; only min(w,step) lanes are stored) and
-//     q < kb, a multiple of step. It packs A (m×k stored) and transposed B,
-//     step rows at a time (16 with zmm, 8 with ymm).
+//   - interleave: dst[q·w+r] = src[r·ld+q] for step rows r and q < kb, a
+//     multiple of step; rows is step or mr (then rows mr..step-1 are not read
+//     and count as zero), and only min(w,step) lanes are stored. It packs A
+//     (m×k stored) and transposed B, step rows at a time (16 with zmm, 8 with
+//     ymm).
 //   - copy: dst[q·w+j] = src[q·ld+j] for j < n, zero for n ≤ j < w, q < kb. It
 //     packs B and transposed A.
 type packer struct {
