@@ -325,3 +325,90 @@ func TestAnnealLiftsTargetedTasks(t *testing.T) {
 		}
 	}
 }
+
+// TestActions drives a run through pause, resume, checkpoint now, switch mix and
+// stop, and checks each left its trace.
+func TestActions(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "max_tokens=1M", "checkpoint.interval=0")
+	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "act", PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor := func(what string, ok func(Event) bool) Event {
+		t.Helper()
+		deadline := time.After(60 * time.Second)
+		var buf []Event
+		for {
+			select {
+			case <-r.Events.Notify():
+				buf = r.Events.Drain(buf[:0])
+				for _, e := range buf {
+					if ok(e) {
+						return e
+					}
+				}
+			case <-deadline:
+				t.Fatalf("no %s event", what)
+			}
+		}
+	}
+	waitFor("step 3", func(e Event) bool { return e.Type == EvStep && e.Step >= 3 })
+	r.Do(Action{Kind: ActPause})
+	p := waitFor("paused", func(e Event) bool { return e.Type == EvPhase && e.Message == "paused" })
+	time.Sleep(100 * time.Millisecond)
+	if n := r.Events.Drain(nil); len(n) > 0 {
+		for _, e := range n {
+			if e.Type == EvStep && e.Step > p.Step {
+				t.Fatalf("step %d ran while paused at %d", e.Step, p.Step)
+			}
+		}
+	}
+	r.Do(Action{Kind: ActCheckpoint})
+	ck := waitFor("checkpoint", func(e Event) bool { return e.Type == EvCheckpoint })
+	if _, err := os.Stat(filepath.Join(ck.Checkpoint, StateFile)); err != nil {
+		t.Errorf("checkpoint now: %v", err)
+	}
+	r.Do(Action{Kind: ActSwitchMix, Mix: []data.SourceSpec{{Name: "qa", TargetRatio: 1, Paths: []string{"builtin:qa"}}}})
+	r.Do(Action{Kind: ActResume})
+	sw := waitFor("switched mix", func(e Event) bool { return e.Type == EvPhase && e.Message == "switched mix" })
+	if len(sw.Mix) != 2 || sw.Mix[0].TargetRatio != 0 {
+		t.Errorf("mix after switch: %+v", sw.Mix)
+	}
+	waitFor("step after resume", func(e Event) bool { return e.Type == EvStep && e.Step > p.Step+2 })
+	r.Do(Action{Kind: ActStop})
+	s, err := r.Wait()
+	if err != nil || s.State != "stopped" {
+		t.Fatalf("stop: state %q, err %v", s.State, err)
+	}
+	if _, err := LatestCheckpoint(filepath.Join(root, "act")); err != nil {
+		t.Error("stop wrote no checkpoint")
+	}
+}
+
+// TestInterruptCheckpoints: cancelling the run's context (Ctrl-C in --batch)
+// writes a checkpoint and ends with ErrInterrupted (exit code 130).
+func TestInterruptCheckpoints(t *testing.T) {
+	root := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := StartRun(ctx, RunParams{Recipe: parseTiny(t, "max_tokens=1M", "checkpoint.interval=0"), RunsDir: root, Name: "int", PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		<-r.Events.Notify()
+		evs := r.Events.Drain(nil)
+		if len(evs) > 0 && evs[len(evs)-1].Step >= 2 {
+			break
+		}
+	}
+	cancel()
+	s, err := r.Wait()
+	if !errors.Is(err, ErrInterrupted) || s.State != "interrupted" {
+		t.Fatalf("got state %q, err %v", s.State, err)
+	}
+	ck, err := LatestCheckpoint(filepath.Join(root, "int"))
+	if err != nil || !strings.HasSuffix(ck, checkpointName(s.Steps)) {
+		t.Fatalf("checkpoint %q for %d steps: %v", ck, s.Steps, err)
+	}
+}
