@@ -149,7 +149,34 @@ func (m *Model) chartBlock(d *runData, which, w, h int) []string {
 		}
 	}
 	lines := []string{padRight(head, w)}
-	return append(lines, m.plotRun(d, which, w, rows)...)
+	return append(lines, m.cachedPlot(d, which, w, rows)...)
+}
+
+// cachedPlot redraws a chart only when its data, size or settings changed:
+// View runs after every message (keys, the clock), not only new steps.
+func (m *Model) cachedPlot(d *runData, which, w, rows int) []string {
+	// what the chart shows, apart from the data's version
+	k := fmt.Sprintf("%p|%d|%d|%d|%v|%v|%v|%d|%p", d, which, w, rows, m.logY[which], m.byTokens, m.smoothOn, m.smoothIdx, m.theme)
+	p, ok := m.plots[k]
+	if ok && (p.version == d.version || time.Since(p.at) < plotEvery && !d.Ended) {
+		return p.lines
+	}
+	if len(m.plots) > 64 {
+		clear(m.plots)
+	}
+	p = plotCache{version: d.version, at: time.Now(), lines: m.plotRun(d, which, w, rows)}
+	m.plots[k] = p
+	return p.lines
+}
+
+// plotEvery is how often a live chart is redrawn at most; the status line
+// still follows every frame.
+const plotEvery = 250 * time.Millisecond
+
+type plotCache struct {
+	version int
+	at      time.Time
+	lines   []string
 }
 
 func metricOf(which int) func(stepPoint) float64 {

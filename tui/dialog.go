@@ -223,7 +223,7 @@ func (m *Model) openDialog(kind dialogKind) {
 		if n <= 0 && cur != nil {
 			n = max(cur.Last.Tokens/4, 1)
 		}
-		d.fields = []*field{{label: "tokens", value: humanCount(n), hint: "anneal length, e.g. 400K"}}
+		d.fields = []*field{{label: "tokens", value: countInput(n), hint: "anneal length, e.g. 400K"}}
 		d.mixes, d.mixIdx = mixChoices(rec, true, "anneal")
 	case dlgMix:
 		d.title = "Switch data mix"
@@ -257,7 +257,7 @@ func (m *Model) openDialog(kind dialogKind) {
 			n = max(cur.Last.Tokens/4, 1)
 		}
 		d.fields = []*field{{label: "ingredients", value: strconv.Itoa(k), hint: "anneals to average"},
-			{label: "tokens each", value: humanCount(n), hint: "anneal length of each"}}
+			{label: "tokens each", value: countInput(n), hint: "anneal length of each"}}
 		pref := "anneal"
 		if rec != nil && len(rec.Soup.Mix) > 0 {
 			d.mixes = append(d.mixes, mixChoice{name: "soup mix", mix: rec.Soup.Mix})

@@ -24,6 +24,18 @@ func humanCount(n int64) string {
 	return fmt.Sprint(n)
 }
 
+// countInput writes a token count for an input field so that it reads back
+// exactly: 400K, 1M, or the plain number (humanCount rounds).
+func countInput(n int64) string {
+	switch {
+	case n > 0 && n%1_000_000 == 0:
+		return fmt.Sprintf("%dM", n/1_000_000)
+	case n > 0 && n%1000 == 0:
+		return fmt.Sprintf("%dK", n/1000)
+	}
+	return strconv.FormatInt(n, 10)
+}
+
 // shortCount is humanCount without trailing zeros, for axis labels.
 func shortCount(x float64) string {
 	a := math.Abs(x)

@@ -161,6 +161,10 @@ func (m *Model) updateKeys() {
 		k.TakeOver.SetEnabled(m.cur != nil && m.cur != m.liveData && m.cur.State == "headless" && !m.training() && m.takingOver == "")
 	case modeRuns:
 		rows := m.runRows()
+		// the overlay follows the dashboard's chart settings
+		for _, b := range []*key.Binding{&k.LogY, &k.XAxis, &k.Smooth, &k.SmoothLess, &k.SmoothMore} {
+			b.SetEnabled(true)
+		}
 		k.Up.SetEnabled(true)
 		k.Down.SetEnabled(true)
 		k.Back.SetEnabled(true)

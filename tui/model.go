@@ -128,6 +128,8 @@ type Model struct {
 	byTokens  bool
 	focus     int
 
+	plots map[string]plotCache // rendered charts by what they show
+
 	// runs view
 	runsCursor int
 	selected   map[string]bool
@@ -172,7 +174,7 @@ func New(o Options) *Model {
 	m := &Model{
 		opts: o, theme: theme.New(dark, o.NoColor), keys: DefaultKeyMap(), help: help.New(), log: o.Logger,
 		width: 80, height: 24, scanner: newScanner(), smoothOn: true, smoothIdx: 3, byTokens: true,
-		selected: map[string]bool{}, overlay: map[string]*curve{},
+		selected: map[string]bool{}, overlay: map[string]*curve{}, plots: map[string]plotCache{},
 	}
 	if o.Size[0] > 0 {
 		m.width, m.height = o.Size[0], o.Size[1]

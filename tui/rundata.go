@@ -106,6 +106,7 @@ type runData struct {
 	MessageTime time.Time
 	Spikes      int
 	SoupRunning bool // between "soup:" and "soup done"
+	version     int  // counts applied events, so views can cache what they drew
 	tpsEMA      float64
 	tpsN        int
 	firstTime   time.Time
@@ -126,6 +127,7 @@ func newRunData(name, dir string, rec *lab.Recipe) *runData {
 
 // apply folds one event into the run's picture.
 func (d *runData) apply(e lab.Event) {
+	d.version++
 	if !e.Time.IsZero() {
 		if d.firstTime.IsZero() {
 			d.firstTime = e.Time

@@ -166,8 +166,15 @@ func (m *Model) overlayChart(w, h int) []string {
 	title := t.Heading.Render("  loss overlay ")
 	if len(curves) == 0 {
 		title += t.Subtle.Render("· space selects runs and ingredients")
-	} else if m.smoothOn {
-		title += t.Subtle.Render(fmt.Sprintf("· EMA %.2f", smoothLevels[m.smoothIdx]))
+	} else {
+		notes := "raw"
+		if m.smoothOn {
+			notes = fmt.Sprintf("EMA %.2f", smoothLevels[m.smoothIdx])
+		}
+		if m.logY[chartLoss] {
+			notes += " · log"
+		}
+		title += t.Subtle.Render("· " + notes)
 	}
 	out := []string{padRight(title, w)}
 	pw := plotWidth(w)

@@ -145,15 +145,19 @@ func (m *Model) handleHomeKey(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-func (m *Model) handleDashboardKey(msg tea.KeyPressMsg) tea.Cmd {
+// handleChartKey applies the chart settings keys (dashboard and overlay);
+// the overlay is a loss chart, so log-Y there is the loss chart's.
+func (m *Model) handleChartKey(msg tea.KeyPressMsg) bool {
 	k := m.keys
 	switch {
-	case key.Matches(msg, k.Back):
-		m.mode = modeHome
 	case key.Matches(msg, k.FocusChart):
 		m.focus = (m.focus + 1) % 3
 	case key.Matches(msg, k.LogY):
-		m.logY[m.focus] = !m.logY[m.focus]
+		f := m.focus
+		if m.mode == modeRuns {
+			f = chartLoss
+		}
+		m.logY[f] = !m.logY[f]
 	case key.Matches(msg, k.XAxis):
 		m.byTokens = !m.byTokens
 	case key.Matches(msg, k.Smooth):
@@ -162,6 +166,20 @@ func (m *Model) handleDashboardKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.smoothOn, m.smoothIdx = true, max(m.smoothIdx-1, 0)
 	case key.Matches(msg, k.SmoothMore):
 		m.smoothOn, m.smoothIdx = true, min(m.smoothIdx+1, len(smoothLevels)-1)
+	default:
+		return false
+	}
+	return true
+}
+
+func (m *Model) handleDashboardKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.keys
+	if m.handleChartKey(msg) {
+		return nil
+	}
+	switch {
+	case key.Matches(msg, k.Back):
+		m.mode = modeHome
 	case key.Matches(msg, k.Anneal):
 		m.openDialog(dlgAnneal)
 	case key.Matches(msg, k.Mix):
@@ -185,6 +203,9 @@ func (m *Model) handleDashboardKey(msg tea.KeyPressMsg) tea.Cmd {
 func (m *Model) handleRunsKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.keys
 	rows := m.runRows()
+	if m.handleChartKey(msg) {
+		return nil
+	}
 	switch {
 	case key.Matches(msg, k.Up):
 		m.runsCursor = max(m.runsCursor-1, 0)

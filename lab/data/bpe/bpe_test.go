@@ -19,7 +19,8 @@ func TestSplit(t *testing.T) {
 	}{
 		{"Hello world", []string{"Hello", " world"}},
 		{"a  b", []string{"a", " ", " b"}},
-		{"x = 12 + 3;", []string{"x", " =", " 1", "2", " +", " 3", ";"}},
+		{"x = 12 + 3;", []string{"x", " =", " 12", " +", " 3", ";"}},
+		{"12345", []string{"123", "45"}},
 		{"Q: Why?\nA: Kelmon\n\n", []string{"Q", ":", " Why", "?", "\n", "A", ":", " Kelmon", "\n\n"}},
 		{"    return a", []string{"   ", " return", " a"}},
 		{"end  ", []string{"end", "  "}},
