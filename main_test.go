@@ -150,3 +150,22 @@ func TestEvalCheckpoint(t *testing.T) {
 		}
 	}
 }
+
+func TestBenchCommand(t *testing.T) {
+	var out, errb bytes.Buffer
+	args := []string{"bench", "--vocab", "64", "--d-model", "32", "--layers", "1", "--heads", "2", "--mlp", "64", "--seq", "16", "--batch", "2", "--steps", "2", "--warmup", "1", "--gemm", "64"}
+	if code := run(args, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	last := lines[len(lines)-1]
+	if !strings.HasPrefix(last, "tokens_per_s=") || !strings.Contains(last, " step_ms=") || !strings.Contains(last, " params=") {
+		t.Errorf("last line %q", last)
+	}
+	if !strings.Contains(out.String(), "sgemm 64³:") {
+		t.Errorf("no GEMM line:\n%s", out.String())
+	}
+	if code := run([]string{"bench", "--heads", "3", "--d-model", "32", "--gemm", ""}, &out, &errb); code != 2 {
+		t.Errorf("bad shape: exit %d, want 2", code)
+	}
+}
