@@ -11,7 +11,9 @@ import (
 // ("Mara has 17 + 18 = 35 cups."), its worksheets of bare sums ("17 + 18 = 35", the evaluation's format) and the
 // code source's snippets. About ArithHeldOutPercent of the ordered pairs (a, b) never appear as "a + b" in any
 // source: the arith task asks them (can a model add?), arith_seen asks the others (did it learn the sums it saw?).
-// (b, a) may be seen for a held-out (a, b).
+// (b, a) may be seen for a held-out (a, b). Measured on the quickstart recipe: arith_seen 0.50 after the anneal
+// and 0.39 after the same LR decay on the stage-1 mix (chance 0.25); arith stays at chance, as a tiny model learns
+// sums as facts and does not learn to add.
 const (
 	ArithMin            = 1
 	ArithMax            = 20

@@ -66,8 +66,9 @@ type Fact struct {
 // Config sizes a knowledge base. The default (16 regions, 48 towns, 160 people, 24 animal species: 248 entities,
 // about 900 facts) is twice docs/world.md's 124 entities: with this package's generators the smaller world was
 // learned almost completely before the quickstart's anneal (fact QA 0.85 → 0.99), leaving the anneal nothing to
-// show; at this size fact QA was 0.56 before the anneal, 0.94 after it and 0.75 after the same LR decay on the
-// stage-1 mix.
+// show. Measured on the quickstart recipe (cpu_s, 1.3M + 0.4M tokens; 200 items per task, acc_per_char): fact QA on
+// seen entities 0.58 before the anneal, 0.94 after it, 0.74 after the same LR decay on the stage-1 mix (held-out
+// entities 0.52, 0.72, 0.66; cloze 0.44, 0.71, 0.61).
 type Config struct {
 	Regions        int // regions, each with a capital
 	TownsPerRegion int // towns in each region (one of them is the capital)
