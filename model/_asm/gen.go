@@ -1,20 +1,24 @@
-// Command gen writes the Go assembly row kernels of package model
-// (simd_amd64.s) and their Go declarations (simd_decl_amd64.go,
-// simd_decl_other.go).
+// Command gen writes the Go assembly kernels of package model
+// (simd_amd64.s) and their Go declarations (simd_decl_amd64.go, and the
+// never-called stubs of simd_decl_other.go for other architectures).
 //
-// Run it from model/ with `go generate` (see simd.go). Every kernel is an
-// elementwise loop over n float32s: one vector per step (16 lanes in zmm for
-// AVX-512, 8 in ymm for AVX2), then one masked step for the n mod 16 (or 8)
-// leftover elements, so no kernel reads or writes past n and every element
-// goes through the same instructions. Some kernels also reduce (a sum or a
-// max) into one accumulator register, returned as a float32; the lane order
-// of the reduction is fixed, so results are reproducible run to run.
+// Run it from model/ with `go generate` (the directive is in simd_amd64.go).
+// Three kinds of kernel:
 //
-// The body of each kernel is written once against a tiny emitter; the
-// emitter picks registers, constant operands (zmm registers preloaded on
-// AVX-512; 32-byte memory operands on AVX2, which has only 16 registers) and
-// the tail's masking (opmask K1 on AVX-512; VMASKMOVPS with a lane mask in Y15
-// on AVX2).
+//   - row kernels (the kernels table): an elementwise loop over n float32s,
+//     one vector per step (16 lanes in zmm for AVX-512, 8 in ymm for AVX2),
+//     then one masked step for the n mod 16 (or 8) leftover elements, so no
+//     kernel reads or writes past n and every element goes through the same
+//     instructions. Some also reduce (a sum or a max) into one accumulator
+//     register, returned as a float32; the lane order of the reduction is
+//     fixed, so results are reproducible run to run. The body of each is
+//     written once against a tiny emitter, which picks registers, constant
+//     operands (zmm registers preloaded on AVX-512; 32-byte memory operands
+//     on AVX2, which has only 16 registers) and the tail's masking (opmask K1
+//     on AVX-512; VMASKMOVPS with a lane mask in Y15 on AVX2);
+//   - tile kernels for attention's small products (genMM), mr×nv register
+//     tiles for every mr ≤ 6 and nv up to 4 zmm / 2 ymm;
+//   - a 16×16 AVX-512 register transpose (genTranspose16).
 package main
 
 import (
