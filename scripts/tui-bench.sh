@@ -27,9 +27,12 @@ for o in $overrides; do sets+=(--set "$o"); done
 command -v tmux >/dev/null || { echo "tui-bench: needs tmux"; exit 1; }
 
 work=$(mktemp -d)
-sock="olmolab-tui-bench-$$"
-T() { tmux -L "$sock" -f /dev/null "$@"; }
-trap 'T kill-server 2>/dev/null || true; rm -rf "$work"' EXIT
+# a tmux server of our own per UI run (reusing a socket right after
+# kill-server races with the dying server)
+sockid=0
+T() { tmux -L "olmolab-tui-bench-$$-$sockid" -f /dev/null "$@"; }
+killall_servers() { for sockid in $(seq 0 "$pairs"); do T kill-server 2>/dev/null || true; done; }
+trap 'killall_servers; rm -rf "$work"' EXIT
 go build -o "$work/olmolab" .
 cd "$work"
 
@@ -54,7 +57,7 @@ run_batch() {
 }
 
 run_ui() {
-  T kill-server 2>/dev/null || true
+  sockid=$1
   T new-session -d -s ui -x 120 -y 40 "cd '$work' && env TERM=xterm-256color sh -c './olmolab; times > ui-$1.cpu'; sleep 600"
   local i tmuxpid t0 hz
   tmuxpid=$(T display-message -p '#{pid}')
@@ -67,6 +70,8 @@ run_ui() {
   T send-keys -t ui Tab
   T send-keys -t ui -l "u$1"
   T send-keys -t ui Enter
+  # together: the headless run starts the moment the UI's does
+  if [ "$how" = together ]; then run_batch "$1" > "pair-$1.batch" & fi
   for i in $(seq 3000); do [ -f "runs/u$1/summary.json" ] && break; sleep 0.2; done
   [ -f "runs/u$1/summary.json" ] || { echo "tui-bench: the UI run did not finish"; T capture-pane -p -t ui; exit 1; }
   T capture-pane -p -t ui > "ui-$1.screen"
@@ -74,6 +79,7 @@ run_ui() {
   tm=$(awk -v a="$t0" -v b="$(ticks "$tmuxpid")" -v hz="$hz" 'BEGIN { printf "%.1f", (b - a) / hz }')
   T send-keys -t ui q
   for i in $(seq 100); do [ -s "ui-$1.cpu" ] && break; sleep 0.1; done
+  T kill-server
   echo "$(figures "runs/u$1") $(cpu "ui-$1.cpu") $tm"
 }
 
@@ -82,10 +88,8 @@ printf '%-6s %-6s %10s %10s %8s %8s\n' pair mode tokens/s wall "cpu s" "tmux s"
 : > batch.txt; : > ui.txt
 for p in $(seq "$pairs"); do
   if [ "$how" = together ]; then
-    run_batch "$p" > "pair-$p.batch" &
-    bpid=$!
     run_ui "$p" > "pair-$p.ui"
-    wait "$bpid"
+    wait
     for mode in batch ui; do
       f=$(cat "pair-$p.$mode")
       echo "$f" >> "$mode.txt"

@@ -21,3 +21,19 @@ func BenchmarkDashboardFrame(b *testing.B) {
 		m.render()
 	}
 }
+
+// BenchmarkDashboardStatusFrame is a frame whose charts come from the cache
+// (a new step within plotEvery of the last redraw): the common case.
+func BenchmarkDashboardStatusFrame(b *testing.B) {
+	var evs []lab.Event
+	for s := int64(1); s <= 1000; s++ {
+		evs = append(evs, stepEvent("quickstart-test", s, "stage1", 3000*testGB))
+	}
+	m, _ := liveModel(b, testOptions(b, 120, 40), evs)
+	m.render()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m.render()
+	}
+}

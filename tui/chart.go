@@ -250,49 +250,58 @@ func (c chart) render() []string {
 			cols[mk.col] = mk
 		}
 	}
+	// styles become escape-sequence pairs once per render, not per cell run
+	label, axisP, vline := paintOf(c.labelStyle), paintOf(c.axisStyle), paintOf(c.vlineStyle)
+	paints := make([]paint, len(layers))
+	for i, l := range layers {
+		paints[i] = paintOf(l.style)
+	}
 	for r := 0; r < rows; r++ {
 		var b strings.Builder
-		label := string(safeSlice(grids[len(grids)-1][r], 0, axis))
-		b.WriteString(c.labelStyle.Render(label))
+		b.WriteString(label.on(string(safeSlice(grids[len(grids)-1][r], 0, axis))))
 		ax := safeRune(grids[len(grids)-1][r], axis)
 		if ax == '┼' {
 			ax = '┤'
 		}
-		b.WriteString(c.axisStyle.Render(string(ax)))
-		// runs of cells with the same style are rendered together
+		b.WriteString(axisP.on(string(ax)))
+		// runs of cells with the same style are written together; every
+		// cell is one column wide, so the line is exactly c.width cells
 		var run strings.Builder
-		var runStyle *lipgloss.Style
+		var runPaint *paint
 		flush := func() {
 			if run.Len() > 0 {
-				if runStyle == nil {
+				if runPaint == nil {
 					b.WriteString(run.String())
 				} else {
-					b.WriteString(runStyle.Render(run.String()))
+					b.WriteString(runPaint.on(run.String()))
 				}
 				run.Reset()
 			}
 		}
 		for x := 0; x < pw; x++ {
-			ch, st := ' ', (*lipgloss.Style)(nil)
+			ch, p := ' ', (*paint)(nil)
 			for i := len(grids) - 1; i >= 0; i-- {
 				if g := safeRune(grids[i][r], axis+1+x); g != ' ' && g != 0 {
-					ch, st = g, &layers[i].style
+					ch, p = g, &paints[i]
 					break
 				}
 			}
 			if ch == ' ' {
 				if mk, ok := cols[x]; ok && mk.vline {
-					ch, st = '┊', &c.vlineStyle
+					ch, p = '┊', &vline
 				}
 			}
-			if st != runStyle {
+			if p != runPaint {
 				flush()
-				runStyle = st
+				runPaint = p
 			}
 			run.WriteRune(ch)
 		}
 		flush()
-		out = append(out, padRight(b.String(), c.width))
+		if pad := c.width - (axis + 1 + pw); pad > 0 {
+			b.WriteString(strings.Repeat(" ", pad))
+		}
+		out = append(out, b.String())
 	}
 	for len(out) < c.rows {
 		out = append(out, strings.Repeat(" ", c.width))
@@ -307,7 +316,8 @@ func (c chart) render() []string {
 				b.WriteByte(' ')
 			}
 		}
-		out = append(out, padRight(b.String(), c.width))
+		b.WriteString(strings.Repeat(" ", max(c.width-(axis+1+pw), 0)))
+		out = append(out, b.String())
 	}
 	// x axis: left label under the first column, right label under the last
 	left, right := c.xLeft, c.xRight
@@ -319,6 +329,21 @@ func (c chart) render() []string {
 	out = append(out, padRight(c.labelStyle.Render(xl), c.width))
 	return out
 }
+
+// paint is a style as the escape sequences around a text: lipgloss's Render
+// measures and lays out its text every call, too slow for a chart's cells.
+type paint struct{ pre, post string }
+
+func paintOf(st lipgloss.Style) paint {
+	s := st.Render("\x00")
+	i := strings.IndexByte(s, 0)
+	if i < 0 {
+		return paint{}
+	}
+	return paint{s[:i], s[i+1:]}
+}
+
+func (p paint) on(s string) string { return p.pre + s + p.post }
 
 func toGrid(s string) [][]rune {
 	lines := strings.Split(s, "\n")

@@ -169,9 +169,9 @@ func (m *Model) cachedPlot(d *runData, which, w, rows int) []string {
 	return p.lines
 }
 
-// plotEvery is how often a live chart is redrawn at most; the status line
-// still follows every frame.
-const plotEvery = 250 * time.Millisecond
+// plotEvery is how often a live chart is redrawn at most (twice a second);
+// the status line still follows every frame.
+const plotEvery = 500 * time.Millisecond
 
 type plotCache struct {
 	version int

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -315,6 +316,9 @@ func (m *Model) confirmDialog() tea.Cmd {
 	return nil
 }
 
+// runName is what a run directory name may hold.
+var runName = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
 // launch parses the recipe with the dialog's overrides and starts the run.
 func (m *Model) launch(d *dialog) tea.Cmd {
 	if m.live != nil {
@@ -332,10 +336,15 @@ func (m *Model) launch(d *dialog) tea.Cmd {
 		d.err = err.Error()
 		return nil
 	}
+	name := strings.TrimSpace(d.fields[1].value)
+	if name != "" && (!runName.MatchString(name) || name == "." || name == "..") {
+		d.err = fmt.Sprintf("name: %q is not a directory name (letters, digits, . _ -)", name)
+		return nil
+	}
 	m.dialog = nil
 	m.launching = true
 	m.setNotice(true, "starting %s: checking data and memory…", rec.Name)
-	p := lab.RunParams{Recipe: rec, RunsDir: m.opts.RunsDir, Name: strings.TrimSpace(d.fields[1].value), Evaluator: m.opts.Evaluator}
+	p := lab.RunParams{Recipe: rec, RunsDir: m.opts.RunsDir, Name: name, Evaluator: m.opts.Evaluator}
 	return m.startCmd(p, false)
 }
 

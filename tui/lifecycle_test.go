@@ -1,0 +1,107 @@
+package tui
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/olmolab/olmolab/lab"
+)
+
+// TestDetach: quit → d stops the run in this process (its context is
+// cancelled, so the lab checkpoints and ends as interrupted), hands the run
+// directory to the headless starter and marks the run with its pid.
+func TestDetach(t *testing.T) {
+	o := testOptions(t, 80, 24)
+	var detached string
+	o.Detach = func(dir string) (int, error) { detached = dir; return 4242, nil }
+	fake := newFakeRun("quickstart-test", filepath.Join("runs", "quickstart-test"), testRecipe(t))
+	os.MkdirAll(fake.dir, 0o755)
+	o.StartRun = func(ctx context.Context, p lab.RunParams) (Run, error) {
+		go func() {
+			<-ctx.Done()
+			fake.q.Publish(lab.Event{Type: lab.EvDone, Run: fake.name, State: "interrupted"})
+			close(fake.done)
+		}()
+		return fake, nil
+	}
+	m := New(o)
+	m.Update(m.startCmd(lab.RunParams{Recipe: fake.rec}, false)())
+	fake.steps(10)
+	m.Update(runEventsMsg{gen: m.liveGen, events: fake.q.Drain(nil)})
+	if l, ok := readLock(fake.dir); !ok || l.PID != os.Getpid() || l.Mode != "tui" {
+		t.Fatalf("a run training here is not marked: %+v", l)
+	}
+	press(m, "q", "d")
+	select {
+	case <-fake.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("detach did not stop the run in this process")
+	}
+	_, cmd := m.Update(runEventsMsg{gen: m.liveGen, events: fake.q.Drain(nil), done: true})
+	if cmd == nil {
+		t.Fatal("no headless start after the run ended")
+	}
+	_, cmd = m.Update(cmd())
+	if detached != fake.dir {
+		t.Errorf("detached %q, want %q", detached, fake.dir)
+	}
+	if l, ok := readLock(fake.dir); !ok || l.PID != 4242 || l.Mode != "headless" {
+		t.Errorf("lock after detach: %+v", l)
+	}
+	if cmd == nil || !strings.Contains(m.ExitMessage(), "pid 4242") {
+		t.Errorf("no quit or no word on the headless run: %q", m.ExitMessage())
+	}
+}
+
+// TestTakeOver: a run marked as trained by a live headless process shows as
+// headless; t interrupts that process and resumes the run here.
+func TestTakeOver(t *testing.T) {
+	o := testOptions(t, 80, 24)
+	rec := testRecipe(t)
+	dir := filepath.Join("runs", "quickstart-b")
+	writeRunDir(t, dir, rec, stage1Events("quickstart-b"))
+	// a stand-in for `olmolab --batch --resume runs/quickstart-b`
+	proc := exec.Command("sh", "-c", "sleep 30", "runs/quickstart-b")
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { proc.Wait(); close(exited) }()
+	defer proc.Process.Kill()
+	writeLock(dir, proc.Process.Pid, "headless")
+
+	var resumed string
+	o.Interrupt = func(pid int) error { return proc.Process.Kill() }
+	o.StartRun = func(_ context.Context, p lab.RunParams) (Run, error) {
+		resumed = p.ResumeDir
+		return newFakeRun("quickstart-b", dir, rec), nil
+	}
+	m := New(o)
+	if st := m.runs[0].State; st != "headless" {
+		t.Fatalf("listed as %q, want headless", st)
+	}
+	m.loadingTo = dir
+	m.Update(m.openRun(dir)())
+	if !strings.Contains(screen(m), "● headless") || !m.keys.TakeOver.Enabled() {
+		t.Fatalf("headless run not shown as such or t disabled:\n%s", screen(m))
+	}
+	press(m, "t")
+	if m.dialog == nil || m.dialog.kind != dlgTakeOver {
+		t.Fatal("t did not ask")
+	}
+	_, cmd := m.Update(keyMsg("enter"))
+	<-exited
+	_, cmd = m.Update(cmd()) // the process has exited: resume here
+	m.Update(cmd())
+	if resumed != dir || m.live == nil || m.cur != m.liveData {
+		t.Fatalf("not resumed here: resumed %q, live %v", resumed, m.live)
+	}
+	if !m.keys.Anneal.Enabled() {
+		t.Error("the taken-over run's keys are not back")
+	}
+}
