@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 
 	tea "charm.land/bubbletea/v2"
@@ -31,6 +32,14 @@ func runTUI(stdout, stderr io.Writer) error {
 	defer lf.Close()
 	log.SetOutput(lf) // anything using the standard logger stays off the screen too
 	logger := slog.New(slog.NewJSONHandler(lf, nil))
+	// OLMOLAB_TUI_CPUPROFILE=FILE profiles the session (UI and training), to
+	// check what the UI costs the run it shows (scripts/tui-bench.sh)
+	if path := os.Getenv("OLMOLAB_TUI_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
 	msg, err := tui.Open(context.Background(), tui.Options{
 		RunsDir:   runsDir,
 		Evaluator: newEvaluator(),

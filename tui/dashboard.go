@@ -169,9 +169,9 @@ func (m *Model) cachedPlot(d *runData, which, w, rows int) []string {
 	return p.lines
 }
 
-// plotEvery is how often a live chart is redrawn at most (twice a second);
-// the status line still follows every frame.
-const plotEvery = 500 * time.Millisecond
+// plotEvery is how often a live chart is redrawn at most (once a second);
+// the status line follows every redraw.
+const plotEvery = time.Second
 
 type plotCache struct {
 	version int

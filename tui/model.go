@@ -130,6 +130,12 @@ type Model struct {
 
 	plots map[string]plotCache // rendered charts by what they show
 
+	// the last screen drawn: while only a live run's events arrive it is
+	// redrawn at most every redrawEvery (anything else redraws at once)
+	screen     string
+	screenAt   time.Time
+	screenDirt bool
+
 	// runs view
 	runsCursor int
 	selected   map[string]bool
@@ -235,7 +241,11 @@ func Open(ctx context.Context, o Options, progOpts ...tea.ProgramOption) (string
 		progOpts = append(progOpts, tea.WithColorProfile(colorprofile.Ascii))
 	}
 	m := New(o)
-	p := tea.NewProgram(m, append([]tea.ProgramOption{tea.WithContext(ctx)}, progOpts...)...)
+	// The renderer wakes fps times a second to flush; the view changes at
+	// most 10 times a second (Frame), and every wakeup takes a core from the
+	// training's parallel kernels for a moment, so 20 instead of 60.
+	opts := append([]tea.ProgramOption{tea.WithContext(ctx), tea.WithFPS(20)}, progOpts...)
+	p := tea.NewProgram(m, opts...)
 	_, err := p.Run()
 	m.shutdown()
 	return m.ExitMessage(), err

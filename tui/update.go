@@ -46,6 +46,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmd = m.handleHeadlessExited(msg)
 	}
 	m.updateKeys()
+	if ev, ok := msg.(runEventsMsg); !ok || ev.done {
+		m.screenDirt = true // a key, a resize, the clock, the end of a run: draw now
+	}
 	return m, cmd
 }
 
