@@ -32,7 +32,7 @@ work=$(mktemp -d)
 sockid=0
 T() { tmux -L "olmolab-tui-bench-$$-$sockid" -f /dev/null "$@"; }
 killall_servers() { for sockid in $(seq 0 "$pairs"); do T kill-server 2>/dev/null || true; done; }
-trap 'killall_servers; rm -rf "$work"' EXIT
+trap 'killall_servers; rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)"/olmolab-tui-bench-$$-*; rm -rf "$work"' EXIT
 go build -o "$work/olmolab" .
 cd "$work"
 

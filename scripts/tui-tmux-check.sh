@@ -29,8 +29,10 @@ mkdir -p "$out"
 starts=0
 sock() { echo "olmolab-tui-check-$$-$starts"; }
 T() { tmux -L "$(sock)" -f /dev/null "$@"; }
+sockdir="${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)"
 cleanup() {
   T kill-server 2>/dev/null || true
+  rm -f "$sockdir"/olmolab-tui-check-$$-*
   # a headless run this script started must not outlive it
   if [ -f "$work/.headless-pid" ]; then
     pid=$(cat "$work/.headless-pid")
