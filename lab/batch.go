@@ -87,7 +87,7 @@ func progressLine(e Event) string {
 		pct = 100 * float64(e.Tokens) / float64(e.TotalTokens)
 	}
 	s := fmt.Sprintf("[%s] step %d  %s/%s tokens (%.0f%%)  loss %.4f  grad %.3f  lr %.2e  %s tok/s",
-		e.Phase, e.Step, humanCount(e.Tokens), humanCount(e.TotalTokens), pct, e.Loss, e.GradNorm, e.LR, humanCount(int64(e.TokensPerSec)))
+		e.Phase, e.Step, HumanCount(e.Tokens), HumanCount(e.TotalTokens), pct, e.Loss, e.GradNorm, e.LR, HumanCount(int64(e.TokensPerSec)))
 	if e.MFU > 0 {
 		s += fmt.Sprintf("  MFU %.0f%%", 100*e.MFU)
 	}
@@ -112,8 +112,8 @@ func eventLine(e Event) string {
 	return fmt.Sprintf("%s  step %d: %s", e.Type, e.Step, e.Message)
 }
 
-// humanCount writes 1234567 as 1.23M.
-func humanCount(n int64) string {
+// HumanCount writes 1234567 as 1.23M (progress lines, the TUI).
+func HumanCount(n int64) string {
 	f := float64(n)
 	switch {
 	case f >= 1e12:
@@ -133,13 +133,13 @@ func PrintSummary(w io.Writer, s RunSummary) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "run\t%s (%s)\n", s.Run, s.State)
 	fmt.Fprintf(tw, "directory\t%s\n", s.Dir)
-	fmt.Fprintf(tw, "steps / tokens\t%d / %s\n", s.Steps, humanCount(s.Tokens))
+	fmt.Fprintf(tw, "steps / tokens\t%d / %s\n", s.Steps, HumanCount(s.Tokens))
 	fmt.Fprintf(tw, "loss\tfirst %.4f → final %.4f (min %.4f)\n", s.FirstLoss, s.FinalLoss, s.MinLoss)
 	if s.AnnealStart > 0 {
-		fmt.Fprintf(tw, "anneal\tfrom %s tokens, final LR %.3g\n", humanCount(s.AnnealStart), s.FinalLR)
+		fmt.Fprintf(tw, "anneal\tfrom %s tokens, final LR %.3g\n", HumanCount(s.AnnealStart), s.FinalLR)
 	}
 	fmt.Fprintf(tw, "spike score\tloss %.2f%%, grad norm %.2f%%\n", s.SpikeLoss, s.SpikeGrad)
-	fmt.Fprintf(tw, "speed\t%s tokens/s, MFU %.1f%%, %.0f s\n", humanCount(int64(s.TokensPerSec)), 100*s.MFU, s.Seconds)
+	fmt.Fprintf(tw, "speed\t%s tokens/s, MFU %.1f%%, %.0f s\n", HumanCount(int64(s.TokensPerSec)), 100*s.MFU, s.Seconds)
 	tw.Flush()
 	if len(s.Evals) > 0 {
 		fmt.Fprintln(w, "\nevaluation (final; primary metric and bits per byte of the gold answer):")

@@ -242,7 +242,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 			r.close()
 			return nil, err
 		}
-		if err := writeFileAtomic(filepath.Join(r.Dir, RecipeFile), rec.YAML()); err != nil {
+		if err := model.WriteFileAtomic(filepath.Join(r.Dir, RecipeFile), rec.YAML()); err != nil {
 			r.close()
 			return nil, err
 		}
@@ -435,7 +435,7 @@ func (r *Run) loop() {
 		state = "stopped"
 	}
 	r.summary = r.summarize(state)
-	writeFileAtomic(filepath.Join(r.Dir, SummaryFile), mustJSON(r.summary))
+	model.WriteFileAtomic(filepath.Join(r.Dir, SummaryFile), mustJSON(r.summary))
 	r.emit(Event{Type: EvDone, State: state, Summary: &r.summary, Message: errString(err)})
 	r.err = err
 	r.close()

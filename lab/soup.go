@@ -119,7 +119,7 @@ func (r *Run) runSoup(a Action) error {
 		r.lastEval = rep.Soup.Evals
 		r.recordEval(r.Name+"/soup", "soup", rep.Soup.Evals)
 	}
-	writeFileAtomic(filepath.Join(rep.Dir, "soup.json"), mustJSON(rep))
+	model.WriteFileAtomic(filepath.Join(rep.Dir, "soup.json"), mustJSON(rep))
 	r.soup = rep
 	r.soupDone = true
 	r.emit(Event{Type: EvPhase, Message: fmt.Sprintf("soup done: %d ingredients averaged", k), Soup: rep})

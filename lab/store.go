@@ -87,7 +87,7 @@ func writeCheckpoint(runDir string, cfg model.Config, params, m, v []float32, st
 	if err != nil {
 		return fail(err)
 	}
-	if err := writeFileAtomic(filepath.Join(tmp, StateFile), append(b, '\n')); err != nil {
+	if err := model.WriteFileAtomic(filepath.Join(tmp, StateFile), append(b, '\n')); err != nil {
 		return fail(err)
 	}
 	syncDir(tmp)
@@ -199,28 +199,6 @@ func loadCheckpoint(path string) (*loadedCheckpoint, error) {
 	return lc, nil
 }
 
-// writeFileAtomic writes b to a temporary file beside path and renames it.
-func writeFileAtomic(path string, b []byte) error {
-	tmp := fmt.Sprintf("%s.tmp-%d", path, os.Getpid())
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err = f.Write(b); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}
-
 func syncDir(dir string) {
 	if f, err := os.Open(dir); err == nil {
 		f.Sync()
@@ -275,7 +253,7 @@ func truncateJSONLAfter(path string, step int64) error {
 		}
 		keep = append(keep, line...)
 	}
-	return writeFileAtomic(path, keep)
+	return model.WriteFileAtomic(path, keep)
 }
 
 // ResolveCheckpoint turns a run directory into its latest checkpoint; any other

@@ -131,7 +131,7 @@ func SaveHF[F Float](dir string, cfg Config, params []F, dtype safetensors.DType
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, "config.json"), b)
+	return WriteFileAtomic(filepath.Join(dir, "config.json"), b)
 }
 
 // writeFloats encodes v as little-endian F32 or BF16 in bounded chunks.
@@ -155,9 +155,9 @@ func writeFloats[F Float](w io.Writer, v []F, dtype safetensors.DType) error {
 	return nil
 }
 
-// writeFileAtomic writes b to a temporary file beside path, syncs it and renames it
+// WriteFileAtomic writes b to a temporary file beside path, syncs it and renames it
 // into place, so a crash never leaves a half-written file under the final name.
-func writeFileAtomic(path string, b []byte) error {
+func WriteFileAtomic(path string, b []byte) error {
 	tmp := fmt.Sprintf("%s.tmp-%d", path, os.Getpid())
 	f, err := os.Create(tmp)
 	if err != nil {

@@ -68,7 +68,7 @@ func (m *Model) statusLines(d *runData, w int) []string {
 	if d.TotalTokens > 0 {
 		pct = fmt.Sprintf(" %.0f%%", min(100, 100*float64(e.Tokens)/float64(d.TotalTokens)))
 	}
-	l1 := lbl(" step ") + val(steps) + sep + lbl("tok ") + val(humanCount(e.Tokens)+"/"+humanCount(d.TotalTokens)) + lbl(pct) +
+	l1 := lbl(" step ") + val(steps) + sep + lbl("tok ") + val(lab.HumanCount(e.Tokens)+"/"+lab.HumanCount(d.TotalTokens)) + lbl(pct) +
 		sep + lbl("loss ") + val(fmtY(e.Loss)) + " " + zst(e.LossZ).Render(fmtZ(e.LossZ)) +
 		sep + lbl("grad ") + val(fmtY(e.GradNorm)) + " " + zst(e.GradZ).Render(fmtZ(e.GradZ))
 	phase := d.Phase
@@ -93,7 +93,7 @@ func (m *Model) statusLines(d *runData, w int) []string {
 		spikeSt = t.Spike
 	}
 	l2 := lbl(" lr ") + val(fmtY(e.LR)) + " " + t.State(phaseState(phase)).Render(phase) +
-		sep + val(humanCount(int64(d.tokensPerSec()))) + lbl(" tok/s") +
+		sep + val(lab.HumanCount(int64(d.tokensPerSec()))) + lbl(" tok/s") +
 		sep + lbl("MFU ") + val(mfu) + sep + lbl("ETA ") + val(eta) +
 		sep + lbl("spike ") + spikeSt.Render(spike)
 	// the lab says nothing while it evaluates or writes a checkpoint: say how

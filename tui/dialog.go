@@ -331,8 +331,8 @@ func (m *Model) dialogBody(d *dialog) []string {
 		}
 		steps := (n + gb - 1) / gb
 		out = append(out,
-			fmt.Sprintf("LR %s → 0 linearly over %s tokens (≈%d steps),", fmtY(lr), humanCount(n), steps),
-			fmt.Sprintf("from step %d to ≈%d; the run then ends at %s tokens.", step, step+steps, humanCount(tokens+n)))
+			fmt.Sprintf("LR %s → 0 linearly over %s tokens (≈%d steps),", fmtY(lr), lab.HumanCount(n), steps),
+			fmt.Sprintf("from step %d to ≈%d; the run then ends at %s tokens.", step, step+steps, lab.HumanCount(tokens+n)))
 		if mix, err := d.pickedMix(); err == nil && mix != nil {
 			out = append(out, "Data from the next step: "+mixLine(mix))
 		} else if err == nil && cur != nil {
@@ -362,7 +362,7 @@ func (m *Model) dialogBody(d *dialog) []string {
 			break
 		}
 		out = append(out,
-			fmt.Sprintf("%d anneals of %s tokens (≈%d steps) each from step %d,", k, humanCount(n), (n+gb-1)/gb, step),
+			fmt.Sprintf("%d anneals of %s tokens (≈%d steps) each from step %d,", k, lab.HumanCount(n), (n+gb-1)/gb, step),
 			fmt.Sprintf("data-order seeds %s, LR %s → 0; weights averaged uniformly.", seedList(soupSeeds(rec, k)), fmtY(lr)))
 		if mix, err := d.pickedMix(); err == nil && mix != nil {
 			out = append(out, "Data: "+mixLine(mix))
@@ -441,10 +441,10 @@ func recipeFacts(e *recipeEntry) []string {
 		out = append(out, r.Description)
 	}
 	out = append(out, fmt.Sprintf("model %s · %s backend · seq %d", r.ModelName, r.Backend, r.SequenceLength),
-		fmt.Sprintf("%s tokens: %d steps of %s", humanCount(r.MaxTokens), r.Steps(), humanCount(int64(r.GlobalBatchSize))),
+		fmt.Sprintf("%s tokens: %d steps of %s", lab.HumanCount(r.MaxTokens), r.Steps(), lab.HumanCount(int64(r.GlobalBatchSize))),
 		"mix "+mixLine(r.Dataset))
 	if r.Anneal.AutoAt > 0 {
-		out = append(out, fmt.Sprintf("anneal at %s: %s tokens", humanCount(r.Anneal.AutoAt), humanCount(r.Anneal.Tokens)))
+		out = append(out, fmt.Sprintf("anneal at %s: %s tokens", lab.HumanCount(r.Anneal.AutoAt), lab.HumanCount(r.Anneal.Tokens)))
 	}
 	if r.Soup.Ingredients > 0 {
 		out = append(out, fmt.Sprintf("soup of %d ingredients", r.Soup.Ingredients))

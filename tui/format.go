@@ -8,22 +8,6 @@ import (
 	"time"
 )
 
-// humanCount writes 1234567 as 1.23M, as lab's batch front end does.
-func humanCount(n int64) string {
-	f := float64(n)
-	switch {
-	case f >= 1e12:
-		return fmt.Sprintf("%.2fT", f/1e12)
-	case f >= 1e9:
-		return fmt.Sprintf("%.2fB", f/1e9)
-	case f >= 1e6:
-		return fmt.Sprintf("%.2fM", f/1e6)
-	case f >= 1e4:
-		return fmt.Sprintf("%.1fK", f/1e3)
-	}
-	return fmt.Sprint(n)
-}
-
 // countInput writes a token count for an input field so that it reads back
 // exactly: 400K, 1M, or the plain number (humanCount rounds).
 func countInput(n int64) string {

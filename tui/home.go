@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"charm.land/lipgloss/v2"
+
+	"github.com/olmolab/olmolab/lab"
 )
 
 // listWindow returns the first visible index of a list of n items shown in h
@@ -147,7 +149,7 @@ func (m *Model) homeDetails(w, h int) []string {
 	lines = append(lines, t.Heading.Render(truncate(r.Name, w)), t.Subtle.Render(truncate(r.Dir, w)), "",
 		t.Subtle.Render("state  ")+t.State(st).Render(stateGlyph(st)+" "+st),
 		t.Subtle.Render("recipe ")+t.Text.Render(r.Recipe),
-		t.Subtle.Render("steps  ")+t.Text.Render(fmt.Sprintf("%d (%s tokens)", r.Steps, humanCount(r.Tokens))),
+		t.Subtle.Render("steps  ")+t.Text.Render(fmt.Sprintf("%d (%s tokens)", r.Steps, lab.HumanCount(r.Tokens))),
 		t.Subtle.Render("loss   ")+t.Text.Render(fmt.Sprintf("best %s · last %s", fmtLoss(r.BestLoss), fmtLoss(r.LastLoss))))
 	if r.lockMode == "headless" {
 		lines = append(lines, t.Running.Render("training headless; open it to follow, t takes it over"))

@@ -45,7 +45,7 @@ func (m *Model) runRows() []runRow {
 			s := &r.Soups[j]
 			desc := s.Name
 			if rep := s.Report; rep != nil {
-				desc = fmt.Sprintf("%s: %d×%s from step %d", s.Name, len(rep.Ingredients), humanCount(rep.Tokens), rep.FromStep)
+				desc = fmt.Sprintf("%s: %d×%s from step %d", s.Name, len(rep.Ingredients), lab.HumanCount(rep.Tokens), rep.FromStep)
 			}
 			out = append(out, runRow{kind: rowSoup, run: r, soup: s, name: desc, loss: math.NaN(), last: j == len(r.Soups)-1})
 			losses := map[string]float64{}
