@@ -14,9 +14,22 @@ import (
 	"github.com/olmolab/olmolab/model/gemm"
 )
 
+// benchSpec is one training-speed measurement: the model, the micro-batch, and
+// the settings ../shared/bench/torch_bench.py exposes under the same names, so
+// that scripts/bench-vs-torch.sh can run both with one argument list.
+type benchSpec struct {
+	cfg           model.Config
+	batch, seq    int
+	steps, warmup int
+	stat          string // "mean" or "median" step time
+	seed          uint64
+	lr            float64
+}
+
 // runBench is `olmolab bench`: this machine's GEMM GFLOP/s and the training
 // step's tokens/s for a preset or an inline shape, ending with the line
 // `tokens_per_s=… step_ms=… params=…` that ../shared/bench/torch_bench.py prints.
+// --scaling also times the step on one thread and reports the speed-up.
 func runBench(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench", stderr)
 	preset := fs.String("preset", "", "model preset (default: the inline shape below)")
@@ -28,16 +41,30 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	mlp := fs.Int("mlp", 1408, "SwiGLU hidden size")
 	seq := fs.Int("seq", 256, "sequence length")
 	batch := fs.Int("batch", 4, "sequences per step")
-	steps := fs.Int("steps", 10, "timed steps (median reported)")
+	steps := fs.Int("steps", 10, "timed steps")
 	warmup := fs.Int("warmup", 2, "untimed steps first")
+	threads := fs.Int("threads", 0, "threads (GOMAXPROCS and engine workers; 0: all CPUs)")
+	stat := fs.String("stat", "median", "step time statistic: median or mean (torch_bench.py's default)")
+	seed := fs.Uint64("seed", 1, "initialisation and data seed")
+	lr := fs.Float64("lr", 4e-4, "learning rate (constant)")
+	scaling := fs.Int("scaling", 0, "also time the step on 1 thread, alternating with --threads this many rounds, and print the speed-up")
 	sizes := fs.String("gemm", "512,1024,2048", "square GEMM sizes to time (empty: skip)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *steps < 1 || *warmup < 0 || *batch < 1 || *seq < 2 {
-		return usageError{"bench: --steps ≥ 1, --warmup ≥ 0, --batch ≥ 1, --seq ≥ 2"}
+	if *steps < 1 || *warmup < 0 || *batch < 1 || *seq < 2 || *threads < 0 || *scaling < 0 {
+		return usageError{"bench: --steps ≥ 1, --warmup ≥ 0, --batch ≥ 1, --seq ≥ 2, --threads ≥ 0, --scaling ≥ 0"}
 	}
-	fmt.Fprintf(stdout, "machine: %d threads, GEMM kernel %s, %s\n", runtime.GOMAXPROCS(0), gemm.Kernel(), runtime.Version())
+	if *stat != "mean" && *stat != "median" {
+		return usageError{fmt.Sprintf("bench: --stat %q: want mean or median", *stat)}
+	}
+	nt := *threads
+	if nt == 0 {
+		nt = runtime.NumCPU()
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(nt))
+
+	fmt.Fprintf(stdout, "machine: %d threads, GEMM kernel %s, %s\n", nt, gemm.Kernel(), runtime.Version())
 	for _, s := range splitList(*sizes) {
 		n, err := strconv.Atoi(s)
 		if err != nil || n <= 0 {
@@ -63,38 +90,87 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return inputError{fmt.Errorf("bench: %w", err)}
 		}
 	}
-	tr := model.NewTrainer(model.TrainerParams{Config: cfg, Batch: *batch, Seq: *seq, Seed: 1})
+	spec := benchSpec{cfg: cfg, batch: *batch, seq: *seq, steps: *steps, warmup: *warmup, stat: *stat, seed: *seed, lr: *lr}
+
+	var sec float64
+	if *scaling > 0 {
+		// Alternate so that a slow spell of a shared machine hits both sides.
+		var one, many []float64
+		for r := 1; r <= *scaling; r++ {
+			s1 := spec.stepSeconds(1)
+			sn := spec.stepSeconds(nt)
+			one, many = append(one, s1), append(many, sn)
+			fmt.Fprintf(stdout, "round %d: 1 thread %.1f tokens/s, %d threads %.1f tokens/s, speed-up %.2f×\n",
+				r, spec.tokens()/s1, nt, spec.tokens()/sn, s1/sn)
+		}
+		s1, sn := median(one), median(many)
+		fmt.Fprintf(stdout, "scaling (median of %d rounds): 1 thread %.1f tokens/s, %d threads %.1f tokens/s, speed-up %.2f×\n",
+			*scaling, spec.tokens()/s1, nt, spec.tokens()/sn, s1/sn)
+		sec = sn
+	} else {
+		sec = spec.stepSeconds(nt)
+	}
+	tps := spec.tokens() / sec
+	peak := lab.CPUPeakFLOPS()
+	fmt.Fprintf(stdout, "model: %s params, %.2f MFLOP/token; step %d×%d on %d threads: %.1f GFLOP/s, MFU %.1f%% of the measured %.0f GFLOP/s GEMM peak\n",
+		commas(cfg.NumParams()), cfg.FLOPsPerToken(*seq)/1e6, *batch, *seq, nt, tps*cfg.FLOPsPerToken(*seq)/1e9,
+		100*lab.MFU(cfg, *seq, tps, peak), peak/1e9)
+	fmt.Fprintf(stdout, "tokens_per_s=%.1f step_ms=%.2f params=%d\n", tps, 1e3*sec, cfg.NumParams())
+	return nil
+}
+
+func (s benchSpec) tokens() float64 { return float64(s.batch * s.seq) }
+
+// stepSeconds builds a fresh trainer with `threads` workers (GOMAXPROCS set to
+// match, so a 1-thread figure really has one core) and returns the mean or
+// median time of s.steps optimizer steps after s.warmup untimed ones. Like
+// torch_bench.py, tokens are uniformly random and drawn fresh every step, and
+// the last position of each row predicts a fresh random token.
+func (s benchSpec) stepSeconds(threads int) float64 {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
+	tr := model.NewTrainer(model.TrainerParams{Config: s.cfg, Batch: s.batch, Seq: s.seq, Seed: s.seed, Workers: threads})
 	defer tr.Close()
-	r := rand.New(rand.NewPCG(1, 2))
-	n := *batch * *seq
-	ids, labels := make([]int32, n), make([]int32, n)
-	times := make([]float64, 0, *steps)
-	for i := 0; i < *warmup+*steps; i++ {
+	r := rand.New(rand.NewPCG(s.seed, 1))
+	V := s.cfg.VocabSize
+	ids, labels := make([]int32, s.batch*s.seq), make([]int32, s.batch*s.seq)
+	times := make([]float64, 0, s.steps)
+	for i := 0; i < s.warmup+s.steps; i++ {
 		for j := range ids {
-			ids[j] = int32(r.IntN(cfg.VocabSize))
+			ids[j] = int32(r.IntN(V))
 		}
 		for j := range labels {
-			if (j+1)%*seq == 0 {
-				labels[j] = model.IgnoreIndex
+			if (j+1)%s.seq == 0 {
+				labels[j] = int32(r.IntN(V))
 			} else {
 				labels[j] = ids[j+1]
 			}
 		}
 		t0 := time.Now()
-		tr.Step(ids, labels, 4e-4)
-		if i >= *warmup {
+		tr.Step(ids, labels, s.lr)
+		if i >= s.warmup {
 			times = append(times, time.Since(t0).Seconds())
 		}
 	}
-	sort.Float64s(times)
-	sec := times[len(times)/2]
-	tps := float64(n) / sec
-	peak := lab.CPUPeakFLOPS()
-	fmt.Fprintf(stdout, "model: %s params, %.2f MFLOP/token; step %d×%d: %.1f GFLOP/s, MFU %.1f%% of the measured %.0f GFLOP/s GEMM peak\n",
-		commas(cfg.NumParams()), cfg.FLOPsPerToken(*seq)/1e6, *batch, *seq, tps*cfg.FLOPsPerToken(*seq)/1e9,
-		100*lab.MFU(cfg, *seq, tps, peak), peak/1e9)
-	fmt.Fprintf(stdout, "tokens_per_s=%.1f step_ms=%.2f params=%d\n", tps, 1e3*sec, cfg.NumParams())
-	return nil
+	if s.stat == "mean" {
+		var sum float64
+		for _, t := range times {
+			sum += t
+		}
+		return sum / float64(len(times))
+	}
+	return median(times)
+}
+
+// median is the middle value, or the mean of the two middle ones (as
+// torch_bench.py computes it).
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // gemmGFLOPS times C = A·B at n³ (best of a few calls after a warm-up).

@@ -168,4 +168,31 @@ func TestBenchCommand(t *testing.T) {
 	if code := run([]string{"bench", "--heads", "3", "--d-model", "32", "--gemm", ""}, &out, &errb); code != 2 {
 		t.Errorf("bad shape: exit %d, want 2", code)
 	}
+	if code := run([]string{"bench", "--stat", "mode", "--gemm", ""}, &out, &errb); code != 2 {
+		t.Errorf("bad --stat: exit %d, want 2", code)
+	}
+
+	// --scaling alternates 1 and --threads threads and reports their ratio.
+	out.Reset()
+	args = []string{"bench", "--vocab", "64", "--d-model", "32", "--layers", "1", "--heads", "2", "--mlp", "64", "--seq", "16", "--batch", "2",
+		"--steps", "1", "--warmup", "0", "--gemm", "", "--threads", "2", "--scaling", "2", "--stat", "mean"}
+	if code := run(args, &out, &errb); code != 0 {
+		t.Fatalf("--scaling exit %d: %s", code, errb.String())
+	}
+	for _, w := range []string{"round 2: 1 thread ", "scaling (median of 2 rounds): 1 thread ", " 2 threads ", "speed-up "} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("--scaling output lacks %q:\n%s", w, out.String())
+		}
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, c := range []struct {
+		in   []float64
+		want float64
+	}{{[]float64{3}, 3}, {[]float64{3, 1, 2}, 2}, {[]float64{4, 1, 3, 2}, 2.5}} {
+		if got := median(c.in); got != c.want {
+			t.Errorf("median(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
 }

@@ -7,7 +7,7 @@
 #   (a) vocab 256,  d 128, 4 layers, 4 heads, mlp 384,  seq 128, batch 8
 #   (b) vocab 4096, d 256, 6 layers, 8 heads, mlp 768,  seq 256, batch 8
 #   (c) vocab 8192, d 512, 8 layers, 8 heads, mlp 1408, seq 256, batch 4
-# For each shape it alternates ours (scripts/benchtrain, GOMAXPROCS=THREADS) and
+# For each shape it alternates ours (`olmolab bench --threads THREADS --stat mean`) and
 # PyTorch (torch_bench.py --threads THREADS: intra-op threads and the OpenBLAS
 # pool both at THREADS, OMP_WAIT_POLICY=PASSIVE, the setting perf.md found
 # fastest), ROUNDS times, and prints each run's tokens/s, the medians and their
@@ -39,7 +39,7 @@ fi
 
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
-go build -o "$bin/benchtrain" ./scripts/benchtrain
+go build -o "$bin/olmolab" .
 
 shape_args() {
 	case $1 in
@@ -96,7 +96,7 @@ for sh in $SHAPES; do
 	for r in $(seq "$ROUNDS"); do
 		idle_wait
 		# shellcheck disable=SC2086
-		o=$(GOMAXPROCS=$THREADS timed "$bin/benchtrain" $args --warmup 3 --threads "$THREADS")
+		o=$(timed "$bin/olmolab" bench --gemm "" --stat mean $args --warmup 3 --threads "$THREADS")
 		echo "  ($sh) round $r olmolab: $o"
 		idle_wait
 		# shellcheck disable=SC2086
