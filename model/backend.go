@@ -90,7 +90,8 @@ func (c *CPUBackend) Close() { c.E.Close() }
 type BackendFactory func(cfg Config, B, T int) (Backend, error)
 
 var backends = map[string]BackendFactory{
-	"cpu": func(cfg Config, B, T int) (Backend, error) { return NewCPUBackend(cfg, B, T, 0), nil },
+	"cpu":     func(cfg Config, B, T int) (Backend, error) { return NewCPUBackend(cfg, B, T, 0), nil },
+	"cpu-f64": func(cfg Config, B, T int) (Backend, error) { return NewCPU64Backend(cfg, B, T, 0), nil },
 }
 
 // RegisterBackend makes a backend available by name; package gpu registers

@@ -57,10 +57,13 @@ func mustConfig(t *testing.T, dir string) Config {
 // TestGoldenThroughBackend runs the same comparisons through the Backend
 // interface (the path a GPU engine is checked on), with the CPU backend.
 func TestGoldenThroughBackend(t *testing.T) {
-	for _, set := range []string{"olmo2-tiny", "olmo2-gqa"} {
-		dir := filepath.Join("testdata", "golden", set)
+	for _, c := range []struct{ set, backend string }{
+		{"olmo2-tiny", "cpu"}, {"olmo2-gqa", "cpu"}, {"olmo2-tiny", "cpu-f64"}, {"olmo2-gqa", "cpu-f64"},
+	} {
+		set := c.set + " " + c.backend
+		dir := filepath.Join("testdata", "golden", c.set)
 		rows, err := VerifyBackend(dir, filepath.Join(dir, "case.safetensors"), Float32Tolerances,
-			func(cfg Config, B, T int) (Backend, error) { return NewBackend("cpu", cfg, B, T) })
+			func(cfg Config, B, T int) (Backend, error) { return NewBackend(c.backend, cfg, B, T) })
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,8 @@ import (
 	"unsafe"
 
 	"github.com/olmolab/olmolab/model/gemm"
+	"gonum.org/v1/gonum/blas"
+	gonumblas "gonum.org/v1/gonum/blas/gonum"
 )
 
 // Float is the engine's element type: float32 for training, float64 for
@@ -40,36 +42,36 @@ func matmul[F Float](transA, transB bool, m, n, k int, a []F, lda int, b []F, ld
 	dgemmRef(transA, transB, m, n, k, asF64(a), lda, asF64(b), ldb, float64(beta), asF64(c), ldc)
 }
 
+// dgemmRef is the float64 reference path's product: gonum's Dgemm, which is
+// blocked, SIMD and parallel, so that float64 checks of a small preset over
+// tens of steps (the GPU parity calibration) take seconds, not minutes. gonum
+// is row-major like the engine.
 func dgemmRef(transA, transB bool, m, n, k int, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	ta, tb := blas.NoTrans, blas.NoTrans
+	if transA {
+		ta = blas.Trans
+	}
+	if transB {
+		tb = blas.Trans
+	}
+	if k == 0 {
+		scale64(m, n, beta, c, ldc)
+		return
+	}
+	gonumblas.Implementation{}.Dgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+}
+
+// scale64 sets C = beta·C (C = 0 when beta is 0), which BLAS leaves to the
+// caller when k = 0 only by convention.
+func scale64(m, n int, beta float64, c []float64, ldc int) {
 	for i := 0; i < m; i++ {
-		crow := c[i*ldc : i*ldc+n]
+		row := c[i*ldc : i*ldc+n]
 		if beta == 0 {
-			clear(crow)
-		} else if beta != 1 {
-			for j := range crow {
-				crow[j] *= beta
-			}
+			clear(row)
+			continue
 		}
-		for p := 0; p < k; p++ {
-			var av float64
-			if transA {
-				av = a[p*lda+i]
-			} else {
-				av = a[i*lda+p]
-			}
-			if av == 0 {
-				continue
-			}
-			if transB {
-				for j := range crow {
-					crow[j] += av * b[j*ldb+p]
-				}
-			} else {
-				brow := b[p*ldb : p*ldb+n]
-				for j := range crow {
-					crow[j] += av * brow[j]
-				}
-			}
+		for j := range row {
+			row[j] *= beta
 		}
 	}
 }

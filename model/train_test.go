@@ -115,3 +115,56 @@ func BenchmarkTrainStep(b *testing.B) {
 		})
 	}
 }
+
+// TestCPU64BackendTracksFloat32: the float64 backend trains the same model
+// from the same weights to the same losses up to float32 rounding (which must
+// show: it is the reference, not a copy of the float32 path), and its float32
+// host interface round-trips weights and moments.
+func TestCPU64BackendTracksFloat32(t *testing.T) {
+	const B, T = 2, 16
+	cfg := smallTrainConfig()
+	f32, err := NewBackend("cpu", cfg, B, T)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f64, err := NewBackend("cpu-f64", cfg, B, T)
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := make([]float32, NewLayout(cfg).Size())
+	Init(NewLayout(cfg), params, 3)
+	f32.WriteParams(params)
+	f64.WriteParams(params)
+	t32, t64 := NewTrainerOn(f32, TrainerParams{}), NewTrainerOn(f64, TrainerParams{})
+	defer t32.Close()
+	defer t64.Close()
+	s := NewSyntheticStream(cfg.VocabSize, 1)
+	ids, labels := make([]int32, B*T), make([]int32, B*T)
+	var worst float64
+	for step := 0; step < 20; step++ {
+		s.Fill(ids, labels, T)
+		a, b := t32.Step(ids, labels, 3e-3), t64.Step(ids, labels, 3e-3)
+		worst = math.Max(worst, math.Abs(a.Loss-b.Loss)/b.Loss)
+	}
+	t.Logf("float32 vs float64: worst relative loss difference %.3g over 20 steps", worst)
+	if !(worst < 1e-4) || worst == 0 {
+		t.Errorf("float32 vs float64 loss: worst relative difference %.3g over 20 steps, want in (0, 1e-4)", worst)
+	}
+
+	m, v := make([]float32, len(params)), make([]float32, len(params))
+	step := f64.ReadOptState(m, v)
+	got := make([]float32, len(params))
+	f64.ReadParams(got)
+	f64.WriteParams(got)
+	f64.WriteOptState(m, v, step)
+	again, m2, v2 := make([]float32, len(params)), make([]float32, len(params)), make([]float32, len(params))
+	f64.ReadParams(again)
+	if f64.ReadOptState(m2, v2) != 20 || step != 20 {
+		t.Errorf("optimizer step %d, want 20", step)
+	}
+	for i := range again {
+		if again[i] != got[i] || m2[i] != m[i] || v2[i] != v[i] {
+			t.Fatalf("float32 round trip changed element %d", i)
+		}
+	}
+}
