@@ -49,6 +49,9 @@ type RunParams struct {
 	PeakFLOPS float64
 	// MemoryLimit is the bytes the run may use; 0 reads MemAvailable.
 	MemoryLimit int64
+	// LockMode goes into the run directory's LockFile while the run trains:
+	// LockHeadless (the default, --batch) or LockTUI.
+	LockMode string
 }
 
 // Run is one training run on its own goroutine. Its events go to Events; actions
@@ -89,6 +92,7 @@ type Run struct {
 	stepToks  int64
 	peak      float64
 	soupDone  bool
+	locked    bool // this process wrote the run directory's LockFile
 	lastCkpt  int64
 	lastEval  []EvalScore
 	soup      *SoupReport
@@ -104,6 +108,15 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	if p.MaxSkipped <= 0 {
 		r.p.MaxSkipped = 5
 	}
+	if r.p.LockMode == "" {
+		r.p.LockMode = LockHeadless
+	}
+	started := false
+	defer func() {
+		if !started {
+			r.unlock()
+		}
+	}()
 	var resume *loadedCheckpoint
 	if p.ResumeDir != "" {
 		rec, err := LoadRecipe(filepath.Join(p.ResumeDir, RecipeFile), nil)
@@ -113,6 +126,10 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		p.Recipe = rec
 		r.Dir = p.ResumeDir
 		r.Name = filepath.Base(p.ResumeDir)
+		// before the checkpoint is read: another process may be writing one
+		if err := r.lock(); err != nil {
+			return nil, &InputError{err}
+		}
 		ck, err := LatestCheckpoint(p.ResumeDir)
 		if err != nil {
 			return nil, &InputError{err}
@@ -242,6 +259,10 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 			r.close()
 			return nil, err
 		}
+		if err := r.lock(); err != nil { // a --name that another process trains
+			r.close()
+			return nil, &InputError{err}
+		}
 		if err := model.WriteFileAtomic(filepath.Join(r.Dir, RecipeFile), rec.YAML()); err != nil {
 			r.close()
 			return nil, err
@@ -274,8 +295,27 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	for _, w := range append(rec.Warnings, warnings...) {
 		r.emit(Event{Type: EvWarning, Message: w})
 	}
+	started = true
 	go r.loop()
 	return r, nil
+}
+
+// lock writes the run directory's LockFile for this process.
+func (r *Run) lock() error {
+	if err := acquireLock(r.Dir, r.p.LockMode); err != nil {
+		return err
+	}
+	r.locked = true
+	return nil
+}
+
+// unlock removes the LockFile this process wrote; it runs once the run has
+// ended, however it ended.
+func (r *Run) unlock() {
+	if r.locked {
+		RemoveLock(r.Dir, os.Getpid())
+		r.locked = false
+	}
 }
 
 func backendAvailable(name string) bool {
@@ -415,6 +455,7 @@ func (r *Run) close() {
 			w.close()
 		}
 	}
+	r.unlock()
 }
 
 // loop is the run's goroutine.
@@ -436,6 +477,7 @@ func (r *Run) loop() {
 	}
 	r.summary = r.summarize(state)
 	model.WriteFileAtomic(filepath.Join(r.Dir, SummaryFile), mustJSON(r.summary))
+	r.unlock() // before the done event: whoever sees it finds the run unlocked
 	r.emit(Event{Type: EvDone, State: state, Summary: &r.summary, Message: errString(err)})
 	r.err = err
 	r.close()

@@ -143,6 +143,14 @@ func TestKillAndResume(t *testing.T) {
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
+	// the killed process leaves its lock behind; it is stale and the resume
+	// below replaces it
+	if l, ok := ReadLock(dir); !ok || l.PID != cmd.Process.Pid {
+		t.Errorf("lock of the killed run: %+v (%v), want pid %d", l, ok, cmd.Process.Pid)
+	}
+	if _, ok := LiveLock(dir); ok {
+		t.Error("the lock of the killed run counts as live")
+	}
 	steps, _ := listCheckpoints(dir)
 	last := steps[len(steps)-1]
 	if last >= full.Steps {
@@ -152,6 +160,7 @@ func TestKillAndResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	noLock(t, dir, "resumed run ended")
 	got := losses(t, dir)
 	if len(got) != len(want) || s.Steps != full.Steps {
 		t.Fatalf("resumed run has %d steps (summary %d), uninterrupted %d", len(got), s.Steps, len(want))

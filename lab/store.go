@@ -1,14 +1,17 @@
 package lab
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/olmolab/olmolab/lab/data"
@@ -29,6 +32,7 @@ const (
 	StateFile   = "state.json"
 	OptimFile   = "optim.safetensors"
 	SummaryFile = "summary.json"
+	LockFile    = "olmolab.pid" // present while a process trains the run (RunLock)
 )
 
 // CheckpointState is state.json: everything besides the weights and moments
@@ -266,4 +270,144 @@ func ResolveCheckpoint(path string) (string, error) {
 		return "", fmt.Errorf("%s: no such checkpoint or run directory", path)
 	}
 	return path, nil
+}
+
+// Lock modes: where the process that trains a run came from.
+const (
+	LockTUI      = "tui"      // trained inside an interactive olmolab session
+	LockHeadless = "headless" // olmolab --batch, started by hand or by a session that detached the run
+)
+
+// RunLock is LockFile's content. The lab writes it when a run starts or
+// resumes and removes it when the run ends, however it ends; a process killed
+// outright leaves it behind, and a lock whose process is gone is stale:
+// LiveLock ignores it and a resume replaces it.
+type RunLock struct {
+	PID     int       `json:"pid"`
+	Mode    string    `json:"mode"` // LockTUI or LockHeadless
+	Host    string    `json:"host"`
+	Started time.Time `json:"started"`
+}
+
+func marshalLock(pid int, mode string) []byte {
+	host, _ := os.Hostname()
+	b, _ := json.Marshal(RunLock{PID: pid, Mode: mode, Host: host, Started: time.Now()})
+	return append(b, '\n')
+}
+
+// WriteLock marks dir as trained by pid, replacing any lock there (a session
+// that detaches a run writes its headless process's lock this way).
+func WriteLock(dir string, pid int, mode string) error {
+	return model.WriteFileAtomic(filepath.Join(dir, LockFile), marshalLock(pid, mode))
+}
+
+// RemoveLock deletes dir's lock if it is pid's.
+func RemoveLock(dir string, pid int) {
+	if l, ok := ReadLock(dir); ok && l.PID == pid {
+		os.Remove(filepath.Join(dir, LockFile))
+	}
+}
+
+// ReadLock returns dir's lock, live or stale.
+func ReadLock(dir string) (RunLock, bool) {
+	b, err := os.ReadFile(filepath.Join(dir, LockFile))
+	if err != nil {
+		return RunLock{}, false
+	}
+	var l RunLock
+	if json.Unmarshal(b, &l) != nil || l.PID <= 0 {
+		return RunLock{}, false
+	}
+	return l, true
+}
+
+// lockSlack allows for /proc's whole-second boot time when a process's start
+// is compared with its lock's.
+const lockSlack = 5 * time.Second
+
+// LiveLock returns dir's lock when its process is still alive. A lock from
+// another host is trusted. A pid is reused once its process has gone, so on
+// Linux the process must also have started before the lock was written.
+func LiveLock(dir string) (RunLock, bool) {
+	l, ok := ReadLock(dir)
+	if !ok {
+		return l, false
+	}
+	if host, _ := os.Hostname(); l.Host != "" && l.Host != host {
+		return l, true
+	}
+	if !PIDAlive(l.PID) {
+		return l, false
+	}
+	if start, ok := processStart(l.PID); ok && !l.Started.IsZero() && start.After(l.Started.Add(lockSlack)) {
+		return l, false // the pid now belongs to a younger process
+	}
+	return l, true
+}
+
+// PIDAlive says whether a process with this pid exists.
+func PIDAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// processStart is when pid started, from /proc/PID/stat (field 22, clock ticks
+// after boot, USER_HZ = 100) and /proc/stat's btime; false where there is no
+// /proc.
+func processStart(pid int) (time.Time, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return time.Time{}, false
+	}
+	i := bytes.LastIndexByte(b, ')') // the command name may hold spaces and parentheses
+	if i < 0 {
+		return time.Time{}, false
+	}
+	f := strings.Fields(string(b[i+1:])) // f[0] is field 3
+	if len(f) < 20 {
+		return time.Time{}, false
+	}
+	ticks, err := strconv.ParseInt(f[19], 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	st, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, line := range strings.Split(string(st), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			boot, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return time.Time{}, false
+			}
+			return time.Unix(boot, 0).Add(time.Duration(ticks) * 10 * time.Millisecond), true
+		}
+	}
+	return time.Time{}, false
+}
+
+// acquireLock marks dir as trained by this process. A live lock of another
+// process refuses; a stale one, or one already naming this process (written
+// by the session that started it), is replaced. Creating the lock by a hard
+// link makes the common case, no lock at all, exclusive.
+func acquireLock(dir, mode string) error {
+	pid := os.Getpid()
+	path := filepath.Join(dir, LockFile)
+	tmp := filepath.Join(dir, fmt.Sprintf(".%s.%d.tmp", LockFile, pid))
+	if err := os.WriteFile(tmp, marshalLock(pid, mode), 0o644); err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	err := os.Link(tmp, path)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, fs.ErrExist) {
+		if l, ok := LiveLock(dir); ok && l.PID != pid {
+			return fmt.Errorf("%s: the run is being trained by pid %d (%s, on %s since %s); HINT: stop that process first (Ctrl-C checkpoints), or open olmolab and take the run over with t",
+				dir, l.PID, l.Mode, l.Host, l.Started.Format(time.DateTime))
+		}
+	}
+	return os.Rename(tmp, path) // stale, ours, or a file system without hard links
 }

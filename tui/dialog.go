@@ -409,7 +409,7 @@ func (m *Model) dialogBody(d *dialog) []string {
 	case dlgTakeOver:
 		c := m.cur
 		pid := 0
-		if l, ok := readLock(c.Dir); ok {
+		if l, ok := lab.ReadLock(c.Dir); ok {
 			pid = l.PID
 		}
 		out = append(out, fmt.Sprintf("%s is training headless (pid %d).", c.Name, pid),

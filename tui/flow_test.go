@@ -150,6 +150,14 @@ func TestFlowRealRun(t *testing.T) {
 	waitText(t, s, "Launch flow", 5*time.Second)
 	enter(tm)
 	waitFor(t, s, "a few steps", 30*time.Second, func(sc string) bool { return regexp.MustCompile(`step [1-9][0-9]*/`).MatchString(sc) })
+	// the lab marks the run as trained in this session
+	dirs, _ := filepath.Glob(filepath.Join("runs", "flow-*"))
+	if len(dirs) != 1 {
+		t.Fatalf("run directories %v", dirs)
+	}
+	if l, ok := lab.LiveLock(dirs[0]); !ok || l.PID != os.Getpid() || l.Mode != lab.LockTUI {
+		t.Errorf("lock of the run training here: %+v (live %v)", l, ok)
+	}
 	tm.Type("a")
 	waitText(t, s, "Anneal now", 5*time.Second)
 	enter(tm)
@@ -159,15 +167,11 @@ func TestFlowRealRun(t *testing.T) {
 	tm.Type("q") // finished: quits without asking
 	tm.WaitFinished(t, teatest.WithFinalTimeout(10*time.Second))
 
-	dirs, _ := filepath.Glob(filepath.Join("runs", "flow-*"))
-	if len(dirs) != 1 {
-		t.Fatalf("run directories %v", dirs)
-	}
 	b, _ := os.ReadFile(filepath.Join(dirs[0], lab.EventsFile))
 	if !strings.Contains(string(b), `"message":"anneal: LR`) {
 		t.Errorf("events.jsonl has no anneal:\n%s", b)
 	}
-	if _, ok := liveLock(dirs[0]); ok {
+	if _, ok := lab.LiveLock(dirs[0]); ok {
 		t.Error("the lock outlived the run")
 	}
 }

@@ -33,7 +33,12 @@ func (l labRun) Done() <-chan struct{}         { return l.r.Done() }
 func (l labRun) Wait() (lab.RunSummary, error) { return l.r.Wait() }
 
 // StartLabRun starts a run with the lab; it is Options.StartRun's default.
+// The lab marks the run directory as trained in this session (lab.LockTUI)
+// until the run ends.
 func StartLabRun(ctx context.Context, p lab.RunParams) (Run, error) {
+	if p.LockMode == "" {
+		p.LockMode = lab.LockTUI
+	}
 	r, err := lab.StartRun(ctx, p)
 	if err != nil {
 		return nil, err

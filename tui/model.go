@@ -265,11 +265,10 @@ func (m *Model) shutdown() {
 			m.liveCancel()
 		}
 		select {
-		case <-m.live.Done():
+		case <-m.live.Done(): // the lab has removed the run's lock
 		case <-time.After(2 * time.Minute):
 		}
 	}
-	removeLock(m.live.Dir(), os.Getpid())
 }
 
 func absPath(p string) string {

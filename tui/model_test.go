@@ -82,7 +82,6 @@ func TestReplayMatchesLive(t *testing.T) {
 	rec := testRecipe(t)
 	evs := syntheticRun("quickstart-test", rec)
 	live, _ := liveModel(t, o, evs)
-	removeLock(live.liveData.Dir, os.Getpid())
 
 	writeRunDir(t, live.liveData.Dir, rec, evs)
 	d, _, err := loadRun(live.liveData.Dir)

@@ -3,7 +3,6 @@ package tui
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"math"
 	"os"
@@ -11,89 +10,17 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/olmolab/olmolab/experiments"
 	"github.com/olmolab/olmolab/lab"
 )
 
-// LockFile marks a run directory whose run is training right now: JSON with
-// the pid of the process that trains it. The lab does not write one yet, so
-// the UI writes it for the runs it trains or hands to a headless process; a
-// lock whose process is gone is stale and ignored.
-const LockFile = "olmolab.pid"
-
 // Files a detached headless run writes its output to, in the run directory.
 const (
 	HeadlessStdout = "headless.stdout.jsonl"
 	HeadlessStderr = "headless.stderr.log"
 )
-
-// runLock is the content of LockFile.
-type runLock struct {
-	PID     int       `json:"pid"`
-	Mode    string    `json:"mode"` // "tui": trained inside an olmolab session; "headless": olmolab --batch --resume
-	Host    string    `json:"host"`
-	Started time.Time `json:"started"`
-}
-
-func writeLock(dir string, pid int, mode string) error {
-	host, _ := os.Hostname()
-	b, _ := json.Marshal(runLock{PID: pid, Mode: mode, Host: host, Started: time.Now()})
-	tmp := filepath.Join(dir, LockFile+".tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(dir, LockFile))
-}
-
-// removeLock deletes the lock if it is pid's.
-func removeLock(dir string, pid int) {
-	if l, ok := readLock(dir); ok && l.PID == pid {
-		os.Remove(filepath.Join(dir, LockFile))
-	}
-}
-
-func readLock(dir string) (runLock, bool) {
-	b, err := os.ReadFile(filepath.Join(dir, LockFile))
-	if err != nil {
-		return runLock{}, false
-	}
-	var l runLock
-	if json.Unmarshal(b, &l) != nil || l.PID <= 0 {
-		return runLock{}, false
-	}
-	return l, true
-}
-
-// liveLock returns the lock of a run whose process is still alive. A pid can be
-// reused after its process ends, so on Linux the process's command line must
-// still name the run (headless) or be an olmolab (tui).
-func liveLock(dir string) (runLock, bool) {
-	l, ok := readLock(dir)
-	if !ok {
-		return l, false
-	}
-	if host, _ := os.Hostname(); l.Host != "" && l.Host != host {
-		return l, true // another machine's: trust it
-	}
-	if !pidAlive(l.PID) {
-		return l, false
-	}
-	if cmd, err := os.ReadFile("/proc/" + strconv.Itoa(l.PID) + "/cmdline"); err == nil {
-		c := string(bytes.ReplaceAll(cmd, []byte{0}, []byte{' '}))
-		if l.Mode == "headless" && !strings.Contains(c, filepath.Base(dir)) {
-			return l, false
-		}
-	}
-	return l, true
-}
-
-func pidAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
 
 // readEvents parses the complete lines of a JSONL file from offset on and
 // returns the offset after the last complete line. A torn last line (a killed
@@ -199,12 +126,13 @@ func loadRun(dir string) (*runData, *follower, error) {
 	return d, f, nil
 }
 
-// runState decides a reopened run's state: a live lock says running; otherwise
-// the done event or summary.json; a run with neither was killed, unless its
-// files are still growing (a --batch run started by hand, which has no lock).
+// runState decides a reopened run's state: a live lock (lab.LiveLock) says
+// running, or headless for a --batch process; otherwise the done event or
+// summary.json; a run with neither was killed, unless its files are still
+// growing (a run written by an olmolab from before the lab locked its runs).
 func runState(dir string, d *runData) string {
-	if l, ok := liveLock(dir); ok {
-		if l.Mode == "headless" {
+	if l, ok := lab.LiveLock(dir); ok {
+		if l.Mode == lab.LockHeadless {
 			return "headless"
 		}
 		return "running"
@@ -285,7 +213,7 @@ func scanRuns(root string, cache map[string]runInfo) []runInfo {
 			ri.Steps, ri.Tokens = s.Steps, s.Tokens
 		}
 		ri.State = runState(dir, nil)
-		if l, ok := liveLock(dir); ok {
+		if l, ok := lab.LiveLock(dir); ok {
 			ri.lockMode = l.Mode
 		}
 		ri.Soups = scanSoups(dir)

@@ -3,7 +3,6 @@ package tui
 import (
 	"context"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"syscall"
@@ -388,9 +387,6 @@ func (m *Model) handleLaunched(msg launchedMsg) tea.Cmd {
 	}
 	m.cur, m.follow = m.liveData, nil
 	m.mode = modeDashboard
-	if err := writeLock(r.Dir(), os.Getpid(), "tui"); err != nil {
-		m.log.Warn("lock", "err", err)
-	}
 	m.setNotice(true, "training %s → %s", r.Name(), r.Dir())
 	m.log.Info("started", "run", r.Name(), "dir", r.Dir())
 	return tea.Batch(waitEvents(r, m.liveGen, m.opts.Frame, time.Time{}), m.scanCmd())
@@ -416,9 +412,8 @@ func (m *Model) handleRunEvents(msg runEventsMsg) tea.Cmd {
 		}
 		return cmd
 	}
-	// the run has ended
+	// the run has ended (the lab has removed its lock)
 	r := m.live
-	removeLock(r.Dir(), os.Getpid())
 	if !m.liveData.Ended {
 		m.liveData.Ended = true
 	}
@@ -443,7 +438,9 @@ func (m *Model) handleDetached(msg detachedMsg) tea.Cmd {
 		m.exitMsg = fmt.Sprintf("could not start the headless run: %v\ncontinue it with: olmolab --batch --resume %s", msg.err, msg.dir)
 		return tea.Quit
 	}
-	if err := writeLock(msg.dir, msg.pid, "headless"); err != nil {
+	// the headless process writes the same lock once it has loaded the
+	// checkpoint; written here too, so the run never looks unattended
+	if err := lab.WriteLock(msg.dir, msg.pid, lab.LockHeadless); err != nil {
 		m.log.Warn("lock", "err", err)
 	}
 	m.exitMsg = fmt.Sprintf("run %s keeps training headless (pid %d): output in %s/%s and %s; reopen olmolab to follow it",
@@ -641,7 +638,7 @@ func (m *Model) loadEvals() tea.Cmd {
 // once it has exited, resumes the run in this session.
 func (m *Model) takeOver() tea.Cmd {
 	c := m.cur
-	l, ok := liveLock(c.Dir)
+	l, ok := lab.LiveLock(c.Dir)
 	if !ok {
 		m.setNotice(false, "%s has no headless process to take over", c.Name)
 		return nil
@@ -659,7 +656,7 @@ func (m *Model) takeOver() tea.Cmd {
 	dir, pid := c.Dir, l.PID
 	return func() tea.Msg {
 		deadline := time.Now().Add(5 * time.Minute)
-		for pidAlive(pid) {
+		for lab.PIDAlive(pid) {
 			if time.Now().After(deadline) {
 				return headlessExitedMsg{dir: dir, err: fmt.Errorf("pid %d did not exit", pid)}
 			}

@@ -1,0 +1,175 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// follow drains a run's events until it ends, handing each to on (which may
+// act on the run) and returning them all.
+func follow(t *testing.T, r *Run, on func(Event)) []Event {
+	t.Helper()
+	var all []Event
+	deadline := time.After(2 * time.Minute)
+	for {
+		select {
+		case <-r.Events.Notify():
+		case <-r.Done():
+			for _, e := range r.Events.Drain(nil) {
+				all = append(all, e)
+				if on != nil {
+					on(e)
+				}
+			}
+			return all
+		case <-deadline:
+			t.Fatal("the run did not end")
+		}
+		for _, e := range r.Events.Drain(nil) {
+			all = append(all, e)
+			if on != nil {
+				on(e)
+			}
+		}
+	}
+}
+
+func noLock(t *testing.T, dir, when string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(dir, LockFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s: %s is still there (%v)", when, LockFile, err)
+	}
+}
+
+// sleeper is a live process that is not this one.
+func sleeper(t *testing.T) *exec.Cmd {
+	t.Helper()
+	c := exec.Command("sleep", "60")
+	if err := c.Start(); err != nil {
+		t.Skip("no sleep command:", err)
+	}
+	t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+	return c
+}
+
+// TestRunLock: a run marks its directory with its pid while it trains and
+// removes the mark when it ends, whether stopped, interrupted, diverged or
+// refused before it started.
+func TestRunLock(t *testing.T) {
+	root := t.TempDir()
+	host, _ := os.Hostname()
+
+	// stopped (a --batch run: mode headless)
+	r, err := StartRun(context.Background(), RunParams{Recipe: parseTiny(t, "max_tokens=1M", "checkpoint.interval=0"), RunsDir: root, Name: "stop", PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, ok := LiveLock(r.Dir)
+	if !ok || l.PID != os.Getpid() || l.Mode != LockHeadless || l.Host != host || time.Since(l.Started) > time.Minute {
+		t.Fatalf("lock of a training run: %+v, live %v", l, ok)
+	}
+	r.Do(Action{Kind: ActStop})
+	if s, _ := r.Wait(); s.State != "stopped" {
+		t.Fatalf("state %q", s.State)
+	}
+	noLock(t, r.Dir, "stopped")
+
+	// interrupted (Ctrl-C), in the mode the caller names
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err = StartRun(ctx, RunParams{Recipe: parseTiny(t, "max_tokens=1M", "checkpoint.interval=0"), RunsDir: root, Name: "int", PeakFLOPS: 1e11, LockMode: LockTUI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := ReadLock(r.Dir); !ok || l.Mode != LockTUI {
+		t.Errorf("lock %+v, want mode %s", l, LockTUI)
+	}
+	cancel()
+	if _, err := r.Wait(); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("got %v", err)
+	}
+	noLock(t, r.Dir, "interrupted")
+
+	// diverged (an error end)
+	_, err = runToEnd(t, RunParams{Recipe: parseTiny(t, "optimizer.lr=1e30", "optimizer.max_grad_norm=0", "schedule.warmup_tokens=0", "schedule.name=constant"),
+		RunsDir: root, Name: "div", MaxSkipped: 2})
+	if !errors.Is(err, ErrDiverged) {
+		t.Fatalf("got %v, want diverged", err)
+	}
+	noLock(t, filepath.Join(root, "div"), "diverged")
+
+	// refused after the lock was taken: a resume without a checkpoint
+	bare := filepath.Join(root, "bare")
+	os.MkdirAll(bare, 0o755)
+	os.WriteFile(filepath.Join(bare, RecipeFile), parseTiny(t).YAML(), 0o644)
+	var ie *InputError
+	if _, err := StartRun(context.Background(), RunParams{ResumeDir: bare}); !errors.As(err, &ie) {
+		t.Fatalf("got %v, want an InputError", err)
+	}
+	noLock(t, bare, "refused resume")
+}
+
+// TestResumeAndLocks: a live lock of another process refuses a resume, with
+// the pid and what to do; a stale one does not.
+func TestResumeAndLocks(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "res")
+	if _, err := runToEnd(t, RunParams{Recipe: parseTiny(t), RunsDir: root, Name: "res"}); err != nil {
+		t.Fatal(err)
+	}
+	noLock(t, dir, "finished")
+
+	other := sleeper(t)
+	if err := WriteLock(dir, other.Process.Pid, LockHeadless); err != nil {
+		t.Fatal(err)
+	}
+	_, err := StartRun(context.Background(), RunParams{ResumeDir: dir})
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "pid "+strconv.Itoa(other.Process.Pid)) || !strings.Contains(err.Error(), "HINT") {
+		t.Fatalf("resume of a run another process trains: %v", err)
+	}
+	if l, _ := ReadLock(dir); l.PID != other.Process.Pid {
+		t.Fatalf("the refused resume touched the other process's lock: %+v", l)
+	}
+
+	other.Process.Kill()
+	other.Wait()
+	if _, ok := LiveLock(dir); ok {
+		t.Fatal("the lock of a dead process counts as live")
+	}
+	r, err := StartRun(context.Background(), RunParams{ResumeDir: dir, PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatalf("a stale lock blocked the resume: %v", err)
+	}
+	if l, ok := LiveLock(dir); !ok || l.PID != os.Getpid() {
+		t.Errorf("the resumed run did not take the lock: %+v", l)
+	}
+	follow(t, r, nil)
+	noLock(t, dir, "resumed run ended")
+}
+
+// TestLiveLockPIDReuse: a pid now held by a process younger than the lock is
+// not the run's process.
+func TestLiveLockPIDReuse(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	dir := t.TempDir()
+	p := sleeper(t)
+	stale, _ := json.Marshal(RunLock{PID: p.Process.Pid, Mode: LockTUI, Started: time.Now().Add(-time.Hour)})
+	os.WriteFile(filepath.Join(dir, LockFile), stale, 0o644)
+	if _, ok := LiveLock(dir); ok {
+		t.Error("a lock written an hour before its pid's process started counts as live")
+	}
+	WriteLock(dir, p.Process.Pid, LockTUI)
+	if _, ok := LiveLock(dir); !ok {
+		t.Error("the lock of a live process written after it started is not live")
+	}
+}
