@@ -119,6 +119,18 @@ func (q *EventQueue) Drain(dst []Event) []Event {
 	return dst
 }
 
+// DrainDropped is Drain that also returns Dropped as it was at the drain: a
+// consumer that sees the count grow knows that some step events published
+// before the newest one it got are missing.
+func (q *EventQueue) DrainDropped(dst []Event) ([]Event, int64) {
+	q.mu.Lock()
+	dst = append(dst, q.buf...)
+	q.buf = q.buf[:0]
+	n := q.dropped
+	q.mu.Unlock()
+	return dst, n
+}
+
 // Dropped counts step events dropped because the consumer lagged.
 func (q *EventQueue) Dropped() int64 {
 	q.mu.Lock()

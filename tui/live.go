@@ -51,7 +51,8 @@ func StartLabRun(ctx context.Context, p lab.RunParams) (Run, error) {
 // everything published meanwhile arrives as one message: Update and View run
 // once per frame, not once per step, and the run never waits on the UI (the
 // lab's queue never blocks its publisher). Update re-arms it after each
-// message until the run is done.
+// message until the run is done. The message carries the queue's count of
+// dropped step events, so Update can tell when the UI fell behind.
 func waitEvents(r Run, gen int, frame time.Duration, last time.Time) tea.Cmd {
 	q := r.Events()
 	return func() tea.Msg {
@@ -68,6 +69,7 @@ func waitEvents(r Run, gen int, frame time.Duration, last time.Time) tea.Cmd {
 			done = true
 		default:
 		}
-		return runEventsMsg{gen: gen, events: q.Drain(nil), done: done, at: time.Now()}
+		evs, dropped := q.DrainDropped(nil)
+		return runEventsMsg{gen: gen, events: evs, dropped: dropped, done: done, at: time.Now()}
 	}
 }

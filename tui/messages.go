@@ -7,12 +7,23 @@ import (
 )
 
 // runEventsMsg carries the events a live run published during one frame
-// (at most 10 per second), and whether the run has ended.
+// (at most 10 per second), how many step events its queue has dropped so
+// far, and whether the run has ended.
 type runEventsMsg struct {
-	gen    int
-	events []lab.Event
-	done   bool
-	at     time.Time
+	gen     int
+	events  []lab.Event
+	dropped int64
+	done    bool
+	at      time.Time
+}
+
+// liveReloadedMsg is the live run read back from its directory, up to the
+// newest event the UI had when it asked (after its queue dropped events, or
+// when a resumed run starts).
+type liveReloadedMsg struct {
+	gen, seq int
+	data     *runData
+	err      error
 }
 
 // tickMsg is the once-a-second clock: follow runs trained by other

@@ -112,6 +112,13 @@ type Model struct {
 	liveCancel context.CancelFunc
 	launching  bool
 	quitting   quitKind
+	// reading the live run back from its files: after its queue dropped
+	// events (liveDropped counts them), or when a resumed run starts
+	liveDropped int64
+	needReload  bool
+	reloading   bool
+	reloadSeq   int
+	reloadBuf   []lab.Event // events since the reload's cutoff
 
 	// the run on the dashboard: the live one or one read from its directory
 	cur       *runData

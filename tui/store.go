@@ -107,6 +107,23 @@ func (f *follower) poll() (evs []lab.Event, reload bool) {
 // order and folded in exactly as the live events were. The follower continues
 // from where the files end.
 func loadRun(dir string) (*runData, *follower, error) {
+	d, f, err := replayRun(dir, time.Time{})
+	if err != nil {
+		return nil, nil, err
+	}
+	if d.Summary == nil {
+		if s, ok := readSummary(dir); ok {
+			d.Summary = &s
+		}
+	}
+	d.State = runState(dir, d)
+	return d, f, nil
+}
+
+// replayRun folds a run directory's events into a new picture, those up to
+// until when it is not zero (the live run's events after it come from its
+// queue).
+func replayRun(dir string, until time.Time) (*runData, *follower, error) {
 	if _, err := os.Stat(dir); err != nil {
 		return nil, nil, err
 	}
@@ -115,14 +132,10 @@ func loadRun(dir string) (*runData, *follower, error) {
 	f := newFollower(dir)
 	evs, _ := f.poll()
 	for _, e := range evs {
-		d.apply(e)
-	}
-	if d.Summary == nil {
-		if s, ok := readSummary(dir); ok {
-			d.Summary = &s
+		if until.IsZero() || !e.Time.After(until) {
+			d.apply(e)
 		}
 	}
-	d.State = runState(dir, d)
 	return d, f, nil
 }
 

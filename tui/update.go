@@ -43,6 +43,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmd = m.handleDetached(msg)
 	case headlessExitedMsg:
 		cmd = m.handleHeadlessExited(msg)
+	case liveReloadedMsg:
+		m.handleLiveReloaded(msg)
 	}
 	m.updateKeys()
 	if ev, ok := msg.(runEventsMsg); !ok || ev.done {
@@ -398,6 +400,17 @@ func (m *Model) handleRunEvents(msg runEventsMsg) tea.Cmd {
 	if msg.gen != m.liveGen || m.live == nil {
 		return nil
 	}
+	var reload tea.Cmd
+	switch {
+	case len(msg.events) > 0 && (msg.dropped > m.liveDropped || m.needReload):
+		// the queue dropped step events (the UI fell behind, e.g. the
+		// terminal was suspended): the charts would have gaps, so read the
+		// run back from its files, up to the newest event here
+		m.liveDropped, m.needReload = msg.dropped, false
+		reload = m.reloadLive(msg.events[len(msg.events)-1].Time)
+	case m.reloading:
+		m.reloadBuf = append(m.reloadBuf, msg.events...)
+	}
 	evalSeen := false
 	for _, e := range msg.events {
 		m.liveData.apply(e)
@@ -406,11 +419,11 @@ func (m *Model) handleRunEvents(msg runEventsMsg) tea.Cmd {
 		}
 	}
 	if !msg.done {
-		cmd := waitEvents(m.live, m.liveGen, m.opts.Frame, msg.at)
+		cmds := []tea.Cmd{waitEvents(m.live, m.liveGen, m.opts.Frame, msg.at), reload}
 		if evalSeen && m.mode == modeEvals {
-			return tea.Batch(cmd, m.loadEvals())
+			cmds = append(cmds, m.loadEvals())
 		}
-		return cmd
+		return tea.Batch(cmds...)
 	}
 	// the run has ended (the lab has removed its lock)
 	r := m.live
@@ -430,7 +443,49 @@ func (m *Model) handleRunEvents(msg runEventsMsg) tea.Cmd {
 		}
 	}
 	m.setNotice(true, "run %s %s", r.Name(), m.liveData.State)
-	return m.scanCmd()
+	return tea.Batch(m.scanCmd(), reload)
+}
+
+// reloadLive reads the live run back from its directory, up to until; the
+// events that arrive meanwhile are kept to be folded in on top.
+func (m *Model) reloadLive(until time.Time) tea.Cmd {
+	m.reloadSeq++
+	m.reloading, m.reloadBuf = true, nil
+	gen, seq, dir := m.liveGen, m.reloadSeq, m.live.Dir()
+	m.log.Info("reload", "run", m.live.Name(), "until", until)
+	return func() tea.Msg {
+		d, _, err := replayRun(dir, until)
+		return liveReloadedMsg{gen: gen, seq: seq, data: d, err: err}
+	}
+}
+
+// handleLiveReloaded puts the live run's picture read from its files in
+// place of the one built from its events, with the events since on top.
+func (m *Model) handleLiveReloaded(msg liveReloadedMsg) {
+	if msg.gen != m.liveGen || msg.seq != m.reloadSeq || !m.reloading || m.live == nil {
+		return // a newer reload is under way, or another run is live
+	}
+	m.reloading = false
+	buf := m.reloadBuf
+	m.reloadBuf = nil
+	if msg.err != nil {
+		m.log.Warn("reload", "err", msg.err)
+		return
+	}
+	d, old := msg.data, m.liveData
+	if rec := m.live.Recipe(); rec != nil {
+		d.Recipe = rec
+	}
+	for _, e := range buf {
+		d.apply(e)
+	}
+	if old.Ended && !d.Ended {
+		d.Ended, d.State = true, old.State
+	}
+	m.liveData = d
+	if m.cur == old {
+		m.cur = d
+	}
 }
 
 func (m *Model) handleDetached(msg detachedMsg) tea.Cmd {

@@ -1,0 +1,126 @@
+package tui
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/olmolab/olmolab/lab"
+)
+
+// awaitReload runs a command (a batch of them, as Update returns) and
+// returns the live reload it produces. Commands that wait for more events
+// are left waiting.
+func awaitReload(t *testing.T, cmd tea.Cmd) liveReloadedMsg {
+	t.Helper()
+	got := make(chan tea.Msg, 16)
+	var run func(tea.Cmd)
+	run = func(c tea.Cmd) {
+		if c == nil {
+			return
+		}
+		go func() {
+			msg := c()
+			if b, ok := msg.(tea.BatchMsg); ok {
+				for _, c := range b {
+					run(c)
+				}
+				return
+			}
+			got <- msg
+		}()
+	}
+	run(cmd)
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case msg := <-got:
+			if r, ok := msg.(liveReloadedMsg); ok {
+				return r
+			}
+		case <-deadline:
+			t.Fatal("no reload of the live run")
+		}
+	}
+}
+
+// steps checks a curve holds steps from..to, each once, in order.
+func checkSteps(t *testing.T, c curve, from, to int64) {
+	t.Helper()
+	if int64(len(c.Pts)) != to-from+1 {
+		t.Fatalf("%d points, want steps %d..%d", len(c.Pts), from, to)
+	}
+	for i, p := range c.Pts {
+		if p.Step != from+int64(i) {
+			t.Fatalf("point %d is step %d, want %d", i, p.Step, from+int64(i))
+		}
+	}
+}
+
+// TestReloadAfterDroppedEvents: when the live run's queue overflows (the UI
+// was suspended) the charts would have gaps; the UI reads the run back from
+// its files up to the newest event it got, folds in what arrived meanwhile,
+// and shows what a session that missed nothing shows.
+func TestReloadAfterDroppedEvents(t *testing.T) {
+	o := testOptions(t, 100, 30)
+	rec := testRecipe(t)
+	evs := syntheticRun("quickstart-test", rec)
+	more := []lab.Event{}
+	for s := int64(121); s <= 125; s++ {
+		e := stepEvent("quickstart-test", s, "anneal", 130*testGB)
+		e.LR = 0.003 * float64(130-s) / 40
+		more = append(more, e)
+		if s == 123 { // something that is not a step: it must not count twice
+			more = append(more, lab.Event{Type: lab.EvSpike, Time: e.Time.Add(time.Millisecond), Run: e.Run, Step: s, Tokens: e.Tokens,
+				Phase: "anneal", Series: "grad_norm", Value: 3, Z: 8})
+		}
+	}
+	// the session that missed nothing
+	full, _ := liveModel(t, o, append(append([]lab.Event(nil), evs...), more...))
+
+	m := New(o)
+	dir := filepath.Join(o.RunsDir, "quickstart-test")
+	f := newFakeRun("quickstart-test", dir, rec)
+	f.q = lab.NewEventQueue(16) // overflows at once
+	m.Update(launchedMsg{run: f})
+	writeRunDir(t, dir, rec, evs) // the lab writes every event before publishing it
+	for _, e := range evs {
+		f.q.Publish(e)
+	}
+	msg := waitEvents(f, m.liveGen, 0, time.Time{})().(runEventsMsg)
+	if msg.dropped == 0 {
+		t.Fatal("the bridge does not say the queue dropped events")
+	}
+	_, cmd := m.Update(msg)
+	if n := len(m.liveData.Main.Pts); n >= 120 {
+		t.Fatalf("the test needs a gap: %d points before the reload", n)
+	}
+	// more arrives before the files are read back
+	writeRunDir(t, dir, rec, more)
+	for _, e := range more {
+		f.q.Publish(e)
+	}
+	m.Update(runEventsMsg{gen: m.liveGen, events: f.q.Drain(nil), dropped: msg.dropped})
+	m.Update(awaitReload(t, cmd))
+
+	checkSteps(t, m.liveData.Main, 1, 125)
+	if m.cur != m.liveData {
+		t.Fatal("the dashboard does not show the reloaded run")
+	}
+	body := func(m *Model) string {
+		l := strings.Split(screen(m), "\n")
+		return strings.Join(l[:len(l)-3], "\n")
+	}
+	if got, want := body(m), body(full); got != want {
+		t.Fatalf("after the reload the dashboard differs from one that missed nothing\nwant:\n%s\ngot:\n%s", want, got)
+	}
+	// the same count again is no new loss: no second reload
+	f.step = 125
+	f.steps(1)
+	if _, cmd := m.Update(runEventsMsg{gen: m.liveGen, events: f.q.Drain(nil), dropped: msg.dropped}); m.reloading {
+		t.Errorf("reloaded again without new drops (%v)", cmd)
+	}
+}
