@@ -52,7 +52,7 @@ func RunBatch(r *Run, p BatchParams) (RunSummary, error) {
 			switch e.Type {
 			case EvStep:
 				last = e
-			case EvPhase, EvCheckpoint, EvEval, EvWarning, EvError, EvSpike:
+			case EvPhase, EvCheckpoint, EvEval, EvWarning, EvError, EvSpike, EvResumed:
 				if p.Terminal {
 					fmt.Fprint(p.Stderr, "\r\033[K")
 				}

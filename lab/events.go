@@ -19,6 +19,12 @@ const (
 	EvWarning    EventKind = "warning"
 	EvError      EventKind = "error" // a step was skipped (non-finite), or the run failed
 	EvDone       EventKind = "done"  // the run ended; State says how
+
+	// Added later; a reader that does not know them can skip them: each is
+	// followed by one of the events above, which carries the result.
+	EvResumed       EventKind = "resumed"       // the run continues from Checkpoint (at its step and tokens)
+	EvEvaluating    EventKind = "evaluating"    // an evaluation started (Message says why); eval (or a warning) follows
+	EvCheckpointing EventKind = "checkpointing" // a checkpoint (Checkpoint) is being written; checkpoint (or an error) follows
 )
 
 // Event is one thing a run publishes; its JSON form is a line of --batch output

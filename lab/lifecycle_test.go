@@ -117,7 +117,7 @@ func TestRunLock(t *testing.T) {
 }
 
 // TestResumeAndLocks: a live lock of another process refuses a resume, with
-// the pid and what to do; a stale one does not.
+// the pid and what to do; a stale one does not. A resumed run says so first.
 func TestResumeAndLocks(t *testing.T) {
 	root := t.TempDir()
 	dir := filepath.Join(root, "res")
@@ -151,8 +151,36 @@ func TestResumeAndLocks(t *testing.T) {
 	if l, ok := LiveLock(dir); !ok || l.PID != os.Getpid() {
 		t.Errorf("the resumed run did not take the lock: %+v", l)
 	}
-	follow(t, r, nil)
+	evs := follow(t, r, nil)
+	if len(evs) == 0 || evs[0].Type != EvResumed || evs[0].Step != 20 || evs[0].Tokens != 5120 ||
+		!strings.HasSuffix(evs[0].Checkpoint, checkpointName(20)) || evs[0].TotalTokens != 5120 || len(evs[0].Mix) == 0 {
+		t.Fatalf("first event of a resumed run: %+v", evs[0])
+	}
 	noLock(t, dir, "resumed run ended")
+	// the resumed event is in events.jsonl, where a reader that does not know
+	// the type skips it; metrics.jsonl still holds only steps
+	b, _ := os.ReadFile(filepath.Join(dir, EventsFile))
+	if !strings.Contains(string(b), `"type":"resumed"`) {
+		t.Errorf("events.jsonl has no resumed event:\n%s", b)
+	}
+	onlySteps(t, dir)
+}
+
+// onlySteps checks that metrics.jsonl holds step events only, one per step,
+// as it always has.
+func onlySteps(t *testing.T, dir string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var e Event
+		if err := json.Unmarshal([]byte(line), &e); err != nil || e.Type != EvStep {
+			t.Fatalf("metrics.jsonl line %q (%v)", line, err)
+		}
+	}
+	losses(t, dir) // steps 1, 2, 3, … in order
 }
 
 // TestLiveLockPIDReuse: a pid now held by a process younger than the lock is
@@ -172,4 +200,49 @@ func TestLiveLockPIDReuse(t *testing.T) {
 	if _, ok := LiveLock(dir); !ok {
 		t.Error("the lock of a live process written after it started is not live")
 	}
+}
+
+// TestEventsAnnounceWork: every evaluation and checkpoint is announced before
+// it starts (evaluating, checkpointing) and reported when done (eval,
+// checkpoint), so a front end can say what the run is busy with.
+func TestEventsAnnounceWork(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "eval.tasks=[fake]", "eval.interval=10")
+	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "ann", Evaluator: &fakeEval{}, PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var open *Event
+	var evals, ckpts int
+	for _, e := range follow(t, r, nil) {
+		switch e.Type {
+		case EvEvaluating, EvCheckpointing:
+			if open != nil {
+				t.Fatalf("%s at step %d while %s is open", e.Type, e.Step, open.Type)
+			}
+			e := e
+			open = &e
+		case EvEval:
+			if open == nil || open.Type != EvEvaluating || open.Message != e.Message || open.Step != e.Step {
+				t.Fatalf("eval (%s) at step %d announced by %+v", e.Message, e.Step, open)
+			}
+			open = nil
+			evals++
+		case EvCheckpoint:
+			if open == nil || open.Type != EvCheckpointing || open.Checkpoint != e.Checkpoint || open.Step != e.Step {
+				t.Fatalf("checkpoint %s announced by %+v", e.Checkpoint, open)
+			}
+			open = nil
+			ckpts++
+		case EvStep:
+			if open != nil {
+				t.Fatalf("step %d while %s is open", e.Step, open.Type)
+			}
+		}
+	}
+	// evaluations at 10, 20 and the final one; checkpoints every 5 steps
+	if evals != 3 || ckpts != 4 {
+		t.Errorf("%d evaluations, %d checkpoints; want 3 and 4", evals, ckpts)
+	}
+	onlySteps(t, filepath.Join(root, "ann"))
 }

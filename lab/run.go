@@ -118,6 +118,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		}
 	}()
 	var resume *loadedCheckpoint
+	var resumeFrom string
 	if p.ResumeDir != "" {
 		rec, err := LoadRecipe(filepath.Join(p.ResumeDir, RecipeFile), nil)
 		if err != nil {
@@ -140,6 +141,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		if resume.State == nil {
 			return nil, &InputError{fmt.Errorf("%s: not an olmolab checkpoint (no %s)", ck, StateFile)}
 		}
+		resumeFrom = ck
 	}
 	rec := p.Recipe
 	r.Recipe = rec
@@ -292,6 +294,10 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		r.peak = CPUPeakFLOPS()
 	}
 	r.ctx = ctx
+	if resume != nil {
+		r.emit(Event{Type: EvResumed, Checkpoint: resumeFrom, TotalTokens: r.st.TotalTokens, Mix: r.st.Mix,
+			Message: fmt.Sprintf("from checkpoint %s (step %d, %s tokens)", resumeFrom, r.st.Step, HumanCount(r.st.Tokens))})
+	}
 	for _, w := range append(rec.Warnings, warnings...) {
 		r.emit(Event{Type: EvWarning, Message: w})
 	}
@@ -731,6 +737,7 @@ func (r *Run) checkpoint() (string, error) {
 	if r.st.Step == r.lastCkpt && r.st.Step > 0 {
 		return filepath.Join(r.Dir, CkptDir, checkpointName(r.st.Step)), nil
 	}
+	r.emit(Event{Type: EvCheckpointing, Checkpoint: filepath.Join(r.Dir, CkptDir, checkpointName(r.st.Step))})
 	n := model.NewLayout(r.cfg).Size()
 	params, m, v := make([]float32, n), make([]float32, n), make([]float32, n)
 	r.backend.ReadParams(params)
@@ -753,10 +760,10 @@ func (r *Run) checkpointQuiet() {
 
 // evaluate runs the evaluator (if any) and records the scores.
 func (r *Run) evaluate(why string) {
-	if r.p.Evaluator == nil || len(r.Recipe.Eval.Tasks) == 0 {
+	if !r.canEvaluate() {
 		return
 	}
-	scores, err := r.p.Evaluator.Evaluate(r.ctx, r.backend, r.tok, r.Recipe.Eval)
+	scores, err := r.evalScores(why)
 	if err != nil {
 		r.emit(Event{Type: EvWarning, Message: "evaluation: " + err.Error()})
 		return

@@ -112,7 +112,7 @@ func (r *Run) runSoup(a Action) error {
 	}
 	r.backend.WriteParams(avg)
 	rep.Soup = SoupComponent{Name: "soup", Dir: soupDir}
-	if rep.Soup.Evals, err = r.evalScores(); err != nil {
+	if rep.Soup.Evals, err = r.evalScores("soup"); err != nil {
 		r.emit(Event{Type: EvWarning, Message: "evaluation: " + err.Error()})
 	}
 	if rep.Soup.Evals != nil {
@@ -187,7 +187,7 @@ func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []
 			comp.FinalLoss += l / float64(k)
 		}
 	}
-	comp.Evals, err = r.evalScores()
+	comp.Evals, err = r.evalScores("soup ingredient")
 	if err != nil {
 		r.emit(Event{Type: EvWarning, Message: "evaluation: " + err.Error()})
 	}
@@ -215,10 +215,15 @@ func (r *Run) applySoupActions() error {
 	}
 }
 
-func (r *Run) evalScores() ([]EvalScore, error) {
-	if r.p.Evaluator == nil || len(r.Recipe.Eval.Tasks) == 0 {
+func (r *Run) canEvaluate() bool { return r.p.Evaluator != nil && len(r.Recipe.Eval.Tasks) > 0 }
+
+// evalScores evaluates the model on the backend, announcing it first (an
+// evaluation can take a while, and the run publishes nothing meanwhile).
+func (r *Run) evalScores(why string) ([]EvalScore, error) {
+	if !r.canEvaluate() {
 		return nil, nil
 	}
+	r.emit(Event{Type: EvEvaluating, Message: why})
 	return r.p.Evaluator.Evaluate(r.ctx, r.backend, r.tok, r.Recipe.Eval)
 }
 

@@ -92,13 +92,24 @@ func (m *Model) statusLines(d *runData, w int) []string {
 		spike += fmt.Sprintf(" (%d▲)", d.Spikes)
 		spikeSt = t.Spike
 	}
-	l2 := lbl(" lr ") + val(fmtY(e.LR)) + " " + t.State(phaseState(phase)).Render(phase) +
-		sep + val(lab.HumanCount(int64(d.tokensPerSec()))) + lbl(" tok/s") +
+	l2 := lbl(" lr ") + val(fmtY(e.LR)) + " " + t.State(phaseState(phase)).Render(phase)
+	// between steps the lab announces an evaluation or a checkpoint and
+	// reports it when done: say what it is busy with, and for how long,
+	// before the figures that wait for the next step
+	active := !d.Ended && (d.State == "running" || d.State == "headless")
+	if active && d.Busy != "" {
+		busy := d.Busy + "…"
+		if since := m.opts.Now().Sub(d.BusySince); since >= time.Second && !d.BusySince.IsZero() {
+			busy += " " + fmtDuration(since)
+		}
+		l2 += sep + t.Accent.Render(busy)
+	}
+	l2 += sep + val(lab.HumanCount(int64(d.tokensPerSec()))) + lbl(" tok/s") +
 		sep + lbl("MFU ") + val(mfu) + sep + lbl("ETA ") + val(eta) +
 		sep + lbl("spike ") + spikeSt.Render(spike)
-	// the lab says nothing while it evaluates or writes a checkpoint: say how
-	// long the run has been quiet so a stall is not mistaken for a hang
-	if d == m.liveData && !d.Ended && d.State == "running" && !d.lastTime.IsZero() {
+	// otherwise say how long a live run has been quiet, so a stall is not
+	// mistaken for a hang
+	if d == m.liveData && active && d.Busy == "" && !d.lastTime.IsZero() {
 		if quiet := m.opts.Now().Sub(d.lastTime); quiet > 5*time.Second {
 			l2 += sep + t.Warning.Render("no step for "+fmtDuration(quiet))
 		}

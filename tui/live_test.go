@@ -124,3 +124,96 @@ func TestReloadAfterDroppedEvents(t *testing.T) {
 		t.Errorf("reloaded again without new drops (%v)", cmd)
 	}
 }
+
+// TestResumedRunShowsItsPast: a run resumed in the session (take over)
+// shows its history from the run directory and what it trains from then on,
+// each step once, with one resume marker where it resumed.
+func TestResumedRunShowsItsPast(t *testing.T) {
+	o := testOptions(t, 80, 24)
+	rec := testRecipe(t)
+	dir := filepath.Join(o.RunsDir, "quickstart-r")
+	name := "quickstart-r"
+	at := func(s int64) time.Time { return t0.Add(time.Duration(s)*100*time.Millisecond + 50*time.Millisecond) }
+	var past []lab.Event
+	for s := int64(1); s <= 30; s++ {
+		past = append(past, stepEvent(name, s, "stage1", 300*testGB))
+	}
+	// killed after step 30, last checkpoint at 25: the lab truncates the
+	// files to step 25 when it resumes
+	past = append(past[:25], lab.Event{Type: lab.EvResumed, Time: at(40), Run: name, Step: 25, Tokens: 25 * testGB, Phase: "stage1",
+		TotalTokens: 300 * testGB, Mix: rec.Dataset, Checkpoint: dir + "/checkpoints/step-25", Message: "from checkpoint step-25"})
+	var now []lab.Event
+	for s := int64(26); s <= 32; s++ {
+		e := stepEvent(name, s, "stage1", 300*testGB)
+		e.Time = at(40 + s)
+		now = append(now, e)
+	}
+	// the lab writes every event before it publishes it
+	writeRunDir(t, dir, rec, append(append([]lab.Event(nil), past...), now[:4]...))
+
+	m := New(o)
+	f := newFakeRun(name, dir, rec)
+	m.Update(launchedMsg{run: f, resume: true})
+	// the first events the session gets are in the files as well
+	f.q.Publish(past[25])
+	for _, e := range now[:4] {
+		f.q.Publish(e)
+	}
+	first := waitEvents(f, m.liveGen, 0, time.Time{})()
+	// and the run goes on while the session reads its past
+	writeRunDir(t, dir, rec, now[4:])
+	for _, e := range now[4:] {
+		f.q.Publish(e)
+	}
+	_, cmd := m.Update(first)
+	m.Update(runEventsMsg{gen: m.liveGen, events: f.q.Drain(nil)})
+	m.Update(awaitReload(t, cmd))
+	checkSteps(t, m.liveData.Main, 1, 32)
+	var resumes int
+	for _, mk := range m.liveData.Markers {
+		if mk.Kind == markResume {
+			resumes++
+			if mk.Step != 25 {
+				t.Errorf("resume marker at step %d, want 25", mk.Step)
+			}
+		}
+	}
+	if resumes != 1 || m.liveData.State != "running" || m.cur != m.liveData {
+		t.Errorf("%d resume markers, state %q", resumes, m.liveData.State)
+	}
+}
+
+// TestBusyStatus: the status line says when the run evaluates or writes a
+// checkpoint, and for how long, until the result arrives.
+func TestBusyStatus(t *testing.T) {
+	o := testOptions(t, 120, 30)
+	now := t0.Add(13 * time.Second)
+	o.Now = func() time.Time { return now }
+	name := "quickstart-test"
+	m, f := liveModel(t, o, stage1Events(name))
+	// the run's events come after the session's own notice (launch)
+	at := now.Add(8 * time.Second)
+	now = at.Add(9 * time.Second)
+	status := func() string { return strings.Split(screen(m), "\n")[2] }
+
+	f.q.Publish(lab.Event{Type: lab.EvEvaluating, Time: at, Run: name, Step: 40, Tokens: 40 * testGB, Phase: "stage1", Message: "interval"})
+	m.Update(runEventsMsg{gen: m.liveGen, events: f.q.Drain(nil)})
+	if s := status(); !strings.Contains(s, "evaluating (interval)… 9s") || strings.Contains(s, "no step for") {
+		t.Errorf("status while evaluating: %q", s)
+	}
+	f.q.Publish(lab.Event{Type: lab.EvEval, Time: at.Add(time.Second), Run: name, Step: 40, Message: "interval",
+		Evals: []lab.EvalScore{{Task: "arith", Metric: "acc", Value: 0.2, Primary: true}}})
+	f.q.Publish(lab.Event{Type: lab.EvCheckpointing, Time: at.Add(time.Second), Run: name, Step: 40, Checkpoint: "runs/x/checkpoints/step-40"})
+	m.Update(runEventsMsg{gen: m.liveGen, events: f.q.Drain(nil)})
+	if s := status(); !strings.Contains(s, "writing a checkpoint…") || strings.Contains(s, "evaluating") {
+		t.Errorf("status while writing a checkpoint: %q", s)
+	}
+	if !strings.Contains(screen(m), "writing a checkpoint at step 40") {
+		t.Errorf("no word on the checkpoint being written:\n%s", screen(m))
+	}
+	f.q.Publish(lab.Event{Type: lab.EvCheckpoint, Time: at.Add(2 * time.Second), Run: name, Step: 40, Checkpoint: "runs/x/checkpoints/step-40"})
+	m.Update(runEventsMsg{gen: m.liveGen, events: f.q.Drain(nil)})
+	if s := status(); strings.Contains(s, "checkpoint…") || !strings.Contains(s, "no step for") {
+		t.Errorf("status after the checkpoint: %q", s)
+	}
+}

@@ -105,12 +105,15 @@ type runData struct {
 	MessageKind lab.EventKind
 	MessageTime time.Time
 	Spikes      int
-	SoupRunning bool // between "soup:" and "soup done"
-	version     int  // counts applied events, so views can cache what they drew
-	tpsEMA      float64
-	tpsN        int
-	firstTime   time.Time
-	lastTime    time.Time
+	SoupRunning bool      // between "soup:" and "soup done" (or "soup stopped")
+	Busy        string    // what the run is doing between steps: "evaluating (why)", "writing a checkpoint"
+	BusySince   time.Time // when it started
+
+	version   int // counts applied events, so views can cache what they drew
+	tpsEMA    float64
+	tpsN      int
+	firstTime time.Time
+	lastTime  time.Time
 }
 
 func newRunData(name, dir string, rec *lab.Recipe) *runData {
@@ -135,6 +138,11 @@ func (d *runData) apply(e lab.Event) {
 		d.lastTime = e.Time
 	}
 	switch e.Type {
+	case lab.EvEvaluating, lab.EvCheckpointing:
+	default:
+		d.Busy = "" // every other event means the work announced is over
+	}
+	switch e.Type {
 	case lab.EvStep:
 		d.applyStep(e)
 	case lab.EvSpike:
@@ -147,6 +155,14 @@ func (d *runData) apply(e lab.Event) {
 		d.note(e, fmt.Sprintf("spike at step %d: %s %.4g (z = %.1f)", e.Step, e.Series, e.Value, e.Z))
 	case lab.EvPhase:
 		d.applyPhase(e)
+	case lab.EvResumed:
+		d.applyResumed(e)
+	case lab.EvEvaluating:
+		d.Busy, d.BusySince = "evaluating ("+e.Message+")", e.Time
+		d.note(e, fmt.Sprintf("evaluating (%s) at step %d…", e.Message, e.Step))
+	case lab.EvCheckpointing:
+		d.Busy, d.BusySince = "writing a checkpoint", e.Time
+		d.note(e, fmt.Sprintf("writing a checkpoint at step %d…", e.Step))
 	case lab.EvCheckpoint:
 		d.Checkpoint = e.Checkpoint
 		d.note(e, fmt.Sprintf("checkpoint at step %d → %s", e.Step, e.Checkpoint))
@@ -204,7 +220,8 @@ func (d *runData) applyStep(e lab.Event) {
 		return
 	}
 	if d.Ended {
-		// steps after a done event: the run was resumed from its checkpoint
+		// steps after a done event without a resumed event (files written
+		// before the lab announced resumes): the run was resumed
 		d.Ended = false
 		d.Markers = append(d.Markers, marker{Kind: markResume, Step: e.Step - 1, Tokens: d.Main.lastTokens(), Text: "resumed from checkpoint"})
 	}
@@ -228,6 +245,30 @@ func (d *runData) applyStep(e lab.Event) {
 		const a = 0.9
 		d.tpsEMA = a*d.tpsEMA + (1-a)*e.TokensPerSec
 	}
+}
+
+// applyResumed: the run continues from a checkpoint, so the steps after it
+// (a killed run's last ones) are gone from its files and from the chart.
+func (d *runData) applyResumed(e lab.Event) {
+	d.Ended = false
+	d.State = "running"
+	pts := d.Main.Pts
+	for len(pts) > 0 && pts[len(pts)-1].Step > e.Step {
+		pts = pts[:len(pts)-1]
+	}
+	d.Main.Pts = pts
+	if e.Phase != "" {
+		d.Phase = e.Phase
+	}
+	if e.TotalTokens > 0 {
+		d.TotalTokens = e.TotalTokens
+	}
+	if len(e.Mix) > 0 {
+		d.Mix = e.Mix
+	}
+	d.SoupRunning, d.LastIng = false, lab.Event{}
+	d.Markers = append(d.Markers, marker{Kind: markResume, Step: e.Step, Tokens: e.Tokens, Text: "resumed " + e.Message})
+	d.note(e, fmt.Sprintf("resumed at step %d %s", e.Step, e.Message))
 }
 
 func (c *curve) lastTokens() int64 {

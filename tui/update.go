@@ -375,18 +375,12 @@ func (m *Model) handleLaunched(msg launchedMsg) tea.Cmd {
 	r := msg.run
 	m.live = r
 	m.liveGen++
-	if msg.resume {
-		d, _, err := loadRun(r.Dir())
-		if err != nil {
-			d = newRunData(r.Name(), r.Dir(), r.Recipe())
-		}
-		d.Recipe, d.State, d.Ended = r.Recipe(), "running", false
-		// the resumed run continues from its checkpoint: drop what it will redo
-		d.Markers = append(d.Markers, marker{Kind: markResume, Step: d.Last.Step, Tokens: d.Last.Tokens, Text: "resumed in this session"})
-		m.liveData = d
-	} else {
-		m.liveData = newRunData(r.Name(), r.Dir(), r.Recipe())
-	}
+	m.liveData = newRunData(r.Name(), r.Dir(), r.Recipe())
+	m.liveDropped, m.reloading, m.reloadBuf = 0, false, nil
+	// a resumed run's past is in its directory, and it may have written
+	// more already: it is read back once the first events arrive, up to
+	// the newest of them (the lab writes each event before publishing it)
+	m.needReload = msg.resume
 	m.cur, m.follow = m.liveData, nil
 	m.mode = modeDashboard
 	m.setNotice(true, "training %s → %s", r.Name(), r.Dir())
