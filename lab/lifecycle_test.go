@@ -246,3 +246,32 @@ func TestEventsAnnounceWork(t *testing.T) {
 	}
 	onlySteps(t, filepath.Join(root, "ann"))
 }
+
+// TestProgressStaysWithinTotal: budgets that are not whole steps end at the
+// step that reaches them, and the total says so: no step's tokens pass it,
+// the last step's equal it, and the anneal's and each soup ingredient's LR
+// reaches zero exactly on their last step.
+func TestProgressStaysWithinTotal(t *testing.T) {
+	root := t.TempDir()
+	// 256 tokens a step: 5000 → 20 steps; an anneal of 1000 → 4 steps
+	rec := parseTiny(t, "max_tokens=5000", "anneal.auto_at=2560", "anneal.tokens=1000")
+	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "whole", PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last Event
+	for _, e := range follow(t, r, nil) {
+		if e.Type == EvStep {
+			if e.Tokens > e.TotalTokens {
+				t.Fatalf("step %d: %d tokens of %d (%.1f%%)", e.Step, e.Tokens, e.TotalTokens, 100*float64(e.Tokens)/float64(e.TotalTokens))
+			}
+			last = e
+		}
+	}
+	if last.Tokens != last.TotalTokens || last.Tokens != 2560+1024 || last.LR != 0 {
+		t.Errorf("last step: %d of %d tokens, LR %v; want %d of %d, LR 0", last.Tokens, last.TotalTokens, last.LR, 3584, 3584)
+	}
+	if line := progressLine(last); !strings.Contains(line, "(100%)") {
+		t.Errorf("progress line at the end: %s", line)
+	}
+}

@@ -220,12 +220,13 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	r.trainer = model.NewTrainerOn(b, model.TrainerParams{Opt: rec.Optimizer.AdamW(), MaxGradNorm: maxNorm(rec), ZLoss: zLoss(rec)})
 
 	r.spikeLoss, r.spikeGrad = NewSpikeDetector(rec.Spikes), NewSpikeDetector(rec.Spikes)
-	r.st = CheckpointState{Phase: "stage1", TotalTokens: rec.MaxTokens, Mix: mix, Backend: rec.Backend}
+	r.st = CheckpointState{Phase: "stage1", TotalTokens: wholeSteps(rec.MaxTokens, rec), Mix: mix, Backend: rec.Backend}
 	switch {
 	case resume != nil:
 		b.WriteParams(resume.Params)
 		b.WriteOptState(resume.M, resume.V, resume.State.OptStep)
 		r.st = *resume.State
+		r.st.TotalTokens = wholeSteps(r.st.TotalTokens, rec) // checkpoints written before budgets were whole steps
 		r.spikeLoss.Restore(r.st.SpikesLoss)
 		r.spikeGrad.Restore(r.st.SpikesGrad)
 	case start != nil:
@@ -238,7 +239,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 			if start.State != nil && start.State.LR > 0 {
 				lr0 = start.State.LR // OLMo-core's get_lr_from_checkpoint
 			}
-			r.st.Phase, r.st.AnnealStart, r.st.AnnealTokens, r.st.AnnealLR0 = "anneal", 0, rec.MaxTokens, lr0
+			r.st.Phase, r.st.AnnealStart, r.st.AnnealTokens, r.st.AnnealLR0 = "anneal", 0, r.st.TotalTokens, lr0
 		}
 	default:
 		params := make([]float32, model.NewLayout(cfg).Size())
@@ -304,6 +305,17 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	started = true
 	go r.loop()
 	return r, nil
+}
+
+// wholeSteps rounds a token budget up to whole optimizer steps, where a run
+// (or an anneal, or a soup ingredient) really ends: every step takes
+// global_batch_size tokens, so progress never passes its total.
+func wholeSteps(n int64, rec *Recipe) int64 {
+	gb := int64(rec.GlobalBatchSize)
+	if gb <= 0 || n <= 0 {
+		return n
+	}
+	return (n + gb - 1) / gb * gb
 }
 
 // lock writes the run directory's LockFile for this process.
@@ -708,6 +720,7 @@ func (r *Run) startAnneal(n int64, mix []data.SourceSpec) error {
 	if lr0 == 0 {
 		lr0 = r.lr(r.st.Tokens)
 	}
+	n = wholeSteps(n, r.Recipe)
 	r.st.Phase = "anneal"
 	r.st.AnnealStart, r.st.AnnealTokens, r.st.AnnealLR0 = r.st.Tokens, n, lr0
 	r.st.TotalTokens = r.st.Tokens + n

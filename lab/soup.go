@@ -61,6 +61,7 @@ func (r *Run) runSoup(a Action) error {
 			n = x
 		}
 	}
+	n = wholeSteps(n, rec)
 	mix := a.Mix
 	for _, x := range [][]data.SourceSpec{rec.Soup.Mix, rec.Anneal.Mix, r.st.Mix} {
 		if len(mix) == 0 {

@@ -332,7 +332,7 @@ func (m *Model) dialogBody(d *dialog) []string {
 		steps := (n + gb - 1) / gb
 		out = append(out,
 			fmt.Sprintf("LR %s → 0 linearly over %s tokens (≈%d steps),", fmtY(lr), lab.HumanCount(n), steps),
-			fmt.Sprintf("from step %d to ≈%d; the run then ends at %s tokens.", step, step+steps, lab.HumanCount(tokens+n)))
+			fmt.Sprintf("from step %d to ≈%d; the run then ends at %s tokens.", step, step+steps, lab.HumanCount(tokens+steps*gb)))
 		if mix, err := d.pickedMix(); err == nil && mix != nil {
 			out = append(out, "Data from the next step: "+mixLine(mix))
 		} else if err == nil && cur != nil {
