@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -273,5 +274,162 @@ func TestProgressStaysWithinTotal(t *testing.T) {
 	}
 	if line := progressLine(last); !strings.Contains(line, "(100%)") {
 		t.Errorf("progress line at the end: %s", line)
+	}
+}
+
+// TestManualSoupIsASideJob: a soup made during stage 1 starts from a
+// checkpoint and leaves the run as it was: the run goes on in stage 1 with
+// its own weights, optimizer state and data order, so its losses are those of
+// a run without the soup, bit for bit. The soup's ingredients end at their
+// (whole-step) token budget with LR 0.
+func TestManualSoupIsASideJob(t *testing.T) {
+	root := t.TempDir()
+	over := []string{"max_tokens=10240", "eval.tasks=[fake]"}
+	if _, err := runToEnd(t, RunParams{Recipe: parseTiny(t, over...), RunsDir: root, Name: "plain", Evaluator: &fakeEval{}}); err != nil {
+		t.Fatal(err)
+	}
+	want := losses(t, filepath.Join(root, "plain"))
+
+	r, err := StartRun(context.Background(), RunParams{Recipe: parseTiny(t, over...), RunsDir: root, Name: "souped", Evaluator: &fakeEval{}, PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked := false
+	var pausedAt int64
+	var soupDone *Event
+	var ingLast map[string]Event = map[string]Event{}
+	evs := follow(t, r, func(e Event) {
+		switch {
+		case e.Type == EvStep && e.Run == r.Name && e.Step >= 3 && !asked:
+			asked = true
+			r.Do(Action{Kind: ActPause})
+		case e.Type == EvPhase && e.Message == "paused" && pausedAt == 0:
+			pausedAt = e.Step
+			r.Do(Action{Kind: ActSoup, K: 2, Tokens: 1000, Seeds: []uint64{5, 6}})
+			r.Do(Action{Kind: ActResume})
+		case e.Type == EvPhase && strings.HasPrefix(e.Message, "soup done"):
+			e := e
+			soupDone = &e
+		case e.Type == EvStep && e.Run != r.Name:
+			ingLast[e.Run] = e
+		case e.Type == EvStep && soupDone != nil && e.Phase != "stage1":
+			t.Errorf("step %d after the soup in phase %q", e.Step, e.Phase)
+		}
+	})
+	s, err := r.Wait()
+	if err != nil || s.State != "finished" || s.Steps != int64(len(want)) {
+		t.Fatalf("souped run: state %q, %d steps, err %v (want finished after %d)", s.State, s.Steps, err, len(want))
+	}
+	if soupDone == nil || soupDone.Phase != "stage1" || !strings.Contains(soupDone.Message, "stage1 goes on from step") {
+		t.Fatalf("soup done event: %+v", soupDone)
+	}
+	if s.Soup == nil || s.Soup.FromStep != pausedAt || len(s.Soup.Ingredients) != 2 || s.Soup.Tokens != 1024 {
+		t.Fatalf("soup report %+v (paused at %d)", s.Soup, pausedAt)
+	}
+	if len(ingLast) != 2 {
+		t.Fatalf("ingredients' last steps: %v", ingLast)
+	}
+	for name, e := range ingLast {
+		if e.Tokens != e.TotalTokens || e.Tokens != s.Soup.FromTokens+1024 || e.LR != 0 {
+			t.Errorf("%s ends at %d of %d tokens with LR %v", name, e.Tokens, e.TotalTokens, e.LR)
+		}
+	}
+	got := losses(t, filepath.Join(root, "souped"))
+	for i := range want {
+		if got[i] != want[i] && !(math.IsNaN(got[i]) && math.IsNaN(want[i])) {
+			t.Fatalf("step %d: loss %v with a soup at step %d, %v without", i+1, got[i], pausedAt, want[i])
+		}
+	}
+	// the summary's evaluation is the run's own, not the soup's
+	if n := len(evs); n == 0 || evs[n-1].Type != EvDone {
+		t.Fatal("no done event")
+	}
+	if len(s.Evals) == 0 || s.Evals[0].Value == s.Soup.Soup.Evals[0].Value {
+		t.Errorf("final evaluation %+v is the soup's %+v", s.Evals, s.Soup.Soup.Evals)
+	}
+}
+
+// TestPauseAndStopDuringASoup: pause holds a soup between ingredient steps
+// until resume; stop abandons it and ends the run as stopped at the
+// checkpoint the soup started from, from which a resume makes the recipe's
+// soup again.
+func TestPauseAndStopDuringASoup(t *testing.T) {
+	root := t.TempDir()
+	// the recipe's own soup at 2560 tokens, the run's last act; its base
+	// checkpoint is the soup's own (no interval checkpoint at that step)
+	rec := parseTiny(t, "anneal.auto_at=2560", "anneal.tokens=2560", "soup.ingredients=2", "max_tokens=1M", "checkpoint.interval=0")
+	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "sp", PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pause, resume Event
+	var afterPause, ingSteps, stepsAtPause int
+	paused, stopSent := false, false
+	resumeAt := time.Time{}
+	evs := follow(t, r, func(e Event) {
+		switch {
+		case e.Type == EvStep && e.Run != r.Name:
+			ingSteps++
+			if paused {
+				afterPause++
+			}
+			if ingSteps == 3 {
+				r.Do(Action{Kind: ActPause})
+				r.Do(Action{Kind: ActEval}) // refused during a soup, with a word
+			}
+			if resume.Type != "" && !stopSent {
+				stopSent = true
+				r.Do(Action{Kind: ActStop})
+			}
+		case e.Type == EvPhase && e.Message == "paused":
+			pause, paused, stepsAtPause = e, true, ingSteps
+			resumeAt = time.Now()
+			go func() {
+				time.Sleep(300 * time.Millisecond)
+				r.Do(Action{Kind: ActResume})
+			}()
+		case e.Type == EvPhase && e.Message == "resumed":
+			resume, paused = e, false
+		}
+	})
+	s, err := r.Wait()
+	if err != nil || s.State != "stopped" {
+		t.Fatalf("stop during a soup: state %q, err %v", s.State, err)
+	}
+	if pause.Type == "" || resume.Type == "" || afterPause != 0 {
+		t.Fatalf("pause %+v, resume %+v, %d soup steps while paused", pause, resume, afterPause)
+	}
+	if !resume.Time.After(resumeAt.Add(250 * time.Millisecond)) {
+		t.Errorf("the soup resumed %v after the pause, before it was asked to", resume.Time.Sub(resumeAt))
+	}
+	if pause.Step != int64(10+stepsAtPause) || pause.Phase != "soup" || resume.Step != pause.Step {
+		t.Errorf("pause marked at step %d phase %q, resume at %d; want both at step %d (%d steps into the soup from step 10)",
+			pause.Step, pause.Phase, resume.Step, 10+stepsAtPause, stepsAtPause)
+	}
+	var warned, stopped bool
+	for _, e := range evs {
+		warned = warned || e.Type == EvWarning && strings.Contains(e.Message, "eval is not available while a soup")
+		stopped = stopped || e.Type == EvPhase && strings.HasPrefix(e.Message, "soup stopped")
+	}
+	if !warned || !stopped {
+		t.Errorf("warning for the refused action %v, soup stopped event %v", warned, stopped)
+	}
+	if done := evs[len(evs)-1]; done.Type != EvDone || done.Phase != "stage1" || done.Step != 10 {
+		t.Errorf("done event %+v, want stage1 at step 10", done)
+	}
+	ck, _ := LatestCheckpoint(filepath.Join(root, "sp"))
+	if !strings.HasSuffix(ck, checkpointName(10)) {
+		t.Errorf("latest checkpoint %s, want the soup's base (step 10)", ck)
+	}
+
+	// resumed, the run makes its soup again from that checkpoint and ends
+	r, err = StartRun(context.Background(), RunParams{ResumeDir: filepath.Join(root, "sp"), PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	follow(t, r, nil)
+	s, err = r.Wait()
+	if err != nil || s.State != "finished" || s.Soup == nil || s.Soup.FromStep != 10 || s.Steps != 10 {
+		t.Fatalf("resumed soup: state %q, steps %d, soup %+v, err %v", s.State, s.Steps, s.Soup, err)
 	}
 }

@@ -91,7 +91,6 @@ type Run struct {
 	stepTime  time.Duration
 	stepToks  int64
 	peak      float64
-	soupDone  bool
 	locked    bool // this process wrote the run directory's LockFile
 	lastCkpt  int64
 	lastEval  []EvalScore
@@ -510,9 +509,9 @@ func errString(err error) string {
 
 func (r *Run) train() error {
 	rec := r.Recipe
-	if rec.StartAsAnneal && rec.Soup.Ingredients > 0 && !r.soupDone && r.st.Step == 0 {
+	if rec.StartAsAnneal && rec.Soup.Ingredients > 0 && r.st.Step == 0 {
 		// a stage-2 recipe with a soup: every ingredient anneals from load_path
-		return r.runSoup(Action{Kind: ActSoup, Tokens: rec.MaxTokens})
+		return r.runSoup(Action{Kind: ActSoup, Tokens: rec.MaxTokens}, true)
 	}
 	for {
 		if err := r.applyActions(); err != nil {
@@ -541,21 +540,23 @@ func (r *Run) train() error {
 			return err
 		}
 		// phase boundaries
-		if r.st.Phase == "stage1" && rec.Anneal.AutoAt > 0 && !r.st.AutoAnnealed && r.st.Tokens >= rec.Anneal.AutoAt {
-			r.st.AutoAnnealed = true
-			if rec.Soup.Ingredients > 0 {
-				if err := r.runSoup(Action{Kind: ActSoup}); err != nil {
+		if r.st.Phase == "stage1" && rec.Anneal.AutoAt > 0 && r.st.Tokens >= rec.Anneal.AutoAt {
+			switch {
+			case rec.Soup.Ingredients > 0:
+				// the soup is the run's last act; a run resumed from the
+				// soup's base checkpoint (AutoAnnealed already set) makes it again
+				r.st.AutoAnnealed = true
+				return r.runSoup(Action{Kind: ActSoup}, true)
+			case !r.st.AutoAnnealed:
+				r.st.AutoAnnealed = true
+				if err := r.startAnneal(rec.Anneal.Tokens, rec.Anneal.Mix); err != nil {
 					return err
 				}
-				return nil
-			}
-			if err := r.startAnneal(rec.Anneal.Tokens, rec.Anneal.Mix); err != nil {
-				return err
 			}
 		}
 		if r.st.Tokens >= r.st.TotalTokens {
-			if r.st.Phase == "stage1" && rec.Soup.Ingredients > 0 && !r.soupDone {
-				return r.runSoup(Action{Kind: ActSoup})
+			if r.st.Phase == "stage1" && rec.Soup.Ingredients > 0 {
+				return r.runSoup(Action{Kind: ActSoup}, true)
 			}
 			r.evaluate("final")
 			_, err := r.checkpoint()
@@ -690,10 +691,8 @@ func (r *Run) apply(a Action) error {
 		}
 		return r.startAnneal(n, a.Mix)
 	case ActSoup:
-		if err := r.runSoup(a); err != nil {
-			return err
-		}
-		r.soupDone = true
+		// a side job: the run goes on afterwards as if it had not happened
+		return r.runSoup(a, false)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,11 +33,21 @@ type SoupComponent struct {
 	Evals     []EvalScore `json:"evals,omitempty"`
 }
 
+// errSoupStopped ends a soup that a person stopped; runSoup turns it into a
+// stopped run.
+var errSoupStopped = errors.New("soup stopped before it finished")
+
 // runSoup makes K anneals from the current state with different data-order
 // seeds, one after the other on this backend, averages their weights uniformly
-// (olmo2.md §9) and evaluates every ingredient and the soup. The run's own
-// weights end as the soup's.
-func (r *Run) runSoup(a Action) error {
+// (olmo2.md §9) and evaluates every ingredient and the soup.
+//
+// A final soup is the run's planned last act (soup.ingredients with
+// anneal.auto_at, at max_tokens, or a stage-2 recipe): the run ends with the
+// soup's weights. Any other soup (the soup action) is a side job from the
+// checkpoint it starts with: afterwards the run's own weights, optimizer state
+// and phase are back and training goes on exactly as if it had not happened.
+// A stop during a soup abandons it and ends the run at that checkpoint.
+func (r *Run) runSoup(a Action, final bool) error {
 	rec := r.Recipe
 	k := a.K
 	if k <= 0 {
@@ -85,6 +96,12 @@ func (r *Run) runSoup(a Action) error {
 	}
 	rep := &SoupReport{Dir: filepath.Join(r.Dir, "soups", fmt.Sprintf("soup-%d", r.st.Step)), FromStep: r.st.Step,
 		FromTokens: r.st.Tokens, Tokens: n, LR0: lr0}
+	phase := r.st.Phase
+	restore := func() {
+		r.backend.WriteParams(params)
+		r.backend.WriteOptState(m, v, optStep)
+		r.st.Phase = phase
+	}
 	r.st.Phase = "soup"
 	r.emit(Event{Type: EvPhase, Message: fmt.Sprintf("soup: %d anneals of %d tokens from step %d (%s), LR %.3g → 0", k, n, r.st.Step, base, lr0), Mix: mix})
 	avg := make([]float32, size)
@@ -93,6 +110,14 @@ func (r *Run) runSoup(a Action) error {
 		r.backend.WriteParams(params)
 		r.backend.WriteOptState(m, v, optStep)
 		comp, err := r.soupIngredient(i, k, seed, n, lr0, mix, rep.Dir)
+		if errors.Is(err, errSoupStopped) {
+			restore()
+			r.emit(Event{Type: EvPhase, Message: fmt.Sprintf("soup stopped after %d of %d ingredients; the run ends at its checkpoint of step %d", i, k, r.st.Step)})
+			return nil // r.stopping is set: the run ends as stopped
+		}
+		if errors.Is(err, ErrInterrupted) {
+			restore() // the run ends at the checkpoint the soup started from
+		}
 		if err != nil {
 			return err
 		}
@@ -104,6 +129,7 @@ func (r *Run) runSoup(a Action) error {
 		}
 		rep.Ingredients = append(rep.Ingredients, comp)
 		if r.ctx.Err() != nil {
+			restore()
 			return ErrInterrupted
 		}
 	}
@@ -117,13 +143,19 @@ func (r *Run) runSoup(a Action) error {
 		r.emit(Event{Type: EvWarning, Message: "evaluation: " + err.Error()})
 	}
 	if rep.Soup.Evals != nil {
-		r.lastEval = rep.Soup.Evals
+		if final {
+			r.lastEval = rep.Soup.Evals // the run's final model is the soup
+		}
 		r.recordEval(r.Name+"/soup", "soup", rep.Soup.Evals)
 	}
 	model.WriteFileAtomic(filepath.Join(rep.Dir, "soup.json"), mustJSON(rep))
 	r.soup = rep
-	r.soupDone = true
-	r.emit(Event{Type: EvPhase, Message: fmt.Sprintf("soup done: %d ingredients averaged", k), Soup: rep})
+	msg := fmt.Sprintf("soup done: %d ingredients averaged; the run ends with the soup's weights", k)
+	if !final {
+		restore()
+		msg = fmt.Sprintf("soup done: %d ingredients averaged; %s goes on from step %d with the run's own weights", k, r.st.Phase, r.st.Step)
+	}
+	r.emit(Event{Type: EvPhase, Message: msg, Soup: rep, TotalTokens: r.st.TotalTokens, Mix: r.st.Mix})
 	return nil
 }
 
@@ -151,6 +183,10 @@ func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []
 	var done int64
 	var last []float64
 	for step := int64(1); done < n; step++ {
+		// between steps: stop, pause (which waits here) and resume
+		if err := r.applySoupActions(r.st.Step+step-1, r.st.Tokens+done); err != nil {
+			return SoupComponent{}, err
+		}
 		if err := loader.Next(r.ids); err != nil {
 			return SoupComponent{}, err
 		}
@@ -170,9 +206,6 @@ func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []
 		}
 		if r.ctx.Err() != nil {
 			return SoupComponent{}, ErrInterrupted
-		}
-		if err := r.applySoupActions(); err != nil {
-			return SoupComponent{}, err
 		}
 	}
 	size := model.NewLayout(r.cfg).Size()
@@ -198,20 +231,42 @@ func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []
 	return comp, nil
 }
 
-// applySoupActions honours stop and pause during a soup; other actions wait.
-func (r *Run) applySoupActions() error {
+// applySoupActions runs between a soup's steps: stop ends the soup, pause
+// waits here until resume (or stop, or the context ends); the other actions
+// are refused with a warning. step and tokens place the pause and resume
+// markers where the ingredient is.
+func (r *Run) applySoupActions(step, tokens int64) error {
 	for {
-		select {
-		case a := <-r.actions:
-			switch a.Kind {
-			case ActStop:
-				r.stopping = true
-				return fmt.Errorf("soup stopped before it finished")
+		var a Action
+		if r.paused {
+			select {
+			case a = <-r.actions:
+			case <-r.ctx.Done():
+				return ErrInterrupted
+			}
+		} else {
+			select {
+			case a = <-r.actions:
 			default:
-				r.emit(Event{Type: EvWarning, Message: fmt.Sprintf("%s is not available while a soup is being made", a.Kind)})
+				return nil
+			}
+		}
+		switch a.Kind {
+		case ActStop:
+			r.stopping = true
+			return errSoupStopped
+		case ActPause:
+			if !r.paused {
+				r.paused = true
+				r.emit(Event{Type: EvPhase, Step: step, Tokens: tokens, Message: "paused"})
+			}
+		case ActResume:
+			if r.paused {
+				r.paused = false
+				r.emit(Event{Type: EvPhase, Step: step, Tokens: tokens, Message: "resumed"})
 			}
 		default:
-			return nil
+			r.emit(Event{Type: EvWarning, Message: fmt.Sprintf("%s is not available while a soup is being made (pause, resume and stop are)", a.Kind)})
 		}
 	}
 }

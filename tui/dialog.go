@@ -367,9 +367,13 @@ func (m *Model) dialogBody(d *dialog) []string {
 		if mix, err := d.pickedMix(); err == nil && mix != nil {
 			out = append(out, "Data: "+mixLine(mix))
 		}
+		phase := "stage1"
+		if cur != nil && cur.Phase != "" {
+			phase = cur.Phase
+		}
 		out = append(out, "Every ingredient and the soup are evaluated.",
 			fmt.Sprintf("Files: %s/soups/soup-%d/", dir, step),
-			"Afterwards training continues from the soup's weights.")
+			fmt.Sprintf("Then %s goes on from step %d with the run's own weights.", phase, step))
 	case dlgCheckpoint:
 		keep := ""
 		if rec != nil && rec.Checkpoint.Keep > 0 {
@@ -385,15 +389,26 @@ func (m *Model) dialogBody(d *dialog) []string {
 		out = append(out, "Evaluate the current weights after this step on:", "  "+tasks,
 			"Training waits while it runs; scores go to evals.jsonl.")
 	case dlgPause:
-		if cur != nil && cur.State == "paused" {
+		switch {
+		case cur != nil && cur.State == "paused" && cur.SoupRunning:
+			out = append(out, "Continue the soup where it stopped.")
+		case cur != nil && cur.State == "paused":
 			out = append(out, fmt.Sprintf("Continue training from step %d.", step))
-		} else {
+		case cur != nil && cur.SoupRunning:
+			out = append(out, "Pause the soup after its current step. Nothing is lost;",
+				"space resumes it; meanwhile only stop applies.")
+		default:
 			out = append(out, "Pause after the current step. Nothing is lost; space resumes.",
 				"Actions still apply while paused.")
 		}
 	case dlgStop:
-		out = append(out, "Write a checkpoint and end the run (state: stopped).",
-			"Continue it later with:", "  olmolab --batch --resume "+dir)
+		if cur != nil && cur.SoupRunning {
+			out = append(out, "Abandon the soup and end the run at the checkpoint",
+				"the soup started from (state: stopped).")
+		} else {
+			out = append(out, "Write a checkpoint and end the run (state: stopped).")
+		}
+		out = append(out, "Continue it later with:", "  olmolab --batch --resume "+dir)
 	case dlgQuit:
 		out = append(out, fmt.Sprintf("%s is still training (step %d).", name, step), "")
 		out = append(out, "s    stop: write a checkpoint, end the run, quit")
@@ -402,7 +417,8 @@ func (m *Model) dialogBody(d *dialog) []string {
 				"     (olmolab --batch --resume; output in the run directory,",
 				"     reopen olmolab to follow it)")
 			if cur.SoupRunning {
-				out = append(out, "     A soup in progress restarts from its base checkpoint.")
+				out = append(out, "     A soup in progress is abandoned: the run goes on from the",
+					"     checkpoint it started from (the recipe's own soup is made again).")
 			}
 		}
 		out = append(out, "esc  cancel")

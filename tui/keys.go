@@ -140,17 +140,17 @@ func (m *Model) updateKeys() {
 		}
 		if m.cur != nil && m.cur == m.liveData && m.training() && m.quitting == quitNone {
 			phase := m.liveData.Phase
-			// while a soup is being made the lab takes no other action; once
-			// it is done the run trains on from the soup's weights and can
-			// anneal them
+			// while a soup is being made the lab takes only pause, resume
+			// and stop; once a soup made on request is done the run is back
+			// in the phase it left
 			inSoup := m.liveData.SoupRunning
 			rec := m.liveRecipe()
-			k.Anneal.SetEnabled(phase == "stage1" || phase == "soup" && !inSoup)
+			k.Anneal.SetEnabled(phase == "stage1" && !inSoup)
 			k.Mix.SetEnabled(!inSoup)
-			k.Soup.SetEnabled(phase == "stage1")
+			k.Soup.SetEnabled(phase == "stage1" && !inSoup)
 			k.Checkpoint.SetEnabled(!inSoup)
 			k.Evaluate.SetEnabled(!inSoup && rec != nil && len(rec.Eval.Tasks) > 0)
-			k.Pause.SetEnabled(!inSoup)
+			k.Pause.SetEnabled(true)
 			if m.liveData.State == "paused" {
 				k.Pause.SetHelp("space", "resume training")
 			} else {

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -215,5 +216,58 @@ func TestBusyStatus(t *testing.T) {
 	m.Update(runEventsMsg{gen: m.liveGen, events: f.q.Drain(nil)})
 	if s := status(); strings.Contains(s, "checkpoint…") || !strings.Contains(s, "no step for") {
 		t.Errorf("status after the checkpoint: %q", s)
+	}
+}
+
+// TestSoupOnRequest: while a soup is made only pause, resume and stop apply,
+// and pausing says it holds the soup; once done, the run is back in stage 1
+// (the lab says so) with its keys.
+func TestSoupOnRequest(t *testing.T) {
+	o := testOptions(t, 80, 24)
+	rec := testRecipe(t)
+	name := "quickstart-test"
+	evs := syntheticSoupRun(name, rec)
+	done := evs[len(evs)-1]
+	m, f := liveModel(t, o, evs[:len(evs)-1])
+	f.phase, f.step = "soup", 100
+	k := m.keys
+	if !k.Pause.Enabled() || !k.Stop.Enabled() || k.Anneal.Enabled() || k.Soup.Enabled() || k.Mix.Enabled() || k.Checkpoint.Enabled() {
+		t.Fatalf("keys during a soup: pause %v stop %v anneal %v soup %v mix %v checkpoint %v",
+			k.Pause.Enabled(), k.Stop.Enabled(), k.Anneal.Enabled(), k.Soup.Enabled(), k.Mix.Enabled(), k.Checkpoint.Enabled())
+	}
+	press(m, "space")
+	if m.dialog == nil || !strings.Contains(screen(m), "Pause the soup after its current step") {
+		t.Fatalf("pause during a soup:\n%s", screen(m))
+	}
+	press(m, "enter")
+	if got := f.actionKinds(); len(got) != 1 || got[0] != lab.ActPause {
+		t.Fatalf("actions %v", got)
+	}
+	m.Update(runEventsMsg{gen: m.liveGen, events: f.q.Drain(nil)})
+	if m.liveData.State != "paused" || !strings.Contains(screen(m), "● paused") {
+		t.Fatalf("not shown as paused:\n%s", screen(m))
+	}
+	press(m, "space", "enter")
+	m.Update(runEventsMsg{gen: m.liveGen, events: f.q.Drain(nil)})
+
+	// the lab's soup done on request: the run is back in stage 1
+	done.Phase = "stage1"
+	done.Message = fmt.Sprintf("soup done: 2 ingredients averaged; stage1 goes on from step %d with the run's own weights", done.Step)
+	f.q.Publish(done)
+	m.Update(runEventsMsg{gen: m.liveGen, events: f.q.Drain(nil)})
+	if m.liveData.Phase != "stage1" {
+		t.Errorf("phase right after the soup: %q", m.liveData.Phase)
+	}
+	f.phase, f.step = "stage1", 90
+	f.steps(1)
+	m.Update(runEventsMsg{gen: m.liveGen, events: f.q.Drain(nil)})
+	if m.liveData.Phase != "stage1" || m.liveData.SoupRunning || !m.keys.Anneal.Enabled() || !m.keys.Soup.Enabled() {
+		t.Fatalf("after the soup: phase %q, soup running %v, anneal key %v", m.liveData.Phase, m.liveData.SoupRunning, m.keys.Anneal.Enabled())
+	}
+	if s := screen(m); !strings.Contains(s, "● running") || !strings.Contains(s, " stage1 ") {
+		t.Errorf("after the soup:\n%s", s)
+	}
+	if len(m.liveData.Soups) != 1 {
+		t.Errorf("soups %d", len(m.liveData.Soups))
 	}
 }

@@ -311,11 +311,12 @@ func (d *runData) applyPhase(e lab.Event) {
 		add(markAnneal)
 	case strings.HasPrefix(msg, "switched mix"):
 		add(markMix)
-	case strings.HasPrefix(msg, "soup done"):
+	case strings.HasPrefix(msg, "soup done"), strings.HasPrefix(msg, "soup stopped"):
+		// the phase is the event's: the one the run returns to after a soup
+		// made on request, "soup" after the recipe's final soup
 		if e.Soup != nil {
 			d.Soups = append(d.Soups, e.Soup)
 		}
-		d.Phase = "soup"
 		d.LastIng = lab.Event{}
 		d.SoupRunning = false
 	case strings.HasPrefix(msg, "soup:"):
