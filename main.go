@@ -56,6 +56,8 @@ func printHelp(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, usageLine)
 	fmt.Fprintln(w)
+	fmt.Fprintln(w, "  olmolab                  with no arguments, on a terminal: the interactive lab (launch recipes,")
+	fmt.Fprintln(w, "                           watch runs live, anneal, switch mix, soup, pause; docs/tui.md)")
 	fmt.Fprintln(w, "  olmolab --batch RECIPE   train headless: JSONL events on stdout, progress on stderr")
 	fmt.Fprintln(w, "                           (RECIPE: a YAML file or a shipped name such as quickstart)")
 	fmt.Fprintln(w, "  olmolab --batch --resume RUNDIR   continue a killed run from its last checkpoint")
