@@ -5,3 +5,4 @@
 #include "optim.cu"
 #include "attention.cu"
 #include "attention_mma.cu"
+#include "attention_v2.cu"

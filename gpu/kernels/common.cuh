@@ -163,3 +163,71 @@ __device__ __forceinline__ void ldsm_x4_t(unsigned r[4], const bf16* row) {
                : "r"(a));
 #endif
 }
+
+// ---- asynchronous global→shared copies (cp.async, sm_80 and later; PTX ISA
+// "Data Movement and Conversion Instructions: cp.async")
+//
+// A thread's copies form groups: cp_async_commit closes the group of the copies
+// issued since the previous commit, and cp_async_wait_all blocks the calling
+// thread until all of ITS OWN committed groups have landed in shared memory.
+// Other threads see the data only after a __syncthreads that follows their
+// writers' waits, so every consumer of a tile does: wait_all, __syncthreads,
+// read. The emulator (emu.h) defers each copy to the writer's wait (or, in its
+// "early" mode, performs it at issue), so a missing wait or barrier reads the
+// NaN-filled shared memory or the previous tile there.
+
+// cp_async16 copies 16 bytes; with valid false it writes 16 zero bytes and
+// reads nothing (src-size 0). Both addresses must be 16-byte aligned, and src
+// must still be an address inside the tensor (callers pass a clamped row).
+__device__ __forceinline__ void cp_async16(void* sdst, const void* gsrc, bool valid) {
+#ifdef OLMO_EMU
+  emu_cp_async(sdst, gsrc, 16, valid ? 16 : 0);
+#else
+  unsigned s = (unsigned)__cvta_generic_to_shared(sdst);
+  int n = valid ? 16 : 0;
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gsrc), "r"(n) : "memory");
+#endif
+}
+
+// cp_async4 is cp_async16 for one 4-byte word (cp.async.ca: the .cg variant
+// exists only for 16 bytes).
+__device__ __forceinline__ void cp_async4(void* sdst, const void* gsrc, bool valid) {
+#ifdef OLMO_EMU
+  emu_cp_async(sdst, gsrc, 4, valid ? 4 : 0);
+#else
+  unsigned s = (unsigned)__cvta_generic_to_shared(sdst);
+  int n = valid ? 4 : 0;
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(s), "l"(gsrc), "r"(n) : "memory");
+#endif
+}
+
+__device__ __forceinline__ void cp_async_commit() {
+#ifdef OLMO_EMU
+  emu_cp_commit();
+#else
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+
+// cp_async_wait_all waits for every committed group of the calling thread
+// (cp.async.wait_group 0).
+__device__ __forceinline__ void cp_async_wait_all() {
+#ifdef OLMO_EMU
+  emu_cp_wait(0);
+#else
+  asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+#endif
+}
+
+// ex2 is 2^x with the MUFU.EX2 unit (ex2.approx.ftz.f32: about 2 ulp, ex2(-inf)
+// = +0), what FlashAttention-2 computes its softmax with; expf would add a
+// range reduction around the same instruction. The emulator uses exp2f.
+__device__ __forceinline__ float ex2(float x) {
+#ifdef OLMO_EMU
+  return exp2f(x);
+#else
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+#endif
+}

@@ -6,7 +6,9 @@
 // embed and the checks on it are part of every build.
 //
 // Regenerate after editing a .cu file (needs nvcc 11.8 and g++-11:
-// scripts/setup-cuda.sh --toolkit), then commit the .ptx files:
+// scripts/setup-cuda.sh --toolkit), then commit the .ptx files, sources.sha256
+// and ../internal/emu/kernels_sum.h (gensum.sh; the emulator's tests refuse
+// to run kernels older than the sources):
 //
 //	go generate ./gpu/kernels
 package kernels
@@ -20,7 +22,7 @@ import (
 
 //go:generate nvcc -ptx -arch=compute_80 -o olmo_sm80.ptx all.cu
 //go:generate nvcc -ptx -arch=compute_90 -o olmo_sm90.ptx all.cu
-//go:generate sh -c "sha256sum *.cu *.cuh > sources.sha256"
+//go:generate sh gensum.sh
 
 // PTX80 is the kernels' PTX for compute capability 8.x.
 //
@@ -61,6 +63,8 @@ var Entries = []string{
 	"attn_fwd_bf16", "attn_bwd_pre_bf16", "attn_bwd_dq_bf16", "attn_bwd_dkv_bf16",
 	"attn_fwd_mma64", "attn_bwd_dkv_mma64", "attn_bwd_dq_mma64",
 	"attn_fwd_mma128", "attn_bwd_dkv_mma128", "attn_bwd_dq_mma128",
+	"attn_fwd_v2_64", "attn_bwd_dkv_v2_64", "attn_bwd_dq_v2_64",
+	"attn_fwd_v2_128", "attn_bwd_dkv_v2_128", "attn_bwd_dq_v2_128",
 }
 
 var (

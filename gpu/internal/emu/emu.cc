@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <functional>
 #include <map>
 #include <string>
@@ -16,8 +17,17 @@
 #include <vector>
 
 #include "../../kernels/all.cu"
+#include "kernels_sum.h"  // makes Go rebuild this file when a kernel changes (gpu/kernels/gensum.sh)
 
 enum { RUN, AT_BLOCK, AT_WARP, DONE };
+
+// EmuCopy is one cp.async: bytes bytes to dst, the first src_bytes from src,
+// the rest zero.
+struct EmuCopy {
+  unsigned char* dst;
+  const unsigned char* src;
+  int bytes, src_bytes;
+};
 
 // A coroutine starts on its own stack through makecontext/swapcontext; after
 // that, switches use _setjmp/_longjmp, which (unlike swapcontext) make no
@@ -28,6 +38,8 @@ struct EmuThread {
   bool started;
   ucontext_t ctx;
   jmp_buf env;
+  std::vector<EmuCopy> open;               // cp.async issued since the last commit
+  std::deque<std::vector<EmuCopy>> groups;  // committed groups not yet performed, oldest first
 };
 
 EmuThread* emu_cur;
@@ -39,6 +51,8 @@ static std::vector<EmuThread> threads;
 static std::vector<char*> stacks;
 static const size_t kStack = 256 << 10;
 static std::vector<unsigned char> dyn;
+static size_t dyn_bytes;  // the launch's dynamic shared memory (dyn has 16 more)
+static bool cp_early;     // perform cp.async at issue instead of at the wait
 static std::vector<unsigned char> warpbuf;  // per warp 32 × 64 bytes
 static std::function<void()> body;
 static std::string err;
@@ -59,6 +73,12 @@ void emu_warp_barrier() { yield(AT_WARP); }
 
 static void entry() {
   body();
+  if ((!emu_cur->open.empty() || !emu_cur->groups.empty()) && err.empty()) {
+    char m[160];
+    snprintf(m, sizeof m, "thread %d of block (%u,%u,%u) exited with cp.async copies never waited for", emu_cur->linear,
+             emu_blockIdx.x, emu_blockIdx.y, emu_blockIdx.z);
+    err = m;
+  }
   emu_cur->state = DONE;
   _longjmp(sched_env, 1);  // never returns: the stack is reused by the next thread
 }
@@ -73,6 +93,8 @@ static bool run_block(int n) {
     t.tid.z = i / (emu_blockDim.x * emu_blockDim.y);
     t.state = RUN;
     t.started = false;
+    t.open.clear();
+    t.groups.clear();
     getcontext(&t.ctx);
     t.ctx.uc_stack.ss_sp = stacks[i];
     t.ctx.uc_stack.ss_size = kStack;
@@ -81,39 +103,46 @@ static bool run_block(int n) {
   }
   int nw = (n + 31) / 32;
   for (;;) {
-    for (volatile int i = 0; i < n; i++) {
-      if (threads[i].state != RUN) continue;
-      emu_cur = &threads[i];
-      if (!_setjmp(sched_env)) {
-        if (threads[i].started) _longjmp(threads[i].env, 1);
-        threads[i].started = true;
-        swapcontext(&sched_ctx, &threads[i].ctx);
+    // One warp at a time, as far as it can go: its lanes run until each
+    // waits, a warp-wide operation completes as soon as the warp's 32 lanes
+    // are at it, and the next warp starts only when this one waits at
+    // __syncthreads (or is done). So a warp reads shared memory before any
+    // later warp has run past the last barrier: a missing __syncthreads, or a
+    // cp.async wait after instead of before it, shows. Warps go first-to-last,
+    // or last-to-first in the early-copy mode (emu_set_cp_early).
+    for (int wi = 0; wi < nw; wi++) {
+      int w = cp_early ? nw - 1 - wi : wi;
+      int lo = w * 32, hi = std::min(n, lo + 32);
+      for (;;) {
+        for (volatile int i = lo; i < hi; i++) {
+          if (threads[i].state != RUN) continue;
+          emu_cur = &threads[i];
+          if (!_setjmp(sched_env)) {
+            if (threads[i].started) _longjmp(threads[i].env, 1);
+            threads[i].started = true;
+            swapcontext(&sched_ctx, &threads[i].ctx);
+          }
+        }
+        // a warp barrier completes when all lanes of the warp wait at it
+        int at = 0;
+        for (int i = lo; i < hi; i++) at += threads[i].state == AT_WARP;
+        if (at == 0) break;  // every lane at __syncthreads or done
+        if (at != hi - lo || hi - lo != 32) {
+          char m[200];
+          snprintf(m, sizeof m, "block (%u,%u,%u) warp %d: %d of %d lanes at a warp-wide operation (divergent shuffle or mma)",
+                   emu_blockIdx.x, emu_blockIdx.y, emu_blockIdx.z, w, at, hi - lo);
+          err = m;
+          return false;
+        }
+        for (int i = lo; i < hi; i++) threads[i].state = RUN;
       }
     }
-    bool released = false, alldone = true;
-    // a warp barrier completes when all lanes of the warp wait at it
-    for (int w = 0; w < nw; w++) {
-      int lo = w * 32, hi = std::min(n, lo + 32), at = 0;
-      for (int i = lo; i < hi; i++) at += threads[i].state == AT_WARP;
-      if (at == 0) continue;
-      if (at != hi - lo || hi - lo != 32) {
-        char m[200];
-        snprintf(m, sizeof m, "block (%u,%u,%u) warp %d: %d of %d lanes at a warp-wide operation (divergent shuffle or mma)",
-                 emu_blockIdx.x, emu_blockIdx.y, emu_blockIdx.z, w, at, hi - lo);
-        err = m;
-        return false;
-      }
-      for (int i = lo; i < hi; i++) threads[i].state = RUN;
-      released = true;
-    }
-    if (released) continue;
     int atb = 0, done = 0;
     for (int i = 0; i < n; i++) {
       atb += threads[i].state == AT_BLOCK;
       done += threads[i].state == DONE;
     }
-    alldone = done == n;
-    if (alldone) return true;
+    if (done == n) return err.empty();
     if (atb + done == n) {
       // exited threads count as arrived, as on the hardware
       for (int i = 0; i < n; i++)
@@ -162,9 +191,18 @@ static std::map<std::string, Entry> table = {
     E(attn_fwd_bf16) E(attn_bwd_pre_bf16) E(attn_bwd_dq_bf16) E(attn_bwd_dkv_bf16)
     E(attn_fwd_mma64) E(attn_bwd_dkv_mma64) E(attn_bwd_dq_mma64)
     E(attn_fwd_mma128) E(attn_bwd_dkv_mma128) E(attn_bwd_dq_mma128)
+    E(attn_fwd_v2_64) E(attn_bwd_dkv_v2_64) E(attn_bwd_dq_v2_64)
+    E(attn_fwd_v2_128) E(attn_bwd_dkv_v2_128) E(attn_bwd_dq_v2_128)
 };
 
 extern "C" {
+
+// emu_set_cp_early selects when cp.async copies are performed: at issue
+// (early != 0) or at the issuing thread's wait (the default).
+void emu_set_cp_early(int early) { cp_early = early != 0; }
+
+// emu_kernel_sources returns the sha256 lines of the kernel sources compiled in.
+const char* emu_kernel_sources() { return emu_kernel_sums; }
 
 // emu_has reports whether the emulator knows kernel name.
 int emu_has(const char* name) { return table.count(name) ? 1 : 0; }
@@ -187,10 +225,11 @@ const char* emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, 
     err = std::string(name) + ": block size must be a positive multiple of 32, at most 1024";
     return err.c_str();
   }
-  if (smem > 48 * 1024) {
-    err = std::string(name) + ": more than 48 KiB of dynamic shared memory";
+  if (smem > 227 * 1024) {
+    err = std::string(name) + ": more than 227 KiB of dynamic shared memory (sm_90's opt-in limit per block)";
     return err.c_str();
   }
+  err.clear();
   while ((int)stacks.size() < n) stacks.push_back((char*)malloc(kStack));
   if ((int)threads.size() < n) threads.resize(n);
   warpbuf.assign((size_t)((n + 31) / 32) * 32 * 64, 0);
@@ -204,6 +243,7 @@ const char* emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, 
       for (unsigned x = 0; x < gx; x++) {
         emu_blockIdx = dim3{x, y, z};
         dyn.assign(smem + 16, 0xff);  // never-written shared memory reads as NaN
+        dyn_bytes = smem;
         if (!run_block(n)) {
           err = std::string(name) + ": " + err;
           return err.c_str();
@@ -310,4 +350,46 @@ void emu_ldmatrix_x4(unsigned r[4], const unsigned short* row, bool trans) {
     r[i] = lo | (hi << 16);
   }
   emu_warp_barrier();
+}
+
+static void perform(const EmuCopy& c) {
+  if (c.src_bytes > 0) memcpy(c.dst, c.src, c.src_bytes);
+  if (c.bytes > c.src_bytes) memset(c.dst + c.src_bytes, 0, c.bytes - c.src_bytes);
+}
+
+// emu_cp_async checks what the hardware requires of a cp.async (addresses
+// aligned to the copy's size) and that the destination lies inside the
+// launch's dynamic shared memory, then queues or performs the copy.
+void emu_cp_async(void* dst, const void* src, int bytes, int src_bytes) {
+  unsigned char* d = (unsigned char*)dst;
+  if (((uintptr_t)d % bytes) != 0 || (src_bytes > 0 && ((uintptr_t)src % bytes) != 0)) {
+    fprintf(stderr, "emu: cp.async of %d bytes with misaligned address (dst %p, src %p)\n", bytes, dst, src);
+    abort();
+  }
+  if (d < dyn.data() || d + bytes > dyn.data() + dyn_bytes) {
+    fprintf(stderr, "emu: cp.async destination %p outside the launch's %zu bytes of dynamic shared memory\n", dst,
+            dyn_bytes);
+    abort();
+  }
+  EmuCopy c{d, (const unsigned char*)src, bytes, src_bytes};
+  if (cp_early)
+    perform(c);
+  else
+    emu_cur->open.push_back(c);
+}
+
+void emu_cp_commit() {
+  if (cp_early) return;
+  emu_cur->groups.push_back(std::move(emu_cur->open));
+  emu_cur->open.clear();
+}
+
+// emu_cp_wait performs the calling thread's committed groups but the n most
+// recent (cp.async.wait_group n).
+void emu_cp_wait(int n) {
+  auto& q = emu_cur->groups;
+  while ((int)q.size() > n) {
+    for (const EmuCopy& c : q.front()) perform(c);
+    q.pop_front();
+  }
 }

@@ -14,6 +14,8 @@ package emu
 #include <stdint.h>
 #include <stdlib.h>
 int emu_has(const char* name);
+void emu_set_cp_early(int early);
+const char* emu_kernel_sources(void);
 const char* emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
                        unsigned bz, unsigned smem, const uint64_t* args, int nargs);
 void emu_gemm(int transA, int transB, int m, int n, int k, float alpha, const void* A, int ta, int lda,
@@ -34,6 +36,20 @@ func Has(name string) bool {
 	cs := C.CString(name)
 	defer C.free(unsafe.Pointer(cs))
 	return C.emu_has(cs) != 0
+}
+
+// KernelSources returns the sha256sum lines ("hash  file") of the kernel
+// sources the emulator was compiled from (gpu/kernels/gensum.sh).
+func KernelSources() string { return C.GoString(C.emu_kernel_sources()) }
+
+// SetEarlyCopies selects the emulator's second schedule: cp.async copies
+// land at issue (early) instead of when the issuing thread waits for them,
+// and a block's warps run last to first instead of first to last. Kernels
+// must give the same results either way; tests run both.
+func SetEarlyCopies(early bool) {
+	mu.Lock()
+	defer mu.Unlock()
+	C.emu_set_cp_early(cbool(early))
 }
 
 // Launch runs kernel name on a grid of blocks; args are 8-byte parameter

@@ -2,8 +2,10 @@
 //
 // A block's threads are coroutines (ucontext) on one OS thread; blocks run one
 // after another. __syncthreads and the warp-wide operations (__shfl_*_sync,
-// mma) are barriers where a coroutine yields until every thread it waits for
-// has arrived; a barrier nobody can complete is reported as a deadlock. The
+// mma, ldmatrix) are barriers where a coroutine yields until every thread it
+// waits for has arrived; a barrier nobody can complete is reported as a
+// deadlock. Warps run one at a time, each as far as it can before the next
+// starts (emu.cc run_block), an order that exposes a missing __syncthreads. The
 // kernels' __shared__ variables become function statics, which all threads
 // of the running block share, exactly as shared memory is shared.
 #pragma once
@@ -79,4 +81,14 @@ T __shfl_xor_sync(unsigned mask, T v, int laneMask) {
 }
 
 void emu_mma16816(float d[4], const unsigned a[4], const unsigned b[2]);
+
+// cp.async (common.cuh): a copy of bytes bytes, of which the first src_bytes
+// come from src and the rest are zero. The copies of a thread are performed
+// when that thread waits for their group (the latest moment the hardware may
+// perform them), or at issue in the early mode (emu_set_cp_early), the
+// earliest: one catches a read before the wait or its barrier, the other a
+// copy into a buffer other threads are still reading.
+void emu_cp_async(void* dst, const void* src, int bytes, int src_bytes);
+void emu_cp_commit();
+void emu_cp_wait(int n);
 void emu_ldmatrix_x4(unsigned r[4], const unsigned short* row, bool trans);
