@@ -357,7 +357,7 @@ func TestPauseAndStopDuringASoup(t *testing.T) {
 	root := t.TempDir()
 	// the recipe's own soup at 2560 tokens, the run's last act; its base
 	// checkpoint is the soup's own (no interval checkpoint at that step)
-	rec := parseTiny(t, "anneal.auto_at=2560", "anneal.tokens=2560", "soup.ingredients=2", "max_tokens=1M", "checkpoint.interval=0")
+	rec := parseTiny(t, "anneal.auto_at=2560", "anneal.tokens=5120", "soup.ingredients=2", "max_tokens=1M", "checkpoint.interval=0")
 	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "sp", PeakFLOPS: 1e11})
 	if err != nil {
 		t.Fatal(err)
