@@ -154,12 +154,26 @@ type device interface {
 	gemm(g gemmOp) error
 	sync() error
 	memInfo() (free, total int64, err error)
+	// smemLimit is the most shared memory (static and dynamic) a block may
+	// use: the device's opt-in limit (227 KiB on sm_90). launch sets the
+	// kernel's attribute when it asks for more than the default 48 KiB.
+	smemLimit() int
 	// enter makes the device current on the calling OS thread for the
 	// duration of one engine call; the returned function ends it.
 	enter() func()
 	// stamps returns n in-stream timestamps (CUDA events) for profiles.
 	stamps(n int) (stamper, error)
 	close() error
+}
+
+// smemOptin90 is sm_90's opt-in shared memory per block (227 KiB), the limit
+// the emulator and the tests' fake device report.
+const smemOptin90 = 227 << 10
+
+// kernelInspector is a device that can say what the driver made of a kernel
+// (KernelInfo): the CUDA device.
+type kernelInspector interface {
+	inspect(kernel string, threads, smem int) (KernelInfo, error)
 }
 
 // stamper records timestamps in the stream's order: record(i) marks the

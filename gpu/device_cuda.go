@@ -35,6 +35,8 @@ type cudaDevice struct {
 	math     int  // the handle's current cuBLAS math mode
 	slots    []uint64
 	params   []unsafe.Pointer
+	smemMax  int            // the device's opt-in shared memory per block
+	dynSmem  map[string]int // per kernel, the dynamic shared memory its attribute allows (default 48 KiB)
 }
 
 var (
@@ -65,7 +67,7 @@ func openCUDAOnce() (*cudaDevice, error) {
 	if ordinal < 0 || ordinal >= n {
 		return nil, fmt.Errorf("device %d requested, %d present", ordinal, n)
 	}
-	d := &cudaDevice{fns: map[string]cu.Function{}, syncEach: os.Getenv("OLMOLAB_GPU_SYNC") == "1"}
+	d := &cudaDevice{fns: map[string]cu.Function{}, dynSmem: map[string]int{}, syncEach: os.Getenv("OLMOLAB_GPU_SYNC") == "1"}
 	if d.dev, err = cu.GetDevice(ordinal); err != nil {
 		return nil, fmt.Errorf("device %d: %w", ordinal, err)
 	}
@@ -80,6 +82,9 @@ func openCUDAOnce() (*cudaDevice, error) {
 		return nil, err
 	}
 	name, _ := d.dev.Name()
+	if d.smemMax, err = d.dev.Attribute(attrSmemOptin); err != nil {
+		return nil, fmt.Errorf("shared memory limit: %w", err)
+	}
 	ptx, err := kernels.PTXFor(major, minor)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -170,10 +175,28 @@ func (d *cudaDevice) zero(dst dptr, n int64) error {
 	return cu.MemsetD8Async(cu.DevicePtr(dst), 0, n, cu.NoStream)
 }
 
+func (d *cudaDevice) smemLimit() int { return d.smemMax }
+
+// allowSmem raises kernel name's dynamic shared memory attribute to smem
+// when a launch asks for more than 48 KiB (once per kernel and size).
+func (d *cudaDevice) allowSmem(name string, fn cu.Function, smem int) error {
+	if smem <= 48<<10 || smem <= d.dynSmem[name] {
+		return nil
+	}
+	if err := setMaxDynSmem(fn, smem); err != nil {
+		return fmt.Errorf("kernel %s: %w", name, err)
+	}
+	d.dynSmem[name] = smem
+	return nil
+}
+
 func (d *cudaDevice) launch(name string, grid, block dim3, smem int, args []arg) error {
 	fn, ok := d.fns[name]
 	if !ok {
 		return fmt.Errorf("kernel %s not loaded", name)
+	}
+	if err := d.allowSmem(name, fn, smem); err != nil {
+		return err
 	}
 	if cap(d.slots) < len(args) {
 		d.slots = make([]uint64, len(args))
@@ -266,6 +289,32 @@ func (s cudaStamps) close() error {
 }
 
 func (d *cudaDevice) memInfo() (free, total int64, err error) { return cu.MemInfo() }
+
+// inspect reports how the driver compiled a kernel for this device and how
+// many blocks of the given shape fit an SM (kernelInspector).
+func (d *cudaDevice) inspect(name string, threads, smem int) (KernelInfo, error) {
+	fn, ok := d.fns[name]
+	if !ok {
+		return KernelInfo{}, fmt.Errorf("kernel %s not loaded", name)
+	}
+	if err := d.allowSmem(name, fn, smem); err != nil {
+		return KernelInfo{}, err
+	}
+	var k KernelInfo
+	var err error
+	for _, a := range []struct {
+		attr cu.FunctionAttribute
+		dst  *int
+	}{{cu.NumRegs, &k.Regs}, {cu.LocalSizeBytes, &k.LocalBytes}, {cu.SharedSizeBytes, &k.StaticSmem}} {
+		if *a.dst, err = fn.Attribute(a.attr); err != nil {
+			return k, fmt.Errorf("kernel %s attribute: %w", name, err)
+		}
+	}
+	if k.BlocksPerSM, err = fn.MaxActiveBlocksPerMultiProcessor(threads, int64(smem)); err != nil {
+		return k, fmt.Errorf("kernel %s occupancy: %w", name, err)
+	}
+	return k, nil
+}
 
 // close keeps the shared device open for the process's other engines.
 func (d *cudaDevice) close() error { return nil }

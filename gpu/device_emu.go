@@ -97,6 +97,7 @@ func (d *emuDevice) gemm(g gemmOp) error {
 func (d *emuDevice) stamps(n int) (stamper, error)           { return make(wallStamps, n), nil }
 func (d *emuDevice) sync() error                             { return nil }
 func (d *emuDevice) memInfo() (free, total int64, err error) { return d.budget, d.budget, nil }
+func (d *emuDevice) smemLimit() int                          { return smemOptin90 }
 func (d *emuDevice) enter() func()                           { return func() {} }
 func (d *emuDevice) close() error {
 	if len(d.allocs) != 0 {

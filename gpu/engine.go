@@ -33,10 +33,13 @@ type Engine struct {
 	cfg  model.Config
 	lay  *model.Layout
 	plan *Plan
-	at   dtype  // activation and matmul operand type
-	sfx  string // kernel name suffix for at
-	mma  bool   // tensor-core attention (bf16, head size 64 or 128)
-	kt   int    // key/query tile of the plain attention kernels
+	at   dtype       // activation and matmul operand type
+	sfx  string      // kernel name suffix for at
+	attn AttnKernels // the attention kernels in use (resolved: plain for fp32 and other head sizes)
+	kt   int         // key/query tile of the plain attention kernels
+	// smemMax is the most shared memory a block may have (the device's
+	// opt-in limit; above 48 KiB the device sets the kernel's attribute).
+	smemMax int
 
 	base dptr
 	o    planOffsets
@@ -83,10 +86,10 @@ func newEngine(dev device, cfg model.Config, B, T int, opts Options) (*Engine, e
 	if err != nil {
 		return nil, fmt.Errorf("gpu: %w", err)
 	}
-	return newEngineWithPlan(dev, plan, opts.PlainAttention)
+	return newEngineWithPlan(dev, plan, opts.Attention)
 }
 
-func newEngineWithPlan(dev device, plan *Plan, plainAttention bool) (*Engine, error) {
+func newEngineWithPlan(dev device, plan *Plan, attn AttnKernels) (*Engine, error) {
 	sigs, err := signatures()
 	if err != nil {
 		return nil, fmt.Errorf("gpu: kernel signatures: %w", err)
@@ -106,10 +109,14 @@ func newEngineWithPlan(dev device, plan *Plan, plainAttention bool) (*Engine, er
 	if plan.FP32 {
 		e.at, e.sfx = f32, "_f32"
 	}
-	e.mma = !plan.FP32 && !plainAttention && (e.HS == 64 || e.HS == 128)
+	e.attn = attn.resolve(plan.FP32, e.HS)
 	e.kt = max(1, min(64, 4096/e.HS))
+	e.smemMax = dev.smemLimit()
 	if e.HS > 32*8 {
 		return nil, fmt.Errorf("gpu: head size %d is above the kernels' limit of 256", e.HS)
+	}
+	if err := e.checkAttention(); err != nil {
+		return nil, err
 	}
 	defer dev.enter()()
 	base, err := dev.alloc(plan.Arena)
@@ -143,6 +150,9 @@ func newEngineWithPlan(dev device, plan *Plan, plainAttention bool) (*Engine, er
 
 // Plan returns the engine's memory plan.
 func (e *Engine) Plan() *Plan { return e.plan }
+
+// Attention returns the attention kernels the engine runs.
+func (e *Engine) Attention() AttnKernels { return e.attn }
 
 func (e *Engine) p(off int64) dptr {
 	if off < 0 {
@@ -190,7 +200,7 @@ func (e *Engine) launch(name string, grid, block dim3, smem int, args ...arg) {
 	if grid[0] == 0 || grid[1] == 0 || grid[2] == 0 || grid[1] > 65535 || grid[2] > 65535 || grid[0] > 1<<31-1 {
 		panic(fmt.Sprintf("gpu: kernel %s: grid %v outside the device's limits", name, grid))
 	}
-	if n := block[0] * block[1] * block[2]; n == 0 || n > 1024 || n%32 != 0 || smem > 48<<10 {
+	if n := block[0] * block[1] * block[2]; n == 0 || n > 1024 || n%32 != 0 || smem < 0 || smem > e.smemMax {
 		panic(fmt.Sprintf("gpu: kernel %s: block %v with %d B shared memory outside the engine's limits", name, block, smem))
 	}
 	e.must("launch "+name, e.dev.launch(name, grid, block, smem, args))
@@ -565,16 +575,7 @@ func (e *Engine) layerForward(l int, recompute bool) {
 
 // attnForward: a = causal GQA attention of the set's q, k and v; lse kept.
 func (e *Engine) attnForward(s actPtrs) {
-	v := e.act(s.qkv, e.QC+e.KC)
-	if e.mma {
-		e.launch(fmt.Sprintf("attn_fwd_mma%d", e.HS), dim3{ceil(e.T, 64), uint32(e.NH), uint32(e.MB)}, threads(128), 0,
-			ptr(s.a), ptr(s.lse), ptr(s.q), ptr(s.k), ptr(v), i32(e.QC), i32(e.KC), i32(e.qkvW), i32(e.QC),
-			i32(e.T), i32(e.NH), i32(e.NKV), f32arg(e.scale))
-		return
-	}
-	e.launch("attn_fwd"+e.sfx, dim3{ceil(e.T, 4), uint32(e.NH), uint32(e.MB)}, threads(128), 2*e.kt*e.HS*4,
-		ptr(s.a), ptr(s.lse), ptr(s.q), ptr(s.k), ptr(v), i32(e.QC), i32(e.KC), i32(e.qkvW), i32(e.QC),
-		i32(e.T), i32(e.NH), i32(e.NKV), i32(e.HS), f32arg(e.scale), i32(e.kt))
+	e.attnFwd(s.a, s.lse, s.q, s.k, e.act(s.qkv, e.QC+e.KC))
 }
 
 // forwardPass runs the layers of pass s from the embedding to res[L].
@@ -685,26 +686,7 @@ func (e *Engine) layerBackward(l int) {
 
 // attnBackward writes dq, dk, dv into the fused dqkv rows from da.
 func (e *Engine) attnBackward(s actPtrs) {
-	da, dqkv, D := e.p(e.o.da), e.p(e.o.dqkv), e.p(e.o.dD)
-	v := e.act(s.qkv, e.QC+e.KC)
-	dk, dv := e.act(dqkv, e.QC), e.act(dqkv, e.QC+e.KC)
-	e.launch("attn_bwd_pre"+e.sfx, dim3{ceil(e.R*e.NH, 4), 1, 1}, threads(128), 0,
-		ptr(D), ptr(s.a), ptr(da), i32(e.QC), i32(e.QC), i32(e.MB), i32(e.T), i32(e.NH), i32(e.HS))
-	if e.mma {
-		e.launch(fmt.Sprintf("attn_bwd_dq_mma%d", e.HS), dim3{ceil(e.T, 64), uint32(e.NH), uint32(e.MB)}, threads(128), 0,
-			ptr(dqkv), i32(e.qkvW), ptr(s.q), ptr(s.k), ptr(v), ptr(da), ptr(s.lse), ptr(D),
-			i32(e.QC), i32(e.KC), i32(e.qkvW), i32(e.QC), i32(e.T), i32(e.NH), i32(e.NKV), f32arg(e.scale))
-		e.launch(fmt.Sprintf("attn_bwd_dkv_mma%d", e.HS), dim3{ceil(e.T, 64), uint32(e.NKV), uint32(e.MB)}, threads(128), 0,
-			ptr(dk), ptr(dv), i32(e.qkvW), i32(e.qkvW), ptr(s.q), ptr(s.k), ptr(v), ptr(da), ptr(s.lse), ptr(D),
-			i32(e.QC), i32(e.KC), i32(e.qkvW), i32(e.QC), i32(e.T), i32(e.NH), i32(e.NKV), f32arg(e.scale))
-		return
-	}
-	e.launch("attn_bwd_dq"+e.sfx, dim3{ceil(e.T, 4), uint32(e.NH), uint32(e.MB)}, threads(128), 2*e.kt*e.HS*4,
-		ptr(dqkv), i32(e.qkvW), ptr(s.q), ptr(s.k), ptr(v), ptr(da), ptr(s.lse), ptr(D),
-		i32(e.QC), i32(e.KC), i32(e.qkvW), i32(e.QC), i32(e.T), i32(e.NH), i32(e.NKV), i32(e.HS), f32arg(e.scale), i32(e.kt))
-	e.launch("attn_bwd_dkv"+e.sfx, dim3{ceil(e.T, 4), uint32(e.NKV), uint32(e.MB)}, threads(128), (2*e.kt*e.HS+2*e.kt)*4,
-		ptr(dk), ptr(dv), i32(e.qkvW), i32(e.qkvW), ptr(s.q), ptr(s.k), ptr(v), ptr(da), ptr(s.lse), ptr(D),
-		i32(e.QC), i32(e.KC), i32(e.qkvW), i32(e.QC), i32(e.T), i32(e.NH), i32(e.NKV), i32(e.HS), f32arg(e.scale), i32(e.kt))
+	e.attnBwd(e.p(e.o.dqkv), e.p(e.o.dD), e.p(e.o.da), s.a, s.lse, s.q, s.k, e.act(s.qkv, e.QC+e.KC))
 }
 
 // ForwardBackward runs forward and backward on one (B,T) micro-batch and adds

@@ -97,7 +97,7 @@ func compareWithCPU(t *testing.T, cfg model.Config, B, T int, opts Options, fwdT
 		t.Fatal(err)
 	}
 	defer g.Close()
-	t.Logf("plan: %s", g.Plan())
+	t.Logf("plan: %s, attention %s", g.Plan(), g.Attention())
 	lay := model.NewLayout(cfg)
 	params := make([]float32, lay.Size())
 	model.Init(lay, params, 7)
@@ -178,6 +178,51 @@ func TestAgainstCPU(t *testing.T) {
 	c128 := cfg
 	c128.NumAttentionHeads, c128.NumKeyValueHeads, c128.HiddenSize = 2, 2, 256
 	t.Run("bf16-mma128", func(t *testing.T) { compareWithCPU(t, c128, 1, 40, Options{}, 3e-2, 6e-2) })
+	v2 := Options{Attention: DefaultV2}
+	t.Run("bf16-v2", func(t *testing.T) { compareWithCPU(t, cfg, 2, 70, v2, 3e-2, 6e-2) })
+	t.Run("bf16-v2-recompute", func(t *testing.T) {
+		o := Options{Attention: AttnKernels{Kind: AttnV2, FwdWarps: 4, DQWarps: 8, DKVWarps: 8}, Keep: RecomputeAll, MicroBatch: 1, ChunkRows: 33}
+		compareWithCPU(t, cfg, 2, 70, o, 3e-2, 6e-2)
+	})
+	c128gqa := c128
+	c128gqa.NumAttentionHeads, c128gqa.NumKeyValueHeads, c128gqa.HiddenSize = 4, 2, 512
+	t.Run("bf16-v2-128-gqa", func(t *testing.T) { compareWithCPU(t, c128gqa, 1, 40, v2, 3e-2, 6e-2) })
+}
+
+// TestBenchAttention runs gpubench attn's comparison on the emulator: the v2
+// layouts agree bit for bit, the other families within bf16 rounding, and
+// every variant is deterministic.
+func TestBenchAttention(t *testing.T) {
+	var vs []AttnKernels
+	for _, s := range []string{"v2:4/4/4", "v2:8/8/8", "v2:8/4/8", "mma", "plain"} {
+		a, err := ParseAttention(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs = append(vs, a)
+	}
+	for _, p := range []AttnBenchParams{{B: 2, T: 150, NH: 4, NKV: 2, HS: 64}, {B: 1, T: 200, NH: 2, NKV: 1, HS: 128}} {
+		p.Variants, p.Iters = vs, 1
+		rows, err := BenchAttention(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range rows {
+			t.Logf("HS %d %-9s %v deterministic %v", p.HS, r.Variant, r.MaxRel, r.Deterministic)
+			if !r.Deterministic {
+				t.Errorf("%s: outputs changed between runs", r.Variant)
+			}
+			for _, out := range AttnOutputs {
+				tol := map[string]float64{"o": 2e-2, "lse": 1e-5, "dq": 5e-2, "dk": 5e-2, "dv": 5e-2}[out]
+				if i < 3 {
+					tol = 0 // v2 layouts: bit-identical
+				}
+				if x := r.MaxRel[out]; !(x <= tol) {
+					t.Errorf("HS %d %s: %s differs from %s by %.3g (> %.3g)", p.HS, r.Variant, out, rows[0].Variant, x, tol)
+				}
+			}
+		}
+	}
 }
 
 // TestTrainingParity trains the same tiny model for a few steps on both

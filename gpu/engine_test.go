@@ -88,6 +88,7 @@ func (d *fakeDevice) gemm(g gemmOp) error {
 func (d *fakeDevice) stamps(n int) (stamper, error)           { return make(wallStamps, n), nil }
 func (d *fakeDevice) sync() error                             { return nil }
 func (d *fakeDevice) memInfo() (free, total int64, err error) { return 1 << 36, 1 << 36, nil }
+func (d *fakeDevice) smemLimit() int                          { return smemOptin90 }
 func (d *fakeDevice) enter() func() {
 	d.entered++
 	return func() { d.entered-- }
@@ -107,21 +108,28 @@ func smallConfig(hidden, heads, kv, headDim int) model.Config {
 }
 
 // TestEngineWalk drives every Backend method of engines in both precisions,
-// both attention paths, with and without recomputation and passes, on the
+// every attention path, with and without recomputation and passes, on the
 // fake device. The engine's launch checks every argument list against the
 // kernel's PTX signature and the launch limits, so a mismatch panics here.
 func TestEngineWalk(t *testing.T) {
+	v2 := Options{Attention: AttnKernels{Kind: AttnV2}}
+	v2w := Options{Attention: AttnKernels{Kind: AttnV2, FwdWarps: 4, DQWarps: 8, DKVWarps: 8}, Keep: 1, MicroBatch: 1}
 	cases := []struct {
 		cfg  model.Config
 		opts Options
-		mma  bool
+		want string // the attention kernels in use
 	}{
-		{smallConfig(48, 6, 2, 8), Options{FP32: true}, false},
-		{smallConfig(48, 6, 2, 8), Options{}, false},
-		{smallConfig(128, 2, 1, 64), Options{}, true},
-		{smallConfig(128, 2, 1, 64), Options{Keep: RecomputeAll, MicroBatch: 1, ChunkRows: 7}, true},
-		{smallConfig(256, 2, 2, 128), Options{Keep: 1, MicroBatch: 1}, true},
-		{smallConfig(128, 2, 1, 64), Options{FP32: true, Keep: 2}, false},
+		{smallConfig(48, 6, 2, 8), Options{FP32: true}, "plain"},
+		{smallConfig(48, 6, 2, 8), Options{}, "plain"},
+		{smallConfig(48, 6, 2, 8), v2, "plain"},
+		{smallConfig(128, 2, 1, 64), Options{}, "mma"},
+		{smallConfig(128, 2, 1, 64), Options{Keep: RecomputeAll, MicroBatch: 1, ChunkRows: 7}, "mma"},
+		{smallConfig(256, 2, 2, 128), Options{Keep: 1, MicroBatch: 1}, "mma"},
+		{smallConfig(128, 2, 1, 64), Options{FP32: true, Keep: 2}, "plain"},
+		{smallConfig(128, 2, 1, 64), Options{Attention: AttnKernels{Kind: AttnPlain}}, "plain"},
+		{smallConfig(128, 2, 1, 64), v2, "v2:8/4/4"},
+		{smallConfig(256, 2, 2, 128), v2w, "v2:4/8/8"},
+		{smallConfig(256, 2, 2, 128), Options{FP32: true, Attention: v2.Attention}, "plain"},
 	}
 	for i, c := range cases {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
@@ -131,8 +139,8 @@ func TestEngineWalk(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if e.mma != c.mma {
-				t.Errorf("tensor-core attention = %v, want %v", e.mma, c.mma)
+			if got := e.Attention().String(); got != c.want {
+				t.Errorf("attention kernels %s, want %s", got, c.want)
 			}
 			N := int(e.N)
 			buf := make([]float32, N)
@@ -162,9 +170,18 @@ func TestEngineWalk(t *testing.T) {
 			if d.gemms == 0 || len(d.kernels) < 10 {
 				t.Errorf("only %d kernels and %d products ran", len(d.kernels), d.gemms)
 			}
+			// the attention kernels of the chosen family, and only those, ran
+			family := map[string]string{"plain": "_f32|_bf16", "mma": "_mma", "v2": "_v2_"}[strings.Split(c.want, ":")[0]]
 			for name := range d.kernels {
-				if (len(name) > 8 && name[:8] == "attn_fwd") && (name[len(name)-2:] == "64" || name[len(name)-3:] == "128") != c.mma {
-					t.Errorf("ran %s with mma=%v", name, c.mma)
+				if !strings.HasPrefix(name, "attn_") || strings.HasPrefix(name, "attn_bwd_pre") {
+					continue
+				}
+				ok := false
+				for _, f := range strings.Split(family, "|") {
+					ok = ok || strings.Contains(name, f)
+				}
+				if !ok {
+					t.Errorf("ran %s with attention %s", name, c.want)
 				}
 			}
 		})
@@ -202,10 +219,88 @@ func TestLaunchChecks(t *testing.T) {
 	})
 	mustPanic("block", func() { e.launch("rms_dw_reduce", dim3{1, 1, 1}, threads(100), 0, ptr(p), ptr(p), i32(1), i32(1)) })
 	mustPanic("shared memory", func() {
-		e.launch("rms_dw_reduce", dim3{1, 1, 1}, threads(256), 64<<10, ptr(p), ptr(p), i32(1), i32(1))
+		e.launch("rms_dw_reduce", dim3{1, 1, 1}, threads(256), smemOptin90+16, ptr(p), ptr(p), i32(1), i32(1))
 	})
 	e.launch("rms_dw_reduce", dim3{1, 1, 1}, threads(256), 0, ptr(p), ptr(p), i32(1), i32(1))
 }
+
+// TestParseAttention: the forms OLMOLAB_GPU_ATTN takes, and their String.
+func TestParseAttention(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"", "mma"}, {"mma", "mma"}, {"plain", "plain"}, {"v2", "v2:8/4/4"}, {"v2:4/8/4", "v2:4/8/4"}, {"v2:8/8/8", "v2:8/8/8"},
+	} {
+		a, err := ParseAttention(c.in)
+		if err != nil || a.String() != c.want {
+			t.Errorf("ParseAttention(%q) = %v, %v; want %s", c.in, a, err, c.want)
+		}
+		if b, err := ParseAttention(a.String()); err != nil || b != a.withDefaults() {
+			t.Errorf("%q does not read back: %v, %v", a.String(), b, err)
+		}
+	}
+	for _, bad := range []string{"v3", "v2:", "v2:8/4", "v2:8/4/6", "v2:8/4/4/4", "V2", "v2:a/b/c"} {
+		if _, err := ParseAttention(bad); err == nil {
+			t.Errorf("ParseAttention(%q) accepted", bad)
+		}
+	}
+}
+
+// TestV2SharedMemory: the v2 kernels' shared memory as attention_v2.cu's
+// header states it, and an engine on a device with less refuses v2.
+func TestV2SharedMemory(t *testing.T) {
+	for _, c := range []struct{ got, want int }{
+		{v2FwdSmem(64), 36864}, {v2FwdSmem(128), 69632},
+		{v2DKVSmem(64, 4), 56320}, {v2DKVSmem(64, 8), 74752}, {v2DKVSmem(128, 4), 105472}, {v2DKVSmem(128, 8), 140288},
+	} {
+		if c.got != c.want {
+			t.Errorf("shared memory %d, want %d", c.got, c.want)
+		}
+	}
+	d := &smallSmem{newFake(t)}
+	opts := Options{Attention: AttnKernels{Kind: AttnV2, DKVWarps: 8}}
+	if _, err := newEngine(d, smallConfig(256, 2, 2, 128), 1, 70, opts); err == nil || !strings.Contains(err.Error(), "shared memory") {
+		t.Errorf("v2:8/4/8 at head size 128 on a 100 KiB device: %v", err)
+	}
+	opts.Attention.DKVWarps = 4 // 105,472 bytes: still too much
+	if _, err := newEngine(d, smallConfig(256, 2, 2, 128), 1, 70, opts); err == nil {
+		t.Error("v2 at head size 128 accepted on a 100 KiB device")
+	}
+	e, err := newEngine(d, smallConfig(128, 2, 1, 64), 1, 70, opts) // 56,320 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+}
+
+// TestBenchAttentionWalk launches every attention variant of the benchmark
+// on the fake device (argument lists against the PTX, launch limits, memory).
+func TestBenchAttentionWalk(t *testing.T) {
+	var vs []AttnKernels
+	for _, s := range []string{"mma", "plain", "v2", "v2:4/8/8"} {
+		a, err := ParseAttention(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs = append(vs, a)
+	}
+	for _, hs := range []int{64, 128} {
+		d := newFake(t)
+		rows, err := benchAttention(d, AttnBenchParams{B: 2, T: 70, NH: 4, NKV: 2, HS: hs, Variants: vs, Iters: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != len(vs) || rows[3].Variant != "v2:4/8/8" || !rows[0].Deterministic {
+			t.Errorf("rows %+v", rows)
+		}
+		if d.kernels["attn_bwd_dkv_v2_"+fmt.Sprint(hs)] != 2*(1+2) || len(d.allocs) != 0 {
+			t.Errorf("launches %v, allocations left %d", d.kernels, len(d.allocs))
+		}
+	}
+}
+
+// smallSmem is a device with 100 KiB of shared memory per block (an A100 has 163).
+type smallSmem struct{ *fakeDevice }
+
+func (smallSmem) smemLimit() int { return 100 << 10 }
 
 // TestArgPacking: 4-byte parameters sit in the low bytes of their 8-byte slot,
 // as cuLaunchKernel reads them on a little-endian machine.

@@ -25,9 +25,10 @@ type Options struct {
 	// ChunkRows is the number of logit rows materialised at once (0: as many as
 	// fit in about 1 GiB).
 	ChunkRows int
-	// PlainAttention uses the CUDA-core attention kernels even where the
-	// tensor-core ones apply (a fallback and a cross-check).
-	PlainAttention bool
+	// Attention selects the attention kernels of the bf16 engine (the zero
+	// value: the tensor-core kernels of attention_mma.cu where the head size
+	// is 64 or 128; AttnPlain is the CUDA-core fallback and cross-check).
+	Attention AttnKernels
 }
 
 // RecomputeAll as Options.Keep recomputes every layer's activations.

@@ -4,8 +4,6 @@ package gpu
 
 import (
 	"fmt"
-	"os"
-	"strconv"
 
 	"github.com/olmolab/olmolab/model"
 )
@@ -20,40 +18,6 @@ func init() {
 	model.RegisterBackend("cuda-fp32", func(cfg model.Config, B, T int) (model.Backend, error) {
 		return newFromEnv(cfg, B, T, true)
 	})
-}
-
-// OptionsFromEnv reads the plan overrides OLMOLAB_GPU_MICROBATCH (sequences
-// per device pass), OLMOLAB_GPU_KEEP (resident layers, or "none" to recompute
-// all), OLMOLAB_GPU_CHUNK (logit rows per chunk) and OLMOLAB_GPU_ATTN=plain
-// (CUDA-core attention instead of the tensor-core kernels).
-func OptionsFromEnv(fp32 bool) (Options, error) {
-	o := Options{FP32: fp32}
-	switch a := os.Getenv("OLMOLAB_GPU_ATTN"); a {
-	case "", "mma":
-	case "plain":
-		o.PlainAttention = true
-	default:
-		return o, fmt.Errorf("OLMOLAB_GPU_ATTN=%q: want plain or mma", a)
-	}
-	for _, v := range []struct {
-		name string
-		dst  *int
-	}{{"OLMOLAB_GPU_MICROBATCH", &o.MicroBatch}, {"OLMOLAB_GPU_KEEP", &o.Keep}, {"OLMOLAB_GPU_CHUNK", &o.ChunkRows}} {
-		s := os.Getenv(v.name)
-		if s == "" {
-			continue
-		}
-		if v.dst == &o.Keep && s == "none" {
-			o.Keep = RecomputeAll
-			continue
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return o, fmt.Errorf("%s=%q: want a non-negative number", v.name, s)
-		}
-		*v.dst = n
-	}
-	return o, nil
 }
 
 func newFromEnv(cfg model.Config, B, T int, fp32 bool) (model.Backend, error) {
@@ -92,4 +56,14 @@ func DeviceName() (string, error) {
 		return "", err
 	}
 	return d.name(), nil
+}
+
+// BenchAttention times and cross-checks attention kernel variants on the GPU
+// (gpubench attn; AttnBenchParams).
+func BenchAttention(p AttnBenchParams) ([]AttnBenchRow, error) {
+	d, err := openCUDA()
+	if err != nil {
+		return nil, fmt.Errorf("gpu: %w", err)
+	}
+	return benchAttention(d, p)
 }

@@ -1,6 +1,7 @@
 // Command gpubench checks and measures olmolab's CUDA engine on a GPU: golden
 // verification at a chosen tolerance, loss parity with the CPU engine over a
-// short run, training throughput and MFU, and the memory plan of a model.
+// short run, training throughput and MFU, the attention kernels alone (time
+// and agreement of each variant), and the memory plan of a model.
 // Build it with -tags cuda (scripts/gpu-build.sh builds it next to olmolab);
 // without the tag only `plan` works, and `parity` against the CPU backends
 // ("cpu-f64"; the emulator backends with -tags emu).
@@ -8,6 +9,7 @@
 //	gpubench verify   --backend cuda --model DIR --case FILE [--fwd 3e-2 --bwd 6e-2]
 //	gpubench parity   --backend cuda [--preset cpu_s --steps 50 --batch 8 --seq 64] [--tol X | --calibrate 3]
 //	gpubench bench    --backend cuda --preset olmo2_1B_v2 [--batch 8 --seq 4096 --steps 10 --warmup 2 --profile]
+//	gpubench attn     [--preset olmo2_1B_v2 --batch 8 --seq 4096 --variants mma,v2:8/4/4,v2:4/8/8 --iters 10]
 //	gpubench plan     --preset olmo2_7B [--batch 8 --seq 4096 --budget-gib 140]
 //	gpubench info     (opens the GPU and cuBLAS; exit status 1 if that fails)
 //
@@ -39,7 +41,7 @@ const peak = 989e12
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: gpubench verify|parity|bench|plan|info [flags]")
+		fmt.Fprintln(os.Stderr, "usage: gpubench verify|parity|bench|attn|plan|info [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -50,6 +52,8 @@ func main() {
 		err = runParity(os.Args[2:])
 	case "bench":
 		err = runBench(os.Args[2:])
+	case "attn":
+		err = runAttn(os.Args[2:])
 	case "plan":
 		err = runPlan(os.Args[2:])
 	case "info":
@@ -191,10 +195,14 @@ func runParity(args []string) error {
 		}
 		fmt.Println(line)
 	}
-	head := fmt.Sprintf("parity %s vs cpu, %s (head size %d, %d/%d heads) %d steps of %d×%d: largest relative loss difference %.3e",
-		*backend, *preset, cfg.HeadSize(), cfg.NumAttentionHeads, cfg.NumKeyValueHeads, *steps, *batch, *seq, worst)
+	attn := ""
+	if e, ok := dev.(*gpu.Engine); ok {
+		attn = e.Attention().String()
+	}
+	head := fmt.Sprintf("parity %s vs cpu, %s (head size %d, %d/%d heads, attention %s) %d steps of %d×%d: largest relative loss difference %.3e",
+		*backend, *preset, cfg.HeadSize(), cfg.NumAttentionHeads, cfg.NumKeyValueHeads, attn, *steps, *batch, *seq, worst)
 	res := map[string]any{"check": "parity", "backend": *backend, "preset": *preset, "head_size": cfg.HeadSize(), "steps": *steps,
-		"max_rel_loss_diff": worst, "final_cpu_loss": last[0], "final_gpu_loss": last[1]}
+		"attention": attn, "max_rel_loss_diff": worst, "final_cpu_loss": last[0], "final_gpu_loss": last[1]}
 	ok := worst <= *tol
 	if t64 != nil {
 		ratio := devDrift / math.Max(cpuDrift, 1e-9)
@@ -281,10 +289,10 @@ func runBench(args []string) error {
 		return err
 	}
 	defer b.Close()
-	planDesc := ""
+	planDesc, attn := "", ""
 	if e, ok := b.(*gpu.Engine); ok {
-		planDesc = e.Plan().String()
-		fmt.Printf("%s: plan %s\n", *preset, planDesc)
+		planDesc, attn = e.Plan().String(), e.Attention().String()
+		fmt.Printf("%s: plan %s, attention %s\n", *preset, planDesc, attn)
 	}
 	lay := model.NewLayout(cfg)
 	params := make([]float32, lay.Size())
@@ -343,13 +351,110 @@ func runBench(args []string) error {
 		fmt.Printf("%s: device time per step by operation (phase:operation; profiled steps run slower)\n%s", *preset,
 			gpu.FormatProfile(eng.Profile(), *steps))
 	}
-	fmt.Printf("preset=%s backend=%s seq=%d batch=%d tokens_per_s=%.0f step_ms=%.1f (min %.1f, max %.1f) mfu=%.3f used_mem_gib=%.1f setup_s=%.1f\n",
-		*preset, *backend, *seq, *batch, tps, mean*1e3, times[0]*1e3, times[len(times)-1]*1e3, mfu, usedGiB, setup.Seconds())
-	result(map[string]any{"check": "bench", "preset": *preset, "backend": *backend, "seq": *seq, "batch": *batch,
+	fmt.Printf("preset=%s backend=%s attn=%s seq=%d batch=%d tokens_per_s=%.0f step_ms=%.1f (min %.1f, max %.1f) mfu=%.3f used_mem_gib=%.1f setup_s=%.1f\n",
+		*preset, *backend, attn, *seq, *batch, tps, mean*1e3, times[0]*1e3, times[len(times)-1]*1e3, mfu, usedGiB, setup.Seconds())
+	result(map[string]any{"check": "bench", "preset": *preset, "backend": *backend, "attention": attn, "seq": *seq, "batch": *batch,
 		"tokens_per_s": tps, "step_ms": mean * 1e3, "mfu": mfu, "used_mem_gib": usedGiB, "plan": planDesc,
 		"final_loss": res.Loss, "skipped": res.Skipped, "setup_s": setup.Seconds()})
 	if res.Skipped || math.IsNaN(res.Loss) {
 		return failed{"the last step was skipped (non-finite loss or gradient)"}
+	}
+	return nil
+}
+
+// runAttn runs the attention kernels alone on one layer's shape with random
+// inputs, variant by variant (OLMOLAB_GPU_ATTN's forms): milliseconds and
+// TFLOP/s of the forward and the backward kernels, each variant's outputs
+// against the first's, and whether a second run repeats them bit for bit.
+func runAttn(args []string) error {
+	fs := flag.NewFlagSet("attn", flag.ExitOnError)
+	preset := fs.String("preset", "olmo2_1B_v2", "model preset giving the heads and head size")
+	batch := fs.Int("batch", 8, "sequences")
+	seq := fs.Int("seq", 4096, "sequence length")
+	heads := fs.Int("heads", 0, "override the query heads")
+	kvHeads := fs.Int("kv-heads", 0, "override the key/value heads (GQA)")
+	headSize := fs.Int("head-size", 0, "override the head size")
+	iters := fs.Int("iters", 10, "timed launches of each kernel")
+	variants := fs.String("variants", "mma,v2:8/4/4,v2:4/8/8", "comma-separated attention kernels (mma, plain, v2, v2:F/Q/K); the first is the reference")
+	tolFwd := fs.Float64("tol-fwd", 2e-2, "largest relative difference of o and lse from the reference")
+	tolBwd := fs.Float64("tol-bwd", 5e-2, "largest relative difference of dq, dk and dv from the reference")
+	fs.Parse(args)
+	cfg, err := model.PresetByName(*preset)
+	if err != nil {
+		return err
+	}
+	p := gpu.AttnBenchParams{B: *batch, T: *seq, NH: cfg.NumAttentionHeads, NKV: cfg.NumKeyValueHeads, HS: cfg.HeadSize(),
+		Iters: *iters, Seed: 1}
+	if *heads > 0 {
+		p.NH, p.NKV = *heads, *heads
+	}
+	if *kvHeads > 0 {
+		p.NKV = *kvHeads
+	}
+	if *headSize > 0 {
+		p.HS = *headSize
+	}
+	for _, v := range strings.Split(*variants, ",") {
+		a, err := gpu.ParseAttention(strings.TrimSpace(v))
+		if err != nil {
+			return err
+		}
+		p.Variants = append(p.Variants, a)
+	}
+	shape := fmt.Sprintf("B=%d T=%d NH=%d NKV=%d HS=%d", p.B, p.T, p.NH, p.NKV, p.HS)
+	fmt.Printf("attention kernels alone, %s, %d launches each (TFLOP/s in FlashAttention's count: forward 4·HS per causal pair, backward 2.5×)\n",
+		shape, p.Iters)
+	rows, err := gpu.BenchAttention(p)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%-10s %8s %7s  %7s %7s %7s %8s %7s  %8s  %-44s %s\n", "variant", "fwd ms", "TFLOP/s", "pre ms", "dQ ms", "dKV ms",
+		"bwd ms", "TFLOP/s", "total ms", "max rel vs "+rows[0].Variant+": o lse dq dk dv", "deterministic")
+	bad := 0
+	var summary []string
+	var results []map[string]any
+	ref := rows[0].FwdMs + rows[0].PreMs + rows[0].DQMs + rows[0].DKVMs
+	for _, r := range rows {
+		bwd := r.PreMs + r.DQMs + r.DKVMs
+		total := r.FwdMs + bwd
+		var rel []string
+		ok := r.Deterministic
+		for _, out := range gpu.AttnOutputs {
+			tol := *tolBwd
+			if out == "o" || out == "lse" {
+				tol = *tolFwd
+			}
+			x := r.MaxRel[out]
+			mark := ""
+			if !(x <= tol) {
+				ok, mark = false, "!"
+			}
+			rel = append(rel, fmt.Sprintf("%.1e%s", x, mark))
+		}
+		if !ok {
+			bad++
+		}
+		fmt.Printf("%-10s %8.3f %7.1f  %7.3f %7.3f %7.3f %8.3f %7.1f  %8.3f  %-44s %v\n", r.Variant, r.FwdMs, r.FwdTFLOPs, r.PreMs,
+			r.DQMs, r.DKVMs, bwd, r.BwdTFLOPs, total, strings.Join(rel, " "), r.Deterministic)
+		for _, k := range r.Kernels {
+			fmt.Printf("    %-22s %3d threads %6d B dynamic shared: %3d registers, %d B local, %d B static shared, %d blocks/SM\n",
+				k.Name, k.Threads, k.DynSmem, k.Regs, k.LocalBytes, k.StaticSmem, k.BlocksPerSM)
+		}
+		results = append(results, map[string]any{"check": "attn", "shape": shape, "variant": r.Variant, "fwd_ms": r.FwdMs, "pre_ms": r.PreMs,
+			"dq_ms": r.DQMs, "dkv_ms": r.DKVMs, "bwd_ms": bwd, "total_ms": total, "fwd_tflops": r.FwdTFLOPs,
+			"bwd_tflops": r.BwdTFLOPs, "max_rel": r.MaxRel, "deterministic": r.Deterministic, "ok": ok, "kernels": r.Kernels})
+		summary = append(summary, fmt.Sprintf("%s %.2f ms (%.2f×)", r.Variant, total, ref/total))
+	}
+	for _, r := range results {
+		result(r)
+	}
+	verdict := "all within tolerance and deterministic"
+	if bad > 0 {
+		verdict = fmt.Sprintf("%d variant(s) outside tolerance or not deterministic", bad)
+	}
+	fmt.Printf("attn %s fwd+bwd: %s; %s\n", shape, strings.Join(summary, ", "), verdict)
+	if bad > 0 {
+		return failed{verdict}
 	}
 	return nil
 }
