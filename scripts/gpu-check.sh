@@ -10,6 +10,14 @@
 # default 540) is skipped and reported as such:
 #   1. machine: GPU, driver, libcuda and cuBLAS (searched for if the engine's
 #      own search misses it)
+#   V. the v2 attention kernels (gpu/kernels/attention_v2.cu, OLMOLAB_GPU_ATTN=v2;
+#      not yet run on a GPU before this check): loss parity at head sizes 64 and
+#      128 with GQA (as part 3's), compute-sanitizer memcheck of the kernels,
+#      the attention kernels alone at olmo2_1B_v2's shape, old (mma) against
+#      new (gpubench attn: ms and TFLOP/s per kernel, outputs compared, a
+#      bit-for-bit repeat), olmo2_1B_v2's throughput with v2 and with the
+#      default kernels, a racecheck, and a profile with v2. V2=v2:F/Q/K picks
+#      another layout of warps per block (default v2 = v2:8/4/4).
 #   2. golden checks: olmolab verify --backend cuda-fp32 (CPU tolerances) and
 #      gpubench verify --backend cuda (bf16 tolerances) on both golden sets
 #   3. loss parity with the CPU engine, 50 steps of cpu_s (fp32 and bf16), and
@@ -105,6 +113,36 @@ fi
 cat "$LOGS/info.log" >>"$OUT/check.log"
 say "device: $(tail -1 "$LOGS/info.log")"
 
+# V. the v2 attention. OLMOLAB_GPU_SYNC=1 in the parity runs names a faulting
+# kernel. The sanitizer and attn runs launch only the attention kernels, on
+# T=200 (not a multiple of the tiles) with both warp counts of each kernel.
+V2=${V2:-v2}
+ATTN_SMALL=(--batch 2 --seq 200 --iters 1 --variants v2:8/4/8,v2:4/8/4)
+part parity-v2-hs64 120 env OLMOLAB_GPU_SYNC=1 OLMOLAB_GPU_ATTN="$V2" "$BIN/gpubench" parity --backend cuda --preset cpu_s --heads 2 --steps 20 --batch 4 --seq 160
+part parity-v2-hs128-gqa 150 env OLMOLAB_GPU_SYNC=1 OLMOLAB_GPU_ATTN="$V2" "$BIN/gpubench" parity --backend cuda --preset cpu_m --heads 2 --kv-heads 1 --steps 20 --batch 4 --seq 160
+if command -v compute-sanitizer >/dev/null; then
+  part memcheck-v2-hs64 90 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/gpubench" attn "${ATTN_SMALL[@]}" --heads 4 --kv-heads 2 --head-size 64
+  part memcheck-v2-hs128 90 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/gpubench" attn "${ATTN_SMALL[@]}" --heads 4 --kv-heads 2 --head-size 128
+fi
+# mma (the reference), v2's default and the other warp count of each kernel
+ATTN_VARIANTS=mma,v2:8/4/4,v2:4/8/8
+case "$V2" in v2 | v2:8/4/4 | v2:4/8/8) ;; *) ATTN_VARIANTS+=",$V2" ;; esac
+part attn-olmo2_1B_v2 120 "$BIN/gpubench" attn --preset olmo2_1B_v2 --batch 8 --seq 4096 --iters 10 --variants "$ATTN_VARIANTS"
+# throughput with v2 only where its parity held; the default kernels' figure
+# in the same call for comparison
+if grep -qE '^parity-v2-hs64 +ok' "$SUMMARY" && grep -qE '^parity-v2-hs128-gqa +ok' "$SUMMARY"; then
+  part bench-olmo2_1B_v2-v2 180 env OLMOLAB_GPU_ATTN="$V2" "$BIN/gpubench" bench --backend cuda --preset olmo2_1B_v2 --batch 8 --seq 4096 --steps 10 --warmup 2
+else
+  say "v2 parity failed or did not run: no throughput run with OLMOLAB_GPU_ATTN=$V2"
+fi
+part bench-olmo2_1B_v2 180 "$BIN/gpubench" bench --backend cuda --preset olmo2_1B_v2 --batch 8 --seq 4096 --steps 10 --warmup 2
+if command -v compute-sanitizer >/dev/null; then
+  part racecheck-v2-hs128 120 compute-sanitizer --tool racecheck --error-exitcode 9 "$BIN/gpubench" attn "${ATTN_SMALL[@]}" --heads 4 --kv-heads 2 --head-size 128
+fi
+if [ -f "$LOGS/bench-olmo2_1B_v2-v2.log" ]; then
+  part profile-olmo2_1B_v2-v2 120 env OLMOLAB_GPU_ATTN="$V2" "$BIN/gpubench" bench --backend cuda --preset olmo2_1B_v2 --batch 8 --seq 4096 --steps 3 --warmup 1 --profile
+fi
+
 G=model/testdata/golden
 # 2. golden sets; OLMOLAB_GPU_SYNC=1 synchronises after every launch so a
 # faulting kernel is named by the error (these models are tiny).
@@ -134,8 +172,7 @@ fi
 if command -v compute-sanitizer >/dev/null; then
   part memcheck-hs64 120 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/gpubench" parity --backend cuda --preset cpu_s --heads 2 --steps 2 --batch 2 --seq 80
 fi
-# 4.-5. throughput
-part bench-olmo2_1B_v2 180 "$BIN/gpubench" bench --backend cuda --preset olmo2_1B_v2 --batch 8 --seq 4096 --steps 10 --warmup 2
+# 4.-5. throughput (olmo2_1B_v2's ran in part V)
 part bench-olmo2_190M 120 "$BIN/gpubench" bench --backend cuda --preset olmo2_190M --batch 8 --seq 4096 --steps 10 --warmup 2
 part bench-olmo2_7B 240 "$BIN/gpubench" bench --backend cuda --preset olmo2_7B --batch 4 --seq 4096 --steps 5 --warmup 1
 # 6. PyTorch on the same GPU
@@ -156,9 +193,16 @@ part verify-bf16-at-fp32-tol 60 "$BIN/olmolab" verify --backend cuda --model $G/
   echo
   echo "throughput (seq 4096; MFU = tokens/s × OLMo-core FLOPs/token / 989 TFLOP/s):"
   grep -h '^preset=' "$LOGS"/bench-*.log "$LOGS"/torch-bench.log 2>/dev/null
-  if [ -f "$LOGS/profile-olmo2_1B_v2.log" ]; then
+  for f in profile-olmo2_1B_v2 profile-olmo2_1B_v2-v2; do
+    if [ -f "$LOGS/$f.log" ]; then
+      echo
+      echo "$f:"
+      sed -n '/device time per step/,/^total/p' "$LOGS/$f.log" | head -30
+    fi
+  done
+  if [ -f "$LOGS/attn-olmo2_1B_v2.log" ]; then
     echo
-    sed -n '/device time per step/,/^total/p' "$LOGS/profile-olmo2_1B_v2.log" | head -30
+    grep -v '^RESULT ' "$LOGS/attn-olmo2_1B_v2.log" | tail -n 20
   fi
 } | tee -a "$SUMMARY"
 say "done in $(($(date +%s) - T0))s"
