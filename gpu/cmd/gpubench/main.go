@@ -405,7 +405,10 @@ func runAttn(args []string) error {
 	fmt.Printf("attention kernels alone, %s, %d launches each (TFLOP/s in FlashAttention's count: forward 4·HS per causal pair, backward 2.5×)\n",
 		shape, p.Iters)
 	rows, err := gpu.BenchAttention(p)
-	if err != nil {
+	if len(rows) == 0 {
+		if err == nil {
+			err = errors.New("no variant ran")
+		}
 		return err
 	}
 	fmt.Printf("%-10s %8s %7s  %7s %7s %7s %8s %7s  %8s  %-44s %s\n", "variant", "fwd ms", "TFLOP/s", "pre ms", "dQ ms", "dKV ms",
@@ -451,6 +454,10 @@ func runAttn(args []string) error {
 	verdict := "all within tolerance and deterministic"
 	if bad > 0 {
 		verdict = fmt.Sprintf("%d variant(s) outside tolerance or not deterministic", bad)
+	}
+	if err != nil { // a later variant failed: report what ran, then the error
+		verdict = fmt.Sprintf("%s; stopped at variant %d: %v", verdict, len(rows)+1, err)
+		bad++
 	}
 	fmt.Printf("attn %s fwd+bwd: %s; %s\n", shape, strings.Join(summary, ", "), verdict)
 	if bad > 0 {
