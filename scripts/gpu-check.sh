@@ -16,8 +16,10 @@
 #      the attention kernels alone at olmo2_1B_v2's shape, old (mma) against
 #      new (gpubench attn: ms and TFLOP/s per kernel, outputs compared, a
 #      bit-for-bit repeat), olmo2_1B_v2's throughput with v2 and with the
-#      default kernels, a racecheck, and a profile with v2. V2=v2:F/Q/K picks
-#      another layout of warps per block (default v2 = v2:8/4/4).
+#      default kernels, a racecheck and a synccheck, and a profile with v2
+#      (an estimate from the last run's part times: about two minutes more).
+#      V2=v2:F/Q/K picks another layout of warps per block (default v2 =
+#      v2:8/4/4).
 #   2. golden checks: olmolab verify --backend cuda-fp32 (CPU tolerances) and
 #      gpubench verify --backend cuda (bf16 tolerances) on both golden sets
 #   3. loss parity with the CPU engine, 50 steps of cpu_s (fp32 and bf16), and
@@ -138,6 +140,7 @@ fi
 part bench-olmo2_1B_v2 180 "$BIN/gpubench" bench --backend cuda --preset olmo2_1B_v2 --batch 8 --seq 4096 --steps 10 --warmup 2
 if command -v compute-sanitizer >/dev/null; then
   part racecheck-v2-hs128 120 compute-sanitizer --tool racecheck --error-exitcode 9 "$BIN/gpubench" attn "${ATTN_SMALL[@]}" --heads 4 --kv-heads 2 --head-size 128
+  part synccheck-v2-hs64 60 compute-sanitizer --tool synccheck --error-exitcode 9 "$BIN/gpubench" attn "${ATTN_SMALL[@]}" --heads 4 --kv-heads 2 --head-size 64
 fi
 if [ -f "$LOGS/bench-olmo2_1B_v2-v2.log" ]; then
   part profile-olmo2_1B_v2-v2 120 env OLMOLAB_GPU_ATTN="$V2" "$BIN/gpubench" bench --backend cuda --preset olmo2_1B_v2 --batch 8 --seq 4096 --steps 3 --warmup 1 --profile
