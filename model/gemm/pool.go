@@ -7,19 +7,20 @@ import (
 	"time"
 )
 
-// waitSpins bounds the busy-wait before parking: the threads of one product
-// finish their pieces within microseconds of each other, but on a busy machine
-// a peer may be descheduled for milliseconds, and spinning then would take the
-// core from it.
-const waitSpins = 2000
+// waitSpin bounds the busy-wait before parking. The threads of one product
+// wait for each other briefly and often (a B panel a peer is packing, a chunk
+// it is finishing: microseconds to a fraction of a millisecond), and waking a
+// parked goroutine costs tens of microseconds in a VM, so they spin for about
+// as long as a wake-up would take. On a busy machine a peer may be
+// descheduled for milliseconds; the spin is short enough that the core it
+// holds meanwhile is a small loss.
+const waitSpin = 40 * time.Microsecond
 
-// waitFor returns once ctr reaches target: it spins briefly, then parks on
-// pl.cond. Whoever completes a counter calls signal.
+// waitFor returns once ctr reaches target: it spins for up to waitSpin, then
+// parks on pl.cond. Whoever completes a counter calls signal.
 func (pl *pool) waitFor(ctr *atomic.Int32, target int32) {
-	for range waitSpins {
-		if ctr.Load() >= target {
-			return
-		}
+	if spinUntil(func() bool { return ctr.Load() >= target }) {
+		return
 	}
 	pl.mu2.Lock()
 	pl.waiters.Add(1)
@@ -30,13 +31,29 @@ func (pl *pool) waitFor(ctr *atomic.Int32, target int32) {
 	pl.mu2.Unlock()
 }
 
+// spinUntil polls done for up to waitSpin and reports whether it came true.
+// The clock is read once per 64 polls.
+func spinUntil(done func() bool) bool {
+	var t0 time.Time
+	for i := 0; ; i++ {
+		if done() {
+			return true
+		}
+		if i&63 == 63 {
+			if t0.IsZero() {
+				t0 = time.Now()
+			} else if time.Since(t0) > waitSpin {
+				return false
+			}
+		}
+	}
+}
+
 // waitLeft returns once the current call is closed and no worker is inside.
 func (pl *pool) waitLeft() {
 	done := func() bool { return pl.state.Load()&countMask == 0 }
-	for range waitSpins {
-		if done() {
-			return
-		}
+	if spinUntil(done) {
+		return
 	}
 	pl.mu2.Lock()
 	pl.waiters.Add(1)
