@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -65,11 +66,20 @@ func TestBatchRun(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
 		}
 	}
-	// the run can be resumed (it is finished: resuming ends at once, same summary)
+	// resuming a finished run says so, shows its summary, writes nothing, exits 0
 	out.Reset()
 	errb.Reset()
+	events, _ := os.ReadFile(filepath.Join(runs, "t1", "events.jsonl"))
 	if code := run([]string{"--batch", "--resume", filepath.Join(runs, "t1")}, &out, &errb); code != 0 {
 		t.Fatalf("resume exit %d:\n%s", code, errb.String())
+	}
+	for _, want := range []string{"already finished at step 10", "steps / tokens  10 / 2560", "loss            first"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("resume of a finished run: stderr lacks %q:\n%s", want, errb.String())
+		}
+	}
+	if after, _ := os.ReadFile(filepath.Join(runs, "t1", "events.jsonl")); string(after) != string(events) || out.Len() != 0 {
+		t.Errorf("resume of a finished run wrote events (stdout %q)", out.String())
 	}
 }
 

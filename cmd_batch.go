@@ -65,6 +65,14 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	r, err := lab.StartRun(ctx, p)
+	if errors.Is(err, lab.ErrFinished) {
+		// A requeued job, or a second look: say so, show how it ended, succeed.
+		fmt.Fprintln(stderr, err)
+		if s, ok := lab.ReadSummary(p.ResumeDir); ok {
+			lab.PrintSummary(stderr, s)
+		}
+		return nil
+	}
 	if err != nil {
 		return mapLabError(err)
 	}

@@ -127,6 +127,24 @@ func TestResumeAndLocks(t *testing.T) {
 	}
 	noLock(t, dir, "finished")
 
+	// A finished run has nothing to resume: ErrFinished, and nothing touched.
+	before := map[string][]byte{}
+	for _, f := range []string{MetricsFile, EventsFile, EvalsFile, SummaryFile} {
+		before[f], _ = os.ReadFile(filepath.Join(dir, f))
+	}
+	if _, err := StartRun(context.Background(), RunParams{ResumeDir: dir, PeakFLOPS: 1e11}); !errors.Is(err, ErrFinished) ||
+		!strings.Contains(err.Error(), "step 20") {
+		t.Fatalf("resume of a finished run: %v, want ErrFinished at step 20", err)
+	}
+	for f, b := range before {
+		if after, _ := os.ReadFile(filepath.Join(dir, f)); string(after) != string(b) {
+			t.Errorf("the refused resume changed %s", f)
+		}
+	}
+	noLock(t, dir, "refused resume of a finished run")
+	// A run killed after its last checkpoint but before its summary: resumable.
+	os.Remove(filepath.Join(dir, SummaryFile))
+
 	other := sleeper(t)
 	if err := WriteLock(dir, other.Process.Pid, LockHeadless); err != nil {
 		t.Fatal(err)

@@ -23,6 +23,11 @@ var ErrDiverged = errors.New("training diverged")
 // written first (exit code 130).
 var ErrInterrupted = errors.New("interrupted")
 
+// ErrFinished: --resume of a run that already finished (its summary.json says
+// so and no checkpoint lies beyond it). There is nothing to do; a script that
+// requeues runs may treat it as success.
+var ErrFinished = errors.New("already finished")
+
 // InputError is bad input found before training starts (exit code 2).
 type InputError struct{ Err error }
 
@@ -139,6 +144,9 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		}
 		if resume.State == nil {
 			return nil, &InputError{fmt.Errorf("%s: not an olmolab checkpoint (no %s)", ck, StateFile)}
+		}
+		if s, ok := ReadSummary(p.ResumeDir); ok && s.State == "finished" && resume.State.Step <= s.Steps {
+			return nil, fmt.Errorf("%s: the run %w at step %d (%s tokens); nothing to resume", p.ResumeDir, ErrFinished, s.Steps, HumanCount(s.Tokens))
 		}
 		resumeFrom = ck
 	}
@@ -275,6 +283,11 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 				r.close()
 				return nil, err
 			}
+		}
+		// The summary covers the whole run, not just this process's part.
+		if r.lossHist, err = readStepLosses(filepath.Join(r.Dir, MetricsFile)); err != nil {
+			r.close()
+			return nil, err
 		}
 	}
 	for _, x := range []struct {

@@ -165,6 +165,11 @@ func TestKillAndResume(t *testing.T) {
 	if len(got) != len(want) || s.Steps != full.Steps {
 		t.Fatalf("resumed run has %d steps (summary %d), uninterrupted %d", len(got), s.Steps, len(want))
 	}
+	// the summary covers the whole run, the steps before the kill included
+	if s.FirstLoss != full.FirstLoss || s.MinLoss != full.MinLoss || s.FinalLoss != full.FinalLoss {
+		t.Errorf("resumed run's summary: first/min/final loss %v/%v/%v, uninterrupted %v/%v/%v",
+			s.FirstLoss, s.MinLoss, s.FinalLoss, full.FirstLoss, full.MinLoss, full.FinalLoss)
+	}
 	for i := range want {
 		if got[i] != want[i] {
 			t.Fatalf("step %d: resumed loss %v, uninterrupted %v (killed after checkpoint %d)", i+1, got[i], want[i], last)

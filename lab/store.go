@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -258,6 +259,43 @@ func truncateJSONLAfter(path string, step int64) error {
 		keep = append(keep, line...)
 	}
 	return model.WriteFileAtomic(path, keep)
+}
+
+// ReadSummary reads a run directory's summary.json, written when a process
+// that trained the run ended (however it ended).
+func ReadSummary(dir string) (RunSummary, bool) {
+	var s RunSummary
+	b, err := os.ReadFile(filepath.Join(dir, SummaryFile))
+	if err != nil || json.Unmarshal(b, &s) != nil {
+		return s, false
+	}
+	return s, true
+}
+
+// readStepLosses returns the loss of every step record in a metrics file, in
+// order: a resumed run's history before the checkpoint it continues from.
+func readStepLosses(path string) ([]float64, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []float64
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		var m struct {
+			Type EventKind `json:"type"`
+			Loss *float64  `json:"loss"`
+		}
+		if json.Unmarshal(sc.Bytes(), &m) == nil && m.Type == EvStep && m.Loss != nil {
+			out = append(out, *m.Loss)
+		}
+	}
+	return out, sc.Err()
 }
 
 // ResolveCheckpoint turns a run directory into its latest checkpoint; any other

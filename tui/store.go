@@ -112,7 +112,7 @@ func loadRun(dir string) (*runData, *follower, error) {
 		return nil, nil, err
 	}
 	if d.Summary == nil {
-		if s, ok := readSummary(dir); ok {
+		if s, ok := lab.ReadSummary(dir); ok {
 			d.Summary = &s
 		}
 	}
@@ -153,22 +153,13 @@ func runState(dir string, d *runData) string {
 	if d != nil && d.Ended {
 		return d.State
 	}
-	if s, ok := readSummary(dir); ok && s.State != "" {
+	if s, ok := lab.ReadSummary(dir); ok && s.State != "" {
 		return s.State
 	}
 	if st, err := os.Stat(filepath.Join(dir, lab.MetricsFile)); err == nil && time.Since(st.ModTime()) < 2*time.Minute {
 		return "running"
 	}
 	return "crashed"
-}
-
-func readSummary(dir string) (lab.RunSummary, bool) {
-	var s lab.RunSummary
-	b, err := os.ReadFile(filepath.Join(dir, lab.SummaryFile))
-	if err != nil || json.Unmarshal(b, &s) != nil {
-		return s, false
-	}
-	return s, true
 }
 
 // runInfo is one row of the runs list.
@@ -222,7 +213,7 @@ func scanRuns(root string, cache map[string]runInfo) []runInfo {
 			ri.Recipe = recipeName(filepath.Join(dir, lab.RecipeFile))
 			fillLosses(&ri)
 		}
-		if s, ok := readSummary(dir); ok && s.Steps > 0 {
+		if s, ok := lab.ReadSummary(dir); ok && s.Steps > 0 {
 			ri.Steps, ri.Tokens = s.Steps, s.Tokens
 		}
 		ri.State = runState(dir, nil)
