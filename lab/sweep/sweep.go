@@ -1,0 +1,200 @@
+// Package sweep turns one recipe into many runs and hands them to an engine
+// that already exists: a Slurm sbatch array, or `olmolab --batch` processes on
+// this machine. It expands the cartesian product of --vary lists into named
+// runs, writes the sweep's manifest and sbatch script, and reads a sweep's
+// progress back from its run directories. It trains nothing itself: every run
+// is an ordinary `olmolab --batch` run (DESIGN.md, "Beyond one machine").
+package sweep
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Axis is one --vary: a recipe key (dotted, as --set takes it) and its values.
+type Axis struct {
+	Key    string   `json:"key"`
+	Values []string `json:"values"`
+}
+
+// Run is one point of a sweep: its name (the run directory's) and the
+// key=value overrides, one per axis, applied after the sweep's common --set.
+type Run struct {
+	Index     int      `json:"index"` // position in the sweep, and the Slurm array task id
+	Name      string   `json:"name"`
+	Overrides []string `json:"overrides"`
+}
+
+var keyPart = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// ParseAxis reads a --vary value, "key=v1,v2,...". Values are YAML, as --set
+// takes them; a comma inside brackets, braces or quotes does not split, so
+// `paths=["a","b"],["c"]` has two values.
+func ParseAxis(s string) (Axis, error) {
+	key, vals, ok := strings.Cut(s, "=")
+	if !ok {
+		return Axis{}, fmt.Errorf("--vary %q: want key=v1,v2,... (e.g. --vary seed=1,2,3)", s)
+	}
+	key = strings.TrimSpace(key)
+	if key == "" {
+		return Axis{}, fmt.Errorf("--vary %q: the key before '=' is empty", s)
+	}
+	for _, p := range strings.Split(key, ".") {
+		if !keyPart.MatchString(p) {
+			return Axis{}, fmt.Errorf("--vary %q: key %q is not a dotted recipe path (e.g. optimizer.lr, dataset.sources.0.target_ratio)", s, key)
+		}
+	}
+	values, err := splitValues(vals)
+	if err != nil {
+		return Axis{}, fmt.Errorf("--vary %q: %v", s, err)
+	}
+	seen := map[string]bool{}
+	for _, v := range values {
+		if v == "" {
+			return Axis{}, fmt.Errorf("--vary %q: an empty value (two commas in a row, or a comma at an end)", s)
+		}
+		if seen[v] {
+			return Axis{}, fmt.Errorf("--vary %q: value %q is given twice", s, v)
+		}
+		seen[v] = true
+	}
+	return Axis{Key: key, Values: values}, nil
+}
+
+// splitValues splits at commas outside [], {} and quotes.
+func splitValues(s string) ([]string, error) {
+	var out []string
+	depth, start := 0, 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '[' || c == '{':
+			depth++
+		case c == ']' || c == '}':
+			depth--
+			if depth < 0 {
+				return nil, fmt.Errorf("unbalanced %q", c)
+			}
+		case c == ',' && depth == 0:
+			out = append(out, strings.TrimSpace(s[start:i]))
+			start = i + 1
+		}
+	}
+	if quote != 0 || depth != 0 {
+		return nil, fmt.Errorf("unbalanced brackets or quotes")
+	}
+	return append(out, strings.TrimSpace(s[start:])), nil
+}
+
+// SeedAxis is --seeds N: seed = 1, 2, …, N.
+func SeedAxis(n int) Axis {
+	a := Axis{Key: "seed"}
+	for i := 1; i <= n; i++ {
+		a.Values = append(a.Values, strconv.Itoa(i))
+	}
+	return a
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// SafeName says whether s can name a run directory (and a Slurm job) as it is.
+func SafeName(s string) bool {
+	return s != "" && s != "." && s != ".." && !unsafeChars.MatchString(s)
+}
+
+// Expand returns the cartesian product of the axes in the order given, the
+// last axis varying fastest. Each run is named prefix, then per axis "-" and
+// the key's last part and the value: "q-target_ratio0.5-seed1". A value that
+// does not start like a number is joined with "_" ("q-name_wsd"); characters
+// unsafe in a file name become "_". Keys whose last parts clash keep as many
+// parts as tell them apart ("0.target_ratio", "1.target_ratio"). Two runs
+// with one name are an error.
+func Expand(prefix string, axes []Axis) ([]Run, error) {
+	if len(axes) == 0 {
+		return nil, fmt.Errorf("nothing to vary: give --vary key=v1,v2,... or --seeds N")
+	}
+	seen := map[string]bool{}
+	for _, a := range axes {
+		if len(a.Values) == 0 {
+			return nil, fmt.Errorf("--vary %s: no values", a.Key)
+		}
+		if seen[a.Key] {
+			return nil, fmt.Errorf("key %q is varied twice (--seeds varies seed)", a.Key)
+		}
+		seen[a.Key] = true
+	}
+	short := shortKeys(axes)
+	n := 1
+	for _, a := range axes {
+		n *= len(a.Values)
+	}
+	runs := make([]Run, n)
+	names := map[string]int{}
+	for i := range runs {
+		r := Run{Index: i}
+		// mixed radix: the last axis is the least significant digit
+		idx := make([]int, len(axes))
+		for j, rem := len(axes)-1, i; j >= 0; j-- {
+			idx[j] = rem % len(axes[j].Values)
+			rem /= len(axes[j].Values)
+		}
+		var b strings.Builder
+		b.WriteString(prefix)
+		for j, a := range axes {
+			v := a.Values[idx[j]]
+			r.Overrides = append(r.Overrides, a.Key+"="+v)
+			b.WriteString("-" + short[j] + nameValue(v))
+		}
+		r.Name = b.String()
+		if k, dup := names[r.Name]; dup {
+			return nil, fmt.Errorf("runs %d (%s) and %d (%s) would both be named %s: values that differ only in characters a file name cannot hold",
+				k, strings.Join(runs[k].Overrides, " "), i, strings.Join(r.Overrides, " "), r.Name)
+		}
+		names[r.Name] = i
+		runs[i] = r
+	}
+	return runs, nil
+}
+
+func nameValue(v string) string {
+	s := strings.Trim(unsafeChars.ReplaceAllString(v, "_"), "_")
+	if s == "" {
+		s = "_"
+	}
+	if c := v[0]; (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' {
+		return s
+	}
+	return "_" + s
+}
+
+// shortKeys gives each axis the shortest dotted suffix of its key that no
+// other axis shares.
+func shortKeys(axes []Axis) []string {
+	out := make([]string, len(axes))
+	for i, a := range axes {
+		parts := strings.Split(a.Key, ".")
+		for k := 1; k <= len(parts); k++ {
+			s := strings.Join(parts[len(parts)-k:], ".")
+			clash := false
+			for j, b := range axes {
+				if j != i && (b.Key == s || strings.HasSuffix(b.Key, "."+s)) {
+					clash = true
+				}
+			}
+			out[i] = s
+			if !clash {
+				break
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,377 @@
+package sweep
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/olmolab/olmolab/lab"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+func TestParseAxis(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Axis
+		err  string
+	}{
+		{"seed=1,2,3", Axis{"seed", []string{"1", "2", "3"}}, ""},
+		{"optimizer.lr = 1e-3, 3e-3", Axis{"optimizer.lr", []string{"1e-3", "3e-3"}}, ""},
+		{"dataset.sources.0.target_ratio=0.5", Axis{"dataset.sources.0.target_ratio", []string{"0.5"}}, ""},
+		{`dataset.sources.0.paths=["a","b"],["c"]`, Axis{"dataset.sources.0.paths", []string{`["a","b"]`, `["c"]`}}, ""},
+		{`schedule={name: wsd, alpha_f: 0},{name: cosine}`, Axis{"schedule", []string{"{name: wsd, alpha_f: 0}", "{name: cosine}"}}, ""},
+		{`name="a,b",c`, Axis{"name", []string{`"a,b"`, "c"}}, ""},
+		{"seed", Axis{}, "want key=v1,v2"},
+		{"=1,2", Axis{}, "key before '=' is empty"},
+		{"seed=", Axis{}, "empty value"},
+		{"seed=1,,2", Axis{}, "empty value"},
+		{"seed=1,2,", Axis{}, "empty value"},
+		{"seed=1,1", Axis{}, `"1" is given twice`},
+		{"optimizer..lr=1", Axis{}, "not a dotted recipe path"},
+		{"opt imizer=1", Axis{}, "not a dotted recipe path"},
+		{"paths=[a,b", Axis{}, "unbalanced"},
+		{"paths=a]", Axis{}, "unbalanced"},
+	} {
+		got, err := ParseAxis(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "--vary") {
+				t.Errorf("ParseAxis(%q) = %v, %v; want an error naming --vary with %q", tc.in, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ParseAxis(%q) = %#v, %v; want %#v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestExpand(t *testing.T) {
+	ax := func(key string, vals ...string) Axis { return Axis{key, vals} }
+	for _, tc := range []struct {
+		name  string
+		axes  []Axis
+		names []string
+		over  [][]string // overrides of the first two runs
+		err   string
+	}{
+		{"seeds", []Axis{SeedAxis(3)}, []string{"q-seed1", "q-seed2", "q-seed3"}, [][]string{{"seed=1"}, {"seed=2"}}, ""},
+		{"product, last axis fastest", []Axis{ax("dataset.sources.0.target_ratio", "0.5", "0.6"), SeedAxis(2)},
+			[]string{"q-target_ratio0.5-seed1", "q-target_ratio0.5-seed2", "q-target_ratio0.6-seed1", "q-target_ratio0.6-seed2"},
+			[][]string{{"dataset.sources.0.target_ratio=0.5", "seed=1"}, {"dataset.sources.0.target_ratio=0.5", "seed=2"}}, ""},
+		{"words and unsafe characters", []Axis{ax("schedule.name", "wsd", "cosine"), ax("optimizer.lr", "-1e-3", "[1]")},
+			[]string{"q-name_wsd-lr-1e-3", "q-name_wsd-lr_1", "q-name_cosine-lr-1e-3", "q-name_cosine-lr_1"}, nil, ""},
+		{"clashing last parts", []Axis{ax("dataset.sources.0.target_ratio", "0.5"), ax("dataset.sources.1.target_ratio", "0.5")},
+			[]string{"q-0.target_ratio0.5-1.target_ratio0.5"}, nil, ""},
+		{"nothing to vary", nil, nil, nil, "nothing to vary"},
+		{"a key twice", []Axis{ax("seed", "1"), SeedAxis(2)}, nil, nil, `"seed" is varied twice`},
+		{"names collide", []Axis{ax("name", "a/b", "a b")}, nil, nil, "would both be named q-name_a_b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			runs, err := Expand("q", tc.axes)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for i, r := range runs {
+				names = append(names, r.Name)
+				if r.Index != i {
+					t.Errorf("run %s has index %d, want %d", r.Name, r.Index, i)
+				}
+			}
+			if !reflect.DeepEqual(names, tc.names) {
+				t.Errorf("names %q, want %q", names, tc.names)
+			}
+			for i, o := range tc.over {
+				if !reflect.DeepEqual(runs[i].Overrides, o) {
+					t.Errorf("run %d overrides %q, want %q", i, runs[i].Overrides, o)
+				}
+			}
+		})
+	}
+}
+
+func ExampleExpand() {
+	runs, _ := Expand("mix", []Axis{{Key: "dataset.sources.0.target_ratio", Values: []string{"0.4", "0.6"}}, SeedAxis(2)})
+	for _, r := range runs {
+		fmt.Println(r.Index, r.Name, r.Overrides)
+	}
+	// Output:
+	// 0 mix-target_ratio0.4-seed1 [dataset.sources.0.target_ratio=0.4 seed=1]
+	// 1 mix-target_ratio0.4-seed2 [dataset.sources.0.target_ratio=0.4 seed=2]
+	// 2 mix-target_ratio0.6-seed1 [dataset.sources.0.target_ratio=0.6 seed=1]
+	// 3 mix-target_ratio0.6-seed2 [dataset.sources.0.target_ratio=0.6 seed=2]
+}
+
+// testManifest is a fixed sweep for the golden files: no temporary paths,
+// no clock.
+func testManifest(t *testing.T) *Manifest {
+	axes := []Axis{{Key: "dataset.sources.0.target_ratio", Values: []string{"0.4", "0.6"}}, SeedAxis(2)}
+	runs, err := Expand("mix", axes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Manifest{Prefix: "mix", Recipe: "/home/ai2/recipes/mix sweep.yaml", WorkDir: "/home/ai2/lab", RunsDir: "/scratch/olmolab/runs",
+		Olmolab: "/home/ai2/bin/olmolab", Set: []string{"max_tokens=1.7M", `dataset.sources.1.paths=["builtin:qa"]`}, Vary: axes, Runs: runs,
+		Created: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
+}
+
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./lab/sweep -update writes it)", err)
+	}
+	if string(got) != string(want) {
+		gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+		for i := 0; i < max(len(gl), len(wl)); i++ {
+			var g, w string
+			if i < len(gl) {
+				g = gl[i]
+			}
+			if i < len(wl) {
+				w = wl[i]
+			}
+			if g != w {
+				t.Fatalf("%s differs from the golden file at line %d:\n got  %q\n want %q\n(go test ./lab/sweep -update rewrites it)", name, i+1, g, w)
+			}
+		}
+	}
+}
+
+func TestManifestGolden(t *testing.T) {
+	m := testManifest(t)
+	checkGolden(t, "mix.sweep.json", m.Marshal())
+	// and it reads back
+	dir := t.TempDir()
+	p := filepath.Join(dir, "mix.sweep.json")
+	if err := WriteFile(p, m.Marshal(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadManifest(p)
+	if err != nil || !reflect.DeepEqual(back, m) {
+		t.Errorf("read back %+v, %v; want %+v", back, err, m)
+	}
+}
+
+func TestScriptGolden(t *testing.T) {
+	m := testManifest(t)
+	checkGolden(t, "mix.sbatch", m.Script(SlurmOptions{Parallel: 2, Extra: []string{"--time=04:00:00", "--gres=gpu:1", "--partition=ai2"}}))
+	// an option of the user's replaces the script's own
+	s := string(m.Script(SlurmOptions{Extra: []string{"-J noise", "--output=/logs/%a.out"}}))
+	for _, want := range []string{"#SBATCH --array=0-3\n", "#SBATCH -J noise\n", "#SBATCH --output=/logs/%a.out\n"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("script lacks %q", want)
+		}
+	}
+	for _, not := range []string{"--job-name=", "--output=/scratch"} {
+		if strings.Contains(s, not) {
+			t.Errorf("script keeps its own %q beside the user's", not)
+		}
+	}
+}
+
+func TestCheckSbatchOpt(t *testing.T) {
+	for opt, want := range map[string]string{
+		"--time=1:00:00": "",
+		"-p gpu":         "",
+		"time=1:00:00":   "want an sbatch option",
+		"--array=0-9":    "--parallel",
+		"-a 0-3":         "--parallel",
+		"--x\n#SBATCH":   "one option per line",
+	} {
+		err := CheckSbatchOpt(opt)
+		if (err == nil) != (want == "") || err != nil && !strings.Contains(err.Error(), want) {
+			t.Errorf("CheckSbatchOpt(%q) = %v, want %q", opt, err, want)
+		}
+	}
+}
+
+// TestScriptTasks runs the generated script under bash as Slurm would, with a
+// fake olmolab that records its arguments, in each state a run directory can
+// be in.
+func TestScriptTasks(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	root := t.TempDir()
+	fake := filepath.Join(root, "bin", "olmolab")
+	os.MkdirAll(filepath.Dir(fake), 0o755)
+	calls := filepath.Join(root, "calls")
+	os.WriteFile(fake, []byte("#!/bin/sh\necho \"$@\" >> "+calls+"\n"), 0o755)
+	m := testManifest(t)
+	m.Olmolab, m.RunsDir, m.WorkDir = fake, filepath.Join(root, "runs dir"), root
+	script := filepath.Join(root, "mix.sbatch")
+	os.WriteFile(script, m.Script(SlurmOptions{}), 0o644)
+	run := m.Runs[1]
+	dir := m.RunDir(run)
+
+	write := func(rel, s string) {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, rel)), 0o755)
+		os.WriteFile(filepath.Join(dir, rel), []byte(s), 0o644)
+	}
+	startCall := "--batch /home/ai2/recipes/mix sweep.yaml --set max_tokens=1.7M --set dataset.sources.1.paths=[\"builtin:qa\"] --set dataset.sources.0.target_ratio=0.4 --set seed=2 --runs " + m.RunsDir + " --name mix-target_ratio0.4-seed2"
+	for _, tc := range []struct {
+		name    string
+		setup   func()
+		task    string
+		restart string
+		code    int
+		call    string   // the fake olmolab's arguments, "" for no call
+		gone    []string // files the task removed
+		kept    []string
+	}{
+		{"fresh", func() {}, "1", "", 0, startCall, nil, nil},
+		{"start that never checkpointed", func() {
+			write(lab.RecipeFile, "name: mix\n")
+			write(lab.MetricsFile, "{}\n")
+			write(lab.SummaryFile, `{"state": "failed"}`)
+		}, "1", "", 0, startCall, []string{lab.MetricsFile, lab.SummaryFile}, []string{lab.RecipeFile}},
+		{"checkpoint: resume", func() {
+			write("checkpoints/step-8/state.json", "{}")
+			write(lab.MetricsFile, "{}\n")
+		}, "1", "", 0, "--batch --resume " + dir, nil, []string{lab.MetricsFile}},
+		{"requeued after a node failure: stale lock", func() {
+			write("checkpoints/step-8/state.json", "{}")
+			write(lab.LockFile, `{"pid": 1, "host": "node-that-died"}`)
+		}, "1", "1", 0, "--batch --resume " + dir, []string{lab.LockFile}, nil},
+		{"lock kept on a first attempt", func() {
+			write(lab.LockFile, `{"pid": 1, "host": "other"}`)
+			write(lab.MetricsFile, "{}\n")
+		}, "1", "0", 0, startCall, nil, []string{lab.LockFile, lab.MetricsFile}},
+		{"finished", func() {
+			write("checkpoints/step-10/state.json", "{}")
+			write(lab.SummaryFile, "{\n  \"run\": \"x\",\n  \"state\": \"finished\"\n}\n")
+		}, "1", "", 0, "", nil, nil},
+		{"diverged", func() {
+			write("checkpoints/step-10/state.json", "{}")
+			write(lab.SummaryFile, "{\n  \"state\": \"diverged\"\n}\n")
+		}, "1", "", 3, "", nil, nil},
+		{"no such task", func() {}, "4", "", 2, "", nil, nil},
+		{"not under Slurm", func() {}, "", "", 2, "", nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			os.RemoveAll(m.RunsDir)
+			os.MkdirAll(m.RunsDir, 0o755)
+			os.Remove(calls)
+			tc.setup()
+			cmd := exec.Command(bash, script)
+			cmd.Env = append(os.Environ(), "SLURM_ARRAY_TASK_ID="+tc.task, "SLURM_RESTART_COUNT="+tc.restart)
+			out, err := cmd.CombinedOutput()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code {
+				t.Errorf("exit %d, want %d; output:\n%s", code, tc.code, out)
+			}
+			b, _ := os.ReadFile(calls)
+			if got := strings.TrimSpace(string(b)); got != tc.call {
+				t.Errorf("olmolab called with\n %q\nwant\n %q\noutput:\n%s", got, tc.call, out)
+			}
+			for _, f := range tc.gone {
+				if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+					t.Errorf("%s is still there", f)
+				}
+			}
+			for _, f := range tc.kept {
+				if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+					t.Errorf("%s was removed", f)
+				}
+			}
+		})
+	}
+}
+
+func TestReadStatus(t *testing.T) {
+	self, _ := os.Hostname()
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		state State
+		ckpt  string
+		step  int64
+	}{
+		{"no directory", nil, Pending, "", 0},
+		{"logs only", map[string]string{"x.log": ""}, Pending, "", 0},
+		{"live", map[string]string{lab.RecipeFile: "", lab.LockFile: fmt.Sprintf(`{"pid": %d, "host": %q, "started": %q}`, os.Getpid(), self, time.Now().Format(time.RFC3339)),
+			lab.MetricsFile: `{"type":"step","step":3,"tokens":768,"total_tokens":2560,"loss":7.1}` + "\n" + `{"type":"step","step":4,"tok`}, Running, "", 3},
+		{"killed: stale lock, no summary", map[string]string{lab.RecipeFile: "", lab.LockFile: `{"pid": 999999999, "host": "` + self + `"}`,
+			"checkpoints/step-4/state.json": "{}", "checkpoints/step-8/model.safetensors": ""}, Interrupted, "step-4", 0},
+		{"interrupted", map[string]string{lab.RecipeFile: "", lab.SummaryFile: `{"state": "interrupted"}`}, Interrupted, "", 0},
+		{"stopped", map[string]string{lab.RecipeFile: "", lab.SummaryFile: `{"state": "stopped"}`}, Interrupted, "", 0},
+		{"failed", map[string]string{lab.RecipeFile: "", lab.SummaryFile: `{"state": "failed"}`}, Failed, "", 0},
+		{"diverged", map[string]string{lab.RecipeFile: "", lab.SummaryFile: `{"state": "diverged"}`}, Diverged, "", 0},
+		{"finished", map[string]string{lab.RecipeFile: "", lab.SummaryFile: `{"state": "finished", "final_loss": 2.5}`,
+			"checkpoints/step-10/state.json": "{}"}, Finished, "step-10", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "run")
+			for f, s := range tc.files {
+				os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755)
+				os.WriteFile(filepath.Join(dir, f), []byte(s), 0o644)
+			}
+			st := ReadStatus(dir)
+			if st.State != tc.state {
+				t.Errorf("state %s, want %s", st.State, tc.state)
+			}
+			if filepath.Base(st.Checkpoint) != tc.ckpt && !(tc.ckpt == "" && st.Checkpoint == "") {
+				t.Errorf("checkpoint %q, want %q", st.Checkpoint, tc.ckpt)
+			}
+			if tc.step > 0 && (st.Last == nil || st.Last.Step != tc.step || st.Last.TotalTokens != 2560) {
+				t.Errorf("last step %+v, want step %d of 2560 tokens", st.Last, tc.step)
+			}
+			if tc.state == Running && st.Lock.PID != os.Getpid() {
+				t.Errorf("lock %+v", st.Lock)
+			}
+		})
+	}
+}
+
+func TestClearPartial(t *testing.T) {
+	dir := t.TempDir()
+	files := []string{lab.RecipeFile, lab.MetricsFile, lab.EventsFile, lab.EvalsFile, lab.SummaryFile}
+	for _, f := range files {
+		os.WriteFile(filepath.Join(dir, f), []byte("{}\n"), 0o644)
+	}
+	if err := ClearPartial(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		_, err := os.Stat(filepath.Join(dir, f))
+		if (err == nil) != (f == lab.RecipeFile) {
+			t.Errorf("%s: present %v after ClearPartial", f, err == nil)
+		}
+	}
+	// a run with a checkpoint keeps everything
+	os.WriteFile(filepath.Join(dir, lab.MetricsFile), []byte("{}\n"), 0o644)
+	os.MkdirAll(filepath.Join(dir, lab.CkptDir, "step-4"), 0o755)
+	os.WriteFile(filepath.Join(dir, lab.CkptDir, "step-4", lab.StateFile), []byte("{}"), 0o644)
+	if err := ClearPartial(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, lab.MetricsFile)); err != nil {
+		t.Error("ClearPartial removed the metrics of a run with a checkpoint")
+	}
+}
