@@ -45,6 +45,7 @@ func commands() []command {
 		{"eval", "--model CKPT_OR_RUN [--tasks LIST]", "evaluate a checkpoint OLMES-style (built-in tasks, ARC, MMLU, …)", runEval},
 		{"snr", "RUN... [--last N] [--noise per-run|pooled]", "signal-to-noise of every task and metric across runs", runSNR},
 		{"olmes", "requests --task NAME --formulation rc|mc --data DIR", "write OLMES requests as oe-eval JSONL", runOLMES},
+		{"sweep", "RECIPE --vary k=a,b|--seeds N --local|--slurm", "many runs of one recipe: here, or as a Slurm sbatch array (--status DIR: progress)", runSweep},
 		{"bench", "[--preset NAME | --d-model --layers --heads --mlp --vocab --seq --batch]", "GEMM GFLOP/s and training tokens/s on this machine", runBench},
 	}
 }

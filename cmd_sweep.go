@@ -1,0 +1,518 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/olmolab/olmolab/lab"
+	"github.com/olmolab/olmolab/lab/sweep"
+	"github.com/olmolab/olmolab/model"
+)
+
+const sweepUsage = `usage: olmolab sweep RECIPE (--vary key=v1,v2,... | --seeds N)... [--set key=value]... [--runs DIR] [--name PREFIX]
+                     (--local [--parallel K] | --slurm [--parallel K] [--sbatch-opt OPT]... [--submit])
+       olmolab sweep --status DIR [--name PREFIX]`
+
+// runSweep is `olmolab sweep`: many runs of one recipe, on this machine one
+// after another (--local) or as a Slurm array (--slurm); --status reads a
+// sweep's progress back from its run directories.
+func runSweep(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("sweep", stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, sweepUsage)
+		fs.PrintDefaults()
+	}
+	var varies, sets, sbatchOpts stringList
+	fs.Var(&varies, "vary", "a recipe key and its values, key=v1,v2,... (repeatable; the sweep is every combination)")
+	seeds := fs.Int("seeds", 0, "vary seed over 1..N (noise runs)")
+	fs.Var(&sets, "set", "override a recipe value in every run: key.path=value (repeatable)")
+	runs := fs.String("runs", "runs", "directory for the sweep's run directories, manifest and script")
+	prefix := fs.String("name", "", "run name prefix (default: the recipe's name); run names add the varied values")
+	local := fs.Bool("local", false, "run the sweep on this machine")
+	parallel := fs.Int("parallel", 0, "runs at once: --local default 1; --slurm default no limit (--array=0-N%K)")
+	slurm := fs.Bool("slurm", false, "write a Slurm sbatch array script and the sweep's manifest")
+	fs.Var(&sbatchOpts, "sbatch-opt", "an #SBATCH option for the script, e.g. --sbatch-opt=--time=04:00:00 (repeatable)")
+	submit := fs.Bool("submit", false, "with --slurm: submit the script with sbatch")
+	binary := fs.String("olmolab", "", "the olmolab binary each run executes (default: this one)")
+	status := fs.String("status", "", "print the state of every run of the sweeps in this runs directory")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if *status != "" {
+		if len(pos) > 0 || *local || *slurm || len(varies) > 0 || *seeds != 0 {
+			return usageError{"sweep --status DIR takes no recipe and no other mode; " + sweepUsage}
+		}
+		return sweepStatus(*status, *prefix, stdout)
+	}
+	switch {
+	case len(pos) == 0:
+		return usageError{"sweep needs a recipe: a YAML file or a shipped name\n" + sweepUsage}
+	case len(pos) > 1:
+		return usageError{fmt.Sprintf("sweep: unexpected argument %q (one recipe per sweep)", pos[1])}
+	case *local == *slurm:
+		return usageError{"sweep: give --local (run here) or --slurm (write an sbatch array script)"}
+	case *submit && !*slurm, len(sbatchOpts) > 0 && !*slurm:
+		return usageError{"sweep: --submit and --sbatch-opt go with --slurm"}
+	case *parallel < 0:
+		return usageError{"sweep: --parallel K wants K ≥ 1"}
+	case *seeds < 0:
+		return usageError{"sweep: --seeds N wants N ≥ 1"}
+	}
+	for _, o := range sbatchOpts {
+		if err := sweep.CheckSbatchOpt(o); err != nil {
+			return usageError{err.Error()}
+		}
+	}
+	var axes []sweep.Axis
+	for _, v := range varies {
+		a, err := sweep.ParseAxis(v)
+		if err != nil {
+			return usageError{err.Error()}
+		}
+		axes = append(axes, a)
+	}
+	if *seeds > 0 {
+		axes = append(axes, sweep.SeedAxis(*seeds))
+	}
+	m, err := planSweep(pos[0], axes, sets, *runs, *prefix, *binary, *slurm)
+	if err != nil {
+		return err
+	}
+	if *slurm {
+		return writeSlurm(m, sweep.SlurmOptions{Parallel: *parallel, Extra: sbatchOpts}, *submit, stdout, stderr)
+	}
+	return runLocal(m, max(*parallel, 1), stdout, stderr)
+}
+
+// parseInterleaved parses flags before, between and after positional
+// arguments (sweep RECIPE --seeds 3 --local, or sweep --seeds 3 RECIPE --local).
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, errHelp
+			}
+			return nil, usageError{err.Error()}
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos, args = append(pos, fs.Arg(0)), fs.Args()[1:]
+	}
+}
+
+var (
+	unknownKeyWarning = regexp.MustCompile(`unknown key "([^"]+)" ignored`)
+	unsafeNameChars   = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+)
+
+// planSweep expands the axes and parses every run's recipe with its overrides
+// applied, before anything is written: a bad value, a key the lab would
+// ignore, or a run directory that holds another recipe names the run and the
+// field, exit 2.
+func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, prefix, binary string, slurm bool) (*sweep.Manifest, error) {
+	base, err := loadRecipe(recipeArg, sets)
+	if err != nil {
+		return nil, err
+	}
+	if prefix == "" {
+		prefix = strings.Trim(unsafeNameChars.ReplaceAllString(base.Name, "_"), "_")
+		if prefix == "" {
+			prefix = "sweep"
+		}
+	}
+	if !sweep.SafeName(prefix) {
+		return nil, usageError{fmt.Sprintf("sweep --name %q: a prefix may hold letters, digits, '.', '_' and '-'", prefix)}
+	}
+	for _, a := range axes {
+		for _, s := range sets {
+			if k, _, _ := strings.Cut(s, "="); k == a.Key {
+				return nil, usageError{fmt.Sprintf("sweep: %s is both set (--set %s) and varied", a.Key, s)}
+			}
+		}
+	}
+	planned, err := sweep.Expand(prefix, axes)
+	if err != nil {
+		return nil, usageError{"sweep: " + err.Error()}
+	}
+	m := &sweep.Manifest{Prefix: prefix, Recipe: recipeArg, Set: sets, Vary: axes, Runs: planned, Created: time.Now().UTC().Truncate(time.Second)}
+	if _, err := os.Stat(recipeArg); err == nil {
+		if m.Recipe, err = filepath.Abs(recipeArg); err != nil {
+			return nil, err
+		}
+	}
+	if m.RunsDir, err = filepath.Abs(runsDir); err != nil {
+		return nil, err
+	}
+	if m.WorkDir, err = os.Getwd(); err != nil {
+		return nil, err
+	}
+	self := binary == ""
+	if m.Olmolab, err = olmolabBinary(binary, slurm); err != nil {
+		return nil, err
+	}
+	for _, r := range planned {
+		what := fmt.Sprintf("run %s (%s)", r.Name, strings.Join(r.Overrides, " "))
+		rec, err := loadRecipe(recipeArg, m.Overrides(r))
+		if err != nil {
+			return nil, inputError{fmt.Errorf("sweep: %s: %w", what, err)}
+		}
+		for _, w := range rec.Warnings {
+			mm := unknownKeyWarning.FindStringSubmatch(w)
+			if mm == nil {
+				continue
+			}
+			for _, o := range m.Overrides(r) {
+				k, _, _ := strings.Cut(o, "=")
+				if k == mm[1] || strings.HasPrefix(k, mm[1]+".") {
+					return nil, inputError{fmt.Errorf("sweep: %s: %q is not a recipe key: the lab would ignore %s, so the runs would not differ as intended; HINT: keys are the recipe's YAML paths, e.g. optimizer.lr, dataset.sources.0.target_ratio (README, Recipes)",
+						what, mm[1], o)}
+				}
+			}
+		}
+		if self && !slices.Contains(model.BackendNames(), rec.Backend) {
+			return nil, inputError{fmt.Errorf("sweep: %s: backend %q is not in this build of olmolab (it has %s); HINT: build one that has it (scripts/setup-cuda.sh for cuda) and pass it with --olmolab PATH",
+				what, rec.Backend, strings.Join(model.BackendNames(), ", "))}
+		}
+		if old, err := os.ReadFile(filepath.Join(m.RunDir(r), lab.RecipeFile)); err == nil && !bytes.Equal(old, rec.YAML()) {
+			return nil, inputError{fmt.Errorf("sweep: %s: %s exists and was started from a different recipe; HINT: choose another --name or --runs, or move that run away",
+				what, m.RunDir(r))}
+		}
+	}
+	return m, nil
+}
+
+// olmolabBinary resolves the binary every run executes, absolute. A Slurm
+// task runs later, elsewhere: `go run`'s temporary build is gone by then.
+func olmolabBinary(flagPath string, slurm bool) (string, error) {
+	if flagPath != "" {
+		p, err := filepath.Abs(flagPath)
+		if err != nil {
+			return "", err
+		}
+		if st, err := os.Stat(p); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+			return "", inputError{fmt.Errorf("sweep --olmolab %s: not an executable file", flagPath)}
+		}
+		return p, nil
+	}
+	p, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	if q, err := filepath.EvalSymlinks(p); err == nil {
+		p = q
+	}
+	if slurm && strings.Contains(p, string(filepath.Separator)+"go-build") {
+		return "", inputError{fmt.Errorf("sweep --slurm: this olmolab is go run's temporary build (%s), deleted when it exits, so Slurm tasks could not run it; HINT: go build -o olmolab . && ./olmolab sweep ..., or pass --olmolab PATH", p)}
+	}
+	return p, nil
+}
+
+// writeSlurm writes the manifest and the sbatch script into the runs
+// directory (each atomically) and prints how to submit, or submits.
+func writeSlurm(m *sweep.Manifest, o sweep.SlurmOptions, submit bool, stdout, stderr io.Writer) error {
+	if err := os.MkdirAll(sweep.LogDir(m.RunsDir, m.Prefix), 0o755); err != nil { // Slurm does not create --output's directory
+		return err
+	}
+	if err := sweep.WriteFile(sweep.ManifestPath(m.RunsDir, m.Prefix), m.Marshal(), 0o644); err != nil {
+		return err
+	}
+	script := sweep.ScriptPath(m.RunsDir, m.Prefix)
+	if err := sweep.WriteFile(script, m.Script(o), 0o755); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "sweep %s: %d runs of %s\n", m.Prefix, len(m.Runs), m.Recipe)
+	fmt.Fprintf(stdout, "  manifest  %s\n  script    %s\n  logs      %s/\n", sweep.ManifestPath(m.RunsDir, m.Prefix), script, sweep.LogDir(m.RunsDir, m.Prefix))
+	if len(m.Runs) > 1001 {
+		fmt.Fprintf(stderr, "note: %d array tasks; Slurm's default MaxArraySize (1001) refuses more (scontrol show config | grep MaxArraySize)\n", len(m.Runs))
+	}
+	if !submit {
+		fmt.Fprintf(stdout, "submit with:\n  sbatch %s\nthen follow it with:\n  %s sweep --status %s\n", script, m.Olmolab, m.RunsDir)
+		return nil
+	}
+	sb, err := exec.LookPath("sbatch")
+	if err != nil {
+		return fmt.Errorf("sweep --submit: sbatch is not on PATH (%v); the script is written: submit it from a Slurm login node with: sbatch %s", err, script)
+	}
+	cmd := exec.Command(sb, script)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("sweep --submit: %s %s: %w", sb, script, err)
+	}
+	return nil
+}
+
+// localResult is one run of a local sweep.
+type localResult struct {
+	run    sweep.Run
+	action string // started, resumed, skipped or busy, with ", exit N" when the run failed
+	status sweep.Status
+	exit   int
+}
+
+// runLocal runs the sweep here: each run is `olmolab --batch` (the command a
+// Slurm task runs), k at a time. Finished runs are skipped, runs with a
+// checkpoint resume. The exit status is 0 only when every run has finished.
+func runLocal(m *sweep.Manifest, k int, stdout, stderr io.Writer) error {
+	logDir := sweep.LogDir(m.RunsDir, m.Prefix)
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return err
+	}
+	if err := sweep.WriteFile(sweep.ManifestPath(m.RunsDir, m.Prefix), m.Marshal(), 0o644); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	out := &lineWriter{w: stderr}
+	out.printf("sweep %s: %d runs of %s in %s, %d at a time\n", m.Prefix, len(m.Runs), m.Recipe, m.RunsDir, k)
+	results := make([]localResult, len(m.Runs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range k {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				results[i] = runOneLocal(ctx, m, m.Runs[i], logDir, out)
+			}
+		}()
+	}
+	for i := range m.Runs {
+		if ctx.Err() != nil {
+			results[i] = localResult{run: m.Runs[i], action: "not started", status: sweep.ReadStatus(m.RunDir(m.Runs[i]))}
+			continue
+		}
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			results[i] = localResult{run: m.Runs[i], action: "not started", status: sweep.ReadStatus(m.RunDir(m.Runs[i]))}
+		}
+	}
+	close(next)
+	wg.Wait()
+	rows := make([]statusRow, len(results))
+	var unfinished []string
+	for i, r := range results {
+		rows[i] = statusRow{name: r.run.Name, action: r.action, st: r.status}
+		if r.status.State != sweep.Finished {
+			unfinished = append(unfinished, fmt.Sprintf("%s (%s)", r.run.Name, r.status.State))
+		}
+	}
+	fmt.Fprintln(stdout)
+	writeStatusTable(stdout, rows, true)
+	switch {
+	case ctx.Err() != nil:
+		return codedError{exitInterrupted, fmt.Errorf("sweep %s interrupted; run the same command again to continue (runs resume from their checkpoints)", m.Prefix)}
+	case len(unfinished) > 0:
+		return fmt.Errorf("sweep %s: %d of %d runs did not finish: %s; HINT: the logs are in %s/",
+			m.Prefix, len(unfinished), len(m.Runs), strings.Join(unfinished, ", "), logDir)
+	}
+	return nil
+}
+
+// runOneLocal decides what run r needs (nothing, a resume, a start) and
+// executes it as an `olmolab --batch` process, its progress lines prefixed
+// with the run's name on stderr and kept in LOGDIR/NAME.log.
+func runOneLocal(ctx context.Context, m *sweep.Manifest, r sweep.Run, logDir string, out *lineWriter) localResult {
+	dir := m.RunDir(r)
+	st := sweep.ReadStatus(dir)
+	res := localResult{run: r, status: st}
+	tag := "[" + r.Name + "] "
+	var args []string
+	switch {
+	case st.State == sweep.Finished:
+		res.action = "skipped"
+		out.printf("%sfinished already; skipped\n", tag)
+		return res
+	case st.State == sweep.Running:
+		res.action = "busy"
+		out.printf("%sbeing trained by pid %d on %s; skipped\n", tag, st.Lock.PID, st.Lock.Host)
+		return res
+	case st.State == sweep.Diverged:
+		res.action = "skipped"
+		out.printf("%sdiverged; not retried (a resume replays the same steps)\n", tag)
+		return res
+	case st.Checkpoint != "":
+		res.action = "resumed"
+		args = m.ResumeArgs(r)
+		out.printf("%sresuming from %s\n", tag, st.Checkpoint)
+	default:
+		res.action = "started"
+		if st.State != sweep.Pending {
+			if err := sweep.ClearPartial(dir); err != nil {
+				res.action = "failed"
+				out.printf("%s%v\n", tag, err)
+				return res
+			}
+		}
+		args = m.StartArgs(r)
+		out.printf("%sstarting\n", tag)
+	}
+	logf, err := os.OpenFile(filepath.Join(logDir, r.Name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		res.action = "failed"
+		out.printf("%s%v\n", tag, err)
+		return res
+	}
+	defer logf.Close()
+	fmt.Fprintf(logf, "== %s %s %s\n", time.Now().Format(time.DateTime), m.Olmolab, strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, m.Olmolab, args...)
+	cmd.Dir = m.WorkDir
+	// a stop reaches the run as Ctrl-C does: it writes a checkpoint, then exits
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	pr, pw := io.Pipe()
+	cmd.Stderr = pw // stdout's JSONL repeats metrics.jsonl and events.jsonl: dropped
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			fmt.Fprintln(logf, sc.Text())
+			out.printf("%s%s\n", tag, sc.Text())
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	err = cmd.Run()
+	pw.Close()
+	<-copied
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		res.exit = ee.ExitCode()
+		res.action += fmt.Sprintf(", exit %d", res.exit)
+	case err != nil:
+		res.exit = -1
+		res.action = "failed"
+		out.printf("%s%v\n", tag, err)
+	}
+	res.status = sweep.ReadStatus(dir)
+	return res
+}
+
+// lineWriter serialises whole lines from concurrent runs onto one writer.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lineWriter) printf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, format, args...)
+}
+
+// sweepStatus is `olmolab sweep --status DIR`: each sweep's runs and their
+// state, read from the run directories (no scheduler is asked).
+func sweepStatus(runsDir, prefix string, stdout io.Writer) error {
+	var paths []string
+	if prefix != "" {
+		p := sweep.ManifestPath(runsDir, prefix)
+		if _, err := os.Stat(p); err != nil {
+			return inputError{fmt.Errorf("%s: no sweep named %s here (no %s)", runsDir, prefix, filepath.Base(p))}
+		}
+		paths = []string{p}
+	} else {
+		var err error
+		if paths, err = sweep.FindManifests(runsDir); err != nil {
+			return inputError{err}
+		}
+	}
+	for i, p := range paths {
+		m, err := sweep.ReadManifest(p)
+		if err != nil {
+			return inputError{err}
+		}
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		rows := make([]statusRow, len(m.Runs))
+		count := map[sweep.State]int{}
+		for j, r := range m.Runs {
+			// the run directory beside the manifest: the runs directory may be mounted elsewhere here
+			rows[j] = statusRow{name: r.Name, st: sweep.ReadStatus(filepath.Join(filepath.Dir(p), r.Name))}
+			count[rows[j].st.State]++
+		}
+		var parts []string
+		for _, s := range []sweep.State{sweep.Finished, sweep.Running, sweep.Interrupted, sweep.Failed, sweep.Diverged, sweep.Pending} {
+			if count[s] > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", count[s], s))
+			}
+		}
+		fmt.Fprintf(stdout, "sweep %s: %d runs of %s (%s)\n", m.Prefix, len(m.Runs), m.Recipe, strings.Join(parts, ", "))
+		writeStatusTable(stdout, rows, false)
+	}
+	return nil
+}
+
+type statusRow struct {
+	name, action string
+	st           sweep.Status
+}
+
+// writeStatusTable prints a row per run: state, progress, loss (the summary's
+// final loss, else the last step's), tokens/s and a note.
+func writeStatusTable(w io.Writer, rows []statusRow, withAction bool) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	head := "run\tstate\tsteps\ttokens\tloss\ttokens/s\tnote"
+	if withAction {
+		head = "run\taction\tstate\tsteps\ttokens\tloss\ttokens/s\tnote"
+	}
+	fmt.Fprintln(tw, head)
+	for _, r := range rows {
+		st := r.st
+		steps, tokens, loss, speed := "-", "-", "-", "-"
+		if s := st.Summary; s != nil && st.State != sweep.Running {
+			steps, tokens = fmt.Sprint(s.Steps), lab.HumanCount(s.Tokens)
+			if s.FinalLoss > 0 {
+				loss = fmt.Sprintf("%.4f", s.FinalLoss)
+			}
+			if s.TokensPerSec > 0 {
+				speed = lab.HumanCount(int64(s.TokensPerSec))
+			}
+		} else if e := st.Last; e != nil {
+			steps, tokens, loss = fmt.Sprint(e.Step), lab.HumanCount(e.Tokens), fmt.Sprintf("%.4f", e.Loss)
+			if e.TotalTokens > 0 {
+				tokens += fmt.Sprintf("/%s (%.0f%%)", lab.HumanCount(e.TotalTokens), 100*float64(e.Tokens)/float64(e.TotalTokens))
+			}
+			if e.TokensPerSec > 0 {
+				speed = lab.HumanCount(int64(e.TokensPerSec))
+			}
+		}
+		var note string
+		switch st.State {
+		case sweep.Running:
+			note = fmt.Sprintf("pid %d on %s", st.Lock.PID, st.Lock.Host)
+		case sweep.Interrupted, sweep.Failed:
+			if st.Checkpoint != "" {
+				note = "resumes from " + filepath.Base(st.Checkpoint)
+			} else {
+				note = "no checkpoint: starts over"
+			}
+		}
+		if withAction {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.name, r.action, st.State, steps, tokens, loss, speed, note)
+		} else {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.name, st.State, steps, tokens, loss, speed, note)
+		}
+	}
+	tw.Flush()
+}

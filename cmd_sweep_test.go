@@ -1,0 +1,255 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/olmolab/olmolab/lab"
+)
+
+// TestMain lets a test run this test binary as olmolab itself
+// (OLMOLAB_TEST_MAIN=1), the way `olmolab sweep --local` runs each run as an
+// `olmolab --batch` process.
+func TestMain(m *testing.M) {
+	if os.Getenv("OLMOLAB_TEST_MAIN") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// selfAsOlmolab makes this test binary the olmolab that sweep runs execute.
+func selfAsOlmolab(t *testing.T) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("OLMOLAB_TEST_MAIN", "1")
+	return exe
+}
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// TestSweepBadInput: every mistake is exit 2, names what was wrong, and
+// writes nothing.
+func TestSweepBadInput(t *testing.T) {
+	runs := filepath.Join(t.TempDir(), "runs")
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		stderr string
+	}{
+		{"no recipe", []string{"--seeds", "2", "--local"}, "sweep needs a recipe"},
+		{"no mode", []string{"testdata/tiny.yaml", "--seeds", "2"}, "give --local"},
+		{"both modes", []string{"testdata/tiny.yaml", "--seeds", "2", "--local", "--slurm"}, "give --local"},
+		{"nothing varied", []string{"testdata/tiny.yaml", "--local"}, "nothing to vary"},
+		{"vary without =", []string{"testdata/tiny.yaml", "--vary", "seed", "--local"}, `--vary "seed": want key=v1,v2`},
+		{"vary empty value", []string{"testdata/tiny.yaml", "--vary", "seed=1,,2", "--local"}, `--vary "seed=1,,2": an empty value`},
+		{"seed twice", []string{"testdata/tiny.yaml", "--vary", "seed=1,2", "--seeds", "2", "--local"}, `"seed" is varied twice`},
+		{"set and varied", []string{"testdata/tiny.yaml", "--set", "seed=4", "--seeds", "2", "--local"}, "seed is both set"},
+		{"unknown key", []string{"testdata/tiny.yaml", "--vary", "optimizer.lrr=1e-3,3e-3", "--local"}, `run tiny-lrr1e-3 (optimizer.lrr=1e-3): "optimizer.lrr" is not a recipe key`},
+		{"unknown top-level key in --set", []string{"testdata/tiny.yaml", "--seeds", "2", "--set", "budget.hours=3", "--local"}, `"budget" is not a recipe key`},
+		{"bad value", []string{"testdata/tiny.yaml", "--vary", "optimizer.lr=1e-3,fast", "--local"}, `run tiny-lr_fast (optimizer.lr=fast): testdata/tiny.yaml: optimizer.lr: want a number`},
+		{"no such list element", []string{"testdata/tiny.yaml", "--vary", "dataset.sources.5.target_ratio=0.1,0.2", "--local"}, `run tiny-target_ratio0.1 (dataset.sources.5.target_ratio=0.1)`},
+		{"backend not built", []string{"testdata/tiny.yaml", "--seeds", "2", "--set", "backend=cuda", "--local"}, `backend "cuda" is not in this build`},
+		{"unsafe prefix", []string{"testdata/tiny.yaml", "--seeds", "2", "--name", "a/b", "--local"}, `--name "a/b"`},
+		{"submit without slurm", []string{"testdata/tiny.yaml", "--seeds", "2", "--local", "--submit"}, "--submit and --sbatch-opt go with --slurm"},
+		{"sbatch --array", []string{"testdata/tiny.yaml", "--seeds", "2", "--slurm", "--sbatch-opt=--array=0-9"}, "--parallel"},
+		{"unknown recipe", []string{"nosuch", "--seeds", "2", "--local"}, "nosuch: no such recipe"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runCLI(append([]string{"sweep", "--runs", runs}, tc.args...)...)
+			if code != exitBadInput || !strings.Contains(stderr, tc.stderr) {
+				t.Errorf("exit %d, want 2, and stderr with %q:\n%s", code, tc.stderr, stderr)
+			}
+			if _, err := os.Stat(runs); err == nil {
+				t.Fatalf("%s was created", runs)
+			}
+		})
+	}
+}
+
+// TestSweepLocal runs a real two-seed sweep of the tiny recipe here, runs it
+// again (both skipped), resumes a run that lost its end, and hands the runs
+// to snr and --status.
+func TestSweepLocal(t *testing.T) {
+	exe := selfAsOlmolab(t)
+	runs := t.TempDir()
+	args := []string{"sweep", "testdata/tiny.yaml", "--seeds", "2", "--runs", runs, "--name", "t", "--olmolab", exe,
+		"--set", "eval.tasks=[arith]", "--set", "eval.interval=5", "--set", "eval.limit=8", "--set", "checkpoint.keep=0", "--local"}
+	code, stdout, stderr := runCLI(append(args, "--parallel", "2")...)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	for _, name := range []string{"t-seed1", "t-seed2"} {
+		var s lab.RunSummary
+		b, err := os.ReadFile(filepath.Join(runs, name, lab.SummaryFile))
+		if err != nil || json.Unmarshal(b, &s) != nil || s.State != "finished" || s.Steps != 10 {
+			t.Errorf("%s: summary %+v, %v", name, s, err)
+		}
+		if !strings.Contains(stdout, name+"  started  finished  10") {
+			t.Errorf("table lacks %s started and finished:\n%s", name, stdout)
+		}
+		if !strings.Contains(stderr, "["+name+"] run "+name+" → ") {
+			t.Errorf("stderr lacks %s's progress:\n%s", name, stderr)
+		}
+		if b, err := os.ReadFile(filepath.Join(runs, "t.logs", name+".log")); err != nil || !strings.Contains(string(b), "steps / tokens  10 / 2560") {
+			t.Errorf("%s's log: %v\n%s", name, err, b)
+		}
+	}
+	// the same seed gives the same run as --batch alone (a sweep run is an ordinary run)
+	code, _, stderr = runCLI("--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "solo", "--set", "eval.tasks=[arith]", "--set", "eval.interval=5",
+		"--set", "eval.limit=8", "--set", "checkpoint.keep=0", "--set", "seed=2")
+	if code != 0 {
+		t.Fatalf("--batch: exit %d\n%s", code, stderr)
+	}
+	if a, b := finalLoss(t, filepath.Join(runs, "solo")), finalLoss(t, filepath.Join(runs, "t-seed2")); a != b {
+		t.Errorf("seed 2: --batch final loss %v, the sweep's %v", a, b)
+	}
+
+	// again: nothing to do
+	code, stdout, stderr = runCLI(args...)
+	if code != 0 || strings.Count(stdout, "  skipped  finished") != 2 || strings.Contains(stderr, "starting") {
+		t.Errorf("second sweep: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+
+	// a run killed after step 8: it resumes from its checkpoint and finishes
+	os.RemoveAll(filepath.Join(runs, "t-seed2", lab.CkptDir, "step-10"))
+	os.Remove(filepath.Join(runs, "t-seed2", lab.SummaryFile))
+	code, stdout, stderr = runCLI(args...)
+	if code != 0 || !strings.Contains(stdout, "t-seed1  skipped  finished") || !strings.Contains(stdout, "t-seed2  resumed  finished  10") ||
+		!strings.Contains(stderr, "[t-seed2] resuming from "+filepath.Join(runs, "t-seed2", lab.CkptDir, "step-8")) {
+		t.Errorf("resuming sweep: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+
+	// the sweep's runs go straight to snr, by glob or as the runs directory
+	seeds, _ := filepath.Glob(filepath.Join(runs, "t-*"))
+	if len(seeds) != 2 {
+		t.Fatalf("t-* matches %q", seeds)
+	}
+	for _, snrArgs := range [][]string{append([]string{"snr"}, seeds...), {"snr", runs}} {
+		code, stdout, stderr = runCLI(snrArgs...)
+		if code != 0 || !strings.Contains(stdout, "arith") {
+			t.Errorf("%q: exit %d\n%s%s", snrArgs, code, stdout, stderr)
+		}
+	}
+
+	code, stdout, stderr = runCLI("sweep", "--status", runs)
+	if code != 0 || !strings.Contains(stdout, "sweep t: 2 runs of ") || !strings.Contains(stdout, "(2 finished)") || !strings.Contains(stdout, "t-seed2  finished  10") {
+		t.Errorf("--status: exit %d\n%s%s", code, stdout, stderr)
+	}
+
+	// the same names with another recipe: refused before anything runs
+	code, _, stderr = runCLI("sweep", "testdata/tiny.yaml", "--seeds", "2", "--runs", runs, "--name", "t", "--local", "--olmolab", exe)
+	if code != exitBadInput || !strings.Contains(stderr, "t-seed1") || !strings.Contains(stderr, "was started from a different recipe") {
+		t.Errorf("another recipe under the same names: exit %d\n%s", code, stderr)
+	}
+}
+
+func finalLoss(t *testing.T, dir string) float64 {
+	t.Helper()
+	var s lab.RunSummary
+	b, err := os.ReadFile(filepath.Join(dir, lab.SummaryFile))
+	if err != nil || json.Unmarshal(b, &s) != nil {
+		t.Fatalf("%s: %v", dir, err)
+	}
+	return s.FinalLoss
+}
+
+// TestSweepFailedRun: a run that cannot start makes the sweep's exit status
+// non-zero, and the table says which.
+func TestSweepFailedRun(t *testing.T) {
+	exe := selfAsOlmolab(t)
+	runs := t.TempDir()
+	// the recipe parses (a data path is checked when its run starts): both runs fail
+	code, stdout, stderr := runCLI("sweep", "testdata/tiny.yaml", "--seeds", "2", "--runs", runs, "--olmolab", exe, "--local",
+		"--set", `dataset.sources.0.paths=["/no/such/dir"]`)
+	if code != exitError || !strings.Contains(stderr, "2 of 2 runs did not finish: tiny-seed1 (pending), tiny-seed2 (pending)") ||
+		!strings.Contains(stdout, "tiny-seed1  started, exit 2  pending") || !strings.Contains(stderr, "/no/such/dir") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+}
+
+func TestSweepSlurm(t *testing.T) {
+	root := t.TempDir()
+	runs := filepath.Join(root, "runs")
+	bin := filepath.Join(root, "bin")
+	os.MkdirAll(bin, 0o755)
+	fake := filepath.Join(bin, "olmolab")
+	os.WriteFile(fake, []byte("#!/bin/sh\nexit 0\n"), 0o755)
+	args := []string{"sweep", "testdata/tiny.yaml", "--vary", "optimizer.lr=1e-3,3e-3", "--seeds", "2", "--runs", runs, "--name", "lr",
+		"--slurm", "--parallel", "2", "--sbatch-opt=--time=00:10:00", "--olmolab", fake}
+
+	code, stdout, stderr := runCLI(args...)
+	script := filepath.Join(runs, "lr.sbatch")
+	if code != 0 || !strings.Contains(stdout, "sbatch "+script) {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	b, err := os.ReadFile(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recipe, _ := filepath.Abs("testdata/tiny.yaml")
+	for _, want := range []string{"#SBATCH --job-name=lr\n", "#SBATCH --array=0-3%2\n", "#SBATCH --output=" + filepath.Join(runs, "lr.logs", "%A_%a.out") + "\n",
+		"#SBATCH --time=00:10:00\n", "OLMOLAB=" + fake + "\n",
+		`3) NAME=lr-lr3e-3-seed2` + "\n" + `   START=("$OLMOLAB" --batch ` + recipe + ` --set optimizer.lr=3e-3 --set seed=2 --runs "$RUNS" --name lr-lr3e-3-seed2) ;;`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("script lacks %q:\n%s", want, b)
+		}
+	}
+	if st, err := os.Stat(filepath.Join(runs, "lr.logs")); err != nil || !st.IsDir() {
+		t.Errorf("the log directory was not made: %v", err)
+	}
+	var m struct {
+		Runs []struct {
+			Index     int
+			Name      string
+			Overrides []string
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(runs, "lr.sweep.json")); err != nil || json.Unmarshal(b, &m) != nil || len(m.Runs) != 4 ||
+		m.Runs[1].Name != "lr-lr1e-3-seed2" || strings.Join(m.Runs[1].Overrides, " ") != "optimizer.lr=1e-3 seed=2" {
+		t.Errorf("manifest: %+v, %v", m, err)
+	}
+	code, stdout, _ = runCLI("sweep", "--status", runs)
+	if code != 0 || !strings.Contains(stdout, "(4 pending)") {
+		t.Errorf("--status before any task ran: exit %d\n%s", code, stdout)
+	}
+
+	// --submit runs the sbatch on PATH with the script
+	called := filepath.Join(root, "sbatch-args")
+	os.WriteFile(filepath.Join(bin, "sbatch"), []byte("#!/bin/sh\necho \"$@\" > "+called+"\necho 'Submitted batch job 4242'\n"), 0o755)
+	t.Setenv("PATH", bin)
+	code, stdout, stderr = runCLI(append(args, "--submit")...)
+	got, _ := os.ReadFile(called)
+	if code != 0 || !strings.Contains(stdout, "Submitted batch job 4242") || strings.TrimSpace(string(got)) != script {
+		t.Errorf("--submit: exit %d, sbatch called with %q\nstdout:\n%s\nstderr:\n%s", code, got, stdout, stderr)
+	}
+	// and says so when there is none
+	os.Remove(filepath.Join(bin, "sbatch"))
+	code, _, stderr = runCLI(append(args, "--submit")...)
+	if code != exitError || !strings.Contains(stderr, "sbatch is not on PATH") || !strings.Contains(stderr, "sbatch "+script) {
+		t.Errorf("--submit without sbatch: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestSweepSlurmGoRun: the script must not point at go run's temporary build.
+func TestSweepSlurmGoRun(t *testing.T) {
+	exe, _ := os.Executable()
+	if !strings.Contains(exe, string(filepath.Separator)+"go-build") {
+		t.Skip("this test binary is not under a go-build directory")
+	}
+	runs := filepath.Join(t.TempDir(), "runs")
+	code, _, stderr := runCLI("sweep", "testdata/tiny.yaml", "--seeds", "2", "--runs", runs, "--slurm")
+	if code != exitBadInput || !strings.Contains(stderr, "go run's temporary build") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+}
