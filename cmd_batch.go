@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -34,7 +35,7 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 		recipeArg, args = args[0], args[1:]
 	}
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, errHelp) {
+		if errors.Is(err, flag.ErrHelp) {
 			return errHelp
 		}
 		return usageError{err.Error()}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -25,7 +26,7 @@ func parseWithPositional(fs interface {
 		pos, args = append(pos, args[0]), args[1:]
 	}
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, errHelp) {
+		if errors.Is(err, flag.ErrHelp) {
 			return nil, errHelp
 		}
 		return nil, usageError{err.Error()}

@@ -21,3 +21,20 @@ func TestHelpNamesTheLab(t *testing.T) {
 		t.Errorf("help does not say that olmolab with no arguments opens the interactive lab:\n%s", out.String())
 	}
 }
+
+// TestEveryCommandHasHelp: --help on every command prints its usage and exits
+// 0 (eval, snr, tokenize and --batch once exited 2: their parsers compared the
+// error with the wrong sentinel).
+func TestEveryCommandHasHelp(t *testing.T) {
+	for _, args := range [][]string{
+		{"--batch"}, {"sweep"}, {"eval"}, {"snr"}, {"olmes", "requests"}, {"tokenize"}, {"presets"},
+		{"verify"}, {"train"}, {"bench"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(append(args, "--help"), &out, &errb); code != 0 {
+			t.Errorf("%s --help: exit %d, want 0\n%s", strings.Join(args, " "), code, errb.String())
+		} else if !strings.Contains(strings.ToLower(out.String()+errb.String()), "usage") {
+			t.Errorf("%s --help printed no usage", strings.Join(args, " "))
+		}
+	}
+}
