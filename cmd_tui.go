@@ -18,10 +18,10 @@ import (
 	"github.com/olmolab/olmolab/tui"
 )
 
-// runTUI is `olmolab` with no arguments on a terminal: the interactive lab.
-// Its log goes to runs/olmolab-tui.log, never to the screen.
-func runTUI(stdout, stderr io.Writer) error {
-	const runsDir = "runs"
+// runTUI is `olmolab` with no arguments on a terminal, or `olmolab --runs DIR`:
+// the interactive lab on a runs directory. Its log goes to
+// RUNSDIR/olmolab-tui.log, never to the screen.
+func runTUI(runsDir string, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(runsDir, 0o755); err != nil {
 		return err
 	}

@@ -59,6 +59,7 @@ func printHelp(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "  olmolab                  with no arguments, on a terminal: the interactive lab (launch recipes,")
 	fmt.Fprintln(w, "                           watch runs live, anneal, switch mix, soup, pause; docs/tui.md)")
+	fmt.Fprintln(w, "  olmolab --runs DIR       the same on another runs directory (default ./runs; a sweep's)")
 	fmt.Fprintln(w, "  olmolab --batch RECIPE   train headless: JSONL events on stdout, progress on stderr")
 	fmt.Fprintln(w, "                           (RECIPE: a YAML file or a shipped name such as quickstart)")
 	fmt.Fprintln(w, "  olmolab --batch --resume RUNDIR   continue a killed run from its last checkpoint")
@@ -79,12 +80,24 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		if isTerminal(stdout) {
-			return exitCode(runTUI(stdout, stderr), stderr)
+			return exitCode(runTUI("runs", stdout, stderr), stderr)
 		}
 		printHelp(stderr)
 		return exitBadInput
 	}
 	switch args[0] {
+	case "--runs", "-runs":
+		// `olmolab --runs DIR`: the interactive lab on another runs directory
+		// (a sweep's, a shared one), rather than ./runs.
+		if len(args) != 2 || args[1] == "" {
+			fmt.Fprintf(stderr, "olmolab: --runs needs one directory: olmolab --runs DIR (for --batch, put --runs after --batch)\n%s\n", usageLine)
+			return exitBadInput
+		}
+		if !isTerminal(stdout) {
+			fmt.Fprintf(stderr, "olmolab: --runs %s opens the interactive lab, which needs a terminal\n", args[1])
+			return exitBadInput
+		}
+		return exitCode(runTUI(args[1], stdout, stderr), stderr)
 	case "-h", "--help", "-help", "help":
 		printHelp(stdout)
 		return exitOK

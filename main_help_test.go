@@ -38,3 +38,22 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestRunsFlag: `olmolab --runs DIR` opens the lab on DIR; without a directory,
+// or without a terminal, it says why and exits 2 (scripts/tui-tmux-check.sh
+// opens it on a terminal).
+func TestRunsFlag(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--runs"}, "needs one directory"},
+		{[]string{"--runs", "a", "b"}, "needs one directory"},
+		{[]string{"--runs", t.TempDir()}, "needs a terminal"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(c.args, &out, &errb); code != 2 || !strings.Contains(errb.String(), c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, errb.String(), c.want)
+		}
+	}
+}

@@ -184,5 +184,18 @@ echo "ok   no colour under NO_COLOR"
 keys q
 expect quit-3 10 'olmolab-exited-0'
 
+echo "== --runs DIR"
+# the lab on another runs directory: the finished run shows there
+mv runs elsewhere
+T kill-server 2>/dev/null || true
+starts=$((starts + 1))
+T new-session -d -s ui -x 80 -y 24 "cd '$work' && env TERM=xterm-256color ./olmolab --runs elsewhere; echo olmolab-exited-\$?; sleep 600"
+keys 2
+expect runs-elsewhere 20 'tuicheck-' 'finished'
+keys q
+expect quit-4 10 'olmolab-exited-0'
+[ -e elsewhere/olmolab-tui.log ] && [ ! -e runs ] || { echo "FAIL: --runs elsewhere used another directory"; exit 1; }
+echo "ok   --runs elsewhere"
+
 if [ -z "${TUI_CHECK_OUT:-}" ]; then rm -rf "$out"; else echo "screens in $out"; fi
 echo "tui-tmux-check: ok"
