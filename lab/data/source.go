@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/bmatcuk/doublestar/v4"
+
 	"github.com/olmolab/olmolab/lab/data/internal/rnd"
 	"github.com/olmolab/olmolab/lab/data/world"
 )
@@ -160,21 +162,41 @@ func openSource(spec SourceSpec, p openParams, probs *problems) *source {
 // expand turns a path into files: a glob's matches, a directory's files with known suffixes (recursively), or the
 // file itself. Errors are plain; the caller wraps them.
 func expand(path string) ([]string, error) {
-	if strings.ContainsAny(path, "*?[") {
-		m, err := filepath.Glob(path)
+	if strings.ContainsAny(path, "*?[{") {
+		// doublestar: filepath.Glob's patterns plus ** (any number of
+		// directories) and {a,b}, as in olmo-cookbook recipes' paths.
+		m, err := doublestar.FilepathGlob(path)
 		if err != nil {
 			return nil, fmt.Errorf("bad glob: %w", err)
 		}
 		if len(m) == 0 {
 			return nil, errNoMatch
 		}
+		// Like a directory, ** stands for "whatever data is down there":
+		// its matches of unknown file types (logs, READMEs) and matched
+		// directories without data are skipped. A pattern without ** names
+		// its files, and a wrong one is an error.
+		deep := strings.Contains(path, "**")
 		var out []string
 		for _, f := range m {
+			if deep {
+				if st, err := os.Stat(f); err == nil && !st.IsDir() {
+					if k, _ := classify(f); k == kindUnknown {
+						continue
+					}
+				}
+			}
 			fs, err := expand(f)
+			if deep && err == errEmptyDir {
+				continue
+			}
 			if err != nil {
 				return nil, err
 			}
 			out = append(out, fs...)
+		}
+		if len(out) == 0 {
+			return nil, errNoMatch
 		}
 		return out, nil
 	}
@@ -220,7 +242,7 @@ func hintFor(err error) string {
 	case errMissing:
 		return "check the path; relative paths are relative to the directory olmolab runs in"
 	case errNoMatch:
-		return "check the pattern; ** is not supported, list each directory level with *"
+		return "check the pattern (* matches within one directory, ** across directories)"
 	case errEmptyDir:
 		return "data files end in .npy, .bin, .jsonl, .json, .txt or .md (optionally .gz or .zst)"
 	}
