@@ -262,7 +262,12 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		}
 		name := p.Name
 		if name == "" {
-			name = fmt.Sprintf("%s-%s", unsafeName.ReplaceAllString(rec.Name, "_"), time.Now().Format("20060102-150405"))
+			// A fresh directory: two runs of one recipe started in the same
+			// second get -2, -3, … rather than one directory between them.
+			if name, err = newRunDir(root, fmt.Sprintf("%s-%s", unsafeName.ReplaceAllString(rec.Name, "_"), time.Now().Format("20060102-150405"))); err != nil {
+				r.close()
+				return nil, err
+			}
 		}
 		r.Name, r.Dir = name, filepath.Join(root, name)
 		if err := os.MkdirAll(r.Dir, 0o755); err != nil {
@@ -270,6 +275,10 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 			return nil, err
 		}
 		if err := r.lock(); err != nil { // a --name that another process trains
+			r.close()
+			return nil, &InputError{err}
+		}
+		if err := checkNoRun(r.Dir); err != nil { // a --name that already holds a run
 			r.close()
 			return nil, &InputError{err}
 		}

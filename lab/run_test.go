@@ -427,3 +427,76 @@ func TestInterruptCheckpoints(t *testing.T) {
 		t.Fatalf("checkpoint %q for %d steps: %v", ck, s.Steps, err)
 	}
 }
+
+// TestNewRunRefusesAnExistingRun: a new run never appends to a directory that
+// already holds a run, and two runs of one recipe without --name in the same
+// second get directories of their own.
+func TestNewRunRefusesAnExistingRun(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files []string // in the run directory before the new run starts
+		want  string   // "" starts; otherwise a part of the InputError
+	}{
+		{"no directory", nil, ""},
+		{"empty directory", []string{}, ""},
+		{"recipe only", []string{RecipeFile}, ""},
+		{"a start without checkpoint", []string{RecipeFile, MetricsFile, EventsFile}, "already holds a run (metrics.jsonl, no checkpoint)"},
+		{"summary only", []string{SummaryFile}, "already holds a run (summary.json"},
+		{"a checkpoint", []string{MetricsFile, "checkpoints/step-4/" + StateFile}, "--resume"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			dir := filepath.Join(root, "x")
+			if tc.files != nil {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, f := range tc.files {
+				p := filepath.Join(dir, f)
+				os.MkdirAll(filepath.Dir(p), 0o755)
+				if err := os.WriteFile(p, []byte("old\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r, err := StartRun(context.Background(), RunParams{Recipe: parseTiny(t, "max_tokens=512"), RunsDir: root, Name: "x", PeakFLOPS: 1e11})
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := r.Wait(); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var ie *InputError
+			if !errors.As(err, &ie) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), dir) {
+				t.Fatalf("err %v, want an InputError naming %s with %q", err, dir, tc.want)
+			}
+			for _, f := range tc.files {
+				if b, _ := os.ReadFile(filepath.Join(dir, f)); string(b) != "old\n" {
+					t.Errorf("%s changed to %q", f, b)
+				}
+			}
+			if _, ok := ReadLock(dir); ok {
+				t.Error("the refused run left its lock")
+			}
+		})
+	}
+
+	root := t.TempDir()
+	dirs := map[string]bool{}
+	for range 2 {
+		r, err := StartRun(context.Background(), RunParams{Recipe: parseTiny(t, "max_tokens=512"), RunsDir: root, PeakFLOPS: 1e11})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		dirs[r.Dir] = true
+	}
+	if len(dirs) != 2 {
+		t.Errorf("two unnamed runs shared a directory: %v", dirs)
+	}
+}

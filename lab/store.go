@@ -449,3 +449,39 @@ func acquireLock(dir, mode string) error {
 	}
 	return os.Rename(tmp, path) // stale, ours, or a file system without hard links
 }
+
+// newRunDir creates a new, empty run directory root/base, or root/base-2,
+// base-3, … when that name is taken, and returns the name it created.
+func newRunDir(root, base string) (string, error) {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", err
+	}
+	for i := 1; ; i++ {
+		name := base
+		if i > 1 {
+			name = fmt.Sprintf("%s-%d", base, i)
+		}
+		err := os.Mkdir(filepath.Join(root, name), 0o755)
+		if err == nil {
+			return name, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return "", err
+		}
+	}
+}
+
+// checkNoRun refuses to start a new run in dir when dir already holds one
+// (its JSONL files, summary or checkpoints): the new run would append a second
+// history to the first and replace its checkpoints.
+func checkNoRun(dir string) error {
+	if steps, err := listCheckpoints(dir); err == nil && len(steps) > 0 {
+		return fmt.Errorf("%s already holds a run (checkpoint step-%d); HINT: continue it with olmolab --batch --resume %s, or choose another name", dir, steps[len(steps)-1], dir)
+	}
+	for _, f := range []string{MetricsFile, EventsFile, EvalsFile, SummaryFile} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			return fmt.Errorf("%s already holds a run (%s, no checkpoint); HINT: choose another name, or remove that directory to start it over", dir, f)
+		}
+	}
+	return nil
+}
