@@ -198,6 +198,13 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		return nil, &InputError{err}
 	}
 
+	// The backend before the data: a GPU backend that refuses the model
+	// (device memory) should say so before a large dataset is scanned.
+	b, err := model.NewBackend(rec.Backend, cfg, B, T)
+	if err != nil {
+		return nil, &InputError{fmt.Errorf("%s: backend: %w", rec.Path, err)}
+	}
+
 	mix := rec.Dataset
 	seed := rec.Seed
 	if resume != nil {
@@ -207,21 +214,16 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	loader, err := data.NewLoader(data.LoaderParams{Sources: mix, Tokenizer: tok, SeqLen: T, Seed: seed, Strict: rec.StrictData, World: r.kb,
 		Warn: func(s string) { warnings = append(warnings, s) }})
 	if err != nil {
+		b.Close()
 		return nil, &InputError{fmt.Errorf("%s: dataset: %w", rec.Path, err)}
 	}
 	r.loader = loader
 	if resume != nil {
 		if err := loader.Restore(resume.State.Loader); err != nil {
 			loader.Close()
+			b.Close()
 			return nil, &InputError{fmt.Errorf("%s: data position: %w", resume.Dir, err)}
 		}
-	}
-
-	newBackend := model.NewBackend
-	b, err := newBackend(rec.Backend, cfg, B, T)
-	if err != nil {
-		loader.Close()
-		return nil, &InputError{fmt.Errorf("%s: backend: %w", rec.Path, err)}
 	}
 	r.backend = b
 	r.trainer = model.NewTrainerOn(b, model.TrainerParams{Opt: rec.Optimizer.AdamW(), MaxGradNorm: maxNorm(rec), ZLoss: zLoss(rec)})

@@ -279,6 +279,21 @@ func TestRunRefusesWhatDoesNotFit(t *testing.T) {
 	}
 }
 
+// TestBackendRefusalComesBeforeData: a backend that refuses the model (a GPU
+// without the memory) is asked before the dataset is opened, so its refusal is
+// what the user reads, not a data error found after scanning the data.
+func TestBackendRefusalComesBeforeData(t *testing.T) {
+	model.RegisterBackend("test-refuses", func(cfg model.Config, B, T int) (model.Backend, error) {
+		return nil, errors.New("needs 99 GiB of device memory, 8 free")
+	})
+	rec := parseTiny(t, "backend=test-refuses", `dataset.sources=[{name: x, target_ratio: 1, paths: ["/nonexistent/*.npy"]}]`)
+	_, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: t.TempDir()})
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "99 GiB") {
+		t.Fatalf("got %v, want the backend's refusal", err)
+	}
+}
+
 func TestDivergenceStopsTheRun(t *testing.T) {
 	root := t.TempDir()
 	rec := parseTiny(t, "optimizer.lr=1e30", "optimizer.max_grad_norm=0", "schedule.warmup_tokens=0", "schedule.name=constant")
