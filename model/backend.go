@@ -44,46 +44,109 @@ type Backend interface {
 	Close()
 }
 
-// CPUBackend is the pure-Go Backend, in float32.
-type CPUBackend struct {
-	E   *CPU[float32]
-	Opt *OptState[float32]
+// CPUBackendOf is the pure-Go engine as a Backend: CPUBackend (float32) trains,
+// CPU64Backend (float64) is the exact-arithmetic reference that float32
+// engines are measured against (gpubench parity --calibrate). The host side is
+// float32 either way.
+type CPUBackendOf[F Float] struct {
+	E   *CPU[F]
+	Opt *OptState[F]
 }
+
+// CPUBackend is the pure-Go Backend in float32: the one that trains.
+type CPUBackend = CPUBackendOf[float32]
+
+// CPU64Backend is the CPU engine in float64 behind the float32 interface.
+// Trained next to a float32 engine it shows how far float32 rounding alone
+// carries a run in a number of steps, which calibrates parity bounds between
+// two float32 engines. It is several times slower; it is meant for small models.
+type CPU64Backend = CPUBackendOf[float64]
 
 // NewCPUBackend builds a CPU backend with zeroed parameters and optimizer state.
 func NewCPUBackend(cfg Config, B, T, workers int) *CPUBackend {
-	e := NewCPU[float32](cfg, B, T, workers)
-	return &CPUBackend{E: e, Opt: NewOptState[float32](len(e.Params))}
+	return newCPUBackendOf[float32](cfg, B, T, workers)
 }
 
-func (c *CPUBackend) Name() string           { return "cpu" }
-func (c *CPUBackend) Config() Config         { return c.E.Cfg }
-func (c *CPUBackend) MicroBatch() (int, int) { return c.E.B, c.E.T }
-func (c *CPUBackend) ForwardBackward(ids, labels []int32, scale, zLoss float64) Losses {
+// NewCPU64Backend builds a float64 CPU backend with zeroed parameters and
+// optimizer state.
+func NewCPU64Backend(cfg Config, B, T, workers int) *CPU64Backend {
+	return newCPUBackendOf[float64](cfg, B, T, workers)
+}
+
+func newCPUBackendOf[F Float](cfg Config, B, T, workers int) *CPUBackendOf[F] {
+	e := NewCPU[F](cfg, B, T, workers)
+	return &CPUBackendOf[F]{E: e, Opt: NewOptState[F](len(e.Params))}
+}
+
+func (c *CPUBackendOf[F]) Name() string {
+	if isF32[F]() {
+		return "cpu"
+	}
+	return "cpu-f64"
+}
+func (c *CPUBackendOf[F]) Config() Config         { return c.E.Cfg }
+func (c *CPUBackendOf[F]) MicroBatch() (int, int) { return c.E.B, c.E.T }
+func (c *CPUBackendOf[F]) ForwardBackward(ids, labels []int32, scale, zLoss float64) Losses {
 	return c.E.ForwardBackward(ids, labels, scale, zLoss)
 }
-func (c *CPUBackend) ZeroGrads()                                   { c.E.ZeroGrads() }
-func (c *CPUBackend) GradNorm() float64                            { return c.E.GradNorm() }
-func (c *CPUBackend) Step(o AdamW, lr, gs float64)                 { c.E.Step(o, c.Opt, lr, gs) }
-func (c *CPUBackend) LogProbs(dst []float32, ids, targets []int32) { c.E.LogProbs(dst, ids, targets) }
-func (c *CPUBackend) ReadParams(dst []float32)                     { copy(dst, c.E.Params) }
-func (c *CPUBackend) ReadGrads(dst []float32)                      { copy(dst, c.E.Grads) }
-func (c *CPUBackend) Logits(dst []float32, ids []int32) {
-	c.E.Forward(ids)
-	c.E.Logits(dst)
+func (c *CPUBackendOf[F]) ZeroGrads()                   { c.E.ZeroGrads() }
+func (c *CPUBackendOf[F]) GradNorm() float64            { return c.E.GradNorm() }
+func (c *CPUBackendOf[F]) Step(o AdamW, lr, gs float64) { c.E.Step(o, c.Opt, lr, gs) }
+func (c *CPUBackendOf[F]) LogProbs(dst []float32, ids, targets []int32) {
+	if isF32[F]() {
+		c.E.LogProbs(f32As[F](dst), ids, targets)
+		return
+	}
+	tmp := make([]F, len(dst))
+	c.E.LogProbs(tmp, ids, targets)
+	toF32(dst, tmp)
 }
-func (c *CPUBackend) WriteParams(src []float32) { copy(c.E.Params, src) }
-func (c *CPUBackend) ReadOptState(m, v []float32) int {
-	copy(m, c.Opt.M)
-	copy(v, c.Opt.V)
+func (c *CPUBackendOf[F]) Logits(dst []float32, ids []int32) {
+	c.E.Forward(ids)
+	if isF32[F]() {
+		c.E.Logits(f32As[F](dst))
+		return
+	}
+	tmp := make([]F, len(dst))
+	c.E.Logits(tmp)
+	toF32(dst, tmp)
+}
+func (c *CPUBackendOf[F]) ReadParams(dst []float32)  { toF32(dst, c.E.Params) }
+func (c *CPUBackendOf[F]) ReadGrads(dst []float32)   { toF32(dst, c.E.Grads) }
+func (c *CPUBackendOf[F]) WriteParams(src []float32) { fromF32(c.E.Params, src) }
+func (c *CPUBackendOf[F]) ReadOptState(m, v []float32) int {
+	toF32(m, c.Opt.M)
+	toF32(v, c.Opt.V)
 	return c.Opt.Step
 }
-func (c *CPUBackend) WriteOptState(m, v []float32, step int) {
-	copy(c.Opt.M, m)
-	copy(c.Opt.V, v)
+func (c *CPUBackendOf[F]) WriteOptState(m, v []float32, step int) {
+	fromF32(c.Opt.M, m)
+	fromF32(c.Opt.V, v)
 	c.Opt.Step = step
 }
-func (c *CPUBackend) Close() { c.E.Close() }
+func (c *CPUBackendOf[F]) Close() { c.E.Close() }
+
+// toF32 copies src into dst, rounding to float32 where F is wider.
+func toF32[F Float](dst []float32, src []F) {
+	if isF32[F]() {
+		copy(dst, asF32(src))
+		return
+	}
+	for i, x := range src[:len(dst)] {
+		dst[i] = float32(x)
+	}
+}
+
+// fromF32 copies src into dst.
+func fromF32[F Float](dst []F, src []float32) {
+	if isF32[F]() {
+		copy(asF32(dst), src)
+		return
+	}
+	for i, x := range src[:len(dst)] {
+		dst[i] = F(x)
+	}
+}
 
 // BackendFactory builds a backend for a model and micro-batch shape, with zeroed
 // parameters. workers ≤ 0 lets the backend choose.

@@ -22,6 +22,17 @@ func asF32[F Float](x []F) []float32 {
 	return unsafe.Slice((*float32)(unsafe.Pointer(&x[0])), len(x))
 }
 
+// f32As is asF32's inverse: a float32 slice seen as []F, for F = float32 only.
+func f32As[F Float](x []float32) []F {
+	if !isF32[F]() {
+		panic("model: f32As on a float64 engine")
+	}
+	if len(x) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*F)(unsafe.Pointer(&x[0])), len(x))
+}
+
 func asF64[F Float](x []F) []float64 {
 	if len(x) == 0 {
 		return nil
