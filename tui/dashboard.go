@@ -93,9 +93,13 @@ func (m *Model) statusLines(d *runData, w int) []string {
 		spikeSt = t.Spike
 	}
 	l2 := lbl(" lr ") + val(fmtY(e.LR)) + " " + t.State(phaseState(phase)).Render(phase)
-	// between steps the lab announces an evaluation or a checkpoint and
-	// reports it when done: say what it is busy with, and for how long,
-	// before the figures that wait for the next step
+	l2 += sep + val(lab.HumanCount(int64(d.tokensPerSec()))) + lbl(" tok/s") +
+		sep + lbl("MFU ") + val(mfu) + sep + lbl("ETA ") + val(eta) +
+		sep + lbl("spike ") + spikeSt.Render(spike)
+	// Between steps the lab announces an evaluation or a checkpoint and
+	// reports it when done: say what it is busy with, and for how long. It
+	// goes last, so that on a narrow terminal it is what gets cut, not the
+	// figures (the message line below says it too).
 	active := !d.Ended && (d.State == "running" || d.State == "headless")
 	if active && d.Busy != "" {
 		busy := d.Busy + "…"
@@ -104,9 +108,6 @@ func (m *Model) statusLines(d *runData, w int) []string {
 		}
 		l2 += sep + t.Accent.Render(busy)
 	}
-	l2 += sep + val(lab.HumanCount(int64(d.tokensPerSec()))) + lbl(" tok/s") +
-		sep + lbl("MFU ") + val(mfu) + sep + lbl("ETA ") + val(eta) +
-		sep + lbl("spike ") + spikeSt.Render(spike)
 	// otherwise say how long a live run has been quiet, so a stall is not
 	// mistaken for a hang
 	if d == m.liveData && active && d.Busy == "" && !d.lastTime.IsZero() {

@@ -202,6 +202,18 @@ func TestBusyStatus(t *testing.T) {
 	if s := status(); !strings.Contains(s, "evaluating (interval)… 9s") || strings.Contains(s, "no step for") {
 		t.Errorf("status while evaluating: %q", s)
 	}
+	// the note goes after the figures: on a narrow terminal it is what is cut
+	if s := status(); strings.Index(s, "evaluating") < strings.Index(s, "spike") {
+		t.Errorf("busy note before the figures: %q", s)
+	}
+	o80 := testOptions(t, 80, 24)
+	o80.Now = o.Now
+	m80, f80 := liveModel(t, o80, stage1Events(name))
+	f80.q.Publish(lab.Event{Type: lab.EvEvaluating, Time: at, Run: name, Step: 40, Tokens: 40 * testGB, Phase: "stage1", Message: "interval"})
+	m80.Update(runEventsMsg{gen: m80.liveGen, events: f80.q.Drain(nil)})
+	if s := strings.Split(screen(m80), "\n")[2]; !strings.Contains(s, "tok/s") || !strings.Contains(s, "MFU") {
+		t.Errorf("80 columns while evaluating: figures cut from the status line: %q", s)
+	}
 	f.q.Publish(lab.Event{Type: lab.EvEval, Time: at.Add(time.Second), Run: name, Step: 40, Message: "interval",
 		Evals: []lab.EvalScore{{Task: "arith", Metric: "acc", Value: 0.2, Primary: true}}})
 	f.q.Publish(lab.Event{Type: lab.EvCheckpointing, Time: at.Add(time.Second), Run: name, Step: 40, Checkpoint: "runs/x/checkpoints/step-40"})
