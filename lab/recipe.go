@@ -327,6 +327,12 @@ func (d *decoder) fields(n *yaml.Node, path string, f func(key string, v *yaml.N
 		}
 		seen[k.Value] = true
 		if !f(k.Value, v) {
+			if k.Line == 0 { // put there by --set: a typo would otherwise change nothing
+				if d.err == nil {
+					d.err = &RecipeError{File: d.file, Field: join(path, k.Value), Msg: "unknown key (from --set); HINT: keys are the recipe's YAML paths, e.g. optimizer.lr, dataset.sources.0.target_ratio (README, Recipes)"}
+				}
+				return
+			}
 			d.warn(k, "unknown key %q ignored", join(path, k.Value))
 		}
 	}

@@ -102,6 +102,36 @@ func TestRecipeErrors(t *testing.T) {
 	}
 }
 
+// A --set of a key the lab does not know is an error, not a warning: the
+// override was asked for and would change nothing. A key it knows may be
+// added by --set where the recipe has none.
+func TestRecipeOverrideUnknownKey(t *testing.T) {
+	for _, tc := range []struct {
+		set, want string // want "" parses
+	}{
+		{"optimizer.lrr=1e-3", "tiny.yaml: optimizer.lrr: unknown key (from --set)"},
+		{"nonexistent=1", "tiny.yaml: nonexistent: unknown key (from --set)"},
+		{"spikes.sigmaa=5", "tiny.yaml: spikes.sigmaa: unknown key (from --set)"},
+		{"optimizer={lr: 1.0e-3, foo: 1}", "tiny.yaml: optimizer.foo: unknown key (from --set)"},
+		{"spikes.sigma=5", ""},
+		{"optimizer.weight_decay=0", ""},
+	} {
+		t.Run(tc.set, func(t *testing.T) {
+			_, err := ParseRecipe("tiny.yaml", []byte(tinyRecipe), []string{tc.set})
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var re *RecipeError
+			if !errors.As(err, &re) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want a *RecipeError with %q", err, tc.want)
+			}
+		})
+	}
+}
+
 // Every shipped recipe parses, validates and fits its tokenizer.
 func TestShippedRecipes(t *testing.T) {
 	all := experiments.All()
