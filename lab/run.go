@@ -124,6 +124,9 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	var resume *loadedCheckpoint
 	var resumeFrom string
 	if p.ResumeDir != "" {
+		if err := checkRunDir(p.ResumeDir); err != nil {
+			return nil, &InputError{err}
+		}
 		rec, err := LoadRecipe(filepath.Join(p.ResumeDir, RecipeFile), nil)
 		if err != nil {
 			return nil, &InputError{err}
@@ -140,6 +143,9 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 			return nil, &InputError{err}
 		}
 		if resume, err = loadCheckpoint(ck); err != nil {
+			if steps, _ := listCheckpoints(p.ResumeDir); len(steps) > 1 {
+				err = fmt.Errorf("%w; HINT: move %s out of the run directory to resume from %s", err, ck, checkpointName(steps[len(steps)-2]))
+			}
 			return nil, &InputError{err}
 		}
 		if resume.State == nil {

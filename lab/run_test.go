@@ -515,3 +515,37 @@ func TestNewRunRefusesAnExistingRun(t *testing.T) {
 		t.Errorf("two unnamed runs shared a directory: %v", dirs)
 	}
 }
+
+// TestResumeBadDir: --resume of something that is not a run directory, or of a
+// run whose newest checkpoint is damaged, says so and what to do.
+func TestResumeBadDir(t *testing.T) {
+	root := t.TempDir()
+	if _, err := runToEnd(t, RunParams{Recipe: parseTiny(t, "max_tokens=2560", "checkpoint.interval=4", "checkpoint.keep=2"), RunsDir: root, Name: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(root, "ok")
+	// damage the newest checkpoint (step-10; step-8 stays) and mark the run unfinished
+	if err := os.Truncate(filepath.Join(run, CkptDir, "step-10", "model.safetensors"), 100); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(run, SummaryFile))
+	file := filepath.Join(root, "file")
+	os.WriteFile(file, nil, 0o644)
+	for _, tc := range []struct{ dir, want string }{
+		{filepath.Join(root, "nosuch"), "nosuch: no such run directory"},
+		{file, "file: not a run directory (a file)"},
+		{root, "not a run directory (no recipe.yaml); HINT"},
+		{filepath.Join(run, CkptDir), "checkpoints: not a run directory (no recipe.yaml)"},
+		{run, "model.safetensors"},
+		{run, "HINT: move " + filepath.Join(run, CkptDir, "step-10") + " out of the run directory to resume from step-8"},
+	} {
+		_, err := StartRun(context.Background(), RunParams{ResumeDir: tc.dir})
+		var ie *InputError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("resume %s: %v, want an InputError with %q", tc.dir, err, tc.want)
+		}
+	}
+	if _, ok := ReadLock(run); ok {
+		t.Error("a refused resume left its lock")
+	}
+}

@@ -485,3 +485,21 @@ func checkNoRun(dir string) error {
 	}
 	return nil
 }
+
+// checkRunDir says what is wrong when dir, given to --resume, is not a run
+// directory.
+func checkRunDir(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%s: no such run directory", dir)
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		return fmt.Errorf("%s: not a run directory (a file); HINT: --resume takes a run's directory, such as runs/NAME", dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, RecipeFile)); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s: not a run directory (no %s); HINT: --resume takes a run's directory, such as runs/NAME, the one holding %s and %s/", dir, RecipeFile, RecipeFile, CkptDir)
+	}
+	return nil
+}
