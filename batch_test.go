@@ -27,6 +27,10 @@ func TestBatch(t *testing.T) {
 		{"missing data", []string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--set", `dataset.sources.0.paths=["/no/such/dir"]`}, 2, "/no/such/dir"},
 		{"resume nothing", []string{"--batch", "--resume", filepath.Join(runs, "nope")}, 2, "nope"},
 		{"recipe and resume", []string{"--batch", "quickstart", "--resume", "x"}, 2, "not both"},
+		{"set with resume", []string{"--batch", "--resume", "x", "--set", "max_tokens=2M"}, 2, "--batch --resume: --set would be ignored"},
+		{"name and runs with resume", []string{"--batch", "--resume", "x", "--runs", runs, "--name", "y"}, 2, "--batch --resume: --name, --runs would be ignored"},
+		{"name with a slash", []string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "../out"}, 2, `--batch --name "../out": a run name is one directory name`},
+		{"name ..", []string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", ".."}, 2, `--batch --name ".."`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer

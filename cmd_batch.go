@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -20,6 +21,9 @@ type stringList []string
 
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// runNameRE is what --name may hold: one directory name under --runs.
+var runNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
 // runBatch is `olmolab --batch RECIPE` and `olmolab --batch --resume RUNDIR`.
 func runBatch(args []string, stdout, stderr io.Writer) error {
@@ -49,11 +53,21 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 		return usageError{fmt.Sprintf("--batch: unexpected argument %q", fs.Arg(0))}
 	}
 	p := lab.RunParams{RunsDir: *runs, Name: *name, Evaluator: newEvaluator()}
+	var given []string // flags that go with a recipe, not with --resume
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "set" || f.Name == "name" || f.Name == "runs" {
+			given = append(given, "--"+f.Name)
+		}
+	})
 	switch {
 	case *resume != "" && recipeArg != "":
 		return usageError{"--batch: give a recipe or --resume RUNDIR, not both"}
+	case *resume != "" && len(given) > 0:
+		return usageError{fmt.Sprintf("--batch --resume: %s would be ignored: a resumed run keeps its directory and its recipe.yaml", strings.Join(given, ", "))}
 	case *resume != "":
 		p.ResumeDir = *resume
+	case *name != "" && (!runNameRE.MatchString(*name) || *name == "." || *name == ".."):
+		return usageError{fmt.Sprintf("--batch --name %q: a run name is one directory name (letters, digits, '.', '_' and '-'); --runs picks the parent directory", *name)}
 	case recipeArg == "":
 		return usageError{"--batch needs a recipe: a YAML file or a shipped name (" + shippedNames() + ")"}
 	default:
