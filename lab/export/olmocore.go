@@ -1,0 +1,352 @@
+package export
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/olmolab/olmolab/lab"
+	"github.com/olmolab/olmolab/model"
+)
+
+// OLMoCoreCommit is the OLMo-core commit whose API the script is written
+// against (github.com/allenai/OLMo-core, 2026-06-22, "Add max_checkpoints …").
+const OLMoCoreCommit = "fa6c5014c9f6e9ee789da2d9c20d5126fee8df0d"
+
+// File is one exported file.
+type File struct {
+	Name string
+	Mode os.FileMode
+	Data []byte
+}
+
+// OLMoCoreParams says what to export and for which machines.
+type OLMoCoreParams struct {
+	Recipe *lab.Recipe
+	Source string // how the recipe was named on the command line (for the files' headers)
+	NProc  int    // processes (GPUs) per node, ≥ 1
+	Nodes  int    // nodes, ≥ 1
+}
+
+// source is one mixture source as OLMo-core will read it.
+type source struct {
+	Name  string
+	Ratio float64 // normalised: the ratios sum to 1 (OLMo-core's SourceMixtureList requires it)
+	Raw   float64 // as the recipe wrote it
+	Paths []string
+}
+
+// plan is the recipe translated, before any text is written.
+type plan struct {
+	r                *lab.Recipe
+	p                OLMoCoreParams
+	preset           string // TransformerConfig.<preset> constructor, "" for a custom llama_like shape
+	rankMicro        int    // tokens per forward/backward on one rank
+	sources          []source
+	scheduler        string // the Python expression
+	schedulerNote    string
+	loadPath         string
+	anneal           bool
+	notes, unmapped  []string
+	assumedDirs      []string
+	microBatchLowerd bool
+}
+
+func fail(r *lab.Recipe, field, format string, args ...any) error {
+	return &lab.RecipeError{File: r.Path, Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// OLMoCore translates the recipe into train.py, launch.sh and EXPORT.md. A
+// recipe OLMo-core cannot express is refused with a *lab.RecipeError naming the
+// field (exit 2); nothing is returned then.
+func OLMoCore(p OLMoCoreParams) ([]File, error) {
+	r := p.Recipe
+	if p.NProc < 1 || p.Nodes < 1 {
+		return nil, fmt.Errorf("export: --nproc and --nodes must be ≥ 1 (got %d, %d)", p.NProc, p.Nodes)
+	}
+	pl := &plan{r: r, p: p, loadPath: r.LoadPath, anneal: r.StartAsAnneal}
+	for _, step := range []func() error{pl.model, pl.batch, pl.optimizer, pl.data, pl.schedule, pl.rest} {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	return []File{
+		{Name: "train.py", Mode: 0o644, Data: []byte(pl.trainPy())},
+		{Name: "launch.sh", Mode: 0o755, Data: []byte(pl.launchSh())},
+		{Name: "EXPORT.md", Mode: 0o644, Data: []byte(pl.exportMd())},
+	}, nil
+}
+
+// model picks OLMo-core's own olmo2_* constructor when the recipe's shape is
+// exactly our preset of that name (ours are OLMo-core's, model/presets.go), and
+// otherwise spells the shape out with TransformerConfig.llama_like as the olmo2_*
+// constructors do: reordered-norm blocks, QK-norm, RMSNorm, SwiGLU, no biases.
+func (pl *plan) model() error {
+	r := pl.r
+	c := r.Model
+	if strings.HasPrefix(r.ModelName, "olmo2_") {
+		if base, err := model.PresetByName(r.ModelName); err == nil && reflect.DeepEqual(base, c) {
+			pl.preset = r.ModelName
+			if r.Tokenizer != "dolma2" {
+				return fail(r, "tokenizer", "%s is OLMo-core's %s with the dolma2 vocabulary, but the recipe's tokenizer is %q\nHINT: use tokenizer: dolma2 with the olmo2_* presets (OLMo token files made by `olmolab tokenize --tokenizer dolma2`)", r.ModelName, r.ModelName, r.Tokenizer)
+			}
+			return nil
+		}
+	}
+	if c.TieWordEmbeddings {
+		return fail(r, "model.tie_word_embeddings", "tied embeddings are not exported (OLMo 2 does not tie them)")
+	}
+	if c.RopeTheta != math.Trunc(c.RopeTheta) || c.RopeTheta <= 0 {
+		return fail(r, "model.rope_theta", "OLMo-core's llama_like takes an integer rope_theta, got %v", c.RopeTheta)
+	}
+	if c.EOSTokenID == nil || c.PadTokenID == nil {
+		return fail(r, "model", "the model's vocabulary has no EOS or padding id, which OLMo-core's TokenizerConfig needs")
+	}
+	pl.notes = append(pl.notes, fmt.Sprintf("The model %q is not one of OLMo-core's olmo2_* presets, so its shape is spelled out with `TransformerConfig.llama_like` the way the olmo2_* constructors build theirs (reordered-norm blocks, QK-norm, RMSNorm eps %v, RoPE θ %v, SwiGLU MLP of width %d, no biases).", r.ModelName, c.RMSNormEps, c.RopeTheta, c.IntermediateSize))
+	return nil
+}
+
+// batch checks that the global batch splits evenly over the ranks and their
+// micro-batches, as OLMo-core requires.
+func (pl *plan) batch() error {
+	r := pl.r
+	world := pl.p.NProc * pl.p.Nodes
+	seq, gbs := r.SequenceLength, r.GlobalBatchSize
+	if gbs%(world*seq) != 0 {
+		return fail(r, "global_batch_size", "%d tokens (%d sequences of %d) do not split over %d ranks (--nproc %d × --nodes %d)\nHINT: choose --nproc/--nodes dividing %d, or --set global_batch_size=…", gbs, gbs/seq, seq, world, pl.p.NProc, pl.p.Nodes, gbs/seq)
+	}
+	perRank := gbs / world
+	pl.rankMicro = r.MicroBatchSize
+	if pl.rankMicro > perRank {
+		pl.rankMicro = perRank
+		pl.microBatchLowerd = true
+	}
+	if perRank%pl.rankMicro != 0 {
+		return fail(r, "rank_microbatch_size", "each of the %d ranks gets %d tokens per step, not a multiple of rank_microbatch_size %d\nHINT: --set rank_microbatch_size=%d (one sequence) or another divisor", world, perRank, pl.rankMicro, seq)
+	}
+	return nil
+}
+
+func (pl *plan) optimizer() error {
+	o := pl.r.Optimizer
+	if !o.DecayNorms {
+		return fail(pl.r, "optimizer.decay_norm_and_bias", "false is not exported: OLMo 2 decays norm weights and the export only knows OLMo 2's parameter groups\nHINT: --set optimizer.decay_norm_and_bias=true")
+	}
+	return nil
+}
+
+// schedule maps our schedules onto OLMo-core's token-unit schedulers, whose
+// formulas (olmo_core/optim/scheduler.py) are the same as lab.Schedule.LR's.
+func (pl *plan) schedule() error {
+	r := pl.r
+	s := r.Schedule
+	lr := r.Optimizer.LR
+	common := func() []string {
+		a := []string{"units=SchedulerUnits.tokens", "warmup=" + strconv.FormatInt(s.WarmupTokens, 10)}
+		if s.WarmupMinLR != 0 {
+			a = append(a, "warmup_min_lr="+pyFloat(s.WarmupMinLR))
+		}
+		return a
+	}
+	tmax := func(a []string) []string {
+		if s.MaxTokens > 0 {
+			a = append(a, "t_max="+strconv.FormatInt(s.MaxTokens, 10))
+		}
+		return a
+	}
+	if s.WarmupMinLR >= lr && s.WarmupTokens > 0 {
+		return fail(r, "schedule.warmup_min_lr", "%v is not below the peak LR %v (OLMo-core asserts it)", s.WarmupMinLR, lr)
+	}
+	if r.StartAsAnneal {
+		// OLMo 2 stage 2 (olmo2.md §7): from the configured LR linearly to 0 over the run,
+		// no warmup; OLMo-core keeps the configured LR (initial_lr is a fixed field)
+		// when it loads the optimizer state.
+		pl.scheduler = "LinearWithWarmup(units=SchedulerUnits.tokens, warmup=0, alpha_f=0.0)"
+		pl.schedulerNote = fmt.Sprintf("anneal: true — LR %s linearly to 0 over the run's %d tokens, no warmup (the recipe's schedule %q is what our lab ignores for an anneal too)", pyFloat(lr), r.MaxTokens, s.Kind)
+		return nil
+	}
+	if a := r.Anneal; a.AutoAt > 0 && a.AutoAt < r.MaxTokens {
+		switch {
+		case len(a.Mix) > 0:
+			return fail(r, "anneal.mix", "an automatic anneal onto another mix needs two OLMo-core runs (one dataset each)\nHINT: export stage 1 with --set anneal.auto_at=0, and the anneal as its own recipe (anneal: true, load_path: the stage-1 OLMo-core checkpoint), as experiments/olmo2_*_stage2.yaml do")
+		case s.Kind != "cosine" && s.Kind != "cosine_with_warmup":
+			return fail(r, "anneal.auto_at", "an automatic anneal is exported only after a cosine schedule (OLMo-core's CosWithWarmupAndLinearDecay), not %q", s.Kind)
+		case a.AutoAt+a.Tokens != r.MaxTokens:
+			return fail(r, "anneal.auto_at", "the anneal (%d tokens from %d) must end at max_tokens %d to be one OLMo-core schedule", a.Tokens, a.AutoAt, r.MaxTokens)
+		}
+		args := tmax(append(common(), "alpha_f="+pyFloat(s.AlphaF)))
+		args = append(args, "decay="+strconv.FormatInt(a.Tokens, 10), "decay_fraction=None", "decay_min_lr=0.0")
+		pl.scheduler = "CosWithWarmupAndLinearDecay(" + strings.Join(args, ", ") + ")"
+		pl.schedulerNote = fmt.Sprintf("cosine, then from its value at %d tokens linearly to 0 over the last %d (anneal.auto_at)", a.AutoAt, a.Tokens)
+		return nil
+	}
+	switch s.Kind {
+	case "cosine", "cosine_with_warmup":
+		pl.scheduler = "CosWithWarmup(" + strings.Join(tmax(append(common(), "alpha_f="+pyFloat(s.AlphaF))), ", ") + ")"
+	case "linear", "linear_with_warmup":
+		pl.scheduler = "LinearWithWarmup(" + strings.Join(tmax(append(common(), "alpha_f="+pyFloat(s.AlphaF))), ", ") + ")"
+	case "constant", "constant_with_warmup":
+		if s.WarmupTokens == 0 {
+			return fail(r, "schedule.warmup_tokens", "a constant schedule is exported as OLMo-core's ConstantWithWarmup, which divides by its warmup at the first step\nHINT: --set schedule.warmup_tokens=%d (one step)", r.GlobalBatchSize)
+		}
+		pl.scheduler = "ConstantWithWarmup(" + strings.Join(common(), ", ") + ")"
+	case "wsd":
+		if s.MaxTokens > 0 && s.MaxTokens != r.MaxTokens {
+			return fail(r, "schedule.t_max", "OLMo-core's WSD decays at the end of the run; t_max %d ≠ max_tokens %d cannot be expressed", s.MaxTokens, r.MaxTokens)
+		}
+		if s.WarmupTokens == 0 {
+			return fail(r, "schedule.warmup_tokens", "OLMo-core's WSD divides by its warmup at the first step\nHINT: --set schedule.warmup_tokens=%d (one step)", r.GlobalBatchSize)
+		}
+		frac := s.DecayFraction
+		if frac == 0 {
+			frac = 0.2
+		}
+		pl.scheduler = "WSD(" + strings.Join(append(common(), "decay_fraction="+pyFloat(frac), "decay_min_lr="+pyFloat(s.AlphaF*lr)), ", ") + ")"
+	default:
+		return fail(r, "schedule", "schedule %q has no OLMo-core counterpart in the export (cosine, linear, constant, wsd)", s.Kind)
+	}
+	pl.schedulerNote = fmt.Sprintf("%s, warmup %d tokens, in tokens (SchedulerUnits.tokens)", s.Kind, s.WarmupTokens)
+	return nil
+}
+
+// data checks every source is OLMo token files and turns directories into globs.
+func (pl *plan) data() error {
+	r := pl.r
+	var sum float64
+	for _, s := range r.Dataset {
+		sum += s.TargetRatio
+	}
+	if !(sum > 0) {
+		return fail(r, "dataset.sources", "the target ratios sum to %v; at least one must be positive", sum)
+	}
+	for i, s := range r.Dataset {
+		field := fmt.Sprintf("dataset.sources[%d]", i)
+		if s.TargetRatio == 0 {
+			pl.notes = append(pl.notes, fmt.Sprintf("Source %q has target_ratio 0 and is left out (OLMo-core's mixture wants ratios in (0, 1]).", s.Name))
+			continue
+		}
+		out := source{Name: s.Name, Ratio: s.TargetRatio / sum, Raw: s.TargetRatio}
+		for _, p := range s.Paths {
+			g, err := pl.tokenPath(field+".paths", s.Name, p)
+			if err != nil {
+				return err
+			}
+			out.Paths = append(out.Paths, g)
+		}
+		pl.sources = append(pl.sources, out)
+	}
+	return nil
+}
+
+var documentExts = []string{".jsonl", ".json", ".gz", ".zst", ".txt", ".md"}
+
+// tokenPath returns the path as OLMo-core's SourceMixtureConfig takes it: a
+// token file, or a glob ("*" and "**" only) of them.
+func (pl *plan) tokenPath(field, name, p string) (string, error) {
+	r := pl.r
+	hint := "\nHINT: `olmolab tokenize INPUT... --out DIR --tokenizer " + r.Tokenizer + "` writes OLMo .npy token files; point the source at DIR"
+	if strings.HasPrefix(p, "builtin:") {
+		return "", fail(r, field, "source %q reads %s, a built-in world stream that only olmolab has; OLMo-core reads OLMo token files (.npy)%s", name, p, hint)
+	}
+	if strings.ContainsAny(p, "?[{") {
+		return "", fail(r, field, "source %q: %s uses glob syntax OLMo-core does not read (it knows only * and **)\nHINT: list each alternative as its own path", name, p)
+	}
+	ext := strings.ToLower(filepath.Ext(p))
+	for _, d := range documentExts {
+		if ext == d {
+			return "", fail(r, field, "source %q reads %s, documents that olmolab tokenizes on the fly; OLMo-core reads only token files (.npy)%s", name, p, hint)
+		}
+	}
+	if ext == ".npy" || ext == ".bin" {
+		return p, nil
+	}
+	if strings.Contains(p, "*") {
+		return "", fail(r, field, "source %q: the glob %s does not end in .npy, so OLMo-core would read whatever it matches as tokens\nHINT: end the glob in *.npy", name, p)
+	}
+	// A directory: olmolab reads it recursively; OLMo-core wants a glob.
+	info, err := os.Stat(p)
+	if err != nil || !info.IsDir() {
+		if err == nil {
+			return "", fail(r, field, "source %q: %s is neither a .npy token file nor a directory of them%s", name, p, hint)
+		}
+		pl.assumedDirs = append(pl.assumedDirs, p)
+		return strings.TrimRight(p, "/") + "/**/*.npy", nil
+	}
+	var npy, other []string
+	_ = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+			return nil
+		}
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".npy":
+			npy = append(npy, path)
+		case ".bin":
+			other = append(other, path+" (.bin: give its path or glob explicitly)")
+		default:
+			other = append(other, path)
+		}
+		return nil
+	})
+	if len(other) > 0 {
+		return "", fail(r, field, "source %q: %s holds %s, which is not an OLMo .npy token file%s", name, p, other[0], hint)
+	}
+	if len(npy) == 0 {
+		return "", fail(r, field, "source %q: %s holds no .npy token files%s", name, p, hint)
+	}
+	return strings.TrimRight(p, "/") + "/**/*.npy", nil
+}
+
+// rest lists what the export leaves behind.
+func (pl *plan) rest() error {
+	r := pl.r
+	if pl.microBatchLowerd {
+		pl.notes = append(pl.notes, fmt.Sprintf("rank_microbatch_size %d is more than one rank's share of the batch, so it is %d here.", r.MicroBatchSize, pl.rankMicro))
+	}
+	if len(r.Eval.Tasks) > 0 {
+		pl.unmapped = append(pl.unmapped, fmt.Sprintf("eval (%s every %d steps): add OLMo-core's DownstreamEvaluatorCallbackConfig / LMEvaluatorCallbackConfig (TrainerConfig.with_recommended_evals) by hand, or evaluate checkpoints with `olmolab eval` after converting them to HF.", strings.Join(r.Eval.Tasks, ", "), r.Eval.IntervalSteps))
+	}
+	if len(r.Mixes) > 0 {
+		var names []string
+		for _, m := range r.Mixes {
+			names = append(names, m.Name)
+		}
+		pl.unmapped = append(pl.unmapped, fmt.Sprintf("mixes (%s): switching mixes mid-run is a lab action; in OLMo-core it is a second run from a checkpoint with another dataset.", strings.Join(names, ", ")))
+	}
+	if r.Soup.Ingredients > 0 {
+		pl.unmapped = append(pl.unmapped, fmt.Sprintf("soup (%d ingredients): run the script once per ingredient with a different --seed into its own --save-folder, then average the checkpoints; the export is one ingredient.", r.Soup.Ingredients))
+	}
+	pl.unmapped = append(pl.unmapped,
+		fmt.Sprintf("spikes (window %d, σ %v): OLMo 2's spike score is the lab's; OLMo-core logs the loss and grad norm (add its StabilityMonitor callback if wanted).", r.Spikes.Window, r.Spikes.Sigma),
+		fmt.Sprintf("checkpoint.dtype %s: OLMo-core writes distributed checkpoints in the training dtypes.", r.Checkpoint.Dtype),
+		fmt.Sprintf("backend %q and the lab's events, TUI and run directory: OLMo-core logs to the console (add its WandB/Comet callbacks if wanted).", r.Backend),
+		"Mixed precision and parallelism are OLMo-core's OLMo 2 settings (FSDP, bf16 parameters, fp32 reductions, torch.compile), not the recipe's (olmolab trains in float32).",
+		"OLMo 2 trained with OLMo-core's SkipStepAdamW; the export uses plain AdamWConfig as the recipe's optimizer says.",
+	)
+	if pl.loadPath != "" {
+		pl.notes = append(pl.notes, fmt.Sprintf("load_path %s must be an OLMo-core checkpoint (e.g. a stepN directory of the stage-1 run's --save-folder). An olmolab run directory or an HF checkpoint is not one: convert an HF checkpoint with OLMo-core's src/examples/huggingface/convert_checkpoint_from_hf.py (that loses the Adam state OLMo 2 carries into stage 2). Override with --load-path.", pl.loadPath))
+	}
+	return nil
+}
+
+// pyFloat writes a float64 as a Python float literal that reads back exactly.
+func pyFloat(v float64) string {
+	s := strconv.FormatFloat(v, 'g', -1, 64)
+	if !strings.ContainsAny(s, ".eEn") {
+		s += ".0"
+	}
+	return s
+}
+
+func pyStr(s string) string { return strconv.Quote(s) }
+
+// sortedCopy keeps output stable where a map would not.
+func sortedCopy(xs []string) []string {
+	out := append([]string(nil), xs...)
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,412 @@
+package export
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/olmolab/olmolab/experiments"
+	"github.com/olmolab/olmolab/lab"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+
+func shipped(t *testing.T, name string, sets ...string) *lab.Recipe {
+	t.Helper()
+	sr, ok := experiments.Lookup(name)
+	if !ok {
+		t.Fatalf("no shipped recipe %s", name)
+	}
+	r, err := lab.ParseRecipe(sr.Path, sr.YAML, sets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func exportFiles(t *testing.T, r *lab.Recipe, src string, nproc, nodes int) map[string][]byte {
+	t.Helper()
+	files, err := OLMoCore(OLMoCoreParams{Recipe: r, Source: src, NProc: nproc, Nodes: nodes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for _, f := range files {
+		out[f.Name] = f.Data
+	}
+	return out
+}
+
+// cases are the golden exports: OLMo 2 1B stage 1 on two nodes, its stage-2
+// anneal from a checkpoint, the 7B stage 1, and a CPU preset (a custom shape).
+var cases = []struct {
+	golden, recipe string
+	sets           []string
+	nproc, nodes   int
+}{
+	{"olmo2_1B_stage1", "olmo2_1B_stage1", nil, 8, 2},
+	{"olmo2_1B_stage2", "olmo2_1B_stage2", nil, 8, 1},
+	{"olmo2_7B_stage1", "olmo2_7B_stage1", nil, 8, 4},
+	{"cpu_s_npy", "quickstart", []string{
+		`dataset.sources=[{name: web, target_ratio: 3, paths: ["/data/web/*.npy"]}, {name: code, target_ratio: 1, paths: ["/data/code/part-0.npy"]}]`,
+		"mixes={}", "anneal={}", "soup={}",
+	}, 1, 1},
+}
+
+func TestGolden(t *testing.T) {
+	for _, tc := range cases {
+		t.Run(tc.golden, func(t *testing.T) {
+			src := tc.recipe
+			for _, s := range tc.sets {
+				src += " --set '" + s + "'"
+			}
+			files := exportFiles(t, shipped(t, tc.recipe, tc.sets...), src, tc.nproc, tc.nodes)
+			for _, name := range []string{"train.py", "launch.sh", "EXPORT.md"} {
+				path := filepath.Join("testdata", "golden", tc.golden, name)
+				if *update {
+					if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(path, files[name], 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("%v (regenerate with go test ./lab/export -update)", err)
+				}
+				if got := files[name]; !bytes.Equal(got, want) {
+					gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+					for i := 0; i < len(gl) && i < len(wl); i++ {
+						if gl[i] != wl[i] {
+							t.Fatalf("%s differs from %s at line %d:\n got: %s\nwant: %s\n(regenerate with -update if intended)", name, path, i+1, gl[i], wl[i])
+						}
+					}
+					t.Fatalf("%s differs from %s in length (%d vs %d lines)", name, path, len(gl), len(wl))
+				}
+			}
+		})
+	}
+}
+
+func python(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not found: the generated train.py is not compiled or run against the OLMo-core stub")
+	}
+	return p
+}
+
+// call is one recorded call of the OLMo-core stub.
+type call struct {
+	Call string         `json:"call"`
+	Args map[string]any `json:"args"`
+}
+
+// runStub runs train.py against testdata/stub (OLMo-core's classes and
+// signatures at OLMoCoreCommit, bodies that record) and returns the calls.
+func runStub(t *testing.T, py string, files map[string][]byte, args ...string) []call {
+	t.Helper()
+	dir := t.TempDir()
+	script := filepath.Join(dir, "train.py")
+	if err := os.WriteFile(script, files["train.py"], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	commit, err := os.ReadFile("testdata/stub/COMMIT")
+	if err != nil || strings.TrimSpace(string(commit)) != OLMoCoreCommit {
+		t.Fatalf("testdata/stub was made from OLMo-core %q, the export targets %s: regenerate it with scripts/olmo-core-stub.py", strings.TrimSpace(string(commit)), OLMoCoreCommit)
+	}
+	stub, _ := filepath.Abs("testdata/stub")
+	logPath := filepath.Join(dir, "calls.json")
+	cmd := exec.Command(py, "-m", "py_compile", script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("py_compile train.py: %v\n%s", err, out)
+	}
+	cmd = exec.Command(py, append([]string{script}, args...)...)
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+stub, "OLMO_CORE_STUB_LOG="+logPath, "PYTHONDONTWRITEBYTECODE=1")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("train.py against the OLMo-core stub: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls []call
+	if err := json.Unmarshal(b, &calls); err != nil {
+		t.Fatal(err)
+	}
+	return calls
+}
+
+func find(t *testing.T, calls []call, name string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, c := range calls {
+		if c.Call == name {
+			out = append(out, c.Args)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("train.py never called %s", name)
+	}
+	return out
+}
+
+func num(t *testing.T, args map[string]any, key string) float64 {
+	t.Helper()
+	v, ok := args[key].(float64)
+	if !ok {
+		t.Fatalf("%s = %v (%T), want a number", key, args[key], args[key])
+	}
+	return v
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) <= 1e-12*math.Max(1, math.Abs(b)) }
+
+// TestAgainstOLMoCoreStub: the generated scripts import, construct and call only
+// what OLMo-core has at OLMoCoreCommit, with keywords it accepts, and the values
+// they pass are the recipe's.
+func TestAgainstOLMoCoreStub(t *testing.T) {
+	py := python(t)
+	for _, tc := range cases {
+		t.Run(tc.golden, func(t *testing.T) {
+			r := shipped(t, tc.recipe, tc.sets...)
+			calls := runStub(t, py, exportFiles(t, r, tc.recipe, tc.nproc, tc.nodes))
+
+			if r.Tokenizer == "dolma2" {
+				find(t, calls, "TokenizerConfig.dolma2")
+				m := find(t, calls, "TransformerConfig."+r.ModelName)[0]
+				if m["vocab_size"] != "<TokenizerConfig.padded_vocab_size()>" || r.Model.VocabSize != 100352 {
+					t.Errorf("vocab_size %v, recipe %d", m["vocab_size"], r.Model.VocabSize)
+				}
+			} else {
+				m := find(t, calls, "TransformerConfig.llama_like")[0]
+				c := r.Model
+				for k, want := range map[string]int{"d_model": c.HiddenSize, "n_layers": c.NumHiddenLayers, "n_heads": c.NumAttentionHeads, "vocab_size": c.VocabSize} {
+					if num(t, m, k) != float64(want) {
+						t.Errorf("llama_like %s = %v, want %d", k, m[k], want)
+					}
+				}
+				ff := find(t, calls, "FeedForwardConfig()")[0]
+				if num(t, ff, "hidden_size") != float64(c.IntermediateSize) {
+					t.Errorf("MLP hidden %v, want %d", ff["hidden_size"], c.IntermediateSize)
+				}
+				tok := find(t, calls, "TokenizerConfig()")[0]
+				if num(t, tok, "vocab_size") != float64(c.VocabSize) || num(t, tok, "eos_token_id") != float64(*c.EOSTokenID) {
+					t.Errorf("tokenizer %v", tok)
+				}
+			}
+			if s := num(t, find(t, calls, "TransformerConfig()")[0], "init_seed"); s != float64(r.Seed) {
+				t.Errorf("init_seed %v, want %d", s, r.Seed)
+			}
+
+			dl := find(t, calls, "NumpyDataLoaderConfig()")[0]
+			if num(t, dl, "global_batch_size") != float64(r.GlobalBatchSize) || num(t, dl, "seed") != float64(r.Seed) {
+				t.Errorf("data loader %v, want batch %d seed %d", dl, r.GlobalBatchSize, r.Seed)
+			}
+			ds := find(t, calls, "NumpyFSLDatasetConfig.from_src_mix")[0]
+			if num(t, ds, "sequence_length") != float64(r.SequenceLength) {
+				t.Errorf("sequence_length %v, want %d", ds["sequence_length"], r.SequenceLength)
+			}
+			mix := find(t, calls, "SourceMixtureDatasetConfig()")[0]
+			if num(t, mix, "requested_tokens") != float64(r.MaxTokens) || num(t, mix, "global_batch_size") != float64(r.GlobalBatchSize) {
+				t.Errorf("mixture %v", mix)
+			}
+			srcs := find(t, calls, "SourceMixtureConfig()")
+			var sum, total float64
+			for _, s := range r.Dataset {
+				sum += s.TargetRatio
+			}
+			if len(srcs) != len(r.Dataset) {
+				t.Fatalf("%d sources, recipe has %d", len(srcs), len(r.Dataset))
+			}
+			for i, s := range r.Dataset {
+				got := srcs[i]
+				total += num(t, got, "target_ratio")
+				if got["source_name"] != s.Name || !near(num(t, got, "target_ratio"), s.TargetRatio/sum) {
+					t.Errorf("source %d: %v, want %s ratio %v", i, got, s.Name, s.TargetRatio/sum)
+				}
+				paths, _ := got["paths"].([]any)
+				if len(paths) != len(s.Paths) || !strings.HasPrefix(paths[0].(string), strings.TrimSuffix(strings.TrimSuffix(s.Paths[0], "*.npy"), "/")) {
+					t.Errorf("source %d paths %v, recipe %v", i, got["paths"], s.Paths)
+				}
+			}
+			if !near(total, 1) {
+				t.Errorf("ratios sum to %v", total)
+			}
+
+			tm := find(t, calls, "TransformerTrainModuleConfig()")[0]
+			if num(t, tm, "max_sequence_length") != float64(r.SequenceLength) || num(t, tm, "max_grad_norm") != r.Optimizer.MaxGradNorm || num(t, tm, "z_loss_multiplier") != r.ZLoss {
+				t.Errorf("train module %v", tm)
+			}
+			if micro := num(t, tm, "rank_microbatch_size"); int(r.GlobalBatchSize)/(tc.nproc*tc.nodes)%int(micro) != 0 {
+				t.Errorf("rank_microbatch_size %v does not divide a rank's share", micro)
+			}
+			opt := find(t, calls, "AdamWConfig()")[0]
+			betas, _ := opt["betas"].([]any)
+			if num(t, opt, "lr") != r.Optimizer.LR || num(t, opt, "eps") != r.Optimizer.Eps || num(t, opt, "weight_decay") != r.Optimizer.WeightDecay ||
+				len(betas) != 2 || betas[0] != r.Optimizer.Betas[0] || betas[1] != r.Optimizer.Betas[1] {
+				t.Errorf("AdamW %v", opt)
+			}
+			if ov, _ := opt["group_overrides"].([]any); !r.Optimizer.DecayEmbeddings && len(ov) != 1 {
+				t.Errorf("no embedding-decay override: %v", opt["group_overrides"])
+			}
+
+			if d := num(t, find(t, calls, "Duration.tokens")[0], "tokens"); d != float64(r.MaxTokens) {
+				t.Errorf("max duration %v tokens, want %d", d, r.MaxTokens)
+			}
+			tr := find(t, calls, "TrainerConfig()")[0]
+			if r.StartAsAnneal {
+				sch := find(t, calls, "LinearWithWarmup()")[0]
+				if num(t, sch, "alpha_f") != 0 || num(t, sch, "warmup") != 0 || sch["units"] != "SchedulerUnits.tokens" {
+					t.Errorf("anneal schedule %v", sch)
+				}
+				if tr["load_path"] != r.LoadPath || tr["load_strategy"] != "LoadStrategy.always" || tr["load_trainer_state"] != false || tr["load_optim_state"] != true {
+					t.Errorf("anneal loading %v", tr)
+				}
+			} else {
+				sch := find(t, calls, "CosWithWarmup()")[0]
+				if num(t, sch, "warmup") != float64(r.Schedule.WarmupTokens) || num(t, sch, "alpha_f") != r.Schedule.AlphaF || sch["units"] != "SchedulerUnits.tokens" {
+					t.Errorf("schedule %v", sch)
+				}
+				if r.Schedule.MaxTokens > 0 && num(t, sch, "t_max") != float64(r.Schedule.MaxTokens) {
+					t.Errorf("t_max %v, want %d", sch["t_max"], r.Schedule.MaxTokens)
+				}
+			}
+			ck := find(t, calls, "CheckpointerCallback()")[0]
+			if r.Checkpoint.IntervalSteps > 0 && num(t, ck, "save_interval") != float64(r.Checkpoint.IntervalSteps) {
+				t.Errorf("checkpointer %v", ck)
+			}
+			find(t, calls, "TrainerConfig.build().fit")
+		})
+	}
+}
+
+// TestStubCatchesMistakes: the stub is strict enough to matter — a keyword
+// OLMo-core does not take, a misspelt class or a wrong module fails.
+func TestStubCatchesMistakes(t *testing.T) {
+	py := python(t)
+	good := exportFiles(t, shipped(t, "olmo2_1B_stage1"), "olmo2_1B_stage1", 8, 1)["train.py"]
+	for _, tc := range []struct{ from, to, want string }{
+		{"warmup=8388608000", "warmup_tokens=8388608000", "unexpected keyword argument 'warmup_tokens'"},
+		{"z_loss_multiplier=", "z_loss=", "unexpected keyword argument 'z_loss'"},
+		{"sequence_length=SEQUENCE_LENGTH,\n        work_dir", "seq_len=SEQUENCE_LENGTH,\n        work_dir", "'seq_len' (passed on to NumpyFSLDatasetConfig)"},
+		{"from olmo_core.train.callbacks import CheckpointerCallback", "from olmo_core.train import CheckpointerCallback", "cannot import name 'CheckpointerCallback'"},
+		{"TransformerConfig.olmo2_1B_v2(", "TransformerConfig.olmo2_1B_v3(", "has no attribute 'olmo2_1B_v3'"},
+	} {
+		bad := bytes.Replace(good, []byte(tc.from), []byte(tc.to), 1)
+		if bytes.Equal(bad, good) {
+			t.Fatalf("%q not in train.py", tc.from)
+		}
+		dir := t.TempDir()
+		script := filepath.Join(dir, "train.py")
+		if err := os.WriteFile(script, bad, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		stub, _ := filepath.Abs("testdata/stub")
+		cmd := exec.Command(py, script)
+		cmd.Env = append(os.Environ(), "PYTHONPATH="+stub, "PYTHONDONTWRITEBYTECODE=1")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%s → %s: err %v, want %q in:\n%s", tc.from, tc.to, err, tc.want, out)
+		}
+	}
+}
+
+// TestRefused: what OLMo-core cannot read or express is a RecipeError naming the field.
+func TestRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name, recipe string
+		sets         []string
+		want         []string
+	}{
+		{"builtin source", "proxy_olmo2_30M", nil, []string{"dataset.sources[0].paths", `"web"`, "builtin:web_noisy", "HINT: `olmolab tokenize"}},
+		{"jsonl source", "olmo2_1B_stage1", []string{`dataset.sources=[{name: docs, target_ratio: 1, paths: ["/data/docs.jsonl.gz"]}]`}, []string{"dataset.sources[0].paths", "/data/docs.jsonl.gz", "HINT"}},
+		{"glob of anything", "olmo2_1B_stage1", []string{`dataset.sources=[{name: docs, target_ratio: 1, paths: ["/data/*"]}]`}, []string{"does not end in .npy"}},
+		{"brace glob", "olmo2_1B_stage1", []string{`dataset.sources=[{name: d, target_ratio: 1, paths: ["/data/{a,b}/*.npy"]}]`}, []string{"only * and **", "HINT"}},
+		{"wsd without warmup", "olmo2_1B_stage1", []string{"schedule={name: wsd}"}, []string{"schedule.warmup_tokens", "WSD"}},
+		{"norms not decayed", "olmo2_1B_stage1", []string{"optimizer.decay_norm_and_bias=false"}, []string{"optimizer.decay_norm_and_bias"}},
+		{"batch does not split", "olmo2_1B_stage1", []string{"global_batch_size=12288", "rank_microbatch_size=4096"}, []string{"global_batch_size", "8 ranks"}},
+		{"olmo2 preset without dolma2", "olmo2_1B_stage1", []string{"tokenizer=world"}, []string{"tokenizer", "dolma2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := shipped(t, tc.recipe, tc.sets...)
+			_, err := OLMoCore(OLMoCoreParams{Recipe: r, Source: tc.recipe, NProc: 8, Nodes: 1})
+			var re *lab.RecipeError
+			if !errors.As(err, &re) {
+				t.Fatalf("err %v, want a RecipeError", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+			if !strings.HasPrefix(err.Error(), "experiments/"+tc.recipe+".yaml: ") {
+				t.Errorf("error does not name the recipe file: %v", err)
+			}
+		})
+	}
+}
+
+func TestDirectorySources(t *testing.T) {
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good"), filepath.Join(dir, "bad")
+	for _, f := range []string{filepath.Join(good, "a", "part-0.npy"), filepath.Join(bad, "part-0.npy"), filepath.Join(bad, "notes.jsonl")} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte{0, 0, 0, 0}, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := shipped(t, "olmo2_1B_stage1", `dataset.sources=[{name: a, target_ratio: 1, paths: ["`+good+`"]}]`)
+	files := exportFiles(t, r, "x", 8, 1)
+	if !bytes.Contains(files["train.py"], []byte(good+`/**/*.npy"]`)) {
+		t.Errorf("directory not turned into a glob:\n%s", files["train.py"])
+	}
+	if bytes.Contains(files["EXPORT.md"], []byte("taken to be directories")) {
+		t.Errorf("an existing directory reported as assumed")
+	}
+	r = shipped(t, "olmo2_1B_stage1", `dataset.sources=[{name: b, target_ratio: 1, paths: ["`+bad+`"]}]`)
+	if _, err := OLMoCore(OLMoCoreParams{Recipe: r, Source: "x", NProc: 8, Nodes: 1}); err == nil || !strings.Contains(err.Error(), "notes.jsonl") {
+		t.Errorf("a directory with JSONL in it: err %v", err)
+	}
+}
+
+func TestWriteDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	files := []File{{Name: "a", Mode: 0o644, Data: []byte("1")}, {Name: "b.sh", Mode: 0o755, Data: []byte("2")}}
+	if err := WriteDir(dir, files, false); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "b.sh")); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Fatalf("b.sh: %v %v", fi, err)
+	}
+	if err := WriteDir(dir, []File{{Name: "c", Mode: 0o644}}, false); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("overwrote a non-empty directory: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "c")); err == nil {
+		t.Fatal("wrote into a refused directory")
+	}
+	if err := WriteDir(dir, []File{{Name: "c", Mode: 0o644}}, true); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != "c" {
+		t.Fatalf("--force left %v", entries)
+	}
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), ".out.tmp-*"))
+	if len(left) > 0 {
+		t.Fatalf("temporary directories left: %v", left)
+	}
+}

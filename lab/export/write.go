@@ -1,0 +1,58 @@
+package export
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// WriteDir writes files into dir all at once: into a temporary directory beside
+// it, renamed into place. A dir that exists and is not empty is refused unless
+// force, and then replaced whole.
+func WriteDir(dir string, files []File, force bool) error {
+	if entries, err := os.ReadDir(dir); err == nil {
+		if len(entries) > 0 && !force {
+			return fmt.Errorf("%s exists and is not empty; give --force to replace it", dir)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("export to %s: %w", dir, err)
+	}
+	parent := filepath.Dir(filepath.Clean(dir))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	defer os.RemoveAll(tmp) // a no-op once renamed
+	for _, f := range files {
+		if err := os.WriteFile(filepath.Join(tmp, f.Name), f.Data, f.Mode); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		if err := os.Chmod(filepath.Join(tmp, f.Name), f.Mode); err != nil { // past the umask
+			return fmt.Errorf("export: %w", err)
+		}
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	old := ""
+	if _, err := os.Stat(dir); err == nil {
+		old = tmp + ".old"
+		if err := os.Rename(dir, old); err != nil {
+			return fmt.Errorf("export: move the old %s aside: %w", dir, err)
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if old != "" {
+			_ = os.Rename(old, dir)
+		}
+		return fmt.Errorf("export: %w", err)
+	}
+	if old != "" {
+		return os.RemoveAll(old)
+	}
+	return nil
+}
