@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/olmolab/olmolab/lab/export"
+)
+
+const exportUsage = `usage: olmolab export olmo-core RECIPE [--set key=value]... --out DIR [--nproc N] [--nodes N] [--force]`
+
+// runExport is `olmolab export olmo-core`: one large run handed to OLMo-core
+// under torchrun (DESIGN.md, "Beyond one machine"). It writes train.py,
+// launch.sh and EXPORT.md into DIR, all or nothing.
+func runExport(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("export", stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, exportUsage)
+		fs.PrintDefaults()
+	}
+	var sets stringList
+	fs.Var(&sets, "set", "override a recipe value: key.path=value (repeatable)")
+	out := fs.String("out", "", "directory for train.py, launch.sh and EXPORT.md")
+	nproc := fs.Int("nproc", 8, "processes (GPUs) per node")
+	nodes := fs.Int("nodes", 1, "nodes")
+	force := fs.Bool("force", false, "replace a non-empty --out directory")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(pos) == 0:
+		return usageError{"export needs a target and a recipe\n" + exportUsage}
+	case pos[0] != "olmo-core":
+		return usageError{fmt.Sprintf("export: unknown target %q (known: olmo-core)", pos[0])}
+	case len(pos) == 1:
+		return usageError{"export olmo-core needs a recipe: a YAML file or a shipped name\n" + exportUsage}
+	case len(pos) > 2:
+		return usageError{fmt.Sprintf("export: unexpected argument %q (one recipe per export)", pos[2])}
+	case *out == "":
+		return usageError{"export: --out DIR is required"}
+	case *nproc < 1 || *nodes < 1:
+		return usageError{"export: --nproc and --nodes want N ≥ 1"}
+	}
+	rec, err := loadRecipe(pos[1], sets)
+	if err != nil {
+		return err
+	}
+	for _, w := range rec.Warnings {
+		fmt.Fprintln(stderr, "olmolab: warning:", w)
+	}
+	source := pos[1]
+	for _, s := range sets {
+		source += " --set " + s
+	}
+	files, err := export.OLMoCore(export.OLMoCoreParams{Recipe: rec, Source: source, NProc: *nproc, Nodes: *nodes})
+	if err != nil {
+		return inputError{err}
+	}
+	if err := export.WriteDir(*out, files, *force); err != nil {
+		return inputError{err}
+	}
+	fmt.Fprintf(stdout, "wrote %s/{train.py,launch.sh,EXPORT.md}: %s for OLMo-core %.12s, %d×%d ranks (checked against its API, not run; see EXPORT.md)\n",
+		*out, rec.Name, export.OLMoCoreCommit, *nodes, *nproc)
+	return nil
+}
