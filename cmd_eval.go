@@ -63,6 +63,12 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *ckpt == "" {
 		return usageError{"eval needs --model CKPT_OR_RUN"}
 	}
+	if *seq < 1 {
+		return usageError{fmt.Sprintf("eval: --seq %d: the context length must be at least 1", *seq)}
+	}
+	if *limit < -1 {
+		return usageError{fmt.Sprintf("eval: --limit %d: want a count, 0 (200 per task) or -1 (all)", *limit)}
+	}
 	dir, err := lab.ResolveCheckpoint(*ckpt)
 	if err != nil {
 		return inputError{err}

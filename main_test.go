@@ -107,6 +107,8 @@ func TestEvalCommands(t *testing.T) {
 		{"eval builtin", []string{"eval", "--model", golden, "--tokenizer", "bytes", "--tasks", "arith", "--limit", "8", "--seq", "16"}, 2, "", "vocabulary"},
 		{"eval unknown task", []string{"eval", "--model", golden, "--tasks", "nosuchtask"}, 2, "", "nosuchtask"},
 		{"eval no model", []string{"eval"}, 2, "", "needs --model"},
+		{"eval seq 0", []string{"eval", "--model", golden, "--seq", "0"}, 2, "", "eval: --seq 0: the context length must be at least 1"},
+		{"eval limit -5", []string{"eval", "--model", golden, "--limit", "-5"}, 2, "", "eval: --limit -5"},
 		{"snr nothing", []string{"snr"}, 2, "", "snr needs"},
 		{"snr missing", []string{"snr", "/no/such/run"}, 2, "", "/no/such/run"},
 		{"olmes bad sub", []string{"olmes", "frob"}, 2, "", "requests"},
