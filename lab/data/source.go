@@ -302,8 +302,12 @@ func (s *source) openTokens(paths []string, p openParams, probs *problems) bool 
 		tokens += f.n
 	}
 	if s.instances() == 0 {
-		probs.add(&InputError{Source: s.spec.Name, Msg: fmt.Sprintf("empty: %d files with %d tokens hold no complete instance of %d tokens", len(paths), tokens, p.seqLen),
-			Hint: "OLMo cuts each file into sequence_length chunks and drops the rest; give more data or a shorter sequence_length"})
+		e := &InputError{Source: s.spec.Name, Msg: fmt.Sprintf("empty: %d files with %d tokens hold no complete instance of %d tokens", len(paths), tokens, p.seqLen),
+			Hint: "OLMo cuts each file into sequence_length chunks and drops the rest; give more data or a shorter sequence_length"}
+		if len(paths) == 1 { // name the file
+			e.Path = paths[0]
+		}
+		probs.add(e)
 		s.close()
 		return false
 	}
@@ -373,8 +377,12 @@ func (s *source) scanDocs(p openParams, probs *problems) bool {
 		s.ndocs += r.docs
 	}
 	if ok && s.ndocs == 0 {
-		probs.add(&InputError{Source: s.spec.Name, Msg: fmt.Sprintf("empty: %d files hold no document with text", len(s.docs)),
-			Hint: `JSON lines need a non-empty "text" field`})
+		e := &InputError{Source: s.spec.Name, Msg: fmt.Sprintf("empty: %d files hold no document with text", len(s.docs)),
+			Hint: `JSON lines need a non-empty "text" field`}
+		if len(s.docs) == 1 { // name the file
+			e.Path = s.docs[0]
+		}
+		probs.add(e)
 		return false
 	}
 	return ok
