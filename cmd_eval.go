@@ -162,6 +162,12 @@ func runSNR(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err.Error()}
 	}
+	switch {
+	case *lastN < 1:
+		return usageError{fmt.Sprintf("snr: --last %d: want the number of checkpoints per run (at least 1)", *lastN)}
+	case *lastN == 1 && mode == olmes.NoisePerRun:
+		return usageError{"snr: --last 1: per-run noise is the spread over each run's last checkpoints, so it needs at least 2 (or use --noise pooled)"}
+	}
 	runs, err := olmes.LoadRunEvals(paths...)
 	if err != nil {
 		return olmesError(err)

@@ -111,6 +111,9 @@ func TestEvalCommands(t *testing.T) {
 		{"eval limit -5", []string{"eval", "--model", golden, "--limit", "-5"}, 2, "", "eval: --limit -5"},
 		{"snr nothing", []string{"snr"}, 2, "", "snr needs"},
 		{"snr missing", []string{"snr", "/no/such/run"}, 2, "", "/no/such/run"},
+		{"snr last 0", []string{"snr", "/no/such/run", "--last", "0"}, 2, "", "snr: --last 0: want the number of checkpoints"},
+		{"snr last -2", []string{"snr", "/no/such/run", "--last", "-2"}, 2, "", "snr: --last -2"},
+		{"snr last 1 per-run", []string{"snr", "/no/such/run", "--last", "1"}, 2, "", "snr: --last 1: per-run noise"},
 		{"olmes bad sub", []string{"olmes", "frob"}, 2, "", "requests"},
 		{"olmes bad formulation", []string{"olmes", "requests", "--task", "piqa", "--formulation", "xx", "--data", olmesData}, 2, "", "rc or mc"},
 	} {
