@@ -68,11 +68,12 @@ func readEvalRecords(dir string) []evalRecord {
 
 // latestEval picks the run's own latest evaluation: the trailing records of
 // evals.jsonl with the same step and reason (soups and ingredients, recorded
-// under "<run>/…", are left out).
+// under "<run>/…", are left out; the run's own name may not be the
+// directory's, for a run directory renamed).
 func latestEval(run string, recs []evalRecord) (rows []evalRow, metrics []string, step int64, why string) {
 	var own []evalRecord
 	for _, r := range recs {
-		if r.Run == run || r.Run == "" {
+		if !strings.Contains(r.Run, "/") {
 			own = append(own, r)
 		}
 	}

@@ -201,9 +201,10 @@ func (d *runData) applyStep(e lab.Event) {
 	if e.Skipped {
 		p.Loss, p.Grad = math.NaN(), math.NaN()
 	}
-	if e.Run != "" && e.Run != d.Name {
-		// a soup ingredient: its own curve, continuing from the soup's base step
-		name := strings.TrimPrefix(e.Run, d.Name+"/")
+	if _, name, ok := strings.Cut(e.Run, "/"); ok {
+		// a soup ingredient ("<run>/<ingredient>"): its own curve, continuing
+		// from the soup's base step. The run's own events carry no "/", and
+		// their name may not be the directory's (a run directory renamed).
 		var c *curve
 		for _, x := range d.Ingredients {
 			if x.Name == name {
