@@ -192,6 +192,10 @@ func runSNR(args []string, stdout, stderr io.Writer) error {
 
 // runOLMES is `olmolab olmes requests --task NAME --formulation rc|mc --data DIR`.
 func runOLMES(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		fmt.Fprintln(stderr, "usage: olmolab olmes requests --task NAME --formulation rc|mc --data DIR [--split S]\n(olmolab olmes requests --help for the flags)")
+		return errHelp
+	}
 	if len(args) == 0 || args[0] != "requests" {
 		return usageError{"olmes: the subcommand is 'requests' (olmolab olmes requests --task NAME --formulation rc|mc --data DIR)"}
 	}

@@ -27,8 +27,8 @@ func TestHelpNamesTheLab(t *testing.T) {
 // error with the wrong sentinel).
 func TestEveryCommandHasHelp(t *testing.T) {
 	for _, args := range [][]string{
-		{"--batch"}, {"sweep"}, {"eval"}, {"snr"}, {"olmes", "requests"}, {"tokenize"}, {"presets"},
-		{"verify"}, {"train"}, {"bench"},
+		{"--batch"}, {"sweep"}, {"eval"}, {"snr"}, {"olmes"}, {"olmes", "requests"}, {"tokenize"}, {"presets"},
+		{"verify"}, {"train"}, {"bench"}, {"export"}, {"export", "olmo-core"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(append(args, "--help"), &out, &errb); code != 0 {

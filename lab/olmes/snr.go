@@ -143,19 +143,27 @@ type RunEvals struct {
 	Records []EvalRecord
 }
 
-// ReadEvalRecords reads an evals.jsonl file. A malformed line is an *InputError with its line number.
+// ReadEvalRecords reads an evals.jsonl file. A malformed line is an *InputError
+// with its line number, except a last line without its newline that does not
+// parse: a record a live or killed run was still writing, skipped.
 func ReadEvalRecords(path string) ([]EvalRecord, error) {
-	rc, err := openMaybeGzip(path)
+	raw, err := openMaybeGzip(path)
 	if err != nil {
 		return nil, err
 	}
-	defer rc.Close()
+	defer raw.Close()
+	rc := &tailWatcher{r: raw}
 	var recs []EvalRecord
+	var torn error // a malformed line, forgiven if nothing follows it
 	err = forEachLine(rc, func(line []byte, n int) error {
+		if torn != nil {
+			return torn
+		}
 		var r EvalRecord
 		dec := json.NewDecoder(strings.NewReader(string(line)))
 		if err := dec.Decode(&r); err != nil {
-			return &InputError{Path: path, Line: n, Msg: "malformed eval record", Err: err}
+			torn = &InputError{Path: path, Line: n, Msg: "malformed eval record", Err: err}
+			return nil
 		}
 		if r.Task == "" || r.Metric == "" {
 			return inputErrorf(path, n, `each line needs "task", "metric" and "value" (olmes.EvalRecord)`, "eval record without task or metric")
@@ -166,6 +174,9 @@ func ReadEvalRecords(path string) ([]EvalRecord, error) {
 		recs = append(recs, r)
 		return nil
 	})
+	if err == nil && torn != nil && rc.last == '\n' {
+		err = torn // the malformed line was complete: the file is bad
+	}
 	if err != nil {
 		if IsInputError(err) {
 			return nil, err
@@ -506,4 +517,18 @@ func (t SNRTable) WriteJSON(w io.Writer) error {
 	e := json.NewEncoder(w)
 	e.SetIndent("", "  ")
 	return e.Encode(t)
+}
+
+// tailWatcher passes a reader through and remembers the last byte read.
+type tailWatcher struct {
+	r    io.Reader
+	last byte
+}
+
+func (t *tailWatcher) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		t.last = p[n-1]
+	}
+	return n, err
 }

@@ -326,3 +326,31 @@ func TestEvaluator(t *testing.T) {
 		t.Errorf("unknown task: %v", err)
 	}
 }
+
+// TestReadEvalRecordsTornTail: a last line without its newline that does not
+// parse is a record being written (a live run, a killed one) and is skipped; a
+// malformed complete line, last or not, is an error with its line number.
+func TestReadEvalRecordsTornTail(t *testing.T) {
+	good := `{"run":"a","step":1,"task":"t","formulation":"rc","metric":"m","value":1}`
+	for _, c := range []struct {
+		name, body string
+		n          int
+		err        string
+	}{
+		{"torn last line", good + "\n" + `{"run":"a","st`, 1, ""},
+		{"complete file", good + "\n" + good + "\n", 2, ""},
+		{"last line complete without newline", good + "\n" + good, 2, ""},
+		{"malformed last line with its newline", good + "\n" + `{"run":"a","st` + "\n", 0, "evals.jsonl:2"},
+		{"malformed line in the middle", good + "\n" + `{"run` + "\n" + good + "\n", 0, "evals.jsonl:2"},
+	} {
+		p := filepath.Join(t.TempDir(), "evals.jsonl")
+		os.WriteFile(p, []byte(c.body), 0o644)
+		recs, err := ReadEvalRecords(p)
+		switch {
+		case c.err == "" && (err != nil || len(recs) != c.n):
+			t.Errorf("%s: %d records, %v; want %d, no error", c.name, len(recs), err, c.n)
+		case c.err != "" && (!IsInputError(err) || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%s: %v, want an error naming %s", c.name, err, c.err)
+		}
+	}
+}

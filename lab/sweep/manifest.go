@@ -231,9 +231,20 @@ fi
 if compgen -G "$RUN/checkpoints/step-*/state.json" >/dev/null; then
   exec "$OLMOLAB" --batch --resume "$RUN" >/dev/null
 fi
-if [ -d "$RUN" ] && [ ! -e "$RUN/olmolab.pid" ]; then
-  # a start that never wrote a checkpoint: start over
-  rm -f "$RUN/metrics.jsonl" "$RUN/events.jsonl" "$RUN/evals.jsonl" "$RUN/summary.json"
+# lock_live: the run's lock names a process that still runs. One written on
+# another node is taken as live (it cannot be asked from here).
+lock_live() {
+  local pid host
+  [ -e "$RUN/olmolab.pid" ] || return 1
+  pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$RUN/olmolab.pid")
+  host=$(sed -n 's/.*"host": *"\([^"]*\)".*/\1/p' "$RUN/olmolab.pid")
+  [ -n "$pid" ] || return 1
+  [ -n "$host" ] && [ "$host" != "$(hostname)" ] && return 0
+  kill -0 "$pid" 2>/dev/null
+}
+if [ -d "$RUN" ] && ! lock_live; then
+  # a start that never wrote a checkpoint (and whose process is gone): start over
+  rm -f "$RUN/olmolab.pid" "$RUN/metrics.jsonl" "$RUN/events.jsonl" "$RUN/evals.jsonl" "$RUN/summary.json"
 fi
 exec "${START[@]}" >/dev/null
 `, m.Prefix, n-1, m.Prefix)

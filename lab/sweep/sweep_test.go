@@ -258,6 +258,11 @@ func TestScriptTasks(t *testing.T) {
 			write(lab.LockFile, `{"pid": 1, "host": "other"}`)
 			write(lab.MetricsFile, "{}\n")
 		}, "1", "0", 0, startCall, nil, []string{lab.LockFile, lab.MetricsFile}},
+		{"first attempt after a killed start: this node's stale lock", func() {
+			host, _ := os.Hostname()
+			write(lab.LockFile, fmt.Sprintf(`{"pid":%d,"mode":"headless","host":%q}`, deadPID(t), host))
+			write(lab.MetricsFile, "{}\n")
+		}, "1", "0", 0, startCall, []string{lab.LockFile, lab.MetricsFile}, nil},
 		{"finished", func() {
 			write("checkpoints/step-10/state.json", "{}")
 			write(lab.SummaryFile, "{\n  \"run\": \"x\",\n  \"state\": \"finished\"\n}\n")
@@ -374,4 +379,13 @@ func TestClearPartial(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, lab.MetricsFile)); err != nil {
 		t.Error("ClearPartial removed the metrics of a run with a checkpoint")
 	}
+}
+
+// deadPID is the pid of a process that has ended.
+func deadPID(t *testing.T) int {
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip("no true:", err)
+	}
+	return cmd.Process.Pid
 }
