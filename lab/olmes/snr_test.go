@@ -354,3 +354,31 @@ func TestReadEvalRecordsTornTail(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReadEvalRecords: any evals.jsonl either reads into records with a task,
+// a metric and a finite value, or fails with an *InputError; never a panic.
+func FuzzReadEvalRecords(f *testing.F) {
+	good := `{"run":"a","step":1,"task":"t","formulation":"rc","metric":"m","value":1}`
+	f.Add([]byte(good + "\n" + good + "\n"))
+	f.Add([]byte(good + "\n" + `{"run":"a","st`))
+	f.Add([]byte(`{"task":"t","metric":"m","value":1e999}` + "\n"))
+	f.Add([]byte("\n\n{}\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := filepath.Join(t.TempDir(), "evals.jsonl")
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		recs, err := ReadEvalRecords(p)
+		if err != nil {
+			if !IsInputError(err) {
+				t.Errorf("not an input error: %v", err)
+			}
+			return
+		}
+		for _, r := range recs {
+			if r.Task == "" || r.Metric == "" || math.IsNaN(r.Value) || math.IsInf(r.Value, 0) {
+				t.Errorf("record accepted: %+v", r)
+			}
+		}
+	})
+}

@@ -389,3 +389,43 @@ func deadPID(t *testing.T) int {
 	}
 	return cmd.Process.Pid
 }
+
+// FuzzParseAxis: any --vary value either gives a dotted key and distinct,
+// non-empty values, or an error that quotes what was given; never a panic.
+// Expand then names every run safely.
+func FuzzParseAxis(f *testing.F) {
+	for _, s := range []string{"seed=1,2,3", `dataset.sources.0.paths=["a","b"],["c"]`, "optimizer.lr=1e-3,3e-3",
+		"x=", "=1", "a..b=1", `k="a,b",'c'`, "k={a: 1, b: 2},{a: 3}", "k=[,"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := ParseAxis(s)
+		if err != nil {
+			if !strings.Contains(err.Error(), "--vary") {
+				t.Errorf("error does not say which flag: %v", err)
+			}
+			return
+		}
+		if a.Key == "" || len(a.Values) == 0 {
+			t.Fatalf("accepted %q as %+v", s, a)
+		}
+		seen := map[string]bool{}
+		for _, v := range a.Values {
+			if v == "" || seen[v] {
+				t.Fatalf("accepted %q with an empty or repeated value: %+v", s, a)
+			}
+			seen[v] = true
+		}
+		runs, err := Expand("p", []Axis{a})
+		if err != nil {
+			return
+		}
+		names := map[string]bool{}
+		for _, r := range runs {
+			if !SafeName(r.Name) || names[r.Name] {
+				t.Fatalf("%q: run name %q unsafe or repeated", s, r.Name)
+			}
+			names[r.Name] = true
+		}
+	})
+}
