@@ -6,8 +6,10 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -333,9 +335,80 @@ func (d *decoder) fields(n *yaml.Node, path string, f func(key string, v *yaml.N
 				}
 				return
 			}
+			if near := typoOf(k.Value); near != "" {
+				// one or two letters from a key the lab knows: a typo that
+				// would otherwise train on the default silently
+				d.fail(k, join(path, k.Value), "unknown key; did you mean %q? (keys the lab does not know at all, such as Beaker's budget or cluster, are only warned about)", near)
+				return
+			}
 			d.warn(k, "unknown key %q ignored", join(path, k.Value))
 		}
 	}
+}
+
+// recipeKeyNames are the keys the decoder knows, at any level: the case
+// labels of decoder.recipe and its helpers, "identifier", "preset" and
+// modelFields (TestRecipeKeyNames keeps this list in step with them).
+var recipeKeyNames = []string{
+	"alpha_f", "animals", "anneal", "at_anneal", "at_tokens", "auto_at", "backend", "betas", "checkpoint", "dataset",
+	"decay_embeddings", "decay_fraction", "decay_norm_and_bias", "decay_norms", "description", "dtype", "eps", "eval",
+	"flag_sigma", "global_batch_size", "identifier", "ingredients", "interval", "keep", "learning_rate", "limit",
+	"load_path", "lr", "max_grad_norm", "max_tokens", "min_points", "mix", "mixes", "model", "name", "optimizer", "paths",
+	"people", "preset", "rank_microbatch_size", "regions", "schedule", "seed", "seeds", "sequence_length", "sigma", "soup",
+	"sources", "spikes", "strict", "t_max", "t_warmup", "target_ratio", "tasks", "tokenizer", "tokens", "towns_per_region",
+	"type", "warmup_min_lr", "warmup_tokens", "weight_decay", "window", "world", "z_loss",
+}
+
+// typoOf returns the known key an unknown one is a near miss of: at most one
+// edit away for keys of up to 6 letters, two for longer ones. OLMo-core's,
+// olmo-cookbook's and Beaker's own keys, which recipes may carry, are all
+// further than that (nodes is two edits from model: hence 6).
+func typoOf(key string) string {
+	limit := 1
+	if len(key) > 6 {
+		limit = 2
+	}
+	if len(key) < 2 {
+		return ""
+	}
+	best, bestD := "", limit+1
+	for _, name := range knownKeyNames() {
+		if d := editDistance(key, name); d > 0 && d < bestD {
+			best, bestD = name, d
+		}
+	}
+	return best
+}
+
+// knownKeyNames is recipeKeyNames and modelFields' keys, sorted (so that of
+// two equally near keys the same one is named every time).
+var knownKeyNames = sync.OnceValue(func() []string {
+	names := slices.Clone(recipeKeyNames)
+	for name := range modelFields {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+})
+
+// editDistance is the Levenshtein distance between a and b (bytes: keys are ASCII).
+func editDistance(a, b string) int {
+	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			sub := prev[j-1]
+			if a[i-1] != b[j-1] {
+				sub++
+			}
+			cur[j] = min(sub, prev[j]+1, cur[j-1]+1)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func join(path, k string) string {

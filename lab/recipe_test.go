@@ -2,6 +2,8 @@ package lab
 
 import (
 	"errors"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -154,6 +156,74 @@ func TestShippedRecipes(t *testing.T) {
 		}
 		if _, err := resolveModel(r, tok); err != nil {
 			t.Errorf("%s: %v", sr.Name, err)
+		}
+	}
+}
+
+// TestRecipeTypos: a key one or two letters from a known one is an error that
+// names the key it was probably meant to be; keys the lab does not know at
+// all (Beaker's, OLMo-core's) stay warnings.
+func TestRecipeTypos(t *testing.T) {
+	for _, c := range []struct {
+		add  string
+		want string // error text; "" for a warning only
+	}{
+		{"optimizer: {lrr: 1.0e-3}\n", `optimizer.lrr: unknown key; did you mean "lr"?`},
+		{"optimizer: {weight_decy: 0.1}\n", `did you mean "weight_decay"?`},
+		{"sequence_lenght: 64\n", `did you mean "sequence_length"?`},
+		{"checkpoint: {intervall: 3}\n", `did you mean "interval"?`},
+		{"z_los: 1.0e-4\n", `did you mean "z_loss"?`},
+		{"budget: ai2/oe-training\n", ""},
+		{"cluster: [ai2/jupiter]\n", ""},
+		{"workspace: ai2/x\npriority: high\npreemptible: true\nnodes: 2\ngpus: 8\nweka: oe-training-default\n", ""},
+		{"annealing: {enabled: true}\nwarmup_steps: 100\nscheduler_type: cosine\nload_state: false\n", ""},
+		{"model_overrides: [a=b]\ndownstream_evaluators: [olmo2_dev_1b]\nlm_evaluator: true\n", ""},
+		{"variants: 4\nproxy_model_id: olmo2_30m\ngroup_id: x\nmetrics_config: {}\neval_interval: 100\nsave_interval: 100\n", ""},
+		{"shared_filesystem: true\nactivation_checkpointing: true\nlaunch_timeout: 10\nbeaker_image: x\nmax_target_sequence_length: 8192\n", ""},
+	} {
+		// the tiny recipe has optimizer and checkpoint mappings already; put
+		// the addition in a fresh document with the same base keys instead
+		base := strings.NewReplacer("optimizer: {lr: 3.0e-3}\n", "", "checkpoint: {interval: 5, keep: 0}\n", "").Replace(tinyRecipe)
+		r, err := ParseRecipe("tiny.yaml", []byte(base+c.add), nil)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%q: %v, want only warnings", c.add, err)
+		case c.want == "" && len(r.Warnings) == 0:
+			t.Errorf("%q: no warning", c.add)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%q: %v, want an error with %q", c.add, err, c.want)
+		}
+	}
+}
+
+// TestRecipeKeyNames: recipeKeyNames lists every key the decoder knows and
+// nothing else (the case labels of recipe.go that are keys, "identifier" and
+// "preset"), so that typo suggestions follow the decoder.
+func TestRecipeKeyNames(t *testing.T) {
+	src, err := os.ReadFile("recipe.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]bool{"B": true, "G": true, "K": true, "M": true, "T": true, "dolma2": true,
+		"allenai/dolma2-tokenizer": true, "tokenizers/allenai_dolma2.json": true}
+	labels := map[string]bool{"identifier": true, "preset": true}
+	for _, m := range regexp.MustCompile(`case ("[^:]*):`).FindAllStringSubmatch(string(src), -1) {
+		for _, q := range regexp.MustCompile(`"([^"]*)"`).FindAllStringSubmatch(m[1], -1) {
+			if !values[q[1]] {
+				labels[q[1]] = true
+			}
+		}
+	}
+	listed := map[string]bool{}
+	for _, k := range recipeKeyNames {
+		listed[k] = true
+		if !labels[k] {
+			t.Errorf("recipeKeyNames has %q, which the decoder does not know", k)
+		}
+	}
+	for k := range labels {
+		if !listed[k] {
+			t.Errorf("the decoder knows %q; add it to recipeKeyNames", k)
 		}
 	}
 }
