@@ -69,6 +69,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *limit < -1 {
 		return usageError{fmt.Sprintf("eval: --limit %d: want a count, 0 (200 per task) or -1 (all)", *limit)}
 	}
+	if err := checkOutputDir("eval --json", *jsonOut); err != nil {
+		return err
+	}
 	dir, err := lab.ResolveCheckpoint(*ckpt)
 	if err != nil {
 		return inputError{err}
@@ -111,7 +114,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		if err := res.WriteJSON(&sb); err != nil {
 			return err
 		}
-		if err := os.WriteFile(*jsonOut, []byte(sb.String()), 0o644); err != nil {
+		if err := model.WriteFileAtomic(*jsonOut, []byte(sb.String())); err != nil {
 			return err
 		}
 	}
@@ -168,6 +171,9 @@ func runSNR(args []string, stdout, stderr io.Writer) error {
 	case *lastN == 1 && mode == olmes.NoisePerRun:
 		return usageError{"snr: --last 1: per-run noise is the spread over each run's last checkpoints, so it needs at least 2 (or use --noise pooled)"}
 	}
+	if err := checkOutputDir("snr --json", *jsonOut); err != nil {
+		return err
+	}
 	runs, err := olmes.LoadRunEvals(paths...)
 	if err != nil {
 		return olmesError(err)
@@ -180,12 +186,24 @@ func runSNR(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *jsonOut != "" {
-		f, err := os.Create(*jsonOut)
-		if err != nil {
+		var sb strings.Builder
+		if err := t.WriteJSON(&sb); err != nil {
 			return err
 		}
-		defer f.Close()
-		return t.WriteJSON(f)
+		return model.WriteFileAtomic(*jsonOut, []byte(sb.String()))
+	}
+	return nil
+}
+
+// checkOutputDir refuses, before any work, an output file whose directory
+// does not exist (path "" is no output).
+func checkOutputDir(flagName, path string) error {
+	if path == "" {
+		return nil
+	}
+	dir := filepath.Dir(path)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return inputError{fmt.Errorf("%s %s: directory %s does not exist", flagName, path, dir)}
 	}
 	return nil
 }

@@ -37,6 +37,9 @@ func runTokenize(args []string, stdout, stderr io.Writer) error {
 	if len(inputs) == 0 || *out == "" {
 		return usageError{"tokenize needs INPUT... and --out DIR"}
 	}
+	if *maxMB < 1 {
+		return usageError{fmt.Sprintf("tokenize: --max-file-mb %d: want a size of at least 1 MiB", *maxMB)}
+	}
 	tok, err := data.NewTokenizer(*tokName)
 	if err != nil {
 		return inputError{err}
