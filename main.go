@@ -107,7 +107,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
-			return exitCode(c.run(args[1:], stdout, stderr), stderr)
+			// a usage error shows this command's usage, not the program's
+			err := c.run(args[1:], stdout, stderr)
+			var ue usageError
+			if errors.As(err, &ue) {
+				fmt.Fprintf(stderr, "olmolab: %s\nusage: olmolab %s %s  (olmolab %s --help for the flags)\n", ue.msg, c.name, c.args, c.name)
+				return exitBadInput
+			}
+			return exitCode(err, stderr)
 		}
 	}
 	if len(args[0]) > 0 && args[0][0] == '-' {

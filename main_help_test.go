@@ -57,3 +57,13 @@ func TestRunsFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestUsageErrorNamesTheCommand: a command's usage error shows that command's
+// usage, not the program's.
+func TestUsageErrorNamesTheCommand(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"snr"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "usage: olmolab snr RUN...") ||
+		strings.Contains(errb.String(), "--batch RECIPE") {
+		t.Errorf("exit %d, stderr:\n%s", code, errb.String())
+	}
+}
