@@ -2,7 +2,8 @@ package model
 
 import (
 	"runtime"
-	"sync"
+
+	"github.com/olmolab/olmolab/model/gemm"
 )
 
 // task is a unit of row-parallel work: do processes rows [lo, hi).
@@ -10,38 +11,37 @@ import (
 // dispatching one allocates nothing (a closure would escape to the heap per call).
 type task interface{ do(lo, hi int) }
 
-type chunk struct {
-	t      task
-	lo, hi int
-}
-
-// pool runs row-parallel tasks on persistent worker goroutines plus the caller.
+// pool runs row-parallel tasks on up to workers threads: gemm's
+// (gemm.Parallel), so that the products and the row kernels between them
+// share one set of worker goroutines and hand over without wake-ups.
 type pool struct {
 	workers int
-	work    []chan chunk
-	wg      sync.WaitGroup
+	job     ranges
+}
+
+// ranges cuts [0, n) into parts of per rows: part i is rows [i·per, (i+1)·per).
+type ranges struct {
+	t      task
+	n, per int
+}
+
+func (r *ranges) Part(i int) {
+	if lo := i * r.per; lo < r.n {
+		r.t.do(lo, min(lo+r.per, r.n))
+	}
 }
 
 func newPool(n int) *pool {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	p := &pool{workers: n}
-	for i := 1; i < n; i++ {
-		ch := make(chan chunk, 1)
-		p.work = append(p.work, ch)
-		go func() {
-			for c := range ch {
-				c.t.do(c.lo, c.hi)
-				p.wg.Done()
-			}
-		}()
-	}
-	return p
+	return &pool{workers: n}
 }
 
 // run splits [0, n) into one contiguous range per worker and waits for all.
 // Ranges shorter than minRows are merged so tiny jobs stay on one goroutine.
+// A job that needs per-worker state runs with n = workers and minRows 1: range
+// w is [w, w+1), and each range runs exactly once, on one goroutine.
 func (p *pool) run(n, minRows int, t task) {
 	if n <= 0 {
 		return
@@ -57,30 +57,11 @@ func (p *pool) run(n, minRows int, t task) {
 		t.do(0, n)
 		return
 	}
-	per := (n + parts - 1) / parts
-	p.wg.Add(parts - 1)
-	for i := 1; i < parts; i++ {
-		lo := i * per
-		hi := lo + per
-		if hi > n {
-			hi = n
-		}
-		if lo >= hi {
-			p.wg.Done()
-			continue
-		}
-		p.work[i-1] <- chunk{t, lo, hi}
-	}
-	hi := per
-	if hi > n {
-		hi = n
-	}
-	t.do(0, hi)
-	p.wg.Wait()
+	p.job = ranges{t: t, n: n, per: (n + parts - 1) / parts}
+	gemm.Parallel(parts, parts, &p.job)
+	p.job.t = nil
 }
 
-func (p *pool) close() {
-	for _, ch := range p.work {
-		close(ch)
-	}
-}
+// close releases nothing: the threads are gemm's. Engines call it so that a
+// pool of their own could come back without changing them.
+func (p *pool) close() {}

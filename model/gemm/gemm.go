@@ -97,6 +97,35 @@ func SgemmStridedBatched(transA, transB bool, m, n, k int, alpha float32,
 	wsPool.Put(ws)
 }
 
+// Parts is parallel work that is not a product: Part(i) runs piece i. Pieces
+// must not depend on each other or on which thread runs them.
+type Parts interface{ Part(i int) }
+
+// Parallel runs p.Part(i) for every i in [0, n) on up to threads threads of
+// the pool that runs the products (the caller is one of them), each piece
+// claimed by whichever thread is free, and returns when all are done. It
+// allocates nothing. If the pool is busy (another goroutine's product or
+// Parallel, or a Part calling Parallel), the caller runs every piece itself.
+//
+// One pool for the products and the row kernels between them matters on few
+// cores: its workers spin briefly between jobs, so the next job, product or
+// not, starts without a goroutine wake-up (tens of µs in a VM). Measured on 2
+// threads, alternating with the engine's former pool of its own: +7.6% tokens/s
+// at the quickstart's shape, +11% at issue 7's (a), +3.5% at (c).
+func Parallel(n, threads int, p Parts) {
+	if nt := min(threads, n, maxThreads); nt > 1 && thePool.mu.TryLock() {
+		thePool.ensure(nt)
+		thePool.parts, thePool.nparts = p, int32(n)
+		thePool.launch(nt, parallelParts)
+		thePool.parts = nil
+		thePool.mu.Unlock()
+		return
+	}
+	for i := 0; i < n; i++ {
+		p.Part(i)
+	}
+}
+
 // batchSplitFlops: a batched product at least this big is split across threads
 // on its own rather than handed whole to one thread.
 const batchSplitFlops = 64e6

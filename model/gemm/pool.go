@@ -93,6 +93,9 @@ const (
 	// private B buffers: probs[:pieces] (column slices of one product) or the
 	// items of batch.
 	independent
+	// parallelParts: threads claim the parts of work that is not a
+	// product (Parallel): the row kernels around the products.
+	parallelParts
 )
 
 // pool is the persistent set of worker goroutines. One parallel product runs at
@@ -117,7 +120,11 @@ type pool struct {
 	// independent state
 	pieces    int // column slices in probs
 	batch     batchJob
-	batchNext atomic.Int32 // next slice or batch item to claim
+	batchNext atomic.Int32 // next slice, batch item or Parallel part to claim
+
+	// parallelParts state
+	parts  Parts
+	nparts int32
 
 	mu2     sync.Mutex // guards parking in waitFor
 	cond    sync.Cond
@@ -217,6 +224,14 @@ func (p *pool) work(ws *workspace) {
 	switch p.mode {
 	case splitRows:
 		p.shared(ws)
+	case parallelParts:
+		for {
+			i := p.batchNext.Add(1) - 1
+			if i >= p.nparts {
+				return
+			}
+			p.parts.Part(int(i))
+		}
 	case independent:
 		if p.batch.count > 0 {
 			p.batch.thread(&p.batchNext, ws)
