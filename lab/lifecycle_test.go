@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"math"
 	"os"
 	"os/exec"
@@ -449,5 +450,19 @@ func TestPauseAndStopDuringASoup(t *testing.T) {
 	s, err = r.Wait()
 	if err != nil || s.State != "finished" || s.Soup == nil || s.Soup.FromStep != 10 || s.Steps != 10 {
 		t.Fatalf("resumed soup: state %q, steps %d, soup %+v, err %v", s.State, s.Steps, s.Soup, err)
+	}
+}
+
+// TestExplainLockError: a lock that cannot be written for lack of permission
+// says that the run directory is not writable (tests run as root here, where
+// permissions do not stop a write, so the error is made by hand).
+func TestExplainLockError(t *testing.T) {
+	perm := &fs.PathError{Op: "open", Path: "runs/x/.olmolab.pid.1.tmp", Err: fs.ErrPermission}
+	if err := explainLockError("runs/x", perm); !strings.Contains(err.Error(), "runs/x: the run directory is not writable") || !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("permission: %v", err)
+	}
+	other := errors.New("disk on fire")
+	if err := explainLockError("runs/x", other); err != other {
+		t.Errorf("other errors pass through: %v", err)
 	}
 }

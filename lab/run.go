@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -350,10 +351,19 @@ func wholeSteps(n int64, rec *Recipe) int64 {
 // lock writes the run directory's LockFile for this process.
 func (r *Run) lock() error {
 	if err := acquireLock(r.Dir, r.p.LockMode); err != nil {
-		return err
+		return explainLockError(r.Dir, err)
 	}
 	r.locked = true
 	return nil
+}
+
+// explainLockError says what a failure to write the lock means for the run:
+// the first write into its directory is the lock's.
+func explainLockError(dir string, err error) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("%s: the run directory is not writable (a run writes its lock, metrics and checkpoints there): %w", dir, err)
+	}
+	return err
 }
 
 // unlock removes the LockFile this process wrote; it runs once the run has

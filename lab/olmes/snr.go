@@ -194,10 +194,14 @@ func LoadRunEvals(paths ...string) ([]RunEvals, error) {
 		return nil, inputErrorf("", 0, "give run directories, a directory of runs, or evals.jsonl files", "no runs")
 	}
 	byRun := map[string][]EvalRecord{}
-	read := func(file string) error {
+	read := func(file string, given bool) error {
 		recs, err := ReadEvalRecords(file)
 		if err != nil {
 			return err
+		}
+		if len(recs) == 0 && given {
+			return inputErrorf(file, 0, "a run's evaluations come from its recipe's eval: section (tasks, interval, at_anneal) or from olmolab eval --json",
+				"holds no evaluations")
 		}
 		def := filepath.Base(filepath.Dir(file))
 		for _, r := range recs {
@@ -216,13 +220,13 @@ func LoadRunEvals(paths ...string) ([]RunEvals, error) {
 			return nil, &InputError{Path: p, Msg: "no such run directory or evals file", Err: err}
 		}
 		if !st.IsDir() {
-			if err := read(p); err != nil {
+			if err := read(p, true); err != nil {
 				return nil, err
 			}
 			continue
 		}
 		if f := filepath.Join(p, "evals.jsonl"); fileExists(f) {
-			if err := read(f); err != nil {
+			if err := read(f, true); err != nil {
 				return nil, err
 			}
 			continue
@@ -234,7 +238,7 @@ func LoadRunEvals(paths ...string) ([]RunEvals, error) {
 		}
 		sort.Strings(subs)
 		for _, f := range subs {
-			if err := read(f); err != nil {
+			if err := read(f, false); err != nil {
 				return nil, err
 			}
 		}
@@ -379,7 +383,12 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 		runs = main
 	}
 	if len(runs) < 2 {
-		return SNRTable{}, inputErrorf("", 0, "signal compares runs: give at least two comparable runs", "%d run(s)", len(runs))
+		var names []string
+		for _, r := range runs {
+			names = append(names, r.Name)
+		}
+		return SNRTable{}, inputErrorf("", 0, "signal compares runs: give at least two comparable runs with evaluations",
+			"%d run(s) with evaluations %v", len(runs), names)
 	}
 	if len(o.Target) > 0 && len(o.Target) != len(runs) {
 		return SNRTable{}, inputErrorf("", 0, "give one target run per run, in the same order", "%d runs but %d targets", len(runs), len(o.Target))

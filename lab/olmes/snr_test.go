@@ -262,6 +262,13 @@ func TestSNRBadInput(t *testing.T) {
 	if _, err := LoadRunEvals(t.TempDir()); !IsInputError(err) {
 		t.Errorf("empty dir: %v", err)
 	}
+	os.WriteFile(p, nil, 0o644) // a run whose recipe evaluates nothing
+	if _, err := LoadRunEvals(dir); !IsInputError(err) || !strings.Contains(err.Error(), "holds no evaluations") {
+		t.Errorf("run without evaluations: %v", err)
+	}
+	if _, err := SNR([]RunEvals{{Name: "only-run"}}, SNROptions{}); err == nil || !strings.Contains(err.Error(), "only-run") {
+		t.Errorf("one run: %v, want the run named", err)
+	}
 	if _, err := ParseNoiseMode("loud"); !IsInputError(err) {
 		t.Errorf("noise mode: %v", err)
 	}
