@@ -145,8 +145,9 @@ func NewCPU[F Float](cfg Config, B, T, workers int) *CPU[F] {
 	return e
 }
 
-// Close stops the engine's worker goroutines.
-func (e *CPU[F]) Close() { e.pool.close() }
+// Close releases the engine. It holds nothing to release today (its threads
+// are gemm's pool's, shared by every engine); Backend.Close calls it.
+func (e *CPU[F]) Close() {}
 
 func (e *CPU[F]) setBatch(ids, labels []int32) {
 	if len(ids) != e.B*e.T || (labels != nil && len(labels) != e.B*e.T) {

@@ -61,7 +61,3 @@ func (p *pool) run(n, minRows int, t task) {
 	gemm.Parallel(parts, parts, &p.job)
 	p.job.t = nil
 }
-
-// close releases nothing: the threads are gemm's. Engines call it so that a
-// pool of their own could come back without changing them.
-func (p *pool) close() {}

@@ -16,43 +16,21 @@ import (
 // holds meanwhile is a small loss.
 const waitSpin = 40 * time.Microsecond
 
-// waitFor returns once ctr reaches target: it spins for up to waitSpin, then
-// parks on pl.cond. Whoever completes a counter calls signal.
+// waitFor returns once ctr reaches target. Whoever completes a counter calls
+// signal.
 func (pl *pool) waitFor(ctr *atomic.Int32, target int32) {
-	if spinUntil(func() bool { return ctr.Load() >= target }) {
-		return
-	}
-	pl.mu2.Lock()
-	pl.waiters.Add(1)
-	for ctr.Load() < target {
-		pl.cond.Wait()
-	}
-	pl.waiters.Add(-1)
-	pl.mu2.Unlock()
-}
-
-// spinUntil polls done for up to waitSpin and reports whether it came true.
-// The clock is read once per 64 polls.
-func spinUntil(done func() bool) bool {
-	var t0 time.Time
-	for i := 0; ; i++ {
-		if done() {
-			return true
-		}
-		if i&63 == 63 {
-			if t0.IsZero() {
-				t0 = time.Now()
-			} else if time.Since(t0) > waitSpin {
-				return false
-			}
-		}
-	}
+	pl.await(func() bool { return ctr.Load() >= target })
 }
 
 // waitLeft returns once the current call is closed and no worker is inside.
 func (pl *pool) waitLeft() {
-	done := func() bool { return pl.state.Load()&countMask == 0 }
-	if spinUntil(done) {
+	pl.await(func() bool { return pl.state.Load()&countMask == 0 })
+}
+
+// await returns once done reports true: it spins for up to waitSpin, then
+// parks on pl.cond until a signal finds done true.
+func (pl *pool) await(done func() bool) {
+	if spinFor(waitSpin, done) {
 		return
 	}
 	pl.mu2.Lock()
@@ -62,6 +40,24 @@ func (pl *pool) waitLeft() {
 	}
 	pl.waiters.Add(-1)
 	pl.mu2.Unlock()
+}
+
+// spinFor polls done for up to d and reports whether it came true. The clock
+// is read once per 64 polls.
+func spinFor(d time.Duration, done func() bool) bool {
+	var t0 time.Time
+	for i := 0; ; i++ {
+		if done() {
+			return true
+		}
+		if i&63 == 63 {
+			if t0.IsZero() {
+				t0 = time.Now()
+			} else if time.Since(t0) > d {
+				return false
+			}
+		}
+	}
 }
 
 // signal wakes the parked waiters after a counter reached its target. The
@@ -180,17 +176,7 @@ func (w *worker) loop() {
 
 // poll spins until job differs from last (true) or workerSpin has passed.
 func (w *worker) poll(last uint32) bool {
-	t0 := time.Now()
-	for {
-		for range 256 {
-			if w.job.Load() != last {
-				return true
-			}
-		}
-		if time.Since(t0) > workerSpin {
-			return false
-		}
-	}
+	return spinFor(workerSpin, func() bool { return w.job.Load() != last })
 }
 
 // Call state (pool.state): the call's number, a closed bit and how many
