@@ -247,9 +247,12 @@ func ceil(a, b int) uint32 { return uint32((a + b - 1) / b) }
 func rows(n int) dim3    { return dim3{uint32(n), 1, 1} }
 func threads(n int) dim3 { return dim3{uint32(n), 1, 1} }
 
-// strided returns a grid for a grid-stride loop over n elements.
+// strided returns a grid of 256-thread blocks for a grid-stride loop over n
+// elements. The grid-stride kernels take 8 elements per thread when their
+// pointers allow (common.cuh, al16), so the grid is sized for that; their
+// one-element fallback loops over the rest, so any grid is correct.
 func strided(n int64) dim3 {
-	b := (n + 255) / 256
+	b := (n + 8*256 - 1) / (8 * 256)
 	return dim3{uint32(min(b, 65535)), 1, 1}
 }
 

@@ -42,6 +42,62 @@ __device__ __forceinline__ float ld(const bf16* p, size_t i) { return bf2f(p[i])
 __device__ __forceinline__ void st(float* p, size_t i, float v) { p[i] = v; }
 __device__ __forceinline__ void st(bf16* p, size_t i, float v) { p[i] = f2bf(v); }
 
+// ---- K-wide access for the memory-bound row kernels. With K = 8 a thread
+// moves 8 elements with 16-byte loads and stores (one for bf16, two for fp32),
+// so a warp moves 512 B of bf16 per instruction instead of 64 B; with K = 1 it
+// is ld/st. A kernel runs its K = 8 body only when every pointer it touches
+// is 16-byte aligned (al16) and its widths and strides are multiples of 8,
+// else the K = 1 body, so any layout still works. The overloads are chosen by
+// the array's length.
+__device__ __forceinline__ bool al16(const void* p) { return ((unsigned long long)p & 15ull) == 0; }
+
+__device__ __forceinline__ uint4 ld16(const void* p) {
+#ifdef OLMO_EMU
+  uint4 u;
+  emu_vec_accesses++;
+  memcpy(&u, p, 16);
+  return u;
+#else
+  return *(const uint4*)p;
+#endif
+}
+__device__ __forceinline__ void st16(void* p, uint4 u) {
+#ifdef OLMO_EMU
+  emu_vec_accesses++;
+  memcpy(p, &u, 16);
+#else
+  *(uint4*)p = u;
+#endif
+}
+
+__device__ __forceinline__ void ldv(const float* p, size_t i, float (&v)[1]) { v[0] = p[i]; }
+__device__ __forceinline__ void ldv(const bf16* p, size_t i, float (&v)[1]) { v[0] = bf2f(p[i]); }
+__device__ __forceinline__ void stv(float* p, size_t i, const float (&v)[1]) { p[i] = v[0]; }
+__device__ __forceinline__ void stv(bf16* p, size_t i, const float (&v)[1]) { p[i] = f2bf(v[0]); }
+
+__device__ __forceinline__ void ldv(const float* p, size_t i, float (&v)[8]) {
+  uint4 a = ld16(p + i), b = ld16(p + i + 4);
+  v[0] = __uint_as_float(a.x), v[1] = __uint_as_float(a.y), v[2] = __uint_as_float(a.z), v[3] = __uint_as_float(a.w);
+  v[4] = __uint_as_float(b.x), v[5] = __uint_as_float(b.y), v[6] = __uint_as_float(b.z), v[7] = __uint_as_float(b.w);
+}
+__device__ __forceinline__ void ldv(const bf16* p, size_t i, float (&v)[8]) {
+  uint4 a = ld16(p + i);
+  unsigned w[4] = {a.x, a.y, a.z, a.w};
+#pragma unroll
+  for (int k = 0; k < 4; k++) {
+    v[2 * k] = __uint_as_float(w[k] << 16);  // the lower index is in the lower bits
+    v[2 * k + 1] = __uint_as_float(w[k] & 0xffff0000u);
+  }
+}
+__device__ __forceinline__ void stv(float* p, size_t i, const float (&v)[8]) {
+  st16(p + i, make_uint4(__float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3])));
+  st16(p + i + 4,
+       make_uint4(__float_as_uint(v[4]), __float_as_uint(v[5]), __float_as_uint(v[6]), __float_as_uint(v[7])));
+}
+__device__ __forceinline__ void stv(bf16* p, size_t i, const float (&v)[8]) {
+  st16(p + i, make_uint4(pack2(v[0], v[1]), pack2(v[2], v[3]), pack2(v[4], v[5]), pack2(v[6], v[7])));
+}
+
 // DYN_SMEM declares the block's dynamic shared memory (the launch's smem bytes).
 #ifdef OLMO_EMU
 #define DYN_SMEM(name) unsigned char* name = emu_dyn_smem()

@@ -11,19 +11,37 @@
 // for an ignored label). dlogits may alias logits in fp32 mode: the label's
 // logit is read by every thread before the last barrier, and afterwards each
 // thread reads and writes only its own elements. grid rows, block 512.
-template <typename A>
-__device__ void ce_chunk(float* ce, float* zz, A* dlogits, const float* logits, const int* labels, int V,
-                         float scale, float z, int backward) {
+//
+// The logits are the largest tensor the step streams through memory, so the
+// max and the sum of exponentials come from one pass (each thread keeps a
+// running max m and Σexp(x − m), rescaled when m grows; the block then
+// rescales every thread's sum to the block's max): two reads of the row
+// instead of three.
+template <int K, typename A>
+__device__ void ce_chunk_k(float* ce, float* zz, A* dlogits, const float* logits, const int* labels, int V,
+                           float scale, float z, int backward) {
   __shared__ float red[32];
   size_t row = blockIdx.x;
   const float* L = logits + row * V;
-  float mx = NEG_INF;
-  for (int k = threadIdx.x; k < V; k += blockDim.x) mx = fmaxf(mx, L[k]);
-  mx = block_max(mx, red);
+  float mx = NEG_INF, sum = 0.f;
+  for (int k = threadIdx.x * K; k < V; k += blockDim.x * K) {
+    float v[K];
+    ldv(L, k, v);
+    float m = mx;
+#pragma unroll
+    for (int e = 0; e < K; e++) m = fmaxf(m, v[e]);
+    if (m > mx) {
+      sum *= expf(mx - m);  // expf(−inf) = 0 on the first chunk
+      mx = m;
+    }
+#pragma unroll
+    for (int e = 0; e < K; e++) sum += expf(v[e] - mx);
+  }
+  float bmx = block_max(mx, red);
+  if (mx > NEG_INF) sum *= expf(mx - bmx);  // a thread without elements keeps sum 0
+  mx = bmx;
   int label = labels[row];
   float ll = label == IGNORE_INDEX ? 0.f : L[label];
-  float sum = 0.f;
-  for (int k = threadIdx.x; k < V; k += blockDim.x) sum += expf(L[k] - mx);
   sum = block_sum(sum, red);  // ends with a barrier: all reads of ll are done
   float lse = mx + logf(sum);
   if (threadIdx.x == 0) {
@@ -33,15 +51,30 @@ __device__ void ce_chunk(float* ce, float* zz, A* dlogits, const float* logits, 
   if (!backward) return;
   A* D = dlogits + row * V;
   if (label == IGNORE_INDEX) {
-    for (int k = threadIdx.x; k < V; k += blockDim.x) st(D, k, 0.f);
+    float zero[K] = {};
+    for (int k = threadIdx.x * K; k < V; k += blockDim.x * K) stv(D, k, zero);
     return;
   }
   float f = scale * (1.f + 2.f * z * lse);
-  for (int k = threadIdx.x; k < V; k += blockDim.x) {
-    float d = f * expf(L[k] - lse);
-    if (k == label) d -= scale;
-    st(D, k, d);
+  for (int k = threadIdx.x * K; k < V; k += blockDim.x * K) {
+    float d[K];
+    ldv(L, k, d);
+#pragma unroll
+    for (int e = 0; e < K; e++) {
+      d[e] = f * expf(d[e] - lse);
+      if (k + e == label) d[e] -= scale;
+    }
+    stv(D, k, d);
   }
+}
+
+template <typename A>
+__device__ void ce_chunk(float* ce, float* zz, A* dlogits, const float* logits, const int* labels, int V,
+                         float scale, float z, int backward) {
+  if (V % 8 == 0 && al16(dlogits) && al16(logits))
+    ce_chunk_k<8>(ce, zz, dlogits, logits, labels, V, scale, z, backward);
+  else
+    ce_chunk_k<1>(ce, zz, dlogits, logits, labels, V, scale, z, backward);
 }
 
 extern "C" __global__ void __launch_bounds__(512) ce_chunk_f32(float* ce, float* zz, float* dlogits,

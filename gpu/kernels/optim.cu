@@ -34,18 +34,35 @@ extern "C" __global__ void __launch_bounds__(256) sumsq_final(double* out, const
 // decay = 1 − lr·wd (1 where the tensor is not decayed), stepSize = lr/(1−β1ᵗ)
 // and bc2 = √(1−β2ᵗ) computed on the host. pT, when not null, receives the
 // updated weight in bf16 for the next step's matrix products. grid-stride.
+template <int K>
+__device__ void adamw_k(float* p, const float* g, float* m, float* v, bf16* pT, long long n, float gs, float decay,
+                        float b1, float b2, float stepSize, float bc2, float eps) {
+  for (long long i = ((long long)blockIdx.x * blockDim.x + threadIdx.x) * K; i < n;
+       i += (long long)gridDim.x * blockDim.x * K) {
+    float gi[K], pi[K], mi[K], vi[K];
+    ldv(g, (size_t)i, gi);
+    ldv(p, (size_t)i, pi);
+    ldv(m, (size_t)i, mi);
+    ldv(v, (size_t)i, vi);
+#pragma unroll
+    for (int e = 0; e < K; e++) {
+      float ge = gi[e] * gs;
+      float pe = pi[e] * decay;
+      mi[e] = b1 * mi[e] + (1.f - b1) * ge;
+      vi[e] = b2 * vi[e] + (1.f - b2) * ge * ge;
+      pi[e] = pe - stepSize * mi[e] / (sqrtf(vi[e]) / bc2 + eps);
+    }
+    stv(m, (size_t)i, mi);
+    stv(v, (size_t)i, vi);
+    stv(p, (size_t)i, pi);
+    if (pT) stv(pT, (size_t)i, pi);
+  }
+}
 extern "C" __global__ void __launch_bounds__(256) adamw(float* p, const float* g, float* m, float* v, bf16* pT,
                                                         long long n, float gs, float decay, float b1, float b2,
                                                         float stepSize, float bc2, float eps) {
-  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-    float gi = g[i] * gs;
-    float pi = p[i] * decay;
-    float mi = b1 * m[i] + (1.f - b1) * gi;
-    float vi = b2 * v[i] + (1.f - b2) * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    pi = pi - stepSize * mi / (sqrtf(vi) / bc2 + eps);
-    p[i] = pi;
-    if (pT) pT[i] = f2bf(pi);
-  }
+  if (n % 8 == 0 && al16(p) && al16(g) && al16(m) && al16(v) && al16(pT))
+    adamw_k<8>(p, g, m, v, pT, n, gs, decay, b1, b2, stepSize, bc2, eps);
+  else
+    adamw_k<1>(p, g, m, v, pT, n, gs, decay, b1, b2, stepSize, bc2, eps);
 }

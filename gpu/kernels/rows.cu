@@ -12,15 +12,23 @@
 
 // embed_fwd: res[r,:] = W[ids[r],:] (fp32) and xT[r,:] the same in type A
 // (xT may be null). grid R, block 256.
-template <typename A>
-__device__ void embed_fwd(float* res, A* xT, const float* W, const int* ids, int C) {
+template <int K, typename A>
+__device__ void embed_fwd_k(float* res, A* xT, const float* W, const int* ids, int C) {
   size_t r = blockIdx.x;
   size_t id = (size_t)ids[r];
-  for (int i = threadIdx.x; i < C; i += blockDim.x) {
-    float v = W[id * C + i];
-    res[r * C + i] = v;
-    if (xT) st(xT, r * C + i, v);
+  for (int i = threadIdx.x * K; i < C; i += blockDim.x * K) {
+    float v[K];
+    ldv(W, id * C + i, v);
+    stv(res, r * C + i, v);
+    if (xT) stv(xT, r * C + i, v);
   }
+}
+template <typename A>
+__device__ void embed_fwd(float* res, A* xT, const float* W, const int* ids, int C) {
+  if (C % 8 == 0 && al16(res) && al16(xT) && al16(W))
+    embed_fwd_k<8>(res, xT, W, ids, C);
+  else
+    embed_fwd_k<1>(res, xT, W, ids, C);
 }
 
 // embed_bwd: dW[tok] += dres[r] for the rows r of tok, in increasing row order
@@ -45,61 +53,115 @@ extern "C" __global__ void __launch_bounds__(256)
 // y32 = w ⊙ x·rstd + res, yT = (A) y32, rstd[r] kept for the backward pass.
 // y32 and yT may be null: recomputation before the backward pass needs only
 // rstd. grid R, block 256.
-template <typename A>
-__device__ void rms_res_fwd(float* y32, A* yT, float* rstd, const A* x, const float* res, const float* w, int n,
-                            float eps) {
+template <int K, typename A>
+__device__ void rms_res_fwd_k(float* y32, A* yT, float* rstd, const A* x, const float* res, const float* w, int n,
+                              float eps) {
   __shared__ float red[32];
   size_t r = blockIdx.x;
   const A* xr = x + r * n;
   float ss = 0.f;
-  for (int i = threadIdx.x; i < n; i += blockDim.x) {
-    float v = ld(xr, i);
-    ss += v * v;
+  for (int i = threadIdx.x * K; i < n; i += blockDim.x * K) {
+    float v[K];
+    ldv(xr, i, v);
+#pragma unroll
+    for (int k = 0; k < K; k++) ss += v[k] * v[k];
   }
   ss = block_sum(ss, red);
   float s = 1.f / sqrtf(ss / (float)n + eps);
   if (threadIdx.x == 0) rstd[r] = s;
   if (!y32 && !yT) return;
-  for (int i = threadIdx.x; i < n; i += blockDim.x) {
-    float v = w[i] * (ld(xr, i) * s) + res[r * n + i];
-    if (y32) y32[r * n + i] = v;
-    if (yT) st(yT, r * n + i, v);
+  for (int i = threadIdx.x * K; i < n; i += blockDim.x * K) {
+    float v[K], wv[K], rv[K];
+    ldv(xr, i, v);
+    ldv(w, i, wv);
+    ldv(res, r * n + i, rv);
+#pragma unroll
+    for (int k = 0; k < K; k++) v[k] = wv[k] * (v[k] * s) + rv[k];
+    if (y32) stv(y32, r * n + i, v);
+    if (yT) stv(yT, r * n + i, v);
   }
+}
+template <typename A>
+__device__ void rms_res_fwd(float* y32, A* yT, float* rstd, const A* x, const float* res, const float* w, int n,
+                            float eps) {
+  if (n % 8 == 0 && al16(y32) && al16(yT) && al16(x) && al16(res) && al16(w))
+    rms_res_fwd_k<8>(y32, yT, rstd, x, res, w, n, eps);
+  else
+    rms_res_fwd_k<1>(y32, yT, rstd, x, res, w, n, eps);
 }
 
 // rms_fwd: y = w ⊙ x·rstd from an fp32 input (model.norm before the LM head).
 // grid R, block 256.
-template <typename A>
-__device__ void rms_fwd(A* y, float* rstd, const float* x, const float* w, int n, float eps) {
+template <int K, typename A>
+__device__ void rms_fwd_k(A* y, float* rstd, const float* x, const float* w, int n, float eps) {
   __shared__ float red[32];
   size_t r = blockIdx.x;
   const float* xr = x + r * n;
   float ss = 0.f;
-  for (int i = threadIdx.x; i < n; i += blockDim.x) ss += xr[i] * xr[i];
+  for (int i = threadIdx.x * K; i < n; i += blockDim.x * K) {
+    float v[K];
+    ldv(xr, i, v);
+#pragma unroll
+    for (int k = 0; k < K; k++) ss += v[k] * v[k];
+  }
   ss = block_sum(ss, red);
   float s = 1.f / sqrtf(ss / (float)n + eps);
   if (threadIdx.x == 0) rstd[r] = s;
-  for (int i = threadIdx.x; i < n; i += blockDim.x) st(y, r * n + i, w[i] * (xr[i] * s));
+  for (int i = threadIdx.x * K; i < n; i += blockDim.x * K) {
+    float v[K], wv[K];
+    ldv(xr, i, v);
+    ldv(w, i, wv);
+#pragma unroll
+    for (int k = 0; k < K; k++) v[k] = wv[k] * (v[k] * s);
+    stv(y, r * n + i, v);
+  }
+}
+template <typename A>
+__device__ void rms_fwd(A* y, float* rstd, const float* x, const float* w, int n, float eps) {
+  if (n % 8 == 0 && al16(y) && al16(x) && al16(w))
+    rms_fwd_k<8>(y, rstd, x, w, n, eps);
+  else
+    rms_fwd_k<1>(y, rstd, x, w, n, eps);
 }
 
 // rms_bwd: with g = w ⊙ dy and s = rstd, dx = s·g − s³·x·(g·x)/n
 // (model/kernels.go rmsnormBackRows). dx may alias dy: each thread reads its
 // own elements again after the block-wide dot product. The row strides let
 // the QK-norm work on column slices of the fused qkv buffers. grid R, block 256.
-template <typename DY, typename X, typename DX>
-__device__ void rms_bwd(DX* dx, int lddx, const DY* dy, int lddy, const X* x, int ldx, const float* rstd,
-                        const float* w, int n) {
+template <int K, typename DY, typename X, typename DX>
+__device__ void rms_bwd_k(DX* dx, int lddx, const DY* dy, int lddy, const X* x, int ldx, const float* rstd,
+                          const float* w, int n) {
   __shared__ float red[32];
   size_t r = blockIdx.x;
   float s = rstd[r];
   float dot = 0.f;
-  for (int i = threadIdx.x; i < n; i += blockDim.x) dot += (w[i] * ld(dy, r * lddy + i)) * ld(x, r * ldx + i);
+  for (int i = threadIdx.x * K; i < n; i += blockDim.x * K) {
+    float wv[K], g[K], xv[K];
+    ldv(w, i, wv);
+    ldv(dy, r * lddy + i, g);
+    ldv(x, r * ldx + i, xv);
+#pragma unroll
+    for (int k = 0; k < K; k++) dot += (wv[k] * g[k]) * xv[k];
+  }
   dot = block_sum(dot, red);
   float c = (dot / (float)n) * s * s * s;
-  for (int i = threadIdx.x; i < n; i += blockDim.x) {
-    float v = w[i] * ld(dy, r * lddy + i) * s - c * ld(x, r * ldx + i);
-    st(dx, r * lddx + i, v);
+  for (int i = threadIdx.x * K; i < n; i += blockDim.x * K) {
+    float wv[K], g[K], xv[K];
+    ldv(w, i, wv);
+    ldv(dy, r * lddy + i, g);
+    ldv(x, r * ldx + i, xv);
+#pragma unroll
+    for (int k = 0; k < K; k++) g[k] = wv[k] * g[k] * s - c * xv[k];
+    stv(dx, r * lddx + i, g);
   }
+}
+template <typename DY, typename X, typename DX>
+__device__ void rms_bwd(DX* dx, int lddx, const DY* dy, int lddy, const X* x, int ldx, const float* rstd,
+                        const float* w, int n) {
+  if (n % 8 == 0 && lddx % 8 == 0 && lddy % 8 == 0 && ldx % 8 == 0 && al16(dx) && al16(dy) && al16(x) && al16(w))
+    rms_bwd_k<8>(dx, lddx, dy, lddy, x, ldx, rstd, w, n);
+  else
+    rms_bwd_k<1>(dx, lddx, dy, lddy, x, ldx, rstd, w, n);
 }
 
 // rms_dw_part: part[p][i] = Σ_{r in rows of part p} dy[r,i]·x[r,i]·rstd[r]: the
@@ -133,10 +195,10 @@ extern "C" __global__ void __launch_bounds__(256) rms_dw_reduce(float* dw, const
 // fused qkv row), 1 handles k (width NKV·HS at column NH·HS):
 // out = rope(w ⊙ raw·rstd), rstd kept. cos/sin are (T, HS/2) tables computed in
 // float64 on the host, as the CPU engine does. grid (R, 2), block 256.
-template <typename A>
-__device__ void qknorm_rope_fwd(A* q, A* k, float* qr, float* kr, const A* qkv, int ldqkv, const float* wq,
-                                const float* wk, const float* cosT, const float* sinT, int T, int NH, int NKV,
-                                int HS, float eps) {
+template <int K, typename A>
+__device__ void qknorm_rope_fwd_k(A* q, A* k, float* qr, float* kr, const A* qkv, int ldqkv, const float* wq,
+                                  const float* wk, const float* cosT, const float* sinT, int T, int NH, int NKV,
+                                  int HS, float eps) {
   __shared__ float red[32];
   size_t r = blockIdx.x;
   bool isk = blockIdx.y == 1;
@@ -145,80 +207,158 @@ __device__ void qknorm_rope_fwd(A* q, A* k, float* qr, float* kr, const A* qkv, 
   const float* w = isk ? wk : wq;
   A* out = (isk ? k : q) + r * n;
   float ss = 0.f;
-  for (int i = threadIdx.x; i < n; i += blockDim.x) {
-    float v = ld(x, i);
-    ss += v * v;
+  for (int i = threadIdx.x * K; i < n; i += blockDim.x * K) {
+    float v[K];
+    ldv(x, i, v);
+#pragma unroll
+    for (int e = 0; e < K; e++) ss += v[e] * v[e];
   }
   ss = block_sum(ss, red);
   float s = 1.f / sqrtf(ss / (float)n + eps);
   if (threadIdx.x == 0) (isk ? kr : qr)[r] = s;
   int half = HS / 2;
   int t = (int)(r % T);
-  for (int j = threadIdx.x; j < n / 2; j += blockDim.x) {
+  // K consecutive pairs share a head (half is a multiple of K)
+  for (int j = threadIdx.x * K; j < n / 2; j += blockDim.x * K) {
     int h = j / half, i = j % half;
     int c0 = h * HS + i, c1 = c0 + half;
-    float a = w[c0] * (ld(x, c0) * s);
-    float b = w[c1] * (ld(x, c1) * s);
-    float c = cosT[t * half + i], sn = sinT[t * half + i];
-    st(out, c0, a * c - b * sn);
-    st(out, c1, b * c + a * sn);
+    float a[K], b[K], w0[K], w1[K], c[K], sn[K];
+    ldv(x, c0, a);
+    ldv(x, c1, b);
+    ldv(w, c0, w0);
+    ldv(w, c1, w1);
+    ldv(cosT, (size_t)t * half + i, c);
+    ldv(sinT, (size_t)t * half + i, sn);
+#pragma unroll
+    for (int e = 0; e < K; e++) {
+      float av = w0[e] * (a[e] * s), bv = w1[e] * (b[e] * s);
+      a[e] = av * c[e] - bv * sn[e];
+      b[e] = bv * c[e] + av * sn[e];
+    }
+    stv(out, c0, a);
+    stv(out, c1, b);
   }
+}
+template <typename A>
+__device__ void qknorm_rope_fwd(A* q, A* k, float* qr, float* kr, const A* qkv, int ldqkv, const float* wq,
+                                const float* wk, const float* cosT, const float* sinT, int T, int NH, int NKV,
+                                int HS, float eps) {
+  // the k slice starts NH·HS columns in: a multiple of 8 when HS/2 is
+  if ((HS / 2) % 8 == 0 && HS % 2 == 0 && ldqkv % 8 == 0 && al16(q) && al16(k) && al16(qkv) && al16(wq) &&
+      al16(wk) && al16(cosT) && al16(sinT))
+    qknorm_rope_fwd_k<8>(q, k, qr, kr, qkv, ldqkv, wq, wk, cosT, sinT, T, NH, NKV, HS, eps);
+  else
+    qknorm_rope_fwd_k<1>(q, k, qr, kr, qkv, ldqkv, wq, wk, cosT, sinT, T, NH, NKV, HS, eps);
 }
 
 // rope_bwd applies the inverse rotation in place to the q and k gradient
 // slices of the fused dqkv rows (the transpose of a rotation is its inverse;
 // model/kernels.go ropeRows with sign −1). grid (R, 2), block 256.
-template <typename A>
-__device__ void rope_bwd(A* dqkv, int ldqkv, const float* cosT, const float* sinT, int T, int NH, int NKV, int HS) {
+template <int K, typename A>
+__device__ void rope_bwd_k(A* dqkv, int ldqkv, const float* cosT, const float* sinT, int T, int NH, int NKV, int HS) {
   size_t r = blockIdx.x;
   bool isk = blockIdx.y == 1;
   int n = (isk ? NKV : NH) * HS;
   A* x = dqkv + r * ldqkv + (isk ? NH * HS : 0);
   int half = HS / 2;
   int t = (int)(r % T);
-  for (int j = threadIdx.x; j < n / 2; j += blockDim.x) {
+  for (int j = threadIdx.x * K; j < n / 2; j += blockDim.x * K) {
     int h = j / half, i = j % half;
     int c0 = h * HS + i, c1 = c0 + half;
-    float a = ld(x, c0), b = ld(x, c1);
-    float c = cosT[t * half + i], si = -sinT[t * half + i];
-    st(x, c0, a * c - b * si);
-    st(x, c1, b * c + a * si);
+    float a[K], b[K], c[K], si[K];
+    ldv(x, c0, a);
+    ldv(x, c1, b);
+    ldv(cosT, (size_t)t * half + i, c);
+    ldv(sinT, (size_t)t * half + i, si);
+#pragma unroll
+    for (int e = 0; e < K; e++) {
+      float av = a[e], bv = b[e], sv = -si[e];
+      a[e] = av * c[e] - bv * sv;
+      b[e] = bv * c[e] + av * sv;
+    }
+    stv(x, c0, a);
+    stv(x, c1, b);
   }
+}
+template <typename A>
+__device__ void rope_bwd(A* dqkv, int ldqkv, const float* cosT, const float* sinT, int T, int NH, int NKV, int HS) {
+  if ((HS / 2) % 8 == 0 && HS % 2 == 0 && ldqkv % 8 == 0 && al16(dqkv) && al16(cosT) && al16(sinT))
+    rope_bwd_k<8>(dqkv, ldqkv, cosT, sinT, T, NH, NKV, HS);
+  else
+    rope_bwd_k<1>(dqkv, ldqkv, cosT, sinT, T, NH, NKV, HS);
 }
 
 // ---- SwiGLU: act = silu(gate) ⊙ up, silu(g) = g·σ(g) (olmo2.md §2). gate and
 // up are the two halves of one fused projection row: gu[r] = [gate | up].
 
 // swiglu_fwd: grid-stride over R·I elements. grid ≤ 65535, block 256.
+// K elements per step of the grid-stride loop (I a multiple of K): one
+// division for K elements.
+template <int K, typename A>
+__device__ void swiglu_fwd_k(A* act, const A* gu, int I, long long total) {
+  for (long long idx = ((long long)blockIdx.x * blockDim.x + threadIdx.x) * K; idx < total;
+       idx += (long long)gridDim.x * blockDim.x * K) {
+    size_t r = (size_t)(idx / I), i = (size_t)(idx % I);
+    float g[K], u[K];
+    ldv(gu, r * 2 * I + i, g);
+    ldv(gu, r * 2 * I + I + i, u);
+#pragma unroll
+    for (int e = 0; e < K; e++) g[e] = g[e] / (1.f + expf(-g[e])) * u[e];
+    stv(act, (size_t)idx, g);
+  }
+}
 template <typename A>
 __device__ void swiglu_fwd(A* act, const A* gu, int I, long long total) {
-  for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
-       idx += (long long)gridDim.x * blockDim.x) {
-    size_t r = (size_t)(idx / I), i = (size_t)(idx % I);
-    float g = ld(gu, r * 2 * I + i), u = ld(gu, r * 2 * I + I + i);
-    st(act, (size_t)idx, g / (1.f + expf(-g)) * u);
-  }
+  if (I % 8 == 0 && al16(act) && al16(gu))
+    swiglu_fwd_k<8>(act, gu, I, total);
+  else
+    swiglu_fwd_k<1>(act, gu, I, total);
 }
 
 // swiglu_bwd: dup = dact·silu(g); dgate = dact·up·σ(g)·(1 + g·(1 − σ(g)))
 // (model/kernels.go swigluBackRows), written into dgu = [dgate | dup].
+template <int K, typename A>
+__device__ void swiglu_bwd_k(A* dgu, const A* dact, const A* gu, int I, long long total) {
+  for (long long idx = ((long long)blockIdx.x * blockDim.x + threadIdx.x) * K; idx < total;
+       idx += (long long)gridDim.x * blockDim.x * K) {
+    size_t r = (size_t)(idx / I), i = (size_t)(idx % I);
+    float g[K], u[K], d[K], dg[K], du[K];
+    ldv(gu, r * 2 * I + i, g);
+    ldv(gu, r * 2 * I + I + i, u);
+    ldv(dact, (size_t)idx, d);
+#pragma unroll
+    for (int e = 0; e < K; e++) {
+      float sg = 1.f / (1.f + expf(-g[e]));
+      du[e] = d[e] * g[e] * sg;
+      dg[e] = d[e] * u[e] * sg * (1.f + g[e] * (1.f - sg));
+    }
+    stv(dgu, r * 2 * I + I + i, du);
+    stv(dgu, r * 2 * I + i, dg);
+  }
+}
 template <typename A>
 __device__ void swiglu_bwd(A* dgu, const A* dact, const A* gu, int I, long long total) {
-  for (long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
-       idx += (long long)gridDim.x * blockDim.x) {
-    size_t r = (size_t)(idx / I), i = (size_t)(idx % I);
-    float g = ld(gu, r * 2 * I + i), u = ld(gu, r * 2 * I + I + i);
-    float sg = 1.f / (1.f + expf(-g));
-    float d = ld(dact, (size_t)idx);
-    st(dgu, r * 2 * I + I + i, d * g * sg);
-    st(dgu, r * 2 * I + i, d * u * sg * (1.f + g * (1.f - sg)));
-  }
+  if (I % 8 == 0 && al16(dgu) && al16(dact) && al16(gu))
+    swiglu_bwd_k<8>(dgu, dact, gu, I, total);
+  else
+    swiglu_bwd_k<1>(dgu, dact, gu, I, total);
 }
 
 // cast_bf16: dst = (bf16) src, for the bf16 copy of the weights. grid-stride.
+template <int K>
+__device__ void cast_bf16_k(bf16* dst, const float* src, long long n) {
+  for (long long i = ((long long)blockIdx.x * blockDim.x + threadIdx.x) * K; i < n;
+       i += (long long)gridDim.x * blockDim.x * K) {
+    float v[K];
+    ldv(src, (size_t)i, v);
+    stv(dst, (size_t)i, v);
+  }
+}
 extern "C" __global__ void __launch_bounds__(256) cast_bf16(bf16* dst, const float* src, long long n) {
-  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-    dst[i] = f2bf(src[i]);
+  if (n % 8 == 0 && al16(dst) && al16(src))
+    cast_bf16_k<8>(dst, src, n);
+  else
+    cast_bf16_k<1>(dst, src, n);
 }
 
 // ---- entry points, one per activation type

@@ -195,7 +195,17 @@ static std::map<std::string, Entry> table = {
     E(attn_fwd_v2_128) E(attn_bwd_dkv_v2_128) E(attn_bwd_dq_v2_128)
 };
 
+unsigned long long emu_vec_accesses = 0;
+
 extern "C" {
+
+// emu_vec_count returns the 16-byte accesses since the last call and resets
+// the count.
+unsigned long long emu_vec_count() {
+  unsigned long long n = emu_vec_accesses;
+  emu_vec_accesses = 0;
+  return n;
+}
 
 // emu_set_cp_early selects when cp.async copies are performed: at issue
 // (early != 0) or at the issuing thread's wait (the default).

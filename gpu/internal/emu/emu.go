@@ -15,6 +15,7 @@ package emu
 #include <stdlib.h>
 int emu_has(const char* name);
 void emu_set_cp_early(int early);
+unsigned long long emu_vec_count(void);
 const char* emu_kernel_sources(void);
 const char* emu_launch(const char* name, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
                        unsigned bz, unsigned smem, const uint64_t* args, int nargs);
@@ -50,6 +51,14 @@ func SetEarlyCopies(early bool) {
 	mu.Lock()
 	defer mu.Unlock()
 	C.emu_set_cp_early(cbool(early))
+}
+
+// VecAccesses returns how many 16-byte vector loads and stores the kernels
+// made since the last call (common.cuh ld16, st16).
+func VecAccesses() uint64 {
+	mu.Lock()
+	defer mu.Unlock()
+	return uint64(C.emu_vec_count())
 }
 
 // Launch runs kernel name on a grid of blocks; args are 8-byte parameter

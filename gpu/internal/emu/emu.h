@@ -92,3 +92,7 @@ void emu_cp_async(void* dst, const void* src, int bytes, int src_bytes);
 void emu_cp_commit();
 void emu_cp_wait(int n);
 void emu_ldmatrix_x4(unsigned r[4], const unsigned short* row, bool trans);
+
+// emu_vec_accesses counts the 16-byte loads and stores of the row kernels'
+// vector paths (common.cuh ld16, st16), so tests can see which path ran.
+extern unsigned long long emu_vec_accesses;
