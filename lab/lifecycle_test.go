@@ -222,6 +222,134 @@ func TestLiveLockPIDReuse(t *testing.T) {
 	}
 }
 
+// writeLockAt writes a lock as another process would, with its heartbeat
+// (the file's mtime) at beat.
+func writeLockAt(t *testing.T, dir string, l RunLock, beat time.Time) {
+	t.Helper()
+	b, _ := json.Marshal(l)
+	path := filepath.Join(dir, LockFile)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, beat, beat); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLiveLockHeartbeat: a lock written on another host is live while its
+// heartbeat is younger than LockStaleAfter, so a dead node's run can be taken
+// over; a lock of this host goes by its pid whatever its heartbeat.
+func TestLiveLockHeartbeat(t *testing.T) {
+	host, _ := os.Hostname()
+	now := time.Now()
+	dead := sleeper(t)
+	dead.Process.Kill()
+	dead.Wait()
+	for _, tc := range []struct {
+		name string
+		lock RunLock
+		age  time.Duration // of the heartbeat
+		live bool
+	}{
+		{"another host, fresh heartbeat", RunLock{PID: 1, Host: "node-7"}, 0, true},
+		{"another host, two missed beats", RunLock{PID: 1, Host: "node-7"}, LockStaleAfter - time.Minute, true},
+		{"another host, heartbeat too old: a dead node", RunLock{PID: 1, Host: "node-7"}, LockStaleAfter + time.Second, false},
+		{"another host, heartbeat ahead of this clock", RunLock{PID: 1, Host: "node-7"}, -time.Minute, true},
+		{"this host, live pid, old heartbeat", RunLock{PID: os.Getpid(), Host: host, Started: now}, time.Hour, true},
+		{"this host, dead pid, fresh heartbeat", RunLock{PID: dead.Process.Pid, Host: host, Started: now}, 0, false},
+		{"no host, live pid", RunLock{PID: os.Getpid(), Started: now}, time.Hour, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeLockAt(t, dir, tc.lock, now.Add(-tc.age))
+			if l, live := LiveLock(dir); live != tc.live || l.PID != tc.lock.PID {
+				t.Errorf("LiveLock = %+v, %v; want live %v", l, live, tc.live)
+			}
+		})
+	}
+}
+
+// TestRemoteLockTakeover: a fresh lock of another host refuses the run with
+// the host and how long ago its heartbeat was; a stale one is replaced.
+func TestRemoteLockTakeover(t *testing.T) {
+	dir := t.TempDir()
+	remote := RunLock{PID: 4242, Mode: LockHeadless, Host: "node-7", Started: time.Now().Add(-time.Hour)}
+	writeLockAt(t, dir, remote, time.Now().Add(-20*time.Second))
+	err := acquireLock(dir, LockHeadless)
+	if err == nil {
+		t.Fatal("a live lock of another host was replaced")
+	}
+	for _, want := range []string{dir, "pid 4242", "on node-7", "heartbeat 2", "HINT"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal %q lacks %q", err, want)
+		}
+	}
+	if l, _ := ReadLock(dir); l.PID != 4242 {
+		t.Fatalf("the refusal touched the other host's lock: %+v", l)
+	}
+
+	writeLockAt(t, dir, remote, time.Now().Add(-LockStaleAfter-time.Minute))
+	if err := acquireLock(dir, LockHeadless); err != nil {
+		t.Fatalf("a dead node's lock blocked the run: %v", err)
+	}
+	if l, ok := LiveLock(dir); !ok || l.PID != os.Getpid() {
+		t.Fatalf("lock after the takeover: %+v, live %v", l, ok)
+	}
+}
+
+// TestLockHeartbeat: a training run refreshes its lock's mtime, and stops
+// once the lock is released; the heartbeat leaves another process's lock
+// alone.
+func TestLockHeartbeat(t *testing.T) {
+	lockHeartbeat = 10 * time.Millisecond
+	t.Cleanup(func() { lockHeartbeat = LockHeartbeat })
+	old := time.Now().Add(-time.Hour)
+	beaten := func(dir string) bool {
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if l, ok := ReadLock(dir); ok && time.Since(l.Heartbeat) < time.Minute {
+				return true
+			}
+		}
+		return false
+	}
+	path := func(dir string) string { return filepath.Join(dir, LockFile) }
+
+	r, err := StartRun(context.Background(), RunParams{Recipe: parseTiny(t, "max_tokens=1M", "checkpoint.interval=0"), RunsDir: t.TempDir(), Name: "beat", PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(path(r.Dir), old, old)
+	if !beaten(r.Dir) {
+		t.Error("the training run did not refresh its lock")
+	}
+	r.Do(Action{Kind: ActStop})
+	r.Wait()
+	noLock(t, r.Dir, "stopped")
+
+	// stop returns once the goroutine has ended: no beat after it
+	dir := t.TempDir()
+	writeLockAt(t, dir, RunLock{PID: os.Getpid(), Mode: LockTUI}, old)
+	stop := heartbeat(dir, os.Getpid())
+	if !beaten(dir) {
+		t.Fatal("heartbeat did not refresh the lock")
+	}
+	stop()
+	os.Chtimes(path(dir), old, old)
+	time.Sleep(50 * time.Millisecond)
+	if l, _ := ReadLock(dir); time.Since(l.Heartbeat) < time.Minute {
+		t.Errorf("a beat after stop: heartbeat %v", l.Heartbeat)
+	}
+
+	// another process's lock is not ours to keep alive
+	writeLockAt(t, dir, RunLock{PID: 4242, Mode: LockHeadless}, old)
+	stop = heartbeat(dir, os.Getpid())
+	time.Sleep(50 * time.Millisecond)
+	stop()
+	if l, _ := ReadLock(dir); time.Since(l.Heartbeat) < time.Minute {
+		t.Errorf("the heartbeat refreshed pid %d's lock", l.PID)
+	}
+}
+
 // TestEventsAnnounceWork: every evaluation and checkpoint is announced before
 // it starts (evaluating, checkpointing) and reported when done (eval,
 // checkpoint), so a front end can say what the run is busy with.

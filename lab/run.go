@@ -97,7 +97,8 @@ type Run struct {
 	stepTime  time.Duration
 	stepToks  int64
 	peak      float64
-	locked    bool // this process wrote the run directory's LockFile
+	locked    bool   // this process wrote the run directory's LockFile
+	stopBeat  func() // ends the lock's heartbeat
 	lastCkpt  int64
 	lastEval  []EvalScore
 	soup      *SoupReport
@@ -354,6 +355,7 @@ func (r *Run) lock() error {
 		return explainLockError(r.Dir, err)
 	}
 	r.locked = true
+	r.stopBeat = heartbeat(r.Dir, os.Getpid())
 	return nil
 }
 
@@ -370,6 +372,7 @@ func explainLockError(dir string, err error) error {
 // ended, however it ended.
 func (r *Run) unlock() {
 	if r.locked {
+		r.stopBeat()
 		RemoveLock(r.Dir, os.Getpid())
 		r.locked = false
 	}

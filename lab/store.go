@@ -316,15 +316,44 @@ const (
 	LockHeadless = "headless" // olmolab --batch, started by hand or by a session that detached the run
 )
 
+// A lock's heartbeat is its file's mtime, which the process holding it
+// refreshes every LockHeartbeat. Only a lock written on another host needs
+// it: there the pid cannot be asked, so a lock whose heartbeat is older than
+// LockStaleAfter is taken as left by a dead node (a Slurm job killed and
+// requeued elsewhere). Six missed beats leave room for a file system's
+// attribute cache (NFS: up to 60 s) and some clock skew between hosts.
+const (
+	LockHeartbeat  = 30 * time.Second
+	LockStaleAfter = 3 * time.Minute
+)
+
+// lockHeartbeat and lockStaleAfter are the ones in use; tests shorten them.
+var lockHeartbeat, lockStaleAfter = LockHeartbeat, LockStaleAfter
+
 // RunLock is LockFile's content. The lab writes it when a run starts or
 // resumes and removes it when the run ends, however it ends; a process killed
 // outright leaves it behind, and a lock whose process is gone is stale:
 // LiveLock ignores it and a resume replaces it.
 type RunLock struct {
-	PID     int       `json:"pid"`
-	Mode    string    `json:"mode"` // LockTUI or LockHeadless
-	Host    string    `json:"host"`
-	Started time.Time `json:"started"`
+	PID       int       `json:"pid"`
+	Mode      string    `json:"mode"` // LockTUI or LockHeadless
+	Host      string    `json:"host"`
+	Started   time.Time `json:"started"`
+	Heartbeat time.Time `json:"-"` // the file's mtime: when its process last refreshed it
+}
+
+// Remote says whether the lock was written on another host, where its pid
+// means nothing here.
+func (l RunLock) Remote() bool {
+	host, _ := os.Hostname()
+	return l.Host != "" && l.Host != host
+}
+
+// Holder says who holds the lock, for messages: pid, mode, host, start and
+// how long ago its heartbeat was.
+func (l RunLock) Holder() string {
+	return fmt.Sprintf("pid %d (%s, on %s since %s, heartbeat %s ago)", l.PID, l.Mode, l.Host,
+		l.Started.Format(time.DateTime), time.Since(l.Heartbeat).Round(time.Second))
 }
 
 func marshalLock(pid int, mode string) []byte {
@@ -348,7 +377,8 @@ func RemoveLock(dir string, pid int) {
 
 // ReadLock returns dir's lock, live or stale.
 func ReadLock(dir string) (RunLock, bool) {
-	b, err := os.ReadFile(filepath.Join(dir, LockFile))
+	path := filepath.Join(dir, LockFile)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return RunLock{}, false
 	}
@@ -356,7 +386,36 @@ func ReadLock(dir string) (RunLock, bool) {
 	if json.Unmarshal(b, &l) != nil || l.PID <= 0 {
 		return RunLock{}, false
 	}
+	if fi, err := os.Stat(path); err == nil {
+		l.Heartbeat = fi.ModTime()
+	}
 	return l, true
+}
+
+// heartbeat refreshes dir's lock every lockHeartbeat while it is pid's, by
+// setting its mtime: a stat, no write, so training never waits on it. stop
+// ends it and returns once it has ended, so no beat follows the lock's
+// removal.
+func heartbeat(dir string, pid int) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(lockHeartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				// a lock that is gone or another's is left alone
+				if l, ok := ReadLock(dir); ok && l.PID == pid {
+					now := time.Now()
+					os.Chtimes(filepath.Join(dir, LockFile), now, now)
+				}
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
 }
 
 // lockSlack allows for /proc's whole-second boot time when a process's start
@@ -364,15 +423,16 @@ func ReadLock(dir string) (RunLock, bool) {
 const lockSlack = 5 * time.Second
 
 // LiveLock returns dir's lock when its process is still alive. A lock from
-// another host is trusted. A pid is reused once its process has gone, so on
-// Linux the process must also have started before the lock was written.
+// another host is live while its heartbeat is younger than LockStaleAfter. A
+// pid is reused once its process has gone, so on Linux the process must also
+// have started before the lock was written.
 func LiveLock(dir string) (RunLock, bool) {
 	l, ok := ReadLock(dir)
 	if !ok {
 		return l, false
 	}
-	if host, _ := os.Hostname(); l.Host != "" && l.Host != host {
-		return l, true
+	if l.Remote() {
+		return l, time.Since(l.Heartbeat) < lockStaleAfter
 	}
 	if !PIDAlive(l.PID) {
 		return l, false
@@ -443,8 +503,12 @@ func acquireLock(dir, mode string) error {
 	}
 	if errors.Is(err, fs.ErrExist) {
 		if l, ok := LiveLock(dir); ok && l.PID != pid {
-			return fmt.Errorf("%s: the run is being trained by pid %d (%s, on %s since %s); HINT: stop that process first (Ctrl-C checkpoints), or open olmolab and take the run over with t",
-				dir, l.PID, l.Mode, l.Host, l.Started.Format(time.DateTime))
+			if l.Remote() {
+				return fmt.Errorf("%s: the run is being trained on another host by %s; HINT: stop it on %s first (Ctrl-C checkpoints); if that node is dead, its lock is replaced once the heartbeat is %s old",
+					dir, l.Holder(), l.Host, lockStaleAfter)
+			}
+			return fmt.Errorf("%s: the run is being trained by %s; HINT: stop that process first (Ctrl-C checkpoints), or open olmolab and take the run over with t",
+				dir, l.Holder())
 		}
 	}
 	return os.Rename(tmp, path) // stale, ours, or a file system without hard links

@@ -103,3 +103,39 @@ func TestTakeOver(t *testing.T) {
 		t.Error("the taken-over run's keys are not back")
 	}
 }
+
+// TestTakeOverRemote: a run whose lock was written on another host is not
+// taken over here (its pid names no process here); the notice says the host
+// and how long ago its heartbeat was. Once that heartbeat is stale, the node
+// is taken as dead and the run no longer shows as headless.
+func TestTakeOverRemote(t *testing.T) {
+	o := testOptions(t, 80, 24)
+	dir := filepath.Join("runs", "quickstart-b")
+	writeRunDir(t, dir, testRecipe(t), stage1Events("quickstart-b"))
+	lock := filepath.Join(dir, lab.LockFile)
+	os.WriteFile(lock, []byte(`{"pid": 4242, "mode": "headless", "host": "node-7"}`), 0o644)
+	beat := time.Now().Add(-20 * time.Second)
+	os.Chtimes(lock, beat, beat)
+	o.Interrupt = func(pid int) error { t.Errorf("signalled pid %d of another host", pid); return nil }
+	m := New(o)
+	if st := m.runs[0].State; st != "headless" {
+		t.Fatalf("listed as %q, want headless", st)
+	}
+	m.loadingTo = dir
+	m.Update(m.openRun(dir)())
+	press(m, "t")
+	if _, cmd := m.Update(keyMsg("enter")); cmd != nil {
+		t.Error("a take-over of another host's run went ahead")
+	}
+	for _, want := range []string{"node-7", "heartbeat 2"} {
+		if !strings.Contains(m.notice, want) {
+			t.Errorf("notice %q lacks %q", m.notice, want)
+		}
+	}
+
+	beat = time.Now().Add(-lab.LockStaleAfter - time.Minute)
+	os.Chtimes(lock, beat, beat)
+	if m = New(o); m.runs[0].State == "headless" {
+		t.Error("a run whose node stopped its heartbeat still shows as headless")
+	}
+}

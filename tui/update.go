@@ -692,6 +692,11 @@ func (m *Model) takeOver() tea.Cmd {
 		m.setNotice(false, "%s has no headless process to take over", c.Name)
 		return nil
 	}
+	if l.Remote() { // its pid is not a process here: a signal would hit the wrong one
+		m.setNotice(false, "%s is trained on another host by %s: stop it there; a dead node's lock is taken over once its heartbeat is %s old",
+			c.Name, l.Holder(), lab.LockStaleAfter)
+		return nil
+	}
 	interrupt := m.opts.Interrupt
 	if interrupt == nil {
 		interrupt = func(pid int) error { return syscall.Kill(pid, syscall.SIGINT) }

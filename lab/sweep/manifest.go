@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/olmolab/olmolab/lab"
 	"github.com/olmolab/olmolab/model"
 )
 
@@ -163,6 +164,7 @@ func (m *Manifest) Script(o SlurmOptions) []byte {
 	for _, e := range o.Extra {
 		user[optName(e)] = true
 	}
+	stale := int(lab.LockStaleAfter.Seconds())
 	b.WriteString("#!/bin/bash\n")
 	// sbatch reads #SBATCH lines only before the first command; keep them together, first
 	if !user["job-name"] {
@@ -232,14 +234,20 @@ if compgen -G "$RUN/checkpoints/step-*/state.json" >/dev/null; then
   exec "$OLMOLAB" --batch --resume "$RUN" >/dev/null
 fi
 # lock_live: the run's lock names a process that still runs. One written on
-# another node is taken as live (it cannot be asked from here).
+# another node cannot be asked from here: it is live while its heartbeat (the
+# file's mtime, refreshed every %d s by its process) is under %d s old, as in
+# the lab.
 lock_live() {
-  local pid host
+  local pid host beat
   [ -e "$RUN/olmolab.pid" ] || return 1
   pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$RUN/olmolab.pid")
   host=$(sed -n 's/.*"host": *"\([^"]*\)".*/\1/p' "$RUN/olmolab.pid")
   [ -n "$pid" ] || return 1
-  [ -n "$host" ] && [ "$host" != "$(hostname)" ] && return 0
+  if [ -n "$host" ] && [ "$host" != "$(hostname)" ]; then
+    beat=$(stat -c %%Y "$RUN/olmolab.pid" 2>/dev/null) || return 1
+    [ $(( $(date +%%s) - beat )) -lt %d ]
+    return
+  fi
   kill -0 "$pid" 2>/dev/null
 }
 if [ -d "$RUN" ] && ! lock_live; then
@@ -247,7 +255,7 @@ if [ -d "$RUN" ] && ! lock_live; then
   rm -f "$RUN/olmolab.pid" "$RUN/metrics.jsonl" "$RUN/events.jsonl" "$RUN/evals.jsonl" "$RUN/summary.json"
 fi
 exec "${START[@]}" >/dev/null
-`, m.Prefix, n-1, m.Prefix)
+`, m.Prefix, n-1, m.Prefix, int(lab.LockHeartbeat.Seconds()), stale, stale)
 	return []byte(b.String())
 }
 

@@ -254,10 +254,16 @@ func TestScriptTasks(t *testing.T) {
 			write("checkpoints/step-8/state.json", "{}")
 			write(lab.LockFile, `{"pid": 1, "host": "node-that-died"}`)
 		}, "1", "1", 0, "--batch --resume " + dir, []string{lab.LockFile}, nil},
-		{"lock kept on a first attempt", func() {
+		{"another node's lock with a fresh heartbeat: kept", func() {
 			write(lab.LockFile, `{"pid": 1, "host": "other"}`)
 			write(lab.MetricsFile, "{}\n")
 		}, "1", "0", 0, startCall, nil, []string{lab.LockFile, lab.MetricsFile}},
+		{"another node's lock with a stale heartbeat: a dead node, start over", func() {
+			write(lab.LockFile, `{"pid": 1, "host": "other"}`)
+			write(lab.MetricsFile, "{}\n")
+			old := time.Now().Add(-lab.LockStaleAfter - time.Minute)
+			os.Chtimes(filepath.Join(dir, lab.LockFile), old, old)
+		}, "1", "0", 0, startCall, []string{lab.LockFile, lab.MetricsFile}, nil},
 		{"first attempt after a killed start: this node's stale lock", func() {
 			host, _ := os.Hostname()
 			write(lab.LockFile, fmt.Sprintf(`{"pid":%d,"mode":"headless","host":%q}`, deadPID(t), host))
