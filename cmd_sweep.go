@@ -45,7 +45,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	runs := fs.String("runs", "runs", "directory for the sweep's run directories, manifest and script")
 	prefix := fs.String("name", "", "run name prefix (default: the recipe's name); run names add the varied values")
 	local := fs.Bool("local", false, "run the sweep on this machine")
-	parallel := fs.Int("parallel", 0, "runs at once: --local default 1; --slurm default no limit (--array=0-N%K)")
+	parallel := fs.Int("parallel", 0, "runs at once: --local default 1, lowered (with a note) to as many as available memory holds; --slurm default no limit (--array=0-N%K)")
 	slurm := fs.Bool("slurm", false, "write a Slurm sbatch array script and the sweep's manifest")
 	fs.Var(&sbatchOpts, "sbatch-opt", "an #SBATCH option for the script, e.g. --sbatch-opt=--time=04:00:00 (repeatable)")
 	submit := fs.Bool("submit", false, "with --slurm: submit the script with sbatch")
@@ -91,14 +91,83 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	if *seeds > 0 {
 		axes = append(axes, sweep.SeedAxis(*seeds))
 	}
-	m, err := planSweep(pos[0], axes, sets, *runs, *prefix, *binary, *slurm)
+	m, needs, err := planSweep(pos[0], axes, sets, *runs, *prefix, *binary, *slurm)
 	if err != nil {
 		return err
 	}
 	if *slurm {
 		return writeSlurm(m, sweep.SlurmOptions{Parallel: *parallel, Extra: sbatchOpts}, *submit, stdout, stderr)
 	}
-	return runLocal(m, max(*parallel, 1), stdout, stderr)
+	k, err := localParallel(m, needs, max(*parallel, 1), memAvailable(), stderr)
+	if err != nil {
+		return err
+	}
+	return runLocal(m, k, stdout, stderr)
+}
+
+// memAvailable is the host memory a local sweep's runs share; tests replace it.
+var memAvailable = lab.MemAvailable
+
+// localParallel is how many runs a local sweep trains at once: k, or fewer
+// when k runs together would need more memory than is available. Each run
+// checks its own need when it starts, but k runs that start together all see
+// the same free memory, so the sweep checks them as a group: the k largest
+// needs among the runs it will train. Lowering K rather than refusing keeps
+// the sweep going (it only takes longer); a run that does not fit even alone
+// is refused before anything is written, as that run itself would refuse.
+func localParallel(m *sweep.Manifest, needs []int64, k int, avail int64, stderr io.Writer) (int, error) {
+	budget := lab.MemoryBudget(avail)
+	if budget <= 0 {
+		return k, nil // unknown (no /proc/meminfo): each run still checks its own
+	}
+	var todo []int64
+	for i, r := range m.Runs {
+		switch sweep.ReadStatus(m.RunDir(r)).State {
+		case sweep.Finished, sweep.Diverged, sweep.Running: // skipped: they take nothing here
+			continue
+		}
+		if needs[i] > budget {
+			return 0, inputError{fmt.Errorf("sweep: run %s of %s needs about %s of memory (model, optimizer and activations at its rank_microbatch_size), but only %s is available; HINT: lower rank_microbatch_size (gradient accumulation keeps the global batch) or pick a smaller model",
+				r.Name, m.Recipe, gibString(needs[i]), gibString(avail))}
+		}
+		todo = append(todo, needs[i])
+	}
+	fit := fitParallel(todo, k, budget)
+	if fit < min(k, len(todo)) {
+		slices.Sort(todo)
+		per := gibString(todo[len(todo)-1]) + " per run"
+		if todo[0] != todo[len(todo)-1] {
+			per = "up to " + per
+		}
+		fmt.Fprintf(stderr, "sweep: --parallel %d: %d runs at once would need more memory than is available (about %s; %s available, of which runs may use 90%%); running %d at a time instead\n",
+			k, min(k, len(todo)), per, gibString(avail), fit)
+	}
+	return fit, nil
+}
+
+// fitParallel is the most runs, at most k, whose memory needs fit in budget
+// together, counting the largest needs first, so that any that many runs of
+// them fit at once. It is at least 1.
+func fitParallel(needs []int64, k int, budget int64) int {
+	sorted := slices.Clone(needs)
+	slices.Sort(sorted)
+	slices.Reverse(sorted)
+	n, sum := 0, int64(0)
+	for _, need := range sorted {
+		if n == k || sum+need > budget {
+			break
+		}
+		n, sum = n+1, sum+need
+	}
+	return max(n, 1)
+}
+
+// gibString writes a byte count in GiB, or MiB below one GiB.
+func gibString(b int64) string {
+	if b < 1<<30 {
+		return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
 }
 
 // parseInterleaved parses flags before, between and after positional
@@ -127,10 +196,12 @@ var unsafeNameChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 // planSweep expands the axes and parses every run's recipe with its overrides
 // applied, before anything is written: a bad value, an unknown key, or a run
 // directory that holds another recipe names the run and the field, exit 2.
-func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, prefix, binary string, slurm bool) (*sweep.Manifest, error) {
+// For a local sweep it also returns each run's host memory need
+// (lab.MemoryNeed); a Slurm task's node is not this machine.
+func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, prefix, binary string, slurm bool) (*sweep.Manifest, []int64, error) {
 	base, err := loadRecipe(recipeArg, sets)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if prefix == "" {
 		prefix = strings.Trim(unsafeNameChars.ReplaceAllString(base.Name, "_"), "_")
@@ -139,51 +210,59 @@ func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, pref
 		}
 	}
 	if !sweep.SafeName(prefix) {
-		return nil, usageError{fmt.Sprintf("sweep --name %q: a prefix may hold letters, digits, '.', '_' and '-'", prefix)}
+		return nil, nil, usageError{fmt.Sprintf("sweep --name %q: a prefix may hold letters, digits, '.', '_' and '-'", prefix)}
 	}
 	for _, a := range axes {
 		for _, s := range sets {
 			if k, _, _ := strings.Cut(s, "="); k == a.Key {
-				return nil, usageError{fmt.Sprintf("sweep: %s is both set (--set %s) and varied", a.Key, s)}
+				return nil, nil, usageError{fmt.Sprintf("sweep: %s is both set (--set %s) and varied", a.Key, s)}
 			}
 		}
 	}
 	planned, err := sweep.Expand(prefix, axes)
 	if err != nil {
-		return nil, usageError{"sweep: " + err.Error()}
+		return nil, nil, usageError{"sweep: " + err.Error()}
 	}
 	m := &sweep.Manifest{Prefix: prefix, Recipe: recipeArg, Set: sets, Vary: axes, Runs: planned, Created: time.Now().UTC().Truncate(time.Second)}
 	if _, err := os.Stat(recipeArg); err == nil {
 		if m.Recipe, err = filepath.Abs(recipeArg); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if m.RunsDir, err = filepath.Abs(runsDir); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if m.WorkDir, err = os.Getwd(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	self := binary == ""
 	if m.Olmolab, err = olmolabBinary(binary, slurm); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var needs []int64
 	for _, r := range planned {
 		what := fmt.Sprintf("run %s (%s)", r.Name, strings.Join(r.Overrides, " "))
 		rec, err := loadRecipe(recipeArg, m.Overrides(r))
 		if err != nil {
-			return nil, inputError{fmt.Errorf("sweep: %s: %w", what, err)}
+			return nil, nil, inputError{fmt.Errorf("sweep: %s: %w", what, err)}
 		}
 		if self && !slices.Contains(model.BackendNames(), rec.Backend) {
-			return nil, inputError{fmt.Errorf("sweep: %s: backend %q is not in this build of olmolab (it has %s); HINT: build one that has it (scripts/setup-cuda.sh for cuda) and pass it with --olmolab PATH",
+			return nil, nil, inputError{fmt.Errorf("sweep: %s: backend %q is not in this build of olmolab (it has %s); HINT: build one that has it (scripts/setup-cuda.sh for cuda) and pass it with --olmolab PATH",
 				what, rec.Backend, strings.Join(model.BackendNames(), ", "))}
 		}
+		if !slurm {
+			need, err := lab.MemoryNeed(rec)
+			if err != nil {
+				return nil, nil, inputError{fmt.Errorf("sweep: %s: %w", what, err)}
+			}
+			needs = append(needs, need)
+		}
 		if old, err := os.ReadFile(filepath.Join(m.RunDir(r), lab.RecipeFile)); err == nil && !bytes.Equal(old, rec.YAML()) {
-			return nil, inputError{fmt.Errorf("sweep: %s: %s exists and was started from a different recipe; HINT: choose another --name or --runs, or move that run away",
+			return nil, nil, inputError{fmt.Errorf("sweep: %s: %s exists and was started from a different recipe; HINT: choose another --name or --runs, or move that run away",
 				what, m.RunDir(r))}
 		}
 	}
-	return m, nil
+	return m, needs, nil
 }
 
 // olmolabBinary resolves the binary every run executes, absolute. A Slurm

@@ -253,3 +253,78 @@ func TestSweepSlurmGoRun(t *testing.T) {
 		t.Errorf("exit %d\n%s", code, stderr)
 	}
 }
+
+func TestFitParallel(t *testing.T) {
+	const g = int64(1) << 30
+	for _, tc := range []struct {
+		name   string
+		needs  []int64
+		k      int
+		budget int64
+		want   int
+	}{
+		{"all fit", []int64{g, g, g}, 3, 4 * g, 3},
+		{"k bounds", []int64{g, g, g}, 2, 10 * g, 2},
+		{"two of three fit", []int64{g, g, g}, 3, 2*g + g/2, 2},
+		{"the largest count first", []int64{g / 4, 3 * g, g / 4, 2 * g}, 4, 5 * g, 2},
+		{"none fits: still one", []int64{4 * g}, 2, g, 1},
+		{"nothing to train", nil, 3, g, 1},
+		{"GPU runs need no host memory", []int64{0, 0, 0}, 3, g, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := fitParallel(tc.needs, tc.k, tc.budget); got != tc.want {
+				t.Errorf("fitParallel(%v, %d, %d) = %d, want %d", tc.needs, tc.k, tc.budget, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestSweepLocalMemory: --parallel K counts K runs' memory together. With
+// room for two runs of three, the sweep says so and runs two at a time; with
+// room for none, it stops before writing anything (exit 2).
+func TestSweepLocalMemory(t *testing.T) {
+	rec, err := loadRecipe("testdata/tiny.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	need, err := lab.MemoryNeed(rec)
+	if err != nil || need <= 0 {
+		t.Fatalf("MemoryNeed = %d, %v", need, err)
+	}
+	defer func(f func() int64) { memAvailable = f }(memAvailable)
+	root := t.TempDir()
+	fake := filepath.Join(root, "olmolab") // the runs' outcome does not matter here
+	os.WriteFile(fake, []byte("#!/bin/sh\nexit 1\n"), 0o755)
+	for _, tc := range []struct {
+		name  string
+		avail int64
+		code  int
+		want  []string
+	}{
+		{"room for all", 100 * need, exitError, []string{"3 at a time"}},
+		{"room for two", need * 25 / 10, exitError, []string{"--parallel 3: 3 runs at once would need more memory than is available",
+			gibString(need) + " per run", gibString(need*25/10) + " available", "running 2 at a time instead", "2 at a time"}},
+		{"room for none", need / 2, exitBadInput, []string{"run tiny-seed1 of", "tiny.yaml needs about " + gibString(need), "only " + gibString(need/2) + " is available", "HINT: lower rank_microbatch_size"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			memAvailable = func() int64 { return tc.avail }
+			runs := filepath.Join(root, tc.name)
+			code, _, stderr := runCLI("sweep", "testdata/tiny.yaml", "--seeds", "3", "--runs", runs, "--olmolab", fake, "--local", "--parallel", "3")
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\n%s", code, tc.code, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+			if tc.code == exitBadInput {
+				if _, err := os.Stat(runs); err == nil {
+					t.Errorf("%s was created", runs)
+				}
+			} else if tc.avail > 10*need && strings.Contains(stderr, "instead") {
+				t.Errorf("lowered with room for all:\n%s", stderr)
+			}
+		})
+	}
+}

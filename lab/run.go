@@ -433,16 +433,41 @@ func checkMemory(rec *Recipe, cfg model.Config, B, T int, limit int64) error {
 	}
 	need := model.EstimateCPUMemory(cfg, B, T)
 	if limit == 0 {
-		limit = memAvailable()
+		limit = MemAvailable()
 	}
-	if limit > 0 && need > limit*9/10 {
+	if limit > 0 && need > MemoryBudget(limit) {
 		return fmt.Errorf("%s: the model, optimizer and activations need about %.1f GiB at micro-batch %d×%d, but only %.1f GiB is available; HINT: lower rank_microbatch_size (gradient accumulation keeps the global batch) or pick a smaller model",
 			rec.Path, float64(need)/(1<<30), B, T, float64(limit)/(1<<30))
 	}
 	return nil
 }
 
-func memAvailable() int64 {
+// MemoryNeed is about how many bytes of host memory a run of rec takes: its
+// parameters, gradients, AdamW moments and activations at its micro-batch
+// (model.EstimateCPUMemory), the figure StartRun checks. It is 0 for a GPU
+// backend, which checks its own device memory.
+func MemoryNeed(rec *Recipe) (int64, error) {
+	if rec.Backend != "cpu" {
+		return 0, nil
+	}
+	tok, err := data.NewTokenizer(rec.Tokenizer)
+	if err != nil {
+		return 0, fmt.Errorf("%s: tokenizer: %w", rec.Path, err)
+	}
+	cfg, err := resolveModel(rec, tok)
+	if err != nil {
+		return 0, fmt.Errorf("%s: model: %w", rec.Path, err)
+	}
+	return model.EstimateCPUMemory(cfg, rec.MicroBatchSize/rec.SequenceLength, rec.SequenceLength), nil
+}
+
+// MemoryBudget is what runs may take of avail bytes of free memory: 90%, the
+// rest left to the system and the page cache.
+func MemoryBudget(avail int64) int64 { return avail * 9 / 10 }
+
+// MemAvailable is the host memory available now (/proc/meminfo's
+// MemAvailable), 0 where it cannot be read.
+func MemAvailable() int64 {
 	b, err := os.ReadFile("/proc/meminfo")
 	if err != nil {
 		return 0
