@@ -114,6 +114,7 @@ func TestEvalCommands(t *testing.T) {
 		{"tokenize max-file-mb 0", []string{"tokenize", "in.jsonl", "--out", "/tmp/x", "--max-file-mb", "0"}, 2, "", "--max-file-mb 0"},
 		{"snr nothing", []string{"snr"}, 2, "", "snr needs"},
 		{"snr missing", []string{"snr", "/no/such/run"}, 2, "", "/no/such/run"},
+		{"snr given a recipe", []string{"snr", "testdata/tiny.yaml"}, 2, "", "testdata/tiny.yaml: not an evals.jsonl file (a YAML file, such as a recipe)\nHINT: pass a run directory or its evals.jsonl"},
 		{"snr last 0", []string{"snr", "/no/such/run", "--last", "0"}, 2, "", "snr: --last 0: want the number of checkpoints"},
 		{"snr last -2", []string{"snr", "/no/such/run", "--last", "-2"}, 2, "", "snr: --last -2"},
 		{"snr last 1 per-run", []string{"snr", "/no/such/run", "--last", "1"}, 2, "", "snr: --last 1: per-run noise"},

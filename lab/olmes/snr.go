@@ -145,17 +145,28 @@ type RunEvals struct {
 
 // ReadEvalRecords reads an evals.jsonl file. A malformed line is an *InputError
 // with its line number, except a last line without its newline that does not
-// parse: a record a live or killed run was still writing, skipped.
+// parse: a record a live or killed run was still writing, skipped. A file that
+// is clearly something else (a .yaml recipe, a first line that is not a JSON
+// object) says so rather than calling its first line a malformed record.
 func ReadEvalRecords(path string) ([]EvalRecord, error) {
 	raw, err := openMaybeGzip(path)
 	if err != nil {
 		return nil, err
 	}
 	defer raw.Close()
+	switch filepath.Ext(strings.TrimSuffix(path, ".gz")) {
+	case ".yaml", ".yml":
+		return nil, notEvals(path, "a YAML file, such as a recipe")
+	}
 	rc := &tailWatcher{r: raw}
 	var recs []EvalRecord
 	var torn error // a malformed line, forgiven if nothing follows it
+	first := true
 	err = forEachLine(rc, func(line []byte, n int) error {
+		if first && line[0] != '{' { // a record being written is still an object's start
+			return notEvals(path, "first line is not a JSON object")
+		}
+		first = false
 		if torn != nil {
 			return torn
 		}
@@ -184,6 +195,11 @@ func ReadEvalRecords(path string) ([]EvalRecord, error) {
 		return nil, &InputError{Path: path, Msg: "reading", Err: err}
 	}
 	return recs, nil
+}
+
+// notEvals is the error for a file given as evals.jsonl that is something else.
+func notEvals(path, why string) *InputError {
+	return inputErrorf(path, 0, "pass a run directory or its evals.jsonl", "not an evals.jsonl file (%s)", why)
 }
 
 // LoadRunEvals reads eval records from run directories (each with an evals.jsonl), directories of run

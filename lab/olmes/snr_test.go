@@ -362,6 +362,47 @@ func TestReadEvalRecordsTornTail(t *testing.T) {
 	}
 }
 
+// TestReadEvalRecordsNotEvals: a file that is clearly not evals.jsonl (a
+// YAML recipe by its name, or a first line that is not a JSON object) says
+// so, with the file and what to pass instead; a torn first and only record is
+// still read past.
+func TestReadEvalRecordsNotEvals(t *testing.T) {
+	recipe := "name: tiny\nmodel: cpu_xs\n"
+	for _, c := range []struct {
+		name, file, body string
+		why              string // "" for no error
+	}{
+		{"a recipe", "recipe.yaml", recipe, "a YAML file"},
+		{"a recipe, .yml", "recipe.yml", recipe, "a YAML file"},
+		{"a recipe whose first line is a JSON object", "recipe.yaml", `{"name": "tiny"}` + "\n", "a YAML file"},
+		{"YAML under the evals name", "evals.jsonl", recipe, "first line is not a JSON object"},
+		{"a JSON array", "evals.jsonl", "[1, 2]\n", "first line is not a JSON object"},
+		{"text after blank lines", "evals.jsonl", "\n\n  loss went down\n", "first line is not a JSON object"},
+		{"a torn first and only record", "evals.jsonl", `{"run":"a","st`, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), c.file)
+			os.WriteFile(p, []byte(c.body), 0o644)
+			recs, err := ReadEvalRecords(p)
+			if c.why == "" {
+				if err != nil || len(recs) != 0 {
+					t.Errorf("%d records, %v; want none, no error", len(recs), err)
+				}
+				return
+			}
+			msg := fmt.Sprint(err)
+			for _, want := range []string{p + ": not an evals.jsonl file (" + c.why, "HINT: pass a run directory or its evals.jsonl"} {
+				if !IsInputError(err) || !strings.Contains(msg, want) {
+					t.Errorf("got %v, want an input error with %q", err, want)
+				}
+			}
+			if strings.Contains(msg, "malformed") {
+				t.Errorf("still called malformed: %v", err)
+			}
+		})
+	}
+}
+
 // FuzzReadEvalRecords: any evals.jsonl either reads into records with a task,
 // a metric and a finite value, or fails with an *InputError; never a panic.
 func FuzzReadEvalRecords(f *testing.F) {
@@ -370,6 +411,7 @@ func FuzzReadEvalRecords(f *testing.F) {
 	f.Add([]byte(good + "\n" + `{"run":"a","st`))
 	f.Add([]byte(`{"task":"t","metric":"m","value":1e999}` + "\n"))
 	f.Add([]byte("\n\n{}\n"))
+	f.Add([]byte("name: tiny\nmodel: cpu_xs\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p := filepath.Join(t.TempDir(), "evals.jsonl")
 		if err := os.WriteFile(p, b, 0o644); err != nil {
