@@ -218,7 +218,7 @@ func runOLMES(args []string, stdout, stderr io.Writer) error {
 		return usageError{"olmes: the subcommand is 'requests' (olmolab olmes requests --task NAME --formulation rc|mc --data DIR)"}
 	}
 	fs := newFlags("olmes requests", stderr)
-	task := fs.String("task", "", "task: arc_easy, arc_challenge, boolq, csqa, hellaswag, openbookqa, piqa, siqa, winogrande, mmlu, mmlu_<subject>")
+	task := fs.String("task", "", "OLMES task: "+strings.Join(olmes.OLMESTaskNames(), ", ")+", mmlu_<subject>")
 	form := fs.String("formulation", "rc", "rc or mc")
 	dir := fs.String("data", os.Getenv("OLMOLAB_OLMES_DATA"), "OLMES datasets directory")
 	split := fs.String("split", "", "train, validation or test (default: OLMES's split for the task)")

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/olmolab/olmolab/lab/olmes"
 )
 
 // TestCLI checks exit codes and messages of the front door.
@@ -119,6 +121,8 @@ func TestEvalCommands(t *testing.T) {
 		{"snr last -2", []string{"snr", "/no/such/run", "--last", "-2"}, 2, "", "snr: --last -2"},
 		{"snr last 1 per-run", []string{"snr", "/no/such/run", "--last", "1"}, 2, "", "snr: --last 1: per-run noise"},
 		{"olmes bad sub", []string{"olmes", "frob"}, 2, "", "requests"},
+		{"olmes requests a built-in task", []string{"olmes", "requests", "--task", "arith", "--data", olmesData}, 2, "",
+			"HINT: arith is a built-in task, evaluated directly (olmolab eval --tasks arith); requests are built for OLMES tasks: " + strings.Join(olmes.OLMESTaskNames(), ", ") + " (or mmlu_<subject>)\n"},
 		{"olmes bad formulation", []string{"olmes", "requests", "--task", "piqa", "--formulation", "xx", "--data", olmesData}, 2, "", "rc or mc"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -256,13 +256,36 @@ func lookupBenchmark(name string) (b *benchmark, subject string, f Formulation, 
 	return nil, "", f, hasF, false
 }
 
-func unknownTaskError(name string) error {
-	var names []string
-	for _, b := range benchmarks {
-		names = append(names, b.Name)
+// OLMESTaskNames are the names of Benchmarks, the tasks BuildRequests (and
+// `olmolab olmes requests`) builds; each MMLU subject is one too, as
+// mmlu_<subject>.
+func OLMESTaskNames() []string {
+	names := make([]string, len(benchmarks))
+	for i, b := range benchmarks {
+		names[i] = b.Name
 	}
-	return inputErrorf("", 0, "OLMES tasks: "+strings.Join(names, ", ")+" (or mmlu_<subject>); built-in tasks: "+
-		strings.Join(BuiltinTaskNames(), ", "), "unknown task %q", name)
+	return names
+}
+
+// olmesTasks lists the tasks BuildRequests accepts, for hints and help.
+func olmesTasks() string {
+	return strings.Join(OLMESTaskNames(), ", ") + " (or mmlu_<subject>)"
+}
+
+// unknownTaskError is LoadTask's: an evaluation takes an OLMES or a built-in task.
+func unknownTaskError(name string) error {
+	return inputErrorf("", 0, "OLMES tasks: "+olmesTasks()+"; built-in tasks: "+strings.Join(BuiltinTaskNames(), ", "),
+		"unknown task %q", name)
+}
+
+// unknownRequestsTaskError is BuildRequests': requests are built from an OLMES
+// task's dataset, so the built-in tasks, made in memory, are not among them.
+func unknownRequestsTaskError(name string) error {
+	hint := "OLMES tasks: " + olmesTasks()
+	if BuiltinGroup(strings.TrimSpace(name)) != "" {
+		hint = name + " is a built-in task, evaluated directly (olmolab eval --tasks " + name + "); requests are built for " + hint
+	}
+	return inputErrorf("", 0, hint, "unknown task %q", name)
 }
 
 // mmluSubjects are MMLU's 57 subjects (oe_eval/data/mmlu_tasks.py), alphabetically.

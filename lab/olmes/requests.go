@@ -87,7 +87,7 @@ func (o BuildOptions) resolve(b *benchmark) BuildOptions {
 func BuildRequests(name string, f Formulation, dataDir string, o BuildOptions) ([]Request, error) {
 	b, subject, nf, hasF, ok := lookupBenchmark(name)
 	if !ok {
-		return nil, unknownTaskError(name)
+		return nil, unknownRequestsTaskError(name)
 	}
 	if hasF {
 		f = nf

@@ -5,9 +5,11 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -461,4 +463,42 @@ func FuzzReadRequests(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRequestsUnknownTaskHint: BuildRequests' HINT lists exactly the tasks it
+// accepts (OLMESTaskNames, each accepted: with no data directory it fails on
+// the data, not the name) and no built-in task, which it does not build; a
+// built-in name is told where it does run.
+func TestRequestsUnknownTaskHint(t *testing.T) {
+	accepted := OLMESTaskNames()
+	if len(accepted) != len(Benchmarks()) {
+		t.Fatalf("OLMESTaskNames %v, Benchmarks %d", accepted, len(Benchmarks()))
+	}
+	for _, name := range append(slices.Clone(accepted), "mmlu_anatomy", "arc_easy:mc::olmes") {
+		if _, err := BuildRequests(name, RC, "", BuildOptions{}); err == nil || strings.Contains(err.Error(), "unknown task") {
+			t.Errorf("%s: %v, want it accepted (and refused for want of data)", name, err)
+		}
+	}
+	for _, tc := range []struct{ name, also string }{
+		{"arc_medium", ""},
+		{"mmlu_cooking", ""},
+		{"fact_qa_heldout", "fact_qa_heldout is a built-in task, evaluated directly (olmolab eval --tasks fact_qa_heldout)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := BuildRequests(tc.name, RC, "", BuildOptions{})
+			var ie *InputError
+			if !errors.As(err, &ie) || !strings.Contains(err.Error(), `unknown task "`+tc.name+`"`) {
+				t.Fatalf("got %v, want an unknown-task input error", err)
+			}
+			want := "OLMES tasks: " + strings.Join(accepted, ", ") + " (or mmlu_<subject>)"
+			if !strings.HasSuffix(ie.Hint, want) || !strings.Contains(ie.Hint, tc.also) {
+				t.Errorf("hint %q, want it to end %q and hold %q", ie.Hint, want, tc.also)
+			}
+			for _, b := range BuiltinTaskNames() {
+				if b != tc.name && strings.Contains(ie.Hint, b) {
+					t.Errorf("hint names built-in task %s, which olmes requests does not build: %q", b, ie.Hint)
+				}
+			}
+		})
+	}
 }
