@@ -19,7 +19,17 @@ const (
 	// base-2 softmax, the mask only on diagonal tiles, 64-row query tiles in
 	// dK/dV, and a per-kernel choice of warps per block.
 	AttnV2
+	// AttnAuto chooses at engine start: AutoCandidates run on the engine's
+	// shape, those agreeing with mma are timed, the fastest is kept
+	// (attnauto.go). An engine's Attention() is never AttnAuto.
+	AttnAuto
 )
+
+// DefaultAttention is the kernels OLMOLAB_GPU_ATTN selects when unset. It is
+// "mma" while the v2 kernels have not run on a GPU (a faulting kernel would
+// take the CUDA context down with it); once they have, "auto" here makes
+// every run choose the fastest kernels that agree with mma.
+const DefaultAttention = "mma"
 
 func (k AttnKind) String() string {
 	switch k {
@@ -27,6 +37,8 @@ func (k AttnKind) String() string {
 		return "plain"
 	case AttnV2:
 		return "v2"
+	case AttnAuto:
+		return "auto"
 	}
 	return "mma"
 }
@@ -48,7 +60,8 @@ type AttnKernels struct {
 // gpu/kernels/attention_v2.cu); `gpubench attn` times the alternatives.
 var DefaultV2 = AttnKernels{Kind: AttnV2, FwdWarps: 8, DQWarps: 4, DKVWarps: 4}
 
-// String gives the form ParseAttention reads: "mma", "plain" or "v2:F/Q/K".
+// String gives the form ParseAttention reads: "mma", "plain", "auto" or
+// "v2:F/Q/K".
 func (a AttnKernels) String() string {
 	if a.Kind != AttnV2 {
 		return a.Kind.String()
@@ -69,22 +82,28 @@ func (a AttnKernels) withDefaults() AttnKernels {
 	return a
 }
 
-// ParseAttention reads an attention choice: "" or "mma" (the default),
-// "plain", "v2" (DefaultV2's warps) or "v2:F/Q/K" with the warps per block of
-// the forward, dQ and dK/dV kernels, each 4 or 8 (e.g. "v2:8/4/4").
+// ParseAttention reads an attention choice: "" (DefaultAttention), "mma",
+// "plain", "auto" (the fastest of AutoCandidates that agree with mma, chosen
+// at engine start), "v2" (DefaultV2's warps) or "v2:F/Q/K" with the warps per
+// block of the forward, dQ and dK/dV kernels, each 4 or 8 (e.g. "v2:8/4/4").
 func ParseAttention(s string) (AttnKernels, error) {
+	if s == "" {
+		s = DefaultAttention
+	}
 	switch s {
-	case "", "mma":
+	case "mma":
 		return AttnKernels{Kind: AttnMMA}, nil
 	case "plain":
 		return AttnKernels{Kind: AttnPlain}, nil
+	case "auto":
+		return AttnKernels{Kind: AttnAuto}, nil
 	case "v2":
 		return DefaultV2, nil
 	}
 	rest, ok := strings.CutPrefix(s, "v2:")
 	f := strings.Split(rest, "/")
 	if !ok || len(f) != 3 {
-		return AttnKernels{}, fmt.Errorf("attention kernels %q: want mma, plain, v2 or v2:F/Q/K (warps per block of forward, dQ, dK/dV: 4 or 8)", s)
+		return AttnKernels{}, fmt.Errorf("attention kernels %q: want mma, plain, auto, v2 or v2:F/Q/K (warps per block of forward, dQ, dK/dV: 4 or 8)", s)
 	}
 	var w [3]int
 	for i, x := range f {
@@ -97,7 +116,8 @@ func ParseAttention(s string) (AttnKernels, error) {
 	return AttnKernels{Kind: AttnV2, FwdWarps: w[0], DQWarps: w[1], DKVWarps: w[2]}, nil
 }
 
-// resolve returns the kernels an engine of this precision and head size runs.
+// resolve returns the kernels an engine of this precision and head size runs
+// (AttnAuto where the engine is to choose at start).
 func (a AttnKernels) resolve(fp32 bool, hs int) AttnKernels {
 	if fp32 || (hs != 64 && hs != 128) {
 		return AttnKernels{Kind: AttnPlain}

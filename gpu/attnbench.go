@@ -76,84 +76,45 @@ func benchAttention(dev device, p AttnBenchParams) ([]AttnBenchRow, error) {
 	if p.Iters <= 0 {
 		p.Iters = 10
 	}
-	sigs, err := signatures()
-	if err != nil {
-		return nil, fmt.Errorf("gpu: kernel signatures: %w", err)
-	}
-	// an engine of just the attention's dimensions: attnFwd and attnBwd*
-	// launch exactly what a training step launches
-	e := &Engine{dev: dev, sigs: sigs, at: bf16, sfx: "_bf16", HS: p.HS, NH: p.NH, NKV: p.NKV, T: p.T, B: p.B, MB: p.B,
-		R: p.B * p.T, QC: p.NH * p.HS, KC: p.NKV * p.HS, scale: 1 / math.Sqrt(float64(p.HS)),
-		kt: max(1, min(64, 4096/p.HS)), smemMax: dev.smemLimit()}
-	e.qkvW = e.QC + 2*e.KC
-	R := int64(e.R)
 	defer dev.enter()()
-	// one arena: bf16 q (R, QC), k (R, KC), qkv (R, qkvW; v is its last KC
-	// columns), a and da (R, QC), dqkv (R, qkvW); f32 lse and D (B, NH, T)
-	var off int64
-	region := func(bytes int64) int64 {
-		o := off
-		off += (bytes + align - 1) / align * align
-		return o
-	}
-	offQ, offK, offQKV := region(2*R*int64(e.QC)), region(2*R*int64(e.KC)), region(2*R*int64(e.qkvW))
-	offA, offDA, offDQKV := region(2*R*int64(e.QC)), region(2*R*int64(e.QC)), region(2*R*int64(e.qkvW))
-	nl := int64(p.B * p.NH * p.T)
-	offLSE, offD := region(4*nl), region(4*nl)
-	base, err := dev.alloc(off)
+	tr, err := newAttnTrial(dev, p.B, p.T, p.NH, p.NKV, p.HS)
 	if err != nil {
-		return nil, fmt.Errorf("gpu: attention benchmark: allocating %.2f GiB: %w", gib(off), err)
+		return nil, err
 	}
-	defer dev.free(base)
-	q, k, qkv, a, da, dqkv := base.add(offQ), base.add(offK), base.add(offQKV), base.add(offA), base.add(offDA), base.add(offDQKV)
-	lse, D := base.add(offLSE), base.add(offD)
-	v := e.act(qkv, e.QC+e.KC)
-	// inputs: q and k of standard deviation 1 (scores q·k/√HS of standard
-	// deviation 1, as after QK-norm), v and da 1
-	for i, in := range []struct {
-		p dptr
-		n int64
-	}{{q, R * int64(e.QC)}, {k, R * int64(e.KC)}, {qkv, R * int64(e.qkvW)}, {da, R * int64(e.QC)}} {
-		h := make([]uint16, in.n)
-		randBF16(h, p.Seed+uint64(i))
-		if err := dev.htod(in.p, unsafe.Pointer(&h[0]), 2*in.n); err != nil {
-			return nil, fmt.Errorf("gpu: attention benchmark inputs: %w", err)
-		}
+	defer tr.free()
+	e := tr.e
+	if err := tr.fill(p.Seed); err != nil {
+		return nil, err
 	}
+	a, lse, q, k, v, da, dqkv, D := tr.a, tr.lse, tr.q, tr.k, tr.v, tr.da, tr.dqkv, tr.D
 	st, err := dev.stamps(5)
 	if err != nil {
 		return nil, err
 	}
 	defer st.close()
-	run := func() {
-		e.attnFwd(a, lse, q, k, v)
-		e.attnBwd(dqkv, D, da, a, lse, q, k, v)
-	}
 	var ref *attnResult
 	var rows []AttnBenchRow
 	for _, variant := range p.Variants {
+		if variant.Kind == AttnAuto {
+			return rows, fmt.Errorf("gpu: attention benchmark: auto is a choice among variants, not one (name them)")
+		}
 		e.attn = variant.resolve(false, p.HS)
 		if err := e.checkAttention(); err != nil {
 			return rows, err
 		}
 		row := AttnBenchRow{Variant: e.attn.String(), MaxRel: map[string]float64{}}
-		for _, z := range []struct {
-			p dptr
-			n int64
-		}{{a, 2 * R * int64(e.QC)}, {dqkv, 2 * R * int64(e.qkvW)}, {lse, 4 * nl}} {
-			if err := dev.zero(z.p, z.n); err != nil { // an element a kernel misses reads 0
-				return rows, err
-			}
+		if err := tr.zeroOutputs(); err != nil {
+			return rows, err
 		}
-		run() // also the warm-up: attributes set, code loaded
-		first, err := readAttn(dev, e, a, lse, dqkv)
+		tr.fwdBwd() // also the warm-up: attributes set, code loaded
+		first, err := tr.read()
 		if err != nil {
 			return rows, err
 		}
 		if ref == nil {
 			ref = first
 		}
-		row.MaxRel = first.maxRel(ref, e)
+		row.MaxRel = first.maxRel(ref)
 		// timed: each kernel Iters times between two stamps
 		steps := []func(){
 			func() { e.attnFwd(a, lse, q, k, v) },
@@ -184,7 +145,7 @@ func benchAttention(dev device, p AttnBenchParams) ([]AttnBenchRow, error) {
 		fl := attnFLOPs(p)
 		row.FwdTFLOPs = fl / (row.FwdMs * 1e-3) / 1e12
 		row.BwdTFLOPs = 2.5 * fl / ((row.PreMs + row.DQMs + row.DKVMs) * 1e-3) / 1e12
-		again, err := readAttn(dev, e, a, lse, dqkv)
+		again, err := tr.read()
 		if err != nil {
 			return rows, err
 		}
@@ -203,25 +164,126 @@ func benchAttention(dev device, p AttnBenchParams) ([]AttnBenchRow, error) {
 	return rows, nil
 }
 
-// attnResult holds one run's outputs: a (R, QC) and dqkv (R, qkvW) as bf16
-// bits, lse as float32.
-type attnResult struct {
-	a, dqkv []uint16
-	lse     []float32
+// attnTrial is the attention on its own: an engine view with just the
+// attention's dimensions (B sequences of T rows, NH and NKV heads of size HS)
+// and device buffers laid out as in a training step, so that attnFwd and
+// attnBwd* launch exactly what a step launches. Inputs: bf16 q (R, QC), k
+// (R, KC), v (the last KC columns of qkv (R, qkvW)) and da (R, QC); outputs:
+// bf16 a (R, QC) and dqkv (R, qkvW), f32 lse (B, NH, T); D (B, NH, T) f32
+// is scratch.
+type attnTrial struct {
+	e                                 *Engine
+	q, k, qkv, v, a, da, dqkv, lse, D dptr
+	free                              func() // releases what newAttnTrial allocated
 }
 
-func readAttn(dev device, e *Engine, a, lse, dqkv dptr) (*attnResult, error) {
-	r := &attnResult{a: make([]uint16, e.R*e.QC), dqkv: make([]uint16, e.R*e.qkvW), lse: make([]float32, e.MB*e.NH*e.T)}
-	if err := dev.dtoh(unsafe.Pointer(&r.a[0]), a, int64(2*len(r.a))); err != nil {
+// newAttnTrial allocates a trial of its own on dev (inside dev.enter).
+func newAttnTrial(dev device, B, T, NH, NKV, HS int) (*attnTrial, error) {
+	sigs, err := signatures()
+	if err != nil {
+		return nil, fmt.Errorf("gpu: kernel signatures: %w", err)
+	}
+	e := &Engine{dev: dev, sigs: sigs, at: bf16, sfx: "_bf16", HS: HS, NH: NH, NKV: NKV, T: T, B: B, MB: B,
+		R: B * T, QC: NH * HS, KC: NKV * HS, scale: 1 / math.Sqrt(float64(HS)),
+		kt: max(1, min(64, 4096/HS)), smemMax: dev.smemLimit()}
+	e.qkvW = e.QC + 2*e.KC
+	R := int64(e.R)
+	var off int64
+	region := func(bytes int64) int64 {
+		o := off
+		off += (bytes + align - 1) / align * align
+		return o
+	}
+	offQ, offK, offQKV := region(2*R*int64(e.QC)), region(2*R*int64(e.KC)), region(2*R*int64(e.qkvW))
+	offA, offDA, offDQKV := region(2*R*int64(e.QC)), region(2*R*int64(e.QC)), region(2*R*int64(e.qkvW))
+	nl := int64(B * NH * T)
+	offLSE, offD := region(4*nl), region(4*nl)
+	base, err := dev.alloc(off)
+	if err != nil {
+		return nil, fmt.Errorf("gpu: attention trial: allocating %.2f GiB: %w", gib(off), err)
+	}
+	t := &attnTrial{e: e, q: base.add(offQ), k: base.add(offK), qkv: base.add(offQKV), a: base.add(offA),
+		da: base.add(offDA), dqkv: base.add(offDQKV), lse: base.add(offLSE), D: base.add(offD),
+		free: func() { dev.free(base) }}
+	t.v = e.act(t.qkv, e.QC+e.KC)
+	return t, nil
+}
+
+// attnTrial returns a trial of B sequences on the engine's own activation
+// buffers (layer 0's set, da, dqkv, D: sized for MB ≥ B sequences), for use
+// before the engine's first step: every one of them is written before it is
+// read in a step, so the trial leaves nothing behind.
+func (e *Engine) attnTrial(B int) *attnTrial {
+	v := *e // a view: same device, kernels and dimensions, B sequences a pass
+	v.MB, v.B, v.R, v.prof = B, B, B*e.T, nil
+	s := e.set(0)
+	return &attnTrial{e: &v, q: s.q, k: s.k, qkv: s.qkv, v: e.act(s.qkv, e.QC+e.KC), a: s.a, lse: s.lse,
+		da: e.p(e.o.da), dqkv: e.p(e.o.dqkv), D: e.p(e.o.dD), free: func() {}}
+}
+
+// fill writes random inputs: q and k of standard deviation 1 (scores q·k/√HS
+// of standard deviation 1, as after QK-norm), v and da 1.
+func (t *attnTrial) fill(seed uint64) error {
+	e := t.e
+	R := int64(e.R)
+	for i, in := range []struct {
+		p dptr
+		n int64
+	}{{t.q, R * int64(e.QC)}, {t.k, R * int64(e.KC)}, {t.qkv, R * int64(e.qkvW)}, {t.da, R * int64(e.QC)}} {
+		h := make([]uint16, in.n)
+		randBF16(h, seed+uint64(i))
+		if err := e.dev.htod(in.p, unsafe.Pointer(&h[0]), 2*in.n); err != nil {
+			return fmt.Errorf("gpu: attention trial inputs: %w", err)
+		}
+	}
+	return nil
+}
+
+// zeroOutputs clears a, dqkv and lse: an element a kernel misses reads 0.
+func (t *attnTrial) zeroOutputs() error {
+	e := t.e
+	R := int64(e.R)
+	for _, z := range []struct {
+		p dptr
+		n int64
+	}{{t.a, 2 * R * int64(e.QC)}, {t.dqkv, 2 * R * int64(e.qkvW)}, {t.lse, 4 * int64(e.MB*e.NH*e.T)}} {
+		if err := e.dev.zero(z.p, z.n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fwdBwd launches the forward and backward kernels of t.e.attn once (a
+// launch error panics, as in a step).
+func (t *attnTrial) fwdBwd() {
+	t.e.attnFwd(t.a, t.lse, t.q, t.k, t.v)
+	t.e.attnBwd(t.dqkv, t.D, t.da, t.a, t.lse, t.q, t.k, t.v)
+}
+
+// read copies the outputs back (waiting for the device).
+func (t *attnTrial) read() (*attnResult, error) {
+	e := t.e
+	r := &attnResult{rows: e.R, qc: e.QC, kc: e.KC, a: make([]uint16, e.R*e.QC), dqkv: make([]uint16, e.R*e.qkvW),
+		lse: make([]float32, e.MB*e.NH*e.T)}
+	if err := e.dev.dtoh(unsafe.Pointer(&r.a[0]), t.a, int64(2*len(r.a))); err != nil {
 		return nil, err
 	}
-	if err := dev.dtoh(unsafe.Pointer(&r.dqkv[0]), dqkv, int64(2*len(r.dqkv))); err != nil {
+	if err := e.dev.dtoh(unsafe.Pointer(&r.dqkv[0]), t.dqkv, int64(2*len(r.dqkv))); err != nil {
 		return nil, err
 	}
-	if err := dev.dtoh(unsafe.Pointer(&r.lse[0]), lse, int64(4*len(r.lse))); err != nil {
+	if err := e.dev.dtoh(unsafe.Pointer(&r.lse[0]), t.lse, int64(4*len(r.lse))); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// attnResult holds one run's outputs: a (rows, qc) and dqkv (rows, qc+2·kc)
+// as bf16 bits, lse as float32.
+type attnResult struct {
+	rows, qc, kc int
+	a, dqkv      []uint16
+	lse          []float32
 }
 
 func (r *attnResult) equal(o *attnResult) bool {
@@ -243,9 +305,9 @@ func (r *attnResult) equal(o *attnResult) bool {
 	return true
 }
 
-// maxRel compares r with ref, output by output (AttnOutputs): max |x − x₀|
-// over max |x₀|, +Inf where x is NaN or infinite.
-func (r *attnResult) maxRel(ref *attnResult, e *Engine) map[string]float64 {
+// maxRel compares r with ref (of the same shape), output by output
+// (AttnOutputs): max |x − x₀| over max |x₀|, +Inf where x is NaN or infinite.
+func (r *attnResult) maxRel(ref *attnResult) map[string]float64 {
 	bf := func(u uint16) float64 { return float64(math.Float32frombits(uint32(u) << 16)) }
 	type acc struct{ diff, mag float64 }
 	add := func(s *acc, x, x0 float64) {
@@ -265,17 +327,19 @@ func (r *attnResult) maxRel(ref *attnResult, e *Engine) map[string]float64 {
 		go func(w int) {
 			defer wg.Done()
 			s := &parts[w]
-			for row := w; row < e.R; row += nw {
-				for j := 0; j < e.QC; j++ {
-					i := row*e.QC + j
+			qc, kc := r.qc, r.kc
+			w3 := qc + 2*kc
+			for row := w; row < r.rows; row += nw {
+				for j := 0; j < qc; j++ {
+					i := row*qc + j
 					add(&s[0], bf(r.a[i]), bf(ref.a[i]))
 				}
-				for j := 0; j < e.qkvW; j++ {
-					i := row*e.qkvW + j
+				for j := 0; j < w3; j++ {
+					i := row*w3 + j
 					out := 1 // dq
-					if j >= e.QC+e.KC {
+					if j >= qc+kc {
 						out = 3 // dv
-					} else if j >= e.QC {
+					} else if j >= qc {
 						out = 2 // dk
 					}
 					add(&s[out], bf(r.dqkv[i]), bf(ref.dqkv[i]))

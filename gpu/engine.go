@@ -36,6 +36,7 @@ type Engine struct {
 	at   dtype       // activation and matmul operand type
 	sfx  string      // kernel name suffix for at
 	attn AttnKernels // the attention kernels in use (resolved: plain for fp32 and other head sizes)
+	auto *AttnChoice // how OLMOLAB_GPU_ATTN=auto chose attn (nil otherwise)
 	kt   int         // key/query tile of the plain attention kernels
 	// smemMax is the most shared memory a block may have (the device's
 	// opt-in limit; above 48 KiB the device sets the kernel's attribute).
@@ -124,6 +125,14 @@ func newEngineWithPlan(dev device, plan *Plan, attn AttnKernels) (*Engine, error
 		return nil, fmt.Errorf("gpu: allocating %.2f GiB for %s: %w", gib(plan.Arena), plan, err)
 	}
 	e.base = base
+	if e.attn.Kind == AttnAuto {
+		// before anything is written: the trial uses activation buffers only
+		if e.auto, err = e.chooseAttentionAt(); err != nil {
+			dev.free(base)
+			return nil, err
+		}
+		e.attn = e.auto.Chosen
+	}
 	// RoPE tables in float64 (model/cpu.go NewCPU), then float32
 	half := e.HS / 2
 	cos, sin := make([]float32, e.T*half), make([]float32, e.T*half)
@@ -153,6 +162,10 @@ func (e *Engine) Plan() *Plan { return e.plan }
 
 // Attention returns the attention kernels the engine runs.
 func (e *Engine) Attention() AttnKernels { return e.attn }
+
+// AttentionChoice says how OLMOLAB_GPU_ATTN=auto chose them (nil when the
+// kernels were named).
+func (e *Engine) AttentionChoice() *AttnChoice { return e.auto }
 
 func (e *Engine) p(off int64) dptr {
 	if off < 0 {

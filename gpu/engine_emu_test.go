@@ -7,6 +7,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/olmolab/olmolab/model"
@@ -98,6 +100,9 @@ func compareWithCPU(t *testing.T, cfg model.Config, B, T int, opts Options, fwdT
 	}
 	defer g.Close()
 	t.Logf("plan: %s, attention %s", g.Plan(), g.Attention())
+	if c := g.AttentionChoice(); c != nil {
+		t.Log(c)
+	}
 	lay := model.NewLayout(cfg)
 	params := make([]float32, lay.Size())
 	model.Init(lay, params, 7)
@@ -268,4 +273,120 @@ func TestTrainingParity(t *testing.T) {
 		tc.Close()
 		tg.Close()
 	}
+}
+
+// refusing is the emulator with one kernel's launches at one block size
+// refused, as a driver refuses a launch it cannot run; with lose set, the
+// device then fails to synchronise, as after a kernel fault.
+type refusing struct {
+	*emuDevice
+	kernel  string
+	threads uint32
+	lose    bool
+	refused bool
+}
+
+func (d *refusing) launch(name string, grid, block dim3, smem int, args []arg) error {
+	if name == d.kernel && block[0] == d.threads {
+		d.refused = true
+		return fmt.Errorf("CUDA_ERROR_INVALID_VALUE (refused by the test)")
+	}
+	return d.emuDevice.launch(name, grid, block, smem, args)
+}
+
+func (d *refusing) sync() error {
+	if d.lose && d.refused {
+		return fmt.Errorf("CUDA_ERROR_ILLEGAL_ADDRESS (by the test)")
+	}
+	return nil
+}
+
+// rigged is auto's trial on the emulator with real kernels, one candidate
+// deliberately wrong (its kernels launched with the score scale 1/HS for
+// 1/√HS), and injected timings (the emulator's mean nothing).
+type rigged struct {
+	*attnTrial
+	wrong AttnKernels
+	ms    map[string]float64
+	timed []string
+}
+
+func (r *rigged) run(k AttnKernels) (*attnResult, error) {
+	if k == r.wrong {
+		defer func(s float64) { r.e.scale = s }(r.e.scale)
+		r.e.scale = 1 / float64(r.e.HS)
+	}
+	return r.attnTrial.run(k)
+}
+
+func (r *rigged) time(ks []AttnKernels, reps int) ([]float64, error) {
+	var ms []float64
+	for _, k := range ks {
+		r.timed = append(r.timed, k.String())
+		ms = append(ms, r.ms[k.String()])
+	}
+	return ms, nil
+}
+
+// TestAutoAttention runs auto's choice on the emulator, real kernels and
+// real comparisons, with injected timings: the wrong candidate (the fastest)
+// and one whose dK/dV launch is refused are dropped with their reasons and
+// never timed; the fastest of the rest is chosen. A device lost after a
+// refused launch ends the choice with an error. Then the trial's own timing
+// runs once, and an emulated engine with auto trains as the CPU engine does.
+func TestAutoAttention(t *testing.T) {
+	wrong := AttnKernels{Kind: AttnPlain} // the CUDA-core kernels, with the wrong scale
+	cands := append(slices.Clone(AutoCandidates), wrong)
+	for _, lose := range []bool{false, true} {
+		emu := newEmuDevice(1 << 40)
+		dev := &refusing{emuDevice: emu, kernel: "attn_bwd_dkv_v2_128", threads: 256, lose: lose} // v2:4/8/8's dK/dV
+		func() {
+			defer dev.enter()()
+			tr, err := newAttnTrial(dev, 1, 80, 2, 1, 128)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tr.free()
+			if err := tr.fill(3); err != nil {
+				t.Fatal(err)
+			}
+			r := &rigged{attnTrial: tr, wrong: wrong,
+				ms: map[string]float64{"mma": 3, "v2:8/4/4": 2.5, "v2:4/4/4": 2, "v2:4/8/8": 0.5, "plain": 1}}
+			c, err := chooseAttention(r, cands)
+			if lose {
+				if err == nil || !strings.Contains(err.Error(), "v2:4/8/8") || !strings.Contains(err.Error(), "ILLEGAL_ADDRESS") {
+					t.Errorf("device lost: chose %v, error %v", c, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Log(c)
+			if c.Chosen.String() != "v2:4/4/4" || fmt.Sprint(r.timed) != "[mma v2:8/4/4 v2:4/4/4]" {
+				t.Errorf("chose %s after timing %v", c.Chosen, r.timed)
+			}
+			if d := c.Trials[3].Dropped; !strings.Contains(d, "refused by the test") {
+				t.Errorf("v2:4/8/8 dropped for %q", d)
+			}
+			if d := c.Trials[4].Dropped; !strings.Contains(d, "differs from mma") {
+				t.Errorf("plain with the wrong scale dropped for %q (max rel %v)", d, c.Trials[4].MaxRel)
+			}
+			for _, i := range []int{1, 2} { // the v2 layouts: within bf16 rounding of mma
+				if c.Trials[i].Dropped != "" || !(c.Trials[i].MaxRel["dq"] < 2e-2) {
+					t.Errorf("%s: %v %s", c.Trials[i].Kernels, c.Trials[i].MaxRel, c.Trials[i].Dropped)
+				}
+			}
+			ms, err := tr.time([]AttnKernels{{Kind: AttnMMA}, DefaultV2}, 1) // the device's own timing path
+			if err != nil || len(ms) != 2 || !(ms[0] > 0 && ms[1] > 0) {
+				t.Errorf("time: %v, %v", ms, err)
+			}
+		}()
+		if err := emu.close(); err != nil {
+			t.Error(err)
+		}
+	}
+	// an engine with auto end to end (its choice among agreeing kernels, at
+	// the emulator's timings)
+	compareWithCPU(t, mmaConfig(), 2, 70, Options{Attention: AttnKernels{Kind: AttnAuto}}, 3e-2, 6e-2)
 }

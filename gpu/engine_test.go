@@ -1,7 +1,9 @@
 package gpu
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"unsafe"
@@ -227,7 +229,8 @@ func TestLaunchChecks(t *testing.T) {
 // TestParseAttention: the forms OLMOLAB_GPU_ATTN takes, and their String.
 func TestParseAttention(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
-		{"", "mma"}, {"mma", "mma"}, {"plain", "plain"}, {"v2", "v2:8/4/4"}, {"v2:4/8/4", "v2:4/8/4"}, {"v2:8/8/8", "v2:8/8/8"},
+		{"", DefaultAttention}, {"mma", "mma"}, {"plain", "plain"}, {"auto", "auto"}, {"v2", "v2:8/4/4"}, {"v2:4/8/4", "v2:4/8/4"},
+		{"v2:8/8/8", "v2:8/8/8"},
 	} {
 		a, err := ParseAttention(c.in)
 		if err != nil || a.String() != c.want {
@@ -362,5 +365,126 @@ func TestProfile(t *testing.T) {
 	e.ResetProfile()
 	if len(e.Profile()) != 0 {
 		t.Error("ResetProfile left entries")
+	}
+}
+
+// stubProber answers chooseAttention from tables: each candidate's outputs
+// (one value per output), its launch error, and its time.
+type stubProber struct {
+	out   map[string][5]float32 // o, lse, dq, dk, dv
+	fail  map[string]error
+	ms    map[string]float64
+	timed []string // what time was asked for
+}
+
+func (p *stubProber) run(k AttnKernels) (*attnResult, error) {
+	if err := p.fail[k.String()]; err != nil {
+		return nil, err
+	}
+	v := p.out[k.String()]
+	bits := func(x float32) uint16 { return uint16(math.Float32bits(x) >> 16) }
+	return &attnResult{rows: 1, qc: 1, kc: 1, a: []uint16{bits(v[0])}, lse: []float32{v[1]},
+		dqkv: []uint16{bits(v[2]), bits(v[3]), bits(v[4])}}, nil
+}
+
+func (p *stubProber) time(ks []AttnKernels, reps int) ([]float64, error) {
+	var ms []float64
+	for _, k := range ks {
+		p.timed = append(p.timed, k.String())
+		ms = append(ms, p.ms[k.String()])
+	}
+	return ms, nil
+}
+
+// TestChooseAttention: auto's decision on injected outputs and timings. A
+// candidate that disagrees with mma or fails to launch is dropped with its
+// reason and never timed, however fast; among the rest the fastest wins,
+// unless within autoMargin of an earlier one; a lost device or a failing
+// reference is an error.
+func TestChooseAttention(t *testing.T) {
+	cands := []AttnKernels{{Kind: AttnMMA}, DefaultV2, {Kind: AttnV2, FwdWarps: 4, DQWarps: 4, DKVWarps: 4},
+		{Kind: AttnV2, FwdWarps: 4, DQWarps: 8, DKVWarps: 8}, {Kind: AttnV2, FwdWarps: 8, DQWarps: 8, DKVWarps: 8}}
+	good := [5]float32{1, 5, 0.5, 0.25, 2}
+	p := &stubProber{
+		out: map[string][5]float32{"mma": good, "v2:8/4/4": {1.01, 5, 0.5, 0.25, 2}, "v2:4/4/4": good,
+			"v2:8/8/8": {1, 5, 0.5, 0.5, 2}}, // dk off by 100%
+		fail: map[string]error{"v2:4/8/8": errors.New("launch attn_bwd_dkv_v2_128: CUDA_ERROR_INVALID_VALUE")},
+		ms:   map[string]float64{"mma": 3, "v2:8/4/4": 2, "v2:4/4/4": 2.5, "v2:4/8/8": 0.5, "v2:8/8/8": 1},
+	}
+	c, err := chooseAttention(p, cands)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(c)
+	if c.Chosen != DefaultV2 || fmt.Sprint(p.timed) != "[mma v2:8/4/4 v2:4/4/4]" {
+		t.Errorf("chose %s after timing %v; want v2:8/4/4 after mma, v2:8/4/4, v2:4/4/4", c.Chosen, p.timed)
+	}
+	if d := c.Trials[3].Dropped; !strings.Contains(d, "CUDA_ERROR_INVALID_VALUE") {
+		t.Errorf("v2:4/8/8 dropped for %q", d)
+	}
+	if d := c.Trials[4].Dropped; !strings.Contains(d, "dk differs from mma by 1 ") {
+		t.Errorf("v2:8/8/8 dropped for %q", d)
+	}
+	if s := c.String(); !strings.Contains(s, "chose v2:8/4/4") || !strings.Contains(s, "mma 3.000 ms") ||
+		!strings.Contains(s, "v2:8/8/8 dropped: dk differs") {
+		t.Errorf("String() = %s", s)
+	}
+	// within the margin of mma: mma stays
+	p.ms = map[string]float64{"mma": 3, "v2:8/4/4": 2.95, "v2:4/4/4": 2.99}
+	if c, err := chooseAttention(p, cands); err != nil || c.Chosen.Kind != AttnMMA {
+		t.Errorf("2%% faster than mma: chose %v, %v; want mma", c, err)
+	}
+	// NaN outputs are a disagreement
+	p.out["v2:8/4/4"] = [5]float32{float32(math.NaN()), 5, 0.5, 0.25, 2}
+	if c, err := chooseAttention(p, cands); err != nil || !strings.Contains(c.Trials[1].Dropped, "o differs") {
+		t.Errorf("NaN output: %v, %v", c, err)
+	}
+	// a lost device, or a failing reference, chooses nothing
+	p.fail["v2:4/4/4"] = fmt.Errorf("illegal address; then sync failed: %w", errDeviceLost)
+	if _, err := chooseAttention(p, cands); err == nil || !strings.Contains(err.Error(), "OLMOLAB_GPU_ATTN=mma") {
+		t.Errorf("device lost: %v", err)
+	}
+	p.fail["mma"] = errors.New("no kernel")
+	if _, err := chooseAttention(p, cands); err == nil || !strings.Contains(err.Error(), "reference") {
+		t.Errorf("reference failed: %v", err)
+	}
+}
+
+// TestAutoEngineWalk: an engine with OLMOLAB_GPU_ATTN=auto runs the trial
+// on its own buffers (the fake device checks every address), ends with named
+// kernels and the reasons, and leaves fp32 and other head sizes on plain.
+func TestAutoEngineWalk(t *testing.T) {
+	auto := Options{Attention: AttnKernels{Kind: AttnAuto}}
+	for _, c := range []struct {
+		cfg  model.Config
+		opts Options
+	}{{smallConfig(256, 4, 2, 64), auto}, {smallConfig(256, 2, 2, 128), auto}} {
+		d := newFake(t)
+		e, err := newEngine(d, c.cfg, 2, 70, c.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch := e.AttentionChoice()
+		if ch == nil || e.Attention().Kind == AttnAuto || len(ch.Trials) != len(AutoCandidates) || ch.Chosen != e.Attention() {
+			t.Fatalf("attention %s, choice %v", e.Attention(), ch)
+		}
+		t.Log(ch)
+		e.Close()
+		if len(d.allocs) != 0 {
+			t.Errorf("%d allocations left", len(d.allocs))
+		}
+	}
+	for _, c := range []struct {
+		cfg  model.Config
+		opts Options
+	}{{smallConfig(48, 6, 2, 8), auto}, {smallConfig(256, 4, 2, 64), Options{FP32: true, Attention: auto.Attention}}} {
+		e, err := newEngine(newFake(t), c.cfg, 2, 70, c.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Attention().Kind != AttnPlain || e.AttentionChoice() != nil {
+			t.Errorf("fp32 %v head size %d: attention %s, choice %v", c.opts.FP32, c.cfg.HeadSize(), e.Attention(), e.AttentionChoice())
+		}
+		e.Close()
 	}
 }

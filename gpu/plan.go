@@ -27,7 +27,8 @@ type Options struct {
 	ChunkRows int
 	// Attention selects the attention kernels of the bf16 engine (the zero
 	// value: the tensor-core kernels of attention_mma.cu where the head size
-	// is 64 or 128; AttnPlain is the CUDA-core fallback and cross-check).
+	// is 64 or 128; AttnPlain is the CUDA-core fallback and cross-check;
+	// AttnAuto chooses at engine start, attnauto.go).
 	Attention AttnKernels
 }
 

@@ -11,6 +11,7 @@ import "github.com/olmolab/olmolab/model"
 //
 //	go run -tags emu ./gpu/cmd/gpubench parity --backend cuda-emu-fp32 --steps 5
 //	OLMOLAB_GPU_ATTN=v2 go run -tags emu ./gpu/cmd/gpubench parity --backend cuda-emu --heads 2 --steps 2 --seq 80
+//	OLMOLAB_GPU_ATTN=auto go run -tags emu ./gpu/cmd/gpubench parity --backend cuda-emu --heads 2 --steps 2 --seq 80
 func init() {
 	for name, fp32 := range map[string]bool{"cuda-emu": false, "cuda-emu-fp32": true} {
 		model.RegisterBackend(name, func(cfg model.Config, B, T int) (model.Backend, error) {

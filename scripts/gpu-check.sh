@@ -15,9 +15,11 @@
 #      128 with GQA (as part 3's), compute-sanitizer memcheck of the kernels,
 #      the attention kernels alone at olmo2_1B_v2's shape, old (mma) against
 #      new (gpubench attn: ms and TFLOP/s per kernel, outputs compared, a
-#      bit-for-bit repeat), olmo2_1B_v2's throughput with v2 and with the
-#      default kernels, a racecheck and a synccheck, and a profile with v2
-#      (an estimate from the last run's part times: about two minutes more).
+#      bit-for-bit repeat), olmo2_1B_v2's throughput with v2, with
+#      OLMOLAB_GPU_ATTN=auto (its start-up trial's choice and timings are
+#      reported) and with the default kernels, a racecheck and a synccheck,
+#      and a profile with v2 (an estimate from the last run's part times:
+#      about two and a half minutes more).
 #      V2=v2:F/Q/K picks another layout of warps per block (default v2 =
 #      v2:8/4/4).
 #   2. golden checks: olmolab verify --backend cuda-fp32 (CPU tolerances) and
@@ -134,6 +136,10 @@ part attn-olmo2_1B_v2 120 "$BIN/gpubench" attn --preset olmo2_1B_v2 --batch 8 --
 # in the same call for comparison
 if grep -qE '^parity-v2-hs64 +ok' "$SUMMARY" && grep -qE '^parity-v2-hs128-gqa +ok' "$SUMMARY"; then
   part bench-olmo2_1B_v2-v2 180 env OLMOLAB_GPU_ATTN="$V2" "$BIN/gpubench" bench --backend cuda --preset olmo2_1B_v2 --batch 8 --seq 4096 --steps 10 --warmup 2
+  # auto: the engine times mma and the v2 layouts on its own shape at start
+  # and keeps the fastest that agree with mma; a few steps confirm the choice runs
+  part bench-olmo2_1B_v2-auto 90 env OLMOLAB_GPU_ATTN=auto "$BIN/gpubench" bench --backend cuda --preset olmo2_1B_v2 --batch 8 --seq 4096 --steps 3 --warmup 1
+  say "  $(grep -m1 -h '^olmo2_1B_v2: attention auto chose' "$LOGS/bench-olmo2_1B_v2-auto.log" 2>/dev/null || echo 'auto: no choice reported')"
 else
   say "v2 parity failed or did not run: no throughput run with OLMOLAB_GPU_ATTN=$V2"
 fi

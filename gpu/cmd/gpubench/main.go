@@ -289,10 +289,14 @@ func runBench(args []string) error {
 		return err
 	}
 	defer b.Close()
-	planDesc, attn := "", ""
+	planDesc, attn, choice := "", "", ""
 	if e, ok := b.(*gpu.Engine); ok {
 		planDesc, attn = e.Plan().String(), e.Attention().String()
 		fmt.Printf("%s: plan %s, attention %s\n", *preset, planDesc, attn)
+		if c := e.AttentionChoice(); c != nil { // OLMOLAB_GPU_ATTN=auto
+			choice = c.String()
+			fmt.Printf("%s: %s\n", *preset, choice)
+		}
 	}
 	lay := model.NewLayout(cfg)
 	params := make([]float32, lay.Size())
@@ -355,7 +359,7 @@ func runBench(args []string) error {
 		*preset, *backend, attn, *seq, *batch, tps, mean*1e3, times[0]*1e3, times[len(times)-1]*1e3, mfu, usedGiB, setup.Seconds())
 	result(map[string]any{"check": "bench", "preset": *preset, "backend": *backend, "attention": attn, "seq": *seq, "batch": *batch,
 		"tokens_per_s": tps, "step_ms": mean * 1e3, "mfu": mfu, "used_mem_gib": usedGiB, "plan": planDesc,
-		"final_loss": res.Loss, "skipped": res.Skipped, "setup_s": setup.Seconds()})
+		"final_loss": res.Loss, "skipped": res.Skipped, "setup_s": setup.Seconds(), "attention_choice": choice})
 	if res.Skipped || math.IsNaN(res.Loss) {
 		return failed{"the last step was skipped (non-finite loss or gradient)"}
 	}
