@@ -44,6 +44,7 @@ type Recipe struct {
 	Spikes            SpikeSpec
 	Checkpoint        CheckpointSpec
 	StrictData        bool
+	DataDType         data.DType // dataset.dtype: the element type of token files; 0: the tokenizer's (DTypeFor)
 	World             *WorldSpec // nil: the default built-in world (docs/world.md's sizes)
 
 	Path     string   // the file it came from ("" for built-ins: "experiments/NAME.yaml")
@@ -575,6 +576,16 @@ func (d *decoder) recipe(root *yaml.Node) *Recipe {
 					r.Dataset = d.sources(v2, "dataset.sources")
 				case "strict":
 					r.StrictData = d.boolean(v2, "dataset.strict")
+				case "dtype":
+					// OLMo-core's NumpyDatasetConfig.dtype: files written with
+					// `olmolab tokenize --dtype` or by another pipeline.
+					if s := d.str(v2, "dataset.dtype"); d.err == nil {
+						dt, err := data.ParseDType(s)
+						if err != nil || s == "" {
+							d.fail(v2, "dataset.dtype", "want uint16 or uint32, got %q", s)
+						}
+						r.DataDType = dt
+					}
 				default:
 					return false
 				}

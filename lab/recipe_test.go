@@ -53,6 +53,21 @@ func TestParseRecipe(t *testing.T) {
 	}
 }
 
+// TestRecipeDataDType: dataset.dtype (OLMo-core's NumpyDatasetConfig.dtype)
+// reaches the loader, so files from `olmolab tokenize --dtype uint32` can be
+// trained on with a uint16 tokenizer; without it the tokenizer decides.
+func TestRecipeDataDType(t *testing.T) {
+	for _, c := range []struct {
+		set  []string
+		want data.DType
+	}{{nil, 0}, {[]string{"dataset.dtype=uint32"}, data.Uint32}, {[]string{"dataset.dtype=uint16"}, data.Uint16}} {
+		r, err := ParseRecipe("tiny.yaml", []byte(tinyRecipe), c.set)
+		if err != nil || r.DataDType != c.want {
+			t.Errorf("%v: dtype %v, err %v; want %v", c.set, r.DataDType, err, c.want)
+		}
+	}
+}
+
 func TestRecipeOverrides(t *testing.T) {
 	r, err := ParseRecipe("tiny.yaml", []byte(tinyRecipe), []string{
 		"optimizer.lr=1e-2", "dataset.sources.1.target_ratio=0.5", "max_tokens=1M", "anneal.tokens=400K", "anneal.auto_at=600K",
@@ -88,6 +103,7 @@ func TestRecipeErrors(t *testing.T) {
 		{"unknown schedule", strings.Replace(tinyRecipe, "name: cosine", "name: sawtooth", 1), []string{"bad.yaml:9:11", "schedule", `unknown schedule "sawtooth"`}},
 		{"no data", strings.Split(tinyRecipe, "dataset:")[0], []string{"bad.yaml", "dataset.sources", "no data sources"}},
 		{"duplicate key", tinyRecipe + "seed: 8\n", []string{"bad.yaml:15:1", "seed", "key given twice"}},
+		{"token dtype", strings.Replace(tinyRecipe, "dataset:\n", "dataset:\n  dtype: int8\n", 1), []string{"bad.yaml:11:10", "dataset.dtype", `want uint16 or uint32, got "int8"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseRecipe("bad.yaml", []byte(tc.yaml), nil)

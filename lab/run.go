@@ -219,7 +219,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		mix = resume.State.Mix
 	}
 	var warnings []string
-	loader, err := data.NewLoader(data.LoaderParams{Sources: mix, Tokenizer: tok, SeqLen: T, Seed: seed, Strict: rec.StrictData, World: r.kb,
+	loader, err := data.NewLoader(data.LoaderParams{Sources: mix, Tokenizer: tok, SeqLen: T, Seed: seed, Strict: rec.StrictData, DType: rec.DataDType, World: r.kb,
 		Warn: func(s string) { warnings = append(warnings, s) }})
 	if err != nil {
 		b.Close()

@@ -168,7 +168,7 @@ func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return SoupComponent{}, err
 	}
-	loader, err := data.NewLoader(data.LoaderParams{Sources: mix, Tokenizer: r.tok, SeqLen: rec.SequenceLength, Seed: seed, Strict: rec.StrictData, World: r.kb})
+	loader, err := data.NewLoader(data.LoaderParams{Sources: mix, Tokenizer: r.tok, SeqLen: rec.SequenceLength, Seed: seed, Strict: rec.StrictData, DType: rec.DataDType, World: r.kb})
 	if err != nil {
 		return SoupComponent{}, err
 	}

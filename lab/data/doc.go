@@ -32,7 +32,8 @@
 //     (package world): endless, deterministic documents about one fixed knowledge base.
 //
 // Paths may be files, directories (recursive) or globs. NewLoader checks everything before training: missing files,
-// token files whose size is not a multiple of the element size or that hold an id ≥ VocabSize, malformed JSON lines
+// token files whose size is not a multiple of the element size, that hold an id ≥ VocabSize, that start with
+// np.save's header, or that read as uint16 have a 0 at every odd index (uint32 ids: LoaderParams.DType), malformed JSON lines
 // (a warning with file:line and the line skipped, or an error in Strict mode), empty sources, negative or missing
 // (NaN) ratios. Ratios that do not sum to 1 are normalised with one warning.
 //

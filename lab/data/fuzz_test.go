@@ -93,6 +93,8 @@ func FuzzTokenFile(f *testing.F) {
 	f.Add([]byte{1, 0, 0, 0, 2, 0, 0, 0, 255, 255, 0, 0}, true, uint8(1), uint16(1000))
 	f.Add([]byte{1, 2, 3}, false, uint8(1), uint16(10))
 	f.Add([]byte{}, true, uint8(3), uint16(10))
+	f.Add([]byte("\x93NUMPY\x01\x00v\x00{'descr': '<u2', 'fortran_order': False, 'shape': (4,), }"), false, uint8(2), uint16(65535))
+	f.Add(bytes.Repeat([]byte{7, 0, 0, 0}, 8), false, uint8(4), uint16(300)) // uint32 ids 7 read as uint16
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte, wide bool, seqLen uint8, vocab uint16) {
 		if seqLen == 0 || vocab == 0 {
@@ -118,12 +120,23 @@ func FuzzTokenFile(f *testing.F) {
 			bad = bad || id >= uint32(vocab)
 			want = append(want, int32(id))
 		}
+		wideLooking := dt == Uint16 && len(want) >= 16 && len(want)%2 == 0
+		low := false
+		for i := 0; i+1 < len(want) && wideLooking; i += 2 {
+			wideLooking = want[i+1] == 0
+			low = low || want[i] != 0
+		}
+		wideLooking = wideLooking && low
 		var probs problems
 		tok := fixedVocab{byteTokenizer{}, int(vocab)}
 		s := openSource(SourceSpec{Name: "f", TargetRatio: 1, Paths: []string{path}},
 			openParams{tok: tok, seqLen: int(seqLen), dtype: dt, warn: func(string) {}}, &probs)
 		err := probs.err()
 		switch {
+		case strings.HasPrefix(string(data), npyMagic):
+			if !IsInputError(err) || !strings.Contains(err.Error(), "np.save") {
+				t.Fatalf("npy header: err = %v", err)
+			}
 		case len(data)%int(dt) != 0:
 			if !IsInputError(err) || !strings.Contains(err.Error(), "not a multiple") {
 				t.Fatalf("size %d: err = %v", len(data), err)
@@ -131,6 +144,10 @@ func FuzzTokenFile(f *testing.F) {
 		case bad:
 			if !IsInputError(err) || !strings.Contains(err.Error(), "not below the vocabulary") {
 				t.Fatalf("id past vocab: err = %v", err)
+			}
+		case wideLooking:
+			if !IsInputError(err) || !strings.Contains(err.Error(), "uint32 ids") {
+				t.Fatalf("uint32 ids read as uint16: err = %v", err)
 			}
 		case len(want) < int(seqLen):
 			if !IsInputError(err) || !strings.Contains(err.Error(), "empty") {

@@ -296,6 +296,10 @@ func TestBadInput(t *testing.T) {
 	odd := writeFile(t, filepath.Join(dir, "odd.npy"), []byte{1, 2, 3})
 	big := writeTokens(t, filepath.Join(dir, "big.npy"), Uint16, []uint32{1, 2, 500, 3})
 	short := writeTokens(t, filepath.Join(dir, "short.npy"), Uint16, []uint32{1})
+	// uint32 ids (olmolab tokenize --dtype uint32) read as uint16: every id followed by a 0, all below the vocabulary.
+	wide := writeTokens(t, filepath.Join(dir, "wide.npy"), Uint32, seqIDs(64, 200))
+	// np.save's format: a header that would be read as ids.
+	npy := writeFile(t, filepath.Join(dir, "saved.npy"), append([]byte("\x93NUMPY\x01\x00\x76\x00{'descr': '<u2', 'fortran_order': False, 'shape': (8,), }"), make([]byte, 16)...))
 	malformed := writeFile(t, filepath.Join(dir, "bad.jsonl"), []byte("{\"text\": \"ok\"}\n{\"text\": nope}\n{\"id\": 3}\n{\"text\": \"fine\"}\n"))
 	empty := writeFile(t, filepath.Join(dir, "empty.jsonl"), []byte("\n{\"text\": \"\"}\n"))
 	notgz := writeFile(t, filepath.Join(dir, "fake.jsonl.gz"), []byte("plain text"))
@@ -315,6 +319,8 @@ func TestBadInput(t *testing.T) {
 		{"size not a multiple", src(1, odd), false, []string{"odd.npy", "not a multiple of 2"}},
 		{"id past vocab", src(1, big), false, []string{"big.npy", "token 500 (at index 2)", "384"}},
 		{"empty token source", src(1, short), false, []string{"short.npy: empty", "no complete instance"}},
+		{"uint32 ids as uint16", src(1, wide), false, []string{"wide.npy", "every second uint16 is 0", "dataset.dtype: uint32"}},
+		{"np.save header", src(1, npy), false, []string{"saved.npy", "NumPy .npy file with a header", "tofile"}},
 		{"malformed strict", src(1, malformed), true, []string{"bad.jsonl:2", "malformed JSON line", "strict"}},
 		{"empty documents", src(1, empty), false, []string{"empty.jsonl: empty", "no document with text"}},
 		{"not gzip", src(1, notgz), false, []string{"fake.jsonl.gz", "gzip"}},

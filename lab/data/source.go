@@ -277,7 +277,14 @@ func (s *source) openTokens(paths []string, p openParams, probs *problems) bool 
 		if at := tf.firstAtLeast(p.tok.VocabSize()); at >= 0 {
 			errs[i] = &InputError{Path: paths[i],
 				Msg:  fmt.Sprintf("token %d (at index %d) is not below the vocabulary size %d of tokenizer %s", tf.at(at), at, p.tok.VocabSize(), p.tok.Name()),
-				Hint: "the file was made with another tokenizer or dtype; set the recipe's tokenizer to match, or retokenize"}
+				Hint: "the file was made with another tokenizer or dtype; set the recipe's tokenizer (or dataset.dtype) to match, or retokenize"}
+			tf.close()
+			return
+		}
+		if tf.looksWide() {
+			errs[i] = &InputError{Path: paths[i],
+				Msg:  fmt.Sprintf("every second uint16 is 0: this looks like a file of uint32 ids, which tokenizer %s would read as id, 0, id, 0, …", p.tok.Name()),
+				Hint: "set dataset.dtype: uint32 in the recipe (olmolab tokenize --dtype uint32 writes such files), or retokenize without --dtype"}
 			tf.close()
 			return
 		}

@@ -30,6 +30,12 @@ func openTokenFile(path string, dt DType) (*tokenFile, error) {
 		return nil, &InputError{Path: path, Msg: "cannot stat token file", Err: unwrapPathErr(err)}
 	}
 	size := st.Size()
+	var magic [6]byte
+	if n, _ := f.ReadAt(magic[:], 0); n == len(magic) && string(magic[:]) == npyMagic {
+		f.Close()
+		return nil, &InputError{Path: path, Msg: "is a NumPy .npy file with a header (np.save), not an OLMo token file",
+			Hint: "OLMo token files are headerless arrays of ids (ndarray.tofile or np.memmap); write them that way, or use olmolab tokenize"}
+	}
 	if size%int64(dt) != 0 {
 		f.Close()
 		other := Uint32
@@ -38,7 +44,7 @@ func openTokenFile(path string, dt DType) (*tokenFile, error) {
 		}
 		return nil, &InputError{Path: path,
 			Msg:  fmt.Sprintf("size %d bytes is not a multiple of %d (%s): truncated, or not a token file", size, int(dt), dt),
-			Hint: fmt.Sprintf("OLMo token files are headerless %s arrays for this tokenizer; if this file holds %s ids, set the dtype", dt, other)}
+			Hint: fmt.Sprintf("OLMo token files are headerless %s arrays for this tokenizer; if this file holds %s ids, set dataset.dtype: %s in the recipe", dt, other, other)}
 	}
 	tf := &tokenFile{path: path, dtype: dt, f: f, n: size / int64(dt)}
 	if size > 0 {
@@ -51,6 +57,10 @@ func openTokenFile(path string, dt DType) (*tokenFile, error) {
 	}
 	return tf, nil
 }
+
+// npyMagic starts a file np.save wrote; OLMo token files have no header, so such a file's header would be read as
+// token ids.
+const npyMagic = "\x93NUMPY"
 
 // at returns token i.
 func (t *tokenFile) at(i int64) uint32 {
@@ -96,6 +106,23 @@ func (t *tokenFile) firstAtLeast(vocab int) int64 {
 		}
 	}
 	return -1
+}
+
+// looksWide reports whether a file read as uint16 holds uint32 ids: every second element (the high halves, little
+// endian) is zero, and not every element is. Such a file passes the vocabulary check, yet trains on every id followed by a 0; in a real uint16
+// file id 0 at every odd position does not happen. Files under 16 tokens are too short to tell.
+func (t *tokenFile) looksWide() bool {
+	if t.dtype != Uint16 || t.n < 16 || t.n%2 != 0 {
+		return false
+	}
+	low := false // some low half is not 0: a file of zeros reads the same either way
+	for i := int64(0); i < t.n; i += 2 {
+		if t.m[2*i+2] != 0 || t.m[2*i+3] != 0 {
+			return false
+		}
+		low = low || t.m[2*i] != 0 || t.m[2*i+1] != 0
+	}
+	return low
 }
 
 func (t *tokenFile) close() {

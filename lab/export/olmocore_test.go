@@ -410,3 +410,24 @@ func TestWriteDir(t *testing.T) {
 		t.Fatalf("temporary directories left: %v", left)
 	}
 }
+
+// TestDataDType: the recipe's dataset.dtype reaches NumpyFSLDatasetConfig's
+// dtype, so OLMo-core reads the files as olmolab does; without it train.py
+// leaves the choice to OLMo-core (the smallest type that holds the vocabulary).
+func TestDataDType(t *testing.T) {
+	r := shipped(t, "olmo2_1B_stage1")
+	if files := exportFiles(t, r, "x", 8, 1); bytes.Contains(files["train.py"], []byte("dtype=\"uint")) {
+		t.Errorf("train.py sets a token dtype the recipe did not ask for")
+	}
+	r = shipped(t, "olmo2_1B_stage1", "dataset.dtype=uint16")
+	files := exportFiles(t, r, "x", 8, 1)
+	if !bytes.Contains(files["train.py"], []byte(`dtype="uint16",  # dataset.dtype`)) {
+		t.Errorf("dataset.dtype not in train.py")
+	}
+	if _, err := exec.LookPath("python3"); err == nil {
+		ds := find(t, runStub(t, python(t), files), "NumpyFSLDatasetConfig.from_src_mix")[0]
+		if ds["dtype"] != "uint16" {
+			t.Errorf("NumpyFSLDatasetConfig dtype %v, want uint16", ds["dtype"])
+		}
+	}
+}

@@ -33,6 +33,15 @@ func (pl *plan) modelExpr() string {
 	return "TransformerConfig.llama_like(\n        " + strings.Join(args, ",\n        ") + ",\n    )"
 }
 
+// dtypeKwarg is the recipe's dataset.dtype as NumpyFSLDatasetConfig's dtype (a NumpyDatasetDType value), or
+// nothing: OLMo-core then picks the smallest type that holds the vocabulary, as olmolab does.
+func (pl *plan) dtypeKwarg() string {
+	if pl.r.DataDType == 0 {
+		return ""
+	}
+	return fmt.Sprintf("\n        dtype=%q,  # dataset.dtype", pl.r.DataDType.String())
+}
+
 func (pl *plan) tokenizerExpr() string {
 	if pl.r.Tokenizer == "dolma2" {
 		return "TokenizerConfig.dolma2()"
@@ -188,7 +197,7 @@ def build_configs(save_folder, work_dir, load_path, seed):
         ),
         tokenizer=tokenizer_config,
         sequence_length=SEQUENCE_LENGTH,
-        work_dir=work_dir,
+        work_dir=work_dir,%s
     )
 
     data_loader_config = NumpyDataLoaderConfig(
@@ -274,7 +283,7 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-`, pl.modelExpr(), pl.tokenizerExpr(),
+`, pl.modelExpr(), pl.tokenizerExpr(), pl.dtypeKwarg(),
 		pyFloat(r.Optimizer.Betas[0]), pyFloat(r.Optimizer.Betas[1]), pyFloat(r.Optimizer.Eps), pyFloat(r.Optimizer.WeightDecay), decay,
 		pl.scheduler, zloss, clip, load)
 	return b.String()
