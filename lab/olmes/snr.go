@@ -166,6 +166,9 @@ func ReadEvalRecords(path string) ([]EvalRecord, error) {
 		if first && line[0] != '{' { // a record being written is still an object's start
 			return notEvals(path, "first line is not a JSON object")
 		}
+		if first && strings.TrimSpace(string(line)) == "{" { // no record is written over several lines
+			return notEvals(path, "a JSON document over several lines, such as olmolab eval --json writes")
+		}
 		first = false
 		if torn != nil {
 			return torn
@@ -216,7 +219,7 @@ func LoadRunEvals(paths ...string) ([]RunEvals, error) {
 			return err
 		}
 		if len(recs) == 0 && given {
-			return inputErrorf(file, 0, "a run's evaluations come from its recipe's eval: section (tasks, interval, at_anneal) or from olmolab eval --json",
+			return inputErrorf(file, 0, "a run's evaluations come from its recipe's eval: section (tasks, interval, at_anneal), or the v key in the lab",
 				"holds no evaluations")
 		}
 		def := filepath.Base(filepath.Dir(file))

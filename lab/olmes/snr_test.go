@@ -379,6 +379,7 @@ func TestReadEvalRecordsNotEvals(t *testing.T) {
 		{"a JSON array", "evals.jsonl", "[1, 2]\n", "first line is not a JSON object"},
 		{"text after blank lines", "evals.jsonl", "\n\n  loss went down\n", "first line is not a JSON object"},
 		{"a torn first and only record", "evals.jsonl", `{"run":"a","st`, ""},
+		{"olmolab eval --json's output", "eval.json", "{\n  \"scores\": [\n", "a JSON document over several lines, such as olmolab eval --json"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), c.file)
