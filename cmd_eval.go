@@ -48,7 +48,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	tasks := fs.String("tasks", "builtin", "comma-separated tasks or groups: builtin, development, unseen, core9, olmes, arc_easy, mmlu, fact_qa_heldout:mc, a requests.jsonl.gz dump, …")
 	tokName := fs.String("tokenizer", "", "tokenizer (default: the run's, else guessed from the vocabulary: 100352 dolma2, 2048 world, 384 bytes)")
 	dataDir := fs.String("data", os.Getenv("OLMOLAB_OLMES_DATA"), "OLMES datasets directory (for the standard benchmarks)")
-	limit := fs.Int("limit", 0, "instances per built-in task (0: 200; -1: all)")
+	limit := fs.Int("limit", 0, "instances per task, per subject for MMLU (0: the task's default, 200 for a built-in task, OLMES's own limit, all of a request dump; -1: all)")
+	split := fs.String("split", "", "train, validation or test: the split of the OLMES benchmarks to score (default: OLMES's split for each task)")
 	mc := fs.Bool("mc", false, "multiple-choice formulation (default: rank classification)")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
 	seq := fs.Int("seq", 512, "context length to score at")
@@ -100,7 +101,16 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *mc {
 		f = olmes.MC
 	}
-	ev := &olmes.Evaluator{Load: olmes.LoadOptions{DataDir: *dataDir, Builtin: olmes.BuiltinOptions{Limit: *limit}}, Eval: olmes.EvalOptions{Reshape: true}}
+	switch *split {
+	case "", "train", "validation", "test":
+	default:
+		return usageError{fmt.Sprintf("eval: --split %q: want train, validation or test", *split)}
+	}
+	load := olmes.LoadOptions{DataDir: *dataDir, Builtin: olmes.BuiltinOptions{Limit: *limit}, Build: olmes.BuildOptions{Split: *split, Limit: *limit}}
+	if *limit > 0 {
+		load.DumpLimit = *limit
+	}
+	ev := &olmes.Evaluator{Load: load, Eval: olmes.EvalOptions{Reshape: true}}
 	res, err := ev.Evaluate(context.Background(), b, tok, splitList(*tasks), f)
 	if err != nil {
 		return olmesError(err)

@@ -164,6 +164,50 @@ func TestEvalCheckpoint(t *testing.T) {
 	}
 }
 
+// TestEvalLimitAndSplit: --limit caps OLMES tasks and request dumps as it
+// does built-in tasks (it once applied to built-in tasks only, so --limit 20
+// on a dump scored all of it), and --split scores the split a data directory
+// has, which the missing-split error points to.
+func TestEvalLimitAndSplit(t *testing.T) {
+	olmesData := filepath.Join("..", "shared", "data", "olmes")
+	if _, err := os.Stat(olmesData); err != nil {
+		t.Skip("../shared/data/olmes is absent")
+	}
+	dir := filepath.Join(t.TempDir(), "ck")
+	var out, errb bytes.Buffer
+	if code := run([]string{"train", "--preset", "cpu_xs", "--steps", "1", "--batch", "2", "--seq", "16", "--out", dir}, &out, &errb); code != 0 {
+		t.Fatalf("train: %s", errb.String())
+	}
+	dump := filepath.Join(olmesData, "requests", "arc_easy", "val_rc_5shot", "requests.jsonl.gz")
+	for _, c := range []struct {
+		name string
+		args []string
+		code int
+		want string // a line of stdout (fields joined by one space), or of stderr when code != 0
+	}{
+		{"dump", []string{"--tasks", dump, "--limit", "3"}, 0, "arc_easy rc olmes 3 acc_per_char"},
+		{"olmes task on its split", []string{"--tasks", "piqa", "--limit", "4"}, 0, "piqa rc olmes 4 acc_per_char"},
+		{"another split", []string{"--tasks", "arc_easy", "--split", "validation", "--limit", "2"}, 0, "arc_easy rc olmes 2 acc_per_char"},
+		{"missing split", []string{"--tasks", "arc_easy"}, 2, "--split validation scores that one instead of OLMES's test split"},
+		{"bad split", []string{"--tasks", "arc_easy", "--split", "dev"}, 2, `eval: --split "dev": want train, validation or test`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			args := append([]string{"eval", "--model", dir, "--seq", "64", "--data", olmesData}, c.args...)
+			if code := run(args, &out, &errb); code != c.code {
+				t.Fatalf("exit %d, want %d: %s", code, c.code, errb.String())
+			}
+			got := out.String()
+			if c.code != 0 {
+				got = errb.String()
+			}
+			if !strings.Contains(strings.Join(strings.Fields(got), " "), c.want) {
+				t.Errorf("output lacks %q:\n%s", c.want, got)
+			}
+		})
+	}
+}
+
 func TestBenchCommand(t *testing.T) {
 	var out, errb bytes.Buffer
 	args := []string{"bench", "--vocab", "64", "--d-model", "32", "--layers", "1", "--heads", "2", "--mlp", "64", "--seq", "16", "--batch", "2", "--steps", "2", "--warmup", "1", "--gemm", "64"}

@@ -369,8 +369,24 @@ func (b *benchmark) loadRows(dataDir, subject, split string) ([]Doc, string, err
 	if subject != "" {
 		what += " (" + subject + ")"
 	}
-	return nil, "", &InputError{Path: dataDir, Msg: fmt.Sprintf("no %s split of %s", split, what),
-		Hint: "looked for an HF datasets save_to_disk directory or published JSONL at:\n  " + strings.Join(tried, "\n  ")}
+	hint := "looked for an HF datasets save_to_disk directory or published JSONL at:\n  " + strings.Join(tried, "\n  ")
+	// A data directory often holds only some splits (shared/data/olmes has the validation splits): say which.
+	for _, other := range []string{"validation", "test", "train"} {
+		if other == split {
+			continue
+		}
+		for _, root := range roots {
+			for _, pat := range b.hf {
+				dir := filepath.Join(root, filepath.FromSlash(strings.NewReplacer("{split}", other, "{subject}", subject).Replace(pat)))
+				if st, err := os.Stat(dir); (err == nil && st.IsDir()) || fileExists(dir+".jsonl") || fileExists(dir+".jsonl.gz") {
+					hint = fmt.Sprintf("%s holds the %s split of %s (%s); --split %s scores that one instead of OLMES's %s split\n%s",
+						dataDir, other, what, dir, other, split, hint)
+					return nil, "", &InputError{Path: dataDir, Msg: fmt.Sprintf("no %s split of %s", split, what), Hint: hint}
+				}
+			}
+		}
+	}
+	return nil, "", &InputError{Path: dataDir, Msg: fmt.Sprintf("no %s split of %s", split, what), Hint: hint}
 }
 
 func fileExists(p string) bool {

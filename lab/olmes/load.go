@@ -13,7 +13,9 @@ type LoadOptions struct {
 	DataDir string         // the OLMES datasets (e.g. ../shared/data/olmes); needed only for OLMES tasks
 	Build   BuildOptions   // OLMES request options (zero: OLMES v0.1)
 	Builtin BuiltinOptions // built-in task options
-	KB      *world.KB      // the world of the built-in tasks; nil: world.Default()
+	// DumpLimit keeps the first DumpLimit instances of a request dump (a dump is OLMES's sample already); 0: all.
+	DumpLimit int
+	KB        *world.KB // the world of the built-in tasks; nil: world.Default()
 }
 
 // Task groups LoadTasks expands.
@@ -37,7 +39,11 @@ func TaskGroups() []string { return sortedKeys(taskGroups) }
 // A ":mc" or ":rc" in the name overrides f. An unknown task or missing data is an *InputError.
 func LoadTask(name string, f Formulation, o LoadOptions) (*Task, error) {
 	if p, ok := requestDump(name); ok {
-		return LoadRequestsTask(p)
+		t, err := LoadRequestsTask(p)
+		if err == nil && o.DumpLimit > 0 && len(t.Instances) > o.DumpLimit {
+			t.Instances = t.Instances[:o.DumpLimit]
+		}
+		return t, err
 	}
 	base, rest, _ := strings.Cut(strings.TrimSpace(name), ":")
 	for _, part := range strings.Split(rest, ":") {
