@@ -19,7 +19,30 @@ var errHelp = errors.New("help shown")
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("olmolab "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	// --help starts with the command's synopsis (its positional arguments
+	// included: snr's RUN..., tokenize's INPUT...), as the command list shows it,
+	// rather than the flag package's bare "Usage of olmolab snr:".
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: olmolab %s\n", synopsis(name))
+		fs.PrintDefaults()
+	}
 	return fs
+}
+
+// synopsis is a command's name and arguments as the help lists them.
+func synopsis(name string) string {
+	if name == "--batch" {
+		return "--batch RECIPE [--set key=value]... [--runs DIR] [--name NAME]\n       olmolab --batch --resume RUNDIR"
+	}
+	for _, c := range commands() {
+		if c.name == name {
+			return strings.TrimSpace(c.name + " " + c.args)
+		}
+		if rest, ok := strings.CutPrefix(name, c.name+" "); ok && strings.HasPrefix(c.args, rest) { // "olmes requests"
+			return c.name + " " + c.args
+		}
+	}
+	return name + " [flags]"
 }
 
 func parseFlags(fs *flag.FlagSet, args []string) error {
