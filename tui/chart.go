@@ -203,6 +203,8 @@ func (c chart) render() []string {
 	format := func(v float64) string {
 		if c.logY {
 			v = math.Pow(10, v)
+		} else if math.Abs(v) < 1e-9*(hi-lo) {
+			v = 0 // asciigraph's lo + i·step leaves a residue (-2e-19) where the axis crosses 0
 		}
 		s := fmtY(v)
 		if len(s) > yLabelW {

@@ -104,3 +104,22 @@ func TestFmtY(t *testing.T) {
 		}
 	}
 }
+
+// TestAxisLabelsAtZero: a series that ends at 0 (the LR after an anneal) has
+// the axis label 0, not asciigraph's rounding residue (-4e-19 was on screen).
+func TestAxisLabelsAtZero(t *testing.T) {
+	for _, n := range []int{5, 7, 13, 40} {
+		for _, rows := range []int{5, 7, 8, 11} {
+			v := make([]float64, n)
+			for i := range v {
+				v[i] = 0.0018 * float64(n-1-i) / float64(n-1)
+			}
+			ch := chart{width: 40, rows: rows, layers: []chartLayer{{values: v}}}
+			for _, line := range ch.render() {
+				if label := strings.TrimSpace(ansi.Strip(line)[:yLabelW]); strings.Contains(label, "e-1") || strings.Contains(label, "e-2") {
+					t.Errorf("n %d, rows %d: axis label %q:\n%s", n, rows, label, strings.Join(ch.render(), "\n"))
+				}
+			}
+		}
+	}
+}
