@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -152,9 +153,13 @@ func TestResizeRedraws(t *testing.T) {
 		m.Update(teaSize(sz[0], sz[1]))
 		checkFrame(t, m, sz[0], sz[1])
 	}
-	m.Update(teaSize(40, 10))
-	if !strings.Contains(screen(m), "at least 60×16") {
-		t.Error("a tiny terminal gets no note")
+	// a terminal too small for the lab gets a note that fits it, wrapped
+	for _, sz := range [][2]int{{40, 10}, {30, 8}, {59, 30}} {
+		m.Update(teaSize(sz[0], sz[1]))
+		checkFrame(t, m, sz[0], sz[1])
+		if s := strings.Join(strings.Fields(screen(m)), " "); !strings.Contains(s, "at least 60×16") || !strings.Contains(s, fmt.Sprintf("(this one is %d×%d)", sz[0], sz[1])) {
+			t.Errorf("%dx%d: a tiny terminal gets no whole note:\n%s", sz[0], sz[1], screen(m))
+		}
 	}
 }
 

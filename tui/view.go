@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -44,8 +45,10 @@ func (m *Model) View() tea.View {
 func (m *Model) render() string {
 	w, h := m.width, m.height
 	if w < minWidth || h < minHeight {
-		msg := "olmolab needs a terminal of at least 60×16"
-		return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, m.theme.Subtle.Render(msg))
+		msg := fmt.Sprintf("olmolab needs a terminal of at least %d×%d (this one is %d×%d)", minWidth, minHeight, w, h)
+		// wrapped to the window, which may be narrower than the sentence
+		box := m.theme.Subtle.Width(max(w, 1)).Align(lipgloss.Center).Render(msg)
+		return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, box)
 	}
 	bodyH := h - 3
 	var body []string
