@@ -127,11 +127,7 @@ func NewCPU[F Float](cfg Config, B, T, workers int) *CPU[F] {
 	}
 	e.xf, e.fr, e.lse = make([]F, BT*C), make([]F, BT), make([]F, BT)
 	e.ce, e.zz = make([]float64, BT), make([]float64, BT)
-	e.chunk = BT
-	if c := (16 << 20) / V; c < e.chunk {
-		e.chunk = max(c, 64)
-		e.chunk = min(e.chunk, BT)
-	}
+	e.chunk = logitsChunk(BT, V)
 	e.logits = make([]F, e.chunk*V)
 	e.dres, e.dm, e.dout, e.dxf = make([]F, BT*C), make([]F, BT*C), make([]F, BT*C), make([]F, BT*C)
 	e.dact, e.dgu = make([]F, BT*I), make([]F, BT*2*I)

@@ -2,6 +2,27 @@ package model
 
 import "runtime"
 
+// logitsFloats caps the logits the CPU engine materialises at once (256 MiB):
+// the LM head runs over chunks of rows of at most this many logits. Each chunk
+// packs the whole LM head weight for two products and gives the weight
+// gradient's product a depth of only chunk rows, so small chunks cost
+// throughput at a large vocabulary: at olmo2_14M (dolma2's 100,352 tokens),
+// B=8, T=512, 2 threads, raising the cap from 16M floats (167-row chunks) to
+// 64M (668) took the step from 2173 to 1947 ms (medians of 3 alternating
+// rounds, 2026-11-28, idle machine): 11.6% more tokens/s. A variable so
+// that tests can force several chunks at a small vocabulary.
+var logitsFloats = 64 << 20
+
+// logitsChunk is the rows of logits per chunk for a pass of BT rows over a
+// vocabulary of V: all of them when they fit under logitsFloats, else as many
+// as fit, at least 64.
+func logitsChunk(BT, V int) int {
+	if c := logitsFloats / V; c < BT {
+		return min(max(c, 64), BT)
+	}
+	return BT
+}
+
 // EstimateCPUMemory is the bytes the CPU engine allocates for cfg at micro-batch
 // (B, T) in float32 with AdamW: parameters, gradients, both moments, every stored
 // activation and the backward scratch (the buffers NewCPU makes).
@@ -17,10 +38,7 @@ func EstimateCPUMemory(cfg Config, B, T int) int64 {
 	// the Kᵀ, Vᵀ tiles and logsumexps of the blocked attention (attention.go):
 	// linear in T, no (T,T) matrix is kept.
 	perLayer := BT*(3*QC+4*KC+3*C+3*I+4) + 2*Bn*KC*Tb + Bn*NH*Tn
-	chunk := BT
-	if c := (int64(16) << 20) / V; c < chunk {
-		chunk = min(max(c, 64), BT)
-	}
+	chunk := int64(logitsChunk(B*T, cfg.VocabSize))
 	blk := min(int64(attnBlock), Tn)
 	// one worker's attention tiles
 	attnScratch := 2*blk*((blk+15)&^15) + 2*blk + blk*HS

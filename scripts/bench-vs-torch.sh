@@ -7,6 +7,9 @@
 #   (a) vocab 256,  d 128, 4 layers, 4 heads, mlp 384,  seq 128, batch 8
 #   (b) vocab 4096, d 256, 6 layers, 8 heads, mlp 768,  seq 256, batch 8
 #   (c) vocab 8192, d 512, 8 layers, 8 heads, mlp 1408, seq 256, batch 4
+# and, not issue 7's, the olmo2_14M proxy's (the dolma2 vocabulary, where the LM
+# head is 92% of the work):
+#   (p) vocab 100352, d 128, 4 layers, 8 heads, mlp 512, seq 512, batch 8
 # For each shape it alternates ours (`olmolab bench --threads THREADS --stat mean`) and
 # PyTorch (torch_bench.py --threads THREADS: intra-op threads and the OpenBLAS
 # pool both at THREADS, OMP_WAIT_POLICY=PASSIVE, the setting perf.md found
@@ -46,7 +49,8 @@ shape_args() {
 	a) echo "--vocab 256 --d-model 128 --layers 4 --heads 4 --mlp 384 --seq 128 --batch 8 --steps 40" ;;
 	b) echo "--vocab 4096 --d-model 256 --layers 6 --heads 8 --mlp 768 --seq 256 --batch 8 --steps 15" ;;
 	c) echo "--vocab 8192 --d-model 512 --layers 8 --heads 8 --mlp 1408 --seq 256 --batch 4 --steps 10" ;;
-	*) echo "bench-vs-torch: unknown shape $1 (a, b or c)" >&2; exit 2 ;;
+	p) echo "--vocab 100352 --d-model 128 --layers 4 --heads 8 --mlp 512 --seq 512 --batch 8 --steps 5" ;;
+	*) echo "bench-vs-torch: unknown shape $1 (a, b, c or p)" >&2; exit 2 ;;
 	esac
 }
 
