@@ -123,3 +123,22 @@ func TestAxisLabelsAtZero(t *testing.T) {
 		}
 	}
 }
+
+func TestWrapText(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		w    int
+		want []string
+	}{
+		{"short", 10, []string{"short"}},
+		{"", 10, []string{""}},
+		{"Evaluates first (eval.at_anneal).", 20, []string{"Evaluates first", "(eval.at_anneal)."}},
+		{"  olmolab --batch --resume runs/x", 20, []string{"  olmolab --batch", "  --resume runs/x"}},
+		{"abcdefghij", 4, []string{"abcd", "efgh", "ij"}},
+	} {
+		got := wrapText(c.in, c.w)
+		if strings.Join(got, "|") != strings.Join(c.want, "|") {
+			t.Errorf("wrapText(%q, %d) = %q, want %q", c.in, c.w, got, c.want)
+		}
+	}
+}

@@ -272,10 +272,7 @@ func (m *Model) openDialog(kind dialogKind) {
 	case dlgEval:
 		d.title = "Evaluate now"
 	case dlgPause:
-		d.title = "Pause training"
-		if cur != nil && cur.State == "paused" {
-			d.title = "Resume training"
-		}
+		d.title = "Pause training" // or "Resume training": see dialogTitle
 	case dlgStop:
 		d.title = "Stop the run"
 	case dlgQuit:
@@ -319,6 +316,9 @@ func (m *Model) dialogBody(d *dialog) []string {
 		gb = int64(rec.GlobalBatchSize)
 	}
 	var out []string
+	if why := m.actionWhyNot(d.kind); why != "" {
+		return []string{"This no longer applies: " + why + ".", "esc closes this dialog."}
+	}
 	switch d.kind {
 	case dlgLaunch:
 		out = recipeFacts(d.recipe)
@@ -329,10 +329,15 @@ func (m *Model) dialogBody(d *dialog) []string {
 			out = append(out, "tokens: give a count such as 400K")
 			break
 		}
+		// The lab applies the anneal at the first step boundary after enter,
+		// which may be steps past the last one drawn here (events arrive in
+		// frames, training goes on while the dialog is open): say where it
+		// starts relative to that moment, and give the step and token count
+		// it ends at as the least they can be. The lab reports the real ones.
 		steps := (n + gb - 1) / gb
 		out = append(out,
-			fmt.Sprintf("LR %s → 0 linearly over %s tokens (≈%d steps),", fmtY(lr), lab.HumanCount(n), steps),
-			fmt.Sprintf("from step %d to ≈%d; the run then ends at %s tokens.", step, step+steps, lab.HumanCount(tokens+steps*gb)))
+			fmt.Sprintf("LR %s → 0 linearly over %s tokens (≈%d steps), from the first step boundary after you confirm; the run ends with the anneal.", fmtY(lr), lab.HumanCount(n), steps),
+			fmt.Sprintf("Now at step %d (%s tokens): it ends at step %d or later (%s tokens or more).", step, lab.HumanCount(tokens), step+steps, lab.HumanCount(tokens+steps*gb)))
 		if mix, err := d.pickedMix(); err == nil && mix != nil {
 			out = append(out, "Data from the next step: "+mixLine(mix))
 		} else if err == nil && cur != nil {
@@ -361,8 +366,10 @@ func (m *Model) dialogBody(d *dialog) []string {
 			out = append(out, "give 1–16 ingredients and a token count such as 400K")
 			break
 		}
+		// the soup starts from the checkpoint written at the first step
+		// boundary after enter: a step that is at least the next one
 		out = append(out,
-			fmt.Sprintf("%d anneals of %s tokens (≈%d steps) each from step %d,", k, lab.HumanCount(n), (n+gb-1)/gb, step),
+			fmt.Sprintf("%d anneals of %s tokens (≈%d steps) each, from a checkpoint written at the first step boundary after you confirm (step %d or later),", k, lab.HumanCount(n), (n+gb-1)/gb, step+1),
 			fmt.Sprintf("data-order seeds %s, LR %s → 0; weights averaged uniformly.", seedList(soupSeeds(rec, k)), fmtY(lr)))
 		if mix, err := d.pickedMix(); err == nil && mix != nil {
 			out = append(out, "Data: "+mixLine(mix))
@@ -372,15 +379,15 @@ func (m *Model) dialogBody(d *dialog) []string {
 			phase = cur.Phase
 		}
 		out = append(out, "Every ingredient and the soup are evaluated.",
-			fmt.Sprintf("Files: %s/soups/soup-%d/", dir, step),
-			fmt.Sprintf("Then %s goes on from step %d with the run's own weights.", phase, step))
+			fmt.Sprintf("Files: %s/soups/soup-N/, N the step it starts from.", dir),
+			fmt.Sprintf("Then %s goes on from that step with the run's own weights.", phase))
 	case dlgCheckpoint:
 		keep := ""
 		if rec != nil && rec.Checkpoint.Keep > 0 {
 			keep = fmt.Sprintf(" (the newest %d are kept)", rec.Checkpoint.Keep)
 		}
-		out = append(out, "After the current step, write weights, optimizer state and data",
-			fmt.Sprintf("position to %s%s.", filepath.Join(dir, lab.CkptDir, fmt.Sprintf("step-%d", step+1)), keep))
+		out = append(out, fmt.Sprintf("At the first step boundary after you confirm, write weights, optimizer state and data position to %s, N the step it follows (%d or later)%s.",
+			filepath.Join(dir, lab.CkptDir, "step-N"), step+1, keep))
 	case dlgEval:
 		tasks := "(none)"
 		if rec != nil {
@@ -517,6 +524,51 @@ func (m *Model) dialogAction(d *dialog) (lab.Action, error) {
 		return lab.Action{Kind: lab.ActStop}, nil
 	}
 	return lab.Action{}, fmt.Errorf("no action")
+}
+
+// dialogTitle is the dialog's title as of now: pause and resume follow the
+// run's state, as confirming does.
+func (m *Model) dialogTitle(d *dialog) string {
+	if d.kind == dlgPause && m.liveData != nil && m.liveData.State == "paused" {
+		return "Resume training"
+	}
+	return d.title
+}
+
+// actionWhyNot says why the action of a run dialog does not apply to the live
+// run now, "" when it does (and for dialogs that are not about the live
+// run). The action keys follow it, and so does a dialog left open while the
+// run moves on: an automatic anneal or the end of the run can come between
+// opening it and confirming.
+func (m *Model) actionWhyNot(kind dialogKind) string {
+	switch kind {
+	case dlgLaunch, dlgQuit, dlgTakeOver:
+		return ""
+	}
+	if !m.training() || m.quitting != quitNone || m.liveData == nil {
+		return "the run is no longer training in this session"
+	}
+	d := m.liveData
+	switch kind {
+	case dlgAnneal, dlgSoup:
+		if d.SoupRunning {
+			return "a soup is being made (only pause, resume and stop apply)"
+		}
+		if d.Phase == "anneal" {
+			return "the run is annealing already"
+		}
+		if d.Phase != "stage1" {
+			return "the run is in its " + d.Phase + " phase, not stage 1"
+		}
+	case dlgMix, dlgCheckpoint, dlgEval:
+		if d.SoupRunning {
+			return "a soup is being made (only pause, resume and stop apply)"
+		}
+		if rec := m.liveRecipe(); kind == dlgEval && (rec == nil || len(rec.Eval.Tasks) == 0) {
+			return "the recipe names no tasks (eval.tasks)"
+		}
+	}
+	return ""
 }
 
 func (m *Model) liveRecipe() *lab.Recipe {

@@ -5,6 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/olmolab/olmolab/lab"
 )
@@ -174,5 +177,181 @@ func TestNoColor(t *testing.T) {
 	// without colour the raw series is dotted so it stays apart from the smoothed one
 	if !strings.Contains(screen(m), "·") {
 		t.Error("raw series is not drawn with dots under NO_COLOR")
+	}
+}
+
+// moreSteps folds steps from+1 … to into the live run, as frames do.
+func moreSteps(m *Model, from, to int64) {
+	var evs []lab.Event
+	for s := from + 1; s <= to; s++ {
+		evs = append(evs, stepEvent("quickstart-test", s, "stage1", 300*testGB))
+	}
+	m.Update(runEventsMsg{gen: m.liveGen, events: evs})
+}
+
+// A dialog stays open while the run trains on: what it says follows the
+// run, and says where the action lands relative to the moment of enter
+// (the lab applies it at the first step boundary after that, which may be
+// steps past the last one drawn), never a step it cannot promise.
+func TestDialogsFollowTheRun(t *testing.T) {
+	for _, c := range []struct {
+		key  string
+		want []string // after 10 more steps (step 50)
+		not  []string
+	}{
+		{"a", []string{"from the first step boundary after you confirm", "Now at step 50 (102.4K tokens): it ends at step 80 or later (163.8K tokens or more)"},
+			[]string{"step 40", "≈80"}},
+		{"s", []string{"from a checkpoint written at the first step boundary after you confirm (step 51 or later)", "soups/soup-N/, N the step it starts from", "goes on from that step"},
+			[]string{"step 40", "step 41", "soup-40", "soup-50"}},
+		{"c", []string{"checkpoints/step-N, N the step it follows (51 or later)"}, []string{"step-41", "step-51"}},
+	} {
+		t.Run(c.key, func(t *testing.T) {
+			m, _ := liveModel(t, testOptions(t, 100, 40), stage1Events("quickstart-test"))
+			press(m, c.key)
+			moreSteps(m, 40, 50)
+			s := strings.Join(strings.Fields(dialogText(t, m)), " ")
+			for _, w := range c.want {
+				if !strings.Contains(s, w) {
+					t.Errorf("dialog misses %q:\n%s", w, s)
+				}
+			}
+			for _, w := range c.not {
+				if strings.Contains(s, w) {
+					t.Errorf("dialog says %q, which the run has moved past or cannot promise:\n%s", w, s)
+				}
+			}
+		})
+	}
+}
+
+// Confirmed, the anneal starts where the lab is then; once the lab reports
+// it, the notice says from which step and where the run now ends.
+func TestAnnealReportsWhereItLanded(t *testing.T) {
+	m, f := liveModel(t, testOptions(t, 120, 30), stage1Events("quickstart-test"))
+	press(m, "a")
+	for range m.dialog.fields[0].value {
+		press(m, "backspace")
+	}
+	press(m, "4", "0", "K")
+	f.step = 57 // the lab is 17 steps past what was drawn when enter comes
+	press(m, "enter")
+	m.Update(runEventsMsg{gen: m.liveGen, events: f.q.Drain(nil)})
+	// 57·2048 + 40000 = 156736 tokens: step ⌈156736/2048⌉ = 77
+	if msg := m.liveData.Message; !strings.Contains(msg, "from step 57: the run ends at step 77, 156.7K tokens") {
+		t.Errorf("the run's message does not say where the anneal landed: %q", msg)
+	}
+}
+
+// A dialog left open while its action stops applying (the recipe's own
+// anneal starts, the run ends) says so and sends nothing on enter; the
+// pause dialog follows the run's state.
+func TestDialogThatNoLongerApplies(t *testing.T) {
+	m, f := liveModel(t, testOptions(t, 80, 24), stage1Events("quickstart-test"))
+	press(m, "a")
+	m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{{Type: lab.EvPhase, Time: t0.Add(5 * time.Second), Run: "quickstart-test",
+		Step: 41, Tokens: 41 * testGB, Phase: "anneal", TotalTokens: 71 * testGB, Message: "anneal: LR 0.003 → 0 over 61440 tokens"}}})
+	if s := dialogText(t, m); !strings.Contains(s, "This no longer applies: the run is annealing already.") {
+		t.Errorf("the anneal dialog does not say the run anneals already:\n%s", s)
+	}
+	press(m, "enter")
+	if len(f.actions) != 0 {
+		t.Fatalf("enter sent %v for an anneal that no longer applies", f.actionKinds())
+	}
+	press(m, "esc")
+
+	press(m, "space")
+	if s := dialogText(t, m); !strings.Contains(s, "Pause training") {
+		t.Errorf("pause dialog:\n%s", s)
+	}
+	m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{{Type: lab.EvPhase, Time: t0.Add(6 * time.Second), Run: "quickstart-test",
+		Step: 42, Tokens: 42 * testGB, Phase: "anneal", Message: "paused"}}})
+	if s := dialogText(t, m); !strings.Contains(s, "Resume training") || !strings.Contains(s, "Continue training from step") {
+		t.Errorf("the pause dialog does not follow the paused run:\n%s", s)
+	}
+	press(m, "enter")
+	if !slices.Equal(f.actionKinds(), []lab.ActionKind{lab.ActResume}) {
+		t.Fatalf("actions %v, want resume", f.actionKinds())
+	}
+}
+
+// dialogText is the open dialog's box as plain text, borders and padding
+// cut, one line per box line.
+func dialogText(t *testing.T, m *Model) string {
+	t.Helper()
+	if m.dialog == nil {
+		t.Fatal("no dialog is open")
+	}
+	var out []string
+	for _, l := range strings.Split(ansi.Strip(m.viewDialog(min(m.width-4, 76))), "\n") {
+		l = strings.TrimSpace(l)
+		l = strings.TrimPrefix(strings.TrimSuffix(l, "│"), "│")
+		out = append(out, strings.TrimSpace(l))
+	}
+	return strings.Join(out, "\n")
+}
+
+// Every dialog wraps its text to the window: nothing is cut with "…", at the
+// narrowest layout (60 columns), at 80 and at 100. Narrower than 60 the lab
+// shows a note on the terminal's size instead (TestResizeRedraws).
+func TestDialogsWrap(t *testing.T) {
+	type open func(t *testing.T, m *Model)
+	key := func(k ...string) open { return func(t *testing.T, m *Model) { press(m, k...) } }
+	dialogs := []struct {
+		name string
+		open open
+	}{
+		{"launch", func(t *testing.T, m *Model) { press(m, "n", "enter") }},
+		{"anneal", key("a")},
+		{"mix", key("m")},
+		{"mix-edit", func(t *testing.T, m *Model) {
+			press(m, "m")
+			for m.dialog.mixes[m.dialog.mixIdx].name != "edit ratios…" {
+				press(m, "right")
+			}
+		}},
+		{"soup", key("s")},
+		{"checkpoint", key("c")},
+		{"eval", key("v")},
+		{"pause", key("space")},
+		{"stop", key("X")},
+		{"quit", key("q")},
+		{"bad-input", func(t *testing.T, m *Model) {
+			press(m, "s", "backspace", "9", "9", "enter")
+		}},
+	}
+	for _, w := range []int{60, 80, 100} {
+		for _, dl := range dialogs {
+			t.Run(fmt.Sprintf("%s-%d", dl.name, w), func(t *testing.T) {
+				o := testOptions(t, w, 60)
+				o.Detach = func(string) (int, error) { return 1, nil }
+				m, _ := liveModel(t, o, stage1Events("quickstart-test"))
+				dl.open(t, m)
+				if m.dialog == nil {
+					t.Fatal("no dialog opened")
+				}
+				checkFrame(t, m, w, 60)
+				box := ansi.Strip(m.viewDialog(min(w-4, 76)))
+				if strings.Contains(strings.ReplaceAll(box, "edit ratios…", ""), "…") {
+					t.Errorf("text cut at %d columns:\n%s", w, box)
+				}
+				s := strings.Join(strings.Fields(dialogText(t, m)), " ")
+				var want []string
+				for _, l := range m.dialogBody(m.dialog) {
+					want = append(want, l)
+				}
+				want = append(want, strings.Split(m.dialog.err, "\n")...)
+				for _, f := range m.dialog.fields {
+					want = append(want, f.hint)
+				}
+				for _, l := range want {
+					if l = strings.Join(strings.Fields(l), " "); !strings.Contains(s, l) {
+						t.Errorf("at %d columns the dialog lacks %q:\n%s", w, l, box)
+					}
+				}
+				if scr := screen(m); !strings.Contains(scr, strings.SplitN(box, "\n", 2)[0]) {
+					t.Errorf("the dialog's box is not on screen whole:\n%s", scr)
+				}
+			})
+		}
 	}
 }

@@ -3,9 +3,12 @@ package tui
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/charmbracelet/x/ansi"
 )
 
 // countInput writes a token count for an input field so that it reads back
@@ -135,4 +138,41 @@ func fmtScore(v float64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.3f", v)
+}
+
+var wordRe = regexp.MustCompile(`( *)([^ ]+)`)
+
+// wrapText breaks a line of plain text into lines of at most w cells, at
+// spaces only (not at the hyphens of a flag or a path; a word longer than w
+// is cut). A line that starts with spaces keeps them on every line it
+// becomes, so an indented command or list stays indented.
+func wrapText(s string, w int) []string {
+	body := strings.TrimLeft(s, " ")
+	indent := s[:len(s)-len(body)]
+	w = max(w-len(indent), 1)
+	if ansi.StringWidth(body) <= w {
+		return []string{s}
+	}
+	var out []string
+	line, lw := "", 0
+	// words with the spaces before them, so that a line keeps its own
+	// spacing ("s    stop: …") where it is not broken
+	for _, m := range wordRe.FindAllStringSubmatch(body, -1) {
+		gap, word := m[1], m[2]
+		ww := ansi.StringWidth(word)
+		switch {
+		case lw > 0 && lw+len(gap)+ww <= w:
+			line, lw = line+gap+word, lw+len(gap)+ww
+			continue
+		case lw > 0:
+			out = append(out, indent+line)
+		}
+		line, lw = word, ww
+		for lw > w { // a word wider than the line: cut it
+			out = append(out, indent+ansi.Cut(line, 0, w))
+			line = ansi.Cut(line, w, lw)
+			lw = ansi.StringWidth(line)
+		}
+	}
+	return append(out, indent+line)
 }

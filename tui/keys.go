@@ -139,17 +139,14 @@ func (m *Model) updateKeys() {
 			b.SetEnabled(true)
 		}
 		if m.cur != nil && m.cur == m.liveData && m.training() && m.quitting == quitNone {
-			phase := m.liveData.Phase
 			// while a soup is being made the lab takes only pause, resume
 			// and stop; once a soup made on request is done the run is back
 			// in the phase it left
-			inSoup := m.liveData.SoupRunning
-			rec := m.liveRecipe()
-			k.Anneal.SetEnabled(phase == "stage1" && !inSoup)
-			k.Mix.SetEnabled(!inSoup)
-			k.Soup.SetEnabled(phase == "stage1" && !inSoup)
-			k.Checkpoint.SetEnabled(!inSoup)
-			k.Evaluate.SetEnabled(!inSoup && rec != nil && len(rec.Eval.Tasks) > 0)
+			k.Anneal.SetEnabled(m.actionWhyNot(dlgAnneal) == "")
+			k.Mix.SetEnabled(m.actionWhyNot(dlgMix) == "")
+			k.Soup.SetEnabled(m.actionWhyNot(dlgSoup) == "")
+			k.Checkpoint.SetEnabled(m.actionWhyNot(dlgCheckpoint) == "")
+			k.Evaluate.SetEnabled(m.actionWhyNot(dlgEval) == "")
 			k.Pause.SetEnabled(true)
 			if m.liveData.State == "paused" {
 				k.Pause.SetHelp("space", "resume training")

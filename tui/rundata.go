@@ -310,6 +310,11 @@ func (d *runData) applyPhase(e lab.Event) {
 		add(markResume)
 	case strings.HasPrefix(msg, "anneal"):
 		add(markAnneal)
+		// where it really starts and ends: the anneal dialog could only say
+		// "from the step boundary after you confirm"
+		if ts := d.totalSteps(); ts > 0 && e.TotalTokens > 0 {
+			msg += fmt.Sprintf(", from step %d: the run ends at step %d, %s tokens", e.Step, ts, lab.HumanCount(e.TotalTokens))
+		}
 	case strings.HasPrefix(msg, "switched mix"):
 		add(markMix)
 	case strings.HasPrefix(msg, "soup done"), strings.HasPrefix(msg, "soup stopped"):

@@ -305,6 +305,9 @@ func (m *Model) confirmDialog() tea.Cmd {
 		m.dialog = nil
 		return nil
 	}
+	if m.actionWhyNot(d.kind) != "" {
+		return nil // the dialog says why; esc closes it
+	}
 	a, err := m.dialogAction(d)
 	if err != nil {
 		d.err = err.Error()

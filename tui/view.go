@@ -208,67 +208,90 @@ func (m *Model) viewHelpPage(w, h int) string {
 	return m.theme.Dialog.Render(t.Heading.Render("olmolab keys — "+m.mode.String()) + "\n\n" + content + "\n\n" + foot)
 }
 
+// viewDialog draws the open dialog, w cells wide: its text is wrapped to
+// the width, never cut, so every word of what it will do is on screen.
 func (m *Model) viewDialog(w int) string {
 	t := m.theme
 	d := m.dialog
 	inner := w - 4
 	var lines []string
-	lines = append(lines, t.Heading.Render(d.title), "")
+	add := func(st lipgloss.Style, s string) {
+		for _, l := range wrapText(s, inner) {
+			lines = append(lines, st.Render(l))
+		}
+	}
+	add(t.Heading, m.dialogTitle(d))
+	lines = append(lines, "")
 	for _, l := range m.dialogBody(d) {
-		lines = append(lines, t.Text.Render(truncate(l, inner)))
+		add(t.Text, l)
 	}
 	focus := d.focused()
 	if len(d.fields) > 0 || len(d.mixes) > 0 {
 		lines = append(lines, "")
 	}
-	fieldLine := func(f *field) string {
+	// an input line: marker, label, value, and its hint after it when there
+	// is room, else wrapped on the lines below, under the value
+	const valueCol = 14
+	input := func(indent, label, val string, st lipgloss.Style, focused bool, hint string) {
 		mark := "  "
-		val := f.value
-		st := t.Text
-		if focus.f == f {
+		if focused {
 			mark = t.Accent.Render("› ")
+		}
+		head := indent + mark + t.Subtle.Render(padRight(label, valueCol-2)) + st.Render(val)
+		if hint == "" {
+			lines = append(lines, truncate(head, inner))
+			return
+		}
+		if lipgloss.Width(head)+2+lipgloss.Width(hint) <= inner {
+			lines = append(lines, head+"  "+t.Faint.Render(hint))
+			return
+		}
+		lines = append(lines, truncate(head, inner))
+		pad := strings.Repeat(" ", len(indent)+valueCol)
+		for _, l := range wrapText(pad+hint, inner) {
+			lines = append(lines, pad+t.Faint.Render(strings.TrimLeft(l, " ")))
+		}
+	}
+	fieldLine := func(indent string, f *field) {
+		val, st := f.value, t.Text
+		if focus.f == f {
 			val += "▏"
 			st = t.Accent
 		}
-		s := mark + t.Subtle.Render(padRight(f.label, 12)) + st.Render(val)
-		if f.hint != "" {
-			s += "  " + t.Faint.Render(f.hint)
-		}
-		return truncate(s, inner)
+		input(indent, f.label, val, st, focus.f == f, f.hint)
 	}
 	for _, f := range d.fields {
-		lines = append(lines, fieldLine(f))
+		fieldLine("", f)
 	}
 	if len(d.mixes) > 0 {
 		c := d.mixes[d.mixIdx]
-		mark := "  "
 		st := t.Text
 		if focus.picker {
-			mark = t.Accent.Render("› ")
 			st = t.Accent
 		}
 		label := "mix"
 		if d.kind == dlgMix {
 			label = "target mix"
 		}
-		s := mark + t.Subtle.Render(padRight(label, 12)) + st.Render("◀ "+c.name+" ▶")
+		hint := ""
 		if !c.edit && c.mix != nil {
-			s += "  " + t.Faint.Render(mixLine(c.mix))
+			hint = mixLine(c.mix)
 		}
-		lines = append(lines, truncate(s, inner))
+		input("", label, "◀ "+c.name+" ▶", st, focus.picker, hint)
 		if c.edit {
 			for _, f := range d.ratios {
-				lines = append(lines, "  "+fieldLine(f))
+				fieldLine("  ", f)
 			}
 		}
 	}
 	if d.err != "" {
 		lines = append(lines, "")
 		for _, l := range strings.Split(d.err, "\n") {
-			lines = append(lines, t.Error.Render(truncate(l, inner)))
+			add(t.Error, l)
 		}
 	}
-	lines = append(lines, "", t.Subtle.Render(truncate(m.dialogHelp(), inner)))
+	lines = append(lines, "")
+	add(t.Subtle, m.dialogHelp())
 	return t.Dialog.Width(w).Render(strings.Join(lines, "\n"))
 }
 
