@@ -92,8 +92,13 @@ func (m *Model) statusLines(d *runData, w int) []string {
 		spike += fmt.Sprintf(" (%d▲)", d.Spikes)
 		spikeSt = t.Spike
 	}
+	// paused, the throughput and ETA of the last steps would say it trains
+	tps := val(lab.HumanCount(int64(d.tokensPerSec()))) + lbl(" tok/s")
+	if d.State == "paused" && !d.Ended {
+		tps = t.State("paused").Render("paused")
+	}
 	l2 := lbl(" lr ") + val(fmtY(e.LR)) + " " + t.State(phaseState(phase)).Render(phase)
-	l2 += sep + val(lab.HumanCount(int64(d.tokensPerSec()))) + lbl(" tok/s") +
+	l2 += sep + tps +
 		sep + lbl("MFU ") + val(mfu) + sep + lbl("ETA ") + val(eta) +
 		sep + lbl("spike ") + spikeSt.Render(spike)
 	// Between steps the lab announces an evaluation or a checkpoint and

@@ -283,3 +283,38 @@ func TestSoupOnRequest(t *testing.T) {
 		t.Errorf("soups %d", len(m.liveData.Soups))
 	}
 }
+
+// Paused, the status line says so in place of tokens/s and gives no ETA; on
+// resume both come back.
+func TestPausedStatus(t *testing.T) {
+	m, f := liveModel(t, testOptions(t, 80, 24), stage1Events("quickstart-test"))
+	f.step = 40
+	status := func() string { return strings.Split(screen(m), "\n")[2] }
+	for _, c := range []struct {
+		keys     []string
+		want     []string
+		not      []string
+		pausedUI bool
+	}{
+		{nil, []string{"20.5K tok/s", "ETA 25s"}, []string{"paused"}, false},
+		{[]string{"space", "enter"}, []string{"stage1 │ paused │", "ETA –"}, []string{"tok/s", "ETA 25s"}, true},
+		{[]string{"space", "enter"}, []string{"20.5K tok/s", "ETA 25s"}, []string{"paused"}, false},
+	} {
+		press(m, c.keys...)
+		m.Update(runEventsMsg{gen: m.liveGen, events: f.q.Drain(nil)})
+		s := status()
+		for _, w := range c.want {
+			if !strings.Contains(s, w) {
+				t.Errorf("after %v the status line lacks %q: %q", c.keys, w, s)
+			}
+		}
+		for _, w := range c.not {
+			if strings.Contains(s, w) {
+				t.Errorf("after %v the status line says %q: %q", c.keys, w, s)
+			}
+		}
+		if got := m.liveData.State == "paused"; got != c.pausedUI {
+			t.Errorf("after %v: paused %v, want %v", c.keys, got, c.pausedUI)
+		}
+	}
+}

@@ -388,10 +388,11 @@ func (c *curve) lastLoss() float64 {
 	return s / float64(n)
 }
 
-// eta estimates the time to the run's end from the smoothed throughput.
+// eta estimates the time to the run's end from the smoothed throughput; a
+// paused run has none.
 func (d *runData) eta() (time.Duration, bool) {
 	tps := d.tokensPerSec()
-	active := d.State == "running" || d.State == "paused" || d.State == "headless"
+	active := d.State == "running" || d.State == "headless"
 	if d.Ended || !active || tps <= 0 || d.TotalTokens <= 0 {
 		return 0, false
 	}
