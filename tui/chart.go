@@ -2,6 +2,8 @@ package tui
 
 import (
 	"math"
+	"sort"
+	"strconv"
 	"strings"
 
 	"charm.land/lipgloss/v2"
@@ -240,18 +242,7 @@ func (c chart) render() []string {
 	}
 	axis := yLabelW + 1 // the column of '┤'
 	rows := min(len(grids[0]), c.rows)
-	cols := make(map[int]chartMark)
-	for _, mk := range c.marks {
-		if mk.col < 0 || mk.col >= pw {
-			continue
-		}
-		if old, ok := cols[mk.col]; !ok || mk.prio >= old.prio {
-			if old.vline && !mk.vline {
-				mk.vline = true
-			}
-			cols[mk.col] = mk
-		}
-	}
+	cols := layoutMarks(c.marks, pw, c.labelStyle)
 	// styles become escape-sequence pairs once per render, not per cell run
 	label, axisP, vline := paintOf(c.labelStyle), paintOf(c.axisStyle), paintOf(c.vlineStyle)
 	paints := make([]paint, len(layers))
@@ -330,6 +321,80 @@ func (c chart) render() []string {
 	}
 	out = append(out, padRight(c.labelStyle.Render(xl), c.width))
 	return out
+}
+
+// layoutMarks places the markers on the marker row's pw columns. Markers
+// that fall on one column (a soup and a resume at the same step, an
+// evaluation before an anneal) are all shown: the most important (a skipped
+// step, then a spike, then a phase change, then an evaluation; among equals
+// the earliest) on the column itself, with the phase line through the plot
+// when any of them is a phase change, and the others beside it in the free
+// columns to its right, then to its left. When those run out, the last free
+// column shows how many markers had no room of their own (a digit, + for
+// more than 9). The same glyph twice on a column is shown once.
+func layoutMarks(marks []chartMark, pw int, countStyle lipgloss.Style) map[int]chartMark {
+	groups := map[int][]chartMark{}
+	var order []int
+	for _, mk := range marks {
+		if mk.col < 0 || mk.col >= pw {
+			continue
+		}
+		g, ok := groups[mk.col]
+		if !ok {
+			order = append(order, mk.col)
+		}
+		dup := false
+		for i, o := range g {
+			if o.glyph == mk.glyph {
+				dup = true
+				g[i].vline = o.vline || mk.vline
+			}
+		}
+		if !dup {
+			groups[mk.col] = append(g, mk)
+		}
+	}
+	sort.Ints(order)
+	cols := make(map[int]chartMark, len(marks))
+	for _, c := range order {
+		g := groups[c]
+		sort.SliceStable(g, func(i, j int) bool { return g[i].prio > g[j].prio })
+		top := g[0]
+		for _, mk := range g {
+			top.vline = top.vline || mk.vline
+		}
+		cols[c] = top
+		rest := g[1:]
+		if len(rest) == 0 {
+			continue
+		}
+		// free columns beside it: no marker of their own, none placed yet
+		free := func(x int) bool {
+			_, anchored := groups[x]
+			_, used := cols[x]
+			return x >= 0 && x < pw && !anchored && !used
+		}
+		var slots []int
+		for x := c + 1; len(slots) < len(rest) && free(x); x++ {
+			slots = append(slots, x)
+		}
+		for x := c - 1; len(slots) < len(rest) && free(x); x-- {
+			slots = append(slots, x)
+		}
+		for i, x := range slots {
+			mk := rest[i]
+			mk.col, mk.vline = x, false
+			if i == len(slots)-1 && len(slots) < len(rest) {
+				n := len(rest) - i
+				mk.glyph, mk.style = strconv.Itoa(n), countStyle
+				if n > 9 {
+					mk.glyph = "+"
+				}
+			}
+			cols[x] = mk
+		}
+	}
+	return cols
 }
 
 // paint is a style as the escape sequences around a text: lipgloss's Render

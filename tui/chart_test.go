@@ -142,3 +142,48 @@ func TestWrapText(t *testing.T) {
 		}
 	}
 }
+
+// Markers on one column are all shown: the most important on it, the others
+// beside it in free columns, a count where they run out.
+func TestLayoutMarks(t *testing.T) {
+	mk := func(col int, glyph string, prio int, vline bool) chartMark {
+		return chartMark{col: col, glyph: glyph, prio: prio, vline: vline}
+	}
+	for _, c := range []struct {
+		name  string
+		pw    int
+		marks []chartMark
+		row   string // the marker row
+		vline string // columns with a phase line
+	}{
+		{"one", 6, []chartMark{mk(2, "A", 2, true)}, "  A   ", "  |   "},
+		{"soup then resume", 6, []chartMark{mk(2, "S", 2, true), mk(2, "R", 2, true)}, "  SR  ", "  |   "},
+		{"eval under anneal", 6, []chartMark{mk(3, "E", 1, false), mk(3, "A", 2, true)}, "   AE ", "   |  "},
+		{"skipped first", 6, []chartMark{mk(1, "A", 2, true), mk(1, "✗", 4, false), mk(1, "E", 1, false)}, " ✗AE  ", " |    "},
+		{"at the right edge: to the left", 6, []chartMark{mk(5, "S", 2, true), mk(5, "R", 2, true)}, "    RS", "     |"},
+		{"neighbours keep their columns", 6, []chartMark{mk(2, "S", 2, true), mk(2, "R", 2, true), mk(3, "▲", 3, false)}, " RS▲  ", "  |   "},
+		{"no room: a count", 3, []chartMark{mk(1, "A", 2, true), mk(1, "E", 1, false), mk(1, "M", 2, true), mk(1, "R", 2, true)}, "2AM", " | "},
+		{"same glyph once", 6, []chartMark{mk(2, "▲", 3, false), mk(2, "▲", 3, false)}, "  ▲   ", "      "},
+		{"outside the plot", 4, []chartMark{mk(-1, "A", 2, true), mk(4, "A", 2, true)}, "    ", "    "},
+	} {
+		cols := layoutMarks(c.marks, c.pw, lipgloss.NewStyle())
+		var row, vl strings.Builder
+		for x := 0; x < c.pw; x++ {
+			m, ok := cols[x]
+			switch {
+			case ok:
+				row.WriteString(m.glyph)
+			default:
+				row.WriteString(" ")
+			}
+			if ok && m.vline {
+				vl.WriteString("|")
+			} else {
+				vl.WriteString(" ")
+			}
+		}
+		if row.String() != c.row || vl.String() != c.vline {
+			t.Errorf("%s: row %q lines %q, want %q %q", c.name, row.String(), vl.String(), c.row, c.vline)
+		}
+	}
+}

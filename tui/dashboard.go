@@ -157,16 +157,88 @@ func (m *Model) chartBlock(d *runData, which, w, h int) []string {
 		title = "  " + title
 	}
 	head := tst.Render(title) + " " + t.Subtle.Render(strings.Join(notes, " · "))
+	var below []string
 	if which == chartLoss {
-		legend := t.Spike.Render("▲") + t.Subtle.Render(" spike  ") + t.Marker.Render("┊A") + t.Subtle.Render(" anneal ") +
-			t.Marker.Render("M") + t.Subtle.Render(" mix ") + t.Marker.Render("S") + t.Subtle.Render(" soup ") +
-			t.Marker.Render("P/R") + t.Subtle.Render(" pause/resume ")
-		if w-lipgloss.Width(head)-2 > lipgloss.Width(legend) {
-			head += strings.Repeat(" ", w-lipgloss.Width(head)-lipgloss.Width(legend)) + legend
+		// the legend goes on the title line when it fits there, else on its
+		// own lines under it while the plot keeps 4 rows, else it is left out
+		if lg, ok := m.markerLegend(w - lipgloss.Width(head) - 3); ok {
+			head += strings.Repeat(" ", w-lipgloss.Width(head)-lipgloss.Width(lg)-1) + lg
+		} else if lines := m.markerLegendLines(w - 2); rows-len(lines) >= 4 {
+			for _, l := range lines {
+				below = append(below, "  "+l)
+			}
+			rows -= len(lines)
 		}
 	}
 	lines := []string{padRight(head, w)}
+	for _, l := range below {
+		lines = append(lines, padRight(l, w))
+	}
 	return append(lines, m.cachedPlot(d, which, w, rows)...)
+}
+
+// legendItem is one marker of the loss chart's legend, with a shorter label
+// for a narrow terminal.
+type legendItem struct {
+	glyph       string
+	style       func(*theme.Theme) lipgloss.Style
+	long, short string
+}
+
+// markerLegend lists every marker docs/tui.md describes.
+var markerLegend = []legendItem{
+	{"▲", func(t *theme.Theme) lipgloss.Style { return t.Spike }, "spike", "spike"},
+	{"✗", func(t *theme.Theme) lipgloss.Style { return t.Error }, "skipped", "skip"},
+	{"E", func(t *theme.Theme) lipgloss.Style { return t.Subtle }, "eval", "eval"},
+	{"┊A", func(t *theme.Theme) lipgloss.Style { return t.Marker }, "anneal", "anneal"},
+	{"M", func(t *theme.Theme) lipgloss.Style { return t.Marker }, "mix", "mix"},
+	{"S", func(t *theme.Theme) lipgloss.Style { return t.Marker }, "soup", "soup"},
+	{"P/R", func(t *theme.Theme) lipgloss.Style { return t.Marker }, "pause/resume", "pause/resume"},
+}
+
+// legendItems renders the legend's items, with the long or short labels.
+func (m *Model) legendItems(short bool) []string {
+	var out []string
+	for _, it := range markerLegend {
+		l := it.long
+		if short {
+			l = it.short
+		}
+		out = append(out, it.style(m.theme).Render(it.glyph)+m.theme.Subtle.Render(" "+l))
+	}
+	return out
+}
+
+// markerLegend is the legend on one line of at most w cells: spaced out, or
+// tighter, or with shorter labels; false when none fits.
+func (m *Model) markerLegend(w int) (string, bool) {
+	for _, f := range []struct {
+		short bool
+		sep   string
+	}{{false, "  "}, {false, " "}, {true, " "}} {
+		if lg := strings.Join(m.legendItems(f.short), f.sep); lipgloss.Width(lg) <= w {
+			return lg, true
+		}
+	}
+	return "", false
+}
+
+// markerLegendLines is the legend broken into lines of at most w cells.
+func (m *Model) markerLegendLines(w int) []string {
+	var lines []string
+	line := ""
+	for _, it := range m.legendItems(true) {
+		switch {
+		case line == "":
+			line = it
+		case lipgloss.Width(line)+1+lipgloss.Width(it) <= w:
+			line += " " + it
+		default:
+			lines = append(lines, line)
+			line = it
+		}
+	}
+	return append(lines, line)
 }
 
 // cachedPlot redraws a chart only when its data, size or settings changed:

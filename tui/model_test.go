@@ -157,3 +157,34 @@ func TestSoupDashboard(t *testing.T) {
 	checkFrame(t, m, 80, 24)
 	requireGolden(t, screen(m))
 }
+
+// The loss chart's legend names every marker docs/tui.md lists, on the title
+// line where it fits, else on lines of its own, within the width.
+func TestLegendListsEveryMarker(t *testing.T) {
+	for _, c := range []struct {
+		w        int
+		ownLine  bool
+		labelFor map[string]string
+	}{
+		{60, true, map[string]string{"✗": "skip"}},
+		{80, false, map[string]string{"✗": "skip"}},
+		{100, false, map[string]string{"✗": "skipped"}},
+		{120, false, map[string]string{"✗": "skipped"}},
+	} {
+		m, _ := liveModel(t, testOptions(t, c.w, 24), syntheticRun("quickstart-test", testRecipe(t)))
+		checkFrame(t, m, c.w, 24)
+		lines := strings.Split(screen(m), "\n")
+		legend := lines[3]
+		if c.ownLine {
+			if strings.Contains(legend, "spike") {
+				t.Errorf("%d columns: the legend cannot fit the title line, yet is there: %q", c.w, legend)
+			}
+			legend = lines[4] + lines[5] // two lines at 60 columns
+		}
+		for _, g := range []string{"▲ spike", "✗ " + c.labelFor["✗"], "E eval", "┊A anneal", "M mix", "S soup", "P/R pause/resume"} {
+			if !strings.Contains(legend, g) {
+				t.Errorf("%d columns: the legend lacks %q: %q", c.w, g, legend)
+			}
+		}
+	}
+}
