@@ -130,7 +130,7 @@ expect soup 90 'soup done'
 keys a
 expect anneal-dialog 5 'Anneal now' 'LR .* → 0 linearly'
 keys Enter
-expect anneal-marker 60 '^ {8,}[ ▲ESA]*A[ ▲ESA]*$' 'annealing|finished'
+expect anneal-marker 60 '^ {8,}[ ▲✗EMPRSA0-9+]*A[ ▲✗EMPRSA0-9+]*$' 'annealing|finished'
 expect finished 90 '● finished' 'eval @'
 keys 3
 expect evaluation 20 'latest scores' 'fact_qa_seen' 'signal to noise'
