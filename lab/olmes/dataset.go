@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // A dataset split is a list of rows, each a Doc with the dataset's fields in schema order. Rows come from Hugging
@@ -74,21 +75,27 @@ func hfDataFiles(dir string) ([]string, error) {
 // ReadArrowFile reads every record of an Arrow IPC stream file (HF datasets' cache and save_to_disk format) as
 // rows. Strings, integers, floats, booleans, lists and structs are supported; nulls become nil.
 func ReadArrowFile(path string) (rows []Doc, err error) {
-	f, err := os.Open(path)
+	// The files are small (the largest OLMES split is a few MB): read whole,
+	// so the stream's framing and metadata can be checked before arrow-go,
+	// which trusts them, sizes anything by them.
+	b, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, &InputError{Path: path, Msg: "missing data file", Err: err}
 		}
 		return nil, err
 	}
-	defer f.Close()
+	if err := checkArrowStream(b); err != nil {
+		return nil, &InputError{Path: path, Msg: "not an Arrow IPC stream, or a corrupt one", Err: err}
+	}
 	defer func() {
 		// The Arrow reader trusts offsets in the file; a corrupt file must be an error, not a crash.
 		if p := recover(); p != nil {
 			rows, err = nil, inputErrorf(path, 0, "", "corrupt Arrow file: %v", p)
 		}
 	}()
-	rd, err := ipc.NewReader(bufio.NewReader(f))
+	alloc := &boundedAllocator{inner: memory.NewGoAllocator(), left: arrowMemoryBound(int64(len(b)))}
+	rd, err := ipc.NewReader(bytes.NewReader(b), ipc.WithAllocator(alloc))
 	if err != nil {
 		return nil, &InputError{Path: path, Msg: "not an Arrow IPC stream", Err: err}
 	}
@@ -114,6 +121,41 @@ func ReadArrowFile(path string) (rows []Doc, err error) {
 	}
 	return rows, nil
 }
+
+// arrowMemoryBound is what reading an Arrow file of n bytes may allocate in
+// all. The reader allocates what the file's headers say a buffer holds, so one
+// corrupt length (a single flipped byte) asked for 32 GiB, and the Go runtime
+// ends the process on a failed allocation, where recover cannot help. HF
+// datasets write their files uncompressed, so a buffer is never larger than the
+// file; the margin allows for compressed files and the reader's own
+// bookkeeping.
+func arrowMemoryBound(n int64) int64 { return 64*n + 64<<20 }
+
+// boundedAllocator refuses (by panicking, which ReadArrowFile turns into an
+// error naming the file) allocations beyond what its file can hold.
+type boundedAllocator struct {
+	inner memory.Allocator
+	left  int64
+}
+
+func (a *boundedAllocator) take(n int) {
+	if int64(n) > a.left {
+		panic(fmt.Sprintf("a buffer of %d bytes, more than the file can hold", n))
+	}
+	a.left -= int64(n)
+}
+
+func (a *boundedAllocator) Allocate(size int) []byte {
+	a.take(size)
+	return a.inner.Allocate(size)
+}
+
+func (a *boundedAllocator) Reallocate(size int, b []byte) []byte {
+	a.take(max(0, size-len(b)))
+	return a.inner.Reallocate(size, b)
+}
+
+func (a *boundedAllocator) Free(b []byte) { a.inner.Free(b) }
 
 // arrowValue converts element i of arr to a Go value: string, int, float64, bool, []any, Doc or nil.
 func arrowValue(arr arrow.Array, i int) (any, error) {
