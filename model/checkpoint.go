@@ -22,8 +22,17 @@ func LoadHF[F Float](dir string) (Config, []F, error) {
 		return Config{}, nil, err
 	}
 	lay := NewLayout(cfg)
+	// Check the tensors against config.json before allocating what it
+	// implies: a config.json naming a huge model next to small safetensors
+	// would otherwise ask for terabytes, and a failed allocation ends the
+	// process. Once every tensor is there with its shape, the files hold at
+	// least two bytes per parameter.
+	ck, err := openWeights(dir, lay)
+	if err != nil {
+		return Config{}, nil, err
+	}
 	params := make([]F, lay.Size())
-	if err := LoadWeights(dir, lay, params); err != nil {
+	if err := fillWeights(ck, lay, params); err != nil {
 		return Config{}, nil, err
 	}
 	return cfg, params, nil
@@ -31,37 +40,32 @@ func LoadHF[F Float](dir string) (Config, []F, error) {
 
 // LoadWeights fills params (Layout order) from the safetensors in dir.
 func LoadWeights[F Float](dir string, lay *Layout, params []F) error {
-	ck, err := safetensors.OpenDir(dir)
+	ck, err := openWeights(dir, lay)
 	if err != nil {
 		return err
 	}
+	return fillWeights(ck, lay, params)
+}
+
+// openWeights opens the safetensors in dir and checks that they hold exactly
+// the tensors of lay, with its shapes and float dtypes.
+func openWeights(dir string, lay *Layout) (*safetensors.Checkpoint, error) {
+	ck, err := safetensors.OpenDir(dir)
+	if err != nil {
+		return nil, err
+	}
 	want := map[string]bool{}
-	var buf []float64
 	for _, t := range lay.Tensors {
 		want[t.Name] = true
 		st, ok := ck.Get(t.Name)
 		if !ok {
-			return fmt.Errorf("%s: tensor %q is missing (an Olmo2ForCausalLM with this config.json needs it)", dir, t.Name)
+			return nil, fmt.Errorf("%s: tensor %q is missing (an Olmo2ForCausalLM with this config.json needs it)", dir, t.Name)
 		}
 		if !sameShape(st.Shape, t.Shape) {
-			return fmt.Errorf("%s: tensor %q has shape %v, config.json implies %v", fileOf(ck, t.Name), t.Name, st.Shape, t.Shape)
+			return nil, fmt.Errorf("%s: tensor %q has shape %v, config.json implies %v", fileOf(ck, t.Name), t.Name, st.Shape, t.Shape)
 		}
 		if !st.DType.IsFloat() {
-			return fmt.Errorf("%s: tensor %q has dtype %s, want a float dtype", fileOf(ck, t.Name), t.Name, st.DType)
-		}
-		dst := params[t.Offset : t.Offset+t.Numel()]
-		if isF32[F]() {
-			if _, err := st.Float32s(asF32(dst)); err != nil {
-				return fmt.Errorf("%s: tensor %q: %w", fileOf(ck, t.Name), t.Name, err)
-			}
-			continue
-		}
-		buf, err = st.Float64s(buf[:0])
-		if err != nil {
-			return fmt.Errorf("%s: tensor %q: %w", fileOf(ck, t.Name), t.Name, err)
-		}
-		for i, v := range buf {
-			dst[i] = F(v)
+			return nil, fmt.Errorf("%s: tensor %q has dtype %s, want a float dtype", fileOf(ck, t.Name), t.Name, st.DType)
 		}
 	}
 	for _, name := range ck.Names() {
@@ -72,7 +76,31 @@ func LoadWeights[F Float](dir string, lay *Layout, params []F) error {
 		if strings.HasSuffix(name, "rotary_emb.inv_freq") || (name == "lm_head.weight" && lay.Config.TieWordEmbeddings) {
 			continue
 		}
-		return fmt.Errorf("%s: unexpected tensor %q (not part of an Olmo2ForCausalLM with this config.json)", fileOf(ck, name), name)
+		return nil, fmt.Errorf("%s: unexpected tensor %q (not part of an Olmo2ForCausalLM with this config.json)", fileOf(ck, name), name)
+	}
+	return ck, nil
+}
+
+// fillWeights copies the tensors openWeights checked into params.
+func fillWeights[F Float](ck *safetensors.Checkpoint, lay *Layout, params []F) error {
+	var buf []float64
+	for _, t := range lay.Tensors {
+		st, _ := ck.Get(t.Name)
+		dst := params[t.Offset : t.Offset+t.Numel()]
+		if isF32[F]() {
+			if _, err := st.Float32s(asF32(dst)); err != nil {
+				return fmt.Errorf("%s: tensor %q: %w", fileOf(ck, t.Name), t.Name, err)
+			}
+			continue
+		}
+		var err error
+		buf, err = st.Float64s(buf[:0])
+		if err != nil {
+			return fmt.Errorf("%s: tensor %q: %w", fileOf(ck, t.Name), t.Name, err)
+		}
+		for i, v := range buf {
+			dst[i] = F(v)
+		}
 	}
 	return nil
 }

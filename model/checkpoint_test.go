@@ -232,3 +232,33 @@ func FuzzParseConfigJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestLoadHFChecksBeforeAllocating: a config.json that names a huge model
+// next to safetensors that cannot hold it is an error naming the tensor, not
+// an allocation of terabytes (a failed allocation ends a Go process).
+func TestLoadHFChecksBeforeAllocating(t *testing.T) {
+	dir := t.TempDir()
+	cfg := `{"architectures":["Olmo2ForCausalLM"],"model_type":"olmo2","vocab_size":100352,"hidden_size":65536,` +
+		`"intermediate_size":262144,"num_hidden_layers":400,"num_attention_heads":64,"num_key_value_heads":64,` +
+		`"max_position_embeddings":4096,"rope_theta":500000,"rms_norm_eps":1e-6,"tie_word_embeddings":false}`
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	safetensorsFile := func(header string, data int) []byte {
+		b := binary.LittleEndian.AppendUint64(nil, uint64(len(header)))
+		return append(append(b, header...), make([]byte, data)...)
+	}
+	for _, file := range [][]byte{
+		safetensorsFile("{}", 0), // no tensors: the first one is missing
+		// the embedding declared at its full shape over 64 bytes of data
+		safetensorsFile(`{"model.embed_tokens.weight":{"dtype":"F32","shape":[100352,65536],"data_offsets":[0,26306674688]}}`, 64),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, "model.safetensors"), file, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := LoadHF[float32](dir)
+		if err == nil || !strings.Contains(err.Error(), "embed_tokens") {
+			t.Errorf("LoadHF: %v, want an error about model.embed_tokens.weight", err)
+		}
+	}
+}
