@@ -426,29 +426,48 @@ func resolveModel(rec *Recipe, tok data.Tokenizer) (model.Config, error) {
 	return cfg, cfg.Validate()
 }
 
-// checkMemory refuses a run the machine cannot hold.
+// checkMemory refuses a run the machine cannot hold: the CPU engine's model,
+// optimizer and activations, and on every backend the global batch's ids and
+// labels, which the lab holds on the host (batchBytes). The GPU backend checks
+// its own device memory when it starts.
 func checkMemory(rec *Recipe, cfg model.Config, B, T int, limit int64) error {
-	if rec.Backend != "cpu" {
-		return nil // the GPU backend checks its own device memory when it starts
-	}
-	need := model.EstimateCPUMemory(cfg, B, T)
+	need := memoryNeed(rec, cfg, B, T)
 	if limit == 0 {
 		limit = MemAvailable()
 	}
-	if limit > 0 && need > MemoryBudget(limit) {
-		return fmt.Errorf("%s: the model, optimizer and activations need about %.1f GiB at micro-batch %d×%d, but only %.1f GiB is available; HINT: lower rank_microbatch_size (gradient accumulation keeps the global batch) or pick a smaller model",
-			rec.Path, float64(need)/(1<<30), B, T, float64(limit)/(1<<30))
+	if limit <= 0 || need <= MemoryBudget(limit) {
+		return nil
 	}
-	return nil
+	if rec.Backend != "cpu" {
+		return fmt.Errorf("%s: global_batch_size: the token ids and labels of one global batch of %d tokens need about %.1f GiB of host memory, but only %.1f GiB is available; HINT: lower global_batch_size",
+			rec.Path, rec.GlobalBatchSize, float64(need)/(1<<30), float64(limit)/(1<<30))
+	}
+	return fmt.Errorf("%s: the model, optimizer, activations and global batch need about %.1f GiB at micro-batch %d×%d and global_batch_size %d, but only %.1f GiB is available; HINT: lower rank_microbatch_size (gradient accumulation keeps the global batch), lower global_batch_size, or pick a smaller model",
+		rec.Path, float64(need)/(1<<30), B, T, rec.GlobalBatchSize, float64(limit)/(1<<30))
 }
 
-// MemoryNeed is about how many bytes of host memory a run of rec takes: its
-// parameters, gradients, AdamW moments and activations at its micro-batch
-// (model.EstimateCPUMemory), the figure StartRun checks. It is 0 for a GPU
-// backend, which checks its own device memory.
+// batchBytes is the host memory of one global batch's token ids and labels
+// (int32 each), which the lab fills for every step whatever the backend.
+func batchBytes(rec *Recipe) int64 { return 2 * 4 * int64(rec.GlobalBatchSize) }
+
+// memoryNeed is the host memory checkMemory counts: batchBytes, plus
+// model.EstimateCPUMemory on the CPU backend.
+func memoryNeed(rec *Recipe, cfg model.Config, B, T int) int64 {
+	need := batchBytes(rec)
+	if rec.Backend == "cpu" {
+		need += model.EstimateCPUMemory(cfg, B, T)
+	}
+	return need
+}
+
+// MemoryNeed is about how many bytes of host memory a run of rec takes: on
+// the CPU backend its parameters, gradients, AdamW moments and activations at
+// its micro-batch (model.EstimateCPUMemory), and on every backend the global
+// batch's ids and labels: the figure StartRun checks. A GPU backend checks its
+// own device memory.
 func MemoryNeed(rec *Recipe) (int64, error) {
 	if rec.Backend != "cpu" {
-		return 0, nil
+		return batchBytes(rec), nil
 	}
 	tok, err := data.NewTokenizer(rec.Tokenizer)
 	if err != nil {
@@ -458,7 +477,7 @@ func MemoryNeed(rec *Recipe) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%s: model: %w", rec.Path, err)
 	}
-	return model.EstimateCPUMemory(cfg, rec.MicroBatchSize/rec.SequenceLength, rec.SequenceLength), nil
+	return memoryNeed(rec, cfg, rec.MicroBatchSize/rec.SequenceLength, rec.SequenceLength), nil
 }
 
 // MemoryBudget is what runs may take of avail bytes of free memory: 90%, the

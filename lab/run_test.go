@@ -279,6 +279,34 @@ func TestRunRefusesWhatDoesNotFit(t *testing.T) {
 	}
 }
 
+// TestRunCountsTheGlobalBatch: the lab holds one global batch of ids and
+// labels on the host whatever the micro-batch, so a global_batch_size of 2^26
+// tokens (512 MiB of buffers) beside a tiny model and micro-batch is refused
+// by the memory check before the run directory is made; it used to pass the
+// check and allocate the buffers (at 2^30, 8 GiB: a fatal out of memory under
+// a 4 GB address-space limit).
+func TestRunCountsTheGlobalBatch(t *testing.T) {
+	for _, backend := range []string{"cpu", "test-gpu"} {
+		t.Run(backend, func(t *testing.T) {
+			rec := parseTiny(t, "global_batch_size=67108864", "rank_microbatch_size=256", "max_tokens=67108864", "backend="+backend)
+			if backend != "cpu" {
+				model.RegisterBackend(backend, func(cfg model.Config, B, T int) (model.Backend, error) {
+					return model.NewBackend("cpu", cfg, B, T)
+				})
+			}
+			root := t.TempDir()
+			_, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, MemoryLimit: 256 << 20})
+			var ie *InputError
+			if !errors.As(err, &ie) || !strings.Contains(err.Error(), "global_batch_size") || !strings.Contains(err.Error(), "GiB") {
+				t.Fatalf("got %v, want a memory refusal naming global_batch_size", err)
+			}
+			if ents, _ := os.ReadDir(root); len(ents) != 0 {
+				t.Errorf("runs directory holds %d entries after the refusal", len(ents))
+			}
+		})
+	}
+}
+
 // TestBackendRefusalComesBeforeData: a backend that refuses the model (a GPU
 // without the memory) is asked before the dataset is opened, so its refusal is
 // what the user reads, not a data error found after scanning the data.
