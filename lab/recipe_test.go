@@ -103,6 +103,8 @@ func TestRecipeErrors(t *testing.T) {
 		{"unknown schedule", strings.Replace(tinyRecipe, "name: cosine", "name: sawtooth", 1), []string{"bad.yaml:9:11", "schedule", `unknown schedule "sawtooth"`}},
 		{"no data", strings.Split(tinyRecipe, "dataset:")[0], []string{"bad.yaml", "dataset.sources", "no data sources"}},
 		{"duplicate key", tinyRecipe + "seed: 8\n", []string{"bad.yaml:15:1", "seed", "key given twice"}},
+		// 2^31 channels overflow every size computed from the model (more than MaxParams)
+		{"model too large", strings.Replace(tinyRecipe, "{preset: cpu_xs}", "{preset: cpu_xs, hidden_size: 2147483646, num_attention_heads: 1, num_key_value_heads: 1}", 1), []string{"bad.yaml:2:8", "model", "hidden_size 2147483646", "parameters"}},
 		{"token dtype", strings.Replace(tinyRecipe, "dataset:\n", "dataset:\n  dtype: int8\n", 1), []string{"bad.yaml:11:10", "dataset.dtype", `want uint16 or uint32, got "int8"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

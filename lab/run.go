@@ -439,8 +439,8 @@ func checkMemory(rec *Recipe, cfg model.Config, B, T int, limit int64) error {
 		return nil
 	}
 	if rec.Backend != "cpu" {
-		return fmt.Errorf("%s: global_batch_size: the token ids and labels of one global batch of %d tokens need about %.1f GiB of host memory, but only %.1f GiB is available; HINT: lower global_batch_size",
-			rec.Path, rec.GlobalBatchSize, float64(need)/(1<<30), float64(limit)/(1<<30))
+		return fmt.Errorf("%s: the model's parameters (%s) and the token ids and labels of one global batch of %d tokens (global_batch_size) need about %.1f GiB of host memory, but only %.1f GiB is available; HINT: lower global_batch_size or pick a smaller model",
+			rec.Path, HumanCount(cfg.NumParams()), rec.GlobalBatchSize, float64(need)/(1<<30), float64(limit)/(1<<30))
 	}
 	return fmt.Errorf("%s: the model, optimizer, activations and global batch need about %.1f GiB at micro-batch %d×%d and global_batch_size %d, but only %.1f GiB is available; HINT: lower rank_microbatch_size (gradient accumulation keeps the global batch), lower global_batch_size, or pick a smaller model",
 		rec.Path, float64(need)/(1<<30), B, T, rec.GlobalBatchSize, float64(limit)/(1<<30))
@@ -451,24 +451,22 @@ func checkMemory(rec *Recipe, cfg model.Config, B, T int, limit int64) error {
 func batchBytes(rec *Recipe) int64 { return 2 * 4 * int64(rec.GlobalBatchSize) }
 
 // memoryNeed is the host memory checkMemory counts: batchBytes, plus
-// model.EstimateCPUMemory on the CPU backend.
+// model.EstimateCPUMemory on the CPU backend, or on another the float32 copy
+// of the parameters the lab initialises, loads and checkpoints on the host.
 func memoryNeed(rec *Recipe, cfg model.Config, B, T int) int64 {
-	need := batchBytes(rec)
-	if rec.Backend == "cpu" {
-		need += model.EstimateCPUMemory(cfg, B, T)
+	need := model.EstimateCPUMemory(cfg, B, T)
+	if rec.Backend != "cpu" {
+		need = 4 * cfg.NumParams()
 	}
-	return need
+	return min(need, math.MaxInt64-batchBytes(rec)) + batchBytes(rec)
 }
 
 // MemoryNeed is about how many bytes of host memory a run of rec takes: on
 // the CPU backend its parameters, gradients, AdamW moments and activations at
-// its micro-batch (model.EstimateCPUMemory), and on every backend the global
-// batch's ids and labels: the figure StartRun checks. A GPU backend checks its
-// own device memory.
+// its micro-batch (model.EstimateCPUMemory), on another backend the host copy
+// of the parameters, and on every backend the global batch's ids and labels:
+// the figure StartRun checks. A GPU backend checks its own device memory.
 func MemoryNeed(rec *Recipe) (int64, error) {
-	if rec.Backend != "cpu" {
-		return batchBytes(rec), nil
-	}
 	tok, err := data.NewTokenizer(rec.Tokenizer)
 	if err != nil {
 		return 0, fmt.Errorf("%s: tokenizer: %w", rec.Path, err)

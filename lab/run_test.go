@@ -279,31 +279,40 @@ func TestRunRefusesWhatDoesNotFit(t *testing.T) {
 	}
 }
 
-// TestRunCountsTheGlobalBatch: the lab holds one global batch of ids and
-// labels on the host whatever the micro-batch, so a global_batch_size of 2^26
-// tokens (512 MiB of buffers) beside a tiny model and micro-batch is refused
-// by the memory check before the run directory is made; it used to pass the
-// check and allocate the buffers (at 2^30, 8 GiB: a fatal out of memory under
-// a 4 GB address-space limit).
-func TestRunCountsTheGlobalBatch(t *testing.T) {
-	for _, backend := range []string{"cpu", "test-gpu"} {
-		t.Run(backend, func(t *testing.T) {
-			rec := parseTiny(t, "global_batch_size=67108864", "rank_microbatch_size=256", "max_tokens=67108864", "backend="+backend)
-			if backend != "cpu" {
-				model.RegisterBackend(backend, func(cfg model.Config, B, T int) (model.Backend, error) {
-					return model.NewBackend("cpu", cfg, B, T)
-				})
-			}
-			root := t.TempDir()
-			_, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, MemoryLimit: 256 << 20})
-			var ie *InputError
-			if !errors.As(err, &ie) || !strings.Contains(err.Error(), "global_batch_size") || !strings.Contains(err.Error(), "GiB") {
-				t.Fatalf("got %v, want a memory refusal naming global_batch_size", err)
-			}
-			if ents, _ := os.ReadDir(root); len(ents) != 0 {
-				t.Errorf("runs directory holds %d entries after the refusal", len(ents))
-			}
-		})
+// TestRunRefusesWhatTheHostCannotHold: sizes from a recipe that the host
+// cannot hold are refused by the memory check before the run directory is
+// made, on the CPU backend and on another (whose host copy of the parameters
+// counts). The lab holds one global batch of ids and labels on the host
+// whatever the micro-batch: a global_batch_size of 2^26 tokens (512 MiB)
+// beside a tiny model used to pass the check (at 2^30, 8 GiB: a fatal out of
+// memory under a 4 GB address-space limit). num_hidden_layers 2^31-1 built
+// the layout's tables before any check (fatal out of memory).
+func TestRunRefusesWhatTheHostCannotHold(t *testing.T) {
+	model.RegisterBackend("test-gpu", func(cfg model.Config, B, T int) (model.Backend, error) {
+		return model.NewBackend("cpu", cfg, B, T)
+	})
+	for _, tc := range []struct {
+		name string
+		sets []string
+		want string
+	}{
+		{"global batch", []string{"global_batch_size=67108864", "rank_microbatch_size=256", "max_tokens=67108864"}, "global_batch_size"},
+		{"layers", []string{"model.num_hidden_layers=2147483647"}, "GiB"},
+	} {
+		for _, backend := range []string{"cpu", "test-gpu"} {
+			t.Run(tc.name+"/"+backend, func(t *testing.T) {
+				rec := parseTiny(t, append(tc.sets, "backend="+backend)...)
+				root := t.TempDir()
+				_, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, MemoryLimit: 256 << 20})
+				var ie *InputError
+				if !errors.As(err, &ie) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "available") {
+					t.Fatalf("got %v, want a memory refusal naming %s", err, tc.want)
+				}
+				if ents, _ := os.ReadDir(root); len(ents) != 0 {
+					t.Errorf("runs directory holds %d entries after the refusal", len(ents))
+				}
+			})
+		}
 	}
 }
 

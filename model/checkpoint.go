@@ -21,14 +21,21 @@ func LoadHF[F Float](dir string) (Config, []F, error) {
 	if err != nil {
 		return Config{}, nil, err
 	}
-	lay := NewLayout(cfg)
 	// Check the tensors against config.json before allocating what it
 	// implies: a config.json naming a huge model next to small safetensors
 	// would otherwise ask for terabytes, and a failed allocation ends the
-	// process. Once every tensor is there with its shape, the files hold at
-	// least two bytes per parameter.
-	ck, err := openWeights(dir, lay)
+	// process. The layout's own tables grow with num_hidden_layers, so that
+	// is checked against the tensors the files hold first; once every tensor
+	// is there with its shape, the files hold at least two bytes per parameter.
+	ck, err := safetensors.OpenDir(dir)
 	if err != nil {
+		return Config{}, nil, err
+	}
+	if err := checkLayerCount(ck, cfg); err != nil {
+		return Config{}, nil, err
+	}
+	lay := NewLayout(cfg)
+	if err := checkWeights(ck, dir, lay); err != nil {
 		return Config{}, nil, err
 	}
 	params := make([]F, lay.Size())
@@ -54,18 +61,38 @@ func openWeights(dir string, lay *Layout) (*safetensors.Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ck, checkWeights(ck, dir, lay)
+}
+
+// layerTensors is the tensors of one decoder layer: q, k, v, o, q_norm,
+// k_norm, post_attention_layernorm, gate, up, down, post_feedforward_layernorm.
+const layerTensors = 11
+
+// checkLayerCount checks that ck holds enough tensors for cfg's layers
+// before NewLayout builds a table of them.
+func checkLayerCount(ck *safetensors.Checkpoint, cfg Config) error {
+	if n := len(ck.Names()); cfg.NumHiddenLayers > n/layerTensors {
+		return fmt.Errorf("%s: config.json's num_hidden_layers %d needs %d tensors per layer, but the safetensors hold %d tensors in all (config.json does not belong to these weights?)",
+			ck.Dir, cfg.NumHiddenLayers, layerTensors, n)
+	}
+	return nil
+}
+
+// checkWeights checks that ck holds exactly the tensors of lay, with its
+// shapes and float dtypes.
+func checkWeights(ck *safetensors.Checkpoint, dir string, lay *Layout) error {
 	want := map[string]bool{}
 	for _, t := range lay.Tensors {
 		want[t.Name] = true
 		st, ok := ck.Get(t.Name)
 		if !ok {
-			return nil, fmt.Errorf("%s: tensor %q is missing (an Olmo2ForCausalLM with this config.json needs it)", dir, t.Name)
+			return fmt.Errorf("%s: tensor %q is missing (an Olmo2ForCausalLM with this config.json needs it)", dir, t.Name)
 		}
 		if !sameShape(st.Shape, t.Shape) {
-			return nil, fmt.Errorf("%s: tensor %q has shape %v, config.json implies %v", fileOf(ck, t.Name), t.Name, st.Shape, t.Shape)
+			return fmt.Errorf("%s: tensor %q has shape %v, config.json implies %v", fileOf(ck, t.Name), t.Name, st.Shape, t.Shape)
 		}
 		if !st.DType.IsFloat() {
-			return nil, fmt.Errorf("%s: tensor %q has dtype %s, want a float dtype", fileOf(ck, t.Name), t.Name, st.DType)
+			return fmt.Errorf("%s: tensor %q has dtype %s, want a float dtype", fileOf(ck, t.Name), t.Name, st.DType)
 		}
 	}
 	for _, name := range ck.Names() {
@@ -76,9 +103,9 @@ func openWeights(dir string, lay *Layout) (*safetensors.Checkpoint, error) {
 		if strings.HasSuffix(name, "rotary_emb.inv_freq") || (name == "lm_head.weight" && lay.Config.TieWordEmbeddings) {
 			continue
 		}
-		return nil, fmt.Errorf("%s: unexpected tensor %q (not part of an Olmo2ForCausalLM with this config.json)", fileOf(ck, name), name)
+		return fmt.Errorf("%s: unexpected tensor %q (not part of an Olmo2ForCausalLM with this config.json)", fileOf(ck, name), name)
 	}
-	return ck, nil
+	return nil
 }
 
 // fillWeights copies the tensors openWeights checked into params.

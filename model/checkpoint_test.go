@@ -2,6 +2,7 @@ package model
 
 import (
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -210,6 +211,9 @@ func FuzzParseConfigJSON(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte(`{"vocab_size": "x"}`))
+	f.Add([]byte(`{"model_type":"olmo2","vocab_size":64,"hidden_size":16,"intermediate_size":32,"num_hidden_layers":1000000000000,"num_attention_heads":2}`))
+	f.Add([]byte(`{"model_type":"olmo2","vocab_size":64,"hidden_size":1099511627776,"intermediate_size":1099511627776,"num_hidden_layers":1048576,"num_attention_heads":1048576}`))
+	f.Add([]byte(`{"model_type":"olmo2","vocab_size":9223372036854775807,"hidden_size":2,"intermediate_size":2,"num_hidden_layers":1,"num_attention_heads":1,"head_dim":4611686018427387904}`))
 	f.Add([]byte(`{"model_type":"olmo2","vocab_size":64,"hidden_size":16,"intermediate_size":32,"num_hidden_layers":1,"num_attention_heads":2,"head_dim":-4}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := ParseConfigJSON("config.json", b)
@@ -230,35 +234,64 @@ func FuzzParseConfigJSON(f *testing.F) {
 		if c2.NumParams() != c.NumParams() {
 			t.Fatalf("round trip changed the parameter count")
 		}
+		// Sizes of a valid config do not overflow: the count is positive, the
+		// estimate at least the 16 bytes per parameter of training state, and
+		// the layout (built only where it is small) agrees with the count.
+		if n := c.NumParams(); n <= 0 || n > MaxParams {
+			t.Fatalf("NumParams = %d for a valid config", n)
+		}
+		if m := EstimateCPUMemory(c, 1, 1); m < 16*c.NumParams() {
+			t.Fatalf("EstimateCPUMemory = %d, below 16 bytes × %d parameters", m, c.NumParams())
+		}
+		if c.NumHiddenLayers <= 64 {
+			if n := NewLayout(c).Size(); n != c.NumParams() {
+				t.Fatalf("NewLayout size %d, NumParams %d", n, c.NumParams())
+			}
+		}
 	})
 }
 
 // TestLoadHFChecksBeforeAllocating: a config.json that names a huge model
-// next to safetensors that cannot hold it is an error naming the tensor, not
-// an allocation of terabytes (a failed allocation ends a Go process).
+// next to safetensors that cannot hold it is an error naming the tensor or
+// field, not an allocation of terabytes (a failed allocation ends a Go
+// process). A billion layers used to be allocated as layout tables before any
+// tensor was looked at (fatal out of memory); 2^40 channels overflowed the
+// parameter count.
 func TestLoadHFChecksBeforeAllocating(t *testing.T) {
-	dir := t.TempDir()
-	cfg := `{"architectures":["Olmo2ForCausalLM"],"model_type":"olmo2","vocab_size":100352,"hidden_size":65536,` +
-		`"intermediate_size":262144,"num_hidden_layers":400,"num_attention_heads":64,"num_key_value_heads":64,` +
-		`"max_position_embeddings":4096,"rope_theta":500000,"rms_norm_eps":1e-6,"tie_word_embeddings":false}`
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
+	config := func(C, I, L, NH int) string {
+		return fmt.Sprintf(`{"architectures":["Olmo2ForCausalLM"],"model_type":"olmo2","vocab_size":100352,"hidden_size":%d,`+
+			`"intermediate_size":%d,"num_hidden_layers":%d,"num_attention_heads":%d,"num_key_value_heads":%d,`+
+			`"max_position_embeddings":4096,"rope_theta":500000,"rms_norm_eps":1e-6,"tie_word_embeddings":false}`, C, I, L, NH, NH)
 	}
 	safetensorsFile := func(header string, data int) []byte {
 		b := binary.LittleEndian.AppendUint64(nil, uint64(len(header)))
 		return append(append(b, header...), make([]byte, data)...)
 	}
-	for _, file := range [][]byte{
-		safetensorsFile("{}", 0), // no tensors: the first one is missing
+	huge := config(65536, 262144, 400, 64)
+	for _, tc := range []struct {
+		name, config string
+		file         []byte
+		want         string
+	}{
+		// no tensors at all, for 400 layers
+		{"no tensors", huge, safetensorsFile("{}", 0), "num_hidden_layers 400"},
 		// the embedding declared at its full shape over 64 bytes of data
-		safetensorsFile(`{"model.embed_tokens.weight":{"dtype":"F32","shape":[100352,65536],"data_offsets":[0,26306674688]}}`, 64),
+		{"short embedding", huge, safetensorsFile(`{"model.embed_tokens.weight":{"dtype":"F32","shape":[100352,65536],"data_offsets":[0,26306674688]}}`, 64), "embed_tokens"},
+		{"a billion layers", config(64, 128, 1_000_000_000_000, 2), safetensorsFile("{}", 0), "num_hidden_layers 1000000000000"},
+		{"2^40 channels", config(1<<40, 1<<40, 1<<20, 1<<20), safetensorsFile("{}", 0), "parameters"},
 	} {
-		if err := os.WriteFile(filepath.Join(dir, "model.safetensors"), file, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		_, _, err := LoadHF[float32](dir)
-		if err == nil || !strings.Contains(err.Error(), "embed_tokens") {
-			t.Errorf("LoadHF: %v, want an error about model.embed_tokens.weight", err)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(tc.config), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "model.safetensors"), tc.file, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, _, err := LoadHF[float32](dir)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("LoadHF: %v, want an error about %s", err, tc.want)
+			}
+		})
 	}
 }

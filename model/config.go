@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -48,6 +49,29 @@ func (c Config) QWidth() int { return c.NumAttentionHeads * c.HeadSize() }
 // KVWidth is NKV·HS, the width of k_proj's and v_proj's outputs.
 func (c Config) KVWidth() int { return c.NumKeyValueHeads * c.HeadSize() }
 
+// MaxParams is the most parameters a valid Config may have: 16 bytes of
+// float32 training state per parameter (parameters, gradients, both AdamW
+// moments) must fit in an int64. It is an arithmetic limit, not a practical
+// one: memory checks (EstimateCPUMemory, a GPU's own) refuse far smaller
+// models; this one keeps the sizes those checks compute from overflowing.
+const MaxParams = math.MaxInt64 / 16
+
+// paramsF is NumParams in float64, which cannot overflow: Validate checks it
+// before any size is computed in int.
+func (c Config) paramsF() float64 {
+	C, I, V, L := float64(c.HiddenSize), float64(c.IntermediateSize), float64(c.VocabSize), float64(c.NumHiddenLayers)
+	HS := float64(c.HeadDim)
+	if c.HeadDim == 0 && c.NumAttentionHeads > 0 {
+		HS = float64(c.HiddenSize / c.NumAttentionHeads)
+	}
+	QC, KC := float64(c.NumAttentionHeads)*HS, float64(c.NumKeyValueHeads)*HS
+	n := L*(2*QC*C+2*KC*C+3*I*C+QC+KC+2*C) + C + V*C
+	if !c.TieWordEmbeddings {
+		n += V * C
+	}
+	return n
+}
+
 // Validate reports the first impossible value, naming the HF field.
 func (c Config) Validate() error {
 	pos := []struct {
@@ -74,6 +98,10 @@ func (c Config) Validate() error {
 	}
 	if c.HeadSize()%2 != 0 {
 		return fmt.Errorf("head size %d must be even for RoPE", c.HeadSize())
+	}
+	if n := c.paramsF(); n > MaxParams {
+		return fmt.Errorf("vocab_size %d, hidden_size %d, intermediate_size %d, num_hidden_layers %d and head size %d make %.3g parameters, more than the %.3g whose float32 training state (parameters, gradients, two AdamW moments: 16 bytes each) can be sized at all",
+			c.VocabSize, c.HiddenSize, c.IntermediateSize, c.NumHiddenLayers, c.HeadSize(), n, float64(MaxParams))
 	}
 	if !(c.RopeTheta > 0) {
 		return fmt.Errorf("rope_theta must be positive, got %v", c.RopeTheta)
@@ -281,7 +309,8 @@ func MarshalConfigJSON(c Config, dtype string) ([]byte, error) {
 		"attention_dropout":       0.0,
 		"torch_dtype":             dtype,
 	}
-	if c.HeadDim > 0 && c.HeadDim != c.HiddenSize/c.NumAttentionHeads {
+	// head_dim is implied only where hidden_size divides evenly (17/4 is not 4)
+	if c.HeadDim > 0 && (c.HeadDim != c.HiddenSize/c.NumAttentionHeads || c.HiddenSize%c.NumAttentionHeads != 0) {
 		m["head_dim"] = c.HeadDim
 	}
 	keys := make([]string, 0, len(m))

@@ -1,6 +1,9 @@
 package model
 
-import "runtime"
+import (
+	"math"
+	"runtime"
+)
 
 // logitsFloats caps the logits the CPU engine materialises at once (256 MiB):
 // the LM head runs over chunks of rows of at most this many logits. Each chunk
@@ -25,29 +28,42 @@ func logitsChunk(BT, V int) int {
 
 // EstimateCPUMemory is the bytes the CPU engine allocates for cfg at micro-batch
 // (B, T) in float32 with AdamW: parameters, gradients, both moments, every stored
-// activation and the backward scratch (the buffers NewCPU makes).
+// activation and the backward scratch (the buffers NewCPU makes). It builds no
+// Layout, and a size past int64 (a config naming an absurd model) is
+// math.MaxInt64 rather than an overflowed, possibly small, number.
 func EstimateCPUMemory(cfg Config, B, T int) int64 {
-	n := NewLayout(cfg).Size()
-	C, I, V := int64(cfg.HiddenSize), int64(cfg.IntermediateSize), int64(cfg.VocabSize)
-	QC, KC, HS := int64(cfg.QWidth()), int64(cfg.KVWidth()), int64(cfg.HeadSize())
-	L, NH := int64(cfg.NumHiddenLayers), int64(cfg.NumAttentionHeads)
-	Bn, Tn := int64(B), int64(T)
+	if f := cpuMemoryElems(cfg, B, T, float64(cfg.NumParams()), cfg.paramsF()); f*4 >= math.MaxInt64/2 {
+		return math.MaxInt64
+	}
+	return 4 * cpuMemoryElems(cfg, B, T, cfg.NumParams(), 0)
+}
+
+// cpuMemoryElems is EstimateCPUMemory's count of float32 elements, in int64
+// (exact) or float64 (to test for overflow first, with the parameters counted
+// as nf, which cannot have overflowed).
+func cpuMemoryElems[N int64 | float64](cfg Config, B, T int, n N, nf float64) N {
+	if nf > 0 {
+		n = N(nf)
+	}
+	C, I, V := N(cfg.HiddenSize), N(cfg.IntermediateSize), N(cfg.VocabSize)
+	QC, KC, HS := N(cfg.QWidth()), N(cfg.KVWidth()), N(cfg.HeadSize())
+	L, NH := N(cfg.NumHiddenLayers), N(cfg.NumAttentionHeads)
+	Bn, Tn := N(B), N(T)
 	BT := Bn * Tn
-	Tb := (Tn + attnBlock - 1) / attnBlock * attnBlock // T in whole attention tiles
+	Tb := N((int64(T) + attnBlock - 1) / attnBlock * attnBlock) // T in whole attention tiles
 	// per layer: qkv, qh, kh, vh, a, o, h, m, gu, act, four per-row norms and
 	// the Kᵀ, Vᵀ tiles and logsumexps of the blocked attention (attention.go):
 	// linear in T, no (T,T) matrix is kept.
 	perLayer := BT*(3*QC+4*KC+3*C+3*I+4) + 2*Bn*KC*Tb + Bn*NH*Tn
-	chunk := int64(logitsChunk(B*T, cfg.VocabSize))
-	blk := min(int64(attnBlock), Tn)
+	chunk := N(logitsChunk(B*T, cfg.VocabSize))
+	blk := N(min(attnBlock, T))
 	// one worker's attention tiles
-	attnScratch := 2*blk*((blk+15)&^15) + 2*blk + blk*HS
+	attnScratch := 2*blk*N((int64(blk)+15)&^15) + 2*blk + blk*HS
 
-	elems := 4*n + // params, grads, m, v
+	return 4*n + // params, grads, m, v
 		(L+1)*BT*C + L*perLayer + // residual stream and layer activations
 		BT*C + 5*BT + chunk*V + // final norm, rstd, lse, ce/z (float64), one chunk of logits
 		4*BT*C + 3*BT*I + 4*BT*QC + 4*BT*KC + Bn*NH*Tn + // backward scratch
-		(BT+normPart-1)/normPart*max(C, QC+KC) +
-		int64(runtime.GOMAXPROCS(0))*attnScratch
-	return 4 * elems
+		N((int64(B)*int64(T)+normPart-1)/normPart)*max(C, QC+KC) +
+		N(runtime.GOMAXPROCS(0))*attnScratch
 }

@@ -82,9 +82,18 @@ func PresetByName(name string) (Config, error) {
 }
 
 // NumParams counts every parameter, embeddings, LM head and norms included
-// (OLMo-core's TransformerConfig.num_params).
+// (OLMo-core's TransformerConfig.num_params): NewLayout(c).Size(), counted
+// without building the layout, whose per-layer tables a config.json or recipe
+// naming billions of layers would otherwise allocate before any memory check.
+// The count is exact for a config that passes Validate.
 func (c Config) NumParams() int64 {
-	return NewLayout(c).Size()
+	C, I, V, L := int64(c.HiddenSize), int64(c.IntermediateSize), int64(c.VocabSize), int64(c.NumHiddenLayers)
+	QC, KC := int64(c.QWidth()), int64(c.KVWidth())
+	n := L*(2*QC*C+2*KC*C+3*I*C+QC+KC+2*C) + C + V*C // per layer: q,k,v,o; q_norm, k_norm; gate, up, down; two norms
+	if !c.TieWordEmbeddings {
+		n += V * C
+	}
+	return n
 }
 
 // NumNonEmbeddingParams excludes the embedding and the LM head matrix (olmo2.md §4's
