@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"sort"
@@ -64,13 +65,18 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(nt))
 
-	fmt.Fprintf(stdout, "machine: %d threads, GEMM kernel %s, %s\n", nt, gemm.Kernel(), runtime.Version())
+	var gemmSizes []int
 	for _, s := range splitList(*sizes) {
 		n, err := strconv.Atoi(s)
 		if err != nil || n <= 0 {
 			return usageError{fmt.Sprintf("bench: --gemm %q is not a list of sizes", *sizes)}
 		}
-		fmt.Fprintf(stdout, "sgemm %d³: %.1f GFLOP/s\n", n, gemmGFLOPS(n))
+		// three n×n float32 matrices
+		if need := 12 * float64(n) * float64(n); need > float64(lab.MemoryBudget(memAvailable())) {
+			return inputError{fmt.Errorf("bench: --gemm %d: three %d×%d float32 matrices need %.4g GiB, but only %s is available; HINT: time smaller sizes",
+				n, n, n, need/(1<<30), gibString(memAvailable()))}
+		}
+		gemmSizes = append(gemmSizes, n)
 	}
 	var cfg model.Config
 	if *preset != "" {
@@ -89,6 +95,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		if err := cfg.Validate(); err != nil {
 			return inputError{fmt.Errorf("bench: %w", err)}
 		}
+	}
+	if err := checkEngineMemory("bench", cfg, *batch, *seq, "cpu"); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "machine: %d threads, GEMM kernel %s, %s\n", nt, gemm.Kernel(), runtime.Version())
+	for _, n := range gemmSizes {
+		fmt.Fprintf(stdout, "sgemm %d³: %.1f GFLOP/s\n", n, gemmGFLOPS(n))
 	}
 	spec := benchSpec{cfg: cfg, batch: *batch, seq: *seq, steps: *steps, warmup: *warmup, stat: *stat, seed: *seed, lr: *lr}
 
@@ -137,7 +150,7 @@ func (s benchSpec) stepSeconds(threads int) float64 {
 	r := rand.New(rand.NewPCG(s.seed, 1))
 	V := s.cfg.VocabSize
 	ids, labels := make([]int32, s.batch*s.seq), make([]int32, s.batch*s.seq)
-	times := make([]float64, 0, s.steps)
+	var times []float64 // not sized by --steps: a huge count runs long, it does not allocate up front
 	for i := 0; i < s.warmup+s.steps; i++ {
 		for j := range ids {
 			ids[j] = int32(r.IntN(V))
@@ -163,6 +176,26 @@ func (s benchSpec) stepSeconds(threads int) float64 {
 		return sum / float64(len(times))
 	}
 	return median(times)
+}
+
+// checkEngineMemory refuses a --batch × --seq that does not fit the int32
+// token ids' sizes, and a model and micro-batch the host cannot hold: on the
+// CPU backend what the engine allocates (model.EstimateCPUMemory), on another
+// the host copy of the parameters, and on both the step's ids and labels.
+func checkEngineMemory(cmd string, cfg model.Config, batch, seq int, backend string) error {
+	if seq > math.MaxInt32 || batch > math.MaxInt32/seq {
+		return usageError{fmt.Sprintf("%s: --batch %d × --seq %d is more than %d tokens per step", cmd, batch, seq, math.MaxInt32)}
+	}
+	need := 4 * cfg.NumParams()
+	if backend == "cpu" {
+		need = model.EstimateCPUMemory(cfg, batch, seq)
+	}
+	need = min(need, math.MaxInt64/2) + 8*int64(batch*seq)
+	if avail := memAvailable(); avail > 0 && need > lab.MemoryBudget(avail) {
+		return inputError{fmt.Errorf("%s: the model (%s params) and a step of %d×%d tokens need about %s, but only %s is available; HINT: lower --batch or --seq, or pick a smaller model",
+			cmd, commas(cfg.NumParams()), batch, seq, gibString(need), gibString(avail))}
+	}
+	return nil
 }
 
 // median is the middle value, or the mean of the two middle ones (as

@@ -162,6 +162,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if *steps <= 0 || *batch <= 0 || *seq <= 1 {
 		return usageError{"train: --steps, --batch must be positive and --seq at least 2"}
 	}
+	if err := checkEngineMemory("train", cfg, *batch, *seq, *backend); err != nil {
+		return err
+	}
 	var tr *model.Trainer
 	if *backend == "cpu" {
 		tr = model.NewTrainer(model.TrainerParams{Config: cfg, Batch: *batch, Seq: *seq, Seed: *seed})

@@ -243,6 +243,40 @@ func TestBenchCommand(t *testing.T) {
 	}
 }
 
+// TestEngineSizesFromFlags: bench's and train's shapes, batch and GEMM sizes
+// that the host cannot hold are an error before anything is allocated (each
+// used to end in a fatal out of memory: --layers 2000000000 built the layout,
+// --steps 1e10 sized the timings, --gemm 1000000 asked for 12 TB).
+func TestEngineSizesFromFlags(t *testing.T) {
+	defer func(f func() int64) { memAvailable = f }(memAvailable)
+	memAvailable = func() int64 { return 1 << 30 }
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"bench", "--layers", "2000000000", "--gemm", ""}, 2, "only 1.0 GiB is available"},
+		{[]string{"bench", "--d-model", "4611686018427387904", "--heads", "1", "--gemm", ""}, 2, "hidden_size 4611686018427387904"},
+		{[]string{"bench", "--seq", "2000000000", "--gemm", ""}, 2, "--batch 4 × --seq 2000000000 is more than 2147483647 tokens"},
+		{[]string{"bench", "--batch", "9000000000000000000", "--seq", "2", "--gemm", ""}, 2, "more than 2147483647 tokens"},
+		{[]string{"bench", "--batch", "4096", "--seq", "4096", "--gemm", ""}, 2, "lower --batch or --seq"},
+		{[]string{"bench", "--gemm", "64,1000000"}, 2, "--gemm 1000000: three 1000000×1000000 float32 matrices need"},
+		{[]string{"bench", "--gemm", "4000000000"}, 2, "--gemm 4000000000"},
+		{[]string{"train", "--batch", "1000000000"}, 2, "more than 2147483647 tokens"},
+		{[]string{"train", "--preset", "cpu_s", "--batch", "20000", "--seq", "1024"}, 2, "only 1.0 GiB is available"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := run(tc.args, &out, &errb); code != tc.code || !strings.Contains(errb.String(), tc.want) {
+				t.Errorf("exit %d, want %d; stderr %q lacks %q", code, tc.code, errb.String(), tc.want)
+			}
+			if out.Len() != 0 {
+				t.Errorf("stdout before the refusal: %q", out.String())
+			}
+		})
+	}
+}
+
 func TestMedian(t *testing.T) {
 	for _, c := range []struct {
 		in   []float64
