@@ -74,6 +74,8 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 		return usageError{"sweep: --parallel K wants K ≥ 1"}
 	case *seeds < 0:
 		return usageError{"sweep: --seeds N wants N ≥ 1"}
+	case *seeds > sweep.MaxRuns:
+		return usageError{fmt.Sprintf("sweep: --seeds %d: a sweep has at most %d runs (Slurm's largest array)", *seeds, sweep.MaxRuns)}
 	}
 	for _, o := range sbatchOpts {
 		if err := sweep.CheckSbatchOpt(o); err != nil {

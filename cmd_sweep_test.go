@@ -64,6 +64,11 @@ func TestSweepBadInput(t *testing.T) {
 		{"submit without slurm", []string{"testdata/tiny.yaml", "--seeds", "2", "--local", "--submit"}, "--submit and --sbatch-opt go with --slurm"},
 		{"sbatch --array", []string{"testdata/tiny.yaml", "--seeds", "2", "--slurm", "--sbatch-opt=--array=0-9"}, "--parallel"},
 		{"unknown recipe", []string{"nosuch", "--seeds", "2", "--local"}, "nosuch: no such recipe"},
+		// grids past Slurm's largest array used to be allocated (fatal out of memory)
+		{"seeds past any array", []string{"testdata/tiny.yaml", "--seeds", "1000000000000", "--local"}, "--seeds 1000000000000: a sweep has at most 4000001 runs"},
+		{"grid past any array", []string{"testdata/tiny.yaml", "--vary", "seed=1,2,3,4,5,6,7,8,9,10", "--vary", "optimizer.lr=1,2,3,4,5,6,7,8,9,10",
+			"--vary", "optimizer.eps=1,2,3,4,5,6,7,8,9,10", "--vary", "z_loss=1,2,3,4,5,6,7,8,9,10", "--vary", "schedule.alpha_f=1,2,3,4,5,6,7,8,9,10",
+			"--vary", "optimizer.weight_decay=1,2,3,4,5,6,7,8,9,10", "--vary", "checkpoint.keep=1,2,3,4,5,6,7,8,9,10", "--local"}, "make more than 4000001 runs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := runCLI(append([]string{"sweep", "--runs", runs}, tc.args...)...)

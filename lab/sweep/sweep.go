@@ -95,7 +95,14 @@ func splitValues(s string) ([]string, error) {
 	return append(out, strings.TrimSpace(s[start:])), nil
 }
 
-// SeedAxis is --seeds N: seed = 1, 2, …, N.
+// MaxRuns is the most runs a sweep may have: Slurm's largest MaxArraySize,
+// 4000001, array tasks 0 to 4000000 (slurm.conf(5)). A run's index is its
+// array task id, so no bigger sweep can run as one; a bigger grid is a
+// mistake (a --vary too many, a --seeds with extra zeros) that would
+// otherwise be allocated, run by run, before anything is checked.
+const MaxRuns = 4_000_001
+
+// SeedAxis is --seeds N: seed = 1, 2, …, N. Check n against MaxRuns first.
 func SeedAxis(n int) Axis {
 	a := Axis{Key: "seed"}
 	for i := 1; i <= n; i++ {
@@ -132,11 +139,14 @@ func Expand(prefix string, axes []Axis) ([]Run, error) {
 		}
 		seen[a.Key] = true
 	}
-	short := shortKeys(axes)
 	n := 1
 	for _, a := range axes {
+		if len(a.Values) > MaxRuns/n {
+			return nil, fmt.Errorf("%s make more than %d runs (Slurm's largest array); HINT: vary fewer keys or fewer values, one sweep after another", axesProduct(axes), MaxRuns)
+		}
 		n *= len(a.Values)
 	}
+	short := shortKeys(axes)
 	runs := make([]Run, n)
 	names := map[string]int{}
 	for i := range runs {
@@ -163,6 +173,15 @@ func Expand(prefix string, axes []Axis) ([]Run, error) {
 		runs[i] = r
 	}
 	return runs, nil
+}
+
+// axesProduct says how many values each axis has: "--vary lr (10 values) × --seeds 1000".
+func axesProduct(axes []Axis) string {
+	parts := make([]string, len(axes))
+	for i, a := range axes {
+		parts[i] = fmt.Sprintf("--vary %s (%d values)", a.Key, len(a.Values))
+	}
+	return strings.Join(parts, " × ")
 }
 
 func nameValue(v string) string {

@@ -52,6 +52,15 @@ func TestParseAxis(t *testing.T) {
 	}
 }
 
+// tenByTen is ten axes of ten values each: 10^10 runs.
+func tenByTen() []Axis {
+	var axes []Axis
+	for i := range 10 {
+		axes = append(axes, Axis{fmt.Sprintf("k%d", i), strings.Split("0,1,2,3,4,5,6,7,8,9", ",")})
+	}
+	return axes
+}
+
 func TestExpand(t *testing.T) {
 	ax := func(key string, vals ...string) Axis { return Axis{key, vals} }
 	for _, tc := range []struct {
@@ -72,6 +81,8 @@ func TestExpand(t *testing.T) {
 		{"nothing to vary", nil, nil, nil, "nothing to vary"},
 		{"a key twice", []Axis{ax("seed", "1"), SeedAxis(2)}, nil, nil, `"seed" is varied twice`},
 		{"names collide", []Axis{ax("name", "a/b", "a b")}, nil, nil, "would both be named q-name_a_b"},
+		// ten axes of ten values: 10^10 runs used to be allocated (fatal out of memory)
+		{"more runs than Slurm's largest array", tenByTen(), nil, nil, "--vary k0 (10 values) × --vary k1 (10 values)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			runs, err := Expand("q", tc.axes)
