@@ -252,11 +252,36 @@ func openMaybeGzip(path string) (io.ReadCloser, error) {
 	}{z, f}, nil
 }
 
-// forEachLine calls fn with each non-blank line of r (1-based numbers), lines of any length.
-func forEachLine(r io.Reader, fn func(line []byte, n int) error) error {
+// maxLine bounds one line of a JSONL or text file, as lab/data's reader does
+// (256 MiB): a .gz that decompresses to gigabytes without a newline (a bomb,
+// or a file that is not JSON lines) is an error naming the file and line,
+// not a line grown until memory runs out.
+var maxLine = 256 << 20
+
+// forEachLine calls fn with each non-blank line of r (1-based numbers), lines of up to maxLine bytes; a longer one
+// is an *InputError naming path and the line.
+func forEachLine(path string, r io.Reader, fn func(line []byte, n int) error) error {
 	br := bufio.NewReaderSize(r, 1<<16)
+	var long []byte
 	for n := 1; ; n++ {
-		line, err := br.ReadBytes('\n')
+		line, err := br.ReadSlice('\n')
+		for err == bufio.ErrBufferFull {
+			if len(long)+len(line) > maxLine {
+				return &InputError{Path: path, Line: n, Msg: fmt.Sprintf("line longer than %d MiB", maxLine>>20),
+					Hint: "is this really JSON lines (one object per line)?"}
+			}
+			long = append(long, line...)
+			line, err = br.ReadSlice('\n')
+		}
+		if long != nil {
+			line, long = append(long, line...), nil
+		} else {
+			line = bytes.Clone(line) // ReadSlice's buffer is reused; fn may keep the line
+		}
+		if len(line) > maxLine {
+			return &InputError{Path: path, Line: n, Msg: fmt.Sprintf("line longer than %d MiB", maxLine>>20),
+				Hint: "is this really JSON lines (one object per line)?"}
+		}
 		if len(line) > 0 {
 			if t := bytes.TrimSpace(line); len(t) > 0 {
 				if ferr := fn(t, n); ferr != nil {
@@ -281,7 +306,7 @@ func ReadJSONLRows(path string) ([]Doc, error) {
 	}
 	defer rc.Close()
 	var rows []Doc
-	err = forEachLine(rc, func(line []byte, n int) error {
+	err = forEachLine(path, rc, func(line []byte, n int) error {
 		var d Doc
 		if err := d.UnmarshalJSON(line); err != nil {
 			return &InputError{Path: path, Line: n, Msg: "malformed JSON line", Err: err}
@@ -306,6 +331,6 @@ func readLines(path string) ([]string, error) {
 	}
 	defer rc.Close()
 	var out []string
-	err = forEachLine(rc, func(line []byte, _ int) error { out = append(out, string(line)); return nil })
+	err = forEachLine(path, rc, func(line []byte, _ int) error { out = append(out, string(line)); return nil })
 	return out, err
 }

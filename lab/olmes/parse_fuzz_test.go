@@ -2,11 +2,13 @@ package olmes
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -221,4 +223,52 @@ func TestReadArrowFileCorruptBytes(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d corruptions refused", bad, 4*len(seed))
+}
+
+// TestLongLineIsAnError: a .gz that decompresses to more than maxLine bytes
+// without a newline (a gzip bomb, or not JSON lines at all) is an error
+// naming the file and line from every JSONL reader; lines used to grow
+// without bound (10 GB of zeros in a 10 MB .jsonl.gz: fatal out of memory).
+func TestLongLineIsAnError(t *testing.T) {
+	defer func(n int) { maxLine = n }(maxLine)
+	maxLine = 1 << 20
+	dir := t.TempDir()
+	write := func(name string, lines ...[]byte) string {
+		var b bytes.Buffer
+		z := gzip.NewWriter(&b)
+		for _, l := range lines {
+			z.Write(l)
+		}
+		z.Close()
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	bomb := bytes.Repeat([]byte{'0'}, 4<<20)
+	for _, tc := range []struct {
+		name string
+		read func(string) error
+	}{
+		{"rows.jsonl.gz", func(p string) error { _, err := ReadJSONLRows(p); return err }},
+		{"requests.jsonl.gz", func(p string) error { _, err := ReadRequests(p); return err }},
+		{"evals.jsonl.gz", func(p string) error { _, err := ReadEvalRecords(p); return err }},
+		{"labels.lst.gz", func(p string) error { _, err := readLines(p); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// line 2 is the long one, after a blank first line
+			path := write(tc.name, []byte("\n"), bomb)
+			err := tc.read(path)
+			var ie *InputError
+			if !errors.As(err, &ie) || ie.Path != path || ie.Line != 2 || !strings.Contains(err.Error(), "line longer than 1 MiB") {
+				t.Errorf("got %v, want an InputError for %s line 2", err, path)
+			}
+		})
+	}
+	// a line just under the limit still reads
+	path := write("ok.jsonl.gz", []byte(`{"a": "`), bytes.Repeat([]byte{'x'}, maxLine-16), []byte("\"}\n"))
+	if rows, err := ReadJSONLRows(path); err != nil || len(rows) != 1 {
+		t.Errorf("a line under the limit: %d rows, %v", len(rows), err)
+	}
 }

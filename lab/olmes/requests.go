@@ -409,7 +409,7 @@ func ReadRequests(path string) ([]Request, error) {
 
 func readRequests(r io.Reader, path string) ([]Request, error) {
 	var reqs []Request
-	err := forEachLine(r, func(line []byte, n int) error {
+	err := forEachLine(path, r, func(line []byte, n int) error {
 		req, err := ParseRequestLine(line)
 		if err != nil {
 			return &InputError{Path: path, Line: n, Msg: "malformed request line", Err: err,

@@ -162,7 +162,7 @@ func ReadEvalRecords(path string) ([]EvalRecord, error) {
 	var recs []EvalRecord
 	var torn error // a malformed line, forgiven if nothing follows it
 	first := true
-	err = forEachLine(rc, func(line []byte, n int) error {
+	err = forEachLine(path, rc, func(line []byte, n int) error {
 		if first && line[0] != '{' { // a record being written is still an object's start
 			return notEvals(path, "first line is not a JSON object")
 		}
