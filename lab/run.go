@@ -482,20 +482,6 @@ func MemoryNeed(rec *Recipe) (int64, error) {
 // rest left to the system and the page cache.
 func MemoryBudget(avail int64) int64 { return avail * 9 / 10 }
 
-// MemAvailable is the host memory available now (/proc/meminfo's
-// MemAvailable), 0 where it cannot be read.
-func MemAvailable() int64 {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	var kb int64
-	for _, line := range regexp.MustCompile(`(?m)^MemAvailable:\s+(\d+) kB`).FindAllStringSubmatch(string(b), 1) {
-		fmt.Sscan(line[1], &kb)
-	}
-	return kb * 1024
-}
-
 // Do hands an action to the run; it never blocks. It reports an error when the
 // run has ended or too many actions are waiting.
 func (r *Run) Do(a Action) error {
