@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -57,6 +58,48 @@ type CheckpointState struct {
 	OptStep      int               `json:"opt_step"`
 	Backend      string            `json:"backend"`
 	Time         time.Time         `json:"time"`
+}
+
+// check refuses a state.json a run cannot continue from (hand-edited or
+// damaged): a resumed run would otherwise train on in a phase or at a step
+// that cannot exist. dir is the checkpoint directory's name (step-N).
+func (st *CheckpointState) check(dir string) error {
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	switch {
+	case st.Step < 0:
+		return fmt.Errorf("field step: %d is negative", st.Step)
+	case strings.HasPrefix(dir, "step-") && dir != checkpointName(st.Step):
+		return fmt.Errorf("field step: %d, but the directory is %s", st.Step, dir)
+	case st.Phase != "stage1" && st.Phase != "anneal" && st.Phase != "soup":
+		return fmt.Errorf("field phase: %q is not a phase (stage1, anneal, soup)", st.Phase)
+	case st.Tokens < 0 || st.TotalTokens <= 0 || st.Tokens > st.TotalTokens:
+		return fmt.Errorf("fields tokens and total_tokens: %d of %d", st.Tokens, st.TotalTokens)
+	case !finite(st.LR) || st.LR < 0 || !finite(st.AnnealLR0) || st.AnnealLR0 < 0:
+		return fmt.Errorf("fields lr and anneal_lr0: %v and %v", st.LR, st.AnnealLR0)
+	case st.AnnealStart < 0 || st.AnnealTokens < 0 || st.Skipped < 0 || st.OptStep < 0:
+		return fmt.Errorf("fields anneal_start, anneal_tokens, skipped and opt_step must not be negative: %d, %d, %d, %d",
+			st.AnnealStart, st.AnnealTokens, st.Skipped, st.OptStep)
+	case st.Phase == "anneal" && st.AnnealTokens == 0:
+		return errors.New("field anneal_tokens: 0 in phase anneal")
+	case len(st.Mix) == 0:
+		return errors.New("field mix: empty")
+	}
+	for i, m := range st.Mix {
+		if !finite(m.TargetRatio) || m.TargetRatio < 0 {
+			return fmt.Errorf("field mix[%d].target_ratio: %v", i, m.TargetRatio)
+		}
+	}
+	for name, sp := range map[string]SpikeState{"spikes_loss": st.SpikesLoss, "spikes_grad": st.SpikesGrad} {
+		if sp.N < 0 || sp.Spikes < 0 || sp.Spikes > sp.N {
+			return fmt.Errorf("field %s: %d spikes in %d values", name, sp.Spikes, sp.N)
+		}
+		for _, v := range sp.Window {
+			if !finite(v) {
+				return fmt.Errorf("field %s.window: %v", name, v)
+			}
+		}
+	}
+	return nil
 }
 
 // checkpointName is the directory of step n.
@@ -180,6 +223,9 @@ func loadCheckpoint(path string) (*loadedCheckpoint, error) {
 	var st CheckpointState
 	if err := json.Unmarshal(sb, &st); err != nil {
 		return nil, fmt.Errorf("%s: %v", filepath.Join(path, StateFile), err)
+	}
+	if err := st.check(filepath.Base(path)); err != nil {
+		return nil, fmt.Errorf("%s: %w; HINT: the checkpoint is damaged: resume from an earlier one (move this directory away)", filepath.Join(path, StateFile), err)
 	}
 	lc.State = &st
 	of, err := safetensors.Read(filepath.Join(path, OptimFile))
