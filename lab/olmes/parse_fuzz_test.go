@@ -272,3 +272,30 @@ func TestLongLineIsAnError(t *testing.T) {
 		t.Errorf("a line under the limit: %d rows, %v", len(rows), err)
 	}
 }
+
+// FuzzReadTaskConfig: an oe-eval task config (config.json beside a request
+// dump) reads or is an error naming the file; what reads has no negative
+// counts.
+func FuzzReadTaskConfig(f *testing.F) {
+	f.Add([]byte(`{"task_name":"arc_easy:mc","task_config":{"task_core":"arc_easy","limit":1000000,"split":"test","num_shots":5,"primary_metric":"acc_raw","random_subsample_seed":1234},"num_instances":2376}`))
+	f.Add([]byte(`{"task_config":{"task_name":"hellaswag:rc::olmes","limit":-3,"num_shots":-1}}`))
+	f.Add([]byte(`{"task_name":5}`))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		path := filepath.Join(dir, "config.json")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, err := ReadTaskConfig(path)
+		if err != nil {
+			var ie *InputError
+			if !errors.As(err, &ie) || ie.Path != path {
+				t.Fatalf("error without the file's name: %v", err)
+			}
+			return
+		}
+		if c.Options.Limit < -1 || c.Options.Shots < -1 {
+			t.Fatalf("limit %d, shots %d", c.Options.Limit, c.Options.Shots)
+		}
+	})
+}

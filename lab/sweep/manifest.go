@@ -96,6 +96,13 @@ func ReadManifest(path string) (*Manifest, error) {
 	if m.Prefix == "" || m.RunsDir == "" {
 		return nil, fmt.Errorf("%s: not a sweep manifest (no prefix or runs_dir)", path)
 	}
+	for i, r := range m.Runs {
+		// a run lives beside the manifest: a name that is a path would send
+		// --status (and the Slurm script) elsewhere
+		if r.Name == "" || r.Name != filepath.Base(r.Name) || r.Name == "." || r.Name == ".." {
+			return nil, fmt.Errorf("%s: runs[%d].name %q is not a run directory's name", path, i, r.Name)
+		}
+	}
 	return &m, nil
 }
 

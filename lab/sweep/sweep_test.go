@@ -446,3 +446,31 @@ func FuzzParseAxis(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadManifest: a damaged PREFIX.sweep.json is an error naming the file,
+// and a manifest that reads names runs only beside itself.
+func FuzzReadManifest(f *testing.F) {
+	f.Add([]byte(`{"prefix":"mix","recipe":"quickstart","runs_dir":"/r","runs":[{"index":0,"name":"mix-lr_0.001","overrides":["optimizer.lr=0.001"]}]}`))
+	f.Add([]byte(`{"prefix":"mix","runs_dir":"/r","runs":[{"name":"../x"}]}`))
+	f.Add([]byte(`{"prefix":"","runs_dir":""}`))
+	f.Add([]byte(`[1,2`))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		path := filepath.Join(dir, "mix.sweep.json")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m, err := ReadManifest(path)
+		if err != nil {
+			if !strings.Contains(err.Error(), path) {
+				t.Fatalf("error without the file's name: %v", err)
+			}
+			return
+		}
+		for _, r := range m.Runs {
+			if filepath.Join(dir, r.Name) != filepath.Join(dir, filepath.Base(r.Name)) || r.Name == ".." {
+				t.Fatalf("run name %q leaves the manifest's directory", r.Name)
+			}
+		}
+	})
+}
