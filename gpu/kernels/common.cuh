@@ -54,7 +54,7 @@ __device__ __forceinline__ bool al16(const void* p) { return ((unsigned long lon
 __device__ __forceinline__ uint4 ld16(const void* p) {
 #ifdef OLMO_EMU
   uint4 u;
-  emu_vec_accesses++;
+  emu_vec_access(p);
   memcpy(&u, p, 16);
   return u;
 #else
@@ -63,7 +63,7 @@ __device__ __forceinline__ uint4 ld16(const void* p) {
 }
 __device__ __forceinline__ void st16(void* p, uint4 u) {
 #ifdef OLMO_EMU
-  emu_vec_accesses++;
+  emu_vec_access(p);
   memcpy(p, &u, 16);
 #else
   *(uint4*)p = u;

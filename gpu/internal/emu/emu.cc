@@ -195,7 +195,15 @@ static std::map<std::string, Entry> table = {
     E(attn_fwd_v2_128) E(attn_bwd_dkv_v2_128) E(attn_bwd_dq_v2_128)
 };
 
-unsigned long long emu_vec_accesses = 0;
+static unsigned long long emu_vec_accesses = 0;
+
+void emu_vec_access(const void* p) {
+  if ((uintptr_t)p & 15) {
+    fprintf(stderr, "emu: 16-byte vector access at %p, not 16-byte aligned\n", p);
+    abort();
+  }
+  emu_vec_accesses++;
+}
 
 extern "C" {
 

@@ -93,6 +93,8 @@ void emu_cp_commit();
 void emu_cp_wait(int n);
 void emu_ldmatrix_x4(unsigned r[4], const unsigned short* row, bool trans);
 
-// emu_vec_accesses counts the 16-byte loads and stores of the row kernels'
-// vector paths (common.cuh ld16, st16), so tests can see which path ran.
-extern unsigned long long emu_vec_accesses;
+// emu_vec_access records a 16-byte load or store of the row kernels' vector
+// paths (common.cuh ld16, st16): it counts them, so tests can see which path
+// ran, and aborts on an address that is not 16-byte aligned, which faults on
+// the GPU ("misaligned address").
+void emu_vec_access(const void* p);

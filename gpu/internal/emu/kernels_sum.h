@@ -8,5 +8,5 @@ static const char emu_kernel_sums[] =
     "862e241ae46b43c27181f34ac05bdb1276d54d96527347741378de1d2f2e81a2  loss.cu\n"
     "283a8b549098958cae32ad0c6173dc6f73d7ff1eafe543c5e60a509bebefbe29  optim.cu\n"
     "9e2c11828371e9e5ae11e8796c210498756dbb43d6660e54e83859fbe01fe895  rows.cu\n"
-    "afe8eca4133541b173b02a93077b2e62e3d1fe7b359638aa8f976509645ac204  common.cuh\n"
+    "525c114cbbd0036a8ef171fb545d9974c50af60a44f786887809f16f01a921ac  common.cuh\n"
     "";
