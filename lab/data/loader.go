@@ -26,6 +26,8 @@ type LoaderParams struct {
 	Prefetch int       // instances queued ahead per source; 0 means 256
 	Workers  int       // tokenizing goroutines per document source; 0 means 2
 	World    *world.KB // knowledge base of builtin: sources; nil means world.Default()
+
+	heldOut bool // built-in sources serve their held-out streams (ReadValidation)
 }
 
 // Loader serves a deterministic mixture of sources as fixed-length instances of token ids.
@@ -97,7 +99,7 @@ func NewLoader(p LoaderParams) (*Loader, error) {
 		p.World = world.Default()
 	}
 	l := &Loader{p: p}
-	l.open = openParams{tok: p.Tokenizer, seqLen: p.SeqLen, seed: p.Seed, dtype: p.DType, strict: p.Strict, kb: p.World, warn: p.Warn}
+	l.open = openParams{tok: p.Tokenizer, seqLen: p.SeqLen, seed: p.Seed, dtype: p.DType, strict: p.Strict, kb: p.World, warn: p.Warn, heldOut: p.heldOut}
 	l.pp = prodParams{tok: p.Tokenizer, seqLen: p.SeqLen, prefetch: p.Prefetch, workers: p.Workers, strict: p.Strict}
 	if err := checkNames(p.Sources); err != nil {
 		return nil, err

@@ -51,6 +51,7 @@ type source struct {
 	spec  SourceSpec
 	kind  sourceKind
 	key   uint64 // Hash(seed, name): the source's own shuffles and documents
+	base  int64  // index of the first document of a built-in source's stream (heldOutFirstDoc when held out)
 	files []*tokenFile
 	cum   []int64 // cum[i] = instances in files[:i]; cum[len(files)] = total
 	docs  []string
@@ -71,6 +72,9 @@ type openParams struct {
 	strict bool
 	kb     *world.KB
 	warn   func(string)
+	// heldOut: built-in sources serve their held-out stream (ReadValidation), keyed by HeldOutSeed and the
+	// built-in name instead of (seed, source name), from document heldOutFirstDoc on.
+	heldOut bool
 }
 
 // openSource resolves spec's paths and validates everything that can be checked before training: files exist and
@@ -121,6 +125,9 @@ func openSource(spec SourceSpec, p openParams, probs *problems) *source {
 			return nil
 		}
 		s.kind, s.wsrc = srcBuiltin, ws
+		if p.heldOut {
+			s.key, s.base = rnd.Hash(HeldOutSeed, rnd.String(builtins[0])), heldOutFirstDoc
+		}
 		return s
 	}
 	// Deduplicate (a glob and a directory may name the same file) and order, so instance order is reproducible.
