@@ -128,6 +128,19 @@ type EvalSpec struct {
 	IntervalSteps int  // 0: only at the phase boundaries and the end
 	AtAnneal      bool // evaluate just before an anneal starts
 	Limit         int  // instances per task (0: all)
+	Val           ValSpec
+}
+
+// ValSpec is held-out validation loss, OLMo-core's in-loop LM evaluators: at
+// every evaluation, per source, the mean cross-entropy over the labelled tokens
+// of a fixed validation set and its bits per byte (lab/val.go).
+type ValSpec struct {
+	Tokens int64 // per source, rounded down to whole sequences; 0: no validation loss
+	// Sources are eval.val.sources, or where the recipe names none, the
+	// built-in sources it trains on (dataset, anneal, soup and named mixes),
+	// each read from its held-out stream (data.ReadValidation).
+	Sources []data.SourceSpec
+	Derived bool // Sources came from the training mixes
 }
 
 // SpikeSpec: OLMo 2's spike score (olmo2.md §10) and the per-step flag.
@@ -357,7 +370,7 @@ var recipeKeyNames = []string{
 	"load_path", "lr", "max_grad_norm", "max_tokens", "min_points", "mix", "mixes", "model", "name", "optimizer", "paths",
 	"people", "preset", "rank_microbatch_size", "regions", "schedule", "seed", "seeds", "sequence_length", "sigma", "soup",
 	"sources", "spikes", "strict", "t_max", "t_warmup", "target_ratio", "tasks", "tokenizer", "tokens", "towns_per_region",
-	"type", "warmup_min_lr", "warmup_tokens", "weight_decay", "window", "world", "z_loss",
+	"type", "val", "warmup_min_lr", "warmup_tokens", "weight_decay", "window", "world", "z_loss",
 }
 
 // typoOf returns the known key an unknown one is a near miss of: at most one
@@ -820,8 +833,18 @@ func (d *decoder) schedule(n *yaml.Node, s *Schedule) {
 }
 
 func (d *decoder) sources(n *yaml.Node, field string) []data.SourceSpec {
+	return d.sourceList(n, field, true)
+}
+
+// sourceList decodes a list of sources; validation sources (ratio false) have
+// no target_ratio, and one given is ignored with a warning.
+func (d *decoder) sourceList(n *yaml.Node, field string, ratio bool) []data.SourceSpec {
 	if n.Kind != yaml.SequenceNode {
-		d.fail(n, field, "want a list of sources ({name, target_ratio, paths}), got %s", describe(n))
+		want := "{name, target_ratio, paths}"
+		if !ratio {
+			want = "{name, paths}"
+		}
+		d.fail(n, field, "want a list of sources (%s), got %s", want, describe(n))
 		return nil
 	}
 	var out []data.SourceSpec
@@ -834,6 +857,10 @@ func (d *decoder) sources(n *yaml.Node, field string) []data.SourceSpec {
 			case "name":
 				s.Name = d.str(v, join(f, k))
 			case "target_ratio":
+				if !ratio {
+					d.warn(v, "%s ignored: validation sets are not mixed", join(f, k))
+					return true
+				}
 				s.TargetRatio = d.float(v, join(f, k))
 				ratioNode = v
 			case "paths":
@@ -848,6 +875,10 @@ func (d *decoder) sources(n *yaml.Node, field string) []data.SourceSpec {
 		}
 		if s.Name == "" {
 			d.fail(c, f+".name", "every source needs a name")
+		} else if !ratio && len(s.Paths) == 0 {
+			d.fail(c, f+".paths", "source %q lists no paths", s.Name)
+		} else if !ratio {
+			s.TargetRatio = 1
 		} else if math.IsNaN(s.TargetRatio) {
 			d.fail(c, f+".target_ratio", "source %q has no target_ratio", s.Name)
 		} else if s.TargetRatio < 0 {
@@ -914,11 +945,39 @@ func (d *decoder) eval(n *yaml.Node, e *EvalSpec) {
 			e.AtAnneal = d.boolean(v, f)
 		case "limit":
 			e.Limit = d.integer(v, f)
+		case "val":
+			d.val(v, &e.Val)
 		default:
 			return false
 		}
 		return true
 	})
+}
+
+// val decodes eval.val: {tokens, sources}. Sources take the dataset's syntax
+// without target_ratio; validate fills them in when there are none.
+func (d *decoder) val(n *yaml.Node, v *ValSpec) {
+	const field = "eval.val"
+	given := false
+	d.fields(n, field, func(k string, c *yaml.Node) bool {
+		f := join(field, k)
+		switch k {
+		case "tokens":
+			v.Tokens, given = d.count(c, f), true
+		case "sources":
+			if c.Kind == yaml.SequenceNode && len(c.Content) == 0 {
+				d.fail(c, f, "an empty list; name at least one source, or leave sources out to validate on the built-in sources the recipe trains on")
+				return true
+			}
+			v.Sources = d.sourceList(c, f, false)
+		default:
+			return false
+		}
+		return true
+	})
+	if d.err == nil && !given {
+		d.fail(n, field+".tokens", "missing: how many tokens of each source to validate on, e.g. tokens: 32K")
+	}
 }
 
 func (d *decoder) spikes(n *yaml.Node, s *SpikeSpec) {
@@ -1044,12 +1103,78 @@ func (d *decoder) validate(root *yaml.Node, r *Recipe) {
 	if r.Backend == "" {
 		r.Backend = "cpu"
 	}
+	if r.Eval.Val.Tokens == 0 { // absent, or tokens: 0 (--set eval.val.tokens=0 turns it off)
+		r.Eval.Val.Sources = nil
+	} else {
+		d.validateVal(at("eval", "val"), r)
+		if d.err != nil {
+			return
+		}
+	}
 	names := map[string]bool{}
 	for _, m := range r.Mixes {
 		names[m.Name] = true
 	}
 	if len(r.Anneal.Mix) > 0 && !names["anneal"] {
 		r.Mixes = append(r.Mixes, NamedMix{Name: "anneal", Sources: r.Anneal.Mix})
+	}
+}
+
+// validateVal checks eval.val against the rest of the recipe and, where it
+// names no sources, takes the built-in sources the recipe trains on.
+func (d *decoder) validateVal(n *yaml.Node, r *Recipe) {
+	v := &r.Eval.Val
+	if v.Tokens < int64(r.SequenceLength) {
+		d.fail(find(n, "tokens"), "eval.val.tokens", "%d tokens per source is less than one sequence (sequence_length %d); validation reads whole sequences, e.g. tokens: 32K",
+			v.Tokens, r.SequenceLength)
+		return
+	}
+	if len(v.Sources) > 0 {
+		seen := map[string]bool{}
+		for i, s := range v.Sources {
+			if seen[s.Name] {
+				d.fail(find(n, "sources"), fmt.Sprintf("eval.val.sources[%d].name", i), "two validation sources are named %q", s.Name)
+				return
+			}
+			seen[s.Name] = true
+		}
+		return
+	}
+	// the shorthand: every built-in source of every mix the run may train on,
+	// once per built-in path, under the name the recipe first gives it
+	mixes := [][]data.SourceSpec{r.Dataset, r.Anneal.Mix, r.Soup.Mix}
+	for _, m := range r.Mixes {
+		mixes = append(mixes, m.Sources)
+	}
+	seenPath, seenName := map[string]bool{}, map[string]bool{}
+	var files []string
+	for _, mix := range mixes {
+		for _, s := range mix {
+			if len(s.Paths) != 1 || !strings.HasPrefix(s.Paths[0], data.BuiltinPrefix) {
+				if !seenName[s.Name] {
+					files = append(files, s.Name)
+				}
+				seenName[s.Name] = true
+				continue
+			}
+			if seenPath[s.Paths[0]] {
+				continue
+			}
+			name := s.Name
+			if seenName[name] { // two built-in sources called alike in two mixes
+				name = strings.TrimPrefix(s.Paths[0], data.BuiltinPrefix)
+			}
+			seenPath[s.Paths[0]], seenName[name] = true, true
+			v.Sources = append(v.Sources, data.SourceSpec{Name: name, TargetRatio: 1, Paths: slices.Clone(s.Paths)})
+		}
+	}
+	v.Derived = true
+	if len(v.Sources) == 0 {
+		d.fail(n, "eval.val.sources", "the recipe trains on no built-in source, and files cannot be split into training and validation here; name validation files kept out of training, e.g. sources: [{name: web, paths: [\"/data/val/web-*.npy\"]}]")
+		return
+	}
+	if len(files) > 0 {
+		d.warn(n, "eval.val: %s read files, which get no validation set from the shorthand; name held-out files under eval.val.sources to validate on them", strings.Join(files, ", "))
 	}
 }
 

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
@@ -243,5 +244,88 @@ func TestRecipeKeyNames(t *testing.T) {
 		if !listed[k] {
 			t.Errorf("the decoder knows %q; add it to recipeKeyNames", k)
 		}
+	}
+}
+
+// TestRecipeVal: eval.val decodes in its forms; its mistakes are errors
+// naming file:line:column and the field.
+func TestRecipeVal(t *testing.T) {
+	builtin := func(names ...string) []data.SourceSpec {
+		var out []data.SourceSpec
+		for _, n := range names {
+			out = append(out, data.SourceSpec{Name: n, TargetRatio: 1, Paths: []string{"builtin:" + map[string]string{"web": "web_clean", "qa": "qa", "math": "math"}[n]}})
+		}
+		return out
+	}
+	anneal := "anneal: {tokens: 1024, mix: [{name: web, target_ratio: 0.5, paths: [\"builtin:web_clean\"]}, {name: math, target_ratio: 0.5, paths: [\"builtin:math\"]}]}\n"
+	for _, tc := range []struct {
+		name, yaml string
+		set        []string
+		tokens     int64
+		sources    []data.SourceSpec
+		derived    bool
+		warn       string
+	}{
+		{"absent", tinyRecipe, nil, 0, nil, false, ""},
+		{"shorthand", tinyRecipe + "eval: {val: {tokens: 4K}}\n", nil, 4000, builtin("web", "qa"), true, ""},
+		{"shorthand takes the anneal mix", tinyRecipe + anneal + "eval: {val: {tokens: 64}}\n", nil, 64, builtin("web", "qa", "math"), true, ""},
+		{"sources", tinyRecipe + "eval:\n  val:\n    tokens: 1_024\n    sources:\n      - {name: held, paths: [\"/data/val/*.npy\"]}\n", nil, 1024,
+			[]data.SourceSpec{{Name: "held", TargetRatio: 1, Paths: []string{"/data/val/*.npy"}}}, false, ""},
+		{"ratio ignored", tinyRecipe + "eval: {val: {tokens: 64, sources: [{name: v, target_ratio: 0.5, paths: [a.npy]}]}}\n", nil, 64,
+			[]data.SourceSpec{{Name: "v", TargetRatio: 1, Paths: []string{"a.npy"}}}, false, "tiny.yaml:15:60: eval.val.sources[0].target_ratio ignored"},
+		{"--set adds it", tinyRecipe, []string{"eval.val.tokens=2K"}, 2000, builtin("web", "qa"), true, ""},
+		{"--set changes it", tinyRecipe + "eval: {val: {tokens: 4K}}\n", []string{"eval.val.tokens=64"}, 64, builtin("web", "qa"), true, ""},
+		{"--set 0 turns it off", tinyRecipe + "eval: {val: {tokens: 4K}}\n", []string{"eval.val.tokens=0"}, 0, nil, false, ""},
+		{"file sources are left out of the shorthand", strings.Replace(tinyRecipe, `"builtin:qa"`, `"/data/qa/*.npy"`, 1) + "eval: {val: {tokens: 64}}\n",
+			nil, 64, builtin("web"), true, "tiny.yaml:15:13: eval.val: qa read files"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := ParseRecipe("tiny.yaml", []byte(tc.yaml), tc.set)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := r.Eval.Val
+			if v.Tokens != tc.tokens || v.Derived != tc.derived || fmt.Sprint(v.Sources) != fmt.Sprint(tc.sources) {
+				t.Errorf("got %+v, want tokens %d sources %v derived %v", v, tc.tokens, tc.sources, tc.derived)
+			}
+			if w := strings.Join(r.Warnings, "\n"); !strings.Contains(w, tc.warn) || (tc.warn == "" && w != "") {
+				t.Errorf("warnings %q, want %q", w, tc.warn)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name, yaml string
+		set        []string
+		want       []string
+	}{
+		{"not a mapping", tinyRecipe + "eval: {val: 32K}\n", nil, []string{"bad.yaml:15:13", "eval.val", `want a mapping, got "32K"`}},
+		{"tokens type", tinyRecipe + "eval: {val: {tokens: lots}}\n", nil, []string{"bad.yaml:15:22", "eval.val.tokens", `got "lots"`}},
+		{"tokens missing", tinyRecipe + "eval: {val: {sources: [{name: v, paths: [a.npy]}]}}\n", nil, []string{"bad.yaml:15:13", "eval.val.tokens", "missing"}},
+		{"tokens below a sequence", tinyRecipe + "eval: {val: {tokens: 31}}\n", nil, []string{"bad.yaml:15:22", "eval.val.tokens", "31 tokens per source is less than one sequence (sequence_length 32)"}},
+		{"--set tokens below a sequence", tinyRecipe, []string{"eval.val.tokens=8"}, []string{"eval.val.tokens", "less than one sequence", "(from --set)"}},
+		{"empty sources", tinyRecipe + "eval: {val: {tokens: 64, sources: []}}\n", nil, []string{"bad.yaml:15:35", "eval.val.sources", "an empty list"}},
+		{"source without paths", tinyRecipe + "eval: {val: {tokens: 64, sources: [{name: v}]}}\n", nil, []string{"bad.yaml:15:36", "eval.val.sources[0].paths", `source "v" lists no paths`}},
+		{"source without name", tinyRecipe + "eval: {val: {tokens: 64, sources: [{paths: [a.npy]}]}}\n", nil, []string{"bad.yaml:15:36", "eval.val.sources[0].name"}},
+		{"sources not a list", tinyRecipe + "eval: {val: {tokens: 64, sources: a.npy}}\n", nil, []string{"bad.yaml:15:35", "eval.val.sources", "want a list of sources ({name, paths})"}},
+		{"two sources one name", tinyRecipe + "eval: {val: {tokens: 64, sources: [{name: v, paths: [a.npy]}, {name: v, paths: [b.npy]}]}}\n", nil,
+			[]string{"bad.yaml:15:35", "eval.val.sources[1].name", `two validation sources are named "v"`}},
+		{"near-miss key", tinyRecipe + "eval: {val: {tokns: 64}}\n", nil, []string{"bad.yaml:15:14", "eval.val.tokns", `did you mean "tokens"`}},
+		{"near-miss val", tinyRecipe + "eval: {vall: {tokens: 64}}\n", nil, []string{"bad.yaml:15:8", "eval.vall", `did you mean "val"`}},
+		{"--set unknown key", tinyRecipe, []string{"eval.val.tokenz=64"}, []string{"eval.val.tokenz: unknown key (from --set)"}},
+		{"shorthand without built-in sources", strings.NewReplacer(`"builtin:qa"`, `"/d/qa.npy"`, `"builtin:web_clean"`, `"/d/web.npy"`).Replace(tinyRecipe) + "eval: {val: {tokens: 64}}\n", nil,
+			[]string{"bad.yaml:15:13", "eval.val.sources", "trains on no built-in source", "validation files kept out of training"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseRecipe("bad.yaml", []byte(tc.yaml), tc.set)
+			var re *RecipeError
+			if !errors.As(err, &re) {
+				t.Fatalf("got %v, want a *RecipeError", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
 	}
 }
