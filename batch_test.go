@@ -31,6 +31,10 @@ func TestBatch(t *testing.T) {
 		{"name and runs with resume", []string{"--batch", "--resume", "x", "--runs", runs, "--name", "y"}, 2, "--batch --resume: --name, --runs would be ignored"},
 		{"name with a slash", []string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "../out"}, 2, `--batch --name "../out": a run name is one directory name`},
 		{"name ..", []string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", ".."}, 2, `--batch --name ".."`},
+		{"val tokens below a sequence", []string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--set", "eval.val.tokens=16"}, 2,
+			"eval.val.tokens: 16 tokens per source is less than one sequence (sequence_length 32)"},
+		{"missing val files", []string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--set", "eval.val.tokens=1K", "--set", `eval.val.sources=[{name: held, paths: ["/no/such/val/*.npy"]}]`}, 2,
+			`eval.val.sources[0]: data: source "held": /no/such/val/*.npy`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer

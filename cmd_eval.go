@@ -238,8 +238,8 @@ func runOLMES(args []string, stdout, stderr io.Writer) error {
 	if *task == "" || *dir == "" {
 		return usageError{"olmes requests needs --task and --data (or $OLMOLAB_OLMES_DATA)"}
 	}
-	var f olmes.Formulation
-	if err := f.UnmarshalText([]byte(*form)); err != nil {
+	f, err := olmes.ParseFormulation(*form)
+	if err != nil {
 		return usageError{fmt.Sprintf("--formulation %q: want rc or mc", *form)}
 	}
 	reqs, err := olmes.BuildRequests(*task, f, *dir, olmes.BuildOptions{Split: *split})

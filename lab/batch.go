@@ -142,7 +142,14 @@ func PrintSummary(w io.Writer, s RunSummary) {
 	fmt.Fprintf(tw, "speed\t%s tokens/s, MFU %.1f%%, %.0f s\n", HumanCount(int64(s.TokensPerSec)), 100*s.MFU, s.Seconds)
 	tw.Flush()
 	if len(s.Evals) > 0 {
-		fmt.Fprintln(w, "\nevaluation (final; primary metric and bits per byte of the gold answer):")
+		head := "\nevaluation (final; primary metric and bits per byte of the gold answer):"
+		for _, e := range s.Evals {
+			if strings.HasPrefix(e.Task, ValTaskPrefix) {
+				head = "\nevaluation (final; primary metric and bits per byte of the gold answer; val/…: validation loss, lower is better):"
+				break
+			}
+		}
+		fmt.Fprintln(w, head)
 		printScores(w, s.Evals)
 	}
 	if s.Soup != nil {

@@ -131,6 +131,21 @@ type EvalSpec struct {
 	Val           ValSpec
 }
 
+// Any reports whether the recipe evaluates at all: tasks or validation loss.
+func (e EvalSpec) Any() bool { return len(e.Tasks) > 0 || e.Val.Tokens > 0 }
+
+// Names lists what an evaluation scores: the tasks, then "val/<source>" for
+// each validation set.
+func (e EvalSpec) Names() []string {
+	out := slices.Clone(e.Tasks)
+	if e.Val.Tokens > 0 {
+		for _, s := range e.Val.Sources {
+			out = append(out, ValTaskPrefix+s.Name)
+		}
+	}
+	return out
+}
+
 // ValSpec is held-out validation loss, OLMo-core's in-loop LM evaluators: at
 // every evaluation, per source, the mean cross-entropy over the labelled tokens
 // of a fixed validation set and its bits per byte (lab/val.go).

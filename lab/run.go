@@ -102,6 +102,7 @@ type Run struct {
 	lastCkpt  int64
 	lastEval  []EvalScore
 	soup      *SoupReport
+	val       []valSet // eval.val's validation sets, read once
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -226,6 +227,12 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		return nil, &InputError{fmt.Errorf("%s: dataset: %w", rec.Path, err)}
 	}
 	r.loader = loader
+	// validation sets: their files are checked and read before anything trains
+	if r.val, err = loadValSets(rec, tok, r.kb, func(s string) { warnings = append(warnings, s) }); err != nil {
+		loader.Close()
+		b.Close()
+		return nil, err
+	}
 	if resume != nil {
 		if err := loader.Restore(resume.State.Loader); err != nil {
 			loader.Close()
@@ -849,6 +856,8 @@ func (r *Run) evaluate(why string) {
 	scores, err := r.evalScores(why)
 	if err != nil {
 		r.emit(Event{Type: EvWarning, Message: "evaluation: " + err.Error()})
+	}
+	if len(scores) == 0 { // the validation loss is kept when the tasks fail
 		return
 	}
 	r.lastEval = scores

@@ -271,16 +271,28 @@ func (r *Run) applySoupActions(step, tokens int64) error {
 	}
 }
 
-func (r *Run) canEvaluate() bool { return r.p.Evaluator != nil && len(r.Recipe.Eval.Tasks) > 0 }
+func (r *Run) canEvaluate() bool { return r.canEvaluateTasks() || len(r.val) > 0 }
+
+func (r *Run) canEvaluateTasks() bool { return r.p.Evaluator != nil && len(r.Recipe.Eval.Tasks) > 0 }
 
 // evalScores evaluates the model on the backend, announcing it first (an
-// evaluation can take a while, and the run publishes nothing meanwhile).
+// evaluation can take a while, and the run publishes nothing meanwhile): the
+// tasks' scores, then the validation loss (val.go). When the tasks fail, the
+// validation loss comes back with their error.
 func (r *Run) evalScores(why string) ([]EvalScore, error) {
 	if !r.canEvaluate() {
 		return nil, nil
 	}
 	r.emit(Event{Type: EvEvaluating, Message: why})
-	return r.p.Evaluator.Evaluate(r.ctx, r.backend, r.tok, r.Recipe.Eval)
+	val, err := valScores(r.ctx, r.backend, r.val)
+	if err != nil {
+		return nil, err
+	}
+	if !r.canEvaluateTasks() {
+		return val, nil
+	}
+	scores, err := r.p.Evaluator.Evaluate(r.ctx, r.backend, r.tok, r.Recipe.Eval)
+	return append(scores, val...), err
 }
 
 func mustJSON(v any) []byte {

@@ -388,8 +388,8 @@ func (m *Model) evalLine(d *runData, w int) string {
 	t := m.theme
 	if d.Eval == nil {
 		why := "none yet"
-		if d.Recipe != nil && len(d.Recipe.Eval.Tasks) == 0 {
-			why = "the recipe names no tasks (eval.tasks)"
+		if d.Recipe != nil && !d.Recipe.Eval.Any() {
+			why = "the recipe names no tasks (eval.tasks) and no validation loss (eval.val)"
 		}
 		return padRight(t.Subtle.Render(" eval ")+t.Faint.Render(why), w)
 	}
@@ -409,7 +409,7 @@ func primaryScores(scores []lab.EvalScore) []lab.EvalScore {
 	var tasks []string
 	for _, s := range scores {
 		k := s.Task
-		if s.Formulation != "" && s.Formulation != "rc" {
+		if s.Formulation != "" && s.Formulation != "rc" && s.Formulation != "lm" { // val/<source> is lm only
 			k += ":" + s.Formulation
 		}
 		old, ok := by[k]

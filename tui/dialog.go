@@ -344,7 +344,7 @@ func (m *Model) dialogBody(d *dialog) []string {
 			out = append(out, "Data stays: "+mixLine(cur.Mix))
 		}
 		extra := "Optimizer state is kept (OLMo 2 stage 2)."
-		if rec != nil && rec.Eval.AtAnneal && len(rec.Eval.Tasks) > 0 {
+		if rec != nil && rec.Eval.AtAnneal && rec.Eval.Any() {
 			extra += " Evaluates first (eval.at_anneal)."
 		}
 		out = append(out, extra)
@@ -391,7 +391,7 @@ func (m *Model) dialogBody(d *dialog) []string {
 	case dlgEval:
 		tasks := "(none)"
 		if rec != nil {
-			tasks = strings.Join(rec.Eval.Tasks, ", ")
+			tasks = strings.Join(rec.Eval.Names(), ", ")
 		}
 		out = append(out, "Evaluate the current weights after this step on:", "  "+tasks,
 			"Training waits while it runs; scores go to evals.jsonl.")
@@ -472,8 +472,8 @@ func recipeFacts(e *recipeEntry) []string {
 	if r.Soup.Ingredients > 0 {
 		out = append(out, fmt.Sprintf("soup of %d ingredients", r.Soup.Ingredients))
 	}
-	if len(r.Eval.Tasks) > 0 {
-		out = append(out, "eval "+strings.Join(r.Eval.Tasks, ", "))
+	if r.Eval.Any() {
+		out = append(out, "eval "+strings.Join(r.Eval.Names(), ", "))
 	}
 	return out
 }
@@ -564,8 +564,8 @@ func (m *Model) actionWhyNot(kind dialogKind) string {
 		if d.SoupRunning {
 			return "a soup is being made (only pause, resume and stop apply)"
 		}
-		if rec := m.liveRecipe(); kind == dlgEval && (rec == nil || len(rec.Eval.Tasks) == 0) {
-			return "the recipe names no tasks (eval.tasks)"
+		if rec := m.liveRecipe(); kind == dlgEval && (rec == nil || !rec.Eval.Any()) {
+			return "the recipe names no tasks (eval.tasks) and no validation loss (eval.val)"
 		}
 	}
 	return ""

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -41,10 +42,22 @@ type evalData struct {
 }
 
 // metricShort names the metric columns compactly; the log-likelihood sums
-// olmes also records are left out of the table.
+// olmes also records are left out of the table. The validation loss's
+// ce_loss has a column of its own; its bits_per_byte shares the tasks' bpb
+// column (metricColumn): both are bits per byte, of the gold answer or of the
+// held-out text.
 var metricShort = map[string]string{
 	olmes.MetricAccRaw: "acc", olmes.MetricAccPerToken: "acc/tok", olmes.MetricAccPerChar: "acc/char",
 	olmes.MetricAccPerByte: "acc/byte", olmes.MetricAccUncond: "uncond", olmes.MetricBPB: "bpb",
+	olmes.MetricCELoss: "ce",
+}
+
+// metricColumn is the column a metric's values go in.
+func metricColumn(metric string) string {
+	if metric == olmes.MetricBitsPerByte {
+		return olmes.MetricBPB
+	}
+	return metric
 }
 
 // readEvalRecords reads a run's evals.jsonl (missing: none).
@@ -101,19 +114,20 @@ func latestEval(run string, recs []evalRecord) (rows []evalRow, metrics []string
 			byKey[k] = row
 			order = append(order, k)
 		}
-		if _, ok := row.Values[r.Metric]; !ok {
-			row.Values[r.Metric] = r.Value
+		col := metricColumn(r.Metric)
+		if _, ok := row.Values[col]; !ok {
+			row.Values[col] = r.Value
 		}
 		if r.Primary {
-			row.Primary = r.Metric
+			row.Primary = col
 		}
-		seenMetric[r.Metric] = true
+		seenMetric[col] = true
 	}
 	sort.Strings(order)
 	for _, k := range order {
 		rows = append(rows, *byKey[k])
 	}
-	for _, m := range olmes.MetricNames {
+	for _, m := range append(slices.Clone(olmes.MetricNames), olmes.LMMetricNames...) {
 		if seenMetric[m] && metricShort[m] != "" {
 			metrics = append(metrics, m)
 		}

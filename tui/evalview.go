@@ -3,7 +3,10 @@ package tui
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
+
+	"github.com/olmolab/olmolab/lab/olmes"
 )
 
 // viewEvals shows the latest scores of the open run per task and formulation,
@@ -44,7 +47,11 @@ func (m *Model) viewEvals(w, h int) []string {
 			}
 			out = append(out, padRight(line, w))
 		}
-		out = append(out, t.Faint.Render("  * primary metric · bpb: lower is better"))
+		lower := "bpb"
+		if slices.Contains(e.Metrics, olmes.MetricCELoss) {
+			lower = "bpb, ce (validation loss, val/…)"
+		}
+		out = append(out, t.Faint.Render("  * primary metric · "+lower+": lower is better"))
 	}
 	out = append(out, "")
 	runs := strings.Join(e.SNRRuns, ", ")

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -185,6 +186,62 @@ func TestLegendListsEveryMarker(t *testing.T) {
 			if !strings.Contains(legend, g) {
 				t.Errorf("%d columns: the legend lacks %q: %q", c.w, g, legend)
 			}
+		}
+	}
+}
+
+// TestEvalViewWithValidationLoss: validation-loss records (val/<source>,
+// formulation lm) show as rows of the latest scores, ce_loss in a column of
+// its own and bits_per_byte in the bpb column, and enter the SNR table.
+func TestEvalViewWithValidationLoss(t *testing.T) {
+	o := testOptions(t, 80, 24)
+	runsFixture(t, o)
+	// each evaluation's validation records follow its task records, as the lab writes them
+	for i, run := range []string{"quickstart-a", "soup-b"} {
+		path := filepath.Join(o.RunsDir, run, lab.EvalsFile)
+		old, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []byte
+		lines := strings.SplitAfter(strings.TrimSpace(string(old)), "\n")
+		for k, line := range lines {
+			out = append(out, strings.TrimSpace(line)+"\n"...)
+			var r lab.EvalRecord
+			json.Unmarshal([]byte(line), &r)
+			var next lab.EvalRecord
+			if k+1 < len(lines) {
+				json.Unmarshal([]byte(lines[k+1]), &next)
+			}
+			if next.Step == r.Step {
+				continue
+			}
+			j := float64(r.Step / 20)
+			for _, x := range []struct {
+				metric string
+				v      float64
+			}{{"ce_loss", 3.17}, {"bits_per_byte", 1.37}} {
+				v := lab.EvalRecord{Run: run, Step: r.Step, Tokens: r.Tokens, Phase: r.Phase, Why: r.Why, Task: "val/web_clean", Form: "lm",
+					Metric: x.metric, Value: x.v - 0.01*j + 0.2*float64(i), Primary: x.metric == "ce_loss", Time: r.Time}
+				b, _ := json.Marshal(v)
+				out = append(append(out, b...), '\n')
+			}
+		}
+		if err := os.WriteFile(path, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := New(o)
+	m.loadingTo = filepath.Join(o.RunsDir, "quickstart-a")
+	m.Update(m.openRun(m.loadingTo)())
+	m.Update(keyMsg("3"))
+	m.Update(m.loadEvals()())
+	checkFrame(t, m, 80, 24)
+	s := screen(m)
+	for _, want := range []string{"bpb        ce", "val/web_clean      lm           –         –     1.320    3.120*", "bpb, ce (validation loss, val/…): lower is better",
+		"val/web_clean      lm   ce_loss"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("view lacks %q:\n%s", want, s)
 		}
 	}
 }

@@ -672,7 +672,7 @@ func (m *Model) loadEvals() tea.Cmd {
 					if form == "" {
 						form = "rc"
 					}
-					primary[s.Task+"\x00"+form] = s.Metric
+					primary[s.Task+"\x00"+form] = metricColumn(s.Metric)
 				}
 			}
 		}

@@ -307,6 +307,10 @@ func (pl *plan) rest() error {
 	if pl.microBatchLowerd {
 		pl.notes = append(pl.notes, fmt.Sprintf("rank_microbatch_size %d is more than one rank's share of the batch, so it is %d here.", r.MicroBatchSize, pl.rankMicro))
 	}
+	if r.Eval.Val.Tokens > 0 {
+		pl.unmapped = append(pl.unmapped, fmt.Sprintf("eval.val (validation loss on %s, %d tokens each): add OLMo-core's LMEvaluatorCallbackConfig (its eval_dataset on held-out token files) by hand; built-in sources have no files to point it at.",
+			strings.Join(r.Eval.Names()[len(r.Eval.Tasks):], ", "), r.Eval.Val.Tokens))
+	}
 	if len(r.Eval.Tasks) > 0 {
 		pl.unmapped = append(pl.unmapped, fmt.Sprintf("eval (%s every %d steps): add OLMo-core's DownstreamEvaluatorCallbackConfig / LMEvaluatorCallbackConfig (TrainerConfig.with_recommended_evals) by hand, or evaluate checkpoints with `olmolab eval` after converting them to HF.", strings.Join(r.Eval.Tasks, ", "), r.Eval.IntervalSteps))
 	}

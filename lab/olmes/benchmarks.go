@@ -26,6 +26,11 @@ const (
 	MetricLL          = "sum_logits_corr"
 	MetricLLPerToken  = "logits_per_token_corr"
 	MetricLLPerChar   = "logits_per_char_corr"
+
+	// The lab's validation loss (Formulation LM): mean cross-entropy in nats over a validation set's labelled
+	// tokens, and the same loss summed, in bits, per UTF-8 byte of the target tokens' text. Lower is better.
+	MetricCELoss      = "ce_loss"
+	MetricBitsPerByte = "bits_per_byte"
 )
 
 // Benchmark describes one OLMES benchmark's defaults.

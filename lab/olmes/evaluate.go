@@ -202,8 +202,12 @@ func (r Results) WriteJSON(w io.Writer) error {
 // MarshalText makes a Formulation read "rc" or "mc" in JSON.
 func (f Formulation) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
 
-// UnmarshalText parses "rc" or "mc".
+// UnmarshalText parses "rc" or "mc" (ParseFormulation), or "lm" (validation loss records).
 func (f *Formulation) UnmarshalText(b []byte) error {
+	if strings.TrimSpace(string(b)) == "lm" {
+		*f = LM
+		return nil
+	}
 	v, err := ParseFormulation(string(b))
 	if err != nil {
 		return err

@@ -95,8 +95,13 @@ func argmin(x []float64) int {
 var MetricNames = []string{MetricAccRaw, MetricAccPerToken, MetricAccPerChar, MetricAccPerByte, MetricAccUncond,
 	MetricBPB, MetricLL, MetricLLPerToken, MetricLLPerChar}
 
-// LowerIsBetter reports whether smaller values of the metric are better (bits per byte).
-func LowerIsBetter(metric string) bool { return metric == MetricBPB }
+// LMMetricNames are the validation-loss metrics (Formulation LM), in display order.
+var LMMetricNames = []string{MetricCELoss, MetricBitsPerByte}
+
+// LowerIsBetter reports whether smaller values of the metric are better (bits per byte, losses).
+func LowerIsBetter(metric string) bool {
+	return metric == MetricBPB || metric == MetricCELoss || metric == MetricBitsPerByte
+}
 
 // aggregate averages per-doc metrics: the plain mean over docs, or with macro the mean over subtasks of each
 // subtask's mean (MMLU). It also returns the per-subtask means when there are several subtasks.

@@ -524,7 +524,14 @@ func (t SNRTable) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "avg: checkpoint averaging, each score replaced by the mean of the last %d checkpoints; bits_per_byte_corr: lower is better\n", t.LastN)
+	lower := "bits_per_byte_corr"
+	for _, r := range t.Rows {
+		if r.Formulation == LM {
+			lower += ", ce_loss, bits_per_byte (validation loss)"
+			break
+		}
+	}
+	_, err := fmt.Fprintf(w, "avg: checkpoint averaging, each score replaced by the mean of the last %d checkpoints; %s: lower is better\n", t.LastN, lower)
 	return err
 }
 

@@ -14,6 +14,9 @@ const (
 	RC Formulation = iota
 	// MC: the choices are listed as " A. text" lines and the continuations are the letters " A", " B", ….
 	MC
+	// LM is no formulation of a task: it marks the lab's held-out validation loss ("val/<source>" records with
+	// MetricCELoss and MetricBitsPerByte), which evals.jsonl carries beside the tasks' scores.
+	LM
 )
 
 func (f Formulation) String() string {
@@ -22,6 +25,8 @@ func (f Formulation) String() string {
 		return "rc"
 	case MC:
 		return "mc"
+	case LM:
+		return "lm"
 	}
 	return fmt.Sprintf("Formulation(%d)", uint8(f))
 }

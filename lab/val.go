@@ -1,0 +1,105 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/olmolab/olmolab/lab/data"
+	"github.com/olmolab/olmolab/lab/data/world"
+	"github.com/olmolab/olmolab/lab/olmes"
+	"github.com/olmolab/olmolab/model"
+)
+
+// Held-out validation loss (eval.val): OLMo-core's in-loop LM evaluators. Each
+// source's validation set is read once when the run starts (data.ReadValidation:
+// a fixed seed, so every evaluation and every run sees the same tokens) and
+// scored at every evaluation with the backend's forward pass only (LogProbs),
+// which leaves the gradients and the optimizer untouched.
+
+// ValTaskPrefix starts the task name of a validation set's scores: "val/<source>".
+const ValTaskPrefix = "val/"
+
+// valSet is one source's validation set.
+type valSet struct {
+	name   string
+	ids    []int32 // (rows, T)
+	labels []int32 // (rows, T): ids shifted left, IgnoreIndex at each row's end (fillLabels)
+	bytes  int64   // text bytes of the labelled targets (data.TokenBytes), the bits-per-byte denominator
+}
+
+// loadValSets reads the recipe's validation sets. Problems (missing files, a
+// source too short for one sequence) are *InputError naming the source.
+func loadValSets(rec *Recipe, tok data.Tokenizer, kb *world.KB, warn func(string)) ([]valSet, error) {
+	v := rec.Eval.Val
+	if v.Tokens <= 0 {
+		return nil, nil
+	}
+	T := rec.SequenceLength
+	tb := data.TokenBytes(tok)
+	var out []valSet
+	for i, s := range v.Sources {
+		ids, err := data.ReadValidation(data.ValidationParams{Source: s, Tokenizer: tok, SeqLen: T, Tokens: v.Tokens,
+			DType: rec.DataDType, Strict: rec.StrictData, World: kb, Warn: warn})
+		if err != nil {
+			field := fmt.Sprintf("eval.val.sources[%d]", i)
+			if v.Derived {
+				field = fmt.Sprintf("eval.val (the held-out stream of %s)", s.Paths[0])
+			}
+			return nil, &InputError{fmt.Errorf("%s: %s: %w", rec.Path, field, err)}
+		}
+		vs := valSet{name: s.Name, ids: ids, labels: make([]int32, len(ids))}
+		fillLabels(vs.labels, ids, T)
+		for _, l := range vs.labels {
+			if l != model.IgnoreIndex {
+				vs.bytes += int64(tb[l])
+			}
+		}
+		out = append(out, vs)
+	}
+	return out, nil
+}
+
+// valScores scores every validation set on b: per set, the mean cross-entropy
+// over its labelled tokens (nats) and bits per byte,
+//
+//	ce_loss       = Σ −log p(target) / labelled
+//	bits_per_byte = Σ −log p(target) / ln 2 / bytes(targets)
+//
+// ce_loss is the primary metric. Rows go through b in micro-batches of its
+// (B, T); a last, partial one is padded with unlabelled rows.
+func valScores(ctx context.Context, b model.Backend, sets []valSet) ([]EvalScore, error) {
+	if len(sets) == 0 {
+		return nil, nil
+	}
+	B, T := b.MicroBatch()
+	ids, labels, lp := make([]int32, B*T), make([]int32, B*T), make([]float32, B*T)
+	var out []EvalScore
+	for _, s := range sets {
+		var nll float64
+		n := 0
+		for o := 0; o < len(s.ids); o += B * T {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			k := copy(ids, s.ids[o:])
+			copy(labels, s.labels[o:])
+			for i := k; i < len(ids); i++ {
+				ids[i], labels[i] = 0, model.IgnoreIndex
+			}
+			b.LogProbs(lp, ids, labels)
+			for i := range k {
+				if labels[i] != model.IgnoreIndex {
+					nll -= float64(lp[i])
+					n++
+				}
+			}
+		}
+		task := ValTaskPrefix + s.name
+		form := olmes.LM.String()
+		out = append(out,
+			EvalScore{Task: task, Formulation: form, Metric: olmes.MetricCELoss, Value: nll / float64(n), Primary: true},
+			EvalScore{Task: task, Formulation: form, Metric: olmes.MetricBitsPerByte, Value: nll / math.Ln2 / float64(max(s.bytes, 1))})
+	}
+	return out, nil
+}
