@@ -1185,7 +1185,11 @@ func (d *decoder) validateVal(n *yaml.Node, r *Recipe) {
 	}
 	v.Derived = true
 	if len(v.Sources) == 0 {
-		d.fail(n, "eval.val.sources", "the recipe trains on no built-in source, and files cannot be split into training and validation here; name validation files kept out of training, e.g. sources: [{name: web, paths: [\"/data/val/web-*.npy\"]}]")
+		// a warning, not an error: recipes are reused with their dataset
+		// swapped for files by --set, and validation is an extra
+		d.warn(n, "eval.val: no validation loss: the recipe trains on no built-in source (%s read files), and files cannot be split into training and validation here; name validation files kept out of training under eval.val.sources, e.g. [{name: web, paths: [\"/data/val/web-*.npy\"]}]",
+			strings.Join(files, ", "))
+		v.Tokens, v.Derived = 0, false
 		return
 	}
 	if len(files) > 0 {
