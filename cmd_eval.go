@@ -54,6 +54,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
 	seq := fs.Int("seq", 512, "context length to score at")
 	backend := fs.String("backend", "cpu", "engine: "+strings.Join(model.BackendNames(), ", "))
+	val := fs.String("val", "", "also the validation loss: TOKENS held-out tokens per source (e.g. 8K) of a run's eval.val sources (the built-in ones it trains on where it names none), else of each built-in world source; or run: the run's own eval.val, whose figures match its val/ records")
 	rest, err := parseWithPositional(fs, args)
 	if err != nil {
 		return err
@@ -66,6 +67,17 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	if *seq < 1 {
 		return usageError{fmt.Sprintf("eval: --seq %d: the context length must be at least 1", *seq)}
+	}
+	valTokens := int64(0) // -1: the run's own eval.val
+	switch *val {
+	case "", "0":
+	case "run":
+		valTokens = -1
+	default:
+		var ok bool
+		if valTokens, ok = lab.ParseCount(*val); !ok {
+			return usageError{fmt.Sprintf("eval: --val %q: want tokens per source (e.g. 8K, 65536) or run", *val)}
+		}
 	}
 	if *limit < -1 {
 		return usageError{fmt.Sprintf("eval: --limit %d: want a count, 0 (200 per task) or -1 (all)", *limit)}
@@ -110,10 +122,19 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *limit > 0 {
 		load.DumpLimit = *limit
 	}
-	ev := &olmes.Evaluator{Load: load, Eval: olmes.EvalOptions{Reshape: true}}
-	res, err := ev.Evaluate(context.Background(), b, tok, splitList(*tasks), f)
-	if err != nil {
-		return olmesError(err)
+	res := olmes.Results{Backend: b.Name()}
+	if names := splitList(*tasks); len(names) > 0 || valTokens == 0 {
+		ev := &olmes.Evaluator{Load: load, Eval: olmes.EvalOptions{Reshape: true}}
+		if res, err = ev.Evaluate(context.Background(), b, tok, names, f); err != nil {
+			return olmesError(err)
+		}
+	}
+	if valTokens != 0 {
+		scores, err := evalValidation(*ckpt, valTokens, name, *backend, cfg, params, b, tok, stderr)
+		if err != nil {
+			return err
+		}
+		res.Scores = append(res.Scores, scores...)
 	}
 	fmt.Fprintf(stdout, "%s (tokenizer %s)\n", dir, name)
 	if err := res.WriteTable(stdout); err != nil {
@@ -129,6 +150,86 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// evalValidation is eval --val: the validation loss of the checkpoint on
+// tokens held-out tokens per source (-1: the run's own eval.val), as a run of
+// its recipe measures it (its eval.val sources and sequence length), or for a
+// checkpoint of no run on every built-in source at b's sequence length.
+func evalValidation(path string, tokens int64, tokName, backend string, cfg model.Config, params []float32, b model.Backend,
+	tok data.Tokenizer, stderr io.Writer) ([]olmes.Score, error) {
+	_, T := b.MicroBatch()
+	p := runRecipeOf(path)
+	if p == "" && tokens < 0 {
+		return nil, usageError{fmt.Sprintf("eval --val run: %s belongs to no run (no %s beside it); give a number of tokens per source instead", path, lab.RecipeFile)}
+	}
+	rec := lab.BuiltinValRecipe(tokens, T, tokName)
+	if p != "" {
+		var set []string
+		if tokens > 0 {
+			set = []string{fmt.Sprintf("eval.val.tokens=%d", tokens)}
+		}
+		r, err := lab.LoadRecipe(p, set)
+		if err != nil {
+			return nil, inputError{err}
+		}
+		if r.Eval.Val.Tokens == 0 {
+			if tokens < 0 {
+				return nil, inputError{fmt.Errorf("eval --val run: %s has no eval.val; HINT: give a number of tokens per source, e.g. --val 8K", p)}
+			}
+			return nil, inputError{fmt.Errorf("eval --val: %s trains on files only and names no validation files (eval.val.sources); HINT: name held-out files under eval.val.sources", p)}
+		}
+		rec = r
+	}
+	vb := b
+	if rec.SequenceLength != T {
+		if rec.SequenceLength > cfg.MaxPositionEmbeddings {
+			return nil, inputError{fmt.Errorf("eval --val: %s: sequence_length %d is longer than the model's %d positions", rec.Path, rec.SequenceLength, cfg.MaxPositionEmbeddings)}
+		}
+		nb, err := model.NewBackend(backend, cfg, max(1, 4096/rec.SequenceLength), rec.SequenceLength)
+		if err != nil {
+			return nil, inputError{err}
+		}
+		defer nb.Close()
+		nb.WriteParams(params)
+		vb = nb
+	}
+	scores, err := lab.ValidationLoss(context.Background(), vb, tok, rec, func(w string) { fmt.Fprintln(stderr, "warning: "+w) })
+	if err != nil {
+		if ie := (*lab.InputError)(nil); errors.As(err, &ie) {
+			return nil, inputError{err}
+		}
+		return nil, err
+	}
+	// one olmes row per source, as the task rows print
+	var out []olmes.Score
+	for _, s := range scores {
+		if len(out) == 0 || out[len(out)-1].Task != s.Task {
+			out = append(out, olmes.Score{Task: s.Task, Formulation: olmes.LM, Instances: int(rec.Eval.Val.Tokens) / rec.SequenceLength, Metrics: map[string]float64{}})
+		}
+		last := &out[len(out)-1]
+		last.Metrics[s.Metric] = s.Value
+		if s.Primary {
+			last.Primary = s.Metric
+		}
+	}
+	return out, nil
+}
+
+// runRecipeOf is the recipe of the run that path (a run directory or one of
+// its checkpoints) belongs to, "" if none.
+func runRecipeOf(path string) string {
+	for _, p := range []string{path, filepath.Dir(filepath.Dir(path))} {
+		if f := filepath.Join(p, lab.RecipeFile); statOK(f) {
+			return f
+		}
+	}
+	return ""
+}
+
+func statOK(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // tokenizerFor reads a run's recipe, else guesses from the vocabulary size.

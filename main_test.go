@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,6 +113,8 @@ func TestEvalCommands(t *testing.T) {
 		{"eval no model", []string{"eval"}, 2, "", "needs --model"},
 		{"eval seq 0", []string{"eval", "--model", golden, "--seq", "0"}, 2, "", "eval: --seq 0: the context length must be at least 1"},
 		{"eval limit -5", []string{"eval", "--model", golden, "--limit", "-5"}, 2, "", "eval: --limit -5"},
+		{"eval val not a count", []string{"eval", "--model", golden, "--val", "lots"}, 2, "", `eval: --val "lots": want tokens per source`},
+		{"eval val run, no run", []string{"eval", "--model", golden, "--tokenizer", "bytes", "--tasks", "", "--val", "run"}, 2, "", "belongs to no run"},
 		{"eval json into a missing dir", []string{"eval", "--model", golden, "--json", "/no/such/dir/x.json"}, 2, "", "eval --json /no/such/dir/x.json: directory /no/such/dir does not exist"},
 		{"snr json into a missing dir", []string{"snr", "/no/such/run", "--json", "/no/such/dir/x.json"}, 2, "", "snr --json /no/such/dir/x.json: directory"},
 		{"tokenize max-file-mb 0", []string{"tokenize", "in.jsonl", "--out", "/tmp/x", "--max-file-mb", "0"}, 2, "", "--max-file-mb 0"},
@@ -285,5 +289,65 @@ func TestMedian(t *testing.T) {
 		if got := median(c.in); got != c.want {
 			t.Errorf("median(%v) = %v, want %v", c.in, got, c.want)
 		}
+	}
+}
+
+// TestEvalValidation: eval --val run on a run's checkpoint gives exactly the
+// validation loss the run recorded at that step, and --val N on a checkpoint
+// of no run scores every built-in source.
+func TestEvalValidation(t *testing.T) {
+	runs := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "v", "--set", "eval.val.tokens=256"}, &out, &errb); code != 0 {
+		t.Fatalf("batch: exit %d: %s", code, errb.String())
+	}
+	recs, err := olmes.ReadEvalRecords(filepath.Join(runs, "v", "evals.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{} // the final evaluation's val/ scores
+	for _, r := range recs {
+		if strings.HasPrefix(r.Task, "val/") && r.Metric == olmes.MetricCELoss {
+			want[r.Task] = r.Value
+		}
+	}
+	if len(want) != 2 {
+		t.Fatalf("the run recorded %v, want val/web and val/qa", want)
+	}
+	js := filepath.Join(t.TempDir(), "eval.json")
+	out.Reset()
+	if code := run([]string{"eval", "--model", filepath.Join(runs, "v"), "--tasks", "", "--val", "run", "--json", js}, &out, &errb); code != 0 {
+		t.Fatalf("eval --val run: exit %d: %s", code, errb.String())
+	}
+	b, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res olmes.Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Scores) != len(want) {
+		t.Fatalf("eval scored %d sets, the run %d:\n%s", len(res.Scores), len(want), out.String())
+	}
+	for _, s := range res.Scores {
+		if got := s.Metrics[olmes.MetricCELoss]; math.Abs(got-want[s.Task]) > 1e-6*want[s.Task] {
+			t.Errorf("%s: eval --val run gives %v, the run recorded %v", s.Task, got, want[s.Task])
+		}
+		if s.Metrics[olmes.MetricBitsPerByte] <= 0 {
+			t.Errorf("%s: bits_per_byte %v", s.Task, s.Metrics[olmes.MetricBitsPerByte])
+		}
+	}
+
+	ck := filepath.Join(t.TempDir(), "ck")
+	if code := run([]string{"train", "--preset", "cpu_xs", "--steps", "1", "--batch", "2", "--seq", "16", "--out", ck}, &out, &errb); code != 0 {
+		t.Fatalf("train: %s", errb.String())
+	}
+	out.Reset()
+	if code := run([]string{"eval", "--model", ck, "--tasks", "", "--val", "1K", "--seq", "64"}, &out, &errb); code != 0 {
+		t.Fatalf("eval --val 1K: exit %d: %s", code, errb.String())
+	}
+	if n := strings.Count(out.String(), "val/"); n != 5 {
+		t.Errorf("eval --val 1K on a checkpoint of no run: %d validation rows, want one per built-in source:\n%s", n, out.String())
 	}
 }

@@ -497,14 +497,24 @@ func (d *decoder) integer(n *yaml.Node, field string) int {
 	return int(v)
 }
 
-// count reads a non-negative whole number; token counts may be written 1.7e6,
-// 1_700_000, or with a K/M/B/T suffix (400K, 1.7M, 50B, 5T).
+// count reads a non-negative whole number (ParseCount).
 func (d *decoder) count(n *yaml.Node, field string) int64 {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
 		d.fail(n, field, "want a whole number, got %s", describe(n))
 		return 0
 	}
-	s := strings.ReplaceAll(strings.TrimSpace(n.Value), "_", "")
+	v, ok := ParseCount(n.Value)
+	if !ok {
+		d.fail(n, field, "want a whole number ≥ 0 (e.g. 1700000, 1.7e6 or 1.7M), got %s", describe(n))
+		return 0
+	}
+	return v
+}
+
+// ParseCount reads a non-negative whole number as recipes write token counts:
+// 1700000, 1.7e6, 1_700_000, or with a K/M/B/T suffix (400K, 1.7M, 50B, 5T).
+func ParseCount(s string) (int64, bool) {
+	s = strings.ReplaceAll(strings.TrimSpace(s), "_", "")
 	mult := 1.0
 	if len(s) > 1 {
 		switch strings.ToUpper(s[len(s)-1:]) {
@@ -524,10 +534,9 @@ func (d *decoder) count(n *yaml.Node, field string) int64 {
 	v, err := strconv.ParseFloat(s, 64)
 	v *= mult
 	if err != nil || v < 0 || v != math.Trunc(v) || v > 1e18 {
-		d.fail(n, field, "want a whole number ≥ 0 (e.g. 1700000, 1.7e6 or 1.7M), got %s", describe(n))
-		return 0
+		return 0, false
 	}
-	return int64(v)
+	return int64(v), true
 }
 
 func (d *decoder) strList(n *yaml.Node, field string) []string {

@@ -103,3 +103,32 @@ func valScores(ctx context.Context, b model.Backend, sets []valSet) ([]EvalScore
 	}
 	return out, nil
 }
+
+// ValidationLoss scores held-out validation sets outside a run (olmolab eval
+// --val): rec supplies eval.val (its tokens and sources), sequence_length,
+// the token files' dtype and the world, and each set is read exactly as a run
+// of rec reads it, so the figures compare with the run's own val/<source>
+// records. b's micro-batch must have rec's sequence length.
+func ValidationLoss(ctx context.Context, b model.Backend, tok data.Tokenizer, rec *Recipe, warn func(string)) ([]EvalScore, error) {
+	if _, T := b.MicroBatch(); T != rec.SequenceLength {
+		return nil, fmt.Errorf("lab: validation sets of sequence length %d on a backend of %d", rec.SequenceLength, T)
+	}
+	sets, err := loadValSets(rec, tok, rec.World.KB(), warn)
+	if err != nil {
+		return nil, err
+	}
+	return valScores(ctx, b, sets)
+}
+
+// BuiltinValRecipe is the recipe ValidationLoss reads a checkpoint that
+// belongs to no run with: tokens held-out tokens from each of the built-in
+// world's sources at sequence length T.
+func BuiltinValRecipe(tokens int64, T int, tokenizer string) *Recipe {
+	rec := &Recipe{Path: "olmolab eval --val", SequenceLength: T, Tokenizer: tokenizer}
+	rec.Eval.Val.Tokens = tokens
+	for _, s := range world.Sources() {
+		rec.Eval.Val.Sources = append(rec.Eval.Val.Sources,
+			data.SourceSpec{Name: s.String(), TargetRatio: 1, Paths: []string{data.BuiltinPrefix + s.String()}})
+	}
+	return rec
+}

@@ -166,6 +166,12 @@ func reshaped(be model.Backend, enc []encodedReq, maxLen int) model.Backend {
 func (r Results) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	cols := []string{MetricAccRaw, MetricAccPerToken, MetricAccPerChar, MetricAccPerByte, MetricAccUncond, MetricBPB}
+	for _, s := range r.Scores {
+		if _, ok := s.Metrics[MetricBitsPerByte]; ok { // validation loss rows (formulation lm)
+			cols = append(cols, MetricCELoss, MetricBitsPerByte)
+			break
+		}
+	}
 	fmt.Fprintf(tw, "task\tform\tgroup\tn\tprimary\tscore\t%s\t\n", strings.Join(cols, "\t"))
 	for _, s := range r.Scores {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%.4f\t", s.Task, s.Formulation, s.Group, s.Instances, s.Primary, s.PrimaryScore())
@@ -180,6 +186,9 @@ func (r Results) WriteTable(w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if r.Requests == 0 { // validation loss only (olmolab eval --tasks "" --val)
+		return nil
 	}
 	if _, err := fmt.Fprintf(w, "%d requests in %d forwards of %dx%d on %s, %.1fs (%.1f requests/s); bits_per_byte_corr: lower is better\n",
 		r.Requests, r.Forwards, r.Batch[0], r.Batch[1], r.Backend, r.Seconds, r.RequestsPerSecond()); err != nil {
