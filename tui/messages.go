@@ -51,9 +51,18 @@ type runsScannedMsg struct {
 	runs []runInfo
 }
 
-// overlayLoadedMsg brings curves of runs selected for the overlay.
+// overlayLoadedMsg brings what the metrics of the runs selected for the
+// overlay gained since they were last read.
 type overlayLoadedMsg struct {
-	curves map[string]*curve
+	parts map[string]overlayPart
+}
+
+// overlayPart is the steps of one run's metrics.jsonl between two offsets;
+// reset: the file was read again from the start.
+type overlayPart struct {
+	from, off int64
+	reset     bool
+	pts       []stepPoint
 }
 
 // evalsLoadedMsg is the evaluation view's data.

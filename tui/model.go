@@ -144,10 +144,13 @@ type Model struct {
 	screenDirt bool
 
 	// runs view
-	runsCursor int
-	selected   map[string]bool
-	overlay    map[string]*curve
-	rowsCache  []runRow
+	runsCursor  int
+	selected    map[string]bool
+	overlay     map[string]*curve
+	overlayOff  map[string]int64 // how far each overlay curve's metrics.jsonl has been read
+	overlayBusy time.Time        // when the read of the overlay's curves under way began (zero: none)
+	overlayPlot overlayPlot      // the overlay chart last drawn
+	rowsCache   []runRow
 
 	// evaluation view
 	evals      *evalData
@@ -187,7 +190,7 @@ func New(o Options) *Model {
 	m := &Model{
 		opts: o, theme: theme.New(dark, o.NoColor), keys: DefaultKeyMap(), help: help.New(), log: o.Logger,
 		width: 80, height: 24, scanner: newScanner(), smoothOn: true, smoothIdx: 3, byTokens: true,
-		selected: map[string]bool{}, overlay: map[string]*curve{}, plots: map[string]plotCache{},
+		selected: map[string]bool{}, overlay: map[string]*curve{}, overlayOff: map[string]int64{}, plots: map[string]plotCache{},
 	}
 	if o.Size[0] > 0 {
 		m.width, m.height = o.Size[0], o.Size[1]
@@ -202,6 +205,7 @@ func New(o Options) *Model {
 
 func (m *Model) applyTheme() {
 	t := m.theme
+	m.overlayPlot = overlayPlot{}
 	m.help.Styles = help.Styles{ShortKey: t.Key, ShortDesc: t.Subtle, ShortSeparator: t.Border, Ellipsis: t.Border,
 		FullKey: t.Key, FullDesc: t.Text, FullSeparator: t.Border}
 	m.help.SetWidth(m.width)

@@ -21,8 +21,9 @@ type stepPoint struct {
 // curve is a series of steps of one model: the run itself or one soup
 // ingredient.
 type curve struct {
-	Name string
-	Pts  []stepPoint
+	Name    string
+	Pts     []stepPoint
+	version int // counts changes to an overlay curve, so its chart is drawn once
 }
 
 // markKind is what a chart marker stands for.

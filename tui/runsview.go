@@ -143,7 +143,7 @@ func (m *Model) viewRuns(w, h int) []string {
 
 // overlayChart draws the selected runs' loss curves, each in its own stable
 // colour, on a shared x range.
-func (m *Model) overlayChart(w, h int) []string {
+func (m *Model) overlayChart(w, h int) (out []string) {
 	t := m.theme
 	var keys []string
 	for d := range m.selected {
@@ -162,6 +162,20 @@ func (m *Model) overlayChart(w, h int) []string {
 			names = append(names, d)
 		}
 	}
+	// drawing reduces every curve, a million steps each for long runs: once
+	// per change of the curves or the settings, not once per frame
+	key := fmt.Sprint(w, h, m.byTokens, m.smoothOn, m.smoothIdx, m.logY[chartLoss])
+	for i, c := range curves {
+		v := c.version
+		if m.liveData != nil && c == &m.liveData.Main {
+			v = m.liveData.version
+		}
+		key += fmt.Sprintf("|%s %d %d", names[i], v, len(c.Pts))
+	}
+	if m.overlayPlot.key == key {
+		return m.overlayPlot.lines
+	}
+	defer func() { m.overlayPlot = overlayPlot{key: key, lines: out} }()
 	rows := h - 3
 	title := t.Heading.Render("  loss overlay ")
 	if len(curves) == 0 {
@@ -176,7 +190,7 @@ func (m *Model) overlayChart(w, h int) []string {
 		}
 		title += t.Subtle.Render("· " + notes)
 	}
-	out := []string{padRight(title, w)}
+	out = []string{padRight(title, w)}
 	pw := plotWidth(w)
 	x0, x1 := math.Inf(1), math.Inf(-1)
 	for _, c := range curves {
@@ -208,6 +222,12 @@ func (m *Model) overlayChart(w, h int) []string {
 	}
 	out = append(out, padRight(" "+strings.Join(legend, "  "), w))
 	return out
+}
+
+// overlayPlot is the overlay chart last drawn and what it was drawn from.
+type overlayPlot struct {
+	key   string
+	lines []string
 }
 
 // shortRunName names a curve by its path under the runs directory.

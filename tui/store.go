@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -22,37 +23,175 @@ const (
 	HeadlessStderr = "headless.stderr.log"
 )
 
+// eventLine is a JSONL line decoded as an event without the per-step
+// source counts (a map per step, which the UI never shows): at a million
+// steps they were most of the time and memory of reading a run back.
+type eventLine struct {
+	lab.Event
+	Sources struct{} `json:"sources,omitempty"`
+}
+
+// decodeEvent parses one line; false for a blank or unreadable one.
+func decodeEvent(line []byte, e *lab.Event) bool {
+	if len(bytes.TrimSpace(line)) == 0 {
+		return false
+	}
+	if fastStepEvent(line, e) {
+		return true
+	}
+	var l eventLine
+	if json.Unmarshal(line, &l) != nil {
+		return false
+	}
+	*e = l.Event
+	return true
+}
+
+// fastStepEvent decodes a step line as the lab writes it with lab.EachField
+// and strconv, five times faster than encoding/json; false for anything else
+// (another event, a key it does not know, an escaped string), which
+// encoding/json then reads.
+func fastStepEvent(line []byte, e *lab.Event) bool {
+	*e = lab.Event{}
+	ok := true
+	num := func(v []byte) float64 {
+		f, err := strconv.ParseFloat(string(v), 64)
+		ok = ok && err == nil
+		return f
+	}
+	integer := func(v []byte) int64 {
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		ok = ok && err == nil
+		return n
+	}
+	str := func(v []byte) string {
+		if len(v) < 2 || v[0] != '"' || bytes.IndexByte(v, '\\') >= 0 {
+			ok = false
+			return ""
+		}
+		return string(v[1 : len(v)-1])
+	}
+	parsed := lab.EachField(line, func(k, v []byte) {
+		switch string(k) {
+		case "type":
+			e.Type = lab.EventKind(str(v))
+		case "time":
+			t, err := time.Parse(time.RFC3339Nano, str(v))
+			ok = ok && err == nil
+			e.Time = t
+		case "run":
+			e.Run = str(v)
+		case "phase":
+			e.Phase = str(v)
+		case "step":
+			e.Step = integer(v)
+		case "tokens":
+			e.Tokens = integer(v)
+		case "total_tokens":
+			e.TotalTokens = integer(v)
+		case "loss":
+			e.Loss = num(v)
+		case "z_loss":
+			e.ZLoss = num(v)
+		case "grad_norm":
+			e.GradNorm = num(v)
+		case "lr":
+			e.LR = num(v)
+		case "tokens_per_s":
+			e.TokensPerSec = num(v)
+		case "mfu":
+			e.MFU = num(v)
+		case "loss_z":
+			e.LossZ = num(v)
+		case "grad_z":
+			e.GradZ = num(v)
+		case "skipped":
+			e.Skipped = string(v) == "true"
+			ok = ok && (e.Skipped || string(v) == "false")
+		case "sources": // not shown
+		case "spike_score":
+			if string(v) == "null" {
+				return
+			}
+			var sc lab.SpikeScores
+			ok = ok && lab.EachField(v, func(k, v []byte) {
+				switch string(k) {
+				case "loss":
+					sc.Loss = num(v)
+				case "grad_norm":
+					sc.GradNorm = num(v)
+				default:
+					ok = false
+				}
+			})
+			e.SpikeScore = &sc
+		default:
+			ok = false
+		}
+	})
+	return parsed && ok && e.Type == lab.EvStep
+}
+
+// lineReader yields the complete lines of a file from an offset on, one at a
+// time, so that a run's files are never held in memory whole. A torn last
+// line (a killed writer) waits for its newline: Off stays before it.
+type lineReader struct {
+	f   *os.File
+	r   *bufio.Reader
+	Off int64 // just after the last line returned
+	buf []byte
+}
+
+func openLines(path string, offset int64) (*lineReader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &lineReader{f: f, r: bufio.NewReaderSize(f, 256<<10), Off: offset}, nil
+}
+
+// next returns the next complete line (newline included), valid until the
+// next call; nil at the end of the file's complete lines or on an error.
+func (l *lineReader) next() []byte {
+	line, err := l.r.ReadSlice('\n')
+	if err == bufio.ErrBufferFull { // longer than the buffer: gather it
+		l.buf = append(l.buf[:0], line...)
+		for err == bufio.ErrBufferFull {
+			line, err = l.r.ReadSlice('\n')
+			l.buf = append(l.buf, line...)
+		}
+		line = l.buf
+	}
+	if err != nil {
+		return nil
+	}
+	l.Off += int64(len(line))
+	return line
+}
+
+func (l *lineReader) close() { l.f.Close() }
+
 // readEvents parses the complete lines of a JSONL file from offset on and
 // returns the offset after the last complete line. A torn last line (a killed
 // writer) waits for its newline.
 func readEvents(path string, offset int64) ([]lab.Event, int64, error) {
-	f, err := os.Open(path)
+	lr, err := openLines(path, offset)
 	if err != nil {
 		return nil, offset, err
 	}
-	defer f.Close()
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return nil, offset, err
-	}
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return nil, offset, err
-	}
-	end := bytes.LastIndexByte(b, '\n')
-	if end < 0 {
-		return nil, offset, nil
-	}
+	defer lr.close()
 	var out []lab.Event
-	for _, line := range bytes.Split(b[:end], []byte{'\n'}) {
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
+	for line := lr.next(); line != nil; line = lr.next() {
 		var e lab.Event
-		if json.Unmarshal(line, &e) == nil {
+		if decodeEvent(line, &e) {
 			out = append(out, e)
 		}
 	}
-	return out, offset + int64(end) + 1, nil
+	return out, lr.Off, nil
 }
 
 // follower reads a run directory's JSONL files as they grow, so a run trained
@@ -122,7 +261,10 @@ func loadRun(dir string) (*runData, *follower, error) {
 
 // replayRun folds a run directory's events into a new picture, those up to
 // until when it is not zero (the live run's events after it come from its
-// queue).
+// queue). The files are merged in time order as they are read (each is
+// written in time order; at equal times the metrics come first, as the
+// follower's stable sort has them), so only the picture is held in memory,
+// not the million events of a long run.
 func replayRun(dir string, until time.Time) (*runData, *follower, error) {
 	if _, err := os.Stat(dir); err != nil {
 		return nil, nil, err
@@ -130,11 +272,50 @@ func replayRun(dir string, until time.Time) (*runData, *follower, error) {
 	rec, _ := lab.LoadRecipe(filepath.Join(dir, lab.RecipeFile), nil)
 	d := newRunData(filepath.Base(dir), dir, rec)
 	f := newFollower(dir)
-	evs, _ := f.poll()
-	for _, e := range evs {
-		if until.IsZero() || !e.Time.After(until) {
-			d.apply(e)
+	type stream struct {
+		path string
+		lr   *lineReader
+		e    lab.Event
+		ok   bool
+	}
+	advance := func(s *stream) {
+		s.ok = false
+		for line := s.lr.next(); line != nil; line = s.lr.next() {
+			if decodeEvent(line, &s.e) {
+				s.ok = true
+				return
+			}
 		}
+	}
+	var ss []*stream
+	for _, p := range f.files() {
+		lr, err := openLines(p, 0)
+		if err != nil {
+			continue
+		}
+		defer lr.close()
+		s := &stream{path: p, lr: lr}
+		advance(s)
+		ss = append(ss, s)
+	}
+	for {
+		var first *stream
+		for _, s := range ss {
+			if s.ok && (first == nil || s.e.Time.Before(first.e.Time)) {
+				first = s
+			}
+		}
+		if first == nil {
+			break
+		}
+		if until.IsZero() || !first.e.Time.After(until) {
+			d.apply(first.e)
+		}
+		advance(first)
+	}
+	for _, s := range ss {
+		// the follower goes on from the last complete line
+		f.offsets[s.path], f.sizes[s.path] = s.lr.Off, s.lr.Off
 	}
 	return d, f, nil
 }
@@ -176,6 +357,8 @@ type runInfo struct {
 	HasEvals   bool
 	lockMode   string
 	metricSize int64
+	metricOff  int64   // how far metrics.jsonl has been read into agg
+	agg        lossAgg // its losses so far
 }
 
 // soupInfo is a soup of a run: its ingredients' directories and its report.
@@ -207,11 +390,20 @@ func scanRuns(root string, cache map[string]runInfo) []runInfo {
 			ri.Modified = mst.ModTime()
 			ri.metricSize = mst.Size()
 		}
-		if c, ok := cache[dir]; ok && c.metricSize == ri.metricSize && c.Modified.Equal(ri.Modified) {
+		c, cached := cache[dir]
+		switch {
+		case cached && c.metricSize == ri.metricSize && c.Modified.Equal(ri.Modified):
 			ri = c
-		} else {
-			ri.Recipe = recipeName(filepath.Join(dir, lab.RecipeFile))
+		case cached && c.agg.n > 0 && ri.metricSize >= c.metricSize:
+			// a running run: read only what it appended
+			ri.Recipe, ri.agg, ri.metricOff = c.Recipe, c.agg, c.metricOff
 			fillLosses(&ri)
+		default:
+			ri.Recipe = recipeName(filepath.Join(dir, lab.RecipeFile))
+			ri.agg = newLossAgg()
+			if !summaryLosses(&ri, mst) {
+				fillLosses(&ri)
+			}
 		}
 		if s, ok := lab.ReadSummary(dir); ok && s.Steps > 0 {
 			ri.Steps, ri.Tokens = s.Steps, s.Tokens
@@ -231,22 +423,99 @@ func scanRuns(root string, cache map[string]runInfo) []runInfo {
 	return out
 }
 
-// fillLosses reads the run's steps for its best and last loss.
+// stepLine is what the runs list and the overlay read of a metrics.jsonl
+// line.
+type stepLine struct {
+	Type         lab.EventKind
+	Step, Tokens int64
+	Loss         float64
+	Skipped      bool
+}
+
+// readSteps calls fn for each step line of a metrics file from offset on and
+// returns the offset after the last complete line, streaming (a million-step
+// run is half a gigabyte of JSON).
+func readSteps(path string, offset int64, fn func(stepLine)) (int64, error) {
+	lr, err := openLines(path, offset)
+	if err != nil {
+		return offset, err
+	}
+	defer lr.close()
+	for line := lr.next(); line != nil; line = lr.next() {
+		var e lab.Event
+		if decodeEvent(line, &e) && e.Type == lab.EvStep {
+			fn(stepLine{Type: e.Type, Step: e.Step, Tokens: e.Tokens, Loss: e.Loss, Skipped: e.Skipped})
+		}
+	}
+	return lr.Off, nil
+}
+
+// lossAgg keeps a run's best loss and its last 10 finite losses as its steps
+// are read, so the runs list reads only what a running run appended since.
+type lossAgg struct {
+	best          float64 // NaN before the first finite loss
+	last          [10]float64
+	n             int // finite losses seen
+	steps, tokens int64
+}
+
+func newLossAgg() lossAgg { return lossAgg{best: math.NaN()} }
+
+func (a *lossAgg) add(s stepLine) {
+	a.steps, a.tokens = s.Step, s.Tokens
+	if s.Skipped {
+		return
+	}
+	if math.IsNaN(a.best) || s.Loss < a.best {
+		a.best = s.Loss
+	}
+	a.last[a.n%len(a.last)] = s.Loss
+	a.n++
+}
+
+// lastLoss is the mean of the last up to 10 finite losses (curve.lastLoss).
+func (a *lossAgg) lastLoss() float64 {
+	k := min(a.n, len(a.last))
+	if k == 0 {
+		return math.NaN()
+	}
+	var sum float64
+	for i := a.n - k; i < a.n; i++ {
+		sum += a.last[i%len(a.last)]
+	}
+	return sum / float64(k)
+}
+
+// fillLosses reads the run's steps from ri.metricOff on, into ri.agg, for its
+// best and last loss.
 func fillLosses(ri *runInfo) {
-	evs, _, err := readEvents(filepath.Join(ri.Dir, lab.MetricsFile), 0)
+	off, err := readSteps(filepath.Join(ri.Dir, lab.MetricsFile), ri.metricOff, ri.agg.add)
 	if err != nil {
 		return
 	}
-	c := curve{}
-	for _, e := range evs {
-		if e.Type == lab.EvStep {
-			c.Pts = append(c.Pts, stepPoint{Step: e.Step, Tokens: e.Tokens, Loss: e.Loss, Skipped: e.Skipped})
-		}
+	ri.metricOff = off
+	ri.BestLoss, ri.LastLoss = ri.agg.best, ri.agg.lastLoss()
+	if ri.agg.steps > 0 {
+		ri.Steps, ri.Tokens = ri.agg.steps, ri.agg.tokens
 	}
-	ri.BestLoss, ri.LastLoss = c.bestLoss(), c.lastLoss()
-	if n := len(c.Pts); n > 0 {
-		ri.Steps, ri.Tokens = c.Pts[n-1].Step, c.Pts[n-1].Tokens
+}
+
+// summaryLosses takes a run's best and last loss from its summary.json when
+// the summary was written after the last step (a run that ended): the lab's
+// own min_loss and final_loss (the mean of the last 10), without reading a
+// metrics file of a million lines.
+func summaryLosses(ri *runInfo, metrics os.FileInfo) bool {
+	path := filepath.Join(ri.Dir, lab.SummaryFile)
+	st, err := os.Stat(path)
+	if err != nil || metrics == nil || st.ModTime().Before(metrics.ModTime()) {
+		return false
 	}
+	s, ok := lab.ReadSummary(ri.Dir)
+	if !ok || s.Steps <= 0 || math.IsInf(s.MinLoss, 0) || math.IsNaN(s.MinLoss) || s.MinLoss == 0 {
+		return false
+	}
+	ri.BestLoss, ri.LastLoss = s.MinLoss, s.FinalLoss
+	return true
 }
 
 func scanSoups(dir string) []soupInfo {

@@ -3,6 +3,8 @@ package tui
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -615,45 +617,74 @@ func (m *Model) handleRunsScanned(msg runsScannedMsg) {
 	}
 }
 
-// loadOverlay reads the curves of the runs selected for the overlay.
+// loadOverlay reads the curves of the runs selected for the overlay: what
+// their metrics.jsonl gained since the last read (the whole file for a run
+// just selected, or one a resume rewrote), one read at a time.
 func (m *Model) loadOverlay() tea.Cmd {
-	var dirs []string
+	if time.Since(m.overlayBusy) < 10*time.Second {
+		return nil // the last read is still under way
+	}
+	from := map[string]int64{}
 	for d := range m.selected {
 		if m.liveData != nil && absPath(d) == absPath(m.liveData.Dir) {
 			continue
 		}
-		dirs = append(dirs, d)
+		from[d] = m.overlayOff[d]
 	}
-	if len(dirs) == 0 {
+	if len(from) == 0 {
 		return nil
 	}
+	m.overlayBusy = time.Now()
 	return func() tea.Msg {
-		out := map[string]*curve{}
-		for _, d := range dirs {
-			evs, _, err := readEvents(d+"/"+lab.MetricsFile, 0)
+		out := map[string]overlayPart{}
+		for d, off := range from {
+			path := filepath.Join(d, lab.MetricsFile)
+			st, err := os.Stat(path)
 			if err != nil {
 				continue
 			}
-			c := &curve{Name: d}
-			for _, e := range evs {
-				if e.Type == lab.EvStep {
-					p := stepPoint{Step: e.Step, Tokens: e.Tokens, Loss: e.Loss, Skipped: e.Skipped}
-					pts := c.Pts
-					for len(pts) > 0 && pts[len(pts)-1].Step >= p.Step {
-						pts = pts[:len(pts)-1]
-					}
-					c.Pts = append(pts, p)
-				}
+			part := overlayPart{from: off}
+			if st.Size() == off {
+				out[d] = overlayPart{from: off, off: off}
+				continue
 			}
-			out[d] = c
+			if st.Size() < off { // rewritten by a resume
+				part.from, part.reset = 0, true
+			}
+			part.off, err = readSteps(path, part.from, func(s stepLine) {
+				part.pts = append(part.pts, stepPoint{Step: s.Step, Tokens: s.Tokens, Loss: s.Loss, Skipped: s.Skipped})
+			})
+			if err != nil {
+				continue
+			}
+			out[d] = part
 		}
-		return overlayLoadedMsg{curves: out}
+		return overlayLoadedMsg{parts: out}
 	}
 }
 
 func (m *Model) handleOverlayLoaded(msg overlayLoadedMsg) {
-	for d, c := range msg.curves {
-		m.overlay[d] = c
+	m.overlayBusy = time.Time{}
+	for d, part := range msg.parts {
+		c := m.overlay[d]
+		if part.reset || c == nil || m.overlayOff[d] != part.from {
+			if part.from != 0 {
+				continue // read from where an older curve ended: read again
+			}
+			c = &curve{Name: d}
+			m.overlay[d] = c
+		}
+		for _, p := range part.pts {
+			pts := c.Pts
+			for len(pts) > 0 && pts[len(pts)-1].Step >= p.Step {
+				pts = pts[:len(pts)-1]
+			}
+			c.Pts = append(pts, p)
+		}
+		if len(part.pts) > 0 || part.reset {
+			c.version++
+		}
+		m.overlayOff[d] = part.off
 	}
 }
 

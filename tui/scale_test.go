@@ -1,0 +1,131 @@
+package tui
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/olmolab/olmolab/lab"
+)
+
+// TestFastStepEvent: a step line read by fastStepEvent is the event
+// encoding/json reads (less the source counts the UI never shows), and
+// anything else is left to encoding/json.
+func TestFastStepEvent(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 123456789, time.UTC)
+	for _, e := range []lab.Event{
+		{Type: lab.EvStep, Time: t0, Run: "r", Step: 7, Tokens: 1 << 40, Phase: "stage1", Loss: 2.5, ZLoss: 5e-4, GradNorm: 0.3, LR: 3e-4,
+			TokensPerSec: 3.1e6, MFU: 0.41, LossZ: -1.5, GradZ: 4.2, SpikeScore: &lab.SpikeScores{Loss: 0.1, GradNorm: 2},
+			Sources: map[string]int64{"web": 5}, TotalTokens: 1 << 42},
+		{Type: lab.EvStep, Time: t0.In(time.FixedZone("x", 3600)), Run: "r/ingredient-1", Step: 9, Skipped: true},
+		{Type: lab.EvStep, Run: `a "quoted" run`, Step: 1},
+		{Type: lab.EvSpike, Time: t0, Run: "r", Step: 3, Series: "loss", Value: 9, Z: 7},
+		{Type: lab.EvEval, Time: t0, Run: "r", Evals: []lab.EvalScore{{Task: "arith", Metric: "acc_raw", Value: 0.5}}},
+	} {
+		b, _ := json.Marshal(e)
+		var got, want lab.Event
+		if !decodeEvent(b, &got) {
+			t.Fatalf("%s: not decoded", b)
+		}
+		json.Unmarshal(b, &want)
+		want.Sources = nil
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\ngot  %+v\nwant %+v", b, got, want)
+		}
+	}
+}
+
+// writeLongRun writes a run directory of n steps, an evaluation and a
+// checkpoint every 1000, in the lab's formats.
+func writeLongRun(tb testing.TB, dir string, n int64) {
+	tb.Helper()
+	os.MkdirAll(dir, 0o755)
+	rec, err := lab.LoadRecipe("../testdata/tiny.yaml", nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, lab.RecipeFile), rec.YAML(), 0o644)
+	mf, _ := os.Create(filepath.Join(dir, lab.MetricsFile))
+	ef, _ := os.Create(filepath.Join(dir, lab.EventsFile))
+	mw, ew := bufio.NewWriter(mf), bufio.NewWriter(ef)
+	put := func(w *bufio.Writer, e lab.Event) {
+		b, _ := json.Marshal(e)
+		w.Write(append(b, '\n'))
+	}
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for s := int64(1); s <= n; s++ {
+		tm := t0.Add(time.Duration(s) * 50 * time.Millisecond)
+		put(mw, lab.Event{Type: lab.EvStep, Time: tm, Run: "long", Step: s, Tokens: s << 22, Phase: "stage1", Loss: 2 + 8/float64(s), GradNorm: 0.3,
+			LR: 3e-4, TokensPerSec: 3e6, MFU: 0.4, SpikeScore: &lab.SpikeScores{},
+			Sources: map[string]int64{"web_noisy": s, "web_clean": s, "code": s, "math": s, "qa": s}, TotalTokens: n << 22})
+		if s%1000 == 0 {
+			put(ew, lab.Event{Type: lab.EvEval, Time: tm, Run: "long", Step: s, Tokens: s << 22, Phase: "stage1", Message: "interval",
+				Evals: []lab.EvalScore{{Task: "arith", Formulation: "rc", Metric: "acc_raw", Value: 0.5, Primary: true}}})
+		}
+	}
+	mw.Flush()
+	ew.Flush()
+	mf.Close()
+	ef.Close()
+}
+
+// BenchmarkLoadRun reopens a 100K-step run (48 MB of metrics.jsonl) as the
+// dashboard does. Before the run's files were streamed and step lines read
+// with lab.EachField: a 1M-step run took 10.7 s and 2.9 GB to open.
+func BenchmarkLoadRun(b *testing.B) {
+	dir := filepath.Join(b.TempDir(), "long")
+	writeLongRun(b, dir, 100000)
+	b.ReportAllocs()
+	for b.Loop() {
+		d, _, err := loadRun(dir)
+		if err != nil || len(d.Main.Pts) != 100000 {
+			b.Fatal(err, len(d.Main.Pts))
+		}
+	}
+}
+
+// TestLoadRunStreams: reopening a run holds its picture, not its events:
+// the heap at the end of the replay stays near the curve's size however
+// long the file (it held every event, about 2 KB a step, before).
+func TestLoadRunStreams(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "long")
+	writeLongRun(t, dir, 50000)
+	var peak uint64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // sample the heap while the run loads
+		defer close(done)
+		var ms runtimeMem
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+				peak = max(peak, ms.heap())
+			}
+		}
+	}()
+	base := (&runtimeMem{}).heap()
+	d, _, err := loadRun(dir)
+	close(stop)
+	<-done
+	if err != nil || len(d.Main.Pts) != 50000 || d.Eval == nil || d.Eval.Step != 50000 {
+		t.Fatalf("loaded %v: %d steps", err, len(d.Main.Pts))
+	}
+	// 50K points of 48 bytes, doubled by append, and garbage not yet collected
+	if grown := int64(peak) - int64(base); grown > 40<<20 {
+		t.Errorf("heap grew %d MB while loading 50K steps, want under 40 MB", grown>>20)
+	}
+}
+
+type runtimeMem struct{ s runtime.MemStats }
+
+func (m *runtimeMem) heap() uint64 {
+	runtime.ReadMemStats(&m.s)
+	return m.s.HeapAlloc
+}
