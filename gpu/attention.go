@@ -19,9 +19,11 @@ const (
 	// base-2 softmax, the mask only on diagonal tiles, 64-row query tiles in
 	// dK/dV, and a per-kernel choice of warps per block.
 	AttnV2
-	// AttnAuto chooses at engine start: AutoCandidates run on the engine's
-	// shape, those agreeing with mma are timed, the fastest is kept
-	// (attnauto.go). An engine's Attention() is never AttnAuto.
+	// AttnAuto chooses at engine start: mma and v2 at each warp count that
+	// fits run on the engine's shape, those agreeing with mma have each
+	// kernel timed, v2's layout takes each kernel's fastest warp count and is
+	// kept when faster than mma (attnauto.go). An engine's Attention() is
+	// never AttnAuto.
 	AttnAuto
 )
 
@@ -83,9 +85,10 @@ func (a AttnKernels) withDefaults() AttnKernels {
 }
 
 // ParseAttention reads an attention choice: "" (DefaultAttention), "mma",
-// "plain", "auto" (the fastest of AutoCandidates that agree with mma, chosen
-// at engine start), "v2" (DefaultV2's warps) or "v2:F/Q/K" with the warps per
-// block of the forward, dQ and dK/dV kernels, each 4 or 8 (e.g. "v2:8/4/4").
+// "plain", "auto" (mma or v2 with each kernel's fastest warp count, of those
+// that agree with mma, chosen at engine start), "v2" (DefaultV2's warps) or
+// "v2:F/Q/K" with the warps per block of the forward, dQ and dK/dV kernels,
+// each 4 or 8 (e.g. "v2:8/4/4").
 func ParseAttention(s string) (AttnKernels, error) {
 	if s == "" {
 		s = DefaultAttention

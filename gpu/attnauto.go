@@ -10,26 +10,48 @@ import (
 	"time"
 )
 
-// OLMOLAB_GPU_ATTN=auto: at engine start every candidate runs one forward
-// and backward pass on random inputs of the engine's own shape (one sequence
-// of its T, its heads and head size, on its own buffers); a candidate that
-// fails to launch or whose outputs differ from the reference's (mma, the
-// kernels checked on hardware first) beyond bf16 tolerances is dropped, with
-// the reason; the others are timed with device events over autoReps
-// interleaved repetitions, and the fastest by median is kept. Checking
-// (attnProber.run) and timing (attnProber.time) are separate so that a test
-// can inject timings and a wrong candidate (engine_emu_test.go).
+// OLMOLAB_GPU_ATTN=auto: at engine start mma (the reference: the kernels
+// checked on hardware first) and v2 run on random inputs of the engine's own
+// shape (one sequence of its T, its heads and head size, on its own
+// buffers). Each of v2's three kernels (forward, dQ, dK/dV) takes 4 or 8
+// warps a block, and every layout gives bit-identical results (the warp count
+// changes no sum's order: attention_v2.cu), so each kernel's warp count is
+// chosen on its own:
+//
+//  1. The warp counts whose shared memory the device has (fitV2) are covered
+//     by as few whole layouts as launch them all: v2:4/4/4 and v2:8/8/8
+//     where every count fits (v2:4/4/4 and v2:8/8/4 where dK/dV's 8 warps do
+//     not).
+//  2. mma and each layout run one forward and backward pass; a layout that
+//     fails to launch or whose outputs differ from mma's beyond bf16
+//     tolerances is dropped, with the reason.
+//  3. Every kernel of mma and of the layouts that passed is timed on its own
+//     with device events, autoReps interleaved passes, median of each.
+//  4. v2's layout is composed of each kernel's fastest warp count (DefaultV2's
+//     unless another is faster by more than autoMargin), and replaces mma when
+//     its fwd + pre + dQ + dK/dV is faster than mma's by more than
+//     autoMargin; a composed layout that was not one of step 1's is first
+//     checked as they were (dropped: mma stays).
+//
+// Checking (attnProber.run) and timing (attnProber.time) are separate so that
+// a test can inject timings and a wrong candidate (engine_emu_test.go).
 
-// AutoCandidates are the kernels auto tries, the reference first: mma, v2's
-// default layout, and v2 with 4 warps everywhere (dK/dV: 2 blocks an SM at
-// head size 128) and with 8 in the backward (fewer, larger blocks). A layout
-// whose shared memory the device lacks is dropped with the sizes.
-var AutoCandidates = []AttnKernels{
-	{Kind: AttnMMA},
-	DefaultV2,
-	{Kind: AttnV2, FwdWarps: 4, DQWarps: 4, DKVWarps: 4},
-	{Kind: AttnV2, FwdWarps: 4, DQWarps: 8, DKVWarps: 8},
-}
+// AutoWarps are the warps per block auto tries for each v2 kernel.
+var AutoWarps = []int{4, 8}
+
+// v2's kernels, in AttnKernels' order (FwdWarps, DQWarps, DKVWarps).
+const (
+	v2Fwd = iota
+	v2DQ
+	v2DKV
+)
+
+var v2KernelNames = [3]string{"fwd", "dQ", "dK/dV"}
+
+// warps is a's warps per block of v2 kernel i (v2Fwd, v2DQ, v2DKV).
+func (a AttnKernels) warps(i int) int { return [3]int{a.FwdWarps, a.DQWarps, a.DKVWarps}[i] }
+
+func (a *AttnKernels) setWarps(i, nw int) { *[3]*int{&a.FwdWarps, &a.DQWarps, &a.DKVWarps}[i] = nw }
 
 // autoTol is the largest max |x − x₀| / max |x₀| per output against the
 // reference's x₀: gpubench attn's bf16 tolerances for o and the gradients
@@ -38,56 +60,120 @@ var AutoCandidates = []AttnKernels{
 var autoTol = map[string]float64{"o": 2e-2, "lse": 1e-4, "dq": 5e-2, "dk": 5e-2, "dv": 5e-2}
 
 const (
-	autoReps = 5 // timed forward+backward passes of each candidate
-	// autoMargin: a later candidate replaces the fastest so far only when it
-	// is faster by more than this fraction (ties go to mma, then to the
-	// earlier layout).
+	autoReps = 5 // timed forward+backward passes of each layout
+	// autoMargin: v2 replaces mma, and a warp count replaces DefaultV2's,
+	// only when faster by more than this fraction (ties go to mma, then to
+	// DefaultV2).
 	autoMargin = 0.02
 )
 
-// AttnTrial is one candidate's outcome.
+// AttnMs is the milliseconds of one launch of each attention kernel: the
+// forward, and the backward's D = rowsum(da∘a) (pre), dQ and dK/dV.
+type AttnMs struct{ Fwd, Pre, DQ, DKV float64 }
+
+// Total is one forward and backward pass: Fwd + Pre + DQ + DKV.
+func (m AttnMs) Total() float64 { return m.Fwd + m.Pre + m.DQ + m.DKV }
+
+// kernel is the time of v2 kernel i's counterpart (v2Fwd, v2DQ, v2DKV).
+func (m AttnMs) kernel(i int) float64 { return [3]float64{m.Fwd, m.DQ, m.DKV}[i] }
+
+// AttnTrial is one layout's outcome.
 type AttnTrial struct {
 	Kernels AttnKernels
 	// MaxRel holds its outputs' differences from the reference (AttnOutputs
 	// order; empty when it did not run).
 	MaxRel map[string]float64
-	// Ms is the median milliseconds of one forward and backward pass (0 when
-	// not timed).
-	Ms float64
+	// Ms is the median time of each of its kernels (zero when not timed:
+	// dropped, or the composed layout, run only to check it).
+	Ms AttnMs
 	// Dropped says why it could not be chosen ("" when it could).
 	Dropped string
 }
 
 // AttnChoice is what OLMOLAB_GPU_ATTN=auto chose and why.
 type AttnChoice struct {
-	Chosen  AttnKernels
-	Shape   string // the trial's shape, "B=1 T=4096 NH=16 NKV=16 HS=128"
-	Trials  []AttnTrial
-	Elapsed time.Duration // the whole trial, inputs and comparisons included
-	Cached  bool          // taken from an earlier engine of the same shape in this process
+	Chosen AttnKernels
+	Shape  string // the trial's shape, "B=1 T=4096 NH=16 NKV=16 HS=128"
+	// Trials: mma's, each v2 layout run to time its kernels, and last the
+	// composed layout's when it beat mma without being one of them (run to
+	// check it, not timed).
+	Trials []AttnTrial
+	// Unfit says which v2 warp counts the device's shared memory excludes
+	// ("" when none).
+	Unfit string
+	// PreMs is D = rowsum(da∘a)'s time, one kernel in every layout: the
+	// median of its times in all timed layouts, counted in both totals so
+	// that they differ by the kernels that differ.
+	PreMs float64
+	// V2 is the composed v2 layout, each kernel at its fastest warp count,
+	// and V2Ms its kernels' times (zero when no v2 layout passed).
+	V2   AttnKernels
+	V2Ms AttnMs
+	// Elapsed is the whole trial: inputs, runs, comparisons and timing.
+	Elapsed time.Duration
+	Cached  bool // taken from an earlier engine of the same shape in this process
 }
 
-// String is one line for logs: the choice, every candidate's time or why it
-// was dropped.
-func (c *AttnChoice) String() string {
-	var timed, dropped []string
-	for _, t := range c.Trials {
-		if t.Dropped != "" {
-			dropped = append(dropped, fmt.Sprintf("%s dropped: %s", t.Kernels, t.Dropped))
-		} else {
-			timed = append(timed, fmt.Sprintf("%s %.3f ms", t.Kernels, t.Ms))
+// MMAMs is mma's kernel times with the shared PreMs.
+func (c *AttnChoice) MMAMs() AttnMs {
+	m := c.Trials[0].Ms
+	m.Pre = c.PreMs
+	return m
+}
+
+// kernelMs is v2 kernel i's time at nw warps: from the first layout that
+// passed with it (false when none did).
+func (c *AttnChoice) kernelMs(i, nw int) (float64, bool) {
+	for _, t := range c.Trials[1:] {
+		if t.Dropped == "" && t.Ms != (AttnMs{}) && t.Kernels.warps(i) == nw {
+			return t.Ms.kernel(i), true
 		}
 	}
-	s := fmt.Sprintf("attention auto chose %s (forward+backward at %s, median of %d: %s", c.Chosen, c.Shape, autoReps,
-		strings.Join(timed, ", "))
-	if len(dropped) > 0 {
-		s += "; " + strings.Join(dropped, "; ")
+	return 0, false
+}
+
+// String is one line for logs: the choice, each kernel's time for mma and
+// each v2 warp count (* the composed layout's), the totals, and what was
+// dropped or did not fit, with the reasons.
+func (c *AttnChoice) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "attention auto chose %s (", c.Chosen)
+	if c.Shape != "" {
+		b.WriteString(c.Shape + "; ")
 	}
-	s += fmt.Sprintf("; trial %.2f s", c.Elapsed.Seconds())
+	fmt.Fprintf(&b, "ms a launch, median of %d", autoReps)
+	if len(c.Trials) > 0 {
+		mma := c.MMAMs()
+		for i, name := range v2KernelNames {
+			fmt.Fprintf(&b, "; %s mma %.3f", name, mma.kernel(i))
+			for _, nw := range AutoWarps {
+				if ms, ok := c.kernelMs(i, nw); ok {
+					mark := ""
+					if c.V2.Kind == AttnV2 && c.V2.warps(i) == nw {
+						mark = "*"
+					}
+					fmt.Fprintf(&b, ", v2 %dw %.3f%s", nw, ms, mark)
+				}
+			}
+		}
+		fmt.Fprintf(&b, "; pre %.3f; fwd+bwd mma %.3f", c.PreMs, mma.Total())
+		if c.V2.Kind == AttnV2 {
+			fmt.Fprintf(&b, ", %s %.3f", c.V2, c.V2Ms.Total())
+		}
+	}
+	for _, t := range c.Trials {
+		if t.Dropped != "" {
+			fmt.Fprintf(&b, "; %s dropped: %s", t.Kernels, t.Dropped)
+		}
+	}
+	if c.Unfit != "" {
+		b.WriteString("; " + c.Unfit)
+	}
+	fmt.Fprintf(&b, "; trial %.2f s", c.Elapsed.Seconds())
 	if c.Cached {
-		s += ", chosen earlier in this process"
+		b.WriteString(", chosen earlier in this process")
 	}
-	return s + ")"
+	return b.String() + ")"
 }
 
 // attnProber runs candidates for chooseAttention.
@@ -96,67 +182,181 @@ type attnProber interface {
 	// returns its outputs, or why it cannot run. An error wrapping
 	// errDeviceLost means the device is unusable after the attempt.
 	run(k AttnKernels) (*attnResult, error)
-	// time returns, per candidate, the median milliseconds of one forward
-	// and backward pass over reps repetitions.
-	time(ks []AttnKernels, reps int) ([]float64, error)
+	// time returns, per layout, the median time of each of its kernels over
+	// reps interleaved forward+backward passes.
+	time(ks []AttnKernels, reps int) ([]AttnMs, error)
 }
 
 // errDeviceLost marks a failure after which the device no longer works (a
 // kernel fault poisons the CUDA context): no kernels can be chosen.
 var errDeviceLost = errors.New("the device failed after the attempt")
 
-// chooseAttention runs cands on p (cands[0] is the reference, which must
-// run), drops those that fail or differ from the reference by more than
-// autoTol, times the rest and returns the fastest (autoMargin).
-func chooseAttention(p attnProber, cands []AttnKernels) (*AttnChoice, error) {
-	if len(cands) == 0 {
-		return nil, errors.New("gpu: attention auto: no candidates")
+// autoFit is what of v2 a device can launch: per kernel (v2Fwd, v2DQ,
+// v2DKV) the warp counts of AutoWarps whose shared memory fits, and why the
+// others do not ("" when all fit).
+type autoFit struct {
+	warps [3][]int
+	unfit string
+}
+
+// fitV2 is autoFit for head size hs on a device that allows smemMax bytes of
+// shared memory a block (v2FwdSmem, v2DKVSmem: checkAttention's sizes).
+func fitV2(hs, smemMax int) autoFit {
+	var f autoFit
+	var unfit []string
+	for i, name := range v2KernelNames {
+		var ws, needs []string
+		for _, nw := range AutoWarps {
+			need := v2FwdSmem(hs)
+			if i == v2DKV {
+				need = v2DKVSmem(hs, nw)
+			}
+			if need <= smemMax {
+				f.warps[i] = append(f.warps[i], nw)
+				continue
+			}
+			ws, needs = append(ws, fmt.Sprintf("%dw", nw)), append(needs, fmt.Sprint(need))
+		}
+		if ws != nil {
+			unfit = append(unfit, fmt.Sprintf("%s %s %s", name, strings.Join(ws, "/"), strings.Join(needs, "/")))
+		}
 	}
-	c := &AttnChoice{}
-	var ref *attnResult
-	var ok []AttnKernels
-	var okAt []int
-	for i, k := range cands {
-		t := AttnTrial{Kernels: k}
-		res, err := p.run(k)
-		switch {
-		case errors.Is(err, errDeviceLost):
-			return nil, fmt.Errorf("gpu: attention auto: %s: %w (use OLMOLAB_GPU_ATTN=mma)", k, err)
-		case err != nil:
-			t.Dropped = err.Error()
-		case i == 0:
-			ref = res
-			t.MaxRel = res.maxRel(ref)
-		default:
-			t.MaxRel = res.maxRel(ref)
-			for _, out := range AttnOutputs {
-				if x := t.MaxRel[out]; !(x <= autoTol[out]) { // NaN fails too
-					t.Dropped = fmt.Sprintf("%s differs from %s by %.2g (> %.0g)", out, cands[0], x, autoTol[out])
-					break
-				}
+	if unfit != nil {
+		f.unfit = fmt.Sprintf("v2 does not fit at %s bytes of shared memory a block (the device allows %d)",
+			strings.Join(unfit, ", "), smemMax)
+	}
+	return f
+}
+
+// layouts covers f's warp counts with whole v2 layouts: the i-th takes each
+// kernel's i-th count (its last where it has fewer). None when a kernel has
+// no count that fits.
+func (f autoFit) layouts() []AttnKernels {
+	n := 0
+	for _, w := range f.warps {
+		if len(w) == 0 {
+			return nil
+		}
+		n = max(n, len(w))
+	}
+	ls := make([]AttnKernels, n)
+	for i := range ls {
+		ls[i].Kind = AttnV2
+		for k, w := range f.warps {
+			ls[i].setWarps(k, w[min(i, len(w)-1)])
+		}
+	}
+	return ls
+}
+
+// check runs k once and compares its outputs with ref's (ref nil: k is the
+// reference): its trial, dropped with the reason when k fails or disagrees;
+// an error when the device is lost.
+func check(p attnProber, ref *attnResult, k AttnKernels) (AttnTrial, *attnResult, error) {
+	t := AttnTrial{Kernels: k}
+	res, err := p.run(k)
+	switch {
+	case errors.Is(err, errDeviceLost):
+		return t, nil, fmt.Errorf("gpu: attention auto: %s: %w (use OLMOLAB_GPU_ATTN=mma)", k, err)
+	case err != nil:
+		t.Dropped = err.Error()
+	case ref == nil:
+		t.MaxRel = res.maxRel(res)
+	default:
+		t.MaxRel = res.maxRel(ref)
+		for _, out := range AttnOutputs {
+			if x := t.MaxRel[out]; !(x <= autoTol[out]) { // NaN fails too
+				t.Dropped = fmt.Sprintf("%s differs from mma by %.2g (> %.0g)", out, x, autoTol[out])
+				break
 			}
 		}
-		if i == 0 && t.Dropped != "" {
-			return nil, fmt.Errorf("gpu: attention auto: the reference kernels %s: %s", k, t.Dropped)
+	}
+	return t, res, nil
+}
+
+// chooseAttention runs mma and fit's v2 layouts on p, drops those that fail
+// or differ from mma by more than autoTol, times the kernels of the rest,
+// composes v2's layout from each kernel's fastest warp count and returns it
+// when it beats mma by autoMargin (after checking it, when it is a layout
+// not yet run), else mma.
+func chooseAttention(p attnProber, fit autoFit) (*AttnChoice, error) {
+	mma := AttnKernels{Kind: AttnMMA}
+	c := &AttnChoice{Chosen: mma, Unfit: fit.unfit}
+	t, ref, err := check(p, nil, mma)
+	if err != nil {
+		return nil, err
+	}
+	if t.Dropped != "" {
+		return nil, fmt.Errorf("gpu: attention auto: the reference kernels %s: %s", mma, t.Dropped)
+	}
+	c.Trials = append(c.Trials, t)
+	timed, at := []AttnKernels{mma}, []int{0}
+	for _, k := range fit.layouts() {
+		t, _, err := check(p, ref, k)
+		if err != nil {
+			return nil, err
 		}
 		c.Trials = append(c.Trials, t)
 		if t.Dropped == "" {
-			ok, okAt = append(ok, k), append(okAt, i)
+			timed, at = append(timed, k), append(at, len(c.Trials)-1)
 		}
 	}
-	ms, err := p.time(ok, autoReps)
+	ms, err := p.time(timed, autoReps)
 	if err != nil {
 		return nil, fmt.Errorf("gpu: attention auto: timing: %w", err)
 	}
-	best := -1
-	for j, i := range okAt {
+	pre := make([]float64, len(ms))
+	for j, i := range at {
 		c.Trials[i].Ms = ms[j]
-		if best < 0 || ms[j] < c.Trials[best].Ms*(1-autoMargin) {
-			best = i
-		}
+		pre[j] = ms[j].Pre
 	}
-	c.Chosen = cands[best]
+	c.PreMs = median(pre)
+	if len(timed) == 1 {
+		return c, nil
+	}
+	// compose: each kernel's fastest warp count, DefaultV2's on a tie
+	v2, v2ms := AttnKernels{Kind: AttnV2}, AttnMs{Pre: c.PreMs}
+	for i := range v2KernelNames {
+		best, bestMs := 0, 0.0
+		for _, nw := range append([]int{DefaultV2.warps(i)}, AutoWarps...) {
+			if ms, ok := c.kernelMs(i, nw); ok && (best == 0 || ms < bestMs*(1-autoMargin)) {
+				best, bestMs = nw, ms
+			}
+		}
+		v2.setWarps(i, best)
+		*[3]*float64{&v2ms.Fwd, &v2ms.DQ, &v2ms.DKV}[i] = bestMs
+	}
+	c.V2, c.V2Ms = v2, v2ms
+	if !(v2ms.Total() < c.MMAMs().Total()*(1-autoMargin)) {
+		return c, nil // ties go to mma
+	}
+	if i := slices.IndexFunc(c.Trials, func(t AttnTrial) bool { return t.Kernels == v2 }); i < 0 {
+		t, _, err := check(p, ref, v2)
+		if err != nil {
+			return nil, err
+		}
+		c.Trials = append(c.Trials, t)
+		if t.Dropped != "" {
+			return c, nil
+		}
+	} else if c.Trials[i].Dropped != "" {
+		return c, nil
+	}
+	c.Chosen = v2
 	return c, nil
+}
+
+// median of xs (sorted in place; 0 for none).
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 0 {
+		return (xs[n/2-1] + xs[n/2]) / 2
+	}
+	return xs[n/2]
 }
 
 // autoChoices remembers the choice per device and shape for the process's
@@ -180,7 +380,7 @@ func (e *Engine) chooseAttentionAt() (*AttnChoice, error) {
 	if err := tr.fill(1); err != nil {
 		return nil, err
 	}
-	c, err := chooseAttention(tr, AutoCandidates)
+	c, err := chooseAttention(tr, fitV2(e.HS, e.smemMax))
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +406,7 @@ func (t *attnTrial) run(k AttnKernels) (res *attnResult, err error) {
 	if err := t.zeroOutputs(); err != nil {
 		return nil, err
 	}
-	if err := t.launch(); err != nil {
+	if err := guard(t.fwdBwd); err != nil {
 		if serr := e.dev.sync(); serr != nil {
 			return nil, fmt.Errorf("%v; then %v: %w", err, serr, errDeviceLost)
 		}
@@ -219,9 +419,9 @@ func (t *attnTrial) run(k AttnKernels) (res *attnResult, err error) {
 	return res, nil
 }
 
-// launch is run's launches with the engine's panic on a failed launch
+// guard runs f, the engine's launches, with its panic on a failed launch
 // turned into an error.
-func (t *attnTrial) launch() (err error) {
+func guard(f func()) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			if e, ok := r.(error); ok {
@@ -232,16 +432,24 @@ func (t *attnTrial) launch() (err error) {
 			err = errors.New(strings.TrimPrefix(err.Error(), "gpu: "))
 		}
 	}()
-	t.fwdBwd()
+	f()
 	return nil
 }
 
-// time is attnProber.time on the device: the candidates take turns, rep by
-// rep, each forward+backward between two events, so that a drift in clocks
+// time is attnProber.time on the device: the layouts take turns, pass by
+// pass, each kernel of a pass between two events, so that a drift in clocks
 // or temperature is spread over all of them.
-func (t *attnTrial) time(ks []AttnKernels, reps int) ([]float64, error) {
+func (t *attnTrial) time(ks []AttnKernels, reps int) ([]AttnMs, error) {
 	e := t.e
-	st, err := e.dev.stamps(len(ks)*reps + 1)
+	steps := []func(){ // AttnMs's order
+		func() { e.attnFwd(t.a, t.lse, t.q, t.k, t.v) },
+		func() { e.attnBwdPre(t.D, t.da, t.a) },
+		func() { e.attnBwdDQ(t.dqkv, t.D, t.da, t.lse, t.q, t.k, t.v) },
+		func() { e.attnBwdDKV(t.dqkv, t.D, t.da, t.lse, t.q, t.k, t.v) },
+	}
+	ns := len(steps)
+	mark := func(r, i, s int) int { return 1 + (r*len(ks)+i)*ns + s } // the event after step s
+	st, err := e.dev.stamps(mark(reps, 0, 0))
 	if err != nil {
 		return nil, err
 	}
@@ -252,28 +460,30 @@ func (t *attnTrial) time(ks []AttnKernels, reps int) ([]float64, error) {
 	for r := 0; r < reps; r++ {
 		for i, k := range ks {
 			e.attn = k.resolve(false, e.HS)
-			if err := t.launch(); err != nil {
-				return nil, fmt.Errorf("%s: %w", k, err)
-			}
-			if err := st.record(1 + r*len(ks) + i); err != nil {
-				return nil, err
+			for s, f := range steps {
+				if err := guard(f); err != nil {
+					return nil, fmt.Errorf("%s: %w", k, err)
+				}
+				if err := st.record(mark(r, i, s)); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
-	ms := make([]float64, len(ks))
+	ms := make([]AttnMs, len(ks))
 	for i := range ks {
-		per := make([]float64, reps)
-		for r := range per {
-			j := 1 + r*len(ks) + i
-			if per[r], err = st.elapsed(j-1, j); err != nil {
-				return nil, err
+		var med [4]float64
+		for s := range ns {
+			per := make([]float64, reps)
+			for r := range per {
+				j := mark(r, i, s)
+				if per[r], err = st.elapsed(j-1, j); err != nil {
+					return nil, err
+				}
 			}
+			med[s] = median(per)
 		}
-		slices.Sort(per)
-		ms[i] = per[reps/2]
-		if reps%2 == 0 {
-			ms[i] = (per[reps/2-1] + per[reps/2]) / 2
-		}
+		ms[i] = AttnMs{Fwd: med[0], Pre: med[1], DQ: med[2], DKV: med[3]}
 	}
 	return ms, nil
 }

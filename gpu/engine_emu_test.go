@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -301,26 +300,32 @@ func (d *refusing) sync() error {
 	return nil
 }
 
-// rigged is auto's trial on the emulator with real kernels, one candidate
+// rigged is auto's trial on the emulator with real kernels, one layout
 // deliberately wrong (its kernels launched with the score scale 1/HS for
-// 1/√HS), and injected timings (the emulator's mean nothing).
+// 1/√HS), and injected timings (the emulator's mean nothing); it keeps each
+// layout's outputs.
 type rigged struct {
 	*attnTrial
 	wrong AttnKernels
-	ms    map[string]float64
+	ms    map[string]AttnMs
+	out   map[string]*attnResult
 	timed []string
 }
 
 func (r *rigged) run(k AttnKernels) (*attnResult, error) {
-	if k == r.wrong {
+	if k.Kind == AttnV2 && k == r.wrong { // (the zero wrong is mma: no layout is wrong)
 		defer func(s float64) { r.e.scale = s }(r.e.scale)
 		r.e.scale = 1 / float64(r.e.HS)
 	}
-	return r.attnTrial.run(k)
+	res, err := r.attnTrial.run(k)
+	if err == nil {
+		r.out[k.String()] = res
+	}
+	return res, err
 }
 
-func (r *rigged) time(ks []AttnKernels, reps int) ([]float64, error) {
-	var ms []float64
+func (r *rigged) time(ks []AttnKernels, reps int) ([]AttnMs, error) {
+	var ms []AttnMs
 	for _, k := range ks {
 		r.timed = append(r.timed, k.String())
 		ms = append(ms, r.ms[k.String()])
@@ -329,17 +334,33 @@ func (r *rigged) time(ks []AttnKernels, reps int) ([]float64, error) {
 }
 
 // TestAutoAttention runs auto's choice on the emulator, real kernels and
-// real comparisons, with injected timings: the wrong candidate (the fastest)
-// and one whose dK/dV launch is refused are dropped with their reasons and
-// never timed; the fastest of the rest is chosen. A device lost after a
-// refused launch ends the choice with an error. Then the trial's own timing
-// runs once, and an emulated engine with auto trains as the CPU engine does.
+// real comparisons, with injected timings that make v2 beat mma and compose
+// v2:8/4/8 (fwd and dK/dV fastest at 8 warps, dQ at 4): a wrong layout and
+// one whose dK/dV launch is refused are dropped with their reasons and never
+// timed, and the choice is composed of the rest; with all passing, v2:8/4/8
+// is run and checked before it is chosen, and its outputs equal, bit for
+// bit, those of v2:4/4/4 and v2:8/8/8. A device lost after a refused launch
+// ends the choice with an error. Then the trial's own timing runs once, and
+// an emulated engine with auto trains as the CPU engine does.
 func TestAutoAttention(t *testing.T) {
-	wrong := AttnKernels{Kind: AttnPlain} // the CUDA-core kernels, with the wrong scale
-	cands := append(slices.Clone(AutoCandidates), wrong)
-	for _, lose := range []bool{false, true} {
+	for _, c := range []struct {
+		name    string
+		wrong   string // the layout launched with the wrong scale
+		refuse  uint32 // threads of the refused attn_bwd_dkv_v2_128 launches (128: 4 warps)
+		lose    bool
+		chose   string
+		timed   string
+		dropped map[string]string
+	}{
+		{name: "wrong", wrong: "v2:8/8/8", chose: "v2:4/4/4", timed: "[mma v2:4/4/4]",
+			dropped: map[string]string{"v2:8/8/8": "differs from mma"}},
+		{name: "refused", refuse: 128, chose: "v2:8/8/8", timed: "[mma v2:8/8/8]",
+			dropped: map[string]string{"v2:4/4/4": "refused by the test"}},
+		{name: "composed", chose: "v2:8/4/8", timed: "[mma v2:4/4/4 v2:8/8/8]"},
+		{name: "lost", refuse: 128, lose: true},
+	} {
 		emu := newEmuDevice(1 << 40)
-		dev := &refusing{emuDevice: emu, kernel: "attn_bwd_dkv_v2_128", threads: 256, lose: lose} // v2:4/8/8's dK/dV
+		dev := &refusing{emuDevice: emu, kernel: "attn_bwd_dkv_v2_128", threads: c.refuse, lose: c.lose}
 		func() {
 			defer dev.enter()()
 			tr, err := newAttnTrial(dev, 1, 80, 2, 1, 128)
@@ -350,36 +371,46 @@ func TestAutoAttention(t *testing.T) {
 			if err := tr.fill(3); err != nil {
 				t.Fatal(err)
 			}
-			r := &rigged{attnTrial: tr, wrong: wrong,
-				ms: map[string]float64{"mma": 3, "v2:8/4/4": 2.5, "v2:4/4/4": 2, "v2:4/8/8": 0.5, "plain": 1}}
-			c, err := chooseAttention(r, cands)
-			if lose {
-				if err == nil || !strings.Contains(err.Error(), "v2:4/8/8") || !strings.Contains(err.Error(), "ILLEGAL_ADDRESS") {
-					t.Errorf("device lost: chose %v, error %v", c, err)
+			r := &rigged{attnTrial: tr, out: map[string]*attnResult{}, ms: map[string]AttnMs{
+				"mma":      {Fwd: 1.2, Pre: 0.05, DQ: 1.0, DKV: 1.6},
+				"v2:4/4/4": {Fwd: 0.95, Pre: 0.05, DQ: 0.70, DKV: 1.10},
+				"v2:8/8/8": {Fwd: 0.81, Pre: 0.05, DQ: 0.76, DKV: 1.05}}}
+			if c.wrong != "" {
+				r.wrong, _ = ParseAttention(c.wrong)
+			}
+			ch, err := chooseAttention(r, fitV2(tr.e.HS, dev.smemLimit()))
+			if c.lose {
+				if err == nil || !strings.Contains(err.Error(), "v2:4/4/4") || !strings.Contains(err.Error(), "ILLEGAL_ADDRESS") {
+					t.Errorf("device lost: chose %v, error %v", ch, err)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Log(c)
-			if c.Chosen.String() != "v2:4/4/4" || fmt.Sprint(r.timed) != "[mma v2:8/4/4 v2:4/4/4]" {
-				t.Errorf("chose %s after timing %v", c.Chosen, r.timed)
+			t.Logf("%s: %s", c.name, ch)
+			if ch.Chosen.String() != c.chose || fmt.Sprint(r.timed) != c.timed {
+				t.Errorf("%s: chose %s after timing %v; want %s after %s", c.name, ch.Chosen, r.timed, c.chose, c.timed)
 			}
-			if d := c.Trials[3].Dropped; !strings.Contains(d, "refused by the test") {
-				t.Errorf("v2:4/8/8 dropped for %q", d)
-			}
-			if d := c.Trials[4].Dropped; !strings.Contains(d, "differs from mma") {
-				t.Errorf("plain with the wrong scale dropped for %q (max rel %v)", d, c.Trials[4].MaxRel)
-			}
-			for _, i := range []int{1, 2} { // the v2 layouts: within bf16 rounding of mma
-				if c.Trials[i].Dropped != "" || !(c.Trials[i].MaxRel["dq"] < 2e-2) {
-					t.Errorf("%s: %v %s", c.Trials[i].Kernels, c.Trials[i].MaxRel, c.Trials[i].Dropped)
+			for _, tr := range ch.Trials {
+				want := c.dropped[tr.Kernels.String()]
+				switch {
+				case want != "" && !strings.Contains(tr.Dropped, want):
+					t.Errorf("%s: %s dropped for %q (max rel %v), want %q", c.name, tr.Kernels, tr.Dropped, tr.MaxRel, want)
+				case want == "" && (tr.Dropped != "" || !(tr.MaxRel["dq"] < 2e-2)): // within bf16 rounding of mma
+					t.Errorf("%s: %s: %v %s", c.name, tr.Kernels, tr.MaxRel, tr.Dropped)
 				}
 			}
-			ms, err := tr.time([]AttnKernels{{Kind: AttnMMA}, DefaultV2}, 1) // the device's own timing path
-			if err != nil || len(ms) != 2 || !(ms[0] > 0 && ms[1] > 0) {
-				t.Errorf("time: %v, %v", ms, err)
+			if c.name == "composed" {
+				for _, k := range []string{"v2:4/4/4", "v2:8/8/8"} {
+					if r.out[k] == nil || r.out["v2:8/4/8"] == nil || !r.out[k].equal(r.out["v2:8/4/8"]) {
+						t.Errorf("v2:8/4/8's outputs differ from %s's", k)
+					}
+				}
+				ms, err := tr.time([]AttnKernels{{Kind: AttnMMA}, DefaultV2}, 1) // the device's own timing path
+				if err != nil || len(ms) != 2 || !(ms[0].Fwd > 0 && ms[0].Pre > 0 && ms[0].DQ > 0 && ms[1].DKV > 0) {
+					t.Errorf("time: %v, %v", ms, err)
+				}
 			}
 		}()
 		if err := emu.close(); err != nil {
