@@ -197,7 +197,7 @@ func New(o Options) *Model {
 	}
 	m.applyTheme()
 	m.recipes = listRecipes(o.RecipeDir, o.Shipped())
-	m.runs = m.scanner.scan(o.RunsDir)
+	m.runs = m.scanner.scan(o.RunsDir, firstScanBudget)
 	m.lastScan = o.Now()
 	m.updateKeys()
 	return m
@@ -215,6 +215,9 @@ func (m *Model) applyTheme() {
 // clock.
 func (m *Model) Init() tea.Cmd {
 	cmds := []tea.Cmd{m.tick()}
+	if pendingRuns(m.runs) {
+		cmds = append(cmds, m.scanCmd())
+	}
 	if !m.opts.DarkKnown {
 		cmds = append(cmds, tea.RequestBackgroundColor)
 	}
@@ -237,10 +240,29 @@ type scanner struct {
 
 func newScanner() *scanner { return &scanner{cache: map[string]runInfo{}} }
 
-func (s *scanner) scan(root string) []runInfo {
+// scan lists the runs, reading metrics files for at most budget (scanRuns).
+func (s *scanner) scan(root string, budget time.Duration) []runInfo {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return scanRuns(root, s.cache)
+	return scanRuns(root, s.cache, budget)
+}
+
+// Budgets for reading metrics files in one scan: the first one, before the
+// screen is up, and those that follow, each showing what it filled in (a
+// crashed million-step run takes a second and a half to read).
+const (
+	firstScanBudget = 100 * time.Millisecond
+	scanBudget      = 300 * time.Millisecond
+)
+
+// pendingRuns says whether a run of the list still has its metrics to read.
+func pendingRuns(runs []runInfo) bool {
+	for _, r := range runs {
+		if r.pending {
+			return true
+		}
+	}
+	return false
 }
 
 // Open starts a session on the terminal and returns when the person quits. It

@@ -115,9 +115,18 @@ func (m *Model) viewRuns(w, h int) []string {
 			if m.liveData != nil && absPath(r.run.Dir) == absPath(m.liveData.Dir) {
 				best, last = m.liveData.Main.bestLoss(), m.liveData.Main.lastLoss()
 			}
-			line = fmt.Sprintf("%s%s %s %s %s %7d %9s %9s", cursor, sel, t.State(st).Render(stateGlyph(st)),
-				t.Text.Render(padRight(truncate(r.name, nameW-2), nameW-2)), t.State(st).Render(padRight(st, 11)), r.run.Steps,
-				fmtLoss(best), fmtLoss(last))
+			steps, bestS, lastS := fmt.Sprint(r.run.Steps), fmtLoss(best), fmtLoss(last)
+			if r.run.pending { // its metrics.jsonl is being read
+				if r.run.Steps == 0 {
+					steps = "…"
+				}
+				if math.IsNaN(best) {
+					bestS, lastS = "…", "…"
+				}
+			}
+			line = fmt.Sprintf("%s%s %s %s %s %7s %9s %9s", cursor, sel, t.State(st).Render(stateGlyph(st)),
+				t.Text.Render(padRight(truncate(r.name, nameW-2), nameW-2)), t.State(st).Render(padRight(st, 11)), steps,
+				bestS, lastS)
 		case rowSoup:
 			branch := "├"
 			if r.last {

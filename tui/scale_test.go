@@ -3,6 +3,8 @@ package tui
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -128,4 +130,41 @@ type runtimeMem struct{ s runtime.MemStats }
 func (m *runtimeMem) heap() uint64 {
 	runtime.ReadMemStats(&m.s)
 	return m.s.HeapAlloc
+}
+
+// TestScanRunsProgressive: a scan with no time for metrics files lists every
+// run at once, with its state from the cheap files and the unread ones
+// pending; scanning again fills them in (newest first) until the list is the
+// one a scan with all the time in the world gives. Before, the list appeared
+// only after every crashed run's metrics.jsonl had been read (300 runs, three
+// of 200K+ steps: 2.8 s to the first row in tmux; now 0.27 s).
+func TestScanRunsProgressive(t *testing.T) {
+	root := t.TempDir()
+	for i, n := range []int64{3000, 2000, 1000, 500} {
+		dir := filepath.Join(root, fmt.Sprintf("crashed-%d", i))
+		writeLongRun(t, dir, n)
+		mod := time.Now().Add(time.Duration(i-10) * time.Minute)
+		os.Chtimes(filepath.Join(dir, lab.MetricsFile), mod, mod)
+	}
+	want := scanRuns(root, map[string]runInfo{}, time.Hour)
+	cache := map[string]runInfo{}
+	got := scanRuns(root, cache, 0)
+	if len(got) != len(want) {
+		t.Fatalf("%d runs listed, want %d", len(got), len(want))
+	}
+	for i, r := range got {
+		if r.Name != want[i].Name || r.State != "crashed" {
+			t.Errorf("row %d: %s %s, want %s crashed", i, r.Name, r.State, want[i].Name)
+		}
+		// the first read is always done, newest first
+		if pend := i != 0; r.pending != pend || math.IsNaN(r.BestLoss) != pend {
+			t.Errorf("%s: pending %v, best loss %v after a scan without time", r.Name, r.pending, r.BestLoss)
+		}
+	}
+	for range len(want) {
+		got = scanRuns(root, cache, 0)
+	}
+	if pendingRuns(got) || !reflect.DeepEqual(got, want) {
+		t.Errorf("after %d scans:\ngot  %+v\nwant %+v", len(want), got, want)
+	}
 }

@@ -8,9 +8,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/olmolab/olmolab/experiments"
@@ -359,6 +362,7 @@ type runInfo struct {
 	metricSize int64
 	metricOff  int64   // how far metrics.jsonl has been read into agg
 	agg        lossAgg // its losses so far
+	pending    bool    // metrics.jsonl still to be read (the losses are those of an earlier scan, or none)
 }
 
 // soupInfo is a soup of a run: its ingredients' directories and its report.
@@ -371,10 +375,17 @@ type soupInfo struct {
 
 // scanRuns lists the run directories under root (those holding recipe.yaml),
 // newest first. cache keeps the expensive part (scanning metrics.jsonl for the
-// best loss) per directory until the file changes.
-func scanRuns(root string, cache map[string]runInfo) []runInfo {
+// best loss) per directory until the file changes. The cheap files (recipe,
+// summary, lock) are read for every run; the metrics files that need reading
+// are read in parallel for at most budget (at least one of them), and the
+// runs whose read did not fit come back pending, with the losses they had
+// (none for a run never read): the caller shows the list at once and scans
+// again to fill them in.
+func scanRuns(root string, cache map[string]runInfo, budget time.Duration) []runInfo {
 	ents, _ := os.ReadDir(root)
 	var out []runInfo
+	var todo []int          // indices in out whose metrics.jsonl needs a read
+	var sumSteps [][2]int64 // summary.json's steps and tokens, per run in out
 	for _, e := range ents {
 		if !e.IsDir() {
 			continue
@@ -390,24 +401,26 @@ func scanRuns(root string, cache map[string]runInfo) []runInfo {
 			ri.Modified = mst.ModTime()
 			ri.metricSize = mst.Size()
 		}
+		sum, hasSum := lab.ReadSummary(dir)
 		c, cached := cache[dir]
+		read := false
 		switch {
-		case cached && c.metricSize == ri.metricSize && c.Modified.Equal(ri.Modified):
+		case cached && !c.pending && c.metricSize == ri.metricSize && c.Modified.Equal(ri.Modified):
 			ri = c
 		case cached && c.agg.n > 0 && ri.metricSize >= c.metricSize:
 			// a running run: read only what it appended
 			ri.Recipe, ri.agg, ri.metricOff = c.Recipe, c.agg, c.metricOff
-			fillLosses(&ri)
+			ri.BestLoss, ri.LastLoss, ri.Steps, ri.Tokens = c.BestLoss, c.LastLoss, c.Steps, c.Tokens
+			read = true
 		default:
 			ri.Recipe = recipeName(filepath.Join(dir, lab.RecipeFile))
 			ri.agg = newLossAgg()
-			if !summaryLosses(&ri, mst) {
-				fillLosses(&ri)
-			}
+			read = !summaryLosses(&ri, mst, sum, hasSum)
 		}
-		if s, ok := lab.ReadSummary(dir); ok && s.Steps > 0 {
-			ri.Steps, ri.Tokens = s.Steps, s.Tokens
+		if hasSum && sum.Steps > 0 {
+			ri.Steps, ri.Tokens = sum.Steps, sum.Tokens
 		}
+		sumSteps = append(sumSteps, [2]int64{ri.Steps, ri.Tokens})
 		ri.State = runState(dir, nil)
 		if l, ok := lab.LiveLock(dir); ok {
 			ri.lockMode = l.Mode
@@ -416,11 +429,48 @@ func scanRuns(root string, cache map[string]runInfo) []runInfo {
 		if st, err := os.Stat(filepath.Join(dir, lab.EvalsFile)); err == nil && st.Size() > 0 {
 			ri.HasEvals = true
 		}
-		cache[dir] = ri
+		ri.pending = read
+		if read {
+			todo = append(todo, len(out))
+		}
 		out = append(out, ri)
+	}
+	// the newest first: those are the rows on screen
+	sort.SliceStable(todo, func(a, b int) bool { return out[todo[a]].Modified.After(out[todo[b]].Modified) })
+	fillAll(out, todo, time.Now().Add(budget))
+	for i, ri := range out {
+		if sumSteps[i][0] > 0 { // summary.json's count wins over the lines read
+			ri.Steps, ri.Tokens = sumSteps[i][0], sumSteps[i][1]
+			out[i] = ri
+		}
+		if !ri.pending {
+			cache[ri.Dir] = ri
+		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Modified.After(out[j].Modified) })
 	return out
+}
+
+// fillAll reads the metrics of out[todo] with one worker per core, each
+// taking the next run until the deadline has passed (the first is always
+// read, so repeated scans make progress); those left stay pending.
+func fillAll(out []runInfo, todo []int, deadline time.Time) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(todo)) {
+		wg.Go(func() {
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= len(todo) || (k > 0 && time.Now().After(deadline)) {
+					return
+				}
+				ri := &out[todo[k]]
+				fillLosses(ri)
+				ri.pending = false
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // stepLine is what the runs list and the overlay read of a metrics.jsonl
@@ -504,13 +554,12 @@ func fillLosses(ri *runInfo) {
 // the summary was written after the last step (a run that ended): the lab's
 // own min_loss and final_loss (the mean of the last 10), without reading a
 // metrics file of a million lines.
-func summaryLosses(ri *runInfo, metrics os.FileInfo) bool {
+func summaryLosses(ri *runInfo, metrics os.FileInfo, s lab.RunSummary, ok bool) bool {
 	path := filepath.Join(ri.Dir, lab.SummaryFile)
 	st, err := os.Stat(path)
 	if err != nil || metrics == nil || st.ModTime().Before(metrics.ModTime()) {
 		return false
 	}
-	s, ok := lab.ReadSummary(ri.Dir)
 	if !ok || s.Steps <= 0 || math.IsInf(s.MinLoss, 0) || math.IsNaN(s.MinLoss) || s.MinLoss == 0 {
 		return false
 	}

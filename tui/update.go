@@ -36,7 +36,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case runLoadedMsg:
 		m.handleRunLoaded(msg)
 	case runsScannedMsg:
-		m.handleRunsScanned(msg)
+		cmd = m.handleRunsScanned(msg)
 	case overlayLoadedMsg:
 		m.handleOverlayLoaded(msg)
 	case evalsLoadedMsg:
@@ -604,10 +604,12 @@ func (m *Model) handleTick(msg tickMsg) tea.Cmd {
 func (m *Model) scanCmd() tea.Cmd {
 	m.scanning = true
 	s, root := m.scanner, m.opts.RunsDir
-	return func() tea.Msg { return runsScannedMsg{runs: s.scan(root)} }
+	return func() tea.Msg { return runsScannedMsg{runs: s.scan(root, scanBudget)} }
 }
 
-func (m *Model) handleRunsScanned(msg runsScannedMsg) {
+// handleRunsScanned shows the list scanned, and scans again at once while
+// runs are still pending, so their losses fill in as their reads finish.
+func (m *Model) handleRunsScanned(msg runsScannedMsg) tea.Cmd {
 	m.scanning = false
 	m.lastScan = time.Now()
 	m.runs = msg.runs
@@ -615,6 +617,10 @@ func (m *Model) handleRunsScanned(msg runsScannedMsg) {
 	if n := len(m.recipes) + len(m.runs); m.homeCursor >= n {
 		m.homeCursor = max(n-1, 0)
 	}
+	if pendingRuns(m.runs) {
+		return m.scanCmd()
+	}
+	return nil
 }
 
 // loadOverlay reads the curves of the runs selected for the overlay: what
