@@ -1,6 +1,7 @@
 package olmes
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,10 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"gonum.org/v1/gonum/stat"
+
+	"github.com/olmolab/olmolab/lab/jsonfield"
 )
 
 // Signal and noise (olmes.md §4; Heineman et al. 2025, allenai/signal-and-noise snr/metrics.py).
@@ -161,6 +166,7 @@ func ReadEvalRecords(path string) ([]EvalRecord, error) {
 	rc := &tailWatcher{r: raw}
 	var recs []EvalRecord
 	var torn error // a malformed line, forgiven if nothing follows it
+	names := map[string]string{}
 	first := true
 	err = forEachLine(path, rc, func(line []byte, n int) error {
 		if first && line[0] != '{' { // a record being written is still an object's start
@@ -174,10 +180,13 @@ func ReadEvalRecords(path string) ([]EvalRecord, error) {
 			return torn
 		}
 		var r EvalRecord
-		dec := json.NewDecoder(strings.NewReader(string(line)))
-		if err := dec.Decode(&r); err != nil {
-			torn = &InputError{Path: path, Line: n, Msg: "malformed eval record", Err: err}
-			return nil
+		if !fastEvalRecord(line, &r, names) {
+			r = EvalRecord{}
+			dec := json.NewDecoder(strings.NewReader(string(line)))
+			if err := dec.Decode(&r); err != nil {
+				torn = &InputError{Path: path, Line: n, Msg: "malformed eval record", Err: err}
+				return nil
+			}
 		}
 		if r.Task == "" || r.Metric == "" {
 			return inputErrorf(path, n, `each line needs "task", "metric" and "value" (olmes.EvalRecord)`, "eval record without task or metric")
@@ -198,6 +207,78 @@ func ReadEvalRecords(path string) ([]EvalRecord, error) {
 		return nil, &InputError{Path: path, Msg: "reading", Err: err}
 	}
 	return recs, nil
+}
+
+// fastEvalRecord reads a record as the lab and olmolab eval write it with
+// jsonfield.Each and strconv, and names (run, task, metric…) through intern,
+// which gives the same string for the same bytes: an MMLU-scale evals.jsonl
+// repeats a few hundred names in hundreds of thousands of lines. False for
+// anything else (a key it does not know, an escaped string, a value that does
+// not parse), which encoding/json then reads.
+func fastEvalRecord(line []byte, r *EvalRecord, intern map[string]string) bool {
+	ok := true
+	name := func(v []byte) string {
+		if len(v) < 2 || v[0] != '"' || bytes.IndexByte(v, '\\') >= 0 {
+			ok = false
+			return ""
+		}
+		v = v[1 : len(v)-1]
+		if s, hit := intern[string(v)]; hit {
+			return s
+		}
+		s := string(v)
+		if len(intern) < 1<<16 {
+			intern[s] = s
+		}
+		return s
+	}
+	integer := func(v []byte) int64 {
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		ok = ok && err == nil
+		return n
+	}
+	parsed := jsonfield.Each(line, func(k, v []byte) {
+		switch string(k) {
+		case "run":
+			r.Run = name(v)
+		case "step":
+			r.Step = int(integer(v))
+		case "tokens":
+			r.Tokens = integer(v)
+		case "phase":
+			r.Phase = name(v)
+		case "why":
+			r.Why = name(v)
+		case "task":
+			r.Task = name(v)
+		case "formulation":
+			ok = ok && r.Formulation.UnmarshalText([]byte(name(v))) == nil
+		case "metric":
+			r.Metric = name(v)
+		case "value":
+			f, err := strconv.ParseFloat(string(v), 64)
+			ok = ok && err == nil
+			r.Value = f
+		case "primary":
+			r.Primary = string(v) == "true"
+			ok = ok && (r.Primary || string(v) == "false")
+		case "group":
+			r.Group = name(v)
+		case "tag":
+			r.Tag = name(v)
+		case "time":
+			if len(v) < 2 || v[0] != '"' {
+				ok = false
+				return
+			}
+			t, err := time.Parse(time.RFC3339Nano, string(v[1:len(v)-1]))
+			ok = ok && err == nil
+			r.Time = t
+		default:
+			ok = false
+		}
+	})
+	return parsed && ok
 }
 
 // notEvals is the error for a file given as evals.jsonl that is something else.
@@ -222,14 +303,23 @@ func LoadRunEvals(paths ...string) ([]RunEvals, error) {
 			return inputErrorf(file, 0, "a run's evaluations come from its recipe's eval: section (tasks, interval, at_anneal), or the v key in the lab",
 				"holds no evaluations")
 		}
+		if len(recs) == 0 {
+			return nil
+		}
 		def := filepath.Base(filepath.Dir(file))
-		for _, r := range recs {
-			name := r.Run
-			if name == "" {
-				name = def
-				r.Run = def
+		one := true // the file is one run's (no soups): it becomes that run's records as it is
+		for i := range recs {
+			if recs[i].Run == "" {
+				recs[i].Run = def
 			}
-			byRun[name] = append(byRun[name], r)
+			one = one && recs[i].Run == recs[0].Run
+		}
+		if one && byRun[recs[0].Run] == nil {
+			byRun[recs[0].Run] = recs
+			return nil
+		}
+		for _, r := range recs {
+			byRun[r.Run] = append(byRun[r.Run], r)
 		}
 		return nil
 	}

@@ -1,6 +1,7 @@
 package olmes
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,8 +9,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func near(a, b, tol float64) bool {
@@ -431,4 +434,74 @@ func FuzzReadEvalRecords(f *testing.F) {
 			}
 		}
 	})
+}
+
+// writeMMLUEvals writes evals.jsonl at MMLU scale: 57 subjects × 8 metrics
+// every 1000 steps of a run of steps steps (100K steps: 45,600 records, 11 MB).
+func writeMMLUEvals(tb testing.TB, path, run string, steps int) {
+	tb.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for s := 1000; s <= steps; s += 1000 {
+		for sub := range 57 {
+			for i, m := range MetricNames[:8] {
+				b, _ := json.Marshal(EvalRecord{Run: run, Step: s, Tokens: int64(s) << 20, Phase: "stable", Why: "interval",
+					Task: fmt.Sprintf("mmlu_%02d", sub), Formulation: MC, Metric: m, Value: 0.25 + float64(s)/1e6 + float64(sub)/1e3,
+					Primary: i == 0, Time: t0.Add(time.Duration(s) * time.Second)})
+				w.Write(append(b, '\n'))
+			}
+		}
+	}
+	w.Flush()
+	f.Close()
+}
+
+// BenchmarkReadEvalRecords reads an MMLU-scale evals.jsonl of a 100K-step run
+// (45,600 records, 11 MB).
+func BenchmarkReadEvalRecords(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "evals.jsonl")
+	writeMMLUEvals(b, path, "r", 100000)
+	b.ReportAllocs()
+	for b.Loop() {
+		recs, err := ReadEvalRecords(path)
+		if err != nil || len(recs) != 45600 {
+			b.Fatal(err, len(recs))
+		}
+	}
+}
+
+// TestFastEvalRecord: a record read by fastEvalRecord is the one
+// encoding/json reads, and what it cannot read is left to encoding/json.
+func TestFastEvalRecord(t *testing.T) {
+	for _, line := range []string{
+		`{"run":"r","step":3000,"tokens":12582912,"phase":"stable","why":"interval","task":"mmlu_00","formulation":"mc","metric":"acc_raw","value":0.25,"primary":true,"time":"2026-11-01T00:50:00.123456789Z"}`,
+		`{"run":"r/soup","step":1,"tokens":2,"task":"val/web","formulation":"lm","metric":"ce_loss","value":3.5e-1,"group":"development","tag":"x","time":"2026-11-01T01:00:00+01:00"}`,
+		`{"run":"r","step":1,"task":"arith","metric":"acc_raw","value":1,"primary":false}`,
+	} {
+		var got, want EvalRecord
+		if !fastEvalRecord([]byte(line), &got, map[string]string{}) {
+			t.Fatalf("%s: not read", line)
+		}
+		if err := json.Unmarshal([]byte(line), &want); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\ngot  %+v\nwant %+v", line, got, want)
+		}
+	}
+	for _, line := range []string{
+		`{"run":"a \"quoted\" run","task":"t","metric":"m","value":1}`,
+		`{"Run":"r","task":"t","metric":"m","value":1}`,
+		`{"run":"r","task":"t","formulation":"zz","metric":"m","value":1}`,
+		`{"run":"r","task":"t","metric":"m","value":"high"}`,
+	} {
+		var r EvalRecord
+		if fastEvalRecord([]byte(line), &r, map[string]string{}) {
+			t.Errorf("%s: read by the fast path, want encoding/json", line)
+		}
+	}
 }
