@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/olmolab/olmolab/lab"
 	"github.com/olmolab/olmolab/lab/olmes"
@@ -60,23 +61,79 @@ func metricColumn(metric string) string {
 	return metric
 }
 
-// readEvalRecords reads a run's evals.jsonl (missing: none).
+// readEvalRecords reads the run's own latest evaluation from its evals.jsonl
+// (missing: none), streaming: the trailing records of the run itself (not its
+// soups', recorded under "<run>/…") with the same step and reason, which is
+// all latestEval shows. An MMLU-scale file is 80 MB of hundreds of thousands
+// of records; it was read whole and every record kept.
 func readEvalRecords(dir string) []evalRecord {
-	b, err := os.ReadFile(filepath.Join(dir, lab.EvalsFile))
+	lr, err := openLines(filepath.Join(dir, lab.EvalsFile), 0)
 	if err != nil {
 		return nil
 	}
+	defer lr.close()
 	var out []evalRecord
-	for _, line := range bytes.Split(b, []byte{'\n'}) {
-		if len(bytes.TrimSpace(line)) == 0 {
+	for line := lr.next(); line != nil; line = lr.next() {
+		var r evalRecord
+		if !fastEvalRecord(line, &r) && (json.Unmarshal(line, &r) != nil || r.Task == "") {
 			continue
 		}
-		var r evalRecord
-		if json.Unmarshal(line, &r) == nil && r.Task != "" {
-			out = append(out, r)
+		if strings.Contains(r.Run, "/") {
+			continue
 		}
+		if len(out) > 0 && (r.Step != out[0].Step || r.Why != out[0].Why) {
+			out = out[:0]
+		}
+		out = append(out, r)
 	}
 	return out
+}
+
+// fastEvalRecord reads an evals.jsonl line as the lab writes it with
+// lab.EachField; false for anything else (a key it does not know, an escaped
+// string), which encoding/json then reads.
+func fastEvalRecord(line []byte, r *evalRecord) bool {
+	ok := true
+	str := func(v []byte) string {
+		if len(v) < 2 || v[0] != '"' || bytes.IndexByte(v, '\\') >= 0 {
+			ok = false
+			return ""
+		}
+		return string(v[1 : len(v)-1])
+	}
+	parsed := lab.EachField(line, func(k, v []byte) {
+		var err error
+		switch string(k) {
+		case "run":
+			r.Run = str(v)
+		case "step":
+			r.Step, err = strconv.ParseInt(string(v), 10, 64)
+		case "tokens":
+			r.Tokens, err = strconv.ParseInt(string(v), 10, 64)
+		case "phase":
+			r.Phase = str(v)
+		case "why":
+			r.Why = str(v)
+		case "task":
+			r.Task = str(v)
+		case "formulation":
+			r.Form = str(v)
+		case "metric":
+			r.Metric = str(v)
+		case "value":
+			r.Value, err = strconv.ParseFloat(string(v), 64)
+		case "primary":
+			r.Primary = string(v) == "true"
+			ok = ok && (r.Primary || string(v) == "false")
+		case "time":
+			r.Time, err = time.Parse(time.RFC3339Nano, str(v))
+		case "group", "tag": // olmolab eval's; not shown
+		default:
+			ok = false
+		}
+		ok = ok && err == nil
+	})
+	return parsed && ok && r.Task != ""
 }
 
 // latestEval picks the run's own latest evaluation: the trailing records of
