@@ -28,7 +28,7 @@ func Each(line []byte, fn func(key, val []byte)) bool {
 		k0 := i + 1
 		i = k0
 		for i < len(line) && line[i] != '"' {
-			if line[i] == '\\' {
+			if line[i] == '\\' || line[i] < 0x20 { // an escape, or a control character JSON forbids
 				return false
 			}
 			i++
