@@ -268,33 +268,17 @@ type plotCache struct {
 	lines   []string
 }
 
-func metricOf(which int) func(stepPoint) float64 {
-	switch which {
-	case chartGrad:
-		return func(p stepPoint) float64 { return p.Grad }
-	case chartLR:
-		return func(p stepPoint) float64 { return p.LR }
-	}
-	return func(p stepPoint) float64 { return p.Loss }
-}
-
 // plotRun draws one metric of a run: the raw series bucketed per column (min
 // and max, faint), the smoothed series on top, soup ingredients in their own
 // colours, spikes and phase changes marked.
 func (m *Model) plotRun(d *runData, which, w, rows int) []string {
 	t := m.theme
 	pw := plotWidth(w)
-	metric := metricOf(which)
 	curves := append([]*curve{&d.Main}, d.Ingredients...)
 	x0, x1 := math.Inf(1), math.Inf(-1)
 	for _, c := range curves {
-		if n := len(c.Pts); n > 0 {
-			a, b := c.Pts[0], c.Pts[n-1]
-			if m.byTokens {
-				x0, x1 = math.Min(x0, float64(a.Tokens)), math.Max(x1, float64(b.Tokens))
-			} else {
-				x0, x1 = math.Min(x0, float64(a.Step)), math.Max(x1, float64(b.Step))
-			}
+		if a, b, ok := c.xRange(m.byTokens); ok {
+			x0, x1 = math.Min(x0, a), math.Max(x1, b)
 		}
 	}
 	ch := chart{width: w, rows: rows, logY: m.logY[which], axisStyle: t.Border, vlineStyle: t.Marker, labelStyle: t.Subtle,
@@ -305,7 +289,7 @@ func (m *Model) plotRun(d *runData, which, w, rows int) []string {
 	smooth := m.smoothOn && which != chartLR
 	alpha := smoothLevels[m.smoothIdx]
 	for i, c := range curves {
-		xs, ys := c.series(m.byTokens, metric)
+		xs, ys := c.series(m.byTokens, which)
 		lo, hi, last := bucketize(xs, ys, x0, x1, pw)
 		if i == 0 {
 			fillGaps(lo)

@@ -51,11 +51,11 @@ func awaitReload(t *testing.T, cmd tea.Cmd) liveReloadedMsg {
 // steps checks a curve holds steps from..to, each once, in order.
 func checkSteps(t *testing.T, c curve, from, to int64) {
 	t.Helper()
-	if int64(len(c.Pts)) != to-from+1 {
-		t.Fatalf("%d points, want steps %d..%d", len(c.Pts), from, to)
+	if int64(c.len()) != to-from+1 {
+		t.Fatalf("%d points, want steps %d..%d", c.len(), from, to)
 	}
-	for i, p := range c.Pts {
-		if p.Step != from+int64(i) {
+	for i := range c.len() {
+		if p := c.at(i); p.Step != from+int64(i) {
 			t.Fatalf("point %d is step %d, want %d", i, p.Step, from+int64(i))
 		}
 	}
@@ -96,7 +96,7 @@ func TestReloadAfterDroppedEvents(t *testing.T) {
 		t.Fatal("the bridge does not say the queue dropped events")
 	}
 	_, cmd := m.Update(msg)
-	if n := len(m.liveData.Main.Pts); n >= 120 {
+	if n := m.liveData.Main.len(); n >= 120 {
 		t.Fatalf("the test needs a gap: %d points before the reload", n)
 	}
 	// more arrives before the files are read back

@@ -62,7 +62,7 @@ type overlayLoadedMsg struct {
 type overlayPart struct {
 	from, off int64
 	reset     bool
-	pts       []stepPoint
+	steps     *curve // the steps read (loss only)
 }
 
 // evalsLoadedMsg is the evaluation view's data.

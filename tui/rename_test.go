@@ -29,8 +29,8 @@ func TestRenamedRunDir(t *testing.T) {
 			steps++
 		}
 	}
-	if d.Last.Step != last.Step || len(d.Main.Pts) != steps || len(d.Ingredients) != 0 {
-		t.Errorf("last step %d (want %d), %d points (want %d), %d ingredients (want 0)", d.Last.Step, last.Step, len(d.Main.Pts), steps, len(d.Ingredients))
+	if d.Last.Step != last.Step || d.Main.len() != steps || len(d.Ingredients) != 0 {
+		t.Errorf("last step %d (want %d), %d points (want %d), %d ingredients (want 0)", d.Last.Step, last.Step, d.Main.len(), steps, len(d.Ingredients))
 	}
 	if rows, _, _, _ := latestEval("baseline", readEvalRecords(dir)); len(rows) == 0 {
 		t.Error("the renamed run's latest evaluation is missing")

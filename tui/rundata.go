@@ -11,21 +11,6 @@ import (
 	"github.com/olmolab/olmolab/lab/data"
 )
 
-// stepPoint is one optimizer step as the charts need it.
-type stepPoint struct {
-	Step, Tokens   int64
-	Loss, Grad, LR float64
-	Skipped        bool
-}
-
-// curve is a series of steps of one model: the run itself or one soup
-// ingredient.
-type curve struct {
-	Name    string
-	Pts     []stepPoint
-	version int // counts changes to an overlay curve, so its chart is drawn once
-}
-
 // markKind is what a chart marker stands for.
 type markKind int
 
@@ -216,7 +201,7 @@ func (d *runData) applyStep(e lab.Event) {
 			c = &curve{Name: name}
 			d.Ingredients = append(d.Ingredients, c)
 		}
-		c.Pts = append(c.Pts, p)
+		c.add(p)
 		d.Phase = e.Phase
 		d.LastIng = e
 		return
@@ -231,11 +216,8 @@ func (d *runData) applyStep(e lab.Event) {
 		d.State = "running"
 	}
 	// a resumed run rewrites its files from the checkpoint on: drop what it replaces
-	pts := d.Main.Pts
-	for len(pts) > 0 && pts[len(pts)-1].Step >= e.Step {
-		pts = pts[:len(pts)-1]
-	}
-	d.Main.Pts = append(pts, p)
+	d.Main.dropAfter(e.Step - 1)
+	d.Main.add(p)
 	d.Last = e
 	d.Phase = e.Phase
 	if e.TotalTokens > 0 {
@@ -254,11 +236,7 @@ func (d *runData) applyStep(e lab.Event) {
 func (d *runData) applyResumed(e lab.Event) {
 	d.Ended = false
 	d.State = "running"
-	pts := d.Main.Pts
-	for len(pts) > 0 && pts[len(pts)-1].Step > e.Step {
-		pts = pts[:len(pts)-1]
-	}
-	d.Main.Pts = pts
+	d.Main.dropAfter(e.Step)
 	if e.Phase != "" {
 		d.Phase = e.Phase
 	}
@@ -271,13 +249,6 @@ func (d *runData) applyResumed(e lab.Event) {
 	d.SoupRunning, d.LastIng = false, lab.Event{}
 	d.Markers = append(d.Markers, marker{Kind: markResume, Step: e.Step, Tokens: e.Tokens, Text: "resumed " + e.Message})
 	d.note(e, fmt.Sprintf("resumed at step %d %s", e.Step, e.Message))
-}
-
-func (c *curve) lastTokens() int64 {
-	if len(c.Pts) == 0 {
-		return 0
-	}
-	return c.Pts[len(c.Pts)-1].Tokens
 }
 
 // tokensPerSec is the smoothed throughput.
@@ -345,48 +316,6 @@ func (d *runData) displayState() string {
 		}
 	}
 	return d.State
-}
-
-// series returns the x values (step or tokens) and one metric of a curve.
-func (c *curve) series(byTokens bool, metric func(stepPoint) float64) (xs, ys []float64) {
-	xs, ys = make([]float64, len(c.Pts)), make([]float64, len(c.Pts))
-	for i, p := range c.Pts {
-		if byTokens {
-			xs[i] = float64(p.Tokens)
-		} else {
-			xs[i] = float64(p.Step)
-		}
-		ys[i] = metric(p)
-	}
-	return xs, ys
-}
-
-// bestLoss is the lowest finite loss of the run's own curve.
-func (c *curve) bestLoss() float64 {
-	best := math.NaN()
-	for _, p := range c.Pts {
-		if !p.Skipped && (math.IsNaN(best) || p.Loss < best) {
-			best = p.Loss
-		}
-	}
-	return best
-}
-
-// lastLoss is the mean of the last up to 10 finite losses (as the lab's
-// summary's final loss).
-func (c *curve) lastLoss() float64 {
-	var s float64
-	n := 0
-	for i := len(c.Pts) - 1; i >= 0 && n < 10; i-- {
-		if !c.Pts[i].Skipped {
-			s += c.Pts[i].Loss
-			n++
-		}
-	}
-	if n == 0 {
-		return math.NaN()
-	}
-	return s / float64(n)
 }
 
 // eta estimates the time to the run's end from the smoothed throughput; a

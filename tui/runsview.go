@@ -166,7 +166,7 @@ func (m *Model) overlayChart(w, h int) (out []string) {
 		if m.liveData != nil && absPath(d) == absPath(m.liveData.Dir) {
 			c = &m.liveData.Main
 		}
-		if c != nil && len(c.Pts) > 0 {
+		if c != nil && c.len() > 0 {
 			curves = append(curves, c)
 			names = append(names, d)
 		}
@@ -179,7 +179,7 @@ func (m *Model) overlayChart(w, h int) (out []string) {
 		if m.liveData != nil && c == &m.liveData.Main {
 			v = m.liveData.version
 		}
-		key += fmt.Sprintf("|%s %d %d", names[i], v, len(c.Pts))
+		key += fmt.Sprintf("|%s %d %d", names[i], v, c.len())
 	}
 	if m.overlayPlot.key == key {
 		return m.overlayPlot.lines
@@ -203,13 +203,13 @@ func (m *Model) overlayChart(w, h int) (out []string) {
 	pw := plotWidth(w)
 	x0, x1 := math.Inf(1), math.Inf(-1)
 	for _, c := range curves {
-		xs, _ := c.series(m.byTokens, metricOf(chartLoss))
-		x0, x1 = math.Min(x0, xs[0]), math.Max(x1, xs[len(xs)-1])
+		a, b, _ := c.xRange(m.byTokens)
+		x0, x1 = math.Min(x0, a), math.Max(x1, b)
 	}
 	ch := chart{width: w, rows: max(rows-1, 2), logY: m.logY[chartLoss], axisStyle: t.Border, labelStyle: t.Subtle,
 		emptyMessage: "no run selected"}
 	for i, c := range curves {
-		xs, ys := c.series(m.byTokens, metricOf(chartLoss))
+		xs, ys := c.series(m.byTokens, chartLoss)
 		if m.smoothOn {
 			ys = smoothEMA(ys, smoothLevels[m.smoothIdx])
 		}

@@ -85,8 +85,8 @@ func BenchmarkLoadRun(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		d, _, err := loadRun(dir)
-		if err != nil || len(d.Main.Pts) != 100000 {
-			b.Fatal(err, len(d.Main.Pts))
+		if err != nil || d.Main.len() != 100000 {
+			b.Fatal(err, d.Main.len())
 		}
 	}
 }
@@ -116,10 +116,10 @@ func TestLoadRunStreams(t *testing.T) {
 	d, _, err := loadRun(dir)
 	close(stop)
 	<-done
-	if err != nil || len(d.Main.Pts) != 50000 || d.Eval == nil || d.Eval.Step != 50000 {
-		t.Fatalf("loaded %v: %d steps", err, len(d.Main.Pts))
+	if err != nil || d.Main.len() != 50000 || d.Eval == nil || d.Eval.Step != 50000 {
+		t.Fatalf("loaded %v: %d steps", err, d.Main.len())
 	}
-	// 50K points of 48 bytes, doubled by append, and garbage not yet collected
+	// 50K points of 12 bytes (curve.go), the reader's buffers, and garbage not yet collected
 	if grown := int64(peak) - int64(base); grown > 40<<20 {
 		t.Errorf("heap grew %d MB while loading 50K steps, want under 40 MB", grown>>20)
 	}

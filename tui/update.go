@@ -649,7 +649,7 @@ func (m *Model) loadOverlay() tea.Cmd {
 			if err != nil {
 				continue
 			}
-			part := overlayPart{from: off}
+			part := overlayPart{from: off, steps: &curve{lossOnly: true}}
 			if st.Size() == off {
 				out[d] = overlayPart{from: off, off: off}
 				continue
@@ -658,7 +658,8 @@ func (m *Model) loadOverlay() tea.Cmd {
 				part.from, part.reset = 0, true
 			}
 			part.off, err = readSteps(path, part.from, func(s stepLine) {
-				part.pts = append(part.pts, stepPoint{Step: s.Step, Tokens: s.Tokens, Loss: s.Loss, Skipped: s.Skipped})
+				part.steps.dropAfter(s.Step - 1)
+				part.steps.add(stepPoint{Step: s.Step, Tokens: s.Tokens, Loss: s.Loss, Skipped: s.Skipped})
 			})
 			if err != nil {
 				continue
@@ -677,17 +678,24 @@ func (m *Model) handleOverlayLoaded(msg overlayLoadedMsg) {
 			if part.from != 0 {
 				continue // read from where an older curve ended: read again
 			}
-			c = &curve{Name: d}
+			c = &curve{Name: d, lossOnly: true}
 			m.overlay[d] = c
 		}
-		for _, p := range part.pts {
-			pts := c.Pts
-			for len(pts) > 0 && pts[len(pts)-1].Step >= p.Step {
-				pts = pts[:len(pts)-1]
+		n := 0
+		if part.steps != nil {
+			n = part.steps.len()
+			if c.len() == 0 && n > 0 { // a whole file: the curve read is the curve
+				part.steps.Name, part.steps.version = d, c.version
+				c, m.overlay[d] = part.steps, part.steps
+			} else {
+				for i := range n {
+					p := part.steps.at(i)
+					c.dropAfter(p.Step - 1)
+					c.add(p)
+				}
 			}
-			c.Pts = append(pts, p)
 		}
-		if len(part.pts) > 0 || part.reset {
+		if n > 0 || part.reset {
 			c.version++
 		}
 		m.overlayOff[d] = part.off
