@@ -285,7 +285,7 @@ func runSNR(args []string, stdout, stderr io.Writer) error {
 	if err := checkOutputDir("snr --json", *jsonOut); err != nil {
 		return err
 	}
-	runs, err := olmes.LoadRunEvals(paths...)
+	runs, err := olmes.LoadRunEvalTails(*lastN, "", paths...)
 	if err != nil {
 		return olmesError(err)
 	}

@@ -208,12 +208,12 @@ func loadEvalData(run, dir string, primary map[string]string, runDirs []string) 
 	}
 	var runs []olmes.RunEvals
 	for _, rd := range runDirs {
-		all, err := olmes.LoadRunEvals(rd)
+		all, err := olmes.LoadRunEvalTails(0, "", rd)
 		if err != nil {
 			continue
 		}
 		for _, re := range all {
-			if !strings.Contains(re.Name, "/") && len(re.Records) > 0 {
+			if !strings.Contains(re.Name, "/") && re.HasEvals() {
 				runs = append(runs, re)
 			}
 		}

@@ -142,11 +142,20 @@ func TrailingMean(xs []float64, n int) []float64 {
 	return out
 }
 
-// RunEvals is one run's eval records.
+// RunEvals is one run's evaluations: its records (LoadRunEvals), or only
+// what SNR needs of them (LoadRunEvalTails).
 type RunEvals struct {
 	Name    string
 	Records []EvalRecord
+
+	tails   map[seriesKey]seriesTail // LoadRunEvalTails's, for tailN and tailTag
+	tailN   int
+	tailTag string
+	n       int // records read
 }
+
+// HasEvals says whether the run has any evaluation record.
+func (r RunEvals) HasEvals() bool { return len(r.Records) > 0 || r.n > 0 }
 
 // ReadEvalRecords reads an evals.jsonl file. A malformed line is an *InputError
 // with its line number, except a last line without its newline that does not
@@ -154,17 +163,26 @@ type RunEvals struct {
 // is clearly something else (a .yaml recipe, a first line that is not a JSON
 // object) says so rather than calling its first line a malformed record.
 func ReadEvalRecords(path string) ([]EvalRecord, error) {
+	var recs []EvalRecord
+	if err := eachEvalRecord(path, func(r *EvalRecord) { recs = append(recs, *r) }); err != nil {
+		return nil, err
+	}
+	return recs, nil
+}
+
+// eachEvalRecord is ReadEvalRecords calling fn with each record instead of
+// keeping them (fn must not keep r).
+func eachEvalRecord(path string, fn func(r *EvalRecord)) error {
 	raw, err := openMaybeGzip(path)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer raw.Close()
 	switch filepath.Ext(strings.TrimSuffix(path, ".gz")) {
 	case ".yaml", ".yml":
-		return nil, notEvals(path, "a YAML file, such as a recipe")
+		return notEvals(path, "a YAML file, such as a recipe")
 	}
 	rc := &tailWatcher{r: raw}
-	var recs []EvalRecord
 	var torn error // a malformed line, forgiven if nothing follows it
 	names := map[string]string{}
 	first := true
@@ -194,7 +212,7 @@ func ReadEvalRecords(path string) ([]EvalRecord, error) {
 		if math.IsNaN(r.Value) || math.IsInf(r.Value, 0) {
 			return inputErrorf(path, n, "", "value is not finite")
 		}
-		recs = append(recs, r)
+		fn(&r)
 		return nil
 	})
 	if err == nil && torn != nil && rc.last == '\n' {
@@ -202,11 +220,11 @@ func ReadEvalRecords(path string) ([]EvalRecord, error) {
 	}
 	if err != nil {
 		if IsInputError(err) {
-			return nil, err
+			return err
 		}
-		return nil, &InputError{Path: path, Msg: "reading", Err: err}
+		return &InputError{Path: path, Msg: "reading", Err: err}
 	}
-	return recs, nil
+	return nil
 }
 
 // fastEvalRecord reads a record as the lab and olmolab eval write it with
@@ -290,9 +308,6 @@ func notEvals(path, why string) *InputError {
 // directories, or evals.jsonl files. Records are grouped into runs by their "run" field, or by the directory
 // of their file when it is empty. Runs come back sorted by name.
 func LoadRunEvals(paths ...string) ([]RunEvals, error) {
-	if len(paths) == 0 {
-		return nil, inputErrorf("", 0, "give run directories, a directory of runs, or evals.jsonl files", "no runs")
-	}
 	byRun := map[string][]EvalRecord{}
 	read := func(file string, given bool) error {
 		recs, err := ReadEvalRecords(file)
@@ -323,40 +338,203 @@ func LoadRunEvals(paths ...string) ([]RunEvals, error) {
 		}
 		return nil
 	}
-	for _, p := range paths {
-		st, err := os.Stat(p)
-		if err != nil {
-			return nil, &InputError{Path: p, Msg: "no such run directory or evals file", Err: err}
-		}
-		if !st.IsDir() {
-			if err := read(p, true); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if f := filepath.Join(p, "evals.jsonl"); fileExists(f) {
-			if err := read(f, true); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		subs, _ := filepath.Glob(filepath.Join(p, "*", "evals.jsonl"))
-		if len(subs) == 0 {
-			return nil, inputErrorf(p, 0, "a run directory holds evals.jsonl; a directory of runs holds run directories",
-				"no evals.jsonl here or in its subdirectories")
-		}
-		sort.Strings(subs)
-		for _, f := range subs {
-			if err := read(f, false); err != nil {
-				return nil, err
-			}
-		}
+	if err := eachEvalFile(paths, read); err != nil {
+		return nil, err
 	}
 	var out []RunEvals
 	for _, name := range sortedKeys(byRun) {
 		out = append(out, RunEvals{Name: name, Records: byRun[name]})
 	}
 	return out, nil
+}
+
+// eachEvalFile calls read with each evals.jsonl the paths name (run
+// directories, directories of runs, files), given: named itself.
+func eachEvalFile(paths []string, read func(file string, given bool) error) error {
+	if len(paths) == 0 {
+		return inputErrorf("", 0, "give run directories, a directory of runs, or evals.jsonl files", "no runs")
+	}
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return &InputError{Path: p, Msg: "no such run directory or evals file", Err: err}
+		}
+		if !st.IsDir() {
+			if err := read(p, true); err != nil {
+				return err
+			}
+			continue
+		}
+		if f := filepath.Join(p, "evals.jsonl"); fileExists(f) {
+			if err := read(f, true); err != nil {
+				return err
+			}
+			continue
+		}
+		subs, _ := filepath.Glob(filepath.Join(p, "*", "evals.jsonl"))
+		if len(subs) == 0 {
+			return inputErrorf(p, 0, "a run directory holds evals.jsonl; a directory of runs holds run directories",
+				"no evals.jsonl here or in its subdirectories")
+		}
+		sort.Strings(subs)
+		for _, f := range subs {
+			if err := read(f, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// LoadRunEvalTails is LoadRunEvals keeping of each run only what SNR with
+// LastN lastN (0: 5) and Tag tag needs: per task, formulation and metric, the
+// scores of the last lastN steps and their trailing means over lastN steps
+// (TrailingMean, summed as it sums), read as the files stream. An MMLU-scale
+// run (57 subjects × 8 metrics every 125 steps of 100K: 365K records) is
+// then a few hundred short series, not its records. Records out of step order
+// within a series (a file written by hand, runs joined) are read again whole
+// (LoadRunEvals). SNR refuses runs loaded for another lastN or tag.
+func LoadRunEvalTails(lastN int, tag string, paths ...string) ([]RunEvals, error) {
+	if lastN <= 0 {
+		lastN = 5
+	}
+	type run struct {
+		n      int
+		series map[seriesKey]*tailState
+	}
+	byRun := map[string]*run{}
+	ordered := true
+	read := func(file string, given bool) error {
+		def := filepath.Base(filepath.Dir(file))
+		n := 0
+		err := eachEvalRecord(file, func(r *EvalRecord) {
+			n++
+			name := r.Run
+			if name == "" {
+				name = def
+			}
+			ru := byRun[name]
+			if ru == nil {
+				ru = &run{series: map[seriesKey]*tailState{}}
+				byRun[name] = ru
+			}
+			ru.n++
+			if r.Tag != tag {
+				return
+			}
+			k := seriesKey{r.Task, r.Formulation, r.Metric}
+			st := ru.series[k]
+			if st == nil {
+				st = &tailState{}
+				ru.series[k] = st
+			}
+			ordered = st.add(r.Step, r.Value, lastN) && ordered
+		})
+		if err != nil {
+			return err
+		}
+		if n == 0 && given {
+			return inputErrorf(file, 0, "a run's evaluations come from its recipe's eval: section (tasks, interval, at_anneal), or the v key in the lab",
+				"holds no evaluations")
+		}
+		return nil
+	}
+	if err := eachEvalFile(paths, read); err != nil {
+		return nil, err
+	}
+	if !ordered {
+		runs, err := LoadRunEvals(paths...)
+		for i, r := range runs {
+			runs[i] = RunEvals{Name: r.Name, n: len(r.Records), tails: fullTails(r.Records, lastN, tag), tailN: lastN, tailTag: tag}
+		}
+		return runs, err
+	}
+	var out []RunEvals
+	for _, name := range sortedKeys(byRun) {
+		ru := byRun[name]
+		re := RunEvals{Name: name, n: ru.n, tails: map[seriesKey]seriesTail{}, tailN: lastN, tailTag: tag}
+		for k, st := range ru.series {
+			re.tails[k] = st.tail(lastN)
+		}
+		out = append(out, re)
+	}
+	return out, nil
+}
+
+// seriesTail is the end of one series: its last up to LastN scores and their
+// trailing means (TrailingMean over the whole series).
+type seriesTail struct {
+	xs, avg []float64
+}
+
+// alignedAs returns m floats placed as the last m of a fresh slice of n
+// would be: gonum's floats.Sum (under stat.Mean) adds in an order that follows
+// the slice's 16-byte alignment, and SNR's figures are those of the whole
+// series' slices to the bit.
+func alignedAs(m, n int) []float64 {
+	pad := (n - m) % 2
+	return make([]float64, m+pad, max(m+pad, 4))[pad:] // 32 bytes and more: 16-byte aligned
+}
+
+// fullTails is every series' tail from a run's records.
+func fullTails(recs []EvalRecord, lastN int, tag string) map[seriesKey]seriesTail {
+	out := map[seriesKey]seriesTail{}
+	for k, xs := range runSeries(recs, tag) {
+		m := min(len(xs), lastN)
+		out[k] = seriesTail{xs: xs[len(xs)-m:], avg: TrailingMean(xs, lastN)[len(xs)-m:]}
+	}
+	return out
+}
+
+// tailState follows one series in step order: the last lastN+1 steps, their
+// scores and TrailingMean's running sum at each (s_i = s_{i−1} + x_i −
+// x_{i−lastN}, in that order, so the means are TrailingMean's to the bit).
+type tailState struct {
+	n        int // steps so far
+	steps    []int
+	xs, sums []float64
+}
+
+// add takes the score x at step; a repeated last step replaces its score (the
+// last record wins, as in runSeries). False for a step before the last.
+func (t *tailState) add(step int, x float64, lastN int) bool {
+	k := len(t.steps)
+	if k > 0 && step < t.steps[k-1] {
+		return false
+	}
+	if k > 0 && step == t.steps[k-1] {
+		t.steps, t.xs, t.sums = t.steps[:k-1], t.xs[:k-1], t.sums[:k-1]
+		t.n--
+		k--
+	}
+	var s float64
+	if k > 0 {
+		s = t.sums[k-1]
+	}
+	s += x
+	if i := t.n; i >= lastN {
+		s -= t.xs[k-lastN] // step i−lastN: kept, as k ≥ lastN while n ≥ lastN
+	}
+	t.steps, t.xs, t.sums = append(t.steps, step), append(t.xs, x), append(t.sums, s)
+	t.n++
+	if len(t.steps) > 2*(lastN+1) { // drop the oldest in batches
+		d := len(t.steps) - (lastN + 1)
+		t.steps, t.xs, t.sums = append(t.steps[:0], t.steps[d:]...), append(t.xs[:0], t.xs[d:]...), append(t.sums[:0], t.sums[d:]...)
+	}
+	return true
+}
+
+// tail is the series' last up to lastN scores and trailing means.
+func (t *tailState) tail(lastN int) seriesTail {
+	m := min(len(t.xs), lastN)
+	k := len(t.xs) - m
+	out := seriesTail{xs: alignedAs(m, t.n), avg: alignedAs(m, t.n)}
+	copy(out.xs, t.xs[k:])
+	for j := range m {
+		i := t.n - m + j // the step's index in the whole series
+		out.avg[j] = t.sums[k+j] / float64(min(i+1, lastN))
+	}
+	return out
 }
 
 // SNROptions choose how SNR measures signal and noise.
@@ -503,15 +681,30 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 		return SNRTable{}, inputErrorf("", 0, "give one target run per run, in the same order", "%d runs but %d targets", len(runs), len(o.Target))
 	}
 	t := SNRTable{NoiseMode: o.Noise.String(), LastN: o.LastN}
-	series := make([]map[seriesKey][]float64, len(runs))
+	tails := func(r RunEvals) (map[seriesKey]seriesTail, error) {
+		if r.tails == nil {
+			return fullTails(r.Records, o.LastN, o.Tag), nil
+		}
+		if r.tailN != o.LastN || r.tailTag != o.Tag {
+			return nil, fmt.Errorf("snr: run %s was loaded for the last %d checkpoints tagged %q, not %d tagged %q", r.Name, r.tailN, r.tailTag, o.LastN, o.Tag)
+		}
+		return r.tails, nil
+	}
+	series := make([]map[seriesKey]seriesTail, len(runs))
 	for i, r := range runs {
 		t.Runs = append(t.Runs, r.Name)
-		series[i] = runSeries(r.Records, o.Tag)
+		var err error
+		if series[i], err = tails(r); err != nil {
+			return SNRTable{}, err
+		}
 	}
-	targets := make([]map[seriesKey][]float64, len(o.Target))
+	targets := make([]map[seriesKey]seriesTail, len(o.Target))
 	for i, r := range o.Target {
 		t.Targets = append(t.Targets, r.Name)
-		targets[i] = runSeries(r.Records, o.Tag)
+		var err error
+		if targets[i], err = tails(r); err != nil {
+			return SNRTable{}, err
+		}
 	}
 	for k := range series[0] {
 		var finals, avgFinals []float64
@@ -519,7 +712,7 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 		n := o.LastN
 		complete := true
 		for _, s := range series {
-			xs := s[k]
+			xs := s[k].xs
 			if len(xs) == 0 {
 				complete = false
 				break
@@ -530,8 +723,7 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 			continue
 		}
 		for _, s := range series {
-			xs := s[k]
-			sm := TrailingMean(xs, o.LastN)
+			xs, sm := s[k].xs, s[k].avg
 			finals = append(finals, xs[len(xs)-1])
 			avgFinals = append(avgFinals, sm[len(sm)-1])
 			lastN = append(lastN, xs[len(xs)-n:])
@@ -551,7 +743,7 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 		if len(targets) > 0 {
 			var tf []float64
 			for _, ts := range targets {
-				xs := ts[k]
+				xs := ts[k].xs
 				if len(xs) == 0 {
 					tf = nil
 					break

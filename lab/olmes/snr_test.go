@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -502,6 +503,95 @@ func TestFastEvalRecord(t *testing.T) {
 		var r EvalRecord
 		if fastEvalRecord([]byte(line), &r, map[string]string{}) {
 			t.Errorf("%s: read by the fast path, want encoding/json", line)
+		}
+	}
+}
+
+// TestLoadRunEvalTails: SNR over the runs' tails (LoadRunEvalTails) is SNR
+// over their records (LoadRunEvals) to the bit, for every --last, with tags,
+// repeated steps (the last record wins) and, read again whole, steps out of
+// order.
+func TestLoadRunEvalTails(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, unordered := range []bool{false, true} {
+		dir := t.TempDir()
+		for r := range 3 {
+			var recs []EvalRecord
+			for s := 1; s <= 40; s++ {
+				step := s * 10
+				if unordered && r == 1 && s == 30 {
+					step = 55
+				}
+				for _, task := range []string{"arc_easy", "mmlu_anatomy"} {
+					for _, metric := range []string{MetricAccRaw, MetricAccPerChar} {
+						v := 0.3 + rng.Float64()/7
+						recs = append(recs, EvalRecord{Run: fmt.Sprintf("r%d", r), Step: step, Task: task, Formulation: MC, Metric: metric, Value: v})
+						if s%7 == 0 { // evaluated again at the same step
+							recs = append(recs, EvalRecord{Run: fmt.Sprintf("r%d", r), Step: step, Task: task, Formulation: MC, Metric: metric, Value: v / 2})
+						}
+						if s%5 == 0 {
+							recs = append(recs, EvalRecord{Run: fmt.Sprintf("r%d", r), Step: step, Task: task, Formulation: MC, Metric: metric, Value: v * 3, Tag: "x"})
+						}
+					}
+				}
+			}
+			os.MkdirAll(filepath.Join(dir, fmt.Sprintf("r%d", r)), 0o755)
+			f, _ := os.Create(filepath.Join(dir, fmt.Sprintf("r%d", r), "evals.jsonl"))
+			AppendEvalRecords(f, recs)
+			f.Close()
+		}
+		all, err := LoadRunEvals(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, lastN := range []int{1, 2, 5, 8, 50} {
+			for _, tag := range []string{"", "x"} {
+				tails, err := LoadRunEvalTails(lastN, tag, dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				o := SNROptions{LastN: lastN, Noise: NoisePooled, Tag: tag}
+				want, err1 := SNR(all, o)
+				got, err2 := SNR(tails, o)
+				same := func(a, b SNRTable) bool { // NaN fields: compare as written
+					ja, _ := json.Marshal(a)
+					jb, _ := json.Marshal(b)
+					return len(a.Rows) > 0 && bytes.Equal(ja, jb)
+				}
+				if err1 != nil || err2 != nil || !same(got, want) {
+					t.Fatalf("unordered %v, last %d, tag %q: %v %v\ngot  %+v\nwant %+v", unordered, lastN, tag, err1, err2, got, want)
+				}
+				o.Noise = NoisePerRun
+				want, _ = SNR(all, o)
+				if got, _ = SNR(tails, o); !same(got, want) {
+					t.Fatalf("unordered %v, last %d, tag %q, per run:\ngot  %+v\nwant %+v", unordered, lastN, tag, got, want)
+				}
+			}
+		}
+		if _, err := SNR(must(LoadRunEvalTails(5, "", dir)), SNROptions{LastN: 3}); err == nil {
+			t.Error("SNR takes runs loaded for another --last")
+		}
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// BenchmarkLoadRunEvalTails reads an MMLU-scale evals.jsonl of a 100K-step
+// run (45,600 records, 11 MB) keeping only SNR's last 5 checkpoints.
+func BenchmarkLoadRunEvalTails(b *testing.B) {
+	dir := filepath.Join(b.TempDir(), "r")
+	os.MkdirAll(dir, 0o755)
+	writeMMLUEvals(b, filepath.Join(dir, "evals.jsonl"), "r", 100000)
+	b.ReportAllocs()
+	for b.Loop() {
+		runs, err := LoadRunEvalTails(5, "", dir)
+		if err != nil || len(runs) != 1 || len(runs[0].tails) != 57*8 {
+			b.Fatal(err, len(runs))
 		}
 	}
 }
