@@ -351,3 +351,23 @@ func TestEvalValidation(t *testing.T) {
 		t.Errorf("eval --val 1K on a checkpoint of no run: %d validation rows, want one per built-in source:\n%s", n, out.String())
 	}
 }
+
+// snr over a run and a copy of its directory exits 2 and says they hold the
+// same run, naming it and both directories.
+func TestSNRSameRun(t *testing.T) {
+	root := t.TempDir()
+	var dirs []string
+	for _, d := range []string{"quick", "quick-copy"} {
+		dir := filepath.Join(root, d)
+		os.MkdirAll(dir, 0o755)
+		os.WriteFile(filepath.Join(dir, "evals.jsonl"), []byte(`{"run":"quick","step":1,"task":"arith","formulation":"rc","metric":"acc_raw","value":0.5}`+"\n"), 0o644)
+		dirs = append(dirs, dir)
+	}
+	var out, errb bytes.Buffer
+	if code := run(append([]string{"snr"}, dirs...), &out, &errb); code != 2 {
+		t.Fatalf("exit %d, want 2: %s", code, errb.String())
+	}
+	if want := dirs[0] + " and " + dirs[1] + " hold the same run quick"; !strings.Contains(errb.String(), want) || !strings.Contains(errb.String(), "HINT:") {
+		t.Errorf("stderr %q lacks %q and a hint", errb.String(), want)
+	}
+}

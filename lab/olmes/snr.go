@@ -299,6 +299,38 @@ func fastEvalRecord(line []byte, r *EvalRecord, intern map[string]string) bool {
 	return parsed && ok
 }
 
+// hasRunField says whether a record of recs named its run (its run field was
+// set, not filled in from the directory's name).
+func hasRunField(recs []EvalRecord) bool {
+	for _, r := range recs {
+		if r.Run != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// sameRunError is the error for two evals files that hold the same run.
+func sameRunError(first, second, run string, named bool) *InputError {
+	where := func(f string) string {
+		if filepath.Base(f) == "evals.jsonl" {
+			return filepath.Dir(f)
+		}
+		return f
+	}
+	a, b := where(first), where(second)
+	if a == b {
+		return inputErrorf(a, 0, "give each run once", "given twice")
+	}
+	why := fmt.Sprintf("their records carry the same run field (%q)", run)
+	if !named {
+		why = fmt.Sprintf("their records carry no run field and their directories have the same name (%q)", run)
+	}
+	return inputErrorf("", 0,
+		"signal compares different runs, and a copy of a run is the same run: give runs trained apart (the same recipe with another seed, --set seed=N, or another mix)",
+		"%s and %s hold the same run %s: %s", a, b, run, why)
+}
+
 // notEvals is the error for a file given as evals.jsonl that is something else.
 func notEvals(path, why string) *InputError {
 	return inputErrorf(path, 0, "pass a run directory or its evals.jsonl", "not an evals.jsonl file (%s)", why)
@@ -306,10 +338,18 @@ func notEvals(path, why string) *InputError {
 
 // LoadRunEvals reads eval records from run directories (each with an evals.jsonl), directories of run
 // directories, or evals.jsonl files. Records are grouped into runs by their "run" field, or by the directory
-// of their file when it is empty. Runs come back sorted by name.
+// of their file when it is empty. Runs come back sorted by name. Two files that hold the same run (a copy of a
+// run's directory, a path given twice) are an *InputError that names both and the run.
 func LoadRunEvals(paths ...string) ([]RunEvals, error) {
 	byRun := map[string][]EvalRecord{}
+	from := map[string]string{} // run name -> the file its records came from
 	read := func(file string, given bool) error {
+		file = filepath.Clean(file)
+		for _, f := range from {
+			if f == file {
+				return sameRunError(f, file, "", false)
+			}
+		}
 		recs, err := ReadEvalRecords(file)
 		if err != nil {
 			return err
@@ -322,12 +362,26 @@ func LoadRunEvals(paths ...string) ([]RunEvals, error) {
 			return nil
 		}
 		def := filepath.Base(filepath.Dir(file))
+		named := hasRunField(recs)
 		one := true // the file is one run's (no soups): it becomes that run's records as it is
 		for i := range recs {
 			if recs[i].Run == "" {
 				recs[i].Run = def
 			}
 			one = one && recs[i].Run == recs[0].Run
+		}
+		// a run's records come from one file: two files that name the same
+		// run are one run twice (a copy of its directory, or a path given
+		// twice), which would count its scores twice and compare it with
+		// nothing
+		prev := ""
+		for i := range recs {
+			if r := recs[i].Run; r != prev {
+				if f, ok := from[r]; ok && f != file {
+					return sameRunError(f, file, r, named)
+				}
+				from[r], prev = file, r
+			}
 		}
 		if one && byRun[recs[0].Run] == nil {
 			byRun[recs[0].Run] = recs

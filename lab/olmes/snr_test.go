@@ -595,3 +595,48 @@ func BenchmarkLoadRunEvalTails(b *testing.B) {
 		}
 	}
 }
+
+// A run and a copy of its directory are one run twice: refused with both
+// directories and the run named, and what to do; a directory given twice
+// likewise; two runs of the same directory name without a run field say so.
+func TestLoadRunEvalsSameRun(t *testing.T) {
+	root := t.TempDir()
+	write := func(dir, line string) string {
+		os.MkdirAll(dir, 0o755)
+		os.WriteFile(filepath.Join(dir, "evals.jsonl"), []byte(line+"\n"), 0o644)
+		return dir
+	}
+	rec := `{"run":"mix-a","step":1,"task":"t","formulation":"rc","metric":"m","value":1}`
+	a := write(filepath.Join(root, "mix-a"), rec)
+	cp := write(filepath.Join(root, "mix-a-copy"), rec)
+	b := write(filepath.Join(root, "mix-b"), strings.ReplaceAll(rec, "mix-a", "mix-b"))
+	for _, c := range []struct {
+		paths []string
+		want  []string
+	}{
+		{[]string{a, cp}, []string{a + " and " + cp + " hold the same run mix-a", `the same run field ("mix-a")`, "HINT:", "--set seed=N"}},
+		{[]string{a, b, cp}, []string{a + " and " + cp + " hold the same run mix-a"}},
+		{[]string{root}, []string{cp + " and " + a + " hold the same run mix-a"}}, // in the order read
+		{[]string{a, filepath.Join(a, "evals.jsonl")}, []string{a + ": given twice", "HINT: give each run once"}},
+	} {
+		_, err := LoadRunEvals(c.paths...)
+		if !IsInputError(err) {
+			t.Errorf("%v: %v, want an input error", c.paths, err)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: %q lacks %q", c.paths, err, w)
+			}
+		}
+	}
+	noRun := `{"step":1,"task":"t","formulation":"rc","metric":"m","value":1}`
+	x := write(filepath.Join(root, "sweep1", "r1"), noRun)
+	y := write(filepath.Join(root, "sweep2", "r1"), noRun)
+	if _, err := LoadRunEvals(x, y); err == nil || !strings.Contains(err.Error(), "no run field and their directories have the same name") {
+		t.Errorf("same directory name, no run field: %v", err)
+	}
+	if runs, err := LoadRunEvals(a, b); err != nil || len(runs) != 2 {
+		t.Errorf("two runs: %v %v", runs, err)
+	}
+}
