@@ -52,6 +52,7 @@ type dialog struct {
 	focus  int
 	err    string
 	recipe *recipeEntry
+	scroll int // first body line shown when the body is taller than the window
 }
 
 // slot is a focusable line of a dialog: a text field or the mix picker.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/olmolab/olmolab/lab"
@@ -282,7 +283,7 @@ func dialogText(t *testing.T, m *Model) string {
 		t.Fatal("no dialog is open")
 	}
 	var out []string
-	for _, l := range strings.Split(ansi.Strip(m.viewDialog(min(m.width-4, 76))), "\n") {
+	for _, l := range strings.Split(ansi.Strip(m.viewDialog(m.dialogSize())), "\n") {
 		l = strings.TrimSpace(l)
 		l = strings.TrimPrefix(strings.TrimSuffix(l, "│"), "│")
 		out = append(out, strings.TrimSpace(l))
@@ -330,7 +331,7 @@ func TestDialogsWrap(t *testing.T) {
 					t.Fatal("no dialog opened")
 				}
 				checkFrame(t, m, w, 60)
-				box := ansi.Strip(m.viewDialog(min(w-4, 76)))
+				box := ansi.Strip(m.viewDialog(m.dialogSize()))
 				if strings.Contains(strings.ReplaceAll(box, "edit ratios…", ""), "…") {
 					t.Errorf("text cut at %d columns:\n%s", w, box)
 				}
@@ -353,5 +354,99 @@ func TestDialogsWrap(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// At the smallest window (60×16) a dialog taller than the screen scrolls its
+// body between the title and the key line, which stay on screen: a line says
+// how much is below (above) and which key shows it, pgdn/pgup (ctrl+d/ctrl+u)
+// scroll, every line of the body can be brought into view, the focused input
+// follows tab, and a refused confirm shows its error.
+func TestTallDialogsScroll(t *testing.T) {
+	pgdn, pgup := tea.KeyPressMsg{Code: tea.KeyPgDown}, tea.KeyPressMsg{Code: tea.KeyPgUp}
+	for _, c := range []struct {
+		name string
+		open func(m *Model)
+	}{
+		{"soup", func(m *Model) { press(m, "s") }},
+		{"anneal", func(m *Model) { press(m, "a") }},
+		{"mix-edit", func(m *Model) {
+			press(m, "m")
+			for m.dialog.mixes[m.dialog.mixIdx].name != "edit ratios…" {
+				press(m, "right")
+			}
+		}},
+		{"quit", func(m *Model) { press(m, "q") }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := testOptions(t, 60, 16)
+			o.Detach = func(string) (int, error) { return 1, nil }
+			m, _ := liveModel(t, o, stage1Events("quickstart-test"))
+			c.open(m)
+			checkFrame(t, m, 60, 16)
+			w, _ := m.dialogSize()
+			lay := m.layoutDialog(w)
+			keyLine := ansi.Strip(lay.help[0])
+			seen := map[string]bool{}
+			look := func() string {
+				t.Helper()
+				s := screen(m)
+				if !strings.Contains(s, keyLine) || !strings.Contains(s, "╰") {
+					t.Fatalf("the key line %q or the box's bottom is off screen:\n%s", keyLine, s)
+				}
+				for _, l := range strings.Split(s, "\n") { // the box's part of the line
+					if i, j := strings.Index(l, "│"), strings.LastIndex(l, "│"); i < j {
+						seen[strings.TrimSpace(l[i+len("│"):j])] = true
+					}
+				}
+				return s
+			}
+			s := look()
+			if !strings.Contains(s, "more below · pgdn") || strings.Contains(s, "more above") {
+				t.Fatalf("no hint of the lines below:\n%s", s)
+			}
+			if !m.keys.ScrollDown.Enabled() {
+				t.Error("the scroll keys are not enabled on a dialog taller than the window")
+			}
+			for i := 0; i < 10 && strings.Contains(s, "more below"); i++ {
+				m.Update(pgdn)
+				s = look()
+			}
+			if strings.Contains(s, "more below") || !strings.Contains(s, "more above · pgup") {
+				t.Fatalf("pgdn does not reach the end:\n%s", s)
+			}
+			for _, l := range lay.body {
+				if l = strings.TrimSpace(ansi.Strip(l)); !seen[l] && !strings.Contains(l, "▏") {
+					t.Errorf("body line %q never came into view", l)
+				}
+			}
+			m.Update(pgup)
+			m.Update(tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl})
+			m.Update(pgup)
+			if s = look(); strings.Contains(s, "more above") {
+				t.Errorf("pgup does not return to the top:\n%s", s)
+			}
+			for i := 0; i < len(m.dialog.slots()); i++ {
+				press(m, "tab")
+				if s = look(); !strings.Contains(s, "› ") {
+					t.Fatalf("the focused input is out of view after %d tabs:\n%s", i+1, s)
+				}
+			}
+		})
+	}
+	// a refused confirm scrolls to its error
+	m, f := liveModel(t, testOptions(t, 60, 16), stage1Events("quickstart-test"))
+	press(m, "s", "backspace", "9", "9")
+	m.Update(pgup)
+	m.Update(pgup)
+	press(m, "enter")
+	if s := screen(m); len(f.actions) != 0 || !strings.Contains(s, "ingredients: give a number from 1 to 16") {
+		t.Errorf("the refused soup's error is out of view:\n%s", s)
+	}
+	// a dialog that fits has no scroll keys and no hint
+	m, _ = liveModel(t, testOptions(t, 60, 16), stage1Events("quickstart-test"))
+	press(m, "c")
+	if s := screen(m); m.keys.ScrollDown.Enabled() || strings.Contains(s, "more below") {
+		t.Errorf("a dialog that fits scrolls:\n%s", s)
 	}
 }

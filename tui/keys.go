@@ -19,7 +19,7 @@ type KeyMap struct {
 	Pause, Stop, TakeOver                   key.Binding
 	// dialogs
 	Confirm, Cancel, NextField, PrevField, Choose key.Binding
-	QuitStop, QuitDetach                          key.Binding
+	ScrollUp, ScrollDown, QuitStop, QuitDetach    key.Binding
 }
 
 // DefaultKeyMap returns the key table.
@@ -64,6 +64,8 @@ func DefaultKeyMap() KeyMap {
 		NextField:  b([]string{"tab", "down"}, "tab/↓", "next field"),
 		PrevField:  b([]string{"shift+tab", "up"}, "shift+tab/↑", "previous field"),
 		Choose:     b([]string{"left", "right"}, "←/→", "choose"),
+		ScrollUp:   b([]string{"pgup", "ctrl+u"}, "pgup", "scroll a tall dialog up"),
+		ScrollDown: b([]string{"pgdown", "ctrl+d"}, "pgdn", "scroll a tall dialog down"),
 		QuitStop:   b([]string{"s"}, "s", "stop the run and quit"),
 		QuitDetach: b([]string{"d"}, "d", "detach: keep training headless"),
 	}
@@ -75,7 +77,7 @@ func (k *KeyMap) all() []*key.Binding {
 		&k.Up, &k.Down, &k.Open, &k.Back, &k.Select, &k.ClearSel,
 		&k.FocusChart, &k.LogY, &k.XAxis, &k.Smooth, &k.SmoothLess, &k.SmoothMore,
 		&k.Anneal, &k.Mix, &k.Soup, &k.Checkpoint, &k.Evaluate, &k.Pause, &k.Stop, &k.TakeOver,
-		&k.Confirm, &k.Cancel, &k.NextField, &k.PrevField, &k.Choose, &k.QuitStop, &k.QuitDetach}
+		&k.Confirm, &k.Cancel, &k.NextField, &k.PrevField, &k.Choose, &k.ScrollUp, &k.ScrollDown, &k.QuitStop, &k.QuitDetach}
 }
 
 // ShortHelp is the help line under every view.
@@ -92,7 +94,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 		{k.Up, k.Down, k.Open, k.Back, k.Select, k.ClearSel},
 		{k.FocusChart, k.LogY, k.XAxis, k.Smooth, k.SmoothLess, k.SmoothMore},
 		{k.Anneal, k.Mix, k.Soup, k.Checkpoint, k.Evaluate, k.Pause, k.Stop, k.TakeOver},
-		{k.Confirm, k.Cancel, k.NextField, k.PrevField, k.Choose, k.QuitStop, k.QuitDetach},
+		{k.Confirm, k.Cancel, k.NextField, k.PrevField, k.Choose, k.ScrollUp, k.ScrollDown, k.QuitStop, k.QuitDetach},
 	}
 }
 
@@ -109,6 +111,12 @@ func (m *Model) updateKeys() {
 	k.ForceQuit.SetEnabled(true)
 	if d := m.dialog; d != nil {
 		k.Cancel.SetEnabled(true)
+		// the scroll keys apply to a dialog taller than the window; the
+		// lines that say so name them
+		w, h := m.dialogSize()
+		lay := m.layoutDialog(w)
+		k.ScrollUp.SetEnabled(len(lay.body) > lay.room(h))
+		k.ScrollDown.SetEnabled(len(lay.body) > lay.room(h))
 		if d.kind == dlgQuit {
 			k.QuitStop.SetEnabled(true)
 			k.QuitDetach.SetEnabled(m.opts.Detach != nil)

@@ -274,7 +274,21 @@ func (m *Model) handleDialogKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.dialog = nil
 		return m.quitDetach()
 	case key.Matches(msg, k.Confirm):
-		return m.confirmDialog()
+		cmd := m.confirmDialog()
+		if m.dialog == d && d.err != "" {
+			// show why not: the error ends the body, from its first line
+			w, _ := m.dialogSize()
+			lay := m.layoutDialog(w)
+			m.scrollDialog(0, len(lay.body)-1)
+			m.scrollDialog(0, lay.errAt)
+		}
+		return cmd
+	case key.Matches(msg, k.ScrollUp):
+		m.scrollDialog(-m.dialogPage(), -1)
+		return nil
+	case key.Matches(msg, k.ScrollDown):
+		m.scrollDialog(m.dialogPage(), -1)
+		return nil
 	case key.Matches(msg, k.NextField):
 		d.move(1)
 	case key.Matches(msg, k.PrevField):
@@ -287,6 +301,11 @@ func (m *Model) handleDialogKey(msg tea.KeyPressMsg) tea.Cmd {
 		d.backspace()
 	case msg.Text != "" && d.hasInput():
 		d.typeText(msg.Text)
+	}
+	if m.dialog == d {
+		// what a key changed is the focused input: keep it in view
+		w, _ := m.dialogSize()
+		m.scrollDialog(0, m.layoutDialog(w).focus)
 	}
 	return nil
 }

@@ -71,7 +71,7 @@ func (m *Model) render() string {
 		screen = overlay(screen, m.viewHelpPage(w-4, h-2), w, h)
 	}
 	if m.dialog != nil {
-		screen = overlay(screen, m.viewDialog(min(w-4, 76)), w, h)
+		screen = overlay(screen, m.viewDialog(m.dialogSize()), w, h)
 	}
 	return screen
 }
@@ -208,9 +208,20 @@ func (m *Model) viewHelpPage(w, h int) string {
 	return m.theme.Dialog.Render(t.Heading.Render("olmolab keys — "+m.mode.String()) + "\n\n" + content + "\n\n" + foot)
 }
 
-// viewDialog draws the open dialog, w cells wide: its text is wrapped to
-// the width, never cut, so every word of what it will do is on screen.
-func (m *Model) viewDialog(w int) string {
+// dialogSize is the open dialog's box: at most 76 cells wide, and as tall
+// as the screen less its header and key lines.
+func (m *Model) dialogSize() (w, h int) { return min(m.width-4, 76), m.height - 2 }
+
+// dialogLayout is the open dialog's text, w cells wide and wrapped, never
+// cut: its title, its body (what it will do, its inputs, an error) and its
+// key line; focus is the body line of the focused input, -1 when none, and
+// errAt the body line its error starts at, -1 when none.
+type dialogLayout struct {
+	title, body, help []string
+	focus, errAt      int
+}
+
+func (m *Model) layoutDialog(w int) dialogLayout {
 	t := m.theme
 	d := m.dialog
 	inner := w - 4
@@ -220,8 +231,9 @@ func (m *Model) viewDialog(w int) string {
 			lines = append(lines, st.Render(l))
 		}
 	}
+	lay := dialogLayout{focus: -1, errAt: -1}
 	add(t.Heading, m.dialogTitle(d))
-	lines = append(lines, "")
+	lay.title, lines = lines, nil
 	for _, l := range m.dialogBody(d) {
 		add(t.Text, l)
 	}
@@ -236,6 +248,7 @@ func (m *Model) viewDialog(w int) string {
 		mark := "  "
 		if focused {
 			mark = t.Accent.Render("› ")
+			lay.focus = len(lines)
 		}
 		head := indent + mark + t.Subtle.Render(padRight(label, valueCol-2)) + st.Render(val)
 		if hint == "" {
@@ -286,13 +299,80 @@ func (m *Model) viewDialog(w int) string {
 	}
 	if d.err != "" {
 		lines = append(lines, "")
+		lay.errAt = len(lines)
 		for _, l := range strings.Split(d.err, "\n") {
 			add(t.Error, l)
 		}
 	}
-	lines = append(lines, "")
+	lay.body, lines = lines, nil
 	add(t.Subtle, m.dialogHelp())
+	lay.help = lines
+	return lay
+}
+
+// room is how many body lines fit a box h lines tall: the box's border, the
+// title, the key line and a line on each side of the body (blank, or the
+// hint that the body goes on above or below).
+func (lay dialogLayout) room(h int) int {
+	return max(h-2-len(lay.title)-len(lay.help)-2, 1)
+}
+
+// top is the first body line shown in a box h lines tall, scrolled to line
+// top as far as the body allows.
+func (lay dialogLayout) top(h, top int) int {
+	return max(min(top, len(lay.body)-lay.room(h)), 0)
+}
+
+// viewDialog draws the open dialog, w cells wide and at most h lines tall:
+// its text is wrapped to the width, never cut, so every word of what it will
+// do is there; a body too tall for the window scrolls between the title and
+// the key line, which stay, with a line that says how much is above and
+// below and which key shows it.
+func (m *Model) viewDialog(w, h int) string {
+	t := m.theme
+	lay := m.layoutDialog(w)
+	room := lay.room(h)
+	top := lay.top(h, m.dialog.scroll)
+	body := lay.body
+	above, below := "", ""
+	if len(body) > room {
+		end := min(top+room, len(body))
+		if top > 0 {
+			above = t.Faint.Render(fmt.Sprintf("▲ %d more above · %s", top, m.keys.ScrollUp.Help().Key))
+		}
+		if n := len(body) - end; n > 0 {
+			below = t.Faint.Render(fmt.Sprintf("▼ %d more below · %s", n, m.keys.ScrollDown.Help().Key))
+		}
+		body = body[top:end]
+	}
+	lines := append([]string{}, lay.title...)
+	lines = append(lines, above)
+	lines = append(lines, body...)
+	lines = append(lines, below)
+	lines = append(lines, lay.help...)
 	return t.Dialog.Width(w).Render(strings.Join(lines, "\n"))
+}
+
+// dialogPage is how far a scroll key moves the open dialog's body: the lines
+// in view less one, kept on screen for context.
+func (m *Model) dialogPage() int {
+	w, h := m.dialogSize()
+	return max(m.layoutDialog(w).room(h)-1, 1)
+}
+
+// scrollDialog moves the open dialog's body by delta lines, or, with
+// delta 0, just far enough that line (a body line; -1: none) is in view;
+// then keeps the scroll within the body.
+func (m *Model) scrollDialog(delta, line int) {
+	d := m.dialog
+	w, h := m.dialogSize()
+	lay := m.layoutDialog(w)
+	room := lay.room(h)
+	top := lay.top(h, d.scroll) + delta
+	if line >= 0 {
+		top = min(max(top, line-room+1), line)
+	}
+	d.scroll = lay.top(h, top)
 }
 
 // dialogHelp is the dialog's key line, from the same key table.
