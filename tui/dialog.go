@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,9 +29,11 @@ const (
 	dlgTakeOver
 )
 
-// field is a one-line text input.
+// field is a one-line text input. filled is the value the dialog put in (a
+// ratio field: the run's share); a value the person changed differs from it.
 type field struct {
 	label, value, hint string
+	filled             string
 }
 
 // mixChoice is one entry of a dialog's mix picker; a nil mix keeps the current
@@ -53,6 +56,9 @@ type dialog struct {
 	err    string
 	recipe *recipeEntry
 	scroll int // first body line shown when the body is taller than the window
+	// the mix dialog's ratio fields follow the run's mix: mixWas is the mix
+	// when it opened, mixNow the one the fields were last filled from
+	mixWas, mixNow string
 }
 
 // slot is a focusable line of a dialog: a text field or the mix picker.
@@ -235,13 +241,11 @@ func (m *Model) openDialog(kind dialogKind) {
 			curMix = cur.Mix
 		}
 		d.srcs = knownSources(curMix, rec)
-		shares := map[string]float64{}
-		for _, s := range activeMix(curMix) {
-			shares[s.Name] = s.TargetRatio
-		}
 		for _, s := range d.srcs {
-			d.ratios = append(d.ratios, &field{label: s.Name, value: strconv.FormatFloat(math.Round(1000*shares[s.Name])/10, 'f', -1, 64), hint: "%"})
+			d.ratios = append(d.ratios, &field{label: s.Name, hint: "%"})
 		}
+		d.mixWas = mixLine(curMix)
+		d.followMix(curMix)
 	case dlgSoup:
 		d.title = "Make a soup"
 		k, n := 3, int64(0)
@@ -282,6 +286,71 @@ func (m *Model) openDialog(kind dialogKind) {
 		d.title = "Take over the headless run"
 	}
 	m.dialog = d
+}
+
+// followMix fills the mix dialog's ratio fields from the run's mix cur, as
+// it opens and whenever the mix changes while it is open (an anneal onto
+// another mix, a switch applied meanwhile): a field the person has not
+// changed takes the new share; one they typed in keeps their value, with the
+// run's share beside it, and ctrl+r takes the run's shares (takeRunMix).
+func (d *dialog) followMix(cur []data.SourceSpec) {
+	if d.kind != dlgMix {
+		return
+	}
+	now := mixLine(cur)
+	if now == d.mixNow && d.mixNow != "" {
+		return
+	}
+	d.mixNow = now
+	shares := map[string]float64{}
+	for _, s := range activeMix(cur) {
+		shares[s.Name] = s.TargetRatio
+		if !slices.ContainsFunc(d.srcs, func(k data.SourceSpec) bool { return k.Name == s.Name }) {
+			d.srcs = append(d.srcs, s) // a source new to this dialog: a field of its own
+			d.ratios = append(d.ratios, &field{label: s.Name, hint: "%"})
+		}
+	}
+	for i, f := range d.ratios {
+		v := strconv.FormatFloat(math.Round(1000*shares[d.srcs[i].Name])/10, 'f', -1, 64)
+		if f.value == f.filled {
+			f.value = v
+		}
+		f.filled = v
+	}
+}
+
+// mixChanged says whether the run's mix changed while the mix dialog was open.
+func (d *dialog) mixChanged() bool { return d.kind == dlgMix && d.mixNow != d.mixWas }
+
+// keptRatios says whether a ratio field holds a value the person typed that
+// is not the run's share now, once the run's mix changed under it.
+func (d *dialog) keptRatios() bool {
+	if !d.mixChanged() {
+		return false
+	}
+	for _, f := range d.ratios {
+		if f.value != f.filled {
+			return true
+		}
+	}
+	return false
+}
+
+// takeRunMix sets every ratio field to the run's share.
+func (d *dialog) takeRunMix() {
+	for _, f := range d.ratios {
+		f.value = f.filled
+	}
+	d.err = ""
+}
+
+// ratioHint is what follows a ratio field: "%", and the run's share when the
+// mix changed under a value the person typed.
+func (d *dialog) ratioHint(f *field) string {
+	if f.filled != "" && f.value != f.filled && d.mixChanged() {
+		return f.hint + "  run's now " + f.filled
+	}
+	return f.hint
 }
 
 // soupSeeds are the data-order seeds a soup of k ingredients uses: the
@@ -359,6 +428,14 @@ func (m *Model) dialogBody(d *dialog) []string {
 			"LR schedule and optimizer state are unchanged.")
 		if cur != nil {
 			out = append(out, "Now: "+mixLine(cur.Mix))
+		}
+		if d.mixChanged() {
+			out = append(out, "The run's mix changed while this was open (it was "+d.mixWas+").")
+			if d.keptRatios() {
+				out = append(out, "The ratios you typed are kept, the run's share beside each; "+m.keys.TakeMix.Help().Key+" takes the run's.")
+			} else {
+				out = append(out, "The ratio fields hold its shares.")
+			}
 		}
 	case dlgSoup:
 		k, err1 := strconv.Atoi(strings.TrimSpace(d.fields[0].value))

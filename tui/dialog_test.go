@@ -450,3 +450,42 @@ func TestTallDialogsScroll(t *testing.T) {
 		t.Errorf("a dialog that fits scrolls:\n%s", s)
 	}
 }
+
+// The mix dialog follows the run's mix while open: when an anneal (or a
+// switch applied meanwhile) changes it, the dialog says so, ratio fields the
+// person has not touched take the new shares, one they typed in keeps its
+// value with the run's share beside it, and ctrl+r takes the run's.
+func TestMixDialogFollowsTheRun(t *testing.T) {
+	m, f := liveModel(t, testOptions(t, 80, 40), stage1Events("quickstart-test"))
+	press(m, "m")
+	for m.dialog.mixes[m.dialog.mixIdx].name != "edit ratios…" {
+		press(m, "right")
+	}
+	press(m, "tab", "backspace", "backspace", "2", "0") // web_noisy 60 → 20
+	annealMix := testRecipe(t).Mixes[0].Sources
+	m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{{Type: lab.EvPhase, Time: t0.Add(5 * time.Second), Run: "quickstart-test",
+		Step: 41, Tokens: 41 * testGB, Phase: "anneal", Mix: annealMix, Message: "anneal"}}})
+	s := strings.Join(strings.Fields(dialogText(t, m)), " ")
+	for _, w := range []string{
+		"The run's mix changed while this was open (it was web_noisy 60% · web_clean 15% · code 10% · math 10% · qa 5.0%).",
+		"The ratios you typed are kept, the run's share beside each; ctrl+r takes the run's.",
+		"web_noisy 20▏ % run's now 0", "web_clean 50 %", "code 0 %", "math 25 %", "qa 25 %",
+		"ctrl+r ratios: take the run's mix",
+	} {
+		if !strings.Contains(s, w) {
+			t.Errorf("the mix dialog misses %q:\n%s", w, s)
+		}
+	}
+	if !m.keys.TakeMix.Enabled() {
+		t.Fatal("ctrl+r is not enabled")
+	}
+	m.Update(tea.KeyPressMsg{Code: 'r', Mod: tea.ModCtrl})
+	s = strings.Join(strings.Fields(dialogText(t, m)), " ")
+	if !strings.Contains(s, "web_noisy 0▏ %") || !strings.Contains(s, "The ratio fields hold its shares.") || m.keys.TakeMix.Enabled() {
+		t.Errorf("ctrl+r did not take the run's shares:\n%s", s)
+	}
+	press(m, "enter")
+	if len(f.actions) != 1 || mixLine(f.actions[0].Mix) != mixLine(annealMix) {
+		t.Fatalf("actions %+v, want a switch to %s", f.actions, mixLine(annealMix))
+	}
+}

@@ -19,7 +19,8 @@ type KeyMap struct {
 	Pause, Stop, TakeOver                   key.Binding
 	// dialogs
 	Confirm, Cancel, NextField, PrevField, Choose key.Binding
-	ScrollUp, ScrollDown, QuitStop, QuitDetach    key.Binding
+	ScrollUp, ScrollDown, TakeMix                 key.Binding
+	QuitStop, QuitDetach                          key.Binding
 }
 
 // DefaultKeyMap returns the key table.
@@ -66,6 +67,7 @@ func DefaultKeyMap() KeyMap {
 		Choose:     b([]string{"left", "right"}, "←/→", "choose"),
 		ScrollUp:   b([]string{"pgup", "ctrl+u"}, "pgup", "scroll a tall dialog up"),
 		ScrollDown: b([]string{"pgdown", "ctrl+d"}, "pgdn", "scroll a tall dialog down"),
+		TakeMix:    b([]string{"ctrl+r"}, "ctrl+r", "ratios: take the run's mix"),
 		QuitStop:   b([]string{"s"}, "s", "stop the run and quit"),
 		QuitDetach: b([]string{"d"}, "d", "detach: keep training headless"),
 	}
@@ -77,7 +79,7 @@ func (k *KeyMap) all() []*key.Binding {
 		&k.Up, &k.Down, &k.Open, &k.Back, &k.Select, &k.ClearSel,
 		&k.FocusChart, &k.LogY, &k.XAxis, &k.Smooth, &k.SmoothLess, &k.SmoothMore,
 		&k.Anneal, &k.Mix, &k.Soup, &k.Checkpoint, &k.Evaluate, &k.Pause, &k.Stop, &k.TakeOver,
-		&k.Confirm, &k.Cancel, &k.NextField, &k.PrevField, &k.Choose, &k.ScrollUp, &k.ScrollDown, &k.QuitStop, &k.QuitDetach}
+		&k.Confirm, &k.Cancel, &k.NextField, &k.PrevField, &k.Choose, &k.ScrollUp, &k.ScrollDown, &k.TakeMix, &k.QuitStop, &k.QuitDetach}
 }
 
 // ShortHelp is the help line under every view.
@@ -94,7 +96,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 		{k.Up, k.Down, k.Open, k.Back, k.Select, k.ClearSel},
 		{k.FocusChart, k.LogY, k.XAxis, k.Smooth, k.SmoothLess, k.SmoothMore},
 		{k.Anneal, k.Mix, k.Soup, k.Checkpoint, k.Evaluate, k.Pause, k.Stop, k.TakeOver},
-		{k.Confirm, k.Cancel, k.NextField, k.PrevField, k.Choose, k.ScrollUp, k.ScrollDown, k.QuitStop, k.QuitDetach},
+		{k.Confirm, k.Cancel, k.NextField, k.PrevField, k.Choose, k.ScrollUp, k.ScrollDown, k.TakeMix, k.QuitStop, k.QuitDetach},
 	}
 }
 
@@ -127,6 +129,7 @@ func (m *Model) updateKeys() {
 		k.NextField.SetEnabled(n > 1)
 		k.PrevField.SetEnabled(n > 1)
 		k.Choose.SetEnabled(len(d.mixes) > 0)
+		k.TakeMix.SetEnabled(d.keptRatios())
 		return
 	}
 	k.Help.SetEnabled(true)

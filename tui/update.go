@@ -289,6 +289,8 @@ func (m *Model) handleDialogKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.ScrollDown):
 		m.scrollDialog(m.dialogPage(), -1)
 		return nil
+	case key.Matches(msg, k.TakeMix):
+		d.takeRunMix()
 	case key.Matches(msg, k.NextField):
 		d.move(1)
 	case key.Matches(msg, k.PrevField):
@@ -436,6 +438,9 @@ func (m *Model) handleRunEvents(msg runEventsMsg) tea.Cmd {
 			evalSeen = true
 		}
 	}
+	if m.dialog != nil {
+		m.dialog.followMix(m.liveData.Mix)
+	}
 	if !msg.done {
 		cmds := []tea.Cmd{waitEvents(m.live, m.liveGen, m.opts.Frame, msg.at), reload}
 		if evalSeen && m.mode == modeEvals {
@@ -503,6 +508,9 @@ func (m *Model) handleLiveReloaded(msg liveReloadedMsg) {
 	m.liveData = d
 	if m.cur == old {
 		m.cur = d
+	}
+	if m.dialog != nil {
+		m.dialog.followMix(d.Mix)
 	}
 }
 

@@ -271,7 +271,7 @@ func (m *Model) layoutDialog(w int) dialogLayout {
 			val += "▏"
 			st = t.Accent
 		}
-		input(indent, f.label, val, st, focus.f == f, f.hint)
+		input(indent, f.label, val, st, focus.f == f, d.ratioHint(f))
 	}
 	for _, f := range d.fields {
 		fieldLine("", f)
@@ -378,7 +378,7 @@ func (m *Model) scrollDialog(delta, line int) {
 // dialogHelp is the dialog's key line, from the same key table.
 func (m *Model) dialogHelp() string {
 	var parts []string
-	for _, b := range []key.Binding{m.keys.Confirm, m.keys.QuitStop, m.keys.QuitDetach, m.keys.Cancel, m.keys.NextField, m.keys.Choose} {
+	for _, b := range []key.Binding{m.keys.Confirm, m.keys.QuitStop, m.keys.QuitDetach, m.keys.Cancel, m.keys.NextField, m.keys.Choose, m.keys.TakeMix} {
 		if b.Enabled() {
 			parts = append(parts, b.Help().Key+" "+b.Help().Desc)
 		}
