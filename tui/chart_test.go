@@ -8,6 +8,8 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/guptarohit/asciigraph"
+
+	"github.com/olmolab/olmolab/lab"
 )
 
 func TestSmoothEMA(t *testing.T) {
@@ -185,5 +187,46 @@ func TestLayoutMarks(t *testing.T) {
 		if row.String() != c.row || vl.String() != c.vline {
 			t.Errorf("%s: row %q lines %q, want %q %q", c.name, row.String(), vl.String(), c.row, c.vline)
 		}
+	}
+}
+
+// The latest-eval line fits its width: the tasks' primary scores first, then
+// the validation losses compactly ("val web_noisy 2.31 qa 1.98"); what does
+// not fit is left off, and the line then ends with "… 3 for all".
+func TestEvalLineFits(t *testing.T) {
+	m, _ := liveModel(t, testOptions(t, 80, 24), stage1Events("quickstart-test"))
+	score := func(task, form, metric string, v float64, primary bool) lab.EvalScore {
+		return lab.EvalScore{Task: task, Formulation: form, Metric: metric, Value: v, Primary: primary}
+	}
+	var scores []lab.EvalScore
+	for _, task := range []string{"arith", "fact_qa_seen", "fact_qa_heldout", "world_cloze"} {
+		scores = append(scores, score(task, "rc", "acc_raw", 0.5, true), score(task, "rc", "acc_per_char", 0.4, false))
+	}
+	for i, src := range []string{"web_noisy", "web_clean", "code", "math", "qa"} {
+		scores = append(scores, score("val/"+src, "lm", "ce_loss", 2.5-0.2*float64(i), true), score("val/"+src, "lm", "bits_per_byte", 1, false))
+	}
+	for _, c := range []struct {
+		name   string
+		scores []lab.EvalScore
+		w      int
+		want   string
+	}{
+		{"all fit", scores, 200, " eval @40 (interval) arith 0.500 · fact_qa_heldout 0.500 · fact_qa_seen 0.500 · world_cloze 0.500 · val code 2.10 math 1.90 qa 1.70 web_clean 2.30 web_noisy 2.50"},
+		{"val cut", scores, 130, " eval @40 (interval) arith 0.500 · fact_qa_heldout 0.500 · fact_qa_seen 0.500 · world_cloze 0.500 · val code 2.10 … 3 for all"},
+		{"80 columns", scores, 80, " eval @40 (interval) arith 0.500 · fact_qa_heldout 0.500 … 3 for all"},
+		{"tasks only", scores[:4], 80, " eval @40 (interval) arith 0.500 · fact_qa_seen 0.500"},
+		{"val only, exactly fits", scores[8:], 82, " eval @40 (interval) val code 2.10 math 1.90 qa 1.70 web_clean 2.30 web_noisy 2.50"},
+		{"val only, one short", scores[8:], 81, " eval @40 (interval) val code 2.10 math 1.90 qa 1.70 web_clean 2.30 … 3 for all"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := &runData{Eval: &evalSnapshot{Step: 40, Why: "interval", Scores: c.scores}}
+			l := m.evalLine(d, c.w)
+			if lw := lipgloss.Width(l); lw != c.w {
+				t.Errorf("%d cells wide, want %d", lw, c.w)
+			}
+			if got := strings.TrimRight(ansi.Strip(l), " "); got != c.want {
+				t.Errorf("eval line at %d columns:\n got %q\nwant %q", c.w, got, c.want)
+			}
+		})
 	}
 }

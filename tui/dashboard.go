@@ -367,7 +367,10 @@ func (m *Model) mixLine(d *runData, w int) string {
 	return padRight(line, w)
 }
 
-// evalLine shows the latest evaluation's primary scores.
+// evalLine shows the latest evaluation within w cells: the tasks' primary
+// scores first, then the validation losses compactly ("val web_noisy 2.31
+// qa 1.98", ce_loss per source); what does not fit is left off, and the
+// line then ends with "…" and the key of the evaluation view, which has all.
 func (m *Model) evalLine(d *runData, w int) string {
 	t := m.theme
 	if d.Eval == nil {
@@ -377,13 +380,60 @@ func (m *Model) evalLine(d *runData, w int) string {
 		}
 		return padRight(t.Subtle.Render(" eval ")+t.Faint.Render(why), w)
 	}
-	scores := primaryScores(d.Eval.Scores)
-	var parts []string
-	for _, s := range scores {
-		parts = append(parts, t.Text.Render(s.Task)+" "+t.Accent.Render(fmtScore(s.Value)))
+	// each entry as plain text (its width) and drawn; sep goes before it
+	// when it is not the first
+	type entry struct{ plain, drawn, sep, sepDrawn string }
+	var tasks, vals []entry
+	for _, s := range primaryScores(d.Eval.Scores) {
+		if src, ok := strings.CutPrefix(s.Task, lab.ValTaskPrefix); ok {
+			e := entry{plain: src + " " + fmtValLoss(s.Value), drawn: t.Text.Render(src) + " " + t.Accent.Render(fmtValLoss(s.Value)), sep: " ", sepDrawn: " "}
+			if len(vals) == 0 {
+				e.plain, e.drawn = "val "+e.plain, t.Subtle.Render("val ")+e.drawn
+				e.sep, e.sepDrawn = " · ", t.Border.Render(" · ")
+			}
+			vals = append(vals, e)
+			continue
+		}
+		tasks = append(tasks, entry{plain: s.Task + " " + fmtScore(s.Value), drawn: t.Text.Render(s.Task) + " " + t.Accent.Render(fmtScore(s.Value)),
+			sep: " · ", sepDrawn: t.Border.Render(" · ")})
 	}
-	head := t.Subtle.Render(fmt.Sprintf(" eval @%d (%s) ", d.Eval.Step, d.Eval.Why))
-	return padRight(head+strings.Join(parts, t.Border.Render(" · ")), w)
+	head := fmt.Sprintf(" eval @%d (%s) ", d.Eval.Step, d.Eval.Why)
+	more := " … " + m.keys.Evals.Help().Key + " for all"
+	all := append(tasks, vals...)
+	total := lipgloss.Width(head)
+	for i, e := range all {
+		if i > 0 {
+			total += lipgloss.Width(e.sep)
+		}
+		total += lipgloss.Width(e.plain)
+	}
+	reserve := 0 // room to say there is more
+	if total > w {
+		reserve = lipgloss.Width(more)
+	}
+	line, used := t.Subtle.Render(head), lipgloss.Width(head)
+	for i, e := range all {
+		sep, sepDrawn := e.sep, e.sepDrawn
+		if i == 0 {
+			sep, sepDrawn = "", ""
+		}
+		n := lipgloss.Width(sep + e.plain)
+		if used+n+reserve > w {
+			line += t.Faint.Render(more)
+			break
+		}
+		line += sepDrawn + e.drawn
+		used += n
+	}
+	return padRight(line, w)
+}
+
+// fmtValLoss writes a validation loss (nats) in a few cells.
+func fmtValLoss(v float64) string {
+	if math.IsNaN(v) {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", v)
 }
 
 // primaryScores keeps each task's primary metric (or its first, when none is
