@@ -457,15 +457,34 @@ func LoadRunEvalTails(lastN int, tag string, paths ...string) ([]RunEvals, error
 		series map[seriesKey]*tailState
 	}
 	byRun := map[string]*run{}
+	from := map[string]string{} // run name -> the file its records came from (LoadRunEvals' same-run check)
 	ordered := true
 	read := func(file string, given bool) error {
+		file = filepath.Clean(file)
+		for _, f := range from {
+			if f == file {
+				return sameRunError(f, file, "", false)
+			}
+		}
 		def := filepath.Base(filepath.Dir(file))
 		n := 0
+		var dup error
+		prev := ""
 		err := eachEvalRecord(file, func(r *EvalRecord) {
+			if dup != nil {
+				return
+			}
 			n++
 			name := r.Run
 			if name == "" {
 				name = def
+			}
+			if name != prev {
+				if f, ok := from[name]; ok && f != file {
+					dup = sameRunError(f, file, name, r.Run != "")
+					return
+				}
+				from[name], prev = file, name
 			}
 			ru := byRun[name]
 			if ru == nil {
@@ -486,6 +505,9 @@ func LoadRunEvalTails(lastN int, tag string, paths ...string) ([]RunEvals, error
 		})
 		if err != nil {
 			return err
+		}
+		if dup != nil {
+			return dup
 		}
 		if n == 0 && given {
 			return inputErrorf(file, 0, "a run's evaluations come from its recipe's eval: section (tasks, interval, at_anneal), or the v key in the lab",

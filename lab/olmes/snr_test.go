@@ -620,13 +620,16 @@ func TestLoadRunEvalsSameRun(t *testing.T) {
 		{[]string{a, filepath.Join(a, "evals.jsonl")}, []string{a + ": given twice", "HINT: give each run once"}},
 	} {
 		_, err := LoadRunEvals(c.paths...)
-		if !IsInputError(err) {
-			t.Errorf("%v: %v, want an input error", c.paths, err)
-			continue
-		}
-		for _, w := range c.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%v: %q lacks %q", c.paths, err, w)
+		_, errTails := LoadRunEvalTails(5, "", c.paths...) // what snr reads with
+		for _, err := range []error{err, errTails} {
+			if !IsInputError(err) {
+				t.Errorf("%v: %v, want an input error", c.paths, err)
+				continue
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%v: %q lacks %q", c.paths, err, w)
+				}
 			}
 		}
 	}
