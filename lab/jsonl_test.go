@@ -72,35 +72,6 @@ func TestTruncateJSONLAfter(t *testing.T) {
 	}
 }
 
-func TestEachField(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want string // key=value pairs, or "!" when refused
-	}{
-		{`{"a":1,"b":"x,}","c":{"d":[1,{"e":"}"}]},"f":true}`, `a=1 b="x,}" c={"d":[1,{"e":"}"}]} f=true`},
-		{` { "a" : -1.5e3 , "b" : null } ` + "\n", `a=-1.5e3 b=null`},
-		{`{}`, ``},
-		{`{"s":"a\"b\\"}`, `s="a\"b\\"`},
-		{`{"k\u0065y":1}`, `!`},
-		{`[1,2]`, `!`},
-		{`{"a":1`, `!`},
-		{`{"a":"x}`, `!`},
-		{`{"a":1}x`, `!`},
-		{`{"a" 1}`, `!`},
-		{`{"a":}`, `!`},
-	} {
-		var kv []string
-		ok := EachField([]byte(tc.in), func(k, v []byte) { kv = append(kv, string(k)+"="+string(v)) })
-		got := strings.Join(kv, " ")
-		if !ok {
-			got = "!"
-		}
-		if got != tc.want {
-			t.Errorf("EachField(%q) = %s, want %s", tc.in, got, tc.want)
-		}
-	}
-}
-
 // BenchmarkTruncateMetrics cuts the last 1000 steps off a 100K-step
 // metrics.jsonl, as a resume from a checkpoint does.
 func BenchmarkTruncateMetrics(b *testing.B) {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/olmolab/olmolab/lab/data"
+	"github.com/olmolab/olmolab/lab/jsonfield"
 	"github.com/olmolab/olmolab/model"
 	"github.com/olmolab/olmolab/model/safetensors"
 )
@@ -454,11 +455,11 @@ func readStepLosses(path string) ([]float64, error) {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
-		// the fields taken apart by EachField, encoding/json where it cannot
+		// the fields taken apart by jsonfield.Each, encoding/json where it cannot
 		// (a million steps: 3.5 s with encoding/json alone)
 		var step, hasLoss, bad bool
 		var loss float64
-		ok := EachField(sc.Bytes(), func(k, v []byte) {
+		ok := jsonfield.Each(sc.Bytes(), func(k, v []byte) {
 			switch string(k) {
 			case "type":
 				step, bad = string(v) == `"step"`, bad || bytes.IndexByte(v, '\\') >= 0

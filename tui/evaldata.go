@@ -1,26 +1,15 @@
 package tui
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/olmolab/olmolab/lab"
 	"github.com/olmolab/olmolab/lab/olmes"
 )
-
-// evalRecord is a line of evals.jsonl as the lab writes it (lab.EvalRecord),
-// plus the primary flag olmes's records carry.
-type evalRecord struct {
-	lab.EvalRecord
-	Primary bool `json:"primary,omitempty"`
-}
 
 // evalRow is one task and formulation of the latest evaluation.
 type evalRow struct {
@@ -65,17 +54,19 @@ func metricColumn(metric string) string {
 // (missing: none), streaming: the trailing records of the run itself (not its
 // soups', recorded under "<run>/…") with the same step and reason, which is
 // all latestEval shows. An MMLU-scale file is 80 MB of hundreds of thousands
-// of records; it was read whole and every record kept.
-func readEvalRecords(dir string) []evalRecord {
+// of records; it was read whole and every record kept. A line that does not
+// read is skipped.
+func readEvalRecords(dir string) []olmes.EvalRecord {
 	lr, err := openLines(filepath.Join(dir, lab.EvalsFile), 0)
 	if err != nil {
 		return nil
 	}
 	defer lr.close()
-	var out []evalRecord
+	var out []olmes.EvalRecord
+	names := map[string]string{}
 	for line := lr.next(); line != nil; line = lr.next() {
-		var r evalRecord
-		if !fastEvalRecord(line, &r) && (json.Unmarshal(line, &r) != nil || r.Task == "") {
+		var r olmes.EvalRecord
+		if olmes.DecodeEvalRecord(line, &r, names) != nil || r.Task == "" {
 			continue
 		}
 		if strings.Contains(r.Run, "/") {
@@ -89,59 +80,12 @@ func readEvalRecords(dir string) []evalRecord {
 	return out
 }
 
-// fastEvalRecord reads an evals.jsonl line as the lab writes it with
-// lab.EachField; false for anything else (a key it does not know, an escaped
-// string), which encoding/json then reads.
-func fastEvalRecord(line []byte, r *evalRecord) bool {
-	ok := true
-	str := func(v []byte) string {
-		if len(v) < 2 || v[0] != '"' || bytes.IndexByte(v, '\\') >= 0 {
-			ok = false
-			return ""
-		}
-		return string(v[1 : len(v)-1])
-	}
-	parsed := lab.EachField(line, func(k, v []byte) {
-		var err error
-		switch string(k) {
-		case "run":
-			r.Run = str(v)
-		case "step":
-			r.Step, err = strconv.ParseInt(string(v), 10, 64)
-		case "tokens":
-			r.Tokens, err = strconv.ParseInt(string(v), 10, 64)
-		case "phase":
-			r.Phase = str(v)
-		case "why":
-			r.Why = str(v)
-		case "task":
-			r.Task = str(v)
-		case "formulation":
-			r.Form = str(v)
-		case "metric":
-			r.Metric = str(v)
-		case "value":
-			r.Value, err = strconv.ParseFloat(string(v), 64)
-		case "primary":
-			r.Primary = string(v) == "true"
-			ok = ok && (r.Primary || string(v) == "false")
-		case "time":
-			r.Time, err = time.Parse(time.RFC3339Nano, str(v))
-		case "group", "tag": // olmolab eval's; not shown
-		default:
-			ok = false
-		}
-		ok = ok && err == nil
-	})
-	return parsed && ok && r.Task != ""
-}
-
 // latestEval picks the run's own latest evaluation: the trailing records of
 // evals.jsonl with the same step and reason (soups and ingredients, recorded
 // under "<run>/…", are left out; the run's own name may not be the
 // directory's, for a run directory renamed).
-func latestEval(run string, recs []evalRecord) (rows []evalRow, metrics []string, step int64, why string) {
-	var own []evalRecord
+func latestEval(run string, recs []olmes.EvalRecord) (rows []evalRow, metrics []string, step int64, why string) {
+	var own []olmes.EvalRecord
 	for _, r := range recs {
 		if !strings.Contains(r.Run, "/") {
 			own = append(own, r)
@@ -151,19 +95,16 @@ func latestEval(run string, recs []evalRecord) (rows []evalRow, metrics []string
 		return nil, nil, 0, ""
 	}
 	last := own[len(own)-1]
-	step, why = last.Step, last.Why
+	step, why = int64(last.Step), last.Why
 	byKey := map[string]*evalRow{}
 	var order []string
 	seenMetric := map[string]bool{}
 	for i := len(own) - 1; i >= 0; i-- {
 		r := own[i]
-		if r.Step != step || r.Why != why {
+		if int64(r.Step) != step || r.Why != why {
 			break
 		}
-		form := r.Form
-		if form == "" {
-			form = "rc"
-		}
+		form := r.Formulation.String()
 		k := r.Task + "\x00" + form
 		row := byKey[k]
 		if row == nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/olmolab/olmolab/lab"
+	"github.com/olmolab/olmolab/lab/olmes"
 )
 
 // TestFastStepEvent: a step line read by fastStepEvent is the event
@@ -78,7 +79,7 @@ func writeLongRun(tb testing.TB, dir string, n int64) {
 
 // BenchmarkLoadRun reopens a 100K-step run (48 MB of metrics.jsonl) as the
 // dashboard does. Before the run's files were streamed and step lines read
-// with lab.EachField: a 1M-step run took 10.7 s and 2.9 GB to open.
+// with jsonfield.Each: a 1M-step run took 10.7 s and 2.9 GB to open.
 func BenchmarkLoadRun(b *testing.B) {
 	dir := filepath.Join(b.TempDir(), "long")
 	writeLongRun(b, dir, 100000)
@@ -177,17 +178,17 @@ func TestScanRunsProgressive(t *testing.T) {
 func TestReadEvalRecordsLatest(t *testing.T) {
 	dir := t.TempDir()
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	var want []evalRecord
+	var want []olmes.EvalRecord
 	var b []byte
 	for _, step := range []int64{1000, 2000} {
 		for _, run := range []string{"r", "r/soup"} {
 			for i, task := range []string{"mmlu_00", `a "quoted" task`} {
-				r := evalRecord{EvalRecord: lab.EvalRecord{Run: run, Step: step, Tokens: step << 20, Phase: "stable", Why: "interval",
-					Task: task, Form: "mc", Metric: "acc_raw", Value: 0.25 + float64(step)/1e4, Time: t0.Add(time.Duration(step))}, Primary: i == 0}
+				r := lab.EvalRecord{Run: run, Step: step, Tokens: step << 20, Phase: "stable", Why: "interval",
+					Task: task, Form: "mc", Metric: "acc_raw", Value: 0.25 + float64(step)/1e4, Primary: i == 0, Time: t0.Add(time.Duration(step))}
 				line, _ := json.Marshal(r)
 				b = append(append(b, line...), '\n')
 				if step == 2000 && run == "r" {
-					var back evalRecord
+					var back olmes.EvalRecord
 					json.Unmarshal(line, &back)
 					want = append(want, back)
 				}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/olmolab/olmolab/experiments"
 	"github.com/olmolab/olmolab/lab"
+	"github.com/olmolab/olmolab/lab/jsonfield"
 )
 
 // Files a detached headless run writes its output to, in the run directory.
@@ -50,7 +51,7 @@ func decodeEvent(line []byte, e *lab.Event) bool {
 	return true
 }
 
-// fastStepEvent decodes a step line as the lab writes it with lab.EachField
+// fastStepEvent decodes a step line as the lab writes it with jsonfield.Each
 // and strconv, five times faster than encoding/json; false for anything else
 // (another event, a key it does not know, an escaped string), which
 // encoding/json then reads.
@@ -74,7 +75,7 @@ func fastStepEvent(line []byte, e *lab.Event) bool {
 		}
 		return string(v[1 : len(v)-1])
 	}
-	parsed := lab.EachField(line, func(k, v []byte) {
+	parsed := jsonfield.Each(line, func(k, v []byte) {
 		switch string(k) {
 		case "type":
 			e.Type = lab.EventKind(str(v))
@@ -117,7 +118,7 @@ func fastStepEvent(line []byte, e *lab.Event) bool {
 				return
 			}
 			var sc lab.SpikeScores
-			ok = ok && lab.EachField(v, func(k, v []byte) {
+			ok = ok && jsonfield.Each(v, func(k, v []byte) {
 				switch string(k) {
 				case "loss":
 					sc.Loss = num(v)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -61,4 +62,35 @@ func FuzzEach(f *testing.F) {
 			t.Fatalf("%q: Each gives %v, encoding/json %v", line, want, got)
 		}
 	})
+}
+
+// TestEach: what Each hands out, and the lines it leaves to encoding/json.
+func TestEach(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string // key=value pairs, or "!" when refused
+	}{
+		{`{"a":1,"b":"x,}","c":{"d":[1,{"e":"}"}]},"f":true}`, `a=1 b="x,}" c={"d":[1,{"e":"}"}]} f=true`},
+		{` { "a" : -1.5e3 , "b" : null } ` + "\n", `a=-1.5e3 b=null`},
+		{`{}`, ``},
+		{`{"s":"a\"b\\"}`, `s="a\"b\\"`},
+		{`{"k\u0065y":1}`, `!`},
+		{`[1,2]`, `!`},
+		{`{"a":1`, `!`},
+		{`{"a":"x}`, `!`},
+		{`{"a":1}x`, `!`},
+		{`{"a" 1}`, `!`},
+		{`{"a":}`, `!`},
+		{"{\"\x04\":0}", `!`}, // a control character in a key
+	} {
+		var kv []string
+		ok := Each([]byte(tc.in), func(k, v []byte) { kv = append(kv, string(k)+"="+string(v)) })
+		got := strings.Join(kv, " ")
+		if !ok {
+			got = "!"
+		}
+		if got != tc.want {
+			t.Errorf("Each(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
 }

@@ -198,13 +198,9 @@ func eachEvalRecord(path string, fn func(r *EvalRecord)) error {
 			return torn
 		}
 		var r EvalRecord
-		if !fastEvalRecord(line, &r, names) {
-			r = EvalRecord{}
-			dec := json.NewDecoder(strings.NewReader(string(line)))
-			if err := dec.Decode(&r); err != nil {
-				torn = &InputError{Path: path, Line: n, Msg: "malformed eval record", Err: err}
-				return nil
-			}
+		if err := DecodeEvalRecord(line, &r, names); err != nil {
+			torn = &InputError{Path: path, Line: n, Msg: "malformed eval record", Err: err}
+			return nil
 		}
 		if r.Task == "" || r.Metric == "" {
 			return inputErrorf(path, n, `each line needs "task", "metric" and "value" (olmes.EvalRecord)`, "eval record without task or metric")
@@ -225,6 +221,21 @@ func eachEvalRecord(path string, fn func(r *EvalRecord)) error {
 		return &InputError{Path: path, Msg: "reading", Err: err}
 	}
 	return nil
+}
+
+// DecodeEvalRecord reads one evals.jsonl line into r: the fast reader
+// (fastEvalRecord) for the lines the lab and olmolab eval write, encoding/json
+// for anything else. names interns repeated strings across lines (nil: a
+// fresh map).
+func DecodeEvalRecord(line []byte, r *EvalRecord, names map[string]string) error {
+	if names == nil {
+		names = map[string]string{}
+	}
+	if fastEvalRecord(line, r, names) {
+		return nil
+	}
+	*r = EvalRecord{}
+	return json.NewDecoder(bytes.NewReader(line)).Decode(r)
 }
 
 // fastEvalRecord reads a record as the lab and olmolab eval write it with
