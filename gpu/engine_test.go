@@ -372,10 +372,26 @@ func TestProfile(t *testing.T) {
 // (one value per output; good when absent), its launch error, and its
 // kernels' times; it records what was run and what timed.
 type stubProber struct {
-	out        map[string][5]float32 // o, lse, dq, dk, dv
-	fail       map[string]error
-	ms         map[string]AttnMs
-	ran, timed []string
+	injectedTimes
+	out  map[string][5]float32 // o, lse, dq, dk, dv
+	fail map[string]error
+	ran  []string
+}
+
+// injectedTimes is a test prober's timing: each layout's per-kernel ms from
+// a table, and the layouts timed, in order (the emulator's test uses it too).
+type injectedTimes struct {
+	ms    map[string]AttnMs
+	timed []string
+}
+
+func (p *injectedTimes) time(ks []AttnKernels, reps int) ([]AttnMs, error) {
+	var ms []AttnMs
+	for _, k := range ks {
+		p.timed = append(p.timed, k.String())
+		ms = append(ms, p.ms[k.String()])
+	}
+	return ms, nil
 }
 
 var stubGood = [5]float32{1, 5, 0.5, 0.25, 2}
@@ -392,15 +408,6 @@ func (p *stubProber) run(k AttnKernels) (*attnResult, error) {
 	bits := func(x float32) uint16 { return uint16(math.Float32bits(x) >> 16) }
 	return &attnResult{rows: 1, qc: 1, kc: 1, a: []uint16{bits(v[0])}, lse: []float32{v[1]},
 		dqkv: []uint16{bits(v[2]), bits(v[3]), bits(v[4])}}, nil
-}
-
-func (p *stubProber) time(ks []AttnKernels, reps int) ([]AttnMs, error) {
-	var ms []AttnMs
-	for _, k := range ks {
-		p.timed = append(p.timed, k.String())
-		ms = append(ms, p.ms[k.String()])
-	}
-	return ms, nil
 }
 
 // TestChooseAttention: auto's decision on injected outputs and per-kernel
@@ -460,7 +467,7 @@ func TestChooseAttention(t *testing.T) {
 			log: []string{"dK/dV mma 1.600, v2 4w 1.100*;", "v2 does not fit at dK/dV 8w 140288 bytes of shared memory a block (the device allows 131072)"}},
 		{name: "no v2 fits", fit: tiny, chose: "mma", ran: "[mma]", timed: "[mma]", log: []string{"v2 does not fit at fwd 4w/8w 69632/69632, dQ 4w/8w 69632/69632, dK/dV 4w/8w 105472/140288 bytes"}},
 	} {
-		p := &stubProber{out: map[string][5]float32{}, fail: map[string]error{}, ms: times()}
+		p := &stubProber{out: map[string][5]float32{}, fail: map[string]error{}, injectedTimes: injectedTimes{ms: times()}}
 		if c.edit != nil {
 			c.edit(p)
 		}
@@ -480,7 +487,7 @@ func TestChooseAttention(t *testing.T) {
 		}
 	}
 	// a lost device, or a failing reference, chooses nothing
-	p := &stubProber{ms: times(), fail: map[string]error{"v2:8/8/8": fmt.Errorf("illegal address; then sync failed: %w", errDeviceLost)}}
+	p := &stubProber{injectedTimes: injectedTimes{ms: times()}, fail: map[string]error{"v2:8/8/8": fmt.Errorf("illegal address; then sync failed: %w", errDeviceLost)}}
 	if _, err := chooseAttention(p, full); err == nil || !strings.Contains(err.Error(), "v2:8/8/8") || !strings.Contains(err.Error(), "OLMOLAB_GPU_ATTN=mma") {
 		t.Errorf("device lost: %v", err)
 	}
