@@ -220,22 +220,18 @@ func evalValidation(path string, tokens int64, tokName, backend string, cfg mode
 // its checkpoints) belongs to, "" if none.
 func runRecipeOf(path string) string {
 	for _, p := range []string{path, filepath.Dir(filepath.Dir(path))} {
-		if f := filepath.Join(p, lab.RecipeFile); statOK(f) {
+		f := filepath.Join(p, lab.RecipeFile)
+		if _, err := os.Stat(f); err == nil {
 			return f
 		}
 	}
 	return ""
 }
 
-func statOK(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}
-
 // tokenizerFor reads a run's recipe, else guesses from the vocabulary size.
 func tokenizerFor(path string, cfg model.Config) string {
-	for _, p := range []string{path, filepath.Dir(filepath.Dir(path))} {
-		if r, err := lab.LoadRecipe(filepath.Join(p, lab.RecipeFile), nil); err == nil {
+	if p := runRecipeOf(path); p != "" {
+		if r, err := lab.LoadRecipe(p, nil); err == nil {
 			return r.Tokenizer
 		}
 	}
