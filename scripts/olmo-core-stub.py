@@ -13,7 +13,7 @@ writes OUT_DIR/olmo_core/... with, for every symbol:
   - an enum: its members;
   - the listed methods and functions: the real parameter names and kinds, bodies
     that record the arguments and return an instance of the class (classmethods
-    returning the class) or an opaque result.
+    returning the class) or an opaque result (a list of one opaque element for a List[str]).
 
 Every call is appended to a JSON list written to $OLMO_CORE_STUB_LOG at exit, for
 the test to compare with the recipe. Regenerate after moving the targeted commit:
@@ -32,6 +32,7 @@ SYMBOLS = {
     "olmo_core.data": {
         "NumpyDataLoaderConfig": ["build"],
         "NumpyFSLDatasetConfig": ["from_src_mix", "build"],
+        "NumpyPaddedFSLDatasetConfig": ["build"],
         "TokenizerConfig": ["dolma2", "padded_vocab_size"],
     },
     "olmo_core.data.source_mixture": {
@@ -40,6 +41,7 @@ SYMBOLS = {
         "SourceMixtureList": [],
     },
     "olmo_core.distributed.parallel": {"DataParallelType": []},
+    "olmo_core.io": {"deterministic_glob_directory": None},
     "olmo_core.nn.feed_forward": {"FeedForwardConfig": []},
     "olmo_core.nn.transformer": {
         "TransformerBlockType": [],
@@ -62,7 +64,7 @@ SYMBOLS = {
         "prepare_training_environment": None,
         "teardown_training_environment": None,
     },
-    "olmo_core.train.callbacks": {"CheckpointerCallback": []},
+    "olmo_core.train.callbacks": {"CheckpointerCallback": [], "LMEvaluatorCallbackConfig": []},
     "olmo_core.train.train_module": {
         "TransformerDataParallelConfig": [],
         "TransformerTrainModuleConfig": ["build"],
@@ -342,6 +344,9 @@ def emit_function(fn, qual, indent, cls_name=None):
         lines.append("    return _rt.bare(cls, %r%s)" % (qual, ", " + kwarg if kwarg else ""))
     elif cls_name and ret == cls_name and kind is None:
         lines.append("    return self")
+    elif ret == "List[str]":
+        # one opaque element, so that code iterating over the list runs
+        lines.append("    return [_rt.Result(%r)]" % (qual + "()"))
     else:
         lines.append("    return _rt.Result(%r)" % (qual + "()"))
     return "".join(" " * indent + l + "\n" for l in lines)

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -48,7 +49,8 @@ type plan struct {
 	preset           string // TransformerConfig.<preset> constructor, "" for a custom llama_like shape
 	rankMicro        int    // tokens per forward/backward on one rank
 	sources          []source
-	scheduler        string // the Python expression
+	val              []source // eval.val's token-file sources (Ratio unused)
+	scheduler        string   // the Python expression
 	schedulerNote    string
 	loadPath         string
 	anneal           bool
@@ -70,7 +72,7 @@ func OLMoCore(p OLMoCoreParams) ([]File, error) {
 		return nil, fmt.Errorf("export: --nproc and --nodes must be ≥ 1 (got %d, %d)", p.NProc, p.Nodes)
 	}
 	pl := &plan{r: r, p: p, loadPath: r.LoadPath, anneal: r.StartAsAnneal}
-	for _, step := range []func() error{pl.model, pl.batch, pl.optimizer, pl.data, pl.schedule, pl.rest} {
+	for _, step := range []func() error{pl.model, pl.batch, pl.optimizer, pl.data, pl.validation, pl.schedule, pl.rest} {
 		if err := step(); err != nil {
 			return nil, err
 		}
@@ -301,18 +303,68 @@ func (pl *plan) tokenPath(field, name, p string) (string, error) {
 	return strings.TrimRight(p, "/") + "/**/*.npy", nil
 }
 
+// validation maps eval.val onto OLMo-core's in-loop LM evaluator
+// (LMEvaluatorCallbackConfig over a NumpyPaddedFSLDatasetConfig whose files
+// carry their source's name as the "label" it reports under). Only token files
+// can go: a built-in, JSONL or text validation source is listed as not mapped
+// rather than failing the export, since the run trains without it.
+func (pl *plan) validation() error {
+	r := pl.r
+	v := r.Eval.Val
+	if v.Tokens <= 0 {
+		return nil
+	}
+	if v.Derived {
+		pl.unmapped = append(pl.unmapped, fmt.Sprintf("eval.val (validation loss on %s, %d tokens each): these are the recipe's built-in sources, which have no files for OLMo-core's LMEvaluatorCallbackConfig; name held-out .npy files under eval.val.sources to export it.",
+			strings.Join(r.Eval.Names()[len(r.Eval.Tasks):], ", "), v.Tokens))
+		return nil
+	}
+	for i, s := range v.Sources {
+		out := source{Name: s.Name}
+		var skip error
+		for _, p := range s.Paths {
+			g, err := pl.tokenPath(fmt.Sprintf("eval.val.sources[%d].paths", i), s.Name, p)
+			if err != nil {
+				skip = err
+				break
+			}
+			out.Paths = append(out.Paths, g)
+		}
+		if skip != nil {
+			msg := skip.Error()
+			var re *lab.RecipeError
+			if errors.As(skip, &re) {
+				msg = re.Msg
+			}
+			if j := strings.Index(msg, "\nHINT"); j >= 0 {
+				msg = msg[:j]
+			}
+			pl.unmapped = append(pl.unmapped, fmt.Sprintf("eval.val source %q: %s", s.Name, msg))
+			continue
+		}
+		pl.val = append(pl.val, out)
+	}
+	if len(pl.val) > 0 {
+		pl.notes = append(pl.notes, fmt.Sprintf("Validation differs in what it reads: olmolab scores the first %d tokens of each eval.val source, packed into sequences of %d; OLMo-core's LM evaluator scores every document of the files, one per padded instance of SEQUENCE_LENGTH (longer documents are cut there). Give it held-out files of the size to evaluate. It reports eval/lm/<source>/CE loss and PPL.", v.Tokens, r.SequenceLength))
+	}
+	return nil
+}
+
 // rest lists what the export leaves behind.
 func (pl *plan) rest() error {
 	r := pl.r
 	if pl.microBatchLowerd {
 		pl.notes = append(pl.notes, fmt.Sprintf("rank_microbatch_size %d is more than one rank's share of the batch, so it is %d here.", r.MicroBatchSize, pl.rankMicro))
 	}
-	if r.Eval.Val.Tokens > 0 {
-		pl.unmapped = append(pl.unmapped, fmt.Sprintf("eval.val (validation loss on %s, %d tokens each): add OLMo-core's LMEvaluatorCallbackConfig (its eval_dataset on held-out token files) by hand; built-in sources have no files to point it at.",
-			strings.Join(r.Eval.Names()[len(r.Eval.Tasks):], ", "), r.Eval.Val.Tokens))
-	}
 	if len(r.Eval.Tasks) > 0 {
-		pl.unmapped = append(pl.unmapped, fmt.Sprintf("eval (%s every %d steps): add OLMo-core's DownstreamEvaluatorCallbackConfig / LMEvaluatorCallbackConfig (TrainerConfig.with_recommended_evals) by hand, or evaluate checkpoints with `olmolab eval` after converting them to HF.", strings.Join(r.Eval.Tasks, ", "), r.Eval.IntervalSteps))
+		when := "at the end"
+		if r.Eval.AtAnneal {
+			when = "before an anneal and at the end"
+		}
+		if r.Eval.IntervalSteps > 0 {
+			when = fmt.Sprintf("every %d steps", r.Eval.IntervalSteps)
+		}
+		pl.unmapped = append(pl.unmapped, fmt.Sprintf("eval (%s, %s): add OLMo-core's DownstreamEvaluatorCallbackConfig (TrainerConfig.with_recommended_evals) by hand, or evaluate checkpoints with `olmolab eval` after converting them to HF.", strings.Join(r.Eval.Tasks, ", "), when))
 	}
 	if len(r.Mixes) > 0 {
 		var names []string

@@ -58,6 +58,11 @@ var cases = []struct {
 		`dataset.sources=[{name: web, target_ratio: 3, paths: ["/data/web/*.npy"]}, {name: code, target_ratio: 1, paths: ["/data/code/part-0.npy"]}]`,
 		"mixes={}", "anneal={}", "soup={}",
 	}, 1, 1},
+	// eval.val with a glob, two files, and a built-in source that cannot go.
+	{"olmo2_1B_val", "olmo2_1B_stage1", []string{
+		`eval.val={tokens: 1M, sources: [{name: c4, paths: ["/data/val/c4/*.npy"]}, {name: wiki, paths: ["/data/val/wiki-0.npy", "/data/val/wiki-1.npy"]}, {name: web, paths: ["builtin:web_clean"]}]}`,
+		"dataset.dtype=uint32",
+	}, 8, 1},
 }
 
 func TestGolden(t *testing.T) {
@@ -288,6 +293,7 @@ func TestAgainstOLMoCoreStub(t *testing.T) {
 				t.Errorf("checkpointer %v", ck)
 			}
 			find(t, calls, "TrainerConfig.build().fit")
+			checkValidation(t, r, calls)
 		})
 	}
 }
@@ -429,5 +435,77 @@ func TestDataDType(t *testing.T) {
 		if ds["dtype"] != "uint16" {
 			t.Errorf("NumpyFSLDatasetConfig dtype %v, want uint16", ds["dtype"])
 		}
+	}
+}
+
+// checkValidation: eval.val's token-file sources reach OLMo-core's LM evaluator
+// with every file labelled by its source, globs expanded by OLMo-core's own
+// deterministic_glob_directory (the stub returns one opaque file per glob), at
+// the recipe's interval and at the end; other sources and recipes without
+// validation add no evaluator.
+func checkValidation(t *testing.T, r *lab.Recipe, calls []call) {
+	t.Helper()
+	type want struct{ label, path string }
+	var wants []want
+	var globs []string
+	if r.Eval.Val.Tokens > 0 && !r.Eval.Val.Derived {
+		for _, s := range r.Eval.Val.Sources {
+			if strings.HasPrefix(s.Paths[0], "builtin:") {
+				continue
+			}
+			for _, p := range s.Paths {
+				if strings.Contains(p, "*") {
+					globs = append(globs, p)
+					p = "<olmo_core.io.deterministic_glob_directory()>"
+				}
+				wants = append(wants, want{s.Name, p})
+			}
+		}
+	}
+	var lm []map[string]any
+	for _, c := range calls {
+		if c.Call == "LMEvaluatorCallbackConfig()" {
+			lm = append(lm, c.Args)
+		}
+	}
+	if len(wants) == 0 {
+		if len(lm) != 0 {
+			t.Errorf("an LM evaluator without token-file validation sources: %v", lm)
+		}
+		return
+	}
+	if len(lm) != 1 {
+		t.Fatalf("%d LM evaluators, want 1", len(lm))
+	}
+	cb := lm[0]
+	if num(t, cb, "eval_interval") != float64(r.Eval.IntervalSteps) || cb["eval_on_finish"] != true {
+		t.Errorf("LM evaluator %v, want eval_interval %d and eval_on_finish", cb, r.Eval.IntervalSteps)
+	}
+	ds, _ := cb["eval_dataset"].(map[string]any)
+	if ds["__class__"] != "NumpyPaddedFSLDatasetConfig" || num(t, ds, "sequence_length") != float64(r.SequenceLength) {
+		t.Fatalf("eval_dataset %v", ds)
+	}
+	if r.DataDType != 0 && ds["dtype"] != r.DataDType.String() {
+		t.Errorf("eval_dataset dtype %v, want %s", ds["dtype"], r.DataDType)
+	}
+	paths, _ := ds["paths"].([]any)
+	meta, _ := ds["metadata"].([]any)
+	if len(paths) != len(wants) || len(meta) != len(wants) {
+		t.Fatalf("eval_dataset paths %v metadata %v, want %v", paths, meta, wants)
+	}
+	for i, w := range wants {
+		m, _ := meta[i].(map[string]any)
+		if paths[i] != w.path || m["label"] != w.label {
+			t.Errorf("validation file %d: %v labelled %v, want %s labelled %s", i, paths[i], meta[i], w.path, w.label)
+		}
+	}
+	var globbed []string
+	for _, c := range calls {
+		if c.Call == "olmo_core.io.deterministic_glob_directory" {
+			globbed = append(globbed, c.Args["pattern"].(string))
+		}
+	}
+	if strings.Join(globbed, "|") != strings.Join(globs, "|") {
+		t.Errorf("globs expanded %v, want %v", globbed, globs)
 	}
 }

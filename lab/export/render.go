@@ -35,11 +35,11 @@ func (pl *plan) modelExpr() string {
 
 // dtypeKwarg is the recipe's dataset.dtype as NumpyFSLDatasetConfig's dtype (a NumpyDatasetDType value), or
 // nothing: OLMo-core then picks the smallest type that holds the vocabulary, as olmolab does.
-func (pl *plan) dtypeKwarg() string {
+func (pl *plan) dtypeKwarg(indent int) string {
 	if pl.r.DataDType == 0 {
 		return ""
 	}
-	return fmt.Sprintf("\n        dtype=%q,  # dataset.dtype", pl.r.DataDType.String())
+	return fmt.Sprintf("\n%sdtype=%q,  # dataset.dtype", strings.Repeat(" ", indent), pl.r.DataDType.String())
 }
 
 func (pl *plan) tokenizerExpr() string {
@@ -81,14 +81,14 @@ import os
 import sys
 
 from olmo_core.config import DType
-from olmo_core.data import NumpyDataLoaderConfig, NumpyFSLDatasetConfig, TokenizerConfig
+from olmo_core.data import NumpyDataLoaderConfig, NumpyFSLDatasetConfig, %sTokenizerConfig
 from olmo_core.data.source_mixture import (
     SourceMixtureConfig,
     SourceMixtureDatasetConfig,
     SourceMixtureList,
 )
 from olmo_core.distributed.parallel import DataParallelType
-`, r.Name, pl.p.Source, desc, OLMoCoreCommit)
+%s`, r.Name, pl.p.Source, desc, OLMoCoreCommit, pl.valDataImport(), pl.ioImport())
 	if pl.preset == "" {
 		w("from olmo_core.nn.feed_forward import FeedForwardConfig\nfrom olmo_core.nn.transformer import TransformerBlockType, TransformerConfig\n")
 	} else {
@@ -103,7 +103,7 @@ from olmo_core.train import (
     prepare_training_environment,
     teardown_training_environment,
 )
-from olmo_core.train.callbacks import CheckpointerCallback
+from olmo_core.train.callbacks import CheckpointerCallback%s
 from olmo_core.train.train_module import (
     TransformerDataParallelConfig,
     TransformerTrainModuleConfig,
@@ -118,7 +118,7 @@ RANK_MICROBATCH_SIZE = %d  # tokens per forward/backward on one rank
 MAX_TOKENS = %d  # the run ends here (Duration.tokens)
 SEED = %d
 LR = %s
-`, sched, pyStr(OLMoCoreCommit), pyStr(r.Name), r.SequenceLength, r.GlobalBatchSize, r.GlobalBatchSize/r.SequenceLength,
+`, sched, pl.valImport(), pyStr(OLMoCoreCommit), pyStr(r.Name), r.SequenceLength, r.GlobalBatchSize, r.GlobalBatchSize/r.SequenceLength,
 		pl.rankMicro, r.MaxTokens, r.Seed, pyFloat(r.Optimizer.LR))
 	if pl.loadPath != "" {
 		w("LOAD_PATH = %s  # an OLMo-core checkpoint (EXPORT.md)\n", pyStr(pl.loadPath))
@@ -144,6 +144,7 @@ LR = %s
 		w("    (%s, %s, [%s]),  # target_ratio %s\n", pyStr(s.Name), pyFloat(s.Ratio), strings.Join(ps, ", "), pyFloat(s.Raw))
 	}
 	w("]\n")
+	pl.valConstants(w)
 
 	decay := ""
 	if !r.Optimizer.DecayEmbeddings {
@@ -239,7 +240,7 @@ def build_configs(save_folder, work_dir, load_path, seed):
             max_checkpoints=CHECKPOINTS_KEPT,
             save_async=True,
         ),
-    )
+    )%s
     return model_config, dataset_config, data_loader_config, train_module_config, trainer_config
 
 
@@ -283,9 +284,9 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-`, pl.modelExpr(), pl.tokenizerExpr(), pl.dtypeKwarg(),
+`, pl.modelExpr(), pl.tokenizerExpr(), pl.dtypeKwarg(8),
 		pyFloat(r.Optimizer.Betas[0]), pyFloat(r.Optimizer.Betas[1]), pyFloat(r.Optimizer.Eps), pyFloat(r.Optimizer.WeightDecay), decay,
-		pl.scheduler, zloss, clip, load)
+		pl.scheduler, zloss, clip, load, pl.valCallback())
 	return b.String()
 }
 
@@ -359,6 +360,17 @@ func (pl *plan) exportMd() string {
 		ckpt = fmt.Sprintf("every %d steps", r.Checkpoint.IntervalSteps)
 	}
 	w("| checkpoint %s, keep %d | `CheckpointerCallback(save_interval=…, max_checkpoints=…)` |\n", ckpt, r.Checkpoint.Keep)
+	if len(pl.val) > 0 {
+		var names []string
+		for _, v := range pl.val {
+			names = append(names, v.Name)
+		}
+		when := "at the end"
+		if n := r.Eval.IntervalSteps; n > 0 {
+			when = fmt.Sprintf("every %d steps and at the end", n)
+		}
+		w("| eval.val: %s, %s | `LMEvaluatorCallbackConfig(eval_dataset=NumpyPaddedFSLDatasetConfig(paths=…, metadata=[{\"label\": source}, …]), eval_interval=VAL_INTERVAL, eval_on_finish=True)`; reported as `eval/lm/<source>/CE loss` |\n", strings.Join(names, ", "), when)
+	}
 	w("| seed %d | weight init (`init_seed`), data order, mixture sampling, `prepare_training_environment(seed=…)` |\n", r.Seed)
 	w("\nData (`SourceMixtureDatasetConfig`, ratios normalised to sum to 1):\n\n| source | target_ratio | normalised | paths |\n|---|---|---|---|\n")
 	for _, s := range pl.sources {
@@ -381,4 +393,82 @@ func (pl *plan) exportMd() string {
 		w("- %s\n", u)
 	}
 	return b.String()
+}
+
+// The pieces of train.py that exist only when eval.val has token files to
+// export (validation in olmocore.go): each is empty otherwise, so a recipe
+// without validation exports exactly as before.
+
+func (pl *plan) valDataImport() string {
+	if len(pl.val) == 0 {
+		return ""
+	}
+	return "NumpyPaddedFSLDatasetConfig, "
+}
+
+func (pl *plan) ioImport() string {
+	if len(pl.val) == 0 {
+		return ""
+	}
+	return "from olmo_core.io import deterministic_glob_directory\n"
+}
+
+func (pl *plan) valImport() string {
+	if len(pl.val) == 0 {
+		return ""
+	}
+	return ", LMEvaluatorCallbackConfig"
+}
+
+func (pl *plan) valConstants(w func(string, ...any)) {
+	if len(pl.val) == 0 {
+		return
+	}
+	w("\n# eval.val: (source, paths) of held-out token files, scored by OLMo-core's LM\n# evaluator as eval/lm/<source>/CE loss (EXPORT.md says how that differs from olmolab's).\nVAL_SOURCES = [\n")
+	for _, s := range pl.val {
+		var ps []string
+		for _, p := range s.Paths {
+			ps = append(ps, pyStr(p))
+		}
+		w("    (%s, [%s]),\n", pyStr(s.Name), strings.Join(ps, ", "))
+	}
+	w("]\n")
+	if n := pl.r.Eval.IntervalSteps; n > 0 {
+		w("VAL_INTERVAL = %d  # steps (eval.interval); and at the end\n", n)
+	} else {
+		w("VAL_INTERVAL = None  # the recipe evaluates at the end only\n")
+	}
+}
+
+// valCallback adds the LM evaluator to the trainer config. The globs are
+// expanded here, with OLMo-core's own deterministic_glob_directory, because the
+// evaluator wants one metadata entry (the source's label) per file.
+func (pl *plan) valCallback() string {
+	if len(pl.val) == 0 {
+		return ""
+	}
+	return `
+
+    val_paths, val_metadata = [], []
+    for label, patterns in VAL_SOURCES:
+        for pattern in patterns:
+            files = deterministic_glob_directory(pattern) if "*" in pattern else [pattern]
+            if not files:
+                raise FileNotFoundError(f"eval.val source {label!r}: {pattern} matches no files")
+            val_paths.extend(files)
+            val_metadata.extend({"label": label} for _ in files)
+    trainer_config = trainer_config.with_callback(
+        "lm_evaluator",
+        LMEvaluatorCallbackConfig(
+            eval_dataset=NumpyPaddedFSLDatasetConfig(
+                tokenizer=tokenizer_config,
+                paths=val_paths,
+                metadata=val_metadata,
+                sequence_length=SEQUENCE_LENGTH,
+                work_dir=work_dir,` + pl.dtypeKwarg(16) + `
+            ),
+            eval_interval=VAL_INTERVAL,
+            eval_on_finish=True,
+        ),
+    )`
 }

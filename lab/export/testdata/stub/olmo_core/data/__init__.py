@@ -63,6 +63,33 @@ class NumpyFSLDatasetConfig:
 
 
 @_dc.dataclass(kw_only=True)
+class NumpyPaddedFSLDatasetConfig:
+    """Stub of olmo_core.data.numpy_dataset.NumpyPaddedFSLDatasetConfig."""
+
+    tokenizer: _t.Any
+    paths: _t.Any = _rt.D
+    mix: _t.Any = _rt.D
+    mix_base_dir: _t.Any = _rt.D
+    expand_glob: _t.Any = _rt.D
+    dtype: _t.Any = _rt.D
+    metadata: _t.Any = _rt.D
+    include_instance_metadata: _t.Any = _rt.D
+    instance_filter_config: _t.Any = _rt.D
+    source_permutation_seed: _t.Any = _rt.D
+    work_dir: _t.Any = _rt.D
+    ignore_fingerprint_mismatch: _t.Any = _rt.D
+    sequence_length: _t.Any
+    label_mask_paths: _t.Any = _rt.D
+
+    def __post_init__(self):
+        _rt.record('NumpyPaddedFSLDatasetConfig()', {f.name: getattr(self, f.name) for f in _dc.fields(self)})
+
+    def build(self):
+        _rt.record('NumpyPaddedFSLDatasetConfig.build', {})
+        return _rt.Result('NumpyPaddedFSLDatasetConfig.build()')
+
+
+@_dc.dataclass(kw_only=True)
 class TokenizerConfig:
     """Stub of olmo_core.data.tokenizer.TokenizerConfig."""
 

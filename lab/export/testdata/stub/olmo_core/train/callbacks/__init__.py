@@ -27,3 +27,22 @@ class CheckpointerCallback:
 
     def __post_init__(self):
         _rt.record('CheckpointerCallback()', {f.name: getattr(self, f.name) for f in _dc.fields(self)})
+
+
+@_dc.dataclass(kw_only=True)
+class LMEvaluatorCallbackConfig:
+    """Stub of olmo_core.train.callbacks.evaluator_callback.LMEvaluatorCallbackConfig."""
+
+    eval_dataset: _t.Any
+    eval_interval: _t.Any = _rt.D
+    fixed_steps: _t.Any = _rt.D
+    eval_on_startup: _t.Any = _rt.D
+    eval_on_finish: _t.Any = _rt.D
+    cancel_after_first_eval: _t.Any = _rt.D
+    eval_duration: _t.Any = _rt.D
+    log_interval: _t.Any = _rt.D
+    deterministic: _t.Any = _rt.D
+    enabled: _t.Any = _rt.D
+
+    def __post_init__(self):
+        _rt.record('LMEvaluatorCallbackConfig()', {f.name: getattr(self, f.name) for f in _dc.fields(self)})
