@@ -24,7 +24,8 @@ const (
 var shardPattern = regexp.MustCompile(`^model-[0-9]{5}-of-[0-9]{5}\.safetensors$`)
 
 // Checkpoint is a Hugging Face checkpoint directory: one model.safetensors,
-// or shards listed by model.safetensors.index.json.
+// or shards listed by model.safetensors.index.json. Its files are open, as
+// from Open: Close it when done.
 type Checkpoint struct {
 	Dir string
 	// Metadata is the __metadata__ of the first file (shards in name
@@ -47,9 +48,29 @@ func (c *Checkpoint) Get(name string) (*Tensor, bool) {
 // order. For a checkpoint from WriteSharded that is the order it was given.
 func (c *Checkpoint) Names() []string { return slices.Clone(c.names) }
 
-// OpenDir reads the checkpoint in dir, as transformers' from_pretrained
+// Close closes every file of the checkpoint and returns the first error.
+func (c *Checkpoint) Close() error {
+	return closeAll(c.Files)
+}
+
+func closeAll(files []*File) error {
+	var first error
+	for _, f := range files {
+		if f == nil {
+			continue
+		}
+		if err := f.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// OpenDir opens the checkpoint in dir, as transformers' from_pretrained
 // looks for it: model.safetensors if present, else the index and every shard
-// it names. For a sharded checkpoint it is an error (naming the file and the
+// it names. Every file is opened with Open: its header is read and validated
+// and its tensor data left on disk, to be read by the tensors' conversions
+// straight into the caller's buffers. For a sharded checkpoint it is an error (naming the file and the
 // tensor) for a shard to be missing, for a tensor listed in the index to be
 // absent from its shard or present in another one, for a tensor to be in two
 // shards, or for a shard to hold a tensor the index does not list: any of
@@ -58,7 +79,7 @@ func (c *Checkpoint) Names() []string { return slices.Clone(c.names) }
 func OpenDir(dir string) (*Checkpoint, error) {
 	single := filepath.Join(dir, SingleFileName)
 	if _, err := os.Stat(single); err == nil {
-		f, err := Read(single)
+		f, err := Open(single)
 		if err != nil {
 			return nil, err
 		}
@@ -122,16 +143,23 @@ func openShards(dir, index string, weightMap map[string]string) (*Checkpoint, er
 	slices.Sort(shards)
 
 	files := make([]*File, len(shards))
+	ok := false
+	defer func() {
+		if !ok {
+			closeAll(files)
+		}
+	}()
 	owner := map[string]string{} // tensor -> shard it was found in
 	for i, shard := range shards {
 		path := filepath.Join(dir, shard)
-		f, err := Read(path)
+		f, err := Open(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: tensor %q: its shard %s does not exist", index, firstTensor[shard], path)
 		}
 		if err != nil {
 			return nil, err
 		}
+		files[i] = f
 		for _, t := range f.Tensors {
 			if prev, dup := owner[t.Name]; dup {
 				return nil, fmt.Errorf("%s: tensor %q: also in shard %s; a tensor must be in one shard only", path, t.Name, filepath.Join(dir, prev))
@@ -144,13 +172,13 @@ func openShards(dir, index string, weightMap map[string]string) (*Checkpoint, er
 				return nil, fmt.Errorf("%s: tensor %q: %s lists it in shard %s", path, t.Name, index, listed)
 			}
 		}
-		files[i] = f
 	}
 	for _, name := range names {
 		if _, ok := owner[name]; !ok {
 			return nil, fmt.Errorf("%s: tensor %q: listed in %s but absent from this shard", filepath.Join(dir, weightMap[name]), name, index)
 		}
 	}
+	ok = true
 	return newCheckpoint(dir, files), nil
 }
 

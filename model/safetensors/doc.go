@@ -16,7 +16,12 @@
 //
 // Tensor data stays as raw little-endian bytes; Float32s, Float64s and Int64s
 // convert on demand, so a BF16 checkpoint is widened straight into the
-// engine's float32 parameters without an intermediate copy. FromFloat32 and
+// engine's float32 parameters without an intermediate copy. Parse and Read
+// hold a whole file in memory; Open (and OpenDir, for a checkpoint
+// directory) reads and validates only the header, and each conversion then
+// reads its tensor's bytes from the file with ReadAt: F32 straight into the
+// destination's memory, other dtypes through a 1 MiB buffer. Loading a model
+// that way needs the model's memory and not also the file's. FromFloat32 and
 // FromFloat64 go the other way with round-to-nearest-even, including F16
 // subnormals and a NaN that stays NaN after narrowing.
 //

@@ -23,11 +23,12 @@ const metadataKey = "__metadata__"
 
 // File is a parsed safetensors file.
 type File struct {
-	Path     string            // the name given to Parse, or the path given to Read
+	Path     string            // the name given to Parse, or the path given to Read or Open
 	Metadata map[string]string // the "__metadata__" entry; nil when the file has none
 	Tensors  []Tensor          // in file order: by position in the byte buffer
 
-	index map[string]int // name -> position in Tensors, built by Parse
+	index  map[string]int // name -> position in Tensors, built by Parse
+	closer io.Closer      // the open file behind a File from Open; nil otherwise
 }
 
 // Get returns the tensor called name. The pointer refers into f.Tensors.
@@ -55,7 +56,9 @@ func (f *File) Names() []string {
 }
 
 // Read reads and parses the safetensors file at path. The whole file is read
-// into memory once; the tensors' Data point into that single buffer.
+// into memory once; the tensors' Data point into that single buffer. Open
+// validates the same way but leaves the tensor data on disk, which is what
+// loading a model wants.
 func Read(path string) (*File, error) {
 	fd, err := os.Open(path)
 	if err != nil {
@@ -118,17 +121,39 @@ func Parse(name string, b []byte) (*File, error) {
 		return nil, err
 	}
 	hdr, buf := b[8:8+n], b[8+n:]
+	f, spans, err := parseLayout(name, hdr, int64(len(buf)))
+	if err != nil {
+		return nil, err
+	}
+	for i, sp := range spans {
+		f.Tensors[i].Data = buf[sp.begin:sp.end:sp.end]
+	}
+	return f, nil
+}
+
+// span is where a tensor's bytes lie in the byte buffer: [begin, end).
+type span struct{ begin, end int64 }
+
+// parseLayout parses the JSON header hdr of a file whose byte buffer (what
+// follows the header) is bufLen bytes long, and checks every entry against
+// it: dtypes, shapes, names, and offsets that tile the buffer exactly. It
+// returns the File with its tensors in buffer order, Data unset, and each
+// tensor's span. Parse and Open share it, so a file held in memory and one
+// streamed from disk pass exactly the same checks, before any tensor data
+// is read or allocated.
+func parseLayout(name string, hdr []byte, bufLen int64) (*File, []span, error) {
 	if !utf8.Valid(hdr) {
-		return nil, fmt.Errorf("%s: header is not valid UTF-8 (corrupt, or not a safetensors file)", name)
+		return nil, nil, fmt.Errorf("%s: header is not valid UTF-8 (corrupt, or not a safetensors file)", name)
 	}
 	meta, infos, err := parseHeader(hdr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
 	f := &File{Path: name, Metadata: meta, Tensors: make([]Tensor, len(infos)), index: make(map[string]int, len(infos))}
+	spans := make([]span, len(infos))
 	for _, in := range infos {
-		if err := validate(&in, len(buf)); err != nil {
-			return nil, fmt.Errorf("%s: tensor %q: %w", name, in.name, err)
+		if err := validate(&in, bufLen); err != nil {
+			return nil, nil, fmt.Errorf("%s: tensor %q: %w", name, in.name, err)
 		}
 	}
 	// File order is buffer order. The sort is stable so that zero-size
@@ -148,27 +173,28 @@ func Parse(name string, b []byte) (*File, error) {
 	for i, in := range infos {
 		switch {
 		case in.begin > prev && i == 0:
-			return nil, fmt.Errorf("%s: tensor %q: data_offsets [%d, %d] leave the first %d bytes of the buffer uncovered (the buffer must be covered without holes)", name, in.name, in.begin, in.end, in.begin)
+			return nil, nil, fmt.Errorf("%s: tensor %q: data_offsets [%d, %d] leave the first %d bytes of the buffer uncovered (the buffer must be covered without holes)", name, in.name, in.begin, in.end, in.begin)
 		case in.begin > prev:
-			return nil, fmt.Errorf("%s: tensor %q: data_offsets [%d, %d] leave a hole of %d bytes after tensor %q, which ends at %d (the buffer must be covered without holes)", name, in.name, in.begin, in.end, in.begin-prev, infos[i-1].name, prev)
+			return nil, nil, fmt.Errorf("%s: tensor %q: data_offsets [%d, %d] leave a hole of %d bytes after tensor %q, which ends at %d (the buffer must be covered without holes)", name, in.name, in.begin, in.end, in.begin-prev, infos[i-1].name, prev)
 		case in.begin < prev:
-			return nil, fmt.Errorf("%s: tensor %q: data_offsets [%d, %d] overlap tensor %q, which ends at %d", name, in.name, in.begin, in.end, infos[i-1].name, prev)
+			return nil, nil, fmt.Errorf("%s: tensor %q: data_offsets [%d, %d] overlap tensor %q, which ends at %d", name, in.name, in.begin, in.end, infos[i-1].name, prev)
 		}
 		prev = in.end
 		shape := make([]int, len(in.shape))
 		for j, d := range in.shape {
 			shape[j] = int(d)
 		}
-		f.Tensors[i] = Tensor{Name: in.name, DType: in.dtype, Shape: shape, Data: buf[in.begin:in.end:in.end]}
+		f.Tensors[i] = Tensor{Name: in.name, DType: in.dtype, Shape: shape}
+		spans[i] = span{in.begin, in.end}
 		f.index[in.name] = i
 	}
-	if prev != int64(len(buf)) {
+	if prev != bufLen {
 		if len(infos) == 0 {
-			return nil, fmt.Errorf("%s: header lists no tensors but the buffer has %d bytes (the buffer must be covered without holes)", name, len(buf))
+			return nil, nil, fmt.Errorf("%s: header lists no tensors but the buffer has %d bytes (the buffer must be covered without holes)", name, bufLen)
 		}
-		return nil, fmt.Errorf("%s: tensor %q: the last tensor ends at %d but the buffer has %d bytes; %d trailing bytes are uncovered (the buffer must be covered without holes)", name, infos[len(infos)-1].name, prev, len(buf), int64(len(buf))-prev)
+		return nil, nil, fmt.Errorf("%s: tensor %q: the last tensor ends at %d but the buffer has %d bytes; %d trailing bytes are uncovered (the buffer must be covered without holes)", name, infos[len(infos)-1].name, prev, bufLen, bufLen-prev)
 	}
-	return f, nil
+	return f, spans, nil
 }
 
 func cmpInt64(a, b int64) int {
@@ -182,7 +208,7 @@ func cmpInt64(a, b int64) int {
 }
 
 // validate checks one entry on its own against a buffer of bufLen bytes.
-func validate(in *rawInfo, bufLen int) error {
+func validate(in *rawInfo, bufLen int64) error {
 	size := in.dtype.Size()
 	if size == 0 {
 		return fmt.Errorf("unknown dtype %q", in.dtype)
@@ -200,7 +226,7 @@ func validate(in *rawInfo, bufLen int) error {
 	if in.begin < 0 || in.end < in.begin {
 		return fmt.Errorf("data_offsets [%d, %d] are not an increasing pair of non-negative offsets", in.begin, in.end)
 	}
-	if in.end > int64(bufLen) {
+	if in.end > bufLen {
 		return fmt.Errorf("data_offsets [%d, %d] run past the end of the %d-byte buffer (truncated file?)", in.begin, in.end, bufLen)
 	}
 	span := int(in.end - in.begin)

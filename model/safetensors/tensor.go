@@ -9,12 +9,19 @@ import (
 
 // Tensor is one named tensor. Data holds the elements as raw little-endian
 // bytes in row-major order; a tensor from Parse or Read shares its Data with
-// the file's buffer, so modifying it modifies the File.
+// the file's buffer, so modifying it modifies the File. A tensor from Open
+// has no Data: its bytes stay in the file until a conversion or Bytes reads
+// them (setting Data makes it an in-memory tensor like any other).
 type Tensor struct {
 	Name  string
 	DType DType
 	Shape []int // [] for a 0-d tensor, which holds one element
 	Data  []byte
+
+	// For a tensor from Open: its file, and where in it its n bytes begin.
+	src *source
+	off int64
+	n   int64
 }
 
 // Header describes a tensor without its data, for the streaming writers
@@ -43,24 +50,30 @@ func numElements(shape []int) int {
 	return n
 }
 
-// check returns an error unless t's dtype is known and len(Data) matches
-// its shape; it guards the conversions against hand-built tensors.
+// check returns an error unless t's dtype is known and its data (Data, or
+// the bytes Open found in the file) matches its shape; it guards the
+// conversions against hand-built or edited tensors, and a streamed tensor
+// against reading beyond its own bytes.
 func (t *Tensor) check() (int, error) {
 	size := t.DType.Size()
 	if size == 0 {
-		return 0, fmt.Errorf("tensor %q: unknown dtype %q", t.Name, t.DType)
+		return 0, fmt.Errorf("%s: unknown dtype %q", t.label(), t.DType)
 	}
 	for _, d := range t.Shape {
 		if d < 0 {
-			return 0, fmt.Errorf("tensor %q: negative dimension in shape %v", t.Name, t.Shape)
+			return 0, fmt.Errorf("%s: negative dimension in shape %v", t.label(), t.Shape)
 		}
+	}
+	have := int64(len(t.Data))
+	if t.streamed() {
+		have = t.n
 	}
 	nb, ok := shapeBytes(t.Shape, size)
 	if !ok {
-		return 0, fmt.Errorf("tensor %q: shape %v of %s overflows an int; data has %d bytes", t.Name, t.Shape, t.DType, len(t.Data))
+		return 0, fmt.Errorf("%s: shape %v of %s overflows an int; data has %d bytes", t.label(), t.Shape, t.DType, have)
 	}
-	if nb != len(t.Data) {
-		return 0, fmt.Errorf("tensor %q: shape %v of %s needs %d bytes, data has %d", t.Name, t.Shape, t.DType, nb, len(t.Data))
+	if int64(nb) != have {
+		return 0, fmt.Errorf("%s: shape %v of %s needs %d bytes, data has %d", t.label(), t.Shape, t.DType, nb, have)
 	}
 	return nb / size, nil
 }
@@ -97,15 +110,35 @@ func grow[T any](dst []T, n int) []T {
 // < n) and returns it. Float dtypes widen exactly except F64, which rounds to
 // nearest even; integer and BOOL dtypes convert by value (large 64-bit
 // integers round). It returns an error for a tensor whose data does not match
-// its shape.
+// its shape, and for a tensor from Open whose bytes cannot be read (dst may
+// then hold part of them).
 func (t *Tensor) Float32s(dst []float32) ([]float32, error) {
 	n, err := t.check()
 	if err != nil {
 		return nil, err
 	}
 	dst = grow(dst, n)
-	b := t.Data
-	switch t.DType {
+	if t.streamed() && t.DType == F32 && littleEndian {
+		// The file's bytes are dst's bytes: read them in place.
+		if err := t.readAt(asBytes(dst), 0); err != nil {
+			return nil, err
+		}
+		return dst, nil
+	}
+	err = t.each(func(i int, b []byte) error {
+		toFloat32(dst[i:], t.DType, b)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return dst, nil
+}
+
+// toFloat32 converts the elements of dtype d in b into dst[:len(b)/d.Size()].
+func toFloat32(dst []float32, d DType, b []byte) {
+	dst = dst[:len(b)/d.Size()]
+	switch d {
 	case F32:
 		for i := range dst {
 			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
@@ -136,23 +169,40 @@ func (t *Tensor) Float32s(dst []float32) ([]float32, error) {
 		}
 	default:
 		for i := range dst {
-			dst[i] = float32(intAt(t.DType, b, i))
+			dst[i] = float32(intAt(d, b, i))
 		}
 	}
-	return dst, nil
 }
 
 // Float64s converts t to float64 into dst[:n] (reallocated only when cap(dst)
 // < n) and returns it. Every float dtype widens exactly; 64-bit integers
-// beyond 2^53 round.
+// beyond 2^53 round. Errors are as for Float32s.
 func (t *Tensor) Float64s(dst []float64) ([]float64, error) {
 	n, err := t.check()
 	if err != nil {
 		return nil, err
 	}
 	dst = grow(dst, n)
-	b := t.Data
-	switch t.DType {
+	if t.streamed() && t.DType == F64 && littleEndian {
+		if err := t.readAt(asBytes(dst), 0); err != nil {
+			return nil, err
+		}
+		return dst, nil
+	}
+	err = t.each(func(i int, b []byte) error {
+		toFloat64(dst[i:], t.DType, b)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return dst, nil
+}
+
+// toFloat64 converts the elements of dtype d in b into dst[:len(b)/d.Size()].
+func toFloat64(dst []float64, d DType, b []byte) {
+	dst = dst[:len(b)/d.Size()]
+	switch d {
 	case F64:
 		for i := range dst {
 			dst[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
@@ -183,10 +233,9 @@ func (t *Tensor) Float64s(dst []float64) ([]float64, error) {
 		}
 	default:
 		for i := range dst {
-			dst[i] = float64(intAt(t.DType, b, i))
+			dst[i] = float64(intAt(d, b, i))
 		}
 	}
-	return dst, nil
 }
 
 // Int64s converts an integer or BOOL tensor to int64. It returns an error for
@@ -197,17 +246,23 @@ func (t *Tensor) Int64s() ([]int64, error) {
 		return nil, err
 	}
 	if t.DType.IsFloat() {
-		return nil, fmt.Errorf("tensor %q: Int64s of a %s tensor; use Float64s", t.Name, t.DType)
+		return nil, fmt.Errorf("%s: Int64s of a %s tensor; use Float64s", t.label(), t.DType)
 	}
 	dst := make([]int64, n)
-	for i := range dst {
-		if t.DType == U64 {
-			u := binary.LittleEndian.Uint64(t.Data[8*i:])
-			if u > math.MaxInt64 {
-				return nil, fmt.Errorf("tensor %q: element %d = %d does not fit in int64", t.Name, i, u)
+	err = t.each(func(i0 int, b []byte) error {
+		for i := range len(b) / t.DType.Size() {
+			if t.DType == U64 {
+				u := binary.LittleEndian.Uint64(b[8*i:])
+				if u > math.MaxInt64 {
+					return fmt.Errorf("%s: element %d = %d does not fit in int64", t.label(), i0+i, u)
+				}
 			}
+			dst[i0+i] = intAt(t.DType, b, i)
 		}
-		dst[i] = intAt(t.DType, t.Data, i)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return dst, nil
 }

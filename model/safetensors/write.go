@@ -84,10 +84,14 @@ func tensorHeaders(tensors []Tensor) ([]Header, error) {
 	return headers, nil
 }
 
+// writeData writes each tensor's bytes: Data, or for a tensor from Open its
+// bytes copied from its file in chunks.
 func writeData(tensors []Tensor) func(int, io.Writer) error {
 	return func(i int, w io.Writer) error {
-		_, err := w.Write(tensors[i].Data)
-		return err
+		return tensors[i].each(func(_ int, b []byte) error {
+			_, err := w.Write(b)
+			return err
+		})
 	}
 }
 
