@@ -2,10 +2,14 @@ package lab
 
 import (
 	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/olmolab/olmolab/lab/data"
+	"github.com/olmolab/olmolab/model"
 )
 
 // TestCheckpointStateCheck: a damaged or hand-edited state.json is refused
@@ -51,6 +55,76 @@ func TestCheckpointStateCheck(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an error about %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestCheckpointLoadRoundTrip: loadCheckpoint, which streams the weights and
+// the Adam moments from their files into the run's buffers, gives back
+// exactly the bits writeCheckpoint saved (the weights rounded to BF16 for a
+// BF16 checkpoint); an optim.safetensors that lost its tail is an error
+// naming it.
+func TestCheckpointLoadRoundTrip(t *testing.T) {
+	eos := 30
+	cfg := model.Config{VocabSize: 32, HiddenSize: 16, IntermediateSize: 24, NumHiddenLayers: 2, NumAttentionHeads: 4,
+		NumKeyValueHeads: 2, MaxPositionEmbeddings: 64, RopeTheta: 500000, RMSNormEps: 1e-6, InitializerRange: 0.02, EOSTokenID: &eos}
+	n := int(model.NewLayout(cfg).Size())
+	r := rand.New(rand.NewPCG(3, 4))
+	params, m, v := make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range params {
+		params[i] = float32(r.NormFloat64())
+		m[i] = float32(r.NormFloat64() * 1e-3)
+		v[i] = float32(r.Float64() * 1e-6)
+	}
+	st := CheckpointState{Step: 4, Tokens: 512, TotalTokens: 1024, Phase: "stage1", LR: 1e-3, OptStep: 4,
+		Mix: []data.SourceSpec{{Name: "web", TargetRatio: 1}}}
+	same := func(what string, got, want []float32, round func(float32) float32) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+		}
+		for i := range want {
+			if w := round(want[i]); math.Float32bits(got[i]) != math.Float32bits(w) {
+				t.Fatalf("%s[%d] = %v, saved %v", what, i, got[i], w)
+			}
+		}
+	}
+	exact := func(x float32) float32 { return x }
+	bf16 := func(x float32) float32 { // round to nearest even, as the writer does; no NaNs here
+		b := math.Float32bits(x)
+		return math.Float32frombits((b + 0x7fff + (b>>16)&1) &^ 0xffff)
+	}
+	for _, dtype := range []string{"F32", "BF16"} {
+		t.Run(dtype, func(t *testing.T) {
+			run := t.TempDir()
+			dir, err := writeCheckpoint(run, cfg, params, m, v, st, dtype, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lc, err := loadCheckpoint(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			round := exact
+			if dtype == "BF16" {
+				round = bf16
+			}
+			same("params", lc.Params, params, round)
+			same("adam_m", lc.M, m, exact)
+			same("adam_v", lc.V, v, exact)
+
+			optim := filepath.Join(dir, OptimFile)
+			fi, err := os.Stat(optim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(optim, fi.Size()-4); err != nil {
+				t.Fatal(err)
+			}
+			_, err = loadCheckpoint(dir)
+			if err == nil || !strings.Contains(err.Error(), optim+": tensor \"adam_v\"") {
+				t.Errorf("loading a truncated %s: %v, want an error naming it and adam_v", OptimFile, err)
 			}
 		})
 	}

@@ -230,10 +230,14 @@ func loadCheckpoint(path string) (*loadedCheckpoint, error) {
 		return nil, fmt.Errorf("%s: %w; HINT: the checkpoint is damaged: resume from an earlier one (move this directory away)", filepath.Join(path, StateFile), err)
 	}
 	lc.State = &st
-	of, err := safetensors.Read(filepath.Join(path, OptimFile))
+	// The moments are read straight from the file into lc.M and lc.V
+	// (safetensors.Open), after its header is checked: no copy of the file
+	// in memory next to them.
+	of, err := safetensors.Open(filepath.Join(path, OptimFile))
 	if err != nil {
 		return nil, err
 	}
+	defer of.Close()
 	for _, x := range []struct {
 		name string
 		dst  *[]float32
@@ -246,7 +250,7 @@ func loadCheckpoint(path string) (*loadedCheckpoint, error) {
 			return nil, fmt.Errorf("%s: tensor %q has %d values, the model has %d parameters", of.Path, x.name, t.NumElements(), len(params))
 		}
 		if *x.dst, err = t.Float32s(nil); err != nil {
-			return nil, fmt.Errorf("%s: tensor %q: %w", of.Path, x.name, err)
+			return nil, err // names the file and the tensor
 		}
 	}
 	return lc, nil

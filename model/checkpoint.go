@@ -15,7 +15,11 @@ import (
 // LoadHF reads an HF Olmo2ForCausalLM checkpoint directory (config.json plus
 // model.safetensors or a sharded index) and returns its config and its weights
 // in Layout order, as F. Missing, mis-shaped and unexpected tensors are errors
-// naming the file and tensor.
+// naming the file and tensor. It streams: the safetensors headers are read and
+// checked first, then each tensor is read from its file straight into its
+// place in the parameters (converted through a small buffer when its dtype is
+// not F), so the peak memory is the parameters, not the parameters plus the
+// files.
 func LoadHF[F Float](dir string) (Config, []F, error) {
 	cfg, err := ReadConfigFile(filepath.Join(dir, "config.json"))
 	if err != nil {
@@ -31,6 +35,7 @@ func LoadHF[F Float](dir string) (Config, []F, error) {
 	if err != nil {
 		return Config{}, nil, err
 	}
+	defer ck.Close()
 	if err := checkLayerCount(ck, cfg); err != nil {
 		return Config{}, nil, err
 	}
@@ -51,6 +56,7 @@ func LoadWeights[F Float](dir string, lay *Layout, params []F) error {
 	if err != nil {
 		return err
 	}
+	defer ck.Close()
 	return fillWeights(ck, lay, params)
 }
 
@@ -61,7 +67,11 @@ func openWeights(dir string, lay *Layout) (*safetensors.Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ck, checkWeights(ck, dir, lay)
+	if err := checkWeights(ck, dir, lay); err != nil {
+		ck.Close()
+		return nil, err
+	}
+	return ck, nil
 }
 
 // layerTensors is the tensors of one decoder layer: q, k, v, o, q_norm,
@@ -108,25 +118,22 @@ func checkWeights(ck *safetensors.Checkpoint, dir string, lay *Layout) error {
 	return nil
 }
 
-// fillWeights copies the tensors openWeights checked into params.
+// fillWeights reads the tensors checkWeights checked into params, each
+// straight into its place (dst has exactly the tensor's length, so the
+// conversion never reallocates). Errors from the tensors of OpenDir name
+// the file and the tensor.
 func fillWeights[F Float](ck *safetensors.Checkpoint, lay *Layout, params []F) error {
-	var buf []float64
 	for _, t := range lay.Tensors {
 		st, _ := ck.Get(t.Name)
-		dst := params[t.Offset : t.Offset+t.Numel()]
-		if isF32[F]() {
-			if _, err := st.Float32s(asF32(dst)); err != nil {
-				return fmt.Errorf("%s: tensor %q: %w", fileOf(ck, t.Name), t.Name, err)
-			}
-			continue
-		}
+		dst := params[t.Offset : t.Offset+t.Numel() : t.Offset+t.Numel()]
 		var err error
-		buf, err = st.Float64s(buf[:0])
-		if err != nil {
-			return fmt.Errorf("%s: tensor %q: %w", fileOf(ck, t.Name), t.Name, err)
+		if isF32[F]() {
+			_, err = st.Float32s(asF32(dst))
+		} else {
+			_, err = st.Float64s(asF64(dst))
 		}
-		for i, v := range buf {
-			dst[i] = F(v)
+		if err != nil {
+			return err
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -291,6 +292,86 @@ func TestLoadHFChecksBeforeAllocating(t *testing.T) {
 			_, _, err := LoadHF[float32](dir)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("LoadHF: %v, want an error about %s", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestLoadHFStreamsBitIdentical: LoadHF, which streams each tensor from its
+// file into the parameters, gives exactly the bits that decoding the whole
+// files read into memory gives, for F32 and BF16 checkpoints, in one file
+// and sharded, into float32 and float64. The embedding is larger than the
+// streaming chunk (1 MiB) in both dtypes, and the weights include values a
+// conversion could disturb: -0, subnormals, ±Inf and NaNs with payloads.
+func TestLoadHFStreamsBitIdentical(t *testing.T) {
+	cfg := tinyConfig(false, 2)
+	cfg.VocabSize, cfg.HiddenSize, cfg.IntermediateSize = 4096, 160, 96
+	lay := NewLayout(cfg)
+	params := make([]float32, lay.Size())
+	Init(lay, params, 7)
+	for i, bits := range []uint32{0x80000000, 0x00000001, 0x807fffff, 0x7f800000, 0xff800000, 0x7fc12345, 0xffa00001, 0x7f7fffff} {
+		params[i*1009] = math.Float32frombits(bits)
+	}
+	for _, tc := range []struct {
+		dtype safetensors.DType
+		shard int64
+	}{{"F32", 0}, {"F32", 1 << 20}, {"BF16", 0}, {"BF16", 1 << 20}} {
+		t.Run(fmt.Sprintf("%s-shard%d", tc.dtype, tc.shard), func(t *testing.T) {
+			dir := t.TempDir()
+			if err := SaveHF(dir, cfg, params, tc.dtype, tc.shard); err != nil {
+				t.Fatal(err)
+			}
+			files, _ := filepath.Glob(filepath.Join(dir, "*.safetensors"))
+			if sharded := len(files) > 1; sharded != (tc.shard > 0) {
+				t.Fatalf("%d files for shard size %d", len(files), tc.shard)
+			}
+			// The reference: every file read whole, each tensor's bytes
+			// decoded here, independently of the package's conversions.
+			want := make([]float32, lay.Size())
+			for _, p := range files {
+				f, err := safetensors.Read(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, st := range f.Tensors {
+					lt, ok := lay.Lookup(st.Name)
+					if !ok {
+						t.Fatalf("%s: tensor %q is not in the layout", p, st.Name)
+					}
+					dst := want[lt.Offset : lt.Offset+lt.Numel()]
+					for i := range dst {
+						if tc.dtype == "F32" {
+							dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(st.Data[4*i:]))
+						} else {
+							dst[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(st.Data[2*i:])) << 16)
+						}
+					}
+				}
+			}
+			_, got, err := LoadHF[float32](dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, got64, err := LoadHF[float64](dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tensorAt := func(i int) string {
+				for _, lt := range lay.Tensors {
+					if i >= lt.Offset && i < lt.Offset+lt.Numel() {
+						return lt.Name
+					}
+				}
+				return "?"
+			}
+			for i := range want {
+				w := math.Float32bits(want[i])
+				if g := math.Float32bits(got[i]); g != w {
+					t.Fatalf("param %d (%s): loaded %#08x, the file holds %#08x", i, tensorAt(i), g, w)
+				}
+				if g, w := math.Float64bits(got64[i]), math.Float64bits(float64(want[i])); g != w {
+					t.Fatalf("param %d (%s) as float64: loaded %#016x, want %#016x", i, tensorAt(i), g, w)
+				}
 			}
 		})
 	}

@@ -43,6 +43,7 @@ func Verify[F Float](modelDir, casePath string, tol VerifyTolerances) ([]VerifyR
 	if err != nil {
 		return nil, err
 	}
+	defer vc.cs.Close()
 	e := NewCPU[F](cfg, vc.B, vc.T, 0)
 	defer e.Close()
 	return runVerify[F](&cpuVerify[F]{e: e, loaded: params}, vc, cfg, tol)
@@ -60,6 +61,7 @@ func VerifyBackend(modelDir, casePath string, tol VerifyTolerances, newBackend f
 	if err != nil {
 		return nil, err
 	}
+	defer vc.cs.Close()
 	b, err := newBackend(cfg, vc.B, vc.T)
 	if err != nil {
 		return nil, err
@@ -81,11 +83,19 @@ type verifyCase struct {
 	labelledCount int
 }
 
-func readVerifyCase(casePath string, cfg Config) (*verifyCase, error) {
-	cs, err := safetensors.Read(casePath)
+// readVerifyCase opens the case file and reads its inputs; the reference
+// tensors stay in the file (safetensors.Open) and are read one at a time as
+// they are compared. The caller closes vc.cs.
+func readVerifyCase(casePath string, cfg Config) (vc *verifyCase, err error) {
+	cs, err := safetensors.Open(casePath)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			cs.Close()
+		}
+	}()
 	ids, shape, err := caseInts(cs, "input_ids")
 	if err != nil {
 		return nil, err
@@ -109,7 +119,7 @@ func readVerifyCase(casePath string, cfg Config) (*verifyCase, error) {
 		}
 	}
 	hp := caseHyper{cs: cs, path: casePath}
-	vc := &verifyCase{cs: cs, path: casePath, ids: ids, labels: labels, B: shape[0], T: shape[1]}
+	vc = &verifyCase{cs: cs, path: casePath, ids: ids, labels: labels, B: shape[0], T: shape[1]}
 	vc.zMult = hp.get("z_loss_multiplier", 1e-5)
 	vc.opt = AdamW{Beta1: hp.get("beta1", 0.9), Beta2: hp.get("beta2", 0.95), Eps: hp.get("adam_eps", 1e-8),
 		WeightDecay: hp.get("weight_decay", 0.1), DecayNorms: true}
@@ -275,7 +285,7 @@ func caseInts(cs *safetensors.File, name string) ([]int32, []int, error) {
 	}
 	v, err := t.Int64s()
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: tensor %q: %w", cs.Path, name, err)
+		return nil, nil, err // names the file and the tensor
 	}
 	out := make([]int32, len(v))
 	for i, x := range v {
@@ -332,7 +342,7 @@ func (c *comparer) check(name string, got any, tol float64) {
 	c.seen[name] = true
 	ref, err := t.Float64s(nil)
 	if err != nil {
-		c.err = fmt.Errorf("%s: tensor %q: %w", c.path, name, err)
+		c.err = err // names the file and the tensor
 		return
 	}
 	g := toF64(got)
