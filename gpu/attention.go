@@ -22,9 +22,14 @@ const (
 	// AttnAuto chooses at engine start: mma and v2 at each warp count that
 	// fits run on the engine's shape, those agreeing with mma have each
 	// kernel timed, v2's layout takes each kernel's fastest warp count and is
-	// kept when faster than mma (attnauto.go). An engine's Attention() is
-	// never AttnAuto.
+	// kept when faster than mma (attnauto.go); cuDNN's fused attention
+	// (AttnCuDNN) is a candidate too where the device has it. An engine's
+	// Attention() is never AttnAuto.
 	AttnAuto
+	// AttnCuDNN is cuDNN 9's fused flash attention (fused.go,
+	// internal/cudnn), dlopen'd at engine start: one library call for the
+	// forward and one for the whole backward, in the deterministic form.
+	AttnCuDNN
 )
 
 // DefaultAttention is the kernels OLMOLAB_GPU_ATTN selects when unset. It is
@@ -41,6 +46,8 @@ func (k AttnKind) String() string {
 		return "v2"
 	case AttnAuto:
 		return "auto"
+	case AttnCuDNN:
+		return "cudnn"
 	}
 	return "mma"
 }
@@ -85,8 +92,9 @@ func (a AttnKernels) withDefaults() AttnKernels {
 }
 
 // ParseAttention reads an attention choice: "" (DefaultAttention), "mma",
-// "plain", "auto" (mma or v2 with each kernel's fastest warp count, of those
-// that agree with mma, chosen at engine start), "v2" (DefaultV2's warps) or
+// "plain", "auto" (mma, v2 with each kernel's fastest warp count, or cuDNN,
+// of those that agree with mma, chosen at engine start), "cudnn" (cuDNN's
+// fused attention), "v2" (DefaultV2's warps) or
 // "v2:F/Q/K" with the warps per block of the forward, dQ and dK/dV kernels,
 // each 4 or 8 (e.g. "v2:8/4/4").
 func ParseAttention(s string) (AttnKernels, error) {
@@ -100,13 +108,15 @@ func ParseAttention(s string) (AttnKernels, error) {
 		return AttnKernels{Kind: AttnPlain}, nil
 	case "auto":
 		return AttnKernels{Kind: AttnAuto}, nil
+	case "cudnn":
+		return AttnKernels{Kind: AttnCuDNN}, nil
 	case "v2":
 		return DefaultV2, nil
 	}
 	rest, ok := strings.CutPrefix(s, "v2:")
 	f := strings.Split(rest, "/")
 	if !ok || len(f) != 3 {
-		return AttnKernels{}, fmt.Errorf("attention kernels %q: want mma, plain, auto, v2 or v2:F/Q/K (warps per block of forward, dQ, dK/dV: 4 or 8)", s)
+		return AttnKernels{}, fmt.Errorf("attention kernels %q: want mma, plain, auto, cudnn, v2 or v2:F/Q/K (warps per block of forward, dQ, dK/dV: 4 or 8)", s)
 	}
 	var w [3]int
 	for i, x := range f {
@@ -162,6 +172,8 @@ func (e *Engine) attnFwd(a, lse, q, k, v dptr) {
 	args := []arg{ptr(a), ptr(lse), ptr(q), ptr(k), ptr(v), i32(e.QC), i32(e.KC), i32(e.qkvW), i32(e.QC),
 		i32(e.T), i32(e.NH), i32(e.NKV), f32arg(e.scale)}
 	switch e.attn.Kind {
+	case AttnCuDNN:
+		e.fused("forward", e.fa.fwd(a, lse, q, k, v))
 	case AttnMMA:
 		e.launch(fmt.Sprintf("attn_fwd_mma%d", e.HS), dim3{ceil(e.T, 64), uint32(e.NH), uint32(e.MB)}, threads(128), 0, args...)
 	case AttnV2:
@@ -178,9 +190,25 @@ func (e *Engine) attnFwd(a, lse, q, k, v dptr) {
 // from da (R, QC), the forward's a and lse and its inputs q, k, v; D (MB, NH,
 // T) f32 is scratch (Σ_i da·a per row).
 func (e *Engine) attnBwd(dqkv, D, da, a, lse, q, k, v dptr) {
-	e.attnBwdPre(D, da, a)
-	e.attnBwdDQ(dqkv, D, da, lse, q, k, v)
-	e.attnBwdDKV(dqkv, D, da, lse, q, k, v)
+	for _, f := range e.attnBwdSteps(dqkv, D, da, a, lse, q, k, v) {
+		f()
+	}
+}
+
+// attnBwdSteps are the backward's three launches in AttnMs's order: pre
+// (D), dQ, dK/dV. A library's fused backward is one call, in the last step
+// (the first two do nothing).
+func (e *Engine) attnBwdSteps(dqkv, D, da, a, lse, q, k, v dptr) [3]func() {
+	if e.attn.Kind == AttnCuDNN {
+		return [3]func(){func() {}, func() {}, func() {
+			e.fused("backward", e.fa.bwd(dqkv, e.act(dqkv, e.QC), e.act(dqkv, e.QC+e.KC), D, da, a, lse, q, k, v))
+		}}
+	}
+	return [3]func(){
+		func() { e.attnBwdPre(D, da, a) },
+		func() { e.attnBwdDQ(dqkv, D, da, lse, q, k, v) },
+		func() { e.attnBwdDKV(dqkv, D, da, lse, q, k, v) },
+	}
 }
 
 // attnBwdPre: D[b,h,t] = Σ_i da·a over row t's head-h columns.
@@ -235,6 +263,8 @@ func (e *Engine) attnLaunches() []struct {
 		Threads, Smem int
 	}
 	switch e.attn.Kind {
+	case AttnCuDNN:
+		return nil // the library's kernels
 	case AttnMMA:
 		return []l{{fmt.Sprintf("attn_fwd_mma%d", e.HS), 128, 0}, {fmt.Sprintf("attn_bwd_dq_mma%d", e.HS), 128, 0},
 			{fmt.Sprintf("attn_bwd_dkv_mma%d", e.HS), 128, 0}}

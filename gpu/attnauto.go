@@ -109,6 +109,10 @@ type AttnChoice struct {
 	// and V2Ms its kernels' times (zero when no v2 layout passed).
 	V2   AttnKernels
 	V2Ms AttnMs
+	// CuDNN names the cuDNN library and engines of the cuDNN candidate (""
+	// when none loaded). Its trial is in Trials (Kernels.Kind AttnCuDNN),
+	// its backward timed as one call under DKV.
+	CuDNN string
 	// Elapsed is the whole trial: inputs, runs, comparisons and timing.
 	Elapsed time.Duration
 	Cached  bool // taken from an earlier engine of the same shape in this process
@@ -125,7 +129,7 @@ func (c *AttnChoice) MMAMs() AttnMs {
 // passed with it (false when none did).
 func (c *AttnChoice) kernelMs(i, nw int) (float64, bool) {
 	for _, t := range c.Trials[1:] {
-		if t.Dropped == "" && t.Ms != (AttnMs{}) && t.Kernels.warps(i) == nw {
+		if t.Kernels.Kind == AttnV2 && t.Dropped == "" && t.Ms != (AttnMs{}) && t.Kernels.warps(i) == nw {
 			return t.Ms.kernel(i), true
 		}
 	}
@@ -160,6 +164,9 @@ func (c *AttnChoice) String() string {
 		if c.V2.Kind == AttnV2 {
 			fmt.Fprintf(&b, ", %s %.3f", c.V2, c.V2Ms.Total())
 		}
+		if m, ok := c.cudnnMs(); ok {
+			fmt.Fprintf(&b, ", cudnn %.3f (fwd %.3f, bwd %.3f; bit-identical twice)", m.Total(), m.Fwd, m.Pre+m.DQ+m.DKV)
+		}
 	}
 	for _, t := range c.Trials {
 		if t.Dropped != "" {
@@ -168,6 +175,9 @@ func (c *AttnChoice) String() string {
 	}
 	if c.Unfit != "" {
 		b.WriteString("; " + c.Unfit)
+	}
+	if c.CuDNN != "" {
+		b.WriteString("; cudnn: " + c.CuDNN)
 	}
 	fmt.Fprintf(&b, "; trial %.2f s", c.Elapsed.Seconds())
 	if c.Cached {
@@ -274,14 +284,25 @@ func check(p attnProber, ref *attnResult, k AttnKernels) (AttnTrial, *attnResult
 	return t, res, nil
 }
 
-// chooseAttention runs mma and fit's v2 layouts on p, drops those that fail
-// or differ from mma by more than autoTol, times the kernels of the rest,
-// composes v2's layout from each kernel's fastest warp count and returns it
-// when it beats mma by autoMargin (after checking it, when it is a layout
-// not yet run), else mma.
-func chooseAttention(p attnProber, fit autoFit) (*AttnChoice, error) {
+// fusedOffer is auto's cuDNN candidate: Offered when its graphs were built
+// for the trial's and the engine's shapes; else Why says why not (shown as
+// dropped), or neither on a device without a library (the emulator).
+type fusedOffer struct {
+	Offered bool
+	Lib     string // the library and its engines, for the log line
+	Why     string
+}
+
+// chooseAttention runs mma, fit's v2 layouts and the cuDNN candidate (fo) on
+// p, drops those that fail or differ from mma by more than autoTol (cuDNN
+// also when a second run is not bit-identical to the first: the engine is
+// deterministic), times the kernels of the rest, composes v2's layout from
+// each kernel's fastest warp count and keeps it when it beats mma by
+// autoMargin (after checking it, when it is a layout not yet run); then cuDNN
+// replaces that choice when its forward+backward beats it by autoMargin.
+func chooseAttention(p attnProber, fit autoFit, fo fusedOffer) (*AttnChoice, error) {
 	mma := AttnKernels{Kind: AttnMMA}
-	c := &AttnChoice{Chosen: mma, Unfit: fit.unfit}
+	c := &AttnChoice{Chosen: mma, Unfit: fit.unfit, CuDNN: fo.Lib}
 	t, ref, err := check(p, nil, mma)
 	if err != nil {
 		return nil, err
@@ -301,18 +322,66 @@ func chooseAttention(p attnProber, fit autoFit) (*AttnChoice, error) {
 			timed, at = append(timed, k), append(at, len(c.Trials)-1)
 		}
 	}
+	cudnn := AttnKernels{Kind: AttnCuDNN}
+	ci := -1 // cuDNN's trial
+	switch {
+	case fo.Offered:
+		t, res, err := check(p, ref, cudnn)
+		if err != nil {
+			return nil, err
+		}
+		if t.Dropped == "" {
+			again, err := p.run(cudnn)
+			switch {
+			case errors.Is(err, errDeviceLost):
+				return nil, fmt.Errorf("gpu: attention auto: %s: %w (use OLMOLAB_GPU_ATTN=mma)", cudnn, err)
+			case err != nil:
+				t.Dropped = "its second run: " + err.Error()
+			case !again.equal(res):
+				t.Dropped = "not deterministic: a second run differs bit for bit"
+			}
+		}
+		c.Trials = append(c.Trials, t)
+		ci = len(c.Trials) - 1
+		if t.Dropped == "" {
+			timed, at = append(timed, cudnn), append(at, ci)
+		}
+	case fo.Why != "":
+		c.Trials = append(c.Trials, AttnTrial{Kernels: cudnn, Dropped: fo.Why})
+	}
 	ms, err := p.time(timed, autoReps)
 	if err != nil {
 		return nil, fmt.Errorf("gpu: attention auto: timing: %w", err)
 	}
-	pre := make([]float64, len(ms))
+	var pre []float64
 	for j, i := range at {
 		c.Trials[i].Ms = ms[j]
-		pre[j] = ms[j].Pre
+		if timed[j].Kind != AttnCuDNN { // cuDNN's backward is one call, counted under dK/dV
+			pre = append(pre, ms[j].Pre)
+		}
 	}
 	c.PreMs = median(pre)
-	if len(timed) == 1 {
-		return c, nil
+	if err := c.chooseV2(p, ref); err != nil {
+		return nil, err
+	}
+	best := c.MMAMs().Total()
+	if c.Chosen.Kind == AttnV2 {
+		best = c.V2Ms.Total()
+	}
+	if ci >= 0 && c.Trials[ci].Dropped == "" && c.Trials[ci].Ms.Total() < best*(1-autoMargin) {
+		c.Chosen = cudnn
+	}
+	return c, nil
+}
+
+// chooseV2 composes v2's layout from each kernel's fastest warp count among
+// the timed layouts and makes it the choice when it beats mma by autoMargin
+// (checking it first when no trial ran it).
+func (c *AttnChoice) chooseV2(p attnProber, ref *attnResult) error {
+	if !slices.ContainsFunc(c.Trials, func(t AttnTrial) bool {
+		return t.Kernels.Kind == AttnV2 && t.Dropped == "" && t.Ms != (AttnMs{})
+	}) {
+		return nil
 	}
 	// compose: each kernel's fastest warp count, DefaultV2's on a tie
 	v2, v2ms := AttnKernels{Kind: AttnV2}, AttnMs{Pre: c.PreMs}
@@ -328,22 +397,32 @@ func chooseAttention(p attnProber, fit autoFit) (*AttnChoice, error) {
 	}
 	c.V2, c.V2Ms = v2, v2ms
 	if !(v2ms.Total() < c.MMAMs().Total()*(1-autoMargin)) {
-		return c, nil // ties go to mma
+		return nil // ties go to mma
 	}
 	if i := slices.IndexFunc(c.Trials, func(t AttnTrial) bool { return t.Kernels == v2 }); i < 0 {
 		t, _, err := check(p, ref, v2)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		c.Trials = append(c.Trials, t)
 		if t.Dropped != "" {
-			return c, nil
+			return nil
 		}
 	} else if c.Trials[i].Dropped != "" {
-		return c, nil
+		return nil
 	}
 	c.Chosen = v2
-	return c, nil
+	return nil
+}
+
+// cudnnMs is cuDNN's trial times (false when it was not timed).
+func (c *AttnChoice) cudnnMs() (AttnMs, bool) {
+	for _, t := range c.Trials {
+		if t.Kernels.Kind == AttnCuDNN && t.Dropped == "" && t.Ms != (AttnMs{}) {
+			return t.Ms, true
+		}
+	}
+	return AttnMs{}, false
 }
 
 // median of xs (sorted in place; 0 for none).
@@ -365,13 +444,22 @@ func median(xs []float64) float64 {
 var autoChoices sync.Map // string → *AttnChoice
 
 // chooseAttentionAt runs OLMOLAB_GPU_ATTN=auto's trial on the engine's
-// buffers (before its first step) and logs the choice.
+// buffers (before its first step) and logs the choice. When cuDNN is
+// chosen, e.fa is its attention at the engine's shape.
 func (e *Engine) chooseAttentionAt() (*AttnChoice, error) {
 	shape := fmt.Sprintf("B=1 T=%d NH=%d NKV=%d HS=%d", e.T, e.NH, e.NKV, e.HS)
 	key := e.dev.name() + " " + shape
 	if c, ok := autoChoices.Load(key); ok {
 		cc := *c.(*AttnChoice)
 		cc.Cached = true
+		if cc.Chosen.Kind == AttnCuDNN {
+			fa, err := e.newFused(e.MB)
+			if err != nil {
+				log.Printf("gpu: attention auto: cudnn, chosen earlier in this process, does not build here: %v; using mma", err)
+				cc.Chosen = AttnKernels{Kind: AttnMMA}
+			}
+			e.fa = fa
+		}
 		log.Printf("gpu: %s", &cc)
 		return &cc, nil
 	}
@@ -380,14 +468,55 @@ func (e *Engine) chooseAttentionAt() (*AttnChoice, error) {
 	if err := tr.fill(1); err != nil {
 		return nil, err
 	}
-	c, err := chooseAttention(tr, fitV2(e.HS, e.smemMax))
+	fo, trialFA, engineFA := e.offerFused()
+	tr.e.fa = trialFA
+	c, err := chooseAttention(tr, fitV2(e.HS, e.smemMax), fo)
+	if trialFA != nil && trialFA != engineFA {
+		trialFA.close()
+	}
+	if err != nil || c.Chosen.Kind != AttnCuDNN {
+		if engineFA != nil {
+			engineFA.close()
+		}
+		engineFA = nil
+	}
 	if err != nil {
 		return nil, err
 	}
+	e.fa = engineFA
 	c.Shape, c.Elapsed = shape, time.Since(t0)
 	autoChoices.Store(key, c)
 	log.Printf("gpu: %s", c)
 	return c, nil
+}
+
+// offerFused builds auto's cuDNN candidate: its attention for the trial (one
+// sequence) and for the engine (MB sequences), or why it cannot be offered.
+func (e *Engine) offerFused() (fo fusedOffer, trial, engine fusedAttn) {
+	fd, ok := e.dev.(fusedAttnDevice)
+	if !ok {
+		return fusedOffer{}, nil, nil
+	}
+	lib, err := fd.fusedAttnLib()
+	if err != nil {
+		return fusedOffer{Why: oneLine(err)}, nil, nil
+	}
+	if engine, err = e.newFused(e.MB); err != nil {
+		return fusedOffer{Lib: lib, Why: oneLine(err)}, nil, nil
+	}
+	trial = engine
+	if e.MB != 1 {
+		if trial, err = e.newFused(1); err != nil {
+			engine.close()
+			return fusedOffer{Lib: lib, Why: oneLine(err)}, nil, nil
+		}
+	}
+	return fusedOffer{Offered: true, Lib: engine.describe()}, trial, engine
+}
+
+// oneLine is err's message on one line (for the log line).
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
 }
 
 // run is attnProber.run on the device: a launch error is recovered (the
@@ -443,9 +572,9 @@ func (t *attnTrial) time(ks []AttnKernels, reps int) ([]AttnMs, error) {
 	e := t.e
 	steps := []func(){ // AttnMs's order
 		func() { e.attnFwd(t.a, t.lse, t.q, t.k, t.v) },
-		func() { e.attnBwdPre(t.D, t.da, t.a) },
-		func() { e.attnBwdDQ(t.dqkv, t.D, t.da, t.lse, t.q, t.k, t.v) },
-		func() { e.attnBwdDKV(t.dqkv, t.D, t.da, t.lse, t.q, t.k, t.v) },
+		func() { e.attnBwdSteps(t.dqkv, t.D, t.da, t.a, t.lse, t.q, t.k, t.v)[0]() },
+		func() { e.attnBwdSteps(t.dqkv, t.D, t.da, t.a, t.lse, t.q, t.k, t.v)[1]() },
+		func() { e.attnBwdSteps(t.dqkv, t.D, t.da, t.a, t.lse, t.q, t.k, t.v)[2]() },
 	}
 	ns := len(steps)
 	mark := func(r, i, s int) int { return 1 + (r*len(ks)+i)*ns + s } // the event after step s

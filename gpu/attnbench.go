@@ -38,8 +38,12 @@ type AttnBenchRow struct {
 	// bit, those of the first launch.
 	Deterministic bool
 	// Kernels describes the variant's kernels as the driver compiled them
-	// (empty where the device cannot say, as in the emulator).
+	// (empty where the device cannot say, as in the emulator, and for cudnn).
 	Kernels []AttnKernelInfo
+	// Library names the library and its engines for a library's variant
+	// (cudnn: its version, path, engines and workspace; its backward is one
+	// call, timed as DKVMs).
+	Library string
 }
 
 // AttnOutputs are the compared outputs, in MaxRel's order.
@@ -103,6 +107,17 @@ func benchAttention(dev device, p AttnBenchParams) ([]AttnBenchRow, error) {
 			return rows, err
 		}
 		row := AttnBenchRow{Variant: e.attn.String(), MaxRel: map[string]float64{}}
+		if e.attn.Kind == AttnCuDNN {
+			if e.fa == nil {
+				fa, free, err := benchFused(dev, e.fusedShape(p.B))
+				if err != nil {
+					return rows, fmt.Errorf("gpu: attention benchmark: cudnn: %w", err)
+				}
+				defer free()
+				e.fa = fa
+			}
+			row.Library = e.fa.describe()
+		}
 		if err := tr.zeroOutputs(); err != nil {
 			return rows, err
 		}
@@ -118,9 +133,9 @@ func benchAttention(dev device, p AttnBenchParams) ([]AttnBenchRow, error) {
 		// timed: each kernel Iters times between two stamps
 		steps := []func(){
 			func() { e.attnFwd(a, lse, q, k, v) },
-			func() { e.attnBwdPre(D, da, a) },
-			func() { e.attnBwdDQ(dqkv, D, da, lse, q, k, v) },
-			func() { e.attnBwdDKV(dqkv, D, da, lse, q, k, v) },
+			func() { e.attnBwdSteps(dqkv, D, da, a, lse, q, k, v)[0]() },
+			func() { e.attnBwdSteps(dqkv, D, da, a, lse, q, k, v)[1]() },
+			func() { e.attnBwdSteps(dqkv, D, da, a, lse, q, k, v)[2]() },
 		}
 		if err := st.record(0); err != nil {
 			return rows, err
@@ -162,6 +177,39 @@ func benchAttention(dev device, p AttnBenchParams) ([]AttnBenchRow, error) {
 		rows = append(rows, row)
 	}
 	return rows, nil
+}
+
+// benchFused builds a library's attention for the benchmark, its workspace
+// allocated on its own; free releases both.
+func benchFused(dev device, s fusedAttnShape) (fusedAttn, func(), error) {
+	fd, ok := dev.(fusedAttnDevice)
+	if !ok {
+		return nil, nil, errNoFused
+	}
+	if _, err := fd.fusedAttnLib(); err != nil {
+		return nil, nil, err
+	}
+	var ws dptr
+	fa, err := fd.newFusedAttn(s, func(n int64) (dptr, error) {
+		if n == 0 {
+			return 0, nil
+		}
+		var err error
+		ws, err = dev.alloc(n)
+		return ws, err
+	})
+	if err != nil {
+		if ws != 0 {
+			dev.free(ws)
+		}
+		return nil, nil, err
+	}
+	return fa, func() {
+		fa.close()
+		if ws != 0 {
+			dev.free(ws)
+		}
+	}, nil
 }
 
 // attnTrial is the attention on its own: an engine view with just the

@@ -14,6 +14,7 @@ import (
 	"gorgonia.org/cu"
 
 	"github.com/olmolab/olmolab/gpu/internal/cublas"
+	"github.com/olmolab/olmolab/gpu/internal/cudnn"
 	"github.com/olmolab/olmolab/gpu/kernels"
 )
 
@@ -37,6 +38,7 @@ type cudaDevice struct {
 	params   []unsafe.Pointer
 	smemMax  int            // the device's opt-in shared memory per block
 	dynSmem  map[string]int // per kernel, the dynamic shared memory its attribute allows (default 48 KiB)
+	dnn      cudnn.Handle   // cuDNN's handle on the default stream (0 until the first fused attention)
 }
 
 var (

@@ -2,6 +2,7 @@ package gpu
 
 import (
 	"fmt"
+	"log"
 	"math"
 	"slices"
 	"sync"
@@ -37,6 +38,7 @@ type Engine struct {
 	sfx  string      // kernel name suffix for at
 	attn AttnKernels // the attention kernels in use (resolved: plain for fp32 and other head sizes)
 	auto *AttnChoice // how OLMOLAB_GPU_ATTN=auto chose attn (nil otherwise)
+	fa   fusedAttn   // cuDNN's attention when attn is AttnCuDNN (nil otherwise)
 	kt   int         // key/query tile of the plain attention kernels
 	// smemMax is the most shared memory a block may have (the device's
 	// opt-in limit; above 48 KiB the device sets the kernel's attribute).
@@ -83,6 +85,13 @@ func newEngine(dev device, cfg model.Config, B, T int, opts Options) (*Engine, e
 	if err != nil {
 		return nil, fmt.Errorf("gpu: memory info: %w", err)
 	}
+	if opts.Attention.Kind == AttnAuto { // reserve cuDNN's workspace only where auto can try it
+		if fd, ok := dev.(fusedAttnDevice); !ok {
+			opts.noFused = true
+		} else if _, err := fd.fusedAttnLib(); err != nil {
+			opts.noFused = true
+		}
+	}
 	plan, err := NewPlan(cfg, B, T, free+ctxOverhead-safety, opts)
 	if err != nil {
 		return nil, fmt.Errorf("gpu: %w", err)
@@ -125,6 +134,13 @@ func newEngineWithPlan(dev device, plan *Plan, attn AttnKernels) (*Engine, error
 		return nil, fmt.Errorf("gpu: allocating %.2f GiB for %s: %w", gib(plan.Arena), plan, err)
 	}
 	e.base = base
+	if e.attn.Kind == AttnCuDNN {
+		if e.fa, err = e.newFused(e.MB); err != nil {
+			dev.free(base)
+			return nil, fmt.Errorf("gpu: attention cudnn: %v (use OLMOLAB_GPU_ATTN=mma)", err)
+		}
+		log.Printf("gpu: attention cudnn: %s", e.fa.describe())
+	}
 	if e.attn.Kind == AttnAuto {
 		// before anything is written: the trial uses activation buffers only
 		if e.auto, err = e.chooseAttentionAt(); err != nil {
@@ -354,6 +370,10 @@ func (e *Engine) Close() {
 		if e.prof != nil {
 			e.must("profile events", e.prof.st.close())
 			e.prof = nil
+		}
+		if e.fa != nil {
+			e.fa.close()
+			e.fa = nil
 		}
 		if e.base != 0 {
 			e.must("free", e.dev.free(e.base))

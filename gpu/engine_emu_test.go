@@ -374,7 +374,7 @@ func TestAutoAttention(t *testing.T) {
 			if c.wrong != "" {
 				r.wrong, _ = ParseAttention(c.wrong)
 			}
-			ch, err := chooseAttention(r, fitV2(tr.e.HS, dev.smemLimit()))
+			ch, err := chooseAttention(r, fitV2(tr.e.HS, dev.smemLimit()), fusedOffer{})
 			if c.lose {
 				if err == nil || !strings.Contains(err.Error(), "v2:4/4/4") || !strings.Contains(err.Error(), "ILLEGAL_ADDRESS") {
 					t.Errorf("device lost: chose %v, error %v", ch, err)

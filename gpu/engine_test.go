@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -373,9 +374,10 @@ func TestProfile(t *testing.T) {
 // kernels' times; it records what was run and what timed.
 type stubProber struct {
 	injectedTimes
-	out  map[string][5]float32 // o, lse, dq, dk, dv
-	fail map[string]error
-	ran  []string
+	out    map[string][5]float32 // o, lse, dq, dk, dv
+	second map[string][5]float32 // a layout's outputs from its second run on (default: out's)
+	fail   map[string]error
+	ran    []string
 }
 
 // injectedTimes is a test prober's timing: each layout's per-kernel ms from
@@ -397,6 +399,7 @@ func (p *injectedTimes) time(ks []AttnKernels, reps int) ([]AttnMs, error) {
 var stubGood = [5]float32{1, 5, 0.5, 0.25, 2}
 
 func (p *stubProber) run(k AttnKernels) (*attnResult, error) {
+	again := slices.Contains(p.ran, k.String())
 	p.ran = append(p.ran, k.String())
 	if err := p.fail[k.String()]; err != nil {
 		return nil, err
@@ -404,6 +407,9 @@ func (p *stubProber) run(k AttnKernels) (*attnResult, error) {
 	v, ok := p.out[k.String()]
 	if !ok {
 		v = stubGood
+	}
+	if w, ok := p.second[k.String()]; ok && again {
+		v = w
 	}
 	bits := func(x float32) uint16 { return uint16(math.Float32bits(x) >> 16) }
 	return &attnResult{rows: 1, qc: 1, kc: 1, a: []uint16{bits(v[0])}, lse: []float32{v[1]},
@@ -426,11 +432,14 @@ func TestChooseAttention(t *testing.T) {
 			"v2:4/4/4": {Fwd: 0.95, Pre: 0.05, DQ: 0.70, DKV: 1.10},
 			"v2:8/8/8": {Fwd: 0.81, Pre: 0.06, DQ: 0.76, DKV: 1.05}, // dK/dV 4.5% faster than at 4 warps
 			"v2:8/8/4": {Fwd: 0.81, Pre: 0.06, DQ: 0.76, DKV: 1.12},
+			"cudnn":    {Fwd: 0.60, DKV: 1.40},
 		}
 	}
+	offered := fusedOffer{Offered: true, Lib: "cuDNN 9.10.2 (libcudnn.so.9); fwd engine 7"}
 	for _, c := range []struct {
 		name       string
 		fit        autoFit
+		fused      fusedOffer
 		edit       func(p *stubProber)
 		chose      string
 		ran, timed string
@@ -466,12 +475,35 @@ func TestChooseAttention(t *testing.T) {
 			ran: "[mma v2:4/4/4 v2:8/8/4 v2:8/4/4]", timed: "[mma v2:4/4/4 v2:8/8/4]",
 			log: []string{"dK/dV mma 1.600, v2 4w 1.100*;", "v2 does not fit at dK/dV 8w 140288 bytes of shared memory a block (the device allows 131072)"}},
 		{name: "no v2 fits", fit: tiny, chose: "mma", ran: "[mma]", timed: "[mma]", log: []string{"v2 does not fit at fwd 4w/8w 69632/69632, dQ 4w/8w 69632/69632, dK/dV 4w/8w 105472/140288 bytes"}},
+		// cuDNN: run twice (bit-identical), timed with the others, chosen when faster than the v2 choice
+		{name: "cudnn fastest", fit: full, fused: offered, chose: "cudnn",
+			ran: "[mma v2:4/4/4 v2:8/8/8 cudnn cudnn v2:8/4/8]", timed: "[mma v2:4/4/4 v2:8/8/8 cudnn]",
+			log: []string{"chose cudnn", "pre 0.050", "fwd+bwd mma 3.850, v2:8/4/8 2.610, cudnn 2.000 (fwd 0.600, bwd 1.400; bit-identical twice)",
+				"cudnn: cuDNN 9.10.2 (libcudnn.so.9); fwd engine 7"}},
+		{name: "cudnn within the margin of v2", fit: full, fused: offered, chose: "v2:8/4/8",
+			edit: func(p *stubProber) { p.ms["cudnn"] = AttnMs{Fwd: 0.8, DKV: 1.79} },
+			ran:  "[mma v2:4/4/4 v2:8/8/8 cudnn cudnn v2:8/4/8]", timed: "[mma v2:4/4/4 v2:8/8/8 cudnn]"},
+		{name: "cudnn beats mma alone", fit: tiny, fused: offered, chose: "cudnn", ran: "[mma cudnn cudnn]", timed: "[mma cudnn]"},
+		{name: "cudnn disagrees", fit: tiny, fused: offered, chose: "mma",
+			edit: func(p *stubProber) { p.out["cudnn"] = [5]float32{1, 5, 0.5, 0.25, 3} },
+			ran:  "[mma cudnn]", timed: "[mma]", log: []string{"cudnn dropped: dv differs from mma by 0.5"}},
+		{name: "cudnn not deterministic", fit: tiny, fused: offered, chose: "mma",
+			edit: func(p *stubProber) { p.second["cudnn"] = [5]float32{1, 5, 0.5, 0.25, 2.25} },
+			ran:  "[mma cudnn cudnn]", timed: "[mma]", log: []string{"cudnn dropped: not deterministic: a second run differs bit for bit"}},
+		{name: "cudnn fails to run", fit: tiny, fused: offered, chose: "mma",
+			edit: func(p *stubProber) {
+				p.fail["cudnn"] = errors.New("cudnn attention forward: cudnnBackendExecute (forward): CUDNN_STATUS_EXECUTION_FAILED")
+			},
+			ran: "[mma cudnn]", timed: "[mma]", log: []string{"cudnn dropped: cudnn attention forward: cudnnBackendExecute"}},
+		{name: "cudnn not offered", fit: tiny, fused: fusedOffer{Why: "no usable cuDNN 9 (set OLMOLAB_CUDNN to a libcudnn.so.9)"}, chose: "mma",
+			ran: "[mma]", timed: "[mma]", log: []string{"cudnn dropped: no usable cuDNN 9 (set OLMOLAB_CUDNN to a libcudnn.so.9)"}},
 	} {
-		p := &stubProber{out: map[string][5]float32{}, fail: map[string]error{}, injectedTimes: injectedTimes{ms: times()}}
+		p := &stubProber{out: map[string][5]float32{}, second: map[string][5]float32{}, fail: map[string]error{},
+			injectedTimes: injectedTimes{ms: times()}}
 		if c.edit != nil {
 			c.edit(p)
 		}
-		ch, err := chooseAttention(p, c.fit)
+		ch, err := chooseAttention(p, c.fit, c.fused)
 		if err != nil {
 			t.Errorf("%s: %v", c.name, err)
 			continue
@@ -488,11 +520,11 @@ func TestChooseAttention(t *testing.T) {
 	}
 	// a lost device, or a failing reference, chooses nothing
 	p := &stubProber{injectedTimes: injectedTimes{ms: times()}, fail: map[string]error{"v2:8/8/8": fmt.Errorf("illegal address; then sync failed: %w", errDeviceLost)}}
-	if _, err := chooseAttention(p, full); err == nil || !strings.Contains(err.Error(), "v2:8/8/8") || !strings.Contains(err.Error(), "OLMOLAB_GPU_ATTN=mma") {
+	if _, err := chooseAttention(p, full, fusedOffer{}); err == nil || !strings.Contains(err.Error(), "v2:8/8/8") || !strings.Contains(err.Error(), "OLMOLAB_GPU_ATTN=mma") {
 		t.Errorf("device lost: %v", err)
 	}
 	p.fail["mma"] = errors.New("no kernel")
-	if _, err := chooseAttention(p, full); err == nil || !strings.Contains(err.Error(), "reference") {
+	if _, err := chooseAttention(p, full, fusedOffer{}); err == nil || !strings.Contains(err.Error(), "reference") {
 		t.Errorf("reference failed: %v", err)
 	}
 }

@@ -28,8 +28,22 @@ type Options struct {
 	// Attention selects the attention kernels of the bf16 engine (the zero
 	// value: the tensor-core kernels of attention_mma.cu where the head size
 	// is 64 or 128; AttnPlain is the CUDA-core fallback and cross-check;
-	// AttnAuto chooses at engine start, attnauto.go).
+	// AttnAuto chooses at engine start, attnauto.go; AttnCuDNN is cuDNN's
+	// fused attention, for which the plan reserves a workspace: for
+	// AttnAuto too, unless the device has no usable cuDNN).
 	Attention AttnKernels
+
+	noFused bool // set by the engine when the device offers no cuDNN: auto reserves no workspace for it
+}
+
+// reservesFused reports whether a plan for cfg with o keeps a workspace for
+// cuDNN's attention (fusedWorkspace).
+func (o Options) reservesFused(cfg model.Config) bool {
+	hs := cfg.HeadSize()
+	if o.FP32 || (hs != 64 && hs != 128) {
+		return false
+	}
+	return o.Attention.Kind == AttnCuDNN || (o.Attention.Kind == AttnAuto && !o.noFused)
 }
 
 // RecomputeAll as Options.Keep recomputes every layer's activations.
@@ -88,6 +102,7 @@ type planOffsets struct {
 	dwPart                  int64
 	dC, dact, dgu, da, dqkv int64
 	dD                      int64
+	attnWS, attnWSBytes     int64 // cuDNN attention's workspace (-1, 0: none)
 	normParts, dwParts      int
 	intsLen                 int
 }
@@ -148,7 +163,7 @@ func (pl *planner) add(name string, bytes int64) int64 {
 
 // newPlan lays out the arena for given choices. It panics on impossible
 // shapes (programmer errors; NewPlan validates first).
-func newPlan(cfg model.Config, B, T, mb, keep, chunk int, fp32 bool) *Plan {
+func newPlan(cfg model.Config, B, T, mb, keep, chunk int, fp32, fused bool) *Plan {
 	lay := model.NewLayout(cfg)
 	N := lay.Size()
 	C, I, V := int64(cfg.HiddenSize), int64(cfg.IntermediateSize), int64(cfg.VocabSize)
@@ -240,6 +255,11 @@ func newPlan(cfg model.Config, B, T, mb, keep, chunk int, fp32 bool) *Plan {
 	o.da = pl.add("grad.da", R*QC*A)
 	o.dqkv = pl.add("grad.dqkv", R*(QC+2*KC)*A)
 	o.dD = pl.add("grad.D", int64(mb)*NH*int64(T)*4)
+	o.attnWS, o.attnWSBytes = -1, 0
+	if fused {
+		o.attnWSBytes = fusedWorkspace(mb, int(NH), T, int(HS))
+		o.attnWS = pl.add("attn.cudnn_workspace", o.attnWSBytes)
+	}
 	p.Arena = pl.size
 	p.Extra = workspace + ctxOverhead
 	return p
@@ -307,7 +327,7 @@ func NewPlan(cfg model.Config, B, T int, budget int64, opts Options) (*Plan, err
 	var smallest *Plan
 	for _, keep := range keeps {
 		for _, mb := range mbs {
-			p := newPlan(cfg, B, T, mb, keep, chunkRows(cfg, mb*T, opts.FP32, opts.ChunkRows), opts.FP32)
+			p := newPlan(cfg, B, T, mb, keep, chunkRows(cfg, mb*T, opts.FP32, opts.ChunkRows), opts.FP32, opts.reservesFused(cfg))
 			if p.Total() <= budget {
 				return p, nil
 			}
@@ -326,7 +346,7 @@ func NewPlan(cfg model.Config, B, T int, budget int64, opts Options) (*Plan, err
 // run faster. Compare it with the device's free memory (FreeMemory, in builds
 // with the cuda tag) before starting a run.
 func EstimateMemory(cfg model.Config, B, T int) int64 {
-	p := newPlan(cfg, B, T, 1, 0, chunkRows(cfg, T, false, 0), false)
+	p := newPlan(cfg, B, T, 1, 0, chunkRows(cfg, T, false, 0), false, false)
 	return p.Total()
 }
 

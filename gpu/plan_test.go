@@ -35,7 +35,7 @@ func TestPlanRegions(t *testing.T) {
 		{"olmo2_190M", 2, 5, true, 6, false},
 	} {
 		cfg := preset(t, c.name)
-		p := newPlan(cfg, 4, 256, c.mb, c.keep, chunkRows(cfg, c.mb*256, c.fp32, 0), c.fp32)
+		p := newPlan(cfg, 4, 256, c.mb, c.keep, chunkRows(cfg, c.mb*256, c.fp32, 0), c.fp32, false)
 		bs := append([]Buffer(nil), p.Buffers...)
 		sort.Slice(bs, func(i, j int) bool { return bs[i].Offset < bs[j].Offset })
 		for i, b := range bs {

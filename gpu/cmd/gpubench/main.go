@@ -9,7 +9,7 @@
 //	gpubench verify   --backend cuda --model DIR --case FILE [--fwd 3e-2 --bwd 6e-2]
 //	gpubench parity   --backend cuda [--preset cpu_s --steps 50 --batch 8 --seq 64] [--tol X | --calibrate 3]
 //	gpubench bench    --backend cuda --preset olmo2_1B_v2 [--batch 8 --seq 4096 --steps 10 --warmup 2 --profile]
-//	gpubench attn     [--preset olmo2_1B_v2 --batch 8 --seq 4096 --variants mma,v2:8/4/4,v2:4/8/8 --iters 10]
+//	gpubench attn     [--preset olmo2_1B_v2 --batch 8 --seq 4096 --variants mma,v2:8/4/4,v2:4/8/8,cudnn --iters 10]
 //	gpubench plan     --preset olmo2_7B [--batch 8 --seq 4096 --budget-gib 140]
 //	gpubench info     (opens the GPU and cuBLAS; exit status 1 if that fails)
 //
@@ -379,7 +379,7 @@ func runAttn(args []string) error {
 	kvHeads := fs.Int("kv-heads", 0, "override the key/value heads (GQA)")
 	headSize := fs.Int("head-size", 0, "override the head size")
 	iters := fs.Int("iters", 10, "timed launches of each kernel")
-	variants := fs.String("variants", "mma,v2:8/4/4,v2:4/8/8", "comma-separated attention kernels (mma, plain, v2, v2:F/Q/K); the first is the reference")
+	variants := fs.String("variants", "mma,v2:8/4/4,v2:4/8/8", "comma-separated attention kernels (mma, plain, v2, v2:F/Q/K, cudnn); the first is the reference")
 	tolFwd := fs.Float64("tol-fwd", 2e-2, "largest relative difference of o and lse from the reference")
 	tolBwd := fs.Float64("tol-bwd", 5e-2, "largest relative difference of dq, dk and dv from the reference")
 	fs.Parse(args)
@@ -443,13 +443,17 @@ func runAttn(args []string) error {
 		}
 		fmt.Printf("%-10s %8.3f %7.1f  %7.3f %7.3f %7.3f %8.3f %7.1f  %8.3f  %-44s %v\n", r.Variant, r.FwdMs, r.FwdTFLOPs, r.PreMs,
 			r.DQMs, r.DKVMs, bwd, r.BwdTFLOPs, total, strings.Join(rel, " "), r.Deterministic)
+		if r.Library != "" {
+			fmt.Printf("    %s (backward: one call, under dKV)\n", r.Library)
+		}
 		for _, k := range r.Kernels {
 			fmt.Printf("    %-22s %3d threads %6d B dynamic shared: %3d registers, %d B local, %d B static shared, %d blocks/SM\n",
 				k.Name, k.Threads, k.DynSmem, k.Regs, k.LocalBytes, k.StaticSmem, k.BlocksPerSM)
 		}
 		results = append(results, map[string]any{"check": "attn", "shape": shape, "variant": r.Variant, "fwd_ms": r.FwdMs, "pre_ms": r.PreMs,
 			"dq_ms": r.DQMs, "dkv_ms": r.DKVMs, "bwd_ms": bwd, "total_ms": total, "fwd_tflops": r.FwdTFLOPs,
-			"bwd_tflops": r.BwdTFLOPs, "max_rel": r.MaxRel, "deterministic": r.Deterministic, "ok": ok, "kernels": r.Kernels})
+			"bwd_tflops": r.BwdTFLOPs, "max_rel": r.MaxRel, "deterministic": r.Deterministic, "ok": ok, "kernels": r.Kernels,
+			"library": r.Library})
 		summary = append(summary, fmt.Sprintf("%s %.2f ms (%.2f×)", r.Variant, total, ref/total))
 	}
 	for _, r := range results {

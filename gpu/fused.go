@@ -1,0 +1,106 @@
+package gpu
+
+import (
+	"errors"
+	"fmt"
+)
+
+// A library's fused attention (OLMOLAB_GPU_ATTN=cudnn, and auto's cuDNN
+// candidate): cuDNN 9's flash attention through internal/cudnn, on the
+// engine's own buffers and layouts (no copies). Only the CUDA device offers
+// it (fusedAttnDevice, cudnn_cuda.go); the emulator and the tests' fake
+// device do not, so there auto simply has no such candidate.
+//
+// The backward graph is the one cudnn-frontend builds when asked for a
+// deterministic algorithm on Hopper (dQ from cuDNN's dP workspace, no fp32
+// dQ accumulated with atomics): the engine's own kernels are deterministic
+// and so must a replacement be. auto checks it besides the outputs: the
+// candidate runs twice and is dropped unless both runs agree bit for bit.
+
+// fusedAttnShape is one shape's attention over the engine's matrices: B
+// sequences of T rows, NH query heads and NKV kv heads of size HS; leading
+// dimensions (elements) of q, k, v, o (and dout) and of dq/dk/dv (all in
+// dqkv); lse and D are (B, NH, T) f32.
+type fusedAttnShape struct {
+	B, T, NH, NKV, HS           int
+	ldq, ldk, ldv, ldo, ldgrads int
+	scale                       float64
+}
+
+func (s fusedAttnShape) String() string {
+	return fmt.Sprintf("B=%d T=%d NH=%d NKV=%d HS=%d", s.B, s.T, s.NH, s.NKV, s.HS)
+}
+
+// fusedAttn runs a built attention. Calls are in stream order, like launches.
+type fusedAttn interface {
+	// fwd: o (B·T, ldo) and lse from q, k, v.
+	fwd(o, lse, q, k, v dptr) error
+	// bwd writes dq, dk, dv (not accumulated) and D from dout, the
+	// forward's o and lse, and q, k, v.
+	bwd(dq, dk, dv, D, dout, o, lse, q, k, v dptr) error
+	// workspace is the device workspace it uses (bytes).
+	workspace() int64
+	// describe names the library and the engines chosen, for logs.
+	describe() string
+	close()
+}
+
+// fusedAttnDevice is a device that offers a library's attention.
+type fusedAttnDevice interface {
+	// fusedAttnLib loads the library (once) and names it, or says why it
+	// cannot be used.
+	fusedAttnLib() (string, error)
+	// newFusedAttn builds s's attention; ws returns a device workspace of
+	// at least the bytes asked for, or why not.
+	newFusedAttn(s fusedAttnShape, ws func(bytes int64) (dptr, error)) (fusedAttn, error)
+}
+
+// errNoFused: the device has no library attention (the emulator, the tests'
+// fake device).
+var errNoFused = errors.New("this device offers no cuDNN (only the CUDA engine does)")
+
+// fusedShape is the engine's attention as a fusedAttnShape for B sequences.
+func (e *Engine) fusedShape(B int) fusedAttnShape {
+	return fusedAttnShape{B: B, T: e.T, NH: e.NH, NKV: e.NKV, HS: e.HS, ldq: e.QC, ldk: e.KC, ldv: e.qkvW, ldo: e.QC,
+		ldgrads: e.qkvW, scale: e.scale}
+}
+
+// fusedWorkspace is what the memory plan reserves for cuDNN's attention at mb
+// sequences a pass: its deterministic backward keeps dP, the (T, T) bf16
+// scores' gradient per head, in the workspace (cudnn-frontend sizes it
+// b·h·⌈T⌉₆₄²·2 bytes), plus an fp32 (B·T, NH·HS) buffer and 64 MiB for
+// anything else an engine asks. The plan checks the engine's real figure
+// against this at start (unverified on a GPU: gpu/README.md).
+func fusedWorkspace(mb, NH, T, HS int) int64 {
+	t := int64((T + 63) / 64 * 64)
+	return int64(mb)*int64(NH)*t*t*2 + int64(mb)*int64(NH)*t*int64(HS)*4 + 64<<20
+}
+
+// newFused builds the engine's fused attention for B sequences a pass, its
+// workspace in the arena's region for it.
+func (e *Engine) newFused(B int) (fusedAttn, error) {
+	fd, ok := e.dev.(fusedAttnDevice)
+	if !ok {
+		return nil, errNoFused
+	}
+	if e.o.attnWS < 0 {
+		return nil, errors.New("the memory plan reserved no workspace for it")
+	}
+	return fd.newFusedAttn(e.fusedShape(B), func(bytes int64) (dptr, error) {
+		if bytes > e.o.attnWSBytes {
+			return 0, fmt.Errorf("cuDNN asks for %.2f GiB of workspace, the memory plan reserved %.2f GiB",
+				gib(bytes), gib(e.o.attnWSBytes))
+		}
+		return e.p(e.o.attnWS), nil
+	})
+}
+
+// fused panics on a failed library call, as launch does on a failed launch.
+func (e *Engine) fused(what string, err error) {
+	if err != nil {
+		panic(fmt.Errorf("gpu: cudnn attention %s: %w", what, err))
+	}
+	if e.prof != nil {
+		e.stamp(e.phase + ":cudnn_attn_" + what)
+	}
+}

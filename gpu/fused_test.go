@@ -1,0 +1,284 @@
+package gpu
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/olmolab/olmolab/model"
+)
+
+// fusedFake is the tests' fake device with a library attention: every call's
+// pointers are checked against the device's allocations at the extents the
+// shape gives (as cuDNN would read and write them), and counted.
+type fusedFake struct {
+	*fakeDevice
+	libErr   error
+	want     int64 // the workspace each attention asks for
+	built    []fusedAttnShape
+	open     int
+	fwd, bwd int
+}
+
+func (f *fusedFake) fusedAttnLib() (string, error) { return "fake cuDNN 9.10.2", f.libErr }
+
+func (f *fusedFake) newFusedAttn(s fusedAttnShape, ws func(int64) (dptr, error)) (fusedAttn, error) {
+	p, err := ws(f.want)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.check("cudnn workspace", p, f.want); f.want > 0 && err != nil {
+		return nil, err
+	}
+	f.built = append(f.built, s)
+	f.open++
+	return &fakeFused{f: f, s: s}, nil
+}
+
+type fakeFused struct {
+	f      *fusedFake
+	s      fusedAttnShape
+	closed bool
+}
+
+// rows is a (B·T, ld) bf16 matrix's extent over heads·HS columns.
+func (a *fakeFused) rows(what string, p dptr, ld, heads int) error {
+	s := a.s
+	return a.f.check("cudnn "+what, p, 2*(int64(s.B*s.T-1)*int64(ld)+int64(heads*s.HS)))
+}
+
+func (a *fakeFused) stats(what string, p dptr) error {
+	return a.f.check("cudnn "+what, p, 4*int64(a.s.B*a.s.NH*a.s.T))
+}
+
+func (a *fakeFused) fwd(o, lse, q, k, v dptr) error {
+	s := a.s
+	a.f.fwd++
+	return errors.Join(a.rows("o", o, s.ldo, s.NH), a.stats("lse", lse), a.rows("q", q, s.ldq, s.NH),
+		a.rows("k", k, s.ldk, s.NKV), a.rows("v", v, s.ldv, s.NKV))
+}
+
+func (a *fakeFused) bwd(dq, dk, dv, D, dout, o, lse, q, k, v dptr) error {
+	s := a.s
+	a.f.bwd++
+	if dk-dq != dptr(2*s.NH*s.HS) || dv-dk != dptr(2*s.NKV*s.HS) {
+		return fmt.Errorf("dq, dk, dv at %#x, %#x, %#x: not the column blocks of one dqkv row", dq, dk, dv)
+	}
+	return errors.Join(a.rows("dq", dq, s.ldgrads, s.NH), a.rows("dk", dk, s.ldgrads, s.NKV), a.rows("dv", dv, s.ldgrads, s.NKV),
+		a.stats("D", D), a.rows("dout", dout, s.ldo, s.NH), a.rows("o", o, s.ldo, s.NH), a.stats("lse", lse),
+		a.rows("q", q, s.ldq, s.NH), a.rows("k", k, s.ldk, s.NKV), a.rows("v", v, s.ldv, s.NKV))
+}
+
+func (a *fakeFused) workspace() int64 { return a.f.want }
+func (a *fakeFused) describe() string { return fmt.Sprintf("fake cuDNN 9.10.2, %s", a.s) }
+func (a *fakeFused) close() {
+	if !a.closed {
+		a.closed = true
+		a.f.open--
+	}
+}
+
+// walk runs one step and the evaluation calls on e.
+func walk(t *testing.T, e *Engine, cfg model.Config, B, T int) {
+	t.Helper()
+	buf := make([]float32, e.N)
+	ids, labels := make([]int32, B*T), make([]int32, B*T)
+	model.NewSyntheticStream(cfg.VocabSize, 1).Fill(ids, labels, T)
+	e.WriteParams(buf)
+	e.ZeroGrads()
+	e.ForwardBackward(ids, labels, 1e-3, 1e-4)
+	e.Step(model.OLMo2AdamW(), 1e-3, 0.5)
+	e.LogProbs(make([]float32, B*T), ids, labels)
+}
+
+// OLMOLAB_GPU_ATTN=cudnn: the plan reserves the workspace, each layer calls
+// the library once forward and once backward (recomputed layers twice
+// forward) on the engine's buffers, and nothing of attention's own kernels runs.
+func TestFusedEngine(t *testing.T) {
+	cudnn := AttnKernels{Kind: AttnCuDNN}
+	for _, c := range []struct {
+		cfg  model.Config
+		opts Options
+	}{
+		{smallConfig(128, 2, 1, 64), Options{Attention: cudnn}},
+		{smallConfig(256, 2, 2, 128), Options{Attention: cudnn, Keep: 1, MicroBatch: 1}},
+	} {
+		B, T := 2, 70
+		f := &fusedFake{fakeDevice: newFake(t), want: 1 << 20}
+		e, err := newEngine(f, c.cfg, B, T, c.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Attention().Kind != AttnCuDNN || len(f.built) != 1 || f.built[0].B != e.MB {
+			t.Fatalf("attention %s, built %v", e.Attention(), f.built)
+		}
+		s := f.built[0]
+		if s.ldq != e.QC || s.ldk != e.KC || s.ldv != e.qkvW || s.ldo != e.QC || s.ldgrads != e.qkvW || s.scale != e.scale {
+			t.Errorf("shape %+v", s)
+		}
+		i := slices.IndexFunc(e.Plan().Buffers, func(b Buffer) bool { return b.Name == "attn.cudnn_workspace" })
+		if i < 0 || e.Plan().Buffers[i].Bytes != fusedWorkspace(e.MB, e.NH, e.T, e.HS) {
+			t.Errorf("plan: no cuDNN workspace reserved:\n%s", e.Plan().Describe())
+		}
+		walk(t, e, c.cfg, B, T)
+		L, passes := c.cfg.NumHiddenLayers, B/e.MB
+		recomputed := L - e.Plan().Keep
+		// forward: every layer per pass, recomputed layers again; LogProbs one more forward
+		if wantF, wantB := passes*(L+recomputed)+passes*L, passes*L; f.fwd != wantF || f.bwd != wantB {
+			t.Errorf("keep %d of %d, %d passes: %d forward and %d backward calls, want %d and %d", e.Plan().Keep, L, passes,
+				f.fwd, f.bwd, wantF, wantB)
+		}
+		for k := range f.kernels {
+			if strings.HasPrefix(k, "attn_") {
+				t.Errorf("attention kernel %s launched with cudnn", k)
+			}
+		}
+		e.Close()
+		if f.open != 0 {
+			t.Errorf("%d library attentions left open", f.open)
+		}
+		if err := f.fakeDevice.close(); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// Asked for explicitly, cudnn fails the engine's start, with the reason and
+// the way out, where it cannot run; fp32 and other head sizes use plain.
+func TestFusedEngineRefused(t *testing.T) {
+	cudnn := Options{Attention: AttnKernels{Kind: AttnCuDNN}}
+	cfg := smallConfig(128, 2, 1, 64)
+	for _, c := range []struct {
+		name string
+		dev  device
+		want string
+	}{
+		{"no library on this device", newFake(t), "gpu: attention cudnn: this device offers no cuDNN (only the CUDA engine does) (use OLMOLAB_GPU_ATTN=mma)"},
+		{"workspace above the plan", &fusedFake{fakeDevice: newFake(t), want: 1 << 40}, "cuDNN asks for 1024.00 GiB of workspace, the memory plan reserved"},
+	} {
+		_, err := newEngine(c.dev, cfg, 2, 70, cudnn)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want %q", c.name, err, c.want)
+		}
+	}
+	for _, c := range []struct {
+		cfg  model.Config
+		fp32 bool
+	}{{smallConfig(48, 6, 2, 8), false}, {cfg, true}} {
+		f := &fusedFake{fakeDevice: newFake(t)}
+		e, err := newEngine(f, c.cfg, 2, 70, Options{FP32: c.fp32, Attention: cudnn.Attention})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Attention().Kind != AttnPlain || len(f.built) != 0 || slices.ContainsFunc(e.Plan().Buffers, func(b Buffer) bool { return b.Name == "attn.cudnn_workspace" }) {
+			t.Errorf("fp32 %v head size %d: attention %s, built %d", c.fp32, c.cfg.HeadSize(), e.Attention(), len(f.built))
+		}
+		e.Close()
+	}
+}
+
+// auto with a library: the candidate is built for the trial (one sequence)
+// and the engine (MB), run twice, timed, and kept only if chosen; without a
+// usable library it is dropped with the reason and no workspace is reserved;
+// on a device without one (the emulator) it is not a candidate at all.
+func TestFusedAuto(t *testing.T) {
+	auto := Options{Attention: AttnKernels{Kind: AttnAuto}}
+	cfg := smallConfig(128, 2, 1, 64)
+	f := &fusedFake{fakeDevice: newFake(t), want: 4096}
+	e, err := newEngine(f, cfg, 2, 70, auto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := e.AttentionChoice()
+	t.Log(ch)
+	i := slices.IndexFunc(ch.Trials, func(t AttnTrial) bool { return t.Kernels.Kind == AttnCuDNN })
+	if i < 0 || ch.Trials[i].Dropped != "" || ch.Trials[i].Ms == (AttnMs{}) || !strings.Contains(ch.String(), "cudnn: fake cuDNN 9.10.2") {
+		t.Fatalf("cudnn trial missing, dropped or untimed: %s", ch)
+	}
+	wantBuilt := []int{e.MB}
+	if e.MB != 1 {
+		wantBuilt = append(wantBuilt, 1)
+	}
+	var built []int
+	for _, s := range f.built {
+		built = append(built, s.B)
+	}
+	if !slices.Equal(built, wantBuilt) {
+		t.Errorf("built for B = %v, want %v", built, wantBuilt)
+	}
+	if f.fwd != 2+autoReps || f.bwd != 2+autoReps {
+		t.Errorf("trial: %d forward, %d backward calls; want 2 (checked, run again) + %d timed", f.fwd, f.bwd, autoReps)
+	}
+	if (e.Attention().Kind == AttnCuDNN) != (f.open == 1) || (e.Attention().Kind != AttnCuDNN && f.open != 0) {
+		t.Errorf("chose %s with %d library attentions open", e.Attention(), f.open)
+	}
+	walk(t, e, cfg, 2, 70)
+	e.Close()
+	if f.open != 0 {
+		t.Errorf("%d left open", f.open)
+	}
+
+	// no usable library: dropped with the reason, nothing reserved
+	f = &fusedFake{fakeDevice: newFake(t), libErr: errors.New("no usable cuDNN 9 (set OLMOLAB_CUDNN to a libcudnn.so.9); tried:\n  libcudnn.so.9: cannot open shared object file")}
+	autoChoices.Clear()
+	e, err = newEngine(f, cfg, 2, 70, auto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := e.AttentionChoice().String(); !strings.Contains(s, "cudnn dropped: no usable cuDNN 9 (set OLMOLAB_CUDNN to a libcudnn.so.9); tried:; libcudnn.so.9: cannot open shared object file") {
+		t.Errorf("log line: %s", s)
+	}
+	if slices.ContainsFunc(e.Plan().Buffers, func(b Buffer) bool { return b.Name == "attn.cudnn_workspace" }) {
+		t.Errorf("a workspace reserved for a library that does not load")
+	}
+	e.Close()
+
+	// a device without a library: no candidate
+	autoChoices.Clear()
+	e, err = newEngine(newFake(t), cfg, 2, 70, auto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := e.AttentionChoice().String(); strings.Contains(s, "cudnn") {
+		t.Errorf("cudnn offered on a device without it: %s", s)
+	}
+	e.Close()
+	autoChoices.Clear()
+}
+
+func TestParseCuDNN(t *testing.T) {
+	a, err := ParseAttention("cudnn")
+	if err != nil || a.Kind != AttnCuDNN || a.String() != "cudnn" {
+		t.Fatalf("%v %v", a, err)
+	}
+	if _, err := ParseAttention("cuDNN"); err == nil || !strings.Contains(err.Error(), "cudnn") {
+		t.Errorf("%v", err)
+	}
+}
+
+// gpubench attn --variants mma,cudnn: the library's row, its backward as one
+// call, its workspace freed; without a library the error says so.
+func TestFusedBench(t *testing.T) {
+	f := &fusedFake{fakeDevice: newFake(t), want: 8192}
+	mma, cudnn := AttnKernels{Kind: AttnMMA}, AttnKernels{Kind: AttnCuDNN}
+	p := AttnBenchParams{B: 2, T: 64, NH: 4, NKV: 2, HS: 128, Variants: []AttnKernels{mma, cudnn}, Iters: 2}
+	rows, err := benchAttention(f, p)
+	if err != nil || len(rows) != 2 {
+		t.Fatalf("%v rows, %v", len(rows), err)
+	}
+	r := rows[1]
+	if r.Variant != "cudnn" || r.Library != "fake cuDNN 9.10.2, B=2 T=64 NH=4 NKV=2 HS=128" || len(r.Kernels) != 0 || !r.Deterministic {
+		t.Errorf("cudnn row %+v", r)
+	}
+	if f.fwd != 1+p.Iters || f.bwd != 1+p.Iters { // the warm-up run, then the timed ones
+		t.Errorf("%d forward, %d backward calls", f.fwd, f.bwd)
+	}
+	if f.open != 0 || len(f.allocs) != 0 {
+		t.Errorf("%d open, %d allocations left", f.open, len(f.allocs))
+	}
+	if _, err := benchAttention(newFake(t), p); err == nil || !strings.Contains(err.Error(), "cudnn: this device offers no cuDNN") {
+		t.Errorf("without a library: %v", err)
+	}
+}
