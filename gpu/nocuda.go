@@ -14,3 +14,7 @@ func FreeMemory() (free, total int64, err error) { return 0, 0, ErrNoCUDA }
 
 // DeviceName describes the GPU; without the cuda tag there is none.
 func DeviceName() (string, error) { return "", ErrNoCUDA }
+
+// CuDNN names the cuDNN the engine would use; without the cuda tag there is
+// none.
+func CuDNN() (string, error) { return "", ErrNoCUDA }

@@ -67,3 +67,14 @@ func BenchAttention(p AttnBenchParams) ([]AttnBenchRow, error) {
 	}
 	return benchAttention(d, p)
 }
+
+// CuDNN loads cuDNN (internal/cudnn's search order, $OLMOLAB_CUDNN first)
+// and names its version and path, or says why none is usable: what
+// OLMOLAB_GPU_ATTN=cudnn and auto's cuDNN candidate would use.
+func CuDNN() (string, error) {
+	d, err := openCUDA()
+	if err != nil {
+		return "", err
+	}
+	return d.fusedAttnLib()
+}

@@ -18,6 +18,11 @@
 #      engine times mma and the v2 layouts on its own shape at start, keeps
 #      the fastest that agrees with mma, and reports its choice); else with
 #      the default kernels. V2=v2:F/Q/K picks another v2 layout for parity.
+#      Then cuDNN's fused attention (OLMOLAB_GPU_ATTN=cudnn, never run on a
+#      GPU before this check) against mma at olmo2_1B_v2's attention shape
+#      (gpubench attn: outputs compared, a bit-for-bit repeat, ms); auto
+#      considers it too, and where v2 failed but cudnn passed the benchmarks
+#      use cudnn.
 #   B. olmo2_1B_v2 at 8×4096 (tokens/s, MFU), then PyTorch's OLMo 2 on the
 #      same GPU (scripts/torch_gpu_bench.py --compile, olmo2_1B_v2 and
 #      olmo2_190M), then olmo2_190M at 8×4096 and five steps of olmo2_7B at
@@ -90,9 +95,10 @@ say "olmolab CUDA engine check, $(date -u +%Y-%m-%dT%H:%M:%SZ), budget ${BUDGET}
   ldd --version 2>&1 | head -1
   echo "binaries:"; ls -l "$BIN" 2>&1
   ldd "$BIN/olmolab" 2>&1
-  echo "cuBLAS candidates:"
+  echo "cuBLAS and cuDNN candidates:"
   ls /opt/*/.venv/lib/python3*/site-packages/nvidia/*/lib/libcublas.so.* /usr/local/cuda/lib64/libcublas.so.* 2>/dev/null
-  ldconfig -p 2>/dev/null | grep -E 'libcuda\.so|libcublas' | head
+  ls /opt/*/.venv/lib/python3*/site-packages/nvidia/cudnn/lib/libcudnn.so.* /usr/local/lib/python3*/dist-packages/nvidia/cudnn/lib/libcudnn.so.* 2>/dev/null
+  ldconfig -p 2>/dev/null | grep -E 'libcuda\.so|libcublas|libcudnn\.so' | head
   command -v compute-sanitizer python3 nvcc
 } >"$LOGS/machine.log" 2>&1
 cat "$LOGS/machine.log" >>"$OUT/check.log"
@@ -115,7 +121,13 @@ if ! timeout 120 "$BIN/gpubench" info >"$LOGS/info.log" 2>&1; then
     timeout 60 "$BIN/gpubench" info >>"$LOGS/info.log" 2>&1
   fi
 fi
+# cuDNN likewise (gpubench info says "cuDNN: none usable" when its search misses it)
+if grep -q '^cuDNN: none' "$LOGS/info.log"; then
+  lib=$(timeout 30 find / -xdev -name 'libcudnn.so.9' 2>/dev/null | sort | head -1)
+  [ -n "$lib" ] && export OLMOLAB_CUDNN=$lib && say "OLMOLAB_CUDNN=$lib" && timeout 60 "$BIN/gpubench" info >>"$LOGS/info.log" 2>&1
+fi
 cat "$LOGS/info.log" >>"$OUT/check.log"
+say "$(grep '^cuDNN' "$LOGS/info.log" | tail -1)"
 say "device: $(tail -1 "$LOGS/info.log")"
 
 # A. the v2 attention. OLMOLAB_GPU_SYNC=1 in the parity runs names a faulting
@@ -125,21 +137,27 @@ V2=${V2:-v2}
 ATTN_SMALL=(--batch 2 --seq 200 --iters 1 --variants v2:8/4/8,v2:4/8/4)
 part parity-v2-hs64 120 env OLMOLAB_GPU_SYNC=1 OLMOLAB_GPU_ATTN="$V2" "$BIN/gpubench" parity --backend cuda --preset cpu_s --heads 2 --steps 20 --batch 4 --seq 160
 part parity-v2-hs128-gqa 150 env OLMOLAB_GPU_SYNC=1 OLMOLAB_GPU_ATTN="$V2" "$BIN/gpubench" parity --backend cuda --preset cpu_m --heads 2 --kv-heads 1 --steps 20 --batch 4 --seq 160
+# cuDNN's attention against mma at olmo2_1B_v2's attention shape (the first
+# call builds its graphs: runtime-compiled kernels, seconds)
+part attn-cudnn-olmo2_1B_v2 120 env OLMOLAB_GPU_SYNC=1 "$BIN/gpubench" attn --preset olmo2_1B_v2 --batch 8 --seq 4096 --iters 5 --variants mma,cudnn
 ATTN=mma
 if grep -qE '^parity-v2-hs64 +ok' "$SUMMARY" && grep -qE '^parity-v2-hs128-gqa +ok' "$SUMMARY"; then
   ATTN=auto
+elif grep -qE '^attn-cudnn-olmo2_1B_v2 +ok' "$SUMMARY"; then
+  ATTN=cudnn
+  say "v2 parity failed or did not run, cudnn agrees with mma: the benchmarks use cudnn"
 else
   say "v2 parity failed or did not run: the benchmarks use the default (mma) kernels"
 fi
 
 # B. throughput against PyTorch in the same call, then 190M and 7B
 part "bench-olmo2_1B_v2-$ATTN" 180 env OLMOLAB_GPU_ATTN=$ATTN "$BIN/gpubench" bench --backend cuda --preset olmo2_1B_v2 --batch 8 --seq 4096 --steps 10 --warmup 2
-if [ "$ATTN" = auto ]; then
-  say "  $(grep -m1 -h 'attention auto chose' "$LOGS/bench-olmo2_1B_v2-auto.log" 2>/dev/null || echo 'auto: no choice reported')"
-  # a v2 kernel that failed at full scale must not take the other benchmarks down
-  if ! grep -qE '^bench-olmo2_1B_v2-auto +ok' "$SUMMARY"; then
+if [ "$ATTN" != mma ]; then
+  [ "$ATTN" = auto ] && say "  $(grep -m1 -h 'attention auto chose' "$LOGS/bench-olmo2_1B_v2-auto.log" 2>/dev/null || echo 'auto: no choice reported')"
+  # a v2 kernel or cuDNN graph that failed at full scale must not take the other benchmarks down
+  if ! grep -qE "^bench-olmo2_1B_v2-$ATTN +ok" "$SUMMARY"; then
+    say "$ATTN failed at olmo2_1B_v2: the benchmarks below use mma"
     ATTN=mma
-    say "auto failed at olmo2_1B_v2: the benchmarks below use mma"
     part bench-olmo2_1B_v2-mma 180 env OLMOLAB_GPU_ATTN=mma "$BIN/gpubench" bench --backend cuda --preset olmo2_1B_v2 --batch 8 --seq 4096 --steps 10 --warmup 2
   fi
 fi
@@ -196,17 +214,19 @@ part verify-bf16-at-fp32-tol 60 "$BIN/olmolab" verify --backend cuda --model $G/
   echo
   echo "throughput (seq 4096; MFU = tokens/s × OLMo-core FLOPs/token / 989 TFLOP/s):"
   grep -h '^preset=' "$LOGS"/bench-*.log "$LOGS"/torch-bench.log 2>/dev/null
-  for f in profile-olmo2_1B_v2-auto profile-olmo2_1B_v2-mma; do
+  for f in profile-olmo2_1B_v2-auto profile-olmo2_1B_v2-cudnn profile-olmo2_1B_v2-mma; do
     if [ -f "$LOGS/$f.log" ]; then
       echo
       echo "$f:"
       sed -n '/device time per step/,/^total/p' "$LOGS/$f.log" | head -30
     fi
   done
-  if [ -f "$LOGS/attn-olmo2_1B_v2.log" ]; then
-    echo
-    grep -v '^RESULT ' "$LOGS/attn-olmo2_1B_v2.log" | tail -n 20
-  fi
+  for f in attn-cudnn-olmo2_1B_v2 attn-olmo2_1B_v2; do
+    if [ -f "$LOGS/$f.log" ]; then
+      echo
+      grep -v '^RESULT ' "$LOGS/$f.log" | tail -n 20
+    fi
+  done
 } | tee -a "$SUMMARY"
 say "done in $(($(date +%s) - T0))s"
 tar -C "$LOGROOT" -czf "$OUT/logs.tar.gz" logs

@@ -483,6 +483,13 @@ func runInfo() error {
 	if err != nil {
 		return failed{err.Error()}
 	}
+	// cuDNN first: scripts/gpu-check.sh reads the device from the last line
+	if lib, err := gpu.CuDNN(); err != nil {
+		fmt.Printf("cuDNN: none usable (OLMOLAB_GPU_ATTN=cudnn and auto's cudnn candidate unavailable): %s\n",
+			strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " "))
+	} else {
+		fmt.Printf("cuDNN: %s\n", lib)
+	}
 	fmt.Printf("%s: %.1f of %.1f GiB free\n", name, float64(free)/(1<<30), float64(total)/(1<<30))
 	return nil
 }
