@@ -6,6 +6,10 @@
 //     loading, launches, the default stream) in device_cuda.go (build tag cuda);
 //   - cuBLAS does the matrix products through a dlopen shim (internal/cublas):
 //     cublasGemmEx with bf16 operands and fp32 accumulation, or fp32 throughout;
+//   - cuDNN 9, when asked for (OLMOLAB_GPU_ATTN=cudnn) or chosen by auto, runs
+//     the attention instead of our kernels: fused flash-attention graphs built
+//     with its backend API through a second dlopen shim (internal/cudnn,
+//     fused.go);
 //   - our kernels (kernels/*.cu: RMSNorm with the residual add, QK-norm + RoPE,
 //     SwiGLU, flash attention with GQA on tensor cores, chunked cross-entropy
 //     with z-loss, AdamW, the gradient norm, and the backward passes) are
