@@ -32,6 +32,7 @@ const (
 	typeFloat      = 4
 	typeVoidPtr    = 6
 	typeHeurMode   = 8
+	typeNumNote    = 11 // cudnnBackendNumericalNote_t
 	typePWMode     = 14
 	typeDescriptor = 15
 	typeReduceOp   = 18
@@ -74,7 +75,8 @@ const (
 	attrVPPointers  = 1001
 	attrVPWorkspace = 1003
 
-	attrEngineGlobalIndex = 1301
+	attrEngineGlobalIndex   = 1301
+	attrEngineNumericalNote = 1303
 
 	attrMatmulCompType = 1500
 	attrOpMatmulA      = 1520
@@ -118,6 +120,9 @@ const (
 	reduceAdd = 0
 	reduceMax = 3
 )
+
+// cudnnBackendNumericalNote_t: CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC.
+const noteNondeterministic = 4
 
 // cudnnBackendHeurMode_t.
 const (

@@ -470,8 +470,32 @@ func TestFakeRefusedConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	if !strings.Contains(a.Describe(), "1 configs refused") || a.Workspace() != 4096 {
+	if !strings.Contains(a.Describe(), "fwd engine 8, workspace 4096 B, 1 configs refused") || a.Workspace() != 4096 {
 		t.Errorf("the first config refused: want the second; %s, workspace %d", a.Describe(), a.Workspace())
+	}
+}
+
+// An engine cuDNN marks non-deterministic is passed over; if all are, none is used.
+func TestFakeSkipsNondeterministic(t *testing.T) {
+	path, _ := fakeLib(t, "FAKE_CUDNN_NONDET=1")
+	l, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewSDPA(l, 0, gqa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := a.Describe(); !strings.Contains(d, "fwd engine 8, workspace 1048576 B, 1 non-deterministic passed over; bwd engine 8") {
+		t.Errorf("Describe: %s", d)
+	}
+	a.Close()
+	path, _ = fakeLib(t, "FAKE_CUDNN_NONDET=2")
+	if l, err = Load(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewSDPA(l, 0, gqa); err == nil || !strings.Contains(err.Error(), "no cuDNN engine takes the graph (engine 7 is marked non-deterministic; engine 8 is marked non-deterministic") {
+		t.Errorf("got %v", err)
 	}
 }
 

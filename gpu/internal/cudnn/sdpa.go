@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"unsafe"
 )
@@ -73,6 +74,7 @@ type plan struct {
 	ws     int64
 	engine int64 // the engine's global index (-1: not known)
 	tried  int   // engine configs that failed to finalize before this one
+	nondet int   // engine configs passed over as non-deterministic
 }
 
 // FwdPtrs are the device addresses the forward reads and writes: q, k, v
@@ -127,6 +129,9 @@ func (a *SDPA) Describe() string {
 		s := fmt.Sprintf("engine %d, workspace %d B", p.engine, p.ws)
 		if p.tried > 0 {
 			s += fmt.Sprintf(", %d configs refused before it", p.tried)
+		}
+		if p.nondet > 0 {
+			s += fmt.Sprintf(", %d non-deterministic passed over", p.nondet)
 		}
 		return s
 	}
@@ -516,8 +521,10 @@ func (g *graphBuilder) headSum(name string, a, b, out tensor) []uintptr {
 }
 
 // plan finalizes an operation graph of ops, asks the heuristics for engine
-// configs (mode A, then the fallback list) and returns the first whose
-// execution plan finalizes, with its workspace.
+// configs (mode A, then the fallback list) and returns the first whose engine
+// cuDNN does not mark non-deterministic (CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC,
+// as cudnn-frontend's deselect_numeric_notes filters) and whose execution plan
+// finalizes, with its workspace.
 func (g *graphBuilder) plan(h Handle, name string, ops []uintptr) plan {
 	pl := plan{engine: -1}
 	if g.err != nil {
@@ -561,6 +568,25 @@ func (g *graphBuilder) plan(h Handle, name string, ops []uintptr) plan {
 		}
 		for i := 0; i < min(got, n); i++ {
 			pw := fmt.Sprintf("%s execution plan (config %d)", name, i)
+			// the config's engine: its index for the log, and its numerical
+			// notes: an engine cuDNN marks non-deterministic is passed over
+			eng := g.desc(descEngine, pw+" engine")
+			if g.err != nil {
+				return pl
+			}
+			if _, err := g.b.get(cfgs[i], pw, attrEngineCfgEngine, typeDescriptor, 1, unsafe.Pointer(&eng)); err != nil {
+				g.err = err
+				return pl
+			}
+			idx := int64(-1)
+			g.b.get(eng, pw, attrEngineGlobalIndex, typeInt64, 1, unsafe.Pointer(&idx))
+			notes := make([]int32, 16)
+			if k, err := g.b.get(eng, pw, attrEngineNumericalNote, typeNumNote, len(notes), unsafe.Pointer(&notes[0])); err == nil &&
+				slices.Contains(notes[:min(k, len(notes))], noteNondeterministic) {
+				refusals = append(refusals, fmt.Sprintf("engine %d is marked non-deterministic", idx))
+				pl.nondet++
+				continue
+			}
 			p := g.desc(descExecPlan, pw)
 			g.set(p, pw, attrPlanHandle, typeHandle, 1, unsafe.Pointer(&hv))
 			g.setDesc(p, pw, attrPlanEngineCfg, cfgs[i])
@@ -573,16 +599,8 @@ func (g *graphBuilder) plan(h Handle, name string, ops []uintptr) plan {
 				pl.tried++
 				continue
 			}
-			pl.d = p
+			pl.d, pl.engine = p, idx
 			_, g.err = g.b.get(p, pw, attrPlanWorkspace, typeInt64, 1, unsafe.Pointer(&pl.ws))
-			// the engine's index, for the log (not needed to run)
-			eng, err := g.b.create(descEngine, name+" engine")
-			if err == nil {
-				g.made = append(g.made, eng)
-				if _, err = g.b.get(cfgs[i], pw, attrEngineCfgEngine, typeDescriptor, 1, unsafe.Pointer(&eng)); err == nil {
-					g.b.get(eng, pw, attrEngineGlobalIndex, typeInt64, 1, unsafe.Pointer(&pl.engine))
-				}
-			}
 			return pl
 		}
 	}

@@ -14,7 +14,9 @@
 // default 2), FAKE_CUDNN_REFUSE_PLANS (that many execution plans fail to
 // finalize first), FAKE_CUDNN_WS (plan workspace, default 1048576),
 // FAKE_CUDNN_FAIL_FINALIZE=TYPE (finalizing a descriptor of that type fails
-// with NOT_SUPPORTED_GRAPH_PATTERN and a message for cudnnGetLastErrorString).
+// with NOT_SUPPORTED_GRAPH_PATTERN and a message for cudnnGetLastErrorString),
+// FAKE_CUDNN_NONDET (the first that many configs' engines carry the
+// NONDETERMINISTIC numerical note). Config i's engine has global index 7+i.
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,7 +25,7 @@
 #include <string.h>
 
 typedef struct {
-  int id, type, byvalue, dtype;
+  int id, type, byvalue, dtype, idx;
   int64_t uid;
   int64_t n;
   int64_t uids[64];
@@ -136,6 +138,7 @@ int cudnnBackendGetAttribute(void* p, int name, int type, int64_t req, int64_t* 
     case 202: {  // ENGINEHEUR_RESULTS
       int64_t n = envl("FAKE_CUDNN_CONFIGS", 2);
       *count = req == 0 ? n : (req < n ? req : n);
+      for (int64_t i = 0; i < req && i < n; i++) ((desc**)v)[i]->idx = (int)i;  // config i's engine is 7+i
       return 0;
     }
     case 402:  // EXECUTION_PLAN_WORKSPACE_SIZE
@@ -143,11 +146,20 @@ int cudnnBackendGetAttribute(void* p, int name, int type, int64_t req, int64_t* 
       *count = 1;
       return 0;
     case 300:  // ENGINECFG_ENGINE
+      (*(desc**)v)->idx = d->idx;
       *count = 1;
       return 0;
     case 1301:  // ENGINE_GLOBAL_INDEX
-      *(int64_t*)v = 7;
+      *(int64_t*)v = 7 + d->idx;
       *count = 1;
+      return 0;
+    case 1303:  // ENGINE_NUMERICAL_NOTE: TENSOR_CORE, and NONDETERMINISTIC for the first FAKE_CUDNN_NONDET engines
+      ((int32_t*)v)[0] = 0;
+      *count = 1;
+      if (d->idx < envl("FAKE_CUDNN_NONDET", 0) && req > 1) {
+        ((int32_t*)v)[1] = 4;
+        *count = 2;
+      }
       return 0;
   }
   snprintf(lasterr, sizeof lasterr, "fake: attribute %d not gettable", name);
