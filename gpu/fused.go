@@ -101,6 +101,6 @@ func (e *Engine) fused(what string, err error) {
 		panic(fmt.Errorf("gpu: cudnn attention %s: %w", what, err))
 	}
 	if e.prof != nil {
-		e.stamp(e.phase + ":cudnn_attn_" + what)
+		e.stamp(e.opLabel("attn_cudnn")) // "attention", as our kernels are labelled
 	}
 }
