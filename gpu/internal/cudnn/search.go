@@ -99,8 +99,8 @@ var nvrtcGlobs = []string{
 // Preloads lists what to load (RTLD_GLOBAL, failures ignored) before the
 // candidate path: for a path with a directory, the sub-libraries beside it
 // (so that a copy outside the loader's search path still finds them), and
-// for any candidate the newest NVRTC found by glob, after the loader's own
-// libnvrtc.so.13 and .12.
+// for any candidate the loader's own libnvrtc.so.13 and .12, then the NVRTCs
+// found by glob (newest first), each wheel's libnvrtc-builtins before them.
 func Preloads(path string, glob func(pattern string) ([]string, error)) []string {
 	var out []string
 	if dir := filepath.Dir(path); dir != "." && strings.Contains(path, "/") {
@@ -112,6 +112,13 @@ func Preloads(path string, glob func(pattern string) ([]string, error)) []string
 	var found []string
 	for _, g := range nvrtcGlobs {
 		if m, err := glob(g); err == nil {
+			for _, f := range m {
+				// NVRTC loads its builtins by name: load them first, from beside it
+				if b, err := glob(filepath.Join(filepath.Dir(f), "libnvrtc-builtins.so.*")); err == nil {
+					sort.Strings(b)
+					out = append(out, b...)
+				}
+			}
 			found = append(found, m...)
 		}
 	}

@@ -35,10 +35,11 @@ func TestCandidates(t *testing.T) {
 func TestPreloads(t *testing.T) {
 	nv12 := "/usr/local/lib/python3.12/dist-packages/nvidia/cuda_nvrtc/lib/libnvrtc.so.12"
 	nv13 := "/usr/local/lib/python3.12/dist-packages/nvidia/cu13/lib/libnvrtc.so.13"
-	got := Preloads("/w/nvidia/cudnn/lib/libcudnn.so.9", fakeGlob(nv12, nv13))
+	bi13 := "/usr/local/lib/python3.12/dist-packages/nvidia/cu13/lib/libnvrtc-builtins.so.13.0"
+	got := Preloads("/w/nvidia/cudnn/lib/libcudnn.so.9", fakeGlob(nv12, nv13, bi13))
 	want := []string{"/w/nvidia/cudnn/lib/libcudnn_graph.so.9", "/w/nvidia/cudnn/lib/libcudnn_engines_precompiled.so.9",
 		"/w/nvidia/cudnn/lib/libcudnn_engines_runtime_compiled.so.9", "/w/nvidia/cudnn/lib/libcudnn_heuristic.so.9",
-		"libnvrtc.so.13", "libnvrtc.so.12", nv13, nv12}
+		"libnvrtc.so.13", "libnvrtc.so.12", bi13, nv13, nv12}
 	if !slices.Equal(got, want) {
 		t.Fatalf("Preloads:\n got %q\nwant %q", got, want)
 	}
