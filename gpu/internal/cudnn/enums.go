@@ -54,11 +54,13 @@ const (
 	attrPlanEngineCfg = 401
 	attrPlanWorkspace = 402
 
-	attrOpPWDesc  = 750
-	attrOpPWX     = 751
-	attrOpPWB     = 752
-	attrOpPWY     = 753
-	attrOpPWTDesc = 758
+	attrOpPWDesc   = 750
+	attrOpPWX      = 751
+	attrOpPWB      = 752
+	attrOpPWY      = 753
+	attrOpPWAlpha1 = 754
+	attrOpPWAlpha2 = 755
+	attrOpPWTDesc  = 758
 
 	attrGraphHandle = 800
 	attrGraphOps    = 801

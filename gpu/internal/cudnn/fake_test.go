@@ -351,6 +351,11 @@ func TestFakeSDPAGraph(t *testing.T) {
 				if uidOf(c.ref(op, attrOpPWB)) != UIDNegInf || c.ref(op, attrOpPWTDesc).attrs[attrTensorDataType][0] != "11" {
 					t.Errorf("graph %d: the mask's select does not take -inf where the comparison fails", gi)
 				}
+			}
+			if op.typ == descOpPointwise && (strings.Join(op.attrs[attrOpPWAlpha1], "") != "1" || strings.Join(op.attrs[attrOpPWAlpha2], "") != "1") {
+				t.Errorf("graph %d: pointwise alphas %v %v, want 1 1", gi, op.attrs[attrOpPWAlpha1], op.attrs[attrOpPWAlpha2])
+			}
+			switch name {
 			case "pointwise 1":
 				if x, b := uidOf(c.ref(op, attrOpPWX)), uidOf(c.ref(op, attrOpPWB)); b == UIDScale && x < uidVirtual {
 					t.Errorf("graph %d: scale applied to tensor %d", gi, x)

@@ -303,6 +303,9 @@ func (g *graphBuilder) pointwise(name string, mode int32, prec int32, axis int64
 		g.setDesc(op, what, attrOpPWTDesc, t.d)
 	}
 	g.setDesc(op, what, attrOpPWY, y.d)
+	one := float32(1) // as cudnn-frontend sets them
+	g.set(op, what, attrOpPWAlpha1, typeFloat, 1, unsafe.Pointer(&one))
+	g.set(op, what, attrOpPWAlpha2, typeFloat, 1, unsafe.Pointer(&one))
 	g.finalize(op, what)
 	return op
 }
