@@ -32,6 +32,12 @@ import (
 //     its fwd + pre + dQ + dK/dV is faster than mma's by more than
 //     autoMargin; a composed layout that was not one of step 1's is first
 //     checked as they were (dropped: mma stays).
+//  5. Where the device offers cuDNN (fusedAttnDevice: the CUDA device, not
+//     the emulator) and its graphs build for the trial's and the engine's
+//     shapes, cudnn runs in steps 2 and 3 too, plus a second run that must
+//     repeat the first bit for bit; it replaces step 4's choice when its
+//     forward+backward is faster by more than autoMargin. A library that
+//     does not load or a graph it refuses drops it, with the reason.
 //
 // Checking (attnProber.run) and timing (attnProber.time) are separate so that
 // a test can inject timings and a wrong candidate (engine_emu_test.go).
