@@ -10,9 +10,9 @@ import (
 // per device pass), OLMOLAB_GPU_KEEP (resident layers, or "none" to recompute
 // all), OLMOLAB_GPU_CHUNK (logit rows per chunk) and the attention kernels
 // OLMOLAB_GPU_ATTN (mma, the default: DefaultAttention; plain, the CUDA-core
-// kernels; v2 or v2:F/Q/K, the pipelined tensor-core kernels; auto, mma or
-// v2 with each kernel's fastest warp count, of those that agree with mma:
-// ParseAttention).
+// kernels; v2 or v2:F/Q/K, the pipelined tensor-core kernels; cudnn, cuDNN's
+// fused attention; auto, mma, v2 with each kernel's fastest warp count or
+// cudnn, of those that agree with mma: ParseAttention).
 func OptionsFromEnv(fp32 bool) (Options, error) {
 	o := Options{FP32: fp32}
 	a, err := ParseAttention(os.Getenv("OLMOLAB_GPU_ATTN"))
