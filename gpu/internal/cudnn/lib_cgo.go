@@ -175,9 +175,6 @@ func (l *Lib) check(call, what string, s C.int) error {
 	return &CallError{Call: call, What: what, Status: Status(s), Message: l.lastError()}
 }
 
-// Handle is a cudnnHandle_t, bound to the CUDA context current at NewHandle.
-type Handle uintptr
-
 // NewHandle makes a handle whose work goes to stream (a CUstream; 0 is the
 // legacy default stream, the engine's).
 func (l *Lib) NewHandle(stream uintptr) (Handle, error) {

@@ -9,6 +9,10 @@ import (
 	"unsafe"
 )
 
+// Handle is a cudnnHandle_t, bound to the CUDA context current at
+// Lib.NewHandle.
+type Handle uintptr
+
 // Backend is what the graph builder needs of a loaded cuDNN (a *Lib): the
 // backend API's six calls, with "what" naming the descriptor in errors.
 type Backend interface {
