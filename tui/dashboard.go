@@ -380,11 +380,22 @@ func (m *Model) evalLine(d *runData, w int) string {
 		}
 		return padRight(t.Subtle.Render(" eval ")+t.Faint.Render(why), w)
 	}
+	head := fmt.Sprintf(" eval @%d (%s) ", d.Eval.Step, d.Eval.Why)
+	return m.scoresLine(head, d.Eval.Scores, w, " … "+m.keys.Evals.Help().Key+" for all")
+}
+
+// scoresLine draws head and then scores within w cells: each task's primary
+// score ("arith 0.200 · fact_qa_seen 0.310", higher is better) first, then
+// the validation losses apart, under one "val" label ("val code 2.10 qa
+// 1.70": ce_loss per source, lower is better), each group sorted by name.
+// What does not fit is left off, and the line then ends with more.
+func (m *Model) scoresLine(head string, scores []lab.EvalScore, w int, more string) string {
+	t := m.theme
 	// each entry as plain text (its width) and drawn; sep goes before it
 	// when it is not the first
 	type entry struct{ plain, drawn, sep, sepDrawn string }
 	var tasks, vals []entry
-	for _, s := range primaryScores(d.Eval.Scores) {
+	for _, s := range primaryScores(scores) {
 		if src, ok := strings.CutPrefix(s.Task, lab.ValTaskPrefix); ok {
 			e := entry{plain: src + " " + fmtValLoss(s.Value), drawn: t.Text.Render(src) + " " + t.Accent.Render(fmtValLoss(s.Value)), sep: " ", sepDrawn: " "}
 			if len(vals) == 0 {
@@ -397,8 +408,6 @@ func (m *Model) evalLine(d *runData, w int) string {
 		tasks = append(tasks, entry{plain: s.Task + " " + fmtScore(s.Value), drawn: t.Text.Render(s.Task) + " " + t.Accent.Render(fmtScore(s.Value)),
 			sep: " · ", sepDrawn: t.Border.Render(" · ")})
 	}
-	head := fmt.Sprintf(" eval @%d (%s) ", d.Eval.Step, d.Eval.Why)
-	more := " … " + m.keys.Evals.Help().Key + " for all"
 	all := append(tasks, vals...)
 	total := lipgloss.Width(head)
 	for i, e := range all {
@@ -419,7 +428,9 @@ func (m *Model) evalLine(d *runData, w int) string {
 		}
 		n := lipgloss.Width(sep + e.plain)
 		if used+n+reserve > w {
-			line += t.Faint.Render(more)
+			if used+lipgloss.Width(more) <= w {
+				line += t.Faint.Render(more)
+			}
 			break
 		}
 		line += sepDrawn + e.drawn

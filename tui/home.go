@@ -35,9 +35,13 @@ func stateGlyph(state string) string {
 	return "✓"
 }
 
+// fmtLoss writes a loss in at most 9 cells (the runs table's columns).
 func fmtLoss(x float64) string {
-	if math.IsNaN(x) {
+	switch {
+	case math.IsNaN(x):
 		return "–"
+	case math.Abs(x) >= 1e4: // a diverging run's: 5.05e+09, not 5051310066.1734, so the columns hold
+		return fmt.Sprintf("%.3g", x)
 	}
 	return fmt.Sprintf("%.4f", x)
 }

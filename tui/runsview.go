@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 
+	"charm.land/lipgloss/v2"
+
 	"github.com/olmolab/olmolab/lab"
 )
 
@@ -28,8 +30,8 @@ type runRow struct {
 	name     string
 	curveDir string // directory whose metrics.jsonl the overlay draws ("" if none)
 	loss     float64
-	evals    string
-	last     bool // last child (└ instead of ├)
+	scores   []lab.EvalScore // an ingredient's or the soup's evaluation
+	last     bool            // last child (└ instead of ├)
 }
 
 // runRows flattens the runs and their soups.
@@ -49,13 +51,13 @@ func (m *Model) runRows() []runRow {
 			}
 			out = append(out, runRow{kind: rowSoup, run: r, soup: s, name: desc, loss: math.NaN(), last: j == len(r.Soups)-1})
 			losses := map[string]float64{}
-			evals := map[string]string{}
+			evals := map[string][]lab.EvalScore{}
 			if rep := s.Report; rep != nil {
 				for _, c := range rep.Ingredients {
 					losses[c.Name] = c.FinalLoss
-					evals[c.Name] = scoreSummary(c.Evals)
+					evals[c.Name] = c.Evals
 				}
-				evals["soup"] = scoreSummary(rep.Soup.Evals)
+				evals["soup"] = rep.Soup.Evals
 			}
 			for k, ing := range s.Ingredients {
 				l, ok := losses[ing]
@@ -63,24 +65,15 @@ func (m *Model) runRows() []runRow {
 					l = math.NaN()
 				}
 				out = append(out, runRow{kind: rowIngredient, run: r, soup: s, name: ing, curveDir: filepath.Join(s.Dir, ing),
-					loss: l, evals: evals[ing], last: k == len(s.Ingredients)-1 && s.Report == nil})
+					loss: l, scores: evals[ing], last: k == len(s.Ingredients)-1 && s.Report == nil})
 			}
 			if s.Report != nil {
-				out = append(out, runRow{kind: rowSoupAvg, run: r, soup: s, name: "soup (uniform average)", loss: math.NaN(), evals: evals["soup"], last: true})
+				out = append(out, runRow{kind: rowSoupAvg, run: r, soup: s, name: "soup (uniform average)", loss: math.NaN(), scores: evals["soup"], last: true})
 			}
 		}
 	}
 	m.rowsCache = out
 	return out
-}
-
-// scoreSummary writes primary eval scores compactly.
-func scoreSummary(scores []lab.EvalScore) string {
-	var parts []string
-	for _, s := range primaryScores(scores) {
-		parts = append(parts, fmt.Sprintf("%s %.3f", s.Task, s.Value))
-	}
-	return strings.Join(parts, " ")
 }
 
 // viewRuns is the runs table (state, steps, best and last loss, soups under
@@ -92,6 +85,15 @@ func (m *Model) viewRuns(w, h int) []string {
 	chartH := h - tableH
 	nameW := max(w-48, 16)
 	head := t.Subtle.Render(fmt.Sprintf("    %-*s %-11s %7s %9s %9s", nameW, "run", "state", "steps", "best", "last"))
+	// an ingredient's or a soup's name column: as wide as the longest
+	// (within the run column), so its scores get the rest of the line
+	subW := 0
+	for _, r := range rows {
+		if r.kind == rowIngredient || r.kind == rowSoupAvg {
+			subW = max(subW, lenRunes(r.name))
+		}
+	}
+	subW = min(subW, nameW-6)
 	out := []string{padRight(head, w)}
 	start := listWindow(m.runsCursor, len(rows), tableH-1)
 	for i := start; i < len(rows) && len(out) < tableH; i++ {
@@ -125,7 +127,7 @@ func (m *Model) viewRuns(w, h int) []string {
 				}
 			}
 			line = fmt.Sprintf("%s%s %s %s %s %7s %9s %9s", cursor, sel, t.State(st).Render(stateGlyph(st)),
-				t.Text.Render(padRight(truncate(r.name, nameW-2), nameW-2)), t.State(st).Render(padRight(st, 11)), steps,
+				t.Text.Render(padRight(truncate(r.name, nameW-3), nameW-3)), t.State(st).Render(padRight(st, 11)), steps,
 				bestS, lastS)
 		case rowSoup:
 			branch := "├"
@@ -138,9 +140,13 @@ func (m *Model) viewRuns(w, h int) []string {
 			if r.last {
 				branch = "└"
 			}
-			txt := padRight(truncate(r.name, nameW-6), nameW-6)
-			line = fmt.Sprintf("%s%s    %s %s %s %s", cursor, sel, t.Border.Render(branch), t.Text.Render(txt),
-				t.Subtle.Render(fmt.Sprintf("final %s", fmtLoss(r.loss))), t.Subtle.Render(truncate(r.evals, max(w-nameW-22, 0))))
+			txt := padRight(truncate(r.name, subW), subW)
+			final := fmt.Sprintf("final %s", fmtLoss(r.loss))
+			line = fmt.Sprintf("%s%s    %s %s %s", cursor, sel, t.Border.Render(branch), t.Text.Render(txt), t.Subtle.Render(final))
+			// the primary scores, tasks and validation losses apart
+			if room := w - lipgloss.Width(line) - 1; room > 0 && len(r.scores) > 0 {
+				line += " " + m.scoresLine("", r.scores, room, " …")
+			}
 		}
 		out = append(out, padRight(line, w))
 	}

@@ -1,0 +1,132 @@
+package tui
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/olmolab/olmolab/lab"
+)
+
+// soupWithValFixture is the runs fixture's soup run, its ingredients and soup
+// evaluated on tasks (higher is better) and on validation loss (val/<source>,
+// lower is better), as a recipe with eval.val records them.
+func soupWithValFixture(t *testing.T, o Options) {
+	t.Helper()
+	rec := testRecipe(t)
+	dir := filepath.Join(o.RunsDir, "soup-v")
+	evs := syntheticSoupRun("soup-v", rec)
+	scores := func(d float64) []lab.EvalScore {
+		return []lab.EvalScore{
+			{Task: "world_cloze", Formulation: "rc", Metric: "acc_per_char", Value: 0.45 + d, Primary: true},
+			{Task: "val/web_clean", Formulation: "lm", Metric: "ce_loss", Value: 1.57 + d, Primary: true},
+			{Task: "val/web_clean", Formulation: "lm", Metric: "bits_per_byte", Value: 0.52 + d},
+			{Task: "arith", Formulation: "rc", Metric: "acc_per_char", Value: 0.2 + d, Primary: true},
+			{Task: "val/code", Formulation: "lm", Metric: "ce_loss", Value: 2.1 + d, Primary: true},
+		}
+	}
+	for _, e := range evs {
+		if e.Soup == nil {
+			continue
+		}
+		for i := range e.Soup.Ingredients {
+			e.Soup.Ingredients[i].Evals = scores(0.01 * float64(i))
+		}
+		e.Soup.Soup.Evals = scores(0.03)
+	}
+	writeRunDir(t, dir, rec, evs)
+	writeSoupFiles(t, dir, evs)
+	os.WriteFile(filepath.Join(dir, lab.SummaryFile), []byte(`{"state":"finished","steps":90,"tokens":184320}`), 0o644)
+}
+
+func lineWith(s, sub string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			return l
+		}
+	}
+	return ""
+}
+
+// The runs view gives an ingredient's and a soup's task scores and their
+// validation losses apart: the tasks first, then the losses under "val"
+// (ce_loss, fewer decimals), never one list sorted by name that puts
+// "val/code 2.100" between two accuracies; and the scores have the width the
+// window gives them, not a fixed 26 cells.
+func TestRunsViewScoresApart(t *testing.T) {
+	for _, c := range []struct {
+		w          int
+		ing, soup  string
+		notContain []string
+	}{
+		{120, "├ ingredient-2-seed-666  final 2.0500 arith 0.210 · world_cloze 0.460 · val code 2.11 web_clean 1.58",
+			"└ soup (uniform average) final – arith 0.230 · world_cloze 0.480 · val code 2.13 web_clean 1.60", nil},
+		// too narrow for the losses: the tasks, then "…"
+		{80, "├ ingredient-2-seed-666  final 2.0500 arith 0.210 · world_cloze 0.460 …",
+			"└ soup (uniform average) final – arith 0.230 · world_cloze 0.480 …", []string{"val/", "2.1"}},
+	} {
+		o := testOptions(t, c.w, 24)
+		soupWithValFixture(t, o)
+		m := New(o)
+		press(m, "2")
+		checkFrame(t, m, c.w, 24)
+		s := screen(m)
+		for _, want := range []string{c.ing, c.soup} {
+			if !strings.Contains(s, want) {
+				t.Errorf("%d columns: no line %q:\n%s", c.w, want, s)
+			}
+		}
+		for _, bad := range c.notContain {
+			if l := lineWith(s, "ingredient-2"); strings.Contains(l, bad) {
+				t.Errorf("%d columns: %q in %q", c.w, bad, l)
+			}
+		}
+	}
+}
+
+// A run's row lines up with the header (state under "state", the last loss
+// ending where "last" ends) at every width the lab supports, and a diverged
+// run's loss of 5e8 (the mean of its last steps, one of 5e9) is written so
+// that it fits its column, not cut to "505131021.…".
+func TestRunsViewColumnsAlign(t *testing.T) {
+	for _, w := range []int{60, 80, 120} {
+		o := testOptions(t, w, 16)
+		rec := testRecipe(t)
+		dir := filepath.Join(o.RunsDir, "diverged")
+		var evs []lab.Event
+		for s := int64(1); s <= 19; s++ {
+			e := stepEvent("diverged", s, "stage1", 300*testGB)
+			if s == 19 {
+				e.Loss = 5051310066.17
+			}
+			evs = append(evs, e)
+		}
+		writeRunDir(t, dir, rec, evs)
+		os.WriteFile(filepath.Join(dir, lab.SummaryFile), []byte(`{"state":"diverged","steps":24,"tokens":49152}`), 0o644)
+		m := New(o)
+		press(m, "2")
+		checkFrame(t, m, w, 16)
+		lines := strings.Split(screen(m), "\n")
+		head, row := lines[1], lineWith(screen(m), "✗ diverged")
+		if row == "" {
+			t.Fatalf("%d columns: no row for the run:\n%s", w, screen(m))
+		}
+		// in cells: the row's glyphs (✗) are several bytes
+		cells := func(s string, i int) int { return ansi.StringWidth(s[:i]) }
+		hs := cells(head, strings.Index(head, "state"))
+		rs := cells(row, strings.LastIndex(row, "diverged"))
+		if hs != rs {
+			t.Errorf("%d columns: state at cell %d, header's \"state\" at %d:\n%s\n%s", w, rs, hs, head, row)
+		}
+		if !regexp.MustCompile(` [0-9]\.[0-9]{2}e\+0[89]$`).MatchString(row) {
+			t.Errorf("%d columns: the last loss is not written as 5.05e+08 at the end of the row: %q", w, row)
+		}
+		if hw, rw := ansi.StringWidth(head), ansi.StringWidth(row); hw != rw {
+			t.Errorf("%d columns: the row is %d cells wide, the header %d:\n%s\n%s", w, rw, hw, head, row)
+		}
+	}
+}
