@@ -81,7 +81,15 @@ func (m *Model) statusLines(d *runData, w int) []string {
 	}
 	mfu := "–"
 	if e.MFU > 0 {
-		mfu = fmtPct(e.MFU)
+		// MFU is tokens/s × FLOPs per token / peak, a fixed ratio per run:
+		// shown for the smoothed tokens/s beside it, not for the last step
+		// alone, which one slow or fast step swings (5% next to 8.5K tok/s,
+		// 58% next to 13K)
+		x := e.MFU
+		if tps := d.tokensPerSec(); tps > 0 && e.TokensPerSec > 0 && !math.IsInf(e.TokensPerSec, 0) {
+			x = e.MFU * tps / e.TokensPerSec
+		}
+		mfu = fmtPct(x)
 	}
 	spike := "–"
 	if s := e.SpikeScore; s != nil {
@@ -285,6 +293,16 @@ func (m *Model) plotRun(d *runData, which, w, rows int) []string {
 		markerRow: true, emptyMessage: "waiting for the first step…"}
 	if math.IsInf(x0, 1) {
 		return ch.render()
+	}
+	// a marker past the last step drawn stays on the chart: the skipped
+	// steps that ended a diverged run have no point in metrics.jsonl (their
+	// loss or grad norm is not finite), only their events
+	for _, mk := range d.Markers {
+		x := float64(mk.Step)
+		if m.byTokens {
+			x = float64(mk.Tokens)
+		}
+		x1 = math.Max(x1, x)
 	}
 	smooth := m.smoothOn && which != chartLR
 	alpha := smoothLevels[m.smoothIdx]

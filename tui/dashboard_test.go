@@ -1,0 +1,73 @@
+package tui
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/olmolab/olmolab/lab"
+)
+
+// The status line's MFU goes with the smoothed tokens/s beside it, not with
+// the last step alone: one fast step (3× the others, as a step after an
+// evaluation can be) must not show 3× the MFU next to a tokens/s that barely
+// moved.
+func TestStatusMFUFollowsSmoothedThroughput(t *testing.T) {
+	evs := stage1Events("quickstart-test") // 20480 tokens/s at MFU 0.31
+	last := &evs[len(evs)-1]
+	last.TokensPerSec, last.MFU = 3*20480, 3*0.31
+	m, _ := liveModel(t, testOptions(t, 120, 40), evs)
+	tps := m.liveData.tokensPerSec()
+	if tps < 20480*1.05 || tps > 20480*1.5 {
+		t.Fatalf("smoothed tokens/s %.0f: the test expects one fast step to move it a little", tps)
+	}
+	status := strings.Split(screen(m), "\n")[2]
+	want := fmt.Sprintf("%s tok/s │ MFU %s │", lab.HumanCount(int64(tps)), fmtPct(0.31*tps/20480))
+	if !strings.Contains(status, want) {
+		t.Errorf("status %q lacks %q", status, want)
+	}
+}
+
+// A diverged run read back from its files shows the skipped steps that ended
+// it: they have no line in metrics.jsonl (their grad norm is NaN), only an
+// error event each, at steps past the last step drawn; the chart's x range
+// reaches them, so their ✗ markers are on the charts and the axis ends at
+// the run's last step.
+func TestDivergedRunShowsSkippedSteps(t *testing.T) {
+	o := testOptions(t, 80, 24)
+	rec := testRecipe(t)
+	dir := filepath.Join(o.RunsDir, "diverged")
+	var evs []lab.Event
+	for s := int64(1); s <= 19; s++ {
+		evs = append(evs, stepEvent("diverged", s, "stage1", 300*testGB))
+	}
+	at := func(s int64) time.Time { return t0.Add(time.Duration(s) * 100 * time.Millisecond) }
+	for s := int64(20); s <= 24; s++ {
+		evs = append(evs, lab.Event{Type: lab.EvError, Time: at(s), Run: "diverged", Step: s, Tokens: s * testGB, Phase: "stage1",
+			Message: fmt.Sprintf("step %d skipped: loss 1.1e+11, grad norm NaN (not finite); weights and optimizer untouched", s)})
+	}
+	evs = append(evs, lab.Event{Type: lab.EvDone, Time: at(24), Run: "diverged", Step: 24, Tokens: 24 * testGB, Phase: "stage1",
+		State: "diverged", Message: "training diverged: 5 non-finite steps in a row"})
+	writeRunDir(t, dir, rec, evs)
+	os.WriteFile(filepath.Join(dir, lab.SummaryFile), []byte(`{"state":"diverged","steps":24,"tokens":49152}`), 0o644)
+	m := New(o)
+	m.Update(m.openRun(dir)())
+	checkFrame(t, m, 80, 24)
+	s := screen(m)
+	markerRows := 0
+	for _, l := range strings.Split(s, "\n") {
+		if regexp.MustCompile(`^ {8,}[ ✗]*✗$`).MatchString(l) {
+			markerRows++
+		}
+	}
+	if markerRows != 2 { // the loss chart's, and the grad norm's and lr's on one line
+		t.Errorf("%d marker rows end with ✗, want 2 (loss; grad norm and lr):\n%s", markerRows, s)
+	}
+	if !strings.Contains(s, "49.2K tokens") {
+		t.Errorf("the x axis does not end at the last step's 49.2K tokens:\n%s", s)
+	}
+}
