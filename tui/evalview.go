@@ -3,9 +3,9 @@ package tui
 import (
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 
+	"github.com/olmolab/olmolab/lab"
 	"github.com/olmolab/olmolab/lab/olmes"
 )
 
@@ -25,30 +25,29 @@ func (m *Model) viewEvals(w, h int) []string {
 		out = append(out, t.Heading.Render(" latest scores · "+e.Run), t.Faint.Render("  "+why))
 	} else {
 		out = append(out, t.Heading.Render(" latest scores · "+e.Run)+t.Subtle.Render(fmt.Sprintf("  step %d (%s)", e.Step, e.Why)))
-		taskW := 18
-		head := fmt.Sprintf("  %-*s %-4s", taskW, "task", "form")
-		for _, mt := range e.Metrics {
-			head += fmt.Sprintf(" %9s", metricShort[mt])
-		}
-		out = append(out, t.Subtle.Render(truncate(head, w)))
+		// the tasks' scores (higher is better, but for bpb) and the
+		// validation losses (lower is better) in tables of their own, each
+		// with only its own columns: at 80 columns the tasks' six metric
+		// columns would push the validation loss's ce out of sight
+		var tasks, vals []evalRow
 		for _, r := range e.Rows {
-			line := t.Text.Render(fmt.Sprintf("  %-*s %-4s", taskW, truncate(r.Task, taskW), r.Form))
-			for _, mt := range e.Metrics {
-				v, ok := r.Values[mt]
-				cell := "–"
-				if ok {
-					cell = fmt.Sprintf("%.3f", v)
-				}
-				if mt == r.Primary {
-					line += " " + t.Accent.Render(fmt.Sprintf("%8s*", cell))
-				} else {
-					line += " " + t.Text.Render(fmt.Sprintf("%9s", cell))
-				}
+			if strings.HasPrefix(r.Task, lab.ValTaskPrefix) {
+				vals = append(vals, r)
+			} else {
+				tasks = append(tasks, r)
 			}
-			out = append(out, padRight(line, w))
 		}
+		out = append(out, m.evalTable(tasks, e.Metrics, "task", w)...)
+		// ce_loss, the validation loss's primary metric, first
+		valMetrics := []string{olmes.MetricCELoss}
+		for _, mt := range e.Metrics {
+			if mt != olmes.MetricCELoss {
+				valMetrics = append(valMetrics, mt)
+			}
+		}
+		out = append(out, m.evalTable(vals, valMetrics, "validation loss", w)...)
 		lower := "bpb"
-		if slices.Contains(e.Metrics, olmes.MetricCELoss) {
+		if len(vals) > 0 {
 			lower = "bpb, ce (validation loss, val/…)"
 		}
 		out = append(out, t.Faint.Render("  * primary metric · "+lower+": lower is better"))
@@ -79,6 +78,47 @@ func (m *Model) viewEvals(w, h int) []string {
 		more = fmt.Sprintf(" · rows %d–%d of %d (↑/↓)", m.evalScroll+1, min(m.evalScroll+room, len(rows)), len(rows))
 	}
 	out = append(out, t.Faint.Render(truncate("  "+e.SNR.Describe(), w-lenRunes(more)-1)+more))
+	return out
+}
+
+// evalTable draws rows under a header of the metric columns they have (of
+// metrics, in that order); the primary metric is starred.
+func (m *Model) evalTable(rows []evalRow, metrics []string, title string, w int) []string {
+	if len(rows) == 0 {
+		return nil
+	}
+	t := m.theme
+	var cols []string
+	for _, mt := range metrics {
+		for _, r := range rows {
+			if _, ok := r.Values[mt]; ok {
+				cols = append(cols, mt)
+				break
+			}
+		}
+	}
+	const taskW = 18
+	head := fmt.Sprintf("  %-*s %-4s", taskW, title, "form")
+	for _, mt := range cols {
+		head += fmt.Sprintf(" %9s", metricShort[mt])
+	}
+	out := []string{t.Subtle.Render(truncate(head, w))}
+	for _, r := range rows {
+		line := t.Text.Render(fmt.Sprintf("  %-*s %-4s", taskW, truncate(r.Task, taskW), r.Form))
+		for _, mt := range cols {
+			v, ok := r.Values[mt]
+			cell := "–"
+			if ok {
+				cell = fmt.Sprintf("%.3f", v)
+			}
+			if mt == r.Primary {
+				line += " " + t.Accent.Render(fmt.Sprintf("%8s*", cell))
+			} else {
+				line += " " + t.Text.Render(fmt.Sprintf("%9s", cell))
+			}
+		}
+		out = append(out, padRight(line, w))
+	}
 	return out
 }
 
