@@ -83,16 +83,22 @@ func (m *Model) viewRuns(w, h int) []string {
 	rows := m.runRows()
 	tableH := max(min(len(rows)+1, h*45/100), 4)
 	chartH := h - tableH
-	nameW := max(w-48, 16)
-	head := t.Subtle.Render(fmt.Sprintf("    %-*s %-11s %7s %9s %9s", nameW, "run", "state", "steps", "best", "last"))
-	// an ingredient's or a soup's name column: as wide as the longest
-	// (within the run column), so its scores get the rest of the line
-	subW := 0
+	// The run column is as wide as the longest name needs (32 at least), not
+	// the whole width, so that on a wide terminal a run's state and losses
+	// stay next to its name; at most what leaves room for the other columns.
+	// An ingredient's or a soup's name column is as wide as the longest
+	// (within the run column), so its scores get the rest of the line.
+	runW, subW := 0, 0
 	for _, r := range rows {
-		if r.kind == rowIngredient || r.kind == rowSoupAvg {
+		switch r.kind {
+		case rowRun:
+			runW = max(runW, lenRunes(r.name)+3)
+		case rowIngredient, rowSoupAvg:
 			subW = max(subW, lenRunes(r.name))
 		}
 	}
+	nameW := max(min(w-48, max(32, runW, subW+6)), 16)
+	head := t.Subtle.Render(fmt.Sprintf("    %-*s %-11s %7s %9s %9s", nameW, "run", "state", "steps", "best", "last"))
 	subW = min(subW, nameW-6)
 	out := []string{padRight(head, w)}
 	start := listWindow(m.runsCursor, len(rows), tableH-1)

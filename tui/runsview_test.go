@@ -130,3 +130,24 @@ func TestRunsViewColumnsAlign(t *testing.T) {
 		}
 	}
 }
+
+// On a wide terminal a run's state and losses stay next to its name: the run
+// column is as wide as the longest name needs (32 at least), not the whole
+// width (at 200 columns the state sat 150 cells right of the name).
+func TestRunsViewWideKeepsColumnsTogether(t *testing.T) {
+	for _, w := range []int{80, 120, 200} {
+		o := testOptions(t, w, 24)
+		runsFixture(t, o)
+		m := New(o)
+		press(m, "2")
+		checkFrame(t, m, w, 24)
+		s := screen(m)
+		head := strings.Split(s, "\n")[1]
+		if i := strings.Index(head, "state"); i != 4+32+1 {
+			t.Errorf("%d columns: the state column starts at %d, want 37 (a 32-cell run column):\n%s", w, i, s)
+		}
+		if row := lineWith(s, "✓ quickstart-a"); !strings.HasSuffix(row, "finished        120    1.9855    2.0640") {
+			t.Errorf("%d columns: row %q", w, row)
+		}
+	}
+}
