@@ -59,9 +59,20 @@ func (m *Model) viewEvals(w, h int) []string {
 		out = append(out, t.Faint.Render("  "+truncate(e.SNRMessage, w-2)))
 		return out
 	}
-	out = append(out, t.Subtle.Render(truncate(fmt.Sprintf("  %-18s %-4s %-14s %8s %8s %8s %8s", "task", "form", "metric", "signal", "noise", "SNR", "avg SNR"), w)))
-	room := h - len(out) - 1
 	rows := e.SNR.Rows
+	// the task and metric columns as wide as their longest names (the task
+	// 18 at most), the metric's within what the figures leave: at 80
+	// columns "logits_per_token_corr" fits beside "fact_qa_heldout", and a
+	// metric is not cut to "bits_per_byte…", which is two metrics
+	taskW, metricW := len("task"), len("metric")
+	for _, r := range rows {
+		taskW, metricW = max(taskW, lenRunes(r.Task)), max(metricW, lenRunes(r.Metric))
+	}
+	taskW = min(taskW, 18)
+	metricW = max(min(metricW, w-(2+taskW+1+4+1+4*9)), 14)
+	rowFmt := fmt.Sprintf("  %%-%ds %%-4s %%-%ds %%8s %%8s %%8s %%8s", taskW, metricW)
+	out = append(out, t.Subtle.Render(truncate(fmt.Sprintf(rowFmt, "task", "form", "metric", "signal", "noise", "SNR", "avg SNR"), w)))
+	room := h - len(out) - 1
 	m.evalScroll = min(m.evalScroll, max(len(rows)-room, 0))
 	for i := m.evalScroll; i < len(rows) && i < m.evalScroll+room; i++ {
 		r := rows[i]
@@ -69,7 +80,7 @@ func (m *Model) viewEvals(w, h int) []string {
 		if !math.IsNaN(r.SNR) && r.SNR < 1 {
 			st = t.Warning // noise as large as the signal: this task cannot tell the runs apart
 		}
-		line := fmt.Sprintf("  %-18s %-4s %-14s %8s %8s %8s %8s", truncate(r.Task, 18), r.Formulation, truncate(r.Metric, 14),
+		line := fmt.Sprintf(rowFmt, truncate(r.Task, taskW), r.Formulation, truncate(r.Metric, metricW),
 			fnum(r.Signal, 4), fnum(r.Noise, 4), fnum(r.SNR, 2), fnum(r.AvgSNR, 2))
 		out = append(out, padRight(st.Render(truncate(line, w)), w))
 	}

@@ -56,3 +56,49 @@ func TestEvalViewValidationLossFits80Columns(t *testing.T) {
 		}
 	}
 }
+
+// The signal-to-noise table writes every metric whole where the width
+// allows: its metric column was 14 cells at any width, which cut
+// "logits_per_token_corr" and "logits_per_char_corr" to "logits_per_to…" and
+// "logits_per_ch…", and "bits_per_byte_corr" to "bits_per_byte…", which
+// reads as the validation loss's bits_per_byte. At 80 columns the longest
+// metric fits beside the longest built-in task.
+func TestSNRMetricNamesWhole(t *testing.T) {
+	for _, w := range []int{80, 200} {
+		o := testOptions(t, w, 40)
+		rec := testRecipe(t)
+		for i, run := range []string{"a", "b"} {
+			dir := filepath.Join(o.RunsDir, run)
+			writeRunDir(t, dir, rec, syntheticRun(run, rec))
+			var out []byte
+			for k, step := range []int64{20, 40, 60, 80, 100} {
+				for j, x := range []struct{ task, form, metric string }{
+					{"fact_qa_heldout", "rc", olmes.MetricAccPerChar}, {"fact_qa_heldout", "rc", "logits_per_token_corr"},
+					{"fact_qa_heldout", "rc", "logits_per_char_corr"}, {"fact_qa_heldout", "rc", olmes.MetricBPB},
+					{"val/web_noisy", "lm", olmes.MetricBitsPerByte}, {"val/web_noisy", "lm", olmes.MetricCELoss},
+				} {
+					b, _ := json.Marshal(lab.EvalRecord{Run: run, Step: step, Tokens: step * testGB, Why: "interval", Task: x.task, Form: x.form,
+						Metric: x.metric, Value: 1 + 0.1*float64(j) + 0.3*float64(i) + 0.01*float64(k%2), Time: t0})
+					out = append(append(out, b...), '\n')
+				}
+			}
+			if err := os.WriteFile(filepath.Join(dir, lab.EvalsFile), out, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m := New(o)
+		m.Update(m.openRun(filepath.Join(o.RunsDir, "a"))())
+		m.Update(keyMsg("3"))
+		m.Update(m.loadEvals()())
+		checkFrame(t, m, w, 40)
+		s := screen(m)
+		for _, want := range []string{
+			"  fact_qa_heldout rc   logits_per_token_corr ", "  fact_qa_heldout rc   logits_per_char_corr  ",
+			"  fact_qa_heldout rc   bits_per_byte_corr    ", "  val/web_noisy   lm   bits_per_byte         ",
+		} {
+			if !strings.Contains(s, want) {
+				t.Errorf("%d columns: no row %q:\n%s", w, want, s)
+			}
+		}
+	}
+}

@@ -241,7 +241,7 @@ func TestEvalViewWithValidationLoss(t *testing.T) {
 	checkFrame(t, m, 80, 24)
 	s := screen(m)
 	for _, want := range []string{"validation loss    form        ce       bpb", "val/web_clean      lm      3.120*     1.320", "bpb, ce (validation loss, val/…): lower is better",
-		"val/web_clean      lm   ce_loss"} {
+		"val/web_clean lm   ce_loss"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("view lacks %q:\n%s", want, s)
 		}
