@@ -58,6 +58,15 @@ func (m *Model) viewHome(w, h int) []string {
 	}
 	var items []item
 	items = append(items, item{text: t.Heading.Render("Recipes") + t.Subtle.Render("  enter launches"), header: true, selIndex: -1})
+	// the names as wide as the longest, within what leaves "shipped" its 7
+	// cells: cut at a fixed 14 cells on a narrow terminal, olmo2_13B_stage1
+	// and olmo2_13B_stage2 both read "olmo2_13B_sta…"
+	nameW := 0
+	for _, r := range m.recipes {
+		nameW = max(nameW, lenRunes(r.Name))
+	}
+	nameW = max(min(nameW, lw-2-1-len("shipped")), 1)
+	srcW := max(lw-2-nameW-1, 0)
 	for i, r := range m.recipes {
 		src := "shipped"
 		if r.File {
@@ -68,7 +77,7 @@ func (m *Model) viewHome(w, h int) []string {
 		if r.Err != nil {
 			st, src = t.Faint, "does not parse"
 		}
-		items = append(items, item{text: st.Render(padRight(name, lw-16)) + " " + t.Subtle.Render(truncate(src, 14)), selIndex: i})
+		items = append(items, item{text: st.Render(padRight(truncate(name, nameW), nameW)) + " " + t.Subtle.Render(truncate(src, srcW)), selIndex: i})
 	}
 	items = append(items, item{text: "", header: true, selIndex: -1})
 	items = append(items, item{text: t.Heading.Render("Runs") + t.Subtle.Render(fmt.Sprintf("  in %s/", m.opts.RunsDir)), header: true, selIndex: -1})
