@@ -33,6 +33,9 @@ func (m *Model) viewDashboard(w, h int) []string {
 	avail := h - fixed
 	lossH := max(avail*58/100, 6)
 	smallH := avail - lossH
+	if smallH < 5 { // no room for the grad norm and LR charts: the loss chart takes their lines
+		lossH, smallH = max(avail, lossH), 0
+	}
 	out = append(out, m.chartBlock(d, chartLoss, w, lossH)...)
 	if smallH >= 5 {
 		lw := w / 2

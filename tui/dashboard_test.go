@@ -71,3 +71,21 @@ func TestDivergedRunShowsSkippedSteps(t *testing.T) {
 		t.Errorf("the x axis does not end at the last step's 49.2K tokens:\n%s", s)
 	}
 }
+
+// At 60×16 there is no room for the grad norm and LR charts; the loss chart
+// takes their lines (with its legend, as docs/tui.md promises under 80
+// columns) instead of leaving three of them blank under the evaluation line.
+func TestDashboard60x16UsesEveryLine(t *testing.T) {
+	m, _ := liveModel(t, testOptions(t, 60, 16), syntheticRun("quickstart-test", testRecipe(t)))
+	checkFrame(t, m, 60, 16)
+	s := screen(m)
+	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	for i, l := range lines {
+		if strings.TrimSpace(l) == "" {
+			t.Errorf("line %d of 16 is blank:\n%s", i+1, s)
+		}
+	}
+	if !strings.Contains(s, "P/R pause/resume") {
+		t.Errorf("no marker legend:\n%s", s)
+	}
+}
