@@ -172,6 +172,11 @@ func loadEvalData(run, dir string, primary map[string]string, runDirs []string) 
 		} else if len(t.Rows) == 0 {
 			d.SNRMessage = "the runs share no task, formulation and metric"
 		} else {
+			// a row over one checkpoint per run (the shortest run has one
+			// evaluation of it) has no noise to measure: its SNR is signal/0,
+			// infinite, and would head the table; the view writes "–" and
+			// lists it after the rows that were measured
+			sort.SliceStable(t.Rows, func(i, j int) bool { return t.Rows[i].LastN >= 2 && t.Rows[j].LastN < 2 })
 			d.SNR = &t
 		}
 	}

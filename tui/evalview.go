@@ -72,7 +72,16 @@ func (m *Model) viewEvals(w, h int) []string {
 	metricW = max(min(metricW, w-(2+taskW+1+4+1+4*9)), 14)
 	rowFmt := fmt.Sprintf("  %%-%ds %%-4s %%-%ds %%8s %%8s %%8s %%8s", taskW, metricW)
 	out = append(out, t.Subtle.Render(truncate(fmt.Sprintf(rowFmt, "task", "form", "metric", "signal", "noise", "SNR", "avg SNR"), w)))
+	unmeasured := 0
+	for _, r := range rows {
+		if r.LastN < 2 {
+			unmeasured++
+		}
+	}
 	room := h - len(out) - 1
+	if unmeasured > 0 {
+		room-- // the line that says why their noise is "–"
+	}
 	m.evalScroll = min(m.evalScroll, max(len(rows)-room, 0))
 	for i := m.evalScroll; i < len(rows) && i < m.evalScroll+room; i++ {
 		r := rows[i]
@@ -80,13 +89,21 @@ func (m *Model) viewEvals(w, h int) []string {
 		if !math.IsNaN(r.SNR) && r.SNR < 1 {
 			st = t.Warning // noise as large as the signal: this task cannot tell the runs apart
 		}
+		noise, snr, avg := fnum(r.Noise, 4), fnum(r.SNR, 2), fnum(r.AvgSNR, 2)
+		if r.LastN < 2 { // one checkpoint per run: no noise measured, not a noise of 0 and an SNR of inf
+			noise, snr, avg, st = "–", "–", "–", t.Faint
+		}
 		line := fmt.Sprintf(rowFmt, truncate(r.Task, taskW), r.Formulation, truncate(r.Metric, metricW),
-			fnum(r.Signal, 4), fnum(r.Noise, 4), fnum(r.SNR, 2), fnum(r.AvgSNR, 2))
+			fnum(r.Signal, 4), noise, snr, avg)
 		out = append(out, padRight(st.Render(truncate(line, w)), w))
 	}
 	more := ""
 	if len(rows) > room {
 		more = fmt.Sprintf(" · rows %d–%d of %d (↑/↓)", m.evalScroll+1, min(m.evalScroll+room, len(rows)), len(rows))
+	}
+	if unmeasured > 0 {
+		out = append(out, t.Warning.Render(truncate(fmt.Sprintf("  – %d of %d rows: a run has one evaluation of them, so no noise to measure; select runs with more (2, space)",
+			unmeasured, len(rows)), w)))
 	}
 	out = append(out, t.Faint.Render(truncate("  "+e.SNR.Describe(), w-lenRunes(more)-1)+more))
 	return out

@@ -102,3 +102,50 @@ func TestSNRMetricNamesWhole(t *testing.T) {
 		}
 	}
 }
+
+// A task one of the compared runs evaluated once has no noise to measure
+// (one checkpoint per run): its rows show "–", not a noise of 0 and an SNR
+// of inf that headed the table (as every row did with a finished tuicheck
+// run among the runs compared), and come after the measured rows, with a
+// line that says why.
+func TestSNRUnmeasuredNoise(t *testing.T) {
+	o := testOptions(t, 80, 24)
+	rec := testRecipe(t)
+	for i, run := range []string{"a", "b"} {
+		dir := filepath.Join(o.RunsDir, run)
+		writeRunDir(t, dir, rec, syntheticRun(run, rec))
+		var out []byte
+		for k, step := range []int64{20, 40, 60, 80, 100} {
+			for _, task := range []string{"arith", "fact_qa_seen"} {
+				if task == "arith" && run == "b" && step < 100 {
+					continue // b evaluated arith at its end only
+				}
+				b, _ := json.Marshal(lab.EvalRecord{Run: run, Step: step, Tokens: step * testGB, Why: "interval", Task: task, Form: "rc",
+					Metric: olmes.MetricAccRaw, Value: 0.3 + 0.1*float64(i) + 0.01*float64(k%2), Time: t0})
+				out = append(append(out, b...), '\n')
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, lab.EvalsFile), out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := New(o)
+	m.Update(m.openRun(filepath.Join(o.RunsDir, "a"))())
+	m.Update(keyMsg("3"))
+	m.Update(m.loadEvals()())
+	checkFrame(t, m, 80, 24)
+	s := screen(m)
+	if strings.Contains(s, "inf") {
+		t.Errorf("an SNR of inf on screen:\n%s", s)
+	}
+	fact, arith := strings.Index(s, "  fact_qa_seen rc   acc_raw "), strings.Index(s, "  arith        rc   acc_raw ")
+	if fact < 0 || arith < 0 || arith < fact {
+		t.Fatalf("want the measured fact_qa_seen row, then arith's:\n%s", s)
+	}
+	if l := lineWith(s[arith:], "arith"); !strings.HasSuffix(l, "–        –        –") {
+		t.Errorf("arith's noise, SNR and avg SNR are not \"–\": %q", l)
+	}
+	if !strings.Contains(s, "– 1 of 2 rows: a run has one evaluation of them, so no noise to measure") {
+		t.Errorf("no line saying why:\n%s", s)
+	}
+}
