@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
 
 	"github.com/olmolab/olmolab/lab"
 	"github.com/olmolab/olmolab/lab/olmes"
@@ -147,5 +150,49 @@ func TestSNRUnmeasuredNoise(t *testing.T) {
 	}
 	if !strings.Contains(s, "– 1 of 2 rows: a run has one evaluation of them, so no noise to measure") {
 		t.Errorf("no line saying why:\n%s", s)
+	}
+}
+
+// runCmds runs cmd and what its batches hold, feeding the model the
+// evaluation view's data they read (the commands here return at once).
+func runCmds(m *Model, cmd tea.Cmd) {
+	if cmd == nil {
+		return
+	}
+	switch msg := cmd().(type) {
+	case tea.BatchMsg:
+		for _, c := range msg {
+			runCmds(m, c)
+		}
+	case evalsLoadedMsg:
+		m.Update(msg)
+	}
+}
+
+// The evaluation view open while a run finishes shows the run's final
+// evaluation: it arrives in the frame that ends the run, whose events were
+// folded in without reading the view's data again, so the view kept saying
+// "no evaluations recorded yet" after the run had been evaluated.
+func TestEvalViewFollowsTheFinalEvaluation(t *testing.T) {
+	m, f := liveModel(t, testOptions(t, 80, 24), stage1Events("quickstart-test"))
+	m.Update(keyMsg("3"))
+	m.Update(m.loadEvals()())
+	if s := screen(m); !strings.Contains(s, "no evaluations recorded yet") {
+		t.Fatalf("before the final evaluation:\n%s", s)
+	}
+	// the lab writes evals.jsonl, then publishes the evaluation and the end
+	ev := lab.Event{Type: lab.EvEval, Time: t0.Add(5 * time.Second), Run: f.name, Step: 40, Tokens: 40 * testGB, Phase: "stage1", Message: "final",
+		Evals: []lab.EvalScore{{Task: "arith", Formulation: "rc", Metric: olmes.MetricAccRaw, Value: 0.25, Primary: true}}}
+	b, _ := json.Marshal(lab.EvalRecord{Run: f.name, Step: 40, Tokens: 40 * testGB, Phase: "stage1", Why: "final", Task: "arith", Form: "rc",
+		Metric: olmes.MetricAccRaw, Value: 0.25, Primary: true, Time: ev.Time})
+	if err := os.WriteFile(filepath.Join(f.dir, lab.EvalsFile), append(b, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := lab.Event{Type: lab.EvDone, Time: ev.Time, Run: f.name, Step: 40, Tokens: 40 * testGB, State: "finished"}
+	_, cmd := m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{ev, done}, done: true})
+	runCmds(m, cmd)
+	s := screen(m)
+	if !strings.Contains(s, "latest scores · quickstart-test  step 40 (final)") || !strings.Contains(s, "  arith              rc      0.250*") {
+		t.Errorf("the evaluation view does not show the final evaluation:\n%s", s)
 	}
 }

@@ -466,7 +466,12 @@ func (m *Model) handleRunEvents(msg runEventsMsg) tea.Cmd {
 		}
 	}
 	m.setNotice(true, "run %s %s", r.Name(), m.liveData.State)
-	return tea.Batch(m.scanCmd(), reload)
+	cmds := []tea.Cmd{m.scanCmd(), reload}
+	if evalSeen && m.mode == modeEvals {
+		// the final evaluation comes in the frame that ends the run
+		cmds = append(cmds, m.loadEvals())
+	}
+	return tea.Batch(cmds...)
 }
 
 // reloadLive reads the live run back from its directory, up to until; the
