@@ -51,12 +51,12 @@ func metricColumn(metric string) string {
 }
 
 // readEvalRecords reads the run's own latest evaluation from its evals.jsonl
-// (missing: none), streaming: the trailing records of the run itself (not its
-// soups', recorded under "<run>/…") with the same step and reason, which is
+// (missing: none), streaming: the trailing records of the run itself (see
+// ownRecord) with the same step and reason, which is
 // all latestEval shows. An MMLU-scale file is 80 MB of hundreds of thousands
 // of records; it was read whole and every record kept. A line that does not
 // read is skipped.
-func readEvalRecords(dir string) []olmes.EvalRecord {
+func readEvalRecords(dir string, soupFinal bool) []olmes.EvalRecord {
 	lr, err := openLines(filepath.Join(dir, lab.EvalsFile), 0)
 	if err != nil {
 		return nil
@@ -69,7 +69,7 @@ func readEvalRecords(dir string) []olmes.EvalRecord {
 		if olmes.DecodeEvalRecord(line, &r, names) != nil || r.Task == "" {
 			continue
 		}
-		if strings.Contains(r.Run, "/") {
+		if !ownRecord(r.Run, soupFinal) {
 			continue
 		}
 		if len(out) > 0 && (r.Step != out[0].Step || r.Why != out[0].Why) {
@@ -80,14 +80,30 @@ func readEvalRecords(dir string) []olmes.EvalRecord {
 	return out
 }
 
+// ownRecord says whether an evals.jsonl record is the run's own: soups and
+// ingredients are recorded under "<run>/…" and left out, but for the soup
+// that ended the run (soupFinal), "<run>/soup": the run's final model is the
+// soup, and summary.json's scores are its. The run's own name may not be the
+// directory's, for a run directory renamed.
+func ownRecord(run string, soupFinal bool) bool {
+	return !strings.Contains(run, "/") || soupFinal && strings.HasSuffix(run, "/soup")
+}
+
+// endedWithSoup says whether the run in dir ended with the weights of a
+// soup: one its recipe planned, made at its last step, after which it
+// finished. A soup made with s is a side job: the run goes on (or stops)
+// with its own weights.
+func endedWithSoup(dir string) bool {
+	s, ok := lab.ReadSummary(dir)
+	return ok && s.State == "finished" && s.Soup != nil && s.Soup.FromStep == s.Steps
+}
+
 // latestEval picks the run's own latest evaluation: the trailing records of
-// evals.jsonl with the same step and reason (soups and ingredients, recorded
-// under "<run>/…", are left out; the run's own name may not be the
-// directory's, for a run directory renamed).
-func latestEval(run string, recs []olmes.EvalRecord) (rows []evalRow, metrics []string, step int64, why string) {
+// evals.jsonl with the same step and reason (see ownRecord).
+func latestEval(run string, recs []olmes.EvalRecord, soupFinal bool) (rows []evalRow, metrics []string, step int64, why string) {
 	var own []olmes.EvalRecord
 	for _, r := range recs {
-		if !strings.Contains(r.Run, "/") {
+		if ownRecord(r.Run, soupFinal) {
 			own = append(own, r)
 		}
 	}
@@ -138,7 +154,8 @@ func latestEval(run string, recs []olmes.EvalRecord) (rows []evalRow, metrics []
 func loadEvalData(run, dir string, primary map[string]string, runDirs []string) *evalData {
 	d := &evalData{Run: run}
 	if dir != "" {
-		d.Rows, d.Metrics, d.Step, d.Why = latestEval(run, readEvalRecords(dir))
+		soupFinal := endedWithSoup(dir)
+		d.Rows, d.Metrics, d.Step, d.Why = latestEval(run, readEvalRecords(dir, soupFinal), soupFinal)
 		// evals.jsonl does not say which metric is a task's primary one; the
 		// run's eval events do
 		for i := range d.Rows {

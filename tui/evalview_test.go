@@ -196,3 +196,44 @@ func TestEvalViewFollowsTheFinalEvaluation(t *testing.T) {
 		t.Errorf("the evaluation view does not show the final evaluation:\n%s", s)
 	}
 }
+
+// A run that ended with its recipe's soup ends with the soup's weights:
+// summary.json and the dashboard give the soup's scores, and so does the
+// evaluation view, not the scores before the soup (the run's last records of
+// its own name). A soup made with s is a side job, after which the run goes
+// on with its own weights: there the view keeps the run's own scores.
+func TestEvalViewRunEndedWithSoup(t *testing.T) {
+	for _, c := range []struct {
+		name, summary, want string
+	}{
+		{"planned soup", `{"state":"finished","steps":90,"soup":{"from_step":90}}`, "step 90 (soup)"},
+		{"side soup, then stopped", `{"state":"stopped","steps":95,"soup":{"from_step":90}}`, "step 90 (before soup)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := testOptions(t, 80, 24)
+			rec := testRecipe(t)
+			dir := filepath.Join(o.RunsDir, "s")
+			writeRunDir(t, dir, rec, syntheticRun("s", rec))
+			var out []byte
+			for _, x := range []struct {
+				run, why string
+				v        float64
+			}{{"s", "before soup", 0.2}, {"s/ingredient-1-seed-42", "soup ingredient", 0.15}, {"s/soup", "soup", 0.127}} {
+				b, _ := json.Marshal(lab.EvalRecord{Run: x.run, Step: 90, Tokens: 90 * testGB, Why: x.why, Task: "arith", Form: "rc",
+					Metric: olmes.MetricAccRaw, Value: x.v, Primary: true, Time: t0})
+				out = append(append(out, b...), '\n')
+			}
+			os.WriteFile(filepath.Join(dir, lab.EvalsFile), out, 0o644)
+			os.WriteFile(filepath.Join(dir, lab.SummaryFile), []byte(c.summary), 0o644)
+			m := New(o)
+			m.Update(m.openRun(dir)())
+			m.Update(keyMsg("3"))
+			m.Update(m.loadEvals()())
+			s := screen(m)
+			want := map[string]string{"step 90 (soup)": "0.127*", "step 90 (before soup)": "0.200*"}[c.want]
+			if !strings.Contains(s, "latest scores · s  "+c.want) || !strings.Contains(lineWith(s, "  arith "), want) {
+				t.Errorf("want %s, arith %s:\n%s", c.want, want, s)
+			}
+		})
+	}
+}

@@ -32,7 +32,7 @@ func TestRenamedRunDir(t *testing.T) {
 	if d.Last.Step != last.Step || d.Main.len() != steps || len(d.Ingredients) != 0 {
 		t.Errorf("last step %d (want %d), %d points (want %d), %d ingredients (want 0)", d.Last.Step, last.Step, d.Main.len(), steps, len(d.Ingredients))
 	}
-	if rows, _, _, _ := latestEval("baseline", readEvalRecords(dir)); len(rows) == 0 {
+	if rows, _, _, _ := latestEval("baseline", readEvalRecords(dir, false), false); len(rows) == 0 {
 		t.Error("the renamed run's latest evaluation is missing")
 	}
 }

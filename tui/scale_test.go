@@ -196,7 +196,7 @@ func TestReadEvalRecordsLatest(t *testing.T) {
 		}
 	}
 	os.WriteFile(filepath.Join(dir, lab.EvalsFile), b, 0o644)
-	if got := readEvalRecords(dir); !reflect.DeepEqual(got, want) {
+	if got := readEvalRecords(dir, false); !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
 }
