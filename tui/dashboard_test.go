@@ -89,3 +89,28 @@ func TestDashboard60x16UsesEveryLine(t *testing.T) {
 		t.Errorf("no marker legend:\n%s", s)
 	}
 }
+
+// The lab's report of a mix switch, a pause and a resume says where it
+// landed (the dialog could only say "the first step boundary after you
+// confirm"): after which step, and for a switch the mix the loader samples
+// from then on. It said "switched mix", "paused", "resumed".
+func TestActionReportsSayWhere(t *testing.T) {
+	rec := testRecipe(t)
+	for _, c := range []struct {
+		ev   lab.Event
+		want string
+	}{
+		{lab.Event{Type: lab.EvPhase, Step: 40, Phase: "stage1", Message: "switched mix", Mix: rec.Anneal.Mix},
+			" switched mix after step 40: web_clean 50% · math 25% · qa 25%"},
+		{lab.Event{Type: lab.EvPhase, Step: 40, Phase: "stage1", Message: "paused"}, " paused after step 40"},
+		{lab.Event{Type: lab.EvPhase, Step: 40, Phase: "stage1", Message: "resumed"}, " resumed after step 40"},
+	} {
+		m, f := liveModel(t, testOptions(t, 80, 24), stage1Events("quickstart-test"))
+		c.ev.Run, c.ev.Tokens, c.ev.Time = f.name, 40*testGB, t0.Add(14*time.Second) // after the launch notice
+		m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{c.ev}})
+		lines := strings.Split(screen(m), "\n")
+		if got := lines[len(lines)-3]; got != c.want {
+			t.Errorf("%s: message line %q, want %q", c.ev.Message, got, c.want)
+		}
+	}
+}

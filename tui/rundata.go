@@ -273,13 +273,17 @@ func (d *runData) applyPhase(e lab.Event) {
 	add := func(k markKind) {
 		d.Markers = append(d.Markers, marker{Kind: k, Step: e.Step, Tokens: e.Tokens, Text: msg})
 	}
+	// the lab's report says where an action landed: the dialog could only say
+	// "at the first step boundary after you confirm"
 	switch {
 	case msg == "paused":
 		d.State = "paused"
 		add(markPause)
+		msg = fmt.Sprintf("paused after step %d", e.Step)
 	case msg == "resumed":
 		d.State = "running"
 		add(markResume)
+		msg = fmt.Sprintf("resumed after step %d", e.Step)
 	case strings.HasPrefix(msg, "anneal"):
 		add(markAnneal)
 		// where it really starts and ends: the anneal dialog could only say
@@ -289,6 +293,9 @@ func (d *runData) applyPhase(e lab.Event) {
 		}
 	case strings.HasPrefix(msg, "switched mix"):
 		add(markMix)
+		if len(e.Mix) > 0 {
+			msg += fmt.Sprintf(" after step %d: %s", e.Step, mixLine(e.Mix))
+		}
 	case strings.HasPrefix(msg, "soup done"), strings.HasPrefix(msg, "soup stopped"):
 		// the phase is the event's: the one the run returns to after a soup
 		// made on request, "soup" after the recipe's final soup
