@@ -114,3 +114,27 @@ func TestActionReportsSayWhere(t *testing.T) {
 		}
 	}
 }
+
+// A stopped or interrupted run, read back, says how to continue it (the
+// stop dialog and the exit message say it too), and not its state twice
+// ("run interrupted at step 106: interrupted").
+func TestInterruptedRunSaysHowToContinue(t *testing.T) {
+	o := testOptions(t, 100, 24)
+	rec := testRecipe(t)
+	dir := filepath.Join(o.RunsDir, "cut")
+	var evs []lab.Event
+	for s := int64(1); s <= 30; s++ {
+		evs = append(evs, stepEvent("cut", s, "stage1", 300*testGB))
+	}
+	evs = append(evs, lab.Event{Type: lab.EvDone, Time: t0.Add(4 * time.Second), Run: "cut", Step: 30, Tokens: 30 * testGB, Phase: "stage1",
+		State: "interrupted", Message: "interrupted"})
+	writeRunDir(t, dir, rec, evs)
+	os.WriteFile(filepath.Join(dir, lab.SummaryFile), []byte(`{"state":"interrupted","steps":30,"tokens":61440}`), 0o644)
+	m := New(o)
+	m.Update(m.openRun(dir)())
+	checkFrame(t, m, 100, 24)
+	lines := strings.Split(screen(m), "\n")
+	if got, want := lines[len(lines)-3], " run interrupted at step 30; continue it with: olmolab --batch --resume runs/cut"; got != want {
+		t.Errorf("message line %q, want %q", got, want)
+	}
+}

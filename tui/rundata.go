@@ -171,8 +171,11 @@ func (d *runData) apply(e lab.Event) {
 		d.Ended = true
 		d.Summary = e.Summary
 		msg := fmt.Sprintf("run %s at step %d", d.State, e.Step)
-		if e.Message != "" {
+		if e.Message != "" && e.Message != d.State {
 			msg += ": " + e.Message
+		}
+		if d.State == "stopped" || d.State == "interrupted" {
+			msg += "; continue it with: olmolab --batch --resume " + d.Dir
 		}
 		d.note(e, msg)
 	}
