@@ -37,7 +37,7 @@ func (m *Model) viewEvals(w, h int) []string {
 				tasks = append(tasks, r)
 			}
 		}
-		out = append(out, m.evalTable(tasks, e.Metrics, "task", w)...)
+		tables := m.evalTable(tasks, e.Metrics, "task", w)
 		// ce_loss, the validation loss's primary metric, first
 		valMetrics := []string{olmes.MetricCELoss}
 		for _, mt := range e.Metrics {
@@ -45,12 +45,22 @@ func (m *Model) viewEvals(w, h int) []string {
 				valMetrics = append(valMetrics, mt)
 			}
 		}
-		out = append(out, m.evalTable(vals, valMetrics, "validation loss", w)...)
-		lower := "bpb"
-		if len(vals) > 0 {
-			lower = "bpb, ce (validation loss, val/…)"
+		tables = append(tables, m.evalTable(vals, valMetrics, "validation loss", w)...)
+		// on a short window the tables leave the signal-to-noise table its
+		// heading, column header, three rows and note (at 60×16 it was
+		// pushed off the screen): they lose their last lines instead, and
+		// say how many
+		if keep := h - len(out) - 1 - snrMinLines(e); len(tables)+1 > keep && len(tables) > 1 {
+			k := max(keep-1, 1)
+			tables = append(tables[:k:k], t.Faint.Render(truncate(fmt.Sprintf("  … %d more lines: a taller window shows them", len(tables)-k), w)))
+		} else {
+			lower := "bpb"
+			if len(vals) > 0 {
+				lower = "bpb, ce (validation loss, val/…)"
+			}
+			tables = append(tables, t.Faint.Render("  * primary metric · "+lower+": lower is better"))
 		}
-		out = append(out, t.Faint.Render("  * primary metric · "+lower+": lower is better"))
+		out = append(out, tables...)
 	}
 	out = append(out, "")
 	runs := strings.Join(e.SNRRuns, ", ")
@@ -69,9 +79,21 @@ func (m *Model) viewEvals(w, h int) []string {
 		taskW, metricW = max(taskW, lenRunes(r.Task)), max(metricW, lenRunes(r.Metric))
 	}
 	taskW = min(taskW, 18)
-	metricW = max(min(metricW, w-(2+taskW+1+4+1+4*9)), 14)
-	rowFmt := fmt.Sprintf("  %%-%ds %%-4s %%-%ds %%8s %%8s %%8s %%8s", taskW, metricW)
-	out = append(out, t.Subtle.Render(truncate(fmt.Sprintf(rowFmt, "task", "form", "metric", "signal", "noise", "SNR", "avg SNR"), w)))
+	// where signal and noise would push the SNRs off a narrow window (60
+	// columns), the SNRs alone
+	figures := 4
+	if w-(2+taskW+1+4+1+4*9) < 14 {
+		figures = 2
+	}
+	metricW = max(min(metricW, w-(2+taskW+1+4+1+figures*9)), 14)
+	rowFmt := fmt.Sprintf("  %%-%ds %%-4s %%-%ds", taskW, metricW) + strings.Repeat(" %8s", figures)
+	row := func(task, form, metric, signal, noise, snr, avg string) string {
+		if figures == 2 {
+			return fmt.Sprintf(rowFmt, task, form, metric, snr, avg)
+		}
+		return fmt.Sprintf(rowFmt, task, form, metric, signal, noise, snr, avg)
+	}
+	out = append(out, t.Subtle.Render(truncate(row("task", "form", "metric", "signal", "noise", "SNR", "avg SNR"), w)))
 	unmeasured := 0
 	for _, r := range rows {
 		if r.LastN < 2 {
@@ -93,8 +115,7 @@ func (m *Model) viewEvals(w, h int) []string {
 		if r.LastN < 2 { // one checkpoint per run: no noise measured, not a noise of 0 and an SNR of inf
 			noise, snr, avg, st = "–", "–", "–", t.Faint
 		}
-		line := fmt.Sprintf(rowFmt, truncate(r.Task, taskW), r.Formulation, truncate(r.Metric, metricW),
-			fnum(r.Signal, 4), noise, snr, avg)
+		line := row(truncate(r.Task, taskW), r.Formulation.String(), truncate(r.Metric, metricW), fnum(r.Signal, 4), noise, snr, avg)
 		out = append(out, padRight(st.Render(truncate(line, w)), w))
 	}
 	more := ""
@@ -107,6 +128,23 @@ func (m *Model) viewEvals(w, h int) []string {
 	}
 	out = append(out, t.Faint.Render(truncate("  "+e.SNR.Describe(), w-lenRunes(more)-1)+more))
 	return out
+}
+
+// snrMinLines is the least the signal-to-noise section needs under the
+// latest scores: a blank line, its heading, and its message or its column
+// header, three rows (fewer if it has fewer), the note on unmeasured rows
+// and the line that describes it.
+func snrMinLines(e *evalData) int {
+	if e.SNR == nil {
+		return 3
+	}
+	n := 4 + min(len(e.SNR.Rows), 3)
+	for _, r := range e.SNR.Rows {
+		if r.LastN < 2 {
+			return n + 1
+		}
+	}
+	return n
 }
 
 // evalTable draws rows under a header of the metric columns they have (of

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -235,5 +236,69 @@ func TestEvalViewRunEndedWithSoup(t *testing.T) {
 				t.Errorf("want %s, arith %s:\n%s", c.want, want, s)
 			}
 		})
+	}
+}
+
+// At 60×16 the latest scores of a run with quickstart's tasks and
+// validation losses fill the screen: the signal-to-noise table was pushed
+// off it, heading and all, and no key brought it back. The tables now give
+// up their last lines for its heading, header, three rows and note, and say
+// how many lines they left out.
+func TestEvalView60x16KeepsSNR(t *testing.T) {
+	o := testOptions(t, 60, 16)
+	rec := testRecipe(t)
+	for i, run := range []string{"a", "b"} {
+		dir := filepath.Join(o.RunsDir, run)
+		writeRunDir(t, dir, rec, syntheticRun(run, rec))
+		var out []byte
+		add := func(step int64, task, form, metric string, v float64, primary bool) {
+			b, _ := json.Marshal(lab.EvalRecord{Run: run, Step: step, Tokens: step * testGB, Why: "interval", Task: task, Form: form,
+				Metric: metric, Value: v, Primary: primary, Time: t0})
+			out = append(append(out, b...), '\n')
+		}
+		for k, step := range []int64{20, 40, 60, 80, 100} {
+			d := 0.1*float64(i) + 0.01*float64(k%2)
+			for _, task := range []string{"arith", "fact_cloze", "fact_qa_heldout", "fact_qa_seen"} {
+				add(step, task, "rc", olmes.MetricAccRaw, 0.3+d, true)
+				add(step, task, "rc", olmes.MetricBPB, 1+d, false)
+			}
+			for _, src := range []string{"code", "math", "qa", "web_clean", "web_noisy"} {
+				add(step, "val/"+src, "lm", olmes.MetricCELoss, 2+d, true)
+				add(step, "val/"+src, "lm", olmes.MetricBitsPerByte, 0.8+d, false)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, lab.EvalsFile), out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := New(o)
+	m.Update(m.openRun(filepath.Join(o.RunsDir, "a"))())
+	m.Update(keyMsg("3"))
+	m.Update(m.loadEvals()())
+	checkFrame(t, m, 60, 16)
+	s := screen(m)
+	for _, want := range []string{"latest scores · a  step 100 (interval)", "  arith              rc", "more lines: a taller window shows them",
+		"signal to noise", "  task", "noise: per-run"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("no %q:\n%s", want, s)
+		}
+	}
+	// its rows, each with its SNR and avg SNR (at 60 columns without the
+	// signal and noise, which pushed them off)
+	i := strings.Index(s, "signal to noise")
+	if i < 0 {
+		t.FailNow()
+	}
+	rows := 0
+	for _, l := range strings.Split(s[i:], "\n") {
+		if regexp.MustCompile(`^  \S+ +(rc|lm) +\S+ +[0-9.]+ +[0-9.]+$`).MatchString(l) {
+			rows++
+		}
+	}
+	if rows < 3 {
+		t.Errorf("%d rows of the signal-to-noise table with their SNRs, want 3 at least:\n%s", rows, s)
+	}
+	if !strings.Contains(s, "  task            form metric                  SNR  avg SNR") {
+		t.Errorf("no SNR column header without signal and noise:\n%s", s)
 	}
 }
