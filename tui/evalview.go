@@ -64,7 +64,7 @@ func (m *Model) viewEvals(w, h int) []string {
 	}
 	out = append(out, "")
 	runs := strings.Join(e.SNRRuns, ", ")
-	out = append(out, t.Heading.Render(" signal to noise")+t.Subtle.Render(truncate(fmt.Sprintf("  across %d runs: %s", len(e.SNRRuns), runs), w-17)))
+	out = append(out, t.Heading.Render(" signal to noise")+t.Subtle.Render(truncate(fmt.Sprintf("  across %s: %s", plural(len(e.SNRRuns), "run"), runs), w-17)))
 	if e.SNR == nil {
 		out = append(out, t.Faint.Render("  "+truncate(e.SNRMessage, w-2)))
 		return out
@@ -196,6 +196,14 @@ func fnum(x float64, prec int) string {
 		return "inf"
 	}
 	return fmt.Sprintf("%.*f", prec, x)
+}
+
+// plural writes "1 run", "3 runs".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func lenRunes(s string) int { return len([]rune(s)) }

@@ -302,3 +302,19 @@ func TestEvalView60x16KeepsSNR(t *testing.T) {
 		t.Errorf("no SNR column header without signal and noise:\n%s", s)
 	}
 }
+
+// One run with evaluations is "1 run", not "1 runs".
+func TestSNROneRun(t *testing.T) {
+	o := testOptions(t, 80, 24)
+	rec := testRecipe(t)
+	dir := filepath.Join(o.RunsDir, "solo")
+	writeRunDir(t, dir, rec, syntheticRun("solo", rec))
+	writeEvalSeries(t, dir, "solo", 0)
+	m := New(o)
+	m.Update(m.openRun(dir)())
+	m.Update(keyMsg("3"))
+	m.Update(m.loadEvals()())
+	if s := screen(m); !strings.Contains(s, " signal to noise  across 1 run: solo\n") {
+		t.Errorf("no \"across 1 run: solo\":\n%s", s)
+	}
+}
