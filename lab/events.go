@@ -1,6 +1,8 @@
 package lab
 
 import (
+	"encoding/json"
+	"math"
 	"sync"
 	"time"
 
@@ -174,4 +176,44 @@ type EvalScore struct {
 	Metric      string  `json:"metric"`
 	Value       float64 `json:"value"`
 	Primary     bool    `json:"primary,omitempty"`
+}
+
+// MarshalJSON writes the event as its fields say, except that a float that is
+// not finite (the loss and grad norm of a step skipped for them, and their z
+// scores) is written as null: encoding/json refuses NaN and ±Inf, which lost a
+// diverging run's skipped steps from metrics.jsonl and the --batch output.
+// Readers take null as NaN (tui) or as no value (resume's loss history).
+func (e Event) MarshalJSON() ([]byte, error) {
+	type plain Event // without this method
+	if finite(e.Loss) && finite(e.ZLoss) && finite(e.GradNorm) && finite(e.LR) && finite(e.LossZ) &&
+		finite(e.GradZ) && finite(e.Value) && finite(e.Z) && finite(e.TokensPerSec) && finite(e.MFU) {
+		return json.Marshal(plain(e))
+	}
+	// The outer fields hide the embedded ones of the same JSON name.
+	return json.Marshal(struct {
+		plain
+		Loss         nullFloat `json:"loss,omitempty"`
+		ZLoss        nullFloat `json:"z_loss,omitempty"`
+		GradNorm     nullFloat `json:"grad_norm,omitempty"`
+		LR           nullFloat `json:"lr,omitempty"`
+		TokensPerSec nullFloat `json:"tokens_per_s,omitempty"`
+		MFU          nullFloat `json:"mfu,omitempty"`
+		LossZ        nullFloat `json:"loss_z,omitempty"`
+		GradZ        nullFloat `json:"grad_z,omitempty"`
+		Value        nullFloat `json:"value,omitempty"`
+		Z            nullFloat `json:"z,omitempty"`
+	}{plain(e), nullFloat(e.Loss), nullFloat(e.ZLoss), nullFloat(e.GradNorm), nullFloat(e.LR), nullFloat(e.TokensPerSec),
+		nullFloat(e.MFU), nullFloat(e.LossZ), nullFloat(e.GradZ), nullFloat(e.Value), nullFloat(e.Z)})
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// nullFloat is a float64 that JSON writes as null when it is not finite.
+type nullFloat float64
+
+func (f nullFloat) MarshalJSON() ([]byte, error) {
+	if !finite(float64(f)) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(f))
 }

@@ -334,9 +334,37 @@ func TestBackendRefusalComesBeforeData(t *testing.T) {
 func TestDivergenceStopsTheRun(t *testing.T) {
 	root := t.TempDir()
 	rec := parseTiny(t, "optimizer.lr=1e30", "optimizer.max_grad_norm=0", "schedule.warmup_tokens=0", "schedule.name=constant")
-	_, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: root, Name: "div", MaxSkipped: 3})
+	s, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: root, Name: "div", MaxSkipped: 3})
 	if !errors.Is(err, ErrDiverged) {
 		t.Fatalf("got %v, want ErrDiverged", err)
+	}
+	// Every step is in metrics.jsonl, the skipped ones (non-finite loss or
+	// grad norm, which JSON cannot hold) with null there; they were dropped.
+	b, err := os.ReadFile(filepath.Join(root, "div", MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps, skipped, nulls int64
+	var last int64
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		steps++
+		last = int64(m["step"].(float64))
+		if m["skipped"] == true {
+			skipped++
+			if v, ok := m["loss"]; ok && v == nil {
+				nulls++
+			}
+		}
+	}
+	if last != s.Steps || steps != s.Steps {
+		t.Errorf("metrics.jsonl has %d step lines ending at step %d; the run took %d steps", steps, last, s.Steps)
+	}
+	if skipped < 3 || nulls == 0 {
+		t.Errorf("metrics.jsonl: %d skipped steps, %d with a null loss; want the 3 that ended the run, non-finite ones null", skipped, nulls)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,6 +41,27 @@ func TestFastStepEvent(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s:\ngot  %+v\nwant %+v", b, got, want)
 		}
+	}
+}
+
+// TestNonFiniteStepReadBack: a step skipped for a non-finite loss is written
+// with null (lab.Event.MarshalJSON) and read back as NaN, so its point stays a
+// gap on the charts rather than a loss of 0.
+func TestNonFiniteStepReadBack(t *testing.T) {
+	e := lab.Event{Type: lab.EvStep, Run: "r", Step: 5, Loss: math.NaN(), GradNorm: math.Inf(1), LR: 3e-4, Skipped: true}
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"loss":null`) || !strings.Contains(string(b), `"grad_norm":null`) {
+		t.Fatalf("written as %s", b)
+	}
+	var got lab.Event
+	if !decodeEvent(b, &got) {
+		t.Fatalf("%s: not decoded", b)
+	}
+	if !math.IsNaN(got.Loss) || !math.IsNaN(got.GradNorm) || got.LR != 3e-4 || !got.Skipped || got.Step != 5 {
+		t.Errorf("%s read back as %+v", b, got)
 	}
 }
 

@@ -59,6 +59,9 @@ func fastStepEvent(line []byte, e *lab.Event) bool {
 	*e = lab.Event{}
 	ok := true
 	num := func(v []byte) float64 {
+		if string(v) == "null" { // a value that was not finite (lab.Event.MarshalJSON): a skipped step's loss
+			return math.NaN()
+		}
 		f, err := strconv.ParseFloat(string(v), 64)
 		ok = ok && err == nil
 		return f
