@@ -826,6 +826,11 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 		row.SNR = row.Signal / row.Noise
 		row.AvgSignal, row.AvgNoise = Signal(avgSigScores), Noise(avgLastN, o.Noise)
 		row.AvgSNR = row.AvgSignal / row.AvgNoise
+		if n < 2 {
+			// one checkpoint in some run: its wobble is not measured, which is
+			// not a noise of 0 (that gave SNR inf, sorted first)
+			row.Noise, row.SNR, row.AvgNoise, row.AvgSNR = math.NaN(), math.NaN(), math.NaN(), math.NaN()
+		}
 		row.DecisionAcc, row.AvgDecisionAcc = math.NaN(), math.NaN()
 		if len(targets) > 0 {
 			var tf []float64
@@ -846,10 +851,12 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 	}
 	sort.SliceStable(t.Rows, func(i, j int) bool {
 		a, b := t.Rows[i], t.Rows[j]
-		if an, bn := math.IsNaN(a.SNR), math.IsNaN(b.SNR); an != bn {
+		an, bn := math.IsNaN(a.SNR), math.IsNaN(b.SNR)
+		if an != bn {
 			return bn
 		}
-		if a.SNR != b.SNR {
+		if !an && a.SNR != b.SNR { // two NaNs compare unequal: they go by name
+
 			return a.SNR > b.SNR
 		}
 		if a.Task != b.Task {
@@ -900,8 +907,20 @@ func (t SNRTable) WriteTable(w io.Writer) error {
 			break
 		}
 	}
-	_, err := fmt.Fprintf(w, "avg: checkpoint averaging, each score replaced by the mean of the last %d checkpoints; %s: lower is better\n", t.LastN, lower)
-	return err
+	if _, err := fmt.Fprintf(w, "avg: checkpoint averaging, each score replaced by the mean of the last %d checkpoints; %s: lower is better\n", t.LastN, lower); err != nil {
+		return err
+	}
+	unmeasured := 0
+	for _, r := range t.Rows {
+		if r.LastN < 2 {
+			unmeasured++
+		}
+	}
+	if unmeasured > 0 {
+		_, err := fmt.Fprintf(w, "n 1: %d of %d rows have one checkpoint in some run, so no noise is measured (noise and SNR \"-\", listed last); evaluate more often (eval.interval) or compare longer runs\n", unmeasured, len(t.Rows))
+		return err
+	}
+	return nil
 }
 
 func fnum(x float64, prec int) string {

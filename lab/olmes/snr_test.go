@@ -101,6 +101,49 @@ func TestSNRTable(t *testing.T) {
 	}
 }
 
+// TestSNROneCheckpoint: where some run has a single checkpoint, noise is not
+// measured: noise and SNR are NaN ("-", null in JSON), such rows sort after
+// the measured ones, and the table says why, rather than noise 0 and SNR inf
+// at the top.
+func TestSNROneCheckpoint(t *testing.T) {
+	var runs []RunEvals
+	for i, xs := range [][]float64{{0.3, 0.4, 0.5}, {0.6}, {0.2, 0.3}} {
+		r := RunEvals{Name: string(rune('a' + i))}
+		for s, v := range xs {
+			r.Records = append(r.Records, EvalRecord{Run: r.Name, Step: 100 * (s + 1), Task: "arc_easy", Formulation: RC, Metric: MetricAccPerChar, Value: v})
+		}
+		if i != 1 { // a second task that every run measured twice or more
+			for s, v := range []float64{0.1 * float64(i+1), 0.12 * float64(i+1)} {
+				r.Records = append(r.Records, EvalRecord{Run: r.Name, Step: 100 * (s + 1), Task: "piqa", Formulation: RC, Metric: MetricAccPerChar, Value: v})
+			}
+		}
+		runs = append(runs, r)
+	}
+	runs[1].Records = append(runs[1].Records,
+		EvalRecord{Run: "b", Step: 100, Task: "piqa", Formulation: RC, Metric: MetricAccPerChar, Value: 0.2},
+		EvalRecord{Run: "b", Step: 200, Task: "piqa", Formulation: RC, Metric: MetricAccPerChar, Value: 0.25})
+	tab, err := SNR(runs, SNROptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tab.Rows) != 2 || tab.Rows[0].Task != "piqa" || tab.Rows[1].Task != "arc_easy" {
+		t.Fatalf("rows %+v, want piqa (measured) before arc_easy", tab.Rows)
+	}
+	if r := tab.Rows[0]; r.LastN != 2 || math.IsNaN(r.SNR) || math.IsInf(r.SNR, 0) {
+		t.Errorf("piqa: %+v", r)
+	}
+	if r := tab.Rows[1]; r.LastN != 1 || !math.IsNaN(r.Noise) || !math.IsNaN(r.SNR) || !math.IsNaN(r.AvgSNR) || !near(r.Signal, (0.6-0.3)/((0.5+0.6+0.3)/3), 1e-9) {
+		t.Errorf("arc_easy: %+v", r)
+	}
+	var b strings.Builder
+	if err := tab.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	if out := b.String(); strings.Contains(out, "inf") || !strings.Contains(out, "n 1: 1 of 2 rows have one checkpoint") {
+		t.Errorf("table:\n%s", out)
+	}
+}
+
 // TestCheckpointAveraging: runs A = 1,3,1,3 and B = 2,4,2,4 with n = 2. Raw: signal (4−3)/3.5 = 0.285714, noise
 // (std/mean of [1,3] = 0.5, of [2,4] = 1/3) = 0.416667, SNR 0.685714. Averaged: A → 1,2,2,2 and B → 2,3,3,3, so
 // the signal is (3−2)/2.5 = 0.4 and the last two checkpoints do not move: noise 0, SNR +Inf.
