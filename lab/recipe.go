@@ -1095,6 +1095,9 @@ func (d *decoder) validate(root *yaml.Node, r *Recipe) {
 		d.fail(at("dataset"), "dataset.sources", "no data sources; add e.g. {name: web, target_ratio: 1, paths: [builtin:web_clean]}")
 		return
 	}
+	if d.checkSourceNames(at, r); d.err != nil {
+		return
+	}
 	if r.Anneal.AutoAt > 0 {
 		if r.Anneal.Tokens <= 0 {
 			d.fail(at("anneal"), "anneal.tokens", "an automatic anneal needs tokens > 0")
@@ -1141,6 +1144,44 @@ func (d *decoder) validate(root *yaml.Node, r *Recipe) {
 	}
 	if len(r.Anneal.Mix) > 0 && !names["anneal"] {
 		r.Mixes = append(r.Mixes, NamedMix{Name: "anneal", Sources: r.Anneal.Mix})
+	}
+}
+
+// checkSourceNames: a source name means one set of files in every mix the run
+// may train on. An anneal or a mix switch serves a name the run already trains
+// on from the files that source was opened with (data.Loader.SetMix), so other
+// paths under that name would be ignored without a word, and the anneal would
+// train on the stage-1 files; a soup, which opens its mix afresh, would not.
+func (d *decoder) checkSourceNames(at func(...string) *yaml.Node, r *Recipe) {
+	type first struct {
+		field string
+		paths []string
+	}
+	seen := map[string]first{}
+	check := func(node *yaml.Node, field string, mix []data.SourceSpec) {
+		for i, s := range mix {
+			f := fmt.Sprintf("%s[%d]", field, i)
+			p, ok := seen[s.Name]
+			if !ok {
+				seen[s.Name] = first{f, s.Paths}
+				continue
+			}
+			if !slices.Equal(p.paths, s.Paths) {
+				n := node
+				if n != nil && n.Kind == yaml.SequenceNode && i < len(n.Content) { // not a --set of the whole list
+					n = find(n.Content[i], "paths")
+				}
+				d.fail(n, f+".paths", "source %q reads %s here but %s in %s; a name is one source in every mix (a switch keeps the files a name was first opened with); HINT: give the two their own names, or the same paths",
+					s.Name, strings.Join(s.Paths, ", "), strings.Join(p.paths, ", "), p.field)
+				return
+			}
+		}
+	}
+	check(at("dataset", "sources"), "dataset.sources", r.Dataset)
+	check(at("anneal", "mix"), "anneal.mix", r.Anneal.Mix)
+	check(at("soup", "mix"), "soup.mix", r.Soup.Mix)
+	for _, m := range r.Mixes {
+		check(at("mixes", m.Name), "mixes."+m.Name, m.Sources)
 	}
 }
 

@@ -107,6 +107,12 @@ func TestRecipeErrors(t *testing.T) {
 		// 2^31 channels overflow every size computed from the model (more than MaxParams)
 		{"model too large", strings.Replace(tinyRecipe, "{preset: cpu_xs}", "{preset: cpu_xs, hidden_size: 2147483646, num_attention_heads: 1, num_key_value_heads: 1}", 1), []string{"bad.yaml:2:8", "model", "hidden_size 2147483646", "parameters"}},
 		{"token dtype", strings.Replace(tinyRecipe, "dataset:\n", "dataset:\n  dtype: int8\n", 1), []string{"bad.yaml:11:10", "dataset.dtype", `want uint16 or uint32, got "int8"`}},
+		// an anneal serves a name the run trains on from that source's files, so
+		// other paths under the name would be ignored: stage-1 math in the anneal
+		{"one name, two paths", tinyRecipe + "anneal:\n  tokens: 1K\n  mix:\n    - {name: qa, target_ratio: 1, paths: [\"/data/dolmino/qa/*.npy\"]}\n",
+			[]string{"bad.yaml:18:42", "anneal.mix[0].paths", `source "qa" reads /data/dolmino/qa/*.npy here but builtin:qa in dataset.sources[1]`}},
+		{"one name, two paths in a named mix", tinyRecipe + "mixes:\n  clean:\n    - {name: web, target_ratio: 1, paths: [\"builtin:web_noisy\"]}\n",
+			[]string{"bad.yaml:17:43", "mixes.clean[0].paths", `source "web" reads builtin:web_noisy here but builtin:web_clean in dataset.sources[0]`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseRecipe("bad.yaml", []byte(tc.yaml), nil)

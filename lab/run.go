@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -227,6 +228,16 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		return nil, &InputError{fmt.Errorf("%s: dataset: %w", rec.Path, err)}
 	}
 	r.loader = loader
+	// the mixes it may switch to later (the anneal's, the soup's, named ones):
+	// a missing file there would otherwise stop the run at the switch, after
+	// all of stage 1
+	for _, m := range laterMixes(rec) {
+		if err := loader.CheckMix(m.Sources); err != nil {
+			loader.Close()
+			b.Close()
+			return nil, &InputError{fmt.Errorf("%s: %s: %w", rec.Path, m.Name, err)}
+		}
+	}
 	// validation sets: their files are checked and read before anything trains
 	if r.val, err = loadValSets(rec, tok, r.kb, func(s string) { warnings = append(warnings, s) }); err != nil {
 		loader.Close()
@@ -773,6 +784,28 @@ func (r *Run) apply(a Action) error {
 		return r.runSoup(a, false)
 	}
 	return nil
+}
+
+// laterMixes are the mixes a run of rec may switch to after it starts, each
+// named by its recipe field.
+func laterMixes(rec *Recipe) []NamedMix {
+	var out []NamedMix
+	for _, m := range []NamedMix{{Name: "anneal.mix", Sources: rec.Anneal.Mix}, {Name: "soup.mix", Sources: rec.Soup.Mix}} {
+		if len(m.Sources) > 0 {
+			out = append(out, m)
+		}
+	}
+	for _, m := range rec.Mixes {
+		// the anneal's mix is also listed as the mix "anneal" (ParseRecipe)
+		if len(m.Sources) > 0 && !(m.Name == "anneal" && slices.EqualFunc(m.Sources, rec.Anneal.Mix, sameSource)) {
+			out = append(out, NamedMix{Name: "mixes." + m.Name, Sources: m.Sources})
+		}
+	}
+	return out
+}
+
+func sameSource(a, b data.SourceSpec) bool {
+	return a.Name == b.Name && a.TargetRatio == b.TargetRatio && slices.Equal(a.Paths, b.Paths)
 }
 
 func (r *Run) switchMix(mix []data.SourceSpec, why string) error {

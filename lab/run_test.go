@@ -270,6 +270,34 @@ func TestRunBadData(t *testing.T) {
 	}
 }
 
+// TestRunChecksLaterMixes: the files of the mixes a run switches to later (the
+// anneal's, a soup's, a named mix) are checked before it trains, not at the
+// switch, where a missing file used to fail the run (exit 1) after stage 1.
+func TestRunChecksLaterMixes(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		override string
+		field    string
+	}{
+		{"anneal", `anneal.mix=[{name: math, target_ratio: 1, paths: ["/nonexistent/math-*.npy"]}]`, "anneal.mix"},
+		{"soup", `soup.mix=[{name: math, target_ratio: 1, paths: ["/nonexistent/math-*.npy"]}]`, "soup.mix"},
+		{"named mix", `mixes={curated: [{name: math, target_ratio: 1, paths: ["/nonexistent/math-*.npy"]}]}`, "mixes.curated"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := parseTiny(t, "anneal.auto_at=1792", "anneal.tokens=768", tc.override)
+			root := t.TempDir()
+			_, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "r"})
+			var ie *InputError
+			if !errors.As(err, &ie) || !strings.Contains(err.Error(), tc.field) || !strings.Contains(err.Error(), "/nonexistent/math-*.npy") {
+				t.Fatalf("got %v, want an InputError naming %s and the path", err, tc.field)
+			}
+			if _, err := os.Stat(filepath.Join(root, "r")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the refused run left a directory behind (%v)", err)
+			}
+		})
+	}
+}
+
 func TestRunRefusesWhatDoesNotFit(t *testing.T) {
 	rec := parseTiny(t)
 	_, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: t.TempDir(), MemoryLimit: 1 << 20})

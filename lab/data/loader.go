@@ -108,7 +108,7 @@ func NewLoader(p LoaderParams) (*Loader, error) {
 	if err != nil {
 		return nil, err
 	}
-	srcs, err := l.openAll(p.Sources)
+	srcs, err := l.openAll(p.Sources, p.Warn)
 	if err != nil {
 		return nil, err
 	}
@@ -137,8 +137,9 @@ func checkNames(specs []SourceSpec) error {
 	return probs.err()
 }
 
-// openAll opens sources in parallel (each validation may read files) and collects their problems.
-func (l *Loader) openAll(specs []SourceSpec) ([]*source, error) {
+// openAll opens sources in parallel (each validation may read files) and collects their problems; their warnings go
+// to warn.
+func (l *Loader) openAll(specs []SourceSpec, warn func(string)) ([]*source, error) {
 	srcs := make([]*source, len(specs))
 	probs := make([]problems, len(specs))
 	warns := make([][]string, len(specs))
@@ -147,10 +148,10 @@ func (l *Loader) openAll(specs []SourceSpec) ([]*source, error) {
 		op.warn = func(w string) { warns[i] = append(warns[i], w) }
 		srcs[i] = openSource(specs[i], op, &probs[i])
 	})
-	// Warnings reach Warn on the caller's goroutine, in source order.
+	// Warnings reach warn on the caller's goroutine, in source order.
 	for _, ws := range warns {
 		for _, w := range ws {
-			l.p.Warn(w)
+			warn(w)
 		}
 	}
 	var all problems
@@ -266,7 +267,7 @@ func (l *Loader) SetMix(mix []SourceSpec) error {
 			added = append(added, m)
 		}
 	}
-	newSrcs, err := l.openAll(added)
+	newSrcs, err := l.openAll(added, l.p.Warn)
 	if err != nil {
 		return err
 	}
@@ -286,6 +287,34 @@ func (l *Loader) SetMix(mix []SourceSpec) error {
 	ratios, _ := checkRatios(full, l.p.Warn)
 	l.setWeights(ratios)
 	return nil
+}
+
+// CheckMix validates mix as SetMix and a new Loader of mix would, without changing anything: names and ratios, and the
+// files of every source that this loader does not serve under the same name and paths (a source it serves was checked
+// when it was opened; a known name without paths means that source, as in SetMix). A run calls it for the mixes it will switch to later (an anneal's, a soup's), so that a missing
+// file stops it before it trains rather than at the switch. Warnings (skipped lines) are left to the switch itself.
+func (l *Loader) CheckMix(mix []SourceSpec) error {
+	if err := checkNames(mix); err != nil {
+		return err
+	}
+	if _, err := checkRatios(mix, func(string) {}); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	var unknown []SourceSpec
+	for _, m := range mix {
+		if i := l.index(m.Name); i < 0 || (len(m.Paths) > 0 && !slices.Equal(l.srcs[i].spec.Paths, m.Paths)) {
+			unknown = append(unknown, m)
+		}
+	}
+	l.mu.Unlock()
+	srcs, err := l.openAll(unknown, func(string) {})
+	for _, s := range srcs {
+		if s != nil {
+			s.close()
+		}
+	}
+	return err
 }
 
 func (l *Loader) index(name string) int {
@@ -399,7 +428,7 @@ func (l *Loader) Restore(st LoaderState) error {
 			added = append(added, SourceSpec{Name: ss.Name, TargetRatio: ss.TargetRatio, Paths: ss.Paths})
 		}
 	}
-	newSrcs, err := l.openAll(added)
+	newSrcs, err := l.openAll(added, l.p.Warn)
 	if err != nil {
 		return err
 	}

@@ -4,11 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/olmolab/olmolab/lab/data/world"
 )
 
 // TestTokenFiles reads uint16 and uint32 files: over one epoch every complete instance of every file is served once,
@@ -410,5 +413,46 @@ func TestPermute(t *testing.T) {
 	}
 	if same > 20 {
 		t.Errorf("keys 1 and 2 agree on %d of 1000 positions", same)
+	}
+}
+
+// TestCheckMix: a mix the run will switch to later is checked up front, as SetMix and NewLoader would check it, and
+// checking changes nothing. A source the loader serves is not reopened: its file may since have gone.
+func TestCheckMix(t *testing.T) {
+	const T = 16
+	dir := t.TempDir()
+	tokPath := writeTokens(t, filepath.Join(dir, "a.npy"), Uint16, slices.Repeat([]uint32{1, 2, 3, world.TokenizerEOS}, 16))
+	docPath := writeFile(t, filepath.Join(dir, "d.jsonl"), jsonl("one document", "another"))
+	l := mustLoader(t, LoaderParams{Tokenizer: worldTokenizer(), SeqLen: T, Sources: []SourceSpec{
+		{Name: "tok", TargetRatio: 1, Paths: []string{tokPath}},
+		{Name: "web", TargetRatio: 1, Paths: []string{"builtin:web_clean"}},
+	}})
+	before := l.Mix()
+	if err := os.Remove(tokPath); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		mix  []SourceSpec
+		want string // "" for no error, else a part of it
+	}{
+		{"known sources", []SourceSpec{{Name: "tok", TargetRatio: 1, Paths: []string{tokPath}}, {Name: "web", TargetRatio: 1}}, ""},
+		{"new good sources", []SourceSpec{{Name: "qa", TargetRatio: 1, Paths: []string{"builtin:qa"}}, {Name: "docs", TargetRatio: 1, Paths: []string{docPath}}}, ""},
+		{"missing file", []SourceSpec{{Name: "web", TargetRatio: 1}, {Name: "math", TargetRatio: 1, Paths: []string{filepath.Join(dir, "math-*.npy")}}}, "math-*.npy"},
+		{"known name, other files", []SourceSpec{{Name: "tok", TargetRatio: 1, Paths: []string{filepath.Join(dir, "b.npy")}}}, "b.npy"},
+		{"unknown built-in", []SourceSpec{{Name: "x", TargetRatio: 1, Paths: []string{"builtin:nope"}}}, "builtin:nope"},
+		{"negative ratio", []SourceSpec{{Name: "web", TargetRatio: -1}}, "target_ratio -1"},
+		{"two of a name", []SourceSpec{{Name: "web", TargetRatio: 1}, {Name: "web", TargetRatio: 1}}, "two sources"},
+	} {
+		err := l.CheckMix(c.mix)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want != "" && (!IsInputError(err) || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: got %v, want an InputError naming %q", c.name, err, c.want)
+		}
+	}
+	if got := l.Mix(); !slices.EqualFunc(got, before, func(a, b SourceSpec) bool { return a.Name == b.Name && a.TargetRatio == b.TargetRatio }) {
+		t.Errorf("CheckMix changed the mix: %+v, was %+v", got, before)
 	}
 }
