@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -127,5 +128,42 @@ func TestCheckpointLoadRoundTrip(t *testing.T) {
 				t.Errorf("loading a truncated %s: %v, want an error naming it and adam_v", OptimFile, err)
 			}
 		})
+	}
+}
+
+// TestCheckpointRemovesLeftovers: a checkpoint write that a kill interrupted
+// leaves its temporary directory (a model's worth of disk); the next
+// checkpoint of the run removes it, and the complete checkpoints stay.
+func TestCheckpointRemovesLeftovers(t *testing.T) {
+	cfg := mustPreset(t, "cpu_xs")
+	n := model.NewLayout(cfg).Size()
+	params, m, v := make([]float32, n), make([]float32, n), make([]float32, n)
+	st := CheckpointState{Step: 4, Tokens: 1024, TotalTokens: 4096, Phase: "stage1", Mix: []data.SourceSpec{{Name: "web", TargetRatio: 1}}}
+	run := t.TempDir()
+	if _, err := writeCheckpoint(run, cfg, params, m, v, st, "F32", 0); err != nil {
+		t.Fatal(err)
+	}
+	// what a writer killed at step 8 (another process) leaves
+	dead := filepath.Join(run, CkptDir, ".tmp-step-8-999999999")
+	if err := os.MkdirAll(dead, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dead, "model.safetensors.tmp-999999999"), make([]byte, 1024), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st.Step, st.Tokens = 8, 2048
+	if _, err := writeCheckpoint(run, cfg, params, m, v, st, "F32", 0); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(filepath.Join(run, CkptDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if want := []string{"step-4", "step-8"}; !slices.Equal(names, want) {
+		t.Errorf("checkpoints/ holds %v, want %v", names, want)
 	}
 }

@@ -117,7 +117,11 @@ func writeCheckpoint(runDir string, cfg model.Config, params, m, v []float32, st
 	}
 	final := filepath.Join(root, checkpointName(st.Step))
 	tmp := filepath.Join(root, fmt.Sprintf(".tmp-%s-%d", checkpointName(st.Step), os.Getpid()))
-	os.RemoveAll(tmp)
+	// A process killed while it wrote a checkpoint (kill -9, a node lost, Slurm's
+	// SIGKILL after KillWait) leaves its temporary directory: a model's worth of
+	// disk that no one else would remove. The run lock makes this process the
+	// run's only writer, so every temporary directory here is such a leftover.
+	removeLeftovers(root)
 	fail := func(err error) (string, error) {
 		os.RemoveAll(tmp)
 		return "", fmt.Errorf("checkpoint %s: %w", final, err)
@@ -156,6 +160,17 @@ func writeCheckpoint(runDir string, cfg model.Config, params, m, v []float32, st
 		}
 	}
 	return final, nil
+}
+
+// removeLeftovers removes the temporary directories of checkpoint writes that
+// never finished (.tmp-step-N-PID).
+func removeLeftovers(root string) {
+	ents, _ := os.ReadDir(root)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".tmp-") {
+			os.RemoveAll(filepath.Join(root, e.Name()))
+		}
+	}
 }
 
 // listCheckpoints returns the steps of complete checkpoints, oldest first.
