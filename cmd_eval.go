@@ -216,10 +216,19 @@ func evalValidation(path string, tokens int64, tokName, backend string, cfg mode
 	return out, nil
 }
 
-// runRecipeOf is the recipe of the run that path (a run directory or one of
-// its checkpoints) belongs to, "" if none.
+// runRecipeOf is the recipe of the run that path (a run directory, one of its
+// checkpoints, or one of its soups' models) belongs to, "" if none. The path is
+// cleaned first: a shell completes a directory with a trailing slash, and
+// runs/R/checkpoints/step-N/ must find runs/R's recipe as step-N does (without
+// it, eval guessed the tokenizer and --val measured every built-in source at
+// another sequence length instead of the run's own validation sets).
 func runRecipeOf(path string) string {
-	for _, p := range []string{path, filepath.Dir(filepath.Dir(path))} {
+	path = filepath.Clean(path)
+	dirs := []string{path, filepath.Dir(filepath.Dir(path))}
+	if soups := filepath.Dir(filepath.Dir(path)); filepath.Base(soups) == "soups" { // RUN/soups/soup-N/{soup,ingredient-…}
+		dirs = append(dirs, filepath.Dir(soups))
+	}
+	for _, p := range dirs {
 		f := filepath.Join(p, lab.RecipeFile)
 		if _, err := os.Stat(f); err == nil {
 			return f

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/olmolab/olmolab/lab"
 	"github.com/olmolab/olmolab/lab/olmes"
 )
 
@@ -369,5 +370,41 @@ func TestSNRSameRun(t *testing.T) {
 	}
 	if want := dirs[0] + " and " + dirs[1] + " hold the same run quick"; !strings.Contains(errb.String(), want) || !strings.Contains(errb.String(), "HINT:") {
 		t.Errorf("stderr %q lacks %q and a hint", errb.String(), want)
+	}
+}
+
+// TestRunRecipeOf: eval finds the run a checkpoint belongs to (its tokenizer,
+// its validation sets) from every path a person may give, a shell's trailing
+// slash included, and from a soup's or an ingredient's model.
+func TestRunRecipeOf(t *testing.T) {
+	root := t.TempDir()
+	run := filepath.Join(root, "runs", "r")
+	for _, d := range []string{"checkpoints/step-8", "soups/soup-8/soup", "soups/soup-8/ingredient-1-seed-42"} {
+		if err := os.MkdirAll(filepath.Join(run, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(run, lab.RecipeFile), []byte("name: r\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hf := filepath.Join(root, "hf", "model")
+	if err := os.MkdirAll(hf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(run, lab.RecipeFile)
+	for _, tc := range []struct{ path, want string }{
+		{run, want},
+		{run + "/", want},
+		{filepath.Join(run, "checkpoints", "step-8"), want},
+		{filepath.Join(run, "checkpoints", "step-8") + "/", want},
+		{filepath.Join(run, "checkpoints", "step-8") + "//", want},
+		{filepath.Join(run, "soups", "soup-8", "soup"), want},
+		{filepath.Join(run, "soups", "soup-8", "ingredient-1-seed-42") + "/", want},
+		{hf, ""},
+		{hf + "/", ""},
+	} {
+		if got := runRecipeOf(tc.path); got != tc.want {
+			t.Errorf("runRecipeOf(%q) = %q, want %q", tc.path, got, tc.want)
+		}
 	}
 }
