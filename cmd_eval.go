@@ -44,7 +44,7 @@ func olmesError(err error) error {
 // runEval is `olmolab eval --model CKPT_OR_RUN --tasks ...`.
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", stderr)
-	ckpt := fs.String("model", "", "an HF checkpoint directory, one of our checkpoints, or a run directory (its latest checkpoint)")
+	ckpt := fs.String("model", "", "an HF checkpoint directory, one of our checkpoints, or a run directory (the weights it ended with: its latest checkpoint, or the soup its recipe planned)")
 	tasks := fs.String("tasks", "builtin", "comma-separated tasks or groups: builtin, development, unseen, core9, olmes, arc_easy, mmlu, fact_qa_heldout:mc, a requests.jsonl.gz dump, …")
 	tokName := fs.String("tokenizer", "", "tokenizer (default: the run's, else guessed from the vocabulary: 100352 dolma2, 2048 world, 384 bytes)")
 	dataDir := fs.String("data", os.Getenv("OLMOLAB_OLMES_DATA"), "OLMES datasets directory (for the standard benchmarks)")

@@ -494,6 +494,14 @@ func TestManualSoupIsASideJob(t *testing.T) {
 	if len(s.Evals) == 0 || s.Evals[0].Value == s.Soup.Soup.Evals[0].Value {
 		t.Errorf("final evaluation %+v is the soup's %+v", s.Evals, s.Soup.Soup.Evals)
 	}
+	// and the run directory stands for the run's own weights
+	latest, _ := LatestCheckpoint(filepath.Join(root, "souped"))
+	if s.Soup.Final || latest == "" {
+		t.Errorf("side-job soup marked final (%v), latest checkpoint %q", s.Soup.Final, latest)
+	}
+	if got, err := ResolveCheckpoint(filepath.Join(root, "souped")); err != nil || got != latest {
+		t.Errorf("ResolveCheckpoint(run) = %q, %v; want its latest checkpoint %q", got, err, latest)
+	}
 }
 
 // TestPauseAndStopDuringASoup: pause holds a soup between ingredient steps

@@ -241,6 +241,14 @@ func TestSoup(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(rep.Dir, "soup.json")); err != nil {
 		t.Error(err)
 	}
+	// the run ended with the soup's weights: they are what the run directory
+	// stands for (eval --model RUN), not the checkpoint the soup started from
+	if !rep.Final {
+		t.Error("the planned soup's report is not marked final")
+	}
+	if got, err := ResolveCheckpoint(filepath.Join(root, "soup")); err != nil || got != rep.Soup.Dir {
+		t.Errorf("ResolveCheckpoint(run) = %q, %v; want the soup %q", got, err, rep.Soup.Dir)
+	}
 }
 
 func TestAnnealReachesZero(t *testing.T) {

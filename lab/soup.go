@@ -22,6 +22,9 @@ type SoupReport struct {
 	LR0         float64         `json:"lr0"`
 	Ingredients []SoupComponent `json:"ingredients"`
 	Soup        SoupComponent   `json:"soup"`
+	// Final: the recipe's planned soup, whose weights the run ends with (a
+	// side job from the soup action leaves the run's own).
+	Final bool `json:"final,omitempty"`
 }
 
 // SoupComponent is one ingredient (or the soup itself).
@@ -95,7 +98,7 @@ func (r *Run) runSoup(a Action, final bool) error {
 		lr0 = r.lr(r.st.Tokens)
 	}
 	rep := &SoupReport{Dir: filepath.Join(r.Dir, "soups", fmt.Sprintf("soup-%d", r.st.Step)), FromStep: r.st.Step,
-		FromTokens: r.st.Tokens, Tokens: n, LR0: lr0}
+		FromTokens: r.st.Tokens, Tokens: n, LR0: lr0, Final: final}
 	phase := r.st.Phase
 	restore := func() {
 		r.backend.WriteParams(params)

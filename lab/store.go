@@ -508,10 +508,21 @@ func readStepLosses(path string) ([]float64, error) {
 	return out, sc.Err()
 }
 
-// ResolveCheckpoint turns a run directory into its latest checkpoint; any other
-// path is returned as it is (an HF or olmolab checkpoint directory).
+// ResolveCheckpoint turns a run directory into the weights the run ended with:
+// its latest checkpoint or, for a finished run whose recipe planned a soup, the
+// soup (RUN/soups/soup-N/soup), which the run's final evaluation scored and
+// its latest checkpoint, the soup's starting point, is not. Any other path is
+// returned as it is (an HF or olmolab checkpoint directory).
 func ResolveCheckpoint(path string) (string, error) {
 	if _, err := os.Stat(filepath.Join(path, CkptDir)); err == nil {
+		if s, ok := ReadSummary(path); ok && s.State == "finished" && s.Soup != nil && s.Soup.Final {
+			// the run's directory, not the report's dirs: a run directory may move
+			soup := filepath.Join(path, "soups", fmt.Sprintf("soup-%d", s.Soup.FromStep), "soup")
+			if _, err := os.Stat(filepath.Join(soup, "config.json")); err != nil {
+				return "", fmt.Errorf("%s ended with a soup, whose weights are missing: %w", path, err)
+			}
+			return soup, nil
+		}
 		return LatestCheckpoint(path)
 	}
 	if _, err := os.Stat(path); err != nil {
