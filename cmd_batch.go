@@ -33,24 +33,17 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 	resume := fs.String("resume", "", "continue the run in this directory from its latest checkpoint")
 	runs := fs.String("runs", "runs", "directory for run directories")
 	name := fs.String("name", "", "run directory name (default: recipe name and time)")
-	// the recipe may come before or after the flags
+	// the recipe may come before, between or after the flags
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
 	var recipeArg string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		recipeArg, args = args[0], args[1:]
+	if len(pos) > 0 {
+		recipeArg = pos[0]
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
-		}
-		return usageError{err.Error()}
-	}
-	if recipeArg == "" && fs.NArg() > 0 {
-		recipeArg = fs.Arg(0)
-		if fs.NArg() > 1 {
-			return usageError{fmt.Sprintf("--batch: unexpected argument %q", fs.Arg(1))}
-		}
-	} else if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("--batch: unexpected argument %q", fs.Arg(0))}
+	if len(pos) > 1 {
+		return usageError{fmt.Sprintf("--batch: unexpected argument %q", pos[1])}
 	}
 	p := lab.RunParams{RunsDir: *runs, Name: *name, Evaluator: newEvaluator()}
 	var given []string // flags that go with a recipe, not with --resume

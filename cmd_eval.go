@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,24 +14,6 @@ import (
 	"github.com/olmolab/olmolab/lab/olmes"
 	"github.com/olmolab/olmolab/model"
 )
-
-// parseWithPositional parses flags that may come before or after positional args.
-func parseWithPositional(fs interface {
-	Parse([]string) error
-	Args() []string
-}, args []string) ([]string, error) {
-	var pos []string
-	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		pos, args = append(pos, args[0]), args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, errHelp
-		}
-		return nil, usageError{err.Error()}
-	}
-	return append(pos, fs.Args()...), nil
-}
 
 func olmesError(err error) error {
 	if olmes.IsInputError(err) || data.IsInputError(err) {
@@ -55,7 +36,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	seq := fs.Int("seq", 512, "context length to score at")
 	backend := fs.String("backend", "cpu", "engine: "+strings.Join(model.BackendNames(), ", "))
 	val := fs.String("val", "", "also the validation loss: TOKENS held-out tokens per source (e.g. 8K) of a run's eval.val sources (the built-in ones it trains on where it names none), else of each built-in world source; or run: the run's own eval.val, whose figures match its val/ records")
-	rest, err := parseWithPositional(fs, args)
+	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
@@ -270,7 +251,7 @@ func runSNR(args []string, stdout, stderr io.Writer) error {
 	noise := fs.String("noise", "per-run", "noise definition: per-run (std/mean over each run's last n, averaged) or pooled")
 	jsonOut := fs.String("json", "", "also write the table as JSON to this file")
 	subruns := fs.Bool("soups", false, "include soups and their ingredients as runs")
-	paths, err := parseWithPositional(fs, args)
+	paths, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}

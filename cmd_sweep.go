@@ -173,7 +173,11 @@ func gibString(b int64) string {
 }
 
 // parseInterleaved parses flags before, between and after positional
-// arguments (sweep RECIPE --seeds 3 --local, or sweep --seeds 3 RECIPE --local).
+// arguments (sweep RECIPE --seeds 3 --local, sweep --seeds 3 RECIPE --local,
+// tokenize --tokenizer world a.jsonl --out DIR) and returns the positional
+// ones in order. Everything after "--" is positional. The flag package alone
+// stops at the first positional argument, so a flag after one was taken for
+// another positional argument: an input file named "--out", a run "--json".
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
@@ -183,10 +187,14 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 			}
 			return nil, usageError{err.Error()}
 		}
-		if fs.NArg() == 0 {
+		rest := fs.Args()
+		if len(rest) == 0 {
 			return pos, nil
 		}
-		pos, args = append(pos, fs.Arg(0)), fs.Args()[1:]
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
 	}
 }
 

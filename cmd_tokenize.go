@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -22,18 +21,11 @@ func runTokenize(args []string, stdout, stderr io.Writer) error {
 	maxMB := fs.Int64("max-file-mb", 1024, "split output files at this size (MiB), at document boundaries")
 	strict := fs.Bool("strict", false, "stop at the first malformed JSON line instead of skipping it")
 	dtype := fs.String("dtype", "", "uint16 or uint32 (default: the smallest that holds the vocabulary)")
-	// inputs may come before or after the flags
-	var inputs []string
-	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		inputs, args = append(inputs, args[0]), args[1:]
+	// inputs may come before, between or after the flags
+	inputs, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
-		}
-		return usageError{err.Error()}
-	}
-	inputs = append(inputs, fs.Args()...)
 	if len(inputs) == 0 || *out == "" {
 		return usageError{"tokenize needs INPUT... and --out DIR"}
 	}

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -406,5 +408,78 @@ func TestRunRecipeOf(t *testing.T) {
 		if got := runRecipeOf(tc.path); got != tc.want {
 			t.Errorf("runRecipeOf(%q) = %q, want %q", tc.path, got, tc.want)
 		}
+	}
+}
+
+// TestParseInterleaved: flags may come before, between and after positional
+// arguments, in every command that takes both. The flag package alone stops at
+// the first positional argument, and the flags after it were taken for more:
+// tokenize read a file named "--tokenizer", snr a run named "--json", and
+// --batch called --name an unexpected argument.
+func TestParseInterleaved(t *testing.T) {
+	for _, tc := range []struct {
+		args      []string
+		pos       []string
+		out, tok  string
+		sets      string
+		wantError bool
+	}{
+		{args: []string{"a", "b", "--out", "d"}, pos: []string{"a", "b"}, out: "d"},
+		{args: []string{"--out", "d", "a", "b"}, pos: []string{"a", "b"}, out: "d"},
+		{args: []string{"--out", "d", "a", "--tok", "world"}, pos: []string{"a"}, out: "d", tok: "world"},
+		{args: []string{"--tok", "world", "a", "--out", "d", "b", "--set", "x=1", "c", "--set", "y=2"}, pos: []string{"a", "b", "c"}, out: "d", tok: "world", sets: "x=1,y=2"},
+		{args: []string{"a", "-", "--out=d"}, pos: []string{"a", "-"}, out: "d"}, // "-" is an argument (stdin), not a flag
+		{args: []string{"--out", "d", "--", "--tok", "a"}, pos: []string{"--tok", "a"}, out: "d"},
+		{args: []string{"a", "--nope"}, wantError: true},
+		{args: []string{"a", "--out"}, wantError: true},
+		{args: nil},
+	} {
+		fs := newFlags("t", io.Discard)
+		out := fs.String("out", "", "")
+		tok := fs.String("tok", "", "")
+		var sets stringList
+		fs.Var(&sets, "set", "")
+		pos, err := parseInterleaved(fs, tc.args)
+		if tc.wantError {
+			if err == nil {
+				t.Errorf("%q: no error", tc.args)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(pos, tc.pos) || *out != tc.out || *tok != tc.tok || strings.Join(sets, ",") != tc.sets {
+			t.Errorf("%q: positional %q, --out %q, --tok %q, --set %q, err %v; want %q, %q, %q, %q", tc.args, pos, *out, *tok, sets, err, tc.pos, tc.out, tc.tok, tc.sets)
+		}
+	}
+}
+
+// TestFlagsAfterArguments: each command that takes positional arguments reads
+// a flag that follows one (exit codes and outputs of whole commands).
+func TestFlagsAfterArguments(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "docs.jsonl")
+	os.WriteFile(in, []byte("{\"text\": \"hello world\"}\n"), 0o644)
+	var out, errb bytes.Buffer
+	if code := run([]string{"tokenize", "--tokenizer", "world", in, "--out", filepath.Join(dir, "tok")}, &out, &errb); code != 0 {
+		t.Fatalf("tokenize --tokenizer world IN --out DIR: exit %d: %s", code, errb.String())
+	}
+	// the world tokenizer's file: uint16 ids ending with its EOS, 2046
+	if b, err := os.ReadFile(filepath.Join(dir, "tok", "part-00000.npy")); err != nil || len(b) < 4 || b[len(b)-2] != 0xFE || b[len(b)-1] != 0x07 {
+		t.Errorf("tokenize --tokenizer world before the input: token file % x, %v; want uint16 ids ending in EOS 2046", b, err)
+	}
+	if !strings.Contains(out.String(), "documents\t1") {
+		t.Errorf("tokenize summary: %s", out.String())
+	}
+	errb.Reset()
+	if code := run([]string{"--batch", "--runs", dir, "testdata/tiny.yaml", "--name", "r", "--set", "max_tokens=512"}, &out, &errb); code != 0 {
+		t.Fatalf("--batch --runs DIR RECIPE --name NAME: exit %d: %s", code, errb.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "r", "summary.json")); err != nil {
+		t.Errorf("--name after the recipe was not used: %v", err)
+	}
+	js := filepath.Join(dir, "snr.json")
+	errb.Reset()
+	run([]string{"snr", "--last", "1", filepath.Join(dir, "r"), "--json", js}, &out, &errb)
+	if strings.Contains(errb.String(), "--json") {
+		t.Errorf("snr RUN --json FILE took --json for a run: %s", errb.String())
 	}
 }
