@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/olmolab/olmolab/lab/olmes"
 )
 
 // follow drains a run's events until it ends, handing each to on (which may
@@ -512,8 +514,8 @@ func TestPauseAndStopDuringASoup(t *testing.T) {
 	root := t.TempDir()
 	// the recipe's own soup at 2560 tokens, the run's last act; its base
 	// checkpoint is the soup's own (no interval checkpoint at that step)
-	rec := parseTiny(t, "anneal.auto_at=2560", "anneal.tokens=5120", "soup.ingredients=2", "max_tokens=1M", "checkpoint.interval=0")
-	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "sp", PeakFLOPS: 1e11})
+	rec := parseTiny(t, "anneal.auto_at=2560", "anneal.tokens=5120", "soup.ingredients=2", "max_tokens=1M", "checkpoint.interval=0", "eval.tasks=[fake]")
+	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "sp", PeakFLOPS: 1e11, Evaluator: &fakeEval{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -578,7 +580,7 @@ func TestPauseAndStopDuringASoup(t *testing.T) {
 	}
 
 	// resumed, the run makes its soup again from that checkpoint and ends
-	r, err = StartRun(context.Background(), RunParams{ResumeDir: filepath.Join(root, "sp"), PeakFLOPS: 1e11})
+	r, err = StartRun(context.Background(), RunParams{ResumeDir: filepath.Join(root, "sp"), PeakFLOPS: 1e11, Evaluator: &fakeEval{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -586,6 +588,39 @@ func TestPauseAndStopDuringASoup(t *testing.T) {
 	s, err = r.Wait()
 	if err != nil || s.State != "finished" || s.Soup == nil || s.Soup.FromStep != 10 || s.Steps != 10 {
 		t.Fatalf("resumed soup: state %q, steps %d, soup %+v, err %v", s.State, s.Steps, s.Soup, err)
+	}
+	// and its files read as if the stopped attempt had not been: one record of
+	// each evaluation, one step sequence per ingredient
+	recs, err := olmes.ReadEvalRecords(filepath.Join(root, "sp", EvalsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, rc := range recs {
+		seen[rc.Run+" "+rc.Why+" "+strconv.Itoa(rc.Step)]++
+	}
+	for _, k := range []string{"sp before soup 10", "sp/ingredient-1-seed-8 soup ingredient 10", "sp/ingredient-2-seed-9 soup ingredient 10", "sp/soup soup 10"} {
+		if seen[k] != 1 {
+			t.Errorf("evals.jsonl holds %d records of %q, want 1 (all: %v)", seen[k], k, seen)
+		}
+	}
+	for _, ing := range s.Soup.Ingredients {
+		b, err := os.ReadFile(filepath.Join(root, "sp", "soups", "soup-10", ing.Name, MetricsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var steps []int64
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var e Event
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				t.Fatalf("%s: %v", ing.Name, err)
+			}
+			steps = append(steps, e.Step)
+		}
+		want := int(s.Soup.Tokens / 256)
+		if len(steps) != want || steps[0] != 11 || steps[len(steps)-1] != int64(10+want) {
+			t.Errorf("%s: metrics.jsonl holds steps %v, want 11 to %d once", ing.Name, steps, 10+want)
+		}
 	}
 }
 

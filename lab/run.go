@@ -321,6 +321,10 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 				return nil, err
 			}
 		}
+		if err := dropAbandonedSoup(r.Dir, r.st.Step); err != nil {
+			r.close()
+			return nil, err
+		}
 		// The summary covers the whole run, not just this process's part.
 		if r.lossHist, err = readStepLosses(filepath.Join(r.Dir, MetricsFile)); err != nil {
 			r.close()

@@ -323,6 +323,12 @@ func truncateJSONLAfter(path string, step int64) error {
 		}
 		return has && s > step
 	}
+	return filterJSONL(path, drop)
+}
+
+// filterJSONL rewrites a JSONL file without the lines drop selects (and a torn
+// last line): a truncation when they are all at the end.
+func filterJSONL(path string, drop func(line []byte) bool) error {
 	cut, rewrite, err := scanJSONL(path, drop)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -347,6 +353,36 @@ func truncateJSONLAfter(path string, step int64) error {
 		return nil
 	}
 	return rewriteJSONL(path, drop)
+}
+
+// dropAbandonedSoup: a soup interrupted before it finished (Ctrl-C, a
+// preemption) leaves soups/soup-N without soup.json, and evals.jsonl with the
+// records of its evaluations at step N, the step of the checkpoint the run
+// resumes from, which truncateJSONLAfter keeps. A resumed run that makes the
+// recipe's soup again would then hold two "before soup" records, two of each
+// finished ingredient's and, appended in its directory, two step sequences of
+// an ingredient's metrics. The abandoned attempt is removed, as an interrupted
+// stretch of training is.
+func dropAbandonedSoup(runDir string, step int64) error {
+	dir := filepath.Join(runDir, "soups", fmt.Sprintf("soup-%d", step))
+	if _, err := os.Stat(dir); err != nil {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, "soup.json")); err == nil {
+		return nil // a finished soup
+	}
+	soupWhys := map[string]bool{"before soup": true, "soup ingredient": true, "soup": true}
+	err := filterJSONL(filepath.Join(runDir, EvalsFile), func(line []byte) bool {
+		var v struct {
+			Step int64  `json:"step"`
+			Why  string `json:"why"`
+		}
+		return json.Unmarshal(line, &v) == nil && v.Step == step && soupWhys[v.Why]
+	})
+	if err != nil {
+		return err
+	}
+	return os.RemoveAll(dir)
 }
 
 // scanJSONL reads path's lines and returns where the first line to drop
