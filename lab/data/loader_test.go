@@ -32,7 +32,12 @@ func TestTokenFiles(t *testing.T) {
 			}
 			writeTokens(t, filepath.Join(dir, "a.npy"), dt, a)
 			writeTokens(t, filepath.Join(dir, "b.npy"), dt, b)
-			l := mustLoader(t, LoaderParams{Tokenizer: dolma2(), SeqLen: T, DType: dt,
+			// uint16 files hold the ids of a vocabulary that fits (world's); dolma2's do not fit
+			var tok Tokenizer = dolma2()
+			if dt == Uint16 {
+				tok = worldTokenizer()
+			}
+			l := mustLoader(t, LoaderParams{Tokenizer: tok, SeqLen: T, DType: dt,
 				Sources: []SourceSpec{{Name: "tok", TargetRatio: 1, Paths: []string{filepath.Join(dir, "*.npy")}}}})
 			got := map[int32]bool{}
 			for _, batch := range batches(t, l, 7, 1) {
@@ -340,6 +345,9 @@ func TestBadInput(t *testing.T) {
 		{"mixed kinds", src(1, big, malformed), false, []string{"mixes 1 token files and 1 document files"}},
 		{"builtin with files", src(1, "builtin:qa", malformed), false, []string{"only path"}},
 	}
+	// dolma2 ids as OLMo writes them (uint32, EOS 100257 = 0x187A1 after each document) read as uint16: the high
+	// halves are 0 or 1, not all 0, and every half is below the vocabulary, so only the dtype can tell.
+	dolma := writeTokens(t, filepath.Join(dir, "dolma2.npy"), Uint32, slices.Repeat([]uint32{15339, 1917, 100257}, 32))
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := NewLoader(LoaderParams{Tokenizer: byteTokenizer{}, SeqLen: 2, Sources: tc.sources, Strict: tc.strict})
@@ -352,6 +360,10 @@ func TestBadInput(t *testing.T) {
 				}
 			}
 		})
+	}
+	_, err := NewLoader(LoaderParams{Tokenizer: dolma2(), SeqLen: 8, DType: Uint16, Sources: src(1, dolma)})
+	if !IsInputError(err) || !strings.Contains(err.Error(), "uint16 cannot hold the ids of tokenizer dolma2") {
+		t.Errorf("dolma2 uint32 file read as uint16: %v, want an InputError", err)
 	}
 	// Lenient: malformed lines are warnings with file:line, and the rest of the file is read.
 	var w warnings

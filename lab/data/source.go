@@ -269,6 +269,15 @@ func compactStrings(xs []string) []string {
 // openTokens maps the token files, checks every id (in parallel: memory bandwidth, about a second per few GB), and
 // counts instances per file as OLMo does: file_tokens // seq_len, the remainder dropped.
 func (s *source) openTokens(paths []string, p openParams, probs *problems) bool {
+	// A vocabulary past 2^16 (dolma2's, 100352) does not fit uint16, so such files
+	// are uint32 (OLMo's own dolma2 data): read as uint16, every id splits into
+	// two ids below the vocabulary, which no check below can tell from data, as
+	// the high halves are 0 or 1 (EOS 100257 is 0x187A1), not all 0.
+	if p.dtype == Uint16 && p.tok.VocabSize() > 1<<16 {
+		probs.add(&InputError{Source: s.spec.Name, Msg: fmt.Sprintf("uint16 cannot hold the ids of tokenizer %s (vocabulary %d), so its token files are not uint16", p.tok.Name(), p.tok.VocabSize()),
+			Hint: "drop dataset.dtype: uint16, or set it to uint32 (OLMo's dolma2 files, olmolab tokenize's default)"})
+		return false
+	}
 	s.files = make([]*tokenFile, len(paths))
 	errs := make([]*InputError, len(paths))
 	forEach(len(paths), func(i int) {
