@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/olmolab/olmolab/lab"
+	"github.com/olmolab/olmolab/lab/data"
 	"github.com/olmolab/olmolab/model"
 )
 
@@ -225,6 +226,11 @@ func (pl *plan) data() error {
 	}
 	if !(sum > 0) {
 		return fail(r, "dataset.sources", "the target ratios sum to %v; at least one must be positive", sum)
+	}
+	// OLMo-core reads with the dtype it is given: uint16 for a vocabulary past
+	// 2^16 (dolma2's OLMo files are uint32) would split every id in two.
+	if r.DataDType == data.Uint16 && r.Model.VocabSize > 1<<16 {
+		return fail(r, "dataset.dtype", "uint16 cannot hold the ids of a %d-token vocabulary (tokenizer %s), so its token files are uint32\nHINT: drop dataset.dtype, or set it to uint32", r.Model.VocabSize, r.Tokenizer)
 	}
 	for i, s := range r.Dataset {
 		field := fmt.Sprintf("dataset.sources[%d]", i)

@@ -425,16 +425,24 @@ func TestDataDType(t *testing.T) {
 	if files := exportFiles(t, r, "x", 8, 1); bytes.Contains(files["train.py"], []byte("dtype=\"uint")) {
 		t.Errorf("train.py sets a token dtype the recipe did not ask for")
 	}
-	r = shipped(t, "olmo2_1B_stage1", "dataset.dtype=uint16")
+	r = shipped(t, "olmo2_1B_stage1", "dataset.dtype=uint32")
 	files := exportFiles(t, r, "x", 8, 1)
-	if !bytes.Contains(files["train.py"], []byte(`dtype="uint16",  # dataset.dtype`)) {
+	if !bytes.Contains(files["train.py"], []byte(`dtype="uint32",  # dataset.dtype`)) {
 		t.Errorf("dataset.dtype not in train.py")
 	}
 	if _, err := exec.LookPath("python3"); err == nil {
 		ds := find(t, runStub(t, python(t), files), "NumpyFSLDatasetConfig.from_src_mix")[0]
-		if ds["dtype"] != "uint16" {
-			t.Errorf("NumpyFSLDatasetConfig dtype %v, want uint16", ds["dtype"])
+		if ds["dtype"] != "uint32" {
+			t.Errorf("NumpyFSLDatasetConfig dtype %v, want uint32", ds["dtype"])
 		}
+	}
+	// uint16 cannot hold dolma2's ids: OLMo-core would read its uint32 files
+	// as two ids each, so the export refuses it
+	r = shipped(t, "olmo2_1B_stage1", "dataset.dtype=uint16")
+	_, err := OLMoCore(OLMoCoreParams{Recipe: r, NProc: 8, Nodes: 1})
+	var re *lab.RecipeError
+	if !errors.As(err, &re) || re.Field != "dataset.dtype" {
+		t.Errorf("uint16 with dolma2: %v, want a RecipeError on dataset.dtype", err)
 	}
 }
 
