@@ -189,6 +189,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	}
 
 	r.kb = rec.World.KB()
+	var evalNotes []string // where an OLMES task's requests differ from OLMES's (warnings)
 	if len(rec.Eval.Tasks) > 0 {
 		if p.Evaluator == nil {
 			p.Evaluator = NewOLMESEvaluator("")
@@ -196,8 +197,14 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		}
 		if oe, ok := p.Evaluator.(*OLMESEvaluator); ok {
 			oe.KB = r.kb
-			if _, err := oe.load(rec.Eval); err != nil { // unknown tasks, missing data: before training
+			tasks, err := oe.load(rec.Eval) // unknown tasks, missing data: before training
+			if err != nil {
 				return nil, &InputError{fmt.Errorf("%s: eval.tasks: %w", rec.Path, err)}
+			}
+			for _, t := range tasks {
+				for _, n := range t.Notes {
+					evalNotes = append(evalNotes, "eval.tasks: "+n)
+				}
 			}
 		}
 	}
@@ -220,7 +227,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	if resume != nil {
 		mix = resume.State.Mix
 	}
-	var warnings []string
+	warnings := evalNotes
 	loader, err := data.NewLoader(data.LoaderParams{Sources: mix, Tokenizer: tok, SeqLen: T, Seed: seed, Strict: rec.StrictData, DType: rec.DataDType, World: r.kb,
 		Warn: func(s string) { warnings = append(warnings, s) }})
 	if err != nil {

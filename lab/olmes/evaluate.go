@@ -56,6 +56,8 @@ type Results struct {
 	Truncated int `json:"truncated"`
 	// Batch is the (B,T) micro-batch the requests were scored in (see EvalOptions.Reshape).
 	Batch [2]int `json:"batch"`
+	// Notes are the tasks' Notes: where their requests differ from OLMES's.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // RequestsPerSecond is the scoring throughput.
@@ -108,6 +110,9 @@ func Evaluate(ctx context.Context, be model.Backend, tok data.Tokenizer, tasks [
 		return Results{}, err
 	}
 	res := Results{Backend: be.Name(), Requests: st.Requests, Forwards: st.Forwards, Longest: st.Longest, Truncated: st.Trunc}
+	for _, t := range tasks {
+		res.Notes = append(res.Notes, t.Notes...)
+	}
 	res.Batch[0], res.Batch[1] = scorer.MicroBatch()
 	for _, t := range tasks {
 		uncond := t.HasUncond()
@@ -193,6 +198,11 @@ func (r Results) WriteTable(w io.Writer) error {
 	if _, err := fmt.Fprintf(w, "%d requests in %d forwards of %dx%d on %s, %.1fs (%.1f requests/s); bits_per_byte_corr: lower is better\n",
 		r.Requests, r.Forwards, r.Batch[0], r.Batch[1], r.Backend, r.Seconds, r.RequestsPerSecond()); err != nil {
 		return err
+	}
+	for _, n := range r.Notes {
+		if _, err := fmt.Fprintf(w, "warning: %s\n", n); err != nil {
+			return err
+		}
 	}
 	if r.Truncated > 0 {
 		_, err := fmt.Fprintf(w, "warning: %d requests were left-truncated to the model's context (longest input %d tokens)\n", r.Truncated, r.Longest)

@@ -72,7 +72,27 @@ func LoadTask(name string, f Formulation, o LoadOptions) (*Task, error) {
 	if strings.HasPrefix(strings.ToLower(base), "mmlu_") {
 		t.Name = strings.ToLower(base)
 	}
+	if b.Name == "boolq" && !boolqTitled(reqs) {
+		t.Notes = append(t.Notes, "boolq: the data has no Wikipedia titles (google/boolq), which OLMES's copy (super_glue) puts before each passage as \"Title -- passage\"; these prompts, and so the scores, differ from OLMES's; give super_glue's boolq or the published JSONL (it has the titles) to score OLMES's prompts")
+	}
 	return t, nil
+}
+
+// boolqTitled reports whether most BoolQ docs start with a "Title -- " line, as super_glue's passages do (and
+// normBoolQ makes of the published JSONL's title field); google/boolq's passages have no title.
+func boolqTitled(reqs []Request) bool {
+	docs, titled := map[int]bool{}, 0
+	for _, r := range reqs {
+		if r.DocID >= UncondDocIDOffset || docs[r.DocID] {
+			continue
+		}
+		docs[r.DocID] = true
+		first, _, _ := strings.Cut(r.Doc.Str("query"), "\n")
+		if strings.Contains(first, " -- ") {
+			titled++
+		}
+	}
+	return 2*titled > len(docs)
 }
 
 // LoadTasks loads several tasks, expanding group names (TaskGroups) and comma-separated lists:

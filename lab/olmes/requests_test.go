@@ -502,3 +502,36 @@ func TestRequestsUnknownTaskHint(t *testing.T) {
 		})
 	}
 }
+
+// TestBoolQWithoutTitles: BoolQ data without the Wikipedia titles (google/boolq) builds prompts that differ from
+// OLMES's, whose super_glue passages start with "Title -- "; the task says so (a warning under the scores), and
+// data with titles does not.
+func TestBoolQWithoutTitles(t *testing.T) {
+	for _, titled := range []bool{true, false} {
+		tmp := t.TempDir()
+		var rows []any
+		for i := range 6 {
+			row := map[string]any{"question": fmt.Sprintf("is %d even", i), "answer": i%2 == 0, "passage": fmt.Sprintf("Number %d is a number.", i)}
+			if titled {
+				row["title"] = fmt.Sprintf("Number %d", i)
+			}
+			rows = append(rows, row)
+		}
+		writeJSONL(t, filepath.Join(tmp, "boolq/dev.jsonl"), rows)
+		task, err := LoadTask("boolq", RC, LoadOptions{DataDir: tmp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		noted := len(task.Notes) == 1 && strings.Contains(task.Notes[0], "no Wikipedia titles")
+		if noted == titled {
+			t.Errorf("titles %v: notes %q", titled, task.Notes)
+		}
+		var b bytes.Buffer
+		if err := (Results{Notes: task.Notes, Requests: 1}).WriteTable(&b); err != nil {
+			t.Fatal(err)
+		}
+		if warned := strings.Contains(b.String(), "warning: boolq: the data has no Wikipedia titles"); warned != !titled {
+			t.Errorf("titles %v: table %q", titled, b.String())
+		}
+	}
+}

@@ -73,6 +73,9 @@ type Task struct {
 	// Macro averages the per-subtask means with equal weight (MMLU, olmes.md §3) instead of pooling instances.
 	Macro     bool
 	Instances []Instance
+	// Notes say where the task's requests knowingly differ from OLMES's own (the data at hand lacks something),
+	// so that its scores are not compared with OLMES's as if they were the same; they are printed as warnings.
+	Notes []string
 }
 
 // Subtasks returns the distinct subtask names in first-seen order.
