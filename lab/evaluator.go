@@ -65,20 +65,21 @@ func (e *OLMESEvaluator) load(spec EvalSpec) ([]*olmes.Task, error) {
 	if e.key == key && e.tasks != nil {
 		return e.tasks, nil
 	}
+	// eval.limit picks instances as olmolab eval --limit does, so a run's scores
+	// and the command's on the same checkpoint are of the same instances: OLMES's
+	// seeded subsample of a benchmark (not its first instances in file order),
+	// the built-in tasks' own sample, the first instances of a request dump.
 	opts := olmes.LoadOptions{DataDir: e.DataDir, KB: e.KB}
 	if spec.Limit != 0 {
 		opts.Builtin.Limit = spec.Limit
+		opts.Build.Limit = spec.Limit
+	}
+	if spec.Limit > 0 {
+		opts.DumpLimit = spec.Limit
 	}
 	tasks, err := olmes.LoadTasks(spec.Tasks, olmes.RC, opts)
 	if err != nil {
 		return nil, err
-	}
-	if spec.Limit > 0 {
-		for _, t := range tasks {
-			if len(t.Instances) > spec.Limit {
-				t.Instances = t.Instances[:spec.Limit]
-			}
-		}
 	}
 	e.key, e.tasks = key, tasks
 	return tasks, nil
