@@ -358,6 +358,10 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	if resume != nil {
 		r.emit(Event{Type: EvResumed, Checkpoint: resumeFrom, TotalTokens: r.st.TotalTokens, Mix: r.st.Mix,
 			Message: fmt.Sprintf("from checkpoint %s (step %d, %s tokens)", resumeFrom, r.st.Step, HumanCount(r.st.Tokens))})
+		if rec.Checkpoint.Dtype == "BF16" {
+			// the weights were stored rounded; the Adam moments are float32
+			warnings = append(warnings, "checkpoint.dtype BF16: the weights come back rounded to bfloat16, so from here the losses differ slightly from an uninterrupted run's (the batches are the same); checkpoint.dtype F32 resumes exactly")
+		}
 	}
 	for _, w := range append(rec.Warnings, warnings...) {
 		r.emit(Event{Type: EvWarning, Message: w})

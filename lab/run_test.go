@@ -650,3 +650,41 @@ func TestResumeBadDir(t *testing.T) {
 		t.Error("a refused resume left its lock")
 	}
 }
+
+// TestResumeFromBF16Warns: a BF16 checkpoint gives back rounded weights, so a
+// resumed run cannot match an uninterrupted one step for step as an F32 one
+// does; the resume says so instead of letting the losses differ unexplained.
+func TestResumeFromBF16Warns(t *testing.T) {
+	for _, dtype := range []string{"BF16", "F32"} {
+		root := t.TempDir()
+		ctx, cancel := context.WithCancel(context.Background())
+		r, err := StartRun(ctx, RunParams{Recipe: parseTiny(t, "max_tokens=1M", "checkpoint.interval=0", "checkpoint.dtype="+dtype), RunsDir: root, Name: "int", PeakFLOPS: 1e11})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			<-r.Events.Notify()
+			if evs := r.Events.Drain(nil); len(evs) > 0 && evs[len(evs)-1].Step >= 2 {
+				break
+			}
+		}
+		cancel()
+		if _, err := r.Wait(); !errors.Is(err, ErrInterrupted) {
+			t.Fatalf("%s: %v", dtype, err)
+		}
+		ctx, cancel = context.WithCancel(context.Background())
+		r, err = StartRun(ctx, RunParams{ResumeDir: filepath.Join(root, "int"), PeakFLOPS: 1e11})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		r.Wait()
+		b, err := os.ReadFile(filepath.Join(root, "int", EventsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if warned := strings.Contains(string(b), "checkpoint.dtype BF16: the weights come back rounded"); warned != (dtype == "BF16") {
+			t.Errorf("resume from a %s checkpoint: warned %v", dtype, warned)
+		}
+	}
+}
