@@ -206,13 +206,22 @@ type dolmaDoc struct {
 	Text *string `json:"text"`
 }
 
-// parseDoc returns a line's "text". A line that is not a JSON object, or has no string "text", is malformed.
+// utf8BOM starts files that some Windows tools write; JSON has no place for it.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// parseDoc returns a line's "text". A line that is not a JSON object, or has no string "text", is malformed. A UTF-8
+// byte order mark before the object (the first line of a file some Windows tools wrote) is skipped.
 func parseDoc(line []byte) (string, error) {
-	if line[0] != '{' {
+	line = bytes.TrimPrefix(line, utf8BOM)
+	if len(line) == 0 || line[0] != '{' {
 		return "", errors.New("not a JSON object")
 	}
 	var d dolmaDoc
 	if err := json.Unmarshal(line, &d); err != nil {
+		// say it in the file's terms, not in Go's ("Go struct field dolmaDoc.text of type string")
+		if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) && te.Field == "text" {
+			return "", fmt.Errorf(`"text" is a JSON %s, not a string`, te.Value)
+		}
 		return "", err
 	}
 	if d.Text == nil {

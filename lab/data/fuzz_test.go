@@ -183,3 +183,26 @@ type fixedVocab struct {
 }
 
 func (f fixedVocab) VocabSize() int { return f.v }
+
+// TestParseDoc: what a Dolma line gives, and what a malformed one is called, in the file's terms.
+func TestParseDoc(t *testing.T) {
+	for _, tc := range []struct {
+		line, text, err string
+	}{
+		{`{"text": "hello", "id": 1}`, "hello", ""},
+		{"\xef\xbb\xbf{\"text\": \"first line after a BOM\"}", "first line after a BOM", ""},
+		{`{"text": 5}`, "", `"text" is a JSON number, not a string`},
+		{`{"text": ["a", "b"]}`, "", `"text" is a JSON array, not a string`},
+		{`{"text": {"a": 1}}`, "", `"text" is a JSON object, not a string`},
+		{`{"text": null}`, "", `no "text" field`},
+		{`{"id": 1}`, "", `no "text" field`},
+		{`[1, 2]`, "", "not a JSON object"},
+		{"\xef\xbb\xbf", "", "not a JSON object"},
+		{`{"text": "unclosed}`, "", "unexpected end of JSON input"},
+	} {
+		text, err := parseDoc([]byte(tc.line))
+		if text != tc.text || (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("parseDoc(%q) = %q, %v; want %q, %q", tc.line, text, err, tc.text, tc.err)
+		}
+	}
+}
