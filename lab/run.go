@@ -97,6 +97,7 @@ type Run struct {
 	started   time.Time
 	stepTime  time.Duration
 	stepToks  int64
+	before    float64 // seconds the run took in earlier processes (up to the checkpoint it resumed from)
 	peak      float64
 	locked    bool   // this process wrote the run directory's LockFile
 	stopBeat  func() // ends the lock's heartbeat
@@ -269,6 +270,9 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		b.WriteOptState(resume.M, resume.V, resume.State.OptStep)
 		r.st = *resume.State
 		r.st.TotalTokens = wholeSteps(r.st.TotalTokens, rec) // checkpoints written before budgets were whole steps
+		// the summary covers the whole run: time and throughput count on
+		r.before = resume.State.Seconds
+		r.stepTime, r.stepToks = time.Duration(resume.State.StepSeconds*float64(time.Second)), resume.State.StepTokens
 		r.spikeLoss.Restore(r.st.SpikesLoss)
 		r.spikeGrad.Restore(r.st.SpikesGrad)
 	case start != nil:
@@ -867,6 +871,8 @@ func (r *Run) snapshotState() CheckpointState {
 	st.SpikesLoss = r.spikeLoss.State()
 	st.SpikesGrad = r.spikeGrad.State()
 	st.Time = time.Now()
+	st.Seconds = r.before + time.Since(r.started).Seconds()
+	st.StepSeconds, st.StepTokens = r.stepTime.Seconds(), r.stepToks
 	return st
 }
 
@@ -959,7 +965,7 @@ type RunSummary struct {
 
 func (r *Run) summarize(state string) RunSummary {
 	s := RunSummary{Run: r.Name, Dir: r.Dir, State: state, Steps: r.st.Step, Tokens: r.st.Tokens, FinalLR: r.st.LR,
-		SpikeLoss: r.spikeLoss.Score(), SpikeGrad: r.spikeGrad.Score(), Seconds: time.Since(r.started).Seconds(),
+		SpikeLoss: r.spikeLoss.Score(), SpikeGrad: r.spikeGrad.Score(), Seconds: r.before + time.Since(r.started).Seconds(),
 		Evals: r.lastEval, Soup: r.soup}
 	if r.st.Phase == "anneal" || r.st.AnnealTokens > 0 {
 		s.AnnealStart = r.st.AnnealStart

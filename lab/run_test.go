@@ -688,3 +688,51 @@ func TestResumeFromBF16Warns(t *testing.T) {
 		}
 	}
 }
+
+// TestResumedSummaryCoversTheWholeRun: a resumed run's summary counts the time
+// and the training throughput of the processes before it (up to the checkpoint
+// it continues from), as it counts their steps and losses. Its seconds were
+// the last process's alone.
+func TestResumedSummaryCoversTheWholeRun(t *testing.T) {
+	root := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := StartRun(ctx, RunParams{Recipe: parseTiny(t, "max_tokens=2560", "checkpoint.interval=0"), RunsDir: root, Name: "int", PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	paused := false
+	for !paused {
+		<-r.Events.Notify()
+		for _, e := range r.Events.Drain(nil) {
+			if e.Type == EvStep && e.Step == 2 {
+				r.Do(Action{Kind: ActPause})
+			}
+			paused = paused || e.Type == EvPhase && e.Message == "paused"
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // the first process's time, mostly paused
+	cancel()
+	first, err := r.Wait()
+	if !errors.Is(err, ErrInterrupted) || first.Seconds < 0.5 {
+		t.Fatalf("interrupted run: %v, %v s", err, first.Seconds)
+	}
+	r, err = StartRun(context.Background(), RunParams{ResumeDir: filepath.Join(root, "int"), PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := r.Wait()
+	if err != nil || s.State != "finished" {
+		t.Fatalf("resumed: %v %q", err, s.State)
+	}
+	if s.Seconds < first.Seconds {
+		t.Errorf("the whole run took %.2f s by its summary, less than its first process's %.2f s", s.Seconds, first.Seconds)
+	}
+	// tokens/s counts every step's tokens, the first process's too
+	ck, err := loadCheckpoint(filepath.Join(root, "int"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ck.State.StepTokens != s.Tokens || ck.State.Seconds < first.Seconds {
+		t.Errorf("last checkpoint: %d step tokens of %d, %.2f s (first process %.2f s)", ck.State.StepTokens, s.Tokens, ck.State.Seconds, first.Seconds)
+	}
+}

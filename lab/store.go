@@ -60,6 +60,13 @@ type CheckpointState struct {
 	OptStep      int               `json:"opt_step"`
 	Backend      string            `json:"backend"`
 	Time         time.Time         `json:"time"`
+	// Seconds is the wall-clock time the run had taken up to this checkpoint, in
+	// all the processes that trained it; StepSeconds and StepTokens are the time
+	// and tokens of its training steps (tokens/s). A resumed run's summary
+	// counts on from them, so it covers the whole run.
+	Seconds     float64 `json:"seconds,omitempty"`
+	StepSeconds float64 `json:"step_seconds,omitempty"`
+	StepTokens  int64   `json:"step_tokens,omitempty"`
 }
 
 // check refuses a state.json a run cannot continue from (hand-edited or
