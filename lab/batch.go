@@ -128,6 +128,30 @@ func HumanCount(n int64) string {
 	return fmt.Sprint(n)
 }
 
+// sourcesLine lists the tokens trained on per source with their share, most
+// first ("web 12.3K (60.0%), qa 8.2K (40.0%)"); sources never served are left out.
+func sourcesLine(src map[string]int64) string {
+	var total int64
+	names := make([]string, 0, len(src))
+	for name, n := range src {
+		if n > 0 {
+			names = append(names, name)
+			total += n
+		}
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if src[names[i]] != src[names[j]] {
+			return src[names[i]] > src[names[j]]
+		}
+		return names[i] < names[j]
+	})
+	parts := make([]string, len(names))
+	for i, name := range names {
+		parts[i] = fmt.Sprintf("%s %s (%.1f%%)", name, HumanCount(src[name]), 100*float64(src[name])/float64(total))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // PrintSummary writes the end-of-run table.
 func PrintSummary(w io.Writer, s RunSummary) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -137,6 +161,9 @@ func PrintSummary(w io.Writer, s RunSummary) {
 	fmt.Fprintf(tw, "loss\tfirst %.4f → final %.4f (min %.4f)\n", s.FirstLoss, s.FinalLoss, s.MinLoss)
 	if s.AnnealStart > 0 {
 		fmt.Fprintf(tw, "anneal\tfrom %s tokens, final LR %.3g\n", HumanCount(s.AnnealStart), s.FinalLR)
+	}
+	if line := sourcesLine(s.Sources); line != "" {
+		fmt.Fprintf(tw, "data\t%s\n", line)
 	}
 	fmt.Fprintf(tw, "spike score\tloss %.2f%%, grad norm %.2f%%\n", s.SpikeLoss, s.SpikeGrad)
 	fmt.Fprintf(tw, "speed\t%s tokens/s, MFU %.1f%%, %.0f s\n", HumanCount(int64(s.TokensPerSec)), 100*s.MFU, s.Seconds)

@@ -944,23 +944,26 @@ func (r *Run) recordEval(run, why string, scores []EvalScore) {
 
 // RunSummary is the end-of-run table (and summary.json).
 type RunSummary struct {
-	Run          string      `json:"run"`
-	Dir          string      `json:"dir"`
-	State        string      `json:"state"`
-	Steps        int64       `json:"steps"`
-	Tokens       int64       `json:"tokens"`
-	FirstLoss    float64     `json:"first_loss"`
-	FinalLoss    float64     `json:"final_loss"` // mean of the last 10 steps
-	MinLoss      float64     `json:"min_loss"`
-	FinalLR      float64     `json:"final_lr"`
-	AnnealStart  int64       `json:"anneal_start_tokens,omitempty"`
-	SpikeLoss    float64     `json:"spike_score_loss"`
-	SpikeGrad    float64     `json:"spike_score_grad_norm"`
-	TokensPerSec float64     `json:"tokens_per_s"`
-	MFU          float64     `json:"mfu"`
-	Seconds      float64     `json:"seconds"`
-	Evals        []EvalScore `json:"evals,omitempty"`
-	Soup         *SoupReport `json:"soup,omitempty"`
+	Run          string  `json:"run"`
+	Dir          string  `json:"dir"`
+	State        string  `json:"state"`
+	Steps        int64   `json:"steps"`
+	Tokens       int64   `json:"tokens"`
+	FirstLoss    float64 `json:"first_loss"`
+	FinalLoss    float64 `json:"final_loss"` // mean of the last 10 steps
+	MinLoss      float64 `json:"min_loss"`
+	FinalLR      float64 `json:"final_lr"`
+	AnnealStart  int64   `json:"anneal_start_tokens,omitempty"`
+	SpikeLoss    float64 `json:"spike_score_loss"`
+	SpikeGrad    float64 `json:"spike_score_grad_norm"`
+	TokensPerSec float64 `json:"tokens_per_s"`
+	MFU          float64 `json:"mfu"`
+	Seconds      float64 `json:"seconds"`
+	// Sources are the tokens trained on per data source over the whole run (the
+	// last step's "sources"), to check the mixture against its ratios.
+	Sources map[string]int64 `json:"sources,omitempty"`
+	Evals   []EvalScore      `json:"evals,omitempty"`
+	Soup    *SoupReport      `json:"soup,omitempty"`
 }
 
 func (r *Run) summarize(state string) RunSummary {
@@ -969,6 +972,9 @@ func (r *Run) summarize(state string) RunSummary {
 		Evals: r.lastEval, Soup: r.soup}
 	if r.st.Phase == "anneal" || r.st.AnnealTokens > 0 {
 		s.AnnealStart = r.st.AnnealStart
+	}
+	if r.loader != nil {
+		s.Sources = r.loader.TokensBySource()
 	}
 	if n := len(r.lossHist); n > 0 {
 		s.FirstLoss, s.MinLoss = r.lossHist[0], math.Inf(1)

@@ -1,0 +1,25 @@
+package lab_test
+
+import (
+	"os"
+
+	"github.com/olmolab/olmolab/lab"
+)
+
+// The end-of-run table, with the tokens each source gave (whole run, most
+// first) to check the mixture against its target ratios.
+func ExamplePrintSummary() {
+	lab.PrintSummary(os.Stdout, lab.RunSummary{
+		Run: "mix", Dir: "runs/mix", State: "finished", Steps: 40, Tokens: 40960,
+		FirstLoss: 11.54, FinalLoss: 5.33, MinLoss: 5.11, TokensPerSec: 1289, MFU: 0.268, Seconds: 35,
+		Sources: map[string]int64{"web": 12288, "docs": 8192, "tok": 8192, "deep": 8192, "plain": 4096, "unused": 0},
+	})
+	// Output:
+	// run             mix (finished)
+	// directory       runs/mix
+	// steps / tokens  40 / 41.0K
+	// loss            first 11.5400 → final 5.3300 (min 5.1100)
+	// data            web 12.3K (30.0%), deep 8192 (20.0%), docs 8192 (20.0%), tok 8192 (20.0%), plain 4096 (10.0%)
+	// spike score     loss 0.00%, grad norm 0.00%
+	// speed           1289 tokens/s, MFU 26.8%, 35 s
+}
