@@ -180,6 +180,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 
 	// the checkpoint to start from (load_path), validated before anything trains
 	var start *loadedCheckpoint
+	var startMsg string // what the run took from it, for a phase event
 	if resume == nil && rec.LoadPath != "" {
 		if start, err = loadCheckpoint(rec.LoadPath); err != nil {
 			return nil, &InputError{fmt.Errorf("%s: load_path: %w", rec.Path, err)}
@@ -277,15 +278,21 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		r.spikeGrad.Restore(r.st.SpikesGrad)
 	case start != nil:
 		b.WriteParams(start.Params)
+		what := "weights; Adam state starts afresh"
 		if start.M != nil {
 			b.WriteOptState(start.M, start.V, start.State.OptStep) // Adam state carries over (olmo2.md §5)
+			what = "weights and Adam state"
 		}
+		startMsg = fmt.Sprintf("load_path: %s from %s", what, start.Dir)
 		if rec.StartAsAnneal {
-			lr0 := rec.Optimizer.LR
+			lr0, from := rec.Optimizer.LR, "optimizer.lr"
 			if start.State != nil && start.State.LR > 0 {
-				lr0 = start.State.LR // OLMo-core's get_lr_from_checkpoint
+				lr0, from = start.State.LR, "the checkpoint's last LR, not optimizer.lr" // OLMo-core's get_lr_from_checkpoint
 			}
 			r.st.Phase, r.st.AnnealStart, r.st.AnnealTokens, r.st.AnnealLR0 = "anneal", 0, r.st.TotalTokens, lr0
+			// say which LR the anneal starts from: a recipe's optimizer.lr is
+			// not it when the checkpoint has its own
+			startMsg += fmt.Sprintf("; anneal: LR %.3g (%s) → 0 over %d tokens", lr0, from, r.st.TotalTokens)
 		}
 	default:
 		params := make([]float32, model.NewLayout(cfg).Size())
@@ -366,6 +373,9 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 			// the weights were stored rounded; the Adam moments are float32
 			warnings = append(warnings, "checkpoint.dtype BF16: the weights come back rounded to bfloat16, so from here the losses differ slightly from an uninterrupted run's (the batches are the same); checkpoint.dtype F32 resumes exactly")
 		}
+	}
+	if startMsg != "" {
+		r.emit(Event{Type: EvPhase, Message: startMsg, TotalTokens: r.st.TotalTokens, Mix: r.st.Mix})
 	}
 	for _, w := range append(rec.Warnings, warnings...) {
 		r.emit(Event{Type: EvWarning, Message: w})

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -734,5 +735,56 @@ func TestResumedSummaryCoversTheWholeRun(t *testing.T) {
 	}
 	if ck.State.StepTokens != s.Tokens || ck.State.Seconds < first.Seconds {
 		t.Errorf("last checkpoint: %d step tokens of %d, %.2f s (first process %.2f s)", ck.State.StepTokens, s.Tokens, ck.State.Seconds, first.Seconds)
+	}
+}
+
+// TestStage2FromLoadPath: a stage-2 recipe (anneal: true, load_path) starts
+// from the checkpoint's weights and Adam state and anneals linearly to 0 from
+// the checkpoint's last LR (OLMo-core's get_lr_from_checkpoint), not from
+// optimizer.lr, and says so in a phase event when it starts.
+func TestStage2FromLoadPath(t *testing.T) {
+	root := t.TempDir()
+	s1, err := runToEnd(t, RunParams{Recipe: parseTiny(t), RunsDir: root, Name: "s1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, err := LatestCheckpoint(filepath.Join(root, "s1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc, err := loadCheckpoint(ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lr0 := lc.State.LR
+	rec := parseTiny(t, "load_path="+ck, "anneal=true", "max_tokens=1280", "optimizer.lr=0.05")
+	s2, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: root, Name: "s2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.FinalLR != 0 || s2.Steps != 5 {
+		t.Errorf("stage 2: %d steps, final LR %v; want 5 steps ending at LR 0", s2.Steps, s2.FinalLR)
+	}
+	// a fresh model starts near ln(2048) = 7.6; stage 2 starts near where stage 1 ended
+	if s2.FirstLoss > s1.FinalLoss+1 {
+		t.Errorf("stage 2 starts at loss %v, stage 1 ended at %v: the weights were not loaded", s2.FirstLoss, s1.FinalLoss)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "s2", MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first Event
+	if err := json.Unmarshal(bytes.SplitN(b, []byte{'\n'}, 2)[0], &first); err != nil {
+		t.Fatal(err)
+	}
+	if want := lr0 * (1 - 256.0/1280); math.Abs(first.LR-want) > 1e-12 {
+		t.Errorf("stage 2's first LR %v, want %v (from the checkpoint's %v, not optimizer.lr 0.05)", first.LR, want, lr0)
+	}
+	ev, err := os.ReadFile(filepath.Join(root, "s2", EventsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("load_path: weights and Adam state from %s; anneal: LR %.3g (the checkpoint's last LR, not optimizer.lr)", ck, lr0); !strings.Contains(string(ev), want) {
+		t.Errorf("events.jsonl lacks %q:\n%s", want, ev)
 	}
 }
