@@ -272,7 +272,53 @@ func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, pref
 				what, m.RunDir(r))}
 		}
 	}
+	if err := checkSameSweep(m); err != nil {
+		return nil, nil, err
+	}
 	return m, needs, nil
+}
+
+// checkSameSweep refuses to replace the manifest of another sweep under the
+// same prefix (a sweep with other --vary values or --set, or of another
+// recipe): sweep --status reads the runs from the manifest, so the earlier
+// sweep's runs would drop out of it without a word. The same sweep again (to
+// continue it) or one that adds runs to it (more seeds) keeps every run of the
+// old manifest and passes.
+func checkSameSweep(m *sweep.Manifest) error {
+	path := sweep.ManifestPath(m.RunsDir, m.Prefix)
+	old, err := sweep.ReadManifest(path)
+	if err != nil {
+		return nil // none, or not one we can read: nothing to lose
+	}
+	planned := map[string]string{}
+	for _, r := range m.Runs {
+		planned[r.Name] = strings.Join(r.Overrides, " ")
+	}
+	var lost []string
+	for _, r := range old.Runs {
+		if o, ok := planned[r.Name]; !ok || o != strings.Join(r.Overrides, " ") {
+			lost = append(lost, r.Name)
+		}
+	}
+	why := ""
+	switch {
+	case old.Recipe != m.Recipe:
+		why = fmt.Sprintf("of recipe %s, not %s", old.Recipe, m.Recipe)
+	case !slices.Equal(old.Set, m.Set):
+		sets := func(s []string) string {
+			if len(s) == 0 {
+				return "no --set"
+			}
+			return "--set " + strings.Join(s, " --set ")
+		}
+		why = fmt.Sprintf("with %s, not %s", sets(old.Set), sets(m.Set))
+	case len(lost) > 0:
+		why = fmt.Sprintf("whose runs %s this sweep does not have", strings.Join(lost, ", "))
+	default:
+		return nil
+	}
+	return inputError{fmt.Errorf("sweep: %s holds another sweep %s (%d runs) %s: its manifest would be replaced and its runs would drop out of sweep --status; HINT: give this sweep its own prefix with --name, or another --runs",
+		path, old.Prefix, len(old.Runs), why)}
 }
 
 // olmolabBinary resolves the binary every run executes, absolute. A Slurm

@@ -333,3 +333,45 @@ func TestSweepLocalMemory(t *testing.T) {
 		})
 	}
 }
+
+// TestSweepKeepsAnotherSweepsManifest: a second sweep under the same prefix
+// and runs directory, with other --vary values, used to replace the first's
+// manifest, and sweep --status lost the first's runs; it is refused (exit 2)
+// before anything is written. The same sweep again, or one that adds runs to
+// it, goes ahead.
+func TestSweepKeepsAnotherSweepsManifest(t *testing.T) {
+	root := t.TempDir()
+	runs := filepath.Join(root, "runs")
+	fake := filepath.Join(root, "olmolab")
+	os.WriteFile(fake, []byte("#!/bin/sh\nexit 0\n"), 0o755)
+	sweepArgs := func(extra ...string) []string {
+		return append([]string{"sweep", "testdata/tiny.yaml", "--runs", runs, "--slurm", "--olmolab", fake}, extra...)
+	}
+	if code, _, stderr := runCLI(sweepArgs("--vary", "optimizer.lr=1e-3,3e-3")...); code != 0 {
+		t.Fatalf("first sweep: exit %d\n%s", code, stderr)
+	}
+	manifest := filepath.Join(runs, "tiny.sweep.json")
+	first, _ := os.ReadFile(manifest)
+	for _, tc := range []struct {
+		name  string
+		extra []string
+		code  int
+		want  string
+	}{
+		{"other values", []string{"--seeds", "2"}, exitBadInput, "holds another sweep tiny (2 runs) whose runs tiny-lr1e-3, tiny-lr3e-3 this sweep does not have"},
+		{"other --set", []string{"--vary", "optimizer.lr=1e-3,3e-3", "--set", "seed=9"}, exitBadInput, "with no --set, not --set seed=9"},
+		{"the same sweep", []string{"--vary", "optimizer.lr=1e-3,3e-3"}, 0, ""},
+		{"more runs", []string{"--vary", "optimizer.lr=1e-3,3e-3,1e-2"}, 0, ""},
+	} {
+		code, _, stderr := runCLI(sweepArgs(tc.extra...)...)
+		if code != tc.code || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%s: exit %d, want %d with %q:\n%s", tc.name, code, tc.code, tc.want, stderr)
+		}
+		if now, _ := os.ReadFile(manifest); tc.code != 0 && !bytes.Equal(now, first) {
+			t.Errorf("%s: the refused sweep changed %s", tc.name, manifest)
+		}
+	}
+	if code, stdout, _ := runCLI("sweep", "--status", runs); code != 0 || !strings.Contains(stdout, "3 runs") {
+		t.Errorf("--status after adding a run: exit %d\n%s", code, stdout)
+	}
+}
