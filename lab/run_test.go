@@ -711,12 +711,15 @@ func TestResumedSummaryCoversTheWholeRun(t *testing.T) {
 			paused = paused || e.Type == EvPhase && e.Message == "paused"
 		}
 	}
-	time.Sleep(500 * time.Millisecond) // the first process's time, mostly paused
+	time.Sleep(time.Second) // the first process's time, mostly paused
 	cancel()
 	first, err := r.Wait()
-	if !errors.Is(err, ErrInterrupted) || first.Seconds < 0.5 {
+	if !errors.Is(err, ErrInterrupted) || first.Seconds < 1 {
 		t.Fatalf("interrupted run: %v, %v s", err, first.Seconds)
 	}
+	// the checkpoint the resume continues from is written a little before the
+	// first process's summary is taken
+	const slack = 0.2
 	r, err = StartRun(context.Background(), RunParams{ResumeDir: filepath.Join(root, "int"), PeakFLOPS: 1e11})
 	if err != nil {
 		t.Fatal(err)
@@ -725,7 +728,7 @@ func TestResumedSummaryCoversTheWholeRun(t *testing.T) {
 	if err != nil || s.State != "finished" {
 		t.Fatalf("resumed: %v %q", err, s.State)
 	}
-	if s.Seconds < first.Seconds {
+	if s.Seconds < first.Seconds-slack {
 		t.Errorf("the whole run took %.2f s by its summary, less than its first process's %.2f s", s.Seconds, first.Seconds)
 	}
 	// tokens/s counts every step's tokens, the first process's too
@@ -733,7 +736,7 @@ func TestResumedSummaryCoversTheWholeRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ck.State.StepTokens != s.Tokens || ck.State.Seconds < first.Seconds {
+	if ck.State.StepTokens != s.Tokens || ck.State.Seconds < first.Seconds-slack {
 		t.Errorf("last checkpoint: %d step tokens of %d, %.2f s (first process %.2f s)", ck.State.StepTokens, s.Tokens, ck.State.Seconds, first.Seconds)
 	}
 }
