@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -17,13 +18,21 @@ import (
 // OLMESEvaluator evaluates with lab/olmes: built-in tasks over the world, OLMES
 // benchmarks from DataDir, or oe-eval request dumps. Tasks are built once and
 // reused at every evaluation of the run, so scores differ only by the weights.
+//
+// One evaluator may serve several runs (the interactive lab shares one between
+// the runs of a session, one after another or at once): evaluations take turns,
+// the tasks are rebuilt when a run asks for others (or over another world), and
+// the engine shaped for the requests is rebuilt for another model. It was kept
+// from the first run, so a later run of another size was scored on the first
+// run's model shape holding part of its weights.
 type OLMESEvaluator struct {
 	DataDir string    // OLMES datasets; "" reads $OLMOLAB_OLMES_DATA
-	KB      *world.KB // the built-in tasks' world; nil: the default
+	KB      *world.KB // the built-in tasks' world when EvalSpec.World is nil; nil: the default
 
-	mu      sync.Mutex
+	mu      sync.Mutex // the task cache
 	key     string
 	tasks   []*olmes.Task
+	evalMu  sync.Mutex    // one evaluation at a time: they share the engine below
 	longest int           // longest request in tokens, known after the first evaluation
 	eval    model.Backend // CPU only: a backend shaped for the requests (short rows, more of them)
 	params  []float32
@@ -44,6 +53,8 @@ func (e *OLMESEvaluator) Evaluate(ctx context.Context, b model.Backend, tok data
 	if err != nil {
 		return nil, err
 	}
+	e.evalMu.Lock()
+	defer e.evalMu.Unlock()
 	res, err := olmes.Evaluate(ctx, e.backendFor(b), tok, tasks, olmes.EvalOptions{})
 	if err != nil {
 		return nil, err
@@ -59,7 +70,11 @@ func (e *OLMESEvaluator) Evaluate(ctx context.Context, b model.Backend, tok data
 }
 
 func (e *OLMESEvaluator) load(spec EvalSpec) ([]*olmes.Task, error) {
-	key := fmt.Sprintf("%s|%d", strings.Join(spec.Tasks, ","), spec.Limit)
+	kb := spec.World
+	if kb == nil {
+		kb = e.KB
+	}
+	key := fmt.Sprintf("%s|%d|%p", strings.Join(spec.Tasks, ","), spec.Limit, kb)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.key == key && e.tasks != nil {
@@ -69,7 +84,7 @@ func (e *OLMESEvaluator) load(spec EvalSpec) ([]*olmes.Task, error) {
 	// and the command's on the same checkpoint are of the same instances: OLMES's
 	// seeded subsample of a benchmark (not its first instances in file order),
 	// the built-in tasks' own sample, the first instances of a request dump.
-	opts := olmes.LoadOptions{DataDir: e.DataDir, KB: e.KB}
+	opts := olmes.LoadOptions{DataDir: e.DataDir, KB: kb}
 	if spec.Limit != 0 {
 		opts.Builtin.Limit = spec.Limit
 		opts.Build.Limit = spec.Limit
@@ -107,6 +122,13 @@ func (e *OLMESEvaluator) backendFor(b model.Backend) model.Backend {
 	be := max(1, B*T/te)
 	if te >= T {
 		return b
+	}
+	if e.eval != nil {
+		// another run's model, or rows shaped for another run's requests
+		if eb, et := e.eval.MicroBatch(); eb != be || et != te || !reflect.DeepEqual(e.eval.Config(), b.Config()) {
+			e.eval.Close()
+			e.eval, e.params = nil, nil
+		}
 	}
 	if e.eval == nil {
 		nb, err := model.NewBackend("cpu", b.Config(), be, te)

@@ -51,3 +51,29 @@ func TestEvalLimitPicksAsTheEvalCommand(t *testing.T) {
 		t.Errorf("eval.limit %d scores BoolQ docs %v; olmolab eval --limit %d scores %v", limit, got, limit, w)
 	}
 }
+
+// TestSharedEvaluator: the interactive lab shares one evaluator between the
+// runs of a session. A later run of another model size (and sequence length)
+// is scored as by an evaluator of its own; it was scored on the engine shaped
+// for the first run's model, holding part of its weights.
+func TestSharedEvaluator(t *testing.T) {
+	root := t.TempDir()
+	shared := NewOLMESEvaluator("")
+	over := []string{"eval.tasks=[fact_qa_seen]", "eval.limit=40", "global_batch_size=512", "max_tokens=5120"}
+	// the first run evaluates more than once, so the shared engine exists
+	if _, err := runToEnd(t, RunParams{Recipe: parseTiny(t, append(over, "sequence_length=128", "eval.interval=4")...), RunsDir: root, Name: "a", Evaluator: shared}); err != nil {
+		t.Fatal(err)
+	}
+	second := append(over, "model=cpu_s", "sequence_length=256")
+	got, err := runToEnd(t, RunParams{Recipe: parseTiny(t, second...), RunsDir: root, Name: "b", Evaluator: shared})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := runToEnd(t, RunParams{Recipe: parseTiny(t, second...), RunsDir: root, Name: "c", Evaluator: NewOLMESEvaluator("")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Evals) == 0 || !slices.Equal(got.Evals, want.Evals) {
+		t.Errorf("second run with the shared evaluator:\n%v\nwith its own:\n%v", got.Evals, want.Evals)
+	}
+}

@@ -129,6 +129,9 @@ type EvalSpec struct {
 	AtAnneal      bool // evaluate just before an anneal starts
 	Limit         int  // instances per task (0: all)
 	Val           ValSpec
+	// World is the run's world, which its built-in tasks are about (the
+	// recipe's world:); set by the run, not read from YAML. Nil: the evaluator's.
+	World *world.KB `json:"-"`
 }
 
 // Any reports whether the recipe evaluates at all: tasks or validation loss.

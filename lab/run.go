@@ -198,8 +198,9 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 			r.p.Evaluator = p.Evaluator
 		}
 		if oe, ok := p.Evaluator.(*OLMESEvaluator); ok {
-			oe.KB = r.kb
-			tasks, err := oe.load(rec.Eval) // unknown tasks, missing data: before training
+			spec := rec.Eval
+			spec.World = r.kb
+			tasks, err := oe.load(spec) // unknown tasks, missing data: before training
 			if err != nil {
 				return nil, &InputError{fmt.Errorf("%s: eval.tasks: %w", rec.Path, err)}
 			}

@@ -294,7 +294,9 @@ func (r *Run) evalScores(why string) ([]EvalScore, error) {
 	if !r.canEvaluateTasks() {
 		return val, nil
 	}
-	scores, err := r.p.Evaluator.Evaluate(r.ctx, r.backend, r.tok, r.Recipe.Eval)
+	spec := r.Recipe.Eval
+	spec.World = r.kb
+	scores, err := r.p.Evaluator.Evaluate(r.ctx, r.backend, r.tok, spec)
 	return append(scores, val...), err
 }
 
