@@ -59,6 +59,10 @@ func (e *OLMESEvaluator) Evaluate(ctx context.Context, b model.Backend, tok data
 	if err != nil {
 		return nil, err
 	}
+	if _, T := b.MicroBatch(); res.Truncated > 0 && spec.Warn != nil {
+		spec.Warn(fmt.Sprintf("eval: %d of %d requests are longer than the run's %d-token rows (the longest %d tokens) and are scored on their last %d tokens, few-shot examples and question cut away; olmolab eval --seq %d scores them whole",
+			res.Truncated, res.Requests, T, res.Longest, T, res.Longest))
+	}
 	e.longest = max(e.longest, res.Longest)
 	var out []EvalScore
 	for _, s := range res.Scores {

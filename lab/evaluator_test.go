@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/olmolab/olmolab/lab/olmes"
@@ -75,5 +76,33 @@ func TestSharedEvaluator(t *testing.T) {
 	}
 	if len(got.Evals) == 0 || !slices.Equal(got.Evals, want.Evals) {
 		t.Errorf("second run with the shared evaluator:\n%v\nwith its own:\n%v", got.Evals, want.Evals)
+	}
+}
+
+// TestEvalTruncationWarns: requests longer than the run's rows are scored on
+// their last tokens only (few-shot examples and question cut away); the run
+// says so once, in a warning, as olmolab eval does under its table.
+func TestEvalTruncationWarns(t *testing.T) {
+	dir := t.TempDir()
+	var lines []byte
+	for i := range 8 {
+		row, _ := json.Marshal(map[string]any{"question": fmt.Sprintf("is %d even", i), "answer": i%2 == 0,
+			"title": fmt.Sprintf("Number %d", i), "passage": strings.Repeat(fmt.Sprintf("Number %d is a number. ", i), 20)})
+		lines = append(append(lines, row...), '\n')
+	}
+	os.MkdirAll(filepath.Join(dir, "boolq"), 0o755)
+	if err := os.WriteFile(filepath.Join(dir, "boolq", "dev.jsonl"), lines, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	if _, err := runToEnd(t, RunParams{Recipe: parseTiny(t, "eval.tasks=[boolq]", "eval.interval=5"), RunsDir: root, Name: "r", Evaluator: NewOLMESEvaluator(dir)}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "r", EventsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "longer than the run's 32-token rows"); n != 1 {
+		t.Errorf("%d truncation warnings in events.jsonl, want 1 (the run evaluates several times)", n)
 	}
 }

@@ -132,6 +132,9 @@ type EvalSpec struct {
 	// World is the run's world, which its built-in tasks are about (the
 	// recipe's world:); set by the run, not read from YAML. Nil: the evaluator's.
 	World *world.KB `json:"-"`
+	// Warn receives what the evaluator has to say about an evaluation (requests
+	// cut to the context); set by the run, nil discards it.
+	Warn func(string) `json:"-"`
 }
 
 // Any reports whether the recipe evaluates at all: tasks or validation loss.

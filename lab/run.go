@@ -64,6 +64,8 @@ type RunParams struct {
 // Run is one training run on its own goroutine. Its events go to Events; actions
 // arrive through Do and are applied between steps.
 type Run struct {
+	evalWarned map[string]bool // evaluator warnings already given (spec.Warn)
+
 	Name   string
 	Dir    string
 	Recipe *Recipe
@@ -113,7 +115,7 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 // up the run directory and starts training on a new goroutine. Problems with the
 // input are *InputError.
 func StartRun(ctx context.Context, p RunParams) (*Run, error) {
-	r := &Run{p: p, Events: NewEventQueue(4096), actions: make(chan Action, 64), done: make(chan struct{})}
+	r := &Run{p: p, evalWarned: map[string]bool{}, Events: NewEventQueue(4096), actions: make(chan Action, 64), done: make(chan struct{})}
 	if p.MaxSkipped <= 0 {
 		r.p.MaxSkipped = 5
 	}

@@ -296,6 +296,12 @@ func (r *Run) evalScores(why string) ([]EvalScore, error) {
 	}
 	spec := r.Recipe.Eval
 	spec.World = r.kb
+	spec.Warn = func(w string) { // once a run: every evaluation of it would say the same
+		if !r.evalWarned[w] {
+			r.evalWarned[w] = true
+			r.emit(Event{Type: EvWarning, Message: w})
+		}
+	}
 	scores, err := r.p.Evaluator.Evaluate(r.ctx, r.backend, r.tok, spec)
 	return append(scores, val...), err
 }
