@@ -1061,7 +1061,13 @@ func (d *decoder) validate(root *yaml.Node, r *Recipe) {
 		return
 	}
 	if r.GlobalBatchSize <= 0 || r.GlobalBatchSize%r.SequenceLength != 0 {
-		d.fail(at("global_batch_size"), "global_batch_size", "%d tokens is not a positive multiple of sequence_length %d", r.GlobalBatchSize, r.SequenceLength)
+		hint := ""
+		if lo := r.GlobalBatchSize / r.SequenceLength * r.SequenceLength; r.GlobalBatchSize > r.SequenceLength {
+			// 4M is 4,000,000 here, not OLMo's 4 Mi (4194304 = 1024 × 4096)
+			hint = fmt.Sprintf("; HINT: K, M and B count in thousands (not 1024s); the nearest multiples are %d and %d (%d and %d sequences)",
+				lo, lo+r.SequenceLength, lo/r.SequenceLength, lo/r.SequenceLength+1)
+		}
+		d.fail(at("global_batch_size"), "global_batch_size", "%d tokens is not a positive multiple of sequence_length %d%s", r.GlobalBatchSize, r.SequenceLength, hint)
 		return
 	}
 	if r.MicroBatchSize == 0 {

@@ -101,6 +101,7 @@ func TestRecipeErrors(t *testing.T) {
 		{"negative ratio", strings.Replace(tinyRecipe, "target_ratio: 0.3", "target_ratio: -0.3", 1), []string{"bad.yaml:13:32", "dataset.sources[1].target_ratio", "negative"}},
 		{"missing ratio", strings.Replace(tinyRecipe, "target_ratio: 0.3, ", "", 1), []string{"bad.yaml:13:7", "dataset.sources[1].target_ratio", "no target_ratio"}},
 		{"batch not multiple", strings.Replace(tinyRecipe, "global_batch_size: 256", "global_batch_size: 250", 1), []string{"bad.yaml:5:20", "global_batch_size", "multiple of sequence_length"}},
+		{"batch in decimal K", strings.Replace(tinyRecipe, "global_batch_size: 256", "global_batch_size: 1K", 1), []string{"bad.yaml:5:20", "1000 tokens is not a positive multiple of sequence_length 32", "HINT: K, M and B count in thousands", "992 and 1024 (31 and 32 sequences)"}},
 		{"unknown schedule", strings.Replace(tinyRecipe, "name: cosine", "name: sawtooth", 1), []string{"bad.yaml:9:11", "schedule", `unknown schedule "sawtooth"`}},
 		{"no data", strings.Split(tinyRecipe, "dataset:")[0], []string{"bad.yaml", "dataset.sources", "no data sources"}},
 		{"duplicate key", tinyRecipe + "seed: 8\n", []string{"bad.yaml:15:1", "seed", "key given twice"}},
