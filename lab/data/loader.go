@@ -291,8 +291,9 @@ func (l *Loader) SetMix(mix []SourceSpec) error {
 
 // CheckMix validates mix as SetMix and a new Loader of mix would, without changing anything: names and ratios, and the
 // files of every source that this loader does not serve under the same name and paths (a source it serves was checked
-// when it was opened; a known name without paths means that source, as in SetMix). A run calls it for the mixes it will switch to later (an anneal's, a soup's), so that a missing
-// file stops it before it trains rather than at the switch. Warnings (skipped lines) are left to the switch itself.
+// when it was opened; a known name without paths means that source, as in SetMix). A run calls it for the mixes it
+// switches to later (an anneal's, a soup's), so that a missing file stops it before it trains rather than at the
+// switch. Warnings (skipped lines) are left to the switch itself.
 func (l *Loader) CheckMix(mix []SourceSpec) error {
 	if err := checkNames(mix); err != nil {
 		return err
