@@ -670,7 +670,14 @@ func (r *Run) train() error {
 				return r.runSoup(Action{Kind: ActSoup}, true)
 			case !r.st.AutoAnnealed:
 				r.st.AutoAnnealed = true
-				if err := r.startAnneal(rec.Anneal.Tokens, rec.Anneal.Mix); err != nil {
+				n := rec.Anneal.Tokens
+				if rec.Anneal.AutoAt+rec.Anneal.Tokens == rec.MaxTokens {
+					// the anneal starts at the step boundary after auto_at;
+					// planned to end at max_tokens, it ends at max_tokens' last
+					// step, not a step later
+					n = r.st.TotalTokens - r.st.Tokens
+				}
+				if err := r.startAnneal(n, rec.Anneal.Mix); err != nil {
 					return err
 				}
 			}

@@ -270,6 +270,32 @@ func TestAnnealReachesZero(t *testing.T) {
 	}
 }
 
+// TestAutoAnnealEndsAtMaxTokens: an automatic anneal planned to end at
+// max_tokens (auto_at + tokens = max_tokens) ends at max_tokens' last step
+// even when neither auto_at nor tokens is whole steps: it starts at the step
+// boundary after auto_at, and taking its own whole steps from there ran a
+// step past max_tokens (200K of quickstart's shape trained 202.8K).
+func TestAutoAnnealEndsAtMaxTokens(t *testing.T) {
+	for _, tc := range []struct {
+		autoAt, tokens, max string
+		steps               int64
+	}{
+		{"3000", "2100", "5100", 20}, // 256 tokens a step: starts at 3072, ends at 5120
+		{"2560", "2560", "5120", 20}, // whole steps throughout
+		{"3000", "1000", "5100", 16}, // not planned to end at max_tokens: its own whole steps, 3072 + 1024
+	} {
+		rec := parseTiny(t, "anneal.auto_at="+tc.autoAt, "anneal.tokens="+tc.tokens, "max_tokens="+tc.max, "checkpoint.interval=0")
+		s, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: t.TempDir(), Name: "a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Steps != tc.steps || s.Tokens != tc.steps*256 || s.FinalLR != 0 || s.AnnealStart != 3072 && tc.autoAt == "3000" {
+			t.Errorf("auto_at %s, tokens %s, max_tokens %s: %d steps, %d tokens, final LR %v, anneal from %d; want %d steps ending at LR 0",
+				tc.autoAt, tc.tokens, tc.max, s.Steps, s.Tokens, s.FinalLR, s.AnnealStart, tc.steps)
+		}
+	}
+}
+
 func TestRunBadData(t *testing.T) {
 	rec := parseTiny(t, `dataset.sources.0.paths=["/nonexistent/shard-*.npy"]`)
 	_, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: t.TempDir()})
