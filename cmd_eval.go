@@ -100,6 +100,13 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return usageError{fmt.Sprintf("eval: --split %q: want train, validation or test", *split)}
 	}
 	load := olmes.LoadOptions{DataDir: *dataDir, Builtin: olmes.BuiltinOptions{Limit: *limit}, Build: olmes.BuildOptions{Split: *split, Limit: *limit}}
+	// the built-in tasks ask about the world the run trained on (its recipe's
+	// world:), as its own evaluations do; the default world's facts are others
+	if p := runRecipeOf(*ckpt); p != "" {
+		if rec, err := lab.LoadRecipe(p, nil); err == nil {
+			load.KB = rec.World.KB()
+		}
+	}
 	if *limit > 0 {
 		load.DumpLimit = *limit
 	}

@@ -483,3 +483,36 @@ func TestFlagsAfterArguments(t *testing.T) {
 		t.Errorf("snr RUN --json FILE took --json for a run: %s", errb.String())
 	}
 }
+
+// TestEvalUsesTheRunsWorld: eval --model RUN asks the built-in tasks about the
+// world the run trained on (its recipe's world:), so its scores are the run's
+// own evaluation's; it asked about the default world's facts.
+func TestEvalUsesTheRunsWorld(t *testing.T) {
+	runs := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "w", "--set", "world.seed=5",
+		"--set", "eval.tasks=[fact_qa_seen]", "--set", "eval.limit=20"}, &out, &errb); code != 0 {
+		t.Fatalf("batch: exit %d: %s", code, errb.String())
+	}
+	s, ok := lab.ReadSummary(filepath.Join(runs, "w"))
+	if !ok || len(s.Evals) == 0 {
+		t.Fatalf("no final evaluation in the summary: %+v", s)
+	}
+	js := filepath.Join(t.TempDir(), "eval.json")
+	if code := run([]string{"eval", "--model", filepath.Join(runs, "w"), "--tasks", "fact_qa_seen", "--limit", "20", "--seq", "32", "--json", js}, &out, &errb); code != 0 {
+		t.Fatalf("eval: exit %d: %s", code, errb.String())
+	}
+	b, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res olmes.Results
+	if err := json.Unmarshal(b, &res); err != nil || len(res.Scores) != 1 {
+		t.Fatalf("eval results %s: %v", b, err)
+	}
+	for _, e := range s.Evals {
+		if got := res.Scores[0].Metrics[e.Metric]; math.Abs(got-e.Value) > 1e-9 {
+			t.Errorf("%s: eval --model RUN gives %v, the run's final evaluation %v", e.Metric, got, e.Value)
+		}
+	}
+}
