@@ -589,3 +589,46 @@ func TestRunRefusesNull(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// The versions and shapes cudnn-frontend refuses or works around are refused
+// by name before any descriptor is made (versionRefuses).
+func TestVersionRefuses(t *testing.T) {
+	for _, c := range []struct {
+		ver  string
+		T    int
+		want string // "" builds
+	}{
+		{"91000", 128, "cuDNN 9.10.0 has known bugs"},
+		{"91001", 128, "cuDNN 9.10.1 has known bugs"},
+		{"91002", 128, ""},
+		{"91002", 200, "needs T a multiple of 128"},
+		{"91500", 4000, "needs T a multiple of 128"},
+		{"91501", 200, ""},
+		{"90800", 256, ""},
+	} {
+		path, log := fakeLib(t, "FAKE_CUDNN_VERSION="+c.ver)
+		l, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := gqa
+		s.T = c.T
+		a, err := NewSDPA(l, 0, s)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s T=%d: %v", c.ver, c.T, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s T=%d: got %v, want %q", c.ver, c.T, err, c.want)
+		case c.want != "":
+			if _, err := os.Stat(log); err != nil { // the fake logged nothing
+				break
+			}
+			if calls := readCalls(t, log); len(calls.descs) != 0 {
+				t.Errorf("%s T=%d: %d descriptors made before the refusal", c.ver, c.T, len(calls.descs))
+			}
+		}
+		if a != nil {
+			a.Close()
+		}
+	}
+}

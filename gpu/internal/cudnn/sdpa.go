@@ -95,8 +95,14 @@ type BwdPtrs struct{ Q, K, V, O, Stats, DO, D, DQ, DK, DV uintptr }
 // their execution plans. Errors name the failing call, the descriptor and
 // cuDNN's message.
 func NewSDPA(b Backend, h Handle, s SDPAShape) (*SDPA, error) {
-	if s.B <= 0 || s.T <= 0 || s.NH <= 0 || s.NKV <= 0 || s.NH%s.NKV != 0 || s.HS <= 0 || s.HS%8 != 0 {
+	// cudnn-frontend's limits for bf16 SDPA: head size a multiple of 8 (≤ 256
+	// on Hopper, ≤ 128 elsewhere: left to the engines), NH a multiple of NKV,
+	// and the backward refuses s_q = s_kv = 1.
+	if s.B <= 0 || s.T <= 1 || s.NH <= 0 || s.NKV <= 0 || s.NH%s.NKV != 0 || s.HS <= 0 || s.HS%8 != 0 {
 		return nil, fmt.Errorf("cudnn sdpa: bad shape %s", s)
+	}
+	if err := versionRefuses(b.VersionString(), s); err != nil {
+		return nil, fmt.Errorf("cudnn sdpa %s: %w", s, err)
 	}
 	negInf := float32(math.Inf(-1))
 	if v := b.VersionString(); versionBelow(v, 9, 10) {
@@ -118,9 +124,36 @@ func NewSDPA(b Backend, h Handle, s SDPAShape) (*SDPA, error) {
 
 // versionBelow reports whether "M.m.p" is below major.minor.
 func versionBelow(v string, major, minor int) bool {
+	return versionNumber(v) < major*10000+minor*100
+}
+
+// versionNumber is "M.m.p" as cudnnGetVersion's M·10000 + m·100 + p (9.x).
+func versionNumber(v string) int {
 	var M, m, p int
 	fmt.Sscanf(v, "%d.%d.%d", &M, &m, &p)
-	return M < major || (M == major && m < minor)
+	return M*10000 + m*100 + p
+}
+
+// versionRefuses says why the cuDNN of version v must not run s's graphs,
+// where cudnn-frontend (3929da2) refuses or works around that version:
+//
+//   - 9.10.0 and 9.10.1: "SDPA FP16/BF16 forward/backward is not supported on
+//     cuDNN 9.10.0/9.10.1 due to known bugs" (node/sdpa_support_surface.h,
+//     and CompositeSDPABackwardNode::pre_validate_node in
+//     node/scaled_dot_product_flash_attention.h);
+//   - up to 9.15.0 with T not a multiple of 128: the backward node adds a
+//     padding mask with both sequence lengths T ("Workaround padding mask is
+//     enabled for s_q % 128 != 0 …", backend version ≤ 91500). Our graph has
+//     no padding mask, so those versions are refused at such T rather than
+//     run unmasked (a shape the frontend never hands them).
+func versionRefuses(v string, s SDPAShape) error {
+	switch n := versionNumber(v); {
+	case n == 91000 || n == 91001:
+		return fmt.Errorf("cuDNN %s has known bugs in bf16 SDPA (cudnn-frontend refuses 9.10.0 and 9.10.1); use 9.10.2 or later", v)
+	case n <= 91500 && s.T%128 != 0:
+		return fmt.Errorf("cuDNN %s's SDPA backward needs T a multiple of 128 here (cudnn-frontend adds a padding mask up to 9.15.0; this graph has none), T=%d; use cuDNN 9.15.1 or later", v, s.T)
+	}
+	return nil
 }
 
 // Workspace is the device workspace (bytes) the larger plan needs; Forward
@@ -549,14 +582,19 @@ func (g *graphBuilder) plan(h Handle, name string, ops []uintptr) plan {
 		heur := g.desc(descEngineHeur, hw)
 		g.setDesc(heur, hw, attrEngineHeurGraph, og)
 		g.setEnum(heur, hw, attrEngineHeurMode, typeHeurMode, mode)
-		g.finalize(heur, hw)
 		if g.err != nil {
 			return pl
 		}
-		n, err := g.b.get(heur, hw, attrEngineHeurResults, typeDescriptor, 0, nil)
+		// a mode that fails (say NOT_SUPPORTED from mode A's finalize) is one
+		// more refusal: the next mode may still have an engine
+		n := 0
+		err := g.b.finalize(heur, hw)
+		if err == nil {
+			n, err = g.b.get(heur, hw, attrEngineHeurResults, typeDescriptor, 0, nil)
+		}
 		if err != nil {
-			g.err = err
-			return pl
+			refusals = append(refusals, err.Error())
+			continue
 		}
 		if n == 0 {
 			continue
@@ -570,8 +608,8 @@ func (g *graphBuilder) plan(h Handle, name string, ops []uintptr) plan {
 		}
 		got, err := g.b.get(heur, hw, attrEngineHeurResults, typeDescriptor, n, unsafe.Pointer(&cfgs[0]))
 		if err != nil {
-			g.err = err
-			return pl
+			refusals = append(refusals, err.Error())
+			continue
 		}
 		for i := 0; i < min(got, n); i++ {
 			pw := fmt.Sprintf("%s execution plan (config %d)", name, i)
@@ -582,8 +620,8 @@ func (g *graphBuilder) plan(h Handle, name string, ops []uintptr) plan {
 				return pl
 			}
 			if _, err := g.b.get(cfgs[i], pw, attrEngineCfgEngine, typeDescriptor, 1, unsafe.Pointer(&eng)); err != nil {
-				g.err = err
-				return pl
+				refusals = append(refusals, err.Error())
+				continue
 			}
 			idx := int64(-1)
 			g.b.get(eng, pw, attrEngineGlobalIndex, typeInt64, 1, unsafe.Pointer(&idx))
