@@ -242,18 +242,18 @@ func TestFakeSDPAGraph(t *testing.T) {
 		count            int // graphs it is in
 		virtual, byValue string
 	}{
-		{UIDQ, []int64{B, NH, T, HS}, []int64{T * 256, HS, 256, 1}, "9", 2, "0", ""},
-		{UIDK, []int64{B, NKV, HS, T}, []int64{T * 128, HS, 1, 128}, "9", 2, "0", ""}, // Kᵀ
-		{UIDO, []int64{B, NH, T, HS}, []int64{T * 256, HS, 256, 1}, "9", 2, "0", ""},
-		{UIDStats, []int64{B, NH, T, 1}, []int64{NH * T, T, 1, 1}, "0", 2, "0", ""},
-		{UIDdO, []int64{B, NH, T, HS}, []int64{T * 256, HS, 256, 1}, "9", 1, "0", ""},
-		{UIDD, []int64{B, NH, T, 1}, []int64{NH * T, T, 1, 1}, "0", 1, "0", ""},
-		{UIDdQ, []int64{B, NH, T, HS}, []int64{T * 512, HS, 512, 1}, "9", 1, "0", ""},
-		{UIDdK, []int64{B, NKV, T, HS}, []int64{T * 512, HS, 512, 1}, "9", 1, "0", ""},
-		{UIDdV, []int64{B, NKV, T, HS}, []int64{T * 512, HS, 512, 1}, "9", 1, "0", ""},
-		{UIDScale, []int64{1, 1, 1, 1}, []int64{1, 1, 1, 1}, "0", 2, "0", "1"},
-		{UIDNegInf, []int64{1, 1, 1, 1}, []int64{1, 1, 1, 1}, "0", 2, "0", "1"},
-		{UIDOne, []int64{1, 1, 1, 1}, []int64{1, 1, 1, 1}, "0", 1, "0", "1"},
+		{UIDQ, []int64{B, NH, T, HS}, []int64{T * 256, HS, 256, 1}, "9", 2, "", ""},
+		{UIDK, []int64{B, NKV, HS, T}, []int64{T * 128, HS, 1, 128}, "9", 2, "", ""}, // Kᵀ
+		{UIDO, []int64{B, NH, T, HS}, []int64{T * 256, HS, 256, 1}, "9", 2, "", ""},
+		{UIDStats, []int64{B, NH, T, 1}, []int64{NH * T, T, 1, 1}, "0", 2, "", ""},
+		{UIDdO, []int64{B, NH, T, HS}, []int64{T * 256, HS, 256, 1}, "9", 1, "", ""},
+		{UIDD, []int64{B, NH, T, 1}, []int64{NH * T, T, 1, 1}, "0", 1, "", ""},
+		{UIDdQ, []int64{B, NH, T, HS}, []int64{T * 512, HS, 512, 1}, "9", 1, "", ""},
+		{UIDdK, []int64{B, NKV, T, HS}, []int64{T * 512, HS, 512, 1}, "9", 1, "", ""},
+		{UIDdV, []int64{B, NKV, T, HS}, []int64{T * 512, HS, 512, 1}, "9", 1, "", ""},
+		{UIDScale, []int64{1, 1, 1, 1}, []int64{1, 1, 1, 1}, "0", 2, "", "1"},
+		{UIDNegInf, []int64{1, 1, 1, 1}, []int64{1, 1, 1, 1}, "0", 2, "", "1"},
+		{UIDOne, []int64{1, 1, 1, 1}, []int64{1, 1, 1, 1}, "0", 1, "", "1"},
 	}
 	for _, w := range io {
 		ds := c.byUID[w.uid]
@@ -271,8 +271,8 @@ func TestFakeSDPAGraph(t *testing.T) {
 			if got := d.attrs[attrTensorDataType][0]; got != w.dtype {
 				t.Errorf("uid %d data type %s, want %s", w.uid, got, w.dtype)
 			}
-			if got := d.attrs[attrTensorVirtual][0]; got != w.virtual {
-				t.Errorf("uid %d virtual %s", w.uid, got)
+			if got := strings.Join(d.attrs[attrTensorVirtual], ""); got != w.virtual {
+				t.Errorf("uid %d virtual %q, want %q (the flag set only when true, as cudnn-frontend does)", w.uid, got, w.virtual)
 			}
 			if bv := d.attrs[attrTensorByValue]; w.byValue != "" && (len(bv) != 1 || bv[0] != w.byValue) {
 				t.Errorf("uid %d by value %v", w.uid, bv)
@@ -291,7 +291,7 @@ func TestFakeSDPAGraph(t *testing.T) {
 	// no other non-virtual tensor: nothing (an fp32 dQ accumulator, say) needs memory of ours
 	for u, ds := range c.byUID {
 		for _, d := range ds {
-			if u >= uidVirtual && d.attrs[attrTensorVirtual][0] != "1" {
+			if u >= uidVirtual && strings.Join(d.attrs[attrTensorVirtual], "") != "1" {
 				t.Errorf("tensor uid %d is not virtual", u)
 			}
 		}
@@ -378,6 +378,43 @@ func TestFakeSDPAGraph(t *testing.T) {
 	for _, op := range c.graphOps[gs[0]] {
 		if c.opName(op) == "pointwise 0" && uidOf(c.ref(op, attrOpPWY)) != UIDStats {
 			t.Errorf("forward: the ADD does not write Stats")
+		}
+	}
+	// the backward's virtual tensors as cudnn-frontend's
+	// CompositeSDPABackwardNode::expand_node declares them: dO∘O with its
+	// strides {h·s·d, s·d, h·d, 1}; the transposes Pᵀ and dSᵀ ({b, h, s_kv,
+	// s_q}, strides {h·s·s, s·s, 1, s}) and K (Kᵀ's dims and strides swapped
+	// back) in bf16; the GQA full-head products in bf16, packed
+	for _, op := range c.graphOps[gs[1]] {
+		name, y := c.opName(op), (*fdesc)(nil)
+		switch name {
+		case "pointwise 1":
+			y = c.ref(op, attrOpPWY)
+			if uidOf(c.ref(op, attrOpPWX)) != UIDdO || uidOf(c.ref(op, attrOpPWB)) != UIDO {
+				continue
+			}
+			if got := ints(t, y.attrs[attrTensorStrides]); !slices.Equal(got, []int64{NH * T * HS, T * HS, NH * HS, 1}) ||
+				y.attrs[attrTensorDataType][0] != "0" {
+				t.Errorf("dO∘O: strides %v, type %s", got, y.attrs[attrTensorDataType][0])
+			}
+		case "reshape":
+			y = c.ref(op, attrOpReshapeY)
+			x := c.ref(op, attrOpReshapeX)
+			want := []int64{NH * T * T, T * T, 1, T} // Pᵀ, dSᵀ
+			if uidOf(x) == UIDK {
+				want = []int64{T * 128, HS, 128, 1}
+			}
+			if got := ints(t, y.attrs[attrTensorStrides]); !slices.Equal(got, want) || y.attrs[attrTensorDataType][0] != "9" {
+				t.Errorf("reshape of uid %d: strides %v, want %v, type %s, want bf16", uidOf(x), got, want, y.attrs[attrTensorDataType][0])
+			}
+		case "matmul":
+			y = c.ref(op, attrOpMatmulC)
+			if uidOf(y) >= uidVirtual && (y.attrs[attrTensorDataType][0] != "9" ||
+				!slices.Equal(ints(t, y.attrs[attrTensorDims]), []int64{B, NH, T, HS})) {
+				if d := ints(t, y.attrs[attrTensorDims]); d[3] == HS { // the head-sum products
+					t.Errorf("full-head product %v type %s, want bf16", d, y.attrs[attrTensorDataType][0])
+				}
+			}
 		}
 	}
 	// heuristics mode A, a plan per graph

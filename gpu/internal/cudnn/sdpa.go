@@ -295,8 +295,12 @@ func (g *graphBuilder) newTensor(name string, uid int64, dt int32, dims, strides
 	g.setInt64s(d, what, attrTensorDims, dims...)
 	g.setInt64s(d, what, attrTensorStrides, strides...)
 	g.setInt64s(d, what, attrTensorAlignment, 16)
+	// the flags only when true, as cudnn-frontend's TensorBuilder sets them
+	// (cudnn_frontend_Tensor.h): no published caller sets either to false
 	v, bv := virtual, byValue
-	g.set(d, what, attrTensorVirtual, typeBoolean, 1, unsafe.Pointer(&v))
+	if virtual {
+		g.set(d, what, attrTensorVirtual, typeBoolean, 1, unsafe.Pointer(&v))
+	}
 	if byValue {
 		g.set(d, what, attrTensorByValue, typeBoolean, 1, unsafe.Pointer(&bv))
 	}
