@@ -37,7 +37,9 @@ import (
 //     shapes, cudnn runs in steps 2 and 3 too, plus a second run that must
 //     repeat the first bit for bit; it replaces step 4's choice when its
 //     forward+backward is faster by more than autoMargin. A library that
-//     does not load or a graph it refuses drops it, with the reason.
+//     does not load, a graph it refuses or a call that fails (checked or
+//     timed: the others are then timed again without it) drops it, with the
+//     reason.
 //
 // Checking (attnProber.run) and timing (attnProber.time) are separate so that
 // a test can inject timings and a wrong candidate (engine_emu_test.go).
@@ -356,6 +358,14 @@ func chooseAttention(p attnProber, fit autoFit, fo fusedOffer) (*AttnChoice, err
 		c.Trials = append(c.Trials, AttnTrial{Kernels: cudnn, Dropped: fo.Why})
 	}
 	ms, err := p.time(timed, autoReps)
+	if err != nil && ci >= 0 && c.Trials[ci].Dropped == "" {
+		// a library call that fails while timed drops the library, not the
+		// start: time the others again without it (a fault that took the
+		// device down fails this second timing too)
+		c.Trials[ci].Dropped = "its timing: " + err.Error()
+		timed, at = timed[:len(timed)-1], at[:len(at)-1] // cuDNN is timed last
+		ms, err = p.time(timed, autoReps)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("gpu: attention auto: timing: %w", err)
 	}

@@ -383,14 +383,18 @@ type stubProber struct {
 // injectedTimes is a test prober's timing: each layout's per-kernel ms from
 // a table, and the layouts timed, in order (the emulator's test uses it too).
 type injectedTimes struct {
-	ms    map[string]AttnMs
-	timed []string
+	ms       map[string]AttnMs
+	timed    []string
+	failTime map[string]error // a layout whose launches fail while timed
 }
 
 func (p *injectedTimes) time(ks []AttnKernels, reps int) ([]AttnMs, error) {
 	var ms []AttnMs
 	for _, k := range ks {
 		p.timed = append(p.timed, k.String())
+		if err := p.failTime[k.String()]; err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
 		ms = append(ms, p.ms[k.String()])
 	}
 	return ms, nil
@@ -495,6 +499,12 @@ func TestChooseAttention(t *testing.T) {
 				p.fail["cudnn"] = errors.New("cudnn attention forward: cudnnBackendExecute (forward): CUDNN_STATUS_EXECUTION_FAILED")
 			},
 			ran: "[mma cudnn]", timed: "[mma]", log: []string{"cudnn dropped: cudnn attention forward: cudnnBackendExecute"}},
+		{name: "cudnn fails while timed", fit: tiny, fused: offered, chose: "mma",
+			edit: func(p *stubProber) {
+				p.failTime = map[string]error{"cudnn": errors.New("cudnn attention backward: CUDNN_STATUS_EXECUTION_FAILED")}
+			},
+			ran: "[mma cudnn cudnn]", timed: "[mma cudnn mma]",
+			log: []string{"cudnn dropped: its timing: cudnn: cudnn attention backward: CUDNN_STATUS_EXECUTION_FAILED"}},
 		{name: "cudnn not offered", fit: tiny, fused: fusedOffer{Why: "no usable cuDNN 9 (set OLMOLAB_CUDNN to a libcudnn.so.9)"}, chose: "mma",
 			ran: "[mma]", timed: "[mma]", log: []string{"cudnn dropped: no usable cuDNN 9 (set OLMOLAB_CUDNN to a libcudnn.so.9)"}},
 	} {
