@@ -421,8 +421,10 @@ func (g *graphBuilder) scalar(name string, uid int64) tensor {
 
 // causal adds the mask: s where row ≥ column, negInf elsewhere
 // (cudnn-frontend's causal mask, a top-left diagonal band with right bound 0
-// as its composite node builds it for cuDNN < 9.20: two GEN_INDEX, CMP_GE,
-// BINARY_SELECT).
+// as CompositeDiagonalBandMaskNode builds it for cuDNN < 9.21: GEN_INDEX of
+// the rows and of the columns (the context's fp32 compute type, int32
+// outputs), CMP_GE(row, column) in booleans, BINARY_SELECT(s, negInf, keep);
+// from 9.21 the frontend emits one DIAGONAL_BAND_MASK operation instead).
 func (g *graphBuilder) causal(s, negInf tensor, ops *[]uintptr) tensor {
 	d := g.scoreDims()
 	row, col := g.virt("row index", dataInt32, d...), g.virt("column index", dataInt32, d...)
