@@ -517,7 +517,9 @@ func TestFakeRefusedConfig(t *testing.T) {
 	}
 }
 
-// An engine cuDNN marks non-deterministic is passed over; if all are, none is used.
+// An engine cuDNN marks non-deterministic is passed over while an unmarked
+// one takes the graph; if every engine is marked, the first marked one that
+// takes it is used, and said so; if none takes it, the error lists them.
 func TestFakeSkipsNondeterministic(t *testing.T) {
 	path, _ := fakeLib(t, "FAKE_CUDNN_NONDET=1")
 	l, err := Load(path)
@@ -528,15 +530,29 @@ func TestFakeSkipsNondeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := a.Describe(); !strings.Contains(d, "fwd engine 8, workspace 1048576 B, 1 non-deterministic passed over; bwd engine 8") {
-		t.Errorf("Describe: %s", d)
+	if d := a.Describe(); !strings.Contains(d, "fwd engine 8, workspace 1048576 B, 1 non-deterministic passed over; bwd engine 8") ||
+		a.MarkedNondeterministic() {
+		t.Errorf("Describe: %s (marked %v)", d, a.MarkedNondeterministic())
 	}
 	a.Close()
 	path, _ = fakeLib(t, "FAKE_CUDNN_NONDET=2")
 	if l, err = Load(path); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewSDPA(l, 0, gqa); err == nil || !strings.Contains(err.Error(), "no cuDNN engine takes the graph (engine 7 is marked non-deterministic; engine 8 is marked non-deterministic") {
+	if a, err = NewSDPA(l, 0, gqa); err != nil {
+		t.Fatal(err)
+	}
+	if d := a.Describe(); !strings.Contains(d, "fwd engine 7, workspace 1048576 B, marked non-deterministic by cuDNN") ||
+		!a.MarkedNondeterministic() {
+		t.Errorf("every engine marked: Describe: %s (marked %v)", d, a.MarkedNondeterministic())
+	}
+	a.Close()
+	path, _ = fakeLib(t, "FAKE_CUDNN_NONDET=2", "FAKE_CUDNN_REFUSE_PLANS=99")
+	if l, err = Load(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewSDPA(l, 0, gqa); err == nil || !strings.Contains(err.Error(), "no cuDNN engine takes the graph (engine 7 is marked non-deterministic; engine 8 is marked non-deterministic") ||
+		!strings.Contains(err.Error(), "fake: config refused") {
 		t.Errorf("got %v", err)
 	}
 }

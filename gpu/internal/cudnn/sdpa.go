@@ -79,6 +79,7 @@ type plan struct {
 	engine int64 // the engine's global index (-1: not known)
 	tried  int   // engine configs that failed to finalize before this one
 	nondet int   // engine configs passed over as non-deterministic
+	marked bool  // this engine is marked non-deterministic: no other took the graph
 }
 
 // FwdPtrs are the device addresses the forward reads and writes: q, k, v
@@ -167,13 +168,19 @@ func (a *SDPA) Describe() string {
 		if p.tried > 0 {
 			s += fmt.Sprintf(", %d configs refused before it", p.tried)
 		}
-		if p.nondet > 0 {
+		if p.marked {
+			s += ", marked non-deterministic by cuDNN (no unmarked engine took the graph)"
+		} else if p.nondet > 0 {
 			s += fmt.Sprintf(", %d non-deterministic passed over", p.nondet)
 		}
 		return s
 	}
 	return "fwd " + d(a.fwd) + "; bwd " + d(a.bwd)
 }
+
+// MarkedNondeterministic reports whether cuDNN marks an engine of the plans
+// non-deterministic (used only when no unmarked engine took its graph).
+func (a *SDPA) MarkedNondeterministic() bool { return a.fwd.marked || a.bwd.marked }
 
 // Close destroys the plans and graphs.
 func (a *SDPA) Close() {
@@ -567,10 +574,14 @@ func (g *graphBuilder) headSum(name string, a, b, out tensor) []uintptr {
 }
 
 // plan finalizes an operation graph of ops, asks the heuristics for engine
-// configs (mode A, then the fallback list) and returns the first whose engine
-// cuDNN does not mark non-deterministic (CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC,
-// as cudnn-frontend's deselect_numeric_notes filters) and whose execution plan
-// finalizes, with its workspace.
+// configs (mode A, then the fallback list) and returns the first whose
+// execution plan finalizes, with its workspace. Engines cuDNN marks
+// non-deterministic (CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC, what
+// cudnn-frontend's deselect_numeric_notes filters on) are tried only after
+// every unmarked one failed: cuDNN's notes for the fused attention engines
+// are documented nowhere, and a wrong note must not cost the graph; such a
+// plan is marked (Describe, MarkedNondeterministic), and auto's bit-for-bit
+// repeat judges it.
 func (g *graphBuilder) plan(h Handle, name string, ops []uintptr) plan {
 	pl := plan{engine: -1}
 	if g.err != nil {
@@ -583,6 +594,31 @@ func (g *graphBuilder) plan(h Handle, name string, ops []uintptr) plan {
 	g.setDesc(og, what, attrGraphOps, ops...)
 	g.finalize(og, what)
 	var refusals []string
+	type candidate struct {
+		cfg    uintptr
+		engine int64
+		what   string
+	}
+	var marked []candidate
+	// try makes c's execution plan: true when it finalizes (pl is then set),
+	// false when this engine does not take the graph or g.err is set
+	try := func(c candidate) bool {
+		p := g.desc(descExecPlan, c.what)
+		g.set(p, c.what, attrPlanHandle, typeHandle, 1, unsafe.Pointer(&hv))
+		g.setDesc(p, c.what, attrPlanEngineCfg, c.cfg)
+		if g.err != nil {
+			return false
+		}
+		if err := g.b.finalize(p, c.what); err != nil {
+			// this engine does not take the graph: try the next
+			refusals = append(refusals, err.Error())
+			pl.tried++
+			return false
+		}
+		pl.d, pl.engine = p, c.engine
+		_, g.err = g.b.get(p, c.what, attrPlanWorkspace, typeInt64, 1, unsafe.Pointer(&pl.ws))
+		return true
+	}
 	for _, mode := range []int32{heurA, heurFallback} {
 		hw := fmt.Sprintf("%s heuristics (mode %s)", name, map[int32]string{heurA: "A", heurFallback: "fallback"}[mode])
 		heur := g.desc(descEngineHeur, hw)
@@ -618,9 +654,9 @@ func (g *graphBuilder) plan(h Handle, name string, ops []uintptr) plan {
 			continue
 		}
 		for i := 0; i < min(got, n); i++ {
-			pw := fmt.Sprintf("%s execution plan (config %d)", name, i)
+			pw := fmt.Sprintf("%s execution plan (%s config %d)", name, map[int32]string{heurA: "A", heurFallback: "fallback"}[mode], i)
 			// the config's engine: its index for the log, and its numerical
-			// notes: an engine cuDNN marks non-deterministic is passed over
+			// notes
 			eng := g.desc(descEngine, pw+" engine")
 			if g.err != nil {
 				return pl
@@ -631,27 +667,29 @@ func (g *graphBuilder) plan(h Handle, name string, ops []uintptr) plan {
 			}
 			idx := int64(-1)
 			g.b.get(eng, pw, attrEngineGlobalIndex, typeInt64, 1, unsafe.Pointer(&idx))
+			c := candidate{cfgs[i], idx, pw}
 			notes := make([]int32, 16)
 			if k, err := g.b.get(eng, pw, attrEngineNumericalNote, typeNumNote, len(notes), unsafe.Pointer(&notes[0])); err == nil &&
 				slices.Contains(notes[:min(k, len(notes))], noteNondeterministic) {
 				refusals = append(refusals, fmt.Sprintf("engine %d is marked non-deterministic", idx))
 				pl.nondet++
+				marked = append(marked, c)
 				continue
 			}
-			p := g.desc(descExecPlan, pw)
-			g.set(p, pw, attrPlanHandle, typeHandle, 1, unsafe.Pointer(&hv))
-			g.setDesc(p, pw, attrPlanEngineCfg, cfgs[i])
+			if try(c) {
+				return pl
+			}
 			if g.err != nil {
 				return pl
 			}
-			if err := g.b.finalize(p, pw); err != nil {
-				// this engine does not take the graph: try the next
-				refusals = append(refusals, err.Error())
-				pl.tried++
-				continue
-			}
-			pl.d, pl.engine = p, idx
-			_, g.err = g.b.get(p, pw, attrPlanWorkspace, typeInt64, 1, unsafe.Pointer(&pl.ws))
+		}
+	}
+	for _, c := range marked {
+		if try(c) {
+			pl.marked = true
+			return pl
+		}
+		if g.err != nil {
 			return pl
 		}
 	}
