@@ -178,32 +178,46 @@ type EvalScore struct {
 	Primary     bool    `json:"primary,omitempty"`
 }
 
-// MarshalJSON writes the event as its fields say, except that a float that is
-// not finite (the loss and grad norm of a step skipped for them, and their z
-// scores) is written as null: encoding/json refuses NaN and ±Inf, which lost a
-// diverging run's skipped steps from metrics.jsonl and the --batch output.
-// Readers take null as NaN (tui) or as no value (resume's loss history).
+// MarshalJSON writes the event as its fields say, with two exceptions. A float
+// that is not finite (the loss and grad norm of a step skipped for them, and
+// their z scores) is written as null: encoding/json refuses NaN and ±Inf,
+// which lost a diverging run's skipped steps from metrics.jsonl and the
+// --batch output. Readers take null as NaN (tui) or as no value (resume's loss
+// history). And a step's lr is written even when it is 0 (an anneal's last
+// step), so that every step line has it.
 func (e Event) MarshalJSON() ([]byte, error) {
 	type plain Event // without this method
-	if finite(e.Loss) && finite(e.ZLoss) && finite(e.GradNorm) && finite(e.LR) && finite(e.LossZ) &&
-		finite(e.GradZ) && finite(e.Value) && finite(e.Z) && finite(e.TokensPerSec) && finite(e.MFU) {
+	floats := []float64{e.Loss, e.ZLoss, e.GradNorm, e.LR, e.TokensPerSec, e.MFU, e.LossZ, e.GradZ, e.Value, e.Z}
+	simple := !(e.Type == EvStep && e.LR == 0)
+	for _, v := range floats {
+		simple = simple && finite(v)
+	}
+	if simple {
 		return json.Marshal(plain(e))
 	}
-	// The outer fields hide the embedded ones of the same JSON name.
+	// nil leaves a field out, as omitempty does; the outer fields hide the
+	// embedded ones of the same JSON name
+	opt := func(v float64, always bool) *nullFloat {
+		if v == 0 && !always {
+			return nil
+		}
+		f := nullFloat(v)
+		return &f
+	}
 	return json.Marshal(struct {
 		plain
-		Loss         nullFloat `json:"loss,omitempty"`
-		ZLoss        nullFloat `json:"z_loss,omitempty"`
-		GradNorm     nullFloat `json:"grad_norm,omitempty"`
-		LR           nullFloat `json:"lr,omitempty"`
-		TokensPerSec nullFloat `json:"tokens_per_s,omitempty"`
-		MFU          nullFloat `json:"mfu,omitempty"`
-		LossZ        nullFloat `json:"loss_z,omitempty"`
-		GradZ        nullFloat `json:"grad_z,omitempty"`
-		Value        nullFloat `json:"value,omitempty"`
-		Z            nullFloat `json:"z,omitempty"`
-	}{plain(e), nullFloat(e.Loss), nullFloat(e.ZLoss), nullFloat(e.GradNorm), nullFloat(e.LR), nullFloat(e.TokensPerSec),
-		nullFloat(e.MFU), nullFloat(e.LossZ), nullFloat(e.GradZ), nullFloat(e.Value), nullFloat(e.Z)})
+		Loss         *nullFloat `json:"loss,omitempty"`
+		ZLoss        *nullFloat `json:"z_loss,omitempty"`
+		GradNorm     *nullFloat `json:"grad_norm,omitempty"`
+		LR           *nullFloat `json:"lr,omitempty"`
+		TokensPerSec *nullFloat `json:"tokens_per_s,omitempty"`
+		MFU          *nullFloat `json:"mfu,omitempty"`
+		LossZ        *nullFloat `json:"loss_z,omitempty"`
+		GradZ        *nullFloat `json:"grad_z,omitempty"`
+		Value        *nullFloat `json:"value,omitempty"`
+		Z            *nullFloat `json:"z,omitempty"`
+	}{plain(e), opt(e.Loss, false), opt(e.ZLoss, false), opt(e.GradNorm, false), opt(e.LR, e.Type == EvStep),
+		opt(e.TokensPerSec, false), opt(e.MFU, false), opt(e.LossZ, false), opt(e.GradZ, false), opt(e.Value, false), opt(e.Z, false)})
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
