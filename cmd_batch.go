@@ -27,7 +27,7 @@ var runNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
 // runBatch is `olmolab --batch RECIPE` and `olmolab --batch --resume RUNDIR`.
 func runBatch(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("--batch", stderr)
+	fs := newFlags("--batch", stdout, stderr)
 	var sets stringList
 	fs.Var(&sets, "set", "override a recipe value: key.path=value (repeatable)")
 	resume := fs.String("resume", "", "continue the run in this directory from its latest checkpoint")

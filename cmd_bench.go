@@ -32,7 +32,7 @@ type benchSpec struct {
 // `tokens_per_s=… step_ms=… params=…` that ../shared/bench/torch_bench.py prints.
 // --scaling also times the step on one thread and reports the speed-up.
 func runBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", stderr)
+	fs := newFlags("bench", stdout, stderr)
 	preset := fs.String("preset", "", "model preset (default: the inline shape below)")
 	vocab := fs.Int("vocab", 8192, "vocabulary size (inline shape)")
 	d := fs.Int("d-model", 512, "hidden size")

@@ -15,18 +15,49 @@ import (
 
 var errHelp = errors.New("help shown")
 
-// newFlags returns a FlagSet whose errors become usage errors (exit 2).
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+// newFlags returns a FlagSet whose errors become usage errors (exit 2). Its
+// usage goes to stdout when asked for (--help, so that `olmolab eval --help |
+// less` works) and to stderr after a bad flag.
+func newFlags(name string, stdout, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("olmolab "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(&flagOutput{stdout: stdout, stderr: stderr})
 	// --help starts with the command's synopsis (its positional arguments
 	// included: snr's RUN..., tokenize's INPUT...), as the command list shows it,
 	// rather than the flag package's bare "Usage of olmolab snr:".
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: olmolab %s\n", synopsis(name))
-		fs.PrintDefaults()
-	}
+	fs.Usage = func() { printUsage(fs, "usage: olmolab "+synopsis(name)) }
 	return fs
+}
+
+// flagOutput is a FlagSet's output: stderr, noting whether the flag package
+// wrote to it. It writes a parse error there before it calls Usage, and
+// nothing before Usage for --help, which is how printUsage tells them apart.
+type flagOutput struct {
+	stdout, stderr io.Writer
+	wrote          bool
+}
+
+func (o *flagOutput) Write(p []byte) (int, error) {
+	o.wrote = true
+	return o.stderr.Write(p)
+}
+
+// printUsage writes head and the flags' defaults: to stdout for --help, to
+// stderr after an error.
+func printUsage(fs *flag.FlagSet, head string) {
+	o, ok := fs.Output().(*flagOutput)
+	if !ok {
+		fmt.Fprintln(fs.Output(), head)
+		fs.PrintDefaults()
+		return
+	}
+	w := o.stdout
+	if o.wrote {
+		w = o.stderr
+	}
+	fmt.Fprintln(w, head)
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(o)
 }
 
 // synopsis is a command's name and arguments as the help lists them.
@@ -59,7 +90,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 }
 
 func runPresets(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("presets", stderr)
+	fs := newFlags("presets", stdout, stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -92,7 +123,7 @@ type verifyFailed struct{ n int }
 func (v verifyFailed) Error() string { return fmt.Sprintf("%d tensors outside tolerance", v.n) }
 
 func runVerify(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("verify", stderr)
+	fs := newFlags("verify", stdout, stderr)
 	dir := fs.String("model", "", "HF checkpoint directory (config.json + safetensors)")
 	casePath := fs.String("case", "", "reference case file (safetensors: input_ids, labels, logits, grad.*, step1.*, …)")
 	f64 := fs.Bool("float64", false, "compute in float64 on the CPU (tolerances 1e-11 forward, 1e-10 backward)")
@@ -143,7 +174,7 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 // runTrain trains a preset on a generated token stream: an engine smoke run that
 // exercises the whole step (forward, backward, clipping, AdamW).
 func runTrain(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("train", stderr)
+	fs := newFlags("train", stdout, stderr)
 	preset := fs.String("preset", "cpu_xs", "model preset (see 'olmolab presets')")
 	steps := fs.Int("steps", 200, "optimizer steps")
 	batch := fs.Int("batch", 8, "sequences per step")

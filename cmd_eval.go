@@ -24,7 +24,7 @@ func olmesError(err error) error {
 
 // runEval is `olmolab eval --model CKPT_OR_RUN --tasks ...`.
 func runEval(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("eval", stderr)
+	fs := newFlags("eval", stdout, stderr)
 	ckpt := fs.String("model", "", "an HF checkpoint directory, one of our checkpoints, or a run directory (the weights it ended with: its latest checkpoint, or the soup its recipe planned)")
 	tasks := fs.String("tasks", "builtin", "comma-separated tasks or groups: builtin, development, unseen, core9, olmes, arc_easy, mmlu, fact_qa_heldout:mc, a requests.jsonl.gz dump, …")
 	tokName := fs.String("tokenizer", "", "tokenizer (default: the run's, else guessed from the vocabulary: 100352 dolma2, 2048 world, 384 bytes)")
@@ -253,7 +253,7 @@ func splitList(s string) []string {
 
 // runSNR is `olmolab snr RUN...`.
 func runSNR(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("snr", stderr)
+	fs := newFlags("snr", stdout, stderr)
 	lastN := fs.Int("last", 5, "checkpoints per run for noise (and for checkpoint averaging)")
 	noise := fs.String("noise", "per-run", "noise definition: per-run (std/mean over each run's last n, averaged) or pooled")
 	jsonOut := fs.String("json", "", "also write the table as JSON to this file")
@@ -315,13 +315,13 @@ func checkOutputDir(flagName, path string) error {
 // runOLMES is `olmolab olmes requests --task NAME --formulation rc|mc --data DIR`.
 func runOLMES(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-		fmt.Fprintln(stderr, "usage: olmolab olmes requests --task NAME --formulation rc|mc --data DIR [--split S]\n(olmolab olmes requests --help for the flags)")
+		fmt.Fprintln(stdout, "usage: olmolab olmes requests --task NAME --formulation rc|mc --data DIR [--split S]\n(olmolab olmes requests --help for the flags)")
 		return errHelp
 	}
 	if len(args) == 0 || args[0] != "requests" {
 		return usageError{"olmes: the subcommand is 'requests' (olmolab olmes requests --task NAME --formulation rc|mc --data DIR)"}
 	}
-	fs := newFlags("olmes requests", stderr)
+	fs := newFlags("olmes requests", stdout, stderr)
 	task := fs.String("task", "", "OLMES task: "+strings.Join(olmes.OLMESTaskNames(), ", ")+", mmlu_<subject>")
 	form := fs.String("formulation", "rc", "rc or mc")
 	dir := fs.String("data", os.Getenv("OLMOLAB_OLMES_DATA"), "OLMES datasets directory")

@@ -13,11 +13,8 @@ const exportUsage = `usage: olmolab export olmo-core RECIPE [--set key=value]...
 // under torchrun (DESIGN.md, "Beyond one machine"). It writes train.py,
 // launch.sh and EXPORT.md into DIR, all or nothing.
 func runExport(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("export", stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, exportUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("export", stdout, stderr)
+	fs.Usage = func() { printUsage(fs, exportUsage) }
 	var sets stringList
 	fs.Var(&sets, "set", "override a recipe value: key.path=value (repeatable)")
 	out := fs.String("out", "", "directory for train.py, launch.sh and EXPORT.md")

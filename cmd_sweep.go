@@ -33,11 +33,8 @@ const sweepUsage = `usage: olmolab sweep RECIPE (--vary key=v1,v2,... | --seeds 
 // after another (--local) or as a Slurm array (--slurm); --status reads a
 // sweep's progress back from its run directories.
 func runSweep(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("sweep", stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, sweepUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlags("sweep", stdout, stderr)
+	fs.Usage = func() { printUsage(fs, sweepUsage) }
 	var varies, sets, sbatchOpts stringList
 	fs.Var(&varies, "vary", "a recipe key and its values, key=v1,v2,... (repeatable; the sweep is every combination)")
 	seeds := fs.Int("seeds", 0, "vary seed over 1..N (noise runs)")

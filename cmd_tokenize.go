@@ -15,7 +15,7 @@ import (
 
 // runTokenize is `olmolab tokenize INPUT... --out DIR --tokenizer NAME`.
 func runTokenize(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("tokenize", stderr)
+	fs := newFlags("tokenize", stdout, stderr)
 	out := fs.String("out", "", "output directory for part-NNNNN.npy token files")
 	tokName := fs.String("tokenizer", "dolma2", "tokenizer: dolma2, world or bytes")
 	maxMB := fs.Int64("max-file-mb", 1024, "split output files at this size (MiB), at document boundaries")

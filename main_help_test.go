@@ -34,9 +34,16 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		var out, errb bytes.Buffer
 		if code := run(append(args, "--help"), &out, &errb); code != 0 {
 			t.Errorf("%s --help: exit %d, want 0\n%s", strings.Join(args, " "), code, errb.String())
-		} else if want := "usage: olmolab " + strings.Join(args, " "); !strings.Contains(out.String()+errb.String(), want) {
-			// the synopsis, positional arguments included, not the flag package's "Usage of olmolab snr:"
-			t.Errorf("%s --help does not start with %q:\n%s", strings.Join(args, " "), want, out.String()+errb.String())
+		} else if want := "usage: olmolab " + strings.Join(args, " "); !strings.HasPrefix(out.String(), want) || errb.Len() > 0 {
+			// the synopsis, positional arguments included, not the flag package's "Usage of olmolab snr:",
+			// on stdout (asked for: `olmolab eval --help | less`)
+			t.Errorf("%s --help: stdout does not start with %q, or stderr is not empty:\nstdout %s\nstderr %s", strings.Join(args, " "), want, out.String(), errb.String())
+		}
+		// a bad flag: the error and the usage on stderr, exit 2
+		out.Reset()
+		errb.Reset()
+		if code := run(append(args, "--no-such-flag"), &out, &errb); code != 2 || out.Len() > 0 || (args[0] != "olmes" || len(args) > 1) && !strings.Contains(errb.String(), "no-such-flag") {
+			t.Errorf("%s --no-such-flag: exit %d, want 2 with the error on stderr only\nstdout %s\nstderr %s", strings.Join(args, " "), code, out.String(), errb.String())
 		}
 	}
 }

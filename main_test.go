@@ -434,7 +434,7 @@ func TestParseInterleaved(t *testing.T) {
 		{args: []string{"a", "--out"}, wantError: true},
 		{args: nil},
 	} {
-		fs := newFlags("t", io.Discard)
+		fs := newFlags("t", io.Discard, io.Discard)
 		out := fs.String("out", "", "")
 		tok := fs.String("tok", "", "")
 		var sets stringList
