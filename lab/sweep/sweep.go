@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Axis is one --vary: a recipe key (dotted, as --set takes it) and its values.
@@ -50,17 +52,36 @@ func ParseAxis(s string) (Axis, error) {
 	if err != nil {
 		return Axis{}, fmt.Errorf("--vary %q: %v", s, err)
 	}
-	seen := map[string]bool{}
+	seen := map[string]string{}
 	for _, v := range values {
 		if v == "" {
 			return Axis{}, fmt.Errorf("--vary %q: an empty value (two commas in a row, or a comma at an end)", s)
 		}
-		if seen[v] {
-			return Axis{}, fmt.Errorf("--vary %q: value %q is given twice", s, v)
+		k := canonicalValue(v)
+		if first, dup := seen[k]; dup {
+			if first == v {
+				return Axis{}, fmt.Errorf("--vary %q: value %q is given twice", s, v)
+			}
+			return Axis{}, fmt.Errorf("--vary %q: values %q and %q are the same number, so their runs would be the same", s, first, v)
 		}
-		seen[v] = true
+		seen[k] = v
 	}
 	return Axis{Key: key, Values: values}, nil
+}
+
+// canonicalValue is what a --vary value means for comparing: a YAML number
+// (1e-3, 0.001, 1.0, 1) as its float64, anything else as written.
+func canonicalValue(v string) string {
+	var x any
+	if yaml.Unmarshal([]byte(v), &x) == nil {
+		switch n := x.(type) {
+		case int:
+			return "n:" + strconv.FormatFloat(float64(n), 'g', -1, 64)
+		case float64:
+			return "n:" + strconv.FormatFloat(n, 'g', -1, 64)
+		}
+	}
+	return "s:" + v
 }
 
 // splitValues splits at commas outside [], {} and quotes.
