@@ -331,10 +331,51 @@ func (e *Engine) WriteParams(src []float32) {
 	e.refreshWeights()
 }
 
-func (e *Engine) refreshWeights() {
-	if e.o.wT >= 0 {
-		e.launch("cast_bf16", strided(e.N), threads(256), 0, ptr(e.p(e.o.wT)), ptr(e.p(e.o.params)), i64(e.N))
+func (e *Engine) refreshWeights() { e.refreshWeightsAt(0, e.N) }
+
+// refreshWeightsAt recasts the bf16 copy of master weights [off, off+n): a
+// ranged write costs its range, not the model (cast_bf16 falls back to
+// single elements where the range is not 16-byte aligned).
+func (e *Engine) refreshWeightsAt(off, n int64) {
+	if e.o.wT >= 0 && n > 0 {
+		e.launch("cast_bf16", strided(n), threads(256), 0, ptr(e.p(e.o.wT).add(2*off)), ptr(e.p(e.o.params).add(4*off)), i64(n))
 	}
+}
+
+// ReadParamsAt copies master weights [off, off+len(dst)) to dst.
+func (e *Engine) ReadParamsAt(dst []float32, off int) {
+	model.CheckRange(int(e.N), off, len(dst))
+	defer e.dev.enter()()
+	e.must("read parameters", e.dtohF32(dst, e.param(off)))
+}
+
+// WriteParamsAt loads src as master weights [off, off+len(src)) and
+// refreshes their bf16 copy.
+func (e *Engine) WriteParamsAt(src []float32, off int) {
+	model.CheckRange(int(e.N), off, len(src))
+	defer e.dev.enter()()
+	e.must("write parameters", e.htodF32(e.param(off), src))
+	e.refreshWeightsAt(int64(off), int64(len(src)))
+}
+
+// ReadOptStateAt copies AdamW's moments over [off, off+n) (m or v may be
+// nil) and returns its step count.
+func (e *Engine) ReadOptStateAt(m, v []float32, off int) int {
+	model.OptRange(int(e.N), off, m, v)
+	defer e.dev.enter()()
+	e.must("read optimizer state", e.dtohF32(m, e.p(e.o.m).add(4*int64(off))))
+	e.must("read optimizer state", e.dtohF32(v, e.p(e.o.v).add(4*int64(off))))
+	return e.step
+}
+
+// WriteOptStateAt loads AdamW's moments over [off, off+n) (m or v may be
+// nil) and sets its step count.
+func (e *Engine) WriteOptStateAt(m, v []float32, off, step int) {
+	model.OptRange(int(e.N), off, m, v)
+	defer e.dev.enter()()
+	e.must("write optimizer state", e.htodF32(e.p(e.o.m).add(4*int64(off)), m))
+	e.must("write optimizer state", e.htodF32(e.p(e.o.v).add(4*int64(off)), v))
+	e.step = step
 }
 
 // ReadGrads copies the gradients to dst (Layout order).

@@ -417,3 +417,17 @@ func TestAutoAttention(t *testing.T) {
 	// the emulator's timings)
 	compareWithCPU(t, mmaConfig(), 2, 70, Options{Attention: AttnKernels{Kind: AttnAuto}}, 3e-2, 6e-2)
 }
+
+// TestRangedAccess: the engine's ranged reads and writes at odd offsets and
+// lengths, in fp32 and bf16: a model written in odd ranges scores the same
+// log-probabilities as one written whole, so each ranged write refreshes the
+// bf16 copy of its range (cast_bf16 at an unaligned offset included).
+func TestRangedAccess(t *testing.T) {
+	for _, o := range []Options{{FP32: true}, {}} {
+		cfg := smallConfig(48, 6, 2, 8)
+		err := model.CheckRangedAccess(func() (model.Backend, error) { return NewEmulated(cfg, 2, 16, o) })
+		if err != nil {
+			t.Errorf("fp32=%v: %v", o.FP32, err)
+		}
+	}
+}

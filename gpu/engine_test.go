@@ -160,6 +160,12 @@ func TestEngineWalk(t *testing.T) {
 				t.Errorf("step count %d after one step from 3", s)
 			}
 			e.ReadParams(buf)
+			e.WriteParamsAt(buf[3:N-2], 3) // the bf16 copy of an unaligned range: cast_bf16 at an offset
+			e.ReadParamsAt(buf[:N-1], 1)
+			e.WriteOptStateAt(buf[:5], nil, N-5, 4)
+			if s := e.ReadOptStateAt(nil, buf[:N-7], 7); s != 4 {
+				t.Errorf("step count %d after a ranged write of 4", s)
+			}
 			e.ReadGrads(buf)
 			e.LogProbs(make([]float32, B*T), ids, labels)
 			e.Logits(make([]float32, B*T*c.cfg.VocabSize), ids)

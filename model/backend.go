@@ -35,11 +35,28 @@ type Backend interface {
 
 	ReadGrads(dst []float32)
 
+	// ReadParams and WriteParams move all the parameters; ReadOptState and
+	// WriteOptState both AdamW moments (ReadOptState returns the optimizer's
+	// step count). Each needs host buffers of the whole model: 4 bytes per
+	// parameter and buffer, 29 GiB each for olmo2_7B. Checkpoints, resumes,
+	// soups and evaluation copies use the ranged forms below instead.
 	ReadParams(dst []float32)
 	WriteParams(src []float32)
-	// ReadOptState copies AdamW's moments (Layout order) and returns its step count.
 	ReadOptState(m, v []float32) (step int)
 	WriteOptState(m, v []float32, step int)
+
+	// The ranged forms move elements [off, off+n) of the Layout order, so a
+	// caller bounds its host memory by its buffer, not by the model: a
+	// checkpoint streams tensor by tensor, a soup averages chunk by chunk.
+	// n is len(dst) or len(src); for the moments either of m and v may be
+	// nil (that moment is left alone), and when both are given they have the
+	// same length. They panic when the range is outside the model.
+	ReadParamsAt(dst []float32, off int)
+	WriteParamsAt(src []float32, off int)
+	// ReadOptStateAt returns the optimizer's step count as well.
+	ReadOptStateAt(m, v []float32, off int) (step int)
+	// WriteOptStateAt sets the optimizer's step count to step as well.
+	WriteOptStateAt(m, v []float32, off int, step int)
 
 	Close()
 }
@@ -124,7 +141,52 @@ func (c *CPUBackendOf[F]) WriteOptState(m, v []float32, step int) {
 	fromF32(c.Opt.V, v)
 	c.Opt.Step = step
 }
+func (c *CPUBackendOf[F]) ReadParamsAt(dst []float32, off int) {
+	toF32(dst, c.E.Params[off:CheckRange(len(c.E.Params), off, len(dst))])
+}
+func (c *CPUBackendOf[F]) WriteParamsAt(src []float32, off int) {
+	fromF32(c.E.Params[off:CheckRange(len(c.E.Params), off, len(src))], src)
+}
+func (c *CPUBackendOf[F]) ReadOptStateAt(m, v []float32, off int) int {
+	n := OptRange(len(c.Opt.M), off, m, v)
+	if m != nil {
+		toF32(m, c.Opt.M[off:n])
+	}
+	if v != nil {
+		toF32(v, c.Opt.V[off:n])
+	}
+	return c.Opt.Step
+}
+func (c *CPUBackendOf[F]) WriteOptStateAt(m, v []float32, off, step int) {
+	n := OptRange(len(c.Opt.M), off, m, v)
+	if m != nil {
+		fromF32(c.Opt.M[off:n], m)
+	}
+	if v != nil {
+		fromF32(c.Opt.V[off:n], v)
+	}
+	c.Opt.Step = step
+}
 func (c *CPUBackendOf[F]) Close() { c.E.Close() }
+
+// CheckRange returns off+n after checking that [off, off+n) lies in [0, size);
+// it panics otherwise (a programmer error). Backends check their ranged
+// reads and writes with it.
+func CheckRange(size, off, n int) int {
+	if off < 0 || n < 0 || off > size || n > size-off {
+		panic(fmt.Sprintf("model: range [%d, %d+%d) outside the %d parameters", off, off, n, size))
+	}
+	return off + n
+}
+
+// OptRange is CheckRange for ReadOptStateAt and WriteOptStateAt: the range's
+// length is that of m or v, whichever is not nil, and they must agree.
+func OptRange(size, off int, m, v []float32) int {
+	if m != nil && v != nil && len(m) != len(v) {
+		panic(fmt.Sprintf("model: moments of %d and %d values", len(m), len(v)))
+	}
+	return CheckRange(size, off, max(len(m), len(v)))
+}
 
 // toF32 copies src into dst, rounding to float32 where F is wider.
 func toF32[F Float](dst []float32, src []F) {
