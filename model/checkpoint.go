@@ -21,33 +21,16 @@ import (
 // not F), so the peak memory is the parameters, not the parameters plus the
 // files.
 func LoadHF[F Float](dir string) (Config, []F, error) {
-	cfg, err := ReadConfigFile(filepath.Join(dir, "config.json"))
+	src, err := OpenHF(dir)
 	if err != nil {
 		return Config{}, nil, err
 	}
-	// Check the tensors against config.json before allocating what it
-	// implies: a config.json naming a huge model next to small safetensors
-	// would otherwise ask for terabytes, and a failed allocation ends the
-	// process. The layout's own tables grow with num_hidden_layers, so that
-	// is checked against the tensors the files hold first; once every tensor
-	// is there with its shape, the files hold at least two bytes per parameter.
-	ck, err := safetensors.OpenDir(dir)
-	if err != nil {
+	defer src.Close()
+	params := make([]F, src.Layout.Size())
+	if err := fillWeights(src.ck, src.Layout, params); err != nil {
 		return Config{}, nil, err
 	}
-	defer ck.Close()
-	if err := checkLayerCount(ck, cfg); err != nil {
-		return Config{}, nil, err
-	}
-	lay := NewLayout(cfg)
-	if err := checkWeights(ck, dir, lay); err != nil {
-		return Config{}, nil, err
-	}
-	params := make([]F, lay.Size())
-	if err := fillWeights(ck, lay, params); err != nil {
-		return Config{}, nil, err
-	}
-	return cfg, params, nil
+	return src.Config, params, nil
 }
 
 // LoadWeights fills params (Layout order) from the safetensors in dir.
@@ -163,6 +146,14 @@ func SaveHF[F Float](dir string, cfg Config, params []F, dtype safetensors.DType
 	if int64(len(params)) != lay.Size() {
 		panic("model: params do not match the config's layout")
 	}
+	return saveHF(dir, lay, dtype, shardBytes, func(t Tensor, w io.Writer) error {
+		return writeFloats(w, params[t.Offset:t.Offset+t.Numel()], dtype)
+	})
+}
+
+// saveHF writes config.json and the safetensors of lay, each tensor's bytes
+// from write.
+func saveHF(dir string, lay *Layout, dtype safetensors.DType, shardBytes int64, write func(t Tensor, w io.Writer) error) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -182,18 +173,24 @@ func SaveHF[F Float](dir string, cfg Config, params []F, dtype safetensors.DType
 	for i, t := range lay.Tensors {
 		headers[i] = safetensors.Header{Name: t.Name, DType: dtype, Shape: t.Shape}
 	}
-	write := func(i int, w io.Writer) error {
-		t := lay.Tensors[i]
-		return writeFloats(w, params[t.Offset:t.Offset+t.Numel()], dtype)
-	}
-	if err := safetensors.WriteShardedFunc(dir, map[string]string{"format": "pt"}, headers, shardBytes, write); err != nil {
+	err := safetensors.WriteShardedFunc(dir, map[string]string{"format": "pt"}, headers, shardBytes, func(i int, w io.Writer) error {
+		return write(lay.Tensors[i], w)
+	})
+	if err != nil {
 		return err
 	}
-	b, err := MarshalConfigJSON(cfg, torchDType)
+	b, err := MarshalConfigJSON(lay.Config, torchDType)
 	if err != nil {
 		return err
 	}
 	return WriteFileAtomic(filepath.Join(dir, "config.json"), b)
+}
+
+// WriteFloats encodes v to w as little-endian F32 or BF16 (rounded to
+// nearest even), through a 16 KiB buffer: the bytes SaveHF and
+// safetensors.FromFloat32 give for those dtypes.
+func WriteFloats[F Float](w io.Writer, v []F, dtype safetensors.DType) error {
+	return writeFloats(w, v, dtype)
 }
 
 // writeFloats encodes v as little-endian F32 or BF16 in bounded chunks.

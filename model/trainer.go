@@ -103,11 +103,10 @@ func (t *Trainer) Step(ids, labels []int32, lr float64) StepResult {
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
-// Save writes the current weights as an HF checkpoint (float32).
+// Save writes the current weights as an HF checkpoint (float32), streamed
+// from the backend (SaveHFFrom).
 func (t *Trainer) Save(dir string) error {
-	params := make([]float32, NewLayout(t.P.Config).Size())
-	t.B.ReadParams(params)
-	return SaveHF(dir, t.P.Config, params, "F32", 0)
+	return SaveHFFrom(dir, t.B, NewStreamBuf(NewLayout(t.B.Config()).Size()), "F32", 0)
 }
 
 // SyntheticStream is a learnable, deterministic token stream for smoke runs and

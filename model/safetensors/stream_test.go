@@ -410,3 +410,48 @@ func f32bits(v []float32) []uint32 {
 	}
 	return u
 }
+
+// TestFloat32sAt: a range of a tensor converts to the same bits as that
+// range of Float32s, for every dtype, in memory and streamed, at odd
+// offsets and lengths, across the 1 MiB chunks; a range outside the tensor
+// is an error naming it.
+func TestFloat32sAt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.safetensors")
+	if err := Write(path, nil, bigTensors()); err != nil {
+		t.Fatal(err)
+	}
+	mem, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	str, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer str.Close()
+	for i := range mem.Tensors {
+		whole, err := mem.Tensors[i].Float32s(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(whole)
+		for _, x := range []*Tensor{&mem.Tensors[i], &str.Tensors[i]} {
+			for _, rg := range [][2]int{{0, n}, {0, 0}, {n, 0}, {n / 3, n / 2}, {1, n - 2}, {n - 1, 1}, {7, min(n-7, 524_301)}} {
+				off, k := rg[0], rg[1]
+				if off < 0 || k < 0 || off+k > n {
+					continue
+				}
+				got := make([]float32, k)
+				if err := x.Float32sAt(got, off); err != nil {
+					t.Fatalf("%s [%d, +%d): %v", x.Name, off, k, err)
+				}
+				if !slicesEqual(f32bits(got), f32bits(whole[off:off+k])) {
+					t.Fatalf("%s [%d, +%d), streamed=%v: not the bits of Float32s", x.Name, off, k, x.streamed())
+				}
+			}
+			if err := x.Float32sAt(make([]float32, 2), n-1); err == nil || !strings.Contains(err.Error(), x.Name) {
+				t.Errorf("%s: a range past the end gives %v, want an error naming it", x.Name, err)
+			}
+		}
+	}
+}

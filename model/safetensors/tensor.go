@@ -135,6 +135,43 @@ func (t *Tensor) Float32s(dst []float32) ([]float32, error) {
 	return dst, nil
 }
 
+// Float32sAt converts elements [at, at+len(dst)) of t (row-major, as Float32s
+// counts them) to float32 into dst, with Float32s's conversions and errors
+// plus one for a range outside the tensor. For a tensor from Open it reads
+// only that range from the file: F32 straight into dst, other dtypes through
+// the 1 MiB chunk buffer. So a caller can stream a tensor of any size
+// through a buffer of its choosing (a checkpoint into an engine, a soup's
+// average chunk by chunk).
+func (t *Tensor) Float32sAt(dst []float32, at int) error {
+	n, err := t.check()
+	if err != nil {
+		return err
+	}
+	if at < 0 || at > n || len(dst) > n-at {
+		return fmt.Errorf("%s: elements [%d, %d) are outside its %d", t.label(), at, at+len(dst), n)
+	}
+	size := t.DType.Size()
+	if !t.streamed() {
+		toFloat32(dst, t.DType, t.Data[at*size:(at+len(dst))*size])
+		return nil
+	}
+	if t.DType == F32 && littleEndian {
+		return t.readAt(asBytes(dst), int64(at)*4)
+	}
+	bp := chunkPool.Get().(*[]byte)
+	defer chunkPool.Put(bp)
+	per := len(*bp) / size
+	for i := 0; i < len(dst); i += per {
+		k := min(per, len(dst)-i)
+		b := (*bp)[:k*size]
+		if err := t.readAt(b, int64(at+i)*int64(size)); err != nil {
+			return err
+		}
+		toFloat32(dst[i:], t.DType, b)
+	}
+	return nil
+}
+
 // toFloat32 converts the elements of dtype d in b into dst[:len(b)/d.Size()].
 func toFloat32(dst []float32, d DType, b []byte) {
 	dst = dst[:len(b)/d.Size()]
