@@ -205,10 +205,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		lay := model.NewLayout(cfg)
-		params := make([]float32, lay.Size())
-		model.Init(lay, params, *seed)
-		b.WriteParams(params)
+		model.InitBackend(b, *seed, model.NewStreamBuf(model.NewLayout(cfg).Size()))
 		tr = model.NewTrainerOn(b, model.TrainerParams{Seed: *seed})
 	}
 	defer tr.Close()

@@ -70,10 +70,13 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return inputError{err}
 	}
-	cfg, params, err := model.LoadHF[float32](dir)
+	// checked now, streamed into the backend below: no host copy of the weights
+	src, err := model.OpenHF(dir)
 	if err != nil {
 		return inputError{err}
 	}
+	defer src.Close()
+	cfg := src.Config
 	name := *tokName
 	if name == "" {
 		name = tokenizerFor(*ckpt, cfg)
@@ -89,7 +92,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return inputError{err}
 	}
 	defer b.Close()
-	b.WriteParams(params)
+	if err := src.WriteTo(b, model.NewStreamBuf(src.Layout.Size())); err != nil {
+		return err
+	}
 	f := olmes.RC
 	if *mc {
 		f = olmes.MC
@@ -118,7 +123,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if valTokens != 0 {
-		scores, err := evalValidation(*ckpt, valTokens, name, *backend, cfg, params, b, tok, stderr)
+		scores, err := evalValidation(*ckpt, valTokens, name, *backend, cfg, b, tok, stderr)
 		if err != nil {
 			return err
 		}
@@ -144,7 +149,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 // tokens held-out tokens per source (-1: the run's own eval.val), as a run of
 // its recipe measures it (its eval.val sources and sequence length), or for a
 // checkpoint of no run on every built-in source at b's sequence length.
-func evalValidation(path string, tokens int64, tokName, backend string, cfg model.Config, params []float32, b model.Backend,
+func evalValidation(path string, tokens int64, tokName, backend string, cfg model.Config, b model.Backend,
 	tok data.Tokenizer, stderr io.Writer) ([]olmes.Score, error) {
 	_, T := b.MicroBatch()
 	p := runRecipeOf(path)
@@ -179,7 +184,7 @@ func evalValidation(path string, tokens int64, tokName, backend string, cfg mode
 			return nil, inputError{err}
 		}
 		defer nb.Close()
-		nb.WriteParams(params)
+		model.CopyParams(nb, b, model.NewStreamBuf(model.NewLayout(cfg).Size()))
 		vb = nb
 	}
 	scores, err := lab.ValidationLoss(context.Background(), vb, tok, rec, func(w string) { fmt.Fprintln(stderr, "warning: "+w) })

@@ -140,9 +140,8 @@ func (e *OLMESEvaluator) backendFor(b model.Backend) model.Backend {
 			return b
 		}
 		e.eval = nb
-		e.params = make([]float32, model.NewLayout(b.Config()).Size())
+		e.params = model.NewStreamBuf(model.NewLayout(b.Config()).Size())
 	}
-	b.ReadParams(e.params)
-	e.eval.WriteParams(e.params)
+	model.CopyParams(e.eval, b, e.params) // chunk by chunk: no host copy of the model
 	return e.eval
 }

@@ -128,7 +128,8 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 			r.unlock()
 		}
 	}()
-	var resume *loadedCheckpoint
+	var resume, start *loadedCheckpoint // open files until StartRun returns
+	defer func() { resume.Close(); start.Close() }()
 	var resumeFrom string
 	if p.ResumeDir != "" {
 		if err := checkRunDir(p.ResumeDir); err != nil {
@@ -180,8 +181,13 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	}
 	r.cfg = cfg
 
+	// the weights stream into a backend of the recipe's model: a checkpoint of
+	// another size (a hand-edited recipe.yaml) is refused here, not mid-load
+	if resume != nil && resume.Config.NumParams() != cfg.NumParams() {
+		return nil, &InputError{fmt.Errorf("%s holds a model of %d parameters, but %s describes one of %d; HINT: the run's recipe was edited: restore its model settings",
+			resume.Dir, resume.Config.NumParams(), rec.Path, cfg.NumParams())}
+	}
 	// the checkpoint to start from (load_path), validated before anything trains
-	var start *loadedCheckpoint
 	var startMsg string // what the run took from it, for a phase event
 	if resume == nil && rec.LoadPath != "" {
 		if start, err = loadCheckpoint(rec.LoadPath); err != nil {
@@ -268,10 +274,16 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 
 	r.spikeLoss, r.spikeGrad = NewSpikeDetector(rec.Spikes), NewSpikeDetector(rec.Spikes)
 	r.st = CheckpointState{Phase: "stage1", TotalTokens: wholeSteps(rec.MaxTokens, rec), Mix: mix, Backend: rec.Backend}
+	// The weights (and moments) stream from their files into the backend:
+	// every check of the checkpoint ran in loadCheckpoint, so an error here
+	// is a file that changed or failed to read since, and the backend it
+	// left partly loaded is closed with the run.
 	switch {
 	case resume != nil:
-		b.WriteParams(resume.Params)
-		b.WriteOptState(resume.M, resume.V, resume.State.OptStep)
+		if err := resume.load(b, true); err != nil {
+			r.close()
+			return nil, fmt.Errorf("%s: %w", resume.Dir, err)
+		}
 		r.st = *resume.State
 		r.st.TotalTokens = wholeSteps(r.st.TotalTokens, rec) // checkpoints written before budgets were whole steps
 		// the summary covers the whole run: time and throughput count on
@@ -280,10 +292,13 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		r.spikeLoss.Restore(r.st.SpikesLoss)
 		r.spikeGrad.Restore(r.st.SpikesGrad)
 	case start != nil:
-		b.WriteParams(start.Params)
+		// Adam state carries over where the checkpoint has it (olmo2.md §5)
+		if err := start.load(b, true); err != nil {
+			r.close()
+			return nil, fmt.Errorf("%s: load_path: %w", rec.Path, err)
+		}
 		what := "weights; Adam state starts afresh"
-		if start.M != nil {
-			b.WriteOptState(start.M, start.V, start.State.OptStep) // Adam state carries over (olmo2.md §5)
+		if start.hasOptim() {
 			what = "weights and Adam state"
 		}
 		startMsg = fmt.Sprintf("load_path: %s from %s", what, start.Dir)
@@ -298,9 +313,9 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 			startMsg += fmt.Sprintf("; anneal: LR %.3g (%s) → 0 over %d tokens", lr0, from, r.st.TotalTokens)
 		}
 	default:
-		params := make([]float32, model.NewLayout(cfg).Size())
-		model.Init(model.NewLayout(cfg), params, rec.Seed)
-		b.WriteParams(params)
+		// initialised on the backend a chunk at a time: the same values as
+		// model.Init into a host copy of the model
+		model.InitBackend(b, rec.Seed, model.NewStreamBuf(model.NewLayout(cfg).Size()))
 	}
 
 	// run directory
@@ -477,9 +492,10 @@ func resolveModel(rec *Recipe, tok data.Tokenizer) (model.Config, error) {
 }
 
 // checkMemory refuses a run the machine cannot hold: the CPU engine's model,
-// optimizer and activations, and on every backend the global batch's ids and
-// labels, which the lab holds on the host (batchBytes). The GPU backend checks
-// its own device memory when it starts.
+// optimizer and activations, the buffers checkpoints, resumes, soups and
+// evaluation copies stream through (streamBytes), and on every backend the
+// global batch's ids and labels, which the lab holds on the host
+// (batchBytes). The GPU backend checks its own device memory when it starts.
 func checkMemory(rec *Recipe, cfg model.Config, B, T int, limit int64) error {
 	need := memoryNeed(rec, cfg, B, T)
 	if limit == 0 {
@@ -489,8 +505,8 @@ func checkMemory(rec *Recipe, cfg model.Config, B, T int, limit int64) error {
 		return nil
 	}
 	if rec.Backend != "cpu" {
-		return fmt.Errorf("%s: the model's parameters (%s) and the token ids and labels of one global batch of %d tokens (global_batch_size) need about %.1f GiB of host memory, but only %.1f GiB is available; HINT: lower global_batch_size or pick a smaller model",
-			rec.Path, HumanCount(cfg.NumParams()), rec.GlobalBatchSize, float64(need)/(1<<30), float64(limit)/(1<<30))
+		return fmt.Errorf("%s: the token ids and labels of one global batch of %d tokens (global_batch_size), the model's layout (%d layers) and the checkpoint buffers need about %.1f GiB of host memory, but only %.1f GiB is available; HINT: lower global_batch_size",
+			rec.Path, rec.GlobalBatchSize, cfg.NumHiddenLayers, float64(need)/(1<<30), float64(limit)/(1<<30))
 	}
 	return fmt.Errorf("%s: the model, optimizer, activations and global batch need about %.1f GiB at micro-batch %d×%d and global_batch_size %d, but only %.1f GiB is available; HINT: lower rank_microbatch_size (gradient accumulation keeps the global batch), lower global_batch_size, or pick a smaller model",
 		rec.Path, float64(need)/(1<<30), B, T, rec.GlobalBatchSize, float64(limit)/(1<<30))
@@ -500,22 +516,41 @@ func checkMemory(rec *Recipe, cfg model.Config, B, T int, limit int64) error {
 // (int32 each), which the lab fills for every step whatever the backend.
 func batchBytes(rec *Recipe) int64 { return 2 * 4 * int64(rec.GlobalBatchSize) }
 
-// memoryNeed is the host memory checkMemory counts: batchBytes, plus
-// model.EstimateCPUMemory on the CPU backend, or on another the float32 copy
-// of the parameters the lab initialises, loads and checkpoints on the host.
+// streamBytes bounds the host buffers that move the model between the
+// engine and files or another engine, whatever the model's size: a save's
+// and a resume's model.StreamChunk buffer, a soup's two (the running
+// average and an ingredient's chunk), an evaluation copy's, and the
+// safetensors reader's 1 MiB conversion buffer. Before they streamed, a
+// checkpoint save held 20 bytes per parameter on the host, a soup about 20,
+// a resume 12.
+const streamBytes = 5 * 4 * model.StreamChunk
+
+// layoutBytes is the host memory of a model.Layout's tables (a name, shape
+// and offset per tensor), which every backend and the lab build: 1.5 KB per
+// layer, measured (olmo2_7B: 48 KB). Only a config with absurdly many
+// layers makes it count.
+func layoutBytes(cfg model.Config) int64 { return 1536 * int64(max(cfg.NumHiddenLayers, 0)) }
+
+// memoryNeed is the host memory checkMemory counts: batchBytes,
+// streamBytes and layoutBytes, plus model.EstimateCPUMemory on the CPU
+// backend. Another backend keeps the model on its device: the lab
+// initialises, loads, checkpoints and averages it through streamBytes'
+// buffers.
 func memoryNeed(rec *Recipe, cfg model.Config, B, T int) int64 {
-	need := model.EstimateCPUMemory(cfg, B, T)
-	if rec.Backend != "cpu" {
-		need = 4 * cfg.NumParams()
+	var need int64
+	if rec.Backend == "cpu" {
+		need = model.EstimateCPUMemory(cfg, B, T)
 	}
-	return min(need, math.MaxInt64-batchBytes(rec)) + batchBytes(rec)
+	rest := streamBytes + batchBytes(rec) + layoutBytes(cfg)
+	return min(need, math.MaxInt64-rest) + rest
 }
 
 // MemoryNeed is about how many bytes of host memory a run of rec takes: on
 // the CPU backend its parameters, gradients, AdamW moments and activations at
-// its micro-batch (model.EstimateCPUMemory), on another backend the host copy
-// of the parameters, and on every backend the global batch's ids and labels:
-// the figure StartRun checks. A GPU backend checks its own device memory.
+// its micro-batch (model.EstimateCPUMemory); on every backend the global
+// batch's ids and labels and the buffers checkpoints and soups stream
+// through: the figure StartRun checks. A GPU backend checks its own device
+// memory.
 func MemoryNeed(rec *Recipe) (int64, error) {
 	tok, err := data.NewTokenizer(rec.Tokenizer)
 	if err != nil {
@@ -902,12 +937,7 @@ func (r *Run) checkpoint() (string, error) {
 		return filepath.Join(r.Dir, CkptDir, checkpointName(r.st.Step)), nil
 	}
 	r.emit(Event{Type: EvCheckpointing, Checkpoint: filepath.Join(r.Dir, CkptDir, checkpointName(r.st.Step))})
-	n := model.NewLayout(r.cfg).Size()
-	params, m, v := make([]float32, n), make([]float32, n), make([]float32, n)
-	r.backend.ReadParams(params)
-	st := r.snapshotState()
-	st.OptStep = r.backend.ReadOptState(m, v)
-	path, err := writeCheckpoint(r.Dir, r.cfg, params, m, v, st, r.Recipe.Checkpoint.Dtype, r.Recipe.Checkpoint.Keep)
+	path, err := writeCheckpoint(r.Dir, r.backend, r.snapshotState(), r.Recipe.Checkpoint.Dtype, r.Recipe.Checkpoint.Keep)
 	if err != nil {
 		return "", err
 	}

@@ -193,11 +193,31 @@ func (f *fakeEval) Evaluate(ctx context.Context, b model.Backend, tok data.Token
 	return []EvalScore{{Task: "fake", Metric: "acc", Value: s, Primary: true}}, nil
 }
 
-// TestSoup: the soup's weights are the mean of the ingredients', and every
-// ingredient and the soup are evaluated.
+// TestSoup: the soup's weights are the mean of the ingredients', bit for bit
+// the running mean in float32 that the soup computed over whole host copies
+// before it streamed (avg += (cur − avg)/(i+1), ingredient by ingredient),
+// and every ingredient and the soup are evaluated. With BF16 checkpoints the
+// ingredients still start from the exact float32 weights (a float32 copy
+// beside the soup, removed afterwards): the same ingredients and soup, bit
+// for bit, as with F32 checkpoints (restoring from the BF16 files would
+// round the starting weights).
 func TestSoup(t *testing.T) {
+	f32 := testSoup(t, "F32")
+	bf16 := testSoup(t, "BF16")
+	for i := range f32 {
+		for j := range f32[i] {
+			if math.Float32bits(f32[i][j]) != math.Float32bits(bf16[i][j]) {
+				t.Fatalf("with BF16 checkpoints, ingredient %d's param %d is %v, with F32 ones %v", i, j, bf16[i][j], f32[i][j])
+			}
+		}
+	}
+}
+
+// testSoup returns the ingredients' weights and the soup's.
+func testSoup(t *testing.T, dtype string) [][]float32 {
 	root := t.TempDir()
-	rec := parseTiny(t, "anneal.auto_at=2560", "anneal.tokens=1024", "soup.ingredients=3", "soup.seeds=[11, 12, 13]", "eval.tasks=[fake]")
+	rec := parseTiny(t, "anneal.auto_at=2560", "anneal.tokens=1024", "soup.ingredients=3", "soup.seeds=[11, 12, 13]", "eval.tasks=[fake]",
+		"checkpoint.dtype="+dtype)
 	ev := &fakeEval{}
 	s, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: root, Name: "soup", Evaluator: ev})
 	if err != nil {
@@ -228,8 +248,18 @@ func TestSoup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	avg := make([]float32, len(soup)) // the former arithmetic, on whole copies
+	for i, cur := range ing {
+		inv := 1 / float32(i+1)
+		for j, x := range cur {
+			avg[j] += (x - avg[j]) * inv
+		}
+	}
 	differ := false
 	for j := range soup {
+		if math.Float32bits(soup[j]) != math.Float32bits(avg[j]) {
+			t.Fatalf("param %d: soup %v, running mean of the ingredients %v", j, soup[j], avg[j])
+		}
 		mean := (float64(ing[0][j]) + float64(ing[1][j]) + float64(ing[2][j])) / 3
 		if math.Abs(float64(soup[j])-mean) > 1e-6*math.Max(1, math.Abs(mean)) {
 			t.Fatalf("param %d: soup %v, mean of ingredients %v", j, soup[j], mean)
@@ -250,6 +280,10 @@ func TestSoup(t *testing.T) {
 	if got, err := ResolveCheckpoint(filepath.Join(root, "soup")); err != nil || got != rep.Soup.Dir {
 		t.Errorf("ResolveCheckpoint(run) = %q, %v; want the soup %q", got, err, rep.Soup.Dir)
 	}
+	if left, _ := filepath.Glob(filepath.Join(root, "soup", "soups", ".start-*")); len(left) > 0 {
+		t.Errorf("the soup left its starting copy behind: %v", left)
+	}
+	return append(ing, soup)
 }
 
 func TestAnnealReachesZero(t *testing.T) {
@@ -375,6 +409,30 @@ func TestRunRefusesWhatTheHostCannotHold(t *testing.T) {
 					t.Errorf("runs directory holds %d entries after the refusal", len(ents))
 				}
 			})
+		}
+	}
+}
+
+// TestMemoryNeedStreams: the host memory a run needs counts the buffers its
+// checkpoints, resumes and soups stream through, not copies of the model.
+// On a GPU backend it no longer grows with the model: olmo2_7B needs the
+// global batch's ids and labels and streamBytes (it counted 29 GiB of
+// float32 parameters before, and saving took 145 GB); on the CPU it is the
+// engine's estimate plus the same.
+func TestMemoryNeedStreams(t *testing.T) {
+	for _, preset := range []string{"olmo2_1B", "olmo2_7B", "olmo2_13B"} {
+		cfg, err := model.PresetByName(preset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := &Recipe{Backend: "cuda", GlobalBatchSize: 4 << 20}
+		want := batchBytes(rec) + streamBytes + layoutBytes(cfg)
+		if got := memoryNeed(rec, cfg, 1, 4096); got != want || got > 64<<20+batchBytes(rec) {
+			t.Errorf("%s on cuda: memoryNeed %.1f MiB, want %.1f MiB (the batch and the stream buffers)", preset, float64(got)/(1<<20), float64(want)/(1<<20))
+		}
+		rec.Backend = "cpu"
+		if got, eng := memoryNeed(rec, cfg, 1, 4096), model.EstimateCPUMemory(cfg, 1, 4096); got != eng+want {
+			t.Errorf("%s on cpu: memoryNeed %d, want the engine's %d plus %d", preset, got, eng, want)
 		}
 	}
 }

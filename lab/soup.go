@@ -89,10 +89,15 @@ func (r *Run) runSoup(a Action, final bool) error {
 	if rec.Eval.AtAnneal {
 		r.evaluate("before soup")
 	}
-	size := model.NewLayout(r.cfg).Size()
-	params, m, v := make([]float32, size), make([]float32, size), make([]float32, size)
-	r.backend.ReadParams(params)
-	optStep := r.backend.ReadOptState(m, v)
+	// The starting point is the checkpoint just written (or already there
+	// at this step): each ingredient and the end of a side soup restore it
+	// by streaming it back from its files, not from host copies of the
+	// weights and moments (12 bytes per parameter).
+	from, err := openSoupStart(base, r.backend)
+	if err != nil {
+		return err
+	}
+	defer from.Close()
 	lr0 := r.st.LR
 	if lr0 == 0 {
 		lr0 = r.lr(r.st.Tokens)
@@ -100,47 +105,51 @@ func (r *Run) runSoup(a Action, final bool) error {
 	rep := &SoupReport{Dir: filepath.Join(r.Dir, "soups", fmt.Sprintf("soup-%d", r.st.Step)), FromStep: r.st.Step,
 		FromTokens: r.st.Tokens, Tokens: n, LR0: lr0, Final: final}
 	phase := r.st.Phase
-	restore := func() {
-		r.backend.WriteParams(params)
-		r.backend.WriteOptState(m, v, optStep)
+	restore := func() error {
 		r.st.Phase = phase
+		return from.load(r.backend)
 	}
 	r.st.Phase = "soup"
 	r.emit(Event{Type: EvPhase, Message: fmt.Sprintf("soup: %d anneals of %d tokens from step %d (%s), LR %.3g → 0", k, n, r.st.Step, base, lr0), Mix: mix})
-	avg := make([]float32, size)
-	cur := make([]float32, size)
+	var dirs []string // the ingredients' weights, F32: what the average is computed from
 	for i, seed := range seeds {
-		r.backend.WriteParams(params)
-		r.backend.WriteOptState(m, v, optStep)
+		if i > 0 { // the first starts from the weights the backend holds, which the checkpoint holds too
+			if err := from.load(r.backend); err != nil {
+				return err
+			}
+		}
 		comp, err := r.soupIngredient(i, k, seed, n, lr0, mix, rep.Dir)
 		if errors.Is(err, errSoupStopped) {
-			restore()
+			if err := restore(); err != nil {
+				return err
+			}
 			r.emit(Event{Type: EvPhase, Message: fmt.Sprintf("soup stopped after %d of %d ingredients; the run ends at its checkpoint of step %d", i, k, r.st.Step)})
 			return nil // r.stopping is set: the run ends as stopped
 		}
 		if errors.Is(err, ErrInterrupted) {
-			restore() // the run ends at the checkpoint the soup started from
+			if rerr := restore(); rerr != nil { // the run ends at the checkpoint the soup started from
+				return rerr
+			}
 		}
 		if err != nil {
 			return err
 		}
-		r.backend.ReadParams(cur)
-		// running mean: avg += (cur − avg)/(i+1), float32 as OLMo-core's merge does
-		inv := 1 / float32(i+1)
-		for j, x := range cur {
-			avg[j] += (x - avg[j]) * inv
-		}
+		dirs = append(dirs, comp.Dir)
 		rep.Ingredients = append(rep.Ingredients, comp)
 		if r.ctx.Err() != nil {
-			restore()
+			if err := restore(); err != nil {
+				return err
+			}
 			return ErrInterrupted
 		}
 	}
 	soupDir := filepath.Join(rep.Dir, "soup")
-	if err := model.SaveHF(soupDir, r.cfg, avg, "F32", 0); err != nil {
+	if err := writeSoup(soupDir, r.cfg, dirs); err != nil {
 		return err
 	}
-	r.backend.WriteParams(avg)
+	if err := loadWeights(soupDir, r.backend); err != nil {
+		return err
+	}
 	rep.Soup = SoupComponent{Name: "soup", Dir: soupDir}
 	if rep.Soup.Evals, err = r.evalScores("soup"); err != nil {
 		r.emit(Event{Type: EvWarning, Message: "evaluation: " + err.Error()})
@@ -155,7 +164,9 @@ func (r *Run) runSoup(a Action, final bool) error {
 	r.soup = rep
 	msg := fmt.Sprintf("soup done: %d ingredients averaged; the run ends with the soup's weights", k)
 	if !final {
-		restore()
+		if err := restore(); err != nil {
+			return err
+		}
 		msg = fmt.Sprintf("soup done: %d ingredients averaged; %s goes on from step %d with the run's own weights", k, r.st.Phase, r.st.Step)
 	}
 	r.emit(Event{Type: EvPhase, Message: msg, Soup: rep, TotalTokens: r.st.TotalTokens, Mix: r.st.Mix})
@@ -211,10 +222,7 @@ func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []
 			return SoupComponent{}, ErrInterrupted
 		}
 	}
-	size := model.NewLayout(r.cfg).Size()
-	p := make([]float32, size)
-	r.backend.ReadParams(p)
-	if err := model.SaveHF(dir, r.cfg, p, "F32", 0); err != nil {
+	if err := model.SaveHFFrom(dir, r.backend, model.NewStreamBuf(model.NewLayout(r.cfg).Size()), "F32", 0); err != nil {
 		return SoupComponent{}, err
 	}
 	comp := SoupComponent{Name: name, Seed: seed, Dir: dir}
@@ -312,4 +320,106 @@ func mustJSON(v any) []byte {
 		panic(err)
 	}
 	return append(b, '\n')
+}
+
+// soupStart is where each ingredient of a soup starts, and where a side soup
+// returns to: the checkpoint the soup began with, streamed back into the
+// backend. Its Adam moments are F32; its weights are used when they are F32
+// too, and otherwise (a BF16 checkpoint) an F32 copy of the backend's
+// weights is written beside the soup first, so every ingredient starts from
+// the exact weights, as before.
+type soupStart struct {
+	ck  *loadedCheckpoint
+	tmp string // the F32 copy's directory, removed by Close
+}
+
+// openSoupStart opens the checkpoint base, just written from b.
+func openSoupStart(base string, b model.Backend) (*soupStart, error) {
+	ck, err := loadCheckpoint(base)
+	if err != nil {
+		return nil, fmt.Errorf("soup: its starting point: %w", err)
+	}
+	s := &soupStart{ck: ck}
+	if ck.weights.DType() == "F32" {
+		return s, nil
+	}
+	s.tmp = filepath.Join(filepath.Dir(filepath.Dir(base)), "soups", fmt.Sprintf(".start-%s-%d", filepath.Base(base), os.Getpid()))
+	os.RemoveAll(s.tmp)
+	if err := model.SaveHFFrom(s.tmp, b, model.NewStreamBuf(ck.weights.Layout.Size()), "F32", 0); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("soup: a float32 copy of its starting weights: %w", err)
+	}
+	w, err := model.OpenHF(s.tmp)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	ck.weights.Close()
+	ck.weights = w
+	return s, nil
+}
+
+// load puts the starting point's weights, Adam moments and step count on b.
+func (s *soupStart) load(b model.Backend) error { return s.ck.load(b, true) }
+
+// Close closes the files and removes the F32 copy.
+func (s *soupStart) Close() {
+	s.ck.Close()
+	if s.tmp != "" {
+		os.RemoveAll(s.tmp)
+	}
+}
+
+// writeSoup writes the uniform average of the F32 weights in dirs (the
+// ingredients, in order) to dir as an HF checkpoint in F32, computed chunk
+// by chunk as it is written: the running mean avg += (cur − avg)/(i+1) in
+// float32, as OLMo-core's merge does, element by element in ingredient
+// order, so the bits are those of averaging whole host copies, with two
+// model.StreamChunk buffers instead of two copies of the model.
+func writeSoup(dir string, cfg model.Config, dirs []string) error {
+	srcs := make([]*model.HFSource, 0, len(dirs))
+	defer func() {
+		for _, s := range srcs {
+			s.Close()
+		}
+	}()
+	for _, d := range dirs {
+		s, err := model.OpenHF(d)
+		if err != nil {
+			return err
+		}
+		srcs = append(srcs, s)
+	}
+	n := model.NewLayout(cfg).Size()
+	cur := model.NewStreamBuf(n)
+	return model.SaveHFFunc(dir, cfg, model.NewStreamBuf(n), "F32", 0, func(avg []float32, off int) error {
+		clear(avg)
+		for i, s := range srcs {
+			c := cur[:len(avg)]
+			if err := s.ReadAt(c, off); err != nil {
+				return err
+			}
+			averageInto(avg, c, i)
+		}
+		return nil
+	})
+}
+
+// averageInto adds ingredient i (0-based) to the running mean avg:
+// avg += (cur − avg)/(i+1), in float32.
+func averageInto(avg, cur []float32, i int) {
+	inv := 1 / float32(i+1)
+	for j, x := range cur {
+		avg[j] += (x - avg[j]) * inv
+	}
+}
+
+// loadWeights streams the HF checkpoint in dir into b's parameters.
+func loadWeights(dir string, b model.Backend) error {
+	s, err := model.OpenHF(dir)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return s.WriteTo(b, model.NewStreamBuf(s.Layout.Size()))
 }

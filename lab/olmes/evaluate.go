@@ -160,9 +160,7 @@ func reshaped(be model.Backend, enc []encodedReq, maxLen int) model.Backend {
 	if err != nil || nb == nil {
 		return nil
 	}
-	params := make([]float32, model.NewLayout(be.Config()).Size())
-	be.ReadParams(params)
-	nb.WriteParams(params)
+	model.CopyParams(nb, be, model.NewStreamBuf(model.NewLayout(be.Config()).Size()))
 	return nb
 }
 
