@@ -35,7 +35,7 @@ type OLMESEvaluator struct {
 	evalMu  sync.Mutex    // one evaluation at a time: they share the engine below
 	longest int           // longest request in tokens, known after the first evaluation
 	eval    model.Backend // CPU only: a backend shaped for the requests (short rows, more of them)
-	params  []float32
+	params  []float32     // the buffer weights are copied to eval through, model.StreamChunk values
 }
 
 // NewOLMESEvaluator returns an evaluator reading OLMES data from dataDir.
