@@ -1116,6 +1116,8 @@ func (d *decoder) validate(root *yaml.Node, r *Recipe) {
 			return
 		}
 		switch {
+		case r.Anneal.AutoAt >= r.MaxTokens && r.Soup.Ingredients > 0:
+			d.warn(at("anneal", "auto_at"), "anneal.auto_at %d is not before max_tokens %d: stage 1 runs to max_tokens, then the planned soup's %d ingredients anneal from there", r.Anneal.AutoAt, r.MaxTokens, r.Soup.Ingredients)
 		case r.Anneal.AutoAt >= r.MaxTokens:
 			d.warn(at("anneal", "auto_at"), "anneal.auto_at %d is not before max_tokens %d: the run ends without annealing", r.Anneal.AutoAt, r.MaxTokens)
 		case r.Anneal.AutoAt+r.Anneal.Tokens != r.MaxTokens:

@@ -336,3 +336,24 @@ func TestRecipeVal(t *testing.T) {
 		})
 	}
 }
+
+// TestAutoAnnealPastTheEndWarning: anneal.auto_at at or past max_tokens ends
+// the run without an anneal, unless a soup is planned: its ingredients anneal
+// from max_tokens, and the warning says so rather than "without annealing".
+func TestAutoAnnealPastTheEndWarning(t *testing.T) {
+	for _, tc := range []struct {
+		set  []string
+		want string
+	}{
+		{[]string{"max_tokens=8K", "anneal.auto_at=8K", "anneal.tokens=2K"}, "the run ends without annealing"},
+		{[]string{"max_tokens=8K", "anneal.auto_at=8K", "anneal.tokens=2K", "soup.ingredients=2"}, "then the planned soup's 2 ingredients anneal from there"},
+	} {
+		r, err := ParseRecipe("tiny.yaml", []byte(tinyRecipe), tc.set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := strings.Join(r.Warnings, "\n"); !strings.Contains(w, tc.want) {
+			t.Errorf("%v: warnings %q, want %q", tc.set, w, tc.want)
+		}
+	}
+}
