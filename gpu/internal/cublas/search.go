@@ -22,17 +22,23 @@ var sonames = []string{"libcublas.so.13", "libcublas.so.12", "libcublas.so.11"}
 
 var dirs = []string{"/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib"}
 
+// PipGlobs are the patterns that find a library file of pip's nvidia-* wheels
+// (rel: its path under site-packages/nvidia/, e.g. "*/lib/libcublas.so.1[0-9]"),
+// in virtual environments under /opt and in the system's Python.
+func PipGlobs(rel string) []string {
+	return []string{
+		"/opt/*/.venv/lib/python3*/site-packages/nvidia/" + rel,
+		"/opt/*/lib/python3*/site-packages/nvidia/" + rel,
+		"/usr/local/lib/python3*/dist-packages/nvidia/" + rel,
+		"/usr/local/lib/python3*/site-packages/nvidia/" + rel,
+		"/usr/lib/python3/dist-packages/nvidia/" + rel,
+	}
+}
+
 // wheelGlobs find the libraries that pip's nvidia-cublas wheels install (the
 // cu13 wheel puts them under nvidia/cu13/lib; older ones under
-// nvidia/cublas/lib), in virtual environments under /opt and in the system's
-// Python.
-var wheelGlobs = []string{
-	"/opt/*/.venv/lib/python3*/site-packages/nvidia/*/lib/libcublas.so.1[0-9]",
-	"/opt/*/lib/python3*/site-packages/nvidia/*/lib/libcublas.so.1[0-9]",
-	"/usr/local/lib/python3*/dist-packages/nvidia/*/lib/libcublas.so.1[0-9]",
-	"/usr/local/lib/python3*/site-packages/nvidia/*/lib/libcublas.so.1[0-9]",
-	"/usr/lib/python3/dist-packages/nvidia/*/lib/libcublas.so.1[0-9]",
-}
+// nvidia/cublas/lib).
+var wheelGlobs = PipGlobs("*/lib/libcublas.so.1[0-9]")
 
 // Candidates returns where to look for cuBLAS, in order: the file named by
 // $OLMOLAB_CUBLAS (env, when set), the sonames 13, 12, 11 through the dynamic

@@ -20,6 +20,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/olmolab/olmolab/gpu/internal/cublas"
 )
 
 // Env names the variable that points at a libcudnn.so.9 to use first.
@@ -39,13 +41,7 @@ var dirs = []string{"/usr/local/cuda/lib64", "/usr/lib/x86_64-linux-gnu", "/usr/
 // wheelGlobs find pip's nvidia-cudnn-cu12/-cu13 wheels (PyTorch's
 // dependency: nvidia/cudnn/lib), in the same places the cuBLAS shim looks
 // for nvidia-cublas.
-var wheelGlobs = []string{
-	"/opt/*/.venv/lib/python3*/site-packages/nvidia/cudnn/lib/" + soname,
-	"/opt/*/lib/python3*/site-packages/nvidia/cudnn/lib/" + soname,
-	"/usr/local/lib/python3*/dist-packages/nvidia/cudnn/lib/" + soname,
-	"/usr/local/lib/python3*/site-packages/nvidia/cudnn/lib/" + soname,
-	"/usr/lib/python3/dist-packages/nvidia/cudnn/lib/" + soname,
-}
+var wheelGlobs = cublas.PipGlobs("cudnn/lib/" + soname)
 
 // Candidates returns where to look for cuDNN, in order: the file named by
 // $OLMOLAB_CUDNN (env, when set), libcudnn.so.9 through the dynamic loader's
@@ -88,13 +84,7 @@ var sublibraries = []string{"libcudnn_graph.so.9", "libcudnn_engines_precompiled
 // attention graphs are among them) in the pip wheels PyTorch installs:
 // nvidia-cuda-nvrtc-cu12 (nvidia/cuda_nvrtc/lib) and the CUDA 13 wheels
 // (nvidia/cu13/lib).
-var nvrtcGlobs = []string{
-	"/opt/*/.venv/lib/python3*/site-packages/nvidia/*/lib/libnvrtc.so.1[0-9]",
-	"/opt/*/lib/python3*/site-packages/nvidia/*/lib/libnvrtc.so.1[0-9]",
-	"/usr/local/lib/python3*/dist-packages/nvidia/*/lib/libnvrtc.so.1[0-9]",
-	"/usr/local/lib/python3*/site-packages/nvidia/*/lib/libnvrtc.so.1[0-9]",
-	"/usr/lib/python3/dist-packages/nvidia/*/lib/libnvrtc.so.1[0-9]",
-}
+var nvrtcGlobs = cublas.PipGlobs("*/lib/libnvrtc.so.1[0-9]")
 
 // Preloads lists what to load (RTLD_GLOBAL, failures ignored) before the
 // candidate path: for a path with a directory, the sub-libraries beside it
