@@ -95,6 +95,15 @@ func newCPUBackendOf[F Float](cfg Config, B, T, workers int) *CPUBackendOf[F] {
 	return &CPUBackendOf[F]{E: e, Opt: NewOptState[F](len(e.Params))}
 }
 
+// Scorer returns a forward-only backend of micro-batch (B, T) over c's
+// parameters, shared and not copied (CPU.Scorer): for scoring requests shorter
+// than c's rows without a second copy of the model. It has no gradients and no
+// optimizer state: only Config, MicroBatch, LogProbs, Logits, ReadParams,
+// ReadParamsAt and Close are for it. It must not run while c does.
+func (c *CPUBackendOf[F]) Scorer(B, T int) *CPUBackendOf[F] {
+	return &CPUBackendOf[F]{E: c.E.Scorer(B, T)}
+}
+
 func (c *CPUBackendOf[F]) Name() string {
 	if isF32[F]() {
 		return "cpu"

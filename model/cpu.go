@@ -80,6 +80,22 @@ type layerActs[F Float] struct {
 // workers ≤ 0 uses GOMAXPROCS. It panics on an invalid config (a programmer error:
 // configs are validated where they are read).
 func NewCPU[F Float](cfg Config, B, T, workers int) *CPU[F] {
+	return newCPU[F](cfg, B, T, workers, nil)
+}
+
+// Scorer returns a forward-only engine of micro-batch (B, T) over e's
+// parameters: it shares e.Params (no copy), so it scores e's current weights
+// whenever it runs, and it has no gradients and no backward scratch, only the
+// activations a forward pass writes (EstimateCPUScorerMemory). LogProbs,
+// Forward and Logits work on it; ForwardBackward, ZeroGrads, GradNorm and Step
+// panic. It runs on e's workers' count; it must not run while e does.
+func (e *CPU[F]) Scorer(B, T int) *CPU[F] {
+	return newCPU[F](e.Cfg, B, T, e.pool.workers, e.Params)
+}
+
+// newCPU builds a training engine (params nil: it allocates Params, Grads and
+// the backward scratch) or a Scorer over params.
+func newCPU[F Float](cfg Config, B, T, workers int, params []F) *CPU[F] {
 	if err := cfg.Validate(); err != nil {
 		panic("model: " + err.Error())
 	}
@@ -92,8 +108,16 @@ func NewCPU[F Float](cfg Config, B, T, workers int) *CPU[F] {
 	NH, L := cfg.NumAttentionHeads, cfg.NumHiddenLayers
 	BT := B * T
 	e := &CPU[F]{Cfg: cfg, Layout: lay, B: B, T: T, pool: newPool(workers)}
-	e.Params = make([]F, lay.Size())
-	e.Grads = make([]F, lay.Size())
+	train := params == nil
+	if train {
+		e.Params = make([]F, lay.Size())
+		e.Grads = make([]F, lay.Size())
+	} else {
+		if int64(len(params)) != lay.Size() {
+			panic(fmt.Sprintf("model: scorer over %d parameters, config has %d", len(params), lay.Size()))
+		}
+		e.Params = params
+	}
 	half := HS / 2
 	e.cos, e.sin = make([]F, T*half), make([]F, T*half)
 	for t := 0; t < T; t++ {
@@ -129,21 +153,31 @@ func NewCPU[F Float](cfg Config, B, T, workers int) *CPU[F] {
 	e.ce, e.zz = make([]float64, BT), make([]float64, BT)
 	e.chunk = logitsChunk(BT, V)
 	e.logits = make([]F, e.chunk*V)
+	e.attnSc = newAttnScratch[F](e.pool.workers, T, HS)
+	e.jobs.init(e)
+	if !train {
+		return e
+	}
 	e.dres, e.dm, e.dout, e.dxf = make([]F, BT*C), make([]F, BT*C), make([]F, BT*C), make([]F, BT*C)
 	e.dact, e.dgu = make([]F, BT*I), make([]F, BT*2*I)
 	e.da, e.dqkv = make([]F, BT*QC), make([]F, BT*(QC+2*KC))
 	e.dOh, e.dqh, e.attnD = make([]F, BT*QC), make([]F, BT*QC), make([]F, B*NH*T)
 	e.dkh, e.dvh = make([]F, BT*KC), make([]F, BT*KC)
 	e.dwPart = make([]F, (BT+normPart-1)/normPart*max(C, QC+KC))
-	e.attnSc = newAttnScratch[F](e.pool.workers, T, HS)
 	e.normBlocks = make([]float64, (len(e.Params)+normBlock-1)/normBlock)
-	e.jobs.init(e)
 	return e
 }
 
 // Close releases the engine. It holds nothing to release today (its threads
 // are gemm's pool's, shared by every engine); Backend.Close calls it.
 func (e *CPU[F]) Close() {}
+
+// mustTrain panics when e is a Scorer, which has no gradients.
+func (e *CPU[F]) mustTrain(op string) {
+	if e.Grads == nil {
+		panic("model: " + op + " on a forward-only engine (Scorer)")
+	}
+}
 
 func (e *CPU[F]) setBatch(ids, labels []int32) {
 	if len(ids) != e.B*e.T || (labels != nil && len(labels) != e.B*e.T) {
@@ -333,6 +367,7 @@ func CountLabelled(labels []int32) int {
 // scale = 1 / (labelled positions in the whole global batch). ids and labels are
 // (B,T); labels are pre-shifted (labels[b,t] is the target of position t).
 func (e *CPU[F]) ForwardBackward(ids, labels []int32, scale, zLoss float64) Losses {
+	e.mustTrain("ForwardBackward")
 	e.setBatch(ids, labels)
 	e.forward()
 	c := &e.Cfg
@@ -420,6 +455,7 @@ func (e *CPU[F]) LogProbs(dst []F, ids, targets []int32) {
 
 // ZeroGrads clears the gradient buffer.
 func (e *CPU[F]) ZeroGrads() {
+	e.mustTrain("ZeroGrads")
 	e.jobs.clear.x = e.Grads
 	e.run(len(e.Grads), 1<<16, 16, &e.jobs.clear)
 }
@@ -429,6 +465,7 @@ const normBlock = 1 << 14
 // GradNorm is the global L2 norm of Grads, summed in float64 over fixed blocks
 // so the result does not depend on the number of workers.
 func (e *CPU[F]) GradNorm() float64 {
+	e.mustTrain("GradNorm")
 	e.jobs.sq.x = e.Grads
 	e.run(len(e.normBlocks), 1, 1, &e.jobs.sq)
 	var s float64

@@ -28,20 +28,42 @@ func logitsChunk(BT, V int) int {
 
 // EstimateCPUMemory is the bytes the CPU engine allocates for cfg at micro-batch
 // (B, T) in float32 with AdamW: parameters, gradients, both moments, every stored
-// activation and the backward scratch (the buffers NewCPU makes). It builds no
+// activation and the backward scratch (the buffers NewCPU and NewOptState make;
+// TestEstimateCPUMemory holds the count to their allocations). It builds no
 // Layout, and a size past int64 (a config naming an absurd model) is
 // math.MaxInt64 rather than an overflowed, possibly small, number.
 func EstimateCPUMemory(cfg Config, B, T int) int64 {
-	if f := cpuMemoryElems(cfg, B, T, float64(cfg.NumParams()), cfg.paramsF()); f*4 >= math.MaxInt64/2 {
+	if f := cpuMemoryElems(cfg, B, T, float64(cfg.NumParams()), cfg.paramsF()); f.total()*4 >= math.MaxInt64/2 {
 		return math.MaxInt64
 	}
-	return 4 * cpuMemoryElems(cfg, B, T, cfg.NumParams(), 0)
+	return 4 * cpuMemoryElems(cfg, B, T, cfg.NumParams(), 0).total()
 }
 
-// cpuMemoryElems is EstimateCPUMemory's count of float32 elements, in int64
-// (exact) or float64 (to test for overflow first, with the parameters counted
-// as nf, which cannot have overflowed).
-func cpuMemoryElems[N int64 | float64](cfg Config, B, T int, n N, nf float64) N {
+// EstimateCPUScorerMemory is the bytes a Scorer of micro-batch (B, T) adds to
+// the engine whose parameters it shares: the buffers a forward pass writes
+// (activations, one chunk of logits, RoPE tables, attention tiles), no
+// parameters, gradients or backward scratch. math.MaxInt64 past int64.
+func EstimateCPUScorerMemory(cfg Config, B, T int) int64 {
+	if f := cpuMemoryElems(cfg, B, T, float64(cfg.NumParams()), cfg.paramsF()); f.forward*4 >= math.MaxInt64/2 {
+		return math.MaxInt64
+	}
+	return 4 * cpuMemoryElems(cfg, B, T, cfg.NumParams(), 0).forward
+}
+
+// cpuElems counts the CPU engine's buffers in float32 elements (a float64 or
+// int32 buffer counts as 2 or 1 per element), by what allocates them.
+type cpuElems[N int64 | float64] struct {
+	weights  N // Params, Grads and the two AdamW moments: 4 per parameter
+	forward  N // what a forward pass writes: a Scorer has these only
+	backward N // the backward scratch and the gradient norm's blocks
+}
+
+func (c cpuElems[N]) total() N { return c.weights + c.forward + c.backward }
+
+// cpuMemoryElems is the estimates' count of elements, in int64 (exact) or
+// float64 (to test for overflow first, with the parameters counted as nf,
+// which cannot have overflowed). It follows newCPU's makes one by one.
+func cpuMemoryElems[N int64 | float64](cfg Config, B, T int, n N, nf float64) cpuElems[N] {
 	if nf > 0 {
 		n = N(nf)
 	}
@@ -59,11 +81,14 @@ func cpuMemoryElems[N int64 | float64](cfg Config, B, T int, n N, nf float64) N 
 	blk := N(min(attnBlock, T))
 	// one worker's attention tiles
 	attnScratch := 2*blk*N((int64(blk)+15)&^15) + 2*blk + blk*HS
-
-	return 4*n + // params, grads, m, v
-		(L+1)*BT*C + L*perLayer + // residual stream and layer activations
-		BT*C + 5*BT + chunk*V + // final norm, rstd, lse, ce/z (float64), one chunk of logits
-		4*BT*C + 3*BT*I + 4*BT*QC + 4*BT*KC + Bn*NH*Tn + // backward scratch
-		N((int64(B)*int64(T)+normPart-1)/normPart)*max(C, QC+KC) +
-		N(runtime.GOMAXPROCS(0))*attnScratch
+	return cpuElems[N]{
+		weights: 4 * n, // params, grads, m, v
+		forward: Tn*(HS/2)*2 + 2*BT + // RoPE cos and sin, ids and labels (int32)
+			(L+1)*BT*C + L*perLayer + // residual stream and layer activations
+			BT*C + 2*BT + 2*2*BT + chunk*V + // final norm, its rstd, lse; ce and z (float64); one chunk of logits
+			N(runtime.GOMAXPROCS(0))*attnScratch,
+		backward: 4*BT*C + 3*BT*I + 4*BT*QC + 4*BT*KC + Bn*NH*Tn +
+			N((int64(B)*int64(T)+normPart-1)/normPart)*max(C, QC+KC) +
+			2*((n+normBlock-1)/normBlock), // float64 per block of the gradient norm
+	}
 }

@@ -53,6 +53,7 @@ func NewOptState[F Float](n int) *OptState[F] {
 // p ← p·(1−lr·wd); m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
 // p ← p − lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + eps).
 func (e *CPU[F]) Step(o AdamW, st *OptState[F], lr, gradScale float64) {
+	e.mustTrain("Step")
 	if len(st.M) != len(e.Params) || len(st.V) != len(e.Params) {
 		panic("model: optimizer state does not match the parameters")
 	}
