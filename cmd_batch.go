@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -85,8 +86,22 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 		return mapLabError(err)
 	}
 	fmt.Fprintf(stderr, "run %s → %s\n", r.Name, r.Dir)
+	setMemoryLimit(r.MemoryNeed())
 	_, err = lab.RunBatch(r, lab.BatchParams{Stdout: stdout, Stderr: stderr, Terminal: isTerminal(stderr)})
 	return mapLabError(err)
+}
+
+// setMemoryLimit makes the Go collector keep this process, which holds one
+// run, under the memory its check counted (lab.SoftMemoryLimit): with GOGC
+// alone the heap may grow to twice what lives before a collection, and the
+// model's buffers are most of what lives, so the garbage of a long run's
+// evaluations, events and checkpoints could take as much memory again as the
+// model. A GOMEMLIMIT from the environment is left as it is.
+func setMemoryLimit(need int64) {
+	if need <= 0 || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(lab.SoftMemoryLimit(need))
 }
 
 // loadRecipe finds a recipe: a file path first, then a shipped name.

@@ -72,6 +72,7 @@ type Run struct {
 	Events *EventQueue
 
 	p       RunParams
+	need    int64 // memoryNeed: what the memory check counted
 	actions chan Action
 	done    chan struct{}
 	summary RunSummary
@@ -225,6 +226,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	if err := checkMemory(rec, cfg, B, T, p.MemoryLimit); err != nil {
 		return nil, &InputError{err}
 	}
+	r.need = memoryNeed(rec, cfg, B, T)
 
 	// The backend before the data: a GPU backend that refuses the model
 	// (device memory) should say so before a large dataset is scanned.
@@ -491,11 +493,13 @@ func resolveModel(rec *Recipe, tok data.Tokenizer) (model.Config, error) {
 	return cfg, cfg.Validate()
 }
 
-// checkMemory refuses a run the machine cannot hold: the CPU engine's model,
-// optimizer and activations, the buffers checkpoints, resumes, soups and
-// evaluation copies stream through (streamBytes), and on every backend the
-// global batch's ids and labels, which the lab holds on the host
-// (batchBytes). The GPU backend checks its own device memory when it starts.
+// checkMemory refuses a run the machine cannot hold (memoryNeed): the CPU
+// engine's model, optimizer and activations and the engine that scores
+// evaluation tasks, the buffers checkpoints, resumes, soups and evaluation
+// copies stream through (streamBytes), and on every backend the global
+// batch's ids and labels, which the lab holds on the host (batchBytes), the
+// validation sets, the process itself and the collector's headroom. The GPU
+// backend checks its own device memory when it starts.
 func checkMemory(rec *Recipe, cfg model.Config, B, T int, limit int64) error {
 	need := memoryNeed(rec, cfg, B, T)
 	if limit == 0 {
@@ -531,26 +535,96 @@ const streamBytes = 5 * 4 * model.StreamChunk
 // layers makes it count.
 func layoutBytes(cfg model.Config) int64 { return 1536 * int64(max(cfg.NumHiddenLayers, 0)) }
 
-// memoryNeed is the host memory checkMemory counts: batchBytes,
-// streamBytes and layoutBytes, plus model.EstimateCPUMemory on the CPU
-// backend. Another backend keeps the model on its device: the lab
+// processBytes is the host memory of the olmolab process itself before any
+// model exists: the Go runtime, the program's code, the recipe's data readers
+// and evaluation tasks (24 MiB), and the tokenizer, whose tables grow with its
+// vocabulary (176 bytes per token: dolma2's 100,278 tokens are 17 MiB).
+// Measured as peak RSS less the engine's buffers in 2-step runs, 2026-11-29:
+// 23 MiB with the world tokenizer (cpu_s), 39 MiB with dolma2 (olmo2_14M).
+func processBytes(rec *Recipe) int64 {
+	vocab := 100352 // dolma2's padded vocabulary, the largest, for a name NewTokenizer refuses
+	if tok, err := data.NewTokenizer(rec.Tokenizer); err == nil {
+		vocab = tok.VocabSize()
+	}
+	return 24<<20 + 176*int64(vocab)
+}
+
+// valBytes is the host memory of the validation sets (eval.val): the ids and
+// labels (int32 each) of Tokens per source, in whole rows.
+func valBytes(rec *Recipe) int64 {
+	v := rec.Eval.Val
+	if v.Tokens <= 0 || rec.SequenceLength <= 0 {
+		return 0
+	}
+	T := int64(rec.SequenceLength)
+	rows := (v.Tokens + T - 1) / T // whole rows: at most one more than ReadValidation's
+	return 8 * rows * T * int64(len(v.Sources))
+}
+
+// scorerBytes bounds the CPU engine that scores evaluation tasks
+// (OLMESEvaluator.backendFor): a model.CPU Scorer, sharing the run's
+// parameters, of rows as long as the longest request rounded up to 16 and as
+// many as hold B·T tokens. The longest request is known only once the tasks
+// are encoded, so this is the most over every length below T (short rows cost
+// more than their tokens: attention tiles are 64 positions). 0 without tasks
+// or on another backend, whose engine scores in its own memory.
+func scorerBytes(rec *Recipe, cfg model.Config, B, T int) int64 {
+	if rec.Backend != "cpu" || len(rec.Eval.Tasks) == 0 {
+		return 0
+	}
+	var most int64
+	for l := 16; l < T; l += 16 {
+		be, te := scorerShape(B, T, l)
+		if te < T {
+			most = max(most, model.EstimateCPUScorerMemory(cfg, be, te))
+		}
+	}
+	return most
+}
+
+// gcHeadroom is the garbage the Go heap may hold on top of what lives: 1/16
+// of the rest of the estimate. Left to GOGC=100, the heap grows to twice
+// what lives before a collection, so over a long run the garbage of
+// evaluations, events and checkpoints would take as much again as the model;
+// a --batch run sets its soft memory limit (debug.SetMemoryLimit) to the
+// estimate so the collector runs before that (cmd_batch.go).
+func gcHeadroom(live int64) int64 { return live / 16 }
+
+// memoryNeed is the host memory checkMemory counts: on the CPU backend
+// model.EstimateCPUMemory and scorerBytes; on every backend batchBytes,
+// streamBytes, layoutBytes, valBytes, processBytes, and gcHeadroom over
+// them all. Another backend keeps the model on its device: the lab
 // initialises, loads, checkpoints and averages it through streamBytes'
 // buffers.
 func memoryNeed(rec *Recipe, cfg model.Config, B, T int) int64 {
-	var need int64
+	live := satAdd(streamBytes, batchBytes(rec), layoutBytes(cfg), valBytes(rec), processBytes(rec))
 	if rec.Backend == "cpu" {
-		need = model.EstimateCPUMemory(cfg, B, T)
+		live = satAdd(live, model.EstimateCPUMemory(cfg, B, T), scorerBytes(rec, cfg, B, T))
 	}
-	rest := streamBytes + batchBytes(rec) + layoutBytes(cfg)
-	return min(need, math.MaxInt64-rest) + rest
+	return satAdd(live, gcHeadroom(live))
 }
 
-// MemoryNeed is about how many bytes of host memory a run of rec takes: on
-// the CPU backend its parameters, gradients, AdamW moments and activations at
-// its micro-batch (model.EstimateCPUMemory); on every backend the global
-// batch's ids and labels and the buffers checkpoints and soups stream
-// through: the figure StartRun checks. A GPU backend checks its own device
-// memory.
+// satAdd sums non-negative sizes, stopping at math.MaxInt64 (an estimate of
+// an absurd config) rather than overflowing to a small or negative number.
+func satAdd(xs ...int64) int64 {
+	var s int64
+	for _, x := range xs {
+		if x > math.MaxInt64-s {
+			return math.MaxInt64
+		}
+		s += x
+	}
+	return s
+}
+
+// MemoryNeed is about how many bytes of host memory a run of rec takes at
+// most (its peak resident memory): on the CPU backend its parameters,
+// gradients, AdamW moments and activations at its micro-batch
+// (model.EstimateCPUMemory) and the engine its evaluation tasks are scored on
+// (scorerBytes); on every backend the global batch's ids and labels, the
+// buffers checkpoints and soups stream through, the validation sets, the
+// process and the Go collector's headroom: the figure StartRun checks. A GPU
+// backend checks its own device memory.
 func MemoryNeed(rec *Recipe) (int64, error) {
 	tok, err := data.NewTokenizer(rec.Tokenizer)
 	if err != nil {
@@ -566,6 +640,18 @@ func MemoryNeed(rec *Recipe) (int64, error) {
 // MemoryBudget is what runs may take of avail bytes of free memory: 90%, the
 // rest left to the system and the page cache.
 func MemoryBudget(avail int64) int64 { return avail * 9 / 10 }
+
+// MemoryNeed is the host memory the run's memory check counted for it
+// (MemoryNeed(rec)): what it holds at most, garbage included, as long as the
+// Go collector keeps the heap under it (SoftMemoryLimit).
+func (r *Run) MemoryNeed() int64 { return r.need }
+
+// SoftMemoryLimit is the Go runtime's soft memory limit
+// (debug.SetMemoryLimit) that keeps a process holding one run of MemoryNeed
+// need bytes under need: the runtime counts its own memory, not the
+// program's code and other mappings (about 10 MiB of olmolab's resident
+// memory), so 16 MiB less.
+func SoftMemoryLimit(need int64) int64 { return max(need-16<<20, need/2) }
 
 // Do hands an action to the run; it never blocks. It reports an error when the
 // run has ended or too many actions are waiting.

@@ -416,9 +416,9 @@ func TestRunRefusesWhatTheHostCannotHold(t *testing.T) {
 // TestMemoryNeedStreams: the host memory a run needs counts the buffers its
 // checkpoints, resumes and soups stream through, not copies of the model.
 // On a GPU backend it no longer grows with the model: olmo2_7B needs the
-// global batch's ids and labels and streamBytes (it counted 29 GiB of
-// float32 parameters before, and saving took 145 GB); on the CPU it is the
-// engine's estimate plus the same.
+// global batch's ids and labels, streamBytes and the process (it counted 29
+// GiB of float32 parameters before, and saving took 145 GB); on the CPU it is
+// the engine's estimate plus the same, and on both the collector's headroom.
 func TestMemoryNeedStreams(t *testing.T) {
 	for _, preset := range []string{"olmo2_1B", "olmo2_7B", "olmo2_13B"} {
 		cfg, err := model.PresetByName(preset)
@@ -426,15 +426,83 @@ func TestMemoryNeedStreams(t *testing.T) {
 			t.Fatal(err)
 		}
 		rec := &Recipe{Backend: "cuda", GlobalBatchSize: 4 << 20}
-		want := batchBytes(rec) + streamBytes + layoutBytes(cfg)
-		if got := memoryNeed(rec, cfg, 1, 4096); got != want || got > 64<<20+batchBytes(rec) {
-			t.Errorf("%s on cuda: memoryNeed %.1f MiB, want %.1f MiB (the batch and the stream buffers)", preset, float64(got)/(1<<20), float64(want)/(1<<20))
+		live := batchBytes(rec) + streamBytes + layoutBytes(cfg) + processBytes(rec)
+		want := live + live/16
+		if got := memoryNeed(rec, cfg, 1, 4096); got != want || got > 128<<20+2*batchBytes(rec) {
+			t.Errorf("%s on cuda: memoryNeed %.1f MiB, want %.1f MiB (the batch, the stream buffers, the process)", preset, float64(got)/(1<<20), float64(want)/(1<<20))
 		}
 		rec.Backend = "cpu"
-		if got, eng := memoryNeed(rec, cfg, 1, 4096), model.EstimateCPUMemory(cfg, 1, 4096); got != eng+want {
-			t.Errorf("%s on cpu: memoryNeed %d, want the engine's %d plus %d", preset, got, eng, want)
+		live += model.EstimateCPUMemory(cfg, 1, 4096)
+		if got := memoryNeed(rec, cfg, 1, 4096); got != live+live/16 {
+			t.Errorf("%s on cpu: memoryNeed %d, want the engine's %d plus the rest and 1/16", preset, got, model.EstimateCPUMemory(cfg, 1, 4096))
 		}
 	}
+}
+
+// TestMemoryNeedParts: each part of the estimate, by hand.
+func TestMemoryNeedParts(t *testing.T) {
+	cfg := mustPreset(t, "olmo2_14M")
+	tasks := EvalSpec{Tasks: []string{"arith"}}
+	for _, tc := range []struct {
+		name       string
+		rec        Recipe
+		B, T       int
+		val        int64
+		scorer     int64
+		engineSize bool // the CPU engine counts
+	}{
+		{"cuda: no engine, no scorer", Recipe{Backend: "cuda", GlobalBatchSize: 1024, SequenceLength: 128, Eval: tasks}, 8, 128, 0, 0, false},
+		{"cpu without tasks", Recipe{Backend: "cpu", GlobalBatchSize: 1024, SequenceLength: 128}, 8, 128, 0, 0, true},
+		// rows of 16..112 tokens: the most is at 16 tokens, 64 rows of it
+		// (attention tiles of 64 positions for 16 tokens)
+		{"cpu with tasks", Recipe{Backend: "cpu", GlobalBatchSize: 1024, SequenceLength: 128, Eval: tasks}, 8, 128, 0,
+			maxScorer(cfg, [][2]int{{64, 16}, {32, 32}, {21, 48}, {16, 64}, {12, 80}, {10, 96}, {9, 112}}), true},
+		// T = 16: no row is shorter, tasks score on the run's own engine
+		{"cpu, tasks, T=16", Recipe{Backend: "cpu", GlobalBatchSize: 64, SequenceLength: 16, Eval: tasks}, 4, 16, 0, 0, true},
+		// 1000 tokens are 8 rows of 128 per source, ids and labels
+		{"validation sets", Recipe{Backend: "cpu", GlobalBatchSize: 1024, SequenceLength: 128,
+			Eval: EvalSpec{Val: ValSpec{Tokens: 1000, Sources: make([]data.SourceSpec, 3)}}}, 8, 128, 3 * 8 * 128 * 8, 0, true},
+	} {
+		rec := tc.rec
+		if got := valBytes(&rec); got != tc.val {
+			t.Errorf("%s: valBytes %d, want %d", tc.name, got, tc.val)
+		}
+		if got := scorerBytes(&rec, cfg, tc.B, tc.T); got != tc.scorer {
+			t.Errorf("%s: scorerBytes %d, want %d", tc.name, got, tc.scorer)
+		}
+		live := batchBytes(&rec) + streamBytes + layoutBytes(cfg) + processBytes(&rec) + tc.val + tc.scorer
+		if tc.engineSize {
+			live += model.EstimateCPUMemory(cfg, tc.B, tc.T)
+		}
+		if got := memoryNeed(&rec, cfg, tc.B, tc.T); got != live+live/16 {
+			t.Errorf("%s: memoryNeed %d, want %d", tc.name, got, live+live/16)
+		}
+	}
+	// the process: the tokenizer's tables grow with its vocabulary
+	world, dolma2 := processBytes(&Recipe{Tokenizer: "world"}), processBytes(&Recipe{Tokenizer: "dolma2"})
+	if d := dolma2 - world; d < 16<<20 || world < 24<<20 || world > 25<<20 {
+		t.Errorf("processBytes: world %d, dolma2 %d: want 24 MiB and about 17 MiB more for dolma2's vocabulary", world, dolma2)
+	}
+	if got := processBytes(&Recipe{Tokenizer: "nonesuch"}); got != dolma2 {
+		t.Errorf("processBytes of an unknown tokenizer = %d, want dolma2's %d (the largest)", got, dolma2)
+	}
+	// an absurd model saturates instead of overflowing
+	huge := cfg
+	huge.NumHiddenLayers, huge.IntermediateSize = 1<<20, 1<<30
+	if got := memoryNeed(&Recipe{Backend: "cpu", GlobalBatchSize: 1 << 20, SequenceLength: 4096, Eval: tasks}, huge, 256, 4096); got != math.MaxInt64 {
+		t.Errorf("absurd model: memoryNeed %d, want math.MaxInt64", got)
+	}
+	if got := satAdd(math.MaxInt64-1, 2); got != math.MaxInt64 {
+		t.Errorf("satAdd past int64 = %d", got)
+	}
+}
+
+func maxScorer(cfg model.Config, shapes [][2]int) int64 {
+	var m int64
+	for _, s := range shapes {
+		m = max(m, model.EstimateCPUScorerMemory(cfg, s[0], s[1]))
+	}
+	return m
 }
 
 // TestBackendRefusalComesBeforeData: a backend that refuses the model (a GPU
