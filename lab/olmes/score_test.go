@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"runtime"
 	"testing"
 
 	"github.com/olmolab/olmolab/lab/data"
@@ -270,5 +271,73 @@ func TestEvaluateReshape(t *testing.T) {
 	res, err := Evaluate(context.Background(), fake, tok, []*Task{task}, EvalOptions{Reshape: true})
 	if err != nil || res.Batch != [2]int{2, 64} {
 		t.Errorf("unregistered backend: %v %v", res.Batch, err)
+	}
+}
+
+// TestEvaluateReshapeSharesWeights: on the CPU engine the reshaped scoring runs on a Scorer over the backend's own
+// parameters. Its scores are bit for bit those of a second engine of the same shape holding a copy of the weights
+// (the way Evaluate scored before), and the evaluation allocates less than one copy of the model, which here is
+// larger than everything else it needs (a second engine allocated 20 bytes per parameter, with gradients and AdamW moments).
+func TestEvaluateReshapeSharesWeights(t *testing.T) {
+	tok := bytesTok(t)
+	// wide and short, so the weights (20 MB) outweigh a scorer's activations and GEMM buffers (about 11 MB)
+	cfg := model.Config{VocabSize: tok.VocabSize(), HiddenSize: 512, IntermediateSize: 1024, NumHiddenLayers: 2,
+		NumAttentionHeads: 8, NumKeyValueHeads: 4, MaxPositionEmbeddings: 512, RopeTheta: 500000,
+		RMSNormEps: 1e-6, InitializerRange: 0.02}
+	// engines without optimizer state: nothing here trains
+	be := &model.CPUBackend{E: model.NewCPU[float32](cfg, 1, 64, 2)}
+	defer be.Close()
+	model.Init(be.E.Layout, be.E.Params, 5)
+	for i := range be.E.Params {
+		be.E.Params[i] *= 8 // far from uniform, so that choices differ
+	}
+	task := &Task{Name: "short", Primary: MetricAccRaw}
+	for i, q := range []string{"1+1=", "2+2=", "3+3=", "4+4=", "5+5="} {
+		in := Instance{DocID: i, Gold: i % 3}
+		for _, c := range []string{" 2", " 4", " 6", " 8", " 10"} {
+			in.Choices = append(in.Choices, Pair{q, c})
+		}
+		task.Instances = append(task.Instances, in)
+	}
+
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	fit, err := Evaluate(context.Background(), be, tok, []*Task{task}, EvalOptions{Reshape: true})
+	runtime.ReadMemStats(&m1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model1 := 4 * cfg.NumParams()
+	alloc := int64(m1.TotalAlloc - m0.TotalAlloc)
+	t.Logf("reshaped to %v: allocated %d bytes (the scorer's buffers: %d); one copy of the model is %d",
+		fit.Batch, alloc, model.EstimateCPUScorerMemory(cfg, fit.Batch[0], fit.Batch[1]), model1)
+	if alloc >= model1 {
+		t.Errorf("Evaluate with Reshape allocated %d bytes, at least a copy of the model (%d): the reshaped engine should share its parameters", alloc, model1)
+	}
+
+	// the old way: an engine of the reshaped shape with a copy of the weights
+	B2, T2 := fit.Batch[0], fit.Batch[1]
+	if T2 >= 64 {
+		t.Fatalf("no reshape: scored in %v", fit.Batch)
+	}
+	cp := &model.CPUBackend{E: model.NewCPU[float32](cfg, B2, T2, 2)}
+	defer cp.Close()
+	model.CopyParams(cp, be, model.NewStreamBuf(model.NewLayout(cfg).Size()))
+	want, err := Evaluate(context.Background(), cp, tok, []*Task{task}, EvalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Batch != fit.Batch || want.Forwards != fit.Forwards {
+		t.Errorf("copy scored in %v (%d forwards), shared in %v (%d)", want.Batch, want.Forwards, fit.Batch, fit.Forwards)
+	}
+	n := 0
+	for k, v := range want.Scores[0].Metrics {
+		n++
+		if got := fit.Scores[0].Metrics[k]; got != v && !(math.IsNaN(got) && math.IsNaN(v)) {
+			t.Errorf("%s: %v shared, %v copied (diff %g)", k, got, v, got-v)
+		}
+	}
+	if n == 0 || len(fit.Scores[0].Metrics) != n {
+		t.Errorf("metrics: %d shared, %d copied", len(fit.Scores[0].Metrics), n)
 	}
 }
