@@ -179,23 +179,31 @@ func (s benchSpec) stepSeconds(threads int) float64 {
 }
 
 // checkEngineMemory refuses a --batch × --seq that does not fit the int32
-// token ids' sizes, and a model and micro-batch the host cannot hold: on the
-// CPU backend what the engine allocates (model.EstimateCPUMemory), on another
-// the host copy of the parameters, and on both the step's ids and labels.
+// token ids' sizes, and a model and micro-batch the host cannot hold
+// (engineMemoryNeed).
 func checkEngineMemory(cmd string, cfg model.Config, batch, seq int, backend string) error {
 	if seq > math.MaxInt32 || batch > math.MaxInt32/seq {
 		return usageError{fmt.Sprintf("%s: --batch %d × --seq %d is more than %d tokens per step", cmd, batch, seq, math.MaxInt32)}
 	}
-	need := 4 * cfg.NumParams()
-	if backend == "cpu" {
-		need = model.EstimateCPUMemory(cfg, batch, seq)
-	}
-	need = min(need, math.MaxInt64/2) + 8*int64(batch*seq)
+	need := engineMemoryNeed(cfg, batch, seq, backend)
 	if avail := memAvailable(); avail > 0 && need > lab.MemoryBudget(avail) {
 		return inputError{fmt.Errorf("%s: the model (%s params) and a step of %d×%d tokens need about %s, but only %s is available; HINT: lower --batch or --seq, or pick a smaller model",
 			cmd, commas(cfg.NumParams()), batch, seq, gibString(need), gibString(avail))}
 	}
 	return nil
+}
+
+// engineMemoryNeed is the host memory bench and train count for a model and
+// micro-batch: on the CPU backend what the engine allocates
+// (model.EstimateCPUMemory), on another the host copy of the parameters; on
+// both the step's ids and labels and the process itself with no tokenizer
+// (lab.ProcessMemory, which a run's estimate counts too).
+func engineMemoryNeed(cfg model.Config, batch, seq int, backend string) int64 {
+	need := 4 * cfg.NumParams()
+	if backend == "cpu" {
+		need = model.EstimateCPUMemory(cfg, batch, seq)
+	}
+	return min(need, math.MaxInt64/2) + 8*int64(batch*seq) + lab.ProcessMemory(0)
 }
 
 // median is the middle value, or the mean of the two middle ones (as

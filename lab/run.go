@@ -535,19 +535,24 @@ const streamBytes = 5 * 4 * model.StreamChunk
 // layers makes it count.
 func layoutBytes(cfg model.Config) int64 { return 1536 * int64(max(cfg.NumHiddenLayers, 0)) }
 
-// processBytes is the host memory of the olmolab process itself before any
-// model exists: the Go runtime, the program's code, the recipe's data readers
-// and evaluation tasks (24 MiB), and the tokenizer, whose tables grow with its
-// vocabulary (176 bytes per token: dolma2's 100,278 tokens are 17 MiB).
-// Measured as peak RSS less the engine's buffers in 2-step runs, 2026-11-29:
-// 23 MiB with the world tokenizer (cpu_s), 39 MiB with dolma2 (olmo2_14M).
+// processBytes is ProcessMemory with rec's tokenizer.
 func processBytes(rec *Recipe) int64 {
 	vocab := 100352 // dolma2's padded vocabulary, the largest, for a name NewTokenizer refuses
 	if tok, err := data.NewTokenizer(rec.Tokenizer); err == nil {
 		vocab = tok.VocabSize()
 	}
-	return 24<<20 + 176*int64(vocab)
+	return ProcessMemory(vocab)
 }
+
+// ProcessMemory is the host memory of the olmolab process itself before any
+// model exists: the Go runtime, the program's code, the recipe's data readers
+// and evaluation tasks (24 MiB), and a tokenizer of vocab tokens, whose tables
+// grow with its vocabulary (176 bytes per token: dolma2's 100,278 tokens are
+// 17 MiB; 0 where no tokenizer is loaded). Measured as peak RSS less the
+// engine's buffers in 2-step runs, 2026-11-29: 23 MiB with the world tokenizer
+// (cpu_s), 39 MiB with dolma2 (olmo2_14M). A run's memory check counts it
+// (MemoryNeed), and so do bench's and train's (checkEngineMemory).
+func ProcessMemory(vocab int) int64 { return 24<<20 + 176*int64(max(vocab, 0)) }
 
 // valBytes is the host memory of the validation sets (eval.val): the ids and
 // labels (int32 each) of Tokens per source, in whole rows.
