@@ -87,7 +87,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	T := min(*seq, max(cfg.MaxPositionEmbeddings, 16))
 	B := max(1, 4096/T)
-	b, err := model.NewBackend(*backend, cfg, B, T)
+	// forward only: no gradients or AdamW moments beside the weights
+	b, err := model.NewScoringBackend(*backend, cfg, B, T)
 	if err != nil {
 		return inputError{err}
 	}
@@ -179,7 +180,7 @@ func evalValidation(path string, tokens int64, tokName, backend string, cfg mode
 		if rec.SequenceLength > cfg.MaxPositionEmbeddings {
 			return nil, inputError{fmt.Errorf("eval --val: %s: sequence_length %d is longer than the model's %d positions", rec.Path, rec.SequenceLength, cfg.MaxPositionEmbeddings)}
 		}
-		nb, err := model.NewBackend(backend, cfg, max(1, 4096/rec.SequenceLength), rec.SequenceLength)
+		nb, err := model.NewScoringBackend(backend, cfg, max(1, 4096/rec.SequenceLength), rec.SequenceLength)
 		if err != nil {
 			return nil, inputError{err}
 		}

@@ -345,3 +345,52 @@ func TestStepDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestScoringBackend: NewScoringBackend's CPU engines hold the weights and
+// one layer's activations only (the scorer's estimate plus the weights,
+// against a training backend's gradients, moments, every layer's activations
+// and backward scratch), and score exactly as a training backend with the
+// same weights does.
+func TestScoringBackend(t *testing.T) {
+	cfg := smallTrainConfig()
+	const B, T = 2, 32
+	cfg.MaxPositionEmbeddings = T
+	cfg.NumHiddenLayers = 5 // the scorer's two residual rows and one layer's activations, reused five times
+	tr := NewCPUBackend(cfg, B, T, 1)
+	defer tr.Close()
+	Init(tr.E.Layout, tr.E.Params, 9)
+	var sb Backend
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	sb, err := NewScoringBackend("cpu", cfg, B, T)
+	runtime.ReadMemStats(&m1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	got, want := int64(m1.TotalAlloc-m0.TotalAlloc), 4*NewLayout(cfg).Size()+EstimateCPUScorerMemory(cfg, B, T)
+	if d := got - want; d > want/100+32<<10 || -d > want/100 {
+		t.Errorf("scoring backend allocated %d bytes, want the weights and a scorer's activations, %d", got, want)
+	}
+	if train, n := EstimateCPUMemory(cfg, B, T), NewLayout(cfg).Size(); got > train-12*n {
+		t.Errorf("scoring backend allocated %d bytes, a training backend %d: want the gradients and both moments (%d bytes) left out", got, train, 12*n)
+	}
+	params := make([]float32, NewLayout(cfg).Size())
+	tr.ReadParams(params)
+	sb.WriteParams(params)
+	s := NewSyntheticStream(cfg.VocabSize, 3)
+	ids, labels := make([]int32, B*T), make([]int32, B*T)
+	s.Fill(ids, labels, T)
+	a, b := make([]float32, B*T), make([]float32, B*T)
+	tr.LogProbs(a, ids, labels)
+	sb.LogProbs(b, ids, labels)
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			t.Fatalf("position %d: scoring backend %g, training backend %g", i, b[i], a[i])
+		}
+	}
+	if _, err := NewScoringBackend("no-such", cfg, B, T); err == nil {
+		t.Error("an unknown backend was built")
+	}
+}

@@ -95,6 +95,32 @@ func newCPUBackendOf[F Float](cfg Config, B, T, workers int) *CPUBackendOf[F] {
 	return &CPUBackendOf[F]{E: e, Opt: NewOptState[F](len(e.Params))}
 }
 
+// NewScoringBackend builds the named backend for scoring only (olmolab
+// eval): on the CPU engines a forward-only engine that allocates the
+// parameters and a forward pass's activations, without the gradients, the
+// AdamW moments and the backward scratch a training engine holds (16 bytes a
+// parameter and more, where scoring needs 4); any other backend as
+// NewBackend builds it. Load its weights with WriteParams/WriteParamsAt.
+func NewScoringBackend(name string, cfg Config, B, T int) (Backend, error) {
+	switch name {
+	case "cpu", "cpu-f64":
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	switch name {
+	case "cpu":
+		return newCPUScoring[float32](cfg, B, T, 0), nil
+	case "cpu-f64":
+		return newCPUScoring[float64](cfg, B, T, 0), nil
+	}
+	return NewBackend(name, cfg, B, T)
+}
+
+func newCPUScoring[F Float](cfg Config, B, T, workers int) *CPUBackendOf[F] {
+	return &CPUBackendOf[F]{E: newCPU[F](cfg, B, T, workers, make([]F, cfg.NumParams()))}
+}
+
 // Scorer returns a forward-only backend of micro-batch (B, T) over c's
 // parameters, shared and not copied (CPU.Scorer): for scoring requests shorter
 // than c's rows without a second copy of the model. It has no gradients and no

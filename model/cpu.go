@@ -129,8 +129,16 @@ func newCPU[F Float](cfg Config, B, T, workers int, params []F) *CPU[F] {
 	}
 	e.ids = make([]int32, BT)
 	e.labels = make([]int32, BT)
+	// A forward-only engine keeps nothing for a backward pass: layer l reads
+	// res[l] and its own activations and writes res[l+1], so two residual
+	// rows taken in turn and one layer's activations serve every layer
+	// (Activation("layer.i") then holds only the latest layers).
 	e.res = make([][]F, L+1)
 	for i := range e.res {
+		if !train && i >= 2 {
+			e.res[i] = e.res[i-2]
+			continue
+		}
 		e.res[i] = make([]F, BT*C)
 	}
 	for _, o := range lay.Layers {
@@ -141,6 +149,10 @@ func newCPU[F Float](cfg Config, B, T, workers int, params []F) *CPU[F] {
 	nb := (T + attnBlock - 1) / attnBlock
 	e.acts = make([]layerActs[F], L)
 	for i := range e.acts {
+		if !train && i > 0 {
+			e.acts[i] = e.acts[0]
+			continue
+		}
 		e.acts[i] = layerActs[F]{
 			qkv: make([]F, BT*(QC+2*KC)), qh: make([]F, BT*QC), kh: make([]F, BT*KC), vh: make([]F, BT*KC),
 			kT: make([]F, B*KC*nb*attnBlock), vT: make([]F, B*KC*nb*attnBlock),

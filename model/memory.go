@@ -44,18 +44,19 @@ func EstimateCPUMemory(cfg Config, B, T int) int64 {
 // (activations, one chunk of logits, RoPE tables, attention tiles), no
 // parameters, gradients or backward scratch. math.MaxInt64 past int64.
 func EstimateCPUScorerMemory(cfg Config, B, T int) int64 {
-	if f := cpuMemoryElems(cfg, B, T, float64(cfg.NumParams()), cfg.paramsF()); f.forward*4 >= math.MaxInt64/2 {
+	if f := cpuMemoryElems(cfg, B, T, float64(cfg.NumParams()), cfg.paramsF()); f.scorer*4 >= math.MaxInt64/2 {
 		return math.MaxInt64
 	}
-	return 4 * cpuMemoryElems(cfg, B, T, cfg.NumParams(), 0).forward
+	return 4 * cpuMemoryElems(cfg, B, T, cfg.NumParams(), 0).scorer
 }
 
 // cpuElems counts the CPU engine's buffers in float32 elements (a float64 or
 // int32 buffer counts as 2 or 1 per element), by what allocates them.
 type cpuElems[N int64 | float64] struct {
 	weights  N // Params, Grads and the two AdamW moments: 4 per parameter
-	forward  N // what a forward pass writes: a Scorer has these only
+	forward  N // what a training forward pass writes and keeps for the backward
 	backward N // the backward scratch and the gradient norm's blocks
+	scorer   N // a Scorer's buffers: one layer's activations and two residual rows, reused layer after layer
 }
 
 func (c cpuElems[N]) total() N { return c.weights + c.forward + c.backward }
@@ -81,12 +82,13 @@ func cpuMemoryElems[N int64 | float64](cfg Config, B, T int, n N, nf float64) cp
 	blk := N(min(attnBlock, T))
 	// one worker's attention tiles
 	attnScratch := 2*blk*N((int64(blk)+15)&^15) + 2*blk + blk*HS
+	common := Tn*(HS/2)*2 + 2*BT + // RoPE cos and sin, ids and labels (int32)
+		BT*C + 2*BT + 2*2*BT + chunk*V + // final norm, its rstd, lse; ce and z (float64); one chunk of logits
+		N(runtime.GOMAXPROCS(0))*attnScratch
 	return cpuElems[N]{
-		weights: 4 * n, // params, grads, m, v
-		forward: Tn*(HS/2)*2 + 2*BT + // RoPE cos and sin, ids and labels (int32)
-			(L+1)*BT*C + L*perLayer + // residual stream and layer activations
-			BT*C + 2*BT + 2*2*BT + chunk*V + // final norm, its rstd, lse; ce and z (float64); one chunk of logits
-			N(runtime.GOMAXPROCS(0))*attnScratch,
+		weights: 4 * n,                                // params, grads, m, v
+		forward: common + (L+1)*BT*C + L*perLayer,     // residual stream and every layer's activations
+		scorer:  common + min(L+1, 2)*BT*C + perLayer, // newCPU's forward-only buffers
 		backward: 4*BT*C + 3*BT*I + 4*BT*QC + 4*BT*KC + Bn*NH*Tn +
 			N((int64(B)*int64(T)+normPart-1)/normPart)*max(C, QC+KC) +
 			2*((n+normBlock-1)/normBlock), // float64 per block of the gradient norm
