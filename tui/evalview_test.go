@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -316,5 +317,30 @@ func TestSNROneRun(t *testing.T) {
 	m.Update(m.loadEvals()())
 	if s := screen(m); !strings.Contains(s, " signal to noise  across 1 run: solo\n") {
 		t.Errorf("no \"across 1 run: solo\":\n%s", s)
+	}
+}
+
+// A run launched in this session counts in the signal-to-noise comparison as
+// soon as it has evaluations: the directory scan that lists it (and says it
+// has evaluations) ran before it was launched, and the evaluation view does
+// not scan, so it was left out ("1 so far") until a visit to the runs or
+// recipes view scanned again.
+func TestSNRCountsTheRunLaunchedHere(t *testing.T) {
+	o := testOptions(t, 80, 24)
+	writeRunDir(t, filepath.Join(o.RunsDir, "other"), testRecipe(t), nil)
+	writeEvalSeries(t, filepath.Join(o.RunsDir, "other"), "other", 0.4)
+	m, f := liveModel(t, o, stage1Events("quickstart-test")) // scanned by New, before the launch
+	os.WriteFile(filepath.Join(f.dir, lab.RecipeFile), f.rec.YAML(), 0o644)
+	writeEvalSeries(t, f.dir, f.name, 0)
+	ev := lab.Event{Type: lab.EvEval, Time: t0.Add(10 * time.Second), Run: f.name, Step: 100, Tokens: 100 * testGB, Phase: "stage1",
+		Message: "interval", Evals: []lab.EvalScore{{Task: "arith", Formulation: "rc", Metric: "acc_per_char", Value: 0.15, Primary: true}}}
+	m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{ev}})
+	m.Update(keyMsg("3"))
+	m.Update(m.loadEvals()())
+	if got := m.evals.SNRRuns; len(got) != 2 || !slices.Contains(got, "quickstart-test") {
+		t.Errorf("SNR compares %q, want other and quickstart-test:\n%s", got, screen(m))
+	}
+	if s := screen(m); strings.Contains(s, "1 so far") {
+		t.Errorf("the view leaves the live run out:\n%s", s)
 	}
 }

@@ -754,11 +754,24 @@ func (m *Model) loadEvals() tea.Cmd {
 			}
 		}
 	}
+	// The run training in this session counts as soon as it has been
+	// evaluated: the last scan may predate its first evaluation, or the run
+	// itself, and this view does not scan. A run without evaluations is left
+	// out when its evals.jsonl is read.
 	var dirs []string
+	liveDir, liveListed := "", false
+	if m.liveData != nil {
+		liveDir = absPath(m.liveData.Dir)
+	}
 	for _, r := range m.runs {
-		if r.HasEvals && (len(m.selected) < 2 || m.selected[r.Dir]) {
+		live := liveDir != "" && absPath(r.Dir) == liveDir
+		liveListed = liveListed || live
+		if (r.HasEvals || live) && (len(m.selected) < 2 || m.selected[r.Dir]) {
 			dirs = append(dirs, r.Dir)
 		}
+	}
+	if liveDir != "" && !liveListed && len(m.selected) < 2 {
+		dirs = append(dirs, m.liveData.Dir)
 	}
 	return func() tea.Msg { return evalsLoadedMsg{data: loadEvalData(run, dir, primary, dirs)} }
 }
