@@ -35,6 +35,31 @@ func stateGlyph(state string) string {
 	return "✓"
 }
 
+// stateW is the state column's width, that of the longest state
+// ("interrupted").
+const stateW = 11
+
+// runCells is a run's state glyph, its name in a column nameW cells wide and
+// its state in a column stateW wide: the start of a run's row in the runs view
+// and its whole row in the recipes and runs list, so that both line up their
+// states the same way.
+func (m *Model) runCells(r runInfo, nameW int) string {
+	t := m.theme
+	st := m.runStateOf(r)
+	return t.State(st).Render(stateGlyph(st)) + " " + t.Text.Render(padRight(truncate(r.Name, nameW), nameW)) + " " +
+		t.State(st).Render(padRight(st, stateW))
+}
+
+// runNameWidth is the width of a column of the runs' names: the longest
+// name's, at least least and at most most (most wins).
+func runNameWidth(runs []runInfo, least, most int) int {
+	w := least
+	for _, r := range runs {
+		w = max(w, lenRunes(r.Name))
+	}
+	return max(min(w, most), 1)
+}
+
 // fmtLoss writes a loss in at most 9 cells (the runs table's columns).
 func fmtLoss(x float64) string {
 	switch {
@@ -84,10 +109,12 @@ func (m *Model) viewHome(w, h int) []string {
 	if len(m.runs) == 0 {
 		items = append(items, item{text: t.Faint.Render("  none yet"), header: true, selIndex: -1})
 	}
+	// a run's state in a column, as in the runs view: after the longest
+	// name, within what leaves the glyph and the state their cells and
+	// "interrupted" a cell before the border
+	runW := runNameWidth(m.runs, 0, lw-2-2-1-stateW-1)
 	for i, r := range m.runs {
-		st := m.runStateOf(r)
-		items = append(items, item{text: t.State(st).Render(stateGlyph(st)) + " " + t.Text.Render(truncate(r.Name, lw-16)) + " " +
-			t.Subtle.Render(st), selIndex: len(m.recipes) + i})
+		items = append(items, item{text: m.runCells(r, runW), selIndex: len(m.recipes) + i})
 	}
 	cursorRow := 0
 	for i, it := range items {

@@ -88,17 +88,15 @@ func (m *Model) viewRuns(w, h int) []string {
 	// stay next to its name; at most what leaves room for the other columns.
 	// An ingredient's or a soup's name column is as wide as the longest
 	// (within the run column), so its scores get the rest of the line.
-	runW, subW := 0, 0
+	subW := 0
 	for _, r := range rows {
-		switch r.kind {
-		case rowRun:
-			runW = max(runW, lenRunes(r.name)+3)
-		case rowIngredient, rowSoupAvg:
+		if r.kind == rowIngredient || r.kind == rowSoupAvg {
 			subW = max(subW, lenRunes(r.name))
 		}
 	}
-	nameW := max(min(w-48, max(32, runW, subW+6)), 16)
-	head := t.Subtle.Render(fmt.Sprintf("    %-*s %-11s %7s %9s %9s", nameW, "run", "state", "steps", "best", "last"))
+	// the run column holds the state glyph and a space, then the name
+	nameW := max(min(w-48, max(32, runNameWidth(m.runs, 0, w)+3, subW+6)), 16)
+	head := t.Subtle.Render(fmt.Sprintf("    %-*s %-*s %7s %9s %9s", nameW, "run", stateW, "state", "steps", "best", "last"))
 	subW = min(subW, nameW-6)
 	out := []string{padRight(head, w)}
 	start := listWindow(m.runsCursor, len(rows), tableH-1)
@@ -118,7 +116,6 @@ func (m *Model) viewRuns(w, h int) []string {
 		var line string
 		switch r.kind {
 		case rowRun:
-			st := m.runStateOf(*r.run)
 			best, last := r.run.BestLoss, r.run.LastLoss
 			if m.liveData != nil && absPath(r.run.Dir) == absPath(m.liveData.Dir) {
 				best, last = m.liveData.Main.bestLoss(), m.liveData.Main.lastLoss()
@@ -132,9 +129,7 @@ func (m *Model) viewRuns(w, h int) []string {
 					bestS, lastS = "…", "…"
 				}
 			}
-			line = fmt.Sprintf("%s%s %s %s %s %7s %9s %9s", cursor, sel, t.State(st).Render(stateGlyph(st)),
-				t.Text.Render(padRight(truncate(r.name, nameW-3), nameW-3)), t.State(st).Render(padRight(st, 11)), steps,
-				bestS, lastS)
+			line = fmt.Sprintf("%s%s %s %7s %9s %9s", cursor, sel, m.runCells(*r.run, nameW-3), steps, bestS, lastS)
 		case rowSoup:
 			branch := "├"
 			if r.last {
