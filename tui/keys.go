@@ -111,6 +111,7 @@ func (m *Model) updateKeys() {
 		b.SetEnabled(false)
 	}
 	k.ForceQuit.SetEnabled(true)
+	k.Open.SetHelp("enter", "open / launch") // on a soup's row in the runs view: its details
 	if d := m.dialog; d != nil {
 		k.Cancel.SetEnabled(true)
 		// the scroll keys apply to a dialog taller than the window; the
@@ -178,7 +179,10 @@ func (m *Model) updateKeys() {
 		k.Back.SetEnabled(true)
 		k.Select.SetEnabled(len(rows) > 0)
 		k.ClearSel.SetEnabled(len(m.selected) > 0)
-		k.Open.SetEnabled(m.runsCursor < len(rows) && rows[m.runsCursor].kind == rowRun)
+		k.Open.SetEnabled(m.runsCursor < len(rows) && (rows[m.runsCursor].kind == rowRun || rows[m.runsCursor].soup != nil))
+		if m.runsCursor < len(rows) && rows[m.runsCursor].soup != nil {
+			k.Open.SetHelp("enter", "soup details")
+		}
 	case modeEvals:
 		k.Up.SetEnabled(true)
 		k.Down.SetEnabled(true)

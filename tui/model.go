@@ -151,6 +151,7 @@ type Model struct {
 	overlayBusy time.Time        // when the read of the overlay's curves under way began (zero: none)
 	overlayPlot overlayPlot      // the overlay chart last drawn
 	rowsCache   []runRow
+	soupOpen    string // the soup whose details replace the overlay (its directory; "" none)
 
 	// evaluation view
 	evals      *evalData

@@ -154,6 +154,9 @@ func (m *Model) viewRuns(w, h int) []string {
 	for len(out) < tableH {
 		out = append(out, "")
 	}
+	if s := m.openSoup(); s != nil {
+		return append(out, m.soupDetails(s, w, chartH)...)
+	}
 	return append(out, m.overlayChart(w, chartH)...)
 }
 

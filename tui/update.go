@@ -219,9 +219,12 @@ func (m *Model) handleRunsKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Down):
 		m.runsCursor = min(m.runsCursor+1, len(rows)-1)
 	case key.Matches(msg, k.Back):
-		if m.cur != nil {
+		switch {
+		case m.soupOpen != "":
+			m.soupOpen = ""
+		case m.cur != nil:
 			m.mode = modeDashboard
-		} else {
+		default:
 			m.mode = modeHome
 		}
 	case key.Matches(msg, k.Select):
@@ -237,8 +240,15 @@ func (m *Model) handleRunsKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.ClearSel):
 		m.selected = map[string]bool{}
 	case key.Matches(msg, k.Open):
-		if m.runsCursor < len(rows) && rows[m.runsCursor].kind == rowRun {
-			return m.openRun(rows[m.runsCursor].run.Dir)
+		if m.runsCursor >= len(rows) {
+			return nil
+		}
+		// a run opens its dashboard; a soup, one of its ingredients or the
+		// averaged soup, the soup's details in place of the overlay
+		if r := rows[m.runsCursor]; r.kind == rowRun {
+			return m.openRun(r.run.Dir)
+		} else if r.soup != nil {
+			m.soupOpen = r.soup.Dir
 		}
 	}
 	return nil
