@@ -43,7 +43,7 @@ const stateW = 11
 // its state in a column stateW wide: the start of a run's row in the runs view
 // and its whole row in the recipes and runs list, so that both line up their
 // states the same way.
-func (m *Model) runCells(r runInfo, nameW int) string {
+func (m *Model) runCells(r runInfo, nameW, stateW int) string {
 	t := m.theme
 	st := m.runStateOf(r)
 	return t.State(st).Render(stateGlyph(st)) + " " + t.Text.Render(padRight(truncate(r.Name, nameW), nameW)) + " " +
@@ -110,11 +110,16 @@ func (m *Model) viewHome(w, h int) []string {
 		items = append(items, item{text: t.Faint.Render("  none yet"), header: true, selIndex: -1})
 	}
 	// a run's state in a column, as in the runs view: after the longest
-	// name, within what leaves the glyph and the state their cells and
-	// "interrupted" a cell before the border
-	runW := runNameWidth(m.runs, 0, lw-2-2-1-stateW-1)
+	// name, within what leaves the glyph and the longest state listed their
+	// cells and a cell before the border (a fixed 11 for "interrupted" cut
+	// names that fit beside "finished")
+	stW := 0
+	for _, r := range m.runs {
+		stW = max(stW, lenRunes(m.runStateOf(r)))
+	}
+	runW := runNameWidth(m.runs, 0, lw-2-2-1-stW-1)
 	for i, r := range m.runs {
-		items = append(items, item{text: m.runCells(r, runW), selIndex: len(m.recipes) + i})
+		items = append(items, item{text: m.runCells(r, runW, stW), selIndex: len(m.recipes) + i})
 	}
 	cursorRow := 0
 	for i, it := range items {

@@ -66,3 +66,20 @@ func TestHomeRunStatesAlign(t *testing.T) {
 		}
 	}
 }
+
+// The state column is as wide as the longest state listed: a fixed 11 cells
+// for "interrupted" cut a name at 80 columns that fits beside "finished".
+func TestHomeStateColumnAsWideAsItsStates(t *testing.T) {
+	o := testOptions(t, 80, 24)
+	runsFixture(t, o)
+	dir := filepath.Join(o.RunsDir, "a-much-longer-run-name-b")
+	writeRunDir(t, dir, testRecipe(t), nil)
+	os.WriteFile(filepath.Join(dir, lab.SummaryFile), []byte(`{"state":"finished","steps":3,"tokens":6144}`), 0o644)
+	m := New(o)
+	s := screen(m)
+	for _, want := range []string{"  ✓ a-much-longer-run-name-b finished", "  ✓ quickstart-a             finished"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("no %q:\n%s", want, s)
+		}
+	}
+}

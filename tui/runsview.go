@@ -129,7 +129,7 @@ func (m *Model) viewRuns(w, h int) []string {
 					bestS, lastS = "…", "…"
 				}
 			}
-			line = fmt.Sprintf("%s%s %s %7s %9s %9s", cursor, sel, m.runCells(*r.run, nameW-3), steps, bestS, lastS)
+			line = fmt.Sprintf("%s%s %s %7s %9s %9s", cursor, sel, m.runCells(*r.run, nameW-3, stateW), steps, bestS, lastS)
 		case rowSoup:
 			branch := "├"
 			if r.last {
