@@ -33,7 +33,8 @@ type soupCell struct {
 // ingredient (by its data-order seed) and one for the averaged soup; a row for
 // the final training loss, then per task its primary score (higher is
 // better), then per validation source its ce_loss (lower is better); the
-// best of each row marked ◂, so whether the soup beat its ingredients reads at
+// best of each row marked ◂ (a row whose figures all read alike has no
+// mark), so whether the soup beat its ingredients reads at
 // a glance. The runs view shows it in place of the overlay.
 func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 	t := m.theme
@@ -139,7 +140,9 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 		foot = "  … " + strings.Join(missing, " and ") + ": a larger window shows them"
 	}
 	for _, r := range rows {
-		best, n := -1, 0 // the best of two figures or more
+		// the best figure of the row, and every figure that reads the same
+		// (ties at the shown precision); none when all of them read alike
+		best, n := -1, 0
 		for _, c := range cols {
 			if cl := r.cells[c]; cl.ok {
 				n++
@@ -148,8 +151,14 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 				}
 			}
 		}
-		if n < 2 {
-			best = -1
+		marked := map[int]bool{}
+		for _, c := range cols {
+			if cl := r.cells[c]; best >= 0 && cl.ok && r.fmt(cl.v) == r.fmt(r.cells[best].v) {
+				marked[c] = true
+			}
+		}
+		if len(marked) == n {
+			marked = nil
 		}
 		line := "  " + t.Text.Render(padRight(truncate(r.label, labelW), labelW))
 		for _, c := range cols {
@@ -157,7 +166,7 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 			if cl := r.cells[c]; cl.ok {
 				v = r.fmt(cl.v)
 			}
-			if c == best {
+			if marked[c] {
 				line += t.Accent.Render(fmt.Sprintf("%*s", colW-1, v)) + t.Accent.Render("◂")
 				continue
 			}

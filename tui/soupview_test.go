@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/olmolab/olmolab/lab"
 )
 
 // Enter on a soup's row in the runs view (the soup, one of its ingredients or
@@ -68,6 +70,31 @@ func TestRunsViewSoupDetails(t *testing.T) {
 		"  arith            0.200     0.230◂", "  … 3 more rows and 1 more ingredie…"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("36×5: no %q:\n%s", want, got)
+		}
+	}
+}
+
+// Figures that read the same are all the best of their row, and a row whose
+// figures all read alike (a tiny soup's: the ingredients and the soup score
+// 0.438 on arith) has no mark: ◂ on the first of three equal figures said
+// that ingredient was better.
+func TestSoupDetailsTies(t *testing.T) {
+	m := New(testOptions(t, 80, 24))
+	score := func(task string, v float64) []lab.EvalScore {
+		return []lab.EvalScore{{Task: "arith", Metric: "acc_raw", Value: 0.4375, Primary: true}, {Task: task, Metric: "acc_raw", Value: v, Primary: true}}
+	}
+	s := &soupInfo{Name: "soup-40", Report: &lab.SoupReport{FromStep: 40, Tokens: 10240,
+		Ingredients: []lab.SoupComponent{{Name: "i1", Seed: 8, FinalLoss: 4.16351, Evals: score("fact", 0.3125)},
+			{Name: "i2", Seed: 9, FinalLoss: 4.16349, Evals: score("fact", 0.31249)}},
+		Soup: lab.SoupComponent{Name: "soup", Evals: score("fact", 0.30)}}}
+	got := ansi.Strip(strings.Join(m.soupDetails(s, 80, 10), "\n"))
+	for _, want := range []string{
+		"  final loss   4.1635    4.1635         –",
+		"  arith         0.438     0.438     0.438 ",
+		"  fact          0.312◂    0.312◂    0.300 ",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q:\n%s", want, got)
 		}
 	}
 }
