@@ -344,3 +344,37 @@ func TestSNRCountsTheRunLaunchedHere(t *testing.T) {
 		t.Errorf("the view leaves the live run out:\n%s", s)
 	}
 }
+
+// A run that ends with its recipe's soup shows the soup's scores when its
+// final frame has no evaluation in it: the lab writes summary.json (which says
+// the run ended with the soup) just before the end, so the soup's evaluation,
+// read in an earlier frame, showed as the scores before the soup
+// ("step 40 (before soup)") after the run had ended with the soup's weights.
+func TestEvalViewSoupEndInALaterFrame(t *testing.T) {
+	m, f := liveModel(t, testOptions(t, 80, 24), stage1Events("quickstart-test"))
+	var out []byte
+	for _, x := range []struct {
+		run, why string
+		v        float64
+	}{{f.name, "before soup", 0.2}, {f.name + "/soup", "soup", 0.127}} {
+		b, _ := json.Marshal(lab.EvalRecord{Run: x.run, Step: 40, Tokens: 40 * testGB, Why: x.why, Task: "arith", Form: "rc",
+			Metric: olmes.MetricAccRaw, Value: x.v, Primary: true, Time: t0})
+		out = append(append(out, b...), '\n')
+	}
+	os.WriteFile(filepath.Join(f.dir, lab.EvalsFile), out, 0o644)
+	m.Update(keyMsg("3"))
+	ev := lab.Event{Type: lab.EvEval, Time: t0.Add(5 * time.Second), Run: f.name, Step: 40, Tokens: 40 * testGB, Phase: "soup", Message: "soup",
+		Evals: []lab.EvalScore{{Task: "arith", Formulation: "rc", Metric: olmes.MetricAccRaw, Value: 0.127, Primary: true}}}
+	m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{ev}})
+	m.Update(m.loadEvals()()) // what that frame's commands read (the others wait for events)
+	if s := screen(m); !strings.Contains(s, "step 40 (before soup)") {
+		t.Fatalf("before the end:\n%s", s)
+	}
+	os.WriteFile(filepath.Join(f.dir, lab.SummaryFile), []byte(`{"state":"finished","steps":40,"soup":{"from_step":40}}`), 0o644)
+	done := lab.Event{Type: lab.EvDone, Time: ev.Time, Run: f.name, Step: 40, Tokens: 40 * testGB, State: "finished"}
+	_, cmd := m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{done}, done: true})
+	runCmds(m, cmd)
+	if s := screen(m); !strings.Contains(s, "latest scores · quickstart-test  step 40 (soup)") || !strings.Contains(lineWith(s, "  arith "), "0.127*") {
+		t.Errorf("the evaluation view does not show the soup the run ended with:\n%s", s)
+	}
+}

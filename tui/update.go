@@ -477,8 +477,12 @@ func (m *Model) handleRunEvents(msg runEventsMsg) tea.Cmd {
 	}
 	m.setNotice(true, "run %s %s", r.Name(), m.liveData.State)
 	cmds := []tea.Cmd{m.scanCmd(), reload}
-	if evalSeen && m.mode == modeEvals {
-		// the final evaluation comes in the frame that ends the run
+	if m.mode == modeEvals {
+		// the final evaluation may come in the frame that ends the run; and
+		// whatever the frame holds, summary.json, written just before the
+		// end, says whether the run ended with its recipe's soup, whose
+		// scores are then the latest (an earlier frame read them as the
+		// scores before the soup)
 		cmds = append(cmds, m.loadEvals())
 	}
 	return tea.Batch(cmds...)
