@@ -169,14 +169,20 @@ func PrintSummary(w io.Writer, s RunSummary) {
 	fmt.Fprintf(tw, "speed\t%s tokens/s, MFU %.1f%%, %.0f s\n", HumanCount(int64(s.TokensPerSec)), 100*s.MFU, s.Seconds)
 	tw.Flush()
 	if len(s.Evals) > 0 {
-		head := "\nevaluation (final; primary metric and bits per byte of the gold answer):"
+		// the last evaluation is the final one only when the run got there: an
+		// interrupted run's is the interval's before it
+		when := s.EvalsWhen
+		if when == "" {
+			when = "final"
+		}
+		val := ""
 		for _, e := range s.Evals {
 			if strings.HasPrefix(e.Task, ValTaskPrefix) {
-				head = "\nevaluation (final; primary metric and bits per byte of the gold answer; val/…: validation loss, lower is better):"
+				val = "; val/…: validation loss, lower is better"
 				break
 			}
 		}
-		fmt.Fprintln(w, head)
+		fmt.Fprintf(w, "\nevaluation (%s; primary metric and bits per byte of the gold answer%s):\n", when, val)
 		printScores(w, s.Evals)
 	}
 	if s.Soup != nil {

@@ -106,6 +106,7 @@ type Run struct {
 	stopBeat  func() // ends the lock's heartbeat
 	lastCkpt  int64
 	lastEval  []EvalScore
+	lastWhen  string // why and at which step lastEval was taken, for the summary: "final", "interval, at step 100", …
 	soup      *SoupReport
 	val       []valSet // eval.val's validation sets, read once
 }
@@ -1056,6 +1057,10 @@ func (r *Run) evaluate(why string) {
 		return
 	}
 	r.lastEval = scores
+	r.lastWhen = why
+	if why != "final" {
+		r.lastWhen = fmt.Sprintf("%s, at step %d", why, r.st.Step)
+	}
 	r.recordEval(r.Name, why, scores)
 }
 
@@ -1104,13 +1109,16 @@ type RunSummary struct {
 	// last step's "sources"), to check the mixture against its ratios.
 	Sources map[string]int64 `json:"sources,omitempty"`
 	Evals   []EvalScore      `json:"evals,omitempty"`
-	Soup    *SoupReport      `json:"soup,omitempty"`
+	// EvalsWhen says which evaluation Evals are: "final", or why and at which
+	// step ("interval, at step 100" for a run interrupted after it)
+	EvalsWhen string      `json:"evals_when,omitempty"`
+	Soup      *SoupReport `json:"soup,omitempty"`
 }
 
 func (r *Run) summarize(state string) RunSummary {
 	s := RunSummary{Run: r.Name, Dir: r.Dir, State: state, Steps: r.st.Step, Tokens: r.st.Tokens, FinalLR: r.st.LR,
 		SpikeLoss: r.spikeLoss.Score(), SpikeGrad: r.spikeGrad.Score(), Seconds: r.before + time.Since(r.started).Seconds(),
-		Evals: r.lastEval, Soup: r.soup}
+		Evals: r.lastEval, EvalsWhen: r.lastWhen, Soup: r.soup}
 	if r.st.Phase == "anneal" || r.st.AnnealTokens > 0 {
 		s.AnnealStart = r.st.AnnealStart
 	}

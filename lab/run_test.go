@@ -948,3 +948,41 @@ func TestStage2FromLoadPath(t *testing.T) {
 		t.Errorf("events.jsonl lacks %q:\n%s", want, ev)
 	}
 }
+
+// TestSummarySaysWhichEvaluation: a finished run's summary scores are its
+// final evaluation; an interrupted run's are the last interval's, and the
+// summary says so (its table read "final" either way).
+func TestSummarySaysWhichEvaluation(t *testing.T) {
+	root := t.TempDir()
+	s, err := runToEnd(t, RunParams{Recipe: parseTiny(t, "eval.val.tokens=64", "eval.interval=2"), RunsDir: root, Name: "done"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Evals) == 0 || s.EvalsWhen != "final" {
+		t.Fatalf("finished run: %d scores, when %q", len(s.Evals), s.EvalsWhen)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := StartRun(ctx, RunParams{Recipe: parseTiny(t, "max_tokens=1M", "eval.val.tokens=64", "eval.interval=2"), RunsDir: root, Name: "int", PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for evaluated := false; !evaluated; {
+		<-r.Events.Notify()
+		for _, e := range r.Events.Drain(nil) {
+			evaluated = evaluated || e.Type == EvEval
+		}
+	}
+	cancel()
+	s, err = r.Wait()
+	if !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("got %v, want ErrInterrupted", err)
+	}
+	if len(s.Evals) == 0 || !strings.HasPrefix(s.EvalsWhen, "interval, at step ") {
+		t.Fatalf("interrupted run: %d scores, when %q", len(s.Evals), s.EvalsWhen)
+	}
+	var b strings.Builder
+	PrintSummary(&b, s)
+	if out := b.String(); !strings.Contains(out, "evaluation ("+s.EvalsWhen+";") || strings.Contains(out, "evaluation (final") {
+		t.Errorf("summary table:\n%s", out)
+	}
+}
