@@ -180,12 +180,11 @@ func evalValidation(path string, tokens int64, tokName, backend string, cfg mode
 		if rec.SequenceLength > cfg.MaxPositionEmbeddings {
 			return nil, inputError{fmt.Errorf("eval --val: %s: sequence_length %d is longer than the model's %d positions", rec.Path, rec.SequenceLength, cfg.MaxPositionEmbeddings)}
 		}
-		nb, err := model.NewScoringBackend(backend, cfg, max(1, 4096/rec.SequenceLength), rec.SequenceLength)
+		nb, _, err := model.ScoringLike(b, max(1, 4096/rec.SequenceLength), rec.SequenceLength)
 		if err != nil {
 			return nil, inputError{err}
 		}
 		defer nb.Close()
-		model.CopyParams(nb, b, model.NewStreamBuf(model.NewLayout(cfg).Size()))
 		vb = nb
 	}
 	scores, err := lab.ValidationLoss(context.Background(), vb, tok, rec, func(w string) { fmt.Fprintln(stderr, "warning: "+w) })

@@ -138,21 +138,23 @@ func (e *OLMESEvaluator) backendFor(b model.Backend) model.Backend {
 			e.eval, e.evalOf, e.params = nil, nil, nil
 		}
 	}
-	if cb, ok := b.(*model.CPUBackend); ok {
-		if e.eval == nil {
-			e.eval, e.evalOf = cb.Scorer(be, te), b
-		}
-		return e.eval // shares b's parameters: nothing to copy
-	}
 	if e.eval == nil {
-		nb, err := model.NewBackend("cpu", b.Config(), be, te)
+		nb, shared, err := model.ScoringLike(b, be, te)
 		if err != nil {
 			return b
 		}
 		e.eval = nb
-		e.params = model.NewStreamBuf(model.NewLayout(b.Config()).Size())
+		if shared {
+			e.evalOf = b
+		}
+		return e.eval // b's weights: shared, or copied just now
 	}
-	model.CopyParams(e.eval, b, e.params) // chunk by chunk: no host copy of the model
+	if e.evalOf == nil { // a copy: b's weights have moved on since
+		if e.params == nil {
+			e.params = model.NewStreamBuf(model.NewLayout(b.Config()).Size())
+		}
+		model.CopyParams(e.eval, b, e.params) // chunk by chunk: no host copy of the model
+	}
 	return e.eval
 }
 

@@ -121,6 +121,26 @@ func newCPUScoring[F Float](cfg Config, B, T, workers int) *CPUBackendOf[F] {
 	return &CPUBackendOf[F]{E: newCPU[F](cfg, B, T, workers, make([]F, cfg.NumParams()))}
 }
 
+// ScoringLike returns a backend of micro-batch (B, T) that scores be's
+// weights, and whether it shares them. On the CPU engines it is a Scorer over
+// be's parameters (no copy; it follows be's weights as they change); another
+// backend gets a scoring backend of its kind (NewScoringBackend) holding a copy
+// of be's weights as they are now: copy again (CopyParams) after they change.
+func ScoringLike(be Backend, B, T int) (sb Backend, shared bool, err error) {
+	switch c := be.(type) {
+	case *CPUBackend:
+		return c.Scorer(B, T), true, nil
+	case *CPU64Backend:
+		return c.Scorer(B, T), true, nil
+	}
+	nb, err := NewScoringBackend(be.Name(), be.Config(), B, T)
+	if err != nil {
+		return nil, false, err
+	}
+	CopyParams(nb, be, NewStreamBuf(NewLayout(be.Config()).Size()))
+	return nb, false, nil
+}
+
 // Scorer returns a forward-only backend of micro-batch (B, T) over c's
 // parameters, shared and not copied (CPU.Scorer): for scoring requests shorter
 // than c's rows without a second copy of the model. It has no gradients and no

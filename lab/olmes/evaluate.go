@@ -161,17 +161,10 @@ func reshaped(be model.Backend, enc []encodedReq, maxLen int) model.Backend {
 	// the CPU engines score on a Scorer over be's own parameters: no second
 	// copy of the model (4 bytes per parameter, 1.07 GB for olmo2_190M with
 	// dolma2's vocabulary), only the activations of its rows
-	switch c := be.(type) {
-	case *model.CPUBackend:
-		return c.Scorer(B2, T2)
-	case *model.CPU64Backend:
-		return c.Scorer(B2, T2)
-	}
-	nb, err := model.NewBackend(be.Name(), be.Config(), B2, T2)
-	if err != nil || nb == nil {
+	nb, _, err := model.ScoringLike(be, B2, T2)
+	if err != nil {
 		return nil
 	}
-	model.CopyParams(nb, be, model.NewStreamBuf(model.NewLayout(be.Config()).Size()))
 	return nb
 }
 
