@@ -61,10 +61,10 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 
 	// the rows: final loss, the tasks, the validation sources
 	type row struct {
-		label, task string
-		lower       bool
-		cells       []soupCell
-		fmt         func(float64) string
+		label string
+		lower bool
+		cells []soupCell
+		fmt   func(float64) string
 	}
 	rows := []row{{label: "final loss", lower: true, fmt: fmtLoss}}
 	for _, c := range comps {
@@ -72,32 +72,31 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 	}
 	var tasks, vals []string
 	seen := map[string]bool{}
-	for _, c := range comps {
+	scores := make([]map[string]float64, len(comps)) // per component, task -> primary score
+	for i, c := range comps {
+		scores[i] = map[string]float64{}
 		for _, sc := range primaryScores(c.Evals) {
-			if seen[sc.Task] {
-				continue
-			}
-			seen[sc.Task] = true
-			if strings.HasPrefix(sc.Task, lab.ValTaskPrefix) {
+			scores[i][sc.Task] = sc.Value
+			switch {
+			case seen[sc.Task]:
+			case strings.HasPrefix(sc.Task, lab.ValTaskPrefix):
 				vals = append(vals, sc.Task)
-			} else {
+			default:
 				tasks = append(tasks, sc.Task)
 			}
+			seen[sc.Task] = true
 		}
 	}
-	for i, task := range append(sortedCopy(tasks), sortedCopy(vals)...) {
-		r := row{label: task, task: task, lower: i >= len(tasks), fmt: fmtScore}
+	slices.Sort(tasks)
+	slices.Sort(vals)
+	for i, task := range append(tasks, vals...) {
+		r := row{label: task, lower: i >= len(tasks), fmt: fmtScore}
 		if r.lower {
 			r.fmt = fmtValLoss
 		}
-		for _, c := range comps {
-			cell := soupCell{}
-			for _, sc := range primaryScores(c.Evals) {
-				if sc.Task == task {
-					cell = soupCell{sc.Value, true}
-				}
-			}
-			r.cells = append(r.cells, cell)
+		for k := range comps {
+			v, ok := scores[k][task]
+			r.cells = append(r.cells, soupCell{v, ok})
 		}
 		rows = append(rows, r)
 	}
@@ -175,10 +174,4 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 		out = append(out, padRight(line, w))
 	}
 	return append(out, padRight(t.Faint.Render(truncate(foot, w)), w))
-}
-
-func sortedCopy(s []string) []string {
-	out := append([]string(nil), s...)
-	slices.Sort(out)
-	return out
 }
