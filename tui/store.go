@@ -477,19 +477,11 @@ func fillAll(out []runInfo, todo []int, deadline time.Time) {
 	wg.Wait()
 }
 
-// stepLine is what the runs list and the overlay read of a metrics.jsonl
-// line.
-type stepLine struct {
-	Type         lab.EventKind
-	Step, Tokens int64
-	Loss         float64
-	Skipped      bool
-}
-
-// readSteps calls fn for each step line of a metrics file from offset on and
+// readSteps calls fn for each step line of a metrics file from offset on (its
+// step, tokens, loss and skipped: what the runs list and the overlay read) and
 // returns the offset after the last complete line, streaming (a million-step
 // run is half a gigabyte of JSON).
-func readSteps(path string, offset int64, fn func(stepLine)) (int64, error) {
+func readSteps(path string, offset int64, fn func(stepPoint)) (int64, error) {
 	lr, err := openLines(path, offset)
 	if err != nil {
 		return offset, err
@@ -498,7 +490,7 @@ func readSteps(path string, offset int64, fn func(stepLine)) (int64, error) {
 	for line := lr.next(); line != nil; line = lr.next() {
 		var e lab.Event
 		if decodeEvent(line, &e) && e.Type == lab.EvStep {
-			fn(stepLine{Type: e.Type, Step: e.Step, Tokens: e.Tokens, Loss: e.Loss, Skipped: e.Skipped})
+			fn(stepPoint{Step: e.Step, Tokens: e.Tokens, Loss: e.Loss, Skipped: e.Skipped})
 		}
 	}
 	return lr.Off, nil
@@ -515,7 +507,7 @@ type lossAgg struct {
 
 func newLossAgg() lossAgg { return lossAgg{best: math.NaN()} }
 
-func (a *lossAgg) add(s stepLine) {
+func (a *lossAgg) add(s stepPoint) {
 	a.steps, a.tokens = s.Step, s.Tokens
 	if s.Skipped {
 		return

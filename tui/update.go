@@ -703,9 +703,9 @@ func (m *Model) loadOverlay() tea.Cmd {
 			if st.Size() < off { // rewritten by a resume
 				part.from, part.reset = 0, true
 			}
-			part.off, err = readSteps(path, part.from, func(s stepLine) {
-				part.steps.dropAfter(s.Step - 1)
-				part.steps.add(stepPoint{Step: s.Step, Tokens: s.Tokens, Loss: s.Loss, Skipped: s.Skipped})
+			part.off, err = readSteps(path, part.from, func(p stepPoint) {
+				part.steps.dropAfter(p.Step - 1)
+				part.steps.add(p)
 			})
 			if err != nil {
 				continue
