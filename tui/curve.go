@@ -24,6 +24,8 @@ type curve struct {
 	lr            []float32
 	skipped       []uint64 // bit i: point i was skipped
 	version       int      // counts changes to an overlay curve, so its chart is drawn once
+	best          float64  // bestLoss over the first bestN points, so a frame scans only the new ones
+	bestN         int
 }
 
 // len is the number of points.
@@ -72,6 +74,9 @@ func (c *curve) dropAfter(step int64) {
 	c.loss = c.loss[:n]
 	if !c.lossOnly {
 		c.grad, c.lr = c.grad[:n], c.lr[:n]
+	}
+	if n < c.bestN { // the best may have been among the dropped points
+		c.bestN = 0
 	}
 	c.skipped = c.skipped[:(n+63)/64]
 	if n%64 != 0 {
@@ -132,15 +137,19 @@ func (c *curve) lastTokens() int64 {
 	return c.tokens.at(c.len() - 1)
 }
 
-// bestLoss is the lowest finite loss of the run's own curve.
+// bestLoss is the lowest finite loss of the run's own curve. The runs view
+// asks for it every frame: it scans only the points added since it last did.
 func (c *curve) bestLoss() float64 {
-	best := math.NaN()
-	for i, l := range c.loss {
-		if !c.isSkipped(i) && (math.IsNaN(best) || float64(l) < best) {
-			best = float64(l)
+	if c.bestN == 0 {
+		c.best = math.NaN()
+	}
+	for i := c.bestN; i < c.len(); i++ {
+		if l := float64(c.loss[i]); !c.isSkipped(i) && (math.IsNaN(c.best) || l < c.best) {
+			c.best = l
 		}
 	}
-	return best
+	c.bestN = c.len()
+	return c.best
 }
 
 // lastLoss is the mean of the last up to 10 finite losses (as the lab's

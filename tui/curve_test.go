@@ -8,8 +8,8 @@ import (
 )
 
 // TestCurveColumns: a curve gives back the points added to it (values at
-// float32 precision), through appends, resumes (dropAfter) and batch-size
-// changes, against a plain slice of points.
+// float32 precision), and its best loss, through appends, resumes (dropAfter)
+// and batch-size changes, against a plain slice of points.
 func TestCurveColumns(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, lossOnly := range []bool{false, true} {
@@ -39,6 +39,17 @@ func TestCurveColumns(t *testing.T) {
 			}
 			c.add(p)
 			want = append(want, p)
+			if rng.IntN(20) == 0 { // bestLoss scans only what came since its last call: it must match a full scan
+				best := math.NaN()
+				for _, w := range want {
+					if l := float64(float32(w.Loss)); !w.Skipped && (math.IsNaN(best) || l < best) {
+						best = l
+					}
+				}
+				if got := c.bestLoss(); got != best && !(math.IsNaN(got) && math.IsNaN(best)) {
+					t.Fatalf("lossOnly %v, %d points: bestLoss %v, want %v", lossOnly, len(want), got, best)
+				}
+			}
 		}
 		if c.len() != len(want) {
 			t.Fatalf("lossOnly %v: %d points, want %d", lossOnly, c.len(), len(want))
