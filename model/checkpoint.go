@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/olmolab/olmolab/model/safetensors"
@@ -81,7 +82,7 @@ func checkWeights(ck *safetensors.Checkpoint, dir string, lay *Layout) error {
 		if !ok {
 			return fmt.Errorf("%s: tensor %q is missing (an Olmo2ForCausalLM with this config.json needs it)", dir, t.Name)
 		}
-		if !sameShape(st.Shape, t.Shape) {
+		if !slices.Equal(st.Shape, t.Shape) {
 			return fmt.Errorf("%s: tensor %q has shape %v, config.json implies %v", fileOf(ck, t.Name), t.Name, st.Shape, t.Shape)
 		}
 		if !st.DType.IsFloat() {
@@ -120,18 +121,6 @@ func fillWeights[F Float](ck *safetensors.Checkpoint, lay *Layout, params []F) e
 		}
 	}
 	return nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // DefaultShardBytes is HF's default max_shard_size (5 GB).

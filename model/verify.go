@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -107,7 +108,7 @@ func readVerifyCase(casePath string, cfg Config) (vc *verifyCase, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if !sameShape(lshape, shape) {
+	if !slices.Equal(lshape, shape) {
 		return nil, fmt.Errorf("%s: tensor \"labels\" has shape %v, input_ids has %v", casePath, lshape, shape)
 	}
 	for i, id := range ids {

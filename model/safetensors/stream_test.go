@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -72,22 +73,10 @@ func sameConversion(mem, str *Tensor) string {
 	if d, _ := errs("Int64s", e1, e2); d != "" {
 		return d
 	}
-	if !slicesEqual(i1, i2) {
+	if !slices.Equal(i1, i2) {
 		return fmt.Sprintf("tensor %q: Int64s differ", mem.Name)
 	}
 	return ""
-}
-
-func slicesEqual[T comparable](a, b []T) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // bigTensors returns a tensor of every dtype, the float ones larger than
@@ -149,7 +138,7 @@ func TestOpenMatchesRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer str.Close()
-	if !slicesEqual(mem.Names(), str.Names()) || !sameMetadata(mem.Metadata, str.Metadata) {
+	if !slices.Equal(mem.Names(), str.Names()) || !sameMetadata(mem.Metadata, str.Metadata) {
 		t.Fatalf("names %v or metadata %v differ from Read's %v, %v", str.Names(), str.Metadata, mem.Names(), mem.Metadata)
 	}
 	for i := range mem.Tensors {
@@ -368,7 +357,7 @@ func FuzzOpen(f *testing.F) {
 		if merr != nil {
 			return
 		}
-		if !slicesEqual(mem.Names(), str.Names()) || !sameMetadata(mem.Metadata, str.Metadata) {
+		if !slices.Equal(mem.Names(), str.Names()) || !sameMetadata(mem.Metadata, str.Metadata) {
 			t.Fatal("names or metadata differ")
 		}
 		for i := range mem.Tensors {
@@ -390,7 +379,7 @@ func FuzzOpen(f *testing.F) {
 			got, err := tn.Float32s(nil)
 			if tn.n == 0 || tn.off+tn.n <= k {
 				want, _ := mem.Tensors[i].Float32s(nil)
-				if err != nil || !slicesEqual(f32bits(got), f32bits(want)) {
+				if err != nil || !slices.Equal(f32bits(got), f32bits(want)) {
 					t.Fatalf("tensor %q, whose bytes are all there: %v", tn.Name, err)
 				}
 				continue
@@ -445,7 +434,7 @@ func TestFloat32sAt(t *testing.T) {
 				if err := x.Float32sAt(got, off); err != nil {
 					t.Fatalf("%s [%d, +%d): %v", x.Name, off, k, err)
 				}
-				if !slicesEqual(f32bits(got), f32bits(whole[off:off+k])) {
+				if !slices.Equal(f32bits(got), f32bits(whole[off:off+k])) {
 					t.Fatalf("%s [%d, +%d), streamed=%v: not the bits of Float32s", x.Name, off, k, x.streamed())
 				}
 			}
