@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -73,7 +72,6 @@ type CheckpointState struct {
 // damaged): a resumed run would otherwise train on in a phase or at a step
 // that cannot exist. dir is the checkpoint directory's name (step-N).
 func (st *CheckpointState) check(dir string) error {
-	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	switch {
 	case st.Step < 0:
 		return fmt.Errorf("field step: %d is negative", st.Step)
