@@ -113,12 +113,18 @@ func grow[T any](dst []T, n int) []T {
 // its shape, and for a tensor from Open whose bytes cannot be read (dst may
 // then hold part of them).
 func (t *Tensor) Float32s(dst []float32) ([]float32, error) {
+	return convert(t, dst, F32, toFloat32)
+}
+
+// convert is Float32s and Float64s: it converts t into dst[:n] with conv,
+// reading a streamed tensor of dtype native straight into dst.
+func convert[T float32 | float64](t *Tensor, dst []T, native DType, conv func([]T, DType, []byte)) ([]T, error) {
 	n, err := t.check()
 	if err != nil {
 		return nil, err
 	}
 	dst = grow(dst, n)
-	if t.streamed() && t.DType == F32 && littleEndian {
+	if t.streamed() && t.DType == native && littleEndian {
 		// The file's bytes are dst's bytes: read them in place.
 		if err := t.readAt(asBytes(dst), 0); err != nil {
 			return nil, err
@@ -126,7 +132,7 @@ func (t *Tensor) Float32s(dst []float32) ([]float32, error) {
 		return dst, nil
 	}
 	err = t.each(func(i int, b []byte) error {
-		toFloat32(dst[i:], t.DType, b)
+		conv(dst[i:], t.DType, b)
 		return nil
 	})
 	if err != nil {
@@ -215,25 +221,7 @@ func toFloat32(dst []float32, d DType, b []byte) {
 // < n) and returns it. Every float dtype widens exactly; 64-bit integers
 // beyond 2^53 round. Errors are as for Float32s.
 func (t *Tensor) Float64s(dst []float64) ([]float64, error) {
-	n, err := t.check()
-	if err != nil {
-		return nil, err
-	}
-	dst = grow(dst, n)
-	if t.streamed() && t.DType == F64 && littleEndian {
-		if err := t.readAt(asBytes(dst), 0); err != nil {
-			return nil, err
-		}
-		return dst, nil
-	}
-	err = t.each(func(i int, b []byte) error {
-		toFloat64(dst[i:], t.DType, b)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return dst, nil
+	return convert(t, dst, F64, toFloat64)
 }
 
 // toFloat64 converts the elements of dtype d in b into dst[:len(b)/d.Size()].
