@@ -520,52 +520,33 @@ func readLine(r *bufio.Reader, buf *[]byte) ([]byte, error) {
 }
 
 // rewriteJSONL copies path's complete lines but those drop says to a
-// temporary file and renames it over path.
+// temporary file and renames it over path (model.WriteFileAtomicFunc).
 func rewriteJSONL(path string, drop func([]byte) bool) error {
 	in, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	tmp := fmt.Sprintf("%s.tmp-%d", path, os.Getpid())
-	out, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(out, 256<<10)
-	r := bufio.NewReaderSize(in, 256<<10)
-	var buf []byte
-	for {
-		line, rerr := readLine(r, &buf)
-		if rerr != nil {
-			if rerr != io.EOF {
-				err = rerr
-			}
-			break
-		}
-		if !drop(line) {
-			if _, err = w.Write(line); err != nil {
+	return model.WriteFileAtomicFunc(path, func(out io.Writer) error {
+		w := bufio.NewWriterSize(out, 256<<10)
+		r := bufio.NewReaderSize(in, 256<<10)
+		var buf []byte
+		for {
+			line, err := readLine(r, &buf)
+			if err == io.EOF { // what is left is no complete line
 				break
 			}
+			if err != nil {
+				return err
+			}
+			if !drop(line) {
+				if _, err := w.Write(line); err != nil {
+					return err
+				}
+			}
 		}
-	}
-	if err == nil {
-		err = w.Flush()
-	}
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("rewrite %s: %w", path, err)
-	}
-	return nil
+		return w.Flush()
+	})
 }
 
 // ReadSummary reads a run directory's summary.json, written when a process

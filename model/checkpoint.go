@@ -206,12 +206,22 @@ func writeFloats[F Float](w io.Writer, v []F, dtype safetensors.DType) error {
 // WriteFileAtomic writes b to a temporary file beside path, syncs it and renames it
 // into place, so a crash never leaves a half-written file under the final name.
 func WriteFileAtomic(path string, b []byte) error {
+	return WriteFileAtomicFunc(path, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
+}
+
+// WriteFileAtomicFunc is WriteFileAtomic for content that write streams to
+// the temporary file (flushing any buffer of its own before it returns)
+// instead of a []byte held whole. An error from write leaves path as it was.
+func WriteFileAtomicFunc(path string, write func(w io.Writer) error) error {
 	tmp := fmt.Sprintf("%s.tmp-%d", path, os.Getpid())
 	f, err := os.Create(tmp)
 	if err != nil {
 		return err
 	}
-	if _, err = f.Write(b); err == nil {
+	if err = write(f); err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
