@@ -102,19 +102,16 @@ func newCPUBackendOf[F Float](cfg Config, B, T, workers int) *CPUBackendOf[F] {
 // parameter and more, where scoring needs 4); any other backend as
 // NewBackend builds it. Load its weights with WriteParams/WriteParamsAt.
 func NewScoringBackend(name string, cfg Config, B, T int) (Backend, error) {
-	switch name {
-	case "cpu", "cpu-f64":
-		if err := cfg.Validate(); err != nil {
-			return nil, err
-		}
+	if name != "cpu" && name != "cpu-f64" {
+		return NewBackend(name, cfg, B, T)
 	}
-	switch name {
-	case "cpu":
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if name == "cpu" {
 		return newCPUScoring[float32](cfg, B, T, 0), nil
-	case "cpu-f64":
-		return newCPUScoring[float64](cfg, B, T, 0), nil
 	}
-	return NewBackend(name, cfg, B, T)
+	return newCPUScoring[float64](cfg, B, T, 0), nil
 }
 
 func newCPUScoring[F Float](cfg Config, B, T, workers int) *CPUBackendOf[F] {
