@@ -190,24 +190,26 @@ func (e *Engine) attnFwd(a, lse, q, k, v dptr) {
 // from da (R, QC), the forward's a and lse and its inputs q, k, v; D (MB, NH,
 // T) f32 is scratch (Σ_i da·a per row).
 func (e *Engine) attnBwd(dqkv, D, da, a, lse, q, k, v dptr) {
-	for _, f := range e.attnBwdSteps(dqkv, D, da, a, lse, q, k, v) {
-		f()
+	for i := range 3 {
+		e.attnBwdStep(i, dqkv, D, da, a, lse, q, k, v)
 	}
 }
 
-// attnBwdSteps are the backward's three launches in AttnMs's order: pre
-// (D), dQ, dK/dV. A library's fused backward is one call, in the last step
-// (the first two do nothing).
-func (e *Engine) attnBwdSteps(dqkv, D, da, a, lse, q, k, v dptr) [3]func() {
-	if e.attn.Kind == AttnCuDNN {
-		return [3]func(){func() {}, func() {}, func() {
+// attnBwdStep runs the backward's launch i in AttnMs's order: 0 pre (D),
+// 1 dQ, 2 dK/dV. A library's fused backward is one call, in step 2 (steps 0
+// and 1 do nothing).
+func (e *Engine) attnBwdStep(i int, dqkv, D, da, a, lse, q, k, v dptr) {
+	switch {
+	case e.attn.Kind == AttnCuDNN:
+		if i == 2 {
 			e.fused("backward", e.fa.bwd(dqkv, e.act(dqkv, e.QC), e.act(dqkv, e.QC+e.KC), D, da, a, lse, q, k, v))
-		}}
-	}
-	return [3]func(){
-		func() { e.attnBwdPre(D, da, a) },
-		func() { e.attnBwdDQ(dqkv, D, da, lse, q, k, v) },
-		func() { e.attnBwdDKV(dqkv, D, da, lse, q, k, v) },
+		}
+	case i == 0:
+		e.attnBwdPre(D, da, a)
+	case i == 1:
+		e.attnBwdDQ(dqkv, D, da, lse, q, k, v)
+	default:
+		e.attnBwdDKV(dqkv, D, da, lse, q, k, v)
 	}
 }
 

@@ -588,9 +588,9 @@ func (t *attnTrial) time(ks []AttnKernels, reps int) ([]AttnMs, error) {
 	e := t.e
 	steps := []func(){ // AttnMs's order
 		func() { e.attnFwd(t.a, t.lse, t.q, t.k, t.v) },
-		func() { e.attnBwdSteps(t.dqkv, t.D, t.da, t.a, t.lse, t.q, t.k, t.v)[0]() },
-		func() { e.attnBwdSteps(t.dqkv, t.D, t.da, t.a, t.lse, t.q, t.k, t.v)[1]() },
-		func() { e.attnBwdSteps(t.dqkv, t.D, t.da, t.a, t.lse, t.q, t.k, t.v)[2]() },
+		func() { e.attnBwdStep(0, t.dqkv, t.D, t.da, t.a, t.lse, t.q, t.k, t.v) },
+		func() { e.attnBwdStep(1, t.dqkv, t.D, t.da, t.a, t.lse, t.q, t.k, t.v) },
+		func() { e.attnBwdStep(2, t.dqkv, t.D, t.da, t.a, t.lse, t.q, t.k, t.v) },
 	}
 	ns := len(steps)
 	mark := func(r, i, s int) int { return 1 + (r*len(ks)+i)*ns + s } // the event after step s

@@ -133,9 +133,9 @@ func benchAttention(dev device, p AttnBenchParams) ([]AttnBenchRow, error) {
 		// timed: each kernel Iters times between two stamps
 		steps := []func(){
 			func() { e.attnFwd(a, lse, q, k, v) },
-			func() { e.attnBwdSteps(dqkv, D, da, a, lse, q, k, v)[0]() },
-			func() { e.attnBwdSteps(dqkv, D, da, a, lse, q, k, v)[1]() },
-			func() { e.attnBwdSteps(dqkv, D, da, a, lse, q, k, v)[2]() },
+			func() { e.attnBwdStep(0, dqkv, D, da, a, lse, q, k, v) },
+			func() { e.attnBwdStep(1, dqkv, D, da, a, lse, q, k, v) },
+			func() { e.attnBwdStep(2, dqkv, D, da, a, lse, q, k, v) },
 		}
 		if err := st.record(0); err != nil {
 			return rows, err
