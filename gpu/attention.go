@@ -213,6 +213,16 @@ func (e *Engine) attnBwdStep(i int, dqkv, D, da, a, lse, q, k, v dptr) {
 	}
 }
 
+// attnSteps are one forward and backward pass as AttnMs's four launches
+// (fwd, pre, dQ, dK/dV), each on its own, for timing.
+func (e *Engine) attnSteps(dqkv, D, da, a, lse, q, k, v dptr) []func() {
+	steps := []func(){func() { e.attnFwd(a, lse, q, k, v) }}
+	for i := range 3 {
+		steps = append(steps, func() { e.attnBwdStep(i, dqkv, D, da, a, lse, q, k, v) })
+	}
+	return steps
+}
+
 // attnBwdPre: D[b,h,t] = Σ_i da·a over row t's head-h columns.
 func (e *Engine) attnBwdPre(D, da, a dptr) {
 	e.launch("attn_bwd_pre"+e.sfx, dim3{ceil(e.R*e.NH, 4), 1, 1}, threads(128), 0,

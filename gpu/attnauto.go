@@ -586,12 +586,7 @@ func guard(f func()) (err error) {
 // or temperature is spread over all of them.
 func (t *attnTrial) time(ks []AttnKernels, reps int) ([]AttnMs, error) {
 	e := t.e
-	steps := []func(){ // AttnMs's order
-		func() { e.attnFwd(t.a, t.lse, t.q, t.k, t.v) },
-		func() { e.attnBwdStep(0, t.dqkv, t.D, t.da, t.a, t.lse, t.q, t.k, t.v) },
-		func() { e.attnBwdStep(1, t.dqkv, t.D, t.da, t.a, t.lse, t.q, t.k, t.v) },
-		func() { e.attnBwdStep(2, t.dqkv, t.D, t.da, t.a, t.lse, t.q, t.k, t.v) },
-	}
+	steps := e.attnSteps(t.dqkv, t.D, t.da, t.a, t.lse, t.q, t.k, t.v) // AttnMs's order
 	ns := len(steps)
 	mark := func(r, i, s int) int { return 1 + (r*len(ks)+i)*ns + s } // the event after step s
 	st, err := e.dev.stamps(mark(reps, 0, 0))

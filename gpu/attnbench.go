@@ -131,12 +131,7 @@ func benchAttention(dev device, p AttnBenchParams) ([]AttnBenchRow, error) {
 		}
 		row.MaxRel = first.maxRel(ref)
 		// timed: each kernel Iters times between two stamps
-		steps := []func(){
-			func() { e.attnFwd(a, lse, q, k, v) },
-			func() { e.attnBwdStep(0, dqkv, D, da, a, lse, q, k, v) },
-			func() { e.attnBwdStep(1, dqkv, D, da, a, lse, q, k, v) },
-			func() { e.attnBwdStep(2, dqkv, D, da, a, lse, q, k, v) },
-		}
+		steps := e.attnSteps(dqkv, D, da, a, lse, q, k, v)
 		if err := st.record(0); err != nil {
 			return rows, err
 		}
