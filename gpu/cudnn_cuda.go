@@ -20,7 +20,7 @@ func (d *cudaDevice) fusedAttnLib() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("cuDNN %s (%s)", l.VersionString(), l.Path), nil
+	return l.String(), nil
 }
 
 func (d *cudaDevice) newFusedAttn(s fusedAttnShape, ws func(bytes int64) (dptr, error)) (fusedAttn, error) {
@@ -44,7 +44,7 @@ func (d *cudaDevice) newFusedAttn(s fusedAttnShape, ws func(bytes int64) (dptr, 
 		a.Close()
 		return nil, err
 	}
-	return &cudnnAttn{d: d, a: a, ws: p, lib: fmt.Sprintf("cuDNN %s (%s)", l.VersionString(), l.Path)}, nil
+	return &cudnnAttn{d: d, a: a, ws: p, lib: l.String()}, nil
 }
 
 // cudnnAttn is one shape's cuDNN attention on the device.

@@ -160,6 +160,9 @@ func Load(path string) (*Lib, error) {
 // VersionString is l's version as "9.10.2".
 func (l *Lib) VersionString() string { return VersionString(l.Version) }
 
+// String names the library for logs: "cuDNN 9.10.2 (path)".
+func (l *Lib) String() string { return fmt.Sprintf("cuDNN %s (%s)", l.VersionString(), l.Path) }
+
 // lastError is cuDNN's message for the last failed call on this thread.
 func (l *Lib) lastError() string {
 	buf := (*C.char)(C.malloc(1024))
