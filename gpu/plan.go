@@ -39,11 +39,8 @@ type Options struct {
 // reservesFused reports whether a plan for cfg with o keeps a workspace for
 // cuDNN's attention (fusedWorkspace).
 func (o Options) reservesFused(cfg model.Config) bool {
-	hs := cfg.HeadSize()
-	if o.FP32 || (hs != 64 && hs != 128) {
-		return false
-	}
-	return o.Attention.Kind == AttnCuDNN || (o.Attention.Kind == AttnAuto && !o.noFused)
+	k := o.Attention.resolve(o.FP32, cfg.HeadSize()).Kind // plain where fp32 or the head size rules the others out
+	return k == AttnCuDNN || (k == AttnAuto && !o.noFused)
 }
 
 // RecomputeAll as Options.Keep recomputes every layer's activations.
