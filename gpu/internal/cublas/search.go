@@ -46,6 +46,14 @@ var wheelGlobs = PipGlobs("*/lib/libcublas.so.1[0-9]")
 // pip wheels' libraries (newest version first). glob is filepath.Glob in
 // production and a fake in tests.
 func Candidates(env string, glob func(pattern string) ([]string, error)) []string {
+	return Search(env, sonames, dirs, wheelGlobs, glob)
+}
+
+// Search is a shim's search order: env (when set), each soname through the
+// dynamic loader's own search, each soname in each of dirs, then the files
+// globs find (NewestFirst), without repeats. internal/cudnn's Candidates
+// uses it too.
+func Search(env string, sonames, dirs, globs []string, glob func(pattern string) ([]string, error)) []string {
 	var out []string
 	seen := map[string]bool{}
 	add := func(p string) {
@@ -64,24 +72,29 @@ func Candidates(env string, glob func(pattern string) ([]string, error)) []strin
 		}
 	}
 	var found []string
-	for _, g := range wheelGlobs {
+	for _, g := range globs {
 		m, err := glob(g)
 		if err == nil {
 			found = append(found, m...)
 		}
 	}
-	// newest soname first, then by path for a stable order
-	sort.SliceStable(found, func(i, j int) bool {
-		vi, vj := filepath.Ext(found[i]), filepath.Ext(found[j])
-		if vi != vj {
-			return vi > vj
-		}
-		return found[i] < found[j]
-	})
+	NewestFirst(found)
 	for _, f := range found {
 		add(f)
 	}
 	return out
+}
+
+// NewestFirst sorts library paths by soname version, newest first ("….so.13"
+// before "….so.12"), then by path for a stable order.
+func NewestFirst(paths []string) {
+	sort.SliceStable(paths, func(i, j int) bool {
+		vi, vj := filepath.Ext(paths[i]), filepath.Ext(paths[j])
+		if vi != vj {
+			return vi > vj
+		}
+		return paths[i] < paths[j]
+	})
 }
 
 // LtFor is the libcublasLt that a libcublas candidate needs: the same

@@ -49,30 +49,7 @@ var wheelGlobs = cublas.PipGlobs("cudnn/lib/" + soname)
 // pip wheels' copies (sorted by path). glob is filepath.Glob in production
 // and a fake in tests.
 func Candidates(env string, glob func(pattern string) ([]string, error)) []string {
-	var out []string
-	seen := map[string]bool{}
-	add := func(p string) {
-		if p != "" && !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
-	}
-	add(strings.TrimSpace(env))
-	add(soname)
-	for _, d := range dirs {
-		add(filepath.Join(d, soname))
-	}
-	var found []string
-	for _, g := range wheelGlobs {
-		if m, err := glob(g); err == nil {
-			found = append(found, m...)
-		}
-	}
-	sort.Strings(found)
-	for _, f := range found {
-		add(f)
-	}
-	return out
+	return cublas.Search(env, []string{soname}, dirs, wheelGlobs, glob)
 }
 
 // sublibraries are cuDNN 9's parts that libcudnn.so.9 loads by name: the
@@ -112,13 +89,7 @@ func Preloads(path string, glob func(pattern string) ([]string, error)) []string
 			found = append(found, m...)
 		}
 	}
-	sort.SliceStable(found, func(i, j int) bool {
-		vi, vj := filepath.Ext(found[i]), filepath.Ext(found[j])
-		if vi != vj {
-			return vi > vj
-		}
-		return found[i] < found[j]
-	})
+	cublas.NewestFirst(found)
 	return append(out, found...)
 }
 
