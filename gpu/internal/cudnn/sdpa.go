@@ -444,6 +444,17 @@ func (g *graphBuilder) causal(s, negInf tensor, ops *[]uintptr) tensor {
 	return out
 }
 
+// scaledScores appends S = Q·Kᵀ (fp32) and S·scale to ops, the start of
+// both graphs, and returns S·scale (B, NH, T, T).
+func (g *graphBuilder) scaledScores(q, kt, scale tensor, ops *[]uintptr) tensor {
+	sd := g.scoreDims()
+	S := g.virt("S", dataFloat, sd...)
+	*ops = append(*ops, g.matmul("Q·Kᵀ", q, kt, S))
+	S1 := g.virt("S·scale", dataFloat, sd...)
+	*ops = append(*ops, g.pointwise("S·scale", pwMul, dataFloat, -1, S, scale, tensor{}, S1))
+	return S1
+}
+
 func (g *graphBuilder) scoreDims() []int64 {
 	s := g.s
 	return []int64{int64(s.B), int64(s.NH), int64(s.T), int64(s.T)}
@@ -471,10 +482,7 @@ func (g *graphBuilder) forward() []uintptr {
 	scale, negInf := g.scalar("scale", UIDScale), g.scalar("-inf", UIDNegInf)
 	sd, rd := g.scoreDims(), g.rowDims()
 	var ops []uintptr
-	S := g.virt("S", dataFloat, sd...)
-	ops = append(ops, g.matmul("Q·Kᵀ", q, kt, S))
-	S1 := g.virt("S·scale", dataFloat, sd...)
-	ops = append(ops, g.pointwise("S·scale", pwMul, dataFloat, -1, S, scale, tensor{}, S1))
+	S1 := g.scaledScores(q, kt, scale, &ops)
 	S2 := g.causal(S1, negInf, &ops)
 	M := g.virt("rowmax", dataFloat, rd...)
 	ops = append(ops, g.reduction("rowmax", reduceMax, S2, M))
@@ -528,10 +536,7 @@ func (g *graphBuilder) backward() []uintptr {
 	ops = append(ops, g.reduction("rowsum dO∘O", reduceAdd, dOO, r))
 	ops = append(ops, g.pointwise("D", pwMul, dataFloat, -1, r, one, tensor{}, D))
 	// P
-	S := g.virt("S", dataFloat, sd...)
-	ops = append(ops, g.matmul("Q·Kᵀ", q, kt, S))
-	S1 := g.virt("S·scale", dataFloat, sd...)
-	ops = append(ops, g.pointwise("S·scale", pwMul, dataFloat, -1, S, scale, tensor{}, S1))
+	S1 := g.scaledScores(q, kt, scale, &ops)
 	S2 := g.virt("S − Stats", dataFloat, sd...)
 	ops = append(ops, g.pointwise("S − Stats", pwSub, dataFloat, -1, S1, st, tensor{}, S2))
 	S3 := g.causal(S2, negInf, &ops)
