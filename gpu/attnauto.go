@@ -463,7 +463,7 @@ var autoChoices sync.Map // string → *AttnChoice
 // buffers (before its first step) and logs the choice. When cuDNN is
 // chosen, e.fa is its attention at the engine's shape.
 func (e *Engine) chooseAttentionAt() (*AttnChoice, error) {
-	shape := fmt.Sprintf("B=1 T=%d NH=%d NKV=%d HS=%d", e.T, e.NH, e.NKV, e.HS)
+	shape := e.fusedShape(1).String() // the trial's: one sequence
 	key := e.dev.name() + " " + shape
 	if c, ok := autoChoices.Load(key); ok {
 		cc := *c.(*AttnChoice)
