@@ -318,20 +318,11 @@ func (e *Engine) ZeroGrads() {
 }
 
 // ReadParams copies the fp32 master weights to dst (Layout order).
-func (e *Engine) ReadParams(dst []float32) {
-	defer e.dev.enter()()
-	e.must("read parameters", e.dtohF32(dst[:e.N], e.p(e.o.params)))
-}
+func (e *Engine) ReadParams(dst []float32) { e.ReadParamsAt(dst[:e.N], 0) }
 
 // WriteParams loads src (Layout order) as the master weights and refreshes
 // their bf16 copy.
-func (e *Engine) WriteParams(src []float32) {
-	defer e.dev.enter()()
-	e.must("write parameters", e.htodF32(e.p(e.o.params), src[:e.N]))
-	e.refreshWeights()
-}
-
-func (e *Engine) refreshWeights() { e.refreshWeightsAt(0, e.N) }
+func (e *Engine) WriteParams(src []float32) { e.WriteParamsAt(src[:e.N], 0) }
 
 // refreshWeightsAt recasts the bf16 copy of master weights [off, off+n): a
 // ranged write costs its range, not the model (cast_bf16 falls back to
@@ -385,19 +376,11 @@ func (e *Engine) ReadGrads(dst []float32) {
 }
 
 // ReadOptState copies AdamW's moments and returns its step count.
-func (e *Engine) ReadOptState(m, v []float32) int {
-	defer e.dev.enter()()
-	e.must("read optimizer state", e.dtohF32(m[:e.N], e.p(e.o.m)))
-	e.must("read optimizer state", e.dtohF32(v[:e.N], e.p(e.o.v)))
-	return e.step
-}
+func (e *Engine) ReadOptState(m, v []float32) int { return e.ReadOptStateAt(m[:e.N], v[:e.N], 0) }
 
 // WriteOptState loads AdamW's moments and step count.
 func (e *Engine) WriteOptState(m, v []float32, step int) {
-	defer e.dev.enter()()
-	e.must("write optimizer state", e.htodF32(e.p(e.o.m), m[:e.N]))
-	e.must("write optimizer state", e.htodF32(e.p(e.o.v), v[:e.N]))
-	e.step = step
+	e.WriteOptStateAt(m[:e.N], v[:e.N], 0, step)
 }
 
 // Close frees the device memory. The engine is unusable afterwards.
