@@ -76,8 +76,6 @@ func (c *cudnnAttn) synced(err error) error {
 	return err
 }
 
-func (c *cudnnAttn) workspace() int64 { return c.a.Workspace() }
-
 func (c *cudnnAttn) describe() string {
 	return fmt.Sprintf("%s, %s: %s", c.lib, c.a.Shape, c.a.Describe())
 }

@@ -38,8 +38,6 @@ type fusedAttn interface {
 	// bwd writes dq, dk, dv (not accumulated) and D from dout, the
 	// forward's o and lse, and q, k, v.
 	bwd(dq, dk, dv, D, dout, o, lse, q, k, v dptr) error
-	// workspace is the device workspace it uses (bytes).
-	workspace() int64
 	// describe names the library and the engines chosen, for logs.
 	describe() string
 	close()

@@ -71,7 +71,6 @@ func (a *fakeFused) bwd(dq, dk, dv, D, dout, o, lse, q, k, v dptr) error {
 		a.rows("q", q, s.ldq, s.NH), a.rows("k", k, s.ldk, s.NKV), a.rows("v", v, s.ldv, s.NKV))
 }
 
-func (a *fakeFused) workspace() int64 { return a.f.want }
 func (a *fakeFused) describe() string { return fmt.Sprintf("fake cuDNN 9.10.2, %s", a.s) }
 func (a *fakeFused) close() {
 	if !a.closed {
