@@ -96,12 +96,17 @@ func newCPUBackendOf[F Float](cfg Config, B, T, workers int) *CPUBackendOf[F] {
 }
 
 // NewScoringBackend builds the named backend for scoring only (olmolab
-// eval): on the CPU engines a forward-only engine that allocates the
-// parameters and a forward pass's activations, without the gradients, the
-// AdamW moments and the backward scratch a training engine holds (16 bytes a
-// parameter and more, where scoring needs 4); any other backend as
-// NewBackend builds it. Load its weights with WriteParams/WriteParamsAt.
+// eval): a forward-only engine that allocates the weights and a forward
+// pass's activations, without the gradients, the AdamW moments and the
+// backward scratch a training engine holds (16 bytes a parameter and more,
+// where scoring needs 4 on the CPU engines, about 2 on the bf16 GPU
+// engine): the CPU engines' here, the GPU engine's as package gpu registers
+// it (RegisterScoringBackend); any other backend as NewBackend builds it.
+// Load its weights with WriteParams/WriteParamsAt.
 func NewScoringBackend(name string, cfg Config, B, T int) (Backend, error) {
+	if f, ok := scoringBackends[name]; ok {
+		return f(cfg, B, T)
+	}
 	if name != "cpu" && name != "cpu-f64" {
 		return NewBackend(name, cfg, B, T)
 	}
@@ -118,17 +123,29 @@ func newCPUScoring[F Float](cfg Config, B, T, workers int) *CPUBackendOf[F] {
 	return &CPUBackendOf[F]{E: newCPU[F](cfg, B, T, workers, make([]F, cfg.NumParams()))}
 }
 
+// ScorerSharer is a backend that scores at another micro-batch over its own
+// weights, shared and not copied: the CPU engines (Scorer) and the GPU
+// engine (gpu.Engine.Scorer). The scorer follows the weights as training
+// changes them, is forward only (Config, MicroBatch, LogProbs, Logits,
+// ReadParams, ReadParamsAt and Close are for it) and must not run while
+// the backend does. An error says why no such scorer can be had (device
+// memory, say); the caller then scores on the backend itself.
+type ScorerSharer interface {
+	SharedScorer(B, T int) (Backend, error)
+}
+
 // ScoringLike returns a backend of micro-batch (B, T) that scores be's
-// weights, and whether it shares them. On the CPU engines it is a Scorer over
-// be's parameters (no copy; it follows be's weights as they change); another
-// backend gets a scoring backend of its kind (NewScoringBackend) holding a copy
-// of be's weights as they are now: copy again (CopyParams) after they change.
+// weights, and whether it shares them. A ScorerSharer (the CPU and GPU
+// engines) gives a scorer over be's weights (no copy; it follows be's
+// weights as they change), or its error; another backend gets a scoring
+// backend of its kind (NewScoringBackend) holding a copy of be's weights as
+// they are now: copy again (CopyParams) after they change.
 func ScoringLike(be Backend, B, T int) (sb Backend, shared bool, err error) {
-	switch c := be.(type) {
-	case *CPUBackend:
-		return c.Scorer(B, T), true, nil
-	case *CPU64Backend:
-		return c.Scorer(B, T), true, nil
+	if s, ok := be.(ScorerSharer); ok {
+		if sb, err = s.SharedScorer(B, T); err != nil {
+			return nil, false, err
+		}
+		return sb, true, nil
 	}
 	nb, err := NewScoringBackend(be.Name(), be.Config(), B, T)
 	if err != nil {
@@ -146,6 +163,9 @@ func ScoringLike(be Backend, B, T int) (sb Backend, shared bool, err error) {
 func (c *CPUBackendOf[F]) Scorer(B, T int) *CPUBackendOf[F] {
 	return &CPUBackendOf[F]{E: c.E.Scorer(B, T)}
 }
+
+// SharedScorer is Scorer as a ScorerSharer.
+func (c *CPUBackendOf[F]) SharedScorer(B, T int) (Backend, error) { return c.Scorer(B, T), nil }
 
 func (c *CPUBackendOf[F]) Name() string {
 	if isF32[F]() {
@@ -274,6 +294,12 @@ var backends = map[string]BackendFactory{
 // RegisterBackend makes a backend available by name; package gpu registers
 // "cuda" when built with the cuda tag.
 func RegisterBackend(name string, f BackendFactory) { backends[name] = f }
+
+var scoringBackends = map[string]BackendFactory{}
+
+// RegisterScoringBackend gives the named backend its forward-only form
+// (NewScoringBackend); package gpu registers its engines'.
+func RegisterScoringBackend(name string, f BackendFactory) { scoringBackends[name] = f }
 
 // NewBackend builds the named backend ("cpu", "cuda", …).
 func NewBackend(name string, cfg Config, B, T int) (Backend, error) {
