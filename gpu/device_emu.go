@@ -94,11 +94,17 @@ func (d *emuDevice) gemm(g gemmOp) error {
 	return nil
 }
 
-func (d *emuDevice) stamps(n int) (stamper, error)           { return make(wallStamps, n), nil }
-func (d *emuDevice) sync() error                             { return nil }
-func (d *emuDevice) memInfo() (free, total int64, err error) { return d.budget, d.budget, nil }
-func (d *emuDevice) smemLimit() int                          { return smemOptin90 }
-func (d *emuDevice) enter() func()                           { return func() {} }
+func (d *emuDevice) stamps(n int) (stamper, error) { return make(wallStamps, n), nil }
+func (d *emuDevice) sync() error                   { return nil }
+func (d *emuDevice) memInfo() (free, total int64, err error) {
+	free = d.budget
+	for _, n := range d.allocs {
+		free -= n
+	}
+	return free, d.budget, nil
+}
+func (d *emuDevice) smemLimit() int { return smemOptin90 }
+func (d *emuDevice) enter() func()  { return func() {} }
 func (d *emuDevice) close() error {
 	if len(d.allocs) != 0 {
 		return fmt.Errorf("%d allocations not freed", len(d.allocs))
@@ -110,4 +116,10 @@ func (d *emuDevice) close() error {
 // tests of the engine and its kernels without a GPU.
 func NewEmulated(cfg model.Config, B, T int, opts Options) (*Engine, error) {
 	return newEngine(newEmuDevice(1<<40), cfg, B, T, opts)
+}
+
+// NewScoringEmulated builds a forward-only engine (NewScoring) on the CPU
+// kernel emulator.
+func NewScoringEmulated(cfg model.Config, B, T int, opts Options) (*Engine, error) {
+	return newScoringEngine(newEmuDevice(1<<40), cfg, B, T, opts)
 }

@@ -46,6 +46,15 @@ type Engine struct {
 
 	base dptr
 	o    planOffsets
+	// the weights the forward reads: layout runs (planOffsets.f32w, bfw)
+	// at wf32 (fp32) and wbf (bf16); a Scorer's are its engine's
+	f32w, bfw []wrun
+	wf32, wbf dptr
+	cos, sin  dptr // RoPE tables (T, HS/2) f32: a Scorer's may be its engine's, longer
+
+	parent  *Engine   // a Scorer's engine (nil otherwise)
+	scorers []*Engine // an engine's open Scorers, closed with it
+	owned   bool      // the arena at base was allocated by this engine (a Scorer may borrow its engine's)
 
 	C, I, QC, KC, HS, NH, NKV, L, V int
 	qkvW                            int // QC + 2·KC: the fused q|k|v row
@@ -99,13 +108,14 @@ func newEngine(dev device, cfg model.Config, B, T int, opts Options) (*Engine, e
 	return newEngineWithPlan(dev, plan, opts.Attention)
 }
 
-func newEngineWithPlan(dev device, plan *Plan, attn AttnKernels) (*Engine, error) {
+// newView returns an engine of plan's shape on dev, its arena not yet placed.
+func newView(dev device, plan *Plan, lay *model.Layout, attn AttnKernels) (*Engine, error) {
 	sigs, err := signatures()
 	if err != nil {
 		return nil, fmt.Errorf("gpu: kernel signatures: %w", err)
 	}
 	cfg := plan.Config
-	e := &Engine{dev: dev, cfg: cfg, lay: model.NewLayout(cfg), plan: plan, o: plan.off, sigs: sigs}
+	e := &Engine{dev: dev, cfg: cfg, lay: lay, plan: plan, o: plan.off, sigs: sigs}
 	e.C, e.I, e.V = cfg.HiddenSize, cfg.IntermediateSize, cfg.VocabSize
 	e.QC, e.KC, e.HS = cfg.QWidth(), cfg.KVWidth(), cfg.HeadSize()
 	e.NH, e.NKV, e.L = cfg.NumAttentionHeads, cfg.NumKeyValueHeads, cfg.NumHiddenLayers
@@ -128,18 +138,59 @@ func newEngineWithPlan(dev device, plan *Plan, attn AttnKernels) (*Engine, error
 	if err := e.checkAttention(); err != nil {
 		return nil, err
 	}
+	e.ints = make([]int32, e.o.intsLen)
+	e.nseg = make([]int, e.B/e.MB)
+	if !plan.Scoring {
+		e.keys = make([]int64, e.R)
+	}
+	return e, nil
+}
+
+// ropeTables writes the RoPE tables of e's T, computed in float64
+// (model/cpu.go NewCPU), then float32.
+func (e *Engine) ropeTables() {
+	half := e.HS / 2
+	cos, sin := make([]float32, e.T*half), make([]float32, e.T*half)
+	for t := 0; t < e.T; t++ {
+		for i := 0; i < half; i++ {
+			f := float64(t) * math.Pow(e.cfg.RopeTheta, -2*float64(i)/float64(e.HS))
+			cos[t*half+i] = float32(math.Cos(f))
+			sin[t*half+i] = float32(math.Sin(f))
+		}
+	}
+	e.must("rope tables", e.htodF32(e.cos, cos))
+	e.must("rope tables", e.htodF32(e.sin, sin))
+}
+
+// buildFused builds cuDNN's attention for an engine that runs it.
+func (e *Engine) buildFused() error {
+	if e.attn.Kind != AttnCuDNN {
+		return nil
+	}
+	var err error
+	if e.fa, err = e.newFused(e.MB); err != nil {
+		return fmt.Errorf("gpu: attention cudnn: %v (use OLMOLAB_GPU_ATTN=mma)", err)
+	}
+	log.Printf("gpu: attention cudnn: %s", e.fa.describe())
+	return nil
+}
+
+func newEngineWithPlan(dev device, plan *Plan, attn AttnKernels) (*Engine, error) {
+	e, err := newView(dev, plan, model.NewLayout(plan.Config), attn)
+	if err != nil {
+		return nil, err
+	}
 	defer dev.enter()()
 	base, err := dev.alloc(plan.Arena)
 	if err != nil {
 		return nil, fmt.Errorf("gpu: allocating %.2f GiB for %s: %w", gib(plan.Arena), plan, err)
 	}
-	e.base = base
-	if e.attn.Kind == AttnCuDNN {
-		if e.fa, err = e.newFused(e.MB); err != nil {
-			dev.free(base)
-			return nil, fmt.Errorf("gpu: attention cudnn: %v (use OLMOLAB_GPU_ATTN=mma)", err)
-		}
-		log.Printf("gpu: attention cudnn: %s", e.fa.describe())
+	e.base, e.owned = base, true
+	e.f32w, e.bfw, e.wf32, e.wbf = e.o.f32w, e.o.bfw, e.p(e.o.params), e.p(e.o.wT)
+	e.cos, e.sin = e.p(e.o.cos), e.p(e.o.sin)
+	if err := e.buildFused(); err != nil {
+		dev.free(base)
+		return nil, err
 	}
 	if e.attn.Kind == AttnAuto {
 		// before anything is written: the trial uses activation buffers only
@@ -149,27 +200,13 @@ func newEngineWithPlan(dev device, plan *Plan, attn AttnKernels) (*Engine, error
 		}
 		e.attn = e.auto.Chosen
 	}
-	// RoPE tables in float64 (model/cpu.go NewCPU), then float32
-	half := e.HS / 2
-	cos, sin := make([]float32, e.T*half), make([]float32, e.T*half)
-	for t := 0; t < e.T; t++ {
-		for i := 0; i < half; i++ {
-			f := float64(t) * math.Pow(cfg.RopeTheta, -2*float64(i)/float64(e.HS))
-			cos[t*half+i] = float32(math.Cos(f))
-			sin[t*half+i] = float32(math.Sin(f))
+	// weights and optimizer state start at zero: everything before the scratch
+	for _, b := range plan.Buffers {
+		if b.Offset < plan.Scratch {
+			e.must("zero state", dev.zero(e.p(b.Offset), b.Bytes))
 		}
 	}
-	e.must("rope tables", e.htodF32(e.p(e.o.cos), cos))
-	e.must("rope tables", e.htodF32(e.p(e.o.sin), sin))
-	for _, off := range []int64{e.o.params, e.o.grads, e.o.m, e.o.v} {
-		e.must("zero state", dev.zero(e.p(off), 4*e.N))
-	}
-	if e.o.wT >= 0 {
-		e.must("zero state", dev.zero(e.p(e.o.wT), 2*e.N))
-	}
-	e.ints = make([]int32, e.o.intsLen)
-	e.nseg = make([]int, e.B/e.MB)
-	e.keys = make([]int64, e.R)
+	e.ropeTables()
 	return e, nil
 }
 
@@ -190,19 +227,62 @@ func (e *Engine) p(off int64) dptr {
 	return e.base.add(off)
 }
 
-// param, grad and w address tensor element off of the layout: master weight,
-// gradient, and the matmul operand (the bf16 copy, or the master in fp32 mode).
-func (e *Engine) param(off int) dptr { return e.p(e.o.params).add(4 * int64(off)) }
-func (e *Engine) grad(off int) dptr  { return e.p(e.o.grads).add(4 * int64(off)) }
-func (e *Engine) w(off int) dptr {
-	if e.o.wT >= 0 {
-		return e.p(e.o.wT).add(2 * int64(off))
+// param, grad and w address tensor element off of the layout: fp32 weight
+// (the master when training), gradient, and the matmul operand (the bf16
+// copy, or the fp32 weight in fp32 mode).
+func (e *Engine) param(off int) dptr {
+	p := runAt(e.f32w, e.wf32, 4, int64(off))
+	if p == 0 {
+		panic(fmt.Sprintf("gpu: parameter %d has no fp32 copy on the device", off))
 	}
-	return e.param(off)
+	return p
+}
+func (e *Engine) grad(off int) dptr { return e.p(e.o.grads).add(4 * int64(off)) }
+func (e *Engine) w(off int) dptr {
+	if e.bfw == nil {
+		return e.param(off)
+	}
+	p := runAt(e.bfw, e.wbf, 2, int64(off))
+	if p == 0 {
+		panic(fmt.Sprintf("gpu: parameter %d has no bf16 copy on the device", off))
+	}
+	return p
+}
+
+// runIndex is the index of the first of runs (sorted, disjoint) that ends
+// after element off, len(runs) if none does.
+func runIndex(runs []wrun, off int64) int {
+	lo, hi := 0, len(runs)
+	for lo < hi {
+		m := (lo + hi) / 2
+		if runs[m].hi <= off {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// runAt is the address of layout element off in runs placed at base with
+// elements of sz bytes, 0 when the runs do not hold it.
+func runAt(runs []wrun, base dptr, sz, off int64) dptr {
+	if i := runIndex(runs, off); i < len(runs) && runs[i].lo <= off {
+		return base.add(sz * (runs[i].at + off - runs[i].lo))
+	}
+	return 0
 }
 
 // act addresses element index (rows·cols) of an activation-typed buffer.
 func (e *Engine) act(p dptr, index int) dptr { return p.add(int64(index) * e.at.size()) }
+
+// mustTrain panics when e is forward only (NewScoring, Scorer), which has
+// no gradients or optimizer state.
+func (e *Engine) mustTrain(op string) {
+	if e.plan.Scoring {
+		panic("gpu: " + op + " on a forward-only engine (NewScoring, Scorer)")
+	}
+}
 
 func (e *Engine) must(what string, err error) {
 	if err != nil {
@@ -312,46 +392,124 @@ func (e *Engine) MicroBatch() (int, int) { return e.B, e.T }
 
 // ZeroGrads clears the gradients.
 func (e *Engine) ZeroGrads() {
+	e.mustTrain("ZeroGrads")
 	defer e.dev.enter()()
 	e.begin("optim")
 	e.zero("zero gradients", e.p(e.o.grads), 4*e.N)
 }
 
-// ReadParams copies the fp32 master weights to dst (Layout order).
+// ReadParams copies the weights to dst (Layout order): the fp32 master
+// weights of a training engine. A bf16 forward-only engine (NewScoring)
+// keeps its matrices in bf16 only, so it returns them rounded to bf16
+// (exactly the values it computes with); its embedding and norms, kept in
+// fp32, come back as written.
 func (e *Engine) ReadParams(dst []float32) { e.ReadParamsAt(dst[:e.N], 0) }
 
-// WriteParams loads src (Layout order) as the master weights and refreshes
-// their bf16 copy.
+// WriteParams loads src (Layout order) as the weights: the master weights
+// and their bf16 copy of a training engine; a forward-only engine's in the
+// types its forward reads (WriteParamsAt).
 func (e *Engine) WriteParams(src []float32) { e.WriteParamsAt(src[:e.N], 0) }
 
-// refreshWeightsAt recasts the bf16 copy of master weights [off, off+n): a
-// ranged write costs its range, not the model (cast_bf16 falls back to
-// single elements where the range is not 16-byte aligned).
-func (e *Engine) refreshWeightsAt(off, n int64) {
-	if e.o.wT >= 0 && n > 0 {
-		e.launch("cast_bf16", strided(n), threads(256), 0, ptr(e.p(e.o.wT).add(2*off)), ptr(e.p(e.o.params).add(4*off)), i64(n))
-	}
-}
-
-// ReadParamsAt copies master weights [off, off+len(dst)) to dst.
+// ReadParamsAt copies weights [off, off+len(dst)) to dst (ReadParams).
 func (e *Engine) ReadParamsAt(dst []float32, off int) {
 	model.CheckRange(int(e.N), off, len(dst))
 	defer e.dev.enter()()
-	e.must("read parameters", e.dtohF32(dst, e.param(off)))
+	lo, hi := int64(off), int64(off+len(dst))
+	for _, r := range e.f32w {
+		if a, b := max(lo, r.lo), min(hi, r.hi); a < b {
+			e.must("read parameters", e.dtohF32(dst[a-lo:b-lo], e.wf32.add(4*(r.at+a-r.lo))))
+		}
+	}
+	e.bfPieces(lo, hi, func(bf dptr, a, b int64, f32 dptr) {
+		if f32 == 0 { // held in bf16 only
+			e.must("read parameters", e.dtohBF16(dst[a-lo:b-lo], bf))
+		}
+	})
 }
 
-// WriteParamsAt loads src as master weights [off, off+len(src)) and
-// refreshes their bf16 copy.
+// WriteParamsAt loads src as weights [off, off+len(src)): each element into
+// its fp32 copy, then its bf16 copy cast on the device (cast_bf16) from the
+// fp32 copy where there is one (a training engine's masters), else from src
+// streamed through the scratch region in chunks (a forward-only engine's
+// matrices): the same rounding either way.
 func (e *Engine) WriteParamsAt(src []float32, off int) {
 	model.CheckRange(int(e.N), off, len(src))
 	defer e.dev.enter()()
-	e.must("write parameters", e.htodF32(e.param(off), src))
-	e.refreshWeightsAt(int64(off), int64(len(src)))
+	lo, hi := int64(off), int64(off+len(src))
+	for _, r := range e.f32w {
+		if a, b := max(lo, r.lo), min(hi, r.hi); a < b {
+			e.must("write parameters", e.htodF32(e.wf32.add(4*(r.at+a-r.lo)), src[a-lo:b-lo]))
+		}
+	}
+	e.bfPieces(lo, hi, func(bf dptr, a, b int64, f32 dptr) {
+		if f32 != 0 {
+			e.castBF16(bf, f32, b-a)
+			return
+		}
+		stage := e.p(e.plan.Scratch)
+		chunk := max(1, (e.plan.Arena-e.plan.Scratch)/4)
+		for c := a; c < b; c += chunk {
+			n := min(chunk, b-c)
+			e.must("write parameters", e.htodF32(stage, src[c-lo:c-lo+n]))
+			e.castBF16(bf.add(2*(c-a)), stage, n)
+		}
+	})
+}
+
+// bfPieces calls f for the parts [a, b) of layout range [lo, hi) that have
+// a bf16 copy, at bf, with f32 the address of their fp32 copy or 0 where
+// they have none.
+func (e *Engine) bfPieces(lo, hi int64, f func(bf dptr, a, b int64, f32 dptr)) {
+	for _, r := range e.bfw {
+		for a := max(lo, r.lo); a < min(hi, r.hi); {
+			b := min(hi, r.hi)
+			var f32 dptr
+			if i := runIndex(e.f32w, a); i < len(e.f32w) {
+				if x := e.f32w[i]; x.lo <= a {
+					b, f32 = min(b, x.hi), e.wf32.add(4*(x.at+a-x.lo))
+				} else {
+					b = min(b, x.lo)
+				}
+			}
+			f(e.wbf.add(2*(r.at+a-r.lo)), a, b, f32)
+			a = b
+		}
+	}
+}
+
+// castBF16 writes n bf16 values at dst rounded from the fp32 values at src
+// (cast_bf16 falls back to single elements where they are not 16-byte
+// aligned).
+func (e *Engine) castBF16(dst, src dptr, n int64) {
+	if n > 0 {
+		e.launch("cast_bf16", strided(n), threads(256), 0, ptr(dst), ptr(src), i64(n))
+	}
+}
+
+// dtohBF16 reads len(dst) bf16 values at src into dst as float32 (exact),
+// through dst's own memory: the values land in its upper half and are
+// widened front to back, each read before its slot is written (element i's
+// four bytes end at 4i+3, below the 2·len+2i where element i+1's two start).
+func (e *Engine) dtohBF16(dst []float32, src dptr) error {
+	n := len(dst)
+	if n == 0 {
+		return nil
+	}
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), 4*n)
+	h := unsafe.Slice((*uint16)(unsafe.Pointer(&raw[2*n])), n)
+	if err := e.dev.dtoh(unsafe.Pointer(&h[0]), src, int64(2*n)); err != nil {
+		return err
+	}
+	for i := range n {
+		dst[i] = math.Float32frombits(uint32(h[i]) << 16)
+	}
+	return nil
 }
 
 // ReadOptStateAt copies AdamW's moments over [off, off+n) (m or v may be
 // nil) and returns its step count.
 func (e *Engine) ReadOptStateAt(m, v []float32, off int) int {
+	e.mustTrain("ReadOptState")
 	model.OptRange(int(e.N), off, m, v)
 	defer e.dev.enter()()
 	e.must("read optimizer state", e.dtohF32(m, e.p(e.o.m).add(4*int64(off))))
@@ -362,6 +520,7 @@ func (e *Engine) ReadOptStateAt(m, v []float32, off int) int {
 // WriteOptStateAt loads AdamW's moments over [off, off+n) (m or v may be
 // nil) and sets its step count.
 func (e *Engine) WriteOptStateAt(m, v []float32, off, step int) {
+	e.mustTrain("WriteOptState")
 	model.OptRange(int(e.N), off, m, v)
 	defer e.dev.enter()()
 	e.must("write optimizer state", e.htodF32(e.p(e.o.m).add(4*int64(off)), m))
@@ -371,6 +530,7 @@ func (e *Engine) WriteOptStateAt(m, v []float32, off, step int) {
 
 // ReadGrads copies the gradients to dst (Layout order).
 func (e *Engine) ReadGrads(dst []float32) {
+	e.mustTrain("ReadGrads")
 	defer e.dev.enter()()
 	e.must("read gradients", e.dtohF32(dst[:e.N], e.p(e.o.grads)))
 }
@@ -383,10 +543,15 @@ func (e *Engine) WriteOptState(m, v []float32, step int) {
 	e.WriteOptStateAt(m[:e.N], v[:e.N], 0, step)
 }
 
-// Close frees the device memory. The engine is unusable afterwards.
+// Close frees the device memory: the engine's Scorers' too, which are
+// closed first. The engine is unusable afterwards. A Scorer's Close frees
+// only what it allocated (its engine's scratch, which it may borrow, stays).
 func (e *Engine) Close() {
 	if e.closed {
 		return
+	}
+	for len(e.scorers) > 0 {
+		e.scorers[len(e.scorers)-1].Close() // removes itself
 	}
 	e.closed = true
 	func() {
@@ -399,16 +564,21 @@ func (e *Engine) Close() {
 			e.fa.close()
 			e.fa = nil
 		}
-		if e.base != 0 {
+		if e.base != 0 && e.owned {
 			e.must("free", e.dev.free(e.base))
 		}
 	}()
+	if p := e.parent; p != nil {
+		p.scorers = slices.DeleteFunc(p.scorers, func(s *Engine) bool { return s == e })
+		return // the device is its engine's
+	}
 	e.must("close", e.dev.close())
 }
 
 // GradNorm is the global L2 norm of the gradients, summed in float64 over
 // fixed blocks (deterministic).
 func (e *Engine) GradNorm() float64 {
+	e.mustTrain("GradNorm")
 	defer e.dev.enter()()
 	e.begin("norm")
 	e.launch("sumsq_part", dim3{uint32(e.o.normParts), 1, 1}, threads(256), 0,
@@ -456,6 +626,7 @@ func adamRanges(lay *model.Layout, o model.AdamW) []adamRange {
 // clipping coefficient), in torch's order (model/optim.go), and refreshes the
 // bf16 weights in the same pass.
 func (e *Engine) Step(o model.AdamW, lr, gradScale float64) {
+	e.mustTrain("Step")
 	defer e.dev.enter()()
 	e.begin("optim")
 	e.step++
@@ -470,8 +641,8 @@ func (e *Engine) Step(o model.AdamW, lr, gradScale float64) {
 		}
 		n := r.hi - r.lo
 		var pT dptr
-		if e.o.wT >= 0 {
-			pT = e.p(e.o.wT).add(2 * r.lo)
+		if e.bfw != nil {
+			pT = e.wbf.add(2 * r.lo) // a training engine's bf16 copy is the whole layout
 		}
 		e.launch("adamw", strided(n), threads(256), 0,
 			ptr(e.param(int(r.lo))), ptr(e.grad(int(r.lo))), ptr(e.p(e.o.m).add(4*r.lo)), ptr(e.p(e.o.v).add(4*r.lo)), ptr(pT),
@@ -565,7 +736,7 @@ type actPtrs struct {
 	xT, qkv, q, k, qr, kr, lse, a, o, or, hT, gu, act, m, mr dptr
 }
 
-func (e *Engine) res(l int) dptr { return e.p(e.o.res[l]) }
+func (e *Engine) res(l int) dptr { return e.p(e.o.res[e.plan.resOf(l)]) }
 
 // xIn is layer l's input as a matmul operand: its bf16 copy, or the fp32
 // residual itself in fp32 mode.
@@ -603,7 +774,7 @@ func (e *Engine) layerForward(l int, recompute bool) {
 	// QK-norm over the full projection widths, then RoPE
 	e.launch("qknorm_rope_fwd"+e.sfx, dim3{uint32(R), 2, 1}, threads(256), 0,
 		ptr(s.q), ptr(s.k), ptr(s.qr), ptr(s.kr), ptr(s.qkv), i32(e.qkvW), ptr(e.param(o.QNorm)), ptr(e.param(o.KNorm)),
-		ptr(e.p(e.o.cos)), ptr(e.p(e.o.sin)), i32(e.T), i32(e.NH), i32(e.NKV), i32(e.HS), f32arg(e.eps))
+		ptr(e.cos), ptr(e.sin), i32(e.T), i32(e.NH), i32(e.NKV), i32(e.HS), f32arg(e.eps))
 	e.attnForward(s)
 	e.mm(false, true, R, C, e.QC, s.a, e.QC, e.w(o.O), e.QC, 0, s.o, e.at, C)
 	// h = x + rms(o) (reordered norm, olmo2.md §1); h32 is needed only for the next residual add
@@ -728,7 +899,7 @@ func (e *Engine) layerBackward(l int) {
 	e.attnBackward(s)
 	// RoPE back, then the QK-norms (dw first: rms_bwd_act overwrites dy in place)
 	e.launch("rope_bwd"+e.sfx, dim3{uint32(R), 2, 1}, threads(256), 0,
-		ptr(dqkv), i32(e.qkvW), ptr(e.p(e.o.cos)), ptr(e.p(e.o.sin)), i32(e.T), i32(e.NH), i32(e.NKV), i32(e.HS))
+		ptr(dqkv), i32(e.qkvW), ptr(e.cos), ptr(e.sin), i32(e.T), i32(e.NH), i32(e.NKV), i32(e.HS))
 	for _, qk := range []struct {
 		col, n int
 		rstd   dptr
@@ -753,6 +924,7 @@ func (e *Engine) attnBackward(s actPtrs) {
 // d(total)/dθ to the gradients, total = (ΣCE + z·Σlse²)·scale over labelled
 // positions (model/cpu.go ForwardBackward).
 func (e *Engine) ForwardBackward(ids, labels []int32, scale, zLoss float64) model.Losses {
+	e.mustTrain("ForwardBackward")
 	defer e.dev.enter()()
 	e.begin("fwd")
 	e.upload(ids, labels, true)

@@ -69,25 +69,60 @@ type actBufs struct {
 	xT, qkv, q, k, qr, kr, lse, a, o, or, hT, gu, act, m, mr int64
 }
 
+// planKind is what an engine's arena holds.
+type planKind int
+
+const (
+	// planTrain: fp32 master weights, gradients, AdamW moments, the bf16 copy,
+	// the activations the backward pass reads and its scratch.
+	planTrain planKind = iota
+	// planScore: forward only (NewScoring): the weights the forward reads,
+	// in the types it reads them (bf16 matrices, fp32 embedding and norms;
+	// fp32 throughout in fp32 mode), and one forward's activations, one
+	// layer's set reused by every layer.
+	planScore
+	// planScorer: a Scorer's: one forward's activations over another
+	// engine's weights (and its RoPE tables when they are long enough).
+	planScorer
+)
+
 // Plan is the engine's device memory: one arena whose regions are fixed for
 // the engine's life (nothing is allocated during a step).
 type Plan struct {
 	Config model.Config
 	B, T   int  // the backend's micro-batch, as the trainer feeds it
 	MB     int  // sequences per device pass (divides B)
-	Keep   int  // layers with resident activations; layers ≥ Keep are recomputed
+	Keep   int  // layers with resident activations; layers ≥ Keep are recomputed (0 when scoring)
 	Chunk  int  // logit rows per chunk
 	FP32   bool // activation and matmul type float32 (else bf16)
+	// Scoring: forward only, no gradients, moments or backward scratch
+	// (NewScoringPlan, Engine.Scorer).
+	Scoring bool
 
 	Buffers []Buffer
 	Arena   int64 // bytes of the arena
 	Extra   int64 // cuBLAS workspace and an allowance for the context and modules
+	// Scratch is the offset where what every engine call rewrites begins
+	// (token ids onward: activations, logits, loss scalars): the region a
+	// Scorer may borrow between calls. Before it: weights, optimizer state,
+	// RoPE tables.
+	Scratch int64
 
-	off planOffsets
+	kind planKind
+	off  planOffsets
 }
+
+// wrun places layout elements [lo, hi) of one weight type at element at of
+// that type's region.
+type wrun struct{ lo, hi, at int64 }
 
 type planOffsets struct {
 	params, grads, m, v, wT int64
+	// f32w and bfw are where the weights the engine keeps in fp32 (params)
+	// and in bf16 (wT) lie: the whole layout each when training, the
+	// embedding and norms in fp32 and the matrices in bf16 when a bf16
+	// engine scores (the tied embedding in both).
+	f32w, bfw               []wrun
 	cos, sin                int64
 	ints                    int64 // ids | labels | per pass: perm, segStart, segTok
 	lossAcc, normPart       int64
@@ -114,6 +149,10 @@ func (p *Plan) String() string {
 	mode := "bf16"
 	if p.FP32 {
 		mode = "fp32"
+	}
+	if p.Scoring {
+		return fmt.Sprintf("%s forward only, %d×%d per call in passes of %d×%d, %d logit rows per chunk, %.2f GiB",
+			mode, p.B, p.T, p.MB, p.T, p.Chunk, gib(p.Total()))
 	}
 	return fmt.Sprintf("%s, %d×%d per step in passes of %d×%d, %d of %d layers resident, %d logit rows per chunk, %.2f GiB",
 		mode, p.B, p.T, p.MB, p.T, p.Keep, p.Config.NumHiddenLayers, p.Chunk, gib(p.Total()))
@@ -158,9 +197,53 @@ func (pl *planner) add(name string, bytes int64) int64 {
 	return off
 }
 
-// newPlan lays out the arena for given choices. It panics on impossible
-// shapes (programmer errors; NewPlan validates first).
+// newPlan lays out a training arena for given choices. It panics on
+// impossible shapes (programmer errors; NewPlan validates first).
 func newPlan(cfg model.Config, B, T, mb, keep, chunk int, fp32, fused bool) *Plan {
+	return layoutPlan(planTrain, cfg, B, T, mb, keep, chunk, fp32, fused, true)
+}
+
+// weightRuns is where kind keeps the weights: fp32 and bf16 runs of the
+// layout, each packed from element 0 of its region, and their lengths.
+func weightRuns(kind planKind, lay *model.Layout, fp32 bool) (f32w, bfw []wrun, nf, nb int64) {
+	N := lay.Size()
+	switch {
+	case kind == planScorer:
+		return nil, nil, 0, 0
+	case kind == planTrain:
+		f32w = []wrun{{0, N, 0}}
+		if !fp32 {
+			bfw = []wrun{{0, N, 0}}
+		}
+		return f32w, bfw, N, int64(len(bfw)) * N
+	case fp32:
+		return []wrun{{0, N, 0}}, nil, N, 0
+	}
+	add := func(runs []wrun, n *int64, lo, hi int64) []wrun {
+		if k := len(runs); k > 0 && runs[k-1].hi == lo {
+			runs[k-1].hi = hi
+		} else {
+			runs = append(runs, wrun{lo, hi, *n})
+		}
+		*n += hi - lo
+		return runs
+	}
+	tied := lay.LMHead == lay.Embed
+	for _, t := range lay.Tensors {
+		lo, hi := int64(t.Offset), int64(t.Offset+t.Numel())
+		if t.Kind != model.KindLinear { // embed_fwd and the norms read fp32
+			f32w = add(f32w, &nf, lo, hi)
+		}
+		if t.Kind == model.KindLinear || (t.Kind == model.KindEmbedding && tied) { // matmul operands
+			bfw = add(bfw, &nb, lo, hi)
+		}
+	}
+	return f32w, bfw, nf, nb
+}
+
+// layoutPlan lays out an arena of kind. rope: the plan holds its own RoPE
+// tables (a Scorer borrows its engine's when they are long enough).
+func layoutPlan(kind planKind, cfg model.Config, B, T, mb, keep, chunk int, fp32, fused, rope bool) *Plan {
 	lay := model.NewLayout(cfg)
 	N := lay.Size()
 	C, I, V := int64(cfg.HiddenSize), int64(cfg.IntermediateSize), int64(cfg.VocabSize)
@@ -171,36 +254,61 @@ func newPlan(cfg model.Config, B, T, mb, keep, chunk int, fp32, fused bool) *Pla
 	if fp32 {
 		A = 4
 	}
-	p := &Plan{Config: cfg, B: B, T: T, MB: mb, Keep: keep, Chunk: chunk, FP32: fp32}
+	train := kind == planTrain
+	if !train {
+		keep = 0
+	}
+	p := &Plan{Config: cfg, B: B, T: T, MB: mb, Keep: keep, Chunk: chunk, FP32: fp32, Scoring: !train, kind: kind}
 	pl := &planner{p: p}
 	o := &p.off
-	// persistent: fp32 master weights, gradients, AdamW moments (olmo2.md §6), bf16 copy
-	o.params = pl.add("params", 4*N)
-	o.grads = pl.add("grads", 4*N)
-	o.m = pl.add("adam_m", 4*N)
-	o.v = pl.add("adam_v", 4*N)
-	if !fp32 {
-		o.wT = pl.add("weights_bf16", 2*N)
+	// persistent: fp32 master weights, gradients, AdamW moments (olmo2.md §6),
+	// bf16 copy; or, forward only, the weights in the types the forward reads
+	var nf, nb int64
+	o.f32w, o.bfw, nf, nb = weightRuns(kind, lay, fp32)
+	o.params, o.grads, o.m, o.v = -1, -1, -1, -1
+	if train {
+		o.params = pl.add("params", 4*N)
+		o.grads = pl.add("grads", 4*N)
+		o.m = pl.add("adam_m", 4*N)
+		o.v = pl.add("adam_v", 4*N)
 	} else {
-		o.wT = -1
+		o.params = pl.add("weights_f32", 4*nf)
 	}
-	o.cos = pl.add("rope.cos", int64(T)*HS/2*4)
-	o.sin = pl.add("rope.sin", int64(T)*HS/2*4)
+	o.wT = pl.add("weights_bf16", 2*nb)
+	o.cos, o.sin = -1, -1
+	if rope {
+		o.cos = pl.add("rope.cos", int64(T)*HS/2*4)
+		o.sin = pl.add("rope.sin", int64(T)*HS/2*4)
+	}
+	// everything below is rewritten by every call
+	p.Scratch = pl.size
 	passes := int64(B / mb)
-	o.intsLen = int(2*int64(B)*int64(T) + passes*(3*R+1))
+	o.intsLen = int(2 * int64(B) * int64(T))
+	if train {
+		o.intsLen += int(passes * (3*R + 1)) // per pass the embedding gradient's grouping
+	}
 	o.ints = pl.add("tokens", int64(o.intsLen)*4)
 	o.lossAcc = pl.add("scalars.loss", 16)
-	o.normParts = int((N + normPer - 1) / normPer)
-	o.normPart = pl.add("scalars.norm", int64(o.normParts)*8)
-	o.normOut = pl.add("scalars.normout", 8)
-	// activations
-	o.res = make([]int64, L+1)
+	o.normPart, o.normOut = -1, -1
+	if train {
+		o.normParts = int((N + normPer - 1) / normPer)
+		o.normPart = pl.add("scalars.norm", int64(o.normParts)*8)
+		o.normOut = pl.add("scalars.normout", 8)
+	}
+	// activations: training keeps the residual stream of every layer; a
+	// forward-only pass overwrites one (layerForward's second residual add
+	// does not read its input again, and the first writes h32)
+	nres := L + 1
+	if !train {
+		nres = 1
+	}
+	o.res = make([]int64, nres)
 	for l := range o.res {
 		o.res[l] = pl.add(fmt.Sprintf("residual[%d]", l), R*C*4)
 	}
 	nsets := keep
 	if keep < L {
-		nsets++ // one shared set for the recomputed layers
+		nsets++ // one shared set for the recomputed layers (every layer when scoring)
 	}
 	o.sets = make([]actBufs, nsets)
 	for i := range o.sets {
@@ -236,22 +344,25 @@ func newPlan(cfg model.Config, B, T, mb, keep, chunk int, fp32, fused bool) *Pla
 	o.ce = pl.add("head.ce", R*4)
 	o.zz = pl.add("head.zz", R*4)
 	o.logits = pl.add("head.logits", int64(chunk)*V*4)
-	if !fp32 {
-		o.dlogits = pl.add("head.dlogits", int64(chunk)*V*A)
-	} else {
-		o.dlogits = o.logits // the CE kernel writes the gradient in place
+	o.dlogits, o.dxf, o.dres, o.dwPart, o.dC, o.dact, o.dgu, o.da, o.dqkv, o.dD = -1, -1, -1, -1, -1, -1, -1, -1, -1, -1
+	if train {
+		if !fp32 {
+			o.dlogits = pl.add("head.dlogits", int64(chunk)*V*A)
+		} else {
+			o.dlogits = o.logits // the CE kernel writes the gradient in place
+		}
+		o.dxf = pl.add("grad.dxf", R*C*4)
+		o.dres = pl.add("grad.dres", R*C*4)
+		maxW := max(C, QC, KC)
+		o.dwParts = int((R + dwRows - 1) / dwRows)
+		o.dwPart = pl.add("grad.dwpart", int64(o.dwParts)*maxW*4)
+		o.dC = pl.add("grad.dC", R*C*A)
+		o.dact = pl.add("grad.dact", R*I*A)
+		o.dgu = pl.add("grad.dgu", R*2*I*A)
+		o.da = pl.add("grad.da", R*QC*A)
+		o.dqkv = pl.add("grad.dqkv", R*(QC+2*KC)*A)
+		o.dD = pl.add("grad.D", int64(mb)*NH*int64(T)*4)
 	}
-	o.dxf = pl.add("grad.dxf", R*C*4)
-	o.dres = pl.add("grad.dres", R*C*4)
-	maxW := max(C, QC, KC)
-	o.dwParts = int((R + dwRows - 1) / dwRows)
-	o.dwPart = pl.add("grad.dwpart", int64(o.dwParts)*maxW*4)
-	o.dC = pl.add("grad.dC", R*C*A)
-	o.dact = pl.add("grad.dact", R*I*A)
-	o.dgu = pl.add("grad.dgu", R*2*I*A)
-	o.da = pl.add("grad.da", R*QC*A)
-	o.dqkv = pl.add("grad.dqkv", R*(QC+2*KC)*A)
-	o.dD = pl.add("grad.D", int64(mb)*NH*int64(T)*4)
 	o.attnWS, o.attnWSBytes = -1, 0
 	if fused {
 		o.attnWSBytes = fusedWorkspace(mb, int(NH), T, int(HS))
@@ -259,11 +370,26 @@ func newPlan(cfg model.Config, B, T, mb, keep, chunk int, fp32, fused bool) *Pla
 	}
 	p.Arena = pl.size
 	p.Extra = workspace + ctxOverhead
+	if kind == planScorer {
+		p.Extra = 0 // the engine's context and cuBLAS workspace serve it
+	}
 	return p
+}
+
+// resOf returns the index of layer l's input residual (layer L's: the
+// head's input): a forward-only plan has one, overwritten layer after layer.
+func (p *Plan) resOf(l int) int {
+	if p.Scoring {
+		return 0
+	}
+	return l
 }
 
 // setOf returns the index of layer l's activation set in the plan.
 func (p *Plan) setOf(l int) int {
+	if p.Scoring {
+		return 0
+	}
 	if l < p.Keep {
 		return l
 	}
@@ -291,6 +417,27 @@ func chunkRows(cfg model.Config, R int, fp32 bool, want int) int {
 // that says how much is needed when even one sequence per pass with every
 // layer recomputed does not fit.
 func NewPlan(cfg model.Config, B, T int, budget int64, opts Options) (*Plan, error) {
+	return searchPlan(planTrain, cfg, B, T, budget, opts, true)
+}
+
+// NewScoringPlan chooses the memory plan of a forward-only engine
+// (NewScoring) for cfg at micro-batch (B, T) within budget bytes: the weights
+// the forward reads (2 bytes a parameter in bf16 but 4 for the embedding and
+// norms, which the forward reads in fp32; 4 throughout with opts.FP32) and
+// one forward's activations at the largest pass size that fits (opts.Keep is
+// ignored: one layer's buffers serve every layer).
+func NewScoringPlan(cfg model.Config, B, T int, budget int64, opts Options) (*Plan, error) {
+	return searchPlan(planScore, cfg, B, T, budget, opts, true)
+}
+
+// EstimateScoringMemory is the least device memory (bytes) a bf16
+// forward-only engine for cfg at micro-batch (B, T) needs: one sequence per
+// pass. Its Scorers of rows no longer than T cost nothing more (Scorer).
+func EstimateScoringMemory(cfg model.Config, B, T int) int64 {
+	return layoutPlan(planScore, cfg, B, T, 1, 0, chunkRows(cfg, T, false, 0), false, false, true).Total()
+}
+
+func searchPlan(kind planKind, cfg model.Config, B, T int, budget int64, opts Options, rope bool) (*Plan, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -312,6 +459,8 @@ func NewPlan(cfg model.Config, B, T int, budget int64, opts Options) (*Plan, err
 	}
 	keeps := []int{}
 	switch {
+	case kind != planTrain:
+		keeps = append(keeps, 0) // forward only: nothing is kept for a backward pass
 	case opts.Keep == RecomputeAll:
 		keeps = append(keeps, 0)
 	case opts.Keep > 0:
@@ -324,7 +473,7 @@ func NewPlan(cfg model.Config, B, T int, budget int64, opts Options) (*Plan, err
 	var smallest *Plan
 	for _, keep := range keeps {
 		for _, mb := range mbs {
-			p := newPlan(cfg, B, T, mb, keep, chunkRows(cfg, mb*T, opts.FP32, opts.ChunkRows), opts.FP32, opts.reservesFused(cfg))
+			p := layoutPlan(kind, cfg, B, T, mb, keep, chunkRows(cfg, mb*T, opts.FP32, opts.ChunkRows), opts.FP32, opts.reservesFused(cfg), rope)
 			if p.Total() <= budget {
 				return p, nil
 			}

@@ -18,6 +18,15 @@ func init() {
 	model.RegisterBackend("cuda-fp32", func(cfg model.Config, B, T int) (model.Backend, error) {
 		return newFromEnv(cfg, B, T, true)
 	})
+	for name, fp32 := range map[string]bool{"cuda": false, "cuda-fp32": true} {
+		model.RegisterScoringBackend(name, func(cfg model.Config, B, T int) (model.Backend, error) {
+			o, err := OptionsFromEnv(fp32)
+			if err != nil {
+				return nil, err
+			}
+			return NewScoring(cfg, B, T, o)
+		})
+	}
 }
 
 func newFromEnv(cfg model.Config, B, T int, fp32 bool) (model.Backend, error) {
@@ -26,6 +35,21 @@ func newFromEnv(cfg model.Config, B, T int, fp32 bool) (model.Backend, error) {
 		return nil, err
 	}
 	return New(cfg, B, T, o)
+}
+
+// NewScoring builds the CUDA engine's forward-only form for cfg at
+// micro-batch (B, T) (olmolab eval: model.NewScoringBackend): the weights
+// the forward reads (bf16 matrices, fp32 embedding and norms; fp32
+// throughout with opts.FP32) and one forward's activations, no master
+// weights, gradients or moments (NewScoringPlan). It scores as New's engine
+// does on the same weights, bit for bit. It refuses, with the sizes, a
+// model that does not fit the device's free memory.
+func NewScoring(cfg model.Config, B, T int, opts Options) (*Engine, error) {
+	d, err := openCUDA()
+	if err != nil {
+		return nil, fmt.Errorf("gpu: %w", err)
+	}
+	return newScoringEngine(d, cfg, B, T, opts)
 }
 
 // New builds the CUDA engine for cfg at micro-batch (B, T) on the GPU

@@ -5,7 +5,8 @@ package gpu
 import "github.com/olmolab/olmolab/model"
 
 // With the emu tag the engine on the CPU kernel emulator registers as
-// "cuda-emu" and "cuda-emu-fp32", so the device checks (gpubench, olmolab
+// "cuda-emu" and "cuda-emu-fp32" (and their forward-only engines,
+// model.NewScoringBackend), so the device checks (gpubench, olmolab
 // verify) can be rehearsed without a GPU, slowly; they read the same
 // environment as the real backends (OptionsFromEnv):
 //
@@ -20,6 +21,13 @@ func init() {
 				return nil, err
 			}
 			return NewEmulated(cfg, B, T, o)
+		})
+		model.RegisterScoringBackend(name, func(cfg model.Config, B, T int) (model.Backend, error) {
+			o, err := OptionsFromEnv(fp32)
+			if err != nil {
+				return nil, err
+			}
+			return NewScoringEmulated(cfg, B, T, o)
 		})
 	}
 }
