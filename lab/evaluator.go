@@ -34,9 +34,16 @@ type OLMESEvaluator struct {
 	tasks   []*olmes.Task
 	evalMu  sync.Mutex    // one evaluation at a time: they share the engine below
 	longest int           // longest request in tokens, known after the first evaluation
-	eval    model.Backend // CPU only: a backend shaped for the requests (short rows, more of them)
+	eval    model.Backend // a backend shaped for the requests (short rows, more of them)
 	evalOf  model.Backend // the backend whose parameters eval shares (a Scorer's), nil if it holds a copy
 	params  []float32     // the buffer weights are copied to eval through, model.StreamChunk values
+	refused scorerKey     // the backend and shape whose scorer could not be had: not asked again
+}
+
+// scorerKey is a backend and the shape of a scorer asked of it.
+type scorerKey struct {
+	b      model.Backend
+	be, te int
 }
 
 // NewOLMESEvaluator returns an evaluator reading OLMES data from dataDir.
@@ -56,7 +63,7 @@ func (e *OLMESEvaluator) Evaluate(ctx context.Context, b model.Backend, tok data
 	}
 	e.evalMu.Lock()
 	defer e.evalMu.Unlock()
-	res, err := olmes.Evaluate(ctx, e.backendFor(b), tok, tasks, olmes.EvalOptions{})
+	res, err := olmes.Evaluate(ctx, e.backendFor(b, spec.Warn), tok, tasks, olmes.EvalOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -115,20 +122,25 @@ func sortedMetricNames(m map[string]float64) []string {
 }
 
 // backendFor returns the backend to score on. Requests are one per row, and
-// built-in ones are far shorter than a training row, so on the CPU a second
-// engine with rows just long enough (and proportionally more of them) scores
-// several times faster. On the float32 CPU engine it is a Scorer over the
-// run's parameters: no copy of the model, no gradients (the copy was 4 bytes
-// per parameter of host memory, 1.77 GiB at olmo2_370M, for as long as the run
-// lasted). Another engine named "cpu" gets a copy of the weights at every
-// evaluation.
-func (e *OLMESEvaluator) backendFor(b model.Backend) model.Backend {
+// built-in ones are far shorter than a training row, so a second engine with
+// rows just long enough (and proportionally more of them) scores several
+// times faster (tens of times for OLMES's requests in a 4096-token row). On
+// the engines that share their weights with a scorer (model.ScorerSharer:
+// the CPU engines, the GPU engine) it is a forward-only Scorer over the run's
+// weights: no copy of the model, no gradients (the copy was 4 bytes per
+// parameter of host memory, 1.77 GiB at olmo2_370M, for as long as the run
+// lasted; on the GPU a second training engine). The GPU engine's borrows the
+// run's activation memory between steps (gpu.Engine.Scorer), so it costs no
+// device memory. Another engine named "cpu" gets a copy of the weights at
+// every evaluation. When no scorer can be had (the GPU's refusal, say) the
+// requests are scored on b's own rows, and warn says so once.
+func (e *OLMESEvaluator) backendFor(b model.Backend, warn func(string)) model.Backend {
 	B, T := b.MicroBatch()
-	if b.Name() != "cpu" || e.longest == 0 {
+	if _, shares := b.(model.ScorerSharer); (!shares && b.Name() != "cpu") || e.longest == 0 {
 		return b
 	}
 	be, te := scorerShape(B, T, e.longest)
-	if te >= T {
+	if te >= T || e.refused == (scorerKey{b, be, te}) {
 		return b
 	}
 	if e.eval != nil {
@@ -141,6 +153,11 @@ func (e *OLMESEvaluator) backendFor(b model.Backend) model.Backend {
 	if e.eval == nil {
 		nb, shared, err := model.ScoringLike(b, be, te)
 		if err != nil {
+			e.refused = scorerKey{b, be, te}
+			if warn != nil {
+				warn(fmt.Sprintf("eval: no scoring engine of %d×%d rows for the requests (%v); they are scored on the run's own %d×%d rows, about %d× the work",
+					be, te, err, B, T, max(1, T/te)))
+			}
 			return b
 		}
 		e.eval = nb

@@ -567,16 +567,23 @@ func valBytes(rec *Recipe) int64 {
 	return 8 * rows * T * int64(len(v.Sources))
 }
 
-// scorerBytes bounds the CPU engine that scores evaluation tasks
-// (OLMESEvaluator.backendFor): a model.CPU Scorer, sharing the run's
-// parameters, of rows as long as the longest request rounded up to 16 and as
-// many as hold B·T tokens. The longest request is known only once the tasks
-// are encoded, so this is the most over every length below T (short rows cost
-// more than their tokens: attention tiles are 64 positions). 0 without tasks
-// or on another backend, whose engine scores in its own memory.
+// scorerBytes bounds the host memory of the engine that scores evaluation
+// tasks (OLMESEvaluator.backendFor), 0 without tasks. On the CPU, a
+// model.CPU Scorer, sharing the run's parameters, of rows as long as the
+// longest request rounded up to 16 and as many as hold B·T tokens. The
+// longest request is known only once the tasks are encoded, so this is the
+// most over every length below T (short rows cost more than their tokens:
+// attention tiles are 64 positions). On another backend, a GPU engine's
+// Scorer, only its host staging of the token ids and labels (int32 each, at
+// most B·T of them): its activations borrow the training engine's device
+// memory between steps (gpu.Engine.Scorer), so the device plan that fits the
+// run fits its evaluations too.
 func scorerBytes(rec *Recipe, cfg model.Config, B, T int) int64 {
-	if rec.Backend != "cpu" || len(rec.Eval.Tasks) == 0 {
+	if len(rec.Eval.Tasks) == 0 {
 		return 0
+	}
+	if rec.Backend != "cpu" {
+		return 2 * 4 * int64(B) * int64(T)
 	}
 	var most int64
 	for l := 16; l < T; l += 16 {
@@ -597,15 +604,16 @@ func scorerBytes(rec *Recipe, cfg model.Config, B, T int) int64 {
 func gcHeadroom(live int64) int64 { return live / 16 }
 
 // memoryNeed is the host memory checkMemory counts: on the CPU backend
-// model.EstimateCPUMemory and scorerBytes; on every backend batchBytes,
-// streamBytes, layoutBytes, valBytes, processBytes, and gcHeadroom over
-// them all. Another backend keeps the model on its device: the lab
+// model.EstimateCPUMemory; on every backend batchBytes, streamBytes,
+// layoutBytes, valBytes, processBytes, scorerBytes (the evaluation
+// scorer's: activations on the CPU, token staging on a GPU), and
+// gcHeadroom over them all. Another backend keeps the model on its device: the lab
 // initialises, loads, checkpoints and averages it through streamBytes'
 // buffers.
 func memoryNeed(rec *Recipe, cfg model.Config, B, T int) int64 {
-	live := satAdd(streamBytes, batchBytes(rec), layoutBytes(cfg), valBytes(rec), processBytes(rec))
+	live := satAdd(streamBytes, batchBytes(rec), layoutBytes(cfg), valBytes(rec), processBytes(rec), scorerBytes(rec, cfg, B, T))
 	if rec.Backend == "cpu" {
-		live = satAdd(live, model.EstimateCPUMemory(cfg, B, T), scorerBytes(rec, cfg, B, T))
+		live = satAdd(live, model.EstimateCPUMemory(cfg, B, T))
 	}
 	return satAdd(live, gcHeadroom(live))
 }

@@ -451,7 +451,10 @@ func TestMemoryNeedParts(t *testing.T) {
 		scorer     int64
 		engineSize bool // the CPU engine counts
 	}{
-		{"cuda: no engine, no scorer", Recipe{Backend: "cuda", GlobalBatchSize: 1024, SequenceLength: 128, Eval: tasks}, 8, 128, 0, 0, false},
+		// the GPU engine's Scorer borrows the run's device memory: on the host
+		// only its staging of ids and labels, int32 each, at most B·T
+		{"cuda: no engine, the scorer's staging", Recipe{Backend: "cuda", GlobalBatchSize: 1024, SequenceLength: 128, Eval: tasks}, 8, 128, 0, 2 * 4 * 8 * 128, false},
+		{"cuda without tasks", Recipe{Backend: "cuda", GlobalBatchSize: 1024, SequenceLength: 128}, 8, 128, 0, 0, false},
 		{"cpu without tasks", Recipe{Backend: "cpu", GlobalBatchSize: 1024, SequenceLength: 128}, 8, 128, 0, 0, true},
 		// rows of 16..112 tokens: the most is at 16 tokens, 64 rows of it
 		// (attention tiles of 64 positions for 16 tokens)

@@ -24,9 +24,10 @@ type EvalOptions struct {
 	// Reshape scores on a second backend with the same weights and a micro-batch fitted to the requests: T' = the
 	// longest input rounded up to a multiple of 8 (at most T), B' = B·T/T'. Rows then stop paying for padding (the
 	// built-in RC tasks need at most 62 tokens of the quickstart's 128, so one forward scores twice the requests and
-	// attention costs half). On the CPU engines it is a forward-only Scorer over be's parameters (model.CPU.Scorer),
-	// which needs memory for its activations only; another backend gets a second engine of its kind
-	// (model.NewBackend(be.Name(), …)) and a copy of the weights, and when that cannot be built the given one is used.
+	// attention costs half). On the CPU and GPU engines (model.ScorerSharer) it is a forward-only Scorer over be's
+	// weights, which needs memory for its activations only (on the GPU it borrows be's); another backend gets a
+	// forward-only engine of its kind (model.NewScoringBackend) and a copy of the weights; when none can be had the
+	// given one is used.
 	Reshape bool
 }
 
@@ -142,8 +143,8 @@ func Evaluate(ctx context.Context, be model.Backend, tok data.Tokenizer, tasks [
 }
 
 // reshaped returns a backend like be, with be's weights, whose micro-batch fits the encoded requests, or nil when
-// be's shape is already as short or no such backend can be built. On the CPU engines it is a Scorer sharing be's
-// parameters; another backend gets a second engine of its kind and a copy of the weights.
+// be's shape is already as short or no such backend can be built. On the CPU and GPU engines it is a Scorer sharing
+// be's weights; another backend gets a forward-only engine of its kind and a copy of the weights.
 func reshaped(be model.Backend, enc []encodedReq, maxLen int) model.Backend {
 	B, T := be.MicroBatch()
 	if maxLen <= 0 || maxLen > T {
@@ -158,9 +159,9 @@ func reshaped(be model.Backend, enc []encodedReq, maxLen int) model.Backend {
 		return nil
 	}
 	B2 := max(1, B*T/T2)
-	// the CPU engines score on a Scorer over be's own parameters: no second
-	// copy of the model (4 bytes per parameter, 1.07 GB for olmo2_190M with
-	// dolma2's vocabulary), only the activations of its rows
+	// the CPU and GPU engines score on a Scorer over be's own weights: no
+	// second copy of the model (4 bytes per parameter, 1.07 GB for olmo2_190M
+	// with dolma2's vocabulary, on the CPU), only the activations of its rows
 	nb, _, err := model.ScoringLike(be, B2, T2)
 	if err != nil {
 		return nil

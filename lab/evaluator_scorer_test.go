@@ -1,0 +1,98 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/olmolab/olmolab/lab/data"
+	"github.com/olmolab/olmolab/model"
+)
+
+// sharingBackend is an engine of another kind than "cpu" that shares its
+// weights with a scorer (model.ScorerSharer), as the GPU engine does; here
+// over the CPU engine, or refusing as a GPU without room would.
+type sharingBackend struct {
+	*model.CPUBackend
+	err   error
+	asked [][2]int
+}
+
+func (s *sharingBackend) Name() string { return "gpu-like" }
+func (s *sharingBackend) SharedScorer(B, T int) (model.Backend, error) {
+	s.asked = append(s.asked, [2]int{B, T})
+	if s.err != nil {
+		return nil, s.err
+	}
+	return s.CPUBackend.Scorer(B, T), nil
+}
+
+// evalBackend is a small model with the world tokenizer's vocabulary.
+func evalBackend(t *testing.T, B, T int) (*model.CPUBackend, data.Tokenizer) {
+	t.Helper()
+	tok, err := data.NewTokenizer("world")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := mustPreset(t, "cpu_xs")
+	cfg.VocabSize, cfg.MaxPositionEmbeddings = tok.VocabSize(), T
+	b := model.NewCPUBackend(cfg, B, T, 1)
+	model.Init(b.E.Layout, b.E.Params, 3)
+	return b, tok
+}
+
+// TestEvaluatorReshapesOnSharers: an engine of any name that shares its
+// weights with a scorer (the GPU engine) has its evaluations scored on a
+// Scorer of rows fitted to the requests, as the CPU engine does, with the
+// scores of its own rows. It was reshaped only for "cpu": on the GPU every
+// short request took a whole training row. A scorer that cannot be had is
+// asked for once: the requests are scored on the run's rows and a warning
+// says so, once.
+func TestEvaluatorReshapesOnSharers(t *testing.T) {
+	const B, T = 4, 128
+	cpu, tok := evalBackend(t, B, T)
+	defer cpu.Close()
+	spec := EvalSpec{Tasks: []string{"arith"}, Limit: 24}
+	var want []EvalScore
+	for _, refuse := range []bool{false, true} {
+		b := &sharingBackend{CPUBackend: cpu}
+		if refuse {
+			b.err = errors.New("no room beside training")
+		}
+		var warns []string
+		spec.Warn = func(w string) { warns = append(warns, w) }
+		ev := NewOLMESEvaluator("")
+		for i := range 3 {
+			got, err := ev.Evaluate(context.Background(), b, tok, spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want == nil {
+				want = got // the first evaluation: on b's rows (the longest request is not known yet)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("refuse=%v evaluation %d: %v, want %v", refuse, i, got, want)
+			}
+		}
+		be, te := scorerShape(B, T, ev.longest)
+		if te >= T {
+			t.Fatalf("requests of %d tokens fill the %d-token rows: nothing to reshape", ev.longest, T)
+		}
+		if len(b.asked) != 1 || b.asked[0] != [2]int{be, te} {
+			t.Errorf("refuse=%v: scorers asked %v, want one at %d×%d", refuse, b.asked, be, te)
+		}
+		if refuse {
+			if ev.eval != nil || len(warns) != 1 || !strings.Contains(warns[0], "scored on the run's own 4×128 rows") {
+				t.Errorf("refused: eval %v, warnings %q; want b's rows and one warning", ev.eval, warns)
+			}
+			continue
+		}
+		if ev.eval == nil || ev.evalOf != model.Backend(b) || len(warns) != 0 {
+			t.Errorf("eval %v over %v, warnings %q; want a Scorer over b", ev.eval, ev.evalOf, warns)
+		} else if eb, et := ev.eval.MicroBatch(); eb != be || et != te {
+			t.Errorf("scored at %d×%d, want %d×%d", eb, et, be, te)
+		}
+	}
+}
