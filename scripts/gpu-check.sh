@@ -37,7 +37,9 @@
 #      repeat) and a profile (device time per operation, CUDA events)
 #   E. compute-sanitizer memcheck, racecheck and synccheck of the v2 kernels;
 #      parity of the mma kernels at head sizes 64 and 128; olmolab train
-#      --backend cuda against the CPU run carried in .device/ref
+#      --backend cuda against the CPU run carried in .device/ref, then
+#      olmolab eval of its checkpoint on the GPU's forward-only engine
+#      against the CPU's scores
 # Results (four files, as the device tool returns at most eight):
 # $OUT/summary.txt (also printed), $OUT/results.jsonl (the RESULT lines),
 # $OUT/check.log (every part's output) and $OUT/logs.tar.gz (one log per part,
@@ -198,11 +200,36 @@ if command -v compute-sanitizer >/dev/null; then
 fi
 part parity-mma-hs64 120 "$BIN/gpubench" parity --backend cuda --preset cpu_s --heads 2 --steps 20 --batch 4 --seq 160
 part parity-mma-hs128-gqa 150 "$BIN/gpubench" parity --backend cuda --preset cpu_m --heads 2 --kv-heads 1 --steps 20 --batch 4 --seq 160
-part train-cuda-cpu_s 90 "$BIN/olmolab" train --backend cuda --preset cpu_s --steps 50 --batch 8 --seq 64 --seed 1
+CK=$LOGROOT/ck-cpu_s
+part train-cuda-cpu_s 90 "$BIN/olmolab" train --backend cuda --preset cpu_s --steps 50 --batch 8 --seq 64 --seed 1 --out "$CK"
 if [ -f .device/ref/cpu_s_train.txt ] && [ -f "$LOGS/train-cuda-cpu_s.log" ]; then
   say "train cpu_s, loss at steps 1/20/40/50:"
   say "  cpu  $(awk '/^step/{printf "%s ", $4}' .device/ref/cpu_s_train.txt)"
   say "  cuda $(awk '/^step/{printf "%s ", $4}' "$LOGS/train-cuda-cpu_s.log")"
+fi
+# forward-only scoring (gpu.NewScoring, never run on a GPU before this check)
+# and its Scorer at the requests' rows, on the checkpoint just trained,
+# against the CPU engine's scores of the same checkpoint (seconds each)
+if [ -f "$CK/config.json" ]; then
+  for be in cuda cpu; do
+    part "eval-$be-cpu_s" 60 "$BIN/olmolab" eval --backend $be --model "$CK" --tasks builtin --limit 50 --seq 256 --json "$LOGS/eval-$be.json"
+  done
+  python3 - "$LOGS/eval-cpu.json" "$LOGS/eval-cuda.json" <<'PY' 2>&1 | tee -a "$SUMMARY"
+import json, sys
+try:
+    c, g = (json.load(open(f)) for f in sys.argv[1:3])
+except Exception as e:
+    sys.exit(f"eval cpu vs cuda: no comparison ({e})")
+print(f"eval cpu_s, cpu vs cuda (bf16): batch {c['batch']} vs {g['batch']}")
+worst = 0.0
+for a, b in zip(c["scores"], g["scores"]):
+    p = a["primary_metric"]
+    bpb = "bits_per_byte_corr"
+    d = abs(a["metrics"].get(bpb, 0) - b["metrics"].get(bpb, 0))
+    worst = max(worst, d)
+    print(f"  {a['task']:18s} {p} {a['metrics'][p]:.4f} vs {b['metrics'][p]:.4f}  {bpb} {a['metrics'].get(bpb, 0):.4f} vs {b['metrics'].get(bpb, 0):.4f}")
+print(f"  largest {bpb} difference {worst:.4f} (bf16: expect a few 1e-3)")
+PY
 fi
 if command -v compute-sanitizer >/dev/null; then
   part memcheck-hs64 120 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/gpubench" parity --backend cuda --preset cpu_s --heads 2 --steps 2 --batch 2 --seq 80
