@@ -200,3 +200,37 @@ func panics(f func()) (p bool) {
 	f()
 	return false
 }
+
+// TestScoringAttentionAuto: OLMOLAB_GPU_ATTN=auto's trial times backward
+// kernels, which a forward-only engine has no buffers for: it takes the
+// choice an engine of its shape made earlier in the process, else mma.
+// Named kernels and fp32 stay as they are.
+func TestScoringAttentionAuto(t *testing.T) {
+	cfg := smallConfig(128, 2, 1, 64)
+	const B, T = 2, 52 // a shape no other test's auto trial uses
+	auto := Options{Attention: AttnKernels{Kind: AttnAuto}}
+	e, err := newScoringEngine(newFake(t), cfg, B, T, auto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Attention().String(); got != "mma" {
+		t.Errorf("auto with no earlier choice: %s, want mma", got)
+	}
+	e.Close()
+	key := "fake " + fusedAttnShape{B: 1, T: T, NH: cfg.NumAttentionHeads, NKV: cfg.NumKeyValueHeads, HS: cfg.HeadSize()}.String()
+	autoChoices.Store(key, &AttnChoice{Chosen: AttnKernels{Kind: AttnV2, FwdWarps: 4, DQWarps: 8, DKVWarps: 4}})
+	defer autoChoices.Delete(key)
+	for _, c := range []struct {
+		opts Options
+		want string
+	}{{auto, "v2:4/8/4"}, {Options{Attention: DefaultV2}, "v2:8/4/4"}, {Options{FP32: true, Attention: AttnKernels{Kind: AttnAuto}}, "plain"}} {
+		e, err := newScoringEngine(newFake(t), cfg, B, T, c.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.Attention().String(); got != c.want {
+			t.Errorf("%+v: attention %s, want %s", c.opts.Attention, got, c.want)
+		}
+		e.Close()
+	}
+}
