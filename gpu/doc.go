@@ -28,6 +28,12 @@
 // EstimateMemory and NewPlan say what a configuration needs before a run
 // starts, and the engine refuses what will not fit.
 //
+// Scoring (scoring.go): NewScoring's forward-only engine (what
+// model.NewScoringBackend builds for "cuda") holds the weights as the forward
+// reads them and one layer's activations, about 2 bytes a parameter; an
+// engine's Scorer scores at another micro-batch over its device weights,
+// borrowing its scratch. Both run the training engine's forward code.
+//
 // Building: the package's plain-Go parts (plan, launch checks, the PTX embed,
 // the cuBLAS search order) build and test everywhere. The device code needs
 // -tags cuda, cuda.h and libcuda (scripts/setup-cuda.sh). Such a binary exits
