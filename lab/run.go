@@ -569,8 +569,10 @@ func valBytes(rec *Recipe) int64 {
 
 // scorerBytes bounds the host memory of the engine that scores evaluation
 // tasks (OLMESEvaluator.backendFor), 0 without tasks. On the CPU, a
-// model.CPU Scorer, sharing the run's parameters, of rows as long as the
-// longest request rounded up to 16 and as many as hold B·T tokens. The
+// model.CPU Scorer (on cpu-f64 a CPU[float64] one, about twice the bytes:
+// model.EstimateCPU64ScorerMemory), sharing the run's parameters, of rows as
+// long as the longest request rounded up to 16 and as many as hold B·T
+// tokens. The
 // longest request is known only once the tasks are encoded, so this is the
 // most over every length below T (short rows cost more than their tokens:
 // attention tiles are 64 positions). On another backend, a GPU engine's
@@ -582,14 +584,19 @@ func scorerBytes(rec *Recipe, cfg model.Config, B, T int) int64 {
 	if len(rec.Eval.Tasks) == 0 {
 		return 0
 	}
-	if rec.Backend != "cpu" {
+	estimate := model.EstimateCPUScorerMemory
+	switch rec.Backend {
+	case "cpu":
+	case "cpu-f64":
+		estimate = model.EstimateCPU64ScorerMemory
+	default:
 		return 2 * 4 * int64(B) * int64(T)
 	}
 	var most int64
 	for l := 16; l < T; l += 16 {
 		be, te := scorerShape(B, T, l)
 		if te < T {
-			most = max(most, model.EstimateCPUScorerMemory(cfg, be, te))
+			most = max(most, estimate(cfg, be, te))
 		}
 	}
 	return most

@@ -460,6 +460,9 @@ func TestMemoryNeedParts(t *testing.T) {
 		// (attention tiles of 64 positions for 16 tokens)
 		{"cpu with tasks", Recipe{Backend: "cpu", GlobalBatchSize: 1024, SequenceLength: 128, Eval: tasks}, 8, 128, 0,
 			maxScorer(cfg, [][2]int{{64, 16}, {32, 32}, {21, 48}, {16, 64}, {12, 80}, {10, 96}, {9, 112}}), true},
+		// cpu-f64's Scorer is a CPU[float64]: 8 bytes an activation
+		{"cpu-f64 with tasks", Recipe{Backend: "cpu-f64", GlobalBatchSize: 1024, SequenceLength: 128, Eval: tasks}, 8, 128, 0,
+			maxScorer64(cfg, [][2]int{{64, 16}, {32, 32}, {21, 48}, {16, 64}, {12, 80}, {10, 96}, {9, 112}}), false},
 		// T = 16: no row is shorter, tasks score on the run's own engine
 		{"cpu, tasks, T=16", Recipe{Backend: "cpu", GlobalBatchSize: 64, SequenceLength: 16, Eval: tasks}, 4, 16, 0, 0, true},
 		// 1000 tokens are 8 rows of 128 per source, ids and labels
@@ -504,6 +507,14 @@ func maxScorer(cfg model.Config, shapes [][2]int) int64 {
 	var m int64
 	for _, s := range shapes {
 		m = max(m, model.EstimateCPUScorerMemory(cfg, s[0], s[1]))
+	}
+	return m
+}
+
+func maxScorer64(cfg model.Config, shapes [][2]int) int64 {
+	var m int64
+	for _, s := range shapes {
+		m = max(m, model.EstimateCPU64ScorerMemory(cfg, s[0], s[1]))
 	}
 	return m
 }

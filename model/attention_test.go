@@ -264,6 +264,10 @@ func TestEstimateCPUMemory(t *testing.T) {
 		}), EstimateCPUMemory(cfg, tc.B, tc.T))
 		check("scorer", alloc(func() any { return e.Scorer(tc.B, tc.T) }), EstimateCPUScorerMemory(cfg, tc.B, tc.T))
 		e.Close()
+		// cpu-f64's Scorer (the lab's evaluation engine of a cpu-f64 run)
+		e64 := NewCPU[float64](cfg, 1, 1, 0)
+		check("float64 scorer", alloc(func() any { return e64.Scorer(tc.B, tc.T) }), EstimateCPU64ScorerMemory(cfg, tc.B, tc.T))
+		e64.Close()
 	}
 }
 

@@ -50,6 +50,19 @@ func EstimateCPUScorerMemory(cfg Config, B, T int) int64 {
 	return 4 * cpuMemoryElems(cfg, B, T, cfg.NumParams(), 0).scorer
 }
 
+// EstimateCPU64ScorerMemory is EstimateCPUScorerMemory for the float64
+// engine (backend "cpu-f64", CPU[float64]): its float buffers take 8 bytes an
+// element; the token ids and labels (int32) and the per-row cross-entropy and
+// z terms (float64) are the float32 engine's. math.MaxInt64 past int64.
+func EstimateCPU64ScorerMemory(cfg Config, B, T int) int64 {
+	if f := cpuMemoryElems(cfg, B, T, float64(cfg.NumParams()), cfg.paramsF()); f.scorer*8 >= math.MaxInt64/2 {
+		return math.MaxInt64
+	}
+	s := cpuMemoryElems(cfg, B, T, cfg.NumParams(), 0).scorer
+	fixed := 6 * int64(B) * int64(T) // ids, labels: 1 unit each; ce, z: 2 each (common's 2·BT and 2·2·BT)
+	return 8*(s-fixed) + 4*fixed
+}
+
 // cpuElems counts the CPU engine's buffers in float32 elements (a float64 or
 // int32 buffer counts as 2 or 1 per element), by what allocates them.
 type cpuElems[N int64 | float64] struct {
