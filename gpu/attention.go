@@ -169,19 +169,20 @@ func (e *Engine) checkAttention() error {
 // v (R, ld qkvW), per sequence of T rows; lse (MB, NH, T) f32 its
 // log-sum-exp, kept for the backward pass.
 func (e *Engine) attnFwd(a, lse, q, k, v dptr) {
-	args := []arg{ptr(a), ptr(lse), ptr(q), ptr(k), ptr(v), i32(e.QC), i32(e.KC), i32(e.qkvW), i32(e.QC),
-		i32(e.T), i32(e.NH), i32(e.NKV), f32arg(e.scale)}
+	var buf [maxArgs]arg // room for the plain kernels' three more: no allocation
+	args := append(buf[:0], ptr(a), ptr(lse), ptr(q), ptr(k), ptr(v), i32(e.QC), i32(e.KC), i32(e.qkvW), i32(e.QC),
+		i32(e.T), i32(e.NH), i32(e.NKV), f32arg(e.scale))
 	switch e.attn.Kind {
 	case AttnCuDNN:
 		e.fused("forward", e.fa.fwd(a, lse, q, k, v))
 	case AttnMMA:
-		e.launch(fmt.Sprintf("attn_fwd_mma%d", e.HS), dim3{ceil(e.T, 64), uint32(e.NH), uint32(e.MB)}, threads(128), 0, args...)
+		e.launch(e.kernel("attn_fwd_mma", e.hs), dim3{ceil(e.T, 64), uint32(e.NH), uint32(e.MB)}, threads(128), 0, args...)
 	case AttnV2:
 		nw := e.attn.FwdWarps
-		e.launch(fmt.Sprintf("attn_fwd_v2_%d", e.HS), dim3{ceil(e.T, 16*nw), uint32(e.NH), uint32(e.MB)}, threads(32*nw),
+		e.launch(e.kernel("attn_fwd_v2_", e.hs), dim3{ceil(e.T, 16*nw), uint32(e.NH), uint32(e.MB)}, threads(32*nw),
 			v2FwdSmem(e.HS), args...)
 	default:
-		e.launch("attn_fwd"+e.sfx, dim3{ceil(e.T, 4), uint32(e.NH), uint32(e.MB)}, threads(128), 2*e.kt*e.HS*4,
+		e.launch(e.kernel("attn_fwd", e.sfx), dim3{ceil(e.T, 4), uint32(e.NH), uint32(e.MB)}, threads(128), 2*e.kt*e.HS*4,
 			append(args[:len(args)-1], i32(e.HS), f32arg(e.scale), i32(e.kt))...)
 	}
 }
@@ -225,23 +226,24 @@ func (e *Engine) attnSteps(dqkv, D, da, a, lse, q, k, v dptr) []func() {
 
 // attnBwdPre: D[b,h,t] = Σ_i da·a over row t's head-h columns.
 func (e *Engine) attnBwdPre(D, da, a dptr) {
-	e.launch("attn_bwd_pre"+e.sfx, dim3{ceil(e.R*e.NH, 4), 1, 1}, threads(128), 0,
+	e.launch(e.kernel("attn_bwd_pre", e.sfx), dim3{ceil(e.R*e.NH, 4), 1, 1}, threads(128), 0,
 		ptr(D), ptr(a), ptr(da), i32(e.QC), i32(e.QC), i32(e.MB), i32(e.T), i32(e.NH), i32(e.HS))
 }
 
 // attnBwdDQ writes dq into dqkv's first QC columns.
 func (e *Engine) attnBwdDQ(dqkv, D, da, lse, q, k, v dptr) {
-	args := []arg{ptr(dqkv), i32(e.qkvW), ptr(q), ptr(k), ptr(v), ptr(da), ptr(lse), ptr(D),
-		i32(e.QC), i32(e.KC), i32(e.qkvW), i32(e.QC), i32(e.T), i32(e.NH), i32(e.NKV), f32arg(e.scale)}
+	var buf [maxArgs]arg // room for the plain kernels' three more: no allocation
+	args := append(buf[:0], ptr(dqkv), i32(e.qkvW), ptr(q), ptr(k), ptr(v), ptr(da), ptr(lse), ptr(D),
+		i32(e.QC), i32(e.KC), i32(e.qkvW), i32(e.QC), i32(e.T), i32(e.NH), i32(e.NKV), f32arg(e.scale))
 	switch e.attn.Kind {
 	case AttnMMA:
-		e.launch(fmt.Sprintf("attn_bwd_dq_mma%d", e.HS), dim3{ceil(e.T, 64), uint32(e.NH), uint32(e.MB)}, threads(128), 0, args...)
+		e.launch(e.kernel("attn_bwd_dq_mma", e.hs), dim3{ceil(e.T, 64), uint32(e.NH), uint32(e.MB)}, threads(128), 0, args...)
 	case AttnV2:
 		nw := e.attn.DQWarps
-		e.launch(fmt.Sprintf("attn_bwd_dq_v2_%d", e.HS), dim3{ceil(e.T, 16*nw), uint32(e.NH), uint32(e.MB)}, threads(32*nw),
+		e.launch(e.kernel("attn_bwd_dq_v2_", e.hs), dim3{ceil(e.T, 16*nw), uint32(e.NH), uint32(e.MB)}, threads(32*nw),
 			v2FwdSmem(e.HS), args...)
 	default:
-		e.launch("attn_bwd_dq"+e.sfx, dim3{ceil(e.T, 4), uint32(e.NH), uint32(e.MB)}, threads(128), 2*e.kt*e.HS*4,
+		e.launch(e.kernel("attn_bwd_dq", e.sfx), dim3{ceil(e.T, 4), uint32(e.NH), uint32(e.MB)}, threads(128), 2*e.kt*e.HS*4,
 			append(args[:len(args)-1], i32(e.HS), f32arg(e.scale), i32(e.kt))...)
 	}
 }
@@ -249,17 +251,18 @@ func (e *Engine) attnBwdDQ(dqkv, D, da, lse, q, k, v dptr) {
 // attnBwdDKV writes dk and dv into dqkv's next KC and last KC columns.
 func (e *Engine) attnBwdDKV(dqkv, D, da, lse, q, k, v dptr) {
 	dk, dv := e.act(dqkv, e.QC), e.act(dqkv, e.QC+e.KC)
-	args := []arg{ptr(dk), ptr(dv), i32(e.qkvW), i32(e.qkvW), ptr(q), ptr(k), ptr(v), ptr(da), ptr(lse), ptr(D),
-		i32(e.QC), i32(e.KC), i32(e.qkvW), i32(e.QC), i32(e.T), i32(e.NH), i32(e.NKV), f32arg(e.scale)}
+	var buf [maxArgs]arg // room for the plain kernels' three more: no allocation
+	args := append(buf[:0], ptr(dk), ptr(dv), i32(e.qkvW), i32(e.qkvW), ptr(q), ptr(k), ptr(v), ptr(da), ptr(lse), ptr(D),
+		i32(e.QC), i32(e.KC), i32(e.qkvW), i32(e.QC), i32(e.T), i32(e.NH), i32(e.NKV), f32arg(e.scale))
 	switch e.attn.Kind {
 	case AttnMMA:
-		e.launch(fmt.Sprintf("attn_bwd_dkv_mma%d", e.HS), dim3{ceil(e.T, 64), uint32(e.NKV), uint32(e.MB)}, threads(128), 0, args...)
+		e.launch(e.kernel("attn_bwd_dkv_mma", e.hs), dim3{ceil(e.T, 64), uint32(e.NKV), uint32(e.MB)}, threads(128), 0, args...)
 	case AttnV2:
 		nw := e.attn.DKVWarps
-		e.launch(fmt.Sprintf("attn_bwd_dkv_v2_%d", e.HS), dim3{ceil(e.T, 16*nw), uint32(e.NKV), uint32(e.MB)}, threads(32*nw),
+		e.launch(e.kernel("attn_bwd_dkv_v2_", e.hs), dim3{ceil(e.T, 16*nw), uint32(e.NKV), uint32(e.MB)}, threads(32*nw),
 			v2DKVSmem(e.HS, nw), args...)
 	default:
-		e.launch("attn_bwd_dkv"+e.sfx, dim3{ceil(e.T, 4), uint32(e.NKV), uint32(e.MB)}, threads(128), (2*e.kt*e.HS+2*e.kt)*4,
+		e.launch(e.kernel("attn_bwd_dkv", e.sfx), dim3{ceil(e.T, 4), uint32(e.NKV), uint32(e.MB)}, threads(128), (2*e.kt*e.HS+2*e.kt)*4,
 			append(args[:len(args)-1], i32(e.HS), f32arg(e.scale), i32(e.kt))...)
 	}
 }
@@ -278,14 +281,14 @@ func (e *Engine) attnLaunches() []struct {
 	case AttnCuDNN:
 		return nil // the library's kernels
 	case AttnMMA:
-		return []l{{fmt.Sprintf("attn_fwd_mma%d", e.HS), 128, 0}, {fmt.Sprintf("attn_bwd_dq_mma%d", e.HS), 128, 0},
-			{fmt.Sprintf("attn_bwd_dkv_mma%d", e.HS), 128, 0}}
+		return []l{{e.kernel("attn_fwd_mma", e.hs), 128, 0}, {e.kernel("attn_bwd_dq_mma", e.hs), 128, 0},
+			{e.kernel("attn_bwd_dkv_mma", e.hs), 128, 0}}
 	case AttnV2:
 		a := e.attn
-		return []l{{fmt.Sprintf("attn_fwd_v2_%d", e.HS), 32 * a.FwdWarps, v2FwdSmem(e.HS)},
-			{fmt.Sprintf("attn_bwd_dq_v2_%d", e.HS), 32 * a.DQWarps, v2FwdSmem(e.HS)},
-			{fmt.Sprintf("attn_bwd_dkv_v2_%d", e.HS), 32 * a.DKVWarps, v2DKVSmem(e.HS, a.DKVWarps)}}
+		return []l{{e.kernel("attn_fwd_v2_", e.hs), 32 * a.FwdWarps, v2FwdSmem(e.HS)},
+			{e.kernel("attn_bwd_dq_v2_", e.hs), 32 * a.DQWarps, v2FwdSmem(e.HS)},
+			{e.kernel("attn_bwd_dkv_v2_", e.hs), 32 * a.DKVWarps, v2DKVSmem(e.HS, a.DKVWarps)}}
 	}
-	return []l{{"attn_fwd" + e.sfx, 128, 2 * e.kt * e.HS * 4}, {"attn_bwd_dq" + e.sfx, 128, 2 * e.kt * e.HS * 4},
-		{"attn_bwd_dkv" + e.sfx, 128, (2*e.kt*e.HS + 2*e.kt) * 4}}
+	return []l{{e.kernel("attn_fwd", e.sfx), 128, 2 * e.kt * e.HS * 4}, {e.kernel("attn_bwd_dq", e.sfx), 128, 2 * e.kt * e.HS * 4},
+		{e.kernel("attn_bwd_dkv", e.sfx), 128, (2*e.kt*e.HS + 2*e.kt) * 4}}
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"strconv"
 	"sync"
 	"unsafe"
 )
@@ -226,7 +227,7 @@ func newAttnTrial(dev device, B, T, NH, NKV, HS int) (*attnTrial, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gpu: kernel signatures: %w", err)
 	}
-	e := &Engine{dev: dev, sigs: sigs, at: bf16, sfx: "_bf16", HS: HS, NH: NH, NKV: NKV, T: T, B: B, MB: B,
+	e := &Engine{dev: dev, sigs: sigs, at: bf16, sfx: "_bf16", hs: strconv.Itoa(HS), HS: HS, NH: NH, NKV: NKV, T: T, B: B, MB: B,
 		R: B * T, QC: NH * HS, KC: NKV * HS, scale: 1 / math.Sqrt(float64(HS)),
 		kt: max(1, min(64, 4096/HS)), smemMax: dev.smemLimit()}
 	e.qkvW = e.QC + 2*e.KC

@@ -32,10 +32,10 @@ type cudaDevice struct {
 	blas     cublas.Handle
 	ws       cu.DevicePtr
 	label    string
-	syncEach bool // OLMOLAB_GPU_SYNC=1: synchronise after every launch (locates a faulting kernel)
-	math     int  // the handle's current cuBLAS math mode
-	slots    []uint64
-	params   []unsafe.Pointer
+	syncEach bool           // OLMOLAB_GPU_SYNC=1: synchronise after every launch (locates a faulting kernel)
+	math     int            // the handle's current cuBLAS math mode
+	params   launchParams   // cuLaunchKernel's parameter block, in C memory (launch_cuda.go)
+	leave    func()         // enter's result, made once: an engine call allocates nothing
 	smemMax  int            // the device's opt-in shared memory per block
 	dynSmem  map[string]int // per kernel, the dynamic shared memory its attribute allows (default 48 KiB)
 	dnn      cudnn.Handle   // cuDNN's handle on the default stream (0 until the first fused attention)
@@ -70,6 +70,10 @@ func openCUDAOnce() (*cudaDevice, error) {
 		return nil, fmt.Errorf("device %d requested, %d present", ordinal, n)
 	}
 	d := &cudaDevice{fns: map[string]cu.Function{}, dynSmem: map[string]int{}, syncEach: os.Getenv("OLMOLAB_GPU_SYNC") == "1"}
+	d.leave = d.exit
+	if d.params, err = newLaunchParams(); err != nil {
+		return nil, err
+	}
 	if d.dev, err = cu.GetDevice(ordinal); err != nil {
 		return nil, fmt.Errorf("device %d: %w", ordinal, err)
 	}
@@ -152,10 +156,13 @@ func (d *cudaDevice) enter() func() {
 		d.mu.Unlock()
 		panic(fmt.Errorf("gpu: set context: %w", err))
 	}
-	return func() {
-		runtime.UnlockOSThread()
-		d.mu.Unlock()
-	}
+	return d.leave
+}
+
+// exit ends enter's call.
+func (d *cudaDevice) exit() {
+	runtime.UnlockOSThread()
+	d.mu.Unlock()
 }
 
 func (d *cudaDevice) alloc(n int64) (dptr, error) {
@@ -200,17 +207,7 @@ func (d *cudaDevice) launch(name string, grid, block dim3, smem int, args []arg)
 	if err := d.allowSmem(name, fn, smem); err != nil {
 		return err
 	}
-	if cap(d.slots) < len(args) {
-		d.slots = make([]uint64, len(args))
-		d.params = make([]unsafe.Pointer, len(args))
-	}
-	d.slots, d.params = d.slots[:len(args)], d.params[:len(args)]
-	for i, a := range args {
-		d.slots[i] = a.v
-		d.params[i] = unsafe.Pointer(&d.slots[i])
-	}
-	err := fn.Launch(int(grid[0]), int(grid[1]), int(grid[2]), int(block[0]), int(block[1]), int(block[2]), smem,
-		cu.NoStream, d.params)
+	err := d.params.launchFn(fn, grid, block, smem, args)
 	if err == nil && d.syncEach {
 		err = cu.Synchronize()
 	}

@@ -3,7 +3,9 @@
 //
 // What runs where:
 //   - gorgonia.org/cu drives the GPU (driver API, primary context, module
-//     loading, launches, the default stream) in device_cuda.go (build tag cuda);
+//     loading, copies, the default stream) in device_cuda.go (build tag cuda);
+//     kernels launch through cuLaunchKernel directly with a parameter block
+//     in C memory made once (launch_cuda.go), where cu's Launch mallocs two;
 //   - cuBLAS does the matrix products through a dlopen shim (internal/cublas):
 //     cublasGemmEx with bf16 operands and fp32 accumulation, or fp32 throughout;
 //   - cuDNN 9, when asked for (OLMOLAB_GPU_ATTN=cudnn) or chosen by auto, runs
@@ -33,6 +35,12 @@
 // reads them and one layer's activations, about 2 bytes a parameter; an
 // engine's Scorer scores at another micro-batch over its device weights,
 // borrowing its scratch. Both run the training engine's forward code.
+//
+// Host allocations: after its first call, an engine's training step
+// (ZeroGrads, ForwardBackward, GradNorm, Step), LogProbs and a Scorer's
+// LogProbs make no Go heap allocation (TestStepAllocatesNothing, on a device
+// that does nothing): kernel names are built once, launch arguments are
+// copied into the engine's array, read-backs land in its host fields.
 //
 // Building: the package's plain-Go parts (plan, launch checks, the PTX embed,
 // the cuBLAS search order) build and test everywhere. The device code needs

@@ -5,6 +5,7 @@ import (
 	"log"
 	"math"
 	"slices"
+	"strconv"
 	"sync"
 	"unsafe"
 
@@ -36,6 +37,7 @@ type Engine struct {
 	plan *Plan
 	at   dtype       // activation and matmul operand type
 	sfx  string      // kernel name suffix for at
+	hs   string      // the head size in decimal, the suffix of the mma and v2 attention kernels
 	attn AttnKernels // the attention kernels in use (resolved: plain for fp32 and other head sizes)
 	auto *AttnChoice // how OLMOLAB_GPU_ATTN=auto chose attn (nil otherwise)
 	fa   fusedAttn   // cuDNN's attention when attn is AttnCuDNN (nil otherwise)
@@ -71,7 +73,19 @@ type Engine struct {
 	nseg   []int    // per pass: distinct tokens
 	keys   []int64
 	sigs   map[string][]string
+	// Nothing below allocates on the Go heap per call once the first call
+	// has run (TestStepAllocatesNothing): kernel names are built once and
+	// kept, launch arguments are copied into args, values read back land in
+	// host, and the AdamW ranges are kept for their decay rule.
+	names     map[[2]string]string // kernel(base, suffix)
+	args      [maxArgs]arg
+	host      [2]float64
+	adam      []adamRange
+	adamDecay [2]bool // DecayEmbeddings, DecayNorms of adam
 }
+
+// maxArgs is the most parameters a kernel takes (launch checks it).
+const maxArgs = 24
 
 var (
 	sigOnce sync.Once
@@ -125,6 +139,7 @@ func newView(dev device, plan *Plan, lay *model.Layout, attn AttnKernels) (*Engi
 	e.R = e.MB * e.T
 	e.eps = cfg.RMSNormEps
 	e.scale = 1 / math.Sqrt(float64(e.HS))
+	e.hs = strconv.Itoa(e.HS)
 	e.at, e.sfx = bf16, "_bf16"
 	if plan.FP32 {
 		e.at, e.sfx = f32, "_f32"
@@ -290,9 +305,25 @@ func (e *Engine) must(what string, err error) {
 	}
 }
 
+// kernel is the name base+suffix ("rms_fwd"+e.sfx, "attn_fwd_mma"+e.hs),
+// concatenated once per engine: a launch then allocates nothing.
+func (e *Engine) kernel(base, suffix string) string {
+	k := [2]string{base, suffix}
+	n, ok := e.names[k]
+	if !ok {
+		if e.names == nil {
+			e.names = map[[2]string]string{}
+		}
+		n = base + suffix
+		e.names[k] = n
+	}
+	return n
+}
+
 // launch checks the arguments against the kernel's PTX signature (count and
 // types: a mismatch would corrupt every later parameter) and the H200's launch
-// limits, then launches.
+// limits, then launches. The arguments are copied into e.args, which the
+// device reads, so that a call's own list stays on its stack.
 func (e *Engine) launch(name string, grid, block dim3, smem int, args ...arg) {
 	sig, ok := e.sigs[name]
 	if !ok {
@@ -300,6 +331,9 @@ func (e *Engine) launch(name string, grid, block dim3, smem int, args ...arg) {
 	}
 	if len(sig) != len(args) {
 		panic(fmt.Sprintf("gpu: kernel %s takes %d parameters, launched with %d", name, len(sig), len(args)))
+	}
+	if len(args) > maxArgs {
+		panic(fmt.Sprintf("gpu: kernel %s takes %d parameters, more than the engine's %d", name, len(args), maxArgs))
 	}
 	for i, a := range args {
 		if sig[i] != a.kind.ptx() {
@@ -312,7 +346,10 @@ func (e *Engine) launch(name string, grid, block dim3, smem int, args ...arg) {
 	if n := block[0] * block[1] * block[2]; n == 0 || n > 1024 || n%32 != 0 || smem < 0 || smem > e.smemMax {
 		panic(fmt.Sprintf("gpu: kernel %s: block %v with %d B shared memory outside the engine's limits", name, block, smem))
 	}
-	e.must("launch "+name, e.dev.launch(name, grid, block, smem, args))
+	n := copy(e.args[:], args)
+	if err := e.dev.launch(name, grid, block, smem, e.args[:n]); err != nil {
+		panic(fmt.Errorf("gpu: launch %s: %w", name, err))
+	}
 	if e.prof != nil {
 		e.stamp(e.opLabel(name))
 	}
@@ -584,9 +621,9 @@ func (e *Engine) GradNorm() float64 {
 	e.launch("sumsq_part", dim3{uint32(e.o.normParts), 1, 1}, threads(256), 0,
 		ptr(e.p(e.o.normPart)), ptr(e.p(e.o.grads)), i64(e.N), i64(normPer))
 	e.launch("sumsq_final", dim3{1, 1, 1}, threads(256), 0, ptr(e.p(e.o.normOut)), ptr(e.p(e.o.normPart)), i32(e.o.normParts))
-	var s float64
-	e.must("read gradient norm", e.dev.dtoh(unsafe.Pointer(&s), e.p(e.o.normOut), 8))
-	return math.Sqrt(s)
+	s := &e.host[0]
+	e.must("read gradient norm", e.dev.dtoh(unsafe.Pointer(s), e.p(e.o.normOut), 8))
+	return math.Sqrt(*s)
 }
 
 // decays mirrors model.AdamW's (unexported) rule, model/optim.go: the
@@ -634,7 +671,10 @@ func (e *Engine) Step(o model.AdamW, lr, gradScale float64) {
 	bc1 := 1 - math.Pow(o.Beta1, t)
 	bc2 := math.Sqrt(1 - math.Pow(o.Beta2, t))
 	stepSize := lr / bc1
-	for _, r := range adamRanges(e.lay, o) {
+	if d := [2]bool{o.DecayEmbeddings, o.DecayNorms}; e.adam == nil || d != e.adamDecay {
+		e.adam, e.adamDecay = adamRanges(e.lay, o), d
+	}
+	for _, r := range e.adam {
 		decay := 1.0
 		if r.decay {
 			decay = 1 - lr*o.WeightDecay
@@ -753,7 +793,7 @@ func (e *Engine) embed(pass int) {
 	if !e.plan.FP32 {
 		xT = e.set(0).xT
 	}
-	e.launch("embed_fwd"+e.sfx, rows(e.R), threads(256), 0,
+	e.launch(e.kernel("embed_fwd", e.sfx), rows(e.R), threads(256), 0,
 		ptr(e.res(0)), ptr(xT), ptr(e.param(e.lay.Embed)), ptr(e.idsOf(pass)), i32(e.C))
 }
 
@@ -772,7 +812,7 @@ func (e *Engine) layerForward(l int, recompute bool) {
 	// q|k|v = x·[Wq;Wk;Wv]ᵀ: the three weights are consecutive in the layout
 	e.mm(false, true, R, e.qkvW, C, xT, C, e.w(o.Q), C, 0, s.qkv, e.at, e.qkvW)
 	// QK-norm over the full projection widths, then RoPE
-	e.launch("qknorm_rope_fwd"+e.sfx, dim3{uint32(R), 2, 1}, threads(256), 0,
+	e.launch(e.kernel("qknorm_rope_fwd", e.sfx), dim3{uint32(R), 2, 1}, threads(256), 0,
 		ptr(s.q), ptr(s.k), ptr(s.qr), ptr(s.kr), ptr(s.qkv), i32(e.qkvW), ptr(e.param(o.QNorm)), ptr(e.param(o.KNorm)),
 		ptr(e.cos), ptr(e.sin), i32(e.T), i32(e.NH), i32(e.NKV), i32(e.HS), f32arg(e.eps))
 	e.attnForward(s)
@@ -782,7 +822,7 @@ func (e *Engine) layerForward(l int, recompute bool) {
 	if !e.plan.FP32 && !recompute {
 		h32 = e.p(e.o.h32)
 	}
-	e.launch("rms_res_fwd"+e.sfx, rows(R), threads(256), 0,
+	e.launch(e.kernel("rms_res_fwd", e.sfx), rows(R), threads(256), 0,
 		ptr(h32), ptr(s.hT), ptr(s.or), ptr(s.o), ptr(x32), ptr(e.param(o.PostAttnNorm)), i32(C), f32arg(e.eps))
 	hres := s.hT
 	if !e.plan.FP32 {
@@ -790,7 +830,7 @@ func (e *Engine) layerForward(l int, recompute bool) {
 	}
 	// SwiGLU MLP: gate|up in one product (consecutive in the layout)
 	e.mm(false, true, R, 2*I, C, s.hT, C, e.w(o.Gate), C, 0, s.gu, e.at, 2*I)
-	e.launch("swiglu_fwd"+e.sfx, strided(int64(R*I)), threads(256), 0, ptr(s.act), ptr(s.gu), i32(I), i64(int64(R*I)))
+	e.launch(e.kernel("swiglu_fwd", e.sfx), strided(int64(R*I)), threads(256), 0, ptr(s.act), ptr(s.gu), i32(I), i64(int64(R*I)))
 	e.mm(false, true, R, C, I, s.act, I, e.w(o.Down), I, 0, s.m, e.at, C)
 	// out = h + rms(m)
 	var out, nextT dptr
@@ -800,7 +840,7 @@ func (e *Engine) layerForward(l int, recompute bool) {
 			nextT = e.set(l + 1).xT
 		}
 	}
-	e.launch("rms_res_fwd"+e.sfx, rows(R), threads(256), 0,
+	e.launch(e.kernel("rms_res_fwd", e.sfx), rows(R), threads(256), 0,
 		ptr(out), ptr(nextT), ptr(s.mr), ptr(s.m), ptr(hres), ptr(e.param(o.PostFFNNorm)), i32(C), f32arg(e.eps))
 }
 
@@ -824,7 +864,7 @@ func (e *Engine) forwardPass(pass int) {
 func (e *Engine) head(pass int, scale, z float64, backward bool, logits []float32) {
 	R, C, V := e.R, e.C, e.V
 	xf, fr := e.p(e.o.xf), e.p(e.o.fr)
-	e.launch("rms_fwd"+e.sfx, rows(R), threads(256), 0,
+	e.launch(e.kernel("rms_fwd", e.sfx), rows(R), threads(256), 0,
 		ptr(xf), ptr(fr), ptr(e.res(e.L)), ptr(e.param(e.lay.Norm)), i32(C), f32arg(e.eps))
 	lg, dl := e.p(e.o.logits), e.p(e.o.dlogits)
 	wLM := e.w(e.lay.LMHead)
@@ -840,7 +880,7 @@ func (e *Engine) head(pass int, scale, z float64, backward bool, logits []float3
 			e.must("read logits", e.dtohF32(logits[r0*V:(r0+n)*V], lg))
 			continue
 		}
-		e.launch("ce_chunk"+e.sfx, rows(n), threads(512), 0,
+		e.launch(e.kernel("ce_chunk", e.sfx), rows(n), threads(512), 0,
 			ptr(e.p(e.o.ce).add(4*int64(r0))), ptr(e.p(e.o.zz).add(4*int64(r0))), ptr(dl), ptr(lg),
 			ptr(labels.add(4*int64(r0))), i32(V), f32arg(scale), f32arg(z), i32(bwd))
 		if backward {
@@ -882,23 +922,23 @@ func (e *Engine) layerBackward(l int) {
 	dact, dgu := e.p(e.o.dact), e.p(e.o.dgu)
 	da, dqkv := e.p(e.o.da), e.p(e.o.dqkv)
 	// out = h + rms(m): dm = rms'(dout); dh = dout + (MLP path), accumulated in dres
-	e.launch("rms_bwd_res"+e.sfx, rows(R), threads(256), 0,
+	e.launch(e.kernel("rms_bwd_res", e.sfx), rows(R), threads(256), 0,
 		ptr(dC), i32(C), ptr(dres), i32(C), ptr(s.m), i32(C), ptr(s.mr), ptr(e.param(o.PostFFNNorm)), i32(C))
-	e.normDW("rms_dw_part_res"+e.sfx, e.grad(o.PostFFNNorm), dres, C, s.m, C, s.mr, C)
+	e.normDW(e.kernel("rms_dw_part_res", e.sfx), e.grad(o.PostFFNNorm), dres, C, s.m, C, s.mr, C)
 	e.mm(false, false, R, I, C, dC, C, e.w(o.Down), I, 0, dact, e.at, I)   // dact = dm·Wdown
 	e.mm(true, false, C, I, R, dC, C, s.act, I, 1, e.grad(o.Down), f32, I) // dWdown += dmᵀ·act
-	e.launch("swiglu_bwd"+e.sfx, strided(int64(R*I)), threads(256), 0, ptr(dgu), ptr(dact), ptr(s.gu), i32(I), i64(int64(R*I)))
+	e.launch(e.kernel("swiglu_bwd", e.sfx), strided(int64(R*I)), threads(256), 0, ptr(dgu), ptr(dact), ptr(s.gu), i32(I), i64(int64(R*I)))
 	e.mm(false, false, R, C, 2*I, dgu, 2*I, e.w(o.Gate), C, 1, dres, f32, C)   // dh += [dgate|dup]·[Wgate;Wup]
 	e.mm(true, false, 2*I, C, R, dgu, 2*I, s.hT, C, 1, e.grad(o.Gate), f32, C) // d[Wgate;Wup] += dguᵀ·h
 	// h = x + rms(o): do = rms'(dh); dx = dh + (attention path), accumulated in dres
-	e.launch("rms_bwd_res"+e.sfx, rows(R), threads(256), 0,
+	e.launch(e.kernel("rms_bwd_res", e.sfx), rows(R), threads(256), 0,
 		ptr(dC), i32(C), ptr(dres), i32(C), ptr(s.o), i32(C), ptr(s.or), ptr(e.param(o.PostAttnNorm)), i32(C))
-	e.normDW("rms_dw_part_res"+e.sfx, e.grad(o.PostAttnNorm), dres, C, s.o, C, s.or, C)
+	e.normDW(e.kernel("rms_dw_part_res", e.sfx), e.grad(o.PostAttnNorm), dres, C, s.o, C, s.or, C)
 	e.mm(false, false, R, QC, C, dC, C, e.w(o.O), QC, 0, da, e.at, QC)   // da = do·Wo
 	e.mm(true, false, C, QC, R, dC, C, s.a, QC, 1, e.grad(o.O), f32, QC) // dWo += doᵀ·a
 	e.attnBackward(s)
 	// RoPE back, then the QK-norms (dw first: rms_bwd_act overwrites dy in place)
-	e.launch("rope_bwd"+e.sfx, dim3{uint32(R), 2, 1}, threads(256), 0,
+	e.launch(e.kernel("rope_bwd", e.sfx), dim3{uint32(R), 2, 1}, threads(256), 0,
 		ptr(dqkv), i32(e.qkvW), ptr(e.cos), ptr(e.sin), i32(e.T), i32(e.NH), i32(e.NKV), i32(e.HS))
 	for _, qk := range []struct {
 		col, n int
@@ -906,8 +946,8 @@ func (e *Engine) layerBackward(l int) {
 		weight int
 	}{{0, QC, s.qr, o.QNorm}, {QC, KC, s.kr, o.KNorm}} {
 		dy, x := e.act(dqkv, qk.col), e.act(s.qkv, qk.col)
-		e.normDW("rms_dw_part_act"+e.sfx, e.grad(qk.weight), dy, e.qkvW, x, e.qkvW, qk.rstd, qk.n)
-		e.launch("rms_bwd_act"+e.sfx, rows(R), threads(256), 0,
+		e.normDW(e.kernel("rms_dw_part_act", e.sfx), e.grad(qk.weight), dy, e.qkvW, x, e.qkvW, qk.rstd, qk.n)
+		e.launch(e.kernel("rms_bwd_act", e.sfx), rows(R), threads(256), 0,
 			ptr(dy), i32(e.qkvW), ptr(dy), i32(e.qkvW), ptr(x), i32(e.qkvW), ptr(qk.rstd), ptr(e.param(qk.weight)), i32(qk.n))
 	}
 	xT := e.xIn(l, s)
@@ -946,7 +986,7 @@ func (e *Engine) ForwardBackward(ids, labels []int32, scale, zLoss float64) mode
 		e.launch("embed_bwd", dim3{uint32(e.nseg[pass]), 1, 1}, threads(256), 0,
 			ptr(e.grad(e.lay.Embed)), ptr(e.p(e.o.dres)), ptr(perm), ptr(segStart), ptr(segTok), i32(e.C))
 	}
-	var acc [2]float64
+	acc := &e.host
 	e.must("read losses", e.dev.dtoh(unsafe.Pointer(&acc[0]), e.p(e.o.lossAcc), 16))
 	return model.Losses{CESum: acc[0], ZSum: zLoss * acc[1], Labelled: model.CountLabelled(labels)}
 }

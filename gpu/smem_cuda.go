@@ -22,12 +22,15 @@ import (
 )
 
 // cu.Function is a struct holding only its CUfunction (gorgonia.org/cu
-// execution.go); setMaxDynSmem reads that handle. These two constants fail to
+// execution.go); fnHandle reads that handle. These two constants fail to
 // compile if the struct ever has another size.
 const (
 	_ = uint(unsafe.Sizeof(cu.Function{}) - unsafe.Sizeof(C.CUfunction(nil)))
 	_ = uint(unsafe.Sizeof(C.CUfunction(nil)) - unsafe.Sizeof(cu.Function{}))
 )
+
+// fnHandle is fn's CUfunction.
+func fnHandle(fn cu.Function) C.CUfunction { return *(*C.CUfunction)(unsafe.Pointer(&fn)) }
 
 // attrSmemOptin is CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, which
 // gorgonia.org/cu does not name.
@@ -35,8 +38,7 @@ const attrSmemOptin = cu.DeviceAttribute(C.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY
 
 // setMaxDynSmem allows fn up to bytes of dynamic shared memory per block.
 func setMaxDynSmem(fn cu.Function, bytes int) error {
-	h := *(*C.CUfunction)(unsafe.Pointer(&fn))
-	if r := C.ol_set_max_dyn_smem(h, C.int(bytes)); r != 0 {
+	if r := C.ol_set_max_dyn_smem(fnHandle(fn), C.int(bytes)); r != 0 {
 		return fmt.Errorf("cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES, %d): CUresult %d", bytes, int(r))
 	}
 	return nil

@@ -1,0 +1,121 @@
+package gpu
+
+import (
+	"fmt"
+	"testing"
+	"unsafe"
+
+	"github.com/olmolab/olmolab/model"
+)
+
+// nullDevice does nothing and allocates nothing on the Go heap: with it,
+// testing.AllocsPerRun counts the engine's own allocations (the fake
+// device's checks format messages, the emulator runs kernels).
+type nullDevice struct {
+	next dptr
+}
+
+func (d *nullDevice) name() string { return "null" }
+func (d *nullDevice) alloc(n int64) (dptr, error) {
+	if d.next == 0 {
+		d.next = 1 << 40
+	}
+	p := d.next
+	d.next += dptr((n + 1<<20) &^ (1<<20 - 1))
+	return p, nil
+}
+func (d *nullDevice) free(dptr) error                             { return nil }
+func (d *nullDevice) htod(dptr, unsafe.Pointer, int64) error      { return nil }
+func (d *nullDevice) dtoh(unsafe.Pointer, dptr, int64) error      { return nil }
+func (d *nullDevice) zero(dptr, int64) error                      { return nil }
+func (d *nullDevice) launch(string, dim3, dim3, int, []arg) error { return nil }
+func (d *nullDevice) gemm(gemmOp) error                           { return nil }
+func (d *nullDevice) sync() error                                 { return nil }
+func (d *nullDevice) memInfo() (free, total int64, err error)     { return 1 << 36, 1 << 36, nil }
+func (d *nullDevice) smemLimit() int                              { return smemOptin90 }
+func (d *nullDevice) enter() func()                               { return nullLeave }
+func (d *nullDevice) stamps(n int) (stamper, error)               { return make(wallStamps, n), nil }
+func (d *nullDevice) close() error                                { return nil }
+func nullLeave()                                                  {}
+
+// nullFusedDevice is a nullDevice with a library attention that does
+// nothing.
+type nullFusedDevice struct{ nullDevice }
+
+type nullFused struct{}
+
+func (nullFusedDevice) fusedAttnLib() (string, error) { return "null cuDNN", nil }
+func (nullFusedDevice) newFusedAttn(s fusedAttnShape, ws func(int64) (dptr, error)) (fusedAttn, error) {
+	if _, err := ws(1 << 20); err != nil {
+		return nil, err
+	}
+	return nullFused{}, nil
+}
+func (nullFused) fwd(o, lse, q, k, v dptr) error                      { return nil }
+func (nullFused) bwd(dq, dk, dv, D, dout, o, lse, q, k, v dptr) error { return nil }
+func (nullFused) describe() string                                    { return "null cuDNN" }
+func (nullFused) close()                                              {}
+
+// TestStepAllocatesNothing: after the first call, the GPU engine's training
+// step (ZeroGrads, ForwardBackward, GradNorm, Step), its LogProbs and a
+// Scorer's LogProbs make no Go heap allocation (model's
+// TestStepAllocatesNothing for the CPU engine), on every attention path, in
+// both precisions, with passes and recomputation.
+func TestStepAllocatesNothing(t *testing.T) {
+	cases := []struct {
+		cfg  model.Config
+		opts Options
+	}{
+		{smallConfig(48, 6, 2, 8), Options{FP32: true}},
+		{smallConfig(48, 6, 2, 8), Options{}},
+		{smallConfig(128, 2, 1, 64), Options{}},
+		{smallConfig(128, 2, 1, 64), Options{Keep: 1, MicroBatch: 1, ChunkRows: 7}},
+		{smallConfig(256, 2, 2, 128), Options{Attention: AttnKernels{Kind: AttnV2}}},
+		{smallConfig(128, 2, 1, 64), Options{Attention: AttnKernels{Kind: AttnPlain}}},
+		{smallConfig(128, 2, 1, 64), Options{Attention: AttnKernels{Kind: AttnCuDNN}, Keep: 1, MicroBatch: 1}},
+	}
+	for i, c := range cases {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			const B, T = 2, 70
+			var dev device = &nullDevice{}
+			if c.opts.Attention.Kind == AttnCuDNN {
+				dev = &nullFusedDevice{}
+			}
+			e, err := newEngine(dev, c.cfg, B, T, c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			ids, labels := make([]int32, B*T), make([]int32, B*T)
+			model.NewSyntheticStream(c.cfg.VocabSize, 1).Fill(ids, labels, T)
+			opt := model.OLMo2AdamW()
+			step := func() {
+				e.ZeroGrads()
+				e.ForwardBackward(ids, labels, 1e-3, 1e-4)
+				e.GradNorm()
+				e.Step(opt, 1e-3, 0.5)
+			}
+			step()
+			if n := testing.AllocsPerRun(5, step); n != 0 {
+				t.Errorf("%s, attention %s: a training step allocates %.1f times", e.Plan(), e.Attention(), n)
+			}
+			lp := make([]float32, B*T)
+			e.LogProbs(lp, ids, labels)
+			if n := testing.AllocsPerRun(5, func() { e.LogProbs(lp, ids, labels) }); n != 0 {
+				t.Errorf("%s, attention %s: LogProbs allocates %.1f times", e.Plan(), e.Attention(), n)
+			}
+			const SB, ST = 4, 32
+			s, err := e.Scorer(SB, ST)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sids, slab := make([]int32, SB*ST), make([]int32, SB*ST)
+			model.NewSyntheticStream(c.cfg.VocabSize, 2).Fill(sids, slab, ST)
+			slp := make([]float32, SB*ST)
+			s.LogProbs(slp, sids, slab)
+			if n := testing.AllocsPerRun(5, func() { s.LogProbs(slp, sids, slab) }); n != 0 {
+				t.Errorf("Scorer %d×%d, attention %s: LogProbs allocates %.1f times", SB, ST, s.Attention(), n)
+			}
+		})
+	}
+}
