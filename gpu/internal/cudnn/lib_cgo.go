@@ -80,7 +80,10 @@ static void olc_lasterr(olc* l, char* buf, size_t n) { buf[0] = 0; l->lasterr(bu
 static int olc_create(olc* l, uintptr_t* h) { void* p = NULL; int s = l->create(&p); *h = (uintptr_t)p; return s; }
 static int olc_destroy(olc* l, uintptr_t h) { return l->destroy((void*)h); }
 static int olc_setstream(olc* l, uintptr_t h, uintptr_t s) { return l->setstream((void*)h, (void*)s); }
-static int olc_bcreate(olc* l, int t, uintptr_t* d) { void* p = NULL; int s = l->bcreate(t, &p); *d = (uintptr_t)p; return s; }
+// olc_bcreate returns the descriptor and the status by value: a Go variable
+// whose address went to C would be moved to the heap on every call.
+typedef struct { uintptr_t d; int s; } olc_made;
+static olc_made olc_bcreate(olc* l, int t) { void* p = NULL; olc_made m; m.s = l->bcreate(t, &p); m.d = (uintptr_t)p; return m; }
 static int olc_bdestroy(olc* l, uintptr_t d) { return l->bdestroy((void*)d); }
 static int olc_bfinal(olc* l, uintptr_t d) { return l->bfinal((void*)d); }
 static int olc_bset(olc* l, uintptr_t d, int name, int type, int64_t n, const void* v) {
@@ -200,9 +203,8 @@ func (l *Lib) DestroyHandle(h Handle) error {
 // The backend calls, for the graph builder (api).
 
 func (l *Lib) create(typ int, what string) (uintptr, error) {
-	var d C.uintptr_t
-	err := l.check("cudnnBackendCreateDescriptor", what, C.olc_bcreate(l.c, C.int(typ), &d))
-	return uintptr(d), err
+	m := C.olc_bcreate(l.c, C.int(typ))
+	return uintptr(m.d), l.check("cudnnBackendCreateDescriptor", what, m.s)
 }
 
 func (l *Lib) destroy(d uintptr) { C.olc_bdestroy(l.c, C.uintptr_t(d)) }

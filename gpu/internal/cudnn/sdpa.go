@@ -70,6 +70,7 @@ type SDPA struct {
 	fwd     plan
 	bwd     plan
 	consts  unsafe.Pointer // host floats: scale, negInf, 1
+	vp      *variantPack   // a call's bindings (an allocation of its own: C may read no Go pointer beside them)
 	closers []uintptr      // every descriptor made, destroyed by Close
 }
 
@@ -109,7 +110,7 @@ func NewSDPA(b Backend, h Handle, s SDPAShape) (*SDPA, error) {
 	if v := b.VersionString(); versionBelow(v, 9, 10) {
 		negInf = -math.MaxFloat32 // cudnn-frontend: "older cuDNN version prefers lowest for softmax mask" (< 9.10)
 	}
-	a := &SDPA{b: b, h: h, Shape: s, consts: b.hostFloats([]float32{s.Scale, negInf, 1})}
+	a := &SDPA{b: b, h: h, Shape: s, consts: b.hostFloats([]float32{s.Scale, negInf, 1}), vp: new(variantPack)}
 	g := &graphBuilder{b: b, s: s}
 	fwdOps := g.forward()
 	a.fwd = g.plan(h, "forward", fwdOps)
@@ -196,22 +197,37 @@ func (a *SDPA) Close() {
 
 func (a *SDPA) constPtr(i int) uintptr { return uintptr(a.consts) + uintptr(4*i) }
 
+// The variant packs' uids, in the order Forward and Backward bind pointers.
+var (
+	fwdUIDs = [...]int64{UIDQ, UIDK, UIDV, UIDO, UIDStats, UIDScale, UIDNegInf}
+	bwdUIDs = [...]int64{UIDQ, UIDK, UIDV, UIDO, UIDStats, UIDdO, UIDD, UIDdQ, UIDdK, UIDdV, UIDScale, UIDNegInf, UIDOne}
+)
+
+// variantPack is what a call binds: pointers and the workspace, read by
+// cuDNN from this memory while the pack is set. Made once per SDPA, so that
+// a call allocates nothing (they run once per layer in every step), and
+// apart from it, since cgo refuses memory that holds Go pointers.
+type variantPack struct {
+	ptrs [len(bwdUIDs)]uintptr
+	ws   uintptr
+}
+
 // Forward runs the forward plan: o and stats from q, k, v.
 func (a *SDPA) Forward(p FwdPtrs, ws uintptr) error {
-	return a.run("forward", a.fwd, ws,
-		[]int64{UIDQ, UIDK, UIDV, UIDO, UIDStats, UIDScale, UIDNegInf},
-		[]uintptr{p.Q, p.K, p.V, p.O, p.Stats, a.constPtr(0), a.constPtr(1)})
+	a.vp.ptrs = [len(bwdUIDs)]uintptr{p.Q, p.K, p.V, p.O, p.Stats, a.constPtr(0), a.constPtr(1)}
+	return a.run("forward", "forward variant pack", a.fwd, ws, fwdUIDs[:])
 }
 
 // Backward runs the backward plan: dq, dk, dv (and D) from the rest.
 func (a *SDPA) Backward(p BwdPtrs, ws uintptr) error {
-	return a.run("backward", a.bwd, ws,
-		[]int64{UIDQ, UIDK, UIDV, UIDO, UIDStats, UIDdO, UIDD, UIDdQ, UIDdK, UIDdV, UIDScale, UIDNegInf, UIDOne},
-		[]uintptr{p.Q, p.K, p.V, p.O, p.Stats, p.DO, p.D, p.DQ, p.DK, p.DV, a.constPtr(0), a.constPtr(1), a.constPtr(2)})
+	a.vp.ptrs = [len(bwdUIDs)]uintptr{p.Q, p.K, p.V, p.O, p.Stats, p.DO, p.D, p.DQ, p.DK, p.DV, a.constPtr(0), a.constPtr(1), a.constPtr(2)}
+	return a.run("backward", "backward variant pack", a.bwd, ws, bwdUIDs[:])
 }
 
-// run executes pl with a variant pack of uids → ptrs and the workspace.
-func (a *SDPA) run(what string, pl plan, ws uintptr, uids []int64, ptrs []uintptr) error {
+// run executes pl with a variant pack (named vpName) of uids → a.vp.ptrs
+// and the workspace.
+func (a *SDPA) run(what, vpName string, pl plan, ws uintptr, uids []int64) error {
+	ptrs := a.vp.ptrs[:len(uids)]
 	for i, p := range ptrs {
 		if p == 0 {
 			return fmt.Errorf("cudnn sdpa %s: null pointer for uid %d", what, uids[i])
@@ -220,19 +236,26 @@ func (a *SDPA) run(what string, pl plan, ws uintptr, uids []int64, ptrs []uintpt
 	if pl.ws > 0 && ws == 0 {
 		return fmt.Errorf("cudnn sdpa %s: the plan needs %d bytes of workspace, none given", what, pl.ws)
 	}
-	g := &graphBuilder{b: a.b}
-	vp := g.desc(descVariantPack, what+" variant pack")
-	g.set(vp, "uids", attrVPUIDs, typeInt64, len(uids), unsafe.Pointer(&uids[0]))
-	g.set(vp, "data pointers", attrVPPointers, typeVoidPtr, len(ptrs), unsafe.Pointer(&ptrs[0]))
-	g.set(vp, "workspace", attrVPWorkspace, typeVoidPtr, 1, unsafe.Pointer(&ws))
-	g.finalize(vp, what+" variant pack")
-	if g.err == nil {
-		g.err = a.b.execute(a.h, pl.d, vp, what)
+	a.vp.ws = ws
+	b := a.b
+	vp, err := b.create(descVariantPack, vpName)
+	if err != nil {
+		return err
 	}
-	for _, d := range g.made {
-		a.b.destroy(d)
+	defer b.destroy(vp)
+	if err = b.set(vp, vpName, attrVPUIDs, typeInt64, len(uids), unsafe.Pointer(&uids[0])); err != nil {
+		return err
 	}
-	return g.err
+	if err = b.set(vp, vpName, attrVPPointers, typeVoidPtr, len(ptrs), unsafe.Pointer(&ptrs[0])); err != nil {
+		return err
+	}
+	if err = b.set(vp, vpName, attrVPWorkspace, typeVoidPtr, 1, unsafe.Pointer(&a.vp.ws)); err != nil {
+		return err
+	}
+	if err = b.finalize(vp, vpName); err != nil {
+		return err
+	}
+	return b.execute(a.h, pl.d, vp, what)
 }
 
 // graphBuilder makes descriptors with a sticky error: after the first
