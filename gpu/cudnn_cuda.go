@@ -35,7 +35,7 @@ func (d *cudaDevice) newFusedAttn(s fusedAttnShape, ws func(bytes int64) (dptr, 
 	}
 	a, err := cudnn.NewSDPA(l, d.dnn, cudnn.SDPAShape{B: s.B, T: s.T, NH: s.NH, NKV: s.NKV, HS: s.HS,
 		LdQ: s.ldq, LdK: s.ldk, LdV: s.ldv, LdO: s.ldo, LdDQ: s.ldgrads, LdDK: s.ldgrads, LdDV: s.ldgrads,
-		Scale: float32(s.scale)})
+		Scale: float32(s.scale), ForwardOnly: s.fwdOnly})
 	if err != nil {
 		return nil, err
 	}

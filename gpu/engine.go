@@ -41,7 +41,13 @@ type Engine struct {
 	attn AttnKernels // the attention kernels in use (resolved: plain for fp32 and other head sizes)
 	auto *AttnChoice // how OLMOLAB_GPU_ATTN=auto chose attn (nil otherwise)
 	fa   fusedAttn   // cuDNN's attention when attn is AttnCuDNN (nil otherwise)
-	kt   int         // key/query tile of the plain attention kernels
+	// fusedWS is a forward-only engine's cuDNN workspace, allocated on its
+	// own (0: none); a training engine's is in its arena
+	fusedWS dptr
+	// saidFallback: this engine has logged that a Scorer runs mma instead of
+	// cuDNN (once)
+	saidFallback bool
+	kt           int // key/query tile of the plain attention kernels
 	// smemMax is the most shared memory a block may have (the device's
 	// opt-in limit; above 48 KiB the device sets the kernel's attribute).
 	smemMax int
@@ -184,11 +190,21 @@ func (e *Engine) buildFused() error {
 	}
 	var err error
 	if e.fa, err = e.newFused(e.MB); err != nil {
-		return fmt.Errorf("gpu: attention cudnn: %v (use OLMOLAB_GPU_ATTN=mma)", err)
+		e.freeFused()
+		return &fusedError{err}
 	}
 	log.Printf("gpu: attention cudnn: %s", e.fa.describe())
 	return nil
 }
+
+// fusedError is cuDNN's attention refused for an engine's shape.
+type fusedError struct{ err error }
+
+func (f *fusedError) Error() string {
+	return fmt.Sprintf("gpu: attention cudnn: %v (use OLMOLAB_GPU_ATTN=mma)", f.err)
+}
+
+func (f *fusedError) Unwrap() error { return f.err }
 
 func newEngineWithPlan(dev device, plan *Plan, attn AttnKernels) (*Engine, error) {
 	e, err := newView(dev, plan, model.NewLayout(plan.Config), attn)
@@ -597,10 +613,7 @@ func (e *Engine) Close() {
 			e.must("profile events", e.prof.st.close())
 			e.prof = nil
 		}
-		if e.fa != nil {
-			e.fa.close()
-			e.fa = nil
-		}
+		e.freeFused()
 		if e.base != 0 && e.owned {
 			e.must("free", e.dev.free(e.base))
 		}

@@ -25,6 +25,7 @@ type fusedAttnShape struct {
 	B, T, NH, NKV, HS           int
 	ldq, ldk, ldv, ldo, ldgrads int
 	scale                       float64
+	fwdOnly                     bool // build the forward only (a forward-only engine's): its workspace is the forward's
 }
 
 func (s fusedAttnShape) String() string {
@@ -57,29 +58,47 @@ type fusedAttnDevice interface {
 // fake device).
 var errNoFused = errors.New("this device offers no cuDNN (only the CUDA engine does)")
 
-// fusedShape is the engine's attention as a fusedAttnShape for B sequences.
+// fusedShape is the engine's attention as a fusedAttnShape for B sequences
+// (the forward only on a forward-only engine).
 func (e *Engine) fusedShape(B int) fusedAttnShape {
 	return fusedAttnShape{B: B, T: e.T, NH: e.NH, NKV: e.NKV, HS: e.HS, ldq: e.QC, ldk: e.KC, ldv: e.qkvW, ldo: e.QC,
-		ldgrads: e.qkvW, scale: e.scale}
+		ldgrads: e.qkvW, scale: e.scale, fwdOnly: e.plan != nil && e.plan.Scoring}
 }
 
-// fusedWorkspace is what the memory plan reserves for cuDNN's attention at mb
+// fusedWorkspace is what a training plan reserves for cuDNN's attention at mb
 // sequences a pass: its deterministic backward keeps dP, the (T, T) bf16
 // scores' gradient per head, in the workspace (cudnn-frontend sizes it
 // b·h·⌈T⌉₆₄²·2 bytes), plus an fp32 (B·T, NH·HS) buffer and 64 MiB for
 // anything else an engine asks. The plan checks the engine's real figure
-// against this at start (unverified on a GPU: gpu/README.md).
+// against this at start (unverified on a GPU: gpu/README.md). A
+// forward-only plan reserves none: its engine builds the forward graph only
+// and allocates what that asks for (newFused).
 func fusedWorkspace(mb, NH, T, HS int) int64 {
 	t := int64((T + 63) / 64 * 64)
 	return int64(mb)*int64(NH)*t*t*2 + int64(mb)*int64(NH)*t*int64(HS)*4 + 64<<20
 }
 
-// newFused builds the engine's fused attention for B sequences a pass, its
-// workspace in the arena's region for it.
+// newFused builds the engine's fused attention for B sequences a pass: a
+// training engine's workspace in the arena's region for it; a forward-only
+// engine's, the forward plan's bytes only (cuDNN tells them once the plan is
+// made; reportedly a few bytes), allocated on their own and freed at Close.
 func (e *Engine) newFused(B int) (fusedAttn, error) {
 	fd, ok := e.dev.(fusedAttnDevice)
 	if !ok {
 		return nil, errNoFused
+	}
+	if e.plan.Scoring {
+		return fd.newFusedAttn(e.fusedShape(B), func(bytes int64) (dptr, error) {
+			if bytes <= 0 {
+				return 0, nil
+			}
+			p, err := e.dev.alloc(bytes)
+			if err != nil {
+				return 0, fmt.Errorf("allocating cuDNN's forward workspace of %d bytes: %w", bytes, err)
+			}
+			e.fusedWS = p
+			return p, nil
+		})
 	}
 	if e.o.attnWS < 0 {
 		return nil, errors.New("the memory plan reserved no workspace for it")
@@ -91,6 +110,19 @@ func (e *Engine) newFused(B int) (fusedAttn, error) {
 		}
 		return e.p(e.o.attnWS), nil
 	})
+}
+
+// freeFused closes the fused attention and frees a forward-only engine's
+// workspace.
+func (e *Engine) freeFused() {
+	if e.fa != nil {
+		e.fa.close()
+		e.fa = nil
+	}
+	if e.fusedWS != 0 {
+		e.must("free", e.dev.free(e.fusedWS))
+		e.fusedWS = 0
+	}
 }
 
 // fused panics on a failed library call, as launch does on a failed launch.

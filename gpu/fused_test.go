@@ -3,6 +3,8 @@ package gpu
 import (
 	"errors"
 	"fmt"
+	"log"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +19,8 @@ type fusedFake struct {
 	*fakeDevice
 	libErr   error
 	want     int64 // the workspace each attention asks for
+	wantFwd  int64 // a forward-only one's (its forward plan's only)
+	refuse   func(fusedAttnShape) error
 	built    []fusedAttnShape
 	open     int
 	fwd, bwd int
@@ -25,11 +29,20 @@ type fusedFake struct {
 func (f *fusedFake) fusedAttnLib() (string, error) { return "fake cuDNN 9.10.2", f.libErr }
 
 func (f *fusedFake) newFusedAttn(s fusedAttnShape, ws func(int64) (dptr, error)) (fusedAttn, error) {
-	p, err := ws(f.want)
+	if f.refuse != nil {
+		if err := f.refuse(s); err != nil {
+			return nil, err
+		}
+	}
+	want := f.want
+	if s.fwdOnly {
+		want = f.wantFwd
+	}
+	p, err := ws(want)
 	if err != nil {
 		return nil, err
 	}
-	if err := f.check("cudnn workspace", p, f.want); f.want > 0 && err != nil {
+	if err := f.check("cudnn workspace", p, want); want > 0 && err != nil {
 		return nil, err
 	}
 	f.built = append(f.built, s)
@@ -63,6 +76,9 @@ func (a *fakeFused) fwd(o, lse, q, k, v dptr) error {
 func (a *fakeFused) bwd(dq, dk, dv, D, dout, o, lse, q, k, v dptr) error {
 	s := a.s
 	a.f.bwd++
+	if s.fwdOnly {
+		return errors.New("backward of a forward-only attention")
+	}
 	if dk-dq != dptr(2*s.NH*s.HS) || dv-dk != dptr(2*s.NKV*s.HS) {
 		return fmt.Errorf("dq, dk, dv at %#x, %#x, %#x: not the column blocks of one dqkv row", dq, dk, dv)
 	}
@@ -279,5 +295,94 @@ func TestFusedBench(t *testing.T) {
 	}
 	if _, err := benchAttention(newFake(t), p); err == nil || !strings.Contains(err.Error(), "cudnn: this device offers no cuDNN") {
 		t.Errorf("without a library: %v", err)
+	}
+}
+
+// cuDNN ≤ 9.15 refuses T not a multiple of 128 (internal/cudnn
+// versionRefuses): the fake refuses them likewise.
+func refuseShortT(s fusedAttnShape) error {
+	if s.T%128 != 0 {
+		return fmt.Errorf("cudnn sdpa %s: cuDNN 9.10.2's SDPA backward needs T a multiple of 128 here, T=%d", s, s.T)
+	}
+	return nil
+}
+
+// A Scorer whose shape cuDNN refuses (short rows under cuDNN ≤ 9.15) runs
+// the mma forward instead of failing (the lab then scores on the run's full
+// rows), said once in the log per engine; one whose shape it takes keeps
+// cuDNN, forward only.
+func TestFusedScorerFallsBack(t *testing.T) {
+	var logged strings.Builder
+	log.SetOutput(&logged)
+	defer log.SetOutput(os.Stderr)
+	cfg := smallConfig(128, 2, 1, 64)
+	f := &fusedFake{fakeDevice: newFake(t), want: 1 << 20, refuse: refuseShortT}
+	e, err := newEngine(f, cfg, 2, 128, Options{Attention: AttnKernels{Kind: AttnCuDNN}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	for i := range 2 {
+		s, err := e.Scorer(4, 32)
+		if err != nil {
+			t.Fatalf("Scorer at 4×32 with cudnn: %v", err)
+		}
+		if s.Attention().Kind != AttnMMA {
+			t.Errorf("Scorer at 4×32: attention %s, want mma", s.Attention())
+		}
+		fwd, mma := f.fwd, f.kernels["attn_fwd_mma64"]
+		ids := make([]int32, 4*32)
+		s.LogProbs(make([]float32, 4*32), ids, ids)
+		if f.fwd != fwd || f.kernels["attn_fwd_mma64"]-mma != cfg.NumHiddenLayers {
+			t.Errorf("Scorer %d: %d cuDNN forward calls, %d mma forwards; want 0 and %d", i, f.fwd-fwd, f.kernels["attn_fwd_mma64"]-mma, cfg.NumHiddenLayers)
+		}
+		s.Close()
+	}
+	if n := strings.Count(logged.String(), "runs the mma forward"); n != 1 {
+		t.Errorf("said %d times, want once:\n%s", n, logged.String())
+	}
+	if !strings.Contains(logged.String(), "T a multiple of 128") {
+		t.Errorf("the log does not say why:\n%s", logged.String())
+	}
+	s, err := e.Scorer(1, 128)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Attention().Kind != AttnCuDNN || !f.built[len(f.built)-1].fwdOnly {
+		t.Errorf("Scorer at 1×128: attention %s, built %+v; want cudnn, forward only", s.Attention(), f.built[len(f.built)-1])
+	}
+	s.LogProbs(make([]float32, 128), make([]int32, 128), make([]int32, 128))
+}
+
+// A forward-only engine with cudnn reserves no backward-sized workspace in
+// its plan: it builds the forward graph only and gets the bytes cuDNN's
+// forward plan asks for, allocated on their own (none when it asks none),
+// freed at Close.
+func TestFusedForwardOnlyWorkspace(t *testing.T) {
+	cfg := smallConfig(128, 2, 1, 64)
+	cudnn := Options{Attention: AttnKernels{Kind: AttnCuDNN}}
+	for _, wantFwd := range []int64{0, 4096} {
+		f := &fusedFake{fakeDevice: newFake(t), want: 1 << 30, wantFwd: wantFwd}
+		e, err := newScoringEngine(f, cfg, 2, 128, cudnn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.ContainsFunc(e.Plan().Buffers, func(b Buffer) bool { return b.Name == "attn.cudnn_workspace" }) {
+			t.Errorf("forward-only plan reserves the backward's workspace:\n%s", e.Plan().Describe())
+		}
+		if len(f.built) != 1 || !f.built[0].fwdOnly {
+			t.Fatalf("built %+v, want one forward-only attention", f.built)
+		}
+		if want := 1 + min(wantFwd, 1); len(f.allocs) != int(want) {
+			t.Errorf("forward workspace %d: %d device allocations, want %d (the arena, and the workspace if any)", wantFwd, len(f.allocs), want)
+		}
+		e.LogProbs(make([]float32, 2*128), make([]int32, 2*128), make([]int32, 2*128))
+		if f.fwd != cfg.NumHiddenLayers*e.B/e.MB {
+			t.Errorf("%d forward calls", f.fwd)
+		}
+		e.Close()
+		if len(f.allocs) != 0 || f.open != 0 {
+			t.Errorf("after Close: %d allocations, %d attentions open", len(f.allocs), f.open)
+		}
 	}
 }

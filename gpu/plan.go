@@ -364,7 +364,7 @@ func layoutPlan(kind planKind, cfg model.Config, B, T, mb, keep, chunk int, fp32
 		o.dD = pl.add("grad.D", int64(mb)*NH*int64(T)*4)
 	}
 	o.attnWS, o.attnWSBytes = -1, 0
-	if fused {
+	if fused && train { // a forward-only engine allocates its forward's (newFused)
 		o.attnWSBytes = fusedWorkspace(mb, int(NH), T, int(HS))
 		o.attnWS = pl.add("attn.cudnn_workspace", o.attnWSBytes)
 	}

@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"errors"
 	"fmt"
 	"log"
 
@@ -75,6 +76,11 @@ func scoringAttention(dev device, cfg model.Config, T int, opts Options) AttnKer
 // are for it. It must not run while e does (a Backend is used from one
 // goroutine at a time: the lab scores between steps). Closing e closes its
 // Scorers.
+//
+// With cuDNN's attention (OLMOLAB_GPU_ATTN=cudnn, or auto's choice), a
+// Scorer whose shape cuDNN refuses (rows not a multiple of 128 under cuDNN
+// ≤ 9.15, say) runs the mma forward instead, said once in the log per
+// engine; one it takes runs cuDNN's forward graph only.
 func (e *Engine) Scorer(B, T int) (*Engine, error) {
 	root := e
 	if e.parent != nil {
@@ -83,7 +89,22 @@ func (e *Engine) Scorer(B, T int) (*Engine, error) {
 	if root.closed {
 		panic("gpu: Scorer of a closed engine")
 	}
-	opts := Options{FP32: root.plan.FP32, Attention: root.attn}
+	s, err := root.newScorer(B, T, root.attn)
+	var fe *fusedError
+	if errors.As(err, &fe) {
+		mma := AttnKernels{Kind: AttnMMA}
+		if !root.saidFallback {
+			root.saidFallback = true
+			log.Printf("gpu: attention cudnn cannot take a scorer of %d×%d (%v): it runs the mma forward, as will this engine's other such scorers (said once)", B, T, fe.err)
+		}
+		s, err = root.newScorer(B, T, mma)
+	}
+	return s, err
+}
+
+// newScorer is Scorer of root with attention kernels attn.
+func (root *Engine) newScorer(B, T int, attn AttnKernels) (*Engine, error) {
+	opts := Options{FP32: root.plan.FP32, Attention: attn}
 	borrow := T <= root.T
 	var plan *Plan
 	var err error
@@ -92,7 +113,7 @@ func (e *Engine) Scorer(B, T int) (*Engine, error) {
 		borrow = err == nil
 	}
 	if !borrow {
-		free, _, ierr := func() (int64, int64, error) { defer e.dev.enter()(); return e.dev.memInfo() }()
+		free, _, ierr := func() (int64, int64, error) { defer root.dev.enter()(); return root.dev.memInfo() }()
 		if ierr != nil {
 			return nil, fmt.Errorf("gpu: memory info: %w", ierr)
 		}
@@ -100,18 +121,18 @@ func (e *Engine) Scorer(B, T int) (*Engine, error) {
 			return nil, fmt.Errorf("gpu: scorer at %d×%d beside the engine: %w", B, T, err)
 		}
 	}
-	s, err := newView(e.dev, plan, root.lay, root.attn)
+	s, err := newView(root.dev, plan, root.lay, attn)
 	if err != nil {
 		return nil, err
 	}
 	s.parent = root
 	s.f32w, s.bfw, s.wf32, s.wbf = root.f32w, root.bfw, root.wf32, root.wbf
-	defer e.dev.enter()()
+	defer root.dev.enter()()
 	if borrow {
 		s.base = root.p(root.plan.Scratch)
 		s.cos, s.sin = root.cos, root.sin // the first T rows of root's tables are s's
 	} else {
-		if s.base, err = e.dev.alloc(plan.Arena); err != nil {
+		if s.base, err = root.dev.alloc(plan.Arena); err != nil {
 			return nil, fmt.Errorf("gpu: allocating %.2f GiB for a scorer, %s: %w", gib(plan.Arena), plan, err)
 		}
 		s.owned = true
@@ -120,7 +141,7 @@ func (e *Engine) Scorer(B, T int) (*Engine, error) {
 	}
 	if err := s.buildFused(); err != nil {
 		if s.owned {
-			e.dev.free(s.base)
+			root.dev.free(s.base)
 		}
 		return nil, err
 	}

@@ -38,6 +38,9 @@ type SDPAShape struct {
 	LdO               int // o, and dout in the backward
 	LdDQ, LdDK, LdDV  int // the gradients the backward writes
 	Scale             float32
+	// ForwardOnly builds the forward graph and plan only (a scoring
+	// engine's): Workspace is then the forward plan's, and Backward fails.
+	ForwardOnly bool
 }
 
 func (s SDPAShape) String() string {
@@ -114,8 +117,10 @@ func NewSDPA(b Backend, h Handle, s SDPAShape) (*SDPA, error) {
 	g := &graphBuilder{b: b, s: s}
 	fwdOps := g.forward()
 	a.fwd = g.plan(h, "forward", fwdOps)
-	bwdOps := g.backward()
-	a.bwd = g.plan(h, "backward", bwdOps)
+	if !s.ForwardOnly {
+		bwdOps := g.backward()
+		a.bwd = g.plan(h, "backward", bwdOps)
+	}
 	a.closers = g.made
 	if g.err != nil {
 		a.Close()
@@ -158,8 +163,9 @@ func versionRefuses(v string, s SDPAShape) error {
 	return nil
 }
 
-// Workspace is the device workspace (bytes) the larger plan needs; Forward
-// and Backward take one at least this large.
+// Workspace is the device workspace (bytes) the larger plan needs (the
+// forward's with ForwardOnly); Forward and Backward take one at least this
+// large.
 func (a *SDPA) Workspace() int64 { return max(a.fwd.ws, a.bwd.ws) }
 
 // Describe says which engines were chosen: "fwd engine 7 (ws 0 B), bwd …".
@@ -175,6 +181,9 @@ func (a *SDPA) Describe() string {
 			s += fmt.Sprintf(", %d non-deterministic passed over", p.nondet)
 		}
 		return s
+	}
+	if a.Shape.ForwardOnly {
+		return "fwd " + d(a.fwd) + "; forward only"
 	}
 	return "fwd " + d(a.fwd) + "; bwd " + d(a.bwd)
 }
@@ -220,6 +229,9 @@ func (a *SDPA) Forward(p FwdPtrs, ws uintptr) error {
 
 // Backward runs the backward plan: dq, dk, dv (and D) from the rest.
 func (a *SDPA) Backward(p BwdPtrs, ws uintptr) error {
+	if a.Shape.ForwardOnly {
+		return fmt.Errorf("cudnn sdpa backward: %s was built forward only", a.Shape)
+	}
 	a.vp.ptrs = [len(bwdUIDs)]uintptr{p.Q, p.K, p.V, p.O, p.Stats, p.DO, p.D, p.DQ, p.DK, p.DV, a.constPtr(0), a.constPtr(1), a.constPtr(2)}
 	return a.run("backward", "backward variant pack", a.bwd, ws, bwdUIDs[:])
 }
