@@ -57,8 +57,8 @@ func (nullFused) describe() string                                    { return "
 func (nullFused) close()                                              {}
 
 // TestStepAllocatesNothing: after the first call, the GPU engine's training
-// step (ZeroGrads, ForwardBackward, GradNorm, Step), its LogProbs and a
-// Scorer's LogProbs make no Go heap allocation (model's
+// step (model.Trainer.Step: ZeroGrads, ForwardBackward, GradNorm, Step), its
+// LogProbs and a Scorer's LogProbs make no Go heap allocation (model's
 // TestStepAllocatesNothing for the CPU engine), on every attention path, in
 // both precisions, with passes and recomputation.
 func TestStepAllocatesNothing(t *testing.T) {
@@ -88,13 +88,9 @@ func TestStepAllocatesNothing(t *testing.T) {
 			defer e.Close()
 			ids, labels := make([]int32, B*T), make([]int32, B*T)
 			model.NewSyntheticStream(c.cfg.VocabSize, 1).Fill(ids, labels, T)
-			opt := model.OLMo2AdamW()
-			step := func() {
-				e.ZeroGrads()
-				e.ForwardBackward(ids, labels, 1e-3, 1e-4)
-				e.GradNorm()
-				e.Step(opt, 1e-3, 0.5)
-			}
+			// the trainer's step: ZeroGrads, ForwardBackward, GradNorm, clipping, Step
+			tr := &model.Trainer{B: e, P: model.TrainerParams{Opt: model.OLMo2AdamW(), MaxGradNorm: 1, ZLoss: 1e-5}}
+			step := func() { tr.Step(ids, labels, 1e-3) }
 			step()
 			if n := testing.AllocsPerRun(5, step); n != 0 {
 				t.Errorf("%s, attention %s: a training step allocates %.1f times", e.Plan(), e.Attention(), n)
