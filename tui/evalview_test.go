@@ -2,6 +2,7 @@ package tui
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -376,5 +377,78 @@ func TestEvalViewSoupEndInALaterFrame(t *testing.T) {
 	runCmds(m, cmd)
 	if s := screen(m); !strings.Contains(s, "latest scores · quickstart-test  step 40 (soup)") || !strings.Contains(lineWith(s, "  arith "), "0.127*") {
 		t.Errorf("the evaluation view does not show the soup the run ended with:\n%s", s)
+	}
+}
+
+// The dashboard's evaluation line and the evaluation view show the same
+// evaluation: the run's own. After a soup made with s (a side job: the run
+// goes on with its own weights) the line showed the soup's scores, labelled
+// "(soup)", while the view showed the run's; a soup the recipe planned is
+// the run's final model, and both show its scores.
+func TestEvalLineMatchesEvalViewAfterSoup(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		final   bool
+		want    string  // the evaluation both show
+		arith   float64 // its arith score
+		summary string
+	}{
+		{"side soup", false, "@80 (interval)", 0.2, ""},
+		{"planned soup", true, "@90 (soup)", 0.127, `{"state":"finished","steps":90,"soup":{"from_step":90,"final":true}}`},
+		// a run from before the soup report said final: it finished at the
+		// soup's step, so with the soup's weights
+		{"planned soup, older report", false, "@90 (soup)", 0.127, `{"state":"finished","steps":90,"soup":{"from_step":90}}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			name := "quickstart-test"
+			m, f := liveModel(t, testOptions(t, 100, 30), nil)
+			var evs []lab.Event
+			var recs []byte
+			eval := func(step int64, run, why string, v float64) {
+				scores := []lab.EvalScore{{Task: "arith", Formulation: "rc", Metric: olmes.MetricAccRaw, Value: v, Primary: true}}
+				evs = append(evs, lab.Event{Type: lab.EvEval, Time: t0.Add(time.Duration(step) * 100 * time.Millisecond), Run: name,
+					Step: step, Tokens: step * testGB, Phase: "stage1", Message: why, Evals: scores})
+				b, _ := json.Marshal(lab.EvalRecord{Run: run, Step: step, Tokens: step * testGB, Why: why, Task: "arith", Form: "rc",
+					Metric: olmes.MetricAccRaw, Value: v, Primary: true, Time: t0})
+				recs = append(append(recs, b...), '\n')
+			}
+			for _, e := range syntheticSoupRun(name, testRecipe(t)) {
+				if e.Type == lab.EvStep && e.Step == 81 && e.Run == name {
+					eval(80, name, "interval", 0.2)
+				}
+				if e.Soup != nil { // soup done: the ingredients and the soup were evaluated first
+					eval(90, name+"/ingredient-1-seed-42", "soup ingredient", 0.15)
+					eval(90, name+"/soup", "soup", 0.127)
+					e.Soup.Final = c.final
+				}
+				evs = append(evs, e)
+			}
+			ended := c.summary != ""
+			if ended {
+				var sum lab.RunSummary
+				if err := json.Unmarshal([]byte(c.summary), &sum); err != nil {
+					t.Fatal(err)
+				}
+				os.WriteFile(filepath.Join(f.dir, lab.SummaryFile), []byte(c.summary), 0o644)
+				evs = append(evs, lab.Event{Type: lab.EvDone, Time: t0.Add(20 * time.Second), Run: name, Step: 90, Tokens: 90 * testGB,
+					State: "finished", Summary: &sum})
+			}
+			os.WriteFile(filepath.Join(f.dir, lab.EvalsFile), recs, 0o644)
+			m.Update(runEventsMsg{gen: m.liveGen, events: evs, done: ended})
+			wantLine := fmt.Sprintf("eval %s arith %.3f", c.want, c.arith)
+			if s := screen(m); !strings.Contains(s, wantLine) {
+				t.Errorf("the dashboard's evaluation line is not %q:\n%s", wantLine, s)
+			}
+			if hint := "the soup's scores are in the runs view"; !c.final && !ended && !strings.Contains(m.liveData.Message, hint) {
+				t.Errorf("after a side soup the message %q does not say %q", m.liveData.Message, hint)
+			}
+			m.Update(keyMsg("3"))
+			m.Update(m.loadEvals()())
+			s := screen(m)
+			head := "latest scores · " + name + "  step " + strings.TrimPrefix(c.want, "@")
+			if !strings.Contains(s, head) || !strings.Contains(lineWith(s, "  arith "), fmt.Sprintf("%.3f*", c.arith)) {
+				t.Errorf("the evaluation view does not show %q with arith %.3f:\n%s", head, c.arith, s)
+			}
+		})
 	}
 }

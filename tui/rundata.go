@@ -58,6 +58,13 @@ type marker struct {
 	Text         string
 }
 
+// The reasons the lab records a soup's evaluations under (evals.jsonl's why,
+// the eval event's message).
+const (
+	soupEval           = "soup"
+	soupIngredientEval = "soup ingredient"
+)
+
 // evalSnapshot is the latest evaluation of a run.
 type evalSnapshot struct {
 	Step   int64
@@ -83,7 +90,8 @@ type runData struct {
 	Ended       bool
 	TotalTokens int64
 	Mix         []data.SourceSpec
-	Eval        *evalSnapshot
+	Eval        *evalSnapshot // the run's own latest evaluation, as the evaluation view shows
+	SoupEval    *evalSnapshot // the latest soup's: the run's own if the run ends with that soup
 	Summary     *lab.RunSummary
 	Soups       []*lab.SoupReport
 	Checkpoint  string
@@ -153,7 +161,18 @@ func (d *runData) apply(e lab.Event) {
 		d.Checkpoint = e.Checkpoint
 		d.note(e, fmt.Sprintf("checkpoint at step %d → %s", e.Step, e.Checkpoint))
 	case lab.EvEval:
-		d.Eval = &evalSnapshot{Step: e.Step, Why: e.Message, Scores: e.Evals}
+		// a soup's ingredients and the soup itself are evaluated as they are
+		// made; those scores are not the run's (the runs view lists them
+		// under the soup), unless the soup is the run's final model: "soup
+		// done" says (applyPhase), as the evaluation view and summary.json
+		// count it
+		switch snap := (&evalSnapshot{Step: e.Step, Why: e.Message, Scores: e.Evals}); e.Message {
+		case soupIngredientEval:
+		case soupEval:
+			d.SoupEval = snap
+		default:
+			d.Eval = snap
+		}
 		d.Markers = append(d.Markers, marker{Kind: markEval, Step: e.Step, Tokens: e.Tokens, Text: e.Message})
 		d.note(e, fmt.Sprintf("evaluation (%s) at step %d", e.Message, e.Step))
 	case lab.EvWarning:
@@ -170,6 +189,11 @@ func (d *runData) apply(e lab.Event) {
 		}
 		d.Ended = true
 		d.Summary = e.Summary
+		if s := e.Summary; s != nil && s.State == "finished" && s.Soup != nil && s.Soup.FromStep == s.Steps && d.SoupEval != nil {
+			// a run from before the soup report said final: it finished at
+			// its soup's step, so with the soup's weights (endedWithSoup)
+			d.Eval = d.SoupEval
+		}
 		msg := fmt.Sprintf("run %s at step %d", d.State, e.Step)
 		if e.Message != "" && e.Message != d.State {
 			msg += ": " + e.Message
@@ -304,6 +328,13 @@ func (d *runData) applyPhase(e lab.Event) {
 		// made on request, "soup" after the recipe's final soup
 		if e.Soup != nil {
 			d.Soups = append(d.Soups, e.Soup)
+			if e.Soup.Final && d.SoupEval != nil {
+				d.Eval = d.SoupEval
+			}
+			if !e.Soup.Final && d.SoupEval != nil {
+				// the evaluation line keeps the run's scores: say where the soup's are
+				msg += "; the soup's scores are in the runs view"
+			}
 		}
 		d.LastIng = lab.Event{}
 		d.SoupRunning = false
