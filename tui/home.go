@@ -42,11 +42,12 @@ const stateW = 11
 // runCells is a run's state glyph, its name in a column nameW cells wide and
 // its state in a column stateW wide: the start of a run's row in the runs view
 // and its whole row in the recipes and runs list, so that both line up their
-// states the same way.
+// states the same way. A name too long is cut in its middle, so the runs of
+// one recipe, which differ in their ends (the time), stay apart.
 func (m *Model) runCells(r runInfo, nameW, stateW int) string {
 	t := m.theme
 	st := m.runStateOf(r)
-	return t.State(st).Render(stateGlyph(st)) + " " + t.Text.Render(padRight(truncate(r.Name, nameW), nameW)) + " " +
+	return t.State(st).Render(stateGlyph(st)) + " " + t.Text.Render(padRight(truncateMiddle(r.Name, nameW), nameW)) + " " +
 		t.State(st).Render(padRight(st, stateW))
 }
 
@@ -75,7 +76,7 @@ func fmtLoss(x float64) string {
 // of the one under the cursor beside them.
 func (m *Model) viewHome(w, h int) []string {
 	t := m.theme
-	lw := min(44, w/2)
+	lw := m.homeListWidth(w)
 	type item struct {
 		text     string
 		header   bool
@@ -153,6 +154,38 @@ func (m *Model) viewHome(w, h int) []string {
 	return out
 }
 
+// homeListWidth is the width of the recipes and runs list: half the window
+// (at most 44 cells), or, when a recipe's or a run's row needs more, what the
+// longest needs, leaving the details beside it 20 cells. At 60 columns a
+// fixed half cut the runs of one recipe to the same "tiny-20261129-0…" with
+// room to spare.
+func (m *Model) homeListWidth(w int) int {
+	lw := min(44, w/2)
+	need := 0
+	for _, r := range m.recipes {
+		src := len("shipped")
+		switch {
+		case r.Err != nil:
+			src = len("does not parse")
+		case r.File:
+			src = lenRunes("./" + lastPathElem(r.Path))
+		}
+		need = max(need, 2+lenRunes(r.Name)+1+src)
+	}
+	stW := 0
+	for _, r := range m.runs {
+		stW = max(stW, lenRunes(m.runStateOf(r)))
+	}
+	for _, r := range m.runs {
+		need = max(need, 2+2+lenRunes(r.Name)+1+stW)
+	}
+	need++ // a cell before the border
+	if need > lw {
+		lw = max(lw, min(need, w-2-20))
+	}
+	return lw
+}
+
 func lastPathElem(p string) string {
 	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
 		return p[i+1:]
@@ -193,9 +226,10 @@ func (m *Model) homeDetails(w, h int) []string {
 	st := m.runStateOf(r)
 	lines = append(lines, t.Heading.Render(truncate(r.Name, w)), t.Subtle.Render(truncate(r.Dir, w)), "",
 		t.Subtle.Render("state  ")+t.State(st).Render(stateGlyph(st)+" "+st),
-		t.Subtle.Render("recipe ")+t.Text.Render(r.Recipe),
-		t.Subtle.Render("steps  ")+t.Text.Render(fmt.Sprintf("%d (%s tokens)", r.Steps, lab.HumanCount(r.Tokens))),
-		t.Subtle.Render("loss   ")+t.Text.Render(fmt.Sprintf("best %s · last %s", fmtLoss(r.BestLoss), fmtLoss(r.LastLoss))))
+		t.Subtle.Render("recipe ")+t.Text.Render(r.Recipe))
+	// wrapped, not cut: on a narrow window the last loss went
+	wrap(t.Subtle.Render("steps  ") + t.Text.Render(fmt.Sprintf("%d (%s tokens)", r.Steps, lab.HumanCount(r.Tokens))))
+	wrap(t.Subtle.Render("loss   ") + t.Text.Render(fmt.Sprintf("best %s · last %s", fmtLoss(r.BestLoss), fmtLoss(r.LastLoss))))
 	if r.lockMode == "headless" {
 		lines = append(lines, t.Running.Render("training headless; open it to follow, t takes it over"))
 	}

@@ -3,8 +3,10 @@ package tui
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/charmbracelet/x/ansi"
 
@@ -80,6 +82,61 @@ func TestHomeStateColumnAsWideAsItsStates(t *testing.T) {
 	for _, want := range []string{"  ✓ a-much-longer-run-name-b finished", "  ✓ quickstart-a             finished"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("no %q:\n%s", want, s)
+		}
+	}
+}
+
+// At 60 columns the list takes the width its rows need (leaving the details
+// 20 cells): it was half the window, 30 cells, and cut two runs of one recipe
+// to the same "tiny-20261129-0…" with room to spare. A name longer than that
+// is cut in its middle, keeping the time that tells the runs apart. The
+// details of a run wrap its losses instead of cutting the last one off.
+func TestHomeListUsesTheWidthAt60Columns(t *testing.T) {
+	for _, c := range []struct {
+		names []string
+		want  []string // on the rows, before the state
+	}{
+		{[]string{"tiny-20261129-024924", "tiny-20261129-024935"}, []string{"tiny-20261129-024924", "tiny-20261129-024935"}},
+		{[]string{"quickstart-20261129-024924", "quickstart-20261129-024935"}, []string{"quickstart-…61129-024924", "quickstart-…61129-024935"}},
+	} {
+		o := testOptions(t, 60, 16)
+		rec := testRecipe(t)
+		for i, n := range c.names {
+			dir := filepath.Join(o.RunsDir, n)
+			writeRunDir(t, dir, rec, syntheticRun(n, rec))
+			os.WriteFile(filepath.Join(dir, lab.SummaryFile), []byte(`{"state":"finished","steps":120,"tokens":245760}`), 0o644)
+			ts := t0.Add(time.Duration(i) * time.Minute)
+			os.Chtimes(filepath.Join(dir, lab.MetricsFile), ts, ts)
+		}
+		m := New(o)
+		m.homeCursor = len(m.recipes) // the first run
+		checkFrame(t, m, 60, 16)
+		s := screen(m)
+		for _, n := range c.want {
+			if !strings.Contains(s, "✓ "+n+" finished") {
+				t.Errorf("no row %q beside its state:\n%s", n, s)
+			}
+		}
+		if !regexp.MustCompile(`last\s+\d\.\d{4}`).MatchString(s) {
+			t.Errorf("the run's details lost its last loss:\n%s", s)
+		}
+	}
+}
+
+func TestTruncateMiddle(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		w    int
+		want string
+	}{
+		{"tiny-20261129-024924", 20, "tiny-20261129-024924"},
+		{"tiny-20261129-024924", 12, "tiny-…024924"},
+		{"quickstart-20261129-024935", 24, "quickstart-…61129-024935"},
+		{"abc", 2, "a…"},
+		{"abc", 0, ""},
+	} {
+		if got := truncateMiddle(c.s, c.w); got != c.want || ansi.StringWidth(got) > c.w {
+			t.Errorf("truncateMiddle(%q, %d) = %q, want %q", c.s, c.w, got, c.want)
 		}
 	}
 }

@@ -96,6 +96,21 @@ func truncate(s string, w int) string {
 	return ansi.Truncate(s, w, "…")
 }
 
+// truncateMiddle cuts plain text s to w cells in its middle, keeping its
+// start and end: runs of one recipe differ only at the end of their names
+// ("tiny-20261129-024924", "tiny-20261129-024935"), which truncate cuts off.
+func truncateMiddle(s string, w int) string {
+	if ansi.StringWidth(s) <= w {
+		return s
+	}
+	if w <= 2 {
+		return truncate(s, w)
+	}
+	head := (w - 1) / 2
+	tail := w - 1 - head
+	return ansi.Truncate(s, head, "") + "…" + ansi.TruncateLeft(s, ansi.StringWidth(s)-tail, "")
+}
+
 // overlay draws box centred on top of screen.
 func overlay(screen, box string, w, h int) string {
 	bw, bh := lipgloss.Width(box), lipgloss.Height(box)
