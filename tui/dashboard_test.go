@@ -138,3 +138,38 @@ func TestInterruptedRunSaysHowToContinue(t *testing.T) {
 		t.Errorf("message line %q, want %q", got, want)
 	}
 }
+
+// When a live run ends, its own last word stays on the notice line: the
+// reason a run diverged, and the line that continues a stopped run. The
+// session's "run NAME diverged" replaced it the moment the run ended, so
+// nothing on screen said why, or how to go on.
+func TestRunEndKeepsTheRunsLastWord(t *testing.T) {
+	for _, c := range []struct {
+		state, message, want string
+	}{
+		{"diverged", "training diverged: 5 non-finite steps in a row (last loss 1.3e+10, grad norm NaN)",
+			"run diverged at step 40: training diverged: 5 non-finite steps in a row"},
+		{"stopped", "", "run stopped at step 40; continue it with: olmolab --batch --resume runs/quickstart-test"},
+	} {
+		t.Run(c.state, func(t *testing.T) {
+			o := testOptions(t, 160, 30)
+			clock := t0
+			o.Now = func() time.Time { clock = clock.Add(time.Second); return clock } // a notice comes after the events before it
+			m, f := liveModel(t, o, stage1Events("quickstart-test"))
+			done := lab.Event{Type: lab.EvDone, Time: clock.Add(time.Second / 2), Run: f.name, Step: 40, Tokens: 40 * testGB,
+				State: c.state, Message: c.message}
+			m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{done}, done: true})
+			lines := strings.Split(screen(m), "\n")
+			notice := lines[len(lines)-3] // above the help line and the final newline
+			if !strings.Contains(notice, c.want) {
+				t.Errorf("the notice line is %q, want %q", notice, c.want)
+			}
+			// a diverged run's in the error colour, as its error events were
+			errStart, _, _ := strings.Cut(m.theme.Error.Render("x"), "x")
+			raw := strings.Split(m.render(), "\n")
+			if isErr := strings.HasPrefix(raw[len(raw)-2], errStart+" run "); isErr != (c.state == "diverged") {
+				t.Errorf("notice in the error colour: %v, want %v: %q", isErr, c.state == "diverged", raw[len(raw)-2])
+			}
+		})
+	}
+}

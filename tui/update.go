@@ -475,7 +475,12 @@ func (m *Model) handleRunEvents(msg runEventsMsg) tea.Cmd {
 			return detachedMsg{dir: dir, pid: pid, err: err}
 		}
 	}
-	m.setNotice(true, "run %s %s", r.Name(), m.liveData.State)
+	if m.liveData.MessageKind != lab.EvDone {
+		// the run's own last word (its done event: "run diverged at step 16:
+		// training diverged: …", or the line that continues a stopped run)
+		// says more than this, and a newer notice would hide it
+		m.setNotice(true, "run %s %s", r.Name(), m.liveData.State)
+	}
 	cmds := []tea.Cmd{m.scanCmd(), reload}
 	if m.mode == modeEvals {
 		// the final evaluation may come in the frame that ends the run; and

@@ -169,6 +169,10 @@ func (m *Model) viewNotice(w int) string {
 			st = t.Error
 		case "spike":
 			st = t.Spike
+		case "done":
+			if s := m.cur.State; s == "failed" || s == "diverged" || s == "crashed" {
+				st = t.Error
+			}
 		}
 	}
 	return padRight(st.Render(" "+truncate(msg, w-2)), w)
