@@ -45,3 +45,22 @@ func TestDocsKeyTable(t *testing.T) {
 		t.Errorf("docs/tui.md's key table is not the KeyMap's (go test ./tui -update):\n%s", want)
 	}
 }
+
+// The help line keeps "? full help • q quit" at its end however many keys
+// apply: cut from the end, at 80 columns the dashboard's line of a training
+// run ended "v evaluate now • space pause training …", saying neither how to
+// see the other keys nor how to leave.
+func TestHelpLineKeepsHelpAndQuit(t *testing.T) {
+	for _, w := range []int{60, 80, 120} {
+		m, _ := liveModel(t, testOptions(t, w, 24), stage1Events("quickstart-test"))
+		for _, view := range []string{"1", "2", "3"} {
+			press(m, view)
+			checkFrame(t, m, w, 24)
+			lines := strings.Split(screen(m), "\n")
+			help := lines[len(lines)-2]
+			if !strings.HasSuffix(help, "? full help • q quit") {
+				t.Errorf("%d columns, view %s: the help line %q does not end with ? and q", w, view, help)
+			}
+		}
+	}
+}

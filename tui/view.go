@@ -65,7 +65,7 @@ func (m *Model) render() string {
 	lines := make([]string, 0, h)
 	lines = append(lines, m.viewHeader(w))
 	lines = append(lines, fitLines(body, w, bodyH)...)
-	lines = append(lines, m.viewNotice(w), padRight(m.help.ShortHelpView(m.keys.ShortHelp()), w))
+	lines = append(lines, m.viewNotice(w), padRight(m.shortHelpLine(w), w))
 	screen := strings.Join(lines, "\n")
 	if m.showHelp {
 		screen = overlay(screen, m.viewHelpPage(w-4, h-2), w, h)
@@ -74,6 +74,38 @@ func (m *Model) render() string {
 		screen = overlay(screen, m.viewDialog(m.dialogSize()), w, h)
 	}
 	return screen
+}
+
+// shortHelpLine is the help line within w cells: the keys that apply, and
+// what has no room cut with "…", but never the full help and quit at its end
+// (cut with the rest at 80 columns, the dashboard's line did not say how to
+// see the others, or how to leave).
+func (m *Model) shortHelpLine(w int) string {
+	var rest, tail []key.Binding
+	for _, b := range m.keys.ShortHelp() {
+		if !b.Enabled() {
+			continue
+		}
+		if b.Help() == m.keys.Help.Help() || b.Help() == m.keys.Quit.Help() {
+			tail = append(tail, b)
+			continue
+		}
+		rest = append(rest, b)
+	}
+	h := m.help
+	h.SetWidth(0)
+	tailView := h.ShortHelpView(tail)
+	if tailView == "" || len(rest) == 0 {
+		h.SetWidth(w)
+		return h.ShortHelpView(append(rest, tail...))
+	}
+	sep := h.Styles.ShortSeparator.Inline(true).Render(h.ShortSeparator)
+	h.SetWidth(w - lipgloss.Width(sep+tailView))
+	restView := h.ShortHelpView(rest)
+	if restView == "" {
+		return tailView
+	}
+	return restView + sep + tailView
 }
 
 // fitLines pads or cuts lines to exactly h lines of w cells.
