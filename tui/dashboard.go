@@ -71,9 +71,9 @@ func (m *Model) statusLines(d *runData, w int) []string {
 	if d.TotalTokens > 0 {
 		pct = fmt.Sprintf(" %.0f%%", min(100, 100*float64(e.Tokens)/float64(d.TotalTokens)))
 	}
-	l1 := lbl(" step ") + val(steps) + sep + lbl("tok ") + val(lab.HumanCount(e.Tokens)+"/"+lab.HumanCount(d.TotalTokens)) + lbl(pct) +
-		sep + lbl("loss ") + val(fmtY(e.Loss)) + " " + zst(e.LossZ).Render(fmtZ(e.LossZ)) +
-		sep + lbl("grad ") + val(fmtY(e.GradNorm)) + " " + zst(e.GradZ).Render(fmtZ(e.GradZ))
+	l1 := []string{lbl("step ") + val(steps), lbl("tok ") + val(lab.HumanCount(e.Tokens)+"/"+lab.HumanCount(d.TotalTokens)) + lbl(pct),
+		lbl("loss ") + val(fmtY(e.Loss)) + " " + zst(e.LossZ).Render(fmtZ(e.LossZ)),
+		lbl("grad ") + val(fmtY(e.GradNorm)) + " " + zst(e.GradZ).Render(fmtZ(e.GradZ))}
 	phase := d.Phase
 	if strings.HasPrefix(phase, "soup") && d.LastIng.Phase != "" {
 		phase = d.LastIng.Phase
@@ -108,10 +108,9 @@ func (m *Model) statusLines(d *runData, w int) []string {
 	if d.State == "paused" && !d.Ended {
 		tps = t.State("paused").Render("paused")
 	}
-	l2 := lbl(" lr ") + val(fmtY(e.LR)) + " " + t.State(phaseState(phase)).Render(phase)
-	l2 += sep + tps +
-		sep + lbl("MFU ") + val(mfu) + sep + lbl("ETA ") + val(eta) +
-		sep + lbl("spike ") + spikeSt.Render(spike)
+	l2 := []string{lbl("lr ") + val(fmtY(e.LR)) + " " + t.State(phaseState(phase)).Render(phase), tps,
+		lbl("MFU ") + val(mfu), lbl("ETA ") + val(eta), lbl("spike ") + spikeSt.Render(spike)}
+	var last string // cut where it has no room, never given a line of its own
 	// Between steps the lab announces an evaluation or a checkpoint and
 	// reports it when done: say what it is busy with, and for how long. It
 	// goes last, so that on a narrow terminal it is what gets cut, not the
@@ -122,16 +121,54 @@ func (m *Model) statusLines(d *runData, w int) []string {
 		if since := m.opts.Now().Sub(d.BusySince); since >= time.Second && !d.BusySince.IsZero() {
 			busy += " " + fmtDuration(since)
 		}
-		l2 += sep + t.Accent.Render(busy)
+		last = t.Accent.Render(busy)
 	}
 	// otherwise say how long a live run has been quiet, so a stall is not
 	// mistaken for a hang
 	if d == m.liveData && active && d.Busy == "" && !d.lastTime.IsZero() {
 		if quiet := m.opts.Now().Sub(d.lastTime); quiet > 5*time.Second {
-			l2 += sep + t.Warning.Render("no step for "+fmtDuration(quiet))
+			last = t.Warning.Render("no step for " + fmtDuration(quiet))
 		}
 	}
-	return []string{padRight(l1, w), padRight(l2, w)}
+	lines := flowStatus(l1, l2, sep, w)
+	if last != "" {
+		lines[len(lines)-1] += sep + last
+	}
+	for i := range lines {
+		lines[i] = padRight(lines[i], w)
+	}
+	return lines
+}
+
+// flowStatus lays out the status's two groups of fields, each on a line of
+// its own where it fits in w cells. Where the first does not (at 60 columns),
+// what has no room goes to the start of the next line, and the second group
+// follows it there, flowing on to a third line: cut at the width, the first
+// line lost the grad norm, which no chart shows at 60×16.
+func flowStatus(first, second []string, sep string, w int) []string {
+	var lines []string
+	cur := ""
+	add := func(f string) {
+		switch {
+		case cur == "":
+			cur = " " + f
+		case lipgloss.Width(cur+sep+f) <= w:
+			cur += sep + f
+		default:
+			lines = append(lines, cur)
+			cur = " " + f
+		}
+	}
+	for _, f := range first {
+		add(f)
+	}
+	if len(lines) == 0 { // the first group fits: the second starts a line
+		lines, cur = append(lines, cur), ""
+	}
+	for _, f := range second {
+		add(f)
+	}
+	return append(lines, cur)
 }
 
 func phaseState(phase string) string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -177,12 +178,16 @@ func TestLegendListsEveryMarker(t *testing.T) {
 		m, _ := liveModel(t, testOptions(t, c.w, 24), syntheticRun("quickstart-test", testRecipe(t)))
 		checkFrame(t, m, c.w, 24)
 		lines := strings.Split(screen(m), "\n")
-		legend := lines[3]
+		title := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "▸ loss") })
+		if title < 0 {
+			t.Fatalf("%d columns: no loss chart:\n%s", c.w, strings.Join(lines, "\n"))
+		}
+		legend := lines[title]
 		if c.ownLine {
 			if strings.Contains(legend, "spike") {
 				t.Errorf("%d columns: the legend cannot fit the title line, yet is there: %q", c.w, legend)
 			}
-			legend = lines[4] + lines[5] // two lines at 60 columns
+			legend = lines[title+1] + lines[title+2] // two lines at 60 columns
 		}
 		for _, g := range []string{"▲ spike", "✗ " + c.labelFor["✗"], "E eval", "┊A anneal", "M mix", "S soup", "P/R pause/resume"} {
 			if !strings.Contains(legend, g) {
