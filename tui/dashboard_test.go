@@ -188,3 +188,23 @@ func TestRunEndKeepsTheRunsLastWord(t *testing.T) {
 		})
 	}
 }
+
+// The header gives the open run's state whole at every width: at 60 columns
+// the tabs left it 4 cells ("● a…" for annealing); they take short names
+// there. The run's name gets what is left, cut in its middle.
+func TestHeaderKeepsTheRunsState(t *testing.T) {
+	for _, c := range []struct {
+		w    int
+		want string
+	}{
+		{60, "  n recipes     ● annealing"},
+		{80, " olmolab  1 dashboard  2 runs  3 evaluation  n recipes  ● annealing quick…-test"},
+		{120, "● annealing quickstart-test"},
+	} {
+		m, _ := liveModel(t, testOptions(t, c.w, 24), syntheticRun("quickstart-test", testRecipe(t)))
+		checkFrame(t, m, c.w, 24)
+		if head := strings.Split(screen(m), "\n")[0]; !strings.Contains(head, c.want) {
+			t.Errorf("%d columns: header %q lacks %q", c.w, head, c.want)
+		}
+	}
+}

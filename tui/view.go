@@ -155,32 +155,49 @@ func overlay(screen, box string, w, h int) string {
 func (m *Model) viewHeader(w int) string {
 	t := m.theme
 	tabs := []struct {
-		md   mode
-		k, n string
-	}{{modeDashboard, "1", "dashboard"}, {modeRuns, "2", "runs"}, {modeEvals, "3", "evaluation"}, {modeHome, "n", "recipes"}}
-	var parts []string
-	for _, tb := range tabs {
-		label := tb.k + " " + tb.n
-		if tb.md == m.mode {
-			parts = append(parts, t.Selected.Render(" "+label+" "))
-		} else if tb.md == modeDashboard && m.cur == nil {
-			parts = append(parts, t.Faint.Render(" "+label+" "))
-		} else {
-			parts = append(parts, t.Subtle.Render(" "+label+" "))
+		md          mode
+		k, n, short string
+	}{{modeDashboard, "1", "dashboard", "dash"}, {modeRuns, "2", "runs", "runs"}, {modeEvals, "3", "evaluation", "eval"}, {modeHome, "n", "recipes", "recipes"}}
+	left := func(short bool) string {
+		var parts []string
+		for _, tb := range tabs {
+			label := tb.k + " " + tb.n
+			if short {
+				label = tb.k + " " + tb.short
+			}
+			if tb.md == m.mode {
+				parts = append(parts, t.Selected.Render(" "+label+" "))
+			} else if tb.md == modeDashboard && m.cur == nil {
+				parts = append(parts, t.Faint.Render(" "+label+" "))
+			} else {
+				parts = append(parts, t.Subtle.Render(" "+label+" "))
+			}
 		}
+		return t.Heading.Render(" olmolab ") + strings.Join(parts, "")
 	}
-	left := t.Heading.Render(" olmolab ") + strings.Join(parts, "")
-	right := ""
-	if m.cur != nil {
-		st := m.cur.displayState()
-		right = t.State(st).Render("● "+st) + " " + t.Text.Render(m.cur.Name) + " "
+	l := left(false)
+	if m.cur == nil {
+		return padRight(l, w)
 	}
-	room := w - lipgloss.Width(left) - 1
+	// the run's state whole, then its name (cut in its middle): where the
+	// tabs leave no room for the state and a few cells of name, they take
+	// their short names (at 60 columns the state read "● a…")
+	st := m.cur.displayState()
+	state := t.State(st).Render("● " + st)
+	const nameMin = 8
+	if w-lipgloss.Width(l)-1 < lipgloss.Width(state)+1+nameMin+1 {
+		l = left(true)
+	}
+	room := w - lipgloss.Width(l) - 1
+	right := state + " "
+	if nameRoom := room - lipgloss.Width(state) - 2; nameRoom >= 4 {
+		right += t.Text.Render(truncateMiddle(m.cur.Name, nameRoom)) + " "
+	}
 	if lipgloss.Width(right) > room {
 		right = truncate(right, max(room, 0))
 	}
-	gap := w - lipgloss.Width(left) - lipgloss.Width(right)
-	return left + strings.Repeat(" ", max(gap, 0)) + right
+	gap := w - lipgloss.Width(l) - lipgloss.Width(right)
+	return l + strings.Repeat(" ", max(gap, 0)) + right
 }
 
 func (m *Model) viewNotice(w int) string {
