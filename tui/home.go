@@ -212,6 +212,16 @@ func (m *Model) homeDetails(w, h int) []string {
 	if m.homeCursor < len(m.recipes) {
 		e := m.recipes[m.homeCursor]
 		lines = append(lines, t.Heading.Render(e.Name), t.Subtle.Render(e.Path), "")
+		if e.Path == m.startErrPath && m.startErr != "" {
+			// first: on a short window the facts below give way
+			lines = append(lines, t.Error.Render("could not start:"))
+			for _, l := range strings.Split(m.startErr, "\n") {
+				for _, wl := range wrapText(l, w) {
+					lines = append(lines, t.Error.Render(wl))
+				}
+			}
+			lines = append(lines, "")
+		}
 		for _, f := range recipeFacts(&e) {
 			wrap(f)
 		}

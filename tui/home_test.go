@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -138,5 +140,46 @@ func TestTruncateMiddle(t *testing.T) {
 		if got := truncateMiddle(c.s, c.w); got != c.want || ansi.StringWidth(got) > c.w {
 			t.Errorf("truncateMiddle(%q, %d) = %q, want %q", c.s, c.w, got, c.want)
 		}
+	}
+}
+
+// A recipe that parses but fails to start (its data is missing) says why in
+// full: the notice line had room for the start of the error only, and the
+// end, where the lab says what was wrong with the pattern and its HINT line
+// says what to do, was cut off. The whole error now shows beside the
+// recipe, in the error colour, until a launch of it starts.
+func TestLaunchErrorShownInFull(t *testing.T) {
+	o := testOptions(t, 60, 16)
+	fail := true
+	o.StartRun = func(_ context.Context, p lab.RunParams) (Run, error) {
+		if fail {
+			return nil, errors.New(`quickstart.yaml: dataset: data: source "web": /nonexistent/data/*.npy: glob matches no file` +
+				"\nHINT: check the pattern (* matches within one directory, ** across directories)")
+		}
+		return newFakeRun("quickstart-ok", filepath.Join(p.RunsDir, "quickstart-ok"), p.Recipe), nil
+	}
+	m := New(o)
+	launch := func() {
+		t.Helper()
+		m.Update(keyMsg("enter")) // the launch dialog
+		_, cmd := m.Update(keyMsg("enter"))
+		if cmd == nil {
+			t.Fatal("enter in the launch dialog started nothing")
+		}
+		m.Update(cmd())
+	}
+	launch()
+	checkFrame(t, m, 60, 16)
+	s := screen(m)
+	for _, want := range []string{"could not start:", "glob matches no file", "HINT: check the pattern", "directories)"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the home view lacks %q:\n%s", want, s)
+		}
+	}
+	fail = false
+	launch()
+	press(m, "n")
+	if s := screen(m); strings.Contains(s, "could not start") {
+		t.Errorf("the error stays after the recipe started:\n%s", s)
 	}
 }

@@ -111,7 +111,11 @@ type Model struct {
 	liveGen    int
 	liveCancel context.CancelFunc
 	launching  bool
-	quitting   quitKind
+	// the recipe being launched, and the error of the last launch that
+	// failed to start (its whole text: the notice line has room for its
+	// start only, and the hint that says what to do comes last)
+	launchPath, startErrPath, startErr string
+	quitting                           quitKind
 	// reading the live run back from its files: after its queue dropped
 	// events (liveDropped counts them), or when a resumed run starts
 	liveDropped int64

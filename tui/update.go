@@ -382,7 +382,7 @@ func (m *Model) launch(d *dialog) tea.Cmd {
 		return nil
 	}
 	m.dialog = nil
-	m.launching = true
+	m.launching, m.launchPath = true, e.Path
 	m.setNotice(true, "starting %s: checking data and memory…", rec.Name)
 	p := lab.RunParams{Recipe: rec, RunsDir: m.opts.RunsDir, Name: name, Evaluator: m.opts.Evaluator}
 	return m.startCmd(p, false)
@@ -404,9 +404,19 @@ func (m *Model) startCmd(p lab.RunParams, resume bool) tea.Cmd {
 func (m *Model) handleLaunched(msg launchedMsg) tea.Cmd {
 	m.launching = false
 	if msg.err != nil {
-		m.setNotice(false, "could not start: %v", msg.err)
+		if !msg.resume {
+			m.startErrPath, m.startErr = m.launchPath, msg.err.Error()
+			// the first line here, the whole error beside the recipe
+			first, _, _ := strings.Cut(msg.err.Error(), "\n")
+			m.setNotice(false, "could not start: %s", first)
+		} else {
+			m.setNotice(false, "could not start: %v", msg.err)
+		}
 		m.log.Error("start", "err", msg.err)
 		return nil
+	}
+	if !msg.resume && m.startErrPath == m.launchPath {
+		m.startErrPath, m.startErr = "", ""
 	}
 	r := msg.run
 	m.live = r
