@@ -103,10 +103,11 @@ func (m *Model) statusLines(d *runData, w int) []string {
 		spike += fmt.Sprintf(" (%d▲)", d.Spikes)
 		spikeSt = t.Spike
 	}
-	// paused, the throughput and ETA of the last steps would say it trains
+	// paused, the throughput, MFU and ETA of the last steps would say it trains
 	tps := val(lab.HumanCount(int64(d.tokensPerSec()))) + lbl(" tok/s")
 	if d.State == "paused" && !d.Ended {
 		tps = t.State("paused").Render("paused")
+		mfu = "–"
 	}
 	l2 := []string{lbl("lr ") + val(fmtY(e.LR)) + " " + t.State(phaseState(phase)).Render(phase), tps,
 		lbl("MFU ") + val(mfu), lbl("ETA ") + val(eta), lbl("spike ") + spikeSt.Render(spike)}

@@ -284,8 +284,8 @@ func TestSoupOnRequest(t *testing.T) {
 	}
 }
 
-// Paused, the status line says so in place of tokens/s and gives no ETA; on
-// resume both come back.
+// Paused, the status line says so in place of tokens/s and gives no MFU and
+// no ETA; on resume they come back.
 func TestPausedStatus(t *testing.T) {
 	m, f := liveModel(t, testOptions(t, 80, 24), stage1Events("quickstart-test"))
 	f.step = 40
@@ -296,9 +296,10 @@ func TestPausedStatus(t *testing.T) {
 		not      []string
 		pausedUI bool
 	}{
-		{nil, []string{"20.5K tok/s", "ETA 25s"}, []string{"paused"}, false},
-		{[]string{"space", "enter"}, []string{"stage1 │ paused │", "ETA –"}, []string{"tok/s", "ETA 25s"}, true},
-		{[]string{"space", "enter"}, []string{"20.5K tok/s", "ETA 25s"}, []string{"paused"}, false},
+		{nil, []string{"20.5K tok/s", "MFU 31%", "ETA 25s"}, []string{"paused"}, false},
+		// nor an MFU: nothing is computed (it read 31% beside "paused")
+		{[]string{"space", "enter"}, []string{"stage1 │ paused │ MFU – │", "ETA –"}, []string{"tok/s", "ETA 25s", "31%"}, true},
+		{[]string{"space", "enter"}, []string{"20.5K tok/s", "MFU 31%", "ETA 25s"}, []string{"paused"}, false},
 	} {
 		press(m, c.keys...)
 		m.Update(runEventsMsg{gen: m.liveGen, events: f.q.Drain(nil)})
