@@ -128,15 +128,53 @@ func (m *Model) viewHome(w, h int) []string {
 			cursorRow = i
 		}
 	}
-	start := listWindow(cursorRow, len(items), h)
+	// a list longer than the window keeps its last line to say what is
+	// out of sight: at 80×24 the shipped recipes and a few files fill the
+	// window, and the runs under "Runs" were cut off without a word
+	room := h
+	if len(items) > h {
+		room = max(h-1, 1)
+	}
+	start := listWindow(cursorRow, len(items), room)
 	var left []string
-	for i := start; i < len(items) && len(left) < h; i++ {
+	for i := start; i < len(items) && len(left) < room; i++ {
 		it := items[i]
 		line := "  " + it.text
 		if !it.header && it.selIndex == m.homeCursor {
 			line = t.Accent.Render("› ") + it.text
 		}
 		left = append(left, padRight(line, lw))
+	}
+	if room < h {
+		count := func(items []item) (recipes, runs int) {
+			for _, it := range items {
+				switch {
+				case it.selIndex >= len(m.recipes):
+					runs++
+				case it.selIndex >= 0:
+					recipes++
+				}
+			}
+			return
+		}
+		var more []string
+		say := func(arrow string, recipes, runs int) {
+			var n []string
+			if recipes > 0 {
+				n = append(n, plural(recipes, "recipe"))
+			}
+			if runs > 0 {
+				n = append(n, plural(runs, "run"))
+			}
+			if len(n) > 0 {
+				more = append(more, arrow+" "+strings.Join(n, ", "))
+			}
+		}
+		recipes, runs := count(items[:start])
+		say("↑", recipes, runs)
+		recipes, runs = count(items[min(start+room, len(items)):])
+		say("↓", recipes, runs)
+		left = append(left, padRight(t.Faint.Render("  "+strings.Join(more, " · ")+" more (↑/↓)"), lw))
 	}
 	right := m.homeDetails(w-lw-2, h)
 	out := make([]string, 0, h)

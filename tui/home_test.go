@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -181,5 +182,34 @@ func TestLaunchErrorShownInFull(t *testing.T) {
 	press(m, "n")
 	if s := screen(m); strings.Contains(s, "could not start") {
 		t.Errorf("the error stays after the recipe started:\n%s", s)
+	}
+}
+
+// A recipes and runs list longer than the window says what is out of sight:
+// at 80×24 the shipped recipes and a few files of the working directory fill
+// it, and the runs under "Runs" were cut off without a word.
+func TestHomeSaysWhatIsOutOfSight(t *testing.T) {
+	o := testOptions(t, 80, 24)
+	runsFixture(t, o)
+	yaml := shippedForTests()[0].YAML
+	o.Shipped = func() []experiments.Recipe {
+		var out []experiments.Recipe
+		for i := range 20 {
+			n := fmt.Sprintf("recipe_%02d", i)
+			out = append(out, experiments.Recipe{Name: n, Path: "experiments/" + n + ".yaml", YAML: yaml})
+		}
+		return out
+	}
+	m := New(o)
+	checkFrame(t, m, 80, 24)
+	if s := screen(m); !strings.Contains(s, "↓ 1 recipe, 2 runs more (↑/↓)") || strings.Contains(s, "quickstart-a") {
+		t.Errorf("the list does not say the runs are below:\n%s", s)
+	}
+	for range 21 {
+		press(m, "j")
+	}
+	checkFrame(t, m, 80, 24)
+	if s := screen(m); !strings.Contains(s, "↑ 4 recipes more (↑/↓)") || !strings.Contains(s, "› ✓ soup-b") {
+		t.Errorf("at the last run the list does not say the recipes are above:\n%s", s)
 	}
 }
