@@ -100,7 +100,10 @@ func TestParseCount(t *testing.T) {
 }
 
 func TestFmtY(t *testing.T) {
-	for in, want := range map[float64]string{0.003: "0.003", 0.00075: "7.5e-4", 3.4567: "3.46", 12345: "1.2e4", 0: "0", 150: "150", 0.25: "0.25"} {
+	// a grad norm of 0.997 read "1" beside a loss of "1.96", as if exact;
+	// NaN reads as the en dash the status uses for "none" elsewhere
+	for in, want := range map[float64]string{0.003: "0.003", 0.00075: "7.5e-4", 3.4567: "3.46", 12345: "1.2e4", 0: "0", 150: "150", 0.25: "0.25",
+		0.997: "1.00", 0.994: "0.99", -0.997: "-1.00", math.NaN(): "–"} {
 		if got := fmtY(in); got != want {
 			t.Errorf("fmtY(%v) = %q, want %q", in, got, want)
 		}

@@ -71,7 +71,7 @@ func fmtY(v float64) string {
 	a := math.Abs(v)
 	switch {
 	case math.IsNaN(v):
-		return "-"
+		return "–"
 	case v == 0:
 		return "0"
 	case a >= 1e4 || a < 1e-3:
@@ -90,7 +90,7 @@ func fmtY(v float64) string {
 		return strconv.FormatFloat(v, 'f', 0, 64)
 	case a >= 10:
 		return strconv.FormatFloat(v, 'f', 1, 64)
-	case a >= 1:
+	case a >= 0.995: // two significant digits would round it to "1"
 		return strconv.FormatFloat(v, 'f', 2, 64)
 	}
 	return strconv.FormatFloat(v, 'g', 2, 64)
