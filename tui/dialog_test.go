@@ -489,3 +489,34 @@ func TestMixDialogFollowsTheRun(t *testing.T) {
 		t.Fatalf("actions %+v, want a switch to %s", f.actions, mixLine(annealMix))
 	}
 }
+
+// At 60×16 the help page lists every key that applies: its groups side by
+// side were wider than the box, and the run actions (anneal, mix, soup, …)
+// fell off its right edge. They now flow into one column that scrolls, and
+// the page says how much is above and below.
+func TestHelpPageFitsAt60x16(t *testing.T) {
+	m, _ := liveModel(t, testOptions(t, 60, 16), stage1Events("quickstart-test"))
+	press(m, "?")
+	seen := ""
+	for range 40 {
+		checkFrame(t, m, 60, 16)
+		s := screen(m)
+		seen += s
+		if !strings.Contains(s, "↓") || !strings.Contains(s, "more lines") {
+			break
+		}
+		press(m, "j")
+	}
+	if !strings.Contains(seen, "more lines (↑/↓, pgup/pgdn)") {
+		t.Errorf("the page does not say it scrolls:\n%s", seen)
+	}
+	for _, b := range m.keys.all() {
+		if b.Enabled() && !strings.Contains(seen, b.Help().Desc) {
+			t.Errorf("the help page never shows %q (%s)", b.Help().Key, b.Help().Desc)
+		}
+	}
+	press(m, "esc")
+	if m.showHelp {
+		t.Error("esc did not close the help page")
+	}
+}

@@ -91,11 +91,14 @@ type Model struct {
 	mode   mode
 
 	showHelp bool
-	dialog   *dialog
-	notice   string
-	noticeOK bool
-	noticeAt time.Time
-	exitMsg  string
+	// the help page's first line shown, and how many it has (set as it is
+	// drawn): a page taller than the window scrolls
+	helpTop, helpLines int
+	dialog             *dialog
+	notice             string
+	noticeOK           bool
+	noticeAt           time.Time
+	exitMsg            string
 
 	// recipes and runs on disk
 	recipes    []recipeEntry

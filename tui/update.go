@@ -84,6 +84,17 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.handleDialogKey(msg)
 	}
 	if m.showHelp {
+		switch msg.String() {
+		case "up", "k":
+			m.helpTop--
+		case "down", "j":
+			m.helpTop++
+		case "pgup", "ctrl+u":
+			m.helpTop -= max(m.height-8, 1)
+		case "pgdown", "ctrl+d":
+			m.helpTop += max(m.height-8, 1)
+		}
+		m.helpTop = max(min(m.helpTop, m.helpLines), 0) // drawing clamps it to the page
 		if key.Matches(msg, k.Help, k.Back, k.Quit) || msg.String() == "esc" || msg.String() == "q" {
 			m.showHelp = false
 		}
@@ -91,7 +102,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	switch {
 	case key.Matches(msg, k.Help):
-		m.showHelp = true
+		m.showHelp, m.helpTop = true, 0
 	case key.Matches(msg, k.Quit):
 		return m.requestQuit()
 	case key.Matches(msg, k.Dashboard):

@@ -232,9 +232,9 @@ func (m *Model) viewNotice(w int) string {
 // as the height needs.
 func (m *Model) viewHelpPage(w, h int) string {
 	t := m.theme
-	colH := max(h-6, 6)
-	var cols [][]string
-	var col []string
+	inner := max(w-4, 10) // the box's border and padding
+	rows := max(h-2-4, 3) // its border, the title and the foot, with a blank line each
+	var blocks [][]string
 	for i, g := range m.keys.FullHelp() {
 		kw := 0
 		var bs []key.Binding
@@ -249,19 +249,43 @@ func (m *Model) viewHelpPage(w, h int) string {
 		}
 		block := []string{t.Heading.Render(helpGroupNames[i])}
 		for _, b := range bs {
-			block = append(block, t.Key.Render(padRight(b.Help().Key, kw))+"  "+t.Text.Render(b.Help().Desc))
+			block = append(block, truncate(t.Key.Render(padRight(b.Help().Key, kw))+"  "+t.Text.Render(b.Help().Desc), inner))
 		}
-		if len(col) > 0 && len(col)+1+len(block) > colH {
-			cols = append(cols, col)
-			col = nil
+		blocks = append(blocks, block)
+	}
+	// the groups flowed into columns as tall as the box allows; where those
+	// are wider than the box (60 columns) into taller ones, down to one,
+	// which then scrolls: side by side, the run actions fell off the right
+	// edge at 60×16
+	flow := func(colH int) (cols [][]string, width int) {
+		var col []string
+		for _, b := range blocks {
+			if len(col) > 0 && len(col)+1+len(b) > colH {
+				cols, col = append(cols, col), nil
+			}
+			if len(col) > 0 {
+				col = append(col, "")
+			}
+			col = append(col, b...)
 		}
 		if len(col) > 0 {
-			col = append(col, "")
+			cols = append(cols, col)
 		}
-		col = append(col, block...)
+		for i, c := range cols {
+			if i > 0 {
+				width += 4
+			}
+			cw := 0
+			for _, l := range c {
+				cw = max(cw, lipgloss.Width(l))
+			}
+			width += cw
+		}
+		return cols, width
 	}
-	if len(col) > 0 {
-		cols = append(cols, col)
+	cols, width := flow(max(rows, 6))
+	for colH := max(rows, 6) + 1; width > inner && len(cols) > 1; colH++ {
+		cols, width = flow(colH)
 	}
 	var rendered []string
 	for i, c := range cols {
@@ -271,9 +295,24 @@ func (m *Model) viewHelpPage(w, h int) string {
 		}
 		rendered = append(rendered, st.Render(strings.Join(c, "\n")))
 	}
-	content := lipgloss.JoinHorizontal(lipgloss.Top, rendered...)
-	foot := t.Subtle.Render(truncate("Keys that do not apply right now are left out. ? or esc closes.", w-4))
-	return m.theme.Dialog.Render(t.Heading.Render("olmolab keys — "+m.mode.String()) + "\n\n" + content + "\n\n" + foot)
+	content := strings.Split(lipgloss.JoinHorizontal(lipgloss.Top, rendered...), "\n")
+	foot := "Keys that do not apply right now are left out. ? or esc closes."
+	m.helpLines = len(content)
+	if len(content) > rows {
+		m.helpTop = max(min(m.helpTop, len(content)-rows), 0)
+		above, below := m.helpTop, len(content)-rows-m.helpTop
+		content = content[m.helpTop : m.helpTop+rows]
+		var more []string
+		if above > 0 {
+			more = append(more, fmt.Sprintf("↑ %d", above))
+		}
+		if below > 0 {
+			more = append(more, fmt.Sprintf("↓ %d", below))
+		}
+		foot = strings.Join(more, " · ") + " more lines (↑/↓, pgup/pgdn) · ? or esc closes"
+	}
+	return m.theme.Dialog.Render(t.Heading.Render("olmolab keys — "+m.mode.String()) + "\n\n" + strings.Join(content, "\n") + "\n\n" +
+		t.Subtle.Render(truncate(foot, inner)))
 }
 
 // dialogSize is the open dialog's box: at most 76 cells wide, and as tall
