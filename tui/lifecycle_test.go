@@ -139,3 +139,18 @@ func TestTakeOverRemote(t *testing.T) {
 		t.Error("a run whose node stopped its heartbeat still shows as headless")
 	}
 }
+
+// While a run trains in the session, enter on a recipe says at once that
+// another cannot start here, and why: it opened the launch dialog, took the
+// overrides and the name, and refused only on enter.
+func TestLaunchWhileTrainingSaysSoAtOnce(t *testing.T) {
+	m, _ := liveModel(t, testOptions(t, 100, 24), stage1Events("quickstart-test"))
+	press(m, "n", "enter")
+	if m.dialog != nil {
+		t.Fatalf("enter on a recipe opened the %q dialog while a run trains", m.dialog.title)
+	}
+	lines := strings.Split(screen(m), "\n")
+	if got, want := lines[len(lines)-3], "one run trains at a time here, and quickstart-test is: stop it (X) or detach it (q, d) first"; !strings.Contains(got, want) {
+		t.Errorf("notice %q, want %q", got, want)
+	}
+}
