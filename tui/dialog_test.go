@@ -301,7 +301,10 @@ func TestDialogsWrap(t *testing.T) {
 		name string
 		open open
 	}{
-		{"launch", func(t *testing.T, m *Model) { press(m, "n", "enter") }},
+		{"launch", func(t *testing.T, m *Model) {
+			m.live = nil // no launch while a run trains here (TestLaunchWhileTrainingSaysSoAtOnce)
+			press(m, "n", "enter")
+		}},
 		{"anneal", key("a")},
 		{"mix", key("m")},
 		{"mix-edit", func(t *testing.T, m *Model) {
