@@ -141,7 +141,7 @@ func (m *Model) viewRuns(w, h int) []string {
 			if r.last {
 				branch = "└"
 			}
-			txt := padRight(truncate(r.name, subW), subW)
+			txt := padRight(truncateMiddle(r.name, subW), subW) // ingredient-1-seed-42 and ingredient-2-seed-666 differ in their ends
 			final := fmt.Sprintf("final %s", fmtLoss(r.loss))
 			line = fmt.Sprintf("%s%s    %s %s %s", cursor, sel, t.Border.Render(branch), t.Text.Render(txt), t.Subtle.Render(final))
 			// the primary scores, tasks and validation losses apart

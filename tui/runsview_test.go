@@ -151,3 +151,22 @@ func TestRunsViewWideKeepsColumnsTogether(t *testing.T) {
 		}
 	}
 }
+
+// At 60 columns the runs view tells a soup's ingredients apart: their names
+// were cut at the end, and both read "ingredien…".
+func TestRunsViewIngredientsApartAt60Columns(t *testing.T) {
+	o := testOptions(t, 60, 16)
+	runsFixture(t, o)
+	m := New(o)
+	press(m, "2", "j", "j", "j", "j") // down to the second ingredient: the table has 5 rows here
+	checkFrame(t, m, 60, 16)
+	s := screen(m)
+	a, b := lineWith(s, "final 2.1000"), lineWith(s, "final 2.0500")
+	if a == "" || b == "" {
+		t.Fatalf("no ingredient rows:\n%s", s)
+	}
+	name := func(row string) string { return strings.Fields(strings.SplitN(row, "├", 2)[1])[0] }
+	if name(a) == name(b) || !strings.HasSuffix(name(a), "42") || !strings.HasSuffix(name(b), "666") {
+		t.Errorf("the ingredients read %q and %q:\n%s", name(a), name(b), s)
+	}
+}
