@@ -332,8 +332,11 @@ func (d *runData) applyPhase(e lab.Event) {
 				d.Eval = d.SoupEval
 			}
 			if !e.Soup.Final && d.SoupEval != nil {
-				// the evaluation line keeps the run's scores: say where the soup's are
-				msg += "; the soup's scores are in the runs view"
+				// the evaluation line keeps the run's scores: say where the
+				// soup's are, first, where 80 columns show it
+				if rest, ok := strings.CutPrefix(msg, "soup done: "); ok {
+					msg = "soup done, its scores in the runs view: " + rest
+				}
 			}
 		}
 		d.LastIng = lab.Event{}
