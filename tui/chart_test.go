@@ -72,7 +72,7 @@ func TestChartShape(t *testing.T) {
 		{"log", []float64{1e-5, 1e-4, 1e-3}, true}, {"empty", []float64{math.NaN()}, false}, {"one", []float64{3}, false}} {
 		for _, rows := range []int{2, 4, 9} {
 			ch := chart{width: 40, rows: rows, layers: []chartLayer{{values: tc.v}}, logY: tc.log, markerRow: true,
-				marks: []chartMark{{col: 1, glyph: "A", vline: true}}, xLeft: "0", xRight: "5 step"}
+				marks: []chartMark{{col: 1, glyph: "A", vline: true}}, xLeft: "0", xRight: "5 steps"}
 			lines := ch.render()
 			if len(lines) != rows+2 {
 				t.Errorf("%s rows=%d: %d lines", tc.name, rows, len(lines))

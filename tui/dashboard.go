@@ -390,7 +390,7 @@ func (m *Model) plotRun(d *runData, which, w, rows int) []string {
 			ch.marks = append(ch.marks, chartMark{col: col, glyph: mk.Kind.glyph(), style: t.Subtle, prio: 1})
 		}
 	}
-	unit := "step"
+	unit := "steps"
 	fx := func(x float64) string { return fmt.Sprintf("%.0f", x) }
 	if m.byTokens {
 		unit, fx = "tokens", shortCount

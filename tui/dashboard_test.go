@@ -208,3 +208,29 @@ func TestHeaderKeepsTheRunsState(t *testing.T) {
 		}
 	}
 }
+
+// x switches the charts' x axis to steps and back; the axis says which, in
+// the plural ("120 steps", as "245.8K tokens"): it read "120 step". The
+// runs view's overlay follows the same setting and says the same.
+func TestXAxisSaysSteps(t *testing.T) {
+	m, _ := liveModel(t, testOptions(t, 80, 24), syntheticRun("quickstart-test", testRecipe(t)))
+	press(m, "x")
+	if s := screen(m); strings.Count(s, " 120 steps") != 3 || strings.Contains(s, "tokens") {
+		t.Errorf("after x the three axes do not end at 120 steps:\n%s", s)
+	}
+	press(m, "x")
+	if s := screen(m); strings.Contains(s, "steps") || strings.Count(s, "245.8K tokens") != 3 {
+		t.Errorf("a second x does not bring tokens back:\n%s", s)
+	}
+	o := testOptions(t, 80, 24)
+	runsFixture(t, o)
+	m = New(o)
+	press(m, "2", "space", "x")
+	m.overlayBusy = time.Time{}
+	if cmd := m.loadOverlay(); cmd != nil {
+		m.Update(cmd())
+	}
+	if s := screen(m); !regexp.MustCompile(`(?m)^ +1 +120 steps$`).MatchString(s) {
+		t.Errorf("the overlay's axis does not end at 120 steps:\n%s", s)
+	}
+}

@@ -228,7 +228,7 @@ func (m *Model) overlayChart(w, h int) (out []string) {
 		ch.layers = append(ch.layers, chartLayer{values: v, style: t.RunStyle(names[i])})
 	}
 	if len(curves) > 0 {
-		fx, unit := func(x float64) string { return fmt.Sprintf("%.0f", x) }, "step"
+		fx, unit := func(x float64) string { return fmt.Sprintf("%.0f", x) }, "steps"
 		if m.byTokens {
 			fx, unit = shortCount, "tokens"
 		}
