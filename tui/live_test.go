@@ -319,3 +319,38 @@ func TestPausedStatus(t *testing.T) {
 		}
 	}
 }
+
+// The report of an action stays on the message line against the run's
+// routine news for a while: a checkpoint asked for with c, written just
+// before an interval evaluation, had its path replaced by "evaluation
+// (interval) at step N" within a second. Ten seconds later routine news
+// shows again; and a checkpoint not asked for is routine news itself.
+func TestActionReportOutlivesRoutineNews(t *testing.T) {
+	m, f := liveModel(t, testOptions(t, 100, 24), stage1Events("quickstart-test"))
+	f.step = 40
+	press(m, "c", "enter")
+	at := func(d time.Duration) time.Time { return t0.Add(14*time.Second + d) }
+	ckpt := "runs/quickstart-test/checkpoints/step-41"
+	eval := func(d time.Duration) []lab.Event {
+		return []lab.Event{{Type: lab.EvEvaluating, Time: at(d), Run: f.name, Step: 41, Message: "interval"},
+			{Type: lab.EvEval, Time: at(d + time.Second/2), Run: f.name, Step: 41, Message: "interval",
+				Evals: []lab.EvalScore{{Task: "arith", Metric: "acc_raw", Value: 0.2, Primary: true}}}}
+	}
+	message := func() string { lines := strings.Split(screen(m), "\n"); return lines[len(lines)-3] }
+	m.Update(runEventsMsg{gen: m.liveGen, events: append([]lab.Event{
+		{Type: lab.EvCheckpointing, Time: at(0), Run: f.name, Step: 41, Checkpoint: ckpt},
+		{Type: lab.EvCheckpoint, Time: at(time.Second / 4), Run: f.name, Step: 41, Checkpoint: ckpt}}, eval(time.Second)...)})
+	if got, want := message(), " checkpoint at step 41 → "+ckpt; got != want {
+		t.Errorf("after the checkpoint asked for and an interval evaluation: %q, want %q", got, want)
+	}
+	m.Update(runEventsMsg{gen: m.liveGen, events: eval(12 * time.Second)})
+	if got, want := message(), " evaluation (interval) at step 41"; got != want {
+		t.Errorf("ten seconds on: %q, want %q", got, want)
+	}
+	// an interval checkpoint is routine: it does not hold the line
+	m.Update(runEventsMsg{gen: m.liveGen, events: append([]lab.Event{
+		{Type: lab.EvCheckpoint, Time: at(20 * time.Second), Run: f.name, Step: 42, Checkpoint: ckpt}}, eval(21*time.Second)...)})
+	if got, want := message(), " evaluation (interval) at step 41"; got != want {
+		t.Errorf("after an interval checkpoint and evaluation: %q, want %q", got, want)
+	}
+}

@@ -103,6 +103,14 @@ type runData struct {
 	Busy        string    // what the run is doing between steps: "evaluating (why)", "writing a checkpoint"
 	BusySince   time.Time // when it started
 
+	// A report of what a person asked for (a phase change, a checkpoint or
+	// an evaluation on request) stays on the message line until pinUntil
+	// against routine news (an interval evaluation or checkpoint, and the
+	// "evaluating…" before it): at 50 steps a second the checkpoint's path
+	// was replaced within a second.
+	pinUntil        time.Time
+	awaitCheckpoint bool // a checkpoint was asked for: the next checkpoint event reports it
+
 	version   int // counts applied events, so views can cache what they drew
 	tpsEMA    float64
 	tpsN      int
@@ -160,6 +168,7 @@ func (d *runData) apply(e lab.Event) {
 	case lab.EvCheckpoint:
 		d.Checkpoint = e.Checkpoint
 		d.note(e, fmt.Sprintf("checkpoint at step %d → %s", e.Step, e.Checkpoint))
+		d.awaitCheckpoint = false
 	case lab.EvEval:
 		// a soup's ingredients and the soup itself are evaluated as they are
 		// made; those scores are not the run's (the runs view lists them
@@ -206,7 +215,36 @@ func (d *runData) apply(e lab.Event) {
 }
 
 func (d *runData) note(e lab.Event, msg string) {
+	if d.routine(e) && e.Time.Before(d.pinUntil) {
+		return
+	}
 	d.Message, d.MessageKind, d.MessageTime = msg, e.Type, e.Time
+	if e.Type == lab.EvPhase || e.Type == lab.EvCheckpoint || e.Type == lab.EvEval {
+		// the routine ones returned above or are not pinned: only reports
+		d.pinUntil = time.Time{}
+		if !d.routine(e) {
+			d.pinUntil = e.Time.Add(pinFor)
+		}
+	}
+}
+
+// pinFor is how long a report of an action stays against routine news.
+const pinFor = 10 * time.Second
+
+// routine says whether an event is news the run makes on its own, which
+// does not replace the report of an action on the message line: an
+// evaluation or a checkpoint not asked for, and the announcements before
+// them (the status line says those too).
+func (d *runData) routine(e lab.Event) bool {
+	switch e.Type {
+	case lab.EvEvaluating, lab.EvCheckpointing:
+		return true
+	case lab.EvEval:
+		return e.Message != "requested"
+	case lab.EvCheckpoint:
+		return !d.awaitCheckpoint
+	}
+	return false
 }
 
 func (d *runData) applyStep(e lab.Event) {

@@ -366,6 +366,9 @@ func (m *Model) confirmDialog() tea.Cmd {
 		d.err = err.Error()
 		return nil
 	}
+	if a.Kind == lab.ActCheckpoint && m.liveData != nil {
+		m.liveData.awaitCheckpoint = true // its report is the next checkpoint event
+	}
 	m.dialog = nil
 	m.setNotice(true, "%s requested: it applies at the next step boundary", strings.ReplaceAll(string(a.Kind), "_", " "))
 	m.log.Info("action", "kind", a.Kind, "tokens", a.Tokens, "k", a.K, "mix", mixLine(a.Mix))
