@@ -74,9 +74,11 @@ func (m *Model) statusLines(d *runData, w int) []string {
 	l1 := []string{lbl("step ") + val(steps), lbl("tok ") + val(lab.HumanCount(e.Tokens)+"/"+lab.HumanCount(d.TotalTokens)) + lbl(pct),
 		lbl("loss ") + val(fmtY(e.Loss)) + " " + zst(e.LossZ).Render(fmtZ(e.LossZ)),
 		lbl("grad ") + val(fmtY(e.GradNorm)) + " " + zst(e.GradZ).Render(fmtZ(e.GradZ))}
-	phase := d.Phase
+	phase, lr := d.Phase, e.LR
 	if strings.HasPrefix(phase, "soup") && d.LastIng.Phase != "" {
-		phase = d.LastIng.Phase
+		// the LR beside "soup 2/3" is that ingredient's, annealing to 0,
+		// not the run's from before the soup
+		phase, lr = d.LastIng.Phase, d.LastIng.LR
 	}
 	eta := "–"
 	if left, ok := d.eta(); ok {
@@ -109,7 +111,7 @@ func (m *Model) statusLines(d *runData, w int) []string {
 		tps = t.State("paused").Render("paused")
 		mfu = "–"
 	}
-	l2 := []string{lbl("lr ") + val(fmtY(e.LR)) + " " + t.State(phaseState(phase)).Render(phase), tps,
+	l2 := []string{lbl("lr ") + val(fmtY(lr)) + " " + t.State(phaseState(phase)).Render(phase), tps,
 		lbl("MFU ") + val(mfu), lbl("ETA ") + val(eta), lbl("spike ") + spikeSt.Render(spike)}
 	var last string // cut where it has no room, never given a line of its own
 	// Between steps the lab announces an evaluation or a checkpoint and

@@ -234,3 +234,19 @@ func TestXAxisSaysSteps(t *testing.T) {
 		t.Errorf("the overlay's axis does not end at 120 steps:\n%s", s)
 	}
 }
+
+// During a soup the status's LR is the ingredient's, beside its phase
+// ("soup 2/2"): it was the run's LR from before the soup, 0.003, while the
+// ingredient annealed to 0.
+func TestSoupStatusShowsTheIngredientsLR(t *testing.T) {
+	evs := syntheticSoupRun("quickstart-test", testRecipe(t))
+	m, _ := liveModel(t, testOptions(t, 80, 24), evs[:len(evs)-8]) // ingredient 2 at its 3rd step
+	last := m.liveData.LastIng
+	if last.Phase != "soup 2/2" {
+		t.Fatalf("the last ingredient step is %q's", last.Phase)
+	}
+	status := strings.Split(screen(m), "\n")[2]
+	if want := " lr " + fmtY(last.LR) + " soup 2/2 │"; !strings.HasPrefix(status, want) || last.LR == 0.003 {
+		t.Errorf("status %q, want it to start %q", status, want)
+	}
+}
