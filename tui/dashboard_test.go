@@ -198,6 +198,7 @@ func TestHeaderKeepsTheRunsState(t *testing.T) {
 		want string
 	}{
 		{60, "  n recipes     ● annealing"},
+		{66, "  n recipes  ● annealing qui…test"}, // a name shows from 8 cells on ("t…05" said nothing)
 		{80, " olmolab  1 dashboard  2 runs  3 evaluation  n recipes  ● annealing quick…-test"},
 		{120, "● annealing quickstart-test"},
 	} {
@@ -206,6 +207,11 @@ func TestHeaderKeepsTheRunsState(t *testing.T) {
 		if head := strings.Split(screen(m), "\n")[0]; !strings.Contains(head, c.want) {
 			t.Errorf("%d columns: header %q lacks %q", c.w, head, c.want)
 		}
+	}
+	// with room for fewer than 8 cells of it, no name: "q…st" says nothing
+	m, _ := liveModel(t, testOptions(t, 62, 24), syntheticRun("quickstart-test", testRecipe(t)))
+	if head := strings.Split(screen(m), "\n")[0]; !strings.HasSuffix(head, " ● annealing") {
+		t.Errorf("62 columns: header %q does not end with the state", head)
 	}
 }
 

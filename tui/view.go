@@ -190,7 +190,7 @@ func (m *Model) viewHeader(w int) string {
 	}
 	room := w - lipgloss.Width(l) - 1
 	right := state + " "
-	if nameRoom := room - lipgloss.Width(state) - 2; nameRoom >= 4 {
+	if nameRoom := room - lipgloss.Width(state) - 2; nameRoom >= nameMin {
 		right += t.Text.Render(truncateMiddle(m.cur.Name, nameRoom)) + " "
 	}
 	if lipgloss.Width(right) > room {
