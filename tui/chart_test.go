@@ -140,6 +140,11 @@ func TestWrapText(t *testing.T) {
 		{"Evaluates first (eval.at_anneal).", 20, []string{"Evaluates first", "(eval.at_anneal)."}},
 		{"  olmolab --batch --resume runs/x", 20, []string{"  olmolab --batch", "  --resume runs/x"}},
 		{"abcdefghij", 4, []string{"abcd", "efgh", "ij"}},
+		// a key and its meaning go on under the meaning: "headless" went
+		// under the "d" of the quit dialog at 60 columns
+		{"d    detach: checkpoint, quit, and keep training headless", 50,
+			[]string{"d    detach: checkpoint, quit, and keep training", "     headless"}},
+		{"esc  cancel the dialog now", 16, []string{"esc  cancel the", "     dialog now"}},
 	} {
 		got := wrapText(c.in, c.w)
 		if strings.Join(got, "|") != strings.Join(c.want, "|") {

@@ -145,7 +145,9 @@ var wordRe = regexp.MustCompile(`( *)([^ ]+)`)
 // wrapText breaks a line of plain text into lines of at most w cells, at
 // spaces only (not at the hyphens of a flag or a path; a word longer than w
 // is cut). A line that starts with spaces keeps them on every line it
-// becomes, so an indented command or list stays indented.
+// becomes, so an indented command or list stays indented; a line of a key
+// and its meaning ("d    detach: …", "esc  cancel") continues under the
+// meaning, not under the key.
 func wrapText(s string, w int) []string {
 	body := strings.TrimLeft(s, " ")
 	indent := s[:len(s)-len(body)]
@@ -153,26 +155,44 @@ func wrapText(s string, w int) []string {
 	if ansi.StringWidth(body) <= w {
 		return []string{s}
 	}
+	hang := ""
+	if k := hangRe.FindString(body); k != "" && len(k) <= w/3 {
+		hang = strings.Repeat(" ", len(k))
+	}
 	var out []string
 	line, lw := "", 0
+	room := w // the first line's; the others' leave the hang
+	flush := func(l string) {
+		if len(out) == 0 {
+			out = append(out, indent+l)
+		} else {
+			out = append(out, indent+hang+l)
+		}
+		room = w - len(hang)
+	}
 	// words with the spaces before them, so that a line keeps its own
 	// spacing ("s    stop: …") where it is not broken
 	for _, m := range wordRe.FindAllStringSubmatch(body, -1) {
 		gap, word := m[1], m[2]
 		ww := ansi.StringWidth(word)
 		switch {
-		case lw > 0 && lw+len(gap)+ww <= w:
+		case lw > 0 && lw+len(gap)+ww <= room:
 			line, lw = line+gap+word, lw+len(gap)+ww
 			continue
 		case lw > 0:
-			out = append(out, indent+line)
+			flush(line)
 		}
 		line, lw = word, ww
-		for lw > w { // a word wider than the line: cut it
-			out = append(out, indent+ansi.Cut(line, 0, w))
-			line = ansi.Cut(line, w, lw)
+		for lw > room { // a word wider than the line: cut it
+			flush(ansi.Cut(line, 0, room))
+			line = ansi.Cut(line, room, lw)
 			lw = ansi.StringWidth(line)
 		}
 	}
-	return append(out, indent+line)
+	flush(line)
+	return out
 }
+
+// hangRe is the key of a "key  meaning" line: a short word and two spaces
+// or more.
+var hangRe = regexp.MustCompile(`^[^ ]{1,6}  +`)
