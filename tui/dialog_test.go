@@ -501,16 +501,23 @@ func TestHelpPageFitsAt60x16(t *testing.T) {
 	m, _ := liveModel(t, testOptions(t, 60, 16), stage1Events("quickstart-test"))
 	press(m, "?")
 	seen := ""
+	boxW := -1
 	for range 40 {
 		checkFrame(t, m, 60, 16)
 		s := screen(m)
 		seen += s
-		if !strings.Contains(s, "↓") || !strings.Contains(s, "more lines") {
+		// the box keeps its width as it scrolls
+		if top := strings.Split(s, "\n")[1]; boxW < 0 {
+			boxW = strings.LastIndex(top, "╮") - strings.Index(top, "╭")
+		} else if w := strings.LastIndex(top, "╮") - strings.Index(top, "╭"); w != boxW {
+			t.Errorf("the box is %d bytes wide, then %d:\n%s", boxW, w, s)
+		}
+		if !strings.Contains(s, "↓") || !strings.Contains(s, "more: ↑/↓ pgup/pgdn · esc closes") {
 			break
 		}
 		press(m, "j")
 	}
-	if !strings.Contains(seen, "more lines (↑/↓, pgup/pgdn)") {
+	if !strings.Contains(seen, "more: ↑/↓ pgup/pgdn · esc closes") {
 		t.Errorf("the page does not say it scrolls:\n%s", seen)
 	}
 	for _, b := range m.keys.all() {

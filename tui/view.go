@@ -299,6 +299,17 @@ func (m *Model) viewHelpPage(w, h int) string {
 	foot := "Keys that do not apply right now are left out. ? or esc closes."
 	m.helpLines = len(content)
 	if len(content) > rows {
+		// every line as wide as the widest, or as the foot at its longest,
+		// so the box keeps its width as it scrolls
+		const scrollFoot = " more: ↑/↓ pgup/pgdn · esc closes"
+		n := len(content)
+		cw := min(lipgloss.Width(fmt.Sprintf("↑ %d · ↓ %d", n, n)+scrollFoot), inner)
+		for _, l := range content {
+			cw = max(cw, lipgloss.Width(l))
+		}
+		for i, l := range content {
+			content[i] = padRight(l, cw)
+		}
 		m.helpTop = max(min(m.helpTop, len(content)-rows), 0)
 		above, below := m.helpTop, len(content)-rows-m.helpTop
 		content = content[m.helpTop : m.helpTop+rows]
@@ -309,7 +320,7 @@ func (m *Model) viewHelpPage(w, h int) string {
 		if below > 0 {
 			more = append(more, fmt.Sprintf("↓ %d", below))
 		}
-		foot = strings.Join(more, " · ") + " more lines (↑/↓, pgup/pgdn) · ? or esc closes"
+		foot = strings.Join(more, " · ") + scrollFoot
 	}
 	return m.theme.Dialog.Render(t.Heading.Render("olmolab keys — "+m.mode.String()) + "\n\n" + strings.Join(content, "\n") + "\n\n" +
 		t.Subtle.Render(truncate(foot, inner)))
