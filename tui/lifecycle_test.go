@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -151,6 +152,19 @@ func TestLaunchWhileTrainingSaysSoAtOnce(t *testing.T) {
 	}
 	lines := strings.Split(screen(m), "\n")
 	if got, want := lines[len(lines)-3], "one run trains at a time here, and quickstart-test is: stop it (X) or detach it (q, d) first"; !strings.Contains(got, want) {
+		t.Errorf("notice %q, want %q", got, want)
+	}
+}
+
+// A notice made of an error with a HINT line is drawn on one line: the
+// newline in it made the frame a line taller than the window (a take-over
+// whose resume fails, a recipe that does not parse with a hint).
+func TestMultiLineNoticeKeepsTheFrame(t *testing.T) {
+	m := New(testOptions(t, 80, 24))
+	m.Update(launchedMsg{resume: true, err: errors.New("resume runs/x: no checkpoint\nHINT: the run never wrote one")})
+	checkFrame(t, m, 80, 24)
+	lines := strings.Split(screen(m), "\n")
+	if got, want := lines[len(lines)-3], " could not start: resume runs/x: no checkpoint · HINT: the run never wrote one"; got != want {
 		t.Errorf("notice %q, want %q", got, want)
 	}
 }

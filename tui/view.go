@@ -224,6 +224,9 @@ func (m *Model) viewNotice(w int) string {
 			}
 		}
 	}
+	// one line: an error's HINT comes on a line of its own, which broke
+	// the frame by a line
+	msg = strings.ReplaceAll(strings.TrimRight(msg, "\n"), "\n", " · ")
 	return padRight(st.Render(" "+truncate(msg, w-2)), w)
 }
 
