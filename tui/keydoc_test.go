@@ -64,3 +64,22 @@ func TestHelpLineKeepsHelpAndQuit(t *testing.T) {
 		}
 	}
 }
+
+// In the runs view enter on a run opens its dashboard, and the help line
+// says so: it said "open / launch", as on the recipes, though nothing
+// launches there.
+func TestRunsViewEnterSaysWhatItDoes(t *testing.T) {
+	o := testOptions(t, 100, 24)
+	runsFixture(t, o)
+	m := New(o)
+	press(m, "2")
+	lines := strings.Split(screen(m), "\n")
+	if help := lines[len(lines)-2]; !strings.HasPrefix(help, "enter open its dashboard • ") {
+		t.Errorf("help line %q", help)
+	}
+	press(m, "j", "j") // the soup's line
+	lines = strings.Split(screen(m), "\n")
+	if help := lines[len(lines)-2]; !strings.HasPrefix(help, "enter soup details • ") {
+		t.Errorf("on a soup: help line %q", help)
+	}
+}

@@ -180,8 +180,11 @@ func (m *Model) updateKeys() {
 		k.Select.SetEnabled(len(rows) > 0)
 		k.ClearSel.SetEnabled(len(m.selected) > 0)
 		k.Open.SetEnabled(m.runsCursor < len(rows) && (rows[m.runsCursor].kind == rowRun || rows[m.runsCursor].soup != nil))
-		if m.runsCursor < len(rows) && rows[m.runsCursor].soup != nil {
+		switch {
+		case m.runsCursor < len(rows) && rows[m.runsCursor].soup != nil:
 			k.Open.SetHelp("enter", "soup details")
+		case m.runsCursor < len(rows):
+			k.Open.SetHelp("enter", "open its dashboard") // nothing launches here
 		}
 	case modeEvals:
 		k.Up.SetEnabled(true)
