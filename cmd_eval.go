@@ -287,7 +287,7 @@ func runSNR(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return olmesError(err)
 	}
-	t, err := olmes.SNR(runs, olmes.SNROptions{LastN: *lastN, Noise: mode, SubRuns: *subruns})
+	t, err := olmes.SNR(runs, olmes.SNROptions{LastN: *lastN, Noise: mode, SubRuns: *subruns, SoupFinal: lab.RunsEndedWithSoup(paths...)})
 	if err != nil {
 		return olmesError(err)
 	}

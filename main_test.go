@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -513,6 +514,49 @@ func TestEvalUsesTheRunsWorld(t *testing.T) {
 	for _, e := range s.Evals {
 		if got := res.Scores[0].Metrics[e.Metric]; math.Abs(got-e.Value) > 1e-9 {
 			t.Errorf("%s: eval --model RUN gives %v, the run's final evaluation %v", e.Metric, got, e.Value)
+		}
+	}
+}
+
+// TestSNRRunEndedWithSoup: olmolab snr takes, for a run that ended with its
+// recipe's soup, the soup's scores as its final ones (the model eval --model
+// RUN scores), here for a run written before summary.json said "final", and
+// says so; with --soups each run's final is its own.
+func TestSNRRunEndedWithSoup(t *testing.T) {
+	root := t.TempDir()
+	write := func(path, s string) {
+		t.Helper()
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	line := func(run string, step int, v float64) string {
+		return fmt.Sprintf(`{"run":%q,"step":%d,"tokens":%d,"phase":"stage1","why":"interval","task":"arith","formulation":"rc","metric":"acc_raw","value":%v,"time":"2026-11-28T18:00:00Z"}`+"\n", run, step, step*100, v)
+	}
+	write(filepath.Join(root, "a", "evals.jsonl"), line("a", 10, 0.30)+line("a", 20, 0.32)+line("a", 30, 0.30)+line("a/soup", 30, 0.60))
+	write(filepath.Join(root, "a", "summary.json"), `{"run":"a","state":"finished","steps":30,"soup":{"from_step":30}}`)
+	write(filepath.Join(root, "b", "evals.jsonl"), line("b", 10, 0.40)+line("b", 20, 0.42)+line("b", 30, 0.40))
+	write(filepath.Join(root, "b", "summary.json"), `{"run":"b","state":"finished","steps":30}`)
+	for _, c := range []struct {
+		args       []string
+		mean, says string
+	}{
+		{[]string{"snr", root, "--last", "3"}, "0.5000", "but for a, which ended with its recipe's soup, the soup's"},
+		{[]string{"snr", filepath.Join(root, "a"), filepath.Join(root, "b", "evals.jsonl"), "--last", "3"}, "0.5000", "but for a, which ended"},
+		{[]string{"snr", root, "--last", "3", "--soups"}, "0.4333", "count as runs of their own (--soups)"},
+	} {
+		var out, errb strings.Builder
+		if code := run(c.args, &out, &errb); code != 0 {
+			t.Fatalf("%v: exit %d, %s", c.args, code, errb.String())
+		}
+		if !strings.Contains(out.String(), c.says) || !strings.Contains(out.String(), "acc_raw") {
+			t.Errorf("%v: output does not say %q:\n%s", c.args, c.says, out.String())
+		}
+		for _, l := range strings.Split(out.String(), "\n") {
+			if strings.HasPrefix(l, "arith") && !strings.Contains(l, " "+c.mean+" ") {
+				t.Errorf("%v: row %q, want the mean of the final scores %s", c.args, l, c.mean)
+			}
 		}
 	}
 }

@@ -277,6 +277,9 @@ func testSoup(t *testing.T, dtype string) [][]float32 {
 	if !rep.Final {
 		t.Error("the planned soup's report is not marked final")
 	}
+	if !strings.Contains(s.EvalsWhen, "soup") {
+		t.Errorf("the summary's evaluation is the soup's, but says it is %q", s.EvalsWhen)
+	}
 	if got, err := ResolveCheckpoint(filepath.Join(root, "soup")); err != nil || got != rep.Soup.Dir {
 		t.Errorf("ResolveCheckpoint(run) = %q, %v; want the soup %q", got, err, rep.Soup.Dir)
 	}

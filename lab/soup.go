@@ -23,8 +23,9 @@ type SoupReport struct {
 	Ingredients []SoupComponent `json:"ingredients"`
 	Soup        SoupComponent   `json:"soup"`
 	// Final: the recipe's planned soup, whose weights the run ends with (a
-	// side job from the soup action leaves the run's own).
-	Final bool `json:"final,omitempty"`
+	// side job from the soup action leaves the run's own). Always written:
+	// a report without it is from before the flag (EndedWithSoup).
+	Final bool `json:"final"`
 }
 
 // SoupComponent is one ingredient (or the soup itself).
@@ -157,6 +158,7 @@ func (r *Run) runSoup(a Action, final bool) error {
 	if rep.Soup.Evals != nil {
 		if final {
 			r.lastEval = rep.Soup.Evals // the run's final model is the soup
+			r.lastWhen = "final: the soup the run ended with"
 		}
 		r.recordEval(r.Name+"/soup", "soup", rep.Soup.Evals)
 	}

@@ -610,15 +610,16 @@ func readStepLosses(path string) ([]float64, error) {
 }
 
 // ResolveCheckpoint turns a run directory into the weights the run ended with:
-// its latest checkpoint or, for a finished run whose recipe planned a soup, the
-// soup (RUN/soups/soup-N/soup), which the run's final evaluation scored and
-// its latest checkpoint, the soup's starting point, is not. Any other path is
-// returned as it is (an HF or olmolab checkpoint directory).
+// its latest checkpoint or, for a run that ended with its recipe's soup
+// (EndedWithSoup), the soup (RUN/soups/soup-N/soup), which the run's final
+// evaluation scored and its latest checkpoint, the soup's starting point, is
+// not. Any other path is returned as it is (an HF or olmolab checkpoint
+// directory).
 func ResolveCheckpoint(path string) (string, error) {
 	if _, err := os.Stat(filepath.Join(path, CkptDir)); err == nil {
-		if s, ok := ReadSummary(path); ok && s.State == "finished" && s.Soup != nil && s.Soup.Final {
+		if from, ok := EndedWithSoup(path); ok {
 			// the run's directory, not the report's dirs: a run directory may move
-			soup := filepath.Join(path, "soups", fmt.Sprintf("soup-%d", s.Soup.FromStep), "soup")
+			soup := SoupDir(path, from)
 			if _, err := os.Stat(filepath.Join(soup, "config.json")); err != nil {
 				return "", fmt.Errorf("%s ended with a soup, whose weights are missing: %w", path, err)
 			}
@@ -630,6 +631,120 @@ func ResolveCheckpoint(path string) (string, error) {
 		return "", fmt.Errorf("%s: no such checkpoint or run directory", path)
 	}
 	return path, nil
+}
+
+// SoupDir is where the run in runDir keeps the weights of the soup made from
+// its step fromStep.
+func SoupDir(runDir string, fromStep int64) string {
+	return filepath.Join(runDir, "soups", fmt.Sprintf("soup-%d", fromStep), "soup")
+}
+
+// EndedWithSoup says whether the run in runDir finished with the weights of
+// a soup, and the step the soup was made from (SoupDir): a soup its recipe
+// planned (soup.ingredients with anneal.auto_at, at max_tokens, or a stage-2
+// recipe) is the run's last act, and the run's final model is the soup, not
+// its latest checkpoint. A soup made on request is a side job after which the
+// run goes on with its own weights.
+//
+// summary.json's soup says "final" since that flag was added. Runs written
+// before it say nothing, and are read from what they did: a soup made at the
+// run's last step ended it unless the soup's "soup done" event in
+// events.jsonl says the run went on with its own weights (a side soup at the
+// last step). Before soups on request became side jobs every soup left the
+// run on the soup's weights, so a soup at the last step ended it too.
+func EndedWithSoup(runDir string) (fromStep int64, ok bool) {
+	b, err := os.ReadFile(filepath.Join(runDir, SummaryFile))
+	if err != nil {
+		return 0, false
+	}
+	var s struct {
+		State string `json:"state"`
+		Steps int64  `json:"steps"`
+		Soup  *struct {
+			FromStep int64 `json:"from_step"`
+			Final    *bool `json:"final"`
+		} `json:"soup"`
+	}
+	if json.Unmarshal(b, &s) != nil || s.State != "finished" || s.Soup == nil {
+		return 0, false
+	}
+	if s.Soup.Final != nil {
+		return s.Soup.FromStep, *s.Soup.Final
+	}
+	if s.Soup.FromStep != s.Steps {
+		return 0, false // the run trained on after it
+	}
+	return s.Soup.FromStep, !soupWentOn(filepath.Join(runDir, EventsFile), s.Soup.FromStep)
+}
+
+// RunsEndedWithSoup names the runs among paths (run directories,
+// directories of runs, evals.jsonl files, as olmolab snr takes them) that
+// ended with their recipe's soup (EndedWithSoup), by the name their
+// evaluation records carry: olmes.SNROptions.SoupFinal.
+func RunsEndedWithSoup(paths ...string) map[string]bool {
+	out := map[string]bool{}
+	check := func(dir string) {
+		if _, ok := EndedWithSoup(dir); ok {
+			name := filepath.Base(dir)
+			if s, ok := ReadSummary(dir); ok && s.Run != "" {
+				name = s.Run
+			}
+			out[name] = true
+		}
+	}
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		switch {
+		case err != nil:
+		case !st.IsDir():
+			check(filepath.Dir(p))
+		case isFile(filepath.Join(p, EvalsFile)):
+			check(p)
+		default:
+			subs, _ := filepath.Glob(filepath.Join(p, "*", EvalsFile))
+			for _, f := range subs {
+				check(filepath.Dir(f))
+			}
+		}
+	}
+	return out
+}
+
+func isFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.IsDir()
+}
+
+// soupWentOn says whether the last "soup done" event of the soup made from
+// step fromStep in the events file says the run went on with its own weights,
+// as a side soup's does ("…; stage1 goes on from step N with the run's own
+// weights").
+func soupWentOn(events string, fromStep int64) bool {
+	f, err := os.Open(events)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	wentOn := false
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	for sc.Scan() {
+		if !bytes.Contains(sc.Bytes(), []byte(`"soup"`)) {
+			continue
+		}
+		var e struct {
+			Type    EventKind `json:"type"`
+			Message string    `json:"message"`
+			Soup    *struct {
+				FromStep int64 `json:"from_step"`
+			} `json:"soup"`
+		}
+		if json.Unmarshal(sc.Bytes(), &e) != nil || e.Type != EvPhase || e.Soup == nil || e.Soup.FromStep != fromStep {
+			continue
+		}
+		wentOn = strings.Contains(e.Message, " goes on from step ")
+	}
+	return wentOn
 }
 
 // Lock modes: where the process that trains a run came from.

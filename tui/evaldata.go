@@ -94,8 +94,8 @@ func ownRecord(run string, soupFinal bool) bool {
 // finished. A soup made with s is a side job: the run goes on (or stops)
 // with its own weights.
 func endedWithSoup(dir string) bool {
-	s, ok := lab.ReadSummary(dir)
-	return ok && s.State == "finished" && s.Soup != nil && s.Soup.FromStep == s.Steps
+	_, ok := lab.EndedWithSoup(dir)
+	return ok
 }
 
 // latestEval picks the run's own latest evaluation: the trailing records of
@@ -164,14 +164,17 @@ func loadEvalData(run, dir string, primary map[string]string, runDirs []string) 
 			}
 		}
 	}
-	var runs []olmes.RunEvals
+	var runs, soups []olmes.RunEvals
+	soupFinal := lab.RunsEndedWithSoup(runDirs...)
 	for _, rd := range runDirs {
 		all, err := olmes.LoadRunEvalTails(0, "", rd)
 		if err != nil {
 			continue
 		}
 		for _, re := range all {
-			if !strings.Contains(re.Name, "/") && re.HasEvals() {
+			if run, ok := strings.CutSuffix(re.Name, "/soup"); ok && soupFinal[run] {
+				soups = append(soups, re) // the run's final scores (olmes.SNROptions.SoupFinal)
+			} else if !strings.Contains(re.Name, "/") && re.HasEvals() {
 				runs = append(runs, re)
 			}
 		}
@@ -183,7 +186,7 @@ func loadEvalData(run, dir string, primary map[string]string, runDirs []string) 
 	case len(runs) < 2:
 		d.SNRMessage = fmt.Sprintf("signal needs at least two runs with evaluations (%d so far): select comparable runs in the runs view (2, space)", len(runs))
 	default:
-		t, err := olmes.SNR(runs, olmes.SNROptions{})
+		t, err := olmes.SNR(append(runs, soups...), olmes.SNROptions{SoupFinal: soupFinal})
 		if err != nil {
 			d.SNRMessage = err.Error()
 		} else if len(t.Rows) == 0 {

@@ -637,6 +637,10 @@ type SNROptions struct {
 	// SubRuns includes runs whose name has a "/" (the lab's "<run>/soup" and "<run>/ingredient-…"), which have
 	// one evaluation each; by default they are left out.
 	SubRuns bool
+	// SoupFinal names the runs that ended with their recipe's soup (lab.EndedWithSoup): without SubRuns, the
+	// soup's scores (its "<run>/soup" records) are such a run's final scores, as they are its final model's
+	// (olmolab eval --model RUN scores the soup); its noise still comes from its own checkpoints before it.
+	SoupFinal map[string]bool
 }
 
 // SNRRow is signal, noise and SNR for one task, formulation and metric.
@@ -688,8 +692,12 @@ func (r SNRRow) MarshalJSON() ([]byte, error) {
 
 // SNRTable is the SNR analysis of a set of runs, sorted by SNR (highest first).
 type SNRTable struct {
-	Runs      []string `json:"runs"`
-	Targets   []string `json:"targets,omitempty"`
+	Runs    []string `json:"runs"`
+	Targets []string `json:"targets,omitempty"`
+	// SoupFinals are the runs whose final scores are their soup's (SNROptions.SoupFinal).
+	SoupFinals []string `json:"soup_finals,omitempty"`
+	// SubRuns: soups and their ingredients were counted as runs (SNROptions.SubRuns).
+	SubRuns   bool     `json:"sub_runs,omitempty"`
 	NoiseMode string   `json:"noise_mode"`
 	LastN     int      `json:"last_n"`
 	Rows      []SNRRow `json:"rows"`
@@ -703,6 +711,19 @@ func (t SNRTable) Describe() string {
 	}
 	return fmt.Sprintf("noise: per-run — std/mean (population std) over each run's last %d checkpoints, averaged over %d runs; signal: (max−min)/mean of the runs' final scores",
 		t.LastN, len(t.Runs))
+}
+
+// DescribeFinals says which scores are a run's final ones (the mean, the
+// per-run signal, decision accuracy); printed tables say it under Describe.
+func (t SNRTable) DescribeFinals() string {
+	switch {
+	case t.SubRuns:
+		return "final scores: each run's last evaluation of its own weights; soups and their ingredients count as runs of their own (--soups)"
+	case len(t.SoupFinals) > 0:
+		return fmt.Sprintf("final scores: each run's last evaluation, but for %s, which ended with its recipe's soup, the soup's (the model olmolab eval --model RUN scores; one model, so the same with checkpoint averaging), with noise from its checkpoints before the soup",
+			strings.Join(t.SoupFinals, ", "))
+	}
+	return "final scores: each run's last evaluation"
 }
 
 type seriesKey struct {
@@ -747,11 +768,14 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 	if o.LastN <= 0 {
 		o.LastN = 5
 	}
+	soups := map[string]RunEvals{} // a run's soup, when its scores are the run's final ones
 	if !o.SubRuns {
 		var main []RunEvals
 		for _, r := range runs {
 			if !strings.Contains(r.Name, "/") {
 				main = append(main, r)
+			} else if run, ok := strings.CutSuffix(r.Name, "/soup"); ok && o.SoupFinal[run] {
+				soups[run] = r
 			}
 		}
 		runs = main
@@ -767,7 +791,7 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 	if len(o.Target) > 0 && len(o.Target) != len(runs) {
 		return SNRTable{}, inputErrorf("", 0, "give one target run per run, in the same order", "%d runs but %d targets", len(runs), len(o.Target))
 	}
-	t := SNRTable{NoiseMode: o.Noise.String(), LastN: o.LastN}
+	t := SNRTable{NoiseMode: o.Noise.String(), LastN: o.LastN, SubRuns: o.SubRuns}
 	tails := func(r RunEvals) (map[seriesKey]seriesTail, error) {
 		if r.tails == nil {
 			return fullTails(r.Records, o.LastN, o.Tag), nil
@@ -778,11 +802,18 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 		return r.tails, nil
 	}
 	series := make([]map[seriesKey]seriesTail, len(runs))
+	finalOf := make([]map[seriesKey]seriesTail, len(runs)) // the soup's, for a run that ended with it
 	for i, r := range runs {
 		t.Runs = append(t.Runs, r.Name)
 		var err error
 		if series[i], err = tails(r); err != nil {
 			return SNRTable{}, err
+		}
+		if s, ok := soups[r.Name]; ok {
+			if finalOf[i], err = tails(s); err != nil {
+				return SNRTable{}, err
+			}
+			t.SoupFinals = append(t.SoupFinals, r.Name)
 		}
 	}
 	targets := make([]map[seriesKey]seriesTail, len(o.Target))
@@ -798,9 +829,9 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 		var lastN, avgLastN [][]float64
 		n := o.LastN
 		complete := true
-		for _, s := range series {
+		for i, s := range series {
 			xs := s[k].xs
-			if len(xs) == 0 {
+			if len(xs) == 0 || finalOf[i] != nil && len(finalOf[i][k].xs) == 0 {
 				complete = false
 				break
 			}
@@ -809,10 +840,17 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 		if !complete {
 			continue
 		}
-		for _, s := range series {
+		for i, s := range series {
 			xs, sm := s[k].xs, s[k].avg
-			finals = append(finals, xs[len(xs)-1])
-			avgFinals = append(avgFinals, sm[len(sm)-1])
+			if f := finalOf[i]; f != nil {
+				// the soup the run ended with: one model, its final score
+				// with or without checkpoint averaging
+				x := f[k].xs[len(f[k].xs)-1]
+				finals, avgFinals = append(finals, x), append(avgFinals, x)
+			} else {
+				finals = append(finals, xs[len(xs)-1])
+				avgFinals = append(avgFinals, sm[len(sm)-1])
+			}
 			lastN = append(lastN, xs[len(xs)-n:])
 			avgLastN = append(avgLastN, sm[len(sm)-n:])
 		}
@@ -880,7 +918,7 @@ func runMeans(xss [][]float64) []float64 {
 
 // WriteTable prints the SNR table, highest SNR first, under a line saying how noise was measured.
 func (t SNRTable) WriteTable(w io.Writer) error {
-	if _, err := fmt.Fprintln(w, t.Describe()); err != nil {
+	if _, err := fmt.Fprintf(w, "%s\n%s\n", t.Describe(), t.DescribeFinals()); err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

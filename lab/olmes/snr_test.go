@@ -350,6 +350,55 @@ func TestLabRecords(t *testing.T) {
 	}
 }
 
+// TestSNRSoupFinal: a run that ended with its recipe's soup has the soup's
+// scores as its final ones (the mean, the signal, decision accuracy), with
+// and without checkpoint averaging, while its noise is its own checkpoints';
+// the table says so. With --soups (SubRuns) every run's final is its own.
+func TestSNRSoupFinal(t *testing.T) {
+	rec := func(run string, step int, v float64) EvalRecord {
+		return EvalRecord{Run: run, Step: step, Task: "arith", Formulation: RC, Metric: "acc_raw", Value: v}
+	}
+	a := RunEvals{Name: "a", Records: []EvalRecord{rec("a", 100, 0.30), rec("a", 200, 0.32), rec("a", 300, 0.30)}}
+	b := RunEvals{Name: "b", Records: []EvalRecord{rec("b", 100, 0.40), rec("b", 200, 0.42), rec("b", 300, 0.40)}}
+	soup := RunEvals{Name: "a/soup", Records: []EvalRecord{rec("a/soup", 300, 0.60)}}
+	runs := []RunEvals{a, soup, b}
+	cases := []struct {
+		name       string
+		o          SNROptions
+		mean       float64 // of the final scores
+		avgSignal  float64
+		finals     []string
+		finalsLine string
+	}{
+		{"own finals", SNROptions{LastN: 3}, (0.30 + 0.40) / 2, Signal([]float64{(0.30 + 0.32 + 0.30) / 3, (0.40 + 0.42 + 0.40) / 3}), nil, "final scores: each run's last evaluation"},
+		{"soup final", SNROptions{LastN: 3, SoupFinal: map[string]bool{"a": true}}, (0.60 + 0.40) / 2, Signal([]float64{0.60, (0.40 + 0.42 + 0.40) / 3}), []string{"a"}, "but for a, which ended with its recipe's soup, the soup's"},
+		{"a soup of no run's end", SNROptions{LastN: 3, SoupFinal: map[string]bool{"b": true}}, (0.30 + 0.40) / 2, Signal([]float64{(0.30 + 0.32 + 0.30) / 3, (0.40 + 0.42 + 0.40) / 3}), nil, "final scores: each run's last evaluation"},
+	}
+	for _, c := range cases {
+		tab, err := SNR(runs, c.o)
+		if err != nil || len(tab.Rows) != 1 || len(tab.Runs) != 2 {
+			t.Fatalf("%s: %+v, %v", c.name, tab, err)
+		}
+		r := tab.Rows[0]
+		wantNoise := Noise([][]float64{{0.30, 0.32, 0.30}, {0.40, 0.42, 0.40}}, NoisePerRun)
+		if math.Abs(r.Mean-c.mean) > 1e-12 || math.Abs(r.AvgSignal-c.avgSignal) > 1e-12 || math.Abs(r.Noise-wantNoise) > 1e-12 {
+			t.Errorf("%s: mean %v avg signal %v noise %v; want %v, %v, %v", c.name, r.Mean, r.AvgSignal, r.Noise, c.mean, c.avgSignal, wantNoise)
+		}
+		if fmt.Sprint(tab.SoupFinals) != fmt.Sprint(c.finals) {
+			t.Errorf("%s: soup finals %v, want %v", c.name, tab.SoupFinals, c.finals)
+		}
+		var out strings.Builder
+		tab.WriteTable(&out)
+		if !strings.Contains(out.String(), c.finalsLine) {
+			t.Errorf("%s: the table does not say which finals it uses (%q):\n%s", c.name, c.finalsLine, out.String())
+		}
+	}
+	tab, _ := SNR(runs, SNROptions{LastN: 3, SubRuns: true, SoupFinal: map[string]bool{"a": true}})
+	if len(tab.Runs) != 3 || tab.SoupFinals != nil || !strings.Contains(tab.DescribeFinals(), "--soups") {
+		t.Errorf("with sub-runs: runs %v, soup finals %v, %q", tab.Runs, tab.SoupFinals, tab.DescribeFinals())
+	}
+}
+
 // TestEvaluator caches tasks by name and evaluates them.
 func TestEvaluator(t *testing.T) {
 	ev := &Evaluator{Load: LoadOptions{Builtin: BuiltinOptions{Limit: 10}}}

@@ -1,0 +1,87 @@
+package lab
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestResolveCheckpointFinalSoup: a run directory resolves to the model the
+// run ended with. A run that ended with its recipe's soup resolves to the
+// soup, whether its summary says "final" (written since the flag) or not (a
+// run from before it, read from what it did); a side soup, a soup the run
+// trained on after, and an unfinished run resolve to the latest checkpoint.
+func TestResolveCheckpointFinalSoup(t *testing.T) {
+	const sideMsg = `soup done: 3 ingredients averaged; stage1 goes on from step 8 with the run's own weights`
+	const finalMsg = `soup done: 3 ingredients averaged; the run ends with the soup's weights`
+	const oldMsg = `soup done: 3 ingredients averaged` // before soups on request were side jobs
+	cases := []struct {
+		name      string
+		summary   string // summary.json
+		events    string // the soup-done event's message ("" none)
+		noWeights bool   // the soup's weights are missing
+		want      string // "soup", "ckpt", or an error's text
+	}{
+		{"final flag", `{"state":"finished","steps":8,"soup":{"from_step":8,"final":true}}`, finalMsg, false, "soup"},
+		{"side soup at the last step, flag", `{"state":"finished","steps":8,"soup":{"from_step":8,"final":false}}`, sideMsg, false, "ckpt"},
+		{"side soup mid-run, flag", `{"state":"finished","steps":12,"soup":{"from_step":8,"final":false}}`, sideMsg, false, "ckpt"},
+		{"old run: planned soup", `{"state":"finished","steps":8,"soup":{"from_step":8}}`, finalMsg, false, "soup"},
+		{"old run: soup before side jobs", `{"state":"finished","steps":8,"soup":{"from_step":8}}`, oldMsg, false, "soup"},
+		{"old run: no events file", `{"state":"finished","steps":8,"soup":{"from_step":8}}`, "", false, "soup"},
+		{"old run: side soup at the last step", `{"state":"finished","steps":8,"soup":{"from_step":8}}`, sideMsg, false, "ckpt"},
+		{"old run: trained on after its soup", `{"state":"finished","steps":12,"soup":{"from_step":8}}`, oldMsg, false, "ckpt"},
+		{"stopped during its soup's making", `{"state":"stopped","steps":8,"soup":{"from_step":8}}`, finalMsg, false, "ckpt"},
+		{"no soup", `{"state":"finished","steps":8}`, "", false, "ckpt"},
+		{"no summary", ``, "", false, "ckpt"},
+		{"old run: soup weights gone", `{"state":"finished","steps":8,"soup":{"from_step":8}}`, finalMsg, true, "whose weights are missing"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "run")
+			steps := []int64{4, 8}
+			if strings.Contains(c.summary, `"steps":12`) {
+				steps = append(steps, 12)
+			}
+			for _, s := range steps {
+				writeFile(t, filepath.Join(dir, CkptDir, checkpointName(s), StateFile), "{}")
+			}
+			if !c.noWeights {
+				writeFile(t, filepath.Join(SoupDir(dir, 8), "config.json"), "{}")
+			}
+			if c.summary != "" {
+				writeFile(t, filepath.Join(dir, SummaryFile), c.summary)
+			}
+			if c.events != "" {
+				writeFile(t, filepath.Join(dir, EventsFile),
+					`{"type":"phase","run":"run","step":8,"message":"soup: 3 anneals"}`+"\n"+
+						`{"type":"eval","run":"run","step":8,"message":"soup"}`+"\n"+
+						`{"type":"phase","run":"run","step":8,"message":"`+strings.ReplaceAll(c.events, `"`, `\"`)+`","soup":{"from_step":8,"soup":{"name":"soup"}}}`+"\n")
+			}
+			got, err := ResolveCheckpoint(dir)
+			want := map[string]string{"soup": SoupDir(dir, 8), "ckpt": filepath.Join(dir, CkptDir, checkpointName(steps[len(steps)-1]))}[c.want]
+			if want == "" {
+				if err == nil || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("ResolveCheckpoint = %q, %v; want an error saying %q", got, err, c.want)
+				}
+				return
+			}
+			if err != nil || got != want {
+				t.Fatalf("ResolveCheckpoint = %q, %v; want %q", got, err, want)
+			}
+			if _, ended := EndedWithSoup(dir); ended != (c.want == "soup") {
+				t.Errorf("EndedWithSoup = %v, resolved to %s", ended, c.want)
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, path, s string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
