@@ -99,10 +99,13 @@ func openSource(spec SourceSpec, p openParams, probs *problems) *source {
 			probs.add(&InputError{Source: name, Path: path, Msg: "remote paths are not supported", Hint: "download the files and give local paths"})
 			bad = true
 		default:
-			fs, err := expand(path)
+			fs, skipped, err := expandData(path, false)
 			if err != nil {
 				probs.add(&InputError{Source: name, Path: path, Msg: err.Error(), Hint: hintFor(err)})
 				bad = true
+			}
+			if len(skipped) > 0 && p.warn != nil {
+				p.warn(fmt.Sprintf("data: source %q: %s", name, skippedFiles(path, skipped, fs)))
 			}
 			files = append(files, fs...)
 		}
@@ -238,7 +241,68 @@ func expand(path string) ([]string, error) {
 	return out, nil
 }
 
+// expandData is expand for a path of a source (docs false) or of tokenize's
+// inputs (docs true). A path that names one file is taken as it is. A
+// directory or a glob stands for the data there, and what is not data is
+// returned as skipped: text files (.txt, .md: a README, notes) found next to
+// JSONL or token files, and, for docs (tokenize reads documents), token
+// files. Token and JSONL files together stay an error for a source (which of
+// the two is meant cannot be told).
+func expandData(path string, docs bool) (files, skipped []string, err error) {
+	all, err := expand(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st, err := os.Stat(path); err == nil && !st.IsDir() {
+		return all, nil, nil
+	}
+	sort.Strings(all) // a ** glob matches a directory and the files in it
+	all = compactStrings(all)
+	structured := false // JSONL or token files: the data the text files sit beside
+	for _, f := range all {
+		k, _ := classify(f)
+		structured = structured || k == kindJSONL || k == kindTokens && !docs
+	}
+	for _, f := range all {
+		k, _ := classify(f)
+		if k == kindText && structured || k == kindTokens && docs {
+			skipped = append(skipped, f)
+		} else {
+			files = append(files, f)
+		}
+	}
+	if len(files) == 0 {
+		return nil, skipped, errNoData
+	}
+	return files, skipped, nil
+}
+
+// skippedFiles says which files of path expandData skipped, and why, for a
+// warning.
+func skippedFiles(path string, skipped, kept []string) string {
+	sort.Strings(skipped)
+	names := skipped
+	if len(names) > 3 {
+		names = names[:3]
+	}
+	list := strings.Join(names, ", ")
+	if len(skipped) > len(names) {
+		list += ", …"
+	}
+	kind := "document"
+	if len(kept) > 0 {
+		switch k, _ := classify(kept[0]); k {
+		case kindTokens:
+			kind = "token"
+		case kindJSONL:
+			kind = "JSONL"
+		}
+	}
+	return fmt.Sprintf("%s: %d file(s) skipped, not %s files like the rest (%s); name a file in paths to use it", path, len(skipped), kind, list)
+}
+
 var (
+	errNoData   = errors.New("holds no document files")
 	errMissing  = errors.New("no such file or directory")
 	errNoMatch  = errors.New("glob matches no file")
 	errEmptyDir = errors.New("directory has no data files")
@@ -252,6 +316,8 @@ func hintFor(err error) string {
 		return "check the pattern (* matches within one directory, ** across directories)"
 	case errEmptyDir:
 		return "data files end in .npy, .bin, .jsonl, .json, .txt or .md (optionally .gz or .zst)"
+	case errNoData:
+		return "tokenize reads documents: .jsonl, .json, .txt or .md (optionally .gz or .zst); token files (.npy, .bin) are already tokenized"
 	}
 	return ""
 }

@@ -83,7 +83,7 @@ func Tokenize(ctx context.Context, p TokenizeParams) (TokenizeSummary, error) {
 	if p.Workers <= 0 {
 		p.Workers = runtime.GOMAXPROCS(0)
 	}
-	inputs, total, err := tokenizeInputs(p.Inputs)
+	inputs, total, err := tokenizeInputs(p.Inputs, p.Warn)
 	if err != nil {
 		return sum, err
 	}
@@ -285,7 +285,9 @@ func Tokenize(ctx context.Context, p TokenizeParams) (TokenizeSummary, error) {
 }
 
 // tokenizeInputs resolves Tokenize's inputs to document files and their total size.
-func tokenizeInputs(in []string) ([]string, int64, error) {
+// Files a directory or glob holds that are not documents are skipped with a
+// warning (expandData).
+func tokenizeInputs(in []string, warn func(string)) ([]string, int64, error) {
 	var probs problems
 	var files []string
 	seen := map[string]bool{}
@@ -293,10 +295,13 @@ func tokenizeInputs(in []string) ([]string, int64, error) {
 		return nil, 0, &InputError{Msg: "no inputs", Hint: "give document files, directories or globs"}
 	}
 	for _, path := range in {
-		fs, err := expand(path)
+		fs, skipped, err := expandData(path, true)
 		if err != nil {
 			probs.add(&InputError{Path: path, Msg: err.Error(), Hint: hintFor(err)})
 			continue
+		}
+		if len(skipped) > 0 {
+			warn(skippedFiles(path, skipped, fs))
 		}
 		sort.Strings(fs)
 		for _, f := range fs {
