@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -196,6 +197,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err := checkEngineMemory("train", cfg, *batch, *seq, *backend); err != nil {
 		return err
 	}
+	if err := checkNewDir("train --out", *out); err != nil { // before training, not after
+		return err
+	}
 	var tr *model.Trainer
 	if *backend == "cpu" {
 		tr = model.NewTrainer(model.TrainerParams{Config: cfg, Batch: *batch, Seq: *seq, Seed: *seed})
@@ -228,6 +232,33 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "saved %s\n", *out)
+	}
+	return nil
+}
+
+// checkNewDir refuses an output directory (flagName's) that exists and is not
+// empty, before any work: the files written into it would replace and mix
+// with what is there (another checkpoint's shards, someone's data). "" is no
+// output.
+func checkNewDir(flagName, dir string) error {
+	if dir == "" {
+		return nil
+	}
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return inputError{fmt.Errorf("%s %s: %w", flagName, dir, err)}
+	case !st.IsDir():
+		return inputError{fmt.Errorf("%s %s: a file, not a directory", flagName, dir)}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return inputError{fmt.Errorf("%s %s: %w", flagName, dir, err)}
+	}
+	if len(entries) > 0 {
+		return inputError{fmt.Errorf("%s %s: the directory exists and is not empty (%s…); HINT: give a new or empty directory", flagName, dir, entries[0].Name())}
 	}
 	return nil
 }

@@ -314,6 +314,9 @@ func checkOutputDir(flagName, path string) error {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return inputError{fmt.Errorf("%s %s: directory %s does not exist", flagName, path, dir)}
 	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() { // found now, not after the work
+		return inputError{fmt.Errorf("%s %s: a directory; HINT: give a file name", flagName, path)}
+	}
 	return nil
 }
 

@@ -76,6 +76,24 @@ func TestTrainSmoke(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "model.safetensors")); err != nil {
 		t.Error(err)
 	}
+	// --out over a directory that holds something (here the checkpoint just
+	// written, or someone's files) is refused before training, untouched
+	before, _ := os.ReadFile(filepath.Join(dir, "model.safetensors"))
+	for _, target := range []string{dir, t.TempDir()} {
+		os.WriteFile(filepath.Join(target, "notes.txt"), []byte("mine"), 0o644)
+		out.Reset()
+		errb.Reset()
+		code := run([]string{"train", "--preset", "cpu_xs", "--steps", "5", "--batch", "2", "--seq", "16", "--seed", "2", "--out", target}, &out, &errb)
+		if code != 2 || !strings.Contains(errb.String(), "train --out "+target+": the directory exists and is not empty") || strings.Contains(out.String(), "step") {
+			t.Errorf("train --out over a non-empty %s: exit %d\nstdout: %s\nstderr: %s", target, code, out.String(), errb.String())
+		}
+		if b, _ := os.ReadFile(filepath.Join(target, "notes.txt")); string(b) != "mine" {
+			t.Errorf("notes.txt changed: %q", b)
+		}
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, "model.safetensors")); !bytes.Equal(before, after) {
+		t.Error("the refused train replaced the checkpoint")
+	}
 }
 
 func TestTokenizeCommand(t *testing.T) {
@@ -122,6 +140,7 @@ func TestEvalCommands(t *testing.T) {
 		{"eval json into a missing dir", []string{"eval", "--model", golden, "--json", "/no/such/dir/x.json"}, 2, "", "eval --json /no/such/dir/x.json: directory /no/such/dir does not exist"},
 		{"snr json into a missing dir", []string{"snr", "/no/such/run", "--json", "/no/such/dir/x.json"}, 2, "", "snr --json /no/such/dir/x.json: directory"},
 		{"tokenize max-file-mb 0", []string{"tokenize", "in.jsonl", "--out", "/tmp/x", "--max-file-mb", "0"}, 2, "", "--max-file-mb 0"},
+		{"snr json into a directory", []string{"snr", "/no/such/run", "--json", os.TempDir()}, 2, "", "snr --json " + os.TempDir() + ": a directory"},
 		{"snr nothing", []string{"snr"}, 2, "", "snr needs"},
 		{"snr missing", []string{"snr", "/no/such/run"}, 2, "", "/no/such/run"},
 		{"snr given a recipe", []string{"snr", "testdata/tiny.yaml"}, 2, "", "testdata/tiny.yaml: not an evals.jsonl file (a YAML file, such as a recipe)\nHINT: pass a run directory or its evals.jsonl"},

@@ -729,6 +729,9 @@ func TestNewRunRefusesAnExistingRun(t *testing.T) {
 		{"a start without checkpoint", []string{RecipeFile, MetricsFile, EventsFile}, "already holds a run (metrics.jsonl, no checkpoint)"},
 		{"summary only", []string{SummaryFile}, "already holds a run (summary.json"},
 		{"a checkpoint", []string{MetricsFile, "checkpoints/step-4/" + StateFile}, "--resume"},
+		{"recipe and a stale lock", []string{RecipeFile, LockFile}, ""},
+		{"someone's files", []string{"README.md", "data/train.jsonl"}, "is not empty and holds no olmolab run (README.md, data)"},
+		{"someone's files and a recipe.yaml", []string{RecipeFile, "main.go"}, "holds no olmolab run (main.go)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()

@@ -984,6 +984,29 @@ func checkNoRun(dir string) error {
 			return fmt.Errorf("%s already holds a run (%s, no checkpoint); HINT: choose another name, or remove that directory to start it over", dir, f)
 		}
 	}
+	// a directory of something else (a --name or --runs that names the
+	// user's data or code): a run would write its recipe.yaml, logs and
+	// checkpoints among, and over, what is there
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var foreign []string
+	for _, e := range entries {
+		switch name := e.Name(); {
+		case name == RecipeFile, name == LockFile, name == CkptDir, name == "soups", // a run's own, before its first step
+			strings.HasPrefix(name, RecipeFile+".tmp-"), strings.HasPrefix(name, LockFile+".tmp-"):
+		default:
+			foreign = append(foreign, name)
+		}
+	}
+	if len(foreign) > 0 {
+		list := strings.Join(foreign[:min(3, len(foreign))], ", ")
+		if len(foreign) > 3 {
+			list += ", …"
+		}
+		return fmt.Errorf("%s is not empty and holds no olmolab run (%s); HINT: a run writes recipe.yaml, metrics.jsonl and checkpoints/ into its directory: choose another --name (or --runs), or an empty directory", dir, list)
+	}
 	return nil
 }
 

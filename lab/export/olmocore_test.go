@@ -404,12 +404,27 @@ func TestWriteDir(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "c")); err == nil {
 		t.Fatal("wrote into a refused directory")
 	}
-	if err := WriteDir(dir, []File{{Name: "c", Mode: 0o644}}, true); err != nil {
+	// --force replaces an earlier export, whole
+	if err := WriteDir(dir, []File{{Name: "a", Mode: 0o644, Data: []byte("3")}, {Name: "b.sh", Mode: 0o755}, {Name: "c", Mode: 0o644}}, true); err != nil {
 		t.Fatal(err)
 	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 || entries[0].Name() != "c" {
-		t.Fatalf("--force left %v", entries)
+	if b, _ := os.ReadFile(filepath.Join(dir, "a")); string(b) != "3" {
+		t.Fatalf("--force: a holds %q", b)
+	}
+	if err := WriteDir(dir, []File{{Name: "a", Mode: 0o644, Data: []byte("4")}, {Name: "b.sh", Mode: 0o755}, {Name: "c", Mode: 0o644}}, true); err != nil {
+		t.Fatal(err)
+	}
+	// but never a directory of other things, which replacing would delete
+	os.WriteFile(filepath.Join(dir, "notes.md"), []byte("mine"), 0o644)
+	os.Mkdir(filepath.Join(dir, "a.d"), 0o755)
+	if err := WriteDir(dir, []File{{Name: "a", Mode: 0o644, Data: []byte("5")}, {Name: "b.sh", Mode: 0o755}, {Name: "c", Mode: 0o644}}, true); err == nil || !strings.Contains(err.Error(), "a.d, notes.md") {
+		t.Fatalf("--force over a directory with other files: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "notes.md")); string(b) != "mine" {
+		t.Fatalf("notes.md: %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "a")); string(b) != "4" {
+		t.Fatalf("a refused export changed a to %q", b)
 	}
 	left, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), ".out.tmp-*"))
 	if len(left) > 0 {

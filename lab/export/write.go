@@ -5,15 +5,35 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // WriteDir writes files into dir all at once: into a temporary directory beside
 // it, renamed into place. A dir that exists and is not empty is refused unless
-// force, and then replaced whole.
+// force, and then replaced whole; force replaces only an earlier export (a dir
+// that holds nothing but files of these names), never a directory of other
+// things (--out . or a project's directory), which it would delete.
 func WriteDir(dir string, files []File, force bool) error {
 	if entries, err := os.ReadDir(dir); err == nil {
 		if len(entries) > 0 && !force {
 			return fmt.Errorf("%s exists and is not empty; give --force to replace it", dir)
+		}
+		ours := map[string]bool{}
+		for _, f := range files {
+			ours[f.Name] = true
+		}
+		var other []string
+		for _, e := range entries {
+			if !ours[e.Name()] || e.IsDir() {
+				other = append(other, e.Name())
+			}
+		}
+		if len(other) > 0 {
+			list := strings.Join(other[:min(3, len(other))], ", ")
+			if len(other) > 3 {
+				list += ", …"
+			}
+			return fmt.Errorf("%s holds files an export does not write (%s); --force replaces only an earlier export, whole: give another --out", dir, list)
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("export to %s: %w", dir, err)
