@@ -523,12 +523,16 @@ func batchBytes(rec *Recipe) int64 { return 2 * 4 * int64(rec.GlobalBatchSize) }
 
 // streamBytes bounds the host buffers that move the model between the
 // engine and files or another engine, whatever the model's size: a save's
-// and a resume's model.StreamChunk buffer, a soup's two (the running
-// average and an ingredient's chunk), an evaluation copy's, and the
-// safetensors reader's 1 MiB conversion buffer. Before they streamed, a
-// checkpoint save held 20 bytes per parameter on the host, a soup about 20,
-// a resume 12.
-const streamBytes = 5 * 4 * model.StreamChunk
+// and a resume's model.NewStreamBuf buffer, a soup's two (the running
+// average and an ingredient's chunk) and an evaluation copy's, each
+// model.StreamChunk values or the model's size when it is smaller, and the
+// safetensors reader's conversion buffer and writer's buffer (1 MiB each).
+// Before they streamed, a checkpoint save held 20 bytes per parameter on the
+// host, a soup about 20, a resume 12.
+func streamBytes(cfg model.Config) int64 {
+	n := min(model.NewLayout(cfg).Size(), model.StreamChunk)
+	return 5*4*n + 2<<20
+}
 
 // layoutBytes is the host memory of a model.Layout's tables (a name, shape
 // and offset per tensor), which every backend and the lab build: 1.5 KB per
@@ -618,7 +622,7 @@ func gcHeadroom(live int64) int64 { return live / 16 }
 // initialises, loads, checkpoints and averages it through streamBytes'
 // buffers.
 func memoryNeed(rec *Recipe, cfg model.Config, B, T int) int64 {
-	live := satAdd(streamBytes, batchBytes(rec), layoutBytes(cfg), valBytes(rec), processBytes(rec), scorerBytes(rec, cfg, B, T))
+	live := satAdd(streamBytes(cfg), batchBytes(rec), layoutBytes(cfg), valBytes(rec), processBytes(rec), scorerBytes(rec, cfg, B, T))
 	if rec.Backend == "cpu" {
 		live = satAdd(live, model.EstimateCPUMemory(cfg, B, T))
 	}

@@ -429,7 +429,7 @@ func TestMemoryNeedStreams(t *testing.T) {
 			t.Fatal(err)
 		}
 		rec := &Recipe{Backend: "cuda", GlobalBatchSize: 4 << 20}
-		live := batchBytes(rec) + streamBytes + layoutBytes(cfg) + processBytes(rec)
+		live := batchBytes(rec) + streamBytes(cfg) + layoutBytes(cfg) + processBytes(rec)
 		want := live + live/16
 		if got := memoryNeed(rec, cfg, 1, 4096); got != want || got > 128<<20+2*batchBytes(rec) {
 			t.Errorf("%s on cuda: memoryNeed %.1f MiB, want %.1f MiB (the batch, the stream buffers, the process)", preset, float64(got)/(1<<20), float64(want)/(1<<20))
@@ -479,7 +479,7 @@ func TestMemoryNeedParts(t *testing.T) {
 		if got := scorerBytes(&rec, cfg, tc.B, tc.T); got != tc.scorer {
 			t.Errorf("%s: scorerBytes %d, want %d", tc.name, got, tc.scorer)
 		}
-		live := batchBytes(&rec) + streamBytes + layoutBytes(cfg) + processBytes(&rec) + tc.val + tc.scorer
+		live := batchBytes(&rec) + streamBytes(cfg) + layoutBytes(cfg) + processBytes(&rec) + tc.val + tc.scorer
 		if tc.engineSize {
 			live += model.EstimateCPUMemory(cfg, tc.B, tc.T)
 		}
