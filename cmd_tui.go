@@ -9,12 +9,17 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"math"
 	"path/filepath"
+	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
+	"sync"
 	"syscall"
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/olmolab/olmolab/lab"
 	"github.com/olmolab/olmolab/tui"
 )
 
@@ -40,8 +45,10 @@ func runTUI(runsDir string, stdout, stderr io.Writer) error {
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
 	}
+	var mem sessionMemory
 	msg, err := tui.Open(context.Background(), tui.Options{
 		RunsDir:   runsDir,
+		StartRun:  mem.start,
 		Evaluator: newEvaluator(),
 		Detach:    detachHeadless,
 		Logger:    logger,
@@ -85,4 +92,52 @@ func detachHeadless(dir string) (int, error) {
 	pid := cmd.Process.Pid
 	cmd.Process.Release()
 	return pid, nil
+}
+
+// sessionMemory keeps the Go collector's soft memory limit of an interactive
+// session at what its live run was checked for (lab.SessionMemoryLimit), as
+// --batch does for its one run (setMemoryLimit), and lifts it when the run
+// ends: the session trains one run at a time, and between runs only the UI
+// lives. A GOMEMLIMIT from the environment is left as it is.
+type sessionMemory struct {
+	mu  sync.Mutex
+	gen int // the live run's: a run that ended lifts the limit only if no later run set it
+}
+
+// start is tui.Options.StartRun: tui.StartLabRun, then the limit.
+func (s *sessionMemory) start(ctx context.Context, p lab.RunParams) (tui.Run, error) {
+	held := goMemoryInUse()
+	r, err := tui.StartLabRun(ctx, p)
+	if err != nil || os.Getenv("GOMEMLIMIT") != "" {
+		return r, err
+	}
+	m, ok := r.(interface{ MemoryNeed() int64 })
+	if !ok || m.MemoryNeed() <= 0 {
+		return r, nil
+	}
+	s.mu.Lock()
+	s.gen++
+	gen := s.gen
+	debug.SetMemoryLimit(lab.SessionMemoryLimit(m.MemoryNeed(), held))
+	s.mu.Unlock()
+	go func() {
+		<-r.Done()
+		s.mu.Lock()
+		if s.gen == gen {
+			debug.SetMemoryLimit(math.MaxInt64) // the default: no limit
+		}
+		s.mu.Unlock()
+	}()
+	return r, nil
+}
+
+// goMemoryInUse is the memory the Go runtime holds now, as its soft memory
+// limit counts it: everything it mapped less the heap it gave back.
+func goMemoryInUse() int64 {
+	ms := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(ms)
+	if ms[0].Value.Kind() != metrics.KindUint64 || ms[1].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return int64(ms[0].Value.Uint64() - ms[1].Value.Uint64())
 }

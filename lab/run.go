@@ -678,6 +678,18 @@ func (r *Run) MemoryNeed() int64 { return r.need }
 // memory), so 16 MiB less.
 func SoftMemoryLimit(need int64) int64 { return max(need-16<<20, need/2) }
 
+// SessionMemoryLimit is the soft memory limit for an interactive session
+// (the TUI) while it trains one run of MemoryNeed need: the run's
+// SoftMemoryLimit, as --batch sets it, plus what the session held besides the
+// run, held bytes of the runtime's memory when the run started, twice over
+// (the UI's own heap grows between collections, as GOGC lets it) and at
+// least 256 MiB (the live charts' series grow with the run's steps, and the
+// session reads other runs back). Without it the run's garbage could grow
+// the heap to twice what lives, beyond what its memory check counted.
+func SessionMemoryLimit(need, held int64) int64 {
+	return satAdd(SoftMemoryLimit(need), max(2*held, 256<<20))
+}
+
 // Do hands an action to the run; it never blocks. It reports an error when the
 // run has ended or too many actions are waiting.
 func (r *Run) Do(a Action) error {

@@ -32,6 +32,9 @@ func (l labRun) Do(a lab.Action) error         { return l.r.Do(a) }
 func (l labRun) Done() <-chan struct{}         { return l.r.Done() }
 func (l labRun) Wait() (lab.RunSummary, error) { return l.r.Wait() }
 
+// MemoryNeed is the host memory the run's memory check counted for it.
+func (l labRun) MemoryNeed() int64 { return l.r.MemoryNeed() }
+
 // StartLabRun starts a run with the lab; it is Options.StartRun's default.
 // The lab marks the run directory as trained in this session (lab.LockTUI)
 // until the run ends.

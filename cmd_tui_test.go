@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"math"
+	"runtime/debug"
+	"testing"
+	"time"
+
+	"github.com/olmolab/olmolab/lab"
+)
+
+// TestSessionMemoryLimit: while the interactive lab trains a run, the Go
+// collector's soft memory limit holds the process to what the run was
+// checked for plus the session's own memory (as --batch holds its run), and
+// when the run ends the limit is lifted; a GOMEMLIMIT from the environment
+// stays.
+func TestSessionMemoryLimit(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	debug.SetMemoryLimit(math.MaxInt64)
+	t.Setenv("GOMEMLIMIT", "")
+	rec, err := lab.LoadRecipe("testdata/tiny.yaml", []string{"max_tokens=100000000", "anneal.auto_at=0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mem sessionMemory
+	r, err := mem.start(context.Background(), lab.RunParams{Recipe: rec, RunsDir: t.TempDir(), Name: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	need := r.(interface{ MemoryNeed() int64 }).MemoryNeed()
+	limit := debug.SetMemoryLimit(-1)
+	if lo, hi := lab.SoftMemoryLimit(need)+256<<20, lab.SoftMemoryLimit(need)+2<<30; limit < lo || limit > hi {
+		t.Errorf("while a run of need %d MiB trains: limit %d MiB, want %d to %d MiB", need>>20, limit>>20, lo>>20, hi>>20)
+	}
+	r.Do(lab.Action{Kind: lab.ActStop})
+	<-r.Done()
+	deadline := time.Now().Add(10 * time.Second)
+	for debug.SetMemoryLimit(-1) != math.MaxInt64 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+		t.Errorf("after the run: limit %d MiB, want none", got>>20)
+	}
+
+	t.Setenv("GOMEMLIMIT", "1GiB") // the runtime read it at start; the session leaves it
+	debug.SetMemoryLimit(1 << 30)
+	r, err = mem.start(context.Background(), lab.RunParams{Recipe: rec, RunsDir: t.TempDir(), Name: "s2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := debug.SetMemoryLimit(-1); got != 1<<30 {
+		t.Errorf("with GOMEMLIMIT=1GiB: limit %d MiB", got>>20)
+	}
+	r.Do(lab.Action{Kind: lab.ActStop})
+	<-r.Done()
+}
