@@ -50,8 +50,11 @@ type Results struct {
 	Scores   []Score `json:"scores"`
 	Backend  string  `json:"backend"`
 	Requests int     `json:"requests"` // distinct requests scored
-	Forwards int     `json:"forwards"` // (B,T) micro-batches run
-	Seconds  float64 `json:"seconds"`
+	// AllRequests counts every request as OLMES sends them (a request dump's lines): one per choice and one per
+	// unconditional choice of every instance, identical ones in different instances included.
+	AllRequests int     `json:"all_requests"`
+	Forwards    int     `json:"forwards"` // (B,T) micro-batches run
+	Seconds     float64 `json:"seconds"`
 	// Longest is the longest input in tokens before truncation; Truncated counts the requests whose context was
 	// cut on the left to fit the context length (their scores differ from a longer-context evaluation).
 	Longest   int `json:"longest_input"`
@@ -80,7 +83,9 @@ func Evaluate(ctx context.Context, be model.Backend, tok data.Tokenizer, tasks [
 	}
 	index := map[Pair]int{}
 	var pairs []Pair
+	all := 0
 	add := func(p Pair) {
+		all++
 		if _, ok := index[p]; !ok {
 			index[p] = len(pairs)
 			pairs = append(pairs, p)
@@ -111,7 +116,7 @@ func Evaluate(ctx context.Context, be model.Backend, tok data.Tokenizer, tasks [
 	if err != nil {
 		return Results{}, err
 	}
-	res := Results{Backend: be.Name(), Requests: st.Requests, Forwards: st.Forwards, Longest: st.Longest, Truncated: st.Trunc}
+	res := Results{Backend: be.Name(), Requests: st.Requests, AllRequests: all, Forwards: st.Forwards, Longest: st.Longest, Truncated: st.Trunc}
 	for _, t := range tasks {
 		res.Notes = append(res.Notes, t.Notes...)
 	}
@@ -198,8 +203,12 @@ func (r Results) WriteTable(w io.Writer) error {
 	if r.Requests == 0 { // validation loss only (olmolab eval --tasks "" --val)
 		return nil
 	}
-	if _, err := fmt.Fprintf(w, "%d requests in %d forwards of %dx%d on %s, %.1fs (%.1f requests/s); bits_per_byte_corr: lower is better\n",
-		r.Requests, r.Forwards, r.Batch[0], r.Batch[1], r.Backend, r.Seconds, r.RequestsPerSecond()); err != nil {
+	reqs := fmt.Sprintf("%d requests", r.Requests)
+	if r.AllRequests > r.Requests { // OLMES's count, which a request dump's lines show, and what was scored
+		reqs = fmt.Sprintf("%d requests (%d distinct)", r.AllRequests, r.Requests)
+	}
+	if _, err := fmt.Fprintf(w, "%s in %d forwards of %dx%d on %s, %.1fs (%.1f requests/s); bits_per_byte_corr: lower is better\n",
+		reqs, r.Forwards, r.Batch[0], r.Batch[1], r.Backend, r.Seconds, r.RequestsPerSecond()); err != nil {
 		return err
 	}
 	for _, n := range r.Notes {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/olmolab/olmolab/lab/data"
@@ -78,8 +79,14 @@ func TestEvaluateFake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Requests != 4 || res.Forwards != 2 || be.forwards != 2 {
-		t.Errorf("requests %d forwards %d (backend saw %d), want 4 distinct requests in 2 forwards", res.Requests, res.Forwards, be.forwards)
+	if res.Requests != 4 || res.AllRequests != 6 || res.Forwards != 2 || be.forwards != 2 {
+		t.Errorf("requests %d of %d, forwards %d (backend saw %d), want 4 distinct of 6 requests in 2 forwards", res.Requests, res.AllRequests, res.Forwards, be.forwards)
+	}
+	// the table says both: OLMES's count (a request dump's lines) and what was scored
+	var tab strings.Builder
+	res.WriteTable(&tab)
+	if !strings.Contains(tab.String(), "6 requests (4 distinct) in 2 forwards") {
+		t.Errorf("table:\n%s", tab.String())
 	}
 	s := res.Scores[0]
 	// Doc 3: ll(" b") = −0.01·(33+99) = −1.32 > ll(" aaaa") = −0.01·(33+4·98) = −4.25, so raw picks "b" (gold).
