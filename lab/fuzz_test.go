@@ -1,6 +1,11 @@
 package lab
 
 import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,6 +37,66 @@ func FuzzParseRecipe(f *testing.F) {
 		}
 		if r.SequenceLength <= 0 || r.GlobalBatchSize <= 0 || r.MaxTokens <= 0 {
 			t.Errorf("parsed recipe with unusable sizes: seq %d, batch %d, tokens %d", r.SequenceLength, r.GlobalBatchSize, r.MaxTokens)
+		}
+	})
+}
+
+// FuzzReadStepLosses: the losses a resume reads back from metrics.jsonl with
+// its fast reader (jsonfield, encoding/json where that cannot decide) are
+// those encoding/json finds, line by line, for every line that is JSON: a
+// line the fast path misread would give the resumed run another loss
+// history. (It does not check the syntax of the values it skips, which would
+// cost three times its time: a line that is not JSON may be read.)
+func FuzzReadStepLosses(f *testing.F) {
+	f.Add([]byte(`{"type":"step","time":"2026-11-29T00:00:00Z","run":"r","step":1,"tokens":256,"loss":7.5}` + "\n"))
+	f.Add([]byte(`{"type":"step","loss":null}` + "\n" + `{"type":"eval","loss":3}` + "\n" + `{"Type":"step","loss":2}` + "\n"))
+	f.Add([]byte(`{"type":"st\u0065p","loss":1e3,"LOSS":4}` + "\n" + `{"loss":1,"type":"step","loss":2}`))
+	f.Add([]byte(`{"type":"step","loss":"5"}` + "\n" + `not json` + "\n" + `{"type":"step","loss":-0}`))
+	f.Add([]byte(`{"type":0,"type":"step","loss":0}` + "\n" + `{"type":"step","loss":1e400}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if _, err := stepLosses(bytes.NewReader(b)); err != nil {
+			return // a line past the scanner's limit: the resume refuses the file
+		}
+		for _, line := range bytes.Split(b, []byte("\n")) {
+			line = bytes.TrimSuffix(line, []byte("\r"))
+			if !json.Valid(line) {
+				continue
+			}
+			var want []float64
+			var m struct {
+				Type EventKind `json:"type"`
+				Loss *float64  `json:"loss"`
+			}
+			if json.Unmarshal(line, &m) == nil && m.Loss != nil && m.Type == EvStep {
+				want = append(want, *m.Loss)
+			}
+			if got, _ := stepLosses(bytes.NewReader(line)); !slices.Equal(got, want) {
+				t.Errorf("%s: readStepLosses %v, encoding/json %v", line, got, want)
+			}
+		}
+	})
+}
+
+// FuzzEndedWithSoup: whatever a run directory's summary.json and events.jsonl
+// hold (another version's, a damaged copy), EndedWithSoup answers without a
+// panic, and says yes only for a finished run with a soup.
+func FuzzEndedWithSoup(f *testing.F) {
+	f.Add([]byte(`{"state":"finished","steps":8,"soup":{"from_step":8,"final":true}}`), []byte(""))
+	f.Add([]byte(`{"state":"finished","steps":8,"soup":{"from_step":8}}`),
+		[]byte(`{"type":"phase","message":"soup done: 3 ingredients averaged; stage1 goes on from step 8 with the run's own weights","soup":{"from_step":8}}`+"\n"))
+	f.Add([]byte(`{"state":"finished","steps":8,"soup":{"from_step":8,"final":null}}`), []byte(`{"soup":`))
+	f.Add([]byte(`{"state":"finished","soup":[]}`), []byte("\x00"))
+	f.Fuzz(func(t *testing.T, summary, events []byte) {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, SummaryFile), summary, 0o644)
+		os.WriteFile(filepath.Join(dir, EventsFile), events, 0o644)
+		from, ok := EndedWithSoup(dir)
+		if !ok {
+			return
+		}
+		s, read := ReadSummary(dir)
+		if !read || s.State != "finished" || s.Soup == nil || s.Soup.FromStep != from {
+			t.Errorf("EndedWithSoup = %d, true for summary %q (read %v: %+v)", from, summary, read, s)
 		}
 	})
 }

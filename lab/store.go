@@ -571,8 +571,13 @@ func readStepLosses(path string) ([]float64, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return stepLosses(f)
+}
+
+// stepLosses is readStepLosses on the file's content.
+func stepLosses(r io.Reader) ([]float64, error) {
 	var out []float64
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
 		// the fields taken apart by jsonfield.Each, encoding/json where it cannot
@@ -582,7 +587,8 @@ func readStepLosses(path string) ([]float64, error) {
 		ok := jsonfield.Each(sc.Bytes(), func(k, v []byte) {
 			switch string(k) {
 			case "type":
-				step, bad = string(v) == `"step"`, bad || bytes.IndexByte(v, '\\') >= 0
+				// a string; anything else is encoding/json's type error, which drops the line
+				step, bad = string(v) == `"step"`, bad || bytes.IndexByte(v, '\\') >= 0 || v[0] != '"'
 			case "loss":
 				var err error
 				loss, err = strconv.ParseFloat(string(v), 64)
