@@ -13,6 +13,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"gonum.org/v1/gonum/stat"
 
@@ -247,7 +248,8 @@ func DecodeEvalRecord(line []byte, r *EvalRecord, names map[string]string) error
 func fastEvalRecord(line []byte, r *EvalRecord, intern map[string]string) bool {
 	ok := true
 	name := func(v []byte) string {
-		if len(v) < 2 || v[0] != '"' || bytes.IndexByte(v, '\\') >= 0 {
+		// encoding/json decodes escapes and turns invalid UTF-8 into U+FFFD
+		if len(v) < 2 || v[0] != '"' || bytes.IndexByte(v, '\\') >= 0 || !utf8.Valid(v) {
 			ok = false
 			return ""
 		}

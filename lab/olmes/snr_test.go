@@ -735,3 +735,29 @@ func TestLoadRunEvalsSameRun(t *testing.T) {
 		t.Errorf("two runs: %v %v", runs, err)
 	}
 }
+
+// FuzzDecodeEvalRecord: an evals.jsonl line that is JSON decodes with the
+// fast reader (fastEvalRecord) into the record encoding/json gives, or is
+// refused by both: SNR reads the same scores either way.
+func FuzzDecodeEvalRecord(f *testing.F) {
+	f.Add([]byte(`{"run":"a","step":1,"tokens":2,"phase":"stable","why":"interval","task":"t","formulation":"rc","metric":"m","value":0.5,"primary":true,"time":"2026-11-28T18:00:00Z"}`))
+	f.Add([]byte(`{"run":"a/soup","step":-1,"task":"t","formulation":"lm","metric":"ce_loss","value":1e-3,"group":"olmes","tag":"x"}`))
+	f.Add([]byte(`{"task":"t","metric":"m","value":1,"formulation":"MC","step":1.0}`))
+	f.Add([]byte(`{"task":"t","metric":"m","value":1,"time":"2026-11-28T18:00:00.123+01:00","primary":false}`))
+	f.Add([]byte("{\"task\":\"t\xff\",\"metric\":\"m\",\"value\":1}"))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		if !json.Valid(line) {
+			return
+		}
+		var want EvalRecord
+		wantErr := json.Unmarshal(line, &want)
+		var got EvalRecord
+		gotErr := DecodeEvalRecord(line, &got, nil)
+		if (gotErr != nil) != (wantErr != nil) {
+			t.Fatalf("%s: DecodeEvalRecord error %v, encoding/json %v", line, gotErr, wantErr)
+		}
+		if wantErr == nil && !reflect.DeepEqual(got, want) && !(math.IsNaN(got.Value) && math.IsNaN(want.Value)) {
+			t.Errorf("%s:\nfast          %+v\nencoding/json %+v", line, got, want)
+		}
+	})
+}
