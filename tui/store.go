@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/olmolab/olmolab/experiments"
 	"github.com/olmolab/olmolab/lab"
@@ -72,7 +73,8 @@ func fastStepEvent(line []byte, e *lab.Event) bool {
 		return n
 	}
 	str := func(v []byte) string {
-		if len(v) < 2 || v[0] != '"' || bytes.IndexByte(v, '\\') >= 0 {
+		// encoding/json decodes escapes and turns invalid UTF-8 into U+FFFD
+		if len(v) < 2 || v[0] != '"' || bytes.IndexByte(v, '\\') >= 0 || !utf8.Valid(v) {
 			ok = false
 			return ""
 		}
