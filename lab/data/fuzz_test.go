@@ -3,6 +3,7 @@ package data
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -205,4 +206,38 @@ func TestParseDoc(t *testing.T) {
 			t.Errorf("parseDoc(%q) = %q, %v; want %q, %q", tc.line, text, err, tc.text, tc.err)
 		}
 	}
+}
+
+// FuzzRestore: a checkpoint's loader state (state.json's "loader", which a
+// person may edit or a disk may damage) either restores or is refused; the
+// restored loader then serves batches or returns an error, never a panic.
+func FuzzRestore(f *testing.F) {
+	dir := f.TempDir()
+	toks := writeTokens(f, filepath.Join(dir, "tok.npy"), Uint16, seqIDs(4096, 200))
+	docs := writeFile(f, filepath.Join(dir, "docs.jsonl"), jsonl("one document", "another document, longer", "a third"))
+	specs := []SourceSpec{{Name: "tok", TargetRatio: 0.5, Paths: []string{toks}}, {Name: "docs", TargetRatio: 0.5, Paths: []string{docs}}}
+	l := mustLoader(f, LoaderParams{SeqLen: 8, Seed: 1, DType: Uint16, Sources: specs})
+	batches(f, l, 5, 4)
+	good, _ := json.Marshal(l.State())
+	f.Add(good)
+	f.Add(bytes.Replace(good, []byte(`"weight":`), []byte(`"weight":-`), 1))
+	f.Add(bytes.Replace(good, []byte(`"cursor":{`), []byte(`"cursor":{"file":7,"token":-3,`), 1))
+	f.Add([]byte(`{"version":1,"tokenizer":"bytes","seq_len":8,"seed":1,"sources":[{"name":"tok","weight":1,"cursor":{"instance":-1,"epoch":-2}},{"name":"tok","weight":1}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var st LoaderState
+		if json.Unmarshal(b, &st) != nil {
+			return
+		}
+		var w warnings
+		l := mustLoader(t, LoaderParams{SeqLen: 8, Seed: 1, DType: Uint16, Sources: specs, Warn: w.warn})
+		if err := l.Restore(st); err != nil {
+			return
+		}
+		ids := make([]int32, 4*8)
+		for range 3 {
+			if err := l.Next(ids); err != nil {
+				return
+			}
+		}
+	})
 }

@@ -230,7 +230,11 @@ func (l *Loader) Next(ids []int32) error {
 			l.waited += time.Since(start)
 		}
 		if in.err != nil {
-			l.err = fmt.Errorf("data: source %q: %w", l.srcs[i].spec.Name, in.err)
+			l.err = in.err
+			var ie *InputError
+			if !errors.As(in.err, &ie) || ie.Source == "" { // an InputError of the source names it already
+				l.err = fmt.Errorf("data: source %q: %w", l.srcs[i].spec.Name, in.err)
+			}
 			return l.err
 		}
 		copy(ids[off:off+T], in.ids)
@@ -423,6 +427,9 @@ func (l *Loader) Restore(st LoaderState) error {
 		return &InputError{Msg: fmt.Sprintf("checkpoint data state is for tokenizer %s, sequence length %d, seed %d; this run has %s, %d, %d",
 			st.Tokenizer, st.SeqLen, st.Seed, l.p.Tokenizer.Name(), l.p.SeqLen, l.p.Seed), Hint: "resume with the recipe the checkpoint was written by"}
 	}
+	if err := checkSourceStates(st); err != nil {
+		return err
+	}
 	var added []SourceSpec
 	for _, ss := range st.Sources {
 		if l.index(ss.Name) < 0 {
@@ -461,6 +468,39 @@ func (l *Loader) Restore(st LoaderState) error {
 	}
 	l.instances = st.Instances
 	l.err = nil
+	return nil
+}
+
+// checkSourceStates refuses a state (state.json's "loader", hand-edited or
+// damaged) whose sources the loader cannot continue from: a name twice, a
+// negative count, weight or cursor position (a credit may be negative: the
+// round robin takes the total off the source it picks), a ratio that is not a
+// non-negative number. The field is named as state.json spells it.
+func checkSourceStates(st LoaderState) error {
+	if st.Instances < 0 {
+		return &InputError{Msg: fmt.Sprintf("field loader.instances: %d is negative", st.Instances)}
+	}
+	seen := map[string]bool{}
+	for i, ss := range st.Sources {
+		field := func(f string) string { return fmt.Sprintf("field loader.sources[%d].%s (%q)", i, f, ss.Name) }
+		if seen[ss.Name] {
+			return &InputError{Msg: fmt.Sprintf("%s: source %q is given twice", field("name"), ss.Name)}
+		}
+		seen[ss.Name] = true
+		if math.IsNaN(ss.TargetRatio) || math.IsInf(ss.TargetRatio, 0) || ss.TargetRatio < 0 {
+			return &InputError{Msg: fmt.Sprintf("%s: %v", field("target_ratio"), ss.TargetRatio)}
+		}
+		c := ss.Cursor
+		for _, f := range []struct {
+			name string
+			v    int64
+		}{{"weight", ss.Weight}, {"instances", ss.Instances}, {"tokens", ss.Tokens}, {"total", ss.Total},
+			{"cursor.instance", c.Instance}, {"cursor.epoch", c.Epoch}, {"cursor.file", int64(c.File)}, {"cursor.doc", c.Doc}, {"cursor.token", int64(c.Token)}} {
+			if f.v < 0 {
+				return &InputError{Msg: fmt.Sprintf("%s: %d is negative", field(f.name), f.v), Hint: "the checkpoint's state.json is damaged: resume from an earlier checkpoint"}
+			}
+		}
+	}
 	return nil
 }
 

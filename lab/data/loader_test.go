@@ -468,3 +468,59 @@ func TestCheckMix(t *testing.T) {
 		t.Errorf("CheckMix changed the mix: %+v, was %+v", got, before)
 	}
 }
+
+// TestRestoreRefusesDamagedState: a loader state with a negative weight,
+// count or cursor, a bad ratio or a source named twice is refused with the
+// field named, where it restored and served from a position that cannot
+// exist (a negative weight made its source never come up, in silence).
+func TestRestoreRefusesDamagedState(t *testing.T) {
+	dir := t.TempDir()
+	toks := writeTokens(t, filepath.Join(dir, "tok.npy"), Uint16, seqIDs(4096, 200))
+	specs := []SourceSpec{{Name: "a", TargetRatio: 0.5, Paths: []string{toks}}, {Name: "b", TargetRatio: 0.5, Paths: []string{toks}}}
+	l := mustLoader(t, LoaderParams{SeqLen: 8, Seed: 1, DType: Uint16, Sources: specs})
+	batches(t, l, 3, 4)
+	good := l.State()
+	for _, c := range []struct {
+		edit func(*LoaderState)
+		want string
+	}{
+		{func(*LoaderState) {}, ""},
+		{func(s *LoaderState) { s.Sources[1].Credit = -s.Sources[1].Weight }, ""}, // credits go negative in the round robin
+		{func(s *LoaderState) { s.Sources[0].Weight = -1 }, `loader.sources[0].weight ("a"): -1 is negative`},
+		{func(s *LoaderState) { s.Sources[1].Cursor.Instance = -5 }, `loader.sources[1].cursor.instance ("b"): -5 is negative`},
+		{func(s *LoaderState) { s.Sources[1].Instances = -5 }, `loader.sources[1].instances`},
+		{func(s *LoaderState) { s.Sources[0].TargetRatio = math.Inf(1) }, `loader.sources[0].target_ratio`},
+		{func(s *LoaderState) { s.Sources[1].Name = "a" }, `source "a" is given twice`},
+		{func(s *LoaderState) { s.Instances = -1 }, `loader.instances: -1`},
+	} {
+		st := good
+		st.Sources = slices.Clone(good.Sources)
+		c.edit(&st)
+		l := mustLoader(t, LoaderParams{SeqLen: 8, Seed: 1, DType: Uint16, Sources: specs})
+		err := l.Restore(st)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("a good state refused: %v", err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("err %v, want one saying %q", err, c.want)
+		}
+	}
+}
+
+// TestSourceErrorNamedOnce: a source's error that names the source already
+// (an InputError) is not prefixed with it a second time.
+func TestSourceErrorNamedOnce(t *testing.T) {
+	dir := t.TempDir()
+	docs := writeFile(t, filepath.Join(dir, "docs.jsonl"), jsonl("one document", "another document, longer"))
+	l := mustLoader(t, LoaderParams{SeqLen: 8, Seed: 1, Sources: []SourceSpec{{Name: "docs", TargetRatio: 1, Paths: []string{docs}}}})
+	st := l.State()
+	st.Sources[0].Cursor.Doc = 99 // past the file's documents: it changed, or the state is damaged
+	l = mustLoader(t, LoaderParams{SeqLen: 8, Seed: 1, Sources: []SourceSpec{{Name: "docs", TargetRatio: 1, Paths: []string{docs}}}})
+	if err := l.Restore(st); err != nil {
+		t.Fatal(err)
+	}
+	err := l.Next(make([]int32, 8))
+	if err == nil || strings.Count(err.Error(), `source "docs"`) != 1 {
+		t.Errorf("err %v, want one naming the source once", err)
+	}
+}
