@@ -105,7 +105,7 @@ func openSource(spec SourceSpec, p openParams, probs *problems) *source {
 				bad = true
 			}
 			if len(skipped) > 0 && p.warn != nil {
-				p.warn(fmt.Sprintf("data: source %q: %s", name, skippedFiles(path, skipped, fs)))
+				p.warn(fmt.Sprintf("data: source %q: %s", name, skippedFiles(path, skipped, fs, "name a file in paths to train on it")))
 			}
 			files = append(files, fs...)
 		}
@@ -279,7 +279,7 @@ func expandData(path string, docs bool) (files, skipped []string, err error) {
 
 // skippedFiles says which files of path expandData skipped, and why, for a
 // warning.
-func skippedFiles(path string, skipped, kept []string) string {
+func skippedFiles(path string, skipped, kept []string, use string) string {
 	sort.Strings(skipped)
 	names := skipped
 	if len(names) > 3 {
@@ -298,7 +298,7 @@ func skippedFiles(path string, skipped, kept []string) string {
 			kind = "JSONL"
 		}
 	}
-	return fmt.Sprintf("%s: %d file(s) skipped, not %s files like the rest (%s); name a file in paths to use it", path, len(skipped), kind, list)
+	return fmt.Sprintf("%s: %d file(s) skipped, not %s files like the rest (%s); %s", path, len(skipped), kind, list, use)
 }
 
 var (

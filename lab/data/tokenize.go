@@ -301,7 +301,7 @@ func tokenizeInputs(in []string, warn func(string)) ([]string, int64, error) {
 			continue
 		}
 		if len(skipped) > 0 {
-			warn(skippedFiles(path, skipped, fs))
+			warn(skippedFiles(path, skipped, fs, "name a file as an input to tokenize it"))
 		}
 		sort.Strings(fs)
 		for _, f := range fs {
