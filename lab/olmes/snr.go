@@ -721,8 +721,11 @@ func (t SNRTable) DescribeFinals() string {
 	switch {
 	case t.SubRuns:
 		return "final scores: each run's last evaluation of its own weights; soups and their ingredients count as runs of their own (--soups)"
-	case len(t.SoupFinals) > 0:
+	case len(t.SoupFinals) == 1:
 		return fmt.Sprintf("final scores: each run's last evaluation, but for %s, which ended with its recipe's soup, the soup's (the model olmolab eval --model RUN scores; one model, so the same with checkpoint averaging), with noise from its checkpoints before the soup",
+			t.SoupFinals[0])
+	case len(t.SoupFinals) > 1:
+		return fmt.Sprintf("final scores: each run's last evaluation, but for %s, which ended with their recipes' soups, the soups' (the models olmolab eval --model RUN scores; one model each, so the same with checkpoint averaging), with noise from their checkpoints before the soup",
 			strings.Join(t.SoupFinals, ", "))
 	}
 	return "final scores: each run's last evaluation"

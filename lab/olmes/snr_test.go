@@ -393,6 +393,10 @@ func TestSNRSoupFinal(t *testing.T) {
 			t.Errorf("%s: the table does not say which finals it uses (%q):\n%s", c.name, c.finalsLine, out.String())
 		}
 	}
+	two := []RunEvals{a, soup, b, {Name: "b/soup", Records: []EvalRecord{rec("b/soup", 300, 0.5)}}}
+	if tab, _ := SNR(two, SNROptions{LastN: 3, SoupFinal: map[string]bool{"a": true, "b": true}}); !strings.Contains(tab.DescribeFinals(), "for a, b, which ended with their recipes' soups") {
+		t.Errorf("two soups: %q", tab.DescribeFinals())
+	}
 	tab, _ := SNR(runs, SNROptions{LastN: 3, SubRuns: true, SoupFinal: map[string]bool{"a": true}})
 	if len(tab.Runs) != 3 || tab.SoupFinals != nil || !strings.Contains(tab.DescribeFinals(), "--soups") {
 		t.Errorf("with sub-runs: runs %v, soup finals %v, %q", tab.Runs, tab.SoupFinals, tab.DescribeFinals())
