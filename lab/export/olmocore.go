@@ -290,12 +290,19 @@ func (pl *plan) tokenPath(field, name, p string) (string, error) {
 		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") {
 			return nil
 		}
-		switch strings.ToLower(filepath.Ext(path)) {
-		case ".npy":
+		// what olmolab reads from the directory and the *.npy glob would not
+		// (a .bin token file, JSONL documents); the rest (a README, OLMo's
+		// .csv.gz metadata) neither reads
+		lower := strings.ToLower(path)
+		for _, c := range []string{".gz", ".zst", ".zstd"} {
+			lower = strings.TrimSuffix(lower, c)
+		}
+		switch ext := filepath.Ext(lower); {
+		case strings.ToLower(filepath.Ext(path)) == ".npy":
 			npy = append(npy, path)
-		case ".bin":
+		case ext == ".bin" && lower == strings.ToLower(path):
 			other = append(other, path+" (.bin: give its path or glob explicitly)")
-		default:
+		case ext == ".jsonl" || ext == ".json" || ext == ".ndjson":
 			other = append(other, path)
 		}
 		return nil

@@ -367,7 +367,9 @@ func TestRefused(t *testing.T) {
 func TestDirectorySources(t *testing.T) {
 	dir := t.TempDir()
 	good, bad := filepath.Join(dir, "good"), filepath.Join(dir, "bad")
-	for _, f := range []string{filepath.Join(good, "a", "part-0.npy"), filepath.Join(bad, "part-0.npy"), filepath.Join(bad, "notes.jsonl")} {
+	// beside the token files, files neither olmolab nor the glob reads: a README, OLMo's metadata
+	for _, f := range []string{filepath.Join(good, "a", "part-0.npy"), filepath.Join(good, "README.md"), filepath.Join(good, "a", "part-0.csv.gz"),
+		filepath.Join(bad, "part-0.npy"), filepath.Join(bad, "notes.jsonl")} {
 		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -386,6 +388,14 @@ func TestDirectorySources(t *testing.T) {
 	r = shipped(t, "olmo2_1B_stage1", `dataset.sources=[{name: b, target_ratio: 1, paths: ["`+bad+`"]}]`)
 	if _, err := OLMoCore(OLMoCoreParams{Recipe: r, Source: "x", NProc: 8, Nodes: 1}); err == nil || !strings.Contains(err.Error(), "notes.jsonl") {
 		t.Errorf("a directory with JSONL in it: err %v", err)
+	}
+	binny := filepath.Join(dir, "binny")
+	os.MkdirAll(binny, 0o755)
+	os.WriteFile(filepath.Join(binny, "part-0.npy"), []byte{0, 0}, 0o644)
+	os.WriteFile(filepath.Join(binny, "part-1.bin"), []byte{0, 0}, 0o644)
+	r = shipped(t, "olmo2_1B_stage1", `dataset.sources=[{name: b, target_ratio: 1, paths: ["`+binny+`"]}]`)
+	if _, err := OLMoCore(OLMoCoreParams{Recipe: r, Source: "x", NProc: 8, Nodes: 1}); err == nil || !strings.Contains(err.Error(), "part-1.bin (.bin") {
+		t.Errorf("a directory with a .bin token file, which olmolab reads and *.npy does not: err %v", err)
 	}
 }
 
