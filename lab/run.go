@@ -530,7 +530,10 @@ func batchBytes(rec *Recipe) int64 { return 2 * 4 * int64(rec.GlobalBatchSize) }
 // Before they streamed, a checkpoint save held 20 bytes per parameter on the
 // host, a soup about 20, a resume 12.
 func streamBytes(cfg model.Config) int64 {
-	n := min(model.NewLayout(cfg).Size(), model.StreamChunk)
+	n := cfg.NumParams() // counted, not a layout built: a config may name billions of layers
+	if n < 0 || n > model.StreamChunk {
+		n = model.StreamChunk
+	}
 	return 5*4*n + 2<<20
 }
 
