@@ -126,7 +126,11 @@ func (m *Model) viewEvals(w, h int) []string {
 		out = append(out, t.Warning.Render(truncate(fmt.Sprintf("  – %d of %d rows: a run has one evaluation of them, so no noise to measure; select runs with more (2, space)",
 			unmeasured, len(rows)), w)))
 	}
-	out = append(out, t.Faint.Render(truncate("  "+e.SNR.Describe(), w-lenRunes(more)-1)+more))
+	desc := e.SNR.Describe()
+	if len(e.SNR.SoupFinals) > 0 { // as olmolab snr says under its table (olmes.SNRTable.DescribeFinals)
+		desc = "final scores of " + strings.Join(e.SNR.SoupFinals, ", ") + ": the soup each ended with; " + desc
+	}
+	out = append(out, t.Faint.Render(truncate("  "+desc, w-lenRunes(more)-1)+more))
 	return out
 }
 

@@ -453,3 +453,44 @@ func TestEvalLineMatchesEvalViewAfterSoup(t *testing.T) {
 		})
 	}
 }
+
+// TestSNRRunEndedWithSoup: in the signal-to-noise table a run that ended
+// with its recipe's soup has the soup's score as its final one, as olmolab
+// snr and eval --model RUN have it, and the line under the table says so;
+// its noise still comes from its own checkpoints.
+func TestSNRRunEndedWithSoup(t *testing.T) {
+	o := testOptions(t, 100, 30)
+	rec := testRecipe(t)
+	for i, run := range []string{"a", "b"} {
+		dir := filepath.Join(o.RunsDir, run)
+		writeRunDir(t, dir, rec, syntheticRun(run, rec))
+		var out []byte
+		add := func(name string, step int64, v float64) {
+			b, _ := json.Marshal(lab.EvalRecord{Run: name, Step: step, Tokens: step * testGB, Why: "interval", Task: "arith", Form: "rc",
+				Metric: olmes.MetricAccRaw, Value: v, Time: t0})
+			out = append(append(out, b...), '\n')
+		}
+		for k, step := range []int64{20, 40, 60, 80, 100} {
+			add(run, step, 0.3+0.1*float64(i)+0.01*float64(k%2))
+		}
+		if run == "a" {
+			add("a/soup", 100, 0.6)
+			os.WriteFile(filepath.Join(dir, lab.SummaryFile), []byte(`{"run":"a","state":"finished","steps":100,"soup":{"from_step":100,"final":true}}`), 0o644)
+		}
+		if err := os.WriteFile(filepath.Join(dir, lab.EvalsFile), out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := New(o)
+	m.Update(m.openRun(filepath.Join(o.RunsDir, "a"))())
+	m.Update(keyMsg("3"))
+	m.Update(m.loadEvals()())
+	s := screen(m)
+	// finals: a's soup 0.6, b's last 0.4: signal (0.6−0.4)/0.5; before, a's own 0.3: (0.4−0.3)/0.35
+	if l := lineWith(s[strings.Index(s, "signal to noise"):], "  arith "); !strings.Contains(l, " "+fnum(olmes.Signal([]float64{0.6, 0.4}), 4)+" ") {
+		t.Errorf("arith's signal is not the soup's against b's: %q\n%s", l, s)
+	}
+	if !strings.Contains(s, "final scores of a: the soup each ended with") {
+		t.Errorf("the table does not say a's final score is its soup's:\n%s", s)
+	}
+}
