@@ -1,6 +1,7 @@
 package olmes
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,10 +41,16 @@ func TaskGroups() []string { return sortedKeys(taskGroups) }
 func LoadTask(name string, f Formulation, o LoadOptions) (*Task, error) {
 	if p, ok := requestDump(name); ok {
 		t, err := LoadRequestsTask(p)
-		if err == nil && o.DumpLimit > 0 && len(t.Instances) > o.DumpLimit {
+		if err != nil {
+			return nil, err
+		}
+		if o.DumpLimit > 0 && len(t.Instances) > o.DumpLimit {
 			t.Instances = t.Instances[:o.DumpLimit]
 		}
-		return t, err
+		if f == MC && t.Formulation != MC { // --mc asked for what the dump does not hold
+			t.Notes = append(t.Notes, fmt.Sprintf("%s: a request dump is scored in its own formulation, %s, not mc; give the dump of the mc requests for that", name, t.Formulation))
+		}
+		return t, nil
 	}
 	base, rest, _ := strings.Cut(strings.TrimSpace(name), ":")
 	for _, part := range strings.Split(rest, ":") {

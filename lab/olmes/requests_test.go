@@ -72,6 +72,20 @@ func TestTaskFromDump(t *testing.T) {
 				len(task.Instances), task.HasUncond(), task.Primary)
 		}
 	}
+	// --mc cannot turn a dump of rc requests into mc ones: the task says so
+	for _, c := range []struct {
+		variant string
+		f       Formulation
+		note    bool
+	}{{"csqa/val_rc_5shot", MC, true}, {"csqa/val_rc_5shot", RC, false}, {"csqa/val_mc_5shot", MC, false}, {"csqa/val_mc_5shot", RC, false}} {
+		task, err := LoadTask(filepath.Join(dir, "requests", c.variant), c.f, LoadOptions{DumpLimit: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(task.Notes) > 0 && strings.Contains(task.Notes[0], "scored in its own formulation, rc, not mc"); got != c.note {
+			t.Errorf("%s asked as %s: notes %q", c.variant, c.f, task.Notes)
+		}
+	}
 	// The dump evaluates like a built task: scoring a dump on the fake backend works end to end.
 	task, err := LoadTask(filepath.Join(dir, "requests", "piqa", "rc_5shot", "requests.jsonl.gz"), RC, LoadOptions{})
 	if err != nil {
