@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/olmolab/olmolab/experiments"
+	"github.com/olmolab/olmolab/lab/data"
 )
 
 // FuzzParseRecipe: any bytes, with any --set, either parse into a recipe whose
@@ -97,6 +98,45 @@ func FuzzEndedWithSoup(f *testing.F) {
 		s, read := ReadSummary(dir)
 		if !read || s.State != "finished" || s.Soup == nil || s.Soup.FromStep != from {
 			t.Errorf("EndedWithSoup = %d, true for summary %q (read %v: %+v)", from, summary, read, s)
+		}
+	})
+}
+
+// FuzzCheckpointState: whatever a checkpoint's state.json holds (hand-edited,
+// damaged, another version's), opening the checkpoint either refuses it with
+// an error naming state.json or gives a state a run can continue from
+// (CheckpointState.check), never a panic.
+func FuzzCheckpointState(f *testing.F) {
+	golden := filepath.Join("..", "model", "testdata", "golden", "olmo2-tiny")
+	good, _ := json.Marshal(CheckpointState{Run: "r", Step: 4, Tokens: 1024, TotalTokens: 4096, Phase: "stage1", LR: 3e-3,
+		Mix: []data.SourceSpec{{Name: "web", TargetRatio: 1, Paths: []string{"builtin:web_clean"}}}})
+	f.Add(good)
+	f.Add(bytes.Replace(good, []byte(`"phase":"stage1"`), []byte(`"phase":"anneal"`), 1))
+	f.Add([]byte(`{"step":4,"tokens":5,"total_tokens":4,"phase":"soup","mix":[{"target_ratio":-1}]}`))
+	f.Add([]byte(`{"step":4,"phase":"stage1","lr":1e999}`))
+	f.Add([]byte(`{"spikes_loss":{"n":-1}}`))
+	f.Fuzz(func(t *testing.T, state []byte) {
+		dir := filepath.Join(t.TempDir(), checkpointName(4))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"config.json", "model.safetensors"} {
+			if err := os.Link(filepath.Join(golden, name), filepath.Join(dir, name)); err != nil {
+				b, _ := os.ReadFile(filepath.Join(golden, name))
+				os.WriteFile(filepath.Join(dir, name), b, 0o644)
+			}
+		}
+		os.WriteFile(filepath.Join(dir, StateFile), state, 0o644)
+		lc, err := loadCheckpoint(dir)
+		if err != nil { // a bad state.json, or the missing optimizer file after a good one
+			if !strings.Contains(err.Error(), StateFile) && !strings.Contains(err.Error(), OptimFile) {
+				t.Errorf("state %s: error names neither %s nor %s: %v", state, StateFile, OptimFile, err)
+			}
+			return
+		}
+		defer lc.Close()
+		if lc.State == nil || lc.State.check(filepath.Base(dir)) != nil {
+			t.Errorf("state %s opened as %+v", state, lc.State)
 		}
 	})
 }
