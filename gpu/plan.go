@@ -108,8 +108,7 @@ type Plan struct {
 	// RoPE tables.
 	Scratch int64
 
-	kind planKind
-	off  planOffsets
+	off planOffsets
 }
 
 // wrun places layout elements [lo, hi) of one weight type at element at of
@@ -258,7 +257,7 @@ func layoutPlan(kind planKind, cfg model.Config, B, T, mb, keep, chunk int, fp32
 	if !train {
 		keep = 0
 	}
-	p := &Plan{Config: cfg, B: B, T: T, MB: mb, Keep: keep, Chunk: chunk, FP32: fp32, Scoring: !train, kind: kind}
+	p := &Plan{Config: cfg, B: B, T: T, MB: mb, Keep: keep, Chunk: chunk, FP32: fp32, Scoring: !train}
 	pl := &planner{p: p}
 	o := &p.off
 	// persistent: fp32 master weights, gradients, AdamW moments (olmo2.md §6),
