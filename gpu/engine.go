@@ -61,7 +61,7 @@ type Engine struct {
 	cos, sin  dptr // RoPE tables (T, HS/2) f32: a Scorer's may be its engine's, longer
 
 	parent  *Engine   // a Scorer's engine (nil otherwise)
-	scorers []*Engine // an engine's open Scorers, closed with it
+	scorers []*Engine // an engine's open Scorers, closed with it (scorersMu)
 	owned   bool      // the arena at base was allocated by this engine (a Scorer may borrow its engine's)
 
 	C, I, QC, KC, HS, NH, NKV, L, V int
@@ -599,12 +599,27 @@ func (e *Engine) WriteOptState(m, v []float32, step int) {
 // Close frees the device memory: the engine's Scorers' too, which are
 // closed first. The engine is unusable afterwards. A Scorer's Close frees
 // only what it allocated (its engine's scratch, which it may borrow, stays).
+//
+// A Scorer may be closed on another goroutine than its engine's (the lab's
+// evaluator, shared by runs at once, closes one run's Scorer when another
+// run's evaluation needs its own): scorersMu makes each Scorer's Close run
+// once, whichever comes first.
 func (e *Engine) Close() {
+	if e.parent != nil {
+		scorersMu.Lock()
+		defer scorersMu.Unlock()
+	}
 	if e.closed {
 		return
 	}
-	for len(e.scorers) > 0 {
-		e.scorers[len(e.scorers)-1].Close() // removes itself
+	if e.parent == nil {
+		scorersMu.Lock()
+		scorers := e.scorers
+		e.scorers = nil
+		scorersMu.Unlock()
+		for _, s := range scorers {
+			s.Close()
+		}
 	}
 	e.closed = true
 	func() {
@@ -620,10 +635,14 @@ func (e *Engine) Close() {
 	}()
 	if p := e.parent; p != nil {
 		p.scorers = slices.DeleteFunc(p.scorers, func(s *Engine) bool { return s == e })
-		return // the device is its engine's
+		return // the device is its engine's (scorersMu held)
 	}
 	e.must("close", e.dev.close())
 }
+
+// scorersMu guards every engine's scorers and its Scorers' Close: a Scorer
+// may be closed on another goroutine than its engine (Close).
+var scorersMu sync.Mutex
 
 // GradNorm is the global L2 norm of the gradients, summed in float64 over
 // fixed blocks (deterministic).

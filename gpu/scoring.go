@@ -99,7 +99,14 @@ func (e *Engine) Scorer(B, T int) (*Engine, error) {
 		}
 		s, err = root.newScorer(B, T, mma)
 	}
-	return s, err
+	if err != nil {
+		return nil, err
+	}
+	// outside the device (newScorer enters it): Close takes scorersMu, then the device
+	scorersMu.Lock()
+	root.scorers = append(root.scorers, s)
+	scorersMu.Unlock()
+	return s, nil
 }
 
 // newScorer is Scorer of root with attention kernels attn.
@@ -145,7 +152,6 @@ func (root *Engine) newScorer(B, T int, attn AttnKernels) (*Engine, error) {
 		}
 		return nil, err
 	}
-	root.scorers = append(root.scorers, s)
 	return s, nil
 }
 

@@ -2,6 +2,11 @@ package gpu
 
 import (
 	"fmt"
+	"io"
+	"log"
+	"os"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/olmolab/olmolab/model"
@@ -234,3 +239,54 @@ func TestScoringAttentionAuto(t *testing.T) {
 		e.Close()
 	}
 }
+
+// TestScorerCloseRacesEngineClose: one evaluator serves the runs of a lab
+// session, at once too (lab.OLMESEvaluator), and closes the Scorer it keeps
+// over one run's engine when another run's evaluation needs its own, on
+// that run's goroutine, while the first run may be closing its engine (and
+// so its Scorers) on its own: each a Backend used from one goroutine. The
+// Scorer is then closed once, by one of them, and the engine's list of
+// Scorers is left empty. Fails under -race, and often without it (a
+// forward-only cuDNN workspace freed twice), unguarded.
+func TestScorerCloseRacesEngineClose(t *testing.T) {
+	log.SetOutput(io.Discard) // each cuDNN attention built says so
+	defer log.SetOutput(os.Stderr)
+	cfg := smallConfig(128, 2, 1, 64)
+	for i := range 200 {
+		dev := &countingDevice{}
+		e, err := newEngine(dev, cfg, 2, 70, Options{Attention: AttnKernels{Kind: AttnCuDNN}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := e.Scorer(4, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); e.Close() }()
+		go func() { defer wg.Done(); s.Close() }()
+		wg.Wait()
+		if n := dev.frees.Load(); n != dev.allocs.Load() {
+			t.Fatalf("run %d: %d allocations, %d frees", i, dev.allocs.Load(), n)
+		}
+		if len(e.scorers) != 0 || !s.closed {
+			t.Fatalf("run %d: %d Scorers left, the Scorer closed=%v", i, len(e.scorers), s.closed)
+		}
+	}
+}
+
+// countingDevice is a nullFusedDevice that counts allocations and frees
+// (from any goroutine): a forward-only cuDNN attention allocates its
+// workspace, so a Scorer closed twice frees twice.
+type countingDevice struct {
+	nullFusedDevice
+	allocs, frees atomic.Int64
+}
+
+func (d *countingDevice) alloc(n int64) (dptr, error) {
+	d.allocs.Add(1)
+	return d.nullFusedDevice.alloc(n)
+}
+
+func (d *countingDevice) free(dptr) error { d.frees.Add(1); return nil }
