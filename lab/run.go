@@ -579,10 +579,9 @@ func valBytes(rec *Recipe) int64 {
 // model.CPU Scorer (on cpu-f64 a CPU[float64] one, about twice the bytes:
 // model.EstimateCPU64ScorerMemory), sharing the run's parameters, of rows as
 // long as the longest request rounded up to 16 and as many as hold B·T
-// tokens. The
-// longest request is known only once the tasks are encoded, so this is the
-// most over every length below T (short rows cost more than their tokens:
-// attention tiles are 64 positions). On another backend, a GPU engine's
+// tokens. The longest request is known only once the tasks are encoded, so
+// this is the most over every length below T (short rows cost more than
+// their tokens: attention tiles are 64 positions). On another backend, a GPU engine's
 // Scorer, only its host staging of the token ids and labels (int32 each, at
 // most B·T of them): its activations borrow the training engine's device
 // memory between steps (gpu.Engine.Scorer), so the device plan that fits the

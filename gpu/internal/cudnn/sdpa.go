@@ -73,7 +73,7 @@ type SDPA struct {
 	fwd     plan
 	bwd     plan
 	consts  unsafe.Pointer // host floats: scale, negInf, 1
-	vp      *variantPack   // a call's bindings (an allocation of its own: C may read no Go pointer beside them)
+	vp      *variantPack   // a call's bindings, made once
 	closers []uintptr      // every descriptor made, destroyed by Close
 }
 
@@ -212,10 +212,11 @@ var (
 	bwdUIDs = [...]int64{UIDQ, UIDK, UIDV, UIDO, UIDStats, UIDdO, UIDD, UIDdQ, UIDdK, UIDdV, UIDScale, UIDNegInf, UIDOne}
 )
 
-// variantPack is what a call binds: pointers and the workspace, read by
-// cuDNN from this memory while the pack is set. Made once per SDPA, so that
-// a call allocates nothing (they run once per layer in every step), and
-// apart from it, since cgo refuses memory that holds Go pointers.
+// variantPack is what a call binds: the data pointers and the workspace,
+// which cudnnBackendSetAttribute reads during the call. Made once per SDPA,
+// so that a call allocates nothing (they run once per layer in every step);
+// it holds no Go pointer, as memory passed to C must not (cgo's rule looks
+// at the array or field passed, so a field of SDPA would do as well).
 type variantPack struct {
 	ptrs [len(bwdUIDs)]uintptr
 	ws   uintptr
