@@ -56,6 +56,7 @@ func TestScoringLikeShares(t *testing.T) {
 // forward-only form rather than the training backend of that name.
 func TestRegisterScoringBackend(t *testing.T) {
 	var built [2]int
+	t.Cleanup(func() { delete(backends, "test-train-only"); delete(scoringBackends, "test-train-only") })
 	RegisterBackend("test-train-only", func(cfg Config, B, T int) (Backend, error) {
 		return nil, errors.New("the training engine was built")
 	})
