@@ -335,6 +335,19 @@ func TestArgPacking(t *testing.T) {
 	if got := sigs["adamw"]; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("adamw's PTX parameters %v, want %v", got, want)
 	}
+	// the CUDA device's parameter block has maxArgs slots (launch_cuda.go),
+	// and launch refuses more: every kernel, launched by a test or not, fits
+	for _, ptx := range []string{kernels.PTX80, kernels.PTX90} {
+		sigs, err := kernels.Signatures(ptx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, sig := range sigs {
+			if len(sig) > maxArgs {
+				t.Errorf("kernel %s takes %d parameters, more than maxArgs (%d)", name, len(sig), maxArgs)
+			}
+		}
+	}
 }
 
 // TestProfile: with profiling on, every operation lands under phase:operation.
