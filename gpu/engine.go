@@ -110,9 +110,9 @@ func newEngine(dev device, cfg model.Config, B, T int, opts Options) (*Engine, e
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	free, _, err := dev.memInfo()
+	free, err := freeMemory(dev)
 	if err != nil {
-		return nil, fmt.Errorf("gpu: memory info: %w", err)
+		return nil, err
 	}
 	if opts.Attention.Kind == AttnAuto { // reserve cuDNN's workspace only where auto can try it
 		if fd, ok := dev.(fusedAttnDevice); !ok {
@@ -205,6 +205,17 @@ func (f *fusedError) Error() string {
 }
 
 func (f *fusedError) Unwrap() error { return f.err }
+
+// freeMemory is dev's free memory, asked inside an engine call: the driver
+// answers for the context current on the calling thread (enter binds it).
+func freeMemory(dev device) (int64, error) {
+	defer dev.enter()()
+	free, _, err := dev.memInfo()
+	if err != nil {
+		return 0, fmt.Errorf("gpu: memory info: %w", err)
+	}
+	return free, nil
+}
 
 func newEngineWithPlan(dev device, plan *Plan, attn AttnKernels) (*Engine, error) {
 	e, err := newView(dev, plan, model.NewLayout(plan.Config), attn)

@@ -30,13 +30,23 @@ func newFake(t *testing.T) *fakeDevice {
 }
 
 func (d *fakeDevice) name() string { return "fake" }
+
+// bound reports a driver call made outside an engine call: on the CUDA
+// device it would run on a thread the context may not be current on.
+func (d *fakeDevice) bound(what string) {
+	if d.entered == 0 {
+		d.t.Errorf("%s outside an engine call (no context bound)", what)
+	}
+}
 func (d *fakeDevice) alloc(n int64) (dptr, error) {
+	d.bound("alloc")
 	p := d.next
 	d.allocs[p] = n
 	d.next += dptr((n + 1<<20) &^ (1<<20 - 1))
 	return p, nil
 }
 func (d *fakeDevice) free(p dptr) error {
+	d.bound("free")
 	if _, ok := d.allocs[p]; !ok {
 		return fmt.Errorf("free of unallocated %#x", uintptr(p))
 	}
@@ -52,9 +62,7 @@ func (d *fakeDevice) in(p dptr, n int64) bool {
 	return false
 }
 func (d *fakeDevice) check(what string, p dptr, n int64) error {
-	if d.entered == 0 {
-		d.t.Errorf("%s outside an engine call (no context bound)", what)
-	}
+	d.bound(what)
 	if !d.in(p, n) {
 		return fmt.Errorf("%s of %d bytes at %#x is outside device memory", what, n, uintptr(p))
 	}
@@ -88,10 +96,13 @@ func (d *fakeDevice) gemm(g gemmOp) error {
 	}
 	return d.check("gemm C", g.c, ec*g.tc.size())
 }
-func (d *fakeDevice) stamps(n int) (stamper, error)           { return make(wallStamps, n), nil }
-func (d *fakeDevice) sync() error                             { return nil }
-func (d *fakeDevice) memInfo() (free, total int64, err error) { return 1 << 36, 1 << 36, nil }
-func (d *fakeDevice) smemLimit() int                          { return smemOptin90 }
+func (d *fakeDevice) stamps(n int) (stamper, error) { return make(wallStamps, n), nil }
+func (d *fakeDevice) sync() error                   { return nil }
+func (d *fakeDevice) memInfo() (free, total int64, err error) {
+	d.bound("memInfo")
+	return 1 << 36, 1 << 36, nil
+}
+func (d *fakeDevice) smemLimit() int { return smemOptin90 }
 func (d *fakeDevice) enter() func() {
 	d.entered++
 	return func() { d.entered-- }

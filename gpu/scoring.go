@@ -32,9 +32,9 @@ func newScoringEngine(dev device, cfg model.Config, B, T int, opts Options) (*En
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	free, _, err := dev.memInfo()
+	free, err := freeMemory(dev)
 	if err != nil {
-		return nil, fmt.Errorf("gpu: memory info: %w", err)
+		return nil, err
 	}
 	opts.Attention = scoringAttention(dev, cfg, T, opts)
 	plan, err := NewScoringPlan(cfg, B, T, free+ctxOverhead-safety, opts)
@@ -120,9 +120,9 @@ func (root *Engine) newScorer(B, T int, attn AttnKernels) (*Engine, error) {
 		borrow = err == nil
 	}
 	if !borrow {
-		free, _, ierr := func() (int64, int64, error) { defer root.dev.enter()(); return root.dev.memInfo() }()
+		free, ierr := freeMemory(root.dev)
 		if ierr != nil {
-			return nil, fmt.Errorf("gpu: memory info: %w", ierr)
+			return nil, ierr
 		}
 		if plan, err = searchPlan(planScorer, root.cfg, B, T, free-safety, opts, true); err != nil {
 			return nil, fmt.Errorf("gpu: scorer at %d×%d beside the engine: %w", B, T, err)
