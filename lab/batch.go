@@ -99,6 +99,9 @@ func eventLine(e Event) string {
 	case EvSpike:
 		return fmt.Sprintf("spike  step %d: %s %.4g (z = %.1f)", e.Step, e.Series, e.Value, e.Z)
 	case EvCheckpoint:
+		if e.Message != "" { // CheckpointExists
+			return fmt.Sprintf("checkpoint  step %d → %s (%s)", e.Step, e.Checkpoint, e.Message)
+		}
 		return fmt.Sprintf("checkpoint  step %d → %s", e.Step, e.Checkpoint)
 	case EvEval:
 		var parts []string

@@ -16,7 +16,7 @@ const (
 	EvStep       EventKind = "step"       // one optimizer step's metrics
 	EvSpike      EventKind = "spike"      // the loss or grad norm jumped (per-step flag)
 	EvPhase      EventKind = "phase"      // stage1 → anneal, mix switch, pause, resume, soup ingredient, …
-	EvCheckpoint EventKind = "checkpoint" // a checkpoint was written
+	EvCheckpoint EventKind = "checkpoint" // a checkpoint was written; or, asked for at a step that has one, Message CheckpointExists
 	EvEval       EventKind = "eval"       // evaluation results
 	EvWarning    EventKind = "warning"
 	EvError      EventKind = "error" // a step was skipped (non-finite), or the run failed
@@ -160,7 +160,13 @@ const (
 	ActStop       ActionKind = "stop"       // checkpoint and end
 )
 
-// Action is applied by the run between steps, on its own goroutine.
+// Action is applied by the run between steps, on its own goroutine. Every
+// action is answered by an event: one that would change nothing (pause while
+// paused, resume while running, a switch to the mix the run trains on, an
+// anneal while annealing, an evaluation with nothing to evaluate, anything
+// but pause, resume and stop while a soup is made) by a warning saying so; a
+// checkpoint at a step that has one by a checkpoint event with its path and
+// Message CheckpointExists.
 type Action struct {
 	Kind   ActionKind
 	Tokens int64             // anneal/soup length; 0 means the recipe's

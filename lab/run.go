@@ -944,30 +944,38 @@ func (r *Run) applyActions() error {
 
 func (r *Run) apply(a Action) error {
 	switch a.Kind {
-	case ActPause:
-		if !r.paused {
-			r.paused = true
-			r.emit(Event{Type: EvPhase, Message: "paused"})
-		}
-	case ActResume:
-		if r.paused {
-			r.paused = false
-			r.emit(Event{Type: EvPhase, Message: "resumed"})
-		}
+	case ActPause, ActResume:
+		r.pauseOrResume(a.Kind, 0, 0)
 	case ActStop:
 		r.stopping = true
 	case ActCheckpoint:
+		if path, ok := r.checkpointExists(); ok {
+			// nothing to write, but the caller waits for an answer
+			r.emit(Event{Type: EvCheckpoint, Checkpoint: path, Message: CheckpointExists})
+			return nil
+		}
 		_, err := r.checkpoint()
 		return err
 	case ActEval:
+		if !r.canEvaluate() {
+			r.emit(Event{Type: EvWarning, Message: "evaluate: " + r.noEvalReason()})
+			return nil
+		}
 		r.evaluate("requested")
 	case ActSwitchMix:
+		if cur := r.loader.Mix(); len(a.Mix) > 0 && sameMix(cur, a.Mix) {
+			// the loader would restart its round-robin and the chart get a
+			// marker for a switch that changes nothing
+			r.emit(Event{Type: EvWarning, Message: "switch mix: the run trains on that mix already (" + mixShares(cur) + "); nothing switched"})
+			return nil
+		}
 		if err := r.switchMix(a.Mix, "switched mix"); err != nil {
 			r.emit(Event{Type: EvWarning, Message: "switch mix: " + err.Error()})
 		}
 	case ActAnneal:
 		if r.st.Phase == "anneal" {
-			r.emit(Event{Type: EvWarning, Message: "already annealing"})
+			r.emit(Event{Type: EvWarning, Message: fmt.Sprintf("anneal: the run is annealing already, from %s to %s tokens; nothing changed",
+				HumanCount(r.st.AnnealStart), HumanCount(r.st.TotalTokens))})
 			return nil
 		}
 		n := a.Tokens
@@ -983,6 +991,74 @@ func (r *Run) apply(a Action) error {
 		return r.runSoup(a, false)
 	}
 	return nil
+}
+
+// pauseOrResume applies a pause or a resume (kind) and says when it changes
+// nothing. step and tokens place the event (0: the run's own).
+func (r *Run) pauseOrResume(kind ActionKind, step, tokens int64) {
+	switch {
+	case kind == ActPause && !r.paused:
+		r.paused = true
+		r.emit(Event{Type: EvPhase, Step: step, Tokens: tokens, Message: "paused"})
+	case kind == ActResume && r.paused:
+		r.paused = false
+		r.emit(Event{Type: EvPhase, Step: step, Tokens: tokens, Message: "resumed"})
+	case kind == ActPause:
+		r.emit(Event{Type: EvWarning, Step: step, Tokens: tokens, Message: "pause: the run is paused already"})
+	default:
+		r.emit(Event{Type: EvWarning, Step: step, Tokens: tokens, Message: "resume: the run is not paused"})
+	}
+}
+
+// noEvalReason says why a run has nothing to evaluate.
+func (r *Run) noEvalReason() string {
+	if len(r.Recipe.Eval.Tasks) > 0 {
+		return "no evaluator for the recipe's tasks (eval.tasks) here, and no validation loss (eval.val)"
+	}
+	return "the recipe names no tasks (eval.tasks) and no validation loss (eval.val)"
+}
+
+// sameMix says whether switching from cur (the loader's mix: every source,
+// shares summing to 1) to mix would change nothing: the same sources, each
+// with the same share once mix's ratios are normalised (a source mix leaves
+// out gets none). A mix that does not read (a ratio missing or negative) is
+// left to SetMix to refuse.
+func sameMix(cur, mix []data.SourceSpec) bool {
+	sum := 0.0
+	for _, m := range mix {
+		if math.IsNaN(m.TargetRatio) || math.IsInf(m.TargetRatio, 0) || m.TargetRatio < 0 {
+			return false
+		}
+		sum += m.TargetRatio
+	}
+	if sum <= 0 {
+		return false
+	}
+	share := map[string]float64{}
+	for _, m := range mix {
+		if !slices.ContainsFunc(cur, func(c data.SourceSpec) bool { return c.Name == m.Name }) {
+			return false // a new source
+		}
+		share[m.Name] += m.TargetRatio / sum
+	}
+	for _, c := range cur {
+		if math.Abs(share[c.Name]-c.TargetRatio) > 1e-9 {
+			return false
+		}
+	}
+	return true
+}
+
+// mixShares writes a mix as its sources' shares ("web 70%, code 30%"),
+// leaving out those at 0.
+func mixShares(mix []data.SourceSpec) string {
+	var parts []string
+	for _, m := range mix {
+		if m.TargetRatio > 0 {
+			parts = append(parts, fmt.Sprintf("%s %.3g%%", m.Name, 100*m.TargetRatio))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // laterMixes are the mixes a run of rec may switch to after it starts, each
@@ -1056,10 +1132,22 @@ func (r *Run) snapshotState() CheckpointState {
 	return st
 }
 
+// CheckpointExists is the message of a checkpoint event that answers a
+// checkpoint asked for at a step whose checkpoint was written already.
+const CheckpointExists = "already written at this step"
+
+// checkpointExists says whether this step's checkpoint is written, and where.
+func (r *Run) checkpointExists() (string, bool) {
+	if r.st.Step == r.lastCkpt && r.st.Step > 0 {
+		return filepath.Join(r.Dir, CkptDir, checkpointName(r.st.Step)), true
+	}
+	return "", false
+}
+
 // checkpoint writes the current state and publishes a checkpoint event.
 func (r *Run) checkpoint() (string, error) {
-	if r.st.Step == r.lastCkpt && r.st.Step > 0 {
-		return filepath.Join(r.Dir, CkptDir, checkpointName(r.st.Step)), nil
+	if path, ok := r.checkpointExists(); ok {
+		return path, nil
 	}
 	r.emit(Event{Type: EvCheckpointing, Checkpoint: filepath.Join(r.Dir, CkptDir, checkpointName(r.st.Step))})
 	path, err := writeCheckpoint(r.Dir, r.backend, r.snapshotState(), r.Recipe.Checkpoint.Dtype, r.Recipe.Checkpoint.Keep)

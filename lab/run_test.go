@@ -1006,3 +1006,91 @@ func TestSummarySaysWhichEvaluation(t *testing.T) {
 		t.Errorf("summary table:\n%s", out)
 	}
 }
+
+// An action that changes nothing is answered, not dropped: a second
+// checkpoint at the same step said nothing at all (the TUI showed
+// "checkpoint requested" and then nothing), as did a pause while paused, a
+// resume while running and an evaluation with nothing to evaluate; a switch
+// to the mix the run trains on restarted the loader's round-robin and
+// reported a switch.
+func TestActionsThatChangeNothingAreAnswered(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "max_tokens=1M", "checkpoint.interval=0")
+	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "same", PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf []Event
+	next := func(what string, ok func(Event) bool) Event {
+		t.Helper()
+		deadline := time.After(60 * time.Second)
+		for {
+			for len(buf) > 0 {
+				e := buf[0]
+				buf = buf[1:]
+				if ok(e) {
+					return e
+				}
+			}
+			select {
+			case <-r.Events.Notify():
+				buf = r.Events.Drain(buf)
+			case <-deadline:
+				t.Fatalf("no %s event", what)
+			}
+		}
+	}
+	warning := func(what string) Event {
+		t.Helper()
+		return next(what, func(e Event) bool { return e.Type == EvWarning || e.Type == EvPhase || e.Type == EvCheckpoint })
+	}
+	next("step 3", func(e Event) bool { return e.Type == EvStep && e.Step >= 3 })
+	r.Do(Action{Kind: ActPause})
+	p := next("paused", func(e Event) bool { return e.Type == EvPhase && e.Message == "paused" })
+	// while paused every action is applied at once, in order
+	r.Do(Action{Kind: ActPause})
+	if e := warning("pause while paused"); e.Type != EvWarning || e.Message != "pause: the run is paused already" || e.Step != p.Step {
+		t.Errorf("pause while paused: %+v", e)
+	}
+	r.Do(Action{Kind: ActCheckpoint})
+	ck := next("checkpoint", func(e Event) bool { return e.Type == EvCheckpoint })
+	if ck.Message != "" {
+		t.Errorf("a checkpoint written says %q", ck.Message)
+	}
+	r.Do(Action{Kind: ActCheckpoint})
+	if e := warning("second checkpoint"); e.Type != EvCheckpoint || e.Checkpoint != ck.Checkpoint || e.Message != CheckpointExists || e.Step != ck.Step {
+		t.Errorf("a second checkpoint at step %d: %+v, want its path %s", ck.Step, e, ck.Checkpoint)
+	}
+	if got := eventLine(Event{Type: EvCheckpoint, Step: 4, Checkpoint: "runs/x/checkpoints/step-4", Message: CheckpointExists}); got != "checkpoint  step 4 → runs/x/checkpoints/step-4 (already written at this step)" {
+		t.Errorf("--batch line %q", got)
+	}
+	r.Do(Action{Kind: ActEval})
+	if e := warning("eval"); e.Type != EvWarning || !strings.Contains(e.Message, "evaluate: the recipe names no tasks (eval.tasks) and no validation loss (eval.val)") {
+		t.Errorf("evaluate with nothing to evaluate: %+v", e)
+	}
+	// the recipe's mix, its ratios scaled: the same shares
+	r.Do(Action{Kind: ActSwitchMix, Mix: []data.SourceSpec{{Name: "qa", TargetRatio: 3}, {Name: "web", TargetRatio: 7}}})
+	if e := warning("switch to the same mix"); e.Type != EvWarning || e.Message != "switch mix: the run trains on that mix already (web 70%, qa 30%); nothing switched" {
+		t.Errorf("switch to the mix the run has: %+v", e)
+	}
+	r.Do(Action{Kind: ActSwitchMix, Mix: []data.SourceSpec{{Name: "web", TargetRatio: 1}}})
+	if e := warning("switch"); e.Type != EvPhase || e.Message != "switched mix" {
+		t.Errorf("a switch to another mix: %+v", e)
+	}
+	r.Do(Action{Kind: ActResume})
+	next("resumed", func(e Event) bool { return e.Type == EvPhase && e.Message == "resumed" })
+	r.Do(Action{Kind: ActResume})
+	if e := warning("resume while running"); e.Type != EvWarning || e.Message != "resume: the run is not paused" {
+		t.Errorf("resume while running: %+v", e)
+	}
+	r.Do(Action{Kind: ActAnneal, Tokens: 1 << 20})
+	next("anneal", func(e Event) bool { return e.Type == EvPhase && strings.HasPrefix(e.Message, "anneal") })
+	r.Do(Action{Kind: ActAnneal})
+	if e := warning("anneal while annealing"); e.Type != EvWarning || !strings.HasPrefix(e.Message, "anneal: the run is annealing already, from ") {
+		t.Errorf("anneal while annealing: %+v", e)
+	}
+	r.Do(Action{Kind: ActStop})
+	if s, err := r.Wait(); err != nil || s.State != "stopped" {
+		t.Fatalf("stop: state %q, err %v", s.State, err)
+	}
+}

@@ -268,16 +268,8 @@ func (r *Run) applySoupActions(step, tokens int64) error {
 		case ActStop:
 			r.stopping = true
 			return errSoupStopped
-		case ActPause:
-			if !r.paused {
-				r.paused = true
-				r.emit(Event{Type: EvPhase, Step: step, Tokens: tokens, Message: "paused"})
-			}
-		case ActResume:
-			if r.paused {
-				r.paused = false
-				r.emit(Event{Type: EvPhase, Step: step, Tokens: tokens, Message: "resumed"})
-			}
+		case ActPause, ActResume:
+			r.pauseOrResume(a.Kind, step, tokens)
 		default:
 			r.emit(Event{Type: EvWarning, Message: fmt.Sprintf("%s is not available while a soup is being made (pause, resume and stop are)", a.Kind)})
 		}
