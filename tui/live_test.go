@@ -354,3 +354,34 @@ func TestActionReportOutlivesRoutineNews(t *testing.T) {
 		t.Errorf("after an interval checkpoint and evaluation: %q, want %q", got, want)
 	}
 }
+
+// The lab answers an action that changes nothing: a checkpoint asked for at
+// a step that has one comes back as that checkpoint, said to be written
+// already (the line said "checkpoint requested" and then nothing), and a
+// warning (pause while paused) holds the line against routine news as a
+// report does.
+func TestAnswerToAnActionThatChangesNothing(t *testing.T) {
+	m, f := liveModel(t, testOptions(t, 120, 24), stage1Events("quickstart-test"))
+	f.step = 40
+	press(m, "c", "enter")
+	at := func(d time.Duration) time.Time { return t0.Add(14*time.Second + d) }
+	ckpt := "runs/quickstart-test/checkpoints/step-40"
+	interval := func(d time.Duration) lab.Event {
+		return lab.Event{Type: lab.EvEval, Time: at(d), Run: f.name, Step: 40, Message: "interval",
+			Evals: []lab.EvalScore{{Task: "arith", Metric: "acc_raw", Value: 0.2, Primary: true}}}
+	}
+	message := func() string { lines := strings.Split(screen(m), "\n"); return lines[len(lines)-3] }
+	m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{
+		{Type: lab.EvCheckpoint, Time: at(0), Run: f.name, Step: 40, Checkpoint: ckpt, Message: lab.CheckpointExists}, interval(time.Second)}})
+	if got, want := message(), " checkpoint at step 40 → "+ckpt+" (already written at this step)"; got != want {
+		t.Errorf("a checkpoint at a step that has one: %q, want %q", got, want)
+	}
+	if m.liveData.awaitCheckpoint {
+		t.Error("the answer did not end the wait for the checkpoint")
+	}
+	m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{
+		{Type: lab.EvWarning, Time: at(20 * time.Second), Run: f.name, Step: 40, Message: "pause: the run is paused already"}, interval(21 * time.Second)}})
+	if got, want := message(), " warning: pause: the run is paused already"; got != want {
+		t.Errorf("a warning then an interval evaluation: %q, want %q", got, want)
+	}
+}

@@ -104,7 +104,8 @@ type runData struct {
 	BusySince   time.Time // when it started
 
 	// A report of what a person asked for (a phase change, a checkpoint or
-	// an evaluation on request) stays on the message line until pinUntil
+	// an evaluation on request, a warning: the lab's answer to an action
+	// that changes nothing) stays on the message line until pinUntil
 	// against routine news (an interval evaluation or checkpoint, and the
 	// "evaluating…" before it): at 50 steps a second the checkpoint's path
 	// was replaced within a second.
@@ -167,7 +168,11 @@ func (d *runData) apply(e lab.Event) {
 		d.note(e, fmt.Sprintf("writing a checkpoint at step %d…", e.Step))
 	case lab.EvCheckpoint:
 		d.Checkpoint = e.Checkpoint
-		d.note(e, fmt.Sprintf("checkpoint at step %d → %s", e.Step, e.Checkpoint))
+		msg := fmt.Sprintf("checkpoint at step %d → %s", e.Step, e.Checkpoint)
+		if e.Message != "" { // asked for at a step that had one (lab.CheckpointExists)
+			msg += " (" + e.Message + ")"
+		}
+		d.note(e, msg)
 		d.awaitCheckpoint = false
 	case lab.EvEval:
 		// a soup's ingredients and the soup itself are evaluated as they are
@@ -219,7 +224,7 @@ func (d *runData) note(e lab.Event, msg string) {
 		return
 	}
 	d.Message, d.MessageKind, d.MessageTime = msg, e.Type, e.Time
-	if e.Type == lab.EvPhase || e.Type == lab.EvCheckpoint || e.Type == lab.EvEval {
+	if e.Type == lab.EvPhase || e.Type == lab.EvCheckpoint || e.Type == lab.EvEval || e.Type == lab.EvWarning {
 		// the routine ones returned above or are not pinned: only reports
 		d.pinUntil = time.Time{}
 		if !d.routine(e) {
