@@ -2,6 +2,7 @@ package tui
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -325,17 +326,25 @@ func (c chart) render() []string {
 
 // layoutMarks places the markers on the marker row's pw columns. Markers
 // that fall on one column (a soup and a resume at the same step, an
-// evaluation before an anneal) are all shown: the most important (a skipped
+// evaluation before an anneal, a pause and a resume close together) are all
+// shown, in the order they came (marks is in time order), left to right: on
+// the column and the free columns to its right, or, where those run out,
+// to its left, so that the group ends on the column. The phase line goes
+// through the column itself when any of them is a phase change. When the
+// free columns run out, the most important markers keep a place (a skipped
 // step, then a spike, then a phase change, then an evaluation; among equals
-// the earliest) on the column itself, with the phase line through the plot
-// when any of them is a phase change, and the others beside it in the free
-// columns to its right, then to its left. When those run out, the last free
-// column shows how many markers had no room of their own (a digit, + for
-// more than 9). The same glyph twice on a column is shown once.
+// the earliest) and the group's last column shows how many had none (a
+// digit, + for more than 9). The same glyph twice on a column is shown once.
+// (Placed by importance, a pause and its resume at the right edge read
+// "RP", the wrong way round.)
 func layoutMarks(marks []chartMark, pw int, countStyle lipgloss.Style) map[int]chartMark {
-	groups := map[int][]chartMark{}
+	type placed struct {
+		chartMark
+		seq int // its index in marks: the time order
+	}
+	groups := map[int][]placed{}
 	var order []int
-	for _, mk := range marks {
+	for i, mk := range marks {
 		if mk.col < 0 || mk.col >= pw {
 			continue
 		}
@@ -344,29 +353,23 @@ func layoutMarks(marks []chartMark, pw int, countStyle lipgloss.Style) map[int]c
 			order = append(order, mk.col)
 		}
 		dup := false
-		for i, o := range g {
+		for j, o := range g {
 			if o.glyph == mk.glyph {
 				dup = true
-				g[i].vline = o.vline || mk.vline
+				g[j].vline = o.vline || mk.vline
 			}
 		}
 		if !dup {
-			groups[mk.col] = append(g, mk)
+			groups[mk.col] = append(g, placed{mk, i})
 		}
 	}
 	sort.Ints(order)
 	cols := make(map[int]chartMark, len(marks))
 	for _, c := range order {
 		g := groups[c]
-		sort.SliceStable(g, func(i, j int) bool { return g[i].prio > g[j].prio })
-		top := g[0]
+		vline := false
 		for _, mk := range g {
-			top.vline = top.vline || mk.vline
-		}
-		cols[c] = top
-		rest := g[1:]
-		if len(rest) == 0 {
-			continue
+			vline = vline || mk.vline
 		}
 		// free columns beside it: no marker of their own, none placed yet
 		free := func(x int) bool {
@@ -374,25 +377,41 @@ func layoutMarks(marks []chartMark, pw int, countStyle lipgloss.Style) map[int]c
 			_, used := cols[x]
 			return x >= 0 && x < pw && !anchored && !used
 		}
-		var slots []int
-		for x := c + 1; len(slots) < len(rest) && free(x); x++ {
-			slots = append(slots, x)
+		span := []int{c}
+		for x := c + 1; len(span) < len(g) && free(x); x++ {
+			span = append(span, x)
 		}
-		for x := c - 1; len(slots) < len(rest) && free(x); x-- {
-			slots = append(slots, x)
+		for x := c - 1; len(span) < len(g) && free(x); x-- {
+			span = append(span, x)
 		}
-		for i, x := range slots {
-			mk := rest[i]
-			mk.col, mk.vline = x, false
-			if i == len(slots)-1 && len(slots) < len(rest) {
-				n := len(rest) - i
-				mk.glyph, mk.style = strconv.Itoa(n), countStyle
-				if n > 9 {
-					mk.glyph = "+"
-				}
+		sort.Ints(span)
+		// which are shown: by importance, then time; a count for the rest
+		shown := slices.Clone(g)
+		sort.SliceStable(shown, func(i, j int) bool { return shown[i].prio > shown[j].prio })
+		count := 0
+		if len(shown) > len(span) {
+			keep := max(len(span)-1, 1) // one column: the most important alone
+			if len(span) > 1 {
+				count = len(shown) - keep
 			}
-			cols[x] = mk
+			shown = shown[:keep]
 		}
+		sort.Slice(shown, func(i, j int) bool { return shown[i].seq < shown[j].seq })
+		for i, mk := range shown {
+			mk.col, mk.vline = span[i], false
+			cols[span[i]] = mk.chartMark
+		}
+		if count > 0 {
+			x := span[len(span)-1]
+			glyph := strconv.Itoa(count)
+			if count > 9 {
+				glyph = "+"
+			}
+			cols[x] = chartMark{col: x, glyph: glyph, style: countStyle}
+		}
+		top := cols[c]
+		top.vline = vline
+		cols[c] = top
 	}
 	return cols
 }

@@ -2,8 +2,10 @@ package tui
 
 import (
 	"math"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -153,8 +155,11 @@ func TestWrapText(t *testing.T) {
 	}
 }
 
-// Markers on one column are all shown: the most important on it, the others
-// beside it in free columns, a count where they run out.
+// Markers on one column are all shown, in time order, on it and the free
+// columns beside it, the most important first where they run out, and a
+// count for the rest. Placed by importance, the others to the right of the
+// column or else to its left, a pause and its resume at the right edge read
+// "RP", the wrong way round.
 func TestLayoutMarks(t *testing.T) {
 	mk := func(col int, glyph string, prio int, vline bool) chartMark {
 		return chartMark{col: col, glyph: glyph, prio: prio, vline: vline}
@@ -168,11 +173,14 @@ func TestLayoutMarks(t *testing.T) {
 	}{
 		{"one", 6, []chartMark{mk(2, "A", 2, true)}, "  A   ", "  |   "},
 		{"soup then resume", 6, []chartMark{mk(2, "S", 2, true), mk(2, "R", 2, true)}, "  SR  ", "  |   "},
-		{"eval under anneal", 6, []chartMark{mk(3, "E", 1, false), mk(3, "A", 2, true)}, "   AE ", "   |  "},
-		{"skipped first", 6, []chartMark{mk(1, "A", 2, true), mk(1, "✗", 4, false), mk(1, "E", 1, false)}, " ✗AE  ", " |    "},
-		{"at the right edge: to the left", 6, []chartMark{mk(5, "S", 2, true), mk(5, "R", 2, true)}, "    RS", "     |"},
-		{"neighbours keep their columns", 6, []chartMark{mk(2, "S", 2, true), mk(2, "R", 2, true), mk(3, "▲", 3, false)}, " RS▲  ", "  |   "},
-		{"no room: a count", 3, []chartMark{mk(1, "A", 2, true), mk(1, "E", 1, false), mk(1, "M", 2, true), mk(1, "R", 2, true)}, "2AM", " | "},
+		{"eval before anneal", 6, []chartMark{mk(3, "E", 1, false), mk(3, "A", 2, true)}, "   EA ", "   |  "},
+		{"skipped first", 6, []chartMark{mk(1, "A", 2, true), mk(1, "✗", 4, false), mk(1, "E", 1, false)}, " A✗E  ", " |    "},
+		{"at the right edge: to the left", 6, []chartMark{mk(5, "S", 2, true), mk(5, "R", 2, true)}, "    SR", "     |"},
+		{"pause then resume at the right edge", 6, []chartMark{mk(5, "P", 2, true), mk(5, "R", 2, true)}, "    PR", "     |"},
+		{"three at the right edge", 6, []chartMark{mk(5, "E", 1, false), mk(5, "P", 2, true), mk(5, "R", 2, true)}, "   EPR", "     |"},
+		{"one column: the most important", 3, []chartMark{mk(0, "E", 1, false), mk(1, "P", 2, true), mk(1, "R", 2, true), mk(2, "▲", 3, false)}, "EP▲", " | "},
+		{"neighbours keep their columns", 6, []chartMark{mk(2, "S", 2, true), mk(2, "R", 2, true), mk(3, "▲", 3, false)}, " SR▲  ", "  |   "},
+		{"no room: a count", 3, []chartMark{mk(1, "A", 2, true), mk(1, "E", 1, false), mk(1, "M", 2, true), mk(1, "R", 2, true)}, "AM2", " | "},
 		{"same glyph once", 6, []chartMark{mk(2, "▲", 3, false), mk(2, "▲", 3, false)}, "  ▲   ", "      "},
 		{"outside the plot", 4, []chartMark{mk(-1, "A", 2, true), mk(4, "A", 2, true)}, "    ", "    "},
 	} {
@@ -236,5 +244,54 @@ func TestEvalLineFits(t *testing.T) {
 				t.Errorf("eval line at %d columns:\n got %q\nwant %q", c.w, got, c.want)
 			}
 		})
+	}
+}
+
+// A pause and a resume close together keep their order on the dashboard's
+// charts at every width: at the right edge (paused and resumed after the
+// latest step) they read "RP", and further in wherever both fell on one
+// column next to another marker's.
+func TestPauseResumeMarkersInOrder(t *testing.T) {
+	phase := func(step int64, msg string, d time.Duration) lab.Event {
+		return lab.Event{Type: lab.EvPhase, Time: t0.Add(time.Duration(step)*100*time.Millisecond + d), Run: "quickstart-test",
+			Step: step, Tokens: step * testGB, Phase: "stage1", Message: msg}
+	}
+	var evs []lab.Event
+	for _, e := range stage1Events("quickstart-test") {
+		evs = append(evs, e)
+		switch e.Step {
+		case 20:
+			evs = append(evs, phase(20, "paused", time.Millisecond))
+		case 21:
+			evs = append(evs, phase(21, "resumed", time.Millisecond))
+		case 22:
+			evs = append(evs, lab.Event{Type: lab.EvSpike, Time: e.Time.Add(time.Millisecond), Run: e.Run, Step: 22, Tokens: e.Tokens, Series: "loss", Value: 9, Z: 7})
+		case 40:
+			evs = append(evs, phase(40, "paused", time.Millisecond), phase(40, "resumed", 2*time.Millisecond))
+		}
+	}
+	markerRow := regexp.MustCompile(`^[ PRE▲0-9+]*[PR][ PRE▲0-9+]*$`)
+	inOrder := regexp.MustCompile(`^(PR?)*$`) // a resume only right after its pause
+	for w := 60; w <= 200; w++ {
+		m, _ := liveModel(t, testOptions(t, w, 24), evs)
+		rows := 0
+		for _, l := range strings.Split(screen(m), "\n") {
+			if !markerRow.MatchString(l) {
+				continue
+			}
+			rows++
+			seq := strings.Map(func(r rune) rune {
+				if r == 'P' || r == 'R' {
+					return r
+				}
+				return -1
+			}, l)
+			if !inOrder.MatchString(seq) {
+				t.Errorf("%d columns: markers out of order %q in %q", w, seq, l)
+			}
+		}
+		if rows == 0 {
+			t.Fatalf("%d columns: no marker row:\n%s", w, screen(m))
+		}
 	}
 }
