@@ -260,6 +260,25 @@ func (m *Model) homeDetails(w, h int) []string {
 			}
 			lines = append(lines, "")
 		}
+		if e.Err != nil {
+			// what is wrong and what to do, not a launch: there is
+			// nothing to launch (the list is read when olmolab starts)
+			lines = append(lines, t.Error.Render("does not parse:"))
+			for _, l := range recipeFacts(&e) {
+				for _, wl := range wrapText(l, w) {
+					lines = append(lines, t.Error.Render(wl))
+				}
+			}
+			fix := "fix " + e.Path + ", then restart olmolab to launch it"
+			if !e.File {
+				fix = "a shipped recipe that does not parse is a bug in this build of olmolab: please report it"
+			}
+			lines = append(lines, "")
+			for _, wl := range wrapText(fix, w) {
+				lines = append(lines, t.Subtle.Render(wl))
+			}
+			return lines
+		}
 		for _, f := range recipeFacts(&e) {
 			wrap(f)
 		}

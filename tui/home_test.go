@@ -213,3 +213,45 @@ func TestHomeSaysWhatIsOutOfSight(t *testing.T) {
 		t.Errorf("at the last run the list does not say the recipes are above:\n%s", s)
 	}
 }
+
+// A recipe file that does not parse says what is wrong and what to do, and
+// offers no launch: its details ended "enter: launch (with --set
+// overrides)" under the parse error, and the help line offered enter.
+func TestHomeBadRecipeOffersNoLaunch(t *testing.T) {
+	o := testOptions(t, 100, 24)
+	if err := os.WriteFile("broken.yaml", []byte("name: broken\nmax_tokens: lots\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := New(o)
+	for i := range m.recipes {
+		if m.recipes[i].Path == "broken.yaml" || strings.HasSuffix(m.recipes[i].Path, "broken.yaml") {
+			m.homeCursor = i
+		}
+	}
+	if e := m.recipes[m.homeCursor]; e.Err == nil {
+		t.Fatalf("the cursor is on %s, which parses", e.Path)
+	}
+	m.updateKeys()
+	checkFrame(t, m, 100, 24)
+	s := screen(m)
+	if strings.Contains(s, "enter: launch") || strings.Contains(s, "enter open") {
+		t.Errorf("a recipe that does not parse offers enter:\n%s", s)
+	}
+	for _, want := range []string{"does not parse:", "max_tokens", "fix broken.yaml, then restart olmolab to launch it"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("no %q:\n%s", want, s)
+		}
+	}
+	if m.keys.Open.Enabled() {
+		t.Error("enter is enabled on a recipe that does not parse")
+	}
+	press(m, "enter")
+	if m.dialog != nil {
+		t.Errorf("enter opened the %q dialog", m.dialog.title)
+	}
+	// the other recipes launch as before
+	press(m, "up")
+	if !m.keys.Open.Enabled() || !strings.Contains(screen(m), "enter: launch (with --set overrides)") {
+		t.Errorf("a recipe that parses does not offer its launch:\n%s", screen(m))
+	}
+}

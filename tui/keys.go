@@ -143,7 +143,10 @@ func (m *Model) updateKeys() {
 	case modeHome:
 		k.Up.SetEnabled(true)
 		k.Down.SetEnabled(true)
-		k.Open.SetEnabled(len(m.recipes)+len(m.runs) > 0 && !m.launching)
+		// a recipe that does not parse has nothing to launch: its
+		// details say what is wrong
+		bad := m.homeCursor < len(m.recipes) && m.recipes[m.homeCursor].Err != nil
+		k.Open.SetEnabled(len(m.recipes)+len(m.runs) > 0 && !m.launching && !bad)
 		k.Back.SetEnabled(m.cur != nil)
 	case modeDashboard:
 		k.Back.SetEnabled(true)

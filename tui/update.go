@@ -146,11 +146,7 @@ func (m *Model) handleHomeKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(msg, k.Open):
 		if m.homeCursor < len(m.recipes) {
-			e := m.recipes[m.homeCursor]
-			if e.Err != nil {
-				m.setNotice(false, "%s does not parse: %v", e.Path, e.Err)
-				return nil
-			}
+			e := m.recipes[m.homeCursor] // one that does not parse has enter disabled
 			if m.training() {
 				// say so now, not after the overrides are typed in
 				m.setNotice(false, "one run trains at a time here, and %s is: stop it (X) or detach it (q, d) first", m.live.Name())
