@@ -83,3 +83,10 @@ type headlessExitedMsg struct {
 	dir string
 	err error
 }
+
+// soupBaseMsg is the run's own evaluation that a soup's details compare
+// with (nil: none at or before the soup's step).
+type soupBaseMsg struct {
+	dir  string // the soup's directory
+	base *soupBase
+}

@@ -158,7 +158,8 @@ type Model struct {
 	overlayBusy time.Time        // when the read of the overlay's curves under way began (zero: none)
 	overlayPlot overlayPlot      // the overlay chart last drawn
 	rowsCache   []runRow
-	soupOpen    string // the soup whose details replace the overlay (its directory; "" none)
+	soupOpen    string               // the soup whose details replace the overlay (its directory; "" none)
+	soupBases   map[string]*soupBase // per soup directory, the run's evaluation its details compare with (nil: none)
 
 	// evaluation view
 	evals      *evalData

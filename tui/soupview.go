@@ -3,10 +3,14 @@ package tui
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"slices"
 	"strings"
 
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/olmolab/olmolab/lab"
+	"github.com/olmolab/olmolab/lab/olmes"
 )
 
 // openSoup is the soup whose details the runs view shows, as the last scan
@@ -23,6 +27,64 @@ func (m *Model) openSoup() *soupInfo {
 	return nil
 }
 
+// soupBase is the run's own evaluation that a soup is compared with: the
+// latest at or before the soup's step (the "before soup" one when the recipe
+// evaluates at anneals), the natural baseline: did the soup beat the
+// checkpoint it started from?
+type soupBase struct {
+	Step   int64
+	Why    string
+	Values map[string]map[string]float64 // task (primaryScores' key) -> metric -> value
+}
+
+// loadSoupBase reads the run's evaluation for the details of the soup in dir
+// (the run's directory two levels up), once: it is made before the soup, so
+// it does not change; none found is read again, in case the file was still
+// being written.
+func (m *Model) loadSoupBase(dir string) tea.Cmd {
+	if b, ok := m.soupBases[dir]; ok && b != nil {
+		return nil
+	}
+	return func() tea.Msg {
+		return soupBaseMsg{dir: dir, base: readSoupBase(filepath.Dir(filepath.Dir(dir)), int64(soupStep(dir)))}
+	}
+}
+
+// readSoupBase streams the run's evals.jsonl (80 MB at MMLU scale) for its
+// own latest evaluation at or before step: the records of the highest such
+// step, the last evaluation made at it; soups and ingredients ("<run>/…")
+// are not the run's. nil when there is none.
+func readSoupBase(runDir string, step int64) *soupBase {
+	lr, err := openLines(filepath.Join(runDir, lab.EvalsFile), 0)
+	if err != nil {
+		return nil
+	}
+	defer lr.close()
+	var b *soupBase
+	names := map[string]string{}
+	for line := lr.next(); line != nil; line = lr.next() {
+		var r olmes.EvalRecord
+		if olmes.DecodeEvalRecord(line, &r, names) != nil || r.Task == "" || strings.Contains(r.Run, "/") || int64(r.Step) > step {
+			continue
+		}
+		switch {
+		case b == nil || int64(r.Step) > b.Step || int64(r.Step) == b.Step && r.Why != b.Why:
+			b = &soupBase{Step: int64(r.Step), Why: r.Why, Values: map[string]map[string]float64{}}
+		case int64(r.Step) < b.Step:
+			continue
+		}
+		k := r.Task
+		if r.Formulation == olmes.MC {
+			k += ":mc" // as primaryScores keys a task's formulations
+		}
+		if b.Values[k] == nil {
+			b.Values[k] = map[string]float64{}
+		}
+		b.Values[k][r.Metric] = r.Value
+	}
+	return b
+}
+
 // soupCell is one figure of the soup details: an ingredient's or the soup's.
 type soupCell struct {
 	v  float64
@@ -30,7 +92,9 @@ type soupCell struct {
 }
 
 // soupDetails shows a soup side by side with its ingredients: a column per
-// ingredient (by its data-order seed) and one for the averaged soup; a row for
+// ingredient (by its data-order seed), one for the averaged soup and one for
+// the run itself, its own evaluation at or before the soup's step ("run
+// @90"; a line under the table says which, or that there is none); a row for
 // the final training loss, then per task its primary score (higher is
 // better), then per validation source its ce_loss (lower is better); the
 // best of each row marked ◂ (a row whose figures all read alike has no
@@ -58,6 +122,19 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 		}
 	}
 	heads[len(comps)-1] = "soup"
+	base, read := m.soupBases[s.Dir]
+	baseLine := "  run: reading its evaluations…"
+	switch {
+	case base != nil:
+		heads = append(heads, fmt.Sprintf("run @%d", base.Step))
+		if base.Step == rep.FromStep {
+			baseLine = fmt.Sprintf("  run @%d: the run's own evaluation (%s) at the step the soup started from", base.Step, base.Why)
+		} else {
+			baseLine = fmt.Sprintf("  run @%d: the run's own latest evaluation (%s) before the soup's step %d", base.Step, base.Why, rep.FromStep)
+		}
+	case read:
+		baseLine = fmt.Sprintf("  run: no evaluation of its own at or before the soup's step %d", rep.FromStep)
+	}
 
 	// the rows: final loss, the tasks, the validation sources
 	type row struct {
@@ -70,13 +147,18 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 	for _, c := range comps {
 		rows[0].cells = append(rows[0].cells, soupCell{c.FinalLoss, c.FinalLoss != 0 && !math.IsNaN(c.FinalLoss)})
 	}
+	if base != nil {
+		rows[0].cells = append(rows[0].cells, soupCell{}) // an evaluation has no training loss
+	}
 	var tasks, vals []string
 	seen := map[string]bool{}
 	scores := make([]map[string]float64, len(comps)) // per component, task -> primary score
+	metric := map[string]string{}                    // task -> its primary metric, to read the run's
 	for i, c := range comps {
 		scores[i] = map[string]float64{}
 		for _, sc := range primaryScores(c.Evals) {
 			scores[i][sc.Task] = sc.Value
+			metric[sc.Task] = sc.Metric
 			switch {
 			case seen[sc.Task]:
 			case strings.HasPrefix(sc.Task, lab.ValTaskPrefix):
@@ -98,34 +180,67 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 			v, ok := scores[k][task]
 			r.cells = append(r.cells, soupCell{v, ok})
 		}
+		if base != nil {
+			v, ok := base.Values[task][metric[task]]
+			r.cells = append(r.cells, soupCell{v, ok})
+		}
 		rows = append(rows, r)
 	}
 
 	// the label column as wide as the longest label (24 at most); a column
-	// of 10 cells per ingredient as many as fit, the soup's always
+	// of 10 cells per ingredient as many as fit, the soup's and the run's
+	// always (the run's as wide as "run @12345" needs)
 	labelW := 0
 	for _, r := range rows {
 		labelW = max(labelW, lenRunes(r.label))
 	}
 	labelW = min(labelW, 24)
 	const colW = 10
-	cols := make([]int, 0, len(comps))
-	fit := max((w-2-labelW)/colW, 1)
+	colWidth := make([]int, len(heads))
+	for i := range colWidth {
+		colWidth[i] = colW
+	}
+	fixed := []int{len(comps) - 1}
+	if base != nil {
+		colWidth[len(comps)] = max(colW, lenRunes(heads[len(comps)])+2)
+		fixed = append(fixed, len(comps))
+	}
+	room := w - 2 - labelW
+	for _, c := range fixed {
+		room -= colWidth[c]
+	}
+	cols := make([]int, 0, len(heads))
 	for i := range len(comps) - 1 {
-		if i < fit-1 {
+		if room >= colW {
 			cols = append(cols, i)
+			room -= colW
 		}
 	}
-	cols = append(cols, len(comps)-1)
-	left := len(comps) - len(cols)
+	cols = append(cols, fixed...)
+	left := len(heads) - len(cols)
 
 	out := []string{padRight(title, w)}
 	head := "  " + padRight("", labelW)
 	for _, c := range cols {
-		head += fmt.Sprintf("%*s ", colW-1, truncate(heads[c], colW-1))
+		head += fmt.Sprintf("%*s ", colWidth[c]-1, truncate(heads[c], colWidth[c]-1))
 	}
 	out = append(out, padRight(t.Subtle.Render(head), w))
-	room := h - len(out) - 1
+	room = h - len(out) - 1 // the foot
+	// the line on the run's evaluation takes no row from the table: short
+	// of room, the run's column says "run @90" alone, and that there is
+	// none (or that it is being read) goes to the front of the foot
+	var footNote string
+	if len(rows) < room {
+		room--
+	} else {
+		baseLine = ""
+		switch {
+		case base == nil && read:
+			footNote = fmt.Sprintf("no run evaluation at or before step %d", rep.FromStep)
+		case base == nil:
+			footNote = "reading the run's evaluations…"
+		}
+	}
 	var missing []string // what the window has no room for
 	if len(rows) > room {
 		missing = append(missing, plural(len(rows)-room, "more row"))
@@ -134,9 +249,16 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 	if left > 0 {
 		missing = append(missing, plural(left, "more ingredient"))
 	}
+	// what is left out first, then the note; else the note before the legend
 	foot := "  ◂ best of the row: the highest score, the lowest loss"
+	if footNote != "" {
+		foot = "  " + footNote + " · ◂ best of the row: the highest score, the lowest loss"
+	}
 	if len(missing) > 0 {
 		foot = "  … " + strings.Join(missing, " and ") + ": a larger window shows them"
+		if footNote != "" {
+			foot += " · " + footNote
+		}
 	}
 	for _, r := range rows {
 		// the best figure of the row, and every figure that reads the same
@@ -166,12 +288,15 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 				v = r.fmt(cl.v)
 			}
 			if marked[c] {
-				line += t.Accent.Render(fmt.Sprintf("%*s", colW-1, v)) + t.Accent.Render("◂")
+				line += t.Accent.Render(fmt.Sprintf("%*s", colWidth[c]-1, v)) + t.Accent.Render("◂")
 				continue
 			}
-			line += t.Text.Render(fmt.Sprintf("%*s", colW-1, v)) + mark
+			line += t.Text.Render(fmt.Sprintf("%*s", colWidth[c]-1, v)) + mark
 		}
 		out = append(out, padRight(line, w))
+	}
+	if baseLine != "" {
+		out = append(out, padRight(t.Subtle.Render(truncate(baseLine, w)), w))
 	}
 	return append(out, padRight(t.Faint.Render(truncate(foot, w)), w))
 }

@@ -1,6 +1,9 @@
 package tui
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -22,7 +25,7 @@ func TestRunsViewSoupDetails(t *testing.T) {
 	if !m.keys.Open.Enabled() {
 		t.Fatal("enter is not enabled on an ingredient's row")
 	}
-	press(m, "enter")
+	enterSoup(t, m)
 	checkFrame(t, m, 80, 24)
 	requireGolden(t, screen(m))
 	if m.mode != modeRuns {
@@ -40,7 +43,8 @@ func TestRunsViewSoupDetails(t *testing.T) {
 	o = testOptions(t, 120, 40)
 	soupWithValFixture(t, o)
 	m = New(o)
-	press(m, "2", "j", "enter")
+	press(m, "2", "j")
+	enterSoup(t, m)
 	checkFrame(t, m, 120, 40)
 	s := screen(m)
 	for _, want := range []string{
@@ -59,7 +63,8 @@ func TestRunsViewSoupDetails(t *testing.T) {
 	o = testOptions(t, 60, 16)
 	soupWithValFixture(t, o)
 	m = New(o)
-	press(m, "2", "j", "enter")
+	press(m, "2", "j")
+	enterSoup(t, m)
 	checkFrame(t, m, 60, 16)
 	if s := screen(m); !strings.Contains(s, "  val/web_clean     1.57◂") {
 		t.Errorf("60×16: the last row is cut:\n%s", s)
@@ -96,5 +101,91 @@ func TestSoupDetailsTies(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("no %q:\n%s", want, got)
 		}
+	}
+}
+
+// enterSoup presses enter on a soup's row and delivers what its command
+// reads (the run's own evaluation the details compare with).
+func enterSoup(t *testing.T, m *Model) {
+	t.Helper()
+	_, cmd := m.Update(keyMsg("enter"))
+	if cmd == nil {
+		t.Fatal("enter on a soup's row reads nothing")
+	}
+	msg, ok := cmd().(soupBaseMsg)
+	if !ok {
+		t.Fatalf("enter on a soup's row: %T", msg)
+	}
+	m.Update(msg)
+}
+
+// The soup's details show the run's own evaluation beside the soup: the
+// natural baseline (did the soup beat the checkpoint it started from?). They
+// showed the soup and its ingredients only. The run's evaluation is its
+// latest at or before the soup's step, in the same metric as the soup's
+// row; an evaluation after the soup, and the soup's own records, are not it.
+func TestSoupDetailsShowTheRunsOwnEvaluation(t *testing.T) {
+	o := testOptions(t, 120, 40)
+	soupWithValFixture(t, o)
+	var recs []byte
+	add := func(run string, step int, why, task, form, metric string, v float64) {
+		b, _ := json.Marshal(lab.EvalRecord{Run: run, Step: int64(step), Why: why, Task: task, Form: form, Metric: metric, Value: v})
+		recs = append(append(recs, b...), '\n')
+	}
+	add("soup-v", 80, "interval", "arith", "rc", "acc_per_char", 0.15)
+	add("soup-v", 80, "interval", "val/code", "lm", "ce_loss", 2.2)
+	add("soup-v", 90, "before soup", "arith", "rc", "acc_raw", 0.99) // not the row's metric
+	add("soup-v", 90, "before soup", "arith", "rc", "acc_per_char", 0.22)
+	add("soup-v", 90, "before soup", "world_cloze", "rc", "acc_per_char", 0.47)
+	add("soup-v", 90, "before soup", "val/code", "lm", "ce_loss", 2.05)
+	add("soup-v", 90, "before soup", "val/web_clean", "lm", "ce_loss", 1.65)
+	add("soup-v/soup", 90, "soup", "arith", "rc", "acc_per_char", 0.5)
+	add("soup-v", 100, "interval", "arith", "rc", "acc_per_char", 0.9)
+	f, err := os.OpenFile(filepath.Join(o.RunsDir, "soup-v", lab.EvalsFile), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(recs)
+	f.Close()
+	m := New(o)
+	press(m, "2", "j")
+	enterSoup(t, m)
+	checkFrame(t, m, 120, 40)
+	s := screen(m)
+	for _, want := range []string{
+		"                 seed 42  seed 666      soup   run @90",
+		"  final loss      2.1000    2.0500◂        –         –",
+		"  arith            0.200     0.210     0.230◂    0.220",
+		"  world_cloze      0.450     0.460     0.480◂    0.470",
+		"  val/code          2.10      2.11      2.13      2.05◂",
+		"  val/web_clean     1.57◂     1.58      1.60      1.65",
+		"  run @90: the run's own evaluation (before soup) at the step the soup started from",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("no %q:\n%s", want, s)
+		}
+	}
+	// without the one at the soup's step: the latest before it, so labelled
+	b := readSoupBase(filepath.Join(o.RunsDir, "soup-v"), 89)
+	if b == nil || b.Step != 80 || b.Why != "interval" || b.Values["arith"]["acc_per_char"] != 0.15 || b.Values["world_cloze"] != nil {
+		t.Fatalf("the evaluation at or before step 89: %+v", b)
+	}
+	m.soupBases[m.soupOpen] = b
+	got := ansi.Strip(strings.Join(m.soupDetails(m.openSoup(), 120, 40), "\n"))
+	for _, want := range []string{"soup   run @80", "  arith            0.200     0.210     0.230◂    0.150",
+		"  world_cloze      0.450     0.460     0.480◂        –",
+		"  run @80: the run's own latest evaluation (interval) before the soup's step 90"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q:\n%s", want, got)
+		}
+	}
+	// none: said so, and no column
+	if b := readSoupBase(filepath.Join(o.RunsDir, "soup-v"), 79); b != nil {
+		t.Fatalf("an evaluation at or before step 79: %+v", b)
+	}
+	m.soupBases[m.soupOpen] = nil
+	got = ansi.Strip(strings.Join(m.soupDetails(m.openSoup(), 120, 40), "\n"))
+	if !strings.Contains(got, "  run: no evaluation of its own at or before the soup's step 90") || strings.Contains(got, "run @") {
+		t.Errorf("no evaluation of the run:\n%s", got)
 	}
 }

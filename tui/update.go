@@ -47,6 +47,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmd = m.handleHeadlessExited(msg)
 	case liveReloadedMsg:
 		m.handleLiveReloaded(msg)
+	case soupBaseMsg:
+		if m.soupBases == nil {
+			m.soupBases = map[string]*soupBase{}
+		}
+		m.soupBases[msg.dir] = msg.base
 	}
 	m.updateKeys()
 	if ev, ok := msg.(runEventsMsg); !ok || ev.done {
@@ -261,6 +266,7 @@ func (m *Model) handleRunsKey(msg tea.KeyPressMsg) tea.Cmd {
 			return m.openRun(r.run.Dir)
 		} else if r.soup != nil {
 			m.soupOpen = r.soup.Dir
+			return m.loadSoupBase(r.soup.Dir)
 		}
 	}
 	return nil
