@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -243,6 +244,11 @@ func testSoup(t *testing.T, dtype string) [][]float32 {
 	}
 	if len(rep.Soup.Evals) == 0 {
 		t.Error("soup not evaluated")
+	}
+	// the summary's scores are the soup's, and say so: they were labelled
+	// "before soup, at step N", the run's own evaluation before it
+	if want := fmt.Sprintf("soup, at step %d", rep.FromStep); s.EvalsWhen != want || !slices.Equal(s.Evals, rep.Soup.Evals) {
+		t.Errorf("summary evaluation %q %v, want %q %v", s.EvalsWhen, s.Evals, want, rep.Soup.Evals)
 	}
 	_, soup, err := model.LoadHF[float32](rep.Soup.Dir)
 	if err != nil {

@@ -157,8 +157,10 @@ func (r *Run) runSoup(a Action, final bool) error {
 	}
 	if rep.Soup.Evals != nil {
 		if final {
-			r.lastEval = rep.Soup.Evals // the run's final model is the soup
-			r.lastWhen = "final: the soup the run ended with"
+			// the run's final model is the soup, and the summary says these
+			// are its scores (they were labelled as the evaluation before it)
+			r.lastEval = rep.Soup.Evals
+			r.lastWhen = fmt.Sprintf("soup, at step %d", r.st.Step)
 		}
 		r.recordEval(r.Name+"/soup", "soup", rep.Soup.Evals)
 	}
