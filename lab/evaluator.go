@@ -63,7 +63,15 @@ func (e *OLMESEvaluator) Evaluate(ctx context.Context, b model.Backend, tok data
 	}
 	e.evalMu.Lock()
 	defer e.evalMu.Unlock()
-	res, err := olmes.Evaluate(ctx, e.backendFor(b, spec.Warn), tok, tasks, olmes.EvalOptions{})
+	eb := e.backendFor(b, spec.Warn)
+	res, err := olmes.Evaluate(ctx, eb, tok, tasks, olmes.EvalOptions{})
+	if _, te := eb.MicroBatch(); err == nil && eb != b && res.Longest > te {
+		// rows fitted to another run's requests (other tasks, another
+		// tokenizer), too short for these: they were cut. Score again on rows
+		// that hold them (b's own if nothing shorter does).
+		e.longest = res.Longest
+		res, err = olmes.Evaluate(ctx, e.backendFor(b, spec.Warn), tok, tasks, olmes.EvalOptions{})
+	}
 	if err != nil {
 		return nil, err
 	}

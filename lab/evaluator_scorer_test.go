@@ -96,3 +96,36 @@ func TestEvaluatorReshapesOnSharers(t *testing.T) {
 		}
 	}
 }
+
+// TestEvaluatorRowsOfAnotherRun: rows fitted to an earlier run's shorter
+// requests (the session's evaluator serves its runs one after another, with
+// other tasks or another tokenizer) do not cut a later run's longer ones: its
+// scores are those of a fresh evaluator, with no truncation warning. The
+// earlier run's longest request shaped the rows, and every longer request was
+// scored on its last tokens.
+func TestEvaluatorRowsOfAnotherRun(t *testing.T) {
+	const B, T = 4, 128
+	b, tok := evalBackend(t, B, T)
+	defer b.Close()
+	spec := EvalSpec{Tasks: []string{"code"}, Limit: 24} // requests of up to 72 tokens
+	want, err := NewOLMESEvaluator("").Evaluate(context.Background(), b, tok, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := NewOLMESEvaluator("")
+	if _, err := ev.Evaluate(context.Background(), b, tok, EvalSpec{Tasks: []string{"arith"}, Limit: 24}); err != nil {
+		t.Fatal(err) // an earlier run's: requests of a few tokens
+	}
+	var warns []string
+	spec.Warn = func(w string) { warns = append(warns, w) }
+	got, err := ev.Evaluate(context.Background(), b, tok, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) || len(warns) != 0 {
+		t.Errorf("after an earlier run's short requests: %v, warnings %q; want %v and none", got, warns, want)
+	}
+	if _, te := ev.eval.MicroBatch(); te < ev.longest || te >= T {
+		t.Errorf("the evaluation's rows hold %d tokens, the longest request %d, the run's rows %d", te, ev.longest, T)
+	}
+}
