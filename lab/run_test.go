@@ -736,6 +736,8 @@ func TestNewRunRefusesAnExistingRun(t *testing.T) {
 		{"summary only", []string{SummaryFile}, "already holds a run (summary.json"},
 		{"a checkpoint", []string{MetricsFile, "checkpoints/step-4/" + StateFile}, "--resume"},
 		{"recipe and a stale lock", []string{RecipeFile, LockFile}, ""},
+		// a start killed while it wrote its lock or summary, cleared by a sweep
+		{"temporary files of a start that died", []string{RecipeFile, "." + LockFile + ".123.tmp", LockFile + ".tmp-123", SummaryFile + ".tmp-123"}, ""},
 		{"someone's files", []string{"README.md", "data/train.jsonl"}, "is not empty and holds no olmolab run (README.md, data)"},
 		{"someone's files and a recipe.yaml", []string{RecipeFile, "main.go"}, "holds no olmolab run (main.go)"},
 	} {

@@ -1001,7 +1001,10 @@ func checkNoRun(dir string) error {
 	for _, e := range entries {
 		switch name := e.Name(); {
 		case name == RecipeFile, name == LockFile, name == CkptDir, name == "soups", // a run's own, before its first step
-			strings.HasPrefix(name, RecipeFile+".tmp-"), strings.HasPrefix(name, LockFile+".tmp-"):
+			// what a start that died left: WriteFileAtomic's temporary
+			// files, acquireLock's (sweep.ClearPartial removes the rest)
+			strings.HasPrefix(name, RecipeFile+".tmp-"), strings.HasPrefix(name, LockFile+".tmp-"),
+			strings.HasPrefix(name, SummaryFile+".tmp-"), strings.HasPrefix(name, "."+LockFile+"."):
 		default:
 			foreign = append(foreign, name)
 		}
