@@ -748,10 +748,14 @@ func soupWentOn(events string, fromStep int64) bool {
 		if json.Unmarshal(sc.Bytes(), &e) != nil || e.Type != EvPhase || e.Soup == nil || e.Soup.FromStep != fromStep {
 			continue
 		}
-		wentOn = strings.Contains(e.Message, " goes on from step ")
+		wentOn = SoupWentOn(e.Message)
 	}
 	return wentOn
 }
+
+// SoupWentOn says whether a "soup done" event's message says the run went on
+// with its own weights after the soup, as a soup made on request says.
+func SoupWentOn(message string) bool { return strings.Contains(message, " goes on from step ") }
 
 // Lock modes: where the process that trains a run came from.
 const (

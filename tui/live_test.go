@@ -385,3 +385,35 @@ func TestAnswerToAnActionThatChangesNothing(t *testing.T) {
 		t.Errorf("a warning then an interval evaluation: %q, want %q", got, want)
 	}
 }
+
+// A soup made on request at the run's last step leaves the run's own scores
+// on its evaluation line when the run then finishes: its "soup done" said the
+// run went on with its own weights (lab.EndedWithSoup reads it so). The rule
+// for runs from before the soup report's final flag took every soup at the
+// last step for the run's final model.
+func TestSideSoupAtTheLastStepKeepsTheRunsScores(t *testing.T) {
+	own := []lab.EvalScore{{Task: "arith", Metric: "acc_raw", Value: 0.2, Primary: true}}
+	soup := []lab.EvalScore{{Task: "arith", Metric: "acc_raw", Value: 0.9, Primary: true}}
+	rep := &lab.SoupReport{FromStep: 100}
+	for _, c := range []struct {
+		done string
+		want float64
+	}{
+		{"soup done: 2 ingredients averaged; stage1 goes on from step 100 with the run's own weights", 0.2},
+		{"soup done: 2 ingredients averaged", 0.9}, // a run from before the flag: its recipe's soup
+	} {
+		d := newRunData("r", "runs/r", nil)
+		for _, e := range []lab.Event{
+			{Type: lab.EvEval, Step: 100, Message: "final", Evals: own},
+			{Type: lab.EvPhase, Step: 100, Message: "soup: 2 ingredients"},
+			{Type: lab.EvEval, Step: 100, Message: soupEval, Evals: soup},
+			{Type: lab.EvPhase, Step: 100, Phase: "stage1", Message: c.done, Soup: rep},
+			{Type: lab.EvDone, Step: 100, State: "finished", Summary: &lab.RunSummary{State: "finished", Steps: 100, Soup: rep}},
+		} {
+			d.apply(e)
+		}
+		if d.Eval == nil || d.Eval.Scores[0].Value != c.want {
+			t.Errorf("after %q: evaluation %+v, want the score %v", c.done, d.Eval, c.want)
+		}
+	}
+}

@@ -111,6 +111,7 @@ type runData struct {
 	// was replaced within a second.
 	pinUntil        time.Time
 	awaitCheckpoint bool // a checkpoint was asked for: the next checkpoint event reports it
+	soupWentOn      bool // the last soup done said the run went on with its own weights
 
 	version   int // counts applied events, so views can cache what they drew
 	tpsEMA    float64
@@ -203,9 +204,10 @@ func (d *runData) apply(e lab.Event) {
 		}
 		d.Ended = true
 		d.Summary = e.Summary
-		if s := e.Summary; s != nil && s.State == "finished" && s.Soup != nil && s.Soup.FromStep == s.Steps && d.SoupEval != nil {
+		if s := e.Summary; s != nil && s.State == "finished" && s.Soup != nil && s.Soup.FromStep == s.Steps && !d.soupWentOn && d.SoupEval != nil {
 			// a run from before the soup report said final: it finished at
-			// its soup's step, so with the soup's weights (endedWithSoup)
+			// its soup's step, so with the soup's weights, unless the soup
+			// said the run went on (lab.EndedWithSoup)
 			d.Eval = d.SoupEval
 		}
 		msg := fmt.Sprintf("run %s at step %d", d.State, e.Step)
@@ -371,6 +373,7 @@ func (d *runData) applyPhase(e lab.Event) {
 		// made on request, "soup" after the recipe's final soup
 		if e.Soup != nil {
 			d.Soups = append(d.Soups, e.Soup)
+			d.soupWentOn = lab.SoupWentOn(e.Message)
 			if e.Soup.Final && d.SoupEval != nil {
 				d.Eval = d.SoupEval
 			}
