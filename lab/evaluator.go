@@ -183,6 +183,22 @@ func (e *OLMESEvaluator) backendFor(b model.Backend, warn func(string)) model.Ba
 	return e.eval
 }
 
+// Release drops what the evaluator keeps of backend b, whose run has ended:
+// the Scorer over its weights (which held them, a model's worth of host
+// memory on the CPU, until another run's evaluation replaced it) and a
+// refusal of its scorer. A run calls it as it closes its backend.
+func (e *OLMESEvaluator) Release(b model.Backend) {
+	e.evalMu.Lock()
+	defer e.evalMu.Unlock()
+	if e.eval != nil && e.evalOf == b {
+		e.eval.Close()
+		e.eval, e.evalOf, e.params = nil, nil, nil
+	}
+	if e.refused.b == b {
+		e.refused = scorerKey{}
+	}
+}
+
 // scorerShape is the micro-batch (be, te) backendFor scores requests of at
 // most longest tokens on, for a run's (B, T): rows of longest rounded up to
 // 16, at most T, and as many as hold B·T tokens. te = T means the run's own

@@ -129,3 +129,52 @@ func TestEvaluatorRowsOfAnotherRun(t *testing.T) {
 		t.Errorf("the evaluation's rows hold %d tokens, the longest request %d, the run's rows %d", te, ev.longest, T)
 	}
 }
+
+// releasingEval records the backends a run releases as it ends.
+type releasingEval struct {
+	fakeEval
+	released []model.Backend
+}
+
+func (f *releasingEval) Release(b model.Backend) { f.released = append(f.released, b) }
+
+// TestEvaluatorReleasesAnEndedRun: the session's evaluator drops the Scorer
+// over a run's weights when the run ends (the run releases its backend), and
+// keeps another run's. It kept the ended run's model alive until another
+// run's evaluation replaced it.
+func TestEvaluatorReleasesAnEndedRun(t *testing.T) {
+	const B, T = 4, 128
+	b, tok := evalBackend(t, B, T)
+	defer b.Close()
+	ev := NewOLMESEvaluator("")
+	for range 2 { // the second on a Scorer over b
+		if _, err := ev.Evaluate(context.Background(), b, tok, EvalSpec{Tasks: []string{"arith"}, Limit: 8}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ev.evalOf != model.Backend(b) {
+		t.Fatalf("no Scorer over b: eval %v of %v", ev.eval, ev.evalOf)
+	}
+	other, _ := evalBackend(t, B, T)
+	defer other.Close()
+	ev.Release(other)
+	if ev.eval == nil {
+		t.Error("another run's end dropped b's Scorer")
+	}
+	ev.Release(b)
+	if ev.eval != nil || ev.evalOf != nil {
+		t.Errorf("after b's run ended: eval %v of %v", ev.eval, ev.evalOf)
+	}
+
+	f := &releasingEval{}
+	r, err := StartRun(context.Background(), RunParams{Recipe: parseTiny(t, "max_tokens=512"), RunsDir: t.TempDir(), Name: "x", Evaluator: f, PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.released) != 1 || f.released[0] == nil {
+		t.Errorf("the run released %v, want its backend once", f.released)
+	}
+}

@@ -745,6 +745,9 @@ func (r *Run) close() {
 	if r.loader != nil {
 		r.loader.Close()
 	}
+	if rel, ok := r.p.Evaluator.(interface{ Release(model.Backend) }); ok && r.backend != nil {
+		rel.Release(r.backend) // a session's evaluator outlives the run
+	}
 	if r.backend != nil {
 		r.backend.Close()
 	}
