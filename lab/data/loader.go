@@ -389,6 +389,9 @@ type SourceState struct {
 	Tokens      int64    `json:"tokens"`
 	Cursor      Cursor   `json:"cursor"`
 	Total       int64    `json:"total,omitempty"` // instances per epoch of a token-file source, to notice changed files
+	// Files is a document source's file count: its cursor's File indexes a
+	// shuffle of that many files, so another count is another order.
+	Files int `json:"files,omitempty"`
 }
 
 const stateVersion = 1
@@ -403,8 +406,11 @@ func (l *Loader) State() LoaderState {
 			Name: s.spec.Name, Paths: slices.Clone(s.spec.Paths), TargetRatio: l.ratios[i], Weight: l.weights[i],
 			Credit: l.credits[i], Instances: l.served[i], Tokens: l.served[i] * int64(l.p.SeqLen), Cursor: l.cursors[i],
 		})
-		if s.kind == srcTokens {
+		switch s.kind {
+		case srcTokens:
 			st.Sources[i].Total = s.instances()
+		case srcDocs:
+			st.Sources[i].Files = len(s.docs)
 		}
 	}
 	return st
@@ -452,6 +458,12 @@ func (l *Loader) Restore(st LoaderState) error {
 			l.p.Warn(fmt.Sprintf("data: source %q had %d instances when the checkpoint was written and has %d now; "+
 				"resuming, but not on the same data order", ss.Name, ss.Total, s.instances()))
 		}
+		if s := l.srcs[i]; s.kind == srcDocs && ss.Files != 0 && ss.Files != len(s.docs) {
+			// a file added or removed, or a README beside JSONL files that
+			// olmolab read as documents before it skipped them
+			l.p.Warn(fmt.Sprintf("data: source %q had %d files when the checkpoint was written and has %d now; "+
+				"resuming, but not on the same data order (documents of this epoch may be repeated or left out)", ss.Name, ss.Files, len(s.docs)))
+		}
 	}
 	var total int64
 	for _, w := range l.weights {
@@ -494,7 +506,7 @@ func checkSourceStates(st LoaderState) error {
 		for _, f := range []struct {
 			name string
 			v    int64
-		}{{"weight", ss.Weight}, {"instances", ss.Instances}, {"tokens", ss.Tokens}, {"total", ss.Total},
+		}{{"weight", ss.Weight}, {"instances", ss.Instances}, {"tokens", ss.Tokens}, {"total", ss.Total}, {"files", int64(ss.Files)},
 			{"cursor.instance", c.Instance}, {"cursor.epoch", c.Epoch}, {"cursor.file", int64(c.File)}, {"cursor.doc", c.Doc}, {"cursor.token", int64(c.Token)}} {
 			if f.v < 0 {
 				return &InputError{Msg: fmt.Sprintf("%s: %d is negative", field(f.name), f.v), Hint: "the checkpoint's state.json is damaged: resume from an earlier checkpoint"}

@@ -524,3 +524,33 @@ func TestSourceErrorNamedOnce(t *testing.T) {
 		t.Errorf("err %v, want one naming the source once", err)
 	}
 }
+
+// TestRestoreSaysTheFilesChanged: a document source resumed over another
+// number of files (one added, or a README beside JSONL files that an older
+// olmolab read as documents) says the data order is not the checkpoint's:
+// the cursor indexes a shuffle of the files, so the rest of the epoch is
+// another. It resumed without a word.
+func TestRestoreSaysTheFilesChanged(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.jsonl"), jsonl("one document", "two documents"))
+	writeFile(t, filepath.Join(dir, "b.jsonl"), jsonl("three documents", "four documents"))
+	var w warnings
+	params := LoaderParams{Tokenizer: worldTokenizer(), SeqLen: 4, Seed: 5, Warn: w.warn,
+		Sources: []SourceSpec{{Name: "docs", TargetRatio: 1, Paths: []string{dir}}}}
+	a := mustLoader(t, params)
+	batches(t, a, 2, 1)
+	st := a.State()
+	if st.Sources[0].Files != 2 {
+		t.Fatalf("state's files %d, want 2", st.Sources[0].Files)
+	}
+	if err := mustLoader(t, params).Restore(st); err != nil || w.joined() != "" {
+		t.Fatalf("the same files: %v, warnings %q", err, w.joined())
+	}
+	writeFile(t, filepath.Join(dir, "c.jsonl"), jsonl("five documents"))
+	if err := mustLoader(t, params).Restore(st); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.joined(); !strings.Contains(got, `source "docs" had 2 files when the checkpoint was written and has 3 now`) {
+		t.Errorf("warnings %q", got)
+	}
+}
