@@ -458,11 +458,18 @@ func (l *Loader) Restore(st LoaderState) error {
 			l.p.Warn(fmt.Sprintf("data: source %q had %d instances when the checkpoint was written and has %d now; "+
 				"resuming, but not on the same data order", ss.Name, ss.Total, s.instances()))
 		}
-		if s := l.srcs[i]; s.kind == srcDocs && ss.Files != 0 && ss.Files != len(s.docs) {
+		switch s := l.srcs[i]; {
+		case s.kind != srcDocs:
+		case ss.Files != 0 && ss.Files != len(s.docs):
 			// a file added or removed, or a README beside JSONL files that
 			// olmolab read as documents before it skipped them
 			l.p.Warn(fmt.Sprintf("data: source %q had %d files when the checkpoint was written and has %d now; "+
 				"resuming, but not on the same data order (documents of this epoch may be repeated or left out)", ss.Name, ss.Files, len(s.docs)))
+		case ss.Files == 0 && s.skipped > 0:
+			// a state from before the file count, written when the
+			// skipped files were read as documents
+			l.p.Warn(fmt.Sprintf("data: source %q: the checkpoint is from an olmolab that read the %d text file(s) now skipped beside its JSONL files as documents; "+
+				"resuming, but not on the same data order (documents of this epoch may be repeated or left out)", ss.Name, s.skipped))
 		}
 	}
 	var total int64

@@ -553,4 +553,16 @@ func TestRestoreSaysTheFilesChanged(t *testing.T) {
 	if got := w.joined(); !strings.Contains(got, `source "docs" had 2 files when the checkpoint was written and has 3 now`) {
 		t.Errorf("warnings %q", got)
 	}
+
+	// a state from before the count, of a directory whose README an older
+	// olmolab read as a document
+	writeFile(t, filepath.Join(dir, "README.md"), []byte("notes\n"))
+	st.Sources[0].Files = 0
+	w = warnings{}
+	if err := mustLoader(t, params).Restore(st); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.joined(); !strings.Contains(got, "the checkpoint is from an olmolab that read the 1 text file(s) now skipped") {
+		t.Errorf("an older state: warnings %q", got)
+	}
 }

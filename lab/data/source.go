@@ -59,6 +59,9 @@ type source struct {
 	wsrc  world.Source
 	kb    *world.KB
 	prod  *producer
+	// skipped counts the text files beside a document source's JSONL files
+	// that expandData left out (an olmolab before it read them as documents)
+	skipped int
 }
 
 func (s *source) instances() int64 { return s.cum[len(s.cum)-1] }
@@ -104,6 +107,7 @@ func openSource(spec SourceSpec, p openParams, probs *problems) *source {
 				probs.add(&InputError{Source: name, Path: path, Msg: err.Error(), Hint: hintFor(err)})
 				bad = true
 			}
+			s.skipped += len(skipped)
 			if len(skipped) > 0 && p.warn != nil {
 				p.warn(fmt.Sprintf("data: source %q: %s", name, skippedFiles(path, skipped, fs, "name a file in paths to train on it")))
 			}
