@@ -147,6 +147,8 @@ func TestWrapText(t *testing.T) {
 		{"d    detach: checkpoint, quit, and keep training headless", 50,
 			[]string{"d    detach: checkpoint, quit, and keep training", "     headless"}},
 		{"esc  cancel the dialog now", 16, []string{"esc  cancel the", "     dialog now"}},
+		// the hang is the key's cells, not its bytes
+		{"↑/↓  move the cursor one line", 16, []string{"↑/↓  move the", "     cursor one", "     line"}},
 	} {
 		got := wrapText(c.in, c.w)
 		if strings.Join(got, "|") != strings.Join(c.want, "|") {

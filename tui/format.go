@@ -156,8 +156,8 @@ func wrapText(s string, w int) []string {
 		return []string{s}
 	}
 	hang := ""
-	if k := hangRe.FindString(body); k != "" && len(k) <= w/3 {
-		hang = strings.Repeat(" ", len(k))
+	if k := ansi.StringWidth(hangRe.FindString(body)); k > 0 && k <= w/3 { // cells: a key may be "↑/↓"
+		hang = strings.Repeat(" ", k)
 	}
 	var out []string
 	line, lw := "", 0
