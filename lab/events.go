@@ -163,10 +163,11 @@ const (
 // Action is applied by the run between steps, on its own goroutine. Every
 // action is answered by an event: one that would change nothing (pause while
 // paused, resume while running, a switch to the mix the run trains on, an
-// anneal while annealing, an evaluation with nothing to evaluate, anything
-// but pause, resume and stop while a soup is made) by a warning saying so; a
-// checkpoint at a step that has one by a checkpoint event with its path and
-// Message CheckpointExists.
+// anneal while annealing, an evaluation with nothing to evaluate or at a
+// step whose weights were evaluated already (which evaluation, and the
+// evals.jsonl that holds its scores), anything but pause, resume and stop
+// while a soup is made) by a warning saying so; a checkpoint at a step that
+// has one by a checkpoint event with its path and Message CheckpointExists.
 type Action struct {
 	Kind   ActionKind
 	Tokens int64             // anneal/soup length; 0 means the recipe's

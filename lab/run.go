@@ -1,7 +1,9 @@
 package lab
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -107,8 +109,13 @@ type Run struct {
 	lastCkpt  int64
 	lastEval  []EvalScore
 	lastWhen  string // why and at which step lastEval was taken, for the summary: "final", "interval, at step 100", …
-	soup      *SoupReport
-	val       []valSet // eval.val's validation sets, read once
+	// evalStep is the step of the run's own latest evaluation (its weights'
+	// scores in evals.jsonl), evalWhy why it was taken; evalStep is -1
+	// before the first.
+	evalStep int64
+	evalWhy  string
+	soup     *SoupReport
+	val      []valSet // eval.val's validation sets, read once
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -117,7 +124,7 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 // up the run directory and starts training on a new goroutine. Problems with the
 // input are *InputError.
 func StartRun(ctx context.Context, p RunParams) (*Run, error) {
-	r := &Run{p: p, evalWarned: map[string]bool{}, Events: NewEventQueue(4096), actions: make(chan Action, 64), done: make(chan struct{})}
+	r := &Run{p: p, evalWarned: map[string]bool{}, evalStep: -1, Events: NewEventQueue(4096), actions: make(chan Action, 64), done: make(chan struct{})}
 	if p.MaxSkipped <= 0 {
 		r.p.MaxSkipped = 5
 	}
@@ -363,6 +370,11 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		if err := dropAbandonedSoup(r.Dir, r.st.Step); err != nil {
 			r.close()
 			return nil, err
+		}
+		// the run's weights at the checkpoint may have been evaluated before
+		// it was written (an interval evaluation at that step)
+		if why, ok := evaluatedAt(filepath.Join(r.Dir, EvalsFile), r.Name, r.st.Step); ok {
+			r.evalStep, r.evalWhy = r.st.Step, why
 		}
 		// The summary covers the whole run, not just this process's part.
 		if r.lossHist, err = readStepLosses(filepath.Join(r.Dir, MetricsFile)); err != nil {
@@ -964,6 +976,11 @@ func (r *Run) apply(a Action) error {
 			r.emit(Event{Type: EvWarning, Message: "evaluate: " + r.noEvalReason()})
 			return nil
 		}
+		if r.evalStep == r.st.Step {
+			// the same weights: the scores would be the same, written twice
+			r.emit(Event{Type: EvWarning, Message: r.evaluatedAlready()})
+			return nil
+		}
 		r.evaluate("requested")
 	case ActSwitchMix:
 		if cur := r.loader.Mix(); len(a.Mix) > 0 && sameMix(cur, a.Mix) {
@@ -1011,6 +1028,29 @@ func (r *Run) pauseOrResume(kind ActionKind, step, tokens int64) {
 	default:
 		r.emit(Event{Type: EvWarning, Step: step, Tokens: tokens, Message: "resume: the run is not paused"})
 	}
+}
+
+// evaluatedAlready answers an evaluation asked for at a step whose
+// weights were evaluated already: which evaluation, and where its scores are.
+func (r *Run) evaluatedAlready() string {
+	return fmt.Sprintf("evaluate: step %d is evaluated already (%s); its scores are in %s (step %d); nothing evaluated",
+		r.st.Step, r.evalWhy, filepath.Join(r.Dir, EvalsFile), r.st.Step)
+}
+
+// evaluatedAt says whether evals.jsonl at path holds run's own scores at
+// step, and why the last of them were taken.
+func evaluatedAt(path, run string, step int64) (why string, ok bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", false
+	}
+	for line := range bytes.Lines(b) {
+		var rec EvalRecord
+		if json.Unmarshal(line, &rec) == nil && rec.Run == run && rec.Step == step {
+			why, ok = rec.Why, true
+		}
+	}
+	return why, ok
 }
 
 // noEvalReason says why a run has nothing to evaluate.
@@ -1182,6 +1222,7 @@ func (r *Run) evaluate(why string) {
 	}
 	r.lastEval = scores
 	r.lastWhen = why
+	r.evalStep, r.evalWhy = r.st.Step, why
 	if why != "final" {
 		r.lastWhen = fmt.Sprintf("%s, at step %d", why, r.st.Step)
 	}

@@ -1102,3 +1102,113 @@ func TestActionsThatChangeNothingAreAnswered(t *testing.T) {
 		t.Fatalf("stop: state %q, err %v", s.State, err)
 	}
 }
+
+// An evaluation asked for at a step whose weights were evaluated already ran
+// the whole evaluation again and wrote a second set of records for the step.
+// It is answered at once with the evaluation that step has and where its
+// scores are, in this process and in one resumed from that step's
+// checkpoint; at the next step it evaluates again.
+func TestEvaluateTwiceAtAStepIsAnswered(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "max_tokens=1M", "checkpoint.interval=0", "eval.tasks=[fake]", "eval.interval=0")
+	ev := &fakeEval{}
+	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "ev", Evaluator: ev, PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf []Event
+	next := func(r *Run, what string, ok func(Event) bool) Event {
+		t.Helper()
+		deadline := time.After(60 * time.Second)
+		for {
+			for len(buf) > 0 {
+				e := buf[0]
+				buf = buf[1:]
+				if ok(e) {
+					return e
+				}
+			}
+			select {
+			case <-r.Events.Notify():
+				buf = r.Events.Drain(buf)
+			case <-deadline:
+				t.Fatalf("no %s event", what)
+			}
+		}
+	}
+	answer := func(r *Run, what string) Event {
+		t.Helper()
+		return next(r, what, func(e Event) bool { return e.Type == EvWarning || e.Type == EvEval })
+	}
+	evalsFile := filepath.Join(root, "ev", EvalsFile)
+	records := func(step int64) int {
+		t.Helper()
+		b, err := os.ReadFile(evalsFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for line := range bytes.Lines(b) {
+			var rec EvalRecord
+			if json.Unmarshal(line, &rec) == nil && rec.Step == step {
+				n++
+			}
+		}
+		return n
+	}
+	next(r, "step 3", func(e Event) bool { return e.Type == EvStep && e.Step >= 3 })
+	r.Do(Action{Kind: ActPause})
+	p := next(r, "paused", func(e Event) bool { return e.Type == EvPhase && e.Message == "paused" })
+	r.Do(Action{Kind: ActEval})
+	if e := answer(r, "eval"); e.Type != EvEval || e.Message != "requested" || e.Step != p.Step {
+		t.Fatalf("evaluate at step %d: %+v", p.Step, e)
+	}
+	r.Do(Action{Kind: ActEval})
+	want := fmt.Sprintf("evaluate: step %d is evaluated already (requested); its scores are in %s (step %d); nothing evaluated", p.Step, evalsFile, p.Step)
+	if e := answer(r, "second eval"); e.Type != EvWarning || e.Message != want || e.Step != p.Step {
+		t.Errorf("a second evaluation at step %d: %+v, want the warning %q", p.Step, e, want)
+	}
+	if ev.calls != 1 || records(p.Step) != 1 {
+		t.Errorf("step %d evaluated %d times, %d records in evals.jsonl; want 1 and 1", p.Step, ev.calls, records(p.Step))
+	}
+	r.Do(Action{Kind: ActStop}) // its checkpoint is at the evaluated step
+	if s, err := r.Wait(); err != nil || s.State != "stopped" || s.Steps != p.Step {
+		t.Fatalf("stop: state %q at step %d, err %v; want stopped at %d", s.State, s.Steps, err, p.Step)
+	}
+
+	buf = nil
+	r, err = StartRun(context.Background(), RunParams{ResumeDir: filepath.Join(root, "ev"), Evaluator: ev, PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// read back from evals.jsonl before the run's first step (set before its
+	// goroutine starts, not written while no evaluation is asked for)
+	if r.evalStep != p.Step || r.evalWhy != "requested" {
+		t.Errorf("resumed at step %d: evaluated at step %d (%q), want %d (requested)", p.Step, r.evalStep, r.evalWhy, p.Step)
+	}
+	r.Do(Action{Kind: ActPause})
+	q := next(r, "paused", func(e Event) bool { return e.Type == EvPhase && e.Message == "paused" })
+	r.Do(Action{Kind: ActEval})
+	if q.Step == p.Step {
+		if e := answer(r, "eval after resume"); e.Type != EvWarning || e.Message != want {
+			t.Errorf("resumed at step %d, evaluated before: %+v, want the warning %q", p.Step, e, want)
+		}
+	} else if e := answer(r, "eval after resume"); e.Type != EvEval || e.Step != q.Step {
+		t.Errorf("evaluate at step %d: %+v", q.Step, e)
+	}
+	r.Do(Action{Kind: ActResume})
+	s := next(r, "a step", func(e Event) bool { return e.Type == EvStep })
+	r.Do(Action{Kind: ActPause})
+	next(r, "paused", func(e Event) bool { return e.Type == EvPhase && e.Message == "paused" })
+	r.Do(Action{Kind: ActEval})
+	if e := answer(r, "eval at a later step"); e.Type != EvEval || e.Step < s.Step {
+		t.Errorf("evaluate after step %d: %+v, want an evaluation", s.Step, e)
+	}
+	if records(p.Step) != 1 {
+		t.Errorf("%d records at step %d, want 1", records(p.Step), p.Step)
+	}
+	r.Do(Action{Kind: ActStop})
+	if _, err := r.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
