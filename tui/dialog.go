@@ -464,15 +464,39 @@ func (m *Model) dialogBody(d *dialog) []string {
 		if rec != nil && rec.Checkpoint.Keep > 0 {
 			keep = fmt.Sprintf(" (the newest %d are kept)", rec.Checkpoint.Keep)
 		}
-		out = append(out, fmt.Sprintf("At the first step boundary after you confirm, write weights, optimizer state and data position to %s, N the step it follows (%d or later)%s.",
-			filepath.Join(dir, lab.CkptDir, "step-N"), step+1, keep))
+		paused := cur != nil && cur.State == "paused"
+		switch {
+		case cur != nil && step > 0 && cur.CkptStep == step && paused:
+			// the lab would answer with this path (lab.CheckpointExists)
+			out = append(out, fmt.Sprintf("Step %d, where the run is paused, has its checkpoint already: %s. Nothing is written; the lab answers with that path.", step, cur.Checkpoint))
+		case paused:
+			out = append(out, fmt.Sprintf("Write weights, optimizer state and data position to %s, the step the run is paused at%s.",
+				filepath.Join(dir, lab.CkptDir, fmt.Sprintf("step-%d", step)), keep))
+		default:
+			out = append(out, fmt.Sprintf("At the first step boundary after you confirm, write weights, optimizer state and data position to %s, N the step it follows (%d or later)%s.",
+				filepath.Join(dir, lab.CkptDir, "step-N"), step+1, keep))
+			if cur != nil && step > 0 && cur.CkptStep == step {
+				out = append(out, fmt.Sprintf("Step %d, the last drawn, has its checkpoint already (%s): should the run still be at that step when this applies, nothing is written and the lab answers with that path.", step, cur.Checkpoint))
+			}
+		}
 	case dlgEval:
 		tasks := "(none)"
 		if rec != nil {
 			tasks = strings.Join(rec.Eval.Names(), ", ")
 		}
-		out = append(out, "Evaluate the current weights after this step on:", "  "+tasks,
-			"Training waits while it runs; scores go to evals.jsonl.")
+		evaluated := cur != nil && step > 0 && cur.Eval != nil && cur.Eval.Step == step
+		switch {
+		case evaluated && cur.State == "paused":
+			// the lab would answer so, evaluating nothing
+			out = append(out, fmt.Sprintf("Step %d, where the run is paused, is evaluated already (%s): nothing is evaluated again. Its scores are in the evaluation view (3) and %s.",
+				step, cur.Eval.Why, filepath.Join(dir, lab.EvalsFile)))
+		default:
+			out = append(out, "Evaluate the current weights after this step on:", "  "+tasks,
+				"Training waits while it runs; scores go to evals.jsonl.")
+			if evaluated {
+				out = append(out, fmt.Sprintf("Step %d, the last drawn, is evaluated already (%s): should the run still be at that step when this applies, nothing is evaluated again (its scores: the evaluation view, 3).", step, cur.Eval.Why))
+			}
+		}
 	case dlgPause:
 		switch {
 		case cur != nil && cur.State == "paused" && cur.SoupRunning:

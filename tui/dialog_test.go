@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -529,4 +530,65 @@ func TestHelpPageFitsAt60x16(t *testing.T) {
 	if m.showHelp {
 		t.Error("esc did not close the help page")
 	}
+}
+
+// The checkpoint and evaluate dialogs say when the step the run is at has a
+// checkpoint or an evaluation already (the lab answers with it and writes
+// nothing), rather than promising to write one: paused there, the action
+// applies at that step; running, it applies there only if the run has not
+// moved on, and the dialog says so.
+func TestDialogsSayTheStepHasItAlready(t *testing.T) {
+	name := "quickstart-test"
+	ckpt := filepath.Join("runs", name, lab.CkptDir, "step-40")
+	at := t0.Add(5 * time.Second)
+	checkpoint := func(step int64) lab.Event {
+		return lab.Event{Type: lab.EvCheckpoint, Time: at, Run: name, Step: step, Checkpoint: filepath.Join("runs", name, lab.CkptDir, fmt.Sprintf("step-%d", step))}
+	}
+	eval := func(step int64) lab.Event {
+		return lab.Event{Type: lab.EvEval, Time: at, Run: name, Step: step, Message: "interval",
+			Evals: []lab.EvalScore{{Task: "arith", Metric: "acc_raw", Value: 0.2, Primary: true}}}
+	}
+	paused := lab.Event{Type: lab.EvPhase, Time: at.Add(time.Second), Run: name, Step: 40, Message: "paused"}
+	open := func(key string, evs ...lab.Event) (*Model, string) {
+		t.Helper()
+		m, _ := liveModel(t, testOptions(t, 80, 24), append(stage1Events(name), evs...))
+		press(m, key)
+		return m, strings.Join(strings.Fields(dialogText(t, m)), " ")
+	}
+	has := func(what, s, w string) {
+		t.Helper()
+		if !strings.Contains(s, w) {
+			t.Errorf("%s: the dialog misses %q:\n%s", what, w, s)
+		}
+	}
+	hasNot := func(what, s, w string) {
+		t.Helper()
+		if strings.Contains(s, w) {
+			t.Errorf("%s: the dialog says %q:\n%s", what, w, s)
+		}
+	}
+
+	m, s := open("c", checkpoint(40), paused)
+	has("checkpoint, paused at its step", s, "Step 40, where the run is paused, has its checkpoint already: "+ckpt+". Nothing is written; the lab answers with that path.")
+	hasNot("checkpoint, paused at its step", s, "step-N")
+	checkFrame(t, m, 80, 24)
+	requireGolden(t, screen(m))
+	_, s = open("c", checkpoint(40))
+	has("checkpoint at the last step drawn, running", s, "Step 40, the last drawn, has its checkpoint already ("+ckpt+"): should the run still be at that step when this applies, nothing is written and the lab answers with that path.")
+	has("checkpoint at the last step drawn, running", s, "N the step it follows (41 or later)")
+	_, s = open("c", checkpoint(30), paused)
+	has("paused after a checkpoint at an earlier step", s, "Write weights, optimizer state and data position to "+ckpt+", the step the run is paused at")
+	hasNot("paused after a checkpoint at an earlier step", s, "already")
+	_, s = open("c", checkpoint(30))
+	hasNot("running after a checkpoint at an earlier step", s, "already")
+
+	_, s = open("v", eval(40), paused)
+	has("evaluate, paused at an evaluated step", s, "Step 40, where the run is paused, is evaluated already (interval): nothing is evaluated again. Its scores are in the evaluation view (3) and "+filepath.Join("runs", name, lab.EvalsFile)+".")
+	hasNot("evaluate, paused at an evaluated step", s, "Training waits")
+	_, s = open("v", eval(40))
+	has("evaluate at the last step drawn, running", s, "Step 40, the last drawn, is evaluated already (interval): should the run still be at that step when this applies, nothing is evaluated again")
+	has("evaluate at the last step drawn, running", s, "Training waits while it runs")
+	_, s = open("v", eval(30), paused)
+	hasNot("paused after an evaluation at an earlier step", s, "already")
+	has("paused after an evaluation at an earlier step", s, "Evaluate the current weights")
 }

@@ -1,7 +1,9 @@
 package tui
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -173,5 +175,67 @@ func TestFlowRealRun(t *testing.T) {
 	}
 	if _, ok := lab.LiveLock(dirs[0]); ok {
 		t.Error("the lock outlived the run")
+	}
+}
+
+// TestFlowEvaluateTwice: v at a step the lab has evaluated (paused there)
+// ran the whole evaluation again and wrote a second set of records. The
+// dialog says the step is evaluated already, and the lab's answer, the same
+// as --batch gets, is on the message line; evals.jsonl holds one set.
+func TestFlowEvaluateTwice(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a tiny model")
+	}
+	o := testOptions(t, 160, 30)
+	o.Shipped = func() []experiments.Recipe { return nil }
+	o.Frame = 50 * time.Millisecond
+	os.WriteFile("flow.yaml", []byte(flowRecipe+"eval: {tasks: [arith], limit: 4}\n"), 0o644)
+	s := &spy{Model: New(o)}
+	tm := teatest.NewTestModel(t, s, teatest.WithInitialTermSize(160, 30))
+
+	waitText(t, s, "flow", 5*time.Second)
+	enter(tm)
+	waitText(t, s, "Launch flow", 5*time.Second)
+	enter(tm)
+	waitFor(t, s, "a few steps", 30*time.Second, func(sc string) bool { return regexp.MustCompile(`step [1-9][0-9]*/`).MatchString(sc) })
+	tm.Type(" ")
+	waitText(t, s, "Pause training", 5*time.Second)
+	enter(tm)
+	waitText(t, s, "● paused", 10*time.Second)
+	tm.Type("v")
+	waitText(t, s, "Evaluate now", 5*time.Second)
+	enter(tm)
+	waitText(t, s, "evaluation (requested) at step", 30*time.Second)
+	tm.Type("v")
+	waitText(t, s, "is evaluated already (requested):", 5*time.Second)
+	enter(tm)
+	waitFor(t, s, "the lab's answer", 10*time.Second, func(sc string) bool {
+		return regexp.MustCompile(`warning: evaluate: step [0-9]+ is evaluated already \(requested\); its scores are in runs/flow-[0-9-]+/evals\.jsonl`).MatchString(sc)
+	})
+	tm.Type("X")
+	waitText(t, s, "Stop the run", 5*time.Second)
+	enter(tm)
+	waitText(t, s, "run stopped", 30*time.Second)
+	tm.Type("q")
+	tm.WaitFinished(t, teatest.WithFinalTimeout(10*time.Second))
+
+	dirs, _ := filepath.Glob(filepath.Join("runs", "flow-*"))
+	if len(dirs) != 1 {
+		t.Fatalf("run directories %v", dirs)
+	}
+	b, err := os.ReadFile(filepath.Join(dirs[0], lab.EvalsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sets := map[string]bool{} // one time per evaluation's records
+	for line := range bytes.Lines(b) {
+		var r lab.EvalRecord
+		if err := json.Unmarshal(line, &r); err != nil {
+			t.Fatal(err)
+		}
+		sets[r.Time.String()] = true
+	}
+	if len(sets) != 1 {
+		t.Errorf("evals.jsonl holds %d evaluations, want 1:\n%s", len(sets), b)
 	}
 }

@@ -95,6 +95,7 @@ type runData struct {
 	Summary     *lab.RunSummary
 	Soups       []*lab.SoupReport
 	Checkpoint  string
+	CkptStep    int64  // the step Checkpoint was written at (0: none yet)
 	Message     string // the latest event worth a line
 	MessageKind lab.EventKind
 	MessageTime time.Time
@@ -168,7 +169,7 @@ func (d *runData) apply(e lab.Event) {
 		d.Busy, d.BusySince = "writing a checkpoint", e.Time
 		d.note(e, fmt.Sprintf("writing a checkpoint at step %d…", e.Step))
 	case lab.EvCheckpoint:
-		d.Checkpoint = e.Checkpoint
+		d.Checkpoint, d.CkptStep = e.Checkpoint, e.Step
 		msg := fmt.Sprintf("checkpoint at step %d → %s", e.Step, e.Checkpoint)
 		if e.Message != "" { // asked for at a step that had one (lab.CheckpointExists)
 			msg += " (" + e.Message + ")"
