@@ -3,7 +3,9 @@ package tui
 import (
 	"fmt"
 	"math"
+	"os"
 	"strings"
+	"time"
 
 	"charm.land/lipgloss/v2"
 
@@ -239,6 +241,39 @@ func (m *Model) runStateOf(r runInfo) string {
 	return r.State
 }
 
+// showHome shows the home view, with the recipe under its cursor as its
+// file says now.
+func (m *Model) showHome() {
+	m.mode = modeHome
+	m.refreshRecipe()
+}
+
+// refreshRecipe reads the recipe file under the home cursor again when its
+// size or modification time changed since it was read, so that fixing a file
+// that did not parse (or editing one that did) is enough to launch what it
+// now says. It costs a stat; it is called when the cursor moves, on a key in
+// the home view, when the view is shown and at each scan of the runs (every
+// 2 s), never per frame.
+func (m *Model) refreshRecipe() {
+	if m.homeCursor >= len(m.recipes) || !m.recipes[m.homeCursor].File {
+		return
+	}
+	e := &m.recipes[m.homeCursor]
+	fi, err := os.Stat(e.Path)
+	if err == nil && fi.Size() == e.Size && fi.ModTime().Equal(e.ModTime) {
+		return
+	}
+	if n, ok := readRecipeFile(e.Path); ok {
+		*e = n
+		return
+	}
+	// gone or unreadable: nothing to launch until it is back
+	if err == nil {
+		err = fmt.Errorf("read %s: cannot read the file", e.Path)
+	}
+	e.Recipe, e.Err, e.Size, e.ModTime = nil, err, 0, time.Time{}
+}
+
 func (m *Model) homeDetails(w, h int) []string {
 	t := m.theme
 	var lines []string
@@ -262,14 +297,14 @@ func (m *Model) homeDetails(w, h int) []string {
 		}
 		if e.Err != nil {
 			// what is wrong and what to do, not a launch: there is
-			// nothing to launch (the list is read when olmolab starts)
+			// nothing to launch (until the file changes: refreshRecipe)
 			lines = append(lines, t.Error.Render("does not parse:"))
 			for _, l := range recipeFacts(&e) {
 				for _, wl := range wrapText(l, w) {
 					lines = append(lines, t.Error.Render(wl))
 				}
 			}
-			fix := "fix " + e.Path + ", then restart olmolab to launch it"
+			fix := "fix " + e.Path + ", then launch it (it is read again)"
 			if !e.File {
 				fix = "a shipped recipe that does not parse is a bug in this build of olmolab: please report it"
 			}

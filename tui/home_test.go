@@ -237,7 +237,7 @@ func TestHomeBadRecipeOffersNoLaunch(t *testing.T) {
 	if strings.Contains(s, "enter: launch") || strings.Contains(s, "enter open") {
 		t.Errorf("a recipe that does not parse offers enter:\n%s", s)
 	}
-	for _, want := range []string{"does not parse:", "max_tokens", "fix broken.yaml, then restart olmolab to launch it"} {
+	for _, want := range []string{"does not parse:", "max_tokens", "fix broken.yaml, then launch it (it is read again)"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("no %q:\n%s", want, s)
 		}
@@ -253,5 +253,81 @@ func TestHomeBadRecipeOffersNoLaunch(t *testing.T) {
 	press(m, "up")
 	if !m.keys.Open.Enabled() || !strings.Contains(screen(m), "enter: launch (with --set overrides)") {
 		t.Errorf("a recipe that parses does not offer its launch:\n%s", screen(m))
+	}
+}
+
+// A recipe file fixed while olmolab runs launches: the list was read only
+// when olmolab started, so a broken file's details said to restart it. The
+// file under the cursor is read again when its size or modification time
+// changes: on a key in the home view (enter launches what the file says
+// now), when the cursor moves onto it, when the view is shown, at each scan
+// of the runs; an unchanged file is not read again.
+func TestHomeRecipeFixedWhileOpen(t *testing.T) {
+	o := testOptions(t, 100, 30)
+	broken := []byte("name: broken\nmax_tokens: lots\n")
+	fixed := []byte(strings.Replace(flowRecipe, "name: flow", "name: broken", 1))
+	mtime := time.Now()
+	write := func(b []byte) {
+		t.Helper()
+		if err := os.WriteFile("broken.yaml", b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		mtime = mtime.Add(time.Second) // a new modification time, however fast the test
+		if err := os.Chtimes("broken.yaml", mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(broken)
+	m := New(o)
+	at := -1
+	for i := range m.recipes {
+		if m.recipes[i].Path == "broken.yaml" {
+			at = i
+		}
+	}
+	if at < 0 {
+		t.Fatal("broken.yaml is not listed")
+	}
+	m.homeCursor = at
+	m.updateKeys()
+	if !strings.Contains(screen(m), "does not parse:") {
+		t.Fatalf("broken.yaml parses:\n%s", screen(m))
+	}
+
+	// fixed: enter launches it as it is now
+	write(fixed)
+	press(m, "enter")
+	if m.dialog == nil || m.dialog.kind != dlgLaunch || string(m.dialog.recipe.YAML) != string(fixed) {
+		t.Fatalf("enter on the fixed file: dialog %+v, want its launch with the fixed YAML", m.dialog)
+	}
+	press(m, "esc")
+
+	// broken again, then seen from another recipe: the cursor moving onto it reads it
+	write(broken)
+	press(m, "up", "down")
+	press(m, "enter")
+	if m.dialog != nil {
+		t.Errorf("enter on the file broken again opened %q", m.dialog.title)
+	}
+	if s := screen(m); !strings.Contains(s, "does not parse:") || m.keys.Open.Enabled() {
+		t.Errorf("the file broken again offers its launch:\n%s", s)
+	}
+
+	// fixed with the view on screen and no key: the next scan of the runs shows it
+	write(fixed)
+	m.Update(runsScannedMsg{})
+	checkFrame(t, m, 100, 30)
+	s := screen(m)
+	if strings.Contains(s, "does not parse") || !strings.Contains(s, "enter: launch (with --set overrides)") || !m.keys.Open.Enabled() {
+		t.Errorf("the fixed file's details:\n%s", s)
+	}
+	requireGolden(t, s)
+
+	// unchanged: not read again
+	before := m.recipes[at].Recipe
+	press(m, "up", "down")
+	m.Update(runsScannedMsg{})
+	if m.recipes[at].Recipe != before {
+		t.Error("an unchanged recipe file was read and parsed again")
 	}
 }

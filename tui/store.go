@@ -615,6 +615,10 @@ type recipeEntry struct {
 	File   bool // from the working directory
 	Recipe *lab.Recipe
 	Err    error
+	// a file's size and modification time when it was read: the home view
+	// reads it again when they change (refreshRecipe)
+	Size    int64
+	ModTime time.Time
 }
 
 // listRecipes returns the shipped recipes and the *.yaml files of dir (those
@@ -632,16 +636,29 @@ func listRecipes(dir string, shipped []experiments.Recipe) []recipeEntry {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	sort.Strings(files)
 	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
+		if e, ok := readRecipeFile(f); ok {
+			out = append(out, e)
 		}
-		e := recipeEntry{Name: strings.TrimSuffix(filepath.Base(f), ".yaml"), Path: f, YAML: b, File: true}
-		e.Recipe, e.Err = lab.ParseRecipe(f, b, nil)
-		if e.Recipe != nil && e.Recipe.Name != "" {
-			e.Name = e.Recipe.Name
-		}
-		out = append(out, e)
 	}
 	return out
+}
+
+// readRecipeFile reads and parses the recipe file f; ok is false when it
+// cannot be read.
+func readRecipeFile(f string) (e recipeEntry, ok bool) {
+	e = recipeEntry{Name: strings.TrimSuffix(filepath.Base(f), ".yaml"), Path: f, File: true}
+	fi, err := os.Stat(f)
+	if err != nil {
+		return e, false
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return e, false
+	}
+	e.YAML, e.Size, e.ModTime = b, fi.Size(), fi.ModTime()
+	e.Recipe, e.Err = lab.ParseRecipe(f, b, nil)
+	if e.Recipe != nil && e.Recipe.Name != "" {
+		e.Name = e.Recipe.Name
+	}
+	return e, true
 }

@@ -121,7 +121,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.mode = modeEvals
 		return m.loadEvals()
 	case key.Matches(msg, k.Home):
-		m.mode = modeHome
+		m.showHome()
 		return m.scanCmd()
 	}
 	switch m.mode {
@@ -138,13 +138,19 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 }
 
 func (m *Model) handleHomeKey(msg tea.KeyPressMsg) tea.Cmd {
+	// the file under the cursor may have been fixed (or broken) since it was
+	// read: enter follows what it says now
+	m.refreshRecipe()
+	m.updateKeys()
 	k := m.keys
 	n := len(m.recipes) + len(m.runs)
 	switch {
 	case key.Matches(msg, k.Up):
 		m.homeCursor = max(m.homeCursor-1, 0)
+		m.refreshRecipe()
 	case key.Matches(msg, k.Down):
 		m.homeCursor = min(m.homeCursor+1, n-1)
+		m.refreshRecipe()
 	case key.Matches(msg, k.Back):
 		if m.cur != nil {
 			m.mode = modeDashboard
@@ -203,7 +209,7 @@ func (m *Model) handleDashboardKey(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	switch {
 	case key.Matches(msg, k.Back):
-		m.mode = modeHome
+		m.showHome()
 	case key.Matches(msg, k.Anneal):
 		m.openDialog(dlgAnneal)
 	case key.Matches(msg, k.Mix):
@@ -242,7 +248,7 @@ func (m *Model) handleRunsKey(msg tea.KeyPressMsg) tea.Cmd {
 		case m.cur != nil:
 			m.mode = modeDashboard
 		default:
-			m.mode = modeHome
+			m.showHome()
 		}
 	case key.Matches(msg, k.Select):
 		if m.runsCursor < len(rows) && rows[m.runsCursor].curveDir != "" {
@@ -283,7 +289,7 @@ func (m *Model) handleEvalsKey(msg tea.KeyPressMsg) tea.Cmd {
 		if m.cur != nil {
 			m.mode = modeDashboard
 		} else {
-			m.mode = modeHome
+			m.showHome()
 		}
 	}
 	return nil
@@ -698,6 +704,9 @@ func (m *Model) handleRunsScanned(msg runsScannedMsg) tea.Cmd {
 	m.rowsCache = nil
 	if n := len(m.recipes) + len(m.runs); m.homeCursor >= n {
 		m.homeCursor = max(n-1, 0)
+	}
+	if m.mode == modeHome {
+		m.refreshRecipe() // a file fixed while the view is on screen
 	}
 	if pendingRuns(m.runs) {
 		return m.scanCmd()
