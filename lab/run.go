@@ -372,9 +372,11 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 			return nil, err
 		}
 		// the run's weights at the checkpoint may have been evaluated before
-		// it was written (an interval evaluation at that step)
-		if why, ok := evaluatedAt(filepath.Join(r.Dir, EvalsFile), r.Name, r.st.Step); ok {
+		// it was written (an interval evaluation at that step): not again,
+		// and the summary has its scores
+		if why, scores, ok := evaluatedAt(filepath.Join(r.Dir, EvalsFile), r.Name, r.st.Step); ok {
 			r.evalStep, r.evalWhy = r.st.Step, why
+			r.lastEval, r.lastWhen = scores, evalWhen(why, r.st.Step)
 		}
 		// The summary covers the whole run, not just this process's part.
 		if r.lossHist, err = readStepLosses(filepath.Join(r.Dir, MetricsFile)); err != nil {
@@ -836,31 +838,30 @@ func (r *Run) train() error {
 			return err
 		}
 		// phase boundaries
-		if r.st.Phase == "stage1" && rec.Anneal.AutoAt > 0 && r.st.Tokens >= rec.Anneal.AutoAt {
-			switch {
-			case rec.Soup.Ingredients > 0:
-				// the soup is the run's last act; a run resumed from the
-				// soup's base checkpoint (AutoAnnealed already set) makes it again
-				r.st.AutoAnnealed = true
-				return r.runSoup(Action{Kind: ActSoup}, true)
-			case !r.st.AutoAnnealed:
-				r.st.AutoAnnealed = true
-				n := rec.Anneal.Tokens
-				if rec.Anneal.AutoAt+rec.Anneal.Tokens == rec.MaxTokens {
-					// the anneal starts at the step boundary after auto_at;
-					// planned to end at max_tokens, it ends at max_tokens' last
-					// step, not a step later
-					n = r.st.TotalTokens - r.st.Tokens
-				}
-				if err := r.startAnneal(n, rec.Anneal.Mix); err != nil {
-					return err
-				}
+		b := r.boundary()
+		if b == annealBoundary {
+			r.st.AutoAnnealed = true
+			n := rec.Anneal.Tokens
+			if rec.Anneal.AutoAt+rec.Anneal.Tokens == rec.MaxTokens {
+				// the anneal starts at the step boundary after auto_at;
+				// planned to end at max_tokens, it ends at max_tokens' last
+				// step, not a step later
+				n = r.st.TotalTokens - r.st.Tokens
 			}
+			if err := r.startAnneal(n, rec.Anneal.Mix); err != nil {
+				return err
+			}
+			b = r.boundary()
 		}
-		if r.st.Tokens >= r.st.TotalTokens {
-			if r.st.Phase == "stage1" && rec.Soup.Ingredients > 0 {
-				return r.runSoup(Action{Kind: ActSoup}, true)
+		switch b {
+		case soupBoundary:
+			// the soup is the run's last act; a run resumed from the
+			// soup's base checkpoint (AutoAnnealed already set) makes it again
+			if rec.Anneal.AutoAt > 0 && r.st.Tokens >= rec.Anneal.AutoAt {
+				r.st.AutoAnnealed = true
 			}
+			return r.runSoup(Action{Kind: ActSoup}, true)
+		case endBoundary:
 			r.evaluate("final")
 			_, err := r.checkpoint()
 			return err
@@ -877,6 +878,57 @@ func (r *Run) train() error {
 			r.evaluate("interval")
 		}
 	}
+}
+
+// boundary is what a run does on its own at a step boundary.
+type boundary int
+
+const (
+	noBoundary     boundary = iota
+	annealBoundary          // anneal.auto_at reached: the recipe's anneal starts
+	soupBoundary            // the recipe's soup, the run's last act
+	endBoundary             // the token budget reached: the final evaluation, the run ends
+)
+
+// boundary says what the run does on its own at the current step boundary
+// (train acts on it).
+func (r *Run) boundary() boundary {
+	rec := r.Recipe
+	if r.st.Phase == "stage1" && rec.Anneal.AutoAt > 0 && r.st.Tokens >= rec.Anneal.AutoAt {
+		switch {
+		case rec.Soup.Ingredients > 0:
+			return soupBoundary
+		case !r.st.AutoAnnealed:
+			return annealBoundary
+		}
+	}
+	if r.st.Tokens >= r.st.TotalTokens {
+		if r.st.Phase == "stage1" && rec.Soup.Ingredients > 0 {
+			return soupBoundary
+		}
+		return endBoundary
+	}
+	return noBoundary
+}
+
+// boundaryEval names the evaluation the run makes on its own at the current
+// step boundary: "final", "before anneal" or "before soup" (the last two with
+// eval.at_anneal), "" where it makes none. An interval's or a person's
+// evaluation at that step carries this label, and is the step's only one.
+func (r *Run) boundaryEval() string {
+	switch r.boundary() {
+	case endBoundary:
+		return "final"
+	case annealBoundary:
+		if r.Recipe.Eval.AtAnneal {
+			return "before anneal"
+		}
+	case soupBoundary:
+		if r.Recipe.Eval.AtAnneal {
+			return "before soup"
+		}
+	}
+	return ""
 }
 
 // lr is the learning rate of the step that ends at `tokens`.
@@ -1038,19 +1090,24 @@ func (r *Run) evaluatedAlready() string {
 }
 
 // evaluatedAt says whether evals.jsonl at path holds run's own scores at
-// step, and why the last of them were taken.
-func evaluatedAt(path, run string, step int64) (why string, ok bool) {
+// step, why the last of them were taken, and those scores.
+func evaluatedAt(path, run string, step int64) (why string, scores []EvalScore, ok bool) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", false
+		return "", nil, false
 	}
 	for line := range bytes.Lines(b) {
 		var rec EvalRecord
-		if json.Unmarshal(line, &rec) == nil && rec.Run == run && rec.Step == step {
-			why, ok = rec.Why, true
+		if json.Unmarshal(line, &rec) != nil || rec.Run != run || rec.Step != step {
+			continue
 		}
+		if !ok || rec.Why != why { // a run written before one evaluation per step may hold two sets
+			scores = nil
+		}
+		why, ok = rec.Why, true
+		scores = append(scores, EvalScore{Task: rec.Task, Formulation: rec.Form, Metric: rec.Metric, Value: rec.Value, Primary: rec.Primary})
 	}
-	return why, ok
+	return why, scores, ok
 }
 
 // noEvalReason says why a run has nothing to evaluate.
@@ -1208,9 +1265,21 @@ func (r *Run) checkpointQuiet() {
 	}
 }
 
-// evaluate runs the evaluator (if any) and records the scores.
+// evaluate runs the evaluator (if any) and records the scores, once per
+// step: the run's weights at a step evaluated already give the same scores,
+// and evals.jsonl, the summary and SNR's last steps would count them twice.
+// An interval's or a person's evaluation at a step where the run makes its
+// own (the last step, the anneal's start) carries that one's label.
 func (r *Run) evaluate(why string) {
 	if !r.canEvaluate() {
+		return
+	}
+	if why == "interval" || why == "requested" {
+		if b := r.boundaryEval(); b != "" {
+			why = b
+		}
+	}
+	if r.evalStep == r.st.Step {
 		return
 	}
 	scores, err := r.evalScores(why)
@@ -1220,13 +1289,17 @@ func (r *Run) evaluate(why string) {
 	if len(scores) == 0 { // the validation loss is kept when the tasks fail
 		return
 	}
-	r.lastEval = scores
-	r.lastWhen = why
+	r.lastEval, r.lastWhen = scores, evalWhen(why, r.st.Step)
 	r.evalStep, r.evalWhy = r.st.Step, why
-	if why != "final" {
-		r.lastWhen = fmt.Sprintf("%s, at step %d", why, r.st.Step)
-	}
 	r.recordEval(r.Name, why, scores)
+}
+
+// evalWhen is RunSummary.EvalsWhen for an evaluation taken at step for why.
+func evalWhen(why string, step int64) string {
+	if why == "final" {
+		return why
+	}
+	return fmt.Sprintf("%s, at step %d", why, step)
 }
 
 // EvalRecord is one line of evals.jsonl.

@@ -1212,3 +1212,107 @@ func TestEvaluateTwiceAtAStepIsAnswered(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// An eval.interval that fell on the anneal's first step or the run's last
+// evaluated that step twice, as the interval's and as "before anneal" or
+// "final": two sets of records and a whole evaluation's time. Each step is
+// evaluated once, under the more specific label, and the summary calls the
+// last one "final".
+func TestIntervalEvalAtABoundaryIsTheBoundarys(t *testing.T) {
+	root := t.TempDir()
+	// 256 tokens a step: the anneal starts after step 10, the run ends at 20
+	rec := parseTiny(t, "max_tokens=5120", "anneal.auto_at=2560", "anneal.tokens=2560", "checkpoint.interval=0",
+		"eval.tasks=[fake]", "eval.interval=5", "eval.at_anneal=true")
+	ev := &fakeEval{}
+	s, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: root, Name: "iv", Evaluator: ev})
+	if err != nil || s.State != "finished" || s.Steps != 20 {
+		t.Fatalf("state %q at step %d, err %v; want finished at 20", s.State, s.Steps, err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "iv", EvalsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for line := range bytes.Lines(b) {
+		var rec EvalRecord
+		if err := json.Unmarshal(line, &rec); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%d %s", rec.Step, rec.Why))
+	}
+	want := []string{"5 interval", "10 before anneal", "15 interval", "20 final"}
+	if !slices.Equal(got, want) || ev.calls != len(want) {
+		t.Errorf("evals.jsonl holds %q after %d evaluations, want %q after %d", got, ev.calls, want, len(want))
+	}
+	if s.EvalsWhen != "final" || len(s.Evals) != 1 {
+		t.Errorf("summary: evals %v (%q), want the final one", s.Evals, s.EvalsWhen)
+	}
+}
+
+// A run resumed from a step evaluated before its checkpoint was written does
+// not evaluate that step again (one evaluation per step), so its summary has
+// that evaluation's scores from evals.jsonl, and says which one they are.
+func TestResumedSummaryHasTheResumedStepsEvaluation(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "max_tokens=1M", "checkpoint.interval=0", "eval.tasks=[fake]")
+	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "se", Evaluator: &fakeEval{}, PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scores []EvalScore
+	follow(t, r, func(e Event) {
+		switch {
+		case e.Type == EvStep && e.Step == 3:
+			r.Do(Action{Kind: ActPause})
+			r.Do(Action{Kind: ActEval})
+		case e.Type == EvEval:
+			scores = e.Evals
+			r.Do(Action{Kind: ActStop})
+		}
+	})
+	s, err := r.Wait()
+	if err != nil || s.State != "stopped" || len(scores) == 0 {
+		t.Fatalf("stop: state %q, scores %v, err %v", s.State, scores, err)
+	}
+	when := fmt.Sprintf("requested, at step %d", s.Steps)
+	if !slices.Equal(s.Evals, scores) || s.EvalsWhen != when {
+		t.Fatalf("summary: %v (%q), want %v (%q)", s.Evals, s.EvalsWhen, scores, when)
+	}
+
+	r, err = StartRun(context.Background(), RunParams{ResumeDir: filepath.Join(root, "se"), Evaluator: &fakeEval{}, PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Do(Action{Kind: ActStop})
+	s2, err := r.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.Steps == s.Steps && (!slices.Equal(s2.Evals, scores) || s2.EvalsWhen != when) {
+		t.Errorf("resumed at step %d and stopped there: summary %v (%q), want %v (%q)", s.Steps, s2.Evals, s2.EvalsWhen, scores, when)
+	}
+}
+
+// TestBoundaryEval: the label an interval's or a person's evaluation takes at
+// a step where the run evaluates on its own.
+func TestBoundaryEval(t *testing.T) {
+	for _, tc := range []struct {
+		over []string
+		st   CheckpointState
+		want string
+	}{
+		{nil, CheckpointState{Phase: "stage1", Tokens: 2560, TotalTokens: 5120}, ""},
+		{nil, CheckpointState{Phase: "stage1", Tokens: 5120, TotalTokens: 5120}, "final"},
+		{nil, CheckpointState{Phase: "anneal", Tokens: 5120, TotalTokens: 5120}, "final"},
+		{[]string{"anneal.auto_at=2560", "anneal.tokens=2560", "eval.at_anneal=true"}, CheckpointState{Phase: "stage1", Tokens: 2560, TotalTokens: 5120}, "before anneal"},
+		{[]string{"anneal.auto_at=2560", "anneal.tokens=2560", "eval.at_anneal=false"}, CheckpointState{Phase: "stage1", Tokens: 2560, TotalTokens: 5120}, ""},
+		{[]string{"anneal.auto_at=2560", "anneal.tokens=2560", "eval.at_anneal=true"}, CheckpointState{Phase: "stage1", Tokens: 2560, TotalTokens: 5120, AutoAnnealed: true}, ""},
+		{[]string{"anneal.auto_at=2560", "anneal.tokens=2560", "eval.at_anneal=true", "soup.ingredients=2"}, CheckpointState{Phase: "stage1", Tokens: 2560, TotalTokens: 5120}, "before soup"},
+		{[]string{"eval.at_anneal=true", "soup.ingredients=2"}, CheckpointState{Phase: "stage1", Tokens: 5120, TotalTokens: 5120}, "before soup"},
+	} {
+		r := &Run{Recipe: parseTiny(t, append([]string{"max_tokens=5120", "eval.tasks=[fake]"}, tc.over...)...), st: tc.st}
+		if got := r.boundaryEval(); got != tc.want {
+			t.Errorf("%v at %d of %d tokens (%s): %q, want %q", tc.over, tc.st.Tokens, tc.st.TotalTokens, tc.st.Phase, got, tc.want)
+		}
+	}
+}
