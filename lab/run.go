@@ -296,6 +296,9 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		}
 		r.st = *resume.State
 		r.st.TotalTokens = wholeSteps(r.st.TotalTokens, rec) // checkpoints written before budgets were whole steps
+		// the checkpoint resumed from is this step's: a checkpoint asked for
+		// before the first step is answered with it, not written again
+		r.lastCkpt = r.st.Step
 		// the summary covers the whole run: time and throughput count on
 		r.before = resume.State.Seconds
 		r.stepTime, r.stepToks = time.Duration(resume.State.StepSeconds*float64(time.Second)), resume.State.StepTokens

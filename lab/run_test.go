@@ -1249,6 +1249,65 @@ func TestIntervalEvalAtABoundaryIsTheBoundarys(t *testing.T) {
 	}
 }
 
+// A resumed run did not know that its step had a checkpoint (the one it
+// resumed from), so a checkpoint asked for before its first step wrote that
+// step's checkpoint again. It is answered with the checkpoint resumed from.
+func TestCheckpointAtTheResumedStepIsAnswered(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "max_tokens=1M", "checkpoint.interval=0")
+	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "ck", PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	follow(t, r, func(e Event) {
+		if e.Type == EvStep && e.Step == 3 {
+			r.Do(Action{Kind: ActStop})
+		}
+	})
+	s, err := r.Wait()
+	if err != nil || s.State != "stopped" {
+		t.Fatalf("stop: state %q, err %v", s.State, err)
+	}
+	ck := filepath.Join(root, "ck", CkptDir, checkpointName(s.Steps))
+	before, err := os.Stat(ck)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r, err = StartRun(context.Background(), RunParams{ResumeDir: filepath.Join(root, "ck"), PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// set before the run's goroutine starts, not written while no checkpoint is asked for
+	if r.lastCkpt != s.Steps {
+		t.Errorf("resumed from step %d's checkpoint: latest checkpoint at step %d", s.Steps, r.lastCkpt)
+	}
+	r.Do(Action{Kind: ActPause})
+	r.Do(Action{Kind: ActCheckpoint})
+	var answer *Event
+	follow(t, r, func(e Event) {
+		if e.Type == EvCheckpoint && answer == nil {
+			answer = &e
+			r.Do(Action{Kind: ActStop})
+		}
+	})
+	if answer == nil {
+		t.Fatal("no answer to the checkpoint")
+	}
+	t.Logf("checkpoint asked for at step %d: %s (%s)", answer.Step, answer.Checkpoint, answer.Message)
+	if answer.Step == s.Steps { // applied before the first step, as a person's c right after the resume
+		if answer.Message != CheckpointExists || answer.Checkpoint != ck {
+			t.Errorf("checkpoint at the resumed step %d: %+v, want %s (%s)", s.Steps, *answer, ck, CheckpointExists)
+		}
+		if after, err := os.Stat(ck); err != nil || !after.ModTime().Equal(before.ModTime()) {
+			t.Errorf("%s written again (%v)", ck, err)
+		}
+	}
+	if _, err := r.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A run resumed from a step evaluated before its checkpoint was written does
 // not evaluate that step again (one evaluation per step), so its summary has
 // that evaluation's scores from evals.jsonl, and says which one they are.
