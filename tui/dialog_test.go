@@ -581,6 +581,10 @@ func TestDialogsSayTheStepHasItAlready(t *testing.T) {
 	hasNot("paused after a checkpoint at an earlier step", s, "already")
 	_, s = open("c", checkpoint(30))
 	hasNot("running after a checkpoint at an earlier step", s, "already")
+	// resumed from step 40's checkpoint (the lab answers c there with it)
+	resumed := lab.Event{Type: lab.EvResumed, Time: at, Run: name, Step: 40, Phase: "stage1", Checkpoint: ckpt, Message: "from checkpoint " + ckpt}
+	_, s = open("c", checkpoint(30), resumed, paused)
+	has("checkpoint, paused at the step resumed from", s, "Step 40, where the run is paused, has its checkpoint already: "+ckpt+". Nothing is written")
 
 	_, s = open("v", eval(40), paused)
 	has("evaluate, paused at an evaluated step", s, "Step 40, where the run is paused, is evaluated already (interval): nothing is evaluated again. Its scores are in the evaluation view (3) and "+filepath.Join("runs", name, lab.EvalsFile)+".")

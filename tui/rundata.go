@@ -319,6 +319,11 @@ func (d *runData) applyResumed(e lab.Event) {
 	if len(e.Mix) > 0 {
 		d.Mix = e.Mix
 	}
+	if e.Checkpoint != "" {
+		// the resumed step has that checkpoint (a later one the files held
+		// is gone or not resumed from): c there is answered with it
+		d.Checkpoint, d.CkptStep = e.Checkpoint, e.Step
+	}
 	d.SoupRunning, d.LastIng = false, lab.Event{}
 	d.Markers = append(d.Markers, marker{Kind: markResume, Step: e.Step, Tokens: e.Tokens, Text: "resumed " + e.Message})
 	d.note(e, fmt.Sprintf("resumed at step %d %s", e.Step, e.Message))
