@@ -281,6 +281,22 @@ func expandData(path string, docs bool) (files, skipped []string, err error) {
 	return files, skipped, nil
 }
 
+// SourceFiles returns the files a dataset source reads from path: the file
+// itself, a glob's matches, or a directory's data files found recursively
+// (hidden files and directories skipped, text files beside token or JSONL
+// files left out), exactly as the loader expands it, so that an export of the
+// recipe names the same files. The error is plain; the caller names the path.
+func SourceFiles(path string) ([]string, error) {
+	files, _, err := expandData(path, false)
+	if err != nil {
+		if h := hintFor(err); h != "" {
+			return nil, fmt.Errorf("%w\nHINT: %s", err, h)
+		}
+		return nil, err
+	}
+	return files, nil
+}
+
 // skippedFiles says which files of path expandData skipped, and why, for a
 // warning.
 func skippedFiles(path string, skipped, kept []string, use string) string {

@@ -285,28 +285,21 @@ func (pl *plan) tokenPath(field, name, p string) (string, error) {
 		pl.assumedDirs = append(pl.assumedDirs, p)
 		return strings.TrimRight(p, "/") + "/**/*.npy", nil
 	}
+	// the files olmolab's loader takes from the directory (hidden ones
+	// skipped, a README beside token files left out); those the *.npy glob
+	// would not take (a .bin token file, JSONL documents) refuse the export
+	files, _ := data.SourceFiles(p)
 	var npy, other []string
-	_ = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.HasPrefix(d.Name(), ".") {
-			return nil
+	for _, f := range files {
+		switch ext := strings.ToLower(filepath.Ext(f)); ext {
+		case ".npy":
+			npy = append(npy, f)
+		case ".bin":
+			other = append(other, f+" (.bin: give its path or glob explicitly)")
+		default:
+			other = append(other, f)
 		}
-		// what olmolab reads from the directory and the *.npy glob would not
-		// (a .bin token file, JSONL documents); the rest (a README, OLMo's
-		// .csv.gz metadata) neither reads
-		lower := strings.ToLower(path)
-		for _, c := range []string{".gz", ".zst", ".zstd"} {
-			lower = strings.TrimSuffix(lower, c)
-		}
-		switch ext := filepath.Ext(lower); {
-		case strings.ToLower(filepath.Ext(path)) == ".npy":
-			npy = append(npy, path)
-		case ext == ".bin" && lower == strings.ToLower(path):
-			other = append(other, path+" (.bin: give its path or glob explicitly)")
-		case ext == ".jsonl" || ext == ".json" || ext == ".ndjson":
-			other = append(other, path)
-		}
-		return nil
-	})
+	}
 	if len(other) > 0 {
 		return "", fail(r, field, "source %q: %s holds %s, which is not an OLMo .npy token file%s", name, p, other[0], hint)
 	}

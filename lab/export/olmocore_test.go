@@ -399,6 +399,31 @@ func TestDirectorySources(t *testing.T) {
 	}
 }
 
+// A directory source exports as the files olmolab's loader takes from it:
+// hidden directories (a .cache, a .git) are skipped by both, so what sits in
+// them neither refuses the export nor counts as its token files.
+func TestDirectorySourcesSkipHidden(t *testing.T) {
+	dir := t.TempDir()
+	cached, onlyHidden := filepath.Join(dir, "cached"), filepath.Join(dir, "onlyhidden")
+	for _, f := range []string{filepath.Join(cached, "part-0.npy"), filepath.Join(cached, ".cache", "docs.jsonl"), filepath.Join(cached, ".git", "x.bin"),
+		filepath.Join(onlyHidden, ".stage", "part-0.npy")} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte{0, 0, 0, 0}, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := shipped(t, "olmo2_1B_stage1", `dataset.sources=[{name: a, target_ratio: 1, paths: ["`+cached+`"]}]`)
+	if _, err := OLMoCore(OLMoCoreParams{Recipe: r, Source: "x", NProc: 8, Nodes: 1}); err != nil {
+		t.Errorf("files in hidden directories, which olmolab skips, refused the export: %v", err)
+	}
+	r = shipped(t, "olmo2_1B_stage1", `dataset.sources=[{name: a, target_ratio: 1, paths: ["`+onlyHidden+`"]}]`)
+	if _, err := OLMoCore(OLMoCoreParams{Recipe: r, Source: "x", NProc: 8, Nodes: 1}); err == nil || !strings.Contains(err.Error(), "holds no .npy token files") {
+		t.Errorf("a directory whose only token files are hidden (olmolab reads none): err %v", err)
+	}
+}
+
 func TestWriteDir(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
 	files := []File{{Name: "a", Mode: 0o644, Data: []byte("1")}, {Name: "b.sh", Mode: 0o755, Data: []byte("2")}}
