@@ -201,8 +201,9 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 var unsafeNameChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // planSweep expands the axes and parses every run's recipe with its overrides
-// applied, before anything is written: a bad value, an unknown key, or a run
-// directory that holds another recipe names the run and the field, exit 2.
+// applied, before anything is written: a bad value, an unknown key, a run
+// directory that holds another recipe, or one (or a file) that holds someone
+// else's files names the run and the field or directory, exit 2.
 // For a local sweep it also returns each run's host memory need
 // (lab.MemoryNeed); a Slurm task's node is not this machine.
 func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, prefix, binary string, slurm bool) (*sweep.Manifest, []int64, error) {
@@ -264,9 +265,17 @@ func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, pref
 			}
 			needs = append(needs, need)
 		}
-		if old, err := os.ReadFile(filepath.Join(m.RunDir(r), lab.RecipeFile)); err == nil && !bytes.Equal(old, rec.YAML()) {
+		old, err := os.ReadFile(filepath.Join(m.RunDir(r), lab.RecipeFile))
+		switch {
+		case err == nil && !bytes.Equal(old, rec.YAML()):
 			return nil, nil, inputError{fmt.Errorf("sweep: %s: %s exists and was started from a different recipe; HINT: choose another --name or --runs, or move that run away",
 				what, m.RunDir(r))}
+		case err != nil:
+			// not a run of this sweep: its start would refuse a directory of
+			// someone's files (or a file) after earlier runs had trained
+			if err := lab.CheckNewRunDir(m.RunDir(r)); err != nil {
+				return nil, nil, inputError{fmt.Errorf("sweep: %s: %w", what, err)}
+			}
 		}
 	}
 	if err := checkSameSweep(m); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -180,6 +181,52 @@ func TestSweepFailedRun(t *testing.T) {
 	if code != exitError || !strings.Contains(stderr, "2 of 2 runs did not finish: tiny-seed1 (pending), tiny-seed2 (pending)") ||
 		!strings.Contains(stdout, "tiny-seed1  started, exit 2  pending") || !strings.Contains(stderr, "/no/such/dir") {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+}
+
+// TestSweepForeignRunDir: a planned run's directory that holds someone's
+// files (or is a file) is refused when the sweep starts, naming it, before any
+// run trains or a script is written; a run's own directory from an earlier
+// start of the sweep is not.
+func TestSweepForeignRunDir(t *testing.T) {
+	exe := selfAsOlmolab(t)
+	for _, mode := range []string{"--local", "--slurm"} {
+		for _, asFile := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s file=%v", mode, asFile), func(t *testing.T) {
+				runs := t.TempDir()
+				foreign := filepath.Join(runs, "f-seed2")
+				if asFile {
+					os.WriteFile(foreign, []byte("mine"), 0o644)
+				} else {
+					os.MkdirAll(foreign, 0o755)
+					os.WriteFile(filepath.Join(foreign, "notes.txt"), []byte("mine"), 0o644)
+				}
+				code, stdout, stderr := runCLI("sweep", "testdata/tiny.yaml", "--seeds", "2", "--runs", runs, "--name", "f", "--olmolab", exe, mode)
+				if code != exitBadInput || !strings.Contains(stderr, foreign) || !strings.Contains(stderr, "run f-seed2") {
+					t.Errorf("exit %d, want 2 naming %s\nstdout:\n%s\nstderr:\n%s", code, foreign, stdout, stderr)
+				}
+				ents, _ := os.ReadDir(runs)
+				if len(ents) != 1 {
+					t.Errorf("the refused sweep wrote %v", ents)
+				}
+				if b, _ := os.ReadFile(filepath.Join(foreign, "notes.txt")); !asFile && string(b) != "mine" {
+					t.Errorf("the foreign file changed: %q", b)
+				}
+			})
+		}
+	}
+	// a run directory an earlier start of the sweep left (its recipe.yaml and
+	// lock, no step yet) starts over as before
+	runs := t.TempDir()
+	args := []string{"sweep", "testdata/tiny.yaml", "--seeds", "1", "--runs", runs, "--name", "g", "--olmolab", exe, "--local", "--set", "checkpoint.keep=0"}
+	if code, stdout, stderr := runCLI(args...); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	dir := filepath.Join(runs, "g-seed1")
+	os.RemoveAll(filepath.Join(dir, lab.CkptDir))
+	os.Remove(filepath.Join(dir, lab.SummaryFile))
+	if code, stdout, stderr := runCLI(args...); code != 0 || !strings.Contains(stdout, "g-seed1  started  finished") {
+		t.Errorf("an earlier start of the sweep's run: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
 

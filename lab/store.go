@@ -1023,6 +1023,24 @@ func checkNoRun(dir string) error {
 	return nil
 }
 
+// CheckNewRunDir says what is wrong with dir as the directory of a run about
+// to start there as new (olmolab --batch --name): nil when it does not exist
+// yet or holds nothing but a run's own files from before its first step; an
+// error naming dir when it is a file, holds a run, or holds someone's files.
+// A sweep checks each planned run's directory with it before any run trains.
+func CheckNewRunDir(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		return fmt.Errorf("%s is a file, not a run directory; HINT: choose another --name (or --runs), or move that file away", dir)
+	}
+	return checkNoRun(dir)
+}
+
 // checkRunDir says what is wrong when dir, given to --resume, is not a run
 // directory.
 func checkRunDir(dir string) error {
