@@ -633,8 +633,8 @@ func scorerBytes(rec *Recipe, cfg model.Config, B, T int) int64 {
 // estimate so the collector runs before that (cmd_batch.go).
 func gcHeadroom(live int64) int64 { return live / 16 }
 
-// memoryNeed is the host memory checkMemory counts: on the CPU backend
-// model.EstimateCPUMemory; on every backend batchBytes, streamBytes,
+// memoryNeed is the host memory checkMemory counts: on the CPU backends
+// model.EstimateCPUMemory (cpu) or model.EstimateCPU64Memory (cpu-f64); on every backend batchBytes, streamBytes,
 // layoutBytes, valBytes, processBytes, scorerBytes (the evaluation
 // scorer's: activations on the CPU, token staging on a GPU), and
 // gcHeadroom over them all. Another backend keeps the model on its device: the lab
@@ -642,8 +642,11 @@ func gcHeadroom(live int64) int64 { return live / 16 }
 // buffers.
 func memoryNeed(rec *Recipe, cfg model.Config, B, T int) int64 {
 	live := satAdd(streamBytes(cfg), batchBytes(rec), layoutBytes(cfg), valBytes(rec), processBytes(rec), scorerBytes(rec, cfg, B, T))
-	if rec.Backend == "cpu" {
+	switch rec.Backend {
+	case "cpu":
 		live = satAdd(live, model.EstimateCPUMemory(cfg, B, T))
+	case "cpu-f64":
+		live = satAdd(live, model.EstimateCPU64Memory(cfg, B, T))
 	}
 	return satAdd(live, gcHeadroom(live))
 }
@@ -662,9 +665,9 @@ func satAdd(xs ...int64) int64 {
 }
 
 // MemoryNeed is about how many bytes of host memory a run of rec takes at
-// most (its peak resident memory): on the CPU backend its parameters,
+// most (its peak resident memory): on the CPU backends its parameters,
 // gradients, AdamW moments and activations at its micro-batch
-// (model.EstimateCPUMemory) and the engine its evaluation tasks are scored on
+// (model.EstimateCPUMemory, or EstimateCPU64Memory on cpu-f64) and the engine its evaluation tasks are scored on
 // (scorerBytes); on every backend the global batch's ids and labels, the
 // buffers checkpoints and soups stream through, the validation sets, the
 // process and the Go collector's headroom: the figure StartRun checks. A GPU

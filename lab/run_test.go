@@ -453,30 +453,31 @@ func TestMemoryNeedParts(t *testing.T) {
 	cfg := mustPreset(t, "olmo2_14M")
 	tasks := EvalSpec{Tasks: []string{"arith"}}
 	for _, tc := range []struct {
-		name       string
-		rec        Recipe
-		B, T       int
-		val        int64
-		scorer     int64
-		engineSize bool // the CPU engine counts
+		name   string
+		rec    Recipe
+		B, T   int
+		val    int64
+		scorer int64
+		engine func(model.Config, int, int) int64 // the CPU engine's estimate, nil where the engine is on a device
 	}{
 		// the GPU engine's Scorer borrows the run's device memory: on the host
 		// only its staging of ids and labels, int32 each, at most B·T
-		{"cuda: no engine, the scorer's staging", Recipe{Backend: "cuda", GlobalBatchSize: 1024, SequenceLength: 128, Eval: tasks}, 8, 128, 0, 2 * 4 * 8 * 128, false},
-		{"cuda without tasks", Recipe{Backend: "cuda", GlobalBatchSize: 1024, SequenceLength: 128}, 8, 128, 0, 0, false},
-		{"cpu without tasks", Recipe{Backend: "cpu", GlobalBatchSize: 1024, SequenceLength: 128}, 8, 128, 0, 0, true},
+		{"cuda: no engine, the scorer's staging", Recipe{Backend: "cuda", GlobalBatchSize: 1024, SequenceLength: 128, Eval: tasks}, 8, 128, 0, 2 * 4 * 8 * 128, nil},
+		{"cuda without tasks", Recipe{Backend: "cuda", GlobalBatchSize: 1024, SequenceLength: 128}, 8, 128, 0, 0, nil},
+		{"cpu without tasks", Recipe{Backend: "cpu", GlobalBatchSize: 1024, SequenceLength: 128}, 8, 128, 0, 0, model.EstimateCPUMemory},
 		// rows of 16..112 tokens: the most is at 16 tokens, 64 rows of it
 		// (attention tiles of 64 positions for 16 tokens)
 		{"cpu with tasks", Recipe{Backend: "cpu", GlobalBatchSize: 1024, SequenceLength: 128, Eval: tasks}, 8, 128, 0,
-			maxScorer(cfg, [][2]int{{64, 16}, {32, 32}, {21, 48}, {16, 64}, {12, 80}, {10, 96}, {9, 112}}), true},
-		// cpu-f64's Scorer is a CPU[float64]: 8 bytes an activation
+			maxScorer(cfg, [][2]int{{64, 16}, {32, 32}, {21, 48}, {16, 64}, {12, 80}, {10, 96}, {9, 112}}), model.EstimateCPUMemory},
+		// cpu-f64's engine and Scorer are CPU[float64]s: 8 bytes a parameter
+		// and an activation
 		{"cpu-f64 with tasks", Recipe{Backend: "cpu-f64", GlobalBatchSize: 1024, SequenceLength: 128, Eval: tasks}, 8, 128, 0,
-			maxScorer64(cfg, [][2]int{{64, 16}, {32, 32}, {21, 48}, {16, 64}, {12, 80}, {10, 96}, {9, 112}}), false},
+			maxScorer64(cfg, [][2]int{{64, 16}, {32, 32}, {21, 48}, {16, 64}, {12, 80}, {10, 96}, {9, 112}}), model.EstimateCPU64Memory},
 		// T = 16: no row is shorter, tasks score on the run's own engine
-		{"cpu, tasks, T=16", Recipe{Backend: "cpu", GlobalBatchSize: 64, SequenceLength: 16, Eval: tasks}, 4, 16, 0, 0, true},
+		{"cpu, tasks, T=16", Recipe{Backend: "cpu", GlobalBatchSize: 64, SequenceLength: 16, Eval: tasks}, 4, 16, 0, 0, model.EstimateCPUMemory},
 		// 1000 tokens are 8 rows of 128 per source, ids and labels
 		{"validation sets", Recipe{Backend: "cpu", GlobalBatchSize: 1024, SequenceLength: 128,
-			Eval: EvalSpec{Val: ValSpec{Tokens: 1000, Sources: make([]data.SourceSpec, 3)}}}, 8, 128, 3 * 8 * 128 * 8, 0, true},
+			Eval: EvalSpec{Val: ValSpec{Tokens: 1000, Sources: make([]data.SourceSpec, 3)}}}, 8, 128, 3 * 8 * 128 * 8, 0, model.EstimateCPUMemory},
 	} {
 		rec := tc.rec
 		if got := valBytes(&rec); got != tc.val {
@@ -486,8 +487,8 @@ func TestMemoryNeedParts(t *testing.T) {
 			t.Errorf("%s: scorerBytes %d, want %d", tc.name, got, tc.scorer)
 		}
 		live := batchBytes(&rec) + streamBytes(cfg) + layoutBytes(cfg) + processBytes(&rec) + tc.val + tc.scorer
-		if tc.engineSize {
-			live += model.EstimateCPUMemory(cfg, tc.B, tc.T)
+		if tc.engine != nil {
+			live += tc.engine(cfg, tc.B, tc.T)
 		}
 		if got := memoryNeed(&rec, cfg, tc.B, tc.T); got != live+live/16 {
 			t.Errorf("%s: memoryNeed %d, want %d", tc.name, got, live+live/16)

@@ -264,8 +264,13 @@ func TestEstimateCPUMemory(t *testing.T) {
 		}), EstimateCPUMemory(cfg, tc.B, tc.T))
 		check("scorer", alloc(func() any { return e.Scorer(tc.B, tc.T) }), EstimateCPUScorerMemory(cfg, tc.B, tc.T))
 		e.Close()
-		// cpu-f64's Scorer (the lab's evaluation engine of a cpu-f64 run)
-		e64 := NewCPU[float64](cfg, 1, 1, 0)
+		// cpu-f64's engine and its Scorer (the lab's evaluation engine of a
+		// cpu-f64 run)
+		var e64 *CPU[float64]
+		check("float64 engine", alloc(func() any {
+			e64 = NewCPU[float64](cfg, tc.B, tc.T, 0)
+			return NewOptState[float64](len(e64.Params))
+		}), EstimateCPU64Memory(cfg, tc.B, tc.T))
 		check("float64 scorer", alloc(func() any { return e64.Scorer(tc.B, tc.T) }), EstimateCPU64ScorerMemory(cfg, tc.B, tc.T))
 		e64.Close()
 	}

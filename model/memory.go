@@ -39,6 +39,22 @@ func EstimateCPUMemory(cfg Config, B, T int) int64 {
 	return 4 * cpuMemoryElems(cfg, B, T, cfg.NumParams(), 0).total()
 }
 
+// EstimateCPU64Memory is EstimateCPUMemory for the float64 engine (backend
+// "cpu-f64", CPU[float64] with NewOptState[float64]): its parameters,
+// gradients, moments, activations and scratch take 8 bytes an element; the
+// token ids and labels (int32), the per-row cross-entropy and z terms and the
+// gradient norm's blocks (float64) are the float32 engine's. TestEstimateCPUMemory
+// holds it to the allocations too. math.MaxInt64 past int64.
+func EstimateCPU64Memory(cfg Config, B, T int) int64 {
+	if f := cpuMemoryElems(cfg, B, T, float64(cfg.NumParams()), cfg.paramsF()); f.total()*8 >= math.MaxInt64/2 {
+		return math.MaxInt64
+	}
+	n := cfg.NumParams()
+	// in float32 units: ids, labels 1 each; ce, z 2 each; a float64 per norm block
+	fixed := 6*int64(B)*int64(T) + 2*((n+normBlock-1)/normBlock)
+	return 8*(cpuMemoryElems(cfg, B, T, n, 0).total()-fixed) + 4*fixed
+}
+
 // EstimateCPUScorerMemory is the bytes a Scorer of micro-batch (B, T) adds to
 // the engine whose parameters it shares: the buffers a forward pass writes
 // (activations, one chunk of logits, RoPE tables, attention tiles), no
