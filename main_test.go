@@ -42,6 +42,7 @@ func TestCLI(t *testing.T) {
 		{"verify ok", []string{"verify", "--model", golden, "--case", filepath.Join(golden, "case.safetensors")}, 0, "0 outside", ""},
 		{"verify missing flags", []string{"verify"}, 2, "", "needs --model"},
 		{"verify corrupt weights", []string{"verify", "--model", corrupt, "--case", filepath.Join(golden, "case.safetensors")}, 2, "", "model.safetensors"},
+		{"verify case of another model", []string{"verify", "--model", golden, "--case", filepath.Join("model", "testdata", "golden", "olmo2-gqa", "case.safetensors")}, 2, "", "is not a case of this model (" + filepath.Join(golden, "config.json") + "): vocab_size 128 (the model's 96)"},
 		{"verify missing case", []string{"verify", "--model", golden, "--case", "nope.safetensors"}, 2, "", "nope.safetensors"},
 		{"unknown preset", []string{"train", "--preset", "olmo3_huge"}, 2, "", "unknown model preset"},
 		{"unknown backend", []string{"verify", "--backend", "tpu", "--model", golden, "--case", filepath.Join(golden, "case.safetensors")}, 2, "", `unknown backend "tpu"`},

@@ -1,6 +1,9 @@
 package model
 
 import (
+	"encoding/binary"
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -78,6 +81,50 @@ func TestGoldenThroughBackend(t *testing.T) {
 		}
 		if want := len(NewLayout(mustConfig(t, dir)).Tensors); grads != want {
 			t.Errorf("%s: compared %d gradients, want %d", set, grads, want)
+		}
+	}
+}
+
+// TestVerifyCaseOfAnotherModel: a case made from another model is refused
+// before anything is computed, naming the case and the model's config.json
+// and what differs: from the case's __metadata__ when it has one, from its
+// tensors' shapes when not (a hand-made case).
+func TestVerifyCaseOfAnotherModel(t *testing.T) {
+	tiny, gqa := filepath.Join("testdata", "golden", "olmo2-tiny"), filepath.Join("testdata", "golden", "olmo2-gqa")
+	// the gqa case without its __metadata__
+	b, err := os.ReadFile(filepath.Join(gqa, "case.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := binary.LittleEndian.Uint64(b)
+	var hdr map[string]json.RawMessage
+	if err := json.Unmarshal(b[8:8+n], &hdr); err != nil {
+		t.Fatal(err)
+	}
+	delete(hdr, "__metadata__")
+	h, _ := json.Marshal(hdr)
+	bare := filepath.Join(t.TempDir(), "bare.safetensors")
+	out := binary.LittleEndian.AppendUint64(nil, uint64(len(h)))
+	out = append(append(out, h...), b[8+n:]...)
+	if err := os.WriteFile(bare, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		model, casePath string
+		want            []string
+	}{
+		{tiny, filepath.Join(gqa, "case.safetensors"), []string{"hidden_size 48 (the model's 32)", "num_hidden_layers 3 (the model's 2)", "vocab_size 128 (the model's 96)"}},
+		{gqa, filepath.Join(tiny, "case.safetensors"), []string{"hidden_size 32 (the model's 48)"}},
+		{tiny, bare, []string{"logits is [2 24 128] (the model's [2 24 96])", "act.layer.2 (the model has 2 layers)"}},
+	} {
+		_, err := Verify[float32](tc.model, tc.casePath, Float32Tolerances)
+		if err == nil {
+			t.Fatalf("%s on %s: no error", tc.casePath, tc.model)
+		}
+		for _, w := range append(tc.want, tc.casePath, filepath.Join(tc.model, "config.json"), "is not a case of this model") {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s on %s: error lacks %q:\n%v", tc.casePath, tc.model, w, err)
+			}
 		}
 	}
 }

@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -40,7 +41,7 @@ func Verify[F Float](modelDir, casePath string, tol VerifyTolerances) ([]VerifyR
 	if err != nil {
 		return nil, err
 	}
-	vc, err := readVerifyCase(casePath, cfg)
+	vc, err := readVerifyCase(casePath, modelDir, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +59,7 @@ func VerifyBackend(modelDir, casePath string, tol VerifyTolerances, newBackend f
 	if err != nil {
 		return nil, err
 	}
-	vc, err := readVerifyCase(casePath, cfg)
+	vc, err := readVerifyCase(casePath, modelDir, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +88,7 @@ type verifyCase struct {
 // readVerifyCase opens the case file and reads its inputs; the reference
 // tensors stay in the file (safetensors.Open) and are read one at a time as
 // they are compared. The caller closes vc.cs.
-func readVerifyCase(casePath string, cfg Config) (vc *verifyCase, err error) {
+func readVerifyCase(casePath, modelDir string, cfg Config) (vc *verifyCase, err error) {
 	cs, err := safetensors.Open(casePath)
 	if err != nil {
 		return nil, err
@@ -110,6 +111,9 @@ func readVerifyCase(casePath string, cfg Config) (vc *verifyCase, err error) {
 	}
 	if !slices.Equal(lshape, shape) {
 		return nil, fmt.Errorf("%s: tensor \"labels\" has shape %v, input_ids has %v", casePath, lshape, shape)
+	}
+	if err := matchCase(cs, modelDir, cfg, shape[0], shape[1]); err != nil {
+		return nil, err
 	}
 	for i, id := range ids {
 		if id < 0 || int(id) >= cfg.VocabSize {
@@ -134,6 +138,92 @@ func readVerifyCase(casePath string, cfg Config) (vc *verifyCase, err error) {
 		return nil, fmt.Errorf("%s: every label is %d; nothing to compare", casePath, IgnoreIndex)
 	}
 	return vc, nil
+}
+
+// caseConfigKeys are the sizes a case's __metadata__ repeats from the config
+// of the model it was made from (golden/README.md).
+var caseConfigKeys = []struct {
+	key string
+	get func(Config) int
+}{
+	{"vocab_size", func(c Config) int { return c.VocabSize }},
+	{"hidden_size", func(c Config) int { return c.HiddenSize }},
+	{"num_hidden_layers", func(c Config) int { return c.NumHiddenLayers }},
+	{"num_attention_heads", func(c Config) int { return c.NumAttentionHeads }},
+	{"num_key_value_heads", func(c Config) int { return c.NumKeyValueHeads }},
+	{"intermediate_size", func(c Config) int { return c.IntermediateSize }},
+}
+
+// matchCase refuses a case made from another model than cfg's before
+// anything is computed: the sizes its __metadata__ records, then the shapes
+// of its reference tensors against those the model makes for (B, T), so that
+// the error says the two files do not go together rather than that one
+// tensor has the wrong number of values.
+func matchCase(cs *safetensors.File, modelDir string, cfg Config, B, T int) error {
+	var diffs []string
+	for _, k := range caseConfigKeys {
+		s, ok := cs.Metadata[k.key]
+		if !ok {
+			continue
+		}
+		if v, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && v != k.get(cfg) {
+			diffs = append(diffs, fmt.Sprintf("%s %d (the model's %d)", k.key, v, k.get(cfg)))
+		}
+	}
+	if len(diffs) == 0 {
+		params := map[string][]int{}
+		for _, t := range NewLayout(cfg).Tensors {
+			params[t.Name] = t.Shape
+		}
+		C := cfg.HiddenSize
+		var first []string // the logits and the layer count, before the rest
+		for _, name := range cs.Names() {
+			t, _ := cs.Get(name)
+			var want []int
+			switch {
+			case name == "logits":
+				want = []int{B, T, cfg.VocabSize}
+			case name == "logsumexp":
+				want = []int{B, T}
+			case name == "act.embed" || name == "act.final_norm":
+				want = []int{B, T, C}
+			case strings.HasPrefix(name, "act.layer."):
+				if i, err := strconv.Atoi(strings.TrimPrefix(name, "act.layer.")); err == nil && i >= cfg.NumHiddenLayers {
+					first = append(first, fmt.Sprintf("%s (the model has %d layers)", name, cfg.NumHiddenLayers))
+					continue
+				}
+				want = []int{B, T, C}
+			default:
+				for _, pre := range []string{"grad.", "step1.", "step1_nonormdecay."} {
+					if p, ok := strings.CutPrefix(name, pre); ok {
+						if want, ok = params[p]; !ok {
+							diffs = append(diffs, fmt.Sprintf("%s (the model has no parameter %s)", name, p))
+						}
+						break
+					}
+				}
+			}
+			if want != nil && !slices.Equal(t.Shape, want) {
+				d := fmt.Sprintf("%s is %v (the model's %v)", name, t.Shape, want)
+				if name == "logits" { // the vocabulary, and B and T: said first
+					first = append([]string{d}, first...)
+				} else {
+					diffs = append(diffs, d)
+				}
+			}
+		}
+		diffs = append(first, diffs...)
+	}
+	if len(diffs) == 0 {
+		return nil
+	}
+	more := ""
+	if len(diffs) > 4 {
+		more = fmt.Sprintf(", and %d more", len(diffs)-4)
+		diffs = diffs[:4]
+	}
+	return fmt.Errorf("%s is not a case of this model (%s): %s%s\nHINT: verify a checkpoint against the case made from it (a golden directory holds both: --model DIR --case DIR/case.safetensors)",
+		cs.Path, filepath.Join(modelDir, "config.json"), strings.Join(diffs, ", "), more)
 }
 
 // verifyEngine is what runVerify needs of an engine.
