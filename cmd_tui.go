@@ -98,7 +98,8 @@ func detachHeadless(dir string) (int, error) {
 // session at what its live run was checked for (lab.SessionMemoryLimit), as
 // --batch does for its one run (setMemoryLimit), and lifts it when the run
 // ends: the session trains one run at a time, and between runs only the UI
-// lives. A GOMEMLIMIT from the environment is left as it is.
+// lives; the ended run's memory goes back to the OS then. A GOMEMLIMIT from
+// the environment is left as it is.
 type sessionMemory struct {
 	mu  sync.Mutex
 	gen int // the live run's: a run that ended lifts the limit only if no later run set it
@@ -127,6 +128,12 @@ func (s *sessionMemory) start(ctx context.Context, p lab.RunParams) (tui.Run, er
 			debug.SetMemoryLimit(math.MaxInt64) // the default: no limit
 		}
 		s.mu.Unlock()
+		// the run's engine is garbage now (lab.Run drops it when it ends),
+		// but without a limit the collector would not take it for up to two
+		// minutes, and the scavenger returns it to the OS slowly after that:
+		// the next run's memory check, which reads the machine's available
+		// memory, would count it as taken. Once per run, a few ms.
+		debug.FreeOSMemory()
 	}()
 	return r, nil
 }

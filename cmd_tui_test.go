@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"math"
+	"runtime"
 	"runtime/debug"
 	"testing"
 	"time"
 
 	"github.com/olmolab/olmolab/lab"
+	"github.com/olmolab/olmolab/model"
 )
 
 // TestSessionMemoryLimit: while the interactive lab trains a run, the Go
@@ -54,4 +56,50 @@ func TestSessionMemoryLimit(t *testing.T) {
 	}
 	r.Do(lab.Action{Kind: lab.ActStop})
 	<-r.Done()
+}
+
+// TestSessionReturnsRunMemory: when a run of the interactive lab ends, the
+// memory its engine held goes back to the OS at once, although the UI keeps
+// the finished run to show it: the next run's memory check reads the
+// machine's available memory, and a session that still held the last run's
+// engine (until the collector's next cycle, up to two minutes, and the
+// scavenger's slow return after it) would see that much less than there is.
+func TestSessionReturnsRunMemory(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	t.Setenv("GOMEMLIMIT", "")
+	rec, err := lab.LoadRecipe("testdata/tiny.yaml", []string{"model=cpu_m", "max_tokens=100000000", "anneal.auto_at=0", "checkpoint.interval=0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine := model.EstimateCPUMemory(mustConfig(t, "cpu_m"), rec.MicroBatchSize/rec.SequenceLength, rec.SequenceLength)
+	debug.FreeOSMemory()
+	before := goMemoryInUse()
+	var mem sessionMemory
+	r, err := mem.start(context.Background(), lab.RunParams{Recipe: rec, RunsDir: t.TempDir(), Name: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if during := goMemoryInUse(); during < before+engine {
+		t.Fatalf("while the run trains the process holds %d MiB more, less than its engine's %d MiB", (during-before)>>20, engine>>20)
+	}
+	r.Do(lab.Action{Kind: lab.ActStop})
+	<-r.Done()
+	deadline := time.Now().Add(5 * time.Second)
+	after := goMemoryInUse()
+	for ; after > before+engine/4 && time.Now().Before(deadline); after = goMemoryInUse() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if after > before+engine/4 {
+		t.Errorf("after the run ended the process holds %d MiB more than before it, of an engine of %d MiB", (after-before)>>20, engine>>20)
+	}
+	runtime.KeepAlive(r) // as the UI keeps its finished run
+}
+
+func mustConfig(t *testing.T, preset string) model.Config {
+	t.Helper()
+	cfg, err := model.PresetByName(preset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

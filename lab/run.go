@@ -777,6 +777,12 @@ func (r *Run) close() {
 		}
 	}
 	r.unlock()
+	// A front end keeps an ended Run to show it (the interactive lab, until
+	// its next run): its engine, optimizer state, batch and validation sets
+	// go now, so that the collector can return them before that next run's
+	// memory check.
+	r.loader, r.backend, r.trainer = nil, nil, nil
+	r.ids, r.labels, r.val, r.kb = nil, nil, nil, nil
 }
 
 // loop is the run's goroutine.
