@@ -19,8 +19,9 @@ type BatchParams struct {
 }
 
 // RunBatch follows a run to its end: every event as a JSON line on stdout, one
-// progress line on stderr (rewritten in place on a terminal, a plain line every
-// Every otherwise, and at every phase change), then a summary table on stderr.
+// progress line on stderr (rewritten in place on a terminal; otherwise a plain
+// line every Every while steps come, never the same step twice), then a
+// summary table on stderr.
 func RunBatch(r *Run, p BatchParams) (RunSummary, error) {
 	if p.Every == 0 {
 		p.Every = 10 * time.Second
@@ -30,6 +31,7 @@ func RunBatch(r *Run, p BatchParams) (RunSummary, error) {
 	defer tick.Stop()
 	var last Event
 	var lastPrint time.Time
+	fresh := false // last has not been written as a plain line yet
 	var buf []Event
 	progress := func(force bool) {
 		if last.Type != EvStep {
@@ -40,9 +42,10 @@ func RunBatch(r *Run, p BatchParams) (RunSummary, error) {
 			fmt.Fprintf(p.Stderr, "\r\033[K%s", line)
 			return
 		}
-		if force || time.Since(lastPrint) >= p.Every {
+		// a step longer than Every would otherwise write its line again
+		if fresh && (force || time.Since(lastPrint) >= p.Every) {
 			fmt.Fprintln(p.Stderr, line)
-			lastPrint = time.Now()
+			lastPrint, fresh = time.Now(), false
 		}
 	}
 	handle := func() {
@@ -51,7 +54,7 @@ func RunBatch(r *Run, p BatchParams) (RunSummary, error) {
 			enc.Encode(e)
 			switch e.Type {
 			case EvStep:
-				last = e
+				last, fresh = e, true
 			case EvPhase, EvCheckpoint, EvEval, EvWarning, EvError, EvSpike, EvResumed:
 				if p.Terminal {
 					fmt.Fprint(p.Stderr, "\r\033[K")
