@@ -13,6 +13,7 @@ import (
 // TestBatch drives the headless front end: exit codes, stdout JSONL, stderr.
 func TestBatch(t *testing.T) {
 	runs := t.TempDir()
+	t.Setenv("OLMOLAB_OLMES_DATA", "")
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -33,6 +34,9 @@ func TestBatch(t *testing.T) {
 		{"name ..", []string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", ".."}, 2, `--batch --name ".."`},
 		{"val tokens below a sequence", []string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--set", "eval.val.tokens=16"}, 2,
 			"eval.val.tokens: 16 tokens per source is less than one sequence (sequence_length 32)"},
+		// --batch has no --data: the hint names the variable it reads
+		{"olmes data not given", []string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--set", "eval.tasks=[arc_easy]"}, 2,
+			"no data directory for arc_easy\nHINT: give the directory that holds the OLMES datasets: OLMOLAB_OLMES_DATA=DIR"},
 		{"missing val files", []string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--set", "eval.val.tokens=1K", "--set", `eval.val.sources=[{name: held, paths: ["/no/such/val/*.npy"]}]`}, 2,
 			`eval.val.sources[0]: data: source "held": /no/such/val/*.npy`},
 	} {

@@ -314,14 +314,19 @@ func MMLUSubjects() []string { return append([]string(nil), mmluSubjects...) }
 
 // ---- loading ----
 
+// dataDirHint says how to give the OLMES data directory: a run (--batch, the
+// interactive lab, sweep) reads only $OLMOLAB_OLMES_DATA; olmolab eval and
+// olmes requests take --data too.
+const dataDirHint = "give the directory that holds the OLMES datasets: OLMOLAB_OLMES_DATA=DIR for a run, or olmolab eval --data DIR (e.g. ../shared/data/olmes)"
+
 // loadRows finds and reads a benchmark's split under dataDir (or dataDir/hf): an HF save_to_disk directory, an
 // HF-shaped JSONL file next to where that directory would be (<dir>.jsonl[.gz]), or the dataset's published files.
 func (b *benchmark) loadRows(dataDir, subject, split string) ([]Doc, string, error) {
 	if dataDir == "" {
-		return nil, "", inputErrorf("", 0, "pass the directory that holds the datasets (e.g. ../shared/data/olmes)", "no data directory for %s", b.Name)
+		return nil, "", inputErrorf("", 0, dataDirHint, "no data directory for %s", b.Name)
 	}
 	if st, err := os.Stat(dataDir); err != nil || !st.IsDir() {
-		return nil, "", inputErrorf(dataDir, 0, "pass the directory that holds the datasets (e.g. ../shared/data/olmes)", "data directory not found")
+		return nil, "", inputErrorf(dataDir, 0, dataDirHint, "data directory not found")
 	}
 	var tried []string
 	roots := []string{dataDir, filepath.Join(dataDir, "hf")}
