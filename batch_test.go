@@ -37,6 +37,8 @@ func TestBatch(t *testing.T) {
 		// --batch has no --data: the hint names the variable it reads
 		{"olmes data not given", []string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--set", "eval.tasks=[arc_easy]"}, 2,
 			"no data directory for arc_easy\nHINT: give the directory that holds the OLMES datasets: OLMOLAB_OLMES_DATA=DIR"},
+		{"no load_path checkpoint", []string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--set", "load_path=/no/such/ckpt"}, 2,
+			"testdata/tiny.yaml: load_path: /no/such/ckpt: no such checkpoint\nHINT: load_path is the checkpoint the run starts from"},
 		{"missing val files", []string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--set", "eval.val.tokens=1K", "--set", `eval.val.sources=[{name: held, paths: ["/no/such/val/*.npy"]}]`}, 2,
 			`eval.val.sources[0]: data: source "held": /no/such/val/*.npy`},
 	} {

@@ -199,6 +199,11 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	// the checkpoint to start from (load_path), validated before anything trains
 	var startMsg string // what the run took from it, for a phase event
 	if resume == nil && rec.LoadPath != "" {
+		if _, err := os.Stat(rec.LoadPath); errors.Is(err, fs.ErrNotExist) {
+			// a stage-2 recipe names stage 1's checkpoint, which this machine may not have
+			return nil, &InputError{fmt.Errorf("%s: load_path: %s: no such checkpoint\nHINT: load_path is the checkpoint the run starts from: a run's directory (its latest checkpoint), one of its checkpoints (runs/NAME/checkpoints/step-N) or an HF checkpoint directory; --set load_path=DIR",
+				rec.Path, rec.LoadPath)}
+		}
 		if start, err = loadCheckpoint(rec.LoadPath); err != nil {
 			return nil, &InputError{fmt.Errorf("%s: load_path: %w", rec.Path, err)}
 		}
