@@ -54,6 +54,27 @@ func TestBatch(t *testing.T) {
 	}
 }
 
+// TestBatchOLMESSplit: a run's OLMES task whose data directory lacks OLMES's
+// split is refused with a hint a run can follow (--split is olmolab eval's).
+func TestBatchOLMESSplit(t *testing.T) {
+	olmesData := filepath.Join("..", "shared", "data", "olmes")
+	if _, err := os.Stat(olmesData); err != nil {
+		t.Skip("../shared/data/olmes is absent")
+	}
+	t.Setenv("OLMOLAB_OLMES_DATA", olmesData)
+	runs := t.TempDir()
+	var out, errb bytes.Buffer
+	code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--set", "eval.tasks=[arc_easy]"}, &out, &errb)
+	got := strings.Join(strings.Fields(errb.String()), " ")
+	if code != exitBadInput || !strings.Contains(got, "eval.tasks: olmes: "+olmesData+": no test split of arc_easy") ||
+		!strings.Contains(got, "a run's eval.tasks score OLMES's split: point OLMOLAB_OLMES_DATA at a directory that holds it, or leave arc_easy out") {
+		t.Errorf("exit %d:\n%s", code, errb.String())
+	}
+	if ents, _ := os.ReadDir(runs); len(ents) != 0 {
+		t.Errorf("the refused run wrote %v", ents)
+	}
+}
+
 func TestBatchRun(t *testing.T) {
 	runs := t.TempDir()
 	var out, errb bytes.Buffer

@@ -389,8 +389,9 @@ func (b *benchmark) loadRows(dataDir, subject, split string) ([]Doc, string, err
 			for _, pat := range b.hf {
 				dir := filepath.Join(root, filepath.FromSlash(strings.NewReplacer("{split}", other, "{subject}", subject).Replace(pat)))
 				if st, err := os.Stat(dir); (err == nil && st.IsDir()) || fileExists(dir+".jsonl") || fileExists(dir+".jsonl.gz") {
-					hint = fmt.Sprintf("%s holds the %s split of %s (%s); --split %s scores that one instead of OLMES's %s split\n%s",
-						dataDir, other, what, dir, other, split, hint)
+					// a run has no --split: its eval.tasks score OLMES's split
+					hint = fmt.Sprintf("%s holds the %s split of %s (%s); olmolab eval --split %s scores that one instead of OLMES's %s split (a run's eval.tasks score OLMES's split: point OLMOLAB_OLMES_DATA at a directory that holds it, or leave %s out)\n%s",
+						dataDir, other, what, dir, other, split, b.Name, hint)
 					return nil, "", &InputError{Path: dataDir, Msg: fmt.Sprintf("no %s split of %s", split, what), Hint: hint}
 				}
 			}
