@@ -14,7 +14,10 @@ import (
 // directories expanded to their data files.
 func TestExpandGlobs(t *testing.T) {
 	dir := t.TempDir()
-	for _, f := range []string{"a.npy", "x/b.npy", "x/y/c.npy", "x/y/c.txt", "x/y/notes.log", "x/logs/run.log"} {
+	// hidden files and directories (a .cache, an editor's or a sync tool's
+	// temporary copy) are data of no one's: a wildcard skips them as a shell,
+	// Python's glob (OLMo-core's) and a directory source do
+	for _, f := range []string{"a.npy", "x/b.npy", "x/y/c.npy", "x/y/c.txt", "x/y/notes.log", "x/logs/run.log", ".h/d.npy", "x/.e.npy", "x/.cache/f.npy"} {
 		p := filepath.Join(dir, f)
 		os.MkdirAll(filepath.Dir(p), 0o755)
 		os.WriteFile(p, []byte("x"), 0o644)
@@ -35,6 +38,8 @@ func TestExpandGlobs(t *testing.T) {
 		{"x/*", nil, errEmptyDir},                                           // without **, a matched directory without data is an error
 		{"x/y/*", []string{"x/y/c.npy", "x/y/c.txt", "x/y/notes.log"}, nil}, // named files are kept (an unknown type is reported by the caller)
 		{"x", []string{"x/b.npy", "x/y/c.npy", "x/y/c.txt"}, nil},
+		{"x/.*.npy", []string{"x/.e.npy"}, nil}, // named explicitly, a hidden file is taken
+		{"x/.cache/*.npy", []string{"x/.cache/f.npy"}, nil},
 	} {
 		got, err := expand(filepath.Join(dir, c.pattern))
 		if err != c.err {

@@ -178,8 +178,11 @@ func openSource(spec SourceSpec, p openParams, probs *problems) *source {
 func expand(path string) ([]string, error) {
 	if strings.ContainsAny(path, "*?[{") {
 		// doublestar: filepath.Glob's patterns plus ** (any number of
-		// directories) and {a,b}, as in olmo-cookbook recipes' paths.
-		m, err := doublestar.FilepathGlob(path)
+		// directories) and {a,b}, as in olmo-cookbook recipes' paths. A
+		// wildcard does not match a hidden file or directory (one named
+		// in the pattern is matched), as in a shell, in Python's glob
+		// (OLMo-core's, for an exported recipe) and in a directory source.
+		m, err := doublestar.FilepathGlob(path, doublestar.WithNoHidden())
 		if err != nil {
 			return nil, fmt.Errorf("bad glob: %w", err)
 		}
