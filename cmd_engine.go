@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/olmolab/olmolab/experiments"
 	"github.com/olmolab/olmolab/model"
 )
 
@@ -64,7 +65,12 @@ func printUsage(fs *flag.FlagSet, head string) {
 // synopsis is a command's name and arguments as the help lists them.
 func synopsis(name string) string {
 	if name == "--batch" {
-		return "--batch RECIPE [--set key=value]... [--runs DIR] [--name NAME]\n       olmolab --batch --resume RUNDIR"
+		var names []string
+		for _, r := range experiments.All() {
+			names = append(names, r.Name)
+		}
+		return "--batch RECIPE [--set key=value]... [--runs DIR] [--name NAME]\n       olmolab --batch --resume RUNDIR\n" +
+			"RECIPE is a YAML file or a shipped recipe: " + strings.Join(names, ", ")
 	}
 	for _, c := range commands() {
 		if c.name == name {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/olmolab/olmolab/experiments"
 )
 
 // TestHelpNamesTheLab: the help says that olmolab alone, on a terminal, opens
@@ -44,6 +46,24 @@ func TestEveryCommandHasHelp(t *testing.T) {
 		errb.Reset()
 		if code := run(append(args, "--no-such-flag"), &out, &errb); code != 2 || out.Len() > 0 || (args[0] != "olmes" || len(args) > 1) && !strings.Contains(errb.String(), "no-such-flag") {
 			t.Errorf("%s --no-such-flag: exit %d, want 2 with the error on stderr only\nstdout %s\nstderr %s", strings.Join(args, " "), code, out.String(), errb.String())
+		}
+	}
+}
+
+// TestBatchHelpListsRecipes: --batch --help names every shipped recipe, which
+// RECIPE may be instead of a file.
+func TestBatchHelpListsRecipes(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"--batch", "--help"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	all := experiments.All()
+	if len(all) < 10 {
+		t.Fatalf("%d shipped recipes", len(all))
+	}
+	for _, r := range all {
+		if !strings.Contains(out.String(), r.Name) {
+			t.Errorf("--batch --help lacks the shipped recipe %s:\n%s", r.Name, out.String())
 		}
 	}
 }
