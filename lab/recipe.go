@@ -1081,6 +1081,11 @@ func (d *decoder) validate(root *yaml.Node, r *Recipe) {
 		d.fail(at("max_tokens"), "max_tokens", "must be positive (how many tokens the run trains on)")
 		return
 	}
+	if r.MaxTokens < int64(r.GlobalBatchSize) {
+		// the run trains whole steps (Steps rounds up): one batch, maybe far more than asked
+		d.warn(at("max_tokens"), "max_tokens %d is less than one global batch (global_batch_size %d): the run trains 1 step of %d tokens",
+			r.MaxTokens, r.GlobalBatchSize, r.GlobalBatchSize)
+	}
 	if !(r.Optimizer.LR > 0) {
 		d.fail(at("optimizer", "lr"), "optimizer.lr", "must be positive, got %v", r.Optimizer.LR)
 		return

@@ -357,3 +357,19 @@ func TestAutoAnnealPastTheEndWarning(t *testing.T) {
 		}
 	}
 }
+
+// TestRecipeMaxTokensBelowOneBatch: a max_tokens smaller than one global
+// batch (a shipped 2M-token-batch recipe given a short budget with --set)
+// trains one whole batch, far more than asked: a warning says so.
+func TestRecipeMaxTokensBelowOneBatch(t *testing.T) {
+	r, err := ParseRecipe("tiny.yaml", []byte(tinyRecipe), []string{"max_tokens=100"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "max_tokens 100 is less than one global batch (global_batch_size 256): the run trains 1 step of 256 tokens") {
+		t.Errorf("warnings %q", r.Warnings)
+	}
+	if r, err = ParseRecipe("tiny.yaml", []byte(tinyRecipe), []string{"max_tokens=300"}); err != nil || len(r.Warnings) != 0 {
+		t.Errorf("max_tokens of more than one batch: %v, warnings %q", err, r.Warnings)
+	}
+}
