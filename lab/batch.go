@@ -165,8 +165,11 @@ func PrintSummary(w io.Writer, s RunSummary) {
 	fmt.Fprintf(tw, "directory\t%s\n", s.Dir)
 	fmt.Fprintf(tw, "steps / tokens\t%d / %s\n", s.Steps, HumanCount(s.Tokens))
 	fmt.Fprintf(tw, "loss\tfirst %.4f → final %.4f (min %.4f)\n", s.FirstLoss, s.FinalLoss, s.MinLoss)
-	if s.AnnealStart > 0 {
+	switch {
+	case s.AnnealStart > 0: // Annealed, or a summary.json written before it was
 		fmt.Fprintf(tw, "anneal\tfrom %s tokens, final LR %.3g\n", HumanCount(s.AnnealStart), s.FinalLR)
+	case s.Annealed:
+		fmt.Fprintf(tw, "anneal\tfrom its start (load_path), final LR %.3g\n", s.FinalLR)
 	}
 	if line := sourcesLine(s.Sources); line != "" {
 		fmt.Fprintf(tw, "data\t%s\n", line)

@@ -1354,7 +1354,8 @@ type RunSummary struct {
 	FinalLoss    float64 `json:"final_loss"` // mean of the last 10 steps
 	MinLoss      float64 `json:"min_loss"`
 	FinalLR      float64 `json:"final_lr"`
-	AnnealStart  int64   `json:"anneal_start_tokens,omitempty"`
+	Annealed     bool    `json:"annealed,omitempty"`            // the run ended in an anneal (from AnnealStart)
+	AnnealStart  int64   `json:"anneal_start_tokens,omitempty"` // 0 for a stage-2 run, which anneals from its start
 	SpikeLoss    float64 `json:"spike_score_loss"`
 	SpikeGrad    float64 `json:"spike_score_grad_norm"`
 	TokensPerSec float64 `json:"tokens_per_s"`
@@ -1375,7 +1376,7 @@ func (r *Run) summarize(state string) RunSummary {
 		SpikeLoss: r.spikeLoss.Score(), SpikeGrad: r.spikeGrad.Score(), Seconds: r.before + time.Since(r.started).Seconds(),
 		Evals: r.lastEval, EvalsWhen: r.lastWhen, Soup: r.soup}
 	if r.st.Phase == "anneal" || r.st.AnnealTokens > 0 {
-		s.AnnealStart = r.st.AnnealStart
+		s.Annealed, s.AnnealStart = true, r.st.AnnealStart
 	}
 	if r.loader != nil {
 		s.Sources = r.loader.TokensBySource()

@@ -954,6 +954,16 @@ func TestStage2FromLoadPath(t *testing.T) {
 	if s2.FinalLR != 0 || s2.Steps != 5 {
 		t.Errorf("stage 2: %d steps, final LR %v; want 5 steps ending at LR 0", s2.Steps, s2.FinalLR)
 	}
+	// the summary says the run annealed, from its start (anneal_start_tokens
+	// 0 was left out of summary.json, and the table had no anneal line)
+	var table bytes.Buffer
+	PrintSummary(&table, s2)
+	if !s2.Annealed || !strings.Contains(table.String(), "anneal          from its start (load_path), final LR 0\n") {
+		t.Errorf("stage 2's summary: annealed %v\n%s", s2.Annealed, table.String())
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "s2", SummaryFile)); !bytes.Contains(b, []byte(`"annealed": true`)) {
+		t.Errorf("summary.json does not say the run annealed:\n%s", b)
+	}
 	// a fresh model starts near ln(2048) = 7.6; stage 2 starts near where stage 1 ended
 	if s2.FirstLoss > s1.FinalLoss+1 {
 		t.Errorf("stage 2 starts at loss %v, stage 1 ended at %v: the weights were not loaded", s2.FirstLoss, s1.FinalLoss)
