@@ -194,14 +194,18 @@ func checkEngineMemory(cmd string, cfg model.Config, batch, seq int, backend str
 }
 
 // engineMemoryNeed is the host memory bench and train count for a model and
-// micro-batch: on the CPU backend what the engine allocates
-// (model.EstimateCPUMemory), on another the host copy of the parameters; on
+// micro-batch: on the CPU backends what the engine allocates
+// (model.EstimateCPUMemory, EstimateCPU64Memory for cpu-f64), on another the
+// host copy of the parameters; on
 // both the step's ids and labels and the process itself with no tokenizer
 // (lab.ProcessMemory, which a run's estimate counts too).
 func engineMemoryNeed(cfg model.Config, batch, seq int, backend string) int64 {
 	need := 4 * cfg.NumParams()
-	if backend == "cpu" {
+	switch backend {
+	case "cpu":
 		need = model.EstimateCPUMemory(cfg, batch, seq)
+	case "cpu-f64":
+		need = model.EstimateCPU64Memory(cfg, batch, seq)
 	}
 	return min(need, math.MaxInt64/2) + 8*int64(batch*seq) + lab.ProcessMemory(0)
 }

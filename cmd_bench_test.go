@@ -29,6 +29,7 @@ func TestEngineMemoryNeed(t *testing.T) {
 	}{
 		{"cpu", 2, 32, model.EstimateCPUMemory(cfg, 2, 32) + 8*64 + process},
 		{"cpu", 8, 512, model.EstimateCPUMemory(cfg, 8, 512) + 8*4096 + process},
+		{"cpu-f64", 8, 512, model.EstimateCPU64Memory(cfg, 8, 512) + 8*4096 + process}, // it counted a float32 host copy
 		{"cuda", 8, 512, 4*cfg.NumParams() + 8*4096 + process},
 	} {
 		if got := engineMemoryNeed(cfg, tc.batch, tc.seq, tc.backend); got != tc.want {
@@ -37,7 +38,9 @@ func TestEngineMemoryNeed(t *testing.T) {
 	}
 	huge := cfg
 	huge.NumHiddenLayers, huge.IntermediateSize = 1<<20, 1<<30
-	if got := engineMemoryNeed(huge, 256, 4096, "cpu"); got < math.MaxInt64/2 {
-		t.Errorf("absurd model: engineMemoryNeed %d, want at least math.MaxInt64/2 (saturated, not overflowed)", got)
+	for _, b := range []string{"cpu", "cpu-f64"} {
+		if got := engineMemoryNeed(huge, 256, 4096, b); got < math.MaxInt64/2 {
+			t.Errorf("absurd model on %s: engineMemoryNeed %d, want at least math.MaxInt64/2 (saturated, not overflowed)", b, got)
+		}
 	}
 }
