@@ -180,8 +180,9 @@ func expand(path string) ([]string, error) {
 		// doublestar: filepath.Glob's patterns plus ** (any number of
 		// directories) and {a,b}, as in olmo-cookbook recipes' paths. A
 		// wildcard does not match a hidden file or directory (one named
-		// in the pattern is matched), as in a shell, in Python's glob
-		// (OLMo-core's, for an exported recipe) and in a directory source.
+		// in the pattern is matched), as in a shell and in a directory
+		// source (the OLMo-core export lists the files where OLMo-core's
+		// glob, which matches hidden ones, would differ).
 		m, err := doublestar.FilepathGlob(path, doublestar.WithNoHidden())
 		if err != nil {
 			return nil, fmt.Errorf("bad glob: %w", err)

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -244,7 +246,7 @@ func (pl *plan) data() error {
 			if err != nil {
 				return err
 			}
-			out.Paths = append(out.Paths, g)
+			out.Paths = append(out.Paths, g...)
 		}
 		pl.sources = append(pl.sources, out)
 	}
@@ -254,8 +256,85 @@ func (pl *plan) data() error {
 var documentExts = []string{".jsonl", ".json", ".gz", ".zst", ".txt", ".md"}
 
 // tokenPath returns the path as OLMo-core's SourceMixtureConfig takes it: a
-// token file, or a glob ("*" and "**" only) of them.
-func (pl *plan) tokenPath(field, name, p string) (string, error) {
+// token file, a glob ("*" and "**" only) of them, or, where OLMo-core's
+// expansion of that glob would read other files than olmolab read (hidden
+// ones, which olmolab skips), olmolab's files one by one.
+func (pl *plan) tokenPath(field, name, p string) ([]string, error) {
+	g, err := pl.tokenGlob(field, name, p)
+	if err != nil || !strings.Contains(g, "*") {
+		return []string{g}, err
+	}
+	ours, err := data.SourceFiles(g)
+	if err != nil {
+		return []string{g}, nil // nothing here to compare (a cluster's path): OLMo-core expands it there
+	}
+	theirs := olmoCoreGlob(g)
+	sort.Strings(ours)
+	if reflect.DeepEqual(ours, theirs) {
+		return []string{g}, nil
+	}
+	var extra []string
+	for _, f := range theirs {
+		if _, found := slices.BinarySearch(ours, f); !found {
+			extra = append(extra, f)
+		}
+	}
+	if len(extra) > 3 {
+		extra = append(extra[:3], "…")
+	}
+	pl.notes = append(pl.notes, fmt.Sprintf("Source %q lists its %d token files one by one: OLMo-core's glob %s would also read %s (hidden files or directories, which olmolab skips).",
+		name, len(ours), g, strings.Join(extra, ", ")))
+	return ours, nil
+}
+
+// olmoCoreGlob expands pattern as OLMo-core's olmo_core.io.glob_directory
+// does for a local path (deterministic_glob_directory sorts it): every path
+// under the pattern's base directory (the components before the first "*"),
+// recursively when the pattern has "**", hidden ones included, that matches
+// the pattern turned into a regex ("**/" and "**" → ".*", "*" → "[^/]*").
+func olmoCoreGlob(pattern string) []string {
+	var base []string
+	for _, part := range strings.Split(pattern, "/") {
+		if strings.Contains(part, "*") {
+			break
+		}
+		base = append(base, part)
+	}
+	dir := strings.Join(base, "/")
+	if len(base) == 0 {
+		dir = "."
+	} else if dir == "" {
+		dir = "/"
+	}
+	re, err := regexp.Compile("^" + strings.NewReplacer(`\*\*/`, ".*", `\*\*`, ".*", `\*`, "[^/]*").Replace(regexp.QuoteMeta(pattern)) + "$")
+	if err != nil {
+		return nil
+	}
+	recurse := strings.Contains(pattern, "**")
+	var out []string
+	var list func(d string)
+	list = func(d string) {
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			return
+		}
+		for _, e := range ents {
+			p := filepath.Join(d, e.Name()) // Path(d) / name, as Python writes it
+			if re.MatchString(p) {
+				out = append(out, p)
+			}
+			if recurse && e.IsDir() {
+				list(p)
+			}
+		}
+	}
+	list(dir)
+	sort.Strings(out)
+	return out
+}
+
+// tokenGlob is tokenPath's path or glob: a directory becomes DIR/**/*.npy.
+func (pl *plan) tokenGlob(field, name, p string) (string, error) {
 	r := pl.r
 	hint := "\nHINT: `olmolab tokenize INPUT... --out DIR --tokenizer " + r.Tokenizer + "` writes OLMo .npy token files; point the source at DIR"
 	if strings.HasPrefix(p, "builtin:") {
@@ -334,7 +413,7 @@ func (pl *plan) validation() error {
 				skip = err
 				break
 			}
-			out.Paths = append(out.Paths, g)
+			out.Paths = append(out.Paths, g...)
 		}
 		if skip != nil {
 			msg := skip.Error()

@@ -424,6 +424,39 @@ func TestDirectorySourcesSkipHidden(t *testing.T) {
 	}
 }
 
+// TestExportedGlobReadsWhatOlmolabRead: OLMo-core expands a source's glob
+// with deterministic_glob_directory, a regex over every path under its base
+// (hidden ones included), where olmolab skips hidden files and directories.
+// Where the two would differ, the export lists olmolab's files one by one, so
+// the exported run trains on exactly what olmolab trained on.
+func TestExportedGlobReadsWhatOlmolabRead(t *testing.T) {
+	dir := t.TempDir()
+	d := filepath.Join(dir, "d")
+	for _, f := range []string{"a/part-0.npy", "a/part-1.npy", ".staging/part-9.npy", "a/.part-2.npy"} {
+		p := filepath.Join(d, f)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte{0, 0, 0, 0}, 0o644)
+	}
+	want := `["` + filepath.Join(d, "a", "part-0.npy") + `", "` + filepath.Join(d, "a", "part-1.npy") + `"]`
+	for _, path := range []string{d, d + "/**/*.npy"} {
+		r := shipped(t, "olmo2_1B_stage1", `dataset.sources=[{name: a, target_ratio: 1, paths: ["`+path+`"]}]`)
+		files := exportFiles(t, r, "x", 8, 1)
+		if !bytes.Contains(files["train.py"], []byte(want)) || bytes.Contains(files["train.py"], []byte("part-9")) || bytes.Contains(files["train.py"], []byte(".part-2")) {
+			t.Errorf("%s: train.py does not list olmolab's two files (and only them):\n%s", path, files["train.py"])
+		}
+		if !bytes.Contains(files["EXPORT.md"], []byte("hidden")) {
+			t.Errorf("%s: EXPORT.md does not say why the files are listed:\n%s", path, files["EXPORT.md"])
+		}
+	}
+	// without hidden files the glob stays a glob
+	os.RemoveAll(filepath.Join(d, ".staging"))
+	os.Remove(filepath.Join(d, "a", ".part-2.npy"))
+	r := shipped(t, "olmo2_1B_stage1", `dataset.sources=[{name: a, target_ratio: 1, paths: ["`+d+`"]}]`)
+	if files := exportFiles(t, r, "x", 8, 1); !bytes.Contains(files["train.py"], []byte(`["`+d+`/**/*.npy"]`)) {
+		t.Errorf("a directory without hidden files: not a glob:\n%s", files["train.py"])
+	}
+}
+
 func TestWriteDir(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
 	files := []File{{Name: "a", Mode: 0o644, Data: []byte("1")}, {Name: "b.sh", Mode: 0o755, Data: []byte("2")}}
