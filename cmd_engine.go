@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -199,6 +200,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	if *steps <= 0 || *batch <= 0 || *seq <= 1 {
 		return usageError{"train: --steps, --batch must be positive and --seq at least 2"}
+	}
+	if !slices.Contains(model.BackendNames(), *backend) { // bad input (exit 2), as eval and verify answer it
+		return inputError{fmt.Errorf("unknown backend %q (available: %s)", *backend, strings.Join(model.BackendNames(), ", "))}
 	}
 	if err := checkEngineMemory("train", cfg, *batch, *seq, *backend); err != nil {
 		return err

@@ -46,6 +46,8 @@ func TestCLI(t *testing.T) {
 		{"verify missing case", []string{"verify", "--model", golden, "--case", "nope.safetensors"}, 2, "", "nope.safetensors"},
 		{"unknown preset", []string{"train", "--preset", "olmo3_huge"}, 2, "", "unknown model preset"},
 		{"unknown backend", []string{"verify", "--backend", "tpu", "--model", golden, "--case", filepath.Join(golden, "case.safetensors")}, 2, "", `unknown backend "tpu"`},
+		{"train unknown backend", []string{"train", "--backend", "tpu", "--steps", "1"}, 2, "", `unknown backend "tpu"`},
+		{"eval unknown backend", []string{"eval", "--backend", "tpu", "--model", golden, "--tasks", "arith", "--limit", "1"}, 2, "", `unknown backend "tpu"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
