@@ -550,6 +550,12 @@ func (l *lineWriter) printf(format string, args ...any) {
 // sweepStatus is `olmolab sweep --status DIR`: each sweep's runs and their
 // state, read from the run directories (no scheduler is asked).
 func sweepStatus(runsDir, prefix string, stdout io.Writer) error {
+	const hint = "HINT: give the runs directory the sweep was made with (its --runs, default runs)"
+	if st, err := os.Stat(runsDir); errors.Is(err, os.ErrNotExist) {
+		return inputError{fmt.Errorf("sweep --status %s: no such directory; %s", runsDir, hint)}
+	} else if err == nil && !st.IsDir() {
+		return inputError{fmt.Errorf("sweep --status %s: a file, not a directory; %s", runsDir, hint)}
+	}
 	var paths []string
 	if prefix != "" {
 		p := sweep.ManifestPath(runsDir, prefix)

@@ -422,3 +422,18 @@ func TestSweepKeepsAnotherSweepsManifest(t *testing.T) {
 		t.Errorf("--status after adding a run: exit %d\n%s", code, stdout)
 	}
 }
+
+// TestSweepStatusMissingDir: --status on a directory that does not exist (a
+// mistyped --runs) says which command and what to give, not a bare stat error.
+func TestSweepStatusMissingDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nosuch")
+	code, _, stderr := runCLI("sweep", "--status", dir)
+	if code != 2 {
+		t.Errorf("exit %d, want 2\n%s", code, stderr)
+	}
+	for _, want := range []string{"sweep --status " + dir + ": no such directory", "HINT:"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+}
