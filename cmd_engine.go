@@ -202,7 +202,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return usageError{"train: --steps, --batch must be positive and --seq at least 2"}
 	}
 	if !slices.Contains(model.BackendNames(), *backend) { // bad input (exit 2), as eval and verify answer it
-		return inputError{fmt.Errorf("unknown backend %q (available: %s)", *backend, strings.Join(model.BackendNames(), ", "))}
+		return inputError{model.UnknownBackend(*backend)}
 	}
 	if err := checkEngineMemory("train", cfg, *batch, *seq, *backend); err != nil {
 		return err

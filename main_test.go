@@ -48,6 +48,9 @@ func TestCLI(t *testing.T) {
 		{"unknown backend", []string{"verify", "--backend", "tpu", "--model", golden, "--case", filepath.Join(golden, "case.safetensors")}, 2, "", `unknown backend "tpu"`},
 		{"train unknown backend", []string{"train", "--backend", "tpu", "--steps", "1"}, 2, "", `unknown backend "tpu"`},
 		{"eval unknown backend", []string{"eval", "--backend", "tpu", "--model", golden, "--tasks", "arith", "--limit", "1"}, 2, "", `unknown backend "tpu"`},
+		// a default build asked for the GPU says how to get one that has it
+		{"train cuda in a default build", []string{"train", "--backend", "cuda", "--steps", "1"}, 2, "", "has no CUDA engine. HINT: on a machine with an NVIDIA GPU"},
+		{"eval cuda in a default build", []string{"eval", "--backend", "cuda", "--model", golden, "--tasks", "arith", "--limit", "1"}, 2, "", "has no CUDA engine. HINT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer

@@ -840,6 +840,7 @@ func (d *decoder) schedule(n *yaml.Node, s *Schedule) {
 		s.Kind = strings.ToLower(d.str(n, "schedule"))
 		return
 	}
+	var decay *yaml.Node
 	d.fields(n, "schedule", func(k string, v *yaml.Node) bool {
 		f := join("schedule", k)
 		switch k {
@@ -852,7 +853,7 @@ func (d *decoder) schedule(n *yaml.Node, s *Schedule) {
 		case "t_max", "max_tokens":
 			s.MaxTokens = d.count(v, f)
 		case "decay_fraction":
-			s.DecayFraction = d.float(v, f)
+			s.DecayFraction, decay = d.float(v, f), v
 		case "warmup_min_lr":
 			s.WarmupMinLR = d.float(v, f)
 		default:
@@ -860,6 +861,9 @@ func (d *decoder) schedule(n *yaml.Node, s *Schedule) {
 		}
 		return true
 	})
+	if decay != nil && s.Kind != "wsd" {
+		d.warn(decay, "schedule.decay_fraction has no effect on a %s schedule: only wsd decays for a fraction of t_max", s.Kind)
+	}
 }
 
 func (d *decoder) sources(n *yaml.Node, field string) []data.SourceSpec {

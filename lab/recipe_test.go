@@ -373,3 +373,27 @@ func TestRecipeMaxTokensBelowOneBatch(t *testing.T) {
 		t.Errorf("max_tokens of more than one batch: %v, warnings %q", err, r.Warnings)
 	}
 }
+
+// TestDecayFractionOnlyForWSD: decay_fraction shapes only a wsd schedule; on
+// any other it did nothing without a word.
+func TestDecayFractionOnlyForWSD(t *testing.T) {
+	for _, c := range []struct {
+		sched string
+		warn  bool
+	}{
+		{"schedule: {name: cosine, warmup_tokens: 512, decay_fraction: 0.3}", true},
+		{"schedule: {decay_fraction: 0.3, name: linear}", true},
+		{"schedule: {name: wsd, warmup_tokens: 512, decay_fraction: 0.3}", false},
+		{"schedule: {name: cosine, warmup_tokens: 512}", false},
+	} {
+		src := strings.Replace(tinyRecipe, "schedule: {name: cosine, warmup_tokens: 512}", c.sched, 1)
+		r, err := ParseRecipe("tiny.yaml", []byte(src), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.sched, err)
+		}
+		got := strings.Contains(strings.Join(r.Warnings, "\n"), "schedule.decay_fraction has no effect")
+		if got != c.warn {
+			t.Errorf("%s: warned %v, want %v (%q)", c.sched, got, c.warn, r.Warnings)
+		}
+	}
+}

@@ -305,9 +305,19 @@ func RegisterScoringBackend(name string, f BackendFactory) { scoringBackends[nam
 func NewBackend(name string, cfg Config, B, T int) (Backend, error) {
 	f, ok := backends[name]
 	if !ok {
-		return nil, fmt.Errorf("unknown backend %q (available: %s)", name, strings.Join(BackendNames(), ", "))
+		return nil, UnknownBackend(name)
 	}
 	return f(cfg, B, T)
+}
+
+// UnknownBackend is the error for a backend name this build does not have;
+// a CUDA one says how to get a build that has it.
+func UnknownBackend(name string) error {
+	err := fmt.Errorf("unknown backend %q (available: %s)", name, strings.Join(BackendNames(), ", "))
+	if strings.HasPrefix(name, "cuda") {
+		err = fmt.Errorf("%w: this build of olmolab has no CUDA engine. HINT: on a machine with an NVIDIA GPU, build one with scripts/setup-cuda.sh (or go build -tags cuda .; README: GPU)", err)
+	}
+	return err
 }
 
 // BackendNames lists the registered backends, sorted.

@@ -717,7 +717,16 @@ func (t SNRTable) Describe() string {
 
 // DescribeFinals says which scores are a run's final ones (the mean, the
 // per-run signal, decision accuracy); printed tables say it under Describe.
+// Pooled noise takes its signal from last-N means instead, which it says.
 func (t SNRTable) DescribeFinals() string {
+	s := t.describeFinals()
+	if t.NoiseMode == NoisePooled.String() {
+		s += " (with pooled noise they give the mean column and decision accuracy; the signal uses each run's last-N mean)"
+	}
+	return s
+}
+
+func (t SNRTable) describeFinals() string {
 	switch {
 	case t.SubRuns:
 		return "final scores: each run's last evaluation of its own weights; soups and their ingredients count as runs of their own (--soups)"

@@ -394,6 +394,9 @@ func TestSNRSoupFinal(t *testing.T) {
 		}
 	}
 	two := []RunEvals{a, soup, b, {Name: "b/soup", Records: []EvalRecord{rec("b/soup", 300, 0.5)}}}
+	if tab, _ := SNR(two, SNROptions{LastN: 3, Noise: NoisePooled}); !strings.HasSuffix(tab.DescribeFinals(), "the signal uses each run's last-N mean)") {
+		t.Errorf("pooled noise: the final-scores line does not say the signal uses last-N means: %q", tab.DescribeFinals())
+	}
 	if tab, _ := SNR(two, SNROptions{LastN: 3, SoupFinal: map[string]bool{"a": true, "b": true}}); !strings.Contains(tab.DescribeFinals(), "for a, b, which ended with their recipes' soups") {
 		t.Errorf("two soups: %q", tab.DescribeFinals())
 	}
