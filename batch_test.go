@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -55,7 +57,9 @@ func TestBatch(t *testing.T) {
 }
 
 // TestBatchOLMESSplit: a run's OLMES task whose data directory lacks OLMES's
-// split is refused with a hint a run can follow (--split is olmolab eval's).
+// split is refused with a hint a run can follow (eval.split; --split is
+// olmolab eval's), and following it, the run scores the shared data's
+// validation split in the run and says so where its scores are read.
 func TestBatchOLMESSplit(t *testing.T) {
 	olmesData := filepath.Join("..", "shared", "data", "olmes")
 	if _, err := os.Stat(olmesData); err != nil {
@@ -67,11 +71,41 @@ func TestBatchOLMESSplit(t *testing.T) {
 	code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--set", "eval.tasks=[arc_easy]"}, &out, &errb)
 	got := strings.Join(strings.Fields(errb.String()), " ")
 	if code != exitBadInput || !strings.Contains(got, "eval.tasks: olmes: "+olmesData+": no test split of arc_easy") ||
-		!strings.Contains(got, "a run's eval.tasks score OLMES's split: point OLMOLAB_OLMES_DATA at a directory that holds it, or leave arc_easy out") {
+		!strings.Contains(got, "or in a run with eval.split: validation in its recipe (--set eval.split=validation)") {
 		t.Errorf("exit %d:\n%s", code, errb.String())
 	}
 	if ents, _ := os.ReadDir(runs); len(ents) != 0 {
 		t.Errorf("the refused run wrote %v", ents)
+	}
+
+	out.Reset()
+	errb.Reset()
+	code = run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "v", "--set", "eval.tasks=[arc_easy, piqa]",
+		"--set", "eval.split=validation", "--set", "eval.limit=3"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errb.String())
+	}
+	var splits []string
+	b, _ := os.ReadFile(filepath.Join(runs, "v", "evals.jsonl"))
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r struct{ Task, Split string }
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		splits = append(splits, r.Task+" "+r.Split)
+	}
+	for _, task := range []string{"arc_easy", "piqa"} {
+		if !slices.Contains(splits, task+" validation") || slices.Contains(splits, task+" ") {
+			t.Errorf("evals.jsonl: %s not all on the validation split: %v", task, splits)
+		}
+	}
+	if !strings.Contains(out.String(), `"task":"arc_easy","formulation":"rc","split":"validation"`) {
+		t.Errorf("stdout's eval event lacks the split:\n%s", out.String())
+	}
+	for _, re := range []string{`eval \(final\) step \d+: arc_easy \(validation\) \d`, `(?m)^  piqa +validation +rc +acc_per_char `} {
+		if !regexp.MustCompile(re).MatchString(errb.String()) {
+			t.Errorf("stderr lacks %s:\n%s", re, errb.String())
+		}
 	}
 }
 

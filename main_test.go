@@ -221,7 +221,7 @@ func TestEvalLimitAndSplit(t *testing.T) {
 		{"dump", []string{"--tasks", dump, "--limit", "3"}, 0, "arc_easy rc olmes 3 acc_per_char"},
 		{"olmes task on its split", []string{"--tasks", "piqa", "--limit", "4"}, 0, "piqa rc olmes 4 acc_per_char"},
 		{"another split", []string{"--tasks", "arc_easy", "--split", "validation", "--limit", "2"}, 0, "arc_easy rc olmes 2 acc_per_char"},
-		{"missing split", []string{"--tasks", "arc_easy"}, 2, "olmolab eval --split validation scores that one instead of OLMES's test split"},
+		{"missing split", []string{"--tasks", "arc_easy"}, 2, "score that one instead of the test split with olmolab eval --split validation, or in a run with eval.split: validation in its recipe"},
 		{"bad split", []string{"--tasks", "arc_easy", "--split", "dev"}, 2, `eval: --split "dev": want train, validation or test`},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,9 +1,11 @@
 package lab
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -110,7 +112,7 @@ func eventLine(e Event) string {
 		var parts []string
 		for _, s := range e.Evals {
 			if s.Primary {
-				parts = append(parts, fmt.Sprintf("%s %.3f", s.Task, s.Value))
+				parts = append(parts, fmt.Sprintf("%s %.3f", scoreTask(s), s.Value))
 			}
 		}
 		return fmt.Sprintf("eval (%s) step %d: %s", e.Message, e.Step, strings.Join(parts, ", "))
@@ -200,13 +202,33 @@ func PrintSummary(w io.Writer, s RunSummary) {
 	}
 }
 
+// scoreTask names a score's task with the split it was scored on where it is
+// an OLMES benchmark's ("arc_easy (validation)"): a validation split's scores
+// are not OLMES's published test-split figures.
+func scoreTask(s EvalScore) string {
+	if s.Split == "" {
+		return s.Task
+	}
+	return s.Task + " (" + s.Split + ")"
+}
+
 func printScores(w io.Writer, scores []EvalScore) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  task\tformulation\tmetric\tvalue")
+	split := slices.ContainsFunc(scores, func(s EvalScore) bool { return s.Split != "" })
+	if split {
+		fmt.Fprintln(tw, "  task\tsplit\tformulation\tmetric\tvalue")
+	} else {
+		fmt.Fprintln(tw, "  task\tformulation\tmetric\tvalue")
+	}
 	sorted := append([]EvalScore(nil), scores...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Task < sorted[j].Task })
 	for _, s := range sorted {
-		if s.Primary || strings.HasPrefix(s.Metric, "bits_per_byte") {
+		if !s.Primary && !strings.HasPrefix(s.Metric, "bits_per_byte") {
+			continue
+		}
+		if split {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%.4f\n", s.Task, cmp.Or(s.Split, "-"), s.Formulation, s.Metric, s.Value)
+		} else {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%.4f\n", s.Task, s.Formulation, s.Metric, s.Value)
 		}
 	}

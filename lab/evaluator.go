@@ -83,7 +83,7 @@ func (e *OLMESEvaluator) Evaluate(ctx context.Context, b model.Backend, tok data
 	var out []EvalScore
 	for _, s := range res.Scores {
 		for _, m := range sortedMetricNames(s.Metrics) {
-			out = append(out, EvalScore{Task: s.Task, Formulation: s.Formulation.String(), Metric: m, Value: s.Metrics[m], Primary: m == s.Primary})
+			out = append(out, EvalScore{Task: s.Task, Formulation: s.Formulation.String(), Split: s.Split, Metric: m, Value: s.Metrics[m], Primary: m == s.Primary})
 		}
 	}
 	return out, nil
@@ -94,7 +94,7 @@ func (e *OLMESEvaluator) load(spec EvalSpec) ([]*olmes.Task, error) {
 	if kb == nil {
 		kb = e.KB
 	}
-	key := fmt.Sprintf("%s|%d|%p", strings.Join(spec.Tasks, ","), spec.Limit, kb)
+	key := fmt.Sprintf("%s|%d|%s|%p", strings.Join(spec.Tasks, ","), spec.Limit, spec.Split, kb)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.key == key && e.tasks != nil {
@@ -104,7 +104,7 @@ func (e *OLMESEvaluator) load(spec EvalSpec) ([]*olmes.Task, error) {
 	// and the command's on the same checkpoint are of the same instances: OLMES's
 	// seeded subsample of a benchmark (not its first instances in file order),
 	// the built-in tasks' own sample, the first instances of a request dump.
-	opts := olmes.LoadOptions{DataDir: e.DataDir, KB: kb}
+	opts := olmes.LoadOptions{DataDir: e.DataDir, KB: kb, Build: olmes.BuildOptions{Split: spec.Split}}
 	if spec.Limit != 0 {
 		opts.Builtin.Limit = spec.Limit
 		opts.Build.Limit = spec.Limit

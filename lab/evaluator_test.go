@@ -1,10 +1,13 @@
 package lab
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -105,4 +108,105 @@ func TestEvalTruncationWarns(t *testing.T) {
 	if n := strings.Count(string(b), "longer than the run's 32-token rows"); n != 1 {
 		t.Errorf("%d truncation warnings in events.jsonl, want 1 (the run evaluates several times)", n)
 	}
+}
+
+// writeARCEasyDev writes n ARC-Easy questions as ARC's published
+// validation file (ARC-Easy-Dev.jsonl) under dir: a data directory with the
+// validation split only, as shared/data/olmes and most HF downloads are.
+func writeARCEasyDev(t *testing.T, dir string, n int) {
+	t.Helper()
+	var lines []byte
+	for i := range n {
+		row, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("q%d", i), "answerKey": "A",
+			"question": map[string]any{"stem": fmt.Sprintf("What is %d plus one?", i), "choices": []any{
+				map[string]any{"label": "A", "text": fmt.Sprint(i + 1)}, map[string]any{"label": "B", "text": fmt.Sprint(i + 2)}}}})
+		lines = append(append(lines, row...), '\n')
+	}
+	p := filepath.Join(dir, "ARC-V1-Feb2018-2", "ARC-Easy", "ARC-Easy-Dev.jsonl")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, lines, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunEvalSplit: a recipe's eval.split scores its OLMES tasks on that
+// split, which is all a data directory of validation splits allows (without
+// it the run is refused before training, with a hint naming eval.split); the
+// split is in evals.jsonl, the eval events and the summary.
+func TestRunEvalSplit(t *testing.T) {
+	dir := t.TempDir()
+	writeARCEasyDev(t, dir, 6)
+	root := t.TempDir()
+	_, err := StartRun(context.Background(), RunParams{Recipe: parseTiny(t, "eval.tasks=[arc_easy]"), RunsDir: root, Name: "test", Evaluator: NewOLMESEvaluator(dir), PeakFLOPS: 1e11})
+	if err == nil || !strings.Contains(err.Error(), "tiny.yaml: eval.tasks:") || !strings.Contains(err.Error(), "no test split of arc_easy") ||
+		!strings.Contains(err.Error(), "eval.split: validation in its recipe (--set eval.split=validation)") {
+		t.Fatalf("OLMES's test split, which the data lacks: got %v", err)
+	}
+	sum, err := runToEnd(t, RunParams{Recipe: parseTiny(t, "eval.tasks=[arc_easy, fact_qa_seen]", "eval.split=validation", "eval.limit=4"),
+		RunsDir: root, Name: "val", Evaluator: NewOLMESEvaluator(dir)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	splits := func(scores []EvalScore) map[string]string {
+		out := map[string]string{}
+		for _, s := range scores {
+			out[s.Task] = s.Split
+		}
+		return out
+	}
+	want := map[string]string{"arc_easy": "validation", "fact_qa_seen": ""} // built-in tasks have no split
+	if got := splits(sum.Evals); !maps.Equal(got, want) {
+		t.Errorf("summary's splits %v, want %v", got, want)
+	}
+	recs := readLines[EvalRecord](t, filepath.Join(root, "val", EvalsFile))
+	if len(recs) == 0 {
+		t.Fatal("no evals.jsonl records")
+	}
+	for _, r := range recs {
+		if r.Split != want[r.Task] {
+			t.Errorf("evals.jsonl: %s %s split %q, want %q", r.Task, r.Metric, r.Split, want[r.Task])
+		}
+	}
+	n := 0
+	for _, e := range readLines[Event](t, filepath.Join(root, "val", EventsFile)) {
+		if e.Type == EvEval {
+			n++
+			if got := splits(e.Evals); !maps.Equal(got, want) {
+				t.Errorf("eval event's splits %v, want %v", got, want)
+			}
+			if line := eventLine(e); !strings.Contains(line, "arc_easy (validation) ") {
+				t.Errorf("progress line %q does not say arc_easy's split", line)
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no eval events")
+	}
+	var b strings.Builder
+	printScores(&b, sum.Evals)
+	if !regexp.MustCompile(`(?m)^  task +split +formulation +metric +value$`).MatchString(b.String()) ||
+		!regexp.MustCompile(`(?m)^  arc_easy +validation +rc +acc_per_char `).MatchString(b.String()) ||
+		!regexp.MustCompile(`(?m)^  fact_qa_seen +- +`).MatchString(b.String()) {
+		t.Errorf("summary table:\n%s", b.String())
+	}
+}
+
+// readLines decodes a JSONL file, a T a line.
+func readLines[T any](t *testing.T, path string) []T {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []T
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var v T
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatalf("%s: %v: %q", path, err, l)
+		}
+		out = append(out, v)
+	}
+	return out
 }

@@ -128,7 +128,11 @@ type EvalSpec struct {
 	IntervalSteps int  // 0: only at the phase boundaries and the end
 	AtAnneal      bool // evaluate just before an anneal starts
 	Limit         int  // instances per task (0: all)
-	Val           ValSpec
+	// Split is the dataset split of the OLMES benchmarks among Tasks: "train",
+	// "validation" or "test", as olmolab eval --split; "": OLMES's own for each
+	// (test where it is labelled). Built-in tasks and request dumps ignore it.
+	Split string
+	Val   ValSpec
 	// World is the run's world, which its built-in tasks are about (the
 	// recipe's world:); set by the run, not read from YAML. Nil: the evaluator's.
 	World *world.KB `json:"-"`
@@ -390,7 +394,7 @@ var recipeKeyNames = []string{
 	"flag_sigma", "global_batch_size", "identifier", "ingredients", "interval", "keep", "learning_rate", "limit",
 	"load_path", "lr", "max_grad_norm", "max_tokens", "min_points", "mix", "mixes", "model", "name", "optimizer", "paths",
 	"people", "preset", "rank_microbatch_size", "regions", "schedule", "seed", "seeds", "sequence_length", "sigma", "soup",
-	"sources", "spikes", "strict", "t_max", "t_warmup", "target_ratio", "tasks", "tokenizer", "tokens", "towns_per_region",
+	"sources", "spikes", "split", "strict", "t_max", "t_warmup", "target_ratio", "tasks", "tokenizer", "tokens", "towns_per_region",
 	"type", "val", "warmup_min_lr", "warmup_tokens", "weight_decay", "window", "world", "z_loss",
 }
 
@@ -967,6 +971,9 @@ func (d *decoder) soup(n *yaml.Node, s *SoupSpec) {
 	})
 }
 
+// evalSplits are the values of eval.split, olmolab eval --split's.
+var evalSplits = []string{"train", "validation", "test"}
+
 func (d *decoder) eval(n *yaml.Node, e *EvalSpec) {
 	d.fields(n, "eval", func(k string, v *yaml.Node) bool {
 		f := join("eval", k)
@@ -979,6 +986,10 @@ func (d *decoder) eval(n *yaml.Node, e *EvalSpec) {
 			e.AtAnneal = d.boolean(v, f)
 		case "limit":
 			e.Limit = d.integer(v, f)
+		case "split":
+			if e.Split = d.str(v, f); e.Split != "" && !slices.Contains(evalSplits, e.Split) {
+				d.fail(v, f, "want train, validation or test (the split of the OLMES benchmarks in eval.tasks; leave it out for OLMES's own), got %q", e.Split)
+			}
 		case "val":
 			d.val(v, &e.Val)
 		default:

@@ -397,3 +397,42 @@ func TestDecayFractionOnlyForWSD(t *testing.T) {
 		}
 	}
 }
+
+// TestRecipeEvalSplit: eval.split takes olmolab eval --split's values, from
+// the file or from --set; anything else names the file, line and field. A
+// run's recipe.yaml keeps it.
+func TestRecipeEvalSplit(t *testing.T) {
+	for _, tc := range []struct {
+		name, add string
+		set       []string
+		want      string // the split, or an error's text
+	}{
+		{"absent", "", nil, ""},
+		{"in the file", "eval: {tasks: [arc_easy], split: validation}\n", nil, "validation"},
+		{"from --set", "eval: {tasks: [arc_easy]}\n", []string{"eval.split=validation"}, "validation"},
+		{"--set over the file", "eval: {tasks: [arc_easy], split: test}\n", []string{"eval.split=train"}, "train"},
+		{"bad value", "eval: {tasks: [arc_easy], split: dev}\n", nil, `tiny.yaml:15:34: eval.split: want train, validation or test (the split of the OLMES benchmarks in eval.tasks; leave it out for OLMES's own), got "dev"`},
+		{"bad --set", "", []string{"eval.split=val"}, `tiny.yaml: eval.split: want train, validation or test`},
+		{"not a string", "eval: {split: [validation]}\n", nil, "tiny.yaml:15:15: eval.split: want a string"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := ParseRecipe("tiny.yaml", []byte(tinyRecipe+tc.add), tc.set)
+			if strings.Contains(tc.want, ":") {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("got %v, want %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Eval.Split != tc.want {
+				t.Errorf("eval.split %q, want %q", r.Eval.Split, tc.want)
+			}
+			again, err := ParseRecipe("recipe.yaml", r.YAML(), nil)
+			if err != nil || again.Eval.Split != tc.want {
+				t.Errorf("recipe.yaml gives eval.split %q (%v), want %q", again.Eval.Split, err, tc.want)
+			}
+		})
+	}
+}

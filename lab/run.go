@@ -1328,6 +1328,7 @@ type EvalRecord struct {
 	Why     string    `json:"why"`
 	Task    string    `json:"task"`
 	Form    string    `json:"formulation,omitempty"`
+	Split   string    `json:"split,omitempty"` // an OLMES benchmark's dataset split
 	Metric  string    `json:"metric"`
 	Value   float64   `json:"value"`
 	Primary bool      `json:"primary,omitempty"`
@@ -1338,7 +1339,7 @@ func (r *Run) recordEval(run, why string, scores []EvalScore) {
 	now := time.Now()
 	for _, s := range scores {
 		r.evals.write(EvalRecord{Run: run, Step: r.st.Step, Tokens: r.st.Tokens, Phase: r.st.Phase, Why: why,
-			Task: s.Task, Form: s.Formulation, Metric: s.Metric, Value: s.Value, Primary: s.Primary, Time: now})
+			Task: s.Task, Form: s.Formulation, Split: s.Split, Metric: s.Metric, Value: s.Value, Primary: s.Primary, Time: now})
 	}
 	r.emit(Event{Type: EvEval, Evals: scores, Message: why})
 }

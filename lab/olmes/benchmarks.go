@@ -1,6 +1,7 @@
 package olmes
 
 import (
+	"cmp"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -380,20 +381,32 @@ func (b *benchmark) loadRows(dataDir, subject, split string) ([]Doc, string, err
 		what += " (" + subject + ")"
 	}
 	hint := "looked for an HF datasets save_to_disk directory or published JSONL at:\n  " + strings.Join(tried, "\n  ")
-	// A data directory often holds only some splits (shared/data/olmes has the validation splits): say which.
+	// A data directory often holds only some splits (shared/data/olmes has the validation splits, published
+	// files are often only the dev set): say which.
 	for _, other := range []string{"validation", "test", "train"} {
 		if other == split {
 			continue
 		}
 		for _, root := range roots {
+			var found string
 			for _, pat := range b.hf {
 				dir := filepath.Join(root, filepath.FromSlash(strings.NewReplacer("{split}", other, "{subject}", subject).Replace(pat)))
 				if st, err := os.Stat(dir); (err == nil && st.IsDir()) || fileExists(dir+".jsonl") || fileExists(dir+".jsonl.gz") {
-					// a run has no --split: its eval.tasks score OLMES's split
-					hint = fmt.Sprintf("%s holds the %s split of %s (%s); olmolab eval --split %s scores that one instead of OLMES's %s split (a run's eval.tasks score OLMES's split: point OLMOLAB_OLMES_DATA at a directory that holds it, or leave %s out)\n%s",
-						dataDir, other, what, dir, other, split, b.Name, hint)
-					return nil, "", &InputError{Path: dataDir, Msg: fmt.Sprintf("no %s split of %s", split, what), Hint: hint}
+					found = cmp.Or(found, dir)
 				}
+			}
+			for _, pf := range b.pub {
+				for _, rel := range pf.paths(other) {
+					if p := filepath.Join(root, filepath.FromSlash(rel)); fileExists(p) {
+						found = cmp.Or(found, p)
+					}
+				}
+			}
+			if found != "" {
+				// olmolab eval has --split, a run its recipe's eval.split
+				hint = fmt.Sprintf("%s holds the %s split of %s (%s); score that one instead of the %s split with olmolab eval --split %s, or in a run with eval.split: %s in its recipe (--set eval.split=%s)\n%s",
+					dataDir, other, what, found, split, other, other, other, hint)
+				return nil, "", &InputError{Path: dataDir, Msg: fmt.Sprintf("no %s split of %s", split, what), Hint: hint}
 			}
 		}
 	}

@@ -36,6 +36,7 @@ type Score struct {
 	Task        string                        `json:"task"`
 	Formulation Formulation                   `json:"formulation"`
 	Group       string                        `json:"group,omitempty"`
+	Split       string                        `json:"split,omitempty"` // an OLMES benchmark's dataset split (Task.Split)
 	Primary     string                        `json:"primary_metric"`
 	Instances   int                           `json:"instances"`
 	Metrics     map[string]float64            `json:"metrics"`
@@ -140,7 +141,7 @@ func Evaluate(ctx context.Context, be model.Backend, tok data.Tokenizer, tasks [
 			subs[i] = in.Subtask
 		}
 		m, sub := aggregate(docs, subs, t.Macro)
-		res.Scores = append(res.Scores, Score{Task: t.Name, Formulation: t.Formulation, Group: t.Group,
+		res.Scores = append(res.Scores, Score{Task: t.Name, Formulation: t.Formulation, Group: t.Group, Split: t.Split,
 			Primary: t.Primary, Instances: len(t.Instances), Metrics: m, Subtasks: sub})
 	}
 	res.Seconds = time.Since(start).Seconds()

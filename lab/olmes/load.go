@@ -1,6 +1,7 @@
 package olmes
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -76,6 +77,7 @@ func LoadTask(name string, f Formulation, o LoadOptions) (*Task, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.Split = cmp.Or(o.Build.Split, b.Split)
 	if strings.HasPrefix(strings.ToLower(base), "mmlu_") {
 		t.Name = strings.ToLower(base)
 	}

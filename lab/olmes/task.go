@@ -70,6 +70,9 @@ type Task struct {
 	// Group says what the task is for: "olmes" for the standard benchmarks, "development" or "unseen" for
 	// built-in tasks (OLMo 2's split: development tasks guide choices, unseen ones only report).
 	Group string
+	// Split is the dataset split an OLMES benchmark's instances come from ("test", "validation", …: OLMES's
+	// own, or BuildOptions.Split); "" for built-in tasks and request dumps.
+	Split string
 	// Macro averages the per-subtask means with equal weight (MMLU, olmes.md §3) instead of pooling instances.
 	Macro     bool
 	Instances []Instance
