@@ -210,3 +210,49 @@ func readLines[T any](t *testing.T, path string) []T {
 	}
 	return out
 }
+
+// TestRunEvalRequestDump: a recipe's eval.tasks takes an oe-eval request dump
+// as olmolab eval --tasks does, a relative path from the directory olmolab
+// runs in (as the recipe's data paths are), and the split its config.json
+// names is recorded with its scores; eval.split leaves a dump alone.
+func TestRunEvalRequestDump(t *testing.T) {
+	work := t.TempDir()
+	dump := filepath.Join(work, "dumps", "arc_easy", "val_rc_5shot")
+	if err := os.MkdirAll(dump, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var lines []byte
+	for doc := range 3 {
+		for idx, c := range []string{" red", " blue"} {
+			row, _ := json.Marshal(map[string]any{"request_type": "loglikelihood", "task_name": "arc_easy", "doc_id": doc, "idx": idx, "label": 0,
+				"native_id": fmt.Sprintf("q%d", doc), "request": map[string]any{"context": fmt.Sprintf("Question: colour %d?\nAnswer:", doc), "continuation": c},
+				"doc": map[string]any{"id": fmt.Sprintf("q%d", doc), "query": fmt.Sprintf("Question: colour %d?\nAnswer:", doc), "choices": []string{"red", "blue"}, "gold": 0}})
+			lines = append(append(lines, row...), '\n')
+		}
+	}
+	cfg := `{"task_name": "arc_easy", "task_config": {"task_name": "arc_easy", "task_core": "arc_easy", "split": "validation", "num_shots": 5, "primary_metric": "acc_raw"}}`
+	if os.WriteFile(filepath.Join(dump, "requests.jsonl"), lines, 0o644) != nil || os.WriteFile(filepath.Join(dump, "config.json"), []byte(cfg), 0o644) != nil {
+		t.Fatal("writing the dump")
+	}
+	t.Chdir(work)
+	root := t.TempDir()
+	sum, err := runToEnd(t, RunParams{Recipe: parseTiny(t, "eval.tasks=[dumps/arc_easy/val_rc_5shot]", "eval.split=test"),
+		RunsDir: root, Name: "d", Evaluator: NewOLMESEvaluator(t.TempDir())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var primary []string
+	for _, s := range sum.Evals {
+		if s.Primary {
+			primary = append(primary, s.Task+" "+s.Split+" "+s.Metric)
+		}
+	}
+	if want := []string{"arc_easy validation acc_raw"}; !slices.Equal(primary, want) {
+		t.Errorf("the dump's primary scores %v, want %v", primary, want)
+	}
+	for _, r := range readLines[EvalRecord](t, filepath.Join(root, "d", EvalsFile)) {
+		if r.Split != "validation" {
+			t.Errorf("evals.jsonl: %s %s split %q, want the dump's validation", r.Task, r.Metric, r.Split)
+		}
+	}
+}

@@ -575,6 +575,7 @@ func LoadRequestsTask(path string) (*Task, error) {
 		return nil, withPath(err, path)
 	}
 	if cfg, err := ReadTaskConfig(filepath.Join(filepath.Dir(path), "config.json")); err == nil && cfg.PrimaryMetric != "" {
+		t.Split = cfg.Options.Split // oe-eval's val_* variants: validation
 		t.Primary = cfg.PrimaryMetric
 		if t.Primary == MetricAccUncond && !t.HasUncond() {
 			t.Primary = MetricAccPerChar

@@ -71,7 +71,8 @@ type Task struct {
 	// built-in tasks (OLMo 2's split: development tasks guide choices, unseen ones only report).
 	Group string
 	// Split is the dataset split an OLMES benchmark's instances come from ("test", "validation", …: OLMES's
-	// own, or BuildOptions.Split); "" for built-in tasks and request dumps.
+	// own, or BuildOptions.Split), or a request dump's as the oe-eval config.json beside it says; "" for built-in
+	// tasks and dumps without a config.
 	Split string
 	// Macro averages the per-subtask means with equal weight (MMLU, olmes.md §3) instead of pooling instances.
 	Macro     bool
