@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/olmolab/olmolab/lab"
@@ -30,7 +31,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	tokName := fs.String("tokenizer", "", "tokenizer (default: the run's, else guessed from the vocabulary: 100352 dolma2, 2048 world, 384 bytes)")
 	dataDir := fs.String("data", os.Getenv("OLMOLAB_OLMES_DATA"), "OLMES datasets directory (for the standard benchmarks)")
 	limit := fs.Int("limit", 0, "instances per task, per subject for MMLU (0: the task's default, 200 for a built-in task, OLMES's own limit, all of a request dump; -1: all)")
-	split := fs.String("split", "", "train, validation or test: the split of the OLMES benchmarks to score (default: OLMES's split for each task)")
+	split := fs.String("split", "", "train, validation or test: the split of the OLMES benchmarks to score (default: a run's eval.split, else OLMES's split for each task)")
 	mc := fs.Bool("mc", false, "multiple-choice formulation (default: rank classification)")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
 	seq := fs.Int("seq", 512, "context length to score at")
@@ -108,9 +109,15 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	load := olmes.LoadOptions{DataDir: *dataDir, Builtin: olmes.BuiltinOptions{Limit: *limit}, Build: olmes.BuildOptions{Split: *split, Limit: *limit}}
 	// the built-in tasks ask about the world the run trained on (its recipe's
 	// world:), as its own evaluations do; the default world's facts are others
+	// and a run's OLMES tasks are scored on its eval.split, so its checkpoints
+	// are compared on the instances its own evaluations scored
+	splitFrom := ""
 	if p := runRecipeOf(*ckpt); p != "" {
 		if rec, err := lab.LoadRecipe(p, nil); err == nil {
 			load.KB = rec.World.KB()
+			if *split == "" && rec.Eval.Split != "" {
+				load.Build.Split, splitFrom = rec.Eval.Split, p
+			}
 		}
 	}
 	if *limit > 0 {
@@ -131,6 +138,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		res.Scores = append(res.Scores, scores...)
 	}
 	fmt.Fprintf(stdout, "%s (tokenizer %s)\n", dir, name)
+	if splitFrom != "" && slices.ContainsFunc(res.Scores, func(s olmes.Score) bool { return s.Split != "" }) {
+		fmt.Fprintf(stdout, "OLMES benchmarks on the %s split: the run's eval.split (%s); --split overrides it\n", load.Build.Split, splitFrom)
+	}
 	if err := res.WriteTable(stdout); err != nil {
 		return err
 	}

@@ -585,3 +585,63 @@ func TestSNRRunEndedWithSoup(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalRunSplit: olmolab eval of a run scores OLMES benchmarks on the run's
+// eval.split, as its own evaluations did, and says so; --split overrides it.
+// The data directory holds ARC-Easy's validation split only (published form).
+func TestEvalRunSplit(t *testing.T) {
+	data := t.TempDir()
+	var lines []byte
+	for i := range 4 {
+		row, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("q%d", i), "answerKey": "A",
+			"question": map[string]any{"stem": fmt.Sprintf("What is %d plus one?", i), "choices": []any{
+				map[string]any{"label": "A", "text": fmt.Sprint(i + 1)}, map[string]any{"label": "B", "text": fmt.Sprint(i + 2)}}}})
+		lines = append(append(lines, row...), '\n')
+	}
+	dev := filepath.Join(data, "ARC-V1-Feb2018-2", "ARC-Easy", "ARC-Easy-Dev.jsonl")
+	os.MkdirAll(filepath.Dir(dev), 0o755)
+	if err := os.WriteFile(dev, lines, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("OLMOLAB_OLMES_DATA", data)
+	runs := t.TempDir()
+	for _, name := range []string{"own", "split"} {
+		var out, errb bytes.Buffer
+		args := []string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", name}
+		if name == "split" {
+			args = append(args, "--set", "eval.split=validation")
+		}
+		if code := run(args, &out, &errb); code != 0 {
+			t.Fatalf("run %s: exit %d:\n%s", name, code, errb.String())
+		}
+	}
+	for _, c := range []struct {
+		name, run string
+		args      []string
+		code      int
+		want      string // in stdout, or in stderr when code != 0
+	}{
+		{"run's split", "split", nil, 0, "OLMES benchmarks on the validation split: the run's eval.split (" + filepath.Join(runs, "split", "recipe.yaml") + "); --split overrides it"},
+		{"--split over it", "split", []string{"--split", "test"}, 2, "no test split of arc_easy"},
+		{"run without eval.split", "own", nil, 2, "no test split of arc_easy"},
+		{"--split without the run's", "own", []string{"--split", "validation"}, 0, "arc_easy rc olmes 2 acc_per_char"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			args := append([]string{"eval", "--model", filepath.Join(runs, c.run), "--seq", "64", "--tasks", "arc_easy", "--limit", "2"}, c.args...)
+			if code := run(args, &out, &errb); code != c.code {
+				t.Fatalf("exit %d, want %d:\n%s%s", code, c.code, out.String(), errb.String())
+			}
+			got := out.String()
+			if c.code != 0 {
+				got = errb.String()
+			}
+			if !strings.Contains(strings.Join(strings.Fields(got), " "), c.want) {
+				t.Errorf("output lacks %q:\n%s", c.want, got)
+			}
+			if c.run == "own" && strings.Contains(out.String(), "eval.split") {
+				t.Errorf("a run without eval.split: %s", out.String())
+			}
+		})
+	}
+}
