@@ -59,6 +59,8 @@ func TestSweepBadInput(t *testing.T) {
 		{"unknown key", []string{"testdata/tiny.yaml", "--vary", "optimizer.lrr=1e-3,3e-3", "--local"}, `run tiny-lrr1e-3 (optimizer.lrr=1e-3): testdata/tiny.yaml: optimizer.lrr: unknown key (from --set)`},
 		{"unknown top-level key in --set", []string{"testdata/tiny.yaml", "--seeds", "2", "--set", "budget.hours=3", "--local"}, `testdata/tiny.yaml: budget: unknown key (from --set)`},
 		{"bad value", []string{"testdata/tiny.yaml", "--vary", "optimizer.lr=1e-3,fast", "--local"}, `run tiny-lr_fast (optimizer.lr=fast): testdata/tiny.yaml: optimizer.lr: want a number`},
+		// eval.split is a key like any other, checked in every run's recipe
+		{"bad eval.split", []string{"testdata/tiny.yaml", "--vary", "eval.split=validation,dev", "--local"}, `run tiny-split_dev (eval.split=dev): testdata/tiny.yaml: eval.split: want train, validation or test`},
 		{"no such list element", []string{"testdata/tiny.yaml", "--vary", "dataset.sources.5.target_ratio=0.1,0.2", "--local"}, `run tiny-target_ratio0.1 (dataset.sources.5.target_ratio=0.1)`},
 		{"backend not built", []string{"testdata/tiny.yaml", "--seeds", "2", "--set", "backend=cuda", "--local"}, `backend "cuda" is not in this build`},
 		{"unsafe prefix", []string{"testdata/tiny.yaml", "--seeds", "2", "--name", "a/b", "--local"}, `--name "a/b"`},
