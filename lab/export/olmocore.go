@@ -449,7 +449,14 @@ func (pl *plan) rest() error {
 		if r.Eval.IntervalSteps > 0 {
 			when = fmt.Sprintf("every %d steps", r.Eval.IntervalSteps)
 		}
-		pl.unmapped = append(pl.unmapped, fmt.Sprintf("eval (%s, %s): add OLMo-core's DownstreamEvaluatorCallbackConfig (TrainerConfig.with_recommended_evals) by hand, or evaluate checkpoints with `olmolab eval` after converting them to HF.", strings.Join(r.Eval.Tasks, ", "), when))
+		if sp := r.Eval.Split; sp != "" {
+			// OLMo-in-loop-evals' task labels carry the split (arc_easy_val_rc_5shot,
+			// arc_easy_test_rc_5shot): nothing in OLMo-core reads eval.split
+			pl.unmapped = append(pl.unmapped, fmt.Sprintf("eval (%s, %s, the OLMES benchmarks on the %s split: eval.split): add OLMo-core's DownstreamEvaluatorCallbackConfig (TrainerConfig.with_recommended_evals) by hand, choosing tasks of that split by their labels (OLMo-in-loop-evals' arc_easy_val_rc_5shot is ARC-Easy's validation split, arc_easy_test_rc_5shot its test split), or evaluate checkpoints with `olmolab eval --split %s` after converting them to HF.",
+				strings.Join(r.Eval.Tasks, ", "), when, sp, sp))
+		} else {
+			pl.unmapped = append(pl.unmapped, fmt.Sprintf("eval (%s, %s): add OLMo-core's DownstreamEvaluatorCallbackConfig (TrainerConfig.with_recommended_evals) by hand, or evaluate checkpoints with `olmolab eval` after converting them to HF.", strings.Join(r.Eval.Tasks, ", "), when))
+		}
 	}
 	if len(r.Mixes) > 0 {
 		var names []string
