@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/olmolab/olmolab/experiments"
 	"github.com/olmolab/olmolab/lab/data"
+	"github.com/olmolab/olmolab/lab/olmes"
 )
 
 const tinyRecipe = `name: tiny
@@ -434,5 +436,36 @@ func TestRecipeEvalSplit(t *testing.T) {
 				t.Errorf("recipe.yaml gives eval.split %q (%v), want %q", again.Eval.Split, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestShippedRecipesSayEvalSplit: a shipped recipe whose eval.tasks name OLMES
+// benchmarks scored on a test split says, next to them, how a run on data with
+// validation splits only (HF downloads) scores them (eval.split), and keeps
+// OLMES's splits as its default.
+func TestShippedRecipesSayEvalSplit(t *testing.T) {
+	testSplit := map[string]bool{}
+	for _, b := range olmes.Benchmarks() {
+		testSplit[b.Name] = b.Split == "test"
+	}
+	n := 0
+	for _, sr := range experiments.All() {
+		r, err := ParseRecipe(sr.Path, sr.YAML, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", sr.Name, err)
+		}
+		if !slices.ContainsFunc(r.Eval.Tasks, func(task string) bool { return testSplit[task] }) {
+			continue
+		}
+		n++
+		if r.Eval.Split != "" {
+			t.Errorf("%s: eval.split %q; the shipped default is OLMES's splits", sr.Name, r.Eval.Split)
+		}
+		if !strings.Contains(string(sr.YAML), "--set eval.split=validation") {
+			t.Errorf("%s names %v but does not say how to score them on validation splits (eval.split)", sr.Name, r.Eval.Tasks)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no shipped recipe names an OLMES benchmark on a test split")
 	}
 }
