@@ -216,6 +216,7 @@ func TestEvalLineFits(t *testing.T) {
 	score := func(task, form, metric string, v float64, primary bool) lab.EvalScore {
 		return lab.EvalScore{Task: task, Formulation: form, Metric: metric, Value: v, Primary: primary}
 	}
+	split := func(s lab.EvalScore, split string) lab.EvalScore { s.Split = split; return s }
 	var scores []lab.EvalScore
 	for _, task := range []string{"arith", "fact_qa_seen", "fact_qa_heldout", "world_cloze"} {
 		scores = append(scores, score(task, "rc", "acc_raw", 0.5, true), score(task, "rc", "acc_per_char", 0.4, false))
@@ -235,6 +236,11 @@ func TestEvalLineFits(t *testing.T) {
 		{"tasks only", scores[:4], 80, " eval @40 (interval) arith 0.500 · fact_qa_seen 0.500"},
 		{"val only, exactly fits", scores[8:], 82, " eval @40 (interval) val code 2.10 math 1.90 qa 1.70 web_clean 2.30 web_noisy 2.50"},
 		{"val only, one short", scores[8:], 81, " eval @40 (interval) val code 2.10 math 1.90 qa 1.70 web_clean 2.30 … 3 for all"},
+		// the OLMES benchmarks' split: once in the head, or after each task when they differ
+		{"one split", []lab.EvalScore{split(score("arc_easy", "rc", "acc_per_char", 0.25, true), "validation"), split(score("piqa", "rc", "acc_per_char", 0.4, true), "validation"), scores[0]}, 100,
+			" eval @40 (interval; validation split) arc_easy 0.250 · arith 0.500 · piqa 0.400"},
+		{"two splits", []lab.EvalScore{split(score("arc_easy", "rc", "acc_per_char", 0.25, true), "test"), split(score("piqa", "rc", "acc_per_char", 0.4, true), "validation")}, 100,
+			" eval @40 (interval) arc_easy (test) 0.250 · piqa (validation) 0.400"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			d := &runData{Eval: &evalSnapshot{Step: 40, Why: "interval", Scores: c.scores}}

@@ -3,6 +3,7 @@ package tui
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -442,7 +443,27 @@ func (m *Model) evalLine(d *runData, w int) string {
 		return padRight(t.Subtle.Render(" eval ")+t.Faint.Render(why), w)
 	}
 	head := fmt.Sprintf(" eval @%d (%s) ", d.Eval.Step, d.Eval.Why)
-	return m.scoresLine(head, d.Eval.Scores, w, " … "+m.keys.Evals.Help().Key+" for all")
+	scores := d.Eval.Scores
+	// the OLMES benchmarks' split (eval.split, else OLMES's): once in the head
+	// when they share one, else after each task
+	var splits []string
+	for _, s := range scores {
+		if s.Split != "" && !slices.Contains(splits, s.Split) {
+			splits = append(splits, s.Split)
+		}
+	}
+	switch {
+	case len(splits) == 1:
+		head = fmt.Sprintf(" eval @%d (%s; %s split) ", d.Eval.Step, d.Eval.Why, splits[0])
+	case len(splits) > 1:
+		scores = slices.Clone(scores)
+		for i := range scores {
+			if scores[i].Split != "" {
+				scores[i].Task += " (" + scores[i].Split + ")"
+			}
+		}
+	}
+	return m.scoresLine(head, scores, w, " … "+m.keys.Evals.Help().Key+" for all")
 }
 
 // scoresLine draws head and then scores within w cells: each task's primary
