@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -470,6 +471,15 @@ func (l *Loader) Restore(st LoaderState) error {
 			// skipped files were read as documents
 			l.p.Warn(fmt.Sprintf("data: source %q: the checkpoint is from an olmolab that read the %d text file(s) now skipped beside its JSONL files as documents; "+
 				"resuming, but not on the same data order (documents of this epoch may be repeated or left out)", ss.Name, s.skipped))
+		}
+		if s := l.srcs[i]; s.kind == srcDocs && ss.Files == 0 {
+			// a state from before the file count, written when a glob's
+			// wildcards matched hidden files and directories too
+			if hidden := hiddenGlobData(s.spec.Paths); len(hidden) > 0 {
+				l.p.Warn(fmt.Sprintf("data: source %q: the checkpoint is from an olmolab whose globs also read the %d hidden file(s) they now skip (%s); "+
+					"resuming, but not on the same data order (documents of this epoch may be repeated or left out); name them in a pattern to read them",
+					ss.Name, len(hidden), strings.Join(hidden[:min(3, len(hidden))], ", ")))
+			}
 		}
 	}
 	var total int64

@@ -566,3 +566,34 @@ func TestRestoreSaysTheFilesChanged(t *testing.T) {
 		t.Errorf("an older state: warnings %q", got)
 	}
 }
+
+// TestRestoreSaysTheGlobSkipsHidden: a state from before the file count, of
+// a glob whose wildcards matched hidden files then (an olmolab before
+// WithNoHidden read them as documents), says the data order is not the
+// checkpoint's; the same glob without hidden matches resumes without a word.
+// It resumed silently on fewer files.
+func TestRestoreSaysTheGlobSkipsHidden(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.jsonl"), jsonl("one document", "two documents"))
+	writeFile(t, filepath.Join(dir, "b.jsonl"), jsonl("three documents", "four documents"))
+	var w warnings
+	params := LoaderParams{Tokenizer: worldTokenizer(), SeqLen: 4, Seed: 5, Warn: w.warn,
+		Sources: []SourceSpec{{Name: "docs", TargetRatio: 1, Paths: []string{filepath.Join(dir, "**", "*.jsonl")}}}}
+	a := mustLoader(t, params)
+	batches(t, a, 2, 1)
+	st := a.State()
+	st.Sources[0].Files = 0 // written before the count
+	if err := mustLoader(t, params).Restore(st); err != nil || w.joined() != "" {
+		t.Fatalf("no hidden files: %v, warnings %q", err, w.joined())
+	}
+	writeFile(t, filepath.Join(dir, ".staging", "c.jsonl"), jsonl("five documents"))
+	writeFile(t, filepath.Join(dir, ".d.jsonl"), jsonl("six documents"))
+	if err := mustLoader(t, params).Restore(st); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("globs also read the 2 hidden file(s) they now skip (%s, %s)",
+		filepath.Join(dir, ".d.jsonl"), filepath.Join(dir, ".staging", "c.jsonl"))
+	if got := w.joined(); !strings.Contains(got, want) {
+		t.Errorf("warnings %q, want %q", got, want)
+	}
+}

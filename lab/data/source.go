@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -283,6 +284,39 @@ func expandData(path string, docs bool) (files, skipped []string, err error) {
 		return nil, skipped, errNoData
 	}
 	return files, skipped, nil
+}
+
+// hiddenGlobData lists the JSONL and text files that paths' globs matched
+// before their wildcards skipped hidden files and directories (an olmolab
+// before that read them as documents), sorted.
+func hiddenGlobData(paths []string) []string {
+	var out []string
+	for _, path := range paths {
+		if !strings.ContainsAny(path, "*?[{") {
+			continue
+		}
+		all, err := doublestar.FilepathGlob(path)
+		if err != nil {
+			continue
+		}
+		now, _ := doublestar.FilepathGlob(path, doublestar.WithNoHidden())
+		for _, m := range all {
+			if slices.Contains(now, m) {
+				continue
+			}
+			fs, err := expand(m) // a hidden directory: its files
+			if err != nil {
+				continue
+			}
+			for _, f := range fs {
+				if k, _ := classify(f); k == kindJSONL || k == kindText {
+					out = append(out, f)
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return compactStrings(out)
 }
 
 // SourceFiles returns the files a dataset source reads from path: the file
