@@ -195,17 +195,14 @@ func checkEngineMemory(cmd string, cfg model.Config, batch, seq int, backend str
 
 // engineMemoryNeed is the host memory bench and train count for a model and
 // micro-batch: on the CPU backends what the engine allocates
-// (model.EstimateCPUMemory, EstimateCPU64Memory for cpu-f64), on another the
+// (model.EstimateEngineMemory), on another the
 // host copy of the parameters; on
 // both the step's ids and labels and the process itself with no tokenizer
 // (lab.ProcessMemory, which a run's estimate counts too).
 func engineMemoryNeed(cfg model.Config, batch, seq int, backend string) int64 {
-	need := 4 * cfg.NumParams()
-	switch backend {
-	case "cpu":
-		need = model.EstimateCPUMemory(cfg, batch, seq)
-	case "cpu-f64":
-		need = model.EstimateCPU64Memory(cfg, batch, seq)
+	need, ok := model.EstimateEngineMemory(backend, cfg, batch, seq)
+	if !ok {
+		need = 4 * cfg.NumParams()
 	}
 	return min(need, math.MaxInt64/2) + 8*int64(batch*seq) + lab.ProcessMemory(0)
 }

@@ -639,7 +639,7 @@ func scorerBytes(rec *Recipe, cfg model.Config, B, T int) int64 {
 func gcHeadroom(live int64) int64 { return live / 16 }
 
 // memoryNeed is the host memory checkMemory counts: on the CPU backends
-// model.EstimateCPUMemory (cpu) or model.EstimateCPU64Memory (cpu-f64); on every backend batchBytes, streamBytes,
+// their engine's (model.EstimateEngineMemory); on every backend batchBytes, streamBytes,
 // layoutBytes, valBytes, processBytes, scorerBytes (the evaluation
 // scorer's: activations on the CPU, token staging on a GPU), and
 // gcHeadroom over them all. Another backend keeps the model on its device: the lab
@@ -647,11 +647,8 @@ func gcHeadroom(live int64) int64 { return live / 16 }
 // buffers.
 func memoryNeed(rec *Recipe, cfg model.Config, B, T int) int64 {
 	live := satAdd(streamBytes(cfg), batchBytes(rec), layoutBytes(cfg), valBytes(rec), processBytes(rec), scorerBytes(rec, cfg, B, T))
-	switch rec.Backend {
-	case "cpu":
-		live = satAdd(live, model.EstimateCPUMemory(cfg, B, T))
-	case "cpu-f64":
-		live = satAdd(live, model.EstimateCPU64Memory(cfg, B, T))
+	if engine, ok := model.EstimateEngineMemory(rec.Backend, cfg, B, T); ok {
+		live = satAdd(live, engine)
 	}
 	return satAdd(live, gcHeadroom(live))
 }

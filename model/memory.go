@@ -55,6 +55,20 @@ func EstimateCPU64Memory(cfg Config, B, T int) int64 {
 	return 8*(cpuMemoryElems(cfg, B, T, n, 0).total()-fixed) + 4*fixed
 }
 
+// EstimateEngineMemory is the host bytes the engine of backend allocates for
+// cfg at micro-batch (B, T): EstimateCPUMemory on "cpu", EstimateCPU64Memory
+// on "cpu-f64". ok is false on another backend, whose engine keeps the model
+// on its device.
+func EstimateEngineMemory(backend string, cfg Config, B, T int) (bytes int64, ok bool) {
+	switch backend {
+	case "cpu":
+		return EstimateCPUMemory(cfg, B, T), true
+	case "cpu-f64":
+		return EstimateCPU64Memory(cfg, B, T), true
+	}
+	return 0, false
+}
+
 // EstimateCPUScorerMemory is the bytes a Scorer of micro-batch (B, T) adds to
 // the engine whose parameters it shares: the buffers a forward pass writes
 // (activations, one chunk of logits, RoPE tables, attention tiles), no
