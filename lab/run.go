@@ -854,6 +854,14 @@ func (r *Run) train() error {
 		// phase boundaries
 		b := r.boundary()
 		if b == annealBoundary {
+			if rec.Eval.AtAnneal {
+				// startAnneal's, made first: interrupted, the run ends at
+				// this step before its anneal, which a resume starts
+				// after evaluating again
+				if r.evaluate("before anneal"); r.ctx.Err() != nil {
+					continue
+				}
+			}
 			r.st.AutoAnnealed = true
 			n := rec.Anneal.Tokens
 			if rec.Anneal.AutoAt+rec.Anneal.Tokens == rec.MaxTokens {
@@ -877,8 +885,13 @@ func (r *Run) train() error {
 			return r.runSoup(Action{Kind: ActSoup}, true)
 		case endBoundary:
 			r.evaluate("final")
-			_, err := r.checkpoint()
-			return err
+			if _, err := r.checkpoint(); err != nil {
+				return err
+			}
+			if r.ctx.Err() != nil {
+				return ErrInterrupted // the final evaluation, interrupted, is a resume's to make
+			}
+			return nil
 		}
 		if err := r.step(); err != nil {
 			return err
@@ -1297,6 +1310,14 @@ func (r *Run) evaluate(why string) {
 		return
 	}
 	scores, err := r.evalScores(why)
+	if r.ctx.Err() != nil {
+		// Ctrl-C or a preemption stopped it part way: recorded, some of
+		// its tasks would stand as the step's one evaluation, which a
+		// resume at this step (the interrupt's checkpoint) would not take
+		// again, the "final" or "before anneal" one included
+		r.emit(Event{Type: EvWarning, Message: fmt.Sprintf("evaluation (%s) at step %d interrupted: nothing recorded", why, r.st.Step)})
+		return
+	}
 	if err != nil {
 		r.emit(Event{Type: EvWarning, Message: "evaluation: " + err.Error()})
 	}

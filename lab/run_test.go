@@ -1386,3 +1386,91 @@ func TestBoundaryEval(t *testing.T) {
 		}
 	}
 }
+
+// cancelingEval interrupts the run (its cancel: Ctrl-C) part way through
+// its first evaluation, which returns the tasks scored by then with the
+// context's error, as OLMESEvaluator does; its later ones are fakeEval's.
+type cancelingEval struct {
+	fakeEval
+	cancel context.CancelFunc
+}
+
+func (f *cancelingEval) Evaluate(ctx context.Context, b model.Backend, tok data.Tokenizer, spec EvalSpec) ([]EvalScore, error) {
+	s, err := f.fakeEval.Evaluate(ctx, b, tok, spec)
+	if f.calls == 1 {
+		f.cancel()
+		return s, ctx.Err()
+	}
+	return s, err
+}
+
+// An evaluation interrupted part way (Ctrl-C) recorded its tasks scored by
+// then as the step's evaluation: with one evaluation per step, the resumed
+// run took them for the step's "final" (or "before anneal") evaluation and
+// did not evaluate again, and the run that was interrupted in its final
+// evaluation ended as finished. Nothing of an interrupted evaluation is
+// recorded, the run ends interrupted, and the resume evaluates the step.
+func TestInterruptedEvaluationIsMadeOnResume(t *testing.T) {
+	root := t.TempDir()
+	for _, iv := range []string{"0", "4"} { // the final evaluation; the last step's interval one, labelled final
+		name := "ie" + iv
+		rec := parseTiny(t, "max_tokens=1024", "checkpoint.interval=0", "eval.tasks=[fake]", "eval.interval="+iv)
+		ctx, cancel := context.WithCancel(context.Background())
+		r, err := StartRun(ctx, RunParams{Recipe: rec, RunsDir: root, Name: name, Evaluator: &cancelingEval{cancel: cancel}, PeakFLOPS: 1e11})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := r.Wait()
+		cancel()
+		if s.State != "interrupted" || s.Steps != 4 {
+			t.Fatalf("interval %s: the run interrupted in its last evaluation ended %s at step %d, want interrupted at 4", iv, s.State, s.Steps)
+		}
+		if b, _ := os.ReadFile(filepath.Join(root, name, EvalsFile)); len(b) > 0 {
+			t.Fatalf("interval %s: the interrupted evaluation recorded\n%s", iv, b)
+		}
+		ev := &fakeEval{}
+		s, err = runToEnd(t, RunParams{ResumeDir: filepath.Join(root, name), Evaluator: ev})
+		if err != nil || s.State != "finished" || ev.calls != 1 || s.EvalsWhen != "final" || len(s.Evals) != 1 {
+			t.Errorf("interval %s: resumed: %s, %d evaluations, summary %v (%q), err %v; want finished after the final one",
+				iv, s.State, ev.calls, s.Evals, s.EvalsWhen, err)
+		}
+	}
+}
+
+// The "before anneal" evaluation interrupted: the run ends before its
+// anneal, at the step whose evaluation the resume makes, then anneals. It
+// ended with the anneal started and no evaluation before it, for good.
+func TestInterruptedBeforeAnnealIsMadeOnResume(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "max_tokens=2048", "anneal.auto_at=1024", "anneal.tokens=1024", "checkpoint.interval=0",
+		"eval.tasks=[fake]", "eval.interval=0", "eval.at_anneal=true")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r, err := StartRun(ctx, RunParams{Recipe: rec, RunsDir: root, Name: "ba", Evaluator: &cancelingEval{cancel: cancel}, PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := r.Wait(); s.State != "interrupted" || s.Steps != 4 || s.Annealed {
+		t.Fatalf("ended %s at step %d, annealed %v; want interrupted at 4 before the anneal", s.State, s.Steps, s.Annealed)
+	}
+	ev := &fakeEval{}
+	s, err := runToEnd(t, RunParams{ResumeDir: filepath.Join(root, "ba"), Evaluator: ev})
+	if err != nil || s.State != "finished" || ev.calls != 2 {
+		t.Fatalf("resumed: %s after %d evaluations, err %v; want finished after 2", s.State, ev.calls, err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "ba", EvalsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for line := range bytes.Lines(b) {
+		var rec EvalRecord
+		if err := json.Unmarshal(line, &rec); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%d %s", rec.Step, rec.Why))
+	}
+	if want := []string{"4 before anneal", "8 final"}; !slices.Equal(got, want) {
+		t.Errorf("evals.jsonl holds %q, want %q", got, want)
+	}
+}
