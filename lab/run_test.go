@@ -1358,8 +1358,11 @@ func TestResumedSummaryHasTheResumedStepsEvaluation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s2.Steps == s.Steps && (!slices.Equal(s2.Evals, scores) || s2.EvalsWhen != when) {
-		t.Errorf("resumed at step %d and stopped there: summary %v (%q), want %v (%q)", s.Steps, s2.Evals, s2.EvalsWhen, scores, when)
+	// the stop may come a step after the resume (the run does not wait for
+	// it): that step is not evaluated, so the summary's scores are still
+	// the resumed step's
+	if !slices.Equal(s2.Evals, scores) || s2.EvalsWhen != when {
+		t.Errorf("resumed at step %d, stopped at %d: summary %v (%q), want %v (%q)", s.Steps, s2.Steps, s2.Evals, s2.EvalsWhen, scores, when)
 	}
 }
 
