@@ -273,18 +273,33 @@ func (pl *plan) tokenPath(field, name, p string) ([]string, error) {
 	if reflect.DeepEqual(ours, theirs) {
 		return []string{g}, nil
 	}
-	var extra []string
-	for _, f := range theirs {
-		if _, found := slices.BinarySearch(ours, f); !found {
-			extra = append(extra, f)
+	// what OLMo-core would read that olmolab did not (hidden paths), and
+	// what it would not read (a path its regex does not match as written,
+	// such as ./data/*.npy: its listing writes data/a.npy)
+	var why []string
+	if extra := notIn(theirs, ours); len(extra) > 0 {
+		why = append(why, "would also read "+extra+" (hidden files or directories, which olmolab skips)")
+	}
+	if missing := notIn(ours, theirs); len(missing) > 0 {
+		why = append(why, "would not read "+missing)
+	}
+	pl.notes = append(pl.notes, fmt.Sprintf("Source %q lists its %d token files one by one: OLMo-core's glob %s %s.",
+		name, len(ours), g, strings.Join(why, ", and ")))
+	return ours, nil
+}
+
+// notIn lists (three at most) the paths of a that the sorted b lacks.
+func notIn(a, b []string) string {
+	var out []string
+	for _, f := range a {
+		if _, found := slices.BinarySearch(b, f); !found {
+			out = append(out, f)
 		}
 	}
-	if len(extra) > 3 {
-		extra = append(extra[:3], "…")
+	if len(out) > 3 {
+		out = append(out[:3], "…")
 	}
-	pl.notes = append(pl.notes, fmt.Sprintf("Source %q lists its %d token files one by one: OLMo-core's glob %s would also read %s (hidden files or directories, which olmolab skips).",
-		name, len(ours), g, strings.Join(extra, ", ")))
-	return ours, nil
+	return strings.Join(out, ", ")
 }
 
 // olmoCoreGlob expands pattern as OLMo-core's olmo_core.io.glob_directory

@@ -621,3 +621,25 @@ func TestEvalSplitNotMapped(t *testing.T) {
 		t.Errorf("EXPORT.md of a recipe without eval.split mentions it:\n%s", plain)
 	}
 }
+
+// TestExportedGlobOlmoCoreMisses: a glob written with ./ matches nothing in
+// OLMo-core (its listing writes d/a/part-0.npy, which the pattern's regex
+// does not match), so the export lists olmolab's files, and EXPORT.md says
+// that OLMo-core would not read them. It said OLMo-core "would also read"
+// nothing, blaming hidden files there were none of.
+func TestExportedGlobOlmoCoreMisses(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, f := range []string{"d/a/part-0.npy", "d/a/part-1.npy"} {
+		os.MkdirAll(filepath.Dir(f), 0o755)
+		os.WriteFile(f, []byte{0, 0, 0, 0}, 0o644)
+	}
+	r := shipped(t, "olmo2_1B_stage1", `dataset.sources=[{name: a, target_ratio: 1, paths: ["./d/**/*.npy"]}]`)
+	files := exportFiles(t, r, "x", 8, 1)
+	if !bytes.Contains(files["train.py"], []byte(`["d/a/part-0.npy", "d/a/part-1.npy"]`)) {
+		t.Errorf("train.py does not list olmolab's two files:\n%s", files["train.py"])
+	}
+	note := "OLMo-core's glob ./d/**/*.npy would not read d/a/part-0.npy, d/a/part-1.npy."
+	if md := files["EXPORT.md"]; !bytes.Contains(md, []byte(note)) || bytes.Contains(md, []byte("would also read")) {
+		t.Errorf("EXPORT.md does not say %q (and only that):\n%s", note, md)
+	}
+}
