@@ -1239,18 +1239,7 @@ func TestIntervalEvalAtABoundaryIsTheBoundarys(t *testing.T) {
 	if err != nil || s.State != "finished" || s.Steps != 20 {
 		t.Fatalf("state %q at step %d, err %v; want finished at 20", s.State, s.Steps, err)
 	}
-	b, err := os.ReadFile(filepath.Join(root, "iv", EvalsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for line := range bytes.Lines(b) {
-		var rec EvalRecord
-		if err := json.Unmarshal(line, &rec); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, fmt.Sprintf("%d %s", rec.Step, rec.Why))
-	}
+	got := evalWhys(t, filepath.Join(root, "iv"))
 	want := []string{"5 interval", "10 before anneal", "15 interval", "20 final"}
 	if !slices.Equal(got, want) || ev.calls != len(want) {
 		t.Errorf("evals.jsonl holds %q after %d evaluations, want %q after %d", got, ev.calls, want, len(want))
@@ -1461,7 +1450,16 @@ func TestInterruptedBeforeAnnealIsMadeOnResume(t *testing.T) {
 	if err != nil || s.State != "finished" || ev.calls != 2 {
 		t.Fatalf("resumed: %s after %d evaluations, err %v; want finished after 2", s.State, ev.calls, err)
 	}
-	b, err := os.ReadFile(filepath.Join(root, "ba", EvalsFile))
+	got := evalWhys(t, filepath.Join(root, "ba"))
+	if want := []string{"4 before anneal", "8 final"}; !slices.Equal(got, want) {
+		t.Errorf("evals.jsonl holds %q, want %q", got, want)
+	}
+}
+
+// evalWhys lists a run directory's evals.jsonl as "STEP WHY", a line a record.
+func evalWhys(t *testing.T, dir string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, EvalsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1473,7 +1471,5 @@ func TestInterruptedBeforeAnnealIsMadeOnResume(t *testing.T) {
 		}
 		got = append(got, fmt.Sprintf("%d %s", rec.Step, rec.Why))
 	}
-	if want := []string{"4 before anneal", "8 final"}; !slices.Equal(got, want) {
-		t.Errorf("evals.jsonl holds %q, want %q", got, want)
-	}
+	return got
 }
