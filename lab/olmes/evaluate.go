@@ -259,6 +259,7 @@ type EvalRecord struct {
 	Why         string      `json:"why,omitempty"`   // e.g. "interval", "before anneal", "final"
 	Task        string      `json:"task"`
 	Formulation Formulation `json:"formulation"`
+	Split       string      `json:"split,omitempty"` // an OLMES benchmark's dataset split (Score.Split); "" for built-in tasks and older records
 	Metric      string      `json:"metric"`
 	Value       float64     `json:"value"`
 	Primary     bool        `json:"primary,omitempty"` // Metric is the task's primary metric
@@ -278,7 +279,7 @@ func (r Results) Records(run string, step int, tokens int64, tag string) []EvalR
 				continue
 			}
 			out = append(out, EvalRecord{Run: run, Step: step, Tokens: tokens, Task: s.Task, Formulation: s.Formulation,
-				Metric: m, Value: v, Primary: m == s.Primary, Group: s.Group, Tag: tag})
+				Split: s.Split, Metric: m, Value: v, Primary: m == s.Primary, Group: s.Group, Tag: tag})
 		}
 	}
 	return out

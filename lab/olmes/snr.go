@@ -2,6 +2,7 @@ package olmes
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -284,6 +285,8 @@ func fastEvalRecord(line []byte, r *EvalRecord, intern map[string]string) bool {
 			r.Task = name(v)
 		case "formulation":
 			ok = ok && r.Formulation.UnmarshalText([]byte(name(v))) == nil
+		case "split":
+			r.Split = name(v)
 		case "metric":
 			r.Metric = name(v)
 		case "value":
@@ -508,7 +511,7 @@ func LoadRunEvalTails(lastN int, tag string, paths ...string) ([]RunEvals, error
 			if r.Tag != tag {
 				return
 			}
-			k := seriesKey{r.Task, r.Formulation, r.Metric}
+			k := seriesKey{r.Task, r.Formulation, r.Split, r.Metric}
 			st := ru.series[k]
 			if st == nil {
 				st = &tailState{}
@@ -645,10 +648,11 @@ type SNROptions struct {
 	SoupFinal map[string]bool
 }
 
-// SNRRow is signal, noise and SNR for one task, formulation and metric.
+// SNRRow is signal, noise and SNR for one task, formulation, split and metric.
 type SNRRow struct {
 	Task        string      `json:"task"`
 	Formulation Formulation `json:"formulation"`
+	Split       string      `json:"split,omitempty"` // the dataset split the scores are of (EvalRecord.Split); "" not recorded
 	Metric      string      `json:"metric"`
 	Runs        int         `json:"runs"`
 	LastN       int         `json:"last_n"` // checkpoints per run actually used (the shortest run's count, at most LastN)
@@ -676,6 +680,7 @@ func (r SNRRow) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		Task           string      `json:"task"`
 		Formulation    Formulation `json:"formulation"`
+		Split          string      `json:"split,omitempty"`
 		Metric         string      `json:"metric"`
 		Runs           int         `json:"runs"`
 		LastN          int         `json:"last_n"`
@@ -688,7 +693,7 @@ func (r SNRRow) MarshalJSON() ([]byte, error) {
 		AvgSNR         *float64    `json:"avg_snr"`
 		DecisionAcc    *float64    `json:"decision_acc,omitempty"`
 		AvgDecisionAcc *float64    `json:"avg_decision_acc,omitempty"`
-	}{r.Task, r.Formulation, r.Metric, r.Runs, r.LastN, f(r.Mean), f(r.Signal), f(r.Noise), f(r.SNR),
+	}{r.Task, r.Formulation, r.Split, r.Metric, r.Runs, r.LastN, f(r.Mean), f(r.Signal), f(r.Noise), f(r.SNR),
 		f(r.AvgSignal), f(r.AvgNoise), f(r.AvgSNR), f(r.DecisionAcc), f(r.AvgDecisionAcc)})
 }
 
@@ -703,6 +708,54 @@ type SNRTable struct {
 	NoiseMode string   `json:"noise_mode"`
 	LastN     int      `json:"last_n"`
 	Rows      []SNRRow `json:"rows"`
+	// MixedSplits are the tasks the runs scored on more than one split (eval.split differed between runs, or
+	// changed within one): each split is a measurement of its own, a row of its own where every run has it.
+	MixedSplits []MixedSplit `json:"mixed_splits,omitempty"`
+}
+
+// MixedSplit is a task scored on several splits: which runs have scores on which split.
+type MixedSplit struct {
+	Task   string      `json:"task"`
+	Splits []SplitRuns `json:"splits"`
+}
+
+// SplitRuns are the runs with scores of a task on one split ("": records that name none).
+type SplitRuns struct {
+	Split string   `json:"split"`
+	Runs  []string `json:"runs"`
+}
+
+// TaskName is the row's task as tables print it: with its split in brackets
+// when the runs scored the task on more than one (MixedSplits), so that two
+// rows of one task say which measurement each is; the task alone otherwise.
+func (t SNRTable) TaskName(r SNRRow) string {
+	for _, m := range t.MixedSplits {
+		if m.Task == r.Task {
+			return r.Task + " (" + splitName(r.Split) + ")"
+		}
+	}
+	return r.Task
+}
+
+func splitName(s string) string { return cmp.Or(s, "split not recorded") }
+
+// DescribeSplits says which tasks the runs scored on different splits and
+// how the table treats them; "" when none. Printed tables say it under
+// DescribeFinals.
+func (t SNRTable) DescribeSplits() string {
+	if len(t.MixedSplits) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, m := range t.MixedSplits {
+		var on []string
+		for _, s := range m.Splits {
+			on = append(on, fmt.Sprintf("%s (%s)", splitName(s.Split), strings.Join(s.Runs, ", ")))
+		}
+		parts = append(parts, m.Task+" on "+strings.Join(on, " and "))
+	}
+	return "different splits: " + strings.Join(parts, "; ") +
+		": scores on different splits are different measurements, so each split is a row of its own, listed only where every run has it; HINT: give the runs the same eval.split (olmolab eval RUN --split scores a run's checkpoints again)"
 }
 
 // Describe says in words how signal and noise were measured; every printed table starts with it.
@@ -740,9 +793,13 @@ func (t SNRTable) describeFinals() string {
 	return "final scores: each run's last evaluation"
 }
 
+// seriesKey is one measurement: a task scored on a split (olmolab eval
+// --split, eval.split) is another measurement than on another split, so
+// scores on different splits are never one series or one row.
 type seriesKey struct {
 	task   string
 	form   Formulation
+	split  string
 	metric string
 }
 
@@ -753,7 +810,7 @@ func runSeries(recs []EvalRecord, tag string) map[seriesKey][]float64 {
 		if r.Tag != tag {
 			continue
 		}
-		k := seriesKey{r.Task, r.Formulation, r.Metric}
+		k := seriesKey{r.Task, r.Formulation, r.Split, r.Metric}
 		if pts[k] == nil {
 			pts[k] = map[int]float64{}
 		}
@@ -775,7 +832,7 @@ func runSeries(recs []EvalRecord, tag string) map[seriesKey][]float64 {
 	return out
 }
 
-// SNR computes signal, noise and SNR per task, formulation and metric over comparable runs (olmes.md §4.1), with
+// SNR computes signal, noise and SNR per task, formulation, split and metric over comparable runs (olmes.md §4.1), with
 // and without checkpoint averaging, and decision accuracy when targets are given. Only keys every run has are
 // reported; fewer than two runs is an *InputError.
 func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
@@ -830,6 +887,7 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 			t.SoupFinals = append(t.SoupFinals, r.Name)
 		}
 	}
+	t.MixedSplits = mixedSplits(t.Runs, series)
 	targets := make([]map[seriesKey]seriesTail, len(o.Target))
 	for i, r := range o.Target {
 		t.Targets = append(t.Targets, r.Name)
@@ -868,7 +926,7 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 			lastN = append(lastN, xs[len(xs)-n:])
 			avgLastN = append(avgLastN, sm[len(sm)-n:])
 		}
-		row := SNRRow{Task: k.task, Formulation: k.form, Metric: k.metric, Runs: len(series), LastN: n,
+		row := SNRRow{Task: k.task, Formulation: k.form, Split: k.split, Metric: k.metric, Runs: len(series), LastN: n,
 			Mean: stat.Mean(finals, nil)}
 		sigScores, avgSigScores := finals, avgFinals
 		if o.Noise == NoisePooled {
@@ -917,9 +975,40 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 		if a.Formulation != b.Formulation {
 			return a.Formulation < b.Formulation
 		}
+		if a.Split != b.Split {
+			return a.Split < b.Split
+		}
 		return a.Metric < b.Metric
 	})
 	return t, nil
+}
+
+// mixedSplits finds the tasks that the runs (names[i] with series[i])
+// scored on more than one split, each split with the runs that have it.
+func mixedSplits(names []string, series []map[seriesKey]seriesTail) []MixedSplit {
+	on := map[string]map[string][]string{} // task -> split -> runs
+	for i, s := range series {
+		for k := range s {
+			if on[k.task] == nil {
+				on[k.task] = map[string][]string{}
+			}
+			if rs := on[k.task][k.split]; len(rs) == 0 || rs[len(rs)-1] != names[i] {
+				on[k.task][k.split] = append(rs, names[i])
+			}
+		}
+	}
+	var out []MixedSplit
+	for _, task := range sortedKeys(on) {
+		if len(on[task]) < 2 {
+			continue
+		}
+		m := MixedSplit{Task: task}
+		for _, split := range sortedKeys(on[task]) {
+			m.Splits = append(m.Splits, SplitRuns{Split: split, Runs: on[task][split]})
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 func runMeans(xss [][]float64) []float64 {
@@ -935,6 +1024,11 @@ func (t SNRTable) WriteTable(w io.Writer) error {
 	if _, err := fmt.Fprintf(w, "%s\n%s\n", t.Describe(), t.DescribeFinals()); err != nil {
 		return err
 	}
+	if d := t.DescribeSplits(); d != "" {
+		if _, err := fmt.Fprintln(w, d); err != nil {
+			return err
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	hdr := "task\tform\tmetric\truns\tn\tmean\tsignal\tnoise\tSNR\tavg signal\tavg noise\tavg SNR\t"
 	if len(t.Targets) > 0 {
@@ -942,7 +1036,7 @@ func (t SNRTable) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintln(tw, hdr)
 	for _, r := range t.Rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t", r.Task, r.Formulation, r.Metric, r.Runs, r.LastN,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t", t.TaskName(r), r.Formulation, r.Metric, r.Runs, r.LastN,
 			fnum(r.Mean, 4), fnum(r.Signal, 4), fnum(r.Noise, 4), fnum(r.SNR, 2), fnum(r.AvgSignal, 4), fnum(r.AvgNoise, 4), fnum(r.AvgSNR, 2))
 		if len(t.Targets) > 0 {
 			fmt.Fprintf(tw, "%s\t%s\t", fnum(r.DecisionAcc, 3), fnum(r.AvgDecisionAcc, 3))

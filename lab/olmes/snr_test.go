@@ -101,6 +101,116 @@ func TestSNRTable(t *testing.T) {
 	}
 }
 
+// TestSNRSplits: a task scored on different splits is one row per split
+// (named with it where the runs mix splits), each listed only where every
+// run has it, and the table says which runs have which split; a run whose
+// eval.split changed does not run its validation and test scores together
+// in one series. A task without a split (built-in) is named as before, and
+// JSON carries each row's split. Read from files, the same.
+func TestSNRSplits(t *testing.T) {
+	rec := func(run string, step int, task, split string, v float64) EvalRecord {
+		return EvalRecord{Run: run, Step: step, Task: task, Formulation: RC, Split: split, Metric: MetricAccPerChar, Value: v}
+	}
+	build := func() []RunEvals {
+		var runs []RunEvals
+		for i, name := range []string{"a", "b", "c"} {
+			r := RunEvals{Name: name}
+			for s := range 5 {
+				split := "validation"
+				if name == "b" && s >= 3 { // b's eval.split changed to test after step 300
+					split = "test"
+				}
+				r.Records = append(r.Records,
+					rec(name, 100*(s+1), "arc_easy", split, 0.5+0.1*float64(i)+0.01*float64(s%2)+0.3*float64(s/3)*float64(i%2)),
+					rec(name, 100*(s+1), "arith", "", 0.2+0.1*float64(i)+0.01*float64(s%2)))
+			}
+			runs = append(runs, r)
+		}
+		return runs
+	}
+	root := t.TempDir()
+	var dirs []string
+	for _, r := range build() {
+		dir := filepath.Join(root, r.Name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := AppendEvalRecords(&b, r.Records); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "evals.jsonl"), b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, dir)
+	}
+	streamed, err := LoadRunEvalTails(5, "", dirs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, runs := range map[string][]RunEvals{"records": build(), "files": streamed} {
+		tab, err := SNR(runs, SNROptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tab.Rows) != 2 {
+			t.Fatalf("%s: rows %+v, want arith and arc_easy on validation (no run but b has test)", what, tab.Rows)
+		}
+		var arc, arith SNRRow
+		for _, r := range tab.Rows {
+			if r.Task == "arc_easy" {
+				arc = r
+			} else {
+				arith = r
+			}
+		}
+		// b's validation series ends at step 300 (0.60): its test scores (0.91, 0.90) are not its final ones
+		if arc.Split != "validation" || arc.LastN != 3 || !near(arc.Mean, (0.50+0.60+0.70)/3, 1e-12) {
+			t.Errorf("%s: arc_easy row %+v, want validation over 3 checkpoints, mean of 0.50, 0.60, 0.70", what, arc)
+		}
+		if arith.Split != "" || arith.LastN != 5 || tab.TaskName(arith) != "arith" {
+			t.Errorf("%s: arith row %+v named %q, want no split, 5 checkpoints", what, arith, tab.TaskName(arith))
+		}
+		if got := tab.TaskName(arc); got != "arc_easy (validation)" {
+			t.Errorf("%s: arc_easy row named %q", what, got)
+		}
+		want := []MixedSplit{{Task: "arc_easy", Splits: []SplitRuns{{"test", []string{"b"}}, {"validation", []string{"a", "b", "c"}}}}}
+		if !reflect.DeepEqual(tab.MixedSplits, want) {
+			t.Errorf("%s: mixed splits %+v, want %+v", what, tab.MixedSplits, want)
+		}
+		var out bytes.Buffer
+		if err := tab.WriteTable(&out); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []string{"arc_easy (validation)", "different splits: arc_easy on test (b) and validation (a, b, c)", "HINT: give the runs the same eval.split"} {
+			if !strings.Contains(out.String(), s) {
+				t.Errorf("%s: table does not say %q:\n%s", what, s, out.String())
+			}
+		}
+		out.Reset()
+		if err := tab.WriteJSON(&out); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), `"split": "validation"`) || !strings.Contains(out.String(), `"mixed_splits"`) {
+			t.Errorf("%s: JSON lacks the split:\n%s", what, out.String())
+		}
+	}
+	// the same runs all on one split: no note, rows named as before
+	runs := build()
+	runs[1].Records = runs[1].Records[:6] // b's validation scores only
+	tab, err := SNR(runs, SNROptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := tab.WriteTable(&out); err != nil {
+		t.Fatal(err)
+	}
+	if len(tab.MixedSplits) != 0 || strings.Contains(out.String(), "(validation)") || strings.Contains(out.String(), "different splits") {
+		t.Errorf("one split: mixed %+v, table\n%s", tab.MixedSplits, out.String())
+	}
+}
+
 // TestSNROneCheckpoint: where some run has a single checkpoint, noise is not
 // measured: noise and SNR are NaN ("-", null in JSON), such rows sort after
 // the measured ones, and the table says why, rather than noise 0 and SNR inf
@@ -581,6 +691,7 @@ func TestFastEvalRecord(t *testing.T) {
 		`{"run":"r","step":3000,"tokens":12582912,"phase":"stable","why":"interval","task":"mmlu_00","formulation":"mc","metric":"acc_raw","value":0.25,"primary":true,"time":"2026-11-01T00:50:00.123456789Z"}`,
 		`{"run":"r/soup","step":1,"tokens":2,"task":"val/web","formulation":"lm","metric":"ce_loss","value":3.5e-1,"group":"development","tag":"x","time":"2026-11-01T01:00:00+01:00"}`,
 		`{"run":"r","step":1,"task":"arith","metric":"acc_raw","value":1,"primary":false}`,
+		`{"run":"r","step":250,"tokens":9,"phase":"stable","why":"interval","task":"arc_easy","formulation":"rc","split":"validation","metric":"acc_per_char","value":0.5,"primary":true,"time":"2026-11-01T00:50:00Z"}`,
 	} {
 		var got, want EvalRecord
 		if !fastEvalRecord([]byte(line), &got, map[string]string{}) {
