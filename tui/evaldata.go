@@ -11,9 +11,10 @@ import (
 	"github.com/olmolab/olmolab/lab/olmes"
 )
 
-// evalRow is one task and formulation of the latest evaluation.
+// evalRow is one task, formulation and split of the latest evaluation.
 type evalRow struct {
 	Task, Form string
+	Split      string // an OLMES benchmark's dataset split; "" for built-in tasks
 	Values     map[string]float64
 	Primary    string
 }
@@ -121,10 +122,10 @@ func latestEval(run string, recs []olmes.EvalRecord, soupFinal bool) (rows []eva
 			break
 		}
 		form := r.Formulation.String()
-		k := r.Task + "\x00" + form
+		k := r.Task + "\x00" + form + "\x00" + r.Split
 		row := byKey[k]
 		if row == nil {
-			row = &evalRow{Task: r.Task, Form: form, Values: map[string]float64{}}
+			row = &evalRow{Task: r.Task, Form: form, Split: r.Split, Values: map[string]float64{}}
 			byKey[k] = row
 			order = append(order, k)
 		}
@@ -190,7 +191,10 @@ func loadEvalData(run, dir string, primary map[string]string, runDirs []string) 
 		if err != nil {
 			d.SNRMessage = err.Error()
 		} else if len(t.Rows) == 0 {
-			d.SNRMessage = "the runs share no task, formulation and metric"
+			d.SNRMessage = "the runs share no task, formulation, split and metric"
+			if sp := t.DescribeSplits(); sp != "" {
+				d.SNRMessage += "; " + sp
+			}
 		} else {
 			// a row over one checkpoint per run (the shortest run has one
 			// evaluation of it) has no noise to measure: its SNR is signal/0,

@@ -3,6 +3,7 @@ package tui
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/olmolab/olmolab/lab"
@@ -24,13 +25,28 @@ func (m *Model) viewEvals(w, h int) []string {
 		why := "no evaluations recorded yet"
 		out = append(out, t.Heading.Render(" latest scores · "+e.Run), t.Faint.Render("  "+why))
 	} else {
-		out = append(out, t.Heading.Render(" latest scores · "+e.Run)+t.Subtle.Render(fmt.Sprintf("  step %d (%s)", e.Step, e.Why)))
+		// the OLMES benchmarks' split once in the head when they share one,
+		// else after each task, as the dashboard's eval line says it
+		head := fmt.Sprintf("  step %d (%s)", e.Step, e.Why)
+		rows := e.Rows
+		switch splits := rowSplits(rows); {
+		case len(splits) == 1:
+			head = fmt.Sprintf("  step %d (%s; %s split)", e.Step, e.Why, splits[0])
+		case len(splits) > 1:
+			rows = slices.Clone(rows)
+			for i := range rows {
+				if rows[i].Split != "" {
+					rows[i].Task += " (" + rows[i].Split + ")"
+				}
+			}
+		}
+		out = append(out, t.Heading.Render(" latest scores · "+e.Run)+t.Subtle.Render(head))
 		// the tasks' scores (higher is better, but for bpb) and the
 		// validation losses (lower is better) in tables of their own, each
 		// with only its own columns: at 80 columns the tasks' six metric
 		// columns would push the validation loss's ce out of sight
 		var tasks, vals []evalRow
-		for _, r := range e.Rows {
+		for _, r := range rows {
 			if strings.HasPrefix(r.Task, lab.ValTaskPrefix) {
 				vals = append(vals, r)
 			} else {
@@ -74,11 +90,17 @@ func (m *Model) viewEvals(w, h int) []string {
 	// 18 at most), the metric's within what the figures leave: at 80
 	// columns "logits_per_token_corr" fits beside "fact_qa_heldout", and a
 	// metric is not cut to "bits_per_byte…", which is two metrics
+	// a task the runs scored on several splits is a row per split, named
+	// with it (olmes.SNRTable.TaskName), which may take a few more columns
 	taskW, metricW := len("task"), len("metric")
 	for _, r := range rows {
-		taskW, metricW = max(taskW, lenRunes(r.Task)), max(metricW, lenRunes(r.Metric))
+		taskW, metricW = max(taskW, lenRunes(e.SNR.TaskName(r))), max(metricW, lenRunes(r.Metric))
 	}
-	taskW = min(taskW, 18)
+	if len(e.SNR.MixedSplits) > 0 {
+		taskW = min(taskW, 24)
+	} else {
+		taskW = min(taskW, 18)
+	}
 	// where signal and noise would push the SNRs off a narrow window (60
 	// columns), the SNRs alone
 	figures := 4
@@ -100,9 +122,13 @@ func (m *Model) viewEvals(w, h int) []string {
 			unmeasured++
 		}
 	}
+	splits := e.SNR.DescribeSplits() // which runs scored a task on which split
 	room := h - len(out) - 1
 	if unmeasured > 0 {
 		room-- // the line that says why their noise is "–"
+	}
+	if splits != "" {
+		room--
 	}
 	m.evalScroll = min(m.evalScroll, max(len(rows)-room, 0))
 	for i := m.evalScroll; i < len(rows) && i < m.evalScroll+room; i++ {
@@ -115,7 +141,7 @@ func (m *Model) viewEvals(w, h int) []string {
 		if r.LastN < 2 { // one checkpoint per run: no noise measured, not a noise of 0 and an SNR of inf
 			noise, snr, avg, st = "–", "–", "–", t.Faint
 		}
-		line := row(truncate(r.Task, taskW), r.Formulation.String(), truncate(r.Metric, metricW), fnum(r.Signal, 4), noise, snr, avg)
+		line := row(truncate(e.SNR.TaskName(r), taskW), r.Formulation.String(), truncate(r.Metric, metricW), fnum(r.Signal, 4), noise, snr, avg)
 		out = append(out, padRight(st.Render(truncate(line, w)), w))
 	}
 	more := ""
@@ -125,6 +151,9 @@ func (m *Model) viewEvals(w, h int) []string {
 	if unmeasured > 0 {
 		out = append(out, t.Warning.Render(truncate(fmt.Sprintf("  – %d of %d rows: a run has one evaluation of them, so no noise to measure; select runs with more (2, space)",
 			unmeasured, len(rows)), w)))
+	}
+	if splits != "" {
+		out = append(out, t.Warning.Render(truncate("  "+splits, w)))
 	}
 	desc := e.SNR.Describe()
 	if len(e.SNR.SoupFinals) > 0 { // as olmolab snr says under its table (olmes.SNRTable.DescribeFinals)
@@ -143,6 +172,9 @@ func snrMinLines(e *evalData) int {
 		return 3
 	}
 	n := 4 + min(len(e.SNR.Rows), 3)
+	if len(e.SNR.MixedSplits) > 0 {
+		n++ // the line that says which runs scored a task on which split
+	}
 	for _, r := range e.SNR.Rows {
 		if r.LastN < 2 {
 			return n + 1
@@ -208,6 +240,18 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// rowSplits are the splits the rows' scores are of, in order of first
+// appearance (built-in tasks have none).
+func rowSplits(rows []evalRow) []string {
+	var out []string
+	for _, r := range rows {
+		if r.Split != "" && !slices.Contains(out, r.Split) {
+			out = append(out, r.Split)
+		}
+	}
+	return out
 }
 
 func lenRunes(s string) int { return len([]rune(s)) }

@@ -156,6 +156,66 @@ func TestSNRUnmeasuredNoise(t *testing.T) {
 	}
 }
 
+// Scores of a task on different splits are not one measurement: the
+// latest scores name the split (once in the head, or after each task when
+// they differ, as the dashboard's eval line does), and the SNR table has a
+// row per split, as olmolab snr has (olmes.SNRTable.TaskName), with a line
+// saying which runs have which split. b's eval.split changed from
+// validation to test after step 60; a scored validation throughout.
+func TestEvalViewSplits(t *testing.T) {
+	o := testOptions(t, 80, 30)
+	rec := testRecipe(t)
+	for i, run := range []string{"a", "b"} {
+		dir := filepath.Join(o.RunsDir, run)
+		writeRunDir(t, dir, rec, syntheticRun(run, rec))
+		var out []byte
+		add := func(step int64, task, split string, v float64) {
+			b, _ := json.Marshal(lab.EvalRecord{Run: run, Step: step, Tokens: step * testGB, Why: "interval", Task: task, Form: "rc", Split: split,
+				Metric: olmes.MetricAccPerChar, Value: v, Time: t0})
+			out = append(append(out, b...), '\n')
+		}
+		for k, step := range []int64{20, 40, 60, 80, 100} {
+			split := "validation"
+			if run == "b" && step > 60 {
+				split = "test"
+				add(step, "piqa", "validation", 0.6)
+			}
+			add(step, "arc_easy", split, 0.3+0.1*float64(i)+0.01*float64(k%2))
+			add(step, "arith", "", 0.2+0.1*float64(i)+0.01*float64(k%2))
+		}
+		if err := os.WriteFile(filepath.Join(dir, lab.EvalsFile), out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := New(o)
+	m.Update(m.openRun(filepath.Join(o.RunsDir, "b"))())
+	m.Update(keyMsg("3"))
+	m.Update(m.loadEvals()())
+	checkFrame(t, m, 80, 30)
+	s := screen(m)
+	for _, want := range []string{
+		"latest scores · b  step 100 (interval)\n",
+		"  arc_easy (test)    rc   ",
+		"  piqa (validation)  rc   ",
+		"  arc_easy (validation) rc   acc_per_char ",
+		"  different splits: arc_easy on test (b) and validation (", // (a, b) or (b, a): the runs view's order
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("no %q:\n%s", want, s)
+		}
+	}
+	if !strings.Contains(s[strings.Index(s, "signal to noise"):], "  arith                 rc   acc_per_char ") {
+		t.Errorf("arith's SNR row (no split) is not named as before:\n%s", s)
+	}
+	m.Update(m.openRun(filepath.Join(o.RunsDir, "a"))())
+	m.Update(keyMsg("3"))
+	m.Update(m.loadEvals()())
+	s = screen(m)
+	if !strings.Contains(s, "latest scores · a  step 100 (interval; validation split)") || !strings.Contains(s, "  arc_easy           rc   ") {
+		t.Errorf("one split: not said once in the head:\n%s", s)
+	}
+}
+
 // runCmds runs cmd and what its batches hold, feeding the model the
 // evaluation view's data they read (the commands here return at once).
 func runCmds(m *Model, cmd tea.Cmd) {
