@@ -248,6 +248,10 @@ func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, pref
 		return nil, nil, err
 	}
 	var needs []int64
+	// each run's OLMES data and splits, as its start checks them: a run
+	// refused for them would otherwise fail only when its turn came (or its
+	// Slurm job started), after others had trained
+	var evalCheck lab.EvalTaskCheck
 	for _, r := range planned {
 		what := fmt.Sprintf("run %s (%s)", r.Name, strings.Join(r.Overrides, " "))
 		rec, err := loadRecipe(recipeArg, m.Overrides(r))
@@ -257,6 +261,9 @@ func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, pref
 		if self && !slices.Contains(model.BackendNames(), rec.Backend) {
 			return nil, nil, inputError{fmt.Errorf("sweep: %s: backend %q is not in this build of olmolab (it has %s); HINT: build one that has it (scripts/setup-cuda.sh for cuda) and pass it with --olmolab PATH",
 				what, rec.Backend, strings.Join(model.BackendNames(), ", "))}
+		}
+		if err := evalCheck.Check(rec); err != nil {
+			return nil, nil, inputError{fmt.Errorf("sweep: %s: %w", what, err)}
 		}
 		if !slurm {
 			need, err := lab.MemoryNeed(rec)

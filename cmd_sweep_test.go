@@ -85,6 +85,61 @@ func TestSweepBadInput(t *testing.T) {
 	}
 }
 
+// TestSweepChecksEvalData: a run whose OLMES data or split is missing is
+// refused when the sweep starts, naming the run and what is missing, as the
+// run's own start would have refused it when its turn came; --local and
+// --slurm alike, before anything is written.
+func TestSweepChecksEvalData(t *testing.T) {
+	data := t.TempDir() // ARC-Easy's validation split only
+	p := filepath.Join(data, "ARC-V1-Feb2018-2", "ARC-Easy", "ARC-Easy-Dev.jsonl")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var lines []byte
+	for i := range 4 {
+		row, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("q%d", i), "answerKey": "A",
+			"question": map[string]any{"stem": fmt.Sprintf("What is %d plus one?", i), "choices": []any{
+				map[string]any{"label": "A", "text": fmt.Sprint(i + 1)}, map[string]any{"label": "B", "text": fmt.Sprint(i + 2)}}}})
+		lines = append(append(lines, row...), '\n')
+	}
+	if err := os.WriteFile(p, lines, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runs := filepath.Join(t.TempDir(), "runs")
+	fake := filepath.Join(t.TempDir(), "olmolab") // a Slurm task's binary, which never runs here
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, env string
+		args      []string
+		stderr    []string
+	}{
+		{"split missing", data, []string{"--vary", "eval.split=validation,test", "--set", "eval.tasks=[arc_easy, arith]"},
+			[]string{"sweep: run tiny-split_test (eval.split=test): testdata/tiny.yaml: eval.tasks: olmes: " + data + ": no test split of arc_easy"}},
+		{"no data directory", "", []string{"--seeds", "2", "--set", "eval.tasks=[piqa]"},
+			[]string{"sweep: run tiny-seed1 (seed=1): testdata/tiny.yaml: eval.tasks:", "OLMOLAB_OLMES_DATA"}},
+		{"unknown task", data, []string{"--seeds", "2", "--set", "eval.tasks=[arc_eazy]"},
+			[]string{"sweep: run tiny-seed1 (seed=1): testdata/tiny.yaml: eval.tasks:", "arc_eazy"}},
+	} {
+		for _, mode := range []string{"--local", "--slurm"} {
+			t.Run(tc.name+" "+mode, func(t *testing.T) {
+				t.Setenv("OLMOLAB_OLMES_DATA", tc.env)
+				code, _, stderr := runCLI(append(append([]string{"sweep", "testdata/tiny.yaml", "--runs", runs, "--olmolab", fake}, tc.args...), mode)...)
+				got := strings.Join(strings.Fields(stderr), " ")
+				for _, want := range tc.stderr {
+					if code != exitBadInput || !strings.Contains(got, want) {
+						t.Errorf("exit %d, want 2, and stderr with %q:\n%s", code, want, stderr)
+					}
+				}
+				if _, err := os.Stat(runs); err == nil {
+					t.Fatalf("%s was created", runs)
+				}
+			})
+		}
+	}
+}
+
 // TestSweepLocal runs a real two-seed sweep of the tiny recipe here, runs it
 // again (both skipped), resumes a run that lost its end, and hands the runs
 // to snr and --status.

@@ -207,3 +207,39 @@ func scorerShape(B, T, longest int) (be, te int) {
 	te = min(T, (longest+15)/16*16)
 	return max(1, B*T/te), te
 }
+
+// EvalTaskCheck checks recipes' evaluation tasks as their runs check them at
+// start (StartRun): unknown tasks, OLMES data or a split the data directory
+// ($OLMOLAB_OLMES_DATA) lacks, a request dump that does not read. A sweep
+// checks every planned run with it before any trains; runs with the same
+// tasks, limit, split and world are loaded once. The zero value is ready.
+type EvalTaskCheck struct {
+	done map[string]bool
+}
+
+// Check loads rec's eval.tasks (none: nothing to check); an error is an
+// *InputError naming the recipe's file and eval.tasks, as the run's start
+// says it.
+func (c *EvalTaskCheck) Check(rec *Recipe) error {
+	if len(rec.Eval.Tasks) == 0 {
+		return nil
+	}
+	var w WorldSpec
+	if rec.World != nil {
+		w = *rec.World
+	}
+	key := fmt.Sprintf("%q|%d|%q|%+v", rec.Eval.Tasks, rec.Eval.Limit, rec.Eval.Split, w)
+	if c.done[key] {
+		return nil
+	}
+	spec := rec.Eval
+	spec.World = rec.World.KB()
+	if _, err := NewOLMESEvaluator("").load(spec); err != nil {
+		return &InputError{fmt.Errorf("%s: eval.tasks: %w", rec.Path, err)}
+	}
+	if c.done == nil {
+		c.done = map[string]bool{}
+	}
+	c.done[key] = true
+	return nil
+}
