@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -708,8 +709,9 @@ type SNRTable struct {
 	NoiseMode string   `json:"noise_mode"`
 	LastN     int      `json:"last_n"`
 	Rows      []SNRRow `json:"rows"`
-	// MixedSplits are the tasks the runs scored on more than one split (eval.split differed between runs, or
-	// changed within one): each split is a measurement of its own, a row of its own where every run has it.
+	// MixedSplits are the tasks the runs (and targets) scored on more than one split (eval.split differed
+	// between runs, or changed within one): each split is a measurement of its own, a row of its own where every
+	// run has it, with decision accuracy where every target has it too.
 	MixedSplits []MixedSplit `json:"mixed_splits,omitempty"`
 }
 
@@ -887,7 +889,6 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 			t.SoupFinals = append(t.SoupFinals, r.Name)
 		}
 	}
-	t.MixedSplits = mixedSplits(t.Runs, series)
 	targets := make([]map[seriesKey]seriesTail, len(o.Target))
 	for i, r := range o.Target {
 		t.Targets = append(t.Targets, r.Name)
@@ -896,6 +897,9 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 			return SNRTable{}, err
 		}
 	}
+	// targets too: small runs scored on validation and targets on test
+	// have no decision accuracy, which the note then explains
+	t.MixedSplits = mixedSplits(append(slices.Clone(t.Runs), t.Targets...), append(slices.Clone(series), targets...))
 	for k := range series[0] {
 		var finals, avgFinals []float64
 		var lastN, avgLastN [][]float64

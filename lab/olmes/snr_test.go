@@ -195,10 +195,34 @@ func TestSNRSplits(t *testing.T) {
 			t.Errorf("%s: JSON lacks the split:\n%s", what, out.String())
 		}
 	}
+	// targets scored on test, the small runs on validation: no decision
+	// accuracy of one split against the other, and the note says why
+	small, big := build(), build()
+	small[1].Records = small[1].Records[:6]
+	for i := range big {
+		big[i].Name = "big-" + big[i].Name
+		for j := range big[i].Records {
+			if big[i].Records[j].Split != "" {
+				big[i].Records[j].Split = "test"
+			}
+		}
+	}
+	tab, err := SNR(small, SNROptions{Target: big})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range tab.Rows {
+		if (r.Task == "arith") == math.IsNaN(r.DecisionAcc) {
+			t.Errorf("targets on another split: %s (%q) decision accuracy %v", r.Task, r.Split, r.DecisionAcc)
+		}
+	}
+	if d := tab.DescribeSplits(); !strings.Contains(d, "arc_easy on test (big-a, big-b, big-c) and validation (a, b, c)") {
+		t.Errorf("targets on another split: %q", d)
+	}
 	// the same runs all on one split: no note, rows named as before
 	runs := build()
 	runs[1].Records = runs[1].Records[:6] // b's validation scores only
-	tab, err := SNR(runs, SNROptions{})
+	tab, err = SNR(runs, SNROptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
