@@ -171,7 +171,7 @@ func (r *Run) runSoup(a Action, final bool) error {
 		if err := restore(); err != nil {
 			return err
 		}
-		msg = fmt.Sprintf("soup done: %d ingredients averaged; %s goes on from step %d with the run's own weights", k, r.st.Phase, r.st.Step)
+		msg = fmt.Sprintf("soup done: %d ingredients averaged; %s"+soupGoesOn+"%d with the run's own weights", k, r.st.Phase, r.st.Step)
 	}
 	r.emit(Event{Type: EvPhase, Message: msg, Soup: rep, TotalTokens: r.st.TotalTokens, Mix: r.st.Mix})
 	return nil

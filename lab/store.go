@@ -755,7 +755,11 @@ func soupWentOn(events string, fromStep int64) bool {
 
 // SoupWentOn says whether a "soup done" event's message says the run went on
 // with its own weights after the soup, as a soup made on request says.
-func SoupWentOn(message string) bool { return strings.Contains(message, " goes on from step ") }
+func SoupWentOn(message string) bool { return strings.Contains(message, soupGoesOn) }
+
+// soupGoesOn is the words a side soup's "soup done" message holds (runSoup
+// writes them, SoupWentOn reads them, in runs old and new).
+const soupGoesOn = " goes on from step "
 
 // Lock modes: where the process that trains a run came from.
 const (
