@@ -3,7 +3,6 @@ package tui
 import (
 	"fmt"
 	"math"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -442,27 +441,8 @@ func (m *Model) evalLine(d *runData, w int) string {
 		}
 		return padRight(t.Subtle.Render(" eval ")+t.Faint.Render(why), w)
 	}
-	head := fmt.Sprintf(" eval @%d (%s) ", d.Eval.Step, d.Eval.Why)
-	scores := d.Eval.Scores
-	// the OLMES benchmarks' split (eval.split, else OLMES's): once in the head
-	// when they share one, else after each task
-	var splits []string
-	for _, s := range scores {
-		if s.Split != "" && !slices.Contains(splits, s.Split) {
-			splits = append(splits, s.Split)
-		}
-	}
-	switch {
-	case len(splits) == 1:
-		head = fmt.Sprintf(" eval @%d (%s; %s split) ", d.Eval.Step, d.Eval.Why, splits[0])
-	case len(splits) > 1:
-		scores = slices.Clone(scores)
-		for i := range scores {
-			if scores[i].Split != "" {
-				scores[i].Task += " (" + scores[i].Split + ")"
-			}
-		}
-	}
+	split, scores := bySplit(d.Eval.Scores, func(s *lab.EvalScore) (string, *string) { return s.Split, &s.Task })
+	head := fmt.Sprintf(" eval @%d (%s%s) ", d.Eval.Step, d.Eval.Why, split)
 	return m.scoresLine(head, scores, w, " … "+m.keys.Evals.Help().Key+" for all")
 }
 

@@ -25,21 +25,8 @@ func (m *Model) viewEvals(w, h int) []string {
 		why := "no evaluations recorded yet"
 		out = append(out, t.Heading.Render(" latest scores · "+e.Run), t.Faint.Render("  "+why))
 	} else {
-		// the OLMES benchmarks' split once in the head when they share one,
-		// else after each task, as the dashboard's eval line says it
-		head := fmt.Sprintf("  step %d (%s)", e.Step, e.Why)
-		rows := e.Rows
-		switch splits := rowSplits(rows); {
-		case len(splits) == 1:
-			head = fmt.Sprintf("  step %d (%s; %s split)", e.Step, e.Why, splits[0])
-		case len(splits) > 1:
-			rows = slices.Clone(rows)
-			for i := range rows {
-				if rows[i].Split != "" {
-					rows[i].Task += " (" + rows[i].Split + ")"
-				}
-			}
-		}
+		split, rows := bySplit(e.Rows, func(r *evalRow) (string, *string) { return r.Split, &r.Task })
+		head := fmt.Sprintf("  step %d (%s%s)", e.Step, e.Why, split)
 		out = append(out, t.Heading.Render(" latest scores · "+e.Run)+t.Subtle.Render(head))
 		// the tasks' scores (higher is better, but for bpb) and the
 		// validation losses (lower is better) in tables of their own, each
@@ -242,16 +229,31 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// rowSplits are the splits the rows' scores are of, in order of first
-// appearance (built-in tasks have none).
-func rowSplits(rows []evalRow) []string {
-	var out []string
-	for _, r := range rows {
-		if r.Split != "" && !slices.Contains(out, r.Split) {
-			out = append(out, r.Split)
+// bySplit is how a scores display names the OLMES benchmarks' split
+// (eval.split, else OLMES's; built-in tasks have none): where the items that
+// have one share it, head is "; S split" for the heading and items stay as
+// they are; where they differ, each such item's task is named "task (S)", in
+// a copy of items. of gives an item's split and its task to rename.
+func bySplit[T any](items []T, of func(*T) (split string, task *string)) (head string, out []T) {
+	var splits []string
+	for i := range items {
+		if s, _ := of(&items[i]); s != "" && !slices.Contains(splits, s) {
+			splits = append(splits, s)
 		}
 	}
-	return out
+	switch len(splits) {
+	case 0:
+		return "", items
+	case 1:
+		return "; " + splits[0] + " split", items
+	}
+	out = slices.Clone(items)
+	for i := range out {
+		if s, task := of(&out[i]); s != "" {
+			*task += " (" + s + ")"
+		}
+	}
+	return "", out
 }
 
 func lenRunes(s string) int { return len([]rune(s)) }
