@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -34,8 +35,13 @@ func (m *Model) openSoup() *soupInfo {
 type soupBase struct {
 	Step   int64
 	Why    string
-	Values map[string]map[string]float64 // task (primaryScores' key) -> metric -> value
+	Values map[scoreKey]map[string]float64 // task (primaryScores' key) and split -> metric -> value
 }
+
+// scoreKey is what a row of the soup details is of: a task, as primaryScores
+// keys it ("task" or "task:mc"), on an OLMES split ("" for built-in tasks and
+// validation losses). The same task on two splits is two rows.
+type scoreKey struct{ task, split string }
 
 // loadSoupBase reads the run's evaluation for the details of the soup in dir
 // (the run's directory two levels up), once: it is made before the soup, so
@@ -69,13 +75,13 @@ func readSoupBase(runDir string, step int64) *soupBase {
 		}
 		switch {
 		case b == nil || int64(r.Step) > b.Step || int64(r.Step) == b.Step && r.Why != b.Why:
-			b = &soupBase{Step: int64(r.Step), Why: r.Why, Values: map[string]map[string]float64{}}
+			b = &soupBase{Step: int64(r.Step), Why: r.Why, Values: map[scoreKey]map[string]float64{}}
 		case int64(r.Step) < b.Step:
 			continue
 		}
-		k := r.Task
+		k := scoreKey{r.Task, r.Split}
 		if r.Formulation == olmes.MC {
-			k += ":mc" // as primaryScores keys a task's formulations
+			k.task += ":mc" // as primaryScores keys a task's formulations
 		}
 		if b.Values[k] == nil {
 			b.Values[k] = map[string]float64{}
@@ -84,6 +90,9 @@ func readSoupBase(runDir string, step int64) *soupBase {
 	}
 	return b
 }
+
+// escBack ends the soup details' title: how to get the overlay back.
+const escBack = " · esc: back to the overlay"
 
 // soupCell is one figure of the soup details: an ingredient's or the soup's.
 type soupCell struct {
@@ -106,13 +115,11 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 	title := t.Heading.Render("  " + s.Name)
 	if rep == nil {
 		return []string{
-			padRight(title+t.Subtle.Render(" · esc: back to the overlay"), w),
+			padRight(title+t.Subtle.Render(escBack), w),
 			padRight(t.Faint.Render(truncate(fmt.Sprintf("  being made: %s so far; the scores come when it is done",
 				plural(len(s.Ingredients), "ingredient")), w)), w),
 		}
 	}
-	title += t.Subtle.Render(truncate(fmt.Sprintf(" · %d×%s tokens from step %d · esc: back to the overlay",
-		len(rep.Ingredients), lab.HumanCount(rep.Tokens), rep.FromStep), max(w-lenRunes(s.Name)-2, 0)))
 	comps := append(append([]lab.SoupComponent{}, rep.Ingredients...), rep.Soup)
 	heads := make([]string, len(comps))
 	for i, c := range rep.Ingredients {
@@ -150,38 +157,57 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 	if base != nil {
 		rows[0].cells = append(rows[0].cells, soupCell{}) // an evaluation has no training loss
 	}
-	var tasks, vals []string
-	seen := map[string]bool{}
-	scores := make([]map[string]float64, len(comps)) // per component, task -> primary score
-	metric := map[string]string{}                    // task -> its primary metric, to read the run's
+	// a row per task and split: the ingredients', the soup's, and the
+	// run's where it has a task of theirs on another split (its eval.split
+	// changed); named as the evaluation view names them (bySplit)
+	var tasks, vals []scoreKey
+	seen := map[scoreKey]bool{}
+	add := func(k scoreKey) {
+		switch {
+		case seen[k]:
+		case strings.HasPrefix(k.task, lab.ValTaskPrefix):
+			vals = append(vals, k)
+		default:
+			tasks = append(tasks, k)
+		}
+		seen[k] = true
+	}
+	scores := make([]map[scoreKey]float64, len(comps)) // per component, task and split -> primary score
+	metric := map[string]string{}                      // task -> its primary metric, to read the run's
 	for i, c := range comps {
-		scores[i] = map[string]float64{}
+		scores[i] = map[scoreKey]float64{}
 		for _, sc := range primaryScores(c.Evals) {
-			scores[i][sc.Task] = sc.Value
+			k := scoreKey{sc.Task, sc.Split}
+			scores[i][k] = sc.Value
 			metric[sc.Task] = sc.Metric
-			switch {
-			case seen[sc.Task]:
-			case strings.HasPrefix(sc.Task, lab.ValTaskPrefix):
-				vals = append(vals, sc.Task)
-			default:
-				tasks = append(tasks, sc.Task)
-			}
-			seen[sc.Task] = true
+			add(k)
 		}
 	}
-	slices.Sort(tasks)
-	slices.Sort(vals)
-	for i, task := range append(tasks, vals...) {
-		r := row{label: task, lower: i >= len(tasks), fmt: fmtScore}
+	if base != nil {
+		for k := range base.Values {
+			if metric[k.task] != "" { // a task of the soup's
+				add(k)
+			}
+		}
+	}
+	byName := func(a, b scoreKey) int {
+		return cmp.Or(strings.Compare(a.task, b.task), strings.Compare(a.split, b.split))
+	}
+	slices.SortFunc(tasks, byName)
+	slices.SortFunc(vals, byName)
+	keys := append(tasks, vals...)
+	split, named := bySplit(keys, func(k *scoreKey) (string, *string) { return k.split, &k.task })
+	for i, k := range keys {
+		r := row{label: named[i].task, lower: i >= len(tasks), fmt: fmtScore}
 		if r.lower {
 			r.fmt = fmtValLoss
 		}
-		for k := range comps {
-			v, ok := scores[k][task]
+		for c := range comps {
+			v, ok := scores[c][k]
 			r.cells = append(r.cells, soupCell{v, ok})
 		}
 		if base != nil {
-			v, ok := base.Values[task][metric[task]]
+			v, ok := base.Values[k][metric[k.task]]
 			r.cells = append(r.cells, soupCell{v, ok})
 		}
 		rows = append(rows, r)
@@ -219,6 +245,15 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 	cols = append(cols, fixed...)
 	left := len(heads) - len(cols)
 
+	// the split the OLMES rows share, as the evaluation view's head says it
+	if split != "" {
+		split = " (" + strings.TrimPrefix(split, "; ") + ")"
+	}
+	sub := fmt.Sprintf(" · %d×%s tokens from step %d%s", len(rep.Ingredients), lab.HumanCount(rep.Tokens), rep.FromStep, split)
+	if room := w - lenRunes(s.Name) - 2; lenRunes(sub+escBack) <= room {
+		sub += escBack // else the help line's esc says it
+	}
+	title += t.Subtle.Render(truncate(sub, max(w-lenRunes(s.Name)-2, 0)))
 	out := []string{padRight(title, w)}
 	head := "  " + padRight("", labelW)
 	for _, c := range cols {

@@ -167,7 +167,7 @@ func TestSoupDetailsShowTheRunsOwnEvaluation(t *testing.T) {
 	}
 	// without the one at the soup's step: the latest before it, so labelled
 	b := readSoupBase(filepath.Join(o.RunsDir, "soup-v"), 89)
-	if b == nil || b.Step != 80 || b.Why != "interval" || b.Values["arith"]["acc_per_char"] != 0.15 || b.Values["world_cloze"] != nil {
+	if b == nil || b.Step != 80 || b.Why != "interval" || b.Values[scoreKey{task: "arith"}]["acc_per_char"] != 0.15 || b.Values[scoreKey{task: "world_cloze"}] != nil {
 		t.Fatalf("the evaluation at or before step 89: %+v", b)
 	}
 	m.soupBases[m.soupOpen] = b
@@ -187,5 +187,82 @@ func TestSoupDetailsShowTheRunsOwnEvaluation(t *testing.T) {
 	got = ansi.Strip(strings.Join(m.soupDetails(m.openSoup(), 120, 40), "\n"))
 	if !strings.Contains(got, "  run: no evaluation of its own at or before the soup's step 90") || strings.Contains(got, "run @") {
 		t.Errorf("no evaluation of the run:\n%s", got)
+	}
+}
+
+// The soup details key a row by task and split, as the evaluation view and
+// the dashboard's eval line do: OLMES scores of one task on two splits (the
+// run's own evaluation before its eval.split changed, say) are two rows,
+// "arc_easy (test)" and "arc_easy (validation)", never one row that puts a
+// test score beside validation ones. A split every row shares is named once,
+// in the title. They were grouped by task alone and named no split.
+func TestSoupDetailsSplits(t *testing.T) {
+	score := func(task, split string, v float64) lab.EvalScore {
+		return lab.EvalScore{Task: task, Formulation: "rc", Split: split, Metric: "acc_per_char", Value: v, Primary: true}
+	}
+	arith := lab.EvalScore{Task: "arith", Formulation: "rc", Metric: "acc_per_char", Value: 0.2, Primary: true}
+	for _, c := range []struct {
+		name       string
+		ing2       string // the second ingredient's split
+		runSplit   string // the split of the run's own evaluation
+		head       string // the title's
+		want, dont []string
+	}{
+		{"one split", "validation", "validation", " (validation split)", []string{
+			"  soup-40 · 2×10.2K tokens from step 40 (validation split)  ", // the help line says esc at 80 columns
+			"  arc_easy      0.300     0.310     0.330◂    0.250",
+			"  arith         0.200◂    0.200◂    0.200◂    0.150",
+		}, []string{"(test)", "arc_easy ("}},
+		{"the run's on another split", "validation", "test", "", []string{
+			"  arc_easy (test)              –         –         –     0.250",
+			"  arc_easy (validation)    0.300     0.310     0.330◂        –",
+			"  arith                    0.200◂    0.200◂    0.200◂    0.150",
+		}, []string{"split) ·"}},
+		{"ingredients on two splits", "test", "validation", "", []string{
+			"  arc_easy (test)              –     0.310         –         –",
+			"  arc_easy (validation)    0.300         –     0.330◂    0.250",
+		}, []string{"split) ·"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := testOptions(t, 80, 24)
+			m := New(o)
+			runDir := filepath.Join(o.RunsDir, "r")
+			dir := filepath.Join(runDir, "soups", "soup-40")
+			var recs []byte
+			for _, r := range []lab.EvalRecord{
+				{Run: "r", Step: 40, Why: "before soup", Task: "arc_easy", Form: "rc", Split: c.runSplit, Metric: "acc_per_char", Value: 0.25, Primary: true},
+				{Run: "r", Step: 40, Why: "before soup", Task: "arith", Form: "rc", Metric: "acc_per_char", Value: 0.15, Primary: true},
+			} {
+				b, _ := json.Marshal(r)
+				recs = append(append(recs, b...), '\n')
+			}
+			if err := os.MkdirAll(runDir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(runDir, lab.EvalsFile), recs, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s := &soupInfo{Name: "soup-40", Dir: dir, Report: &lab.SoupReport{FromStep: 40, Tokens: 10240,
+				Ingredients: []lab.SoupComponent{
+					{Name: "i1", Seed: 8, FinalLoss: 2, Evals: []lab.EvalScore{score("arc_easy", "validation", 0.30), arith}},
+					{Name: "i2", Seed: 9, FinalLoss: 2, Evals: []lab.EvalScore{score("arc_easy", c.ing2, 0.31), arith}}},
+				Soup: lab.SoupComponent{Name: "soup", Evals: []lab.EvalScore{score("arc_easy", "validation", 0.33), arith}}}}
+			m.soupBases = map[string]*soupBase{dir: readSoupBase(runDir, 40)}
+			got := ansi.Strip(strings.Join(m.soupDetails(s, 80, 12), "\n"))
+			for _, want := range c.want {
+				if !strings.Contains(got, want) {
+					t.Errorf("no %q:\n%s", want, got)
+				}
+			}
+			for _, dont := range c.dont {
+				if strings.Contains(got, dont) {
+					t.Errorf("%q:\n%s", dont, got)
+				}
+			}
+			// wide enough, the title keeps its esc
+			if got := ansi.Strip(m.soupDetails(s, 120, 12)[0]); !strings.Contains(got, "from step 40"+c.head+" · esc: back to the overlay") {
+				t.Errorf("120 columns: %q", got)
+			}
+		})
 	}
 }
