@@ -1,7 +1,11 @@
 package tui
 
 import (
+	"fmt"
+	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/olmolab/olmolab/lab"
 )
@@ -36,4 +40,38 @@ func BenchmarkDashboardStatusFrame(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		m.render()
 	}
+}
+
+// BenchmarkRefreshRecipe is what the home view's check of the recipe files
+// costs when nothing changed (a stat of the directory and one of the file
+// under the cursor), made on a key, when the view is shown and every 2 s
+// while the home view is (never per frame, never on the dashboard);
+// and when a file was created (the directory listed again, the new file
+// read and parsed).
+func BenchmarkRefreshRecipe(b *testing.B) {
+	m := New(testOptions(b, 120, 40))
+	for i := range 10 {
+		os.WriteFile(fmt.Sprintf("r%d.yaml", i), []byte(strings.Replace(flowRecipe, "name: flow", fmt.Sprintf("name: r%d", i), 1)), 0o644)
+	}
+	m.refreshRecipe()
+	m.homeCursor = len(m.recipes) - 1
+	b.Run("unchanged", func(b *testing.B) {
+		m.recipeDir.listed = m.recipeDir.mod.Add(time.Hour) // past the 2 s a coarse clock asks
+		b.ReportAllocs()
+		for b.Loop() {
+			m.refreshRecipe()
+		}
+	})
+	b.Run("created", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			b.StopTimer()
+			os.Remove("new.yaml")
+			m.refreshRecipe()
+			os.WriteFile("new.yaml", []byte(flowRecipe), 0o644)
+			m.recipeDir.mod = time.Time{}
+			b.StartTimer()
+			m.refreshRecipe()
+		}
+	})
 }

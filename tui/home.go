@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -248,13 +249,16 @@ func (m *Model) showHome() {
 	m.refreshRecipe()
 }
 
-// refreshRecipe reads the recipe file under the home cursor again when its
-// size or modification time changed since it was read, so that fixing a file
-// that did not parse (or editing one that did) is enough to launch what it
-// now says. It costs a stat; it is called when the cursor moves, on a key in
-// the home view, when the view is shown and at each scan of the runs (every
-// 2 s), never per frame.
+// refreshRecipe lists the recipe files again when the directory changed
+// (refreshRecipeFiles), then reads the recipe file under the home cursor
+// again when its size or modification time changed since it was read, so
+// that fixing a file that did not parse (or editing one that did) is enough
+// to launch what it now says. It costs two stats; it is called when the
+// cursor moves, on a key in the home view, when the view is shown and at
+// each scan of the runs (every 2 s while the home view is shown),
+// never per frame and never while the dashboard is.
 func (m *Model) refreshRecipe() {
+	m.refreshRecipeFiles()
 	if m.homeCursor >= len(m.recipes) || !m.recipes[m.homeCursor].File {
 		return
 	}
@@ -272,6 +276,42 @@ func (m *Model) refreshRecipe() {
 		err = fmt.Errorf("read %s: cannot read the file", e.Path)
 	}
 	e.Recipe, e.Err, e.Size, e.ModTime = nil, err, 0, time.Time{}
+}
+
+// refreshRecipeFiles lists the *.yaml files of the recipe directory again
+// when its modification time says a file was created, deleted or renamed
+// there, so that a new file shows without a restart and a deleted one goes;
+// the files listed before are kept as they were read (refreshRecipe reads the
+// one under the cursor again when it changes), and the cursor stays on the
+// recipe or the run it was on.
+func (m *Model) refreshRecipeFiles() {
+	dir := m.opts.RecipeDir
+	if !m.recipeDir.changed(dir) {
+		return
+	}
+	m.recipeDir = stampRecipeDir(dir)
+	n := slices.IndexFunc(m.recipes, func(e recipeEntry) bool { return e.File })
+	if n < 0 {
+		n = len(m.recipes)
+	}
+	files := listRecipeFiles(dir, m.recipes[n:])
+	onRecipe := m.homeCursor < len(m.recipes)
+	var at string
+	if onRecipe {
+		at = m.recipes[m.homeCursor].Path
+	}
+	run := m.homeCursor - len(m.recipes)
+	m.recipes = append(m.recipes[:n:n], files...)
+	switch {
+	case !onRecipe:
+		m.homeCursor = len(m.recipes) + run
+	case m.homeCursor >= n: // on a file: on it still, or where it was
+		if i := slices.IndexFunc(m.recipes, func(e recipeEntry) bool { return e.Path == at }); i >= 0 {
+			m.homeCursor = i
+		} else {
+			m.homeCursor = min(m.homeCursor, max(len(m.recipes)-1, 0))
+		}
+	}
 }
 
 func (m *Model) homeDetails(w, h int) []string {

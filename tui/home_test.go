@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -329,5 +330,82 @@ func TestHomeRecipeFixedWhileOpen(t *testing.T) {
 	m.Update(runsScannedMsg{})
 	if m.recipes[at].Recipe != before {
 		t.Error("an unchanged recipe file was read and parsed again")
+	}
+}
+
+// A recipe file created while olmolab runs is listed, and one deleted is no
+// longer: the list was read when olmolab started, so a new file needed a
+// restart and a deleted one stayed, "cannot read". The directory is listed
+// again when its modification time changes, checked as the file under the
+// cursor is (a key in the home view, the view shown, each scan of the runs);
+// the cursor stays on the recipe or run it was on.
+func TestHomeRecipeFilesComeAndGo(t *testing.T) {
+	o := testOptions(t, 100, 30)
+	recipe := func(name string) []byte { return []byte(strings.Replace(flowRecipe, "name: flow", "name: "+name, 1)) }
+	for _, n := range []string{"alpha", "delta"} {
+		if err := os.WriteFile(n+".yaml", recipe(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := New(o)
+	paths := func() (out []string) {
+		for _, e := range m.recipes {
+			if e.File {
+				out = append(out, e.Path)
+			}
+		}
+		return out
+	}
+	on := func() string { return m.recipes[m.homeCursor].Path }
+	for i, e := range m.recipes {
+		if e.Path == "delta.yaml" {
+			m.homeCursor = i
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		change func()
+		see    func() // how the lab comes to look
+		want   []string
+	}{
+		{"created, seen at the next scan", func() { os.WriteFile("beta.yaml", recipe("beta"), 0o644) },
+			func() { m.Update(runsScannedMsg{}) }, []string{"alpha.yaml", "beta.yaml", "delta.yaml"}},
+		{"deleted, seen on a key", func() { os.Remove("alpha.yaml") },
+			func() { press(m, "l") }, []string{"beta.yaml", "delta.yaml"}},
+		{"renamed, seen when the view is shown", func() { os.Rename("beta.yaml", "gamma.yaml") },
+			func() { press(m, "1"); m.showHome() }, []string{"delta.yaml", "gamma.yaml"}},
+		{"a file that does not parse", func() { os.WriteFile("broken.yaml", []byte("name: broken\nmax_tokens: lots\n"), 0o644) },
+			func() { m.Update(runsScannedMsg{}) }, []string{"broken.yaml", "delta.yaml", "gamma.yaml"}},
+	} {
+		c.change()
+		c.see()
+		if got := paths(); !slices.Equal(got, c.want) {
+			t.Errorf("%s: listed %v, want %v", c.name, got, c.want)
+		}
+		if on() != "delta.yaml" {
+			t.Errorf("%s: the cursor moved to %s", c.name, on())
+		}
+		if m.mode != modeHome {
+			t.Fatalf("%s: left the home view for %v", c.name, m.mode)
+		}
+	}
+	checkFrame(t, m, 100, 30)
+	s := screen(m)
+	for _, want := range []string{"beta       ./gamma.yaml", "broken     does not parse"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("no %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "alpha") || strings.Contains(s, "./beta.yaml") {
+		t.Errorf("a file gone is listed:\n%s", s)
+	}
+	// the cursor on a run stays on it when a recipe comes before it
+	writeRunDir(t, filepath.Join(o.RunsDir, "r1"), testRecipe(t), nil)
+	m.Update(runsScannedMsg{runs: m.scanner.scan(o.RunsDir, firstScanBudget)})
+	m.homeCursor = len(m.recipes)
+	os.WriteFile("aaa.yaml", recipe("aaa"), 0o644)
+	m.Update(runsScannedMsg{runs: m.runs})
+	if i := m.homeCursor - len(m.recipes); i != 0 || len(m.runs) == 0 {
+		t.Errorf("the cursor on run r1 moved to item %d (%d recipes, %d runs)", m.homeCursor, len(m.recipes), len(m.runs))
 	}
 }

@@ -102,6 +102,7 @@ type Model struct {
 
 	// recipes and runs on disk
 	recipes    []recipeEntry
+	recipeDir  recipeDirStamp // the recipe directory as it was when listed
 	runs       []runInfo
 	scanner    *scanner
 	homeCursor int
@@ -205,6 +206,7 @@ func New(o Options) *Model {
 		m.width, m.height = o.Size[0], o.Size[1]
 	}
 	m.applyTheme()
+	m.recipeDir = stampRecipeDir(o.RecipeDir)
 	m.recipes = listRecipes(o.RecipeDir, o.Shipped())
 	m.runs = m.scanner.scan(o.RunsDir, firstScanBudget)
 	m.lastScan = o.Now()

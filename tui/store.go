@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -633,14 +634,51 @@ func listRecipes(dir string, shipped []experiments.Recipe) []recipeEntry {
 		e.Recipe, e.Err = lab.ParseRecipe(r.Path, r.YAML, nil)
 		out = append(out, e)
 	}
+	return append(out, listRecipeFiles(dir, nil)...)
+}
+
+// listRecipeFiles returns the *.yaml files of dir, sorted, each read and
+// parsed but those known already (by path), which are kept as they are.
+func listRecipeFiles(dir string, known []recipeEntry) []recipeEntry {
+	var out []recipeEntry
 	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	sort.Strings(files)
 	for _, f := range files {
-		if e, ok := readRecipeFile(f); ok {
+		if i := slices.IndexFunc(known, func(e recipeEntry) bool { return e.File && e.Path == f }); i >= 0 {
+			out = append(out, known[i])
+		} else if e, ok := readRecipeFile(f); ok {
 			out = append(out, e)
 		}
 	}
 	return out
+}
+
+// recipeDirStamp is what says that the recipe directory's list of files may
+// have changed: its modification time (a file created, deleted or renamed
+// there changes it), and when it was listed.
+type recipeDirStamp struct {
+	mod, listed time.Time
+}
+
+// stampRecipeDir stamps dir as listed now.
+func stampRecipeDir(dir string) recipeDirStamp {
+	s := recipeDirStamp{listed: time.Now()}
+	if fi, err := os.Stat(dir); err == nil {
+		s.mod = fi.ModTime()
+	}
+	return s
+}
+
+// changed says whether dir may list other files than when s was taken: its
+// modification time differs, or it was listed less than 2 s after that time
+// (a file created in the same tick of a coarse clock leaves the time as it
+// was). It costs a stat.
+func (s recipeDirStamp) changed(dir string) bool {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return !s.mod.IsZero() // gone: its files are
+	}
+	return !fi.ModTime().Equal(s.mod) || s.listed.Sub(s.mod) < 2*time.Second
 }
 
 // readRecipeFile reads and parses the recipe file f; ok is false when it
