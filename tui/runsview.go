@@ -160,15 +160,38 @@ func (m *Model) viewRuns(w, h int) []string {
 	return append(out, m.overlayChart(w, chartH)...)
 }
 
-// overlayChart draws the selected runs' loss curves, each in its own stable
+// overlayDirs are the directories whose loss curves the overlay draws: the
+// runs and ingredients selected, sorted; with none selected, the item under
+// the cursor (a run, an ingredient, or a soup's ingredients on the soup's
+// rows), so that the overlay shows something from the start. cursor says
+// which.
+func (m *Model) overlayDirs() (dirs []string, cursor bool) {
+	for d := range m.selected {
+		dirs = append(dirs, d)
+	}
+	if len(dirs) > 0 {
+		sort.Strings(dirs)
+		return dirs, false
+	}
+	rows := m.runRows()
+	if m.runsCursor >= len(rows) {
+		return nil, true
+	}
+	if r := rows[m.runsCursor]; r.curveDir != "" {
+		return []string{r.curveDir}, true
+	} else if r.soup != nil {
+		for _, ing := range r.soup.Ingredients {
+			dirs = append(dirs, filepath.Join(r.soup.Dir, ing))
+		}
+	}
+	return dirs, true
+}
+
+// overlayChart draws the loss curves of overlayDirs, each in its own stable
 // colour, on a shared x range.
 func (m *Model) overlayChart(w, h int) (out []string) {
 	t := m.theme
-	var keys []string
-	for d := range m.selected {
-		keys = append(keys, d)
-	}
-	sort.Strings(keys)
+	keys, atCursor := m.overlayDirs()
 	var curves []*curve
 	var names []string
 	for _, d := range keys {
@@ -183,7 +206,7 @@ func (m *Model) overlayChart(w, h int) (out []string) {
 	}
 	// drawing reduces every curve, a million steps each for long runs: once
 	// per change of the curves or the settings, not once per frame
-	key := fmt.Sprint(w, h, m.byTokens, m.smoothOn, m.smoothIdx, m.logY[chartLoss])
+	key := fmt.Sprint(w, h, m.byTokens, m.smoothOn, m.smoothIdx, m.logY[chartLoss], atCursor)
 	for i, c := range curves {
 		v := c.version
 		if m.liveData != nil && c == &m.liveData.Main {
@@ -197,18 +220,23 @@ func (m *Model) overlayChart(w, h int) (out []string) {
 	defer func() { m.overlayPlot = overlayPlot{key: key, lines: out} }()
 	rows := h - 3
 	title := t.Heading.Render("  loss overlay ")
-	if len(curves) == 0 {
-		title += t.Subtle.Render("· space selects runs and ingredients")
-	} else {
-		notes := "raw"
+	var notes []string
+	if len(curves) > 0 {
+		notes = append(notes, "raw")
 		if m.smoothOn {
-			notes = fmt.Sprintf("EMA %.2f", smoothLevels[m.smoothIdx])
+			notes[0] = fmt.Sprintf("EMA %.2f", smoothLevels[m.smoothIdx])
 		}
 		if m.logY[chartLoss] {
-			notes += " · log"
+			notes = append(notes, "log")
 		}
-		title += t.Subtle.Render("· " + notes)
 	}
+	empty := "no run selected"
+	if atCursor {
+		// what it shows until something is selected, and how to select
+		notes = append(notes, "under the cursor (space selects)")
+		empty = "no steps to draw under the cursor"
+	}
+	title += t.Subtle.Render(truncate("· "+strings.Join(notes, " · "), max(w-lenRunes("  loss overlay "), 0)))
 	out = []string{padRight(title, w)}
 	pw := plotWidth(w)
 	x0, x1 := math.Inf(1), math.Inf(-1)
@@ -217,7 +245,7 @@ func (m *Model) overlayChart(w, h int) (out []string) {
 		x0, x1 = math.Min(x0, a), math.Max(x1, b)
 	}
 	ch := chart{width: w, rows: max(rows-1, 2), logY: m.logY[chartLoss], axisStyle: t.Border, labelStyle: t.Subtle,
-		emptyMessage: "no run selected"}
+		emptyMessage: empty}
 	for i, c := range curves {
 		xs, ys := c.series(m.byTokens, chartLoss)
 		if m.smoothOn {

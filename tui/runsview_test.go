@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/charmbracelet/x/ansi"
 
@@ -168,5 +169,65 @@ func TestRunsViewIngredientsApartAt60Columns(t *testing.T) {
 	name := func(row string) string { return strings.Fields(strings.SplitN(row, "├", 2)[1])[0] }
 	if name(a) == name(b) || !strings.HasSuffix(name(a), "42") || !strings.HasSuffix(name(b), "666") {
 		t.Errorf("the ingredients read %q and %q:\n%s", name(a), name(b), s)
+	}
+}
+
+// The runs view's overlay shows the item under the cursor while nothing is
+// selected: the run's curve, an ingredient's, or a soup's ingredients on the
+// soup's lines; it was empty ("no run selected") until space selected
+// something. A selection is what it shows then, wherever the cursor is, and
+// clearing it brings the cursor's item back.
+func TestRunsViewOverlayShowsTheCursorsItem(t *testing.T) {
+	o := testOptions(t, 80, 24)
+	runsFixture(t, o)
+	m := New(o)
+	load := func() {
+		t.Helper()
+		m.overlayBusy = time.Time{} // press drops the commands the keys return
+		if cmd := m.loadOverlay(); cmd != nil {
+			m.Update(cmd())
+		}
+		checkFrame(t, m, 80, 24)
+	}
+	legend := func() string { // the overlay's last line: the curves' names
+		lines := strings.Split(screen(m), "\n")
+		for i := len(lines) - 1; i >= 0; i-- {
+			if l := strings.TrimSpace(lines[i]); strings.HasPrefix(l, "■") {
+				return l
+			}
+		}
+		return ""
+	}
+	press(m, "2")
+	load()
+	rows := m.runRows()
+	name := func(dir string) string { return "■ " + shortRunName(dir, o.RunsDir) }
+	var ings []string
+	for _, r := range rows {
+		if r.kind == rowIngredient {
+			ings = append(ings, name(r.curveDir))
+		}
+	}
+	if rows[0].kind != rowRun || rows[1].kind != rowRun || rows[2].kind != rowSoup || rows[3].kind != rowIngredient || len(ings) != 2 {
+		t.Fatalf("the fixture's rows changed: %+v", rows)
+	}
+	s := screen(m)
+	if strings.Contains(s, "no run selected") || legend() != name(rows[0].curveDir) || !strings.Contains(s, "loss overlay · EMA 0.90 · under the cursor (space selects)\n") {
+		t.Errorf("nothing selected: the overlay does not show the first run (legend %q):\n%s", legend(), s)
+	}
+	press(m, "j", "j") // the soup: its ingredients
+	load()
+	if got, want := legend(), strings.Join(ings, "  "); got != want {
+		t.Errorf("on the soup: legend %q, want %q", got, want)
+	}
+	press(m, "j", "space", "k", "k", "k") // ingredient 1 selected, the cursor on the first run
+	load()
+	if got := legend(); got != ings[0] || strings.Contains(screen(m), "under the cursor") {
+		t.Errorf("with a selection: legend %q, want the selection alone, %q:\n%s", got, ings[0], screen(m))
+	}
+	press(m, "backspace")
+	load()
+	if got, want := legend(), name(rows[m.runsCursor].curveDir); got != want || rows[m.runsCursor].kind != rowRun {
+		t.Errorf("selection cleared: legend %q, want the cursor's run, %q", got, want)
 	}
 }

@@ -239,8 +239,10 @@ func (m *Model) handleRunsKey(msg tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, k.Up):
 		m.runsCursor = max(m.runsCursor-1, 0)
+		return m.loadOverlay() // with nothing selected, it shows the cursor's
 	case key.Matches(msg, k.Down):
 		m.runsCursor = min(m.runsCursor+1, len(rows)-1)
+		return m.loadOverlay()
 	case key.Matches(msg, k.Back):
 		switch {
 		case m.soupOpen != "":
@@ -262,6 +264,7 @@ func (m *Model) handleRunsKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(msg, k.ClearSel):
 		m.selected = map[string]bool{}
+		return m.loadOverlay() // the cursor's item, now
 	case key.Matches(msg, k.Open):
 		if m.runsCursor >= len(rows) {
 			return nil
@@ -683,7 +686,7 @@ func (m *Model) handleTick(msg tickMsg) tea.Cmd {
 	if (m.mode == modeHome || m.mode == modeRuns) && !m.scanning && time.Since(m.lastScan) >= 2*time.Second {
 		cmds = append(cmds, m.scanCmd())
 	}
-	if m.mode == modeRuns && len(m.selected) > 0 {
+	if m.mode == modeRuns {
 		cmds = append(cmds, m.loadOverlay())
 	}
 	return tea.Batch(cmds...)
@@ -714,7 +717,7 @@ func (m *Model) handleRunsScanned(msg runsScannedMsg) tea.Cmd {
 	return nil
 }
 
-// loadOverlay reads the curves of the runs selected for the overlay: what
+// loadOverlay reads the curves the overlay draws (overlayDirs): what
 // their metrics.jsonl gained since the last read (the whole file for a run
 // just selected, or one a resume rewrote), one read at a time.
 func (m *Model) loadOverlay() tea.Cmd {
@@ -722,7 +725,8 @@ func (m *Model) loadOverlay() tea.Cmd {
 		return nil // the last read is still under way
 	}
 	from := map[string]int64{}
-	for d := range m.selected {
+	dirs, _ := m.overlayDirs()
+	for _, d := range dirs {
 		if m.liveData != nil && absPath(d) == absPath(m.liveData.Dir) {
 			continue
 		}
