@@ -285,7 +285,22 @@ func (m *Model) openDialog(kind dialogKind) {
 	case dlgTakeOver:
 		d.title = "Take over the headless run"
 	}
+	m.showDialog(d)
+}
+
+// showDialog opens d showing what the person acts on: a dialog with inputs
+// taller than the window (the launch and soup dialogs at 60×16) is scrolled
+// so that its inputs, which end its body, are in view with the focused one
+// (it opened at its top, the inputs below the fold); one without inputs
+// opens at its top, where what it will do begins.
+func (m *Model) showDialog(d *dialog) {
 	m.dialog = d
+	m.updateKeys() // the key line's keys, which the layout measures
+	w, _ := m.dialogSize()
+	if lay := m.layoutDialog(w); lay.focus >= 0 {
+		m.scrollDialog(0, len(lay.body)-1)
+		m.scrollDialog(0, lay.focus)
+	}
 }
 
 // followMix fills the mix dialog's ratio fields from the run's mix cur, as

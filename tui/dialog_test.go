@@ -406,6 +406,11 @@ func TestTallDialogsScroll(t *testing.T) {
 				return s
 			}
 			s := look()
+			// a dialog with inputs opens on them (TestTallDialogsOpenOnTheirInputs): from its top
+			for i := 0; i < 10 && strings.Contains(s, "more above"); i++ {
+				m.Update(pgup)
+				s = look()
+			}
 			if !strings.Contains(s, "more below · pgdn") || strings.Contains(s, "more above") {
 				t.Fatalf("no hint of the lines below:\n%s", s)
 			}
@@ -595,4 +600,61 @@ func TestDialogsSayTheStepHasItAlready(t *testing.T) {
 	_, s = open("v", eval(30), paused)
 	hasNot("paused after an evaluation at an earlier step", s, "already")
 	has("paused after an evaluation at an earlier step", s, "Evaluate the current weights")
+}
+
+// A dialog taller than the window opens showing what the person acts on: its
+// inputs, the focused one among them, above the key line. At 60×16 the launch
+// and soup dialogs opened scrolled to the top, their description, and the
+// focused field (--set, ingredients) was below the fold, with nothing on
+// screen to type into. A dialog without inputs opens at its top.
+func TestTallDialogsOpenOnTheirInputs(t *testing.T) {
+	for _, c := range []struct {
+		name, focus string
+		open        func(t *testing.T) *Model
+	}{
+		{"launch", "› --set", func(t *testing.T) *Model {
+			m := New(testOptions(t, 60, 16))
+			press(m, "enter") // quickstart
+			return m
+		}},
+		{"soup", "› ingredients", func(t *testing.T) *Model {
+			m, _ := liveModel(t, testOptions(t, 60, 16), stage1Events("quickstart-test"))
+			press(m, "s")
+			return m
+		}},
+		{"anneal", "› tokens", func(t *testing.T) *Model {
+			m, _ := liveModel(t, testOptions(t, 60, 16), stage1Events("quickstart-test"))
+			press(m, "a")
+			return m
+		}},
+		{"mix", "› target mix", func(t *testing.T) *Model {
+			m, _ := liveModel(t, testOptions(t, 60, 16), stage1Events("quickstart-test"))
+			press(m, "m")
+			return m
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := c.open(t)
+			if m.dialog == nil {
+				t.Fatal("no dialog")
+			}
+			checkFrame(t, m, 60, 16)
+			s := screen(m)
+			if !strings.Contains(s, c.focus) {
+				t.Errorf("the focused input %q is not on screen:\n%s", c.focus, s)
+			}
+			// every input of the dialog is in view, and the body's end
+			w, _ := m.dialogSize()
+			lay := m.layoutDialog(w)
+			if last := strings.TrimSpace(ansi.Strip(lay.body[len(lay.body)-1])); !strings.Contains(s, last) || strings.Contains(s, "more below") {
+				t.Errorf("the inputs' last line %q is not on screen:\n%s", last, s)
+			}
+		})
+	}
+	// without inputs: from the top
+	m, _ := liveModel(t, testOptions(t, 60, 16), stage1Events("quickstart-test"))
+	press(m, "X")
+	if m.dialog == nil || m.dialog.scroll != 0 {
+		t.Errorf("the stop dialog opened scrolled: %+v", m.dialog)
+	}
 }

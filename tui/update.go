@@ -163,9 +163,9 @@ func (m *Model) handleHomeKey(msg tea.KeyPressMsg) tea.Cmd {
 				m.setNotice(false, "one run trains at a time here, and %s is: stop it (X) or detach it (q, d) first", m.live.Name())
 				return nil
 			}
-			m.dialog = &dialog{kind: dlgLaunch, title: "Launch " + e.Name, recipe: &e,
+			m.showDialog(&dialog{kind: dlgLaunch, title: "Launch " + e.Name, recipe: &e,
 				fields: []*field{{label: "--set", hint: "overrides, e.g. max_tokens=200K anneal.auto_at=150K"},
-					{label: "name", hint: "run directory (default: recipe name and time)"}}}
+					{label: "name", hint: "run directory (default: recipe name and time)"}}})
 			return nil
 		}
 		if i := m.homeCursor - len(m.recipes); i < len(m.runs) {
