@@ -69,7 +69,10 @@ func (m *Model) viewEvals(w, h int) []string {
 	runs := strings.Join(e.SNRRuns, ", ")
 	out = append(out, t.Heading.Render(" signal to noise")+t.Subtle.Render(truncate(fmt.Sprintf("  across %s: %s", plural(len(e.SNRRuns), "run"), runs), w-17)))
 	if e.SNR == nil {
-		out = append(out, t.Faint.Render("  "+truncate(e.SNRMessage, w-2)))
+		// whole: what to do ends it ("select comparable runs…")
+		for _, l := range wrapText("  "+e.SNRMessage, w) {
+			out = append(out, t.Faint.Render(l))
+		}
 		return out
 	}
 	rows := e.SNR.Rows

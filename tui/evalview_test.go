@@ -554,3 +554,26 @@ func TestSNRRunEndedWithSoup(t *testing.T) {
 		t.Errorf("the table does not say a's final score is its soup's:\n%s", s)
 	}
 }
+
+// Why there is no signal-to-noise table, and what to do, is there whole: the
+// line was cut to the width, and at 80 columns "select comparable runs in the
+// runs view (2, space)" read "select comparable…". It wraps.
+func TestSNRMessageWhole(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {60, 16}, {120, 40}} {
+		o := testOptions(t, size[0], size[1])
+		rec := testRecipe(t)
+		dir := filepath.Join(o.RunsDir, "solo")
+		writeRunDir(t, dir, rec, syntheticRun("solo", rec))
+		writeEvalSeries(t, dir, "solo", 0)
+		m := New(o)
+		m.Update(m.openRun(dir)())
+		m.Update(keyMsg("3"))
+		m.Update(m.loadEvals()())
+		checkFrame(t, m, size[0], size[1])
+		s := screen(m)
+		_, after, _ := strings.Cut(s, "signal to noise")
+		if want := "signal needs at least two runs with evaluations (1 so far): select comparable runs in the runs view (2, space)"; !strings.Contains(strings.Join(strings.Fields(after), " "), want) {
+			t.Errorf("%v: no %q:\n%s", size, want, s)
+		}
+	}
+}
