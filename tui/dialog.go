@@ -505,6 +505,10 @@ func (m *Model) dialogBody(d *dialog) []string {
 			// the lab would answer so, evaluating nothing
 			out = append(out, fmt.Sprintf("Step %d, where the run is paused, is evaluated already (%s): nothing is evaluated again. Its scores are in the evaluation view (3) and %s.",
 				step, cur.Eval.Why, filepath.Join(dir, lab.EvalsFile)))
+		case cur != nil && cur.State == "paused":
+			// the lab applies it while it waits, at once
+			out = append(out, fmt.Sprintf("Evaluate the weights of step %d, where the run is paused, on:", step), "  "+tasks,
+				"Scores go to evals.jsonl.")
 		default:
 			out = append(out, "Evaluate the current weights after this step on:", "  "+tasks,
 				"Training waits while it runs; scores go to evals.jsonl.")

@@ -599,7 +599,7 @@ func TestDialogsSayTheStepHasItAlready(t *testing.T) {
 	has("evaluate at the last step drawn, running", s, "Training waits while it runs")
 	_, s = open("v", eval(30), paused)
 	hasNot("paused after an evaluation at an earlier step", s, "already")
-	has("paused after an evaluation at an earlier step", s, "Evaluate the current weights")
+	has("paused after an evaluation at an earlier step", s, "Evaluate the weights of step 40, where the run is paused")
 }
 
 // A dialog taller than the window opens showing what the person acts on: its
@@ -656,5 +656,41 @@ func TestTallDialogsOpenOnTheirInputs(t *testing.T) {
 	press(m, "X")
 	if m.dialog == nil || m.dialog.scroll != 0 {
 		t.Errorf("the stop dialog opened scrolled: %+v", m.dialog)
+	}
+}
+
+// While the run is paused an action applies at once, at the step it is paused
+// at (the lab applies actions while it waits): the evaluate dialog said it
+// evaluated the weights "after this step" and the report on enter that the
+// action "applies at the next step boundary", which never comes while
+// paused. Running, both say what they did.
+func TestActionsWhilePausedApplyNow(t *testing.T) {
+	name := "quickstart-test"
+	paused := lab.Event{Type: lab.EvPhase, Time: t0.Add(6 * time.Second), Run: name, Step: 40, Message: "paused"}
+	for _, c := range []struct {
+		name, key string
+		evs       []lab.Event
+		dialog    []string // what the dialog says
+		notice    string
+	}{
+		{"evaluate, paused", "v", []lab.Event{paused}, []string{"Evaluate the weights of step 40, where the run is paused, on:"},
+			"eval requested: the run is paused at step 40, so it applies now"},
+		{"checkpoint, paused", "c", []lab.Event{paused}, nil, "checkpoint requested: the run is paused at step 40, so it applies now"},
+		{"evaluate, running", "v", nil, []string{"Evaluate the current weights after this step on:"}, "eval requested: it applies at the next step boundary"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m, f := liveModel(t, testOptions(t, 80, 24), append(stage1Events(name), c.evs...))
+			press(m, c.key)
+			s := strings.Join(strings.Fields(dialogText(t, m)), " ")
+			for _, w := range c.dialog {
+				if !strings.Contains(s, w) {
+					t.Errorf("the dialog misses %q:\n%s", w, s)
+				}
+			}
+			press(m, "enter")
+			if len(f.actions) != 1 || m.notice != c.notice {
+				t.Errorf("actions %+v, notice %q, want %q", f.actions, m.notice, c.notice)
+			}
+		})
 	}
 }

@@ -381,7 +381,13 @@ func (m *Model) confirmDialog() tea.Cmd {
 		m.liveData.awaitCheckpoint = true // its report is the next checkpoint event
 	}
 	m.dialog = nil
-	m.setNotice(true, "%s requested: it applies at the next step boundary", strings.ReplaceAll(string(a.Kind), "_", " "))
+	what := strings.ReplaceAll(string(a.Kind), "_", " ")
+	if cur := m.liveData; cur != nil && cur.State == "paused" {
+		// no step boundary comes while paused: the lab applies it now
+		m.setNotice(true, "%s requested: the run is paused at step %d, so it applies now", what, cur.Last.Step)
+	} else {
+		m.setNotice(true, "%s requested: it applies at the next step boundary", what)
+	}
 	m.log.Info("action", "kind", a.Kind, "tokens", a.Tokens, "k", a.K, "mix", mixLine(a.Mix))
 	return nil
 }
