@@ -678,6 +678,9 @@ func (m *Model) actionWhyNot(kind dialogKind) string {
 		if d.Phase == "anneal" {
 			return "the run is annealing already"
 		}
+		if step := d.annealStarting(); step >= 0 {
+			return fmt.Sprintf("the run's anneal starts at step %d (evaluated before it first)", step)
+		}
 		if d.Phase != "stage1" {
 			return "the run is in its " + d.Phase + " phase, not stage 1"
 		}

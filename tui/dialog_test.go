@@ -694,3 +694,53 @@ func TestActionsWhilePausedApplyNow(t *testing.T) {
 		})
 	}
 }
+
+// The evaluation before the recipe's anneal means the anneal starts at that
+// step: a soup or an anneal confirmed meanwhile (the evaluation takes
+// seconds, the phase event comes after it) was sent, and the lab made the
+// soup from the annealing run, while the dialog had said stage 1 goes on. The
+// soup and anneal keys are off from the "evaluating (before anneal)" event
+// on, as they are once the anneal starts, and a dialog left open says so and
+// sends nothing.
+func TestNoSoupOnceTheAnnealIsUnderWay(t *testing.T) {
+	name := "quickstart-test"
+	evaluating := lab.Event{Type: lab.EvEvaluating, Time: t0.Add(5 * time.Second), Run: name, Step: 40, Tokens: 40 * 300 * testGB, Phase: "stage1", Message: "before anneal"}
+	evaluated := lab.Event{Type: lab.EvEval, Time: t0.Add(6 * time.Second), Run: name, Step: 40, Tokens: 40 * 300 * testGB, Phase: "stage1", Message: "before anneal",
+		Evals: []lab.EvalScore{{Task: "arith", Metric: "acc_raw", Value: 0.2, Primary: true}}}
+	for _, c := range []struct {
+		name string
+		evs  []lab.Event
+	}{
+		{"while it evaluates", []lab.Event{evaluating}},
+		{"evaluated, the anneal's event not in yet", []lab.Event{evaluating, evaluated}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, key := range []string{"s", "a"} {
+				m, f := liveModel(t, testOptions(t, 80, 24), stage1Events(name))
+				press(m, key)
+				m.Update(runEventsMsg{gen: m.liveGen, events: c.evs})
+				if s := strings.Join(strings.Fields(dialogText(t, m)), " "); !strings.Contains(s, "This no longer applies: the run's anneal starts at step 40 (evaluated before it first).") {
+					t.Errorf("%s: the dialog does not say the anneal starts:\n%s", key, s)
+				}
+				press(m, "enter")
+				if len(f.actions) != 0 {
+					t.Errorf("%s: enter sent %v", key, f.actionKinds())
+				}
+				if m.dialog != nil {
+					press(m, "esc")
+				}
+				if m.keys.Soup.Enabled() || m.keys.Anneal.Enabled() || !m.keys.Mix.Enabled() {
+					t.Errorf("%s: soup %v, anneal %v, mix %v enabled", key, m.keys.Soup.Enabled(), m.keys.Anneal.Enabled(), m.keys.Mix.Enabled())
+				}
+			}
+		})
+	}
+	// an interval evaluation is no anneal
+	m, _ := liveModel(t, testOptions(t, 80, 24), stage1Events(name))
+	ev := evaluating
+	ev.Message = "interval"
+	m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{ev}})
+	if !m.keys.Soup.Enabled() || !m.keys.Anneal.Enabled() {
+		t.Error("an interval evaluation turned the soup or the anneal off")
+	}
+}

@@ -63,7 +63,25 @@ type marker struct {
 const (
 	soupEval           = "soup"
 	soupIngredientEval = "soup ingredient"
+	beforeAnnealEval   = "before anneal" // eval.at_anneal's, which the anneal follows at once
 )
+
+// annealStarting is the step the run's anneal is starting at, or -1: with
+// eval.at_anneal the lab evaluates first and then anneals, so from the
+// "evaluating (before anneal)" event until the anneal's own event (seconds
+// later, after the evaluation) the run is still in stage 1 by its events,
+// but its anneal is under way.
+func (d *runData) annealStarting() int64 {
+	switch {
+	case d.Phase != "stage1":
+		return -1
+	case d.Busy == "evaluating ("+beforeAnnealEval+")":
+		return d.Last.Step
+	case d.Eval != nil && d.Eval.Why == beforeAnnealEval && d.Eval.Step == d.Last.Step:
+		return d.Eval.Step
+	}
+	return -1
+}
 
 // evalSnapshot is the latest evaluation of a run.
 type evalSnapshot struct {
