@@ -256,3 +256,38 @@ func TestSoupStatusShowsTheIngredientsLR(t *testing.T) {
 		t.Errorf("status %q, want it to start %q", status, want)
 	}
 }
+
+// A message longer than the window takes a second line rather than losing its
+// end: at 80 columns a stopped run's "continue it with: olmolab --batch
+// --resume runs/NAME" lost the run's directory, the part to copy, and an
+// anneal's report where the run now ends. The view above gives up a line for
+// it; a message that fits keeps one line, and a third is never taken.
+func TestLongNoticeTakesTwoLines(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {60, 16}} {
+		o := testOptions(t, size[0], size[1])
+		clock := t0
+		o.Now = func() time.Time { clock = clock.Add(time.Second); return clock }
+		m, f := liveModel(t, o, stage1Events("quickstart-test"))
+		full := screen(m)
+		done := lab.Event{Type: lab.EvDone, Time: clock.Add(time.Second / 2), Run: f.name, Step: 40, Tokens: 40 * testGB, State: "stopped"}
+		m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{done}, done: true})
+		checkFrame(t, m, size[0], size[1])
+		s := screen(m)
+		lines := strings.Split(s, "\n")
+		notice := strings.Join(strings.Fields(lines[len(lines)-4]+" "+lines[len(lines)-3]), " ")
+		if want := "run stopped at step 40; continue it with: olmolab --batch --resume " + f.dir; notice != want {
+			t.Errorf("%v: the notice reads %q, want %q:\n%s", size, notice, want, s)
+		}
+		// the view gave up its last line: the eval line is above the notice
+		if !strings.HasPrefix(lines[len(lines)-5], " eval ") {
+			t.Errorf("%v: the line above the notice is %q, want the eval line:\n%s", size, lines[len(lines)-5], s)
+		}
+		// a short one: one line, and the view has it back
+		m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{{Type: lab.EvWarning, Time: clock.Add(time.Hour), Run: f.name, Step: 40, Message: "short"}}})
+		s = screen(m)
+		lines = strings.Split(s, "\n")
+		if lines[len(lines)-3] != " warning: short" || !strings.HasPrefix(lines[len(lines)-4], " eval ") {
+			t.Errorf("%v: a short notice:\n%s\nbefore the run ended:\n%s", size, s, full)
+		}
+	}
+}

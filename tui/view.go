@@ -50,7 +50,8 @@ func (m *Model) render() string {
 		box := m.theme.Subtle.Width(max(w, 1)).Align(lipgloss.Center).Render(msg)
 		return lipgloss.Place(w, h, lipgloss.Center, lipgloss.Center, box)
 	}
-	bodyH := h - 3
+	notice := m.viewNotice(w)
+	bodyH := h - 2 - len(notice)
 	var body []string
 	switch m.mode {
 	case modeHome:
@@ -65,7 +66,8 @@ func (m *Model) render() string {
 	lines := make([]string, 0, h)
 	lines = append(lines, m.viewHeader(w))
 	lines = append(lines, fitLines(body, w, bodyH)...)
-	lines = append(lines, m.viewNotice(w), padRight(m.shortHelpLine(w), w))
+	lines = append(lines, notice...)
+	lines = append(lines, padRight(m.shortHelpLine(w), w))
 	screen := strings.Join(lines, "\n")
 	if m.showHelp {
 		screen = overlay(screen, m.viewHelpPage(w-4, h-2), w, h)
@@ -200,7 +202,10 @@ func (m *Model) viewHeader(w int) string {
 	return l + strings.Repeat(" ", max(gap, 0)) + right
 }
 
-func (m *Model) viewNotice(w int) string {
+// viewNotice is the notice line: the session's latest notice or the run's
+// own latest message, on one line, or two where it is longer than the
+// window.
+func (m *Model) viewNotice(w int) []string {
 	t := m.theme
 	msg := m.notice
 	st := t.Subtle
@@ -224,10 +229,21 @@ func (m *Model) viewNotice(w int) string {
 			}
 		}
 	}
-	// one line: an error's HINT comes on a line of its own, which broke
-	// the frame by a line
+	// an error's HINT comes on a line of its own, which broke the frame by
+	// a line: joined. What does not fit one line takes a second (the view
+	// above gives it up), so the end of a message, where a stopped run's
+	// directory to resume or an anneal's last step is, is not cut; what
+	// does not fit two is cut.
 	msg = strings.ReplaceAll(strings.TrimRight(msg, "\n"), "\n", " · ")
-	return padRight(st.Render(" "+truncate(msg, w-2)), w)
+	lines := wrapText(msg, w-2)
+	if len(lines) > 2 {
+		lines = []string{lines[0], truncate(strings.Join(lines[1:], " "), w-2)}
+	}
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = padRight(st.Render(" "+l), w)
+	}
+	return out
 }
 
 // viewHelpPage is the full help, generated from the key table: every enabled
