@@ -34,6 +34,20 @@ type runRow struct {
 	last     bool            // last child (└ instead of ├)
 }
 
+// key is what the row is of, the same from one scan to the next: its run's,
+// soup's or ingredient's directory.
+func (r runRow) key() string {
+	switch r.kind {
+	case rowRun:
+		return r.run.Dir
+	case rowSoup:
+		return r.soup.Dir
+	case rowSoupAvg:
+		return filepath.Join(r.soup.Dir, "soup")
+	}
+	return r.curveDir
+}
+
 // runRows flattens the runs and their soups.
 func (m *Model) runRows() []runRow {
 	if m.rowsCache != nil {

@@ -231,3 +231,44 @@ func TestRunsViewOverlayShowsTheCursorsItem(t *testing.T) {
 		t.Errorf("selection cleared: legend %q, want the cursor's run, %q", got, want)
 	}
 }
+
+// The cursor stays on its run (or its soup's row) when the scan of the runs
+// directory finds a new run, which comes first (the newest) and pushed every
+// row down: the cursor kept its index and so moved to another run, which
+// enter then opened, in the recipes and runs list and in the runs view.
+func TestCursorStaysOnItsRunWhenARunAppears(t *testing.T) {
+	o := testOptions(t, 80, 24)
+	runsFixture(t, o)
+	m := New(o)
+	newRun := func(name string, at time.Time) {
+		t.Helper()
+		dir := filepath.Join(o.RunsDir, name)
+		writeRunDir(t, dir, testRecipe(t), syntheticRun(name, testRecipe(t))[:5])
+		os.Chtimes(filepath.Join(dir, lab.MetricsFile), at, at)
+		m.Update(runsScannedMsg{runs: m.scanner.scan(o.RunsDir, firstScanBudget)})
+		if m.runs[0].Name != name {
+			t.Fatalf("the new run %s is not listed first: %+v", name, m.runs)
+		}
+	}
+	// the recipes and runs list: on the second run
+	m.homeCursor = len(m.recipes) + 1
+	on := m.runs[1].Dir
+	newRun("newer", time.Now())
+	if i := m.homeCursor - len(m.recipes); i < 0 || i >= len(m.runs) || m.runs[i].Dir != on {
+		t.Errorf("home: the cursor moved from %s to item %d", on, m.homeCursor)
+	}
+	// the runs view: on an ingredient of soup-b
+	press(m, "2")
+	rows := m.runRows()
+	for i, r := range rows {
+		if r.kind == rowIngredient {
+			m.runsCursor = i
+			break
+		}
+	}
+	ing := rows[m.runsCursor].curveDir
+	newRun("newest", time.Now().Add(time.Minute))
+	if rows := m.runRows(); m.runsCursor >= len(rows) || rows[m.runsCursor].curveDir != ing {
+		t.Errorf("runs view: the cursor moved from %s to row %d", ing, m.runsCursor)
+	}
+}

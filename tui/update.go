@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -709,8 +710,24 @@ func (m *Model) scanCmd() tea.Cmd {
 func (m *Model) handleRunsScanned(msg runsScannedMsg) tea.Cmd {
 	m.scanning = false
 	m.lastScan = time.Now()
+	// the cursors stay on their run (row): a new run comes first, the
+	// newest, and pushed them onto another, which enter then opened
+	homeOn, rowOn := "", ""
+	if i := m.homeCursor - len(m.recipes); i >= 0 && i < len(m.runs) {
+		homeOn = m.runs[i].Dir
+	}
+	if rows := m.runRows(); m.runsCursor < len(rows) {
+		rowOn = rows[m.runsCursor].key()
+	}
 	m.runs = msg.runs
 	m.rowsCache = nil
+	if i := slices.IndexFunc(m.runs, func(r runInfo) bool { return r.Dir == homeOn }); homeOn != "" && i >= 0 {
+		m.homeCursor = len(m.recipes) + i
+	}
+	if i := slices.IndexFunc(m.runRows(), func(r runRow) bool { return r.key() == rowOn }); rowOn != "" && i >= 0 {
+		m.runsCursor = i
+	}
+	m.runsCursor = max(min(m.runsCursor, len(m.runRows())-1), 0)
 	if n := len(m.recipes) + len(m.runs); m.homeCursor >= n {
 		m.homeCursor = max(n-1, 0)
 	}
