@@ -744,3 +744,23 @@ func TestNoSoupOnceTheAnnealIsUnderWay(t *testing.T) {
 		t.Error("an interval evaluation turned the soup or the anneal off")
 	}
 }
+
+// Choosing "edit ratios…" in the mix dialog at 60×16 keeps the focused
+// picker in view: the choice adds the ratio fields and the key line's "tab/↓
+// next field", which takes the key line to two lines, and the scroll that
+// keeps the focus in view was measured with the key line before the key, one
+// line short: the picker fell just below the fold.
+func TestMixEditKeepsThePickerInView(t *testing.T) {
+	m, _ := liveModel(t, testOptions(t, 60, 16), stage1Events("quickstart-test"))
+	press(m, "m")
+	for i := 0; m.dialog.mixes[m.dialog.mixIdx].name != "edit ratios…"; i++ {
+		if i > 10 {
+			t.Fatal("no edit ratios… choice")
+		}
+		press(m, "right")
+		checkFrame(t, m, 60, 16)
+		if s := screen(m); !strings.Contains(s, "› target mix") {
+			t.Fatalf("after %d →, the focused picker is out of view:\n%s", i+1, s)
+		}
+	}
+}

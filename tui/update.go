@@ -314,6 +314,7 @@ func (m *Model) handleDialogKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Confirm):
 		cmd := m.confirmDialog()
 		if m.dialog == d && d.err != "" {
+			m.updateKeys()
 			// show why not: the error ends the body, from its first line
 			w, _ := m.dialogSize()
 			lay := m.layoutDialog(w)
@@ -343,7 +344,10 @@ func (m *Model) handleDialogKey(msg tea.KeyPressMsg) tea.Cmd {
 		d.typeText(msg.Text)
 	}
 	if m.dialog == d {
-		// what a key changed is the focused input: keep it in view
+		// what a key changed is the focused input: keep it in view, measured
+		// with the key line the key leaves (a choice that adds fields adds
+		// "tab/↓ next field" to it, a line at 60 columns)
+		m.updateKeys()
 		w, _ := m.dialogSize()
 		m.scrollDialog(0, m.layoutDialog(w).focus)
 	}
