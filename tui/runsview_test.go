@@ -220,6 +220,9 @@ func TestRunsViewOverlayShowsTheCursorsItem(t *testing.T) {
 	if got, want := legend(), strings.Join(ings, "  "); got != want {
 		t.Errorf("on the soup: legend %q, want %q", got, want)
 	}
+	if _, ok := m.overlay[rows[0].curveDir]; ok || len(m.overlay) != 2 {
+		t.Errorf("the curves read are kept after the cursor left them: %d curves", len(m.overlay))
+	}
 	press(m, "j", "space", "k", "k", "k") // ingredient 1 selected, the cursor on the first run
 	load()
 	if got := legend(); got != ings[0] || strings.Contains(screen(m), "under the cursor") {

@@ -753,6 +753,14 @@ func (m *Model) loadOverlay() tea.Cmd {
 	}
 	from := map[string]int64{}
 	dirs, _ := m.overlayDirs()
+	// the curves of what the overlay no longer shows go: the cursor passes
+	// over every run, and each curve is 4 bytes a step
+	for d := range m.overlay {
+		if !slices.Contains(dirs, d) {
+			delete(m.overlay, d)
+			delete(m.overlayOff, d)
+		}
+	}
 	for _, d := range dirs {
 		if m.liveData != nil && absPath(d) == absPath(m.liveData.Dir) {
 			continue
