@@ -518,11 +518,11 @@ func (m *Model) dialogBody(d *dialog) []string {
 		}
 	case dlgPause:
 		switch {
-		case cur != nil && cur.State == "paused" && cur.SoupRunning:
+		case cur != nil && cur.State == "paused" && cur.soupUnderWay():
 			out = append(out, "Continue the soup where it stopped.")
 		case cur != nil && cur.State == "paused":
 			out = append(out, fmt.Sprintf("Continue training from step %d.", step))
-		case cur != nil && cur.SoupRunning:
+		case cur != nil && cur.soupUnderWay():
 			out = append(out, "Pause the soup after its current step. Nothing is lost;",
 				"space resumes it; meanwhile only stop applies.")
 		default:
@@ -530,7 +530,7 @@ func (m *Model) dialogBody(d *dialog) []string {
 				"Actions still apply while paused.")
 		}
 	case dlgStop:
-		if cur != nil && cur.SoupRunning {
+		if cur != nil && cur.soupUnderWay() {
 			out = append(out, "Abandon the soup and end the run at the checkpoint",
 				"the soup started from (state: stopped).")
 		} else {
@@ -544,7 +544,7 @@ func (m *Model) dialogBody(d *dialog) []string {
 			out = append(out, "d    detach: checkpoint, quit, and keep training headless",
 				"     (olmolab --batch --resume; output in the run directory,",
 				"     reopen olmolab to follow it)")
-			if cur.SoupRunning {
+			if cur.soupUnderWay() {
 				out = append(out, "     A soup in progress is abandoned: the run goes on from the",
 					"     checkpoint it started from (the recipe's own soup is made again).")
 			}
@@ -672,7 +672,7 @@ func (m *Model) actionWhyNot(kind dialogKind) string {
 	d := m.liveData
 	switch kind {
 	case dlgAnneal, dlgSoup:
-		if d.SoupRunning {
+		if d.soupUnderWay() {
 			return "a soup is being made (only pause, resume and stop apply)"
 		}
 		if d.Phase == "anneal" {
@@ -685,7 +685,7 @@ func (m *Model) actionWhyNot(kind dialogKind) string {
 			return "the run is in its " + d.Phase + " phase, not stage 1"
 		}
 	case dlgMix, dlgCheckpoint, dlgEval:
-		if d.SoupRunning {
+		if d.soupUnderWay() {
 			return "a soup is being made (only pause, resume and stop apply)"
 		}
 		if rec := m.liveRecipe(); kind == dlgEval && (rec == nil || !rec.Eval.Any()) {

@@ -764,3 +764,40 @@ func TestMixEditKeepsThePickerInView(t *testing.T) {
 		}
 	}
 }
+
+// From the evaluation before a soup on, the soup is being made: the lab
+// refuses every action but pause, resume and stop until it is done. The keys
+// stayed on through that evaluation (the soup's own event comes after it),
+// and what was confirmed then came back as the lab's warning.
+func TestOnlyPauseAndStopOnceASoupIsUnderWay(t *testing.T) {
+	name := "quickstart-test"
+	evaluating := lab.Event{Type: lab.EvEvaluating, Time: t0.Add(5 * time.Second), Run: name, Step: 40, Phase: "stage1", Message: "before soup"}
+	m, f := liveModel(t, testOptions(t, 80, 24), stage1Events(name))
+	press(m, "m")
+	m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{evaluating}})
+	if s := strings.Join(strings.Fields(dialogText(t, m)), " "); !strings.Contains(s, "This no longer applies: a soup is being made (only pause, resume and stop apply).") {
+		t.Errorf("the mix dialog does not say a soup is being made:\n%s", s)
+	}
+	press(m, "enter")
+	if len(f.actions) != 0 {
+		t.Errorf("enter sent %v", f.actionKinds())
+	}
+	press(m, "esc")
+	k := m.keys
+	for _, b := range []struct {
+		name string
+		on   bool
+	}{{"a", k.Anneal.Enabled()}, {"m", k.Mix.Enabled()}, {"s", k.Soup.Enabled()}, {"c", k.Checkpoint.Enabled()}, {"v", k.Evaluate.Enabled()}} {
+		if b.on {
+			t.Errorf("%s is enabled while the soup is being made", b.name)
+		}
+	}
+	if !k.Pause.Enabled() || !k.Stop.Enabled() {
+		t.Errorf("pause %v, stop %v: want both", k.Pause.Enabled(), k.Stop.Enabled())
+	}
+	// and the stop dialog says the soup is abandoned
+	press(m, "X")
+	if s := strings.Join(strings.Fields(dialogText(t, m)), " "); !strings.Contains(s, "Abandon the soup and end the run at the checkpoint the soup started from") {
+		t.Errorf("the stop dialog does not say the soup is abandoned:\n%s", s)
+	}
+}

@@ -64,7 +64,16 @@ const (
 	soupEval           = "soup"
 	soupIngredientEval = "soup ingredient"
 	beforeAnnealEval   = "before anneal" // eval.at_anneal's, which the anneal follows at once
+	beforeSoupEval     = "before soup"   // likewise, a soup's
 )
+
+// soupUnderWay says whether a soup is being made, the lab taking only pause,
+// resume and stop: between its "soup:" and "soup done" events, and already
+// while it evaluates before the soup (eval.at_anneal), which the lab does
+// inside the soup, before its first event.
+func (d *runData) soupUnderWay() bool {
+	return d.SoupRunning || d.Busy == "evaluating ("+beforeSoupEval+")"
+}
 
 // annealStarting is the step the run's anneal is starting at, or -1: with
 // eval.at_anneal the lab evaluates first and then anneals, so from the
