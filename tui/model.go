@@ -153,6 +153,7 @@ type Model struct {
 
 	// runs view
 	runsCursor  int
+	runsMoved   bool // the cursor was moved: it stays on its row as runs come (else on the top row, the newest run)
 	selected    map[string]bool
 	overlay     map[string]*curve
 	overlayOff  map[string]int64 // how far each overlay curve's metrics.jsonl has been read

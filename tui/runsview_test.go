@@ -238,7 +238,8 @@ func TestRunsViewOverlayShowsTheCursorsItem(t *testing.T) {
 // The cursor stays on its run (or its soup's row) when the scan of the runs
 // directory finds a new run, which comes first (the newest) and pushed every
 // row down: the cursor kept its index and so moved to another run, which
-// enter then opened, in the recipes and runs list and in the runs view.
+// enter then opened, in the recipes and runs list and in the runs view. A
+// cursor not moved since the view opened stays on the top row, the newest.
 func TestCursorStaysOnItsRunWhenARunAppears(t *testing.T) {
 	o := testOptions(t, 80, 24)
 	runsFixture(t, o)
@@ -260,11 +261,18 @@ func TestCursorStaysOnItsRunWhenARunAppears(t *testing.T) {
 	if i := m.homeCursor - len(m.recipes); i < 0 || i >= len(m.runs) || m.runs[i].Dir != on {
 		t.Errorf("home: the cursor moved from %s to item %d", on, m.homeCursor)
 	}
-	// the runs view: on an ingredient of soup-b
+	// the runs view, opened on its top row, the newest run: there still
+	// when a newer one comes
 	press(m, "2")
+	newRun("newer-still", time.Now().Add(time.Second))
+	if m.runsCursor != 0 {
+		t.Errorf("runs view: the cursor left the top row, the newest run, for row %d", m.runsCursor)
+	}
+	// moved onto an ingredient of soup-b: it stays on it
 	rows := m.runRows()
 	for i, r := range rows {
 		if r.kind == rowIngredient {
+			press(m, "j")
 			m.runsCursor = i
 			break
 		}

@@ -239,10 +239,10 @@ func (m *Model) handleRunsKey(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	switch {
 	case key.Matches(msg, k.Up):
-		m.runsCursor = max(m.runsCursor-1, 0)
+		m.runsCursor, m.runsMoved = max(m.runsCursor-1, 0), true
 		return m.loadOverlay() // with nothing selected, it shows the cursor's
 	case key.Matches(msg, k.Down):
-		m.runsCursor = min(m.runsCursor+1, len(rows)-1)
+		m.runsCursor, m.runsMoved = min(m.runsCursor+1, len(rows)-1), true
 		return m.loadOverlay()
 	case key.Matches(msg, k.Back):
 		switch {
@@ -720,8 +720,8 @@ func (m *Model) handleRunsScanned(msg runsScannedMsg) tea.Cmd {
 	if i := m.homeCursor - len(m.recipes); i >= 0 && i < len(m.runs) {
 		homeOn = m.runs[i].Dir
 	}
-	if rows := m.runRows(); m.runsCursor < len(rows) {
-		rowOn = rows[m.runsCursor].key()
+	if rows := m.runRows(); m.runsMoved && m.runsCursor < len(rows) {
+		rowOn = rows[m.runsCursor].key() // not the top row the view opened on: the newest run's place
 	}
 	m.runs = msg.runs
 	m.rowsCache = nil
