@@ -671,6 +671,14 @@ func (m *Model) actionWhyNot(kind dialogKind) string {
 	}
 	d := m.liveData
 	switch kind {
+	case dlgAnneal, dlgSoup, dlgMix, dlgCheckpoint, dlgEval, dlgPause:
+		if d.Busy == "evaluating ("+finalEval+")" {
+			// the lab returns after it and its checkpoint: nothing
+			// queued meanwhile is applied
+			return "the run is ending (its final evaluation, then its last checkpoint)"
+		}
+	}
+	switch kind {
 	case dlgAnneal, dlgSoup:
 		if d.soupUnderWay() {
 			return "a soup is being made (only pause, resume and stop apply)"

@@ -801,3 +801,30 @@ func TestOnlyPauseAndStopOnceASoupIsUnderWay(t *testing.T) {
 		t.Errorf("the stop dialog does not say the soup is abandoned:\n%s", s)
 	}
 }
+
+// The final evaluation ends the run: the lab then writes its last checkpoint
+// and returns, and an action confirmed meanwhile was never applied, though
+// the line said it "applies at the next step boundary". From the
+// "evaluating (final)" event on, anneal, mix, soup, checkpoint, evaluate and
+// pause are off (stop stays: the run ends anyway, finished, after it),
+// and a dialog open then says why.
+func TestNoActionsDuringTheFinalEvaluation(t *testing.T) {
+	name := "quickstart-test"
+	final := lab.Event{Type: lab.EvEvaluating, Time: t0.Add(5 * time.Second), Run: name, Step: 40, Phase: "anneal", Message: "final"}
+	m, f := liveModel(t, testOptions(t, 80, 24), stage1Events(name))
+	press(m, "c")
+	m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{final}})
+	if s := strings.Join(strings.Fields(dialogText(t, m)), " "); !strings.Contains(s, "This no longer applies: the run is ending (its final evaluation, then its last checkpoint).") {
+		t.Errorf("the checkpoint dialog does not say the run is ending:\n%s", s)
+	}
+	press(m, "enter")
+	if len(f.actions) != 0 {
+		t.Errorf("enter sent %v", f.actionKinds())
+	}
+	press(m, "esc")
+	k := m.keys
+	if k.Anneal.Enabled() || k.Mix.Enabled() || k.Soup.Enabled() || k.Checkpoint.Enabled() || k.Evaluate.Enabled() || k.Pause.Enabled() || !k.Stop.Enabled() {
+		t.Errorf("during the final evaluation: a %v m %v s %v c %v v %v space %v X %v", k.Anneal.Enabled(), k.Mix.Enabled(), k.Soup.Enabled(),
+			k.Checkpoint.Enabled(), k.Evaluate.Enabled(), k.Pause.Enabled(), k.Stop.Enabled())
+	}
+}

@@ -162,7 +162,7 @@ func (m *Model) updateKeys() {
 			k.Soup.SetEnabled(m.actionWhyNot(dlgSoup) == "")
 			k.Checkpoint.SetEnabled(m.actionWhyNot(dlgCheckpoint) == "")
 			k.Evaluate.SetEnabled(m.actionWhyNot(dlgEval) == "")
-			k.Pause.SetEnabled(true)
+			k.Pause.SetEnabled(m.actionWhyNot(dlgPause) == "")
 			if m.liveData.State == "paused" {
 				k.Pause.SetHelp("space", "resume training")
 			} else {

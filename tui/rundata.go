@@ -65,6 +65,7 @@ const (
 	soupIngredientEval = "soup ingredient"
 	beforeAnnealEval   = "before anneal" // eval.at_anneal's, which the anneal follows at once
 	beforeSoupEval     = "before soup"   // likewise, a soup's
+	finalEval          = "final"         // at the end, after which the run writes its checkpoint and ends
 )
 
 // soupUnderWay says whether a soup is being made, the lab taking only pause,
