@@ -828,3 +828,16 @@ func TestNoActionsDuringTheFinalEvaluation(t *testing.T) {
 			k.Checkpoint.Enabled(), k.Evaluate.Enabled(), k.Pause.Enabled(), k.Stop.Enabled())
 	}
 }
+
+// A window made smaller with a dialog open keeps its focused input in view:
+// the soup dialog opened at 120×40 (all of it on screen, from its top) and
+// then shown at 60×16 had its fields below the fold.
+func TestDialogFocusInViewAfterResize(t *testing.T) {
+	m, _ := liveModel(t, testOptions(t, 120, 40), stage1Events("quickstart-test"))
+	press(m, "s")
+	m.Update(tea.WindowSizeMsg{Width: 60, Height: 16})
+	checkFrame(t, m, 60, 16)
+	if s := screen(m); !strings.Contains(s, "› ingredients") {
+		t.Errorf("the focused field is out of view after the resize:\n%s", s)
+	}
+}

@@ -64,6 +64,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (m *Model) handleResize(msg tea.WindowSizeMsg) {
 	m.width, m.height = msg.Width, msg.Height
 	m.help.SetWidth(m.width)
+	if m.dialog != nil && m.width >= minWidth && m.height >= minHeight {
+		// rewrapped, the dialog's focused input stays in view
+		w, _ := m.dialogSize()
+		m.scrollDialog(0, m.layoutDialog(w).focus)
+	}
 }
 
 func (m *Model) handleBackground(msg tea.BackgroundColorMsg) {
