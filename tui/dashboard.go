@@ -441,7 +441,7 @@ func (m *Model) evalLine(d *runData, w int) string {
 		}
 		return padRight(t.Subtle.Render(" eval ")+t.Faint.Render(why), w)
 	}
-	split, scores := bySplit(d.Eval.Scores, func(s *lab.EvalScore) (string, *string) { return s.Split, &s.Task })
+	split, scores := bySplit(d.Eval.Scores, scoreSplit)
 	head := fmt.Sprintf(" eval @%d (%s%s) ", d.Eval.Step, d.Eval.Why, split)
 	return m.scoresLine(head, scores, w, " … "+m.keys.Evals.Help().Key+" for all")
 }

@@ -250,13 +250,22 @@ func bySplit[T any](items []T, of func(*T) (split string, task *string)) (head s
 	case 1:
 		return "; " + splits[0] + " split", items
 	}
-	out = slices.Clone(items)
+	return "", withSplits(items, of)
+}
+
+// withSplits is a copy of items with each task that has a split named
+// "task (S)", as bySplit names them where they differ.
+func withSplits[T any](items []T, of func(*T) (split string, task *string)) []T {
+	out := slices.Clone(items)
 	for i := range out {
 		if s, task := of(&out[i]); s != "" {
 			*task += " (" + s + ")"
 		}
 	}
-	return "", out
+	return out
 }
+
+// scoreSplit is bySplit's view of a lab.EvalScore.
+func scoreSplit(s *lab.EvalScore) (string, *string) { return s.Split, &s.Task }
 
 func lenRunes(s string) int { return len([]rune(s)) }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -63,16 +64,28 @@ func (m *Model) runRows() []runRow {
 			if rep := s.Report; rep != nil {
 				desc = fmt.Sprintf("%s: %d×%s from step %d", s.Name, len(rep.Ingredients), lab.HumanCount(rep.Tokens), rep.FromStep)
 			}
-			out = append(out, runRow{kind: rowSoup, run: r, soup: s, name: desc, loss: math.NaN(), last: j == len(r.Soups)-1})
 			losses := map[string]float64{}
 			evals := map[string][]lab.EvalScore{}
 			if rep := s.Report; rep != nil {
+				var all []lab.EvalScore
 				for _, c := range rep.Ingredients {
 					losses[c.Name] = c.FinalLoss
 					evals[c.Name] = c.Evals
+					all = append(all, c.Evals...)
 				}
 				evals["soup"] = rep.Soup.Evals
+				all = append(all, rep.Soup.Evals...)
+				// the OLMES split, as the evaluation view names it: once
+				// on the soup's line, or after each task where they differ
+				if split, _ := bySplit(all, scoreSplit); split != "" {
+					desc += " · " + strings.TrimPrefix(split, "; ")
+				} else if slices.ContainsFunc(all, func(s lab.EvalScore) bool { return s.Split != "" }) {
+					for k, e := range evals {
+						evals[k] = withSplits(e, scoreSplit)
+					}
+				}
 			}
+			out = append(out, runRow{kind: rowSoup, run: r, soup: s, name: desc, loss: math.NaN(), last: j == len(r.Soups)-1})
 			for k, ing := range s.Ingredients {
 				l, ok := losses[ing]
 				if !ok {

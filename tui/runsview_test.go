@@ -18,10 +18,7 @@ import (
 // lower is better), as a recipe with eval.val records them.
 func soupWithValFixture(t *testing.T, o Options) {
 	t.Helper()
-	rec := testRecipe(t)
-	dir := filepath.Join(o.RunsDir, "soup-v")
-	evs := syntheticSoupRun("soup-v", rec)
-	scores := func(d float64) []lab.EvalScore {
+	soupFixture(t, o, func(d float64) []lab.EvalScore {
 		return []lab.EvalScore{
 			{Task: "world_cloze", Formulation: "rc", Metric: "acc_per_char", Value: 0.45 + d, Primary: true},
 			{Task: "val/web_clean", Formulation: "lm", Metric: "ce_loss", Value: 1.57 + d, Primary: true},
@@ -29,7 +26,16 @@ func soupWithValFixture(t *testing.T, o Options) {
 			{Task: "arith", Formulation: "rc", Metric: "acc_per_char", Value: 0.2 + d, Primary: true},
 			{Task: "val/code", Formulation: "lm", Metric: "ce_loss", Value: 2.1 + d, Primary: true},
 		}
-	}
+	})
+}
+
+// soupFixture is run soup-v with a soup of two ingredients, ingredient i
+// scored scores(0.01·i) and the soup scores(0.03).
+func soupFixture(t *testing.T, o Options, scores func(d float64) []lab.EvalScore) {
+	t.Helper()
+	rec := testRecipe(t)
+	dir := filepath.Join(o.RunsDir, "soup-v")
+	evs := syntheticSoupRun("soup-v", rec)
 	for _, e := range evs {
 		if e.Soup == nil {
 			continue
@@ -281,5 +287,45 @@ func TestCursorStaysOnItsRunWhenARunAppears(t *testing.T) {
 	newRun("newest", time.Now().Add(time.Minute))
 	if rows := m.runRows(); m.runsCursor >= len(rows) || rows[m.runsCursor].curveDir != ing {
 		t.Errorf("runs view: the cursor moved from %s to row %d", ing, m.runsCursor)
+	}
+}
+
+// The runs view names the OLMES split of a soup's scores as the rest of the
+// lab does: once, on the soup's line, when they share one ("soup-90: 2×20.5K
+// from step 90 · validation split"), else after each task. It named none.
+func TestRunsViewSoupNamesItsSplit(t *testing.T) {
+	for _, c := range []struct {
+		name            string
+		split2          string // the second ingredient's
+		soup, ing, ing2 string
+	}{
+		{"one split", "validation", "└ soup-90: 2×20.5K from step 90 · validation split",
+			"├ ingredient-1-seed-42   final 2.1000 arc_easy 0.450 · arith 0.200", "├ ingredient-2-seed-666  final 2.0500 arc_easy 0.460 · arith 0.210"},
+		{"two", "test", "└ soup-90: 2×20.5K from step 90\n",
+			"├ ingredient-1-seed-42   final 2.1000 arc_easy (validation) 0.450 · arith 0.200", "├ ingredient-2-seed-666  final 2.0500 arc_easy (test) 0.460 · arith 0.210"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := testOptions(t, 120, 24)
+			n := 0
+			soupFixture(t, o, func(d float64) []lab.EvalScore {
+				split := "validation"
+				if n++; n == 2 {
+					split = c.split2
+				}
+				return []lab.EvalScore{
+					{Task: "arc_easy", Formulation: "rc", Split: split, Metric: "acc_per_char", Value: 0.45 + d, Primary: true},
+					{Task: "arith", Formulation: "rc", Metric: "acc_per_char", Value: 0.2 + d, Primary: true},
+				}
+			})
+			m := New(o)
+			press(m, "2")
+			checkFrame(t, m, 120, 24)
+			s := screen(m)
+			for _, want := range []string{c.soup, c.ing, c.ing2} {
+				if !strings.Contains(s, want) {
+					t.Errorf("no %q:\n%s", want, s)
+				}
+			}
+		})
 	}
 }
