@@ -55,7 +55,11 @@ type dialog struct {
 	focus  int
 	err    string
 	recipe *recipeEntry
-	scroll int // first body line shown when the body is taller than the window
+	// the launch dialog's facts of the recipe with the --set overrides
+	// typed, parsed once per change of them (setsKey)
+	setsKey   string
+	setsFacts []string
+	scroll    int // first body line shown when the body is taller than the window
 	// the mix dialog's ratio fields follow the run's mix: mixWas is the mix
 	// when it opened, mixNow the one the fields were last filled from
 	mixWas, mixNow string
@@ -406,7 +410,7 @@ func (m *Model) dialogBody(d *dialog) []string {
 	}
 	switch d.kind {
 	case dlgLaunch:
-		out = recipeFacts(d.recipe)
+		out = d.launchFacts()
 		out = append(out, "", "Training starts in this session; its dashboard opens.")
 	case dlgAnneal:
 		n, err := parseCount(d.fields[0].value)
@@ -569,6 +573,30 @@ func seedList(s []uint64) string {
 		parts = append(parts, strconv.FormatUint(x, 10))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// launchFacts describes the launch dialog's recipe as the --set overrides
+// typed make it (the budget, the anneal, the steps they change), or, when
+// they do not parse, as the file says, with why: what enter would launch,
+// not the file alone.
+func (d *dialog) launchFacts() []string {
+	sets := strings.Fields(d.fields[0].value)
+	if len(sets) == 0 || d.recipe == nil || d.recipe.Err != nil {
+		return recipeFacts(d.recipe)
+	}
+	if key := strings.Join(sets, " "); key != d.setsKey {
+		d.setsKey = key
+		rec, err := lab.ParseRecipe(d.recipe.Path, d.recipe.YAML, sets)
+		if err != nil {
+			d.setsFacts = append(recipeFacts(d.recipe), "")
+			d.setsFacts = append(d.setsFacts, strings.Split(err.Error(), "\n")...)
+		} else {
+			e := *d.recipe
+			e.Recipe = rec
+			d.setsFacts = append(recipeFacts(&e), "(with --set "+key+")")
+		}
+	}
+	return d.setsFacts
 }
 
 // recipeFacts describes a recipe in a few lines.

@@ -841,3 +841,35 @@ func TestDialogFocusInViewAfterResize(t *testing.T) {
 		t.Errorf("the focused field is out of view after the resize:\n%s", s)
 	}
 }
+
+// The launch dialog describes the recipe as its --set overrides make it, as
+// they are typed: it described the file alone, so "max_tokens=200K" left it
+// saying 1.70M tokens and 831 steps, and an override that does not parse
+// said nothing until enter.
+func TestLaunchDialogShowsTheOverrides(t *testing.T) {
+	m := New(testOptions(t, 100, 40))
+	press(m, "enter") // quickstart
+	text := func() string { return strings.Join(strings.Fields(dialogText(t, m)), " ") }
+	if s := text(); !strings.Contains(s, "1.70M tokens: 831 steps of 2048") {
+		t.Fatalf("the launch dialog without overrides:\n%s", s)
+	}
+	for _, r := range "max_tokens=200K anneal.auto_at=150K" {
+		press(m, string(r))
+	}
+	s := text()
+	for _, want := range []string{"200.0K tokens: 98 steps of 2048", "anneal at 150.0K: 400.0K tokens", "(with --set max_tokens=200K anneal.auto_at=150K)"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("no %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "1.70M") {
+		t.Errorf("the file's budget is still described:\n%s", s)
+	}
+	for range "150K" {
+		press(m, "backspace")
+	}
+	press(m, "l", "o", "t", "s")
+	if s := text(); !strings.Contains(s, "anneal.auto_at") || !strings.Contains(s, `"lots"`) {
+		t.Errorf("a bad override says nothing before enter:\n%s", s)
+	}
+}
