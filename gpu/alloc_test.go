@@ -115,3 +115,53 @@ func TestStepAllocatesNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestProfileAllocatesNothing: with profiling on (gpubench bench --profile),
+// the training step and LogProbs make no Go heap allocation either: the
+// labels "phase:operation" are built once per engine, not at every launch,
+// product and memset, so the profile perturbs the host time it shares with
+// the step no more than its events do. The pool is small enough to flush
+// inside the measured calls.
+func TestProfileAllocatesNothing(t *testing.T) {
+	defer func(n int) { profileStamps = n }(profileStamps)
+	profileStamps = 64
+	for i, c := range []struct {
+		cfg  model.Config
+		opts Options
+	}{
+		{smallConfig(128, 2, 1, 64), Options{Keep: 1, MicroBatch: 1}},
+		{smallConfig(48, 6, 2, 8), Options{FP32: true}},
+		{smallConfig(128, 2, 1, 64), Options{Attention: AttnKernels{Kind: AttnCuDNN}, Keep: 1, MicroBatch: 1}},
+	} {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			const B, T = 2, 70
+			var dev device = &nullDevice{}
+			if c.opts.Attention.Kind == AttnCuDNN {
+				dev = &nullFusedDevice{}
+			}
+			e, err := newEngine(dev, c.cfg, B, T, c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			if err := e.EnableProfile(); err != nil {
+				t.Fatal(err)
+			}
+			ids, labels := make([]int32, B*T), make([]int32, B*T)
+			model.NewSyntheticStream(c.cfg.VocabSize, 1).Fill(ids, labels, T)
+			tr := &model.Trainer{B: e, P: model.TrainerParams{Opt: model.OLMo2AdamW(), MaxGradNorm: 1, ZLoss: 1e-5}}
+			lp := make([]float32, B*T)
+			call := func() { tr.Step(ids, labels, 1e-3); e.LogProbs(lp, ids, labels) }
+			call()
+			if n := testing.AllocsPerRun(5, call); n != 0 {
+				t.Errorf("%s, attention %s, profiled: a step and LogProbs allocate %.1f times", e.Plan(), e.Attention(), n)
+			}
+			p := e.Profile()
+			for _, k := range []string{"fwd:gemm", "fwd:attention", "bwd:attention", "optim:memset", "host:idle"} {
+				if _, ok := p[k]; !ok {
+					t.Errorf("profile lacks %s (has %v)", k, p)
+				}
+			}
+		})
+	}
+}

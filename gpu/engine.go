@@ -388,7 +388,7 @@ func (e *Engine) gemm(g gemmOp) {
 	}
 	e.must("gemm", e.dev.gemm(g))
 	if e.prof != nil {
-		e.stamp(e.phase + ":gemm")
+		e.stamp(e.opLabel("gemm"))
 	}
 }
 
@@ -396,7 +396,7 @@ func (e *Engine) gemm(g gemmOp) {
 func (e *Engine) zero(what string, p dptr, bytes int64) {
 	e.must(what, e.dev.zero(p, bytes))
 	if e.prof != nil {
-		e.stamp(e.phase + ":memset")
+		e.stamp(e.opLabel("memset"))
 	}
 }
 

@@ -20,6 +20,10 @@ type profile struct {
 	labels []string
 	n      int
 	ms     map[string]float64
+	// names holds each (phase, kernel or operation) pair's label, built on
+	// its first stamp: a stamp then allocates nothing
+	// (TestProfileAllocatesNothing)
+	names map[[2]string]string
 }
 
 var profileStamps = 8192 // events in the pool (a var so tests can exercise the flush)
@@ -34,7 +38,7 @@ func (e *Engine) EnableProfile() error {
 	if err != nil {
 		return err
 	}
-	e.prof = &profile{st: st, labels: make([]string, profileStamps), ms: map[string]float64{}}
+	e.prof = &profile{st: st, labels: make([]string, profileStamps), ms: map[string]float64{}, names: map[[2]string]string{}}
 	return nil
 }
 
@@ -95,16 +99,25 @@ func (e *Engine) flushProfile() {
 	}
 }
 
-// opLabel names a launch for the profile: the kernel without its type suffix.
-func (e *Engine) opLabel(kernel string) string {
-	k := kernel
+// opLabel names an operation for the profile, "phase:op": a kernel without
+// its type suffix, every attention kernel (and cuDNN's) "attention", gemm and
+// memset as they are. Each pair's label is built once per engine.
+func (e *Engine) opLabel(op string) string {
+	p := e.prof
+	key := [2]string{e.phase, op}
+	if l, ok := p.names[key]; ok {
+		return l
+	}
+	k := op
 	switch {
 	case strings.HasPrefix(k, "attn_"):
 		k = "attention"
 	default:
 		k = strings.TrimSuffix(strings.TrimSuffix(k, "_bf16"), "_f32")
 	}
-	return e.phase + ":" + k
+	l := e.phase + ":" + k
+	p.names[key] = l
+	return l
 }
 
 // FormatProfile renders a profile as a table, largest first, with each
