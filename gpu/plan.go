@@ -447,7 +447,7 @@ func searchPlan(kind planKind, cfg model.Config, B, T int, budget int64, opts Op
 		return nil, fmt.Errorf("micro-batch per pass %d does not divide the batch %d", opts.MicroBatch, B)
 	}
 	L := cfg.NumHiddenLayers
-	if opts.Keep > L {
+	if kind == planTrain && opts.Keep > L { // forward only: Keep means nothing (NewScoringPlan)
 		return nil, fmt.Errorf("keep %d layers: the model has %d", opts.Keep, L)
 	}
 	var mbs []int

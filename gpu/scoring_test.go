@@ -290,3 +290,32 @@ func (d *countingDevice) alloc(n int64) (dptr, error) {
 }
 
 func (d *countingDevice) free(dptr) error { d.frees.Add(1); return nil }
+
+// TestScoringIgnoresKeep: OLMOLAB_GPU_KEEP (resident layers for the
+// backward pass) means nothing to a forward-only engine, so a value above
+// the layer count, set for a training run in the same shell, must not refuse
+// olmolab eval's engine; a training engine still refuses it.
+func TestScoringIgnoresKeep(t *testing.T) {
+	cfg := smallConfig(128, 2, 1, 64)
+	L := cfg.NumHiddenLayers
+	for _, keep := range []string{fmt.Sprint(L + 1), "99", "none", fmt.Sprint(L)} {
+		t.Run(keep, func(t *testing.T) {
+			t.Setenv("OLMOLAB_GPU_KEEP", keep)
+			o, err := OptionsFromEnv(false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := newScoringEngine(newFake(t), cfg, 2, 64, o)
+			if err != nil {
+				t.Fatalf("forward-only engine with OLMOLAB_GPU_KEEP=%s: %v", keep, err)
+			}
+			if e.Plan().Keep != 0 || !e.Plan().Scoring {
+				t.Errorf("plan %s", e.Plan())
+			}
+			e.Close()
+			if _, err := NewPlan(cfg, 2, 64, h200, o); (o.Keep > L) != (err != nil) {
+				t.Errorf("training plan with keep %d of %d layers: %v", o.Keep, L, err)
+			}
+		})
+	}
+}
