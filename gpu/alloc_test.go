@@ -44,7 +44,8 @@ type nullFusedDevice struct{ nullDevice }
 
 type nullFused struct{}
 
-func (nullFusedDevice) fusedAttnLib() (string, error) { return "null cuDNN", nil }
+func (nullFusedDevice) fusedAttnLib() (string, error)           { return "null cuDNN", nil }
+func (nullFusedDevice) fusedRefusesRows(s fusedAttnShape) error { return nil }
 func (nullFusedDevice) newFusedAttn(s fusedAttnShape, ws func(int64) (dptr, error)) (fusedAttn, error) {
 	if _, err := ws(1 << 20); err != nil {
 		return nil, err

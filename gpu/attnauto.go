@@ -517,6 +517,9 @@ func (e *Engine) offerFused() (fo fusedOffer, trial, engine fusedAttn) {
 	if err != nil {
 		return fusedOffer{Why: oneLine(err)}, nil, nil
 	}
+	if err := fd.fusedRefusesRows(e.fusedShape(e.MB)); err != nil { // before the plan's missing workspace is blamed
+		return fusedOffer{Lib: lib, Why: oneLine(err)}, nil, nil
+	}
 	if engine, err = e.newFused(e.MB); err != nil {
 		return fusedOffer{Lib: lib, Why: oneLine(err)}, nil, nil
 	}

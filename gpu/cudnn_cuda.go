@@ -3,6 +3,7 @@
 package gpu
 
 import (
+	"errors"
 	"fmt"
 
 	"gorgonia.org/cu"
@@ -33,9 +34,7 @@ func (d *cudaDevice) newFusedAttn(s fusedAttnShape, ws func(bytes int64) (dptr, 
 			return nil, err
 		}
 	}
-	a, err := cudnn.NewSDPA(l, d.dnn, cudnn.SDPAShape{B: s.B, T: s.T, NH: s.NH, NKV: s.NKV, HS: s.HS,
-		LdQ: s.ldq, LdK: s.ldk, LdV: s.ldv, LdO: s.ldo, LdDQ: s.ldgrads, LdDK: s.ldgrads, LdDV: s.ldgrads,
-		Scale: float32(s.scale), ForwardOnly: s.fwdOnly})
+	a, err := cudnn.NewSDPA(l, d.dnn, sdpaShape(s))
 	if err != nil {
 		return nil, err
 	}
@@ -45,6 +44,26 @@ func (d *cudaDevice) newFusedAttn(s fusedAttnShape, ws func(bytes int64) (dptr, 
 		return nil, err
 	}
 	return &cudnnAttn{d: d, a: a, ws: p, lib: l.String()}, nil
+}
+
+func sdpaShape(s fusedAttnShape) cudnn.SDPAShape {
+	return cudnn.SDPAShape{B: s.B, T: s.T, NH: s.NH, NKV: s.NKV, HS: s.HS,
+		LdQ: s.ldq, LdK: s.ldk, LdV: s.ldv, LdO: s.ldo, LdDQ: s.ldgrads, LdDK: s.ldgrads, LdDV: s.ldgrads,
+		Scale: float32(s.scale), ForwardOnly: s.fwdOnly}
+}
+
+// fusedRefusesRows: the refusals of cudnn.Refuses that are of the rows
+// (*cudnn.RowsError); the others are newFusedAttn's to report.
+func (d *cudaDevice) fusedRefusesRows(s fusedAttnShape) error {
+	l, err := cudnn.Open()
+	if err != nil {
+		return nil
+	}
+	var re *cudnn.RowsError
+	if err := cudnn.Refuses(l.VersionString(), sdpaShape(s)); errors.As(err, &re) {
+		return err
+	}
+	return nil
 }
 
 // cudnnAttn is one shape's cuDNN attention on the device.

@@ -3,6 +3,9 @@ package gpu
 import (
 	"errors"
 	"fmt"
+	"log"
+
+	"github.com/olmolab/olmolab/model"
 )
 
 // A library's fused attention (OLMOLAB_GPU_ATTN=cudnn, and auto's cuDNN
@@ -52,6 +55,48 @@ type fusedAttnDevice interface {
 	// newFusedAttn builds s's attention; ws returns a device workspace of
 	// at least the bytes asked for, or why not.
 	newFusedAttn(s fusedAttnShape, ws func(bytes int64) (dptr, error)) (fusedAttn, error)
+	// fusedRefusesRows says why the library, which loads, will not take
+	// s's rows (T) though it takes others (cuDNN ≤ 9.15 at T not a
+	// multiple of 128), known before anything is built; nil when it may
+	// take them (newFusedAttn can still fail, for other reasons).
+	fusedRefusesRows(s fusedAttnShape) error
+}
+
+// fusedRowsRefused says why the device's library attention will not take
+// T-row sequences of cfg's attention, where it takes other rows (nil when it
+// may, or when the device has no usable library: building it says why).
+// An engine asked for cudnn at such rows runs mma instead (newEngine,
+// scoringAttention), as a Scorer does (Scorer), and auto reserves no
+// workspace there: the rows are the run's choice and the same cuDNN takes
+// the run's other shapes, mma computes the same attention, and the limit
+// belongs to the cuDNN found at run time, which no check before the run
+// (a sweep's) can see. A library that does not load, a version refused at
+// every shape or a graph no cuDNN engine takes still fails an engine asked
+// for cudnn: those need the user's hand.
+func fusedRowsRefused(dev device, cfg model.Config, T int) error {
+	fd, ok := dev.(fusedAttnDevice)
+	if !ok {
+		return nil
+	}
+	if _, err := fd.fusedAttnLib(); err != nil {
+		return nil
+	}
+	return fd.fusedRefusesRows(fusedAttnShape{B: 1, T: T, NH: cfg.NumAttentionHeads, NKV: cfg.NumKeyValueHeads, HS: cfg.HeadSize()})
+}
+
+// cudnnFallback is opts with mma for cudnn where the device's cuDNN refuses
+// T-row sequences (fusedRowsRefused), said in one log line; what (an
+// engine, a forward-only engine) names the engine in it.
+func cudnnFallback(dev device, cfg model.Config, T int, opts Options, what string) Options {
+	if opts.Attention.resolve(opts.FP32, cfg.HeadSize()).Kind != AttnCuDNN {
+		return opts
+	}
+	if err := fusedRowsRefused(dev, cfg, T); err != nil {
+		log.Printf("gpu: attention cudnn cannot take %s of %d-token rows (%s): it runs mma instead, the same attention on our kernels (OLMOLAB_GPU_ATTN=mma chooses it without this line)",
+			what, T, oneLine(err))
+		opts.Attention = AttnKernels{Kind: AttnMMA}
+	}
+	return opts
 }
 
 // errNoFused: the device has no library attention (the emulator, the tests'

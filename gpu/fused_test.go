@@ -28,6 +28,14 @@ type fusedFake struct {
 
 func (f *fusedFake) fusedAttnLib() (string, error) { return "fake cuDNN 9.10.2", f.libErr }
 
+// fusedRefusesRows: the fake's refusals are all of the rows (refuseShortT).
+func (f *fusedFake) fusedRefusesRows(s fusedAttnShape) error {
+	if f.refuse != nil {
+		return f.refuse(s)
+	}
+	return nil
+}
+
 func (f *fusedFake) newFusedAttn(s fusedAttnShape, ws func(int64) (dptr, error)) (fusedAttn, error) {
 	if f.refuse != nil {
 		if err := f.refuse(s); err != nil {
@@ -385,4 +393,68 @@ func TestFusedForwardOnlyWorkspace(t *testing.T) {
 			t.Errorf("after Close: %d allocations, %d attentions open", len(f.allocs), f.open)
 		}
 	}
+}
+
+// An engine (training or forward only) asked for cudnn at rows the cuDNN
+// found refuses (T not a multiple of 128 under cuDNN ≤ 9.15) runs mma, said
+// in one log line with the reason, and its plan reserves no workspace for
+// cuDNN; auto reserves none there either and says why cudnn was dropped. A
+// refusal that is not about the rows (no library, a workspace above the
+// plan: TestFusedEngineRefused) still fails the start.
+func TestFusedEngineFallsBack(t *testing.T) {
+	var logged strings.Builder
+	log.SetOutput(&logged)
+	defer log.SetOutput(os.Stderr)
+	defer autoChoices.Clear()
+	cfg := smallConfig(128, 2, 1, 64)
+	const B, T = 2, 70
+	hasWS := func(p *Plan) bool {
+		return slices.ContainsFunc(p.Buffers, func(b Buffer) bool { return b.Name == "attn.cudnn_workspace" })
+	}
+	for _, scoring := range []bool{false, true} {
+		logged.Reset()
+		f := &fusedFake{fakeDevice: newFake(t), want: 1 << 20, refuse: refuseShortT}
+		opts := Options{Attention: AttnKernels{Kind: AttnCuDNN}}
+		var e *Engine
+		var err error
+		if scoring {
+			e, err = newScoringEngine(f, cfg, B, T, opts)
+		} else {
+			e, err = newEngine(f, cfg, B, T, opts)
+		}
+		if err != nil {
+			t.Fatalf("forward only %v, cudnn at T=%d: %v", scoring, T, err)
+		}
+		if e.Attention().Kind != AttnMMA || len(f.built) != 0 || hasWS(e.Plan()) {
+			t.Errorf("forward only %v: attention %s, %d built, workspace reserved %v; want mma, none, none", scoring, e.Attention(), len(f.built), hasWS(e.Plan()))
+		}
+		if n := strings.Count(logged.String(), "runs mma instead"); n != 1 || !strings.Contains(logged.String(), "T a multiple of 128") {
+			t.Errorf("forward only %v: said %d times, want once with the reason:\n%s", scoring, n, logged.String())
+		}
+		if scoring {
+			e.LogProbs(make([]float32, B*T), make([]int32, B*T), make([]int32, B*T))
+		} else {
+			walk(t, e, cfg, B, T)
+		}
+		if f.fwd != 0 || f.kernels["attn_fwd_mma64"] == 0 {
+			t.Errorf("forward only %v: %d cuDNN calls, %d mma forwards", scoring, f.fwd, f.kernels["attn_fwd_mma64"])
+		}
+		e.Close()
+	}
+
+	// auto: no workspace for a cudnn that will not take the rows, and the reason in its line
+	autoChoices.Clear()
+	logged.Reset()
+	f := &fusedFake{fakeDevice: newFake(t), want: 1 << 20, refuse: refuseShortT}
+	e, err := newEngine(f, cfg, B, T, Options{Attention: AttnKernels{Kind: AttnAuto}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hasWS(e.Plan()) {
+		t.Errorf("auto reserves a workspace for a cudnn that refuses T=%d:\n%s", T, e.Plan().Describe())
+	}
+	if s := e.AttentionChoice().String(); !strings.Contains(s, "cudnn dropped") || !strings.Contains(s, "T a multiple of 128") {
+		t.Errorf("auto's line does not say why cudnn was dropped: %s", s)
+	}
+	e.Close()
 }

@@ -45,11 +45,12 @@ func newScoringEngine(dev device, cfg model.Config, B, T int, opts Options) (*En
 }
 
 // scoringAttention is the attention kernels of a forward-only engine:
-// opts', except that auto, whose trial times backward kernels too, takes
+// opts', except that cudnn at rows cuDNN refuses runs mma (cudnnFallback),
+// and auto, whose trial times backward kernels too, takes
 // the choice an engine of the same shape made earlier in the process, or
 // mma.
 func scoringAttention(dev device, cfg model.Config, T int, opts Options) AttnKernels {
-	a := opts.Attention.resolve(opts.FP32, cfg.HeadSize())
+	a := cudnnFallback(dev, cfg, T, opts, "a forward-only engine").Attention.resolve(opts.FP32, cfg.HeadSize())
 	if a.Kind != AttnAuto {
 		return a
 	}

@@ -685,3 +685,38 @@ func TestVersionRefuses(t *testing.T) {
 		}
 	}
 }
+
+// Refuses tells a refusal of the rows (a *RowsError: the same cuDNN takes
+// other T, so the engine may run its own kernels there) from one of the
+// version or of the shape itself, before any descriptor is made.
+func TestRefusesRows(t *testing.T) {
+	for _, c := range []struct {
+		ver  string
+		T    int
+		HS   int
+		want string // "" takes it
+		rows bool
+	}{
+		{"9.10.2", 200, 64, "needs T a multiple of 128", true},
+		{"9.15.0", 4000, 64, "needs T a multiple of 128", true},
+		{"9.15.1", 200, 64, "", false},
+		{"9.10.2", 4096, 64, "", false},
+		{"9.10.2", 1, 64, "refuses one row", true},
+		{"9.10.0", 4096, 64, "known bugs", false},
+		{"9.10.1", 200, 64, "known bugs", false},
+		{"9.15.1", 128, 60, "bad shape", false},
+	} {
+		s := gqa
+		s.T, s.HS = c.T, c.HS
+		err := Refuses(c.ver, s)
+		var re *RowsError
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s T=%d: %v", c.ver, c.T, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s T=%d: got %v, want %q", c.ver, c.T, err, c.want)
+		case errors.As(err, &re) != c.rows:
+			t.Errorf("%s T=%d HS=%d: %v: a refusal of the rows %v, want %v", c.ver, c.T, c.HS, err, !c.rows, c.rows)
+		}
+	}
+}

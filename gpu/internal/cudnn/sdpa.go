@@ -103,11 +103,8 @@ func NewSDPA(b Backend, h Handle, s SDPAShape) (*SDPA, error) {
 	// cudnn-frontend's limits for bf16 SDPA: head size a multiple of 8 (≤ 256
 	// on Hopper, ≤ 128 elsewhere: left to the engines), NH a multiple of NKV,
 	// and the backward refuses s_q = s_kv = 1.
-	if s.B <= 0 || s.T <= 1 || s.NH <= 0 || s.NKV <= 0 || s.NH%s.NKV != 0 || s.HS <= 0 || s.HS%8 != 0 {
-		return nil, fmt.Errorf("cudnn sdpa: bad shape %s", s)
-	}
-	if err := versionRefuses(b.VersionString(), s); err != nil {
-		return nil, fmt.Errorf("cudnn sdpa %s: %w", s, err)
+	if err := Refuses(b.VersionString(), s); err != nil {
+		return nil, err
 	}
 	negInf := float32(math.Inf(-1))
 	if v := b.VersionString(); versionBelow(v, 9, 10) {
@@ -141,6 +138,32 @@ func versionNumber(v string) int {
 	return M*10000 + m*100 + p
 }
 
+// Refuses says why the cuDNN of version v will not run s's graphs, known
+// before any descriptor is made (NewSDPA checks it first): a shape
+// cudnn-frontend refuses, or a version it refuses or works around
+// (versionRefuses). A refusal of s's rows, which the same cuDNN would take
+// at other rows, is a *RowsError. nil: NewSDPA may still fail (no engine
+// takes the graph, say).
+func Refuses(v string, s SDPAShape) error {
+	if s.B <= 0 || s.T <= 0 || s.NH <= 0 || s.NKV <= 0 || s.NH%s.NKV != 0 || s.HS <= 0 || s.HS%8 != 0 {
+		return fmt.Errorf("cudnn sdpa: bad shape %s", s)
+	}
+	if s.T == 1 {
+		return &RowsError{fmt.Errorf("cudnn sdpa: bad shape %s: the SDPA backward refuses one row (s_q = s_kv = 1)", s)}
+	}
+	if err := versionRefuses(v, s); err != nil {
+		return fmt.Errorf("cudnn sdpa %s: %w", s, err)
+	}
+	return nil
+}
+
+// RowsError is a refusal of a shape's rows (T) by the cuDNN found, which
+// takes other rows: a caller may run its own kernels at those rows instead.
+type RowsError struct{ err error }
+
+func (r *RowsError) Error() string { return r.err.Error() }
+func (r *RowsError) Unwrap() error { return r.err }
+
 // versionRefuses says why the cuDNN of version v must not run s's graphs,
 // where cudnn-frontend (3929da2) refuses or works around that version:
 //
@@ -158,7 +181,7 @@ func versionRefuses(v string, s SDPAShape) error {
 	case n == 91000 || n == 91001:
 		return fmt.Errorf("cuDNN %s has known bugs in bf16 SDPA (cudnn-frontend refuses 9.10.0 and 9.10.1); use 9.10.2 or later", v)
 	case n <= 91500 && s.T%128 != 0:
-		return fmt.Errorf("cuDNN %s's SDPA backward needs T a multiple of 128 here (cudnn-frontend adds a padding mask up to 9.15.0; this graph has none), T=%d; use cuDNN 9.15.1 or later", v, s.T)
+		return &RowsError{fmt.Errorf("cuDNN %s's SDPA backward needs T a multiple of 128 here (cudnn-frontend adds a padding mask up to 9.15.0; this graph has none), T=%d; use cuDNN 9.15.1 or later", v, s.T)}
 	}
 	return nil
 }
