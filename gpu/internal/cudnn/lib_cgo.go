@@ -125,8 +125,13 @@ var (
 // every candidate tried and why it was passed over.
 func Open() (*Lib, error) {
 	once.Do(func() {
+		cands := Candidates(os.Getenv(Env), filepath.Glob)
+		if len(cands) == 0 {
+			openErr = fmt.Errorf("cuDNN turned off (%s=%s)", Env, Off)
+			return
+		}
 		var tried []string
-		for _, c := range Candidates(os.Getenv(Env), filepath.Glob) {
+		for _, c := range cands {
 			l, err := Load(c)
 			if err == nil {
 				opened = l

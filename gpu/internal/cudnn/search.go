@@ -47,10 +47,19 @@ var wheelGlobs = cublas.PipGlobs("cudnn/lib/" + soname)
 // $OLMOLAB_CUDNN (env, when set), libcudnn.so.9 through the dynamic loader's
 // own search, the same name in the usual CUDA and Debian directories, then
 // pip wheels' copies (sorted by path). glob is filepath.Glob in production
-// and a fake in tests.
+// and a fake in tests. $OLMOLAB_CUDNN=none (Off) gives none: no cuDNN is
+// used (auto has no cudnn candidate, cudnn refuses), as on a machine
+// without one.
 func Candidates(env string, glob func(pattern string) ([]string, error)) []string {
+	if strings.TrimSpace(env) == Off {
+		return nil
+	}
 	return cublas.Search(env, []string{soname}, dirs, wheelGlobs, glob)
 }
+
+// Off as $OLMOLAB_CUDNN turns cuDNN off (scripts/gpu-check.sh keeps a
+// cuDNN that failed its own check out of auto's trial with it).
+const Off = "none"
 
 // sublibraries are cuDNN 9's parts that libcudnn.so.9 loads by name: the
 // backend API (graph) first, then the engines and heuristics.

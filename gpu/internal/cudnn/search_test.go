@@ -30,6 +30,10 @@ func TestCandidates(t *testing.T) {
 	if got := Candidates("", fakeGlob()); got[0] != "libcudnn.so.9" {
 		t.Fatalf("without %s the loader's search comes first, got %q", Env, got)
 	}
+	// OLMOLAB_CUDNN=none: no candidate at all, not the search after a missing "none"
+	if got := Candidates(" none ", fakeGlob(wheel, venv)); len(got) != 0 {
+		t.Fatalf("%s=none: candidates %q, want none", Env, got)
+	}
 }
 
 func TestPreloads(t *testing.T) {
