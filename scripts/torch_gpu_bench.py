@@ -157,6 +157,7 @@ def main():
     p.add_argument("--compile", action="store_true")
     a = p.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = True
+    failed = 0
     for i, name in enumerate(a.preset):
         b = a.batch[i] if a.batch and i < len(a.batch) else 4
         try:
@@ -164,6 +165,8 @@ def main():
         except Exception as e:  # report and go on to the next preset
             print(f"preset={name} error={type(e).__name__}: {str(e)[:300]}", flush=True)
             torch.cuda.empty_cache()
+            failed += 1
+    return 1 if failed else 0  # a preset that failed fails the run (gpu-check.sh's status)
 
 
 if __name__ == "__main__":
