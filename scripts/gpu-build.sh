@@ -28,6 +28,20 @@ for b in .device/bin/olmolab .device/bin/gpubench; do
   needed=$(objdump -p "$b" 2>/dev/null | awk '/NEEDED/{print $2}' | tr '\n' ' ')
   echo "$b: $((size >> 20)) MiB, needs: ${needed:-?}"
 done
+# The sources the binaries were built from, for gpu-check.sh to check the
+# tree it runs in against (what the device tool carries: tracked and
+# untracked-not-ignored files; tests, testdata, docs and scripts do not go
+# into the binaries).
+git ls-files -z -c -o --exclude-standard |
+  grep -zvE '(_test\.go$|(^|/)testdata/|\.md$|^scripts/|^docs/|^\.ci/|^\.gitignore$)' |
+  xargs -0 sha256sum >.device/bin/sources.sha256
+echo "stamp: .device/bin/sources.sha256 ($(wc -l <.device/bin/sources.sha256) files)"
+# The device tool carries at most 64 MiB: the tree, the binaries and the reference.
+total=$(( $(git ls-files -z -c -o --exclude-standard | xargs -0 stat -c %s | awk '{s += $1} END {print s + 0}') + $(du -sb .device/bin | cut -f1) ))
+if [ "$total" -gt $((60 << 20)) ]; then
+  echo "gpu-build.sh: the tree and .device/bin come to $((total >> 20)) MiB: the device tool carries at most 64 MiB in all" >&2
+  exit 1
+fi
 # The CPU engine's run that gpu-check.sh repeats with --backend cuda.
 go run . train --preset cpu_s --steps 50 --batch 8 --seq 64 --seed 1 > .device/ref/cpu_s_train.txt
 echo "reference: .device/ref/cpu_s_train.txt ($(tail -1 .device/ref/cpu_s_train.txt))"

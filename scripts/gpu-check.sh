@@ -7,9 +7,13 @@
 #
 # Parts, most important first, each under `timeout`, each continuing after a
 # failure; a part that would start past the time budget (BUDGET seconds,
-# default 540) is skipped and reported as such. The last run (2026-11-28,
-# parts 1-7 of the older order) filled a 480 s budget, so the order puts what
-# issue 8 must show in one call first:
+# default 540) is skipped and reported as such. A part may run 10 s past the
+# budget (timeout's kill grace) and the summary takes a few more: keep BUDGET
+# at least 45 s under the call's limit (the device tool's limit_s is
+# timeout_s, or less where less device time is left: read status's
+# budget_left_s first; the machine's start counts too). The last run
+# (2026-11-28, parts 1-7 of the older order) filled a 480 s budget, so the
+# order puts what issue 8 must show in one call first:
 #   1. machine: GPU, driver, libcuda and cuBLAS (searched for if the engine's
 #      own search misses it)
 #   A. the v2 attention kernels (gpu/kernels/attention_v2.cu; never run on a
@@ -40,12 +44,17 @@
 #      --backend cuda against the CPU run carried in .device/ref, then
 #      olmolab eval of its checkpoint on the GPU's forward-only engine
 #      against the CPU's scores
-# Results (four files, as the device tool returns at most eight):
+# Before the parts: the binaries' source stamp (.device/bin/sources.sha256,
+# written by gpu-build.sh) is checked against this tree, and files that
+# changed since the build are named in the summary (the run goes on).
+# Results (at most five files, as the device tool returns at most eight):
 # $OUT/summary.txt (also printed), $OUT/results.jsonl (the RESULT lines),
-# $OUT/check.log (every part's output) and $OUT/logs.tar.gz (one log per part,
-# refreshed after each part so a killed run still returns what it did).
+# $OUT/check.log (every part's output, at most 1 MiB a part), $OUT/logs.tar.gz
+# (one log per part, rewritten after each part so a killed run still returns
+# what it did) and, only when the call is killed inside a part, that part's
+# output so far in $OUT/running.log.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-$PWD/.device/out}
 mkdir -p "$OUT"
 LOGROOT=$(mktemp -d)
@@ -75,21 +84,43 @@ part() {
   fi
   [ "$limit" -gt "$left" ] && limit=$left
   local log=$LOGS/$name.log start rc
-  start=$(date +%s)
-  echo "### $name: $*" >>"$OUT/check.log"
-  timeout -k 10 "$limit" "$@" >"$log" 2>&1
+  start=$(($(date +%s) - T0))
+  # into $OUT while it runs: a call killed inside the part still returns it
+  echo "### $name (at ${start}s of the budget, limit ${limit}s): $*" >"$OUT/running.log"
+  timeout -k 10 "$limit" "$@" >>"$OUT/running.log" 2>&1
   rc=$?
-  cat "$log" >>"$OUT/check.log"
+  mv "$OUT/running.log" "$log"
+  if [ "$(stat -c %s "$log")" -le $((1 << 20)) ]; then
+    cat "$log" >>"$OUT/check.log"
+  else # a runaway log must not push check.log past what the tool returns (16 MiB)
+    { head -c $((512 << 10)) "$log"; printf '\n[... %s bytes in all: logs.tar.gz has the whole log ...]\n' "$(stat -c %s "$log")"
+      tail -c $((512 << 10)) "$log"; } >>"$OUT/check.log"
+  fi
   grep '^RESULT ' "$log" | sed "s/^RESULT //" >>"$RESULTS"
-  local status=ok
-  if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then status=TIMEOUT; elif [ $rc -ne 0 ]; then status="FAIL($rc)"; fi
+  local status=ok took=$(($(date +%s) - T0 - start))
+  # 137 is timeout's KILL after the grace, or a kill from outside (the OOM killer)
+  if [ $rc -eq 124 ] || { [ $rc -eq 137 ] && [ "$took" -ge "$limit" ]; }; then
+    status=TIMEOUT
+  elif [ $rc -ne 0 ]; then
+    status="FAIL($rc)"
+  fi
   local line
   line=$(grep -E '^(preset=|parity |.*tensors compared|.*outside tolerance|worst )' "$log" | tail -n 1)
   [ -z "$line" ] && line=$(tail -n 1 "$log")
-  say "$(printf '%-28s %-8s %4ss  %s' "$name" "$status" $(($(date +%s) - start)) "${line:0:200}")"
-  tar -C "$LOGROOT" -czf "$OUT/logs.tar.gz" logs
+  say "$(printf '%-28s %-8s %4ss  %s' "$name" "$status" "$took" "${line:0:200}")"
+  savelogs
   return 0
 }
+
+# savelogs rewrites $OUT/logs.tar.gz whole (a call killed while it writes
+# leaves the previous one).
+savelogs() {
+  tar -C "$LOGROOT" -czf "$OUT/logs.tmp.tar.gz" logs && mv "$OUT/logs.tmp.tar.gz" "$OUT/logs.tar.gz"
+}
+
+# ok NAME: the part NAME ran and passed; hung NAME: it ran out of time.
+ok() { grep -qE "^$1 +ok " "$SUMMARY"; }
+hung() { grep -qE "^$1 +TIMEOUT " "$SUMMARY"; }
 
 say "olmolab CUDA engine check, $(date -u +%Y-%m-%dT%H:%M:%SZ), budget ${BUDGET}s"
 {
@@ -101,19 +132,32 @@ say "olmolab CUDA engine check, $(date -u +%Y-%m-%dT%H:%M:%SZ), budget ${BUDGET}
   ls /opt/*/.venv/lib/python3*/site-packages/nvidia/*/lib/libcublas.so.* /usr/local/cuda/lib64/libcublas.so.* 2>/dev/null
   ls /opt/*/.venv/lib/python3*/site-packages/nvidia/cudnn/lib/libcudnn.so.* /usr/local/lib/python3*/dist-packages/nvidia/cudnn/lib/libcudnn.so.* 2>/dev/null
   ldconfig -p 2>/dev/null | grep -E 'libcuda\.so|libcublas|libcudnn\.so' | head
-  command -v compute-sanitizer python3 nvcc
+  command -v compute-sanitizer python3 nvcc tar sha256sum
 } >"$LOGS/machine.log" 2>&1
 cat "$LOGS/machine.log" >>"$OUT/check.log"
 say "$(head -2 "$LOGS/machine.log" | tail -1)"
 
 if [ ! -x "$BIN/olmolab" ] || [ ! -x "$BIN/gpubench" ]; then
-  say "no binaries in $BIN: run scripts/gpu-build.sh on the build machine and carry .device"
+  say "no binaries in $BIN: run scripts/gpu-build.sh on the build machine and carry .device/bin and .device/ref"
   exit 1
+fi
+# Were the binaries built from this tree? gpu-build.sh stamps the sources
+# that go into them; what changed since is named (the run goes on: the
+# figures are then those of the stamped build).
+if [ -f "$BIN/sources.sha256" ]; then
+  stale=$(sha256sum -c --quiet "$BIN/sources.sha256" 2>&1 | grep -v '^sha256sum:' | cut -d: -f1 | head -20 | tr '\n' ' ')
+  if [ -n "$stale" ]; then
+    say "WARNING: the binaries were built from other sources than this tree (rerun scripts/gpu-build.sh): ${stale:0:400}"
+  else
+    say "binaries: built from this tree's sources ($(wc -l <"$BIN/sources.sha256") files stamped)"
+  fi
+else
+  say "WARNING: no source stamp in $BIN (built before gpu-build.sh wrote one): whether they match this tree is not known"
 fi
 # The binaries need libcuda.so.1 from the driver; help the loader if it misses it.
 if ldd "$BIN/gpubench" 2>/dev/null | grep -q 'libcuda.so.1 => not found'; then
-  d=$(dirname "$(find /usr/local/nvidia /usr/lib /usr/lib64 /usr/local -name libcuda.so.1 2>/dev/null | head -1)")
-  [ -n "$d" ] && export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" && say "libcuda.so.1 from $d"
+  d=$(timeout 30 find /usr/local/nvidia /usr/lib /usr/lib64 /usr/local -name libcuda.so.1 2>/dev/null | head -1)
+  [ -n "$d" ] && d=$(dirname "$d") && export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" && say "libcuda.so.1 from $d"
 fi
 # Open the GPU and cuBLAS once; if cuBLAS is not where the engine looks, find one.
 if ! timeout 120 "$BIN/gpubench" info >"$LOGS/info.log" 2>&1; then
@@ -137,15 +181,30 @@ say "device: $(tail -1 "$LOGS/info.log")"
 # T=200 (not a multiple of the tiles) with both warp counts of each kernel.
 V2=${V2:-v2}
 ATTN_SMALL=(--batch 2 --seq 200 --iters 1 --variants v2:8/4/8,v2:4/8/4)
+# A v2 kernel that hangs (a parity part that runs out of time: these take
+# seconds) would hang every later v2 part as long, taking the budget of the
+# parts after them: once one has, the other v2 parts are skipped.
+V2_HUNG=
+v2hung() { hung "$1" && V2_HUNG=$1 && say "v2 hung in $1: the other v2 parts are skipped (they would hang as long)"; }
 part parity-v2-hs64 120 env OLMOLAB_GPU_SYNC=1 OLMOLAB_GPU_ATTN="$V2" "$BIN/gpubench" parity --backend cuda --preset cpu_s --heads 2 --steps 20 --batch 4 --seq 160
-part parity-v2-hs128-gqa 150 env OLMOLAB_GPU_SYNC=1 OLMOLAB_GPU_ATTN="$V2" "$BIN/gpubench" parity --backend cuda --preset cpu_m --heads 2 --kv-heads 1 --steps 20 --batch 4 --seq 160
+v2hung parity-v2-hs64
+[ -z "$V2_HUNG" ] && part parity-v2-hs128-gqa 150 env OLMOLAB_GPU_SYNC=1 OLMOLAB_GPU_ATTN="$V2" "$BIN/gpubench" parity --backend cuda --preset cpu_m --heads 2 --kv-heads 1 --steps 20 --batch 4 --seq 160
+v2hung parity-v2-hs128-gqa
 # cuDNN's attention against mma at olmo2_1B_v2's attention shape (the first
 # call builds its graphs: runtime-compiled kernels, seconds)
 part attn-cudnn-olmo2_1B_v2 120 env OLMOLAB_GPU_SYNC=1 "$BIN/gpubench" attn --preset olmo2_1B_v2 --batch 8 --seq 4096 --iters 5 --variants mma,cudnn
+# auto tries cuDNN too where it loads: one that failed (or faulted, or hung)
+# here is kept out of auto's trial, which would otherwise fail the
+# benchmark's start and lose v2's figures with it
+AUTOENV=()
+if ! ok attn-cudnn-olmo2_1B_v2; then
+  AUTOENV=(OLMOLAB_CUDNN=none)
+fi
 ATTN=mma
-if grep -qE '^parity-v2-hs64 +ok' "$SUMMARY" && grep -qE '^parity-v2-hs128-gqa +ok' "$SUMMARY"; then
+if ok parity-v2-hs64 && ok parity-v2-hs128-gqa; then
   ATTN=auto
-elif grep -qE '^attn-cudnn-olmo2_1B_v2 +ok' "$SUMMARY"; then
+  [ ${#AUTOENV[@]} -gt 0 ] && say "cudnn failed its check above: auto runs without it (OLMOLAB_CUDNN=none)"
+elif ok attn-cudnn-olmo2_1B_v2; then
   ATTN=cudnn
   say "v2 parity failed or did not run, cudnn agrees with mma: the benchmarks use cudnn"
 else
@@ -153,19 +212,19 @@ else
 fi
 
 # B. throughput against PyTorch in the same call, then 190M and 7B
-part "bench-olmo2_1B_v2-$ATTN" 180 env OLMOLAB_GPU_ATTN=$ATTN "$BIN/gpubench" bench --backend cuda --preset olmo2_1B_v2 --batch 8 --seq 4096 --steps 10 --warmup 2
+part "bench-olmo2_1B_v2-$ATTN" 180 env OLMOLAB_GPU_ATTN=$ATTN "${AUTOENV[@]}" "$BIN/gpubench" bench --backend cuda --preset olmo2_1B_v2 --batch 8 --seq 4096 --steps 10 --warmup 2
 if [ "$ATTN" != mma ]; then
   [ "$ATTN" = auto ] && say "  $(grep -m1 -h 'attention auto chose' "$LOGS/bench-olmo2_1B_v2-auto.log" 2>/dev/null || echo 'auto: no choice reported')"
   # a v2 kernel or cuDNN graph that failed at full scale must not take the other benchmarks down
-  if ! grep -qE "^bench-olmo2_1B_v2-$ATTN +ok" "$SUMMARY"; then
+  if ! ok "bench-olmo2_1B_v2-$ATTN"; then
     say "$ATTN failed at olmo2_1B_v2: the benchmarks below use mma"
     ATTN=mma
     part bench-olmo2_1B_v2-mma 180 env OLMOLAB_GPU_ATTN=mma "$BIN/gpubench" bench --backend cuda --preset olmo2_1B_v2 --batch 8 --seq 4096 --steps 10 --warmup 2
   fi
 fi
 part torch-bench 360 python3 scripts/torch_gpu_bench.py --preset olmo2_1B_v2 --batch 8 --preset olmo2_190M --batch 8 --compile
-part "bench-olmo2_190M-$ATTN" 120 env OLMOLAB_GPU_ATTN=$ATTN "$BIN/gpubench" bench --backend cuda --preset olmo2_190M --batch 8 --seq 4096 --steps 10 --warmup 2
-part "bench-olmo2_7B-$ATTN" 240 env OLMOLAB_GPU_ATTN=$ATTN "$BIN/gpubench" bench --backend cuda --preset olmo2_7B --batch 4 --seq 4096 --steps 5 --warmup 1
+part "bench-olmo2_190M-$ATTN" 120 env OLMOLAB_GPU_ATTN=$ATTN "${AUTOENV[@]}" "$BIN/gpubench" bench --backend cuda --preset olmo2_190M --batch 8 --seq 4096 --steps 10 --warmup 2
+part "bench-olmo2_7B-$ATTN" 240 env OLMOLAB_GPU_ATTN=$ATTN "${AUTOENV[@]}" "$BIN/gpubench" bench --backend cuda --preset olmo2_7B --batch 4 --seq 4096 --steps 5 --warmup 1
 
 G=model/testdata/golden
 # C. golden sets; OLMOLAB_GPU_SYNC=1 synchronises after every launch so a
@@ -188,24 +247,38 @@ part parity-bf16-cpu_s 120 "$BIN/gpubench" parity --backend cuda --preset cpu_s 
 grep -qE '^bench-olmo2_1B_v2-mma ' "$SUMMARY" || part bench-olmo2_1B_v2-mma 180 env OLMOLAB_GPU_ATTN=mma "$BIN/gpubench" bench --backend cuda --preset olmo2_1B_v2 --batch 8 --seq 4096 --steps 10 --warmup 2
 ATTN_VARIANTS=mma,v2:8/4/4,v2:4/8/8
 case "$V2" in v2 | v2:8/4/4 | v2:4/8/8) ;; *) ATTN_VARIANTS+=",$V2" ;; esac
+[ -n "$V2_HUNG" ] && ATTN_VARIANTS=mma # mma's per-kernel times still
 part attn-olmo2_1B_v2 120 "$BIN/gpubench" attn --preset olmo2_1B_v2 --batch 8 --seq 4096 --iters 10 --variants "$ATTN_VARIANTS"
-part "profile-olmo2_1B_v2-$ATTN" 120 env OLMOLAB_GPU_ATTN=$ATTN "$BIN/gpubench" bench --backend cuda --preset olmo2_1B_v2 --batch 8 --seq 4096 --steps 3 --warmup 1 --profile
+part "profile-olmo2_1B_v2-$ATTN" 120 env OLMOLAB_GPU_ATTN=$ATTN "${AUTOENV[@]}" "$BIN/gpubench" bench --backend cuda --preset olmo2_1B_v2 --batch 8 --seq 4096 --steps 3 --warmup 1 --profile
 
-# E. sanitizers, the mma kernels' parity, the olmolab binary's own loop
-if command -v compute-sanitizer >/dev/null; then
-  part memcheck-v2-hs64 90 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/gpubench" attn "${ATTN_SMALL[@]}" --heads 4 --kv-heads 2 --head-size 64
-  part memcheck-v2-hs128 90 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/gpubench" attn "${ATTN_SMALL[@]}" --heads 4 --kv-heads 2 --head-size 128
-  part racecheck-v2-hs128 120 compute-sanitizer --tool racecheck --error-exitcode 9 "$BIN/gpubench" attn "${ATTN_SMALL[@]}" --heads 4 --kv-heads 2 --head-size 128
-  part synccheck-v2-hs64 60 compute-sanitizer --tool synccheck --error-exitcode 9 "$BIN/gpubench" attn "${ATTN_SMALL[@]}" --heads 4 --kv-heads 2 --head-size 64
+# E. sanitizers, the mma kernels' parity, the olmolab binary's own loop.
+# compute-sanitizer: on the PATH, else where CUDA installs it.
+SAN=$(command -v compute-sanitizer)
+for f in /usr/local/cuda*/bin/compute-sanitizer /usr/local/cuda*/compute-sanitizer/compute-sanitizer; do
+  [ -z "$SAN" ] && [ -x "$f" ] && SAN=$f
+done
+if [ -z "$SAN" ]; then
+  say "compute-sanitizer not found: the sanitizer parts are skipped"
+elif [ -n "$V2_HUNG" ]; then
+  say "v2 hung in $V2_HUNG: its sanitizer parts are skipped"
+else
+  part memcheck-v2-hs64 90 "$SAN" --tool memcheck --error-exitcode 9 "$BIN/gpubench" attn "${ATTN_SMALL[@]}" --heads 4 --kv-heads 2 --head-size 64
+  part memcheck-v2-hs128 90 "$SAN" --tool memcheck --error-exitcode 9 "$BIN/gpubench" attn "${ATTN_SMALL[@]}" --heads 4 --kv-heads 2 --head-size 128
+  part racecheck-v2-hs128 120 "$SAN" --tool racecheck --error-exitcode 9 "$BIN/gpubench" attn "${ATTN_SMALL[@]}" --heads 4 --kv-heads 2 --head-size 128
+  part synccheck-v2-hs64 60 "$SAN" --tool synccheck --error-exitcode 9 "$BIN/gpubench" attn "${ATTN_SMALL[@]}" --heads 4 --kv-heads 2 --head-size 64
 fi
 part parity-mma-hs64 120 "$BIN/gpubench" parity --backend cuda --preset cpu_s --heads 2 --steps 20 --batch 4 --seq 160
 part parity-mma-hs128-gqa 150 "$BIN/gpubench" parity --backend cuda --preset cpu_m --heads 2 --kv-heads 1 --steps 20 --batch 4 --seq 160
 CK=$LOGROOT/ck-cpu_s
 part train-cuda-cpu_s 90 "$BIN/olmolab" train --backend cuda --preset cpu_s --steps 50 --batch 8 --seq 64 --seed 1 --out "$CK"
-if [ -f .device/ref/cpu_s_train.txt ] && [ -f "$LOGS/train-cuda-cpu_s.log" ]; then
+if [ ! -f .device/ref/cpu_s_train.txt ]; then
+  say "no .device/ref/cpu_s_train.txt (carry .device/ref): the CUDA run's losses are not compared"
+elif grep -q '^step' "$LOGS/train-cuda-cpu_s.log" 2>/dev/null; then
   say "train cpu_s, loss at steps 1/20/40/50:"
   say "  cpu  $(awk '/^step/{printf "%s ", $4}' .device/ref/cpu_s_train.txt)"
   say "  cuda $(awk '/^step/{printf "%s ", $4}' "$LOGS/train-cuda-cpu_s.log")"
+elif [ -f "$LOGS/train-cuda-cpu_s.log" ]; then
+  say "train cpu_s: no losses from the CUDA run (train-cuda-cpu_s's log)"
 fi
 # forward-only scoring (gpu.NewScoring, never run on a GPU before this check)
 # and its Scorer at the requests' rows, on the checkpoint just trained,
@@ -230,10 +303,14 @@ for a, b in zip(c["scores"], g["scores"]):
     print(f"  {a['task']:18s} {p} {a['metrics'][p]:.4f} vs {b['metrics'][p]:.4f}  {bpb} {a['metrics'].get(bpb, 0):.4f} vs {b['metrics'].get(bpb, 0):.4f}")
 print(f"  largest {bpb} difference {worst:.4f} (bf16: expect a few 1e-3)")
 PY
+else
+  say "eval: skipped, no checkpoint from train-cuda-cpu_s"
 fi
-if command -v compute-sanitizer >/dev/null; then
-  part memcheck-hs64 120 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/gpubench" parity --backend cuda --preset cpu_s --heads 2 --steps 2 --batch 2 --seq 80
+if [ -n "$SAN" ]; then
+  part memcheck-hs64 120 "$SAN" --tool memcheck --error-exitcode 9 "$BIN/gpubench" parity --backend cuda --preset cpu_s --heads 2 --steps 2 --batch 2 --seq 80
 fi
+# for the record, not a pass mark: how far bf16 lies from the CPU engine's
+# fp32 tolerances (1e-4, 1e-3); FAIL here is expected
 part verify-bf16-at-fp32-tol 60 "$BIN/olmolab" verify --backend cuda --model $G/olmo2-gqa --case $G/olmo2-gqa/case.safetensors
 
 # throughput table: ours against PyTorch's, same GPU, same call
@@ -256,5 +333,5 @@ part verify-bf16-at-fp32-tol 60 "$BIN/olmolab" verify --backend cuda --model $G/
   done
 } | tee -a "$SUMMARY"
 say "done in $(($(date +%s) - T0))s"
-tar -C "$LOGROOT" -czf "$OUT/logs.tar.gz" logs
+savelogs
 rm -rf "$LOGROOT"

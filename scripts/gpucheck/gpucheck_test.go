@@ -1,12 +1,244 @@
 package gpucheck
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
+
+// run is one dry run of gpu-check.sh: its summary, the calls the stand-ins
+// saw, and $OUT.
+type run struct {
+	summary, calls, out string
+}
+
+// setup lays out a repository with gpu-check.sh, stand-in binaries with a
+// source stamp over the repository's one source file (stale: a wrong
+// hash), and a PATH whose nvidia-smi, compute-sanitizer and python3 are
+// stand-ins.
+func setup(t *testing.T, stale bool) (dir string, env []string) {
+	t.Helper()
+	for _, tool := range []string{"bash", "timeout", "tar", "sha256sum", "stat"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s: %v", tool, err)
+		}
+	}
+	dir = t.TempDir()
+	script, err := os.ReadFile("../gpu-check.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stub, err := os.ReadFile("stub.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := []byte("package main\n")
+	sum := fmt.Sprintf("%x", sha256.Sum256(src))
+	if stale {
+		sum = strings.Repeat("0", 64)
+	}
+	files := map[string][]byte{
+		"repo/scripts/gpu-check.sh": script,
+		"repo/main.go":              src,
+		"bin/sources.sha256":        []byte(sum + "  main.go\n"),
+	}
+	for _, name := range []string{"bin/gpubench", "bin/olmolab", "path/nvidia-smi", "path/compute-sanitizer", "path/python3"} {
+		files[name] = stub
+	}
+	for name, data := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "out"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env = []string{"PATH=" + filepath.Join(dir, "path") + ":/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+		"HOME=" + dir, "TMPDIR=" + dir, "STUB_DIR=" + dir, "OUT=" + filepath.Join(dir, "out"), "BIN=" + filepath.Join(dir, "bin"),
+		"BUDGET=300"}
+	return dir, env
+}
+
+func read(t *testing.T, dir string) run {
+	t.Helper()
+	var r run
+	for _, f := range []struct {
+		dst  *string
+		name string
+	}{{&r.summary, "out/summary.txt"}, {&r.calls, "calls.log"}} {
+		b, err := os.ReadFile(filepath.Join(dir, f.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		*f.dst = string(b)
+	}
+	r.out = filepath.Join(dir, "out")
+	return r
+}
+
+func dryRun(t *testing.T, stale bool, scenario ...string) run {
+	t.Helper()
+	dir, env := setup(t, stale)
+	cmd := exec.Command("bash", filepath.Join(dir, "repo/scripts/gpu-check.sh"))
+	cmd.Env = append(env, scenario...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("gpu-check.sh: %v\n%s", err, out)
+	}
+	return read(t, dir)
+}
+
+// line is the summary's line of part name ("" if none).
+func line(summary, name string) string {
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` .*$`).FindString(summary)
+	return m
+}
+
+// TestDryRun: every part runs in order and passes with stand-ins that pass;
+// binaries stamped from this tree are said to be.
+func TestDryRun(t *testing.T) {
+	r := dryRun(t, false)
+	for _, name := range []string{"parity-v2-hs64", "parity-v2-hs128-gqa", "attn-cudnn-olmo2_1B_v2", "bench-olmo2_1B_v2-auto",
+		"torch-bench", "bench-olmo2_190M-auto", "bench-olmo2_7B-auto", "verify-fp32-olmo2-tiny", "parity-fp32-cpu_s",
+		"bench-olmo2_1B_v2-mma", "attn-olmo2_1B_v2", "profile-olmo2_1B_v2-auto", "memcheck-v2-hs64", "racecheck-v2-hs128",
+		"parity-mma-hs128-gqa", "train-cuda-cpu_s", "memcheck-hs64"} {
+		if l := line(r.summary, name); !regexp.MustCompile(`^\S+ +ok `).MatchString(l) {
+			t.Errorf("part %s: %q\n%s", name, l, r.summary)
+		}
+	}
+	for _, want := range []string{"binaries: built from this tree's sources (1 files stamped)", "attention auto chose mma (stub)",
+		"eval: skipped, no checkpoint", "no .device/ref/cpu_s_train.txt"} {
+		if !strings.Contains(r.summary, want) {
+			t.Errorf("summary lacks %q:\n%s", want, r.summary)
+		}
+	}
+	if strings.Contains(r.calls, "CUDNN=none") {
+		t.Errorf("cuDNN turned off though its check passed:\n%s", r.calls)
+	}
+	for _, f := range []string{"summary.txt", "results.jsonl", "check.log", "logs.tar.gz"} {
+		if _, err := os.Stat(filepath.Join(r.out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(r.out, "running.log")); err == nil {
+		t.Error("running.log left behind by a run that finished")
+	}
+}
+
+// TestDryRunV2Hangs: a v2 parity part that runs out of time skips the other
+// v2 parts (each would hang as long, taking the budget of what follows),
+// and the benchmarks use mma (cuDNN failed its check too).
+func TestDryRunV2Hangs(t *testing.T) {
+	r := dryRun(t, false, "STUB_V2_HANG=1", "STUB_CUDNN_FAIL=1")
+	if l := line(r.summary, "parity-v2-hs64"); !strings.Contains(l, "TIMEOUT") {
+		t.Errorf("parity-v2-hs64: %q", l)
+	}
+	for _, skipped := range []string{"parity-v2-hs128-gqa", "memcheck-v2-hs64", "racecheck-v2-hs128"} {
+		if l := line(r.summary, skipped); l != "" {
+			t.Errorf("%s ran after v2 hung: %q", skipped, l)
+		}
+	}
+	if strings.Contains(r.calls, "v2:8/4/4") || strings.Contains(r.calls, "v2:8/4/8") {
+		t.Errorf("v2 layouts launched after v2 hung:\n%s", r.calls)
+	}
+	if l := line(r.summary, "bench-olmo2_1B_v2-mma"); !strings.Contains(l, " ok ") {
+		t.Errorf("bench-olmo2_1B_v2-mma: %q\n%s", l, r.summary)
+	}
+	if !strings.Contains(r.summary, "v2 hung in parity-v2-hs64") {
+		t.Errorf("the summary does not say why v2's parts were skipped:\n%s", r.summary)
+	}
+}
+
+// TestDryRunCuDNNFails: v2 passes, cuDNN fails its check: auto's
+// benchmarks run with cuDNN off, so that a cuDNN fault in auto's trial
+// cannot fail their start.
+func TestDryRunCuDNNFails(t *testing.T) {
+	r := dryRun(t, false, "STUB_CUDNN_FAIL=1")
+	n := 0
+	for _, c := range strings.Split(r.calls, "\n") {
+		if strings.HasPrefix(c, "gpubench bench") && strings.Contains(c, "ATTN=auto") {
+			n++
+			if !strings.Contains(c, "CUDNN=none") {
+				t.Errorf("auto with the cuDNN that failed: %s", c)
+			}
+		}
+	}
+	if n != 4 { // 1B, 190M, 7B, the profile
+		t.Errorf("%d auto benchmarks, want 4:\n%s", n, r.calls)
+	}
+	if !strings.Contains(r.summary, "auto runs without it (OLMOLAB_CUDNN=none)") {
+		t.Errorf("summary:\n%s", r.summary)
+	}
+}
+
+// TestDryRunStaleBinaries: binaries built from other sources are named.
+func TestDryRunStaleBinaries(t *testing.T) {
+	r := dryRun(t, true)
+	if !strings.Contains(r.summary, "WARNING: the binaries were built from other sources than this tree (rerun scripts/gpu-build.sh): main.go") {
+		t.Errorf("summary:\n%s", r.summary)
+	}
+}
+
+// TestDryRunBudget: parts that would start past the budget are skipped and
+// said to be.
+func TestDryRunBudget(t *testing.T) {
+	r := dryRun(t, false, "BUDGET=14")
+	if l := line(r.summary, "parity-v2-hs64"); !strings.Contains(l, "SKIPPED  no time left in the 14s budget") {
+		t.Errorf("parity-v2-hs64: %q\n%s", l, r.summary)
+	}
+}
+
+// TestDryRunKilled: a call killed inside a part (the device tool's limit)
+// still returns that part's output so far ($OUT/running.log), with the
+// parts before it in the summary and the logs.
+func TestDryRunKilled(t *testing.T) {
+	dir, env := setup(t, false)
+	cmd := exec.Command("bash", filepath.Join(dir, "repo/scripts/gpu-check.sh"))
+	cmd.Env = append(env, "STUB_TORCH_HANG=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pidFile := filepath.Join(dir, "torch.pid")
+	var pid []byte
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if b, err := os.ReadFile(pidFile); err == nil && len(b) > 0 {
+			pid = b
+			break
+		}
+	}
+	// the tool kills the call: the script's group, then (on the device, when
+	// the call returns) whatever is left, here the stand-in in timeout's group
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	cmd.Wait()
+	if n, err := strconv.Atoi(strings.TrimSpace(string(pid))); err == nil {
+		syscall.Kill(n, syscall.SIGKILL)
+	} else {
+		t.Fatalf("torch-bench never started: %v", err)
+	}
+	r := read(t, dir)
+	b, err := os.ReadFile(filepath.Join(r.out, "running.log"))
+	if err != nil {
+		t.Fatalf("the killed part's output did not come back: %v", err)
+	}
+	if !strings.HasPrefix(string(b), "### torch-bench") || !strings.Contains(string(b), "compiling") {
+		t.Errorf("running.log:\n%s", b)
+	}
+	if l := line(r.summary, "bench-olmo2_1B_v2-auto"); !strings.Contains(l, " ok ") {
+		t.Errorf("the parts before the kill: %q\n%s", l, r.summary)
+	}
+}
 
 // TestTorchBenchFails: torch_gpu_bench.py reports a preset that fails and
 // goes on to the next, and then exits non-zero, so that gpu-check.sh's
