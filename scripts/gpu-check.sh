@@ -5,6 +5,8 @@
 #
 #   device run:  bash scripts/gpu-check.sh   carry: [".device/bin", ".device/ref"]   timeout_s: 600
 #
+# The device tool sends the checkout the session was started in, also when a
+# helper calls from its own worktree: build .device there (or copy it there).
 # Parts, most important first, each under `timeout`, each continuing after a
 # failure; a part that would start past the time budget (BUDGET seconds,
 # default 540) is skipped and reported as such. A part may run 10 s past the
