@@ -73,7 +73,7 @@ const weightScale = 1 << 30
 
 // NewLoader validates every source before anything trains (files exist, token files are whole and within the
 // vocabulary, JSON lines parse, no source is empty, ratios are valid) and starts producing. Input problems are
-// returned as *InputError (several joined with errors.Join).
+// returned as *InputError (several joined: inputErrors).
 func NewLoader(p LoaderParams) (*Loader, error) {
 	if p.Warn == nil {
 		p.Warn = func(string) {}

@@ -597,3 +597,57 @@ func TestRestoreSaysTheGlobSkipsHidden(t *testing.T) {
 		t.Errorf("warnings %q, want %q", got, want)
 	}
 }
+
+// TestProblemsSayEachHintOnce: several problems found at once each name
+// their source and file, and a hint they share comes once, after the last of
+// them: two missing files said "check the path" twice.
+func TestProblemsSayEachHintOnce(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "emptydir", "README"), []byte("x"))
+	for _, tc := range []struct {
+		name    string
+		sources []SourceSpec
+		hints   int // distinct hints
+	}{
+		{"two missing files", []SourceSpec{
+			{Name: "a", TargetRatio: 1, Paths: []string{filepath.Join(dir, "a.npy")}},
+			{Name: "b", TargetRatio: 1, Paths: []string{filepath.Join(dir, "b.npy")}}}, 1},
+		{"three missing, one empty directory", []SourceSpec{
+			{Name: "a", TargetRatio: 1, Paths: []string{filepath.Join(dir, "a.npy")}},
+			{Name: "b", TargetRatio: 1, Paths: []string{filepath.Join(dir, "emptydir")}},
+			{Name: "c", TargetRatio: 1, Paths: []string{filepath.Join(dir, "c.npy"), filepath.Join(dir, "d.npy")}}}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewLoader(LoaderParams{Tokenizer: byteTokenizer{}, SeqLen: 2, Sources: tc.sources})
+			if !IsInputError(err) {
+				t.Fatalf("err = %v, want an InputError", err)
+			}
+			msg := err.Error()
+			for _, s := range tc.sources {
+				for _, p := range s.Paths {
+					if !strings.Contains(msg, fmt.Sprintf("source %q: %s: ", s.Name, p)) {
+						t.Errorf("error does not name source %s's %s:\n%s", s.Name, p, msg)
+					}
+				}
+			}
+			hints := map[string]int{}
+			lines := strings.Split(msg, "\n")
+			for _, l := range lines {
+				if h, ok := strings.CutPrefix(l, "HINT: "); ok {
+					hints[h]++
+				}
+			}
+			if len(hints) != tc.hints {
+				t.Errorf("%d distinct hints, want %d:\n%s", len(hints), tc.hints, msg)
+			}
+			for h, n := range hints {
+				if n != 1 {
+					t.Errorf("hint %q said %d times:\n%s", h, n, msg)
+				}
+			}
+			if !strings.HasPrefix(lines[len(lines)-1], "HINT: ") {
+				t.Errorf("the message does not end with its hint:\n%s", msg)
+			}
+		})
+	}
+}
