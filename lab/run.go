@@ -383,6 +383,18 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		// it was written (an interval evaluation at that step): not again,
 		// and the summary has its scores
 		if why, scores, ok := evaluatedAt(filepath.Join(r.Dir, EvalsFile), r.Name, r.st.Step); ok {
+			// at a step where the run evaluates on its own (its last, the
+			// anneal's or soup's start), that evaluation is this one: its
+			// records say so, as an evaluation taken there now would be
+			// labelled (an olmolab from before one evaluation per step
+			// labelled it "interval" and was stopped before its second)
+			if b := r.boundaryEval(); b != "" && genericEval(why) {
+				if err := relabelEvals(filepath.Join(r.Dir, EvalsFile), r.Name, r.st.Step, why, b); err != nil {
+					r.close()
+					return nil, err
+				}
+				why = b
+			}
 			r.evalStep, r.evalWhy = r.st.Step, why
 			r.lastEval, r.lastWhen = scores, evalWhen(why, r.st.Step)
 		}
@@ -1307,6 +1319,11 @@ func (r *Run) evaluate(why string) {
 		}
 	}
 	if r.evalStep == r.st.Step {
+		// the step's one evaluation, taken as an interval's or on request,
+		// is also the one a person's anneal or soup makes before it
+		if genericEval(r.evalWhy) && !genericEval(why) {
+			r.relabelEval(why)
+		}
 		return
 	}
 	scores, err := r.evalScores(why)
@@ -1327,6 +1344,36 @@ func (r *Run) evaluate(why string) {
 	r.lastEval, r.lastWhen = scores, evalWhen(why, r.st.Step)
 	r.evalStep, r.evalWhy = r.st.Step, why
 	r.recordEval(r.Name, why, scores)
+}
+
+// genericEval says whether an evaluation's why is one that says only when
+// it was taken (each eval.interval, or on request), not what the run does
+// at that step: such an evaluation at a step where the run makes one of its
+// own is that one.
+func genericEval(why string) bool { return why == "interval" || why == "requested" }
+
+// relabelEval makes the run's evaluation at this step, taken already as an
+// interval's or on request, the one labelled to ("before anneal", "before
+// soup"): its records in evals.jsonl say to, the summary says it, and an
+// eval event with its scores under the new label tells whoever follows the
+// run. The step is not evaluated again.
+func (r *Run) relabelEval(to string) {
+	path := filepath.Join(r.Dir, EvalsFile)
+	r.evals.close() // the file is replaced: an appender must reopen it
+	err := relabelEvals(path, r.Name, r.st.Step, r.evalWhy, to)
+	w, oerr := openJSONL(path)
+	if oerr != nil {
+		r.emit(Event{Type: EvWarning, Message: fmt.Sprintf("%s: %v; later evaluations are not recorded", path, oerr)})
+	} else {
+		r.evals = w
+	}
+	if err != nil {
+		r.emit(Event{Type: EvWarning, Message: fmt.Sprintf("the evaluation at step %d (%s) stands as the one %s, but %s still says %s: %v", r.st.Step, r.evalWhy, to, path, r.evalWhy, err)})
+		return
+	}
+	r.evalWhy = to
+	r.lastWhen = evalWhen(to, r.st.Step)
+	r.emit(Event{Type: EvEval, Evals: r.lastEval, Message: to})
 }
 
 // evalWhen is RunSummary.EvalsWhen for an evaluation taken at step for why.

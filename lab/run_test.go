@@ -1380,16 +1380,18 @@ func TestBoundaryEval(t *testing.T) {
 }
 
 // cancelingEval interrupts the run (its cancel: Ctrl-C) part way through
-// its first evaluation, which returns the tasks scored by then with the
-// context's error, as OLMESEvaluator does; its later ones are fakeEval's.
+// its first evaluation (its at-th, where at is set), which returns the
+// tasks scored by then with the context's error, as OLMESEvaluator does;
+// its other ones are fakeEval's.
 type cancelingEval struct {
 	fakeEval
 	cancel context.CancelFunc
+	at     int
 }
 
 func (f *cancelingEval) Evaluate(ctx context.Context, b model.Backend, tok data.Tokenizer, spec EvalSpec) ([]EvalScore, error) {
 	s, err := f.fakeEval.Evaluate(ctx, b, tok, spec)
-	if f.calls == 1 {
+	if f.calls == max(f.at, 1) {
 		f.cancel()
 		return s, ctx.Err()
 	}

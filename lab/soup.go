@@ -88,7 +88,9 @@ func (r *Run) runSoup(a Action, final bool) error {
 		return err
 	}
 	if rec.Eval.AtAnneal {
-		r.evaluate("before soup")
+		if r.evaluate("before soup"); r.ctx.Err() != nil {
+			return ErrInterrupted // at the checkpoint just written; a resume evaluates it
+		}
 	}
 	// The starting point is the checkpoint just written (or already there
 	// at this step): each ingredient and the end of a side soup restore it
@@ -152,7 +154,19 @@ func (r *Run) runSoup(a Action, final bool) error {
 		return err
 	}
 	rep.Soup = SoupComponent{Name: "soup", Dir: soupDir}
-	if rep.Soup.Evals, err = r.evalScores("soup"); err != nil {
+	rep.Soup.Evals, err = r.evalScores("soup")
+	if r.ctx.Err() != nil {
+		// Ctrl-C or a preemption in the soup's evaluation: its tasks scored
+		// by then would stand as the soup's, and the run would end finished
+		// with them. The soup is left without its report (soup.json), so a
+		// resume at its starting checkpoint makes it again.
+		r.emit(Event{Type: EvWarning, Message: fmt.Sprintf("evaluation (soup) at step %d interrupted: nothing recorded", r.st.Step)})
+		if err := restore(); err != nil {
+			return err
+		}
+		return ErrInterrupted
+	}
+	if err != nil {
 		r.emit(Event{Type: EvWarning, Message: "evaluation: " + err.Error()})
 	}
 	if rep.Soup.Evals != nil {
@@ -237,6 +251,9 @@ func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []
 		}
 	}
 	comp.Evals, err = r.evalScores("soup ingredient")
+	if r.ctx.Err() != nil {
+		return SoupComponent{}, ErrInterrupted // nothing recorded: the soup is made again
+	}
 	if err != nil {
 		r.emit(Event{Type: EvWarning, Message: "evaluation: " + err.Error()})
 	}

@@ -443,10 +443,14 @@ func filterJSONL(path string, drop func(line []byte) bool) error {
 // preemption) leaves soups/soup-N without soup.json, and evals.jsonl with the
 // records of its evaluations at step N, the step of the checkpoint the run
 // resumes from, which truncateJSONLAfter keeps. A resumed run that makes the
-// recipe's soup again would then hold two "before soup" records, two of each
-// finished ingredient's and, appended in its directory, two step sequences of
-// an ingredient's metrics. The abandoned attempt is removed, as an interrupted
-// stretch of training is.
+// recipe's soup again would then hold two of each finished ingredient's
+// records and, appended in its directory, two step sequences of an
+// ingredient's metrics. The abandoned attempt is removed, as an interrupted
+// stretch of training is. The run's own evaluation at step N ("before
+// soup") is of the weights the resumed run holds: it is kept, and the soup
+// made again does not take it twice (one evaluation per step). It was
+// dropped, and with it an interval's evaluation at that step that stood as
+// the one before the soup, which a resume does not make again.
 func dropAbandonedSoup(runDir string, step int64) error {
 	dir := filepath.Join(runDir, "soups", fmt.Sprintf("soup-%d", step))
 	if _, err := os.Stat(dir); err != nil {
@@ -455,7 +459,7 @@ func dropAbandonedSoup(runDir string, step int64) error {
 	if _, err := os.Stat(filepath.Join(dir, "soup.json")); err == nil {
 		return nil // a finished soup
 	}
-	soupWhys := map[string]bool{"before soup": true, "soup ingredient": true, "soup": true}
+	soupWhys := map[string]bool{"soup ingredient": true, "soup": true}
 	err := filterJSONL(filepath.Join(runDir, EvalsFile), func(line []byte) bool {
 		var v struct {
 			Step int64  `json:"step"`
@@ -522,6 +526,39 @@ func readLine(r *bufio.Reader, buf *[]byte) ([]byte, error) {
 // rewriteJSONL copies path's complete lines but those drop says to a
 // temporary file and renames it over path (model.WriteFileAtomicFunc).
 func rewriteJSONL(path string, drop func([]byte) bool) error {
+	return editJSONL(path, func(line []byte) []byte {
+		if drop(line) {
+			return nil
+		}
+		return line
+	})
+}
+
+// relabelEvals rewrites the evals file at path so that run's records at step
+// whose why is from say to instead: the step's one evaluation, taken as an
+// interval's (or on request), stands as the one the run makes there on its
+// own ("before anneal", "before soup", "final"), which is not taken again.
+// The file is replaced whole (model.WriteFileAtomicFunc): a writer holding
+// it open must reopen it.
+func relabelEvals(path, run string, step int64, from, to string) error {
+	return editJSONL(path, func(line []byte) []byte {
+		var rec EvalRecord
+		if json.Unmarshal(line, &rec) != nil || rec.Run != run || rec.Step != step || rec.Why != from {
+			return line
+		}
+		rec.Why = to
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return line
+		}
+		return append(b, '\n')
+	})
+}
+
+// editJSONL copies path's complete lines, each as edit returns it (nil:
+// dropped), to a temporary file and renames it over path
+// (model.WriteFileAtomicFunc): a failed write leaves path as it was.
+func editJSONL(path string, edit func([]byte) []byte) error {
 	in, err := os.Open(path)
 	if err != nil {
 		return err
@@ -539,8 +576,8 @@ func rewriteJSONL(path string, drop func([]byte) bool) error {
 			if err != nil {
 				return err
 			}
-			if !drop(line) {
-				if _, err := w.Write(line); err != nil {
+			if out := edit(line); out != nil {
+				if _, err := w.Write(out); err != nil {
 					return err
 				}
 			}

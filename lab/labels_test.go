@@ -1,0 +1,185 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/olmolab/olmolab/lab/data"
+	"github.com/olmolab/olmolab/model"
+)
+
+// actingEval is fakeEval that hands the run an action as its first
+// evaluation ends: the action is applied at the step just evaluated, as a
+// person's key pressed while the run is paused there.
+type actingEval struct {
+	fakeEval
+	run chan *Run // the run, sent once it has started
+	act Action
+}
+
+func (f *actingEval) Evaluate(ctx context.Context, b model.Backend, tok data.Tokenizer, spec EvalSpec) ([]EvalScore, error) {
+	s, err := f.fakeEval.Evaluate(ctx, b, tok, spec)
+	if f.calls == 1 {
+		(<-f.run).Do(f.act)
+	}
+	return s, err
+}
+
+// An anneal or a soup asked for (a, s) at a step evaluated already (an
+// eval.interval) kept that evaluation's label, "interval": the run's
+// evaluation before the anneal or soup was nowhere said to be one. It is
+// that step's one evaluation, now labelled "before anneal" or "before
+// soup" in evals.jsonl and an eval event, and not taken again.
+func TestAskedAnnealOrSoupAtAnEvaluatedStep(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		act  Action
+		want []string // the run's own evals.jsonl records, "STEP WHY"
+		// evaluations: the run's own, and a soup's ingredients and soup
+		calls int
+	}{
+		{"anneal", Action{Kind: ActAnneal, Tokens: 768}, []string{"3 before anneal", "6 final"}, 2},
+		{"soup", Action{Kind: ActSoup, K: 2, Tokens: 256}, []string{"3 before soup", "6 interval", "8 final"}, 3 + 2 + 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			rec := parseTiny(t, "max_tokens=2048", "anneal.auto_at=0", "checkpoint.interval=0",
+				"eval.tasks=[fake]", "eval.interval=3", "eval.at_anneal=true")
+			ev := &actingEval{run: make(chan *Run, 1), act: tc.act}
+			r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "ask", Evaluator: ev, PeakFLOPS: 1e11})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev.run <- r
+			var relabelled *Event
+			follow(t, r, func(e Event) {
+				if e.Type == EvEval && e.Step == 3 && e.Message == "before "+tc.name {
+					relabelled = &e
+				}
+			})
+			s, err := r.Wait()
+			if err != nil || s.State != "finished" {
+				t.Fatalf("state %q, err %v", s.State, err)
+			}
+			var own []string
+			for _, l := range evalWhys(t, filepath.Join(root, "ask")) {
+				if !strings.Contains(l, "soup") || strings.HasSuffix(l, "before soup") {
+					own = append(own, l)
+				}
+			}
+			if !slices.Equal(own, tc.want) || ev.calls != tc.calls {
+				t.Errorf("evals.jsonl holds %q after %d evaluations, want %q after %d", own, ev.calls, tc.want, tc.calls)
+			}
+			if relabelled == nil || len(relabelled.Evals) != 1 {
+				t.Errorf("no eval event says step 3's evaluation is the one before the %s (%+v)", tc.name, relabelled)
+			}
+		})
+	}
+}
+
+// A run resumed at a step whose evaluation evals.jsonl holds as an
+// interval's (an olmolab from before one evaluation per step took the
+// interval's first and was stopped before its "final" or "before anneal"
+// one) took it as the step's evaluation but kept its label: the summary
+// said "interval, at step 4" for the run's final scores, and evals.jsonl
+// had no final evaluation. The records are relabelled as the evaluation
+// the run makes at that step, which is not made again.
+func TestResumedIntervalEvalAtABoundaryIsRelabelled(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		over  []string
+		want  []string
+		calls int // on resume
+		when  string
+	}{
+		{"final", nil, []string{"4 final"}, 0, "final"},
+		{"before anneal", []string{"max_tokens=2048", "anneal.auto_at=1024", "anneal.tokens=1024", "eval.at_anneal=true"},
+			[]string{"4 before anneal", "8 final"}, 1, "final"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			rec := parseTiny(t, append([]string{"max_tokens=1024", "checkpoint.interval=0", "eval.tasks=[fake]", "eval.interval=0"}, tc.over...)...)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			// interrupted in the step's evaluation: the run ends at step 4 with none recorded
+			r, err := StartRun(ctx, RunParams{Recipe: rec, RunsDir: root, Name: "old", Evaluator: &cancelingEval{cancel: cancel}, PeakFLOPS: 1e11})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s, _ := r.Wait(); s.State != "interrupted" || s.Steps != 4 {
+				t.Fatalf("ended %s at step %d, want interrupted at 4", s.State, s.Steps)
+			}
+			// what the older olmolab had written at step 4: the interval's
+			dir := filepath.Join(root, "old")
+			line := fmt.Sprintf(`{"run":"old","step":4,"tokens":1024,"phase":"stage1","why":"interval","task":"fake","metric":"acc","value":0.5,"primary":true,"time":%q}`+"\n",
+				time.Now().Format(time.RFC3339Nano))
+			if err := os.WriteFile(filepath.Join(dir, EvalsFile), []byte(line), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ev := &fakeEval{}
+			s, err := runToEnd(t, RunParams{ResumeDir: dir, Evaluator: ev})
+			if err != nil || s.State != "finished" {
+				t.Fatalf("resumed: %s, err %v", s.State, err)
+			}
+			if got := evalWhys(t, dir); !slices.Equal(got, tc.want) || ev.calls != tc.calls {
+				t.Errorf("evals.jsonl holds %q after %d evaluations on resume, want %q after %d", got, ev.calls, tc.want, tc.calls)
+			}
+			if s.EvalsWhen != tc.when {
+				t.Errorf("summary: evaluation %q, want %q", s.EvalsWhen, tc.when)
+			}
+		})
+	}
+}
+
+// Ctrl-C (or a preemption) in a soup: in an ingredient's training, its
+// evaluation or the soup's own evaluation. Interrupted in the soup's
+// evaluation, the run ended finished, with the scores of the tasks scored
+// by then standing as the soup's; a resume then had nothing to do. Each
+// interrupt ends the run interrupted at the soup's starting checkpoint with
+// no soup report, and the resume makes the soup again and finishes: one
+// record of each evaluation, the run's own "before soup" one (an
+// interval's at that step) kept, not taken again.
+func TestInterruptedSoupIsMadeOnResume(t *testing.T) {
+	// the recipe's soup at step 10 (2560 tokens), two ingredients of 2 steps;
+	// evaluations: 1 step 5, 2 step 10 (before soup), 3 and 4 the
+	// ingredients, 5 the soup
+	for _, at := range []int{3, 4, 5} {
+		t.Run(fmt.Sprint("evaluation ", at), func(t *testing.T) {
+			root := t.TempDir()
+			rec := parseTiny(t, "anneal.auto_at=2560", "anneal.tokens=512", "soup.ingredients=2", "max_tokens=1M",
+				"checkpoint.interval=0", "eval.tasks=[fake]", "eval.interval=5", "eval.at_anneal=true")
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			r, err := StartRun(ctx, RunParams{Recipe: rec, RunsDir: root, Name: "si", Evaluator: &cancelingEval{cancel: cancel, at: at}, PeakFLOPS: 1e11})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, _ := r.Wait()
+			if s.State != "interrupted" || s.Steps != 10 || s.Soup != nil {
+				t.Fatalf("interrupted in evaluation %d: ended %s at step %d, soup %+v; want interrupted at 10 without one", at, s.State, s.Steps, s.Soup)
+			}
+			dir := filepath.Join(root, "si")
+			if _, err := os.Stat(filepath.Join(dir, "soups", "soup-10", "soup.json")); err == nil {
+				t.Fatalf("interrupted in evaluation %d: the soup's report was written", at)
+			}
+			ev := &fakeEval{}
+			s, err = runToEnd(t, RunParams{ResumeDir: dir, Evaluator: ev})
+			if err != nil || s.State != "finished" || s.Soup == nil || len(s.Soup.Soup.Evals) != 1 {
+				t.Fatalf("resumed: %s, soup %+v, err %v", s.State, s.Soup, err)
+			}
+			if ev.calls != 3 {
+				t.Errorf("resumed: %d evaluations, want 3 (the ingredients and the soup)", ev.calls)
+			}
+			want := []string{"5 interval", "10 before soup", "10 soup ingredient", "10 soup ingredient", "10 soup"}
+			if got := evalWhys(t, dir); !slices.Equal(got, want) {
+				t.Errorf("evals.jsonl holds %q, want %q", got, want)
+			}
+		})
+	}
+}
