@@ -19,14 +19,17 @@ import (
 // person's key pressed while the run is paused there.
 type actingEval struct {
 	fakeEval
-	run chan *Run // the run, sent once it has started
-	act Action
+	run  chan *Run // the run, sent once it has started
+	acts []Action
 }
 
 func (f *actingEval) Evaluate(ctx context.Context, b model.Backend, tok data.Tokenizer, spec EvalSpec) ([]EvalScore, error) {
 	s, err := f.fakeEval.Evaluate(ctx, b, tok, spec)
 	if f.calls == 1 {
-		(<-f.run).Do(f.act)
+		r := <-f.run
+		for _, a := range f.acts {
+			r.Do(a)
+		}
 	}
 	return s, err
 }
@@ -51,7 +54,7 @@ func TestAskedAnnealOrSoupAtAnEvaluatedStep(t *testing.T) {
 			root := t.TempDir()
 			rec := parseTiny(t, "max_tokens=2048", "anneal.auto_at=0", "checkpoint.interval=0",
 				"eval.tasks=[fake]", "eval.interval=3", "eval.at_anneal=true")
-			ev := &actingEval{run: make(chan *Run, 1), act: tc.act}
+			ev := &actingEval{run: make(chan *Run, 1), acts: []Action{tc.act}}
 			r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "ask", Evaluator: ev, PeakFLOPS: 1e11})
 			if err != nil {
 				t.Fatal(err)
@@ -179,6 +182,64 @@ func TestInterruptedSoupIsMadeOnResume(t *testing.T) {
 			want := []string{"5 interval", "10 before soup", "10 soup ingredient", "10 soup ingredient", "10 soup"}
 			if got := evalWhys(t, dir); !slices.Equal(got, want) {
 				t.Errorf("evals.jsonl holds %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// An anneal or a mix switch asked for at a step whose checkpoint was
+// written already (an interval's), then a stop or Ctrl-C there: the run
+// took that checkpoint, of stage 1 or of the old mix, for the step's, and
+// wrote none, so the resumed run had lost the anneal or the switch. The
+// step's checkpoint is written again, over the old one.
+func TestActionAfterTheStepsCheckpointIsKept(t *testing.T) {
+	qa := []data.SourceSpec{{Name: "qa", TargetRatio: 1, Paths: []string{"builtin:qa"}}}
+	for _, tc := range []struct {
+		name  string
+		act   Action
+		check func(st *CheckpointState) string
+	}{
+		{"anneal", Action{Kind: ActAnneal, Tokens: 1024}, func(st *CheckpointState) string {
+			if st.Phase != "anneal" || st.TotalTokens != 2048 {
+				return fmt.Sprintf("phase %s, %d tokens in all; want anneal to 2048", st.Phase, st.TotalTokens)
+			}
+			return ""
+		}},
+		{"switch mix", Action{Kind: ActSwitchMix, Mix: qa}, func(st *CheckpointState) string {
+			if len(st.Mix) != 2 || st.Mix[0].TargetRatio != 0 || st.Mix[1].TargetRatio != 1 {
+				return fmt.Sprintf("mix %+v; want qa only", st.Mix)
+			}
+			return ""
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			rec := parseTiny(t, "max_tokens=1M", "anneal.auto_at=0", "checkpoint.interval=4", "eval.tasks=[fake]", "eval.interval=4")
+			ev := &actingEval{run: make(chan *Run, 1), acts: []Action{tc.act, {Kind: ActStop}}}
+			r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "ck", Evaluator: ev, PeakFLOPS: 1e11})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev.run <- r
+			follow(t, r, nil)
+			if s, err := r.Wait(); err != nil || s.State != "stopped" || s.Steps != 4 {
+				t.Fatalf("state %q at step %d, err %v; want stopped at 4", s.State, s.Steps, err)
+			}
+			// what a resume starts from
+			ck, err := loadCheckpoint(filepath.Join(root, "ck"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ck.Close()
+			st := ck.State
+			if st.Step != 4 {
+				t.Fatalf("resumes at step %d, want 4", st.Step)
+			}
+			if msg := tc.check(st); msg != "" {
+				t.Errorf("the resumed run: %s", msg)
+			}
+			if left, _ := filepath.Glob(filepath.Join(root, "ck", CkptDir, ".*")); len(left) > 0 {
+				t.Errorf("left behind: %v", left)
 			}
 		})
 	}

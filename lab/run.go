@@ -1230,6 +1230,7 @@ func (r *Run) switchMix(mix []data.SourceSpec, why string) error {
 		return err
 	}
 	r.st.Mix = r.loader.Mix()
+	r.lastCkpt = -1 // a checkpoint at this step holds the mix before: a later one is written again
 	r.emit(Event{Type: EvPhase, Message: why, Mix: r.st.Mix})
 	return nil
 }
@@ -1245,6 +1246,9 @@ func (r *Run) startAnneal(n int64, mix []data.SourceSpec) error {
 		lr0 = r.lr(r.st.Tokens)
 	}
 	n = wholeSteps(n, r.Recipe)
+	// a checkpoint at this step is of stage 1: one asked for (a stop,
+	// Ctrl-C) from here on is written again, or a resume would lose the anneal
+	r.lastCkpt = -1
 	r.st.Phase = "anneal"
 	r.st.AnnealStart, r.st.AnnealTokens, r.st.AnnealLR0 = r.st.Tokens, n, lr0
 	r.st.TotalTokens = r.st.Tokens + n

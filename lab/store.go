@@ -153,9 +153,26 @@ func writeCheckpoint(runDir string, b model.Backend, st CheckpointState, dtype s
 	}
 	syncDir(tmp)
 	if _, err := os.Stat(final); err == nil {
-		os.RemoveAll(final) // rewriting the same step (e.g. stop right after an interval checkpoint)
-	}
-	if err := os.Rename(tmp, final); err != nil {
+		// Rewriting a step whose state changed since its checkpoint (an
+		// anneal or a mix switch asked for there). The old one was removed
+		// first: a kill before the rename left the run without this step's
+		// checkpoint, and with keep: 1 without any. The new one takes its
+		// place in one step where the file system can; elsewhere the old
+		// one is moved aside (a temporary name, removed by the next write)
+		// just before.
+		if !exchangeDirs(tmp, final) {
+			old := tmp + ".replaced"
+			if err := os.Rename(final, old); err != nil {
+				return fail(err)
+			}
+			if err := os.Rename(tmp, final); err != nil {
+				os.Rename(old, final)
+				return fail(err)
+			}
+		}
+		os.RemoveAll(tmp) // the old one, exchanged
+		os.RemoveAll(tmp + ".replaced")
+	} else if err := os.Rename(tmp, final); err != nil {
 		return fail(err)
 	}
 	syncDir(root)

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package lab
+
+// exchangeDirs swaps two directories in one step where the system can; here
+// it cannot.
+func exchangeDirs(a, b string) bool { return false }
