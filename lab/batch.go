@@ -165,7 +165,7 @@ func PrintSummary(w io.Writer, s RunSummary) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "run\t%s (%s)\n", s.Run, s.State)
 	fmt.Fprintf(tw, "directory\t%s\n", s.Dir)
-	fmt.Fprintf(tw, "steps / tokens\t%d / %s\n", s.Steps, HumanCount(s.Tokens))
+	fmt.Fprintf(tw, "steps / tokens\t%s\n", stepsLine(s))
 	fmt.Fprintf(tw, "loss\tfirst %.4f → final %.4f (min %.4f)\n", s.FirstLoss, s.FinalLoss, s.MinLoss)
 	switch {
 	case s.AnnealStart > 0: // Annealed, or a summary.json written before it was
@@ -200,6 +200,19 @@ func PrintSummary(w io.Writer, s RunSummary) {
 		fmt.Fprintln(w, "\nsoup:")
 		PrintSoup(w, s.Soup)
 	}
+}
+
+// stepsLine is the summary's steps and tokens: the run's own, and with a
+// soup what its ingredients trained on top and the sum, what the run
+// trained in all ("10 / 2560 the run's own + 4 / 1024 in soup ingredients
+// = 14 / 3584 trained"). They counted the run's own only, so a soup run's
+// summary left out the anneals its soup was made of.
+func stepsLine(s RunSummary) string {
+	if s.SoupSteps <= 0 && s.SoupTokens <= 0 {
+		return fmt.Sprintf("%d / %s", s.Steps, HumanCount(s.Tokens))
+	}
+	return fmt.Sprintf("%d / %s the run's own + %d / %s in soup ingredients (anneals from the run's checkpoint) = %d / %s trained",
+		s.Steps, HumanCount(s.Tokens), s.SoupSteps, HumanCount(s.SoupTokens), s.Steps+s.SoupSteps, HumanCount(s.Tokens+s.SoupTokens))
 }
 
 // scoreTask names a score's task with the split it was scored on where it is

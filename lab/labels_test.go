@@ -244,3 +244,61 @@ func TestActionAfterTheStepsCheckpointIsKept(t *testing.T) {
 		})
 	}
 }
+
+// A soup run's summary counted the run's own steps and tokens only
+// ("steps / tokens  10 / 2560"), leaving out the anneals its soup was made
+// of. It says what the run trained in all: its own, its soups'
+// ingredients', and the sum, a soup made before a resume included.
+func TestSummaryCountsTheSoupsTraining(t *testing.T) {
+	root := t.TempDir()
+	printed := func(s RunSummary) string {
+		var b strings.Builder
+		PrintSummary(&b, s)
+		return b.String()
+	}
+	// the recipe's soup at step 10: 2 ingredients of 2 steps (512 tokens)
+	rec := parseTiny(t, "anneal.auto_at=2560", "anneal.tokens=512", "soup.ingredients=2", "max_tokens=1M", "checkpoint.interval=0")
+	s, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: root, Name: "planned"})
+	if err != nil || s.State != "finished" {
+		t.Fatalf("state %q, err %v", s.State, err)
+	}
+	want := "10 / 2560 the run's own + 4 / 1024 in soup ingredients (anneals from the run's checkpoint) = 14 / 3584 trained"
+	if out := printed(s); !strings.Contains(out, "steps / tokens  "+want+"\n") {
+		t.Errorf("the planned soup's summary:\n%s\nwant the line %q", out, want)
+	}
+
+	// a soup asked for at step 3 (2 ingredients of 1 step), a stop after
+	// it, a resume stopped again
+	rec = parseTiny(t, "max_tokens=1M", "anneal.auto_at=0", "checkpoint.interval=0", "eval.tasks=[fake]", "eval.interval=3")
+	ev := &actingEval{run: make(chan *Run, 1), acts: []Action{{Kind: ActSoup, K: 2, Tokens: 256}}}
+	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "side", Evaluator: ev, PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.run <- r
+	follow(t, r, func(e Event) {
+		if e.Type == EvPhase && strings.HasPrefix(e.Message, "soup done") {
+			r.Do(Action{Kind: ActStop})
+		}
+	})
+	if s, err := r.Wait(); err != nil || s.State != "stopped" {
+		t.Fatalf("state %q at step %d, err %v; want stopped", s.State, s.Steps, err)
+	}
+	r, err = StartRun(context.Background(), RunParams{ResumeDir: filepath.Join(root, "side"), Evaluator: &fakeEval{}, PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Do(Action{Kind: ActStop})
+	if s, err = r.Wait(); err != nil || s.State != "stopped" {
+		t.Fatalf("resumed: state %q, err %v", s.State, err)
+	}
+	want = fmt.Sprintf("%d / %s the run's own + 2 / 512 in soup ingredients (anneals from the run's checkpoint) = %d / %s trained",
+		s.Steps, HumanCount(s.Tokens), s.Steps+2, HumanCount(s.Tokens+512))
+	if out := printed(s); !strings.Contains(out, "steps / tokens  "+want+"\n") {
+		t.Errorf("the resumed run's summary:\n%s\nwant the line %q", out, want)
+	}
+	// a run without a soup: as before
+	if got := stepsLine(RunSummary{Steps: 20, Tokens: 5120}); got != "20 / 5120" {
+		t.Errorf("no soup: %q", got)
+	}
+}

@@ -1415,11 +1415,17 @@ func (r *Run) recordEval(run, why string, scores []EvalScore) {
 
 // RunSummary is the end-of-run table (and summary.json).
 type RunSummary struct {
-	Run          string  `json:"run"`
-	Dir          string  `json:"dir"`
-	State        string  `json:"state"`
-	Steps        int64   `json:"steps"`
-	Tokens       int64   `json:"tokens"`
+	Run    string `json:"run"`
+	Dir    string `json:"dir"`
+	State  string `json:"state"`
+	Steps  int64  `json:"steps"`  // the run's own: where its stage 1 and anneal got to
+	Tokens int64  `json:"tokens"` // the run's own
+	// SoupSteps and SoupTokens are what its soups' ingredients trained on
+	// top (each ingredient an anneal from the run's checkpoint: K of them
+	// per soup), over the whole run: the run trained Steps+SoupSteps steps
+	// on Tokens+SoupTokens tokens.
+	SoupSteps    int64   `json:"soup_steps,omitempty"`
+	SoupTokens   int64   `json:"soup_tokens,omitempty"`
 	FirstLoss    float64 `json:"first_loss"`
 	FinalLoss    float64 `json:"final_loss"` // mean of the last 10 steps
 	MinLoss      float64 `json:"min_loss"`
@@ -1451,6 +1457,7 @@ func (r *Run) summarize(state string) RunSummary {
 	if r.loader != nil {
 		s.Sources = r.loader.TokensBySource()
 	}
+	s.SoupSteps, s.SoupTokens = soupTraining(r.Dir, r.st.Step, r.Recipe.GlobalBatchSize)
 	if n := len(r.lossHist); n > 0 {
 		s.FirstLoss, s.MinLoss = r.lossHist[0], math.Inf(1)
 		k := min(10, n)

@@ -19,6 +19,8 @@ type SoupReport struct {
 	FromStep    int64           `json:"from_step"`
 	FromTokens  int64           `json:"from_tokens"`
 	Tokens      int64           `json:"tokens_per_ingredient"`
+	Steps       int64           `json:"steps_per_ingredient,omitempty"` // 0 in reports written before it was
+
 	LR0         float64         `json:"lr0"`
 	Ingredients []SoupComponent `json:"ingredients"`
 	Soup        SoupComponent   `json:"soup"`
@@ -106,7 +108,7 @@ func (r *Run) runSoup(a Action, final bool) error {
 		lr0 = r.lr(r.st.Tokens)
 	}
 	rep := &SoupReport{Dir: filepath.Join(r.Dir, "soups", fmt.Sprintf("soup-%d", r.st.Step)), FromStep: r.st.Step,
-		FromTokens: r.st.Tokens, Tokens: n, LR0: lr0, Final: final}
+		FromTokens: r.st.Tokens, Tokens: n, Steps: n / int64(rec.GlobalBatchSize), LR0: lr0, Final: final}
 	phase := r.st.Phase
 	restore := func() error {
 		r.st.Phase = phase

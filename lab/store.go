@@ -693,6 +693,31 @@ func ResolveCheckpoint(path string) (string, error) {
 	return path, nil
 }
 
+// soupTraining is what the finished soups of the run in runDir made from
+// its steps up to step trained: every ingredient's steps and tokens (an
+// ingredient is an anneal of the soup's tokens per ingredient from the
+// soup's checkpoint), read from their reports (soup.json), so that a run
+// resumed after a soup counts it too. gb (global_batch_size) makes steps of
+// a report written before it counted them.
+func soupTraining(runDir string, step int64, gb int) (steps, tokens int64) {
+	reports, _ := filepath.Glob(filepath.Join(runDir, "soups", "soup-*", "soup.json"))
+	for _, p := range reports {
+		b, err := os.ReadFile(p)
+		var rep SoupReport
+		if err != nil || json.Unmarshal(b, &rep) != nil || rep.FromStep > step || rep.Tokens <= 0 {
+			continue
+		}
+		per := rep.Steps
+		if per == 0 && gb > 0 {
+			per = rep.Tokens / int64(gb)
+		}
+		k := int64(len(rep.Ingredients))
+		steps += k * per
+		tokens += k * rep.Tokens
+	}
+	return steps, tokens
+}
+
 // SoupDir is where the run in runDir keeps the weights of the soup made from
 // its step fromStep.
 func SoupDir(runDir string, fromStep int64) string {
