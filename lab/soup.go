@@ -15,11 +15,11 @@ import (
 // SoupReport is the table a soup ends with: every ingredient and the soup,
 // evaluated the same way.
 type SoupReport struct {
-	Dir         string          `json:"dir"`
-	FromStep    int64           `json:"from_step"`
-	FromTokens  int64           `json:"from_tokens"`
-	Tokens      int64           `json:"tokens_per_ingredient"`
-	Steps       int64           `json:"steps_per_ingredient,omitempty"` // 0 in reports written before it was
+	Dir        string `json:"dir"`
+	FromStep   int64  `json:"from_step"`
+	FromTokens int64  `json:"from_tokens"`
+	Tokens     int64  `json:"tokens_per_ingredient"`
+	Steps      int64  `json:"steps_per_ingredient,omitempty"` // 0 in reports written before it was
 
 	LR0         float64         `json:"lr0"`
 	Ingredients []SoupComponent `json:"ingredients"`
