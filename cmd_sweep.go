@@ -90,11 +90,17 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	if *seeds > 0 {
 		axes = append(axes, sweep.SeedAxis(*seeds))
 	}
-	m, needs, err := planSweep(pos[0], axes, sets, *runs, *prefix, *binary, *slurm)
+	var evalCheck lab.EvalTaskCheck
+	m, needs, err := planSweep(pos[0], axes, sets, *runs, *prefix, *binary, *slurm, &evalCheck)
 	if err != nil {
 		return err
 	}
 	if *slurm {
+		if evalCheck.UsedData {
+			// the tasks read theirs where they run, which this check cannot see
+			fmt.Fprintf(stderr, "sweep: the runs' OLMES data (eval.tasks) was checked in %s; each Slurm task reads $OLMOLAB_OLMES_DATA on its own node (the sbatch environment passes this one on unless --sbatch-opt=--export says otherwise), where that directory must hold the same data\n",
+				evalCheck.Where())
+		}
 		return writeSlurm(m, sweep.SlurmOptions{Parallel: *parallel, Extra: sbatchOpts}, *submit, stdout, stderr)
 	}
 	k, err := localParallel(m, needs, max(*parallel, 1), memAvailable(), stderr)
@@ -206,7 +212,7 @@ var unsafeNameChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 // else's files names the run and the field or directory, exit 2.
 // For a local sweep it also returns each run's host memory need
 // (lab.MemoryNeed); a Slurm task's node is not this machine.
-func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, prefix, binary string, slurm bool) (*sweep.Manifest, []int64, error) {
+func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, prefix, binary string, slurm bool, evalCheck *lab.EvalTaskCheck) (*sweep.Manifest, []int64, error) {
 	base, err := loadRecipe(recipeArg, sets)
 	if err != nil {
 		return nil, nil, err
@@ -251,7 +257,6 @@ func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, pref
 	// each run's OLMES data and splits, as its start checks them: a run
 	// refused for them would otherwise fail only when its turn came (or its
 	// Slurm job started), after others had trained
-	var evalCheck lab.EvalTaskCheck
 	for _, r := range planned {
 		what := fmt.Sprintf("run %s (%s)", r.Name, strings.Join(r.Overrides, " "))
 		rec, err := loadRecipe(recipeArg, m.Overrides(r))
@@ -263,6 +268,10 @@ func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, pref
 				what, rec.Backend, strings.Join(model.BackendNames(), ", "))}
 		}
 		if err := evalCheck.Check(rec); err != nil {
+			if slurm && evalCheck.UsedData {
+				// a Slurm task runs elsewhere: say whose data this was
+				err = fmt.Errorf("%w\n(checked in %s: a Slurm task reads $OLMOLAB_OLMES_DATA on its node)", err, evalCheck.Where())
+			}
 			return nil, nil, inputError{fmt.Errorf("sweep: %s: %w", what, err)}
 		}
 		if !slurm {

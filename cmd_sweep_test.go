@@ -105,6 +105,7 @@ func TestSweepChecksEvalData(t *testing.T) {
 	if err := os.WriteFile(p, lines, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	host, _ := os.Hostname()
 	runs := filepath.Join(t.TempDir(), "runs")
 	fake := filepath.Join(t.TempDir(), "olmolab") // a Slurm task's binary, which never runs here
 	if err := os.WriteFile(fake, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
@@ -127,7 +128,15 @@ func TestSweepChecksEvalData(t *testing.T) {
 				t.Setenv("OLMOLAB_OLMES_DATA", tc.env)
 				code, _, stderr := runCLI(append(append([]string{"sweep", "testdata/tiny.yaml", "--runs", runs, "--olmolab", fake}, tc.args...), mode)...)
 				got := strings.Join(strings.Fields(stderr), " ")
-				for _, want := range tc.stderr {
+				want := tc.stderr
+				if mode == "--slurm" && tc.env != "" && tc.name != "unknown task" {
+					// the tasks run elsewhere: whose data this was
+					want = append(want, "(checked in this machine's ("+host+", $OLMOLAB_OLMES_DATA="+tc.env+"): a Slurm task reads $OLMOLAB_OLMES_DATA on its node)")
+				}
+				if mode == "--slurm" && tc.env == "" {
+					want = append(want, "(checked in this machine's ("+host+", $OLMOLAB_OLMES_DATA not set)")
+				}
+				for _, want := range want {
 					if code != exitBadInput || !strings.Contains(got, want) {
 						t.Errorf("exit %d, want 2, and stderr with %q:\n%s", code, want, stderr)
 					}
@@ -137,6 +146,15 @@ func TestSweepChecksEvalData(t *testing.T) {
 				}
 			})
 		}
+	}
+	// the data is there: the Slurm script is written, and the sweep says
+	// whose data it checked, which the tasks' nodes must have too
+	t.Setenv("OLMOLAB_OLMES_DATA", data)
+	code, _, stderr := runCLI("sweep", "testdata/tiny.yaml", "--runs", runs, "--olmolab", fake, "--seeds", "2",
+		"--set", "eval.tasks=[arc_easy, arith]", "--set", "eval.split=validation", "--slurm")
+	note := "sweep: the runs' OLMES data (eval.tasks) was checked in this machine's (" + host + ", $OLMOLAB_OLMES_DATA=" + data + "); each Slurm task reads $OLMOLAB_OLMES_DATA on its own node"
+	if code != 0 || !strings.Contains(strings.Join(strings.Fields(stderr), " "), note) {
+		t.Errorf("exit %d, want 0, and stderr with %q:\n%s", code, note, stderr)
 	}
 }
 

@@ -209,15 +209,21 @@ func scorerShape(B, T, longest int) (be, te int) {
 }
 
 // EvalTaskCheck checks recipes' evaluation tasks as their runs check them at
-// start (StartRun): unknown tasks, OLMES data or a split the data directory
-// ($OLMOLAB_OLMES_DATA) lacks, a request dump that does not read. A sweep
+// start (StartRun), without building a request (olmes.CheckTasks): unknown
+// tasks, OLMES data or a split the data directory ($OLMOLAB_OLMES_DATA, as
+// this process has it) lacks, a request dump that does not open. A sweep
 // checks every planned run with it before any trains; runs with the same
-// tasks, limit, split and world are loaded once. The zero value is ready.
+// tasks, limit, split and world are checked once. The files' content is
+// read when each run starts. The zero value is ready.
 type EvalTaskCheck struct {
 	done map[string]bool
+	// DataDir is the OLMES data directory checked ($OLMOLAB_OLMES_DATA
+	// here); UsedData says whether some recipe's tasks needed it.
+	DataDir  string
+	UsedData bool
 }
 
-// Check loads rec's eval.tasks (none: nothing to check); an error is an
+// Check checks rec's eval.tasks (none: nothing to check); an error is an
 // *InputError naming the recipe's file and eval.tasks, as the run's start
 // says it.
 func (c *EvalTaskCheck) Check(rec *Recipe) error {
@@ -232,9 +238,10 @@ func (c *EvalTaskCheck) Check(rec *Recipe) error {
 	if c.done[key] {
 		return nil
 	}
-	spec := rec.Eval
-	spec.World = rec.World.KB()
-	if _, err := NewOLMESEvaluator("").load(spec); err != nil {
+	c.DataDir = NewOLMESEvaluator("").DataDir
+	used, err := olmes.CheckTasks(rec.Eval.Tasks, olmes.LoadOptions{DataDir: c.DataDir, Build: olmes.BuildOptions{Split: rec.Eval.Split}})
+	c.UsedData = c.UsedData || used
+	if err != nil {
 		return &InputError{fmt.Errorf("%s: eval.tasks: %w", rec.Path, err)}
 	}
 	if c.done == nil {
@@ -242,4 +249,15 @@ func (c *EvalTaskCheck) Check(rec *Recipe) error {
 	}
 	c.done[key] = true
 	return nil
+}
+
+// Where says which machine's OLMES data the check read: this one's, under
+// $OLMOLAB_OLMES_DATA as this process has it ("not set" where it is not).
+func (c *EvalTaskCheck) Where() string {
+	host, _ := os.Hostname()
+	dir := "$OLMOLAB_OLMES_DATA not set"
+	if c.DataDir != "" {
+		dir = "$OLMOLAB_OLMES_DATA=" + c.DataDir
+	}
+	return fmt.Sprintf("this machine's (%s, %s)", host, dir)
 }

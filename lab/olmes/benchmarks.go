@@ -323,11 +323,22 @@ const dataDirHint = "give the directory that holds the OLMES datasets: OLMOLAB_O
 // loadRows finds and reads a benchmark's split under dataDir (or dataDir/hf): an HF save_to_disk directory, an
 // HF-shaped JSONL file next to where that directory would be (<dir>.jsonl[.gz]), or the dataset's published files.
 func (b *benchmark) loadRows(dataDir, subject, split string) ([]Doc, string, error) {
+	where, read, err := b.locate(dataDir, subject, split)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := read()
+	return rows, where, err
+}
+
+// locate finds a benchmark's split under dataDir as loadRows does, and returns where it is and how to read it,
+// reading nothing: a missing directory or split is loadRows' error.
+func (b *benchmark) locate(dataDir, subject, split string) (where string, read func() ([]Doc, error), err error) {
 	if dataDir == "" {
-		return nil, "", inputErrorf("", 0, dataDirHint, "no data directory for %s", b.Name)
+		return "", nil, inputErrorf("", 0, dataDirHint, "no data directory for %s", b.Name)
 	}
 	if st, err := os.Stat(dataDir); err != nil || !st.IsDir() {
-		return nil, "", inputErrorf(dataDir, 0, dataDirHint, "data directory not found")
+		return "", nil, inputErrorf(dataDir, 0, dataDirHint, "data directory not found")
 	}
 	var tried []string
 	roots := []string{dataDir, filepath.Join(dataDir, "hf")}
@@ -337,13 +348,11 @@ func (b *benchmark) loadRows(dataDir, subject, split string) ([]Doc, string, err
 			dir := filepath.Join(root, filepath.FromSlash(rel))
 			tried = append(tried, dir)
 			if st, err := os.Stat(dir); err == nil && st.IsDir() {
-				rows, err := ReadHFSplit(dir)
-				return rows, dir, err
+				return dir, func() ([]Doc, error) { return ReadHFSplit(dir) }, nil
 			}
 			for _, ext := range []string{".jsonl", ".jsonl.gz"} {
-				if fileExists(dir + ext) {
-					rows, err := ReadJSONLRows(dir + ext)
-					return rows, dir + ext, err
+				if p := dir + ext; fileExists(p) {
+					return p, func() ([]Doc, error) { return ReadJSONLRows(p) }, nil
 				}
 			}
 		}
@@ -352,12 +361,13 @@ func (b *benchmark) loadRows(dataDir, subject, split string) ([]Doc, string, err
 				p := filepath.Join(root, filepath.FromSlash(rel))
 				tried = append(tried, p)
 				if fileExists(p) {
-					rows, err := ReadJSONLRows(p)
-					if err != nil {
-						return nil, p, err
-					}
-					rows, err = pf.convert(p, rows)
-					return rows, p, err
+					return p, func() ([]Doc, error) {
+						rows, err := ReadJSONLRows(p)
+						if err != nil {
+							return nil, err
+						}
+						return pf.convert(p, rows)
+					}, nil
 				}
 			}
 		}
@@ -370,8 +380,7 @@ func (b *benchmark) loadRows(dataDir, subject, split string) ([]Doc, string, err
 				p := filepath.Join(root, filepath.FromSlash(rel))
 				tried = append(tried, p)
 				if fileExists(p) {
-					rows, err := readMMLUCSV(p, subject)
-					return rows, p, err
+					return p, func() ([]Doc, error) { return readMMLUCSV(p, subject) }, nil
 				}
 			}
 		}
@@ -406,11 +415,11 @@ func (b *benchmark) loadRows(dataDir, subject, split string) ([]Doc, string, err
 				// olmolab eval has --split, a run its recipe's eval.split
 				hint = fmt.Sprintf("%s holds the %s split of %s (%s); score that one instead of the %s split with olmolab eval --split %s, or in a run with eval.split: %s in its recipe (--set eval.split=%s)\n%s",
 					dataDir, other, what, found, split, other, other, other, hint)
-				return nil, "", &InputError{Path: dataDir, Msg: fmt.Sprintf("no %s split of %s", split, what), Hint: hint}
+				return "", nil, &InputError{Path: dataDir, Msg: fmt.Sprintf("no %s split of %s", split, what), Hint: hint}
 			}
 		}
 	}
-	return nil, "", &InputError{Path: dataDir, Msg: fmt.Sprintf("no %s split of %s", split, what), Hint: hint}
+	return "", nil, &InputError{Path: dataDir, Msg: fmt.Sprintf("no %s split of %s", split, what), Hint: hint}
 }
 
 func fileExists(p string) bool {

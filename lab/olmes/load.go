@@ -108,6 +108,25 @@ func boolqTitled(reqs []Request) bool {
 // LoadTasks([]string{"builtin", "arc_easy:mc"}, RC, o).
 func LoadTasks(names []string, f Formulation, o LoadOptions) ([]*Task, error) {
 	var out []*Task
+	for _, name := range taskNames(names) {
+		t, err := LoadTask(name, f, o)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	if len(out) == 0 {
+		return nil, errNoTasks
+	}
+	return out, nil
+}
+
+var errNoTasks = inputErrorf("", 0, "name tasks, e.g. builtin, development, unseen, arc_easy, mmlu:mc", "no tasks")
+
+// taskNames expands LoadTasks' names: comma-separated lists, and groups (TaskGroups) into their tasks, each
+// with the group's ":mc" or other suffix.
+func taskNames(names []string) []string {
+	var out []string
 	for _, n := range names {
 		for _, name := range strings.Split(n, ",") {
 			name = strings.TrimSpace(name)
@@ -115,30 +134,69 @@ func LoadTasks(names []string, f Formulation, o LoadOptions) ([]*Task, error) {
 				continue
 			}
 			base, suffix, _ := strings.Cut(name, ":")
-			if g, ok := taskGroups[strings.ToLower(base)]; ok {
-				for _, m := range g {
-					if suffix != "" {
-						m += ":" + suffix
-					}
-					t, err := LoadTask(m, f, o)
-					if err != nil {
-						return nil, err
-					}
-					out = append(out, t)
-				}
+			g, ok := taskGroups[strings.ToLower(base)]
+			if !ok {
+				out = append(out, name)
 				continue
 			}
-			t, err := LoadTask(name, f, o)
-			if err != nil {
-				return nil, err
+			for _, m := range g {
+				if suffix != "" {
+					m += ":" + suffix
+				}
+				out = append(out, m)
 			}
-			out = append(out, t)
 		}
 	}
-	if len(out) == 0 {
-		return nil, inputErrorf("", 0, "name tasks, e.g. builtin, development, unseen, arc_easy, mmlu:mc", "no tasks")
+	return out
+}
+
+// CheckTasks checks names as LoadTasks takes them without building a request, for a caller that must refuse a
+// task list before anything runs and loads the tasks later (a sweep checks every planned run's): each name is a
+// built-in task, an OLMES task or a request dump that opens, and each OLMES task's split is where LoadTask would
+// read it under o.DataDir (every subject's for MMLU, and the dev split its few-shot examples come from). Nothing
+// is read from the files: their content is checked when the tasks are loaded. Building the requests instead took
+// every row of every split (MMLU: 57 subjects, about 14K questions), for each distinct task list. usesData says
+// whether some task reads o.DataDir. An error is the one LoadTasks would return for the same problem.
+func CheckTasks(names []string, o LoadOptions) (usesData bool, err error) {
+	list := taskNames(names)
+	if len(list) == 0 {
+		return false, errNoTasks
 	}
-	return out, nil
+	for _, name := range list {
+		if p, ok := requestDump(name); ok {
+			rc, err := openMaybeGzip(p)
+			if err != nil {
+				return usesData, err
+			}
+			rc.Close()
+			continue
+		}
+		base, _, _ := strings.Cut(name, ":")
+		if BuiltinGroup(base) != "" {
+			continue
+		}
+		b, subject, _, _, ok := lookupBenchmark(name)
+		if !ok {
+			return usesData, unknownTaskError(name)
+		}
+		usesData = true
+		bo := o.Build.resolve(b)
+		subjects := []string{subject}
+		if b.Name == "mmlu" && subject == "" {
+			subjects = mmluSubjects
+		}
+		for _, s := range subjects {
+			if _, _, err := b.locate(o.DataDir, s, bo.Split); err != nil {
+				return true, err
+			}
+			if bo.Shots > 0 && b.Fewshot == "" {
+				if _, _, err := b.locate(o.DataDir, s, "dev"); err != nil {
+					return true, err
+				}
+			}
+		}
+	}
+	return usesData, nil
 }
 
 // requestDump reports whether name points at a request dump and returns the file.
