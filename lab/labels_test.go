@@ -1,12 +1,16 @@
 package lab
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -300,5 +304,68 @@ func TestSummaryCountsTheSoupsTraining(t *testing.T) {
 	// a run without a soup: as before
 	if got := stepsLine(RunSummary{Steps: 20, Tokens: 5120}); got != "20 / 5120" {
 		t.Errorf("no soup: %q", got)
+	}
+}
+
+// fillingDisk is a file whose disk fills up in the line that holds at:
+// half of it is written, then the write fails as a full disk's does, and
+// so does every later one.
+type fillingDisk struct {
+	f    io.Writer
+	at   []byte
+	full bool
+}
+
+func (d *fillingDisk) Write(b []byte) (int, error) {
+	if !d.full && !bytes.Contains(b, d.at) {
+		return d.f.Write(b)
+	}
+	d.full = true
+	n, _ := d.f.Write(b[:len(b)/2])
+	return n, syscall.ENOSPC
+}
+
+// A run whose disk filled up trained on with its metrics lost (write
+// errors were ignored) and, when space came back, left a torn line glued
+// to the next one in metrics.jsonl. It stops at the first failed write,
+// with the torn part cut off, fails with an error naming the file and how
+// to continue, and the resume trains the lost steps again: metrics.jsonl
+// then reads as an uninterrupted run's.
+func TestFullDiskStopsTheRunWhole(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "max_tokens=5120", "anneal.auto_at=0", "checkpoint.interval=4")
+	if _, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: root, Name: "plain"}); err != nil {
+		t.Fatal(err)
+	}
+	want := losses(t, filepath.Join(root, "plain"))
+
+	jsonlTestWriter = func(path string, f *os.File) io.Writer {
+		if filepath.Base(path) == MetricsFile {
+			return &fillingDisk{f: f, at: []byte(`"step":7,`)} // the disk fills in step 7's line
+		}
+		return f
+	}
+	defer func() { jsonlTestWriter = nil }()
+	dir := filepath.Join(root, "full")
+	s, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: root, Name: "full"})
+	jsonlTestWriter = nil
+	if s.State != "failed" || s.Steps != 7 || err == nil || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("the disk filled at step 7: %s at step %d, err %v; want failed at 7 with ENOSPC", s.State, s.Steps, err)
+	}
+	for _, w := range []string{filepath.Join(dir, MetricsFile), "HINT: free space", "--resume " + dir, "checkpoint, step-4"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not say %q", err, w)
+		}
+	}
+	// whole lines, steps 1 to 6 (losses fails on any other)
+	if got := losses(t, dir); len(got) != 6 {
+		t.Errorf("metrics.jsonl holds steps 1 to %d after the failed write, want 1 to 6", len(got))
+	}
+	if s, err := runToEnd(t, RunParams{ResumeDir: dir}); err != nil || s.State != "finished" {
+		t.Fatalf("resumed: %s, %v", s.State, err)
+	}
+	got := losses(t, dir)
+	if !slices.Equal(got, want) {
+		t.Errorf("losses after the resume %v, want %v", got, want)
 	}
 }

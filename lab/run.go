@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/olmolab/olmolab/lab/data"
@@ -812,6 +813,7 @@ func (r *Run) loop() {
 		state = "interrupted"
 	case err != nil:
 		state = "failed"
+		err = explainWriteError(err, r.Dir)
 		r.emit(Event{Type: EvError, Message: err.Error()})
 	case r.stopping:
 		state = "stopped"
@@ -903,9 +905,15 @@ func (r *Run) train() error {
 			if r.ctx.Err() != nil {
 				return ErrInterrupted // the final evaluation, interrupted, is a resume's to make
 			}
-			return nil
+			return r.logErr() // the final scores not written: a resume evaluates again
 		}
 		if err := r.step(); err != nil {
+			return err
+		}
+		if err := r.logErr(); err != nil {
+			// its metrics, events or scores lost from here: stopped
+			// without a checkpoint, a resume trains the steps since the
+			// latest one again and writes them
 			return err
 		}
 		if iv := rec.Checkpoint.IntervalSteps; iv > 0 && r.st.Step%int64(iv) == 0 {
@@ -917,6 +925,31 @@ func (r *Run) train() error {
 			r.evaluate("interval")
 		}
 	}
+}
+
+// logErr is the first failed write of the run's JSONL files (metrics,
+// events, evaluations), nil while they are whole.
+func (r *Run) logErr() error {
+	for _, w := range []*jsonlWriter{r.metrics, r.events, r.evals} {
+		if w != nil && w.err != nil {
+			return w.err
+		}
+	}
+	return nil
+}
+
+// explainWriteError adds to err, an error the run ended with, what to do
+// when it is a full disk (or quota): the run directory holds whole files
+// up to its latest checkpoint, which a resume continues from.
+func explainWriteError(err error, dir string) error {
+	if !errors.Is(err, syscall.ENOSPC) && !errors.Is(err, syscall.EDQUOT) {
+		return err
+	}
+	from := "the start"
+	if steps, _ := listCheckpoints(dir); len(steps) > 0 {
+		from = "its latest checkpoint, " + checkpointName(steps[len(steps)-1])
+	}
+	return fmt.Errorf("%w\nHINT: free space on the disk of %s, then olmolab --batch --resume %s continues the run from %s (the steps after it are trained again)", err, dir, dir, from)
 }
 
 // boundary is what a run does on its own at a step boundary.

@@ -233,7 +233,9 @@ func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []
 		e := Event{Type: EvStep, Time: time.Now(), Run: r.Name + "/" + name, Step: r.st.Step + step, Tokens: r.st.Tokens + done,
 			Phase: phase, Loss: res.Loss, ZLoss: res.ZLoss, GradNorm: res.GradNorm, LR: lr, TokensPerSec: tps,
 			MFU: MFU(r.cfg, rec.SequenceLength, tps, r.peak), Skipped: res.Skipped, TotalTokens: r.st.Tokens + n}
-		metrics.write(e)
+		if err := metrics.write(e); err != nil {
+			return SoupComponent{}, err // a full disk: the soup is made again on resume
+		}
 		r.Events.Publish(e)
 		if !res.Skipped {
 			last = append(last, res.Loss)

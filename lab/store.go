@@ -380,24 +380,56 @@ func syncDir(dir string) {
 }
 
 // jsonlWriter appends one JSON object per line and flushes each line, so a
-// killed run leaves whole lines behind.
-type jsonlWriter struct{ f *os.File }
+// killed run leaves whole lines behind. A line that fails to write (a full
+// disk: part of it may have reached the file) is cut back off, and the
+// writer writes nothing after it, so the file stays whole lines in order;
+// the error stays in err, and the run stops on it (Run.logErr). Write
+// errors were ignored: a run on a full disk trained on with its metrics
+// lost, and a torn line glued to the next one after space came back, which
+// no reader (nor a resume's truncation) could parse.
+type jsonlWriter struct {
+	f    *os.File
+	w    io.Writer // f, or a test's stand-in (jsonlTestWriter)
+	size int64     // the file's length after its last whole line
+	err  error     // the first failed write, naming the file
+}
+
+// jsonlTestWriter, set by a test, stands between a jsonlWriter and its
+// file (a disk that fills up); nil: the file itself.
+var jsonlTestWriter func(path string, f *os.File) io.Writer
 
 func openJSONL(path string) (*jsonlWriter, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	return &jsonlWriter{f: f}, nil
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	w := &jsonlWriter{f: f, w: f, size: st.Size()}
+	if jsonlTestWriter != nil {
+		w.w = jsonlTestWriter(path, f)
+	}
+	return w, nil
 }
 
 func (w *jsonlWriter) write(v any) error {
+	if w.err != nil {
+		return w.err
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	_, err = w.f.Write(append(b, '\n'))
-	return err
+	if _, err := w.w.Write(append(b, '\n')); err != nil {
+		w.f.Truncate(w.size) // the part of the line that was written
+		w.err = fmt.Errorf("write %s: %w", w.f.Name(), err)
+		return w.err
+	}
+	w.size += int64(len(b) + 1)
+	return nil
 }
 
 func (w *jsonlWriter) close() error { return w.f.Close() }
