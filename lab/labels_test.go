@@ -18,22 +18,28 @@ import (
 	"github.com/olmolab/olmolab/model"
 )
 
-// actingEval is fakeEval that hands the run an action as its first
-// evaluation ends: the action is applied at the step just evaluated, as a
-// person's key pressed while the run is paused there.
+// actingEval is fakeEval that hands the run actions as its first
+// evaluation ends (acts), or its n-th (at[n]): an action is applied at the
+// step just evaluated, as a person's key pressed while the run is paused
+// there.
 type actingEval struct {
 	fakeEval
 	run  chan *Run // the run, sent once it has started
 	acts []Action
+	at   map[int][]Action
+	r    *Run
 }
 
 func (f *actingEval) Evaluate(ctx context.Context, b model.Backend, tok data.Tokenizer, spec EvalSpec) ([]EvalScore, error) {
 	s, err := f.fakeEval.Evaluate(ctx, b, tok, spec)
 	if f.calls == 1 {
-		r := <-f.run
+		f.r = <-f.run
 		for _, a := range f.acts {
-			r.Do(a)
+			f.r.Do(a)
 		}
+	}
+	for _, a := range f.at[f.calls] {
+		f.r.Do(a)
 	}
 	return s, err
 }
@@ -367,5 +373,102 @@ func TestFullDiskStopsTheRunWhole(t *testing.T) {
 	got := losses(t, dir)
 	if !slices.Equal(got, want) {
 		t.Errorf("losses after the resume %v, want %v", got, want)
+	}
+}
+
+// A soup asked for twice at one step (s pressed twice while paused there)
+// made the second into the first's directories: each ingredient's
+// metrics.jsonl held two step sequences, soup.json the second soup only,
+// and evals.jsonl two sets of records under the same names. The second is
+// answered with the first.
+func TestSecondSoupAtAStepIsAnswered(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "max_tokens=1536", "anneal.auto_at=0", "checkpoint.interval=0", "eval.tasks=[fake]", "eval.interval=3")
+	soup := Action{Kind: ActSoup, K: 2, Tokens: 512, Seeds: []uint64{5, 6}}
+	// the second is asked for as the first's soup is evaluated (the 4th
+	// evaluation: step 3's, 2 ingredients, the soup), after its steps: it
+	// comes at step 3 once the first is done
+	ev := &actingEval{run: make(chan *Run, 1), acts: []Action{soup}, at: map[int][]Action{4: {soup}}}
+	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "two", Evaluator: ev, PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.run <- r
+	var done, answered int
+	follow(t, r, func(e Event) {
+		switch {
+		case e.Type == EvPhase && strings.HasPrefix(e.Message, "soup done"):
+			done++
+		case e.Type == EvWarning && strings.Contains(e.Message, "step 3 has its soup already"):
+			answered++
+		}
+	})
+	if s, err := r.Wait(); err != nil || s.State != "finished" {
+		t.Fatalf("state %q, err %v", s.State, err)
+	}
+	if done != 1 || answered != 1 {
+		t.Errorf("%d soups made and %d answered at step 3, want 1 and 1", done, answered)
+	}
+	for _, ing := range []string{"ingredient-1-seed-5", "ingredient-2-seed-6"} {
+		b, err := os.ReadFile(filepath.Join(root, "two", "soups", "soup-3", ing, MetricsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := bytes.Count(b, []byte("\n")); n != 2 {
+			t.Errorf("%s: %d steps in metrics.jsonl, want 2", ing, n)
+		}
+	}
+}
+
+// A run resumed from a checkpoint before a soup it made (its later
+// checkpoints moved away, as the HINT for a damaged one says) kept the
+// soup's directory, whose records the resume had dropped with the steps
+// after its checkpoint: the soup asked for again at that step was answered
+// as made already. The resume drops it with those steps.
+func TestResumeBeforeASoupDropsIt(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "max_tokens=1M", "anneal.auto_at=0", "checkpoint.interval=4", "checkpoint.keep=0", "eval.tasks=[fake]", "eval.interval=6")
+	soup := Action{Kind: ActSoup, K: 2, Tokens: 256, Seeds: []uint64{5, 6}}
+	dir := filepath.Join(root, "back")
+	run := func(p RunParams) (RunSummary, bool) {
+		t.Helper()
+		ev := &actingEval{run: make(chan *Run, 1), acts: []Action{soup}}
+		p.Evaluator, p.PeakFLOPS = ev, 1e11
+		r, err := StartRun(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.run <- r
+		answered := false
+		follow(t, r, func(e Event) {
+			answered = answered || e.Type == EvWarning && strings.Contains(e.Message, "has its soup already")
+			if e.Type == EvPhase && strings.HasPrefix(e.Message, "soup done") || answered {
+				r.Do(Action{Kind: ActStop})
+			}
+		})
+		s, err := r.Wait()
+		if err != nil || s.State != "stopped" {
+			t.Fatalf("state %q, err %v", s.State, err)
+		}
+		return s, answered
+	}
+	if s, _ := run(RunParams{Recipe: rec, RunsDir: root, Name: "back"}); s.Soup == nil || s.Soup.FromStep != 6 {
+		t.Fatalf("soup %+v, want one from step 6", s.Soup)
+	}
+	steps, _ := listCheckpoints(dir)
+	for _, step := range steps { // damaged: moved away
+		if step > 4 {
+			if err := os.Rename(filepath.Join(dir, CkptDir, checkpointName(step)), filepath.Join(root, checkpointName(step))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	s, answered := run(RunParams{ResumeDir: dir})
+	if answered || s.Soup == nil || s.Soup.FromStep != 6 {
+		t.Fatalf("resumed from step 4: soup %+v, answered as made %v; want the soup made again", s.Soup, answered)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "soups", "soup-6", "ingredient-1-seed-5", MetricsFile))
+	if n := bytes.Count(b, []byte("\n")); err != nil || n != 1 {
+		t.Errorf("the ingredient's metrics.jsonl holds %d steps (%v), want 1", n, err)
 	}
 }

@@ -380,6 +380,10 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 			r.close()
 			return nil, err
 		}
+		if err := dropSoupsAfter(r.Dir, r.st.Step); err != nil {
+			r.close()
+			return nil, err
+		}
 		// the run's weights at the checkpoint may have been evaluated before
 		// it was written (an interval evaluation at that step): not again,
 		// and the summary has its scores
@@ -1131,6 +1135,14 @@ func (r *Run) apply(a Action) error {
 		}
 		return r.startAnneal(n, a.Mix)
 	case ActSoup:
+		// One soup a step: a second (s pressed twice while paused there)
+		// wrote its ingredients into the first's directories, appending a
+		// second step sequence to their metrics, replaced its soup.json
+		// and recorded evaluations under the same names at the same step.
+		if dir := soupRoot(r.Dir, r.st.Step); isFile(filepath.Join(dir, "soup.json")) {
+			r.emit(Event{Type: EvWarning, Message: fmt.Sprintf("soup: step %d has its soup already (%s); nothing made", r.st.Step, dir)})
+			return nil
+		}
 		// a side job: the run goes on afterwards as if it had not happened
 		return r.runSoup(a, false)
 	}

@@ -107,7 +107,7 @@ func (r *Run) runSoup(a Action, final bool) error {
 	if lr0 == 0 {
 		lr0 = r.lr(r.st.Tokens)
 	}
-	rep := &SoupReport{Dir: filepath.Join(r.Dir, "soups", fmt.Sprintf("soup-%d", r.st.Step)), FromStep: r.st.Step,
+	rep := &SoupReport{Dir: soupRoot(r.Dir, r.st.Step), FromStep: r.st.Step,
 		FromTokens: r.st.Tokens, Tokens: n, Steps: n / int64(rec.GlobalBatchSize), LR0: lr0, Final: final}
 	phase := r.st.Phase
 	restore := func() error {

@@ -501,7 +501,7 @@ func filterJSONL(path string, drop func(line []byte) bool) error {
 // dropped, and with it an interval's evaluation at that step that stood as
 // the one before the soup, which a resume does not make again.
 func dropAbandonedSoup(runDir string, step int64) error {
-	dir := filepath.Join(runDir, "soups", fmt.Sprintf("soup-%d", step))
+	dir := soupRoot(runDir, step)
 	if _, err := os.Stat(dir); err != nil {
 		return nil
 	}
@@ -520,6 +520,26 @@ func dropAbandonedSoup(runDir string, step int64) error {
 		return err
 	}
 	return os.RemoveAll(dir)
+}
+
+// dropSoupsAfter removes the soups made from steps after step, the
+// checkpoint a resume continues from (its later checkpoints moved away, as
+// the HINT for a damaged one says): their records in evals.jsonl go with
+// the lines after step (truncateJSONLAfter), and they are of steps the run
+// trains again. Left, a soup made again from such a step was answered as
+// made already, or wrote into the old one's directories.
+func dropSoupsAfter(runDir string, step int64) error {
+	dirs, _ := filepath.Glob(filepath.Join(runDir, "soups", "soup-*"))
+	for _, d := range dirs {
+		n, err := strconv.ParseInt(strings.TrimPrefix(filepath.Base(d), "soup-"), 10, 64)
+		if err != nil || n <= step {
+			continue
+		}
+		if err := os.RemoveAll(d); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // scanJSONL reads path's lines and returns where the first line to drop
@@ -753,7 +773,13 @@ func soupTraining(runDir string, step int64, gb int) (steps, tokens int64) {
 // SoupDir is where the run in runDir keeps the weights of the soup made from
 // its step fromStep.
 func SoupDir(runDir string, fromStep int64) string {
-	return filepath.Join(runDir, "soups", fmt.Sprintf("soup-%d", fromStep), "soup")
+	return filepath.Join(soupRoot(runDir, fromStep), "soup")
+}
+
+// soupRoot is the directory of the soup made from step: its ingredients, the
+// soup and its report (soup.json).
+func soupRoot(runDir string, step int64) string {
+	return filepath.Join(runDir, "soups", fmt.Sprintf("soup-%d", step))
 }
 
 // EndedWithSoup says whether the run in runDir finished with the weights of
