@@ -472,3 +472,31 @@ func TestResumeBeforeASoupDropsIt(t *testing.T) {
 		t.Errorf("the ingredient's metrics.jsonl holds %d steps (%v), want 1", n, err)
 	}
 }
+
+// A soup whose report (soup.json) could not be written (a full disk) ended
+// the run finished without it: a resume at the soup's step then took the
+// soup for one abandoned and removed it, weights and records. The run
+// stops there, failed, naming the file, and a resume makes the soup again.
+func TestSoupReportNotWrittenFailsTheRun(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "anneal.auto_at=2560", "anneal.tokens=512", "soup.ingredients=2", "max_tokens=1M", "checkpoint.interval=0")
+	dir := filepath.Join(root, "sj")
+	// soup.json cannot be renamed into place: a directory that is not empty holds its name
+	block := filepath.Join(dir, "soups", "soup-10", "soup.json")
+	if err := os.MkdirAll(filepath.Join(block, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: root, Name: "sj"})
+	if s.State != "failed" || err == nil || !strings.Contains(err.Error(), block) {
+		t.Fatalf("soup.json not written: %s, err %v; want failed naming %s", s.State, err, block)
+	}
+	if err := os.RemoveAll(block); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = runToEnd(t, RunParams{ResumeDir: dir}); err != nil || s.State != "finished" || s.Soup == nil {
+		t.Fatalf("resumed: %s, soup %+v, err %v", s.State, s.Soup, err)
+	}
+	if _, err := os.Stat(block); err != nil {
+		t.Errorf("the soup made again has no report: %v", err)
+	}
+}

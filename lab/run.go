@@ -823,7 +823,10 @@ func (r *Run) loop() {
 		state = "stopped"
 	}
 	r.summary = r.summarize(state)
-	model.WriteFileAtomic(filepath.Join(r.Dir, SummaryFile), mustJSON(r.summary))
+	if werr := model.WriteFileAtomic(filepath.Join(r.Dir, SummaryFile), mustJSON(r.summary)); werr != nil {
+		// the run directory's other files are whole; a resume writes it
+		r.emit(Event{Type: EvWarning, Message: fmt.Sprintf("the run's summary is not written: %v", werr)})
+	}
 	r.unlock() // before the done event: whoever sees it finds the run unlocked
 	r.emit(Event{Type: EvDone, State: state, Summary: &r.summary, Message: errString(err)})
 	r.err = err

@@ -180,7 +180,15 @@ func (r *Run) runSoup(a Action, final bool) error {
 		}
 		r.recordEval(r.Name+"/soup", "soup", rep.Soup.Evals)
 	}
-	model.WriteFileAtomic(filepath.Join(rep.Dir, "soup.json"), mustJSON(rep))
+	// the report marks the soup finished: without it (a full disk) a
+	// resume at this step takes the soup for one abandoned and removes it,
+	// so the run stops here, failed, and the resume makes it again
+	if err := model.WriteFileAtomic(filepath.Join(rep.Dir, "soup.json"), mustJSON(rep)); err != nil {
+		if rerr := restore(); rerr != nil {
+			return rerr
+		}
+		return fmt.Errorf("soup from step %d: %w", r.st.Step, err)
+	}
 	r.soup = rep
 	msg := fmt.Sprintf("soup done: %d ingredients averaged; the run ends with the soup's weights", k)
 	if !final {
