@@ -500,3 +500,35 @@ func TestSoupReportNotWrittenFailsTheRun(t *testing.T) {
 		t.Errorf("the soup made again has no report: %v", err)
 	}
 }
+
+// A summary.json that could not be written was passed over in silence.
+func TestSummaryNotWrittenIsSaid(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "max_tokens=1M", "checkpoint.interval=0")
+	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "sum", PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Do(Action{Kind: ActStop})
+	if _, err := r.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "sum")
+	block := filepath.Join(dir, SummaryFile)
+	os.Remove(block)
+	if err := os.MkdirAll(filepath.Join(block, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r, err = StartRun(context.Background(), RunParams{ResumeDir: dir, PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Do(Action{Kind: ActStop})
+	said := false
+	follow(t, r, func(e Event) {
+		said = said || e.Type == EvWarning && strings.Contains(e.Message, "summary is not written") && strings.Contains(e.Message, block)
+	})
+	if !said {
+		t.Errorf("no warning that %s is not written", block)
+	}
+}
