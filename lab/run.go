@@ -163,6 +163,9 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		if resume, err = loadCheckpoint(ck); err != nil {
 			if steps, _ := listCheckpoints(p.ResumeDir); len(steps) > 1 {
 				err = fmt.Errorf("%w; HINT: move %s out of the run directory to resume from %s", err, ck, checkpointName(steps[len(steps)-2]))
+			} else {
+				// it said nothing: the run cannot go on, and what can is to start it again
+				err = fmt.Errorf("%w; HINT: it is the run's only checkpoint (checkpoint.keep keeps more), so the run cannot continue: start it again, with another --name or after moving %s away", err, p.ResumeDir)
 			}
 			return nil, &InputError{err}
 		}

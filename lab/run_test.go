@@ -831,6 +831,14 @@ func TestResumeBadDir(t *testing.T) {
 	if _, ok := ReadLock(run); ok {
 		t.Error("a refused resume left its lock")
 	}
+	// the damaged checkpoint the run's only one: the error said nothing of what to do
+	if err := os.RemoveAll(filepath.Join(run, CkptDir, "step-8")); err != nil {
+		t.Fatal(err)
+	}
+	want := "HINT: it is the run's only checkpoint (checkpoint.keep keeps more), so the run cannot continue: start it again, with another --name or after moving " + run + " away"
+	if _, err := StartRun(context.Background(), RunParams{ResumeDir: run}); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("resume from its only, damaged checkpoint: %v, want %q", err, want)
+	}
 }
 
 // TestResumeFromBF16Warns: a BF16 checkpoint gives back rounded weights, so a
