@@ -532,3 +532,36 @@ func TestSummaryNotWrittenIsSaid(t *testing.T) {
 		t.Errorf("no warning that %s is not written", block)
 	}
 }
+
+// A process killed while it made a soup from a BF16 checkpoint left the
+// float32 copy of the soup's starting weights (soups/.start-*), a model's
+// worth of disk, for good. The resume removes it.
+func TestResumeRemovesASoupsStartingCopy(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "max_tokens=1M", "checkpoint.interval=0")
+	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "left", PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Do(Action{Kind: ActStop})
+	if _, err := r.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "left")
+	left := filepath.Join(dir, "soups", ".start-step-1-99999")
+	if err := os.MkdirAll(left, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(left, "model.safetensors"), make([]byte, 1024), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err = StartRun(context.Background(), RunParams{ResumeDir: dir, PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Do(Action{Kind: ActStop})
+	r.Wait()
+	if _, err := os.Stat(left); err == nil {
+		t.Errorf("%s is still there after the resume", left)
+	}
+}

@@ -387,6 +387,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 			r.close()
 			return nil, err
 		}
+		removeSoupLeftovers(r.Dir)
 		// the run's weights at the checkpoint may have been evaluated before
 		// it was written (an interval evaluation at that step): not again,
 		// and the summary has its scores

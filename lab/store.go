@@ -522,6 +522,17 @@ func dropAbandonedSoup(runDir string, step int64) error {
 	return os.RemoveAll(dir)
 }
 
+// removeSoupLeftovers removes the float32 copies of soups' starting weights
+// (soups/.start-*, openSoupStart's, for BF16 checkpoints) that a killed
+// process left behind: a model's worth of disk each, which nothing else
+// removed. The run lock makes the caller the run's only writer.
+func removeSoupLeftovers(runDir string) {
+	left, _ := filepath.Glob(filepath.Join(runDir, "soups", ".start-*"))
+	for _, d := range left {
+		os.RemoveAll(d)
+	}
+}
+
 // dropSoupsAfter removes the soups made from steps after step, the
 // checkpoint a resume continues from (its later checkpoints moved away, as
 // the HINT for a damaged one says): their records in evals.jsonl go with
