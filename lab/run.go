@@ -158,7 +158,9 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		}
 		ck, err := LatestCheckpoint(p.ResumeDir)
 		if err != nil {
-			return nil, &InputError{err}
+			// killed before its first checkpoint: the error said no more,
+			// and a new run under the name is refused (checkNoRun)
+			return nil, &InputError{fmt.Errorf("%w; HINT: the run ended before its first checkpoint (checkpoint.interval), so there is nothing to continue: start it again, with another --name or after moving %s away", err, p.ResumeDir)}
 		}
 		if resume, err = loadCheckpoint(ck); err != nil {
 			if steps, _ := listCheckpoints(p.ResumeDir); len(steps) > 1 {

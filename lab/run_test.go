@@ -831,6 +831,15 @@ func TestResumeBadDir(t *testing.T) {
 	if _, ok := ReadLock(run); ok {
 		t.Error("a refused resume left its lock")
 	}
+	// a run killed before its first checkpoint: the error said nothing of what to do
+	early := filepath.Join(root, "early")
+	os.MkdirAll(early, 0o755)
+	os.WriteFile(filepath.Join(early, RecipeFile), parseTiny(t).YAML(), 0o644)
+	os.WriteFile(filepath.Join(early, MetricsFile), nil, 0o644)
+	want0 := early + ": no checkpoint to resume from; HINT: the run ended before its first checkpoint (checkpoint.interval), so there is nothing to continue: start it again, with another --name or after moving " + early + " away"
+	if _, err := StartRun(context.Background(), RunParams{ResumeDir: early}); err == nil || err.Error() != want0 {
+		t.Errorf("resume of a run without a checkpoint: %v, want %q", err, want0)
+	}
 	// the damaged checkpoint the run's only one: the error said nothing of what to do
 	if err := os.RemoveAll(filepath.Join(run, CkptDir, "step-8")); err != nil {
 		t.Fatal(err)
