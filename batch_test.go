@@ -4,12 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/olmolab/olmolab/lab"
 )
 
 // TestBatch drives the headless front end: exit codes, stdout JSONL, stderr.
@@ -187,5 +192,74 @@ func TestQuickstartShortened(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "anneal          from 16.4K tokens") {
 		t.Errorf("summary lacks the anneal line:\n%s", errb.String())
+	}
+}
+
+// TestSecondInterruptQuits: Ctrl-C makes a run stop after its step and
+// write a checkpoint, which for a large model takes minutes; it said
+// nothing meanwhile, and a second Ctrl-C did nothing. The first says what
+// happens, the second quits at once (exit 130) without the checkpoint, and
+// the run resumes from the one before.
+func TestSecondInterruptQuits(t *testing.T) {
+	exe := selfAsOlmolab(t)
+	runs := t.TempDir()
+	// steps of seconds each (cpu_m, 4096 tokens), no checkpoint of its own
+	cmd := exec.Command(exe, "--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "q", "--set", "model=cpu_m",
+		"--set", "global_batch_size=4096", "--set", "max_tokens=1M", "--set", "anneal.auto_at=0", "--set", "checkpoint.interval=0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var said []string
+	waitFor := func(prefix string, d time.Duration) bool {
+		deadline := time.After(d)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					return false
+				}
+				said = append(said, l)
+				if strings.HasPrefix(l, prefix) {
+					return true
+				}
+			case <-deadline:
+				return false
+			}
+		}
+	}
+	if !waitFor("run q → ", time.Minute) {
+		cmd.Process.Kill()
+		t.Fatalf("the run did not start: %q", said)
+	}
+	time.Sleep(200 * time.Millisecond) // in its first step
+	cmd.Process.Signal(os.Interrupt)
+	first := waitFor("interrupt: the run stops after this step and writes a checkpoint", 2*time.Second)
+	cmd.Process.Signal(os.Interrupt)
+	t0 := time.Now()
+	for range lines {
+	}
+	err = cmd.Wait()
+	quit := time.Since(t0)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("exit %v, want %d", err, exitInterrupted)
+	}
+	if !first {
+		t.Errorf("the first Ctrl-C said nothing: %q", said)
+	}
+	if ck, _ := filepath.Glob(filepath.Join(runs, "q", lab.CkptDir, "step-*")); len(ck) > 0 {
+		t.Errorf("the second Ctrl-C waited %v for the step and its checkpoint %v", quit, ck)
 	}
 }

@@ -71,7 +71,7 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 		}
 		p.Recipe = rec
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext(stderr)
 	defer stop()
 	r, err := lab.StartRun(ctx, p)
 	if errors.Is(err, lab.ErrFinished) {
@@ -89,6 +89,40 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 	setMemoryLimit(r.MemoryNeed())
 	_, err = lab.RunBatch(r, lab.BatchParams{Stdout: stdout, Stderr: stderr, Terminal: isTerminal(stderr)})
 	return mapLabError(err)
+}
+
+// interruptContext is cancelled by the first Ctrl-C (SIGINT) or SIGTERM:
+// the run stops after its step and writes a checkpoint, and the message
+// says so at once. A second one quits at once (exit 130), as a person
+// pressing Ctrl-C again means: the run then resumes from its checkpoint
+// before, and the one being written is left as a temporary directory that
+// the next checkpoint removes. The step and the checkpoint of a large model
+// take minutes, in which nothing was said and Ctrl-C did nothing more.
+func interruptContext(stderr io.Writer) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sigs:
+			fmt.Fprintf(stderr, "\n%v: the run stops after this step and writes a checkpoint; Ctrl-C again quits at once (the run then resumes from its checkpoint before)\n", s)
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case s := <-sigs:
+			fmt.Fprintf(stderr, "%v again: quit without the checkpoint\n", s)
+			os.Exit(exitInterrupted)
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+	}
 }
 
 // setMemoryLimit makes the Go collector keep this process, which holds one
