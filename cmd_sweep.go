@@ -519,8 +519,12 @@ func runOneLocal(ctx context.Context, m *sweep.Manifest, r sweep.Run, logDir str
 	fmt.Fprintf(logf, "== %s %s %s\n", time.Now().Format(time.DateTime), m.Olmolab, strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, m.Olmolab, args...)
 	cmd.Dir = m.WorkDir
-	// a stop reaches the run as Ctrl-C does: it writes a checkpoint, then exits
+	// a stop reaches the run as Ctrl-C does: it writes a checkpoint, then
+	// exits. Once: the run is in a process group of its own, which a
+	// terminal's Ctrl-C (sent to the sweep's group) does not reach, since a
+	// second Ctrl-C makes a run quit at once, without its checkpoint.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw // stdout's JSONL repeats metrics.jsonl and events.jsonl: dropped
 	copied := make(chan struct{})

@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/olmolab/olmolab/lab"
 )
@@ -510,5 +515,47 @@ func TestSweepStatusMissingDir(t *testing.T) {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
+	}
+}
+
+// TestSweepCtrlCCheckpoints: Ctrl-C in the terminal of a --local sweep (a
+// SIGINT to its process group) makes the running run checkpoint once: the
+// run got the terminal's SIGINT and the sweep's, and a second Ctrl-C quits
+// a run at once, without its checkpoint.
+func TestSweepCtrlCCheckpoints(t *testing.T) {
+	exe := selfAsOlmolab(t)
+	runs := t.TempDir()
+	// steps of seconds (cpu_m, 4096 tokens): the sweep's SIGINT comes in the step
+	cmd := exec.Command(exe, "sweep", "testdata/tiny.yaml", "--seeds", "1", "--runs", runs, "--name", "c", "--olmolab", exe,
+		"--set", "model=cpu_m", "--set", "global_batch_size=4096", "--set", "max_tokens=1M", "--set", "anneal.auto_at=0",
+		"--set", "checkpoint.interval=0", "--local")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the group a terminal's Ctrl-C goes to
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	var said []string
+	for sc.Scan() {
+		said = append(said, sc.Text())
+		if strings.Contains(sc.Text(), "run c-seed1 → ") {
+			break
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // training
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	for sc.Scan() {
+		said = append(said, sc.Text())
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Errorf("sweep: %v, want exit %d", err, exitInterrupted)
+	}
+	if ck, _ := filepath.Glob(filepath.Join(runs, "c-seed1", lab.CkptDir, "step-*")); len(ck) != 1 {
+		t.Errorf("Ctrl-C left checkpoints %v, want the one it wrote:\n%s", ck, strings.Join(said, "\n"))
 	}
 }
