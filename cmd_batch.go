@@ -93,11 +93,12 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 
 // interruptContext is cancelled by the first Ctrl-C (SIGINT) or SIGTERM:
 // the run stops after its step and writes a checkpoint, and the message
-// says so at once. A second one quits at once (exit 130), as a person
-// pressing Ctrl-C again means: the run then resumes from its checkpoint
+// says so at once. A second Ctrl-C quits at once (exit 130), as a person
+// pressing it again means: the run then resumes from its checkpoint
 // before, and the one being written is left as a temporary directory that
 // the next checkpoint removes. The step and the checkpoint of a large model
 // take minutes, in which nothing was said and Ctrl-C did nothing more.
+// Another SIGTERM is not a person's: it changes nothing.
 func interruptContext(stderr io.Writer) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
@@ -111,11 +112,20 @@ func interruptContext(stderr io.Writer) (context.Context, func()) {
 		case <-done:
 			return
 		}
-		select {
-		case s := <-sigs:
-			fmt.Fprintf(stderr, "%v again: quit without the checkpoint\n", s)
-			os.Exit(exitInterrupted)
-		case <-done:
+		for {
+			select {
+			case s := <-sigs:
+				if s != os.Interrupt {
+					// a scheduler's second SIGTERM (Slurm's --signal
+					// warning, then its time limit) leaves the checkpoint
+					// to finish: its SIGKILL comes KillWait later anyway
+					continue
+				}
+				fmt.Fprintf(stderr, "%v again: quit without the checkpoint\n", s)
+				os.Exit(exitInterrupted)
+			case <-done:
+				return
+			}
 		}
 	}()
 	return ctx, func() {
