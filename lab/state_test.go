@@ -320,3 +320,39 @@ func TestResumeRefusesAnotherModel(t *testing.T) {
 		t.Fatalf("resume with another model in the recipe: %v, want an InputError naming the recipe", err)
 	}
 }
+
+// TestCheckpointRewritesAStep: a step's checkpoint written again (its state
+// changed since) replaces the old one, on a file system that exchanges two
+// directories in one rename and on one that cannot, and leaves nothing
+// beside it.
+func TestCheckpointRewritesAStep(t *testing.T) {
+	b := model.NewCPUBackend(mustPreset(t, "cpu_xs"), 1, 8, 1)
+	defer b.Close()
+	defer func() { exchangeDirs = exchangeDirsOS }()
+	for _, exchange := range []bool{true, false} {
+		if !exchange {
+			exchangeDirs = func(a, b string) bool { return false }
+		}
+		run := t.TempDir()
+		st := CheckpointState{Step: 4, Tokens: 1024, TotalTokens: 4096, Phase: "stage1", Mix: []data.SourceSpec{{Name: "web", TargetRatio: 1}}}
+		if _, err := writeCheckpoint(run, b, st, "F32", 1); err != nil {
+			t.Fatal(err)
+		}
+		st.Phase, st.AnnealStart, st.AnnealTokens, st.AnnealLR0, st.TotalTokens = "anneal", 1024, 1024, 1e-3, 2048
+		if _, err := writeCheckpoint(run, b, st, "F32", 1); err != nil {
+			t.Fatal(err)
+		}
+		ck, err := loadCheckpoint(run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ck.Close()
+		if ck.State.Phase != "anneal" {
+			t.Errorf("exchange %v: the step's checkpoint is of phase %s, want the one written again (anneal)", exchange, ck.State.Phase)
+		}
+		ents, _ := os.ReadDir(filepath.Join(run, CkptDir))
+		if len(ents) != 1 || ents[0].Name() != "step-4" {
+			t.Errorf("exchange %v: checkpoints/ holds %v, want step-4 alone", exchange, ents)
+		}
+	}
+}

@@ -186,6 +186,10 @@ func writeCheckpoint(runDir string, b model.Backend, st CheckpointState, dtype s
 	return final, nil
 }
 
+// exchangeDirs is exchangeDirsOS; a test takes the path of a file system
+// that cannot exchange.
+var exchangeDirs = exchangeDirsOS
+
 // removeLeftovers removes the temporary directories of checkpoint writes that
 // never finished (.tmp-step-N-PID).
 func removeLeftovers(root string) {
