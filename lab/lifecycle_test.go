@@ -637,3 +637,43 @@ func TestExplainLockError(t *testing.T) {
 		t.Errorf("other errors pass through: %v", err)
 	}
 }
+
+// TestStaleLockTakenOverOnce: two processes that find a run's lock stale at
+// the same moment (a requeued Slurm task and a person's resume) both
+// replaced it and both trained the run into the same files. One takes it
+// over; the other is refused, naming the run.
+func TestStaleLockTakenOverOnce(t *testing.T) {
+	dir := t.TempDir()
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Skip("no true:", err)
+	}
+	host, _ := os.Hostname()
+	writeLockAt(t, dir, RunLock{PID: dead.Process.Pid, Mode: LockHeadless, Host: host, Started: time.Now().Add(-time.Hour)}, time.Now())
+	a, b := sleeper(t).Process.Pid, sleeper(t).Process.Pid // two live processes
+	var errB error
+	// b takes the lock over while a is between finding it stale and replacing it
+	lockRaceHook = func() {
+		lockRaceHook = nil
+		errB = acquireLockAs(dir, LockHeadless, b)
+	}
+	defer func() { lockRaceHook = nil }()
+	errA := acquireLockAs(dir, LockHeadless, a)
+	l, _ := ReadLock(dir)
+	switch {
+	case errA == nil && errB == nil:
+		t.Fatalf("both processes hold the run (the lock names pid %d)", l.PID)
+	case errA != nil && errB != nil:
+		t.Fatalf("neither holds the run: %v; %v", errA, errB)
+	}
+	holder, refused := a, errB
+	if errA != nil {
+		holder, refused = b, errA
+	}
+	if l.PID != holder || !strings.Contains(refused.Error(), dir) {
+		t.Errorf("the lock names pid %d, want the holder %d; the other's refusal: %v", l.PID, holder, refused)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*")); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}

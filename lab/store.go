@@ -1090,10 +1090,17 @@ func processStart(pid int) (time.Time, bool) {
 
 // acquireLock marks dir as trained by this process. A live lock of another
 // process refuses; a stale one, or one already naming this process (written
-// by the session that started it), is replaced. Creating the lock by a hard
-// link makes the common case, no lock at all, exclusive.
-func acquireLock(dir, mode string) error {
-	pid := os.Getpid()
+// by the session that started it), is replaced, by one process at a time
+// (takeOver). Creating the lock by a hard link makes the common case, no
+// lock at all, exclusive.
+func acquireLock(dir, mode string) error { return acquireLockAs(dir, mode, os.Getpid()) }
+
+// lockRaceHook, set by a test, runs where another process may act between
+// finding a lock stale and replacing it.
+var lockRaceHook func()
+
+// acquireLockAs is acquireLock for the process pid.
+func acquireLockAs(dir, mode string, pid int) error {
 	path := filepath.Join(dir, LockFile)
 	tmp := filepath.Join(dir, fmt.Sprintf(".%s.%d.tmp", LockFile, pid))
 	if err := os.WriteFile(tmp, marshalLock(pid, mode), 0o644); err != nil {
@@ -1104,17 +1111,61 @@ func acquireLock(dir, mode string) error {
 	if err == nil {
 		return nil
 	}
+	if !errors.Is(err, fs.ErrExist) {
+		return os.Rename(tmp, path) // a file system without hard links
+	}
+	if err := refuseLive(dir, pid); err != nil {
+		return err
+	}
+	if lockRaceHook != nil {
+		lockRaceHook()
+	}
+	return takeOver(dir, tmp, pid)
+}
+
+// refuseLive refuses dir when a live process other than pid holds its lock.
+func refuseLive(dir string, pid int) error {
+	l, ok := LiveLock(dir)
+	if !ok || l.PID == pid {
+		return nil
+	}
+	if l.Remote() {
+		return fmt.Errorf("%s: the run is being trained on another host by %s; HINT: stop it on %s first (Ctrl-C checkpoints); if that node is dead, its lock is replaced once the heartbeat is %s old",
+			dir, l.Holder(), l.Host, lockStaleAfter)
+	}
+	return fmt.Errorf("%s: the run is being trained by %s; HINT: stop that process first (Ctrl-C checkpoints), or open olmolab and take the run over with t",
+		dir, l.Holder())
+}
+
+// takeOver replaces dir's lock, found stale (or pid's own), by tmp. Two
+// processes that found it stale at once (a requeued Slurm task and a
+// person's resume) both replaced it, by a rename each, and both trained the
+// run, into the same files. A takeover is now exclusive: the process that
+// creates the guard file (a hard link) checks the lock again and replaces
+// it; one that finds the guard refuses, as the lock's new holder is about
+// to be live. A guard older than lockStaleAfter is a dead process's, and
+// is removed.
+func takeOver(dir, tmp string, pid int) error {
+	path := filepath.Join(dir, LockFile)
+	guard := filepath.Join(dir, "."+LockFile+".takeover")
+	err := os.Link(tmp, guard)
 	if errors.Is(err, fs.ErrExist) {
-		if l, ok := LiveLock(dir); ok && l.PID != pid {
-			if l.Remote() {
-				return fmt.Errorf("%s: the run is being trained on another host by %s; HINT: stop it on %s first (Ctrl-C checkpoints); if that node is dead, its lock is replaced once the heartbeat is %s old",
-					dir, l.Holder(), l.Host, lockStaleAfter)
-			}
-			return fmt.Errorf("%s: the run is being trained by %s; HINT: stop that process first (Ctrl-C checkpoints), or open olmolab and take the run over with t",
-				dir, l.Holder())
+		if st, serr := os.Stat(guard); serr == nil && time.Since(st.ModTime()) > lockStaleAfter {
+			os.Remove(guard)
+			err = os.Link(tmp, guard)
 		}
 	}
-	return os.Rename(tmp, path) // stale, ours, or a file system without hard links
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s: another process is taking the run over from a stale lock (%s); HINT: it trains the run: stop it first (Ctrl-C checkpoints)", dir, guard)
+	}
+	if err != nil {
+		return os.Rename(tmp, path) // a file system without hard links
+	}
+	defer os.Remove(guard)
+	if err := refuseLive(dir, pid); err != nil { // taken over while we looked
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // newRunDir creates a new, empty run directory root/base, or root/base-2,
