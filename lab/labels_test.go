@@ -565,3 +565,38 @@ func TestResumeRemovesASoupsStartingCopy(t *testing.T) {
 		t.Errorf("%s is still there after the resume", left)
 	}
 }
+
+// An anneal asked for (a) whose "before anneal" evaluation Ctrl-C
+// interrupted went on (the person asked for it), and the run ended
+// interrupted at the anneal's first step, which its resume never
+// evaluated: the evaluation before the anneal was lost. The resume makes it.
+func TestInterruptedAskedAnnealEvaluatesOnResume(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "max_tokens=1M", "anneal.auto_at=0", "checkpoint.interval=0", "eval.tasks=[fake]", "eval.interval=0", "eval.at_anneal=true")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r, err := StartRun(ctx, RunParams{Recipe: rec, RunsDir: root, Name: "aa", Evaluator: &cancelingEval{cancel: cancel}, PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked := false
+	follow(t, r, func(e Event) {
+		if e.Type == EvStep && e.Step >= 2 && !asked {
+			asked = true
+			r.Do(Action{Kind: ActAnneal, Tokens: 512})
+		}
+	})
+	s, _ := r.Wait()
+	if s.State != "interrupted" || !s.Annealed {
+		t.Fatalf("ended %s, annealed %v; want interrupted in the anneal", s.State, s.Annealed)
+	}
+	ev := &fakeEval{}
+	if s, err = runToEnd(t, RunParams{ResumeDir: filepath.Join(root, "aa"), Evaluator: ev}); err != nil || s.State != "finished" {
+		t.Fatalf("resumed: %s, err %v", s.State, err)
+	}
+	got := evalWhys(t, filepath.Join(root, "aa"))
+	want := []string{fmt.Sprintf("%d before anneal", s.AnnealStart/256), fmt.Sprintf("%d final", s.Steps)}
+	if !slices.Equal(got, want) || ev.calls != 2 {
+		t.Errorf("evals.jsonl holds %q after %d evaluations on resume, want %q after 2", got, ev.calls, want)
+	}
+}

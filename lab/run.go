@@ -852,6 +852,13 @@ func (r *Run) train() error {
 		// a stage-2 recipe with a soup: every ingredient anneals from load_path
 		return r.runSoup(Action{Kind: ActSoup, Tokens: rec.MaxTokens}, true)
 	}
+	if rec.Eval.AtAnneal && r.st.Phase == "anneal" && r.st.AnnealStart > 0 && r.st.Tokens == r.st.AnnealStart && r.evalStep != r.st.Step {
+		// resumed at the start of an anneal asked for (a) whose evaluation
+		// before it Ctrl-C interrupted (it records nothing, and the anneal
+		// went on): the weights are still those before the anneal, so it
+		// is made now, or never
+		r.evaluate("before anneal")
+	}
 	for {
 		if err := r.applyActions(); err != nil {
 			return err
