@@ -600,3 +600,34 @@ func TestInterruptedAskedAnnealEvaluatesOnResume(t *testing.T) {
 		t.Errorf("evals.jsonl holds %q after %d evaluations on resume, want %q after 2", got, ev.calls, want)
 	}
 }
+
+// A write that failed between two steps (an evaluation's records on a
+// full disk), then a stop: the stop's checkpoint stood for files that had
+// lost those records, which a resume from it never wrote again. No
+// checkpoint is written over lost lines: the run fails, and resumes from
+// the checkpoint before.
+func TestNoCheckpointOverLostLines(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "max_tokens=1M", "anneal.auto_at=0", "checkpoint.interval=2", "eval.tasks=[fake]", "eval.interval=3")
+	jsonlTestWriter = func(path string, f *os.File) io.Writer {
+		if filepath.Base(path) == EvalsFile {
+			return &fillingDisk{f: f, at: []byte(`"step":3,`)} // the disk fills in step 3's evaluation
+		}
+		return f
+	}
+	defer func() { jsonlTestWriter = nil }()
+	ev := &actingEval{run: make(chan *Run, 1), acts: []Action{{Kind: ActStop}}}
+	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "lost", Evaluator: ev, PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.run <- r
+	s, err := r.Wait()
+	jsonlTestWriter = nil
+	if s.State != "failed" || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("ended %s at step %d, err %v; want failed with ENOSPC", s.State, s.Steps, err)
+	}
+	if ck, _ := LatestCheckpoint(filepath.Join(root, "lost")); !strings.HasSuffix(ck, checkpointName(2)) {
+		t.Errorf("latest checkpoint %s, want step-2's: step 3's would stand for its lost evaluation", ck)
+	}
+}

@@ -1350,6 +1350,12 @@ func (r *Run) checkpointExists() (string, bool) {
 
 // checkpoint writes the current state and publishes a checkpoint event.
 func (r *Run) checkpoint() (string, error) {
+	if err := r.logErr(); err != nil {
+		// a checkpoint stands for the run's files up to its step, and a
+		// resume from it never writes again what they lost: the run fails,
+		// and resumes from the checkpoint before
+		return "", err
+	}
 	if path, ok := r.checkpointExists(); ok {
 		return path, nil
 	}
