@@ -631,3 +631,30 @@ func TestNoCheckpointOverLostLines(t *testing.T) {
 		t.Errorf("latest checkpoint %s, want step-2's: step 3's would stand for its lost evaluation", ck)
 	}
 }
+
+// The recipe's soup whose records could not be written (a full disk) ended
+// the run finished, without them. It fails, and the resume makes the soup
+// again.
+func TestSoupRecordsLostFailTheRun(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "anneal.auto_at=2560", "anneal.tokens=512", "soup.ingredients=2", "max_tokens=1M", "checkpoint.interval=0", "eval.tasks=[fake]")
+	jsonlTestWriter = func(path string, f *os.File) io.Writer {
+		if filepath.Base(path) == EvalsFile {
+			return &fillingDisk{f: f, at: []byte(`"why":"soup"`)}
+		}
+		return f
+	}
+	defer func() { jsonlTestWriter = nil }()
+	s, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: root, Name: "sr", Evaluator: &fakeEval{}})
+	jsonlTestWriter = nil
+	if s.State != "failed" || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("ended %s, err %v; want failed with ENOSPC", s.State, err)
+	}
+	if s, err = runToEnd(t, RunParams{ResumeDir: filepath.Join(root, "sr"), Evaluator: &fakeEval{}}); err != nil || s.State != "finished" || s.Soup == nil {
+		t.Fatalf("resumed: %s, soup %+v, err %v", s.State, s.Soup, err)
+	}
+	got := evalWhys(t, filepath.Join(root, "sr"))
+	if want := []string{"10 before soup", "10 soup ingredient", "10 soup ingredient", "10 soup"}; !slices.Equal(got, want) {
+		t.Errorf("evals.jsonl holds %q, want %q", got, want)
+	}
+}

@@ -180,6 +180,13 @@ func (r *Run) runSoup(a Action, final bool) error {
 		}
 		r.recordEval(r.Name+"/soup", "soup", rep.Soup.Evals)
 	}
+	if err := r.logErr(); err != nil {
+		// its records (or the run's) lost: not finished, made again on resume
+		if rerr := restore(); rerr != nil {
+			return rerr
+		}
+		return err
+	}
 	// the report marks the soup finished: without it (a full disk) a
 	// resume at this step takes the soup for one abandoned and removes it,
 	// so the run stops here, failed, and the resume makes it again
