@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/olmolab/olmolab/lab"
+	"github.com/olmolab/olmolab/tui"
 )
 
 // TestBatch drives the headless front end: exit codes, stdout JSONL, stderr.
@@ -266,35 +267,46 @@ func TestSecondInterruptQuits(t *testing.T) {
 }
 
 // TestSecondSIGTERMLeavesTheCheckpoint: a scheduler's second SIGTERM
-// (Slurm's --signal warning, then its time limit) is not a person's second
-// Ctrl-C: the run still writes its checkpoint.
+// (Slurm's --signal warning, then its time limit) and a second take-over
+// (`t` in two sessions watching the run) are not a person's second Ctrl-C:
+// the run still writes its checkpoint.
 func TestSecondSIGTERMLeavesTheCheckpoint(t *testing.T) {
 	exe := selfAsOlmolab(t)
-	runs := t.TempDir()
-	cmd := exec.Command(exe, "--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "q", "--set", "model=cpu_m",
-		"--set", "global_batch_size=4096", "--set", "max_tokens=1M", "--set", "anneal.auto_at=0", "--set", "checkpoint.interval=0")
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(runs, "q")
-	for i := 0; i < 600; i++ { // started: its first step is under way
-		if _, err := os.Stat(filepath.Join(dir, lab.EventsFile)); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(200 * time.Millisecond)
-	cmd.Process.Signal(syscall.SIGTERM)
-	time.Sleep(100 * time.Millisecond)
-	cmd.Process.Signal(syscall.SIGTERM)
-	err := cmd.Wait()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
-		t.Fatalf("exit %v, want %d\n%s", err, exitInterrupted, errb.String())
-	}
-	if ck, _ := filepath.Glob(filepath.Join(dir, lab.CkptDir, "step-*")); len(ck) != 1 {
-		t.Errorf("two SIGTERMs left checkpoints %v, want the one the first asked for\n%s", ck, errb.String())
+	for _, tc := range []struct {
+		name string
+		sig  os.Signal
+	}{
+		{"scheduler", syscall.SIGTERM},
+		{"take-over", tui.TakeOverSignal},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			runs := t.TempDir()
+			cmd := exec.Command(exe, "--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "q", "--set", "model=cpu_m",
+				"--set", "global_batch_size=4096", "--set", "max_tokens=1M", "--set", "anneal.auto_at=0", "--set", "checkpoint.interval=0")
+			var errb bytes.Buffer
+			cmd.Stderr = &errb
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(runs, "q")
+			for i := 0; i < 600; i++ { // started: its first step is under way
+				if _, err := os.Stat(filepath.Join(dir, lab.EventsFile)); err == nil {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			time.Sleep(200 * time.Millisecond)
+			cmd.Process.Signal(tc.sig)
+			time.Sleep(100 * time.Millisecond)
+			cmd.Process.Signal(tc.sig)
+			err := cmd.Wait()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+				t.Fatalf("exit %v, want %d\n%s", err, exitInterrupted, errb.String())
+			}
+			if ck, _ := filepath.Glob(filepath.Join(dir, lab.CkptDir, "step-*")); len(ck) != 1 {
+				t.Errorf("two %v left checkpoints %v, want the one the first asked for\n%s", tc.sig, ck, errb.String())
+			}
+		})
 	}
 }

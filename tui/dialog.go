@@ -561,7 +561,7 @@ func (m *Model) dialogBody(d *dialog) []string {
 			pid = l.PID
 		}
 		out = append(out, fmt.Sprintf("%s is training headless (pid %d).", c.Name, pid),
-			"Its process writes a checkpoint and exits (SIGINT); then the run",
+			"Its process writes a checkpoint and exits (SIGTERM); then the run",
 			"resumes here from that checkpoint and its keys work again.")
 	}
 	return out

@@ -30,8 +30,9 @@ type Options struct {
 	// Detach starts `olmolab --batch --resume DIR` as a background process of
 	// its own session and returns its pid; nil disables detaching.
 	Detach func(runDir string) (int, error)
-	// Interrupt asks a headless run's process to checkpoint and exit (SIGINT)
-	// so the session can take the run over; default sends SIGINT.
+	// Interrupt asks a headless run's process to checkpoint and exit
+	// (TakeOverSignal) so the session can take the run over; default sends
+	// TakeOverSignal.
 	Interrupt func(pid int) error
 	Logger    *slog.Logger  // default: discard (never the terminal)
 	Frame     time.Duration // how often live events reach the view (default 100 ms: 10 Hz)

@@ -879,6 +879,12 @@ func (m *Model) loadEvals() tea.Cmd {
 	return func() tea.Msg { return evalsLoadedMsg{data: loadEvalData(run, dir, primary, dirs)} }
 }
 
+// TakeOverSignal is what `t` sends a headless run's process: it stops after
+// its step and writes a checkpoint. SIGTERM, not SIGINT: a second Ctrl-C
+// quits a batch run at once without its checkpoint, and a second `t` (from
+// this session or another one watching the run) must not.
+const TakeOverSignal = syscall.SIGTERM
+
 // takeOver interrupts the headless process of the run on the dashboard and,
 // once it has exited, resumes the run in this session.
 func (m *Model) takeOver() tea.Cmd {
@@ -895,7 +901,7 @@ func (m *Model) takeOver() tea.Cmd {
 	}
 	interrupt := m.opts.Interrupt
 	if interrupt == nil {
-		interrupt = func(pid int) error { return syscall.Kill(pid, syscall.SIGINT) }
+		interrupt = func(pid int) error { return syscall.Kill(pid, TakeOverSignal) }
 	}
 	if err := interrupt(l.PID); err != nil {
 		m.setNotice(false, "cannot signal pid %d: %v", l.PID, err)
