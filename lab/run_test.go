@@ -895,23 +895,27 @@ func TestResumeFromBF16Warns(t *testing.T) {
 func TestResumedSummaryCoversTheWholeRun(t *testing.T) {
 	root := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	r, err := StartRun(ctx, RunParams{Recipe: parseTiny(t, "max_tokens=2560", "checkpoint.interval=0"), RunsDir: root, Name: "int", PeakFLOPS: 1e11})
+	defer cancel()
+	// The pause is sent while the run is held in its evaluation at step 2,
+	// so it comes at step 2. Sent when step 2's event was read, it came
+	// after the run's last step (10) when the test was slow to read it (a
+	// loaded machine), and the test waited for a "paused" event for ever.
+	gate := newGateEval()
+	r, err := StartRun(ctx, RunParams{Recipe: parseTiny(t, "max_tokens=2560", "checkpoint.interval=0", "eval.tasks=[fake]", "eval.interval=2"),
+		RunsDir: root, Name: "int", Evaluator: gate, PeakFLOPS: 1e11})
 	if err != nil {
 		t.Fatal(err)
 	}
-	paused := false
-	for !paused {
-		<-r.Events.Notify()
-		for _, e := range r.Events.Drain(nil) {
-			if e.Type == EvStep && e.Step == 2 {
-				r.Do(Action{Kind: ActPause})
-			}
-			paused = paused || e.Type == EvPhase && e.Message == "paused"
-		}
+	gate.reached(t, r)
+	r.Do(Action{Kind: ActPause})
+	gate.open()
+	w := runWatch{r: r}
+	if p := w.next(t, "paused", func(e Event) bool { return e.Type == EvPhase && e.Message == "paused" }); p.Step != 2 {
+		t.Fatalf("paused at step %d, want 2", p.Step)
 	}
 	time.Sleep(time.Second) // the first process's time, mostly paused
 	cancel()
-	if _, err := r.Wait(); !errors.Is(err, ErrInterrupted) {
+	if _, err := waitRun(t, r); !errors.Is(err, ErrInterrupted) {
 		t.Fatalf("interrupted run: %v", err)
 	}
 	// the checkpoint the interrupt wrote holds the time up to it (the pause
@@ -923,11 +927,11 @@ func TestResumedSummaryCoversTheWholeRun(t *testing.T) {
 	if at.State.Seconds < 1 {
 		t.Fatalf("the interrupt's checkpoint says the run took %.2f s, less than its 1 s pause", at.State.Seconds)
 	}
-	r, err = StartRun(context.Background(), RunParams{ResumeDir: filepath.Join(root, "int"), PeakFLOPS: 1e11})
+	r, err = StartRun(context.Background(), RunParams{ResumeDir: filepath.Join(root, "int"), Evaluator: &fakeEval{}, PeakFLOPS: 1e11})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := r.Wait()
+	s, err := waitRun(t, r)
 	if err != nil || s.State != "finished" {
 		t.Fatalf("resumed: %v %q", err, s.State)
 	}
