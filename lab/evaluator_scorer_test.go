@@ -171,7 +171,7 @@ func TestEvaluatorReleasesAnEndedRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Wait(); err != nil {
+	if _, err := waitRun(t, r); err != nil {
 		t.Fatal(err)
 	}
 	if len(f.released) != 1 || f.released[0] == nil {

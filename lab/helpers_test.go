@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -121,3 +122,65 @@ func (g *gateEval) reached(t testing.TB, r *Run) {
 
 // open lets the evaluation go on.
 func (g *gateEval) open() { close(g.gate) }
+
+// fatalTB takes a helper's failure instead of failing the test: Fatal and
+// Fatalf record the message and end the helper's goroutine, as they would
+// end the test's.
+type fatalTB struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalTB) Helper() {}
+
+func (f *fatalTB) Fatal(args ...any) { f.msg = fmt.Sprint(args...); runtime.Goexit() }
+
+func (f *fatalTB) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+// failure runs a helper on its own goroutine with a fatalTB and returns its
+// failure ("" when it returned), failing t if the helper has not ended
+// within waitLimit.
+func failure(t *testing.T, helper func(testing.TB)) string {
+	t.Helper()
+	f := &fatalTB{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		helper(f)
+	}()
+	select {
+	case <-done:
+	case <-time.After(waitLimit):
+		t.Fatalf("the helper did not return or fail within %v", waitLimit)
+	}
+	return f.msg
+}
+
+// A test waiting for an event of a run that ends without it (a pause sent
+// too late) waited for ever: the waits fail at once, saying how the run
+// ended, and the gate says the run made no evaluation.
+func TestWaitsSayWhenTheRunEndedFirst(t *testing.T) {
+	r, err := StartRun(context.Background(), RunParams{Recipe: parseTiny(t, "max_tokens=512"), RunsDir: t.TempDir(), Name: "short", PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := runWatch{r: r}
+	got := failure(t, func(tb testing.TB) {
+		w.next(tb, "paused", func(e Event) bool { return e.Type == EvPhase && e.Message == "paused" })
+	})
+	if want := "no paused event: the run ended first (finished at step 2: )"; got != want {
+		t.Errorf("waiting for a pause of a run that ends: %q, want %q", got, want)
+	}
+	if got := failure(t, func(tb testing.TB) { w.next(tb, "step", func(e Event) bool { return e.Type == EvStep }) }); got != "no step event: the run ended first" {
+		t.Errorf("waiting after the run's end: %q", got)
+	}
+	if got := failure(t, func(tb testing.TB) { newGateEval().reached(tb, r) }); got != "the run ended before its first evaluation" {
+		t.Errorf("gate of a run without evaluations: %q", got)
+	}
+	if got := failure(t, func(tb testing.TB) { waitRun(tb, r) }); got != "" {
+		t.Errorf("waitRun of an ended run: %q", got)
+	}
+}

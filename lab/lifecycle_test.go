@@ -22,7 +22,7 @@ import (
 func follow(t *testing.T, r *Run, on func(Event)) []Event {
 	t.Helper()
 	var all []Event
-	deadline := time.After(2 * time.Minute)
+	deadline := time.After(waitLimit)
 	for {
 		select {
 		case <-r.Events.Notify():
@@ -35,7 +35,7 @@ func follow(t *testing.T, r *Run, on func(Event)) []Event {
 			}
 			return all
 		case <-deadline:
-			t.Fatal("the run did not end")
+			t.Fatalf("the run did not end within %v; goroutines:\n%s", waitLimit, goroutines())
 		}
 		for _, e := range r.Events.Drain(nil) {
 			all = append(all, e)
@@ -81,7 +81,7 @@ func TestRunLock(t *testing.T) {
 		t.Fatalf("lock of a training run: %+v, live %v", l, ok)
 	}
 	r.Do(Action{Kind: ActStop})
-	if s, _ := r.Wait(); s.State != "stopped" {
+	if s, _ := waitRun(t, r); s.State != "stopped" {
 		t.Fatalf("state %q", s.State)
 	}
 	noLock(t, r.Dir, "stopped")
@@ -96,7 +96,7 @@ func TestRunLock(t *testing.T) {
 		t.Errorf("lock %+v, want mode %s", l, LockTUI)
 	}
 	cancel()
-	if _, err := r.Wait(); !errors.Is(err, ErrInterrupted) {
+	if _, err := waitRun(t, r); !errors.Is(err, ErrInterrupted) {
 		t.Fatalf("got %v", err)
 	}
 	noLock(t, r.Dir, "interrupted")
@@ -325,7 +325,7 @@ func TestLockHeartbeat(t *testing.T) {
 		t.Error("the training run did not refresh its lock")
 	}
 	r.Do(Action{Kind: ActStop})
-	r.Wait()
+	waitRun(t, r)
 	noLock(t, r.Dir, "stopped")
 
 	// stop returns once the goroutine has ended: no beat after it
@@ -465,7 +465,7 @@ func TestManualSoupIsASideJob(t *testing.T) {
 			t.Errorf("step %d after the soup in phase %q", e.Step, e.Phase)
 		}
 	})
-	s, err := r.Wait()
+	s, err := waitRun(t, r)
 	if err != nil || s.State != "finished" || s.Steps != int64(len(want)) {
 		t.Fatalf("souped run: state %q, %d steps, err %v (want finished after %d)", s.State, s.Steps, err, len(want))
 	}
@@ -549,7 +549,7 @@ func TestPauseAndStopDuringASoup(t *testing.T) {
 			resume, paused = e, false
 		}
 	})
-	s, err := r.Wait()
+	s, err := waitRun(t, r)
 	if err != nil || s.State != "stopped" {
 		t.Fatalf("stop during a soup: state %q, err %v", s.State, err)
 	}
@@ -585,7 +585,7 @@ func TestPauseAndStopDuringASoup(t *testing.T) {
 		t.Fatal(err)
 	}
 	follow(t, r, nil)
-	s, err = r.Wait()
+	s, err = waitRun(t, r)
 	if err != nil || s.State != "finished" || s.Soup == nil || s.Soup.FromStep != 10 || s.Steps != 10 {
 		t.Fatalf("resumed soup: state %q, steps %d, soup %+v, err %v", s.State, s.Steps, s.Soup, err)
 	}

@@ -62,7 +62,7 @@ func runToEnd(t *testing.T, p RunParams) (RunSummary, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r.Wait()
+	return waitRun(t, r)
 }
 
 // losses reads (step, loss) from a run's metrics.jsonl.
@@ -643,49 +643,31 @@ func TestActions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor := func(what string, ok func(Event) bool) Event {
-		t.Helper()
-		deadline := time.After(60 * time.Second)
-		var buf []Event
-		for {
-			select {
-			case <-r.Events.Notify():
-				buf = r.Events.Drain(buf[:0])
-				for _, e := range buf {
-					if ok(e) {
-						return e
-					}
-				}
-			case <-deadline:
-				t.Fatalf("no %s event", what)
-			}
-		}
-	}
-	waitFor("step 3", func(e Event) bool { return e.Type == EvStep && e.Step >= 3 })
+	w := runWatch{r: r}
+	w.next(t, "step 3", func(e Event) bool { return e.Type == EvStep && e.Step >= 3 })
 	r.Do(Action{Kind: ActPause})
-	p := waitFor("paused", func(e Event) bool { return e.Type == EvPhase && e.Message == "paused" })
-	time.Sleep(100 * time.Millisecond)
-	if n := r.Events.Drain(nil); len(n) > 0 {
-		for _, e := range n {
-			if e.Type == EvStep && e.Step > p.Step {
-				t.Fatalf("step %d ran while paused at %d", e.Step, p.Step)
-			}
+	p := w.next(t, "paused", func(e Event) bool { return e.Type == EvPhase && e.Message == "paused" })
+	time.Sleep(100 * time.Millisecond) // steps that ran while paused would be published by now
+	for _, e := range r.Events.Drain(w.buf) {
+		if e.Type == EvStep && e.Step > p.Step {
+			t.Fatalf("step %d ran while paused at %d", e.Step, p.Step)
 		}
 	}
+	w.buf = nil
 	r.Do(Action{Kind: ActCheckpoint})
-	ck := waitFor("checkpoint", func(e Event) bool { return e.Type == EvCheckpoint })
+	ck := w.next(t, "checkpoint", func(e Event) bool { return e.Type == EvCheckpoint })
 	if _, err := os.Stat(filepath.Join(ck.Checkpoint, StateFile)); err != nil {
 		t.Errorf("checkpoint now: %v", err)
 	}
 	r.Do(Action{Kind: ActSwitchMix, Mix: []data.SourceSpec{{Name: "qa", TargetRatio: 1, Paths: []string{"builtin:qa"}}}})
 	r.Do(Action{Kind: ActResume})
-	sw := waitFor("switched mix", func(e Event) bool { return e.Type == EvPhase && e.Message == "switched mix" })
+	sw := w.next(t, "switched mix", func(e Event) bool { return e.Type == EvPhase && e.Message == "switched mix" })
 	if len(sw.Mix) != 2 || sw.Mix[0].TargetRatio != 0 {
 		t.Errorf("mix after switch: %+v", sw.Mix)
 	}
-	waitFor("step after resume", func(e Event) bool { return e.Type == EvStep && e.Step > p.Step+2 })
+	w.next(t, "step after resume", func(e Event) bool { return e.Type == EvStep && e.Step > p.Step+2 })
 	r.Do(Action{Kind: ActStop})
-	s, err := r.Wait()
+	s, err := waitRun(t, r)
 	if err != nil || s.State != "stopped" {
 		t.Fatalf("stop: state %q, err %v", s.State, err)
 	}
@@ -703,15 +685,10 @@ func TestInterruptCheckpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		<-r.Events.Notify()
-		evs := r.Events.Drain(nil)
-		if len(evs) > 0 && evs[len(evs)-1].Step >= 2 {
-			break
-		}
-	}
+	w := runWatch{r: r}
+	w.next(t, "step 2", func(e Event) bool { return e.Type == EvStep && e.Step >= 2 })
 	cancel()
-	s, err := r.Wait()
+	s, err := waitRun(t, r)
 	if !errors.Is(err, ErrInterrupted) || s.State != "interrupted" {
 		t.Fatalf("got state %q, err %v", s.State, err)
 	}
@@ -762,7 +739,7 @@ func TestNewRunRefusesAnExistingRun(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := r.Wait(); err != nil {
+				if _, err := waitRun(t, r); err != nil {
 					t.Fatal(err)
 				}
 				return
@@ -789,7 +766,7 @@ func TestNewRunRefusesAnExistingRun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.Wait(); err != nil {
+		if _, err := waitRun(t, r); err != nil {
 			t.Fatal(err)
 		}
 		dirs[r.Dir] = true
@@ -861,14 +838,10 @@ func TestResumeFromBF16Warns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for {
-			<-r.Events.Notify()
-			if evs := r.Events.Drain(nil); len(evs) > 0 && evs[len(evs)-1].Step >= 2 {
-				break
-			}
-		}
+		w := runWatch{r: r}
+		w.next(t, "step 2", func(e Event) bool { return e.Type == EvStep && e.Step >= 2 })
 		cancel()
-		if _, err := r.Wait(); !errors.Is(err, ErrInterrupted) {
+		if _, err := waitRun(t, r); !errors.Is(err, ErrInterrupted) {
 			t.Fatalf("%s: %v", dtype, err)
 		}
 		ctx, cancel = context.WithCancel(context.Background())
@@ -877,7 +850,7 @@ func TestResumeFromBF16Warns(t *testing.T) {
 			t.Fatal(err)
 		}
 		cancel()
-		r.Wait()
+		waitRun(t, r)
 		b, err := os.ReadFile(filepath.Join(root, "int", EventsFile))
 		if err != nil {
 			t.Fatal(err)
@@ -1026,14 +999,10 @@ func TestSummarySaysWhichEvaluation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for evaluated := false; !evaluated; {
-		<-r.Events.Notify()
-		for _, e := range r.Events.Drain(nil) {
-			evaluated = evaluated || e.Type == EvEval
-		}
-	}
+	w := runWatch{r: r}
+	w.next(t, "eval", func(e Event) bool { return e.Type == EvEval })
 	cancel()
-	s, err = r.Wait()
+	s, err = waitRun(t, r)
 	if !errors.Is(err, ErrInterrupted) {
 		t.Fatalf("got %v, want ErrInterrupted", err)
 	}
@@ -1060,25 +1029,10 @@ func TestActionsThatChangeNothingAreAnswered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf []Event
+	w := runWatch{r: r}
 	next := func(what string, ok func(Event) bool) Event {
 		t.Helper()
-		deadline := time.After(60 * time.Second)
-		for {
-			for len(buf) > 0 {
-				e := buf[0]
-				buf = buf[1:]
-				if ok(e) {
-					return e
-				}
-			}
-			select {
-			case <-r.Events.Notify():
-				buf = r.Events.Drain(buf)
-			case <-deadline:
-				t.Fatalf("no %s event", what)
-			}
-		}
+		return w.next(t, what, ok)
 	}
 	warning := func(what string) Event {
 		t.Helper()
@@ -1130,7 +1084,7 @@ func TestActionsThatChangeNothingAreAnswered(t *testing.T) {
 		t.Errorf("anneal while annealing: %+v", e)
 	}
 	r.Do(Action{Kind: ActStop})
-	if s, err := r.Wait(); err != nil || s.State != "stopped" {
+	if s, err := waitRun(t, r); err != nil || s.State != "stopped" {
 		t.Fatalf("stop: state %q, err %v", s.State, err)
 	}
 }
@@ -1148,29 +1102,14 @@ func TestEvaluateTwiceAtAStepIsAnswered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf []Event
-	next := func(r *Run, what string, ok func(Event) bool) Event {
+	w := &runWatch{r: r}
+	next := func(w *runWatch, what string, ok func(Event) bool) Event {
 		t.Helper()
-		deadline := time.After(60 * time.Second)
-		for {
-			for len(buf) > 0 {
-				e := buf[0]
-				buf = buf[1:]
-				if ok(e) {
-					return e
-				}
-			}
-			select {
-			case <-r.Events.Notify():
-				buf = r.Events.Drain(buf)
-			case <-deadline:
-				t.Fatalf("no %s event", what)
-			}
-		}
+		return w.next(t, what, ok)
 	}
-	answer := func(r *Run, what string) Event {
+	answer := func(w *runWatch, what string) Event {
 		t.Helper()
-		return next(r, what, func(e Event) bool { return e.Type == EvWarning || e.Type == EvEval })
+		return next(w, what, func(e Event) bool { return e.Type == EvWarning || e.Type == EvEval })
 	}
 	evalsFile := filepath.Join(root, "ev", EvalsFile)
 	records := func(step int64) int {
@@ -1188,59 +1127,59 @@ func TestEvaluateTwiceAtAStepIsAnswered(t *testing.T) {
 		}
 		return n
 	}
-	next(r, "step 3", func(e Event) bool { return e.Type == EvStep && e.Step >= 3 })
+	next(w, "step 3", func(e Event) bool { return e.Type == EvStep && e.Step >= 3 })
 	r.Do(Action{Kind: ActPause})
-	p := next(r, "paused", func(e Event) bool { return e.Type == EvPhase && e.Message == "paused" })
+	p := next(w, "paused", func(e Event) bool { return e.Type == EvPhase && e.Message == "paused" })
 	r.Do(Action{Kind: ActEval})
-	if e := answer(r, "eval"); e.Type != EvEval || e.Message != "requested" || e.Step != p.Step {
+	if e := answer(w, "eval"); e.Type != EvEval || e.Message != "requested" || e.Step != p.Step {
 		t.Fatalf("evaluate at step %d: %+v", p.Step, e)
 	}
 	r.Do(Action{Kind: ActEval})
 	want := fmt.Sprintf("evaluate: step %d is evaluated already (requested); its scores are in %s (step %d); nothing evaluated", p.Step, evalsFile, p.Step)
-	if e := answer(r, "second eval"); e.Type != EvWarning || e.Message != want || e.Step != p.Step {
+	if e := answer(w, "second eval"); e.Type != EvWarning || e.Message != want || e.Step != p.Step {
 		t.Errorf("a second evaluation at step %d: %+v, want the warning %q", p.Step, e, want)
 	}
 	if ev.calls != 1 || records(p.Step) != 1 {
 		t.Errorf("step %d evaluated %d times, %d records in evals.jsonl; want 1 and 1", p.Step, ev.calls, records(p.Step))
 	}
 	r.Do(Action{Kind: ActStop}) // its checkpoint is at the evaluated step
-	if s, err := r.Wait(); err != nil || s.State != "stopped" || s.Steps != p.Step {
+	if s, err := waitRun(t, r); err != nil || s.State != "stopped" || s.Steps != p.Step {
 		t.Fatalf("stop: state %q at step %d, err %v; want stopped at %d", s.State, s.Steps, err, p.Step)
 	}
 
-	buf = nil
 	r, err = StartRun(context.Background(), RunParams{ResumeDir: filepath.Join(root, "ev"), Evaluator: ev, PeakFLOPS: 1e11})
 	if err != nil {
 		t.Fatal(err)
 	}
+	w = &runWatch{r: r}
 	// read back from evals.jsonl before the run's first step (set before its
 	// goroutine starts, not written while no evaluation is asked for)
 	if r.evalStep != p.Step || r.evalWhy != "requested" {
 		t.Errorf("resumed at step %d: evaluated at step %d (%q), want %d (requested)", p.Step, r.evalStep, r.evalWhy, p.Step)
 	}
 	r.Do(Action{Kind: ActPause})
-	q := next(r, "paused", func(e Event) bool { return e.Type == EvPhase && e.Message == "paused" })
+	q := next(w, "paused", func(e Event) bool { return e.Type == EvPhase && e.Message == "paused" })
 	r.Do(Action{Kind: ActEval})
 	if q.Step == p.Step {
-		if e := answer(r, "eval after resume"); e.Type != EvWarning || e.Message != want {
+		if e := answer(w, "eval after resume"); e.Type != EvWarning || e.Message != want {
 			t.Errorf("resumed at step %d, evaluated before: %+v, want the warning %q", p.Step, e, want)
 		}
-	} else if e := answer(r, "eval after resume"); e.Type != EvEval || e.Step != q.Step {
+	} else if e := answer(w, "eval after resume"); e.Type != EvEval || e.Step != q.Step {
 		t.Errorf("evaluate at step %d: %+v", q.Step, e)
 	}
 	r.Do(Action{Kind: ActResume})
-	s := next(r, "a step", func(e Event) bool { return e.Type == EvStep })
+	s := next(w, "a step", func(e Event) bool { return e.Type == EvStep })
 	r.Do(Action{Kind: ActPause})
-	next(r, "paused", func(e Event) bool { return e.Type == EvPhase && e.Message == "paused" })
+	next(w, "paused", func(e Event) bool { return e.Type == EvPhase && e.Message == "paused" })
 	r.Do(Action{Kind: ActEval})
-	if e := answer(r, "eval at a later step"); e.Type != EvEval || e.Step < s.Step {
+	if e := answer(w, "eval at a later step"); e.Type != EvEval || e.Step < s.Step {
 		t.Errorf("evaluate after step %d: %+v, want an evaluation", s.Step, e)
 	}
 	if records(p.Step) != 1 {
 		t.Errorf("%d records at step %d, want 1", records(p.Step), p.Step)
 	}
 	r.Do(Action{Kind: ActStop})
-	if _, err := r.Wait(); err != nil {
+	if _, err := waitRun(t, r); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -1285,7 +1224,7 @@ func TestCheckpointAtTheResumedStepIsAnswered(t *testing.T) {
 			r.Do(Action{Kind: ActStop})
 		}
 	})
-	s, err := r.Wait()
+	s, err := waitRun(t, r)
 	if err != nil || s.State != "stopped" {
 		t.Fatalf("stop: state %q, err %v", s.State, err)
 	}
@@ -1324,7 +1263,7 @@ func TestCheckpointAtTheResumedStepIsAnswered(t *testing.T) {
 			t.Errorf("%s written again (%v)", ck, err)
 		}
 	}
-	if _, err := r.Wait(); err != nil {
+	if _, err := waitRun(t, r); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -1350,7 +1289,7 @@ func TestResumedSummaryHasTheResumedStepsEvaluation(t *testing.T) {
 			r.Do(Action{Kind: ActStop})
 		}
 	})
-	s, err := r.Wait()
+	s, err := waitRun(t, r)
 	if err != nil || s.State != "stopped" || len(scores) == 0 {
 		t.Fatalf("stop: state %q, scores %v, err %v", s.State, scores, err)
 	}
@@ -1364,7 +1303,7 @@ func TestResumedSummaryHasTheResumedStepsEvaluation(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Do(Action{Kind: ActStop})
-	s2, err := r.Wait()
+	s2, err := waitRun(t, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1435,7 +1374,7 @@ func TestInterruptedEvaluationIsMadeOnResume(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, _ := r.Wait()
+		s, _ := waitRun(t, r)
 		cancel()
 		if s.State != "interrupted" || s.Steps != 4 {
 			t.Fatalf("interval %s: the run interrupted in its last evaluation ended %s at step %d, want interrupted at 4", iv, s.State, s.Steps)
@@ -1465,7 +1404,7 @@ func TestInterruptedBeforeAnnealIsMadeOnResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, _ := r.Wait(); s.State != "interrupted" || s.Steps != 4 || s.Annealed {
+	if s, _ := waitRun(t, r); s.State != "interrupted" || s.Steps != 4 || s.Annealed {
 		t.Fatalf("ended %s at step %d, annealed %v; want interrupted at 4 before the anneal", s.State, s.Steps, s.Annealed)
 	}
 	ev := &fakeEval{}
