@@ -3,14 +3,20 @@
 package main
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/olmolab/olmolab/lab"
 )
+
+// childLimit bounds an olmolab child process of a test (about 10 s here;
+// under the race detector on a loaded machine, several times that).
+const childLimit = 5 * time.Minute
 
 // TestBatchPeakMemoryWithinEstimate runs `olmolab --batch` (this test binary
 // as olmolab) on a small but not trivial run, olmo2_14M with dolma2's 100K
@@ -53,8 +59,15 @@ checkpoint: {interval: 0}
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(selfAsOlmolab(t), "--batch", recipe, "--runs", filepath.Join(dir, "runs"))
+	// about 10 s; a child that hangs is killed and the test says so, rather
+	// than holding the package until go test's -timeout
+	ctx, cancel := context.WithTimeout(context.Background(), childLimit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, selfAsOlmolab(t), "--batch", recipe, "--runs", filepath.Join(dir, "runs"))
 	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("olmolab --batch did not end within %v; killed:\n%s", childLimit, out)
+	}
 	if err != nil {
 		t.Fatalf("olmolab --batch: %v\n%s", err, out)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/olmolab/olmolab/lab"
 	"github.com/olmolab/olmolab/model"
+	"github.com/olmolab/olmolab/tui"
 )
 
 // TestSessionMemoryLimit: while the interactive lab trains a run, the Go
@@ -35,8 +36,7 @@ func TestSessionMemoryLimit(t *testing.T) {
 	if lo, hi := lab.SoftMemoryLimit(need)+256<<20, lab.SoftMemoryLimit(need)+2<<30; limit < lo || limit > hi {
 		t.Errorf("while a run of need %d MiB trains: limit %d MiB, want %d to %d MiB", need>>20, limit>>20, lo>>20, hi>>20)
 	}
-	r.Do(lab.Action{Kind: lab.ActStop})
-	<-r.Done()
+	stopRun(t, r)
 	deadline := time.Now().Add(10 * time.Second)
 	for debug.SetMemoryLimit(-1) != math.MaxInt64 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -54,8 +54,7 @@ func TestSessionMemoryLimit(t *testing.T) {
 	if got := debug.SetMemoryLimit(-1); got != 1<<30 {
 		t.Errorf("with GOMEMLIMIT=1GiB: limit %d MiB", got>>20)
 	}
-	r.Do(lab.Action{Kind: lab.ActStop})
-	<-r.Done()
+	stopRun(t, r)
 }
 
 // TestSessionReturnsRunMemory: when a run of the interactive lab ends, the
@@ -82,8 +81,7 @@ func TestSessionReturnsRunMemory(t *testing.T) {
 	if during := goMemoryInUse(); during < before+engine {
 		t.Fatalf("while the run trains the process holds %d MiB more, less than its engine's %d MiB", (during-before)>>20, engine>>20)
 	}
-	r.Do(lab.Action{Kind: lab.ActStop})
-	<-r.Done()
+	stopRun(t, r)
 	deadline := time.Now().Add(5 * time.Second)
 	after := goMemoryInUse()
 	for ; after > before+engine/4 && time.Now().Before(deadline); after = goMemoryInUse() {
@@ -93,6 +91,26 @@ func TestSessionReturnsRunMemory(t *testing.T) {
 		t.Errorf("after the run ended the process holds %d MiB more than before it, of an engine of %d MiB", (after-before)>>20, engine>>20)
 	}
 	runtime.KeepAlive(r) // as the UI keeps its finished run
+}
+
+// waitLimit bounds a test's wait for a run's end: one that hangs fails the
+// test, with the goroutines' stacks, instead of holding the package until go
+// test's -timeout.
+const waitLimit = 2 * time.Minute
+
+// stopRun stops r and waits for its end, failing t if it has not ended
+// within waitLimit (a stop is applied after the step that is running).
+func stopRun(t *testing.T, r tui.Run) {
+	t.Helper()
+	if err := r.Do(lab.Action{Kind: lab.ActStop}); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	select {
+	case <-r.Done():
+	case <-time.After(waitLimit):
+		buf := make([]byte, 1<<20)
+		t.Fatalf("the run did not end within %v of its stop; goroutines:\n%s", waitLimit, buf[:runtime.Stack(buf, true)])
+	}
 }
 
 func mustConfig(t *testing.T, preset string) model.Config {

@@ -94,7 +94,11 @@ func TestTakeOver(t *testing.T) {
 		t.Fatal("t did not ask")
 	}
 	_, cmd := m.Update(keyMsg("enter"))
-	<-exited
+	select { // Interrupt kills it at once; unkilled, it would go on for 30 s
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the headless process was not interrupted")
+	}
 	_, cmd = m.Update(cmd()) // the process has exited: resume here
 	m.Update(cmd())
 	if resumed != dir || m.live == nil || m.cur != m.liveData {
