@@ -439,19 +439,23 @@ func TestManualSoupIsASideJob(t *testing.T) {
 	}
 	want := losses(t, filepath.Join(root, "plain"))
 
-	r, err := StartRun(context.Background(), RunParams{Recipe: parseTiny(t, over...), RunsDir: root, Name: "souped", Evaluator: &fakeEval{}, PeakFLOPS: 1e11})
+	// The pause is sent while the run is held in its evaluation at step 3
+	// (evaluations leave the weights and the data order alone), so it
+	// comes at step 3: sent on reading a step's event, it came after the
+	// run's last step when the test was that late, and there was no soup.
+	gate := newGateEval()
+	r, err := StartRun(context.Background(), RunParams{Recipe: parseTiny(t, append(over, "eval.interval=3")...), RunsDir: root, Name: "souped", Evaluator: gate, PeakFLOPS: 1e11})
 	if err != nil {
 		t.Fatal(err)
 	}
-	asked := false
+	gate.reached(t, r)
+	r.Do(Action{Kind: ActPause})
+	gate.open()
 	var pausedAt int64
 	var soupDone *Event
 	var ingLast map[string]Event = map[string]Event{}
 	evs := follow(t, r, func(e Event) {
 		switch {
-		case e.Type == EvStep && e.Run == r.Name && e.Step >= 3 && !asked:
-			asked = true
-			r.Do(Action{Kind: ActPause})
 		case e.Type == EvPhase && e.Message == "paused" && pausedAt == 0:
 			pausedAt = e.Step
 			r.Do(Action{Kind: ActSoup, K: 2, Tokens: 1000, Seeds: []uint64{5, 6}})
@@ -468,6 +472,9 @@ func TestManualSoupIsASideJob(t *testing.T) {
 	s, err := waitRun(t, r)
 	if err != nil || s.State != "finished" || s.Steps != int64(len(want)) {
 		t.Fatalf("souped run: state %q, %d steps, err %v (want finished after %d)", s.State, s.Steps, err, len(want))
+	}
+	if pausedAt != 3 {
+		t.Fatalf("paused at step %d, want 3", pausedAt)
 	}
 	if soupDone == nil || soupDone.Phase != "stage1" || !strings.Contains(soupDone.Message, "stage1 goes on from step") {
 		t.Fatalf("soup done event: %+v", soupDone)
