@@ -144,6 +144,10 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err := res.WriteTable(stdout); err != nil {
 		return err
 	}
+	if res.Truncated > 0 && res.Context < cfg.MaxPositionEmbeddings {
+		// the cut is --seq's (512 by default), not the model's positions
+		fmt.Fprintf(stdout, "HINT: --seq %d scores them whole (the model has %d positions)\n", min(res.Longest, cfg.MaxPositionEmbeddings), cfg.MaxPositionEmbeddings)
+	}
 	if *jsonOut != "" {
 		var sb strings.Builder
 		if err := res.WriteJSON(&sb); err != nil {

@@ -218,9 +218,18 @@ func TestEvalLimitAndSplit(t *testing.T) {
 		code int
 		want string // a line of stdout (fields joined by one space), or of stderr when code != 0
 	}{
-		{"dump", []string{"--tasks", dump, "--limit", "3"}, 0, "arc_easy rc olmes 3 acc_per_char"},
-		{"olmes task on its split", []string{"--tasks", "piqa", "--limit", "4"}, 0, "piqa rc olmes 4 acc_per_char"},
-		{"another split", []string{"--tasks", "arc_easy", "--split", "validation", "--limit", "2"}, 0, "arc_easy rc olmes 2 acc_per_char"},
+		{"dump", []string{"--tasks", dump, "--limit", "3"}, 0, "arc_easy rc olmes validation 3 acc_per_char"},
+		// the table names the split each benchmark was scored on (it was in
+		// --json only, so validation scores read as OLMES's test figures)
+		{"olmes task on its split", []string{"--tasks", "piqa", "--limit", "4"}, 0, "task form group split n primary score"},
+		{"olmes task on its split, row", []string{"--tasks", "piqa", "--limit", "4"}, 0, "piqa rc olmes validation 4 acc_per_char"},
+		{"another split", []string{"--tasks", "arc_easy", "--split", "validation", "--limit", "2"}, 0, "arc_easy rc olmes validation 2 acc_per_char"},
+		{"built-in beside a benchmark", []string{"--tasks", "arith,arc_easy", "--split", "validation", "--limit", "2"}, 0, "arith rc unseen - 2 acc_raw"},
+		// requests cut to --seq are counted against --seq, not "the model's
+		// context" (4096 positions here), and the way to score them whole is named
+		{"truncated to --seq", []string{"--tasks", "arc_easy", "--split", "validation", "--limit", "2"}, 0,
+			"are longer than the 64-token context and were scored on their last 64 tokens, few-shot examples and question cut away"},
+		{"truncated to --seq, hint", []string{"--tasks", "arc_easy", "--split", "validation", "--limit", "2"}, 0, "HINT: --seq"},
 		{"missing split", []string{"--tasks", "arc_easy"}, 2, "score that one instead of the test split with olmolab eval --split validation, or in a run with eval.split: validation in its recipe"},
 		{"bad split", []string{"--tasks", "arc_easy", "--split", "dev"}, 2, `eval: --split "dev": want train, validation or test`},
 	} {
@@ -624,7 +633,7 @@ func TestEvalRunSplit(t *testing.T) {
 		{"run's split", "split", nil, 0, "OLMES benchmarks on the validation split: the run's eval.split (" + filepath.Join(runs, "split", "recipe.yaml") + "); --split overrides it"},
 		{"--split over it", "split", []string{"--split", "test"}, 2, "no test split of arc_easy"},
 		{"run without eval.split", "own", nil, 2, "no test split of arc_easy"},
-		{"--split without the run's", "own", []string{"--split", "validation"}, 0, "arc_easy rc olmes 2 acc_per_char"},
+		{"--split without the run's", "own", []string{"--split", "validation"}, 0, "arc_easy rc olmes validation 2 acc_per_char"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var out, errb bytes.Buffer

@@ -1,11 +1,13 @@
 package olmes
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -60,6 +62,9 @@ type Results struct {
 	// cut on the left to fit the context length (their scores differ from a longer-context evaluation).
 	Longest   int `json:"longest_input"`
 	Truncated int `json:"truncated"`
+	// Context is the context length in tokens that inputs were left-truncated to (EvalOptions.MaxLength, or the
+	// backend's T).
+	Context int `json:"context"`
 	// Batch is the (B,T) micro-batch the requests were scored in (see EvalOptions.Reshape).
 	Batch [2]int `json:"batch"`
 	// Notes are the tasks' Notes: where their requests differ from OLMES's.
@@ -117,7 +122,7 @@ func Evaluate(ctx context.Context, be model.Backend, tok data.Tokenizer, tasks [
 	if err != nil {
 		return Results{}, err
 	}
-	res := Results{Backend: be.Name(), Requests: st.Requests, AllRequests: all, Forwards: st.Forwards, Longest: st.Longest, Truncated: st.Trunc}
+	res := Results{Backend: be.Name(), Requests: st.Requests, AllRequests: all, Forwards: st.Forwards, Longest: st.Longest, Truncated: st.Trunc, Context: st.MaxLen}
 	for _, t := range tasks {
 		res.Notes = append(res.Notes, t.Notes...)
 	}
@@ -186,9 +191,20 @@ func (r Results) WriteTable(w io.Writer) error {
 			break
 		}
 	}
-	fmt.Fprintf(tw, "task\tform\tgroup\tn\tprimary\tscore\t%s\t\n", strings.Join(cols, "\t"))
+	// the split an OLMES benchmark was scored on: a validation split's scores
+	// are not OLMES's published test-split figures (the run summary's column)
+	split := slices.ContainsFunc(r.Scores, func(s Score) bool { return s.Split != "" })
+	splitHead := ""
+	if split {
+		splitHead = "split\t"
+	}
+	fmt.Fprintf(tw, "task\tform\tgroup\t%sn\tprimary\tscore\t%s\t\n", splitHead, strings.Join(cols, "\t"))
 	for _, s := range r.Scores {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%.4f\t", s.Task, s.Formulation, s.Group, s.Instances, s.Primary, s.PrimaryScore())
+		fmt.Fprintf(tw, "%s\t%s\t%s\t", s.Task, s.Formulation, s.Group)
+		if split {
+			fmt.Fprintf(tw, "%s\t", cmp.Or(s.Split, "-"))
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%.4f\t", s.Instances, s.Primary, s.PrimaryScore())
 		for _, c := range cols {
 			if v, ok := s.Metrics[c]; ok {
 				fmt.Fprintf(tw, "%.4f\t", v)
@@ -218,7 +234,8 @@ func (r Results) WriteTable(w io.Writer) error {
 		}
 	}
 	if r.Truncated > 0 {
-		_, err := fmt.Fprintf(w, "warning: %d requests were left-truncated to the model's context (longest input %d tokens)\n", r.Truncated, r.Longest)
+		_, err := fmt.Fprintf(w, "warning: %d requests are longer than the %d-token context and were scored on their last %d tokens, few-shot examples and question cut away (longest input %d tokens)\n",
+			r.Truncated, r.Context, r.Context, r.Longest)
 		return err
 	}
 	return nil

@@ -103,6 +103,7 @@ type scoreStats struct {
 	Tokens   int // input tokens (non-padding) fed
 	Longest  int // longest input before truncation: len(ctx + cont) − 1
 	Trunc    int // requests left-truncated to fit the context length
+	MaxLen   int // the context length inputs were cut to
 }
 
 // scoreRequests returns, for each encoded request, the summed log-probability of its continuation and its
@@ -120,6 +121,7 @@ func scoreRequests(ctx context.Context, be model.Backend, reqs []encodedReq, max
 	dst := make([]float32, B*T)   // (B,T)
 	var st scoreStats
 	st.Requests = len(reqs)
+	st.MaxLen = maxLen
 	for lo := 0; lo < len(reqs); lo += B {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, st, err
