@@ -213,8 +213,11 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		if start, err = loadCheckpoint(rec.LoadPath); err != nil {
 			return nil, &InputError{fmt.Errorf("%s: load_path: %w", rec.Path, err)}
 		}
-		if start.Config.NumParams() != cfg.NumParams() || start.Config.HiddenSize != cfg.HiddenSize || start.Config.NumHiddenLayers != cfg.NumHiddenLayers {
-			return nil, &InputError{fmt.Errorf("%s: load_path %s holds a different model (%d params) than the recipe's (%d)", rec.Path, rec.LoadPath, start.Config.NumParams(), cfg.NumParams())}
+		// every size and the attention split: the same tensor shapes with
+		// other head counts load without complaint and compute another model
+		if diffs := start.Config.ShapeDiffs(cfg, "recipe's"); len(diffs) > 0 {
+			return nil, &InputError{fmt.Errorf("%s: load_path: %s holds another model than the recipe's: %s\nHINT: set the recipe's model to the checkpoint's (its config.json), or point load_path at a checkpoint of the recipe's model",
+				rec.Path, filepath.Join(start.Dir, "config.json"), strings.Join(diffs, ", "))}
 		}
 	}
 

@@ -1435,3 +1435,39 @@ func evalWhys(t *testing.T, dir string) []string {
 	}
 	return got
 }
+
+// TestLoadPathOfAnotherModel: a load_path checkpoint whose config.json
+// describes another model than the recipe's is refused before anything
+// trains, naming the fields that differ. It was compared by parameter count,
+// hidden size and layers only, so a checkpoint of 4 heads of 16 loaded into a
+// recipe of 2 heads of 32 (the same tensor shapes) trained silently on
+// weights whose attention heads were split otherwise.
+func TestLoadPathOfAnotherModel(t *testing.T) {
+	root := t.TempDir()
+	if _, err := runToEnd(t, RunParams{Recipe: parseTiny(t, "max_tokens=512"), RunsDir: root, Name: "s1"}); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := LatestCheckpoint(filepath.Join(root, "s1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		set  []string
+		want string
+	}{
+		{[]string{"model.num_attention_heads=2", "model.head_dim=32"},
+			"holds another model than the recipe's: num_attention_heads 4 (the recipe's 2), num_key_value_heads 4 (the recipe's 2), head_dim 16 (the recipe's 32)"},
+		{[]string{"model.intermediate_size=256"}, "intermediate_size 192 (the recipe's 256)"},
+		{[]string{"model.hidden_size=128"}, "hidden_size 64 (the recipe's 128)"},
+	} {
+		rec := parseTiny(t, append([]string{"load_path=" + ck, "max_tokens=512"}, c.set...)...)
+		r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "s2-" + strings.Join(c.set, "-"), PeakFLOPS: 1e11})
+		if err == nil {
+			_, err = r.Wait()
+		}
+		var ie *InputError
+		if err == nil || !errors.As(err, &ie) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), filepath.Join(ck, "config.json")) {
+			t.Errorf("%v: got %v, want an input error naming %s and %q", c.set, err, filepath.Join(ck, "config.json"), c.want)
+		}
+	}
+}

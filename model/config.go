@@ -334,3 +334,24 @@ func MarshalConfigJSON(c Config, dtype string) ([]byte, error) {
 	buf.WriteString("}\n")
 	return buf.Bytes(), nil
 }
+
+// ShapeDiffs lists where c and o describe different models, as "field c's
+// value (the <other>'s o's)": the sizes that shape the tensors (caseConfigKeys),
+// the head size and tied embeddings. Configs with none hold each other's weights
+// as the same model; a head count that differs while every tensor's shape
+// agrees splits attention otherwise, which no shape check sees.
+func (c Config) ShapeDiffs(o Config, other string) []string {
+	var out []string
+	for _, k := range caseConfigKeys {
+		if a, b := k.get(c), k.get(o); a != b {
+			out = append(out, fmt.Sprintf("%s %d (the %s %d)", k.key, a, other, b))
+		}
+	}
+	if a, b := c.HeadSize(), o.HeadSize(); a != b {
+		out = append(out, fmt.Sprintf("head_dim %d (the %s %d)", a, other, b))
+	}
+	if c.TieWordEmbeddings != o.TieWordEmbeddings {
+		out = append(out, fmt.Sprintf("tie_word_embeddings %v (the %s %v)", c.TieWordEmbeddings, other, o.TieWordEmbeddings))
+	}
+	return out
+}
