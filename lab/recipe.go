@@ -370,7 +370,11 @@ func (d *decoder) fields(n *yaml.Node, path string, f func(key string, v *yaml.N
 		if !f(k.Value, v) {
 			if k.Line == 0 { // put there by --set: a typo would otherwise change nothing
 				if d.err == nil {
-					d.err = &RecipeError{File: d.file, Field: join(path, k.Value), Msg: "unknown key (from --set); HINT: keys are the recipe's YAML paths, e.g. optimizer.lr, dataset.sources.0.target_ratio (README, Recipes)"}
+					msg := "unknown key (from --set); HINT: keys are the recipe's YAML paths, e.g. optimizer.lr, dataset.sources.0.target_ratio (README, Recipes)"
+					if near := typoOf(k.Value); near != "" { // as in a recipe file
+						msg = fmt.Sprintf("unknown key (from --set); did you mean %q?", join(path, near))
+					}
+					d.err = &RecipeError{File: d.file, Field: join(path, k.Value), Msg: msg}
 				}
 				return
 			}

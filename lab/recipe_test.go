@@ -140,7 +140,11 @@ func TestRecipeOverrideUnknownKey(t *testing.T) {
 		set, want string // want "" parses
 	}{
 		{"optimizer.lrr=1e-3", "tiny.yaml: optimizer.lrr: unknown key (from --set)"},
-		{"nonexistent=1", "tiny.yaml: nonexistent: unknown key (from --set)"},
+		// a near miss names the key it was probably meant to be, as in a
+		// recipe file (README, Recipes); --set said only "unknown key"
+		{"optimizer.lrr=1e-3", `optimizer.lrr: unknown key (from --set); did you mean "optimizer.lr"?`},
+		{"sequence_lenght=64", `sequence_lenght: unknown key (from --set); did you mean "sequence_length"?`},
+		{"nonexistent=1", "tiny.yaml: nonexistent: unknown key (from --set); HINT: keys are the recipe's YAML paths"},
 		{"spikes.sigmaa=5", "tiny.yaml: spikes.sigmaa: unknown key (from --set)"},
 		{"optimizer={lr: 1.0e-3, foo: 1}", "tiny.yaml: optimizer.foo: unknown key (from --set)"},
 		{"spikes.sigma=5", ""},
