@@ -651,3 +651,29 @@ func TestProblemsSayEachHintOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestRatioSumReadable: the normalisation warning gives the ratios' sum as a
+// person wrote it (5 + 0.3 + 0.1 + 0.1 is 5.5), not float64's last digits
+// (it read "sum to 5.499999999999999").
+func TestRatioSumReadable(t *testing.T) {
+	for _, c := range []struct {
+		ratios []float64
+		want   string
+	}{
+		{[]float64{5, 0.3, 0.1, 0.1}, "target_ratio values sum to 5.5, not 1"},
+		{[]float64{0.1, 0.2}, "target_ratio values sum to 0.3, not 1"},
+		{[]float64{1, 1, 1}, "target_ratio values sum to 3, not 1"},
+	} {
+		var specs []SourceSpec
+		for i, r := range c.ratios {
+			specs = append(specs, SourceSpec{Name: fmt.Sprint("s", i), TargetRatio: r})
+		}
+		var got []string
+		if _, err := checkRatios(specs, func(w string) { got = append(got, w) }); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || !strings.Contains(got[0], c.want) {
+			t.Errorf("%v: warnings %q, want one with %q", c.ratios, got, c.want)
+		}
+	}
+}

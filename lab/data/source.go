@@ -586,7 +586,7 @@ func checkRatios(specs []SourceSpec, warn func(string)) ([]float64, error) {
 		return nil, &InputError{Msg: "every target_ratio is zero", Hint: "give at least one source a positive target_ratio"}
 	}
 	if math.Abs(sum-1) > 1e-6 {
-		warn(fmt.Sprintf("data: target_ratio values sum to %g, not 1; normalising them", sum))
+		warn(fmt.Sprintf("data: target_ratio values sum to %.6g, not 1; normalising them", sum)) // 5.5, not 5.499999999999999
 	}
 	out := make([]float64, len(specs))
 	for i, s := range specs {
