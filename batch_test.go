@@ -23,6 +23,8 @@ import (
 func TestBatch(t *testing.T) {
 	runs := t.TempDir()
 	t.Setenv("OLMOLAB_OLMES_DATA", "")
+	aFile := filepath.Join(runs, "notes.txt")
+	os.WriteFile(aFile, []byte("mine"), 0o644)
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -41,6 +43,11 @@ func TestBatch(t *testing.T) {
 		{"name and runs with resume", []string{"--batch", "--resume", "x", "--runs", runs, "--name", "y"}, 2, "--batch --resume: --name, --runs would be ignored"},
 		{"name with a slash", []string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "../out"}, 2, `--batch --name "../out": a run name is one directory name`},
 		{"name ..", []string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", ".."}, 2, `--batch --name ".."`},
+		// a --runs that is a file (or under one) is bad input, named as the
+		// runs directory: it was exit 1 with "mkdir PATH: not a directory"
+		{"runs is a file", []string{"--batch", "testdata/tiny.yaml", "--runs", aFile}, 2, "runs directory " + aFile + ": not a directory"},
+		{"runs under a file", []string{"--batch", "testdata/tiny.yaml", "--runs", filepath.Join(aFile, "r")}, 2, "runs directory " + filepath.Join(aFile, "r") + ": not a directory"},
+		{"runs is a file, with --name", []string{"--batch", "testdata/tiny.yaml", "--runs", aFile, "--name", "x"}, 2, "runs directory " + aFile + ": not a directory"},
 		{"val tokens below a sequence", []string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--set", "eval.val.tokens=16"}, 2,
 			"eval.val.tokens: 16 tokens per source is less than one sequence (sequence_length 32)"},
 		// --batch has no --data: the hint names the variable it reads

@@ -351,6 +351,16 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		if root == "" {
 			root = "runs"
 		}
+		// --runs is the user's path: one that is a file, or under one, is
+		// bad input (exit 2), named as the runs directory
+		if err := os.MkdirAll(root, 0o755); err != nil {
+			r.close()
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, &InputError{fmt.Errorf("runs directory %s: %w; HINT: --runs names the directory that holds run directories", root, err)}
+		}
 		name := p.Name
 		if name == "" {
 			// A fresh directory: two runs of one recipe started in the same
