@@ -409,6 +409,7 @@ type localResult struct {
 	action string // started, resumed, skipped or busy, with ", exit N" when the run failed
 	status sweep.Status
 	exit   int
+	err    string // the run's error line (olmolab: …) when it exited non-zero
 }
 
 // runLocal runs the sweep here: each run is `olmolab --batch` (the command a
@@ -454,7 +455,7 @@ func runLocal(m *sweep.Manifest, k int, stdout, stderr io.Writer) error {
 	rows := make([]statusRow, len(results))
 	var unfinished []string
 	for i, r := range results {
-		rows[i] = statusRow{name: r.run.Name, action: r.action, st: r.status}
+		rows[i] = statusRow{name: r.run.Name, action: r.action, st: r.status, err: r.err}
 		if r.status.State != sweep.Finished {
 			unfinished = append(unfinished, fmt.Sprintf("%s (%s)", r.run.Name, r.status.State))
 		}
@@ -528,6 +529,7 @@ func runOneLocal(ctx context.Context, m *sweep.Manifest, r sweep.Run, logDir str
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw // stdout's JSONL repeats metrics.jsonl and events.jsonl: dropped
 	copied := make(chan struct{})
+	var lastErr string // read after copied is closed
 	go func() {
 		defer close(copied)
 		sc := bufio.NewScanner(pr)
@@ -535,6 +537,9 @@ func runOneLocal(ctx context.Context, m *sweep.Manifest, r sweep.Run, logDir str
 		for sc.Scan() {
 			fmt.Fprintln(logf, sc.Text())
 			out.printf("%s%s\n", tag, sc.Text())
+			if e, ok := strings.CutPrefix(sc.Text(), "olmolab: "); ok {
+				lastErr = e
+			}
 		}
 		io.Copy(io.Discard, pr)
 	}()
@@ -546,6 +551,7 @@ func runOneLocal(ctx context.Context, m *sweep.Manifest, r sweep.Run, logDir str
 	case errors.As(err, &ee):
 		res.exit = ee.ExitCode()
 		res.action += fmt.Sprintf(", exit %d", res.exit)
+		res.err = lastErr
 	case err != nil:
 		res.exit = -1
 		res.action = "failed"
@@ -619,6 +625,7 @@ func sweepStatus(runsDir, prefix string, stdout io.Writer) error {
 type statusRow struct {
 	name, action string
 	st           sweep.Status
+	err          string // why the run's process failed (--local), its note
 }
 
 // writeStatusTable prints a row per run: state, progress, loss (the summary's
@@ -660,6 +667,11 @@ func writeStatusTable(w io.Writer, rows []statusRow, withAction bool) {
 			} else {
 				note = "no checkpoint: starts over"
 			}
+		}
+		if r.err != "" {
+			// a run refused at its start has no directory, so its state reads
+			// pending: the note says why it did not train
+			note = r.err
 		}
 		if withAction {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.name, r.action, st.State, steps, tokens, loss, speed, note)

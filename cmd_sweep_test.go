@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -260,6 +261,11 @@ func TestSweepFailedRun(t *testing.T) {
 		"--set", `dataset.sources.0.paths=["/no/such/dir"]`)
 	if code != exitError || !strings.Contains(stderr, "2 of 2 runs did not finish: tiny-seed1 (pending), tiny-seed2 (pending)") ||
 		!strings.Contains(stdout, "tiny-seed1  started, exit 2  pending") || !strings.Contains(stderr, "/no/such/dir") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	// the table's note says why each run did not train (it was empty, beside
+	// a state of pending)
+	if !regexp.MustCompile(`(?m)^tiny-seed2 +started, exit 2 +pending +- +- +- +- +\S*testdata/tiny.yaml: dataset: data: source "web": /no/such/dir: no such file or directory$`).MatchString(stdout) {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 }
