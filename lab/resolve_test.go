@@ -85,3 +85,32 @@ func writeFile(t *testing.T, path, s string) {
 		t.Fatal(err)
 	}
 }
+
+// TestResolveCheckpointNotAModel: a directory that is neither a checkpoint
+// nor a run is refused saying what it is, where eval said only "open
+// DIR/config.json: no such file or directory": the runs directory itself
+// (the hint names its runs), a run without a checkpoint yet, any other.
+func TestResolveCheckpointNotAModel(t *testing.T) {
+	root := t.TempDir()
+	runs := filepath.Join(root, "runs")
+	writeFile(t, filepath.Join(runs, "a", CkptDir, checkpointName(4), StateFile), "{}")
+	writeFile(t, filepath.Join(runs, "b", CkptDir, checkpointName(4), StateFile), "{}")
+	writeFile(t, filepath.Join(runs, "young", RecipeFile), "name: young\n")
+	writeFile(t, filepath.Join(root, "other", "notes.txt"), "mine")
+	for _, c := range []struct{ path, want string }{
+		{runs, runs + ": not a checkpoint (no config.json) or a run directory (no checkpoints/); HINT: it holds runs: give one, e.g. " + filepath.Join(runs, "a")},
+		{filepath.Join(runs, "young"), filepath.Join(runs, "young") + ": a run directory without a checkpoint yet: nothing to evaluate"},
+		{filepath.Join(root, "other"), filepath.Join(root, "other") + ": not a checkpoint (no config.json) or a run directory (no checkpoints/)"},
+		{filepath.Join(root, "nope"), filepath.Join(root, "nope") + ": no such checkpoint or run directory"},
+	} {
+		got, err := ResolveCheckpoint(c.path)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ResolveCheckpoint(%s) = %q, %v; want an error with %q", c.path, got, err, c.want)
+		}
+	}
+	// a checkpoint directory and a run still resolve
+	writeFile(t, filepath.Join(root, "hf", "config.json"), "{}")
+	if got, err := ResolveCheckpoint(filepath.Join(root, "hf")); err != nil || got != filepath.Join(root, "hf") {
+		t.Errorf("an HF checkpoint: %q, %v", got, err)
+	}
+}

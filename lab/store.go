@@ -754,8 +754,24 @@ func ResolveCheckpoint(path string) (string, error) {
 		}
 		return LatestCheckpoint(path)
 	}
-	if _, err := os.Stat(path); err != nil {
+	st, err := os.Stat(path)
+	if err != nil {
 		return "", fmt.Errorf("%s: no such checkpoint or run directory", path)
+	}
+	if _, err := os.Stat(filepath.Join(path, "config.json")); st.IsDir() && errors.Is(err, fs.ErrNotExist) {
+		// say what the directory is rather than that config.json is missing
+		if _, err := os.Stat(filepath.Join(path, RecipeFile)); err == nil {
+			return "", fmt.Errorf("%s: a run directory without a checkpoint yet: nothing to evaluate", path)
+		}
+		msg := fmt.Sprintf("%s: not a checkpoint (no config.json) or a run directory (no checkpoints/)", path)
+		ents, _ := os.ReadDir(path)
+		for _, e := range ents {
+			if _, err := os.Stat(filepath.Join(path, e.Name(), CkptDir)); e.IsDir() && err == nil {
+				msg += "; HINT: it holds runs: give one, e.g. " + filepath.Join(path, e.Name())
+				break
+			}
+		}
+		return "", errors.New(msg)
 	}
 	return path, nil
 }
