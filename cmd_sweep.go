@@ -608,6 +608,12 @@ func sweepStatus(runsDir, prefix string, stdout io.Writer) error {
 		for j, r := range m.Runs {
 			// the run directory beside the manifest: the runs directory may be mounted elsewhere here
 			rows[j] = statusRow{name: r.Name, st: sweep.ReadStatus(filepath.Join(filepath.Dir(p), r.Name))}
+			if rows[j].st.State == sweep.Pending {
+				// refused at its start (no run directory): its log says why
+				if e := lastAttemptError(sweep.LogDir(filepath.Dir(p), m.Prefix), j, r.Name); e != "" {
+					rows[j].err = "last attempt: " + e
+				}
+			}
 			count[rows[j].st.State]++
 		}
 		var parts []string
@@ -620,6 +626,41 @@ func sweepStatus(runsDir, prefix string, stdout io.Writer) error {
 		writeStatusTable(stdout, rows, false)
 	}
 	return nil
+}
+
+// lastAttemptError is the error line ("olmolab: …", without the prefix) of
+// the last attempt at run i, name, of a sweep, from its log in logDir:
+// --local's NAME.log, else the newest of Slurm's JOB_i.out; "" when that
+// attempt printed none. An attempt starts at a line that --local ("== ") or
+// the sbatch script ("olmolab sweep ") writes.
+func lastAttemptError(logDir string, i int, name string) string {
+	path := filepath.Join(logDir, name+".log")
+	if _, err := os.Stat(path); err != nil {
+		outs, _ := filepath.Glob(filepath.Join(logDir, fmt.Sprintf("*_%d.out", i)))
+		var newest time.Time
+		path = ""
+		for _, o := range outs {
+			if fi, err := os.Stat(o); err == nil && !fi.ModTime().Before(newest) {
+				path, newest = o, fi.ModTime()
+			}
+		}
+	}
+	if path == "" {
+		return ""
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	var last string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "== ") || strings.HasPrefix(l, "olmolab sweep ") {
+			last = ""
+		} else if e, ok := strings.CutPrefix(l, "olmolab: "); ok {
+			last = e
+		}
+	}
+	return last
 }
 
 type statusRow struct {

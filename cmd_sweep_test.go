@@ -268,6 +268,23 @@ func TestSweepFailedRun(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^tiny-seed2 +started, exit 2 +pending +- +- +- +- +\S*testdata/tiny.yaml: dataset: data: source "web": /no/such/dir: no such file or directory$`).MatchString(stdout) {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
+	// --status, which reads no process, finds it in the run's log: a run
+	// refused at its start read "pending" there with no note. A Slurm task's
+	// log (JOB_TASK.out, the newest attempt) says it as well.
+	slurmLog := "olmolab sweep tiny: task 1, run tiny-seed2, on node7, restart 0\nolmolab: recipe.yaml: backend: this build has no CUDA engine\n"
+	os.WriteFile(filepath.Join(runs, "tiny.logs", "1234_1.out"), []byte("olmolab: an older attempt\n"), 0o644)
+	os.Chtimes(filepath.Join(runs, "tiny.logs", "1234_1.out"), time.Now().Add(-time.Hour), time.Now().Add(-time.Hour))
+	os.WriteFile(filepath.Join(runs, "tiny.logs", "1240_1.out"), []byte(slurmLog), 0o644)
+	os.Remove(filepath.Join(runs, "tiny.logs", "tiny-seed2.log"))
+	code, stdout, stderr = runCLI("sweep", "--status", runs)
+	for _, want := range []string{
+		`(?m)^tiny-seed1 +pending +- +- +- +- +last attempt: \S*testdata/tiny.yaml: dataset: data: source "web": /no/such/dir: no such file or directory$`,
+		`(?m)^tiny-seed2 +pending +- +- +- +- +last attempt: recipe.yaml: backend: this build has no CUDA engine$`,
+	} {
+		if code != 0 || !regexp.MustCompile(want).MatchString(stdout) {
+			t.Errorf("--status: exit %d, stdout lacks %s:\n%s\nstderr:\n%s", code, want, stdout, stderr)
+		}
+	}
 }
 
 // TestSweepForeignRunDir: a planned run's directory that holds someone's
