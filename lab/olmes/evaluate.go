@@ -181,14 +181,15 @@ func reshaped(be model.Backend, enc []encodedReq, maxLen int) model.Backend {
 }
 
 // WriteTable prints one line per task: instances, the primary metric and value, and every accuracy and the
-// gold answer's bits per byte ("-" where a metric is not defined).
+// gold answer's bits per byte ("-" where a metric is not defined; no column for a metric no row defines).
 func (r Results) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	cols := []string{MetricAccRaw, MetricAccPerToken, MetricAccPerChar, MetricAccPerByte, MetricAccUncond, MetricBPB}
-	for _, s := range r.Scores {
-		if _, ok := s.Metrics[MetricBitsPerByte]; ok { // validation loss rows (formulation lm)
-			cols = append(cols, MetricCELoss, MetricBitsPerByte)
-			break
+	// a column per metric some row defines: validation loss rows (formulation
+	// lm) have ce_loss and bits_per_byte only, built-in tasks no acc_uncond
+	var cols []string
+	for _, c := range []string{MetricAccRaw, MetricAccPerToken, MetricAccPerChar, MetricAccPerByte, MetricAccUncond, MetricBPB, MetricCELoss, MetricBitsPerByte} {
+		if slices.ContainsFunc(r.Scores, func(s Score) bool { _, ok := s.Metrics[c]; return ok }) {
+			cols = append(cols, c)
 		}
 	}
 	// the split an OLMES benchmark was scored on: a validation split's scores

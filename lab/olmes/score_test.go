@@ -348,3 +348,30 @@ func TestEvaluateReshapeSharesWeights(t *testing.T) {
 		t.Errorf("metrics: %d shared, %d copied", len(fit.Scores[0].Metrics), n)
 	}
 }
+
+// TestWriteTableColumns: the table has a column per metric some row defines,
+// not one per metric there is: eval --tasks "" --val 8K (validation loss only)
+// printed six accuracy columns of "-" before its two, and a table of built-in
+// tasks an acc_uncond column of "-".
+func TestWriteTableColumns(t *testing.T) {
+	val := Score{Task: "val/web", Formulation: LM, Primary: MetricCELoss, Instances: 3, Metrics: map[string]float64{MetricCELoss: 2.5, MetricBitsPerByte: 0.9}}
+	rc := Score{Task: "arith", Formulation: RC, Group: "unseen", Primary: MetricAccRaw, Instances: 5,
+		Metrics: map[string]float64{MetricAccRaw: 0.4, MetricAccPerToken: 0.4, MetricAccPerChar: 0.2, MetricAccPerByte: 0.2, MetricBPB: 1.5}}
+	for _, c := range []struct {
+		name   string
+		scores []Score
+		head   string
+	}{
+		{"validation only", []Score{val}, "task form group n primary score ce_loss bits_per_byte"},
+		{"built-in tasks", []Score{rc}, "task form group n primary score acc_raw acc_per_token acc_per_char acc_per_byte bits_per_byte_corr"},
+		{"both", []Score{rc, val}, "task form group n primary score acc_raw acc_per_token acc_per_char acc_per_byte bits_per_byte_corr ce_loss bits_per_byte"},
+	} {
+		var b strings.Builder
+		if err := (Results{Scores: c.scores}).WriteTable(&b); err != nil {
+			t.Fatal(err)
+		}
+		if head := strings.Join(strings.Fields(strings.SplitN(b.String(), "\n", 2)[0]), " "); head != c.head {
+			t.Errorf("%s: head %q, want %q\n%s", c.name, head, c.head, b.String())
+		}
+	}
+}
