@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/charmbracelet/x/term"
 	"github.com/olmolab/olmolab/experiments"
 	"github.com/olmolab/olmolab/lab"
 )
@@ -201,13 +202,16 @@ func mapLabError(err error) error {
 	return err
 }
 
+// isTerminal says whether w is a terminal (the interactive lab, progress
+// bars), not merely a character device such as /dev/null.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
 	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	// a terminal answers the terminal ioctls; /dev/null, another character
+	// device, does not
+	return term.IsTerminal(f.Fd())
 }
 
 // newEvaluator returns the lab's evaluator: lab/olmes, reading OLMES data from

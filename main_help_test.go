@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 
@@ -94,5 +95,25 @@ func TestUsageErrorNamesTheCommand(t *testing.T) {
 	if code := run([]string{"snr"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "usage: olmolab snr RUN...") ||
 		strings.Contains(errb.String(), "--batch RECIPE") {
 		t.Errorf("exit %d, stderr:\n%s", code, errb.String())
+	}
+}
+
+// TestIsTerminalNotDevNull: /dev/null is a character device but no terminal.
+// isTerminal took every character device for one, so `olmolab >/dev/null`
+// without a terminal tried to open the interactive lab (exit 1, "bubbletea:
+// could not open TTY") instead of printing the usage (exit 2), and --batch
+// 2>/dev/null drew a progress bar into it.
+func TestIsTerminalNotDevNull(t *testing.T) {
+	f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer f.Close()
+	if isTerminal(f) {
+		t.Fatalf("isTerminal(%s) = true", os.DevNull) // run would open the lab on a developer's terminal
+	}
+	var errb bytes.Buffer
+	if code := run(nil, f, &errb); code != exitBadInput || !strings.Contains(errb.String(), "usage: olmolab") {
+		t.Errorf("olmolab >%s: exit %d, want %d with the usage\n%s", os.DevNull, code, exitBadInput, errb.String())
 	}
 }
