@@ -51,6 +51,9 @@ func LoadTask(name string, f Formulation, o LoadOptions) (*Task, error) {
 		if f == MC && t.Formulation != MC { // --mc asked for what the dump does not hold
 			t.Notes = append(t.Notes, fmt.Sprintf("%s: a request dump is scored in its own formulation, %s, not mc; give the dump of the mc requests for that", name, t.Formulation))
 		}
+		if o.Build.Split != "" && t.Split != "" && o.Build.Split != t.Split { // --split (eval.split) likewise
+			t.Notes = append(t.Notes, fmt.Sprintf("%s: a request dump is scored on its own split, %s, not %s; give the dump of the %s requests for that", name, t.Split, o.Build.Split, o.Build.Split))
+		}
 		return t, nil
 	}
 	base, rest, _ := strings.Cut(strings.TrimSpace(name), ":")

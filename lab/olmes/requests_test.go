@@ -86,6 +86,26 @@ func TestTaskFromDump(t *testing.T) {
 			t.Errorf("%s asked as %s: notes %q", c.variant, c.f, task.Notes)
 		}
 	}
+	// nor --split a dump of one split into another's: the task says so (a
+	// validation dump asked for the test split was scored without a word)
+	for _, c := range []struct {
+		variant, split string
+		note           string
+	}{
+		{"arc_easy/val_rc_5shot", "test", "scored on its own split, validation, not test"},
+		{"arc_easy/test_rc_5shot", "validation", "scored on its own split, test, not validation"},
+		{"arc_easy/val_rc_5shot", "validation", ""},
+		{"arc_easy/val_rc_5shot", "", ""},
+	} {
+		task, err := LoadTask(filepath.Join(dir, "requests", c.variant), RC, LoadOptions{DumpLimit: 3, Build: BuildOptions{Split: c.split}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined := strings.Join(task.Notes, "\n")
+		if (c.note == "") != (joined == "") || !strings.Contains(joined, c.note) {
+			t.Errorf("%s asked for split %q: notes %q, want %q", c.variant, c.split, task.Notes, c.note)
+		}
+	}
 	// The dump evaluates like a built task: scoring a dump on the fake backend works end to end.
 	task, err := LoadTask(filepath.Join(dir, "requests", "piqa", "rc_5shot", "requests.jsonl.gz"), RC, LoadOptions{})
 	if err != nil {
