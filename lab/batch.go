@@ -177,7 +177,10 @@ func PrintSummary(w io.Writer, s RunSummary) {
 		fmt.Fprintf(tw, "data\t%s\n", line)
 	}
 	fmt.Fprintf(tw, "spike score\tloss %.2f%%, grad norm %.2f%%\n", s.SpikeLoss, s.SpikeGrad)
-	fmt.Fprintf(tw, "speed\t%s tokens/s, MFU %.1f%%, %.0f s\n", HumanCount(int64(s.TokensPerSec)), 100*s.MFU, s.Seconds)
+	// the rate is the training steps' (tokens over the steps' time); the
+	// seconds are the whole run's, evaluations and checkpoints too, so
+	// tokens ÷ seconds is below the rate: the line says which is which
+	fmt.Fprintf(tw, "speed\t%s tokens/s, MFU %.1f%% in training steps; %.0f s wall-clock in all\n", HumanCount(int64(s.TokensPerSec)), 100*s.MFU, s.Seconds)
 	tw.Flush()
 	if len(s.Evals) > 0 {
 		// the last evaluation is the final one only when the run got there: an
