@@ -138,7 +138,7 @@ func HumanCount(n int64) string {
 
 // sourcesLine lists the tokens trained on per source with their share, most
 // first ("web 12.3K (60.0%), qa 8.2K (40.0%)"); sources never served are left out.
-func sourcesLine(src map[string]int64) string {
+func sourcesLine(src, passes map[string]int64) string {
 	var total int64
 	names := make([]string, 0, len(src))
 	for name, n := range src {
@@ -156,6 +156,9 @@ func sourcesLine(src map[string]int64) string {
 	parts := make([]string, len(names))
 	for i, name := range names {
 		parts[i] = fmt.Sprintf("%s %s (%.1f%%)", name, HumanCount(src[name]), 100*float64(src[name])/float64(total))
+		if p := passes[name]; p > 1 { // its data ran out and repeats
+			parts[i] = fmt.Sprintf("%s %s (%.1f%%, %d passes)", name, HumanCount(src[name]), 100*float64(src[name])/float64(total), p)
+		}
 	}
 	return strings.Join(parts, ", ")
 }
@@ -173,7 +176,7 @@ func PrintSummary(w io.Writer, s RunSummary) {
 	case s.Annealed:
 		fmt.Fprintf(tw, "anneal\tfrom its start (load_path), final LR %.3g\n", s.FinalLR)
 	}
-	if line := sourcesLine(s.Sources); line != "" {
+	if line := sourcesLine(s.Sources, s.Passes); line != "" {
 		fmt.Fprintf(tw, "data\t%s\n", line)
 	}
 	fmt.Fprintf(tw, "spike score\tloss %.2f%%, grad norm %.2f%%\n", s.SpikeLoss, s.SpikeGrad)

@@ -1051,6 +1051,15 @@ func (r *Run) step() error {
 	if err := r.loader.Next(r.ids); err != nil {
 		return err
 	}
+	for _, rp := range r.loader.TakeRepeats() { // once per source; nil (no allocation) nearly always
+		size := "after " + HumanCount(rp.Tokens) + " tokens"
+		if !rp.Exact {
+			size = "within its first " + HumanCount(rp.Tokens) + " tokens"
+		}
+		r.emit(Event{Type: EvWarning, Step: r.st.Step + 1, Message: fmt.Sprintf(
+			"data: source %q ran out %s and starts over: from step %d the run trains on its data again (OLMo-core refuses to repeat a source); HINT: give it more data or a lower target_ratio",
+			rp.Source, size, r.st.Step+1)})
+	}
 	fillLabels(r.labels, r.ids, T)
 	tokens := r.st.Tokens + int64(len(r.ids))
 	lr := r.lr(tokens)
@@ -1520,7 +1529,10 @@ type RunSummary struct {
 	// Sources are the tokens trained on per data source over the whole run (the
 	// last step's "sources"), to check the mixture against its ratios.
 	Sources map[string]int64 `json:"sources,omitempty"`
-	Evals   []EvalScore      `json:"evals,omitempty"`
+	// Passes are the passes over their data of the file sources that ran out
+	// and started over (2 or more), by name; a source read once is not listed.
+	Passes map[string]int64 `json:"passes,omitempty"`
+	Evals  []EvalScore      `json:"evals,omitempty"`
 	// EvalsWhen says which evaluation Evals are: "final", or why and at which
 	// step ("interval, at step 100" for a run interrupted after it)
 	EvalsWhen string      `json:"evals_when,omitempty"`
@@ -1536,6 +1548,14 @@ func (r *Run) summarize(state string) RunSummary {
 	}
 	if r.loader != nil {
 		s.Sources = r.loader.TokensBySource()
+		for name, p := range r.loader.Passes() {
+			if p > 1 {
+				if s.Passes == nil {
+					s.Passes = map[string]int64{}
+				}
+				s.Passes[name] = p
+			}
+		}
 	}
 	s.SoupSteps, s.SoupTokens = soupTraining(r.Dir, r.st.Step, r.Recipe.GlobalBatchSize)
 	if n := len(r.lossHist); n > 0 {

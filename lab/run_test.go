@@ -1471,3 +1471,40 @@ func TestLoadPathOfAnotherModel(t *testing.T) {
 		}
 	}
 }
+
+// TestRunSaysWhenDataRepeats: a file source that runs out starts over, and the
+// run says so once, with a warning at the step it happens and the passes in
+// its summary. A source of 64 tokens trained on for 3.5K tokens repeated 55
+// times without a word.
+func TestRunSaysWhenDataRepeats(t *testing.T) {
+	root := t.TempDir()
+	var b []byte
+	for i := range 64 { // two instances of 32 tokens (uint16, world's vocabulary)
+		b = append(b, byte(i+10), 0)
+	}
+	small := filepath.Join(root, "small.npy")
+	if err := os.WriteFile(small, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := runToEnd(t, RunParams{Recipe: parseTiny(t, `dataset.sources.0.paths=["`+small+`"]`), RunsDir: root, Name: "r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := os.ReadFile(filepath.Join(root, "r", EventsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `data: source \"web\" ran out after 64 tokens and starts over: from step 1 the run trains on its data again`
+	if n := strings.Count(string(ev), "ran out after"); n != 1 || !strings.Contains(string(ev), want) {
+		t.Errorf("events.jsonl has %d repeat warnings, want one with %q:\n%s", n, want, ev)
+	}
+	// 0.7 of 5120 tokens is 112 instances, 56 passes over 2
+	if p := s.Passes["web"]; p < 50 || s.Passes["qa"] != 0 {
+		t.Errorf("summary passes %v: want web's (about 56), none for the built-in qa", s.Passes)
+	}
+	var table bytes.Buffer
+	PrintSummary(&table, s)
+	if !strings.Contains(table.String(), fmt.Sprintf("(70.0%%, %d passes)", s.Passes["web"])) {
+		t.Errorf("summary table does not give the passes:\n%s", table.String())
+	}
+}

@@ -60,6 +60,8 @@ type Loader struct {
 	credits   []int64
 	served    []int64  // instances taken per source
 	cursors   []Cursor // cursor after the last instance taken per source
+	repeated  []bool   // the source has started a second pass over its data
+	repeats   []Repeat // repeats not yet taken by TakeRepeats
 	instances int64
 	err       error
 	closed    bool
@@ -117,6 +119,7 @@ func NewLoader(p LoaderParams) (*Loader, error) {
 	l.setWeights(ratios)
 	l.served = make([]int64, len(srcs))
 	l.cursors = make([]Cursor, len(srcs))
+	l.repeated = make([]bool, len(srcs))
 	for _, s := range srcs {
 		s.prod = startProducer(s, l.pp, Cursor{})
 	}
@@ -243,8 +246,80 @@ func (l *Loader) Next(ids []int32) error {
 		l.cursors[i] = in.after
 		l.served[i]++
 		l.instances++
+		if !l.repeated[i] && l.pass(i) > 1 {
+			l.repeated[i] = true
+			l.repeats = append(l.repeats, Repeat{Source: l.srcs[i].spec.Name, Tokens: l.passTokens(i), Exact: l.srcs[i].kind == srcTokens})
+		}
 	}
 	return nil
+}
+
+// Repeat says that a source's data ran out and the source started over: from
+// then on the run trains on it a second time (OLMo-core's mixtures refuse to
+// repeat a source).
+type Repeat struct {
+	Source string
+	Tokens int64 // tokens of one pass over the source; for documents, an upper bound: those served when it started over
+	Exact  bool  // Tokens is the pass's size (token files), not a bound (documents, tokenized as they are read)
+}
+
+// TakeRepeats returns the sources that started their second pass since the
+// last call (each source once in a loader's life; a Restore counts those of
+// the checkpoint's position as reported already). It allocates nothing when
+// there are none.
+func (l *Loader) TakeRepeats() []Repeat {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.repeats) == 0 {
+		return nil
+	}
+	out := l.repeats
+	l.repeats = nil
+	return out
+}
+
+// Passes returns, per file source that has served, the pass over its data its
+// last instance came from (1: the first; 2 and more: its data repeats).
+// Built-in sources are endless and not listed.
+func (l *Loader) Passes() map[string]int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m := map[string]int64{}
+	for i, s := range l.srcs {
+		if p := l.pass(i); p > 0 {
+			m[s.spec.Name] = p
+		}
+	}
+	return m
+}
+
+// pass is the pass over source i's data that its last instance taken came
+// from (1 = the first), 0 before any and for built-in sources.
+func (l *Loader) pass(i int) int64 {
+	if l.served[i] == 0 {
+		return 0
+	}
+	c := l.cursors[i]
+	switch s := l.srcs[i]; s.kind {
+	case srcTokens:
+		if c.Instance == 0 {
+			return 0
+		}
+		return (c.Instance-1)/s.instances() + 1
+	case srcDocs:
+		return c.Epoch + 1
+	}
+	return 0
+}
+
+// passTokens is the size of one pass over source i in tokens: a token-file
+// source's instances, else (documents, tokenized as they are read) what it
+// has served.
+func (l *Loader) passTokens(i int) int64 {
+	if s := l.srcs[i]; s.kind == srcTokens {
+		return s.instances() * int64(l.p.SeqLen)
+	}
+	return l.served[i] * int64(l.p.SeqLen)
 }
 
 // SetMix switches the mixture from the next instance on. Every source named in mix gets its target ratio (normalised
@@ -281,6 +356,7 @@ func (l *Loader) SetMix(mix []SourceSpec) error {
 		l.srcs = append(l.srcs, s)
 		l.served = append(l.served, 0)
 		l.cursors = append(l.cursors, Cursor{})
+		l.repeated = append(l.repeated, false)
 	}
 	full := make([]SourceSpec, len(l.srcs))
 	for i, s := range l.srcs {
@@ -451,6 +527,7 @@ func (l *Loader) Restore(st LoaderState) error {
 	n := len(l.srcs)
 	l.ratios, l.weights, l.credits = make([]float64, n), make([]int64, n), make([]int64, n)
 	l.served, l.cursors = make([]int64, n), make([]Cursor, n)
+	l.repeated, l.repeats = make([]bool, n), nil
 	for _, ss := range st.Sources {
 		i := l.index(ss.Name)
 		l.ratios[i], l.weights[i], l.credits[i] = ss.TargetRatio, ss.Weight, ss.Credit
@@ -494,6 +571,9 @@ func (l *Loader) Restore(st LoaderState) error {
 			s.prod.stop()
 		}
 		s.prod = startProducer(s, l.pp, l.cursors[i])
+	}
+	for i := range l.srcs { // repeats before the checkpoint were reported then
+		l.repeated[i] = l.pass(i) > 1
 	}
 	l.instances = st.Instances
 	l.err = nil

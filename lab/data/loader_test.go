@@ -677,3 +677,79 @@ func TestRatioSumReadable(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeats: a file source whose data runs out starts over, and the loader
+// says so once, when its second pass begins (the run trained on a 2-token
+// text file 192 times without a word); Passes counts the passes; a built-in
+// source never repeats; a Restore past a repeat does not report it again.
+func TestRepeats(t *testing.T) {
+	dir := t.TempDir()
+	const T = 16
+	tokens := writeTokens(t, filepath.Join(dir, "t.npy"), Uint16, seqIDs(3*T, 100)) // 3 instances a pass
+	docs := writeFile(t, filepath.Join(dir, "d.jsonl"), jsonl(strings.Repeat("word ", 40)))
+	p := LoaderParams{Tokenizer: worldTokenizer(), SeqLen: T, DType: Uint16, Sources: []SourceSpec{
+		{Name: "tok", TargetRatio: 1, Paths: []string{tokens}},
+		{Name: "doc", TargetRatio: 1, Paths: []string{docs}},
+		{Name: "web", TargetRatio: 1, Paths: []string{"builtin:web_clean"}},
+	}}
+	l := mustLoader(t, p)
+	ids := make([]int32, 3*T) // one instance of each source per call
+	var got []Repeat
+	for range 3 {
+		if err := l.Next(ids); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, l.TakeRepeats()...)
+	}
+	if len(got) != 0 {
+		t.Fatalf("repeats within the first pass: %v", got)
+	}
+	st := l.State()
+	for range 10 {
+		if err := l.Next(ids); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, l.TakeRepeats()...)
+	}
+	var tok, doc int
+	for _, r := range got {
+		switch r.Source {
+		case "tok":
+			tok++
+			if r.Tokens != 3*T {
+				t.Errorf("tok repeats after %d tokens, want %d", r.Tokens, 3*T)
+			}
+		case "doc":
+			doc++
+		default:
+			t.Errorf("repeat of %s", r.Source)
+		}
+	}
+	if tok != 1 || doc != 1 {
+		t.Errorf("repeats %v: want tok and doc once each", got)
+	}
+	if ps := l.Passes(); ps["tok"] != 5 || ps["doc"] < 2 || ps["web"] != 0 {
+		t.Errorf("passes %v: want tok 5 (13 instances of 3 a pass), doc 2 or more, no web", ps)
+	}
+	// back at the end of the first pass, the repeat is new again; past it, not
+	l.Restore(st)
+	if err := l.Next(ids); err != nil {
+		t.Fatal(err)
+	}
+	if r := l.TakeRepeats(); len(r) != 1 || r[0].Source != "tok" {
+		t.Errorf("after a restore to the first pass: repeats %v, want tok", r)
+	}
+	st = l.State()
+	l2 := mustLoader(t, p)
+	if err := l2.Restore(st); err != nil {
+		t.Fatal(err)
+	}
+	if err := l2.Next(ids); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range l2.TakeRepeats() {
+		if r.Source == "tok" {
+			t.Errorf("a restore past tok's repeat reports it again: %v", r)
+		}
+	}
+}
