@@ -1,9 +1,13 @@
 package lab
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
+	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/olmolab/olmolab/lab/data"
 	"github.com/olmolab/olmolab/lab/data/world"
@@ -35,6 +39,7 @@ func loadValSets(rec *Recipe, tok data.Tokenizer, kb *world.KB, warn func(string
 	if v.Tokens <= 0 {
 		return nil, nil
 	}
+	trainedOn(rec, warn)
 	T := rec.SequenceLength
 	tb := data.TokenBytes(tok)
 	var out []valSet
@@ -58,6 +63,65 @@ func loadValSets(rec *Recipe, tok data.Tokenizer, kb *world.KB, warn func(string
 		out = append(out, vs)
 	}
 	return out, nil
+}
+
+// trainedOn warns about each of rec's eval.val.sources whose files a training
+// source of the run (any mix: the dataset, the anneal's, the soup's, mixes)
+// reads too: its loss is not held out. Paths that do not resolve are left to
+// the loaders, which name them.
+func trainedOn(rec *Recipe, warn func(string)) {
+	if rec.Eval.Val.Derived || len(rec.Eval.Val.Sources) == 0 || warn == nil {
+		return
+	}
+	files := func(s data.SourceSpec, f func(abs, shown string)) {
+		for _, p := range s.Paths {
+			if strings.HasPrefix(p, data.BuiltinPrefix) {
+				continue
+			}
+			fs, _ := data.SourceFiles(p)
+			for _, f2 := range fs {
+				if abs, err := filepath.Abs(f2); err == nil {
+					f(abs, f2)
+				}
+			}
+		}
+	}
+	train := map[string]string{} // file → the first training source that reads it
+	mixes := [][]data.SourceSpec{rec.Dataset, rec.Anneal.Mix, rec.Soup.Mix}
+	for _, m := range rec.Mixes {
+		mixes = append(mixes, m.Sources)
+	}
+	for _, mix := range mixes {
+		for _, s := range mix {
+			files(s, func(f, _ string) {
+				if _, ok := train[f]; !ok {
+					train[f] = s.Name
+				}
+			})
+		}
+	}
+	if len(train) == 0 {
+		return
+	}
+	for i, s := range rec.Eval.Val.Sources {
+		var both []string
+		var by string
+		files(s, func(f, shown string) {
+			if src, ok := train[f]; ok && !slices.Contains(both, shown) {
+				both, by = append(both, shown), cmp.Or(by, src)
+			}
+		})
+		if len(both) == 0 {
+			continue
+		}
+		names := both[:min(3, len(both))]
+		more := ""
+		if len(both) > 3 {
+			more = fmt.Sprintf(" and %d more", len(both)-3)
+		}
+		warn(fmt.Sprintf("%s: eval.val.sources[%d] (%q) reads files the run trains on (source %q): %s%s; its validation loss is not held out; HINT: name files kept out of training",
+			rec.Path, i, s.Name, by, strings.Join(names, ", "), more))
+	}
 }
 
 // valScores scores every validation set on b: per set, the mean cross-entropy

@@ -226,3 +226,38 @@ func TestValEndToEnd(t *testing.T) {
 		t.Errorf("SNR table:\n%s", out.String())
 	}
 }
+
+// TestValFilesTrainedOn: an eval.val source that names files a training
+// source reads too (here through a glob of the same directory) is said to be
+// no held-out set when the run starts; files kept out of training are not.
+func TestValFilesTrainedOn(t *testing.T) {
+	root := t.TempDir()
+	var b []byte
+	for i := range 256 {
+		b = append(b, byte(i%200+10), 0)
+	}
+	for _, f := range []string{"train/a.npy", "train/b.npy", "held/c.npy"} {
+		os.MkdirAll(filepath.Join(root, filepath.Dir(f)), 0o755)
+		if err := os.WriteFile(filepath.Join(root, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		val  string
+		want string // "" no warning
+	}{
+		{filepath.Join(root, "train", "b.npy"), `eval.val.sources[0] (\"v\") reads files the run trains on (source \"web\"): ` + filepath.Join(root, "train", "b.npy") + `; its validation loss is not held out`},
+		{filepath.Join(root, "held", "c.npy"), ""},
+	} {
+		name := filepath.Base(c.val)
+		rec := parseTiny(t, `dataset.sources.0.paths=["`+filepath.Join(root, "train", "*.npy")+`"]`, "eval.val.tokens=64",
+			`eval.val.sources=[{name: v, paths: ["`+c.val+`"]}]`, "max_tokens=512")
+		if _, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: root, Name: name}); err != nil {
+			t.Fatal(err)
+		}
+		ev, _ := os.ReadFile(filepath.Join(root, name, EventsFile))
+		if got := strings.Contains(string(ev), "is not held out"); got != (c.want != "") || !strings.Contains(string(ev), c.want) {
+			t.Errorf("val %s: events.jsonl lacks %q (or warns wrongly):\n%s", c.val, c.want, ev)
+		}
+	}
+}
