@@ -1127,6 +1127,17 @@ func (d *decoder) validate(root *yaml.Node, r *Recipe) {
 		d.fail(at("schedule"), "schedule", "%v", err)
 		return
 	}
+	// a warmup as long as the run (a shortened recipe) never reaches the peak
+	// LR; a stage-2 anneal (anneal: true) takes its LR from load_path instead
+	switch w, trained := r.Schedule.WarmupTokens, r.Steps()*int64(r.GlobalBatchSize); {
+	case r.StartAsAnneal || w <= 0:
+	case w >= trained:
+		d.warn(at("schedule", "warmup_tokens"), "schedule.warmup_tokens %d is not below the %d tokens the run trains (max_tokens %d): the LR warms up for the whole run and never decays from optimizer.lr %v",
+			w, trained, r.MaxTokens, r.Optimizer.LR)
+	case r.Anneal.AutoAt > 0 && w >= r.Anneal.AutoAt:
+		d.warn(at("schedule", "warmup_tokens"), "schedule.warmup_tokens %d is not below anneal.auto_at %d: the anneal starts before the LR reaches optimizer.lr %v",
+			w, r.Anneal.AutoAt, r.Optimizer.LR)
+	}
 	if len(r.Dataset) == 0 {
 		d.fail(at("dataset"), "dataset.sources", "no data sources; add e.g. {name: web, target_ratio: 1, paths: [builtin:web_clean]}")
 		return

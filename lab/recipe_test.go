@@ -368,14 +368,14 @@ func TestAutoAnnealPastTheEndWarning(t *testing.T) {
 // batch (a shipped 2M-token-batch recipe given a short budget with --set)
 // trains one whole batch, far more than asked: a warning says so.
 func TestRecipeMaxTokensBelowOneBatch(t *testing.T) {
-	r, err := ParseRecipe("tiny.yaml", []byte(tinyRecipe), []string{"max_tokens=100"})
+	r, err := ParseRecipe("tiny.yaml", []byte(tinyRecipe), []string{"max_tokens=100", "schedule.warmup_tokens=0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "max_tokens 100 is less than one global batch (global_batch_size 256): the run trains 1 step of 256 tokens") {
 		t.Errorf("warnings %q", r.Warnings)
 	}
-	if r, err = ParseRecipe("tiny.yaml", []byte(tinyRecipe), []string{"max_tokens=300"}); err != nil || len(r.Warnings) != 0 {
+	if r, err = ParseRecipe("tiny.yaml", []byte(tinyRecipe), []string{"max_tokens=300", "schedule.warmup_tokens=0"}); err != nil || len(r.Warnings) != 0 {
 		t.Errorf("max_tokens of more than one batch: %v, warnings %q", err, r.Warnings)
 	}
 }
@@ -471,5 +471,31 @@ func TestShippedRecipesSayEvalSplit(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no shipped recipe names an OLMES benchmark on a test split")
+	}
+}
+
+// TestWarmupPastTheEndWarning: a warmup as long as the run (a recipe given a
+// short max_tokens with --set, as the proxy recipes' 200K warmup with
+// max_tokens=16K) never reaches optimizer.lr; it trained so without a word,
+// where an anneal past the end is warned about.
+func TestWarmupPastTheEndWarning(t *testing.T) {
+	for _, tc := range []struct {
+		set  []string
+		want string // "" no warning
+	}{
+		{[]string{"max_tokens=512"}, "tiny.yaml:9:41: schedule.warmup_tokens 512 is not below the 512 tokens the run trains (max_tokens 512): the LR warms up for the whole run and never decays from optimizer.lr 0.003"},
+		{[]string{"max_tokens=300"}, "schedule.warmup_tokens 512 is not below the 512 tokens the run trains (max_tokens 300)"}, // whole steps
+		{[]string{"max_tokens=1024", "schedule.warmup_tokens=2K"}, "schedule.warmup_tokens 2000 is not below the 1024 tokens the run trains (max_tokens 1024)"},
+		{[]string{"max_tokens=1024"}, ""},
+		{[]string{"max_tokens=8192", "anneal.auto_at=256", "anneal.tokens=7936"}, "schedule.warmup_tokens 512 is not below anneal.auto_at 256: the anneal starts before the LR reaches optimizer.lr 0.003"},
+	} {
+		r, err := ParseRecipe("tiny.yaml", []byte(tinyRecipe), tc.set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := strings.Join(r.Warnings, "\n")
+		if tc.want == "" && strings.Contains(w, "warmup_tokens") || !strings.Contains(w, tc.want) {
+			t.Errorf("%v: warnings %q, want %q", tc.set, w, tc.want)
+		}
 	}
 }
