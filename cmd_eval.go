@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -30,7 +31,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	tasks := fs.String("tasks", "builtin", "comma-separated tasks or groups: builtin, development, unseen, core9, olmes, arc_easy, mmlu, fact_qa_heldout:mc, a requests.jsonl.gz dump, …")
 	tokName := fs.String("tokenizer", "", "tokenizer (default: the run's, else guessed from the vocabulary: 100352 dolma2, 2048 world, 384 bytes)")
 	dataDir := fs.String("data", os.Getenv("OLMOLAB_OLMES_DATA"), "OLMES datasets directory (for the standard benchmarks)")
-	limit := fs.Int("limit", 0, "instances per task, per subject for MMLU (0: the task's default, 200 for a built-in task, OLMES's own limit, all of a request dump; -1: all)")
+	limit := fs.Int("limit", 0, "instances per task, per subject for MMLU (0: the task's default, 200 for a built-in task, OLMES's own limit, all of a request dump; -1: all; not given: a run's eval.limit, else 0)")
 	split := fs.String("split", "", "train, validation or test: the split of the OLMES benchmarks to score (default: a run's eval.split, else OLMES's split for each task)")
 	mc := fs.Bool("mc", false, "multiple-choice formulation (default: rank classification)")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
@@ -106,22 +107,29 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	default:
 		return usageError{fmt.Sprintf("eval: --split %q: want train, validation or test", *split)}
 	}
-	load := olmes.LoadOptions{DataDir: *dataDir, Builtin: olmes.BuiltinOptions{Limit: *limit}, Build: olmes.BuildOptions{Split: *split, Limit: *limit}}
+	limitGiven := false
+	fs.Visit(func(f *flag.Flag) { limitGiven = limitGiven || f.Name == "limit" })
+	n := *limit
+	load := olmes.LoadOptions{DataDir: *dataDir, Build: olmes.BuildOptions{Split: *split}}
 	// the built-in tasks ask about the world the run trained on (its recipe's
 	// world:), as its own evaluations do; the default world's facts are others
-	// and a run's OLMES tasks are scored on its eval.split, so its checkpoints
-	// are compared on the instances its own evaluations scored
-	splitFrom := ""
+	// and a run's tasks are scored on its eval.split and eval.limit, so its
+	// checkpoints are compared on the instances its own evaluations scored
+	splitFrom, limitFrom := "", ""
 	if p := runRecipeOf(*ckpt); p != "" {
 		if rec, err := lab.LoadRecipe(p, nil); err == nil {
 			load.KB = rec.World.KB()
 			if *split == "" && rec.Eval.Split != "" {
 				load.Build.Split, splitFrom = rec.Eval.Split, p
 			}
+			if !limitGiven && rec.Eval.Limit != 0 {
+				n, limitFrom = rec.Eval.Limit, p
+			}
 		}
 	}
-	if *limit > 0 {
-		load.DumpLimit = *limit
+	load.Builtin.Limit, load.Build.Limit = n, n
+	if n > 0 {
+		load.DumpLimit = n
 	}
 	res := olmes.Results{Backend: b.Name()}
 	if names := splitList(*tasks); len(names) > 0 || valTokens == 0 {
@@ -140,6 +148,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "%s (tokenizer %s)\n", dir, name)
 	if splitFrom != "" && slices.ContainsFunc(res.Scores, func(s olmes.Score) bool { return s.Split != "" }) {
 		fmt.Fprintf(stdout, "OLMES benchmarks on the %s split: the run's eval.split (%s); --split overrides it\n", load.Build.Split, splitFrom)
+	}
+	if limitFrom != "" && slices.ContainsFunc(res.Scores, func(s olmes.Score) bool { return s.Formulation != olmes.LM }) {
+		fmt.Fprintf(stdout, "%d instances per task: the run's eval.limit (%s), as its own evaluations; --limit overrides it\n", n, limitFrom)
 	}
 	if err := res.WriteTable(stdout); err != nil {
 		return err

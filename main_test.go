@@ -654,3 +654,55 @@ func TestEvalRunSplit(t *testing.T) {
 		})
 	}
 }
+
+// TestEvalRunLimit: olmolab eval of a run scores its tasks on the run's
+// eval.limit, as it does on its eval.split, so that the command's scores of a
+// checkpoint are the run's own (it scored every one of arith's 55 instances
+// where the run scored 5, and gave another number), and says so; --limit
+// overrides it.
+func TestEvalRunLimit(t *testing.T) {
+	runs := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "l", "--set", "eval.tasks=[arith]", "--set", "eval.limit=5"}, &out, &errb); code != 0 {
+		t.Fatalf("batch: exit %d: %s", code, errb.String())
+	}
+	recs, err := olmes.ReadEvalRecords(filepath.Join(runs, "l", "evals.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := math.NaN() // the final evaluation's bits per byte of arith's gold answers
+	for _, r := range recs {
+		if r.Task == "arith" && r.Metric == olmes.MetricBPB {
+			want = r.Value
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		n    int
+		says bool
+	}{
+		{nil, 5, true},
+		{[]string{"--limit", "8"}, 8, false},
+	} {
+		js := filepath.Join(t.TempDir(), "eval.json")
+		out.Reset()
+		if code := run(append([]string{"eval", "--model", filepath.Join(runs, "l"), "--tasks", "arith", "--json", js}, c.args...), &out, &errb); code != 0 {
+			t.Fatalf("eval %v: exit %d: %s", c.args, code, errb.String())
+		}
+		var res olmes.Results
+		b, _ := os.ReadFile(js)
+		if err := json.Unmarshal(b, &res); err != nil || len(res.Scores) != 1 {
+			t.Fatalf("eval %v: %v %s", c.args, err, b)
+		}
+		s := res.Scores[0]
+		if s.Instances != c.n {
+			t.Errorf("eval %v: %d instances, want %d", c.args, s.Instances, c.n)
+		}
+		if c.n == 5 && math.Abs(s.Metrics[olmes.MetricBPB]-want) > 1e-9 {
+			t.Errorf("eval of the run: bits_per_byte_corr %v, the run recorded %v", s.Metrics[olmes.MetricBPB], want)
+		}
+		if got := strings.Contains(out.String(), "5 instances per task: the run's eval.limit ("+filepath.Join(runs, "l", "recipe.yaml")+")"); got != c.says {
+			t.Errorf("eval %v: says the run's limit: %v, want %v\n%s", c.args, got, c.says, out.String())
+		}
+	}
+}
