@@ -324,6 +324,10 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"missing file", src(1, filepath.Join(dir, "nope.npy")), false, []string{"nope.npy", "no such file"}},
 		{"glob without match", src(1, filepath.Join(dir, "*.bin")), false, []string{"glob matches no file"}},
+		// a shell's ~ and $VARIABLES are not expanded in a recipe: the hint
+		// says so, where it said only to check the path
+		{"tilde", src(1, "~/data/*.npy"), false, []string{"~/data/*.npy: glob matches no file", "HINT: olmolab does not expand ~ or $VARIABLES in paths"}},
+		{"variable", src(1, "$DATA/x.npy"), false, []string{"$DATA/x.npy: no such file", "HINT: olmolab does not expand ~ or $VARIABLES in paths"}},
 		{"size not a multiple", src(1, odd), false, []string{"odd.npy", "not a multiple of 2"}},
 		{"id past vocab", src(1, big), false, []string{"big.npy", "token 500 (at index 2)", "384"}},
 		{"empty token source", src(1, short), false, []string{"short.npy: empty", "no complete instance"}},

@@ -105,7 +105,7 @@ func openSource(spec SourceSpec, p openParams, probs *problems) *source {
 		default:
 			fs, skipped, err := expandData(path, false)
 			if err != nil {
-				probs.add(&InputError{Source: name, Path: path, Msg: err.Error(), Hint: hintFor(err)})
+				probs.add(&InputError{Source: name, Path: path, Msg: err.Error(), Hint: hintFor(err, path)})
 				bad = true
 			}
 			s.skipped += len(skipped)
@@ -327,7 +327,7 @@ func hiddenGlobData(paths []string) []string {
 func SourceFiles(path string) ([]string, error) {
 	files, _, err := expandData(path, false)
 	if err != nil {
-		if h := hintFor(err); h != "" {
+		if h := hintFor(err, path); h != "" {
 			return nil, fmt.Errorf("%w\nHINT: %s", err, h)
 		}
 		return nil, err
@@ -366,7 +366,11 @@ var (
 	errEmptyDir = errors.New("directory has no data files")
 )
 
-func hintFor(err error) string {
+func hintFor(err error, path string) string {
+	if (err == errMissing || err == errNoMatch) && (strings.HasPrefix(path, "~") || strings.Contains(path, "$")) {
+		// a shell's expansions, which a recipe's paths do not get
+		return "olmolab does not expand ~ or $VARIABLES in paths: write the path out (/home/you/data/*.npy)"
+	}
 	switch err {
 	case errMissing:
 		return "check the path; relative paths are relative to the directory olmolab runs in"

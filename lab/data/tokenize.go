@@ -297,7 +297,7 @@ func tokenizeInputs(in []string, warn func(string)) ([]string, int64, error) {
 	for _, path := range in {
 		fs, skipped, err := expandData(path, true)
 		if err != nil {
-			probs.add(&InputError{Path: path, Msg: err.Error(), Hint: hintFor(err)})
+			probs.add(&InputError{Path: path, Msg: err.Error(), Hint: hintFor(err, path)})
 			continue
 		}
 		if len(skipped) > 0 {
