@@ -157,7 +157,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	if res.Truncated > 0 && res.Context < cfg.MaxPositionEmbeddings {
 		// the cut is --seq's (512 by default), not the model's positions
-		fmt.Fprintf(stdout, "HINT: --seq %d scores them whole (the model has %d positions)\n", min(res.Longest, cfg.MaxPositionEmbeddings), cfg.MaxPositionEmbeddings)
+		if res.Longest <= cfg.MaxPositionEmbeddings {
+			fmt.Fprintf(stdout, "HINT: --seq %d scores them whole (the model has %d positions)\n", res.Longest, cfg.MaxPositionEmbeddings)
+		} else {
+			fmt.Fprintf(stdout, "HINT: --seq %d, the model's positions, scores more of them; the longest needs %d\n", cfg.MaxPositionEmbeddings, res.Longest)
+		}
 	}
 	if *jsonOut != "" {
 		var sb strings.Builder

@@ -212,6 +212,13 @@ func TestEvalLimitAndSplit(t *testing.T) {
 		t.Fatalf("train: %s", errb.String())
 	}
 	dump := filepath.Join(olmesData, "requests", "arc_easy", "val_rc_5shot", "requests.jsonl.gz")
+	// the same weights under a config.json of 128 positions
+	short := filepath.Join(t.TempDir(), "short")
+	os.MkdirAll(short, 0o755)
+	w, _ := os.ReadFile(filepath.Join(dir, "model.safetensors"))
+	os.WriteFile(filepath.Join(short, "model.safetensors"), w, 0o644)
+	cj, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+	os.WriteFile(filepath.Join(short, "config.json"), []byte(strings.Replace(string(cj), `"max_position_embeddings": 4096`, `"max_position_embeddings": 128`, 1)), 0o644)
 	for _, c := range []struct {
 		name string
 		args []string
@@ -229,7 +236,10 @@ func TestEvalLimitAndSplit(t *testing.T) {
 		// context" (4096 positions here), and the way to score them whole is named
 		{"truncated to --seq", []string{"--tasks", "arc_easy", "--split", "validation", "--limit", "2"}, 0,
 			"are longer than the 64-token context and were scored on their last 64 tokens, few-shot examples and question cut away"},
-		{"truncated to --seq, hint", []string{"--tasks", "arc_easy", "--split", "validation", "--limit", "2"}, 0, "HINT: --seq"},
+		{"truncated to --seq, hint", []string{"--tasks", "arc_easy", "--split", "validation", "--limit", "2"}, 0, "HINT: --seq 465 scores them whole (the model has 4096 positions)"},
+		// a model of fewer positions than the longest request cannot score it whole
+		{"truncated to --seq, short model", []string{"--model", short, "--tasks", "arc_easy", "--split", "validation", "--limit", "2"}, 0,
+			"HINT: --seq 128, the model's positions, scores more of them; the longest needs 465"},
 		{"missing split", []string{"--tasks", "arc_easy"}, 2, "score that one instead of the test split with olmolab eval --split validation, or in a run with eval.split: validation in its recipe"},
 		{"bad split", []string{"--tasks", "arc_easy", "--split", "dev"}, 2, `eval: --split "dev": want train, validation or test`},
 	} {
