@@ -762,12 +762,22 @@ func (t SNRTable) DescribeSplits() string {
 
 // Describe says in words how signal and noise were measured; every printed table starts with it.
 func (t SNRTable) Describe() string {
-	if t.NoiseMode == NoisePooled.String() {
-		return fmt.Sprintf("noise: pooled — std/mean (population std) of all %d runs' last %d checkpoints together (Signal-and-Noise's small-scale convention); signal: (max−min)/mean of each run's mean over its last %d checkpoints",
-			len(t.Runs), t.LastN, t.LastN)
+	// a --last beyond the runs' evaluations uses what they have: say so
+	// rather than "the last 100 checkpoints" over runs of 5 (n per row)
+	used := 0
+	for _, r := range t.Rows {
+		used = max(used, r.LastN)
 	}
-	return fmt.Sprintf("noise: per-run — std/mean (population std) over each run's last %d checkpoints, averaged over %d runs; signal: (max−min)/mean of the runs' final scores",
-		t.LastN, len(t.Runs))
+	last := fmt.Sprintf("last %d checkpoints", t.LastN)
+	if len(t.Rows) > 0 && used < t.LastN {
+		last = fmt.Sprintf("last %d checkpoints (at most %d here: n)", t.LastN, used)
+	}
+	if t.NoiseMode == NoisePooled.String() {
+		return fmt.Sprintf("noise: pooled — std/mean (population std) of all %d runs' %s together (Signal-and-Noise's small-scale convention); signal: (max−min)/mean of each run's mean over its last %d checkpoints",
+			len(t.Runs), last, t.LastN)
+	}
+	return fmt.Sprintf("noise: per-run — std/mean (population std) over each run's %s, averaged over %d runs; signal: (max−min)/mean of the runs' final scores",
+		last, len(t.Runs))
 }
 
 // DescribeFinals says which scores are a run's final ones (the mean, the

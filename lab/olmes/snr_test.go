@@ -903,3 +903,34 @@ func FuzzDecodeEvalRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestSNRDescribeFewerCheckpoints: --last N beyond what the runs have is said
+// in the description with the count used (it read "each run's last 100
+// checkpoints" over runs of 5); a --last the runs reach is said as before.
+func TestSNRDescribeFewerCheckpoints(t *testing.T) {
+	var runs []RunEvals
+	for i, xs := range pooledExample {
+		r := RunEvals{Name: string(rune('a' + i))}
+		for s, v := range xs {
+			r.Records = append(r.Records, EvalRecord{Run: r.Name, Step: 100 * (s + 1), Task: "arc_easy", Formulation: RC, Metric: MetricAccPerChar, Value: v})
+		}
+		runs = append(runs, r)
+	}
+	for _, c := range []struct {
+		mode NoiseMode
+		last int
+		want string
+	}{
+		{NoisePerRun, 100, "over each run's last 100 checkpoints (at most 5 here: n), averaged over 3 runs"},
+		{NoisePooled, 100, "of all 3 runs' last 100 checkpoints (at most 5 here: n) together"},
+		{NoisePerRun, 4, "over each run's last 4 checkpoints, averaged over 3 runs"},
+	} {
+		tab, err := SNR(runs, SNROptions{Noise: c.mode, LastN: c.last})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := tab.Describe(); !strings.Contains(d, c.want) {
+			t.Errorf("%s --last %d: %q lacks %q", c.mode, c.last, d, c.want)
+		}
+	}
+}
