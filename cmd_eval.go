@@ -28,7 +28,7 @@ func olmesError(err error) error {
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", stdout, stderr)
 	ckpt := fs.String("model", "", "an HF checkpoint directory, one of our checkpoints, or a run directory (the weights it ended with: its latest checkpoint, or the soup its recipe planned)")
-	tasks := fs.String("tasks", "builtin", "comma-separated tasks or groups: builtin, development, unseen, core9, olmes, arc_easy, mmlu, fact_qa_heldout:mc, a requests.jsonl.gz dump, …")
+	tasks := fs.String("tasks", "builtin", "comma-separated tasks or groups: builtin, development, unseen, core9, olmes, arc_easy, mmlu, fact_qa_heldout:mc, a requests.jsonl.gz dump, … (not given: a run's eval.tasks, else builtin)")
 	tokName := fs.String("tokenizer", "", "tokenizer (default: the run's, else guessed from the vocabulary: 100352 dolma2, 2048 world, 384 bytes)")
 	dataDir := fs.String("data", os.Getenv("OLMOLAB_OLMES_DATA"), "OLMES datasets directory (for the standard benchmarks)")
 	limit := fs.Int("limit", 0, "instances per task, per subject for MMLU (0: the task's default, 200 for a built-in task, OLMES's own limit, all of a request dump; -1: all; not given: a run's eval.limit, else 0)")
@@ -107,15 +107,20 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	default:
 		return usageError{fmt.Sprintf("eval: --split %q: want train, validation or test", *split)}
 	}
-	limitGiven := false
-	fs.Visit(func(f *flag.Flag) { limitGiven = limitGiven || f.Name == "limit" })
+	limitGiven, tasksGiven := false, false
+	fs.Visit(func(f *flag.Flag) {
+		limitGiven = limitGiven || f.Name == "limit"
+		tasksGiven = tasksGiven || f.Name == "tasks"
+	})
+	names := splitList(*tasks)
 	n := *limit
 	load := olmes.LoadOptions{DataDir: *dataDir, Build: olmes.BuildOptions{Split: *split}}
 	// the built-in tasks ask about the world the run trained on (its recipe's
 	// world:), as its own evaluations do; the default world's facts are others
-	// and a run's tasks are scored on its eval.split and eval.limit, so its
-	// checkpoints are compared on the instances its own evaluations scored
-	splitFrom, limitFrom := "", ""
+	// and a run's tasks are its eval.tasks, scored on its eval.split and
+	// eval.limit, so its checkpoints are compared on the instances its own
+	// evaluations scored
+	splitFrom, limitFrom, tasksFrom := "", "", ""
 	if p := runRecipeOf(*ckpt); p != "" {
 		if rec, err := lab.LoadRecipe(p, nil); err == nil {
 			load.KB = rec.World.KB()
@@ -125,6 +130,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			if !limitGiven && rec.Eval.Limit != 0 {
 				n, limitFrom = rec.Eval.Limit, p
 			}
+			if !tasksGiven && len(rec.Eval.Tasks) > 0 {
+				names, tasksFrom = slices.Clone(rec.Eval.Tasks), p
+			}
 		}
 	}
 	load.Builtin.Limit, load.Build.Limit = n, n
@@ -132,7 +140,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		load.DumpLimit = n
 	}
 	res := olmes.Results{Backend: b.Name()}
-	if names := splitList(*tasks); len(names) > 0 || valTokens == 0 {
+	if len(names) > 0 || valTokens == 0 {
 		ev := &olmes.Evaluator{Load: load, Eval: olmes.EvalOptions{Reshape: true}}
 		if res, err = ev.Evaluate(context.Background(), b, tok, names, f); err != nil {
 			return olmesError(err)
@@ -146,6 +154,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		res.Scores = append(res.Scores, scores...)
 	}
 	fmt.Fprintf(stdout, "%s (tokenizer %s)\n", dir, name)
+	if tasksFrom != "" {
+		fmt.Fprintf(stdout, "tasks: the run's eval.tasks (%s); --tasks overrides it\n", tasksFrom)
+	}
 	if splitFrom != "" && slices.ContainsFunc(res.Scores, func(s olmes.Score) bool { return s.Split != "" }) {
 		fmt.Fprintf(stdout, "OLMES benchmarks on the %s split: the run's eval.split (%s); --split overrides it\n", load.Build.Split, splitFrom)
 	}

@@ -691,12 +691,15 @@ func TestEvalRunLimit(t *testing.T) {
 		n    int
 		says bool
 	}{
+		{[]string{"--tasks", "arith"}, 5, true},
+		{[]string{"--tasks", "arith", "--limit", "8"}, 8, false},
+		// and on its eval.tasks, where it scored the built-in group (seven
+		// tasks) whatever the run evaluated
 		{nil, 5, true},
-		{[]string{"--limit", "8"}, 8, false},
 	} {
 		js := filepath.Join(t.TempDir(), "eval.json")
 		out.Reset()
-		if code := run(append([]string{"eval", "--model", filepath.Join(runs, "l"), "--tasks", "arith", "--json", js}, c.args...), &out, &errb); code != 0 {
+		if code := run(append([]string{"eval", "--model", filepath.Join(runs, "l"), "--json", js}, c.args...), &out, &errb); code != 0 {
 			t.Fatalf("eval %v: exit %d: %s", c.args, code, errb.String())
 		}
 		var res olmes.Results
@@ -713,6 +716,9 @@ func TestEvalRunLimit(t *testing.T) {
 		}
 		if got := strings.Contains(out.String(), "5 instances per task: the run's eval.limit ("+filepath.Join(runs, "l", "recipe.yaml")+")"); got != c.says {
 			t.Errorf("eval %v: says the run's limit: %v, want %v\n%s", c.args, got, c.says, out.String())
+		}
+		if got := strings.Contains(out.String(), "tasks: the run's eval.tasks ("+filepath.Join(runs, "l", "recipe.yaml")+"); --tasks overrides it"); got != (c.args == nil) {
+			t.Errorf("eval %v: says the run's tasks: %v\n%s", c.args, got, out.String())
 		}
 	}
 }
