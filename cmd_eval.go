@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/olmolab/olmolab/lab"
 	"github.com/olmolab/olmolab/lab/data"
@@ -141,7 +142,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	res := olmes.Results{Backend: b.Name()}
 	if len(names) > 0 || valTokens == 0 {
-		ev := &olmes.Evaluator{Load: load, Eval: olmes.EvalOptions{Reshape: true}}
+		ev := &olmes.Evaluator{Load: load, Eval: olmes.EvalOptions{Reshape: true, Progress: evalProgress(stderr)}}
 		if res, err = ev.Evaluate(context.Background(), b, tok, names, f); err != nil {
 			return olmesError(err)
 		}
@@ -184,6 +185,32 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// evalProgressEvery is how often eval writes a progress line when stderr is
+// not a terminal (a Slurm log); on a terminal one line is rewritten in place.
+var evalProgressEvery = 30 * time.Second
+
+// evalProgress reports scoring progress on w: MMLU on a CPU takes minutes to
+// hours, which eval spent without a word.
+func evalProgress(w io.Writer) func(done, total int) {
+	term := isTerminal(w)
+	start := time.Now()
+	last := start
+	return func(done, total int) {
+		pct := 100 * float64(done) / float64(max(total, 1))
+		line := fmt.Sprintf("eval %s %5.1f%%  %d/%d requests  %s", progressBar(pct, 30), pct, done, total, time.Since(start).Round(time.Second))
+		switch {
+		case term:
+			fmt.Fprintf(w, "\r\033[K%s", line)
+			if done >= total {
+				fmt.Fprintln(w)
+			}
+		case time.Since(last) >= evalProgressEvery:
+			fmt.Fprintln(w, line)
+			last = time.Now()
+		}
+	}
 }
 
 // evalValidation is eval --val: the validation loss of the checkpoint on

@@ -8,9 +8,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/olmolab/olmolab/lab"
 	"github.com/olmolab/olmolab/lab/olmes"
@@ -720,5 +722,25 @@ func TestEvalRunLimit(t *testing.T) {
 		if got := strings.Contains(out.String(), "tasks: the run's eval.tasks ("+filepath.Join(runs, "l", "recipe.yaml")+"); --tasks overrides it"); got != (c.args == nil) {
 			t.Errorf("eval %v: says the run's tasks: %v\n%s", c.args, got, out.String())
 		}
+	}
+}
+
+// TestEvalProgress: eval reports its progress on stderr (a line per interval
+// when stderr is not a terminal, as in a Slurm log); MMLU on a CPU scored for
+// minutes without a word.
+func TestEvalProgress(t *testing.T) {
+	defer func(d time.Duration) { evalProgressEvery = d }(evalProgressEvery)
+	evalProgressEvery = 0 // every forward
+	dir := filepath.Join(t.TempDir(), "ck")
+	var out, errb bytes.Buffer
+	if code := run([]string{"train", "--preset", "cpu_xs", "--steps", "1", "--batch", "2", "--seq", "16", "--out", dir}, &out, &errb); code != 0 {
+		t.Fatalf("train: %s", errb.String())
+	}
+	errb.Reset()
+	if code := run([]string{"eval", "--model", dir, "--tasks", "arith", "--limit", "8", "--seq", "16"}, &out, &errb); code != 0 {
+		t.Fatalf("eval: exit %d: %s", code, errb.String())
+	}
+	if !regexp.MustCompile(`(?m)^eval \[#+\] 100\.0%  32/32 requests  \d+s$`).MatchString(errb.String()) {
+		t.Errorf("stderr has no progress line ending at 32/32 requests:\n%s", errb.String())
 	}
 }
