@@ -144,6 +144,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if len(names) > 0 || valTokens == 0 {
 		ev := &olmes.Evaluator{Load: load, Eval: olmes.EvalOptions{Reshape: true, Progress: evalProgress(stderr)}}
 		if res, err = ev.Evaluate(context.Background(), b, tok, names, f); err != nil {
+			if tasksFrom != "" { // the user named none of these tasks: say whose they are
+				err = fmt.Errorf("tasks: the run's eval.tasks (%s; --tasks not given): %w", tasksFrom, err)
+			}
 			return olmesError(err)
 		}
 	}

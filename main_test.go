@@ -744,3 +744,28 @@ func TestEvalProgress(t *testing.T) {
 		t.Errorf("stderr has no progress line ending at 32/32 requests:\n%s", errb.String())
 	}
 }
+
+// TestEvalRunTasksNeedData: eval of a run whose eval.tasks (taken because
+// --tasks was not given) need OLMES data that is not at hand says that the
+// tasks are the run's, so that an error about a benchmark the user did not
+// name explains itself.
+func TestEvalRunTasksNeedData(t *testing.T) {
+	olmesData, _ := filepath.Abs(filepath.Join("..", "shared", "data", "olmes"))
+	if _, err := os.Stat(olmesData); err != nil {
+		t.Skip("../shared/data/olmes is absent")
+	}
+	runs := t.TempDir()
+	t.Setenv("OLMOLAB_OLMES_DATA", olmesData)
+	var out, errb bytes.Buffer
+	if code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "o", "--set", "eval.tasks=[arc_easy]",
+		"--set", "eval.split=validation", "--set", "eval.limit=2"}, &out, &errb); code != 0 {
+		t.Fatalf("batch: exit %d: %s", code, errb.String())
+	}
+	t.Setenv("OLMOLAB_OLMES_DATA", "")
+	errb.Reset()
+	code := run([]string{"eval", "--model", filepath.Join(runs, "o")}, &out, &errb)
+	want := "tasks: the run's eval.tasks (" + filepath.Join(runs, "o", "recipe.yaml") + "; --tasks not given): olmes: no data directory for arc_easy"
+	if code != exitBadInput || !strings.Contains(errb.String(), want) {
+		t.Errorf("exit %d, stderr lacks %q:\n%s", code, want, errb.String())
+	}
+}
