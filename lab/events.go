@@ -161,13 +161,17 @@ const (
 )
 
 // Action is applied by the run between steps, on its own goroutine. Every
-// action is answered by an event: one that would change nothing (pause while
-// paused, resume while running, a switch to the mix the run trains on, an
-// anneal while annealing, an evaluation with nothing to evaluate or at a
+// action is answered by an event. One the run does not take where it
+// applies (ActionState.WhyNot: an anneal or a soup outside stage 1,
+// anything but pause, resume and stop while a soup is made, anything during
+// the final evaluation, an evaluation with nothing to evaluate) is answered
+// by a warning naming the action and why, as is one still waiting when the
+// run ends, and one that would change nothing (pause while paused, resume
+// while running, a switch to the mix the run trains on, an evaluation at a
 // step whose weights were evaluated already (which evaluation, and the
-// evals.jsonl that holds its scores), anything but pause, resume and stop
-// while a soup is made) by a warning saying so; a checkpoint at a step that
-// has one by a checkpoint event with its path and Message CheckpointExists.
+// evals.jsonl that holds its scores), a soup that would overwrite another's
+// files); a checkpoint at a step that has one by a checkpoint event with its
+// path and Message CheckpointExists.
 type Action struct {
 	Kind   ActionKind
 	Tokens int64             // anneal/soup length; 0 means the recipe's

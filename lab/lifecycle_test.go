@@ -572,7 +572,7 @@ func TestPauseAndStopDuringASoup(t *testing.T) {
 	}
 	var warned, stopped bool
 	for _, e := range evs {
-		warned = warned || e.Type == EvWarning && strings.Contains(e.Message, "eval is not available while a soup")
+		warned = warned || e.Type == EvWarning && e.Message == "evaluate: a soup is being made (only pause, resume and stop apply); nothing done"
 		stopped = stopped || e.Type == EvPhase && strings.HasPrefix(e.Message, "soup stopped")
 	}
 	if !warned || !stopped {

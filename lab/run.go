@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -77,9 +78,13 @@ type Run struct {
 	p       RunParams
 	need    int64 // memoryNeed: what the memory check counted
 	actions chan Action
-	done    chan struct{}
-	summary RunSummary
-	err     error
+	// actMu guards actEnded, set when the run has ended: an action Do took
+	// before is answered (loop), one after is refused by Do itself
+	actMu    sync.Mutex
+	actEnded bool
+	done     chan struct{}
+	summary  RunSummary
+	err      error
 
 	// owned by the run goroutine
 	ctx       context.Context
@@ -753,10 +758,10 @@ func SessionMemoryLimit(need, held int64) int64 {
 // Do hands an action to the run; it never blocks. It reports an error when the
 // run has ended or too many actions are waiting.
 func (r *Run) Do(a Action) error {
-	select {
-	case <-r.done:
+	r.actMu.Lock()
+	defer r.actMu.Unlock()
+	if r.actEnded {
 		return errors.New("the run has ended")
-	default:
 	}
 	select {
 	case r.actions <- a:
@@ -841,6 +846,13 @@ func (r *Run) loop() {
 	case r.stopping:
 		state = "stopped"
 	}
+	// what was asked for as the run ended (during its final evaluation,
+	// its last checkpoint, its recipe's soup's last evaluations) is
+	// answered, not dropped; from here on Do refuses
+	r.actMu.Lock()
+	r.actEnded = true
+	r.actMu.Unlock()
+	r.refuseAll(func(ActionKind) string { return fmt.Sprintf("the run has ended (%s at step %d)", state, r.st.Step) })
 	r.summary = r.summarize(state)
 	if werr := model.WriteFileAtomic(filepath.Join(r.Dir, SummaryFile), mustJSON(r.summary)); werr != nil {
 		// the run directory's other files are whole; a resume writes it
@@ -932,6 +944,8 @@ func (r *Run) train() error {
 			return r.runSoup(Action{Kind: ActSoup}, true)
 		case endBoundary:
 			r.evaluate("final")
+			// what was asked for meanwhile: the run ends now
+			r.refuseAll(ActionState{Ending: true}.WhyNot)
 			if _, err := r.checkpoint(); err != nil {
 				return err
 			}
@@ -1123,7 +1137,23 @@ func (r *Run) applyActions() error {
 	}
 }
 
+// refuseAll answers every action waiting with a warning saying why not
+// (why's answer for its kind).
+func (r *Run) refuseAll(why func(ActionKind) string) {
+	for {
+		select {
+		case a := <-r.actions:
+			r.emit(Event{Type: EvWarning, Message: refusal(a.Kind, why(a.Kind))})
+		default:
+			return
+		}
+	}
+}
+
 func (r *Run) apply(a Action) error {
+	if r.refuse(a, r.actionState()) {
+		return nil
+	}
 	switch a.Kind {
 	case ActPause, ActResume:
 		r.pauseOrResume(a.Kind, 0, 0)
@@ -1138,10 +1168,6 @@ func (r *Run) apply(a Action) error {
 		_, err := r.checkpoint()
 		return err
 	case ActEval:
-		if !r.canEvaluate() {
-			r.emit(Event{Type: EvWarning, Message: "evaluate: " + r.noEvalReason()})
-			return nil
-		}
 		if r.evalStep == r.st.Step {
 			// the same weights: the scores would be the same, written twice
 			r.emit(Event{Type: EvWarning, Message: r.evaluatedAlready()})
@@ -1159,11 +1185,6 @@ func (r *Run) apply(a Action) error {
 			r.emit(Event{Type: EvWarning, Message: "switch mix: " + err.Error()})
 		}
 	case ActAnneal:
-		if r.st.Phase == "anneal" {
-			r.emit(Event{Type: EvWarning, Message: fmt.Sprintf("anneal: the run is annealing already, from %s to %s tokens; nothing changed",
-				HumanCount(r.st.AnnealStart), HumanCount(r.st.TotalTokens))})
-			return nil
-		}
 		n := a.Tokens
 		if n <= 0 {
 			n = r.Recipe.Anneal.Tokens
@@ -1173,12 +1194,8 @@ func (r *Run) apply(a Action) error {
 		}
 		return r.startAnneal(n, a.Mix)
 	case ActSoup:
-		// One soup a step: a second (s pressed twice while paused there)
-		// wrote its ingredients into the first's directories, appending a
-		// second step sequence to their metrics, replaced its soup.json
-		// and recorded evaluations under the same names at the same step.
-		if dir := soupRoot(r.Dir, r.st.Step); isFile(filepath.Join(dir, "soup.json")) {
-			r.emit(Event{Type: EvWarning, Message: fmt.Sprintf("soup: step %d has its soup already (%s); nothing made", r.st.Step, dir)})
+		if why := r.sideSoupWhyNot(); why != "" {
+			r.emit(Event{Type: EvWarning, Message: refusal(a.Kind, why)})
 			return nil
 		}
 		// a side job: the run goes on afterwards as if it had not happened

@@ -107,7 +107,7 @@ func (r *Run) runSoup(a Action, final bool) error {
 	if lr0 == 0 {
 		lr0 = r.lr(r.st.Tokens)
 	}
-	rep := &SoupReport{Dir: soupRoot(r.Dir, r.st.Step), FromStep: r.st.Step,
+	rep := &SoupReport{Dir: r.soupDir(), FromStep: r.st.Step,
 		FromTokens: r.st.Tokens, Tokens: n, Steps: n / int64(rec.GlobalBatchSize), LR0: lr0, Final: final}
 	phase := r.st.Phase
 	restore := func() error {
@@ -206,6 +206,24 @@ func (r *Run) runSoup(a Action, final bool) error {
 	}
 	r.emit(Event{Type: EvPhase, Message: msg, Soup: rep, TotalTokens: r.st.TotalTokens, Mix: r.st.Mix})
 	return nil
+}
+
+// soupDir is where a soup from the current step writes its files.
+func (r *Run) soupDir() string { return soupRoot(r.Dir, r.st.Step) }
+
+// sideSoupWhyNot says why a soup asked for now, which ActionState allows,
+// would overwrite another soup's files (soupDir): the recipe's own soup
+// starts from this step next, or a soup from this step is made already (in
+// this process, or before the checkpoint the run resumed from).
+func (r *Run) sideSoupWhyNot() string {
+	if r.boundary() == soupBoundary {
+		return fmt.Sprintf("the recipe's soup (soup.ingredients) starts from step %d next", r.st.Step)
+	}
+	f := filepath.Join(r.soupDir(), "soup.json")
+	if _, err := os.Stat(f); err == nil {
+		return fmt.Sprintf("a soup from step %d is made already (%s)", r.st.Step, f)
+	}
+	return ""
 }
 
 // soupIngredient anneals from the weights now on the backend with its own
@@ -309,7 +327,7 @@ func (r *Run) applySoupActions(step, tokens int64) error {
 		case ActPause, ActResume:
 			r.pauseOrResume(a.Kind, step, tokens)
 		default:
-			r.emit(Event{Type: EvWarning, Message: fmt.Sprintf("%s is not available while a soup is being made (pause, resume and stop are)", a.Kind)})
+			r.refuse(a, ActionState{Phase: r.st.Phase, Soup: true})
 		}
 	}
 }
