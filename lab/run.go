@@ -1249,12 +1249,16 @@ func evaluatedAt(path, run string, step int64) (why string, scores []EvalScore, 
 	return why, scores, ok
 }
 
+// NothingToEvaluate is why a run whose recipe has no eval.tasks and no
+// eval.val does not evaluate (ActionState.NoEval).
+const NothingToEvaluate = "the recipe names no tasks (eval.tasks) and no validation loss (eval.val)"
+
 // noEvalReason says why a run has nothing to evaluate.
 func (r *Run) noEvalReason() string {
 	if len(r.Recipe.Eval.Tasks) > 0 {
 		return "no evaluator for the recipe's tasks (eval.tasks) here, and no validation loss (eval.val)"
 	}
-	return "the recipe names no tasks (eval.tasks) and no validation loss (eval.val)"
+	return NothingToEvaluate
 }
 
 // sameMix says whether switching from cur (the loader's mix: every source,

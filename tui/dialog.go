@@ -690,45 +690,30 @@ func (m *Model) dialogTitle(d *dialog) string {
 // run moves on: an automatic anneal or the end of the run can come between
 // opening it and confirming.
 func (m *Model) actionWhyNot(kind dialogKind) string {
+	var k lab.ActionKind
 	switch kind {
-	case dlgLaunch, dlgQuit, dlgTakeOver:
+	case dlgAnneal:
+		k = lab.ActAnneal
+	case dlgMix:
+		k = lab.ActSwitchMix
+	case dlgSoup:
+		k = lab.ActSoup
+	case dlgCheckpoint:
+		k = lab.ActCheckpoint
+	case dlgEval:
+		k = lab.ActEval
+	case dlgPause:
+		k = lab.ActPause // or resume: the rule is the same
+	case dlgStop:
+		k = lab.ActStop
+	default: // launch, quit, take over
 		return ""
 	}
 	if !m.training() || m.quitting != quitNone || m.liveData == nil {
 		return "the run is no longer training in this session"
 	}
-	d := m.liveData
-	switch kind {
-	case dlgAnneal, dlgSoup, dlgMix, dlgCheckpoint, dlgEval, dlgPause:
-		if d.Busy == "evaluating ("+finalEval+")" {
-			// the lab returns after it and its checkpoint: nothing
-			// queued meanwhile is applied
-			return "the run is ending (its final evaluation, then its last checkpoint)"
-		}
-	}
-	switch kind {
-	case dlgAnneal, dlgSoup:
-		if d.soupUnderWay() {
-			return "a soup is being made (only pause, resume and stop apply)"
-		}
-		if d.Phase == "anneal" {
-			return "the run is annealing already"
-		}
-		if step := d.annealStarting(); step >= 0 {
-			return fmt.Sprintf("the run's anneal starts at step %d (evaluated before it first)", step)
-		}
-		if d.Phase != "stage1" {
-			return "the run is in its " + d.Phase + " phase, not stage 1"
-		}
-	case dlgMix, dlgCheckpoint, dlgEval:
-		if d.soupUnderWay() {
-			return "a soup is being made (only pause, resume and stop apply)"
-		}
-		if rec := m.liveRecipe(); kind == dlgEval && (rec == nil || !rec.Eval.Any()) {
-			return "the recipe names no tasks (eval.tasks) and no validation loss (eval.val)"
-		}
-	}
-	return ""
+	// the lab's own rule, on the run as its events tell it
+	return m.liveData.actionState(m.liveRecipe()).WhyNot(k)
 }
 
 func (m *Model) liveRecipe() *lab.Recipe {

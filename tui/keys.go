@@ -154,9 +154,10 @@ func (m *Model) updateKeys() {
 			b.SetEnabled(true)
 		}
 		if m.cur != nil && m.cur == m.liveData && m.training() && m.quitting == quitNone {
-			// while a soup is being made the lab takes only pause, resume
-			// and stop; once a soup made on request is done the run is back
-			// in the phase it left
+			// the lab's rule (lab.ActionState.WhyNot): while a soup is
+			// being made it takes only pause, resume and stop, during the
+			// final evaluation nothing; once a soup made on request is done
+			// the run is back in the phase it left
 			k.Anneal.SetEnabled(m.actionWhyNot(dlgAnneal) == "")
 			k.Mix.SetEnabled(m.actionWhyNot(dlgMix) == "")
 			k.Soup.SetEnabled(m.actionWhyNot(dlgSoup) == "")
@@ -168,7 +169,7 @@ func (m *Model) updateKeys() {
 			} else {
 				k.Pause.SetHelp("space", "pause training")
 			}
-			k.Stop.SetEnabled(true)
+			k.Stop.SetEnabled(m.actionWhyNot(dlgStop) == "")
 		}
 		k.TakeOver.SetEnabled(m.cur != nil && m.cur != m.liveData && m.cur.State == "headless" && !m.training() && m.takingOver == "")
 	case modeRuns:

@@ -93,6 +93,19 @@ func (d *runData) annealStarting() int64 {
 	return -1
 }
 
+// actionState is the run's lab.ActionState as its events tell it (rec: its
+// recipe), for the lab's rule of which actions it takes now.
+func (d *runData) actionState(rec *lab.Recipe) lab.ActionState {
+	s := lab.ActionState{Phase: d.Phase, Soup: d.soupUnderWay(), Ending: d.Busy == "evaluating ("+finalEval+")"}
+	if step := d.annealStarting(); step >= 0 {
+		s.AnnealStarting, s.Step = true, step
+	}
+	if rec == nil || !rec.Eval.Any() {
+		s.NoEval = lab.NothingToEvaluate
+	}
+	return s
+}
+
 // evalSnapshot is the latest evaluation of a run.
 type evalSnapshot struct {
 	Step   int64
