@@ -179,7 +179,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		if resume.State == nil {
 			return nil, &InputError{fmt.Errorf("%s: not an olmolab checkpoint (no %s)", ck, StateFile)}
 		}
-		if s, ok := ReadSummary(p.ResumeDir); ok && s.State == "finished" && resume.State.Step <= s.Steps {
+		if s, ok := finishedAt(p.ResumeDir, resume.State.Step); ok {
 			return nil, fmt.Errorf("%s: the run %w at step %d (%s tokens); nothing to resume", p.ResumeDir, ErrFinished, s.Steps, HumanCount(s.Tokens))
 		}
 		resumeFrom = ck

@@ -706,18 +706,29 @@ func TestNewRunRefusesAnExistingRun(t *testing.T) {
 		name  string
 		files []string // in the run directory before the new run starts
 		want  string   // "" starts; otherwise a part of the InputError
+		// the summary.json among files; "" writes it as the others
+		summary string
+		not     string // not in the error
 	}{
-		{"no directory", nil, ""},
-		{"empty directory", []string{}, ""},
-		{"recipe only", []string{RecipeFile}, ""},
-		{"a start without checkpoint", []string{RecipeFile, MetricsFile, EventsFile}, "already holds a run (metrics.jsonl, no checkpoint)"},
-		{"summary only", []string{SummaryFile}, "already holds a run (summary.json"},
-		{"a checkpoint", []string{MetricsFile, "checkpoints/step-4/" + StateFile}, "--resume"},
-		{"recipe and a stale lock", []string{RecipeFile, LockFile}, ""},
+		{"no directory", nil, "", "", ""},
+		{"empty directory", []string{}, "", "", ""},
+		{"recipe only", []string{RecipeFile}, "", "", ""},
+		{"a start without checkpoint", []string{RecipeFile, MetricsFile, EventsFile}, "already holds a run (metrics.jsonl, no checkpoint)", "", ""},
+		{"summary only", []string{SummaryFile}, "already holds a run (summary.json", "", ""},
+		{"a checkpoint", []string{MetricsFile, "checkpoints/step-4/" + StateFile}, "--resume", "", ""},
+		// a finished run has nothing to resume (--resume says so and exits 0)
+		{"a finished run", []string{MetricsFile, SummaryFile, "checkpoints/step-4/" + StateFile},
+			"holds a run that finished at step 4 (summary.json); HINT: choose another name, or evaluate it: olmolab eval --model ",
+			`{"state": "finished", "steps": 4}`, "--resume"},
+		{"a stopped run", []string{MetricsFile, SummaryFile, "checkpoints/step-4/" + StateFile}, "continue it with olmolab --batch --resume",
+			`{"state": "stopped", "steps": 4}`, ""},
+		{"a finished run resumed since", []string{MetricsFile, SummaryFile, "checkpoints/step-6/" + StateFile}, "continue it with olmolab --batch --resume",
+			`{"state": "finished", "steps": 4}`, ""},
+		{"recipe and a stale lock", []string{RecipeFile, LockFile}, "", "", ""},
 		// a start killed while it wrote its lock or summary, cleared by a sweep
-		{"temporary files of a start that died", []string{RecipeFile, "." + LockFile + ".123.tmp", LockFile + ".tmp-123", SummaryFile + ".tmp-123"}, ""},
-		{"someone's files", []string{"README.md", "data/train.jsonl"}, "is not empty and holds no olmolab run (README.md, data)"},
-		{"someone's files and a recipe.yaml", []string{RecipeFile, "main.go"}, "holds no olmolab run (main.go)"},
+		{"temporary files of a start that died", []string{RecipeFile, "." + LockFile + ".123.tmp", LockFile + ".tmp-123", SummaryFile + ".tmp-123"}, "", "", ""},
+		{"someone's files", []string{"README.md", "data/train.jsonl"}, "is not empty and holds no olmolab run (README.md, data)", "", ""},
+		{"someone's files and a recipe.yaml", []string{RecipeFile, "main.go"}, "holds no olmolab run (main.go)", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
@@ -727,10 +738,16 @@ func TestNewRunRefusesAnExistingRun(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			content := func(f string) string {
+				if f == SummaryFile && tc.summary != "" {
+					return tc.summary
+				}
+				return "old\n"
+			}
 			for _, f := range tc.files {
 				p := filepath.Join(dir, f)
 				os.MkdirAll(filepath.Dir(p), 0o755)
-				if err := os.WriteFile(p, []byte("old\n"), 0o644); err != nil {
+				if err := os.WriteFile(p, []byte(content(f)), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -745,11 +762,12 @@ func TestNewRunRefusesAnExistingRun(t *testing.T) {
 				return
 			}
 			var ie *InputError
-			if !errors.As(err, &ie) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), dir) {
-				t.Fatalf("err %v, want an InputError naming %s with %q", err, dir, tc.want)
+			if !errors.As(err, &ie) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), dir) ||
+				tc.not != "" && strings.Contains(err.Error(), tc.not) {
+				t.Fatalf("err %v, want an InputError naming %s with %q, without %q", err, dir, tc.want, tc.not)
 			}
 			for _, f := range tc.files {
-				if b, _ := os.ReadFile(filepath.Join(dir, f)); string(b) != "old\n" {
+				if b, _ := os.ReadFile(filepath.Join(dir, f)); string(b) != content(f) {
 					t.Errorf("%s changed to %q", f, b)
 				}
 			}

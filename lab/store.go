@@ -681,6 +681,15 @@ func ReadSummary(dir string) (RunSummary, bool) {
 	return s, true
 }
 
+// finishedAt says whether the run in dir finished, its summary.json says so,
+// with no checkpoint beyond its last step (ckpt: the newest checkpoint's
+// step; one beyond is a resume's since), and returns that summary: such a
+// run has nothing to resume (ErrFinished).
+func finishedAt(dir string, ckpt int64) (RunSummary, bool) {
+	s, ok := ReadSummary(dir)
+	return s, ok && s.State == "finished" && ckpt <= s.Steps
+}
+
 // readStepLosses returns the loss of every step record in a metrics file, in
 // order: a resumed run's history before the checkpoint it continues from.
 func readStepLosses(path string) ([]float64, error) {
@@ -1210,7 +1219,12 @@ func newRunDir(root, base string) (string, error) {
 // history to the first and replace its checkpoints.
 func checkNoRun(dir string) error {
 	if steps, err := listCheckpoints(dir); err == nil && len(steps) > 0 {
-		return fmt.Errorf("%s already holds a run (checkpoint step-%d); HINT: continue it with olmolab --batch --resume %s, or choose another name", dir, steps[len(steps)-1], dir)
+		last := steps[len(steps)-1]
+		if s, ok := finishedAt(dir, last); ok {
+			// --resume would only say so: nothing to continue
+			return fmt.Errorf("%s holds a run that finished at step %d (%s); HINT: choose another name, or evaluate it: olmolab eval --model %s", dir, s.Steps, SummaryFile, dir)
+		}
+		return fmt.Errorf("%s already holds a run (checkpoint step-%d); HINT: continue it with olmolab --batch --resume %s, or choose another name", dir, last, dir)
 	}
 	for _, f := range []string{MetricsFile, EventsFile, EvalsFile, SummaryFile} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
