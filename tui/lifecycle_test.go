@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/olmolab/olmolab/lab"
 )
 
@@ -54,6 +56,52 @@ func TestDetach(t *testing.T) {
 	}
 	if cmd == nil || !strings.Contains(m.ExitMessage(), "pid 4242") {
 		t.Errorf("no quit or no word on the headless run: %q", m.ExitMessage())
+	}
+}
+
+// TestQuitWhenTheRunEndsAnyway: a stop or a detach asked for as the run
+// ends on its own (during its final evaluation, which the lab lets end the
+// run finished) leaves a finished run: the session quits saying so, with no
+// --resume line (a resume of a finished run does nothing) and no headless
+// process to resume it; it said "run … finished; continue it with: olmolab
+// --batch --resume …", or handed the finished run to a headless resume and
+// said it keeps training there. A run that stopped or was interrupted gets
+// the line, or its headless process.
+func TestQuitWhenTheRunEndsAnyway(t *testing.T) {
+	for _, tc := range []struct {
+		key, state string
+		want, not  string
+		detached   bool
+	}{
+		{"s", "stopped", "run quickstart-test stopped; continue it with: olmolab --batch --resume ", "", false},
+		{"s", "finished", "run quickstart-test finished at step 12; nothing to continue", "--resume", false},
+		{"d", "interrupted", "keeps training headless (pid 4242)", "", true},
+		{"d", "finished", "run quickstart-test finished at step 12; nothing to continue", "--resume", false},
+		{"d", "failed", "run quickstart-test failed at step 12", "headless", false},
+	} {
+		t.Run(tc.key+" "+tc.state, func(t *testing.T) {
+			o := testOptions(t, 80, 24)
+			detached := false
+			o.Detach = func(string) (int, error) { detached = true; return 4242, nil }
+			m, f := liveModel(t, o, stage1Events("quickstart-test"))
+			m.liveCancel = func() {} // the fake ends when the test says
+			press(m, "q", tc.key)
+			f.q.Drain(nil) // the fake's own answer to a stop
+			done := lab.Event{Type: lab.EvDone, Time: t0.Add(time.Hour), Run: f.name, Step: 12, State: tc.state,
+				Summary: &lab.RunSummary{State: tc.state, Steps: 12}}
+			_, cmd := m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{done}, done: true})
+			for cmd != nil {
+				msg := cmd()
+				if _, ok := msg.(tea.QuitMsg); ok {
+					break
+				}
+				_, cmd = m.Update(msg)
+			}
+			msg := m.ExitMessage()
+			if !strings.Contains(msg, tc.want) || tc.not != "" && strings.Contains(msg, tc.not) || detached != tc.detached {
+				t.Errorf("exit message %q, detached %v; want %q, without %q, detached %v", msg, detached, tc.want, tc.not, tc.detached)
+			}
+		})
 	}
 }
 

@@ -256,11 +256,24 @@ func (d *runData) apply(e lab.Event) {
 		if e.Message != "" && e.Message != d.State {
 			msg += ": " + e.Message
 		}
-		if d.State == "stopped" || d.State == "interrupted" {
+		if resumable(d.State) {
 			msg += "; continue it with: olmolab --batch --resume " + d.Dir
 		}
 		d.note(e, msg)
 	}
+}
+
+// resumable says whether a run that ended in state has something for
+// `olmolab --batch --resume` to continue: a stopped or interrupted one
+// (a finished one has not: the resume says so and does nothing).
+func resumable(state string) bool { return state == "stopped" || state == "interrupted" }
+
+// endStep is the step the run ended at: its summary's, else its last step's.
+func (d *runData) endStep() int64 {
+	if d.Summary != nil {
+		return d.Summary.Steps
+	}
+	return d.Last.Step
 }
 
 func (d *runData) note(e lab.Event, msg string) {

@@ -520,11 +520,19 @@ func (m *Model) handleRunEvents(msg runEventsMsg) tea.Cmd {
 		m.liveData.Ended = true
 	}
 	m.log.Info("ended", "run", r.Name(), "state", m.liveData.State)
-	switch m.quitting {
-	case quitAfterStop:
+	switch {
+	case m.quitting != quitNone && !resumable(m.liveData.State):
+		// it ended on its own before the stop or the detach took
+		// (finished during its final evaluation, which the lab lets end)
+		m.exitMsg = fmt.Sprintf("run %s %s at step %d", r.Name(), m.liveData.State, m.liveData.endStep())
+		if m.liveData.State == "finished" {
+			m.exitMsg += "; nothing to continue"
+		}
+		return tea.Quit
+	case m.quitting == quitAfterStop:
 		m.exitMsg = fmt.Sprintf("run %s %s; continue it with: olmolab --batch --resume %s", r.Name(), m.liveData.State, r.Dir())
 		return tea.Quit
-	case quitAfterDetach:
+	case m.quitting == quitAfterDetach:
 		dir, detach := r.Dir(), m.opts.Detach
 		return func() tea.Msg {
 			pid, err := detach(dir)
