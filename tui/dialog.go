@@ -125,6 +125,24 @@ func (d *dialog) backspace() {
 	}
 }
 
+// clearField empties the focused field (ctrl+u).
+func (d *dialog) clearField() {
+	if f := d.focused().f; f != nil && f.value != "" {
+		f.value = ""
+		d.err = ""
+	}
+}
+
+// deleteWord deletes the focused field's last word and the spaces after it
+// (ctrl+w), as textinput's DeleteWordBackward does at the end of a field.
+func (d *dialog) deleteWord() {
+	if f := d.focused().f; f != nil && f.value != "" {
+		v := strings.TrimRight(f.value, " ")
+		f.value = v[:strings.LastIndex(v, " ")+1]
+		d.err = ""
+	}
+}
+
 // hasInput says whether typing goes into a field (so letters are text, not keys).
 func (d *dialog) hasInput() bool { return d.focused().f != nil }
 

@@ -363,8 +363,8 @@ func TestDialogsWrap(t *testing.T) {
 
 // At the smallest window (60×16) a dialog taller than the screen scrolls its
 // body between the title and the key line, which stay on screen: a line says
-// how much is below (above) and which key shows it, pgdn/pgup (ctrl+d/ctrl+u)
-// scroll, every line of the body can be brought into view, the focused input
+// how much is below (above) and which key shows it, pgdn/pgup (ctrl+d, and
+// ctrl+u off a text field: TestCtrlUClearsTheField) scroll, every line of the body can be brought into view, the focused input
 // follows tab, and a refused confirm shows its error.
 func TestTallDialogsScroll(t *testing.T) {
 	pgdn, pgup := tea.KeyPressMsg{Code: tea.KeyPgDown}, tea.KeyPressMsg{Code: tea.KeyPgUp}
@@ -872,5 +872,59 @@ func TestLaunchDialogShowsTheOverrides(t *testing.T) {
 	press(m, "l", "o", "t", "s")
 	if s := text(); !strings.Contains(s, "anneal.auto_at") || !strings.Contains(s, `"lots"`) {
 		t.Errorf("a bad override says nothing before enter:\n%s", s)
+	}
+}
+
+// In a text field ctrl+u clears it and ctrl+w (alt+backspace) deletes its
+// last word, as in bubbles' textinput and readline, the field's cursor being
+// at its end; ctrl+u scrolled the dialog up instead, so a wrong value went
+// one backspace at a time. Where no field has the focus (a choice, a dialog
+// without fields) ctrl+u still scrolls up, as ctrl+d scrolls down.
+func TestCtrlUClearsTheField(t *testing.T) {
+	ctrl := func(r rune) tea.KeyPressMsg { return tea.KeyPressMsg{Code: r, Mod: tea.ModCtrl} }
+	for _, tc := range []struct {
+		name, typed string
+		key         tea.KeyPressMsg
+		want        string
+	}{
+		{"ctrl+u", "1000 400K", ctrl('u'), ""},
+		{"ctrl+w", "max_tokens=200K seed=3", ctrl('w'), "max_tokens=200K "},
+		{"ctrl+w after spaces", "max_tokens=200K seed=3  ", ctrl('w'), "max_tokens=200K "},
+		{"alt+backspace", "one", tea.KeyPressMsg{Code: tea.KeyBackspace, Mod: tea.ModAlt}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, f := liveModel(t, testOptions(t, 80, 24), stage1Events("quickstart-test"))
+			press(m, "a")
+			fl := m.dialog.focused().f
+			if fl == nil {
+				t.Fatal("the anneal dialog opens without its tokens field focused")
+			}
+			fl.value = tc.typed
+			m.Update(tc.key)
+			if fl.value != tc.want || m.dialog == nil || len(f.actions) != 0 {
+				t.Errorf("field %q after %s, want %q (dialog open %v, actions %v)", fl.value, tc.name, tc.want, m.dialog != nil, f.actions)
+			}
+		})
+	}
+	// at 60×16 the soup dialog scrolls: ctrl+u on its mix choice scrolls up,
+	// on a field it clears the field, which stays in view
+	m, _ := liveModel(t, testOptions(t, 60, 16), stage1Events("quickstart-test"))
+	press(m, "s")
+	for m.dialog.hasInput() {
+		press(m, "tab")
+	}
+	top := m.dialog.scroll
+	m.Update(ctrl('u'))
+	if m.dialog.scroll >= top || m.keys.ClearField.Enabled() {
+		t.Errorf("ctrl+u on the mix choice: top %d → %d, want it scrolled up; clear key enabled %v", top, m.dialog.scroll, m.keys.ClearField.Enabled())
+	}
+	press(m, "tab")
+	if !m.dialog.hasInput() {
+		t.Fatal("tab from the mix choice leads to no field")
+	}
+	fl := m.dialog.focused().f
+	m.Update(ctrl('u'))
+	if s := screen(m); fl.value != "" || !strings.Contains(s, "› "+fl.label) || !m.keys.ClearField.Enabled() {
+		t.Errorf("ctrl+u on the field %s: %q, want it cleared and in view:\n%s", fl.label, fl.value, s)
 	}
 }

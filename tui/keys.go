@@ -19,6 +19,7 @@ type KeyMap struct {
 	Pause, Stop, TakeOver                   key.Binding
 	// dialogs
 	Confirm, Cancel, NextField, PrevField, Choose key.Binding
+	ClearField, DeleteWord                        key.Binding
 	ScrollUp, ScrollDown, TakeMix                 key.Binding
 	QuitStop, QuitDetach                          key.Binding
 }
@@ -60,11 +61,16 @@ func DefaultKeyMap() KeyMap {
 		Stop:       b([]string{"X"}, "X", "stop the run"),
 		TakeOver:   b([]string{"t"}, "t", "take over a headless run"),
 
-		Confirm:    b([]string{"enter"}, "enter", "confirm"),
-		Cancel:     b([]string{"esc"}, "esc", "cancel"),
-		NextField:  b([]string{"tab", "down"}, "tab/↓", "next field"),
-		PrevField:  b([]string{"shift+tab", "up"}, "shift+tab/↑", "previous field"),
-		Choose:     b([]string{"left", "right"}, "←/→", "choose"),
+		Confirm:   b([]string{"enter"}, "enter", "confirm"),
+		Cancel:    b([]string{"esc"}, "esc", "cancel"),
+		NextField: b([]string{"tab", "down"}, "tab/↓", "next field"),
+		PrevField: b([]string{"shift+tab", "up"}, "shift+tab/↑", "previous field"),
+		Choose:    b([]string{"left", "right"}, "←/→", "choose"),
+		// a text field edits as bubbles' textinput and readline do (its
+		// cursor is always at the end): ctrl+u clears it, ctrl+w and
+		// alt+backspace delete the last word
+		ClearField: b([]string{"ctrl+u"}, "ctrl+u", "clear"),
+		DeleteWord: b([]string{"ctrl+w", "alt+backspace"}, "ctrl+w", "delete the field's last word"),
 		ScrollUp:   b([]string{"pgup", "ctrl+u"}, "pgup", "scroll a tall dialog up"),
 		ScrollDown: b([]string{"pgdown", "ctrl+d"}, "pgdn", "scroll a tall dialog down"),
 		TakeMix:    b([]string{"ctrl+r"}, "ctrl+r", "ratios: take the run's mix"),
@@ -79,12 +85,12 @@ func (k *KeyMap) all() []*key.Binding {
 		&k.Up, &k.Down, &k.Open, &k.Back, &k.Select, &k.ClearSel,
 		&k.FocusChart, &k.LogY, &k.XAxis, &k.Smooth, &k.SmoothLess, &k.SmoothMore,
 		&k.Anneal, &k.Mix, &k.Soup, &k.Checkpoint, &k.Evaluate, &k.Pause, &k.Stop, &k.TakeOver,
-		&k.Confirm, &k.Cancel, &k.NextField, &k.PrevField, &k.Choose, &k.ScrollUp, &k.ScrollDown, &k.TakeMix, &k.QuitStop, &k.QuitDetach}
+		&k.Confirm, &k.Cancel, &k.NextField, &k.PrevField, &k.Choose, &k.ClearField, &k.DeleteWord, &k.ScrollUp, &k.ScrollDown, &k.TakeMix, &k.QuitStop, &k.QuitDetach}
 }
 
 // ShortHelp is the help line under every view.
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Confirm, k.Cancel, k.QuitStop, k.QuitDetach, k.NextField, k.Choose,
+	return []key.Binding{k.Confirm, k.Cancel, k.QuitStop, k.QuitDetach, k.NextField, k.Choose, k.ClearField,
 		k.Anneal, k.Mix, k.Soup, k.Checkpoint, k.Evaluate, k.Pause, k.Stop, k.TakeOver,
 		k.Open, k.Select, k.Dashboard, k.Runs, k.Evals, k.Home, k.Help, k.Quit}
 }
@@ -96,7 +102,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 		{k.Up, k.Down, k.Open, k.Back, k.Select, k.ClearSel},
 		{k.FocusChart, k.LogY, k.XAxis, k.Smooth, k.SmoothLess, k.SmoothMore},
 		{k.Anneal, k.Mix, k.Soup, k.Checkpoint, k.Evaluate, k.Pause, k.Stop, k.TakeOver},
-		{k.Confirm, k.Cancel, k.NextField, k.PrevField, k.Choose, k.ScrollUp, k.ScrollDown, k.TakeMix, k.QuitStop, k.QuitDetach},
+		{k.Confirm, k.Cancel, k.NextField, k.PrevField, k.Choose, k.ClearField, k.DeleteWord, k.ScrollUp, k.ScrollDown, k.TakeMix, k.QuitStop, k.QuitDetach},
 	}
 }
 
@@ -120,6 +126,15 @@ func (m *Model) updateKeys() {
 		lay := m.layoutDialog(w)
 		k.ScrollUp.SetEnabled(len(lay.body) > lay.room(h))
 		k.ScrollDown.SetEnabled(len(lay.body) > lay.room(h))
+		// in a text field ctrl+u clears it, as in a line editor; elsewhere
+		// it scrolls, as ctrl+d does everywhere
+		k.ClearField.SetEnabled(d.hasInput())
+		k.DeleteWord.SetEnabled(d.hasInput())
+		if d.hasInput() {
+			k.ScrollUp.SetKeys("pgup")
+		} else {
+			k.ScrollUp.SetKeys("pgup", "ctrl+u")
+		}
 		if d.kind == dlgQuit {
 			k.QuitStop.SetEnabled(true)
 			k.QuitDetach.SetEnabled(m.opts.Detach != nil)

@@ -327,6 +327,10 @@ func (m *Model) handleDialogKey(msg tea.KeyPressMsg) tea.Cmd {
 			m.scrollDialog(0, lay.errAt)
 		}
 		return cmd
+	case key.Matches(msg, k.ClearField):
+		d.clearField()
+	case key.Matches(msg, k.DeleteWord):
+		d.deleteWord()
 	case key.Matches(msg, k.ScrollUp):
 		m.scrollDialog(-m.dialogPage(), -1)
 		return nil
