@@ -399,7 +399,7 @@ func TestSecondSoupAtAStepIsAnswered(t *testing.T) {
 		switch {
 		case e.Type == EvPhase && strings.HasPrefix(e.Message, "soup done"):
 			done++
-		case e.Type == EvWarning && strings.Contains(e.Message, "step 3 has its soup already"):
+		case e.Type == EvWarning && strings.Contains(e.Message, "a soup from step 3 is made already"):
 			answered++
 		}
 	})
