@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -245,6 +246,24 @@ func testSoup(t *testing.T, dtype string) [][]float32 {
 	if len(rep.Soup.Evals) == 0 {
 		t.Error("soup not evaluated")
 	}
+	// each evaluation is of the weights in that component's files (fakeEval
+	// scores the backend's first 1000 parameters): an ingredient's files
+	// are the weights it ended with, and the soup's evaluation is of the
+	// average, not of the last ingredient's weights left on the backend
+	for _, c := range append(append([]SoupComponent(nil), rep.Ingredients...), rep.Soup) {
+		checkHFSafetensorsF32(t, c.Dir)
+		_, p, err := model.LoadHF[float32](c.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want float64
+		for _, v := range p[:1000] {
+			want += float64(v)
+		}
+		if len(c.Evals) != 1 || c.Evals[0].Value != want {
+			t.Errorf("%s: evaluated %v; its weights (%s) score %v", c.Name, c.Evals, c.Dir, want)
+		}
+	}
 	// the summary's scores are the soup's, and say so: they were labelled
 	// "before soup, at step N", the run's own evaluation before it
 	if want := fmt.Sprintf("soup, at step %d", rep.FromStep); s.EvalsWhen != want || !slices.Equal(s.Evals, rep.Soup.Evals) {
@@ -293,6 +312,68 @@ func testSoup(t *testing.T, dtype string) [][]float32 {
 		t.Errorf("the soup left its starting copy behind: %v", left)
 	}
 	return append(ing, soup)
+}
+
+// checkHFSafetensorsF32 reads dir as Hugging Face's from_pretrained does,
+// without this project's reader: config.json names Olmo2ForCausalLM, and
+// model.safetensors is an 8-byte little-endian header length, a JSON header
+// and the data, every tensor F32 under its HF name, in bounds.
+func checkHFSafetensorsF32(t *testing.T, dir string) {
+	t.Helper()
+	var cfg struct {
+		Architectures []string `json:"architectures"`
+		ModelType     string   `json:"model_type"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil || !slices.Equal(cfg.Architectures, []string{"Olmo2ForCausalLM"}) || cfg.ModelType != "olmo2" {
+		t.Fatalf("%s/config.json: %+v, %v", dir, cfg, err)
+	}
+	b, err = os.ReadFile(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 8 {
+		t.Fatalf("%s/model.safetensors: %d bytes", dir, len(b))
+	}
+	n := int(binary.LittleEndian.Uint64(b))
+	if 8+n > len(b) {
+		t.Fatalf("%s/model.safetensors: header of %d bytes in a file of %d", dir, n, len(b))
+	}
+	var hdr map[string]json.RawMessage
+	if err := json.Unmarshal(b[8:8+n], &hdr); err != nil {
+		t.Fatalf("%s/model.safetensors header: %v", dir, err)
+	}
+	names := 0
+	for name, raw := range hdr {
+		if name == "__metadata__" {
+			continue
+		}
+		var ti struct {
+			DType   string `json:"dtype"`
+			Shape   []int  `json:"shape"`
+			Offsets [2]int `json:"data_offsets"`
+		}
+		if err := json.Unmarshal(raw, &ti); err != nil {
+			t.Fatalf("%s: tensor %s: %v", dir, name, err)
+		}
+		numel := 1
+		for _, d := range ti.Shape {
+			numel *= d
+		}
+		if ti.DType != "F32" || ti.Offsets[1]-ti.Offsets[0] != 4*numel || 8+n+ti.Offsets[1] > len(b) {
+			t.Errorf("%s: tensor %s: %+v (want F32, 4 bytes an element, in the file)", dir, name, ti)
+		}
+		names++
+		if name != "lm_head.weight" && !strings.HasPrefix(name, "model.") {
+			t.Errorf("%s: tensor %q is not an HF Olmo2 name", dir, name)
+		}
+	}
+	if names == 0 {
+		t.Errorf("%s/model.safetensors holds no tensors", dir)
+	}
 }
 
 func TestAnnealReachesZero(t *testing.T) {
