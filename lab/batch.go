@@ -286,5 +286,10 @@ func PrintSoup(w io.Writer, rep *SoupReport) {
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.Name, loss, strings.Join(cells, "\t"))
 	}
+	for _, c := range rep.Dropped {
+		if d := c.Diverged; d != nil {
+			fmt.Fprintf(tw, "  %s\tdiverged at step %d, not averaged: %s\n", c.Name, d.Step, d.Reason)
+		}
+	}
 	tw.Flush()
 }

@@ -1607,3 +1607,156 @@ func TestRunSaysWhenDataRepeats(t *testing.T) {
 		t.Errorf("summary table does not give the passes:\n%s", table.String())
 	}
 }
+
+// nanGradBackend is a backend whose gradient norm is NaN on the GradNorm
+// calls in nan (1-based, one per optimizer step): a forced divergence.
+type nanGradBackend struct {
+	model.Backend
+	calls int
+	nan   map[int]bool
+}
+
+func (b *nanGradBackend) GradNorm() float64 {
+	b.calls++
+	if b.nan[b.calls] {
+		return math.NaN()
+	}
+	return b.Backend.GradNorm()
+}
+
+// TestSoupDropsADivergedIngredient: a soup ingredient that diverges by the
+// run's own rule (MaxSkipped non-finite steps in a row) stops there and is
+// left out of the soup, which averages the others, and says so (soup.json,
+// the summary, the error event); it has no evaluation. With fewer than two
+// left no soup is made and the run ends as diverged, at the soup's
+// checkpoint. Non-finite steps not in a row are the run's skipped steps,
+// not a divergence. The run trains steps 1–10, then three ingredients of 4
+// steps each (GradNorm calls 11–14, 15–18, 19–22; one that diverges
+// makes the next start earlier), MaxSkipped 3.
+func TestSoupDropsADivergedIngredient(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		nan      []int
+		dropped  []string // names, with the step each diverged at
+		steps    []int64
+		diverged string // the run's error, "" for a soup made
+	}{
+		{name: "one diverges", nan: []int{15, 16, 17}, dropped: []string{"ingredient-2-seed-12"}, steps: []int64{13}},
+		{name: "not in a row", nan: []int{15, 16, 18}},
+		{name: "two of three diverge", nan: []int{11, 12, 13, 18, 19, 20}, dropped: []string{"ingredient-1-seed-11"}, steps: []int64{13},
+			diverged: "ingredient-3-seed-13 diverged at step 13: 3 non-finite steps in a row"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			be := "test-nan-" + strings.ReplaceAll(tc.name, " ", "-")
+			nan := map[int]bool{}
+			for _, c := range tc.nan {
+				nan[c] = true
+			}
+			model.RegisterBackend(be, func(cfg model.Config, B, T int) (model.Backend, error) {
+				b, err := model.NewBackend("cpu", cfg, B, T)
+				return &nanGradBackend{Backend: b, nan: nan}, err
+			})
+			root := t.TempDir()
+			rec := parseTiny(t, "backend="+be, "anneal.auto_at=2560", "anneal.tokens=1024", "soup.ingredients=3", "soup.seeds=[11, 12, 13]", "eval.tasks=[fake]")
+			r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "soup", Evaluator: &fakeEval{}, MaxSkipped: 3, PeakFLOPS: 1e11})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := r.Wait()
+			var errs []string
+			for _, e := range r.Events.Drain(nil) { // error events are kept: only steps are dropped
+				if e.Type == EvError {
+					errs = append(errs, e.Message)
+				}
+			}
+			soupRoot := filepath.Join(root, "soup", "soups", "soup-10")
+			evals, _ := os.ReadFile(filepath.Join(root, "soup", EvalsFile))
+			if tc.diverged != "" {
+				if !errors.Is(err, ErrDiverged) || !strings.Contains(err.Error(), tc.diverged) || s.State != "diverged" {
+					t.Fatalf("got %v, state %q; want diverged: %s", err, s.State, tc.diverged)
+				}
+				if _, err := os.Stat(filepath.Join(soupRoot, "soup.json")); err == nil {
+					t.Error("a soup that was not made has its soup.json")
+				}
+				if _, err := os.Stat(filepath.Join(soupRoot, "soup")); err == nil {
+					t.Error("a soup that was not made has its weights")
+				}
+				if s.Soup != nil || strings.Contains(string(evals), `"why":"soup"`) {
+					t.Errorf("a soup that was not made is in the summary (%+v) or evals.jsonl", s.Soup)
+				}
+				if got, err := ResolveCheckpoint(filepath.Join(root, "soup")); err != nil || filepath.Base(got) != "step-10" {
+					t.Errorf("the run's weights: %q, %v; want its checkpoint of step 10", got, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep := s.Soup
+			if rep == nil || len(rep.Ingredients)+len(rep.Dropped) != 3 || len(rep.Dropped) != len(tc.dropped) {
+				t.Fatalf("soup report %+v, want %v dropped", rep, tc.dropped)
+			}
+			b, err := os.ReadFile(filepath.Join(soupRoot, "soup.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var onDisk SoupReport
+			if err := json.Unmarshal(b, &onDisk); err != nil || len(onDisk.Dropped) != len(rep.Dropped) {
+				t.Fatalf("soup.json: %v, dropped %+v", err, onDisk.Dropped)
+			}
+			for i, c := range rep.Dropped {
+				if c.Name != tc.dropped[i] || c.Diverged == nil || c.Diverged.Step != tc.steps[i] || c.Evals != nil {
+					t.Errorf("dropped %+v %+v, want %s at step %d, not evaluated", c, c.Diverged, tc.dropped[i], tc.steps[i])
+				}
+				if !slices.ContainsFunc(errs, func(m string) bool {
+					return strings.Contains(m, fmt.Sprintf("%s diverged at step %d", c.Name, tc.steps[i])) && strings.Contains(m, "dropped")
+				}) {
+					t.Errorf("no error event names %s and step %d: %q", c.Name, tc.steps[i], errs)
+				}
+				if strings.Contains(string(evals), c.Name) {
+					t.Errorf("evals.jsonl has records of %s, which diverged", c.Name)
+				}
+			}
+			// the soup is the mean of the ingredients left, its evaluation of it
+			_, soup, err := model.LoadHF[float32](rep.Soup.Dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			avg := make([]float32, len(soup))
+			for i, c := range rep.Ingredients {
+				_, p, err := model.LoadHF[float32](c.Dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				averageInto(avg, p, i)
+			}
+			var sum float64
+			for j := range soup {
+				if math.Float32bits(soup[j]) != math.Float32bits(avg[j]) {
+					t.Fatalf("param %d: soup %v, mean of the ingredients averaged %v", j, soup[j], avg[j])
+				}
+				if j < 1000 {
+					sum += float64(soup[j])
+				}
+			}
+			if len(rep.Soup.Evals) != 1 || rep.Soup.Evals[0].Value != sum {
+				t.Errorf("soup evaluated %v, its weights score %v", rep.Soup.Evals, sum)
+			}
+			// the summary counts the steps every ingredient trained
+			want := int64(4 * len(rep.Ingredients))
+			for _, c := range rep.Dropped {
+				want += c.Diverged.Steps
+			}
+			if s.SoupSteps != want {
+				t.Errorf("summary: %d soup steps, want %d", s.SoupSteps, want)
+			}
+			var out strings.Builder
+			PrintSoup(&out, rep)
+			for i, c := range rep.Dropped {
+				if !strings.Contains(out.String(), fmt.Sprintf("%s  diverged at step %d, not averaged", c.Name, tc.steps[i])) {
+					t.Errorf("the soup's table does not say %s diverged:\n%s", c.Name, out.String())
+				}
+			}
+		})
+	}
+}

@@ -21,8 +21,12 @@ type SoupReport struct {
 	Tokens     int64  `json:"tokens_per_ingredient"`
 	Steps      int64  `json:"steps_per_ingredient,omitempty"` // 0 in reports written before it was
 
-	LR0         float64         `json:"lr0"`
+	LR0 float64 `json:"lr0"`
+	// Ingredients are the ingredients averaged into the soup; Dropped the
+	// ones that diverged (SoupComponent.Diverged), which were not: no
+	// weights, no evaluation.
 	Ingredients []SoupComponent `json:"ingredients"`
+	Dropped     []SoupComponent `json:"dropped,omitempty"`
 	Soup        SoupComponent   `json:"soup"`
 	// Final: the recipe's planned soup, whose weights the run ends with (a
 	// side job from the soup action leaves the run's own). Always written:
@@ -37,6 +41,18 @@ type SoupComponent struct {
 	Dir       string      `json:"dir"`
 	FinalLoss float64     `json:"final_loss,omitempty"`
 	Evals     []EvalScore `json:"evals,omitempty"`
+	// Diverged: an ingredient whose loss or gradient norm was not finite
+	// for RunParams.MaxSkipped steps in a row, the rule a run ends as
+	// diverged on. It stopped there and is not in the soup.
+	Diverged *SoupDivergence `json:"diverged,omitempty"`
+}
+
+// SoupDivergence is where and how an ingredient diverged.
+type SoupDivergence struct {
+	Step   int64  `json:"step"`   // its last step, numbered as in its metrics.jsonl
+	Steps  int64  `json:"steps"`  // the steps it trained, the non-finite ones included
+	Tokens int64  `json:"tokens"` // the tokens of those steps
+	Reason string `json:"reason"` // "3 non-finite steps in a row (last loss NaN, grad norm NaN)"
 }
 
 // errSoupStopped ends a soup that a person stopped; runSoup turns it into a
@@ -53,6 +69,15 @@ var errSoupStopped = errors.New("soup stopped before it finished")
 // checkpoint it starts with: afterwards the run's own weights, optimizer state
 // and phase are back and training goes on exactly as if it had not happened.
 // A stop during a soup abandons it and ends the run at that checkpoint.
+//
+// An ingredient that diverges (the run's own rule: MaxSkipped non-finite
+// steps in a row) stops there and is dropped, with an error event naming it
+// and the step: averaged in, its weights (the last finite ones, often
+// already blown up) would poison the soup. The soup averages the others
+// when at least two remain (one, for a soup of one). Otherwise no soup is
+// made: the run ends as diverged (ErrDiverged, exit 3), as it does when its
+// own steps diverge, at the checkpoint the soup started from, with its own
+// weights; a resume removes the abandoned soup (dropAbandonedSoup).
 func (r *Run) runSoup(a Action, final bool) error {
 	rec := r.Recipe
 	k := a.K
@@ -139,8 +164,21 @@ func (r *Run) runSoup(a Action, final bool) error {
 		if err != nil {
 			return err
 		}
-		dirs = append(dirs, comp.Dir)
-		rep.Ingredients = append(rep.Ingredients, comp)
+		if d := comp.Diverged; d != nil {
+			rep.Dropped = append(rep.Dropped, comp)
+			need := min(2, k)
+			if left := k - len(rep.Dropped); left < need {
+				if err := restore(); err != nil {
+					return err
+				}
+				return fmt.Errorf("%w: soup from step %d: %s diverged at step %d: %s; with %d of its %d ingredients diverged, fewer than %d are left to average: no soup made, the run ends at its checkpoint of step %d with its own weights",
+					ErrDiverged, rep.FromStep, comp.Name, d.Step, d.Reason, len(rep.Dropped), k, need, r.st.Step)
+			}
+			r.emit(Event{Type: EvError, Message: fmt.Sprintf("soup: %s diverged at step %d: %s; dropped, the soup averages the other ingredients", comp.Name, d.Step, d.Reason)})
+		} else {
+			dirs = append(dirs, comp.Dir)
+			rep.Ingredients = append(rep.Ingredients, comp)
+		}
 		if r.ctx.Err() != nil {
 			if err := restore(); err != nil {
 				return err
@@ -197,12 +235,16 @@ func (r *Run) runSoup(a Action, final bool) error {
 		return fmt.Errorf("soup from step %d: %w", r.st.Step, err)
 	}
 	r.soup = rep
-	msg := fmt.Sprintf("soup done: %d ingredients averaged; the run ends with the soup's weights", k)
+	averaged := fmt.Sprintf("%d ingredients averaged", len(dirs))
+	if len(rep.Dropped) > 0 {
+		averaged += fmt.Sprintf(" (%d of %d: %d diverged and dropped)", len(dirs), k, len(rep.Dropped))
+	}
+	msg := fmt.Sprintf("soup done: %s; the run ends with the soup's weights", averaged)
 	if !final {
 		if err := restore(); err != nil {
 			return err
 		}
-		msg = fmt.Sprintf("soup done: %d ingredients averaged; %s"+soupGoesOn+"%d with the run's own weights", k, r.st.Phase, r.st.Step)
+		msg = fmt.Sprintf("soup done: %s; %s"+soupGoesOn+"%d with the run's own weights", averaged, r.st.Phase, r.st.Step)
 	}
 	r.emit(Event{Type: EvPhase, Message: msg, Soup: rep, TotalTokens: r.st.TotalTokens, Mix: r.st.Mix})
 	return nil
@@ -247,7 +289,7 @@ func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []
 	defer metrics.close()
 	phase := fmt.Sprintf("soup %d/%d", i+1, k)
 	r.emit(Event{Type: EvPhase, Phase: phase, Message: fmt.Sprintf("%s: anneal with data-order seed %d", phase, seed)})
-	var done int64
+	var done, skipped int64 // skipped: non-finite steps in a row
 	var last []float64
 	for step := int64(1); done < n; step++ {
 		// between steps: stop, pause (which waits here) and resume
@@ -272,6 +314,12 @@ func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []
 		r.Events.Publish(e)
 		if !res.Skipped {
 			last = append(last, res.Loss)
+			skipped = 0
+		} else if skipped++; skipped >= int64(r.p.MaxSkipped) {
+			// the run's own rule (step): diverged. Its weights, not
+			// saved, are not averaged, nor evaluated.
+			return SoupComponent{Name: name, Seed: seed, Dir: dir, Diverged: &SoupDivergence{Step: e.Step, Steps: step, Tokens: done,
+				Reason: fmt.Sprintf("%d non-finite steps in a row (last loss %v, grad norm %v)", skipped, res.Loss, res.GradNorm)}}, nil
 		}
 		if r.ctx.Err() != nil {
 			return SoupComponent{}, ErrInterrupted

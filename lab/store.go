@@ -806,6 +806,12 @@ func soupTraining(runDir string, step int64, gb int) (steps, tokens int64) {
 		k := int64(len(rep.Ingredients))
 		steps += k * per
 		tokens += k * rep.Tokens
+		for _, c := range rep.Dropped { // diverged: trained up to there
+			if c.Diverged != nil {
+				steps += c.Diverged.Steps
+				tokens += c.Diverged.Tokens
+			}
+		}
 	}
 	return steps, tokens
 }
