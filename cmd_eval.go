@@ -69,12 +69,10 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err := checkOutputDir("eval --json", *jsonOut); err != nil {
 		return err
 	}
-	dir, err := lab.ResolveCheckpoint(*ckpt)
-	if err != nil {
-		return inputError{err}
-	}
-	// checked now, streamed into the backend below: no host copy of the weights
-	src, err := model.OpenHF(dir)
+	// checked now, streamed into the backend below: no host copy of the
+	// weights. Open, they are read to the end even when a run that trains
+	// prunes that checkpoint meanwhile.
+	src, dir, err := lab.OpenWeights(*ckpt, func(w string) { fmt.Fprintln(stderr, "warning: "+w) })
 	if err != nil {
 		return inputError{err}
 	}

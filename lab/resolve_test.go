@@ -3,8 +3,11 @@ package lab
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/olmolab/olmolab/model"
 )
 
 // TestResolveCheckpointFinalSoup: a run directory resolves to the model the
@@ -112,5 +115,94 @@ func TestResolveCheckpointNotAModel(t *testing.T) {
 	writeFile(t, filepath.Join(root, "hf", "config.json"), "{}")
 	if got, err := ResolveCheckpoint(filepath.Join(root, "hf")); err != nil || got != filepath.Join(root, "hf") {
 		t.Errorf("an HF checkpoint: %q, %v", got, err)
+	}
+}
+
+// TestOpenWeightsOfARunPruningItsCheckpoints: eval --model RUN of a run that
+// trains names its latest checkpoint, which the run can prune (it wrote a
+// newer one, checkpoint.keep) before it is opened. The newer one is read
+// instead, with a warning naming both; pruned again, an error names both.
+// Once open, the weights read to the end even if the checkpoint is removed.
+func TestOpenWeightsOfARunPruningItsCheckpoints(t *testing.T) {
+	root := t.TempDir()
+	if _, err := runToEnd(t, RunParams{Recipe: parseTiny(t, "checkpoint.interval=5"), RunsDir: root, Name: "run"}); err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(root, "run")
+	for _, tc := range []struct {
+		name   string
+		prunes int    // how many of the checkpoints named are pruned as they are opened
+		want   string // the checkpoint read, or the error's words
+	}{
+		{"not pruned", 0, "step-15"},
+		{"pruned as it is opened", 1, "step-20"},
+		{"pruned twice", 2, "were removed while being opened"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "run")
+			if err := os.CopyFS(dir, os.DirFS(run)); err != nil {
+				t.Fatal(err)
+			}
+			ck := func(step int) string { return filepath.Join(dir, CkptDir, checkpointName(int64(step))) }
+			// step 20 is not written yet: the run writes it, and prunes
+			// step 15 (keep: 1), while step 15 is being opened
+			aside := filepath.Join(dir, "step-20-later")
+			if err := os.Rename(ck(20), aside); err != nil {
+				t.Fatal(err)
+			}
+			pruned := 0
+			beforeOpenWeights = func(d string) {
+				if pruned >= tc.prunes {
+					return
+				}
+				pruned++
+				os.Rename(aside, ck(20))
+				os.RemoveAll(d)
+			}
+			t.Cleanup(func() { beforeOpenWeights = func(string) {} })
+			var warns []string
+			src, got, err := OpenWeights(dir, func(w string) { warns = append(warns, w) })
+			if strings.HasPrefix(tc.want, "step-") {
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer src.Close()
+				if filepath.Base(got) != tc.want || src.Dir != got {
+					t.Fatalf("read %s (%s), want %s", got, src.Dir, tc.want)
+				}
+				if wantWarn := tc.prunes > 0; (len(warns) == 1 && strings.Contains(warns[0], ck(15)) && strings.Contains(warns[0], ck(20))) != wantWarn {
+					t.Errorf("warnings %q, want one naming step-15 and step-20: %v", warns, wantWarn)
+				}
+				// held open, it is read whole though the run prunes it
+				_, want, err := model.LoadHF[float32](got)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.RemoveAll(got); err != nil {
+					t.Fatal(err)
+				}
+				b, err := model.NewBackend("cpu", src.Config, 1, 8)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer b.Close()
+				if err := src.WriteTo(b, model.NewStreamBuf(src.Layout.Size())); err != nil {
+					t.Fatalf("reading the weights after their checkpoint was pruned: %v", err)
+				}
+				p := make([]float32, len(want))
+				b.ReadParams(p)
+				if !slices.Equal(p, want) {
+					t.Error("the weights read after the pruning differ from the checkpoint's")
+				}
+				return
+			}
+			if err == nil {
+				src.Close()
+				t.Fatalf("read %s, want an error", got)
+			}
+			if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), ck(15)) || !strings.Contains(err.Error(), ck(20)) {
+				t.Errorf("error %q, want %q naming step-15 and step-20", err, tc.want)
+			}
+		})
 	}
 }

@@ -785,6 +785,58 @@ func ResolveCheckpoint(path string) (string, error) {
 	return path, nil
 }
 
+// OpenWeights opens the weights ResolveCheckpoint names for path (a run
+// directory, a checkpoint's, an HF one's) and returns them with the
+// directory they are read from. A run that trains while it is read writes
+// checkpoints and prunes the old ones (checkpoint.keep): the latest named
+// can be removed between its naming and its opening. Once open, its files
+// stay readable to the end, removed or not (open files outlive their
+// removal), so the opening is the only step at risk. When the checkpoint
+// went there (its files no longer exist), the run's weights are named again,
+// once, and warn says which checkpoint is read instead, and why.
+func OpenWeights(path string, warn func(string)) (*model.HFSource, string, error) {
+	dir, err := ResolveCheckpoint(path)
+	if err != nil {
+		return nil, "", err
+	}
+	beforeOpenWeights(dir)
+	src, err := model.OpenHF(dir)
+	if err == nil {
+		return src, dir, nil
+	}
+	if !gone(dir, err) {
+		return nil, "", err
+	}
+	again, rerr := ResolveCheckpoint(path)
+	if rerr != nil || again == dir {
+		return nil, "", fmt.Errorf("%s: its weights %s were removed while being opened (a run that trains prunes its old checkpoints, checkpoint.keep), and no other is there: %w", path, dir, err)
+	}
+	warn(fmt.Sprintf("%s was removed as it was opened (the run trains and keeps its newest checkpoints, checkpoint.keep); reading %s, now the run's latest", dir, again))
+	beforeOpenWeights(again)
+	src, err = model.OpenHF(again)
+	if err != nil {
+		if gone(again, err) {
+			return nil, "", fmt.Errorf("%s: its weights %s, then %s, were removed while being opened (a run that trains prunes its old checkpoints, checkpoint.keep): try again, or set checkpoint.keep higher: %w", path, dir, again, err)
+		}
+		return nil, "", err
+	}
+	return src, again, nil
+}
+
+// beforeOpenWeights runs between OpenWeights's naming of a checkpoint and
+// its opening: a test removes it there, as a run's pruning can.
+var beforeOpenWeights = func(dir string) {}
+
+// gone says whether err, from opening the checkpoint dir, is its files
+// having been removed.
+func gone(dir string, err error) bool {
+	if errors.Is(err, fs.ErrNotExist) {
+		return true
+	}
+	_, serr := os.Stat(dir)
+	return errors.Is(serr, fs.ErrNotExist)
+}
+
 // soupTraining is what the finished soups of the run in runDir made from
 // its steps up to step trained: every ingredient's steps and tokens (an
 // ingredient is an anneal of the soup's tokens per ingredient from the
