@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -682,5 +683,80 @@ func TestStaleLockTakenOverOnce(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, ".*")); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
+	}
+}
+
+// TestSoupAskedForWhilePaused: a soup asked for while the run is paused is
+// made at once, as any action asked for then is (the lab tells the person
+// "it applies now"); it started paused and waited for a resume. The run is
+// paused again afterwards, at its step, and trains on when resumed.
+func TestSoupAskedForWhilePaused(t *testing.T) {
+	rec := parseTiny(t, "max_tokens=1M", "checkpoint.interval=0", "eval.tasks=[fake]")
+	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: t.TempDir(), Name: "ps", PeakFLOPS: 1e11, Evaluator: &fakeEval{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pausedAt int64 = -1
+	var soupDone Event
+	var ingSteps, ownAfterSoup int
+	var resumeSent atomic.Bool
+	stopSent := false
+	// without the fix the soup waits for a resume: stop it, which ends the run
+	stall := time.AfterFunc(30*time.Second, func() { r.Do(Action{Kind: ActStop}) })
+	defer stall.Stop()
+	evs := follow(t, r, func(e Event) {
+		switch {
+		case e.Type == EvStep && e.Run == r.Name:
+			if e.Step >= 3 && pausedAt < 0 && !stopSent {
+				r.Do(Action{Kind: ActPause})
+			}
+			if soupDone.Type != "" {
+				ownAfterSoup++
+				if !resumeSent.Load() {
+					t.Errorf("step %d trained after the soup, before a resume", e.Step)
+				}
+				if !stopSent {
+					stopSent = true
+					r.Do(Action{Kind: ActStop})
+				}
+			}
+		case e.Type == EvStep:
+			ingSteps++
+		case e.Type == EvPhase && e.Message == "paused" && pausedAt < 0:
+			pausedAt = e.Step
+			r.Do(Action{Kind: ActSoup, K: 2, Tokens: 512})
+		case e.Type == EvPhase && strings.HasPrefix(e.Message, "soup done"):
+			soupDone = e
+			go func() {
+				time.Sleep(300 * time.Millisecond) // paused: no step comes meanwhile
+				resumeSent.Store(true)
+				r.Do(Action{Kind: ActResume})
+			}()
+		}
+	})
+	s, err := r.Wait()
+	if err != nil || s.State != "stopped" {
+		t.Fatalf("state %q, err %v", s.State, err)
+	}
+	if soupDone.Type == "" {
+		t.Fatalf("a soup asked for while paused was not made (%d ingredient steps) before the run was stopped 30 s later", ingSteps)
+	}
+	if ingSteps != 4 || soupDone.Step != pausedAt || !strings.Contains(soupDone.Message, "it is paused") {
+		t.Errorf("soup of %d ingredient steps, done at step %d (%q); want 4, made at step %d, the run paused", ingSteps, soupDone.Step, soupDone.Message, pausedAt)
+	}
+	if ownAfterSoup == 0 {
+		t.Error("the run did not train on once resumed after the soup")
+	}
+	// the pause markers: the run's pause, the soup's start (resumed), the
+	// run paused again after the soup, and the person's resume, in that order
+	var marks []string
+	for _, e := range evs {
+		if e.Type == EvPhase && (e.Message == "paused" || e.Message == "resumed") {
+			marks = append(marks, e.Message+"@"+strconv.FormatInt(e.Step, 10))
+		}
+	}
+	p := strconv.FormatInt(pausedAt, 10)
+	if want := []string{"paused@" + p, "resumed@" + p, "paused@" + p, "resumed@" + p}; strings.Join(marks, " ") != strings.Join(want, " ") {
+		t.Errorf("pause and resume events %v, want %v", marks, want)
 	}
 }

@@ -122,6 +122,10 @@ type Run struct {
 	evalWhy  string
 	soup     *SoupReport
 	val      []valSet // eval.val's validation sets, read once
+
+	// pauseAfterSoup: a side soup asked for while the run was paused is
+	// made at once; the run is paused again after it (runSoup)
+	pauseAfterSoup bool
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)

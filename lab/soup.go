@@ -104,6 +104,18 @@ func (r *Run) runSoup(a Action, final bool) error {
 		}
 	}
 	n = wholeSteps(n, rec)
+	// Asked for while the run is paused (a side soup), the soup is made
+	// now, as every action asked for then is applied at once (the lab says
+	// so when it is asked for); it started paused and waited, after its
+	// checkpoint and evaluation, for a resume no one knew it needed. The
+	// pause is the run's: space during the soup pauses the soup, and the
+	// run is paused again once the soup is done, at its step, unless a
+	// resume came meanwhile (applySoupActions).
+	r.pauseAfterSoup = r.paused
+	defer func() { r.pauseAfterSoup = false }()
+	if r.paused {
+		r.pauseOrResume(ActResume, 0, 0)
+	}
 	mix := a.Mix
 	for _, x := range [][]data.SourceSpec{rec.Soup.Mix, rec.Anneal.Mix, r.st.Mix} {
 		if len(mix) == 0 {
@@ -245,6 +257,10 @@ func (r *Run) runSoup(a Action, final bool) error {
 			return err
 		}
 		msg = fmt.Sprintf("soup done: %s; %s"+soupGoesOn+"%d with the run's own weights", averaged, r.st.Phase, r.st.Step)
+		if r.pauseAfterSoup {
+			r.pauseOrResume(ActPause, 0, 0)
+			msg += ", once resumed: it is paused, as it was when the soup was asked for"
+		}
 	}
 	r.emit(Event{Type: EvPhase, Message: msg, Soup: rep, TotalTokens: r.st.TotalTokens, Mix: r.st.Mix})
 	return nil
@@ -372,7 +388,16 @@ func (r *Run) applySoupActions(step, tokens int64) error {
 		case ActStop:
 			r.stopping = true
 			return errSoupStopped
-		case ActPause, ActResume:
+		case ActResume:
+			if !r.paused && r.pauseAfterSoup {
+				// the soup goes on; the run's pause it took the place of
+				// is lifted: the run trains on after the soup
+				r.pauseAfterSoup = false
+				r.emit(Event{Type: EvPhase, Step: step, Tokens: tokens, Message: "resume: the run was paused when the soup was asked for; it goes on after the soup"})
+				continue
+			}
+			r.pauseOrResume(a.Kind, step, tokens)
+		case ActPause:
 			r.pauseOrResume(a.Kind, step, tokens)
 		default:
 			r.refuse(a, ActionState{Phase: r.st.Phase, Soup: true})
