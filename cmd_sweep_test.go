@@ -68,6 +68,10 @@ func TestSweepBadInput(t *testing.T) {
 		// eval.split is a key like any other, checked in every run's recipe
 		{"bad eval.split", []string{"testdata/tiny.yaml", "--vary", "eval.split=validation,dev", "--local"}, `run tiny-split_dev (eval.split=dev): testdata/tiny.yaml: eval.split: want train, validation or test`},
 		{"no such list element", []string{"testdata/tiny.yaml", "--vary", "dataset.sources.5.target_ratio=0.1,0.2", "--local"}, `run tiny-target_ratio0.1 (dataset.sources.5.target_ratio=0.1)`},
+		// mix_schedule is varied like any key; a switch after the anneal starts is refused
+		{"mix_schedule past the anneal", []string{"testdata/tiny.yaml", "--set", `mixes={webonly: [{name: web, target_ratio: 1, paths: ["builtin:web_clean"]}]}`,
+			"--set", "mix_schedule=[{at_tokens: 512, mix: webonly}]", "--vary", "mix_schedule.0.at_tokens=512,2048", "--local"},
+			`run tiny-at_tokens2048 (mix_schedule.0.at_tokens=2048): testdata/tiny.yaml: mix_schedule[0].at_tokens: 2048 is not before anneal.auto_at 1792`},
 		{"backend not built", []string{"testdata/tiny.yaml", "--seeds", "2", "--set", "backend=cuda", "--local"}, `backend "cuda" is not in this build`},
 		{"unsafe prefix", []string{"testdata/tiny.yaml", "--seeds", "2", "--name", "a/b", "--local"}, `--name "a/b"`},
 		{"submit without slurm", []string{"testdata/tiny.yaml", "--seeds", "2", "--local", "--submit"}, "--submit and --sbatch-opt go with --slurm"},

@@ -20,6 +20,8 @@ func FuzzParseRecipe(f *testing.F) {
 	f.Add([]byte(tinyRecipe), "dataset.sources.0.target_ratio=0.5")
 	f.Add([]byte("name: x\nmodel: {preset: cpu_xs}\n"), "")
 	f.Add([]byte("{"), "x=")
+	f.Add([]byte(tinyRecipe+"mixes: {qa: [{name: qa, target_ratio: 1, paths: [\"builtin:qa\"]}]}\nmix_schedule: [{at_tokens: 1K, mix: qa}]\n"), "mix_schedule.0.at_tokens=2K")
+	f.Add([]byte(tinyRecipe+"mix_schedule: [{at_tokens: 1K, mix: [1]}, 3]\n"), "mix_schedule=x")
 	f.Add([]byte("max_tokens: 1.7M\nschedule: {name: wsd}\n"), "optimizer.lr=[1]")
 	for _, r := range experiments.All() {
 		f.Add(r.YAML, "max_tokens=1M")

@@ -37,7 +37,8 @@ type Recipe struct {
 	Schedule          Schedule
 	ZLoss             float64
 	Dataset           []data.SourceSpec
-	Mixes             []NamedMix // extra mixes a person can switch to; "anneal" when the anneal has one
+	Mixes             []NamedMix  // extra mixes a person can switch to; "anneal" when the anneal has one
+	MixSchedule       []MixSwitch // mix_schedule: switches to named mixes the run makes by itself, by token count
 	Anneal            AnnealSpec
 	Soup              SoupSpec
 	Eval              EvalSpec
@@ -85,6 +86,28 @@ func (w *WorldSpec) KB() *world.KB {
 type NamedMix struct {
 	Name    string
 	Sources []data.SourceSpec
+}
+
+// MixSwitch is one entry of mix_schedule: at the first step boundary at or
+// after AtTokens tokens the run switches to the named mix (one of Mixes), as
+// a person's switch (m, ActSwitchMix) would. Switches are stage 1's: the
+// parser refuses one at or after anneal.auto_at (the anneal's mix is the
+// anneal's), and one that falls due while an anneal asked for (a) runs is
+// skipped with a warning.
+type MixSwitch struct {
+	AtTokens int64
+	Mix      string
+}
+
+// NamedMixSources returns the sources of the named mix (Mixes), nil when the
+// recipe has none of that name.
+func (r *Recipe) NamedMixSources(name string) []data.SourceSpec {
+	for _, m := range r.Mixes {
+		if m.Name == name {
+			return m.Sources
+		}
+	}
+	return nil
 }
 
 // Optimizer is AdamW as OLMo 2 sets it (olmo2.md §6).
@@ -396,7 +419,7 @@ var recipeKeyNames = []string{
 	"alpha_f", "animals", "anneal", "at_anneal", "at_tokens", "auto_at", "backend", "betas", "checkpoint", "dataset",
 	"decay_embeddings", "decay_fraction", "decay_norm_and_bias", "decay_norms", "description", "dtype", "eps", "eval",
 	"flag_sigma", "global_batch_size", "identifier", "ingredients", "interval", "keep", "learning_rate", "limit",
-	"load_path", "lr", "max_grad_norm", "max_tokens", "min_points", "mix", "mixes", "model", "name", "optimizer", "paths",
+	"load_path", "lr", "max_grad_norm", "max_tokens", "min_points", "mix", "mix_schedule", "mixes", "model", "name", "optimizer", "paths",
 	"people", "preset", "rank_microbatch_size", "regions", "schedule", "seed", "seeds", "sequence_length", "sigma", "soup",
 	"sources", "spikes", "split", "strict", "t_max", "t_warmup", "target_ratio", "tasks", "tokenizer", "tokens", "towns_per_region",
 	"type", "val", "warmup_min_lr", "warmup_tokens", "weight_decay", "window", "world", "z_loss",
@@ -647,6 +670,8 @@ func (d *decoder) recipe(root *yaml.Node) *Recipe {
 				r.Mixes = append(r.Mixes, NamedMix{Name: k2, Sources: d.sources(v2, join(k, k2))})
 				return true
 			})
+		case "mix_schedule":
+			r.MixSchedule = d.mixSchedule(v)
 		case "soup":
 			d.soup(v, &r.Soup)
 		case "world":
@@ -950,6 +975,89 @@ func (d *decoder) anneal(n *yaml.Node, a *AnnealSpec) {
 	})
 }
 
+// mixSchedule decodes mix_schedule: a list of {at_tokens, mix}, mix naming
+// one of mixes (validateMixSchedule checks the names and the order).
+func (d *decoder) mixSchedule(n *yaml.Node) []MixSwitch {
+	const field = "mix_schedule"
+	if n.Kind != yaml.SequenceNode {
+		d.fail(n, field, "want a list of switches ({at_tokens, mix}), got %s; e.g. mix_schedule: [{at_tokens: 1M, mix: curated}]", describe(n))
+		return nil
+	}
+	var out []MixSwitch
+	for i, c := range n.Content {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		var s MixSwitch
+		at, mix := false, false
+		d.fields(c, f, func(k string, v *yaml.Node) bool {
+			switch k {
+			case "at_tokens":
+				s.AtTokens, at = d.count(v, join(f, k)), true
+			case "mix":
+				if v.Kind == yaml.SequenceNode {
+					d.fail(v, join(f, k), "want the name of a mix under mixes:, got a list of sources; HINT: give the sources a name under mixes: and name it here")
+					return true
+				}
+				s.Mix, mix = d.str(v, join(f, k)), true
+			default:
+				return false
+			}
+			return true
+		})
+		if d.err != nil {
+			return nil
+		}
+		switch {
+		case !at:
+			d.fail(c, f+".at_tokens", "missing: the token count at which the run switches, e.g. at_tokens: 1M")
+		case !mix:
+			d.fail(c, f+".mix", "missing: the name of the mix under mixes: to switch to")
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// validateMixSchedule checks mix_schedule against the recipe: every switch
+// names a mix of mixes:, comes after the start and after the switch before
+// it, and before the automatic anneal, whose mix would otherwise be undone.
+func (d *decoder) validateMixSchedule(at func(...string) *yaml.Node, r *Recipe) {
+	node := at("mix_schedule")
+	entry := func(i int, key string) *yaml.Node {
+		if node.Kind == yaml.SequenceNode && i < len(node.Content) {
+			return find(node.Content[i], key)
+		}
+		return node
+	}
+	var names []string
+	for _, m := range r.Mixes {
+		names = append(names, m.Name)
+	}
+	for i, s := range r.MixSchedule {
+		f := fmt.Sprintf("mix_schedule[%d]", i)
+		switch {
+		case r.NamedMixSources(s.Mix) == nil && len(names) == 0:
+			d.fail(entry(i, "mix"), f+".mix", "no mix %q: the recipe names no mixes; HINT: add it under mixes:, e.g. mixes: {%s: [{name: web, target_ratio: 1, paths: [...]}]}", s.Mix, s.Mix)
+		case r.NamedMixSources(s.Mix) == nil:
+			d.fail(entry(i, "mix"), f+".mix", "no mix %q under mixes: (it has %s)", s.Mix, strings.Join(names, ", "))
+		case s.AtTokens == 0:
+			d.fail(entry(i, "at_tokens"), f+".at_tokens", "a switch at 0 tokens: the run starts on dataset.sources; HINT: make %q the dataset (dataset.sources), or switch later", s.Mix)
+		case i > 0 && s.AtTokens <= r.MixSchedule[i-1].AtTokens:
+			d.fail(entry(i, "at_tokens"), f+".at_tokens", "%d is not after the switch before it (mix_schedule[%d] at %d); list the switches in the order the run makes them",
+				s.AtTokens, i-1, r.MixSchedule[i-1].AtTokens)
+		case r.StartAsAnneal:
+			d.fail(entry(i, "at_tokens"), f, "the run is an anneal from load_path (anneal: true), and switches are stage 1's; HINT: give the anneal its mix as dataset.sources")
+		case r.Anneal.AutoAt > 0 && s.AtTokens >= r.Anneal.AutoAt:
+			d.fail(entry(i, "at_tokens"), f+".at_tokens", "%d is not before anneal.auto_at %d: the anneal trains on its own mix (anneal.mix, or the mix it starts on), which a switch would undo; HINT: switch before the anneal, or give the anneal the mix as anneal.mix",
+				s.AtTokens, r.Anneal.AutoAt)
+		case s.AtTokens >= r.MaxTokens:
+			d.warn(entry(i, "at_tokens"), "%s.at_tokens %d is not before max_tokens %d: the run ends before it switches to %q", f, s.AtTokens, r.MaxTokens, s.Mix)
+		}
+		if d.err != nil {
+			return
+		}
+	}
+}
+
 func (d *decoder) soup(n *yaml.Node, s *SoupSpec) {
 	d.fields(n, "soup", func(k string, v *yaml.Node) bool {
 		f := join("soup", k)
@@ -1194,6 +1302,7 @@ func (d *decoder) validate(root *yaml.Node, r *Recipe) {
 	if len(r.Anneal.Mix) > 0 && !names["anneal"] {
 		r.Mixes = append(r.Mixes, NamedMix{Name: "anneal", Sources: r.Anneal.Mix})
 	}
+	d.validateMixSchedule(at, r)
 }
 
 // checkSourceNames: a source name means one set of files in every mix the run

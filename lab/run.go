@@ -914,6 +914,9 @@ func (r *Run) train() error {
 			_, err := r.checkpoint()
 			return err
 		}
+		if err := r.scheduledSwitches(); err != nil {
+			return err
+		}
 		// phase boundaries
 		b := r.boundary()
 		if b == annealBoundary {
@@ -1179,15 +1182,7 @@ func (r *Run) apply(a Action) error {
 		}
 		r.evaluate("requested")
 	case ActSwitchMix:
-		if cur := r.loader.Mix(); len(a.Mix) > 0 && sameMix(cur, a.Mix) {
-			// the loader would restart its round-robin and the chart get a
-			// marker for a switch that changes nothing
-			r.emit(Event{Type: EvWarning, Message: "switch mix: the run trains on that mix already (" + mixShares(cur) + "); nothing switched"})
-			return nil
-		}
-		if err := r.switchMix(a.Mix, "switched mix"); err != nil {
-			r.emit(Event{Type: EvWarning, Message: "switch mix: " + err.Error()})
-		}
+		r.switchMixAction(a.Mix, "switch mix", "switched mix")
 	case ActAnneal:
 		n := a.Tokens
 		if n <= 0 {
@@ -1328,6 +1323,45 @@ func laterMixes(rec *Recipe) []NamedMix {
 
 func sameSource(a, b data.SourceSpec) bool {
 	return a.Name == b.Name && a.TargetRatio == b.TargetRatio && slices.Equal(a.Paths, b.Paths)
+}
+
+// switchMixAction switches to mix as a person's switch does (what says
+// whose, why is the event's message): a mix the run trains on already, or
+// one the loader refuses, is a warning and changes nothing.
+func (r *Run) switchMixAction(mix []data.SourceSpec, what, why string) {
+	if cur := r.loader.Mix(); len(mix) > 0 && sameMix(cur, mix) {
+		// the loader would restart its round-robin and the chart get a
+		// marker for a switch that changes nothing
+		r.emit(Event{Type: EvWarning, Message: what + ": the run trains on that mix already (" + mixShares(cur) + "); nothing switched"})
+		return
+	}
+	if err := r.switchMix(mix, why); err != nil {
+		r.emit(Event{Type: EvWarning, Message: what + ": " + err.Error()})
+	}
+}
+
+// scheduledSwitches makes the recipe's mix_schedule switches that are due at
+// this step boundary: each at the first boundary at or after its at_tokens,
+// exactly as the m action (ActSwitchMix) would there, with the same event
+// ("switched mix …") and chart marker. The count made is checkpoint state,
+// so a resume before a switch makes it later and one after it does not make
+// it again (the checkpoint's mix is the switched one, or what a person
+// switched to since). In an anneal asked for (a) the anneal's mix stands:
+// the switch is skipped with a warning.
+func (r *Run) scheduledSwitches() error {
+	sched := r.Recipe.MixSchedule
+	for r.st.MixSwitches < len(sched) && r.st.Tokens >= sched[r.st.MixSwitches].AtTokens && r.st.Tokens < r.st.TotalTokens {
+		s := sched[r.st.MixSwitches]
+		r.st.MixSwitches++
+		r.lastCkpt = -1 // a checkpoint at this step holds the count before: a later one is written again
+		what := fmt.Sprintf("mix_schedule: %s at %s tokens", s.Mix, HumanCount(s.AtTokens))
+		if r.st.Phase != "stage1" {
+			r.emit(Event{Type: EvWarning, Message: what + ": skipped, the run is annealing (its mix stands)"})
+			continue
+		}
+		r.switchMixAction(r.Recipe.NamedMixSources(s.Mix), what, fmt.Sprintf("switched mix to %s (mix_schedule at %s tokens)", s.Mix, HumanCount(s.AtTokens)))
+	}
+	return r.logErr()
 }
 
 func (r *Run) switchMix(mix []data.SourceSpec, why string) error {

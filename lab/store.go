@@ -41,24 +41,28 @@ const (
 // CheckpointState is state.json: everything besides the weights and moments
 // that a resumed run needs to continue exactly.
 type CheckpointState struct {
-	Run          string            `json:"run"`
-	Step         int64             `json:"step"`
-	Tokens       int64             `json:"tokens"`
-	TotalTokens  int64             `json:"total_tokens"` // where the run ends
-	Phase        string            `json:"phase"`
-	LR           float64           `json:"lr"` // the last step's LR (an anneal from here starts at it)
-	AnnealStart  int64             `json:"anneal_start,omitempty"`
-	AnnealTokens int64             `json:"anneal_tokens,omitempty"`
-	AnnealLR0    float64           `json:"anneal_lr0,omitempty"`
-	AutoAnnealed bool              `json:"auto_annealed,omitempty"`
-	Mix          []data.SourceSpec `json:"mix"`
-	Loader       data.LoaderState  `json:"loader"`
-	SpikesLoss   SpikeState        `json:"spikes_loss"`
-	SpikesGrad   SpikeState        `json:"spikes_grad"`
-	Skipped      int64             `json:"skipped"`
-	OptStep      int               `json:"opt_step"`
-	Backend      string            `json:"backend"`
-	Time         time.Time         `json:"time"`
+	Run          string  `json:"run"`
+	Step         int64   `json:"step"`
+	Tokens       int64   `json:"tokens"`
+	TotalTokens  int64   `json:"total_tokens"` // where the run ends
+	Phase        string  `json:"phase"`
+	LR           float64 `json:"lr"` // the last step's LR (an anneal from here starts at it)
+	AnnealStart  int64   `json:"anneal_start,omitempty"`
+	AnnealTokens int64   `json:"anneal_tokens,omitempty"`
+	AnnealLR0    float64 `json:"anneal_lr0,omitempty"`
+	AutoAnnealed bool    `json:"auto_annealed,omitempty"`
+	// MixSwitches counts the recipe's mix_schedule switches made (or skipped
+	// in an anneal): a resume past one trains on Mix, the switched mix, and
+	// makes only those after it.
+	MixSwitches int               `json:"mix_switches,omitempty"`
+	Mix         []data.SourceSpec `json:"mix"`
+	Loader      data.LoaderState  `json:"loader"`
+	SpikesLoss  SpikeState        `json:"spikes_loss"`
+	SpikesGrad  SpikeState        `json:"spikes_grad"`
+	Skipped     int64             `json:"skipped"`
+	OptStep     int               `json:"opt_step"`
+	Backend     string            `json:"backend"`
+	Time        time.Time         `json:"time"`
 	// Seconds is the wall-clock time the run had taken up to this checkpoint, in
 	// all the processes that trained it; StepSeconds and StepTokens are the time
 	// and tokens of its training steps (tokens/s). A resumed run's summary

@@ -633,6 +633,9 @@ func recipeFacts(e *recipeEntry) []string {
 	out = append(out, fmt.Sprintf("model %s · %s backend · seq %d", r.ModelName, r.Backend, r.SequenceLength),
 		fmt.Sprintf("%s tokens: %d steps of %s", lab.HumanCount(r.MaxTokens), r.Steps(), lab.HumanCount(int64(r.GlobalBatchSize))),
 		"mix "+mixLine(r.Dataset))
+	for _, sw := range r.MixSchedule { // mix_schedule: the switches the run makes by itself
+		out = append(out, fmt.Sprintf("mix at %s: %s (%s)", lab.HumanCount(sw.AtTokens), sw.Mix, mixLine(r.NamedMixSources(sw.Mix))))
+	}
 	if r.Anneal.AutoAt > 0 {
 		out = append(out, fmt.Sprintf("anneal at %s: %s tokens", lab.HumanCount(r.Anneal.AutoAt), lab.HumanCount(r.Anneal.Tokens)))
 	}

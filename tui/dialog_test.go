@@ -928,3 +928,21 @@ func TestCtrlUClearsTheField(t *testing.T) {
 		t.Errorf("ctrl+u on the field %s: %q, want it cleared and in view:\n%s", fl.label, fl.value, s)
 	}
 }
+
+// The launch dialog lists a recipe's mix_schedule, the switches the run
+// will make by itself, with the mix each switches to.
+func TestLaunchDialogShowsTheMixSchedule(t *testing.T) {
+	m := New(testOptions(t, 120, 40))
+	press(m, "enter") // quickstart
+	text := func() string { return strings.Join(strings.Fields(dialogText(t, m)), " ") }
+	if s := text(); strings.Contains(s, "mix at") {
+		t.Fatalf("a recipe without mix_schedule lists a switch:\n%s", s)
+	}
+	for _, r := range `mix_schedule=[{"at_tokens":1M,"mix":anneal}]` {
+		press(m, string(r))
+	}
+	want := "mix at 1.00M: anneal (web_clean 50% · math 25% · qa 25%)"
+	if s := text(); !strings.Contains(s, want) {
+		t.Errorf("no %q:\n%s", want, s)
+	}
+}

@@ -480,6 +480,13 @@ func (pl *plan) rest() error {
 		}
 		pl.unmapped = append(pl.unmapped, fmt.Sprintf("mixes (%s): switching mixes mid-run is a lab action; in OLMo-core it is a second run from a checkpoint with another dataset.", strings.Join(names, ", ")))
 	}
+	if len(r.MixSchedule) > 0 {
+		var at []string
+		for _, s := range r.MixSchedule {
+			at = append(at, fmt.Sprintf("%s at %d tokens", s.Mix, s.AtTokens))
+		}
+		pl.unmapped = append(pl.unmapped, fmt.Sprintf("mix_schedule (%s): the script trains on dataset.sources for the whole run, as OLMo-core's dataset is one mixture per run; a curriculum there is one run per stage, each from the previous stage's checkpoint (load_path) with that stage's mix as its dataset.", strings.Join(at, ", ")))
+	}
 	if r.Soup.Ingredients > 0 {
 		pl.unmapped = append(pl.unmapped, fmt.Sprintf("soup (%d ingredients): run the script once per ingredient with a different --seed into its own --save-folder, then average the checkpoints; the export is one ingredient.", r.Soup.Ingredients))
 	}

@@ -643,3 +643,19 @@ func TestExportedGlobOlmoCoreMisses(t *testing.T) {
 		t.Errorf("EXPORT.md does not say %q (and only that):\n%s", note, md)
 	}
 }
+
+// TestMixScheduleNotMapped: a recipe's mix_schedule (switches the run makes
+// by itself) is listed among what the export does not map, with its
+// switches, since the script trains on dataset.sources throughout.
+func TestMixScheduleNotMapped(t *testing.T) {
+	r := shipped(t, "olmo2_1B_stage1", `mixes={code: [{name: starcoder, target_ratio: 1, paths: ["data/olmo-mix-1124/starcoder"]}]}`,
+		"mix_schedule=[{at_tokens: 1T, mix: code}]")
+	got := string(exportFiles(t, r, "olmo2_1B_stage1", 8, 1)["EXPORT.md"])
+	want := "- mix_schedule (code at 1000000000000 tokens): the script trains on dataset.sources for the whole run"
+	if !strings.Contains(got, want) {
+		t.Errorf("EXPORT.md lacks %q:\n%s", want, got)
+	}
+	if plain := string(exportFiles(t, shipped(t, "olmo2_1B_stage1"), "olmo2_1B_stage1", 8, 1)["EXPORT.md"]); strings.Contains(plain, "mix_schedule") {
+		t.Errorf("EXPORT.md of a recipe without mix_schedule mentions it:\n%s", plain)
+	}
+}
