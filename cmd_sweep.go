@@ -91,7 +91,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 		axes = append(axes, sweep.SeedAxis(*seeds))
 	}
 	var evalCheck lab.EvalTaskCheck
-	m, needs, err := planSweep(pos[0], axes, sets, *runs, *prefix, *binary, *slurm, &evalCheck)
+	m, needs, data, err := planSweep(pos[0], axes, sets, *runs, *prefix, *binary, *slurm, &evalCheck)
 	if err != nil {
 		return err
 	}
@@ -101,13 +101,13 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "sweep: the runs' OLMES data (eval.tasks) was checked in %s; each Slurm task reads $OLMOLAB_OLMES_DATA on its own node (the sbatch environment passes this one on unless --sbatch-opt=--export says otherwise), where that directory must hold the same data\n",
 				evalCheck.Where())
 		}
-		return writeSlurm(m, sweep.SlurmOptions{Parallel: *parallel, Extra: sbatchOpts}, *submit, stdout, stderr)
+		return writeSlurm(m, data, sweep.SlurmOptions{Parallel: *parallel, Extra: sbatchOpts}, *submit, stdout, stderr)
 	}
 	k, err := localParallel(m, needs, max(*parallel, 1), memAvailable(), stderr)
 	if err != nil {
 		return err
 	}
-	return runLocal(m, k, stdout, stderr)
+	return runLocal(m, data, k, stdout, stderr)
 }
 
 // memAvailable is the host memory a local sweep's runs share; tests replace it.
@@ -206,16 +206,49 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 // key is bad input to the recipe parser itself.)
 var unsafeNameChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
+// writePlanData says what the planned runs train on: each run's dataset as
+// the normalised shares the loader serves (a sweep of one source's
+// target_ratio renormalises the others too), then its mix_schedule. Runs
+// that train alike share one line.
+func writePlanData(w io.Writer, m *sweep.Manifest, data []string) {
+	if len(data) == 0 {
+		return
+	}
+	if !slices.ContainsFunc(data, func(d string) bool { return d != data[0] }) {
+		fmt.Fprintf(w, "  data      %s (every run)\n", data[0])
+		return
+	}
+	fmt.Fprintf(w, "  data (each run's mixes, their ratios normalised as it trains on them):\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for i, r := range m.Runs {
+		fmt.Fprintf(tw, "    %s\t%s\n", r.Name, data[i])
+	}
+	tw.Flush()
+}
+
+// runData is what a run of rec trains on, for the sweep's plan.
+func runData(rec *lab.Recipe) string {
+	s := lab.MixShares(rec.Dataset)
+	for _, sw := range rec.MixSchedule {
+		s += fmt.Sprintf("; from %s tokens %s: %s", lab.HumanCount(sw.AtTokens), sw.Mix, lab.MixShares(rec.NamedMixSources(sw.Mix)))
+	}
+	if a := rec.Anneal; a.AutoAt > 0 && a.AutoAt < rec.MaxTokens && len(a.Mix) > 0 {
+		s += fmt.Sprintf("; anneal from %s tokens: %s", lab.HumanCount(a.AutoAt), lab.MixShares(a.Mix))
+	}
+	return s
+}
+
 // planSweep expands the axes and parses every run's recipe with its overrides
 // applied, before anything is written: a bad value, an unknown key, a run
 // directory that holds another recipe, or one (or a file) that holds someone
 // else's files names the run and the field or directory, exit 2.
 // For a local sweep it also returns each run's host memory need
-// (lab.MemoryNeed); a Slurm task's node is not this machine.
-func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, prefix, binary string, slurm bool, evalCheck *lab.EvalTaskCheck) (*sweep.Manifest, []int64, error) {
+// (lab.MemoryNeed); a Slurm task's node is not this machine. data says what
+// each run trains on (runData), for the plan.
+func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, prefix, binary string, slurm bool, evalCheck *lab.EvalTaskCheck) (*sweep.Manifest, []int64, []string, error) {
 	base, err := loadRecipe(recipeArg, sets)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if prefix == "" {
 		prefix = strings.Trim(unsafeNameChars.ReplaceAllString(base.Name, "_"), "_")
@@ -224,36 +257,37 @@ func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, pref
 		}
 	}
 	if !sweep.SafeName(prefix) {
-		return nil, nil, usageError{fmt.Sprintf("sweep --name %q: a prefix may hold letters, digits, '.', '_' and '-'", prefix)}
+		return nil, nil, nil, usageError{fmt.Sprintf("sweep --name %q: a prefix may hold letters, digits, '.', '_' and '-'", prefix)}
 	}
 	for _, a := range axes {
 		for _, s := range sets {
 			if k, _, _ := strings.Cut(s, "="); k == a.Key {
-				return nil, nil, usageError{fmt.Sprintf("sweep: %s is both set (--set %s) and varied", a.Key, s)}
+				return nil, nil, nil, usageError{fmt.Sprintf("sweep: %s is both set (--set %s) and varied", a.Key, s)}
 			}
 		}
 	}
 	planned, err := sweep.Expand(prefix, axes)
 	if err != nil {
-		return nil, nil, usageError{"sweep: " + err.Error()}
+		return nil, nil, nil, usageError{"sweep: " + err.Error()}
 	}
 	m := &sweep.Manifest{Prefix: prefix, Recipe: recipeArg, Set: sets, Vary: axes, Runs: planned, Created: time.Now().UTC().Truncate(time.Second)}
 	if _, err := os.Stat(recipeArg); err == nil {
 		if m.Recipe, err = filepath.Abs(recipeArg); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	if m.RunsDir, err = filepath.Abs(runsDir); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if m.WorkDir, err = os.Getwd(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	self := binary == ""
 	if m.Olmolab, err = olmolabBinary(binary, slurm); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var needs []int64
+	var data []string // what each run trains on
 	// each run's OLMES data and splits, as its start checks them: a run
 	// refused for them would otherwise fail only when its turn came (or its
 	// Slurm job started), after others had trained
@@ -261,10 +295,10 @@ func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, pref
 		what := fmt.Sprintf("run %s (%s)", r.Name, strings.Join(r.Overrides, " "))
 		rec, err := loadRecipe(recipeArg, m.Overrides(r))
 		if err != nil {
-			return nil, nil, inputError{fmt.Errorf("sweep: %s: %w", what, err)}
+			return nil, nil, nil, inputError{fmt.Errorf("sweep: %s: %w", what, err)}
 		}
 		if self && !slices.Contains(model.BackendNames(), rec.Backend) {
-			return nil, nil, inputError{fmt.Errorf("sweep: %s: backend %q is not in this build of olmolab (it has %s); HINT: build one that has it (scripts/setup-cuda.sh for cuda) and pass it with --olmolab PATH",
+			return nil, nil, nil, inputError{fmt.Errorf("sweep: %s: backend %q is not in this build of olmolab (it has %s); HINT: build one that has it (scripts/setup-cuda.sh for cuda) and pass it with --olmolab PATH",
 				what, rec.Backend, strings.Join(model.BackendNames(), ", "))}
 		}
 		if err := evalCheck.Check(rec); err != nil {
@@ -272,32 +306,33 @@ func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, pref
 				// a Slurm task runs elsewhere: say whose data this was
 				err = fmt.Errorf("%w\n(checked in %s: a Slurm task reads $OLMOLAB_OLMES_DATA on its node)", err, evalCheck.Where())
 			}
-			return nil, nil, inputError{fmt.Errorf("sweep: %s: %w", what, err)}
+			return nil, nil, nil, inputError{fmt.Errorf("sweep: %s: %w", what, err)}
 		}
 		if !slurm {
 			need, err := lab.MemoryNeed(rec)
 			if err != nil {
-				return nil, nil, inputError{fmt.Errorf("sweep: %s: %w", what, err)}
+				return nil, nil, nil, inputError{fmt.Errorf("sweep: %s: %w", what, err)}
 			}
 			needs = append(needs, need)
 		}
+		data = append(data, runData(rec))
 		old, err := os.ReadFile(filepath.Join(m.RunDir(r), lab.RecipeFile))
 		switch {
 		case err == nil && !bytes.Equal(old, rec.YAML()):
-			return nil, nil, inputError{fmt.Errorf("sweep: %s: %s exists and was started from a different recipe; HINT: choose another --name or --runs, or move that run away",
+			return nil, nil, nil, inputError{fmt.Errorf("sweep: %s: %s exists and was started from a different recipe; HINT: choose another --name or --runs, or move that run away",
 				what, m.RunDir(r))}
 		case err != nil:
 			// not a run of this sweep: its start would refuse a directory of
 			// someone's files (or a file) after earlier runs had trained
 			if err := lab.CheckNewRunDir(m.RunDir(r)); err != nil {
-				return nil, nil, inputError{fmt.Errorf("sweep: %s: %w", what, err)}
+				return nil, nil, nil, inputError{fmt.Errorf("sweep: %s: %w", what, err)}
 			}
 		}
 	}
 	if err := checkSameSweep(m); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return m, needs, nil
+	return m, needs, data, nil
 }
 
 // checkSameSweep refuses to replace the manifest of another sweep under the
@@ -371,7 +406,7 @@ func olmolabBinary(flagPath string, slurm bool) (string, error) {
 
 // writeSlurm writes the manifest and the sbatch script into the runs
 // directory (each atomically) and prints how to submit, or submits.
-func writeSlurm(m *sweep.Manifest, o sweep.SlurmOptions, submit bool, stdout, stderr io.Writer) error {
+func writeSlurm(m *sweep.Manifest, data []string, o sweep.SlurmOptions, submit bool, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(sweep.LogDir(m.RunsDir, m.Prefix), 0o755); err != nil { // Slurm does not create --output's directory
 		return err
 	}
@@ -383,6 +418,7 @@ func writeSlurm(m *sweep.Manifest, o sweep.SlurmOptions, submit bool, stdout, st
 		return err
 	}
 	fmt.Fprintf(stdout, "sweep %s: %d runs of %s\n", m.Prefix, len(m.Runs), m.Recipe)
+	writePlanData(stdout, m, data)
 	fmt.Fprintf(stdout, "  manifest  %s\n  script    %s\n  logs      %s/\n", sweep.ManifestPath(m.RunsDir, m.Prefix), script, sweep.LogDir(m.RunsDir, m.Prefix))
 	if len(m.Runs) > 1001 {
 		fmt.Fprintf(stderr, "note: %d array tasks; Slurm's default MaxArraySize (1001) refuses more (scontrol show config | grep MaxArraySize)\n", len(m.Runs))
@@ -415,7 +451,7 @@ type localResult struct {
 // runLocal runs the sweep here: each run is `olmolab --batch` (the command a
 // Slurm task runs), k at a time. Finished runs are skipped, runs with a
 // checkpoint resume. The exit status is 0 only when every run has finished.
-func runLocal(m *sweep.Manifest, k int, stdout, stderr io.Writer) error {
+func runLocal(m *sweep.Manifest, data []string, k int, stdout, stderr io.Writer) error {
 	logDir := sweep.LogDir(m.RunsDir, m.Prefix)
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return err
@@ -427,6 +463,9 @@ func runLocal(m *sweep.Manifest, k int, stdout, stderr io.Writer) error {
 	defer stop()
 	out := &lineWriter{w: stderr}
 	out.printf("sweep %s: %d runs of %s in %s, %d at a time\n", m.Prefix, len(m.Runs), m.Recipe, m.RunsDir, k)
+	var plan bytes.Buffer
+	writePlanData(&plan, m, data)
+	out.printf("%s", plan.String())
 	results := make([]localResult, len(m.Runs))
 	next := make(chan int)
 	var wg sync.WaitGroup

@@ -189,6 +189,9 @@ func TestSweepLocal(t *testing.T) {
 		if !strings.Contains(stdout, name+"  started  finished  10") {
 			t.Errorf("table lacks %s started and finished:\n%s", name, stdout)
 		}
+		if !strings.Contains(stderr, "  data      web 50%, qa 50%; anneal from 1792 tokens: qa 100% (every run)\n") {
+			t.Errorf("stderr lacks the runs' data:\n%s", stderr)
+		}
 		if !strings.Contains(stderr, "["+name+"] run "+name+" → ") {
 			t.Errorf("stderr lacks %s's progress:\n%s", name, stderr)
 		}
@@ -584,5 +587,42 @@ func TestSweepCtrlCCheckpoints(t *testing.T) {
 	}
 	if ck, _ := filepath.Glob(filepath.Join(runs, "c-seed1", lab.CkptDir, "step-*")); len(ck) != 1 {
 		t.Errorf("Ctrl-C left checkpoints %v, want the one it wrote:\n%s", ck, strings.Join(said, "\n"))
+	}
+}
+
+// A mix sweep is expressible exactly: --vary takes a whole mix's ratios as
+// one value (dataset.sources.target_ratio=[0.2,0.8]), and the plan shows the
+// shares each run trains on, normalised; varying one source's ratio alone
+// renormalises the others, which the plan now shows (0.2 with 0.5 left is
+// 28.6/71.4, not 20/80).
+func TestSweepPlanShowsShares(t *testing.T) {
+	root := t.TempDir()
+	fake := filepath.Join(root, "olmolab")
+	os.WriteFile(fake, []byte("#!/bin/sh\nexit 0\n"), 0o755)
+	mixes := `mixes={webonly: [{name: web, target_ratio: 1, paths: ["builtin:web_clean"]}]}`
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"whole mixes", []string{"--vary", "dataset.sources.target_ratio=[0.2,0.8],[0.5,0.5]"},
+			"  data (each run's mixes, their ratios normalised as it trains on them):\n" +
+				"    m-target_ratio_0.2_0.8  web 20%, qa 80%; anneal from 1792 tokens: qa 100%\n" +
+				"    m-target_ratio_0.5_0.5  web 50%, qa 50%; anneal from 1792 tokens: qa 100%\n"},
+		{"one source's ratio", []string{"--vary", "dataset.sources.0.target_ratio=0.2,0.5"},
+			"    m-target_ratio0.2  web 28.6%, qa 71.4%; anneal from 1792 tokens: qa 100%\n" +
+				"    m-target_ratio0.5  web 50%, qa 50%; anneal from 1792 tokens: qa 100%\n"},
+		{"the same data", []string{"--seeds", "2"}, "  data      web 50%, qa 50%; anneal from 1792 tokens: qa 100% (every run)\n"},
+		{"a curriculum", []string{"--set", mixes, "--set", "mix_schedule=[{at_tokens: 512, mix: webonly}]", "--vary", "mix_schedule.0.at_tokens=512,1K"},
+			"    m-at_tokens512  web 50%, qa 50%; from 512 tokens webonly: web 100%; anneal from 1792 tokens: qa 100%\n" +
+				"    m-at_tokens1K   web 50%, qa 50%; from 1000 tokens webonly: web 100%; anneal from 1792 tokens: qa 100%\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			runs := filepath.Join(t.TempDir(), "runs")
+			code, stdout, stderr := runCLI(append([]string{"sweep", "testdata/tiny.yaml", "--runs", runs, "--name", "m", "--slurm", "--olmolab", fake}, tc.args...)...)
+			if code != 0 || !strings.Contains(stdout, tc.want) {
+				t.Errorf("exit %d; stdout lacks\n%s\nstdout:\n%s\nstderr:\n%s", code, tc.want, stdout, stderr)
+			}
+		})
 	}
 }

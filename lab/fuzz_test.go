@@ -18,6 +18,7 @@ import (
 func FuzzParseRecipe(f *testing.F) {
 	f.Add([]byte(tinyRecipe), "seed=3")
 	f.Add([]byte(tinyRecipe), "dataset.sources.0.target_ratio=0.5")
+	f.Add([]byte(tinyRecipe), "dataset.sources.target_ratio=[0.2, 0.8]")
 	f.Add([]byte("name: x\nmodel: {preset: cpu_xs}\n"), "")
 	f.Add([]byte("{"), "x=")
 	f.Add([]byte(tinyRecipe+"mixes: {qa: [{name: qa, target_ratio: 1, paths: [\"builtin:qa\"]}]}\nmix_schedule: [{at_tokens: 1K, mix: qa}]\n"), "mix_schedule.0.at_tokens=2K")

@@ -324,8 +324,18 @@ func applyOverride(root *yaml.Node, o string) error {
 			}
 		case yaml.SequenceNode:
 			idx, err := strconv.Atoi(p)
+			if err != nil && last && value.Kind == yaml.SequenceNode {
+				// one value per element, in order: dataset.sources.target_ratio=[0.2, 0.8]
+				// sets every source's ratio at once, a whole mix for a sweep
+				return setEach(n, strings.Join(parts[:i], "."), p, value)
+			}
 			if err != nil || idx < 0 || idx >= len(n.Content) {
-				return fmt.Errorf("%q: no list element %q", strings.Join(parts[:i], "."), p)
+				hint := ""
+				if err != nil {
+					hint = fmt.Sprintf("; HINT: give an element's index (%s.0.%s=...) or, for every element at once, one value each in a list (%s.%s=[...], %d values)",
+						strings.Join(parts[:i], "."), p, strings.Join(parts[:i], "."), p, len(n.Content))
+				}
+				return fmt.Errorf("%q: no list element %q%s", strings.Join(parts[:i], "."), p, hint)
 			}
 			if last {
 				n.Content[idx] = value
@@ -334,6 +344,32 @@ func applyOverride(root *yaml.Node, o string) error {
 			}
 		default:
 			return fmt.Errorf("%q is not a mapping or list", strings.Join(parts[:i], "."))
+		}
+	}
+	return nil
+}
+
+// setEach sets key in every element of list (a mapping each) to the value
+// of values at its position: dataset.sources.target_ratio=[0.2, 0.8].
+func setEach(list *yaml.Node, path, key string, values *yaml.Node) error {
+	for j, el := range list.Content {
+		if el.Kind != yaml.MappingNode {
+			return fmt.Errorf("%q: element %d is %s, not a mapping, so it has no %q", path, j, describe(el), key)
+		}
+	}
+	if len(values.Content) != len(list.Content) {
+		return fmt.Errorf("%q has %d elements, and %s.%s takes one value for each, in order; got %d", path, len(list.Content), path, key, len(values.Content))
+	}
+	for j, el := range list.Content {
+		found := false
+		for k := 0; k+1 < len(el.Content); k += 2 {
+			if el.Content[k].Value == key {
+				el.Content[k+1], found = values.Content[j], true
+				break
+			}
+		}
+		if !found {
+			el.Content = append(el.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}, values.Content[j])
 		}
 	}
 	return nil

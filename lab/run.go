@@ -1303,6 +1303,23 @@ func mixShares(mix []data.SourceSpec) string {
 	return strings.Join(parts, ", ")
 }
 
+// MixShares writes a mix as the shares the run trains its sources on: the
+// ratios normalised to sum to 1, as the loader does ("web 20%, qa 80%").
+func MixShares(mix []data.SourceSpec) string {
+	sum := 0.0
+	for _, m := range mix {
+		sum += m.TargetRatio
+	}
+	if !(sum > 0) || math.IsInf(sum, 0) {
+		return "(no data)"
+	}
+	norm := make([]data.SourceSpec, len(mix))
+	for i, m := range mix {
+		norm[i] = data.SourceSpec{Name: m.Name, TargetRatio: m.TargetRatio / sum}
+	}
+	return mixShares(norm)
+}
+
 // laterMixes are the mixes a run of rec may switch to after it starts, each
 // named by its recipe field.
 func laterMixes(rec *Recipe) []NamedMix {

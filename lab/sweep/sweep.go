@@ -59,8 +59,11 @@ func ParseAxis(s string) (Axis, error) {
 		}
 		k := canonicalValue(v)
 		if first, dup := seen[k]; dup {
-			if first == v {
+			switch {
+			case first == v:
 				return Axis{}, fmt.Errorf("--vary %q: value %q is given twice", s, v)
+			case strings.HasPrefix(k, "l:"):
+				return Axis{}, fmt.Errorf("--vary %q: values %q and %q are the same list of numbers, so their runs would be the same", s, first, v)
 			}
 			return Axis{}, fmt.Errorf("--vary %q: values %q and %q are the same number, so their runs would be the same", s, first, v)
 		}
@@ -70,18 +73,38 @@ func ParseAxis(s string) (Axis, error) {
 }
 
 // canonicalValue is what a --vary value means for comparing: a YAML number
-// (1e-3, 0.001, 1.0, 1) as its float64, anything else as written.
+// (1e-3, 0.001, 1.0, 1) as its float64, a list of numbers ([0.2, 0.8],
+// [.2,.8]: a whole mix's ratios) as theirs, anything else as written.
 func canonicalValue(v string) string {
 	var x any
 	if yaml.Unmarshal([]byte(v), &x) == nil {
-		switch n := x.(type) {
-		case int:
-			return "n:" + strconv.FormatFloat(float64(n), 'g', -1, 64)
-		case float64:
-			return "n:" + strconv.FormatFloat(n, 'g', -1, 64)
+		if n, ok := number(x); ok {
+			return "n:" + n
+		}
+		if l, ok := x.([]any); ok && len(l) > 0 {
+			parts := make([]string, len(l))
+			for i, e := range l {
+				n, ok := number(e)
+				if !ok {
+					return "s:" + v
+				}
+				parts[i] = n
+			}
+			return "l:" + strings.Join(parts, ",")
 		}
 	}
 	return "s:" + v
+}
+
+// number writes a decoded YAML number canonically.
+func number(x any) (string, bool) {
+	switch n := x.(type) {
+	case int:
+		return strconv.FormatFloat(float64(n), 'g', -1, 64), true
+	case float64:
+		return strconv.FormatFloat(n, 'g', -1, 64), true
+	}
+	return "", false
 }
 
 // splitValues splits at commas outside [], {} and quotes.

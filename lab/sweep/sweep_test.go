@@ -36,6 +36,10 @@ func TestParseAxis(t *testing.T) {
 		{"seed=1,1", Axis{}, `"1" is given twice`},
 		{"optimizer.lr=1e-3,0.001", Axis{}, `values "1e-3" and "0.001" are the same number`},
 		{"seed=2,2.0", Axis{}, `values "2" and "2.0" are the same number`},
+		// a whole mix per value: the ratios of every source (--set's list form)
+		{"dataset.sources.target_ratio=[0.2,0.8],[0.5,0.5]", Axis{"dataset.sources.target_ratio", []string{"[0.2,0.8]", "[0.5,0.5]"}}, ""},
+		{"dataset.sources.target_ratio=[0.2,0.8],[.2, .8]", Axis{}, `values "[0.2,0.8]" and "[.2, .8]" are the same list of numbers`},
+		{"dataset.sources.target_ratio=[0.2,0.8],[0.8,0.2]", Axis{"dataset.sources.target_ratio", []string{"[0.2,0.8]", "[0.8,0.2]"}}, ""},
 		{"schedule.name=wsd,'wsd2',cosine", Axis{Key: "schedule.name", Values: []string{"wsd", "'wsd2'", "cosine"}}, ""},
 		{"optimizer.lr=1e-3,1e-4", Axis{Key: "optimizer.lr", Values: []string{"1e-3", "1e-4"}}, ""},
 		{"optimizer..lr=1", Axis{}, "not a dotted recipe path"},

@@ -1,0 +1,51 @@
+package lab
+
+import (
+	"strings"
+	"testing"
+)
+
+// A --set (and so a sweep's --vary) of a list's key without an index sets
+// that key in every element, one value each in order: a whole mix in one
+// value, dataset.sources.target_ratio=[0.2, 0.8]. Before, it was refused
+// ("no list element"), and a mix sweep varied one source's ratio while the
+// others kept theirs, so the normalised mix was not the one meant.
+func TestSetEveryElement(t *testing.T) {
+	for _, tc := range []struct {
+		set    string
+		ratios []float64 // the dataset's target_ratio, in order
+		paths  []string  // the first path of each source ("": unchecked)
+		err    string
+	}{
+		{set: "dataset.sources.target_ratio=[0.2, 0.8]", ratios: []float64{0.2, 0.8}},
+		{set: "dataset.sources.target_ratio=[1,4]", ratios: []float64{1, 4}},
+		{set: `dataset.sources.paths=[["builtin:qa"], ["builtin:web_clean"]]`, ratios: []float64{0.7, 0.3}, paths: []string{"builtin:qa", "builtin:web_clean"}},
+		{set: "dataset.sources.0.target_ratio=0.5", ratios: []float64{0.5, 0.3}},
+		{set: "dataset.sources.target_ratio=[0.2, 0.3, 0.5]", err: `--set dataset.sources.target_ratio=[0.2, 0.3, 0.5]: "dataset.sources" has 2 elements, and dataset.sources.target_ratio takes one value for each, in order; got 3`},
+		{set: "dataset.sources.target_ratio=0.5", err: `"dataset.sources": no list element "target_ratio"; HINT: give an element's index (dataset.sources.0.target_ratio=...) or, for every element at once, one value each in a list (dataset.sources.target_ratio=[...], 2 values)`},
+		{set: "dataset.sources.target_ratoi=[0.2, 0.8]", err: `dataset.sources[0].target_ratoi: unknown key (from --set); did you mean "dataset.sources[0].target_ratio"?`},
+		{set: "dataset.sources.target_ratio=[0.2, fast]", err: `dataset.sources[1].target_ratio: want a number, got "fast"`},
+		{set: "eval.tasks.name=[a, b]", err: `"eval.tasks": element 0 is "x", not a mapping, so it has no "name"`},
+	} {
+		t.Run(tc.set, func(t *testing.T) {
+			r, err := ParseRecipe("tiny.yaml", []byte(tinyRecipe+"eval: {tasks: [x]}\n"), []string{tc.set})
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("got error %v, want one containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Dataset) != len(tc.ratios) {
+				t.Fatalf("dataset %+v", r.Dataset)
+			}
+			for i, s := range r.Dataset {
+				if s.TargetRatio != tc.ratios[i] || (tc.paths != nil && s.Paths[0] != tc.paths[i]) {
+					t.Errorf("source %d: %+v, want ratio %v", i, s, tc.ratios[i])
+				}
+			}
+		})
+	}
+}
