@@ -229,6 +229,9 @@ func writePlanData(w io.Writer, m *sweep.Manifest, data []string) {
 // runData is what a run of rec trains on, for the sweep's plan.
 func runData(rec *lab.Recipe) string {
 	s := lab.MixShares(rec.Dataset)
+	if rec.DatasetMix != "" { // dataset.sources named a mix
+		s = rec.DatasetMix + " (" + s + ")"
+	}
 	for _, sw := range rec.MixSchedule {
 		s += fmt.Sprintf("; from %s tokens %s: %s", lab.HumanCount(sw.AtTokens), sw.Mix, lab.MixShares(rec.NamedMixSources(sw.Mix)))
 	}

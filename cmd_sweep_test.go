@@ -612,6 +612,10 @@ func TestSweepPlanShowsShares(t *testing.T) {
 		{"one source's ratio", []string{"--vary", "dataset.sources.0.target_ratio=0.2,0.5"},
 			"    m-target_ratio0.2  web 28.6%, qa 71.4%; anneal from 1792 tokens: qa 100%\n" +
 				"    m-target_ratio0.5  web 50%, qa 50%; anneal from 1792 tokens: qa 100%\n"},
+		{"named mixes", []string{"--set", `mixes={webonly: [{name: web, target_ratio: 1, paths: ["builtin:web_clean"]}], heavy: [{name: web, target_ratio: 9, paths: ["builtin:web_clean"]}, {name: qa, target_ratio: 1, paths: ["builtin:qa"]}]}`,
+			"--vary", "dataset.sources=webonly,heavy"},
+			"    m-sources_webonly  webonly (web 100%); anneal from 1792 tokens: qa 100%\n" +
+				"    m-sources_heavy    heavy (web 90%, qa 10%); anneal from 1792 tokens: qa 100%\n"},
 		{"the same data", []string{"--seeds", "2"}, "  data      web 50%, qa 50%; anneal from 1792 tokens: qa 100% (every run)\n"},
 		{"a curriculum", []string{"--set", mixes, "--set", "mix_schedule=[{at_tokens: 512, mix: webonly}]", "--vary", "mix_schedule.0.at_tokens=512,1K"},
 			"    m-at_tokens512  web 50%, qa 50%; from 512 tokens webonly: web 100%; anneal from 1792 tokens: qa 100%\n" +

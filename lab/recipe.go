@@ -37,6 +37,7 @@ type Recipe struct {
 	Schedule          Schedule
 	ZLoss             float64
 	Dataset           []data.SourceSpec
+	DatasetMix        string      // dataset.sources given as the name of one of Mixes, whose sources Dataset then holds
 	Mixes             []NamedMix  // extra mixes a person can switch to; "anneal" when the anneal has one
 	MixSchedule       []MixSwitch // mix_schedule: switches to named mixes the run makes by itself, by token count
 	Anneal            AnnealSpec
@@ -683,6 +684,13 @@ func (d *decoder) recipe(root *yaml.Node) *Recipe {
 			d.fields(v, k, func(k2 string, v2 *yaml.Node) bool {
 				switch k2 {
 				case "sources":
+					if v2.Kind == yaml.ScalarNode && v2.Tag != "!!null" {
+						// the name of a mix under mixes: (resolved in
+						// validate), so a sweep can vary whole mixes:
+						// --vary dataset.sources=web_heavy,curated
+						r.DatasetMix = d.str(v2, "dataset.sources")
+						return true
+					}
 					r.Dataset = d.sources(v2, "dataset.sources")
 				case "strict":
 					r.StrictData = d.boolean(v2, "dataset.strict")
@@ -1281,6 +1289,20 @@ func (d *decoder) validate(root *yaml.Node, r *Recipe) {
 	case r.Anneal.AutoAt > 0 && w >= r.Anneal.AutoAt:
 		d.warn(at("schedule", "warmup_tokens"), "schedule.warmup_tokens %d is not below anneal.auto_at %d: the anneal starts before the LR reaches optimizer.lr %v",
 			w, r.Anneal.AutoAt, r.Optimizer.LR)
+	}
+	if r.DatasetMix != "" {
+		if r.Dataset = r.NamedMixSources(r.DatasetMix); r.Dataset == nil {
+			var names []string
+			for _, m := range r.Mixes {
+				names = append(names, m.Name)
+			}
+			have := "the recipe names no mixes"
+			if len(names) > 0 {
+				have = "it has " + strings.Join(names, ", ")
+			}
+			d.fail(at("dataset", "sources"), "dataset.sources", "no mix %q under mixes: (%s); HINT: dataset.sources is a list of sources, or the name of a mix under mixes:", r.DatasetMix, have)
+			return
+		}
 	}
 	if len(r.Dataset) == 0 {
 		d.fail(at("dataset"), "dataset.sources", "no data sources; add e.g. {name: web, target_ratio: 1, paths: [builtin:web_clean]}")

@@ -49,3 +49,47 @@ func TestSetEveryElement(t *testing.T) {
 		})
 	}
 }
+
+// dataset.sources may name a mix under mixes: instead of listing sources,
+// so that a sweep varies whole mixes by name (--vary dataset.sources=a,b).
+func TestDatasetNamesAMix(t *testing.T) {
+	const mixes = "mixes:\n  heavy: [{name: web, target_ratio: 9, paths: [\"builtin:web_clean\"]}, {name: qa, target_ratio: 1, paths: [\"builtin:qa\"]}]\n"
+	for _, tc := range []struct {
+		name, yaml string
+		sets       []string
+		ratios     []float64
+		err        string
+	}{
+		{name: "by --set", yaml: mixes, sets: []string{"dataset.sources=heavy"}, ratios: []float64{9, 1}},
+		{name: "in the file", yaml: mixes + "dataset: {sources: heavy}\n", ratios: []float64{9, 1}},
+		{name: "a list still", yaml: mixes, ratios: []float64{0.7, 0.3}},
+		{name: "no such mix", yaml: mixes, sets: []string{"dataset.sources=curated"},
+			err: `dataset.sources: no mix "curated" under mixes: (it has heavy); HINT: dataset.sources is a list of sources, or the name of a mix under mixes:`},
+		{name: "no mixes", sets: []string{"dataset.sources=heavy"}, err: `dataset.sources: no mix "heavy" under mixes: (the recipe names no mixes)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := tinyRecipe
+			if strings.Contains(tc.yaml, "dataset:") { // in place of tiny's list of sources
+				src = strings.Replace(src, "dataset:\n  sources:\n    - {name: web, target_ratio: 0.7, paths: [\"builtin:web_clean\"]}\n    - {name: qa, target_ratio: 0.3, paths: [\"builtin:qa\"]}\n", "", 1)
+			}
+			r, err := ParseRecipe("tiny.yaml", []byte(src+tc.yaml), tc.sets)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("got error %v, want one containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Dataset) != len(tc.ratios) {
+				t.Fatalf("dataset %+v", r.Dataset)
+			}
+			for i, s := range r.Dataset {
+				if s.TargetRatio != tc.ratios[i] {
+					t.Errorf("source %d: %+v, want ratio %v", i, s, tc.ratios[i])
+				}
+			}
+		})
+	}
+}
