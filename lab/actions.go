@@ -12,8 +12,12 @@ type ActionState struct {
 	// Phase is the run's phase: "stage1", "anneal", or a soup's ("soup",
 	// "soup 2/3").
 	Phase string
-	// Soup: a soup is being made, from its checkpoint and the evaluation
-	// before it (eval.at_anneal) to its "soup done" event.
+	// Soup: a soup is being made, from its announcement ("soup starting",
+	// before its checkpoint and the evaluation before it, eval.at_anneal) to
+	// its last ingredient's last step. An action that comes after that step
+	// waits for the soup's last evaluations and is answered at the run's
+	// next step boundary: after a side soup, in the phase the soup left;
+	// after the recipe's soup, the run has ended (Ending with Soup).
 	Soup bool
 	// AnnealStarting: the recipe's anneal starts at step Step, and the
 	// evaluation before it (eval.at_anneal) is being made; the run is still
@@ -22,14 +26,19 @@ type ActionState struct {
 	AnnealStarting bool
 	Step           int64
 	// Ending: the run's final evaluation is being made, after which the run
-	// writes its last checkpoint and ends.
+	// writes its last checkpoint and ends; with Soup, the recipe's soup (the
+	// run's last act) is past its last ingredient's last step.
 	Ending bool
 	// NoEval says why the run has nothing to evaluate; "" when it has.
 	NoEval string
 }
 
-// ending is WhyNot's answer during the final evaluation.
-const ending = "the run is ending (its final evaluation, then its last checkpoint)"
+// ending is WhyNot's answer during the final evaluation; endingWithSoup
+// during the recipe's soup's last evaluations.
+const (
+	ending         = "the run is ending (its final evaluation, then its last checkpoint)"
+	endingWithSoup = "the run is ending (its soup's last evaluations; it ends with the soup's weights)"
+)
 
 // WhyNot says why the run does not take an action of kind k now, or "" when
 // it does. An anneal or a soup (K anneals from one stage-1 checkpoint) starts
@@ -42,10 +51,13 @@ const ending = "the run is ending (its final evaluation, then its last checkpoin
 // answered so (the run may still answer an action that would change nothing,
 // such as a pause while paused).
 func (s ActionState) WhyNot(k ActionKind) string {
+	soup := s.Soup || strings.HasPrefix(s.Phase, "soup")
 	if s.Ending {
+		if soup {
+			return endingWithSoup
+		}
 		return ending
 	}
-	soup := s.Soup || strings.HasPrefix(s.Phase, "soup")
 	switch k {
 	case ActPause, ActResume, ActStop:
 		return ""

@@ -175,6 +175,7 @@ func TestActionStateWhyNot(t *testing.T) {
 		{"a soup, by its phase", ActionState{Phase: "soup 2/3"}, []string{soup, soup, soup, soup, soup, "", "", ""}},
 		{"another phase", ActionState{Phase: "stage3"}, []string{"the run is in its stage3 phase, not stage 1", "the run is in its stage3 phase, not stage 1", "", "", "", "", "", ""}},
 		{"the final evaluation", ActionState{Phase: "anneal", Ending: true}, slices.Repeat([]string{ending}, len(kinds))},
+		{"the recipe's soup's last evaluations", ActionState{Phase: "soup 2/2", Ending: true}, slices.Repeat([]string{endingWithSoup}, len(kinds))},
 	}
 	for _, tc := range cases {
 		for i, k := range kinds {

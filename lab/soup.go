@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/olmolab/olmolab/lab/data"
@@ -122,6 +123,17 @@ func (r *Run) runSoup(a Action, final bool) error {
 			mix = x
 		}
 	}
+	// said before its checkpoint and the evaluation before it: from here
+	// the run takes only pause, resume and stop (ActionState.Soup)
+	first := "its step's checkpoint"
+	if rec.Eval.AtAnneal && r.canEvaluate() {
+		first += " and the evaluation before it"
+	}
+	then := fmt.Sprintf("then %s goes on from step %d with the run's own weights", r.st.Phase, r.st.Step)
+	if final {
+		then = soupEndsRun[2:]
+	}
+	r.emit(Event{Type: EvPhase, Message: fmt.Sprintf("%s from step %d: %d anneals of %s tokens after %s; %s", SoupStarting, r.st.Step, k, HumanCount(n), first, then)})
 	base, err := r.checkpoint()
 	if err != nil {
 		return err
@@ -264,6 +276,21 @@ func (r *Run) runSoup(a Action, final bool) error {
 	}
 	r.emit(Event{Type: EvPhase, Message: msg, Soup: rep, TotalTokens: r.st.TotalTokens, Mix: r.st.Mix})
 	return nil
+}
+
+// SoupStarting begins the message of the event that announces a soup, before
+// its checkpoint and the evaluation before it (a phase event; "soup: …"
+// follows when its ingredients start). SoupStartingFinal says whether it is
+// the recipe's soup, the run's last act, rather than a side job.
+const SoupStarting = "soup starting"
+
+// soupEndsRun is the words of the recipe's soup's announcement.
+const soupEndsRun = "; the run ends with the soup"
+
+// SoupStartingFinal says whether the message announces the recipe's soup,
+// after which the run ends (a soup asked for is a side job).
+func SoupStartingFinal(message string) bool {
+	return strings.HasPrefix(message, SoupStarting) && strings.HasSuffix(message, soupEndsRun)
 }
 
 // soupDir is where a soup from the current step writes its files.

@@ -1,0 +1,68 @@
+package lab
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestSoupIsAnnouncedFirst: a soup says it starts ("soup starting", a phase
+// event) before its checkpoint and the evaluation before it, from which on
+// the run takes only pause, resume and stop. The first word of it was the
+// "soup:" event after both, so a front end still saw stage 1 while the
+// soup's checkpoint was written and offered what the run then refused. The
+// announcement says whether the run ends with the soup (the recipe's) or goes
+// on (one asked for).
+func TestSoupIsAnnouncedFirst(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		overrides []string
+		ask       bool // the soup is asked for at the first step
+		final     bool
+		then      string
+	}{
+		{"the recipe's", []string{"anneal.auto_at=2560", "anneal.tokens=512", "max_tokens=3072", "soup.ingredients=2"}, false, true, "; the run ends with the soup"},
+		{"asked for", []string{"max_tokens=2560"}, true, false, "; then stage1 goes on from step "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := parseTiny(t, append([]string{"checkpoint.interval=0", "eval.tasks=[fake]", "eval.at_anneal=true"}, tc.overrides...)...)
+			r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: t.TempDir(), Name: "s", Evaluator: &fakeEval{}, PeakFLOPS: 1e11})
+			if err != nil {
+				t.Fatal(err)
+			}
+			asked := false
+			evs := follow(t, r, func(e Event) {
+				if tc.ask && !asked && e.Type == EvStep {
+					asked = true
+					if err := r.Do(Action{Kind: ActSoup, K: 1, Tokens: 512}); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+			if _, err := r.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			var order []string
+			var announce Event
+			for _, e := range evs {
+				switch {
+				case e.Type == EvPhase && strings.HasPrefix(e.Message, SoupStarting):
+					order, announce = append(order, "starting"), e
+				case e.Type == EvCheckpointing:
+					order = append(order, "checkpointing")
+				case e.Type == EvEvaluating && e.Message == "before soup":
+					order = append(order, "evaluating")
+				case e.Type == EvPhase && strings.HasPrefix(e.Message, "soup:"):
+					order = append(order, "soup:")
+				}
+			}
+			if want := []string{"starting", "checkpointing", "evaluating", "soup:"}; !slices.Equal(order[:min(4, len(order))], want) {
+				t.Fatalf("events %q, want %q first", order, want)
+			}
+			if !strings.Contains(announce.Message, tc.then) || SoupStartingFinal(announce.Message) != tc.final || announce.Phase != "stage1" {
+				t.Errorf("announced %q in phase %q (final %v); want it to say %q, final %v, in stage1", announce.Message, announce.Phase, SoupStartingFinal(announce.Message), tc.then, tc.final)
+			}
+		})
+	}
+}
