@@ -82,6 +82,22 @@ func (s ActionState) WhyNot(k ActionKind) string {
 	return ""
 }
 
+// PlannedSoup describes the soup rec plans as the run's last act, made from
+// stage 1 at anneal.auto_at or at max_tokens ("3 ingredients at
+// anneal.auto_at, 200.0K tokens"), or "" when it plans none (or makes it from
+// load_path, a stage-2 recipe, before any action). An anneal asked for
+// before it means it is never made: the run then ends with that anneal.
+func (rec *Recipe) PlannedSoup() string {
+	if rec == nil || rec.Soup.Ingredients <= 0 || rec.StartAsAnneal {
+		return ""
+	}
+	at := fmt.Sprintf("max_tokens, %s tokens", HumanCount(rec.MaxTokens))
+	if rec.Anneal.AutoAt > 0 {
+		at = fmt.Sprintf("anneal.auto_at, %s tokens", HumanCount(rec.Anneal.AutoAt))
+	}
+	return fmt.Sprintf("%d ingredients at %s", rec.Soup.Ingredients, at)
+}
+
 // refusal is the warning that answers an action WhyNot refuses.
 func refusal(k ActionKind, why string) string {
 	return fmt.Sprintf("%s: %s; nothing done", k.verb(), why)

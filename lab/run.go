@@ -1191,6 +1191,11 @@ func (r *Run) apply(a Action) error {
 		if n <= 0 {
 			n = max(r.st.Tokens/4, int64(r.Recipe.GlobalBatchSize))
 		}
+		if soup := r.Recipe.PlannedSoup(); soup != "" {
+			// a soup is made from stage 1 only: the run now ends with
+			// this anneal, and its recipe's soup is never made
+			r.emit(Event{Type: EvWarning, Message: fmt.Sprintf("anneal: the recipe's soup (%s) is not made: it starts from stage 1, and the run now ends with this anneal", soup)})
+		}
 		return r.startAnneal(n, a.Mix)
 	case ActSoup:
 		if why := r.sideSoupWhyNot(); why != "" {

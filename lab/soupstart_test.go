@@ -66,3 +66,45 @@ func TestSoupIsAnnouncedFirst(t *testing.T) {
 		})
 	}
 }
+
+// TestAnnealBeforeTheRecipesSoupSaysSo: an anneal asked for before the
+// recipe's soup (soup.ingredients, made from stage 1 at anneal.auto_at) means
+// the soup is never made: the run ends with that anneal. It happened without
+// a word; the run now says so with a warning, which a --batch run shows too.
+func TestAnnealBeforeTheRecipesSoupSaysSo(t *testing.T) {
+	rec := parseTiny(t, "checkpoint.interval=0", "anneal.auto_at=2560", "anneal.tokens=512", "max_tokens=3072", "soup.ingredients=2")
+	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: t.TempDir(), Name: "a", PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked := false
+	var warnings []string
+	soups := 0
+	follow(t, r, func(e Event) {
+		switch {
+		case e.Type == EvStep && !asked:
+			asked = true
+			if err := r.Do(Action{Kind: ActAnneal, Tokens: 512}); err != nil {
+				t.Error(err)
+			}
+		case e.Type == EvWarning:
+			warnings = append(warnings, e.Message)
+		case e.Type == EvPhase && strings.HasPrefix(e.Message, "soup"):
+			soups++
+		}
+	})
+	s, err := r.Wait()
+	if err != nil || s.State != "finished" {
+		t.Fatalf("ended %s (err %v)", s.State, err)
+	}
+	want := []string{"anneal: the recipe's soup (2 ingredients at anneal.auto_at, 2560 tokens) is not made: it starts from stage 1, and the run now ends with this anneal"}
+	if !slices.Equal(warnings, want) || soups != 0 {
+		t.Errorf("warnings %q, %d soup events; want %q and none", warnings, soups, want)
+	}
+	// a recipe without a soup, or whose soup is its start (stage 2), has none to lose
+	for _, o := range [][]string{{"soup.ingredients=0"}, {"soup.ingredients=2", "anneal.auto_at=0", "max_tokens=3072"}} {
+		if got := parseTiny(t, o...).PlannedSoup(); (o[0] == "soup.ingredients=0") != (got == "") {
+			t.Errorf("%v: PlannedSoup %q", o, got)
+		}
+	}
+}
