@@ -260,7 +260,7 @@ func (m *Model) openDialog(kind dialogKind) {
 		d.mixes = append(d.mixes, mixChoice{name: "edit ratios…", edit: true})
 		var curMix []data.SourceSpec
 		if cur != nil {
-			curMix = cur.Mix
+			curMix = cur.runMix()
 		}
 		d.srcs = knownSources(curMix, rec)
 		for _, s := range d.srcs {
@@ -448,7 +448,7 @@ func (m *Model) dialogBody(d *dialog) []string {
 		if mix, err := d.pickedMix(); err == nil && mix != nil {
 			out = append(out, "Data from the next step: "+mixLine(mix))
 		} else if err == nil && cur != nil {
-			out = append(out, "Data stays: "+mixLine(cur.Mix))
+			out = append(out, "Data stays: "+mixLine(cur.runMix()))
 		}
 		extra := "Optimizer state is kept (OLMo 2 stage 2)."
 		if rec != nil && rec.Eval.AtAnneal && rec.Eval.Any() {
@@ -464,7 +464,7 @@ func (m *Model) dialogBody(d *dialog) []string {
 		out = append(out, "From the next step the loader samples:", "  "+mixLine(mix),
 			"LR schedule and optimizer state are unchanged.")
 		if cur != nil {
-			out = append(out, "Now: "+mixLine(cur.Mix))
+			out = append(out, "Now: "+mixLine(cur.runMix()))
 		}
 		if d.mixChanged() {
 			out = append(out, "The run's mix changed while this was open (it was "+d.mixWas+").")
@@ -540,6 +540,11 @@ func (m *Model) dialogBody(d *dialog) []string {
 		}
 	case dlgPause:
 		switch {
+		case cur != nil && cur.soupPastItsSteps():
+			// the soup takes no action after its last step: the run
+			// pauses at its next boundary, once the soup is done
+			out = append(out, fmt.Sprintf("Pause once the soup is done (its last evaluations), at step %d.", step),
+				"Nothing is lost; space resumes. Actions still apply while paused.")
 		case cur != nil && cur.State == "paused" && cur.soupUnderWay():
 			out = append(out, "Continue the soup where it stopped.")
 		case cur != nil && cur.State == "paused":
@@ -552,12 +557,7 @@ func (m *Model) dialogBody(d *dialog) []string {
 				"Actions still apply while paused.")
 		}
 	case dlgStop:
-		if cur != nil && cur.soupUnderWay() {
-			out = append(out, "Abandon the soup and end the run at the checkpoint",
-				"the soup started from (state: stopped).")
-		} else {
-			out = append(out, "Write a checkpoint and end the run (state: stopped).")
-		}
+		out = append(out, stopLines(cur)...)
 		out = append(out, "Continue it later with:", "  olmolab --batch --resume "+dir)
 	case dlgQuit:
 		out = append(out, fmt.Sprintf("%s is still training (step %d).", name, step), "")
@@ -583,6 +583,21 @@ func (m *Model) dialogBody(d *dialog) []string {
 			"resumes here from that checkpoint and its keys work again.")
 	}
 	return out
+}
+
+// stopLines is what a stop does to the run as its events tell it: during a
+// soup the soup is abandoned, unless it is past its last step, when the lab
+// takes the stop only once the soup is done.
+func stopLines(cur *runData) []string {
+	switch {
+	case cur != nil && cur.soupPastItsSteps():
+		return []string{"Let the soup finish (its last evaluations), then end the run",
+			fmt.Sprintf("at step %d, the checkpoint the soup started from (state: stopped).", cur.Last.Step)}
+	case cur != nil && cur.soupUnderWay():
+		return []string{"Abandon the soup and end the run at the checkpoint",
+			"the soup started from (state: stopped)."}
+	}
+	return []string{"Write a checkpoint and end the run (state: stopped)."}
 }
 
 func seedList(s []uint64) string {
@@ -732,6 +747,11 @@ func (m *Model) actionWhyNot(kind dialogKind) string {
 	}
 	if !m.training() || m.quitting != quitNone || m.liveData == nil {
 		return "the run is no longer training in this session"
+	}
+	if cur := m.liveData; k == lab.ActSoup && cur.soupPastItsSteps() && !cur.soupFinal {
+		// the lab answers it after the soup, at its step: a second soup
+		// from one step would overwrite the first one's files
+		return fmt.Sprintf("a soup from step %d is being made", cur.Last.Step)
 	}
 	// the lab's own rule, on the run as its events tell it
 	return m.liveData.actionState(m.liveRecipe()).WhyNot(k)

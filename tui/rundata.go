@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"sort"
@@ -69,11 +70,38 @@ const (
 )
 
 // soupUnderWay says whether a soup is being made, the lab taking only pause,
-// resume and stop: between its "soup:" and "soup done" events, and already
-// while it evaluates before the soup (eval.at_anneal), which the lab does
-// inside the soup, before its first event.
+// resume and stop: from its announcement ("soup starting", before its
+// checkpoint and the evaluation before it) to "soup done", and from a soup
+// asked for here until the lab answers it (the actions sent after it wait
+// behind it); also while it evaluates before the soup (eval.at_anneal) when
+// no announcement came (a run written before the lab made one).
 func (d *runData) soupUnderWay() bool {
-	return d.SoupRunning || d.Busy == "evaluating ("+beforeSoupEval+")"
+	return d.SoupRunning || d.soupAsked || d.Busy == "evaluating ("+beforeSoupEval+")"
+}
+
+// soupPastItsSteps says whether the soup being made is past its last
+// ingredient's last step: the lab takes no action until the soup is done (its
+// last evaluations), and answers one sent now at the run's next step
+// boundary, after the soup: back in the phase it left after a side soup,
+// the run ended after the recipe's.
+func (d *runData) soupPastItsSteps() bool {
+	if !d.SoupRunning || d.LastIng.Phase == "" {
+		return false
+	}
+	var i, k int
+	if n, _ := fmt.Sscanf(d.LastIng.Phase, "soup %d/%d", &i, &k); n != 2 || i != k {
+		return false
+	}
+	return d.LastIng.TotalTokens > 0 && d.LastIng.Tokens >= d.LastIng.TotalTokens
+}
+
+// runMix is the run's own mix: during a side soup the dashboard shows the
+// soup's, which the run leaves again after it.
+func (d *runData) runMix() []data.SourceSpec {
+	if d.SoupRunning && !d.soupFinal && d.mixBeforeSoup != nil {
+		return d.mixBeforeSoup
+	}
+	return d.Mix
 }
 
 // annealStarting is the step the run's anneal is starting at, or -1: with
@@ -97,6 +125,13 @@ func (d *runData) annealStarting() int64 {
 // recipe), for the lab's rule of which actions it takes now.
 func (d *runData) actionState(rec *lab.Recipe) lab.ActionState {
 	s := lab.ActionState{Phase: d.Phase, Soup: d.soupUnderWay(), Ending: d.Busy == "evaluating ("+finalEval+")"}
+	if d.soupPastItsSteps() && !d.soupAsked {
+		if d.soupFinal {
+			s.Ending = true // the run ends with the soup: the lab answers that it has ended
+		} else {
+			s.Phase, s.Soup = cmp.Or(d.soupFrom, "stage1"), false // answered after the soup, back in that phase
+		}
+	}
 	if step := d.annealStarting(); step >= 0 {
 		s.AnnealStarting, s.Step = true, step
 	}
@@ -141,7 +176,7 @@ type runData struct {
 	MessageKind lab.EventKind
 	MessageTime time.Time
 	Spikes      int
-	SoupRunning bool      // between "soup:" and "soup done" (or "soup stopped")
+	SoupRunning bool      // between "soup starting" (or "soup:") and "soup done" (or "soup stopped")
 	Busy        string    // what the run is doing between steps: "evaluating (why)", "writing a checkpoint"
 	BusySince   time.Time // when it started
 
@@ -152,8 +187,12 @@ type runData struct {
 	// "evaluating…" before it): at 50 steps a second the checkpoint's path
 	// was replaced within a second.
 	pinUntil        time.Time
-	awaitCheckpoint bool // a checkpoint was asked for: the next checkpoint event reports it
-	soupWentOn      bool // the last soup done said the run went on with its own weights
+	awaitCheckpoint bool              // a checkpoint was asked for: the next checkpoint event reports it
+	soupWentOn      bool              // the last soup done said the run went on with its own weights
+	soupAsked       bool              // a soup was asked for here: until the lab starts it or refuses it
+	soupFinal       bool              // the soup being made is the recipe's, the run's last act
+	soupFrom        string            // the phase the soup being made left
+	mixBeforeSoup   []data.SourceSpec // the run's mix as the soup being made started
 
 	version   int // counts applied events, so views can cache what they drew
 	tpsEMA    float64
@@ -233,6 +272,9 @@ func (d *runData) apply(e lab.Event) {
 		d.Markers = append(d.Markers, marker{Kind: markEval, Step: e.Step, Tokens: e.Tokens, Text: e.Message})
 		d.note(e, fmt.Sprintf("evaluation (%s) at step %d", e.Message, e.Step))
 	case lab.EvWarning:
+		if strings.HasPrefix(e.Message, string(lab.ActSoup)+": ") {
+			d.soupAsked = false // the lab's answer: no soup
+		}
 		d.note(e, "warning: "+e.Message)
 	case lab.EvError:
 		if strings.Contains(e.Message, "skipped") {
@@ -240,6 +282,7 @@ func (d *runData) apply(e lab.Event) {
 		}
 		d.note(e, "error: "+e.Message)
 	case lab.EvDone:
+		d.soupAsked = false
 		d.State = e.State
 		if d.State == "" {
 			d.State = "finished"
@@ -378,7 +421,7 @@ func (d *runData) applyResumed(e lab.Event) {
 		// is gone or not resumed from): c there is answered with it
 		d.Checkpoint, d.CkptStep = e.Checkpoint, e.Step
 	}
-	d.SoupRunning, d.LastIng = false, lab.Event{}
+	d.SoupRunning, d.soupAsked, d.LastIng = false, false, lab.Event{}
 	d.Markers = append(d.Markers, marker{Kind: markResume, Step: e.Step, Tokens: e.Tokens, Text: "resumed " + e.Message})
 	d.note(e, fmt.Sprintf("resumed at step %d %s", e.Step, e.Message))
 }
@@ -392,6 +435,10 @@ func (d *runData) tokensPerSec() float64 {
 }
 
 func (d *runData) applyPhase(e lab.Event) {
+	if strings.HasPrefix(e.Message, "soup:") && !d.SoupRunning {
+		// no announcement before it (a run written before the lab made one)
+		d.soupFrom, d.mixBeforeSoup = d.Phase, d.Mix
+	}
 	if len(e.Mix) > 0 {
 		d.Mix = e.Mix
 	}
@@ -447,8 +494,13 @@ func (d *runData) applyPhase(e lab.Event) {
 		}
 		d.LastIng = lab.Event{}
 		d.SoupRunning = false
+	case strings.HasPrefix(msg, lab.SoupStarting):
+		// the lab takes only pause, resume and stop from here, while it
+		// writes the soup's checkpoint and evaluates before it
+		d.SoupRunning, d.soupAsked = true, false
+		d.soupFinal, d.soupFrom, d.mixBeforeSoup = lab.SoupStartingFinal(msg), d.Phase, d.Mix
 	case strings.HasPrefix(msg, "soup:"):
-		d.SoupRunning = true
+		d.SoupRunning, d.soupAsked = true, false
 		add(markSoup)
 	}
 	d.note(e, msg)

@@ -394,6 +394,11 @@ func (m *Model) confirmDialog() tea.Cmd {
 	if a.Kind == lab.ActCheckpoint && m.liveData != nil {
 		m.liveData.awaitCheckpoint = true // its report is the next checkpoint event
 	}
+	if a.Kind == lab.ActSoup && m.liveData != nil {
+		// what is sent after it waits behind it: the lab answers that
+		// during the soup, which takes only pause, resume and stop
+		m.liveData.soupAsked = true
+	}
 	m.dialog = nil
 	what := strings.ReplaceAll(string(a.Kind), "_", " ")
 	if cur := m.liveData; cur != nil && cur.State == "paused" {
@@ -509,7 +514,7 @@ func (m *Model) handleRunEvents(msg runEventsMsg) tea.Cmd {
 		}
 	}
 	if m.dialog != nil {
-		m.dialog.followMix(m.liveData.Mix)
+		m.dialog.followMix(m.liveData.runMix())
 	}
 	if !msg.done {
 		cmds := []tea.Cmd{waitEvents(m.live, m.liveGen, m.opts.Frame, msg.at), reload}
@@ -602,7 +607,7 @@ func (m *Model) handleLiveReloaded(msg liveReloadedMsg) {
 		m.cur = d
 	}
 	if m.dialog != nil {
-		m.dialog.followMix(d.Mix)
+		m.dialog.followMix(d.runMix())
 	}
 }
 

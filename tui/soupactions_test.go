@@ -1,0 +1,152 @@
+package tui
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/olmolab/olmolab/lab"
+)
+
+// soupEvents are a soup of one ingredient of 4 steps from step 40 as the
+// lab publishes them up to its ingredient's step last (1–4): its
+// announcement (final: the recipe's soup), the checkpoint, the soup's own
+// event and the ingredient's steps.
+func soupEvents(rec *lab.Recipe, name string, final bool, last int64) []lab.Event {
+	at := func(i int64) time.Time { return t0.Add(5*time.Second + time.Duration(i)*time.Millisecond) }
+	then := "then stage1 goes on from step 40 with the run's own weights"
+	if final {
+		then = "the run ends with the soup"
+	}
+	ck := filepath.Join("runs", name, lab.CkptDir, "step-40")
+	evs := []lab.Event{
+		{Type: lab.EvPhase, Time: at(0), Run: name, Step: 40, Tokens: 40 * testGB, Phase: "stage1",
+			Message: fmt.Sprintf("%s from step 40: 1 anneals of 8192 tokens after its step's checkpoint; %s", lab.SoupStarting, then)},
+		{Type: lab.EvCheckpointing, Time: at(1), Run: name, Step: 40, Tokens: 40 * testGB, Phase: "stage1", Checkpoint: ck},
+		{Type: lab.EvCheckpoint, Time: at(2), Run: name, Step: 40, Tokens: 40 * testGB, Phase: "stage1", Checkpoint: ck},
+		{Type: lab.EvPhase, Time: at(3), Run: name, Step: 40, Tokens: 40 * testGB, Phase: "soup", Mix: rec.Anneal.Mix,
+			Message: "soup: 1 anneals of 8192 tokens from step 40 (" + ck + "), LR 0.003 → 0"},
+		{Type: lab.EvPhase, Time: at(4), Run: name, Step: 40, Tokens: 40 * testGB, Phase: "soup 1/1", Message: "soup 1/1: anneal with data-order seed 8"},
+	}
+	for k := int64(1); k <= last; k++ {
+		e := stepEvent(name+"/ingredient-1-seed-8", 40+k, "soup 1/1", 44*testGB)
+		e.Time = at(4 + k)
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+// keysOn says which action keys are on, as "a m s c v space X".
+func keysOn(m *Model) string {
+	k := m.keys
+	var on []string
+	for _, b := range []struct {
+		name string
+		on   bool
+	}{{"a", k.Anneal.Enabled()}, {"m", k.Mix.Enabled()}, {"s", k.Soup.Enabled()}, {"c", k.Checkpoint.Enabled()},
+		{"v", k.Evaluate.Enabled()}, {"space", k.Pause.Enabled()}, {"X", k.Stop.Enabled()}} {
+		if b.on {
+			on = append(on, b.name)
+		}
+	}
+	return strings.Join(on, " ")
+}
+
+func flatDialog(t *testing.T, m *Model) string {
+	t.Helper()
+	return strings.Join(strings.Fields(dialogText(t, m)), " ")
+}
+
+// TestActionsOffFromTheSoupsAnnouncement: the lab takes only pause, resume
+// and stop from a soup's announcement on, while it writes the soup's
+// checkpoint (and evaluates before it): the TUI still saw stage 1 then, and
+// offered what the lab refused with a warning. Likewise once a soup is asked
+// for here, what is sent after it waits behind it and meets the soup; until
+// the lab's answer (the soup refused: the keys are back).
+func TestActionsOffFromTheSoupsAnnouncement(t *testing.T) {
+	name := "quickstart-test"
+	m, f := liveModel(t, testOptions(t, 120, 40), stage1Events(name))
+	press(m, "m")
+	m.Update(runEventsMsg{gen: m.liveGen, events: soupEvents(f.rec, name, false, 0)[:2]}) // announced, its checkpoint being written
+	if s := flatDialog(t, m); !strings.Contains(s, "This no longer applies: a soup is being made (only pause, resume and stop apply).") {
+		t.Errorf("the mix dialog does not say a soup is being made:\n%s", s)
+	}
+	press(m, "enter")
+	if len(f.actions) != 0 {
+		t.Errorf("enter sent %v", f.actionKinds())
+	}
+	press(m, "esc")
+	if on := keysOn(m); on != "space X" {
+		t.Errorf("keys on as the soup's checkpoint is written: %q, want pause and stop", on)
+	}
+
+	// a soup asked for here
+	m, f = liveModel(t, testOptions(t, 120, 40), stage1Events(name))
+	press(m, "s", "enter")
+	if !slices.Equal(f.actionKinds(), []lab.ActionKind{lab.ActSoup}) {
+		t.Fatalf("sent %v, want a soup", f.actionKinds())
+	}
+	if on := keysOn(m); on != "space X" {
+		t.Errorf("keys on once a soup is asked for: %q, want pause and stop", on)
+	}
+	refused := lab.Event{Type: lab.EvWarning, Time: t0.Add(6 * time.Second), Run: name, Step: 41, Message: "soup: a soup from step 41 is made already (x); nothing done"}
+	m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{refused}})
+	if on := keysOn(m); on != "a m s c v space X" {
+		t.Errorf("keys on once the soup is refused: %q, want all", on)
+	}
+}
+
+// TestActionsAfterTheSoupsLastStep: the lab takes actions between a soup's
+// steps; one sent after its last ingredient's last step waits for the
+// soup's last evaluations and is answered at the run's next step boundary.
+// After a side soup that is back in stage 1, where the lab applies it: the
+// TUI refused everything but pause and stop until "soup done". After the
+// recipe's soup the run has ended: nothing applies.
+func TestActionsAfterTheSoupsLastStep(t *testing.T) {
+	name := "quickstart-test"
+	o := testOptions(t, 120, 40)
+	m, f := liveModel(t, o, stage1Events(name))
+	m.Update(runEventsMsg{gen: m.liveGen, events: soupEvents(f.rec, name, false, 3)})
+	if on := keysOn(m); on != "space X" {
+		t.Errorf("keys on before the soup's last step: %q, want pause and stop", on)
+	}
+	last := soupEvents(f.rec, name, false, 4)
+	m.Update(runEventsMsg{gen: m.liveGen, events: last[len(last)-1:]})
+	// a second soup from step 40 the lab refuses (it would overwrite this one)
+	if on := keysOn(m); on != "a m c v space X" {
+		t.Errorf("keys on after a side soup's last step: %q, want all but s", on)
+	}
+	press(m, "m")
+	if s := flatDialog(t, m); !strings.Contains(s, "Now: "+mixLine(f.rec.Dataset)) {
+		t.Errorf("the mix dialog does not give the run's own mix (the soup's is %s):\n%s", mixLine(f.rec.Anneal.Mix), s)
+	}
+	press(m, "enter")
+	if !slices.Equal(f.actionKinds(), []lab.ActionKind{lab.ActSwitchMix}) {
+		t.Errorf("sent %v, want the mix switch", f.actionKinds())
+	}
+	press(m, "X")
+	if s := flatDialog(t, m); !strings.Contains(s, "Let the soup finish (its last evaluations), then end the run at step 40") {
+		t.Errorf("the stop dialog does not say the soup finishes first:\n%s", s)
+	}
+	press(m, "esc", "space")
+	if s := flatDialog(t, m); !strings.Contains(s, "Pause once the soup is done (its last evaluations), at step 40.") {
+		t.Errorf("the pause dialog:\n%s", s)
+	}
+	press(m, "esc")
+
+	// the recipe's soup: the run ends with it
+	m, f = liveModel(t, o, stage1Events(name))
+	m.Update(runEventsMsg{gen: m.liveGen, events: soupEvents(f.rec, name, true, 3)})
+	press(m, "X")
+	m.Update(runEventsMsg{gen: m.liveGen, events: soupEvents(f.rec, name, true, 4)[8:]})
+	if s := flatDialog(t, m); !strings.Contains(s, "This no longer applies: the run is ending (its soup's last evaluations; it ends with the soup's weights).") {
+		t.Errorf("the stop dialog after the recipe's soup's last step:\n%s", s)
+	}
+	press(m, "esc")
+	if on := keysOn(m); on != "" {
+		t.Errorf("keys on after the recipe's soup's last step: %q, want none", on)
+	}
+}
