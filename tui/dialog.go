@@ -561,14 +561,28 @@ func (m *Model) dialogBody(d *dialog) []string {
 		out = append(out, "Continue it later with:", "  olmolab --batch --resume "+dir)
 	case dlgQuit:
 		out = append(out, fmt.Sprintf("%s is still training (step %d).", name, step), "")
-		out = append(out, "s    stop: write a checkpoint, end the run, quit")
-		if m.opts.Detach != nil {
-			out = append(out, "d    detach: checkpoint, quit, and keep training headless",
-				"     (olmolab --batch --resume; output in the run directory,",
-				"     reopen olmolab to follow it)")
-			if cur.soupUnderWay() {
-				out = append(out, "     A soup in progress is abandoned: the run goes on from the",
-					"     checkpoint it started from (the recipe's own soup is made again).")
+		if why := m.liveData.actionState(rec).WhyNot(lab.ActStop); why != "" {
+			// it finishes whatever is asked: there is nothing to stop
+			out = append(out, "s    quit when it has finished: "+why)
+			if m.opts.Detach != nil {
+				again := "its final evaluation again"
+				if cur.soupUnderWay() {
+					again = "the recipe's soup again from its checkpoint"
+				}
+				out = append(out, "d    detach: cut it short and quit; a headless process",
+					"     (olmolab --batch --resume) makes "+again+",",
+					"     and finishes the run (reopen olmolab to follow it)")
+			}
+		} else {
+			out = append(out, "s    stop: "+quitStopLine(cur)+", quit")
+			if m.opts.Detach != nil {
+				out = append(out, "d    detach: checkpoint, quit, and keep training headless",
+					"     (olmolab --batch --resume; output in the run directory,",
+					"     reopen olmolab to follow it)")
+				if cur.soupUnderWay() {
+					out = append(out, "     A soup in progress is abandoned: the run goes on from the",
+						"     checkpoint it started from (the recipe's own soup is made again).")
+				}
 			}
 		}
 		out = append(out, "esc  cancel")
@@ -598,6 +612,17 @@ func stopLines(cur *runData) []string {
 			"the soup started from (state: stopped)."}
 	}
 	return []string{"Write a checkpoint and end the run (state: stopped)."}
+}
+
+// quitStopLine is the quit dialog's "s" line: what a stop does, briefly.
+func quitStopLine(cur *runData) string {
+	switch {
+	case cur != nil && cur.soupPastItsSteps():
+		return "let the soup finish, end the run at its checkpoint"
+	case cur != nil && cur.soupUnderWay():
+		return "abandon the soup, end the run at its checkpoint"
+	}
+	return "write a checkpoint, end the run"
 }
 
 func seedList(s []uint64) string {

@@ -137,6 +137,11 @@ func (m *Model) updateKeys() {
 		}
 		if d.kind == dlgQuit {
 			k.QuitStop.SetEnabled(true)
+			if m.training() && m.quitting == quitNone && m.actionWhyNot(dlgStop) != "" {
+				k.QuitStop.SetHelp("s", "quit when it has finished") // the run ends anyway
+			} else {
+				k.QuitStop.SetHelp("s", "stop the run and quit")
+			}
 			k.QuitDetach.SetEnabled(m.opts.Detach != nil)
 			return
 		}

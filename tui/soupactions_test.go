@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/olmolab/olmolab/lab"
 )
 
@@ -104,10 +106,12 @@ func TestActionsOffFromTheSoupsAnnouncement(t *testing.T) {
 // soup's last evaluations and is answered at the run's next step boundary.
 // After a side soup that is back in stage 1, where the lab applies it: the
 // TUI refused everything but pause and stop until "soup done". After the
-// recipe's soup the run has ended: nothing applies.
+// recipe's soup the run has ended: nothing applies, and quitting waits for
+// the end rather than offering a stop.
 func TestActionsAfterTheSoupsLastStep(t *testing.T) {
 	name := "quickstart-test"
 	o := testOptions(t, 120, 40)
+	o.Detach = func(string) (int, error) { return 4242, nil }
 	m, f := liveModel(t, o, stage1Events(name))
 	m.Update(runEventsMsg{gen: m.liveGen, events: soupEvents(f.rec, name, false, 3)})
 	if on := keysOn(m); on != "space X" {
@@ -148,5 +152,62 @@ func TestActionsAfterTheSoupsLastStep(t *testing.T) {
 	press(m, "esc")
 	if on := keysOn(m); on != "" {
 		t.Errorf("keys on after the recipe's soup's last step: %q, want none", on)
+	}
+	press(m, "q")
+	s := flatDialog(t, m)
+	for _, w := range []string{"s quit when it has finished: the run is ending (its soup's last evaluations; it ends with the soup's weights)",
+		"makes the recipe's soup again from its checkpoint, and finishes the run"} {
+		if !strings.Contains(s, w) {
+			t.Errorf("the quit dialog misses %q:\n%s", w, s)
+		}
+	}
+	if strings.Contains(s, "stop:") {
+		t.Errorf("the quit dialog offers a stop:\n%s", s)
+	}
+}
+
+// TestQuitDuringTheFinalEvaluation: the run finishes after its final
+// evaluation whatever is asked, so the quit dialog offers to quit once it has
+// (s), not "stop: write a checkpoint, end the run", and sends no stop, which
+// the lab would answer with a warning; detaching cuts the evaluation short
+// and the headless process makes it again.
+func TestQuitDuringTheFinalEvaluation(t *testing.T) {
+	name := "quickstart-test"
+	o := testOptions(t, 80, 24)
+	o.Detach = func(string) (int, error) { return 4242, nil }
+	m, f := liveModel(t, o, stage1Events(name))
+	m.liveCancel = func() {}
+	final := lab.Event{Type: lab.EvEvaluating, Time: t0.Add(5 * time.Second), Run: name, Step: 40, Phase: "stage1", Message: "final"}
+	m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{final}})
+	press(m, "q")
+	checkFrame(t, m, 80, 24)
+	s := flatDialog(t, m)
+	for _, w := range []string{"s quit when it has finished: the run is ending (its final evaluation, then its last checkpoint)",
+		"d detach: cut it short and quit; a headless process (olmolab --batch --resume) makes its final evaluation again, and finishes the run"} {
+		if !strings.Contains(s, w) {
+			t.Errorf("the quit dialog misses %q:\n%s", w, s)
+		}
+	}
+	if strings.Contains(s, "write a checkpoint") {
+		t.Errorf("the quit dialog offers a stop:\n%s", s)
+	}
+	if !strings.Contains(screen(m), "s quit when it has finished") {
+		t.Errorf("the key line:\n%s", screen(m))
+	}
+	press(m, "s")
+	if len(f.actions) != 0 {
+		t.Errorf("sent %v", f.actionKinds())
+	}
+	done := lab.Event{Type: lab.EvDone, Time: t0.Add(time.Hour), Run: name, Step: 40, State: "finished", Summary: &lab.RunSummary{State: "finished", Steps: 40}}
+	_, cmd := m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{done}, done: true})
+	for cmd != nil {
+		msg := cmd()
+		if _, ok := msg.(tea.QuitMsg); ok {
+			break
+		}
+		_, cmd = m.Update(msg)
+	}
+	if msg := m.ExitMessage(); !strings.Contains(msg, "finished at step 40; nothing to continue") {
+		t.Errorf("exit message %q", msg)
 	}
 }

@@ -653,6 +653,13 @@ func (m *Model) quitStop() tea.Cmd {
 		return tea.Quit
 	}
 	m.dialog = nil
+	if why := m.actionWhyNot(dlgStop); why != "" {
+		// during its final evaluation the run finishes whatever is asked
+		// (the lab would answer a stop with a warning): wait for it
+		m.quitting = quitAfterStop
+		m.setNotice(true, "quitting when the run has finished: %s…", why)
+		return nil
+	}
 	m.quitting = quitAfterStop
 	if err := m.live.Do(lab.Action{Kind: lab.ActStop}); err != nil {
 		m.liveCancel()
