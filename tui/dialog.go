@@ -455,6 +455,10 @@ func (m *Model) dialogBody(d *dialog) []string {
 			extra += " Evaluates first (eval.at_anneal)."
 		}
 		out = append(out, extra)
+		if soup := rec.PlannedSoup(); soup != "" {
+			// the lab makes it from stage 1 only, and says so as it anneals
+			out = append(out, "The recipe's soup ("+soup+") is then never made: it starts from stage 1, and the run ends with this anneal.")
+		}
 	case dlgMix:
 		mix, err := d.pickedMix()
 		if err != nil {

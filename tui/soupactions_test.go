@@ -211,3 +211,22 @@ func TestQuitDuringTheFinalEvaluation(t *testing.T) {
 		t.Errorf("exit message %q", msg)
 	}
 }
+
+// TestAnnealDialogSaysThePlannedSoupIsLost: in a recipe that plans a soup
+// (soup.ingredients, made from stage 1 at anneal.auto_at or max_tokens), an
+// anneal asked for before it means the soup is never made: the dialog said
+// nothing of it.
+func TestAnnealDialogSaysThePlannedSoupIsLost(t *testing.T) {
+	m, f := liveModel(t, testOptions(t, 120, 40), stage1Events("quickstart-test"))
+	press(m, "a")
+	const lost = "is then never made: it starts from stage 1, and the run ends with this anneal."
+	if s := flatDialog(t, m); strings.Contains(s, lost) {
+		t.Errorf("a recipe without a soup:\n%s", s)
+	}
+	press(m, "esc")
+	f.rec.Soup.Ingredients = 3
+	press(m, "a")
+	if s, w := flatDialog(t, m), "The recipe's soup (3 ingredients at anneal.auto_at, "+lab.HumanCount(f.rec.Anneal.AutoAt)+" tokens) "+lost; !strings.Contains(s, w) {
+		t.Errorf("the anneal dialog misses %q:\n%s", w, s)
+	}
+}
