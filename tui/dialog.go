@@ -506,18 +506,27 @@ func (m *Model) dialogBody(d *dialog) []string {
 			keep = fmt.Sprintf(" (the newest %d are kept)", rec.Checkpoint.Keep)
 		}
 		paused := cur != nil && cur.State == "paused"
+		// a checkpoint of this step from before its anneal or mix switch
+		// holds the run before them: the lab writes it again
+		stale := cur != nil && step > 0 && cur.CkptStep == step && cur.CkptBefore != ""
 		switch {
-		case cur != nil && step > 0 && cur.CkptStep == step && paused:
+		case cur != nil && cur.checkpointAt(step) && paused:
 			// the lab would answer with this path (lab.CheckpointExists)
 			out = append(out, fmt.Sprintf("Step %d, where the run is paused, has its checkpoint already: %s. Nothing is written; the lab answers with that path.", step, cur.Checkpoint))
 		case paused:
 			out = append(out, fmt.Sprintf("Write weights, optimizer state and data position to %s, the step the run is paused at%s.",
 				filepath.Join(dir, lab.CkptDir, fmt.Sprintf("step-%d", step)), keep))
+			if stale {
+				out = append(out, fmt.Sprintf("Its checkpoint there (%s) is from before %s: it is written again.", cur.Checkpoint, cur.CkptBefore))
+			}
 		default:
 			out = append(out, fmt.Sprintf("At the first step boundary after you confirm, write weights, optimizer state and data position to %s, N the step it follows (%d or later)%s.",
 				filepath.Join(dir, lab.CkptDir, "step-N"), step+1, keep))
-			if cur != nil && step > 0 && cur.CkptStep == step {
+			switch {
+			case cur != nil && cur.checkpointAt(step):
 				out = append(out, fmt.Sprintf("Step %d, the last drawn, has its checkpoint already (%s): should the run still be at that step when this applies, nothing is written and the lab answers with that path.", step, cur.Checkpoint))
+			case stale:
+				out = append(out, fmt.Sprintf("Step %d, the last drawn, has a checkpoint from before %s (%s): should the run still be at that step when this applies, it is written again.", step, cur.CkptBefore, cur.Checkpoint))
 			}
 		}
 	case dlgEval:

@@ -171,7 +171,11 @@ type runData struct {
 	Summary     *lab.RunSummary
 	Soups       []*lab.SoupReport
 	Checkpoint  string
-	CkptStep    int64  // the step Checkpoint was written at (0: none yet)
+	CkptStep    int64 // the step Checkpoint was written at (0: none yet)
+	// CkptBefore names what changed the run at CkptStep after its
+	// checkpoint ("its anneal", "its mix switch"): the lab then writes that
+	// step's checkpoint again when one is asked for ("" when none did)
+	CkptBefore  string
 	Message     string // the latest event worth a line
 	MessageKind lab.EventKind
 	MessageTime time.Time
@@ -249,7 +253,7 @@ func (d *runData) apply(e lab.Event) {
 		d.Busy, d.BusySince = "writing a checkpoint", e.Time
 		d.note(e, fmt.Sprintf("writing a checkpoint at step %d…", e.Step))
 	case lab.EvCheckpoint:
-		d.Checkpoint, d.CkptStep = e.Checkpoint, e.Step
+		d.Checkpoint, d.CkptStep, d.CkptBefore = e.Checkpoint, e.Step, ""
 		msg := fmt.Sprintf("checkpoint at step %d → %s", e.Step, e.Checkpoint)
 		if e.Message != "" { // asked for at a step that had one (lab.CheckpointExists)
 			msg += " (" + e.Message + ")"
@@ -419,7 +423,7 @@ func (d *runData) applyResumed(e lab.Event) {
 	if e.Checkpoint != "" {
 		// the resumed step has that checkpoint (a later one the files held
 		// is gone or not resumed from): c there is answered with it
-		d.Checkpoint, d.CkptStep = e.Checkpoint, e.Step
+		d.Checkpoint, d.CkptStep, d.CkptBefore = e.Checkpoint, e.Step, ""
 	}
 	d.SoupRunning, d.soupAsked, d.LastIng = false, false, lab.Event{}
 	d.Markers = append(d.Markers, marker{Kind: markResume, Step: e.Step, Tokens: e.Tokens, Text: "resumed " + e.Message})
@@ -465,6 +469,7 @@ func (d *runData) applyPhase(e lab.Event) {
 		msg = fmt.Sprintf("resumed after step %d", e.Step)
 	case strings.HasPrefix(msg, "anneal"):
 		add(markAnneal)
+		d.changedAfterCheckpoint(e.Step, "its anneal")
 		// where it really starts and ends: the anneal dialog could only say
 		// "from the step boundary after you confirm"
 		if ts := d.totalSteps(); ts > 0 && e.TotalTokens > 0 {
@@ -472,6 +477,7 @@ func (d *runData) applyPhase(e lab.Event) {
 		}
 	case strings.HasPrefix(msg, "switched mix"):
 		add(markMix)
+		d.changedAfterCheckpoint(e.Step, "its mix switch")
 		if len(e.Mix) > 0 {
 			msg += fmt.Sprintf(" after step %d: %s", e.Step, mixLine(e.Mix))
 		}
@@ -504,6 +510,22 @@ func (d *runData) applyPhase(e lab.Event) {
 		add(markSoup)
 	}
 	d.note(e, msg)
+}
+
+// changedAfterCheckpoint notes that what (an anneal, a mix switch) changed
+// the run at step after that step's checkpoint: the checkpoint holds the run
+// before it, and the lab writes the step's checkpoint again when asked.
+func (d *runData) changedAfterCheckpoint(step int64, what string) {
+	if d.CkptStep == step && step > 0 {
+		d.CkptBefore = what
+	}
+}
+
+// checkpointAt says whether step's checkpoint is written and holds the run as
+// it is now: a checkpoint asked for there writes nothing (the lab answers
+// with its path).
+func (d *runData) checkpointAt(step int64) bool {
+	return step > 0 && d.CkptStep == step && d.CkptBefore == ""
 }
 
 // displayState is the state word the header shows: a running run in its

@@ -230,3 +230,47 @@ func TestAnnealDialogSaysThePlannedSoupIsLost(t *testing.T) {
 		t.Errorf("the anneal dialog misses %q:\n%s", w, s)
 	}
 }
+
+// TestCheckpointDialogAfterAChangeAtItsStep: the lab writes a step's
+// checkpoint again when an anneal or a mix switch changed the run at that
+// step after it (the checkpoint holds the run before); the dialog said
+// "nothing is written" there.
+func TestCheckpointDialogAfterAChangeAtItsStep(t *testing.T) {
+	name := "quickstart-test"
+	at := t0.Add(5 * time.Second)
+	ckpt := filepath.Join("runs", name, lab.CkptDir, "step-40")
+	checkpoint := lab.Event{Type: lab.EvCheckpoint, Time: at, Run: name, Step: 40, Checkpoint: ckpt}
+	anneal := lab.Event{Type: lab.EvPhase, Time: at.Add(time.Second), Run: name, Step: 40, Phase: "anneal", TotalTokens: 60 * testGB,
+		Message: "anneal: LR 0.003 → 0 over 40960 tokens"}
+	mix := lab.Event{Type: lab.EvPhase, Time: at.Add(time.Second), Run: name, Step: 40, Phase: "stage1", Message: "switched mix"}
+	paused := lab.Event{Type: lab.EvPhase, Time: at.Add(2 * time.Second), Run: name, Step: 40, Message: "paused"}
+	for _, tc := range []struct {
+		name   string
+		evs    []lab.Event
+		want   []string
+		absent string
+	}{
+		{"paused after an anneal", []lab.Event{checkpoint, anneal, paused},
+			[]string{"Write weights, optimizer state and data position to " + ckpt + ", the step the run is paused at", "Its checkpoint there (" + ckpt + ") is from before its anneal: it is written again."}, "Nothing is written"},
+		{"paused after a mix switch", []lab.Event{checkpoint, mix, paused},
+			[]string{"Its checkpoint there (" + ckpt + ") is from before its mix switch: it is written again."}, "Nothing is written"},
+		{"running after an anneal", []lab.Event{checkpoint, anneal},
+			[]string{"Step 40, the last drawn, has a checkpoint from before its anneal (" + ckpt + "): should the run still be at that step when this applies, it is written again."}, "nothing is written"},
+		{"a checkpoint after the anneal", []lab.Event{anneal, checkpoint, paused},
+			[]string{"Step 40, where the run is paused, has its checkpoint already: " + ckpt + ". Nothing is written"}, "written again"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, _ := liveModel(t, testOptions(t, 120, 40), append(stage1Events(name), tc.evs...))
+			press(m, "c")
+			s := flatDialog(t, m)
+			for _, w := range tc.want {
+				if !strings.Contains(s, w) {
+					t.Errorf("the dialog misses %q:\n%s", w, s)
+				}
+			}
+			if strings.Contains(s, tc.absent) {
+				t.Errorf("the dialog says %q:\n%s", tc.absent, s)
+			}
+		})
+	}
+}
