@@ -786,10 +786,16 @@ func (m *Model) actionWhyNot(kind dialogKind) string {
 	if !m.training() || m.quitting != quitNone || m.liveData == nil {
 		return "the run is no longer training in this session"
 	}
-	if cur := m.liveData; k == lab.ActSoup && cur.soupPastItsSteps() && !cur.soupFinal {
-		// the lab answers it after the soup, at its step: a second soup
-		// from one step would overwrite the first one's files
-		return fmt.Sprintf("a soup from step %d is being made", cur.Last.Step)
+	if cur := m.liveData; k == lab.ActSoup {
+		// a second soup from one step would overwrite the first one's
+		// files: the lab answers it so after the soup, at its step, and
+		// while the run is paused there
+		switch {
+		case cur.soupPastItsSteps() && !cur.soupFinal:
+			return fmt.Sprintf("a soup from step %d is being made", cur.Last.Step)
+		case cur.State == "paused" && cur.soupMadeAt(cur.Last.Step):
+			return fmt.Sprintf("a soup from step %d is made already", cur.Last.Step)
+		}
 	}
 	// the lab's own rule, on the run as its events tell it
 	return m.liveData.actionState(m.liveRecipe()).WhyNot(k)

@@ -95,6 +95,16 @@ func (d *runData) soupPastItsSteps() bool {
 	return d.LastIng.TotalTokens > 0 && d.LastIng.Tokens >= d.LastIng.TotalTokens
 }
 
+// soupMadeAt says whether a soup from step is made (its "soup done" seen).
+func (d *runData) soupMadeAt(step int64) bool {
+	for _, s := range d.Soups {
+		if s.FromStep == step {
+			return true
+		}
+	}
+	return false
+}
+
 // runMix is the run's own mix: during a side soup the dashboard shows the
 // soup's, which the run leaves again after it.
 func (d *runData) runMix() []data.SourceSpec {

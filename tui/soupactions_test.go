@@ -274,3 +274,32 @@ func TestCheckpointDialogAfterAChangeAtItsStep(t *testing.T) {
 		})
 	}
 }
+
+// TestNoSecondSoupWhilePausedAtOnesStep: paused at the step a soup asked for
+// was made from (a pause confirmed during the soup's last evaluations applies
+// right after it), s offered a second soup from that step, which the lab
+// refuses ("a soup from step 40 is made already": it would overwrite the
+// first one's files).
+func TestNoSecondSoupWhilePausedAtOnesStep(t *testing.T) {
+	name := "quickstart-test"
+	m, f := liveModel(t, testOptions(t, 120, 40), stage1Events(name))
+	evs := soupEvents(f.rec, name, false, 4)
+	at := evs[len(evs)-1].Time.Add(time.Second)
+	done := lab.Event{Type: lab.EvPhase, Time: at, Run: name, Step: 40, Tokens: 40 * testGB, Phase: "stage1", Mix: f.rec.Dataset,
+		Message: "soup done: 1 ingredients averaged; stage1 goes on from step 40 with the run's own weights",
+		Soup:    &lab.SoupReport{Dir: "soups/soup-40", FromStep: 40, FromTokens: 40 * testGB, Tokens: 8192}}
+	m.Update(runEventsMsg{gen: m.liveGen, events: append(evs, done)})
+	if !m.keys.Soup.Enabled() {
+		t.Fatal("s is off after the soup, running")
+	}
+	press(m, "s")
+	paused := lab.Event{Type: lab.EvPhase, Time: at.Add(time.Second), Run: name, Step: 40, Message: "paused"}
+	m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{paused}})
+	if s := flatDialog(t, m); !strings.Contains(s, "This no longer applies: a soup from step 40 is made already.") {
+		t.Errorf("the soup dialog, paused at the soup's step:\n%s", s)
+	}
+	press(m, "enter", "esc")
+	if len(f.actions) != 0 || m.keys.Soup.Enabled() {
+		t.Errorf("sent %v; s on %v", f.actionKinds(), m.keys.Soup.Enabled())
+	}
+}
