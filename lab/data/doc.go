@@ -15,6 +15,11 @@
 //	    world/tokenizer.bpe), EOS 2046, PAD 2047, VocabSize 2048. docs/world.md: bytes learn nothing at the budget
 //	    where this learns the world.
 //
+// HFTokenizerFiles gives each of them as Hugging Face loads it (tokenizer.json, tokenizer_config.json,
+// special_tokens_map.json, generation_config.json), for the lab to write beside every checkpoint's config.json:
+// tokenizer.json encodes as Encode does (TestHFTokenizerEncodesAsOurs, FuzzHFTokenizer), except that HF reads a
+// special token's string in text as that token.
+//
 // Text that looks like a special token ("<|endoftext|>") is always encoded as plain text; Decode(Encode(s)) == s for
 // every valid UTF-8 s. Token files use the smallest element type that holds the vocabulary (DTypeFor: uint32 for
 // dolma2, uint16 for the others), as OLMo-core does.
