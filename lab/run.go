@@ -1463,7 +1463,7 @@ func (r *Run) checkpoint() (string, error) {
 		return path, nil
 	}
 	r.emit(Event{Type: EvCheckpointing, Checkpoint: filepath.Join(r.Dir, CkptDir, checkpointName(r.st.Step))})
-	path, err := writeCheckpoint(r.Dir, r.backend, r.snapshotState(), r.Recipe.Checkpoint.Dtype, r.Recipe.Checkpoint.Keep)
+	path, err := writeCheckpoint(r.Dir, r.backend, r.snapshotState(), r.Recipe.Checkpoint.Dtype, r.Recipe.Checkpoint.Keep, r.tok)
 	if err != nil {
 		return "", err
 	}

@@ -297,6 +297,11 @@ func testSoup(t *testing.T, dtype string) [][]float32 {
 	if _, err := os.Stat(filepath.Join(rep.Dir, "soup.json")); err != nil {
 		t.Error(err)
 	}
+	// every HF model the run wrote (checkpoints, ingredients, the soup) is
+	// tokenized in HF as it was trained
+	if dirs := checkHFTokenizerFiles(t, root, rec.Tokenizer); len(dirs) < len(rep.Ingredients)+2 {
+		t.Errorf("HF models %v: want a checkpoint, %d ingredients and the soup", dirs, len(rep.Ingredients))
+	}
 	// the run ended with the soup's weights: they are what the run directory
 	// stands for (eval --model RUN), not the checkpoint the soup started from
 	if !rep.Final {

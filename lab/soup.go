@@ -214,6 +214,9 @@ func (r *Run) runSoup(a Action, final bool) error {
 	if err := writeSoup(soupDir, r.cfg, dirs); err != nil {
 		return err
 	}
+	if err := writeHFTokenizer(soupDir, r.tok, r.cfg); err != nil {
+		return err
+	}
 	if err := loadWeights(soupDir, r.backend); err != nil {
 		return err
 	}
@@ -369,6 +372,9 @@ func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []
 		}
 	}
 	if err := model.SaveHFFrom(dir, r.backend, model.NewStreamBuf(model.NewLayout(r.cfg).Size()), "F32", 0); err != nil {
+		return SoupComponent{}, err
+	}
+	if err := writeHFTokenizer(dir, r.tok, r.cfg); err != nil {
 		return SoupComponent{}, err
 	}
 	comp := SoupComponent{Name: name, Seed: seed, Dir: dir}

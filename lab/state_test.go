@@ -112,7 +112,7 @@ func TestCheckpointLoadRoundTrip(t *testing.T) {
 	for _, dtype := range []string{"F32", "BF16"} {
 		t.Run(dtype, func(t *testing.T) {
 			run := t.TempDir()
-			dir, err := writeCheckpoint(run, b, st, dtype, 0)
+			dir, err := writeCheckpoint(run, b, st, dtype, 0, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -183,7 +183,7 @@ func TestCheckpointRemovesLeftovers(t *testing.T) {
 	defer b.Close()
 	st := CheckpointState{Step: 4, Tokens: 1024, TotalTokens: 4096, Phase: "stage1", Mix: []data.SourceSpec{{Name: "web", TargetRatio: 1}}}
 	run := t.TempDir()
-	if _, err := writeCheckpoint(run, b, st, "F32", 0); err != nil {
+	if _, err := writeCheckpoint(run, b, st, "F32", 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	// what a writer killed at step 8 (another process) leaves
@@ -195,7 +195,7 @@ func TestCheckpointRemovesLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Step, st.Tokens = 8, 2048
-	if _, err := writeCheckpoint(run, b, st, "F32", 0); err != nil {
+	if _, err := writeCheckpoint(run, b, st, "F32", 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	ents, err := os.ReadDir(filepath.Join(run, CkptDir))
@@ -246,7 +246,7 @@ func TestCheckpointStreamsInChunks(t *testing.T) {
 	}{
 		{"writeCheckpoint", func() {
 			var err error
-			if dir, err = writeCheckpoint(run, b, st, "F32", 0); err != nil {
+			if dir, err = writeCheckpoint(run, b, st, "F32", 0, nil); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -335,11 +335,11 @@ func TestCheckpointRewritesAStep(t *testing.T) {
 		}
 		run := t.TempDir()
 		st := CheckpointState{Step: 4, Tokens: 1024, TotalTokens: 4096, Phase: "stage1", Mix: []data.SourceSpec{{Name: "web", TargetRatio: 1}}}
-		if _, err := writeCheckpoint(run, b, st, "F32", 1); err != nil {
+		if _, err := writeCheckpoint(run, b, st, "F32", 1, nil); err != nil {
 			t.Fatal(err)
 		}
 		st.Phase, st.AnnealStart, st.AnnealTokens, st.AnnealLR0, st.TotalTokens = "anneal", 1024, 1024, 1e-3, 2048
-		if _, err := writeCheckpoint(run, b, st, "F32", 1); err != nil {
+		if _, err := writeCheckpoint(run, b, st, "F32", 1, nil); err != nil {
 			t.Fatal(err)
 		}
 		ck, err := loadCheckpoint(run)

@@ -24,7 +24,8 @@ import (
 
 // A run directory (DESIGN.md): recipe.yaml (resolved), metrics.jsonl (a line per
 // step), events.jsonl, evals.jsonl, checkpoints/step-N/ (config.json,
-// model.safetensors, optim.safetensors, state.json). JSONL files are appended as
+// model.safetensors, the tokenizer's Hugging Face files (writeHFTokenizer),
+// optim.safetensors, state.json). JSONL files are appended as
 // the run goes; checkpoints are written under a temporary name and renamed.
 const (
 	RecipeFile  = "recipe.yaml"
@@ -123,7 +124,8 @@ func checkpointName(step int64) string { return fmt.Sprintf("step-%d", step) }
 // time, so the host holds one 4 MiB buffer, not copies of the model (20
 // bytes per parameter before: olmo2_7B's 7.3B took 145 GB of host memory to
 // save). st.OptStep is set from the backend.
-func writeCheckpoint(runDir string, b model.Backend, st CheckpointState, dtype string, keep int) (string, error) {
+// tok's Hugging Face files go beside config.json (none for a nil tok).
+func writeCheckpoint(runDir string, b model.Backend, st CheckpointState, dtype string, keep int, tok data.Tokenizer) (string, error) {
 	root := filepath.Join(runDir, CkptDir)
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return "", err
@@ -142,6 +144,9 @@ func writeCheckpoint(runDir string, b model.Backend, st CheckpointState, dtype s
 	n := model.NewLayout(b.Config()).Size()
 	buf := model.NewStreamBuf(n)
 	if err := model.SaveHFFrom(tmp, b, buf, safetensors.DType(dtype), 0); err != nil {
+		return fail(err)
+	}
+	if err := writeHFTokenizer(tmp, tok, b.Config()); err != nil {
 		return fail(err)
 	}
 	st.OptStep = b.ReadOptStateAt(nil, nil, 0)
@@ -188,6 +193,29 @@ func writeCheckpoint(runDir string, b model.Backend, st CheckpointState, dtype s
 		}
 	}
 	return final, nil
+}
+
+// writeHFTokenizer writes the files Hugging Face's AutoTokenizer and generate
+// read (data.HFTokenizerFiles: tokenizer.json, tokenizer_config.json,
+// special_tokens_map.json, generation_config.json) into the HF checkpoint dir
+// beside its config.json, each atomically, so that the checkpoint is
+// tokenized in HF exactly as it was trained. tokenizer.json is built once per
+// process: 4.2 MB for dolma2, 72 KB for world, 5 KB for bytes. A nil tok
+// writes nothing.
+func writeHFTokenizer(dir string, tok data.Tokenizer, cfg model.Config) error {
+	if tok == nil {
+		return nil
+	}
+	files, err := data.HFTokenizerFiles(tok, cfg.MaxPositionEmbeddings)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := model.WriteFileAtomic(filepath.Join(dir, f.Name), f.Data); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // exchangeDirs is exchangeDirsOS; a test takes the path of a file system
