@@ -1,6 +1,8 @@
 // Command hfcheck writes checkpoints and our own outputs for them, so that a
 // machine with PyTorch and transformers can check that Olmo2ForCausalLM loads our
 // files unchanged and computes our logits (scripts/hf_check.py reads them).
+// Each checkpoint carries the tokenizer files a run's checkpoint carries (world
+// for the world vocabulary, dolma2 for dolma2's), for AutoTokenizer and generate.
 //
 //	go run ./scripts/hfcheck OUTDIR
 package main
@@ -10,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/olmolab/olmolab/lab/data"
 	"github.com/olmolab/olmolab/model"
 	"github.com/olmolab/olmolab/model/safetensors"
 )
@@ -61,6 +64,23 @@ func write(dir string, v variant) error {
 	e := tr.B.(*model.CPUBackend).E
 	if err := model.SaveHF(dir, v.cfg, e.Params, v.dtype, 0); err != nil {
 		return err
+	}
+	tokName := data.World
+	if v.cfg.VocabSize != model.WorldVocab {
+		tokName = data.Dolma2
+	}
+	tok, err := data.NewTokenizer(tokName)
+	if err != nil {
+		return err
+	}
+	files, err := data.HFTokenizerFiles(tok, v.cfg.MaxPositionEmbeddings)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := model.WriteFileAtomic(filepath.Join(dir, f.Name), f.Data); err != nil {
+			return err
+		}
 	}
 	// Our outputs are computed from the weights as saved (bf16-rounded for BF16),
 	// so the comparison measures the engines, not the storage precision.
