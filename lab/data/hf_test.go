@@ -453,3 +453,45 @@ func TestHFTokenizerFiles(t *testing.T) {
 		check("added_tokens_decoder eos", dec[fmt.Sprint(tok.EOS())].(map[string]any)["content"], eos)
 	}
 }
+
+// TestHFDolma2MergesAsTiktoken: merges by pair rank (HF) and tiktoken's merge by the rank of the concatenation (ours)
+// agree on 200,000 pieces that are no token: two tokens joined, every token of the vocabulary first once, and three
+// joined, with the pre-tokenizer left out so that any pair of tokens meets.
+func TestHFDolma2MergesAsTiktoken(t *testing.T) {
+	if testing.Short() {
+		t.Skip("200,000 pieces")
+	}
+	d := dolma2()
+	h := interpFor(t, d)
+	chars := gpt2ByteChars()
+	mapped := func(s string) string {
+		var b strings.Builder
+		for i := 0; i < len(s); i++ {
+			b.WriteString(chars[s[i]])
+		}
+		return b.String()
+	}
+	n, bad := 0, 0
+	for i := range dolma2BPE {
+		for _, piece := range []string{
+			d.dec[i] + d.dec[(i*7919+13)%dolma2BPE],
+			d.dec[(i*104729+7)%dolma2BPE] + d.dec[i] + d.dec[(i*31+1)%dolma2BPE],
+		} {
+			var want []int32
+			if r, ok := d.ranks[piece]; ok {
+				want = []int32{r}
+			} else {
+				want = d.merge(nil, piece)
+			}
+			n++
+			if got := h.bpe(t, mapped(piece)); !slices.Equal(got, want) {
+				if bad++; bad <= 5 {
+					t.Errorf("%q: merges %v, tiktoken %v", piece, got, want)
+				}
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d pieces differ", bad, n)
+	}
+}
