@@ -207,9 +207,10 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 
 	// the weights stream into a backend of the recipe's model: a checkpoint of
 	// another size (a hand-edited recipe.yaml) is refused here, not mid-load
-	if resume != nil && resume.Config.NumParams() != cfg.NumParams() {
-		return nil, &InputError{fmt.Errorf("%s holds a model of %d parameters, but %s describes one of %d; HINT: the run's recipe was edited: restore its model settings",
-			resume.Dir, resume.Config.NumParams(), rec.Path, cfg.NumParams())}
+	if resume != nil {
+		if err := resume.sameModel(cfg); err != nil {
+			return nil, &InputError{fmt.Errorf("%s: %w\nHINT: the run's recipe was edited: restore its model settings (the checkpoint's config.json)", rec.Path, err)}
+		}
 	}
 	// the checkpoint to start from (load_path), validated before anything trains
 	var startMsg string // what the run took from it, for a phase event
@@ -222,11 +223,8 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		if start, err = loadCheckpoint(rec.LoadPath); err != nil {
 			return nil, &InputError{fmt.Errorf("%s: load_path: %w", rec.Path, err)}
 		}
-		// every size and the attention split: the same tensor shapes with
-		// other head counts load without complaint and compute another model
-		if diffs := start.Config.ShapeDiffs(cfg, "recipe's"); len(diffs) > 0 {
-			return nil, &InputError{fmt.Errorf("%s: load_path: %s holds another model than the recipe's: %s\nHINT: set the recipe's model to the checkpoint's (its config.json), or point load_path at a checkpoint of the recipe's model",
-				rec.Path, filepath.Join(start.Dir, "config.json"), strings.Join(diffs, ", "))}
+		if err := start.sameModel(cfg); err != nil {
+			return nil, &InputError{fmt.Errorf("%s: load_path: %w\nHINT: set the recipe's model to the checkpoint's (its config.json), or point load_path at a checkpoint of the recipe's model", rec.Path, err)}
 		}
 	}
 

@@ -1576,6 +1576,48 @@ func TestLoadPathOfAnotherModel(t *testing.T) {
 	}
 }
 
+// TestResumeOfAnotherModel: a resume whose recipe.yaml was edited to another
+// model is refused as load_path refuses one (the same comparison), naming
+// every field that differs and the checkpoint's config.json. It compared
+// parameter counts, so 2 heads of 32 for 4 of 16 (the same tensor shapes)
+// resumed silently on weights whose attention heads were split otherwise.
+func TestResumeOfAnotherModel(t *testing.T) {
+	for _, c := range []struct {
+		set  []string
+		want string
+	}{
+		{[]string{"model.num_attention_heads=2", "model.head_dim=32"},
+			"holds another model than the recipe's: num_attention_heads 4 (the recipe's 2), num_key_value_heads 4 (the recipe's 2), head_dim 16 (the recipe's 32)"},
+		{[]string{"model.intermediate_size=256"}, "intermediate_size 192 (the recipe's 256)"},
+	} {
+		root := t.TempDir()
+		dir := filepath.Join(root, "r")
+		if _, err := runToEnd(t, RunParams{Recipe: parseTiny(t, "max_tokens=512"), RunsDir: root, Name: "r"}); err != nil {
+			t.Fatal(err)
+		}
+		ck, err := LatestCheckpoint(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// a run that did not finish, whose recipe someone edited
+		if err := os.Remove(filepath.Join(dir, SummaryFile)); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, RecipeFile), parseTiny(t, append([]string{"max_tokens=512"}, c.set...)...).YAML(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, err := StartRun(context.Background(), RunParams{ResumeDir: dir, PeakFLOPS: 1e11})
+		if err == nil {
+			_, err = r.Wait()
+		}
+		var ie *InputError
+		if err == nil || !errors.As(err, &ie) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), filepath.Join(ck, "config.json")) ||
+			!strings.Contains(err.Error(), filepath.Join(dir, RecipeFile)) {
+			t.Errorf("%v: got %v, want an input error naming %s, %s and %q", c.set, err, filepath.Join(dir, RecipeFile), filepath.Join(ck, "config.json"), c.want)
+		}
+	}
+}
+
 // TestRunSaysWhenDataRepeats: a file source that runs out starts over, and the
 // run says so once, with a warning at the step it happens and the passes in
 // its summary. A source of 64 tokens trained on for 3.5K tokens repeated 55

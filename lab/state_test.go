@@ -316,7 +316,7 @@ func TestResumeRefusesAnotherModel(t *testing.T) {
 	}
 	_, err = StartRun(context.Background(), RunParams{ResumeDir: dir})
 	var ie *InputError
-	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "parameters") || !strings.Contains(err.Error(), RecipeFile) {
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "hidden_size 64 (the recipe's 128)") || !strings.Contains(err.Error(), RecipeFile) {
 		t.Fatalf("resume with another model in the recipe: %v, want an InputError naming the recipe", err)
 	}
 }

@@ -375,6 +375,18 @@ func (lc *loadedCheckpoint) Close() {
 }
 
 // hasOptim says whether the checkpoint holds Adam moments (one of ours).
+// sameModel refuses a checkpoint whose config.json describes another model
+// than cfg (the recipe's), naming config.json and every field that differs:
+// every size and the attention split, since the same tensor shapes with other
+// head counts load without complaint and compute another model. A resume and
+// a load_path are checked alike.
+func (lc *loadedCheckpoint) sameModel(cfg model.Config) error {
+	if diffs := lc.Config.ShapeDiffs(cfg, "recipe's"); len(diffs) > 0 {
+		return fmt.Errorf("%s holds another model than the recipe's: %s", filepath.Join(lc.Dir, "config.json"), strings.Join(diffs, ", "))
+	}
+	return nil
+}
+
 func (lc *loadedCheckpoint) hasOptim() bool { return lc.m != nil }
 
 // load streams the weights into b and, with opt and where the checkpoint has
