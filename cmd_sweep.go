@@ -321,7 +321,7 @@ func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, pref
 		data = append(data, runData(rec))
 		old, err := os.ReadFile(filepath.Join(m.RunDir(r), lab.RecipeFile))
 		switch {
-		case err == nil && !bytes.Equal(old, rec.YAML()):
+		case err == nil && !sameRecipe(old, rec):
 			return nil, nil, nil, inputError{fmt.Errorf("sweep: %s: %s exists and was started from a different recipe; HINT: choose another --name or --runs, or move that run away",
 				what, m.RunDir(r))}
 		case err != nil:
@@ -344,6 +344,28 @@ func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, pref
 // sweep's runs would drop out of it without a word. The same sweep again (to
 // continue it) or one that adds runs to it (more seeds) keeps every run of the
 // old manifest and passes.
+// sameRecipe reports whether a run directory's recipe.yaml (old) is rec as
+// its start records it: with relative paths made absolute here, where the
+// sweep's runs start. A run of an olmolab that recorded them as written
+// compares resolved the same way.
+func sameRecipe(old []byte, rec *lab.Recipe) bool {
+	abs, err := rec.AbsPaths()
+	if err != nil {
+		return false
+	}
+	if bytes.Equal(old, abs.YAML()) {
+		return true
+	}
+	o, err := lab.ParseRecipe(rec.Path, old, nil)
+	if err != nil {
+		return false
+	}
+	if o, err = o.AbsPaths(); err != nil {
+		return false
+	}
+	return bytes.Equal(o.YAML(), abs.YAML())
+}
+
 func checkSameSweep(m *sweep.Manifest) error {
 	path := sweep.ManifestPath(m.RunsDir, m.Prefix)
 	old, err := sweep.ReadManifest(path)

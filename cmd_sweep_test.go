@@ -340,6 +340,36 @@ func TestSweepForeignRunDir(t *testing.T) {
 	}
 }
 
+// TestSweepRelativeDataPaths: a sweep whose recipe reads data by a relative
+// path continues: its runs record the paths absolute (recipe.yaml), and the
+// sweep compares its recipe with theirs resolved as they were. The same sweep
+// again refused every run as "started from a different recipe".
+func TestSweepRelativeDataPaths(t *testing.T) {
+	exe := selfAsOlmolab(t)
+	recipe, err := filepath.Abs("testdata/tiny.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	var b []byte
+	for i := range 4096 { // uint16 ids of the world's vocabulary
+		b = append(b, byte(10+i%50), 0)
+	}
+	os.MkdirAll(filepath.Join(work, "data"), 0o755)
+	if err := os.WriteFile(filepath.Join(work, "data", "web.npy"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(work)
+	args := []string{"sweep", recipe, "--seeds", "1", "--runs", "runs", "--name", "rel", "--olmolab", exe, "--local",
+		"--set", "checkpoint.keep=0", "--set", `dataset.sources=[{name: web, target_ratio: 1, paths: [data/web.npy]}]`}
+	if code, stdout, stderr := runCLI(args...); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code, stdout, stderr := runCLI(args...); code != 0 || !strings.Contains(stdout, "rel-seed1  skipped  finished") {
+		t.Errorf("the same sweep again: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
 func TestSweepSlurm(t *testing.T) {
 	root := t.TempDir()
 	runs := filepath.Join(root, "runs")

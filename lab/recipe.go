@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/olmolab/olmolab/lab/data"
 	"github.com/olmolab/olmolab/lab/data/world"
+	"github.com/olmolab/olmolab/lab/olmes"
 	"github.com/olmolab/olmolab/model"
 )
 
@@ -233,6 +235,32 @@ func (e *RecipeError) Error() string {
 // path). overrides are "key.path=value" strings applied before decoding, as
 // OLMo-core's dotted overrides are.
 func ParseRecipe(name string, b []byte, overrides []string) (*Recipe, error) {
+	return parseRecipe(name, b, overrides, "")
+}
+
+// AbsPaths returns the recipe with every relative path it reads made
+// absolute, taken from the current directory as a run reads them: the
+// sources of the dataset and of every mix, eval.val's sources, load_path and
+// eval.tasks' request dumps. A run records it so (its recipe.yaml, the mix in
+// its checkpoints), and the export writes it, so that a resume, or the
+// exported script, started in another directory reads the same files.
+func (r *Recipe) AbsPaths() (*Recipe, error) {
+	if r.tree == nil { // made in code, not parsed: nothing to render
+		return r, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, fmt.Errorf("%s: relative paths: %w", r.Path, err)
+	}
+	out, err := parseRecipe(r.Path, r.YAML(), nil, wd)
+	if err != nil {
+		return nil, err
+	}
+	out.Warnings = r.Warnings
+	return out, nil
+}
+
+func parseRecipe(name string, b []byte, overrides []string, base string) (*Recipe, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		return nil, yamlSyntaxError(name, err)
@@ -249,7 +277,7 @@ func ParseRecipe(name string, b []byte, overrides []string) (*Recipe, error) {
 			return nil, &RecipeError{File: name, Field: "--set " + o, Msg: err.Error()}
 		}
 	}
-	d := &decoder{file: name}
+	d := &decoder{file: name, base: base}
 	r := d.recipe(root)
 	if d.err != nil {
 		return nil, d.err
@@ -388,6 +416,34 @@ type decoder struct {
 	file  string
 	err   error
 	warns []string
+	base  string // where relative paths are taken from, rewritten to absolute in the tree ("": left as written)
+}
+
+// rebase rewrites the relative local paths in n (a scalar or a list of them)
+// to absolute ones under d.base, in the tree itself, so that the recipe.yaml
+// rendered from it names the same files from any directory. builtin:
+// sources, remote (scheme://) paths and absolute paths stay as they are, and
+// so does every path when d.base is "". keep, when not nil, says which
+// values are paths (eval.tasks: request dumps, not task names).
+func (d *decoder) rebase(n *yaml.Node, keep func(string) bool) {
+	if d.base == "" || n == nil {
+		return
+	}
+	one := func(c *yaml.Node) {
+		v := c.Value
+		if c.Kind != yaml.ScalarNode || c.Tag == "!!null" || v == "" || filepath.IsAbs(v) ||
+			strings.HasPrefix(v, data.BuiltinPrefix) || strings.Contains(v, "://") || (keep != nil && !keep(v)) {
+			return
+		}
+		c.Value = filepath.Join(d.base, v)
+	}
+	if n.Kind == yaml.SequenceNode {
+		for _, c := range n.Content {
+			one(c)
+		}
+		return
+	}
+	one(n)
 }
 
 func (d *decoder) fail(n *yaml.Node, field, format string, args ...any) {
@@ -664,6 +720,7 @@ func (d *decoder) recipe(root *yaml.Node) *Recipe {
 			r.Seed = uint64(d.count(v, k))
 		case "load_path":
 			if v.Tag != "!!null" {
+				d.rebase(v, nil)
 				r.LoadPath = d.str(v, k)
 			}
 		case "anneal":
@@ -975,6 +1032,7 @@ func (d *decoder) sourceList(n *yaml.Node, field string, ratio bool) []data.Sour
 				s.TargetRatio = d.float(v, join(f, k))
 				ratioNode = v
 			case "paths":
+				d.rebase(v, nil)
 				s.Paths = d.strList(v, join(f, k))
 			default:
 				return false
@@ -1135,6 +1193,7 @@ func (d *decoder) eval(n *yaml.Node, e *EvalSpec) {
 		f := join("eval", k)
 		switch k {
 		case "tasks":
+			d.rebase(v, olmes.IsRequestDump)
 			e.Tasks = d.strList(v, f)
 		case "interval":
 			e.IntervalSteps = d.integer(v, f)

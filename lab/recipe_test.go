@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -497,5 +498,57 @@ func TestWarmupPastTheEndWarning(t *testing.T) {
 		if tc.want == "" && strings.Contains(w, "warmup_tokens") || !strings.Contains(w, tc.want) {
 			t.Errorf("%v: warnings %q, want %q", tc.set, w, tc.want)
 		}
+	}
+}
+
+// TestAbsPaths: every path a recipe reads is made absolute against the
+// current directory, in the recipe and in the YAML a run directory keeps;
+// built-in sources, task names, remote and absolute paths stay as written.
+func TestAbsPaths(t *testing.T) {
+	wd := t.TempDir()
+	t.Chdir(wd)
+	src := tinyRecipe + `load_path: runs/s1
+mixes:
+  late: [{name: web, target_ratio: 1, paths: ["builtin:web_clean"]}, {name: c, target_ratio: 1, paths: [code/*.npy]}]
+anneal: {auto_at: 2K, tokens: 1K, mix: [{name: m, target_ratio: 1, paths: ["./math/a.npy", "/abs/b.npy"]}]}
+soup: {ingredients: 2, mix: [{name: q, target_ratio: 1, paths: "qa.jsonl"}]}
+eval: {tasks: [arith, dumps/requests.jsonl.gz], val: {tokens: 64, sources: [{name: v, paths: ["val/**/*.npy", "s3://bucket/v.npy"]}]}}
+`
+	r, err := ParseRecipe("r.yaml", []byte(src), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := r.AbsPaths()
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := func(p string) string { return filepath.Join(wd, p) }
+	for _, c := range []struct {
+		what      string
+		got, want []string
+	}{
+		{"dataset", a.Dataset[0].Paths, []string{"builtin:web_clean"}},
+		{"mixes", a.Mixes[0].Sources[1].Paths, []string{j("code/*.npy")}},
+		{"anneal.mix", a.Anneal.Mix[0].Paths, []string{j("math/a.npy"), "/abs/b.npy"}},
+		{"soup.mix", a.Soup.Mix[0].Paths, []string{j("qa.jsonl")}},
+		{"eval.tasks", a.Eval.Tasks, []string{"arith", j("dumps/requests.jsonl.gz")}},
+		{"eval.val", a.Eval.Val.Sources[0].Paths, []string{j("val/**/*.npy"), "s3://bucket/v.npy"}},
+		{"load_path", []string{a.LoadPath}, []string{j("runs/s1")}},
+	} {
+		if !slices.Equal(c.got, c.want) {
+			t.Errorf("%s: %q, want %q", c.what, c.got, c.want)
+		}
+	}
+	// what the run directory keeps reads back the same from anywhere
+	t.Chdir(t.TempDir())
+	b, err := ParseRecipe("recipe.yaml", a.YAML(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.LoadPath != a.LoadPath || !slices.Equal(b.Anneal.Mix[0].Paths, a.Anneal.Mix[0].Paths) || !slices.Equal(b.Eval.Tasks, a.Eval.Tasks) {
+		t.Errorf("recipe.yaml read back: load_path %q, anneal %q, tasks %q", b.LoadPath, b.Anneal.Mix[0].Paths, b.Eval.Tasks)
+	}
+	if r.LoadPath != "runs/s1" {
+		t.Errorf("the parsed recipe changed: load_path %q", r.LoadPath)
 	}
 }

@@ -189,6 +189,16 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		resumeFrom = ck
 	}
 	rec := p.Recipe
+	if p.ResumeDir == "" {
+		// relative paths taken from here, as the data is read, and recorded
+		// so (recipe.yaml, the checkpoints' mix): a resume from another
+		// directory reads the same files. A resume keeps what its run recorded.
+		var err error
+		if rec, err = rec.AbsPaths(); err != nil {
+			return nil, &InputError{err}
+		}
+		p.Recipe = rec
+	}
 	r.Recipe = rec
 	if !backendAvailable(rec.Backend) {
 		return nil, &InputError{fmt.Errorf("%s: backend %q is not in this build of olmolab (available: %s); %s", rec.Path, rec.Backend,

@@ -1618,6 +1618,53 @@ func TestResumeOfAnotherModel(t *testing.T) {
 	}
 }
 
+// TestResumeFromElsewhere: a run started with relative data paths resumes
+// from another directory. The run directory's recipe.yaml (and the mix in its
+// checkpoints) kept the paths as written, relative to where the run started,
+// so --batch --resume runs/X from elsewhere found no data.
+func TestResumeFromElsewhere(t *testing.T) {
+	root := t.TempDir()
+	start, other := filepath.Join(root, "proj"), filepath.Join(root, "elsewhere")
+	var b []byte
+	for i := range 4096 { // uint16 ids of the world's vocabulary
+		b = append(b, byte(10+i%50), 0)
+	}
+	writeFile(t, filepath.Join(start, "data", "web.npy"), string(b))
+	if err := os.MkdirAll(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(start)
+	rec := parseTiny(t, `dataset.sources=[{name: web, target_ratio: 1, paths: ["data/web.npy"]}]`, "max_tokens=1M", "checkpoint.interval=0")
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := StartRun(ctx, RunParams{Recipe: rec, RunsDir: "runs", Name: "rel", PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := runWatch{r: r}
+	w.next(t, "step 2", func(e Event) bool { return e.Type == EvStep && e.Step >= 2 })
+	cancel()
+	if s, err := waitRun(t, r); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("got state %q, err %v; want interrupted", s.State, err)
+	}
+	y, err := os.ReadFile(filepath.Join(start, "runs", "rel", RecipeFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(start, "data", "web.npy"); !strings.Contains(string(y), want) {
+		t.Errorf("recipe.yaml does not record %s:\n%s", want, y)
+	}
+
+	t.Chdir(other)
+	r, err = StartRun(context.Background(), RunParams{ResumeDir: filepath.Join(start, "runs", "rel"), PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatalf("resume from %s: %v", other, err)
+	}
+	r.Do(Action{Kind: ActStop})
+	if s, err := waitRun(t, r); err != nil || s.State != "stopped" {
+		t.Fatalf("resumed from %s: state %q, err %v", other, s.State, err)
+	}
+}
+
 // TestRunSaysWhenDataRepeats: a file source that runs out starts over, and the
 // run says so once, with a warning at the step it happens and the passes in
 // its summary. A source of 64 tokens trained on for 3.5K tokens repeated 55

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -74,7 +75,19 @@ func OLMoCore(p OLMoCoreParams) ([]File, error) {
 	if p.NProc < 1 || p.Nodes < 1 {
 		return nil, fmt.Errorf("export: --nproc and --nodes must be ≥ 1 (got %d, %d)", p.NProc, p.Nodes)
 	}
-	pl := &plan{r: r, p: p, loadPath: r.LoadPath, anneal: r.StartAsAnneal}
+	// relative paths as a run started here reads them: train.py runs
+	// elsewhere (torchrun from --out, a cluster's job directory)
+	abs, err := r.AbsPaths()
+	if err != nil {
+		return nil, err
+	}
+	var notes []string
+	if !bytes.Equal(abs.YAML(), r.YAML()) {
+		wd, _ := os.Getwd()
+		notes = append(notes, fmt.Sprintf("The recipe's relative paths were taken from %s, the directory the export ran in, as a run there reads them; train.py names them absolute.", wd))
+	}
+	r = abs
+	pl := &plan{r: r, p: p, loadPath: r.LoadPath, anneal: r.StartAsAnneal, notes: notes}
 	for _, step := range []func() error{pl.model, pl.batch, pl.optimizer, pl.data, pl.validation, pl.schedule, pl.rest} {
 		if err := step(); err != nil {
 			return nil, err

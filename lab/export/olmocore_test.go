@@ -65,7 +65,17 @@ var cases = []struct {
 	}, 8, 1},
 }
 
+// goldenDir stands in the golden files for the directory the export ran in,
+// which the shipped recipes' relative paths are taken from.
+const goldenDir = "/EXPORT_DIR"
+
 func TestGolden(t *testing.T) {
+	golden, err := filepath.Abs(filepath.Join("testdata", "golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	t.Chdir(work)
 	for _, tc := range cases {
 		t.Run(tc.golden, func(t *testing.T) {
 			src := tc.recipe
@@ -73,8 +83,11 @@ func TestGolden(t *testing.T) {
 				src += " --set '" + s + "'"
 			}
 			files := exportFiles(t, shipped(t, tc.recipe, tc.sets...), src, tc.nproc, tc.nodes)
+			for name, b := range files {
+				files[name] = bytes.ReplaceAll(b, []byte(work), []byte(goldenDir))
+			}
 			for _, name := range []string{"train.py", "launch.sh", "EXPORT.md"} {
-				path := filepath.Join("testdata", "golden", tc.golden, name)
+				path := filepath.Join(golden, tc.golden, name)
 				if *update {
 					if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 						t.Fatal(err)
@@ -228,6 +241,10 @@ func TestAgainstOLMoCoreStub(t *testing.T) {
 				t.Errorf("mixture %v", mix)
 			}
 			srcs := find(t, calls, "SourceMixtureConfig()")
+			r, err := r.AbsPaths() // train.py names the paths absolute
+			if err != nil {
+				t.Fatal(err)
+			}
 			var sum, total float64
 			for _, s := range r.Dataset {
 				sum += s.TargetRatio
@@ -457,6 +474,32 @@ func TestExportedGlobReadsWhatOlmolabRead(t *testing.T) {
 	}
 }
 
+// TestRelativePathsExportAbsolute: a recipe's relative data paths are taken
+// from the directory the export runs in, as a run there reads them, and
+// train.py names them absolute, so that it finds the data when started
+// elsewhere (torchrun from the export's --out); EXPORT.md says where from.
+// They were written as given, relative to wherever train.py would run.
+func TestRelativePathsExportAbsolute(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"web/part-0.npy", "val/part-0.npy"} {
+		p := filepath.Join(dir, f)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte{0, 0, 0, 0}, 0o644)
+	}
+	t.Chdir(dir)
+	r := shipped(t, "olmo2_1B_stage1", `dataset.sources=[{name: a, target_ratio: 1, paths: ["web/part-0.npy", "/data/b/*.npy"]}]`,
+		`eval.val={tokens: 8K, sources: [{name: v, paths: [val]}]}`)
+	files := exportFiles(t, r, "x", 8, 1)
+	for _, want := range []string{`"` + filepath.Join(dir, "web", "part-0.npy") + `"`, `"/data/b/*.npy"`, `"` + filepath.Join(dir, "val") + `/**/*.npy"`} {
+		if !bytes.Contains(files["train.py"], []byte(want)) {
+			t.Errorf("train.py lacks %s:\n%s", want, files["train.py"])
+		}
+	}
+	if want := "taken from " + dir; !bytes.Contains(files["EXPORT.md"], []byte(want)) {
+		t.Errorf("EXPORT.md lacks %q:\n%s", want, files["EXPORT.md"])
+	}
+}
+
 func TestWriteDir(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
 	files := []File{{Name: "a", Mode: 0o644, Data: []byte("1")}, {Name: "b.sh", Mode: 0o755, Data: []byte("2")}}
@@ -622,23 +665,26 @@ func TestEvalSplitNotMapped(t *testing.T) {
 	}
 }
 
-// TestExportedGlobOlmoCoreMisses: a glob written with ./ matches nothing in
-// OLMo-core (its listing writes d/a/part-0.npy, which the pattern's regex
+// TestExportedGlobOlmoCoreMisses: a glob written with /./ matches nothing in
+// OLMo-core (its listing writes DIR/d/a/part-0.npy, which the pattern's regex
 // does not match), so the export lists olmolab's files, and EXPORT.md says
 // that OLMo-core would not read them. It said OLMo-core "would also read"
-// nothing, blaming hidden files there were none of.
+// nothing, blaming hidden files there were none of. (A relative ./d/**/*.npy
+// is made absolute, and clean, first: TestRelativePathsExportAbsolute.)
 func TestExportedGlobOlmoCoreMisses(t *testing.T) {
-	t.Chdir(t.TempDir())
+	dir := t.TempDir()
 	for _, f := range []string{"d/a/part-0.npy", "d/a/part-1.npy"} {
+		f = filepath.Join(dir, f)
 		os.MkdirAll(filepath.Dir(f), 0o755)
 		os.WriteFile(f, []byte{0, 0, 0, 0}, 0o644)
 	}
-	r := shipped(t, "olmo2_1B_stage1", `dataset.sources=[{name: a, target_ratio: 1, paths: ["./d/**/*.npy"]}]`)
+	r := shipped(t, "olmo2_1B_stage1", `dataset.sources=[{name: a, target_ratio: 1, paths: ["`+dir+`/./d/**/*.npy"]}]`)
 	files := exportFiles(t, r, "x", 8, 1)
-	if !bytes.Contains(files["train.py"], []byte(`["d/a/part-0.npy", "d/a/part-1.npy"]`)) {
+	a0, a1 := filepath.Join(dir, "d/a/part-0.npy"), filepath.Join(dir, "d/a/part-1.npy")
+	if !bytes.Contains(files["train.py"], []byte(`["`+a0+`", "`+a1+`"]`)) {
 		t.Errorf("train.py does not list olmolab's two files:\n%s", files["train.py"])
 	}
-	note := "OLMo-core's glob ./d/**/*.npy would not read d/a/part-0.npy, d/a/part-1.npy."
+	note := "OLMo-core's glob " + dir + "/./d/**/*.npy would not read " + a0 + ", " + a1 + "."
 	if md := files["EXPORT.md"]; !bytes.Contains(md, []byte(note)) || bytes.Contains(md, []byte("would also read")) {
 		t.Errorf("EXPORT.md does not say %q (and only that):\n%s", note, md)
 	}

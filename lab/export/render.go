@@ -378,7 +378,6 @@ func (pl *plan) exportMd() string {
 	}
 	w("\nOLMo-core samples each source without repetition (`max_repetition_ratio` 1): a source with fewer\n")
 	w("tokens than its share of %d fails when the mixture is built, where olmolab would repeat it.\n", r.MaxTokens)
-	w("Relative paths are relative to the directory the run starts in.\n")
 	if len(pl.assumedDirs) > 0 {
 		w("\nNot present on the machine that exported, so taken to be directories of .npy token files\n(`DIR/**/*.npy`): %s.\n", "`"+strings.Join(sortedCopy(pl.assumedDirs), "`, `")+"`")
 	}

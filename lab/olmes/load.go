@@ -202,6 +202,13 @@ func CheckTasks(names []string, o LoadOptions) (usesData bool, err error) {
 	return usesData, nil
 }
 
+// IsRequestDump reports whether the task name points at an oe-eval request
+// dump (a file, or a directory holding one) rather than naming a task.
+func IsRequestDump(name string) bool {
+	_, ok := requestDump(name)
+	return ok
+}
+
 // requestDump reports whether name points at a request dump and returns the file.
 func requestDump(name string) (string, bool) {
 	if strings.HasSuffix(name, ".jsonl") || strings.HasSuffix(name, ".jsonl.gz") {

@@ -59,13 +59,13 @@ CHECKPOINTS_KEPT = 3
 # (name, target ratio, paths): the recipe's ratios normalised to sum to 1, as
 # OLMo-core's SourceMixtureList requires; paths are OLMo .npy token files or globs.
 SOURCES = [
-    ("dclm", 0.9512576600599985, ["data/olmo-mix-1124/dclm/**/*.npy"]),  # target_ratio 3.71
-    ("starcoder", 0.02128150560242045, ["data/olmo-mix-1124/starcoder/**/*.npy"]),  # target_ratio 0.083
-    ("pes2o", 0.01502525576267275, ["data/olmo-mix-1124/pes2o/**/*.npy"]),  # target_ratio 0.0586
-    ("arxiv", 0.005333196584702956, ["data/olmo-mix-1124/arxiv/**/*.npy"]),  # target_ratio 0.0208
-    ("openwebmath", 0.0031281249198738493, ["data/olmo-mix-1124/openwebmath/**/*.npy"]),  # target_ratio 0.0122
-    ("algebraic_stack", 0.0030255634470911, ["data/olmo-mix-1124/algebraic-stack/**/*.npy"]),  # target_ratio 0.0118
-    ("wiki", 0.0009486936232404298, ["data/olmo-mix-1124/wiki/**/*.npy"]),  # target_ratio 0.0037
+    ("dclm", 0.9512576600599985, ["/EXPORT_DIR/data/olmo-mix-1124/dclm/**/*.npy"]),  # target_ratio 3.71
+    ("starcoder", 0.02128150560242045, ["/EXPORT_DIR/data/olmo-mix-1124/starcoder/**/*.npy"]),  # target_ratio 0.083
+    ("pes2o", 0.01502525576267275, ["/EXPORT_DIR/data/olmo-mix-1124/pes2o/**/*.npy"]),  # target_ratio 0.0586
+    ("arxiv", 0.005333196584702956, ["/EXPORT_DIR/data/olmo-mix-1124/arxiv/**/*.npy"]),  # target_ratio 0.0208
+    ("openwebmath", 0.0031281249198738493, ["/EXPORT_DIR/data/olmo-mix-1124/openwebmath/**/*.npy"]),  # target_ratio 0.0122
+    ("algebraic_stack", 0.0030255634470911, ["/EXPORT_DIR/data/olmo-mix-1124/algebraic-stack/**/*.npy"]),  # target_ratio 0.0118
+    ("wiki", 0.0009486936232404298, ["/EXPORT_DIR/data/olmo-mix-1124/wiki/**/*.npy"]),  # target_ratio 0.0037
 ]
 
 

@@ -52,19 +52,19 @@ RANK_MICROBATCH_SIZE = 16384  # tokens per forward/backward on one rank
 MAX_TOKENS = 50000000000  # the run ends here (Duration.tokens)
 SEED = 42
 LR = 7.44e-05
-LOAD_PATH = "checkpoints/olmo2_1B-stage1"  # an OLMo-core checkpoint (EXPORT.md)
+LOAD_PATH = "/EXPORT_DIR/checkpoints/olmo2_1B-stage1"  # an OLMo-core checkpoint (EXPORT.md)
 CHECKPOINT_INTERVAL = 1000  # steps
 CHECKPOINTS_KEPT = 3
 
 # (name, target ratio, paths): the recipe's ratios normalised to sum to 1, as
 # OLMo-core's SourceMixtureList requires; paths are OLMo .npy token files or globs.
 SOURCES = [
-    ("dclm_filtered", 0.47195280471952805, ["data/dolmino-mix-1124/dclm/**/*.npy"]),  # target_ratio 0.472
-    ("flan", 0.16598340165983402, ["data/dolmino-mix-1124/flan/**/*.npy"]),  # target_ratio 0.166
-    ("stackexchange", 0.024497550244975505, ["data/dolmino-mix-1124/stackexchange/**/*.npy"]),  # target_ratio 0.0245
-    ("pes2o", 0.05849415058494151, ["data/dolmino-mix-1124/pes2o/**/*.npy"]),  # target_ratio 0.0585
-    ("wiki", 0.0710928907109289, ["data/dolmino-mix-1124/wiki/**/*.npy"]),  # target_ratio 0.0711
-    ("math", 0.207979202079792, ["data/dolmino-mix-1124/math/**/*.npy"]),  # target_ratio 0.208
+    ("dclm_filtered", 0.47195280471952805, ["/EXPORT_DIR/data/dolmino-mix-1124/dclm/**/*.npy"]),  # target_ratio 0.472
+    ("flan", 0.16598340165983402, ["/EXPORT_DIR/data/dolmino-mix-1124/flan/**/*.npy"]),  # target_ratio 0.166
+    ("stackexchange", 0.024497550244975505, ["/EXPORT_DIR/data/dolmino-mix-1124/stackexchange/**/*.npy"]),  # target_ratio 0.0245
+    ("pes2o", 0.05849415058494151, ["/EXPORT_DIR/data/dolmino-mix-1124/pes2o/**/*.npy"]),  # target_ratio 0.0585
+    ("wiki", 0.0710928907109289, ["/EXPORT_DIR/data/dolmino-mix-1124/wiki/**/*.npy"]),  # target_ratio 0.0711
+    ("math", 0.207979202079792, ["/EXPORT_DIR/data/dolmino-mix-1124/math/**/*.npy"]),  # target_ratio 0.208
 ]
 
 
