@@ -88,7 +88,7 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "run %s → %s\n", r.Name, r.Dir)
 	setMemoryLimit(r.MemoryNeed())
-	_, err = lab.RunBatch(r, lab.BatchParams{Stdout: stdout, Stderr: stderr, Terminal: isTerminal(stderr)})
+	_, err = lab.RunBatch(r, lab.BatchParams{Stdout: stdout, Stderr: stderr, Terminal: isTerminal(stderr), Width: termWidth(stderr)})
 	return mapLabError(err)
 }
 
@@ -212,6 +212,22 @@ func isTerminal(w io.Writer) bool {
 	// a terminal answers the terminal ioctls; /dev/null, another character
 	// device, does not
 	return term.IsTerminal(f.Fd())
+}
+
+// termWidth reads the columns of the terminal w is, each time it is called
+// (a window may be resized); nil when w is not a terminal.
+func termWidth(w io.Writer) func() int {
+	f, ok := w.(*os.File)
+	if !ok || !isTerminal(w) {
+		return nil
+	}
+	return func() int {
+		cols, _, err := term.GetSize(f.Fd())
+		if err != nil {
+			return 0
+		}
+		return cols
+	}
 }
 
 // newEvaluator returns the lab's evaluator: lab/olmes, reading OLMES data from

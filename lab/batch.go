@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 )
 
 // BatchParams configures the headless front end.
@@ -18,6 +20,10 @@ type BatchParams struct {
 	Stderr   io.Writer // progress and the summary table
 	Terminal bool      // stderr is a terminal: one updating progress line; else plain lines
 	Every    time.Duration
+	// Width gives the terminal's columns when the progress line is drawn
+	// (a window may be resized): the line is cut to fit, as one that wraps
+	// is not rewritten in place. nil or ≤ 0: no limit (a log file).
+	Width func() int
 }
 
 // RunBatch follows a run to its end: every event as a JSON line on stdout, one
@@ -35,11 +41,16 @@ func RunBatch(r *Run, p BatchParams) (RunSummary, error) {
 	var lastPrint time.Time
 	fresh := false // last has not been written as a plain line yet
 	var buf []Event
+	var tps Throughput // smoothed over the recent steps, for tok/s, MFU and the ETA
 	progress := func(force bool) {
 		if last.Type != EvStep {
 			return
 		}
-		line := progressLine(last)
+		width := 0
+		if p.Width != nil {
+			width = p.Width()
+		}
+		line := progressLine(last, &tps, width)
 		if p.Terminal {
 			fmt.Fprintf(p.Stderr, "\r\033[K%s", line)
 			return
@@ -57,6 +68,7 @@ func RunBatch(r *Run, p BatchParams) (RunSummary, error) {
 			switch e.Type {
 			case EvStep:
 				last, fresh = e, true
+				tps.Add(e.TokensPerSec)
 			case EvPhase, EvCheckpoint, EvEval, EvWarning, EvError, EvSpike, EvResumed:
 				if p.Terminal {
 					fmt.Fprint(p.Stderr, "\r\033[K")
@@ -86,17 +98,65 @@ func RunBatch(r *Run, p BatchParams) (RunSummary, error) {
 	}
 }
 
-func progressLine(e Event) string {
+// progressLine is --batch's progress: the step, the tokens, the time left, the
+// loss and the step's figures. Throughput and MFU are those of tp, smoothed
+// over the recent steps, as is the ETA: one step's speed swings too much
+// to say when the run ends. With a width (a terminal's columns) the figures
+// that matter least are left out until the line fits (MFU, lr, grad, tok/s,
+// then the loss), and what is left is cut to fit.
+func progressLine(e Event, tp *Throughput, width int) string {
 	pct := 0.0
 	if e.TotalTokens > 0 {
 		pct = 100 * float64(e.Tokens) / float64(e.TotalTokens)
 	}
-	s := fmt.Sprintf("[%s] step %d  %s/%s tokens (%.0f%%)  loss %.4f  grad %.3f  lr %.2e  %s tok/s",
-		e.Phase, e.Step, HumanCount(e.Tokens), HumanCount(e.TotalTokens), pct, e.Loss, e.GradNorm, e.LR, HumanCount(int64(e.TokensPerSec)))
-	if e.MFU > 0 {
-		s += fmt.Sprintf("  MFU %.0f%%", 100*e.MFU)
+	rate, mfu := e.TokensPerSec, e.MFU
+	if s := tp.TokensPerSec(); s > 0 {
+		if rate > 0 && !math.IsInf(rate, 0) {
+			mfu *= s / rate // a fixed ratio of tokens/s per run
+		}
+		rate = s
 	}
-	return s
+	eta := "–"
+	if left, ok := tp.Left(e.TotalTokens - e.Tokens); ok && e.TotalTokens > 0 {
+		eta = HumanDuration(left)
+	}
+	// in the order shown, with the rank at which each is left out (0: kept)
+	fields := []struct {
+		s    string
+		drop int
+	}{
+		{fmt.Sprintf("[%s] step %d", e.Phase, e.Step), 0},
+		{fmt.Sprintf("%s/%s tokens (%.0f%%)", HumanCount(e.Tokens), HumanCount(e.TotalTokens), pct), 0},
+		{"ETA " + eta, 0},
+		{fmt.Sprintf("loss %.4f", e.Loss), 5},
+		{fmt.Sprintf("grad %.3f", e.GradNorm), 3},
+		{fmt.Sprintf("lr %.2e", e.LR), 2},
+		{HumanCount(int64(rate)) + " tok/s", 4},
+		{"", 1},
+	}
+	if mfu > 0 {
+		fields[len(fields)-1].s = fmt.Sprintf("MFU %.0f%%", 100*mfu)
+	}
+	line := func(dropped int) string {
+		var parts []string
+		for _, f := range fields {
+			if f.s != "" && (f.drop == 0 || f.drop > dropped) {
+				parts = append(parts, f.s)
+			}
+		}
+		return strings.Join(parts, "  ")
+	}
+	if width <= 0 {
+		return line(0)
+	}
+	// the last column is left free: a terminal that wraps there would put
+	// the cursor on the next line, and the line would not be rewritten
+	for dropped := 0; dropped <= 5; dropped++ {
+		if l := line(dropped); utf8.RuneCountInString(l) < width {
+			return l
+		}
+	}
+	return string([]rune(line(5))[:width-1])
 }
 
 func eventLine(e Event) string {

@@ -422,7 +422,7 @@ func TestProgressStaysWithinTotal(t *testing.T) {
 	if last.Tokens != last.TotalTokens || last.Tokens != 2560+1024 || last.LR != 0 {
 		t.Errorf("last step: %d of %d tokens, LR %v; want %d of %d, LR 0", last.Tokens, last.TotalTokens, last.LR, 3584, 3584)
 	}
-	if line := progressLine(last); !strings.Contains(line, "(100%)") {
+	if line := progressLine(last, &Throughput{}, 0); !strings.Contains(line, "(100%)") {
 		t.Errorf("progress line at the end: %s", line)
 	}
 }

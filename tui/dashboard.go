@@ -82,7 +82,7 @@ func (m *Model) statusLines(d *runData, w int) []string {
 	}
 	eta := "–"
 	if left, ok := d.eta(); ok {
-		eta = fmtDuration(left)
+		eta = lab.HumanDuration(left)
 	}
 	mfu := "–"
 	if e.MFU > 0 {
@@ -122,7 +122,7 @@ func (m *Model) statusLines(d *runData, w int) []string {
 	if active && d.Busy != "" {
 		busy := d.Busy + "…"
 		if since := m.opts.Now().Sub(d.BusySince); since >= time.Second && !d.BusySince.IsZero() {
-			busy += " " + fmtDuration(since)
+			busy += " " + lab.HumanDuration(since)
 		}
 		last = t.Accent.Render(busy)
 	}
@@ -130,7 +130,7 @@ func (m *Model) statusLines(d *runData, w int) []string {
 	// mistaken for a hang
 	if d == m.liveData && active && d.Busy == "" && !d.lastTime.IsZero() {
 		if quiet := m.opts.Now().Sub(d.lastTime); quiet > 5*time.Second {
-			last = t.Warning.Render("no step for " + fmtDuration(quiet))
+			last = t.Warning.Render("no step for " + lab.HumanDuration(quiet))
 		}
 	}
 	lines := flowStatus(l1, l2, sep, w)

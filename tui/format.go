@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/charmbracelet/x/ansi"
 )
@@ -102,23 +101,6 @@ func fmtZ(z float64) string {
 		return "z –"
 	}
 	return fmt.Sprintf("z%+.1f", z)
-}
-
-// fmtDuration writes 3m12s, 1h04m, 2d03h.
-func fmtDuration(d time.Duration) string {
-	if d < 0 || d > 1000*time.Hour {
-		return "–"
-	}
-	s := int64(d.Seconds())
-	switch {
-	case s < 60:
-		return fmt.Sprintf("%ds", s)
-	case s < 3600:
-		return fmt.Sprintf("%dm%02ds", s/60, s%60)
-	case s < 86400:
-		return fmt.Sprintf("%dh%02dm", s/3600, s%3600/60)
-	}
-	return fmt.Sprintf("%dd%02dh", s/86400, s%86400/3600)
 }
 
 // fmtPct writes a 0..1 share as a percentage.

@@ -208,9 +208,8 @@ type runData struct {
 	soupFrom        string            // the phase the soup being made left
 	mixBeforeSoup   []data.SourceSpec // the run's mix as the soup being made started
 
-	version   int // counts applied events, so views can cache what they drew
-	tpsEMA    float64
-	tpsN      int
+	version   int            // counts applied events, so views can cache what they drew
+	tps       lab.Throughput // smoothed over the recent steps: the tok/s shown, MFU beside it, the ETA
 	firstTime time.Time
 	lastTime  time.Time
 }
@@ -407,12 +406,7 @@ func (d *runData) applyStep(e lab.Event) {
 	if e.TotalTokens > 0 {
 		d.TotalTokens = e.TotalTokens
 	}
-	if e.TokensPerSec > 0 && !math.IsInf(e.TokensPerSec, 0) {
-		// debiased EMA of the throughput for the ETA, as llm.c smooths tok/s
-		d.tpsN++
-		const a = 0.9
-		d.tpsEMA = a*d.tpsEMA + (1-a)*e.TokensPerSec
-	}
+	d.tps.Add(e.TokensPerSec)
 }
 
 // applyResumed: the run continues from a checkpoint, so the steps after it
@@ -441,12 +435,7 @@ func (d *runData) applyResumed(e lab.Event) {
 }
 
 // tokensPerSec is the smoothed throughput.
-func (d *runData) tokensPerSec() float64 {
-	if d.tpsN == 0 {
-		return 0
-	}
-	return d.tpsEMA / (1 - math.Pow(0.9, float64(d.tpsN)))
-}
+func (d *runData) tokensPerSec() float64 { return d.tps.TokensPerSec() }
 
 func (d *runData) applyPhase(e lab.Event) {
 	if strings.HasPrefix(e.Message, "soup:") && !d.SoupRunning {
@@ -555,16 +544,11 @@ func (d *runData) displayState() string {
 // eta estimates the time to the run's end from the smoothed throughput; a
 // paused run has none.
 func (d *runData) eta() (time.Duration, bool) {
-	tps := d.tokensPerSec()
 	active := d.State == "running" || d.State == "headless"
-	if d.Ended || !active || tps <= 0 || d.TotalTokens <= 0 {
+	if d.Ended || !active || d.TotalTokens <= 0 {
 		return 0, false
 	}
-	left := d.TotalTokens - d.Last.Tokens
-	if left < 0 {
-		left = 0
-	}
-	return time.Duration(float64(left) / tps * float64(time.Second)), true
+	return d.tps.Left(d.TotalTokens - d.Last.Tokens)
 }
 
 // totalSteps is the step the run ends at, from its token budget.
