@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/olmolab/olmolab/lab"
+	"github.com/olmolab/olmolab/lab/plural"
 	"github.com/olmolab/olmolab/model"
 	"github.com/olmolab/olmolab/model/gemm"
 )
@@ -99,7 +100,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err := checkEngineMemory("bench", cfg, *batch, *seq, "cpu"); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "machine: %d threads, GEMM kernel %s, %s\n", nt, gemm.Kernel(), runtime.Version())
+	fmt.Fprintf(stdout, "machine: %s, GEMM kernel %s, %s\n", plural.N(nt, "thread"), gemm.Kernel(), runtime.Version())
 	for _, n := range gemmSizes {
 		fmt.Fprintf(stdout, "sgemm %d³: %.1f GFLOP/s\n", n, gemmGFLOPS(n))
 	}
@@ -116,21 +117,21 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			s1 := spec.stepSeconds(1)
 			sn := spec.stepSeconds(nt)
 			one, many, ratios = append(one, s1), append(many, sn), append(ratios, s1/sn)
-			fmt.Fprintf(stdout, "round %d: 1 thread %.1f tokens/s, %d threads %.1f tokens/s, speed-up %.2f×\n",
-				r, spec.tokens()/s1, nt, spec.tokens()/sn, s1/sn)
+			fmt.Fprintf(stdout, "round %d: 1 thread %.1f tokens/s, %s %.1f tokens/s, speed-up %.2f×\n",
+				r, spec.tokens()/s1, plural.N(nt, "thread"), spec.tokens()/sn, s1/sn)
 		}
 		s1, sn := median(one), median(many)
 		sort.Float64s(ratios)
-		fmt.Fprintf(stdout, "scaling (median of %d rounds): 1 thread %.1f tokens/s, %d threads %.1f tokens/s, speed-up %.2f× (rounds %.2f–%.2f)\n",
-			*scaling, spec.tokens()/s1, nt, spec.tokens()/sn, median(ratios), ratios[0], ratios[len(ratios)-1])
+		fmt.Fprintf(stdout, "scaling (median of %s): 1 thread %.1f tokens/s, %s %.1f tokens/s, speed-up %.2f× (rounds %.2f–%.2f)\n",
+			plural.N(*scaling, "round"), spec.tokens()/s1, plural.N(nt, "thread"), spec.tokens()/sn, median(ratios), ratios[0], ratios[len(ratios)-1])
 		sec = sn
 	} else {
 		sec = spec.stepSeconds(nt)
 	}
 	tps := spec.tokens() / sec
 	peak := lab.CPUPeakFLOPS()
-	fmt.Fprintf(stdout, "model: %s params, %.2f MFLOP/token; step %d×%d on %d threads: %.1f GFLOP/s, MFU %.1f%% of the measured %.0f GFLOP/s GEMM peak\n",
-		commas(cfg.NumParams()), cfg.FLOPsPerToken(*seq)/1e6, *batch, *seq, nt, tps*cfg.FLOPsPerToken(*seq)/1e9,
+	fmt.Fprintf(stdout, "model: %s params, %.2f MFLOP/token; step %d×%d on %s: %.1f GFLOP/s, MFU %.1f%% of the measured %.0f GFLOP/s GEMM peak\n",
+		commas(cfg.NumParams()), cfg.FLOPsPerToken(*seq)/1e6, *batch, *seq, plural.N(nt, "thread"), tps*cfg.FLOPsPerToken(*seq)/1e9,
 		100*lab.MFU(cfg, *seq, tps, peak), peak/1e9)
 	fmt.Fprintf(stdout, "tokens_per_s=%.1f step_ms=%.2f params=%d\n", tps, 1e3*sec, cfg.NumParams())
 	return nil

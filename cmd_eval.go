@@ -15,6 +15,7 @@ import (
 	"github.com/olmolab/olmolab/lab"
 	"github.com/olmolab/olmolab/lab/data"
 	"github.com/olmolab/olmolab/lab/olmes"
+	"github.com/olmolab/olmolab/lab/plural"
 	"github.com/olmolab/olmolab/model"
 )
 
@@ -163,7 +164,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "OLMES benchmarks on the %s split: the run's eval.split (%s); --split overrides it\n", load.Build.Split, splitFrom)
 	}
 	if limitFrom != "" && slices.ContainsFunc(res.Scores, func(s olmes.Score) bool { return s.Formulation != olmes.LM }) {
-		fmt.Fprintf(stdout, "%d instances per task: the run's eval.limit (%s), as its own evaluations; --limit overrides it\n", n, limitFrom)
+		fmt.Fprintf(stdout, "%s per task: the run's eval.limit (%s), as its own evaluations; --limit overrides it\n", plural.N(n, "instance"), limitFrom)
 	}
 	if err := res.WriteTable(stdout); err != nil {
 		return err

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/olmolab/olmolab/lab"
+	"github.com/olmolab/olmolab/lab/plural"
 	"github.com/olmolab/olmolab/lab/sweep"
 	"github.com/olmolab/olmolab/model"
 )
@@ -144,8 +145,8 @@ func localParallel(m *sweep.Manifest, needs []int64, k int, avail int64, stderr 
 		if todo[0] != todo[len(todo)-1] {
 			per = "up to " + per
 		}
-		fmt.Fprintf(stderr, "sweep: --parallel %d: %d runs at once would need more memory than is available (about %s; %s available, of which runs may use 90%%); running %d at a time instead\n",
-			k, min(k, len(todo)), per, gibString(avail), fit)
+		fmt.Fprintf(stderr, "sweep: --parallel %d: %s at once would need more memory than is available (about %s; %s available, of which runs may use 90%%); running %d at a time instead\n",
+			k, plural.N(min(k, len(todo)), "run"), per, gibString(avail), fit)
 	}
 	return fit, nil
 }
@@ -399,8 +400,8 @@ func checkSameSweep(m *sweep.Manifest) error {
 	default:
 		return nil
 	}
-	return inputError{fmt.Errorf("sweep: %s holds another sweep %s (%d runs) %s: its manifest would be replaced and its runs would drop out of sweep --status; HINT: give this sweep its own prefix with --name, or another --runs",
-		path, old.Prefix, len(old.Runs), why)}
+	return inputError{fmt.Errorf("sweep: %s holds another sweep %s (%s) %s: its manifest would be replaced and its runs would drop out of sweep --status; HINT: give this sweep its own prefix with --name, or another --runs",
+		path, old.Prefix, plural.N(len(old.Runs), "run"), why)}
 }
 
 // olmolabBinary resolves the binary every run executes, absolute. A Slurm
@@ -442,7 +443,7 @@ func writeSlurm(m *sweep.Manifest, data []string, o sweep.SlurmOptions, submit b
 	if err := sweep.WriteFile(script, m.Script(o), 0o755); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "sweep %s: %d runs of %s\n", m.Prefix, len(m.Runs), m.Recipe)
+	fmt.Fprintf(stdout, "sweep %s: %s of %s\n", m.Prefix, plural.N(len(m.Runs), "run"), m.Recipe)
 	writePlanData(stdout, m, data)
 	fmt.Fprintf(stdout, "  manifest  %s\n  script    %s\n  logs      %s/\n", sweep.ManifestPath(m.RunsDir, m.Prefix), script, sweep.LogDir(m.RunsDir, m.Prefix))
 	if len(m.Runs) > 1001 {
@@ -487,7 +488,7 @@ func runLocal(m *sweep.Manifest, data []string, k int, stdout, stderr io.Writer)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	out := &lineWriter{w: stderr}
-	out.printf("sweep %s: %d runs of %s in %s, %d at a time\n", m.Prefix, len(m.Runs), m.Recipe, m.RunsDir, k)
+	out.printf("sweep %s: %s of %s in %s, %d at a time\n", m.Prefix, plural.N(len(m.Runs), "run"), m.Recipe, m.RunsDir, k)
 	var plan bytes.Buffer
 	writePlanData(&plan, m, data)
 	out.printf("%s", plan.String())
@@ -530,8 +531,8 @@ func runLocal(m *sweep.Manifest, data []string, k int, stdout, stderr io.Writer)
 	case ctx.Err() != nil:
 		return codedError{exitInterrupted, fmt.Errorf("sweep %s interrupted; run the same command again to continue (runs resume from their checkpoints)", m.Prefix)}
 	case len(unfinished) > 0:
-		return fmt.Errorf("sweep %s: %d of %d runs did not finish: %s; HINT: the logs are in %s/",
-			m.Prefix, len(unfinished), len(m.Runs), strings.Join(unfinished, ", "), logDir)
+		return fmt.Errorf("sweep %s: %d of %s did not finish: %s; HINT: the logs are in %s/",
+			m.Prefix, len(unfinished), plural.N(len(m.Runs), "run"), strings.Join(unfinished, ", "), logDir)
 	}
 	return nil
 }
@@ -686,7 +687,7 @@ func sweepStatus(runsDir, prefix string, stdout io.Writer) error {
 				parts = append(parts, fmt.Sprintf("%d %s", count[s], s))
 			}
 		}
-		fmt.Fprintf(stdout, "sweep %s: %d runs of %s (%s)\n", m.Prefix, len(m.Runs), m.Recipe, strings.Join(parts, ", "))
+		fmt.Fprintf(stdout, "sweep %s: %s of %s (%s)\n", m.Prefix, plural.N(len(m.Runs), "run"), m.Recipe, strings.Join(parts, ", "))
 		writeStatusTable(stdout, rows, false)
 	}
 	return nil

@@ -370,6 +370,21 @@ func TestSweepRelativeDataPaths(t *testing.T) {
 	}
 }
 
+// TestSweepOfOneRun: a sweep of one run says "1 run", in what it prints and
+// in its script's header; both said "1 runs".
+func TestSweepOfOneRun(t *testing.T) {
+	exe := selfAsOlmolab(t)
+	runs := t.TempDir()
+	code, stdout, stderr := runCLI("sweep", "testdata/tiny.yaml", "--seeds", "1", "--runs", runs, "--name", "one", "--olmolab", exe, "--slurm")
+	if code != 0 || !strings.Contains(stdout, "sweep one: 1 run of ") {
+		t.Errorf("exit %d, want 0 and \"1 run\"\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(runs, "one.sbatch"))
+	if err != nil || !strings.Contains(string(b), "# olmolab sweep one: 1 run of ") {
+		t.Errorf("script (%v):\n%s", err, b)
+	}
+}
+
 func TestSweepSlurm(t *testing.T) {
 	root := t.TempDir()
 	runs := filepath.Join(root, "runs")

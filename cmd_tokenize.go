@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/olmolab/olmolab/lab/data"
+	"github.com/olmolab/olmolab/lab/plural"
 )
 
 // runTokenize is `olmolab tokenize INPUT... --out DIR --tokenizer NAME`.
@@ -50,7 +51,7 @@ func runTokenize(args []string, stdout, stderr io.Writer) error {
 			pct = 100 * float64(pr.ReadBytes) / float64(pr.TotalBytes)
 		}
 		bar := progressBar(pct, 30)
-		line := fmt.Sprintf("%s %5.1f%%  %d documents  %d tokens  %d files", bar, pct, pr.Documents, pr.Tokens, pr.Files)
+		line := fmt.Sprintf("%s %5.1f%%  %s  %s  %s", bar, pct, plural.N(int(pr.Documents), "document"), plural.N(int(pr.Tokens), "token"), plural.N(pr.Files, "file"))
 		if term {
 			fmt.Fprintf(stderr, "\r\033[K%s", line)
 		}
@@ -66,7 +67,7 @@ func runTokenize(args []string, stdout, stderr io.Writer) error {
 			return inputError{err}
 		}
 		if errors.Is(err, context.Canceled) {
-			return codedError{exitInterrupted, fmt.Errorf("tokenize interrupted after %d documents; only whole files were kept", sum.Documents)}
+			return codedError{exitInterrupted, fmt.Errorf("tokenize interrupted after %s; only whole files were kept", plural.N(int(sum.Documents), "document"))}
 		}
 		return err
 	}

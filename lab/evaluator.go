@@ -12,6 +12,7 @@ import (
 	"github.com/olmolab/olmolab/lab/data"
 	"github.com/olmolab/olmolab/lab/data/world"
 	"github.com/olmolab/olmolab/lab/olmes"
+	"github.com/olmolab/olmolab/lab/plural"
 	"github.com/olmolab/olmolab/model"
 )
 
@@ -76,8 +77,8 @@ func (e *OLMESEvaluator) Evaluate(ctx context.Context, b model.Backend, tok data
 		return nil, err
 	}
 	if _, T := b.MicroBatch(); res.Truncated > 0 && spec.Warn != nil {
-		spec.Warn(fmt.Sprintf("eval: %d of %d requests are longer than the run's %d-token rows (the longest %d tokens) and are scored on their last %d tokens, few-shot examples and question cut away; olmolab eval --seq %d scores them whole",
-			res.Truncated, res.Requests, T, res.Longest, T, res.Longest))
+		spec.Warn(fmt.Sprintf("eval: %d of %s %s longer than the run's %d-token rows (the longest %d tokens) and %s scored on %s last %d tokens, few-shot examples and question cut away; olmolab eval --seq %d scores them whole",
+			res.Truncated, plural.N(res.Requests, "request"), plural.Verb(res.Truncated, "is", "are"), T, res.Longest, plural.Verb(res.Truncated, "is", "are"), plural.Verb(res.Truncated, "its", "their"), T, res.Longest))
 	}
 	e.longest = max(e.longest, res.Longest)
 	var out []EvalScore

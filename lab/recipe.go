@@ -17,6 +17,7 @@ import (
 	"github.com/olmolab/olmolab/lab/data"
 	"github.com/olmolab/olmolab/lab/data/world"
 	"github.com/olmolab/olmolab/lab/olmes"
+	"github.com/olmolab/olmolab/lab/plural"
 	"github.com/olmolab/olmolab/model"
 )
 
@@ -1377,7 +1378,7 @@ func (d *decoder) validate(root *yaml.Node, r *Recipe) {
 		}
 		switch {
 		case r.Anneal.AutoAt >= r.MaxTokens && r.Soup.Ingredients > 0:
-			d.warn(at("anneal", "auto_at"), "anneal.auto_at %d is not before max_tokens %d: stage 1 runs to max_tokens, then the planned soup's %d ingredients anneal from there", r.Anneal.AutoAt, r.MaxTokens, r.Soup.Ingredients)
+			d.warn(at("anneal", "auto_at"), "anneal.auto_at %d is not before max_tokens %d: stage 1 runs to max_tokens, then the planned soup of %s anneals from there", r.Anneal.AutoAt, r.MaxTokens, plural.N(r.Soup.Ingredients, "ingredient"))
 		case r.Anneal.AutoAt >= r.MaxTokens:
 			d.warn(at("anneal", "auto_at"), "anneal.auto_at %d is not before max_tokens %d: the run ends without annealing", r.Anneal.AutoAt, r.MaxTokens)
 		case r.Anneal.AutoAt+r.Anneal.Tokens != r.MaxTokens:

@@ -353,7 +353,7 @@ func TestAutoAnnealPastTheEndWarning(t *testing.T) {
 		want string
 	}{
 		{[]string{"max_tokens=8K", "anneal.auto_at=8K", "anneal.tokens=2K"}, "the run ends without annealing"},
-		{[]string{"max_tokens=8K", "anneal.auto_at=8K", "anneal.tokens=2K", "soup.ingredients=2"}, "then the planned soup's 2 ingredients anneal from there"},
+		{[]string{"max_tokens=8K", "anneal.auto_at=8K", "anneal.tokens=2K", "soup.ingredients=2"}, "then the planned soup of 2 ingredients anneals from there"},
 	} {
 		r, err := ParseRecipe("tiny.yaml", []byte(tinyRecipe), tc.set)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/olmolab/olmolab/lab/data"
+	"github.com/olmolab/olmolab/lab/plural"
 	"github.com/olmolab/olmolab/model"
 )
 
@@ -164,7 +165,7 @@ func (r *Run) runSoup(a Action, final bool) error {
 		return from.load(r.backend)
 	}
 	r.st.Phase = "soup"
-	r.emit(Event{Type: EvPhase, Message: fmt.Sprintf("soup: %d anneals of %d tokens from step %d (%s), LR %.3g → 0", k, n, r.st.Step, base, lr0), Mix: mix})
+	r.emit(Event{Type: EvPhase, Message: fmt.Sprintf("soup: %s of %d tokens from step %d (%s), LR %.3g → 0", plural.N(k, "anneal"), n, r.st.Step, base, lr0), Mix: mix})
 	var dirs []string // the ingredients' weights, F32: what the average is computed from
 	for i, seed := range seeds {
 		if i > 0 { // the first starts from the weights the backend holds, which the checkpoint holds too
@@ -177,7 +178,7 @@ func (r *Run) runSoup(a Action, final bool) error {
 			if err := restore(); err != nil {
 				return err
 			}
-			r.emit(Event{Type: EvPhase, Message: fmt.Sprintf("soup stopped after %d of %d ingredients; the run ends at its checkpoint of step %d", i, k, r.st.Step)})
+			r.emit(Event{Type: EvPhase, Message: fmt.Sprintf("soup stopped after %d of %s; the run ends at its checkpoint of step %d", i, plural.N(k, "ingredient"), r.st.Step)})
 			return nil // r.stopping is set: the run ends as stopped
 		}
 		if errors.Is(err, ErrInterrupted) {
@@ -262,7 +263,7 @@ func (r *Run) runSoup(a Action, final bool) error {
 		return fmt.Errorf("soup from step %d: %w", r.st.Step, err)
 	}
 	r.soup = rep
-	averaged := fmt.Sprintf("%d ingredients averaged", len(dirs))
+	averaged := plural.N(len(dirs), "ingredient") + " averaged"
 	if len(rep.Dropped) > 0 {
 		averaged += fmt.Sprintf(" (%d of %d: %d diverged and dropped)", len(dirs), k, len(rep.Dropped))
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/olmolab/olmolab/lab"
 	"github.com/olmolab/olmolab/lab/data"
+	"github.com/olmolab/olmolab/lab/plural"
 )
 
 // dialogKind is what a confirmation dialog is about. Every action key opens
@@ -443,7 +444,7 @@ func (m *Model) dialogBody(d *dialog) []string {
 		// it ends at as the least they can be. The lab reports the real ones.
 		steps := (n + gb - 1) / gb
 		out = append(out,
-			fmt.Sprintf("LR %s → 0 linearly over %s tokens (≈%d steps), from the first step boundary after you confirm; the run ends with the anneal.", fmtY(lr), lab.HumanCount(n), steps),
+			fmt.Sprintf("LR %s → 0 linearly over %s tokens (≈%s), from the first step boundary after you confirm; the run ends with the anneal.", fmtY(lr), lab.HumanCount(n), plural.N(int(steps), "step")),
 			fmt.Sprintf("Now at step %d (%s tokens): it ends at step %d or later (%s tokens or more).", step, lab.HumanCount(tokens), step+steps, lab.HumanCount(tokens+steps*gb)))
 		if mix, err := d.pickedMix(); err == nil && mix != nil {
 			out = append(out, "Data from the next step: "+mixLine(mix))
@@ -488,7 +489,7 @@ func (m *Model) dialogBody(d *dialog) []string {
 		// the soup starts from the checkpoint written at the first step
 		// boundary after enter: a step that is at least the next one
 		out = append(out,
-			fmt.Sprintf("%d anneals of %s tokens (≈%d steps) each, from a checkpoint written at the first step boundary after you confirm (step %d or later),", k, lab.HumanCount(n), (n+gb-1)/gb, step+1),
+			fmt.Sprintf("%s of %s tokens (≈%s) each, from a checkpoint written at the first step boundary after you confirm (step %d or later),", plural.N(k, "anneal"), lab.HumanCount(n), plural.N(int((n+gb-1)/gb), "step"), step+1),
 			fmt.Sprintf("data-order seeds %s, LR %s → 0; weights averaged uniformly.", seedList(soupSeeds(rec, k)), fmtY(lr)))
 		if mix, err := d.pickedMix(); err == nil && mix != nil {
 			out = append(out, "Data: "+mixLine(mix))
@@ -684,7 +685,7 @@ func recipeFacts(e *recipeEntry) []string {
 		out = append(out, r.Description)
 	}
 	out = append(out, fmt.Sprintf("model %s · %s backend · seq %d", r.ModelName, r.Backend, r.SequenceLength),
-		fmt.Sprintf("%s tokens: %d steps of %s", lab.HumanCount(r.MaxTokens), r.Steps(), lab.HumanCount(int64(r.GlobalBatchSize))),
+		fmt.Sprintf("%s tokens: %s of %s", lab.HumanCount(r.MaxTokens), plural.N(int(r.Steps()), "step"), lab.HumanCount(int64(r.GlobalBatchSize))),
 		"mix "+mixLine(r.Dataset))
 	for _, sw := range r.MixSchedule { // mix_schedule: the switches the run makes by itself
 		out = append(out, fmt.Sprintf("mix at %s: %s (%s)", lab.HumanCount(sw.AtTokens), sw.Mix, mixLine(r.NamedMixSources(sw.Mix))))
@@ -693,7 +694,7 @@ func recipeFacts(e *recipeEntry) []string {
 		out = append(out, fmt.Sprintf("anneal at %s: %s tokens", lab.HumanCount(r.Anneal.AutoAt), lab.HumanCount(r.Anneal.Tokens)))
 	}
 	if r.Soup.Ingredients > 0 {
-		out = append(out, fmt.Sprintf("soup of %d ingredients", r.Soup.Ingredients))
+		out = append(out, "soup of "+plural.N(r.Soup.Ingredients, "ingredient"))
 	}
 	if r.Eval.Any() {
 		out = append(out, "eval "+strings.Join(r.Eval.Names(), ", "))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/olmolab/olmolab/lab"
 	"github.com/olmolab/olmolab/lab/olmes"
+	"github.com/olmolab/olmolab/lab/plural"
 )
 
 // viewEvals shows the latest scores of the open run per task and formulation,
@@ -55,7 +56,7 @@ func (m *Model) viewEvals(w, h int) []string {
 		// say how many
 		if keep := h - len(out) - 1 - snrMinLines(e); len(tables)+1 > keep && len(tables) > 1 {
 			k := max(keep-1, 1)
-			tables = append(tables[:k:k], t.Faint.Render(truncate(fmt.Sprintf("  … %d more lines: a taller window shows them", len(tables)-k), w)))
+			tables = append(tables[:k:k], t.Faint.Render(truncate("  … "+plural.N(len(tables)-k, "more line")+": a taller window shows them", w)))
 		} else {
 			lower := "bpb"
 			if len(vals) > 0 {
@@ -67,7 +68,7 @@ func (m *Model) viewEvals(w, h int) []string {
 	}
 	out = append(out, "")
 	runs := strings.Join(e.SNRRuns, ", ")
-	out = append(out, t.Heading.Render(" signal to noise")+t.Subtle.Render(truncate(fmt.Sprintf("  across %s: %s", plural(len(e.SNRRuns), "run"), runs), w-17)))
+	out = append(out, t.Heading.Render(" signal to noise")+t.Subtle.Render(truncate(fmt.Sprintf("  across %s: %s", plural.N(len(e.SNRRuns), "run"), runs), w-17)))
 	if e.SNR == nil {
 		// whole: what to do ends it ("select comparable runs…")
 		for _, l := range wrapText("  "+e.SNRMessage, w) {
@@ -139,8 +140,8 @@ func (m *Model) viewEvals(w, h int) []string {
 		more = fmt.Sprintf(" · rows %d–%d of %d (↑/↓)", m.evalScroll+1, min(m.evalScroll+room, len(rows)), len(rows))
 	}
 	if unmeasured > 0 {
-		out = append(out, t.Warning.Render(truncate(fmt.Sprintf("  – %d of %d rows: a run has one evaluation of them, so no noise to measure; select runs with more (2, space)",
-			unmeasured, len(rows)), w)))
+		out = append(out, t.Warning.Render(truncate(fmt.Sprintf("  – %d of %s: a run has one evaluation of them, so no noise to measure; select runs with more (2, space)",
+			unmeasured, plural.N(len(rows), "row")), w)))
 	}
 	if splits != "" {
 		out = append(out, t.Warning.Render(truncate("  "+splits, w)))
@@ -222,14 +223,6 @@ func fnum(x float64, prec int) string {
 		return "inf"
 	}
 	return fmt.Sprintf("%.*f", prec, x)
-}
-
-// plural writes "1 run", "3 runs".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // bySplit is how a scores display names the OLMES benchmarks' split

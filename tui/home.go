@@ -11,6 +11,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/olmolab/olmolab/lab"
+	"github.com/olmolab/olmolab/lab/plural"
 )
 
 // listWindow returns the first visible index of a list of n items shown in h
@@ -164,10 +165,10 @@ func (m *Model) viewHome(w, h int) []string {
 		say := func(arrow string, recipes, runs int) {
 			var n []string
 			if recipes > 0 {
-				n = append(n, plural(recipes, "recipe"))
+				n = append(n, plural.N(recipes, "recipe"))
 			}
 			if runs > 0 {
-				n = append(n, plural(runs, "run"))
+				n = append(n, plural.N(runs, "run"))
 			}
 			if len(n) > 0 {
 				more = append(more, arrow+" "+strings.Join(n, ", "))
@@ -376,7 +377,7 @@ func (m *Model) homeDetails(w, h int) []string {
 		lines = append(lines, t.Running.Render("training headless; open it to follow, t takes it over"))
 	}
 	for _, s := range r.Soups {
-		lines = append(lines, t.Soup.Render(fmt.Sprintf("%s: %d ingredients", s.Name, len(s.Ingredients))))
+		lines = append(lines, t.Soup.Render(s.Name+": "+plural.N(len(s.Ingredients), "ingredient")))
 	}
 	lines = append(lines, "", t.Subtle.Render("enter: open its dashboard"))
 	return lines

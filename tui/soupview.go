@@ -12,6 +12,7 @@ import (
 
 	"github.com/olmolab/olmolab/lab"
 	"github.com/olmolab/olmolab/lab/olmes"
+	"github.com/olmolab/olmolab/lab/plural"
 )
 
 // openSoup is the soup whose details the runs view shows, as the last scan
@@ -117,7 +118,7 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 		return []string{
 			padRight(title+t.Subtle.Render(escBack), w),
 			padRight(t.Faint.Render(truncate(fmt.Sprintf("  being made: %s so far; the scores come when it is done",
-				plural(len(s.Ingredients), "ingredient")), w)), w),
+				plural.N(len(s.Ingredients), "ingredient")), w)), w),
 		}
 	}
 	comps := append(append([]lab.SoupComponent{}, rep.Ingredients...), rep.Soup)
@@ -278,11 +279,11 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 	}
 	var missing []string // what the window has no room for
 	if len(rows) > room {
-		missing = append(missing, plural(len(rows)-room, "more row"))
+		missing = append(missing, plural.N(len(rows)-room, "more row"))
 		rows = rows[:max(room, 0)]
 	}
 	if left > 0 {
-		missing = append(missing, plural(left, "more ingredient"))
+		missing = append(missing, plural.N(left, "more ingredient"))
 	}
 	// what is left out first, then the note; else the note before the legend
 	foot := "  ◂ best of the row: the highest score, the lowest loss"

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/olmolab/olmolab/lab/data/world"
+	"github.com/olmolab/olmolab/lab/plural"
 )
 
 // LoaderParams configures a Loader.
@@ -533,21 +534,21 @@ func (l *Loader) Restore(st LoaderState) error {
 		l.ratios[i], l.weights[i], l.credits[i] = ss.TargetRatio, ss.Weight, ss.Credit
 		l.served[i], l.cursors[i] = ss.Instances, ss.Cursor
 		if s := l.srcs[i]; s.kind == srcTokens && ss.Total != 0 && ss.Total != s.instances() {
-			l.p.Warn(fmt.Sprintf("data: source %q had %d instances when the checkpoint was written and has %d now; "+
-				"resuming, but not on the same data order", ss.Name, ss.Total, s.instances()))
+			l.p.Warn(fmt.Sprintf("data: source %q had %s when the checkpoint was written and has %d now; "+
+				"resuming, but not on the same data order", ss.Name, plural.N(int(ss.Total), "instance"), s.instances()))
 		}
 		switch s := l.srcs[i]; {
 		case s.kind != srcDocs:
 		case ss.Files != 0 && ss.Files != len(s.docs):
 			// a file added or removed, or a README beside JSONL files that
 			// olmolab read as documents before it skipped them
-			l.p.Warn(fmt.Sprintf("data: source %q had %d files when the checkpoint was written and has %d now; "+
-				"resuming, but not on the same data order (documents of this epoch may be repeated or left out)", ss.Name, ss.Files, len(s.docs)))
+			l.p.Warn(fmt.Sprintf("data: source %q had %s when the checkpoint was written and has %d now; "+
+				"resuming, but not on the same data order (documents of this epoch may be repeated or left out)", ss.Name, plural.N(ss.Files, "file"), len(s.docs)))
 		case ss.Files == 0 && s.skipped > 0:
 			// a state from before the file count, written when the
 			// skipped files were read as documents
-			l.p.Warn(fmt.Sprintf("data: source %q: the checkpoint is from an olmolab that read the %d text file(s) now skipped beside its JSONL files as documents; "+
-				"resuming, but not on the same data order (documents of this epoch may be repeated or left out)", ss.Name, s.skipped))
+			l.p.Warn(fmt.Sprintf("data: source %q: the checkpoint is from an olmolab that read the %s now skipped beside its JSONL files as documents; "+
+				"resuming, but not on the same data order (documents of this epoch may be repeated or left out)", ss.Name, plural.N(s.skipped, "text file")))
 		}
 		if s := l.srcs[i]; s.kind == srcDocs && ss.Files == 0 {
 			// a state from before the file count, written when a glob's

@@ -346,7 +346,7 @@ func TestBadInput(t *testing.T) {
 		{"no paths", src(1), false, []string{"no paths"}},
 		{"no sources", nil, false, []string{"no data sources"}},
 		{"duplicate names", append(src(1, "builtin:qa"), src(1, "builtin:math")...), false, []string{"two sources"}},
-		{"mixed kinds", src(1, big, malformed), false, []string{"mixes 1 token files and 1 document files"}},
+		{"mixed kinds", src(1, big, malformed), false, []string{"mixes 1 token file and 1 document file"}},
 		{"builtin with files", src(1, "builtin:qa", malformed), false, []string{"only path"}},
 	}
 	// dolma2 ids as OLMo writes them (uint32, EOS 100257 = 0x187A1 after each document) read as uint16: the high
@@ -566,7 +566,7 @@ func TestRestoreSaysTheFilesChanged(t *testing.T) {
 	if err := mustLoader(t, params).Restore(st); err != nil {
 		t.Fatal(err)
 	}
-	if got := w.joined(); !strings.Contains(got, "the checkpoint is from an olmolab that read the 1 text file(s) now skipped") {
+	if got := w.joined(); !strings.Contains(got, "the checkpoint is from an olmolab that read the 1 text file now skipped") {
 		t.Errorf("an older state: warnings %q", got)
 	}
 }

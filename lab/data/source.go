@@ -18,6 +18,7 @@ import (
 
 	"github.com/olmolab/olmolab/lab/data/internal/rnd"
 	"github.com/olmolab/olmolab/lab/data/world"
+	"github.com/olmolab/olmolab/lab/plural"
 )
 
 // SourceSpec is one source of a mixture, as in olmo-cookbook recipes: dataset.sources[{name, target_ratio, paths}].
@@ -158,7 +159,7 @@ func openSource(spec SourceSpec, p openParams, probs *problems) *source {
 	case bad:
 		return nil
 	case len(tokens) > 0 && len(docs) > 0:
-		probs.add(&InputError{Source: name, Msg: fmt.Sprintf("mixes %d token files and %d document files", len(tokens), len(docs)), Hint: "put them in two sources, or tokenize the documents first (olmolab tokenize)"})
+		probs.add(&InputError{Source: name, Msg: fmt.Sprintf("mixes %s and %s", plural.N(len(tokens), "token file"), plural.N(len(docs), "document file")), Hint: "put them in two sources, or tokenize the documents first (olmolab tokenize)"})
 		return nil
 	case len(tokens) > 0:
 		s.kind = srcTokens
@@ -356,7 +357,7 @@ func skippedFiles(path string, skipped, kept []string, use string) string {
 			kind = "JSONL"
 		}
 	}
-	return fmt.Sprintf("%s: %d file(s) skipped, not %s files like the rest (%s); %s", path, len(skipped), kind, list, use)
+	return fmt.Sprintf("%s: %s skipped, not %s files like the rest (%s); %s", path, plural.N(len(skipped), "file"), kind, list, use)
 }
 
 var (
@@ -453,7 +454,7 @@ func (s *source) openTokens(paths []string, p openParams, probs *problems) bool 
 		tokens += f.n
 	}
 	if s.instances() == 0 {
-		e := &InputError{Source: s.spec.Name, Msg: fmt.Sprintf("empty: %d files with %d tokens hold no complete instance of %d tokens", len(paths), tokens, p.seqLen),
+		e := &InputError{Source: s.spec.Name, Msg: fmt.Sprintf("empty: %s with %s %s no complete instance of %d tokens", plural.N(len(paths), "file"), plural.N(int(tokens), "token"), plural.Verb(len(paths), "holds", "hold"), p.seqLen),
 			Hint: "OLMo cuts each file into sequence_length chunks and drops the rest; give more data or a shorter sequence_length"}
 		if len(paths) == 1 { // name the file
 			e.Path = paths[0]
@@ -528,7 +529,7 @@ func (s *source) scanDocs(p openParams, probs *problems) bool {
 		s.ndocs += r.docs
 	}
 	if ok && s.ndocs == 0 {
-		e := &InputError{Source: s.spec.Name, Msg: fmt.Sprintf("empty: %d files hold no document with text", len(s.docs)),
+		e := &InputError{Source: s.spec.Name, Msg: fmt.Sprintf("empty: %s %s no document with text", plural.N(len(s.docs), "file"), plural.Verb(len(s.docs), "holds", "hold")),
 			Hint: `JSON lines need a non-empty "text" field`}
 		if len(s.docs) == 1 { // name the file
 			e.Path = s.docs[0]

@@ -16,6 +16,7 @@ import (
 
 	"github.com/olmolab/olmolab/lab"
 	"github.com/olmolab/olmolab/lab/data"
+	"github.com/olmolab/olmolab/lab/plural"
 	"github.com/olmolab/olmolab/model"
 )
 
@@ -296,8 +297,8 @@ func (pl *plan) tokenPath(field, name, p string) ([]string, error) {
 	if missing := notIn(ours, theirs); len(missing) > 0 {
 		why = append(why, "would not read "+missing)
 	}
-	pl.notes = append(pl.notes, fmt.Sprintf("Source %q lists its %d token files one by one: OLMo-core's glob %s %s.",
-		name, len(ours), g, strings.Join(why, ", and ")))
+	pl.notes = append(pl.notes, fmt.Sprintf("Source %q lists its %s one by one: OLMo-core's glob %s %s.",
+		name, plural.N(len(ours), "token file"), g, strings.Join(why, ", and ")))
 	return ours, nil
 }
 
@@ -475,7 +476,7 @@ func (pl *plan) rest() error {
 			when = "before an anneal and at the end"
 		}
 		if r.Eval.IntervalSteps > 0 {
-			when = fmt.Sprintf("every %d steps", r.Eval.IntervalSteps)
+			when = "every " + plural.N(r.Eval.IntervalSteps, "step")
 		}
 		if sp := r.Eval.Split; sp != "" {
 			// OLMo-in-loop-evals' task labels carry the split (arc_easy_val_rc_5shot,
@@ -501,7 +502,7 @@ func (pl *plan) rest() error {
 		pl.unmapped = append(pl.unmapped, fmt.Sprintf("mix_schedule (%s): the script trains on dataset.sources for the whole run, as OLMo-core's dataset is one mixture per run; a curriculum there is one run per stage, each from the previous stage's checkpoint (load_path) with that stage's mix as its dataset.", strings.Join(at, ", ")))
 	}
 	if r.Soup.Ingredients > 0 {
-		pl.unmapped = append(pl.unmapped, fmt.Sprintf("soup (%d ingredients): run the script once per ingredient with a different --seed into its own --save-folder, then average the checkpoints; the export is one ingredient.", r.Soup.Ingredients))
+		pl.unmapped = append(pl.unmapped, fmt.Sprintf("soup (%s): run the script once per ingredient with a different --seed into its own --save-folder, then average the checkpoints; the export is one ingredient.", plural.N(r.Soup.Ingredients, "ingredient")))
 	}
 	pl.unmapped = append(pl.unmapped,
 		fmt.Sprintf("spikes (window %d, σ %v): OLMo 2's spike score is the lab's; OLMo-core logs the loss and grad norm (add its StabilityMonitor callback if wanted).", r.Spikes.Window, r.Spikes.Sigma),

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/olmolab/olmolab/lab/plural"
 )
 
 func (pl *plan) modelExpr() string {
@@ -357,7 +359,7 @@ func (pl *plan) exportMd() string {
 	}
 	ckpt := "at the end only"
 	if r.Checkpoint.IntervalSteps > 0 {
-		ckpt = fmt.Sprintf("every %d steps", r.Checkpoint.IntervalSteps)
+		ckpt = "every " + plural.N(r.Checkpoint.IntervalSteps, "step")
 	}
 	w("| checkpoint %s, keep %d | `CheckpointerCallback(save_interval=…, max_checkpoints=…)` |\n", ckpt, r.Checkpoint.Keep)
 	if len(pl.val) > 0 {
@@ -367,7 +369,7 @@ func (pl *plan) exportMd() string {
 		}
 		when := "at the end"
 		if n := r.Eval.IntervalSteps; n > 0 {
-			when = fmt.Sprintf("every %d steps and at the end", n)
+			when = "every " + plural.N(n, "step") + " and at the end"
 		}
 		w("| eval.val: %s, %s | `LMEvaluatorCallbackConfig(eval_dataset=NumpyPaddedFSLDatasetConfig(paths=…, metadata=[{\"label\": source}, …]), eval_interval=VAL_INTERVAL, eval_on_finish=True)`; reported as `eval/lm/<source>/CE loss` |\n", strings.Join(names, ", "), when)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/olmolab/olmolab/lab/data"
+	"github.com/olmolab/olmolab/lab/plural"
 	"github.com/olmolab/olmolab/model"
 )
 
@@ -221,9 +222,9 @@ func (r Results) WriteTable(w io.Writer) error {
 	if r.Requests == 0 { // validation loss only (olmolab eval --tasks "" --val)
 		return nil
 	}
-	reqs := fmt.Sprintf("%d requests", r.Requests)
+	reqs := plural.N(r.Requests, "request")
 	if r.AllRequests > r.Requests { // OLMES's count, which a request dump's lines show, and what was scored
-		reqs = fmt.Sprintf("%d requests (%d distinct)", r.AllRequests, r.Requests)
+		reqs = fmt.Sprintf("%s (%d distinct)", plural.N(r.AllRequests, "request"), r.Requests)
 	}
 	if _, err := fmt.Fprintf(w, "%s in %d forwards of %dx%d on %s, %.1fs (%.1f requests/s); bits_per_byte_corr: lower is better\n",
 		reqs, r.Forwards, r.Batch[0], r.Batch[1], r.Backend, r.Seconds, r.RequestsPerSecond()); err != nil {
@@ -235,8 +236,8 @@ func (r Results) WriteTable(w io.Writer) error {
 		}
 	}
 	if r.Truncated > 0 {
-		_, err := fmt.Fprintf(w, "warning: %d requests are longer than the %d-token context and were scored on their last %d tokens, few-shot examples and question cut away (longest input %d tokens)\n",
-			r.Truncated, r.Context, r.Context, r.Longest)
+		_, err := fmt.Fprintf(w, "warning: %s %s longer than the %d-token context and %s scored on %s last %d tokens, few-shot examples and question cut away (longest input %d tokens)\n",
+			plural.N(r.Truncated, "request"), plural.Verb(r.Truncated, "is", "are"), r.Context, plural.Verb(r.Truncated, "was", "were"), plural.Verb(r.Truncated, "its", "their"), r.Context, r.Longest)
 		return err
 	}
 	return nil

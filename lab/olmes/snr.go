@@ -20,6 +20,7 @@ import (
 	"gonum.org/v1/gonum/stat"
 
 	"github.com/olmolab/olmolab/lab/jsonfield"
+	"github.com/olmolab/olmolab/lab/plural"
 )
 
 // Signal and noise (olmes.md §4; Heineman et al. 2025, allenai/signal-and-noise snr/metrics.py).
@@ -768,16 +769,16 @@ func (t SNRTable) Describe() string {
 	for _, r := range t.Rows {
 		used = max(used, r.LastN)
 	}
-	last := fmt.Sprintf("last %d checkpoints", t.LastN)
+	last := "last " + plural.N(t.LastN, "checkpoint")
 	if len(t.Rows) > 0 && used < t.LastN {
-		last = fmt.Sprintf("last %d checkpoints (at most %d here: n)", t.LastN, used)
+		last = fmt.Sprintf("last %s (at most %d here: n)", plural.N(t.LastN, "checkpoint"), used)
 	}
 	if t.NoiseMode == NoisePooled.String() {
-		return fmt.Sprintf("noise: pooled — std/mean (population std) of all %d runs' %s together (Signal-and-Noise's small-scale convention); signal: (max−min)/mean of each run's mean over its last %d checkpoints",
-			len(t.Runs), last, t.LastN)
+		return fmt.Sprintf("noise: pooled — std/mean (population std) of all %d runs' %s together (Signal-and-Noise's small-scale convention); signal: (max−min)/mean of each run's mean over its last %s",
+			len(t.Runs), last, plural.N(t.LastN, "checkpoint"))
 	}
-	return fmt.Sprintf("noise: per-run — std/mean (population std) over each run's %s, averaged over %d runs; signal: (max−min)/mean of the runs' final scores",
-		last, len(t.Runs))
+	return fmt.Sprintf("noise: per-run — std/mean (population std) over each run's %s, averaged over %s; signal: (max−min)/mean of the runs' final scores",
+		last, plural.N(len(t.Runs), "run"))
 }
 
 // DescribeFinals says which scores are a run's final ones (the mean, the
@@ -872,7 +873,7 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 			"%d run(s) with evaluations %v", len(runs), names)
 	}
 	if len(o.Target) > 0 && len(o.Target) != len(runs) {
-		return SNRTable{}, inputErrorf("", 0, "give one target run per run, in the same order", "%d runs but %d targets", len(runs), len(o.Target))
+		return SNRTable{}, inputErrorf("", 0, "give one target run per run, in the same order", "%s but %s", plural.N(len(runs), "run"), plural.N(len(o.Target), "target"))
 	}
 	t := SNRTable{NoiseMode: o.Noise.String(), LastN: o.LastN, SubRuns: o.SubRuns}
 	tails := func(r RunEvals) (map[seriesKey]seriesTail, error) {
@@ -1067,7 +1068,7 @@ func (t SNRTable) WriteTable(w io.Writer) error {
 			break
 		}
 	}
-	if _, err := fmt.Fprintf(w, "avg: checkpoint averaging, each score replaced by the mean of the last %d checkpoints; %s: lower is better\n", t.LastN, lower); err != nil {
+	if _, err := fmt.Fprintf(w, "avg: checkpoint averaging, each score replaced by the mean of the last %s; %s: lower is better\n", plural.N(t.LastN, "checkpoint"), lower); err != nil {
 		return err
 	}
 	unmeasured := 0
@@ -1077,7 +1078,7 @@ func (t SNRTable) WriteTable(w io.Writer) error {
 		}
 	}
 	if unmeasured > 0 {
-		_, err := fmt.Fprintf(w, "n 1: %d of %d rows have one checkpoint in some run, so no noise is measured (noise and SNR \"-\", listed last); evaluate more often (eval.interval) or compare longer runs\n", unmeasured, len(t.Rows))
+		_, err := fmt.Fprintf(w, "n 1: %d of %s %s one checkpoint in some run, so no noise is measured (noise and SNR \"-\", listed last); evaluate more often (eval.interval) or compare longer runs\n", unmeasured, plural.N(len(t.Rows), "row"), plural.Verb(unmeasured, "has", "have"))
 		return err
 	}
 	return nil

@@ -273,7 +273,7 @@ func TestSNROneCheckpoint(t *testing.T) {
 	if err := tab.WriteTable(&b); err != nil {
 		t.Fatal(err)
 	}
-	if out := b.String(); strings.Contains(out, "inf") || !strings.Contains(out, "n 1: 1 of 2 rows have one checkpoint") {
+	if out := b.String(); strings.Contains(out, "inf") || !strings.Contains(out, "n 1: 1 of 2 rows has one checkpoint") {
 		t.Errorf("table:\n%s", out)
 	}
 }

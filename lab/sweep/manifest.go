@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/olmolab/olmolab/lab"
+	"github.com/olmolab/olmolab/lab/plural"
 	"github.com/olmolab/olmolab/model"
 )
 
@@ -192,7 +193,7 @@ func (m *Manifest) Script(o SlurmOptions) []byte {
 		fmt.Fprintf(&b, "#SBATCH %s\n", e)
 	}
 	fmt.Fprintf(&b, `#
-# olmolab sweep %s: %d runs of %s, one per array task.
+# olmolab sweep %s: %s of %s, one per array task.
 # Manifest: %s
 # Submit:   sbatch %s
 # Progress: %s sweep --status %s
@@ -207,7 +208,7 @@ RUNS=%s
 cd %s || exit 1
 
 case "${SLURM_ARRAY_TASK_ID:-}" in
-`, m.Prefix, n, m.Recipe, ManifestPath(m.RunsDir, m.Prefix), ScriptPath(m.RunsDir, m.Prefix),
+`, m.Prefix, plural.N(n, "run"), m.Recipe, ManifestPath(m.RunsDir, m.Prefix), ScriptPath(m.RunsDir, m.Prefix),
 		m.Olmolab, m.RunsDir, shellQuote(m.Olmolab), shellQuote(m.RunsDir), shellQuote(m.WorkDir))
 	for _, r := range m.Runs {
 		fmt.Fprintf(&b, "%d) NAME=%s\n   START=(\"$OLMOLAB\" --batch %s", r.Index, r.Name, shellQuote(m.Recipe))
