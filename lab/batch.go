@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -243,7 +244,7 @@ func PrintSummary(w io.Writer, s RunSummary) {
 	// the rate is the training steps' (tokens over the steps' time); the
 	// seconds are the whole run's, evaluations and checkpoints too, so
 	// tokens ÷ seconds is below the rate: the line says which is which
-	fmt.Fprintf(tw, "speed\t%s tokens/s, MFU %.1f%% in training steps; %.0f s wall-clock in all\n", HumanCount(int64(s.TokensPerSec)), 100*s.MFU, s.Seconds)
+	fmt.Fprintf(tw, "speed\t%s tokens/s, MFU %.1f%% in training steps; %s s wall-clock in all\n", HumanCount(int64(s.TokensPerSec)), 100*s.MFU, seconds(s.Seconds))
 	tw.Flush()
 	if len(s.Evals) > 0 {
 		// the last evaluation is the final one only when the run got there: an
@@ -273,6 +274,15 @@ func PrintSummary(w io.Writer, s RunSummary) {
 // trained in all ("10 / 2560 the run's own + 4 / 1024 in soup ingredients
 // = 14 / 3584 trained"). They counted the run's own only, so a soup run's
 // summary left out the anneals its soup was made of.
+// seconds writes a time in seconds to the second, or, under 10 s, to two
+// significant digits: a run of under a second took "0.37", not "0".
+func seconds(s float64) string {
+	if s < 10 {
+		return strconv.FormatFloat(s, 'g', 2, 64)
+	}
+	return strconv.FormatFloat(s, 'f', 0, 64)
+}
+
 func stepsLine(s RunSummary) string {
 	if s.SoupSteps <= 0 && s.SoupTokens <= 0 {
 		return fmt.Sprintf("%d / %s", s.Steps, HumanCount(s.Tokens))

@@ -204,3 +204,24 @@ func TestBatchProgressFitsTheTerminal(t *testing.T) {
 		t.Errorf("no ETA:\n%s", stderr.String())
 	}
 }
+
+// TestSummarySeconds: the summary's wall-clock time of a run shorter than a
+// few seconds keeps its digits; a sub-second run read "0 s".
+func TestSummarySeconds(t *testing.T) {
+	for _, c := range []struct {
+		seconds float64
+		want    string
+	}{
+		{0.372, "; 0.37 s wall-clock in all"},
+		{0.004, "; 0.004 s wall-clock in all"},
+		{4.26, "; 4.3 s wall-clock in all"},
+		{35.4, "; 35 s wall-clock in all"},
+		{1234.5, "; 1234 s wall-clock in all"},
+	} {
+		var b bytes.Buffer
+		PrintSummary(&b, RunSummary{State: "finished", Steps: 2, Tokens: 512, Seconds: c.seconds, TokensPerSec: 1000})
+		if !strings.Contains(b.String(), c.want) {
+			t.Errorf("%v s: summary lacks %q:\n%s", c.seconds, c.want, b.String())
+		}
+	}
+}
