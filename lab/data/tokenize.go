@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/olmolab/olmolab/lab/plural"
 )
 
 // TokenizeParams configures Tokenize (olmolab tokenize INPUT... --out DIR --tokenizer NAME).
@@ -31,7 +33,7 @@ type TokenizeParams struct {
 }
 
 // TokenizeProgress is a snapshot for a progress bar: ReadBytes of TotalBytes are the input files' on-disk
-// (possibly compressed) sizes.
+// (possibly compressed) bytes whose documents are written, and their sizes.
 type TokenizeProgress struct {
 	ReadBytes, TotalBytes int64
 	Documents, Tokens     int64
@@ -60,9 +62,10 @@ func (s TokenizeSummary) BytesPerToken() float64 {
 // little-endian array of ids with EOS after every document (docs/olmo2.md §11), ready for a source's paths.
 // Documents are read in input order (files sorted within directories and globs), tokenized on Workers goroutines and
 // written in the same order, so the output is identical for any number of workers. Every file is written under a
-// temporary name and renamed when complete: a cancelled or failed run leaves only whole files under final names.
+// temporary name and renamed when complete: a cancelled or failed run leaves only whole files under final names,
+// and no OutDir it created when it wrote none.
 // Input problems are *InputError; a cancelled ctx returns ctx.Err() with the summary so far.
-func Tokenize(ctx context.Context, p TokenizeParams) (TokenizeSummary, error) {
+func Tokenize(ctx context.Context, p TokenizeParams) (_ TokenizeSummary, err error) {
 	start := time.Now()
 	var sum TokenizeSummary
 	if p.Tokenizer == nil {
@@ -90,24 +93,34 @@ func Tokenize(ctx context.Context, p TokenizeParams) (TokenizeSummary, error) {
 	if p.OutDir == "" {
 		return sum, &InputError{Msg: "no output directory", Hint: "give --out DIR"}
 	}
+	created := firstMissing(p.OutDir)
 	if err := os.MkdirAll(p.OutDir, 0o755); err != nil {
 		return sum, &InputError{Path: p.OutDir, Msg: "cannot create output directory", Err: unwrapPathErr(err)}
 	}
+	defer func() {
+		if err != nil {
+			// nothing written: the directory it made would be found by the
+			// next try, and looks like output
+			removeEmptyDirs(p.OutDir, created)
+		}
+	}()
 	if old, _ := filepath.Glob(filepath.Join(p.OutDir, "part-*.npy")); len(old) > 0 {
-		return sum, &InputError{Path: p.OutDir, Msg: fmt.Sprintf("already holds %d token files (%s, …)", len(old), filepath.Base(old[0])),
+		return sum, &InputError{Path: p.OutDir, Msg: fmt.Sprintf("already holds %s (%s, …)", plural.N(len(old), "token file"), filepath.Base(old[0])),
 			Hint: "give an empty or new --out directory, so that old and new files are not mixed"}
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type job struct {
-		docs []string
-		ids  []int32 // every document's tokens and EOS, concatenated
-		lens []int   // tokens per document, EOS included
-		done chan struct{}
+		docs   []string
+		ids    []int32 // every document's tokens and EOS, concatenated
+		lens   []int   // tokens per document, EOS included
+		readTo int64   // the input bytes read when the batch was complete
+		done   chan struct{}
 	}
 	var (
-		read    atomic.Int64
+		read    atomic.Int64 // input bytes read: the reader runs ahead of the writer
+		written atomic.Int64 // input bytes whose documents are written: the progress
 		docs    atomic.Int64
 		tokens  atomic.Int64
 		files   atomic.Int64
@@ -126,7 +139,7 @@ func Tokenize(ctx context.Context, p TokenizeParams) (TokenizeSummary, error) {
 			if len(batch) == 0 {
 				return true
 			}
-			j := &job{docs: batch, done: make(chan struct{})}
+			j := &job{docs: batch, readTo: read.Load(), done: make(chan struct{})}
 			batch, size = nil, 0
 			select {
 			case order <- j:
@@ -208,7 +221,7 @@ func Tokenize(ctx context.Context, p TokenizeParams) (TokenizeSummary, error) {
 	var pwg sync.WaitGroup
 	report := func() {
 		if p.Progress != nil {
-			p.Progress(TokenizeProgress{ReadBytes: read.Load(), TotalBytes: total, Documents: docs.Load(), Tokens: tokens.Load(), Files: int(files.Load())})
+			p.Progress(TokenizeProgress{ReadBytes: written.Load(), TotalBytes: total, Documents: docs.Load(), Tokens: tokens.Load(), Files: int(files.Load())})
 		}
 	}
 	if p.Progress != nil {
@@ -254,12 +267,14 @@ func Tokenize(ctx context.Context, p TokenizeParams) (TokenizeSummary, error) {
 			cancel()
 			break
 		}
+		written.Store(j.readTo)
 	}
 	for range order { // drain, so that the reader can finish
 	}
 	wg.Wait()
 	if werr == nil && readErr == nil && ctx.Err() == nil {
 		werr = w.finish()
+		written.Store(read.Load()) // lines after the last document (skipped ones) too
 	} else {
 		w.abort()
 	}
@@ -406,5 +421,35 @@ func (w *partWriter) abort() {
 		w.f.Close()
 		os.Remove(w.tmp)
 		w.f = nil
+	}
+}
+
+// firstMissing is the outermost directory of dir's path that does not exist
+// yet (dir itself, or a parent MkdirAll would make), "" when dir exists.
+func firstMissing(dir string) string {
+	missing := ""
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			return missing
+		}
+		missing = d
+		if filepath.Dir(d) == d {
+			return missing
+		}
+	}
+}
+
+// removeEmptyDirs removes dir and its parents up to top (firstMissing's),
+// while they are empty: the directories a failed Tokenize made. A directory
+// that holds a file (a whole token file of an interrupted run) stays, and so
+// do its parents.
+func removeEmptyDirs(dir, top string) {
+	if top == "" {
+		return
+	}
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if os.Remove(d) != nil || d == top || filepath.Dir(d) == d {
+			return
+		}
 	}
 }

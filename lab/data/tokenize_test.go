@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -161,5 +162,98 @@ func assertNoTmp(t *testing.T, dir string) {
 	tmp, _ := filepath.Glob(filepath.Join(dir, "*.tmp"))
 	if len(tmp) > 0 {
 		t.Errorf("temporary files left: %v", tmp)
+	}
+}
+
+// TestTokenizeFailureLeavesNoOutDir: a tokenize that fails before writing a
+// file removes the --out directory it created (and the parents it created
+// for it); it left an empty directory, and a second try with the same --out
+// found it there. A directory that was there before, or one that holds whole
+// files of an interrupted run, stays.
+func TestTokenizeFailureLeavesNoOutDir(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "bad.jsonl"), []byte(`{"text": "a"}`+"\n"+`{not json`+"\n"))
+	writeFile(t, filepath.Join(dir, "empty.jsonl"), []byte(`{"text": ""}`+"\n"))
+	writeFile(t, filepath.Join(dir, "good.jsonl"), jsonl("one", "two"))
+	mine := filepath.Join(dir, "mine")
+	if err := os.Mkdir(mine, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, c := range []struct {
+		name, input, out string
+		ctx              context.Context
+		stays            bool
+	}{
+		{"strict, malformed line", "bad.jsonl", "new", context.Background(), false},
+		{"no document with text", "empty.jsonl", "a/b/c", context.Background(), false},
+		{"interrupted before a file", "good.jsonl", "int", cancelled, false},
+		{"a directory of the user's", "empty.jsonl", "mine", context.Background(), true},
+	} {
+		out := filepath.Join(dir, c.out)
+		_, err := Tokenize(c.ctx, TokenizeParams{Inputs: []string{filepath.Join(dir, c.input)}, OutDir: out, Tokenizer: byteTokenizer{}, Strict: true})
+		if err == nil {
+			t.Fatalf("%s: no error", c.name)
+		}
+		_, serr := os.Stat(out)
+		if stays := serr == nil; stays != c.stays {
+			t.Errorf("%s: %s there after the failure: %v, want %v (%v)", c.name, out, stays, c.stays, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "a")); err == nil {
+		t.Errorf("the parents created for --out a/b/c are left")
+	}
+}
+
+// gatedTokenizer holds every Encode until its gate opens.
+type gatedTokenizer struct {
+	Tokenizer
+	gate chan struct{}
+}
+
+func (g gatedTokenizer) Encode(dst []int32, s string) []int32 {
+	<-g.gate
+	return g.Tokenizer.Encode(dst, s)
+}
+
+// TestTokenizeProgressFollowsTheWrites: the progress is the input written as
+// tokens, not the input read: the reader runs ahead of the tokenizers by
+// dozens of batches, and the bar stood at 100% while they worked on.
+func TestTokenizeProgressFollowsTheWrites(t *testing.T) {
+	dir := t.TempDir()
+	var docs []string
+	for i := range 200 {
+		docs = append(docs, fmt.Sprintf("document %d", i))
+	}
+	writeFile(t, filepath.Join(dir, "in.jsonl"), jsonl(docs...))
+	gate := make(chan struct{})
+	var (
+		mu    sync.Mutex
+		snaps []TokenizeProgress
+	)
+	progress := func(p TokenizeProgress) {
+		mu.Lock()
+		snaps = append(snaps, p)
+		n := len(snaps)
+		mu.Unlock()
+		if n == 3 { // the reader has had three ticks to read it all
+			close(gate)
+		}
+	}
+	_, err := Tokenize(context.Background(), TokenizeParams{Inputs: []string{filepath.Join(dir, "in.jsonl")}, OutDir: filepath.Join(dir, "out"),
+		Tokenizer: gatedTokenizer{byteTokenizer{}, gate}, Workers: 2, Progress: progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, p := range snaps {
+		if p.Documents < int64(len(docs)) && p.ReadBytes >= p.TotalBytes {
+			t.Errorf("progress %d: %d of %d bytes (100%%) with %d of %d documents written", i, p.ReadBytes, p.TotalBytes, p.Documents, len(docs))
+		}
+	}
+	if last := snaps[len(snaps)-1]; last.ReadBytes != last.TotalBytes || last.Documents != int64(len(docs)) {
+		t.Errorf("the last progress: %+v, want every byte and document", last)
 	}
 }
