@@ -269,11 +269,6 @@ func PrintSummary(w io.Writer, s RunSummary) {
 	}
 }
 
-// stepsLine is the summary's steps and tokens: the run's own, and with a
-// soup what its ingredients trained on top and the sum, what the run
-// trained in all ("10 / 2560 the run's own + 4 / 1024 in soup ingredients
-// = 14 / 3584 trained"). They counted the run's own only, so a soup run's
-// summary left out the anneals its soup was made of.
 // seconds writes a time in seconds to the second, or, under 10 s, to two
 // significant digits: a run of under a second took "0.37", not "0".
 func seconds(s float64) string {
@@ -283,6 +278,11 @@ func seconds(s float64) string {
 	return strconv.FormatFloat(s, 'f', 0, 64)
 }
 
+// stepsLine is the summary's steps and tokens: the run's own, and with a
+// soup what its ingredients trained on top and the sum, what the run
+// trained in all ("10 / 2560 the run's own + 4 / 1024 in soup ingredients
+// = 14 / 3584 trained"). They counted the run's own only, so a soup run's
+// summary left out the anneals its soup was made of.
 func stepsLine(s RunSummary) string {
 	if s.SoupSteps <= 0 && s.SoupTokens <= 0 {
 		return fmt.Sprintf("%d / %s", s.Steps, HumanCount(s.Tokens))
