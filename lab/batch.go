@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -325,11 +326,13 @@ func printScores(w io.Writer, scores []EvalScore) {
 }
 
 // PrintSoup writes a soup's table: a row per ingredient and the soup, a column
-// per primary metric.
+// per primary metric, and where an ingredient's data ran out and started
+// over, its passes over each such source ("passes": small 8).
 func PrintSoup(w io.Writer, rep *SoupReport) {
 	var cols []string
 	seen := map[string]bool{}
 	rows := append(append([]SoupComponent(nil), rep.Ingredients...), rep.Soup)
+	passes := slices.ContainsFunc(rows, func(c SoupComponent) bool { return len(c.Passes) > 0 })
 	for _, c := range rows {
 		for _, s := range c.Evals {
 			k := s.Task + " " + s.Metric
@@ -340,7 +343,11 @@ func PrintSoup(w io.Writer, rep *SoupReport) {
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  model\tfinal loss\t%s\n", strings.Join(cols, "\t"))
+	head := "  model\tfinal loss"
+	if passes {
+		head += "\tpasses"
+	}
+	fmt.Fprintf(tw, "%s\t%s\n", head, strings.Join(cols, "\t"))
 	for _, c := range rows {
 		vals := map[string]float64{}
 		for _, s := range c.Evals {
@@ -353,6 +360,17 @@ func PrintSoup(w io.Writer, rep *SoupReport) {
 		loss := "-"
 		if c.FinalLoss > 0 {
 			loss = fmt.Sprintf("%.4f", c.FinalLoss)
+		}
+		if passes {
+			p := "-"
+			if len(c.Passes) > 0 {
+				var parts []string
+				for _, name := range slices.Sorted(maps.Keys(c.Passes)) {
+					parts = append(parts, fmt.Sprintf("%s %d", name, c.Passes[name]))
+				}
+				p = strings.Join(parts, ", ")
+			}
+			loss += "\t" + p
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", c.Name, loss, strings.Join(cells, "\t"))
 	}

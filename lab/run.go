@@ -1073,6 +1073,19 @@ func (r *Run) lr(tokens int64) float64 {
 	return r.Recipe.Schedule.LR(r.Recipe.Optimizer.LR, tokens, r.Recipe.MaxTokens)
 }
 
+// repeatWarning says that a file source ran out and starts over at step:
+// "from step N <what>" ("the run trains on its data again"), with a hint of
+// what gives it enough (more data, and fix). The run and a soup's
+// ingredients say it alike.
+func repeatWarning(rp data.Repeat, step int64, what, fix string) string {
+	size := "after " + HumanCount(rp.Tokens) + " tokens"
+	if !rp.Exact {
+		size = "within its first " + HumanCount(rp.Tokens) + " tokens"
+	}
+	return fmt.Sprintf("data: source %q ran out %s and starts over: from step %d %s (OLMo-core refuses to repeat a source); HINT: give it more data %s",
+		rp.Source, size, step, what, fix)
+}
+
 // step runs one optimizer step and publishes its metrics.
 func (r *Run) step() error {
 	rec := r.Recipe
@@ -1081,13 +1094,7 @@ func (r *Run) step() error {
 		return err
 	}
 	for _, rp := range r.loader.TakeRepeats() { // once per source; nil (no allocation) nearly always
-		size := "after " + HumanCount(rp.Tokens) + " tokens"
-		if !rp.Exact {
-			size = "within its first " + HumanCount(rp.Tokens) + " tokens"
-		}
-		r.emit(Event{Type: EvWarning, Step: r.st.Step + 1, Message: fmt.Sprintf(
-			"data: source %q ran out %s and starts over: from step %d the run trains on its data again (OLMo-core refuses to repeat a source); HINT: give it more data or a lower target_ratio",
-			rp.Source, size, r.st.Step+1)})
+		r.emit(Event{Type: EvWarning, Step: r.st.Step + 1, Message: repeatWarning(rp, r.st.Step+1, "the run trains on its data again", "or a lower target_ratio")})
 	}
 	fillLabels(r.labels, r.ids, T)
 	tokens := r.st.Tokens + int64(len(r.ids))
@@ -1628,6 +1635,21 @@ type RunSummary struct {
 	Soup      *SoupReport `json:"soup,omitempty"`
 }
 
+// repeatedPasses are the passes of the loader's file sources that ran out
+// and started over (2 or more), by name; nil when none did.
+func repeatedPasses(l *data.Loader) map[string]int64 {
+	var out map[string]int64
+	for name, p := range l.Passes() {
+		if p > 1 {
+			if out == nil {
+				out = map[string]int64{}
+			}
+			out[name] = p
+		}
+	}
+	return out
+}
+
 func (r *Run) summarize(state string) RunSummary {
 	s := RunSummary{Run: r.Name, Dir: r.Dir, State: state, Steps: r.st.Step, Tokens: r.st.Tokens, FinalLR: r.st.LR,
 		SpikeLoss: r.spikeLoss.Score(), SpikeGrad: r.spikeGrad.Score(), Seconds: r.before + time.Since(r.started).Seconds(),
@@ -1637,14 +1659,7 @@ func (r *Run) summarize(state string) RunSummary {
 	}
 	if r.loader != nil {
 		s.Sources = r.loader.TokensBySource()
-		for name, p := range r.loader.Passes() {
-			if p > 1 {
-				if s.Passes == nil {
-					s.Passes = map[string]int64{}
-				}
-				s.Passes[name] = p
-			}
-		}
+		s.Passes = repeatedPasses(r.loader)
 	}
 	s.SoupSteps, s.SoupTokens = soupTraining(r.Dir, r.st.Step, r.Recipe.GlobalBatchSize)
 	if n := len(r.lossHist); n > 0 {

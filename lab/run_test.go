@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -1662,6 +1663,48 @@ func TestResumeFromElsewhere(t *testing.T) {
 	r.Do(Action{Kind: ActStop})
 	if s, err := waitRun(t, r); err != nil || s.State != "stopped" {
 		t.Fatalf("resumed from %s: state %q, err %v", other, s.State, err)
+	}
+}
+
+// TestSoupSaysWhenDataRepeats: a soup's ingredients, which train on loaders
+// of their own, say when a file source of the soup's mix runs out and starts
+// over as the run does: one warning in the soup, at the step it happens, and
+// each ingredient's passes in the soup's report and the summary's soup table.
+// They repeated a 64-token file four times over without a word.
+func TestSoupSaysWhenDataRepeats(t *testing.T) {
+	root := t.TempDir()
+	var b []byte
+	for i := range 64 { // two instances of 32 tokens (uint16, world's vocabulary)
+		b = append(b, byte(i+10), 0)
+	}
+	small := filepath.Join(root, "small.npy")
+	if err := os.WriteFile(small, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// the recipe's soup at step 10: 2 ingredients of 2 steps (16 instances each: 8 passes)
+	rec := parseTiny(t, "anneal.auto_at=2560", "anneal.tokens=512", "soup.ingredients=2", "max_tokens=1M", "checkpoint.interval=0",
+		`soup.mix=[{name: small, target_ratio: 1, paths: ["`+small+`"]}]`)
+	s, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: root, Name: "r"})
+	if err != nil || s.State != "finished" || s.Soup == nil {
+		t.Fatalf("state %q, soup %v, err %v", s.State, s.Soup, err)
+	}
+	ev, err := os.ReadFile(filepath.Join(root, "r", EventsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `data: source \"small\" ran out after 64 tokens and starts over: from step 11 soup 1/2 trains on its data again, and so does every ingredient after it`
+	if n := strings.Count(string(ev), "ran out after"); n != 1 || !strings.Contains(string(ev), want) {
+		t.Errorf("events.jsonl has %d repeat warnings, want one with %q:\n%s", n, want, ev)
+	}
+	for _, c := range s.Soup.Ingredients {
+		if c.Passes["small"] != 8 {
+			t.Errorf("%s: passes %v, want small 8", c.Name, c.Passes)
+		}
+	}
+	var table strings.Builder
+	PrintSummary(&table, s)
+	if !regexp.MustCompile(`ingredient-1-seed-\d+ +\S+ +small 8 *\n`).MatchString(table.String()) {
+		t.Errorf("the summary's soup table lacks the ingredients' passes:\n%s", table.String())
 	}
 }
 

@@ -47,6 +47,10 @@ type SoupComponent struct {
 	// for RunParams.MaxSkipped steps in a row, the rule a run ends as
 	// diverged on. It stopped there and is not in the soup.
 	Diverged *SoupDivergence `json:"diverged,omitempty"`
+	// Passes are the passes an ingredient made over the data of the file
+	// sources that ran out and started over (2 or more), by name, as the
+	// run's summary gives its own (RunSummary.Passes).
+	Passes map[string]int64 `json:"passes,omitempty"`
 }
 
 // SoupDivergence is where and how an ingredient diverged.
@@ -166,14 +170,15 @@ func (r *Run) runSoup(a Action, final bool) error {
 	}
 	r.st.Phase = "soup"
 	r.emit(Event{Type: EvPhase, Message: fmt.Sprintf("soup: %s of %d tokens from step %d (%s), LR %.3g → 0", plural.N(k, "anneal"), n, r.st.Step, base, lr0), Mix: mix})
-	var dirs []string // the ingredients' weights, F32: what the average is computed from
+	var dirs []string             // the ingredients' weights, F32: what the average is computed from
+	repeated := map[string]bool{} // sources said to repeat: once in the soup, not once per ingredient
 	for i, seed := range seeds {
 		if i > 0 { // the first starts from the weights the backend holds, which the checkpoint holds too
 			if err := from.load(r.backend); err != nil {
 				return err
 			}
 		}
-		comp, err := r.soupIngredient(i, k, seed, n, lr0, mix, rep.Dir)
+		comp, err := r.soupIngredient(i, k, seed, n, lr0, mix, rep.Dir, repeated)
 		if errors.Is(err, errSoupStopped) {
 			if err := restore(); err != nil {
 				return err
@@ -316,8 +321,10 @@ func (r *Run) sideSoupWhyNot() string {
 }
 
 // soupIngredient anneals from the weights now on the backend with its own
-// data order and returns its evaluated component.
-func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []data.SourceSpec, soupDir string) (SoupComponent, error) {
+// data order and returns its evaluated component. A file source of its mix
+// that runs out and starts over is said as the run says it, once in the soup
+// (repeated holds those said), and its passes go in the component.
+func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []data.SourceSpec, soupDir string, repeated map[string]bool) (SoupComponent, error) {
 	rec := r.Recipe
 	name := fmt.Sprintf("ingredient-%d-seed-%d", i+1, seed)
 	dir := filepath.Join(soupDir, name)
@@ -345,6 +352,16 @@ func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []
 		}
 		if err := loader.Next(r.ids); err != nil {
 			return SoupComponent{}, err
+		}
+		for _, rp := range loader.TakeRepeats() { // nil (no allocation) nearly always
+			if !repeated[rp.Source] {
+				repeated[rp.Source] = true
+				what := phase + " trains on its data again"
+				if i+1 < k { // the same mix and tokens: the others run out alike
+					what += ", and so does every ingredient after it"
+				}
+				r.emit(Event{Type: EvWarning, Step: r.st.Step + step, Message: repeatWarning(rp, r.st.Step+step, what, "or fewer soup tokens")})
+			}
 		}
 		fillLabels(r.labels, r.ids, rec.SequenceLength)
 		done += int64(len(r.ids))
@@ -378,7 +395,7 @@ func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []
 	if err := writeHFTokenizer(dir, r.tok, r.cfg); err != nil {
 		return SoupComponent{}, err
 	}
-	comp := SoupComponent{Name: name, Seed: seed, Dir: dir}
+	comp := SoupComponent{Name: name, Seed: seed, Dir: dir, Passes: repeatedPasses(loader)}
 	if len(last) > 0 {
 		k := min(10, len(last))
 		for _, l := range last[len(last)-k:] {
