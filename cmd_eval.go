@@ -37,7 +37,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	split := fs.String("split", "", "train, validation or test: the split of the OLMES benchmarks to score (default: a run's eval.split, else OLMES's split for each task)")
 	mc := fs.Bool("mc", false, "multiple-choice formulation (default: rank classification)")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
-	seq := fs.Int("seq", 512, "context length to score at")
+	seq := fs.Int("seq", 0, "context length in tokens to score at; a longer request is scored on its last --seq tokens (default: of a run, its sequence_length, the context its own evaluations score at; else the model's max_position_embeddings, the context OLMES scores at)")
 	backend := fs.String("backend", "cpu", "engine: "+strings.Join(model.BackendNames(), ", "))
 	val := fs.String("val", "", "also the validation loss: TOKENS held-out tokens per source (e.g. 8K) of a run's eval.val sources (the built-in ones it trains on where it names none), else of each built-in world source; or run: the run's own eval.val, whose figures match its val/ records")
 	rest, err := parseInterleaved(fs, args)
@@ -50,8 +50,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *ckpt == "" {
 		return usageError{"eval needs --model CKPT_OR_RUN"}
 	}
-	if *seq < 1 {
-		return usageError{fmt.Sprintf("eval: --seq %d: the context length must be at least 1", *seq)}
+	if *seq < 0 {
+		return usageError{fmt.Sprintf("eval: --seq %d: the context length must be at least 1 (0: the default)", *seq)}
 	}
 	valTokens := int64(0) // -1: the run's own eval.val
 	switch *val {
@@ -87,7 +87,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return inputError{err}
 	}
-	T := min(*seq, max(cfg.MaxPositionEmbeddings, 16))
+	T := evalContext(*seq, *ckpt, cfg)
 	B := max(1, 4096/T)
 	// forward only: no gradients or AdamW moments beside the weights
 	b, err := model.NewScoringBackend(*backend, cfg, B, T)
@@ -170,7 +170,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if res.Truncated > 0 && res.Context < cfg.MaxPositionEmbeddings {
-		// the cut is --seq's (512 by default), not the model's positions
+		// the cut is --seq's (a run's sequence_length by default), not the model's positions
 		if res.Longest <= cfg.MaxPositionEmbeddings {
 			fmt.Fprintf(stdout, "HINT: --seq %d scores them whole (the model has %d positions)\n", res.Longest, cfg.MaxPositionEmbeddings)
 		} else {
@@ -187,6 +187,26 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// evalContext is the context eval scores at: --seq where given (0: not),
+// else a run's sequence_length (its own evaluations score at it, so the
+// scores of its checkpoints are theirs), else the model's
+// max_position_embeddings (OLMES's context: a 5-shot MMLU or BoolQ request
+// of up to 2,354 tokens is scored whole, where a default of 512 cut it).
+// Never beyond the model's positions. A forward holds about 4096 tokens
+// whatever the context (B = 4096/T rows), so a longer one costs no memory,
+// only the attention over the long requests.
+func evalContext(seq int, path string, cfg model.Config) int {
+	if seq == 0 {
+		seq = cfg.MaxPositionEmbeddings
+		if p := runRecipeOf(path); p != "" {
+			if rec, err := lab.LoadRecipe(p, nil); err == nil && rec.SequenceLength > 0 {
+				seq = rec.SequenceLength
+			}
+		}
+	}
+	return min(seq, max(cfg.MaxPositionEmbeddings, 16))
 }
 
 // evalProgressEvery is how often eval writes a progress line when stderr is

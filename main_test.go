@@ -769,3 +769,55 @@ func TestEvalRunTasksNeedData(t *testing.T) {
 		t.Errorf("exit %d, stderr lacks %q:\n%s", code, want, errb.String())
 	}
 }
+
+// TestEvalSeqDefault: eval's default context is the model's positions for a
+// checkpoint of no run (OLMES's context) and a run's sequence_length for a
+// run (its own evaluations' context). It was 512 whatever the model, which
+// cut 5-shot BoolQ and MMLU prompts (up to 2,354 tokens) and gave scores
+// unlike OLMES's.
+func TestEvalSeqDefault(t *testing.T) {
+	olmesData := filepath.Join("..", "shared", "data", "olmes")
+	if _, err := os.Stat(olmesData); err != nil {
+		t.Skip("../shared/data/olmes is absent")
+	}
+	dump := filepath.Join(olmesData, "requests", "boolq", "rc_5shot", "requests.jsonl.gz")
+	dir := filepath.Join(t.TempDir(), "ck")
+	runs := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run([]string{"train", "--preset", "cpu_xs", "--steps", "1", "--batch", "2", "--seq", "16", "--out", dir}, &out, &errb); code != 0 {
+		t.Fatalf("train: %s", errb.String())
+	}
+	if code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "r", "--set", "max_tokens=512"}, &out, &errb); code != 0 {
+		t.Fatalf("batch: exit %d: %s", code, errb.String())
+	}
+	for _, c := range []struct {
+		name      string
+		args      []string
+		context   int // where requests are cut
+		truncated bool
+	}{
+		{"checkpoint of no run: the model's positions", []string{"--model", dir, "--tasks", dump, "--limit", "2"}, 0, false},
+		{"--seq given", []string{"--model", dir, "--tasks", dump, "--limit", "2", "--seq", "100"}, 100, true},
+		{"a run: its sequence_length", []string{"--model", filepath.Join(runs, "r"), "--tasks", dump, "--limit", "2"}, 32, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			js := filepath.Join(t.TempDir(), "eval.json")
+			var out, errb bytes.Buffer
+			if code := run(append([]string{"eval", "--json", js}, c.args...), &out, &errb); code != 0 {
+				t.Fatalf("exit %d: %s", code, errb.String())
+			}
+			var res olmes.Results
+			b, _ := os.ReadFile(js)
+			if err := json.Unmarshal(b, &res); err != nil {
+				t.Fatal(err)
+			}
+			// the context is the rows' (fitted to the requests) unless requests were cut
+			if (res.Truncated > 0) != c.truncated || c.truncated && res.Context != c.context {
+				t.Errorf("context %d, %d truncated (longest %d); want truncated %v at %d", res.Context, res.Truncated, res.Longest, c.truncated, c.context)
+			}
+			if c.name[0] == 'c' && res.Longest <= 512 {
+				t.Errorf("the longest BoolQ request has %d tokens: the test needs one beyond the old default of 512", res.Longest)
+			}
+		})
+	}
+}
