@@ -50,8 +50,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if *ckpt == "" {
 		return usageError{"eval needs --model CKPT_OR_RUN"}
 	}
-	if *seq < 0 {
-		return usageError{fmt.Sprintf("eval: --seq %d: the context length must be at least 1 (0: the default)", *seq)}
+	// --seq not given: the default (evalContext); given, at least 1
+	seqGiven := false
+	fs.Visit(func(f *flag.Flag) { seqGiven = seqGiven || f.Name == "seq" })
+	if seqGiven && *seq < 1 {
+		return usageError{fmt.Sprintf("eval: --seq %d: the context length must be at least 1", *seq)}
 	}
 	valTokens := int64(0) // -1: the run's own eval.val
 	switch *val {
