@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +42,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	seq := fs.Int("seq", 0, "context length in tokens to score at; a longer request is scored on its last --seq tokens (default: of a run, its sequence_length, the context its own evaluations score at; else the model's max_position_embeddings, the context OLMES scores at)")
 	backend := fs.String("backend", "cpu", "engine: "+strings.Join(model.BackendNames(), ", "))
 	val := fs.String("val", "", "also the validation loss: TOKENS held-out tokens per source (e.g. 8K) of a run's eval.val sources (the built-in ones it trains on where it names none), else of each built-in world source; or run: the run's own eval.val, whose figures match its val/ records")
+	ckpts := fs.String("checkpoints", "", "of a run: score each checkpoint it kept, all or last:N, and the soup it ended with where its recipe planned one (default: the model --model names; with --record, all)")
+	record := fs.Bool("record", false, "of a run: record the scores of its checkpoints (--checkpoints) in its evals.jsonl, marked as made after the run (why \"eval --record\", with the settings), where olmolab snr and the lab read them; recording a task again replaces what an earlier --record wrote of it; refused while a process trains the run")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -73,6 +77,17 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err := checkOutputDir("eval --json", *jsonOut); err != nil {
 		return err
 	}
+	// --checkpoints, --record: the run's kept checkpoints, one after another
+	var models []lab.KeptCheckpoint
+	runDir := filepath.Clean(*ckpt)
+	if *ckpts != "" || *record {
+		if models, err = runModels(runDir, *ckpts, *record, stdout); err != nil {
+			return err
+		}
+		if *jsonOut != "" {
+			return usageError{"eval: --json writes one model's results; with --checkpoints each checkpoint's table is printed, and --record keeps their scores in the run's evals.jsonl"}
+		}
+	}
 	// checked now, streamed into the backend below: no host copy of the
 	// weights. Open, they are read to the end even when a run that trains
 	// prunes that checkpoint meanwhile.
@@ -98,8 +113,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return inputError{err}
 	}
 	defer b.Close()
-	if err := src.WriteTo(b, model.NewStreamBuf(src.Layout.Size())); err != nil {
-		return err
+	buf := model.NewStreamBuf(src.Layout.Size())
+	if models == nil {
+		if err := src.WriteTo(b, buf); err != nil {
+			return err
+		}
 	}
 	f := olmes.RC
 	if *mc {
@@ -142,22 +160,41 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if n > 0 {
 		load.DumpLimit = n
 	}
-	res := olmes.Results{Backend: b.Name()}
-	if len(names) > 0 || valTokens == 0 {
-		ev := &olmes.Evaluator{Load: load, Eval: olmes.EvalOptions{Reshape: true, Progress: evalProgress(stderr)}}
-		if res, err = ev.Evaluate(context.Background(), b, tok, names, f); err != nil {
-			if tasksFrom != "" { // the user named none of these tasks: say whose they are
-				err = fmt.Errorf("tasks: the run's eval.tasks (%s; --tasks not given): %w", tasksFrom, err)
+	ev := &olmes.Evaluator{Load: load, Eval: olmes.EvalOptions{Reshape: true, Progress: evalProgress(stderr)}}
+	// score is the model in b on the tasks (and --val)
+	score := func() (olmes.Results, error) {
+		res := olmes.Results{Backend: b.Name()}
+		if len(names) > 0 || valTokens == 0 {
+			var err error
+			if res, err = ev.Evaluate(context.Background(), b, tok, names, f); err != nil {
+				if tasksFrom != "" { // the user named none of these tasks: say whose they are
+					err = fmt.Errorf("tasks: the run's eval.tasks (%s; --tasks not given): %w", tasksFrom, err)
+				}
+				return res, olmesError(err)
 			}
-			return olmesError(err)
 		}
+		if valTokens != 0 {
+			scores, err := evalValidation(*ckpt, valTokens, name, *backend, cfg, b, tok, stderr)
+			if err != nil {
+				return res, err
+			}
+			res.Scores = append(res.Scores, scores...)
+		}
+		return res, nil
 	}
-	if valTokens != 0 {
-		scores, err := evalValidation(*ckpt, valTokens, name, *backend, cfg, b, tok, stderr)
-		if err != nil {
-			return err
+	if models != nil {
+		fmt.Fprintf(stdout, "%s: %d models (tokenizer %s)\n", runDir, len(models), name)
+		for _, from := range []struct{ what, p string }{{"tasks: the run's eval.tasks", tasksFrom}, {"split: the run's eval.split", splitFrom}, {"limit: the run's eval.limit", limitFrom}} {
+			if from.p != "" {
+				fmt.Fprintf(stdout, "%s (%s), as its own evaluations\n", from.what, from.p)
+			}
 		}
-		res.Scores = append(res.Scores, scores...)
+		settings := recordSettings(T, n, load.Build.Split, f, name, b.Name(), *val)
+		return evalCheckpoints(runDir, models, *record, settings, cfg, b, buf, score, stdout)
+	}
+	res, err := score()
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "%s (tokenizer %s)\n", dir, name)
 	if tasksFrom != "" {
@@ -189,6 +226,151 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// runModels is what eval --checkpoints (sel: all, last:N; "" with --record:
+// all) scores of the run in runDir: its kept checkpoints, oldest first, and
+// the soup it ended with where its recipe planned one (its final model, whose
+// scores are the run's final ones in olmolab snr), recorded under
+// "<run>/soup" at the step it was made from, as the run records it. With
+// record, a process that trains the run refuses it: the run appends to its
+// evals.jsonl and prunes its checkpoints.
+func runModels(runDir, sel string, record bool, stdout io.Writer) ([]lab.KeptCheckpoint, error) {
+	what := "--checkpoints"
+	if record {
+		what = "--record"
+	}
+	if _, err := os.Stat(filepath.Join(runDir, lab.RecipeFile)); err != nil {
+		return nil, inputError{fmt.Errorf("eval %s: %s is not a run directory (no %s); HINT: give the run's directory (runs/NAME): %s scores the checkpoints it kept", what, runDir, lab.RecipeFile, what)}
+	}
+	last := 0 // all
+	switch v, ok := strings.CutPrefix(sel, "last:"); {
+	case sel == "" || sel == "all":
+	case ok:
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, usageError{fmt.Sprintf("eval: --checkpoints %q: want all or last:N with N at least 1", sel)}
+		}
+		last = n
+	default:
+		return nil, usageError{fmt.Sprintf("eval: --checkpoints %q: want all or last:N", sel)}
+	}
+	if record {
+		if l, ok := lab.LiveLock(runDir); ok {
+			return nil, fmt.Errorf("eval --record: %s is held by %s (mode %s): a live run appends to its evals.jsonl and prunes its checkpoints, so nothing is scored or recorded; HINT: record once it has ended (or stop it: Ctrl-C checkpoints)", runDir, l.Holder(), l.Mode)
+		}
+	}
+	ks, err := lab.KeptCheckpoints(runDir)
+	if err != nil {
+		return nil, inputError{err}
+	}
+	if last > len(ks) {
+		fmt.Fprintf(stdout, "--checkpoints last:%d: the run kept %d checkpoints (checkpoint.keep); scoring those\n", last, len(ks))
+	}
+	if last > 0 && last < len(ks) {
+		ks = ks[len(ks)-last:]
+	}
+	if from, ok := lab.EndedWithSoup(runDir); ok {
+		soup := lab.KeptCheckpoint{Dir: lab.SoupDir(runDir, from), Run: ks[len(ks)-1].Run + "/soup", Step: from, Phase: "soup"}
+		for _, k := range ks {
+			if k.Step == from {
+				soup.Tokens = k.Tokens
+			}
+		}
+		ks = append(ks, soup)
+	}
+	return ks, nil
+}
+
+// recordSettings says how eval --record scored (EvalRecord.Settings, after
+// the checkpoint's path).
+func recordSettings(context, limit int, split string, f olmes.Formulation, tok, backend, val string) string {
+	lim := fmt.Sprintf("limit %d", limit)
+	switch limit {
+	case 0:
+		lim = "the tasks' default limit"
+	case -1:
+		lim = "every instance"
+	}
+	if split == "" {
+		split = "OLMES's split"
+	} else {
+		split = "split " + split
+	}
+	s := fmt.Sprintf("context %d, %s, %s, %s, tokenizer %s, backend %s", context, lim, split, f, tok, backend)
+	if val != "" {
+		s += ", val " + val
+	}
+	return s
+}
+
+// evalCheckpoints scores each of models (eval --checkpoints), loaded one
+// after another into b through buf, prints each one's table and, with
+// record, records their scores in the run's evals.jsonl (lab.RecordEvals).
+// The task the run evaluated itself is refused after the first model,
+// before the others are scored.
+func evalCheckpoints(runDir string, models []lab.KeptCheckpoint, record bool, settings string, cfg model.Config,
+	b model.Backend, buf []float32, score func() (olmes.Results, error), stdout io.Writer) error {
+	var recs []olmes.EvalRecord
+	now := time.Now().UTC()
+	var last olmes.Results
+	for i, m := range models {
+		src, err := model.OpenHF(m.Dir)
+		if err != nil {
+			return inputError{err}
+		}
+		if !reflect.DeepEqual(src.Config, cfg) {
+			src.Close()
+			return inputError{fmt.Errorf("%s: config.json is not the model's of the run's other checkpoints", m.Dir)}
+		}
+		err = src.WriteTo(b, buf)
+		src.Close()
+		if err != nil {
+			return err
+		}
+		res, err := score()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(runDir, m.Dir)
+		fmt.Fprintf(stdout, "\n%s: step %d, %s tokens, %s\n", rel, m.Step, lab.HumanCount(m.Tokens), m.Phase)
+		if err := res.WriteTable(stdout); err != nil {
+			return err
+		}
+		rs := res.Records(m.Run, int(m.Step), m.Tokens, "")
+		for j := range rs {
+			rs[j].Phase, rs[j].Why, rs[j].Settings, rs[j].Time = m.Phase, olmes.WhyRecorded, rel+": "+settings, now
+		}
+		if record && i == 0 {
+			// a task the run evaluated itself: said now, not after every checkpoint's scoring
+			if err := lab.CheckRecordable(runDir, rs); err != nil {
+				return inputError{err}
+			}
+		}
+		recs = append(recs, rs...)
+		last = res
+	}
+	if last.Truncated > 0 {
+		fmt.Fprintf(stdout, "HINT: %d requests were cut to the %d-token context; --seq %d scores them whole where the model has the positions (%d)\n",
+			last.Truncated, last.Context, last.Longest, cfg.MaxPositionEmbeddings)
+	}
+	if !record {
+		return nil
+	}
+	replaced, err := lab.RecordEvals(runDir, recs)
+	if err != nil {
+		if ie := (*lab.InputError)(nil); errors.As(err, &ie) {
+			return inputError{err}
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "\nrecorded %d scores of %d models (steps %d to %d) in %s, why %q (made after the run: %s)",
+		len(recs), len(models), models[0].Step, models[len(models)-1].Step, filepath.Join(runDir, lab.EvalsFile), olmes.WhyRecorded, settings)
+	if replaced > 0 {
+		fmt.Fprintf(stdout, "; they replace %d an earlier --record wrote", replaced)
+	}
+	fmt.Fprintf(stdout, "\nolmolab snr RUN RUN… compares runs on them; the noise is over each run's last --last checkpoints, so keep them (checkpoint.keep)\n")
 	return nil
 }
 

@@ -821,3 +821,144 @@ func TestEvalSeqDefault(t *testing.T) {
 		})
 	}
 }
+
+// TestEvalRecordSNR: tasks scored after the fact over every kept checkpoint
+// of a few runs (eval --record) feed snr, which lists them; snr rejected
+// eval's output and eval wrote nothing to a run. The records say they were
+// made after the run, with which settings; a rerun replaces them; a task the
+// run evaluated itself and a run a live process holds are refused, the
+// run's evals.jsonl left as it was.
+func TestEvalRecordSNR(t *testing.T) {
+	runs := t.TempDir()
+	var out, errb bytes.Buffer
+	for _, r := range []string{"a", "b", "c"} {
+		if code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", r, "--set", "seed=" + fmt.Sprint(len(r)+int(r[0])),
+			"--set", "checkpoint.keep=5", "--set", "eval.tasks=[arith]", "--set", "eval.limit=5"}, &out, &errb); code != 0 {
+			t.Fatalf("batch %s: exit %d: %s", r, code, errb.String())
+		}
+	}
+	tasks := "fact_cloze"
+	olmesData := filepath.Join("..", "shared", "data", "olmes")
+	if _, err := os.Stat(olmesData); err == nil {
+		tasks += ",arc_easy" // an OLMES benchmark, on the split the data has
+	}
+	record := func(r string, extra ...string) (string, string, int) {
+		var out, errb bytes.Buffer
+		code := run(append([]string{"eval", "--model", filepath.Join(runs, r), "--record", "--tasks", tasks, "--limit", "6", "--split", "validation", "--data", olmesData}, extra...), &out, &errb)
+		return out.String(), errb.String(), code
+	}
+	snrTable := func() (string, olmes.SNRTable) {
+		js := filepath.Join(t.TempDir(), "snr.json")
+		var out, errb bytes.Buffer
+		if code := run([]string{"snr", runs, "--last", "3", "--json", js}, &out, &errb); code != 0 {
+			t.Fatalf("snr: exit %d: %s", code, errb.String())
+		}
+		var tab olmes.SNRTable
+		b, _ := os.ReadFile(js)
+		if err := json.Unmarshal(b, &tab); err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), tab
+	}
+	if s, _ := snrTable(); strings.Contains(s, "fact_cloze") {
+		t.Fatalf("fact_cloze before it was recorded:\n%s", s)
+	}
+	for _, r := range []string{"a", "b", "c"} {
+		o, e, code := record(r)
+		if code != 0 {
+			t.Fatalf("eval --record %s: exit %d: %s", r, code, e)
+		}
+		if !strings.Contains(o, "recorded ") || !strings.Contains(o, filepath.Join(runs, r, "evals.jsonl")) {
+			t.Errorf("eval --record %s does not say where it recorded:\n%s", r, o)
+		}
+	}
+	recs, err := olmes.ReadEvalRecords(filepath.Join(runs, "a", "evals.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := map[int]bool{}
+	final := map[string]float64{} // a's last checkpoint's score, per task
+	n := 0
+	for _, r := range recs {
+		if r.Task == "arith" {
+			if r.Recorded() {
+				t.Errorf("the run's own arith record is marked recorded: %+v", r)
+			}
+			continue
+		}
+		n++
+		steps[r.Step] = true
+		if !r.Recorded() || r.Run != "a" || !strings.HasPrefix(r.Settings, fmt.Sprintf("checkpoints/step-%d: context 32, limit 6", r.Step)) || r.Time.IsZero() {
+			t.Errorf("record %+v: want why %q, run a, and the checkpoint and settings it was scored with", r, olmes.WhyRecorded)
+		}
+		if r.Step == 10 && r.Metric == olmes.MetricAccRaw {
+			final[r.Task] = r.Value
+		}
+	}
+	if len(steps) != 3 || !steps[4] || !steps[8] || !steps[10] {
+		t.Errorf("recorded at steps %v, want every kept checkpoint: 4, 8, 10", steps)
+	}
+	s, tab := snrTable()
+	if !strings.Contains(s, "scored after the runs (olmolab eval --record") || !slices.Contains(tab.Recorded, "fact_cloze") {
+		t.Errorf("snr does not say which tasks were scored after the runs (%v):\n%s", tab.Recorded, s)
+	}
+	found := false
+	for _, r := range tab.Rows {
+		if r.Task == "fact_cloze" && r.Metric == olmes.MetricAccRaw {
+			found = true
+			if r.Runs != 3 || r.LastN != 3 {
+				t.Errorf("fact_cloze row over %d runs and %d checkpoints, want 3 and 3", r.Runs, r.LastN)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("snr lists no fact_cloze row:\n%s", s)
+	}
+	if strings.Contains(tasks, "arc_easy") && !slices.Contains(tab.Recorded, "arc_easy") {
+		t.Errorf("snr lists no recorded arc_easy:\n%s", s)
+	}
+	// a rerun replaces; it does not add
+	o, e, code := record("a", "--checkpoints", "last:2")
+	if code != 0 || !strings.Contains(o, fmt.Sprintf("they replace %d an earlier --record wrote", n)) {
+		t.Errorf("rerun: exit %d: %s\n%s", code, e, o)
+	}
+	recs2, _ := olmes.ReadEvalRecords(filepath.Join(runs, "a", "evals.jsonl"))
+	if got, want := len(recs2), len(recs)-n/3; got != want {
+		t.Errorf("after a rerun over the last 2 checkpoints: %d records, want %d", got, want)
+	}
+	for _, r := range recs2 {
+		if r.Step == 10 && r.Metric == olmes.MetricAccRaw && r.Recorded() && r.Value != final[r.Task] {
+			t.Errorf("%s at step 10: %v, the first recording %v", r.Task, r.Value, final[r.Task])
+		}
+	}
+	// refusals leave the file as it was
+	path := filepath.Join(runs, "b", "evals.jsonl")
+	before, _ := os.ReadFile(path)
+	if err := lab.WriteLock(filepath.Join(runs, "b"), os.Getpid(), lab.LockHeadless); err != nil {
+		t.Fatal(err)
+	}
+	if _, e, code := record("b"); code == 0 || !strings.Contains(e, "eval --record: "+filepath.Join(runs, "b")+" is held by pid") {
+		t.Errorf("a run a live process holds: exit %d: %s", code, e)
+	}
+	lab.RemoveLock(filepath.Join(runs, "b"), os.Getpid())
+	tasks = "arith"
+	if _, e, code := record("b"); code != 2 || !strings.Contains(e, path+":1: the run evaluated arith") {
+		t.Errorf("a task the run evaluated: exit %d: %s", code, e)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+		t.Error("a refused --record changed evals.jsonl")
+	}
+	for _, c := range []struct{ args, err string }{
+		{"--checkpoints last:0", `--checkpoints "last:0": want all or last:N with N at least 1`},
+		{"--checkpoints some", `--checkpoints "some": want all or last:N`},
+		{"--json x.json", "--json writes one model's results"},
+	} {
+		if _, e, code := record("b", strings.Fields(c.args)...); code != 2 || !strings.Contains(e, c.err) {
+			t.Errorf("%s: exit %d: %s", c.args, code, e)
+		}
+	}
+	var eb bytes.Buffer
+	if code := run([]string{"eval", "--model", filepath.Join(runs, "b", "checkpoints", "step-10"), "--record"}, &out, &eb); code != 2 || !strings.Contains(eb.String(), "is not a run directory") {
+		t.Errorf("--record of a checkpoint: exit %d: %s", code, eb.String())
+	}
+}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/olmolab/olmolab/lab/data"
 	"github.com/olmolab/olmolab/lab/data/world"
+	"github.com/olmolab/olmolab/lab/olmes"
 	"github.com/olmolab/olmolab/model"
 )
 
@@ -1256,7 +1257,8 @@ func evaluatedAt(path, run string, step int64) (why string, scores []EvalScore, 
 	}
 	for line := range bytes.Lines(b) {
 		var rec EvalRecord
-		if json.Unmarshal(line, &rec) != nil || rec.Run != run || rec.Step != step {
+		// scores recorded after the run (olmolab eval --record) are not its own evaluation of the step
+		if json.Unmarshal(line, &rec) != nil || rec.Run != run || rec.Step != step || rec.Why == olmes.WhyRecorded {
 			continue
 		}
 		if !ok || rec.Why != why { // a run written before one evaluation per step may hold two sets

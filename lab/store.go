@@ -1044,6 +1044,7 @@ const soupGoesOn = " goes on from step "
 const (
 	LockTUI      = "tui"      // trained inside an interactive olmolab session
 	LockHeadless = "headless" // olmolab --batch, started by hand or by a session that detached the run
+	LockEval     = "eval"     // olmolab eval --record, while it writes the run's evals.jsonl (RecordEvals)
 )
 
 // A lock's heartbeat is its file's mtime, which the process holding it
@@ -1259,6 +1260,9 @@ func refuseLive(dir string, pid int) error {
 	if l.Remote() {
 		return fmt.Errorf("%s: the run is being trained on another host by %s; HINT: stop it on %s first (Ctrl-C checkpoints); if that node is dead, its lock is replaced once the heartbeat is %s old",
 			dir, l.Holder(), l.Host, lockStaleAfter)
+	}
+	if l.Mode == LockEval {
+		return fmt.Errorf("%s: olmolab eval --record is writing the run's scores into its %s (%s); HINT: try again in a moment", dir, EvalsFile, l.Holder())
 	}
 	return fmt.Errorf("%s: the run is being trained by %s; HINT: stop that process first (Ctrl-C checkpoints), or open olmolab and take the run over with t",
 		dir, l.Holder())

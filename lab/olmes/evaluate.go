@@ -284,8 +284,20 @@ type EvalRecord struct {
 	Primary     bool        `json:"primary,omitempty"` // Metric is the task's primary metric
 	Group       string      `json:"group,omitempty"`   // "olmes", "development", "unseen"
 	Tag         string      `json:"tag,omitempty"`     // free label of what was evaluated, selected by SNROptions.Tag
-	Time        time.Time   `json:"time,omitzero"`
+	// Settings, on a record made after the run (Why WhyRecorded), say how it was scored: the checkpoint, the
+	// context, limit, split, formulation, tokenizer and backend.
+	Settings string    `json:"settings,omitempty"`
+	Time     time.Time `json:"time,omitzero"`
 }
+
+// WhyRecorded is the why of the records olmolab eval --record writes into a run's evals.jsonl: scores of the run's
+// kept checkpoints made after the run (or while it was stopped), not by it. They are untagged, so SNR takes
+// them as the run's series of their tasks; a run's own evaluations (resume, the lab's latest evaluation) leave
+// them out.
+const WhyRecorded = "eval --record"
+
+// Recorded says whether the record was made after the run by olmolab eval --record.
+func (r EvalRecord) Recorded() bool { return r.Why == WhyRecorded }
 
 // Records turns results into evals.jsonl records for a run at a step, one per task, formulation and metric
 // (subtask means are kept in the JSON results, not here). NaN and infinite values are left out.

@@ -302,6 +302,8 @@ func fastEvalRecord(line []byte, r *EvalRecord, intern map[string]string) bool {
 			r.Group = name(v)
 		case "tag":
 			r.Tag = name(v)
+		case "settings":
+			r.Settings = name(v)
 		case "time":
 			if len(v) < 2 || v[0] != '"' {
 				ok = false
@@ -520,6 +522,7 @@ func LoadRunEvalTails(lastN int, tag string, paths ...string) ([]RunEvals, error
 				ru.series[k] = st
 			}
 			ordered = st.add(r.Step, r.Value, lastN) && ordered
+			st.recorded = st.recorded || r.Recorded()
 		})
 		if err != nil {
 			return err
@@ -559,6 +562,8 @@ func LoadRunEvalTails(lastN int, tag string, paths ...string) ([]RunEvals, error
 // trailing means (TrailingMean over the whole series).
 type seriesTail struct {
 	xs, avg []float64
+	// recorded: scores made after the run (olmolab eval --record, EvalRecord.Recorded), not by it
+	recorded bool
 }
 
 // alignedAs returns m floats placed as the last m of a fresh slice of n
@@ -577,6 +582,14 @@ func fullTails(recs []EvalRecord, lastN int, tag string) map[seriesKey]seriesTai
 		m := min(len(xs), lastN)
 		out[k] = seriesTail{xs: xs[len(xs)-m:], avg: TrailingMean(xs, lastN)[len(xs)-m:]}
 	}
+	for _, r := range recs {
+		if r.Tag == tag && r.Recorded() {
+			k := seriesKey{r.Task, r.Formulation, r.Split, r.Metric}
+			t := out[k]
+			t.recorded = true
+			out[k] = t
+		}
+	}
 	return out
 }
 
@@ -587,6 +600,7 @@ type tailState struct {
 	n        int // steps so far
 	steps    []int
 	xs, sums []float64
+	recorded bool // some of its records were made after the run (EvalRecord.Recorded)
 }
 
 // add takes the score x at step; a repeated last step replaces its score (the
@@ -622,7 +636,7 @@ func (t *tailState) add(step int, x float64, lastN int) bool {
 func (t *tailState) tail(lastN int) seriesTail {
 	m := min(len(t.xs), lastN)
 	k := len(t.xs) - m
-	out := seriesTail{xs: alignedAs(m, t.n), avg: alignedAs(m, t.n)}
+	out := seriesTail{xs: alignedAs(m, t.n), avg: alignedAs(m, t.n), recorded: t.recorded}
 	copy(out.xs, t.xs[k:])
 	for j := range m {
 		i := t.n - m + j // the step's index in the whole series
@@ -714,6 +728,9 @@ type SNRTable struct {
 	// between runs, or changed within one): each split is a measurement of its own, a row of its own where every
 	// run has it, with decision accuracy where every target has it too.
 	MixedSplits []MixedSplit `json:"mixed_splits,omitempty"`
+	// Recorded are the tasks whose rows hold scores made after the runs by olmolab eval --record (of each
+	// run's kept checkpoints), not by the runs' own evaluations in training.
+	Recorded []string `json:"recorded,omitempty"`
 }
 
 // MixedSplit is a task scored on several splits: which runs have scores on which split.
@@ -758,7 +775,18 @@ func (t SNRTable) DescribeSplits() string {
 		parts = append(parts, m.Task+" on "+strings.Join(on, " and "))
 	}
 	return "different splits: " + strings.Join(parts, "; ") +
-		": scores on different splits are different measurements, so each split is a row of its own, listed only where every run has it; HINT: give the runs the same eval.split (olmolab eval RUN --split scores a run's checkpoints again)"
+		": scores on different splits are different measurements, so each split is a row of its own, listed only where every run has it; HINT: give the runs the same eval.split, or score the runs' kept checkpoints on one split afterwards (olmolab eval --model RUN --record --split S records them in the run's evals.jsonl; a split the run evaluated itself is refused)"
+}
+
+// DescribeRecorded says which tasks' scores were made after the runs by
+// olmolab eval --record, "" when none. Printed tables say it under
+// DescribeSplits.
+func (t SNRTable) DescribeRecorded() string {
+	if len(t.Recorded) == 0 {
+		return ""
+	}
+	return "scored after the runs (olmolab eval --record, of each run's kept checkpoints; evals.jsonl's settings say how): " + strings.Join(t.Recorded, ", ") +
+		"; their final scores are each run's last checkpoint's, their noise over its last checkpoints"
 }
 
 // Describe says in words how signal and noise were measured; every printed table starts with it.
@@ -941,6 +969,14 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 			lastN = append(lastN, xs[len(xs)-n:])
 			avgLastN = append(avgLastN, sm[len(sm)-n:])
 		}
+		for i, s := range series {
+			if s[k].recorded || finalOf[i] != nil && finalOf[i][k].recorded {
+				if name := t.TaskName(SNRRow{Task: k.task, Split: k.split}); !slices.Contains(t.Recorded, name) {
+					t.Recorded = append(t.Recorded, name)
+				}
+				break
+			}
+		}
 		row := SNRRow{Task: k.task, Formulation: k.form, Split: k.split, Metric: k.metric, Runs: len(series), LastN: n,
 			Mean: stat.Mean(finals, nil)}
 		sigScores, avgSigScores := finals, avgFinals
@@ -974,6 +1010,7 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 		}
 		t.Rows = append(t.Rows, row)
 	}
+	sort.Strings(t.Recorded)
 	sort.SliceStable(t.Rows, func(i, j int) bool {
 		a, b := t.Rows[i], t.Rows[j]
 		an, bn := math.IsNaN(a.SNR), math.IsNaN(b.SNR)
@@ -1039,7 +1076,10 @@ func (t SNRTable) WriteTable(w io.Writer) error {
 	if _, err := fmt.Fprintf(w, "%s\n%s\n", t.Describe(), t.DescribeFinals()); err != nil {
 		return err
 	}
-	if d := t.DescribeSplits(); d != "" {
+	for _, d := range []string{t.DescribeSplits(), t.DescribeRecorded()} {
+		if d == "" {
+			continue
+		}
 		if _, err := fmt.Fprintln(w, d); err != nil {
 			return err
 		}

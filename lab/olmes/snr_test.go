@@ -219,6 +219,10 @@ func TestSNRSplits(t *testing.T) {
 	if d := tab.DescribeSplits(); !strings.Contains(d, "arc_easy on test (big-a, big-b, big-c) and validation (a, b, c)") {
 		t.Errorf("targets on another split: %q", d)
 	}
+	// the hint names the command that scores a run's checkpoints on another split and records them
+	if d := tab.DescribeSplits(); !strings.Contains(d, "olmolab eval --model RUN --record --split S") {
+		t.Errorf("the hint does not say how to score the runs on one split: %q", d)
+	}
 	// the same runs all on one split: no note, rows named as before
 	runs := build()
 	runs[1].Records = runs[1].Records[:6] // b's validation scores only
@@ -716,6 +720,8 @@ func TestFastEvalRecord(t *testing.T) {
 		`{"run":"r/soup","step":1,"tokens":2,"task":"val/web","formulation":"lm","metric":"ce_loss","value":3.5e-1,"group":"development","tag":"x","time":"2026-11-01T01:00:00+01:00"}`,
 		`{"run":"r","step":1,"task":"arith","metric":"acc_raw","value":1,"primary":false}`,
 		`{"run":"r","step":250,"tokens":9,"phase":"stable","why":"interval","task":"arc_easy","formulation":"rc","split":"validation","metric":"acc_per_char","value":0.5,"primary":true,"time":"2026-11-01T00:50:00Z"}`,
+		// a score recorded after the run by olmolab eval --record
+		`{"run":"r","step":250,"tokens":9,"phase":"anneal","why":"eval --record","task":"mmlu","formulation":"rc","split":"test","metric":"acc_raw","value":0.25,"group":"olmes","settings":"checkpoints/step-250: context 2048, limit 5, OLMES's split, rc, tokenizer dolma2, backend cpu","time":"2026-11-01T00:50:00Z"}`,
 	} {
 		var got, want EvalRecord
 		if !fastEvalRecord([]byte(line), &got, map[string]string{}) {

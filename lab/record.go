@@ -1,0 +1,191 @@
+package lab
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/olmolab/olmolab/lab/olmes"
+	"github.com/olmolab/olmolab/model"
+)
+
+// KeptCheckpoint is one of a run's complete checkpoints, with what its
+// state.json says of it.
+type KeptCheckpoint struct {
+	Dir    string
+	Run    string // the run's name in its evals.jsonl records
+	Step   int64
+	Tokens int64
+	Phase  string
+}
+
+// KeptCheckpoints lists runDir's complete checkpoints, oldest first, each
+// with its state.json's run, step, tokens and phase. A state.json that does
+// not read is an *InputError naming it.
+func KeptCheckpoints(runDir string) ([]KeptCheckpoint, error) {
+	steps, err := listCheckpoints(runDir)
+	if err != nil || len(steps) == 0 {
+		return nil, &InputError{fmt.Errorf("%s: no checkpoints (%s/step-N); HINT: a run keeps its last checkpoint.keep checkpoints", runDir, CkptDir)}
+	}
+	var out []KeptCheckpoint
+	for _, s := range steps {
+		dir := filepath.Join(runDir, CkptDir, checkpointName(s))
+		path := filepath.Join(dir, StateFile)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, &InputError{err}
+		}
+		var st CheckpointState
+		if err := json.Unmarshal(b, &st); err != nil {
+			return nil, &InputError{fmt.Errorf("%s: %w", path, err)}
+		}
+		if err := st.check(filepath.Base(dir)); err != nil {
+			return nil, &InputError{fmt.Errorf("%s: %w", path, err)}
+		}
+		run := st.Run
+		if run == "" {
+			run = filepath.Base(filepath.Clean(runDir))
+		}
+		out = append(out, KeptCheckpoint{Dir: dir, Run: run, Step: st.Step, Tokens: st.Tokens, Phase: st.Phase})
+	}
+	return out, nil
+}
+
+// recordKey is a series of records as SNR keeps them apart, for one run (or
+// sub-run): task, formulation and split. Every metric and step of it is one
+// set of scores.
+func recordKey(r *olmes.EvalRecord) string {
+	return r.Run + "\x00" + r.Task + "\x00" + r.Formulation.String() + "\x00" + r.Split
+}
+
+// CheckRecordable refuses recs (scores made after the run, olmes.WhyRecorded)
+// when the run in runDir evaluated one of their tasks, formulations and
+// splits itself: SNR reads a task's records as one series per run, and
+// in-training scores and scores made afterwards with other settings would
+// read as one. The error names the file, the record's line and its fields.
+func CheckRecordable(runDir string, recs []olmes.EvalRecord) error {
+	keys := map[string]bool{}
+	for i := range recs {
+		keys[recordKey(&recs[i])] = true
+	}
+	path := filepath.Join(runDir, EvalsFile)
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 256<<10)
+	var buf []byte
+	names := map[string]string{}
+	for n := 1; ; n++ {
+		line, err := readLine(r, &buf)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var rec olmes.EvalRecord
+		if olmes.DecodeEvalRecord(line, &rec, names) != nil || rec.Recorded() || !keys[recordKey(&rec)] {
+			continue
+		}
+		split := ""
+		if rec.Split != "" {
+			split = ", split " + rec.Split
+		}
+		return &InputError{fmt.Errorf("%s:%d: the run evaluated %s (run %q, formulation %s%s) itself (why %q, step %d): scores of it recorded now would join the run's own series of it, which SNR reads as one; HINT: leave %s out of --tasks (its scores are in %s already), or score it on another --split or formulation",
+			path, n, rec.Task, rec.Run, rec.Formulation, split, rec.Why, rec.Step, rec.Task, EvalsFile)}
+	}
+}
+
+// RecordEvals writes recs, scores of the run's checkpoints made after the
+// run (Why olmes.WhyRecorded), into runDir's evals.jsonl, where olmolab snr
+// and the lab read the run's evaluations. The records of a task,
+// formulation and split that an earlier recording made (of the same run or
+// sub-run) are replaced, every step of them: one series is one set of
+// settings, and a rerun does not count a checkpoint twice. It returns how
+// many were replaced. Scores of a task the run evaluated itself are refused
+// (CheckRecordable).
+//
+// The run lock (LockEval) is held while the file is rewritten: a live
+// process that trains the run refuses, as the run appends to the file, and
+// a resume waits for no one but is refused while the lock is held. The file
+// is replaced whole (model.WriteFileAtomicFunc): a failure leaves it as it
+// was. A torn last line (a killed run's) that does not read is left out, as
+// a resume leaves it out.
+func RecordEvals(runDir string, recs []olmes.EvalRecord) (replaced int, err error) {
+	for i := range recs {
+		if !recs[i].Recorded() {
+			return 0, fmt.Errorf("RecordEvals: record %d (%s at step %d) is not marked why %q", i, recs[i].Task, recs[i].Step, olmes.WhyRecorded)
+		}
+	}
+	if err := acquireLock(runDir, LockEval); err != nil {
+		return 0, err
+	}
+	defer RemoveLock(runDir, os.Getpid())
+	if err := CheckRecordable(runDir, recs); err != nil {
+		return 0, err
+	}
+	keys := map[string]bool{}
+	for i := range recs {
+		keys[recordKey(&recs[i])] = true
+	}
+	path := filepath.Join(runDir, EvalsFile)
+	in, err := os.Open(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return 0, err
+	}
+	if in != nil {
+		defer in.Close()
+	}
+	err = model.WriteFileAtomicFunc(path, func(out io.Writer) error {
+		w := bufio.NewWriterSize(out, 256<<10)
+		if in != nil {
+			r := bufio.NewReaderSize(in, 256<<10)
+			var buf []byte
+			names := map[string]string{}
+			for {
+				line, err := readLine(r, &buf)
+				if err != nil && err != io.EOF {
+					return err
+				}
+				if len(line) == 0 {
+					break
+				}
+				var rec olmes.EvalRecord
+				ok := olmes.DecodeEvalRecord(line, &rec, names) == nil
+				switch {
+				case ok && rec.Recorded() && keys[recordKey(&rec)]:
+					replaced++
+					continue
+				case err == io.EOF && !ok: // torn
+					continue
+				}
+				if _, err := w.Write(line); err != nil {
+					return err
+				}
+				if err == io.EOF { // a last line without its newline
+					if err := w.WriteByte('\n'); err != nil {
+						return err
+					}
+					break
+				}
+			}
+		}
+		if err := olmes.AppendEvalRecords(w, recs); err != nil {
+			return err
+		}
+		return w.Flush()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return replaced, nil
+}

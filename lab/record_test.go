@@ -1,0 +1,118 @@
+package lab
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/olmolab/olmolab/lab/olmes"
+)
+
+// recorded is a score made after the run (olmolab eval --record).
+func recorded(run, task string, step int, v float64) olmes.EvalRecord {
+	r := olmes.EvalRecord{Run: run, Step: step, Task: task, Formulation: olmes.RC, Metric: "acc_raw", Value: v,
+		Why: olmes.WhyRecorded, Settings: "checkpoints/step-1: context 32"}
+	if task == "arc_easy" {
+		r.Split = "validation" // an OLMES benchmark's; the built-in tasks have none
+	}
+	return r
+}
+
+// TestRecordEvals: scores recorded after the run go into its evals.jsonl
+// beside its own; a second recording of a task replaces the first's records
+// of it (every step), not adding to them; a task the run evaluated itself
+// is refused, naming the file, line and fields; a live process holding the
+// run refuses. A refusal leaves the file as it was, and the lock is gone
+// after a recording.
+func TestRecordEvals(t *testing.T) {
+	own := `{"run":"r","step":2,"tokens":64,"phase":"stage1","why":"interval","task":"arith","formulation":"rc","metric":"acc_raw","value":0.5,"time":"2026-11-01T00:00:00Z"}` + "\n"
+	for _, c := range []struct {
+		name     string
+		before   string // evals.jsonl (without own's line)
+		lock     bool   // a live process (this test's parent) holds the run
+		recs     []olmes.EvalRecord
+		err      string // in the error; "" none
+		replaced int
+		want     []int // steps of arc_easy's records after, in order
+	}{
+		{"first recording", "", false, []olmes.EvalRecord{recorded("r", "arc_easy", 1, 0.2), recorded("r", "arc_easy", 2, 0.3)}, "", 0, []int{1, 2}},
+		{"again: replaced", "", false, nil, "", 0, nil}, // filled in below
+		{"a task the run evaluated", "", false, []olmes.EvalRecord{recorded("r", "arith", 2, 0.1)}, "evals.jsonl:1: the run evaluated arith (run \"r\", formulation rc) itself", 0, nil},
+		{"a live process", "", true, []olmes.EvalRecord{recorded("r", "arc_easy", 2, 0.3)}, "the run is being trained by pid", 0, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, EvalsFile)
+			if c.name == "again: replaced" {
+				if _, err := RecordEvals(dir, []olmes.EvalRecord{recorded("r", "arc_easy", 1, 0.2), recorded("r", "arc_easy", 2, 0.3)}); err != nil {
+					t.Fatal(err)
+				}
+				b, _ := os.ReadFile(path)
+				c.before = string(b)
+				c.recs = []olmes.EvalRecord{recorded("r", "arc_easy", 2, 0.4), recorded("r", "arc_easy", 3, 0.5)}
+				c.replaced, c.want = 2, []int{2, 3}
+			}
+			if err := os.WriteFile(path, []byte(own+c.before), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if c.lock {
+				if err := WriteLock(dir, os.Getppid(), LockHeadless); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before, _ := os.ReadFile(path)
+			n, err := RecordEvals(dir, c.recs)
+			after, _ := os.ReadFile(path)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("error %v, want one saying %q", err, c.err)
+				}
+				if string(after) != string(before) {
+					t.Errorf("refused, but the file changed:\n%s", after)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != c.replaced {
+				t.Errorf("replaced %d, want %d", n, c.replaced)
+			}
+			if _, ok := ReadLock(dir); ok {
+				t.Error("the lock is left behind")
+			}
+			recs, err := olmes.ReadEvalRecords(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var steps []int
+			for _, r := range recs {
+				if r.Task == "arc_easy" {
+					steps = append(steps, r.Step)
+					if !r.Recorded() || r.Settings == "" {
+						t.Errorf("record %+v: not marked as recorded after the run, with its settings", r)
+					}
+				}
+			}
+			if !strings.HasPrefix(string(after), own) || !slices.Equal(steps, c.want) {
+				t.Errorf("arc_easy at steps %v, want %v; file:\n%s", steps, c.want, after)
+			}
+		})
+	}
+}
+
+// TestEvaluatedAtIgnoresRecorded: a resumed run asks whether its checkpoint's
+// step was evaluated already; scores recorded there after the fact (olmolab
+// eval --record) are not its own evaluation, which it would then skip.
+func TestEvaluatedAtIgnoresRecorded(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, EvalsFile)
+	if _, err := RecordEvals(dir, []olmes.EvalRecord{recorded("r", "arc_easy", 4, 0.2)}); err != nil {
+		t.Fatal(err)
+	}
+	if why, _, ok := evaluatedAt(path, "r", 4); ok {
+		t.Errorf("step 4 reads as evaluated by the run (%q); only eval --record scored it", why)
+	}
+}
