@@ -22,14 +22,21 @@ type evalRow struct {
 // evalData is what the evaluation view shows: the latest scores of one run
 // and the signal-to-noise table across runs.
 type evalData struct {
-	Run        string
-	Step       int64
-	Why        string
-	Rows       []evalRow
-	Metrics    []string // columns present, in olmes's order
-	SNR        *olmes.SNRTable
-	SNRRuns    []string
-	SNRMessage string
+	Run     string
+	Step    int64
+	Why     string
+	Rows    []evalRow
+	Metrics []string // columns present, in olmes's order
+	// Recorded are the scores olmolab eval --record made of the run's
+	// checkpoints after the run (olmes.WhyRecorded): each task's at its
+	// latest step, RecordedSteps (the lowest and highest of them); they are
+	// not the run's own latest evaluation
+	Recorded        []evalRow
+	RecordedMetrics []string
+	RecordedSteps   [2]int64
+	SNR             *olmes.SNRTable
+	SNRRuns         []string
+	SNRMessage      string
 }
 
 // metricShort names the metric columns compactly; the log-likelihood sums
@@ -58,12 +65,24 @@ func metricColumn(metric string) string {
 // of records; it was read whole and every record kept. A line that does not
 // read is skipped.
 func readEvalRecords(dir string, soupFinal bool) []olmes.EvalRecord {
+	own, _ := readEvals(dir, soupFinal)
+	return own
+}
+
+// readEvals is readEvalRecords and, in the same pass, the records made
+// after the run by olmolab eval --record (olmes.WhyRecorded): of each task,
+// formulation and split, those of its latest step. They are left out of the
+// run's own latest evaluation, which they would otherwise replace (they
+// are appended last).
+func readEvals(dir string, soupFinal bool) (own, recorded []olmes.EvalRecord) {
 	lr, err := openLines(filepath.Join(dir, lab.EvalsFile), 0)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	defer lr.close()
 	var out []olmes.EvalRecord
+	rec := map[string][]olmes.EvalRecord{} // task, formulation, split: its latest step's
+	var recKeys []string
 	names := map[string]string{}
 	for line := lr.next(); line != nil; line = lr.next() {
 		var r olmes.EvalRecord
@@ -73,12 +92,29 @@ func readEvalRecords(dir string, soupFinal bool) []olmes.EvalRecord {
 		if !ownRecord(r.Run, soupFinal) {
 			continue
 		}
+		if r.Recorded() {
+			k := r.Task + "\x00" + r.Formulation.String() + "\x00" + r.Split
+			switch rs := rec[k]; {
+			case rs == nil:
+				recKeys = append(recKeys, k)
+				rec[k] = []olmes.EvalRecord{r}
+			case r.Step > rs[0].Step || r.Step == rs[0].Step && r.Run != rs[0].Run:
+				// a later step, or the soup that ended the run ("<run>/soup"), its final model
+				rec[k] = []olmes.EvalRecord{r}
+			case r.Step == rs[0].Step:
+				rec[k] = append(rs, r)
+			}
+			continue
+		}
 		if len(out) > 0 && (r.Step != out[0].Step || r.Why != out[0].Why) {
 			out = out[:0]
 		}
 		out = append(out, r)
 	}
-	return out
+	for _, k := range recKeys {
+		recorded = append(recorded, rec[k]...)
+	}
+	return out, recorded
 }
 
 // ownRecord says whether an evals.jsonl record is the run's own: soups and
@@ -104,7 +140,7 @@ func endedWithSoup(dir string) bool {
 func latestEval(run string, recs []olmes.EvalRecord, soupFinal bool) (rows []evalRow, metrics []string, step int64, why string) {
 	var own []olmes.EvalRecord
 	for _, r := range recs {
-		if ownRecord(r.Run, soupFinal) {
+		if ownRecord(r.Run, soupFinal) && !r.Recorded() {
 			own = append(own, r)
 		}
 	}
@@ -113,14 +149,22 @@ func latestEval(run string, recs []olmes.EvalRecord, soupFinal bool) (rows []eva
 	}
 	last := own[len(own)-1]
 	step, why = int64(last.Step), last.Why
+	i := len(own) - 1
+	for i > 0 && int64(own[i-1].Step) == step && own[i-1].Why == why {
+		i--
+	}
+	rows, metrics = evalRows(own[i:])
+	return rows, metrics, step, why
+}
+
+// evalRows makes the rows of a set of records, a row per task, formulation
+// and split; of a metric recorded twice, the later record counts.
+func evalRows(recs []olmes.EvalRecord) (rows []evalRow, metrics []string) {
 	byKey := map[string]*evalRow{}
 	var order []string
 	seenMetric := map[string]bool{}
-	for i := len(own) - 1; i >= 0; i-- {
-		r := own[i]
-		if int64(r.Step) != step || r.Why != why {
-			break
-		}
+	for i := len(recs) - 1; i >= 0; i-- {
+		r := recs[i]
 		form := r.Formulation.String()
 		k := r.Task + "\x00" + form + "\x00" + r.Split
 		row := byKey[k]
@@ -147,7 +191,7 @@ func latestEval(run string, recs []olmes.EvalRecord, soupFinal bool) (rows []eva
 			metrics = append(metrics, m)
 		}
 	}
-	return rows, metrics, step, why
+	return rows, metrics
 }
 
 // loadEvalData reads the latest evaluation of run (in dir) and the SNR table
@@ -156,7 +200,15 @@ func loadEvalData(run, dir string, primary map[string]string, runDirs []string) 
 	d := &evalData{Run: run}
 	if dir != "" {
 		soupFinal := endedWithSoup(dir)
-		d.Rows, d.Metrics, d.Step, d.Why = latestEval(run, readEvalRecords(dir, soupFinal), soupFinal)
+		own, recorded := readEvals(dir, soupFinal)
+		d.Rows, d.Metrics, d.Step, d.Why = latestEval(run, own, soupFinal)
+		if len(recorded) > 0 {
+			d.Recorded, d.RecordedMetrics = evalRows(recorded)
+			d.RecordedSteps = [2]int64{int64(recorded[0].Step), int64(recorded[0].Step)}
+			for _, r := range recorded {
+				d.RecordedSteps[0], d.RecordedSteps[1] = min(d.RecordedSteps[0], int64(r.Step)), max(d.RecordedSteps[1], int64(r.Step))
+			}
+		}
 		// evals.jsonl does not say which metric is a task's primary one; the
 		// run's eval events do
 		for i := range d.Rows {

@@ -25,6 +25,7 @@ func (m *Model) viewEvals(w, h int) []string {
 	} else if len(e.Rows) == 0 {
 		why := "no evaluations recorded yet"
 		out = append(out, t.Heading.Render(" latest scores · "+e.Run), t.Faint.Render("  "+why))
+		out = append(out, m.recordedTable(e, w)...)
 	} else {
 		split, rows := bySplit(e.Rows, func(r *evalRow) (string, *string) { return r.Split, &r.Task })
 		head := fmt.Sprintf("  step %d (%s%s)", e.Step, e.Why, split)
@@ -50,6 +51,7 @@ func (m *Model) viewEvals(w, h int) []string {
 			}
 		}
 		tables = append(tables, m.evalTable(vals, valMetrics, "validation loss", w)...)
+		tables = append(tables, m.recordedTable(e, w)...)
 		// on a short window the tables leave the signal-to-noise table its
 		// heading, column header, three rows and note (at 60×16 it was
 		// pushed off the screen): they lose their last lines instead, and
@@ -121,6 +123,10 @@ func (m *Model) viewEvals(w, h int) []string {
 	if splits != "" {
 		room--
 	}
+	recorded := e.SNR.DescribeRecorded() // which tasks eval --record scored after the runs
+	if recorded != "" {
+		room--
+	}
 	m.evalScroll = min(m.evalScroll, max(len(rows)-room, 0))
 	for i := m.evalScroll; i < len(rows) && i < m.evalScroll+room; i++ {
 		r := rows[i]
@@ -146,12 +152,30 @@ func (m *Model) viewEvals(w, h int) []string {
 	if splits != "" {
 		out = append(out, t.Warning.Render(truncate("  "+splits, w)))
 	}
+	if recorded != "" {
+		out = append(out, t.Faint.Render(truncate("  "+recorded, w)))
+	}
 	desc := e.SNR.Describe()
 	if len(e.SNR.SoupFinals) > 0 { // as olmolab snr says under its table (olmes.SNRTable.DescribeFinals)
 		desc = "final scores of " + strings.Join(e.SNR.SoupFinals, ", ") + ": the soup each ended with; " + desc
 	}
 	out = append(out, t.Faint.Render(truncate("  "+desc, w-lenRunes(more)-1)+more))
 	return out
+}
+
+// recordedTable shows the scores olmolab eval --record made of the run's
+// checkpoints after the run, each task's at its latest step, under a line
+// that says so: they are not the run's own evaluation.
+func (m *Model) recordedTable(e *evalData, w int) []string {
+	if len(e.Recorded) == 0 {
+		return nil
+	}
+	steps := fmt.Sprintf("step %d", e.RecordedSteps[1])
+	if e.RecordedSteps[0] != e.RecordedSteps[1] {
+		steps = fmt.Sprintf("steps %d to %d", e.RecordedSteps[0], e.RecordedSteps[1])
+	}
+	head := m.theme.Subtle.Render(truncate("  scored after the run (olmolab eval --record), each task at its latest checkpoint: "+steps, w))
+	return append([]string{head}, m.evalTable(e.Recorded, e.RecordedMetrics, "task", w)...)
 }
 
 // snrMinLines is the least the signal-to-noise section needs under the
@@ -165,6 +189,9 @@ func snrMinLines(e *evalData) int {
 	n := 4 + min(len(e.SNR.Rows), 3)
 	if len(e.SNR.MixedSplits) > 0 {
 		n++ // the line that says which runs scored a task on which split
+	}
+	if len(e.SNR.Recorded) > 0 {
+		n++ // the line that says which tasks were scored after the runs
 	}
 	for _, r := range e.SNR.Rows {
 		if r.LastN < 2 {

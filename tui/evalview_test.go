@@ -577,3 +577,73 @@ func TestSNRMessageWhole(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalViewRecorded: scores olmolab eval --record made of a run's
+// checkpoints after the run are shown under a line that says so, beside
+// the run's own latest evaluation, which they replaced as "latest" (they are
+// appended last), and the signal-to-noise table lists their task.
+func TestEvalViewRecorded(t *testing.T) {
+	o := testOptions(t, 100, 40)
+	rec := testRecipe(t)
+	for i, run := range []string{"a", "b"} {
+		dir := filepath.Join(o.RunsDir, run)
+		writeRunDir(t, dir, rec, syntheticRun(run, rec))
+		var out []byte
+		add := func(r olmes.EvalRecord) {
+			b, _ := json.Marshal(r)
+			out = append(append(out, b...), '\n')
+		}
+		for k, step := range []int{20, 40, 60, 80, 100} {
+			add(olmes.EvalRecord{Run: run, Step: step, Why: "interval", Task: "arith", Formulation: olmes.RC, Metric: olmes.MetricAccPerChar,
+				Value: 0.2 + 0.1*float64(i) + 0.01*float64(k%2), Time: t0})
+		}
+		for k, step := range []int{60, 80, 100} {
+			add(olmes.EvalRecord{Run: run, Step: step, Why: olmes.WhyRecorded, Task: "mmlu", Formulation: olmes.RC, Split: "test", Metric: olmes.MetricAccPerChar,
+				Value: 0.4 + 0.1*float64(i) + 0.01*float64(k%2), Settings: fmt.Sprintf("checkpoints/step-%d: context 2048", step), Time: t0})
+		}
+		if err := os.WriteFile(filepath.Join(dir, lab.EvalsFile), out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := New(o)
+	m.Update(m.openRun(filepath.Join(o.RunsDir, "b"))())
+	m.Update(keyMsg("3"))
+	m.Update(m.loadEvals()())
+	checkFrame(t, m, 100, 40)
+	s := screen(m)
+	for _, want := range []string{
+		"latest scores · b  step 100 (interval)\n",
+		"  scored after the run (olmolab eval --record), each task at its latest checkpoint: step 100\n",
+		"  mmlu ",
+		"scored after the runs (olmolab eval --record",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("no %q:\n%s", want, s)
+		}
+	}
+	if i := strings.Index(s, "signal to noise"); i < 0 || !strings.Contains(s[i:], "  mmlu ") {
+		t.Errorf("the signal-to-noise table lists no mmlu row:\n%s", s)
+	}
+}
+
+// TestSoupBaseIgnoresRecorded: the soup details compare the soup with the
+// run's own evaluation at the soup's step; scores recorded there after the
+// run (olmolab eval --record) are not it, and took its place.
+func TestSoupBaseIgnoresRecorded(t *testing.T) {
+	dir := t.TempDir()
+	var out []byte
+	for _, r := range []olmes.EvalRecord{
+		{Run: "r", Step: 100, Why: "before soup", Task: "arith", Formulation: olmes.RC, Metric: olmes.MetricAccRaw, Value: 0.3},
+		{Run: "r", Step: 100, Why: olmes.WhyRecorded, Task: "mmlu", Formulation: olmes.RC, Split: "test", Metric: olmes.MetricAccRaw, Value: 0.4},
+	} {
+		b, _ := json.Marshal(r)
+		out = append(append(out, b...), '\n')
+	}
+	if err := os.WriteFile(filepath.Join(dir, lab.EvalsFile), out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := readSoupBase(dir, 100)
+	if b == nil || b.Why != "before soup" || len(b.Values) != 1 || b.Values[scoreKey{"arith", ""}] == nil {
+		t.Errorf("the run's own evaluation at the soup's step: %+v", b)
+	}
+}

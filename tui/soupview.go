@@ -71,7 +71,8 @@ func readSoupBase(runDir string, step int64) *soupBase {
 	names := map[string]string{}
 	for line := lr.next(); line != nil; line = lr.next() {
 		var r olmes.EvalRecord
-		if olmes.DecodeEvalRecord(line, &r, names) != nil || r.Task == "" || strings.Contains(r.Run, "/") || int64(r.Step) > step {
+		// scores recorded after the run (olmolab eval --record) are not its own evaluation
+		if olmes.DecodeEvalRecord(line, &r, names) != nil || r.Task == "" || strings.Contains(r.Run, "/") || int64(r.Step) > step || r.Recorded() {
 			continue
 		}
 		switch {
