@@ -962,3 +962,60 @@ func TestEvalRecordSNR(t *testing.T) {
 		t.Errorf("--record of a checkpoint: exit %d: %s", code, eb.String())
 	}
 }
+
+// TestEvalRecordSoup: a run that ended with its recipe's soup has the soup's
+// scores as its final ones in snr (its final model); eval --record scores
+// the soup too and records it as the run records it ("<run>/soup" at the
+// step it was made from). Without it snr had no final score of the task
+// for such a run and left its rows out.
+func TestEvalRecordSoup(t *testing.T) {
+	runs := t.TempDir()
+	var out, errb bytes.Buffer
+	for i, r := range []string{"s1", "s2"} {
+		if code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", r, "--set", fmt.Sprintf("seed=%d", i+1),
+			"--set", "soup.ingredients=2", "--set", "checkpoint.keep=5", "--set", "eval.tasks=[arith]", "--set", "eval.limit=5"}, &out, &errb); code != 0 {
+			t.Fatalf("batch %s: exit %d: %s", r, code, errb.String())
+		}
+		if _, ok := lab.EndedWithSoup(filepath.Join(runs, r)); !ok {
+			t.Fatalf("%s did not end with its soup", r)
+		}
+		if code := run([]string{"eval", "--model", filepath.Join(runs, r), "--record", "--tasks", "fact_cloze", "--limit", "6"}, &out, &errb); code != 0 {
+			t.Fatalf("eval --record %s: exit %d: %s", r, code, errb.String())
+		}
+	}
+	var soups []float64
+	for _, r := range []string{"s1", "s2"} {
+		recs, err := olmes.ReadEvalRecords(filepath.Join(runs, r, "evals.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range recs {
+			if x.Task == "fact_cloze" && x.Run == r+"/soup" && x.Metric == olmes.MetricAccRaw {
+				if !x.Recorded() || x.Phase != "soup" || !strings.HasPrefix(x.Settings, filepath.Join("soups", "soup-7", "soup")+": ") || x.Step != 7 {
+					t.Errorf("the soup's record %+v", x)
+				}
+				soups = append(soups, x.Value)
+			}
+		}
+	}
+	if len(soups) != 2 {
+		t.Fatalf("soup scores recorded: %v, want one per run", soups)
+	}
+	var sb, eb strings.Builder
+	if code := run([]string{"snr", runs, "--last", "2"}, &sb, &eb); code != 0 {
+		t.Fatalf("snr: exit %d: %s", code, eb.String())
+	}
+	want := fmt.Sprintf(" %.4f ", (soups[0]+soups[1])/2)
+	found := false
+	for _, l := range strings.Split(sb.String(), "\n") {
+		if strings.HasPrefix(l, "fact_cloze") && strings.Contains(l, " acc_raw ") {
+			found = true
+			if !strings.Contains(l, want) {
+				t.Errorf("row %q: want the mean of the soups' scores%s", l, want)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("snr lists no fact_cloze row:\n%s", sb.String())
+	}
+}

@@ -786,7 +786,7 @@ func (t SNRTable) DescribeRecorded() string {
 		return ""
 	}
 	return "scored after the runs (olmolab eval --record, of each run's kept checkpoints; evals.jsonl's settings say how): " + strings.Join(t.Recorded, ", ") +
-		"; their final scores are each run's last checkpoint's, their noise over its last checkpoints"
+		"; their final scores are each run's final model's (its last checkpoint, or the soup it ended with), their noise over its last checkpoints"
 }
 
 // Describe says in words how signal and noise were measured; every printed table starts with it.
