@@ -42,7 +42,7 @@ func commands() []command {
 		{"verify", "--model DIR --case FILE", "check a checkpoint against reference tensors (forward, backward, one AdamW step)", runVerify},
 		{"train", "[--preset NAME] [--steps N] ...", "train a preset on a generated token stream (engine smoke run)", runTrain},
 		{"tokenize", "INPUT... --out DIR [--tokenizer dolma2]", "convert documents (JSONL, .gz, .zst, text) to OLMo token files", runTokenize},
-		{"eval", "--model CKPT_OR_RUN [--tasks LIST]", "evaluate a checkpoint OLMES-style (built-in tasks, ARC, MMLU, …)", runEval},
+		{"eval", "--model CKPT_OR_RUN [--tasks LIST] [--record]", "evaluate a checkpoint OLMES-style (built-in tasks, ARC, MMLU, …); --record: every checkpoint of a run, into its evals.jsonl for snr", runEval},
 		{"snr", "RUN... [--last N] [--noise per-run|pooled]", "signal-to-noise of every task and metric across runs", runSNR},
 		{"olmes", "requests --task NAME --formulation rc|mc --data DIR", "write OLMES requests as oe-eval JSONL", runOLMES},
 		{"sweep", "RECIPE --vary k=a,b|--seeds N --local|--slurm", "many runs of one recipe: here, or as a Slurm sbatch array (--status DIR: progress)", runSweep},

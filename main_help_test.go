@@ -117,3 +117,19 @@ func TestIsTerminalNotDevNull(t *testing.T) {
 		t.Errorf("olmolab >%s: exit %d, want %d with the usage\n%s", os.DevNull, code, exitBadInput, errb.String())
 	}
 }
+
+// TestHelpNamesEvalRecord: the command list says how scores made after a
+// run reach snr (eval --record); it named eval of one checkpoint only.
+func TestHelpNamesEvalRecord(t *testing.T) {
+	var out bytes.Buffer
+	printHelp(&out)
+	for _, l := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == "eval" {
+			if !strings.Contains(l, "--record") || !strings.Contains(l, "snr") {
+				t.Errorf("eval's line does not name --record and snr: %q", l)
+			}
+			return
+		}
+	}
+	t.Errorf("no eval line:\n%s", out.String())
+}
