@@ -209,14 +209,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err := res.WriteTable(stdout); err != nil {
 		return err
 	}
-	if res.Truncated > 0 && res.Context < cfg.MaxPositionEmbeddings {
-		// the cut is --seq's (a run's sequence_length by default), not the model's positions
-		if res.Longest <= cfg.MaxPositionEmbeddings {
-			fmt.Fprintf(stdout, "HINT: --seq %d scores them whole (the model has %d positions)\n", res.Longest, cfg.MaxPositionEmbeddings)
-		} else {
-			fmt.Fprintf(stdout, "HINT: --seq %d, the model's positions, scores more of them; the longest needs %d\n", cfg.MaxPositionEmbeddings, res.Longest)
-		}
-	}
+	truncationHint(stdout, res, cfg)
 	if *jsonOut != "" {
 		var sb strings.Builder
 		if err := res.WriteJSON(&sb); err != nil {
@@ -227,6 +220,20 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// truncationHint names the --seq that scores whole the requests res cut, or
+// that scores more of them where the model has fewer positions.
+func truncationHint(w io.Writer, res olmes.Results, cfg model.Config) {
+	if res.Truncated == 0 || res.Context >= cfg.MaxPositionEmbeddings {
+		return
+	}
+	// the cut is --seq's (a run's sequence_length by default), not the model's positions
+	if res.Longest <= cfg.MaxPositionEmbeddings {
+		fmt.Fprintf(w, "HINT: --seq %d scores them whole (the model has %d positions)\n", res.Longest, cfg.MaxPositionEmbeddings)
+	} else {
+		fmt.Fprintf(w, "HINT: --seq %d, the model's positions, scores more of them; the longest needs %d\n", cfg.MaxPositionEmbeddings, res.Longest)
+	}
 }
 
 // runModels is what eval --checkpoints (sel: all, last:N; "" with --record:
@@ -351,10 +358,7 @@ func evalCheckpoints(runDir string, models []lab.KeptCheckpoint, record bool, se
 		recs = append(recs, rs...)
 		last = res
 	}
-	if last.Truncated > 0 {
-		fmt.Fprintf(stdout, "HINT: %d requests were cut to the %d-token context; --seq %d scores them whole where the model has the positions (%d)\n",
-			last.Truncated, last.Context, last.Longest, cfg.MaxPositionEmbeddings)
-	}
+	truncationHint(stdout, last, cfg)
 	if !record {
 		return nil
 	}

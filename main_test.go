@@ -871,6 +871,10 @@ func TestEvalRecordSNR(t *testing.T) {
 		if !strings.Contains(o, "recorded ") || !strings.Contains(o, filepath.Join(runs, r, "evals.jsonl")) {
 			t.Errorf("eval --record %s does not say where it recorded:\n%s", r, o)
 		}
+		// ARC-Easy's 5-shot requests are cut to the runs' 32 tokens: the hint is eval's own
+		if strings.Contains(tasks, "arc_easy") && !regexp.MustCompile(`HINT: --seq \d+ scores them whole \(the model has 4096 positions\)`).MatchString(o) {
+			t.Errorf("eval --record %s: no hint of the --seq that scores the cut requests whole:\n%s", r, o)
+		}
 	}
 	recs, err := olmes.ReadEvalRecords(filepath.Join(runs, "a", "evals.jsonl"))
 	if err != nil {
