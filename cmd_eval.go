@@ -39,7 +39,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	split := fs.String("split", "", "train, validation or test: the split of the OLMES benchmarks to score (default: a run's eval.split, else OLMES's split for each task)")
 	mc := fs.Bool("mc", false, "multiple-choice formulation (default: rank classification)")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
-	seq := fs.Int("seq", 0, "context length in tokens to score at; a longer request is scored on its last --seq tokens (default: of a run, its sequence_length, the context its own evaluations score at; else the model's max_position_embeddings, the context OLMES scores at)")
+	seq := fs.Int("seq", 0, "context length in tokens to score at; a longer request is scored on its last --seq tokens (default: of a run, its sequence_length, the context its own evaluations score at; else the model's max_position_embeddings, the context OLMES scores at; whole long requests take longer on a CPU, not more memory: --seq 512 for a quick look)")
 	backend := fs.String("backend", "cpu", "engine: "+strings.Join(model.BackendNames(), ", "))
 	val := fs.String("val", "", "also the validation loss: TOKENS held-out tokens per source (e.g. 8K) of a run's eval.val sources (the built-in ones it trains on where it names none), else of each built-in world source; or run: the run's own eval.val, whose figures match its val/ records")
 	ckpts := fs.String("checkpoints", "", "of a run: score each checkpoint it kept, all or last:N, and the soup it ended with where its recipe planned one (default: the model --model names; with --record, all)")
