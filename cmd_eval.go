@@ -264,7 +264,8 @@ func runModels(runDir, sel string, record bool, stdout io.Writer) ([]lab.KeptChe
 		return nil, usageError{fmt.Sprintf("eval: --checkpoints %q: want all or last:N", sel)}
 	}
 	if record {
-		if l, ok := lab.LiveLock(runDir); ok {
+		// another eval --record's write (a job per task) is waited for when this one writes
+		if l, ok := lab.LiveLock(runDir); ok && l.Mode != lab.LockEval {
 			return nil, fmt.Errorf("eval --record: %s is held by %s (mode %s): a live run appends to its evals.jsonl and prunes its checkpoints, so nothing is scored or recorded; HINT: record once it has ended (or stop it: Ctrl-C checkpoints)", runDir, l.Holder(), l.Mode)
 		}
 	}

@@ -1023,3 +1023,28 @@ func TestEvalRecordSoup(t *testing.T) {
 		t.Errorf("snr lists no fact_cloze row:\n%s", sb.String())
 	}
 }
+
+// TestEvalRecordBesideAnotherRecord: a run whose lock another eval --record
+// holds (writing its scores of another task) is scored and recorded once
+// that write is done; it was refused as if a process trained the run.
+func TestEvalRecordBesideAnotherRecord(t *testing.T) {
+	runs := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "a", "--set", "checkpoint.keep=2"}, &out, &errb); code != 0 {
+		t.Fatalf("batch: exit %d: %s", code, errb.String())
+	}
+	dir := filepath.Join(runs, "a")
+	if err := lab.WriteLock(dir, os.Getppid(), lab.LockEval); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		lab.RemoveLock(dir, os.Getppid())
+	}()
+	if code := run([]string{"eval", "--model", dir, "--record", "--tasks", "fact_cloze", "--limit", "4"}, &out, &errb); code != 0 {
+		t.Fatalf("eval --record: exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "recorded ") {
+		t.Errorf("nothing recorded:\n%s", out.String())
+	}
+}

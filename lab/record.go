@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/olmolab/olmolab/lab/olmes"
 	"github.com/olmolab/olmolab/model"
@@ -105,6 +106,27 @@ func CheckRecordable(runDir string, recs []olmes.EvalRecord) error {
 	}
 }
 
+// evalLockWait is how long RecordEvals waits for another eval --record's
+// write of the same run (a write takes a moment, the scores hours).
+var evalLockWait = 2 * time.Minute
+
+// acquireEvalLock takes runDir's lock for eval --record, waiting while
+// another eval --record holds it; a process that trains the run refuses.
+func acquireEvalLock(runDir string) error {
+	deadline := time.Now().Add(evalLockWait)
+	for {
+		err := acquireLock(runDir, LockEval)
+		if err == nil {
+			return nil
+		}
+		l, live := LiveLock(runDir)
+		if !live || l.Mode != LockEval || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // RecordEvals writes recs, scores of the run's checkpoints made after the
 // run (Why olmes.WhyRecorded), into runDir's evals.jsonl, where olmolab snr
 // and the lab read the run's evaluations. The records of a task,
@@ -116,7 +138,9 @@ func CheckRecordable(runDir string, recs []olmes.EvalRecord) error {
 //
 // The run lock (LockEval) is held while the file is rewritten: a live
 // process that trains the run refuses, as the run appends to the file, and
-// a resume waits for no one but is refused while the lock is held. The file
+// a resume waits for no one but is refused while the lock is held. Another
+// eval --record writing the same run's file (a job per task) is waited for,
+// up to evalLockWait. The file
 // is replaced whole (model.WriteFileAtomicFunc): a failure leaves it as it
 // was. A torn last line (a killed run's) that does not read is left out, as
 // a resume leaves it out.
@@ -126,7 +150,7 @@ func RecordEvals(runDir string, recs []olmes.EvalRecord) (replaced int, err erro
 			return 0, fmt.Errorf("RecordEvals: record %d (%s at step %d) is not marked why %q", i, recs[i].Task, recs[i].Step, olmes.WhyRecorded)
 		}
 	}
-	if err := acquireLock(runDir, LockEval); err != nil {
+	if err := acquireEvalLock(runDir); err != nil {
 		return 0, err
 	}
 	defer RemoveLock(runDir, os.Getpid())

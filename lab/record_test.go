@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/olmolab/olmolab/lab/olmes"
 )
@@ -114,5 +115,26 @@ func TestEvaluatedAtIgnoresRecorded(t *testing.T) {
 	}
 	if why, _, ok := evaluatedAt(path, "r", 4); ok {
 		t.Errorf("step 4 reads as evaluated by the run (%q); only eval --record scored it", why)
+	}
+}
+
+// TestRecordEvalsWaitsForAnotherRecord: two eval --record jobs of one run
+// (a job per task) that finish together: the second waits for the first's
+// write instead of throwing away its scores.
+func TestRecordEvalsWaitsForAnotherRecord(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteLock(dir, os.Getppid(), LockEval); err != nil { // another eval --record, writing
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		RemoveLock(dir, os.Getppid())
+	}()
+	if _, err := RecordEvals(dir, []olmes.EvalRecord{recorded("r", "arc_easy", 4, 0.2)}); err != nil {
+		t.Fatalf("did not wait for the other write: %v", err)
+	}
+	recs, err := olmes.ReadEvalRecords(filepath.Join(dir, EvalsFile))
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("%d records, %v", len(recs), err)
 	}
 }
