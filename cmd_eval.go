@@ -343,7 +343,11 @@ func evalCheckpoints(runDir string, models []lab.KeptCheckpoint, record bool, se
 		}
 		rel, _ := filepath.Rel(runDir, m.Dir)
 		fmt.Fprintf(stdout, "\n%s: step %d, %s tokens, %s\n", rel, m.Step, lab.HumanCount(m.Tokens), m.Phase)
-		if err := res.WriteTable(stdout); err != nil {
+		shown := res
+		if i > 0 { // the same requests at every checkpoint: their notes and cuts are said once, with the first
+			shown.Notes, shown.Truncated = nil, 0
+		}
+		if err := shown.WriteTable(stdout); err != nil {
 			return err
 		}
 		rs := res.Records(m.Run, int(m.Step), m.Tokens, "")

@@ -875,6 +875,10 @@ func TestEvalRecordSNR(t *testing.T) {
 		if strings.Contains(tasks, "arc_easy") && !regexp.MustCompile(`HINT: --seq \d+ scores them whole \(the model has 4096 positions\)`).MatchString(o) {
 			t.Errorf("eval --record %s: no hint of the --seq that scores the cut requests whole:\n%s", r, o)
 		}
+		// the same requests at each checkpoint: the warning is said once, not per checkpoint
+		if n := strings.Count(o, "longer than the 32-token context"); strings.Contains(tasks, "arc_easy") && n != 1 {
+			t.Errorf("eval --record %s: the cut requests' warning %d times:\n%s", r, n, o)
+		}
 	}
 	recs, err := olmes.ReadEvalRecords(filepath.Join(runs, "a", "evals.jsonl"))
 	if err != nil {
