@@ -222,6 +222,18 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// checkpointsScored counts the run's checkpoints among models (not the soup
+// it ended with): the series snr measures noise over.
+func checkpointsScored(models []lab.KeptCheckpoint) int {
+	n := 0
+	for _, m := range models {
+		if !strings.HasSuffix(m.Run, "/soup") {
+			n++
+		}
+	}
+	return n
+}
+
 // truncationHint names the --seq that scores whole the requests res cut, or
 // that scores more of them where the model has fewer positions.
 func truncationHint(w io.Writer, res olmes.Results, cfg model.Config) {
@@ -380,6 +392,9 @@ func evalCheckpoints(runDir string, models []lab.KeptCheckpoint, record bool, se
 		fmt.Fprintf(stdout, "; they replace %d an earlier --record wrote", replaced)
 	}
 	fmt.Fprintf(stdout, "\nolmolab snr RUN RUN… compares runs on them; the noise is over each run's last --last checkpoints, so keep them (checkpoint.keep)\n")
+	if n := checkpointsScored(models); n < 2 {
+		fmt.Fprintf(stdout, "warning: %d checkpoint scored: snr measures no noise from one (its noise and SNR read -); HINT: keep more (checkpoint.keep: 5 for snr's --last 5) in the runs to compare\n", n)
+	}
 	return nil
 }
 

@@ -1052,3 +1052,22 @@ func TestEvalRecordBesideAnotherRecord(t *testing.T) {
 		t.Errorf("nothing recorded:\n%s", out.String())
 	}
 }
+
+// TestEvalRecordOneCheckpoint: recording a run that kept one checkpoint
+// (the recipes' checkpoint.keep: 1) says that snr can measure no noise from
+// it and how to keep more; it recorded one step in silence, and snr's rows
+// then read "-".
+func TestEvalRecordOneCheckpoint(t *testing.T) {
+	runs := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "a"}, &out, &errb); code != 0 {
+		t.Fatalf("batch: exit %d: %s", code, errb.String())
+	}
+	out.Reset()
+	if code := run([]string{"eval", "--model", filepath.Join(runs, "a"), "--record", "--tasks", "fact_cloze", "--limit", "4"}, &out, &errb); code != 0 {
+		t.Fatalf("eval --record: exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "warning: 1 checkpoint scored: snr measures no noise from one") || !strings.Contains(out.String(), "checkpoint.keep") {
+		t.Errorf("no warning that one checkpoint gives no noise:\n%s", out.String())
+	}
+}
