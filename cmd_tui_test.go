@@ -78,8 +78,11 @@ func TestSessionReturnsRunMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if during := goMemoryInUse(); during < before+engine {
-		t.Fatalf("while the run trains the process holds %d MiB more, less than its engine's %d MiB", (during-before)>>20, engine>>20)
+	// the measure sees the engine (else the check below proves nothing);
+	// within 10%: garbage of earlier tests' goroutines freed meanwhile made
+	// it 136 of 137 MiB under load, twice
+	if during := goMemoryInUse(); during < before+engine*9/10 {
+		t.Fatalf("while the run trains the process holds %d MiB more, less than 90%% of its engine's %d MiB", (during-before)>>20, engine>>20)
 	}
 	stopRun(t, r)
 	deadline := time.Now().Add(5 * time.Second)
