@@ -129,6 +129,6 @@ func (r *Run) refuse(a Action, s ActionState) bool {
 	if a.Kind == ActAnneal && s.Phase == "anneal" && !s.Ending {
 		why += fmt.Sprintf(", from %s to %s tokens", HumanCount(r.st.AnnealStart), HumanCount(r.st.TotalTokens))
 	}
-	r.emit(Event{Type: EvWarning, Message: refusal(a.Kind, why)})
+	r.emit(Event{Type: EvWarning, Refused: a.Kind, Message: refusal(a.Kind, why)})
 	return true
 }

@@ -3,6 +3,7 @@ package lab
 import (
 	"encoding/json"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,12 +62,129 @@ type Event struct {
 	// phase and mix
 	Mix []data.SourceSpec `json:"mix,omitempty"`
 
+	// What a phase event changed, and the like for the few other events a
+	// front end acts on, as fields: Message words it for people and may be
+	// reworded. Events written before these fields have none of them: read
+	// them with Event.Kind, Event.SideSoup and Event.RefusedAction, which
+	// fall back on the wording of the time.
+	Change     Change     `json:"change,omitempty"`     // phase: what changed; error: ChangeStepSkipped, ChangeIngredientDropped
+	SoupStep   int64      `json:"soup_step,omitempty"`  // a soup's events: the step it starts from, which names it (soups/soup-N)
+	SoupKind   string     `json:"soup_kind,omitempty"`  // a soup's events: SoupPlanned (the recipe's, the run's last act) or SoupSide (asked for)
+	Ingredient string     `json:"ingredient,omitempty"` // ChangeSoupIngredient, ChangeIngredientDropped: the ingredient's name (its directory)
+	Refused    ActionKind `json:"refused,omitempty"`    // a warning that answers an action with "nothing done": which
+
 	Message    string      `json:"message,omitempty"`
 	Checkpoint string      `json:"checkpoint,omitempty"`
 	Evals      []EvalScore `json:"evals,omitempty"`
 	Soup       *SoupReport `json:"soup,omitempty"`
 	State      string      `json:"state,omitempty"` // done: finished, stopped, failed, diverged, interrupted
 	Summary    *RunSummary `json:"summary,omitempty"`
+}
+
+// Change is what a phase event (Event.Change) says happened.
+type Change string
+
+const (
+	ChangeLoadPath        Change = "load_path"         // the run started from another run's checkpoint (load_path)
+	ChangePaused          Change = "paused"            // the run (or the soup it makes) waits between two steps
+	ChangeResumed         Change = "resumed"           // and goes on
+	ChangeAnneal          Change = "anneal"            // its anneal starts (TotalTokens moves)
+	ChangeMix             Change = "mix"               // it switched mix (the m action or mix_schedule); Mix is the new one
+	ChangeSoupStarting    Change = "soup_starting"     // a soup is announced, before its checkpoint and the evaluation before it
+	ChangeSoup            Change = "soup"              // its ingredients start (Mix: theirs)
+	ChangeSoupIngredient  Change = "soup_ingredient"   // one ingredient's anneal starts (Ingredient; Phase "soup i/k")
+	ChangeSoupPauseLifted Change = "soup_pause_lifted" // a resume during a soup asked for while paused: the run goes on after it
+	ChangeSoupDone        Change = "soup_done"         // the soup is made (Soup: its report)
+	ChangeSoupStopped     Change = "soup_stopped"      // a stop abandoned it: the run ends at the checkpoint it started from
+
+	// on error events
+	ChangeStepSkipped       Change = "step_skipped"       // a step's loss or grad norm was not finite: skipped
+	ChangeIngredientDropped Change = "ingredient_dropped" // a soup's ingredient (Ingredient) diverged and is left out
+)
+
+// Event.SoupKind's values.
+const (
+	SoupPlanned = "planned" // the recipe's soup: the run ends with its weights
+	SoupSide    = "side"    // a soup asked for: the run goes on with its own weights after it
+)
+
+// Kind is what the event says changed: Change, or for an event written
+// before the field (an old run's events.jsonl), what its message's wording
+// said then; "" for any other event.
+func (e Event) Kind() Change {
+	if e.Change != "" {
+		return e.Change
+	}
+	m := e.Message
+	switch e.Type {
+	case EvPhase:
+		switch {
+		case m == "paused":
+			return ChangePaused
+		case m == "resumed":
+			return ChangeResumed
+		case strings.HasPrefix(m, "load_path:"):
+			return ChangeLoadPath
+		case strings.HasPrefix(m, "anneal"):
+			return ChangeAnneal
+		case strings.HasPrefix(m, "switched mix"):
+			return ChangeMix
+		case strings.HasPrefix(m, "soup done"):
+			return ChangeSoupDone
+		case strings.HasPrefix(m, "soup stopped"):
+			return ChangeSoupStopped
+		case strings.HasPrefix(m, "soup starting"):
+			return ChangeSoupStarting
+		case strings.HasPrefix(m, "soup:"):
+			return ChangeSoup
+		case strings.HasPrefix(m, "resume: the run was paused when the soup"):
+			return ChangeSoupPauseLifted
+		case strings.HasPrefix(e.Phase, "soup ") && strings.Contains(m, ": anneal with data-order seed"):
+			return ChangeSoupIngredient
+		}
+	case EvError:
+		switch {
+		case strings.HasPrefix(m, "soup: ") && strings.Contains(m, " diverged at step "):
+			return ChangeIngredientDropped
+		case strings.Contains(m, "skipped"):
+			return ChangeStepSkipped
+		}
+	}
+	return ""
+}
+
+// SideSoup says whether a soup's announcement (ChangeSoupStarting) or end
+// (ChangeSoupDone) is of a soup asked for, after which the run goes on with
+// its own weights, rather than the recipe's: SoupKind, or in events written
+// before it the wording ("…; the run ends with the soup" closed the recipe's
+// announcement, "… goes on from step N …" a side soup's end).
+func (e Event) SideSoup() bool {
+	switch e.SoupKind {
+	case SoupSide:
+		return true
+	case SoupPlanned:
+		return false
+	}
+	if e.Kind() == ChangeSoupStarting {
+		return !strings.HasSuffix(e.Message, soupEndsRun)
+	}
+	return strings.Contains(e.Message, soupGoesOn)
+}
+
+// RefusedAction is the action a warning answers with "nothing done" (the
+// run does not take it now): Refused, or in a warning written before it, the
+// action whose verb begins the message ("soup: …; nothing done").
+func (e Event) RefusedAction() ActionKind {
+	if e.Refused != "" || e.Type != EvWarning || e.Change != "" {
+		return e.Refused
+	}
+	for _, k := range []ActionKind{ActSoup, ActAnneal, ActSwitchMix, ActCheckpoint, ActEval, ActPause, ActResume, ActStop} {
+		// the soup's refusals were read by their first words alone
+		if strings.HasPrefix(e.Message, k.verb()+": ") && (k == ActSoup || strings.HasSuffix(e.Message, "; nothing done")) {
+			return k
+		}
+	}
+	return ""
 }
 
 // SpikeScores are OLMo 2's spike scores (percent) of the two series.

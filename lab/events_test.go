@@ -3,6 +3,8 @@ package lab
 import (
 	"encoding/json"
 	"math"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -46,5 +48,65 @@ func TestEventJSON(t *testing.T) {
 				t.Errorf("%s read back as %+v", b, back)
 			}
 		})
+	}
+}
+
+// TestEventKindOfOldEvents: what a run's events say changed is in their
+// fields (change, soup_kind, soup_step, ingredient, refused) since they were
+// added; a run written before has only the wording, which Kind, SideSoup and
+// RefusedAction read instead. testdata/run-before-event-fields is a run of
+// the tiny recipe (a step skipped, a side soup asked for while paused, a
+// soup asked for during it and refused, a mix switch, the recipe's soup with
+// its second ingredient dropped) recorded with the fields, its events.jsonl then
+// stripped of them: read either way, every event says the same.
+func TestEventKindOfOldEvents(t *testing.T) {
+	old := readLines[Event](t, filepath.Join("testdata", "run-before-event-fields", EventsFile))
+	now := readLines[Event](t, filepath.Join("testdata", "run-before-event-fields.events-with-fields.jsonl"))
+	if len(old) != len(now) {
+		t.Fatalf("%d events before, %d with the fields", len(old), len(now))
+	}
+	var kinds []Change
+	for i := range old {
+		o, n := old[i], now[i]
+		if o.Change != "" || o.SoupKind != "" || o.Refused != "" {
+			t.Fatalf("event %d of the old file has the new fields: %+v", i, o)
+		}
+		if o.Kind() != n.Change || n.Kind() != n.Change {
+			t.Errorf("event %d (%s %q): kind by its wording %q, by its field %q", i, o.Type, o.Message, o.Kind(), n.Change)
+		}
+		if k := n.Change; k == ChangeSoupStarting || k == ChangeSoupDone {
+			if o.SideSoup() != n.SideSoup() || n.SideSoup() != (n.SoupKind == SoupSide) {
+				t.Errorf("event %d (%q): side soup by its wording %v, by its field %q", i, o.Message, o.SideSoup(), n.SoupKind)
+			}
+		}
+		if o.RefusedAction() != n.Refused {
+			t.Errorf("event %d (%q): refused by its wording %q, by its field %q", i, o.Message, o.RefusedAction(), n.Refused)
+		}
+		if n.Change != "" {
+			kinds = append(kinds, n.Change)
+		}
+	}
+	want := []Change{ChangeStepSkipped, ChangePaused, ChangeResumed, ChangeSoupStarting, ChangeSoup, ChangeSoupIngredient, ChangeSoupPauseLifted,
+		ChangeSoupIngredient, ChangeSoupDone, ChangeMix, ChangeSoupStarting, ChangeSoup, ChangeSoupIngredient, ChangeSoupIngredient,
+		ChangeIngredientDropped, ChangeSoupIngredient, ChangeSoupDone}
+	if !slices.Equal(kinds, want) {
+		t.Errorf("changes %q\nwant %q", kinds, want)
+	}
+	// the recipe's soup (planned) ended the run; the side soup did not
+	if from, ok := EndedWithSoup(filepath.Join("testdata", "run-before-event-fields")); !ok || from != 10 {
+		t.Errorf("EndedWithSoup = %d, %v; want the soup from step 10", from, ok)
+	}
+}
+
+// TestEventFieldsOverTheWording: an event with the fields is read by them,
+// whatever its message says (a rewording must not change what a front end
+// does).
+func TestEventFieldsOverTheWording(t *testing.T) {
+	side := Event{Type: EvPhase, Change: ChangeSoupStarting, SoupKind: SoupSide, Message: "soup starting from step 4; the run ends with the soup"}
+	planned := Event{Type: EvPhase, Change: ChangeSoupDone, SoupKind: SoupPlanned, Message: "soup done: 2 averaged; stage1 goes on from step 4"}
+	renamed := Event{Type: EvPhase, Change: ChangeMix, Message: "anneal mix now"}
+	notRefused := Event{Type: EvWarning, Change: ChangeSoupPauseLifted, Message: "soup: x; nothing done"}
+	if !side.SideSoup() || planned.SideSoup() || renamed.Kind() != ChangeMix || notRefused.RefusedAction() != "" {
+		t.Errorf("side %v, planned %v, kind %q, refused %q", side.SideSoup(), planned.SideSoup(), renamed.Kind(), notRefused.RefusedAction())
 	}
 }

@@ -37,6 +37,11 @@ func TestResolveCheckpointFinalSoup(t *testing.T) {
 		{"stopped during its soup's making", `{"state":"stopped","steps":8,"soup":{"from_step":8}}`, finalMsg, false, "ckpt"},
 		{"no soup", `{"state":"finished","steps":8}`, "", false, "ckpt"},
 		{"no summary", ``, "", false, "ckpt"},
+		// soup_kind says it, whatever the words (a summary without the flag
+		// and an event with the field are not written together: it checks
+		// the field is read)
+		{"soup_kind side, reworded", `{"state":"finished","steps":8,"soup":{"from_step":8}}`, finalMsg, false, "ckpt"},
+		{"soup_kind planned, reworded", `{"state":"finished","steps":8,"soup":{"from_step":8}}`, sideMsg, false, "soup"},
 		{"old run: soup weights gone", `{"state":"finished","steps":8,"soup":{"from_step":8}}`, finalMsg, true, "whose weights are missing"},
 	}
 	for _, c := range cases {
@@ -55,11 +60,18 @@ func TestResolveCheckpointFinalSoup(t *testing.T) {
 			if c.summary != "" {
 				writeFile(t, filepath.Join(dir, SummaryFile), c.summary)
 			}
+			kind := ""
+			switch {
+			case strings.HasPrefix(c.name, "soup_kind side"):
+				kind = `"change":"soup_done","soup_step":8,"soup_kind":"side",`
+			case strings.HasPrefix(c.name, "soup_kind planned"):
+				kind = `"change":"soup_done","soup_step":8,"soup_kind":"planned",`
+			}
 			if c.events != "" {
 				writeFile(t, filepath.Join(dir, EventsFile),
 					`{"type":"phase","run":"run","step":8,"message":"soup: 3 anneals"}`+"\n"+
 						`{"type":"eval","run":"run","step":8,"message":"soup"}`+"\n"+
-						`{"type":"phase","run":"run","step":8,"message":"`+strings.ReplaceAll(c.events, `"`, `\"`)+`","soup":{"from_step":8,"soup":{"name":"soup"}}}`+"\n")
+						`{"type":"phase","run":"run","step":8,`+kind+`"message":"`+strings.ReplaceAll(c.events, `"`, `\"`)+`","soup":{"from_step":8,"soup":{"name":"soup"}}}`+"\n")
 			}
 			got, err := ResolveCheckpoint(dir)
 			want := map[string]string{"soup": SoupDir(dir, 8), "ckpt": filepath.Join(dir, CkptDir, checkpointName(steps[len(steps)-1]))}[c.want]

@@ -472,7 +472,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		}
 	}
 	if startMsg != "" {
-		r.emit(Event{Type: EvPhase, Message: startMsg, TotalTokens: r.st.TotalTokens, Mix: r.st.Mix})
+		r.emit(Event{Type: EvPhase, Change: ChangeLoadPath, Message: startMsg, TotalTokens: r.st.TotalTokens, Mix: r.st.Mix})
 	}
 	for _, w := range append(rec.Warnings, warnings...) {
 		r.emit(Event{Type: EvWarning, Message: w})
@@ -1114,7 +1114,7 @@ func (r *Run) step() error {
 		Sources: r.loader.TokensBySource()}
 	if res.Skipped {
 		r.st.Skipped++
-		r.emit(Event{Type: EvError, Message: fmt.Sprintf("step %d skipped: loss %v, grad norm %v (not finite); weights and optimizer untouched", r.st.Step, res.Loss, res.GradNorm)})
+		r.emit(Event{Type: EvError, Change: ChangeStepSkipped, Message: fmt.Sprintf("step %d skipped: loss %v, grad norm %v (not finite); weights and optimizer untouched", r.st.Step, res.Loss, res.GradNorm)})
 		r.emit(e)
 		if r.st.Skipped >= int64(r.p.MaxSkipped) {
 			r.checkpointQuiet()
@@ -1166,7 +1166,7 @@ func (r *Run) refuseAll(why func(ActionKind) string) {
 	for {
 		select {
 		case a := <-r.actions:
-			r.emit(Event{Type: EvWarning, Message: refusal(a.Kind, why(a.Kind))})
+			r.emit(Event{Type: EvWarning, Refused: a.Kind, Message: refusal(a.Kind, why(a.Kind))})
 		default:
 			return
 		}
@@ -1215,7 +1215,7 @@ func (r *Run) apply(a Action) error {
 		return r.startAnneal(n, a.Mix)
 	case ActSoup:
 		if why := r.sideSoupWhyNot(); why != "" {
-			r.emit(Event{Type: EvWarning, Message: refusal(a.Kind, why)})
+			r.emit(Event{Type: EvWarning, Refused: a.Kind, Message: refusal(a.Kind, why)})
 			return nil
 		}
 		// a side job: the run goes on afterwards as if it had not happened
@@ -1230,10 +1230,10 @@ func (r *Run) pauseOrResume(kind ActionKind, step, tokens int64) {
 	switch {
 	case kind == ActPause && !r.paused:
 		r.paused = true
-		r.emit(Event{Type: EvPhase, Step: step, Tokens: tokens, Message: "paused"})
+		r.emit(Event{Type: EvPhase, Change: ChangePaused, Step: step, Tokens: tokens, Message: "paused"})
 	case kind == ActResume && r.paused:
 		r.paused = false
-		r.emit(Event{Type: EvPhase, Step: step, Tokens: tokens, Message: "resumed"})
+		r.emit(Event{Type: EvPhase, Change: ChangeResumed, Step: step, Tokens: tokens, Message: "resumed"})
 	case kind == ActPause:
 		r.emit(Event{Type: EvWarning, Step: step, Tokens: tokens, Message: "pause: the run is paused already"})
 	default:
@@ -1412,7 +1412,7 @@ func (r *Run) switchMix(mix []data.SourceSpec, why string) error {
 	}
 	r.st.Mix = r.loader.Mix()
 	r.lastCkpt = -1 // a checkpoint at this step holds the mix before: a later one is written again
-	r.emit(Event{Type: EvPhase, Message: why, Mix: r.st.Mix})
+	r.emit(Event{Type: EvPhase, Change: ChangeMix, Message: why, Mix: r.st.Mix})
 	return nil
 }
 
@@ -1441,7 +1441,7 @@ func (r *Run) startAnneal(n int64, mix []data.SourceSpec) error {
 		r.st.Mix = r.loader.Mix()
 		msg += " onto the anneal mix"
 	}
-	r.emit(Event{Type: EvPhase, Message: msg, Mix: r.st.Mix, TotalTokens: r.st.TotalTokens})
+	r.emit(Event{Type: EvPhase, Change: ChangeAnneal, Message: msg, Mix: r.st.Mix, TotalTokens: r.st.TotalTokens})
 	return nil
 }
 

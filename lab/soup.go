@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/olmolab/olmolab/lab/data"
@@ -138,7 +137,17 @@ func (r *Run) runSoup(a Action, final bool) error {
 	if final {
 		then = soupEndsRun[2:]
 	}
-	r.emit(Event{Type: EvPhase, Message: fmt.Sprintf("%s from step %d: %d anneals of %s tokens after %s; %s", SoupStarting, r.st.Step, k, HumanCount(n), first, then)})
+	kind := SoupSide
+	if final {
+		kind = SoupPlanned
+	}
+	// a soup's events say which soup (the step it starts from) and whether
+	// the run ends with it, for front ends, which the message words for people
+	soupEv := func(e Event) Event {
+		e.SoupStep, e.SoupKind = r.st.Step, kind
+		return e
+	}
+	r.emit(soupEv(Event{Type: EvPhase, Change: ChangeSoupStarting, Message: fmt.Sprintf("%s from step %d: %d anneals of %s tokens after %s; %s", SoupStarting, r.st.Step, k, HumanCount(n), first, then)}))
 	base, err := r.checkpoint()
 	if err != nil {
 		return err
@@ -169,7 +178,7 @@ func (r *Run) runSoup(a Action, final bool) error {
 		return from.load(r.backend)
 	}
 	r.st.Phase = "soup"
-	r.emit(Event{Type: EvPhase, Message: fmt.Sprintf("soup: %s of %d tokens from step %d (%s), LR %.3g → 0", plural.N(k, "anneal"), n, r.st.Step, base, lr0), Mix: mix})
+	r.emit(soupEv(Event{Type: EvPhase, Change: ChangeSoup, Message: fmt.Sprintf("soup: %s of %d tokens from step %d (%s), LR %.3g → 0", plural.N(k, "anneal"), n, r.st.Step, base, lr0), Mix: mix}))
 	var dirs []string             // the ingredients' weights, F32: what the average is computed from
 	repeated := map[string]bool{} // sources said to repeat: once in the soup, not once per ingredient
 	for i, seed := range seeds {
@@ -178,12 +187,12 @@ func (r *Run) runSoup(a Action, final bool) error {
 				return err
 			}
 		}
-		comp, err := r.soupIngredient(i, k, seed, n, lr0, mix, rep.Dir, repeated)
+		comp, err := r.soupIngredient(i, k, seed, n, lr0, mix, rep.Dir, repeated, soupEv)
 		if errors.Is(err, errSoupStopped) {
 			if err := restore(); err != nil {
 				return err
 			}
-			r.emit(Event{Type: EvPhase, Message: fmt.Sprintf("soup stopped after %d of %s; the run ends at its checkpoint of step %d", i, plural.N(k, "ingredient"), r.st.Step)})
+			r.emit(soupEv(Event{Type: EvPhase, Change: ChangeSoupStopped, Message: fmt.Sprintf("soup stopped after %d of %s; the run ends at its checkpoint of step %d", i, plural.N(k, "ingredient"), r.st.Step)}))
 			return nil // r.stopping is set: the run ends as stopped
 		}
 		if errors.Is(err, ErrInterrupted) {
@@ -204,7 +213,7 @@ func (r *Run) runSoup(a Action, final bool) error {
 				return fmt.Errorf("%w: soup from step %d: %s diverged at step %d: %s; with %d of its %d ingredients diverged, fewer than %d are left to average: no soup made, the run ends at its checkpoint of step %d with its own weights",
 					ErrDiverged, rep.FromStep, comp.Name, d.Step, d.Reason, len(rep.Dropped), k, need, r.st.Step)
 			}
-			r.emit(Event{Type: EvError, Message: fmt.Sprintf("soup: %s diverged at step %d: %s; dropped, the soup averages the other ingredients", comp.Name, d.Step, d.Reason)})
+			r.emit(soupEv(Event{Type: EvError, Change: ChangeIngredientDropped, Ingredient: comp.Name, Message: fmt.Sprintf("soup: %s diverged at step %d: %s; dropped, the soup averages the other ingredients", comp.Name, d.Step, d.Reason)}))
 		} else {
 			dirs = append(dirs, comp.Dir)
 			rep.Ingredients = append(rep.Ingredients, comp)
@@ -283,24 +292,18 @@ func (r *Run) runSoup(a Action, final bool) error {
 			msg += ", once resumed: it is paused, as it was when the soup was asked for"
 		}
 	}
-	r.emit(Event{Type: EvPhase, Message: msg, Soup: rep, TotalTokens: r.st.TotalTokens, Mix: r.st.Mix})
+	r.emit(soupEv(Event{Type: EvPhase, Change: ChangeSoupDone, Message: msg, Soup: rep, TotalTokens: r.st.TotalTokens, Mix: r.st.Mix}))
 	return nil
 }
 
 // SoupStarting begins the message of the event that announces a soup, before
-// its checkpoint and the evaluation before it (a phase event; "soup: …"
-// follows when its ingredients start). SoupStartingFinal says whether it is
-// the recipe's soup, the run's last act, rather than a side job.
+// its checkpoint and the evaluation before it (ChangeSoupStarting; "soup: …",
+// ChangeSoup, follows when its ingredients start).
 const SoupStarting = "soup starting"
 
-// soupEndsRun is the words of the recipe's soup's announcement.
+// soupEndsRun is the words of the recipe's soup's announcement, by which
+// Event.SideSoup tells it in events written before SoupKind.
 const soupEndsRun = "; the run ends with the soup"
-
-// SoupStartingFinal says whether the message announces the recipe's soup,
-// after which the run ends (a soup asked for is a side job).
-func SoupStartingFinal(message string) bool {
-	return strings.HasPrefix(message, SoupStarting) && strings.HasSuffix(message, soupEndsRun)
-}
 
 // soupDir is where a soup from the current step writes its files.
 func (r *Run) soupDir() string { return soupRoot(r.Dir, r.st.Step) }
@@ -321,10 +324,11 @@ func (r *Run) sideSoupWhyNot() string {
 }
 
 // soupIngredient anneals from the weights now on the backend with its own
-// data order and returns its evaluated component. A file source of its mix
-// that runs out and starts over is said as the run says it, once in the soup
-// (repeated holds those said), and its passes go in the component.
-func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []data.SourceSpec, soupDir string, repeated map[string]bool) (SoupComponent, error) {
+// data order and returns its evaluated component; soupEv adds the soup's
+// fields to its events. A file source of its mix that runs out and starts
+// over is said as the run says it, once in the soup (repeated holds those
+// said), and its passes go in the component.
+func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []data.SourceSpec, soupDir string, repeated map[string]bool, soupEv func(Event) Event) (SoupComponent, error) {
 	rec := r.Recipe
 	name := fmt.Sprintf("ingredient-%d-seed-%d", i+1, seed)
 	dir := filepath.Join(soupDir, name)
@@ -342,7 +346,7 @@ func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []
 	}
 	defer metrics.close()
 	phase := fmt.Sprintf("soup %d/%d", i+1, k)
-	r.emit(Event{Type: EvPhase, Phase: phase, Message: fmt.Sprintf("%s: anneal with data-order seed %d", phase, seed)})
+	r.emit(soupEv(Event{Type: EvPhase, Change: ChangeSoupIngredient, Ingredient: name, Phase: phase, Message: fmt.Sprintf("%s: anneal with data-order seed %d", phase, seed)}))
 	var done, skipped int64 // skipped: non-finite steps in a row
 	var last []float64
 	for step := int64(1); done < n; step++ {
@@ -444,7 +448,7 @@ func (r *Run) applySoupActions(step, tokens int64) error {
 				// the soup goes on; the run's pause it took the place of
 				// is lifted: the run trains on after the soup
 				r.pauseAfterSoup = false
-				r.emit(Event{Type: EvPhase, Step: step, Tokens: tokens, Message: "resume: the run was paused when the soup was asked for; it goes on after the soup"})
+				r.emit(Event{Type: EvPhase, Change: ChangeSoupPauseLifted, SoupStep: r.st.Step, SoupKind: SoupSide, Step: step, Tokens: tokens, Message: "resume: the run was paused when the soup was asked for; it goes on after the soup"})
 				continue
 			}
 			r.pauseOrResume(a.Kind, step, tokens)

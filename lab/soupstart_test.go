@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -47,21 +48,36 @@ func TestSoupIsAnnouncedFirst(t *testing.T) {
 			var announce Event
 			for _, e := range evs {
 				switch {
-				case e.Type == EvPhase && strings.HasPrefix(e.Message, SoupStarting):
+				case e.Change == ChangeSoupStarting:
 					order, announce = append(order, "starting"), e
 				case e.Type == EvCheckpointing:
 					order = append(order, "checkpointing")
 				case e.Type == EvEvaluating && e.Message == "before soup":
 					order = append(order, "evaluating")
-				case e.Type == EvPhase && strings.HasPrefix(e.Message, "soup:"):
+				case e.Change == ChangeSoup:
 					order = append(order, "soup:")
 				}
 			}
 			if want := []string{"starting", "checkpointing", "evaluating", "soup:"}; !slices.Equal(order[:min(4, len(order))], want) {
 				t.Fatalf("events %q, want %q first", order, want)
 			}
-			if !strings.Contains(announce.Message, tc.then) || SoupStartingFinal(announce.Message) != tc.final || announce.Phase != "stage1" {
-				t.Errorf("announced %q in phase %q (final %v); want it to say %q, final %v, in stage1", announce.Message, announce.Phase, SoupStartingFinal(announce.Message), tc.then, tc.final)
+			kind := SoupSide
+			if tc.final {
+				kind = SoupPlanned
+			}
+			if !strings.Contains(announce.Message, tc.then) || announce.SoupKind != kind || announce.SideSoup() == tc.final || announce.SoupStep != announce.Step || announce.Phase != "stage1" {
+				t.Errorf("announced %q in phase %q (soup %q from step %d, at step %d); want it to say %q, soup %q, in stage1", announce.Message, announce.Phase, announce.SoupKind, announce.SoupStep, announce.Step, tc.then, kind)
+			}
+			// the same fields in events.jsonl, and the wording alone (a run
+			// written before them) tells the same
+			written := readLines[Event](t, filepath.Join(r.Dir, EventsFile))
+			i := slices.IndexFunc(written, func(e Event) bool { return e.Change == ChangeSoupStarting })
+			if i < 0 || written[i].SoupKind != kind || written[i].SoupStep != announce.SoupStep {
+				t.Fatalf("events.jsonl: no soup_starting event with soup_kind %q, soup_step %d", kind, announce.SoupStep)
+			}
+			old := Event{Type: EvPhase, Message: announce.Message}
+			if old.Kind() != ChangeSoupStarting || old.SideSoup() == tc.final {
+				t.Errorf("by its wording %q: kind %q, side %v; want soup_starting, side %v", old.Message, old.Kind(), old.SideSoup(), !tc.final)
 			}
 		})
 	}

@@ -1002,8 +1002,8 @@ func isFile(path string) bool {
 
 // soupWentOn says whether the last "soup done" event of the soup made from
 // step fromStep in the events file says the run went on with its own weights,
-// as a side soup's does ("…; stage1 goes on from step N with the run's own
-// weights").
+// as a side soup's does (Event.SideSoup: its soup_kind, or in runs written
+// before it "…; stage1 goes on from step N with the run's own weights").
 func soupWentOn(events string, fromStep int64) bool {
 	f, err := os.Open(events)
 	if err != nil {
@@ -1017,27 +1017,17 @@ func soupWentOn(events string, fromStep int64) bool {
 		if !bytes.Contains(sc.Bytes(), []byte(`"soup"`)) {
 			continue
 		}
-		var e struct {
-			Type    EventKind `json:"type"`
-			Message string    `json:"message"`
-			Soup    *struct {
-				FromStep int64 `json:"from_step"`
-			} `json:"soup"`
-		}
-		if json.Unmarshal(sc.Bytes(), &e) != nil || e.Type != EvPhase || e.Soup == nil || e.Soup.FromStep != fromStep {
+		var e Event
+		if json.Unmarshal(sc.Bytes(), &e) != nil || e.Kind() != ChangeSoupDone || e.Soup == nil || e.Soup.FromStep != fromStep {
 			continue
 		}
-		wentOn = SoupWentOn(e.Message)
+		wentOn = e.SideSoup()
 	}
 	return wentOn
 }
 
-// SoupWentOn says whether a "soup done" event's message says the run went on
-// with its own weights after the soup, as a soup made on request says.
-func SoupWentOn(message string) bool { return strings.Contains(message, soupGoesOn) }
-
 // soupGoesOn is the words a side soup's "soup done" message holds (runSoup
-// writes them, SoupWentOn reads them, in runs old and new).
+// writes them; Event.SideSoup reads them in runs written before soup_kind).
 const soupGoesOn = " goes on from step "
 
 // Lock modes: where the process that trains a run came from.

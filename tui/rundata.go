@@ -285,12 +285,12 @@ func (d *runData) apply(e lab.Event) {
 		d.Markers = append(d.Markers, marker{Kind: markEval, Step: e.Step, Tokens: e.Tokens, Text: e.Message})
 		d.note(e, fmt.Sprintf("evaluation (%s) at step %d", e.Message, e.Step))
 	case lab.EvWarning:
-		if strings.HasPrefix(e.Message, string(lab.ActSoup)+": ") {
+		if e.RefusedAction() == lab.ActSoup {
 			d.soupAsked = false // the lab's answer: no soup
 		}
 		d.note(e, "warning: "+e.Message)
 	case lab.EvError:
-		if strings.Contains(e.Message, "skipped") {
+		if e.Kind() == lab.ChangeStepSkipped {
 			d.Markers = append(d.Markers, marker{Kind: markSkipped, Step: e.Step, Tokens: e.Tokens, Text: e.Message})
 		}
 		d.note(e, "error: "+e.Message)
@@ -438,7 +438,10 @@ func (d *runData) applyResumed(e lab.Event) {
 func (d *runData) tokensPerSec() float64 { return d.tps.TokensPerSec() }
 
 func (d *runData) applyPhase(e lab.Event) {
-	if strings.HasPrefix(e.Message, "soup:") && !d.SoupRunning {
+	// what changed: the event's field, or the wording in a run written
+	// before it (lab.Event.Kind)
+	kind := e.Kind()
+	if kind == lab.ChangeSoup && !d.SoupRunning {
 		// no announcement before it (a run written before the lab made one)
 		d.soupFrom, d.mixBeforeSoup = d.Phase, d.Mix
 	}
@@ -457,16 +460,16 @@ func (d *runData) applyPhase(e lab.Event) {
 	}
 	// the lab's report says where an action landed: the dialog could only say
 	// "at the first step boundary after you confirm"
-	switch {
-	case msg == "paused":
+	switch kind {
+	case lab.ChangePaused:
 		d.State = "paused"
 		add(markPause)
 		msg = fmt.Sprintf("paused after step %d", e.Step)
-	case msg == "resumed":
+	case lab.ChangeResumed:
 		d.State = "running"
 		add(markResume)
 		msg = fmt.Sprintf("resumed after step %d", e.Step)
-	case strings.HasPrefix(msg, "anneal"):
+	case lab.ChangeAnneal:
 		add(markAnneal)
 		d.changedAfterCheckpoint(e.Step, "its anneal")
 		// where it really starts and ends: the anneal dialog could only say
@@ -474,37 +477,35 @@ func (d *runData) applyPhase(e lab.Event) {
 		if ts := d.totalSteps(); ts > 0 && e.TotalTokens > 0 {
 			msg += fmt.Sprintf(", from step %d: the run ends at step %d, %s tokens", e.Step, ts, lab.HumanCount(e.TotalTokens))
 		}
-	case strings.HasPrefix(msg, "switched mix"):
+	case lab.ChangeMix:
 		add(markMix)
 		d.changedAfterCheckpoint(e.Step, "its mix switch")
 		if len(e.Mix) > 0 {
 			msg += fmt.Sprintf(" after step %d: %s", e.Step, mixLine(e.Mix))
 		}
-	case strings.HasPrefix(msg, "soup done"), strings.HasPrefix(msg, "soup stopped"):
+	case lab.ChangeSoupDone, lab.ChangeSoupStopped:
 		// the phase is the event's: the one the run returns to after a soup
 		// made on request, "soup" after the recipe's final soup
 		if e.Soup != nil {
 			d.Soups = append(d.Soups, e.Soup)
-			d.soupWentOn = lab.SoupWentOn(e.Message)
+			d.soupWentOn = e.SideSoup()
 			if e.Soup.Final && d.SoupEval != nil {
 				d.Eval = d.SoupEval
 			}
 			if !e.Soup.Final && d.SoupEval != nil {
 				// the evaluation line keeps the run's scores: say where the
 				// soup's are, first, where 80 columns show it
-				if rest, ok := strings.CutPrefix(msg, "soup done: "); ok {
-					msg = "soup done, its scores in the runs view: " + rest
-				}
+				msg = "soup done, its scores in the runs view: " + strings.TrimPrefix(msg, "soup done: ")
 			}
 		}
 		d.LastIng = lab.Event{}
 		d.SoupRunning = false
-	case strings.HasPrefix(msg, lab.SoupStarting):
+	case lab.ChangeSoupStarting:
 		// the lab takes only pause, resume and stop from here, while it
 		// writes the soup's checkpoint and evaluates before it
 		d.SoupRunning, d.soupAsked = true, false
-		d.soupFinal, d.soupFrom, d.mixBeforeSoup = lab.SoupStartingFinal(msg), d.Phase, d.Mix
-	case strings.HasPrefix(msg, "soup:"):
+		d.soupFinal, d.soupFrom, d.mixBeforeSoup = !e.SideSoup(), d.Phase, d.Mix
+	case lab.ChangeSoup:
 		d.SoupRunning, d.soupAsked = true, false
 		add(markSoup)
 	}
