@@ -418,3 +418,59 @@ func TestSideSoupAtTheLastStepKeepsTheRunsScores(t *testing.T) {
 		}
 	}
 }
+
+// TestSoupAskedSurvivesAReload: a soup confirmed here turns the action keys
+// off (but pause and stop) until the lab starts or refuses it. Reading the
+// run back from its files after the UI fell behind lost that (the files
+// cannot say what was asked here): the keys came back until the soup's
+// announcement; and a checkpoint asked for was no longer awaited, its
+// report taken for routine news. The state now goes over to the picture read back, the
+// lab's answer meanwhile (in the files or in the events since) still
+// clearing it.
+func TestSoupAskedSurvivesAReload(t *testing.T) {
+	for _, answered := range []bool{false, true} {
+		o := testOptions(t, 120, 40)
+		rec := testRecipe(t)
+		name := "quickstart-test"
+		evs := stage1Events(name)
+		m := New(o)
+		dir := filepath.Join(o.RunsDir, name)
+		f := newFakeRun(name, dir, rec)
+		f.q = lab.NewEventQueue(16) // overflows with the steps below
+		m.Update(launchedMsg{run: f})
+		writeRunDir(t, dir, rec, evs[:10])
+		for _, e := range evs[:10] {
+			f.q.Publish(e)
+		}
+		m.Update(runEventsMsg{gen: m.liveGen, events: f.q.Drain(nil)})
+		press(m, "c", "enter") // a checkpoint asked for: its report is the next checkpoint event
+		press(m, "s", "enter")
+		if on := keysOn(m); on != "space X" || !m.liveData.awaitCheckpoint {
+			t.Fatalf("keys on once a soup is asked for: %q; checkpoint awaited %v", on, m.liveData.awaitCheckpoint)
+		}
+		writeRunDir(t, dir, rec, evs[10:])
+		for _, e := range evs[10:] {
+			f.q.Publish(e)
+		}
+		msg := waitEvents(f, m.liveGen, 0, time.Time{})().(runEventsMsg)
+		if msg.dropped == 0 {
+			t.Fatal("the test needs the queue to drop events")
+		}
+		_, cmd := m.Update(msg)
+		if answered { // the lab refuses it while the files are read
+			refused := lab.Event{Type: lab.EvWarning, Time: evs[39].Time.Add(time.Millisecond), Run: name, Step: 40, Refused: lab.ActSoup,
+				Message: "soup: a soup from step 40 is made already (x); nothing done"}
+			writeRunDir(t, dir, rec, []lab.Event{refused})
+			m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{refused}, dropped: msg.dropped})
+		}
+		m.Update(awaitReload(t, cmd))
+		checkSteps(t, m.liveData.Main, 1, 40)
+		want := "space X"
+		if answered {
+			want = "a m s c v space X"
+		}
+		if on := keysOn(m); on != want || !m.liveData.awaitCheckpoint {
+			t.Errorf("answered %v: keys on after the run is read back: %q, want %q; checkpoint awaited %v", answered, on, want, m.liveData.awaitCheckpoint)
+		}
+	}
+}

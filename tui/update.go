@@ -599,6 +599,10 @@ func (m *Model) handleLiveReloaded(msg liveReloadedMsg) {
 	for _, e := range buf {
 		d.apply(e)
 	}
+	// what was asked here is in no file: the picture replaced has it, and
+	// has seen every event the files and buf hold (only steps are dropped),
+	// the lab's answer included, which cleared it there
+	d.soupAsked, d.awaitCheckpoint = old.soupAsked, old.awaitCheckpoint
 	if old.Ended && !d.Ended {
 		d.Ended, d.State = true, old.State
 	}
