@@ -31,8 +31,9 @@ type runRow struct {
 	name     string
 	curveDir string // directory whose metrics.jsonl the overlay draws ("" if none)
 	loss     float64
-	scores   []lab.EvalScore // an ingredient's or the soup's evaluation
-	last     bool            // last child (└ instead of ├)
+	scores   []lab.EvalScore     // an ingredient's or the soup's evaluation
+	dropped  *lab.SoupDivergence // an ingredient left out of the soup: where and why it diverged
+	last     bool                // last child (└ instead of ├)
 }
 
 // key is what the row is of, the same from one scan to the next: its run's,
@@ -63,10 +64,19 @@ func (m *Model) runRows() []runRow {
 			desc := s.Name
 			if rep := s.Report; rep != nil {
 				desc = fmt.Sprintf("%s: %d×%s from step %d", s.Name, len(rep.Ingredients), lab.HumanCount(rep.Tokens), rep.FromStep)
+				if n := len(rep.Dropped); n > 0 {
+					desc += fmt.Sprintf(" (%d of %d dropped)", n, n+len(rep.Ingredients))
+				}
 			}
 			losses := map[string]float64{}
 			evals := map[string][]lab.EvalScore{}
+			dropped := map[string]*lab.SoupDivergence{} // soup.json's dropped: diverged, not in the soup
 			if rep := s.Report; rep != nil {
+				for _, c := range rep.Dropped {
+					if c.Diverged != nil {
+						dropped[c.Name] = c.Diverged
+					}
+				}
 				var all []lab.EvalScore
 				for _, c := range rep.Ingredients {
 					losses[c.Name] = c.FinalLoss
@@ -92,7 +102,7 @@ func (m *Model) runRows() []runRow {
 					l = math.NaN()
 				}
 				out = append(out, runRow{kind: rowIngredient, run: r, soup: s, name: ing, curveDir: filepath.Join(s.Dir, ing),
-					loss: l, scores: evals[ing], last: k == len(s.Ingredients)-1 && s.Report == nil})
+					loss: l, scores: evals[ing], dropped: dropped[ing], last: k == len(s.Ingredients)-1 && s.Report == nil})
 			}
 			if s.Report != nil {
 				out = append(out, runRow{kind: rowSoupAvg, run: r, soup: s, name: "soup (uniform average)", loss: math.NaN(), scores: evals["soup"], last: true})
@@ -169,6 +179,13 @@ func (m *Model) viewRuns(w, h int) []string {
 				branch = "└"
 			}
 			txt := padRight(truncateMiddle(r.name, subW), subW) // ingredient-1-seed-42 and ingredient-2-seed-666 differ in their ends
+			if d := r.dropped; d != nil {
+				// no loss, no scores: it diverged and the soup left it out
+				line = fmt.Sprintf("%s%s    %s %s ", cursor, sel, t.Border.Render(branch), t.Text.Render(txt))
+				why := fmt.Sprintf("dropped: diverged at step %d, %s", d.Step, d.Reason)
+				line += t.Error.Render(truncate(why, max(w-lipgloss.Width(line)-1, 0)))
+				break
+			}
 			final := fmt.Sprintf("final %s", fmtLoss(r.loss))
 			line = fmt.Sprintf("%s%s    %s %s %s", cursor, sel, t.Border.Render(branch), t.Text.Render(txt), t.Subtle.Render(final))
 			// the primary scores, tasks and validation losses apart

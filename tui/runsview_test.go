@@ -329,3 +329,46 @@ func TestRunsViewSoupNamesItsSplit(t *testing.T) {
 		})
 	}
 }
+
+// TestRunsViewDroppedIngredient: an ingredient that diverged and was left
+// out of its soup (soup.json's dropped) has a directory like the others,
+// and the runs view listed it as an ingredient with no final loss and no
+// scores; it says it was dropped, at which step and why. The run is
+// lab/testdata/run-before-event-fields, whose recipe's soup from step 10
+// dropped ingredient-2-seed-12.
+func TestRunsViewDroppedIngredient(t *testing.T) {
+	o := testOptions(t, 120, 30)
+	src := filepath.Join(pkgDir, "..", "lab", "testdata", "run-before-event-fields")
+	if err := os.CopyFS(filepath.Join(o.RunsDir, "dropped"), os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	m := New(o)
+	press(m, "2")
+	checkFrame(t, m, 120, 30)
+	s := screen(m)
+	for _, want := range []string{
+		"└ soup-10: 2×1024 from step 10 (1 of 3 dropped)",
+		"├ ingredient-2-seed-12   dropped: diverged at step 13, 3 non-finite steps in a row (last loss 5.98",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("no %q:\n%s", want, s)
+		}
+	}
+	if l := lineWith(s, "ingredient-2-seed-12"); strings.Contains(l, "final") {
+		t.Errorf("the dropped ingredient has a final loss: %q", l)
+	}
+	if l := lineWith(s, "ingredient-3-seed-13"); !strings.Contains(l, "final 5.8564 fake 0.006") {
+		t.Errorf("the ingredient in the soup: %q", l)
+	}
+	// at 60 columns the reason is cut to the width
+	o = testOptions(t, 60, 30)
+	if err := os.CopyFS(filepath.Join(o.RunsDir, "dropped"), os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	m = New(o)
+	press(m, "2")
+	checkFrame(t, m, 60, 30)
+	if l := lineWith(screen(m), "ed-12"); !strings.Contains(l, "dropped: diverged at step 13") {
+		t.Errorf("at 60 columns: %q\n%s", l, screen(m))
+	}
+}
