@@ -20,7 +20,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "directory for train.py, launch.sh and EXPORT.md")
 	nproc := fs.Int("nproc", 8, "processes (GPUs) per node")
 	nodes := fs.Int("nodes", 1, "nodes")
-	force := fs.Bool("force", false, "replace a non-empty --out directory")
+	force := fs.Bool("force", false, "replace an earlier export in a non-empty --out (never a directory holding other files)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
