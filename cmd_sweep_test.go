@@ -675,3 +675,20 @@ func TestSweepPlanShowsShares(t *testing.T) {
 		})
 	}
 }
+
+// TestSweepRefusesProportionalMixes: two --vary values of a whole mix's
+// ratios in the same proportion train on the same normalised mix, so the
+// sweep refuses them as it refuses a value given twice: exit 2, both values
+// named, nothing written. [1,4] and [0.2,0.8] planned two runs of one mix.
+func TestSweepRefusesProportionalMixes(t *testing.T) {
+	runs := filepath.Join(t.TempDir(), "runs")
+	code, stdout, stderr := runCLI("sweep", "testdata/tiny.yaml", "--runs", runs, "--name", "m", "--local",
+		"--vary", "dataset.sources.target_ratio=[1,4],[0.2,0.8]")
+	want := `"[1,4]" and "[0.2,0.8]" are the same mix (20%, 80% once normalised)`
+	if code != 2 || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, want 2 and %q in stderr:\n%s\nstdout:\n%s", code, want, stderr, stdout)
+	}
+	if _, err := os.Stat(runs); !os.IsNotExist(err) {
+		t.Errorf("the refused sweep wrote %s (%v)", runs, err)
+	}
+}

@@ -8,6 +8,7 @@ package sweep
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -69,7 +70,85 @@ func ParseAxis(s string) (Axis, error) {
 		}
 		seen[k] = v
 	}
+	if err := sameMixes(s, key, values); err != nil {
+		return Axis{}, err
+	}
 	return Axis{Key: key, Values: values}, nil
+}
+
+// sameMixes refuses two values of a whole mix's ratios (a target_ratio key
+// without an element index, one number per source) in the same proportion:
+// the recipe normalises the ratios, so [1,4] and [0.2,0.8] train on the same
+// mix. Shares within 1e-9 of each other are the same.
+func sameMixes(s, key string, values []string) error {
+	parts := strings.Split(key, ".")
+	if len(parts) < 2 || parts[len(parts)-1] != "target_ratio" {
+		return nil
+	}
+	if _, err := strconv.Atoi(parts[len(parts)-2]); err == nil {
+		return nil // one source's ratio: the others stay, so a proportion is another mix
+	}
+	var seen [][]float64
+	var from []string
+	for _, v := range values {
+		sh := shares(v)
+		if sh == nil {
+			continue
+		}
+		for i, o := range seen {
+			if len(o) != len(sh) {
+				continue
+			}
+			same := true
+			for j := range o {
+				if math.Abs(o[j]-sh[j]) > 1e-9 {
+					same = false
+					break
+				}
+			}
+			if same {
+				pct := make([]string, len(sh))
+				for j, x := range sh {
+					pct[j] = fmt.Sprintf("%.3g%%", 100*x) // as the plan writes shares
+				}
+				return fmt.Errorf("--vary %q: values %q and %q are the same mix (%s once normalised), so their runs would be the same", s, from[i], v, strings.Join(pct, ", "))
+			}
+		}
+		seen, from = append(seen, sh), append(from, v)
+	}
+	return nil
+}
+
+// shares is a list of numbers divided by their sum, nil when v is not a list
+// of non-negative numbers with a positive sum (the recipe refuses those).
+func shares(v string) []float64 {
+	var l []any
+	if yaml.Unmarshal([]byte(v), &l) != nil || len(l) == 0 {
+		return nil
+	}
+	out := make([]float64, len(l))
+	var sum float64
+	for i, e := range l {
+		switch n := e.(type) {
+		case int:
+			out[i] = float64(n)
+		case float64:
+			out[i] = n
+		default:
+			return nil
+		}
+		if out[i] < 0 || math.IsInf(out[i], 0) || math.IsNaN(out[i]) {
+			return nil
+		}
+		sum += out[i]
+	}
+	if !(sum > 0) || math.IsInf(sum, 0) {
+		return nil
+	}
+	for i := range out {
+		out[i] /= sum
+	}
+	return out
 }
 
 // canonicalValue is what a --vary value means for comparing: a YAML number

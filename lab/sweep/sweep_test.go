@@ -40,6 +40,15 @@ func TestParseAxis(t *testing.T) {
 		{"dataset.sources.target_ratio=[0.2,0.8],[0.5,0.5]", Axis{"dataset.sources.target_ratio", []string{"[0.2,0.8]", "[0.5,0.5]"}}, ""},
 		{"dataset.sources.target_ratio=[0.2,0.8],[.2, .8]", Axis{}, `values "[0.2,0.8]" and "[.2, .8]" are the same list of numbers`},
 		{"dataset.sources.target_ratio=[0.2,0.8],[0.8,0.2]", Axis{"dataset.sources.target_ratio", []string{"[0.2,0.8]", "[0.8,0.2]"}}, ""},
+		// ratios are normalised: numbers in the same proportion are the same mix
+		{"dataset.sources.target_ratio=[1,4],[0.2,0.8]", Axis{}, `values "[1,4]" and "[0.2,0.8]" are the same mix (20%, 80% once normalised)`},
+		{"dataset.sources.target_ratio=[0.5,0.5],[1,3],[3, 9]", Axis{}, `values "[1,3]" and "[3, 9]" are the same mix (25%, 75% once normalised)`},
+		{"mixes.code.target_ratio=[1,1,2],[0.25,0.25,0.5]", Axis{}, `values "[1,1,2]" and "[0.25,0.25,0.5]" are the same mix`},
+		{"dataset.sources.target_ratio=[1,3],[0.3333,0.6667],[1,3,0]", Axis{"dataset.sources.target_ratio", []string{"[1,3]", "[0.3333,0.6667]", "[1,3,0]"}}, ""},
+		// one source's ratio, the others as they are: 1 and 2 are other mixes;
+		// nor is any list of numbers a mix (betas)
+		{"dataset.sources.0.target_ratio=1,2", Axis{"dataset.sources.0.target_ratio", []string{"1", "2"}}, ""},
+		{"optimizer.betas=[0.9,0.95],[0.45,0.475]", Axis{"optimizer.betas", []string{"[0.9,0.95]", "[0.45,0.475]"}}, ""},
 		{"schedule.name=wsd,'wsd2',cosine", Axis{Key: "schedule.name", Values: []string{"wsd", "'wsd2'", "cosine"}}, ""},
 		{"optimizer.lr=1e-3,1e-4", Axis{Key: "optimizer.lr", Values: []string{"1e-3", "1e-4"}}, ""},
 		{"optimizer..lr=1", Axis{}, "not a dotted recipe path"},
