@@ -236,6 +236,9 @@ func (pl *plan) schedule() error {
 // data checks every source is OLMo token files and turns directories into globs.
 func (pl *plan) data() error {
 	r := pl.r
+	if err := pl.mixSchedule(); err != nil {
+		return err
+	}
 	var sum float64
 	for _, s := range r.Dataset {
 		sum += s.TargetRatio
@@ -263,6 +266,36 @@ func (pl *plan) data() error {
 			out.Paths = append(out.Paths, g...)
 		}
 		pl.sources = append(pl.sources, out)
+	}
+	return nil
+}
+
+// mixSchedule refuses switches the run makes by itself, as anneal.mix is
+// refused: train.py's data is one SourceMixtureDatasetConfig for the whole
+// run, so it would train on dataset.sources throughout, another experiment.
+// OLMo-core's composable data API (ComposableDataLoader, one instance source
+// per stage, ShuffleStrategy.intra_source) can switch mixes within a run, but
+// the export does not write it (nor does its stub know it). Switches at or
+// after max_tokens, which the run never makes, are listed as not mapped.
+func (pl *plan) mixSchedule() error {
+	r := pl.r
+	var made, never []string
+	for _, s := range r.MixSchedule {
+		at := fmt.Sprintf("%s at %d tokens", s.Mix, s.AtTokens)
+		if s.AtTokens < r.MaxTokens {
+			made = append(made, at)
+		} else {
+			never = append(never, at)
+		}
+	}
+	if len(made) > 0 {
+		return fail(r, "mix_schedule", "the run switches mixes by itself (%s), but train.py's data is one OLMo-core mixture (SourceMixtureDatasetConfig) for the whole run: it would train on dataset.sources throughout, another experiment\n"+
+			"HINT: export one recipe per stage, as OLMo 2's stage 2 is (experiments/olmo2_*_stage2.yaml): dataset.sources the stage's mix, max_tokens its length, load_path the previous stage's OLMo-core checkpoint; each such run starts its LR schedule afresh, so only a last stage that is an anneal (anneal: true) continues the lab's run as it was. "+
+			"Or --set mix_schedule=[] to export the run on dataset.sources alone. (OLMo-core's composable data API, ComposableDataLoader with ShuffleStrategy.intra_source, can switch mixes within a run; the export does not write it.)",
+			strings.Join(made, ", "))
+	}
+	if len(never) > 0 {
+		pl.unmapped = append(pl.unmapped, fmt.Sprintf("mix_schedule (%s): at or after max_tokens %d, so the run never switches; the script trains on dataset.sources, as the run does.", strings.Join(never, ", "), r.MaxTokens))
 	}
 	return nil
 }
@@ -493,13 +526,6 @@ func (pl *plan) rest() error {
 			names = append(names, m.Name)
 		}
 		pl.unmapped = append(pl.unmapped, fmt.Sprintf("mixes (%s): switching mixes mid-run is a lab action; in OLMo-core it is a second run from a checkpoint with another dataset.", strings.Join(names, ", ")))
-	}
-	if len(r.MixSchedule) > 0 {
-		var at []string
-		for _, s := range r.MixSchedule {
-			at = append(at, fmt.Sprintf("%s at %d tokens", s.Mix, s.AtTokens))
-		}
-		pl.unmapped = append(pl.unmapped, fmt.Sprintf("mix_schedule (%s): the script trains on dataset.sources for the whole run, as OLMo-core's dataset is one mixture per run; a curriculum there is one run per stage, each from the previous stage's checkpoint (load_path) with that stage's mix as its dataset.", strings.Join(at, ", ")))
 	}
 	if r.Soup.Ingredients > 0 {
 		pl.unmapped = append(pl.unmapped, fmt.Sprintf("soup (%s): run the script once per ingredient with a different --seed into its own --save-folder, then average the checkpoints; the export is one ingredient.", plural.N(r.Soup.Ingredients, "ingredient")))

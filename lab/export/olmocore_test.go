@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -690,18 +691,32 @@ func TestExportedGlobOlmoCoreMisses(t *testing.T) {
 	}
 }
 
-// TestMixScheduleNotMapped: a recipe's mix_schedule (switches the run makes
-// by itself) is listed among what the export does not map, with its
-// switches, since the script trains on dataset.sources throughout.
-func TestMixScheduleNotMapped(t *testing.T) {
-	r := shipped(t, "olmo2_1B_stage1", `mixes={code: [{name: starcoder, target_ratio: 1, paths: ["data/olmo-mix-1124/starcoder"]}]}`,
-		"mix_schedule=[{at_tokens: 1T, mix: code}]")
-	got := string(exportFiles(t, r, "olmo2_1B_stage1", 8, 1)["EXPORT.md"])
-	want := "- mix_schedule (code at 1000000000000 tokens): the script trains on dataset.sources for the whole run"
-	if !strings.Contains(got, want) {
-		t.Errorf("EXPORT.md lacks %q:\n%s", want, got)
+// TestMixScheduleRefused: a recipe whose run switches mixes by itself
+// (mix_schedule) is refused, as an automatic anneal onto anneal.mix is:
+// train.py's data is one mixture for the whole run, so it trained on
+// dataset.sources throughout, listed only as "not mapped". The error names the
+// file, the field and the switches, and says what to do; without the switches
+// (--set mix_schedule=[]) the recipe exports; a switch at or after max_tokens,
+// which the run never makes, is listed as not mapped.
+func TestMixScheduleRefused(t *testing.T) {
+	code := `mixes={code: [{name: starcoder, target_ratio: 1, paths: ["data/olmo-mix-1124/starcoder"]}]}`
+	r := shipped(t, "olmo2_1B_stage1", code, "mix_schedule=[{at_tokens: 1T, mix: code}]")
+	_, err := OLMoCore(OLMoCoreParams{Recipe: r, Source: "olmo2_1B_stage1", NProc: 8, Nodes: 1})
+	var re *lab.RecipeError
+	if !errors.As(err, &re) || re.Field != "mix_schedule" {
+		t.Fatalf("err %v, want a RecipeError on mix_schedule", err)
 	}
-	if plain := string(exportFiles(t, shipped(t, "olmo2_1B_stage1"), "olmo2_1B_stage1", 8, 1)["EXPORT.md"]); strings.Contains(plain, "mix_schedule") {
-		t.Errorf("EXPORT.md of a recipe without mix_schedule mentions it:\n%s", plain)
+	for _, want := range []string{"experiments/olmo2_1B_stage1.yaml: mix_schedule: ", "code at 1000000000000 tokens", "would train on dataset.sources throughout", "HINT: export one recipe per stage", "load_path", "--set mix_schedule=[]"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if md := string(exportFiles(t, shipped(t, "olmo2_1B_stage1", code, "mix_schedule=[]"), "x", 8, 1)["EXPORT.md"]); strings.Contains(md, "mix_schedule") {
+		t.Errorf("EXPORT.md of a recipe without mix_schedule mentions it:\n%s", md)
+	}
+	late := shipped(t, "olmo2_1B_stage1", code, "mix_schedule=[{at_tokens: 9T, mix: code}]")
+	md := string(exportFiles(t, late, "x", 8, 1)["EXPORT.md"])
+	if want := "- mix_schedule (code at 9000000000000 tokens): at or after max_tokens " + strconv.FormatInt(late.MaxTokens, 10) + ", so the run never switches"; !strings.Contains(md, want) {
+		t.Errorf("EXPORT.md lacks %q:\n%s", want, md)
 	}
 }
