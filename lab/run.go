@@ -552,6 +552,22 @@ func zLoss(r *Recipe) float64 {
 	return r.ZLoss
 }
 
+// ResolvedModel is the model a run of the recipe trains (resolveModel): its
+// vocabulary, EOS and padding ids the tokenizer's. A tokenizer olmolab does
+// not know, or a vocabulary smaller than the tokenizer's, is a *RecipeError
+// on tokenizer or model, as the run's start refuses it.
+func (r *Recipe) ResolvedModel() (model.Config, error) {
+	tok, err := data.NewTokenizer(r.Tokenizer)
+	if err != nil {
+		return model.Config{}, &RecipeError{File: r.Path, Field: "tokenizer", Msg: err.Error()}
+	}
+	cfg, err := resolveModel(r, tok)
+	if err != nil {
+		return model.Config{}, &RecipeError{File: r.Path, Field: "model", Msg: err.Error()}
+	}
+	return cfg, nil
+}
+
 // resolveModel fits the recipe's model to its tokenizer: the cpu_* presets and
 // inline models without a vocabulary take the tokenizer's; others must hold it.
 func resolveModel(rec *Recipe, tok data.Tokenizer) (model.Config, error) {
@@ -729,13 +745,9 @@ func satAdd(xs ...int64) int64 {
 // process and the Go collector's headroom: the figure StartRun checks. A GPU
 // backend checks its own device memory.
 func MemoryNeed(rec *Recipe) (int64, error) {
-	tok, err := data.NewTokenizer(rec.Tokenizer)
+	cfg, err := rec.ResolvedModel()
 	if err != nil {
-		return 0, fmt.Errorf("%s: tokenizer: %w", rec.Path, err)
-	}
-	cfg, err := resolveModel(rec, tok)
-	if err != nil {
-		return 0, fmt.Errorf("%s: model: %w", rec.Path, err)
+		return 0, err
 	}
 	return memoryNeed(rec, cfg, rec.MicroBatchSize/rec.SequenceLength, rec.SequenceLength), nil
 }

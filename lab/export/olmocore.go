@@ -51,8 +51,9 @@ type source struct {
 type plan struct {
 	r                *lab.Recipe
 	p                OLMoCoreParams
-	preset           string // TransformerConfig.<preset> constructor, "" for a custom llama_like shape
-	rankMicro        int    // tokens per forward/backward on one rank
+	declared         model.Config // the recipe's model before the tokenizer resolved it (r.Model)
+	preset           string       // TransformerConfig.<preset> constructor, "" for a custom llama_like shape
+	rankMicro        int          // tokens per forward/backward on one rank
 	sources          []source
 	val              []source // eval.val's token-file sources (Ratio unused)
 	scheduler        string   // the Python expression
@@ -87,8 +88,16 @@ func OLMoCore(p OLMoCoreParams) ([]File, error) {
 		wd, _ := os.Getwd()
 		notes = append(notes, fmt.Sprintf("The recipe's relative paths were taken from %s, the directory the export ran in, as a run there reads them; train.py names them absolute.", wd))
 	}
-	r = abs
-	pl := &plan{r: r, p: p, loadPath: r.LoadPath, anneal: r.StartAsAnneal, notes: notes}
+	// the model the run trains: a cpu_* preset takes its tokenizer's
+	// vocabulary, and every model the tokenizer's EOS and padding ids
+	cfg, err := abs.ResolvedModel()
+	if err != nil {
+		return nil, err
+	}
+	resolved := *abs
+	resolved.Model = cfg
+	r = &resolved
+	pl := &plan{r: r, p: p, declared: abs.Model, loadPath: r.LoadPath, anneal: r.StartAsAnneal, notes: notes}
 	for _, step := range []func() error{pl.model, pl.batch, pl.optimizer, pl.data, pl.validation, pl.schedule, pl.rest} {
 		if err := step(); err != nil {
 			return nil, err
@@ -109,7 +118,7 @@ func (pl *plan) model() error {
 	r := pl.r
 	c := r.Model
 	if strings.HasPrefix(r.ModelName, "olmo2_") {
-		if base, err := model.PresetByName(r.ModelName); err == nil && reflect.DeepEqual(base, c) {
+		if base, err := model.PresetByName(r.ModelName); err == nil && reflect.DeepEqual(base, pl.declared) {
 			pl.preset = r.ModelName
 			if r.Tokenizer != "dolma2" {
 				return fail(r, "tokenizer", "%s is OLMo-core's %s with the dolma2 vocabulary, but the recipe's tokenizer is %q\nHINT: use tokenizer: dolma2 with the olmo2_* presets (OLMo token files made by `olmolab tokenize --tokenizer dolma2`)", r.ModelName, r.ModelName, r.Tokenizer)
@@ -122,9 +131,6 @@ func (pl *plan) model() error {
 	}
 	if c.RopeTheta != math.Trunc(c.RopeTheta) || c.RopeTheta <= 0 {
 		return fail(r, "model.rope_theta", "OLMo-core's llama_like takes an integer rope_theta, got %v", c.RopeTheta)
-	}
-	if c.EOSTokenID == nil || c.PadTokenID == nil {
-		return fail(r, "model", "the model's vocabulary has no EOS or padding id, which OLMo-core's TokenizerConfig needs")
 	}
 	pl.notes = append(pl.notes, fmt.Sprintf("The model %q is not one of OLMo-core's olmo2_* presets, so its shape is spelled out with `TransformerConfig.llama_like` the way the olmo2_* constructors build theirs (reordered-norm blocks, QK-norm, RMSNorm eps %v, RoPE θ %v, SwiGLU MLP of width %d, no biases).", r.ModelName, c.RMSNormEps, c.RopeTheta, c.IntermediateSize))
 	return nil

@@ -362,6 +362,7 @@ func TestRefused(t *testing.T) {
 		{"norms not decayed", "olmo2_1B_stage1", []string{"optimizer.decay_norm_and_bias=false"}, []string{"optimizer.decay_norm_and_bias"}},
 		{"batch does not split", "olmo2_1B_stage1", []string{"global_batch_size=12288", "rank_microbatch_size=4096"}, []string{"global_batch_size", "8 ranks"}},
 		{"olmo2 preset without dolma2", "olmo2_1B_stage1", []string{"tokenizer=world"}, []string{"tokenizer", "dolma2"}},
+		{"unknown tokenizer", "quickstart", []string{"tokenizer=gpt2", `dataset.sources=[{name: a, target_ratio: 1, paths: ["/d/a.npy"]}]`, "mixes={}", "anneal={}", "soup={}"}, []string{"tokenizer: ", `unknown tokenizer "gpt2"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := shipped(t, tc.recipe, tc.sets...)
@@ -718,5 +719,31 @@ func TestMixScheduleRefused(t *testing.T) {
 	md := string(exportFiles(t, late, "x", 8, 1)["EXPORT.md"])
 	if want := "- mix_schedule (code at 9000000000000 tokens): at or after max_tokens " + strconv.FormatInt(late.MaxTokens, 10) + ", so the run never switches"; !strings.Contains(md, want) {
 		t.Errorf("EXPORT.md lacks %q:\n%s", want, md)
+	}
+}
+
+// TestTokenizerResolvesModel: the exported model is the one a run trains, its
+// vocabulary, EOS and padding ids the tokenizer's: a cpu_* preset takes its
+// tokenizer's vocabulary. cpu_s with dolma2 was exported with the world's
+// 2048-token embedding under TokenizerConfig.dolma2() (ids up to 100K), and
+// with bytes as a 2048-token vocabulary with the world's EOS and padding ids.
+func TestTokenizerResolvesModel(t *testing.T) {
+	npy := []string{`dataset.sources=[{name: a, target_ratio: 1, paths: ["/d/a.npy"]}]`, "mixes={}", "anneal={}", "soup={}"}
+	for _, tc := range []struct {
+		tokenizer string
+		want      []string
+	}{
+		{"dolma2", []string{"vocab_size=100352,", "tokenizer_config = TokenizerConfig.dolma2()"}},
+		{"tokenizers/allenai_dolma2.json", []string{"vocab_size=100352,", "tokenizer_config = TokenizerConfig.dolma2()"}},
+		{"bytes", []string{"vocab_size=384,", "TokenizerConfig(vocab_size=384, eos_token_id=256, pad_token_id=257)"}},
+		{"world", []string{"vocab_size=2048,", "TokenizerConfig(vocab_size=2048, eos_token_id=2046, pad_token_id=2047)"}},
+	} {
+		r := shipped(t, "quickstart", append([]string{"tokenizer=" + tc.tokenizer}, npy...)...)
+		py := string(exportFiles(t, r, "x", 1, 1)["train.py"])
+		for _, w := range tc.want {
+			if !strings.Contains(py, w) {
+				t.Errorf("tokenizer %s: train.py lacks %q", tc.tokenizer, w)
+			}
+		}
 	}
 }
