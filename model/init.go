@@ -7,7 +7,7 @@ import "math/rand/v2"
 // 1, no depth scaling. std is Config.InitializerRange (0.02). The draw is
 // deterministic in seed and independent of the number of workers.
 func Init[F Float](l *Layout, params []F, seed uint64) {
-	std := initStd(l.Config)
+	std := l.Config.InitStd()
 	for ti, t := range l.Tensors {
 		next := initTensor(t, ti, seed, std)
 		dst := params[t.Offset : t.Offset+t.Numel()]
@@ -17,9 +17,9 @@ func Init[F Float](l *Layout, params []F, seed uint64) {
 	}
 }
 
-// initStd is the initialisation's standard deviation: InitializerRange, 0.02
+// InitStd is the initialisation's standard deviation: InitializerRange, 0.02
 // where it is unset.
-func initStd(c Config) float64 {
+func (c Config) InitStd() float64 {
 	if c.InitializerRange == 0 {
 		return 0.02
 	}

@@ -81,7 +81,7 @@ func SaveHFFunc(dir string, cfg Config, buf []float32, dtype safetensors.DType, 
 // from one chunk to the next.
 func InitBackend(b Backend, seed uint64, buf []float32) {
 	l := NewLayout(b.Config())
-	std := initStd(l.Config)
+	std := l.Config.InitStd()
 	for ti, t := range l.Tensors {
 		next := initTensor(t, ti, seed, std)
 		chunks(t.Offset, t.Offset+t.Numel(), buf, func(off int, c []float32) error {

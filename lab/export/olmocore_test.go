@@ -747,3 +747,24 @@ func TestTokenizerResolvesModel(t *testing.T) {
 		}
 	}
 }
+
+// TestInitStd: a model's init_std (the truncated normal olmolab initialises
+// with) reaches OLMo-core's TransformerConfig.init_std, whose InitMethod.normal
+// draws the same way; at the default 0.02, OLMo-core's own, train.py leaves it.
+// It was dropped: the exported run initialised at 0.02 whatever the recipe said.
+func TestInitStd(t *testing.T) {
+	npy := []string{`dataset.sources=[{name: a, target_ratio: 1, paths: ["/d/a.npy"]}]`, "mixes={}", "anneal={}", "soup={}"}
+	files := exportFiles(t, shipped(t, "quickstart", append(npy, "model={preset: cpu_s, init_std: 0.006}")...), "x", 1, 1)
+	if !bytes.Contains(files["train.py"], []byte("init_seed=seed, init_std=0.006)")) || !bytes.Contains(files["EXPORT.md"], []byte("`init_std=0.006` (model.init_std)")) {
+		t.Errorf("init_std 0.006 not in train.py and EXPORT.md:\n%s\n%s", files["train.py"], files["EXPORT.md"])
+	}
+	if _, err := exec.LookPath("python3"); err == nil {
+		m := find(t, runStub(t, python(t), files), "TransformerConfig()")[0]
+		if num(t, m, "init_std") != 0.006 {
+			t.Errorf("TransformerConfig init_std %v, want 0.006", m["init_std"])
+		}
+	}
+	if py := exportFiles(t, shipped(t, "quickstart", npy...), "x", 1, 1)["train.py"]; bytes.Contains(py, []byte("init_std")) {
+		t.Errorf("train.py sets init_std at the default")
+	}
+}

@@ -35,6 +35,16 @@ func (pl *plan) modelExpr() string {
 	return "TransformerConfig.llama_like(\n        " + strings.Join(args, ",\n        ") + ",\n    )"
 }
 
+// initStdKwarg is the model's init_std (model.init_std, the truncated normal's
+// standard deviation, as OLMo-core's InitMethod.normal draws it) where it is
+// not OLMo-core's default 0.02, and nothing otherwise.
+func (pl *plan) initStdKwarg() string {
+	if std := pl.r.Model.InitStd(); std != 0.02 {
+		return ", init_std=" + pyFloat(std)
+	}
+	return ""
+}
+
 // dtypeKwarg is the recipe's dataset.dtype as NumpyFSLDatasetConfig's dtype (a NumpyDatasetDType value), or
 // nothing: OLMo-core then picks the smallest type that holds the vocabulary, as olmolab does.
 func (pl *plan) dtypeKwarg(indent int) string {
@@ -184,7 +194,7 @@ def build_model_config(tokenizer_config):
 
 def build_configs(save_folder, work_dir, load_path, seed):
     tokenizer_config = %s
-    model_config = dataclasses.replace(build_model_config(tokenizer_config), init_seed=seed)
+    model_config = dataclasses.replace(build_model_config(tokenizer_config), init_seed=seed%s)
 
     dataset_config = NumpyFSLDatasetConfig.from_src_mix(
         SourceMixtureDatasetConfig(
@@ -286,7 +296,7 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-`, pl.modelExpr(), pl.tokenizerExpr(), pl.dtypeKwarg(8),
+`, pl.modelExpr(), pl.tokenizerExpr(), pl.initStdKwarg(), pl.dtypeKwarg(8),
 		pyFloat(r.Optimizer.Betas[0]), pyFloat(r.Optimizer.Betas[1]), pyFloat(r.Optimizer.Eps), pyFloat(r.Optimizer.WeightDecay), decay,
 		pl.scheduler, zloss, clip, load, pl.valCallback())
 	return b.String()
@@ -330,6 +340,9 @@ func (pl *plan) exportMd() string {
 	modelRow := "`TransformerConfig." + pl.preset + "(vocab_size=TokenizerConfig.dolma2().padded_vocab_size())`"
 	if pl.preset == "" {
 		modelRow = fmt.Sprintf("`TransformerConfig.llama_like(...)`: d_model %d, %d layers, %d heads (%d KV), MLP %d, vocab %d", r.Model.HiddenSize, r.Model.NumHiddenLayers, r.Model.NumAttentionHeads, r.Model.NumKeyValueHeads, r.Model.IntermediateSize, r.Model.VocabSize)
+		if kw := pl.initStdKwarg(); kw != "" {
+			modelRow += "; `" + kw[2:] + "` (model.init_std)"
+		}
 	}
 	opt := r.Optimizer
 	decay := "all parameters"
