@@ -197,6 +197,9 @@ func (pl *plan) schedule() error {
 	}
 	if a := r.Anneal; a.AutoAt > 0 && a.AutoAt < r.MaxTokens {
 		switch {
+		case r.Soup.Ingredients > 0:
+			return fail(r, "soup", "at %d tokens (anneal.auto_at) the run makes a soup: %s from its checkpoint there, averaged; train.py would make one anneal instead\nHINT: export stage 1 with --set soup={} --set anneal.auto_at=0 (the soup starts from its checkpoint at %d tokens), and the soup as its own recipe (anneal: true, load_path: that OLMo-core checkpoint, the soup under soup:), whose EXPORT.md says how to run each ingredient",
+				a.AutoAt, plural.N(r.Soup.Ingredients, "anneal"), a.AutoAt)
 		case len(a.Mix) > 0:
 			return fail(r, "anneal.mix", "an automatic anneal onto another mix needs two OLMo-core runs (one dataset each)\nHINT: export stage 1 with --set anneal.auto_at=0, and the anneal as its own recipe (anneal: true, load_path: the stage-1 OLMo-core checkpoint), as experiments/olmo2_*_stage2.yaml do")
 		case s.Kind != "cosine" && s.Kind != "cosine_with_warmup":
@@ -533,9 +536,10 @@ func (pl *plan) rest() error {
 		}
 		pl.unmapped = append(pl.unmapped, fmt.Sprintf("mixes (%s): switching mixes mid-run is a lab action; in OLMo-core it is a second run from a checkpoint with another dataset.", strings.Join(names, ", ")))
 	}
-	if r.Soup.Ingredients > 0 {
-		pl.unmapped = append(pl.unmapped, fmt.Sprintf("soup (%s): run the script once per ingredient with a different --seed into its own --save-folder, then average the checkpoints; the export is one ingredient.", plural.N(r.Soup.Ingredients, "ingredient")))
+	if err := pl.soup(); err != nil {
+		return err
 	}
+	pl.manualAnneal()
 	pl.unmapped = append(pl.unmapped,
 		fmt.Sprintf("spikes (window %d, σ %v): OLMo 2's spike score is the lab's; OLMo-core logs the loss and grad norm (add its StabilityMonitor callback if wanted).", r.Spikes.Window, r.Spikes.Sigma),
 		fmt.Sprintf("checkpoint.dtype %s: OLMo-core writes distributed checkpoints in the training dtypes.", r.Checkpoint.Dtype),
@@ -547,6 +551,81 @@ func (pl *plan) rest() error {
 		pl.notes = append(pl.notes, fmt.Sprintf("load_path %s must be an OLMo-core checkpoint (e.g. a stepN directory of the stage-1 run's --save-folder). An olmolab run directory or an HF checkpoint is not one: convert an HF checkpoint with OLMo-core's src/examples/huggingface/convert_checkpoint_from_hf.py (that loses the Adam state OLMo 2 carries into stage 2). Override with --load-path.", pl.loadPath))
 	}
 	return nil
+}
+
+// soup says how OLMo-core makes the recipe's soup, which is K runs, one per
+// ingredient. In a stage-2 recipe (anneal: true) each ingredient anneals
+// from load_path over the run on soup.mix, else the dataset, so the script is
+// one ingredient: a soup.mix other than the dataset is refused, since the
+// script trains on dataset.sources. In a stage-1 recipe the soup anneals from
+// the run's end (an automatic anneal inside the run is refused in schedule).
+func (pl *plan) soup() error {
+	r := pl.r
+	k := r.Soup.Ingredients
+	if k <= 0 {
+		return nil
+	}
+	// the ingredients' seeds as lab.Run.runSoup draws them
+	seeds := r.Soup.Seeds
+	if len(seeds) != k {
+		seeds = make([]uint64, k)
+		for i := range seeds {
+			seeds[i] = r.Seed + uint64(i) + 1
+		}
+	}
+	var list []string
+	for _, s := range seeds {
+		list = append(list, strconv.FormatUint(s, 10))
+	}
+	if r.StartAsAnneal {
+		if len(r.Soup.Mix) > 0 && !reflect.DeepEqual(r.Soup.Mix, r.Dataset) {
+			return fail(r, "soup.mix", "the soup's ingredients anneal on soup.mix, but train.py trains on dataset.sources\nHINT: give the soup's mix as dataset.sources (--set dataset.sources=… with soup.mix's sources) and drop soup.mix")
+		}
+		pl.unmapped = append(pl.unmapped, fmt.Sprintf("soup (%s, seeds %s): the script is one ingredient; run it once per seed (--seed S, each with its own --save-folder), every one from load_path, then average the final checkpoints' weights uniformly.",
+			plural.N(k, "ingredient"), strings.Join(list, ", ")))
+		return nil
+	}
+	mix := "soup.mix"
+	switch {
+	case len(r.Soup.Mix) > 0:
+	case len(r.Anneal.Mix) > 0:
+		mix = "anneal.mix"
+	default:
+		mix = "dataset.sources"
+	}
+	var tokens int64
+	from := ""
+	switch {
+	case r.Soup.Tokens > 0:
+		tokens = r.Soup.Tokens
+	case r.Anneal.Tokens > 0:
+		tokens, from = r.Anneal.Tokens, " (anneal.tokens)"
+	default:
+		tokens, from = max(r.MaxTokens/4, int64(r.GlobalBatchSize)), " (a quarter of the run)"
+	}
+	pl.unmapped = append(pl.unmapped, fmt.Sprintf("soup (%s, seeds %s): the lab makes it when the run ends, %d anneals of %d tokens each%s on %s from the run's last checkpoint, averaged; the script trains the run only. In OLMo-core the soup is its own recipe (anneal: true, load_path: this run's last OLMo-core checkpoint, max_tokens and dataset.sources: the soup's tokens and mix, soup: the seeds), exported and run once per seed.",
+		plural.N(k, "ingredient"), strings.Join(list, ", "), k, tokens, from, mix))
+	return nil
+}
+
+// manualAnneal lists an anneal the run does not make by itself: one a person
+// asks for in the lab (anneal.tokens or anneal.mix without auto_at), or one
+// whose auto_at is at or past max_tokens. A soup's anneal is soup's.
+func (pl *plan) manualAnneal() {
+	r := pl.r
+	a := r.Anneal
+	if r.StartAsAnneal || r.Soup.Ingredients > 0 || (a.Tokens == 0 && len(a.Mix) == 0) || (a.AutoAt > 0 && a.AutoAt < r.MaxTokens) {
+		return
+	}
+	what := fmt.Sprintf("anneal (%d tokens", a.Tokens)
+	if len(a.Mix) > 0 {
+		what += " onto anneal.mix"
+	}
+	when := "without anneal.auto_at, a person starts it in the lab"
+	if a.AutoAt > 0 {
+		when = fmt.Sprintf("anneal.auto_at %d is not before max_tokens %d, so the run ends without it", a.AutoAt, r.MaxTokens)
+	}
+	pl.unmapped = append(pl.unmapped, fmt.Sprintf("%s): %s; the script runs the schedule to max_tokens. In OLMo-core an anneal is its own recipe (anneal: true, load_path: a checkpoint of this run), as experiments/olmo2_*_stage2.yaml are.", what, when))
 }
 
 // pyFloat writes a float64 as a Python float literal that reads back exactly.

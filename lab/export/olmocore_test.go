@@ -768,3 +768,45 @@ func TestInitStd(t *testing.T) {
 		t.Errorf("train.py sets init_std at the default")
 	}
 }
+
+// TestSoupAndAnneal: a soup is K OLMo-core runs and an anneal the run does not
+// make by itself is another run; EXPORT.md says which, with the seeds the lab
+// would use, and what the script trains. A stage-1 soup at an automatic anneal
+// inside the run is refused: train.py would make one anneal where the lab
+// makes K and averages them (it was listed as "run the script once per
+// seed", which would repeat stage 1 from other initial weights); a stage-2
+// soup whose soup.mix is not the dataset is refused (the script trains on
+// dataset.sources); a manual anneal was not mentioned at all.
+func TestSoupAndAnneal(t *testing.T) {
+	md := func(name string, sets ...string) string {
+		return string(exportFiles(t, shipped(t, name, sets...), "x", 8, 1)["EXPORT.md"])
+	}
+	refused := func(field, name string, sets ...string) {
+		t.Helper()
+		_, err := OLMoCore(OLMoCoreParams{Recipe: shipped(t, name, sets...), Source: name, NProc: 8, Nodes: 1})
+		var re *lab.RecipeError
+		if !errors.As(err, &re) || re.Field != field || !strings.Contains(err.Error(), "HINT") {
+			t.Errorf("%v: err %v, want a RecipeError on %s with a HINT", sets, err, field)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		sets []string
+		want string
+	}{
+		{"olmo2_13B_stage2", nil, "- soup (3 ingredients, seeds 1110, 2662, 6209): the script is one ingredient; run it once per seed (--seed S"},
+		{"olmo2_1B_stage1", []string{"soup={ingredients: 2}"}, "- soup (2 ingredients, seeds 6199, 6200): the lab makes it when the run ends, 2 anneals of 1000000000000 tokens each (a quarter of the run) on dataset.sources"},
+		{"olmo2_1B_stage1", []string{"soup={ingredients: 2, seeds: [7, 8], tokens: 50B}"}, "- soup (2 ingredients, seeds 7, 8): the lab makes it when the run ends, 2 anneals of 50000000000 tokens each on dataset.sources"},
+		{"olmo2_1B_stage1", []string{"anneal={tokens: 50B}"}, "- anneal (50000000000 tokens): without anneal.auto_at, a person starts it in the lab; the script runs the schedule to max_tokens."},
+		{"olmo2_1B_stage1", []string{"anneal={tokens: 50B, auto_at: 5T}"}, "- anneal (50000000000 tokens): anneal.auto_at 5000000000000 is not before max_tokens 4000000000000, so the run ends without it"},
+	} {
+		if got := md(tc.name, tc.sets...); !strings.Contains(got, tc.want) {
+			t.Errorf("%s %v: EXPORT.md lacks %q:\n%s", tc.name, tc.sets, tc.want, got)
+		}
+	}
+	if got := md("olmo2_1B_stage1"); strings.Contains(got, "- soup") || strings.Contains(got, "- anneal") {
+		t.Errorf("EXPORT.md of a recipe without a soup or an anneal lists one:\n%s", got)
+	}
+	refused("soup", "olmo2_1B_stage1", "soup={ingredients: 3}", "anneal={tokens: 1T, auto_at: 3T}")
+	refused("soup.mix", "olmo2_13B_stage2", `soup.mix=[{name: wiki, target_ratio: 1, paths: ["data/dolmino-mix-1124/wiki"]}]`)
+}
