@@ -16,6 +16,7 @@ import (
 
 	"github.com/olmolab/olmolab/lab"
 	"github.com/olmolab/olmolab/lab/data"
+	"github.com/olmolab/olmolab/lab/olmes"
 	"github.com/olmolab/olmolab/lab/plural"
 	"github.com/olmolab/olmolab/model"
 )
@@ -513,21 +514,7 @@ func (pl *plan) rest() error {
 		pl.notes = append(pl.notes, fmt.Sprintf("rank_microbatch_size %d is more than one rank's share of the batch, so it is %d here.", r.MicroBatchSize, pl.rankMicro))
 	}
 	if len(r.Eval.Tasks) > 0 {
-		when := "at the end"
-		if r.Eval.AtAnneal {
-			when = "before an anneal and at the end"
-		}
-		if r.Eval.IntervalSteps > 0 {
-			when = "every " + plural.N(r.Eval.IntervalSteps, "step")
-		}
-		if sp := r.Eval.Split; sp != "" {
-			// OLMo-in-loop-evals' task labels carry the split (arc_easy_val_rc_5shot,
-			// arc_easy_test_rc_5shot): nothing in OLMo-core reads eval.split
-			pl.unmapped = append(pl.unmapped, fmt.Sprintf("eval (%s, %s, the OLMES benchmarks on the %s split: eval.split): add OLMo-core's DownstreamEvaluatorCallbackConfig (TrainerConfig.with_recommended_evals) by hand, choosing tasks of that split by their labels (OLMo-in-loop-evals' arc_easy_val_rc_5shot is ARC-Easy's validation split, arc_easy_test_rc_5shot its test split), or evaluate checkpoints with `olmolab eval --split %s` after converting them to HF.",
-				strings.Join(r.Eval.Tasks, ", "), when, sp, sp))
-		} else {
-			pl.unmapped = append(pl.unmapped, fmt.Sprintf("eval (%s, %s): add OLMo-core's DownstreamEvaluatorCallbackConfig (TrainerConfig.with_recommended_evals) by hand, or evaluate checkpoints with `olmolab eval` after converting them to HF.", strings.Join(r.Eval.Tasks, ", "), when))
-		}
+		pl.unmapped = append(pl.unmapped, pl.evalTasks())
 	}
 	if len(r.Mixes) > 0 {
 		var names []string
@@ -551,6 +538,78 @@ func (pl *plan) rest() error {
 		pl.notes = append(pl.notes, fmt.Sprintf("load_path %s must be an OLMo-core checkpoint (e.g. a stepN directory of the stage-1 run's --save-folder). An olmolab run directory or an HF checkpoint is not one: convert an HF checkpoint with OLMo-core's src/examples/huggingface/convert_checkpoint_from_hf.py (that loses the Adam state OLMo 2 carries into stage 2). Override with --load-path.", pl.loadPath))
 	}
 	return nil
+}
+
+// evalTasks is EXPORT.md's line for eval.tasks: OLMES benchmarks have
+// counterparts in OLMo-core's in-loop evaluator (added by hand); the built-in
+// tasks (about olmolab's world) and oe-eval request dumps do not, and are
+// scored with olmolab eval on the checkpoints converted to HF.
+func (pl *plan) evalTasks() string {
+	e := pl.r.Eval
+	when := "at the end"
+	if e.AtAnneal {
+		when = "before an anneal and at the end"
+	}
+	if e.IntervalSteps > 0 {
+		when = "every " + plural.N(e.IntervalSteps, "step")
+	}
+	if e.Limit > 0 {
+		when += fmt.Sprintf(", %d instances per task: eval.limit", e.Limit)
+	}
+	var bench, own []string
+	builtin, dumps := false, false
+	for _, t := range e.Tasks {
+		base, _, _ := strings.Cut(t, ":")
+		switch {
+		case olmes.IsRequestDump(t):
+			own, dumps = append(own, t), true
+		case olmes.BuiltinGroup(base) != "" || slices.Contains([]string{"builtin", "development", "unseen"}, base):
+			own, builtin = append(own, t), true
+		default:
+			bench = append(bench, t)
+		}
+	}
+	split := ""
+	if sp := e.Split; sp != "" && len(bench) > 0 {
+		split = " --split " + sp
+	}
+	line := fmt.Sprintf("eval (%s, %s", strings.Join(e.Tasks, ", "), when)
+	if split != "" {
+		line += fmt.Sprintf(", the OLMES benchmarks on the %s split: eval.split", e.Split)
+	}
+	line += "): "
+	if len(bench) > 0 {
+		line += "add OLMo-core's DownstreamEvaluatorCallbackConfig (TrainerConfig.with_recommended_evals) by hand"
+		if len(own) > 0 {
+			line += " for " + strings.Join(bench, ", ")
+		}
+		if split != "" {
+			// OLMo-in-loop-evals' task labels carry the split (arc_easy_val_rc_5shot,
+			// arc_easy_test_rc_5shot): nothing in OLMo-core reads eval.split
+			line += ", choosing tasks of that split by their labels (OLMo-in-loop-evals' arc_easy_val_rc_5shot is ARC-Easy's validation split, arc_easy_test_rc_5shot its test split)"
+		}
+	}
+	if len(own) > 0 {
+		var kinds []string
+		if builtin {
+			kinds = append(kinds, "built-in tasks (about olmolab's world)")
+		}
+		if dumps {
+			kinds = append(kinds, "oe-eval request dumps")
+		}
+		if len(bench) > 0 {
+			line += "; " + strings.Join(own, ", ") + " are "
+		} else {
+			line += "these are "
+		}
+		line += strings.Join(kinds, " and ") + ", which have no OLMo-core evaluator: "
+		if len(bench) > 0 {
+			line += "for all of them, "
+		}
+	} else {
+		line += ", or "
+	}
+	return line + fmt.Sprintf("evaluate checkpoints with `olmolab eval%s` after converting them to HF.", split)
 }
 
 // soup says how OLMo-core makes the recipe's soup, which is K runs, one per

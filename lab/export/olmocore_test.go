@@ -810,3 +810,20 @@ func TestSoupAndAnneal(t *testing.T) {
 	refused("soup", "olmo2_1B_stage1", "soup={ingredients: 3}", "anneal={tokens: 1T, auto_at: 3T}")
 	refused("soup.mix", "olmo2_13B_stage2", `soup.mix=[{name: wiki, target_ratio: 1, paths: ["data/dolmino-mix-1124/wiki"]}]`)
 }
+
+// TestEvalTasksNotMapped: EXPORT.md's eval line tells OLMES benchmarks, which
+// OLMo-core's in-loop evaluator has, from olmolab's built-in tasks and oe-eval
+// request dumps, which it has not (it told the user to add OLMo-core's
+// DownstreamEvaluatorCallbackConfig for them all), and gives eval.limit; a
+// relative request dump is named absolute, as the export ran.
+func TestEvalTasksNotMapped(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	r := shipped(t, "olmo2_1B_stage1", "eval.tasks=[arc_easy, fact_qa_heldout, req/requests.jsonl.gz]", "eval.limit=100")
+	got := string(exportFiles(t, r, "x", 8, 1)["EXPORT.md"])
+	dump := filepath.Join(dir, "req", "requests.jsonl.gz")
+	want := "- eval (arc_easy, fact_qa_heldout, " + dump + ", every 1000 steps, 100 instances per task: eval.limit): add OLMo-core's DownstreamEvaluatorCallbackConfig (TrainerConfig.with_recommended_evals) by hand for arc_easy; fact_qa_heldout, " + dump + " are built-in tasks (about olmolab's world) and oe-eval request dumps, which have no OLMo-core evaluator: for all of them, evaluate checkpoints with `olmolab eval` after converting them to HF."
+	if !strings.Contains(got, want) {
+		t.Errorf("EXPORT.md lacks\n%s\n%s", want, got)
+	}
+}
