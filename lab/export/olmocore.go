@@ -527,6 +527,12 @@ func (pl *plan) rest() error {
 		return err
 	}
 	pl.manualAnneal()
+	if r.StrictData {
+		pl.unmapped = append(pl.unmapped, "dataset.strict: it stops olmolab at a malformed JSON line of a document source; the exported sources are token files, to which it does not apply.")
+	}
+	if r.World != nil {
+		pl.unmapped = append(pl.unmapped, fmt.Sprintf("world (seed %d): it sizes olmolab's built-in world, which only builtin: sources (refused here) and built-in tasks (see eval) read; the script trains on token files.", r.World.Seed))
+	}
 	pl.unmapped = append(pl.unmapped,
 		fmt.Sprintf("spikes (window %d, σ %v): OLMo 2's spike score is the lab's; OLMo-core logs the loss and grad norm (add its StabilityMonitor callback if wanted).", r.Spikes.Window, r.Spikes.Sigma),
 		fmt.Sprintf("checkpoint.dtype %s: OLMo-core writes distributed checkpoints in the training dtypes.", r.Checkpoint.Dtype),
