@@ -219,7 +219,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	// the weights stream into a backend of the recipe's model: a checkpoint of
 	// another size (a hand-edited recipe.yaml) is refused here, not mid-load
 	if resume != nil {
-		if err := resume.sameModel(cfg); err != nil {
+		if err := resume.sameModel(cfg, true); err != nil {
 			return nil, &InputError{fmt.Errorf("%s: %w\nHINT: the run's recipe was edited: restore its model settings (the checkpoint's config.json)", rec.Path, err)}
 		}
 	}
@@ -234,7 +234,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		if start, err = loadCheckpoint(rec.LoadPath); err != nil {
 			return nil, &InputError{fmt.Errorf("%s: load_path: %w", rec.Path, err)}
 		}
-		if err := start.sameModel(cfg); err != nil {
+		if err := start.sameModel(cfg, false); err != nil {
 			return nil, &InputError{fmt.Errorf("%s: load_path: %w\nHINT: set the recipe's model to the checkpoint's (its config.json), or point load_path at a checkpoint of the recipe's model", rec.Path, err)}
 		}
 	}

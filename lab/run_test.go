@@ -1590,6 +1590,9 @@ func TestResumeOfAnotherModel(t *testing.T) {
 		{[]string{"model.num_attention_heads=2", "model.head_dim=32"},
 			"holds another model than the recipe's: num_attention_heads 4 (the recipe's 2), num_key_value_heads 4 (the recipe's 2), head_dim 16 (the recipe's 32)"},
 		{[]string{"model.intermediate_size=256"}, "intermediate_size 192 (the recipe's 256)"},
+		// the same shapes compute another model: a resume took them without a word
+		{[]string{"model.rope_theta=10000"}, "rope_theta 500000 (the recipe's 10000)"},
+		{[]string{"model.rms_norm_eps=1e-3"}, "rms_norm_eps 1e-06 (the recipe's 0.001)"},
 	} {
 		root := t.TempDir()
 		dir := filepath.Join(root, "r")

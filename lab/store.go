@@ -374,19 +374,34 @@ func (lc *loadedCheckpoint) Close() {
 	}
 }
 
-// hasOptim says whether the checkpoint holds Adam moments (one of ours).
 // sameModel refuses a checkpoint whose config.json describes another model
 // than cfg (the recipe's), naming config.json and every field that differs:
 // every size and the attention split, since the same tensor shapes with other
 // head counts load without complaint and compute another model. A resume and
-// a load_path are checked alike.
-func (lc *loadedCheckpoint) sameModel(cfg model.Config) error {
-	if diffs := lc.Config.ShapeDiffs(cfg, "recipe's"); len(diffs) > 0 {
+// a load_path are checked alike, and a resume (whole) also compares the
+// fields the shapes do not show but the model computes with, rope_theta and
+// rms_norm_eps: a run's recipe.yaml edited there went on training another
+// model without a word (and its next checkpoints declared the new values). A
+// load_path may change them (a context extension's rope_theta).
+func (lc *loadedCheckpoint) sameModel(cfg model.Config, whole bool) error {
+	diffs := lc.Config.ShapeDiffs(cfg, "recipe's")
+	if whole {
+		for _, f := range []struct {
+			key  string
+			a, b float64
+		}{{"rope_theta", lc.Config.RopeTheta, cfg.RopeTheta}, {"rms_norm_eps", lc.Config.RMSNormEps, cfg.RMSNormEps}} {
+			if f.a != f.b {
+				diffs = append(diffs, fmt.Sprintf("%s %g (the recipe's %g)", f.key, f.a, f.b))
+			}
+		}
+	}
+	if len(diffs) > 0 {
 		return fmt.Errorf("%s holds another model than the recipe's: %s", filepath.Join(lc.Dir, "config.json"), strings.Join(diffs, ", "))
 	}
 	return nil
 }
 
+// hasOptim says whether the checkpoint holds Adam moments (one of ours).
 func (lc *loadedCheckpoint) hasOptim() bool { return lc.m != nil }
 
 // load streams the weights into b and, with opt and where the checkpoint has
