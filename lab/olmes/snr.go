@@ -897,8 +897,11 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 		for _, r := range runs {
 			names = append(names, r.Name)
 		}
-		return SNRTable{}, inputErrorf("", 0, "signal compares runs: give at least two comparable runs with evaluations",
-			"%d run(s) with evaluations %v", len(runs), names)
+		msg := plural.N(len(runs), "run") + " with evaluations"
+		if len(names) > 0 {
+			msg += ": " + strings.Join(names, ", ")
+		}
+		return SNRTable{}, inputErrorf("", 0, "signal compares runs: give at least two comparable runs with evaluations", "%s", msg)
 	}
 	if len(o.Target) > 0 && len(o.Target) != len(runs) {
 		return SNRTable{}, inputErrorf("", 0, "give one target run per run, in the same order", "%s but %s", plural.N(len(runs), "run"), plural.N(len(o.Target), "target"))

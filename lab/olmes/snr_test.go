@@ -451,8 +451,8 @@ func TestSNRBadInput(t *testing.T) {
 	if _, err := LoadRunEvals(dir); !IsInputError(err) || !strings.Contains(err.Error(), "holds no evaluations") {
 		t.Errorf("run without evaluations: %v", err)
 	}
-	if _, err := SNR([]RunEvals{{Name: "only-run"}}, SNROptions{}); err == nil || !strings.Contains(err.Error(), "only-run") {
-		t.Errorf("one run: %v, want the run named", err)
+	if _, err := SNR([]RunEvals{{Name: "only-run"}}, SNROptions{}); err == nil || !strings.Contains(err.Error(), "1 run with evaluations: only-run") {
+		t.Errorf("one run: %v, want the run named, and '1 run' (it read '1 run(s) with evaluations [only-run]')", err)
 	}
 	if _, err := ParseNoiseMode("loud"); !IsInputError(err) {
 		t.Errorf("noise mode: %v", err)
