@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -362,7 +363,7 @@ func evalCheckpoints(runDir string, models []lab.KeptCheckpoint, record bool, se
 		if err := shown.WriteTable(stdout); err != nil {
 			return err
 		}
-		rs := res.Records(m.Run, int(m.Step), m.Tokens, "")
+		rs := recordsOf(res, m.Run, int(m.Step), m.Tokens)
 		for j := range rs {
 			rs[j].Phase, rs[j].Why, rs[j].Settings, rs[j].Time = m.Phase, olmes.WhyRecorded, rel+": "+settings, now
 		}
@@ -396,6 +397,29 @@ func evalCheckpoints(runDir string, models []lab.KeptCheckpoint, record bool, se
 		fmt.Fprintf(stdout, "warning: %d checkpoint scored: snr measures no noise from one (its noise and SNR read -); HINT: keep more (checkpoint.keep: 5 for snr's --last 5) in the runs to compare\n", n)
 	}
 	return nil
+}
+
+// recordsOf is res as evals.jsonl records: its tasks' metrics (res.Records)
+// and those of its validation loss (--val: ce_loss and bits_per_byte of each
+// val/<source>, formulation lm, as the run records its own eval.val), which
+// res.Records leaves out: eval --record --val scored every checkpoint and
+// recorded none of it.
+func recordsOf(res olmes.Results, run string, step int, tokens int64) []olmes.EvalRecord {
+	out := res.Records(run, step, tokens, "")
+	for _, s := range res.Scores {
+		if s.Formulation != olmes.LM {
+			continue
+		}
+		for _, m := range olmes.LMMetricNames {
+			if v, ok := s.Metrics[m]; ok && !math.IsNaN(v) && !math.IsInf(v, 0) && !slices.ContainsFunc(out, func(r olmes.EvalRecord) bool {
+				return r.Task == s.Task && r.Formulation == s.Formulation && r.Metric == m
+			}) {
+				out = append(out, olmes.EvalRecord{Run: run, Step: step, Tokens: tokens, Task: s.Task, Formulation: s.Formulation,
+					Split: s.Split, Metric: m, Value: v, Primary: m == s.Primary, Group: s.Group})
+			}
+		}
+	}
+	return out
 }
 
 // evalContext is the context eval scores at: --seq where given (0: not),

@@ -1071,3 +1071,55 @@ func TestEvalRecordOneCheckpoint(t *testing.T) {
 		t.Errorf("no warning that one checkpoint gives no noise:\n%s", out.String())
 	}
 }
+
+// TestEvalRecordVal: eval --record --val scores each checkpoint's validation
+// loss and records it (task val/<source>, formulation lm), as the run records
+// its own eval.val; it printed the losses, said "recorded 0 scores" and exited
+// 0, the scoring lost. A run that validates itself has its val/ series
+// already: recording it again is refused as any task the run evaluated.
+func TestEvalRecordVal(t *testing.T) {
+	runs := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "a", "--set", "checkpoint.keep=3"}, &out, &errb); code != 0 {
+		t.Fatalf("batch: exit %d: %s", code, errb.String())
+	}
+	dir := filepath.Join(runs, "a")
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"eval", "--model", dir, "--record", "--tasks", "", "--val", "64"}, &out, &errb); code != 0 {
+		t.Fatalf("eval --record --val: exit %d: %s", code, errb.String())
+	}
+	recs, err := olmes.ReadEvalRecords(filepath.Join(dir, "evals.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, r := range recs {
+		if r.Recorded() {
+			got[fmt.Sprintf("%s %v %s", r.Task, r.Formulation, r.Metric)]++
+		}
+	}
+	for _, k := range []string{"val/web lm ce_loss", "val/web lm bits_per_byte", "val/qa lm ce_loss", "val/qa lm bits_per_byte"} {
+		if got[k] != 3 {
+			t.Errorf("%s recorded at %d checkpoints, want 3 (recorded: %v)\n%s", k, got[k], got, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "recorded 0 scores") {
+		t.Errorf("eval --record --val says it recorded nothing:\n%s", out.String())
+	}
+
+	// a run with its own eval.val: its val/ series is the run's
+	if code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "v", "--set", "eval.val.tokens=64"}, &out, &errb); code != 0 {
+		t.Fatalf("batch with eval.val: exit %d: %s", code, errb.String())
+	}
+	dir = filepath.Join(runs, "v")
+	before, _ := os.ReadFile(filepath.Join(dir, "evals.jsonl"))
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"eval", "--model", dir, "--record", "--tasks", "", "--val", "run"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "the run evaluated val/") || !strings.Contains(errb.String(), "HINT: leave out --val") {
+		t.Errorf("eval --record --val run of a run that validates itself: exit %d, want 2 naming its own val/ records: %s", code, errb.String())
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, "evals.jsonl")); !bytes.Equal(before, after) {
+		t.Errorf("the refused --record changed evals.jsonl")
+	}
+}

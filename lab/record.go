@@ -101,8 +101,12 @@ func CheckRecordable(runDir string, recs []olmes.EvalRecord) error {
 		if rec.Split != "" {
 			split = ", split " + rec.Split
 		}
-		return &InputError{fmt.Errorf("%s:%d: the run evaluated %s (run %q, formulation %s%s) itself (why %q, step %d): scores of it recorded now would join the run's own series of it, which SNR reads as one; HINT: leave %s out of --tasks (its scores are in %s already), or score it on another --split or formulation",
-			path, n, rec.Task, rec.Run, rec.Formulation, split, rec.Why, rec.Step, rec.Task, EvalsFile)}
+		hint := fmt.Sprintf("leave %s out of --tasks (its scores are in %s already), or score it on another --split or formulation", rec.Task, EvalsFile)
+		if rec.Formulation == olmes.LM { // --val's, not a task of --tasks
+			hint = fmt.Sprintf("leave out --val: the run's own eval.val is in %s already", EvalsFile)
+		}
+		return &InputError{fmt.Errorf("%s:%d: the run evaluated %s (run %q, formulation %s%s) itself (why %q, step %d): scores of it recorded now would join the run's own series of it, which SNR reads as one; HINT: %s",
+			path, n, rec.Task, rec.Run, rec.Formulation, split, rec.Why, rec.Step, hint)}
 	}
 }
 
