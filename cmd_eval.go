@@ -184,7 +184,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return res, nil
 	}
 	if models != nil {
-		fmt.Fprintf(stdout, "%s: %d models (tokenizer %s)\n", runDir, len(models), name)
+		fmt.Fprintf(stdout, "%s: %s (tokenizer %s)\n", runDir, plural.N(len(models), "model"), name)
 		for _, from := range []struct{ what, p string }{{"tasks: the run's eval.tasks", tasksFrom}, {"split: the run's eval.split", splitFrom}, {"limit: the run's eval.limit", limitFrom}} {
 			if from.p != "" {
 				fmt.Fprintf(stdout, "%s (%s), as its own evaluations\n", from.what, from.p)
@@ -387,8 +387,12 @@ func evalCheckpoints(runDir string, models []lab.KeptCheckpoint, record bool, se
 		}
 		return err
 	}
-	fmt.Fprintf(stdout, "\nrecorded %d scores of %d models (steps %d to %d) in %s, why %q (made after the run: %s)",
-		len(recs), len(models), models[0].Step, models[len(models)-1].Step, filepath.Join(runDir, lab.EvalsFile), olmes.WhyRecorded, settings)
+	steps := fmt.Sprintf("steps %d to %d", models[0].Step, models[len(models)-1].Step)
+	if models[0].Step == models[len(models)-1].Step {
+		steps = fmt.Sprintf("step %d", models[0].Step)
+	}
+	fmt.Fprintf(stdout, "\nrecorded %s of %s (%s) in %s, why %q (made after the run: %s)",
+		plural.N(len(recs), "score"), plural.N(len(models), "model"), steps, filepath.Join(runDir, lab.EvalsFile), olmes.WhyRecorded, settings)
 	if replaced > 0 {
 		fmt.Fprintf(stdout, "; they replace %d an earlier --record wrote", replaced)
 	}

@@ -1123,3 +1123,30 @@ func TestEvalRecordVal(t *testing.T) {
 		t.Errorf("the refused --record changed evals.jsonl")
 	}
 }
+
+// TestEvalOneCheckpointCounts: eval --record of one checkpoint counts it as
+// one ("1 model", "steps 10", "recorded 2 scores"): it read "1 models" and
+// "steps 10 to 10", the plurals helper not reaching eval's own lines.
+func TestEvalOneCheckpointCounts(t *testing.T) {
+	runs := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "a"}, &out, &errb); code != 0 {
+		t.Fatalf("batch: exit %d: %s", code, errb.String())
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"eval", "--model", filepath.Join(runs, "a"), "--record", "--tasks", "", "--val", "64", "--checkpoints", "last:1"}, &out, &errb); code != 0 {
+		t.Fatalf("eval --record: exit %d: %s", code, errb.String())
+	}
+	o := out.String()
+	for _, bad := range []string{"1 models", "steps 10 to 10"} {
+		if strings.Contains(o, bad) {
+			t.Errorf("eval of one checkpoint says %q:\n%s", bad, o)
+		}
+	}
+	for _, want := range []string{": 1 model (tokenizer", "of 1 model (step 10)"} {
+		if !strings.Contains(o, want) {
+			t.Errorf("eval of one checkpoint does not say %q:\n%s", want, o)
+		}
+	}
+}
