@@ -105,7 +105,11 @@ func Tokenize(ctx context.Context, p TokenizeParams) (_ TokenizeSummary, err err
 		}
 	}()
 	if old, _ := filepath.Glob(filepath.Join(p.OutDir, "part-*.npy")); len(old) > 0 {
-		return sum, &InputError{Path: p.OutDir, Msg: fmt.Sprintf("already holds %s (%s, …)", plural.N(len(old), "token file"), filepath.Base(old[0])),
+		names := filepath.Base(old[0])
+		if len(old) > 1 {
+			names += ", …"
+		}
+		return sum, &InputError{Path: p.OutDir, Msg: fmt.Sprintf("already holds %s (%s)", plural.N(len(old), "token file"), names),
 			Hint: "give an empty or new --out directory, so that old and new files are not mixed"}
 	}
 

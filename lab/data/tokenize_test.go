@@ -257,3 +257,21 @@ func TestTokenizeProgressFollowsTheWrites(t *testing.T) {
 		t.Errorf("the last progress: %+v, want every byte and document", last)
 	}
 }
+
+// TestTokenizeNamesTheOldFiles: an --out that holds token files is refused
+// naming them: "1 token file (part-00000.npy)", and the first of several
+// with "…"; one file read "(part-00000.npy, …)", as if there were more.
+func TestTokenizeNamesTheOldFiles(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	os.WriteFile(in, []byte(`{"text":"hello"}`+"\n"), 0o644)
+	out := filepath.Join(dir, "out")
+	os.MkdirAll(out, 0o755)
+	for i, want := range []string{"already holds 1 token file (part-00000.npy)", "already holds 2 token files (part-00000.npy, …)"} {
+		os.WriteFile(filepath.Join(out, fmt.Sprintf("part-%05d.npy", i)), make([]byte, 8), 0o644)
+		_, err := Tokenize(context.Background(), TokenizeParams{Inputs: []string{in}, OutDir: out, Tokenizer: worldTokenizer()})
+		if !IsInputError(err) || !strings.Contains(err.Error(), want) || (i == 0 && strings.Contains(err.Error(), "…")) {
+			t.Errorf("%d old files: err = %v, want %q", i+1, err, want)
+		}
+	}
+}
