@@ -117,6 +117,8 @@ func TestResolveCheckpointNotAModel(t *testing.T) {
 		{filepath.Join(runs, "young"), filepath.Join(runs, "young") + ": a run directory without a checkpoint yet: nothing to evaluate"},
 		{filepath.Join(root, "other"), filepath.Join(root, "other") + ": not a checkpoint (no config.json) or a run directory (no checkpoints/)"},
 		{filepath.Join(root, "nope"), filepath.Join(root, "nope") + ": no such checkpoint or run directory"},
+		// a checkpoint's file, not its directory: it said "open FILE/config.json: not a directory"
+		{filepath.Join(root, "other", "notes.txt"), filepath.Join(root, "other", "notes.txt") + ": a file, not a checkpoint or run directory; HINT: give the directory that holds the checkpoint's config.json"},
 	} {
 		got, err := ResolveCheckpoint(c.path)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

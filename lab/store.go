@@ -826,6 +826,9 @@ func ResolveCheckpoint(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s: no such checkpoint or run directory", path)
 	}
+	if !st.IsDir() { // a checkpoint's file (model.safetensors, config.json), not its directory
+		return "", fmt.Errorf("%s: a file, not a checkpoint or run directory; HINT: give the directory that holds the checkpoint's config.json", path)
+	}
 	if _, err := os.Stat(filepath.Join(path, "config.json")); st.IsDir() && errors.Is(err, fs.ErrNotExist) {
 		// say what the directory is rather than that config.json is missing
 		if _, err := os.Stat(filepath.Join(path, RecipeFile)); err == nil {
