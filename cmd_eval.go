@@ -287,7 +287,7 @@ func runModels(runDir, sel string, record bool, stdout io.Writer) ([]lab.KeptChe
 		return nil, inputError{err}
 	}
 	if last > len(ks) {
-		fmt.Fprintf(stdout, "--checkpoints last:%d: the run kept %d checkpoints (checkpoint.keep); scoring those\n", last, len(ks))
+		fmt.Fprintf(stdout, "--checkpoints last:%d: the run kept %s (checkpoint.keep); scoring %s\n", last, plural.N(len(ks), "checkpoint"), plural.Verb(len(ks), "it", "those"))
 	}
 	if last > 0 && last < len(ks) {
 		ks = ks[len(ks)-last:]

@@ -1135,16 +1135,16 @@ func TestEvalOneCheckpointCounts(t *testing.T) {
 	}
 	out.Reset()
 	errb.Reset()
-	if code := run([]string{"eval", "--model", filepath.Join(runs, "a"), "--record", "--tasks", "", "--val", "64", "--checkpoints", "last:1"}, &out, &errb); code != 0 {
+	if code := run([]string{"eval", "--model", filepath.Join(runs, "a"), "--record", "--tasks", "", "--val", "64", "--checkpoints", "last:3"}, &out, &errb); code != 0 {
 		t.Fatalf("eval --record: exit %d: %s", code, errb.String())
 	}
 	o := out.String()
-	for _, bad := range []string{"1 models", "steps 10 to 10"} {
+	for _, bad := range []string{"1 models", "steps 10 to 10", "1 checkpoints"} {
 		if strings.Contains(o, bad) {
 			t.Errorf("eval of one checkpoint says %q:\n%s", bad, o)
 		}
 	}
-	for _, want := range []string{": 1 model (tokenizer", "of 1 model (step 10)"} {
+	for _, want := range []string{": 1 model (tokenizer", "of 1 model (step 10)", "--checkpoints last:3: the run kept 1 checkpoint (checkpoint.keep); scoring it"} {
 		if !strings.Contains(o, want) {
 			t.Errorf("eval of one checkpoint does not say %q:\n%s", want, o)
 		}
