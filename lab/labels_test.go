@@ -658,3 +658,21 @@ func TestSoupRecordsLostFailTheRun(t *testing.T) {
 		t.Errorf("evals.jsonl holds %q, want %q", got, want)
 	}
 }
+
+// TestFullDiskHintWithoutACheckpoint: a disk that fills before the run's
+// first checkpoint leaves nothing to resume (--resume refuses, exit 2), so
+// the hint says to start the run again; it said --resume "continues the run
+// from the start". With a checkpoint it names it, as before.
+func TestFullDiskHintWithoutACheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	full := &os.PathError{Op: "write", Path: filepath.Join(dir, MetricsFile), Err: syscall.ENOSPC}
+	err := explainWriteError(full, dir)
+	if !errors.Is(err, syscall.ENOSPC) || strings.Contains(err.Error(), "--resume") || !strings.Contains(err.Error(), "no checkpoint to resume from") {
+		t.Errorf("no checkpoint: %v; want the run started again, not --resume", err)
+	}
+	os.MkdirAll(filepath.Join(dir, CkptDir, checkpointName(8)), 0o755)
+	os.WriteFile(filepath.Join(dir, CkptDir, checkpointName(8), StateFile), []byte("{}"), 0o644)
+	if err := explainWriteError(full, dir); !strings.Contains(err.Error(), "--resume "+dir+" continues the run from its latest checkpoint, step-8") {
+		t.Errorf("with a checkpoint: %v", err)
+	}
+}

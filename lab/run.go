@@ -1020,11 +1020,11 @@ func explainWriteError(err error, dir string) error {
 	if !errors.Is(err, syscall.ENOSPC) && !errors.Is(err, syscall.EDQUOT) {
 		return err
 	}
-	from := "the start"
-	if steps, _ := listCheckpoints(dir); len(steps) > 0 {
-		from = "its latest checkpoint, " + checkpointName(steps[len(steps)-1])
+	steps, _ := listCheckpoints(dir)
+	if len(steps) == 0 { // --resume refuses a run without one
+		return fmt.Errorf("%w\nHINT: free space on the disk of %s, then start the run again: it has no checkpoint to resume from (move %s away, or choose another --name)", err, dir, dir)
 	}
-	return fmt.Errorf("%w\nHINT: free space on the disk of %s, then olmolab --batch --resume %s continues the run from %s (the steps after it are trained again)", err, dir, dir, from)
+	return fmt.Errorf("%w\nHINT: free space on the disk of %s, then olmolab --batch --resume %s continues the run from its latest checkpoint, %s (the steps after it are trained again)", err, dir, dir, checkpointName(steps[len(steps)-1]))
 }
 
 // boundary is what a run does on its own at a step boundary.
