@@ -147,7 +147,7 @@ func (r *Run) runSoup(a Action, final bool) error {
 		e.SoupStep, e.SoupKind = r.st.Step, kind
 		return e
 	}
-	r.emit(soupEv(Event{Type: EvPhase, Change: ChangeSoupStarting, Message: fmt.Sprintf("%s from step %d: %d anneals of %s tokens after %s; %s", SoupStarting, r.st.Step, k, HumanCount(n), first, then)}))
+	r.emit(soupEv(Event{Type: EvPhase, Change: ChangeSoupStarting, Message: fmt.Sprintf("%s from step %d: %s of %s tokens after %s; %s", SoupStarting, r.st.Step, plural.N(k, "anneal"), HumanCount(n), first, then)}))
 	base, err := r.checkpoint()
 	if err != nil {
 		return err

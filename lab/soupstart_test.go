@@ -68,6 +68,10 @@ func TestSoupIsAnnouncedFirst(t *testing.T) {
 			if !strings.Contains(announce.Message, tc.then) || announce.SoupKind != kind || announce.SideSoup() == tc.final || announce.SoupStep != announce.Step || announce.Phase != "stage1" {
 				t.Errorf("announced %q in phase %q (soup %q from step %d, at step %d); want it to say %q, soup %q, in stage1", announce.Message, announce.Phase, announce.SoupKind, announce.SoupStep, announce.Step, tc.then, kind)
 			}
+			// a soup of one ingredient is "1 anneal" (it read "1 anneals")
+			if n := map[bool]string{true: "2 anneals of 512 tokens", false: "1 anneal of 512 tokens"}[tc.final]; !strings.Contains(announce.Message, n) {
+				t.Errorf("announced %q, want %q", announce.Message, n)
+			}
 			// the same fields in events.jsonl, and the wording alone (a run
 			// written before them) tells the same
 			written := readLines[Event](t, filepath.Join(r.Dir, EventsFile))
