@@ -3,6 +3,8 @@ package lab
 import (
 	"fmt"
 	"strings"
+
+	"github.com/olmolab/olmolab/lab/plural"
 )
 
 // ActionState is what decides whether a run takes an action: the one rule
@@ -95,7 +97,7 @@ func (rec *Recipe) PlannedSoup() string {
 	if rec.Anneal.AutoAt > 0 {
 		at = fmt.Sprintf("anneal.auto_at, %s tokens", HumanCount(rec.Anneal.AutoAt))
 	}
-	return fmt.Sprintf("%d ingredients at %s", rec.Soup.Ingredients, at)
+	return fmt.Sprintf("%s at %s", plural.N(rec.Soup.Ingredients, "ingredient"), at)
 }
 
 // refusal is the warning that answers an action WhyNot refuses.

@@ -127,4 +127,8 @@ func TestAnnealBeforeTheRecipesSoupSaysSo(t *testing.T) {
 			t.Errorf("%v: PlannedSoup %q", o, got)
 		}
 	}
+	// a soup of one: "1 ingredient" (it read "1 ingredients")
+	if got, want := parseTiny(t, "soup.ingredients=1").PlannedSoup(), "1 ingredient at max_tokens, 5120 tokens"; got != want {
+		t.Errorf("PlannedSoup of one ingredient: %q, want %q", got, want)
+	}
 }
