@@ -36,7 +36,9 @@ type CPU[F Float] struct {
 	lse    []F // (BT) logsumexp of every position's logits
 	ce     []float64
 	zz     []float64
-	logits []F // (chunk,V) logits of one chunk of rows, then their gradient
+	logits []F     // (chunk,V) logits of one chunk of rows, then their gradient
+	hrows  []int32 // (BT) LogProbs: the positions with a target
+	xg     []F     // (chunk,C) LogProbs: their final-norm rows, one chunk gathered
 
 	chunk int // rows of logits materialised at once
 
@@ -165,6 +167,7 @@ func newCPU[F Float](cfg Config, B, T, workers int, params []F) *CPU[F] {
 	e.ce, e.zz = make([]float64, BT), make([]float64, BT)
 	e.chunk = logitsChunk(BT, V)
 	e.logits = make([]F, e.chunk*V)
+	e.hrows, e.xg = make([]int32, BT), make([]F, e.chunk*C)
 	e.attnSc = newAttnScratch[F](e.pool.workers, T, HS)
 	e.jobs.init(e)
 	if !train {
@@ -337,7 +340,8 @@ func (e *CPU[F]) Logits(dst []F) {
 
 // Activation returns a view of a stored activation for golden comparisons:
 // "embed", "layer.i" (residual after layer i), "final_norm", or "logsumexp"
-// (valid after ForwardBackward or LogProbs).
+// (valid after ForwardBackward; after LogProbs at the positions with a target
+// only).
 func (e *CPU[F]) Activation(name string) []F {
 	switch name {
 	case "embed":
@@ -452,10 +456,11 @@ func (e *CPU[F]) head(scale, zLoss float64, backward bool) Losses {
 
 // LogProbs runs the model on ids and writes log p(targets[i] | ids[..i]) to dst[i]
 // for every position (0 where the target is IgnoreIndex). Used for scoring.
+// The LM head runs over the positions with a target only (headLabelled).
 func (e *CPU[F]) LogProbs(dst []F, ids, targets []int32) {
 	e.setBatch(ids, targets)
 	e.forward()
-	e.head(0, 0, false)
+	e.headLabelled()
 	for r, l := range e.labels {
 		if l == IgnoreIndex {
 			dst[r] = 0
@@ -463,6 +468,41 @@ func (e *CPU[F]) LogProbs(dst []F, ids, targets []int32) {
 			dst[r] = F(-e.ce[r])
 		}
 	}
+}
+
+// headLabelled is head's forward for the positions with a target only: their
+// final-norm rows gathered chunk by chunk, their logits, logsumexp and CE.
+// A scoring row is mostly context (an OLMES request: a 5-shot prompt and a
+// continuation of a few tokens; padding), whose logits nobody reads: at a
+// 100,352-token vocabulary the head is most of a forward pass. Each logit is
+// the same dot product over C as in the full head (the gemm sums every
+// output over k in the same order whatever the number of rows), so the
+// log-probs are the same bits (TestLogProbsHeadLabelled).
+func (e *CPU[F]) headLabelled() {
+	c := &e.Cfg
+	C, V := c.HiddenSize, c.VocabSize
+	n := 0
+	for r, l := range e.labels {
+		if l != IgnoreIndex {
+			e.hrows[n] = int32(r)
+			n++
+		} else {
+			e.ce[r], e.zz[r] = 0, 0
+		}
+	}
+	W := e.Params[e.Layout.LMHead:]
+	hj := &e.jobs.head
+	hj.scale, hj.z, hj.backward, hj.rows = 0, 0, false, e.hrows
+	for i0 := 0; i0 < n; i0 += e.chunk {
+		rows := min(e.chunk, n-i0)
+		for i, r := range e.hrows[i0 : i0+rows] {
+			copy(e.xg[i*C:i*C+C], e.xf[int(r)*C:int(r)*C+C])
+		}
+		matmul(false, true, rows, V, C, e.xg, C, W, C, 0, e.logits, V)
+		hj.r0 = i0
+		e.run(rows, 4, 1, hj)
+	}
+	hj.rows = nil
 }
 
 // ZeroGrads clears the gradient buffer.

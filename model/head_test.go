@@ -66,3 +66,58 @@ func TestLMHeadChunks(t *testing.T) {
 		}
 	}
 }
+
+// TestLogProbsHeadLabelled: LogProbs runs the LM head over the positions
+// with a target only, gathered in chunks; its log-probs are the full head's
+// bit for bit (−CE of every labelled row after forward and head over all
+// rows), whatever the chunking, in float32 and float64, for a batch with a
+// few targets (a scoring row) and one with a target everywhere.
+func TestLogProbsHeadLabelled(t *testing.T) {
+	testLogProbsHeadLabelled[float32](t)
+	testLogProbsHeadLabelled[float64](t)
+}
+
+func testLogProbsHeadLabelled[F Float](t *testing.T) {
+	cfg := tinyConfig(false, 2)
+	cfg.VocabSize = 96
+	const B, T = 3, 50
+	lay := NewLayout(cfg)
+	params := make([]F, lay.Size())
+	Init(lay, params, 5)
+	rng := rand.New(rand.NewPCG(5, 6))
+	ids, all := randomBatch(rng, B, T, cfg.VocabSize)
+	few := make([]int32, len(all)) // a continuation of 1 to 6 tokens at a random place per row
+	for i := range few {
+		few[i] = IgnoreIndex
+	}
+	for b := range B {
+		n := 1 + rng.IntN(6)
+		at := rng.IntN(T - n)
+		copy(few[b*T+at:b*T+at+n], all[b*T+at:b*T+at+n])
+	}
+	for _, floats := range []int{64 << 20, 64 * cfg.VocabSize} {
+		old := logitsFloats
+		logitsFloats = floats
+		e := newCPU[F](cfg, B, T, 2, params)
+		logitsFloats = old
+		for _, labels := range [][]int32{few, all, make([]int32, len(all))} {
+			got := make([]F, B*T)
+			for i := range got {
+				got[i] = 7 // LogProbs writes every position
+			}
+			e.LogProbs(got, ids, labels)
+			e.setBatch(ids, labels)
+			e.forward()
+			e.head(0, 0, false)
+			for r, l := range labels {
+				want := F(0)
+				if l != IgnoreIndex {
+					want = F(-e.ce[r])
+				}
+				if got[r] != want {
+					t.Fatalf("%T, chunks of %d rows: position %d: LogProbs %v, the full head %v", want, e.chunk, r, got[r], want)
+				}
+			}
+		}
+	}
+}

@@ -273,6 +273,9 @@ type headJob[F Float] struct {
 	r0       int
 	scale, z F
 	backward bool
+	// rows, when set, maps chunk row r0+i to its position in the batch
+	// (LogProbs' head over the labelled rows only)
+	rows []int32
 }
 
 func (j *headJob[F]) do(lo, hi int) {
@@ -280,6 +283,9 @@ func (j *headJob[F]) do(lo, hi int) {
 	V := e.Cfg.VocabSize
 	for i := lo; i < hi; i++ {
 		r := j.r0 + i
+		if j.rows != nil {
+			r = int(j.rows[r])
+		}
 		row := e.logits[i*V : i*V+V]
 		label := e.labels[r]
 		var xl F

@@ -89,7 +89,7 @@ func EstimateCPU64ScorerMemory(cfg Config, B, T int) int64 {
 		return math.MaxInt64
 	}
 	s := cpuMemoryElems(cfg, B, T, cfg.NumParams(), 0).scorer
-	fixed := 6 * int64(B) * int64(T) // ids, labels: 1 unit each; ce, z: 2 each (common's 2·BT and 2·2·BT)
+	fixed := 7 * int64(B) * int64(T) // ids, labels, LogProbs' rows: 1 unit each; ce, z: 2 each (common's 2·BT, 2·2·BT and BT)
 	return 8*(s-fixed) + 4*fixed
 }
 
@@ -127,6 +127,7 @@ func cpuMemoryElems[N int64 | float64](cfg Config, B, T int, n N, nf float64) cp
 	attnScratch := 2*blk*N((int64(blk)+15)&^15) + 2*blk + blk*HS
 	common := Tn*(HS/2)*2 + 2*BT + // RoPE cos and sin, ids and labels (int32)
 		BT*C + 2*BT + 2*2*BT + chunk*V + // final norm, its rstd, lse; ce and z (float64); one chunk of logits
+		BT + chunk*C + // LogProbs' labelled positions (int32) and one chunk of their final-norm rows
 		N(runtime.GOMAXPROCS(0))*attnScratch
 	return cpuElems[N]{
 		weights: 4 * n,                                // params, grads, m, v
