@@ -24,13 +24,15 @@ type EvalOptions struct {
 	MaxLength int
 	// Progress, if set, is called after each forward with the requests scored so far and the total.
 	Progress func(done, total int)
-	// Reshape scores on a second backend with the same weights and a micro-batch fitted to the requests: T' = the
-	// longest input rounded up to a multiple of 8 (at most T), B' = B·T/T'. Rows then stop paying for padding (the
-	// built-in RC tasks need at most 62 tokens of the quickstart's 128, so one forward scores twice the requests and
-	// attention costs half). On the CPU and GPU engines (model.ScorerSharer) it is a forward-only Scorer over be's
-	// weights, which needs memory for its activations only (on the GPU it borrows be's); another backend gets a
-	// forward-only engine of its kind (model.NewScoringBackend) and a copy of the weights; when none can be had the
-	// given one is used.
+	// Reshape scores on backends with the same weights and micro-batches fitted to the requests, longest first:
+	// T' = the longest input left rounded up to a multiple of 8 (at most T), B' = B·T/T', and a shorter shape
+	// whenever the longest input left fits in 3/4 of the rows (see scoreRequests). Rows then stop paying for
+	// padding (the built-in RC tasks need at most 62 tokens of the quickstart's 128, so one forward scores twice the
+	// requests and attention costs half; OLMES's unconditional requests, a few tokens each, are half of MMLU's and
+	// were padded to its 5-shot contexts). On the CPU and GPU engines (model.ScorerSharer) each is a forward-only
+	// Scorer over be's weights, which needs memory for its activations only (on the GPU it borrows be's), one at a
+	// time; another backend gets one forward-only engine of its kind (model.NewScoringBackend) with a copy of the
+	// weights, fitted to the longest requests; when none can be had the given one is used.
 	Reshape bool
 }
 
@@ -66,8 +68,10 @@ type Results struct {
 	// Context is the context length in tokens that inputs were left-truncated to (EvalOptions.MaxLength, or the
 	// backend's T).
 	Context int `json:"context"`
-	// Batch is the (B,T) micro-batch the requests were scored in (see EvalOptions.Reshape).
-	Batch [2]int `json:"batch"`
+	// Batch is the (B,T) micro-batch the requests were scored in (see EvalOptions.Reshape): the first, of the
+	// longest requests, when they were scored on several; Batches are then all of them, longest rows first.
+	Batch   [2]int   `json:"batch"`
+	Batches [][2]int `json:"batches,omitempty"`
 	// Notes are the tasks' Notes: where their requests differ from OLMES's.
 	Notes []string `json:"notes,omitempty"`
 }
@@ -112,14 +116,7 @@ func Evaluate(ctx context.Context, be model.Backend, tok data.Tokenizer, tasks [
 		}
 	}
 	enc := encodePairs(tok, pairs)
-	scorer := be
-	if o.Reshape {
-		if nb := reshaped(be, enc, o.MaxLength); nb != nil {
-			defer nb.Close()
-			scorer = nb
-		}
-	}
-	ll, ntok, st, err := scoreRequests(ctx, scorer, enc, o.MaxLength, tok.PAD(), o.Progress)
+	ll, ntok, st, err := scoreRequests(ctx, be, enc, o.MaxLength, tok.PAD(), o.Reshape, o.Progress)
 	if err != nil {
 		return Results{}, err
 	}
@@ -127,7 +124,13 @@ func Evaluate(ctx context.Context, be model.Backend, tok data.Tokenizer, tasks [
 	for _, t := range tasks {
 		res.Notes = append(res.Notes, t.Notes...)
 	}
-	res.Batch[0], res.Batch[1] = scorer.MicroBatch()
+	res.Batch[0], res.Batch[1] = be.MicroBatch()
+	if len(st.Shapes) > 0 {
+		res.Batch = st.Shapes[0]
+	}
+	if len(st.Shapes) > 1 {
+		res.Batches = st.Shapes
+	}
 	for _, t := range tasks {
 		uncond := t.HasUncond()
 		docs := make([]map[string]float64, len(t.Instances))
@@ -152,33 +155,6 @@ func Evaluate(ctx context.Context, be model.Backend, tok data.Tokenizer, tasks [
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
-}
-
-// reshaped returns a backend like be, with be's weights, whose micro-batch fits the encoded requests, or nil when
-// be's shape is already as short or no such backend can be built. On the CPU and GPU engines it is a Scorer sharing
-// be's weights; another backend gets a forward-only engine of its kind and a copy of the weights.
-func reshaped(be model.Backend, enc []encodedReq, maxLen int) model.Backend {
-	B, T := be.MicroBatch()
-	if maxLen <= 0 || maxLen > T {
-		maxLen = T
-	}
-	longest := 1
-	for _, e := range enc {
-		longest = max(longest, min(len(e.ctx)+len(e.cont)-1, maxLen))
-	}
-	T2 := min((longest+7)/8*8, T)
-	if T2 >= T {
-		return nil
-	}
-	B2 := max(1, B*T/T2)
-	// the CPU and GPU engines score on a Scorer over be's own weights: no
-	// second copy of the model (4 bytes per parameter, 1.07 GB for olmo2_190M
-	// with dolma2's vocabulary, on the CPU), only the activations of its rows
-	nb, _, err := model.ScoringLike(be, B2, T2)
-	if err != nil {
-		return nil
-	}
-	return nb
 }
 
 // WriteTable prints one line per task: instances, the primary metric and value, and every accuracy and the
@@ -226,8 +202,12 @@ func (r Results) WriteTable(w io.Writer) error {
 	if r.AllRequests > r.Requests { // OLMES's count, which a request dump's lines show, and what was scored
 		reqs = fmt.Sprintf("%s (%d distinct)", plural.N(r.AllRequests, "request"), r.Requests)
 	}
-	if _, err := fmt.Fprintf(w, "%s in %d forwards of %dx%d on %s, %.1fs (%.1f requests/s); bits_per_byte_corr: lower is better\n",
-		reqs, r.Forwards, r.Batch[0], r.Batch[1], r.Backend, r.Seconds, r.RequestsPerSecond()); err != nil {
+	shape := fmt.Sprintf("%dx%d", r.Batch[0], r.Batch[1])
+	if n := len(r.Batches); n > 1 {
+		shape += fmt.Sprintf(" to %dx%d", r.Batches[n-1][0], r.Batches[n-1][1])
+	}
+	if _, err := fmt.Fprintf(w, "%s in %d forwards of %s on %s, %.1fs (%.1f requests/s); bits_per_byte_corr: lower is better\n",
+		reqs, r.Forwards, shape, r.Backend, r.Seconds, r.RequestsPerSecond()); err != nil {
 		return err
 	}
 	for _, n := range r.Notes {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/olmolab/olmolab/lab/data"
@@ -98,34 +99,88 @@ func parallel(n int, f func(i int)) {
 
 // scoreStats says how much work scoring took.
 type scoreStats struct {
-	Requests int // distinct requests scored
-	Forwards int // micro-batches run
-	Tokens   int // input tokens (non-padding) fed
-	Longest  int // longest input before truncation: len(ctx + cont) − 1
-	Trunc    int // requests left-truncated to fit the context length
-	MaxLen   int // the context length inputs were cut to
+	Requests int      // distinct requests scored
+	Forwards int      // micro-batches run
+	Tokens   int      // input tokens (non-padding) fed
+	Longest  int      // longest input before truncation: len(ctx + cont) − 1
+	Trunc    int      // requests left-truncated to fit the context length
+	MaxLen   int      // the context length inputs were cut to
+	Shapes   [][2]int // the (B,T) micro-batches scored on, in order
 }
+
+// inputLen is the tokens request r feeds the model at context length maxLen.
+func inputLen(r encodedReq, maxLen int) int {
+	return min(len(r.ctx)+len(r.cont)-1, maxLen)
+}
+
+// fitT is the row length that holds inputs of n tokens: n rounded up to a multiple of 8, at most T.
+func fitT(n, T int) int { return min((max(n, 1)+7)/8*8, T) }
 
 // scoreRequests returns, for each encoded request, the summed log-probability of its continuation and its
 // number of continuation tokens, batching B requests per forward. maxLen ≤ T is the context length.
-func scoreRequests(ctx context.Context, be model.Backend, reqs []encodedReq, maxLen int, pad int32,
+//
+// With fit (EvalOptions.Reshape), requests are scored longest first on rows fitted to them: the first forward on
+// rows of the longest input rounded up to 8 tokens (B·T/T' of them), and a shorter shape whenever the longest input
+// left fits in 3/4 of the current rows, so no row carries more than a quarter of padding beyond its rounding. OLMES's
+// unconditional requests ("Answer:" and a choice, a few tokens) were padded to the 5-shot contexts' length: half
+// of MMLU's rows. Each shorter shape is a scorer over be's weights (model.ScorerSharer); a backend that shares
+// none gets one fitted copy at most (model.ScoringLike), as before. Rows are scored independently, so the order
+// and the shapes change no score beyond the engines' float rounding (TestScoreFittedShapes).
+func scoreRequests(ctx context.Context, be model.Backend, reqs []encodedReq, maxLen int, pad int32, fit bool,
 	progress func(done, total int)) ([]float64, []int, scoreStats, error) {
-	B, T := be.MicroBatch()
-	if maxLen <= 0 || maxLen > T {
-		maxLen = T
+	B0, T0 := be.MicroBatch()
+	if maxLen <= 0 || maxLen > T0 {
+		maxLen = T0
 	}
 	ll := make([]float64, len(reqs))
 	ntok := make([]int, len(reqs))
-	ids := make([]int32, B*T)     // (B,T)
-	targets := make([]int32, B*T) // (B,T)
-	dst := make([]float32, B*T)   // (B,T)
+	order := make([]int, len(reqs))
+	for i := range order {
+		order[i] = i
+	}
+	if fit {
+		slices.SortStableFunc(order, func(a, b int) int { return inputLen(reqs[b], maxLen) - inputLen(reqs[a], maxLen) })
+	}
+	_, sharer := be.(model.ScorerSharer)
+	cur := be // the backend scoring now: be, or a scorer fitted to the requests
+	defer func() {
+		if cur != be {
+			cur.Close()
+		}
+	}()
+	var ids, targets []int32
+	var dst []float32
 	var st scoreStats
 	st.Requests = len(reqs)
 	st.MaxLen = maxLen
-	for lo := 0; lo < len(reqs); lo += B {
+	for lo := 0; lo < len(reqs); {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, st, err
 		}
+		if _, T := cur.MicroBatch(); fit && len(reqs) > 0 {
+			// the first shape fits the longest input; later ones when a quarter of the rows would be padding
+			if want := fitT(inputLen(reqs[order[lo]], maxLen), T0); want < T && (st.Forwards == 0 || 4*want <= 3*T) {
+				if nb, _, err := model.ScoringLike(be, max(1, B0*T0/want), want); err == nil {
+					if cur != be {
+						cur.Close()
+					}
+					cur = nb
+				} else {
+					fit = false
+				}
+				if !sharer {
+					fit = false // a copy of the weights per shape: one at most
+				}
+			}
+		}
+		B, T := cur.MicroBatch()
+		if len(st.Shapes) == 0 || st.Shapes[len(st.Shapes)-1] != [2]int{B, T} {
+			st.Shapes = append(st.Shapes, [2]int{B, T})
+			if len(ids) < B*T {
+				ids, targets, dst = make([]int32, B*T), make([]int32, B*T), make([]float32, B*T)
+			}
+		}
+		ids, targets, dst := ids[:B*T], targets[:B*T], dst[:B*T]
 		hi := min(lo+B, len(reqs))
 		for b := range B {
 			row := ids[b*T : (b+1)*T]
@@ -137,8 +192,9 @@ func scoreRequests(ctx context.Context, be model.Backend, reqs []encodedReq, max
 			if lo+b >= hi {
 				continue
 			}
-			r := reqs[lo+b]
-			ntok[lo+b] = len(r.cont)
+			k := order[lo+b]
+			r := reqs[k]
+			ntok[k] = len(r.cont)
 			L := len(r.ctx) + len(r.cont)
 			if len(r.cont) == 0 || L < 2 {
 				continue
@@ -164,7 +220,7 @@ func scoreRequests(ctx context.Context, be model.Backend, reqs []encodedReq, max
 			}
 			st.Tokens += n
 		}
-		be.LogProbs(dst, ids, targets)
+		cur.LogProbs(dst, ids, targets)
 		st.Forwards++
 		for b := range hi - lo {
 			var s float64
@@ -173,8 +229,9 @@ func scoreRequests(ctx context.Context, be model.Backend, reqs []encodedReq, max
 					s += float64(dst[p])
 				}
 			}
-			ll[lo+b] = s
+			ll[order[lo+b]] = s
 		}
+		lo = hi
 		if progress != nil {
 			progress(hi, len(reqs))
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"runtime"
 	"strings"
 	"testing"
@@ -374,4 +375,58 @@ func TestWriteTableColumns(t *testing.T) {
 			t.Errorf("%s: head %q, want %q\n%s", c.name, head, c.head, b.String())
 		}
 	}
+}
+
+// TestScoreFittedShapes: with fit (EvalOptions.Reshape), requests of very different lengths (5-shot contexts and
+// the few tokens of unconditional requests) are scored longest first on several shapes of rows fitted to them,
+// each with no more than a quarter of padding beyond the rounding to 8, and give the log-probs that one request
+// per row of the backend's own shape gives, within float32 rounding.
+func TestScoreFittedShapes(t *testing.T) {
+	const B, T = 4, 256
+	be := tinyCPU(t, 64, B, T)
+	defer be.Close()
+	rng := rand.New(rand.NewPCG(7, 8))
+	var reqs []encodedReq
+	for i := range 90 {
+		n := 2 + rng.IntN(12)
+		if i%3 == 0 {
+			n = 20 + rng.IntN(280) // some longer than T: left-truncated
+		}
+		r := encodedReq{ctx: make([]int32, n), cont: make([]int32, 1+rng.IntN(4))}
+		for j := range r.ctx {
+			r.ctx[j] = int32(rng.IntN(62))
+		}
+		for j := range r.cont {
+			r.cont[j] = int32(rng.IntN(62))
+		}
+		reqs = append(reqs, r)
+	}
+	plain, pn, pst, err := scoreRequests(context.Background(), be, reqs, 0, 63, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fit, fn, fst, err := scoreRequests(context.Background(), be, reqs, 0, 63, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pst.Shapes) != 1 || pst.Shapes[0] != [2]int{B, T} || len(fst.Shapes) < 3 {
+		t.Fatalf("shapes: plain %v, fitted %v", pst.Shapes, fst.Shapes)
+	}
+	for i, s := range fst.Shapes {
+		if s[0]*s[1] > B*T || s[1]%8 != 0 || (i > 0 && 4*s[1] > 3*fst.Shapes[i-1][1]) {
+			t.Errorf("shape %d: %v (%v)", i, s, fst.Shapes)
+		}
+	}
+	if fst.Forwards >= pst.Forwards || fst.Tokens != pst.Tokens || fst.Longest != pst.Longest || fst.Trunc != pst.Trunc || fst.Trunc == 0 {
+		t.Errorf("stats: plain %+v, fitted %+v", pst, fst)
+	}
+	worst := 0.0
+	for i := range reqs {
+		d := math.Abs(fit[i]-plain[i]) / math.Max(1, math.Abs(plain[i]))
+		worst = max(worst, d)
+		if d > 1e-5 || fn[i] != pn[i] {
+			t.Errorf("request %d (%d+%d tokens): fitted %v (%d tokens), plain %v (%d)", i, len(reqs[i].ctx), len(reqs[i].cont), fit[i], fn[i], plain[i], pn[i])
+		}
+	}
+	t.Logf("%d requests: %d forwards on %v, %d plain; largest relative difference %.3g", len(reqs), fst.Forwards, fst.Shapes, pst.Forwards, worst)
 }
