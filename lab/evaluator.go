@@ -65,13 +65,14 @@ func (e *OLMESEvaluator) Evaluate(ctx context.Context, b model.Backend, tok data
 	e.evalMu.Lock()
 	defer e.evalMu.Unlock()
 	eb := e.backendFor(b, spec.Warn)
-	res, err := olmes.Evaluate(ctx, eb, tok, tasks, olmes.EvalOptions{})
+	res, err := olmes.Evaluate(ctx, eb, tok, tasks, evalOptions(b, eb))
 	if _, te := eb.MicroBatch(); err == nil && eb != b && res.Longest > te {
 		// rows fitted to another run's requests (other tasks, another
 		// tokenizer), too short for these: they were cut. Score again on rows
 		// that hold them (b's own if nothing shorter does).
 		e.longest = res.Longest
-		res, err = olmes.Evaluate(ctx, e.backendFor(b, spec.Warn), tok, tasks, olmes.EvalOptions{})
+		eb = e.backendFor(b, spec.Warn)
+		res, err = olmes.Evaluate(ctx, eb, tok, tasks, evalOptions(b, eb))
 	}
 	if err != nil {
 		return nil, err
@@ -88,6 +89,18 @@ func (e *OLMESEvaluator) Evaluate(ctx context.Context, b model.Backend, tok data
 		}
 	}
 	return out, nil
+}
+
+// evalOptions are the options of an evaluation of b's weights on eb: on a
+// scorer sharing them (backendFor's, fitted to the longest request), requests
+// much shorter than its rows are scored on shorter scorers of it, longest first
+// (olmes.EvalOptions.Reshape), as olmolab eval scores them: OLMES's
+// unconditional requests are a few tokens beside 5-shot contexts. On b's own
+// rows (the first evaluation, or no scorer to be had) and on a copy of its
+// weights they are scored as they are.
+func evalOptions(b, eb model.Backend) olmes.EvalOptions {
+	_, shares := eb.(model.ScorerSharer)
+	return olmes.EvalOptions{Reshape: eb != b && shares}
 }
 
 func (e *OLMESEvaluator) load(spec EvalSpec) ([]*olmes.Task, error) {

@@ -178,3 +178,56 @@ func TestEvaluatorReleasesAnEndedRun(t *testing.T) {
 		t.Errorf("the run released %v, want its backend once", f.released)
 	}
 }
+
+// shapeRecorder is a scorer that records the shorter scorers asked of it.
+type shapeRecorder struct {
+	*model.CPUBackend
+	asked *[][2]int
+}
+
+func (s shapeRecorder) SharedScorer(B, T int) (model.Backend, error) {
+	*s.asked = append(*s.asked, [2]int{B, T})
+	return shapeRecorder{s.CPUBackend.Scorer(B, T), s.asked}, nil
+}
+
+// recordingSharer is sharingBackend whose scorers are shapeRecorders.
+type recordingSharer struct {
+	*model.CPUBackend
+	asked [][2]int
+}
+
+func (s *recordingSharer) SharedScorer(B, T int) (model.Backend, error) {
+	return shapeRecorder{s.CPUBackend.Scorer(B, T), &s.asked}, nil
+}
+
+// TestEvaluatorFitsShorterRows: in a run, requests much shorter than the
+// longest (arith's few tokens beside code's 72) are scored on shorter scorers
+// of the evaluation's scorer, longest first, as olmolab eval scores them
+// (olmes.EvalOptions.Reshape), with the scores of the run's own rows. They
+// took the longest request's rows.
+func TestEvaluatorFitsShorterRows(t *testing.T) {
+	const B, T = 4, 128
+	cpu, tok := evalBackend(t, B, T)
+	defer cpu.Close()
+	spec := EvalSpec{Tasks: []string{"code", "arith"}, Limit: 24}
+	b := &recordingSharer{CPUBackend: cpu}
+	ev := NewOLMESEvaluator("")
+	want, err := ev.Evaluate(context.Background(), b, tok, spec) // on b's rows: the longest is not known yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.asked) != 0 {
+		t.Fatalf("the first evaluation, on the run's rows, asked for scorers %v", b.asked)
+	}
+	got, err := ev.Evaluate(context.Background(), b, tok, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("on fitted rows: %v, want %v", got, want)
+	}
+	_, te := ev.eval.MicroBatch()
+	if len(b.asked) == 0 || b.asked[len(b.asked)-1][1] >= te/2 {
+		t.Errorf("scorers of %d-token rows asked for %v; want shorter ones down to arith's requests", te, b.asked)
+	}
+}
