@@ -122,13 +122,16 @@ func (j *attnForwardJob[F]) do(lo, hi int) {
 			// heaviest first: the last query block sees every key block
 			bh := int(it) % (d.B * d.NH)
 			ib := d.nb - 1 - int(it)/(d.B*d.NH)
-			attnForwardBlock(&d, j.a, sc, bh/d.NH, bh%d.NH, ib)
+			attnForwardBlock(&d, j.a, sc, &e.pack, bh/d.NH, bh%d.NH, ib)
 		}
 	}
 }
 
 // attnForwardBlock computes query block ib of head h in sequence b.
-func attnForwardBlock[F Float](d *attnDims, a *layerActs[F], sc *attnScratch[F], b, h, ib int) {
+//
+// In a packed row (LogProbsPacked) query t sees keys [0, prefix) and
+// [seg_t, t]: the keys between are masked, left out of its softmax.
+func attnForwardBlock[F Float](d *attnDims, a *layerActs[F], sc *attnScratch[F], pk *Packing, b, h, ib int) {
 	T, HS := d.T, d.HS
 	kvh := h / (d.NH / d.NKV)
 	g := b*d.NKV + kvh
@@ -151,6 +154,16 @@ func attnForwardBlock[F Float](d *attnDims, a *layerActs[F], sc *attnScratch[F],
 			nv := bc
 			if jb == ib {
 				nv = r + 1 // causal: keys s0..t0+r (blocks are aligned, t0 = s0)
+			}
+			if pk.Seg != nil {
+				// keys [lo, hi) of this block are another segment's
+				lo := min(max(int(pk.Prefix[b])-s0, 0), nv)
+				hi := min(max(int(pk.Seg[b*T+t0+r])-s0, 0), nv)
+				if lo < hi {
+					maskedRow(row, lo, hi, nv, scale, jb == 0, m, l, o[r*HS:r*HS+HS], r)
+					clear(row[nv:])
+					continue
+				}
 			}
 			mx := scale * vMax(row[:nv])
 			if jb == 0 {
@@ -178,6 +191,48 @@ func attnForwardBlock[F Float](d *attnDims, a *layerActs[F], sc *attnScratch[F],
 		vScale(out[r*d.QC:r*d.QC+HS], o[r*HS:r*HS+HS], 1/l[r])
 		lse[r] = m[r] + F(math.Log(float64(l[r])))
 	}
+}
+
+// maskedRow is the online-softmax update of query row r for one key block
+// whose keys [lo, hi) (of nv) are masked: the block's scores row becomes its
+// probabilities, 0 at the masked keys, and m[r], l[r] and the row's output
+// or are rescaled. Key 0 is never masked (a packed row's prefix is not
+// empty), so the first block always has keys.
+func maskedRow[F Float](row []F, lo, hi, nv int, scale F, first bool, m, l, or []F, r int) {
+	if lo == 0 && hi == nv { // nothing of this block: the row adds nothing
+		clear(row[:nv])
+		return
+	}
+	mx := F(math.Inf(-1))
+	if lo > 0 {
+		mx = scale * vMax(row[:lo])
+	}
+	if hi < nv {
+		mx = max(mx, scale*vMax(row[hi:nv]))
+	}
+	mNew := mx
+	if !first {
+		mNew = max(m[r], mx)
+	}
+	var sum F
+	if lo > 0 {
+		sum += vExpAffSum(row[:lo], row[:lo], scale, mNew)
+	}
+	if hi < nv {
+		sum += vExpAffSum(row[hi:nv], row[hi:nv], scale, mNew)
+	}
+	clear(row[lo:hi])
+	if first {
+		l[r], m[r] = sum, mNew
+		return
+	}
+	if mNew != m[r] {
+		corr := F(math.Exp(float64(m[r] - mNew)))
+		vScale(or, or, corr)
+		l[r] *= corr
+	}
+	l[r] += sum
+	m[r] = mNew
 }
 
 // attnPrepJob, for rows [lo,hi) of dO = CPU.da, writes dO head-major to

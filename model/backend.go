@@ -190,6 +190,15 @@ func (c *CPUBackendOf[F]) LogProbs(dst []float32, ids, targets []int32) {
 	c.E.LogProbs(tmp, ids, targets)
 	toF32(dst, tmp)
 }
+func (c *CPUBackendOf[F]) LogProbsPacked(dst []float32, ids, targets []int32, p Packing) {
+	if isF32[F]() {
+		c.E.LogProbsPacked(f32As[F](dst), ids, targets, p)
+		return
+	}
+	tmp := make([]F, len(dst))
+	c.E.LogProbsPacked(tmp, ids, targets, p)
+	toF32(dst, tmp)
+}
 func (c *CPUBackendOf[F]) Logits(dst []float32, ids []int32) {
 	c.E.Forward(ids)
 	if isF32[F]() {

@@ -42,6 +42,8 @@ type CPU[F Float] struct {
 
 	chunk int // rows of logits materialised at once
 
+	pack Packing // the rows' packing during LogProbsPacked, else zero
+
 	// backward scratch, shared by all layers
 	dres, dm, dout, dxf []F              // (BT,C); dres holds d res[l+1], then dh, then d res[l]
 	dact                []F              // (BT,I)
@@ -468,6 +470,42 @@ func (e *CPU[F]) LogProbs(dst []F, ids, targets []int32) {
 			dst[r] = F(-e.ce[r])
 		}
 	}
+}
+
+// Packing describes micro-batch rows that each hold a shared prefix and
+// segments after it, scored as if each segment followed the prefix alone: a
+// question's context once and every choice's continuation after it
+// (LogProbsPacked). A row without segments has Prefix 0 and Seg 0 and
+// Pos[t] = t: it is scored as LogProbs scores it.
+type Packing struct {
+	Pos    []int32 // (B,T) each token's position (RoPE): in a segment, the prefix's length + its place in the segment
+	Seg    []int32 // (B,T) where each token's segment starts in its row: it attends to keys [0, Prefix[b]) and [Seg, t]
+	Prefix []int32 // (B) each row's prefix length: at least 1 in a row with segments
+}
+
+// PackedScorer is a backend that scores packed rows (Packing): the CPU
+// engines. A segment's log-probs are those of the prefix and segment alone
+// in a row, within float rounding (the masked keys change the softmax's
+// order of summation, TestLogProbsPacked).
+type PackedScorer interface {
+	LogProbsPacked(dst []float32, ids, targets []int32, p Packing)
+}
+
+// LogProbsPacked is LogProbs over rows packed as p says.
+func (e *CPU[F]) LogProbsPacked(dst []F, ids, targets []int32, p Packing) {
+	BT := e.B * e.T
+	if len(p.Pos) != BT || len(p.Seg) != BT || len(p.Prefix) != e.B {
+		panic(fmt.Sprintf("model: packing of %d positions, %d segment starts and %d prefixes for a %d×%d batch", len(p.Pos), len(p.Seg), len(p.Prefix), e.B, e.T))
+	}
+	for r := range BT {
+		t := r % e.T
+		if pos, seg, pre := int(p.Pos[r]), int(p.Seg[r]), int(p.Prefix[r/e.T]); pos < 0 || pos > t || seg > t || seg < 0 || pre < 0 || pre > e.T || seg > pre && pre == 0 {
+			panic(fmt.Sprintf("model: packing at position %d of row %d: position %d, segment from %d, prefix %d", t, r/e.T, pos, seg, pre))
+		}
+	}
+	e.pack = p
+	defer func() { e.pack = Packing{} }()
+	e.LogProbs(dst, ids, targets)
 }
 
 // headLabelled is head's forward for the positions with a target only: their

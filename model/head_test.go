@@ -121,3 +121,85 @@ func testLogProbsHeadLabelled[F Float](t *testing.T) {
 		}
 	}
 }
+
+// TestLogProbsPacked: a row holding a prefix and several segments after it
+// (LogProbsPacked) gives each segment's log-probs as a row of the prefix
+// and that segment alone gives them, within float32 rounding (the masked
+// keys split the softmax's sums), across attention blocks; a row packed as
+// plain (prefix 0, segments from 0, positions t) gives LogProbs' bits.
+func TestLogProbsPacked(t *testing.T) {
+	cfg := tinyConfig(false, 2)
+	cfg.VocabSize = 96
+	const B, T = 2, 160
+	lay := NewLayout(cfg)
+	params := make([]float32, lay.Size())
+	Init(lay, params, 5)
+	for i := range params {
+		params[i] *= 4 // far from uniform
+	}
+	e := newCPU[float32](cfg, B, T, 2, params)
+	rng := rand.New(rand.NewPCG(9, 10))
+	tok := func(n int) []int32 {
+		s := make([]int32, n)
+		for i := range s {
+			s[i] = int32(rng.IntN(94))
+		}
+		return s
+	}
+	const P = 70 // the prefix crosses a 64-key block
+	prefix := tok(P)
+	segs := [][]int32{tok(3), tok(5), tok(2), tok(40), tok(2)}
+	ids, tgt := make([]int32, B*T), make([]int32, B*T)
+	pk := Packing{Pos: make([]int32, B*T), Seg: make([]int32, B*T), Prefix: []int32{P, 0}}
+	for i := range tgt {
+		tgt[i] = IgnoreIndex
+		pk.Pos[i] = int32(i % T)
+	}
+	// row 0: prefix, then each segment as (its first token, the rest), targets its next tokens
+	copy(ids, prefix)
+	at := P
+	var starts []int
+	for _, s := range segs {
+		starts = append(starts, at)
+		for j := range len(s) - 1 {
+			ids[at+j], pk.Pos[at+j], pk.Seg[at+j], tgt[at+j] = s[j], int32(P+j), int32(at), s[j+1]
+		}
+		at += len(s) - 1
+	}
+	// row 1: plain, a target everywhere
+	plainIDs := tok(T)
+	copy(ids[T:], plainIDs)
+	for j := range T - 1 {
+		tgt[T+j] = plainIDs[j+1]
+	}
+	got := make([]float32, B*T)
+	e.LogProbsPacked(got, ids, tgt, pk)
+
+	// each segment alone after the prefix, in row 0; row 1 as it is
+	for i, sg := range segs {
+		rid, rtg := make([]int32, B*T), make([]int32, B*T)
+		for k := range rtg {
+			rtg[k] = IgnoreIndex
+		}
+		copy(rid, prefix)
+		copy(rid[P:], sg)
+		for j := range len(sg) - 1 {
+			rtg[P+j] = sg[j+1]
+		}
+		copy(rid[T:], ids[T:])
+		copy(rtg[T:], tgt[T:])
+		want := make([]float32, B*T)
+		e.LogProbs(want, rid, rtg)
+		for j := range len(sg) - 1 {
+			g, w := got[starts[i]+j], want[P+j]
+			if math.Abs(float64(g-w)) > 2e-5*math.Max(1, math.Abs(float64(w))) || w == 0 {
+				t.Errorf("segment %d token %d: packed %v, alone %v", i, j, g, w)
+			}
+		}
+		for j := range T {
+			if got[T+j] != want[T+j] {
+				t.Fatalf("plain row, position %d: packed batch %v, LogProbs %v", j, got[T+j], want[T+j])
+			}
+		}
+	}
+}

@@ -154,7 +154,11 @@ func (j *qkNormJob[F]) do(lo, hi int) {
 	a := j.a
 	for r := lo; r < hi; r++ {
 		b, t := r/T, r%T
-		cos, sin := e.cos[t*half:t*half+half], e.sin[t*half:t*half+half]
+		pt := t // RoPE position: the row's, or a packed row's own (LogProbsPacked)
+		if e.pack.Pos != nil {
+			pt = int(e.pack.Pos[r])
+		}
+		cos, sin := e.cos[pt*half:pt*half+half], e.sin[pt*half:pt*half+half]
 		raw := a.qkv[r*d.ldQKV : r*d.ldQKV+d.ldQKV]
 		sq := rmsRstd(raw[:d.QC], eps)
 		a.qr[r] = sq

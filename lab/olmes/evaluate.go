@@ -116,7 +116,7 @@ func Evaluate(ctx context.Context, be model.Backend, tok data.Tokenizer, tasks [
 		}
 	}
 	enc := encodePairs(tok, pairs)
-	ll, ntok, st, err := scoreRequests(ctx, be, enc, o.MaxLength, tok.PAD(), o.Reshape, o.Progress)
+	ll, ntok, st, err := scoreRequests(ctx, be, enc, o.MaxLength, tok.PAD(), o.Reshape, true, o.Progress)
 	if err != nil {
 		return Results{}, err
 	}

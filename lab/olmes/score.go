@@ -19,9 +19,9 @@ import (
 // (ctx + cont)[:-1], left-truncated to the context length, and the continuation's log-probabilities are summed.
 //
 // Batching: each request takes one row of the backend's (B,T) micro-batch, right-padded, targets IgnoreIndex
-// outside the continuation, so one forward scores B requests. Rows are never shared: attention is causal but not
-// document-masked, so a second request packed into a row would see the first. Identical requests are scored
-// once and each distinct context is tokenized once.
+// outside the continuation, so one forward scores B requests; on the CPU engines the requests of one context share
+// a row, the context once and each continuation after it, masked from the others (model.Packing, units).
+// Identical requests are scored once and each distinct context is tokenized once.
 
 // encodedReq is a tokenized request: its context tokens (shared between requests with the same context) and
 // continuation tokens.
@@ -116,6 +116,54 @@ func inputLen(r encodedReq, maxLen int) int {
 // fitT is the row length that holds inputs of n tokens: n rounded up to a multiple of 8, at most T.
 func fitT(n, T int) int { return min((max(n, 1)+7)/8*8, T) }
 
+// packMinPrefix is the shortest shared context worth packing requests after: a packed row saves the prefix's
+// tokens once per request after the first, and costs attention over a longer row; OLMES's unconditional requests
+// share the 2 tokens of "Answer:", which saves nothing.
+const packMinPrefix = 32
+
+// unit is what one row scores: one request, or requests sharing a context packed after it (prefix > 0: the
+// context's first prefix tokens, then for each request its last context token and its continuation but the last
+// token, model.Packing).
+type unit struct {
+	reqs   []int // indices into the requests
+	prefix int
+	n      int // the row's input tokens
+}
+
+// units groups requests into rows. With pack, requests with the same context (shared tokens, encodePairs), at
+// least packMinPrefix + 1 of them, whose inputs need no truncation, go after one copy of it, as many as fit in
+// maxLen tokens; every other request is a row of its own.
+func units(reqs []encodedReq, maxLen int, pack bool) []unit {
+	out := make([]unit, 0, len(reqs))
+	type key struct {
+		p *int32
+		n int
+	}
+	groups := map[key]int{} // a context's open packed row in out
+	for i, r := range reqs {
+		L := len(r.ctx) + len(r.cont)
+		P := len(r.ctx) - 1
+		if !pack || P < packMinPrefix || len(r.cont) == 0 || L-1 > maxLen {
+			out = append(out, unit{reqs: []int{i}, n: inputLen(r, maxLen)})
+			continue
+		}
+		k := key{&r.ctx[0], len(r.ctx)}
+		if g, ok := groups[k]; ok && out[g].n+len(r.cont) <= maxLen {
+			out[g].reqs = append(out[g].reqs, i)
+			out[g].n += len(r.cont)
+			continue
+		}
+		groups[k] = len(out)
+		out = append(out, unit{reqs: []int{i}, prefix: P, n: P + len(r.cont)})
+	}
+	for i := range out { // a context with one request left: a plain row, the same tokens
+		if out[i].prefix > 0 && len(out[i].reqs) == 1 {
+			out[i].prefix = 0
+		}
+	}
+	return out
+}
+
 // scoreRequests returns, for each encoded request, the summed log-probability of its continuation and its
 // number of continuation tokens, batching B requests per forward. maxLen ≤ T is the context length.
 //
@@ -126,7 +174,13 @@ func fitT(n, T int) int { return min((max(n, 1)+7)/8*8, T) }
 // of MMLU's rows. Each shorter shape is a scorer over be's weights (model.ScorerSharer); a backend that shares
 // none gets one fitted copy at most (model.ScoringLike), as before. Rows are scored independently, so the order
 // and the shapes change no score beyond the engines' float rounding (TestScoreFittedShapes).
-func scoreRequests(ctx context.Context, be model.Backend, reqs []encodedReq, maxLen int, pad int32, fit bool,
+//
+// With pack, on an engine that scores packed rows (model.PackedScorer: the CPU engines), the choices of a question
+// share one row: its context once, then each continuation after it, attending to the context and itself only, at
+// the positions it has alone (units). The context's layers ran once per choice. The log-probs are the plain rows'
+// within float32 rounding (TestScorePacked); the rows are the same whatever the shapes, so an evaluation on fitted
+// rows and one on the engine's own give the same bits.
+func scoreRequests(ctx context.Context, be model.Backend, reqs []encodedReq, maxLen int, pad int32, fit, pack bool,
 	progress func(done, total int)) ([]float64, []int, scoreStats, error) {
 	B0, T0 := be.MicroBatch()
 	if maxLen <= 0 || maxLen > T0 {
@@ -134,12 +188,10 @@ func scoreRequests(ctx context.Context, be model.Backend, reqs []encodedReq, max
 	}
 	ll := make([]float64, len(reqs))
 	ntok := make([]int, len(reqs))
-	order := make([]int, len(reqs))
-	for i := range order {
-		order[i] = i
-	}
+	_, packs := be.(model.PackedScorer)
+	us := units(reqs, maxLen, pack && packs)
 	if fit {
-		slices.SortStableFunc(order, func(a, b int) int { return inputLen(reqs[b], maxLen) - inputLen(reqs[a], maxLen) })
+		slices.SortStableFunc(us, func(a, b unit) int { return b.n - a.n })
 	}
 	_, sharer := be.(model.ScorerSharer)
 	cur := be // the backend scoring now: be, or a scorer fitted to the requests
@@ -150,16 +202,18 @@ func scoreRequests(ctx context.Context, be model.Backend, reqs []encodedReq, max
 	}()
 	var ids, targets []int32
 	var dst []float32
+	var pk model.Packing
 	var st scoreStats
 	st.Requests = len(reqs)
 	st.MaxLen = maxLen
-	for lo := 0; lo < len(reqs); {
+	done := 0
+	for lo := 0; lo < len(us); {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, st, err
 		}
-		if _, T := cur.MicroBatch(); fit && len(reqs) > 0 {
+		if _, T := cur.MicroBatch(); fit {
 			// the first shape fits the longest input; later ones when a quarter of the rows would be padding
-			if want := fitT(inputLen(reqs[order[lo]], maxLen), T0); want < T && (st.Forwards == 0 || 4*want <= 3*T) {
+			if want := fitT(us[lo].n, T0); want < T && (st.Forwards == 0 || 4*want <= 3*T) {
 				if nb, _, err := model.ScoringLike(be, max(1, B0*T0/want), want); err == nil {
 					if cur != be {
 						cur.Close()
@@ -178,10 +232,15 @@ func scoreRequests(ctx context.Context, be model.Backend, reqs []encodedReq, max
 			st.Shapes = append(st.Shapes, [2]int{B, T})
 			if len(ids) < B*T {
 				ids, targets, dst = make([]int32, B*T), make([]int32, B*T), make([]float32, B*T)
+				pk.Pos, pk.Seg = make([]int32, B*T), make([]int32, B*T)
+			}
+			if len(pk.Prefix) < B {
+				pk.Prefix = make([]int32, B)
 			}
 		}
 		ids, targets, dst := ids[:B*T], targets[:B*T], dst[:B*T]
-		hi := min(lo+B, len(reqs))
+		hi := min(lo+B, len(us))
+		packed := false
 		for b := range B {
 			row := ids[b*T : (b+1)*T]
 			tgt := targets[b*T : (b+1)*T]
@@ -192,9 +251,26 @@ func scoreRequests(ctx context.Context, be model.Backend, reqs []encodedReq, max
 			if lo+b >= hi {
 				continue
 			}
-			k := order[lo+b]
-			r := reqs[k]
-			ntok[k] = len(r.cont)
+			u := us[lo+b]
+			if u.prefix > 0 {
+				packed = true
+				c := reqs[u.reqs[0]].ctx
+				copy(row, c[:u.prefix])
+				at := u.prefix
+				for _, k := range u.reqs {
+					r := reqs[k]
+					ntok[k] = len(r.cont)
+					st.Longest = max(st.Longest, len(r.ctx)+len(r.cont)-1)
+					row[at] = c[u.prefix] // the context's last token, then the continuation but its last
+					copy(row[at+1:], r.cont[:len(r.cont)-1])
+					copy(tgt[at:], r.cont)
+					at += len(r.cont)
+				}
+				st.Tokens += at
+				continue
+			}
+			r := reqs[u.reqs[0]]
+			ntok[u.reqs[0]] = len(r.cont)
 			L := len(r.ctx) + len(r.cont)
 			if len(r.cont) == 0 || L < 2 {
 				continue
@@ -220,20 +296,56 @@ func scoreRequests(ctx context.Context, be model.Backend, reqs []encodedReq, max
 			}
 			st.Tokens += n
 		}
-		cur.LogProbs(dst, ids, targets)
-		st.Forwards++
-		for b := range hi - lo {
-			var s float64
-			for p := b * T; p < (b+1)*T; p++ {
-				if targets[p] != model.IgnoreIndex {
-					s += float64(dst[p])
+		if packed {
+			for b := range B {
+				pk.Prefix[b] = 0
+				pos, seg := pk.Pos[b*T:(b+1)*T], pk.Seg[b*T:(b+1)*T]
+				for p := range T {
+					pos[p], seg[p] = int32(p), 0
+				}
+				if lo+b >= hi || us[lo+b].prefix == 0 {
+					continue
+				}
+				u := us[lo+b]
+				pk.Prefix[b] = int32(u.prefix)
+				at := u.prefix
+				for _, k := range u.reqs {
+					for j := range len(reqs[k].cont) {
+						pos[at+j], seg[at+j] = int32(u.prefix+j), int32(at)
+					}
+					at += len(reqs[k].cont)
 				}
 			}
-			ll[order[lo+b]] = s
+			cur.(model.PackedScorer).LogProbsPacked(dst, ids, targets, model.Packing{Pos: pk.Pos[:B*T], Seg: pk.Seg[:B*T], Prefix: pk.Prefix[:B]})
+		} else {
+			cur.LogProbs(dst, ids, targets)
+		}
+		st.Forwards++
+		for b := range hi - lo {
+			u := us[lo+b]
+			at := b * T
+			if u.prefix > 0 {
+				at += u.prefix
+			}
+			for _, k := range u.reqs {
+				end := (b + 1) * T // a plain row: its targets
+				if u.prefix > 0 {
+					end = at + len(reqs[k].cont)
+				}
+				var s float64
+				for p := at; p < end; p++ {
+					if targets[p] != model.IgnoreIndex {
+						s += float64(dst[p])
+					}
+				}
+				ll[k] = s
+				at = end
+			}
+			done += len(u.reqs)
 		}
 		lo = hi
 		if progress != nil {
-			progress(hi, len(reqs))
+			progress(done, len(reqs))
 		}
 	}
 	return ll, ntok, st, nil

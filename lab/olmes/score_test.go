@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -401,11 +402,11 @@ func TestScoreFittedShapes(t *testing.T) {
 		}
 		reqs = append(reqs, r)
 	}
-	plain, pn, pst, err := scoreRequests(context.Background(), be, reqs, 0, 63, false, nil)
+	plain, pn, pst, err := scoreRequests(context.Background(), be, reqs, 0, 63, false, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fit, fn, fst, err := scoreRequests(context.Background(), be, reqs, 0, 63, true, nil)
+	fit, fn, fst, err := scoreRequests(context.Background(), be, reqs, 0, 63, true, true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,4 +430,60 @@ func TestScoreFittedShapes(t *testing.T) {
 		}
 	}
 	t.Logf("%d requests: %d forwards on %v, %d plain; largest relative difference %.3g", len(reqs), fst.Forwards, fst.Shapes, pst.Forwards, worst)
+}
+
+// TestScorePacked: with fit on the CPU engine, the continuations of a shared context are scored in one row after
+// one copy of it (a context of 150 tokens and five of 30 to 32 tokens take two rows of 256), and give the
+// log-probs of one request per row within float32 rounding; contexts too short to be worth it, requests cut to the
+// context length and requests alone with their context keep rows of their own.
+func TestScorePacked(t *testing.T) {
+	const B, T = 4, 256
+	be := tinyCPU(t, 64, B, T)
+	defer be.Close()
+	rng := rand.New(rand.NewPCG(11, 12))
+	toks := func(n int) []int32 {
+		s := make([]int32, n)
+		for i := range s {
+			s[i] = int32(rng.IntN(62))
+		}
+		return s
+	}
+	var reqs []encodedReq
+	for _, g := range []struct{ ctx, k, cont int }{
+		{40, 4, 3}, {120, 5, 6}, {33, 2, 1}, {150, 5, 30}, {300, 3, 2}, {10, 4, 3}, {90, 1, 4}, {2, 6, 5},
+	} {
+		c := toks(g.ctx)
+		for range g.k {
+			reqs = append(reqs, encodedReq{ctx: c, cont: toks(g.cont + rng.IntN(3))})
+		}
+	}
+	plain, pn, pst, err := scoreRequests(context.Background(), be, reqs, 0, 63, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, gn, gst, err := scoreRequests(context.Background(), be, reqs, 0, 63, true, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	us := units(reqs, T, true)
+	var rows []int
+	for _, u := range us {
+		rows = append(rows, len(u.reqs))
+	}
+	// 4 + 5 + 2 in one row each, the 150-token context in two, the cut, short and lone ones alone
+	if want := []int{4, 5, 2, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}; !slices.Equal(rows, want) {
+		t.Errorf("requests per row %v, want %v", rows, want)
+	}
+	if gst.Tokens >= pst.Tokens*2/3 || gst.Longest != pst.Longest || gst.Trunc != pst.Trunc || gst.Trunc != 3 {
+		t.Errorf("stats: plain %+v, packed %+v", pst, gst)
+	}
+	worst := 0.0
+	for i := range reqs {
+		d := math.Abs(got[i]-plain[i]) / math.Max(1, math.Abs(plain[i]))
+		worst = max(worst, d)
+		if d > 2e-5 || gn[i] != pn[i] || got[i] == 0 {
+			t.Errorf("request %d (%d+%d tokens): packed %v, plain %v", i, len(reqs[i].ctx), len(reqs[i].cont), got[i], plain[i])
+		}
+	}
+	t.Logf("%d requests: %d tokens in %d forwards on %v, plain %d in %d; largest relative difference %.3g", len(reqs), gst.Tokens, gst.Forwards, gst.Shapes, pst.Tokens, pst.Forwards, worst)
 }
