@@ -203,3 +203,33 @@ func TestLogProbsPacked(t *testing.T) {
 		}
 	}
 }
+
+// TestLogProbsAllocatesNothing: scoring a micro-batch, plain or packed,
+// allocates nothing once warm (the labelled rows' list and gather buffer
+// are the engine's).
+func TestLogProbsAllocatesNothing(t *testing.T) {
+	cfg := tinyConfig(false, 2)
+	cfg.VocabSize = 96
+	const B, T = 2, 32
+	b := NewCPUBackend(cfg, B, T, 2)
+	defer b.Close()
+	Init(b.E.Layout, b.E.Params, 5)
+	ids, labels := randomBatch(rand.New(rand.NewPCG(1, 2)), B, T, cfg.VocabSize)
+	dst := make([]float32, B*T)
+	pk := Packing{Pos: make([]int32, B*T), Seg: make([]int32, B*T), Prefix: []int32{8, 0}}
+	for i := range pk.Pos {
+		pk.Pos[i] = int32(i % T)
+		if i < T && i >= 8 {
+			pk.Pos[i], pk.Seg[i] = int32(8+(i-8)%4), int32(8+(i-8)/4*4) // segments of 4 after a prefix of 8
+		}
+	}
+	for name, f := range map[string]func(){
+		"LogProbs":       func() { b.LogProbs(dst, ids, labels) },
+		"LogProbsPacked": func() { b.LogProbsPacked(dst, ids, labels, pk) },
+	} {
+		f()
+		if n := testing.AllocsPerRun(10, f); n != 0 {
+			t.Errorf("%s: %v allocations a call", name, n)
+		}
+	}
+}
