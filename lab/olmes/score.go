@@ -214,10 +214,15 @@ func scoreRequests(ctx context.Context, be model.Backend, reqs []encodedReq, max
 		if _, T := cur.MicroBatch(); fit {
 			// the first shape fits the longest input; later ones when a quarter of the rows would be padding
 			if want := fitT(us[lo].n, T0); want < T && (st.Forwards == 0 || 4*want <= 3*T) {
+				if cur != be {
+					// the last shape's buffers (a chunk of logits alone is 256 MiB at dolma2's vocabulary) are
+					// garbage: collected now, the next shape reuses their memory, where a heap of a large model
+					// would grow by several shapes' worth before the collector ran on its own
+					cur.Close()
+					cur = be
+					runtime.GC()
+				}
 				if nb, _, err := model.ScoringLike(be, max(1, B0*T0/want), want); err == nil {
-					if cur != be {
-						cur.Close()
-					}
 					cur = nb
 				} else {
 					fit = false

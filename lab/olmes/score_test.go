@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -486,4 +487,41 @@ func TestScorePacked(t *testing.T) {
 		}
 	}
 	t.Logf("%d requests: %d tokens in %d forwards on %v, plain %d in %d; largest relative difference %.3g", len(reqs), gst.Tokens, gst.Forwards, gst.Shapes, pst.Tokens, pst.Forwards, worst)
+}
+
+// TestScoreFittedShapesFreeTheirBuffers: the buffers of a shape left behind are collected before the next shape's
+// are allocated, so scoring on several shapes holds about one scorer's buffers at a time (here with the collector
+// off, as a large model's heap is before it grows by half: each shape's buffers stayed until then).
+func TestScoreFittedShapesFreeTheirBuffers(t *testing.T) {
+	const B, T = 4, 256
+	be := tinyCPU(t, 64, B, T)
+	defer be.Close()
+	rng := rand.New(rand.NewPCG(13, 14))
+	var reqs []encodedReq
+	for _, n := range []int{250, 180, 130, 90, 60, 40, 25, 12, 6} {
+		for range 40 { // rows of several forwards at each length
+			r := encodedReq{ctx: make([]int32, n), cont: []int32{1, 2}}
+			for j := range r.ctx {
+				r.ctx[j] = int32(rng.IntN(62))
+			}
+			reqs = append(reqs, r)
+		}
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base, peak := ms.HeapAlloc, ms.HeapAlloc
+	_, _, st, err := scoreRequests(context.Background(), be, reqs, 0, 63, true, true, func(int, int) {
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapAlloc)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := uint64(model.EstimateCPUScorerMemory(be.Config(), B, T))
+	if len(st.Shapes) < 5 || peak-base > 3*one {
+		t.Errorf("%d shapes %v: the heap grew by %d bytes, one scorer's buffers are about %d", len(st.Shapes), st.Shapes, peak-base, one)
+	}
+	t.Logf("%d shapes: the heap grew by %.1f scorers' buffers at most", len(st.Shapes), float64(peak-base)/float64(one))
 }
