@@ -443,9 +443,17 @@ func (m *Model) dialogBody(d *dialog) []string {
 		// starts relative to that moment, and give the step and token count
 		// it ends at as the least they can be. The lab reports the real ones.
 		steps := (n + gb - 1) / gb
-		out = append(out,
-			fmt.Sprintf("LR %s → 0 linearly over %s tokens (≈%s), from the first step boundary after you confirm; the run ends with the anneal.", fmtY(lr), lab.HumanCount(n), plural.N(int(steps), "step")),
-			fmt.Sprintf("Now at step %d (%s tokens): it ends at step %d or later (%s tokens or more).", step, lab.HumanCount(tokens), step+steps, lab.HumanCount(tokens+steps*gb)))
+		if cur != nil && cur.State == "paused" {
+			// no step boundary comes while paused: the lab anneals from
+			// the step the run is paused at, at once
+			out = append(out,
+				fmt.Sprintf("LR %s → 0 linearly over %s tokens (≈%s), from step %d, where the run is paused; the run ends with the anneal.", fmtY(lr), lab.HumanCount(n), plural.N(int(steps), "step"), step),
+				fmt.Sprintf("It ends at step %d (%s tokens); space resumes the run into it.", step+steps, lab.HumanCount(tokens+steps*gb)))
+		} else {
+			out = append(out,
+				fmt.Sprintf("LR %s → 0 linearly over %s tokens (≈%s), from the first step boundary after you confirm; the run ends with the anneal.", fmtY(lr), lab.HumanCount(n), plural.N(int(steps), "step")),
+				fmt.Sprintf("Now at step %d (%s tokens): it ends at step %d or later (%s tokens or more).", step, lab.HumanCount(tokens), step+steps, lab.HumanCount(tokens+steps*gb)))
+		}
 		if mix, err := d.pickedMix(); err == nil && mix != nil {
 			out = append(out, "Data from the next step: "+mixLine(mix))
 		} else if err == nil && cur != nil {
@@ -487,9 +495,15 @@ func (m *Model) dialogBody(d *dialog) []string {
 			break
 		}
 		// the soup starts from the checkpoint written at the first step
-		// boundary after enter: a step that is at least the next one
+		// boundary after enter: a step that is at least the next one; while
+		// paused, at once, from the step the run is paused at
+		paused := cur != nil && cur.State == "paused"
+		from := fmt.Sprintf("the first step boundary after you confirm (step %d or later)", step+1)
+		if paused {
+			from = fmt.Sprintf("step %d, where the run is paused", step)
+		}
 		out = append(out,
-			fmt.Sprintf("%s of %s tokens (≈%s) each, from a checkpoint written at the first step boundary after you confirm (step %d or later),", plural.N(k, "anneal"), lab.HumanCount(n), plural.N(int((n+gb-1)/gb), "step"), step+1),
+			fmt.Sprintf("%s of %s tokens (≈%s) each, from a checkpoint written at %s,", plural.N(k, "anneal"), lab.HumanCount(n), plural.N(int((n+gb-1)/gb), "step"), from),
 			fmt.Sprintf("data-order seeds %s, LR %s → 0; weights averaged uniformly.", seedList(soupSeeds(rec, k)), fmtY(lr)))
 		if mix, err := d.pickedMix(); err == nil && mix != nil {
 			out = append(out, "Data: "+mixLine(mix))
@@ -497,6 +511,13 @@ func (m *Model) dialogBody(d *dialog) []string {
 		phase := "stage1"
 		if cur != nil && cur.Phase != "" {
 			phase = cur.Phase
+		}
+		if paused {
+			// the lab pauses the run again after the soup, at its step
+			out = append(out, "Every ingredient and the soup are evaluated.",
+				fmt.Sprintf("Files: %s/soups/soup-%d/.", dir, step),
+				fmt.Sprintf("Then the run, its own weights back, is paused again at step %d; space resumes %s from there.", step, phase))
+			break
 		}
 		out = append(out, "Every ingredient and the soup are evaluated.",
 			fmt.Sprintf("Files: %s/soups/soup-N/, N the step it starts from.", dir),

@@ -676,6 +676,17 @@ func TestActionsWhilePausedApplyNow(t *testing.T) {
 		{"evaluate, paused", "v", []lab.Event{paused}, []string{"Evaluate the weights of step 40, where the run is paused, on:"},
 			"eval requested: the run is paused at step 40, so it applies now"},
 		{"checkpoint, paused", "c", []lab.Event{paused}, nil, "checkpoint requested: the run is paused at step 40, so it applies now"},
+		// the soup and the anneal said "from the first step boundary after
+		// you confirm (step 41 or later)" and the soup that the run then
+		// goes on; the lab makes them from step 40 and pauses again after
+		// the soup
+		{"soup, paused", "s", []lab.Event{paused}, []string{"from a checkpoint written at step 40, where the run is paused,",
+			"Files: " + filepath.Join("runs", name) + "/soups/soup-40/.", "Then the run, its own weights back, is paused again at step 40; space resumes stage1 from there."},
+			"soup requested: the run is paused at step 40, so it applies now"},
+		{"anneal, paused", "a", []lab.Event{paused}, []string{"from step 40, where the run is paused; the run ends with the anneal."},
+			"anneal requested: the run is paused at step 40, so it applies now"},
+		{"soup, running", "s", nil, []string{"from a checkpoint written at the first step boundary after you confirm (step 41 or later),",
+			"Then stage1 goes on from that step with the run's own weights."}, "soup requested: it applies at the next step boundary"},
 		{"evaluate, running", "v", nil, []string{"Evaluate the current weights after this step on:"}, "eval requested: it applies at the next step boundary"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
