@@ -24,6 +24,11 @@ func (m *Model) viewEvals(w, h int) []string {
 		out = append(out, t.Heading.Render(" latest scores")+t.Subtle.Render("  open a run (2, enter) to see its scores"))
 	} else if len(e.Rows) == 0 {
 		why := "no evaluations recorded yet"
+		if len(e.Recorded) > 0 {
+			// eval --record scored it after the run: "recorded yet" above
+			// the table of those records contradicted it
+			why = "none made while it trained; scored after the run below"
+		}
 		out = append(out, t.Heading.Render(" latest scores · "+e.Run), t.Faint.Render("  "+why))
 		out = append(out, m.recordedTable(e, w)...)
 	} else {

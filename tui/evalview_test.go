@@ -626,6 +626,35 @@ func TestEvalViewRecorded(t *testing.T) {
 	}
 }
 
+// A run that evaluated nothing while it trained (its recipe names no tasks)
+// and was scored afterwards with eval --record: the view said "no
+// evaluations recorded yet" over the table of its recorded scores.
+func TestEvalViewOnlyRecorded(t *testing.T) {
+	o := testOptions(t, 80, 24)
+	rec := testRecipe(t)
+	dir := filepath.Join(o.RunsDir, "r")
+	writeRunDir(t, dir, rec, syntheticRun("r", rec))
+	var out []byte
+	for _, step := range []int{60, 80, 100} {
+		b, _ := json.Marshal(olmes.EvalRecord{Run: "r", Step: step, Why: olmes.WhyRecorded, Task: "arith", Formulation: olmes.RC, Metric: olmes.MetricAccPerChar,
+			Value: 0.3, Settings: fmt.Sprintf("checkpoints/step-%d: context 32", step), Time: t0})
+		out = append(append(out, b...), '\n')
+	}
+	if err := os.WriteFile(filepath.Join(dir, lab.EvalsFile), out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := New(o)
+	m.Update(m.openRun(dir)())
+	m.Update(keyMsg("3"))
+	m.Update(m.loadEvals()())
+	checkFrame(t, m, 80, 24)
+	s := screen(m)
+	if strings.Contains(s, "recorded yet") || !strings.Contains(s, "none made while it trained; scored after the run below") ||
+		!strings.Contains(s, "scored after the run (olmolab eval --record)") {
+		t.Errorf("the view of a run scored only after it:\n%s", s)
+	}
+}
+
 // TestSoupBaseIgnoresRecorded: the soup details compare the soup with the
 // run's own evaluation at the soup's step; scores recorded there after the
 // run (olmolab eval --record) are not it, and took its place.
