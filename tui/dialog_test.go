@@ -957,3 +957,27 @@ func TestLaunchDialogShowsTheMixSchedule(t *testing.T) {
 		t.Errorf("no %q:\n%s", want, s)
 	}
 }
+
+// A text field shows its end, where typing goes, when its value is wider
+// than its column: the launch dialog's --set at 60 columns showed the first
+// overrides and "…", the cursor and what was just typed out of sight. A
+// field without the focus still shows its start.
+func TestLongFieldShowsWhereYouType(t *testing.T) {
+	for _, w := range []int{60, 80} {
+		m := New(testOptions(t, w, 24))
+		press(m, "enter") // quickstart
+		set := "max_tokens=200K anneal.auto_at=150K anneal.tokens=50K checkpoint.interval=20 seed=7"
+		for _, r := range set {
+			press(m, string(r))
+		}
+		s := screen(m)
+		if !strings.Contains(s, "seed=7▏") || !strings.Contains(s, "› --set       …") {
+			t.Errorf("%d columns: the --set field does not show its end and cursor:\n%s", w, s)
+		}
+		press(m, "tab") // to the name: --set shows its start again
+		if s := screen(m); !strings.Contains(s, "  --set       max_tokens=200K") {
+			t.Errorf("%d columns: the --set field without the focus does not show its start:\n%s", w, s)
+		}
+		checkFrame(t, m, w, 24)
+	}
+}

@@ -407,6 +407,12 @@ func (m *Model) layoutDialog(w int) dialogLayout {
 		if focus.f == f {
 			val += "▏"
 			st = t.Accent
+			// typing goes to the field's end: a value wider than its
+			// column shows that end, cut at its start, not its first
+			// cells with the cursor and what was typed out of sight
+			if avail := inner - len(indent) - valueCol; avail > 1 && ansi.StringWidth(val) > avail {
+				val = "…" + ansi.TruncateLeft(val, ansi.StringWidth(val)-(avail-1), "")
+			}
 		}
 		input(indent, f.label, val, st, focus.f == f, d.ratioHint(f))
 	}
