@@ -153,16 +153,17 @@ type Model struct {
 	screenDirt bool
 
 	// runs view
-	runsCursor  int
-	runsMoved   bool // the cursor was moved: it stays on its row as runs come (else on the top row, the newest run)
-	selected    map[string]bool
-	overlay     map[string]*curve
-	overlayOff  map[string]int64 // how far each overlay curve's metrics.jsonl has been read
-	overlayBusy time.Time        // when the read of the overlay's curves under way began (zero: none)
-	overlayPlot overlayPlot      // the overlay chart last drawn
-	rowsCache   []runRow
-	soupOpen    string               // the soup whose details replace the overlay (its directory; "" none)
-	soupBases   map[string]*soupBase // per soup directory, the run's evaluation its details compare with (nil: none)
+	runsCursor   int
+	runsMoved    bool // the cursor was moved: it stays on its row as runs come (else on the top row, the newest run)
+	selected     map[string]bool
+	overlay      map[string]*curve
+	overlayOff   map[string]int64 // how far each overlay curve's metrics.jsonl has been read
+	overlayBusy  time.Time        // when the read of the overlay's curves under way began (zero: none)
+	overlayPlot  overlayPlot      // the overlay chart last drawn
+	rowsCache    []runRow
+	soupOpen     string               // the soup whose details replace the overlay (its directory; "" none)
+	soupEscShown bool                 // its details' title, as last drawn, says "esc: back to the overlay"
+	soupBases    map[string]*soupBase // per soup directory, the run's evaluation its details compare with (nil: none)
 
 	// evaluation view
 	evals      *evalData

@@ -115,6 +115,7 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 	t := m.theme
 	rep := s.Report
 	title := t.Heading.Render("  " + s.Name)
+	m.soupEscShown = true
 	if rep == nil {
 		return []string{
 			padRight(title+t.Subtle.Render(escBack), w),
@@ -253,7 +254,9 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 	}
 	sub := fmt.Sprintf(" · %d×%s tokens from step %d%s", len(rep.Ingredients), lab.HumanCount(rep.Tokens), rep.FromStep, split)
 	if room := w - lenRunes(s.Name) - 2; lenRunes(sub+escBack) <= room {
-		sub += escBack // else the help line's esc says it
+		sub += escBack
+	} else {
+		m.soupEscShown = false // the help line says it (shortHelpLine)
 	}
 	title += t.Subtle.Render(truncate(sub, max(w-lenRunes(s.Name)-2, 0)))
 	out := []string{padRight(title, w)}

@@ -69,6 +69,12 @@ func TestRunsViewSoupDetails(t *testing.T) {
 	if s := screen(m); !strings.Contains(s, "  val/web_clean     1.57◂") {
 		t.Errorf("60×16: the last row is cut:\n%s", s)
 	}
+	// the title has no room for its "esc: back to the overlay" there: the
+	// help line says it (it said "enter soup details … • ? full help • q
+	// quit", the way back nowhere on screen)
+	if s := screen(m); strings.Contains(s, "esc: back") || !strings.Contains(lastLine(s), "esc back to the overlay") {
+		t.Errorf("60×16: nothing says how to get back to the overlay:\n%s", s)
+	}
 	// a pane too small for every row and column says what it left out
 	got := ansi.Strip(strings.Join(m.soupDetails(m.openSoup(), 36, 5), "\n"))
 	for _, want := range []string{"                 seed 42      soup", "  final loss      2.1000         –",
@@ -265,4 +271,10 @@ func TestSoupDetailsSplits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lastLine is a screen's last line, its help line.
+func lastLine(s string) string {
+	s = strings.TrimRight(s, "\n")
+	return s[strings.LastIndex(s, "\n")+1:]
 }

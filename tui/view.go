@@ -84,6 +84,12 @@ func (m *Model) render() string {
 // see the others, or how to leave).
 func (m *Model) shortHelpLine(w int) string {
 	var rest, tail []key.Binding
+	if m.mode == modeRuns && m.dialog == nil && !m.showHelp && m.openSoup() != nil && !m.soupEscShown {
+		// the soup details' title, drawn before this line, gave up its
+		// "esc: back to the overlay" on a narrow window: the help line
+		// says it, first
+		rest = append(rest, key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back to the overlay")))
+	}
 	for _, b := range m.keys.ShortHelp() {
 		if !b.Enabled() {
 			continue
