@@ -498,6 +498,11 @@ func (d *runData) applyPhase(e lab.Event) {
 				msg = "soup done, its scores in the runs view: " + strings.TrimPrefix(msg, "soup done: ")
 			}
 		}
+		if kind == lab.ChangeSoupStopped && len(e.Mix) == 0 && d.mixBeforeSoup != nil {
+			// the run ends at the checkpoint the soup started from, on
+			// the mix it had there; the event names none
+			d.Mix = d.mixBeforeSoup
+		}
 		d.LastIng = lab.Event{}
 		d.SoupRunning = false
 	case lab.ChangeSoupStarting:

@@ -303,3 +303,32 @@ func TestNoSecondSoupWhilePausedAtOnesStep(t *testing.T) {
 		t.Errorf("sent %v; s on %v", f.actionKinds(), m.keys.Soup.Enabled())
 	}
 }
+
+// A soup stopped with X (the recipe's or one made with s) ends the run at
+// the checkpoint it started from, in the phase it left, on that phase's mix:
+// the stopped run's mix bar kept the soup's (its soup_stopped event carries
+// no mix), beside "stage1".
+func TestSoupStoppedGivesTheRunItsMixBack(t *testing.T) {
+	name := "quickstart-test"
+	for _, final := range []bool{true, false} {
+		m, f := liveModel(t, testOptions(t, 80, 24), stage1Events(name))
+		before := mixLine(m.liveData.Mix)
+		evs := soupEvents(f.rec, name, final, 2)
+		if got := mixLine(activeMix(evs[3].Mix)); got == before {
+			t.Fatalf("the soup's mix %s is the run's", got)
+		}
+		at := evs[len(evs)-1].Time
+		kind := lab.SoupSide
+		if final {
+			kind = lab.SoupPlanned
+		}
+		evs = append(evs,
+			lab.Event{Type: lab.EvPhase, Time: at.Add(time.Millisecond), Run: name, Step: 40, Tokens: 40 * testGB, Phase: "stage1",
+				Change: lab.ChangeSoupStopped, SoupStep: 40, SoupKind: kind, Message: "soup stopped after 0 of 1 ingredient; the run ends at its checkpoint of step 40"},
+			lab.Event{Type: lab.EvDone, Time: at.Add(2 * time.Millisecond), Run: name, Step: 40, Tokens: 40 * testGB, Phase: "stage1", State: "stopped"})
+		m.Update(runEventsMsg{gen: m.liveGen, events: evs, done: true})
+		if got := mixLine(m.liveData.Mix); got != before {
+			t.Errorf("final %v: the stopped run's mix is %s, want the run's own %s", final, got, before)
+		}
+	}
+}
