@@ -585,8 +585,7 @@ func (m *Model) dialogBody(d *dialog) []string {
 		case cur != nil && cur.State == "paused":
 			out = append(out, fmt.Sprintf("Continue training from step %d.", step))
 		case cur != nil && cur.soupUnderWay():
-			out = append(out, "Pause the soup after its current step. Nothing is lost;",
-				"space resumes it; meanwhile only stop applies.")
+			out = append(out, "Pause the soup after its current step. Nothing is lost; space resumes it; meanwhile only stop applies.")
 		default:
 			out = append(out, "Pause after the current step. Nothing is lost; space resumes.",
 				"Actions still apply while paused.")
@@ -640,11 +639,9 @@ func (m *Model) dialogBody(d *dialog) []string {
 func stopLines(cur *runData) []string {
 	switch {
 	case cur != nil && cur.soupPastItsSteps():
-		return []string{"Let the soup finish (its last evaluations), then end the run",
-			fmt.Sprintf("at step %d, the checkpoint the soup started from (state: stopped).", cur.Last.Step)}
+		return []string{fmt.Sprintf("Let the soup finish (its last evaluations), then end the run at step %d, the checkpoint the soup started from (state: stopped).", cur.Last.Step)}
 	case cur != nil && cur.soupUnderWay():
-		return []string{"Abandon the soup and end the run at the checkpoint",
-			"the soup started from (state: stopped)."}
+		return []string{"Abandon the soup and end the run at the checkpoint the soup started from (state: stopped)."}
 	}
 	return []string{"Write a checkpoint and end the run (state: stopped)."}
 }

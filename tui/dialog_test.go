@@ -811,6 +811,12 @@ func TestOnlyPauseAndStopOnceASoupIsUnderWay(t *testing.T) {
 	if s := strings.Join(strings.Fields(dialogText(t, m)), " "); !strings.Contains(s, "Abandon the soup and end the run at the checkpoint the soup started from") {
 		t.Errorf("the stop dialog does not say the soup is abandoned:\n%s", s)
 	}
+	// one sentence, wrapped to the box: it was two fixed lines, the first
+	// ending after "checkpoint" with 20 columns of the box free
+	if s := dialogText(t, m); !strings.Contains(s, "Abandon the soup and end the run at the checkpoint the soup started\n") &&
+		!strings.Contains(s, "Abandon the soup and end the run at the checkpoint the soup started from") {
+		t.Errorf("the stop dialog breaks its sentence short of the box's width:\n%s", s)
+	}
 }
 
 // The final evaluation ends the run: the lab then writes its last checkpoint
