@@ -503,8 +503,8 @@ func (m *Model) dialogBody(d *dialog) []string {
 			from = fmt.Sprintf("step %d, where the run is paused", step)
 		}
 		out = append(out,
-			fmt.Sprintf("%s of %s tokens (≈%s) each, from a checkpoint written at %s,", plural.N(k, "anneal"), lab.HumanCount(n), plural.N(int((n+gb-1)/gb), "step"), from),
-			fmt.Sprintf("data-order seeds %s, LR %s → 0; weights averaged uniformly.", seedList(soupSeeds(rec, k)), fmtY(lr)))
+			fmt.Sprintf("%s of %s tokens (≈%s) each, from a checkpoint written at %s, data-order seeds %s, LR %s → 0; weights averaged uniformly.",
+				plural.N(k, "anneal"), lab.HumanCount(n), plural.N(int((n+gb-1)/gb), "step"), from, seedList(soupSeeds(rec, k)), fmtY(lr)))
 		if mix, err := d.pickedMix(); err == nil && mix != nil {
 			out = append(out, "Data: "+mixLine(mix))
 		}
