@@ -3,6 +3,7 @@ package tui
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -438,6 +439,11 @@ func (m *Model) evalLine(d *runData, w int) string {
 		why := "none yet"
 		if d.Recipe != nil && !d.Recipe.Eval.Any() {
 			why = "the recipe names no tasks (eval.tasks) and no validation loss (eval.val)"
+			if m.hasEvals(d.Dir) {
+				// olmolab eval --record scored it after the run: the
+				// evaluation view shows those scores
+				why = "none in training (no eval.tasks); scored after it: " + m.keys.Evals.Help().Key
+			}
 		}
 		return padRight(t.Subtle.Render(" eval ")+t.Faint.Render(why), w)
 	}
@@ -534,4 +540,15 @@ func primaryScores(scores []lab.EvalScore) []lab.EvalScore {
 		out = append(out, by[k])
 	}
 	return out
+}
+
+// hasEvals says whether the runs directory's last scan found scores in the
+// run at dir's evals.jsonl.
+func (m *Model) hasEvals(dir string) bool {
+	for _, r := range m.runs {
+		if filepath.Clean(r.Dir) == filepath.Clean(dir) {
+			return r.HasEvals
+		}
+	}
+	return false
 }

@@ -645,6 +645,13 @@ func TestEvalViewOnlyRecorded(t *testing.T) {
 	}
 	m := New(o)
 	m.Update(m.openRun(dir)())
+	// a recipe that names no tasks: its dashboard said so and nothing of
+	// the scores made after the run
+	m.cur.Recipe, m.cur.Eval = &lab.Recipe{}, nil
+	m.Update(keyMsg("1"))
+	if s := screen(m); !strings.Contains(s, " eval none in training (no eval.tasks); scored after it: 3") {
+		t.Errorf("the dashboard's evaluation line of a run scored only after it:\n%s", s)
+	}
 	m.Update(keyMsg("3"))
 	m.Update(m.loadEvals()())
 	checkFrame(t, m, 80, 24)
