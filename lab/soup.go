@@ -210,8 +210,8 @@ func (r *Run) runSoup(a Action, final bool) error {
 				if err := restore(); err != nil {
 					return err
 				}
-				return fmt.Errorf("%w: soup from step %d: %s diverged at step %d: %s; with %d of its %d ingredients diverged, fewer than %d are left to average: no soup made, the run ends at its checkpoint of step %d with its own weights",
-					ErrDiverged, rep.FromStep, comp.Name, d.Step, d.Reason, len(rep.Dropped), k, need, r.st.Step)
+				return fmt.Errorf("%w: soup from step %d: %s diverged at step %d: %s; %s: no soup made, the run ends at its checkpoint of step %d with its own weights",
+					ErrDiverged, rep.FromStep, comp.Name, d.Step, d.Reason, soupTooFewLeft(len(rep.Dropped), k, need), r.st.Step)
 			}
 			r.emit(soupEv(Event{Type: EvError, Change: ChangeIngredientDropped, Ingredient: comp.Name, Message: fmt.Sprintf("soup: %s diverged at step %d: %s; dropped, the soup averages the other ingredients", comp.Name, d.Step, d.Reason)}))
 		} else {
@@ -600,4 +600,15 @@ func loadWeights(dir string, b model.Backend) error {
 	}
 	defer s.Close()
 	return s.WriteTo(b, model.NewStreamBuf(s.Layout.Size()))
+}
+
+// soupTooFewLeft says why a soup with dropped of its k ingredients diverged
+// cannot be made, fewer than need being left: "with 2 of its 3 ingredients
+// diverged, fewer than 2 are left to average", or for a soup of one
+// "its only ingredient diverged, none is left to average".
+func soupTooFewLeft(dropped, k, need int) string {
+	if k == 1 {
+		return "its only ingredient diverged, none is left to average"
+	}
+	return fmt.Sprintf("with %d of its %s diverged, fewer than %d are left to average", dropped, plural.N(k, "ingredient"), need)
 }

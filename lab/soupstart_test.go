@@ -132,3 +132,21 @@ func TestAnnealBeforeTheRecipesSoupSaysSo(t *testing.T) {
 		t.Errorf("PlannedSoup of one ingredient: %q, want %q", got, want)
 	}
 }
+
+// TestSoupTooFewLeftCounts: the error of a soup whose ingredients diverged
+// counts them in English; a soup of one said "1 of its 1 ingredients
+// diverged, fewer than 1 are left to average".
+func TestSoupTooFewLeftCounts(t *testing.T) {
+	for _, tc := range []struct {
+		dropped, k, need int
+		want             string
+	}{
+		{1, 1, 1, "its only ingredient diverged, none is left to average"},
+		{1, 2, 2, "with 1 of its 2 ingredients diverged, fewer than 2 are left to average"},
+		{2, 3, 2, "with 2 of its 3 ingredients diverged, fewer than 2 are left to average"},
+	} {
+		if got := soupTooFewLeft(tc.dropped, tc.k, tc.need); got != tc.want {
+			t.Errorf("soupTooFewLeft(%d, %d, %d) = %q, want %q", tc.dropped, tc.k, tc.need, got, tc.want)
+		}
+	}
+}

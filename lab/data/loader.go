@@ -554,9 +554,9 @@ func (l *Loader) Restore(st LoaderState) error {
 			// a state from before the file count, written when a glob's
 			// wildcards matched hidden files and directories too
 			if hidden := hiddenGlobData(s.spec.Paths); len(hidden) > 0 {
-				l.p.Warn(fmt.Sprintf("data: source %q: the checkpoint is from an olmolab whose globs also read the %d hidden file(s) they now skip (%s); "+
+				l.p.Warn(fmt.Sprintf("data: source %q: the checkpoint is from an olmolab whose globs also read the %s they now skip (%s); "+
 					"resuming, but not on the same data order (documents of this epoch may be repeated or left out); name them in a pattern to read them",
-					ss.Name, len(hidden), strings.Join(hidden[:min(3, len(hidden))], ", ")))
+					ss.Name, plural.N(len(hidden), "hidden file"), strings.Join(hidden[:min(3, len(hidden))], ", ")))
 			}
 		}
 	}

@@ -595,7 +595,7 @@ func TestRestoreSaysTheGlobSkipsHidden(t *testing.T) {
 	if err := mustLoader(t, params).Restore(st); err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf("globs also read the 2 hidden file(s) they now skip (%s, %s)",
+	want := fmt.Sprintf("globs also read the 2 hidden files they now skip (%s, %s)",
 		filepath.Join(dir, ".d.jsonl"), filepath.Join(dir, ".staging", "c.jsonl"))
 	if got := w.joined(); !strings.Contains(got, want) {
 		t.Errorf("warnings %q, want %q", got, want)

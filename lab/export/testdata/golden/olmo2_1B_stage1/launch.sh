@@ -5,7 +5,7 @@
 # Many nodes:  run on every node, with the usual torchrun rendezvous variables:
 #              NNODES=2 NODE_RANK=<0..NNODES-1> MASTER_ADDR=<node 0's address> [MASTER_PORT=29500] ./launch.sh
 #              (under Slurm: NODE_RANK=$SLURM_NODEID, MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n1))
-# Exported for 8 processes per node × 2 node(s) = 16 ranks: the batch split was checked for that.
+# Exported for 8 processes per node × 2 nodes = 16 ranks: the batch split was checked for that.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
