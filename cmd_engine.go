@@ -40,12 +40,14 @@ type flagOutput struct {
 }
 
 func (o *flagOutput) Write(p []byte) (int, error) {
+	// a parse error: the command returns it as a usageError, which main
+	// prints with the command's usage line, so it is not said here as well
 	o.wrote = true
-	return o.stderr.Write(p)
+	return len(p), nil
 }
 
-// printUsage writes head and the flags' defaults: to stdout for --help, to
-// stderr after an error.
+// printUsage writes head and the flags' defaults to stdout for --help, and
+// nothing after a parse error (main prints it with one usage line).
 func printUsage(fs *flag.FlagSet, head string) {
 	o, ok := fs.Output().(*flagOutput)
 	if !ok {
@@ -53,10 +55,10 @@ func printUsage(fs *flag.FlagSet, head string) {
 		fs.PrintDefaults()
 		return
 	}
-	w := o.stdout
 	if o.wrote {
-		w = o.stderr
+		return // after a parse error: main says the error and the usage line once
 	}
+	w := o.stdout
 	fmt.Fprintln(w, head)
 	fs.SetOutput(w)
 	fs.PrintDefaults()

@@ -29,6 +29,22 @@ func olmesError(err error) error {
 	return err
 }
 
+// snrError is olmesError for snr, without the "olmes: " an InputError of
+// lab/olmes starts with: snr's problems are with the runs it was given, and
+// the package's name says nothing to whoever typed snr.
+func snrError(err error) error {
+	if err == nil || !olmes.IsInputError(err) {
+		return olmesError(err)
+	}
+	return inputError{prefixless{err}}
+}
+
+// prefixless is err, its message without the first "olmes: ".
+type prefixless struct{ err error }
+
+func (e prefixless) Error() string { return strings.Replace(e.err.Error(), "olmes: ", "", 1) }
+func (e prefixless) Unwrap() error { return e.err }
+
 // runEval is `olmolab eval --model CKPT_OR_RUN --tasks ...`.
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", stdout, stderr)
@@ -279,7 +295,8 @@ func runModels(runDir, sel string, record bool, stdout io.Writer) ([]lab.KeptChe
 	if record {
 		// another eval --record's write (a job per task) is waited for when this one writes
 		if l, ok := lab.LiveLock(runDir); ok && l.Mode != lab.LockEval {
-			return nil, fmt.Errorf("eval --record: %s is held by %s (mode %s): a live run appends to its evals.jsonl and prunes its checkpoints, so nothing is scored or recorded; HINT: record once it has ended (or stop it: Ctrl-C checkpoints)", runDir, l.Holder(), l.Mode)
+			// the person's input (the run they named), not a failure: exit 2
+			return nil, inputError{fmt.Errorf("eval --record: %s is held by %s: a live run appends to its evals.jsonl and prunes its checkpoints, so nothing is scored or recorded; HINT: record once it has ended (or stop it: Ctrl-C checkpoints)", runDir, l.Holder())}
 		}
 	}
 	ks, err := lab.KeptCheckpoints(runDir)
@@ -611,11 +628,11 @@ func runSNR(args []string, stdout, stderr io.Writer) error {
 	}
 	runs, err := olmes.LoadRunEvalTails(*lastN, "", paths...)
 	if err != nil {
-		return olmesError(err)
+		return snrError(err)
 	}
 	t, err := olmes.SNR(runs, olmes.SNROptions{LastN: *lastN, Noise: mode, SubRuns: *subruns, SoupFinal: lab.RunsEndedWithSoup(paths...)})
 	if err != nil {
-		return olmesError(err)
+		return snrError(err)
 	}
 	if err := t.WriteTable(stdout); err != nil {
 		return err

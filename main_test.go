@@ -945,8 +945,9 @@ func TestEvalRecordSNR(t *testing.T) {
 	if err := lab.WriteLock(filepath.Join(runs, "b"), os.Getpid(), lab.LockHeadless); err != nil {
 		t.Fatal(err)
 	}
-	if _, e, code := record("b"); code == 0 || !strings.Contains(e, "eval --record: "+filepath.Join(runs, "b")+" is held by pid") {
-		t.Errorf("a run a live process holds: exit %d: %s", code, e)
+	// bad input (exit 2), saying the holder's mode once
+	if _, e, code := record("b"); code != 2 || !strings.Contains(e, "eval --record: "+filepath.Join(runs, "b")+" is held by pid") || strings.Count(e, "headless") != 1 {
+		t.Errorf("a run a live process holds: exit %d, want 2, saying its mode once: %s", code, e)
 	}
 	lab.RemoveLock(filepath.Join(runs, "b"), os.Getpid())
 	tasks = "arith"
@@ -1148,5 +1149,25 @@ func TestEvalOneCheckpointCounts(t *testing.T) {
 		if !strings.Contains(o, want) {
 			t.Errorf("eval of one checkpoint does not say %q:\n%s", want, o)
 		}
+	}
+}
+
+// TestFlagErrorSaysUsageOnce: a bad flag value is said once, with one usage
+// line; the flag package printed the error and the full flag list, then main
+// printed them both again. snr's errors do not start with the package name
+// "olmes:" either.
+func TestFlagErrorSaysUsageOnce(t *testing.T) {
+	for _, args := range [][]string{{"snr", "--last", "x"}, {"eval", "--seq", "x"}} {
+		var out, errb bytes.Buffer
+		code := run(args, &out, &errb)
+		e := errb.String()
+		if code != 2 || strings.Count(e, "usage:") != 1 || strings.Count(e, `invalid value "x"`) != 1 || strings.Contains(e, "  -") {
+			t.Errorf("%v: exit %d, want 2 with one error and one usage line:\n%s", args, code, e)
+		}
+	}
+	var out, errb bytes.Buffer
+	missing := filepath.Join(t.TempDir(), "none")
+	if code := run([]string{"snr", missing}, &out, &errb); code != 2 || !strings.HasPrefix(errb.String(), "olmolab: "+missing+": no such run directory") {
+		t.Errorf("snr of a directory without evaluations: exit %d: %s", code, errb.String())
 	}
 }
