@@ -123,6 +123,10 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		return inputError{err}
 	}
 	T := evalContext(*seq, *ckpt, cfg)
+	if seqGiven && *seq > T {
+		// said once, before any scoring: every checkpoint scores at T
+		fmt.Fprintf(stderr, "eval: --seq %d is longer than the model's %d positions: scoring at %d\n", *seq, cfg.MaxPositionEmbeddings, T)
+	}
 	B := max(1, 4096/T)
 	// forward only: no gradients or AdamW moments beside the weights
 	b, err := model.NewScoringBackend(*backend, cfg, B, T)

@@ -197,6 +197,14 @@ func TestEvalCheckpoint(t *testing.T) {
 			t.Errorf("eval output lacks %q:\n%s", w, out.String())
 		}
 	}
+	// a --seq beyond the model's positions is scored at them, and says so once
+	errb.Reset()
+	if code := run([]string{"eval", "--model", dir, "--tasks", "arith", "--limit", "2", "--seq", "5000"}, &out, &errb); code != 0 {
+		t.Fatalf("eval --seq 5000: exit %d: %s", code, errb.String())
+	}
+	if want := "eval: --seq 5000 is longer than the model's 4096 positions: scoring at 4096"; strings.Count(errb.String(), want) != 1 {
+		t.Errorf("eval --seq 5000: stderr %q, want %q once", errb.String(), want)
+	}
 }
 
 // TestEvalLimitAndSplit: --limit caps OLMES tasks and request dumps as it
