@@ -373,7 +373,17 @@ func applyOverride(root *yaml.Node, o string) error {
 				n = n.Content[idx]
 			}
 		default:
-			return fmt.Errorf("%q is not a mapping or list", strings.Join(parts[:i], "."))
+			at, rest := strings.Join(parts[:i], "."), strings.Join(parts[i:], ".")
+			if n.Kind == yaml.ScalarNode && at == "dataset.sources" {
+				// an earlier --set (or the file) made it the name of a mix
+				return fmt.Errorf("%q is the name of the mix %q, not a list of sources: it has no %q; HINT: set it in that mix (--set mixes.%s.%s=...), or give dataset.sources a list of sources first",
+					at, n.Value, rest, n.Value, rest)
+			}
+			is := "empty"
+			if n.Value != "" {
+				is = strconv.Quote(n.Value)
+			}
+			return fmt.Errorf("%q is %s, not a mapping or list: it has no %q; HINT: set %s itself (--set %s=...), or give it a mapping or list first", at, is, rest, at, at)
 		}
 	}
 	return nil
@@ -1138,6 +1148,13 @@ func (d *decoder) validateMixSchedule(at func(...string) *yaml.Node, r *Recipe) 
 	for i, s := range r.MixSchedule {
 		f := fmt.Sprintf("mix_schedule[%d]", i)
 		switch {
+		case r.NamedMixSources(s.Mix) == nil && s.Mix == "anneal":
+			// "anneal" is the anneal's own mix, named only where anneal.mix gives it
+			have := "the recipe names no mixes"
+			if len(names) > 0 {
+				have = "mixes: has " + strings.Join(names, ", ")
+			}
+			d.fail(entry(i, "mix"), f+".mix", "no mix \"anneal\": it is the anneal's mix, and anneal.mix is not given (%s); HINT: give anneal.mix its sources, e.g. anneal: {mix: [{name: qa, target_ratio: 1, paths: [\"builtin:qa\"]}]}, or switch to a mix under mixes:", have)
 		case r.NamedMixSources(s.Mix) == nil && len(names) == 0:
 			d.fail(entry(i, "mix"), f+".mix", "no mix %q: the recipe names no mixes; HINT: add it under mixes:, e.g. mixes: {%s: [{name: web, target_ratio: 1, paths: [...]}]}", s.Mix, s.Mix)
 		case r.NamedMixSources(s.Mix) == nil:

@@ -65,6 +65,9 @@ func TestDatasetNamesAMix(t *testing.T) {
 		{name: "a list still", yaml: mixes, ratios: []float64{0.7, 0.3}},
 		{name: "no such mix", yaml: mixes, sets: []string{"dataset.sources=curated"},
 			err: `dataset.sources: no mix "curated" under mixes: (it has heavy); HINT: dataset.sources is a list of sources, or the name of a mix under mixes:`},
+		{name: "ratios of the mix it names", yaml: mixes, sets: []string{"dataset.sources=heavy", "dataset.sources.target_ratio=[1, 3]"},
+			err: `"dataset.sources" is the name of the mix "heavy", not a list of sources: it has no "target_ratio"; HINT: set it in that mix (--set mixes.heavy.target_ratio=...)`},
+		{name: "ratios set in the mix", yaml: mixes, sets: []string{"dataset.sources=heavy", "mixes.heavy.target_ratio=[1, 3]"}, ratios: []float64{1, 3}},
 		{name: "no mixes", sets: []string{"dataset.sources=heavy"}, err: `dataset.sources: no mix "heavy" under mixes: (the recipe names no mixes)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
