@@ -1201,6 +1201,15 @@ func (d *decoder) soup(n *yaml.Node, s *SoupSpec) {
 		}
 		return true
 	})
+	// seeds without ingredients: one ingredient per seed (seeds are one per
+	// ingredient, as the check that they agree has it), rather than no soup;
+	// an explicit ingredients: 0 still makes none (find gives n back for a
+	// key it lacks)
+	if d.err == nil && n.Kind == yaml.MappingNode && len(s.Seeds) > 0 && find(n, "ingredients") == n {
+		s.Ingredients = len(s.Seeds)
+		d.warn(find(n, "seeds"), "soup.seeds: %s and no soup.ingredients: the soup is made of %s, one anneal per seed; HINT: write soup.ingredients: %d to say so, or 0 for no soup",
+			plural.N(len(s.Seeds), "seed"), plural.N(len(s.Seeds), "ingredient"), len(s.Seeds))
+	}
 }
 
 // evalSplits are the values of eval.split, olmolab eval --split's.

@@ -552,3 +552,31 @@ eval: {tasks: [arith, dumps/requests.jsonl.gz], val: {tokens: 64, sources: [{nam
 		t.Errorf("the parsed recipe changed: load_path %q", r.LoadPath)
 	}
 }
+
+// TestSoupSeedsWithoutIngredients: soup.seeds without soup.ingredients makes
+// a soup of one ingredient per seed, and a warning at the seeds says so; it
+// made no soup, silently. An explicit ingredients: 0 still makes none.
+func TestSoupSeedsWithoutIngredients(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		set        []string
+		want       int
+		warn       string
+	}{
+		{"in the file", "soup: {seeds: [1, 2]}\n", nil, 2, "tiny.yaml:15:15: soup.seeds: 2 seeds and no soup.ingredients: the soup is made of 2 ingredients, one anneal per seed"},
+		{"by --set", "", []string{"soup.seeds=[7]"}, 1, "tiny.yaml: soup.seeds: 1 seed and no soup.ingredients: the soup is made of 1 ingredient, one anneal per seed"},
+		{"ingredients: 0", "soup: {ingredients: 0, seeds: [1, 2]}\n", nil, 0, ""},
+		{"both", "soup: {ingredients: 2, seeds: [1, 2]}\n", nil, 2, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := ParseRecipe("tiny.yaml", []byte(tinyRecipe+tc.yaml), tc.set)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := strings.Join(r.Warnings, "\n")
+			if r.Soup.Ingredients != tc.want || (tc.warn == "" && strings.Contains(w, "soup")) || !strings.Contains(w, tc.warn) {
+				t.Errorf("ingredients %d, want %d; warnings %q, want %q", r.Soup.Ingredients, tc.want, w, tc.warn)
+			}
+		})
+	}
+}
