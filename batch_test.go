@@ -257,7 +257,8 @@ func TestSecondInterruptQuits(t *testing.T) {
 	first := waitFor("interrupt: the run stops after this step and writes a checkpoint", 2*time.Second)
 	cmd.Process.Signal(os.Interrupt)
 	t0 := time.Now()
-	for range lines {
+	for l := range lines {
+		said = append(said, l)
 	}
 	err = cmd.Wait()
 	quit := time.Since(t0)
@@ -270,6 +271,33 @@ func TestSecondInterruptQuits(t *testing.T) {
 	}
 	if ck, _ := filepath.Glob(filepath.Join(runs, "q", lab.CkptDir, "step-*")); len(ck) > 0 {
 		t.Errorf("the second Ctrl-C waited %v for the step and its checkpoint %v", quit, ck)
+	}
+	// its first checkpoint was being written: nothing to resume from, and
+	// no lock left that would make the run look live
+	all := strings.Join(said, "\n")
+	if want := "interrupt again: quit without the checkpoint; the run has written no checkpoint yet, so it cannot resume: start it again"; !strings.Contains(all, want) || strings.Contains(all, "resumes from its checkpoint before") {
+		t.Errorf("stderr %q, want %q and no promise of a checkpoint before", all, want)
+	}
+	if _, err := os.Stat(filepath.Join(runs, "q", lab.LockFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the second Ctrl-C left %s (%v)", lab.LockFile, err)
+	}
+}
+
+// TestAfterQuit: what a run quit at a second Ctrl-C resumes from.
+func TestAfterQuit(t *testing.T) {
+	dir := t.TempDir()
+	if got := afterQuit(dir); !strings.Contains(got, "no checkpoint yet, so it cannot resume: start it again") {
+		t.Errorf("no checkpoint: %q", got)
+	}
+	ck := filepath.Join(dir, lab.CkptDir, "step-3")
+	if err := os.MkdirAll(ck, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ck, lab.StateFile), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := afterQuit(dir), "olmolab --batch --resume "+dir+" then resumes from "+ck; got != want {
+		t.Errorf("a checkpoint: %q, want %q", got, want)
 	}
 }
 

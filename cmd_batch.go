@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/charmbracelet/x/term"
@@ -72,9 +73,15 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 		}
 		p.Recipe = rec
 	}
-	ctx, stop := interruptContext(stderr)
+	ctx, stop, runDir := interruptContext(stderr)
 	defer stop()
+	if p.ResumeDir != "" {
+		runDir.Store(&p.ResumeDir)
+	}
 	r, err := lab.StartRun(ctx, p)
+	if err == nil {
+		runDir.Store(&r.Dir)
+	}
 	if errors.Is(err, lab.ErrFinished) {
 		// A requeued job, or a second look: say so, show how it ended, succeed.
 		fmt.Fprintln(stderr, err)
@@ -95,20 +102,31 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 // interruptContext is cancelled by the first Ctrl-C (SIGINT) or SIGTERM:
 // the run stops after its step and writes a checkpoint, and the message
 // says so at once. A second Ctrl-C quits at once (exit 130), as a person
-// pressing it again means: the run then resumes from its checkpoint
-// before, and the one being written is left as a temporary directory that
-// the next checkpoint removes. The step and the checkpoint of a large model
-// take minutes, in which nothing was said and Ctrl-C did nothing more.
-// Another SIGTERM is not a person's: it changes nothing.
-func interruptContext(stderr io.Writer) (context.Context, func()) {
+// pressing it again means: the run then resumes from its checkpoint before
+// where it has one, and must be started again where it has none (the first
+// checkpoint was being written); the one being written is left as a
+// temporary directory that the next checkpoint removes, and the run
+// directory's lock is removed (a stale one would make the lab and eval
+// --record take the run for live). The step and the checkpoint of a large
+// model take minutes, in which nothing was said and Ctrl-C did nothing
+// more. Another SIGTERM is not a person's: it changes nothing. runDir is
+// the run's directory once it is known (nil before).
+func interruptContext(stderr io.Writer) (ctx context.Context, stop func(), runDir *atomic.Pointer[string]) {
 	ctx, cancel := context.WithCancel(context.Background())
+	runDir = new(atomic.Pointer[string])
+	dir := func() string {
+		if d := runDir.Load(); d != nil {
+			return *d
+		}
+		return ""
+	}
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() {
 		select {
 		case s := <-sigs:
-			fmt.Fprintf(stderr, "\n%v: the run stops after this step and writes a checkpoint; Ctrl-C again quits at once (the run then resumes from its checkpoint before)\n", s)
+			fmt.Fprintf(stderr, "\n%v: the run stops after this step and writes a checkpoint; Ctrl-C again quits at once, without it (%s)\n", s, afterQuit(dir()))
 			cancel()
 		case <-done:
 			return
@@ -122,7 +140,11 @@ func interruptContext(stderr io.Writer) (context.Context, func()) {
 					// to finish: its SIGKILL comes KillWait later anyway
 					continue
 				}
-				fmt.Fprintf(stderr, "%v again: quit without the checkpoint\n", s)
+				d := dir()
+				if d != "" {
+					lab.RemoveLock(d, os.Getpid())
+				}
+				fmt.Fprintf(stderr, "%v again: quit without the checkpoint; %s\n", s, afterQuit(d))
 				os.Exit(exitInterrupted)
 			case <-done:
 				return
@@ -133,7 +155,20 @@ func interruptContext(stderr io.Writer) (context.Context, func()) {
 		signal.Stop(sigs)
 		close(done)
 		cancel()
+	}, runDir
+}
+
+// afterQuit says what a run quit without its checkpoint resumes from: its
+// latest complete checkpoint, or nothing (its first was being written).
+func afterQuit(dir string) string {
+	if dir == "" {
+		return "the run then resumes from its latest checkpoint, if it has written one"
 	}
+	ck, err := lab.LatestCheckpoint(dir)
+	if err != nil {
+		return "the run has written no checkpoint yet, so it cannot resume: start it again"
+	}
+	return fmt.Sprintf("olmolab --batch --resume %s then resumes from %s", dir, ck)
 }
 
 // setMemoryLimit makes the Go collector keep this process, which holds one
