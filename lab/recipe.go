@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -1407,6 +1408,13 @@ func (d *decoder) validate(root *yaml.Node, r *Recipe) {
 			d.warn(at("anneal", "auto_at"), "anneal.auto_at %d is not before max_tokens %d: stage 1 runs to max_tokens, then the planned soup of %s anneals from there", r.Anneal.AutoAt, r.MaxTokens, plural.N(r.Soup.Ingredients, "ingredient"))
 		case r.Anneal.AutoAt >= r.MaxTokens:
 			d.warn(at("anneal", "auto_at"), "anneal.auto_at %d is not before max_tokens %d: the run ends without annealing", r.Anneal.AutoAt, r.MaxTokens)
+		case r.Soup.Ingredients > 0:
+			// the soup starts at auto_at and ends the run there: its
+			// ingredients anneal on top, stage 1 stops at auto_at
+			if n := cmp.Or(r.Soup.Tokens, r.Anneal.Tokens); r.Anneal.AutoAt+n != r.MaxTokens {
+				d.warn(at("anneal", "auto_at"), "the planned soup of %s starts at anneal.auto_at %d, not max_tokens %d: stage 1 ends there, each ingredient anneals %d tokens from it (to %d), and the run ends with the soup",
+					plural.N(r.Soup.Ingredients, "ingredient"), r.Anneal.AutoAt, r.MaxTokens, n, r.Anneal.AutoAt+n)
+			}
 		case r.Anneal.AutoAt+r.Anneal.Tokens != r.MaxTokens:
 			d.warn(at("anneal"), "the automatic anneal (%d tokens from %d) ends at %d tokens, not max_tokens %d: the run ends when the anneal does",
 				r.Anneal.Tokens, r.Anneal.AutoAt, r.Anneal.AutoAt+r.Anneal.Tokens, r.MaxTokens)
