@@ -119,7 +119,8 @@ func progressLine(e Event, tp *Throughput, width int) string {
 		rate = s
 	}
 	eta := "–"
-	if left, ok := tp.Left(e.TotalTokens - e.Tokens); ok && e.TotalTokens > 0 {
+	// to the run's end, a soup's ingredients included (Event.Left)
+	if left, ok := tp.Left(e.Left()); ok && e.TotalTokens > 0 {
 		eta = HumanDuration(left)
 	}
 	// in the order shown, with the rank at which each is left out (0: kept)

@@ -53,6 +53,11 @@ type Event struct {
 	Sources      map[string]int64 `json:"sources,omitempty"` // tokens served per source so far
 	Skipped      bool             `json:"skipped,omitempty"`
 	TotalTokens  int64            `json:"total_tokens,omitempty"` // where the run ends (moves when an anneal starts)
+	// TokensLeft is what the run has yet to train after this step, a soup's
+	// ingredients included (the recipe's soup still ahead, the rest of the
+	// one being made and, after a side soup, the run's own steps): what its
+	// ETA counts (Event.Left)
+	TokensLeft int64 `json:"tokens_left,omitempty"`
 
 	// spike
 	Series string  `json:"series,omitempty"` // "loss" or "grad_norm"
@@ -360,4 +365,14 @@ func (f nullFloat) MarshalJSON() ([]byte, error) {
 		return []byte("null"), nil
 	}
 	return json.Marshal(float64(f))
+}
+
+// Left is the tokens the run has yet to train after this step event, its
+// soups' ingredients included (TokensLeft): what the time left is estimated
+// for. A step written before the field counts to its TotalTokens.
+func (e Event) Left() int64 {
+	if e.TokensLeft > 0 {
+		return e.TokensLeft
+	}
+	return max(e.TotalTokens-e.Tokens, 0)
 }

@@ -127,6 +127,9 @@ type Run struct {
 	// pauseAfterSoup: a side soup asked for while the run was paused is
 	// made at once; the run is paused again after it (runSoup)
 	pauseAfterSoup bool
+	// afterSoup is what the run trains after the soup being made: its own
+	// steps left after a side soup, 0 after the recipe's (Event.TokensLeft)
+	afterSoup int64
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -489,6 +492,18 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 // wholeSteps rounds a token budget up to whole optimizer steps, where a run
 // (or an anneal, or a soup ingredient) really ends: every step takes
 // global_batch_size tokens, so progress never passes its total.
+// tokensLeft is what the run has yet to train from its current step, in
+// stage 1 or its anneal: its own tokens to TotalTokens and, while the
+// recipe's soup is still ahead, its ingredients' (Event.TokensLeft).
+func (r *Run) tokensLeft() int64 {
+	left := max(r.st.TotalTokens-r.st.Tokens, 0)
+	if rec := r.Recipe; r.st.Phase == "stage1" && rec.Soup.Ingredients > 0 {
+		k, n := r.soupSize(Action{Kind: ActSoup}, r.st.TotalTokens)
+		left += int64(k) * n
+	}
+	return left
+}
+
 // plannedEnd is where a run of rec ends its own training, in whole steps:
 // max_tokens, or anneal.auto_at where the recipe's soup starts there (the
 // soup is its last act; its ingredients' tokens are theirs, on top, as
@@ -1137,7 +1152,7 @@ func (r *Run) step() error {
 	r.stepToks += int64(len(r.ids))
 	tps := float64(len(r.ids)) / dt.Seconds()
 	e := Event{Type: EvStep, Loss: res.Loss, ZLoss: res.ZLoss, GradNorm: res.GradNorm, LR: lr, TokensPerSec: tps,
-		MFU: MFU(r.cfg, T, tps, r.peak), Skipped: res.Skipped, TotalTokens: r.st.TotalTokens,
+		MFU: MFU(r.cfg, T, tps, r.peak), Skipped: res.Skipped, TotalTokens: r.st.TotalTokens, TokensLeft: r.tokensLeft(),
 		Sources: r.loader.TokensBySource()}
 	if res.Skipped {
 		r.st.Skipped++

@@ -85,13 +85,7 @@ var errSoupStopped = errors.New("soup stopped before it finished")
 // weights; a resume removes the abandoned soup (dropAbandonedSoup).
 func (r *Run) runSoup(a Action, final bool) error {
 	rec := r.Recipe
-	k := a.K
-	if k <= 0 {
-		k = rec.Soup.Ingredients
-	}
-	if k <= 0 {
-		k = 3
-	}
+	k, n := r.soupSize(a, r.st.Tokens)
 	seeds := a.Seeds
 	if len(seeds) == 0 {
 		seeds = rec.Soup.Seeds
@@ -102,13 +96,6 @@ func (r *Run) runSoup(a Action, final bool) error {
 			seeds[i] = rec.Seed + uint64(i) + 1
 		}
 	}
-	n := a.Tokens
-	for _, x := range []int64{rec.Soup.Tokens, rec.Anneal.Tokens, max(r.st.Tokens/4, int64(rec.GlobalBatchSize))} {
-		if n <= 0 {
-			n = x
-		}
-	}
-	n = wholeSteps(n, rec)
 	// Asked for while the run is paused (a side soup), the soup is made
 	// now, as every action asked for then is applied at once (the lab says
 	// so when it is asked for); it started paused and waited, after its
@@ -176,6 +163,10 @@ func (r *Run) runSoup(a Action, final bool) error {
 	restore := func() error {
 		r.st.Phase = phase
 		return from.load(r.backend)
+	}
+	r.afterSoup = 0
+	if !final {
+		r.afterSoup = r.tokensLeft() // the run's own steps, and its recipe's soup, after this one
 	}
 	r.st.Phase = "soup"
 	r.emit(soupEv(Event{Type: EvPhase, Change: ChangeSoup, Message: fmt.Sprintf("soup: %s of %d tokens from step %d (%s), LR %.3g → 0", plural.N(k, "anneal"), n, r.st.Step, base, lr0), Mix: mix}))
@@ -296,6 +287,27 @@ func (r *Run) runSoup(a Action, final bool) error {
 	return nil
 }
 
+// soupSize is the number of ingredients of the soup a asks for, and the
+// tokens each anneals (whole steps), made from a run at tokens: the
+// action's, else the recipe's soup's, else its anneal's, else a quarter of
+// the run's tokens.
+func (r *Run) soupSize(a Action, tokens int64) (int, int64) {
+	rec := r.Recipe
+	k := a.K
+	for _, x := range []int{rec.Soup.Ingredients, 3} {
+		if k <= 0 {
+			k = x
+		}
+	}
+	n := a.Tokens
+	for _, x := range []int64{rec.Soup.Tokens, rec.Anneal.Tokens, max(tokens/4, int64(rec.GlobalBatchSize))} {
+		if n <= 0 {
+			n = x
+		}
+	}
+	return k, wholeSteps(n, rec)
+}
+
 // SoupStarting begins the message of the event that announces a soup, before
 // its checkpoint and the evaluation before it (ChangeSoupStarting; "soup: …",
 // ChangeSoup, follows when its ingredients start).
@@ -375,7 +387,8 @@ func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []
 		tps := float64(len(r.ids)) / time.Since(t0).Seconds()
 		e := Event{Type: EvStep, Time: time.Now(), Run: r.Name + "/" + name, Step: r.st.Step + step, Tokens: r.st.Tokens + done,
 			Phase: phase, Loss: res.Loss, ZLoss: res.ZLoss, GradNorm: res.GradNorm, LR: lr, TokensPerSec: tps,
-			MFU: MFU(r.cfg, rec.SequenceLength, tps, r.peak), Skipped: res.Skipped, TotalTokens: r.st.Tokens + n}
+			MFU: MFU(r.cfg, rec.SequenceLength, tps, r.peak), Skipped: res.Skipped, TotalTokens: r.st.Tokens + n,
+			TokensLeft: n - done + int64(k-1-i)*n + r.afterSoup}
 		if err := metrics.write(e); err != nil {
 			return SoupComponent{}, err // a full disk: the soup is made again on resume
 		}

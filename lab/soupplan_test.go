@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestSoupAtAutoAtEndsTheRunsPlan: a recipe whose soup starts at
@@ -33,5 +34,64 @@ func TestSoupAtAutoAtEndsTheRunsPlan(t *testing.T) {
 	}
 	if s, err := r.Wait(); err != nil || s.State != "finished" || s.Tokens != 2560 {
 		t.Fatalf("state %q, tokens %d, err %v", s.State, s.Tokens, err)
+	}
+}
+
+// TestTokensLeftCountsTheSoups: every step event says what the run has yet
+// to train after it, the soups' ingredients included (tokens_left), and
+// --batch's ETA counts that: it counted to total_tokens, so the last step
+// before the recipe's soup said "ETA 0s", an ingredient's step only that
+// ingredient's rest, and nothing counted the ingredients after it.
+func TestTokensLeftCountsTheSoups(t *testing.T) {
+	// from the first step of the run, or of its (side) soup: a step
+	// before a soup asked for cannot know of it
+	check := func(name string, all []Event, fromSoup bool) {
+		t.Helper()
+		var steps []Event
+		for _, e := range all {
+			if e.Type == EvStep && (!fromSoup || len(steps) > 0 || strings.Contains(e.Run, "/")) {
+				steps = append(steps, e)
+			}
+		}
+		if len(steps) == 0 {
+			t.Fatalf("%s: no steps", name)
+		}
+		var after int64 // the tokens trained after steps[i]
+		for i := len(steps) - 1; i >= 0; i-- {
+			if got := steps[i].Left(); got != after {
+				t.Errorf("%s: %s step %d (%s): %d tokens left, want %d", name, steps[i].Run, steps[i].Step, steps[i].Phase, got, after)
+			}
+			after += 256 // tiny's global batch
+		}
+	}
+	// the recipe's soup at step 10: 2 ingredients of 2 steps
+	rec := parseTiny(t, "anneal.auto_at=2560", "anneal.tokens=512", "soup.ingredients=2", "max_tokens=1M", "checkpoint.interval=0")
+	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: t.TempDir(), Name: "planned", PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("planned soup", follow(t, r, nil), false)
+	if _, err := r.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	// a soup asked for at step 3 (2 ingredients of 1 step); the run goes on to step 20
+	rec = parseTiny(t, "checkpoint.interval=0", "eval.tasks=[fake]", "eval.interval=3")
+	ev := &actingEval{run: make(chan *Run, 1), acts: []Action{{Kind: ActSoup, K: 2, Tokens: 256}}}
+	r, err = StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: t.TempDir(), Name: "side", Evaluator: ev, PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.run <- r
+	check("side soup", follow(t, r, nil), true)
+	if s, err := r.Wait(); err != nil || s.SoupSteps != 2 {
+		t.Fatalf("soup steps %d, err %v", s.SoupSteps, err)
+	}
+	// --batch's ETA: the first ingredient's last step, the second's 20 to go
+	var tp Throughput
+	tp.Add(256)
+	e := Event{Type: EvStep, Phase: "soup 1/2", Step: 12, Tokens: 3072, TotalTokens: 3072, TokensLeft: 5120, TokensPerSec: 256}
+	left, _ := tp.Left(5120)
+	if got, want := progressLine(e, &tp, 0), "(100%)  ETA "+HumanDuration(left)+" "; !strings.Contains(got, want) || left < 19*time.Second {
+		t.Errorf("progress line %q, want %q (the second ingredient's 5120 tokens)", got, want)
 	}
 }

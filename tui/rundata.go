@@ -387,6 +387,7 @@ func (d *runData) applyStep(e lab.Event) {
 		c.add(p)
 		d.Phase = e.Phase
 		d.LastIng = e
+		d.tps.Add(e.TokensPerSec) // the same model and batch: the run's rate
 		return
 	}
 	if d.Ended {
@@ -554,7 +555,17 @@ func (d *runData) eta() (time.Duration, bool) {
 	if d.Ended || !active || d.TotalTokens <= 0 {
 		return 0, false
 	}
-	return d.tps.Left(d.TotalTokens - d.Last.Tokens)
+	if d.SoupRunning && d.LastIng.Phase != "" {
+		// the soup's ingredients left, and after a side soup the run's
+		// own steps (lab.Event.Left)
+		return d.tps.Left(d.LastIng.Left())
+	}
+	if d.Last.TotalTokens != d.TotalTokens {
+		// an anneal since the last step moved the run's end (and
+		// called off the recipe's soup)
+		return d.tps.Left(d.TotalTokens - d.Last.Tokens)
+	}
+	return d.tps.Left(d.Last.Left())
 }
 
 // totalSteps is the step the run ends at, from its token budget.
