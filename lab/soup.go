@@ -283,7 +283,11 @@ func (r *Run) runSoup(a Action, final bool) error {
 			msg += ", once resumed: it is paused, as it was when the soup was asked for"
 		}
 	}
-	r.emit(soupEv(Event{Type: EvPhase, Change: ChangeSoupDone, Message: msg, Soup: rep, TotalTokens: r.st.TotalTokens, Mix: r.st.Mix}))
+	doneMix := r.st.Mix // the run's own, back after a side soup
+	if final {
+		doneMix = mix // the run ends with the soup, made on its mix
+	}
+	r.emit(soupEv(Event{Type: EvPhase, Change: ChangeSoupDone, Message: msg, Soup: rep, TotalTokens: r.st.TotalTokens, Mix: doneMix}))
 	return nil
 }
 

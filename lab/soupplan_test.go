@@ -13,7 +13,8 @@ import (
 // … 0%" and its ETA counted the steps it never trains. The recipe's warning
 // says the soup starts at auto_at, not that an anneal ends elsewhere.
 func TestSoupAtAutoAtEndsTheRunsPlan(t *testing.T) {
-	rec := parseTiny(t, "anneal.auto_at=2560", "anneal.tokens=512", "soup.ingredients=2", "max_tokens=1M", "checkpoint.interval=0")
+	rec := parseTiny(t, "anneal.auto_at=2560", "anneal.tokens=512", "soup.ingredients=2", "max_tokens=1M", "checkpoint.interval=0",
+		`soup.mix=[{name: qa, target_ratio: 1, paths: ["builtin:qa"]}]`)
 	var warned string
 	for _, w := range rec.Warnings {
 		if strings.Contains(w, "auto_at") || strings.Contains(w, "anneal") {
@@ -30,6 +31,11 @@ func TestSoupAtAutoAtEndsTheRunsPlan(t *testing.T) {
 	for _, e := range follow(t, r, nil) {
 		if e.Type == EvStep && !strings.Contains(e.Run, "/") && e.TotalTokens != 2560 {
 			t.Fatalf("step %d: total_tokens %d, want 2560 (auto_at, where the soup ends the run)", e.Step, e.TotalTokens)
+		}
+		// the run ends on the soup's mix (here the anneal's), which its
+		// "soup done" names: it named stage 1's
+		if e.Kind() == ChangeSoupDone && (len(e.Mix) != 1 || e.Mix[0].Name != "qa") {
+			t.Errorf("soup done names the mix %v, want the soup's (qa)", e.Mix)
 		}
 	}
 	if s, err := r.Wait(); err != nil || s.State != "finished" || s.Tokens != 2560 {

@@ -81,6 +81,11 @@ func (m *Model) statusLines(d *runData, w int) []string {
 		// not the run's from before the soup
 		phase, lr = d.LastIng.Phase, d.LastIng.LR
 	}
+	if d.endedWithSoup {
+		// the run ended with the recipe's soup, whose anneals ended at LR
+		// 0: not the LR of its last stage-1 step
+		phase, lr = "soup", 0
+	}
 	eta := "–"
 	if left, ok := d.eta(); ok {
 		eta = lab.HumanDuration(left)

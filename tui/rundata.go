@@ -205,6 +205,7 @@ type runData struct {
 	soupWentOn      bool              // the last soup done said the run went on with its own weights
 	soupAsked       bool              // a soup was asked for here: until the lab starts it or refuses it
 	soupFinal       bool              // the soup being made is the recipe's, the run's last act
+	endedWithSoup   bool              // the recipe's soup is made: the run ends with its weights (its anneals' LR at 0, its mix)
 	soupFrom        string            // the phase the soup being made left
 	mixBeforeSoup   []data.SourceSpec // the run's mix as the soup being made started
 
@@ -430,7 +431,7 @@ func (d *runData) applyResumed(e lab.Event) {
 		// is gone or not resumed from): c there is answered with it
 		d.Checkpoint, d.CkptStep, d.CkptBefore = e.Checkpoint, e.Step, ""
 	}
-	d.SoupRunning, d.soupAsked, d.LastIng = false, false, lab.Event{}
+	d.SoupRunning, d.soupAsked, d.LastIng, d.endedWithSoup = false, false, lab.Event{}, false
 	d.Markers = append(d.Markers, marker{Kind: markResume, Step: e.Step, Tokens: e.Tokens, Text: "resumed " + e.Message})
 	d.note(e, fmt.Sprintf("resumed at step %d %s", e.Step, e.Message))
 }
@@ -446,7 +447,10 @@ func (d *runData) applyPhase(e lab.Event) {
 		// no announcement before it (a run written before the lab made one)
 		d.soupFrom, d.mixBeforeSoup = d.Phase, d.Mix
 	}
-	if len(e.Mix) > 0 {
+	// the recipe's soup ends the run on its mix: its "soup done" named
+	// the run's stage-1 mix, which the run no longer trains on
+	endsWithSoup := kind == lab.ChangeSoupDone && e.Soup != nil && !e.SideSoup()
+	if len(e.Mix) > 0 && !endsWithSoup {
 		d.Mix = e.Mix
 	}
 	if e.TotalTokens > 0 {
@@ -506,6 +510,12 @@ func (d *runData) applyPhase(e lab.Event) {
 		}
 		d.LastIng = lab.Event{}
 		d.SoupRunning = false
+		d.endedWithSoup = endsWithSoup
+		if endsWithSoup && e.Soup.FromTokens > 0 {
+			// the run's own training ended where the soup started (a
+			// run written before the lab planned it so said max_tokens)
+			d.TotalTokens = e.Soup.FromTokens
+		}
 	case lab.ChangeSoupStarting:
 		// the lab takes only pause, resume and stop from here, while it
 		// writes the soup's checkpoint and evaluates before it

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -46,5 +47,42 @@ func TestETACountsTheSoup(t *testing.T) {
 		near(kind+", the soup's first step", d, 3+after)
 		d.apply(step("r/ingredient-1-seed-1", 12, "soup 1/2", 12*gb, (2+after)*gb))
 		near(kind+", the first ingredient's last step", d, 2+after)
+	}
+}
+
+// TestRunEndedWithItsSoupShowsTheSoup: a finished run that ended with its
+// recipe's soup shows what it ended with, the soup: LR 0 (where its anneals
+// ended) beside "soup", and the soup's mix. It showed its last stage-1
+// step's LR ("lr 0.003 soup") and the stage-1 mix, which the lab's "soup
+// done" named.
+func TestRunEndedWithItsSoupShowsTheSoup(t *testing.T) {
+	rec := testRecipe(t)
+	evs := syntheticSoupRun("quickstart-test", rec)
+	done := &evs[len(evs)-1]
+	done.Change, done.SoupKind, done.SoupStep, done.Mix = lab.ChangeSoupDone, lab.SoupPlanned, 90, rec.Dataset
+	done.Message = "soup done: 2 ingredients averaged; the run ends with the soup's weights"
+	done.Soup.Final = true
+	evs = append(evs, lab.Event{Type: lab.EvDone, Time: done.Time.Add(time.Second), Run: "quickstart-test", Step: 90, Tokens: done.Tokens, Phase: "soup", State: "finished"})
+	m, _ := liveModel(t, testOptions(t, 80, 24), evs)
+	lines := strings.Split(screen(m), "\n")
+	if status := lines[1]; !strings.HasPrefix(status, " step 90/90 │ tok 184.3K/184.3K 100% │") {
+		t.Errorf("status %q, want the run's own steps and tokens, which the soup ended, at 100%%", status)
+	}
+	if status := lines[2]; !strings.HasPrefix(status, " lr 0 soup │") {
+		t.Errorf("status %q, want it to start \" lr 0 soup │\"", status)
+	}
+	var mix string
+	for _, l := range lines {
+		if strings.HasPrefix(l, " mix ") {
+			mix = l
+		}
+	}
+	for _, s := range rec.Anneal.Mix {
+		if !strings.Contains(mix, s.Name) {
+			t.Errorf("mix line %q lacks the soup's %s", mix, s.Name)
+		}
+	}
+	if !strings.Contains(mix, "web_clean 50%") || strings.Contains(mix, "web_noisy") {
+		t.Errorf("mix line %q, want the soup's mix (web_clean 50%%), not stage 1's", mix)
 	}
 }
