@@ -2,7 +2,11 @@ package lab
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -184,3 +188,48 @@ func TestWaitsSayWhenTheRunEndedFirst(t *testing.T) {
 		t.Errorf("waitRun of an ended run: %q", got)
 	}
 }
+
+// actAtStep sends acts to a run from the run's own goroutine as it writes
+// step's line of a metrics.jsonl in a directory named dir (the run's own,
+// or a soup ingredient's): they are applied at the next step boundary,
+// however late the test reads the step's event. Sent on reading the event,
+// they came after the steps a test meant them for when the test's
+// goroutine was slow to run (a loaded machine, GOMAXPROCS=1): a ten-step
+// run ended before its soup was asked for. The run is handed over with the
+// function returned, as soon as StartRun gives it; the hook is removed when
+// the test ends.
+func actAtStep(t *testing.T, dir string, step int64, acts ...Action) func(*Run) {
+	t.Helper()
+	if jsonlTestWriter != nil {
+		t.Fatal("actAtStep: jsonlTestWriter is taken")
+	}
+	run := make(chan *Run, 1)
+	sent := false
+	jsonlTestWriter = func(path string, f *os.File) io.Writer {
+		if filepath.Base(path) != MetricsFile || filepath.Base(filepath.Dir(path)) != dir {
+			return f
+		}
+		return writerFunc(func(b []byte) (int, error) {
+			var e struct {
+				Step int64 `json:"step"`
+			}
+			if !sent && json.Unmarshal(b, &e) == nil && e.Step == step {
+				sent = true
+				r := <-run
+				for _, a := range acts {
+					if err := r.Do(a); err != nil {
+						t.Errorf("actAtStep: %s at step %d: %v", a.Kind, step, err)
+					}
+				}
+			}
+			return f.Write(b)
+		})
+	}
+	t.Cleanup(func() { jsonlTestWriter = nil })
+	return func(r *Run) { run <- r }
+}
+
+// writerFunc is a func as an io.Writer.
+type writerFunc func([]byte) (int, error)
+
+func (w writerFunc) Write(b []byte) (int, error) { return w(b) }

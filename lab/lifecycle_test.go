@@ -523,13 +523,20 @@ func TestPauseAndStopDuringASoup(t *testing.T) {
 	// the recipe's own soup at 2560 tokens, the run's last act; its base
 	// checkpoint is the soup's own (no interval checkpoint at that step)
 	rec := parseTiny(t, "anneal.auto_at=2560", "anneal.tokens=5120", "soup.ingredients=2", "max_tokens=1M", "checkpoint.interval=0", "eval.tasks=[fake]")
+	// the pause is asked for as the first ingredient writes its third step
+	// (13), and the stop with the resume: sent on reading the step's event
+	// and the resume's, they came in the second ingredient, or after the
+	// soup, when the test was 17 steps late (a loaded machine)
+	started := actAtStep(t, "ingredient-1-seed-8", 13, Action{Kind: ActPause},
+		Action{Kind: ActEval}) // refused during a soup, with a word
 	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "sp", PeakFLOPS: 1e11, Evaluator: &fakeEval{}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	started(r)
 	var pause, resume Event
 	var afterPause, ingSteps, stepsAtPause int
-	paused, stopSent := false, false
+	paused := false
 	resumeAt := time.Time{}
 	evs := follow(t, r, func(e Event) {
 		switch {
@@ -538,20 +545,13 @@ func TestPauseAndStopDuringASoup(t *testing.T) {
 			if paused {
 				afterPause++
 			}
-			if ingSteps == 3 {
-				r.Do(Action{Kind: ActPause})
-				r.Do(Action{Kind: ActEval}) // refused during a soup, with a word
-			}
-			if resume.Type != "" && !stopSent {
-				stopSent = true
-				r.Do(Action{Kind: ActStop})
-			}
 		case e.Type == EvPhase && e.Message == "paused":
 			pause, paused, stepsAtPause = e, true, ingSteps
 			resumeAt = time.Now()
 			go func() {
-				time.Sleep(300 * time.Millisecond)
+				time.Sleep(300 * time.Millisecond) // paused: no step comes meanwhile
 				r.Do(Action{Kind: ActResume})
+				r.Do(Action{Kind: ActStop}) // taken with the resume, before the next step
 			}()
 		case e.Type == EvPhase && e.Message == "resumed":
 			resume, paused = e, false
@@ -567,9 +567,9 @@ func TestPauseAndStopDuringASoup(t *testing.T) {
 	if !resume.Time.After(resumeAt.Add(250 * time.Millisecond)) {
 		t.Errorf("the soup resumed %v after the pause, before it was asked to", resume.Time.Sub(resumeAt))
 	}
-	if pause.Step != int64(10+stepsAtPause) || pause.Phase != "soup" || resume.Step != pause.Step {
-		t.Errorf("pause marked at step %d phase %q, resume at %d; want both at step %d (%d steps into the soup from step 10)",
-			pause.Step, pause.Phase, resume.Step, 10+stepsAtPause, stepsAtPause)
+	if pause.Step != 13 || stepsAtPause != 3 || pause.Phase != "soup" || resume.Step != pause.Step {
+		t.Errorf("pause marked at step %d phase %q after %d soup steps, resume at %d; want both at step 13 (3 steps into the soup from step 10)",
+			pause.Step, pause.Phase, stepsAtPause, resume.Step)
 	}
 	var warned, stopped bool
 	for _, e := range evs {

@@ -28,19 +28,18 @@ func TestSoupIsAnnouncedFirst(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := parseTiny(t, append([]string{"checkpoint.interval=0", "eval.tasks=[fake]", "eval.at_anneal=true"}, tc.overrides...)...)
+			// asked for as the run writes its first step, not as the test
+			// reads it: late, the ten-step run had ended without a soup
+			started := func(*Run) {}
+			if tc.ask {
+				started = actAtStep(t, "s", 1, Action{Kind: ActSoup, K: 1, Tokens: 512})
+			}
 			r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: t.TempDir(), Name: "s", Evaluator: &fakeEval{}, PeakFLOPS: 1e11})
 			if err != nil {
 				t.Fatal(err)
 			}
-			asked := false
-			evs := follow(t, r, func(e Event) {
-				if tc.ask && !asked && e.Type == EvStep {
-					asked = true
-					if err := r.Do(Action{Kind: ActSoup, K: 1, Tokens: 512}); err != nil {
-						t.Error(err)
-					}
-				}
-			})
+			started(r)
+			evs := follow(t, r, nil)
 			if _, err := r.Wait(); err != nil {
 				t.Fatal(err)
 			}
@@ -93,20 +92,18 @@ func TestSoupIsAnnouncedFirst(t *testing.T) {
 // a word; the run now says so with a warning, which a --batch run shows too.
 func TestAnnealBeforeTheRecipesSoupSaysSo(t *testing.T) {
 	rec := parseTiny(t, "checkpoint.interval=0", "anneal.auto_at=2560", "anneal.tokens=512", "max_tokens=3072", "soup.ingredients=2")
+	// asked for as the run writes its first step, not as the test reads
+	// it: late, the run reached its soup at step 10 first
+	started := actAtStep(t, "a", 1, Action{Kind: ActAnneal, Tokens: 512})
 	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: t.TempDir(), Name: "a", PeakFLOPS: 1e11})
 	if err != nil {
 		t.Fatal(err)
 	}
-	asked := false
+	started(r)
 	var warnings []string
 	soups := 0
 	follow(t, r, func(e Event) {
 		switch {
-		case e.Type == EvStep && !asked:
-			asked = true
-			if err := r.Do(Action{Kind: ActAnneal, Tokens: 512}); err != nil {
-				t.Error(err)
-			}
 		case e.Type == EvWarning:
 			warnings = append(warnings, e.Message)
 		case e.Type == EvPhase && strings.HasPrefix(e.Message, "soup"):
