@@ -372,3 +372,28 @@ func TestRunsViewDroppedIngredient(t *testing.T) {
 		t.Errorf("at 60 columns: %q\n%s", l, screen(m))
 	}
 }
+
+// TestSoupDetailsSayDropped: the soup details of a soup that dropped a
+// diverged ingredient had a column per averaged ingredient and nothing of the
+// dropped one, so a soup of 3 read as a soup of 2; its title says how many
+// were dropped.
+func TestSoupDetailsSayDropped(t *testing.T) {
+	o := testOptions(t, 120, 30)
+	src := filepath.Join(pkgDir, "..", "lab", "testdata", "run-before-event-fields")
+	if err := os.CopyFS(filepath.Join(o.RunsDir, "dropped"), os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	m := New(o)
+	press(m, "2")
+	for range 10 { // to the soup's row
+		if strings.Contains(lineWith(screen(m), "▸"), "soup-10") {
+			break
+		}
+		press(m, "j")
+	}
+	enterSoup(t, m)
+	checkFrame(t, m, 120, 30)
+	if s := screen(m); !strings.Contains(lineWith(s, "tokens from step 10"), "1 of 3 dropped (diverged)") {
+		t.Errorf("the soup details' title does not say an ingredient was dropped:\n%s", s)
+	}
+}

@@ -253,6 +253,11 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 		split = " (" + strings.TrimPrefix(split, "; ") + ")"
 	}
 	sub := fmt.Sprintf(" · %d×%s tokens from step %d%s", len(rep.Ingredients), lab.HumanCount(rep.Tokens), rep.FromStep, split)
+	// ingredients that diverged have no column: the title says how many (the
+	// runs view's rows say which, where and why)
+	if n := len(rep.Dropped); n > 0 {
+		sub += fmt.Sprintf(" · %d of %d dropped (diverged)", n, n+len(rep.Ingredients))
+	}
 	if room := w - lenRunes(s.Name) - 2; lenRunes(sub+escBack) <= room {
 		sub += escBack
 	} else {
