@@ -6,39 +6,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/olmolab/olmolab/lab/data"
-	"github.com/olmolab/olmolab/model"
 )
-
-// askingEval (labels_test.go has actingEval, which ignores Do's errors) is fakeEval that, during its evaluation number at (1-based),
-// asks the run for acts: what a person confirms while the run evaluates.
-type askingEval struct {
-	fakeEval
-	at   int
-	acts []Action
-	run  atomic.Pointer[Run]
-	errs []error
-}
-
-func (f *askingEval) Evaluate(ctx context.Context, b model.Backend, tok data.Tokenizer, spec EvalSpec) ([]EvalScore, error) {
-	s, err := f.fakeEval.Evaluate(ctx, b, tok, spec)
-	if f.calls == f.at {
-		r := f.run.Load()
-		for ; r == nil; r = f.run.Load() { // StartRun has not returned yet
-			time.Sleep(time.Millisecond)
-		}
-		for _, a := range f.acts {
-			if err := r.Do(a); err != nil {
-				f.errs = append(f.errs, err)
-			}
-		}
-	}
-	return s, err
-}
 
 // TestActionsRefusedWhereTheyDoNotApply: an action the run cannot take where
 // it applies is answered with a warning saying why (ActionState.WhyNot), not
@@ -100,13 +71,13 @@ func TestActionsRefusedWhereTheyDoNotApply(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
 			rec := parseTiny(t, append([]string{noEval, "eval.tasks=[fake]", "eval.interval=0"}, tc.overrides...)...)
-			ev := &askingEval{at: tc.at, acts: tc.acts}
+			ev := &actingEval{run: make(chan *Run, 1), at: map[int][]Action{tc.at: tc.acts}}
 			name := fmt.Sprintf("r%d", i)
 			r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: name, Evaluator: ev, PeakFLOPS: 1e11})
 			if err != nil {
 				t.Fatal(err)
 			}
-			ev.run.Store(r)
+			ev.run <- r
 			var warnings []string
 			var soups int
 			var soupStep int64

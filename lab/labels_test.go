@@ -28,6 +28,7 @@ type actingEval struct {
 	acts []Action
 	at   map[int][]Action
 	r    *Run
+	errs []error // what Do refused
 }
 
 func (f *actingEval) Evaluate(ctx context.Context, b model.Backend, tok data.Tokenizer, spec EvalSpec) ([]EvalScore, error) {
@@ -35,13 +36,19 @@ func (f *actingEval) Evaluate(ctx context.Context, b model.Backend, tok data.Tok
 	if f.calls == 1 {
 		f.r = <-f.run
 		for _, a := range f.acts {
-			f.r.Do(a)
+			f.do(a)
 		}
 	}
 	for _, a := range f.at[f.calls] {
-		f.r.Do(a)
+		f.do(a)
 	}
 	return s, err
+}
+
+func (f *actingEval) do(a Action) {
+	if err := f.r.Do(a); err != nil {
+		f.errs = append(f.errs, err)
+	}
 }
 
 // An anneal or a soup asked for (a, s) at a step evaluated already (an
