@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -132,4 +133,97 @@ func TestHelpNamesEvalRecord(t *testing.T) {
 		}
 	}
 	t.Errorf("no eval line:\n%s", out.String())
+}
+
+// readmeCommandFlags reads the README's command table: for each command (its
+// first word after "olmolab", with olmes and export their subcommand), the
+// flags its synopsis cells name.
+func readmeCommandFlags(t *testing.T) map[string]map[string]bool {
+	t.Helper()
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagRE := regexp.MustCompile(`--[a-z][a-z0-9-]*`)
+	cmds := map[string]map[string]bool{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(l, "| `olmolab") {
+			continue
+		}
+		// the synopsis is the first cell; a `|` inside it is escaped (`\|`)
+		cell := strings.ReplaceAll(l[1:], `\|`, "¦")
+		cell = cell[:strings.Index(cell, "|")]
+		f := strings.Fields(strings.NewReplacer("`", " ", "<br>", " ").Replace(cell))
+		name := f[1]
+		switch {
+		case name == "--batch":
+		case strings.HasPrefix(name, "-") || strings.HasPrefix(name, "["):
+			name = "" // the interactive lab
+		case name == "olmes" || name == "export":
+			name += " " + f[2]
+		}
+		if cmds[name] == nil {
+			cmds[name] = map[string]bool{}
+		}
+		for _, fl := range flagRE.FindAllString(cell, -1) {
+			if fl != name {
+				cmds[name][strings.TrimPrefix(fl, "--")] = true
+			}
+		}
+	}
+	return cmds
+}
+
+// TestReadmeCommandTableHasEveryFlag: the README's command table names every
+// flag of each command's --help, and no flag the command lacks, and lists
+// exactly the commands `olmolab --help` lists. It lacked tokenize's
+// --max-file-mb and --strict, eval's --tokenizer and --backend, train's and
+// bench's tuning flags, and sweep's --status and --olmolab.
+func TestReadmeCommandTableHasEveryFlag(t *testing.T) {
+	readme := readmeCommandFlags(t)
+	want := []string{"", "--batch"}
+	for _, c := range commands() {
+		switch c.name {
+		case "olmes":
+			want = append(want, "olmes requests")
+		case "export":
+			want = append(want, "export olmo-core")
+		default:
+			want = append(want, c.name)
+		}
+	}
+	for _, name := range want {
+		doc, ok := readme[name]
+		if !ok {
+			t.Errorf("README's command table has no row for olmolab %s", name)
+			continue
+		}
+		delete(readme, name)
+		if name == "" {
+			continue // the lab's one flag, --runs, is TestRunsFlag's
+		}
+		var out, errb bytes.Buffer
+		if code := run(append(strings.Fields(name), "--help"), &out, &errb); code != 0 {
+			t.Fatalf("%s --help: exit %d", name, code)
+		}
+		help := map[string]bool{}
+		for _, l := range strings.Split(out.String(), "\n") {
+			if strings.HasPrefix(l, "  -") {
+				help[strings.Fields(l)[0][1:]] = true
+			}
+		}
+		for fl := range help {
+			if !doc[fl] {
+				t.Errorf("olmolab %s --%s: in --help, not in README's command table", name, fl)
+			}
+		}
+		for fl := range doc {
+			if !help[fl] {
+				t.Errorf("olmolab %s --%s: in README's command table, not in --help", name, fl)
+			}
+		}
+	}
+	for name := range readme {
+		t.Errorf("README's command table has a row for olmolab %s, which olmolab --help does not list", name)
+	}
 }
