@@ -46,7 +46,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	steps := fs.Int("steps", 10, "timed steps")
 	warmup := fs.Int("warmup", 2, "untimed steps first")
 	threads := fs.Int("threads", 0, "threads (GOMAXPROCS and engine workers; 0: all CPUs)")
-	stat := fs.String("stat", "median", "step time statistic: median or mean (torch_bench.py's default)")
+	stat := fs.String("stat", "median", "step time statistic: median, or mean as torch_bench.py reports it")
 	seed := fs.Uint64("seed", 1, "initialisation and data seed")
 	lr := fs.Float64("lr", 4e-4, "learning rate (constant)")
 	scaling := fs.Int("scaling", 0, "also time the step on 1 thread, alternating with --threads this many rounds, and print the speed-up")

@@ -49,9 +49,10 @@ func (e prefixless) Unwrap() error { return e.err }
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", stdout, stderr)
 	ckpt := fs.String("model", "", "an HF checkpoint directory, one of our checkpoints, or a run directory (the weights it ended with: its latest checkpoint, or the soup its recipe planned)")
-	tasks := fs.String("tasks", "builtin", "comma-separated tasks or groups: builtin, development, unseen, core9, olmes, arc_easy, mmlu, fact_qa_heldout:mc, a requests.jsonl.gz dump, … (not given: a run's eval.tasks, else builtin)")
+	// no flag-package default: not given, a run's eval.tasks come first
+	tasks := fs.String("tasks", "", "comma-separated tasks or groups: builtin, development, unseen, core9, olmes, arc_easy, mmlu, fact_qa_heldout:mc, a requests.jsonl.gz dump, … (not given: a run's eval.tasks, else builtin; \"\": none, only --val)")
 	tokName := fs.String("tokenizer", "", "tokenizer (default: the run's, else guessed from the vocabulary: 100352 dolma2, 2048 world, 384 bytes)")
-	dataDir := fs.String("data", os.Getenv("OLMOLAB_OLMES_DATA"), "OLMES datasets directory (for the standard benchmarks)")
+	dataDir := fs.String("data", os.Getenv("OLMOLAB_OLMES_DATA"), "OLMES datasets directory (for the standard benchmarks; default $OLMOLAB_OLMES_DATA)")
 	limit := fs.Int("limit", 0, "instances per task, per subject for MMLU (0: the task's default, 200 for a built-in task, OLMES's own limit, all of a request dump; -1: all; not given: a run's eval.limit, else 0)")
 	split := fs.String("split", "", "train, validation or test: the split of the OLMES benchmarks to score (default: a run's eval.split, else OLMES's split for each task)")
 	mc := fs.Bool("mc", false, "multiple-choice formulation (default: rank classification)")
@@ -154,6 +155,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		limitGiven = limitGiven || f.Name == "limit"
 		tasksGiven = tasksGiven || f.Name == "tasks"
 	})
+	if !tasksGiven {
+		*tasks = "builtin"
+	}
 	names := splitList(*tasks)
 	n := *limit
 	load := olmes.LoadOptions{DataDir: *dataDir, Build: olmes.BuildOptions{Split: *split}}
@@ -674,12 +678,12 @@ func runOLMES(args []string, stdout, stderr io.Writer) error {
 		return errHelp
 	}
 	if len(args) == 0 || args[0] != "requests" {
-		return usageError{"olmes: the subcommand is 'requests' (olmolab olmes requests --task NAME --formulation rc|mc --data DIR)"}
+		return usageError{"olmes: the subcommand is 'requests' (olmolab olmes requests --task NAME --formulation rc|mc --data DIR [--split S])"}
 	}
 	fs := newFlags("olmes requests", stdout, stderr)
 	task := fs.String("task", "", "OLMES task: "+strings.Join(olmes.OLMESTaskNames(), ", ")+", mmlu_<subject>")
 	form := fs.String("formulation", "rc", "rc or mc")
-	dir := fs.String("data", os.Getenv("OLMOLAB_OLMES_DATA"), "OLMES datasets directory")
+	dir := fs.String("data", os.Getenv("OLMOLAB_OLMES_DATA"), "OLMES datasets directory (default $OLMOLAB_OLMES_DATA)")
 	split := fs.String("split", "", "train, validation or test (default: OLMES's split for the task)")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err

@@ -44,14 +44,14 @@ func commands() []command {
 		{"tokenize", "INPUT... --out DIR [--tokenizer dolma2]", "convert documents (JSONL, .gz, .zst, text) to OLMo token files", runTokenize},
 		{"eval", "--model CKPT_OR_RUN [--tasks LIST] [--record]", "evaluate a checkpoint OLMES-style (built-in tasks, ARC, MMLU, …); --record: every checkpoint of a run, into its evals.jsonl for snr", runEval},
 		{"snr", "RUN... [--last N] [--noise per-run|pooled]", "signal-to-noise of every task and metric across runs", runSNR},
-		{"olmes", "requests --task NAME --formulation rc|mc --data DIR", "write OLMES requests as oe-eval JSONL", runOLMES},
+		{"olmes", "requests --task NAME --formulation rc|mc --data DIR [--split S]", "write OLMES requests as oe-eval JSONL", runOLMES},
 		{"sweep", "RECIPE --vary k=a,b|--seeds N --local|--slurm", "many runs of one recipe: here, or as a Slurm sbatch array (--status DIR: progress)", runSweep},
 		{"export", "olmo-core RECIPE --out DIR [--nproc N] [--nodes N]", "write an OLMo-core train.py + torchrun launch.sh for one large run of a recipe", runExport},
 		{"bench", "[--preset NAME | --d-model --layers --heads --mlp --vocab --seq --batch]", "GEMM GFLOP/s and training tokens/s on this machine", runBench},
 	}
 }
 
-const usageLine = "usage: olmolab [--help] [--batch RECIPE [--set key=value]... | --batch --resume RUNDIR] | <command> [flags]"
+const usageLine = "usage: olmolab [--runs DIR] | --batch RECIPE [flags] | --batch --resume RUNDIR | <command> [flags] | --help"
 
 func printHelp(w io.Writer) {
 	fmt.Fprintln(w, "olmolab: a terminal lab for training OLMo 2 models")
@@ -66,8 +66,15 @@ func printHelp(w io.Writer) {
 	fmt.Fprintln(w, "  olmolab --batch --resume RUNDIR   continue a killed run from its last checkpoint")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
+	// a command's arguments longer than the column put its summary on the
+	// next line, in the column, so that every summary starts at one place
+	const argsWidth = 50
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %-50s %s\n", c.name, c.args, c.summary)
+		if len(c.args) < argsWidth {
+			fmt.Fprintf(w, "  %-8s %-*s %s\n", c.name, argsWidth, c.args, c.summary)
+		} else {
+			fmt.Fprintf(w, "  %-8s %s\n  %-8s %-*s %s\n", c.name, c.args, "", argsWidth, "", c.summary)
+		}
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'olmolab <command> --help' for a command's flags.")

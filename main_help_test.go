@@ -227,3 +227,55 @@ func TestReadmeCommandTableHasEveryFlag(t *testing.T) {
 		t.Errorf("README's command table has a row for olmolab %s, which olmolab --help does not list", name)
 	}
 }
+
+// TestHelpDefaultsSayOneThing: a flag whose text gives its default in words
+// ("not given: …", "(default: …)") gets no second default from the flag
+// package. eval --help said of --tasks "(not given: a run's eval.tasks, else
+// builtin) (default "builtin")", as if a run's tasks were not the default.
+func TestHelpDefaultsSayOneThing(t *testing.T) {
+	t.Setenv("OLMOLAB_OLMES_DATA", "")
+	for _, args := range [][]string{
+		{"--batch"}, {"sweep"}, {"eval"}, {"snr"}, {"olmes", "requests"}, {"tokenize"},
+		{"verify"}, {"train"}, {"bench"}, {"export", "olmo-core"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(append(args, "--help"), &out, &errb); code != 0 {
+			t.Fatalf("%v --help: exit %d", args, code)
+		}
+		// a flag is its "  -name" line and the indented text under it
+		flags := regexp.MustCompile(`(?m)^  -\S+.*\n(?:    .*\n?)*`).FindAllString(out.String(), -1)
+		for _, f := range flags {
+			if (strings.Contains(f, "not given:") || strings.Contains(f, "(default:")) && strings.Contains(f, `(default "`) {
+				t.Errorf("olmolab %s --help gives two defaults:\n%s", strings.Join(args, " "), f)
+			}
+		}
+	}
+}
+
+// TestHelpListsCommandsInColumns: olmolab --help starts every command's
+// summary in one column. The arguments of olmes, export and bench ran into
+// their summaries ("--data DIR write OLMES requests …").
+func TestHelpListsCommandsInColumns(t *testing.T) {
+	var out bytes.Buffer
+	printHelp(&out)
+	col := -1
+	for _, c := range commands() {
+		found := false
+		for _, l := range strings.Split(out.String(), "\n") {
+			i := strings.Index(l, c.summary)
+			if i < 0 {
+				continue
+			}
+			found = true
+			if col < 0 {
+				col = i
+			}
+			if i != col || strings.TrimSpace(l[:i]) != "" && !strings.HasSuffix(l[:i], "  ") {
+				t.Errorf("%s's summary starts at column %d, not %d, or runs into its arguments:\n%s", c.name, i, col, l)
+			}
+		}
+		if !found {
+			t.Errorf("olmolab --help lacks %s's summary", c.name)
+		}
+	}
+}
