@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/olmolab/olmolab/experiments"
+	"github.com/olmolab/olmolab/lab"
 )
 
 // TestHelpNamesTheLab: the help says that olmolab alone, on a terminal, opens
@@ -276,6 +278,48 @@ func TestHelpListsCommandsInColumns(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("olmolab --help lacks %s's summary", c.name)
+		}
+	}
+}
+
+// TestReadmeRecipeDefaults: the README's block of the values a recipe gets
+// for the keys it leaves out is what the lab gives it: a recipe with the
+// block parses to the same recipe as one without it.
+func TestReadmeRecipeDefaults(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "A recipe that leaves a key out gets these values")
+	if i < 0 {
+		t.Fatal("README has no block of recipe defaults")
+	}
+	const fence = "```yaml\n"
+	j := strings.Index(s[i:], fence)
+	if j < 0 {
+		t.Fatal("README's recipe defaults have no yaml block")
+	}
+	block := s[i+j+len(fence):]
+	block = block[:strings.Index(block, "```")]
+	const base = "name: d\nmax_tokens: 4K\ndataset: {sources: [{name: web, target_ratio: 1, paths: [\"builtin:web_clean\"]}]}\n"
+	without, err := lab.ParseRecipe("base.yaml", []byte(base), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	with, err := lab.ParseRecipe("README.md", []byte(base+block), nil)
+	if err != nil {
+		t.Fatalf("README's recipe defaults do not parse: %v\n%s", err, block)
+	}
+	// every exported field but the file's name
+	w, wo := reflect.ValueOf(*with), reflect.ValueOf(*without)
+	for k := 0; k < w.NumField(); k++ {
+		f := w.Type().Field(k)
+		if !f.IsExported() || f.Name == "Path" {
+			continue
+		}
+		if !reflect.DeepEqual(w.Field(k).Interface(), wo.Field(k).Interface()) {
+			t.Errorf("README's recipe defaults are not the lab's: %s is %+v with them, %+v without", f.Name, w.Field(k).Interface(), wo.Field(k).Interface())
 		}
 	}
 }
