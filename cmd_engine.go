@@ -60,9 +60,80 @@ func printUsage(fs *flag.FlagSet, head string) {
 	}
 	w := o.stdout
 	fmt.Fprintln(w, head)
+	if groups, ok := flagGroups[fs.Name()]; ok {
+		printFlagGroups(w, fs, groups)
+		return
+	}
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 	fs.SetOutput(o)
+}
+
+// flagGroup is a titled run of a command's flags in its --help.
+type flagGroup struct {
+	title string
+	names []string
+}
+
+// flagGroups orders the --help of the commands with many flags by what the
+// flags are for, where the flag package's alphabetical list mixes, say,
+// bench's model shape with its timing or eval's inputs with its output.
+var flagGroups = map[string][]flagGroup{
+	"olmolab eval": {
+		{"what to score", []string{"model", "checkpoints", "tasks", "data", "split", "limit", "mc", "val"}},
+		{"how", []string{"seq", "tokenizer", "backend"}},
+		{"output", []string{"json", "record"}},
+	},
+	"olmolab sweep": {
+		{"the runs", []string{"vary", "seeds", "set", "name", "runs"}},
+		{"where they train", []string{"local", "slurm", "parallel", "sbatch-opt", "submit", "olmolab"}},
+		{"watching", []string{"status"}},
+	},
+	"olmolab bench": {
+		{"model", []string{"preset", "vocab", "d-model", "layers", "heads", "kv-heads", "mlp"}},
+		{"training step", []string{"seq", "batch", "lr", "seed"}},
+		{"measurement", []string{"threads", "steps", "warmup", "stat", "scaling", "gemm"}},
+	},
+	"olmolab train": {
+		{"model", []string{"preset", "backend"}},
+		{"training", []string{"steps", "batch", "seq", "lr", "seed"}},
+		{"output", []string{"out"}},
+	},
+}
+
+// printFlagGroups writes fs's flags to w group by group, in each group's
+// order, as the flag package formats them; a flag no group names comes last,
+// under "other", so that none goes missing from the help.
+func printFlagGroups(w io.Writer, fs *flag.FlagSet, groups []flagGroup) {
+	one := func(f *flag.Flag) {
+		g := flag.NewFlagSet("", flag.ContinueOnError)
+		g.SetOutput(w)
+		g.Var(f.Value, f.Name, f.Usage)
+		g.Lookup(f.Name).DefValue = f.DefValue // the default, not a value parsed before --help
+		g.PrintDefaults()
+	}
+	listed := map[string]bool{}
+	for _, gr := range groups {
+		fmt.Fprintf(w, "\n%s:\n", gr.title)
+		for _, name := range gr.names {
+			if f := fs.Lookup(name); f != nil {
+				one(f)
+				listed[name] = true
+			}
+		}
+	}
+	var rest []*flag.Flag
+	fs.VisitAll(func(f *flag.Flag) {
+		if !listed[f.Name] {
+			rest = append(rest, f)
+		}
+	})
+	if len(rest) > 0 {
+		fmt.Fprintln(w, "\nother:")
+		for _, f := range rest {
+			one(f)
+		}
+	}
 }
 
 // synopsis is a command's name and arguments as the help lists them.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -320,6 +321,45 @@ func TestReadmeRecipeDefaults(t *testing.T) {
 		}
 		if !reflect.DeepEqual(w.Field(k).Interface(), wo.Field(k).Interface()) {
 			t.Errorf("README's recipe defaults are not the lab's: %s is %+v with them, %+v without", f.Name, w.Field(k).Interface(), wo.Field(k).Interface())
+		}
+	}
+}
+
+// TestHelpGroupsFlags: the --help of eval, sweep, bench and train lists the
+// flags under titles by what they are for, each flag once and none left
+// over ("other:"); it listed them alphabetically, bench's -batch, -d-model
+// and -gemm together.
+func TestHelpGroupsFlags(t *testing.T) {
+	for name, groups := range flagGroups {
+		args := append(strings.Fields(strings.TrimPrefix(name, "olmolab ")), "--help")
+		var out, errb bytes.Buffer
+		if code := run(args, &out, &errb); code != 0 {
+			t.Fatalf("%s --help: exit %d", name, code)
+		}
+		seen := map[string]int{}
+		var order []string // titles and flags as they come
+		for _, l := range strings.Split(out.String(), "\n") {
+			switch {
+			case strings.HasPrefix(l, "  -"):
+				f := strings.Fields(l)[0][1:]
+				seen[f]++
+				order = append(order, f)
+			case strings.HasSuffix(l, ":") && !strings.HasPrefix(l, " "):
+				order = append(order, strings.TrimSuffix(l, ":"))
+			}
+		}
+		var want []string
+		for _, g := range groups {
+			want = append(want, g.title)
+			want = append(want, g.names...)
+		}
+		if !slices.Equal(order, want) {
+			t.Errorf("%s --help lists\n%v\nwant\n%v", name, order, want)
+		}
+		for f, n := range seen {
+			if n != 1 {
+				t.Errorf("%s --help lists -%s %d times", name, f, n)
+			}
 		}
 	}
 }
