@@ -508,6 +508,10 @@ func evalValidation(path string, tokens int64, tokName, backend string, cfg mode
 	if p == "" && tokens < 0 {
 		return nil, usageError{fmt.Sprintf("eval --val run: %s belongs to no run (no %s beside it); give a number of tokens per source instead", path, lab.RecipeFile)}
 	}
+	if p == "" && tokens > 0 && tokens < int64(T) {
+		// no recipe to name: the sequence is eval's context, which --seq sets
+		return nil, inputError{fmt.Errorf("eval --val %d: fewer tokens per source than one sequence of %d, the context (--seq; by default the model's max_position_embeddings); HINT: --val %d or more, or a shorter --seq (--seq 512 --val 8K: 15 sequences per source)", tokens, T, T)}
+	}
 	rec := lab.BuiltinValRecipe(tokens, T, tokName)
 	if p != "" {
 		var set []string

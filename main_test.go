@@ -410,6 +410,24 @@ func TestEvalValidation(t *testing.T) {
 	}
 }
 
+// TestEvalValShorterThanSeq: --val of a checkpoint of no run asks for fewer
+// tokens than one sequence of the context (--seq, by default the model's
+// 4096 positions): exit 2 with a hint that names --seq. The error read
+// "olmolab: olmolab eval --val: eval.val.sources[0]: … HINT: ask for at least
+// sequence_length tokens", a recipe's field for a command that has no recipe.
+func TestEvalValShorterThanSeq(t *testing.T) {
+	ck := filepath.Join(t.TempDir(), "ck")
+	var out, errb bytes.Buffer
+	if code := run([]string{"train", "--preset", "cpu_xs", "--steps", "1", "--batch", "2", "--seq", "16", "--out", ck}, &out, &errb); code != 0 {
+		t.Fatalf("train: %s", errb.String())
+	}
+	errb.Reset()
+	code := run([]string{"eval", "--model", ck, "--tasks", "", "--val", "1K"}, &out, &errb)
+	if e := errb.String(); code != exitBadInput || !strings.Contains(e, "--seq") || !strings.Contains(e, "4096") || strings.Contains(e, "sequence_length") {
+		t.Errorf("eval --val 1K at the default context: exit %d, want %d and a hint naming --seq and 4096:\n%s", code, exitBadInput, e)
+	}
+}
+
 // snr over a run and a copy of its directory exits 2 and says they hold the
 // same run, naming it and both directories.
 func TestSNRSameRun(t *testing.T) {
