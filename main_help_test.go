@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -360,6 +362,49 @@ func TestHelpGroupsFlags(t *testing.T) {
 			if n != 1 {
 				t.Errorf("%s --help lists -%s %d times", name, f, n)
 			}
+		}
+	}
+}
+
+// TestReadmeNamesStepFields: README's metrics.jsonl entry names every field
+// of the step lines a run writes there; it said only "one line per step".
+func TestReadmeNamesStepFields(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "- `metrics.jsonl`:")
+	if i < 0 {
+		t.Fatal("README has no metrics.jsonl entry")
+	}
+	entry := s[i:]
+	entry = entry[:strings.Index(entry[2:], "\n- ")+2]
+	runs := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "m"}, &out, &errb); code != 0 {
+		t.Fatalf("batch: exit %d: %s", code, errb.String())
+	}
+	m, err := os.ReadFile(filepath.Join(runs, "m", "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(string(m)), "\n") {
+		var line map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(l), &line); err != nil {
+			t.Fatalf("metrics.jsonl: %v: %s", err, l)
+		}
+		for k := range line {
+			keys[k] = true
+		}
+	}
+	if len(keys) < 10 {
+		t.Fatalf("metrics.jsonl's lines have only %v", keys)
+	}
+	for k := range keys {
+		if !strings.Contains(entry, "`"+k+"`") {
+			t.Errorf("metrics.jsonl's lines have %q, which README's entry does not name:\n%s", k, entry)
 		}
 	}
 }
