@@ -259,10 +259,29 @@ func TestHelpDefaultsSayOneThing(t *testing.T) {
 
 // TestHelpListsCommandsInColumns: olmolab --help starts every command's
 // summary in one column. The arguments of olmes, export and bench ran into
-// their summaries ("--data DIR write OLMES requests …").
+// their summaries ("--data DIR write OLMES requests …"), and --batch
+// --resume's description started 9 columns right of the other front ends'.
 func TestHelpListsCommandsInColumns(t *testing.T) {
 	var out bytes.Buffer
 	printHelp(&out)
+	// the front ends: "  olmolab …", each description in one column
+	frontCol := -1
+	for _, l := range strings.Split(out.String(), "\n") {
+		if !strings.HasPrefix(l, "  olmolab") {
+			continue
+		}
+		i := strings.Index(l, "   ") // the gap before a description
+		if i < 0 {
+			continue // a long synopsis alone on its line: its description is under it
+		}
+		i += len(l[i:]) - len(strings.TrimLeft(l[i:], " "))
+		if frontCol < 0 {
+			frontCol = i
+		}
+		if i != frontCol {
+			t.Errorf("front end's description starts at column %d, not %d:\n%s", i, frontCol, l)
+		}
+	}
 	col := -1
 	for _, c := range commands() {
 		found := false
