@@ -65,8 +65,8 @@ type fusedAttnDevice interface {
 // fusedRowsRefused says why the device's library attention will not take
 // T-row sequences of cfg's attention, where it takes other rows (nil when it
 // may, or when the device has no usable library: building it says why).
-// An engine asked for cudnn at such rows runs mma instead (newEngine,
-// scoringAttention), as a Scorer does (Scorer), and auto reserves no
+// An engine asked for cudnn at such rows runs mma instead (cudnnRows:
+// newEngine, scoringAttention, Scorer), and auto reserves no
 // workspace there: the rows are the run's choice and the same cuDNN takes
 // the run's other shapes, mma computes the same attention, and the limit
 // belongs to the cuDNN found at run time, which no check before the run
@@ -84,19 +84,36 @@ func fusedRowsRefused(dev device, cfg model.Config, T int) error {
 	return fd.fusedRefusesRows(fusedAttnShape{B: 1, T: T, NH: cfg.NumAttentionHeads, NKV: cfg.NumKeyValueHeads, HS: cfg.HeadSize()})
 }
 
-// cudnnFallback is opts with mma for cudnn where the device's cuDNN refuses
-// T-row sequences (fusedRowsRefused), said in one log line; what (an
-// engine, a forward-only engine) names the engine in it.
-func cudnnFallback(dev device, cfg model.Config, T int, opts Options, what string) Options {
-	if opts.Attention.resolve(opts.FP32, cfg.HeadSize()).Kind != AttnCuDNN {
-		return opts
+// cudnnRows is the one rule of every engine asked for cudnn (a training
+// engine, a forward-only one, a Scorer): attn, unless it resolves to cudnn
+// and the device's cuDNN refuses T-row sequences (fusedRowsRefused, known
+// from its version before anything is built); then mma and the refusal.
+func cudnnRows(dev device, cfg model.Config, T int, attn AttnKernels, fp32 bool) (AttnKernels, error) {
+	if attn.resolve(fp32, cfg.HeadSize()).Kind != AttnCuDNN {
+		return attn, nil
 	}
 	if err := fusedRowsRefused(dev, cfg, T); err != nil {
-		log.Printf("gpu: attention cudnn cannot take %s of %d-token rows (%s): it runs mma instead, the same attention on our kernels (OLMOLAB_GPU_ATTN=mma chooses it without this line)",
-			what, T, oneLine(err))
-		opts.Attention = AttnKernels{Kind: AttnMMA}
+		return AttnKernels{Kind: AttnMMA}, err
+	}
+	return attn, nil
+}
+
+// cudnnFallback is opts with cudnnRows' attention, its refusal said in one
+// log line; what (an engine, a forward-only engine) names the engine in it.
+func cudnnFallback(dev device, cfg model.Config, T int, opts Options, what string) Options {
+	a, err := cudnnRows(dev, cfg, T, opts.Attention, opts.FP32)
+	if err != nil {
+		logCuDNNRows(what, T, err, "")
+		opts.Attention = a
 	}
 	return opts
+}
+
+// logCuDNNRows says that cudnn refused what's T-token rows (why), which run
+// mma instead; more is appended to the line.
+func logCuDNNRows(what string, T int, why error, more string) {
+	log.Printf("gpu: attention cudnn cannot take %s of %d-token rows (%s): it runs mma instead, the same attention on our kernels (OLMOLAB_GPU_ATTN=mma chooses it without this line)%s",
+		what, T, oneLine(why), more)
 }
 
 // errNoFused: the device has no library attention (the emulator, the tests'

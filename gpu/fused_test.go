@@ -18,9 +18,11 @@ import (
 type fusedFake struct {
 	*fakeDevice
 	libErr   error
-	want     int64 // the workspace each attention asks for
-	wantFwd  int64 // a forward-only one's (its forward plan's only)
-	refuse   func(fusedAttnShape) error
+	want     int64                      // the workspace each attention asks for
+	wantFwd  int64                      // a forward-only one's (its forward plan's only)
+	refuse   func(fusedAttnShape) error // a refusal of the rows, known up front (fusedRefusesRows) and when built
+	fail     func(fusedAttnShape) error // a refusal of the graph, known only when built (no cuDNN engine takes it)
+	tried    []fusedAttnShape           // every newFusedAttn, refused or not
 	built    []fusedAttnShape
 	open     int
 	fwd, bwd int
@@ -37,8 +39,12 @@ func (f *fusedFake) fusedRefusesRows(s fusedAttnShape) error {
 }
 
 func (f *fusedFake) newFusedAttn(s fusedAttnShape, ws func(int64) (dptr, error)) (fusedAttn, error) {
-	if f.refuse != nil {
-		if err := f.refuse(s); err != nil {
+	f.tried = append(f.tried, s)
+	for _, refuse := range []func(fusedAttnShape) error{f.refuse, f.fail} {
+		if refuse == nil {
+			continue
+		}
+		if err := refuse(s); err != nil {
 			return nil, err
 		}
 	}
@@ -315,10 +321,14 @@ func refuseShortT(s fusedAttnShape) error {
 	return nil
 }
 
-// A Scorer whose shape cuDNN refuses (short rows under cuDNN ≤ 9.15) runs
-// the mma forward instead of failing (the lab then scores on the run's full
-// rows), said once in the log per engine; one whose shape it takes keeps
-// cuDNN, forward only.
+// A Scorer of rows cuDNN refuses (short rows under cuDNN ≤ 9.15) runs the
+// mma forward, decided up front by the rule every engine follows
+// (cudnnRows: cuDNN is not asked to build it), said once in the log per
+// engine; one whose rows it takes keeps cuDNN, forward only. A graph cuDNN
+// fails to build at rows it does not refuse refuses the Scorer, as it
+// refuses a forward-only engine (the lab then scores on the run's rows).
+// Before, the Scorer built cuDNN's graph at every shape and ran mma after
+// any failure, a rule of its own.
 func TestFusedScorerFallsBack(t *testing.T) {
 	var logged strings.Builder
 	log.SetOutput(&logged)
@@ -330,6 +340,7 @@ func TestFusedScorerFallsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
+	tried := len(f.tried)
 	for i := range 2 {
 		s, err := e.Scorer(4, 32)
 		if err != nil {
@@ -346,11 +357,14 @@ func TestFusedScorerFallsBack(t *testing.T) {
 		}
 		s.Close()
 	}
-	if n := strings.Count(logged.String(), "runs the mma forward"); n != 1 {
+	if len(f.tried) != tried {
+		t.Errorf("cuDNN was asked to build %v for Scorers of rows its version refuses: the rule decides before anything is built", f.tried[tried:])
+	}
+	if n := strings.Count(logged.String(), "runs mma instead"); n != 1 {
 		t.Errorf("said %d times, want once:\n%s", n, logged.String())
 	}
-	if !strings.Contains(logged.String(), "T a multiple of 128") {
-		t.Errorf("the log does not say why:\n%s", logged.String())
+	if !strings.Contains(logged.String(), "cannot take a scorer of 32-token rows") || !strings.Contains(logged.String(), "T a multiple of 128") {
+		t.Errorf("the log does not say what and why:\n%s", logged.String())
 	}
 	s, err := e.Scorer(1, 128)
 	if err != nil {
@@ -360,6 +374,32 @@ func TestFusedScorerFallsBack(t *testing.T) {
 		t.Errorf("Scorer at 1×128: attention %s, built %+v; want cudnn, forward only", s.Attention(), f.built[len(f.built)-1])
 	}
 	s.LogProbs(make([]float32, 128), make([]int32, 128), make([]int32, 128))
+	s.Close()
+
+	// a forward graph no cuDNN engine takes, at rows its version allows:
+	// refused, the Scorer as the forward-only engine
+	noFwd := func(s fusedAttnShape) error {
+		if s.fwdOnly {
+			return errors.New("CUDNN_STATUS_NOT_SUPPORTED_GRAPH_PATTERN")
+		}
+		return nil
+	}
+	f.fail = noFwd
+	logged.Reset()
+	if s, err := e.Scorer(2, 128); err == nil || !strings.Contains(err.Error(), "gpu: attention cudnn: CUDNN_STATUS_NOT_SUPPORTED_GRAPH_PATTERN") {
+		if s != nil {
+			t.Errorf("Scorer whose forward graph cuDNN does not take: attention %s; want refused as the forward-only engine is", s.Attention())
+		} else {
+			t.Errorf("Scorer whose forward graph cuDNN does not take: %v", err)
+		}
+	}
+	_, serr := newScoringEngine(&fusedFake{fakeDevice: newFake(t), want: 1 << 20, fail: noFwd}, cfg, 2, 128, Options{Attention: AttnKernels{Kind: AttnCuDNN}})
+	if serr == nil || !strings.Contains(serr.Error(), "gpu: attention cudnn: CUDNN_STATUS_NOT_SUPPORTED_GRAPH_PATTERN") {
+		t.Errorf("forward-only engine whose graph cuDNN does not take: %v", serr)
+	}
+	if strings.Contains(logged.String(), "runs mma") {
+		t.Errorf("a refusal that is not of the rows said as a fallback:\n%s", logged.String())
+	}
 }
 
 // A forward-only engine with cudnn reserves no backward-sized workspace in

@@ -1,7 +1,6 @@
 package gpu
 
 import (
-	"errors"
 	"fmt"
 	"log"
 
@@ -79,9 +78,11 @@ func scoringAttention(dev device, cfg model.Config, T int, opts Options) AttnKer
 // Scorers.
 //
 // With cuDNN's attention (OLMOLAB_GPU_ATTN=cudnn, or auto's choice), a
-// Scorer whose shape cuDNN refuses (rows not a multiple of 128 under cuDNN
-// ≤ 9.15, say) runs the mma forward instead, said once in the log per
-// engine; one it takes runs cuDNN's forward graph only.
+// Scorer of rows cuDNN refuses (T not a multiple of 128 under cuDNN ≤ 9.15,
+// say) runs the mma forward, decided before anything is built by the rule
+// every engine follows (cudnnRows) and said once in the log per engine; one
+// it takes runs cuDNN's forward graph only, and a failure to build that
+// refuses the Scorer, as it refuses a forward-only engine.
 func (e *Engine) Scorer(B, T int) (*Engine, error) {
 	root := e
 	if e.parent != nil {
@@ -90,16 +91,12 @@ func (e *Engine) Scorer(B, T int) (*Engine, error) {
 	if root.closed {
 		panic("gpu: Scorer of a closed engine")
 	}
-	s, err := root.newScorer(B, T, root.attn)
-	var fe *fusedError
-	if errors.As(err, &fe) {
-		mma := AttnKernels{Kind: AttnMMA}
-		if !root.saidFallback {
-			root.saidFallback = true
-			log.Printf("gpu: attention cudnn cannot take a scorer of %d×%d (%v): it runs the mma forward, as will this engine's other such scorers (said once)", B, T, fe.err)
-		}
-		s, err = root.newScorer(B, T, mma)
+	attn, refused := cudnnRows(root.dev, root.cfg, T, root.attn, root.plan.FP32)
+	if refused != nil && !root.saidFallback {
+		root.saidFallback = true
+		logCuDNNRows("a scorer", T, refused, "; said once for this engine's scorers")
 	}
+	s, err := root.newScorer(B, T, attn)
 	if err != nil {
 		return nil, err
 	}
