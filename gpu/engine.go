@@ -114,15 +114,7 @@ func newEngine(dev device, cfg model.Config, B, T int, opts Options) (*Engine, e
 	if err != nil {
 		return nil, err
 	}
-	if opts.Attention.Kind == AttnAuto { // reserve cuDNN's workspace only where auto can try it
-		if fd, ok := dev.(fusedAttnDevice); !ok {
-			opts.noFused = true
-		} else if _, err := fd.fusedAttnLib(); err != nil || fusedRowsRefused(dev, cfg, T) != nil {
-			opts.noFused = true
-		}
-	}
-	opts = cudnnFallback(dev, cfg, T, opts, "a training engine")
-	plan, err := NewPlan(cfg, B, T, free+ctxOverhead-safety, opts)
+	plan, opts, err := enginePlan(dev, cfg, B, T, free, opts, false)
 	if err != nil {
 		return nil, fmt.Errorf("gpu: %w", err)
 	}

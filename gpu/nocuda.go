@@ -18,3 +18,6 @@ func DeviceName() (string, error) { return "", ErrNoCUDA }
 // CuDNN names the cuDNN the engine would use; without the cuda tag there is
 // none.
 func CuDNN() (string, error) { return "", ErrNoCUDA }
+
+// planDevice is the device PlanFor plans for: none without the cuda tag.
+func planDevice() device { return nil }

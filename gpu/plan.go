@@ -485,6 +485,57 @@ func searchPlan(kind planKind, cfg model.Config, B, T int, budget int64, opts Op
 		describeConfig(cfg), B, T, gib(smallest.Total()), smallest.String(), gib(budget))
 }
 
+// PlanFor is the memory plan the engine builds for cfg at micro-batch
+// (B, T) with opts (OptionsFromEnv's: OLMOLAB_GPU_MICROBATCH, _KEEP, _CHUNK
+// and _ATTN) where the device reports free bytes free once the engine's
+// context is made (FreeMemory): New's engine, or NewScoring's with scoring.
+// It is the engine's own computation (enginePlan), what gpubench plan
+// prints. On the GPU (a build with the cuda tag where one opens) cuDNN's
+// attention is planned as the device's cuDNN allows; without one, as a
+// cuDNN that loads and takes T-row sequences would (cudnn and auto reserve
+// its workspace).
+func PlanFor(cfg model.Config, B, T int, free int64, opts Options, scoring bool) (*Plan, error) {
+	p, _, err := enginePlan(planDevice(), cfg, B, T, free, opts, scoring)
+	return p, err
+}
+
+// ContextBytes is what the engine allows for the CUDA context, its modules
+// and cuBLAS's state, already spent when it reads the device's free memory
+// (Plan.Extra counts it): a device of total bytes has about total −
+// ContextBytes free for the engine.
+const ContextBytes = ctxOverhead
+
+// enginePlan is the plan of an engine (NewScoring's with scoring) on dev
+// (nil: no device, PlanFor's assumptions) for cfg at (B, T) with opts, where
+// dev reports free bytes free, and the options it runs with: its plan lies
+// within free, plus the context's allowance that free has already lost, less
+// the safety margin it leaves free; cudnn at rows the device's cuDNN refuses
+// runs mma (cudnnRows), auto reserves cuDNN's workspace only where it can
+// try it, and a forward-only engine's auto takes an earlier choice
+// (scoringAttention).
+func enginePlan(dev device, cfg model.Config, B, T int, free int64, opts Options, scoring bool) (*Plan, Options, error) {
+	budget := free + ctxOverhead - safety
+	if scoring {
+		if dev != nil {
+			opts.Attention = scoringAttention(dev, cfg, T, opts)
+		}
+		p, err := NewScoringPlan(cfg, B, T, budget, opts)
+		return p, opts, err
+	}
+	if dev != nil {
+		if opts.Attention.Kind == AttnAuto { // reserve cuDNN's workspace only where auto can try it
+			if fd, ok := dev.(fusedAttnDevice); !ok {
+				opts.noFused = true
+			} else if _, err := fd.fusedAttnLib(); err != nil || fusedRowsRefused(dev, cfg, T) != nil {
+				opts.noFused = true
+			}
+		}
+		opts = cudnnFallback(dev, cfg, T, opts, "a training engine")
+	}
+	p, err := NewPlan(cfg, B, T, budget, opts)
+	return p, opts, err
+}
+
 // EstimateMemory is the least device memory (bytes) that training cfg at
 // micro-batch (B, T) in bf16 needs: one sequence per pass, every layer
 // recomputed. A larger budget lets the engine keep activations resident and

@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -143,5 +144,72 @@ func TestAdamRanges(t *testing.T) {
 	}
 	if total != lay.Size() {
 		t.Errorf("ranges cover %d of %d parameters", total, lay.Size())
+	}
+}
+
+// sizedDevice is a device that does nothing, offers a library attention
+// that loads and takes every shape (the GPU machine's cuDNN, as PlanFor
+// assumes without a device), and reports free bytes free.
+type sizedDevice struct {
+	nullFusedDevice
+	bytes int64
+}
+
+func (d *sizedDevice) memInfo() (free, total int64, err error) {
+	return d.bytes - d.allocated(), d.bytes, nil
+}
+
+func (d *sizedDevice) allocated() int64 { return int64(d.next) - min(int64(d.next), 1<<40) }
+
+// TestPlanForIsTheEngines: PlanFor (gpubench plan) is the plan the engine
+// builds with the same options (OLMOLAB_GPU_*) where the device reports the
+// same free memory, training and forward only, at presets and shapes where
+// the engine's margins decide what fits (olmo2_7B keeps 21 of 32 layers
+// within an H200's free memory; the ~424 MiB gpubench plan once planned
+// beyond the engine keep one more).
+func TestPlanForIsTheEngines(t *testing.T) {
+	h200Free := int64(h200) - ContextBytes
+	cudnn, auto := AttnKernels{Kind: AttnCuDNN}, AttnKernels{Kind: AttnAuto}
+	for _, c := range []struct {
+		preset  string
+		B, T    int
+		free    int64
+		opts    Options
+		scoring bool
+	}{
+		{"olmo2_7B", 8, 4096, h200Free, Options{}, false},
+		{"olmo2_7B", 8, 4096, h200Free, Options{MicroBatch: 2, Keep: RecomputeAll, ChunkRows: 1024}, false},
+		{"olmo2_1B_v2", 4, 4096, 30 << 30, Options{Keep: 3}, false},
+		{"olmo2_1B_v2", 8, 4096, h200Free, Options{Attention: cudnn}, false},
+		{"olmo2_1B_v2", 8, 4096, 40 << 30, Options{Attention: auto}, false},
+		{"olmo2_190M", 4, 2048, 8 << 30, Options{FP32: true}, false},
+		{"olmo2_13B", 1, 4096, h200Free, Options{}, true},
+		{"olmo2_7B", 8, 512, 20 << 30, Options{MicroBatch: 4, Attention: cudnn}, true},
+		{"olmo2_1B_v2", 8, 4096, 8 << 30, Options{ChunkRows: 512, FP32: true}, true},
+	} {
+		cfg := preset(t, c.preset)
+		want, err := PlanFor(cfg, c.B, c.T, c.free, c.opts, c.scoring)
+		if err != nil {
+			t.Fatalf("%s %d×%d %+v scoring %v: %v", c.preset, c.B, c.T, c.opts, c.scoring, err)
+		}
+		dev := &sizedDevice{bytes: c.free}
+		var e *Engine
+		if c.scoring {
+			e, err = newScoringEngine(dev, cfg, c.B, c.T, c.opts)
+		} else {
+			e, err = newEngine(dev, cfg, c.B, c.T, c.opts)
+		}
+		if err != nil {
+			t.Fatalf("%s %d×%d %+v scoring %v: the engine: %v", c.preset, c.B, c.T, c.opts, c.scoring, err)
+		}
+		if got := e.Plan(); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s %d×%d %+v scoring %v:\nengine  %s\n%s\nPlanFor %s\n%s", c.preset, c.B, c.T, c.opts, c.scoring, got, got.Describe(), want, want.Describe())
+		} else {
+			t.Logf("%s %d×%d free %.2f GiB: %s", c.preset, c.B, c.T, gib(c.free), got)
+		}
+		if got := e.Plan().Total(); got > c.free+ctxOverhead-safety {
+			t.Errorf("%s: %.2f GiB planned, above the %.2f GiB free less the %.2f GiB the engine leaves", c.preset, gib(got), gib(c.free), gib(safety-ctxOverhead))
+		}
+		e.Close()
 	}
 }

@@ -102,3 +102,12 @@ func CuDNN() (string, error) {
 	}
 	return d.fusedAttnLib()
 }
+
+// planDevice is the device PlanFor plans for: the GPU, nil where none opens.
+func planDevice() device {
+	d, err := openCUDA()
+	if err != nil {
+		return nil
+	}
+	return d
+}

@@ -35,8 +35,7 @@ func newScoringEngine(dev device, cfg model.Config, B, T int, opts Options) (*En
 	if err != nil {
 		return nil, err
 	}
-	opts.Attention = scoringAttention(dev, cfg, T, opts)
-	plan, err := NewScoringPlan(cfg, B, T, free+ctxOverhead-safety, opts)
+	plan, opts, err := enginePlan(dev, cfg, B, T, free, opts, true)
 	if err != nil {
 		return nil, fmt.Errorf("gpu: %w", err)
 	}

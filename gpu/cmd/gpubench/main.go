@@ -10,7 +10,7 @@
 //	gpubench parity   --backend cuda [--preset cpu_s --steps 50 --batch 8 --seq 64] [--tol X | --calibrate 3]
 //	gpubench bench    --backend cuda --preset olmo2_1B_v2 [--batch 8 --seq 4096 --steps 10 --warmup 2 --profile]
 //	gpubench attn     [--preset olmo2_1B_v2 --batch 8 --seq 4096 --variants mma,v2:8/4/4,v2:4/8/8,cudnn --iters 10]
-//	gpubench plan     --preset olmo2_7B [--batch 8 --seq 4096 --budget-gib 140 --fp32 --scoring]
+//	gpubench plan     --preset olmo2_7B [--batch 8 --seq 4096 --budget-gib 140 --fp32 --scoring]   (reads OLMOLAB_GPU_* as the engine does)
 //	gpubench info     (opens the GPU and cuBLAS; exit status 1 if that fails)
 //
 // Each command prints readable lines and one JSON line starting with "RESULT "
@@ -494,12 +494,15 @@ func runInfo() error {
 	return nil
 }
 
+// runPlan prints the plan the engine would build (gpu.PlanFor, the engine's
+// own computation) with this environment's OLMOLAB_GPU_* and the free memory
+// the engine would read.
 func runPlan(args []string) error {
 	fs := flag.NewFlagSet("plan", flag.ExitOnError)
 	preset := fs.String("preset", "olmo2_7B", "model preset")
 	batch := fs.Int("batch", 8, "sequences per step (per call with --scoring)")
 	seq := fs.Int("seq", 4096, "sequence length")
-	budget := fs.Float64("budget-gib", 0, "device memory to plan for (0: the GPU's free memory; 140.4 without one)")
+	budget := fs.Float64("budget-gib", 0, "free device memory the engine reads, its context made (0: the GPU's; without one an H200's 140.4 GiB less the context's 0.59)")
 	fp32 := fs.Bool("fp32", false, "plan the fp32 engine")
 	scoring := fs.Bool("scoring", false, "plan the forward-only engine that scores (olmolab eval --backend cuda: gpu.NewScoring) instead of the training engine")
 	fs.Parse(args)
@@ -507,33 +510,44 @@ func runPlan(args []string) error {
 	if err != nil {
 		return err
 	}
-	b := int64(*budget * (1 << 30))
-	if b == 0 {
-		if free, _, err := gpu.FreeMemory(); err == nil {
-			b = free
+	opts, err := gpu.OptionsFromEnv(*fp32)
+	if err != nil {
+		return err
+	}
+	free := int64(*budget * (1 << 30))
+	if free == 0 {
+		if f, _, err := gpu.FreeMemory(); err == nil {
+			free = f
 		} else {
-			b = 143771 << 20 // an H200's memory as nvidia-smi reports it (KINDS.md)
+			free = 143771<<20 - gpu.ContextBytes // an H200's memory as nvidia-smi reports it (KINDS.md), less the context's
 		}
 	}
+	var env []string
+	for _, v := range []string{"OLMOLAB_GPU_MICROBATCH", "OLMOLAB_GPU_KEEP", "OLMOLAB_GPU_CHUNK", "OLMOLAB_GPU_ATTN", "OLMOLAB_CUDNN"} {
+		if x, ok := os.LookupEnv(v); ok {
+			env = append(env, v+"="+x)
+		}
+	}
+	if len(env) == 0 {
+		env = []string{"no OLMOLAB_GPU_* set: the engine's defaults"}
+	}
+	fmt.Printf("environment: %s (attention %s)\n", strings.Join(env, " "), opts.Attention)
 	mode := ""
 	if *fp32 {
 		mode = " (the bf16 engine's)" // both estimates are of bf16 engines
 	}
-	opts := gpu.Options{FP32: *fp32}
-	var p *gpu.Plan
 	if *scoring {
 		fmt.Printf("%s at %d×%d, forward only (olmolab eval): at least %.2f GiB%s (one sequence per pass)\n",
 			*preset, *batch, *seq, float64(gpu.EstimateScoringMemory(cfg, *batch, *seq))/(1<<30), mode)
-		p, err = gpu.NewScoringPlan(cfg, *batch, *seq, b, opts)
 	} else {
 		fmt.Printf("%s at %d×%d: at least %.2f GiB%s (every layer recomputed, one sequence per pass)\n",
 			*preset, *batch, *seq, float64(gpu.EstimateMemory(cfg, *batch, *seq))/(1<<30), mode)
-		p, err = gpu.NewPlan(cfg, *batch, *seq, b, opts)
 	}
+	p, err := gpu.PlanFor(cfg, *batch, *seq, free, opts, *scoring)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("plan within %.2f GiB: %s\n%s", float64(b)/(1<<30), p, p.Describe())
+	fmt.Printf("plan with %.2f GiB free: %s\n%s", float64(free)/(1<<30), p, p.Describe())
 	if *scoring {
 		// eval scores requests shorter than its rows on a Scorer (gpu.Engine.Scorer)
 		fmt.Printf("a Scorer of rows up to %d borrows up to %.2f GiB of its scratch (ids onward): no memory of its own\n",

@@ -25,12 +25,18 @@ func TestMain(m *testing.M) {
 
 func gpubench(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return gpubenchEnv(t, nil, args...)
+}
+
+// gpubenchEnv is gpubench with env added to the environment.
+func gpubenchEnv(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), "GPUBENCH_TEST_MAIN=1")
+	cmd.Env = append(append(os.Environ(), "GPUBENCH_TEST_MAIN=1"), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err = cmd.Run()
@@ -49,7 +55,7 @@ func gpubench(t *testing.T, args ...string) (code int, stdout, stderr string) {
 // without it, the training engine's as before.
 func TestPlanScoring(t *testing.T) {
 	budget := 140.4
-	b := int64(budget * (1 << 30)) // as gpubench reads --budget-gib
+	free := int64(budget * (1 << 30)) // as gpubench reads --budget-gib
 	for _, name := range []string{"olmo2_7B", "olmo2_13B"} {
 		cfg, err := model.PresetByName(name)
 		if err != nil {
@@ -59,14 +65,14 @@ func TestPlanScoring(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("%s: gpubench plan --scoring: exit %d\n%s%s", name, code, out, errs)
 		}
-		p, err := gpu.NewScoringPlan(cfg, 1, 4096, b, gpu.Options{})
+		p, err := gpu.PlanFor(cfg, 1, 4096, free, gpu.Options{}, true)
 		if err != nil {
 			t.Fatal(err)
 		}
 		least := float64(gpu.EstimateScoringMemory(cfg, 1, 4096)) / (1 << 30)
 		for _, want := range []string{
 			fmt.Sprintf("%s at 1×4096, forward only (olmolab eval): at least %.2f GiB", name, least),
-			"plan within 140.40 GiB: " + p.String(),
+			"plan with 140.40 GiB free: " + p.String(),
 			p.Describe(),
 			fmt.Sprintf("a Scorer of rows up to 4096 borrows up to %.2f GiB of its scratch", float64(p.Arena-p.Scratch)/(1<<30)),
 		} {
@@ -87,5 +93,72 @@ func TestPlanScoring(t *testing.T) {
 	code, _, errs := gpubench(t, "plan", "--preset", "olmo2_13B", "--batch", "1", "--seq", "4096", "--budget-gib", fmt.Sprint(budget))
 	if code == 0 || !strings.Contains(errs, "does not fit") {
 		t.Errorf("olmo2_13B's training plan: exit %d, %s", code, errs)
+	}
+}
+
+// TestPlanIsTheEngines: gpubench plan prints the plan the engine builds
+// (gpu.PlanFor, held to the engine by the gpu package's
+// TestPlanForIsTheEngines) with the same OLMOLAB_GPU_* and free memory,
+// training and forward only. It read none of OLMOLAB_GPU_MICROBATCH, _KEEP,
+// _CHUNK and _ATTN, and planned within the free memory the engine leaves
+// ~424 MiB of (its safety margin less the context's allowance, which free
+// memory has already lost): olmo2_7B at 8×4096 with an H200's 140.40 GiB
+// free kept 23 layers (140.19 GiB), where the engine keeps 22 (139.63 GiB).
+func TestPlanIsTheEngines(t *testing.T) {
+	for _, c := range []struct {
+		preset  string
+		B, T    int
+		free    float64 // GiB, --budget-gib
+		env     []string
+		scoring bool
+	}{
+		{"olmo2_7B", 8, 4096, 140.4, nil, false},
+		{"olmo2_7B", 8, 4096, 140.4, []string{"OLMOLAB_GPU_KEEP=3"}, false},
+		{"olmo2_7B", 8, 4096, 140.4, []string{"OLMOLAB_GPU_MICROBATCH=2", "OLMOLAB_GPU_KEEP=none", "OLMOLAB_GPU_CHUNK=1024"}, false},
+		{"olmo2_1B_v2", 8, 4096, 40, []string{"OLMOLAB_GPU_ATTN=cudnn"}, false},
+		{"olmo2_1B_v2", 8, 4096, 40, []string{"OLMOLAB_GPU_ATTN=auto"}, false},
+		{"olmo2_13B", 1, 4096, 140.4, nil, true},
+		{"olmo2_7B", 8, 512, 20, []string{"OLMOLAB_GPU_MICROBATCH=4", "OLMOLAB_GPU_CHUNK=512"}, true},
+	} {
+		cfg, err := model.PresetByName(c.preset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range c.env { // the environment as OptionsFromEnv reads it, for PlanFor
+			k, v, _ := strings.Cut(e, "=")
+			t.Setenv(k, v)
+		}
+		opts, err := gpu.OptionsFromEnv(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range c.env {
+			k, _, _ := strings.Cut(e, "=")
+			os.Unsetenv(k)
+		}
+		want, err := gpu.PlanFor(cfg, c.B, c.T, int64(c.free*(1<<30)), opts, c.scoring)
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := []string{"plan", "--preset", c.preset, "--batch", fmt.Sprint(c.B), "--seq", fmt.Sprint(c.T), "--budget-gib", fmt.Sprint(c.free)}
+		if c.scoring {
+			args = append(args, "--scoring")
+		}
+		code, out, errs := gpubenchEnv(t, c.env, args...)
+		what := fmt.Sprintf("%s %v gpubench %s", strings.Join(c.env, " "), c.scoring, strings.Join(args, " "))
+		if code != 0 {
+			t.Fatalf("%s: exit %d\n%s%s", what, code, out, errs)
+		}
+		if !strings.Contains(out, want.String()+"\n"+want.Describe()) {
+			t.Errorf("%s: want the engine's plan\n%s\n%s\ngot:\n%s", what, want, want.Describe(), out)
+		}
+		if len(c.env) > 0 && !strings.Contains(out, "environment: "+strings.Join(c.env, " ")) {
+			t.Errorf("%s: the environment read is not said:\n%s", what, out)
+		}
+	}
+	// a bad value is refused as the engine refuses it: exit 2, naming the variable
+	code, _, errs := gpubenchEnv(t, []string{"OLMOLAB_GPU_KEEP=some"}, "plan", "--preset", "olmo2_1B_v2")
+	if code != 2 || !strings.Contains(errs, `OLMOLAB_GPU_KEEP="some": want a non-negative number`) {
+		t.Errorf("OLMOLAB_GPU_KEEP=some: exit %d, %s", code, errs)
 	}
 }
