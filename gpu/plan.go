@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -481,8 +482,42 @@ func searchPlan(kind planKind, cfg model.Config, B, T int, budget int64, opts Op
 			}
 		}
 	}
-	return nil, fmt.Errorf("%s at %d×%d does not fit: it needs at least %.2f GiB (%s), the device has %.2f GiB free",
-		describeConfig(cfg), B, T, gib(smallest.Total()), smallest.String(), gib(budget))
+	return nil, &fitError{what: fmt.Sprintf("%s at %d×%d", describeConfig(cfg), B, T), least: smallest, budget: budget}
+}
+
+// fitError is searchPlan's refusal: even the least plan is above budget.
+// An engine's budget is not the device's free memory (enginePlan: the
+// context's allowance, already spent, and the margin it leaves free), so
+// where free is known the refusal is said in it: what the least plan needs
+// free against what the device has, the figures a person compares with
+// nvidia-smi.
+type fitError struct {
+	what   string
+	least  *Plan
+	budget int64
+	free   int64 // the device's free memory the budget was made from (0: a bare budget, NewPlan's)
+}
+
+func (e *fitError) Error() string {
+	if e.free == 0 {
+		return fmt.Sprintf("%s does not fit: it needs at least %.2f GiB (%s), the device has %.2f GiB free",
+			e.what, gib(e.least.Total()), e.least, gib(e.budget))
+	}
+	spent := ""
+	if ctx := safety - (e.free - e.budget); ctx > 0 { // an engine's context, already spent when it read free
+		spent = fmt.Sprintf(", less the %.2f GiB its context has taken already", gib(ctx))
+	}
+	return fmt.Sprintf("%s does not fit: it needs at least %.2f GiB free (the plan %s%s, plus the %.2f GiB the engine leaves free), the device has %.2f GiB free",
+		e.what, gib(e.least.Total()+e.free-e.budget), e.least, spent, gib(safety), gib(e.free))
+}
+
+// inFree is err with a refusal to fit said in the device's free memory.
+func inFree(err error, free int64) error {
+	var fe *fitError
+	if errors.As(err, &fe) {
+		fe.free = free
+	}
+	return err
 }
 
 // PlanFor is the memory plan the engine builds for cfg at micro-batch
@@ -520,7 +555,7 @@ func enginePlan(dev device, cfg model.Config, B, T int, free int64, opts Options
 			opts.Attention = scoringAttention(dev, cfg, T, opts)
 		}
 		p, err := NewScoringPlan(cfg, B, T, budget, opts)
-		return p, opts, err
+		return p, opts, inFree(err, free)
 	}
 	if dev != nil {
 		if opts.Attention.Kind == AttnAuto { // reserve cuDNN's workspace only where auto can try it
@@ -533,7 +568,7 @@ func enginePlan(dev device, cfg model.Config, B, T int, free int64, opts Options
 		opts = cudnnFallback(dev, cfg, T, opts, "a training engine")
 	}
 	p, err := NewPlan(cfg, B, T, budget, opts)
-	return p, opts, err
+	return p, opts, inFree(err, free)
 }
 
 // EstimateMemory is the least device memory (bytes) that training cfg at

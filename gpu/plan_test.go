@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"fmt"
 	"reflect"
 	"sort"
 	"strings"
@@ -212,4 +213,56 @@ func TestPlanForIsTheEngines(t *testing.T) {
 		}
 		e.Close()
 	}
+}
+
+// TestRefusalSaysFreeMemory: an engine, a forward-only engine or a Scorer
+// of its own that does not fit says what it needs free against the free
+// memory the device reports (what nvidia-smi shows); it said its budget
+// (free memory plus the context's allowance, less the 1 GiB it leaves) as
+// "the device has … free": 79.59 GiB on a device with 80 free.
+func TestRefusalSaysFreeMemory(t *testing.T) {
+	for _, c := range []struct {
+		preset  string
+		B, T    int
+		free    int64
+		scoring bool
+	}{{"olmo2_7B", 4, 4096, 80 << 30, false}, {"olmo2_32B", 1, 4096, 40 << 30, true}} {
+		free := c.free
+		cfg := preset(t, c.preset)
+		dev := &sizedDevice{bytes: free}
+		var err error
+		if c.scoring {
+			_, err = newScoringEngine(dev, cfg, c.B, c.T, Options{})
+		} else {
+			_, err = newEngine(dev, cfg, c.B, c.T, Options{})
+		}
+		var least *Plan
+		if c.scoring {
+			least = layoutPlan(planScore, cfg, c.B, c.T, 1, 0, chunkRows(cfg, c.T, false, 0), false, false, true)
+		} else {
+			least = newPlan(cfg, c.B, c.T, 1, 0, chunkRows(cfg, c.T, false, 0), false, false)
+		}
+		want := fmt.Sprintf("does not fit: it needs at least %.2f GiB free (the plan %s, less the 0.59 GiB its context has taken already, plus the 1.00 GiB the engine leaves free), the device has %.2f GiB free",
+			gib(least.Total()-ctxOverhead+safety), least, gib(free))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s scoring %v: %v\nwant …%s", c.preset, c.scoring, err, want)
+		}
+		if _, perr := PlanFor(cfg, c.B, c.T, free, Options{}, c.scoring); perr == nil || perr.Error() != strings.TrimPrefix(err.Error(), "gpu: ") {
+			t.Errorf("PlanFor says %v, the engine %v", perr, err)
+		}
+	}
+	// a Scorer of rows longer than its engine's allocates beside it
+	cfg := preset(t, "olmo2_1B_v2")
+	dev := &sizedDevice{bytes: 5 << 30}
+	e, err := newScoringEngine(dev, cfg, 1, 512, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	left, _, _ := dev.memInfo()
+	_, err = e.Scorer(1, 4096)
+	if want := fmt.Sprintf(", the device has %.2f GiB free", gib(left)); err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "context") {
+		t.Errorf("Scorer beside its engine: %v; want …%s", err, want)
+	}
+	t.Log(err)
 }

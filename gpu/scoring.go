@@ -122,7 +122,7 @@ func (root *Engine) newScorer(B, T int, attn AttnKernels) (*Engine, error) {
 			return nil, ierr
 		}
 		if plan, err = searchPlan(planScorer, root.cfg, B, T, free-safety, opts, true); err != nil {
-			return nil, fmt.Errorf("gpu: scorer at %d×%d beside the engine: %w", B, T, err)
+			return nil, fmt.Errorf("gpu: scorer at %d×%d beside the engine: %w", B, T, inFree(err, free))
 		}
 	}
 	s, err := newView(root.dev, plan, root.lay, attn)
