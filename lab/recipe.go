@@ -1371,8 +1371,12 @@ func (d *decoder) validate(root *yaml.Node, r *Recipe) {
 	switch w, trained := r.Schedule.WarmupTokens, r.Steps()*int64(r.GlobalBatchSize); {
 	case r.StartAsAnneal || w <= 0:
 	case w >= trained:
-		d.warn(at("schedule", "warmup_tokens"), "schedule.warmup_tokens %d is not below the %d tokens the run trains (max_tokens %d): the LR warms up for the whole run and never decays from optimizer.lr %v",
-			w, trained, r.MaxTokens, r.Optimizer.LR)
+		upTo := fmt.Sprintf("max_tokens %d", r.MaxTokens)
+		if r.SoupEndsAtAutoAt() {
+			upTo = fmt.Sprintf("anneal.auto_at %d, where its soup starts", r.Anneal.AutoAt)
+		}
+		d.warn(at("schedule", "warmup_tokens"), "schedule.warmup_tokens %d is not below the %d tokens the run trains (%s): the LR warms up for the whole run and never decays from optimizer.lr %v",
+			w, trained, upTo, r.Optimizer.LR)
 	case r.Anneal.AutoAt > 0 && w >= r.Anneal.AutoAt:
 		d.warn(at("schedule", "warmup_tokens"), "schedule.warmup_tokens %d is not below anneal.auto_at %d: the anneal starts before the LR reaches optimizer.lr %v",
 			w, r.Anneal.AutoAt, r.Optimizer.LR)
@@ -1557,7 +1561,30 @@ func (d *decoder) validateVal(n *yaml.Node, r *Recipe) {
 	}
 }
 
-// Steps is the number of optimizer steps the recipe's token budget buys.
+// PlannedTokens is where a run of the recipe ends its own training, in whole
+// steps: max_tokens, or anneal.auto_at where the recipe's soup starts there
+// (the soup is its last act; its ingredients' tokens are theirs, on top, as
+// summary.json's soup_tokens counts them). The run plans to this (its
+// state's TotalTokens), and Steps, the launch dialog and the warmup check
+// count to it.
+func (r *Recipe) PlannedTokens() int64 {
+	if r.SoupEndsAtAutoAt() {
+		return wholeSteps(r.Anneal.AutoAt, r)
+	}
+	return wholeSteps(r.MaxTokens, r)
+}
+
+// SoupEndsAtAutoAt says whether the recipe's soup starts at anneal.auto_at,
+// before max_tokens, so that the run's own training ends there.
+func (r *Recipe) SoupEndsAtAutoAt() bool {
+	return r.Soup.Ingredients > 0 && r.Anneal.AutoAt > 0 && r.Anneal.AutoAt < r.MaxTokens && !r.StartAsAnneal
+}
+
+// Steps is the number of optimizer steps the run of the recipe plans to
+// train itself (PlannedTokens), its soup's ingredients not counted.
 func (r *Recipe) Steps() int64 {
-	return (r.MaxTokens + int64(r.GlobalBatchSize) - 1) / int64(r.GlobalBatchSize)
+	if r.GlobalBatchSize <= 0 {
+		return 0
+	}
+	return r.PlannedTokens() / int64(r.GlobalBatchSize)
 }

@@ -318,7 +318,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	r.trainer = model.NewTrainerOn(b, model.TrainerParams{Opt: rec.Optimizer.AdamW(), MaxGradNorm: maxNorm(rec), ZLoss: zLoss(rec)})
 
 	r.spikeLoss, r.spikeGrad = NewSpikeDetector(rec.Spikes), NewSpikeDetector(rec.Spikes)
-	r.st = CheckpointState{Phase: "stage1", TotalTokens: plannedEnd(rec), Mix: mix, Backend: rec.Backend}
+	r.st = CheckpointState{Phase: "stage1", TotalTokens: rec.PlannedTokens(), Mix: mix, Backend: rec.Backend}
 	// The weights (and moments) stream from their files into the backend:
 	// every check of the checkpoint ran in loadCheckpoint, so an error here
 	// is a file that changed or failed to read since, and the backend it
@@ -333,7 +333,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		r.st.TotalTokens = wholeSteps(r.st.TotalTokens, rec) // checkpoints written before budgets were whole steps
 		if r.st.Phase == "stage1" {
 			// one written before a soup at anneal.auto_at ended stage 1 there
-			r.st.TotalTokens = min(r.st.TotalTokens, plannedEnd(rec))
+			r.st.TotalTokens = min(r.st.TotalTokens, rec.PlannedTokens())
 		}
 		// the checkpoint resumed from is this step's: a checkpoint asked for
 		// before the first step is answered with it, not written again
@@ -489,9 +489,6 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	return r, nil
 }
 
-// wholeSteps rounds a token budget up to whole optimizer steps, where a run
-// (or an anneal, or a soup ingredient) really ends: every step takes
-// global_batch_size tokens, so progress never passes its total.
 // tokensLeft is what the run has yet to train from its current step, in
 // stage 1 or its anneal: its own tokens to TotalTokens and, while the
 // recipe's soup is still ahead, its ingredients' (Event.TokensLeft).
@@ -504,17 +501,9 @@ func (r *Run) tokensLeft() int64 {
 	return left
 }
 
-// plannedEnd is where a run of rec ends its own training, in whole steps:
-// max_tokens, or anneal.auto_at where the recipe's soup starts there (the
-// soup is its last act; its ingredients' tokens are theirs, on top, as
-// summary.json's soup_tokens counts them).
-func plannedEnd(rec *Recipe) int64 {
-	if rec.Soup.Ingredients > 0 && rec.Anneal.AutoAt > 0 && rec.Anneal.AutoAt < rec.MaxTokens && !rec.StartAsAnneal {
-		return wholeSteps(rec.Anneal.AutoAt, rec)
-	}
-	return wholeSteps(rec.MaxTokens, rec)
-}
-
+// wholeSteps rounds a token budget up to whole optimizer steps, where a run
+// (or an anneal, or a soup ingredient) really ends: every step takes
+// global_batch_size tokens, so progress never passes its total.
 func wholeSteps(n int64, rec *Recipe) int64 {
 	gb := int64(rec.GlobalBatchSize)
 	if gb <= 0 || n <= 0 {

@@ -101,3 +101,36 @@ func TestTokensLeftCountsTheSoups(t *testing.T) {
 		t.Errorf("progress line %q, want %q (the second ingredient's 5120 tokens)", got, want)
 	}
 }
+
+// TestStepsCountToThePlannedEnd: a recipe whose soup starts at
+// anneal.auto_at trains itself to auto_at (the run plans to end there), so
+// its Steps and the warmup check count to auto_at. Steps counted to
+// max_tokens: 3907 steps for a run of 10, and a warmup past the run's end
+// passed as one below it.
+func TestStepsCountToThePlannedEnd(t *testing.T) {
+	soup := []string{"anneal.auto_at=2560", "anneal.tokens=512", "soup.ingredients=2", "max_tokens=1M",
+		`soup.mix=[{name: qa, target_ratio: 1, paths: ["builtin:qa"]}]`}
+	for _, tc := range []struct {
+		name   string
+		sets   []string
+		steps  int64
+		tokens int64
+	}{
+		{"no soup", []string{"max_tokens=1M"}, 3907, 3907 * 256},
+		{"soup at auto_at", soup, 10, 2560},
+		{"soup at max_tokens", []string{"max_tokens=2600", "soup.ingredients=2", "anneal.tokens=512"}, 11, 11 * 256},
+	} {
+		rec := parseTiny(t, tc.sets...)
+		if got := rec.Steps(); got != tc.steps {
+			t.Errorf("%s: Steps() = %d, want %d", tc.name, got, tc.steps)
+		}
+		if got := rec.PlannedTokens(); got != tc.tokens {
+			t.Errorf("%s: PlannedTokens() = %d, want %d", tc.name, got, tc.tokens)
+		}
+	}
+	rec := parseTiny(t, append(soup, "schedule.warmup_tokens=4096")...)
+	want := "schedule.warmup_tokens 4096 is not below the 2560 tokens the run trains (anneal.auto_at 2560, where its soup starts)"
+	if w := strings.Join(rec.Warnings, "\n"); !strings.Contains(w, want) {
+		t.Errorf("warnings:\n%s\nwant %q", w, want)
+	}
+}

@@ -703,7 +703,7 @@ func recipeFacts(e *recipeEntry) []string {
 		out = append(out, r.Description)
 	}
 	out = append(out, fmt.Sprintf("model %s · %s backend · seq %d", r.ModelName, r.Backend, r.SequenceLength),
-		fmt.Sprintf("%s tokens: %s of %s", lab.HumanCount(r.MaxTokens), plural.N(int(r.Steps()), "step"), lab.HumanCount(int64(r.GlobalBatchSize))),
+		budgetLine(r),
 		"mix "+mixLine(r.Dataset))
 	for _, sw := range r.MixSchedule { // mix_schedule: the switches the run makes by itself
 		out = append(out, fmt.Sprintf("mix at %s: %s (%s)", lab.HumanCount(sw.AtTokens), sw.Mix, mixLine(r.NamedMixSources(sw.Mix))))
@@ -718,6 +718,16 @@ func recipeFacts(e *recipeEntry) []string {
 		out = append(out, "eval "+strings.Join(r.Eval.Names(), ", "))
 	}
 	return out
+}
+
+// budgetLine is what the run trains itself: to max_tokens, or to
+// anneal.auto_at where the recipe's soup starts there and ends the run.
+func budgetLine(r *lab.Recipe) string {
+	steps := fmt.Sprintf("%s of %s", plural.N(int(r.Steps()), "step"), lab.HumanCount(int64(r.GlobalBatchSize)))
+	if r.SoupEndsAtAutoAt() {
+		return fmt.Sprintf("%s tokens: %s, then the soup (anneal.auto_at; max_tokens %s)", lab.HumanCount(r.Anneal.AutoAt), steps, lab.HumanCount(r.MaxTokens))
+	}
+	return fmt.Sprintf("%s tokens: %s", lab.HumanCount(r.MaxTokens), steps)
 }
 
 // dialogAction turns a confirmed run dialog into the action it announced.

@@ -987,3 +987,18 @@ func TestLongFieldShowsWhereYouType(t *testing.T) {
 		checkFrame(t, m, w, 24)
 	}
 }
+
+// The launch dialog of a recipe whose soup starts at anneal.auto_at counts
+// the steps the run trains itself, to auto_at: it counted them to
+// max_tokens (3907 steps of a run that trains 390).
+func TestLaunchDialogCountsToTheSoup(t *testing.T) {
+	m := New(testOptions(t, 120, 40))
+	press(m, "enter") // quickstart
+	for _, r := range "max_tokens=1M anneal.auto_at=200K soup.ingredients=2" {
+		press(m, string(r))
+	}
+	s := strings.Join(strings.Fields(dialogText(t, m)), " ")
+	if want := "200.0K tokens: 98 steps of 2048, then the soup (anneal.auto_at; max_tokens 1.00M)"; !strings.Contains(s, want) {
+		t.Errorf("no %q:\n%s", want, s)
+	}
+}

@@ -218,7 +218,7 @@ type runData struct {
 func newRunData(name, dir string, rec *lab.Recipe) *runData {
 	d := &runData{Name: name, Dir: dir, Recipe: rec, State: "running", Phase: "stage1", Main: curve{Name: name}}
 	if rec != nil {
-		d.TotalTokens = rec.MaxTokens
+		d.TotalTokens = rec.PlannedTokens()
 		d.Mix = rec.Dataset
 		if rec.StartAsAnneal {
 			d.Phase = "anneal"
