@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/olmolab/olmolab/lab"
+	"github.com/olmolab/olmolab/lab/data"
 	"github.com/olmolab/olmolab/lab/plural"
 	"github.com/olmolab/olmolab/lab/sweep"
 	"github.com/olmolab/olmolab/model"
@@ -291,7 +292,8 @@ func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, pref
 		return nil, nil, nil, err
 	}
 	var needs []int64
-	var data []string // what each run trains on
+	var data []string         // what each run trains on
+	var mixes, shown []string // each run's mixes normalised (mixKey), and its dataset's shares
 	// each run's OLMES data and splits, as its start checks them: a run
 	// refused for them would otherwise fail only when its turn came (or its
 	// Slurm job started), after others had trained
@@ -320,6 +322,7 @@ func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, pref
 			needs = append(needs, need)
 		}
 		data = append(data, runData(rec))
+		mixes, shown = append(mixes, mixKey(rec)), append(shown, lab.MixShares(rec.Dataset))
 		old, err := os.ReadFile(filepath.Join(m.RunDir(r), lab.RecipeFile))
 		switch {
 		case err == nil && !sameRecipe(old, rec):
@@ -333,10 +336,38 @@ func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, pref
 			}
 		}
 	}
+	if err := sweep.SameMixRuns(planned, mixes, shown); err != nil {
+		return nil, nil, nil, inputError{fmt.Errorf("sweep: %w", err)}
+	}
 	if err := checkSameSweep(m); err != nil {
 		return nil, nil, nil, err
 	}
 	return m, needs, data, nil
+}
+
+// mixKey is every mix of rec (its dataset, anneal, soup and named mixes)
+// with its ratios normalised to 9 significant digits: two runs with the same
+// key train on the same data, whatever numbers their ratios were given as.
+func mixKey(rec *lab.Recipe) string {
+	var b strings.Builder
+	add := func(what string, mix []data.SourceSpec) {
+		var sum float64
+		for _, s := range mix {
+			sum += s.TargetRatio
+		}
+		b.WriteString(what + ":")
+		for _, s := range mix {
+			fmt.Fprintf(&b, "%s=%.9g,", s.Name, s.TargetRatio/sum)
+		}
+		b.WriteString(";")
+	}
+	add("dataset", rec.Dataset)
+	add("anneal", rec.Anneal.Mix)
+	add("soup", rec.Soup.Mix)
+	for _, m := range rec.Mixes {
+		add("mixes."+m.Name, m.Sources)
+	}
+	return b.String()
 }
 
 // checkSameSweep refuses to replace the manifest of another sweep under the

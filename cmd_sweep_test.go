@@ -692,3 +692,30 @@ func TestSweepRefusesProportionalMixes(t *testing.T) {
 		t.Errorf("the refused sweep wrote %s (%v)", runs, err)
 	}
 }
+
+// TestSweepRefusesProportionalCombinations: a mix varied through one axis
+// per source (dataset.sources.0.target_ratio, ….1.target_ratio) has
+// combinations in the same proportion, [0.2,0.8] and [0.4,1.6], which
+// trained the same mix as two runs; they are refused as whole-mix values
+// are (exit 2, both runs named, nothing written). Runs alike in their mix
+// but apart in another key (seeds) are not.
+func TestSweepRefusesProportionalCombinations(t *testing.T) {
+	root := t.TempDir()
+	fake := filepath.Join(root, "olmolab")
+	os.WriteFile(fake, []byte("#!/bin/sh\nexit 0\n"), 0o755)
+	runs := filepath.Join(root, "runs")
+	code, stdout, stderr := runCLI("sweep", "testdata/tiny.yaml", "--runs", runs, "--name", "m", "--slurm", "--olmolab", fake,
+		"--vary", "dataset.sources.0.target_ratio=0.2,0.4", "--vary", "dataset.sources.1.target_ratio=0.8,1.6", "--seeds", "2")
+	want := "runs m-0.target_ratio0.2-1.target_ratio0.8-seed1 (dataset.sources.0.target_ratio=0.2 dataset.sources.1.target_ratio=0.8) and m-0.target_ratio0.4-1.target_ratio1.6-seed1 (dataset.sources.0.target_ratio=0.4 dataset.sources.1.target_ratio=1.6) would train the same mix (web 20%, qa 80% once normalised)"
+	if code != 2 || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, want 2 and %q in stderr:\n%s\nstdout:\n%s", code, want, stderr, stdout)
+	}
+	if _, err := os.Stat(runs); !os.IsNotExist(err) {
+		t.Errorf("the refused sweep wrote %s (%v)", runs, err)
+	}
+	code, stdout, stderr = runCLI("sweep", "testdata/tiny.yaml", "--runs", runs, "--name", "m", "--slurm", "--olmolab", fake,
+		"--vary", "dataset.sources.0.target_ratio=0.2,0.4", "--vary", "dataset.sources.1.target_ratio=0.8,1.2", "--seeds", "2")
+	if code != 0 {
+		t.Errorf("four mixes, two seeds each: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}

@@ -119,6 +119,49 @@ func sameMixes(s, key string, values []string) error {
 	return nil
 }
 
+// SameMixRuns refuses two runs that differ only in target_ratio values (the
+// same overrides otherwise) and train the same mixes once normalised:
+// per-index axes (dataset.sources.0.target_ratio, ….1.target_ratio) whose
+// combinations are in the same proportion, which sameMixes cannot see in
+// one axis. mixes[i] is run i's mixes as it trains on them, normalised
+// (the caller's key; equal keys are the same training data), and shown[i]
+// how the error writes them.
+func SameMixRuns(runs []Run, mixes, shown []string) error {
+	seen := map[string]int{}
+	for i, r := range runs {
+		var rest []string
+		varied := false
+		for _, o := range r.Overrides {
+			if k, _, _ := strings.Cut(o, "="); strings.HasSuffix(k, "target_ratio") {
+				varied = true
+				continue
+			}
+			rest = append(rest, o)
+		}
+		if !varied {
+			continue
+		}
+		key := strings.Join(rest, "\x00") + "\x01" + mixes[i]
+		if j, dup := seen[key]; dup {
+			return fmt.Errorf("runs %s (%s) and %s (%s) would train the same mix (%s once normalised): their target_ratio values are in the same proportion; HINT: leave one of those values out, or vary whole mixes at once (--vary 'dataset.sources.target_ratio=[0.2,0.8],[0.5,0.5]')",
+				runs[j].Name, ratioOverrides(runs[j]), r.Name, ratioOverrides(r), shown[i])
+		}
+		seen[key] = i
+	}
+	return nil
+}
+
+// ratioOverrides is a run's target_ratio overrides, for messages.
+func ratioOverrides(r Run) string {
+	var out []string
+	for _, o := range r.Overrides {
+		if k, _, _ := strings.Cut(o, "="); strings.HasSuffix(k, "target_ratio") {
+			out = append(out, o)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
 // shares is a list of numbers divided by their sum, nil when v is not a list
 // of non-negative numbers with a positive sum (the recipe refuses those).
 func shares(v string) []float64 {
