@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -344,4 +345,55 @@ func TestSecondSIGTERMLeavesTheCheckpoint(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSecondInterruptDuringCheckpoint: a second Ctrl-C while the run writes
+// its first checkpoint quits at once and leaves no temporary file: the
+// checkpoint's .tmp-step-N directory was left, and only a later checkpoint
+// (of a resume, which has nothing to resume from here) would remove it.
+func TestSecondInterruptDuringCheckpoint(t *testing.T) {
+	exe := selfAsOlmolab(t)
+	runs := t.TempDir()
+	dir := filepath.Join(runs, "q")
+	// cpu_m in F32: its checkpoint (74 MB with the Adam moments) takes a while to write
+	cmd := exec.Command(exe, "--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "q", "--set", "model=cpu_m",
+		"--set", "global_batch_size=4096", "--set", "max_tokens=1M", "--set", "anneal.auto_at=0", "--set", "checkpoint.interval=0",
+		"--set", "checkpoint.dtype=F32")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	// polls with a deadline: the directory exists only while it is written
+	poll := func(what string, d time.Duration, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(d); !ok(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatalf("%s did not happen within %v\n%s", what, d, errb.String())
+			}
+		}
+	}
+	poll("the run's start", time.Minute, func() bool { _, err := os.Stat(filepath.Join(dir, lab.EventsFile)); return err == nil })
+	cmd.Process.Signal(os.Interrupt)
+	poll("the checkpoint's write", time.Minute, func() bool {
+		tmp, _ := filepath.Glob(filepath.Join(dir, lab.CkptDir, ".tmp-step-*"))
+		return len(tmp) > 0
+	})
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("exit %v, want %d\n%s", err, exitInterrupted, errb.String())
+	}
+	if ck, _ := filepath.Glob(filepath.Join(dir, lab.CkptDir, "step-*")); len(ck) > 0 {
+		t.Skipf("the checkpoint was complete before the second Ctrl-C: %v", ck)
+	}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.Contains(d.Name(), ".tmp") {
+			t.Errorf("the quit left %s\n%s", p, errb.String())
+		}
+		return nil
+	})
 }

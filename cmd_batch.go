@@ -17,6 +17,7 @@ import (
 	"github.com/charmbracelet/x/term"
 	"github.com/olmolab/olmolab/experiments"
 	"github.com/olmolab/olmolab/lab"
+	"github.com/olmolab/olmolab/model/tempfile"
 )
 
 // stringList is a repeatable string flag (--set a=b --set c=d).
@@ -104,8 +105,8 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 // says so at once. A second Ctrl-C quits at once (exit 130), as a person
 // pressing it again means: the run then resumes from its checkpoint before
 // where it has one, and must be started again where it has none (the first
-// checkpoint was being written); the one being written is left as a
-// temporary directory that the next checkpoint removes, and the run
+// checkpoint was being written); the one being written is removed, as is
+// any file being replaced (no temporary file is left), and the run
 // directory's lock is removed (a stale one would make the lab and eval
 // --record take the run for live). The step and the checkpoint of a large
 // model take minutes, in which nothing was said and Ctrl-C did nothing
@@ -140,8 +141,13 @@ func interruptContext(stderr io.Writer) (ctx context.Context, stop func(), runDi
 					// to finish: its SIGKILL comes KillWait later anyway
 					continue
 				}
+				// the checkpoint (or file) being written goes first,
+				// while the lock still says this process is the writer,
+				// and no other is started
+				tempfile.Abandon()
 				d := dir()
 				if d != "" {
+					lab.RemoveTemporaries(d, os.Getpid())
 					lab.RemoveLock(d, os.Getpid())
 				}
 				fmt.Fprintf(stderr, "%v again: quit without the checkpoint; %s\n", s, afterQuit(d))

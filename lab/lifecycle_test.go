@@ -760,3 +760,56 @@ func TestSoupAskedForWhilePaused(t *testing.T) {
 		t.Errorf("pause and resume events %v, want %v", marks, want)
 	}
 }
+
+// TestResumeRemovesTemporaries: what a killed or quit process left
+// half-written in a run (a checkpoint's .tmp-step-N directory, a soup's
+// float32 copy of its start, a file being replaced) is removed by the next
+// resume, once it holds the lock, even of a run that then has nothing to
+// continue (finished); only a later checkpoint removed the checkpoint's,
+// so a run never resumed past it kept a model's worth of disk. A temporary
+// file of a live process is left alone.
+func TestResumeRemovesTemporaries(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "tmps")
+	if _, err := runToEnd(t, RunParams{Recipe: parseTiny(t), RunsDir: root, Name: "tmps"}); err != nil {
+		t.Fatal(err)
+	}
+	live := sleeper(t)
+	defer func() { live.Process.Kill(); live.Wait() }()
+	dead := []string{
+		filepath.Join(CkptDir, ".tmp-step-8-999999999", "model.safetensors"),
+		filepath.Join(CkptDir, ".tmp-step-4-999999999.replaced", "config.json"),
+		filepath.Join("soups", ".start-step-8-999999999", "model.safetensors"),
+		SummaryFile + ".tmp-999999999",
+		"." + LockFile + ".999999999.tmp",
+	}
+	kept := EvalsFile + ".tmp-" + strconv.Itoa(live.Process.Pid) // being written
+	for _, f := range append(dead, kept) {
+		p := filepath.Join(dir, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("half"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := StartRun(context.Background(), RunParams{ResumeDir: dir, PeakFLOPS: 1e11}); !errors.Is(err, ErrFinished) {
+		t.Fatalf("resume of a finished run: %v, want ErrFinished", err)
+	}
+	for _, f := range dead {
+		top := filepath.Join(dir, f)
+		if filepath.Base(f) != f { // a directory's file: the directory goes
+			top = filepath.Dir(top)
+		}
+		if _, err := os.Stat(top); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the resume left %s (%v)", top, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, kept)); err != nil {
+		t.Errorf("the resume removed a live process's %s: %v", kept, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, CkptDir, checkpointName(20), StateFile)); err != nil {
+		t.Errorf("the resume removed the run's checkpoint: %v", err)
+	}
+	noLock(t, dir, "refused resume of a finished run")
+}

@@ -169,6 +169,9 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		if err := r.lock(); err != nil {
 			return nil, &InputError{err}
 		}
+		// the run's only writer now: what a killed or quit process left
+		// half-written goes, finished run or not
+		RemoveTemporaries(p.ResumeDir, os.Getpid())
 		ck, err := LatestCheckpoint(p.ResumeDir)
 		if err != nil {
 			// killed before its first checkpoint: the error said no more,

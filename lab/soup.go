@@ -11,6 +11,7 @@ import (
 	"github.com/olmolab/olmolab/lab/data"
 	"github.com/olmolab/olmolab/lab/plural"
 	"github.com/olmolab/olmolab/model"
+	"github.com/olmolab/olmolab/model/tempfile"
 )
 
 // SoupReport is the table a soup ends with: every ingredient and the soup,
@@ -540,6 +541,12 @@ func openSoupStart(base string, b model.Backend) (*soupStart, error) {
 	}
 	s.tmp = filepath.Join(filepath.Dir(filepath.Dir(base)), "soups", fmt.Sprintf(".start-%s-%d", filepath.Base(base), os.Getpid()))
 	os.RemoveAll(s.tmp)
+	tmp := s.tmp
+	if err := tempfile.Track(tmp, func() error { return os.MkdirAll(tmp, 0o755) }); err != nil {
+		s.tmp = ""
+		s.Close()
+		return nil, err
+	}
 	if err := model.SaveHFFrom(s.tmp, b, model.NewStreamBuf(ck.weights.Layout.Size()), "F32", 0); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("soup: a float32 copy of its starting weights: %w", err)
@@ -562,6 +569,7 @@ func (s *soupStart) Close() {
 	s.ck.Close()
 	if s.tmp != "" {
 		os.RemoveAll(s.tmp)
+		tempfile.Untrack(s.tmp)
 	}
 }
 

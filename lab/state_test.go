@@ -356,3 +356,26 @@ func TestCheckpointRewritesAStep(t *testing.T) {
 		}
 	}
 }
+
+// TestLeftoverReplacedIsPutBack: where directories cannot be exchanged, a
+// step's checkpoint written again moves the old one aside
+// (.tmp-step-N-PID.replaced) just before the new one takes its place; a
+// process killed between the two renames left the step's only copy there,
+// and the cleanup of leftovers removed it. It is put back instead.
+func TestLeftoverReplacedIsPutBack(t *testing.T) {
+	run := t.TempDir()
+	aside := filepath.Join(run, CkptDir, ".tmp-step-12-999999999.replaced")
+	if err := os.MkdirAll(aside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(aside, StateFile), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	RemoveTemporaries(run, os.Getpid())
+	if _, err := os.Stat(filepath.Join(run, CkptDir, "step-12", StateFile)); err != nil {
+		t.Errorf("the old checkpoint was not put back: %v", err)
+	}
+	if _, err := os.Stat(aside); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s is still there (%v)", aside, err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/olmolab/olmolab/lab/jsonfield"
 	"github.com/olmolab/olmolab/model"
 	"github.com/olmolab/olmolab/model/safetensors"
+	"github.com/olmolab/olmolab/model/tempfile"
 )
 
 // A run directory (DESIGN.md): recipe.yaml (resolved), metrics.jsonl (a line per
@@ -137,6 +139,11 @@ func writeCheckpoint(runDir string, b model.Backend, st CheckpointState, dtype s
 	// disk that no one else would remove. The run lock makes this process the
 	// run's only writer, so every temporary directory here is such a leftover.
 	removeLeftovers(root)
+	// tracked, so that a quit at once removes it (tempfile.Abandon)
+	if err := tempfile.Track(tmp, func() error { return os.MkdirAll(tmp, 0o755) }); err != nil {
+		return "", fmt.Errorf("checkpoint %s: %w", final, err)
+	}
+	defer tempfile.Untrack(tmp)
 	fail := func(err error) (string, error) {
 		os.RemoveAll(tmp)
 		return "", fmt.Errorf("checkpoint %s: %w", final, err)
@@ -223,13 +230,76 @@ func writeHFTokenizer(dir string, tok data.Tokenizer, cfg model.Config) error {
 var exchangeDirs = exchangeDirsOS
 
 // removeLeftovers removes the temporary directories of checkpoint writes that
-// never finished (.tmp-step-N-PID).
+// never finished (.tmp-step-N-PID). A step's old checkpoint moved aside for
+// its new one (.tmp-step-N-PID.replaced, where directories cannot be
+// exchanged) whose new one never took its place is put back instead: it is
+// the step's only copy.
 func removeLeftovers(root string) {
 	ents, _ := os.ReadDir(root)
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), ".tmp-") {
-			os.RemoveAll(filepath.Join(root, e.Name()))
+		old, ok := strings.CutSuffix(e.Name(), ".replaced")
+		if !ok || !strings.HasPrefix(old, ".tmp-step-") {
+			continue
 		}
+		step := strings.TrimPrefix(old, ".tmp-")
+		step = step[:strings.LastIndexByte(step, '-')] // step-N
+		if _, err := os.Stat(filepath.Join(root, step)); errors.Is(err, os.ErrNotExist) {
+			os.Rename(filepath.Join(root, e.Name()), filepath.Join(root, step))
+		}
+	}
+	removePrefixed(root, ".tmp-")
+}
+
+// removePrefixed removes the entries of dir whose names start with prefix.
+// Each is first renamed aside (to a name that still starts with prefix), so
+// that a writer still filling it, in a process about to exit, finds its
+// directory gone instead of refilling one being removed.
+func removePrefixed(dir, prefix string) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), prefix) || strings.HasSuffix(e.Name(), ".removing") {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		if os.Rename(p, p+".removing") == nil {
+			p += ".removing"
+		}
+		os.RemoveAll(p)
+	}
+	for _, e := range ents { // a removal an earlier quit left unfinished
+		if strings.HasPrefix(e.Name(), prefix) && strings.HasSuffix(e.Name(), ".removing") {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// atomicTemp matches the temporary file of model.WriteFileAtomic
+// (NAME.tmp-PID) and of acquireLock (.olmolab.pid.PID.tmp).
+var atomicTemp = regexp.MustCompile(`^(?:.+\.tmp-(\d+)|\.` + regexp.QuoteMeta(LockFile) + `\.(\d+)\.tmp)$`)
+
+// RemoveTemporaries removes what unfinished writes left in runDir: the
+// directory of a checkpoint being written (checkpoints/.tmp-*), a soup's
+// float32 copy of its starting weights (soups/.start-*), and the temporary
+// file of a file being replaced (NAME.tmp-PID) of pid or of a process that
+// no longer runs. The caller holds the run's lock, so no other process
+// writes the first two: a resume calls it, and a run quit at once (a
+// second Ctrl-C) calls it for its own files before it exits, which left a
+// first checkpoint's .tmp-step-N directory that no later checkpoint would
+// remove where the run was never resumed.
+func RemoveTemporaries(runDir string, pid int) {
+	removeLeftovers(filepath.Join(runDir, CkptDir))
+	removePrefixed(filepath.Join(runDir, "soups"), ".start-")
+	ents, _ := os.ReadDir(runDir)
+	for _, e := range ents {
+		m := atomicTemp.FindStringSubmatch(e.Name())
+		if m == nil || e.IsDir() {
+			continue
+		}
+		n, err := strconv.Atoi(m[1] + m[2])
+		if err != nil || (n != pid && PIDAlive(n)) {
+			continue
+		}
+		os.Remove(filepath.Join(runDir, e.Name()))
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/olmolab/olmolab/model/safetensors"
+	"github.com/olmolab/olmolab/model/tempfile"
 )
 
 // LoadHF reads an HF Olmo2ForCausalLM checkpoint directory (config.json plus
@@ -143,7 +144,8 @@ func SaveHF[F Float](dir string, cfg Config, params []F, dtype safetensors.DType
 // saveHF writes config.json and the safetensors of lay, each tensor's bytes
 // from write.
 func saveHF(dir string, lay *Layout, dtype safetensors.DType, shardBytes int64, write func(t Tensor, w io.Writer) error) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// guarded: a checkpoint's temporary directory that a quit removed is not made again
+	if err := tempfile.Guard(func() error { return os.MkdirAll(dir, 0o755) }); err != nil {
 		return err
 	}
 	var torchDType string
@@ -217,10 +219,15 @@ func WriteFileAtomic(path string, b []byte) error {
 // instead of a []byte held whole. An error from write leaves path as it was.
 func WriteFileAtomicFunc(path string, write func(w io.Writer) error) error {
 	tmp := fmt.Sprintf("%s.tmp-%d", path, os.Getpid())
-	f, err := os.Create(tmp)
+	var f *os.File
+	err := tempfile.Track(tmp, func() (err error) {
+		f, err = os.Create(tmp)
+		return err
+	})
 	if err != nil {
 		return err
 	}
+	defer tempfile.Untrack(tmp)
 	if err = write(f); err == nil {
 		err = f.Sync()
 	}

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/olmolab/olmolab/model/tempfile"
 )
 
 // Encode writes a safetensors file holding tensors, in the given order, to
@@ -232,10 +234,15 @@ func (e *exactWriter) Write(p []byte) (int, error) {
 // and renames it over path; on any error the temporary file is removed.
 func writeAtomic(path string, fill func(w io.Writer) error) (err error) {
 	tmp := fmt.Sprintf("%s.tmp-%d", path, os.Getpid())
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	var f *os.File
+	err = tempfile.Track(tmp, func() (err error) {
+		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		return err
+	})
 	if err != nil {
 		return err
 	}
+	defer tempfile.Untrack(tmp)
 	defer func() {
 		if err != nil {
 			f.Close()

@@ -1,0 +1,61 @@
+// Package tempfile keeps the list of temporary files and directories this
+// process is writing (an atomic write's NAME.tmp-PID, a checkpoint's
+// directory), so that a process that quits at once, without finishing its
+// writes (a second Ctrl-C), can remove them and start no other: it leaves
+// no temporary file behind.
+package tempfile
+
+import (
+	"os"
+	"sync"
+)
+
+var temps struct {
+	sync.Mutex
+	paths map[string]bool
+}
+
+// Track runs create, which creates the temporary file or directory path,
+// and records path until Untrack. After Abandon it never returns: the
+// process is about to exit, and nothing it starts writing now may be left
+// behind.
+func Track(path string, create func() error) error {
+	temps.Lock() // Abandon keeps it
+	defer temps.Unlock()
+	if err := create(); err != nil {
+		return err
+	}
+	if temps.paths == nil {
+		temps.paths = map[string]bool{}
+	}
+	temps.paths[path] = true
+	return nil
+}
+
+// Untrack forgets path, renamed into place or removed.
+func Untrack(path string) {
+	temps.Lock()
+	delete(temps.paths, path)
+	temps.Unlock()
+}
+
+// Guard runs f, which creates something inside what may be a tracked
+// directory (the directory a checkpoint's files go to), as Track runs
+// create: after Abandon it never returns, so a removed directory is not
+// made again.
+func Guard(f func() error) error {
+	temps.Lock()
+	defer temps.Unlock()
+	return f()
+}
+
+// Abandon removes every temporary file and directory being written and
+// keeps any other from being created: a write still under way writes into
+// a removed file and fails. It does not give back Track's lock: call it
+// only just before the process exits.
+func Abandon() {
+	temps.Lock()
+	for p := range temps.paths {
+		os.RemoveAll(p)
+	}
+}
