@@ -215,7 +215,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		settings := recordSettings(T, n, load.Build.Split, f, name, b.Name(), *val)
-		return evalCheckpoints(runDir, models, *record, settings, cfg, b, buf, score, stdout)
+		return evalCheckpoints(runDir, models, *record, settings, cfg, b, buf, score, stdout, stderr)
 	}
 	res, err := score()
 	if err != nil {
@@ -351,27 +351,43 @@ func recordSettings(context, limit int, split string, f olmes.Formulation, tok, 
 	return s
 }
 
+// evalHook runs as evalCheckpoints has listed the checkpoints and as it has
+// opened them: a test prunes them there, as a run that trains can.
+var evalHook = func(stage string, models []lab.KeptCheckpoint) {}
+
 // evalCheckpoints scores each of models (eval --checkpoints), loaded one
 // after another into b through buf, prints each one's table and, with
 // record, records their scores in the run's evals.jsonl (lab.RecordEvals).
 // The task the run evaluated itself is refused after the first model,
 // before the others are scored.
 func evalCheckpoints(runDir string, models []lab.KeptCheckpoint, record bool, settings string, cfg model.Config,
-	b model.Backend, buf []float32, score func() (olmes.Results, error), stdout io.Writer) error {
+	b model.Backend, buf []float32, score func() (olmes.Results, error), stdout, stderr io.Writer) error {
 	var recs []olmes.EvalRecord
 	now := time.Now().UTC()
 	var last olmes.Results
-	for i, m := range models {
-		src, err := model.OpenHF(m.Dir)
-		if err != nil {
-			return inputError{err}
+	evalHook("listed", models)
+	// every one opened now: a run that trains may prune them while the
+	// first are scored, and open files stay readable
+	srcs, models, err := lab.OpenKept(models, func(w string) { fmt.Fprintln(stderr, "warning: "+w) })
+	if err != nil {
+		return inputError{err}
+	}
+	defer func() {
+		for _, src := range srcs {
+			if src != nil {
+				src.Close()
+			}
 		}
+	}()
+	evalHook("opened", models)
+	for i, m := range models {
+		src := srcs[i]
 		if !reflect.DeepEqual(src.Config, cfg) {
-			src.Close()
 			return inputError{fmt.Errorf("%s: config.json is not the model's of the run's other checkpoints", m.Dir)}
 		}
-		err = src.WriteTo(b, buf)
+		err := src.WriteTo(b, buf)
 		src.Close()
+		srcs[i] = nil
 		if err != nil {
 			return err
 		}

@@ -1197,3 +1197,49 @@ func TestFlagErrorSaysUsageOnce(t *testing.T) {
 		t.Errorf("snr of a directory without evaluations: exit %d: %s", code, errb.String())
 	}
 }
+
+// TestEvalCheckpointsOfALiveRun: eval --checkpoints of a run that trains
+// meets checkpoints the run prunes (checkpoint.keep) while it scores. One
+// removed once listed is said by name and the others are scored; one
+// removed once opened is scored all the same. A removed checkpoint failed
+// the whole eval with a raw "no such file" error.
+func TestEvalCheckpointsOfALiveRun(t *testing.T) {
+	runs := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "a", "--set", "checkpoint.keep=3", "--set", "anneal.auto_at=0"}, &out, &errb); code != 0 {
+		t.Fatalf("batch: exit %d: %s", code, errb.String())
+	}
+	dir := filepath.Join(runs, "a")
+	ck := func(step int) string { return filepath.Join(dir, lab.CkptDir, fmt.Sprintf("step-%d", step)) }
+	for _, step := range []int{4, 8, 10} { // checkpoint.interval 4 and the last
+		if _, err := os.Stat(ck(step)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func() { evalHook = func(string, []lab.KeptCheckpoint) {} }()
+	evalHook = func(stage string, models []lab.KeptCheckpoint) {
+		switch stage {
+		case "listed": // pruned as the first were scored
+			os.RemoveAll(ck(4))
+		case "opened": // pruned after the opening: still read to the end
+			os.RemoveAll(ck(8))
+		}
+	}
+	out.Reset()
+	errb.Reset()
+	code := run([]string{"eval", "--model", dir, "--checkpoints", "last:3", "--tasks", "", "--val", "64"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("eval --checkpoints: exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	if want := "warning: " + ck(4) + " was removed before it could be opened (the run trains and keeps its newest checkpoints, checkpoint.keep); scoring the others"; !strings.Contains(errb.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, errb.String())
+	}
+	for _, want := range []string{"checkpoints/step-8: step 8", "checkpoints/step-10: step 10"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "step-4:") {
+		t.Errorf("a removed checkpoint was scored:\n%s", out.String())
+	}
+}

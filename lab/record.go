@@ -26,17 +26,25 @@ type KeptCheckpoint struct {
 
 // KeptCheckpoints lists runDir's complete checkpoints, oldest first, each
 // with its state.json's run, step, tokens and phase. A state.json that does
-// not read is an *InputError naming it.
-func KeptCheckpoints(runDir string) ([]KeptCheckpoint, error) {
-	steps, err := listCheckpoints(runDir)
-	if err != nil || len(steps) == 0 {
+// not read is an *InputError naming it; one whose checkpoint a run that
+// trains pruned as it was listed is left out.
+func KeptCheckpoints(runDir string) (out []KeptCheckpoint, err error) {
+	steps, lerr := listCheckpoints(runDir)
+	if lerr != nil || len(steps) == 0 {
 		return nil, &InputError{fmt.Errorf("%s: no checkpoints (%s/step-N); HINT: a run keeps its last checkpoint.keep checkpoints", runDir, CkptDir)}
 	}
-	var out []KeptCheckpoint
+	defer func() {
+		if len(out) == 0 && err == nil {
+			out, err = nil, &InputError{fmt.Errorf("%s: no checkpoints (%s/step-N): the run pruned every one it had as they were listed; HINT: try again", runDir, CkptDir)}
+		}
+	}()
 	for _, s := range steps {
 		dir := filepath.Join(runDir, CkptDir, checkpointName(s))
 		path := filepath.Join(dir, StateFile)
 		b, err := os.ReadFile(path)
+		if err != nil && gone(dir, err) {
+			continue // pruned since it was listed (a run that trains): not kept
+		}
 		if err != nil {
 			return nil, &InputError{err}
 		}
@@ -54,6 +62,34 @@ func KeptCheckpoints(runDir string) ([]KeptCheckpoint, error) {
 		out = append(out, KeptCheckpoint{Dir: dir, Run: run, Step: st.Step, Tokens: st.Tokens, Phase: st.Phase})
 	}
 	return out, nil
+}
+
+// OpenKept opens the weights of each of ks (KeptCheckpoints' and a soup's),
+// so that they are scored as listed even if a run that trains prunes them
+// meanwhile: open files stay readable to the end, removed or not. One
+// removed before it could be opened is left out, and warn says which and
+// why; none left is an *InputError. Close every source returned.
+func OpenKept(ks []KeptCheckpoint, warn func(string)) ([]*model.HFSource, []KeptCheckpoint, error) {
+	var srcs []*model.HFSource
+	var kept []KeptCheckpoint
+	for _, k := range ks {
+		src, err := model.OpenHF(k.Dir)
+		if err != nil && gone(k.Dir, err) {
+			warn(fmt.Sprintf("%s was removed before it could be opened (the run trains and keeps its newest checkpoints, checkpoint.keep); scoring the others", k.Dir))
+			continue
+		}
+		if err != nil {
+			for _, s := range srcs {
+				s.Close()
+			}
+			return nil, nil, &InputError{err}
+		}
+		srcs, kept = append(srcs, src), append(kept, k)
+	}
+	if len(kept) == 0 {
+		return nil, nil, &InputError{fmt.Errorf("every checkpoint listed was removed before it could be opened (a run that trains prunes its old checkpoints, checkpoint.keep); HINT: try again, or score the run once it has ended")}
+	}
+	return srcs, kept, nil
 }
 
 // recordKey is a series of records as SNR keeps them apart, for one run (or
