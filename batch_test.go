@@ -85,7 +85,7 @@ func TestBatchOLMESSplit(t *testing.T) {
 	var out, errb bytes.Buffer
 	code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--set", "eval.tasks=[arc_easy]"}, &out, &errb)
 	got := strings.Join(strings.Fields(errb.String()), " ")
-	if code != exitBadInput || !strings.Contains(got, "eval.tasks: olmes: "+olmesData+": no test split of arc_easy") ||
+	if code != exitBadInput || !strings.Contains(got, "eval.tasks: "+olmesData+": no test split of arc_easy") ||
 		!strings.Contains(got, "or in a run with eval.split: validation in its recipe (--set eval.split=validation)") {
 		t.Errorf("exit %d:\n%s", code, errb.String())
 	}

@@ -29,22 +29,6 @@ func olmesError(err error) error {
 	return err
 }
 
-// snrError is olmesError for snr, without the "olmes: " an InputError of
-// lab/olmes starts with: snr's problems are with the runs it was given, and
-// the package's name says nothing to whoever typed snr.
-func snrError(err error) error {
-	if err == nil || !olmes.IsInputError(err) {
-		return olmesError(err)
-	}
-	return inputError{prefixless{err}}
-}
-
-// prefixless is err, its message without the first "olmes: ".
-type prefixless struct{ err error }
-
-func (e prefixless) Error() string { return strings.Replace(e.err.Error(), "olmes: ", "", 1) }
-func (e prefixless) Unwrap() error { return e.err }
-
 // runEval is `olmolab eval --model CKPT_OR_RUN --tasks ...`.
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", stdout, stderr)
@@ -656,11 +640,11 @@ func runSNR(args []string, stdout, stderr io.Writer) error {
 	}
 	runs, err := olmes.LoadRunEvalTails(*lastN, "", paths...)
 	if err != nil {
-		return snrError(err)
+		return olmesError(err)
 	}
 	t, err := olmes.SNR(runs, olmes.SNROptions{LastN: *lastN, Noise: mode, SubRuns: *subruns, SoupFinal: lab.RunsEndedWithSoup(paths...)})
 	if err != nil {
-		return snrError(err)
+		return olmesError(err)
 	}
 	if err := t.WriteTable(stdout); err != nil {
 		return err

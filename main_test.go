@@ -790,7 +790,7 @@ func TestEvalRunTasksNeedData(t *testing.T) {
 	t.Setenv("OLMOLAB_OLMES_DATA", "")
 	errb.Reset()
 	code := run([]string{"eval", "--model", filepath.Join(runs, "o")}, &out, &errb)
-	want := "tasks: the run's eval.tasks (" + filepath.Join(runs, "o", "recipe.yaml") + "; --tasks not given): olmes: no data directory for arc_easy"
+	want := "tasks: the run's eval.tasks (" + filepath.Join(runs, "o", "recipe.yaml") + "; --tasks not given): no data directory for arc_easy"
 	if code != exitBadInput || !strings.Contains(errb.String(), want) {
 		t.Errorf("exit %d, stderr lacks %q:\n%s", code, want, errb.String())
 	}

@@ -20,8 +20,9 @@ type InputError struct {
 }
 
 func (e *InputError) Error() string {
+	// no "olmes: ": the package's name says nothing to whoever typed the
+	// command; the path (and the field, where the caller adds it) says where
 	var b strings.Builder
-	b.WriteString("olmes: ")
 	if e.Path != "" {
 		b.WriteString(e.Path)
 		if e.Line > 0 {
