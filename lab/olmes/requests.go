@@ -181,7 +181,7 @@ func (b *benchmark) build(dataDir, subject string, f Formulation, o BuildOptions
 		r := &rowReader{row: row}
 		shots[i] = b.process(r, -1, f)
 		if r.err != nil {
-			return nil, fmt.Errorf("olmes: few-shot example %d of %s: %w", i+1, b.Name, r.err)
+			return nil, fmt.Errorf("few-shot example %d of %s: %w", i+1, b.Name, r.err)
 		}
 	}
 
