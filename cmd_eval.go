@@ -45,7 +45,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	backend := fs.String("backend", "cpu", "engine: "+strings.Join(model.BackendNames(), ", "))
 	val := fs.String("val", "", "also the validation loss: TOKENS held-out tokens per source (e.g. 8K) of a run's eval.val sources (the built-in ones it trains on where it names none), else of each built-in world source; or run: the run's own eval.val, whose figures match its val/ records")
 	ckpts := fs.String("checkpoints", "", "of a run: score each checkpoint it kept, all or last:N, and the soup it ended with where its recipe planned one (default: the model --model names; with --record, all)")
-	record := fs.Bool("record", false, "of a run: record the scores of its checkpoints (--checkpoints) in its evals.jsonl, marked as made after the run (why \"eval --record\", with the settings), where olmolab snr and the lab read them; recording a task again replaces what an earlier --record wrote of it; refused while a process trains the run")
+	record := fs.Bool("record", false, "of a run: record the scores of its checkpoints (--checkpoints) in its evals.jsonl, marked as made after the run (why \"eval --record\", with the settings), where olmolab snr and the lab read them; recording a task again replaces what an earlier --record wrote of it; refused while a process trains the run, and a resume of the run is refused while it scores")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -83,9 +83,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	var models []lab.KeptCheckpoint
 	runDir := filepath.Clean(*ckpt)
 	if *ckpts != "" || *record {
-		if models, err = runModels(runDir, *ckpts, *record, stdout); err != nil {
+		var stop func()
+		if models, stop, err = runModels(runDir, *ckpts, *record, stdout); err != nil {
 			return err
 		}
+		defer stop()
 		if *jsonOut != "" {
 			return usageError{"eval: --json writes one model's results; with --checkpoints each checkpoint's table is printed, and --record keeps their scores in the run's evals.jsonl"}
 		}
@@ -263,14 +265,15 @@ func truncationHint(w io.Writer, res olmes.Results, cfg model.Config) {
 // scores are the run's final ones in olmolab snr), recorded under
 // "<run>/soup" at the step it was made from, as the run records it. With
 // record, a process that trains the run refuses it: the run appends to its
-// evals.jsonl and prunes its checkpoints.
-func runModels(runDir, sel string, record bool, stdout io.Writer) ([]lab.KeptCheckpoint, error) {
+// evals.jsonl and prunes its checkpoints; otherwise the run is marked as
+// being recorded (lab.StartRecording) until stop.
+func runModels(runDir, sel string, record bool, stdout io.Writer) (ks []lab.KeptCheckpoint, stop func(), err error) {
 	what := "--checkpoints"
 	if record {
 		what = "--record"
 	}
 	if _, err := os.Stat(filepath.Join(runDir, lab.RecipeFile)); err != nil {
-		return nil, inputError{fmt.Errorf("eval %s: %s is not a run directory (no %s); HINT: give the run's directory (runs/NAME): %s scores the checkpoints it kept", what, runDir, lab.RecipeFile, what)}
+		return nil, nil, inputError{fmt.Errorf("eval %s: %s is not a run directory (no %s); HINT: give the run's directory (runs/NAME): %s scores the checkpoints it kept", what, runDir, lab.RecipeFile, what)}
 	}
 	last := 0 // all
 	switch v, ok := strings.CutPrefix(sel, "last:"); {
@@ -278,22 +281,29 @@ func runModels(runDir, sel string, record bool, stdout io.Writer) ([]lab.KeptChe
 	case ok:
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			return nil, usageError{fmt.Sprintf("eval: --checkpoints %q: want all or last:N with N at least 1", sel)}
+			return nil, nil, usageError{fmt.Sprintf("eval: --checkpoints %q: want all or last:N with N at least 1", sel)}
 		}
 		last = n
 	default:
-		return nil, usageError{fmt.Sprintf("eval: --checkpoints %q: want all or last:N", sel)}
+		return nil, nil, usageError{fmt.Sprintf("eval: --checkpoints %q: want all or last:N", sel)}
 	}
+	stop = func() {}
 	if record {
-		// another eval --record's write (a job per task) is waited for when this one writes
-		if l, ok := lab.LiveLock(runDir); ok && l.Mode != lab.LockEval {
-			// the person's input (the run they named), not a failure: exit 2
-			return nil, inputError{fmt.Errorf("eval --record: %s is held by %s: a live run appends to its evals.jsonl and prunes its checkpoints, so nothing is scored or recorded; HINT: record once it has ended (or stop it: Ctrl-C checkpoints)", runDir, l.Holder())}
+		// held until the scores are written: a resume meanwhile is refused,
+		// and the lab shows the run as recording. Another eval --record
+		// (a job per task) scores beside it, its write waited for.
+		if stop, err = lab.StartRecording(runDir); err != nil {
+			return nil, nil, mapLabError(err)
 		}
+		defer func() {
+			if err != nil {
+				stop()
+			}
+		}()
 	}
-	ks, err := lab.KeptCheckpoints(runDir)
+	ks, err = lab.KeptCheckpoints(runDir)
 	if err != nil {
-		return nil, inputError{err}
+		return nil, nil, inputError{err}
 	}
 	if last > len(ks) {
 		fmt.Fprintf(stdout, "--checkpoints last:%d: the run kept %s (checkpoint.keep); scoring %s\n", last, plural.N(len(ks), "checkpoint"), plural.Verb(len(ks), "it", "those"))
@@ -310,7 +320,7 @@ func runModels(runDir, sel string, record bool, stdout io.Writer) ([]lab.KeptChe
 		}
 		ks = append(ks, soup)
 	}
-	return ks, nil
+	return ks, stop, nil
 }
 
 // recordSettings says how eval --record scored (EvalRecord.Settings, after

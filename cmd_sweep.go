@@ -586,6 +586,10 @@ func runOneLocal(ctx context.Context, m *sweep.Manifest, r sweep.Run, logDir str
 		res.action = "busy"
 		out.printf("%sbeing trained by pid %d on %s; skipped\n", tag, st.Lock.PID, st.Lock.Host)
 		return res
+	case st.Recording != nil:
+		res.action = "busy"
+		out.printf("%sbeing scored by olmolab eval --record (pid %d on %s), which a resume would undo; skipped: run the sweep again once it has recorded\n", tag, st.Recording.PID, st.Recording.Host)
+		return res
 	case st.State == sweep.Diverged:
 		res.action = "skipped"
 		out.printf("%sdiverged; not retried (a resume replays the same steps)\n", tag)
@@ -804,6 +808,13 @@ func writeStatusTable(w io.Writer, rows []statusRow, withAction bool) {
 			} else {
 				note = "no checkpoint: starts over"
 			}
+		}
+		if l := st.Recording; l != nil {
+			rec := fmt.Sprintf("recording: olmolab eval --record, pid %d on %s", l.PID, l.Host)
+			if note != "" {
+				rec += "; " + note
+			}
+			note = rec
 		}
 		if r.err != "" {
 			// a run refused at its start has no directory, so its state reads

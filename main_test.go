@@ -16,6 +16,7 @@ import (
 
 	"github.com/olmolab/olmolab/lab"
 	"github.com/olmolab/olmolab/lab/olmes"
+	"github.com/olmolab/olmolab/lab/sweep"
 )
 
 // TestCLI checks exit codes and messages of the front door.
@@ -1241,5 +1242,50 @@ func TestEvalCheckpointsOfALiveRun(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "step-4:") {
 		t.Errorf("a removed checkpoint was scored:\n%s", out.String())
+	}
+}
+
+// TestResumeWhileRecording: a --batch --resume started while eval --record
+// scores the run is refused (exit 2), naming the record, and the record
+// goes on to write its scores; the resume went ahead and the record was
+// then refused at its write, its scoring lost. Meanwhile sweep --status
+// reads the run as recorded, not trained.
+func TestResumeWhileRecording(t *testing.T) {
+	runs := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "a", "--set", "checkpoint.keep=2"}, &out, &errb); code != 0 {
+		t.Fatalf("batch: exit %d: %s", code, errb.String())
+	}
+	dir := filepath.Join(runs, "a")
+	os.Remove(filepath.Join(dir, lab.SummaryFile)) // killed before its summary: resumable
+	var resumeCode int
+	var resumeErr string
+	var status sweep.Status
+	defer func() { evalHook = func(string, []lab.KeptCheckpoint) {} }()
+	evalHook = func(stage string, _ []lab.KeptCheckpoint) {
+		if stage != "opened" {
+			return
+		}
+		status = sweep.ReadStatus(dir)
+		var o, e bytes.Buffer
+		resumeCode = run([]string{"--batch", "--resume", dir}, &o, &e)
+		resumeErr = e.String()
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"eval", "--model", dir, "--record", "--tasks", "fact_cloze", "--limit", "4"}, &out, &errb); code != 0 {
+		t.Fatalf("eval --record: exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "recorded ") {
+		t.Errorf("nothing recorded:\n%s", out.String())
+	}
+	if want := dir + ": olmolab eval --record is scoring the run's checkpoints"; resumeCode != exitBadInput || !strings.Contains(resumeErr, want) {
+		t.Errorf("resume while recording: exit %d, want %d and %q:\n%s", resumeCode, exitBadInput, want, resumeErr)
+	}
+	if status.State == sweep.Running || status.Recording == nil || status.Recording.PID != os.Getpid() {
+		t.Errorf("sweep status while recording: %s, recording %+v", status.State, status.Recording)
+	}
+	if _, ok := lab.Recording(dir); ok {
+		t.Error("the record's mark outlived it")
 	}
 }

@@ -813,3 +813,53 @@ func TestResumeRemovesTemporaries(t *testing.T) {
 	}
 	noLock(t, dir, "refused resume of a finished run")
 }
+
+// TestResumeRefusedWhileRecording: a resume started while eval --record
+// scores the run (its mark, StartRecording) is refused, naming the record
+// and what to do; it went ahead, and the record, hours of scoring, was then
+// refused at its write. Once the record has ended, the resume goes ahead. A
+// record of a run a process trains is refused, and leaves no mark.
+func TestResumeRefusedWhileRecording(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "rec")
+	if _, err := runToEnd(t, RunParams{Recipe: parseTiny(t), RunsDir: root, Name: "rec"}); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dir, SummaryFile)) // killed before its summary: resumable
+	stop, err := StartRecording(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := Recording(dir); !ok || l.PID != os.Getpid() || l.Mode != LockRecording {
+		t.Errorf("Recording: %+v, %v", l, ok)
+	}
+	_, err = StartRun(context.Background(), RunParams{ResumeDir: dir, PeakFLOPS: 1e11})
+	var ie *InputError
+	if want := "olmolab eval --record is scoring the run's checkpoints to record them in its evals.jsonl (pid " + strconv.Itoa(os.Getpid()); !errors.As(err, &ie) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "HINT: resume once it has recorded") {
+		t.Fatalf("resume while recording: %v, want an InputError with %q", err, want)
+	}
+	noLock(t, dir, "refused resume")
+	stop()
+	if _, ok := Recording(dir); ok {
+		t.Error("still recording after stop")
+	}
+	r, err := StartRun(context.Background(), RunParams{ResumeDir: dir, PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatalf("resume after the record: %v", err)
+	}
+	if _, err := waitRun(t, r); err != nil {
+		t.Fatal(err)
+	}
+
+	other := sleeper(t)
+	defer func() { other.Process.Kill(); other.Wait() }()
+	if err := WriteLock(dir, other.Process.Pid, LockHeadless); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := StartRecording(dir); !errors.As(err, &ie) || !strings.Contains(err.Error(), "is held by pid "+strconv.Itoa(other.Process.Pid)) {
+		t.Errorf("record of a live run: %v", err)
+	}
+	if marks := recordingMarks(dir); len(marks) > 0 {
+		t.Errorf("the refused record left %v", marks)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/olmolab/olmolab/lab/olmes"
@@ -146,6 +147,76 @@ func CheckRecordable(runDir string, recs []olmes.EvalRecord) error {
 	}
 }
 
+// RecordingPrefix starts the name of the mark eval --record keeps in a run
+// directory while it scores and records the run (StartRecording):
+// RecordingPrefix+"HOST.PID", a RunLock with its heartbeat.
+const RecordingPrefix = "olmolab.recording."
+
+// StartRecording marks runDir as scored by eval --record until stop is
+// called: a mark of its own, not the run's lock, so that the run does not
+// read as trained (the lab and sweep --status show it as recording) and
+// two records of one run (a job per task) score at once. While a mark is
+// live a resume is refused (StartRun): it appends to evals.jsonl and prunes
+// the checkpoints being scored, so the record, hours of scoring, was
+// refused at its write. A process that trains the run refuses the record
+// (an *InputError naming it). The mark is written before the run's lock is
+// read, and a resume reads the marks after taking the lock, so of a record
+// and a resume that start together one sees the other.
+func StartRecording(runDir string) (stop func(), err error) {
+	host, _ := os.Hostname()
+	pid := os.Getpid()
+	path := filepath.Join(runDir, fmt.Sprintf("%s%s.%d", RecordingPrefix, host, pid))
+	if err := model.WriteFileAtomic(path, marshalLock(pid, LockRecording)); err != nil {
+		return nil, err
+	}
+	if l, ok := LiveLock(runDir); ok && l.Mode != LockEval {
+		os.Remove(path)
+		// the person's input (the run they named), not a failure: exit 2
+		return nil, &InputError{fmt.Errorf("eval --record: %s is held by %s: a live run appends to its evals.jsonl and prunes its checkpoints, so nothing is scored or recorded; HINT: record once it has ended (or stop it: Ctrl-C checkpoints)", runDir, l.Holder())}
+	}
+	stopBeat := heartbeatFile(path, pid)
+	return func() {
+		stopBeat()
+		os.Remove(path)
+	}, nil
+}
+
+// Recording returns a live eval --record of runDir: its mark
+// (StartRecording), or the run's lock while a record writes (LockEval).
+func Recording(runDir string) (RunLock, bool) {
+	if l, ok := LiveLock(runDir); ok && l.Mode == LockEval {
+		return l, true
+	}
+	for _, p := range recordingMarks(runDir) {
+		if l, ok := readLockFile(p); ok && l.live() {
+			return l, true
+		}
+	}
+	return RunLock{}, false
+}
+
+// recordingMarks lists the paths of runDir's record marks, live or not.
+func recordingMarks(runDir string) []string {
+	ents, _ := os.ReadDir(runDir)
+	var out []string
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), RecordingPrefix) && !e.IsDir() && !strings.Contains(e.Name(), ".tmp-") {
+			out = append(out, filepath.Join(runDir, e.Name()))
+		}
+	}
+	return out
+}
+
+// refuseRecording refuses a resume of runDir while eval --record scores it.
+func refuseRecording(runDir string) error {
+	l, ok := Recording(runDir)
+	if !ok {
+		return nil
+	}
+	return fmt.Errorf("%s: olmolab eval --record is scoring the run's checkpoints to record them in its %s (%s): a resumed run would append to that file and prune those checkpoints, and the scores would be lost; HINT: resume once it has recorded (it prints \"recorded …\"), or stop it first (Ctrl-C: nothing is recorded)",
+		runDir, EvalsFile, l.Holder())
+}
+
 // evalLockWait is how long RecordEvals waits for another eval --record's
 // write of the same run (a write takes a moment, the scores hours).
 var evalLockWait = 2 * time.Minute
@@ -178,7 +249,8 @@ func acquireEvalLock(runDir string) error {
 //
 // The run lock (LockEval) is held while the file is rewritten: a live
 // process that trains the run refuses, as the run appends to the file, and
-// a resume waits for no one but is refused while the lock is held. Another
+// a resume is refused while the lock is held (and, where eval --record
+// holds its mark, StartRecording, while it scores). Another
 // eval --record writing the same run's file (a job per task) is waited for,
 // up to evalLockWait. The file
 // is replaced whole (model.WriteFileAtomicFunc): a failure leaves it as it

@@ -172,6 +172,9 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		// the run's only writer now: what a killed or quit process left
 		// half-written goes, finished run or not
 		RemoveTemporaries(p.ResumeDir, os.Getpid())
+		if err := refuseRecording(p.ResumeDir); err != nil {
+			return nil, &InputError{err}
+		}
 		ck, err := LatestCheckpoint(p.ResumeDir)
 		if err != nil {
 			// killed before its first checkpoint: the error said no more,

@@ -281,7 +281,7 @@ var atomicTemp = regexp.MustCompile(`^(?:.+\.tmp-(\d+)|\.` + regexp.QuoteMeta(Lo
 // directory of a checkpoint being written (checkpoints/.tmp-*), a soup's
 // float32 copy of its starting weights (soups/.start-*), and the temporary
 // file of a file being replaced (NAME.tmp-PID) of pid or of a process that
-// no longer runs. The caller holds the run's lock, so no other process
+// no longer runs, and the mark of an eval --record that no longer runs. The caller holds the run's lock, so no other process
 // writes the first two: a resume calls it, and a run quit at once (a
 // second Ctrl-C) calls it for its own files before it exits, which left a
 // first checkpoint's .tmp-step-N directory that no later checkpoint would
@@ -300,6 +300,11 @@ func RemoveTemporaries(runDir string, pid int) {
 			continue
 		}
 		os.Remove(filepath.Join(runDir, e.Name()))
+	}
+	for _, p := range recordingMarks(runDir) { // a killed eval --record's
+		if l, ok := readLockFile(p); !ok || !l.live() {
+			os.Remove(p)
+		}
 	}
 }
 
@@ -1123,6 +1128,9 @@ const (
 	LockTUI      = "tui"      // trained inside an interactive olmolab session
 	LockHeadless = "headless" // olmolab --batch, started by hand or by a session that detached the run
 	LockEval     = "eval"     // olmolab eval --record, while it writes the run's evals.jsonl (RecordEvals)
+	// LockRecording is the mode of a record's mark (StartRecording), not
+	// of the run's lock: eval --record scores the run's checkpoints
+	LockRecording = "recording"
 )
 
 // A lock's heartbeat is its file's mtime, which the process holding it
@@ -1145,7 +1153,7 @@ var lockHeartbeat, lockStaleAfter = LockHeartbeat, LockStaleAfter
 // LiveLock ignores it and a resume replaces it.
 type RunLock struct {
 	PID       int       `json:"pid"`
-	Mode      string    `json:"mode"` // LockTUI or LockHeadless
+	Mode      string    `json:"mode"` // LockTUI, LockHeadless, LockEval (or LockRecording in a record's mark)
 	Host      string    `json:"host"`
 	Started   time.Time `json:"started"`
 	Heartbeat time.Time `json:"-"` // the file's mtime: when its process last refreshed it
@@ -1185,8 +1193,10 @@ func RemoveLock(dir string, pid int) {
 }
 
 // ReadLock returns dir's lock, live or stale.
-func ReadLock(dir string) (RunLock, bool) {
-	path := filepath.Join(dir, LockFile)
+func ReadLock(dir string) (RunLock, bool) { return readLockFile(filepath.Join(dir, LockFile)) }
+
+// readLockFile reads a RunLock from path (a run's lock, or a record's mark).
+func readLockFile(path string) (RunLock, bool) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return RunLock{}, false
@@ -1206,6 +1216,11 @@ func ReadLock(dir string) (RunLock, bool) {
 // ends it and returns once it has ended, so no beat follows the lock's
 // removal.
 func heartbeat(dir string, pid int) (stop func()) {
+	return heartbeatFile(filepath.Join(dir, LockFile), pid)
+}
+
+// heartbeatFile is heartbeat for the lock (or mark) at path.
+func heartbeatFile(path string, pid int) (stop func()) {
 	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
@@ -1217,9 +1232,9 @@ func heartbeat(dir string, pid int) (stop func()) {
 				return
 			case <-t.C:
 				// a lock that is gone or another's is left alone
-				if l, ok := ReadLock(dir); ok && l.PID == pid {
+				if l, ok := readLockFile(path); ok && l.PID == pid {
 					now := time.Now()
-					os.Chtimes(filepath.Join(dir, LockFile), now, now)
+					os.Chtimes(path, now, now)
 				}
 			}
 		}
@@ -1240,16 +1255,21 @@ func LiveLock(dir string) (RunLock, bool) {
 	if !ok {
 		return l, false
 	}
+	return l, l.live()
+}
+
+// live says whether the lock's process still runs (LiveLock).
+func (l RunLock) live() bool {
 	if l.Remote() {
-		return l, time.Since(l.Heartbeat) < lockStaleAfter
+		return time.Since(l.Heartbeat) < lockStaleAfter
 	}
 	if !PIDAlive(l.PID) {
-		return l, false
+		return false
 	}
 	if start, ok := processStart(l.PID); ok && !l.Started.IsZero() && start.After(l.Started.Add(lockSlack)) {
-		return l, false // the pid now belongs to a younger process
+		return false // the pid now belongs to a younger process
 	}
-	return l, true
+	return true
 }
 
 // PIDAlive says whether a process with this pid exists.

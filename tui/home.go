@@ -35,6 +35,8 @@ func stateGlyph(state string) string {
 		return "✗"
 	case "stopped", "interrupted":
 		return "◼"
+	case "recording": // olmolab eval --record scores it
+		return "◐"
 	}
 	return "✓"
 }

@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -218,5 +219,30 @@ func TestMultiLineNoticeKeepsTheFrame(t *testing.T) {
 	lines := strings.Split(screen(m), "\n")
 	if got, want := lines[len(lines)-3], " could not start: resume runs/x: no checkpoint · HINT: the run never wrote one"; got != want {
 		t.Errorf("notice %q, want %q", got, want)
+	}
+}
+
+// TestRecordingRunIsNotRunning: a run that olmolab eval --record scores
+// (its mark) or whose evals.jsonl it writes (the run's lock, mode eval) is
+// listed as recording; the lock read as a run being trained ("running").
+func TestRecordingRunIsNotRunning(t *testing.T) {
+	self, _ := os.Hostname()
+	for _, tc := range []struct{ name, file, mode string }{
+		{"writing", lab.LockFile, lab.LockEval},
+		{"scoring", lab.RecordingPrefix + self + ".1", lab.LockRecording},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := testOptions(t, 80, 24)
+			dir := filepath.Join("runs", "quickstart-r")
+			writeRunDir(t, dir, testRecipe(t), stage1Events("quickstart-r"))
+			lock := fmt.Sprintf(`{"pid": %d, "mode": %q, "host": %q, "started": %q}`, os.Getpid(), tc.mode, self, time.Now().Format(time.RFC3339))
+			if err := os.WriteFile(filepath.Join(dir, tc.file), []byte(lock), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			m := New(o)
+			if st := m.runs[0].State; st != "recording" {
+				t.Errorf("listed as %q, want recording", st)
+			}
+		})
 	}
 }

@@ -334,8 +334,10 @@ func replayRun(dir string, until time.Time) (*runData, *follower, error) {
 // running, or headless for a --batch process; otherwise the done event or
 // summary.json; a run with neither was killed, unless its files are still
 // growing (a run written by an olmolab from before the lab locked its runs).
+// The lock eval --record holds while it writes the run's evals.jsonl
+// (lab.LockEval) is no training: it read as running.
 func runState(dir string, d *runData) string {
-	if l, ok := lab.LiveLock(dir); ok {
+	if l, ok := lab.LiveLock(dir); ok && l.Mode != lab.LockEval {
 		if l.Mode == lab.LockHeadless {
 			return "headless"
 		}
@@ -429,8 +431,11 @@ func scanRuns(root string, cache map[string]runInfo, budget time.Duration) []run
 		}
 		sumSteps = append(sumSteps, [2]int64{ri.Steps, ri.Tokens})
 		ri.State = runState(dir, nil)
-		if l, ok := lab.LiveLock(dir); ok {
+		if l, ok := lab.LiveLock(dir); ok && l.Mode != lab.LockEval {
 			ri.lockMode = l.Mode
+		} else if _, ok := lab.Recording(dir); ok {
+			// eval --record scores it (a resume is refused meanwhile)
+			ri.State = "recording"
 		}
 		ri.Soups = scanSoups(dir)
 		if st, err := os.Stat(filepath.Join(dir, lab.EvalsFile)); err == nil && st.Size() > 0 {

@@ -31,6 +31,7 @@ type Status struct {
 	Lock       lab.RunLock     // the live lock, when Running
 	Summary    *lab.RunSummary // summary.json, when the run has ended at least once
 	Last       *lab.Event      // the last step in metrics.jsonl
+	Recording  *lab.RunLock    // a live eval --record of the run (lab.Recording): a resume is refused meanwhile
 }
 
 // ReadStatus reads a run directory's state: its lock, summary.json, newest
@@ -48,9 +49,14 @@ func ReadStatus(dir string) Status {
 		st.Summary = &s
 	}
 	st.Last = lastStep(filepath.Join(dir, lab.MetricsFile))
-	if l, ok := lab.LiveLock(dir); ok {
+	// the lock eval --record holds while it writes evals.jsonl is no
+	// training (it read as running): the run is recording
+	if l, ok := lab.LiveLock(dir); ok && l.Mode != lab.LockEval {
 		st.State, st.Lock = Running, l
 		return st
+	}
+	if l, ok := lab.Recording(dir); ok {
+		st.Recording = &l
 	}
 	st.State = Interrupted
 	if st.Summary != nil {

@@ -364,6 +364,13 @@ func TestReadStatus(t *testing.T) {
 		{"diverged", map[string]string{lab.RecipeFile: "", lab.SummaryFile: `{"state": "diverged"}`}, Diverged, "", 0},
 		{"finished", map[string]string{lab.RecipeFile: "", lab.SummaryFile: `{"state": "finished", "final_loss": 2.5}`,
 			"checkpoints/step-10/state.json": "{}"}, Finished, "step-10", 0},
+		// eval --record writing the run's evals.jsonl under its lock, or
+		// scoring it under its own mark: the run is not training (it read
+		// as running), and Recording says who scores it
+		{"recorded, writing", map[string]string{lab.RecipeFile: "", lab.SummaryFile: `{"state": "finished"}`,
+			lab.LockFile: fmt.Sprintf(`{"pid": %d, "mode": "eval", "host": %q, "started": %q}`, os.Getpid(), self, time.Now().Format(time.RFC3339))}, Finished, "", 0},
+		{"recorded, scoring", map[string]string{lab.RecipeFile: "", lab.SummaryFile: `{"state": "interrupted"}`,
+			lab.RecordingPrefix + self + ".1": fmt.Sprintf(`{"pid": %d, "mode": "recording", "host": %q, "started": %q}`, os.Getpid(), self, time.Now().Format(time.RFC3339))}, Interrupted, "", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "run")
@@ -383,6 +390,9 @@ func TestReadStatus(t *testing.T) {
 			}
 			if tc.state == Running && st.Lock.PID != os.Getpid() {
 				t.Errorf("lock %+v", st.Lock)
+			}
+			if recording := strings.HasPrefix(tc.name, "recorded"); recording != (st.Recording != nil) || recording && st.Recording.PID != os.Getpid() {
+				t.Errorf("recording %+v, want one: %v", st.Recording, recording)
 			}
 		})
 	}
