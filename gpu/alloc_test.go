@@ -59,7 +59,7 @@ func (nullFused) close()                                              {}
 
 // TestStepAllocatesNothing: after the first call, the GPU engine's training
 // step (model.Trainer.Step: ZeroGrads, ForwardBackward, GradNorm, Step), its
-// LogProbs and a Scorer's LogProbs make no Go heap allocation (model's
+// LogProbs and a Scorer's LogProbs, and both's LogProbsPacked, make no Go heap allocation (model's
 // TestStepAllocatesNothing for the CPU engine), on every attention path, in
 // both precisions, with passes and recomputation.
 func TestStepAllocatesNothing(t *testing.T) {
@@ -113,8 +113,34 @@ func TestStepAllocatesNothing(t *testing.T) {
 			if n := testing.AllocsPerRun(5, func() { s.LogProbs(slp, sids, slab) }); n != 0 {
 				t.Errorf("Scorer %d×%d, attention %s: LogProbs allocates %.1f times", SB, ST, s.Attention(), n)
 			}
+			pk := testPacking(B, T)
+			e.LogProbsPacked(lp, ids, labels, pk)
+			if n := testing.AllocsPerRun(5, func() { e.LogProbsPacked(lp, ids, labels, pk) }); n != 0 {
+				t.Errorf("%s, attention %s: LogProbsPacked allocates %.1f times", e.Plan(), e.Attention(), n)
+			}
+			spk := testPacking(SB, ST)
+			s.LogProbsPacked(slp, sids, slab, spk)
+			if n := testing.AllocsPerRun(5, func() { s.LogProbsPacked(slp, sids, slab, spk) }); n != 0 {
+				t.Errorf("Scorer %d×%d, attention %s: LogProbsPacked allocates %.1f times", SB, ST, s.Attention(), n)
+			}
 		})
 	}
+}
+
+// testPacking packs B rows of T: the first a prefix of T/2 and two segments
+// after it, the others plain (model.Packing).
+func testPacking(B, T int) model.Packing {
+	p := model.Packing{Pos: make([]int32, B*T), Seg: make([]int32, B*T), Prefix: make([]int32, B)}
+	for i := range p.Pos {
+		p.Pos[i] = int32(i % T)
+	}
+	P := T / 2
+	p.Prefix[0] = int32(P)
+	for t := P; t < T; t++ {
+		seg := P + (t-P)/((T-P+1)/2)*((T-P+1)/2)
+		p.Pos[t], p.Seg[t] = int32(P+t-seg), int32(seg)
+	}
+	return p
 }
 
 // TestProfileAllocatesNothing: with profiling on (gpubench bench --profile),

@@ -187,6 +187,25 @@ func (e *Engine) attnFwd(a, lse, q, k, v dptr) {
 	}
 }
 
+// attnFwdPacked is attnFwd over packed rows (LogProbsPacked): query t of
+// pass row b also masks keys [prefix[b], seg[t]), another segment's. Only
+// the forward has a packed form (scoring has no backward): the plain
+// kernels' (fp32, other head sizes) and mma's, which the bf16 engine runs
+// whatever its attention, v2 and cuDNN included (neither has a mask of
+// this kind; mma's forward is the kernel they are checked against).
+func (e *Engine) attnFwdPacked(a, lse, q, k, v, seg, prefix dptr) {
+	var buf [maxArgs]arg // room for the plain kernels' three more: no allocation
+	args := append(buf[:0], ptr(a), ptr(lse), ptr(q), ptr(k), ptr(v), i32(e.QC), i32(e.KC), i32(e.qkvW), i32(e.QC),
+		i32(e.T), i32(e.NH), i32(e.NKV), f32arg(e.scale))
+	if e.attn.Kind == AttnPlain {
+		e.launch(e.kernel("attn_fwd_pk", e.sfx), dim3{ceil(e.T, 4), uint32(e.NH), uint32(e.MB)}, threads(128), 2*e.kt*e.HS*4,
+			append(args[:len(args)-1], i32(e.HS), f32arg(e.scale), i32(e.kt), ptr(seg), ptr(prefix))...)
+		return
+	}
+	e.launch(e.kernel("attn_fwd_mma_pk", e.hs), dim3{ceil(e.T, 64), uint32(e.NH), uint32(e.MB)}, threads(128), 0,
+		append(args, ptr(seg), ptr(prefix))...)
+}
+
 // attnBwd writes dq, dk and dv into the rows of dqkv (R, qkvW: dq | dk | dv)
 // from da (R, QC), the forward's a and lse and its inputs q, k, v; D (MB, NH,
 // T) f32 is scratch (Σ_i da·a per row).

@@ -71,6 +71,12 @@ type Engine struct {
 	eps                             float64
 	scale                           float64 // 1/√HS
 
+	// pack: the forward in progress scores packed rows (LogProbsPacked):
+	// RoPE at the uploaded positions, attention masked by segment; pass is
+	// the pass forwardPass runs, whose packing the kernels read
+	pack bool
+	pass int
+
 	step   int
 	closed bool
 	prof   *profile // nil unless EnableProfile
@@ -798,6 +804,14 @@ func (e *Engine) groupOf(s int) (perm, segStart, segTok dptr) {
 	return base, base.add(4 * int64(e.R)), base.add(4 * int64(2*e.R+1))
 }
 
+// posOf, segOf and prefixOf are pass s's part of the packing LogProbsPacked
+// uploaded: (R) RoPE positions, (R) segment starts, (MB) prefix lengths.
+func (e *Engine) posOf(s int) dptr { return e.p(e.o.ints).add(4 * int64(e.o.pack+s*e.R)) }
+func (e *Engine) segOf(s int) dptr { return e.p(e.o.ints).add(4 * int64(e.o.pack+e.B*e.T+s*e.R)) }
+func (e *Engine) prefixOf(s int) dptr {
+	return e.p(e.o.ints).add(4 * int64(e.o.pack+2*e.B*e.T+s*e.MB))
+}
+
 // ---- forward
 
 // set returns the device addresses of layer l's activation set.
@@ -848,9 +862,15 @@ func (e *Engine) layerForward(l int, recompute bool) {
 	// q|k|v = x·[Wq;Wk;Wv]ᵀ: the three weights are consecutive in the layout
 	e.mm(false, true, R, e.qkvW, C, xT, C, e.w(o.Q), C, 0, s.qkv, e.at, e.qkvW)
 	// QK-norm over the full projection widths, then RoPE
-	e.launch(e.kernel("qknorm_rope_fwd", e.sfx), dim3{uint32(R), 2, 1}, threads(256), 0,
-		ptr(s.q), ptr(s.k), ptr(s.qr), ptr(s.kr), ptr(s.qkv), i32(e.qkvW), ptr(e.param(o.QNorm)), ptr(e.param(o.KNorm)),
-		ptr(e.cos), ptr(e.sin), i32(e.T), i32(e.NH), i32(e.NKV), i32(e.HS), f32arg(e.eps))
+	var buf [maxArgs]arg // room for the packed kernel's one more: no allocation
+	args := append(buf[:0], ptr(s.q), ptr(s.k), ptr(s.qr), ptr(s.kr), ptr(s.qkv), i32(e.qkvW), ptr(e.param(o.QNorm)),
+		ptr(e.param(o.KNorm)), ptr(e.cos), ptr(e.sin), i32(e.T), i32(e.NH), i32(e.NKV), i32(e.HS), f32arg(e.eps))
+	if e.pack {
+		// each row at its own position (a segment's continue the prefix's)
+		e.launch(e.kernel("qknorm_rope_fwd_pos", e.sfx), dim3{uint32(R), 2, 1}, threads(256), 0, append(args, ptr(e.posOf(e.pass)))...)
+	} else {
+		e.launch(e.kernel("qknorm_rope_fwd", e.sfx), dim3{uint32(R), 2, 1}, threads(256), 0, args...)
+	}
 	e.attnForward(s)
 	e.mm(false, true, R, C, e.QC, s.a, e.QC, e.w(o.O), e.QC, 0, s.o, e.at, C)
 	// h = x + rms(o) (reordered norm, olmo2.md §1); h32 is needed only for the next residual add
@@ -881,12 +901,18 @@ func (e *Engine) layerForward(l int, recompute bool) {
 }
 
 // attnForward: a = causal GQA attention of the set's q, k and v; lse kept.
+// Packed rows (LogProbsPacked) mask other segments' keys too.
 func (e *Engine) attnForward(s actPtrs) {
+	if e.pack {
+		e.attnFwdPacked(s.a, s.lse, s.q, s.k, e.act(s.qkv, e.QC+e.KC), e.segOf(e.pass), e.prefixOf(e.pass))
+		return
+	}
 	e.attnFwd(s.a, s.lse, s.q, s.k, e.act(s.qkv, e.QC+e.KC))
 }
 
 // forwardPass runs the layers of pass s from the embedding to res[L].
 func (e *Engine) forwardPass(pass int) {
+	e.pass = pass
 	e.embed(pass)
 	for l := 0; l < e.L; l++ {
 		e.layerForward(l, false)
@@ -1033,6 +1059,50 @@ func (e *Engine) LogProbs(dst []float32, ids, targets []int32) {
 	defer e.dev.enter()()
 	e.begin("fwd")
 	e.upload(ids, targets, false)
+	e.logProbs(dst)
+}
+
+// LogProbsPacked is LogProbs over rows packed as p says (model.Packing): a
+// question's context once and each choice's continuation after it, each
+// continuation at the positions it has alone and attending to the context
+// and itself only (model.PackedScorer, as the CPU engines; lab/olmes packs
+// the choices of a question when the backend has it). The forward runs the
+// packed kernels, forward only: qknorm_rope_fwd_pos (RoPE at p.Pos) and
+// attn_fwd_mma_pk (bf16 at head sizes 64 and 128, whatever the engine's
+// attention: v2 and cuDNN have no packed form, mma's is the kernel they are
+// checked against) or attn_fwd_pk (the plain kernels of the fp32 engine and
+// other head sizes). It panics on a packing that does not fit the
+// micro-batch, like the CPU engine.
+func (e *Engine) LogProbsPacked(dst []float32, ids, targets []int32, p model.Packing) {
+	BT := e.B * e.T
+	if len(p.Pos) != BT || len(p.Seg) != BT || len(p.Prefix) != e.B {
+		panic(fmt.Sprintf("gpu: packing of %d positions, %d segment starts and %d prefixes for a %d×%d batch", len(p.Pos), len(p.Seg), len(p.Prefix), e.B, e.T))
+	}
+	for r := range BT {
+		t := r % e.T
+		// key 0 must stay visible to every query (the kernels' online softmax starts from it): a row with
+		// segments has a prefix
+		if pos, seg, pre := int(p.Pos[r]), int(p.Seg[r]), int(p.Prefix[r/e.T]); pos < 0 || pos > t || seg > t || seg < 0 || pre < 0 || pre > e.T || seg > pre && pre == 0 {
+			panic(fmt.Sprintf("gpu: packing at position %d of row %d: position %d, segment from %d, prefix %d", t, r/e.T, pos, seg, pre))
+		}
+	}
+	defer e.dev.enter()()
+	e.begin("fwd")
+	e.upload(ids, targets, false)
+	pk := e.ints[e.o.pack : e.o.pack+2*BT+e.B]
+	copy(pk, p.Pos)
+	copy(pk[BT:], p.Seg)
+	copy(pk[2*BT:], p.Prefix)
+	e.must("upload packing", e.dev.htod(e.posOf(0), unsafe.Pointer(&pk[0]), int64(4*len(pk))))
+	e.pack = true
+	defer e.unpack()
+	e.logProbs(dst)
+}
+
+func (e *Engine) unpack() { e.pack = false }
+
+// logProbs is LogProbs after the upload.
+func (e *Engine) logProbs(dst []float32) {
 	e.zero("zero losses", e.p(e.o.lossAcc), 16)
 	for pass := range e.nseg {
 		e.forwardPass(pass)
@@ -1059,4 +1129,7 @@ func (e *Engine) Logits(dst []float32, ids []int32) {
 	}
 }
 
-var _ model.Backend = (*Engine)(nil)
+var (
+	_ model.Backend      = (*Engine)(nil)
+	_ model.PackedScorer = (*Engine)(nil)
+)

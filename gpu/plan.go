@@ -124,7 +124,7 @@ type planOffsets struct {
 	// engine scores (the tied embedding in both).
 	f32w, bfw               []wrun
 	cos, sin                int64
-	ints                    int64 // ids | labels | per pass: perm, segStart, segTok
+	ints                    int64 // ids | labels | per pass: perm, segStart, segTok | pos | seg | prefix
 	lossAcc, normPart       int64
 	normOut                 int64
 	res                     []int64 // L+1 residual checkpoints (R,C) f32
@@ -137,6 +137,7 @@ type planOffsets struct {
 	attnWS, attnWSBytes     int64 // cuDNN attention's workspace (-1, 0: none)
 	normParts, dwParts      int
 	intsLen                 int
+	pack                    int // where pos | seg | prefix start in ints (int32s)
 }
 
 // Total is the device memory the plan needs: the arena plus the allowance.
@@ -287,6 +288,11 @@ func layoutPlan(kind planKind, cfg model.Config, B, T, mb, keep, chunk int, fp32
 	if train {
 		o.intsLen += int(passes * (3*R + 1)) // per pass the embedding gradient's grouping
 	}
+	// LogProbsPacked's model.Packing: positions (B·T), segment starts (B·T),
+	// prefixes (B); any engine scores packed rows, a training one too (the
+	// lab evaluates on it between steps)
+	o.pack = o.intsLen
+	o.intsLen += int(2*int64(B)*int64(T) + int64(B))
 	o.ints = pl.add("tokens", int64(o.intsLen)*4)
 	o.lossAcc = pl.add("scalars.loss", 16)
 	o.normPart, o.normOut = -1, -1

@@ -21,9 +21,14 @@
 // attn_fwd: o[t] = Σ_{s≤t} softmax_s(q_t·k_s·scale) v_s with the online
 // softmax; lse[t] = max + log Σ exp. grid (ceil(T/4), NH, B), block 128,
 // dynamic shared memory 2·KT·HS floats (a tile of KT keys and values).
-template <typename A>
+//
+// With PK (packed scoring rows, model.Packing; forward only) query t of row b
+// skips keys [prefix[b], seg[b·T+t]), another segment's: it sees the row's
+// prefix and its own segment up to itself. seg and prefix are read only when
+// PK, so the training instantiation compiles to the kernel it was before.
+template <typename A, bool PK>
 __device__ void attn_fwd(A* o, float* lse, const A* q, const A* k, const A* v, int ldq, int ldk, int ldv, int ldo,
-                         int T, int NH, int NKV, int HS, float scale, int KT) {
+                         int T, int NH, int NKV, int HS, float scale, int KT, const int* seg, const int* prefix) {
   DYN_SMEM(att_smem);
   float* Ks = (float*)att_smem;
   float* Vs = Ks + KT * HS;
@@ -38,6 +43,11 @@ __device__ void attn_fwd(A* o, float* lse, const A* q, const A* k, const A* v, i
     acc[j] = 0.f;
   }
   float m = NEG_INF, l = 0.f;
+  int pre = 0, sg = 0;  // PK: the warp's row masks keys [pre, sg)
+  if (PK && t < T) {
+    pre = prefix[b];
+    sg = seg[(size_t)b * T + t];
+  }
   int tlast = min(T - 1, (int)blockIdx.x * ATT_ROWS + ATT_ROWS - 1);
   for (int s0 = 0; s0 <= tlast; s0 += KT) {
     __syncthreads();
@@ -51,6 +61,10 @@ __device__ void attn_fwd(A* o, float* lse, const A* q, const A* k, const A* v, i
     if (t < T) {
       int send = min(s0 + KT - 1, t);
       for (int s = s0; s <= send; s++) {
+        if (PK && s >= pre && s < sg) {  // another segment's keys (the warp's row: uniform); key 0 is never one
+          s = sg - 1;
+          continue;
+        }
         const float* kr = Ks + (s - s0) * HS;
         const float* vr = Vs + (s - s0) * HS;
         float dot = 0.f;
@@ -266,7 +280,13 @@ __device__ void attn_bwd_dkv(A* dk, A* dv, int lddk, int lddv, const A* q, const
   extern "C" __global__ void __launch_bounds__(128)                                                                \
       attn_fwd_##S(A* o, float* lse, const A* q, const A* k, const A* v, int ldq, int ldk, int ldv, int ldo, int T, \
                    int NH, int NKV, int HS, float scale, int KT) {                                                  \
-    attn_fwd<A>(o, lse, q, k, v, ldq, ldk, ldv, ldo, T, NH, NKV, HS, scale, KT);                                   \
+    attn_fwd<A, false>(o, lse, q, k, v, ldq, ldk, ldv, ldo, T, NH, NKV, HS, scale, KT, nullptr, nullptr);         \
+  }                                                                                                                \
+  /* packed scoring rows (model.Packing): seg (R) each row's segment start, prefix (B) */                         \
+  extern "C" __global__ void __launch_bounds__(128)                                                                \
+      attn_fwd_pk_##S(A* o, float* lse, const A* q, const A* k, const A* v, int ldq, int ldk, int ldv, int ldo,     \
+                      int T, int NH, int NKV, int HS, float scale, int KT, const int* seg, const int* prefix) {    \
+    attn_fwd<A, true>(o, lse, q, k, v, ldq, ldk, ldv, ldo, T, NH, NKV, HS, scale, KT, seg, prefix);               \
   }                                                                                                                \
   extern "C" __global__ void __launch_bounds__(128)                                                                \
       attn_bwd_pre_##S(float* D, const A* o, const A* dout, int ldo, int lddo, int B, int T, int NH, int HS) {     \

@@ -90,9 +90,16 @@ __device__ __forceinline__ void cfrag_to_a(unsigned a[4], const float c0[4], con
 
 // attn_fwd_mma: 4 warps × 16 query rows per block, key tiles of 64.
 // grid (ceil(T/64), NH, B), block 128, static shared memory 2·64·(HS+8) bf16.
-template <int HS>
+//
+// With PK (packed scoring rows, model.Packing; forward only, no backward
+// exists) query t of row b also masks keys [prefix[b], seg[b·T+t]): it sees
+// the row's shared prefix and its own segment up to itself. seg and prefix
+// are read only when PK, so the training instantiation (PK false) compiles
+// to the kernel it was before packing existed.
+template <int HS, bool PK>
 __device__ void attn_fwd_mma(bf16* o, float* lse, const bf16* q, const bf16* k, const bf16* v, int ldq, int ldk,
-                             int ldv, int ldo, int T, int NH, int NKV, float scale) {
+                             int ldv, int ldo, int T, int NH, int NKV, float scale, const int* seg,
+                             const int* prefix) {
   constexpr int BR = 64, BC = 64, LDS = HS + MMA_PAD, NT = HS / 8;
   __shared__ __align__(16) bf16 Ks[BC * LDS];
   __shared__ __align__(16) bf16 Vs[BC * LDS];
@@ -107,6 +114,16 @@ __device__ void attn_fwd_mma(bf16* o, float* lse, const bf16* q, const bf16* k, 
 #pragma unroll
   for (int i = 0; i < NT; i++) oacc[i][0] = oacc[i][1] = oacc[i][2] = oacc[i][3] = 0.f;
   float mrow[2] = {NEG_INF, NEG_INF}, lrow[2] = {0.f, 0.f};
+  // PK: the masked keys [pre, sg[r]) of the lane's two rows (empty for rows ≥ T)
+  int pre = 0, sg[2] = {0, 0};
+  if (PK) {
+    pre = prefix[b];
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+      int row = q0 + g + 8 * r;
+      sg[r] = row < T ? seg[(size_t)b * T + row] : 0;
+    }
+  }
   int kend = min(T, (qt + 1) * BR);
   for (int kt0 = 0; kt0 < kend; kt0 += BC) {
     __syncthreads();
@@ -138,6 +155,7 @@ __device__ void attn_fwd_mma(bf16* o, float* lse, const bf16* q, const bf16* k, 
           int col = kt0 + nt * 8 + 2 * c + e;
           float x = s[nt][2 * r + e] * scale;
           if (col > row || col >= T) x = NEG_INF;
+          if (PK && col >= pre && col < sg[r]) x = NEG_INF;  // another segment's key
           s[nt][2 * r + e] = x;
           mx = fmaxf(mx, x);
         }
@@ -145,7 +163,7 @@ __device__ void attn_fwd_mma(bf16* o, float* lse, const bf16* q, const bf16* k, 
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
       float mn = fmaxf(mrow[r], mx);
-      float mbase = mn == NEG_INF ? 0.f : mn;  // a row with no key yet (rows ≥ T only)
+      float mbase = mn == NEG_INF ? 0.f : mn;  // a row with no key yet (rows ≥ T only; key 0 is never masked)
       float corr = expf(mrow[r] - mbase);
       mrow[r] = mn;
       lrow[r] *= corr;
@@ -391,7 +409,14 @@ __device__ void attn_bwd_dq_mma(bf16* dq, int lddq, const bf16* q, const bf16* k
   extern "C" __global__ void __launch_bounds__(128)                                                                \
       attn_fwd_mma##HS(bf16* o, float* lse, const bf16* q, const bf16* k, const bf16* v, int ldq, int ldk, int ldv, \
                        int ldo, int T, int NH, int NKV, float scale) {                                             \
-    attn_fwd_mma<HS>(o, lse, q, k, v, ldq, ldk, ldv, ldo, T, NH, NKV, scale);                                      \
+    attn_fwd_mma<HS, false>(o, lse, q, k, v, ldq, ldk, ldv, ldo, T, NH, NKV, scale, nullptr, nullptr);           \
+  }                                                                                                                \
+  /* packed scoring rows (model.Packing): seg (R) each row's segment start, prefix (B) */                         \
+  extern "C" __global__ void __launch_bounds__(128)                                                                \
+      attn_fwd_mma_pk##HS(bf16* o, float* lse, const bf16* q, const bf16* k, const bf16* v, int ldq, int ldk,      \
+                          int ldv, int ldo, int T, int NH, int NKV, float scale, const int* seg,                   \
+                          const int* prefix) {                                                                     \
+    attn_fwd_mma<HS, true>(o, lse, q, k, v, ldq, ldk, ldv, ldo, T, NH, NKV, scale, seg, prefix);                   \
   }                                                                                                                \
   extern "C" __global__ void __launch_bounds__(128) attn_bwd_dkv_mma##HS(                                          \
       bf16* dk, bf16* dv, int lddk, int lddv, const bf16* q, const bf16* k, const bf16* v, const bf16* dout,       \

@@ -65,6 +65,9 @@ var Entries = []string{
 	"attn_fwd_mma128", "attn_bwd_dkv_mma128", "attn_bwd_dq_mma128",
 	"attn_fwd_v2_64", "attn_bwd_dkv_v2_64", "attn_bwd_dq_v2_64",
 	"attn_fwd_v2_128", "attn_bwd_dkv_v2_128", "attn_bwd_dq_v2_128",
+	// forward only, for packed scoring rows (model.Packing)
+	"qknorm_rope_fwd_pos_f32", "qknorm_rope_fwd_pos_bf16", "attn_fwd_pk_f32", "attn_fwd_pk_bf16",
+	"attn_fwd_mma_pk64", "attn_fwd_mma_pk128",
 }
 
 var (

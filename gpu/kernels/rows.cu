@@ -195,10 +195,13 @@ extern "C" __global__ void __launch_bounds__(256) rms_dw_reduce(float* dw, const
 // fused qkv row), 1 handles k (width NKV·HS at column NH·HS):
 // out = rope(w ⊙ raw·rstd), rstd kept. cos/sin are (T, HS/2) tables computed in
 // float64 on the host, as the CPU engine does. grid (R, 2), block 256.
-template <int K, typename A>
+// With PK (packed scoring rows, model.Packing) row r's RoPE position is
+// pos[r], not r mod T; pos is read only when PK, so the training
+// instantiation compiles to the kernel it was before.
+template <int K, typename A, bool PK>
 __device__ void qknorm_rope_fwd_k(A* q, A* k, float* qr, float* kr, const A* qkv, int ldqkv, const float* wq,
                                   const float* wk, const float* cosT, const float* sinT, int T, int NH, int NKV,
-                                  int HS, float eps) {
+                                  int HS, float eps, const int* pos) {
   __shared__ float red[32];
   size_t r = blockIdx.x;
   bool isk = blockIdx.y == 1;
@@ -217,7 +220,7 @@ __device__ void qknorm_rope_fwd_k(A* q, A* k, float* qr, float* kr, const A* qkv
   float s = 1.f / sqrtf(ss / (float)n + eps);
   if (threadIdx.x == 0) (isk ? kr : qr)[r] = s;
   int half = HS / 2;
-  int t = (int)(r % T);
+  int t = PK ? pos[r] : (int)(r % T);
   // K consecutive pairs share a head (half is a multiple of K)
   for (int j = threadIdx.x * K; j < n / 2; j += blockDim.x * K) {
     int h = j / half, i = j % half;
@@ -239,16 +242,16 @@ __device__ void qknorm_rope_fwd_k(A* q, A* k, float* qr, float* kr, const A* qkv
     stv(out, c1, b);
   }
 }
-template <typename A>
+template <typename A, bool PK>
 __device__ void qknorm_rope_fwd(A* q, A* k, float* qr, float* kr, const A* qkv, int ldqkv, const float* wq,
                                 const float* wk, const float* cosT, const float* sinT, int T, int NH, int NKV,
-                                int HS, float eps) {
+                                int HS, float eps, const int* pos) {
   // the k slice starts NH·HS columns in: a multiple of 8 when HS/2 is
   if ((HS / 2) % 8 == 0 && HS % 2 == 0 && ldqkv % 8 == 0 && al16(q) && al16(k) && al16(qkv) && al16(wq) &&
       al16(wk) && al16(cosT) && al16(sinT))
-    qknorm_rope_fwd_k<8>(q, k, qr, kr, qkv, ldqkv, wq, wk, cosT, sinT, T, NH, NKV, HS, eps);
+    qknorm_rope_fwd_k<8, A, PK>(q, k, qr, kr, qkv, ldqkv, wq, wk, cosT, sinT, T, NH, NKV, HS, eps, pos);
   else
-    qknorm_rope_fwd_k<1>(q, k, qr, kr, qkv, ldqkv, wq, wk, cosT, sinT, T, NH, NKV, HS, eps);
+    qknorm_rope_fwd_k<1, A, PK>(q, k, qr, kr, qkv, ldqkv, wq, wk, cosT, sinT, T, NH, NKV, HS, eps, pos);
 }
 
 // rope_bwd applies the inverse rotation in place to the q and k gradient
@@ -399,7 +402,13 @@ extern "C" __global__ void __launch_bounds__(256) cast_bf16(bf16* dst, const flo
   extern "C" __global__ void __launch_bounds__(256) qknorm_rope_fwd_##S(                                         \
       A* q, A* k, float* qr, float* kr, const A* qkv, int ldqkv, const float* wq, const float* wk,               \
       const float* cosT, const float* sinT, int T, int NH, int NKV, int HS, float eps) {                         \
-    qknorm_rope_fwd<A>(q, k, qr, kr, qkv, ldqkv, wq, wk, cosT, sinT, T, NH, NKV, HS, eps);                        \
+    qknorm_rope_fwd<A, false>(q, k, qr, kr, qkv, ldqkv, wq, wk, cosT, sinT, T, NH, NKV, HS, eps, nullptr);        \
+  }                                                                                                               \
+  /* packed scoring rows (model.Packing): pos (R) each row's RoPE position */                                   \
+  extern "C" __global__ void __launch_bounds__(256) qknorm_rope_fwd_pos_##S(                                     \
+      A* q, A* k, float* qr, float* kr, const A* qkv, int ldqkv, const float* wq, const float* wk,               \
+      const float* cosT, const float* sinT, int T, int NH, int NKV, int HS, float eps, const int* pos) {         \
+    qknorm_rope_fwd<A, true>(q, k, qr, kr, qkv, ldqkv, wq, wk, cosT, sinT, T, NH, NKV, HS, eps, pos);             \
   }                                                                                                               \
   extern "C" __global__ void __launch_bounds__(256)                                                               \
       rope_bwd_##S(A* dqkv, int ldqkv, const float* cosT, const float* sinT, int T, int NH, int NKV, int HS) {   \

@@ -193,6 +193,8 @@ static std::map<std::string, Entry> table = {
     E(attn_fwd_mma128) E(attn_bwd_dkv_mma128) E(attn_bwd_dq_mma128)
     E(attn_fwd_v2_64) E(attn_bwd_dkv_v2_64) E(attn_bwd_dq_v2_64)
     E(attn_fwd_v2_128) E(attn_bwd_dkv_v2_128) E(attn_bwd_dq_v2_128)
+    E(qknorm_rope_fwd_pos_f32) E(qknorm_rope_fwd_pos_bf16) E(attn_fwd_pk_f32) E(attn_fwd_pk_bf16)
+    E(attn_fwd_mma_pk64) E(attn_fwd_mma_pk128)
 };
 
 static unsigned long long emu_vec_accesses = 0;

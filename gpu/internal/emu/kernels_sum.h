@@ -2,11 +2,11 @@
 // The sha256 of each kernel source this emulator is compiled from.
 static const char emu_kernel_sums[] =
     "150dfd3c5ac718bf5432578f37353f65596c6edae0318cef1510f2a4d253688a  all.cu\n"
-    "aca278b69c63888eace0c325afe5b514f388f801f6f8e0a5402a32f223200380  attention.cu\n"
-    "b7f701f60e4717c36e1b132bd15d41694dfb10077172a0aa8d522c7e74d9367f  attention_mma.cu\n"
+    "25994ea04c9e6da2026a3ee782acf5ebb0f3fd5936b331bcdb216b3cef85374a  attention.cu\n"
+    "56e4d1f09524ef1f68ebae5b57bd76fae29d363d32c70f963d1b45c299f47fe9  attention_mma.cu\n"
     "d15e9d91cf40f87d6d9e96470f9ba32fb3607a7329fec8ae139ab4c5bdf1c657  attention_v2.cu\n"
     "862e241ae46b43c27181f34ac05bdb1276d54d96527347741378de1d2f2e81a2  loss.cu\n"
     "283a8b549098958cae32ad0c6173dc6f73d7ff1eafe543c5e60a509bebefbe29  optim.cu\n"
-    "9e2c11828371e9e5ae11e8796c210498756dbb43d6660e54e83859fbe01fe895  rows.cu\n"
+    "eecd786e93b5bc8e49f8550835ff12ec0aab9f5c556ae7a184247aafae875533  rows.cu\n"
     "525c114cbbd0036a8ef171fb545d9974c50af60a44f786887809f16f01a921ac  common.cuh\n"
     "";
