@@ -484,7 +484,7 @@ type Packing struct {
 }
 
 // PackedScorer is a backend that scores packed rows (Packing): the CPU
-// engines. A segment's log-probs are those of the prefix and segment alone
+// engines and the GPU engines and their Scorers (gpu.Engine). A segment's log-probs are those of the prefix and segment alone
 // in a row, within float rounding (the masked keys change the softmax's
 // order of summation, TestLogProbsPacked).
 type PackedScorer interface {

@@ -18,7 +18,7 @@
 // Scoring. Evaluate scores every request's continuation by its summed log-probability on any model.Backend:
 // trailing whitespace of the context moves onto the continuation and the input is left-truncated to the model's
 // context (lm-evaluation-harness's rules, olmes.md §1), one request per row of the backend's (B,T) micro-batch so
-// one forward scores B requests (on the CPU engines a context's requests share one row, the context once), identical requests scored once and each context tokenized once
+// one forward scores B requests (on the CPU and GPU engines a context's requests share one row, the context once), identical requests scored once and each context tokenized once
 // (EvalOptions.Reshape fits micro-batches to the requests' lengths, longest first). Metrics follow
 // oe-eval's MCAccuracy (olmes.md §2): acc_raw, acc_per_token, acc_per_char, acc_per_byte, acc_uncond and the gold
 // answer's bits per byte, ties to the first choice, MMLU macro-averaged over subjects. Results print as a table

@@ -19,7 +19,7 @@ import (
 // (ctx + cont)[:-1], left-truncated to the context length, and the continuation's log-probabilities are summed.
 //
 // Batching: each request takes one row of the backend's (B,T) micro-batch, right-padded, targets IgnoreIndex
-// outside the continuation, so one forward scores B requests; on the CPU engines the requests of one context share
+// outside the continuation, so one forward scores B requests; on the CPU and GPU engines the requests of one context share
 // a row, the context once and each continuation after it, masked from the others (model.Packing, units).
 // Identical requests are scored once and each distinct context is tokenized once.
 
@@ -175,7 +175,7 @@ func units(reqs []encodedReq, maxLen int, pack bool) []unit {
 // none gets one fitted copy at most (model.ScoringLike), as before. Rows are scored independently, so the order
 // and the shapes change no score beyond the engines' float rounding (TestScoreFittedShapes).
 //
-// With pack, on an engine that scores packed rows (model.PackedScorer: the CPU engines), the choices of a question
+// With pack, on an engine that scores packed rows (model.PackedScorer: the CPU and GPU engines), the choices of a question
 // share one row: its context once, then each continuation after it, attending to the context and itself only, at
 // the positions it has alone (units). The context's layers ran once per choice. The log-probs are the plain rows'
 // within float32 rounding (TestScorePacked); the rows are the same whatever the shapes, so an evaluation on fitted
