@@ -29,6 +29,8 @@
 #      (gpubench attn: outputs compared, a bit-for-bit repeat, ms); auto
 #      considers it too, and where v2 failed but cudnn passed the benchmarks
 #      use cudnn.
+#      Then packed scoring (gpubench packed: a question's choices in one
+#      row, as olmolab eval scores them) against plain rows, bf16 and fp32.
 #   B. olmo2_1B_v2 at 8×4096 (tokens/s, MFU), then PyTorch's OLMo 2 on the
 #      same GPU (scripts/torch_gpu_bench.py --compile, olmo2_1B_v2 and
 #      olmo2_190M), then olmo2_190M at 8×4096 and five steps of olmo2_7B at
@@ -107,7 +109,7 @@ part() {
     status="FAIL($rc)"
   fi
   local line
-  line=$(grep -E '^(preset=|parity |.*tensors compared|.*outside tolerance|worst )' "$log" | tail -n 1)
+  line=$(grep -E '^(preset=|parity |packed (PASS|FAIL) |.*tensors compared|.*outside tolerance|worst )' "$log" | tail -n 1)
   [ -z "$line" ] && line=$(tail -n 1 "$log")
   say "$(printf '%-28s %-8s %4ss  %s' "$name" "$status" "$took" "${line:0:200}")"
   savelogs
@@ -212,6 +214,16 @@ elif ok attn-cudnn-olmo2_1B_v2; then
 else
   say "v2 parity failed or did not run: the benchmarks use the default (mma) kernels"
 fi
+
+# Packed scoring (Engine.LogProbsPacked: olmolab eval scores a question's
+# choices in one row, the context once; its kernels never ran on a GPU
+# before this check): gpubench packed scores the same requests packed and
+# plain, PASS/FAIL on the largest |Δ log p| and the time of both. About
+# 15 s (olmo2_1B_v2's weights, forwards of 32×1056 packed and 128×1032
+# plain rows, four of each), then the fp32 engine's packed kernel on cpu_s
+# (seconds). A failure is recorded; the parts after run as ever.
+part packed-scoring-bf16 60 "$BIN/gpubench" packed --backend cuda --preset olmo2_1B_v2
+part packed-scoring-fp32 40 "$BIN/gpubench" packed --backend cuda-fp32 --preset cpu_s --questions 8 --context 200 --cont 6
 
 # B. throughput against PyTorch in the same call, then 190M and 7B
 part "bench-olmo2_1B_v2-$ATTN" 180 env OLMOLAB_GPU_ATTN=$ATTN "${AUTOENV[@]}" "$BIN/gpubench" bench --backend cuda --preset olmo2_1B_v2 --batch 8 --seq 4096 --steps 10 --warmup 2

@@ -109,7 +109,8 @@ func line(summary, name string) string {
 // binaries stamped from this tree are said to be.
 func TestDryRun(t *testing.T) {
 	r := dryRun(t, false)
-	for _, name := range []string{"parity-v2-hs64", "parity-v2-hs128-gqa", "attn-cudnn-olmo2_1B_v2", "bench-olmo2_1B_v2-auto",
+	for _, name := range []string{"parity-v2-hs64", "parity-v2-hs128-gqa", "attn-cudnn-olmo2_1B_v2", "packed-scoring-bf16",
+		"packed-scoring-fp32", "bench-olmo2_1B_v2-auto",
 		"torch-bench", "bench-olmo2_190M-auto", "bench-olmo2_7B-auto", "verify-fp32-olmo2-tiny", "parity-fp32-cpu_s",
 		"bench-olmo2_1B_v2-mma", "attn-olmo2_1B_v2", "profile-olmo2_1B_v2-auto", "memcheck-v2-hs64", "racecheck-v2-hs128",
 		"parity-mma-hs128-gqa", "train-cuda-cpu_s", "memcheck-hs64"} {
@@ -179,6 +180,20 @@ func TestDryRunCuDNNFails(t *testing.T) {
 	}
 	if !strings.Contains(r.summary, "auto runs without it (OLMOLAB_CUDNN=none)") {
 		t.Errorf("summary:\n%s", r.summary)
+	}
+}
+
+// TestDryRunPackedFails: a packed-scoring check that fails is recorded as
+// such, with its verdict line, and the parts after it run.
+func TestDryRunPackedFails(t *testing.T) {
+	r := dryRun(t, false, "STUB_PACKED_FAIL=1")
+	if l := line(r.summary, "packed-scoring-bf16"); !strings.Contains(l, "FAIL(1)") || !strings.Contains(l, "packed FAIL olmo2_1B_v2 on cuda") {
+		t.Errorf("packed-scoring-bf16: %q\n%s", l, r.summary)
+	}
+	for _, name := range []string{"bench-olmo2_1B_v2-auto", "verify-fp32-olmo2-tiny", "train-cuda-cpu_s"} {
+		if l := line(r.summary, name); !strings.Contains(l, " ok ") {
+			t.Errorf("%s after the packed check failed: %q\n%s", name, l, r.summary)
+		}
 	}
 }
 

@@ -1,7 +1,9 @@
 // Command gpubench checks and measures olmolab's CUDA engine on a GPU: golden
 // verification at a chosen tolerance, loss parity with the CPU engine over a
 // short run, training throughput and MFU, the attention kernels alone (time
-// and agreement of each variant), and the memory plan of a model.
+// and agreement of each variant), packed scoring against plain rows (the
+// log-probs olmolab eval gets from a question's choices in one row, and the
+// time of both), and the memory plan of a model.
 // Build it with -tags cuda (scripts/gpu-build.sh builds it next to olmolab);
 // without the tag only `plan` works, and `parity` against the CPU backends
 // ("cpu-f64"; the emulator backends with -tags emu).
@@ -10,6 +12,7 @@
 //	gpubench parity   --backend cuda [--preset cpu_s --steps 50 --batch 8 --seq 64] [--tol X | --calibrate 3]
 //	gpubench bench    --backend cuda --preset olmo2_1B_v2 [--batch 8 --seq 4096 --steps 10 --warmup 2 --profile]
 //	gpubench attn     [--preset olmo2_1B_v2 --batch 8 --seq 4096 --variants mma,v2:8/4/4,v2:4/8/8,cudnn --iters 10]
+//	gpubench packed   --backend cuda [--preset olmo2_1B_v2 --questions 32 --choices 4 --context 1024 --cont 8 --tol X]
 //	gpubench plan     --preset olmo2_7B [--batch 8 --seq 4096 --budget-gib 140 --fp32 --scoring]   (reads OLMOLAB_GPU_* as the engine does)
 //	gpubench info     (opens the GPU and cuBLAS; exit status 1 if that fails)
 //
@@ -41,7 +44,7 @@ const peak = 989e12
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: gpubench verify|parity|bench|attn|plan|info [flags]")
+		fmt.Fprintln(os.Stderr, "usage: gpubench verify|parity|bench|attn|packed|plan|info [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -54,6 +57,8 @@ func main() {
 		err = runBench(os.Args[2:])
 	case "attn":
 		err = runAttn(os.Args[2:])
+	case "packed":
+		err = runPacked(os.Args[2:])
 	case "plan":
 		err = runPlan(os.Args[2:])
 	case "info":

@@ -162,3 +162,22 @@ func TestPlanIsTheEngines(t *testing.T) {
 		t.Errorf("OLMOLAB_GPU_KEEP=some: exit %d, %s", code, errs)
 	}
 }
+
+// TestPacked: gpubench packed scores questions packed (a question a row)
+// and plain (a request a row) and passes when the continuations' log-probs
+// agree, with one RESULT line; here on the CPU engine, which packs too (the
+// emulated GPU engines: TestPackedEmulated). Below the difference it
+// measured, the tolerance fails it, exit status 1.
+func TestPacked(t *testing.T) {
+	args := []string{"packed", "--backend", "cpu", "--preset", "cpu_xs", "--questions", "3", "--choices", "4", "--context", "70", "--cont", "5", "--reps", "1"}
+	code, out, errs := gpubench(t, args...)
+	if code != 0 || !strings.Contains(out, "packed PASS cpu_xs on cpu: 3 questions × 4 choices, context 70, continuation 5: max |Δ log p|") ||
+		!strings.Contains(out, `RESULT {`) || !strings.Contains(out, `"check":"packed"`) || !strings.Contains(out, `"pass":true`) {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	t.Log(out)
+	code, out, errs = gpubench(t, append(args, "--tol", "1e-30")...)
+	if code != 1 || !strings.Contains(out, "packed FAIL") || !strings.Contains(errs, "packed log-probs differ from the plain rows'") {
+		t.Errorf("at a tolerance below the rounding: exit %d\n%s%s", code, out, errs)
+	}
+}
