@@ -118,6 +118,9 @@ func TestDryRun(t *testing.T) {
 			t.Errorf("part %s: %q\n%s", name, l, r.summary)
 		}
 	}
+	if l := line(r.summary, "packed-scoring-fp32"); !strings.Contains(l, "packed PASS cpu_s on cuda-fp32") {
+		t.Errorf("packed-scoring-fp32's line does not give its verdict: %q", l)
+	}
 	for _, want := range []string{"binaries: built from this tree's sources (1 files stamped)", "attention auto chose mma (stub)",
 		"eval: skipped, no checkpoint", "no .device/ref/cpu_s_train.txt"} {
 		if !strings.Contains(r.summary, want) {

@@ -45,7 +45,7 @@ gpubench)
       echo "packed FAIL olmo2_1B_v2 on cuda, attention mma: max |Δ log p| 3.2 (stub)"
       exit 1
     fi
-    echo "packed PASS $4 on $3: max |Δ log p| 0.01 (stub)" ;;
+    echo "packed PASS $5 on $3: max |Δ log p| 0.01 (stub)" ;;
   bench)
     [ "${OLMOLAB_GPU_ATTN:-}" = auto ] && echo "olmo2_1B_v2: attention auto chose mma (stub)"
     echo "preset=$4 backend=cuda attn=${OLMOLAB_GPU_ATTN:-mma} tokens_per_s=1" ;;
