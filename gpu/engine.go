@@ -1099,6 +1099,8 @@ func (e *Engine) LogProbsPacked(dst []float32, ids, targets []int32, p model.Pac
 	e.logProbs(dst)
 }
 
+// unpack ends a packed forward, also one a device error panics out of: the
+// engine's next plain forward must not read the packing.
 func (e *Engine) unpack() { e.pack = false }
 
 // logProbs is LogProbs after the upload.
