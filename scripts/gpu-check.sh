@@ -29,8 +29,6 @@
 #      (gpubench attn: outputs compared, a bit-for-bit repeat, ms); auto
 #      considers it too, and where v2 failed but cudnn passed the benchmarks
 #      use cudnn.
-#      Then packed scoring (gpubench packed: a question's choices in one
-#      row, as olmolab eval scores them) against plain rows, bf16 and fp32.
 #   B. olmo2_1B_v2 at 8×4096 (tokens/s, MFU), then PyTorch's OLMo 2 on the
 #      same GPU (scripts/torch_gpu_bench.py --compile, olmo2_1B_v2 and
 #      olmo2_190M), then olmo2_190M at 8×4096 and five steps of olmo2_7B at
@@ -39,6 +37,8 @@
 #      gpubench verify --backend cuda (bf16 tolerances) on both golden sets;
 #      loss parity with the CPU engine over 50 steps of cpu_s (fp32 judged
 #      against the float64 engine, bf16)
+#   then packed scoring (gpubench packed: a question's choices in one row,
+#      as olmolab eval scores them) against plain rows, bf16 and fp32
 #   D. for the next round of speed work: olmo2_1B_v2 with the default (mma)
 #      kernels, the attention kernels alone (gpubench attn: mma against the v2
 #      layouts, ms and TFLOP/s per kernel, outputs compared, a bit-for-bit
@@ -215,16 +215,6 @@ else
   say "v2 parity failed or did not run: the benchmarks use the default (mma) kernels"
 fi
 
-# Packed scoring (Engine.LogProbsPacked: olmolab eval scores a question's
-# choices in one row, the context once; its kernels never ran on a GPU
-# before this check): gpubench packed scores the same requests packed and
-# plain, PASS/FAIL on the largest |Δ log p| and the time of both. About
-# 15 s (olmo2_1B_v2's weights, forwards of 32×1056 packed and 128×1032
-# plain rows, four of each), then the fp32 engine's packed kernel on cpu_s
-# (seconds). A failure is recorded; the parts after run as ever.
-part packed-scoring-bf16 60 "$BIN/gpubench" packed --backend cuda --preset olmo2_1B_v2
-part packed-scoring-fp32 40 "$BIN/gpubench" packed --backend cuda-fp32 --preset cpu_s --questions 8 --context 200 --cont 6
-
 # B. throughput against PyTorch in the same call, then 190M and 7B
 part "bench-olmo2_1B_v2-$ATTN" 180 env OLMOLAB_GPU_ATTN=$ATTN "${AUTOENV[@]}" "$BIN/gpubench" bench --backend cuda --preset olmo2_1B_v2 --batch 8 --seq 4096 --steps 10 --warmup 2
 if [ "$ATTN" != mma ]; then
@@ -256,6 +246,17 @@ done
 # 5.2e-3).
 part parity-fp32-cpu_s 180 "$BIN/gpubench" parity --backend cuda-fp32 --preset cpu_s --steps 50 --batch 8 --seq 64 --calibrate 3
 part parity-bf16-cpu_s 120 "$BIN/gpubench" parity --backend cuda --preset cpu_s --steps 50 --batch 8 --seq 64
+
+# Packed scoring (Engine.LogProbsPacked: olmolab eval scores a question's
+# choices in one row, the context once; its kernels never ran on a GPU
+# before this check): gpubench packed scores the same requests packed and
+# plain, PASS/FAIL on the largest |Δ log p| and the time of both. About
+# 15 s (olmo2_1B_v2's weights, forwards of 32×1056 packed and 128×1032
+# plain rows, four of each), then the fp32 engine's packed kernel on cpu_s
+# (seconds). A failure is recorded; the parts after run as ever. After B and C:
+# issue 8 asks for those in one call; this one it does not.
+part packed-scoring-bf16 60 "$BIN/gpubench" packed --backend cuda --preset olmo2_1B_v2
+part packed-scoring-fp32 40 "$BIN/gpubench" packed --backend cuda-fp32 --preset cpu_s --questions 8 --context 200 --cont 6
 
 # D. where the time goes, for the next round of speed work
 grep -qE '^bench-olmo2_1B_v2-mma ' "$SUMMARY" || part bench-olmo2_1B_v2-mma 180 env OLMOLAB_GPU_ATTN=mma "$BIN/gpubench" bench --backend cuda --preset olmo2_1B_v2 --batch 8 --seq 4096 --steps 10 --warmup 2
