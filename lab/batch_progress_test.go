@@ -179,6 +179,31 @@ func TestProgressLineETAAndWidth(t *testing.T) {
 	}
 }
 
+// TestHumanDuration: a time under a second but not 0 reads "<1s": an ETA of
+// half a step read "0s", as if the run were done, while the last step ran.
+// --batch's progress line and the TUI's status both write durations with it.
+func TestHumanDuration(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0s"}, {time.Nanosecond, "<1s"}, {300 * time.Millisecond, "<1s"}, {999 * time.Millisecond, "<1s"},
+		{time.Second, "1s"}, {59900 * time.Millisecond, "59s"}, {187 * time.Second, "3m07s"}, {2*time.Hour + 5*time.Minute, "2h05m"},
+		{76 * time.Hour, "3d04h"}, {-time.Second, "–"}, {1001 * time.Hour, "–"},
+	} {
+		if got := HumanDuration(c.d); got != c.want {
+			t.Errorf("HumanDuration(%v) = %q, want %q", c.d, got, c.want)
+		}
+	}
+	// the last step but one, at 9K tokens/s: 256 tokens left, 28 ms
+	var tp Throughput
+	tp.Add(9000)
+	e := Event{Type: EvStep, Phase: "anneal", Step: 19, Tokens: 4864, TotalTokens: 5120, TokensPerSec: 9000}
+	if got := progressLine(e, &tp, 0); !strings.Contains(got, "ETA <1s") {
+		t.Errorf("a step before the end: %q, want ETA <1s", got)
+	}
+}
+
 // TestBatchProgressFitsTheTerminal: on a terminal, every progress line RunBatch
 // draws fits the width it is given when it draws.
 func TestBatchProgressFitsTheTerminal(t *testing.T) {

@@ -1170,7 +1170,7 @@ func (l RunLock) Remote() bool {
 // how long ago its heartbeat was.
 func (l RunLock) Holder() string {
 	return fmt.Sprintf("pid %d (%s, on %s since %s, heartbeat %s ago)", l.PID, l.Mode, l.Host,
-		l.Started.Format(time.DateTime), time.Since(l.Heartbeat).Round(time.Second))
+		l.Started.Format(time.DateTime), HumanDuration(max(time.Since(l.Heartbeat), 0)))
 }
 
 func marshalLock(pid int, mode string) []byte {

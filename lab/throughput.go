@@ -57,14 +57,17 @@ func (t *Throughput) Left(tokens int64) (time.Duration, bool) {
 }
 
 // HumanDuration writes a duration to the second, in its two largest units:
-// 42s, 3m07s, 2h05m, 3d04h; "–" for a negative one or one over 1000 hours
-// (no estimate worth showing).
+// 42s, 3m07s, 2h05m, 3d04h; "<1s" for one under a second but not 0 (an
+// ETA of "0s" read as done, a step before the end); "–" for a negative one
+// or one over 1000 hours (no estimate worth showing).
 func HumanDuration(d time.Duration) string {
 	if d < 0 || d > 1000*time.Hour {
 		return "–"
 	}
 	s := int64(d.Seconds())
 	switch {
+	case d > 0 && s == 0:
+		return "<1s"
 	case s < 60:
 		return fmt.Sprintf("%ds", s)
 	case s < 3600:

@@ -86,3 +86,19 @@ func TestRunEndedWithItsSoupShowsTheSoup(t *testing.T) {
 		t.Errorf("mix line %q, want the soup's mix (web_clean 50%%), not stage 1's", mix)
 	}
 }
+
+// TestETAUnderASecond: the status says "<1s" for a time left under a second,
+// as --batch's progress line does (lab.HumanDuration): it said "ETA 0s",
+// done, while the last steps still ran.
+func TestETAUnderASecond(t *testing.T) {
+	var evs []lab.Event
+	for s := int64(1); s <= 9; s++ {
+		// 10 steps of 2048 tokens at 8192 tokens/s: a quarter of a second each
+		evs = append(evs, lab.Event{Type: lab.EvStep, Time: t0.Add(time.Duration(s) * 250 * time.Millisecond), Run: "quickstart-test", Step: s,
+			Tokens: s * testGB, Phase: "stage1", Loss: 3, GradNorm: 1, LR: 1e-3, TokensPerSec: 4 * testGB, TotalTokens: 10 * testGB, TokensLeft: (10 - s) * testGB})
+	}
+	m, _ := liveModel(t, testOptions(t, 100, 30), evs)
+	if status := lineWith(screen(m), "ETA"); !strings.Contains(status, "ETA <1s") {
+		t.Errorf("one step of a quarter second left: status %q, want ETA <1s", status)
+	}
+}
