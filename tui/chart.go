@@ -329,20 +329,27 @@ func (c chart) render() []string {
 // evaluation before an anneal, a pause and a resume close together) are all
 // shown, in the order they came (marks is in time order), left to right: on
 // the column and the free columns to its right, or, where those run out,
-// to its left, so that the group ends on the column. The phase line goes
-// through the column itself when any of them is a phase change. When the
-// free columns run out, the most important markers keep a place (a skipped
-// step, then a spike, then a phase change, then an evaluation; among equals
-// the earliest) and the group's last column shows how many had none (a
-// digit, + for more than 9). The same glyph twice on a column is shown once.
+// to its left, so that the group ends on the column. A run of one glyph in a
+// row (a burst of spikes, a diverging run's skipped steps) takes one place;
+// a glyph that comes again later does not merge into it (paused, resumed,
+// paused again reads "PRP", not "PR", which said the run went on). The phase
+// line goes through the column itself when any of them is a phase change.
+// The group's last column counts the markers that have no place of their
+// own (a digit, + for more than 9): the rest of a run of one glyph ("▲2": a
+// spike and 2 more), and where the free columns run out, the least
+// important (the most important keep a place: a skipped step, then a spike,
+// then a phase change, then an evaluation; among equals the earliest). A
+// column with no free one beside it shows its most important marker alone.
 // (Placed by importance, a pause and its resume at the right edge read
 // "RP", the wrong way round.)
 func layoutMarks(marks []chartMark, pw int, countStyle lipgloss.Style) map[int]chartMark {
 	type placed struct {
 		chartMark
 		seq int // its index in marks: the time order
+		n   int // how many came in a row with its glyph
 	}
 	groups := map[int][]placed{}
+	total := map[int]int{} // markers per column
 	var order []int
 	for i, mk := range marks {
 		if mk.col < 0 || mk.col >= pw {
@@ -352,16 +359,13 @@ func layoutMarks(marks []chartMark, pw int, countStyle lipgloss.Style) map[int]c
 		if !ok {
 			order = append(order, mk.col)
 		}
-		dup := false
-		for j, o := range g {
-			if o.glyph == mk.glyph {
-				dup = true
-				g[j].vline = o.vline || mk.vline
-			}
+		total[mk.col]++
+		if k := len(g) - 1; k >= 0 && g[k].glyph == mk.glyph {
+			g[k].n++
+			g[k].vline = g[k].vline || mk.vline
+			continue
 		}
-		if !dup {
-			groups[mk.col] = append(g, placed{mk, i})
-		}
+		groups[mk.col] = append(g, placed{mk, i, 1})
 	}
 	sort.Ints(order)
 	cols := make(map[int]chartMark, len(marks))
@@ -377,24 +381,29 @@ func layoutMarks(marks []chartMark, pw int, countStyle lipgloss.Style) map[int]c
 			_, used := cols[x]
 			return x >= 0 && x < pw && !anchored && !used
 		}
+		want := len(g)
+		if total[c] > len(g) {
+			want++ // and a count of the rest of a run
+		}
 		span := []int{c}
-		for x := c + 1; len(span) < len(g) && free(x); x++ {
+		for x := c + 1; len(span) < want && free(x); x++ {
 			span = append(span, x)
 		}
-		for x := c - 1; len(span) < len(g) && free(x); x-- {
+		for x := c - 1; len(span) < want && free(x); x-- {
 			span = append(span, x)
 		}
 		sort.Ints(span)
 		// which are shown: by importance, then time; a count for the rest
 		shown := slices.Clone(g)
-		sort.SliceStable(shown, func(i, j int) bool { return shown[i].prio > shown[j].prio })
+		if len(shown) > len(span) || len(shown) == len(span) && len(span) < want && len(span) > 1 {
+			// no room for them all and the count: the least important
+			// give their place to it (one column: the most important alone)
+			sort.SliceStable(shown, func(i, j int) bool { return shown[i].prio > shown[j].prio })
+			shown = shown[:max(len(span)-1, 1)]
+		}
 		count := 0
-		if len(shown) > len(span) {
-			keep := max(len(span)-1, 1) // one column: the most important alone
-			if len(span) > 1 {
-				count = len(shown) - keep
-			}
-			shown = shown[:keep]
+		if len(span) > len(shown) {
+			count = total[c] - len(shown)
 		}
 		sort.Slice(shown, func(i, j int) bool { return shown[i].seq < shown[j].seq })
 		for i, mk := range shown {

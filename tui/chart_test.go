@@ -183,7 +183,17 @@ func TestLayoutMarks(t *testing.T) {
 		{"one column: the most important", 3, []chartMark{mk(0, "E", 1, false), mk(1, "P", 2, true), mk(1, "R", 2, true), mk(2, "▲", 3, false)}, "EP▲", " | "},
 		{"neighbours keep their columns", 6, []chartMark{mk(2, "S", 2, true), mk(2, "R", 2, true), mk(3, "▲", 3, false)}, " SR▲  ", "  |   "},
 		{"no room: a count", 3, []chartMark{mk(1, "A", 2, true), mk(1, "E", 1, false), mk(1, "M", 2, true), mk(1, "R", 2, true)}, "AM2", " | "},
-		{"same glyph once", 6, []chartMark{mk(2, "▲", 3, false), mk(2, "▲", 3, false)}, "  ▲   ", "      "},
+		// a run of one glyph takes one place, and the count says how many more
+		{"a burst of spikes", 6, []chartMark{mk(2, "▲", 3, false), mk(2, "▲", 3, false), mk(2, "▲", 3, false)}, "  ▲2  ", "      "},
+		{"a burst with no room for its count", 3, []chartMark{mk(0, "E", 1, false), mk(1, "▲", 3, false), mk(1, "▲", 3, false), mk(2, "A", 2, true)}, "E▲A", "  |"},
+		{"skipped steps at the right edge", 6, []chartMark{mk(5, "✗", 4, false), mk(5, "✗", 4, false), mk(5, "✗", 4, false), mk(5, "✗", 4, false), mk(5, "✗", 4, false)}, "    ✗4", "      "},
+		// a glyph that comes again after another is shown again: PRES read
+		// as a pause and a resume, then the soup, the run going on after it
+		{"paused again", 6, []chartMark{mk(2, "P", 2, true), mk(2, "R", 2, true), mk(2, "P", 2, true)}, "  PRP ", "  |   "},
+		{"a soup asked for while paused", 8, []chartMark{mk(1, "P", 2, true), mk(1, "R", 2, true), mk(1, "E", 1, false), mk(1, "S", 2, true), mk(1, "P", 2, true), mk(1, "R", 2, true)},
+			" PRESPR ", " |      "},
+		{"repeats with no room: the count", 4, []chartMark{mk(1, "P", 2, true), mk(1, "R", 2, true), mk(1, "P", 2, true), mk(1, "R", 2, true), mk(1, "P", 2, true)}, "PRP2", " |  "},
+		{"a burst where only the count lacks room", 4, []chartMark{mk(0, "M", 2, true), mk(1, "E", 1, false), mk(1, "▲", 3, false), mk(1, "▲", 3, false), mk(3, "A", 2, true)}, "M▲2A", "|  |"},
 		{"outside the plot", 4, []chartMark{mk(-1, "A", 2, true), mk(4, "A", 2, true)}, "    ", "    "},
 	} {
 		cols := layoutMarks(c.marks, c.pw, lipgloss.NewStyle())
