@@ -376,7 +376,8 @@ func TestRunsViewDroppedIngredient(t *testing.T) {
 // TestSoupDetailsSayDropped: the soup details of a soup that dropped a
 // diverged ingredient had a column per averaged ingredient and nothing of the
 // dropped one, so a soup of 3 read as a soup of 2; its title says how many
-// were dropped.
+// were dropped, and the dropped one has its column, in the order of the
+// ingredients' rows above, its loss cell reading "diverged" and no scores.
 func TestSoupDetailsSayDropped(t *testing.T) {
 	o := testOptions(t, 120, 30)
 	src := filepath.Join(pkgDir, "..", "lab", "testdata", "run-before-event-fields")
@@ -395,5 +396,16 @@ func TestSoupDetailsSayDropped(t *testing.T) {
 	checkFrame(t, m, 120, 30)
 	if s := screen(m); !strings.Contains(lineWith(s, "tokens from step 10"), "1 of 3 dropped (diverged)") {
 		t.Errorf("the soup details' title does not say an ingredient was dropped:\n%s", s)
+	}
+	s := screen(m)
+	head := lineWith(s, "seed 11")
+	if !regexp.MustCompile(`seed 11 +seed 12 +seed 13 +soup`).MatchString(head) {
+		t.Errorf("columns %q, want seed 11, the dropped seed 12, seed 13 and the soup:\n%s", head, s)
+	}
+	if loss := lineWith(s, "final loss"); !regexp.MustCompile(`final loss +5\.8334◂? +diverged +5\.8564◂? +–`).MatchString(loss) {
+		t.Errorf("final loss row %q, want the dropped ingredient's cell to read diverged", loss)
+	}
+	if fake := lineWith(s, "  fake "); !regexp.MustCompile(`fake +-?0\.\d{3}◂? +– +-?0\.\d{3}◂? +-?0\.\d{3}`).MatchString(fake) {
+		t.Errorf("score row %q, want no score for the dropped ingredient", fake)
 	}
 }

@@ -97,15 +97,20 @@ func readSoupBase(runDir string, step int64) *soupBase {
 const escBack = " · esc: back to the overlay"
 
 // soupCell is one figure of the soup details: an ingredient's or the soup's.
+// note, where there is no figure, says why (a dropped ingredient's loss
+// cell: "diverged").
 type soupCell struct {
-	v  float64
-	ok bool
+	v    float64
+	ok   bool
+	note string
 }
 
 // soupDetails shows a soup side by side with its ingredients: a column per
 // ingredient (by its data-order seed), one for the averaged soup and one for
 // the run itself, its own evaluation at or before the soup's step ("run
-// @90"; a line under the table says which, or that there is none); a row for
+// @90"; a line under the table says which, or that there is none); an
+// ingredient dropped for diverging has its column too, its loss cell saying
+// "diverged" and no scores; a row for
 // the final training loss, then per task its primary score (higher is
 // better), then per validation source its ce_loss (lower is better); the
 // best of each row marked ◂ (a row whose figures all read alike has no
@@ -123,9 +128,20 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 				plural.N(len(s.Ingredients), "ingredient")), w)), w),
 		}
 	}
-	comps := append(append([]lab.SoupComponent{}, rep.Ingredients...), rep.Soup)
+	// every ingredient, the dropped ones too (a soup of 3 that dropped one
+	// read as a soup of 2), in the order of the runs view's rows above;
+	// then the soup
+	ings := append(append([]lab.SoupComponent{}, rep.Ingredients...), rep.Dropped...)
+	at := func(c lab.SoupComponent) int {
+		if i := slices.Index(s.Ingredients, c.Name); i >= 0 {
+			return i
+		}
+		return len(s.Ingredients) // not on disk: after those that are
+	}
+	slices.SortStableFunc(ings, func(a, b lab.SoupComponent) int { return cmp.Compare(at(a), at(b)) })
+	comps := append(ings, rep.Soup)
 	heads := make([]string, len(comps))
-	for i, c := range rep.Ingredients {
+	for i, c := range ings {
 		heads[i] = fmt.Sprintf("ingr %d", i+1)
 		if c.Seed != 0 {
 			heads[i] = fmt.Sprintf("seed %d", c.Seed)
@@ -155,7 +171,11 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 	}
 	rows := []row{{label: "final loss", lower: true, fmt: fmtLoss}}
 	for _, c := range comps {
-		rows[0].cells = append(rows[0].cells, soupCell{c.FinalLoss, c.FinalLoss != 0 && !math.IsNaN(c.FinalLoss)})
+		cell := soupCell{v: c.FinalLoss, ok: c.FinalLoss != 0 && !math.IsNaN(c.FinalLoss)}
+		if c.Diverged != nil {
+			cell = soupCell{note: "diverged"}
+		}
+		rows[0].cells = append(rows[0].cells, cell)
 	}
 	if base != nil {
 		rows[0].cells = append(rows[0].cells, soupCell{}) // an evaluation has no training loss
@@ -207,11 +227,11 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 		}
 		for c := range comps {
 			v, ok := scores[c][k]
-			r.cells = append(r.cells, soupCell{v, ok})
+			r.cells = append(r.cells, soupCell{v: v, ok: ok})
 		}
 		if base != nil {
 			v, ok := base.Values[k][metric[k.task]]
-			r.cells = append(r.cells, soupCell{v, ok})
+			r.cells = append(r.cells, soupCell{v: v, ok: ok})
 		}
 		rows = append(rows, r)
 	}
@@ -253,8 +273,8 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 		split = " (" + strings.TrimPrefix(split, "; ") + ")"
 	}
 	sub := fmt.Sprintf(" · %d×%s tokens from step %d%s", len(rep.Ingredients), lab.HumanCount(rep.Tokens), rep.FromStep, split)
-	// ingredients that diverged have no column: the title says how many (the
-	// runs view's rows say which, where and why)
+	// the title counts the dropped ingredients too, whose columns a narrow
+	// window may leave out (the runs view's rows say where and why)
 	if n := len(rep.Dropped); n > 0 {
 		sub += fmt.Sprintf(" · %d of %d dropped (diverged)", n, n+len(rep.Ingredients))
 	}
@@ -329,8 +349,13 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 		line := "  " + t.Text.Render(padRight(truncate(r.label, labelW), labelW))
 		for _, c := range cols {
 			v, mark := "–", " "
-			if cl := r.cells[c]; cl.ok {
+			cl := r.cells[c]
+			if cl.ok {
 				v = r.fmt(cl.v)
+			}
+			if cl.note != "" {
+				line += t.Error.Render(fmt.Sprintf("%*s", colWidth[c]-1, truncate(cl.note, colWidth[c]-1))) + mark
+				continue
 			}
 			if marked[c] {
 				line += t.Accent.Render(fmt.Sprintf("%*s", colWidth[c]-1, v)) + t.Accent.Render("◂")
