@@ -1,7 +1,9 @@
 package lab
 
 import (
+	"cmp"
 	"encoding/json"
+	"fmt"
 	"math"
 	"strings"
 	"sync"
@@ -75,8 +77,12 @@ type Event struct {
 	Change     Change     `json:"change,omitempty"`     // phase: what changed; error: ChangeStepSkipped, ChangeIngredientDropped
 	SoupStep   int64      `json:"soup_step,omitempty"`  // a soup's events: the step it starts from, which names it (soups/soup-N)
 	SoupKind   string     `json:"soup_kind,omitempty"`  // a soup's events: SoupPlanned (the recipe's, the run's last act) or SoupSide (asked for)
-	Ingredient string     `json:"ingredient,omitempty"` // ChangeSoupIngredient, ChangeIngredientDropped: the ingredient's name (its directory)
+	Ingredient string     `json:"ingredient,omitempty"` // ChangeSoupIngredient, ChangeIngredientDropped, an ingredient's steps: the ingredient's name (its directory)
 	Refused    ActionKind `json:"refused,omitempty"`    // a warning that answers an action with "nothing done": which
+	// ChangeSoupIngredient and an ingredient's steps: which ingredient it is
+	// (1-based) of how many, what their Phase "soup i/k" words
+	SoupIndex int `json:"soup_index,omitempty"`
+	SoupOf    int `json:"soup_of,omitempty"`
 
 	Message    string      `json:"message,omitempty"`
 	Checkpoint string      `json:"checkpoint,omitempty"`
@@ -156,6 +162,32 @@ func (e Event) Kind() Change {
 		}
 	}
 	return ""
+}
+
+// SoupIngredient says whether the event is a soup ingredient's (one of its
+// steps, or the start of its anneal), which one (name, its directory) and
+// its place in the soup, the i-th of k: the fields Ingredient, SoupIndex and
+// SoupOf, or in events written before them what they said then: the step's
+// run "<run>/<ingredient>" and the phase "soup i/k" (a name, i or k that
+// nothing says is "" or 0).
+func (e Event) SoupIngredient() (name string, i, k int, ok bool) {
+	switch {
+	case e.Type == EvStep:
+		// a run's own steps carry its name, which has no "/"
+		var cut string
+		_, cut, ok = strings.Cut(e.Run, "/")
+		name = cmp.Or(e.Ingredient, cut)
+		ok = ok || e.Ingredient != ""
+	case e.Kind() == ChangeSoupIngredient:
+		name, ok = e.Ingredient, true
+	}
+	if !ok {
+		return "", 0, 0, false
+	}
+	if i, k = e.SoupIndex, e.SoupOf; k == 0 {
+		fmt.Sscanf(e.Phase, "soup %d/%d", &i, &k)
+	}
+	return name, i, k, true
 }
 
 // SideSoup says whether a soup's announcement (ChangeSoupStarting) or end

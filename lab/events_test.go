@@ -1,7 +1,9 @@
 package lab
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"path/filepath"
 	"slices"
@@ -108,5 +110,74 @@ func TestEventFieldsOverTheWording(t *testing.T) {
 	notRefused := Event{Type: EvWarning, Change: ChangeSoupPauseLifted, Message: "soup: x; nothing done"}
 	if !side.SideSoup() || planned.SideSoup() || renamed.Kind() != ChangeMix || notRefused.RefusedAction() != "" {
 		t.Errorf("side %v, planned %v, kind %q, refused %q", side.SideSoup(), planned.SideSoup(), renamed.Kind(), notRefused.RefusedAction())
+	}
+}
+
+// TestSoupIngredientFields: a soup ingredient's steps and the start of its
+// anneal say which ingredient they are of how many in fields (ingredient,
+// soup_index, soup_of): a front end knew it only from the step's run
+// ("<run>/<ingredient>") and the phase ("soup 2/3"), which
+// Event.SoupIngredient still reads in runs written before the fields, the
+// same way.
+func TestSoupIngredientFields(t *testing.T) {
+	rec := parseTiny(t, "anneal.auto_at=2560", "anneal.tokens=512", "soup.ingredients=2", "max_tokens=1M", "checkpoint.interval=0")
+	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: t.TempDir(), Name: "planned", PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps, starts int
+	for _, e := range follow(t, r, nil) {
+		if e.Type != EvStep && e.Change != ChangeSoupIngredient {
+			continue
+		}
+		if e.Type == EvStep && !strings.Contains(e.Run, "/") {
+			if _, _, _, ok := e.SoupIngredient(); ok || e.Ingredient != "" {
+				t.Errorf("the run's own step %d reads as an ingredient's: %+v", e.Step, e)
+			}
+			continue
+		}
+		if e.Type == EvStep {
+			steps++
+		} else {
+			starts++
+		}
+		want := strings.TrimPrefix(e.Run, "planned/")
+		if e.Type != EvStep {
+			want = e.Ingredient
+		}
+		if e.Ingredient == "" || e.Ingredient != want || e.SoupOf != 2 || e.SoupIndex < 1 || e.SoupIndex > 2 ||
+			e.Phase != fmt.Sprintf("soup %d/%d", e.SoupIndex, e.SoupOf) || !strings.HasPrefix(e.Ingredient, fmt.Sprintf("ingredient-%d-", e.SoupIndex)) {
+			t.Errorf("%s %q at step %d: ingredient %q, %d of %d", e.Type, e.Change, e.Step, e.Ingredient, e.SoupIndex, e.SoupOf)
+		}
+	}
+	if _, err := r.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if steps != 4 || starts != 2 {
+		t.Errorf("%d ingredient steps and %d starts, want 4 and 2", steps, starts)
+	}
+
+	// read back from a run written before the fields: the same, by the words
+	dir := filepath.Join("testdata", "run-before-event-fields")
+	old := readLines[Event](t, filepath.Join(dir, EventsFile))
+	now := readLines[Event](t, filepath.Join("testdata", "run-before-event-fields.events-with-fields.jsonl"))
+	var seen []string
+	for j := range old {
+		n1, i1, k1, ok1 := old[j].SoupIngredient()
+		n2, i2, k2, ok2 := now[j].SoupIngredient()
+		if ok1 != ok2 || i1 != i2 || k1 != k2 || n1 != "" || ok2 && n2 != now[j].Ingredient {
+			t.Errorf("event %d (%q): by its words %q %d/%d %v, by its fields %q %d/%d %v", j, old[j].Message, n1, i1, k1, ok1, n2, i2, k2, ok2)
+		}
+		if ok2 {
+			seen = append(seen, fmt.Sprintf("%s %d/%d", n2, i2, k2))
+		}
+	}
+	if want := []string{"ingredient-1-seed-8 1/2", "ingredient-2-seed-9 2/2", "ingredient-1-seed-11 1/3", "ingredient-2-seed-12 2/3", "ingredient-3-seed-13 3/3"}; !slices.Equal(seen, want) {
+		t.Errorf("ingredients %q, want %q", seen, want)
+	}
+	for _, e := range readLines[Event](t, filepath.Join(dir, "soups", "soup-10", "ingredient-2-seed-12", MetricsFile)) {
+		if name, i, k, ok := e.SoupIngredient(); !ok || name != "ingredient-2-seed-12" || i != 2 || k != 3 {
+			t.Errorf("an old ingredient's step %d reads as %q %d/%d %v", e.Step, name, i, k, ok)
+		}
 	}
 }

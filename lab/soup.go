@@ -363,7 +363,8 @@ func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []
 	}
 	defer metrics.close()
 	phase := fmt.Sprintf("soup %d/%d", i+1, k)
-	r.emit(soupEv(Event{Type: EvPhase, Change: ChangeSoupIngredient, Ingredient: name, Phase: phase, Message: fmt.Sprintf("%s: anneal with data-order seed %d", phase, seed)}))
+	r.emit(soupEv(Event{Type: EvPhase, Change: ChangeSoupIngredient, Ingredient: name, SoupIndex: i + 1, SoupOf: k, Phase: phase,
+		Message: fmt.Sprintf("%s: anneal with data-order seed %d", phase, seed)}))
 	var done, skipped int64 // skipped: non-finite steps in a row
 	var last []float64
 	for step := int64(1); done < n; step++ {
@@ -390,8 +391,8 @@ func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []
 		t0 := time.Now()
 		res := r.trainer.Step(r.ids, r.labels, lr)
 		tps := float64(len(r.ids)) / time.Since(t0).Seconds()
-		e := Event{Type: EvStep, Time: time.Now(), Run: r.Name + "/" + name, Step: r.st.Step + step, Tokens: r.st.Tokens + done,
-			Phase: phase, Loss: res.Loss, ZLoss: res.ZLoss, GradNorm: res.GradNorm, LR: lr, TokensPerSec: tps,
+		e := Event{Type: EvStep, Time: time.Now(), Run: r.Name + "/" + name, Ingredient: name, SoupIndex: i + 1, SoupOf: k,
+			Step: r.st.Step + step, Tokens: r.st.Tokens + done, Phase: phase, Loss: res.Loss, ZLoss: res.ZLoss, GradNorm: res.GradNorm, LR: lr, TokensPerSec: tps,
 			MFU: MFU(r.cfg, rec.SequenceLength, tps, r.peak), Skipped: res.Skipped, TotalTokens: r.st.Tokens + n,
 			TokensLeft: n - done + int64(k-1-i)*n + r.afterSoup}
 		if err := metrics.write(e); err != nil {

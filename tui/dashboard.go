@@ -75,8 +75,14 @@ func (m *Model) statusLines(d *runData, w int) []string {
 	l1 := []string{lbl("step ") + val(steps), lbl("tok ") + val(lab.HumanCount(e.Tokens)+"/"+lab.HumanCount(d.TotalTokens)) + lbl(pct),
 		lbl("loss ") + val(fmtY(e.Loss)) + " " + zst(e.LossZ).Render(fmtZ(e.LossZ)),
 		lbl("grad ") + val(fmtY(e.GradNorm)) + " " + zst(e.GradZ).Render(fmtZ(e.GradZ))}
-	phase, lr := d.Phase, e.LR
-	if strings.HasPrefix(phase, "soup") && d.LastIng.Phase != "" {
+	phase, lr, state := d.Phase, e.LR, "running"
+	switch {
+	case d.LastIng.Type == lab.EvStep || d.endedWithSoup || phase == "soup": // an ingredient's "soup i/k", the soup
+		state = "soup"
+	case phase == "anneal":
+		state = "annealing"
+	}
+	if d.LastIng.Type == lab.EvStep {
 		// the LR beside "soup 2/3" is that ingredient's, annealing to 0,
 		// not the run's from before the soup
 		phase, lr = d.LastIng.Phase, d.LastIng.LR
@@ -117,7 +123,7 @@ func (m *Model) statusLines(d *runData, w int) []string {
 		tps = t.State("paused").Render("paused")
 		mfu = "–"
 	}
-	l2 := []string{lbl("lr ") + val(fmtY(lr)) + " " + t.State(phaseState(phase)).Render(phase), tps,
+	l2 := []string{lbl("lr ") + val(fmtY(lr)) + " " + t.State(state).Render(phase), tps,
 		lbl("MFU ") + val(mfu), lbl("ETA ") + val(eta), lbl("spike ") + spikeSt.Render(spike)}
 	var last string // cut where it has no room, never given a line of its own
 	// Between steps the lab announces an evaluation or a checkpoint and
@@ -178,16 +184,6 @@ func flowStatus(first, second []string, sep string, w int) []string {
 		add(f)
 	}
 	return append(lines, cur)
-}
-
-func phaseState(phase string) string {
-	switch {
-	case phase == "anneal":
-		return "annealing"
-	case strings.HasPrefix(phase, "soup"):
-		return "soup"
-	}
-	return "running"
 }
 
 // chartBlock is a titled chart of h lines: title, plot, marker row, x axis.

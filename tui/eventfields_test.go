@@ -161,3 +161,38 @@ func TestRunBeforeTheEventFields(t *testing.T) {
 		t.Errorf("read by its wording: %+v", o)
 	}
 }
+
+// TestSoupIngredientReadFromItsFields: which ingredient a soup's step is of,
+// and whether it is the last (after whose last step the lab takes the run's
+// actions again), came from the step's run "<run>/<ingredient>" and its
+// phase "soup i/k"; the TUI reads the fields (ingredient, soup_index,
+// soup_of), so a phase worded otherwise changes nothing.
+func TestSoupIngredientReadFromItsFields(t *testing.T) {
+	name := "quickstart-test"
+	m, f := liveModel(t, testOptions(t, 120, 40), stage1Events(name))
+	evs := soupEvents(f.rec, name, false, 4)
+	for i := range evs {
+		e := &evs[i]
+		if e.Phase != "soup 1/1" {
+			continue
+		}
+		e.Ingredient, e.SoupIndex, e.SoupOf, e.Phase = "ingredient-1-seed-8", 1, 1, "anneal of ingredient 1 of 1"
+		if e.Type == lab.EvPhase {
+			e.Change = lab.ChangeSoupIngredient
+		}
+	}
+	m.Update(runEventsMsg{gen: m.liveGen, events: evs[:len(evs)-1]})
+	if on := keysOn(m); on != "space X" {
+		t.Errorf("keys on before the soup's last step: %q, want pause and stop", on)
+	}
+	if d := m.liveData; len(d.Ingredients) != 1 || d.Ingredients[0].Name != "ingredient-1-seed-8" || d.Ingredients[0].len() != 3 {
+		t.Errorf("ingredient curves %+v, want ingredient-1-seed-8's 3 steps", d.Ingredients)
+	}
+	if status := lineWith(screen(m), "│ ETA"); !strings.Contains(status, "anneal of ingredient 1 of 1") {
+		t.Errorf("status %q, want the ingredient's phase", status)
+	}
+	m.Update(runEventsMsg{gen: m.liveGen, events: evs[len(evs)-1:]})
+	if on := keysOn(m); on != "a m c v space X" {
+		t.Errorf("keys on after the side soup's last ingredient's last step: %q, want all but s", on)
+	}
+}

@@ -85,11 +85,12 @@ func (d *runData) soupUnderWay() bool {
 // boundary, after the soup: back in the phase it left after a side soup,
 // the run ended after the recipe's.
 func (d *runData) soupPastItsSteps() bool {
-	if !d.SoupRunning || d.LastIng.Phase == "" {
+	if !d.SoupRunning {
 		return false
 	}
-	var i, k int
-	if n, _ := fmt.Sscanf(d.LastIng.Phase, "soup %d/%d", &i, &k); n != 2 || i != k {
+	// its last ingredient (lab.Event.SoupIngredient: its fields, or in a run
+	// written before them, its phase "soup k/k")
+	if _, i, k, ok := d.LastIng.SoupIngredient(); !ok || k == 0 || i != k {
 		return false
 	}
 	return d.LastIng.TotalTokens > 0 && d.LastIng.Tokens >= d.LastIng.TotalTokens
@@ -371,10 +372,11 @@ func (d *runData) applyStep(e lab.Event) {
 	if e.Skipped {
 		p.Loss, p.Grad = math.NaN(), math.NaN()
 	}
-	if _, name, ok := strings.Cut(e.Run, "/"); ok {
-		// a soup ingredient ("<run>/<ingredient>"): its own curve, continuing
-		// from the soup's base step. The run's own events carry no "/", and
-		// their name may not be the directory's (a run directory renamed).
+	if name, _, _, ok := e.SoupIngredient(); ok {
+		// a soup ingredient (its field, or in a run written before it, a
+		// step of "<run>/<ingredient>"): its own curve, continuing from the
+		// soup's base step. The run's own events are not, and their name may
+		// not be the directory's (a run directory renamed).
 		var c *curve
 		for _, x := range d.Ingredients {
 			if x.Name == name {
@@ -456,7 +458,8 @@ func (d *runData) applyPhase(e lab.Event) {
 	if e.TotalTokens > 0 {
 		d.TotalTokens = e.TotalTokens
 	}
-	if e.Phase != "" && !strings.HasPrefix(e.Phase, "soup ") {
+	if e.Phase != "" && kind != lab.ChangeSoupIngredient {
+		// an ingredient's "soup i/k" is the ingredient's phase, its steps'
 		d.Phase = e.Phase
 	}
 	msg := e.Message
@@ -565,7 +568,7 @@ func (d *runData) eta() (time.Duration, bool) {
 	if d.Ended || !active || d.TotalTokens <= 0 {
 		return 0, false
 	}
-	if d.SoupRunning && d.LastIng.Phase != "" {
+	if d.SoupRunning && d.LastIng.Type == lab.EvStep {
 		// the soup's ingredients left, and after a side soup the run's
 		// own steps (lab.Event.Left)
 		return d.tps.Left(d.LastIng.Left())

@@ -99,6 +99,14 @@ func fastStepEvent(line []byte, e *lab.Event) bool {
 			e.Tokens = integer(v)
 		case "total_tokens":
 			e.TotalTokens = integer(v)
+		case "tokens_left":
+			e.TokensLeft = integer(v)
+		case "ingredient":
+			e.Ingredient = str(v)
+		case "soup_index":
+			e.SoupIndex = int(integer(v))
+		case "soup_of":
+			e.SoupOf = int(integer(v))
 		case "loss":
 			e.Loss = num(v)
 		case "z_loss":
