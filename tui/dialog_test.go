@@ -1002,3 +1002,22 @@ func TestLaunchDialogCountsToTheSoup(t *testing.T) {
 		t.Errorf("no %q:\n%s", want, s)
 	}
 }
+
+// TestHelpLineOffersResumeWhenPaused: paused, the help line puts "space
+// resume training" first: it came after a, m, s, c and v, which at 80 and
+// at 120 columns cut it off ("… • ? full help"), so a paused run did not say
+// how to go on.
+func TestHelpLineOffersResumeWhenPaused(t *testing.T) {
+	for _, w := range []int{80, 120} {
+		m, f := liveModel(t, testOptions(t, w, 24), stage1Events("quickstart-test"))
+		help := func() string { s := strings.Split(strings.TrimRight(screen(m), "\n"), "\n"); return s[len(s)-1] }
+		if h := help(); !strings.HasPrefix(h, "a anneal now") {
+			t.Errorf("%d columns, training: help line %q, want the actions in their order", w, h)
+		}
+		m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{{Type: lab.EvPhase, Time: t0.Add(5 * time.Second), Run: f.name, Step: 40,
+			Tokens: 40 * testGB, Phase: "stage1", Change: lab.ChangePaused, Message: "paused"}}})
+		if h := help(); !strings.HasPrefix(h, "space resume training • a anneal now") {
+			t.Errorf("%d columns, paused: help line %q, want it to start with space resume training", w, h)
+		}
+	}
+}

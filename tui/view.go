@@ -98,6 +98,12 @@ func (m *Model) shortHelpLine(w int) string {
 			tail = append(tail, b)
 			continue
 		}
+		if b.Help() == m.keys.Pause.Help() && m.cur != nil && m.cur == m.liveData && m.liveData.State == "paused" {
+			// paused, resuming is what is asked next: first, where a
+			// narrow line cuts the actions after a, m, s, c, v
+			rest = append([]key.Binding{b}, rest...)
+			continue
+		}
 		rest = append(rest, b)
 	}
 	h := m.help
