@@ -277,14 +277,23 @@ func (d *runData) apply(e lab.Event) {
 		// under the soup), unless the soup is the run's final model: "soup
 		// done" says (applyPhase), as the evaluation view and summary.json
 		// count it
+		mark := true
 		switch snap := (&evalSnapshot{Step: e.Step, Why: e.Message, Scores: e.Evals}); e.Message {
 		case soupIngredientEval:
+			mark = false
 		case soupEval:
 			d.SoupEval = snap
+			mark = d.soupFinal
 		default:
 			d.Eval = snap
 		}
-		d.Markers = append(d.Markers, marker{Kind: markEval, Step: e.Step, Tokens: e.Tokens, Text: e.Message})
+		// the run's chart marks the run's evaluations: the soup's
+		// ingredients' and a side soup's are of other weights, recorded
+		// at the soup's step, where with the one before the soup they read
+		// "ESE2"; the recipe's soup is the run's final model
+		if mark {
+			d.Markers = append(d.Markers, marker{Kind: markEval, Step: e.Step, Tokens: e.Tokens, Text: e.Message})
+		}
 		d.note(e, fmt.Sprintf("evaluation (%s) at step %d", e.Message, e.Step))
 	case lab.EvWarning:
 		if e.RefusedAction() == lab.ActSoup {

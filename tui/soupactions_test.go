@@ -332,3 +332,37 @@ func TestSoupStoppedGivesTheRunItsMixBack(t *testing.T) {
 		}
 	}
 }
+
+// TestSoupEvaluationsNotMarkedOnTheRun: the loss chart's E marks the run's
+// own evaluations. A soup's ingredients and a side soup are evaluated too,
+// recorded at the soup's step: their E's stood beside the one before the
+// soup, "ESE2" on the chart where the run was evaluated once. The recipe's
+// soup is the run's final model: its evaluation keeps its E.
+func TestSoupEvaluationsNotMarkedOnTheRun(t *testing.T) {
+	for _, kind := range []string{lab.SoupSide, lab.SoupPlanned} {
+		d := newRunData("r", "runs/r", nil)
+		at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Second) }
+		ev := func(i int, why string) lab.Event {
+			return lab.Event{Type: lab.EvEval, Time: at(i), Run: "r", Step: 40, Tokens: 40 * testGB, Message: why,
+				Evals: []lab.EvalScore{{Task: "arith", Metric: "acc_raw", Value: 0.2, Primary: true}}}
+		}
+		phase := func(i int, c lab.Change) lab.Event {
+			return lab.Event{Type: lab.EvPhase, Time: at(i), Run: "r", Step: 40, Tokens: 40 * testGB, Phase: "stage1", Change: c, SoupStep: 40, SoupKind: kind}
+		}
+		for _, e := range []lab.Event{stepEvent("r", 40, "stage1", 100*testGB), phase(1, lab.ChangeSoupStarting), ev(2, beforeSoupEval), phase(3, lab.ChangeSoup),
+			ev(4, soupIngredientEval), ev(5, soupIngredientEval), ev(6, soupEval)} {
+			d.apply(e)
+		}
+		var marks []string
+		for _, mk := range d.Markers {
+			marks = append(marks, mk.Kind.glyph())
+		}
+		want := "E S"
+		if kind == lab.SoupPlanned {
+			want = "E S E"
+		}
+		if got := strings.Join(marks, " "); got != want {
+			t.Errorf("%s soup: markers %q, want %q", kind, got, want)
+		}
+	}
+}
