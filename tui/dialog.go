@@ -717,6 +717,12 @@ func recipeFacts(e *recipeEntry) []string {
 	if r.Eval.Any() {
 		out = append(out, "eval "+strings.Join(r.Eval.Names(), ", "))
 	}
+	// what the run will warn about as it starts (an automatic anneal that
+	// ends before max_tokens, so the budget above is not where it ends; an
+	// unknown key), before enter rather than after
+	for _, w := range r.Warnings {
+		out = append(out, "warning: "+w)
+	}
 	return out
 }
 

@@ -1021,3 +1021,23 @@ func TestHelpLineOffersResumeWhenPaused(t *testing.T) {
 		}
 	}
 }
+
+// TestLaunchDialogShowsTheRecipesWarnings: what the run warns about as it
+// starts is in the launch dialog, before enter: with the automatic anneal
+// ending at 260K, the dialog said "300.0K tokens: 147 steps" and nothing of
+// where the run would end (the run's warning then hid behind the launch
+// notice: TestRecipeWarningShownAtLaunch).
+func TestLaunchDialogShowsTheRecipesWarnings(t *testing.T) {
+	m := New(testOptions(t, 100, 40))
+	press(m, "enter") // quickstart
+	text := func() string { return strings.Join(strings.Fields(dialogText(t, m)), " ") }
+	if s := text(); strings.Contains(s, "warning") {
+		t.Fatalf("quickstart as shipped has a warning:\n%s", s)
+	}
+	for _, r := range "max_tokens=300K anneal.auto_at=200K anneal.tokens=60K" {
+		press(m, string(r))
+	}
+	if s := text(); !strings.Contains(s, "warning: ") || !strings.Contains(s, "ends at 260000 tokens, not max_tokens 300000") {
+		t.Errorf("the dialog does not give the recipe's warning:\n%s", s)
+	}
+}

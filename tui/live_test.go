@@ -474,3 +474,17 @@ func TestSoupAskedSurvivesAReload(t *testing.T) {
 		}
 	}
 }
+
+// TestRecipeWarningShownAtLaunch: the recipe's warnings come as the run
+// starts (an automatic anneal that ends before max_tokens, an unknown key),
+// written before the session's "training … → dir" notice, which, newer,
+// hid them for good: the message line shows the warning.
+func TestRecipeWarningShownAtLaunch(t *testing.T) {
+	m, f := liveModel(t, testOptions(t, 120, 30), nil)
+	warn := "quickstart.yaml:34:3: the automatic anneal (60000 tokens from 200000) ends at 260000 tokens, not max_tokens 300000: the run ends when the anneal does"
+	evs := append([]lab.Event{{Type: lab.EvWarning, Time: t0, Run: f.name, Phase: "stage1", Message: warn}}, stage1Events(f.name)[:3]...)
+	m.Update(runEventsMsg{gen: m.liveGen, events: evs})
+	if s := screen(m); !strings.Contains(s, "warning: "+warn[:60]) {
+		t.Errorf("the recipe's warning is not on the message line:\n%s", s)
+	}
+}

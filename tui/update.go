@@ -507,11 +507,19 @@ func (m *Model) handleRunEvents(msg runEventsMsg) tea.Cmd {
 		m.reloadBuf = append(m.reloadBuf, msg.events...)
 	}
 	evalSeen := false
+	d := m.liveData
+	was, wasAt := d.Message, d.MessageTime
 	for _, e := range msg.events {
-		m.liveData.apply(e)
+		d.apply(e)
 		if e.Type == lab.EvEval {
 			evalSeen = true
 		}
+	}
+	if k := d.MessageKind; (k == lab.EvWarning || k == lab.EvError) && (d.Message != was || !d.MessageTime.Equal(wasAt)) && d.MessageTime.Before(m.noticeAt) {
+		// a warning or an error the session has not shown, written before
+		// its notice: the recipe's warnings come as the run starts, before
+		// "training … → dir", which hid them for good
+		m.noticeAt = time.Time{}
 	}
 	if m.dialog != nil {
 		m.dialog.followMix(m.liveData.runMix())
