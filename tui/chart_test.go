@@ -103,9 +103,11 @@ func TestParseCount(t *testing.T) {
 
 func TestFmtY(t *testing.T) {
 	// a grad norm of 0.997 read "1" beside a loss of "1.96", as if exact;
-	// NaN reads as the en dash the status uses for "none" elsewhere
+	// NaN reads as the en dash the status uses for "none" elsewhere; a
+	// loss of 0.80 read "0.8" beside "0.79", an axis label "0.7" above "0.57"
 	for in, want := range map[float64]string{0.003: "0.003", 0.00075: "7.5e-4", 3.4567: "3.46", 12345: "1.2e4", 0: "0", 150: "150", 0.25: "0.25",
-		0.997: "1.00", 0.994: "0.99", -0.997: "-1.00", math.NaN(): "–"} {
+		0.997: "1.00", 0.994: "0.99", -0.997: "-1.00", math.NaN(): "–", 0.8: "0.80", 0.7: "0.70", 0.1: "0.10", -0.5: "-0.50", 0.0996: "0.10",
+		0.0994: "0.099", 0.057: "0.057"} {
 		if got := fmtY(in); got != want {
 			t.Errorf("fmtY(%v) = %q, want %q", in, got, want)
 		}

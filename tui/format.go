@@ -91,6 +91,10 @@ func fmtY(v float64) string {
 		return strconv.FormatFloat(v, 'f', 1, 64)
 	case a >= 0.995: // two significant digits would round it to "1"
 		return strconv.FormatFloat(v, 'f', 2, 64)
+	case a >= 0.0995:
+		// two decimals, a trailing zero kept: a loss of 0.80 read "0.8"
+		// beside "0.79" a step later, and axis labels "0.7" above "0.57"
+		return strconv.FormatFloat(v, 'f', 2, 64)
 	}
 	return strconv.FormatFloat(v, 'g', 2, 64)
 }
