@@ -1470,13 +1470,15 @@ func (r *Run) startAnneal(n int64, mix []data.SourceSpec) error {
 	r.st.Phase = "anneal"
 	r.st.AnnealStart, r.st.AnnealTokens, r.st.AnnealLR0 = r.st.Tokens, n, lr0
 	r.st.TotalTokens = r.st.Tokens + n
-	msg := fmt.Sprintf("anneal: LR %.3g → 0 over %d tokens", lr0, n)
+	msg := fmt.Sprintf("anneal: LR %.3g → 0 over %s tokens", lr0, HumanCount(n))
 	if len(mix) > 0 {
 		if err := r.loader.SetMix(mix); err != nil {
 			return err
 		}
 		r.st.Mix = r.loader.Mix()
-		msg += " onto the anneal mix"
+		// the mix it names: one asked for may be any (the stage-1
+		// dataset, a named mix), which "onto the anneal mix" said it was
+		msg += " onto " + MixShares(r.st.Mix)
 	}
 	r.emit(Event{Type: EvPhase, Change: ChangeAnneal, Message: msg, Mix: r.st.Mix, TotalTokens: r.st.TotalTokens})
 	return nil

@@ -395,8 +395,34 @@ func TestAnnealReachesZero(t *testing.T) {
 	}
 	// the anneal phase is recorded, and after it only qa tokens were added
 	b, _ := os.ReadFile(filepath.Join(root, "anneal", EventsFile))
-	if !strings.Contains(string(b), "onto the anneal mix") {
+	if !strings.Contains(string(b), "anneal: LR 0.00") || !strings.Contains(string(b), "→ 0 over 2560 tokens onto qa 100%") {
 		t.Errorf("no anneal phase event in events.jsonl:\n%s", b)
+	}
+}
+
+// TestAnnealSaysItsMix: an anneal asked for onto another mix than the
+// recipe's anneal mix (the stage-1 dataset here) says which: it said "onto
+// the anneal mix" whatever it was, and its token count unrounded ("over
+// 301056 tokens" beside the dashboard's "505.9K tokens").
+func TestAnnealSaysItsMix(t *testing.T) {
+	rec := parseTiny(t, "checkpoint.interval=0")
+	started := actAtStep(t, "a", 2, Action{Kind: ActAnneal, Tokens: 1000, Mix: rec.Dataset})
+	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: t.TempDir(), Name: "a", PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started(r)
+	var anneal []string
+	for _, e := range follow(t, r, nil) {
+		if e.Change == ChangeAnneal {
+			anneal = append(anneal, e.Message)
+		}
+	}
+	if _, err := r.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if want := " → 0 over 1024 tokens onto " + MixShares(rec.Dataset); len(anneal) != 1 || !strings.HasSuffix(anneal[0], want) {
+		t.Errorf("anneal events %q, want one ending %q", anneal, want)
 	}
 }
 
