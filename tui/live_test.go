@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -486,5 +487,25 @@ func TestRecipeWarningShownAtLaunch(t *testing.T) {
 	m.Update(runEventsMsg{gen: m.liveGen, events: evs})
 	if s := screen(m); !strings.Contains(s, "warning: "+warn[:60]) {
 		t.Errorf("the recipe's warning is not on the message line:\n%s", s)
+	}
+}
+
+// TestResumeSaidAtTakeOver: a run taken over (or resumed) in the session
+// says where it resumed from as it starts, before the session's notice,
+// which hid it: the message line read "training NAME → DIR", not the step
+// and checkpoint it went on from.
+func TestResumeSaidAtTakeOver(t *testing.T) {
+	m := New(testOptions(t, 120, 30))
+	rec := testRecipe(t)
+	dir := filepath.Join("runs", "quickstart-test")
+	os.MkdirAll(dir, 0o755)
+	f := newFakeRun("quickstart-test", dir, rec)
+	m.Update(launchedMsg{run: f, resume: true})
+	ck := filepath.Join(dir, lab.CkptDir, "step-40")
+	evs := append(stage1Events(f.name)[:40], lab.Event{Type: lab.EvResumed, Time: t0.Add(5 * time.Second), Run: f.name, Step: 40, Tokens: 40 * testGB,
+		Phase: "stage1", Checkpoint: ck, Message: "from checkpoint " + ck + " (step 40, 81.9K tokens)"})
+	m.Update(runEventsMsg{gen: m.liveGen, events: evs})
+	if s := screen(m); !strings.Contains(s, "resumed at step 40 from checkpoint "+ck) {
+		t.Errorf("the message line does not say where the run resumed:\n%s", s)
 	}
 }

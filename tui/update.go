@@ -506,19 +506,23 @@ func (m *Model) handleRunEvents(msg runEventsMsg) tea.Cmd {
 	case m.reloading:
 		m.reloadBuf = append(m.reloadBuf, msg.events...)
 	}
-	evalSeen := false
+	evalSeen, news := false, false
 	d := m.liveData
-	was, wasAt := d.Message, d.MessageTime
 	for _, e := range msg.events {
+		was, wasAt := d.Message, d.MessageTime
 		d.apply(e)
 		if e.Type == lab.EvEval {
 			evalSeen = true
 		}
+		if d.Message != was || !d.MessageTime.Equal(wasAt) {
+			// what a run says as it starts, before the session's
+			// "training … → dir" notice, which hid it for good: the
+			// recipe's warnings, the checkpoint it resumed from, the run
+			// it loaded (a take-over, a resume, a stage-2 recipe)
+			news = e.Type == lab.EvWarning || e.Type == lab.EvError || e.Type == lab.EvResumed || e.Kind() == lab.ChangeLoadPath
+		}
 	}
-	if k := d.MessageKind; (k == lab.EvWarning || k == lab.EvError) && (d.Message != was || !d.MessageTime.Equal(wasAt)) && d.MessageTime.Before(m.noticeAt) {
-		// a warning or an error the session has not shown, written before
-		// its notice: the recipe's warnings come as the run starts, before
-		// "training … → dir", which hid them for good
+	if news && d.MessageTime.Before(m.noticeAt) {
 		m.noticeAt = time.Time{}
 	}
 	if m.dialog != nil {
