@@ -509,3 +509,35 @@ func TestResumeSaidAtTakeOver(t *testing.T) {
 		t.Errorf("the message line does not say where the run resumed:\n%s", s)
 	}
 }
+
+// TestRequestedEvaluationSaysItStarted: an evaluation asked for with v is
+// announced on the message line when it starts ("evaluating (requested) at
+// step 40…"), even within 10 s of another report: the start was taken for
+// routine news, so the line kept "eval requested: it applies at the next
+// step boundary" while the status said it was evaluating; so is a
+// checkpoint asked for with c.
+func TestRequestedEvaluationSaysItStarted(t *testing.T) {
+	for _, c := range []struct{ key, kind, want string }{
+		{"v", "evaluating", "evaluating (requested) at step 40…"},
+		{"c", "checkpointing", "writing a checkpoint at step 40…"},
+	} {
+		m, f := liveModel(t, testOptions(t, 120, 30), stage1Events("quickstart-test")[:40])
+		// a report pinned 10 s: a pause and a resume at t0+5s
+		at := t0.Add(5 * time.Second)
+		m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{
+			{Type: lab.EvPhase, Time: at, Run: f.name, Step: 40, Tokens: 40 * testGB, Phase: "stage1", Change: lab.ChangePaused, Message: "paused"},
+			{Type: lab.EvPhase, Time: at, Run: f.name, Step: 40, Tokens: 40 * testGB, Phase: "stage1", Change: lab.ChangeResumed, Message: "resumed"}}})
+		press(m, c.key, "enter")
+		if len(f.actions) != 1 {
+			t.Fatalf("%s: actions %v", c.key, f.actions)
+		}
+		e := lab.Event{Type: lab.EventKind(c.kind), Time: t0.Add(14 * time.Second), Run: f.name, Step: 40, Tokens: 40 * testGB, Phase: "stage1", Message: "requested"}
+		if c.key == "c" {
+			e.Message, e.Checkpoint = "", filepath.Join("runs", f.name, lab.CkptDir, "step-40")
+		}
+		m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{e}})
+		if s := screen(m); !strings.Contains(s, c.want) {
+			t.Errorf("%s: the message line does not say it started (%q):\n%s", c.key, c.want, s)
+		}
+	}
+}

@@ -365,12 +365,14 @@ const pinFor = 10 * time.Second
 // evaluation or a checkpoint not asked for, and the announcements before
 // them (the status line says those too).
 func (d *runData) routine(e lab.Event) bool {
+	// the start of an evaluation or a checkpoint asked for is the first
+	// answer to the action: a report pinned before it kept the line on
+	// "eval requested: it applies at the next step boundary" while the
+	// status said it was evaluating
 	switch e.Type {
-	case lab.EvEvaluating, lab.EvCheckpointing:
-		return true
-	case lab.EvEval:
+	case lab.EvEvaluating, lab.EvEval:
 		return e.Message != "requested"
-	case lab.EvCheckpoint:
+	case lab.EvCheckpointing, lab.EvCheckpoint:
 		return !d.awaitCheckpoint
 	}
 	return false
