@@ -114,6 +114,17 @@ func TestFmtY(t *testing.T) {
 	}
 }
 
+// TestFmtPct: a share under 10% keeps a decimal where it says something
+// (2.5%); a whole one has none, as the larger shares beside it: the mix
+// read "web_noisy 60% · … · qa 5.0%".
+func TestFmtPct(t *testing.T) {
+	for in, want := range map[float64]string{0.05: "5%", 0.025: "2.5%", 0.6: "60%", 0.1: "10%", 0.0996: "10%", 0.001: "0.1%", 0: "–", 0.53: "53%"} {
+		if got := fmtPct(in); got != want {
+			t.Errorf("fmtPct(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 // TestAxisLabelsAtZero: a series that ends at 0 (the LR after an anneal) has
 // the axis label 0, not asciigraph's rounding residue (-4e-19 was on screen).
 func TestAxisLabelsAtZero(t *testing.T) {

@@ -476,7 +476,7 @@ func TestMixDialogFollowsTheRun(t *testing.T) {
 		Step: 41, Tokens: 41 * testGB, Phase: "anneal", Mix: annealMix, Message: "anneal"}}})
 	s := strings.Join(strings.Fields(dialogText(t, m)), " ")
 	for _, w := range []string{
-		"The run's mix changed while this was open (it was web_noisy 60% · web_clean 15% · code 10% · math 10% · qa 5.0%).",
+		"The run's mix changed while this was open (it was web_noisy 60% · web_clean 15% · code 10% · math 10% · qa 5%).",
 		"The ratios you typed are kept, the run's share beside each; ctrl+r takes the run's.",
 		"web_noisy 20▏ % run's now 0", "web_clean 50 %", "code 0 %", "math 25 %", "qa 25 %",
 		"ctrl+r ratios: take the run's mix",

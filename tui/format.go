@@ -113,7 +113,9 @@ func fmtPct(x float64) string {
 		return "–"
 	}
 	if x < 0.1 {
-		return fmt.Sprintf("%.1f%%", 100*x)
+		// a decimal where it says something (2.5%), not "qa 5.0%"
+		// beside "web_noisy 60%"
+		return strings.TrimSuffix(fmt.Sprintf("%.1f", 100*x), ".0") + "%"
 	}
 	return fmt.Sprintf("%.0f%%", 100*x)
 }
