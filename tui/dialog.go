@@ -505,6 +505,13 @@ func (m *Model) dialogBody(d *dialog) []string {
 		out = append(out,
 			fmt.Sprintf("%s of %s tokens (≈%s) each, from a checkpoint written at %s, data-order seeds %s, LR %s → 0; weights averaged uniformly.",
 				plural.N(k, "anneal"), lab.HumanCount(n), plural.N(int((n+gb-1)/gb), "step"), from, seedList(soupSeeds(rec, k)), fmtY(lr)))
+		// what it costs, at the speed the status shows: the recipe's
+		// anneal length by default, 3 of them, can outlast the run itself
+		if steps := int64(k) * ((n + gb - 1) / gb); cur != nil && cur.tokensPerSec() > 0 {
+			left, _ := cur.tps.Left(steps * gb)
+			out = append(out, fmt.Sprintf("In all %s tokens (≈%s), about %s at the current speed; the run's own training waits.",
+				lab.HumanCount(steps*gb), plural.N(int(steps), "step"), lab.HumanDuration(left)))
+		}
 		if mix, err := d.pickedMix(); err == nil && mix != nil {
 			out = append(out, "Data: "+mixLine(mix))
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -1039,5 +1040,23 @@ func TestLaunchDialogShowsTheRecipesWarnings(t *testing.T) {
 	}
 	if s := text(); !strings.Contains(s, "warning: ") || !strings.Contains(s, "ends at 260000 tokens, not max_tokens 300000") {
 		t.Errorf("the dialog does not give the recipe's warning:\n%s", s)
+	}
+}
+
+// TestSoupDialogSaysWhatItCosts: the soup dialog gives the soup's tokens in
+// all and the time they take at the speed the status shows: its default, K
+// anneals of the recipe's anneal length, can outlast the run itself (3 ×
+// 400K tokens on a run with 1.4M to go), and it said each one's length only.
+func TestSoupDialogSaysWhatItCosts(t *testing.T) {
+	m, _ := liveModel(t, testOptions(t, 120, 40), stage1Events("quickstart-test"))
+	press(m, "s")
+	s := strings.Join(strings.Fields(dialogText(t, m)), " ")
+	k, _ := strconv.Atoi(m.dialog.fields[0].value)
+	n, _ := parseCount(m.dialog.fields[1].value)
+	steps := int64(k) * ((n + testGB - 1) / testGB)
+	left, _ := m.liveData.tps.Left(steps * testGB)
+	want := fmt.Sprintf("In all %s tokens (≈%d steps), about %s at the current speed", lab.HumanCount(steps*testGB), steps, lab.HumanDuration(left))
+	if !strings.Contains(s, want) || left < time.Second {
+		t.Errorf("the soup dialog does not say %q:\n%s", want, s)
 	}
 }
