@@ -408,4 +408,11 @@ func TestSoupDetailsSayDropped(t *testing.T) {
 	if fake := lineWith(s, "  fake "); !regexp.MustCompile(`fake +-?0\.\d{3}◂? +– +-?0\.\d{3}◂? +-?0\.\d{3}`).MatchString(fake) {
 		t.Errorf("score row %q, want no score for the dropped ingredient", fake)
 	}
+	// at 60 columns two ingredients' columns fit: the averaged ones, not
+	// the dropped one, which the title and the foot count
+	m.Update(teaSize(60, 30))
+	s = screen(m)
+	if head := lineWith(s, "seed 11"); !regexp.MustCompile(`seed 11 +seed 13 +soup`).MatchString(head) || !strings.Contains(s, "1 more ingredient") {
+		t.Errorf("at 60 columns: columns %q, want the averaged seeds 11 and 13 and a foot counting the dropped one:\n%s", head, s)
+	}
 }

@@ -259,12 +259,15 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 		room -= colWidth[c]
 	}
 	cols := make([]int, 0, len(heads))
-	for i := range len(comps) - 1 {
-		if room >= colW {
-			cols = append(cols, i)
-			room -= colW
+	for _, dropped := range []bool{false, true} { // short of room, the averaged ones first
+		for i := range len(comps) - 1 {
+			if (comps[i].Diverged != nil) == dropped && room >= colW {
+				cols = append(cols, i)
+				room -= colW
+			}
 		}
 	}
+	slices.Sort(cols)
 	cols = append(cols, fixed...)
 	left := len(heads) - len(cols)
 
