@@ -392,7 +392,13 @@ func TestSecondInterruptDuringCheckpoint(t *testing.T) {
 	}
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && strings.Contains(d.Name(), ".tmp") {
-			t.Errorf("the quit left %s\n%s", p, errb.String())
+			var names []string
+			if es, err := os.ReadDir(p); err == nil {
+				for _, e := range es {
+					names = append(names, e.Name())
+				}
+			}
+			t.Errorf("the quit left %s %v\n%s", p, names, errb.String())
 		}
 		return nil
 	})

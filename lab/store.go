@@ -188,7 +188,7 @@ func writeCheckpoint(runDir string, b model.Backend, st CheckpointState, dtype s
 		}
 		os.RemoveAll(tmp) // the old one, exchanged
 		os.RemoveAll(tmp + ".replaced")
-	} else if err := os.Rename(tmp, final); err != nil {
+	} else if err := tempfile.Rename(tmp, final); err != nil {
 		return fail(err)
 	}
 	syncDir(root)

@@ -235,7 +235,7 @@ func WriteFileAtomicFunc(path string, write func(w io.Writer) error) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		err = tempfile.Rename(tmp, path)
 	}
 	if err != nil {
 		os.Remove(tmp)

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+
+	"github.com/olmolab/olmolab/model/tempfile"
 )
 
 // The file names transformers uses for a safetensors checkpoint.
@@ -259,7 +261,9 @@ func WriteShardedFunc(dir string, metadata map[string]string, headers []Header, 
 	if err != nil {
 		return fmt.Errorf("%s: %w", dir, err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// guarded: a checkpoint's temporary directory that a quit removed is
+	// not made again (empty, left behind: TestSecondInterruptDuringCheckpoint)
+	if err := tempfile.Guard(func() error { return os.MkdirAll(dir, 0o755) }); err != nil {
 		return err
 	}
 	groups := planShards(sizes, maxShardBytes)

@@ -264,7 +264,7 @@ func writeAtomic(path string, fill func(w io.Writer) error) (err error) {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := tempfile.Rename(tmp, path); err != nil {
 		return err
 	}
 	syncDir(filepath.Dir(path))

@@ -39,6 +39,23 @@ func Untrack(path string) {
 	temps.Unlock()
 }
 
+// Rename renames the tracked oldpath to newpath and forgets it, as one step
+// against Abandon: a rename is the one change inside a tracked directory
+// that is not the creation of a tracked file (an atomic write's
+// NAME.tmp-PID becoming NAME in a checkpoint's temporary directory), and
+// one made while Abandon's RemoveAll walks that directory adds an entry
+// behind it, so that its last step, removing the directory, fails and the
+// directory is left. After Abandon it never returns.
+func Rename(oldpath, newpath string) error {
+	temps.Lock()
+	defer temps.Unlock()
+	if err := os.Rename(oldpath, newpath); err != nil {
+		return err
+	}
+	delete(temps.paths, oldpath)
+	return nil
+}
+
 // Guard runs f, which creates something inside what may be a tracked
 // directory (the directory a checkpoint's files go to), as Track runs
 // create: after Abandon it never returns, so a removed directory is not
