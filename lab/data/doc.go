@@ -49,7 +49,9 @@
 //	counts := l.TokensBySource()             // exact tokens served per source
 //	st := l.State()                          // JSON, into the checkpoint; l.Restore(st) resumes exactly
 //
-// Determinism: each source's instance stream depends only on (seed, source name, position); the mixture picks the
+// Determinism: each source's instance stream depends only on (seed, source name, position): token files' instances in
+// a keyed permutation per epoch, documents in a keyed file order per epoch with their packed instances permuted in
+// windows of docShuffleWindow (a validation set reads them in file order); the mixture picks the
 // source of instance n by smooth weighted round-robin on integer weights, so it depends only on n and the mix
 // history, never on goroutine timing, and every source is within one instance of its share at every point. Sources
 // produce ahead on their own goroutines (Prefetch instances each), so Next only copies in steady state; Stats counts

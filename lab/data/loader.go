@@ -62,6 +62,7 @@ type Loader struct {
 	served    []int64  // instances taken per source
 	cursors   []Cursor // cursor after the last instance taken per source
 	repeated  []bool   // the source has started a second pass over its data
+	docPass   []int64  // a document source's latest pass served (instance.pass), 0 after a Restore
 	repeats   []Repeat // repeats not yet taken by TakeRepeats
 	instances int64
 	err       error
@@ -121,6 +122,7 @@ func NewLoader(p LoaderParams) (*Loader, error) {
 	l.served = make([]int64, len(srcs))
 	l.cursors = make([]Cursor, len(srcs))
 	l.repeated = make([]bool, len(srcs))
+	l.docPass = make([]int64, len(srcs))
 	for _, s := range srcs {
 		s.prod = startProducer(s, l.pp, Cursor{})
 	}
@@ -245,6 +247,7 @@ func (l *Loader) Next(ids []int32) error {
 		copy(ids[off:off+T], in.ids)
 		prod.recycle(in.ids)
 		l.cursors[i] = in.after
+		l.docPass[i] = max(l.docPass[i], in.pass)
 		l.served[i]++
 		l.instances++
 		if !l.repeated[i] && l.pass(i) > 1 {
@@ -308,7 +311,10 @@ func (l *Loader) pass(i int) int64 {
 		}
 		return (c.Instance-1)/s.instances() + 1
 	case srcDocs:
-		return c.Epoch + 1
+		// the cursor's epoch is where its shuffle window starts; the
+		// instances of a window that runs past the end of the files are
+		// from the next pass
+		return max(c.Epoch+1, l.docPass[i])
 	}
 	return 0
 }
@@ -358,6 +364,7 @@ func (l *Loader) SetMix(mix []SourceSpec) error {
 		l.served = append(l.served, 0)
 		l.cursors = append(l.cursors, Cursor{})
 		l.repeated = append(l.repeated, false)
+		l.docPass = append(l.docPass, 0)
 	}
 	full := make([]SourceSpec, len(l.srcs))
 	for i, s := range l.srcs {
@@ -470,6 +477,9 @@ type SourceState struct {
 	// Files is a document source's file count: its cursor's File indexes a
 	// shuffle of that many files, so another count is another order.
 	Files int `json:"files,omitempty"`
+	// Shuffle is a document source's shuffle window (docShuffleWindow); 0 in a
+	// state of an olmolab that served documents in file order.
+	Shuffle int `json:"shuffle,omitempty"`
 }
 
 const stateVersion = 1
@@ -489,6 +499,7 @@ func (l *Loader) State() LoaderState {
 			st.Sources[i].Total = s.instances()
 		case srcDocs:
 			st.Sources[i].Files = len(s.docs)
+			st.Sources[i].Shuffle = docShuffleWindow
 		}
 	}
 	return st
@@ -528,7 +539,7 @@ func (l *Loader) Restore(st LoaderState) error {
 	n := len(l.srcs)
 	l.ratios, l.weights, l.credits = make([]float64, n), make([]int64, n), make([]int64, n)
 	l.served, l.cursors = make([]int64, n), make([]Cursor, n)
-	l.repeated, l.repeats = make([]bool, n), nil
+	l.repeated, l.repeats, l.docPass = make([]bool, n), nil, make([]int64, n)
 	for _, ss := range st.Sources {
 		i := l.index(ss.Name)
 		l.ratios[i], l.weights[i], l.credits[i] = ss.TargetRatio, ss.Weight, ss.Credit
@@ -549,6 +560,10 @@ func (l *Loader) Restore(st LoaderState) error {
 			// skipped files were read as documents
 			l.p.Warn(fmt.Sprintf("data: source %q: the checkpoint is from an olmolab that read the %s now skipped beside its JSONL files as documents; "+
 				"resuming, but not on the same data order (documents of this epoch may be repeated or left out)", ss.Name, plural.N(s.skipped, "text file")))
+		}
+		if s := l.srcs[i]; s.kind == srcDocs && ss.Shuffle != docShuffleWindow {
+			l.p.Warn(fmt.Sprintf("data: source %q: the checkpoint is from an olmolab that served its documents in file order (the same whatever the seed); "+
+				"resuming, but not on the same data order: from here its instances are shuffled by the seed", ss.Name))
 		}
 		if s := l.srcs[i]; s.kind == srcDocs && ss.Files == 0 {
 			// a state from before the file count, written when a glob's
@@ -605,10 +620,14 @@ func checkSourceStates(st LoaderState) error {
 			name string
 			v    int64
 		}{{"weight", ss.Weight}, {"instances", ss.Instances}, {"tokens", ss.Tokens}, {"total", ss.Total}, {"files", int64(ss.Files)},
-			{"cursor.instance", c.Instance}, {"cursor.epoch", c.Epoch}, {"cursor.file", int64(c.File)}, {"cursor.doc", c.Doc}, {"cursor.token", int64(c.Token)}} {
+			{"cursor.instance", c.Instance}, {"cursor.epoch", c.Epoch}, {"cursor.file", int64(c.File)}, {"cursor.doc", c.Doc}, {"cursor.token", int64(c.Token)}, {"cursor.window", int64(c.Window)}} {
 			if f.v < 0 {
 				return &InputError{Msg: fmt.Sprintf("%s: %d is negative", field(f.name), f.v), Hint: "the checkpoint's state.json is damaged: resume from an earlier checkpoint"}
 			}
+		}
+		if c.Window >= docShuffleWindow {
+			return &InputError{Msg: fmt.Sprintf("%s: %d is not below the shuffle window of %d instances", field("cursor.window"), c.Window, docShuffleWindow),
+				Hint: "the checkpoint's state.json is damaged: resume from an earlier checkpoint"}
 		}
 	}
 	return nil

@@ -101,7 +101,8 @@ func TestDocumentFormats(t *testing.T) {
 				w = append(tok.Encode(nil, strings.Join(docs, "\n")), tok.EOS())
 			}
 			const T = 8
-			l := mustLoader(t, LoaderParams{SeqLen: T, Sources: []SourceSpec{{Name: "d", TargetRatio: 1, Paths: []string{path}}}})
+			// in file order, as a validation set reads it (training shuffles the instances: TestSeedOrdersDocuments)
+			l := mustLoader(t, LoaderParams{SeqLen: T, Sources: []SourceSpec{{Name: "d", TargetRatio: 1, Paths: []string{path}}}, heldOut: true})
 			n := (2*len(w) + T - 1) / T // two epochs' worth
 			var got []int32
 			for _, b := range batches(t, l, n, 1) {
@@ -371,7 +372,7 @@ func TestBadInput(t *testing.T) {
 	}
 	// Lenient: malformed lines are warnings with file:line, and the rest of the file is read.
 	var w warnings
-	l := mustLoader(t, LoaderParams{SeqLen: 3, Sources: src(1, malformed), Warn: w.warn})
+	l := mustLoader(t, LoaderParams{SeqLen: 3, Sources: src(1, malformed), Warn: w.warn, heldOut: true}) // in file order
 	for _, want := range []string{"bad.jsonl:2: invalid character", "bad.jsonl:3: no \"text\" field"} {
 		if !strings.Contains(w.joined(), want) {
 			t.Errorf("warnings %q do not mention %q", w.joined(), want)
@@ -496,6 +497,7 @@ func TestRestoreRefusesDamagedState(t *testing.T) {
 		{func(s *LoaderState) { s.Sources[0].TargetRatio = math.Inf(1) }, `loader.sources[0].target_ratio`},
 		{func(s *LoaderState) { s.Sources[1].Name = "a" }, `source "a" is given twice`},
 		{func(s *LoaderState) { s.Instances = -1 }, `loader.instances: -1`},
+		{func(s *LoaderState) { s.Sources[0].Cursor.Window = docShuffleWindow }, `loader.sources[0].cursor.window ("a"): 256 is not below the shuffle window`},
 	} {
 		st := good
 		st.Sources = slices.Clone(good.Sources)
@@ -755,5 +757,68 @@ func TestRepeats(t *testing.T) {
 		if r.Source == "tok" {
 			t.Errorf("a restore past tok's repeat reports it again: %v", r)
 		}
+	}
+}
+
+// TestSeedOrdersDocuments: the data-order seed changes the order in which a
+// document source's instances come, also when the source is one JSONL file
+// (the file order, the only thing a seed shuffled, is then fixed): soup
+// ingredients (one seed each) and `sweep --seeds` runs trained on identical
+// batches. Each seed still serves every instance of a pass once, and a
+// restore mid-window serves what the uninterrupted loader serves.
+func TestSeedOrdersDocuments(t *testing.T) {
+	dir := t.TempDir()
+	var docs []string
+	for i := range 600 { // about 500 instances: two windows
+		docs = append(docs, fmt.Sprintf("document %d: %s", i, strings.Repeat("abc ", i%7)))
+	}
+	path := writeFile(t, filepath.Join(dir, "one.jsonl"), jsonl(docs...))
+	const T = 32
+	mk := func(seed uint64) LoaderParams {
+		return LoaderParams{SeqLen: T, Seed: seed, Prefetch: 5, Sources: []SourceSpec{{Name: "d", TargetRatio: 1, Paths: []string{path}}}}
+	}
+	a := batches(t, mustLoader(t, mk(1)), 10, 4)
+	b := batches(t, mustLoader(t, mk(2)), 10, 4)
+	if equalBatches(a, b) {
+		t.Fatal("seeds 1 and 2 gave a one-file document source the same batches")
+	}
+	// The same instances, in another order: every pass still trains on each once.
+	set := func(bs [][]int32) []string {
+		var out []string
+		for _, x := range bs {
+			for i := 0; i < len(x); i += T {
+				out = append(out, fmt.Sprint(x[i:i+T]))
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	n := docShuffleWindow / 4 // one window
+	if !slices.Equal(set(batches(t, mustLoader(t, mk(1)), n, 4)), set(batches(t, mustLoader(t, mk(3)), n, 4))) {
+		t.Error("seeds 1 and 3 serve other instances over one window, not the same ones in another order")
+	}
+	// Resume in the middle of a window.
+	l := mustLoader(t, mk(1))
+	batches(t, l, 7, 3)
+	st := l.State()
+	want := batches(t, l, 30, 3)
+	r := mustLoader(t, mk(1))
+	if err := r.Restore(st); err != nil {
+		t.Fatal(err)
+	}
+	if got := batches(t, r, 30, 3); !equalBatches(got, want) {
+		t.Error("a restore in the middle of a shuffle window serves other batches")
+	}
+	// A checkpoint of an olmolab that served documents in file order resumes with a warning.
+	var w warnings
+	p := mk(1)
+	p.Warn = w.warn
+	old := mustLoader(t, p)
+	st.Sources[0].Shuffle, st.Sources[0].Cursor.Window = 0, 0
+	if err := old.Restore(st); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(w.joined(), "served its documents in file order") {
+		t.Errorf("restore of a state without a shuffle window: warnings %q", w.joined())
 	}
 }

@@ -50,17 +50,18 @@ const (
 
 // source is one resolved, validated SourceSpec.
 type source struct {
-	spec  SourceSpec
-	kind  sourceKind
-	key   uint64 // Hash(seed, name): the source's own shuffles and documents
-	base  int64  // index of the first document of a built-in source's stream (heldOutFirstDoc when held out)
-	files []*tokenFile
-	cum   []int64 // cum[i] = instances in files[:i]; cum[len(files)] = total
-	docs  []string
-	ndocs int64 // documents with text found by the scan
-	wsrc  world.Source
-	kb    *world.KB
-	prod  *producer
+	spec    SourceSpec
+	kind    sourceKind
+	key     uint64 // Hash(seed, name): the source's own shuffles and documents
+	base    int64  // index of the first document of a built-in source's stream (heldOutFirstDoc when held out)
+	files   []*tokenFile
+	cum     []int64 // cum[i] = instances in files[:i]; cum[len(files)] = total
+	docs    []string
+	ndocs   int64 // documents with text found by the scan
+	wsrc    world.Source
+	kb      *world.KB
+	prod    *producer
+	heldOut bool // a validation set (ReadValidation): documents in file order, not shuffled
 	// skipped counts the text files beside a document source's JSONL files
 	// that expandData left out (an olmolab before it read them as documents)
 	skipped int
@@ -88,7 +89,7 @@ type openParams struct {
 // probs; the source is nil if any was fatal.
 func openSource(spec SourceSpec, p openParams, probs *problems) *source {
 	name := spec.Name
-	s := &source{spec: spec, key: rnd.Hash(p.seed, rnd.String(name)), kb: p.kb}
+	s := &source{spec: spec, key: rnd.Hash(p.seed, rnd.String(name)), kb: p.kb, heldOut: p.heldOut}
 	if len(spec.Paths) == 0 {
 		probs.add(&InputError{Source: name, Msg: "no paths", Hint: "give files, directories, globs or builtin:<name> in paths"})
 		return nil

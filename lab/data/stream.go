@@ -17,7 +17,8 @@ import (
 //   - token files: Instance, the number of instances taken; instance k is permutation_epoch(k mod N) with epoch
 //     k / N, N the source's instance count.
 //   - documents: Epoch (pass over the files), File (index in that epoch's shuffled file order), Doc (0-based line
-//     of the document in the file) and Token (tokens of that document, EOS included, already taken).
+//     of the document in the file) and Token (tokens of that document, EOS included, already taken): where the
+//     current shuffle window's instances are packed from; Window, how many of that window's instances are taken.
 //   - built-in: Doc (document index) and Token.
 type Cursor struct {
 	Instance int64 `json:"instance,omitempty"`
@@ -25,13 +26,24 @@ type Cursor struct {
 	File     int   `json:"file,omitempty"`
 	Doc      int64 `json:"doc,omitempty"`
 	Token    int   `json:"token,omitempty"`
+	Window   int   `json:"window,omitempty"`
 }
+
+// docShuffleWindow is how many consecutive instances of a document source are shuffled together. Documents are read
+// in file order (a compressed file cannot be read out of order), so without it a source of one file served the same
+// batches whatever the seed, and soup ingredients, which differ only in their seed, trained on identical data. A
+// window holds docShuffleWindow·SeqLen tokens (1 MiB of ids at SeqLen 1024); a smaller source is shuffled whole.
+const docShuffleWindow = 256
 
 // instance is one SeqLen-token instance, or the error that stopped its source.
 type instance struct {
 	ids   []int32
 	after Cursor // the source's cursor once this instance is taken
-	err   error
+	// pass is the pass over a document source's files that the instance's
+	// last document is from (1: the first), which a shuffled instance's
+	// cursor (its window's start) does not tell; 0 for other sources
+	pass int64
+	err  error
 }
 
 // producer fills a source's queue ahead of the trainer on its own goroutines.
@@ -64,9 +76,14 @@ func startProducer(s *source, pp prodParams, from Cursor) *producer {
 	case srcTokens:
 		p.wg.Go(func() { p.runTokens(ctx, s, from) })
 	case srcBuiltin:
-		p.runDocs(ctx, &builtinDocs{s: s, idx: from.Doc}, from, pp)
+		p.runDocs(ctx, &builtinDocs{s: s, idx: from.Doc}, from, pp, nil)
 	case srcDocs:
-		p.runDocs(ctx, &fileDocs{s: s, strict: pp.strict, epoch: from.Epoch, file: from.File, skipTo: from.Doc}, from, pp)
+		sh := &shuffler{window: docShuffleWindow, key: s.key, start: from}
+		if s.heldOut { // a validation set is read in file order, the same whatever the run
+			sh = nil
+		}
+		from.Window = 0
+		p.runDocs(ctx, &fileDocs{s: s, strict: pp.strict, epoch: from.Epoch, file: from.File, skipTo: from.Doc}, from, pp, sh)
 	}
 	return p
 }
@@ -210,8 +227,9 @@ func withSource(err error, name string) error {
 
 // runDocs tokenizes a document stream on pp.workers goroutines, keeps the documents in stream order, appends EOS to
 // each and packs them into SeqLen instances (documents run across instance boundaries, as in OLMo's
-// concatenated token files). The first document's first from.Token tokens are skipped (resuming mid-document).
-func (p *producer) runDocs(ctx context.Context, ds docStream, from Cursor, pp prodParams) {
+// concatenated token files). The first document's first from.Token tokens are skipped (resuming mid-document). With
+// sh, the packed instances go out shuffled in windows (shuffler).
+func (p *producer) runDocs(ctx context.Context, ds docStream, from Cursor, pp prodParams, sh *shuffler) {
 	type job struct {
 		pos  Cursor
 		text func() string
@@ -279,7 +297,8 @@ func (p *producer) runDocs(ctx context.Context, ds docStream, from Cursor, pp pr
 				if n == p.seqLen {
 					after := j.pos
 					after.Token = off
-					if !p.send(ctx, &instance{ids: buf, after: after}) {
+					in := &instance{ids: buf, after: after, pass: after.Epoch + 1}
+					if sh != nil && !sh.add(ctx, p, in) || sh == nil && !p.send(ctx, in) {
 						return
 					}
 					buf, n = p.buffer(), 0
@@ -290,4 +309,54 @@ func (p *producer) runDocs(ctx context.Context, ds docStream, from Cursor, pp pr
 			p.send(ctx, &instance{err: fmt.Errorf("data: document stream ended")})
 		}
 	})
+}
+
+// shuffler sends a document source's packed instances in a keyed order, window by window: the instances packed from
+// cursor start are collected, docShuffleWindow of them or those up to the end of the pass over the files (so that a
+// window never mixes two passes, and a small source is shuffled whole each pass), and sent permuted by (source key,
+// start). An instance's cursor is then start with Window = instances of the window sent so far (the last one's: where
+// the next window starts), so a producer started from it packs the same window again and skips what was taken.
+type shuffler struct {
+	window int
+	key    uint64
+	start  Cursor // where the window is packed from; start.Window: its instances already taken (resuming)
+	buf    []*instance
+}
+
+// add takes the next packed instance and sends the window when it is complete. false: ctx is done.
+func (sh *shuffler) add(ctx context.Context, p *producer, in *instance) bool {
+	if n := len(sh.buf); n > 0 && in.after.Epoch > sh.buf[n-1].after.Epoch && !sh.flush(ctx, p) {
+		return false
+	}
+	sh.buf = append(sh.buf, in)
+	if len(sh.buf) == sh.window {
+		return sh.flush(ctx, p)
+	}
+	return true
+}
+
+// flush sends the window's instances, permuted, but those taken before a restore (start.Window).
+func (sh *shuffler) flush(ctx context.Context, p *producer) bool {
+	n := len(sh.buf)
+	start, skip := sh.start, min(sh.start.Window, n)
+	start.Window = 0
+	key := rnd.Hash(sh.key, 2, uint64(start.Epoch), uint64(start.File), uint64(start.Doc), uint64(start.Token))
+	next := sh.buf[n-1].after
+	for k := range n {
+		in := sh.buf[permute(int64(k), int64(n), key)]
+		if k < skip { // taken before the restore: its buffer is free
+			p.recycle(in.ids)
+			continue
+		}
+		after := next
+		if k+1 < n {
+			after = start
+			after.Window = k + 1
+		}
+		if !p.send(ctx, &instance{ids: in.ids, after: after, pass: in.pass}) {
+			return false
+		}
+	}
+	sh.buf, sh.start = sh.buf[:0], next
+	return true
 }
