@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -139,7 +140,7 @@ func (d *docReader) next() (document, error) {
 		d.done = true
 		b, err := io.ReadAll(io.LimitReader(d.br, maxLine+1))
 		if err != nil {
-			return document{}, &InputError{Path: d.path, Msg: "read error", Err: err}
+			return document{}, &InputError{Path: d.path, Msg: "read error", Err: err, Hint: d.damagedHint()}
 		}
 		if len(b) > maxLine {
 			return document{}, &InputError{Path: d.path, Msg: fmt.Sprintf("text file longer than %d MiB", maxLine>>20), Hint: "split it into several files"}
@@ -147,6 +148,11 @@ func (d *docReader) next() (document, error) {
 		d.line = 1
 		if len(b) == 0 {
 			return document{}, io.EOF
+		}
+		// Encode would train on U+FFFD for every byte of a Latin-1 or binary file, without a word
+		if i := invalidUTF8(b); i >= 0 {
+			return document{}, &InputError{Path: d.path, Msg: fmt.Sprintf("not UTF-8 text: byte 0x%02x at offset %d", b[i], i),
+				Hint: "convert it to UTF-8 (iconv -f latin1 -t utf-8 FILE), or leave it out of paths"}
 		}
 		return document{Line: 1, Text: string(b)}, nil
 	}
@@ -188,7 +194,7 @@ func (d *docReader) readLine() ([]byte, error) {
 		}
 		if err != nil && err != io.EOF {
 			d.done = true
-			return nil, &InputError{Path: d.path, Line: d.line + 1, Msg: "read error", Err: err}
+			return nil, &InputError{Path: d.path, Line: d.line + 1, Msg: "read error", Err: err, Hint: d.damagedHint()}
 		}
 		if err == io.EOF && len(chunk) == 0 && len(long) == 0 {
 			return nil, io.EOF
@@ -201,6 +207,33 @@ func (d *docReader) readLine() ([]byte, error) {
 	}
 }
 
+// damagedHint says what to do about a read error: in a compressed file, it is almost always a damaged or
+// truncated download ("unexpected EOF", "invalid checksum").
+func (d *docReader) damagedHint() string {
+	switch _, comp := classify(d.path); comp {
+	case ".gz":
+		return "the file is damaged or cut short (gzip -t FILE says so too): fetch or write it again, or leave it out of paths"
+	case ".zst", ".zstd":
+		return "the file is damaged or cut short (zstd -t FILE says so too): fetch or write it again, or leave it out of paths"
+	}
+	return ""
+}
+
+// invalidUTF8 returns the offset of the first byte of b that is not valid UTF-8, or -1.
+func invalidUTF8(b []byte) int {
+	if utf8.Valid(b) {
+		return -1
+	}
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
 // dolmaDoc is the part of a Dolma document olmolab reads; id, source, metadata and the rest are ignored.
 type dolmaDoc struct {
 	Text *string `json:"text"`
@@ -209,9 +242,13 @@ type dolmaDoc struct {
 // utf8BOM starts files that some Windows tools write; JSON has no place for it.
 var utf8BOM = []byte("\xef\xbb\xbf")
 
-// parseDoc returns a line's "text". A line that is not a JSON object, or has no string "text", is malformed. A UTF-8
+// parseDoc returns a line's "text". A line that is not UTF-8, not a JSON object, or has no string "text", is malformed. A UTF-8
 // byte order mark before the object (the first line of a file some Windows tools wrote) is skipped.
 func parseDoc(line []byte) (string, error) {
+	// encoding/json would replace invalid bytes by U+FFFD; JSON is UTF-8 (RFC 8259 §8.1), so such a line is not JSON
+	if i := invalidUTF8(line); i >= 0 {
+		return "", fmt.Errorf("invalid UTF-8 (byte 0x%02x at column %d): JSON text must be UTF-8", line[i], i+1)
+	}
 	line = bytes.TrimPrefix(line, utf8BOM)
 	if len(line) == 0 || line[0] != '{' {
 		return "", errors.New("not a JSON object")

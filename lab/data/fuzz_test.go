@@ -200,6 +200,7 @@ func TestParseDoc(t *testing.T) {
 		{`[1, 2]`, "", "not a JSON object"},
 		{"\xef\xbb\xbf", "", "not a JSON object"},
 		{`{"text": "unclosed}`, "", "unexpected end of JSON input"},
+		{"{\"text\": \"caf\xe9\"}", "", "invalid UTF-8 (byte 0xe9 at column 14): JSON text must be UTF-8"},
 	} {
 		text, err := parseDoc([]byte(tc.line))
 		if text != tc.text || (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {

@@ -314,6 +314,18 @@ func TestBadInput(t *testing.T) {
 	notgz := writeFile(t, filepath.Join(dir, "fake.jsonl.gz"), []byte("plain text"))
 	unknown := writeFile(t, filepath.Join(dir, "data.parquet"), []byte("PAR1"))
 	writeFile(t, filepath.Join(dir, "emptydir", "README"), []byte("x"))
+	// Latin-1, not UTF-8: it trained on U+FFFD wherever an accent was, without a word
+	latin1 := writeFile(t, filepath.Join(dir, "latin1.txt"), []byte("caf\xe9 cr\xe8me"))
+	latin1JSON := writeFile(t, filepath.Join(dir, "latin1.jsonl"), []byte("{\"text\": \"ok\"}\n{\"text\": \"caf\xe9\"}\n"))
+	// a gzip file damaged in the middle: the reader's error, and a hint what to do
+	var many []string
+	for i := range 3000 {
+		many = append(many, fmt.Sprintf("document %d, one of many", i))
+	}
+	whole := gz(jsonl(many...))
+	cut := writeFile(t, filepath.Join(dir, "cut.jsonl.gz"), whole[:len(whole)/2])
+	whole = zst(jsonl(many...))
+	cutZst := writeFile(t, filepath.Join(dir, "cut.jsonl.zst"), whole[:len(whole)/2])
 	src := func(r float64, paths ...string) []SourceSpec {
 		return []SourceSpec{{Name: "s", TargetRatio: r, Paths: paths}}
 	}
@@ -337,6 +349,10 @@ func TestBadInput(t *testing.T) {
 		{"malformed strict", src(1, malformed), true, []string{"bad.jsonl:2", "malformed JSON line", "strict"}},
 		{"empty documents", src(1, empty), false, []string{"empty.jsonl: empty", "no document with text"}},
 		{"not gzip", src(1, notgz), false, []string{"fake.jsonl.gz", "gzip"}},
+		{"not UTF-8 text", src(1, latin1), false, []string{"latin1.txt: not UTF-8 text: byte 0xe9 at offset 3", "HINT: convert it to UTF-8"}},
+		{"not UTF-8 JSON strict", src(1, latin1JSON), true, []string{"latin1.jsonl:2", "invalid UTF-8 (byte 0xe9 at column 14)"}},
+		{"gzip cut short", src(1, cut), false, []string{"cut.jsonl.gz:", "unexpected EOF", "HINT: the file is damaged or cut short (gzip -t"}},
+		{"zstd cut short", src(1, cutZst), false, []string{"cut.jsonl.zst:", "HINT: the file is damaged or cut short (zstd -t"}},
 		{"unknown type", src(1, unknown), false, []string{"data.parquet", "unknown file type"}},
 		{"empty dir", src(1, filepath.Join(dir, "emptydir")), false, []string{"no data files"}},
 		{"remote", src(1, "s3://bucket/x.npy"), false, []string{"remote paths"}},
