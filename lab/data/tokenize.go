@@ -62,10 +62,10 @@ func (s TokenizeSummary) BytesPerToken() float64 {
 // little-endian array of ids with EOS after every document (docs/olmo2.md §11), ready for a source's paths.
 // Documents are read in input order (files sorted within directories and globs), tokenized on Workers goroutines and
 // written in the same order, so the output is identical for any number of workers. Every file is written under a
-// temporary name and renamed when complete: a cancelled or failed run leaves only whole files under final names,
-// and no OutDir it created when it wrote none.
+// temporary name and renamed when complete: a cancelled run leaves only whole files under final names (a prefix of the
+// output), a failed one (an input error, a full disk) none, and no OutDir it created that holds nothing.
 // Input problems are *InputError; a cancelled ctx returns ctx.Err() with the summary so far.
-func Tokenize(ctx context.Context, p TokenizeParams) (_ TokenizeSummary, err error) {
+func Tokenize(ctx context.Context, p TokenizeParams) (res TokenizeSummary, err error) {
 	start := time.Now()
 	var sum TokenizeSummary
 	if p.Tokenizer == nil {
@@ -94,12 +94,23 @@ func Tokenize(ctx context.Context, p TokenizeParams) (_ TokenizeSummary, err err
 		return sum, &InputError{Msg: "no output directory", Hint: "give --out DIR"}
 	}
 	created := firstMissing(p.OutDir)
+	w := &partWriter{dir: p.OutDir, dtype: p.DType, max: p.MaxFileBytes}
 	if err := os.MkdirAll(p.OutDir, 0o755); err != nil {
 		return sum, &InputError{Path: p.OutDir, Msg: "cannot create output directory", Err: unwrapPathErr(err)}
 	}
 	defer func() {
+		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			// A failure (a damaged input, a full disk) leaves output that is
+			// missing the rest of the documents, yet looks whole, and the
+			// next try refuses the directory while it holds them. Interrupted
+			// runs keep their whole files (a prefix of the output), as they say.
+			for _, f := range w.done {
+				os.Remove(f)
+			}
+			w.done, res.Files = nil, nil
+		}
 		if err != nil {
-			// nothing written: the directory it made would be found by the
+			// nothing left: the directory it made would be found by the
 			// next try, and looks like output
 			removeEmptyDirs(p.OutDir, created)
 		}
@@ -244,7 +255,6 @@ func Tokenize(ctx context.Context, p TokenizeParams) (_ TokenizeSummary, err err
 	}
 
 	// Writer: this goroutine, in document order.
-	w := &partWriter{dir: p.OutDir, dtype: p.DType, max: p.MaxFileBytes}
 	var werr error
 	for j := range order {
 		select {

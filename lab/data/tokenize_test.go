@@ -275,3 +275,34 @@ func TestTokenizeNamesTheOldFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenizeFailureRemovesItsFiles: an input that fails after whole part
+// files were written (a .gz cut short, the second input) leaves none of them:
+// they held the documents before the damage only, looked like finished
+// output, and the next try refused the directory while they were there. An
+// interrupted run keeps its whole files (TestTokenizeInterrupted).
+func TestTokenizeFailureRemovesItsFiles(t *testing.T) {
+	dir := t.TempDir()
+	var docs []string
+	for i := range 2000 {
+		docs = append(docs, fmt.Sprintf("document %d, with enough words to fill a few small part files", i))
+	}
+	good := writeFile(t, filepath.Join(dir, "a.jsonl"), jsonl(docs...))
+	whole := gz(jsonl(docs...))
+	cut := writeFile(t, filepath.Join(dir, "b.jsonl.gz"), whole[:len(whole)/2])
+	out := filepath.Join(dir, "out")
+	sum, err := Tokenize(context.Background(), TokenizeParams{Inputs: []string{good, cut}, OutDir: out, Tokenizer: byteTokenizer{}, MaxFileBytes: 16 << 10, Workers: 2})
+	if !IsInputError(err) || !strings.Contains(err.Error(), "b.jsonl.gz:") {
+		t.Fatalf("err = %v, want an InputError naming b.jsonl.gz and its line", err)
+	}
+	if len(sum.Files) != 0 {
+		t.Errorf("summary lists %v after the failure", sum.Files)
+	}
+	if left, _ := os.ReadDir(out); len(left) != 0 || !os.IsNotExist(func() error { _, err := os.Stat(out); return err }()) {
+		t.Errorf("--out after the failure: %d entries left (want no directory)", len(left))
+	}
+	// the same directory takes the fixed input at once
+	if _, err := Tokenize(context.Background(), TokenizeParams{Inputs: []string{good}, OutDir: out, Tokenizer: byteTokenizer{}, MaxFileBytes: 16 << 10}); err != nil {
+		t.Errorf("a second try: %v", err)
+	}
+}
