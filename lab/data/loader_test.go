@@ -838,3 +838,43 @@ func TestSeedOrdersDocuments(t *testing.T) {
 		t.Errorf("restore of a state without a shuffle window: warnings %q", w.joined())
 	}
 }
+
+// TestTokenFilesWithoutEOS: token files whose ids all fit the vocabulary but
+// that another tokenizer wrote (bytes ids under world's 2048, no EOS 2046
+// anywhere), or that were cut short (not ending with EOS), trained without a
+// word; each is now a warning naming the file. A file that ends its documents
+// with EOS gets none.
+func TestTokenFilesWithoutEOS(t *testing.T) {
+	dir := t.TempDir()
+	world := worldTokenizer()
+	eos := uint32(world.EOS())
+	var b []int32
+	for _, d := range []string{"one document", "and another one"} {
+		b = append((byteTokenizer{}).Encode(b, d), (byteTokenizer{}).EOS())
+	}
+	var bytesIDs, good []uint32
+	for range 8 {
+		for _, id := range b {
+			bytesIDs = append(bytesIDs, uint32(id))
+		}
+		good = append(good, 5, 6, 7, eos)
+	}
+	cut := append(slices.Clone(good), 5, 6) // a document without its end
+	for _, c := range []struct {
+		name string
+		ids  []uint32
+		want string
+	}{
+		{"bytes.npy", bytesIDs, "1 token file holds no EOS (id 2046 of tokenizer world) at all"},
+		{"cut.npy", cut, "1 token file does not end with EOS (id 2046)"},
+		{"good.npy", good, ""},
+	} {
+		path := writeTokens(t, filepath.Join(dir, c.name), Uint16, c.ids)
+		var w warnings
+		mustLoader(t, LoaderParams{Tokenizer: world, SeqLen: 4, Warn: w.warn, Sources: []SourceSpec{{Name: "s", TargetRatio: 1, Paths: []string{path}}}})
+		got := w.joined()
+		if c.want == "" && got != "" || c.want != "" && (!strings.Contains(got, c.want) || !strings.Contains(got, c.name)) {
+			t.Errorf("%s: warnings %q, want one saying %q and naming the file", c.name, got, c.want)
+		}
+	}
+}

@@ -410,6 +410,8 @@ func (s *source) openTokens(paths []string, p openParams, probs *problems) bool 
 	}
 	s.files = make([]*tokenFile, len(paths))
 	errs := make([]*InputError, len(paths))
+	noEOS := make([]bool, len(paths))  // no EOS at all
+	cutEOS := make([]bool, len(paths)) // some, but not at the end
 	forEach(len(paths), func(i int) {
 		tf, err := openTokenFile(paths[i], p.dtype)
 		if err != nil {
@@ -420,7 +422,8 @@ func (s *source) openTokens(paths []string, p openParams, probs *problems) bool 
 			}
 			return
 		}
-		if at := tf.firstAtLeast(p.tok.VocabSize()); at >= 0 {
+		at, sawEOS := tf.scanIDs(p.tok.VocabSize(), uint32(p.tok.EOS()))
+		if at >= 0 {
 			errs[i] = &InputError{Path: paths[i],
 				Msg:  fmt.Sprintf("token %d (at index %d) is not below the vocabulary size %d of tokenizer %s", tf.at(at), at, p.tok.VocabSize(), p.tok.Name()),
 				Hint: "the file was made with another tokenizer or dtype; set the recipe's tokenizer (or dataset.dtype) to match, or retokenize"}
@@ -434,6 +437,8 @@ func (s *source) openTokens(paths []string, p openParams, probs *problems) bool 
 			tf.close()
 			return
 		}
+		noEOS[i] = tf.n > 0 && !sawEOS
+		cutEOS[i] = sawEOS && tf.at(tf.n-1) != uint32(p.tok.EOS())
 		s.files[i] = tf
 	})
 	ok := true
@@ -447,6 +452,18 @@ func (s *source) openTokens(paths []string, p openParams, probs *problems) bool 
 	if !ok {
 		s.close()
 		return false
+	}
+	// OLMo token files end every document with EOS, so a file without one was
+	// written by another tokenizer whose ids happen to fit this vocabulary (a
+	// bytes file read as world's), and one that does not end with it was cut
+	// short; neither is certain (one long document), so they are warnings.
+	if names := pick(paths, noEOS); len(names) > 0 {
+		p.warn(fmt.Sprintf("data: source %q: %s %s no EOS (id %d of tokenizer %s) at all (%s): OLMo token files end every document with EOS, so %s probably written with another tokenizer; retokenize with olmolab tokenize --tokenizer %s",
+			s.spec.Name, plural.N(len(names), "token file"), plural.Verb(len(names), "holds", "hold"), p.tok.EOS(), p.tok.Name(), listFew(names), plural.Verb(len(names), "it was", "they were"), p.tok.Name()))
+	}
+	if names := pick(paths, cutEOS); len(names) > 0 {
+		p.warn(fmt.Sprintf("data: source %q: %s %s not end with EOS (id %d) (%s): cut short, such as a copy or download that stopped? OLMo token files end with a whole document",
+			s.spec.Name, plural.N(len(names), "token file"), plural.Verb(len(names), "does", "do"), p.tok.EOS(), listFew(names)))
 	}
 	s.cum = make([]int64, len(paths)+1)
 	var tokens int64
@@ -465,6 +482,25 @@ func (s *source) openTokens(paths []string, p openParams, probs *problems) bool 
 		return false
 	}
 	return true
+}
+
+// pick returns the paths whose flag is set.
+func pick(paths []string, flags []bool) []string {
+	var out []string
+	for i, f := range flags {
+		if f {
+			out = append(out, paths[i])
+		}
+	}
+	return out
+}
+
+// listFew joins the first three names, and says there are more.
+func listFew(names []string) string {
+	if len(names) <= 3 {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:3], ", ") + ", …"
 }
 
 // scanDocs reads every document file once before training: it finds malformed lines (a warning with file:line,

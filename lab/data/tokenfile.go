@@ -85,27 +85,32 @@ func (t *tokenFile) read(dst []int32, off int64) {
 	}
 }
 
-// firstAtLeast returns the index of the first token ≥ vocab, or -1: ids past the embedding would crash the model
-// (or, for uint32 ids ≥ 2^31, turn negative), so every file is checked before training.
-func (t *tokenFile) firstAtLeast(vocab int) int64 {
+// scanIDs returns the index of the first token ≥ vocab, or -1: ids past the embedding would crash the model (or, for
+// uint32 ids ≥ 2^31, turn negative), so every file is checked before training; and whether eos occurs, in the same
+// pass over the file.
+func (t *tokenFile) scanIDs(vocab int, eos uint32) (bad int64, sawEOS bool) {
 	v := uint32(vocab)
 	if t.dtype == Uint16 {
 		if vocab > 1<<16 {
-			return -1
+			return -1, true
 		}
 		for i := int64(0); i < t.n; i++ {
-			if uint32(binary.LittleEndian.Uint16(t.m[2*i:])) >= v {
-				return i
+			id := uint32(binary.LittleEndian.Uint16(t.m[2*i:]))
+			if id >= v {
+				return i, sawEOS
 			}
+			sawEOS = sawEOS || id == eos
 		}
-		return -1
+		return -1, sawEOS
 	}
 	for i := int64(0); i < t.n; i++ {
-		if binary.LittleEndian.Uint32(t.m[4*i:]) >= v {
-			return i
+		id := binary.LittleEndian.Uint32(t.m[4*i:])
+		if id >= v {
+			return i, sawEOS
 		}
+		sawEOS = sawEOS || id == eos
 	}
-	return -1
+	return -1, sawEOS
 }
 
 // looksWide reports whether a file read as uint16 holds uint32 ids: every second element (the high halves, little

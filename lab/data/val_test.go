@@ -81,7 +81,9 @@ func TestHeldOutIsNotTrainingText(t *testing.T) {
 // the source.
 func TestReadValidationFiles(t *testing.T) {
 	dir := t.TempDir()
-	tok := writeTokens(t, filepath.Join(dir, "val.npy"), Uint16, seqIDs(320, 1000)) // 10 instances of 32
+	ids := seqIDs(320, 1000)
+	ids[len(ids)-1] = uint32(worldTokenizer().EOS())                  // a token file ends with a whole document
+	tok := writeTokens(t, filepath.Join(dir, "val.npy"), Uint16, ids) // 10 instances of 32
 	var w warnings
 	a := readVal(t, SourceSpec{Name: "v", Paths: []string{tok}}, 5*32, &w)
 	b := readVal(t, SourceSpec{Name: "v", Paths: []string{tok}}, 5*32, &w)
