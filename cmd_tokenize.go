@@ -67,13 +67,26 @@ func runTokenize(args []string, stdout, stderr io.Writer) error {
 			return inputError{err}
 		}
 		if errors.Is(err, context.Canceled) {
-			return codedError{exitInterrupted, fmt.Errorf("tokenize interrupted after %s; only whole files were kept", plural.N(int(sum.Documents), "document"))}
+			// the counts are the kept files': the unfinished file's documents were dropped
+			return codedError{exitInterrupted, fmt.Errorf("tokenize interrupted: kept %s with %s and %s%s; the rest was not written",
+				plural.N(len(sum.Files), "whole file"), plural.N(int(sum.Documents), "document"), plural.N(int(sum.Tokens), "token"), listed(sum.Files))}
 		}
 		return err
 	}
 	fmt.Fprintf(stdout, "documents\t%d\ntokens\t%d\nbytes/token\t%.3f\nskipped lines\t%d\nfiles\t%d (%s)\nseconds\t%.1f\n",
 		sum.Documents, sum.Tokens, sum.BytesPerToken(), sum.Skipped, len(sum.Files), strings.Join(sum.Files, ", "), sum.Elapsed.Seconds())
 	return nil
+}
+
+// listed is " (a, b, c)" for up to three files, " (a, b, c, …)" for more, "" for none.
+func listed(files []string) string {
+	switch {
+	case len(files) == 0:
+		return ""
+	case len(files) > 3:
+		return " (" + strings.Join(files[:3], ", ") + ", …)"
+	}
+	return " (" + strings.Join(files, ", ") + ")"
 }
 
 func progressBar(pct float64, width int) string {

@@ -40,13 +40,13 @@ type TokenizeProgress struct {
 	Files                 int // output files finished
 }
 
-// TokenizeSummary reports a finished (or stopped) Tokenize.
+// TokenizeSummary reports a finished (or stopped) Tokenize: what its output files hold.
 type TokenizeSummary struct {
 	Files     []string // output files, in order
-	Documents int64
-	Tokens    int64 // written, one EOS per document included
-	TextBytes int64 // UTF-8 bytes of the documents' text
-	Skipped   int64 // malformed lines skipped
+	Documents int64    // in Files (a stopped run drops the documents of the file it was writing)
+	Tokens    int64    // in Files, one EOS per document included
+	TextBytes int64    // UTF-8 bytes of the text of the documents in Files
+	Skipped   int64    // malformed lines skipped
 	Elapsed   time.Duration
 }
 
@@ -268,11 +268,10 @@ func Tokenize(ctx context.Context, p TokenizeParams) (res TokenizeSummary, err e
 		at := 0
 		for i, d := range j.docs {
 			n := j.lens[i]
-			if werr = w.write(j.ids[at : at+n]); werr != nil {
+			if werr = w.write(j.ids[at:at+n], int64(len(d))); werr != nil {
 				break
 			}
 			files.Store(int64(len(w.done)))
-			sum.TextBytes += int64(len(d))
 			docs.Add(1)
 			tokens.Add(int64(n))
 			at += n
@@ -297,7 +296,9 @@ func Tokenize(ctx context.Context, p TokenizeParams) (res TokenizeSummary, err e
 	files.Store(int64(len(w.done)))
 	report()
 	sum.Files = w.done
-	sum.Documents, sum.Tokens = docs.Load(), tokens.Load()
+	// what the files under final names hold: a stopped run dropped the
+	// documents of the file it was writing
+	sum.Documents, sum.Tokens, sum.TextBytes = w.kept.docs, w.kept.tokens, w.kept.text
 	sum.Elapsed = time.Since(start)
 	switch {
 	case readErr != nil:
@@ -368,9 +369,13 @@ type partWriter struct {
 	size  int64
 	buf   []byte
 	done  []string
+	// open counts the documents of the file being written, kept those of
+	// the files renamed into place
+	open, kept struct{ docs, tokens, text int64 }
 }
 
-func (w *partWriter) write(ids []int32) error {
+// write appends one document's ids (EOS included), of text bytes of text.
+func (w *partWriter) write(ids []int32, text int64) error {
 	n := int64(len(ids)) * int64(w.dtype)
 	if w.f != nil && w.size > 0 && w.size+n > w.max {
 		if err := w.close(); err != nil {
@@ -398,6 +403,9 @@ func (w *partWriter) write(ids []int32) error {
 		return fmt.Errorf("data: write %s: %w", w.tmp, err)
 	}
 	w.size += n
+	w.open.docs++
+	w.open.tokens += int64(len(ids))
+	w.open.text += text
 	return nil
 }
 
@@ -419,6 +427,10 @@ func (w *partWriter) close() error {
 		return fmt.Errorf("data: rename %s: %w", w.tmp, err)
 	}
 	w.done = append(w.done, w.final)
+	w.kept.docs += w.open.docs
+	w.kept.tokens += w.open.tokens
+	w.kept.text += w.open.text
+	w.open.docs, w.open.tokens, w.open.text = 0, 0, 0
 	return nil
 }
 
@@ -435,6 +447,7 @@ func (w *partWriter) abort() {
 		w.f.Close()
 		os.Remove(w.tmp)
 		w.f = nil
+		w.open.docs, w.open.tokens, w.open.text = 0, 0, 0
 	}
 }
 

@@ -149,11 +149,24 @@ func TestTokenizeInterrupted(t *testing.T) {
 	if len(names) != len(sum.Files) {
 		t.Errorf("directory has %v, summary lists %v", names, sum.Files)
 	}
+	var kept, keptDocs int64
 	for _, f := range sum.Files {
 		raw, _ := os.ReadFile(f)
 		if len(raw) == 0 || raw[len(raw)-2] != byte(byteEOS&0xff) || raw[len(raw)-1] != byte(byteEOS>>8) {
 			t.Errorf("%s is not a complete file", f)
 		}
+		kept += int64(len(raw) / 2)
+		for i := 0; i+1 < len(raw); i += 2 {
+			if int(raw[i])|int(raw[i+1])<<8 == byteEOS {
+				keptDocs++
+			}
+		}
+	}
+	// The summary (and so the message, which said "interrupted after 5120
+	// documents" where the kept file held 4622) counts what the kept files
+	// hold, not the documents of the unfinished file that was dropped.
+	if sum.Documents != keptDocs || sum.Tokens != kept {
+		t.Errorf("summary: %d documents, %d tokens; the kept files hold %d, %d", sum.Documents, sum.Tokens, keptDocs, kept)
 	}
 }
 
