@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzJSONL feeds arbitrary bytes to the JSON-lines reader: it must terminate without panicking, account for every
@@ -224,6 +225,7 @@ func FuzzRestore(f *testing.F) {
 	f.Add(bytes.Replace(good, []byte(`"weight":`), []byte(`"weight":-`), 1))
 	f.Add(bytes.Replace(good, []byte(`"cursor":{`), []byte(`"cursor":{"file":7,"token":-3,`), 1))
 	f.Add([]byte(`{"version":1,"tokenizer":"bytes","seq_len":8,"seed":1,"sources":[{"name":"tok","weight":1,"cursor":{"instance":-1,"epoch":-2}},{"name":"tok","weight":1}]}`))
+	f.Add(bytes.ReplaceAll(good, []byte(`"cursor":{`), []byte(`"cursor":{"window":255,`))) // past the end of a short window
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var st LoaderState
 		if json.Unmarshal(b, &st) != nil {
@@ -240,5 +242,60 @@ func FuzzRestore(f *testing.F) {
 				return
 			}
 		}
+	})
+}
+
+// FuzzDocFile reads arbitrary bytes as each kind of document file (JSON lines
+// and text, plain, gzip and zstd), the inputs of a source and of tokenize that
+// FuzzJSONL does not cover: the reader ends without panicking, every error is
+// an *InputError naming the file, and every document it returns is non-empty
+// UTF-8.
+func FuzzDocFile(f *testing.F) {
+	docs := jsonl("one document", "caf\u00e9 \U0001F642", "three")
+	f.Add(gz(docs), uint8(0))
+	f.Add(gz(docs)[:20], uint8(0))
+	f.Add(zst(docs), uint8(1))
+	f.Add(zst(docs)[:len(zst(docs))-3], uint8(1))
+	f.Add([]byte("plain text\nover two lines"), uint8(2))
+	f.Add([]byte("caf\xe9"), uint8(2))
+	f.Add(gz([]byte("gzipped text")), uint8(3))
+	f.Add(zst([]byte("{\"text\": \"bad\xff\"}\n")), uint8(4))
+	names := []string{"d.jsonl.gz", "d.jsonl.zst", "d.txt", "d.txt.gz", "d.json.zst"}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte, kind uint8) {
+		path := filepath.Join(dir, names[int(kind)%len(names)])
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		named := func(err error) {
+			t.Helper()
+			ie, ok := err.(*InputError)
+			if !ok || ie.Path != path {
+				t.Fatalf("error %v (%T) is not an InputError naming %s", err, err, path)
+			}
+		}
+		d, err := openDocs(path)
+		if err != nil {
+			named(err)
+			return
+		}
+		defer d.Close()
+		for range 1 << 16 {
+			doc, err := d.next()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				named(err)
+				if isMalformed(err) {
+					continue
+				}
+				return
+			}
+			if doc.Text == "" || !utf8.ValidString(doc.Text) {
+				t.Fatalf("document %q: empty or not UTF-8", doc.Text)
+			}
+		}
+		t.Fatal("no end after 65536 documents")
 	})
 }
