@@ -524,8 +524,8 @@ var recipeKeyNames = []string{
 	"alpha_f", "animals", "anneal", "at_anneal", "at_tokens", "auto_at", "backend", "betas", "checkpoint", "dataset",
 	"decay_embeddings", "decay_fraction", "decay_norm_and_bias", "decay_norms", "description", "dtype", "eps", "eval",
 	"flag_sigma", "global_batch_size", "identifier", "ingredients", "interval", "keep", "learning_rate", "limit",
-	"load_path", "lr", "max_grad_norm", "max_tokens", "min_points", "mix", "mix_schedule", "mixes", "model", "name", "optimizer", "paths",
-	"people", "preset", "rank_microbatch_size", "regions", "schedule", "seed", "seeds", "sequence_length", "sigma", "soup",
+	"load_path", "lr", "max_grad_norm", "max_source_ratio", "max_tokens", "min_points", "mix", "mix_schedule", "mixes", "model", "name", "optimizer", "paths",
+	"people", "preset", "rank_microbatch_size", "regions", "repetition_factor", "schedule", "seed", "seeds", "sequence_length", "sigma", "soup",
 	"sources", "spikes", "split", "strict", "t_max", "t_warmup", "target_ratio", "tasks", "tokenizer", "tokens", "towns_per_region",
 	"type", "val", "warmup_min_lr", "warmup_tokens", "weight_decay", "window", "world", "z_loss",
 }
@@ -1046,6 +1046,11 @@ func (d *decoder) sourceList(n *yaml.Node, field string, ratio bool) []data.Sour
 			case "paths":
 				d.rebase(v, nil)
 				s.Paths = d.strList(v, join(f, k))
+			case "repetition_factor", "max_source_ratio":
+				// olmo-cookbook's caps on a source's repetition and share
+				// (OLMo-core refuses a mix that needs more): a researcher
+				// who set one expects it kept, so say what happens instead
+				d.warn(v, "%s ignored: olmolab does not cap how often a source repeats (olmo-cookbook's %s); a source whose data runs out starts over, with a warning at that step and its passes in the summary", join(f, k), k)
 			default:
 				return false
 			}
@@ -1061,7 +1066,7 @@ func (d *decoder) sourceList(n *yaml.Node, field string, ratio bool) []data.Sour
 		} else if !ratio {
 			s.TargetRatio = 1
 		} else if math.IsNaN(s.TargetRatio) {
-			d.fail(c, f+".target_ratio", "source %q has no target_ratio", s.Name)
+			d.fail(c, f+".target_ratio", "source %q has no target_ratio; HINT: give every source a target_ratio (normalised to sum to 1); olmo-cookbook's natural mix (no target_ratio at all: shares by size) is not supported", s.Name)
 		} else if s.TargetRatio < 0 {
 			d.fail(ratioNode, f+".target_ratio", "source %q has a negative ratio %v", s.Name, s.TargetRatio)
 		} else if len(s.Paths) == 0 {
