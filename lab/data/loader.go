@@ -62,7 +62,7 @@ type Loader struct {
 	served    []int64  // instances taken per source
 	cursors   []Cursor // cursor after the last instance taken per source
 	repeated  []bool   // the source has started a second pass over its data
-	docPass   []int64  // a document source's latest pass served (instance.pass), 0 after a Restore
+	docPass   []int64  // a document source's latest pass served (instance.pass; SourceState.Pass)
 	repeats   []Repeat // repeats not yet taken by TakeRepeats
 	instances int64
 	err       error
@@ -480,6 +480,10 @@ type SourceState struct {
 	// Shuffle is a document source's shuffle window (docShuffleWindow); 0 in a
 	// state of an olmolab that served documents in file order.
 	Shuffle int `json:"shuffle,omitempty"`
+	// Pass is the pass over a document source's files its latest instance
+	// is from, which its cursor (its shuffle window's start) can be one
+	// behind; 0 in older states, whose cursors tell it.
+	Pass int64 `json:"pass,omitempty"`
 }
 
 const stateVersion = 1
@@ -500,6 +504,7 @@ func (l *Loader) State() LoaderState {
 		case srcDocs:
 			st.Sources[i].Files = len(s.docs)
 			st.Sources[i].Shuffle = docShuffleWindow
+			st.Sources[i].Pass = l.docPass[i]
 		}
 	}
 	return st
@@ -544,6 +549,9 @@ func (l *Loader) Restore(st LoaderState) error {
 		i := l.index(ss.Name)
 		l.ratios[i], l.weights[i], l.credits[i] = ss.TargetRatio, ss.Weight, ss.Credit
 		l.served[i], l.cursors[i] = ss.Instances, ss.Cursor
+		if l.srcs[i].kind == srcDocs {
+			l.docPass[i] = ss.Pass
+		}
 		if s := l.srcs[i]; s.kind == srcTokens && ss.Total != 0 && ss.Total != s.instances() {
 			l.p.Warn(fmt.Sprintf("data: source %q had %s when the checkpoint was written and has %d now; "+
 				"resuming, but not on the same data order", ss.Name, plural.N(int(ss.Total), "instance"), s.instances()))
@@ -619,7 +627,7 @@ func checkSourceStates(st LoaderState) error {
 		for _, f := range []struct {
 			name string
 			v    int64
-		}{{"weight", ss.Weight}, {"instances", ss.Instances}, {"tokens", ss.Tokens}, {"total", ss.Total}, {"files", int64(ss.Files)},
+		}{{"weight", ss.Weight}, {"instances", ss.Instances}, {"tokens", ss.Tokens}, {"total", ss.Total}, {"files", int64(ss.Files)}, {"pass", ss.Pass},
 			{"cursor.instance", c.Instance}, {"cursor.epoch", c.Epoch}, {"cursor.file", int64(c.File)}, {"cursor.doc", c.Doc}, {"cursor.token", int64(c.Token)}, {"cursor.window", int64(c.Window)}} {
 			if f.v < 0 {
 				return &InputError{Msg: fmt.Sprintf("%s: %d is negative", field(f.name), f.v), Hint: "the checkpoint's state.json is damaged: resume from an earlier checkpoint"}

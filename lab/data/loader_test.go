@@ -766,6 +766,22 @@ func TestRepeats(t *testing.T) {
 	if err := l2.Restore(st); err != nil {
 		t.Fatal(err)
 	}
+	// a resumed run's summary counts the passes the run made: a document
+	// source's cursor is where its shuffle window starts, a pass behind the
+	// instances of a window past the end of the files (3 passes, 2 resumed)
+	for i := range 12 {
+		st := l.State()
+		r := mustLoader(t, p)
+		if err := r.Restore(st); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := r.Passes(), l.Passes(); got["doc"] != want["doc"] {
+			t.Errorf("after %d more instances: restored passes %v, want %v", i, got, want)
+		}
+		if err := l.Next(ids); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := l2.Next(ids); err != nil {
 		t.Fatal(err)
 	}
