@@ -27,6 +27,7 @@ import (
 type Recipe struct {
 	Name, Description string
 	ModelName         string       // preset name, or "inline"
+	vocabGiven        bool         // the recipe gives model.vocab_size: resolveModel keeps it
 	Model             model.Config // resolved (vocabulary follows the tokenizer for cpu_* presets)
 	Tokenizer         string       // "world", "dolma2", "bytes"
 	SequenceLength    int
@@ -914,6 +915,7 @@ func (d *decoder) model(n *yaml.Node, r *Recipe) {
 	for _, k := range order {
 		modelFields[k](d, over[k], "model."+k, &r.Model)
 	}
+	_, r.vocabGiven = over["vocab_size"]
 	if d.err != nil {
 		return
 	}

@@ -608,3 +608,37 @@ func TestRecipeCookbookSourceKeys(t *testing.T) {
 		t.Errorf("a source without target_ratio: %v", err)
 	}
 }
+
+// TestExplicitVocabSize: a cpu_* preset or an inline model takes its
+// tokenizer's vocabulary unless the recipe gives vocab_size; a vocab_size the
+// recipe gives is kept, and one smaller than the tokenizer's is refused. It
+// was replaced silently: vocab_size 2048 with dolma2 trained a 100352 model,
+// vocab_size 4096 with world a 2048 one.
+func TestExplicitVocabSize(t *testing.T) {
+	for _, c := range []struct {
+		model, tok string
+		want       int
+		err        string
+	}{
+		{"{preset: cpu_xs}", "dolma2", 100352, ""},
+		{"{preset: cpu_xs}", "world", 2048, ""},
+		{"{preset: cpu_xs, vocab_size: 4096}", "world", 4096, ""},
+		{"{preset: cpu_xs, vocab_size: 2048}", "dolma2", 0, "vocab_size 2048 is smaller than tokenizer dolma2's 100352"},
+		{"{hidden_size: 64, num_hidden_layers: 1, num_attention_heads: 2, vocab_size: 2048}", "dolma2", 0, "vocab_size 2048 is smaller than tokenizer dolma2's 100352"},
+		{"{hidden_size: 64, num_hidden_layers: 1, num_attention_heads: 2}", "dolma2", 100352, ""},
+	} {
+		y := strings.Replace(strings.Replace(tinyRecipe, "{preset: cpu_xs}", c.model, 1), "tokenizer: world", "tokenizer: "+c.tok, 1)
+		r, err := ParseRecipe("v.yaml", []byte(y), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.model, err)
+		}
+		tok, _ := data.NewTokenizer(c.tok)
+		cfg, err := resolveModel(r, tok)
+		switch {
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%s with %s: %v (vocab %d), want an error saying %q", c.model, c.tok, err, cfg.VocabSize, c.err)
+		case c.err == "" && (err != nil || cfg.VocabSize != c.want):
+			t.Errorf("%s with %s: vocab %d, %v; want %d", c.model, c.tok, cfg.VocabSize, err, c.want)
+		}
+	}
+}

@@ -594,15 +594,17 @@ func (r *Recipe) ResolvedModel() (model.Config, error) {
 }
 
 // resolveModel fits the recipe's model to its tokenizer: the cpu_* presets and
-// inline models without a vocabulary take the tokenizer's; others must hold it.
+// inline models without a vocab_size of the recipe's take the tokenizer's;
+// others must hold it.
 func resolveModel(rec *Recipe, tok data.Tokenizer) (model.Config, error) {
 	cfg := rec.Model
 	eos, pad := int(tok.EOS()), int(tok.PAD())
-	if len(rec.ModelName) > 4 && rec.ModelName[:4] == "cpu_" || rec.ModelName == "inline" && cfg.VocabSize == model.WorldVocab {
+	if !rec.vocabGiven && (len(rec.ModelName) > 4 && rec.ModelName[:4] == "cpu_" || rec.ModelName == "inline" && cfg.VocabSize == model.WorldVocab) {
 		cfg.VocabSize = tok.VocabSize()
 	}
 	if cfg.VocabSize < tok.VocabSize() {
-		return cfg, fmt.Errorf("vocab_size %d is smaller than tokenizer %s's %d", cfg.VocabSize, tok.Name(), tok.VocabSize())
+		return cfg, fmt.Errorf("vocab_size %d is smaller than tokenizer %s's %d; HINT: set model.vocab_size to at least %d, or leave it out of a cpu_* preset or inline model, which then takes the tokenizer's",
+			cfg.VocabSize, tok.Name(), tok.VocabSize(), tok.VocabSize())
 	}
 	cfg.EOSTokenID, cfg.PadTokenID = &eos, &pad
 	if cfg.MaxPositionEmbeddings < rec.SequenceLength {
