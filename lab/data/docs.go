@@ -152,7 +152,7 @@ func (d *docReader) next() (document, error) {
 		// Encode would train on U+FFFD for every byte of a Latin-1 or binary file, without a word
 		if i := invalidUTF8(b); i >= 0 {
 			return document{}, &InputError{Path: d.path, Msg: fmt.Sprintf("not UTF-8 text: byte 0x%02x at offset %d", b[i], i),
-				Hint: "convert it to UTF-8 (iconv -f latin1 -t utf-8 FILE), or leave it out of paths"}
+				Hint: "convert it to UTF-8 (iconv -f latin1 -t utf-8 FILE), or leave it out"}
 		}
 		return document{Line: 1, Text: string(b)}, nil
 	}
@@ -212,9 +212,9 @@ func (d *docReader) readLine() ([]byte, error) {
 func (d *docReader) damagedHint() string {
 	switch _, comp := classify(d.path); comp {
 	case ".gz":
-		return "the file is damaged or cut short (gzip -t FILE says so too): fetch or write it again, or leave it out of paths"
+		return "the file is damaged or cut short (gzip -t FILE says so too): fetch or write it again, or leave it out"
 	case ".zst", ".zstd":
-		return "the file is damaged or cut short (zstd -t FILE says so too): fetch or write it again, or leave it out of paths"
+		return "the file is damaged or cut short (zstd -t FILE says so too): fetch or write it again, or leave it out"
 	}
 	return ""
 }
