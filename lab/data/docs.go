@@ -53,14 +53,15 @@ const maxLine = 256 << 20
 
 // docReader reads documents from a JSONL or text file, decompressing by suffix.
 type docReader struct {
-	path   string
-	kind   fileKind
-	f      *os.File
-	zr     io.ReadCloser // decompressor, if any
-	br     *bufio.Reader
-	line   int // lines read so far (the 1-based number of the last line returned)
-	done   bool
-	strict bool
+	path    string
+	kind    fileKind
+	f       *os.File
+	zr      io.ReadCloser // decompressor, if any
+	br      *bufio.Reader
+	line    int // lines read so far (the 1-based number of the last line returned)
+	done    bool
+	started bool // a non-blank line was read
+	strict  bool
 }
 
 // document is one document read from a file.
@@ -125,6 +126,9 @@ func (d *docReader) Close() error {
 	return d.f.Close()
 }
 
+// msgJSONArray is the Msg of the *InputError for a file whose first line opens a JSON array: not JSON lines at all.
+const msgJSONArray = "a JSON array, not JSON lines (one JSON object per line)"
+
 // msgMalformed is the Msg of the *InputError for a line that is not a JSON object with a string "text". A
 // lenient reader skips the line and goes on; a strict one stops.
 const msgMalformed = "malformed JSON line"
@@ -168,6 +172,14 @@ func (d *docReader) next() (document, error) {
 		if len(line) == 0 {
 			continue
 		}
+		if !d.started && bytes.HasPrefix(bytes.TrimPrefix(line, utf8BOM), []byte("[")) {
+			// a JSON array (json.dump of a list, a Hugging Face export):
+			// read line by line, its pretty-printed last element alone parses
+			d.done = true
+			return document{}, &InputError{Path: d.path, Line: d.line, Msg: msgJSONArray,
+				Hint: "write one object per line: jq -c '.[]' FILE > FILE.jsonl"}
+		}
+		d.started = true
 		text, perr := parseDoc(line)
 		if perr != nil {
 			return document{}, &InputError{Path: d.path, Line: d.line, Msg: msgMalformed, Err: perr}

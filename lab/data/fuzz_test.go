@@ -22,6 +22,7 @@ func FuzzJSONL(f *testing.F) {
 	f.Add([]byte("{\"id\": 1, \"text\": \"no newline at end\"}"))
 	f.Add([]byte("{\"text\": \"bad\xff utf8\"}\n{\"TEXT\": \"case\"}\n{\"text\": \"dup\", \"text\": \"last\"}\n"))
 	f.Add([]byte("{{{{\n}}}}\n{\"text\": \"\"}\n"))
+	f.Add([]byte("\n[\n  {\"text\": \"a\"},\n  {\"text\": \"b\"}\n]\n"))
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		path := filepath.Join(dir, "f.jsonl")
@@ -46,6 +47,12 @@ func FuzzJSONL(f *testing.F) {
 			}
 			line := doc.Line
 			if err != nil {
+				if ie, ok := err.(*InputError); ok && ie.Msg == msgJSONArray {
+					if last != 0 { // only the first line that is not blank opens an array
+						t.Fatalf("JSON array at line %d, after line %d", ie.Line, last)
+					}
+					return
+				}
 				if !isMalformed(err) {
 					t.Fatalf("unexpected error %v", err)
 				}

@@ -316,6 +316,9 @@ func TestBadInput(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "emptydir", "README"), []byte("x"))
 	// Latin-1, not UTF-8: it trained on U+FFFD wherever an accent was, without a word
 	latin1 := writeFile(t, filepath.Join(dir, "latin1.txt"), []byte("caf\xe9 cr\xe8me"))
+	// a JSON array (a Hugging Face export, json.dump of a list): eight
+	// "malformed line" warnings, then "no document with text"
+	array := writeFile(t, filepath.Join(dir, "array.json"), []byte("[\n  {\"text\": \"a doc\"},\n  {\"text\": \"another\"}\n]\n"))
 	latin1JSON := writeFile(t, filepath.Join(dir, "latin1.jsonl"), []byte("{\"text\": \"ok\"}\n{\"text\": \"caf\xe9\"}\n"))
 	// a gzip file damaged in the middle: the reader's error, and a hint what to do
 	var many []string
@@ -349,6 +352,7 @@ func TestBadInput(t *testing.T) {
 		{"malformed strict", src(1, malformed), true, []string{"bad.jsonl:2", "malformed JSON line", "strict"}},
 		{"empty documents", src(1, empty), false, []string{"empty.jsonl: empty", "no document with text"}},
 		{"not gzip", src(1, notgz), false, []string{"fake.jsonl.gz", "gzip"}},
+		{"JSON array", src(1, array), false, []string{"array.json:1: a JSON array, not JSON lines", "HINT: write one object per line: jq -c '.[]'"}},
 		{"not UTF-8 text", src(1, latin1), false, []string{"latin1.txt: not UTF-8 text: byte 0xe9 at offset 3", "HINT: convert it to UTF-8"}},
 		{"not UTF-8 JSON strict", src(1, latin1JSON), true, []string{"latin1.jsonl:2", "invalid UTF-8 (byte 0xe9 at column 14)"}},
 		{"gzip cut short", src(1, cut), false, []string{"cut.jsonl.gz:", "unexpected EOF", "HINT: the file is damaged or cut short (gzip -t"}},
