@@ -3,12 +3,14 @@ package lab
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -681,5 +683,54 @@ func TestFullDiskHintWithoutACheckpoint(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, CkptDir, checkpointName(8), StateFile), []byte("{}"), 0o644)
 	if err := explainWriteError(full, dir); !strings.Contains(err.Error(), "--resume "+dir+" continues the run from its latest checkpoint, step-8") {
 		t.Errorf("with a checkpoint: %v", err)
+	}
+}
+
+// TestSoupIngredientsOfOneJSONLFile: a soup's ingredients differ only in
+// their data-order seed, and on a source of one JSONL file (whose
+// documents a seed could not reorder) they trained on the same batches and
+// came out bit-identical, a soup of one model. They now see other orders:
+// their losses differ.
+func TestSoupIngredientsOfOneJSONLFile(t *testing.T) {
+	root := t.TempDir()
+	var docs strings.Builder
+	for i := range 400 {
+		fmt.Fprintf(&docs, "{\"text\": \"document %d tells of the river town and its %d traders\"}\n", i, i%17)
+	}
+	path := filepath.Join(root, "one.jsonl")
+	if err := os.WriteFile(path, []byte(docs.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	y := strings.Replace(tinyRecipe, `    - {name: web, target_ratio: 0.7, paths: ["builtin:web_clean"]}
+    - {name: qa, target_ratio: 0.3, paths: ["builtin:qa"]}`, `    - {name: doc, target_ratio: 1, paths: [`+strconv.Quote(path)+`]}`, 1)
+	rec, err := ParseRecipe("one.yaml", []byte(y), []string{"anneal.auto_at=2560", "anneal.tokens=768", "soup.ingredients=2", "max_tokens=1M", "checkpoint.interval=0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: root, Name: "r"}); err != nil || s.State != "finished" {
+		t.Fatalf("state %q, err %v", s.State, err)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(root, "r", "soups", "soup-*", "ingredient-*"))
+	if len(dirs) != 2 {
+		t.Fatalf("ingredients %v, want 2", dirs)
+	}
+	read := func(dir string) []float64 {
+		raw, err := os.ReadFile(filepath.Join(dir, MetricsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []float64
+		for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+			var m struct{ Loss float64 }
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, m.Loss)
+		}
+		return out
+	}
+	a, b := read(dirs[0]), read(dirs[1])
+	if len(a) == 0 || slices.Equal(a, b) {
+		t.Errorf("the two ingredients' losses are the same: %v", a)
 	}
 }
