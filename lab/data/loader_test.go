@@ -898,3 +898,36 @@ func TestTokenFilesWithoutEOS(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenFileRemaindersWarned: OLMo cuts each token file into whole
+// sequences and drops the rest, so a source of many short files loses much
+// of its data: three files of 1.5 sequences dropped a third of their tokens
+// without a word. Past a tenth, a warning says how much; one long file's
+// remainder is not worth one.
+func TestTokenFileRemaindersWarned(t *testing.T) {
+	dir := t.TempDir()
+	const T = 16
+	eosEnd := func(n int) []uint32 {
+		ids := seqIDs(n, 200)
+		ids[n-1] = 256 // bytes' EOS
+		return ids
+	}
+	var short []string
+	for i := range 3 {
+		short = append(short, writeTokens(t, filepath.Join(dir, fmt.Sprintf("s%d.npy", i)), Uint16, eosEnd(T+T/2)))
+	}
+	long := writeTokens(t, filepath.Join(dir, "long.npy"), Uint16, eosEnd(40*T+3))
+	for _, c := range []struct {
+		paths []string
+		want  string
+	}{
+		{short, "24 of its 72 tokens (33.3%) are dropped: OLMo cuts each token file into whole sequences of 16 tokens"},
+		{[]string{long}, ""},
+	} {
+		var w warnings
+		mustLoader(t, LoaderParams{SeqLen: T, Warn: w.warn, Sources: []SourceSpec{{Name: "s", TargetRatio: 1, Paths: c.paths}}})
+		if got := w.joined(); c.want == "" && got != "" || !strings.Contains(got, c.want) {
+			t.Errorf("%d files: warnings %q, want %q", len(c.paths), got, c.want)
+		}
+	}
+}

@@ -471,6 +471,12 @@ func (s *source) openTokens(paths []string, p openParams, probs *problems) bool 
 		s.cum[i+1] = s.cum[i] + f.n/int64(p.seqLen)
 		tokens += f.n
 	}
+	// OLMo's cut, file by file, drops less than one sequence a file: nothing
+	// to speak of in a few long files, much of a source of many short ones
+	if kept := s.instances() * int64(p.seqLen); kept > 0 && 10*(tokens-kept) > tokens {
+		p.warn(fmt.Sprintf("data: source %q: %d of its %d tokens (%.1f%%) are dropped: OLMo cuts each token file into whole sequences of %d tokens and drops the rest, and %s %s short; concatenate them into longer files, or use a shorter sequence_length",
+			s.spec.Name, tokens-kept, tokens, 100*float64(tokens-kept)/float64(tokens), p.seqLen, plural.N(len(paths), "file"), plural.Verb(len(paths), "is", "are")))
+	}
 	if s.instances() == 0 {
 		e := &InputError{Source: s.spec.Name, Msg: fmt.Sprintf("empty: %s with %s %s no complete instance of %d tokens", plural.N(len(paths), "file"), plural.N(int(tokens), "token"), plural.Verb(len(paths), "holds", "hold"), p.seqLen),
 			Hint: "OLMo cuts each file into sequence_length chunks and drops the rest; give more data or a shorter sequence_length"}
