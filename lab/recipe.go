@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -430,6 +431,10 @@ type decoder struct {
 	err   error
 	warns []string
 	base  string // where relative paths are taken from, rewritten to absolute in the tree ("": left as written)
+	// probe, when not nil, makes this a probing decoder (recipeLevels): per
+	// mapping path, the keys fields was given and whether the decoder took
+	// each; unknown keys are neither warned about nor refused
+	probe map[string]map[string]bool
 }
 
 // rebase rewrites the relative local paths in n (a scalar or a list of them)
@@ -481,12 +486,15 @@ func (d *decoder) warn(n *yaml.Node, format string, args ...any) {
 	d.warns = append(d.warns, pos+": "+fmt.Sprintf(format, args...))
 }
 
-// fields iterates a mapping, calling f per key; keys f does not know produce one
-// warning each ("ignored").
+// fields iterates a mapping, calling f per key; keys f does not know go to
+// unknownKey (a probing decoder only records which keys f took).
 func (d *decoder) fields(n *yaml.Node, path string, f func(key string, v *yaml.Node) bool) {
 	if n.Kind != yaml.MappingNode {
 		d.fail(n, path, "want a mapping, got %s", describe(n))
 		return
+	}
+	if d.probe != nil && d.probe[path] == nil {
+		d.probe[path] = map[string]bool{}
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -496,31 +504,130 @@ func (d *decoder) fields(n *yaml.Node, path string, f func(key string, v *yaml.N
 			return
 		}
 		seen[k.Value] = true
-		if !f(k.Value, v) {
-			if k.Line == 0 { // put there by --set: a typo would otherwise change nothing
-				if d.err == nil {
-					msg := "unknown key (from --set); HINT: keys are the recipe's YAML paths, e.g. optimizer.lr, dataset.sources.0.target_ratio (README, Recipes)"
-					if near := typoOf(k.Value); near != "" { // as in a recipe file
-						msg = fmt.Sprintf("unknown key (from --set); did you mean %q?", join(path, near))
-					}
-					d.err = &RecipeError{File: d.file, Field: join(path, k.Value), Msg: msg}
-				}
+		took := f(k.Value, v)
+		switch {
+		case d.probe != nil:
+			d.probe[path][k.Value] = took
+		case !took:
+			if d.unknownKey(k, path) {
 				return
 			}
-			if near := typoOf(k.Value); near != "" {
-				// one or two letters from a key the lab knows: a typo that
-				// would otherwise train on the default silently
-				d.fail(k, join(path, k.Value), "unknown key; did you mean %q? (keys the lab does not know at all, such as Beaker's budget or cluster, are only warned about)", near)
-				return
-			}
-			d.warn(k, "unknown key %q ignored", join(path, k.Value))
 		}
 	}
 }
 
+// unknownKey answers a key the decoder does not take at path. A key of
+// another level (top-level lr:) is an error naming where it belongs, and a
+// near miss (lrr:) one naming the nearest key of this level, else of
+// another: either would otherwise train on the default silently. A key the
+// lab does not know at all (Beaker's budget) is a warning in a file and an
+// error from --set, which it would not change. It reports whether decoding
+// this mapping should stop.
+func (d *decoder) unknownKey(k *yaml.Node, path string) bool {
+	fromSet := k.Line == 0 // put there by --set
+	field := join(path, k.Value)
+	lv := recipeLevels()
+	here := lv.level(path)
+	// show renders a key of a level as the user writes it: dataset.sources[N].x
+	// in a file, dataset.sources.N.x for --set
+	show := func(level, key string) string {
+		p := level
+		if key != "" {
+			p = join(level, key)
+		}
+		if fromSet {
+			p = strings.ReplaceAll(p, "[N]", ".N")
+		}
+		return p
+	}
+	nearHere := nearest(k.Value, slices.Sorted(maps.Keys(lv.keys[here])))
+	var top bool
+	var under, wherePaths []string
+	for _, l := range lv.order {
+		if l != here && lv.keys[l][k.Value] {
+			if l == "" {
+				top = true
+			} else {
+				under = append(under, show(l, ""))
+			}
+			wherePaths = append(wherePaths, show(l, k.Value))
+		}
+	}
+	if d.err != nil && (fromSet || len(wherePaths) > 0 || nearHere != "") {
+		return true
+	}
+	switch {
+	case len(wherePaths) > 0:
+		where := "under " + orList(under)
+		if top && len(under) > 0 {
+			where = "at the top level or " + where
+		} else if top {
+			where = "at the top level"
+		}
+		msg := fmt.Sprintf("this key belongs %s (%s)", where, orList(wherePaths))
+		if fromSet {
+			for i, p := range wherePaths {
+				wherePaths[i] = "--set " + p + "=..."
+			}
+			msg = fmt.Sprintf("this key belongs %s: %s", where, orList(wherePaths))
+		}
+		if nearHere != "" {
+			msg += fmt.Sprintf("; or did you mean %q?", join(path, nearHere))
+		}
+		d.err = &RecipeError{File: d.file, Field: field, Msg: msg, Line: k.Line, Column: k.Column}
+		return true
+	case nearHere != "":
+		if fromSet {
+			d.err = &RecipeError{File: d.file, Field: field, Msg: fmt.Sprintf("unknown key (from --set); did you mean %q?", join(path, nearHere))}
+		} else {
+			d.fail(k, field, "unknown key; did you mean %q? (keys the lab does not know at all, such as Beaker's budget or cluster, are only warned about)", join(path, nearHere))
+		}
+		return true
+	}
+	// the nearest key of the other levels, at every level that has it
+	var others []string
+	for _, l := range lv.order {
+		if l != here && !lv.free[l] {
+			others = append(others, slices.Collect(maps.Keys(lv.keys[l]))...)
+		}
+	}
+	slices.Sort(others)
+	if near := nearest(k.Value, others); near != "" {
+		var paths []string
+		for _, l := range lv.order {
+			if lv.keys[l][near] {
+				paths = append(paths, strconv.Quote(show(l, near)))
+			}
+		}
+		if fromSet {
+			d.err = &RecipeError{File: d.file, Field: field, Msg: fmt.Sprintf("unknown key (from --set); did you mean %s?", orList(paths))}
+		} else {
+			d.fail(k, field, "unknown key; did you mean %s? (keys the lab does not know at all, such as Beaker's budget or cluster, are only warned about)", orList(paths))
+		}
+		return true
+	}
+	if fromSet {
+		if d.err == nil {
+			d.err = &RecipeError{File: d.file, Field: field, Msg: "unknown key (from --set); HINT: keys are the recipe's YAML paths, e.g. optimizer.lr, dataset.sources.0.target_ratio (README, Recipes)"}
+		}
+		return true
+	}
+	d.warn(k, "unknown key %q ignored", field)
+	return false
+}
+
+// orList joins items as "a", "a or b", "a, b or c".
+func orList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
+}
+
 // recipeKeyNames are the keys the decoder knows, at any level: the case
-// labels of decoder.recipe and its helpers, "identifier", "preset" and
-// modelFields (TestRecipeKeyNames keeps this list in step with them).
+// labels of decoder.recipe and its helpers, "identifier" and "preset"
+// (TestRecipeKeyNames keeps this list in step with them). Which level takes
+// which is the decoder's own answer (recipeLevels).
 var recipeKeyNames = []string{
 	"alpha_f", "animals", "anneal", "at_anneal", "at_tokens", "auto_at", "backend", "betas", "checkpoint", "dataset",
 	"decay_embeddings", "decay_fraction", "decay_norm_and_bias", "decay_norms", "description", "dtype", "eps", "eval",
@@ -531,11 +638,12 @@ var recipeKeyNames = []string{
 	"type", "val", "warmup_min_lr", "warmup_tokens", "weight_decay", "window", "world", "z_loss",
 }
 
-// typoOf returns the known key an unknown one is a near miss of: at most one
-// edit away for keys of up to 6 letters, two for longer ones. OLMo-core's,
-// olmo-cookbook's and Beaker's own keys, which recipes may carry, are all
-// further than that (nodes is two edits from model: hence 6).
-func typoOf(key string) string {
+// nearest returns the key of names an unknown one is a near miss of: at most
+// one edit away for keys of up to 6 letters, two for longer ones; of two
+// equally near, the first in sort order. OLMo-core's, olmo-cookbook's and
+// Beaker's own keys, which recipes may carry, are all further than that from
+// every key the lab knows (nodes is two edits from model: hence 6).
+func nearest(key string, names []string) string {
 	limit := 1
 	if len(key) > 6 {
 		limit = 2
@@ -544,16 +652,15 @@ func typoOf(key string) string {
 		return ""
 	}
 	best, bestD := "", limit+1
-	for _, name := range knownKeyNames() {
-		if d := editDistance(key, name); d > 0 && d < bestD {
+	for _, name := range names {
+		if d := editDistance(key, name); d > 0 && (d < bestD || d == bestD && name < best) {
 			best, bestD = name, d
 		}
 	}
 	return best
 }
 
-// knownKeyNames is recipeKeyNames and modelFields' keys, sorted (so that of
-// two equally near keys the same one is named every time).
+// knownKeyNames is recipeKeyNames and modelFields' keys, sorted.
 var knownKeyNames = sync.OnceValue(func() []string {
 	names := slices.Clone(recipeKeyNames)
 	for name := range modelFields {
@@ -562,6 +669,112 @@ var knownKeyNames = sync.OnceValue(func() []string {
 	slices.Sort(names)
 	return slices.Compact(names)
 })
+
+// keyLevels says which keys each mapping of a recipe takes. Levels are
+// written as the decoder names them, list elements as [N]: "" (the top),
+// "optimizer", "dataset.sources[N]", "eval.val"; a level whose keys are
+// names of the user's (mixes:) is free, and its children are written with
+// NAME (mixes.NAME[N]).
+type keyLevels struct {
+	order []string // discovery order: the top first, then breadth first
+	keys  map[string]map[string]bool
+	free  map[string]bool
+}
+
+// level returns the level of a decoder path: dataset.sources[2] is
+// dataset.sources[N], mixes.curated[0] is mixes.NAME[N].
+func (lv *keyLevels) level(path string) string {
+	if path == "" {
+		return ""
+	}
+	out := ""
+	for i, seg := range strings.Split(path, ".") {
+		base, idx, list := strings.Cut(seg, "[")
+		if i > 0 && lv.free[out] {
+			base = "NAME"
+		}
+		out = join(out, base)
+		if list && strings.HasSuffix(idx, "]") {
+			out += "[N]"
+		}
+	}
+	return out
+}
+
+// freeProbe is a key no level of the lab knows: a level that takes it takes
+// names (mixes:).
+const freeProbe = "?probe?"
+
+// recipeLevels asks the decoder itself which keys each level takes, so that
+// the answer cannot drift from it: a probing decoder decodes, level by level,
+// a mapping of every key the lab knows (knownKeyNames) and records which of
+// them its fields took; then, under each key taken, a mapping and a list of
+// one mapping, to find the levels below. Values are null, so every key taken
+// fails its type check, which a probing decoder ignores. (Set in init: the
+// decoder it probes calls it.)
+var recipeLevels func() *keyLevels
+
+func init() { recipeLevels = sync.OnceValue(probeLevels) }
+
+func probeLevels() *keyLevels {
+	lv := &keyLevels{keys: map[string]map[string]bool{}, free: map[string]bool{}}
+	str := func(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
+	probeMap := func() *yaml.Node {
+		m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		for _, k := range append(knownKeyNames(), freeProbe) {
+			m.Content = append(m.Content, str(k), &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"})
+		}
+		return m
+	}
+	// a step is a key, or "" for the first element of a list
+	type job struct {
+		steps       []string
+		path, level string
+	}
+	queue := []job{{}}
+	for len(queue) > 0 {
+		j := queue[0]
+		queue = queue[1:]
+		if _, done := lv.keys[j.level]; done {
+			continue
+		}
+		leaf := probeMap()
+		for i := len(j.steps) - 1; i >= 0; i-- {
+			if j.steps[i] == "" {
+				leaf = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: []*yaml.Node{leaf}}
+			} else {
+				leaf = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{str(j.steps[i]), leaf}}
+			}
+		}
+		d := &decoder{file: "probe", probe: map[string]map[string]bool{}}
+		d.recipe(leaf)
+		took, reached := d.probe[j.path]
+		if !reached {
+			continue
+		}
+		lv.order = append(lv.order, j.level)
+		lv.keys[j.level] = map[string]bool{}
+		var below []string
+		if took[freeProbe] {
+			lv.free[j.level] = true
+			below = []string{"NAME"}
+		} else {
+			for _, k := range knownKeyNames() {
+				if took[k] {
+					lv.keys[j.level][k] = true
+					below = append(below, k)
+				}
+			}
+		}
+		for _, k := range below {
+			steps := append(slices.Clone(j.steps), k)
+			queue = append(queue,
+				job{steps, join(j.path, k), join(j.level, k)},
+				job{append(slices.Clone(steps), ""), join(j.path, k) + "[0]", join(j.level, k) + "[N]"})
+		}
+	}
+	return lv
+}
 
 // editDistance is the Levenshtein distance between a and b (bytes: keys are ASCII).
 func editDistance(a, b string) int {
@@ -839,7 +1052,7 @@ func (d *decoder) recipe(root *yaml.Node) *Recipe {
 	if d.err == nil {
 		d.model(modelNode, r)
 	}
-	if d.err == nil {
+	if d.err == nil && d.probe == nil {
 		d.validate(root, r)
 	}
 	return r

@@ -201,10 +201,10 @@ func TestRecipeTypos(t *testing.T) {
 		add  string
 		want string // error text; "" for a warning only
 	}{
-		{"optimizer: {lrr: 1.0e-3}\n", `optimizer.lrr: unknown key; did you mean "lr"?`},
-		{"optimizer: {weight_decy: 0.1}\n", `did you mean "weight_decay"?`},
+		{"optimizer: {lrr: 1.0e-3}\n", `optimizer.lrr: unknown key; did you mean "optimizer.lr"?`},
+		{"optimizer: {weight_decy: 0.1}\n", `did you mean "optimizer.weight_decay"?`},
 		{"sequence_lenght: 64\n", `did you mean "sequence_length"?`},
-		{"checkpoint: {intervall: 3}\n", `did you mean "interval"?`},
+		{"checkpoint: {intervall: 3}\n", `did you mean "checkpoint.interval"?`},
 		{"z_los: 1.0e-4\n", `did you mean "z_loss"?`},
 		{"budget: ai2/oe-training\n", ""},
 		{"cluster: [ai2/jupiter]\n", ""},
@@ -325,8 +325,8 @@ func TestRecipeVal(t *testing.T) {
 		{"sources not a list", tinyRecipe + "eval: {val: {tokens: 64, sources: a.npy}}\n", nil, []string{"bad.yaml:15:35", "eval.val.sources", "want a list of sources ({name, paths})"}},
 		{"two sources one name", tinyRecipe + "eval: {val: {tokens: 64, sources: [{name: v, paths: [a.npy]}, {name: v, paths: [b.npy]}]}}\n", nil,
 			[]string{"bad.yaml:15:35", "eval.val.sources[1].name", `two validation sources are named "v"`}},
-		{"near-miss key", tinyRecipe + "eval: {val: {tokns: 64}}\n", nil, []string{"bad.yaml:15:14", "eval.val.tokns", `did you mean "tokens"`}},
-		{"near-miss val", tinyRecipe + "eval: {vall: {tokens: 64}}\n", nil, []string{"bad.yaml:15:8", "eval.vall", `did you mean "val"`}},
+		{"near-miss key", tinyRecipe + "eval: {val: {tokns: 64}}\n", nil, []string{"bad.yaml:15:14", "eval.val.tokns", `did you mean "eval.val.tokens"`}},
+		{"near-miss val", tinyRecipe + "eval: {vall: {tokens: 64}}\n", nil, []string{"bad.yaml:15:8", "eval.vall", `did you mean "eval.val"`}},
 		{"--set unknown key", tinyRecipe, []string{"eval.val.tokenz=64"}, []string{"eval.val.tokenz: unknown key (from --set)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -639,6 +639,157 @@ func TestExplicitVocabSize(t *testing.T) {
 			t.Errorf("%s with %s: %v (vocab %d), want an error saying %q", c.model, c.tok, err, cfg.VocabSize, c.err)
 		case c.err == "" && (err != nil || cfg.VocabSize != c.want):
 			t.Errorf("%s with %s: vocab %d, %v; want %d", c.model, c.tok, cfg.VocabSize, err, c.want)
+		}
+	}
+}
+
+// TestRecipeKeyAtAnotherLevel: in a recipe file, a key the lab knows at
+// another level is an error naming where it belongs (every place, when
+// several take it), at the key's file:line:column; a near miss names the
+// full path of the nearest key of its own level first, else of another
+// level. Before, a top-level lr: was warned about and the run trained on the
+// default LR.
+func TestRecipeKeyAtAnotherLevel(t *testing.T) {
+	base := strings.NewReplacer("model: {preset: cpu_xs}\n", "", "optimizer: {lr: 3.0e-3}\n", "", "checkpoint: {interval: 5, keep: 0}\n", "").Replace(tinyRecipe)
+	web := `{name: web, target_ratio: 0.7, paths: ["builtin:web_clean"]}`
+	mixes := "mixes: {cur: [{name: qa, target_ratio: 1, paths: [\"builtin:qa\"]}]}\n"
+	for _, c := range []struct {
+		name     string
+		from, to string // a replacement in base
+		add      string // appended to base (line 12 on)
+		want     string
+	}{
+		{name: "top lr", add: "lr: 1.0e-3\n", want: "tiny.yaml:12:1: lr: this key belongs under optimizer (optimizer.lr)"},
+		{name: "top learning_rate", add: "learning_rate: 1.0e-3\n", want: "learning_rate: this key belongs under optimizer (optimizer.learning_rate)"},
+		{name: "top alpha_f", add: "alpha_f: 0\n", want: "alpha_f: this key belongs under schedule (schedule.alpha_f)"},
+		{name: "top tokens", add: "tokens: 1K\n", want: "tokens: this key belongs under anneal, soup or eval.val (anneal.tokens, soup.tokens or eval.val.tokens)"},
+		{name: "top target_ratio", add: "target_ratio: 0.5\n", want: "target_ratio: this key belongs under anneal.mix[N], dataset.sources[N], mixes.NAME[N], soup.mix[N] or eval.val.sources[N]"},
+		{name: "top interval", add: "interval: 5\n", want: "interval: this key belongs under checkpoint or eval (checkpoint.interval or eval.interval)"},
+		{name: "top at_tokens", add: "at_tokens: 1K\n", want: "at_tokens: this key belongs under anneal or mix_schedule[N] (anneal.at_tokens or mix_schedule[N].at_tokens)"},
+		{name: "top sigma", add: "sigma: 5\n", want: "sigma: this key belongs under spikes (spikes.sigma)"},
+		{name: "top hidden_size", add: "hidden_size: 64\n", want: "hidden_size: this key belongs under model (model.hidden_size)"},
+		{name: "top regions", add: "regions: 8\n", want: "regions: this key belongs under world (world.regions)"},
+		{name: "top identifier", add: "identifier: world\n", want: "identifier: this key belongs under tokenizer (tokenizer.identifier)"},
+		{name: "top strict", add: "strict: true\n", want: "strict: this key belongs under dataset (dataset.strict)"},
+		{name: "top seeds, near seed", add: "seeds: [1, 2]\n", want: `seeds: this key belongs under soup (soup.seeds); or did you mean "seed"?`},
+		{name: "model", add: "model: {preset: cpu_xs, lr: 1.0e-3}\n", want: "tiny.yaml:12:25: model.lr: this key belongs under optimizer (optimizer.lr)"},
+		{name: "optimizer", add: "optimizer: {lr: 1.0e-3, z_loss: 1.0e-4}\n", want: "optimizer.z_loss: this key belongs at the top level (z_loss)"},
+		{name: "optimizer max_tokens", add: "optimizer: {warmup_tokens: 1K}\n", want: "optimizer.warmup_tokens: this key belongs under schedule (schedule.warmup_tokens)"},
+		{name: "schedule", from: "warmup_tokens: 512}", to: "warmup_tokens: 512, lr: 1.0e-3}", want: "schedule.lr: this key belongs under optimizer (optimizer.lr)"},
+		{name: "schedule max_tokens is its own", from: "warmup_tokens: 512}", to: "warmup_tokens: 512, max_tokens: 5120}"},
+		{name: "tokenizer", from: "tokenizer: world", to: "tokenizer: {identifier: world, lr: 1}", want: "tokenizer.lr: this key belongs under optimizer (optimizer.lr)"},
+		{name: "dataset", from: "dataset:\n", to: "dataset:\n  tokens: 1K\n", want: "dataset.tokens: this key belongs under anneal, soup or eval.val"},
+		{name: "dataset.sources.N", from: web, to: `{name: web, target_ratio: 0.7, paths: ["builtin:web_clean"], lr: 1}`, want: "dataset.sources[0].lr: this key belongs under optimizer (optimizer.lr)"},
+		{name: "dataset.sources.N near miss here", from: web, to: `{name: web, target_ratio: 0.7, target_rati: 0.7, paths: ["builtin:web_clean"]}`, want: `dataset.sources[0].target_rati: unknown key; did you mean "dataset.sources[0].target_ratio"?`},
+		{name: "eval", add: "eval: {tasks: [arith], lr: 1.0e-3}\n", want: "eval.lr: this key belongs under optimizer (optimizer.lr)"},
+		{name: "eval.val", add: "eval: {val: {tokens: 64, interval: 5}}\n", want: "eval.val.interval: this key belongs under checkpoint or eval (checkpoint.interval or eval.interval)"},
+		{name: "eval.val.sources.N", add: "eval: {val: {tokens: 64, sources: [{name: v, paths: [a.npy], keep: 1}]}}\n", want: "eval.val.sources[0].keep: this key belongs under checkpoint (checkpoint.keep)"},
+		{name: "anneal", add: "anneal: {tokens: 256, interval: 5}\n", want: "anneal.interval: this key belongs under checkpoint or eval"},
+		{name: "anneal.mix.N", add: "anneal: {tokens: 256, mix: [{name: web, target_ratio: 1, paths: [\"builtin:web_clean\"], lr: 1}]}\n", want: "anneal.mix[0].lr: this key belongs under optimizer (optimizer.lr)"},
+		{name: "soup", add: "soup: {ingredients: 2, lr: 1.0e-3}\n", want: "soup.lr: this key belongs under optimizer (optimizer.lr)"},
+		{name: "soup.mix.N", add: "soup: {ingredients: 2, mix: [{name: qa, target_ratio: 1, paths: [\"builtin:qa\"], seed: 3}]}\n", want: "soup.mix[0].seed: this key belongs at the top level or under world (seed or world.seed)"},
+		{name: "checkpoint", add: "checkpoint: {keep: 1, window: 10}\n", want: "checkpoint.window: this key belongs under spikes (spikes.window)"},
+		{name: "spikes interval", add: "spikes: {interval: 5}\n", want: "spikes.interval: this key belongs under checkpoint or eval (checkpoint.interval or eval.interval)"},
+		{name: "spikes", add: "spikes: {sigma: 6, keep: 2}\n", want: "spikes.keep: this key belongs under checkpoint (checkpoint.keep)"},
+		{name: "mixes.NAME.N", add: "mixes: {cur: [{name: qa, target_ratio: 1, paths: [\"builtin:qa\"], auto_at: 5}]}\n", want: "mixes.cur[0].auto_at: this key belongs under anneal (anneal.auto_at)"},
+		{name: "mix_schedule.N", add: mixes + "mix_schedule: [{at_tokens: 1K, mix: cur, tokens: 5}]\n", want: "mix_schedule[0].tokens: this key belongs under anneal, soup or eval.val"},
+		{name: "world", add: "world: {regions: 4, seed: 3, lr: 1}\n", want: "world.lr: this key belongs under optimizer (optimizer.lr)"},
+		// near misses: this level's key first, then another level's, in full
+		{name: "near miss here", add: "spikes: {sigmaa: 5}\n", want: `spikes.sigmaa: unknown key; did you mean "spikes.sigma"?`},
+		{name: "near miss elsewhere", add: "lrr: 1.0e-3\n", want: `tiny.yaml:12:1: lrr: unknown key; did you mean "optimizer.lr"?`},
+		{name: "near miss at several levels", add: "tokns: 5\n", want: `tokns: unknown key; did you mean "anneal.tokens", "soup.tokens" or "eval.val.tokens"?`},
+		{name: "near miss in a list", add: "optimizer: {target_rati: 1}\n", want: `did you mean "anneal.mix[N].target_ratio", "dataset.sources[N].target_ratio"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			doc := base
+			if c.from != "" {
+				if !strings.Contains(doc, c.from) {
+					t.Fatalf("base lacks %q", c.from)
+				}
+				doc = strings.Replace(doc, c.from, c.to, 1)
+			}
+			r, err := ParseRecipe("tiny.yaml", []byte(doc+c.add), nil)
+			if c.want == "" {
+				if err != nil || len(r.Warnings) > 0 {
+					t.Fatalf("got %v, warnings %q; want neither", err, r.Warnings)
+				}
+				return
+			}
+			var re *RecipeError
+			if !errors.As(err, &re) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want a *RecipeError with %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestRecipeOverrideAtAnotherLevel: --set of a key that belongs at another
+// level names the --set that would work; a near miss names the nearest key
+// of its level first, else of another. Before, --set lrr=1 answered "did you
+// mean "lr"", which --set refused in turn.
+func TestRecipeOverrideAtAnotherLevel(t *testing.T) {
+	for _, c := range []struct{ set, want string }{
+		{"lr=1e-3", "tiny.yaml: lr: this key belongs under optimizer: --set optimizer.lr=..."},
+		{"target_ratio=0.5", "--set anneal.mix.N.target_ratio=..., --set dataset.sources.N.target_ratio=..., --set mixes.NAME.N.target_ratio=..."},
+		{"optimizer.warmup_tokens=1K", "optimizer.warmup_tokens: this key belongs under schedule: --set schedule.warmup_tokens=..."},
+		{"dataset.sources.0.lr=1", "dataset.sources[0].lr: this key belongs under optimizer: --set optimizer.lr=..."},
+		{"model.lr=1", "model.lr: this key belongs under optimizer: --set optimizer.lr=..."},
+		{"eval.val.interval=5", "eval.val.interval: this key belongs under checkpoint or eval: --set checkpoint.interval=... or --set eval.interval=..."},
+		{"anneal.sigma=5", "anneal.sigma: this key belongs under spikes: --set spikes.sigma=..."},
+		{"soup.keep=1", "soup.keep: this key belongs under checkpoint: --set checkpoint.keep=..."},
+		{"spikes.keep=1", "spikes.keep: this key belongs under checkpoint"},
+		{"checkpoint.window=5", "checkpoint.window: this key belongs under spikes"},
+		{"world.lr=1", "world.lr: this key belongs under optimizer"},
+		{"lrr=1", `lrr: unknown key (from --set); did you mean "optimizer.lr"?`},
+		{"optimizer.lrr=1", `optimizer.lrr: unknown key (from --set); did you mean "optimizer.lr"?`},
+		{"dataset.sources.1.target_rati=1", `dataset.sources[1].target_rati: unknown key (from --set); did you mean "dataset.sources[1].target_ratio"?`},
+		{"optimizer.lr=1e-3", ""},
+		{"schedule.max_tokens=1K", ""},
+	} {
+		t.Run(c.set, func(t *testing.T) {
+			_, err := ParseRecipe("tiny.yaml", []byte(tinyRecipe), []string{c.set})
+			if c.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var re *RecipeError
+			if !errors.As(err, &re) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want a *RecipeError with %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestRecipeKeyLevels: the levels the decoder answers for cover every key it
+// knows, and are the mappings a recipe has.
+func TestRecipeKeyLevels(t *testing.T) {
+	lv := recipeLevels()
+	want := []string{"", "anneal", "anneal.mix[N]", "checkpoint", "dataset", "dataset.sources[N]", "eval", "eval.val",
+		"eval.val.sources[N]", "mix_schedule[N]", "mixes", "mixes.NAME[N]", "model", "optimizer", "schedule", "soup",
+		"soup.mix[N]", "spikes", "tokenizer", "world"}
+	if got := slices.Sorted(slices.Values(lv.order)); !slices.Equal(got, want) {
+		t.Errorf("levels %q, want %q", got, want)
+	}
+	if !lv.free["mixes"] || len(lv.free) != 1 {
+		t.Errorf("free levels %v, want mixes only", lv.free)
+	}
+	for _, k := range knownKeyNames() {
+		n := 0
+		for _, l := range lv.order {
+			if lv.keys[l][k] {
+				n++
+			}
+		}
+		if n == 0 {
+			t.Errorf("no level takes %q", k)
+		}
+	}
+	for path, level := range map[string]string{"": "", "optimizer": "optimizer", "dataset.sources[3]": "dataset.sources[N]",
+		"mixes.curated[0]": "mixes.NAME[N]", "eval.val.sources[12]": "eval.val.sources[N]", "mix_schedule[1]": "mix_schedule[N]"} {
+		if got := lv.level(path); got != level {
+			t.Errorf("level(%q) = %q, want %q", path, got, level)
 		}
 	}
 }
