@@ -70,6 +70,9 @@ func LoadTask(name string, f Formulation, o LoadOptions) (*Task, error) {
 	}
 	b, _, _, _, ok := lookupBenchmark(name)
 	if !ok {
+		if st, err := os.Stat(name); err == nil && st.IsDir() {
+			return nil, dumpDirError(name)
+		}
 		return nil, unknownTaskError(name)
 	}
 	reqs, err := BuildRequests(name, f, o.DataDir, o.Build)
@@ -207,6 +210,54 @@ func CheckTasks(names []string, o LoadOptions) (usesData bool, err error) {
 func IsRequestDump(name string) bool {
 	_, ok := requestDump(name)
 	return ok
+}
+
+// isDumpName reports whether a file name is an oe-eval request dump's:
+// requests.jsonl[.gz] as in OLMo-in-loop-evals (shared/data/olmes/requests),
+// or oe-eval's own output, task-NNN-NAME-requests.jsonl[.gz].
+func isDumpName(base string) bool {
+	base = strings.TrimSuffix(base, ".gz")
+	return base == "requests.jsonl" || strings.HasSuffix(base, "-requests.jsonl")
+}
+
+// dumpDirError is LoadTask's answer to a directory that is not a request
+// dump itself (no requests.jsonl.gz in it): it names the dumps it holds,
+// deeper or under oe-eval's own names, since a dump is one task in one
+// formulation and takes its file; with none, it says so.
+func dumpDirError(dir string) error {
+	const maxDepth, maxShown = 3, 6 // directories below dir looked into; dumps named
+	var found []string
+	root := filepath.Clean(dir)
+	_ = filepath.WalkDir(root, func(p string, e os.DirEntry, err error) error {
+		if err != nil {
+			return nil // an unreadable subdirectory: look at the rest
+		}
+		if e.IsDir() {
+			rel, _ := filepath.Rel(root, p)
+			if p != root && (strings.HasPrefix(e.Name(), ".") || strings.Count(rel, string(filepath.Separator)) >= maxDepth) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if isDumpName(e.Name()) {
+			found = append(found, filepath.Join(dir, strings.TrimPrefix(p, root+string(filepath.Separator))))
+		}
+		return nil
+	})
+	if len(found) == 0 {
+		return inputErrorf("", 0, "OLMES tasks: "+olmesTasks()+"; built-in tasks: "+strings.Join(BuiltinTaskNames(), ", "),
+			"unknown task %q: a directory with no request dump in it (requests.jsonl.gz, or oe-eval's task-NNN-NAME-requests.jsonl.gz)", dir)
+	}
+	shown, more := found, ""
+	if len(found) > maxShown {
+		shown, more = found[:maxShown], fmt.Sprintf(" and %d more", len(found)-maxShown)
+	}
+	what := "one request dump"
+	if len(found) > 1 {
+		what = fmt.Sprintf("%d request dumps", len(found))
+	}
+	return inputErrorf("", 0, "a request dump is one task in one formulation: give the file of each one to score, comma-separated (--tasks "+found[0]+",…)",
+		"unknown task %q: a directory with no requests.jsonl.gz of its own; it holds %s: %s%s", dir, what, strings.Join(shown, ", "), more)
 }
 
 // requestDump reports whether name points at a request dump and returns the file.
