@@ -43,6 +43,12 @@ func TestCLI(t *testing.T) {
 		{"unknown subcommand flag", []string{"presets", "--frob"}, 2, "", "usage: olmolab"},
 		{"presets", []string{"presets"}, 0, "7,298,617,344", ""},
 		{"verify ok", []string{"verify", "--model", golden, "--case", filepath.Join(golden, "case.safetensors")}, 0, "0 outside", ""},
+		// the CPU backends are checked on every tensor --float64 checks,
+		// activations too (cpu-f64 compared 65 of olmo2-tiny's 70)
+		{"verify cpu-f64 backend", []string{"verify", "--backend", "cpu-f64", "--model", golden, "--case", filepath.Join(golden, "case.safetensors")}, 0, "70 tensors compared in float32 on cpu-f64: 70 within tolerance", ""},
+		{"verify float64", []string{"verify", "--float64", "--model", golden, "--case", filepath.Join(golden, "case.safetensors")}, 0, "70 tensors compared in float64: 70 within tolerance", ""},
+		// --float64 checks the CPU engine: it checked it, exit 0, for any --backend
+		{"verify float64 of another backend", []string{"verify", "--float64", "--backend", "tpu", "--model", golden, "--case", filepath.Join(golden, "case.safetensors")}, 2, "", "verify --float64 checks the CPU engine in float64, not --backend tpu"},
 		{"verify missing flags", []string{"verify"}, 2, "", "needs --model"},
 		{"verify corrupt weights", []string{"verify", "--model", corrupt, "--case", filepath.Join(golden, "case.safetensors")}, 2, "", "model.safetensors"},
 		{"verify case of another model", []string{"verify", "--model", golden, "--case", filepath.Join("model", "testdata", "golden", "olmo2-gqa", "case.safetensors")}, 2, "", "is not a case of this model (" + filepath.Join(golden, "config.json") + "): vocab_size 128 (the model's 96)"},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -82,6 +83,60 @@ func TestGoldenThroughBackend(t *testing.T) {
 		if want := len(NewLayout(mustConfig(t, dir)).Tensors); grads != want {
 			t.Errorf("%s: compared %d gradients, want %d", set, grads, want)
 		}
+		// the CPU backends keep their activations: every tensor Verify
+		// compares is compared (verify --backend cpu-f64 compared 91 of
+		// olmo2-gqa's 97, leaving out logsumexp and act.*)
+		direct, err := Verify[float64](dir, filepath.Join(dir, "case.safetensors"), Float64Tolerances)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != len(direct) {
+			var names []string
+			for _, r := range rows {
+				names = append(names, r.Name)
+			}
+			t.Errorf("%s: compared %d tensors, Verify %d: %s", set, len(rows), len(direct), strings.Join(names, " "))
+		}
+	}
+}
+
+// noActs is a Backend that keeps no activations verify can read, as the GPU
+// engine's.
+type noActs struct{ Backend }
+
+// TestVerifyNotCompared: through a backend that keeps no activations verify
+// can read, they are the tensors left out, and VerifyNotCompared names them;
+// through the CPU backend, none is.
+func TestVerifyNotCompared(t *testing.T) {
+	dir := filepath.Join("testdata", "golden", "olmo2-gqa")
+	casePath := filepath.Join(dir, "case.safetensors")
+	for _, c := range []struct {
+		name string
+		wrap func(Backend) Backend
+		want []string
+	}{
+		{"cpu", func(b Backend) Backend { return b }, nil},
+		{"no activations", func(b Backend) Backend { return noActs{b} },
+			[]string{"logsumexp", "act.embed", "act.final_norm", "act.layer.0", "act.layer.1", "act.layer.2"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rows, err := VerifyBackend(dir, casePath, Float32Tolerances, func(cfg Config, B, T int) (Backend, error) {
+				b, err := NewBackend("cpu", cfg, B, T)
+				return c.wrap(b), err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := VerifyNotCompared(casePath, rows)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(got)
+			want := slices.Sorted(slices.Values(c.want))
+			if !slices.Equal(got, want) {
+				t.Errorf("not compared %q, want %q", got, want)
+			}
+		})
 	}
 }
 

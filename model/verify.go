@@ -291,6 +291,29 @@ func runVerify[F Float](e verifyEngine[F], vc *verifyCase, cfg Config, tol Verif
 	return cmp.rows, nil
 }
 
+// VerifyNotCompared returns the reference tensors of the case that rows
+// (VerifyBackend's) have none for: the activations (logsumexp, act.*) of a
+// backend that keeps none the Backend interface reads, such as the GPU
+// engine's. Verify and the CPU backends compare every one.
+func VerifyNotCompared(casePath string, rows []VerifyRow) ([]string, error) {
+	cs, err := safetensors.Open(casePath)
+	if err != nil {
+		return nil, err
+	}
+	defer cs.Close()
+	seen := map[string]bool{"input_ids": true, "labels": true}
+	for _, r := range rows {
+		seen[r.Name] = true
+	}
+	var out []string
+	for _, name := range cs.Names() {
+		if !seen[name] {
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
+
 type cpuVerify[F Float] struct {
 	e      *CPU[F]
 	loaded []F
@@ -348,7 +371,27 @@ func (v *backendVerify) forwardBackward(ids, labels []int32, scale, z float64) L
 	return v.b.ForwardBackward(ids, labels, scale, z)
 }
 
-func (v *backendVerify) activation(string) []float32 { return nil }
+// activation reads the activations of the CPU engines, which keep them (the
+// cpu and cpu-f64 backends, checked as fully as Verify checks their engine);
+// the Backend interface reads none of another backend's, whose activation
+// tensors are then not compared (olmolab verify names them).
+func (v *backendVerify) activation(name string) []float32 {
+	switch b := v.b.(type) {
+	case *CPUBackendOf[float32]:
+		return b.E.Activation(name)
+	case *CPUBackendOf[float64]:
+		a := b.E.Activation(name)
+		if a == nil {
+			return nil
+		}
+		out := make([]float32, len(a))
+		for i, x := range a {
+			out[i] = float32(x)
+		}
+		return out
+	}
+	return nil
+}
 
 func (v *backendVerify) grads() []float32 {
 	g := make([]float32, len(v.loaded))
