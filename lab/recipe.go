@@ -540,6 +540,9 @@ func (d *decoder) unknownKey(k *yaml.Node, path string) bool {
 		}
 		return p
 	}
+	if slices.Contains(foreignKeys[here], k.Value) {
+		return d.unknownAtAll(k, field)
+	}
 	nearHere := nearest(k.Value, slices.Sorted(maps.Keys(lv.keys[here])))
 	var top bool
 	var under, wherePaths []string
@@ -606,7 +609,13 @@ func (d *decoder) unknownKey(k *yaml.Node, path string) bool {
 		}
 		return true
 	}
-	if fromSet {
+	return d.unknownAtAll(k, field)
+}
+
+// unknownAtAll answers a key the lab does not know at all: a warning in a
+// file, an error from --set (the override would change nothing).
+func (d *decoder) unknownAtAll(k *yaml.Node, field string) bool {
+	if k.Line == 0 {
 		if d.err == nil {
 			d.err = &RecipeError{File: d.file, Field: field, Msg: "unknown key (from --set); HINT: keys are the recipe's YAML paths, e.g. optimizer.lr, dataset.sources.0.target_ratio (README, Recipes)"}
 		}
@@ -614,6 +623,19 @@ func (d *decoder) unknownKey(k *yaml.Node, path string) bool {
 	}
 	d.warn(k, "unknown key %q ignored", field)
 	return false
+}
+
+// foreignKeys are keys that the configs recipes are written from have at a
+// level, meaning something else than the lab's key of that name at another
+// level: they are not sent there, but warned about as keys the lab does not
+// know. OLMo-core's TokenizerConfig.vocab_size is the tokenizer's, not the
+// model's padded vocabulary; its TransformerConfig.dtype (and HF config.json's
+// dtype) is the parameters' type, not token files' or checkpoints'; its
+// NumpyDatasetConfig.mix names a data mix, not an anneal's or soup's sources.
+var foreignKeys = map[string][]string{
+	"tokenizer": {"vocab_size"},
+	"model":     {"dtype"},
+	"dataset":   {"mix"},
 }
 
 // orList joins items as "a", "a or b", "a, b or c".
