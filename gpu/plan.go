@@ -501,12 +501,12 @@ type fitError struct {
 	what   string
 	least  *Plan
 	budget int64
-	free   int64 // the device's free memory the budget was made from (0: a bare budget, NewPlan's)
+	free   int64 // the device's free memory the budget was made from (0: a bare budget, NewPlan's, said as such)
 }
 
 func (e *fitError) Error() string {
 	if e.free == 0 {
-		return fmt.Sprintf("%s does not fit: it needs at least %.2f GiB (%s), the device has %.2f GiB free",
+		return fmt.Sprintf("%s does not fit: it needs at least %.2f GiB (%s), the budget is %.2f GiB",
 			e.what, gib(e.least.Total()), e.least, gib(e.budget))
 	}
 	spent := ""
@@ -531,13 +531,80 @@ func inFree(err error, free int64) error {
 // and _ATTN) where the device reports free bytes free once the engine's
 // context is made (FreeMemory): New's engine, or NewScoring's with scoring.
 // It is the engine's own computation (enginePlan), what gpubench plan
-// prints. On the GPU (a build with the cuda tag where one opens) cuDNN's
-// attention is planned as the device's cuDNN allows; without one, as a
-// cuDNN that loads and takes T-row sequences would (cudnn and auto reserve
-// its workspace).
-func PlanFor(cfg model.Config, B, T int, free int64, opts Options, scoring bool) (*Plan, error) {
-	p, _, err := enginePlan(planDevice(), cfg, B, T, free, opts, scoring)
-	return p, err
+// prints, with the attention the plan is for (also with an error). On the
+// GPU (a build with the cuda tag where one opens) cuDNN's part is planned
+// as the engine plans it, from what the device's cuDNN answers (does it
+// load, does it take T-row sequences); without one, as a cuDNN that loads
+// and takes them would (cudnn and auto reserve its workspace), and the
+// PlanAttention says so.
+func PlanFor(cfg model.Config, B, T int, free int64, opts Options, scoring bool) (*Plan, PlanAttention, error) {
+	return planFor(planDevice(), cfg, B, T, free, opts, scoring)
+}
+
+// PlanAttention is the attention a plan (PlanFor) is made for.
+type PlanAttention struct {
+	// Kernels are those the engine runs: plain in fp32 or at head sizes
+	// other than 64 and 128, mma where cudnn is asked for at rows the
+	// device's cuDNN refuses, auto where the engine chooses at its start.
+	Kernels AttnKernels
+	// CuDNN is what cuDNN's part of the plan rests on, one line: what the
+	// device's cuDNN answered, or what was assumed where no device opens;
+	// "" where the kernels leave cuDNN out.
+	CuDNN string
+}
+
+func (a PlanAttention) String() string {
+	if a.CuDNN == "" {
+		return a.Kernels.String()
+	}
+	return a.Kernels.String() + "; " + a.CuDNN
+}
+
+// planFor is PlanFor on dev (nil: no device opens).
+func planFor(dev device, cfg model.Config, B, T int, free int64, opts Options, scoring bool) (*Plan, PlanAttention, error) {
+	p, o, err := enginePlan(dev, cfg, B, T, free, opts, scoring)
+	a := PlanAttention{Kernels: o.Attention.resolve(o.FP32, cfg.HeadSize())}
+	asked := opts.Attention.resolve(opts.FP32, cfg.HeadSize()).Kind
+	if asked != AttnCuDNN && asked != AttnAuto {
+		return p, a, err
+	}
+	ws := "its workspace reserved in the plan"
+	if scoring { // layoutPlan reserves none for a forward-only engine: newFused allocates the forward graph's
+		ws = "its forward graph's workspace allocated beside the plan at start"
+	}
+	switch {
+	case scoring && asked == AttnAuto && dev == nil:
+		a.CuDNN = "a forward-only engine's auto runs the choice an engine of its shape made earlier in the process, else mma (no GPU here to ask)"
+	case scoring && asked == AttnAuto:
+		a.CuDNN = "a forward-only engine's auto runs the choice an engine of its shape made earlier in the process, else mma"
+	case dev == nil:
+		// what the engine does where its device answers otherwise
+		other := "with no usable cuDNN an engine asked for cudnn fails; at rows it refuses it runs mma"
+		if asked == AttnAuto {
+			other = "with no usable cuDNN, or at rows it refuses, auto has no cuDNN candidate and no workspace for it"
+		}
+		a.CuDNN = fmt.Sprintf("no GPU here: assumed a cuDNN that loads and takes %d-token rows, %s (the engine asks its device's at start: %s; cuDNN ≤ 9.15 refuses rows not a multiple of 128)", T, ws, other)
+	default:
+		fd, ok := dev.(fusedAttnDevice)
+		var lib string
+		lerr := errNoFused
+		if ok {
+			lib, lerr = fd.fusedAttnLib()
+		}
+		switch {
+		case lerr != nil && asked == AttnAuto:
+			a.CuDNN = fmt.Sprintf("this GPU has no usable cuDNN (%s): auto has no cuDNN candidate and no workspace for it", oneLine(lerr))
+		case lerr != nil:
+			a.CuDNN = fmt.Sprintf("this GPU has no usable cuDNN (%s): an engine asked for cudnn fails at start", oneLine(lerr))
+		default:
+			if rerr := fusedRowsRefused(dev, cfg, T); rerr != nil {
+				a.CuDNN = fmt.Sprintf("this GPU's %s refuses %d-token rows (%s): no workspace for it", lib, T, oneLine(rerr))
+			} else {
+				a.CuDNN = fmt.Sprintf("this GPU's %s takes %d-token rows: %s", lib, T, ws)
+			}
+		}
+	}
+	return p, a, err
 }
 
 // ContextBytes is what the engine allows for the CUDA context, its modules

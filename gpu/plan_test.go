@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -189,7 +190,7 @@ func TestPlanForIsTheEngines(t *testing.T) {
 		{"olmo2_1B_v2", 8, 4096, 8 << 30, Options{ChunkRows: 512, FP32: true}, true},
 	} {
 		cfg := preset(t, c.preset)
-		want, err := PlanFor(cfg, c.B, c.T, c.free, c.opts, c.scoring)
+		want, _, err := PlanFor(cfg, c.B, c.T, c.free, c.opts, c.scoring)
 		if err != nil {
 			t.Fatalf("%s %d×%d %+v scoring %v: %v", c.preset, c.B, c.T, c.opts, c.scoring, err)
 		}
@@ -212,6 +213,71 @@ func TestPlanForIsTheEngines(t *testing.T) {
 			t.Errorf("%s: %.2f GiB planned, above the %.2f GiB free less the %.2f GiB the engine leaves", c.preset, gib(got), gib(c.free), gib(safety-ctxOverhead))
 		}
 		e.Close()
+	}
+}
+
+// TestPlanForAsksTheDevice: PlanFor plans cuDNN's part as the engine does
+// from what the device's cuDNN answers (does it load, does it take the
+// rows), and says what it rests on; without a device, what it assumed. It
+// said nothing of it, and gpubench plan printed the attention asked for.
+func TestPlanForAsksTheDevice(t *testing.T) {
+	cfg := preset(t, "olmo2_1B_v2") // head size 128
+	free := int64(40 << 30)
+	noLib := errors.New("no usable cuDNN 9 (set OLMOLAB_CUDNN to a libcudnn.so.9); tried:\n  libcudnn.so.9: cannot open shared object file")
+	cudnn, auto := AttnKernels{Kind: AttnCuDNN}, AttnKernels{Kind: AttnAuto}
+	for _, c := range []struct {
+		name    string
+		dev     device
+		T       int
+		opts    Options
+		scoring bool
+		kernels string
+		ws      bool   // the plan reserves cuDNN's workspace
+		says    string // in PlanAttention.CuDNN ("": none)
+	}{
+		{"no device, auto", nil, 4096, Options{Attention: auto}, false, "auto", true,
+			"no GPU here: assumed a cuDNN that loads and takes 4096-token rows, its workspace reserved in the plan (the engine asks its device's at start: with no usable cuDNN, or at rows it refuses, auto has no cuDNN candidate"},
+		{"no device, cudnn, forward only", nil, 4000, Options{Attention: cudnn}, true, "cudnn", false,
+			"no GPU here: assumed a cuDNN that loads and takes 4000-token rows, its forward graph's workspace allocated beside the plan at start (the engine asks its device's at start: with no usable cuDNN an engine asked for cudnn fails; at rows it refuses it runs mma"},
+		{"no cuDNN, auto", &fusedFake{fakeDevice: newFake(t), libErr: noLib}, 4096, Options{Attention: auto}, false, "auto", false,
+			"this GPU has no usable cuDNN (no usable cuDNN 9 (set OLMOLAB_CUDNN to a libcudnn.so.9); tried:; libcudnn.so.9: cannot open shared object file): auto has no cuDNN candidate and no workspace for it"},
+		{"no cuDNN, cudnn", &fusedFake{fakeDevice: newFake(t), libErr: noLib}, 4096, Options{Attention: cudnn}, false, "cudnn", true,
+			"an engine asked for cudnn fails at start"},
+		{"device without a library, auto", newFake(t), 4096, Options{Attention: auto}, false, "auto", false,
+			"this GPU has no usable cuDNN (this device offers no cuDNN (only the CUDA engine does))"},
+		{"rows refused, cudnn", &fusedFake{fakeDevice: newFake(t), refuse: refuseShortT}, 4000, Options{Attention: cudnn}, false, "mma", false,
+			"this GPU's fake cuDNN 9.10.2 refuses 4000-token rows (cudnn sdpa B=1 T=4000 NH=16 NKV=16 HS=128: cuDNN 9.10.2's SDPA backward needs T a multiple of 128 here, T=4000): no workspace for it"},
+		{"rows refused, auto", &fusedFake{fakeDevice: newFake(t), refuse: refuseShortT}, 4000, Options{Attention: auto}, false, "auto", false,
+			"refuses 4000-token rows"},
+		{"rows taken, cudnn", &fusedFake{fakeDevice: newFake(t), refuse: refuseShortT}, 4096, Options{Attention: cudnn}, false, "cudnn", true,
+			"this GPU's fake cuDNN 9.10.2 takes 4096-token rows: its workspace reserved in the plan"},
+		{"rows taken, cudnn, forward only", &fusedFake{fakeDevice: newFake(t), refuse: refuseShortT}, 4096, Options{Attention: cudnn}, true, "cudnn", false,
+			"takes 4096-token rows: its forward graph's workspace allocated beside the plan at start"},
+		{"fp32 runs plain", nil, 4096, Options{Attention: cudnn, FP32: true}, false, "plain", false, ""},
+		{"mma", nil, 4096, Options{}, false, "mma", false, ""},
+	} {
+		p, a, err := planFor(c.dev, cfg, 8, c.T, free, c.opts, c.scoring)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if a.Kernels.String() != c.kernels {
+			t.Errorf("%s: kernels %s, want %s", c.name, a.Kernels, c.kernels)
+		}
+		if ws := p.off.attnWS >= 0; ws != c.ws {
+			t.Errorf("%s: cuDNN's workspace reserved %v, want %v: %s\n%s", c.name, ws, c.ws, p, p.Describe())
+		}
+		if (c.says == "") != (a.CuDNN == "") || !strings.Contains(a.CuDNN, c.says) {
+			t.Errorf("%s: says %q\nwant …%s…", c.name, a.CuDNN, c.says)
+		}
+	}
+}
+
+// TestNewPlanRefusalSaysBudget: NewPlan's refusal names its bare budget as
+// a budget; it called it "the device has … free", which no device said.
+func TestNewPlanRefusalSaysBudget(t *testing.T) {
+	_, err := NewPlan(preset(t, "olmo2_7B"), 8, 4096, 20<<30, Options{})
+	if err == nil || !strings.HasSuffix(err.Error(), "the budget is 20.00 GiB") || strings.Contains(err.Error(), "free") {
+		t.Errorf("NewPlan over budget: %v", err)
 	}
 }
 
@@ -247,7 +313,7 @@ func TestRefusalSaysFreeMemory(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s scoring %v: %v\nwant …%s", c.preset, c.scoring, err, want)
 		}
-		if _, perr := PlanFor(cfg, c.B, c.T, free, Options{}, c.scoring); perr == nil || perr.Error() != strings.TrimPrefix(err.Error(), "gpu: ") {
+		if _, _, perr := PlanFor(cfg, c.B, c.T, free, Options{}, c.scoring); perr == nil || perr.Error() != strings.TrimPrefix(err.Error(), "gpu: ") {
 			t.Errorf("PlanFor says %v, the engine %v", perr, err)
 		}
 	}

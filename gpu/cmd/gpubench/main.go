@@ -536,7 +536,12 @@ func runPlan(args []string) error {
 	if len(env) == 0 {
 		env = []string{"no OLMOLAB_GPU_* set: the engine's defaults"}
 	}
-	fmt.Printf("environment: %s (attention %s)\n", strings.Join(env, " "), opts.Attention)
+	p, attn, err := gpu.PlanFor(cfg, *batch, *seq, free, opts, *scoring)
+	// the kernels the engine runs (plain in fp32, say), not those asked for
+	fmt.Printf("environment: %s (attention %s)\n", strings.Join(env, " "), attn.Kernels)
+	if attn.CuDNN != "" {
+		fmt.Printf("cuDNN: %s\n", attn.CuDNN)
+	}
 	mode := ""
 	if *fp32 {
 		mode = " (the bf16 engine's)" // both estimates are of bf16 engines
@@ -548,7 +553,6 @@ func runPlan(args []string) error {
 		fmt.Printf("%s at %d×%d: at least %.2f GiB%s (every layer recomputed, one sequence per pass)\n",
 			*preset, *batch, *seq, float64(gpu.EstimateMemory(cfg, *batch, *seq))/(1<<30), mode)
 	}
-	p, err := gpu.PlanFor(cfg, *batch, *seq, free, opts, *scoring)
 	if err != nil {
 		return err
 	}

@@ -65,7 +65,7 @@ func TestPlanScoring(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("%s: gpubench plan --scoring: exit %d\n%s%s", name, code, out, errs)
 		}
-		p, err := gpu.PlanFor(cfg, 1, 4096, free, gpu.Options{}, true)
+		p, _, err := gpu.PlanFor(cfg, 1, 4096, free, gpu.Options{}, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +136,7 @@ func TestPlanIsTheEngines(t *testing.T) {
 			k, _, _ := strings.Cut(e, "=")
 			os.Unsetenv(k)
 		}
-		want, err := gpu.PlanFor(cfg, c.B, c.T, int64(c.free*(1<<30)), opts, c.scoring)
+		want, attn, err := gpu.PlanFor(cfg, c.B, c.T, int64(c.free*(1<<30)), opts, c.scoring)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,6 +154,9 @@ func TestPlanIsTheEngines(t *testing.T) {
 		}
 		if len(c.env) > 0 && !strings.Contains(out, "environment: "+strings.Join(c.env, " ")) {
 			t.Errorf("%s: the environment read is not said:\n%s", what, out)
+		}
+		if !strings.Contains(out, fmt.Sprintf(" (attention %s)\n", attn.Kernels)) || (attn.CuDNN != "") != strings.Contains(out, "cuDNN: "+attn.CuDNN+"\n") {
+			t.Errorf("%s: want the attention %s said:\n%s", what, attn, out)
 		}
 	}
 	// a bad value is refused as the engine refuses it: exit 2, naming the variable
@@ -179,5 +182,39 @@ func TestPacked(t *testing.T) {
 	code, out, errs = gpubench(t, append(args, "--tol", "1e-30")...)
 	if code != 1 || !strings.Contains(out, "packed FAIL") || !strings.Contains(errs, "packed log-probs differ from the plain rows'") {
 		t.Errorf("at a tolerance below the rounding: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// TestPlanSaysKernelsRun: gpubench plan's environment line names the
+// attention kernels the engine runs, and its cuDNN line what cuDNN's part
+// of the plan rests on (without a GPU: an assumption, said as one). With
+// --fp32 it said "mma", the default asked for, where the fp32 engine runs
+// the plain kernels.
+func TestPlanSaysKernelsRun(t *testing.T) {
+	for _, c := range []struct {
+		env  []string
+		args []string
+		want []string
+		not  string
+	}{
+		{nil, []string{"--fp32"}, []string{"the engine's defaults (attention plain)\n"}, "cuDNN:"},
+		{[]string{"OLMOLAB_GPU_ATTN=cudnn"}, []string{"--fp32"}, []string{"OLMOLAB_GPU_ATTN=cudnn (attention plain)\n"}, "cuDNN:"},
+		{[]string{"OLMOLAB_GPU_ATTN=v2"}, nil, []string{"OLMOLAB_GPU_ATTN=v2 (attention v2:8/4/4)\n"}, "cuDNN:"},
+		{[]string{"OLMOLAB_GPU_ATTN=auto"}, nil, []string{"OLMOLAB_GPU_ATTN=auto (attention auto)\n",
+			"cuDNN: no GPU here: assumed a cuDNN that loads and takes 4096-token rows, its workspace reserved in the plan"}, ""},
+	} {
+		args := append([]string{"plan", "--preset", "olmo2_1B_v2", "--budget-gib", "40"}, c.args...)
+		code, out, errs := gpubenchEnv(t, c.env, args...)
+		if code != 0 {
+			t.Fatalf("%v gpubench %v: exit %d\n%s%s", c.env, args, code, out, errs)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%v gpubench %v: output lacks %q:\n%s", c.env, args, w, out)
+			}
+		}
+		if c.not != "" && strings.Contains(out, c.not) {
+			t.Errorf("%v gpubench %v: output has %q:\n%s", c.env, args, c.not, out)
+		}
 	}
 }
