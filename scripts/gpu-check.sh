@@ -48,6 +48,11 @@
 #      --backend cuda against the CPU run carried in .device/ref, then
 #      olmolab eval of its checkpoint on the GPU's forward-only engine
 #      against the CPU's scores
+#   F. gpubench plan against the plan each benchmark's engine reported, under
+#      the same environment; cuDNN's attention in scoring (olmolab eval of a
+#      cpu_l checkpoint, head size 64, with OLMOLAB_GPU_ATTN=cudnn and mma:
+#      which rows cuDNN ran, which it refused, the scores compared; ~15 s,
+#      skipped whole when under 60 s of the budget are left)
 # Before the parts: the binaries' source stamp (.device/bin/sources.sha256,
 # written by gpu-build.sh) is checked against this tree, and files that
 # changed since the build are named in the summary (the run goes on).
@@ -324,6 +329,119 @@ fi
 if [ -n "$SAN" ]; then
   part memcheck-hs64 120 "$SAN" --tool memcheck --error-exitcode 9 "$BIN/gpubench" parity --backend cuda --preset cpu_s --heads 2 --steps 2 --batch 2 --seq 80
 fi
+# F. (gpu-host) the plans and cuDNN's scoring, each part continuing after a
+# failure and the block skipped whole where the budget cannot hold it.
+#
+# F1. gpubench plan against the plan each benchmark's engine reported (its
+# log's "<preset>: plan …" line), under the environment it ran with
+# (OLMOLAB_GPU_* from its command line, OLMOLAB_CUBLAS/_CUDNN as exported
+# here): gpu.PlanFor on the device must be the engine's plan (a second or
+# two a preset).
+# (the check's script, written to a file by plan_check)
+PLAN_CHECK_SH=$(cat <<'SH'
+gb=$1; shift
+n=0 bad=0
+for log in "$@"; do
+  cmd=$(head -1 "$log"); cmd=${cmd#*: }
+  preset=$(grep -o -- "--preset [^ ]*" <<<"$cmd" | cut -d" " -f2)
+  batch=$(grep -o -- "--batch [^ ]*" <<<"$cmd" | cut -d" " -f2)
+  seq=$(grep -o -- "--seq [^ ]*" <<<"$cmd" | cut -d" " -f2)
+  envs=($(grep -o "OLMOLAB_[A-Z_]*=[^ ]*" <<<"$cmd"))
+  engine=$(grep -m1 "^$preset: plan " "$log" | sed "s/^$preset: plan //; s/, attention [^,]*\$//")
+  planned=$(env "${envs[@]}" "$gb" plan --preset "$preset" --batch "$batch" --seq "$seq" 2>&1)
+  got=$(sed -n "s/^plan with .* GiB free: //p" <<<"$planned")
+  n=$((n + 1))
+  if [ -n "$got" ] && [ "$got" = "$engine" ]; then
+    echo "$preset ${batch}x$seq ${envs[*]}: the same plan: $got"
+    grep "^cuDNN: " <<<"$planned"
+  else
+    bad=$((bad + 1))
+    echo "$preset ${batch}x$seq ${envs[*]}: DIFFERENT plans"
+    echo "  the engine's:   $engine"
+    echo "  gpubench plan:  ${got:-none}"
+    sed "s/^/    /" <<<"$planned"
+  fi
+done
+echo "plan-vs-engine: $((n - bad)) of $n plans agree with their engine's"
+[ "$bad" -eq 0 ]
+SH
+)
+plan_check() {
+  local logs=() f
+  for f in "$LOGS"/bench-*.log; do
+    [ -f "$f" ] && grep -q '^[^ ]*: plan ' "$f" && logs+=("$f")
+  done
+  if [ ${#logs[@]} -eq 0 ]; then
+    say "$(printf '%-28s %-8s %s' plan-vs-engine SKIPPED "no benchmark reported its engine's plan")"
+    return 0
+  fi
+  echo "$PLAN_CHECK_SH" >"$LOGROOT/plan-check.sh"
+  part plan-vs-engine 40 bash "$LOGROOT/plan-check.sh" "$BIN/gpubench" "${logs[@]}"
+}
+
+# F2. cuDNN's attention in scoring, which the eval above (cpu_s, head size
+# 32: the plain kernels) never reaches: a checkpoint of cpu_l (head size 64,
+# one step on the GPU) scored by olmolab eval on the builtin tasks and 512
+# validation tokens a source at --seq 256, with OLMOLAB_GPU_ATTN=cudnn and
+# with mma. Its forward-only engine and the 256-token Scorer take cuDNN
+# (T a multiple of 128); the Scorer of the requests' 72-token rows is
+# refused by cuDNN ≤ 9.15 and runs mma (gpu.cudnnRows), said in the log.
+# About 15 s in all; skipped whole with less than CUDNN_EVAL_NEEDS left.
+CUDNN_EVAL_NEEDS=60
+cudnn_scoring_check() {
+  local left=$((BUDGET - ($(date +%s) - T0))) ck=$LOGROOT/ck-cpu_l a
+  if [ "$left" -lt "$CUDNN_EVAL_NEEDS" ]; then
+    say "$(printf '%-28s %-8s %s' eval-cudnn-vs-mma SKIPPED "${left}s left of the ${BUDGET}s budget, the cuDNN scoring check needs ${CUDNN_EVAL_NEEDS}s")"
+    return 0
+  fi
+  part train-cuda-cpu_l 30 "$BIN/olmolab" train --backend cuda --preset cpu_l --steps 1 --batch 2 --seq 128 --seed 1 --out "$ck"
+  if [ ! -f "$ck/config.json" ]; then
+    say "$(printf '%-28s %-8s %s' eval-cudnn-vs-mma SKIPPED "no checkpoint from train-cuda-cpu_l")"
+    return 0
+  fi
+  for a in cudnn mma; do
+    part "eval-$a-cpu_l" 30 env OLMOLAB_GPU_ATTN=$a "$BIN/olmolab" eval --backend cuda --model "$ck" --tasks builtin --limit 5 --seq 256 --val 512 --json "$LOGS/eval-$a-cpu_l.json"
+  done
+  part eval-cudnn-vs-mma 20 python3 - "$LOGS/eval-cudnn-cpu_l.json" "$LOGS/eval-mma-cpu_l.json" "$LOGS/eval-cudnn-cpu_l.log" <<'PY'
+import json, re, sys
+TOL = 1e-2  # relative, bits_per_byte and ce_loss: two bf16 forwards, the attention's kernels apart
+try:
+    c, m = (json.load(open(f)) for f in sys.argv[1:3])
+except Exception as e:
+    sys.exit(f"eval-cudnn-vs-mma: FAIL, no comparison ({e})")
+log = open(sys.argv[3], errors="replace").read() if sys.argv[3] else ""
+took = sorted({int(t) for t in re.findall(r"gpu: attention cudnn: .*?\bT=(\d+)", log)})
+refused = sorted({int(t) for t in re.findall(r"attention cudnn cannot take .*? of (\d+)-token rows", log)})
+print(f"eval cpu_l (head size 64) on the GPU, cudnn vs mma: cuDNN ran rows of {took or 'none'}; "
+      f"refused rows of {refused or 'none (this cuDNN takes every T)'}, which ran mma")
+ms = {s["task"]: s for s in m["scores"]}
+worst, bad = 0.0, []
+for s in c["scores"]:
+    o = ms.get(s["task"])
+    if o is None:
+        bad.append(f"{s['task']} missing from mma's scores")
+        continue
+    for k in ("bits_per_byte_corr", "bits_per_byte", "ce_loss"):
+        if k in s["metrics"]:
+            a, b = s["metrics"][k], o["metrics"].get(k, float("nan"))
+            d = abs(a - b) / max(abs(b), 1e-9)
+            if not d <= TOL:
+                bad.append(f"{s['task']} {k} {a:.5f} vs {b:.5f}")
+            worst = max(worst, d) if d == d else float("inf")
+            print(f"  {s['task']:18s} {k:18s} {a:.5f} vs {b:.5f}")
+if len(c["scores"]) != len(m["scores"]):
+    bad.append(f"{len(c['scores'])} scores vs {len(m['scores'])}")
+if not took:
+    bad.append("cuDNN ran no rows (no 'gpu: attention cudnn:' line)")
+verdict = "PASS" if not bad else "FAIL"
+print(f"eval-cudnn-vs-mma: {verdict}, largest relative difference {worst:.2e} (tolerance {TOL:.0e})"
+      + ("; " + "; ".join(bad[:5]) if bad else ""))
+sys.exit(0 if not bad else 1)
+PY
+}
+plan_check
+cudnn_scoring_check
+
 # for the record, not a pass mark: how far bf16 lies from the CPU engine's
 # fp32 tolerances (1e-4, 1e-3); FAIL here is expected
 part verify-bf16-at-fp32-tol 60 "$BIN/olmolab" verify --backend cuda --model $G/olmo2-gqa --case $G/olmo2-gqa/case.safetensors

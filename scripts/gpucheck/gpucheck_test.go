@@ -215,6 +215,113 @@ func TestDryRunBudget(t *testing.T) {
 	if l := line(r.summary, "parity-v2-hs64"); !strings.Contains(l, "SKIPPED  no time left in the 14s budget") {
 		t.Errorf("parity-v2-hs64: %q\n%s", l, r.summary)
 	}
+	for name, want := range map[string]string{
+		"plan-vs-engine":    "SKIPPED  no benchmark reported its engine's plan",
+		"eval-cudnn-vs-mma": "s budget, the cuDNN scoring check needs 60s",
+	} {
+		if l := line(r.summary, name); !strings.Contains(l, want) {
+			t.Errorf("%s: %q, want …%s\n%s", name, l, want, r.summary)
+		}
+	}
+	// time for the parts before it but not for the cuDNN scoring check:
+	// skipped whole, nothing of it started
+	r = dryRun(t, false, "BUDGET=50")
+	if l := line(r.summary, "eval-cudnn-vs-mma"); !regexp.MustCompile(`SKIPPED  \d+s left of the 50s budget, the cuDNN scoring check needs 60s$`).MatchString(l) {
+		t.Errorf("eval-cudnn-vs-mma: %q\n%s", l, r.summary)
+	}
+	if strings.Contains(r.calls, "cpu_l") || strings.Contains(r.summary, "train-cuda-cpu_l") {
+		t.Errorf("part of the skipped check ran:\n%s", r.calls)
+	}
+	if l := line(r.summary, "verify-bf16-at-fp32-tol"); !strings.Contains(l, " ok ") || !strings.Contains(r.summary, "\ndone in ") {
+		t.Errorf("the parts after it: %q\n%s", l, r.summary)
+	}
+}
+
+// needPython skips a test whose comparison runs on the real python3 (the
+// stand-in hands it scripts on stdin).
+func needPython(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("no python3")
+	}
+}
+
+// TestDryRunPlanAndCuDNNScoring: block F checks gpubench plan against the
+// plan each benchmark's engine reported, under that benchmark's
+// environment, and scores a cpu_l checkpoint (head size 64) with cudnn and
+// with mma, saying which rows cuDNN ran and which it refused.
+func TestDryRunPlanAndCuDNNScoring(t *testing.T) {
+	needPython(t)
+	r := dryRun(t, false)
+	for _, name := range []string{"plan-vs-engine", "train-cuda-cpu_l", "eval-cudnn-cpu_l", "eval-mma-cpu_l", "eval-cudnn-vs-mma"} {
+		if l := line(r.summary, name); !regexp.MustCompile(`^\S+ +ok `).MatchString(l) {
+			t.Errorf("part %s: %q\n%s", name, l, r.summary)
+		}
+	}
+	for _, want := range []string{"plan-vs-engine: 4 of 4 plans agree with their engine's", "eval-cudnn-vs-mma: PASS, largest relative difference 0.00e+00"} {
+		if !strings.Contains(r.summary, want) {
+			t.Errorf("summary lacks %q:\n%s", want, r.summary)
+		}
+	}
+	for _, want := range []string{
+		// each benchmark's plan asked for under its environment
+		"gpubench plan --preset olmo2_7B --batch 4 --seq 4096 | ATTN=auto CUDNN=",
+		"gpubench plan --preset olmo2_1B_v2 --batch 8 --seq 4096 | ATTN=mma CUDNN=",
+		"olmolab eval --backend cuda --model ", "--seq 256 --val 512 --json",
+	} {
+		if !strings.Contains(r.calls, want) {
+			t.Errorf("calls lack %q:\n%s", want, r.calls)
+		}
+	}
+	evals := regexp.MustCompile(`(?m)^olmolab eval .*ck-cpu_l .*\| ATTN=(\w+)`).FindAllStringSubmatch(r.calls, -1)
+	if len(evals) != 2 || evals[0][1] != "cudnn" || evals[1][1] != "mma" {
+		t.Errorf("cpu_l's evals: %q\n%s", evals, r.calls)
+	}
+	log := readLog(t, r, "eval-cudnn-vs-mma")
+	if !strings.Contains(log, "cuDNN ran rows of [256]; refused rows of [72], which ran mma") {
+		t.Errorf("eval-cudnn-vs-mma's log:\n%s", log)
+	}
+}
+
+// readLog is part name's log from $OUT/logs.tar.gz.
+func readLog(t *testing.T, r run, name string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("tar", "-xzf", filepath.Join(r.out, "logs.tar.gz"), "-C", dir).CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "logs", name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestDryRunPlanAndScoresDiffer: a plan gpubench plan gets otherwise than
+// the engine, and cuDNN's scores off mma's, fail their parts with what
+// differs; the parts after them still run.
+func TestDryRunPlanAndScoresDiffer(t *testing.T) {
+	needPython(t)
+	r := dryRun(t, false, "STUB_PLAN_DIFF=1", "STUB_EVAL_DIFF=1")
+	for name, want := range map[string]string{
+		"plan-vs-engine":    "plan-vs-engine: 3 of 4 plans agree with their engine's",
+		"eval-cudnn-vs-mma": "eval-cudnn-vs-mma: FAIL, largest relative difference 6.49e-02 (tolerance 1e-02); val/qa ce_loss 8.20000 vs 7.70000",
+	} {
+		if l := line(r.summary, name); !strings.Contains(l, "FAIL(1)") || !strings.Contains(l, want) {
+			t.Errorf("%s: %q, want FAIL(1) …%s", name, l, want)
+		}
+	}
+	if l := line(r.summary, "verify-bf16-at-fp32-tol"); !strings.Contains(l, " ok ") {
+		t.Errorf("the part after them: %q\n%s", l, r.summary)
+	}
+	log := readLog(t, r, "plan-vs-engine")
+	for _, want := range []string{"olmo2_7B 4x4096 OLMOLAB_GPU_ATTN=auto: DIFFERENT plans",
+		"  the engine's:   bf16, 4×4096 per step in passes of 1×4096, 21 of 32 layers resident",
+		"  gpubench plan:  bf16, 4×4096 per step in passes of 1×4096, 22 of 32 layers resident"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("plan-vs-engine's log lacks %q:\n%s", want, log)
+		}
+	}
 }
 
 // TestDryRunKilled: a call killed inside a part (the device tool's limit)

@@ -2,8 +2,11 @@
 # Stand-in for gpubench, olmolab, nvidia-smi, compute-sanitizer and python3
 # in gpu-check.sh's dry run (gpucheck_test.go): canned lines in the real
 # programs' formats, every call logged with the environment it saw, and the
-# failures a scenario asks for (STUB_* variables).
+# failures a scenario asks for (STUB_* variables). A comparison script on
+# python3's stdin runs on the real python3.
 me=$(basename "$0")
+# stubplan B T: a plan as Plan.String says it, the same for bench and plan
+stubplan() { echo "bf16, $1×$2 per step in passes of 1×$2, 21 of 32 layers resident, 1728 logit rows per chunk, 139.06 GiB"; }
 echo "$me $* | ATTN=${OLMOLAB_GPU_ATTN-} CUDNN=${OLMOLAB_CUDNN-}" >>"$STUB_DIR/calls.log"
 case "$me" in
 nvidia-smi)
@@ -20,9 +23,36 @@ python3)
       exec sleep 30
     fi
     echo "preset=olmo2_1B_v2 seq=4096 batch=8 tokens_per_s=62885"
+  elif [ "$1" = - ]; then # a script on stdin (the checks' comparisons): the real python3
+    IFS=: read -ra dirs <<<"$PATH"
+    for d in "${dirs[@]}"; do
+      [ "$d" != "$(dirname "$0")" ] && [ -x "$d/python3" ] && exec "$d/python3" "$@"
+    done
   fi ;;
 olmolab)
-  echo "97 tensors compared in float32: 97 within tolerance, 0 outside" ;;
+  case "$1" in
+  train)
+    # a checkpoint of cpu_l only: cpu_s's eval part stays skipped (TestDryRun)
+    if [[ " $* " == *" cpu_l "* ]]; then
+      out="$*"
+      out=${out##*--out }
+      mkdir -p "${out%% *}" && echo '{}' >"${out%% *}/config.json"
+    fi
+    echo "saved (stub)" ;;
+  eval)
+    json="$*"
+    json=${json##*--json }
+    d=0
+    if [ "${OLMOLAB_GPU_ATTN:-}" = cudnn ]; then
+      [ -n "${STUB_EVAL_DIFF:-}" ] && d=0.5
+      echo "2026/11/29 08:00:00 gpu: attention cudnn: cuDNN 9.13.0 (stub), B=16 T=256 NH=8 NKV=8 HS=64: engine 8" >&2
+      echo "2026/11/29 08:00:00 gpu: attention cudnn cannot take a scorer of 72-token rows (stub): it runs mma instead" >&2
+    fi
+    printf '{"scores": [{"task": "fact_qa_seen", "metrics": {"bits_per_byte_corr": 1.77}}, {"task": "val/qa", "metrics": {"ce_loss": %s}}]}\n' \
+      "$(awk "BEGIN{print 7.7 + $d}")" >"${json%% *}"
+    echo "140 requests in 2 forwards of 56x72 to 256x16 on cuda (stub)" ;;
+  *) echo "97 tensors compared in float32: 97 within tolerance, 0 outside" ;;
+  esac ;;
 gpubench)
   case "$1" in
   info)
@@ -47,8 +77,15 @@ gpubench)
     fi
     echo "packed PASS $5 on $3: max |Δ log p| 0.01 (stub)" ;;
   bench)
+    echo "$5: plan $(stubplan "$7" "$9"), attention ${OLMOLAB_GPU_ATTN:-mma}"
     [ "${OLMOLAB_GPU_ATTN:-}" = auto ] && echo "olmo2_1B_v2: attention auto chose mma (stub)"
-    echo "preset=$4 backend=cuda attn=${OLMOLAB_GPU_ATTN:-mma} tokens_per_s=1" ;;
+    echo "preset=$5 backend=cuda attn=${OLMOLAB_GPU_ATTN:-mma} tokens_per_s=1" ;;
+  plan)
+    echo "environment: ${OLMOLAB_GPU_ATTN:+OLMOLAB_GPU_ATTN=$OLMOLAB_GPU_ATTN} (attention ${OLMOLAB_GPU_ATTN:-mma})"
+    [ "${OLMOLAB_GPU_ATTN:-}" = auto ] && echo "cuDNN: this GPU's cuDNN 9.13.0 (stub) takes $7-token rows: its workspace reserved in the plan"
+    p=$(stubplan "$5" "$7")
+    [ -n "${STUB_PLAN_DIFF:-}" ] && [ "$3" = olmo2_7B ] && p=${p/21 of/22 of}
+    echo "plan with 139.20 GiB free: $p" ;;
   *) echo "gpubench $1 (stub)" ;;
   esac ;;
 esac
