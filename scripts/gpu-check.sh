@@ -56,6 +56,10 @@
 # Before the parts: the binaries' source stamp (.device/bin/sources.sha256,
 # written by gpu-build.sh) is checked against this tree, and files that
 # changed since the build are named in the summary (the run goes on).
+# The summary ends with issue 8's figures, one PASS/FAIL/MISSING line each
+# (the golden sets on both verifies, GPU vs CPU loss over 50 steps,
+# olmo2_190M and olmo2_1B_v2 at 4096 against PyTorch in the same call,
+# olmo2_7B's steps: tokens/s, MFU, memory), for docs/gpu-results.md.
 # Results (at most five files, as the device tool returns at most eight):
 # $OUT/summary.txt (also printed), $OUT/results.jsonl (the RESULT lines),
 # $OUT/check.log (every part's output, at most 1 MiB a part), $OUT/logs.tar.gz
@@ -465,6 +469,102 @@ part verify-bf16-at-fp32-tol 60 "$BIN/olmolab" verify --backend cuda --model $G/
     fi
   done
 } | tee -a "$SUMMARY"
+# Issue 8's figures in one place, last, for docs/gpu-results.md: each line
+# PASS (the part ran and met its bound, figures given), FAIL (it ran and did
+# not, or failed) or MISSING (it did not run, or gave no figure), read from
+# the parts' logs and statuses above.
+issue8_summary() {
+  python3 - "$SUMMARY" "$LOGS" <<'PY' 2>&1 | tee -a "$SUMMARY"
+import glob, json, os, re, sys
+summary, logs = sys.argv[1], sys.argv[2]
+status = {}
+for l in open(summary, errors="replace"):
+    m = re.match(r"^(\S+) +(ok|FAIL\(\d+\)|TIMEOUT|SKIPPED)(?=\s|$)", l)
+    if m:
+        status[m.group(1)] = m.group(2)
+def log(name):
+    try:
+        return open(os.path.join(logs, name + ".log"), errors="replace").read()
+    except OSError:
+        return ""
+def results(name):
+    out = []
+    for l in log(name).splitlines():
+        if l.startswith("RESULT "):
+            try:
+                out.append(json.loads(l[7:]))
+            except ValueError:
+                pass
+    return out
+def verdict(name, figure):
+    st = status.get(name)
+    if st is None or st == "SKIPPED":
+        return "MISSING", f"({name} did not run)"
+    if not figure:
+        return ("FAIL" if st != "ok" else "MISSING"), f"({name} {st}, no figure in its log)"
+    return ("PASS" if st == "ok" else "FAIL"), figure + ("" if st == "ok" else f" ({name} {st})")
+rows = []
+G = ("olmo2-tiny", "olmo2-gqa")
+for s in G:
+    name = f"verify-fp32-{s}"
+    m = re.findall(r"(\d+) tensors compared in float32: (\d+) within tolerance, (\d+) outside", log(name))
+    fig = m and f"{m[-1][1]} of {m[-1][0]} tensors within the CPU tolerances (1e-4 forward, 1e-3 backward)"
+    rows.append((f"verify cuda-fp32 {s}",) + verdict(name, fig))
+for s in G:
+    name = f"verify-bf16-{s}"
+    r = results(name)
+    fig = r and f"{r[-1]['tensors'] - r[-1]['failed']} of {r[-1]['tensors']} tensors within 3e-2 forward, 6e-2 backward; worst {r[-1]['worst']} {r[-1]['worst_rel']:.1e}"
+    rows.append((f"verify cuda (bf16) {s}",) + verdict(name, fig))
+for be, name in (("cuda-fp32", "parity-fp32-cpu_s"), ("cuda (bf16)", "parity-bf16-cpu_s")):
+    r = results(name)
+    fig = ""
+    if r:
+        r = r[-1]
+        fig = f"GPU vs CPU loss over {r['steps']} steps of cpu_s: largest relative difference {r['max_rel_loss_diff']:.1e}"
+        if "drift_ratio" in r:
+            fig += f"; drift from the float64 engine {r['backend_drift']:.1e} vs the float32 CPU's {r['cpu_f32_drift']:.1e}, ratio {r['drift_ratio']:.2f} (allowed {r['calibrate']:.1f})"
+        else:
+            fig += f" (tolerance {r['tol']:.0e})"
+    rows.append((f"parity {be}",) + verdict(name, fig))
+torch = {}
+for l in log("torch-bench").splitlines():
+    m = re.match(r"preset=(\S+) seq=(\d+) batch=(\d+) tokens_per_s=(\d+) .*?mfu=([\d.]+) peak_mem_gib=([\d.]+)", l)
+    if m:
+        torch[m.group(1)] = (float(m.group(4)), float(m.group(5)), float(m.group(6)))
+def ours(preset):
+    out = []
+    for f in sorted(glob.glob(os.path.join(logs, f"bench-{preset}-*.log"))):
+        name = os.path.basename(f)[:-4]
+        r = [x for x in results(name) if x.get("check") == "bench"]
+        out.append((name, r[-1] if r else None))
+    return out
+for preset in ("olmo2_190M", "olmo2_1B_v2"):
+    runs = ours(preset) or [(f"bench-{preset}", None)]
+    for name, r in runs:
+        fig = ""
+        if r:
+            fig = f"{r['batch']}x{r['seq']} attention {r['attention']}: {r['tokens_per_s']:,.0f} tokens/s, MFU {100 * r['mfu']:.1f}%, {r['used_mem_gib']:.1f} GiB used"
+            t = torch.get(preset)
+            if t:
+                fig += f"; PyTorch {t[0]:,.0f} tokens/s, MFU {100 * t[1]:.1f}%, {t[2]:.1f} GiB peak: {r['tokens_per_s'] / t[0]:.2f}x PyTorch"
+        v = verdict(name, fig)
+        if v[0] == "PASS" and preset not in torch:
+            v = ("MISSING", fig + f"; no PyTorch figure (torch-bench {status.get('torch-bench', 'did not run')})")
+        rows.append((f"throughput {preset}",) + v)
+for name, r in ours("olmo2_7B") or [("bench-olmo2_7B", None)]:
+    steps = re.search(r"--steps (\d+)", log(name).split("\n", 1)[0])  # the part's command line
+    fig = r and f"{r['batch']}x{r['seq']} attention {r['attention']}, {steps.group(1) if steps else '?'} steps: {r['tokens_per_s']:,.0f} tokens/s, MFU {100 * r['mfu']:.1f}%, {r['used_mem_gib']:.1f} GiB used after the steps (its peak: the engine allocates nothing during a step)"
+    rows.append(("olmo2_7B",) + verdict(name, fig))
+print()
+print("issue 8 (PASS: ran and met its bound; FAIL: did not; MISSING: did not run or gave no figure):")
+for what, v, fig in rows:
+    print(f"{v:8s} {what:30s} {fig}")
+n = sum(v == "PASS" for _, v, _ in rows)
+print(f"issue 8: {n} of {len(rows)} PASS")
+PY
+}
+issue8_summary
+
 say "done in $(($(date +%s) - T0))s"
 savelogs
 rm -rf "$LOGROOT"

@@ -324,6 +324,65 @@ func TestDryRunPlanAndScoresDiffer(t *testing.T) {
 	}
 }
 
+// issue8 is the summary's issue 8 section: from its heading to "done in".
+func issue8(t *testing.T, summary string) string {
+	t.Helper()
+	i := strings.Index(summary, "\nissue 8 (PASS")
+	j := strings.LastIndex(summary, "\ndone in ")
+	if i < 0 || j < i {
+		t.Fatalf("no issue 8 section last in the summary:\n%s", summary)
+	}
+	return summary[i+1 : j+1]
+}
+
+// row is a line of the issue 8 section.
+func row(verdict, what, figure string) string {
+	return fmt.Sprintf("%-8s %-30s %s", verdict, what, figure)
+}
+
+// TestDryRunIssue8Summary: the summary ends with every figure issue 8 asks
+// for (golden sets on both verifies, GPU vs CPU loss over 50 steps,
+// olmo2_190M and olmo2_1B_v2 at 4096 against PyTorch in the same call,
+// olmo2_7B's steps with tokens/s, MFU and memory), one PASS/FAIL/MISSING
+// line each, read from the parts' logs. It had only the parts' status
+// lines and the raw throughput lines, no ratio, no verdict per figure.
+func TestDryRunIssue8Summary(t *testing.T) {
+	needPython(t)
+	s := issue8(t, dryRun(t, false).summary)
+	for _, want := range []string{
+		row("PASS", "verify cuda-fp32 olmo2-tiny", "97 of 97 tensors within the CPU tolerances (1e-4 forward, 1e-3 backward)\n"),
+		row("PASS", "verify cuda (bf16) olmo2-gqa", "65 of 65 tensors within 3e-2 forward, 6e-2 backward; worst step1.v_proj 3.5e-02\n"),
+		row("PASS", "parity cuda-fp32", "GPU vs CPU loss over 50 steps of cpu_s: largest relative difference 4.3e-03; drift from the float64 engine 4.1e-03 vs the float32 CPU's 5.2e-03, ratio 0.79 (allowed 3.0)\n"),
+		row("PASS", "parity cuda (bf16)", "GPU vs CPU loss over 50 steps of cpu_s: largest relative difference 1.0e-04 (tolerance 3e-02)\n"),
+		row("PASS", "throughput olmo2_190M", "8x4096 attention auto: 35,157 tokens/s, MFU 33.0%, 77.8 GiB used; PyTorch 293,325 tokens/s, MFU 47.3%, 28.2 GiB peak: 0.12x PyTorch\n"),
+		row("PASS", "throughput olmo2_1B_v2", "8x4096 attention auto: 35,157 tokens/s, MFU 33.0%, 77.8 GiB used; PyTorch 62,885 tokens/s, MFU 59.1%, 75.7 GiB peak: 0.56x PyTorch\n"),
+		row("PASS", "olmo2_7B", "4x4096 attention auto, 5 steps: 35,157 tokens/s, MFU 33.0%, 77.8 GiB used after the steps"),
+		"issue 8: 10 of 10 PASS\n",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("issue 8 section lacks %q:\n%s", want, s)
+		}
+	}
+	// a failed verify, a missing PyTorch figure, parts that never ran
+	s = issue8(t, dryRun(t, false, "STUB_VERIFY_FAIL=1", "STUB_TORCH_190M_FAIL=1").summary)
+	for _, want := range []string{
+		row("FAIL", "verify cuda (bf16) olmo2-gqa", "90 of 91 tensors within 3e-2 forward, 6e-2 backward; worst step1.q_proj 7.1e-02 (verify-bf16-olmo2-gqa FAIL(1))\n"),
+		row("MISSING", "throughput olmo2_190M", "8x4096 attention auto: 35,157 tokens/s, MFU 33.0%, 77.8 GiB used; no PyTorch figure (torch-bench ok)\n"),
+		"issue 8: 8 of 10 PASS\n",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("issue 8 section lacks %q:\n%s", want, s)
+		}
+	}
+	s = issue8(t, dryRun(t, false, "BUDGET=14").summary)
+	for _, want := range []string{row("MISSING", "verify cuda-fp32 olmo2-tiny", "(verify-fp32-olmo2-tiny did not run)\n"),
+		row("MISSING", "olmo2_7B", "(bench-olmo2_7B did not run)\n"), "issue 8: 0 of 9 PASS\n"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("issue 8 section lacks %q:\n%s", want, s)
+		}
+	}
+}
+
 // TestDryRunKilled: a call killed inside a part (the device tool's limit)
 // still returns that part's output so far ($OUT/running.log), with the
 // parts before it in the summary and the logs.

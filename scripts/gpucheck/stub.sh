@@ -5,6 +5,15 @@
 # failures a scenario asks for (STUB_* variables). A comparison script on
 # python3's stdin runs on the real python3.
 me=$(basename "$0")
+# arg NAME ARGS...: the value after NAME in ARGS
+arg() {
+  local k=$1
+  shift
+  while [ $# -gt 1 ]; do
+    [ "$1" = "$k" ] && echo "$2" && return
+    shift
+  done
+}
 # stubplan B T: a plan as Plan.String says it, the same for bench and plan
 stubplan() { echo "bf16, $1×$2 per step in passes of 1×$2, 21 of 32 layers resident, 1728 logit rows per chunk, 139.06 GiB"; }
 echo "$me $* | ATTN=${OLMOLAB_GPU_ATTN-} CUDNN=${OLMOLAB_CUDNN-}" >>"$STUB_DIR/calls.log"
@@ -22,7 +31,8 @@ python3)
       echo $$ >"$STUB_DIR/torch.pid"
       exec sleep 30
     fi
-    echo "preset=olmo2_1B_v2 seq=4096 batch=8 tokens_per_s=62885"
+    echo "preset=olmo2_1B_v2 seq=4096 batch=8 tokens_per_s=62885 step_ms=521.1 mfu=0.591 peak_mem_gib=75.7 compiled=True loss=10.9"
+    [ -z "${STUB_TORCH_190M_FAIL:-}" ] && echo "preset=olmo2_190M seq=4096 batch=8 tokens_per_s=293325 step_ms=111.7 mfu=0.473 peak_mem_gib=28.2 compiled=True loss=10.9"
   elif [ "$1" = - ]; then # a script on stdin (the checks' comparisons): the real python3
     IFS=: read -ra dirs <<<"$PATH"
     for d in "${dirs[@]}"; do
@@ -63,7 +73,21 @@ gpubench)
       echo "step   1 ..."
       exit 124 # as timeout reports a command it stopped
     fi
-    echo "parity cuda vs cpu (stub): largest relative loss difference 1.0e-04 (tolerance 3e-02)" ;;
+    echo "parity cuda vs cpu (stub): largest relative loss difference 1.0e-04 (tolerance 3e-02)"
+    steps=$(arg --steps "$@")
+    if [ -n "$(arg --calibrate "$@")" ]; then
+      echo "RESULT {\"check\": \"parity\", \"steps\": $steps, \"max_rel_loss_diff\": 0.0043, \"cpu_f32_drift\": 0.0052, \"backend_drift\": 0.0041, \"drift_ratio\": 0.79, \"calibrate\": 3}"
+    else
+      echo "RESULT {\"check\": \"parity\", \"steps\": $steps, \"max_rel_loss_diff\": 0.0001, \"tol\": 0.03}"
+    fi ;;
+  verify)
+    if [ -n "${STUB_VERIFY_FAIL:-}" ] && [[ "$*" == *olmo2-gqa* ]]; then
+      echo "$(arg --case "$@"): 91 tensors, 1 outside tolerance (fwd 3e-02, bwd 6e-02) on cuda"
+      echo 'RESULT {"check": "verify", "tensors": 91, "failed": 1, "worst": "step1.q_proj", "worst_rel": 0.071}'
+      exit 1
+    fi
+    echo "$(arg --case "$@"): 65 tensors, 0 outside tolerance (fwd 3e-02, bwd 6e-02) on cuda"
+    echo 'RESULT {"check": "verify", "tensors": 65, "failed": 0, "worst": "step1.v_proj", "worst_rel": 0.035}' ;;
   attn)
     if [ -n "${STUB_CUDNN_FAIL:-}" ] && [[ "$*" == *cudnn* ]]; then
       echo "gpubench: cudnn: CUDA_ERROR_ILLEGAL_ADDRESS"
@@ -79,7 +103,8 @@ gpubench)
   bench)
     echo "$5: plan $(stubplan "$7" "$9"), attention ${OLMOLAB_GPU_ATTN:-mma}"
     [ "${OLMOLAB_GPU_ATTN:-}" = auto ] && echo "olmo2_1B_v2: attention auto chose mma (stub)"
-    echo "preset=$5 backend=cuda attn=${OLMOLAB_GPU_ATTN:-mma} tokens_per_s=1" ;;
+    echo "preset=$5 backend=cuda attn=${OLMOLAB_GPU_ATTN:-mma} seq=$9 batch=$7 tokens_per_s=35157 mfu=0.330 used_mem_gib=77.8"
+    echo "RESULT {\"check\": \"bench\", \"preset\": \"$5\", \"attention\": \"${OLMOLAB_GPU_ATTN:-mma}\", \"seq\": $9, \"batch\": $7, \"tokens_per_s\": 35157, \"mfu\": 0.33, \"used_mem_gib\": 77.8}" ;;
   plan)
     echo "environment: ${OLMOLAB_GPU_ATTN:+OLMOLAB_GPU_ATTN=$OLMOLAB_GPU_ATTN} (attention ${OLMOLAB_GPU_ATTN:-mma})"
     [ "${OLMOLAB_GPU_ATTN:-}" = auto ] && echo "cuDNN: this GPU's cuDNN 9.13.0 (stub) takes $7-token rows: its workspace reserved in the plan"
