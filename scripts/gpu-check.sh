@@ -507,7 +507,7 @@ rows = []
 G = ("olmo2-tiny", "olmo2-gqa")
 for s in G:
     name = f"verify-fp32-{s}"
-    m = re.findall(r"(\d+) tensors compared in float32: (\d+) within tolerance, (\d+) outside", log(name))
+    m = re.findall(r"(\d+) tensors compared in float32[^:]*: (\d+) within tolerance, (\d+) outside", log(name))
     fig = m and f"{m[-1][1]} of {m[-1][0]} tensors within the CPU tolerances (1e-4 forward, 1e-3 backward)"
     rows.append((f"verify cuda-fp32 {s}",) + verdict(name, fig))
 for s in G:
