@@ -43,7 +43,7 @@ func commands() []command {
 		{"train", "[--preset NAME] [--steps N] ...", "train a preset on a generated token stream (engine smoke run)", runTrain},
 		{"tokenize", "INPUT... --out DIR [--tokenizer dolma2]", "convert documents (JSONL, .gz, .zst, text) to OLMo token files", runTokenize},
 		{"eval", "--model CKPT_OR_RUN [--tasks LIST] [--record]", "evaluate a checkpoint OLMES-style (built-in tasks, ARC, MMLU, …); --record: every checkpoint of a run, into its evals.jsonl for snr", runEval},
-		{"snr", "RUN... [--last N] [--noise per-run|pooled]", "signal-to-noise of every task and metric across runs", runSNR},
+		{"snr", "RUN... [--last N] [--noise per-run|pooled] [--target RUNS]", "signal-to-noise of every task and metric across runs", runSNR},
 		{"olmes", "requests --task NAME --formulation rc|mc --data DIR [--split S]", "write OLMES requests as oe-eval JSONL", runOLMES},
 		{"sweep", "RECIPE --vary k=a,b|--seeds N --local|--slurm", "many runs of one recipe: here, or as a Slurm sbatch array (--status DIR: progress)", runSweep},
 		{"export", "olmo-core RECIPE --out DIR [--nproc N] [--nodes N]", "write an OLMo-core train.py + torchrun launch.sh for one large run of a recipe", runExport},

@@ -181,3 +181,66 @@ func TestSNRWorkedExamplesCLI(t *testing.T) {
 		t.Errorf("per-run noise %.5f, olmes.md says 0.0169", perRun)
 	}
 }
+
+// TestSNRDecisionAccuracyCLI is olmes.md §4.3's example through `olmolab snr --target`: four recipes' small-scale
+// final scores [0.40, 0.45, 0.43, 0.50] against their target-scale scores [0.60, 0.66, 0.68, 0.70]. Of the six
+// pairs only the 2nd and 3rd recipes swap, so the decision accuracy is 5/6 = 0.833 (counted here with the
+// source's rule: strict > on both sides, compared as booleans). A target list of another length is refused.
+func TestSNRDecisionAccuracyCLI(t *testing.T) {
+	small := []float64{0.40, 0.45, 0.43, 0.50}
+	target := []float64{0.60, 0.66, 0.68, 0.70}
+	var ss, ts [][]float64
+	for i := range small {
+		ss = append(ss, []float64{small[i] - 0.01, small[i]}) // two checkpoints: a noise to measure
+		ts = append(ts, []float64{target[i] - 0.02, target[i]})
+	}
+	smallRuns := writeSNRRuns(t, t.TempDir(), map[string][][]float64{"acc_raw": ss})
+	bigDir := t.TempDir()
+	writeSNRRuns(t, bigDir, map[string][][]float64{"acc_raw": ts})
+	agree, pairs := 0, 0
+	for i := range small {
+		for j := i + 1; j < len(small); j++ {
+			if (small[i] > small[j]) == (target[i] > target[j]) {
+				agree++
+			}
+			pairs++
+		}
+	}
+	want := float64(agree) / float64(pairs)
+	if want != 5.0/6 {
+		t.Fatalf("hand count %v, olmes.md says 5/6", want)
+	}
+
+	out := filepath.Join(t.TempDir(), "snr.json")
+	var stdout, stderr bytes.Buffer
+	if code := run(append([]string{"snr", "--target", bigDir, "--json", out}, smallRuns...), &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tab struct {
+		Targets []string
+		Rows    []struct {
+			DecisionAcc float64 `json:"decision_acc"`
+		}
+	}
+	if err := json.Unmarshal(raw, &tab); err != nil {
+		t.Fatal(err)
+	}
+	if len(tab.Rows) != 1 || math.Abs(tab.Rows[0].DecisionAcc-want) > 1e-12 || len(tab.Targets) != 4 {
+		t.Errorf("rows %+v targets %v, want decision accuracy %.4f against 4 targets", tab.Rows, tab.Targets, want)
+	}
+	if s := stdout.String(); !strings.Contains(s, "dec.acc") || !strings.Contains(s, "0.833") ||
+		!strings.Contains(s, "runs → targets: recipe0 → recipe0, recipe1 → recipe1") {
+		t.Errorf("table does not show the decision accuracy or the pairs:\n%s", s)
+	}
+
+	stdout.Reset()
+	stderr.Reset()
+	if code := run(append([]string{"snr", "--target", filepath.Join(bigDir, "recipe0")}, smallRuns...), &stdout, &stderr); code != 2 ||
+		!strings.Contains(stderr.String(), "4 runs but 1 target") {
+		t.Errorf("one target for four runs: exit %d, want 2 saying so\n%s", code, stderr.String())
+	}
+}

@@ -789,6 +789,21 @@ func (t SNRTable) DescribeRecorded() string {
 		"; their final scores are each run's final model's (its last checkpoint, or the soup it ended with), their noise over its last checkpoints"
 }
 
+// DescribeTargets says what the decision-accuracy columns compare and which
+// run pairs with which target, "" without targets. Printed tables say it
+// under DescribeRecorded.
+func (t SNRTable) DescribeTargets() string {
+	if len(t.Targets) == 0 {
+		return ""
+	}
+	pairs := make([]string, len(t.Targets))
+	for i, tg := range t.Targets {
+		pairs[i] = t.Runs[i] + " → " + tg
+	}
+	return "decision accuracy: the share of pairs of runs whose final scores are in the order of their targets' last scores (Signal-and-Noise's decision_acc_fast; avg: the runs' averaged scores); runs → targets: " +
+		strings.Join(pairs, ", ")
+}
+
 // Describe says in words how signal and noise were measured; every printed table starts with it.
 func (t SNRTable) Describe() string {
 	// a --last beyond the runs' evaluations uses what they have: say so
@@ -1079,7 +1094,7 @@ func (t SNRTable) WriteTable(w io.Writer) error {
 	if _, err := fmt.Fprintf(w, "%s\n%s\n", t.Describe(), t.DescribeFinals()); err != nil {
 		return err
 	}
-	for _, d := range []string{t.DescribeSplits(), t.DescribeRecorded()} {
+	for _, d := range []string{t.DescribeSplits(), t.DescribeRecorded(), t.DescribeTargets()} {
 		if d == "" {
 			continue
 		}
