@@ -8,11 +8,13 @@ import (
 	"io"
 	"math"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/olmolab/olmolab/lab"
@@ -20,6 +22,7 @@ import (
 	"github.com/olmolab/olmolab/lab/olmes"
 	"github.com/olmolab/olmolab/lab/plural"
 	"github.com/olmolab/olmolab/model"
+	"github.com/olmolab/olmolab/model/tempfile"
 )
 
 func olmesError(err error) error {
@@ -84,7 +87,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	runDir := filepath.Clean(*ckpt)
 	if *ckpts != "" || *record {
 		var stop func()
-		if models, stop, err = runModels(runDir, *ckpts, *record, stdout); err != nil {
+		if models, stop, err = runModels(runDir, *ckpts, *record, stdout, stderr); err != nil {
 			return err
 		}
 		defer stop()
@@ -267,7 +270,7 @@ func truncationHint(w io.Writer, res olmes.Results, cfg model.Config) {
 // record, a process that trains the run refuses it: the run appends to its
 // evals.jsonl and prunes its checkpoints; otherwise the run is marked as
 // being recorded (lab.StartRecording) until stop.
-func runModels(runDir, sel string, record bool, stdout io.Writer) (ks []lab.KeptCheckpoint, stop func(), err error) {
+func runModels(runDir, sel string, record bool, stdout, stderr io.Writer) (ks []lab.KeptCheckpoint, stop func(), err error) {
 	what := "--checkpoints"
 	if record {
 		what = "--record"
@@ -289,12 +292,18 @@ func runModels(runDir, sel string, record bool, stdout io.Writer) (ks []lab.Kept
 	}
 	stop = func() {}
 	if record {
+		// set before the mark is written: a Ctrl-C at any point after
+		// removes it
+		stopSignals := recordInterrupts(runDir, stderr)
 		// held until the scores are written: a resume meanwhile is refused,
 		// and the lab shows the run as recording. Another eval --record
 		// (a job per task) scores beside it, its write waited for.
-		if stop, err = lab.StartRecording(runDir); err != nil {
+		stopMark, err := lab.StartRecording(runDir)
+		if err != nil {
+			stopSignals()
 			return nil, nil, mapLabError(err)
 		}
+		stop = func() { stopSignals(); stopMark() }
 		defer func() {
 			if err != nil {
 				stop()
@@ -321,6 +330,35 @@ func runModels(runDir, sel string, record bool, stdout io.Writer) (ks []lab.Kept
 		ks = append(ks, soup)
 	}
 	return ks, stop, nil
+}
+
+// recordInterrupts quits eval --record of runDir at once on Ctrl-C or
+// SIGTERM (exit 130, nothing recorded), as the default action of those
+// signals did, but first removes what the record keeps in the run
+// directory: evals.jsonl's temporary file if it was being written, the
+// run's lock if the record held it for that write, and the record's mark.
+// The mark, left behind, read as a live record (on another host, until its
+// heartbeat went stale), so a resume of the run was refused. stop ends it.
+func recordInterrupts(runDir string, stderr io.Writer) (stop func()) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-sigs:
+			// the file being written goes first, and no other is started
+			tempfile.Abandon()
+			lab.RemoveLock(runDir, os.Getpid())
+			lab.RemoveRecording(runDir)
+			fmt.Fprintf(stderr, "\n%v: quit; nothing recorded in %s\n", s, filepath.Join(runDir, lab.EvalsFile))
+			os.Exit(exitInterrupted)
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+	}
 }
 
 // recordSettings says how eval --record scored (EvalRecord.Settings, after

@@ -163,9 +163,8 @@ const RecordingPrefix = "olmolab.recording."
 // read, and a resume reads the marks after taking the lock, so of a record
 // and a resume that start together one sees the other.
 func StartRecording(runDir string) (stop func(), err error) {
-	host, _ := os.Hostname()
 	pid := os.Getpid()
-	path := filepath.Join(runDir, fmt.Sprintf("%s%s.%d", RecordingPrefix, host, pid))
+	path := recordingMark(runDir)
 	if err := model.WriteFileAtomic(path, marshalLock(pid, LockRecording)); err != nil {
 		return nil, err
 	}
@@ -179,6 +178,20 @@ func StartRecording(runDir string) (stop func(), err error) {
 		stopBeat()
 		os.Remove(path)
 	}, nil
+}
+
+// recordingMark is the path of this process's record mark in runDir.
+func recordingMark(runDir string) string {
+	host, _ := os.Hostname()
+	return filepath.Join(runDir, fmt.Sprintf("%s%s.%d", RecordingPrefix, host, os.Getpid()))
+}
+
+// RemoveRecording removes this process's record mark from runDir, for a
+// record that quits at once (Ctrl-C, SIGTERM) without its stop: a mark left
+// behind would read as a live record until its pid is gone or reused by
+// another process, and a resume of the run would be refused meanwhile.
+func RemoveRecording(runDir string) {
+	os.Remove(recordingMark(runDir))
 }
 
 // Recording returns a live eval --record of runDir: its mark
