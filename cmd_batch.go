@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/charmbracelet/x/term"
 	"github.com/olmolab/olmolab/experiments"
@@ -37,6 +38,7 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 	resume := fs.String("resume", "", "continue the run in this directory from its latest checkpoint")
 	runs := fs.String("runs", "runs", "directory for run directories")
 	name := fs.String("name", "", "run directory name (default: recipe name and time)")
+	waitRecord := fs.Duration("wait-record", 0, "with --resume: while olmolab eval --record scores the run, wait up to this long (e.g. 2h) for it to record, then resume; 0: refuse at once (exit 2). A sweep's Slurm tasks wait $OLMOLAB_RECORD_WAIT (default 2h)")
 	// the recipe may come before, between or after the flags
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -61,6 +63,10 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 		return usageError{"--batch: give a recipe or --resume RUNDIR, not both"}
 	case *resume != "" && len(given) > 0:
 		return usageError{fmt.Sprintf("--batch --resume: %s would be ignored: a resumed run keeps its directory and its recipe.yaml", strings.Join(given, ", "))}
+	case *waitRecord != 0 && *resume == "":
+		return usageError{"--batch: --wait-record goes with --resume RUNDIR (a new run has no record to wait for)"}
+	case *waitRecord < 0:
+		return usageError{fmt.Sprintf("--batch --wait-record %v: want a duration of at least 0 (e.g. 2h)", *waitRecord)}
 	case *resume != "":
 		p.ResumeDir = *resume
 	case *name != "" && (!runNameRE.MatchString(*name) || *name == "." || *name == ".."):
@@ -73,6 +79,11 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		p.Recipe = rec
+	}
+	if p.ResumeDir != "" && *waitRecord > 0 {
+		if err := waitForRecord(p.ResumeDir, *waitRecord, stderr); err != nil {
+			return err
+		}
 	}
 	ctx, stop, runDir := interruptContext(stderr)
 	defer stop()
@@ -98,6 +109,49 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 	setMemoryLimit(r.MemoryNeed())
 	_, err = lab.RunBatch(r, lab.BatchParams{Stdout: stdout, Stderr: stderr, Terminal: isTerminal(stderr), Width: termWidth(stderr)})
 	return mapLabError(err)
+}
+
+// recordPoll is how often waitForRecord looks whether the record has ended,
+// and recordReport how often it says it still waits.
+var recordPoll, recordReport = time.Second, 10 * time.Minute
+
+// waitForRecord waits, up to max, while olmolab eval --record scores the run
+// in dir (--batch --resume --wait-record): a Slurm task of a sweep that
+// starts meanwhile resumes once the scores are recorded, where it was
+// refused at once. After max it returns nil, saying so, and the resume is
+// refused as without a wait (exit 2). Ctrl-C or SIGTERM while it waits:
+// exit 130, nothing resumed.
+func waitForRecord(dir string, max time.Duration, stderr io.Writer) error {
+	l, ok := lab.Recording(dir)
+	if !ok {
+		return nil
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	fmt.Fprintf(stderr, "%s: olmolab eval --record (%s) is scoring the run's checkpoints; waiting up to %v for it to record before resuming (--wait-record)\n", dir, l.Holder(), max)
+	poll := time.NewTicker(recordPoll)
+	defer poll.Stop()
+	lastReport := start
+	for {
+		select {
+		case <-ctx.Done():
+			return codedError{exitInterrupted, fmt.Errorf("%s: interrupted while waiting for olmolab eval --record (%s); nothing resumed", dir, l.Holder())}
+		case <-poll.C:
+		}
+		if l, ok = lab.Recording(dir); !ok {
+			fmt.Fprintf(stderr, "%s: the record ended after %v; resuming\n", dir, time.Since(start).Round(time.Second))
+			return nil
+		}
+		if time.Since(start) >= max {
+			fmt.Fprintf(stderr, "%s: waited %v (--wait-record) and olmolab eval --record (%s) still scores the run\n", dir, max, l.Holder())
+			return nil
+		}
+		if time.Since(lastReport) >= recordReport {
+			lastReport = time.Now()
+			fmt.Fprintf(stderr, "%s: still waiting for olmolab eval --record (%s), %v so far\n", dir, l.Holder(), time.Since(start).Round(time.Second))
+		}
+	}
 }
 
 // interruptContext is cancelled by the first Ctrl-C (SIGINT) or SIGTERM:

@@ -719,3 +719,103 @@ func TestSweepRefusesProportionalCombinations(t *testing.T) {
 		t.Errorf("four mixes, two seeds each: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }
+
+// TestSweepSlurmTaskWaitsForRecord runs a --slurm sweep's task script under
+// bash, with this test binary as olmolab, on a run that has a checkpoint
+// while olmolab eval --record scores it (its mark held here): the task waits
+// for the record and then resumes the run to its end, where it failed at once
+// (exit 2); past $OLMOLAB_RECORD_WAIT it fails, saying how long it waited.
+func TestSweepSlurmTaskWaitsForRecord(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	exe := selfAsOlmolab(t)
+	runs := t.TempDir()
+	if code, stdout, stderr := runCLI("sweep", "testdata/tiny.yaml", "--seeds", "1", "--runs", runs, "--name", "w", "--olmolab", exe, "--slurm"); code != 0 {
+		t.Fatalf("sweep --slurm: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	script := filepath.Join(runs, "w.sbatch")
+	dir := filepath.Join(runs, "w-seed1")
+	// task runs the script as Slurm's array task 0 with $OLMOLAB_RECORD_WAIT
+	// at wait, its output in a file read while it runs
+	task := func(wait string) (*exec.Cmd, string) {
+		log := filepath.Join(t.TempDir(), "task.out")
+		f, err := os.Create(log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd := exec.Command(bash, script)
+		cmd.Env = append(os.Environ(), "SLURM_ARRAY_TASK_ID=0", "OLMOLAB_RECORD_WAIT="+wait)
+		cmd.Stdout, cmd.Stderr = f, f
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd, log
+	}
+	exitOf := func(err error) int {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	}
+	cmd, log := task("1m")
+	if code := exitOf(cmd.Wait()); code != 0 {
+		b, _ := os.ReadFile(log)
+		t.Fatalf("first task: exit %d\n%s", code, b)
+	}
+	os.Remove(filepath.Join(dir, lab.SummaryFile)) // killed before its summary: resumable
+
+	stopRec, err := lab.StartRecording(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, log = task("1m")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		if b, _ := os.ReadFile(log); strings.Contains(string(b), "waiting up to 1m0s for it to record before resuming") {
+			break
+		}
+		select {
+		case err := <-done:
+			stopRec()
+			b, _ := os.ReadFile(log)
+			t.Fatalf("the task ended (exit %d) without waiting for the record:\n%s", exitOf(err), b)
+		default:
+		}
+		if time.Now().After(deadline) {
+			stopRec()
+			cmd.Process.Kill()
+			<-done
+			b, _ := os.ReadFile(log)
+			t.Fatalf("the task did not say it waits for the record within a minute:\n%s", b)
+		}
+	}
+	stopRec()
+	code := exitOf(<-done)
+	b, _ := os.ReadFile(log)
+	if s, ok := lab.ReadSummary(dir); code != 0 || !ok || s.State != "finished" || !strings.Contains(string(b), "the record ended after") {
+		t.Errorf("task after the record: exit %d, summary %+v (%v), want 0 and finished\n%s", code, s, ok, b)
+	}
+
+	// the wait is bounded: still recording after it, the task fails, saying so
+	os.Remove(filepath.Join(dir, lab.SummaryFile))
+	if stopRec, err = lab.StartRecording(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer stopRec()
+	cmd, log = task("1s")
+	code = exitOf(cmd.Wait())
+	b, _ = os.ReadFile(log)
+	for _, want := range []string{"waited 1s (--wait-record)", "olmolab eval --record is scoring the run's checkpoints", "HINT: resume once it has recorded"} {
+		if code != exitBadInput || !strings.Contains(string(b), want) {
+			t.Errorf("task past its wait: exit %d, want %d and %q:\n%s", code, exitBadInput, want, b)
+		}
+	}
+}

@@ -201,10 +201,14 @@ func (m *Manifest) Script(o SlurmOptions) []byte {
 # A task trains its run with olmolab --batch. When the run has a checkpoint
 # (the task was requeued, preempted or resubmitted) it resumes from it; a
 # finished run is left as it is; a diverged one is not retried, since resuming
-# replays the same steps.
+# replays the same steps. While olmolab eval --record scores the run, a resume
+# waits for it to record, up to $OLMOLAB_RECORD_WAIT (default 2h; 0: do not
+# wait), then resumes; a record still scoring after that fails the task
+# (exit 2: resubmit it once the record has ended).
 
 OLMOLAB=%s
 RUNS=%s
+RECORD_WAIT=${OLMOLAB_RECORD_WAIT:-2h}
 cd %s || exit 1
 
 case "${SLURM_ARRAY_TASK_ID:-}" in
@@ -239,7 +243,7 @@ fi
 # The JSONL events on stdout repeat metrics.jsonl and events.jsonl in the run
 # directory; this log keeps the progress lines and the summary (stderr).
 if compgen -G "$RUN/checkpoints/step-*/state.json" >/dev/null; then
-  exec "$OLMOLAB" --batch --resume "$RUN" >/dev/null
+  exec "$OLMOLAB" --batch --resume "$RUN" --wait-record "$RECORD_WAIT" >/dev/null
 fi
 # lock_live: the run's lock names a process that still runs. One written on
 # another node cannot be asked from here: it is live while its heartbeat (the

@@ -277,11 +277,11 @@ func TestScriptTasks(t *testing.T) {
 		{"checkpoint: resume", func() {
 			write("checkpoints/step-8/state.json", "{}")
 			write(lab.MetricsFile, "{}\n")
-		}, "1", "", 0, "--batch --resume " + dir, nil, []string{lab.MetricsFile}},
+		}, "1", "", 0, "--batch --resume " + dir + " --wait-record 2h", nil, []string{lab.MetricsFile}},
 		{"requeued after a node failure: stale lock", func() {
 			write("checkpoints/step-8/state.json", "{}")
 			write(lab.LockFile, `{"pid": 1, "host": "node-that-died"}`)
-		}, "1", "1", 0, "--batch --resume " + dir, []string{lab.LockFile}, nil},
+		}, "1", "1", 0, "--batch --resume " + dir + " --wait-record 2h", []string{lab.LockFile}, nil},
 		{"another node's lock with a fresh heartbeat: kept", func() {
 			write(lab.LockFile, `{"pid": 1, "host": "other"}`)
 			write(lab.MetricsFile, "{}\n")
