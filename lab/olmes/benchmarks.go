@@ -446,7 +446,7 @@ func convertQuestionStem(rows []Doc, stemField string, csqa bool) ([]Doc, error)
 	for i, r := range rows {
 		q := r.Sub("question")
 		if q == nil {
-			return nil, inputErrorf("", i+1, "", "row %d: no question object", i+1)
+			return nil, inputErrorf("", i+1, "this file is read in AI2's layout ({id, question: {stem, choices: [{label, text}]}, answerKey}); give the benchmark's published JSONL as it is, or HF's copy saved with save_to_disk", "row %d: no question object", i+1)
 		}
 		var texts, labels []any
 		cs, _ := q.Get("choices")
@@ -479,7 +479,7 @@ func labelledConverter(fields []string, intLabel bool) func(path string, rows []
 			return nil, err
 		}
 		if len(labels) != len(rows) {
-			return nil, inputErrorf(lp, 0, "", "%d labels for %d rows in %s", len(labels), len(rows), path)
+			return nil, inputErrorf(lp, 0, "the labels file has one label per line, one line per row of its data file: give the pair as published, from one download", "%d labels for %d rows in %s", len(labels), len(rows), path)
 		}
 		out := make([]Doc, len(rows))
 		for i, r := range rows {
@@ -491,7 +491,7 @@ func labelledConverter(fields []string, intLabel bool) func(path string, rows []
 			if intLabel {
 				n, err := strconv.Atoi(labels[i])
 				if err != nil {
-					return nil, inputErrorf(lp, i+1, "", "label %q is not a number", labels[i])
+					return nil, inputErrorf(lp, i+1, "PIQA's labels are 0 or 1, one per line: give the labels file as published", "label %q is not a number", labels[i])
 				}
 				lab = n
 			}
@@ -500,6 +500,9 @@ func labelledConverter(fields []string, intLabel bool) func(path string, rows []
 		return out, nil
 	}
 }
+
+// mmluCSVHint is the HINT of a malformed MMLU CSV file.
+const mmluCSVHint = "MMLU's CSV rows are question, four choices, answer letter (A–D), no header: give data/test/<subject>_test.csv as published"
 
 // readMMLUCSV reads the original MMLU layout (data/test/<subject>_test.csv: question, A, B, C, D, answer letter,
 // no header) as HF's {question, subject, choices, answer}.
@@ -518,11 +521,11 @@ func readMMLUCSV(path, subject string) ([]Doc, error) {
 			return out, nil
 		}
 		if err != nil {
-			return nil, &InputError{Path: path, Line: line, Msg: "malformed CSV", Err: err}
+			return nil, &InputError{Path: path, Line: line, Msg: "malformed CSV", Err: err, Hint: mmluCSVHint}
 		}
 		ans := strings.Index("ABCD", strings.TrimSpace(rec[5]))
 		if ans < 0 || len(strings.TrimSpace(rec[5])) != 1 {
-			return nil, inputErrorf(path, line, "", "answer %q is not A–D", rec[5])
+			return nil, inputErrorf(path, line, mmluCSVHint, "answer %q is not A–D", rec[5])
 		}
 		out = append(out, Doc{{"question", rec[0]}, {"subject", subject}, {"choices", []any{rec[1], rec[2], rec[3], rec[4]}}, {"answer", ans}})
 	}
@@ -548,7 +551,7 @@ func normBoolQ(rows []Doc) ([]Doc, error) {
 			a, isBool := r.Get("answer")
 			b, _ := a.(bool)
 			if !isBool {
-				return nil, inputErrorf("", i+1, "", "BoolQ row %d has neither label nor a boolean answer", i+1)
+				return nil, inputErrorf("", i+1, "give super_glue's boolq (label), google/boolq or the published JSONL (answer: true/false)", "BoolQ row %d has neither label nor a boolean answer", i+1)
 			}
 			if b {
 				label = 1

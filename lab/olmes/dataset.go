@@ -81,12 +81,12 @@ func ReadArrowFile(path string) (rows []Doc, err error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, &InputError{Path: path, Msg: "missing data file", Err: err}
+			return nil, &InputError{Path: path, Msg: "no such file (a dataset's Arrow data file, named in its state.json)", Hint: "save the split again with HF datasets' save_to_disk"}
 		}
 		return nil, err
 	}
 	if err := checkArrowStream(b); err != nil {
-		return nil, &InputError{Path: path, Msg: "not an Arrow IPC stream, or a corrupt one", Err: err}
+		return nil, &InputError{Path: path, Msg: "not an Arrow IPC stream, or a corrupt one", Err: err, Hint: "save the split again with HF datasets' save_to_disk"}
 	}
 	defer func() {
 		// The Arrow reader trusts offsets in the file; a corrupt file must be an error, not a crash.
@@ -229,12 +229,14 @@ func arrowSlice(values arrow.Array, start, end int) ([]any, error) {
 	return out, nil
 }
 
-// openMaybeGzip opens path, decompressing it if its name ends in .gz.
-func openMaybeGzip(path string) (io.ReadCloser, error) {
+// openMaybeGzip opens path, decompressing it if its name ends in .gz. what
+// says what the file is for ("request dump"), in the error of a missing one:
+// the path alone, or Go's "open PATH: no such file or directory", does not.
+func openMaybeGzip(path, what, hint string) (io.ReadCloser, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, &InputError{Path: path, Msg: "missing file", Err: err}
+			return nil, &InputError{Path: path, Msg: "no such file (" + what + ")", Hint: hint}
 		}
 		return nil, err
 	}
@@ -300,7 +302,7 @@ func forEachLine(path string, r io.Reader, fn func(line []byte, n int) error) er
 
 // ReadJSONLRows reads one JSON object per line (.jsonl or .jsonl.gz), keeping key order.
 func ReadJSONLRows(path string) ([]Doc, error) {
-	rc, err := openMaybeGzip(path)
+	rc, err := openMaybeGzip(path, "a dataset's JSONL file", "")
 	if err != nil {
 		return nil, err
 	}
@@ -318,14 +320,14 @@ func ReadJSONLRows(path string) ([]Doc, error) {
 		if IsInputError(err) {
 			return nil, err
 		}
-		return nil, &InputError{Path: path, Msg: "reading", Err: err}
+		return nil, &InputError{Path: path, Msg: "reading", Err: err, Hint: "the file is cut short or corrupt: copy it again"}
 	}
 	return rows, nil
 }
 
 // readLines returns the trimmed non-blank lines of a text file (PIQA's and SIQA's *-labels.lst).
 func readLines(path string) ([]string, error) {
-	rc, err := openMaybeGzip(path)
+	rc, err := openMaybeGzip(path, "a dataset's labels file", "")
 	if err != nil {
 		return nil, err
 	}

@@ -170,7 +170,7 @@ func CheckTasks(names []string, o LoadOptions) (usesData bool, err error) {
 	}
 	for _, name := range list {
 		if p, ok := requestDump(name); ok {
-			rc, err := openMaybeGzip(p)
+			rc, err := openMaybeGzip(p, "an oe-eval request dump", dumpHint)
 			if err != nil {
 				return usesData, err
 			}
@@ -259,6 +259,10 @@ func dumpDirError(dir string) error {
 	return inputErrorf("", 0, "a request dump is one task in one formulation: give the file of each one to score, comma-separated (--tasks "+found[0]+",…)",
 		"unknown task %q: a directory with no requests.jsonl.gz of its own; it holds %s: %s%s", dir, what, strings.Join(shown, ", "), more)
 }
+
+// dumpHint is the HINT of a request dump that is not there: a task name
+// ending in .jsonl or .jsonl.gz is read as a file.
+const dumpHint = "a task ending in .jsonl or .jsonl.gz is an oe-eval request dump (oe-eval's --save-raw-requests); check its path, or name a task (olmolab eval --help lists them)"
 
 // requestDump reports whether name points at a request dump and returns the file.
 func requestDump(name string) (string, bool) {

@@ -147,7 +147,8 @@ func (b *benchmark) build(dataDir, subject string, f Formulation, o BuildOptions
 		r := &rowReader{row: row}
 		docs[i] = b.process(r, i, f)
 		if r.err != nil {
-			return nil, &InputError{Path: where, Msg: fmt.Sprintf("row %d", i+1), Err: r.err}
+			return nil, &InputError{Path: where, Msg: fmt.Sprintf("row %d", i+1), Err: r.err,
+				Hint: fmt.Sprintf("%s's rows are read in the layout it is published in (HF's copy saved with save_to_disk, or the original JSONL): give the dataset as downloaded", b.Name)}
 		}
 	}
 	if o.Limit > 0 && len(docs) > o.Limit {
@@ -392,7 +393,7 @@ func ParseRequestLine(line []byte) (Request, error) {
 // ReadRequests reads an oe-eval request dump (requests.jsonl or requests.jsonl.gz). A malformed line is an
 // *InputError with its line number.
 func ReadRequests(path string) ([]Request, error) {
-	rc, err := openMaybeGzip(path)
+	rc, err := openMaybeGzip(path, "an oe-eval request dump", dumpHint)
 	if err != nil {
 		return nil, err
 	}
@@ -402,7 +403,7 @@ func ReadRequests(path string) ([]Request, error) {
 		return nil, err
 	}
 	if len(reqs) == 0 {
-		return nil, inputErrorf(path, 0, "", "no requests in file")
+		return nil, inputErrorf(path, 0, "an oe-eval request dump has one loglikelihood request per line: check that the dump was written whole", "no requests in file")
 	}
 	return reqs, nil
 }
@@ -422,10 +423,14 @@ func readRequests(r io.Reader, path string) ([]Request, error) {
 		if IsInputError(err) {
 			return nil, err
 		}
-		return nil, &InputError{Path: path, Msg: "reading", Err: err}
+		return nil, &InputError{Path: path, Msg: "reading", Err: err, Hint: "the file is cut short or corrupt: copy or write it again"}
 	}
 	return reqs, nil
 }
+
+// dumpContentHint is the HINT of a request dump whose requests do not fit
+// together: a dump cut short, or two dumps joined, reads this way.
+const dumpContentHint = "each doc_id's requests must be whole (idx 0…n-1, one label; with its unconditional ones, doc_id+1000000, for every choice): use the dump oe-eval wrote, whole, one task per file"
 
 // TaskFromRequests groups requests into a Task: normal requests by (task_name, doc_id) ordered by idx, the
 // unconditional ones (doc_id ≥ UncondDocIDOffset) attached to their doc. name and f label the task; the
@@ -468,22 +473,22 @@ func TaskFromRequests(name string, f Formulation, reqs []Request) (*Task, error)
 			continue
 		}
 		if r.Label != g.gold {
-			return nil, inputErrorf("", 0, "", "task %s doc %d: labels %d and %d disagree", r.TaskName, r.DocID, g.gold, r.Label)
+			return nil, inputErrorf("", 0, dumpContentHint, "task %s doc %d: labels %d and %d disagree", r.TaskName, r.DocID, g.gold, r.Label)
 		}
 		if _, dup := g.choices[r.Idx]; dup {
-			return nil, inputErrorf("", 0, "", "task %s doc %d: choice %d appears twice", r.TaskName, r.DocID, r.Idx)
+			return nil, inputErrorf("", 0, dumpContentHint, "task %s doc %d: choice %d appears twice", r.TaskName, r.DocID, r.Idx)
 		}
 		g.choices[r.Idx] = p
 	}
 	for _, r := range reqs {
 		if r.DocID >= UncondDocIDOffset {
 			if groups[key{r.TaskName, r.DocID - UncondDocIDOffset}] == nil {
-				return nil, inputErrorf("", 0, "", "task %s: unconditional request for doc %d, which has no requests", r.TaskName, r.DocID-UncondDocIDOffset)
+				return nil, inputErrorf("", 0, dumpContentHint, "task %s: unconditional request for doc %d, which has no requests", r.TaskName, r.DocID-UncondDocIDOffset)
 			}
 		}
 	}
 	if len(order) == 0 {
-		return nil, inputErrorf("", 0, "", "no requests for task %s", name)
+		return nil, inputErrorf("", 0, "a dump holds the loglikelihood requests of its task_name; check that the file is oe-eval's requests of this task", "no requests for task %s", name)
 	}
 	t := &Task{Name: name, Formulation: f, Group: "olmes"}
 	tasks := map[string]bool{}
@@ -495,22 +500,22 @@ func TaskFromRequests(name string, f Formulation, reqs []Request) (*Task, error)
 		for i := range n {
 			p, ok := g.choices[i]
 			if !ok {
-				return nil, inputErrorf("", 0, "", "task %s doc %d: choices are not numbered 0…%d", k.task, k.doc, n-1)
+				return nil, inputErrorf("", 0, dumpContentHint, "task %s doc %d: choices are not numbered 0…%d", k.task, k.doc, n-1)
 			}
 			in.Choices[i] = p
 		}
 		if g.gold < 0 || g.gold >= n {
-			return nil, inputErrorf("", 0, "", "task %s doc %d: gold %d outside the %d choices (unlabelled split?)", k.task, k.doc, g.gold, n)
+			return nil, inputErrorf("", 0, "a test split without its answers (label -1) cannot be scored: dump the requests of a labelled split (oe-eval's validation or train)", "task %s doc %d: gold %d outside the %d choices (unlabelled split?)", k.task, k.doc, g.gold, n)
 		}
 		if len(g.uncond) > 0 {
 			if len(g.uncond) != n {
-				return nil, inputErrorf("", 0, "", "task %s doc %d: %d unconditional requests for %d choices", k.task, k.doc, len(g.uncond), n)
+				return nil, inputErrorf("", 0, dumpContentHint, "task %s doc %d: %d unconditional requests for %d choices", k.task, k.doc, len(g.uncond), n)
 			}
 			in.Uncond = make([]Pair, n)
 			for i := range n {
 				p, ok := g.uncond[i]
 				if !ok {
-					return nil, inputErrorf("", 0, "", "task %s doc %d: unconditional choices are not numbered 0…%d", k.task, k.doc, n-1)
+					return nil, inputErrorf("", 0, dumpContentHint, "task %s doc %d: unconditional choices are not numbered 0…%d", k.task, k.doc, n-1)
 				}
 				in.Uncond[i] = p
 			}
@@ -600,7 +605,7 @@ func ReadTaskConfig(path string) (TaskConfig, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return TaskConfig{}, &InputError{Path: path, Msg: "missing task config", Err: err}
+			return TaskConfig{}, &InputError{Path: path, Msg: "no such file (an oe-eval task config)"}
 		}
 		return TaskConfig{}, err
 	}

@@ -408,7 +408,7 @@ func TestBadInput(t *testing.T) {
 		}, "only loglikelihood"},
 		{"truncated gzip", func() error { _, err := ReadRequests(filepath.Join(tmp, "trunc.jsonl.gz")); return err }, "trunc.jsonl.gz"},
 		{"empty dump", func() error { _, err := ReadRequests(write("empty.jsonl", "\n")); return err }, "no requests"},
-		{"missing dump", func() error { _, err := ReadRequests(filepath.Join(tmp, "nope.jsonl")); return err }, "missing file"},
+		{"missing dump", func() error { _, err := ReadRequests(filepath.Join(tmp, "nope.jsonl")); return err }, "nope.jsonl: no such file (an oe-eval request dump)"},
 		{"row without a field", func() error {
 			writeJSONL(t, filepath.Join(tmp, "d1/ARC-Easy/ARC-Easy-Test.jsonl"), []any{map[string]any{"id": "x", "question": map[string]any{"stem": "s", "choices": []any{}}}})
 			_, err := BuildRequests("arc_easy", RC, filepath.Join(tmp, "d1"), BuildOptions{})
@@ -445,6 +445,10 @@ func TestBadInput(t *testing.T) {
 		err := tc.err()
 		if !IsInputError(err) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want an InputError mentioning %q", tc.name, err, tc.want)
+		}
+		// a person can act on each: the error says how (llm.c's HINT: lines)
+		if err != nil && !strings.Contains(err.Error(), "\nHINT: ") {
+			t.Errorf("%s: no HINT: %v", tc.name, err)
 		}
 	}
 }

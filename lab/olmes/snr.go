@@ -177,7 +177,7 @@ func ReadEvalRecords(path string) ([]EvalRecord, error) {
 // eachEvalRecord is ReadEvalRecords calling fn with each record instead of
 // keeping them (fn must not keep r).
 func eachEvalRecord(path string, fn func(r *EvalRecord)) error {
-	raw, err := openMaybeGzip(path)
+	raw, err := openMaybeGzip(path, "a run's evaluations", "give a run directory, or the evals.jsonl it holds")
 	if err != nil {
 		return err
 	}
