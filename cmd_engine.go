@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -218,6 +219,17 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	if *f64 && *backend != "cpu" && *backend != "cpu-f64" {
 		// --float64 is the CPU engine in float64: it would check no other backend
 		return usageError{fmt.Sprintf("verify --float64 checks the CPU engine in float64, not --backend %s; HINT: leave out --float64 to check %s (in float32)", *backend, *backend)}
+	}
+	// said by flag and purpose: Go's "open DIR/config.json: no such file or
+	// directory" says neither
+	if st, err := os.Stat(*dir); err != nil || !st.IsDir() {
+		return inputError{fmt.Errorf("verify --model %s: no such checkpoint directory; HINT: give an HF checkpoint directory (config.json and model.safetensors), e.g. model/testdata/golden/olmo2-tiny", *dir)}
+	}
+	if _, err := os.Stat(filepath.Join(*dir, "config.json")); err != nil {
+		return inputError{fmt.Errorf("verify --model %s: not a checkpoint (no config.json); HINT: give an HF checkpoint directory (config.json and model.safetensors), e.g. model/testdata/golden/olmo2-tiny", *dir)}
+	}
+	if st, err := os.Stat(*casePath); err != nil || st.IsDir() {
+		return inputError{fmt.Errorf("verify --case %s: no such reference case file; HINT: give the case made from the checkpoint (a golden directory holds both: --case DIR/case.safetensors)", *casePath)}
 	}
 	var rows []model.VerifyRow
 	var err error

@@ -183,6 +183,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			if res, err = ev.Evaluate(context.Background(), b, tok, names, f); err != nil {
 				if tasksFrom != "" { // the user named none of these tasks: say whose they are
 					err = fmt.Errorf("tasks: the run's eval.tasks (%s; --tasks not given): %w", tasksFrom, err)
+				} else if tasksGiven { // the flag whose value it was
+					err = fmt.Errorf("--tasks: %w", err)
 				}
 				return res, olmesError(err)
 			}

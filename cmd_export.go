@@ -29,15 +29,15 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	case len(pos) == 0:
 		return usageError{"export needs a target and a recipe\n" + exportUsage}
 	case pos[0] != "olmo-core":
-		return usageError{fmt.Sprintf("export: unknown target %q (known: olmo-core)", pos[0])}
+		return usageError{fmt.Sprintf("unknown export target %q (known: olmo-core)", pos[0])}
 	case len(pos) == 1:
 		return usageError{"export olmo-core needs a recipe: a YAML file or a shipped name\n" + exportUsage}
 	case len(pos) > 2:
-		return usageError{fmt.Sprintf("export: unexpected argument %q (one recipe per export)", pos[2])}
+		return usageError{fmt.Sprintf("unexpected argument %q (one recipe per export)", pos[2])}
 	case *out == "":
-		return usageError{"export: --out DIR is required"}
+		return usageError{"export needs --out DIR, the directory for train.py, launch.sh and EXPORT.md"}
 	case *nproc < 1 || *nodes < 1:
-		return usageError{"export: --nproc and --nodes want N ≥ 1"}
+		return usageError{fmt.Sprintf("--nproc %d, --nodes %d: each must be at least 1 (GPUs per node, nodes)", *nproc, *nodes)}
 	}
 	rec, err := loadRecipe(pos[1], sets)
 	if err != nil {

@@ -17,9 +17,9 @@ func TestExportBadInput(t *testing.T) {
 		stderr string
 	}{
 		{"no target", []string{"--out", out}, "export needs a target"},
-		{"unknown target", []string{"megatron", "olmo2_1B_stage1", "--out", out}, `unknown target "megatron"`},
+		{"unknown target", []string{"megatron", "olmo2_1B_stage1", "--out", out}, `unknown export target "megatron"`},
 		{"no recipe", []string{"olmo-core", "--out", out}, "needs a recipe"},
-		{"no --out", []string{"olmo-core", "olmo2_1B_stage1"}, "--out DIR is required"},
+		{"no --out", []string{"olmo-core", "olmo2_1B_stage1"}, "export needs --out DIR"},
 		{"unknown recipe", []string{"olmo-core", "nosuch", "--out", out}, "nosuch: no such recipe"},
 		{"builtin source", []string{"olmo-core", "quickstart", "--out", out}, "experiments/quickstart.yaml: dataset.sources[0].paths: source"},
 		{"jsonl source", []string{"olmo-core", "olmo2_1B_stage1", "--out", out, "--set", `dataset.sources=[{name: d, target_ratio: 1, paths: [/d/a.jsonl]}]`}, "HINT: `olmolab tokenize"},

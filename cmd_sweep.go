@@ -134,7 +134,7 @@ func localParallel(m *sweep.Manifest, needs []int64, k int, avail int64, stderr 
 			continue
 		}
 		if needs[i] > budget {
-			return 0, inputError{fmt.Errorf("sweep: run %s of %s needs about %s of memory (model, optimizer and activations at its rank_microbatch_size), but only %s is available; HINT: lower rank_microbatch_size (gradient accumulation keeps the global batch) or pick a smaller model",
+			return 0, inputError{fmt.Errorf("run %s of %s needs about %s of memory (model, optimizer and activations at its rank_microbatch_size), but only %s is available; HINT: lower rank_microbatch_size (gradient accumulation keeps the global batch) or pick a smaller model",
 				r.Name, m.Recipe, gibString(needs[i]), gibString(avail))}
 		}
 		todo = append(todo, needs[i])
@@ -301,10 +301,10 @@ func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, pref
 		what := fmt.Sprintf("run %s (%s)", r.Name, strings.Join(r.Overrides, " "))
 		rec, err := loadRecipe(recipeArg, m.Overrides(r))
 		if err != nil {
-			return nil, nil, nil, inputError{fmt.Errorf("sweep: %s: %w", what, err)}
+			return nil, nil, nil, inputError{fmt.Errorf("%s: %w", what, err)}
 		}
 		if self && !slices.Contains(model.BackendNames(), rec.Backend) {
-			return nil, nil, nil, inputError{fmt.Errorf("sweep: %s: backend %q is not in this build of olmolab (it has %s); HINT: build one that has it (scripts/setup-cuda.sh for cuda) and pass it with --olmolab PATH",
+			return nil, nil, nil, inputError{fmt.Errorf("%s: backend %q is not in this build of olmolab (it has %s); HINT: build one that has it (scripts/setup-cuda.sh for cuda) and pass it with --olmolab PATH",
 				what, rec.Backend, strings.Join(model.BackendNames(), ", "))}
 		}
 		if err := evalCheck.Check(rec); err != nil {
@@ -312,12 +312,12 @@ func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, pref
 				// a Slurm task runs elsewhere: say whose data this was
 				err = fmt.Errorf("%w\n(checked in %s: a Slurm task reads $OLMOLAB_OLMES_DATA on its node)", err, evalCheck.Where())
 			}
-			return nil, nil, nil, inputError{fmt.Errorf("sweep: %s: %w", what, err)}
+			return nil, nil, nil, inputError{fmt.Errorf("%s: %w", what, err)}
 		}
 		if !slurm {
 			need, err := lab.MemoryNeed(rec)
 			if err != nil {
-				return nil, nil, nil, inputError{fmt.Errorf("sweep: %s: %w", what, err)}
+				return nil, nil, nil, inputError{fmt.Errorf("%s: %w", what, err)}
 			}
 			needs = append(needs, need)
 		}
@@ -326,18 +326,18 @@ func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, pref
 		old, err := os.ReadFile(filepath.Join(m.RunDir(r), lab.RecipeFile))
 		switch {
 		case err == nil && !sameRecipe(old, rec):
-			return nil, nil, nil, inputError{fmt.Errorf("sweep: %s: %s exists and was started from a different recipe; HINT: choose another --name or --runs, or move that run away",
+			return nil, nil, nil, inputError{fmt.Errorf("%s: %s exists and was started from a different recipe; HINT: choose another --name or --runs, or move that run away",
 				what, m.RunDir(r))}
 		case err != nil:
 			// not a run of this sweep: its start would refuse a directory of
 			// someone's files (or a file) after earlier runs had trained
 			if err := lab.CheckNewRunDir(m.RunDir(r)); err != nil {
-				return nil, nil, nil, inputError{fmt.Errorf("sweep: %s: %w", what, err)}
+				return nil, nil, nil, inputError{fmt.Errorf("%s: %w", what, err)}
 			}
 		}
 	}
 	if err := sweep.SameMixRuns(planned, mixes, shown); err != nil {
-		return nil, nil, nil, inputError{fmt.Errorf("sweep: %w", err)}
+		return nil, nil, nil, inputError{err}
 	}
 	if err := checkSameSweep(m); err != nil {
 		return nil, nil, nil, err
@@ -431,7 +431,7 @@ func checkSameSweep(m *sweep.Manifest) error {
 	default:
 		return nil
 	}
-	return inputError{fmt.Errorf("sweep: %s holds another sweep %s (%s) %s: its manifest would be replaced and its runs would drop out of sweep --status; HINT: give this sweep its own prefix with --name, or another --runs",
+	return inputError{fmt.Errorf("%s holds another sweep %s (%s) %s: its manifest would be replaced and its runs would drop out of sweep --status; HINT: give this sweep its own prefix with --name, or another --runs",
 		path, old.Prefix, plural.N(len(old.Runs), "run"), why)}
 }
 

@@ -127,11 +127,11 @@ func TestSweepChecksEvalData(t *testing.T) {
 		stderr    []string
 	}{
 		{"split missing", data, []string{"--vary", "eval.split=validation,test", "--set", "eval.tasks=[arc_easy, arith]"},
-			[]string{"sweep: run tiny-split_test (eval.split=test): testdata/tiny.yaml: eval.tasks: " + data + ": no test split of arc_easy"}},
+			[]string{"run tiny-split_test (eval.split=test): testdata/tiny.yaml: eval.tasks: " + data + ": no test split of arc_easy"}},
 		{"no data directory", "", []string{"--seeds", "2", "--set", "eval.tasks=[piqa]"},
-			[]string{"sweep: run tiny-seed1 (seed=1): testdata/tiny.yaml: eval.tasks:", "OLMOLAB_OLMES_DATA"}},
+			[]string{"run tiny-seed1 (seed=1): testdata/tiny.yaml: eval.tasks:", "OLMOLAB_OLMES_DATA"}},
 		{"unknown task", data, []string{"--seeds", "2", "--set", "eval.tasks=[arc_eazy]"},
-			[]string{"sweep: run tiny-seed1 (seed=1): testdata/tiny.yaml: eval.tasks:", "arc_eazy"}},
+			[]string{"run tiny-seed1 (seed=1): testdata/tiny.yaml: eval.tasks:", "arc_eazy"}},
 	} {
 		for _, mode := range []string{"--local", "--slurm"} {
 			t.Run(tc.name+" "+mode, func(t *testing.T) {

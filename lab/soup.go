@@ -534,7 +534,7 @@ type soupStart struct {
 func openSoupStart(base string, b model.Backend) (*soupStart, error) {
 	ck, err := loadCheckpoint(base)
 	if err != nil {
-		return nil, fmt.Errorf("soup: its starting point: %w", err)
+		return nil, fmt.Errorf("the soup's starting point: %w", err)
 	}
 	s := &soupStart{ck: ck}
 	if ck.weights.DType() == "F32" {
@@ -550,7 +550,7 @@ func openSoupStart(base string, b model.Backend) (*soupStart, error) {
 	}
 	if err := model.SaveHFFrom(s.tmp, b, model.NewStreamBuf(ck.weights.Layout.Size()), "F32", 0); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("soup: a float32 copy of its starting weights: %w", err)
+		return nil, fmt.Errorf("the soup's float32 copy of its starting weights: %w", err)
 	}
 	w, err := model.OpenHF(s.tmp)
 	if err != nil {

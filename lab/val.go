@@ -175,7 +175,9 @@ func valScores(ctx context.Context, b model.Backend, sets []valSet) ([]EvalScore
 // records. b's micro-batch must have rec's sequence length.
 func ValidationLoss(ctx context.Context, b model.Backend, tok data.Tokenizer, rec *Recipe, warn func(string)) ([]EvalScore, error) {
 	if _, T := b.MicroBatch(); T != rec.SequenceLength {
-		return nil, fmt.Errorf("lab: validation sets of sequence length %d on a backend of %d", rec.SequenceLength, T)
+		// the caller sizes b by rec (eval --val): a mismatch is its bug,
+		// said by file and field, not by package
+		return nil, fmt.Errorf("%s: sequence_length %d, but the validation loss was to be scored on sequences of %d: each set is read at the recipe's sequence length", cmp.Or(rec.Path, "the recipe"), rec.SequenceLength, T)
 	}
 	sets, err := loadValSets(rec, tok, rec.World.KB(), warn)
 	if err != nil {

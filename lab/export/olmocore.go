@@ -76,7 +76,7 @@ func fail(r *lab.Recipe, field, format string, args ...any) error {
 func OLMoCore(p OLMoCoreParams) ([]File, error) {
 	r := p.Recipe
 	if p.NProc < 1 || p.Nodes < 1 {
-		return nil, fmt.Errorf("export: --nproc and --nodes must be ≥ 1 (got %d, %d)", p.NProc, p.Nodes)
+		return nil, fmt.Errorf("--nproc %d, --nodes %d: each must be at least 1", p.NProc, p.Nodes)
 	}
 	// relative paths as a run started here reads them: train.py runs
 	// elsewhere (torchrun from --out, a cluster's job directory)

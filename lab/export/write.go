@@ -40,36 +40,36 @@ func WriteDir(dir string, files []File, force bool) error {
 	}
 	parent := filepath.Dir(filepath.Clean(dir))
 	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("export: %w", err)
+		return fmt.Errorf("--out %s: %w", dir, err)
 	}
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
 	if err != nil {
-		return fmt.Errorf("export: %w", err)
+		return fmt.Errorf("--out %s: %w", dir, err)
 	}
 	defer os.RemoveAll(tmp) // a no-op once renamed
 	for _, f := range files {
 		if err := os.WriteFile(filepath.Join(tmp, f.Name), f.Data, f.Mode); err != nil {
-			return fmt.Errorf("export: %w", err)
+			return fmt.Errorf("--out %s: %w", dir, err)
 		}
 		if err := os.Chmod(filepath.Join(tmp, f.Name), f.Mode); err != nil { // past the umask
-			return fmt.Errorf("export: %w", err)
+			return fmt.Errorf("--out %s: %w", dir, err)
 		}
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
-		return fmt.Errorf("export: %w", err)
+		return fmt.Errorf("--out %s: %w", dir, err)
 	}
 	old := ""
 	if _, err := os.Stat(dir); err == nil {
 		old = tmp + ".old"
 		if err := os.Rename(dir, old); err != nil {
-			return fmt.Errorf("export: move the old %s aside: %w", dir, err)
+			return fmt.Errorf("--out %s: move the earlier export aside: %w", dir, err)
 		}
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		if old != "" {
 			_ = os.Rename(old, dir)
 		}
-		return fmt.Errorf("export: %w", err)
+		return fmt.Errorf("--out %s: %w", dir, err)
 	}
 	if old != "" {
 		return os.RemoveAll(old)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -430,8 +431,11 @@ func eachEvalFile(paths []string, read func(file string, given bool) error) erro
 	}
 	for _, p := range paths {
 		st, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			return &InputError{Path: p, Msg: "no such run directory or evals file", Hint: "give run directories (runs/NAME), a directory of runs, or evals.jsonl files"}
+		}
 		if err != nil {
-			return &InputError{Path: p, Msg: "no such run directory or evals file", Err: err}
+			return &InputError{Path: p, Msg: "cannot read this run directory or evals file", Err: err}
 		}
 		if !st.IsDir() {
 			if err := read(p, true); err != nil {

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// goPackagePrefix is a Go package's name starting a line of an error, as in
+// "lab: …": it says nothing to whoever typed the command. A command's own
+// usage errors may start with the command ("eval: --seq 0: …"), which the
+// user typed; eval and snr are no package, sweep and export are both.
+var goPackagePrefix = regexp.MustCompile(`(?m)^(olmolab: )?(lab|olmes|recipe|sweep|export|tokenizer|data|model|soup|store|jsonfield|jsonl|tui|gpu): `)
+
+// rawGoError is an *os.PathError's text, "open PATH: no such file or
+// directory": it names the file but not what it was for.
+var rawGoError = regexp.MustCompile(`\b(open|stat|lstat|read|mkdir|rename|remove) [^ ]+: `)
+
+// TestBadInputAcrossCommands feeds each command mistakes a person makes and
+// asserts what they are told: the documented exit code, the file and field
+// (or flag) that was wrong, a HINT where they can act on it, no Go package
+// name starting a line and no raw Go error. It found 'open DIR/config.json:
+// no such file or directory' (verify --model), 'missing file: open …' (a
+// request dump in --tasks), 'stat …' (snr of a path that is not there), an
+// unknown task not naming --tasks, and 'sweep: ' / 'export: ' starting
+// input errors.
+func TestBadInputAcrossCommands(t *testing.T) {
+	tmp := t.TempDir()
+	runs := filepath.Join(tmp, "runs")
+	if code, _, errs := runCLI("--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "a"); code != 0 {
+		t.Fatalf("batch: exit %d: %s", code, errs)
+	}
+	run := filepath.Join(runs, "a")
+	write := func(name, s string) string {
+		p := filepath.Join(tmp, name)
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const head = "name: x\nmodel: cpu_xs\ntokenizer: world\nsequence_length: 32\nglobal_batch_size: 256\nmax_tokens: 2560\n"
+	syntax := write("syntax.yaml", "name: x\nmodel: [cpu_xs\n")
+	badLR := write("badlr.yaml", head+"optimizer: {lr: -1}\ndataset:\n  sources:\n    - {name: web, target_ratio: 1, paths: [\"builtin:web_clean\"]}\n")
+	badPath := write("badpath.yaml", head+"dataset:\n  sources:\n    - {name: web, target_ratio: 1, paths: [\"/nonexistent/x.npy\"]}\n")
+	empty := filepath.Join(tmp, "empty")
+	os.MkdirAll(empty, 0o755)
+	nope := filepath.Join(tmp, "nope")
+	golden := filepath.Join("model", "testdata", "golden", "olmo2-tiny")
+	exportOut := filepath.Join(tmp, "export")
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want []string // each in stderr: the file, the field or flag, what to do
+		// dataPrefix: the message comes from lab/data, whose errors still
+		// start with "data: " (lab/data/errors.go, being changed elsewhere)
+		dataPrefix bool
+	}{
+		{"batch: no such recipe", []string{"--batch", "nope.yaml"}, 2, []string{"nope.yaml: no such recipe file", "shipped:"}, false},
+		{"batch: YAML syntax", []string{"--batch", syntax}, 2, []string{syntax + ":", "YAML syntax"}, false},
+		{"batch: bad value", []string{"--batch", badLR}, 2, []string{badLR + ":7:", "optimizer.lr: must be positive"}, false},
+		{"batch: missing data file", []string{"--batch", badPath, "--runs", runs}, 2, []string{badPath, `source "web"`, "/nonexistent/x.npy", "HINT: check the path"}, false},
+		{"batch: --set without =", []string{"--batch", "testdata/tiny.yaml", "--set", "optimizer.lr"}, 2, []string{"--set optimizer.lr: want key.path=value"}, false},
+		{"batch: --set of a bad value", []string{"--batch", "testdata/tiny.yaml", "--set", "optimizer.lr=abc"}, 2, []string{"testdata/tiny.yaml: optimizer.lr: want a number", `"abc"`}, false},
+		{"batch: resume of nothing", []string{"--batch", "--resume", nope}, 2, []string{nope + ": no such run directory"}, false},
+		{"batch: resume of a non-run", []string{"--batch", "--resume", empty}, 2, []string{empty + ": not a run directory (no recipe.yaml)", "HINT:"}, false},
+		{"batch: --wait-record without --resume", []string{"--batch", "testdata/tiny.yaml", "--wait-record", "1m"}, 2, []string{"--wait-record goes with --resume"}, false},
+		{"eval: no such model", []string{"eval", "--model", nope}, 2, []string{nope + ": no such checkpoint or run directory"}, false},
+		{"eval: not a model", []string{"eval", "--model", empty}, 2, []string{empty + ": not a checkpoint (no config.json)"}, false},
+		{"eval: unknown task", []string{"eval", "--model", run, "--tasks", "nosuchtask"}, 2, []string{`--tasks: unknown task "nosuchtask"`, "HINT: OLMES tasks:"}, false},
+		{"eval: no such --data", []string{"eval", "--model", run, "--tasks", "arc_easy", "--data", filepath.Join(tmp, "nodata")}, 2, []string{"--tasks: " + filepath.Join(tmp, "nodata") + ": data directory not found", "HINT:", "--data DIR"}, false},
+		{"eval: no such request dump", []string{"eval", "--model", run, "--tasks", filepath.Join(tmp, "missing.jsonl")}, 2, []string{"--tasks: " + filepath.Join(tmp, "missing.jsonl") + ": no such file (an oe-eval request dump)", "HINT:"}, false},
+		{"eval: --record of a non-run", []string{"eval", "--model", empty, "--record"}, 2, []string{"eval --record: " + empty + " is not a run directory", "HINT:"}, false},
+		{"eval: --json into no directory", []string{"eval", "--model", run, "--json", filepath.Join(tmp, "nodir", "x.json")}, 2, []string{"eval --json", filepath.Join(tmp, "nodir") + " does not exist"}, false},
+		{"eval: unknown tokenizer", []string{"eval", "--model", golden, "--tokenizer", "nosuch"}, 2, []string{`unknown tokenizer "nosuch"`, "HINT:"}, true},
+		{"snr: a directory without evaluations", []string{"snr", empty}, 2, []string{empty + ": no evals.jsonl", "HINT:"}, false},
+		{"snr: no such run", []string{"snr", nope}, 2, []string{nope + ": no such run directory or evals file", "HINT:"}, false},
+		{"snr: a run without evaluations", []string{"snr", run}, 2, []string{filepath.Join(run, "evals.jsonl") + ": holds no evaluations", "HINT:"}, false},
+		{"snr: a recipe", []string{"snr", "testdata/tiny.yaml"}, 2, []string{"testdata/tiny.yaml", "a YAML file, such as a recipe"}, false},
+		{"sweep: --vary without =", []string{"sweep", "testdata/tiny.yaml", "--vary", "lr", "--local", "--runs", runs}, 2, []string{`--vary "lr": want key=v1,v2`}, false},
+		{"sweep: --vary of an unknown key", []string{"sweep", "testdata/tiny.yaml", "--vary", "nosuch.key=1,2", "--local", "--runs", runs}, 2, []string{"run tiny-key1 (nosuch.key=1): testdata/tiny.yaml", "nosuch"}, false},
+		{"sweep: --vary of a bad value", []string{"sweep", "testdata/tiny.yaml", "--vary", "optimizer.lr=abc,2", "--local", "--runs", runs}, 2, []string{"run tiny-lr_abc (optimizer.lr=abc): testdata/tiny.yaml: optimizer.lr: want a number"}, false},
+		{"sweep: --status of nothing", []string{"sweep", "--status", nope}, 2, []string{"sweep --status " + nope + ": no such directory", "HINT:"}, false},
+		{"export: YAML syntax", []string{"export", "olmo-core", syntax, "--out", exportOut}, 2, []string{syntax + ":", "YAML syntax"}, false},
+		{"export: --nproc 0", []string{"export", "olmo-core", "testdata/tiny.yaml", "--out", exportOut, "--nproc", "0"}, 2, []string{"--nproc 0, --nodes 1: each must be at least 1"}, false},
+		{"export: unknown target", []string{"export", "olmo-kore", "testdata/tiny.yaml", "--out", exportOut}, 2, []string{`unknown export target "olmo-kore"`}, false},
+		{"tokenize: no such input", []string{"tokenize", filepath.Join(tmp, "nope.jsonl"), "--out", filepath.Join(tmp, "tok")}, 2, []string{filepath.Join(tmp, "nope.jsonl"), "HINT: check the path"}, true},
+		{"verify: a case of another model", []string{"verify", "--model", golden, "--case", filepath.Join("model", "testdata", "golden", "olmo2-gqa", "case.safetensors")}, 2, []string{"is not a case of this model (" + filepath.Join(golden, "config.json") + ")", "HINT:"}, false},
+		{"verify: no such model", []string{"verify", "--model", nope, "--case", filepath.Join(golden, "case.safetensors")}, 2, []string{"verify --model " + nope + ": no such checkpoint directory", "HINT:"}, false},
+		{"verify: a model without config.json", []string{"verify", "--model", empty, "--case", filepath.Join(golden, "case.safetensors")}, 2, []string{"verify --model " + empty + ": not a checkpoint (no config.json)", "HINT:"}, false},
+		{"verify: no such case", []string{"verify", "--model", golden, "--case", filepath.Join(tmp, "nope.safetensors")}, 2, []string{"verify --case " + filepath.Join(tmp, "nope.safetensors") + ": no such reference case file", "HINT:"}, false},
+		{"verify: a case that is not safetensors", []string{"verify", "--model", golden, "--case", syntax}, 2, []string{syntax + ":", "not a safetensors file"}, false},
+		{"olmes: no data for the task", []string{"olmes", "requests", "--task", "arc_easy", "--formulation", "rc", "--data", empty}, 2, []string{empty + ": no test split of arc_easy", "HINT:"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runCLI(tc.args...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\n%s", code, tc.code, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+			if m := goPackagePrefix.FindString(stderr); m != "" && !tc.dataPrefix {
+				t.Errorf("a line starts with a Go package's name (%q):\n%s", m, stderr)
+			}
+			if m := rawGoError.FindString(stderr); m != "" {
+				t.Errorf("a raw Go error (%q) that does not say what the file was for:\n%s", m, stderr)
+			}
+		})
+	}
+	// nothing was written by the refused exports and sweeps
+	if _, err := os.Stat(exportOut); err == nil {
+		t.Errorf("a refused export wrote %s", exportOut)
+	}
+	if ents, _ := os.ReadDir(runs); len(ents) != 1 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("refused runs and sweeps left %v in %s (only the run a)", names, runs)
+	}
+}
