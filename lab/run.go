@@ -1122,7 +1122,7 @@ func repeatWarning(rp data.Repeat, step int64, what, fix string) string {
 	if !rp.Exact {
 		size = "within its first " + HumanCount(rp.Tokens) + " tokens"
 	}
-	return fmt.Sprintf("data: source %q ran out %s and starts over: from step %d %s (OLMo-core refuses to repeat a source); HINT: give it more data %s",
+	return fmt.Sprintf("dataset: source %q ran out %s and starts over: from step %d %s (OLMo-core refuses to repeat a source); HINT: give it more data %s",
 		rp.Source, size, step, what, fix)
 }
 

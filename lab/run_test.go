@@ -1721,7 +1721,7 @@ func TestSoupSaysWhenDataRepeats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `data: source \"small\" ran out after 64 tokens and starts over: from step 11 soup 1/2 trains on its data again, and so does every ingredient after it`
+	want := `dataset: source \"small\" ran out after 64 tokens and starts over: from step 11 soup 1/2 trains on its data again, and so does every ingredient after it`
 	if n := strings.Count(string(ev), "ran out after"); n != 1 || !strings.Contains(string(ev), want) {
 		t.Errorf("events.jsonl has %d repeat warnings, want one with %q:\n%s", n, want, ev)
 	}
@@ -1759,7 +1759,7 @@ func TestRunSaysWhenDataRepeats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `data: source \"web\" ran out after 64 tokens and starts over: from step 1 the run trains on its data again`
+	want := `dataset: source \"web\" ran out after 64 tokens and starts over: from step 1 the run trains on its data again`
 	if n := strings.Count(string(ev), "ran out after"); n != 1 || !strings.Contains(string(ev), want) {
 		t.Errorf("events.jsonl has %d repeat warnings, want one with %q:\n%s", n, want, ev)
 	}
