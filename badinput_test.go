@@ -25,7 +25,9 @@ var rawGoError = regexp.MustCompile(`\b(open|stat|lstat|read|mkdir|rename|remove
 // no such file or directory' (verify --model), 'missing file: open …' (a
 // request dump in --tasks), 'stat …' (snr of a path that is not there), an
 // unknown task not naming --tasks, and 'sweep: ' / 'export: ' starting
-// input errors.
+// input errors, 'stat RUNS/NAME: not a directory' (sweep --runs FILE),
+// 'read X: is a directory' (a directory as the recipe) and a malformed
+// evals.jsonl line with no HINT.
 func TestBadInputAcrossCommands(t *testing.T) {
 	tmp := t.TempDir()
 	runs := filepath.Join(tmp, "runs")
@@ -49,6 +51,11 @@ func TestBadInputAcrossCommands(t *testing.T) {
 	nope := filepath.Join(tmp, "nope")
 	golden := filepath.Join("model", "testdata", "golden", "olmo2-tiny")
 	exportOut := filepath.Join(tmp, "export")
+	aFile := write("afile", "x")
+	dirRecipe := filepath.Join(tmp, "dir.yaml")
+	os.MkdirAll(dirRecipe, 0o755)
+	os.MkdirAll(filepath.Join(tmp, "ev"), 0o755)
+	tornEvals := write(filepath.Join("ev", "evals.jsonl"), "{not json\n{\"task\": \"t\"}\n")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -64,6 +71,7 @@ func TestBadInputAcrossCommands(t *testing.T) {
 		{"batch: missing data file", []string{"--batch", badPath, "--runs", runs}, 2, []string{badPath, `source "web"`, "/nonexistent/x.npy", "HINT: check the path"}, false},
 		{"batch: --set without =", []string{"--batch", "testdata/tiny.yaml", "--set", "optimizer.lr"}, 2, []string{"--set optimizer.lr: want key.path=value"}, false},
 		{"batch: --set of a bad value", []string{"--batch", "testdata/tiny.yaml", "--set", "optimizer.lr=abc"}, 2, []string{"testdata/tiny.yaml: optimizer.lr: want a number", `"abc"`}, false},
+		{"batch: a directory as the recipe", []string{"--batch", dirRecipe}, 2, []string{dirRecipe + ": a directory, not a recipe", "HINT:"}, false},
 		{"batch: resume of nothing", []string{"--batch", "--resume", nope}, 2, []string{nope + ": no such run directory"}, false},
 		{"batch: resume of a non-run", []string{"--batch", "--resume", empty}, 2, []string{empty + ": not a run directory (no recipe.yaml)", "HINT:"}, false},
 		{"batch: --wait-record without --resume", []string{"--batch", "testdata/tiny.yaml", "--wait-record", "1m"}, 2, []string{"--wait-record goes with --resume"}, false},
@@ -78,10 +86,12 @@ func TestBadInputAcrossCommands(t *testing.T) {
 		{"snr: a directory without evaluations", []string{"snr", empty}, 2, []string{empty + ": no evals.jsonl", "HINT:"}, false},
 		{"snr: no such run", []string{"snr", nope}, 2, []string{nope + ": no such run directory or evals file", "HINT:"}, false},
 		{"snr: a run without evaluations", []string{"snr", run}, 2, []string{filepath.Join(run, "evals.jsonl") + ": holds no evaluations", "HINT:"}, false},
+		{"snr: a malformed record", []string{"snr", filepath.Join(tmp, "ev")}, 2, []string{tornEvals + ":1: malformed eval record", "HINT:"}, false},
 		{"snr: a recipe", []string{"snr", "testdata/tiny.yaml"}, 2, []string{"testdata/tiny.yaml", "a YAML file, such as a recipe"}, false},
 		{"sweep: --vary without =", []string{"sweep", "testdata/tiny.yaml", "--vary", "lr", "--local", "--runs", runs}, 2, []string{`--vary "lr": want key=v1,v2`}, false},
 		{"sweep: --vary of an unknown key", []string{"sweep", "testdata/tiny.yaml", "--vary", "nosuch.key=1,2", "--local", "--runs", runs}, 2, []string{"run tiny-key1 (nosuch.key=1): testdata/tiny.yaml", "nosuch"}, false},
 		{"sweep: --vary of a bad value", []string{"sweep", "testdata/tiny.yaml", "--vary", "optimizer.lr=abc,2", "--local", "--runs", runs}, 2, []string{"run tiny-lr_abc (optimizer.lr=abc): testdata/tiny.yaml: optimizer.lr: want a number"}, false},
+		{"sweep: --runs that is a file", []string{"sweep", "testdata/tiny.yaml", "--seeds", "2", "--local", "--runs", aFile}, 2, []string{"--runs " + aFile + ": not a directory (a file)", "HINT:"}, false},
 		{"sweep: --status of nothing", []string{"sweep", "--status", nope}, 2, []string{"sweep --status " + nope + ": no such directory", "HINT:"}, false},
 		{"export: YAML syntax", []string{"export", "olmo-core", syntax, "--out", exportOut}, 2, []string{syntax + ":", "YAML syntax"}, false},
 		{"export: --nproc 0", []string{"export", "olmo-core", "testdata/tiny.yaml", "--out", exportOut, "--nproc", "0"}, 2, []string{"--nproc 0, --nodes 1: each must be at least 1"}, false},
@@ -90,6 +100,7 @@ func TestBadInputAcrossCommands(t *testing.T) {
 		{"verify: a case of another model", []string{"verify", "--model", golden, "--case", filepath.Join("model", "testdata", "golden", "olmo2-gqa", "case.safetensors")}, 2, []string{"is not a case of this model (" + filepath.Join(golden, "config.json") + ")", "HINT:"}, false},
 		{"verify: no such model", []string{"verify", "--model", nope, "--case", filepath.Join(golden, "case.safetensors")}, 2, []string{"verify --model " + nope + ": no such checkpoint directory", "HINT:"}, false},
 		{"verify: a model without config.json", []string{"verify", "--model", empty, "--case", filepath.Join(golden, "case.safetensors")}, 2, []string{"verify --model " + empty + ": not a checkpoint (no config.json)", "HINT:"}, false},
+		{"verify: a run directory", []string{"verify", "--model", run, "--case", filepath.Join(golden, "case.safetensors")}, 2, []string{"verify --model " + run + ": not a checkpoint (no config.json)", "HINT: a run's checkpoints are its checkpoints/step-N directories"}, false},
 		{"verify: no such case", []string{"verify", "--model", golden, "--case", filepath.Join(tmp, "nope.safetensors")}, 2, []string{"verify --case " + filepath.Join(tmp, "nope.safetensors") + ": no such reference case file", "HINT:"}, false},
 		{"verify: a case that is not safetensors", []string{"verify", "--model", golden, "--case", syntax}, 2, []string{syntax + ":", "not a safetensors file"}, false},
 		{"olmes: no data for the task", []string{"olmes", "requests", "--task", "arc_easy", "--formulation", "rc", "--data", empty}, 2, []string{empty + ": no test split of arc_easy", "HINT:"}, false},
@@ -113,6 +124,9 @@ func TestBadInputAcrossCommands(t *testing.T) {
 		})
 	}
 	// nothing was written by the refused exports and sweeps
+	if st, err := os.Stat(aFile); err != nil || st.IsDir() {
+		t.Errorf("the refused sweep changed --runs %s: %v", aFile, err)
+	}
 	if _, err := os.Stat(exportOut); err == nil {
 		t.Errorf("a refused export wrote %s", exportOut)
 	}

@@ -246,7 +246,10 @@ func setMemoryLimit(need int64) {
 
 // loadRecipe finds a recipe: a file path first, then a shipped name.
 func loadRecipe(arg string, sets []string) (*lab.Recipe, error) {
-	if _, err := os.Stat(arg); err == nil {
+	if st, err := os.Stat(arg); err == nil {
+		if st.IsDir() { // Go's "read X: is a directory" said it after the path again
+			return nil, inputError{fmt.Errorf("%s: a directory, not a recipe; HINT: give a recipe's YAML file (a run directory's is RUN/%s) or a shipped name (%s)", arg, lab.RecipeFile, shippedNames())}
+		}
 		rec, err := lab.LoadRecipe(arg, sets)
 		if err != nil {
 			return nil, inputError{err}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/olmolab/olmolab/experiments"
+	"github.com/olmolab/olmolab/lab"
 	"github.com/olmolab/olmolab/model"
 )
 
@@ -226,7 +227,11 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 		return inputError{fmt.Errorf("verify --model %s: no such checkpoint directory; HINT: give an HF checkpoint directory (config.json and model.safetensors), e.g. model/testdata/golden/olmo2-tiny", *dir)}
 	}
 	if _, err := os.Stat(filepath.Join(*dir, "config.json")); err != nil {
-		return inputError{fmt.Errorf("verify --model %s: not a checkpoint (no config.json); HINT: give an HF checkpoint directory (config.json and model.safetensors), e.g. model/testdata/golden/olmo2-tiny", *dir)}
+		hint := "give an HF checkpoint directory (config.json and model.safetensors), e.g. model/testdata/golden/olmo2-tiny"
+		if _, err := os.Stat(filepath.Join(*dir, lab.CkptDir)); err == nil {
+			hint = "a run's checkpoints are its checkpoints/step-N directories: give one of those"
+		}
+		return inputError{fmt.Errorf("verify --model %s: not a checkpoint (no config.json); HINT: %s", *dir, hint)}
 	}
 	if st, err := os.Stat(*casePath); err != nil || st.IsDir() {
 		return inputError{fmt.Errorf("verify --case %s: no such reference case file; HINT: give the case made from the checkpoint (a golden directory holds both: --case DIR/case.safetensors)", *casePath)}

@@ -284,6 +284,11 @@ func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, pref
 	if m.RunsDir, err = filepath.Abs(runsDir); err != nil {
 		return nil, nil, nil, err
 	}
+	// a file, or a path under one: said once, as --runs, not as each run's
+	// "stat RUNS/NAME: not a directory"
+	if err := checkRunsDir(runsDir); err != nil {
+		return nil, nil, nil, err
+	}
 	if m.WorkDir, err = os.Getwd(); err != nil {
 		return nil, nil, nil, err
 	}
@@ -433,6 +438,27 @@ func checkSameSweep(m *sweep.Manifest) error {
 	}
 	return inputError{fmt.Errorf("%s holds another sweep %s (%s) %s: its manifest would be replaced and its runs would drop out of sweep --status; HINT: give this sweep its own prefix with --name, or another --runs",
 		path, old.Prefix, plural.N(len(old.Runs), "run"), why)}
+}
+
+// checkRunsDir refuses a --runs that is not a directory and cannot be made
+// one: a file, or a path under a file.
+func checkRunsDir(dir string) error {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err == nil {
+			if !st.IsDir() {
+				what := "a file"
+				if d != filepath.Clean(dir) {
+					what = "under a file, " + d
+				}
+				return inputError{fmt.Errorf("--runs %s: not a directory (%s); HINT: --runs names the directory that holds run directories (made if missing)", dir, what)}
+			}
+			return nil
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
 }
 
 // olmolabBinary resolves the binary every run executes, absolute. A Slurm

@@ -204,14 +204,15 @@ func eachEvalRecord(path string, fn func(r *EvalRecord)) error {
 		}
 		var r EvalRecord
 		if err := DecodeEvalRecord(line, &r, names); err != nil {
-			torn = &InputError{Path: path, Line: n, Msg: "malformed eval record", Err: err}
+			torn = &InputError{Path: path, Line: n, Msg: "malformed eval record", Err: err,
+				Hint: "each line is one JSON record as a run or olmolab eval --record writes it; mend or remove this line (a copy cut short leaves its last line torn)"}
 			return nil
 		}
 		if r.Task == "" || r.Metric == "" {
 			return inputErrorf(path, n, `each line needs "task", "metric" and "value" (olmes.EvalRecord)`, "eval record without task or metric")
 		}
 		if math.IsNaN(r.Value) || math.IsInf(r.Value, 0) {
-			return inputErrorf(path, n, "", "value is not finite")
+			return inputErrorf(path, n, "a NaN or infinite score comes from a diverged model: remove this line, or the run's records of that step", "value is not finite")
 		}
 		fn(&r)
 		return nil
