@@ -103,6 +103,12 @@ func TestBadInputAcrossCommands(t *testing.T) {
 		{"verify: a run directory", []string{"verify", "--model", run, "--case", filepath.Join(golden, "case.safetensors")}, 2, []string{"verify --model " + run + ": not a checkpoint (no config.json)", "HINT: a run's checkpoints are its checkpoints/step-N directories"}, false},
 		{"verify: no such case", []string{"verify", "--model", golden, "--case", filepath.Join(tmp, "nope.safetensors")}, 2, []string{"verify --case " + filepath.Join(tmp, "nope.safetensors") + ": no such reference case file", "HINT:"}, false},
 		{"verify: a case that is not safetensors", []string{"verify", "--model", golden, "--case", syntax}, 2, []string{syntax + ":", "not a safetensors file"}, false},
+		{"an unknown flag", []string{"eval", "--model", run, "--bogus"}, 2, []string{"unknown flag --bogus", "usage: olmolab eval"}, false},
+		{"a flag's bad number", []string{"eval", "--model", run, "--limit", "abc"}, 2, []string{`--limit "abc": want a whole number`}, false},
+		{"a flag's bad duration", []string{"--batch", "--resume", run, "--wait-record", "5"}, 2, []string{`--wait-record "5": want a duration`}, false},
+		{"a flag without its value", []string{"eval", "--model"}, 2, []string{"--model needs a value"}, false},
+		{"presets: an argument", []string{"presets", "x"}, 2, []string{`presets: unexpected argument "x"`}, false},
+		{"bench: unknown preset", []string{"bench", "--preset", "nosuch"}, 2, []string{`--preset: unknown model preset "nosuch" (known: cpu_l, cpu_m`}, false},
 		{"olmes: no data for the task", []string{"olmes", "requests", "--task", "arc_easy", "--formulation", "rc", "--data", empty}, 2, []string{empty + ": no test split of arc_easy", "HINT:"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -117,6 +123,9 @@ func TestBadInputAcrossCommands(t *testing.T) {
 			}
 			if m := goPackagePrefix.FindString(stderr); m != "" && !tc.dataPrefix {
 				t.Errorf("a line starts with a Go package's name (%q):\n%s", m, stderr)
+			}
+			if strings.Contains(stderr, "olmolab: olmolab ") {
+				t.Errorf("the program's name twice:\n%s", stderr)
 			}
 			if m := rawGoError.FindString(stderr); m != "" {
 				t.Errorf("a raw Go error (%q) that does not say what the file was for:\n%s", m, stderr)

@@ -83,7 +83,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if *preset != "" {
 		c, err := model.PresetByName(*preset)
 		if err != nil {
-			return inputError{err}
+			return inputError{fmt.Errorf("--preset: %w", err)}
 		}
 		cfg = c
 	} else {

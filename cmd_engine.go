@@ -159,15 +159,55 @@ func synopsis(name string) string {
 	return name + " [flags]"
 }
 
+// flagError says the flag package's parse error as a person typed the flag
+// (--name, not -name) and what the flag wants: "flag provided but not
+// defined: -bogus" becomes "unknown flag --bogus", and `invalid value "x"
+// for flag -limit: parse error` becomes `--limit "x": want a whole number`.
+func flagError(fs *flag.FlagSet, err error) error {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		return usageError{"unknown flag -" + strings.TrimPrefix(name, "--")}
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
+		return usageError{"-" + strings.TrimPrefix(name, "--") + " needs a value"}
+	}
+	var value, name string
+	if n, _ := fmt.Sscanf(msg, "invalid boolean value %q for -%s", &value, &name); n == 2 {
+		return usageError{fmt.Sprintf("--%s=%q: want --%s, --%s=true or --%s=false", strings.TrimSuffix(name, ":"), value, strings.TrimSuffix(name, ":"), strings.TrimSuffix(name, ":"), strings.TrimSuffix(name, ":"))}
+	}
+	if n, _ := fmt.Sscanf(msg, "invalid value %q for flag -%s", &value, &name); n == 2 {
+		name = strings.TrimSuffix(name, ":")
+		want := "a valid value"
+		if f := fs.Lookup(name); f != nil {
+			if g, ok := f.Value.(flag.Getter); ok {
+				switch g.Get().(type) {
+				case int, int64, uint, uint64:
+					want = "a whole number"
+				case float64:
+					want = "a number"
+				case bool:
+					want = "true or false"
+				case time.Duration:
+					want = "a duration such as 90s, 30m or 2h"
+				}
+			}
+		}
+		return usageError{fmt.Sprintf("--%s %q: want %s", name, value, want)}
+	}
+	return usageError{msg}
+}
+
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return errHelp
 		}
-		return usageError{err.Error()}
+		return flagError(fs, err)
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+		// the flag set's name is "olmolab NAME", and the message is put
+		// after "olmolab: "
+		return usageError{fmt.Sprintf("%s: unexpected argument %q", strings.TrimPrefix(fs.Name(), "olmolab "), fs.Arg(0))}
 	}
 	return nil
 }
@@ -298,7 +338,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	cfg, err := model.PresetByName(*preset)
 	if err != nil {
-		return inputError{err}
+		return inputError{fmt.Errorf("--preset: %w", err)}
 	}
 	if *steps <= 0 || *batch <= 0 || *seq <= 1 {
 		return usageError{"train: --steps, --batch must be positive and --seq at least 2"}

@@ -1194,7 +1194,7 @@ func TestFlagErrorSaysUsageOnce(t *testing.T) {
 		var out, errb bytes.Buffer
 		code := run(args, &out, &errb)
 		e := errb.String()
-		if code != 2 || strings.Count(e, "usage:") != 1 || strings.Count(e, `invalid value "x"`) != 1 || strings.Contains(e, "  -") {
+		if code != 2 || strings.Count(e, "usage:") != 1 || strings.Count(e, `"x": want a whole number`) != 1 || strings.Contains(e, "  -") {
 			t.Errorf("%v: exit %d, want 2 with one error and one usage line:\n%s", args, code, e)
 		}
 	}

@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // Preset is a named model shape. The olmo2_* presets are OLMo-core's
@@ -78,7 +79,7 @@ func PresetByName(name string) (Config, error) {
 		names[i] = p.Name
 	}
 	sort.Strings(names)
-	return Config{}, fmt.Errorf("unknown model preset %q (known: %v)", name, names)
+	return Config{}, fmt.Errorf("unknown model preset %q (known: %s; olmolab presets lists their sizes)", name, strings.Join(names, ", "))
 }
 
 // NumParams counts every parameter, embeddings, LM head and norms included
