@@ -26,8 +26,9 @@ var rawGoError = regexp.MustCompile(`\b(open|stat|lstat|read|mkdir|rename|remove
 // request dump in --tasks), 'stat …' (snr of a path that is not there), an
 // unknown task not naming --tasks, and 'sweep: ' / 'export: ' starting
 // input errors, 'stat RUNS/NAME: not a directory' (sweep --runs FILE),
-// 'read X: is a directory' (a directory as the recipe) and a malformed
-// evals.jsonl line with no HINT.
+// 'read X: is a directory' (a directory as the recipe), a malformed
+// evals.jsonl line or sweep manifest with no HINT, 'open DIR: not a
+// directory' (export --out FILE), and a tokenizer's error said to be --tasks'.
 func TestBadInputAcrossCommands(t *testing.T) {
 	tmp := t.TempDir()
 	runs := filepath.Join(tmp, "runs")
@@ -56,6 +57,11 @@ func TestBadInputAcrossCommands(t *testing.T) {
 	os.MkdirAll(dirRecipe, 0o755)
 	os.MkdirAll(filepath.Join(tmp, "ev"), 0o755)
 	tornEvals := write(filepath.Join("ev", "evals.jsonl"), "{not json\n{\"task\": \"t\"}\n")
+	os.MkdirAll(filepath.Join(tmp, "sw"), 0o755)
+	badManifest := write(filepath.Join("sw", "x.sweep.json"), "{not json")
+	os.MkdirAll(filepath.Join(tmp, "d"), 0o755)
+	// export reads no data: a token file's path is enough
+	npyRecipe := write("npy.yaml", head+"dataset:\n  sources:\n    - {name: web, target_ratio: 1, paths: [\""+write(filepath.Join("d", "a.npy"), "x")+"\"]}\n")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -92,8 +98,10 @@ func TestBadInputAcrossCommands(t *testing.T) {
 		{"sweep: --vary of an unknown key", []string{"sweep", "testdata/tiny.yaml", "--vary", "nosuch.key=1,2", "--local", "--runs", runs}, 2, []string{"run tiny-key1 (nosuch.key=1): testdata/tiny.yaml", "nosuch"}, false},
 		{"sweep: --vary of a bad value", []string{"sweep", "testdata/tiny.yaml", "--vary", "optimizer.lr=abc,2", "--local", "--runs", runs}, 2, []string{"run tiny-lr_abc (optimizer.lr=abc): testdata/tiny.yaml: optimizer.lr: want a number"}, false},
 		{"sweep: --runs that is a file", []string{"sweep", "testdata/tiny.yaml", "--seeds", "2", "--local", "--runs", aFile}, 2, []string{"--runs " + aFile + ": not a directory (a file)", "HINT:"}, false},
+		{"sweep: --status of a malformed manifest", []string{"sweep", "--status", filepath.Join(tmp, "sw")}, 2, []string{badManifest + ": not a sweep manifest (malformed JSON", "HINT:"}, false},
 		{"sweep: --status of nothing", []string{"sweep", "--status", nope}, 2, []string{"sweep --status " + nope + ": no such directory", "HINT:"}, false},
 		{"export: YAML syntax", []string{"export", "olmo-core", syntax, "--out", exportOut}, 2, []string{syntax + ":", "YAML syntax"}, false},
+		{"export: --out that is a file", []string{"export", "olmo-core", npyRecipe, "--out", aFile}, 2, []string{"--out " + aFile + ": a file, or under one, not a directory", "HINT:"}, false},
 		{"export: --nproc 0", []string{"export", "olmo-core", "testdata/tiny.yaml", "--out", exportOut, "--nproc", "0"}, 2, []string{"--nproc 0, --nodes 1: each must be at least 1"}, false},
 		{"export: unknown target", []string{"export", "olmo-kore", "testdata/tiny.yaml", "--out", exportOut}, 2, []string{`unknown export target "olmo-kore"`}, false},
 		{"tokenize: no such input", []string{"tokenize", filepath.Join(tmp, "nope.jsonl"), "--out", filepath.Join(tmp, "tok")}, 2, []string{filepath.Join(tmp, "nope.jsonl"), "HINT: check the path"}, true},
@@ -131,6 +139,12 @@ func TestBadInputAcrossCommands(t *testing.T) {
 				t.Errorf("a raw Go error (%q) that does not say what the file was for:\n%s", m, stderr)
 			}
 		})
+	}
+	// a tokenizer that does not fit the model is not said to be --tasks'
+	// fault (the tasks load; the tokenizer is checked as they are scored)
+	code, _, stderr := runCLI("eval", "--model", golden, "--tasks", "fact_cloze")
+	if code != 2 || !strings.Contains(stderr, "tokenizer dolma2 has 100352 ids but the model's vocabulary is 96") || strings.Contains(stderr, "--tasks:") {
+		t.Errorf("eval with a tokenizer of another vocabulary: exit %d, want 2, the tokenizer's error and not --tasks':\n%s", code, stderr)
 	}
 	// nothing was written by the refused exports and sweeps
 	if st, err := os.Stat(aFile); err != nil || st.IsDir() {

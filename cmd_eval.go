@@ -179,13 +179,18 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	score := func() (olmes.Results, error) {
 		res := olmes.Results{Backend: b.Name()}
 		if len(names) > 0 || valTokens == 0 {
-			var err error
-			if res, err = ev.Evaluate(context.Background(), b, tok, names, f); err != nil {
+			// the tasks first, so that only their errors are said to be
+			// --tasks' (or the run's eval.tasks'), not the tokenizer's
+			tasks, err := ev.Tasks(names, f)
+			if err != nil {
 				if tasksFrom != "" { // the user named none of these tasks: say whose they are
 					err = fmt.Errorf("tasks: the run's eval.tasks (%s; --tasks not given): %w", tasksFrom, err)
 				} else if tasksGiven { // the flag whose value it was
 					err = fmt.Errorf("--tasks: %w", err)
 				}
+				return res, olmesError(err)
+			}
+			if res, err = olmes.Evaluate(context.Background(), b, tok, tasks, ev.Eval); err != nil {
 				return res, olmesError(err)
 			}
 		}

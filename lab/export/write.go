@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // WriteDir writes files into dir all at once: into a temporary directory beside
@@ -35,8 +36,12 @@ func WriteDir(dir string, files []File, force bool) error {
 			}
 			return fmt.Errorf("%s holds files an export does not write (%s); --force replaces only an earlier export, whole: give another --out", dir, list)
 		}
+	} else if errors.Is(err, syscall.ENOTDIR) {
+		// a file, or a path under one: Go's "open DIR: not a directory"
+		// said the path twice and not which flag
+		return fmt.Errorf("--out %s: a file, or under one, not a directory; HINT: give --out a directory (made if missing)", dir)
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("export to %s: %w", dir, err)
+		return fmt.Errorf("--out %s: %w", dir, err)
 	}
 	parent := filepath.Dir(filepath.Clean(dir))
 	if err := os.MkdirAll(parent, 0o755); err != nil {

@@ -84,6 +84,9 @@ func WriteFile(path string, b []byte, perm os.FileMode) error {
 	return os.Chmod(path, perm)
 }
 
+// manifestHint is what to do about a manifest that cannot be read.
+const manifestHint = "olmolab sweep writes NAME.sweep.json beside its runs: the same sweep command again rewrites it (its runs are kept), or move the file out of the runs directory"
+
 // ReadManifest reads PREFIX.sweep.json.
 func ReadManifest(path string) (*Manifest, error) {
 	b, err := os.ReadFile(path)
@@ -92,10 +95,10 @@ func ReadManifest(path string) (*Manifest, error) {
 	}
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: not a sweep manifest (malformed JSON: %v); HINT: %s", path, err, manifestHint)
 	}
 	if m.Prefix == "" || m.RunsDir == "" {
-		return nil, fmt.Errorf("%s: not a sweep manifest (no prefix or runs_dir)", path)
+		return nil, fmt.Errorf("%s: not a sweep manifest (no prefix or runs_dir); HINT: %s", path, manifestHint)
 	}
 	for i, r := range m.Runs {
 		// a run lives beside the manifest: a name that is a path would send
