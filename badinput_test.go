@@ -132,6 +132,9 @@ func TestBadInputAcrossCommands(t *testing.T) {
 			if m := goPackagePrefix.FindString(stderr); m != "" && !tc.dataPrefix {
 				t.Errorf("a line starts with a Go package's name (%q):\n%s", m, stderr)
 			}
+			if strings.Contains(stderr, "; HINT:") {
+				t.Errorf("a HINT not on a line of its own:\n%s", stderr)
+			}
 			if strings.Contains(stderr, "olmolab: olmolab ") {
 				t.Errorf("the program's name twice:\n%s", stderr)
 			}

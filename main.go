@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // Exit codes shared by every front end.
@@ -119,7 +120,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			err := c.run(args[1:], stdout, stderr)
 			var ue usageError
 			if errors.As(err, &ue) {
-				fmt.Fprintf(stderr, "olmolab: %s\nusage: olmolab %s %s  (olmolab %s --help for the flags)\n", ue.msg, c.name, c.args, c.name)
+				fmt.Fprintf(stderr, "olmolab: %s\nusage: olmolab %s %s  (olmolab %s --help for the flags)\n", hintLines(ue.msg), c.name, c.args, c.name)
 				return exitBadInput
 			}
 			return exitCode(err, stderr)
@@ -133,6 +134,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitBadInput
 }
 
+// hintLines puts each HINT of msg on a line of its own, as llm.c does and
+// as the errors of lab/olmes and lab/data write it: many errors say it
+// after the problem, "…; HINT: …", which a long message wrapped out of
+// sight at the end of a terminal line.
+func hintLines(msg string) string {
+	return strings.ReplaceAll(msg, "; HINT: ", "\nHINT: ")
+}
+
 // exitCode prints err and maps it to an exit code.
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
@@ -143,14 +152,14 @@ func exitCode(err error, stderr io.Writer) int {
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "olmolab: %s\n%s\n", ue.msg, usageLine)
+		fmt.Fprintf(stderr, "olmolab: %s\n%s\n", hintLines(ue.msg), usageLine)
 		return exitBadInput
 	}
 	var verr verifyFailed
 	if errors.As(err, &verr) {
 		return exitError
 	}
-	fmt.Fprintf(stderr, "olmolab: %v\n", err)
+	fmt.Fprintf(stderr, "olmolab: %s\n", hintLines(err.Error()))
 	var ee codedError
 	if errors.As(err, &ee) {
 		return ee.code
