@@ -114,6 +114,7 @@ func TestBadInputAcrossCommands(t *testing.T) {
 		{"an unknown flag", []string{"eval", "--model", run, "--bogus"}, 2, []string{"unknown flag --bogus", "usage: olmolab eval"}, false},
 		{"a flag's bad number", []string{"eval", "--model", run, "--limit", "abc"}, 2, []string{`--limit "abc": want a whole number`}, false},
 		{"a flag's bad duration", []string{"--batch", "--resume", run, "--wait-record", "5"}, 2, []string{`--wait-record "5": want a duration`}, false},
+		{"a flag's bad boolean", []string{"eval", "--model", run, "--mc=maybe"}, 2, []string{`--mc="maybe": want --mc, --mc=true or --mc=false`}, false},
 		{"a flag without its value", []string{"eval", "--model"}, 2, []string{"--model needs a value"}, false},
 		{"presets: an argument", []string{"presets", "x"}, 2, []string{`presets: unexpected argument "x"`}, false},
 		{"bench: unknown preset", []string{"bench", "--preset", "nosuch"}, 2, []string{`--preset: unknown model preset "nosuch" (known: cpu_l, cpu_m`}, false},

@@ -115,13 +115,13 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 // and recordReport how often it says it still waits.
 var recordPoll, recordReport = time.Second, 10 * time.Minute
 
-// waitForRecord waits, up to max, while olmolab eval --record scores the run
+// waitForRecord waits, up to limit, while olmolab eval --record scores the run
 // in dir (--batch --resume --wait-record): a Slurm task of a sweep that
 // starts meanwhile resumes once the scores are recorded, where it was
-// refused at once. After max it returns nil, saying so, and the resume is
+// refused at once. After limit it returns nil, saying so, and the resume is
 // refused as without a wait (exit 2). Ctrl-C or SIGTERM while it waits:
 // exit 130, nothing resumed.
-func waitForRecord(dir string, max time.Duration, stderr io.Writer) error {
+func waitForRecord(dir string, limit time.Duration, stderr io.Writer) error {
 	l, ok := lab.Recording(dir)
 	if !ok {
 		return nil
@@ -129,7 +129,7 @@ func waitForRecord(dir string, max time.Duration, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
-	fmt.Fprintf(stderr, "%s: olmolab eval --record (%s) is scoring the run's checkpoints; waiting up to %v for it to record before resuming (--wait-record)\n", dir, l.Holder(), max)
+	fmt.Fprintf(stderr, "%s: olmolab eval --record (%s) is scoring the run's checkpoints; waiting up to %v for it to record before resuming (--wait-record)\n", dir, l.Holder(), limit)
 	poll := time.NewTicker(recordPoll)
 	defer poll.Stop()
 	lastReport := start
@@ -143,8 +143,8 @@ func waitForRecord(dir string, max time.Duration, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "%s: the record ended after %v; resuming\n", dir, time.Since(start).Round(time.Second))
 			return nil
 		}
-		if time.Since(start) >= max {
-			fmt.Fprintf(stderr, "%s: waited %v (--wait-record) and olmolab eval --record (%s) still scores the run\n", dir, max, l.Holder())
+		if time.Since(start) >= limit {
+			fmt.Fprintf(stderr, "%s: waited %v (--wait-record) and olmolab eval --record (%s) still scores the run\n", dir, limit, l.Holder())
 			return nil
 		}
 		if time.Since(lastReport) >= recordReport {

@@ -173,7 +173,8 @@ func flagError(fs *flag.FlagSet, err error) error {
 	}
 	var value, name string
 	if n, _ := fmt.Sscanf(msg, "invalid boolean value %q for -%s", &value, &name); n == 2 {
-		return usageError{fmt.Sprintf("--%s=%q: want --%s, --%s=true or --%s=false", strings.TrimSuffix(name, ":"), value, strings.TrimSuffix(name, ":"), strings.TrimSuffix(name, ":"), strings.TrimSuffix(name, ":"))}
+		name = strings.TrimSuffix(name, ":")
+		return usageError{fmt.Sprintf("--%[1]s=%[2]q: want --%[1]s, --%[1]s=true or --%[1]s=false", name, value)}
 	}
 	if n, _ := fmt.Sscanf(msg, "invalid value %q for flag -%s", &value, &name); n == 2 {
 		name = strings.TrimSuffix(name, ":")
