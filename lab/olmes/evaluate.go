@@ -74,6 +74,8 @@ type Results struct {
 	Batches [][2]int `json:"batches,omitempty"`
 	// Notes are the tasks' Notes: where their requests differ from OLMES's.
 	Notes []string `json:"notes,omitempty"`
+	// Aggregates are OLMES's suite scores of Scores (Aggregates): <task>::olmes, core_9mcqa::olmes, ….
+	Aggregates []Aggregate `json:"aggregates,omitempty"`
 }
 
 // RequestsPerSecond is the scoring throughput.
@@ -153,6 +155,7 @@ func Evaluate(ctx context.Context, be model.Backend, tok data.Tokenizer, tasks [
 		res.Scores = append(res.Scores, Score{Task: t.Name, Formulation: t.Formulation, Group: t.Group, Split: t.Split,
 			Primary: t.Primary, Instances: len(t.Instances), Metrics: m, Subtasks: sub})
 	}
+	res.Aggregates = Aggregates(res.Scores)
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
 }
@@ -195,6 +198,9 @@ func (r Results) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := WriteAggregates(w, r.Aggregates); err != nil {
+		return err
+	}
 	if r.Requests == 0 { // validation loss only (olmolab eval --tasks "" --val)
 		return nil
 	}
@@ -233,10 +239,15 @@ func (r Results) WriteJSON(w io.Writer) error {
 // MarshalText makes a Formulation read "rc" or "mc" in JSON.
 func (f Formulation) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
 
-// UnmarshalText parses "rc" or "mc" (ParseFormulation), or "lm" (validation loss records).
+// UnmarshalText parses "rc" or "mc" (ParseFormulation), "lm" (validation loss records) or "mc_or_rc" (OLMES
+// suite scores).
 func (f *Formulation) UnmarshalText(b []byte) error {
-	if strings.TrimSpace(string(b)) == "lm" {
+	switch strings.TrimSpace(string(b)) {
+	case "lm":
 		*f = LM
+		return nil
+	case RuleMCOrRC:
+		*f = MCOrRC
 		return nil
 	}
 	v, err := ParseFormulation(string(b))
@@ -280,7 +291,8 @@ const WhyRecorded = "eval --record"
 func (r EvalRecord) Recorded() bool { return r.Why == WhyRecorded }
 
 // Records turns results into evals.jsonl records for a run at a step, one per task, formulation and metric
-// (subtask means are kept in the JSON results, not here). NaN and infinite values are left out.
+// (subtask means are kept in the JSON results, not here), and one per complete OLMES suite score (Aggregates;
+// metric MetricPrimaryScore), which SNR then ranks beside the tasks. NaN and infinite values are left out.
 func (r Results) Records(run string, step int, tokens int64, tag string) []EvalRecord {
 	var out []EvalRecord
 	for _, s := range r.Scores {
@@ -292,6 +304,13 @@ func (r Results) Records(run string, step int, tokens int64, tag string) []EvalR
 			out = append(out, EvalRecord{Run: run, Step: step, Tokens: tokens, Task: s.Task, Formulation: s.Formulation,
 				Split: s.Split, Metric: m, Value: v, Primary: m == s.Primary, Group: s.Group, Tag: tag})
 		}
+	}
+	for _, a := range r.Aggregates {
+		if !a.Complete() || math.IsNaN(*a.Score) || math.IsInf(*a.Score, 0) {
+			continue
+		}
+		out = append(out, EvalRecord{Run: run, Step: step, Tokens: tokens, Task: a.Name, Formulation: a.Formulation,
+			Split: a.Split, Metric: MetricPrimaryScore, Value: *a.Score, Primary: true, Group: "olmes", Tag: tag})
 	}
 	return out
 }

@@ -17,6 +17,9 @@ const (
 	// LM is no formulation of a task: it marks the lab's held-out validation loss ("val/<source>" records with
 	// MetricCELoss and MetricBitsPerByte), which evals.jsonl carries beside the tasks' scores.
 	LM
+	// MCOrRC is no formulation either: it marks an OLMES suite score (Aggregate) that counts each task's better
+	// formulation, oe-eval's primary_metric "mc_or_rc".
+	MCOrRC
 )
 
 func (f Formulation) String() string {
@@ -27,6 +30,8 @@ func (f Formulation) String() string {
 		return "mc"
 	case LM:
 		return "lm"
+	case MCOrRC:
+		return RuleMCOrRC
 	}
 	return fmt.Sprintf("Formulation(%d)", uint8(f))
 }

@@ -1,0 +1,231 @@
+package olmes
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// OLMES's suite scores (olmes.md §1.1 and §3 "Suites"; oe-eval configs/task_suites.py, whose suites name a
+// primary_metric that tasks/aggregate_tasks.py folds the members' primary scores with):
+//
+//	<task>::olmes          = max(<task>:mc::olmes, <task>:rc::olmes)        primary_metric "mc_or_rc"
+//	mmlu::olmes            = max(mmlu:mc::olmes, mmlu:rc::olmes)            each the macro mean of the 57 subjects
+//	core_9mcqa::olmes      = mean of the nine <task>::olmes                 "macro"
+//	core_9mcqa:rc::olmes   = mean of the nine <task>:rc::olmes              "macro" (the small-model variant)
+//	core_9mcqa+mmlu::olmes = mean of the ten <task>::olmes, MMLU one task   the OLMES paper's 10-task average
+//
+// These are what published OLMES and OLMo 2 tables report. A suite is scored only when every member is: the
+// mean of the tasks that are there is another number (oe-eval counts a group's members against its
+// expected_count for the same reason).
+
+// MetricPrimaryScore is the metric of a suite's records: the fold of its members' primary metrics, which differ
+// from task to task (acc_per_char, acc_uncond, acc_raw), as oe-eval's primary_score.
+const MetricPrimaryScore = "primary_score"
+
+// Suite rules, oe-eval's primary_metric names.
+const (
+	RuleMCOrRC = "mc_or_rc" // the better of the MC and the RC score
+	RuleMacro  = "macro"    // the unweighted mean of the members
+)
+
+// core9 are the nine OLMES multiple-choice tasks of core_9mcqa, in oe-eval's order (OLMES_MC_TASKS).
+var core9 = []string{"arc_easy", "arc_challenge", "boolq", "csqa", "hellaswag", "openbookqa", "piqa", "siqa", "winogrande"}
+
+// Suite names.
+const (
+	SuiteCore9     = "core_9mcqa::olmes"
+	SuiteCore9RC   = "core_9mcqa:rc::olmes"
+	SuiteCore9MMLU = "core_9mcqa+mmlu::olmes"
+)
+
+// Aggregate is one OLMES suite score of an evaluation.
+type Aggregate struct {
+	Name string `json:"name"` // "piqa::olmes", "mmlu::olmes", SuiteCore9, …
+	// Formulation is RC for core_9mcqa:rc::olmes and MCOrRC for the others, whose tasks each count the better of
+	// the two formulations.
+	Formulation Formulation `json:"formulation"`
+	// Split is the members' common split; "" where each is on its OLMES split (core_9mcqa's are test for ARC and
+	// OpenBookQA, validation for the others); else the splits, "+"-joined.
+	Split string `json:"split,omitempty"`
+	Rule  string `json:"rule"` // RuleMCOrRC or RuleMacro
+	// Score is the suite's score; nil where members are missing.
+	Score *float64 `json:"score"`
+	// Best is, for one task's max(MC, RC), the formulation whose score it is ("rc" where they are equal).
+	Best    string   `json:"best,omitempty"`
+	Members []string `json:"members"`           // what it folds, in oe-eval's order
+	Missing []string `json:"missing,omitempty"` // members the evaluation did not score
+	// Parts are the members' scores, in Members' order (NaN where missing; not in JSON, where Missing says it).
+	Parts []float64 `json:"-"`
+}
+
+// Complete says whether every member was scored.
+func (a Aggregate) Complete() bool { return a.Score != nil }
+
+// Aggregates computes OLMES's suite scores from an evaluation's scores: <task>::olmes of each OLMES benchmark
+// scored in both formulations on one split, and each suite of which two or more tasks were scored in some
+// formulation, complete or with its missing members named. Built-in tasks, single MMLU subjects and validation
+// loss are no OLMES suite's members.
+func Aggregates(scores []Score) []Aggregate {
+	type key struct {
+		task, split string
+		f           Formulation
+	}
+	primary := map[key]float64{}
+	var order []key // first appearance: a task scored twice keeps its first score, as the table lists it first
+	for _, s := range scores {
+		if (s.Formulation != RC && s.Formulation != MC) || !isSuiteTask(s.Task) {
+			continue
+		}
+		k := key{s.Task, s.Split, s.Formulation}
+		if _, ok := primary[k]; ok {
+			continue
+		}
+		v, ok := s.Metrics[s.Primary]
+		if !ok {
+			continue
+		}
+		primary[k] = v
+		order = append(order, k)
+	}
+	// each task's mc_or_rc, per split it has both formulations on
+	var out []Aggregate
+	best := map[string]Aggregate{} // task -> its first complete <task>::olmes
+	for _, k := range order {
+		if k.f != RC {
+			continue
+		}
+		mc, ok := primary[key{k.task, k.split, MC}]
+		if !ok {
+			continue
+		}
+		rc := primary[k]
+		a := Aggregate{Name: k.task + "::olmes", Formulation: MCOrRC, Split: k.split, Rule: RuleMCOrRC, Best: "rc",
+			Members: []string{k.task + ":mc::olmes", k.task + ":rc::olmes"}, Parts: []float64{mc, rc}}
+		v := rc
+		if mc > rc {
+			v, a.Best = mc, "mc"
+		}
+		a.Score = &v
+		out = append(out, a)
+		if _, ok := best[k.task]; !ok {
+			best[k.task] = a
+		}
+	}
+	// the formulations each task was scored in, and its RC score and split
+	scored := map[string]bool{}
+	rcOf := map[string]key{}
+	for _, k := range order {
+		scored[k.task] = true
+		if _, ok := rcOf[k.task]; !ok && k.f == RC {
+			rcOf[k.task] = k
+		}
+	}
+	suite := func(name string, f Formulation, tasks []string, part func(task string) (member, split string, v float64, ok bool)) {
+		n := 0
+		for _, t := range tasks {
+			if scored[t] {
+				n++
+			}
+		}
+		if n < 2 {
+			return
+		}
+		a := Aggregate{Name: name, Formulation: f, Rule: RuleMacro}
+		var splits []string
+		onOLMES := true
+		sum := 0.0
+		for _, t := range tasks {
+			m, split, v, ok := part(t)
+			a.Members = append(a.Members, m)
+			if !ok {
+				a.Missing = append(a.Missing, m)
+				a.Parts = append(a.Parts, math.NaN())
+				continue
+			}
+			a.Parts = append(a.Parts, v)
+			sum += v
+			if !slices.Contains(splits, split) {
+				splits = append(splits, split)
+			}
+			b, _, _, _, _ := lookupBenchmark(t)
+			onOLMES = onOLMES && b != nil && split == b.Split
+		}
+		if len(a.Missing) == 0 {
+			v := sum / float64(len(tasks))
+			a.Score = &v
+		}
+		slices.Sort(splits)
+		switch {
+		case onOLMES:
+		case len(splits) == 1:
+			a.Split = splits[0]
+		default:
+			a.Split = strings.Join(splits, "+")
+		}
+		out = append(out, a)
+	}
+	mcOrRC := func(t string) (string, string, float64, bool) {
+		a, ok := best[t]
+		if !ok {
+			return t + "::olmes", "", 0, false
+		}
+		return a.Name, a.Split, *a.Score, true
+	}
+	suite(SuiteCore9, MCOrRC, core9, mcOrRC)
+	suite(SuiteCore9RC, RC, core9, func(t string) (string, string, float64, bool) {
+		k, ok := rcOf[t]
+		return t + ":rc::olmes", k.split, primary[k], ok
+	})
+	suite(SuiteCore9MMLU, MCOrRC, append(slices.Clone(core9), "mmlu"), mcOrRC)
+	return out
+}
+
+// isSuiteTask says whether task is one of OLMES's ten multiple-choice tasks (core9 and MMLU as a whole).
+func isSuiteTask(task string) bool { return task == "mmlu" || slices.Contains(core9, task) }
+
+// WriteAggregates prints the suite scores under an evaluation's table: one line each, with what it folds and,
+// for an incomplete suite, what is missing and how to score it.
+func WriteAggregates(w io.Writer, aggs []Aggregate) error {
+	if len(aggs) == 0 {
+		return nil
+	}
+	if _, err := fmt.Fprintln(w, "OLMES suites (olmes docs §3; each task's primary metric; mc_or_rc: the better of MC and RC, macro: the mean of the members):"); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "suite\tform\tsplit\tscore\tof\n") // no cell after "of": a long one pads no other line
+	for _, a := range aggs {
+		split := a.Split
+		if split == "" {
+			split = "olmes"
+		}
+		score, of := "-", ""
+		if a.Complete() {
+			score = fmt.Sprintf("%.4f", *a.Score)
+		}
+		switch {
+		case a.Rule == RuleMCOrRC:
+			of = fmt.Sprintf("mc %.4f, rc %.4f: %s", a.Parts[0], a.Parts[1], a.Best)
+			if a.Parts[0] == a.Parts[1] {
+				of += " (equal)"
+			}
+		case a.Complete():
+			of = fmt.Sprintf("%d of %d", len(a.Members), len(a.Members))
+		default:
+			of = fmt.Sprintf("%d of %d: missing %s", len(a.Members)-len(a.Missing), len(a.Members), strings.Join(a.Missing, ", "))
+			if a.Formulation == MCOrRC {
+				of += " (each in both formulations: --tasks core9,core9:mc"
+				if a.Name == SuiteCore9MMLU {
+					of += ",mmlu,mmlu:mc"
+				}
+				of += ")"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Name, a.Formulation, split, score, of)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,161 @@
+package olmes
+
+import (
+	"bytes"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// suiteScores are an evaluation of the ten OLMES tasks in both formulations on OLMES's splits: the primary
+// metric (the RC metric of olmes.md §1.3, acc_raw for MC) holds the scores below, every other metric 0.99, which a
+// suite must not read.
+func suiteScores(t *testing.T, mcRC map[string][2]float64) []Score {
+	t.Helper()
+	var out []Score
+	for _, task := range append(slices.Clone(core9), "mmlu") {
+		v, ok := mcRC[task]
+		if !ok {
+			continue
+		}
+		b, _, _, _, _ := lookupBenchmark(task)
+		for i, f := range []Formulation{MC, RC} {
+			if math.IsNaN(v[i]) {
+				continue
+			}
+			primary := MetricAccRaw
+			if f == RC {
+				primary = b.RCMetric
+			}
+			m := map[string]float64{MetricAccRaw: 0.99, MetricAccPerChar: 0.99, MetricAccUncond: 0.99, MetricBPB: 0.99}
+			m[primary] = v[i]
+			out = append(out, Score{Task: task, Formulation: f, Group: "olmes", Split: b.Split, Primary: primary, Instances: 10, Metrics: m})
+		}
+	}
+	return out
+}
+
+// TestSuiteScoresByHand: olmes.md §1.1 and §3's suites, worked by hand.
+//
+//	task           mc    rc    ::olmes (max)
+//	arc_easy       0.30  0.55  0.55 rc
+//	arc_challenge  0.40  0.30  0.40 mc
+//	boolq          0.62  0.60  0.62 mc
+//	csqa           0.25  0.45  0.45 rc
+//	hellaswag      0.35  0.50  0.50 rc
+//	openbookqa     0.30  0.30  0.30 (equal: rc)
+//	piqa           0.55  0.70  0.70 rc
+//	siqa           0.45  0.40  0.45 mc
+//	winogrande     0.52  0.55  0.55 rc
+//	sums                 4.35  4.52
+//	mmlu           0.28  0.33  0.33 rc
+//
+// core_9mcqa::olmes = 4.52/9 = 0.502222…, core_9mcqa:rc::olmes = 4.35/9 = 0.483333…, and the ten-task average
+// (4.52+0.33)/10 = 0.485 (MMLU one task of ten, not half the score).
+func TestSuiteScoresByHand(t *testing.T) {
+	nan := math.NaN()
+	all := map[string][2]float64{
+		"arc_easy": {0.30, 0.55}, "arc_challenge": {0.40, 0.30}, "boolq": {0.62, 0.60}, "csqa": {0.25, 0.45},
+		"hellaswag": {0.35, 0.50}, "openbookqa": {0.30, 0.30}, "piqa": {0.55, 0.70}, "siqa": {0.45, 0.40},
+		"winogrande": {0.52, 0.55}, "mmlu": {0.28, 0.33},
+	}
+	aggs := Aggregates(suiteScores(t, all))
+	got := map[string]Aggregate{}
+	for _, a := range aggs {
+		got[a.Name] = a
+	}
+	for _, c := range []struct {
+		name  string
+		score float64
+		best  string
+		f     Formulation
+		split string
+	}{
+		{"arc_easy::olmes", 0.55, "rc", MCOrRC, "test"}, {"arc_challenge::olmes", 0.40, "mc", MCOrRC, "test"},
+		{"boolq::olmes", 0.62, "mc", MCOrRC, "validation"}, {"openbookqa::olmes", 0.30, "rc", MCOrRC, "test"},
+		{"siqa::olmes", 0.45, "mc", MCOrRC, "validation"}, {"mmlu::olmes", 0.33, "rc", MCOrRC, "test"},
+		{SuiteCore9, 4.52 / 9, "", MCOrRC, ""}, {SuiteCore9RC, 4.35 / 9, "", RC, ""}, {SuiteCore9MMLU, 0.485, "", MCOrRC, ""},
+	} {
+		a, ok := got[c.name]
+		if !ok {
+			t.Errorf("no %s among %d aggregates", c.name, len(aggs))
+			continue
+		}
+		if !a.Complete() || math.Abs(*a.Score-c.score) > 1e-12 || a.Best != c.best || a.Formulation != c.f || a.Split != c.split {
+			t.Errorf("%s = %+v (score %v), want %.6f best %q formulation %s split %q", c.name, a, a.Score, c.score, c.best, c.f, c.split)
+		}
+	}
+	if len(aggs) != 10+3 {
+		t.Errorf("%d aggregates, want 10 tasks and 3 suites", len(aggs))
+	}
+
+	// without csqa's MC score: csqa::olmes, so core_9mcqa::olmes and the ten-task average are missing a
+	// member and have no score (not the mean of the other eight); the RC suite is whole
+	part := map[string][2]float64{}
+	for k, v := range all {
+		part[k] = v
+	}
+	part["csqa"] = [2]float64{nan, 0.45}
+	got = map[string]Aggregate{}
+	for _, a := range Aggregates(suiteScores(t, part)) {
+		got[a.Name] = a
+	}
+	if _, ok := got["csqa::olmes"]; ok {
+		t.Error("csqa::olmes from its RC score alone")
+	}
+	if a := got[SuiteCore9]; a.Complete() || !slices.Equal(a.Missing, []string{"csqa::olmes"}) || len(a.Members) != 9 {
+		t.Errorf("core_9mcqa::olmes without csqa's MC: %+v, want no score, csqa::olmes missing", a)
+	}
+	if a := got[SuiteCore9MMLU]; a.Complete() || !slices.Equal(a.Missing, []string{"csqa::olmes"}) || len(a.Members) != 10 {
+		t.Errorf("ten-task average without csqa's MC: %+v", a)
+	}
+	if a := got[SuiteCore9RC]; !a.Complete() || math.Abs(*a.Score-4.35/9) > 1e-12 {
+		t.Errorf("core_9mcqa:rc::olmes = %+v, want 4.35/9", a)
+	}
+	var buf bytes.Buffer
+	if err := WriteAggregates(&buf, Aggregates(suiteScores(t, part))); err != nil {
+		t.Fatal(err)
+	}
+	out := strings.Join(strings.Fields(buf.String()), " ")
+	for _, want := range []string{
+		"arc_easy::olmes mc_or_rc test 0.5500 mc 0.3000, rc 0.5500: rc",
+		"core_9mcqa::olmes mc_or_rc olmes - 8 of 9: missing csqa::olmes (each in both formulations: --tasks core9,core9:mc)",
+		"core_9mcqa:rc::olmes rc olmes 0.4833 9 of 9",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("suite table lacks %q:\n%s", want, buf.String())
+		}
+	}
+
+	// two tasks in one formulation, on another split: no task's max, the RC suite named with its split and the
+	// seven tasks it lacks; one task alone makes no suite
+	two := suiteScores(t, map[string][2]float64{"piqa": {nan, 0.7}, "arc_easy": {nan, 0.5}})
+	for i := range two {
+		two[i].Split = "validation"
+	}
+	aggs = Aggregates(two)
+	if len(aggs) != 3 || aggs[1].Name != SuiteCore9RC || aggs[1].Split != "validation" || len(aggs[1].Missing) != 7 || aggs[1].Complete() {
+		t.Errorf("piqa and arc_easy in RC on validation: %+v", aggs)
+	}
+	if aggs := Aggregates(two[:1]); len(aggs) != 0 {
+		t.Errorf("one task: %+v, want no suite", aggs)
+	}
+
+	// records: one per complete suite score, which SNR reads as a task of its own
+	r := Results{Scores: suiteScores(t, all)}
+	r.Aggregates = Aggregates(r.Scores)
+	n := 0
+	for _, rec := range r.Records("a", 10, 100, "") {
+		if rec.Metric != MetricPrimaryScore {
+			continue
+		}
+		n++
+		if rec.Task == SuiteCore9 && (rec.Formulation != MCOrRC || math.Abs(rec.Value-4.52/9) > 1e-12 || !rec.Primary) {
+			t.Errorf("core_9mcqa::olmes record %+v", rec)
+		}
+	}
+	if n != 13 {
+		t.Errorf("%d suite records, want 13", n)
+	}
+}
