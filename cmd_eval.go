@@ -673,7 +673,7 @@ func runSNR(args []string, stdout, stderr io.Writer) error {
 	noise := fs.String("noise", "per-run", "noise definition: per-run (std/mean over each run's last n, averaged) or pooled")
 	jsonOut := fs.String("json", "", "also write the table as JSON to this file")
 	subruns := fs.Bool("soups", false, "include soups and their ingredients as runs")
-	target := fs.String("target", "", "the same recipes at the target scale (run directories, a directory of runs or evals.jsonl files, comma-separated), one per run, paired in name order: adds decision accuracy")
+	target := fs.String("target", "", "the same recipes at the target scale (run directories, a directory of runs or evals.jsonl files, comma-separated), one per run, paired in name order (with --soups their soups and ingredients too): adds decision accuracy")
 	paths, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -700,14 +700,10 @@ func runSNR(args []string, stdout, stderr io.Writer) error {
 	}
 	var targets []olmes.RunEvals
 	if *target != "" {
-		all, err := olmes.LoadRunEvalTails(*lastN, "", splitList(*target)...)
-		if err != nil {
+		// their soups and ingredients: SNR leaves them out as it does the
+		// runs' (--soups keeps both, each soup pairing with its target's)
+		if targets, err = olmes.LoadRunEvalTails(*lastN, "", splitList(*target)...); err != nil {
 			return olmesError(err)
-		}
-		for _, r := range all { // a target's score is its own last one, not its soup's or ingredients'
-			if !strings.Contains(r.Name, "/") {
-				targets = append(targets, r)
-			}
 		}
 	}
 	t, err := olmes.SNR(runs, olmes.SNROptions{LastN: *lastN, Noise: mode, SubRuns: *subruns, SoupFinal: lab.RunsEndedWithSoup(paths...), Target: targets})

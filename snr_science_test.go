@@ -244,3 +244,87 @@ func TestSNRDecisionAccuracyCLI(t *testing.T) {
 		t.Errorf("one target for four runs: exit %d, want 2 saying so\n%s", code, stderr.String())
 	}
 }
+
+// TestSNRTargetWithSoups: runs and targets pair in name order among the runs snr counts. Without --soups
+// those are the runs (their soups and ingredients left out, of the targets too); with --soups a run's soup
+// counts as a run, and a target's soup as a target, so "recipe0/soup" pairs with the target's
+// "recipe0/soup". --soups with targets once always failed ("6 runs but 3 targets"): the targets' soups were
+// dropped while the runs' were counted.
+func TestSNRTargetWithSoups(t *testing.T) {
+	write := func(dir string, main, soup []float64) []string {
+		var runs []string
+		for i := range main {
+			name := fmt.Sprintf("recipe%d", i)
+			rd := filepath.Join(dir, name)
+			if err := os.MkdirAll(rd, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			var b bytes.Buffer
+			for k, v := range []float64{main[i] - 0.01, main[i]} {
+				fmt.Fprintf(&b, `{"run":%q,"step":%d,"task":"arc_easy","formulation":"rc","metric":"acc_raw","value":%v}`+"\n", name, 100*(k+1), v)
+			}
+			fmt.Fprintf(&b, `{"run":%q,"step":200,"task":"arc_easy","formulation":"rc","metric":"acc_raw","value":%v}`+"\n", name+"/soup", soup[i])
+			if err := os.WriteFile(filepath.Join(rd, "evals.jsonl"), b.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			runs = append(runs, rd)
+		}
+		return runs
+	}
+	// by hand: the main runs order 0 < 1 < 2 at both scales (3 of 3 pairs agree). With the soups, in name
+	// order r0 r0/soup r1 r1/soup r2 r2/soup, the small scores are 0.40 0.30 0.45 0.47 0.50 0.44 and the
+	// targets' 0.60 0.62 0.65 0.55 0.70 0.75; of the 15 pairs, 8 are in the same order: (r0,r1) (r0,r2)
+	// (r0,r2/soup) (r0/soup,r1) (r0/soup,r2) (r0/soup,r2/soup) (r1,r2) (r1/soup,r2).
+	smallMain, smallSoup := []float64{0.40, 0.45, 0.50}, []float64{0.30, 0.47, 0.44}
+	bigMain, bigSoup := []float64{0.60, 0.65, 0.70}, []float64{0.62, 0.55, 0.75}
+	runs := write(t.TempDir(), smallMain, smallSoup)
+	bigDir := t.TempDir()
+	write(bigDir, bigMain, bigSoup)
+	decAcc := func(a, b []float64) float64 {
+		agree, pairs := 0, 0
+		for i := range a {
+			for j := i + 1; j < len(a); j++ {
+				if (a[i] > a[j] && b[i] > b[j]) || (a[i] < a[j] && b[i] < b[j]) {
+					agree++
+				}
+				pairs++
+			}
+		}
+		return float64(agree) / float64(pairs)
+	}
+	snr := func(args ...string) (tab struct {
+		Runs, Targets []string
+		Rows          []struct {
+			DecisionAcc float64 `json:"decision_acc"`
+		}
+	}, stdout string) {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "snr.json")
+		var so, se bytes.Buffer
+		if code := run(append(append([]string{"snr", "--target", bigDir, "--json", out}, args...), runs...), &so, &se); code != 0 {
+			t.Fatalf("snr %v: exit %d\n%s%s", args, code, so.String(), se.String())
+		}
+		raw, _ := os.ReadFile(out)
+		if err := json.Unmarshal(raw, &tab); err != nil {
+			t.Fatal(err)
+		}
+		return tab, so.String()
+	}
+	tab, _ := snr()
+	if want := decAcc(smallMain, bigMain); len(tab.Rows) != 1 || tab.Rows[0].DecisionAcc != want || want != 1 || len(tab.Targets) != 3 {
+		t.Errorf("without --soups: %+v, want decision accuracy %v over the 3 runs", tab, want)
+	}
+	small := []float64{smallMain[0], smallSoup[0], smallMain[1], smallSoup[1], smallMain[2], smallSoup[2]}
+	big := []float64{bigMain[0], bigSoup[0], bigMain[1], bigSoup[1], bigMain[2], bigSoup[2]}
+	tab, out := snr("--soups")
+	want := decAcc(small, big)
+	if want != 8.0/15 {
+		t.Fatalf("decision accuracy %v, the hand count 8/15", want)
+	}
+	if len(tab.Rows) != 1 || math.Abs(tab.Rows[0].DecisionAcc-want) > 1e-12 || len(tab.Targets) != 6 {
+		t.Errorf("--soups: %+v, want decision accuracy %v over 6 runs and 6 targets", tab, want)
+	}
+	if !strings.Contains(out, "recipe0/soup → recipe0/soup") {
+		t.Errorf("--soups: the pairs do not pair the soups:\n%s", out)
+	}
+}

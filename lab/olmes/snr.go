@@ -654,8 +654,12 @@ func (t *tailState) tail(lastN int) seriesTail {
 type SNROptions struct {
 	LastN int       // checkpoints per run for noise and for averaging; 0 = 5 (DataDecide's last 5)
 	Noise NoiseMode // per-run (default) or pooled
-	// Target are the same recipes at a larger scale, Target[i] pairing with the i-th run given to SNR; with it
-	// each row gets decision accuracy (small runs' final scores ranking the recipes as the targets' do).
+	// Target are the same recipes at a larger scale; with them each row gets decision accuracy (small runs'
+	// final scores ranking the recipes as the targets' last scores do). SNR leaves out the targets' sub-runs
+	// as it does the runs' (SubRuns), then pairs Target[i] with the i-th run it kept: give both in the same
+	// order (the CLI's, by name), the same number of each. With SubRuns a target's soup and ingredients are
+	// targets, as a run's are runs ("150M/web/soup" pairs with "1B/web/soup"). A target's score is its own last
+	// evaluation, its soup's only as a sub-run of its own: SoupFinal is of the runs.
 	Target []RunEvals
 	// Tag selects records by their tag: "" (default) takes untagged evaluations, so specially labelled
 	// evaluations at the same step do not mix with the run's own series.
@@ -911,6 +915,14 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 			}
 		}
 		runs = main
+		// the targets likewise, so that each pairs with its own run
+		var targets []RunEvals
+		for _, r := range o.Target {
+			if !strings.Contains(r.Name, "/") {
+				targets = append(targets, r)
+			}
+		}
+		o.Target = targets
 	}
 	if len(runs) < 2 {
 		var names []string
@@ -924,7 +936,11 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 		return SNRTable{}, inputErrorf("", 0, "signal compares runs: give at least two comparable runs with evaluations", "%s", msg)
 	}
 	if len(o.Target) > 0 && len(o.Target) != len(runs) {
-		return SNRTable{}, inputErrorf("", 0, "give one target run per run, in the same order", "%s but %s", plural.N(len(runs), "run"), plural.N(len(o.Target), "target"))
+		hint := "give one target run per run, in the same order"
+		if o.SubRuns {
+			hint += "; with --soups the soups and ingredients of both count, so each run's need a target's"
+		}
+		return SNRTable{}, inputErrorf("", 0, hint, "%s but %s", plural.N(len(runs), "run"), plural.N(len(o.Target), "target"))
 	}
 	t := SNRTable{NoiseMode: o.Noise.String(), LastN: o.LastN, SubRuns: o.SubRuns}
 	tails := func(r RunEvals) (map[seriesKey]seriesTail, error) {
