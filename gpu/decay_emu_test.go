@@ -11,8 +11,8 @@ import (
 // TestWeightDecayByTensor: olmo2.md §6, AdamW decays every parameter but the embedding (norm weights and the
 // untied LM head included). With zero gradients the moments stay 0 and the Adam update is 0, so one step at
 // lr 0.5 and weight decay 0.1 only multiplies the decayed tensors by 1 − 0.5·0.1 = 0.95: every weight 2 becomes
-// 1.9, the embedding's stay 2. The engine's own decay rule (adamRanges) is separate code from the CPU's, and a
-// parity check at OLMo's small LRs cannot see it (a 1e-4 relative change).
+// 1.9, the embedding's stay 2. The engine groups tensors into ranges of its own (adamRanges) by the CPU's rule
+// (model.AdamW.Decays), and a parity check at OLMo's small LRs cannot see a mistake there (a 1e-4 relative change).
 func TestWeightDecayByTensor(t *testing.T) {
 	cfg := mmaConfig()
 	g, err := NewEmulated(cfg, 1, 8, Options{})

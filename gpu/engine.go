@@ -668,19 +668,6 @@ func (e *Engine) GradNorm() float64 {
 	return math.Sqrt(*s)
 }
 
-// decays mirrors model.AdamW's (unexported) rule, model/optim.go: the
-// embedding decays only with DecayEmbeddings, norm weights with DecayNorms,
-// everything else always (olmo2.md §6).
-func decays(o model.AdamW, t model.Tensor) bool {
-	switch t.Kind {
-	case model.KindEmbedding:
-		return o.DecayEmbeddings
-	case model.KindNorm:
-		return o.DecayNorms
-	}
-	return true
-}
-
 // adamRange is a run of consecutive tensors with the same decay rule.
 type adamRange struct {
 	lo, hi int64
@@ -690,7 +677,7 @@ type adamRange struct {
 func adamRanges(lay *model.Layout, o model.AdamW) []adamRange {
 	var out []adamRange
 	for _, t := range lay.Tensors {
-		d := decays(o, t)
+		d := o.Decays(t) // the CPU engine's rule (model/optim.go)
 		lo, hi := int64(t.Offset), int64(t.Offset+t.Numel())
 		if n := len(out); n > 0 && out[n-1].decay == d && out[n-1].hi == lo {
 			out[n-1].hi = hi

@@ -8,8 +8,7 @@ type Tensor struct {
 	Name   string
 	Shape  []int
 	Offset int
-	Decay  bool // AdamW weight decay applies (olmo2.md §6: everything but the embedding)
-	Kind   Kind
+	Kind   Kind // AdamW decays by it (AdamW.Decays; olmo2.md §6: everything but the embedding)
 }
 
 // Numel is the number of elements.
@@ -68,34 +67,34 @@ func NewLayout(c Config) *Layout {
 	l := &Layout{Config: c}
 	C, V, I := c.HiddenSize, c.VocabSize, c.IntermediateSize
 	QC, KC := c.QWidth(), c.KVWidth()
-	add := func(name string, kind Kind, decay bool, shape ...int) int {
-		t := Tensor{Name: name, Shape: shape, Offset: l.size, Decay: decay, Kind: kind}
+	add := func(name string, kind Kind, shape ...int) int {
+		t := Tensor{Name: name, Shape: shape, Offset: l.size, Kind: kind}
 		l.Tensors = append(l.Tensors, t)
 		l.size += t.Numel()
 		return t.Offset
 	}
-	l.Embed = add("model.embed_tokens.weight", KindEmbedding, false, V, C)
+	l.Embed = add("model.embed_tokens.weight", KindEmbedding, V, C)
 	for i := 0; i < c.NumHiddenLayers; i++ {
 		p := fmt.Sprintf("model.layers.%d.", i)
 		var o LayerOffsets
-		o.Q = add(p+"self_attn.q_proj.weight", KindLinear, true, QC, C)
-		o.K = add(p+"self_attn.k_proj.weight", KindLinear, true, KC, C)
-		o.V = add(p+"self_attn.v_proj.weight", KindLinear, true, KC, C)
-		o.O = add(p+"self_attn.o_proj.weight", KindLinear, true, C, QC)
-		o.QNorm = add(p+"self_attn.q_norm.weight", KindNorm, true, QC)
-		o.KNorm = add(p+"self_attn.k_norm.weight", KindNorm, true, KC)
-		o.PostAttnNorm = add(p+"post_attention_layernorm.weight", KindNorm, true, C)
-		o.Gate = add(p+"mlp.gate_proj.weight", KindLinear, true, I, C)
-		o.Up = add(p+"mlp.up_proj.weight", KindLinear, true, I, C)
-		o.Down = add(p+"mlp.down_proj.weight", KindLinear, true, C, I)
-		o.PostFFNNorm = add(p+"post_feedforward_layernorm.weight", KindNorm, true, C)
+		o.Q = add(p+"self_attn.q_proj.weight", KindLinear, QC, C)
+		o.K = add(p+"self_attn.k_proj.weight", KindLinear, KC, C)
+		o.V = add(p+"self_attn.v_proj.weight", KindLinear, KC, C)
+		o.O = add(p+"self_attn.o_proj.weight", KindLinear, C, QC)
+		o.QNorm = add(p+"self_attn.q_norm.weight", KindNorm, QC)
+		o.KNorm = add(p+"self_attn.k_norm.weight", KindNorm, KC)
+		o.PostAttnNorm = add(p+"post_attention_layernorm.weight", KindNorm, C)
+		o.Gate = add(p+"mlp.gate_proj.weight", KindLinear, I, C)
+		o.Up = add(p+"mlp.up_proj.weight", KindLinear, I, C)
+		o.Down = add(p+"mlp.down_proj.weight", KindLinear, C, I)
+		o.PostFFNNorm = add(p+"post_feedforward_layernorm.weight", KindNorm, C)
 		l.Layers = append(l.Layers, o)
 	}
-	l.Norm = add("model.norm.weight", KindNorm, true, C)
+	l.Norm = add("model.norm.weight", KindNorm, C)
 	if c.TieWordEmbeddings {
 		l.LMHead = l.Embed
 	} else {
-		l.LMHead = add("lm_head.weight", KindLinear, true, V, C)
+		l.LMHead = add("lm_head.weight", KindLinear, V, C)
 	}
 	return l
 }

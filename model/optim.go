@@ -17,8 +17,10 @@ func OLMo2AdamW() AdamW {
 	return AdamW{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1, DecayNorms: true}
 }
 
-// decays reports whether AdamW decays tensor t under o's rule.
-func (o AdamW) decays(t Tensor) bool {
+// Decays reports whether AdamW decays tensor t under o's rule, by its Kind: the embedding only with
+// DecayEmbeddings, norm weights only with DecayNorms, every other tensor (the linear weights, the untied LM head)
+// always. The CPU and GPU engines both decide by it.
+func (o AdamW) Decays(t Tensor) bool {
 	switch t.Kind {
 	case KindEmbedding:
 		return o.DecayEmbeddings
@@ -65,11 +67,11 @@ func (e *CPU[F]) Step(o AdamW, st *OptState[F], lr, gradScale float64) {
 	j.bc2sqrt = math.Sqrt(1 - math.Pow(o.Beta2, t))
 	if j.segs == nil {
 		for _, ts := range e.Layout.Tensors {
-			j.segs = append(j.segs, adamSeg{ts.Offset, ts.Offset + ts.Numel(), o.decays(ts)})
+			j.segs = append(j.segs, adamSeg{ts.Offset, ts.Offset + ts.Numel(), o.Decays(ts)})
 		}
 	} else {
 		for i, ts := range e.Layout.Tensors {
-			j.segs[i].decay = o.decays(ts)
+			j.segs[i].decay = o.Decays(ts)
 		}
 	}
 	j.p, j.g = e.Params, e.Grads
