@@ -88,6 +88,13 @@ func (e *OLMESEvaluator) Evaluate(ctx context.Context, b model.Backend, tok data
 			out = append(out, EvalScore{Task: s.Task, Formulation: s.Formulation.String(), Split: s.Split, Metric: m, Value: s.Metrics[m], Primary: m == s.Primary})
 		}
 	}
+	// OLMES's suite scores the tasks make (a benchmark in both formulations: its <task>::olmes), as
+	// olmolab eval --record records them, so that the run's own series have them for snr
+	for _, a := range res.Aggregates {
+		if a.Complete() {
+			out = append(out, EvalScore{Task: a.Name, Formulation: a.Formulation.String(), Split: a.Split, Metric: olmes.MetricPrimaryScore, Value: *a.Score, Primary: true})
+		}
+	}
 	return out, nil
 }
 

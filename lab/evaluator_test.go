@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -253,6 +254,37 @@ func TestRunEvalRequestDump(t *testing.T) {
 	for _, r := range readLines[EvalRecord](t, filepath.Join(root, "d", EvalsFile)) {
 		if r.Split != "validation" {
 			t.Errorf("evals.jsonl: %s %s split %q, want the dump's validation", r.Task, r.Metric, r.Split)
+		}
+	}
+}
+
+// TestRunEvalSuiteScores: a run whose eval.tasks hold an OLMES benchmark in both formulations records its
+// <task>::olmes at every evaluation, the better of the two primary scores (olmes.md §1.1), as eval --record
+// does, so that snr ranks the run's own series of it.
+func TestRunEvalSuiteScores(t *testing.T) {
+	dir := t.TempDir()
+	writeARCEasyDev(t, dir, 6)
+	root := t.TempDir()
+	if _, err := runToEnd(t, RunParams{Recipe: parseTiny(t, "eval.tasks=[arc_easy, arc_easy:mc]", "eval.split=validation", "eval.limit=4"),
+		RunsDir: root, Name: "suite", Evaluator: NewOLMESEvaluator(dir)}); err != nil {
+		t.Fatal(err)
+	}
+	primary := map[string]map[int64]float64{} // formulation -> step -> primary score
+	for _, r := range readLines[EvalRecord](t, filepath.Join(root, "suite", EvalsFile)) {
+		if r.Task != "arc_easy" && r.Task != "arc_easy::olmes" || !r.Primary {
+			continue
+		}
+		if primary[r.Form] == nil {
+			primary[r.Form] = map[int64]float64{}
+		}
+		primary[r.Form][r.Step] = r.Value
+	}
+	if len(primary["mc_or_rc"]) == 0 || len(primary["mc_or_rc"]) != len(primary["rc"]) {
+		t.Fatalf("arc_easy::olmes at %d evaluations, arc_easy at %d", len(primary["mc_or_rc"]), len(primary["rc"]))
+	}
+	for step, v := range primary["mc_or_rc"] {
+		if want := math.Max(primary["mc"][step], primary["rc"][step]); v != want {
+			t.Errorf("arc_easy::olmes at step %d = %v, want max(mc %v, rc %v)", step, v, primary["mc"][step], primary["rc"][step])
 		}
 	}
 }
