@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -861,5 +862,37 @@ func TestResumeRefusedWhileRecording(t *testing.T) {
 	}
 	if marks := recordingMarks(dir); len(marks) > 0 {
 		t.Errorf("the refused record left %v", marks)
+	}
+}
+
+// TestLiveLockZombie: a run killed with SIGKILL is a zombie until its parent
+// reaps it, and kill(pid, 0) still finds it; its lock is not live, so a
+// resume straight after the kill is not refused as "being trained by pid N".
+func TestLiveLockZombie(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	dir := t.TempDir()
+	p := sleeper(t)
+	WriteLock(dir, p.Process.Pid, LockHeadless)
+	if _, ok := LiveLock(dir); !ok {
+		t.Fatal("the lock of a live process is not live")
+	}
+	if err := p.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// not waited for: the child stays a zombie until Cleanup's Wait
+	deadline := time.Now().Add(10 * time.Second)
+	for procState(p.Process.Pid) != 'Z' {
+		if time.Now().After(deadline) {
+			t.Fatalf("the killed child never became a zombie (state %q)", procState(p.Process.Pid))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if PIDAlive(p.Process.Pid) {
+		t.Error("PIDAlive says a zombie (killed, not yet reaped) is alive")
+	}
+	if l, ok := LiveLock(dir); ok {
+		t.Errorf("the lock of a killed run not yet reaped is live (pid %d)", l.PID)
 	}
 }

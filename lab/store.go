@@ -1272,10 +1272,31 @@ func (l RunLock) live() bool {
 	return true
 }
 
-// PIDAlive says whether a process with this pid exists.
+// PIDAlive says whether a process with this pid exists and has not exited.
+// A process killed (SIGKILL) is a zombie until its parent reaps it, which
+// kill(pid, 0) still finds: on Linux its /proc state (Z, or X while it goes)
+// says it is dead, so a resume straight after the kill is not refused.
 func PIDAlive(pid int) bool {
 	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	if err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	s := procState(pid)
+	return s != 'Z' && s != 'X'
+}
+
+// procState is pid's state letter from /proc/PID/stat (field 3: R, S, D, Z,
+// …), 0 where there is no /proc or no such process.
+func procState(pid int) byte {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')') // the command name may hold spaces and parentheses
+	if i < 0 || i+2 >= len(b) {
+		return 0
+	}
+	return b[i+2]
 }
 
 // processStart is when pid started, from /proc/PID/stat (field 22, clock ticks
