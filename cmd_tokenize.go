@@ -41,7 +41,7 @@ func runTokenize(args []string, stdout, stderr io.Writer) error {
 		Warn: func(s string) { fmt.Fprintln(stderr, "warning:", s) }}
 	if *dtype != "" {
 		if p.DType, err = data.ParseDType(*dtype); err != nil {
-			return inputError{err}
+			return usageError{fmt.Sprintf("tokenize: --dtype %q: want uint16 or uint32 (the token files' element type)", *dtype)}
 		}
 	}
 	term := isTerminal(stderr)
@@ -73,8 +73,10 @@ func runTokenize(args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
-	fmt.Fprintf(stdout, "documents\t%d\ntokens\t%d\nbytes/token\t%.3f\nskipped lines\t%d\nfiles\t%d (%s)\nseconds\t%.1f\n",
-		sum.Documents, sum.Tokens, sum.BytesPerToken(), sum.Skipped, len(sum.Files), strings.Join(sum.Files, ", "), sum.Elapsed.Seconds())
+	// tokens/s: whether a corpus takes minutes or days, and a slow disk or too few cores
+	fmt.Fprintf(stdout, "documents\t%d\ntokens\t%d\nbytes/token\t%.3f\nskipped lines\t%d\nfiles\t%d (%s)\nseconds\t%.1f\ntokens/s\t%.0f\n",
+		sum.Documents, sum.Tokens, sum.BytesPerToken(), sum.Skipped, len(sum.Files), strings.Join(sum.Files, ", "), sum.Elapsed.Seconds(),
+		float64(sum.Tokens)/max(sum.Elapsed.Seconds(), 1e-9))
 	return nil
 }
 

@@ -127,8 +127,16 @@ func TestTokenizeCommand(t *testing.T) {
 	if len(b)%4 != 0 || len(b) < 12 || b[0] != 0xEB || b[1] != 0x3B {
 		t.Errorf("token file starts % x (len %d), want uint32 15339 first", b[:min(len(b), 12)], len(b))
 	}
-	if !strings.Contains(out.String(), "documents\t2") {
-		t.Errorf("summary: %s", out.String())
+	// the summary says how fast: documents tokenized in under a second
+	// would read as nothing of use in "seconds\t0.0"
+	for _, w := range []string{"documents\t2", "tokens\t6\n", "tokens/s\t"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("summary lacks %q:\n%s", w, out.String())
+		}
+	}
+	errb.Reset()
+	if code := run([]string{"tokenize", in, "--out", filepath.Join(dir, "t3"), "--dtype", "int8"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), `--dtype "int8": want uint16 or uint32`) {
+		t.Errorf("--dtype int8: exit %d, want 2 and the flag named:\n%s", code, errb.String())
 	}
 	if code := run([]string{"tokenize", filepath.Join(dir, "missing.jsonl"), "--out", filepath.Join(dir, "t2")}, &out, &errb); code != 2 {
 		t.Errorf("missing input: exit %d, want 2", code)
