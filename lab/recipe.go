@@ -1268,7 +1268,7 @@ func (d *decoder) sourceList(n *yaml.Node, field string, ratio bool) []data.Sour
 	for i, c := range n.Content {
 		f := fmt.Sprintf("%s[%d]", field, i)
 		s := data.SourceSpec{TargetRatio: math.NaN()}
-		var ratioNode *yaml.Node
+		var ratioNode, capNode *yaml.Node
 		d.fields(c, f, func(k string, v *yaml.Node) bool {
 			switch k {
 			case "name":
@@ -1284,10 +1284,39 @@ func (d *decoder) sourceList(n *yaml.Node, field string, ratio bool) []data.Sour
 				d.rebase(v, nil)
 				s.Paths = d.strList(v, join(f, k))
 			case "repetition_factor", "max_source_ratio":
-				// olmo-cookbook's caps on a source's repetition and share
-				// (OLMo-core refuses a mix that needs more): a researcher
-				// who set one expects it kept, so say what happens instead
-				d.warn(v, "%s ignored: olmolab does not cap how often a source repeats (olmo-cookbook's %s); a source whose data runs out starts over, with a warning at that step and its passes in the summary", join(f, k), k)
+				// olmo-cookbook's caps (OLMo-core's max_repetition_ratio and
+				// max_source_fraction), checked against the tokens the run
+				// plans to draw when it starts (checkDraws)
+				if !ratio {
+					d.warn(v, "%s ignored: validation sets are read once, not mixed", join(f, k))
+					return true
+				}
+				x := d.float(v, join(f, k))
+				if d.err != nil {
+					return true
+				}
+				if k == "repetition_factor" {
+					if !(x >= 1) || math.IsInf(x, 0) {
+						d.fail(v, join(f, k), "want a number of at least 1 (the most passes over the source's data a run may make), got %v", x)
+					}
+					s.RepetitionFactor = x
+				} else {
+					if !(x > 0 && x <= 1) {
+						d.fail(v, join(f, k), "want a fraction in (0, 1] (the most of the source's data a run may draw), got %v", x)
+					}
+					s.MaxSourceRatio = x
+				}
+				capNode = v
+			case "dtype":
+				// olmolab's own: the element type of this source's token
+				// files, so that uint16 and uint32 files mix
+				if str := d.str(v, join(f, k)); d.err == nil {
+					dt, err := data.ParseDType(str)
+					if err != nil || str == "" {
+						d.fail(v, join(f, k), "want uint16 or uint32, got %q", str)
+					}
+					s.DType = dt
+				}
 			default:
 				return false
 			}
@@ -1308,6 +1337,8 @@ func (d *decoder) sourceList(n *yaml.Node, field string, ratio bool) []data.Sour
 			d.fail(ratioNode, f+".target_ratio", "source %q has a negative ratio %v", s.Name, s.TargetRatio)
 		} else if len(s.Paths) == 0 {
 			d.fail(c, f+".paths", "source %q lists no paths", s.Name)
+		} else if capNode != nil && len(s.Paths) == 1 && strings.HasPrefix(s.Paths[0], data.BuiltinPrefix) {
+			d.warn(capNode, "%s: repetition_factor and max_source_ratio have no effect on a built-in source: its documents never repeat", f)
 		}
 		out = append(out, s)
 	}
@@ -1712,6 +1743,7 @@ func (d *decoder) checkSourceNames(at func(...string) *yaml.Node, r *Recipe) {
 	type first struct {
 		field string
 		paths []string
+		dtype data.DType
 	}
 	seen := map[string]first{}
 	check := func(node *yaml.Node, field string, mix []data.SourceSpec) {
@@ -1719,8 +1751,13 @@ func (d *decoder) checkSourceNames(at func(...string) *yaml.Node, r *Recipe) {
 			f := fmt.Sprintf("%s[%d]", field, i)
 			p, ok := seen[s.Name]
 			if !ok {
-				seen[s.Name] = first{f, s.Paths}
+				seen[s.Name] = first{f, s.Paths, s.DType}
 				continue
+			}
+			if slices.Equal(p.paths, s.Paths) && cmp.Or(p.dtype, r.DataDType) != cmp.Or(s.DType, r.DataDType) {
+				d.fail(node, f+".dtype", "source %q reads its files as %s here but as %s in %s; a name is one source in every mix; HINT: give the source's dtype once, the same in every mix",
+					s.Name, dtypeSaid(s.DType, r), dtypeSaid(p.dtype, r), p.field)
+				return
 			}
 			if !slices.Equal(p.paths, s.Paths) {
 				n := node
@@ -1739,6 +1776,17 @@ func (d *decoder) checkSourceNames(at func(...string) *yaml.Node, r *Recipe) {
 	for _, m := range r.Mixes {
 		check(at("mixes", m.Name), "mixes."+m.Name, m.Sources)
 	}
+}
+
+// dtypeSaid names the element type a source's token files are read as.
+func dtypeSaid(dt data.DType, r *Recipe) string {
+	switch {
+	case dt != 0:
+		return dt.String()
+	case r.DataDType != 0:
+		return r.DataDType.String() + " (dataset.dtype)"
+	}
+	return "the tokenizer's default"
 }
 
 // validateVal checks eval.val against the rest of the recipe and, where it

@@ -307,6 +307,15 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 			return nil, &InputError{fmt.Errorf("%s: %s: %w", rec.Path, m.Name, err)}
 		}
 	}
+	// olmo-cookbook's repetition_factor and max_source_ratio, checked as
+	// OLMo-core checks them: at the start, before the run directory is made
+	if resume == nil {
+		if err := checkDraws(rec, loader.PassTokens); err != nil {
+			loader.Close()
+			b.Close()
+			return nil, &InputError{fmt.Errorf("%s: %w", rec.Path, err)}
+		}
+	}
 	// validation sets: their files are checked and read before anything trains
 	if r.val, err = loadValSets(rec, tok, r.kb, func(s string) { warnings = append(warnings, s) }); err != nil {
 		loader.Close()

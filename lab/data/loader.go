@@ -1,6 +1,7 @@
 package data
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -390,21 +391,61 @@ func (l *Loader) CheckMix(mix []SourceSpec) error {
 	if _, err := checkRatios(mix, func(string) {}); err != nil {
 		return err
 	}
+	_, err := l.sizes(mix)
+	return err
+}
+
+// serves says whether the loader serves m's source as m names it: the same name, and the same paths and dtype
+// where m gives them (a known name without paths means that source, as in SetMix).
+func (l *Loader) serves(m SourceSpec) (*source, bool) {
+	i := l.index(m.Name)
+	if i < 0 {
+		return nil, false
+	}
+	s := l.srcs[i]
+	if len(m.Paths) > 0 && (!slices.Equal(s.spec.Paths, m.Paths) || cmp.Or(m.DType, l.p.DType) != cmp.Or(s.spec.DType, l.p.DType)) {
+		return nil, false
+	}
+	return s, true
+}
+
+// sizes opens (and closes again) the sources of mix the loader does not serve, as CheckMix, and returns the size of
+// one pass over each token-file source, and over each document source whose spec is Capped, in tokens (SourceSpec.Cap
+// is checked against it). Built-in sources, whose documents never repeat, have none.
+func (l *Loader) sizes(mix []SourceSpec) (map[string]int64, error) {
+	out := map[string]int64{}
 	l.mu.Lock()
 	var unknown []SourceSpec
 	for _, m := range mix {
-		if i := l.index(m.Name); i < 0 || (len(m.Paths) > 0 && !slices.Equal(l.srcs[i].spec.Paths, m.Paths)) {
+		s, ok := l.serves(m)
+		switch {
+		case !ok || s.kind == srcDocs && m.Capped() && !s.spec.Capped(): // documents counted only where capped
 			unknown = append(unknown, m)
+		case s.kind != srcBuiltin:
+			out[m.Name] = s.size
 		}
 	}
 	l.mu.Unlock()
 	srcs, err := l.openAll(unknown, func(string) {})
 	for _, s := range srcs {
 		if s != nil {
+			if s.kind != srcBuiltin {
+				out[s.spec.Name] = s.size
+			}
 			s.close()
 		}
 	}
-	return err
+	return out, err
+}
+
+// PassTokens validates mix as CheckMix does and returns the tokens one pass over each of its sources serves, by
+// name: a token-file source's whole sequences, a Capped document source's tokens with their EOS. Built-in sources
+// and uncapped document sources are not listed.
+func (l *Loader) PassTokens(mix []SourceSpec) (map[string]int64, error) {
+	if err := checkNames(mix); err != nil {
+		return nil, err
+	}
+	return l.sizes(mix)
 }
 
 func (l *Loader) index(name string) int {
@@ -422,7 +463,9 @@ func (l *Loader) Mix() []SourceSpec {
 	defer l.mu.Unlock()
 	out := make([]SourceSpec, len(l.srcs))
 	for i, s := range l.srcs {
-		out[i] = SourceSpec{Name: s.spec.Name, TargetRatio: l.ratios[i], Paths: slices.Clone(s.spec.Paths)}
+		// the whole spec but its ratio: a resume reopens the sources from it (their dtype)
+		out[i] = s.spec
+		out[i].TargetRatio, out[i].Paths = l.ratios[i], slices.Clone(s.spec.Paths)
 	}
 	return out
 }

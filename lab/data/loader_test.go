@@ -931,3 +931,42 @@ func TestTokenFileRemaindersWarned(t *testing.T) {
 		}
 	}
 }
+
+// TestPerSourceDType: a source's dtype reads its token files, the loader's
+// (dataset.dtype) the others, so uint16 and uint32 files mix in one run; the
+// checkpoint's mix keeps it, so a resume reads them alike, and a source named
+// with another dtype is a source to open afresh (CheckMix).
+func TestPerSourceDType(t *testing.T) {
+	dir := t.TempDir()
+	const T = 8
+	narrow := writeTokens(t, filepath.Join(dir, "narrow.npy"), Uint16, slices.Repeat([]uint32{7}, 4*T))
+	wide := writeTokens(t, filepath.Join(dir, "wide.npy"), Uint32, slices.Repeat([]uint32{300}, 4*T))
+	specs := []SourceSpec{
+		{Name: "narrow", TargetRatio: 0.5, Paths: []string{narrow}},
+		{Name: "wide", TargetRatio: 0.5, Paths: []string{wide}, DType: Uint32},
+	}
+	l := mustLoader(t, LoaderParams{Tokenizer: worldTokenizer(), SeqLen: T, Sources: specs})
+	seen := map[int32]int{}
+	for _, b := range batches(t, l, 4, 1) {
+		for _, id := range b {
+			seen[id]++
+		}
+	}
+	if len(seen) != 2 || seen[7] != 2*T || seen[300] != 2*T {
+		t.Errorf("ids served: %v; want 7 (uint16 file) and 300 (uint32 file), %d each", seen, 2*T)
+	}
+	mix := l.Mix()
+	if mix[0].DType != 0 || mix[1].DType != Uint32 {
+		t.Errorf("Mix() dtypes %v, %v; want 0 (the loader's) and uint32", mix[0].DType, mix[1].DType)
+	}
+	b, _ := json.Marshal(mix)
+	var back []SourceSpec
+	if err := json.Unmarshal(b, &back); err != nil || !strings.Contains(string(b), `"dtype":"uint32"`) || back[1].DType != Uint32 {
+		t.Errorf("the mix as a checkpoint keeps it: %s, %v (%v)", b, back, err)
+	}
+	// the same files under the same name as uint16: read afresh, and refused
+	other := []SourceSpec{{Name: "wide", TargetRatio: 1, Paths: []string{wide}, DType: Uint16}}
+	if err := l.CheckMix(other); err == nil || !strings.Contains(err.Error(), "every second uint16 is 0") {
+		t.Errorf("CheckMix of the uint32 file as uint16: %v", err)
+	}
+}

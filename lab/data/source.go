@@ -1,6 +1,7 @@
 package data
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -31,10 +32,31 @@ import (
 // TargetRatio is the share of instances (and so of tokens) drawn from the source. Zero is allowed (a source switched
 // off until a later SetMix); negative is an error; NaN means "missing" (a recipe without target_ratio) and is an
 // error too, so that a recipe parser can pass math.NaN() for an absent key.
+//
+// DType is the element type of the source's token files, 0 for the loader's (LoaderParams.DType), so that uint16 and
+// uint32 files can be mixed (olmolab's own key: OLMo-core reads a whole mixture with one dtype).
+//
+// RepetitionFactor and MaxSourceRatio are olmo-cookbook's caps on what a run may draw from the source, which
+// OLMo-core's source mixture calls max_repetition_ratio and max_source_fraction: at most size × MaxSourceRatio ×
+// RepetitionFactor tokens (Cap). 0 means not given: no cap, and a source that runs out starts over.
 type SourceSpec struct {
-	Name        string   `json:"name"`
-	TargetRatio float64  `json:"target_ratio"`
-	Paths       []string `json:"paths"`
+	Name             string   `json:"name"`
+	TargetRatio      float64  `json:"target_ratio"`
+	Paths            []string `json:"paths"`
+	DType            DType    `json:"dtype,omitempty"`
+	RepetitionFactor float64  `json:"repetition_factor,omitempty"`
+	MaxSourceRatio   float64  `json:"max_source_ratio,omitempty"`
+}
+
+// Capped says whether the spec caps what a run draws from it (RepetitionFactor or MaxSourceRatio given).
+func (s SourceSpec) Capped() bool { return s.RepetitionFactor > 0 || s.MaxSourceRatio > 0 }
+
+// Cap is the most tokens a run may draw from the source when one pass over it holds size tokens:
+// size × max_source_ratio × repetition_factor, each 1 when not given, as OLMo-core's SourceMixtureDatasetConfig
+// computes a source's max_for_source.
+func (s SourceSpec) Cap(size int64) int64 {
+	f := cmp.Or(s.MaxSourceRatio, 1) * cmp.Or(s.RepetitionFactor, 1)
+	return int64(math.Floor(float64(size) * f))
 }
 
 // BuiltinPrefix starts a path that names a built-in world source.
@@ -65,6 +87,9 @@ type source struct {
 	// skipped counts the text files beside a document source's JSONL files
 	// that expandData left out (an olmolab before it read them as documents)
 	skipped int
+	// size is one pass over the source in tokens: a token-file source's whole instances, a document source's
+	// tokens (EOS included) where its spec is Capped (counted by tokenizing its documents once), else 0
+	size int64
 }
 
 func (s *source) instances() int64 { return s.cum[len(s.cum)-1] }
@@ -89,6 +114,9 @@ type openParams struct {
 // probs; the source is nil if any was fatal.
 func openSource(spec SourceSpec, p openParams, probs *problems) *source {
 	name := spec.Name
+	if spec.DType != 0 {
+		p.dtype = spec.DType
+	}
 	s := &source{spec: spec, key: rnd.Hash(p.seed, rnd.String(name)), kb: p.kb, heldOut: p.heldOut}
 	if len(spec.Paths) == 0 {
 		probs.add(&InputError{Source: name, Msg: "no paths", Hint: "give files, directories, globs or builtin:<name> in paths"})
@@ -405,7 +433,7 @@ func (s *source) openTokens(paths []string, p openParams, probs *problems) bool 
 	// the high halves are 0 or 1 (EOS 100257 is 0x187A1), not all 0.
 	if p.dtype == Uint16 && p.tok.VocabSize() > 1<<16 {
 		probs.add(&InputError{Source: s.spec.Name, Msg: fmt.Sprintf("uint16 cannot hold the ids of tokenizer %s (vocabulary %d), so its token files are not uint16", p.tok.Name(), p.tok.VocabSize()),
-			Hint: "drop dataset.dtype: uint16, or set it to uint32 (OLMo's dolma2 files, olmolab tokenize's default)"})
+			Hint: "drop the uint16 dtype (the source's dtype or dataset.dtype), or make it uint32 (OLMo's dolma2 files, olmolab tokenize's default)"})
 		return false
 	}
 	s.files = make([]*tokenFile, len(paths))
@@ -426,14 +454,14 @@ func (s *source) openTokens(paths []string, p openParams, probs *problems) bool 
 		if at >= 0 {
 			errs[i] = &InputError{Path: paths[i],
 				Msg:  fmt.Sprintf("token %d (at index %d) is not below the vocabulary size %d of tokenizer %s", tf.at(at), at, p.tok.VocabSize(), p.tok.Name()),
-				Hint: "the file was made with another tokenizer or dtype; set the recipe's tokenizer (or dataset.dtype) to match, or retokenize"}
+				Hint: "the file was made with another tokenizer or dtype; set the recipe's tokenizer (or the source's dtype, or dataset.dtype) to match, or retokenize"}
 			tf.close()
 			return
 		}
 		if tf.looksWide() {
 			errs[i] = &InputError{Path: paths[i],
 				Msg:  fmt.Sprintf("every second uint16 is 0: this looks like a file of uint32 ids, which tokenizer %s would read as id, 0, id, 0, …", p.tok.Name()),
-				Hint: "set dataset.dtype: uint32 in the recipe (olmolab tokenize --dtype uint32 writes such files), or retokenize without --dtype"}
+				Hint: "set dtype: uint32 on the source (dataset.dtype: uint32 for every source; olmolab tokenize --dtype uint32 writes such files), or retokenize without --dtype"}
 			tf.close()
 			return
 		}
@@ -477,6 +505,7 @@ func (s *source) openTokens(paths []string, p openParams, probs *problems) bool 
 		p.warn(fmt.Sprintf("data: source %q: %d of its %d tokens (%.1f%%) are dropped: OLMo cuts each token file into whole sequences of %d tokens and drops the rest, and %s %s short; concatenate them into longer files, or use a shorter sequence_length",
 			s.spec.Name, tokens-kept, tokens, 100*float64(tokens-kept)/float64(tokens), p.seqLen, plural.N(len(paths), "file"), plural.Verb(len(paths), "is", "are")))
 	}
+	s.size = s.instances() * int64(p.seqLen)
 	if s.instances() == 0 {
 		e := &InputError{Source: s.spec.Name, Msg: fmt.Sprintf("empty: %s with %s %s no complete instance of %d tokens", plural.N(len(paths), "file"), plural.N(int(tokens), "token"), plural.Verb(len(paths), "holds", "hold"), p.seqLen),
 			Hint: "OLMo cuts each file into sequence_length chunks and drops the rest; give more data or a shorter sequence_length"}
@@ -514,12 +543,14 @@ func listFew(names []string) string {
 func (s *source) scanDocs(p openParams, probs *problems) bool {
 	type result struct {
 		docs    int64
+		tokens  int64 // with each document's EOS, where the spec is Capped
 		bad     []*InputError
 		nbad    int
 		fatal   *InputError
 		scanned bool
 	}
 	res := make([]result, len(s.docs))
+	count := s.spec.Capped() // what the caps are checked against
 	forEach(len(s.docs), func(i int) {
 		r := &res[i]
 		d, err := openDocs(s.docs[i])
@@ -528,8 +559,9 @@ func (s *source) scanDocs(p openParams, probs *problems) bool {
 			return
 		}
 		defer d.Close()
+		var ids []int32
 		for {
-			_, err := d.next()
+			doc, err := d.next()
 			if err == io.EOF {
 				return
 			}
@@ -550,6 +582,10 @@ func (s *source) scanDocs(p openParams, probs *problems) bool {
 				return
 			}
 			r.docs++
+			if count {
+				ids = p.tok.Encode(ids[:0], doc.Text)
+				r.tokens += int64(len(ids)) + 1
+			}
 		}
 	})
 	ok := true
@@ -570,6 +606,7 @@ func (s *source) scanDocs(p openParams, probs *problems) bool {
 			p.warn(fmt.Sprintf("data: source %q: %s: %d malformed lines skipped in all", s.spec.Name, s.docs[i], r.nbad))
 		}
 		s.ndocs += r.docs
+		s.size += r.tokens
 	}
 	if ok && s.ndocs == 0 {
 		e := &InputError{Source: s.spec.Name, Msg: fmt.Sprintf("empty: %s %s no document with text", plural.N(len(s.docs), "file"), plural.Verb(len(s.docs), "holds", "hold")),

@@ -68,6 +68,24 @@ func (d DType) String() string {
 	return fmt.Sprintf("DType(%d)", int(d))
 }
 
+// MarshalText writes "uint16" or "uint32", as a recipe gives it, so that a checkpoint's mix reads as one.
+func (d DType) MarshalText() ([]byte, error) {
+	if d != Uint16 && d != Uint32 {
+		return nil, fmt.Errorf("token dtype %d is neither uint16 nor uint32", int(d))
+	}
+	return []byte(d.String()), nil
+}
+
+// UnmarshalText reads what MarshalText writes.
+func (d *DType) UnmarshalText(b []byte) error {
+	v, err := ParseDType(string(b))
+	if err != nil || len(b) == 0 {
+		return fmt.Errorf("token dtype %q: want uint16 or uint32", b)
+	}
+	*d = v
+	return nil
+}
+
 // ParseDType parses "uint16" or "uint32" (OLMo's memmap_dtype); "" means the default for the tokenizer.
 func ParseDType(s string) (DType, error) {
 	switch strings.ToLower(s) {
