@@ -2,6 +2,7 @@ package export
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -46,6 +47,10 @@ type source struct {
 	Ratio float64 // normalised: the ratios sum to 1 (OLMo-core's SourceMixtureList requires it)
 	Raw   float64 // as the recipe wrote it
 	Paths []string
+	// olmo-cookbook's repetition_factor and max_source_ratio as OLMo-core's
+	// max_repetition_ratio and max_source_fraction (1 where not given,
+	// OLMo-core's default)
+	Rep, Frac float64
 }
 
 // plan is the recipe translated, before any text is written.
@@ -56,8 +61,10 @@ type plan struct {
 	preset           string       // TransformerConfig.<preset> constructor, "" for a custom llama_like shape
 	rankMicro        int          // tokens per forward/backward on one rank
 	sources          []source
-	val              []source // eval.val's token-file sources (Ratio unused)
-	scheduler        string   // the Python expression
+	dtype            data.DType // the mixture's dtype: dataset.dtype, or the one its sources' dtype keys give
+	capped           bool       // a source gives repetition_factor or max_source_ratio
+	val              []source   // eval.val's token-file sources (Ratio unused)
+	scheduler        string     // the Python expression
 	schedulerNote    string
 	loadPath         string
 	anneal           bool
@@ -258,8 +265,32 @@ func (pl *plan) data() error {
 	}
 	// OLMo-core reads with the dtype it is given: uint16 for a vocabulary past
 	// 2^16 (dolma2's OLMo files are uint32) would split every id in two.
-	if r.DataDType == data.Uint16 && r.Model.VocabSize > 1<<16 {
+	if r.DataDType == data.Uint16 && r.Model.VocabSize > 1<<16 { // a source's own uint16 the loader refuses
 		return fail(r, "dataset.dtype", "uint16 cannot hold the ids of a %d-token vocabulary (tokenizer %s), so its token files are uint32\nHINT: drop dataset.dtype, or set it to uint32", r.Model.VocabSize, r.Tokenizer)
+	}
+	// OLMo-core reads a whole mixture with one dtype: sources' own dtype
+	// keys that agree with each other and the default are that dtype
+	pl.dtype = r.DataDType
+	def := cmp.Or(r.DataDType, data.Uint32)
+	if r.Model.VocabSize <= 1<<16 && r.DataDType == 0 {
+		def = data.Uint16 // olmolab's default, and OLMo-core's, for such a vocabulary
+	}
+	first := -1
+	for i, s := range r.Dataset {
+		if s.TargetRatio == 0 {
+			continue
+		}
+		if first < 0 {
+			first = i
+		}
+		a, b := cmp.Or(r.Dataset[first].DType, def), cmp.Or(s.DType, def)
+		if a != b {
+			return fail(r, fmt.Sprintf("dataset.sources[%d].dtype", i), "source %q reads %s token files and source %q %s, but OLMo-core reads a whole mixture with one dtype (NumpyDatasetConfig.dtype)\nHINT: retokenize one of them (olmolab tokenize --dtype), so that every source has the same dtype",
+				s.Name, b, r.Dataset[first].Name, a)
+		}
+		if s.DType != 0 {
+			pl.dtype = s.DType
+		}
 	}
 	for i, s := range r.Dataset {
 		field := fmt.Sprintf("dataset.sources[%d]", i)
@@ -267,7 +298,8 @@ func (pl *plan) data() error {
 			pl.notes = append(pl.notes, fmt.Sprintf("Source %q has target_ratio 0 and is left out (OLMo-core's mixture wants ratios in (0, 1]).", s.Name))
 			continue
 		}
-		out := source{Name: s.Name, Ratio: s.TargetRatio / sum, Raw: s.TargetRatio}
+		out := source{Name: s.Name, Ratio: s.TargetRatio / sum, Raw: s.TargetRatio, Rep: cmp.Or(s.RepetitionFactor, 1), Frac: cmp.Or(s.MaxSourceRatio, 1)}
+		pl.capped = pl.capped || s.Capped()
 		for _, p := range s.Paths {
 			g, err := pl.tokenPath(field+".paths", s.Name, p)
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -571,6 +572,38 @@ func TestDataDType(t *testing.T) {
 	var re *lab.RecipeError
 	if !errors.As(err, &re) || re.Field != "dataset.dtype" {
 		t.Errorf("uint16 with dolma2: %v, want a RecipeError on dataset.dtype", err)
+	}
+}
+
+// TestSourceDTypeAndCaps: sources' own dtype keys that agree are the
+// mixture's dtype, ones that differ (or differ from the default) are refused,
+// as OLMo-core reads a mixture with one; repetition_factor and
+// max_source_ratio reach SourceMixtureConfig's max_repetition_ratio and
+// max_source_fraction (1 for a source without them).
+func TestSourceDTypeAndCaps(t *testing.T) {
+	both := `dataset.sources=[{name: web, target_ratio: 1, dtype: uint32, paths: ["/data/web/*.npy"]}, {name: code, target_ratio: 1, %s paths: ["/data/code/*.npy"]}]`
+	r := shipped(t, "quickstart", append(qs(), fmt.Sprintf(both, "dtype: uint16,"))...)
+	_, err := OLMoCore(OLMoCoreParams{Recipe: r, NProc: 1, Nodes: 1})
+	var re *lab.RecipeError
+	if !errors.As(err, &re) || re.Field != "dataset.sources[1].dtype" || !strings.Contains(err.Error(), `source "code" reads uint16 token files and source "web" uint32`) {
+		t.Errorf("uint16 and uint32 sources: %v, want a RecipeError on dataset.sources[1].dtype", err)
+	}
+	// quickstart's tokenizer (world) reads uint16 by default
+	r = shipped(t, "quickstart", append(qs(), fmt.Sprintf(both, ""))...)
+	if _, err = OLMoCore(OLMoCoreParams{Recipe: r, NProc: 1, Nodes: 1}); err == nil || !strings.Contains(err.Error(), `source "code" reads uint16 token files and source "web" uint32`) {
+		t.Errorf("uint32 beside the default uint16: %v", err)
+	}
+	r = shipped(t, "quickstart", append(qs(), fmt.Sprintf(both, "dtype: uint32,"), "dataset.sources.0.repetition_factor=2", "dataset.sources.1.max_source_ratio=0.5")...)
+	files := exportFiles(t, r, "x", 1, 1)
+	if !bytes.Contains(files["train.py"], []byte(`dtype="uint32",  # the sources' dtype`)) {
+		t.Errorf("the sources' dtype not in train.py:\n%s", files["train.py"])
+	}
+	if _, err := exec.LookPath("python3"); err == nil {
+		got := find(t, runStub(t, python(t), files), "SourceMixtureConfig()")
+		if len(got) != 2 || got[0]["max_repetition_ratio"] != 2.0 || got[0]["max_source_fraction"] != 1.0 ||
+			got[1]["max_repetition_ratio"] != 1.0 || got[1]["max_source_fraction"] != 0.5 {
+			t.Errorf("SourceMixtureConfig calls %v; want web 2, 1 and code 1, 0.5", got)
+		}
 	}
 }
 

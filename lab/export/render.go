@@ -48,10 +48,33 @@ func (pl *plan) initStdKwarg() string {
 // dtypeKwarg is the recipe's dataset.dtype as NumpyFSLDatasetConfig's dtype (a NumpyDatasetDType value), or
 // nothing: OLMo-core then picks the smallest type that holds the vocabulary, as olmolab does.
 func (pl *plan) dtypeKwarg(indent int) string {
-	if pl.r.DataDType == 0 {
+	if pl.dtype == 0 {
 		return ""
 	}
-	return fmt.Sprintf("\n%sdtype=%q,  # dataset.dtype", strings.Repeat(" ", indent), pl.r.DataDType.String())
+	from := "dataset.dtype"
+	if pl.dtype != pl.r.DataDType {
+		from = "the sources' dtype"
+	}
+	return fmt.Sprintf("\n%sdtype=%q,  # %s", strings.Repeat(" ", indent), pl.dtype.String(), from)
+}
+
+// sourcesExpr is the list comprehension of SourceMixtureConfigs over SOURCES,
+// with the caps where a source gives one.
+func (pl *plan) sourcesExpr() string {
+	if pl.capped {
+		return `
+                    SourceMixtureConfig(
+                        source_name=name,
+                        target_ratio=ratio,
+                        paths=paths,
+                        max_repetition_ratio=repetition,
+                        max_source_fraction=fraction,
+                    )
+                    for name, ratio, paths, repetition, fraction in SOURCES`
+	}
+	return `
+                    SourceMixtureConfig(source_name=name, target_ratio=ratio, paths=paths)
+                    for name, ratio, paths in SOURCES`
 }
 
 func (pl *plan) tokenizerExpr() string {
@@ -147,11 +170,19 @@ LR = %s
 	} else {
 		w("CHECKPOINTS_KEPT = None  # all\n")
 	}
-	w("\n# (name, target ratio, paths): the recipe's ratios normalised to sum to 1, as\n# OLMo-core's SourceMixtureList requires; paths are OLMo .npy token files or globs.\nSOURCES = [\n")
+	if pl.capped {
+		w("\n# (name, target ratio, paths, max_repetition_ratio, max_source_fraction): the recipe's\n# ratios normalised to sum to 1, as OLMo-core's SourceMixtureList requires; paths are\n# OLMo .npy token files or globs; the last two are olmo-cookbook's repetition_factor and\n# max_source_ratio (1, OLMo-core's default, where the recipe gives none).\nSOURCES = [\n")
+	} else {
+		w("\n# (name, target ratio, paths): the recipe's ratios normalised to sum to 1, as\n# OLMo-core's SourceMixtureList requires; paths are OLMo .npy token files or globs.\nSOURCES = [\n")
+	}
 	for _, s := range pl.sources {
 		var ps []string
 		for _, p := range s.Paths {
 			ps = append(ps, pyStr(p))
+		}
+		if pl.capped {
+			w("    (%s, %s, [%s], %s, %s),  # target_ratio %s\n", pyStr(s.Name), pyFloat(s.Ratio), strings.Join(ps, ", "), pyFloat(s.Rep), pyFloat(s.Frac), pyFloat(s.Raw))
+			continue
 		}
 		w("    (%s, %s, [%s]),  # target_ratio %s\n", pyStr(s.Name), pyFloat(s.Ratio), strings.Join(ps, ", "), pyFloat(s.Raw))
 	}
@@ -199,9 +230,7 @@ def build_configs(save_folder, work_dir, load_path, seed):
     dataset_config = NumpyFSLDatasetConfig.from_src_mix(
         SourceMixtureDatasetConfig(
             source_list=SourceMixtureList(
-                sources=[
-                    SourceMixtureConfig(source_name=name, target_ratio=ratio, paths=paths)
-                    for name, ratio, paths in SOURCES
+                sources=[%s
                 ]
             ),
             requested_tokens=MAX_TOKENS,
@@ -296,7 +325,7 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-`, pl.modelExpr(), pl.tokenizerExpr(), pl.initStdKwarg(), pl.dtypeKwarg(8),
+`, pl.modelExpr(), pl.tokenizerExpr(), pl.initStdKwarg(), pl.sourcesExpr(), pl.dtypeKwarg(8),
 		pyFloat(r.Optimizer.Betas[0]), pyFloat(r.Optimizer.Betas[1]), pyFloat(r.Optimizer.Eps), pyFloat(r.Optimizer.WeightDecay), decay,
 		pl.scheduler, zloss, clip, load, pl.valCallback())
 	return b.String()
@@ -391,8 +420,14 @@ func (pl *plan) exportMd() string {
 	for _, s := range pl.sources {
 		w("| %s | %s | %.6f | `%s` |\n", s.Name, pyFloat(s.Raw), s.Ratio, strings.Join(s.Paths, "`, `"))
 	}
-	w("\nOLMo-core samples each source without repetition (`max_repetition_ratio` 1): a source with fewer\n")
-	w("tokens than its share of %d fails when the mixture is built, where olmolab would repeat it.\n", r.MaxTokens)
+	if pl.capped {
+		w("\nrepetition_factor and max_source_ratio are OLMo-core's `max_repetition_ratio` and `max_source_fraction`\n")
+		w("(1 where the recipe gives none): a source whose share of %d tokens is more than its tokens times both\n", r.MaxTokens)
+		w("fails when the mixture is built, as an olmolab run refuses to start; olmolab repeats an uncapped source.\n")
+	} else {
+		w("\nOLMo-core samples each source without repetition (`max_repetition_ratio` 1): a source with fewer\n")
+		w("tokens than its share of %d fails when the mixture is built, where olmolab would repeat it.\n", r.MaxTokens)
+	}
 	if len(pl.assumedDirs) > 0 {
 		w("\nNot present on the machine that exported, so taken to be directories of .npy token files\n(`DIR/**/*.npy`): %s.\n", "`"+strings.Join(sortedCopy(pl.assumedDirs), "`, `")+"`")
 	}
