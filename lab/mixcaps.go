@@ -161,10 +161,15 @@ func checkDraws(rec *Recipe, sizes func([]data.SourceSpec) (map[string]int64, er
 			if need <= allowed {
 				continue
 			}
-			// the repetition_factor that would do, at the source's max_source_ratio
-			rf := float64(need) / (float64(n) * cmp.Or(c.Spec.MaxSourceRatio, 1))
-			probs = append(probs, fmt.Sprintf("%s: %s plans to draw %s tokens from source %q (%s), which holds %s (one pass); %s allows %s\nHINT: set %s.repetition_factor to %s or more (each pass past the first repeats its data), give the source more data, or lower its target_ratio or the tokens trained",
-				c.Field, who, HumanCount(need), name, strings.Join(parts[name], " + "), HumanCount(n), capsSaid(c.Spec), HumanCount(allowed), c.Field, ceil3(rf)))
+			// the cap that would do: a max_source_ratio where one pass
+			// holds enough, else the repetition_factor at its max_source_ratio
+			set := fmt.Sprintf("%s.repetition_factor to %s or more (each pass past the first repeats its data)",
+				c.Field, ceil3(float64(need)/(float64(n)*cmp.Or(c.Spec.MaxSourceRatio, 1))))
+			if need <= n && c.Spec.RepetitionFactor <= 1 {
+				set = fmt.Sprintf("%s.max_source_ratio to %s or more", c.Field, ceil3(float64(need)/float64(n)))
+			}
+			probs = append(probs, fmt.Sprintf("%s: %s plans to draw %s tokens from source %q (%s), which holds %s (one pass); %s allows %s\nHINT: set %s, give the source more data, or lower its target_ratio or the tokens trained",
+				c.Field, who, HumanCount(need), name, strings.Join(parts[name], " + "), HumanCount(n), capsSaid(c.Spec), HumanCount(allowed), set))
 		}
 		if len(probs) > 0 {
 			return fmt.Errorf("%s", strings.Join(probs, "\n"))

@@ -50,10 +50,19 @@ func TestRepetitionFactorChecked(t *testing.T) {
 		{"max_source_ratio 0.5", []string{webSet, "dataset.sources.0.repetition_factor=2", "dataset.sources.0.max_source_ratio=0.5"},
 			[]string{"repetition_factor 2 × max_source_ratio 0.5 allows 2048", "repetition_factor to 3.5 or more"}},
 		{"max_source_ratio alone", []string{webSet, "dataset.sources.0.max_source_ratio=0.5"},
-			[]string{"repetition_factor 1 (the default: no repetition) × max_source_ratio 0.5 allows 1024"}},
+			[]string{"repetition_factor 1 (the default: no repetition) × max_source_ratio 0.5 allows 1024", "repetition_factor to 3.5 or more"}},
+		// one pass holds enough: the fraction is what to raise
+		{"max_source_ratio of enough", []string{`dataset.sources.0.paths=["` + web + `"]`, "dataset.sources.0.max_source_ratio=0.5", "max_tokens=2560"},
+			[]string{"the run plans to draw 1792 tokens", "allows 1024", "HINT: set dataset.sources[0].max_source_ratio to 0.875 or more"}},
 		// the dataset to auto_at (2560), then 2560 of the anneal's mix
 		{"anneal mix", []string{`anneal={auto_at: 2560, tokens: 2560, mix: [{name: small, target_ratio: 1, repetition_factor: 1, paths: ["` + small + `"]}]}`},
 			[]string{`anneal.mix[0]: the run plans to draw 2560 tokens from source "small" (1 of 2560 tokens on anneal.mix), which holds 256`}},
+		// a scheduled switch trains its mix from its at_tokens to the end of stage 1
+		{"mix_schedule", []string{`mixes={later: [{name: small, target_ratio: 1, repetition_factor: 1, paths: ["` + small + `"]}]}`, "mix_schedule=[{at_tokens: 2560, mix: later}]"},
+			[]string{`mixes.later[0]: the run plans to draw 2560 tokens from source "small" (1 of 2560 tokens on mix_schedule[0] (mixes.later)), which holds 256`}},
+		// a source in two stretches: its shares add up
+		{"two stretches", []string{webSet, "dataset.sources.0.repetition_factor=2", `mixes={later: [{name: web, target_ratio: 1, paths: ["` + web + `"]}]}`, "mix_schedule=[{at_tokens: 2560, mix: later}]"},
+			[]string{`the run plans to draw 4352 tokens from source "web" (0.7 of 2560 tokens on dataset.sources + 1 of 2560 tokens on mix_schedule[0] (mixes.later)), which holds 2048 (one pass); repetition_factor 2 allows 4096`}},
 		// a soup's ingredients read the soup's mix afresh each
 		{"soup mix", []string{`soup={ingredients: 2, tokens: 512, mix: [{name: small, target_ratio: 1, repetition_factor: 1.5, paths: ["` + small + `"]}]}`},
 			[]string{`soup.mix[0]: each soup ingredient plans to draw 512 tokens from source "small"`, "repetition_factor 1.5 allows 384", "repetition_factor to 2 or more"}},
