@@ -57,7 +57,7 @@ func TestBatch(t *testing.T) {
 		{"no load_path checkpoint", []string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--set", "load_path=/no/such/ckpt"}, 2,
 			"testdata/tiny.yaml: load_path: /no/such/ckpt: no such checkpoint\nHINT: load_path is the checkpoint the run starts from"},
 		{"missing val files", []string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--set", "eval.val.tokens=1K", "--set", `eval.val.sources=[{name: held, paths: ["/no/such/val/*.npy"]}]`}, 2,
-			`eval.val.sources[0]: data: source "held": /no/such/val/*.npy`},
+			`eval.val.sources[0]: source "held": /no/such/val/*.npy`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer

@@ -144,8 +144,8 @@ func TestValBadInput(t *testing.T) {
 		set  string
 		want string
 	}{
-		{`eval.val.sources=[{name: held, paths: ["` + dir + `/missing-*.npy"]}]`, `eval.val.sources[0]: data: source "held": ` + dir + "/missing-*.npy"},
-		{`eval.val.sources=[{name: v, paths: ["builtin:web_clean"]}, {name: short, paths: ["` + short + `"]}]`, `eval.val.sources[1]: data: source "short": ` + short + ": empty: 1 file with 20 tokens holds no complete instance of 32 tokens"},
+		{`eval.val.sources=[{name: held, paths: ["` + dir + `/missing-*.npy"]}]`, `eval.val.sources[0]: source "held": ` + dir + "/missing-*.npy"},
+		{`eval.val.sources=[{name: v, paths: ["builtin:web_clean"]}, {name: short, paths: ["` + short + `"]}]`, `eval.val.sources[1]: source "short": ` + short + ": empty: 1 file with 20 tokens holds no complete instance of 32 tokens"},
 	} {
 		rec := parseTiny(t, "eval.val.tokens=1K", tc.set)
 		runs := t.TempDir()

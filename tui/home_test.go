@@ -155,7 +155,7 @@ func TestLaunchErrorShownInFull(t *testing.T) {
 	fail := true
 	o.StartRun = func(_ context.Context, p lab.RunParams) (Run, error) {
 		if fail {
-			return nil, errors.New(`quickstart.yaml: dataset: data: source "web": /nonexistent/data/*.npy: glob matches no file` +
+			return nil, errors.New(`quickstart.yaml: dataset: source "web": /nonexistent/data/*.npy: glob matches no file` +
 				"\nHINT: check the pattern (* matches within one directory, ** across directories)")
 		}
 		return newFakeRun("quickstart-ok", filepath.Join(p.RunsDir, "quickstart-ok"), p.Recipe), nil

@@ -81,7 +81,7 @@ func openDocsCounting(path string, read *atomic.Int64) (*docReader, error) {
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, &InputError{Path: path, Msg: "cannot open", Err: unwrapPathErr(err)}
+		return nil, &InputError{Path: path, Msg: "cannot open", Err: unwrapPathErr(err), Hint: hintFor(err, path)}
 	}
 	d := &docReader{path: path, kind: kind, f: f}
 	var r io.Reader = f
@@ -93,14 +93,16 @@ func openDocsCounting(path string, read *atomic.Int64) (*docReader, error) {
 		zr, err := gzip.NewReader(bufio.NewReaderSize(r, 1<<16))
 		if err != nil {
 			f.Close()
-			return nil, &InputError{Path: path, Msg: "not a gzip file", Err: err}
+			return nil, &InputError{Path: path, Msg: "not a gzip file", Err: err,
+				Hint: "its name ends in .gz, which is read as gzip: recompress it (gzip), or rename it without .gz if it is plain text"}
 		}
 		d.zr, r = zr, zr
 	case ".zst", ".zstd":
 		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 		if err != nil {
 			f.Close()
-			return nil, &InputError{Path: path, Msg: "not a zstd file", Err: err}
+			return nil, &InputError{Path: path, Msg: "not a zstd file", Err: err,
+				Hint: "its name ends in .zst, which is read as zstd: recompress it (zstd), or rename it without .zst if it is plain text"}
 		}
 		d.zr, r = zr.IOReadCloser(), zr
 	}

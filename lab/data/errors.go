@@ -29,9 +29,10 @@ func (e *InputError) Error() string {
 	return b.String()
 }
 
-// writeMsg writes the problem without its hint.
+// writeMsg writes the problem without its hint: where (the source, the
+// file and line) and what, with no package name, which says nothing to
+// whoever gave the data (the caller adds the recipe file and field).
 func (e *InputError) writeMsg(b *strings.Builder) {
-	b.WriteString("data: ")
 	if e.Source != "" {
 		fmt.Fprintf(b, "source %q: ", e.Source)
 	}

@@ -31,6 +31,6 @@ func ExampleLoader() {
 	}
 	fmt.Println(l.TokensBySource())
 	// Output:
-	// data: target_ratio values sum to 4, not 1; normalising them
+	// target_ratio values sum to 4, not 1; normalising them
 	// map[qa:32 web:96]
 }

@@ -136,7 +136,7 @@ func checkNames(specs []SourceSpec) error {
 	for i, s := range specs {
 		switch {
 		case s.Name == "":
-			probs.add(&InputError{Msg: fmt.Sprintf("source %d has no name", i+1)})
+			probs.add(&InputError{Msg: fmt.Sprintf("source %d has no name", i+1), Hint: "give every source a name (it stands for the source in every mix, the summary and checkpoints)"})
 		case seen[s.Name]:
 			probs.add(&InputError{Source: s.Name, Msg: "two sources have this name", Hint: "source names must be unique"})
 		}
@@ -241,7 +241,7 @@ func (l *Loader) Next(ids []int32) error {
 			l.err = in.err
 			var ie *InputError
 			if !errors.As(in.err, &ie) || ie.Source == "" { // an InputError of the source names it already
-				l.err = fmt.Errorf("data: source %q: %w", l.srcs[i].spec.Name, in.err)
+				l.err = fmt.Errorf("source %q: %w", l.srcs[i].spec.Name, in.err)
 			}
 			return l.err
 		}
@@ -596,7 +596,7 @@ func (l *Loader) Restore(st LoaderState) error {
 			l.docPass[i] = ss.Pass
 		}
 		if s := l.srcs[i]; s.kind == srcTokens && ss.Total != 0 && ss.Total != s.instances() {
-			l.p.Warn(fmt.Sprintf("data: source %q had %s when the checkpoint was written and has %d now; "+
+			l.p.Warn(fmt.Sprintf("source %q had %s when the checkpoint was written and has %d now; "+
 				"resuming, but not on the same data order", ss.Name, plural.N(int(ss.Total), "instance"), s.instances()))
 		}
 		switch s := l.srcs[i]; {
@@ -604,23 +604,23 @@ func (l *Loader) Restore(st LoaderState) error {
 		case ss.Files != 0 && ss.Files != len(s.docs):
 			// a file added or removed, or a README beside JSONL files that
 			// olmolab read as documents before it skipped them
-			l.p.Warn(fmt.Sprintf("data: source %q had %s when the checkpoint was written and has %d now; "+
+			l.p.Warn(fmt.Sprintf("source %q had %s when the checkpoint was written and has %d now; "+
 				"resuming, but not on the same data order (documents of this epoch may be repeated or left out)", ss.Name, plural.N(ss.Files, "file"), len(s.docs)))
 		case ss.Files == 0 && s.skipped > 0:
 			// a state from before the file count, written when the
 			// skipped files were read as documents
-			l.p.Warn(fmt.Sprintf("data: source %q: the checkpoint is from an olmolab that read the %s now skipped beside its JSONL files as documents; "+
+			l.p.Warn(fmt.Sprintf("source %q: the checkpoint is from an olmolab that read the %s now skipped beside its JSONL files as documents; "+
 				"resuming, but not on the same data order (documents of this epoch may be repeated or left out)", ss.Name, plural.N(s.skipped, "text file")))
 		}
 		if s := l.srcs[i]; s.kind == srcDocs && ss.Shuffle != docShuffleWindow {
-			l.p.Warn(fmt.Sprintf("data: source %q: the checkpoint is from an olmolab that served its documents in file order (the same whatever the seed); "+
+			l.p.Warn(fmt.Sprintf("source %q: the checkpoint is from an olmolab that served its documents in file order (the same whatever the seed); "+
 				"resuming, but not on the same data order: from here its instances are shuffled by the seed", ss.Name))
 		}
 		if s := l.srcs[i]; s.kind == srcDocs && ss.Files == 0 {
 			// a state from before the file count, written when a glob's
 			// wildcards matched hidden files and directories too
 			if hidden := hiddenGlobData(s.spec.Paths); len(hidden) > 0 {
-				l.p.Warn(fmt.Sprintf("data: source %q: the checkpoint is from an olmolab whose globs also read the %s they now skip (%s); "+
+				l.p.Warn(fmt.Sprintf("source %q: the checkpoint is from an olmolab whose globs also read the %s they now skip (%s); "+
 					"resuming, but not on the same data order (documents of this epoch may be repeated or left out); name them in a pattern to read them",
 					ss.Name, plural.N(len(hidden), "hidden file"), strings.Join(hidden[:min(3, len(hidden))], ", ")))
 			}

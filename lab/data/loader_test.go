@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -300,6 +301,10 @@ func TestRestore(t *testing.T) {
 }
 
 // TestBadInput: every problem a person can cause is an *InputError before training, saying where.
+// pkgPrefix is this package's name starting a line of a message, as in
+// "data: source …", which says nothing to whoever gave the data.
+var pkgPrefix = regexp.MustCompile(`(?m)^data: `)
+
 func TestBadInput(t *testing.T) {
 	dir := t.TempDir()
 	odd := writeFile(t, filepath.Join(dir, "odd.npy"), []byte{1, 2, 3})
@@ -384,6 +389,14 @@ func TestBadInput(t *testing.T) {
 					t.Errorf("error %q does not mention %q", err, w)
 				}
 			}
+			// what the user reads: no Go package name starting a line (the
+			// caller adds the recipe's file and field), and what to do
+			if m := pkgPrefix.FindString(err.Error()); m != "" {
+				t.Errorf("a line starts with the package's name %q:\n%v", m, err)
+			}
+			if !strings.Contains(err.Error(), "\nHINT: ") {
+				t.Errorf("no HINT:\n%v", err)
+			}
 		})
 	}
 	_, err := NewLoader(LoaderParams{Tokenizer: dolma2(), SeqLen: 8, DType: Uint16, Sources: src(1, dolma)})
@@ -397,6 +410,9 @@ func TestBadInput(t *testing.T) {
 		if !strings.Contains(w.joined(), want) {
 			t.Errorf("warnings %q do not mention %q", w.joined(), want)
 		}
+	}
+	if m := pkgPrefix.FindString(w.joined()); m != "" {
+		t.Errorf("a warning starts with the package's name %q:\n%s", m, w.joined())
 	}
 	var got []int32
 	for _, b := range batches(t, l, 3, 1) {

@@ -140,7 +140,7 @@ func openSource(spec SourceSpec, p openParams, probs *problems) *source {
 			}
 			s.skipped += len(skipped)
 			if len(skipped) > 0 && p.warn != nil {
-				p.warn(fmt.Sprintf("data: source %q: %s", name, skippedFiles(path, skipped, fs, "name a file in paths to train on it")))
+				p.warn(fmt.Sprintf("source %q: %s", name, skippedFiles(path, skipped, fs, "name a file in paths to train on it")))
 			}
 			files = append(files, fs...)
 		}
@@ -446,7 +446,8 @@ func (s *source) openTokens(paths []string, p openParams, probs *problems) bool 
 			if ie, ok := err.(*InputError); ok {
 				errs[i] = ie
 			} else {
-				errs[i] = &InputError{Path: paths[i], Msg: "cannot map", Err: err}
+				errs[i] = &InputError{Path: paths[i], Msg: "cannot memory-map the token file", Err: err,
+					Hint: "olmolab maps token files into memory: check that the file system allows it (not a FUSE mount without mmap) and that ulimit -v leaves room"}
 			}
 			return
 		}
@@ -486,11 +487,11 @@ func (s *source) openTokens(paths []string, p openParams, probs *problems) bool 
 	// bytes file read as world's), and one that does not end with it was cut
 	// short; neither is certain (one long document), so they are warnings.
 	if names := pick(paths, noEOS); len(names) > 0 {
-		p.warn(fmt.Sprintf("data: source %q: %s %s no EOS (id %d of tokenizer %s) at all (%s): OLMo token files end every document with EOS, so %s probably written with another tokenizer; retokenize with olmolab tokenize --tokenizer %s",
+		p.warn(fmt.Sprintf("source %q: %s %s no EOS (id %d of tokenizer %s) at all (%s): OLMo token files end every document with EOS, so %s probably written with another tokenizer; retokenize with olmolab tokenize --tokenizer %s",
 			s.spec.Name, plural.N(len(names), "token file"), plural.Verb(len(names), "holds", "hold"), p.tok.EOS(), p.tok.Name(), listFew(names), plural.Verb(len(names), "it was", "they were"), p.tok.Name()))
 	}
 	if names := pick(paths, cutEOS); len(names) > 0 {
-		p.warn(fmt.Sprintf("data: source %q: %s %s not end with EOS (id %d) (%s): cut short, such as a copy or download that stopped? OLMo token files end with a whole document",
+		p.warn(fmt.Sprintf("source %q: %s %s not end with EOS (id %d) (%s): cut short, such as a copy or download that stopped? OLMo token files end with a whole document",
 			s.spec.Name, plural.N(len(names), "token file"), plural.Verb(len(names), "does", "do"), p.tok.EOS(), listFew(names)))
 	}
 	s.cum = make([]int64, len(paths)+1)
@@ -502,7 +503,7 @@ func (s *source) openTokens(paths []string, p openParams, probs *problems) bool 
 	// OLMo's cut, file by file, drops less than one sequence a file: nothing
 	// to speak of in a few long files, much of a source of many short ones
 	if kept := s.instances() * int64(p.seqLen); kept > 0 && 10*(tokens-kept) > tokens {
-		p.warn(fmt.Sprintf("data: source %q: %d of its %d tokens (%.1f%%) are dropped: OLMo cuts each token file into whole sequences of %d tokens and drops the rest, and %s %s short; concatenate them into longer files, or use a shorter sequence_length",
+		p.warn(fmt.Sprintf("source %q: %d of its %d tokens (%.1f%%) are dropped: OLMo cuts each token file into whole sequences of %d tokens and drops the rest, and %s %s short; concatenate them into longer files, or use a shorter sequence_length",
 			s.spec.Name, tokens-kept, tokens, 100*float64(tokens-kept)/float64(tokens), p.seqLen, plural.N(len(paths), "file"), plural.Verb(len(paths), "is", "are")))
 	}
 	s.size = s.instances() * int64(p.seqLen)
@@ -600,10 +601,10 @@ func (s *source) scanDocs(p openParams, probs *problems) bool {
 			continue
 		}
 		for _, b := range r.bad {
-			p.warn(fmt.Sprintf("data: source %q: %s:%d: %v; line skipped", s.spec.Name, b.Path, b.Line, b.Err))
+			p.warn(fmt.Sprintf("source %q: %s:%d: %v; line skipped", s.spec.Name, b.Path, b.Line, b.Err))
 		}
 		if r.nbad > len(r.bad) {
-			p.warn(fmt.Sprintf("data: source %q: %s: %d malformed lines skipped in all", s.spec.Name, s.docs[i], r.nbad))
+			p.warn(fmt.Sprintf("source %q: %s: %d malformed lines skipped in all", s.spec.Name, s.docs[i], r.nbad))
 		}
 		s.ndocs += r.docs
 		s.size += r.tokens
@@ -659,7 +660,7 @@ func checkRatios(specs []SourceSpec, warn func(string)) ([]float64, error) {
 		case math.IsNaN(r):
 			probs.add(&InputError{Source: s.Name, Msg: "missing target_ratio", Hint: "give every source a target_ratio ≥ 0"})
 		case r < 0 || math.IsInf(r, 0):
-			probs.add(&InputError{Source: s.Name, Msg: fmt.Sprintf("target_ratio %g is not a finite number ≥ 0", r)})
+			probs.add(&InputError{Source: s.Name, Msg: fmt.Sprintf("target_ratio %g is not a finite number ≥ 0", r), Hint: "give a share ≥ 0 (ratios are normalised to sum to 1; 0 leaves the source out)"})
 		default:
 			sum += r
 		}
@@ -671,7 +672,7 @@ func checkRatios(specs []SourceSpec, warn func(string)) ([]float64, error) {
 		return nil, &InputError{Msg: "every target_ratio is zero", Hint: "give at least one source a positive target_ratio"}
 	}
 	if math.Abs(sum-1) > 1e-6 {
-		warn(fmt.Sprintf("data: target_ratio values sum to %.6g, not 1; normalising them", sum)) // 5.5, not 5.499999999999999
+		warn(fmt.Sprintf("target_ratio values sum to %.6g, not 1; normalising them", sum)) // 5.5, not 5.499999999999999
 	}
 	out := make([]float64, len(specs))
 	for i, s := range specs {

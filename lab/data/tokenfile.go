@@ -22,12 +22,12 @@ type tokenFile struct {
 func openTokenFile(path string, dt DType) (*tokenFile, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, &InputError{Path: path, Msg: "cannot open token file", Err: unwrapPathErr(err)}
+		return nil, &InputError{Path: path, Msg: "cannot open token file", Err: unwrapPathErr(err), Hint: hintFor(err, path)}
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, &InputError{Path: path, Msg: "cannot stat token file", Err: unwrapPathErr(err)}
+		return nil, &InputError{Path: path, Msg: "cannot stat token file", Err: unwrapPathErr(err), Hint: hintFor(err, path)}
 	}
 	size := st.Size()
 	var magic [6]byte
@@ -44,14 +44,14 @@ func openTokenFile(path string, dt DType) (*tokenFile, error) {
 		}
 		return nil, &InputError{Path: path,
 			Msg:  fmt.Sprintf("size %d bytes is not a multiple of %d (%s): truncated, or not a token file", size, int(dt), dt),
-			Hint: fmt.Sprintf("OLMo token files are headerless %s arrays for this tokenizer; if this file holds %s ids, set dataset.dtype: %s in the recipe", dt, other, other)}
+			Hint: fmt.Sprintf("OLMo token files are headerless %s arrays for this tokenizer; if this file holds %s ids, set dtype: %s on its source (dataset.dtype: %s for every source)", dt, other, other, other)}
 	}
 	tf := &tokenFile{path: path, dtype: dt, f: f, n: size / int64(dt)}
 	if size > 0 {
 		m, err := mmap.Map(f, mmap.RDONLY, 0)
 		if err != nil {
 			f.Close()
-			return nil, fmt.Errorf("data: mmap %s: %w", path, err)
+			return nil, err // openTokens says which file and what failed
 		}
 		tf.m = m
 	}

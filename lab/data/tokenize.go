@@ -11,6 +11,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/olmolab/olmolab/lab/plural"
@@ -96,7 +97,7 @@ func Tokenize(ctx context.Context, p TokenizeParams) (res TokenizeSummary, err e
 	created := firstMissing(p.OutDir)
 	w := &partWriter{dir: p.OutDir, dtype: p.DType, max: p.MaxFileBytes}
 	if err := os.MkdirAll(p.OutDir, 0o755); err != nil {
-		return sum, &InputError{Path: p.OutDir, Msg: "cannot create output directory", Err: unwrapPathErr(err)}
+		return sum, &InputError{Path: p.OutDir, Msg: "cannot create output directory", Err: unwrapPathErr(err), Hint: "give --out a directory you can write, or where one can be made"}
 	}
 	defer func() {
 		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
@@ -186,7 +187,7 @@ func Tokenize(ctx context.Context, p TokenizeParams) (res TokenizeSummary, err e
 					if warned++; warned <= 3 {
 						var ie *InputError
 						errors.As(err, &ie)
-						p.Warn(fmt.Sprintf("data: %s:%d: %v; line skipped", ie.Path, ie.Line, ie.Err))
+						p.Warn(fmt.Sprintf("%s:%d: %v; line skipped", ie.Path, ie.Line, ie.Err))
 					}
 					continue
 				}
@@ -211,7 +212,7 @@ func Tokenize(ctx context.Context, p TokenizeParams) (res TokenizeSummary, err e
 				}
 			}
 			if warned > 3 {
-				p.Warn(fmt.Sprintf("data: %s: %d malformed lines skipped in all", path, warned))
+				p.Warn(fmt.Sprintf("%s: %d malformed lines skipped in all", path, warned))
 			}
 			d.Close()
 		}
@@ -387,7 +388,7 @@ func (w *partWriter) write(ids []int32, text int64) error {
 		w.tmp = w.final + ".tmp"
 		f, err := os.Create(w.tmp)
 		if err != nil {
-			return fmt.Errorf("data: create %s: %w", w.tmp, err)
+			return writeErr(w.tmp, "create", err)
 		}
 		w.f, w.size = f, 0
 	}
@@ -400,7 +401,7 @@ func (w *partWriter) write(ids []int32, text int64) error {
 		}
 	}
 	if _, err := w.f.Write(w.buf); err != nil {
-		return fmt.Errorf("data: write %s: %w", w.tmp, err)
+		return writeErr(w.tmp, "write", err)
 	}
 	w.size += n
 	w.open.docs++
@@ -416,15 +417,15 @@ func (w *partWriter) close() error {
 	if err := f.Sync(); err != nil {
 		f.Close()
 		os.Remove(w.tmp)
-		return fmt.Errorf("data: sync %s: %w", w.tmp, err)
+		return writeErr(w.tmp, "sync", err)
 	}
 	if err := f.Close(); err != nil {
 		os.Remove(w.tmp)
-		return fmt.Errorf("data: close %s: %w", w.tmp, err)
+		return writeErr(w.tmp, "close", err)
 	}
 	if err := os.Rename(w.tmp, w.final); err != nil {
 		os.Remove(w.tmp)
-		return fmt.Errorf("data: rename %s: %w", w.tmp, err)
+		return writeErr(w.tmp, "rename", err)
 	}
 	w.done = append(w.done, w.final)
 	w.kept.docs += w.open.docs
@@ -479,4 +480,19 @@ func removeEmptyDirs(dir, top string) {
 			return
 		}
 	}
+}
+
+// writeErr is a failure to write a token file: the file and what failed, the
+// error without Go's "op PATH: " (the path is said once), and a HINT for a
+// full disk, the one a person can act on.
+func writeErr(path, op string, err error) error {
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		err = le.Err
+	}
+	err = unwrapPathErr(err)
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return fmt.Errorf("%s: cannot %s the token file: %w\nHINT: free space on the disk (or give --out a directory on another), and run the command again", path, op, err)
+	}
+	return fmt.Errorf("%s: cannot %s the token file: %w", path, op, err)
 }

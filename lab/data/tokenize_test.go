@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 )
 
@@ -317,5 +318,29 @@ func TestTokenizeFailureRemovesItsFiles(t *testing.T) {
 	// the same directory takes the fixed input at once
 	if _, err := Tokenize(context.Background(), TokenizeParams{Inputs: []string{good}, OutDir: out, Tokenizer: byteTokenizer{}, MaxFileBytes: 16 << 10}); err != nil {
 		t.Errorf("a second try: %v", err)
+	}
+}
+
+// TestWriteErr: a token file that cannot be written names it once, says what
+// failed without Go's "write PATH: " or a package name, and on a full disk
+// says what to do; it read "data: write X.tmp: write X.tmp: no space left on
+// device".
+func TestWriteErr(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{&os.PathError{Op: "write", Path: "out/part-00000.npy.tmp", Err: syscall.ENOSPC},
+			"out/part-00000.npy.tmp: cannot write the token file: no space left on device\nHINT: free space on the disk (or give --out a directory on another), and run the command again"},
+		{&os.LinkError{Op: "rename", Old: "out/part-00000.npy.tmp", New: "out/part-00000.npy", Err: syscall.EACCES},
+			"out/part-00000.npy.tmp: cannot rename the token file: permission denied"},
+	} {
+		op := "write"
+		if _, ok := tc.err.(*os.LinkError); ok {
+			op = "rename"
+		}
+		if got := writeErr("out/part-00000.npy.tmp", op, tc.err).Error(); got != tc.want {
+			t.Errorf("writeErr(%v):\n got %q\nwant %q", tc.err, got, tc.want)
+		}
 	}
 }

@@ -74,7 +74,7 @@ func ReadValidation(p ValidationParams) ([]int32, error) {
 			Hint: "give validation files with more text, or a shorter sequence_length"}
 	}
 	if got := int64(len(out)); got < rows*int64(p.SeqLen) {
-		p.Warn(fmt.Sprintf("data: source %q: validation holds %d tokens, not the %d asked for (the files hold no more); using %d",
+		p.Warn(fmt.Sprintf("source %q: validation holds %d tokens, not the %d asked for (the files hold no more); using %d",
 			p.Source.Name, got, rows*int64(p.SeqLen), got))
 	}
 	return out, nil
