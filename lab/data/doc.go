@@ -38,9 +38,12 @@
 //
 // Paths may be files, directories (recursive) or globs. NewLoader checks everything before training: missing files,
 // token files whose size is not a multiple of the element size, that hold an id ≥ VocabSize, that start with
-// np.save's header, or that read as uint16 have a 0 at every odd index (uint32 ids: LoaderParams.DType), malformed JSON lines
+// np.save's header, or that read as uint16 have a 0 at every odd index (uint32 ids: LoaderParams.DType, or the source's
+// own SourceSpec.DType, so that uint16 and uint32 sources mix), malformed JSON lines
 // (a warning with file:line and the line skipped, or an error in Strict mode), empty sources, negative or missing
-// (NaN) ratios. Ratios that do not sum to 1 are normalised with one warning.
+// (NaN) ratios. Ratios that do not sum to 1 are normalised with one warning. A source's RepetitionFactor and
+// MaxSourceRatio (olmo-cookbook's caps) are checked by whoever knows how many tokens the run trains (lab), against
+// the size of one pass that Loader.PassTokens reports.
 //
 //	l, err := data.NewLoader(data.LoaderParams{Sources: mix, Tokenizer: tok, SeqLen: 128, Seed: 1, Warn: warn})
 //	ids := make([]int32, B*T)
