@@ -53,6 +53,9 @@ func TestBadInputAcrossCommands(t *testing.T) {
 	golden := filepath.Join("model", "testdata", "golden", "olmo2-tiny")
 	exportOut := filepath.Join(tmp, "export")
 	aFile := write("afile", "x")
+	// a path whose stat fails otherwise than "no such file", even as root
+	loop := filepath.Join(tmp, "loop")
+	os.Symlink(loop, loop)
 	dirRecipe := filepath.Join(tmp, "dir.yaml")
 	os.MkdirAll(dirRecipe, 0o755)
 	os.MkdirAll(filepath.Join(tmp, "ev"), 0o755)
@@ -104,6 +107,8 @@ func TestBadInputAcrossCommands(t *testing.T) {
 		{"tokenize: no such input", []string{"tokenize", filepath.Join(tmp, "nope.jsonl"), "--out", filepath.Join(tmp, "tok")}, 2, []string{filepath.Join(tmp, "nope.jsonl"), "HINT: check the path"}},
 		{"verify: a case of another model", []string{"verify", "--model", golden, "--case", filepath.Join("model", "testdata", "golden", "olmo2-gqa", "case.safetensors")}, 2, []string{"is not a case of this model (" + filepath.Join(golden, "config.json") + ")", "HINT:"}},
 		{"verify: no such model", []string{"verify", "--model", nope, "--case", filepath.Join(golden, "case.safetensors")}, 2, []string{"verify --model " + nope + ": no such checkpoint directory", "HINT:"}},
+		{"verify: a model that cannot be read", []string{"verify", "--model", loop, "--case", filepath.Join(golden, "case.safetensors")}, 2, []string{"verify --model " + loop + ": cannot read the checkpoint directory: too many levels of symbolic links", "HINT:"}},
+		{"verify: a file as the model", []string{"verify", "--model", aFile, "--case", filepath.Join(golden, "case.safetensors")}, 2, []string{"verify --model " + aFile + ": a file, not a checkpoint directory", "HINT:"}},
 		{"verify: a model without config.json", []string{"verify", "--model", empty, "--case", filepath.Join(golden, "case.safetensors")}, 2, []string{"verify --model " + empty + ": not a checkpoint (no config.json)", "HINT:"}},
 		{"verify: a run directory", []string{"verify", "--model", run, "--case", filepath.Join(golden, "case.safetensors")}, 2, []string{"verify --model " + run + ": not a checkpoint (no config.json)", "HINT: a run's checkpoints are its checkpoints/step-N directories"}},
 		{"verify: no such case", []string{"verify", "--model", golden, "--case", filepath.Join(tmp, "nope.safetensors")}, 2, []string{"verify --case " + filepath.Join(tmp, "nope.safetensors") + ": no such reference case file", "HINT:"}},

@@ -264,8 +264,15 @@ func runVerify(args []string, stdout, stderr io.Writer) error {
 	}
 	// said by flag and purpose: Go's "open DIR/config.json: no such file or
 	// directory" says neither
-	if st, err := os.Stat(*dir); err != nil || !st.IsDir() {
-		return inputError{fmt.Errorf("verify --model %s: no such checkpoint directory; HINT: give an HF checkpoint directory (config.json and model.safetensors), e.g. model/testdata/golden/olmo2-tiny", *dir)}
+	const modelHint = "give an HF checkpoint directory (config.json and model.safetensors), e.g. model/testdata/golden/olmo2-tiny"
+	switch st, err := os.Stat(*dir); {
+	case errors.Is(err, os.ErrNotExist):
+		return inputError{fmt.Errorf("verify --model %s: no such checkpoint directory; HINT: %s", *dir, modelHint)}
+	case err != nil:
+		// a permission error, a symlink loop: say it, not "no such"
+		return inputError{fmt.Errorf("verify --model %s: cannot read the checkpoint directory: %v; HINT: check the path and its permissions", *dir, errors.Unwrap(err))}
+	case !st.IsDir():
+		return inputError{fmt.Errorf("verify --model %s: a file, not a checkpoint directory; HINT: %s", *dir, modelHint)}
 	}
 	if _, err := os.Stat(filepath.Join(*dir, "config.json")); err != nil {
 		hint := "give an HF checkpoint directory (config.json and model.safetensors), e.g. model/testdata/golden/olmo2-tiny"
