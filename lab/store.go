@@ -1152,10 +1152,15 @@ var lockHeartbeat, lockStaleAfter = LockHeartbeat, LockStaleAfter
 // outright leaves it behind, and a lock whose process is gone is stale:
 // LiveLock ignores it and a resume replaces it.
 type RunLock struct {
-	PID       int       `json:"pid"`
-	Mode      string    `json:"mode"` // LockTUI, LockHeadless, LockEval (or LockRecording in a record's mark)
-	Host      string    `json:"host"`
-	Started   time.Time `json:"started"`
+	PID     int       `json:"pid"`
+	Mode    string    `json:"mode"` // LockTUI, LockHeadless, LockEval (or LockRecording in a record's mark)
+	Host    string    `json:"host"`
+	Started time.Time `json:"started"`
+	// SlurmJob is $SLURM_JOB_ID of the process, under Slurm: a sweep's
+	// requeued task takes a lock of its own job for its previous attempt's,
+	// which has ended, where another's lock on another node is live while
+	// its heartbeat is fresh
+	SlurmJob  string    `json:"slurm_job,omitempty"`
 	Heartbeat time.Time `json:"-"` // the file's mtime: when its process last refreshed it
 }
 
@@ -1175,7 +1180,7 @@ func (l RunLock) Holder() string {
 
 func marshalLock(pid int, mode string) []byte {
 	host, _ := os.Hostname()
-	b, _ := json.Marshal(RunLock{PID: pid, Mode: mode, Host: host, Started: time.Now()})
+	b, _ := json.Marshal(RunLock{PID: pid, Mode: mode, Host: host, Started: time.Now(), SlurmJob: os.Getenv("SLURM_JOB_ID")})
 	return append(b, '\n')
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -132,6 +133,18 @@ type SlurmOptions struct {
 	Extra    []string // more #SBATCH options, e.g. --time=04:00:00, --gres=gpu:1
 }
 
+// SignalLead is how long before a task's time limit Slurm warns its batch
+// shell (--signal=B:USR1@SECS), so that the run's step and checkpoint end
+// before the limit: at the limit itself only KillWait (30 s by default) is
+// left before SIGKILL.
+const SignalLead = 5 * time.Minute
+
+// signalOptRE is the one --signal the script can take: USR1 to the batch
+// shell (B:), which passes it on to olmolab as SIGTERM and then requeues
+// the task. Without B: Slurm signals the job's steps but not the batch
+// shell, and the script starts no step (no srun): nobody would hear it.
+var signalOptRE = regexp.MustCompile(`^B:(USR1|SIGUSR1|10)(@[0-9]+)?$`)
+
 // CheckSbatchOpt refuses an --sbatch-opt the script cannot take as it is.
 func CheckSbatchOpt(opt string) error {
 	switch {
@@ -141,8 +154,22 @@ func CheckSbatchOpt(opt string) error {
 		return fmt.Errorf("--sbatch-opt %q: one option per line", opt)
 	case optName(opt) == "array":
 		return fmt.Errorf("--sbatch-opt %q: the sweep sets --array itself (0 to runs-1); limit tasks at once with --parallel K", opt)
+	case optName(opt) == "signal" && !signalOptRE.MatchString(optValue(opt)):
+		return fmt.Errorf("--sbatch-opt %q: the script takes Slurm's time-limit warning as USR1 to its batch shell (B:), which has olmolab checkpoint and then requeues the task; the sweep sets --signal=B:USR1@%d itself; HINT: for a longer lead give --sbatch-opt=--signal=B:USR1@SECONDS", opt, int(SignalLead.Seconds()))
 	}
 	return nil
+}
+
+// optValue is an sbatch option's value: "--signal=B:USR1@60" → "B:USR1@60", "-J x" → "x".
+func optValue(opt string) string {
+	s := strings.TrimLeft(opt, "-")
+	if i := strings.IndexAny(s, "= "); i >= 0 {
+		return strings.TrimSpace(s[i+1:])
+	}
+	if !strings.HasPrefix(opt, "--") && len(s) > 1 {
+		return s[1:] // -Jname
+	}
+	return ""
 }
 
 // optName is an sbatch option's long name: "--time=1:00" → "time", "-J x" → "job-name".
@@ -192,6 +219,14 @@ func (m *Manifest) Script(o SlurmOptions) []byte {
 	if !user["open-mode"] {
 		b.WriteString("#SBATCH --open-mode=append\n")
 	}
+	// the task requeues itself after its time-limit checkpoint, which
+	// scontrol allows only of a job that may be requeued
+	if !user["requeue"] && !user["no-requeue"] {
+		b.WriteString("#SBATCH --requeue\n")
+	}
+	if !user["signal"] {
+		fmt.Fprintf(&b, "#SBATCH --signal=B:USR1@%d\n", int(SignalLead.Seconds()))
+	}
 	for _, e := range o.Extra {
 		fmt.Fprintf(&b, "#SBATCH %s\n", e)
 	}
@@ -230,9 +265,32 @@ esac
 RUN="$RUNS/$NAME"
 echo "olmolab sweep %s: task $SLURM_ARRAY_TASK_ID, run $NAME, on $(hostname), restart ${SLURM_RESTART_COUNT:-0}"
 
-# Slurm starts a requeued task only once its previous attempt has ended; a
-# lock that attempt left behind (a node failure, a kill) is stale.
-if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ]; then
+# lock_live: the run's lock names a process that still runs. One written on
+# another node cannot be asked from here: it is live while its heartbeat (the
+# file's mtime, refreshed every %[4]d s by its process) is under %[5]d s old, as in
+# the lab. One that this job's previous attempt wrote (the same
+# SLURM_JOB_ID, and this is a requeue) is dead: Slurm starts a requeued job
+# only once its previous attempt has ended, on a node that failed too.
+lock_live() {
+  local pid host beat job
+  [ -e "$RUN/olmolab.pid" ] || return 1
+  pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$RUN/olmolab.pid")
+  host=$(sed -n 's/.*"host": *"\([^"]*\)".*/\1/p' "$RUN/olmolab.pid")
+  job=$(sed -n 's/.*"slurm_job": *"\([^"]*\)".*/\1/p' "$RUN/olmolab.pid")
+  [ -n "$pid" ] || return 1
+  if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ] && [ -n "$job" ] && [ "$job" = "${SLURM_JOB_ID:-}" ]; then
+    return 1
+  fi
+  if [ -n "$host" ] && [ "$host" != "$(hostname)" ]; then
+    beat=$(stat -c %%Y "$RUN/olmolab.pid" 2>/dev/null) || return 1
+    [ $(( $(date +%%s) - beat )) -lt %[5]d ]
+    return
+  fi
+  kill -0 "$pid" 2>/dev/null
+}
+# Only a dead process's lock goes: a live one is another's (olmolab eval
+# --record holds it while it writes evals.jsonl), and olmolab refuses it.
+if [ -e "$RUN/olmolab.pid" ] && ! lock_live; then
   rm -f "$RUN/olmolab.pid"
 fi
 if grep -qs '"state": "finished"' "$RUN/summary.json"; then
@@ -243,34 +301,79 @@ if grep -qs '"state": "diverged"' "$RUN/summary.json"; then
   echo "$NAME diverged; not retried (see $RUN/events.jsonl)" >&2
   exit 3
 fi
-# The JSONL events on stdout repeat metrics.jsonl and events.jsonl in the run
-# directory; this log keeps the progress lines and the summary (stderr).
-if compgen -G "$RUN/checkpoints/step-*/state.json" >/dev/null; then
-  exec "$OLMOLAB" --batch --resume "$RUN" --wait-record "$RECORD_WAIT" >/dev/null
-fi
-# lock_live: the run's lock names a process that still runs. One written on
-# another node cannot be asked from here: it is live while its heartbeat (the
-# file's mtime, refreshed every %d s by its process) is under %d s old, as in
-# the lab.
-lock_live() {
-  local pid host beat
-  [ -e "$RUN/olmolab.pid" ] || return 1
-  pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$RUN/olmolab.pid")
-  host=$(sed -n 's/.*"host": *"\([^"]*\)".*/\1/p' "$RUN/olmolab.pid")
-  [ -n "$pid" ] || return 1
-  if [ -n "$host" ] && [ "$host" != "$(hostname)" ]; then
-    beat=$(stat -c %%Y "$RUN/olmolab.pid" 2>/dev/null) || return 1
-    [ $(( $(date +%%s) - beat )) -lt %d ]
-    return
-  fi
-  kill -0 "$pid" 2>/dev/null
+
+# Slurm's signals. At the time limit Slurm sends SIGTERM to every process of
+# the task and, KillWait later (30 s by default), SIGKILL. --signal=B:USR1@SECS
+# warns this shell first: it passes SIGTERM on to olmolab, which stops after
+# its step and writes a checkpoint, and once olmolab has ended it requeues the
+# task (scontrol requeue; --requeue allows it), which resumes from that
+# checkpoint. Preemption and scancel send SIGTERM to every process: olmolab
+# checkpoints, this shell waits for it, and the task is requeued or not as
+# the cluster's PreemptMode says.
+WARNED=
+TERMED=
+CHILD=
+warned() {
+  WARNED=1
+  echo "$NAME: the time limit is near (Slurm's USR1): olmolab stops after its step and writes a checkpoint; then the task is requeued"
+  [ -z "$CHILD" ] || kill -TERM "$CHILD" 2>/dev/null
 }
+trap warned USR1
+trap 'TERMED=1' TERM
+# last_step: the step of the run's newest complete checkpoint, 0 when none.
+last_step() {
+  local f s best=0
+  for f in "$RUN"/checkpoints/step-*/state.json; do
+    s=${f%%/state.json}
+    s=${s##*/step-}
+    case "$s" in ''|*[!0-9]*) continue ;; esac
+    [ "$s" -le "$best" ] || best=$s
+  done
+  echo "$best"
+}
+# run runs olmolab and waits for it: in the background, since bash runs a
+# trap only between commands, and a wait that a trap cuts short is waited
+# again. A task warned of its time limit is requeued only when this attempt
+# wrote a checkpoint: else the next would end where this one did, again and
+# again. The messages start with the run's name, since a line starting
+# "olmolab sweep " starts an attempt for sweep --status. The JSONL events on
+# stdout repeat metrics.jsonl and events.jsonl in the run directory; this log
+# keeps the progress lines and the summary (stderr).
+run() {
+  local rc r before
+  if [ -n "$TERMED$WARNED" ]; then
+    echo "$NAME: signalled before olmolab started; not started" >&2
+    exit 143
+  fi
+  before=$(last_step)
+  "$@" >/dev/null &
+  CHILD=$!
+  wait "$CHILD"; rc=$?
+  while kill -0 "$CHILD" 2>/dev/null; do wait "$CHILD"; rc=$?; done
+  wait "$CHILD"; r=$?
+  [ "$r" -eq 127 ] || rc=$r # bash keeps an ended child's status
+  if [ -n "$WARNED" ] && [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ]; then
+    if [ "$(last_step)" -le "$before" ]; then
+      echo "$NAME: no checkpoint written in this attempt (newest: step $before); not requeued, as the next attempt would end here too: give the task more --time, or checkpoint more often (checkpoint.interval)" >&2
+    elif scontrol requeue "${SLURM_JOB_ID:-}"; then
+      echo "$NAME: requeued (job ${SLURM_JOB_ID:-}); it resumes from its checkpoint"
+      exit 0
+    else
+      echo "$NAME: scontrol requeue ${SLURM_JOB_ID:-} failed; resubmit: sbatch %[6]s (its finished runs are left alone)" >&2
+    fi
+  fi
+  exit "$rc"
+}
+
+if compgen -G "$RUN/checkpoints/step-*/state.json" >/dev/null; then
+  run "$OLMOLAB" --batch --resume "$RUN" --wait-record "$RECORD_WAIT"
+fi
 if [ -d "$RUN" ] && ! lock_live; then
   # a start that never wrote a checkpoint (and whose process is gone): start over
   rm -f "$RUN/olmolab.pid" "$RUN/metrics.jsonl" "$RUN/events.jsonl" "$RUN/evals.jsonl" "$RUN/summary.json"
 fi
-exec "${START[@]}" >/dev/null
-`, m.Prefix, n-1, m.Prefix, int(lab.LockHeartbeat.Seconds()), stale, stale)
+run "${START[@]}"
+`, m.Prefix, n-1, m.Prefix, int(lab.LockHeartbeat.Seconds()), stale, ScriptPath(m.RunsDir, m.Prefix))
 	return []byte(b.String())
 }
 

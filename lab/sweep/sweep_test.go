@@ -7,7 +7,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -225,6 +227,12 @@ func TestCheckSbatchOpt(t *testing.T) {
 		"--array=0-9":    "--parallel",
 		"-a 0-3":         "--parallel",
 		"--x\n#SBATCH":   "one option per line",
+		// without B: Slurm signals the job's steps, not the batch shell,
+		// and there is no step: olmolab heard nothing before the limit
+		"--signal=B:USR1@600": "",
+		"--signal=USR1@600":   "USR1 to its batch shell (B:)",
+		"--signal=B:TERM@120": "--signal=B:USR1@SECONDS",
+		"--signal TERM":       "--signal=B:USR1@SECONDS",
 	} {
 		err := CheckSbatchOpt(opt)
 		if (err == nil) != (want == "") || err != nil && !strings.Contains(err.Error(), want) {
@@ -278,9 +286,25 @@ func TestScriptTasks(t *testing.T) {
 			write("checkpoints/step-8/state.json", "{}")
 			write(lab.MetricsFile, "{}\n")
 		}, "1", "", 0, "--batch --resume " + dir + " --wait-record 2h", nil, []string{lab.MetricsFile}},
-		{"requeued after a node failure: stale lock", func() {
+		{"requeued after a node failure: its previous attempt's lock, heartbeat fresh", func() {
 			write("checkpoints/step-8/state.json", "{}")
-			write(lab.LockFile, `{"pid": 1, "host": "node-that-died"}`)
+			write(lab.LockFile, `{"pid":1,"mode":"headless","host":"node-that-died","slurm_job":"77"}`)
+		}, "1", "1", 0, "--batch --resume " + dir + " --wait-record 2h", []string{lab.LockFile}, nil},
+		// the requeue removed any lock: eval --record's, held while it
+		// writes evals.jsonl, and a live process's on another node
+		{"requeued: eval --record's live lock is kept", func() {
+			host, _ := os.Hostname()
+			write("checkpoints/step-8/state.json", "{}")
+			write(lab.LockFile, fmt.Sprintf(`{"pid":%d,"mode":"eval","host":%q}`, os.Getpid(), host))
+		}, "1", "1", 0, "--batch --resume " + dir + " --wait-record 2h", nil, []string{lab.LockFile}},
+		{"requeued: another job's lock on another node, heartbeat fresh, is kept", func() {
+			write("checkpoints/step-8/state.json", "{}")
+			write(lab.LockFile, `{"pid":1,"mode":"headless","host":"other","slurm_job":"78"}`)
+		}, "1", "1", 0, "--batch --resume " + dir + " --wait-record 2h", nil, []string{lab.LockFile}},
+		{"requeued: this node's dead lock goes", func() {
+			host, _ := os.Hostname()
+			write("checkpoints/step-8/state.json", "{}")
+			write(lab.LockFile, fmt.Sprintf(`{"pid":%d,"mode":"headless","host":%q}`, deadPID(t), host))
 		}, "1", "1", 0, "--batch --resume " + dir + " --wait-record 2h", []string{lab.LockFile}, nil},
 		{"another node's lock with a fresh heartbeat: kept", func() {
 			write(lab.LockFile, `{"pid": 1, "host": "other"}`)
@@ -314,7 +338,7 @@ func TestScriptTasks(t *testing.T) {
 			os.Remove(calls)
 			tc.setup()
 			cmd := exec.Command(bash, script)
-			cmd.Env = append(os.Environ(), "SLURM_ARRAY_TASK_ID="+tc.task, "SLURM_RESTART_COUNT="+tc.restart)
+			cmd.Env = append(os.Environ(), "SLURM_ARRAY_TASK_ID="+tc.task, "SLURM_RESTART_COUNT="+tc.restart, "SLURM_JOB_ID=77")
 			out, err := cmd.CombinedOutput()
 			code := 0
 			if ee, ok := err.(*exec.ExitError); ok {
@@ -500,4 +524,116 @@ func FuzzReadManifest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestScriptSignals runs a task of the generated script under bash with a
+// fake olmolab (which, on SIGTERM, writes a checkpoint and exits 130, as
+// olmolab does) and a fake scontrol, and signals it as Slurm does: the
+// time-limit warning (--signal=B:USR1, to the batch shell only) has olmolab
+// checkpoint and then requeues the task; preemption's SIGTERM (to every
+// process) has it checkpoint and requeues nothing, Slurm's PreemptMode
+// decides; a warning before any checkpoint requeues nothing either. The
+// script exec'd olmolab, so nothing ran after it: a time limit ended the
+// task (TIMEOUT) with no requeue, and a warning without B: reached nobody.
+func TestScriptSignals(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	root := t.TempDir()
+	bin := filepath.Join(root, "bin")
+	os.MkdirAll(bin, 0o755)
+	pidFile, scontrol := filepath.Join(root, "olmolab.pid"), filepath.Join(root, "scontrol")
+	m := testManifest(t)
+	m.Olmolab, m.RunsDir, m.WorkDir = filepath.Join(bin, "olmolab"), filepath.Join(root, "runs"), root
+	dir := m.RunDir(m.Runs[0])
+	// the fake olmolab: the checkpoint it writes on SIGTERM is named by
+	// $CKPT ("" for none)
+	os.WriteFile(m.Olmolab, []byte(`#!/bin/bash
+trap 'if [ -n "$CKPT" ]; then mkdir -p "`+dir+`/checkpoints/$CKPT" && echo {} > "`+dir+`/checkpoints/$CKPT/state.json"; fi; echo "olmolab: SIGTERM" >&2; exit 130' TERM
+echo $$ > `+pidFile+`
+while :; do sleep 0.02; done
+`), 0o755)
+	os.WriteFile(filepath.Join(bin, "scontrol"), []byte("#!/bin/sh\necho \"$@\" >> "+scontrol+"\n"), 0o755)
+	script := filepath.Join(root, "mix.sbatch")
+	o := SlurmOptions{Extra: []string{"--time=01:00:00"}}
+	s := m.Script(o)
+	for _, want := range []string{"#SBATCH --requeue\n", fmt.Sprintf("#SBATCH --signal=B:USR1@%d\n", int(SignalLead.Seconds()))} {
+		if !strings.Contains(string(s), want) {
+			t.Errorf("script lacks %q", want)
+		}
+	}
+	os.WriteFile(script, s, 0o644)
+
+	for _, tc := range []struct {
+		name     string
+		before   string // the run's checkpoint before the task, "" for none
+		ckpt     string // the checkpoint olmolab writes on SIGTERM
+		toShell  syscall.Signal
+		toChild  bool // Slurm signals every process of the task, olmolab too
+		code     int
+		scontrol string
+	}{
+		{"time limit: checkpoint, then requeue", "", "step-8", syscall.SIGUSR1, false, 0, "requeue 77"},
+		{"time limit before the first checkpoint: no requeue", "", "", syscall.SIGUSR1, false, 130, ""},
+		{"preempted: checkpoint, Slurm requeues or not", "step-4", "step-8", syscall.SIGTERM, true, 130, ""},
+		// the checkpoint olmolab writes is the one it resumed from: an
+		// attempt shorter than a checkpoint interval, requeued, would
+		// end there again, and again
+		{"time limit, no new checkpoint: no requeue", "step-4", "step-4", syscall.SIGUSR1, false, 130, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			os.RemoveAll(m.RunsDir)
+			os.MkdirAll(dir, 0o755)
+			if tc.before != "" {
+				os.MkdirAll(filepath.Join(dir, "checkpoints", tc.before), 0o755)
+				os.WriteFile(filepath.Join(dir, "checkpoints", tc.before, "state.json"), []byte("{}"), 0o644)
+			}
+			os.Remove(pidFile)
+			os.Remove(scontrol)
+			cmd := exec.Command(bash, script)
+			cmd.Env = append(os.Environ(), "SLURM_ARRAY_TASK_ID=0", "SLURM_JOB_ID=77", "CKPT="+tc.ckpt, "PATH="+bin+":"+os.Getenv("PATH"))
+			var out strings.Builder
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			var child int
+			for deadline := time.Now().Add(time.Minute); child == 0; time.Sleep(10 * time.Millisecond) {
+				b, _ := os.ReadFile(pidFile)
+				child, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatalf("olmolab did not start within a minute:\n%s", out.String())
+				}
+			}
+			time.Sleep(100 * time.Millisecond) // the fake's trap is set
+			cmd.Process.Signal(tc.toShell)
+			if tc.toChild {
+				syscall.Kill(child, tc.toShell)
+			}
+			var werr error
+			select {
+			case werr = <-done:
+			case <-time.After(time.Minute):
+				cmd.Process.Kill()
+				syscall.Kill(child, syscall.SIGKILL)
+				t.Fatalf("the task did not end within a minute:\n%s", out.String())
+			}
+			code := 0
+			if ee, ok := werr.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			got, _ := os.ReadFile(scontrol)
+			if code != tc.code || strings.TrimSpace(string(got)) != tc.scontrol || !strings.Contains(out.String(), "olmolab: SIGTERM") {
+				t.Errorf("exit %d, scontrol %q; want %d, %q, and olmolab signalled; output:\n%s", code, got, tc.code, tc.scontrol, out.String())
+			}
+			if syscall.Kill(child, 0) == nil {
+				syscall.Kill(child, syscall.SIGKILL)
+				t.Error("olmolab still runs after the task ended")
+			}
+		})
+	}
 }
