@@ -345,19 +345,28 @@ func runModels(runDir, sel string, record bool, stdout, stderr io.Writer) (ks []
 // directory: evals.jsonl's temporary file if it was being written, the
 // run's lock if the record held it for that write, and the record's mark.
 // The mark, left behind, read as a live record (on another host, until its
-// heartbeat went stale), so a resume of the run was refused. stop ends it.
+// heartbeat went stale), so a resume of the run was refused. A signal that
+// lands once the scores' evals.jsonl has been renamed into place says so:
+// it said "nothing recorded" of a file that held them. stop ends it.
 func recordInterrupts(runDir string, stderr io.Writer) (stop func()) {
+	evals := filepath.Join(runDir, lab.EvalsFile)
+	written, unwatch := tempfile.Watch(evals)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() {
 		select {
 		case s := <-sigs:
-			// the file being written goes first, and no other is started
+			// the file being written goes first, and no other is started;
+			// after Abandon, written's answer is final
 			tempfile.Abandon()
 			lab.RemoveLock(runDir, os.Getpid())
 			lab.RemoveRecording(runDir)
-			fmt.Fprintf(stderr, "\n%v: quit; nothing recorded in %s\n", s, filepath.Join(runDir, lab.EvalsFile))
+			if written() {
+				fmt.Fprintf(stderr, "\n%v: quit; the scores had been recorded in %s just before\n", s, evals)
+			} else {
+				fmt.Fprintf(stderr, "\n%v: quit; nothing recorded in %s\n", s, evals)
+			}
 			os.Exit(exitInterrupted)
 		case <-done:
 		}
@@ -365,6 +374,7 @@ func recordInterrupts(runDir string, stderr io.Writer) (stop func()) {
 	return func() {
 		signal.Stop(sigs)
 		close(done)
+		unwatch()
 	}
 }
 
@@ -390,8 +400,9 @@ func recordSettings(context, limit int, split string, f olmes.Formulation, tok, 
 	return s
 }
 
-// evalHook runs as evalCheckpoints has listed the checkpoints and as it has
-// opened them: a test prunes them there, as a run that trains can.
+// evalHook runs as evalCheckpoints has listed the checkpoints, as it has
+// opened them, and as it has recorded their scores: a test prunes them
+// there, as a run that trains can, or signals the record.
 var evalHook = func(stage string, models []lab.KeptCheckpoint) {}
 
 // evalCheckpoints scores each of models (eval --checkpoints), loaded one
@@ -467,6 +478,7 @@ func evalCheckpoints(runDir string, models []lab.KeptCheckpoint, record bool, se
 		}
 		return err
 	}
+	evalHook("recorded", models)
 	steps := fmt.Sprintf("steps %d to %d", models[0].Step, models[len(models)-1].Step)
 	if models[0].Step == models[len(models)-1].Step {
 		steps = fmt.Sprintf("step %d", models[0].Step)

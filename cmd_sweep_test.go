@@ -23,6 +23,16 @@ import (
 // `olmolab --batch` process.
 func TestMain(m *testing.M) {
 	if os.Getenv("OLMOLAB_TEST_MAIN") == "1" {
+		if stage := os.Getenv("OLMOLAB_TEST_SIGTERM_AT"); stage != "" {
+			// SIGTERM at an eval stage, as a scheduler's could land there
+			// (TestRecordInterruptAfterWrite); its handler exits
+			evalHook = func(s string, _ []lab.KeptCheckpoint) {
+				if s == stage {
+					syscall.Kill(os.Getpid(), syscall.SIGTERM)
+					time.Sleep(time.Minute)
+				}
+			}
+		}
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())

@@ -65,3 +65,33 @@ func TestRecordInterruptRemovesMark(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordInterruptAfterWrite: SIGTERM to eval --record once its scores'
+// evals.jsonl is renamed into place (before it prints "recorded …") says
+// they were recorded, and they are there; it said "nothing recorded".
+func TestRecordInterruptAfterWrite(t *testing.T) {
+	runs := t.TempDir()
+	if code, _, errs := runCLI("--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "a", "--set", "checkpoint.keep=2"); code != 0 {
+		t.Fatalf("batch: exit %d: %s", code, errs)
+	}
+	dir := filepath.Join(runs, "a")
+	evals := filepath.Join(dir, lab.EvalsFile)
+	cmd := exec.Command(selfAsOlmolab(t), "eval", "--model", dir, "--record", "--tasks", "fact_cloze", "--limit", "4")
+	cmd.Env = append(os.Environ(), "OLMOLAB_TEST_SIGTERM_AT=recorded")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Errorf("exit %v, want %d\n%s", err, exitInterrupted, errb.String())
+	}
+	if want := "quit; the scores had been recorded in " + evals + " just before"; !strings.Contains(errb.String(), want) || strings.Contains(errb.String(), "nothing recorded") {
+		t.Errorf("the quit does not say the scores were recorded (%q):\n%s", want, errb.String())
+	}
+	if b, _ := os.ReadFile(evals); !strings.Contains(string(b), `"eval --record"`) {
+		t.Errorf("%s holds no recorded scores:\n%s", evals, b)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, lab.RecordingPrefix+"*")); len(left) > 0 {
+		t.Errorf("the record left %v", left)
+	}
+}

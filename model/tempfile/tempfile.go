@@ -7,12 +7,15 @@ package tempfile
 
 import (
 	"os"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
 )
 
 var temps struct {
 	sync.Mutex
-	paths map[string]bool
+	paths   map[string]bool
+	watched map[string]*atomic.Bool // Watch's: set by a Rename into the path
 }
 
 // Track runs create, which creates the temporary file or directory path,
@@ -53,7 +56,33 @@ func Rename(oldpath, newpath string) error {
 		return err
 	}
 	delete(temps.paths, oldpath)
+	if w := temps.watched[filepath.Clean(newpath)]; w != nil {
+		w.Store(true)
+	}
 	return nil
+}
+
+// Watch reports, through renamed, whether a Rename has put a file in place
+// at path since Watch was called, until stop. A process that quits on a
+// signal asks it after Abandon, to say whether its write had been made: as
+// Rename and Abandon hold one lock, the answer is then final (renamed
+// takes no lock, so it answers after Abandon too).
+func Watch(path string) (renamed func() bool, stop func()) {
+	path = filepath.Clean(path)
+	w := new(atomic.Bool)
+	temps.Lock()
+	if temps.watched == nil {
+		temps.watched = map[string]*atomic.Bool{}
+	}
+	temps.watched[path] = w
+	temps.Unlock()
+	return w.Load, func() {
+		temps.Lock()
+		if temps.watched[path] == w {
+			delete(temps.watched, path)
+		}
+		temps.Unlock()
+	}
 }
 
 // Guard runs f, which creates something inside what may be a tracked

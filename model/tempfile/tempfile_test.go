@@ -9,6 +9,35 @@ import (
 
 // TestAbandon: Abandon removes what is tracked, leaves what was untracked
 // (renamed into place), and a Track or Guard after it never runs.
+// TestWatch: Watch says whether a Rename put a file at its path, and only
+// there. It runs before TestAbandon, which keeps the package's lock.
+func TestWatch(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "evals.jsonl")
+	renamed, stop := Watch(dir + "/./evals.jsonl")
+	other, stopOther := Watch(filepath.Join(dir, "other"))
+	defer stopOther()
+	tmp := path + ".tmp-1"
+	if err := Track(tmp, func() error { return os.WriteFile(tmp, []byte("x"), 0o644) }); err != nil {
+		t.Fatal(err)
+	}
+	if renamed() {
+		t.Error("renamed before the Rename")
+	}
+	if err := Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	if !renamed() || other() {
+		t.Errorf("after the Rename: renamed %v (want true), another path's %v (want false)", renamed(), other())
+	}
+	stop()
+	again, stopAgain := Watch(path)
+	defer stopAgain()
+	if again() {
+		t.Error("a new Watch of the path says renamed before any Rename")
+	}
+}
+
 func TestAbandon(t *testing.T) {
 	dir := t.TempDir()
 	tmp, done := filepath.Join(dir, "a.tmp-1"), filepath.Join(dir, "b.tmp-1")
