@@ -226,22 +226,61 @@ var taskAliases = map[string]string{
 	"obqa": "openbookqa", "social_i_qa": "siqa", "socialiqa": "siqa", "social_iqa": "siqa",
 }
 
+// taskNameForms are the spellings of a task name taskParts accepts, for its errors.
+const taskNameForms = "NAME, NAME:mc, NAME:rc, NAME:rc:bpb (oe-eval's bits-per-byte twin: the rc requests, whose metrics hold bits_per_byte_corr), each with or without ::olmes (OLMES's config, which is ours) or ::olmes:full (every instance, as --limit -1)"
+
+// taskParts reads what follows a task name's base, as oe-eval spells it:
+// "arc_easy:rc::olmes", "arc_easy:mc::olmes:full", "arc_easy:rc:bpb::olmes".
+// ":mc" and ":rc" give the formulation (hasF); ":bpb" is the RC config's
+// bits-per-byte twin, the same requests, so it means rc; "::olmes" is OLMES's
+// config, ours; "::olmes:full" is it without the instance limit (full). Any
+// other part is refused by name: ignored, "arc_easy:xx" was scored in the
+// default formulation, or failed on its data, and "::olmo1" (another
+// config, other prompts) was scored as OLMES's.
+func taskParts(name string) (f Formulation, hasF, full bool, err error) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	head, regime, hasRegime := strings.Cut(n, "::")
+	bad := func(what string) error {
+		return inputErrorf("", 0, "the forms accepted: "+taskNameForms, "task %q: %s", name, what)
+	}
+	if hasRegime {
+		switch regime {
+		case "olmes":
+		case "olmes:full":
+			full = true
+		default:
+			return 0, false, false, bad(fmt.Sprintf("unknown config \"::%s\" (oe-eval's configs other than OLMES's have other prompts or shots, which are not implemented)", regime))
+		}
+	}
+	parts := strings.Split(head, ":")
+	for _, p := range parts[1:] {
+		var pf Formulation
+		switch p {
+		case "mc":
+			pf = MC
+		case "rc":
+			pf = RC
+		case "bpb":
+			pf = RC
+		default:
+			return 0, false, false, bad(fmt.Sprintf("unknown part \":%s\"", p))
+		}
+		if hasF && pf != f {
+			return 0, false, false, bad("names two formulations (mc and rc; :bpb is rc's)")
+		}
+		f, hasF = pf, true
+	}
+	return f, hasF, full, nil
+}
+
 // lookupBenchmark resolves an OLMES task name: "arc_easy", "arc_easy:rc::olmes", "mmlu", "mmlu_anatomy". It
 // returns the benchmark, the MMLU subject if one was named, and the formulation the name implies (":mc") if any.
 func lookupBenchmark(name string) (b *benchmark, subject string, f Formulation, hasF bool, ok bool) {
 	n := strings.ToLower(strings.TrimSpace(name))
-	if i := strings.Index(n, "::"); i >= 0 {
-		n = n[:i]
-	}
-	parts := strings.Split(n, ":")
-	n = parts[0]
-	for _, p := range parts[1:] {
-		switch p {
-		case "mc":
-			f, hasF = MC, true
-		case "rc":
-			f, hasF = RC, true
-		}
+	n, _, _ = strings.Cut(n, ":")
+	f, hasF, _, err := taskParts(name)
+	if err != nil { // LoadTask and BuildRequests said so first
+		return nil, "", f, hasF, false
 	}
 	if a, ok := taskAliases[n]; ok {
 		n = a

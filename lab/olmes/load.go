@@ -38,7 +38,8 @@ func TaskGroups() []string { return sortedKeys(taskGroups) }
 //   - an oe-eval request dump (a requests.jsonl[.gz] file, or a directory holding requests.jsonl.gz), whose
 //     own task_name decides the formulation.
 //
-// A ":mc" or ":rc" in the name overrides f. An unknown task or missing data is an *InputError.
+// A ":mc" or ":rc" in the name overrides f (oe-eval's spellings: taskParts). An unknown task, a part of its
+// name that means nothing here, or missing data is an *InputError.
 func LoadTask(name string, f Formulation, o LoadOptions) (*Task, error) {
 	if p, ok := requestDump(name); ok {
 		t, err := LoadRequestsTask(p)
@@ -56,14 +57,13 @@ func LoadTask(name string, f Formulation, o LoadOptions) (*Task, error) {
 		}
 		return t, nil
 	}
-	base, rest, _ := strings.Cut(strings.TrimSpace(name), ":")
-	for _, part := range strings.Split(rest, ":") {
-		switch part {
-		case "mc":
-			f = MC
-		case "rc":
-			f = RC
-		}
+	base, _, _ := strings.Cut(strings.TrimSpace(name), ":")
+	nf, hasF, _, err := taskParts(name)
+	if err != nil {
+		return nil, err
+	}
+	if hasF {
+		f = nf
 	}
 	if BuiltinGroup(base) != "" {
 		return BuiltinTask(base, f, o.KB, o.Builtin)
@@ -176,6 +176,9 @@ func CheckTasks(names []string, o LoadOptions) (usesData bool, err error) {
 			}
 			rc.Close()
 			continue
+		}
+		if _, _, _, err := taskParts(name); err != nil {
+			return usesData, err
 		}
 		base, _, _ := strings.Cut(name, ":")
 		if BuiltinGroup(base) != "" {

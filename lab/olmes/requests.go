@@ -80,17 +80,24 @@ func (o BuildOptions) resolve(b *benchmark) BuildOptions {
 
 // BuildRequests builds OLMES's requests for an OLMES task from the raw dataset under dataDir (HF save_to_disk
 // directories, directly or under dataDir/hf, or the datasets' published JSONL). name is an OLMES task
-// ("arc_easy", "csqa", "mmlu", "mmlu_anatomy"; oe-eval aliases such as "arc_easy:mc::olmes" are accepted, and
-// their ":mc" wins over f). MMLU builds all 57 subjects, each with its own doc ids, in alphabetical order.
+// ("arc_easy", "csqa", "mmlu", "mmlu_anatomy"; oe-eval's spellings such as "arc_easy:mc::olmes" are accepted,
+// their ":mc" wins over f, and "::olmes:full" takes every instance unless o.Limit is set; taskParts). MMLU builds all 57 subjects, each with its own doc ids, in alphabetical order.
 //
 // An unknown task or missing data is an *InputError.
 func BuildRequests(name string, f Formulation, dataDir string, o BuildOptions) ([]Request, error) {
+	_, _, full, err := taskParts(name)
+	if err != nil {
+		return nil, err
+	}
 	b, subject, nf, hasF, ok := lookupBenchmark(name)
 	if !ok {
 		return nil, unknownRequestsTaskError(name)
 	}
 	if hasF {
 		f = nf
+	}
+	if full && o.Limit == 0 { // ::olmes:full, unless a limit was given
+		o.Limit = -1
 	}
 	o = o.resolve(b)
 	subjects := []string{subject}

@@ -573,3 +573,77 @@ func TestBoolQWithoutTitles(t *testing.T) {
 		}
 	}
 }
+
+// TestTaskNameParts: oe-eval's spellings of a task name that mean something
+// here are taken (":mc", ":rc", ":bpb" as rc, "::olmes", "::olmes:full" as
+// every instance); any other part is refused by name, listing the forms.
+// An unknown part was ignored: "arc_easy:xx" failed on its data, and
+// "fact_cloze:xx" or "siqa::olmo1" were scored as if it were not there.
+func TestTaskNameParts(t *testing.T) {
+	tmp := t.TempDir()
+	// 1600 SIQA questions: OLMES samples 1000 of a split over 1500
+	var rows []any
+	var labels strings.Builder
+	for i := range 1600 {
+		rows = append(rows, map[string]string{"context": fmt.Sprintf("Context %d.", i), "question": "What next?",
+			"answerA": "a", "answerB": "b", "answerC": "c"})
+		labels.WriteString("1\n")
+	}
+	writeJSONL(t, filepath.Join(tmp, "socialiqa-train-dev/dev.jsonl"), rows)
+	os.WriteFile(filepath.Join(tmp, "socialiqa-train-dev/dev-labels.lst"), []byte(labels.String()), 0o644)
+	docs := func(reqs []Request) int {
+		n := map[int]bool{}
+		for _, r := range reqs {
+			if r.DocID < UncondDocIDOffset {
+				n[r.DocID] = true
+			}
+		}
+		return len(n)
+	}
+	for _, tc := range []struct {
+		name string
+		f    Formulation
+		docs int
+	}{
+		{"siqa", RC, 1000},
+		{"SIQA:MC::OLMES", MC, 1000},
+		{"siqa:rc:bpb::olmes", RC, 1000},
+		{"siqa:mc::olmes:full", MC, 1600},
+		{"siqa::olmes", RC, 1000}, // the default formulation, as given
+	} {
+		reqs, err := BuildRequests(tc.name, RC, tmp, BuildOptions{Shots: -1})
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		f := RC
+		if strings.HasSuffix(reqs[0].Continuation, " A") {
+			f = MC
+		}
+		if f != tc.f || docs(reqs) != tc.docs {
+			t.Errorf("%s: %s on %d docs, want %s on %d", tc.name, f, docs(reqs), tc.f, tc.docs)
+		}
+	}
+	// --limit wins over :full
+	if reqs, err := BuildRequests("siqa::olmes:full", RC, tmp, BuildOptions{Shots: -1, Limit: 5}); err != nil || docs(reqs) != 5 {
+		t.Errorf("siqa::olmes:full with limit 5: %d docs, %v", docs(reqs), err)
+	}
+
+	for name, want := range map[string]string{
+		"arc_easy:xx":         `task "arc_easy:xx": unknown part ":xx"`,
+		"fact_cloze:xx":       `task "fact_cloze:xx": unknown part ":xx"`,
+		"siqa::olmo1":         `task "siqa::olmo1": unknown config "::olmo1"`,
+		"siqa:mc:rc::olmes":   `task "siqa:mc:rc::olmes": names two formulations`,
+		"siqa:mc:bpb":         `names two formulations`,
+		"arc_easy:rc::olmes:": `unknown config "::olmes:"`,
+	} {
+		_, err := LoadTask(name, RC, LoadOptions{DataDir: tmp})
+		var ie *InputError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), want) || !strings.Contains(ie.Hint, "NAME:rc:bpb") {
+			t.Errorf("LoadTask(%q) = %v, want an input error %q listing the forms", name, err, want)
+		}
+		if _, err := CheckTasks([]string{name}, LoadOptions{DataDir: tmp}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("CheckTasks(%q) = %v, want %q", name, err, want)
+		}
+	}
+}
