@@ -46,7 +46,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	local := fs.Bool("local", false, "run the sweep on this machine")
 	parallel := fs.Int("parallel", 0, "runs at once: --local default 1, lowered (with a note) to as many as available memory holds; --slurm default no limit (--array=0-N%K)")
 	slurm := fs.Bool("slurm", false, "write a Slurm sbatch array script and the sweep's manifest")
-	fs.Var(&sbatchOpts, "sbatch-opt", "an #SBATCH option for the script, e.g. --sbatch-opt=--time=04:00:00 (repeatable)")
+	fs.Var(&sbatchOpts, "sbatch-opt", fmt.Sprintf("an #SBATCH option for the script, e.g. --sbatch-opt=--time=04:00:00 (repeatable); the script sets --requeue and --signal=B:USR1@%d (time limit: checkpoint, then requeue) unless given", int(sweep.SignalLead.Seconds())))
 	submit := fs.Bool("submit", false, "with --slurm: submit the script with sbatch")
 	binary := fs.String("olmolab", "", "the olmolab binary each run executes (default: this one)")
 	status := fs.String("status", "", "print the state of every run of the sweeps in this runs directory")

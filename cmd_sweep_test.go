@@ -86,6 +86,7 @@ func TestSweepBadInput(t *testing.T) {
 		{"unsafe prefix", []string{"testdata/tiny.yaml", "--seeds", "2", "--name", "a/b", "--local"}, `--name "a/b"`},
 		{"submit without slurm", []string{"testdata/tiny.yaml", "--seeds", "2", "--local", "--submit"}, "--submit and --sbatch-opt go with --slurm"},
 		{"sbatch --array", []string{"testdata/tiny.yaml", "--seeds", "2", "--slurm", "--sbatch-opt=--array=0-9"}, "--parallel"},
+		{"sbatch --signal without B:", []string{"testdata/tiny.yaml", "--seeds", "2", "--slurm", "--sbatch-opt=--signal=TERM@120"}, "HINT: for a longer lead give --sbatch-opt=--signal=B:USR1@SECONDS"},
 		{"unknown recipe", []string{"nosuch", "--seeds", "2", "--local"}, "nosuch: no such recipe"},
 		// grids past Slurm's largest array used to be allocated (fatal out of memory)
 		{"seeds past any array", []string{"testdata/tiny.yaml", "--seeds", "1000000000000", "--local"}, "--seeds 1000000000000: a sweep has at most 4000001 runs"},
