@@ -348,6 +348,7 @@ run() {
   before=$(last_step)
   "$@" >/dev/null &
   CHILD=$!
+  [ -z "$WARNED" ] || kill -TERM "$CHILD" 2>/dev/null # warned as it started
   wait "$CHILD"; rc=$?
   while kill -0 "$CHILD" 2>/dev/null; do wait "$CHILD"; rc=$?; done
   wait "$CHILD"; r=$?
@@ -359,7 +360,7 @@ run() {
       echo "$NAME: requeued (job ${SLURM_JOB_ID:-}); it resumes from its checkpoint"
       exit 0
     else
-      echo "$NAME: scontrol requeue ${SLURM_JOB_ID:-} failed; resubmit: sbatch %[6]s (its finished runs are left alone)" >&2
+      echo "$NAME: scontrol requeue ${SLURM_JOB_ID:-} failed; resubmit this task: sbatch --array=${SLURM_ARRAY_TASK_ID} %[6]s" >&2
     fi
   fi
   exit "$rc"

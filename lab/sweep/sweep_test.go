@@ -554,7 +554,8 @@ trap 'if [ -n "$CKPT" ]; then mkdir -p "`+dir+`/checkpoints/$CKPT" && echo {} > 
 echo $$ > `+pidFile+`
 while :; do sleep 0.02; done
 `), 0o755)
-	os.WriteFile(filepath.Join(bin, "scontrol"), []byte("#!/bin/sh\necho \"$@\" >> "+scontrol+"\n"), 0o755)
+	// it fails as a job that may not be requeued makes it fail, where $SCONTROL_FAIL is set
+	os.WriteFile(filepath.Join(bin, "scontrol"), []byte("#!/bin/sh\necho \"$@\" >> "+scontrol+"\nif [ -n \"$SCONTROL_FAIL\" ]; then echo 'scontrol: error: Requested operation is presently disabled' >&2; exit 1; fi\n"), 0o755)
 	script := filepath.Join(root, "mix.sbatch")
 	o := SlurmOptions{Extra: []string{"--time=01:00:00"}}
 	s := m.Script(o)
@@ -581,6 +582,7 @@ while :; do sleep 0.02; done
 		// attempt shorter than a checkpoint interval, requeued, would
 		// end there again, and again
 		{"time limit, no new checkpoint: no requeue", "step-4", "step-4", syscall.SIGUSR1, false, 130, ""},
+		{"time limit, requeue refused: fails, says to resubmit", "", "step-8", syscall.SIGUSR1, false, 130, "requeue 77"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			os.RemoveAll(m.RunsDir)
@@ -592,7 +594,11 @@ while :; do sleep 0.02; done
 			os.Remove(pidFile)
 			os.Remove(scontrol)
 			cmd := exec.Command(bash, script)
+			refused := strings.Contains(tc.name, "requeue refused")
 			cmd.Env = append(os.Environ(), "SLURM_ARRAY_TASK_ID=0", "SLURM_JOB_ID=77", "CKPT="+tc.ckpt, "PATH="+bin+":"+os.Getenv("PATH"))
+			if refused {
+				cmd.Env = append(cmd.Env, "SCONTROL_FAIL=1")
+			}
 			var out strings.Builder
 			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Start(); err != nil {
@@ -629,6 +635,9 @@ while :; do sleep 0.02; done
 			got, _ := os.ReadFile(scontrol)
 			if code != tc.code || strings.TrimSpace(string(got)) != tc.scontrol || !strings.Contains(out.String(), "olmolab: SIGTERM") {
 				t.Errorf("exit %d, scontrol %q; want %d, %q, and olmolab signalled; output:\n%s", code, got, tc.code, tc.scontrol, out.String())
+			}
+			if want := "resubmit this task: sbatch --array=0 " + ScriptPath(m.RunsDir, m.Prefix); refused != strings.Contains(out.String(), want) {
+				t.Errorf("the log says %q: %v, want %v:\n%s", want, !refused, refused, out.String())
 			}
 			if syscall.Kill(child, 0) == nil {
 				syscall.Kill(child, syscall.SIGKILL)
