@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/olmolab/olmolab/lab"
+	"github.com/olmolab/olmolab/lab/sweep"
 )
 
 // TestMain lets a test run this test binary as olmolab itself
@@ -828,5 +829,97 @@ func TestSweepSlurmTaskWaitsForRecord(t *testing.T) {
 		if code != exitBadInput || !strings.Contains(string(b), want) {
 			t.Errorf("task past its wait: exit %d, want %d and %q:\n%s", code, exitBadInput, want, b)
 		}
+	}
+}
+
+// TestSweepSlurmTimeLimit runs a --slurm sweep's task script under bash with
+// this test binary as olmolab and a stand-in scontrol, and warns it of its
+// time limit as Slurm does (--signal=B:USR1: the batch shell only) while the
+// run trains: the run writes a checkpoint, the task requeues itself, and the
+// requeued task resumes the run to its end, at the loss of an uninterrupted
+// run. The script exec'd olmolab, which ignores USR1: the warning went
+// unheard, and the run trained on into the limit's SIGTERM, with only
+// KillWait left for its step and checkpoint, and no requeue after.
+func TestSweepSlurmTimeLimit(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	exe := selfAsOlmolab(t)
+	root := t.TempDir()
+	runs, bin := filepath.Join(root, "runs"), filepath.Join(root, "bin")
+	os.MkdirAll(bin, 0o755)
+	called := filepath.Join(root, "scontrol")
+	os.WriteFile(filepath.Join(bin, "scontrol"), []byte("#!/bin/sh\necho \"$@\" >> "+called+"\n"), 0o755)
+	// steps of about a second (cpu_m, 4096 tokens): the warning comes in one
+	sets := []string{"--set", "model=cpu_m", "--set", "global_batch_size=4096", "--set", "max_tokens=16384",
+		"--set", "anneal.auto_at=0", "--set", "checkpoint.interval=0"}
+	if code, stdout, stderr := runCLI(append([]string{"sweep", "testdata/tiny.yaml", "--seeds", "1", "--runs", runs, "--name", "w",
+		"--olmolab", exe, "--slurm"}, sets...)...); code != 0 {
+		t.Fatalf("sweep --slurm: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	script, dir := filepath.Join(runs, "w.sbatch"), filepath.Join(runs, "w-seed1")
+	task := func(restart string, warn bool) (int, string) {
+		log := filepath.Join(root, "task"+restart+".out")
+		f, err := os.Create(log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd := exec.Command(bash, script)
+		cmd.Env = append(os.Environ(), "SLURM_ARRAY_TASK_ID=0", "SLURM_JOB_ID=77", "SLURM_RESTART_COUNT="+restart,
+			"PATH="+bin+":"+os.Getenv("PATH"))
+		cmd.Stdout, cmd.Stderr = f, f
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if warn {
+			for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
+				if b, _ := os.ReadFile(log); strings.Contains(string(b), "run w-seed1 → ") {
+					break
+				}
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					b, _ := os.ReadFile(log)
+					t.Fatalf("the run did not start within 2 minutes:\n%s", b)
+				}
+			}
+			time.Sleep(300 * time.Millisecond) // training
+			cmd.Process.Signal(syscall.SIGUSR1)
+		}
+		err = cmd.Wait()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(log)
+		return code, string(b)
+	}
+
+	code, out := task("0", true)
+	got, _ := os.ReadFile(called)
+	ck, _ := lab.LatestCheckpoint(dir)
+	s, _ := lab.ReadSummary(dir)
+	if code != 0 || strings.TrimSpace(string(got)) != "requeue 77" || ck == "" || s.State != "interrupted" {
+		t.Fatalf("warned task: exit %d, scontrol %q, checkpoint %q, state %q; want 0, requeue 77, one, interrupted\n%s", code, got, ck, s.State, out)
+	}
+	code, out = task("1", false)
+	s, _ = lab.ReadSummary(dir)
+	if code != 0 || s.State != "finished" || s.Steps != 4 {
+		t.Fatalf("requeued task: exit %d, %+v; want 0, finished after 4 steps\n%s", code, s, out)
+	}
+	if !strings.Contains(out, "resum") {
+		t.Errorf("the requeued task did not resume:\n%s", out)
+	}
+	ref := filepath.Join(root, "ref")
+	if code, _, stderr := runCLI(append([]string{"--batch", "testdata/tiny.yaml", "--set", "seed=1", "--runs", ref, "--name", "r"}, sets...)...); code != 0 {
+		t.Fatalf("reference run: exit %d\n%s", code, stderr)
+	}
+	a, b := sweep.ReadStatus(dir).Last, sweep.ReadStatus(filepath.Join(ref, "r")).Last
+	if a == nil || b == nil || a.Step != b.Step || a.Loss != b.Loss {
+		t.Errorf("last step: resumed %+v, uninterrupted %+v: want the same step and loss", a, b)
 	}
 }
