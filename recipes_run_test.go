@@ -16,8 +16,9 @@ import (
 // one a CPU can run finishes a shortened run through --batch (its own model,
 // data, anneal, soup and evaluations; two short sequences a step, four steps),
 // exit 0, with the tokens it planned and, where it has one, its soup made.
-// The olmo2_* recipes, on a build without CUDA, stop at once with exit 2
-// and say that they need an NVIDIA GPU.
+// The olmo2_* recipes, on a build without CUDA, stop at once with exit 2,
+// say that they need an NVIDIA GPU for a model of their size, and name the
+// proxy recipe that trains the same architecture here.
 func TestShippedRecipesRun(t *testing.T) {
 	t.Setenv("OLMOLAB_OLMES_DATA", "")
 	for _, sr := range experiments.All() {
@@ -32,8 +33,13 @@ func TestShippedRecipesRun(t *testing.T) {
 			}
 			if r.Backend == "cuda" {
 				var out, errb bytes.Buffer
-				if code := run([]string{"--batch", sr.Name, "--runs", t.TempDir()}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "needs an NVIDIA GPU") {
-					t.Errorf("exit %d, want 2 and a word that it needs an NVIDIA GPU:\n%s", code, errb.String())
+				// the hint names a recipe this CPU runs (below), not --set
+				// backend=cpu, which leaves OLMES data, token files and a
+				// step of millions of tokens to find out about one by one
+				want := fmt.Sprintf("needs an NVIDIA GPU (%s, %s parameters)", r.ModelName, lab.HumanCount(r.Model.NumParams()))
+				code := run([]string{"--batch", sr.Name, "--runs", t.TempDir()}, &out, &errb)
+				if code != 2 || !strings.Contains(errb.String(), want) || !strings.Contains(errb.String(), "olmolab --batch proxy_olmo2_14M") {
+					t.Errorf("exit %d, want 2, %q and the proxy recipe to run instead:\n%s", code, want, errb.String())
 				}
 				return
 			}

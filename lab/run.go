@@ -212,7 +212,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	r.Recipe = rec
 	if !backendAvailable(rec.Backend) {
 		return nil, &InputError{fmt.Errorf("%s: backend %q is not in this build of olmolab (available: %s); %s", rec.Path, rec.Backend,
-			strings.Join(model.BackendNames(), ", "), backendHint(rec.Backend))}
+			strings.Join(model.BackendNames(), ", "), backendHint(rec))}
 	}
 	tok, err := data.NewTokenizer(rec.Tokenizer)
 	if err != nil {
@@ -565,9 +565,14 @@ func backendAvailable(name string) bool {
 	return false
 }
 
-func backendHint(name string) string {
-	if strings.HasPrefix(name, "cuda") {
-		return "this recipe needs an NVIDIA GPU. HINT: on a machine with one, run scripts/setup-cuda.sh and build with `go build -tags cuda .` (README: GPU), or try it at proxy scale with --set backend=cpu and a smaller model"
+// backendHint says what to do about a backend this build lacks. A cuda
+// recipe's model is named with its size; the way to its architecture on a
+// CPU is a proxy recipe, since --set backend=cpu on an olmo2_* recipe still
+// wants its OLMES data, its token files and a step of millions of tokens.
+func backendHint(rec *Recipe) string {
+	if strings.HasPrefix(rec.Backend, "cuda") {
+		return fmt.Sprintf("this recipe needs an NVIDIA GPU (%s, %s parameters). HINT: on a machine with one, run scripts/setup-cuda.sh and build with `go build -tags cuda .` (README: GPU; README: The shipped recipes says how long the olmo2_* recipes take there); on this CPU the same architecture trains at proxy scale: olmolab --batch proxy_olmo2_14M",
+			rec.ModelName, HumanCount(rec.Model.NumParams()))
 	}
 	return "HINT: set backend: cpu"
 }
