@@ -549,8 +549,7 @@ func evalProgress(w io.Writer) func(done, total int) {
 	start := time.Now()
 	last := start
 	return func(done, total int) {
-		pct := 100 * float64(done) / float64(max(total, 1))
-		line := fmt.Sprintf("eval %s %5.1f%%  %d/%d requests  %s", progressBar(pct, 30), pct, done, total, time.Since(start).Round(time.Second))
+		line := evalProgressLine(done, total, time.Since(start))
 		switch {
 		case term:
 			fmt.Fprintf(w, "\r\033[K%s", line)
@@ -562,6 +561,12 @@ func evalProgress(w io.Writer) func(done, total int) {
 			last = time.Now()
 		}
 	}
+}
+
+// evalProgressLine is eval's progress after elapsed: done of total requests.
+func evalProgressLine(done, total int, elapsed time.Duration) string {
+	pct := 100 * float64(done) / float64(max(total, 1))
+	return fmt.Sprintf("eval %s %5.1f%%  %d/%d requests  %s", progressBar(pct, 30), pct, done, total, lab.HumanDuration(elapsed))
 }
 
 // evalValidation is eval --val: the validation loss of the checkpoint on

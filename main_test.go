@@ -781,8 +781,23 @@ func TestEvalProgress(t *testing.T) {
 	if code := run([]string{"eval", "--model", dir, "--tasks", "arith", "--limit", "8", "--seq", "16"}, &out, &errb); code != 0 {
 		t.Fatalf("eval: exit %d: %s", code, errb.String())
 	}
-	if !regexp.MustCompile(`(?m)^eval \[#+\] 100\.0%  32/32 requests  \d+s$`).MatchString(errb.String()) {
+	if !regexp.MustCompile(`(?m)^eval \[#+\] 100\.0%  32/32 requests  (<1s|\d+s)$`).MatchString(errb.String()) {
 		t.Errorf("stderr has no progress line ending at 32/32 requests:\n%s", errb.String())
+	}
+}
+
+// TestEvalProgressLineDuration: eval's progress line writes its elapsed time
+// as the training progress line and the lab do (lab.HumanDuration: 1m05s,
+// 1h01m), not in Go's form (1m5s, 1h1m1s).
+func TestEvalProgressLineDuration(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		want string
+	}{{4 * time.Second, "4s"}, {65 * time.Second, "1m05s"}, {time.Hour + 61*time.Second, "1h01m"}} {
+		line := evalProgressLine(16, 32, c.d)
+		if want := "eval [###############...............]  50.0%  16/32 requests  " + c.want; line != want {
+			t.Errorf("after %v: %q, want %q", c.d, line, want)
+		}
 	}
 }
 
