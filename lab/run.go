@@ -1246,7 +1246,7 @@ func (r *Run) apply(a Action) error {
 	case ActEval:
 		if r.evalStep == r.st.Step {
 			// the same weights: the scores would be the same, written twice
-			r.emit(Event{Type: EvWarning, Message: r.evaluatedAlready()})
+			r.emit(Event{Type: EvWarning, Refused: ActEval, Message: r.evaluatedAlready()})
 			return nil
 		}
 		r.evaluate("requested")
@@ -1288,17 +1288,17 @@ func (r *Run) pauseOrResume(kind ActionKind, step, tokens int64) {
 		r.paused = false
 		r.emit(Event{Type: EvPhase, Change: ChangeResumed, Step: step, Tokens: tokens, Message: "resumed"})
 	case kind == ActPause:
-		r.emit(Event{Type: EvWarning, Step: step, Tokens: tokens, Message: "pause: the run is paused already"})
+		r.emit(Event{Type: EvWarning, Refused: kind, Step: step, Tokens: tokens, Message: refusal(kind, "the run is paused already")})
 	default:
-		r.emit(Event{Type: EvWarning, Step: step, Tokens: tokens, Message: "resume: the run is not paused"})
+		r.emit(Event{Type: EvWarning, Refused: kind, Step: step, Tokens: tokens, Message: refusal(kind, "the run is not paused")})
 	}
 }
 
 // evaluatedAlready answers an evaluation asked for at a step whose
 // weights were evaluated already: which evaluation, and where its scores are.
 func (r *Run) evaluatedAlready() string {
-	return fmt.Sprintf("evaluate: step %d is evaluated already (%s); its scores are in %s (step %d); nothing evaluated",
-		r.st.Step, r.evalWhy, filepath.Join(r.Dir, EvalsFile), r.st.Step)
+	return refusal(ActEval, fmt.Sprintf("step %d is evaluated already (%s); its scores are in %s (step %d)",
+		r.st.Step, r.evalWhy, filepath.Join(r.Dir, EvalsFile), r.st.Step))
 }
 
 // evaluatedAt says whether evals.jsonl at path holds run's own scores at
@@ -1424,7 +1424,12 @@ func (r *Run) switchMixAction(mix []data.SourceSpec, what, why string) {
 	if cur := r.loader.Mix(); len(mix) > 0 && sameMix(cur, mix) {
 		// the loader would restart its round-robin and the chart get a
 		// marker for a switch that changes nothing
-		r.emit(Event{Type: EvWarning, Message: what + ": the run trains on that mix already (" + mixShares(cur) + "); nothing switched"})
+		already := "the run trains on that mix already (" + mixShares(cur) + ")"
+		if what == ActSwitchMix.verb() { // a person's switch: refused as every action is
+			r.emit(Event{Type: EvWarning, Refused: ActSwitchMix, Message: refusal(ActSwitchMix, already)})
+		} else {
+			r.emit(Event{Type: EvWarning, Message: what + ": " + already + "; nothing switched"})
+		}
 		return
 	}
 	if err := r.switchMix(mix, why); err != nil {

@@ -1174,7 +1174,10 @@ func TestActionsThatChangeNothingAreAnswered(t *testing.T) {
 	p := next("paused", func(e Event) bool { return e.Type == EvPhase && e.Message == "paused" })
 	// while paused every action is applied at once, in order
 	r.Do(Action{Kind: ActPause})
-	if e := warning("pause while paused"); e.Type != EvWarning || e.Message != "pause: the run is paused already" || e.Step != p.Step {
+	// each answer that changes nothing is a refusal as the others are:
+	// `refused` names the action (the TUI and --batch's JSONL read it) and
+	// the message ends "; nothing done"
+	if e := warning("pause while paused"); e.Type != EvWarning || e.Refused != ActPause || e.Message != "pause: the run is paused already; nothing done" || e.Step != p.Step {
 		t.Errorf("pause while paused: %+v", e)
 	}
 	r.Do(Action{Kind: ActCheckpoint})
@@ -1195,7 +1198,7 @@ func TestActionsThatChangeNothingAreAnswered(t *testing.T) {
 	}
 	// the recipe's mix, its ratios scaled: the same shares
 	r.Do(Action{Kind: ActSwitchMix, Mix: []data.SourceSpec{{Name: "qa", TargetRatio: 3}, {Name: "web", TargetRatio: 7}}})
-	if e := warning("switch to the same mix"); e.Type != EvWarning || e.Message != "switch mix: the run trains on that mix already (web 70%, qa 30%); nothing switched" {
+	if e := warning("switch to the same mix"); e.Type != EvWarning || e.Refused != ActSwitchMix || e.Message != "switch mix: the run trains on that mix already (web 70%, qa 30%); nothing done" {
 		t.Errorf("switch to the mix the run has: %+v", e)
 	}
 	r.Do(Action{Kind: ActSwitchMix, Mix: []data.SourceSpec{{Name: "web", TargetRatio: 1}}})
@@ -1205,7 +1208,7 @@ func TestActionsThatChangeNothingAreAnswered(t *testing.T) {
 	r.Do(Action{Kind: ActResume})
 	next("resumed", func(e Event) bool { return e.Type == EvPhase && e.Message == "resumed" })
 	r.Do(Action{Kind: ActResume})
-	if e := warning("resume while running"); e.Type != EvWarning || e.Message != "resume: the run is not paused" {
+	if e := warning("resume while running"); e.Type != EvWarning || e.Refused != ActResume || e.Message != "resume: the run is not paused; nothing done" {
 		t.Errorf("resume while running: %+v", e)
 	}
 	r.Do(Action{Kind: ActAnneal, Tokens: 1 << 20})
@@ -1266,8 +1269,8 @@ func TestEvaluateTwiceAtAStepIsAnswered(t *testing.T) {
 		t.Fatalf("evaluate at step %d: %+v", p.Step, e)
 	}
 	r.Do(Action{Kind: ActEval})
-	want := fmt.Sprintf("evaluate: step %d is evaluated already (requested); its scores are in %s (step %d); nothing evaluated", p.Step, evalsFile, p.Step)
-	if e := answer(w, "second eval"); e.Type != EvWarning || e.Message != want || e.Step != p.Step {
+	want := fmt.Sprintf("evaluate: step %d is evaluated already (requested); its scores are in %s (step %d); nothing done", p.Step, evalsFile, p.Step)
+	if e := answer(w, "second eval"); e.Type != EvWarning || e.Refused != ActEval || e.Message != want || e.Step != p.Step {
 		t.Errorf("a second evaluation at step %d: %+v, want the warning %q", p.Step, e, want)
 	}
 	if ev.calls != 1 || records(p.Step) != 1 {

@@ -382,8 +382,8 @@ func TestAnswerToAnActionThatChangesNothing(t *testing.T) {
 		t.Error("the answer did not end the wait for the checkpoint")
 	}
 	m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{
-		{Type: lab.EvWarning, Time: at(20 * time.Second), Run: f.name, Step: 40, Message: "pause: the run is paused already"}, interval(21 * time.Second)}})
-	if got, want := message(), " warning: pause: the run is paused already"; got != want {
+		{Type: lab.EvWarning, Time: at(20 * time.Second), Run: f.name, Step: 40, Refused: lab.ActPause, Message: "pause: the run is paused already; nothing done"}, interval(21 * time.Second)}})
+	if got, want := message(), " warning: pause: the run is paused already; nothing done"; got != want {
 		t.Errorf("a warning then an interval evaluation: %q, want %q", got, want)
 	}
 }
