@@ -6,9 +6,11 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/olmolab/olmolab/lab"
 	"github.com/olmolab/olmolab/lab/olmes"
+	"github.com/olmolab/olmolab/lab/sweep"
 )
 
 // evalRow is one task, formulation and split of the latest evaluation.
@@ -37,6 +39,82 @@ type evalData struct {
 	SNR             *olmes.SNRTable
 	SNRRuns         []string
 	SNRMessage      string
+	// SNRScope is which runs the table compares when none are selected
+	// (snrScope.resolve); empty for the selected runs
+	SNRScope string
+	// SNRLeftOut are the runs of the default scope left out for having
+	// been evaluated once: no noise to measure, which every row they are in
+	// would have lacked
+	SNRLeftOut []string
+}
+
+// snrScope is which runs the signal-to-noise table compares: the runs
+// selected in the runs view, or with fewer than two selected, a default a
+// researcher compares: the runs of the open run's sweep, else of the latest
+// sweep (PREFIX.sweep.json in the runs directory), else every run with
+// evaluations. Every run with evaluations, as it was, made a runs
+// directory of mixed short runs a table of rows none of which had noise.
+type snrScope struct {
+	Dirs     []string // the selected runs, or every run with evaluations
+	Selected bool
+	Root     string // the runs directory, whose sweeps give the default
+	Open     string // the open run's directory
+}
+
+// resolve returns the directories to compare and, for a default, what they
+// are ("sweep P (the open run's)"; "every run with evaluations").
+func (sc snrScope) resolve() (dirs []string, what string) {
+	if sc.Selected {
+		return sc.Dirs, ""
+	}
+	paths, _ := filepath.Glob(filepath.Join(sc.Root, "*.sweep.json"))
+	given := map[string]string{}
+	for _, d := range sc.Dirs {
+		given[absPath(d)] = d
+	}
+	open := ""
+	if sc.Open != "" {
+		open = absPath(sc.Open)
+	}
+	var best *sweepRuns
+	for _, p := range paths {
+		man, err := sweep.ReadManifest(p)
+		if err != nil {
+			continue // not a sweep's manifest: its runs are listed as any
+		}
+		s := sweepRuns{prefix: man.Prefix, created: man.Created}
+		for _, r := range man.Runs {
+			d := absPath(filepath.Join(sc.Root, r.Name))
+			if g, ok := given[d]; ok {
+				s.dirs = append(s.dirs, g)
+			}
+			s.open = s.open || d == open
+		}
+		if len(s.dirs) < 2 {
+			continue
+		}
+		if best == nil || s.open && !best.open || s.open == best.open && s.created.After(best.created) {
+			best = &s
+		}
+	}
+	switch {
+	case best == nil:
+		return sc.Dirs, snrEveryRun
+	case best.open:
+		return best.dirs, "sweep " + best.prefix + " (the open run's)"
+	}
+	return best.dirs, "sweep " + best.prefix + " (the latest)"
+}
+
+// snrEveryRun is the default scope where the runs directory has no sweep.
+const snrEveryRun = "every run with evaluations"
+
+// sweepRuns are the runs with evaluations of one sweep.
+type sweepRuns struct {
+	prefix  string
+	created time.Time
+	dirs    []string
+	open    bool // the open run is one of the sweep's
 }
 
 // metricShort names the metric columns compactly; the log-likelihood sums
@@ -195,9 +273,11 @@ func evalRows(recs []olmes.EvalRecord) (rows []evalRow, metrics []string) {
 }
 
 // loadEvalData reads the latest evaluation of run (in dir) and the SNR table
-// across runDirs (the selected runs, or every run with evaluations).
-func loadEvalData(run, dir string, primary map[string]string, runDirs []string) *evalData {
+// across the runs of scope.
+func loadEvalData(run, dir string, primary map[string]string, scope snrScope) *evalData {
 	d := &evalData{Run: run}
+	runDirs, what := scope.resolve()
+	d.SNRScope = what
 	if dir != "" {
 		soupFinal := endedWithSoup(dir)
 		own, recorded := readEvals(dir, soupFinal)
@@ -232,9 +312,26 @@ func loadEvalData(run, dir string, primary map[string]string, runDirs []string) 
 			}
 		}
 	}
+	if !scope.Selected {
+		// a run evaluated once has no noise: among runs that have, it
+		// would leave every row it shares without one
+		var measured []olmes.RunEvals
+		var once []string
+		for _, r := range runs {
+			if r.NoiseMeasurable() {
+				measured = append(measured, r)
+			} else {
+				once = append(once, r.Name)
+			}
+		}
+		if len(measured) >= 2 && len(once) > 0 {
+			runs, d.SNRLeftOut = measured, once
+		}
+	}
 	for _, r := range runs {
 		d.SNRRuns = append(d.SNRRuns, r.Name)
 	}
+	slices.Sort(d.SNRRuns) // by name, as a sweep's seeds read: the scan lists the newest first
 	switch {
 	case len(runs) < 2:
 		d.SNRMessage = fmt.Sprintf("signal needs at least two runs with evaluations (%d so far): select comparable runs in the runs view (2, space)", len(runs))

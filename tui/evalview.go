@@ -75,7 +75,19 @@ func (m *Model) viewEvals(w, h int) []string {
 	}
 	out = append(out, "")
 	runs := strings.Join(e.SNRRuns, ", ")
-	out = append(out, t.Heading.Render(" signal to noise")+t.Subtle.Render(truncate(fmt.Sprintf("  across %s: %s", plural.N(len(e.SNRRuns), "run"), runs), w-17)))
+	across := plural.N(len(e.SNRRuns), "selected run")
+	if e.SNRScope != "" {
+		across = plural.N(len(e.SNRRuns), "run")
+	}
+	out = append(out, t.Heading.Render(" signal to noise")+t.Subtle.Render(truncate(fmt.Sprintf("  across %s: %s", across, runs), w-17)))
+	if e.scopeLine() {
+		// which runs these are when none are selected, and how to choose
+		line := "  none selected, so " + e.SNRScope
+		if len(e.SNRLeftOut) > 0 {
+			line += " · left out, evaluated once (no noise): " + strings.Join(e.SNRLeftOut, ", ")
+		}
+		out = append(out, t.Faint.Render(truncate(line+" · to compare others select them: 2, space", w)))
+	}
 	if e.SNR == nil {
 		// whole: what to do ends it ("select comparable runs…")
 		for _, l := range wrapText("  "+e.SNRMessage, w) {
@@ -183,15 +195,27 @@ func (m *Model) recordedTable(e *evalData, w int) []string {
 	return append([]string{head}, m.evalTable(e.Recorded, e.RecordedMetrics, "task", w)...)
 }
 
+// scopeLine says whether the signal-to-noise table has a line saying which
+// runs it compares by default: a sweep, or every run with evaluations less
+// some evaluated once. Every run, as ever, is said by the heading's list; on
+// a short window a line of its own would take one of the latest scores'.
+func (e *evalData) scopeLine() bool {
+	return e.SNRScope != "" && (e.SNRScope != snrEveryRun || len(e.SNRLeftOut) > 0)
+}
+
 // snrMinLines is the least the signal-to-noise section needs under the
-// latest scores: a blank line, its heading, and its message or its column
+// latest scores: a blank line, its heading (and the default's scope), and its message or its column
 // header, three rows (fewer if it has fewer), the note on unmeasured rows
 // and the line that describes it.
 func snrMinLines(e *evalData) int {
-	if e.SNR == nil {
-		return 3
+	scope := 0
+	if e.scopeLine() {
+		scope = 1 // the line that says which runs a default compares
 	}
-	n := 4 + min(len(e.SNR.Rows), 3)
+	if e.SNR == nil {
+		return 3 + scope
+	}
+	n := 4 + scope + min(len(e.SNR.Rows), 3)
 	if len(e.SNR.MixedSplits) > 0 {
 		n++ // the line that says which runs scored a task on which split
 	}

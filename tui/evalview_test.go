@@ -15,6 +15,7 @@ import (
 
 	"github.com/olmolab/olmolab/lab"
 	"github.com/olmolab/olmolab/lab/olmes"
+	"github.com/olmolab/olmolab/lab/sweep"
 )
 
 // At 80 columns the evaluation view shows the validation loss's primary
@@ -681,5 +682,85 @@ func TestSoupBaseIgnoresRecorded(t *testing.T) {
 	b := readSoupBase(dir, 100)
 	if b == nil || b.Why != "before soup" || len(b.Values) != 1 || b.Values[scoreKey{"arith", ""}] == nil {
 		t.Errorf("the run's own evaluation at the soup's step: %+v", b)
+	}
+}
+
+// With no runs selected the signal-to-noise table compared every run with
+// evaluations: a runs directory of a sweep beside short runs gave rows none
+// of which had noise ("42 of 42 rows … no noise to measure"). Now it
+// compares the open run's sweep, else the latest sweep, else every run
+// with evaluations less those evaluated once, and says which and how to
+// choose others; runs selected (two or more) are compared as they are.
+func TestSNRDefaultScope(t *testing.T) {
+	o := testOptions(t, 100, 40)
+	rec := testRecipe(t)
+	evals := func(run string, steps []int64, v float64) {
+		dir := filepath.Join(o.RunsDir, run)
+		writeRunDir(t, dir, rec, syntheticRun(run, rec))
+		var out []byte
+		for k, step := range steps {
+			b, _ := json.Marshal(lab.EvalRecord{Run: run, Step: step, Tokens: step * testGB, Why: "interval", Task: "arith", Form: "rc",
+				Metric: olmes.MetricAccRaw, Value: v + 0.01*float64(k%2), Time: t0})
+			out = append(append(out, b...), '\n')
+		}
+		if err := os.WriteFile(filepath.Join(dir, lab.EvalsFile), out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	five := []int64{20, 40, 60, 80, 100}
+	manifest := func(prefix string, created time.Time, runs ...string) {
+		m := sweep.Manifest{Prefix: prefix, Recipe: "quickstart", RunsDir: o.RunsDir, Created: created}
+		for _, r := range runs {
+			m.Runs = append(m.Runs, sweep.Run{Name: r})
+			evals(r, five, 0.3+0.01*float64(len(m.Runs)))
+		}
+		if err := os.WriteFile(sweep.ManifestPath(o.RunsDir, prefix), m.Marshal(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evals("short", []int64{10}, 0.5) // evaluated once
+	evals("other", five, 0.4)
+	evals("other2", five, 0.45)
+	view := func(open string, sel ...string) string {
+		t.Helper()
+		m := New(o)
+		m.Update(m.openRun(filepath.Join(o.RunsDir, open))())
+		for _, s := range sel {
+			m.selected[filepath.Join(o.RunsDir, s)] = true
+		}
+		m.Update(keyMsg("3"))
+		m.Update(m.loadEvals()())
+		checkFrame(t, m, 100, 40)
+		return screen(m)
+	}
+	// no sweep: every run with evaluations but the one evaluated once
+	s := view("other")
+	for _, want := range []string{"signal to noise  across 2 runs: other, other2\n", "none selected, so every run with evaluations · left out, evaluated once (no noise): short · "} {
+		if !strings.Contains(s, want) {
+			t.Errorf("no sweep: view lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "no noise to measure") {
+		t.Errorf("no sweep: rows without noise:\n%s", s)
+	}
+	manifest("old", t0, "old-seed1", "old-seed2")
+	manifest("new", t0.Add(time.Hour), "new-seed1", "new-seed2", "new-seed3")
+	for _, c := range []struct {
+		open   string
+		sel    []string
+		across string
+		scope  string
+	}{
+		{"old-seed2", nil, "across 2 runs: old-seed1, old-seed2\n", "none selected, so sweep old (the open run's) · to compare others select them: 2, space"},
+		{"other", nil, "across 3 runs: new-seed1, new-seed2, new-seed3\n", "none selected, so sweep new (the latest) · "},
+		{"other", []string{"other", "old-seed1", "short"}, "across 3 selected runs: old-seed1, other, short\n", ""},
+	} {
+		s := view(c.open, c.sel...)
+		if !strings.Contains(s, c.across) {
+			t.Errorf("open %s, selected %v: want %q:\n%s", c.open, c.sel, c.across, s)
+		}
+		if c.scope != "" && !strings.Contains(s, c.scope) || c.scope == "" && strings.Contains(s, "none selected") {
+			t.Errorf("open %s, selected %v: want the scope line %q:\n%s", c.open, c.sel, c.scope, s)
+		}
 	}
 }

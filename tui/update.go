@@ -878,8 +878,8 @@ func (m *Model) handleOverlayLoaded(msg overlayLoadedMsg) {
 }
 
 // loadEvals reads the evaluation view's data: the dashboard run's latest
-// scores and the SNR table across the selected runs (or every run with
-// evaluations).
+// scores and the SNR table across the selected runs (or a default:
+// snrScope).
 func (m *Model) loadEvals() tea.Cmd {
 	run, dir := "", ""
 	primary := map[string]string{}
@@ -916,7 +916,8 @@ func (m *Model) loadEvals() tea.Cmd {
 	if liveDir != "" && !liveListed && len(m.selected) < 2 {
 		dirs = append(dirs, m.liveData.Dir)
 	}
-	return func() tea.Msg { return evalsLoadedMsg{data: loadEvalData(run, dir, primary, dirs)} }
+	scope := snrScope{Dirs: dirs, Selected: len(m.selected) >= 2, Root: m.opts.RunsDir, Open: dir}
+	return func() tea.Msg { return evalsLoadedMsg{data: loadEvalData(run, dir, primary, scope)} }
 }
 
 // TakeOverSignal is what `t` sends a headless run's process: it stops after

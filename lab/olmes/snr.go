@@ -162,6 +162,27 @@ type RunEvals struct {
 // HasEvals says whether the run has any evaluation record.
 func (r RunEvals) HasEvals() bool { return len(r.Records) > 0 || r.n > 0 }
 
+// NoiseMeasurable says whether some series of the run (task, formulation,
+// split and metric) has scores at two steps or more: the noise over a run's
+// last checkpoints needs two, and a run evaluated once leaves every row it is
+// in without one.
+func (r RunEvals) NoiseMeasurable() bool {
+	if r.tails != nil {
+		for _, t := range r.tails {
+			if len(t.xs) >= 2 {
+				return true
+			}
+		}
+		return false
+	}
+	for _, xs := range runSeries(r.Records, "") {
+		if len(xs) >= 2 {
+			return true
+		}
+	}
+	return false
+}
+
 // ReadEvalRecords reads an evals.jsonl file. A malformed line is an *InputError
 // with its line number, except a last line without its newline that does not
 // parse: a record a live or killed run was still writing, skipped. A file that
