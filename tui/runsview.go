@@ -105,13 +105,16 @@ func (m *Model) runRows() []runRow {
 					loss: l, scores: evals[ing], dropped: dropped[ing], last: k == len(s.Ingredients)-1 && s.Report == nil})
 			}
 			if s.Report != nil {
-				out = append(out, runRow{kind: rowSoupAvg, run: r, soup: s, name: "soup (uniform average)", loss: math.NaN(), scores: evals["soup"], last: true})
+				out = append(out, runRow{kind: rowSoupAvg, run: r, soup: s, name: soupAvgName, loss: math.NaN(), scores: evals["soup"], last: true})
 			}
 		}
 	}
 	m.rowsCache = out
 	return out
 }
+
+// soupAvgName names a soup's own row under its ingredients.
+const soupAvgName = "soup (uniform average)"
 
 // viewRuns is the runs table (state, steps, best and last loss, soups under
 // their run) over an overlay of the selected runs' loss curves.
@@ -126,15 +129,18 @@ func (m *Model) viewRuns(w, h int) []string {
 	// An ingredient's or a soup's name column is as wide as the longest
 	// (within the run column), so its scores get the rest of the line.
 	subW := 0
+	var subNames []string
 	for _, r := range rows {
 		if r.kind == rowIngredient || r.kind == rowSoupAvg {
 			subW = max(subW, lenRunes(r.name))
+			subNames = append(subNames, r.name)
 		}
 	}
 	// the run column holds the state glyph and a space, then the name
 	nameW := max(min(w-48, max(32, runNameWidth(m.runs, 0, w)+3, subW+6)), 16)
 	head := t.Subtle.Render(fmt.Sprintf("    %-*s %-*s %7s %9s %9s", nameW, "run", stateW, "state", "steps", "best", "last"))
 	subW = min(subW, nameW-6)
+	subForm := ingredientForm(subNames, subW)
 	out := []string{padRight(head, w)}
 	start := listWindow(m.runsCursor, len(rows), tableH-1)
 	for i := start; i < len(rows) && len(out) < tableH; i++ {
@@ -178,7 +184,7 @@ func (m *Model) viewRuns(w, h int) []string {
 			if r.last {
 				branch = "└"
 			}
-			txt := padRight(truncateMiddle(r.name, subW), subW) // ingredient-1-seed-42 and ingredient-2-seed-666 differ in their ends
+			txt := padRight(ingredientLabel(r.name, subW, subForm), subW)
 			if d := r.dropped; d != nil {
 				// no loss, no scores: it diverged and the soup left it out
 				line = fmt.Sprintf("%s%s    %s %s ", cursor, sel, t.Border.Render(branch), t.Text.Render(txt))
@@ -327,4 +333,45 @@ func shortRunName(dir, root string) string {
 		return strings.ReplaceAll(rel, string(filepath.Separator)+"soups"+string(filepath.Separator), "/")
 	}
 	return filepath.Base(dir)
+}
+
+// ingredientLabel fits an ingredient's or the soup's row name into w cells
+// by what tells it from its neighbours, in the shortest form (0, 1, 2) that
+// all of a column take (ingredientForm): "ingredient-1-seed-11" becomes
+// "#1 seed 11", then "#1 s11" (the soup's row above says they are
+// ingredients); "soup (uniform average)" "soup (avg)", then "soup". Cut in
+// the middle, the ingredients read "ingr…ed-11", their index lost and their
+// seeds cut to the last digits. Other names are cut in the middle.
+func ingredientLabel(name string, w, form int) string {
+	forms := []string{name}
+	var i, seed int
+	if n, err := fmt.Sscanf(name, "ingredient-%d-seed-%d", &i, &seed); n == 2 && err == nil && name == fmt.Sprintf("ingredient-%d-seed-%d", i, seed) {
+		forms = append(forms, fmt.Sprintf("#%d seed %d", i, seed), fmt.Sprintf("#%d s%d", i, seed))
+	} else if name == soupAvgName {
+		forms = append(forms, "soup (avg)", "soup")
+	}
+	if len(forms) == 1 {
+		return truncateMiddle(name, w)
+	}
+	f := forms[min(form, len(forms)-1)]
+	if lenRunes(f) > w {
+		return truncate(forms[len(forms)-1], w) // the index first
+	}
+	return f
+}
+
+// ingredientForm is the longest form of ingredientLabel in which every
+// name fits w cells (2, the shortest, where none does), so that a soup's
+// ingredients read alike.
+func ingredientForm(names []string, w int) int {
+	for form := range 2 {
+		fits := true
+		for _, n := range names {
+			fits = fits && lenRunes(ingredientLabel(n, 1<<20, form)) <= w
+		}
+		if fits {
+			return form
+		}
+	}
+	return 2
 }

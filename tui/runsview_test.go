@@ -172,7 +172,7 @@ func TestRunsViewIngredientsApartAt60Columns(t *testing.T) {
 	if a == "" || b == "" {
 		t.Fatalf("no ingredient rows:\n%s", s)
 	}
-	name := func(row string) string { return strings.Fields(strings.SplitN(row, "├", 2)[1])[0] }
+	name := func(row string) string { return strings.TrimSpace(strings.SplitN(strings.SplitN(row, "├", 2)[1], "final", 2)[0]) }
 	if name(a) == name(b) || !strings.HasSuffix(name(a), "42") || !strings.HasSuffix(name(b), "666") {
 		t.Errorf("the ingredients read %q and %q:\n%s", name(a), name(b), s)
 	}
@@ -368,7 +368,7 @@ func TestRunsViewDroppedIngredient(t *testing.T) {
 	m = New(o)
 	press(m, "2")
 	checkFrame(t, m, 60, 30)
-	if l := lineWith(screen(m), "ed-12"); !strings.Contains(l, "dropped: diverged at step 13") {
+	if l := lineWith(screen(m), "#2 seed 12"); !strings.Contains(l, "dropped: diverged at step 13") {
 		t.Errorf("at 60 columns: %q\n%s", l, screen(m))
 	}
 }
@@ -412,7 +412,64 @@ func TestSoupDetailsSayDropped(t *testing.T) {
 	// the dropped one, which the title and the foot count
 	m.Update(teaSize(60, 30))
 	s = screen(m)
-	if head := lineWith(s, "seed 11"); !regexp.MustCompile(`seed 11 +seed 13 +soup`).MatchString(head) || !strings.Contains(s, "1 more ingredient") {
+	// (the details' header, below their title; the rows above read "#1 seed 11")
+	if head := lineWith(s[strings.Index(s, "soup-10 ·"):], "seed 11"); !regexp.MustCompile(`seed 11 +seed 13 +soup`).MatchString(head) || !strings.Contains(s, "1 more ingredient") {
 		t.Errorf("at 60 columns: columns %q, want the averaged seeds 11 and 13 and a foot counting the dropped one:\n%s", head, s)
+	}
+}
+
+// At 60 columns the ingredients' names were cut in the middle to
+// "ingr…ed-11", "ingr…ed-12", which keeps the seed's last digits only and
+// drops the ingredient's index; and the soup's row read "soup…rage)". They
+// now shorten to what tells them apart: "#1 seed 11" (index and seed; the
+// word "ingredient" is said by the soup row above), "soup (avg)".
+func TestRunsViewIngredientNamesAt60(t *testing.T) {
+	o := testOptions(t, 60, 30)
+	src := filepath.Join(pkgDir, "..", "lab", "testdata", "run-before-event-fields")
+	if err := os.CopyFS(filepath.Join(o.RunsDir, "dropped"), os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	m := New(o)
+	press(m, "2")
+	checkFrame(t, m, 60, 30)
+	s := screen(m)
+	for _, c := range []struct{ name, rest string }{
+		{"├ #1 seed 11 ", "final 5.8334"}, {"├ #2 seed 12 ", "dropped: diverged at step 13"}, {"├ #3 seed 13 ", "final 5.8564"}, {"└ soup (avg) ", ""},
+	} {
+		if l := lineWith(s, c.name); l == "" || !strings.Contains(l, c.rest) {
+			t.Errorf("no row %q with %q:\n%s", c.name, c.rest, s)
+		}
+	}
+	// at 120 columns the names are whole
+	m.Update(teaSize(120, 30))
+	s = screen(m)
+	for _, want := range []string{"├ ingredient-1-seed-11 ", "└ soup (uniform average) "} {
+		if !strings.Contains(s, want) {
+			t.Errorf("120 columns: no %q:\n%s", want, s)
+		}
+	}
+}
+
+func TestIngredientLabel(t *testing.T) {
+	for _, c := range []struct {
+		names []string
+		w     int
+		want  []string
+	}{
+		{[]string{"ingredient-1-seed-11", soupAvgName}, 22, []string{"ingredient-1-seed-11", soupAvgName}},
+		{[]string{"ingredient-1-seed-11", soupAvgName}, 20, []string{"#1 seed 11", "soup (avg)"}},
+		{[]string{"ingredient-1-seed-11", "ingredient-2-seed-12"}, 10, []string{"#1 seed 11", "#2 seed 12"}},
+		// the column reads alike: both short where one must be
+		{[]string{"ingredient-1-seed-42", "ingredient-2-seed-666"}, 10, []string{"#1 s42", "#2 s666"}},
+		{[]string{"ingredient-1-seed-11", soupAvgName}, 5, []string{"#1 s…", "soup"}},
+		{[]string{"ingredient-12-seed-123456"}, 6, []string{"#12 s…"}},
+		{[]string{"something-else-long"}, 10, []string{"some…-long"}},
+	} {
+		form := ingredientForm(c.names, c.w)
+		for i, n := range c.names {
+			if got := ingredientLabel(n, c.w, form); got != c.want[i] {
+				t.Errorf("%q in %d cells among %q: %q, want %q", n, c.w, c.names, got, c.want[i])
+			}
+		}
 	}
 }
