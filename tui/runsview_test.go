@@ -172,7 +172,9 @@ func TestRunsViewIngredientsApartAt60Columns(t *testing.T) {
 	if a == "" || b == "" {
 		t.Fatalf("no ingredient rows:\n%s", s)
 	}
-	name := func(row string) string { return strings.TrimSpace(strings.SplitN(strings.SplitN(row, "├", 2)[1], "final", 2)[0]) }
+	name := func(row string) string {
+		return strings.TrimSpace(strings.SplitN(strings.SplitN(row, "├", 2)[1], "final", 2)[0])
+	}
 	if name(a) == name(b) || !strings.HasSuffix(name(a), "42") || !strings.HasSuffix(name(b), "666") {
 		t.Errorf("the ingredients read %q and %q:\n%s", name(a), name(b), s)
 	}
