@@ -328,8 +328,18 @@ func (m *Model) plotRun(d *runData, which, w, rows int) []string {
 	t := m.theme
 	pw := plotWidth(w)
 	curves := append([]*curve{&d.Main}, d.Ingredients...)
+	// The axis is the run's own extent. A side soup's ingredients train
+	// past the step it started from, and the run then goes on from that
+	// step: with them the axis ran to their end and the run's curve stopped
+	// short of the right edge until it passed them; they are drawn as far
+	// as the run has come. While a soup is made, and after the recipe's
+	// soup that ends the run, the ingredients are where the run is.
+	axis := curves
+	if d.soupWentOn && !d.SoupRunning {
+		axis = curves[:1]
+	}
 	x0, x1 := math.Inf(1), math.Inf(-1)
-	for _, c := range curves {
+	for _, c := range axis {
 		if a, b, ok := c.xRange(m.byTokens); ok {
 			x0, x1 = math.Min(x0, a), math.Max(x1, b)
 		}

@@ -366,3 +366,57 @@ func TestSoupEvaluationsNotMarkedOnTheRun(t *testing.T) {
 		}
 	}
 }
+
+// After a side soup the run goes on from the step the soup started from,
+// and its ingredients had trained past it: the charts' x axis reached the
+// ingredients' end, so the run's curve stopped short of the right edge
+// until the run passed it. The axis is now the run's own, the ingredients
+// drawn as far as it reaches; while a soup is made, and after the recipe's
+// soup that ends the run, the axis takes its ingredients in.
+func TestSideSoupAxisIsTheRuns(t *testing.T) {
+	name := "quickstart-test"
+	right := func(m *Model) string { // the loss chart's right x label
+		t.Helper()
+		clear(m.plots) // a live chart is redrawn once a second at most
+		checkFrame(t, m, 80, 24)
+		l := lineWith(screen(m), " tokens")
+		if l == "" {
+			t.Fatalf("no x axis:\n%s", screen(m))
+		}
+		f := strings.Fields(l)
+		return f[len(f)-2]
+	}
+	for _, final := range []bool{false, true} {
+		m, f := liveModel(t, testOptions(t, 80, 24), stage1Events(name))
+		evs := soupEvents(f.rec, name, final, 6) // the ingredient to step 46
+		m.Update(runEventsMsg{gen: m.liveGen, events: evs})
+		if got, want := right(m), shortCount(46*testGB); got != want {
+			t.Errorf("final %v, during the soup: axis to %s, want the ingredient's %s", final, got, want)
+		}
+		kind, phase := lab.SoupSide, "stage1"
+		if final {
+			kind, phase = lab.SoupPlanned, "soup"
+		}
+		at := evs[len(evs)-1].Time
+		done := lab.Event{Type: lab.EvPhase, Time: at.Add(time.Millisecond), Run: name, Step: 40, Tokens: 40 * testGB, Phase: phase,
+			Change: lab.ChangeSoupDone, SoupStep: 40, SoupKind: kind, Message: "soup done: 1 ingredient averaged",
+			Soup: &lab.SoupReport{Dir: "soups/soup-40", FromStep: 40, FromTokens: 40 * testGB, Tokens: 6 * testGB, Final: final,
+				Ingredients: []lab.SoupComponent{{Name: "ingredient-1-seed-8", Seed: 8}}}}
+		next := []lab.Event{done}
+		if !final { // the run goes on: two steps of its own
+			for s := int64(41); s <= 42; s++ {
+				e := stepEvent(name, s, "stage1", 300*testGB)
+				e.Time = at.Add(time.Duration(s) * time.Millisecond)
+				next = append(next, e)
+			}
+		}
+		m.Update(runEventsMsg{gen: m.liveGen, events: next})
+		want := shortCount(42 * testGB) // the run's own last step
+		if final {
+			want = shortCount(46 * testGB) // the soup is the run's end
+		}
+		if got := right(m); got != want {
+			t.Errorf("final %v, after the soup: axis to %s, want %s:\n%s", final, got, want, screen(m))
+		}
+	}
+}
