@@ -341,8 +341,10 @@ func loadEvalData(run, dir string, primary map[string]string, scope snrScope) *e
 			d.SNRMessage = err.Error()
 		} else if len(t.Rows) == 0 {
 			d.SNRMessage = "the runs share no task, formulation, split and metric"
-			if sp := t.DescribeSplits(); sp != "" {
-				d.SNRMessage += "; " + sp
+			for _, sp := range []string{t.DescribeSplits(), t.DescribePartial()} {
+				if sp != "" {
+					d.SNRMessage += "; " + sp
+				}
 			}
 		} else {
 			// a row over one checkpoint per run (the shortest run has one

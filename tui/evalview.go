@@ -144,6 +144,10 @@ func (m *Model) viewEvals(w, h int) []string {
 	if recorded != "" {
 		room--
 	}
+	partial := e.SNR.DescribePartial() // which tasks only some of the runs scored: no row
+	if partial != "" {
+		room--
+	}
 	m.evalScroll = min(m.evalScroll, max(len(rows)-room, 0))
 	for i := m.evalScroll; i < len(rows) && i < m.evalScroll+room; i++ {
 		r := rows[i]
@@ -171,6 +175,9 @@ func (m *Model) viewEvals(w, h int) []string {
 	}
 	if recorded != "" {
 		out = append(out, t.Faint.Render(truncate("  "+recorded, w)))
+	}
+	if partial != "" {
+		out = append(out, t.Warning.Render(truncate("  "+partial, w)))
 	}
 	desc := e.SNR.Describe()
 	if len(e.SNR.SoupFinals) > 0 { // as olmolab snr says under its table (olmes.SNRTable.DescribeFinals)
@@ -221,6 +228,9 @@ func snrMinLines(e *evalData) int {
 	}
 	if len(e.SNR.Recorded) > 0 {
 		n++ // the line that says which tasks were scored after the runs
+	}
+	if len(e.SNR.Partial) > 0 {
+		n++ // the line that says which tasks only some runs scored
 	}
 	for _, r := range e.SNR.Rows {
 		if r.LastN < 2 {

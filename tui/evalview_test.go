@@ -764,3 +764,40 @@ func TestSNRDefaultScope(t *testing.T) {
 		}
 	}
 }
+
+// A task only some of the compared runs scored (eval --record of two runs
+// of four) has no row, and the signal-to-noise table said nothing of it:
+// the scores just recorded seemed lost. A line names it and the runs that
+// have it (olmes.SNRTable.DescribePartial).
+func TestSNRSaysWhatSomeRunsScored(t *testing.T) {
+	o := testOptions(t, 140, 30)
+	rec := testRecipe(t)
+	for i, run := range []string{"a", "b", "c"} {
+		dir := filepath.Join(o.RunsDir, run)
+		writeRunDir(t, dir, rec, syntheticRun(run, rec))
+		var out []byte
+		for k, step := range []int64{20, 40, 60, 80, 100} {
+			recs := []lab.EvalRecord{{Run: run, Step: step, Tokens: step * testGB, Why: "interval", Task: "arith", Form: "rc",
+				Metric: olmes.MetricAccRaw, Value: 0.3 + 0.1*float64(i) + 0.01*float64(k%2), Time: t0}}
+			if run == "a" {
+				recs = append(recs, lab.EvalRecord{Run: run, Step: step, Tokens: step * testGB, Why: olmes.WhyRecorded, Task: "arc_easy", Form: "rc",
+					Split: "validation", Metric: olmes.MetricAccRaw, Value: 0.25, Time: t0})
+			}
+			for _, r := range recs {
+				b, _ := json.Marshal(r)
+				out = append(append(out, b...), '\n')
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, lab.EvalsFile), out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := New(o)
+	m.Update(m.openRun(filepath.Join(o.RunsDir, "a"))())
+	m.Update(keyMsg("3"))
+	m.Update(m.loadEvals()())
+	checkFrame(t, m, 140, 30)
+	if s := screen(m); !strings.Contains(s, "  no row for what only some runs scored: arc_easy (validation) (1 of 3 runs: a); HINT: score it in the others too") {
+		t.Errorf("no line on arc_easy, which a alone scored:\n%s", s)
+	}
+}

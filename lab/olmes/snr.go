@@ -761,6 +761,16 @@ type SNRTable struct {
 	// Recorded are the tasks whose rows hold scores made after the runs by olmolab eval --record (of each
 	// run's kept checkpoints), not by the runs' own evaluations in training.
 	Recorded []string `json:"recorded,omitempty"`
+	// Partial are the tasks (per split) some of the runs scored and others did not: a row needs every run's
+	// scores, so they have none, and nothing said so (two runs of four scored with eval --record).
+	Partial []PartialTask `json:"partial,omitempty"`
+}
+
+// PartialTask is a task on one split that only some of the runs scored, and which.
+type PartialTask struct {
+	Task  string   `json:"task"`
+	Split string   `json:"split,omitempty"`
+	Runs  []string `json:"runs"`
 }
 
 // MixedSplit is a task scored on several splits: which runs have scores on which split.
@@ -819,9 +829,28 @@ func (t SNRTable) DescribeRecorded() string {
 		"; their final scores are each run's final model's (its last checkpoint, or the soup it ended with), their noise over its last checkpoints"
 }
 
+// DescribePartial says which tasks have no row because only some of the
+// runs scored them, and which runs did, "" when none. Printed tables say it
+// under DescribeRecorded.
+func (t SNRTable) DescribePartial() string {
+	if len(t.Partial) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, p := range t.Partial {
+		name := p.Task
+		if p.Split != "" {
+			name += " (" + p.Split + ")"
+		}
+		parts = append(parts, fmt.Sprintf("%s (%d of %d runs: %s)", name, len(p.Runs), len(t.Runs), strings.Join(p.Runs, ", ")))
+	}
+	return "no row for what only some runs scored: " + strings.Join(parts, "; ") +
+		"; HINT: score it in the others too (olmolab eval --model RUN --record --tasks TASK), or compare those runs alone"
+}
+
 // DescribeTargets says what the decision-accuracy columns compare and which
 // run pairs with which target, "" without targets. Printed tables say it
-// under DescribeRecorded.
+// under DescribePartial.
 func (t SNRTable) DescribeTargets() string {
 	if len(t.Targets) == 0 {
 		return ""
@@ -999,6 +1028,7 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 	// targets too: small runs scored on validation and targets on test
 	// have no decision accuracy, which the note then explains
 	t.MixedSplits = mixedSplits(append(slices.Clone(t.Runs), t.Targets...), append(slices.Clone(series), targets...))
+	t.Partial = partialTasks(t.Runs, series, t.MixedSplits)
 	for k := range series[0] {
 		var finals, avgFinals []float64
 		var lastN, avgLastN [][]float64
@@ -1123,6 +1153,32 @@ func mixedSplits(names []string, series []map[seriesKey]seriesTail) []MixedSplit
 	return out
 }
 
+// partialTasks are the tasks and splits that some runs of series scored and
+// others did not, by task and split; a task scored on several splits is
+// described by mixed (DescribeSplits) instead.
+func partialTasks(names []string, series []map[seriesKey]seriesTail, mixed []MixedSplit) []PartialTask {
+	type ts struct{ task, split string }
+	on := map[ts][]string{}
+	for i, s := range series {
+		for k := range s {
+			p := ts{k.task, k.split}
+			if rs := on[p]; len(rs) == 0 || rs[len(rs)-1] != names[i] {
+				on[p] = append(rs, names[i])
+			}
+		}
+	}
+	var out []PartialTask
+	for p, rs := range on {
+		if len(rs) < len(series) && !slices.ContainsFunc(mixed, func(m MixedSplit) bool { return m.Task == p.task }) {
+			out = append(out, PartialTask{Task: p.task, Split: p.split, Runs: rs})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Task < out[j].Task || out[i].Task == out[j].Task && out[i].Split < out[j].Split
+	})
+	return out
+}
+
 func runMeans(xss [][]float64) []float64 {
 	out := make([]float64, len(xss))
 	for i, xs := range xss {
@@ -1136,7 +1192,7 @@ func (t SNRTable) WriteTable(w io.Writer) error {
 	if _, err := fmt.Fprintf(w, "%s\n%s\n", t.Describe(), t.DescribeFinals()); err != nil {
 		return err
 	}
-	for _, d := range []string{t.DescribeSplits(), t.DescribeRecorded(), t.DescribeTargets()} {
+	for _, d := range []string{t.DescribeSplits(), t.DescribeRecorded(), t.DescribePartial(), t.DescribeTargets()} {
 		if d == "" {
 			continue
 		}

@@ -156,6 +156,9 @@ func TestSNRSplits(t *testing.T) {
 		if len(tab.Rows) != 2 {
 			t.Fatalf("%s: rows %+v, want arith and arc_easy on validation (no run but b has test)", what, tab.Rows)
 		}
+		if tab.Partial != nil { // b's test split is DescribeSplits' to say
+			t.Errorf("%s: partial %+v, want none", what, tab.Partial)
+		}
 		var arc, arith SNRRow
 		for _, r := range tab.Rows {
 			if r.Task == "arc_easy" {
@@ -938,5 +941,58 @@ func TestSNRDescribeFewerCheckpoints(t *testing.T) {
 		if d := tab.Describe(); !strings.Contains(d, c.want) {
 			t.Errorf("%s --last %d: %q lacks %q", c.mode, c.last, d, c.want)
 		}
+	}
+}
+
+// TestSNRPartial: a task only some of the runs scored (two of four recorded
+// with eval --record) has no row, as a row needs every run's scores; the
+// table said nothing of it, so the scores just recorded seemed lost. It
+// now names the task and the runs that have it, under the table's
+// description and in --json's partial; a task scored on several splits is
+// left to DescribeSplits.
+func TestSNRPartial(t *testing.T) {
+	var runs []RunEvals
+	for i, name := range []string{"a", "b", "c", "d"} {
+		r := RunEvals{Name: name}
+		for s := range 5 {
+			r.Records = append(r.Records, EvalRecord{Run: name, Step: 100 * (s + 1), Task: "arith", Formulation: RC, Metric: MetricAccRaw, Value: 0.2 + 0.1*float64(i) + 0.01*float64(s%2)})
+			if name == "a" || name == "c" {
+				r.Records = append(r.Records, EvalRecord{Run: name, Step: 100 * (s + 1), Task: "arc_easy", Formulation: RC, Split: "validation", Metric: MetricAccRaw,
+					Value: 0.3 + 0.01*float64(i), Why: WhyRecorded})
+			}
+		}
+		runs = append(runs, r)
+	}
+	tab, err := SNR(runs, SNROptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tab.Rows) != 1 || tab.Rows[0].Task != "arith" {
+		t.Fatalf("rows %+v, want arith's alone", tab.Rows)
+	}
+	if want := []PartialTask{{Task: "arc_easy", Split: "validation", Runs: []string{"a", "c"}}}; !reflect.DeepEqual(tab.Partial, want) {
+		t.Errorf("partial %+v, want %+v", tab.Partial, want)
+	}
+	var b strings.Builder
+	if err := tab.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	if want := "no row for what only some runs scored: arc_easy (validation) (2 of 4 runs: a, c); HINT: score it in the others too"; !strings.Contains(b.String(), want) {
+		t.Errorf("table lacks %q:\n%s", want, b.String())
+	}
+	b.Reset()
+	if err := tab.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	if want := `"partial":[{"task":"arc_easy","split":"validation","runs":["a","c"]}]`; !strings.Contains(strings.Join(strings.Fields(b.String()), ""), want) {
+		t.Errorf("--json lacks %s:\n%s", want, b.String())
+	}
+	// a and c have every task: nothing to say
+	two, err := SNR([]RunEvals{runs[0], runs[2]}, SNROptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if two.Partial != nil || two.DescribePartial() != "" {
+		t.Errorf("a and c share every task: partial %+v", two.Partial)
 	}
 }
