@@ -260,3 +260,32 @@ func TestReadEvalRecordsLatest(t *testing.T) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
 }
+
+// TestScanRunsStepsFollowARunningRun: a run that trains while the lab is
+// open (no summary.json yet) is read on from where the last scan stopped;
+// its losses followed, but its step and token counts stayed at the first
+// scan's: the runs view showed "soupy headless 7 steps, best 1.8510" for a
+// run at step 147 (the count kept before the read won over the lines read,
+// as summary.json's does).
+func TestScanRunsStepsFollowARunningRun(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "running")
+	writeLongRun(t, dir, 7)
+	cache := map[string]runInfo{}
+	if got := scanRuns(root, cache, time.Hour); len(got) != 1 || got[0].Steps != 7 {
+		t.Fatalf("first scan: %+v", got)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, lab.MetricsFile), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s := int64(8); s <= 147; s++ {
+		b, _ := json.Marshal(lab.Event{Type: lab.EvStep, Run: "long", Step: s, Tokens: s << 22, Phase: "stage1", Loss: 1.5})
+		f.Write(append(b, '\n'))
+	}
+	f.Close()
+	got := scanRuns(root, cache, time.Hour)
+	if len(got) != 1 || got[0].Steps != 147 || got[0].Tokens != 147<<22 || got[0].BestLoss != 1.5 {
+		t.Errorf("after 140 more steps: steps %d, tokens %d, best %v; want 147, %d, 1.5", got[0].Steps, got[0].Tokens, got[0].BestLoss, int64(147)<<22)
+	}
+}

@@ -434,10 +434,12 @@ func scanRuns(root string, cache map[string]runInfo, budget time.Duration) []run
 			ri.agg = newLossAgg()
 			read = !summaryLosses(&ri, mst, sum, hasSum)
 		}
+		var summed [2]int64 // summary.json's count alone: a cached count is the last scan's, which the lines read since replace
 		if hasSum && sum.Steps > 0 {
 			ri.Steps, ri.Tokens = sum.Steps, sum.Tokens
+			summed = [2]int64{sum.Steps, sum.Tokens}
 		}
-		sumSteps = append(sumSteps, [2]int64{ri.Steps, ri.Tokens})
+		sumSteps = append(sumSteps, summed)
 		ri.State = runState(dir, nil)
 		if l, ok := lab.LiveLock(dir); ok && l.Mode != lab.LockEval {
 			ri.lockMode = l.Mode
