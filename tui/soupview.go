@@ -237,8 +237,8 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 	}
 
 	// the label column as wide as the longest label (24 at most); a column
-	// of 10 cells per ingredient as many as fit, the soup's and the run's
-	// always (the run's as wide as "run @12345" needs)
+	// of 10 cells (or its header's) per ingredient as many as fit, the
+	// soup's and the run's always (the run's as wide as "run @12345" needs)
 	labelW := 0
 	for _, r := range rows {
 		labelW = max(labelW, lenRunes(r.label))
@@ -247,7 +247,9 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 	const colW = 10
 	colWidth := make([]int, len(heads))
 	for i := range colWidth {
-		colWidth[i] = colW
+		// an ingredient's header whole: "seed 42069" cut to "seed 420…"
+		// is not its seed
+		colWidth[i] = max(colW, lenRunes(heads[i])+1)
 	}
 	fixed := []int{len(comps) - 1}
 	if base != nil {
@@ -261,9 +263,9 @@ func (m *Model) soupDetails(s *soupInfo, w, h int) []string {
 	cols := make([]int, 0, len(heads))
 	for _, dropped := range []bool{false, true} { // short of room, the averaged ones first
 		for i := range len(comps) - 1 {
-			if (comps[i].Diverged != nil) == dropped && room >= colW {
+			if (comps[i].Diverged != nil) == dropped && room >= colWidth[i] {
 				cols = append(cols, i)
-				room -= colW
+				room -= colWidth[i]
 			}
 		}
 	}

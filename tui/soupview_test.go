@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -277,4 +278,29 @@ func TestSoupDetailsSplits(t *testing.T) {
 func lastLine(s string) string {
 	s = strings.TrimRight(s, "\n")
 	return s[strings.LastIndex(s, "\n")+1:]
+}
+
+// A seed of five digits (OLMo 2's 42069) did not fit its ingredient's
+// column in the soup details: the header read "seed 420…", which is not
+// the seed. The column is as wide as its header needs.
+func TestSoupDetailsLongSeedWhole(t *testing.T) {
+	o := testOptions(t, 80, 24)
+	rec := testRecipe(t)
+	dir := filepath.Join(o.RunsDir, "soup-b")
+	evs := syntheticSoupRun("soup-b", rec)
+	for _, e := range evs {
+		if e.Soup != nil {
+			e.Soup.Ingredients[1].Seed = 42069
+		}
+	}
+	writeRunDir(t, dir, rec, evs)
+	writeSoupFiles(t, dir, evs)
+	m := New(o)
+	press(m, "2", "j")
+	enterSoup(t, m)
+	checkFrame(t, m, 80, 24)
+	s := screen(m)
+	if head := lineWith(s[strings.Index(s, "soup-90 ·"):], "seed 42"); !regexp.MustCompile(`seed 42 +seed 42069 +soup`).MatchString(head) {
+		t.Errorf("header %q, want seed 42, seed 42069 and the soup whole:\n%s", head, s)
+	}
 }
