@@ -18,6 +18,7 @@ type stepPoint struct {
 // keeps no grad norm or LR: 4 bytes a step.
 type curve struct {
 	Name          string
+	soup          int // an ingredient's: which soup of the run (runData.soupGen)
 	lossOnly      bool
 	steps, tokens xseq
 	loss, grad    []float32

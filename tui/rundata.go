@@ -204,6 +204,7 @@ type runData struct {
 	pinUntil        time.Time
 	awaitCheckpoint bool              // a checkpoint was asked for: the next checkpoint event reports it
 	soupWentOn      bool              // the last soup done said the run went on with its own weights
+	soupGen         int               // counts the soups begun: an ingredient curve is of one (curve.soup)
 	soupAsked       bool              // a soup was asked for here: until the lab starts it or refuses it
 	soupFinal       bool              // the soup being made is the recipe's, the run's last act
 	endedWithSoup   bool              // the recipe's soup is made: the run ends with its weights (its anneals' LR at 0, its mix)
@@ -388,14 +389,16 @@ func (d *runData) applyStep(e lab.Event) {
 		// step of "<run>/<ingredient>"): its own curve, continuing from the
 		// soup's base step. The run's own events are not, and their name may
 		// not be the directory's (a run directory renamed).
+		// every soup's ingredients have the same names: a curve is of one
+		// soup's (soupGen), or a second soup's steps join the first's
 		var c *curve
 		for _, x := range d.Ingredients {
-			if x.Name == name {
+			if x.Name == name && x.soup == d.soupGen {
 				c = x
 			}
 		}
 		if c == nil {
-			c = &curve{Name: name}
+			c = &curve{Name: name, soup: d.soupGen}
 			d.Ingredients = append(d.Ingredients, c)
 		}
 		c.add(p)
@@ -459,6 +462,9 @@ func (d *runData) applyPhase(e lab.Event) {
 	if kind == lab.ChangeSoup && !d.SoupRunning {
 		// no announcement before it (a run written before the lab made one)
 		d.soupFrom, d.mixBeforeSoup = d.Phase, d.Mix
+	}
+	if (kind == lab.ChangeSoupStarting || kind == lab.ChangeSoup) && !d.SoupRunning {
+		d.soupGen++ // a new soup: its ingredients' curves are its own
 	}
 	// the recipe's soup ends the run on its mix: its "soup done" named
 	// the run's stage-1 mix, which the run no longer trains on

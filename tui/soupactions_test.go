@@ -420,3 +420,45 @@ func TestSideSoupAxisIsTheRuns(t *testing.T) {
 		}
 	}
 }
+
+// Every soup's ingredients have the same names (ingredient-i-seed-s, the
+// seeds following the run's), so a second side soup's ingredient steps
+// joined the first soup's curves: one curve of two soups' steps, drawn with
+// a line from the first soup's end to the second's start (at LR 0 on the
+// LR chart, a stretch of training that never was). Each soup's
+// ingredients are curves of their own.
+func TestSecondSoupIngredientsAreTheirOwnCurves(t *testing.T) {
+	name := "quickstart-test"
+	m, f := liveModel(t, testOptions(t, 80, 24), stage1Events(name))
+	evs := soupEvents(f.rec, name, false, 4) // ingredient steps 41..44
+	at := evs[len(evs)-1].Time
+	next := func() time.Time { at = at.Add(time.Millisecond); return at }
+	evs = append(evs, lab.Event{Type: lab.EvPhase, Time: next(), Run: name, Step: 40, Tokens: 40 * testGB, Phase: "stage1",
+		Change: lab.ChangeSoupDone, SoupStep: 40, SoupKind: lab.SoupSide, Message: "soup done: 1 ingredient averaged",
+		Soup: &lab.SoupReport{Dir: "soups/soup-40", FromStep: 40, FromTokens: 40 * testGB, Tokens: 4 * testGB}})
+	for s := int64(41); s <= 60; s++ {
+		e := stepEvent(name, s, "stage1", 300*testGB)
+		e.Time = next()
+		evs = append(evs, e)
+	}
+	evs = append(evs,
+		lab.Event{Type: lab.EvPhase, Time: next(), Run: name, Step: 60, Tokens: 60 * testGB, Phase: "stage1", Change: lab.ChangeSoupStarting,
+			SoupStep: 60, SoupKind: lab.SoupSide, Message: lab.SoupStarting + " from step 60: 1 anneals of 8192 tokens after its step's checkpoint; then stage1 goes on"},
+		lab.Event{Type: lab.EvPhase, Time: next(), Run: name, Step: 60, Tokens: 60 * testGB, Phase: "soup", Change: lab.ChangeSoup, SoupStep: 60,
+			SoupKind: lab.SoupSide, Message: "soup: 1 anneals of 8192 tokens from step 60, LR 0.003 → 0"})
+	for k := int64(1); k <= 4; k++ {
+		e := stepEvent(name+"/ingredient-1-seed-8", 60+k, "soup 1/1", 64*testGB)
+		e.Time = next()
+		evs = append(evs, e)
+	}
+	m.Update(runEventsMsg{gen: m.liveGen, events: evs})
+	ings := m.liveData.Ingredients
+	if len(ings) != 2 {
+		t.Fatalf("%d ingredient curves, want one per soup", len(ings))
+	}
+	for i, first := range []int64{41, 61} {
+		if c := ings[i]; c.len() != 4 || c.at(0).Step != first || c.at(3).Step != first+3 {
+			t.Errorf("curve %d: %d points, steps %d to %d; want 4 from %d", i, c.len(), c.at(0).Step, c.at(c.len()-1).Step, first)
+		}
+	}
+}
