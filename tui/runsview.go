@@ -314,8 +314,8 @@ func (m *Model) overlayChart(w, h int) (out []string) {
 	}
 	out = append(out, ch.render()...)
 	var legend []string
-	for _, n := range names {
-		legend = append(legend, t.RunStyle(n).Render("■")+" "+t.Text.Render(shortRunName(n, m.opts.RunsDir)))
+	for i, l := range legendNames(names, m.opts.RunsDir) {
+		legend = append(legend, t.RunStyle(names[i]).Render("■")+" "+t.Text.Render(l))
 	}
 	out = append(out, padRight(" "+strings.Join(legend, "  "), w))
 	return out
@@ -333,6 +333,35 @@ func shortRunName(dir, root string) string {
 		return strings.ReplaceAll(rel, string(filepath.Separator)+"soups"+string(filepath.Separator), "/")
 	}
 	return filepath.Base(dir)
+}
+
+// legendNames names the overlay's curves (directories) for its legend:
+// their paths under the runs directory less the leading part they all share,
+// so that ingredients of one run's soups read "soup-221/ingredient-1-seed-8"
+// and "soup-441/ingredient-1-seed-8" (the rows above name the run); with
+// the run's name in each, at 80 columns the second was cut to "sidesoup-…".
+func legendNames(dirs []string, root string) []string {
+	out := make([]string, len(dirs))
+	for i, d := range dirs {
+		out[i] = shortRunName(d, root)
+	}
+	if len(out) < 2 {
+		return out
+	}
+	common := strings.SplitAfter(out[0], "/")
+	for _, n := range out[1:] {
+		parts := strings.SplitAfter(n, "/")
+		k := 0
+		for k < len(common) && k < len(parts)-1 && common[k] == parts[k] && strings.HasSuffix(parts[k], "/") {
+			k++
+		}
+		common = common[:k]
+	}
+	cut := len(strings.Join(common, ""))
+	for i := range out {
+		out[i] = out[i][cut:]
+	}
+	return out
 }
 
 // ingredientLabel fits an ingredient's or the soup's row name into w cells

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -472,6 +473,53 @@ func TestIngredientLabel(t *testing.T) {
 			if got := ingredientLabel(n, c.w, form); got != c.want[i] {
 				t.Errorf("%q in %d cells among %q: %q, want %q", n, c.w, c.names, got, c.want[i])
 			}
+		}
+	}
+}
+
+// The overlay's legend named each curve by its path under the runs
+// directory, the run's name first: two ingredients of one run's soups,
+// selected to compare, took 76 cells at 70 columns and the second was cut
+// to "dropped/soup-1…". The part every name shares is left out.
+func TestOverlayLegendLeavesOutTheSharedRun(t *testing.T) {
+	o := testOptions(t, 70, 30)
+	src := filepath.Join(pkgDir, "..", "lab", "testdata", "run-before-event-fields")
+	if err := os.CopyFS(filepath.Join(o.RunsDir, "dropped"), os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	m := New(o)
+	press(m, "2")
+	for _, row := range []string{"#1 seed 8 ", "#1 seed 11 "} { // the rows of ingredient-1-seed-8 and -11 at 70 columns
+		for range 12 {
+			if strings.Contains(lineWith(screen(m), "›"), row) {
+				break
+			}
+			press(m, "j")
+		}
+		press(m, "space")
+	}
+	m.overlayBusy = time.Time{}
+	if cmd := m.loadOverlay(); cmd != nil {
+		m.Update(cmd())
+	}
+	checkFrame(t, m, 70, 30)
+	s := screen(m)
+	if want := " ■ soup-10/ingredient-1-seed-11  ■ soup-4/ingredient-1-seed-8\n"; !strings.Contains(s, want) {
+		t.Errorf("legend is not %q:\n%s", want, s)
+	}
+}
+
+func TestLegendNames(t *testing.T) {
+	for _, c := range []struct{ dirs, want []string }{
+		{[]string{"runs/a"}, []string{"a"}},
+		{[]string{"runs/a", "runs/b"}, []string{"a", "b"}},
+		{[]string{"runs/r/soups/soup-4/ing-1", "runs/r/soups/soup-10/ing-1"}, []string{"soup-4/ing-1", "soup-10/ing-1"}},
+		{[]string{"runs/r/soups/soup-4/ing-1", "runs/r/soups/soup-4/ing-2"}, []string{"ing-1", "ing-2"}},
+		{[]string{"runs/r", "runs/r/soups/soup-4/ing-1"}, []string{"r", "r/soup-4/ing-1"}},
+		{[]string{"runs/r/soups/soup-4/ing-1", "runs/r"}, []string{"r/soup-4/ing-1", "r"}},
+	} {
+		if got := legendNames(c.dirs, "runs"); !slices.Equal(got, c.want) {
+			t.Errorf("legendNames(%q) = %q, want %q", c.dirs, got, c.want)
 		}
 	}
 }
