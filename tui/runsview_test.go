@@ -226,7 +226,8 @@ func TestRunsViewOverlayShowsTheCursorsItem(t *testing.T) {
 	}
 	press(m, "j", "j") // the soup: its ingredients
 	load()
-	if got, want := legend(), strings.Join(ings, "  "); got != want {
+	// (less the run and soup they share: legendNames)
+	if got, want := legend(), "■ ingredient-1-seed-42  ■ ingredient-2-seed-666"; got != want {
 		t.Errorf("on the soup: legend %q, want %q", got, want)
 	}
 	if _, ok := m.overlay[rows[0].curveDir]; ok || len(m.overlay) != 2 {
