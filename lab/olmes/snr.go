@@ -842,7 +842,18 @@ func (t SNRTable) DescribePartial() string {
 		if p.Split != "" {
 			name += " (" + p.Split + ")"
 		}
-		parts = append(parts, fmt.Sprintf("%s (%d of %d runs: %s)", name, len(p.Runs), len(t.Runs), strings.Join(p.Runs, ", ")))
+		// the shorter list: the runs that scored it, or those that did not
+		which := ": " + strings.Join(p.Runs, ", ")
+		if 2*len(p.Runs) > len(t.Runs) {
+			var lack []string
+			for _, r := range t.Runs {
+				if !slices.Contains(p.Runs, r) {
+					lack = append(lack, r)
+				}
+			}
+			which = ", not " + strings.Join(lack, ", ")
+		}
+		parts = append(parts, fmt.Sprintf("%s (%d of %d runs%s)", name, len(p.Runs), len(t.Runs), which))
 	}
 	return "no row for what only some runs scored: " + strings.Join(parts, "; ") +
 		"; HINT: score it in the others too (olmolab eval --model RUN --record --tasks TASK), or compare those runs alone"

@@ -987,6 +987,15 @@ func TestSNRPartial(t *testing.T) {
 	if want := `"partial":[{"task":"arc_easy","split":"validation","runs":["a","c"]}]`; !strings.Contains(strings.Join(strings.Fields(b.String()), ""), want) {
 		t.Errorf("--json lacks %s:\n%s", want, b.String())
 	}
+	// scored by most of the runs: the ones that did not are named
+	runs[1].Records = append(runs[1].Records, EvalRecord{Run: "b", Step: 500, Task: "arc_easy", Formulation: RC, Split: "validation", Metric: MetricAccRaw, Value: 0.3, Why: WhyRecorded})
+	three, err := SNR(runs, SNROptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := three.DescribePartial(), "no row for what only some runs scored: arc_easy (validation) (3 of 4 runs, not d); HINT:"; !strings.HasPrefix(got, want) {
+		t.Errorf("three of four: %q, want it to begin %q", got, want)
+	}
 	// a and c have every task: nothing to say
 	two, err := SNR([]RunEvals{runs[0], runs[2]}, SNROptions{})
 	if err != nil {
