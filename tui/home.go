@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/olmolab/olmolab/lab"
 	"github.com/olmolab/olmolab/lab/plural"
@@ -53,8 +54,48 @@ const stateW = 11
 func (m *Model) runCells(r runInfo, nameW, stateW int) string {
 	t := m.theme
 	st := m.runStateOf(r)
-	return t.State(st).Render(stateGlyph(st)) + " " + t.Text.Render(padRight(truncateMiddle(r.Name, nameW), nameW)) + " " +
+	return t.State(st).Render(stateGlyph(st)) + " " + t.Text.Render(padRight(m.runLabel(r.Name, nameW), nameW)) + " " +
 		t.State(st).Render(padRight(st, stateW))
+}
+
+// runLabel is runLabel among the lab's runs.
+func (m *Model) runLabel(name string, w int) string {
+	if lenRunes(name) <= w {
+		return name
+	}
+	names := make([]string, len(m.runs))
+	for i, r := range m.runs {
+		names[i] = r.Name
+	}
+	return runLabel(name, w, names)
+}
+
+// runLabel fits a run's name into w cells by what tells it from the runs
+// beside it: a sweep's runs (PREFIX-lr1e-3-seed1, PREFIX-lr3e-3-seed1) cut
+// in the middle read "ablati…-seed1" twice, the values that tell them apart
+// left out. The cut is made in the shortest prefix up to a '-' that another
+// of names shares instead, keeping what follows whole ("…lr1e-3-seed1",
+// "quicksta…20261129-024924"), or cut in its middle where it alone does
+// not fit; a name that shares none is cut in the middle.
+func runLabel(name string, w int, names []string) string {
+	if lenRunes(name) <= w {
+		return name
+	}
+	for i, c := range name {
+		if c != '-' || i == len(name)-1 {
+			continue
+		}
+		for _, n := range names {
+			if n != name && strings.HasPrefix(n, name[:i+1]) {
+				rest := name[i+1:]
+				if head := w - 1 - lenRunes(rest); head >= 0 {
+					return ansi.Truncate(name[:i+1], head, "") + "…" + rest
+				}
+				return "…" + truncateMiddle(rest, max(w-1, 0))
+			}
+		}
+	}
+	return truncateMiddle(name, w)
 }
 
 // runNameWidth is the width of a column of the runs' names: the longest

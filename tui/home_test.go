@@ -93,7 +93,7 @@ func TestHomeStateColumnAsWideAsItsStates(t *testing.T) {
 // At 60 columns the list takes the width its rows need (leaving the details
 // 20 cells): it was half the window, 30 cells, and cut two runs of one recipe
 // to the same "tiny-20261129-0…" with room to spare. A name longer than that
-// is cut in its middle, keeping the time that tells the runs apart. The
+// is cut before the time that tells the runs apart (runLabel). The
 // details of a run wrap its losses instead of cutting the last one off.
 func TestHomeListUsesTheWidthAt60Columns(t *testing.T) {
 	for _, c := range []struct {
@@ -101,7 +101,7 @@ func TestHomeListUsesTheWidthAt60Columns(t *testing.T) {
 		want  []string // on the rows, before the state
 	}{
 		{[]string{"tiny-20261129-024924", "tiny-20261129-024935"}, []string{"tiny-20261129-024924", "tiny-20261129-024935"}},
-		{[]string{"quickstart-20261129-024924", "quickstart-20261129-024935"}, []string{"quickstart-…61129-024924", "quickstart-…61129-024935"}},
+		{[]string{"quickstart-20261129-024924", "quickstart-20261129-024935"}, []string{"quicksta…20261129-024924", "quicksta…20261129-024935"}},
 	} {
 		o := testOptions(t, 60, 16)
 		rec := testRecipe(t)

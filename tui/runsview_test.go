@@ -524,3 +524,43 @@ func TestLegendNames(t *testing.T) {
 		}
 	}
 }
+
+// At 60 columns a sweep's runs, named PREFIX-<values>, were cut in the
+// middle to "ablati…-seed1" and "ablati…-seed2": the learning rates, what
+// tells them apart, were the part left out. The prefix they share goes
+// instead ("…lr1e-3-seed2").
+func TestRunsViewSweepNamesAt60(t *testing.T) {
+	o := testOptions(t, 60, 20)
+	rec := testRecipe(t)
+	for _, n := range []string{"ablation_web-lr1e-3-seed1", "ablation_web-lr1e-3-seed2", "ablation_web-lr3e-3-seed1", "short-once"} {
+		writeRunDir(t, filepath.Join(o.RunsDir, n), rec, syntheticRun(n, rec))
+	}
+	m := New(o)
+	press(m, "2")
+	checkFrame(t, m, 60, 20)
+	s := screen(m)
+	for _, want := range []string{" …lr1e-3-seed1 ", " …lr1e-3-seed2 ", " …lr3e-3-seed1 ", " short-once "} {
+		if !strings.Contains(s, want) {
+			t.Errorf("no run %q:\n%s", want, s)
+		}
+	}
+}
+
+func TestRunLabel(t *testing.T) {
+	names := []string{"ablation_web-lr1e-3-seed1", "ablation_web-lr3e-3-seed1", "quickstart-20261129-090825", "solo-run-with-a-long-name"}
+	for _, c := range []struct {
+		name string
+		w    int
+		want string
+	}{
+		{"ablation_web-lr1e-3-seed1", 30, "ablation_web-lr1e-3-seed1"},
+		{"ablation_web-lr1e-3-seed1", 13, "…lr1e-3-seed1"},
+		{"ablation_web-lr1e-3-seed1", 9, "…lr1…eed1"},
+		{"ablation_web-lr1e-3-seed1", 16, "abl…lr1e-3-seed1"},
+		{"solo-run-with-a-long-name", 13, "solo-r…g-name"},
+	} {
+		if got := runLabel(c.name, c.w, names); got != c.want {
+			t.Errorf("runLabel(%q, %d) = %q, want %q", c.name, c.w, got, c.want)
+		}
+	}
+}
