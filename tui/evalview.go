@@ -74,7 +74,7 @@ func (m *Model) viewEvals(w, h int) []string {
 		out = append(out, tables...)
 	}
 	out = append(out, "")
-	runs := strings.Join(e.SNRRuns, ", ")
+	runs := runsList(e.SNRRuns)
 	across := plural.N(len(e.SNRRuns), "selected run")
 	if e.SNRScope != "" {
 		across = plural.N(len(e.SNRRuns), "run")
@@ -200,6 +200,33 @@ func (m *Model) recordedTable(e *evalData, w int) []string {
 	}
 	head := m.theme.Subtle.Render(truncate("  scored after the run (olmolab eval --record), each task at its latest checkpoint: "+steps, w))
 	return append([]string{head}, m.evalTable(e.Recorded, e.RecordedMetrics, "task", w)...)
+}
+
+// runsList names the compared runs for the signal-to-noise heading: a
+// prefix up to a '-' they all share once ("ablation_web-*: lr1e-3-seed1,
+// lr3e-3-seed1"), so that at 80 columns the heading shows what tells a
+// sweep's runs apart, not its prefix again and again.
+func runsList(names []string) string {
+	prefix := ""
+	if len(names) >= 2 {
+		for i, c := range names[0] {
+			if c != '-' {
+				continue
+			}
+			p := names[0][:i+1]
+			if !slices.ContainsFunc(names, func(n string) bool { return !strings.HasPrefix(n, p) || len(n) == len(p) }) {
+				prefix = p
+			}
+		}
+	}
+	if prefix == "" {
+		return strings.Join(names, ", ")
+	}
+	rest := make([]string, len(names))
+	for i, n := range names {
+		rest[i] = strings.TrimPrefix(n, prefix)
+	}
+	return prefix + "*: " + strings.Join(rest, ", ")
 }
 
 // scopeLine says whether the signal-to-noise table has a line saying which

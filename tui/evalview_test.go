@@ -751,8 +751,8 @@ func TestSNRDefaultScope(t *testing.T) {
 		across string
 		scope  string
 	}{
-		{"old-seed2", nil, "across 2 runs: old-seed1, old-seed2\n", "none selected, so sweep old (the open run's) · to compare others select them: 2, space"},
-		{"other", nil, "across 3 runs: new-seed1, new-seed2, new-seed3\n", "none selected, so sweep new (the latest) · "},
+		{"old-seed2", nil, "across 2 runs: old-*: seed1, seed2\n", "none selected, so sweep old (the open run's) · to compare others select them: 2, space"},
+		{"other", nil, "across 3 runs: new-*: seed1, seed2, seed3\n", "none selected, so sweep new (the latest) · "},
 		{"other", []string{"other", "old-seed1", "short"}, "across 3 selected runs: old-seed1, other, short\n", ""},
 	} {
 		s := view(c.open, c.sel...)
@@ -799,5 +799,22 @@ func TestSNRSaysWhatSomeRunsScored(t *testing.T) {
 	checkFrame(t, m, 140, 30)
 	if s := screen(m); !strings.Contains(s, "  no row for what only some runs scored: arc_easy (validation) (1 of 3 runs: a); HINT: score it in the others too") {
 		t.Errorf("no line on arc_easy, which a alone scored:\n%s", s)
+	}
+}
+
+func TestRunsList(t *testing.T) {
+	for _, c := range []struct {
+		names []string
+		want  string
+	}{
+		{[]string{"a"}, "a"},
+		{[]string{"a-1", "b-1"}, "a-1, b-1"},
+		{[]string{"ablation_web-lr1e-3-seed1", "ablation_web-lr3e-3-seed1"}, "ablation_web-*: lr1e-3-seed1, lr3e-3-seed1"},
+		{[]string{"ablation_web-lr1e-3-seed1", "ablation_web-lr1e-3-seed2"}, "ablation_web-lr1e-3-*: seed1, seed2"},
+		{[]string{"x-", "x-a"}, "x-, x-a"}, // no name left empty
+	} {
+		if got := runsList(c.names); got != c.want {
+			t.Errorf("runsList(%q) = %q, want %q", c.names, got, c.want)
+		}
 	}
 }
