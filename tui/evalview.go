@@ -148,6 +148,10 @@ func (m *Model) viewEvals(w, h int) []string {
 	if partial != "" {
 		room--
 	}
+	settings := e.SNR.DescribeSettings() // which recorded tasks the runs scored with other settings
+	if settings != "" {
+		room--
+	}
 	m.evalScroll = min(m.evalScroll, max(len(rows)-room, 0))
 	for i := m.evalScroll; i < len(rows) && i < m.evalScroll+room; i++ {
 		r := rows[i]
@@ -178,6 +182,9 @@ func (m *Model) viewEvals(w, h int) []string {
 	}
 	if partial != "" {
 		out = append(out, t.Warning.Render(truncate("  "+partial, w)))
+	}
+	if settings != "" {
+		out = append(out, t.Warning.Render(truncate("  "+settings, w)))
 	}
 	desc := e.SNR.Describe()
 	if len(e.SNR.SoupFinals) > 0 { // as olmolab snr says under its table (olmes.SNRTable.DescribeFinals)
@@ -258,6 +265,9 @@ func snrMinLines(e *evalData) int {
 	}
 	if len(e.SNR.Partial) > 0 {
 		n++ // the line that says which tasks only some runs scored
+	}
+	if len(e.SNR.MixedSettings) > 0 {
+		n++ // the line that says which tasks were recorded with other settings
 	}
 	for _, r := range e.SNR.Rows {
 		if r.LastN < 2 {

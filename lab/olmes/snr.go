@@ -548,7 +548,9 @@ func LoadRunEvalTails(lastN int, tag string, paths ...string) ([]RunEvals, error
 				ru.series[k] = st
 			}
 			ordered = st.add(r.Step, r.Value, lastN) && ordered
-			st.recorded = st.recorded || r.Recorded()
+			if r.Recorded() {
+				st.recorded, st.settings = true, howScored(r.Settings)
+			}
 		})
 		if err != nil {
 			return err
@@ -590,6 +592,7 @@ type seriesTail struct {
 	xs, avg []float64
 	// recorded: scores made after the run (olmolab eval --record, EvalRecord.Recorded), not by it
 	recorded bool
+	settings string // how the last of those was scored, less the checkpoint (howScored)
 }
 
 // alignedAs returns m floats placed as the last m of a fresh slice of n
@@ -612,7 +615,7 @@ func fullTails(recs []EvalRecord, lastN int, tag string) map[seriesKey]seriesTai
 		if r.Tag == tag && r.Recorded() {
 			k := seriesKey{r.Task, r.Formulation, r.Split, r.Metric}
 			t := out[k]
-			t.recorded = true
+			t.recorded, t.settings = true, howScored(r.Settings)
 			out[k] = t
 		}
 	}
@@ -627,6 +630,7 @@ type tailState struct {
 	steps    []int
 	xs, sums []float64
 	recorded bool // some of its records were made after the run (EvalRecord.Recorded)
+	settings string
 }
 
 // add takes the score x at step; a repeated last step replaces its score (the
@@ -662,7 +666,7 @@ func (t *tailState) add(step int, x float64, lastN int) bool {
 func (t *tailState) tail(lastN int) seriesTail {
 	m := min(len(t.xs), lastN)
 	k := len(t.xs) - m
-	out := seriesTail{xs: alignedAs(m, t.n), avg: alignedAs(m, t.n), recorded: t.recorded}
+	out := seriesTail{xs: alignedAs(m, t.n), avg: alignedAs(m, t.n), recorded: t.recorded, settings: t.settings}
 	copy(out.xs, t.xs[k:])
 	for j := range m {
 		i := t.n - m + j // the step's index in the whole series
@@ -764,6 +768,23 @@ type SNRTable struct {
 	// Partial are the tasks (per split) some of the runs scored and others did not: a row needs every run's
 	// scores, so they have none, and nothing said so (two runs of four scored with eval --record).
 	Partial []PartialTask `json:"partial,omitempty"`
+	// MixedSettings are the recorded tasks the runs scored with different settings (eval --record's --limit,
+	// --seq, …): their rows compare scores of different requests, which the table's description says.
+	MixedSettings []MixedSetting `json:"mixed_settings,omitempty"`
+}
+
+// MixedSetting is a task on one split that eval --record scored with other settings in some runs than in
+// others (another --limit scores other requests): which runs with which settings (the parts that differ).
+type MixedSetting struct {
+	Task     string        `json:"task"`
+	Split    string        `json:"split,omitempty"`
+	Settings []SettingRuns `json:"settings"`
+}
+
+// SettingRuns are the runs whose recorded scores of a task were made with one set of settings.
+type SettingRuns struct {
+	Settings string   `json:"settings"`
+	Runs     []string `json:"runs"`
 }
 
 // PartialTask is a task on one split that only some of the runs scored, and which.
@@ -827,6 +848,28 @@ func (t SNRTable) DescribeRecorded() string {
 	}
 	return "scored after the runs (olmolab eval --record, of each run's kept checkpoints; evals.jsonl's settings say how): " + strings.Join(t.Recorded, ", ") +
 		"; their final scores are each run's final model's (its last checkpoint, or the soup it ended with), their noise over its last checkpoints"
+}
+
+// DescribeSettings says which recorded tasks the runs scored with different
+// settings, "" when none. Printed tables say it under DescribeRecorded.
+func (t SNRTable) DescribeSettings() string {
+	if len(t.MixedSettings) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, m := range t.MixedSettings {
+		name := m.Task
+		if m.Split != "" {
+			name += " (" + m.Split + ")"
+		}
+		var on []string
+		for _, s := range m.Settings {
+			on = append(on, fmt.Sprintf("%s (%s)", s.Settings, strings.Join(s.Runs, ", ")))
+		}
+		parts = append(parts, name+": "+strings.Join(on, "; "))
+	}
+	return "scored with different settings after the runs: " + strings.Join(parts, "; ") +
+		": other settings score other requests, so the spread is not the runs' alone; HINT: record the task again with the same settings in every run (olmolab eval --model RUN --record replaces the earlier records)"
 }
 
 // DescribePartial says which tasks have no row because only some of the
@@ -1040,6 +1083,7 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 	// have no decision accuracy, which the note then explains
 	t.MixedSplits = mixedSplits(append(slices.Clone(t.Runs), t.Targets...), append(slices.Clone(series), targets...))
 	t.Partial = partialTasks(t.Runs, series, t.MixedSplits)
+	t.MixedSettings = mixedSettings(t.Runs, series)
 	for k := range series[0] {
 		var finals, avgFinals []float64
 		var lastN, avgLastN [][]float64
@@ -1164,6 +1208,69 @@ func mixedSplits(names []string, series []map[seriesKey]seriesTail) []MixedSplit
 	return out
 }
 
+// howScored is a recorded score's settings less the checkpoint they name
+// ("checkpoints/step-40: context 128, limit 40, …" → "context 128, limit 40, …").
+func howScored(settings string) string {
+	if _, how, ok := strings.Cut(settings, ": "); ok {
+		return how
+	}
+	return settings
+}
+
+// mixedSettings are the recorded tasks (per split) that the runs of series
+// scored with different settings: which runs with which, each settings cut
+// to the parts that differ ("limit 40").
+func mixedSettings(names []string, series []map[seriesKey]seriesTail) []MixedSetting {
+	type ts struct{ task, split string }
+	by := map[ts]map[string]string{} // task and split -> run -> settings
+	for i, s := range series {
+		for k, t := range s {
+			if t.settings == "" {
+				continue
+			}
+			p := ts{k.task, k.split}
+			if by[p] == nil {
+				by[p] = map[string]string{}
+			}
+			by[p][names[i]] = t.settings
+		}
+	}
+	var out []MixedSetting
+	for p, runs := range by {
+		distinct := map[string][]string{}
+		for _, n := range names {
+			if st, ok := runs[n]; ok {
+				distinct[st] = append(distinct[st], n)
+			}
+		}
+		if len(distinct) < 2 {
+			continue
+		}
+		// the parts every settings has are not what differs
+		count := map[string]int{}
+		for st := range distinct {
+			for _, part := range strings.Split(st, ", ") {
+				count[part]++
+			}
+		}
+		m := MixedSetting{Task: p.task, Split: p.split}
+		for _, st := range sortedKeys(distinct) {
+			var differ []string
+			for _, part := range strings.Split(st, ", ") {
+				if count[part] < len(distinct) {
+					differ = append(differ, part)
+				}
+			}
+			m.Settings = append(m.Settings, SettingRuns{Settings: strings.Join(differ, ", "), Runs: distinct[st]})
+		}
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Task < out[j].Task || out[i].Task == out[j].Task && out[i].Split < out[j].Split
+	})
+	return out
+}
+
 // partialTasks are the tasks and splits that some runs of series scored and
 // others did not, by task and split; a task scored on several splits is
 // described by mixed (DescribeSplits) instead.
@@ -1203,7 +1310,7 @@ func (t SNRTable) WriteTable(w io.Writer) error {
 	if _, err := fmt.Fprintf(w, "%s\n%s\n", t.Describe(), t.DescribeFinals()); err != nil {
 		return err
 	}
-	for _, d := range []string{t.DescribeSplits(), t.DescribeRecorded(), t.DescribePartial(), t.DescribeTargets()} {
+	for _, d := range []string{t.DescribeSplits(), t.DescribeRecorded(), t.DescribeSettings(), t.DescribePartial(), t.DescribeTargets()} {
 		if d == "" {
 			continue
 		}

@@ -1005,3 +1005,67 @@ func TestSNRPartial(t *testing.T) {
 		t.Errorf("a and c share every task: partial %+v", two.Partial)
 	}
 }
+
+// TestSNRMixedSettings: eval --record of one task with --limit 40 in one
+// run and --limit 400 in another scores other requests, yet snr compared
+// them as one measurement without a word. The table names the task and
+// which runs were scored how (the parts of the settings that differ), read
+// from records and from files alike; the same settings say nothing.
+func TestSNRMixedSettings(t *testing.T) {
+	build := func(limitC string) []RunEvals {
+		var runs []RunEvals
+		for i, name := range []string{"a", "b", "c"} {
+			limit := "40"
+			if name == "c" {
+				limit = limitC
+			}
+			r := RunEvals{Name: name}
+			for s := range 5 {
+				step := 100 * (s + 1)
+				r.Records = append(r.Records, EvalRecord{Run: name, Step: step, Task: "arc_easy", Formulation: RC, Split: "validation", Metric: MetricAccRaw,
+					Value: 0.3 + 0.05*float64(i) + 0.01*float64(s%2), Why: WhyRecorded,
+					Settings: fmt.Sprintf("checkpoints/step-%d: context 128, limit %s, split validation, rc, tokenizer world, backend cpu", step, limit)})
+			}
+			runs = append(runs, r)
+		}
+		return runs
+	}
+	root := t.TempDir()
+	var dirs []string
+	for _, r := range build("400") {
+		dir := filepath.Join(root, r.Name)
+		var b bytes.Buffer
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := AppendEvalRecords(&b, r.Records); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "evals.jsonl"), b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, dir)
+	}
+	streamed, err := LoadRunEvalTails(5, "", dirs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "scored with different settings after the runs: arc_easy (validation): limit 40 (a, b); limit 400 (c): other settings score other requests"
+	for what, runs := range map[string][]RunEvals{"records": build("400"), "files": streamed} {
+		tab, err := SNR(runs, SNROptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tab.DescribeSettings(); !strings.HasPrefix(got, want) {
+			t.Errorf("%s: %q, want it to begin %q", what, got, want)
+		}
+		var b strings.Builder
+		tab.WriteTable(&b)
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("%s: the table does not say so:\n%s", what, b.String())
+		}
+	}
+	if tab, err := SNR(build("40"), SNROptions{}); err != nil || tab.MixedSettings != nil || tab.DescribeSettings() != "" {
+		t.Errorf("the same settings: %v, %+v", err, tab.MixedSettings)
+	}
+}
