@@ -284,7 +284,7 @@ func TestSweepFailedRun(t *testing.T) {
 	}
 	// the table's note says why each run did not train (it was empty, beside
 	// a state of pending)
-	if !regexp.MustCompile(`(?m)^tiny-seed2 +started, exit 2 +pending +- +- +- +- +\S*testdata/tiny.yaml: dataset: source "web": /no/such/dir: no such file or directory$`).MatchString(stdout) {
+	if !regexp.MustCompile(`(?m)^tiny-seed2 +started, exit 2 +pending +- +- +- +- +\S*testdata/tiny.yaml: dataset.sources\[0\]: source "web": /no/such/dir: no such file or directory$`).MatchString(stdout) {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	// --status, which reads no process, finds it in the run's log: a run
@@ -297,7 +297,7 @@ func TestSweepFailedRun(t *testing.T) {
 	os.Remove(filepath.Join(runs, "tiny.logs", "tiny-seed2.log"))
 	code, stdout, stderr = runCLI("sweep", "--status", runs)
 	for _, want := range []string{
-		`(?m)^tiny-seed1 +pending +- +- +- +- +last attempt: \S*testdata/tiny.yaml: dataset: source "web": /no/such/dir: no such file or directory$`,
+		`(?m)^tiny-seed1 +pending +- +- +- +- +last attempt: \S*testdata/tiny.yaml: dataset.sources\[0\]: source "web": /no/such/dir: no such file or directory$`,
 		`(?m)^tiny-seed2 +pending +- +- +- +- +last attempt: recipe.yaml: backend: this build has no CUDA engine$`,
 	} {
 		if code != 0 || !regexp.MustCompile(want).MatchString(stdout) {

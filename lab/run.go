@@ -294,7 +294,10 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		Warn: func(s string) { warnings = append(warnings, s) }})
 	if err != nil {
 		b.Close()
-		return nil, &InputError{fmt.Errorf("%s: dataset: %w", rec.Path, err)}
+		if resume != nil { // the checkpoint's mix, which may differ from the recipe's
+			return nil, &InputError{fmt.Errorf("%s: %s (the checkpoint's mix): %w", filepath.Join(resume.Dir, StateFile), sourceField("mix", mix, err), err)}
+		}
+		return nil, &InputError{fmt.Errorf("%s: %s: %w", rec.Path, sourceField("dataset.sources", mix, err), err)}
 	}
 	r.loader = loader
 	// the mixes it may switch to later (the anneal's, the soup's, named ones):
@@ -304,7 +307,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		if err := loader.CheckMix(m.Sources); err != nil {
 			loader.Close()
 			b.Close()
-			return nil, &InputError{fmt.Errorf("%s: %s: %w", rec.Path, m.Name, err)}
+			return nil, &InputError{fmt.Errorf("%s: %s: %w", rec.Path, sourceField(m.Name, m.Sources, err), err)}
 		}
 	}
 	// olmo-cookbook's repetition_factor and max_source_ratio, checked as
@@ -1411,6 +1414,39 @@ func laterMixes(rec *Recipe) []NamedMix {
 		}
 	}
 	return out
+}
+
+// sourceField names the entry of mix, given at field, that err is about:
+// field[i] for the source err's *data.InputError names ("dataset.sources[1]"),
+// field itself where it names none, or several (problems found at once).
+func sourceField(field string, mix []data.SourceSpec, err error) string {
+	names := map[string]bool{}
+	var walk func(error)
+	walk = func(e error) {
+		if ie, ok := e.(*data.InputError); ok && ie.Source != "" {
+			names[ie.Source] = true
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				walk(e)
+			}
+		case interface{ Unwrap() error }:
+			if e := u.Unwrap(); e != nil {
+				walk(e)
+			}
+		}
+	}
+	walk(err)
+	if len(names) != 1 {
+		return field
+	}
+	for i, s := range mix {
+		if names[s.Name] {
+			return fmt.Sprintf("%s[%d]", field, i)
+		}
+	}
+	return field
 }
 
 func sameSource(a, b data.SourceSpec) bool {
