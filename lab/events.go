@@ -319,7 +319,9 @@ const (
 // action is answered by an event. One the run does not take where it
 // applies (ActionState.WhyNot: an anneal or a soup outside stage 1,
 // anything but pause, resume and stop while a soup is made, anything during
-// the final evaluation, an evaluation with nothing to evaluate) is answered
+// the final evaluation, an evaluation with nothing to evaluate; besides it,
+// a switch or an anneal onto a mix that would take the whole run past a
+// source's repetition_factor or max_source_ratio) is answered
 // by a warning naming the action and why, as is one still waiting when the
 // run ends, and one that would change nothing (pause while paused, resume
 // while running, a switch to the mix the run trains on, an evaluation at a

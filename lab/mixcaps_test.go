@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -153,5 +154,160 @@ func TestPerSourceDTypeRecipe(t *testing.T) {
 		`mixes={other: [{name: wide, target_ratio: 1, paths: ["` + wide + `"]}]}`})
 	if err == nil || !strings.Contains(err.Error(), `mixes.other[0].dtype: source "wide" reads its files as the tokenizer's default here but as uint32 in dataset.sources[0]`) {
 		t.Errorf("a name with two dtypes: %v", err)
+	}
+}
+
+// TestRepetitionFactorOnResume: a resume checks the caps of its recipe.yaml,
+// edited since the run started, against the whole run, as OLMo-core builds
+// and checks a resumed run's mixture for the whole run: what the run drew up
+// to the checkpoint plus what it still plans to draw. It was not checked at
+// all. Here the edited cap (1.5 passes, 3072 tokens) holds what is left to
+// draw (2688) but not the run's 3584, so the resume is refused, exit 2, and
+// the run directory is left as it was.
+func TestRepetitionFactorOnResume(t *testing.T) {
+	root := t.TempDir()
+	web := writeU16(t, filepath.Join(root, "web.npy"), 2048)
+	rec := parseTiny(t, `dataset.sources.0.paths=["`+web+`"]`, "dataset.sources.0.repetition_factor=2")
+	if _, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: root, Name: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "r")
+	// as if stopped at its checkpoint at step 5
+	os.Remove(filepath.Join(dir, SummaryFile))
+	for _, s := range []string{"step-10", "step-15", "step-20"} {
+		if err := os.RemoveAll(filepath.Join(dir, "checkpoints", s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	yml, err := os.ReadFile(filepath.Join(dir, RecipeFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(yml), "repetition_factor: 2", "repetition_factor: 1.5", 1)
+	if edited == string(yml) {
+		t.Fatalf("no repetition_factor: 2 in %s:\n%s", RecipeFile, yml)
+	}
+	os.WriteFile(filepath.Join(dir, RecipeFile), []byte(edited), 0o644)
+	events, _ := os.ReadFile(filepath.Join(dir, EventsFile))
+
+	_, err = StartRun(context.Background(), RunParams{ResumeDir: dir, PeakFLOPS: 1e11})
+	var ie *InputError
+	if err == nil || !errors.As(err, &ie) {
+		t.Fatalf("resume: %v; want an input error (exit 2)", err)
+	}
+	for _, w := range []string{
+		`recipe.yaml: dataset.sources[0]: the run would draw in all 3584 tokens from source "web" (896 drawn up to step 5 + 0.7 of 3840 tokens on the checkpoint's mix), which holds 2048 (one pass); repetition_factor 1.5 allows 3072`,
+		"HINT: set dataset.sources[0].repetition_factor to 1.75 or more",
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, EventsFile)); string(after) != string(events) {
+		t.Errorf("the refused resume changed %s", EventsFile)
+	}
+
+	// the cap it started with holds the whole run: it resumes, to the end
+	os.WriteFile(filepath.Join(dir, RecipeFile), yml, 0o644)
+	r, err := StartRun(context.Background(), RunParams{ResumeDir: dir, PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := waitRun(t, r); err != nil || s.Steps != 20 {
+		t.Errorf("resumed run: %d steps, %v; want 20", s.Steps, err)
+	}
+}
+
+// TestMixSwitchCapped: a person's switch (m, ActSwitchMix) or anneal onto a
+// mix is refused with a warning naming the source and the numbers (the
+// event's Refused field set) where the whole run would then draw past the
+// source's caps, counting what it drew so far; it escaped the caps, which
+// were checked for the recipe's plan only. One within them is made.
+func TestMixSwitchCapped(t *testing.T) {
+	root := t.TempDir()
+	small := writeU16(t, filepath.Join(root, "small.npy"), 256)
+	mid := writeU16(t, filepath.Join(root, "mid.npy"), 512)
+	roomy := writeU16(t, filepath.Join(root, "roomy.npy"), 256)
+	sets := []string{
+		// mid: 0.25 of 5120 planned (1280) against 4 passes (2048)
+		`dataset.sources=[{name: web, target_ratio: 0.75, paths: ["builtin:web_clean"]}, {name: mid, target_ratio: 0.25, repetition_factor: 4, paths: ["` + mid + `"]}]`,
+		`mixes={small: [{name: small, target_ratio: 1, repetition_factor: 1, paths: ["` + small + `"]}], more_mid: [{name: web, target_ratio: 0.4, paths: ["builtin:web_clean"]}, {name: mid, target_ratio: 0.6, paths: ["` + mid + `"]}], roomy: [{name: roomy, target_ratio: 1, repetition_factor: 20, paths: ["` + roomy + `"]}]}`,
+		"checkpoint.interval=0",
+	}
+	for _, tc := range []struct {
+		name string
+		act  func(rec *Recipe) Action
+		want string // the refusal; "": the switch is made
+	}{
+		{"new source", func(rec *Recipe) Action { return Action{Kind: ActSwitchMix, Mix: rec.NamedMixSources("small")} },
+			`switch mix: mixes.small[0]: the run would draw in all 2560 tokens from source "small" (1 of 2560 tokens on the mix switched to), which holds 256 (one pass); repetition_factor 1 allows 256`},
+		// 640 drawn, then 0.6 of the 2560 left: 2176, where the 1536 left alone would fit
+		{"what it drew counts", func(rec *Recipe) Action { return Action{Kind: ActSwitchMix, Mix: rec.NamedMixSources("more_mid")} },
+			`switch mix: dataset.sources[1]: the run would draw in all 2176 tokens from source "mid" (640 drawn up to step 10 + 0.6 of 2560 tokens on the mix switched to), which holds 512 (one pass); repetition_factor 4 allows 2048`},
+		{"anneal onto it", func(rec *Recipe) Action {
+			return Action{Kind: ActAnneal, Tokens: 1024, Mix: rec.NamedMixSources("small")}
+		},
+			`anneal: mixes.small[0]: the run would draw in all 1024 tokens from source "small" (1 of 1024 tokens on the anneal's mix)`},
+		{"within its caps", func(rec *Recipe) Action { return Action{Kind: ActSwitchMix, Mix: rec.NamedMixSources("roomy")} }, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := parseTiny(t, sets...)
+			name := strings.ReplaceAll(tc.name, " ", "-")
+			act := tc.act(rec)
+			started := actAtStep(t, name, 10, act)
+			r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: name, PeakFLOPS: 1e11})
+			if err != nil {
+				t.Fatal(err)
+			}
+			started(r)
+			var refused []string
+			var changed bool
+			for _, e := range follow(t, r, nil) {
+				if e.Refused == act.Kind {
+					refused = append(refused, e.Message)
+				}
+				changed = changed || e.Change == ChangeMix || e.Change == ChangeAnneal
+			}
+			if _, err := r.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			if tc.want == "" {
+				if len(refused) > 0 || !changed {
+					t.Errorf("refused %q, switched %v; want it switched", refused, changed)
+				}
+				return
+			}
+			if len(refused) != 1 || !strings.Contains(refused[0], tc.want) || !strings.HasSuffix(refused[0], "; nothing done") {
+				t.Errorf("refusals %q; want one with %q", refused, tc.want)
+			}
+			if changed {
+				t.Errorf("the refused %s was made", act.Kind)
+			}
+		})
+	}
+}
+
+// TestDrawsFromStart: what a run still draws from its first step is what it
+// plans (drawsFrom at token 0 against plannedDraws), for the recipes'
+// shapes the caps check: switches, an anneal at auto_at (planned to end at
+// max_tokens or not), a soup.
+func TestDrawsFromStart(t *testing.T) {
+	const later = `mixes={later: [{name: qa, target_ratio: 1, paths: ["builtin:qa"]}]}`
+	for _, sets := range [][]string{
+		nil,
+		{later, "mix_schedule=[{at_tokens: 1000, mix: later}]"},
+		{later, "mix_schedule=[{at_tokens: 1000, mix: later}]", "anneal.auto_at=3000", "anneal.tokens=1000"},
+		{"anneal.auto_at=3000", "anneal.tokens=2120", "max_tokens=5120"},
+		{later, `anneal={auto_at: 2560, tokens: 2560, mix: [{name: web, target_ratio: 1, paths: ["builtin:web_clean"]}]}`},
+		{`soup={ingredients: 2, tokens: 512, mix: [{name: qa, target_ratio: 1, paths: ["builtin:qa"]}]}`},
+		{"soup.ingredients=2", "anneal.auto_at=2560", "anneal.tokens=512"},
+	} {
+		rec := parseTiny(t, sets...)
+		run, soup := plannedDraws(rec)
+		st := CheckpointState{Phase: "stage1", TotalTokens: rec.PlannedTokens(), Mix: rec.Dataset}
+		run2, soup2 := drawsFrom(rec, st, "dataset.sources")
+		if fmt.Sprint(run, soup) != fmt.Sprint(run2, soup2) {
+			t.Errorf("%q:\nplanned %v %v\nfrom 0  %v %v", sets, run, soup, run2, soup2)
+		}
 	}
 }

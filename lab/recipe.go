@@ -1286,7 +1286,9 @@ func (d *decoder) sourceList(n *yaml.Node, field string, ratio bool) []data.Sour
 			case "repetition_factor", "max_source_ratio":
 				// olmo-cookbook's caps (OLMo-core's max_repetition_ratio and
 				// max_source_fraction), checked against the tokens the run
-				// plans to draw when it starts (checkDraws)
+				// plans to draw when it starts (checkDraws), and would draw
+				// in all on a resume (checkResumed) and at a person's
+				// switch (capsWhyNot)
 				if !ratio {
 					d.warn(v, "%s ignored: validation sets are read once, not mixed", join(f, k))
 					return true

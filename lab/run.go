@@ -312,12 +312,17 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	}
 	// olmo-cookbook's repetition_factor and max_source_ratio, checked as
 	// OLMo-core checks them: at the start, before the run directory is made
-	if resume == nil {
-		if err := checkDraws(rec, loader.PassTokens); err != nil {
-			loader.Close()
-			b.Close()
-			return nil, &InputError{fmt.Errorf("%s: %w", rec.Path, err)}
-		}
+	// A resume checks them for the whole run again, as OLMo-core does:
+	// what it drew up to the checkpoint and what it still plans to draw
+	// under its recipe.yaml, which may have been edited since
+	check := func() error { return checkDraws(rec, loader.PassTokens) }
+	if resume != nil {
+		check = func() error { return checkResumed(rec, resumedState(*resume.State, rec), loader.PassTokens) }
+	}
+	if err := check(); err != nil {
+		loader.Close()
+		b.Close()
+		return nil, &InputError{fmt.Errorf("%s: %w", rec.Path, err)}
 	}
 	// validation sets: their files are checked and read before anything trains
 	if r.val, err = loadValSets(rec, tok, r.kb, func(s string) { warnings = append(warnings, s) }); err != nil {
@@ -347,12 +352,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 			r.close()
 			return nil, fmt.Errorf("%s: %w", resume.Dir, err)
 		}
-		r.st = *resume.State
-		r.st.TotalTokens = wholeSteps(r.st.TotalTokens, rec) // checkpoints written before budgets were whole steps
-		if r.st.Phase == "stage1" {
-			// one written before a soup at anneal.auto_at ended stage 1 there
-			r.st.TotalTokens = min(r.st.TotalTokens, rec.PlannedTokens())
-		}
+		r.st = resumedState(*resume.State, rec)
 		// the checkpoint resumed from is this step's: a checkpoint asked for
 		// before the first step is answered with it, not written again
 		r.lastCkpt = r.st.Step
@@ -1254,6 +1254,10 @@ func (r *Run) apply(a Action) error {
 		}
 		r.evaluate("requested")
 	case ActSwitchMix:
+		if why := r.capsWhyNot(a.Mix, 0); why != "" {
+			r.emit(Event{Type: EvWarning, Refused: a.Kind, Message: refusal(a.Kind, why)})
+			return nil
+		}
 		r.switchMixAction(a.Mix, "switch mix", "switched mix")
 	case ActAnneal:
 		n := a.Tokens
@@ -1262,6 +1266,10 @@ func (r *Run) apply(a Action) error {
 		}
 		if n <= 0 {
 			n = max(r.st.Tokens/4, int64(r.Recipe.GlobalBatchSize))
+		}
+		if why := r.capsWhyNot(a.Mix, wholeSteps(n, r.Recipe)); why != "" {
+			r.emit(Event{Type: EvWarning, Refused: a.Kind, Message: refusal(a.Kind, why)})
+			return nil
 		}
 		if soup := r.Recipe.PlannedSoup(); soup != "" {
 			// a soup is made from stage 1 only: the run now ends with
@@ -1414,6 +1422,18 @@ func laterMixes(rec *Recipe) []NamedMix {
 		}
 	}
 	return out
+}
+
+// resumedState is the state a run resumes in from a checkpoint's st: its
+// budget in whole steps (checkpoints written before budgets were), and in
+// stage 1 within the recipe's plan (one written before a soup at
+// anneal.auto_at ended stage 1 there).
+func resumedState(st CheckpointState, rec *Recipe) CheckpointState {
+	st.TotalTokens = wholeSteps(st.TotalTokens, rec)
+	if st.Phase == "stage1" {
+		st.TotalTokens = min(st.TotalTokens, rec.PlannedTokens())
+	}
+	return st
 }
 
 // sourceField names the entry of mix, given at field, that err is about:
