@@ -64,6 +64,8 @@ type plan struct {
 	dtype            data.DType // the mixture's dtype: dataset.dtype, or the one its sources' dtype keys give
 	capped           bool       // a source gives repetition_factor or max_source_ratio
 	val              []source   // eval.val's token-file sources (Ratio unused)
+	valDType         data.DType // their dtype (the LM evaluator's dataset reads with one), 0 when neither they nor dataset.dtype give one
+	valDTypeFrom     string     // the recipe field it comes from
 	scheduler        string     // the Python expression
 	schedulerNote    string
 	loadPath         string
@@ -271,10 +273,7 @@ func (pl *plan) data() error {
 	// OLMo-core reads a whole mixture with one dtype: sources' own dtype
 	// keys that agree with each other and the default are that dtype
 	pl.dtype = r.DataDType
-	def := cmp.Or(r.DataDType, data.Uint32)
-	if r.Model.VocabSize <= 1<<16 && r.DataDType == 0 {
-		def = data.Uint16 // olmolab's default, and OLMo-core's, for such a vocabulary
-	}
+	def := pl.defaultDType()
 	first := -1
 	for i, s := range r.Dataset {
 		if s.TargetRatio == 0 {
@@ -492,11 +491,23 @@ func (pl *plan) tokenGlob(field, name, p string) (string, error) {
 	return strings.TrimRight(p, "/") + "/**/*.npy", nil
 }
 
+// defaultDType is the dtype of token files a source without its own dtype
+// key reads: dataset.dtype, else the smallest that holds the vocabulary
+// (olmolab's default, and OLMo-core's).
+func (pl *plan) defaultDType() data.DType {
+	r := pl.r
+	if r.Model.VocabSize <= 1<<16 && r.DataDType == 0 {
+		return data.Uint16
+	}
+	return cmp.Or(r.DataDType, data.Uint32)
+}
+
 // validation maps eval.val onto OLMo-core's in-loop LM evaluator
 // (LMEvaluatorCallbackConfig over a NumpyPaddedFSLDatasetConfig whose files
 // carry their source's name as the "label" it reports under). Only token files
-// can go: a built-in, JSONL or text validation source is listed as not mapped
-// rather than failing the export, since the run trains without it.
+// can go: a built-in, JSONL or text validation source, or one whose dtype is
+// not the first's (the evaluator's dataset reads one), is listed as not
+// mapped rather than failing the export, since the run trains without it.
 func (pl *plan) validation() error {
 	r := pl.r
 	v := r.Eval.Val
@@ -519,6 +530,14 @@ func (pl *plan) validation() error {
 			}
 			out.Paths = append(out.Paths, g...)
 		}
+		// OLMo-core's LM evaluator reads its files with one dtype, which
+		// need not be the mixture's: the validation sources' own, where they
+		// agree (a source that reads another is left out, listed)
+		d := cmp.Or(s.DType, pl.defaultDType())
+		if skip == nil && len(pl.val) > 0 && d != pl.valDType {
+			skip = fmt.Errorf("it reads %s token files and eval.val source %q %s, but OLMo-core's LM evaluator reads its files with one dtype (NumpyPaddedFSLDatasetConfig.dtype); retokenize it (olmolab tokenize --dtype %s) to export it",
+				d, pl.val[0].Name, pl.valDType, pl.valDType)
+		}
 		if skip != nil {
 			msg := skip.Error()
 			var re *lab.RecipeError
@@ -531,7 +550,20 @@ func (pl *plan) validation() error {
 			pl.unmapped = append(pl.unmapped, fmt.Sprintf("eval.val source %q: %s", s.Name, msg))
 			continue
 		}
+		if len(pl.val) == 0 {
+			pl.valDType, pl.valDTypeFrom = d, fmt.Sprintf("eval.val.sources[%d].dtype", i)
+			switch {
+			case s.DType != 0:
+			case r.DataDType != 0:
+				pl.valDTypeFrom = "dataset.dtype"
+			default:
+				pl.valDTypeFrom = "the tokenizer's default"
+			}
+		}
 		pl.val = append(pl.val, out)
+	}
+	if r.DataDType == 0 && !slices.ContainsFunc(v.Sources, func(s data.SourceSpec) bool { return s.DType != 0 }) {
+		pl.valDType = 0 // none given: OLMo-core picks the default as olmolab does
 	}
 	if len(pl.val) > 0 {
 		pl.notes = append(pl.notes, fmt.Sprintf("Validation differs in what it reads: olmolab scores the first %d tokens of each eval.val source, packed into sequences of %d; OLMo-core's LM evaluator scores every document of the files, one per padded instance of SEQUENCE_LENGTH (longer documents are cut there). Give it held-out files of the size to evaluate. It reports eval/lm/<source>/CE loss and PPL.", v.Tokens, r.SequenceLength))

@@ -2,6 +2,7 @@ package export
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -607,6 +608,43 @@ func TestSourceDTypeAndCaps(t *testing.T) {
 	}
 }
 
+// TestValSourceDType: eval.val.sources' own dtype reaches the LM
+// evaluator's dataset, which reads its files with one dtype of its own (not
+// the mixture's); validation sources that read another dtype than the first
+// are left out and listed in EXPORT.md. The evaluator's dataset took the
+// mixture's dtype, so uint32 validation files beside uint16 training ones
+// were read as uint16.
+func TestValSourceDType(t *testing.T) {
+	const val = `eval.val={tokens: 8K, sources: [{name: held, dtype: uint32, paths: ["/data/held/*.npy"]}, {name: more, %s paths: ["/data/more.npy"]}]}`
+	r := shipped(t, "quickstart", qs(fmt.Sprintf(val, "dtype: uint32,"))...)
+	files := exportFiles(t, r, "x", 1, 1)
+	py := string(files["train.py"])
+	if !strings.Contains(py, `work_dir=work_dir,
+                dtype="uint32",  # eval.val.sources[0].dtype`) {
+		t.Errorf("the validation sources' dtype not on the LM evaluator's dataset:\n%s", py)
+	}
+	if strings.Contains(py, `dtype="uint32",  # the sources' dtype`) || strings.Contains(py, "# dataset.dtype") {
+		t.Errorf("the training mixture took the validation sources' dtype:\n%s", py)
+	}
+	if _, err := exec.LookPath("python3"); err == nil {
+		cb := find(t, runStub(t, python(t), files), "LMEvaluatorCallbackConfig()")
+		ds, _ := cb[0]["eval_dataset"].(map[string]any)
+		if len(cb) != 1 || ds["dtype"] != "uint32" {
+			t.Errorf("LM evaluator %v; want its dataset read as uint32", cb)
+		}
+	}
+
+	// quickstart's tokenizer reads uint16 by default: the second source disagrees
+	r = shipped(t, "quickstart", qs(fmt.Sprintf(val, ""))...)
+	files = exportFiles(t, r, "x", 1, 1)
+	if want := `eval.val source "more": it reads uint16 token files and eval.val source "held" uint32, but OLMo-core's LM evaluator reads its files with one dtype`; !strings.Contains(string(files["EXPORT.md"]), want) {
+		t.Errorf("EXPORT.md lacks %q:\n%s", want, files["EXPORT.md"])
+	}
+	if strings.Contains(string(files["train.py"]), "/data/more.npy") {
+		t.Errorf("the source of another dtype is in train.py")
+	}
+}
+
 // checkValidation: eval.val's token-file sources reach OLMo-core's LM evaluator
 // with every file labelled by its source, globs expanded by OLMo-core's own
 // deterministic_glob_directory (the stub returns one opaque file per glob), at
@@ -654,8 +692,8 @@ func checkValidation(t *testing.T, r *lab.Recipe, calls []call) {
 	if ds["__class__"] != "NumpyPaddedFSLDatasetConfig" || num(t, ds, "sequence_length") != float64(r.SequenceLength) {
 		t.Fatalf("eval_dataset %v", ds)
 	}
-	if r.DataDType != 0 && ds["dtype"] != r.DataDType.String() {
-		t.Errorf("eval_dataset dtype %v, want %s", ds["dtype"], r.DataDType)
+	if want := cmp.Or(r.Eval.Val.Sources[0].DType, r.DataDType); want != 0 && ds["dtype"] != want.String() {
+		t.Errorf("eval_dataset dtype %v, want %s", ds["dtype"], want)
 	}
 	paths, _ := ds["paths"].([]any)
 	meta, _ := ds["metadata"].([]any)

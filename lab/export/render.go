@@ -58,6 +58,16 @@ func (pl *plan) dtypeKwarg(indent int) string {
 	return fmt.Sprintf("\n%sdtype=%q,  # %s", strings.Repeat(" ", indent), pl.dtype.String(), from)
 }
 
+// valDTypeKwarg is the validation sources' dtype as the LM evaluator's
+// NumpyPaddedFSLDatasetConfig dtype, or nothing where neither they nor
+// dataset.dtype give one.
+func (pl *plan) valDTypeKwarg(indent int) string {
+	if pl.valDType == 0 {
+		return ""
+	}
+	return fmt.Sprintf("\n%sdtype=%q,  # %s", strings.Repeat(" ", indent), pl.valDType.String(), pl.valDTypeFrom)
+}
+
 // sourcesExpr is the list comprehension of SourceMixtureConfigs over SOURCES,
 // with the caps where a source gives one.
 func (pl *plan) sourcesExpr() string {
@@ -514,7 +524,7 @@ func (pl *plan) valCallback() string {
                 paths=val_paths,
                 metadata=val_metadata,
                 sequence_length=SEQUENCE_LENGTH,
-                work_dir=work_dir,` + pl.dtypeKwarg(16) + `
+                work_dir=work_dir,` + pl.valDTypeKwarg(16) + `
             ),
             eval_interval=VAL_INTERVAL,
             eval_on_finish=True,
