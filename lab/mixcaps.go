@@ -250,8 +250,17 @@ func capProblems(rec *Recipe, run []mixDraw, soup mixDraw, drawn drawnSoFar, siz
 					continue
 				}
 				if have == nil {
+					// with each name's caps: a document source is counted
+					// only where its spec is capped, and this mix's entry
+					// (or the checkpoint's, or a person's) may not be
+					withCaps := slices.Clone(d.Mix)
+					for i, m := range withCaps {
+						if c, ok := caps[m.Name]; ok {
+							withCaps[i].RepetitionFactor, withCaps[i].MaxSourceRatio = c.Spec.RepetitionFactor, c.Spec.MaxSourceRatio
+						}
+					}
 					var err error
-					if have, err = sizes(d.Mix); err != nil {
+					if have, err = sizes(withCaps); err != nil {
 						return nil, fmt.Errorf("%s: %w", d.Field, err)
 					}
 				}

@@ -70,6 +70,10 @@ func TestRepetitionFactorChecked(t *testing.T) {
 		// documents are counted by tokenizing them, where capped
 		{"documents", []string{`dataset.sources.0.paths=["` + docs + `"]`, "dataset.sources.0.repetition_factor=3"},
 			[]string{`dataset.sources[0]: the run plans to draw 3584 tokens from source "web"`, "which holds 40 (one pass); repetition_factor 3 allows 120"}},
+		// capped in another mix only: counted all the same (it held 0)
+		{"documents capped elsewhere", []string{`dataset.sources.0.paths=["` + docs + `"]`, `mixes={later: [{name: web, target_ratio: 1, repetition_factor: 90, paths: ["` + docs + `"]}]}`}, nil},
+		{"documents capped elsewhere, past it", []string{`dataset.sources.0.paths=["` + docs + `"]`, `mixes={later: [{name: web, target_ratio: 1, repetition_factor: 80, paths: ["` + docs + `"]}]}`},
+			[]string{`mixes.later[0]: the run plans to draw 3584 tokens from source "web" (0.7 of 5120 tokens on dataset.sources), which holds 40 (one pass); repetition_factor 80 allows 3200`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := parseTiny(t, tc.sets...)
