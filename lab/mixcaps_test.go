@@ -315,3 +315,37 @@ func TestDrawsFromStart(t *testing.T) {
 		}
 	}
 }
+
+// TestDrawsFromMidRun: what a resumed run (or one at a person's switch) still
+// draws: the switches not yet made, from where it is; the recipe's anneal
+// unless it has started; in an anneal, its mix to the end.
+func TestDrawsFromMidRun(t *testing.T) {
+	rec := parseTiny(t, `mixes={later: [{name: qa, target_ratio: 1, paths: ["builtin:qa"]}]}`, "mix_schedule=[{at_tokens: 2560, mix: later}]",
+		"anneal.auto_at=4096", "anneal.tokens=1024")
+	say := func(run []mixDraw) string {
+		var parts []string
+		for _, d := range run {
+			parts = append(parts, fmt.Sprintf("%s %d", d.Field, d.Tokens))
+		}
+		return strings.Join(parts, ", ")
+	}
+	for _, tc := range []struct {
+		st   CheckpointState
+		want string
+	}{
+		// the anneal (no anneal.mix) keeps the mix it starts on
+		{CheckpointState{Phase: "stage1", Tokens: 1280, TotalTokens: 5120}, "ck 1280, mix_schedule[0] (mixes.later) 1536, mix_schedule[0] (mixes.later) 1024"},
+		{CheckpointState{Phase: "stage1", Tokens: 3072, TotalTokens: 5120, MixSwitches: 1}, "ck 1024, ck 1024"},
+		// a switch due, not made: made at once
+		{CheckpointState{Phase: "stage1", Tokens: 3072, TotalTokens: 5120}, "ck 0, mix_schedule[0] (mixes.later) 1024, mix_schedule[0] (mixes.later) 1024"},
+		{CheckpointState{Phase: "stage1", Tokens: 4096, TotalTokens: 5120, MixSwitches: 1, AutoAnnealed: true}, "ck 1024"},
+		{CheckpointState{Phase: "anneal", Tokens: 4352, TotalTokens: 5120, MixSwitches: 1}, "ck 768"},
+	} {
+		st := tc.st
+		st.Mix = rec.Dataset
+		run, _ := drawsFrom(rec, st, "ck")
+		if say(run) != tc.want {
+			t.Errorf("%s at %d of %d, %d switches made: %s; want %s", tc.st.Phase, tc.st.Tokens, tc.st.TotalTokens, tc.st.MixSwitches, say(run), tc.want)
+		}
+	}
+}
