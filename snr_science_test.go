@@ -328,3 +328,36 @@ func TestSNRTargetWithSoups(t *testing.T) {
 		t.Errorf("--soups: the pairs do not pair the soups:\n%s", out)
 	}
 }
+
+// TestSNRTargetsAllSoups: targets that are all soups or ingredients ("<run>/soup") are left out without
+// --soups, as the runs' are; decision accuracy then vanished from the table without a word (exit 0, no
+// decision accuracy). snr now refuses (exit 2), naming the targets it left out and --soups.
+func TestSNRTargetsAllSoups(t *testing.T) {
+	small, big := t.TempDir(), t.TempDir()
+	var runs []string
+	for i, v := range []float64{0.40, 0.45, 0.50} {
+		name := fmt.Sprintf("recipe%d", i)
+		for _, d := range []struct {
+			dir, run string
+		}{{small, name}, {big, name + "/soup"}} { // the targets' evaluations are all of their soups
+			rd := filepath.Join(d.dir, name)
+			if err := os.MkdirAll(rd, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			var b bytes.Buffer
+			for k, x := range []float64{v - 0.01, v} {
+				fmt.Fprintf(&b, `{"run":%q,"step":%d,"task":"arc_easy","formulation":"rc","metric":"acc_raw","value":%v}`+"\n", d.run, 100*(k+1), x)
+			}
+			if err := os.WriteFile(filepath.Join(rd, "evals.jsonl"), b.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runs = append(runs, filepath.Join(small, name))
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(append([]string{"snr", "--target", big}, runs...), &stdout, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "--soups") ||
+		!strings.Contains(stderr.String(), "3 targets were left out: recipe0/soup, recipe1/soup, recipe2/soup") {
+		t.Errorf("targets all soups: exit %d, want 2 naming the soups left out and --soups\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+}

@@ -1020,11 +1020,17 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 		}
 		runs = main
 		// the targets likewise, so that each pairs with its own run
-		var targets []RunEvals
+		var targets, dropped []RunEvals
 		for _, r := range o.Target {
 			if !strings.Contains(r.Name, "/") {
 				targets = append(targets, r)
+			} else {
+				dropped = append(dropped, r)
 			}
+		}
+		if len(o.Target) > 0 && len(targets) == 0 {
+			// no target left: decision accuracy would vanish from the table without a word
+			return SNRTable{}, droppedTargetsError(dropped)
 		}
 		o.Target = targets
 	}
@@ -1178,6 +1184,22 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 		return a.Metric < b.Metric
 	})
 	return t, nil
+}
+
+// droppedTargetsError is SNR's refusal of targets that are all soups or ingredients ("<run>/soup",
+// "<run>/ingredient-…") without SubRuns, which leaves them all out.
+func droppedTargetsError(dropped []RunEvals) *InputError {
+	const maxShown = 6
+	var names []string
+	for _, r := range dropped[:min(len(dropped), maxShown)] {
+		names = append(names, r.Name)
+	}
+	if len(dropped) > maxShown {
+		names = append(names, fmt.Sprintf("and %d more", len(dropped)-maxShown))
+	}
+	return inputErrorf("", 0, "add --soups to compare soups and ingredients as runs and targets, or give the target runs themselves (their directories, whose own evaluations are the targets)",
+		"every target is a soup or an ingredient, which count only with --soups, so no decision accuracy could be computed: %s %s left out: %s",
+		plural.N(len(dropped), "target"), plural.Verb(len(dropped), "was", "were"), strings.Join(names, ", "))
 }
 
 // mixedSplits finds the tasks that the runs (names[i] with series[i])
