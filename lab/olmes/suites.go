@@ -1,6 +1,7 @@
 package olmes
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
@@ -44,7 +45,7 @@ const (
 
 // Aggregate is one OLMES suite score of an evaluation.
 type Aggregate struct {
-	Name string `json:"name"` // "piqa::olmes", "mmlu::olmes", SuiteCore9, …
+	Name string `json:"name"` // "piqa::olmes", "socialiqa::olmes" (oe-eval's names, oeEvalName), SuiteCore9, …
 	// Formulation is RC for core_9mcqa:rc::olmes and MCOrRC for the others, whose tasks each count the better of
 	// the two formulations.
 	Formulation Formulation `json:"formulation"`
@@ -103,8 +104,9 @@ func Aggregates(scores []Score) []Aggregate {
 			continue
 		}
 		rc := primary[k]
-		a := Aggregate{Name: k.task + "::olmes", Formulation: MCOrRC, Split: k.split, Rule: RuleMCOrRC, Best: "rc",
-			Members: []string{k.task + ":mc::olmes", k.task + ":rc::olmes"}, Parts: []float64{mc, rc}}
+		o := oeEvalName(k.task)
+		a := Aggregate{Name: o + "::olmes", Formulation: MCOrRC, Split: k.split, Rule: RuleMCOrRC, Best: "rc",
+			Members: []string{o + ":mc::olmes", o + ":rc::olmes"}, Parts: []float64{mc, rc}}
 		v := rc
 		if mc > rc {
 			v, a.Best = mc, "mc"
@@ -171,18 +173,27 @@ func Aggregates(scores []Score) []Aggregate {
 	mcOrRC := func(t string) (string, string, float64, bool) {
 		a, ok := best[t]
 		if !ok {
-			return t + "::olmes", "", 0, false
+			return oeEvalName(t) + "::olmes", "", 0, false
 		}
 		return a.Name, a.Split, *a.Score, true
 	}
 	suite(SuiteCore9, MCOrRC, core9, mcOrRC)
 	suite(SuiteCore9RC, RC, core9, func(t string) (string, string, float64, bool) {
 		k, ok := rcOf[t]
-		return t + ":rc::olmes", k.split, primary[k], ok
+		return oeEvalName(t) + ":rc::olmes", k.split, primary[k], ok
 	})
 	suite(SuiteCore9MMLU, MCOrRC, append(slices.Clone(core9), "mmlu"), mcOrRC)
 	return out
 }
+
+// oeEvalNames are oe-eval's names of the OLMES tasks it spells otherwise than we do (task_suites.py's
+// OLMES_MC_TASKS: arc_easy, arc_challenge, boolq, csqa, hellaswag, openbookqa, piqa, socialiqa, winogrande,
+// mmlu). taskAliases takes them back.
+var oeEvalNames = map[string]string{"siqa": "socialiqa"}
+
+// oeEvalName is oe-eval's name of an OLMES task ("siqa" → "socialiqa"), which suite scores are named with, so
+// that "socialiqa::olmes" reads as in OLMES tables and oe-eval's output; other names are returned as they are.
+func oeEvalName(task string) string { return cmp.Or(oeEvalNames[task], task) }
 
 // isSuiteTask says whether task is one of OLMES's ten multiple-choice tasks (core9 and MMLU as a whole).
 func isSuiteTask(task string) bool { return task == "mmlu" || slices.Contains(core9, task) }

@@ -46,7 +46,7 @@ func suiteScores(t *testing.T, mcRC map[string][2]float64) []Score {
 //	hellaswag      0.35  0.50  0.50 rc
 //	openbookqa     0.30  0.30  0.30 (equal: rc)
 //	piqa           0.55  0.70  0.70 rc
-//	siqa           0.45  0.40  0.45 mc
+//	siqa           0.45  0.40  0.45 mc   (oe-eval's socialiqa::olmes)
 //	winogrande     0.52  0.55  0.55 rc
 //	sums                 4.35  4.52
 //	mmlu           0.28  0.33  0.33 rc
@@ -74,7 +74,7 @@ func TestSuiteScoresByHand(t *testing.T) {
 	}{
 		{"arc_easy::olmes", 0.55, "rc", MCOrRC, "test"}, {"arc_challenge::olmes", 0.40, "mc", MCOrRC, "test"},
 		{"boolq::olmes", 0.62, "mc", MCOrRC, "validation"}, {"openbookqa::olmes", 0.30, "rc", MCOrRC, "test"},
-		{"siqa::olmes", 0.45, "mc", MCOrRC, "validation"}, {"mmlu::olmes", 0.33, "rc", MCOrRC, "test"},
+		{"socialiqa::olmes", 0.45, "mc", MCOrRC, "validation"}, {"mmlu::olmes", 0.33, "rc", MCOrRC, "test"},
 		{SuiteCore9, 4.52 / 9, "", MCOrRC, ""}, {SuiteCore9RC, 4.35 / 9, "", RC, ""}, {SuiteCore9MMLU, 0.485, "", MCOrRC, ""},
 	} {
 		a, ok := got[c.name]
@@ -157,5 +157,53 @@ func TestSuiteScoresByHand(t *testing.T) {
 	}
 	if n != 13 {
 		t.Errorf("%d suite records, want 13", n)
+	}
+}
+
+// oeEvalTasks are oe-eval's names of OLMES's ten multiple-choice tasks (configs/task_suites.py, OLMES_MC_TASKS,
+// at the commit olmes.md §0 names), written out as a researcher would paste them.
+var oeEvalTasks = []string{"arc_easy", "arc_challenge", "boolq", "csqa", "hellaswag", "openbookqa", "piqa", "socialiqa", "winogrande", "mmlu"}
+
+// TestOEEvalTaskNames: each of oe-eval's ten task names, in its task_suites.py spellings (<task>:rc::olmes,
+// <task>:mc::olmes, <task>::olmes), is our task in that formulation, and the suite scores are named as oe-eval
+// names them: "socialiqa::olmes" with members "socialiqa:mc::olmes" and "socialiqa:rc::olmes", and
+// core_9mcqa:rc::olmes missing "socialiqa:rc::olmes". They read "siqa::olmes" before, which no OLMES table has.
+func TestOEEvalTaskNames(t *testing.T) {
+	ours := OLMESTaskNames()
+	if len(ours) != len(oeEvalTasks) {
+		t.Fatalf("%d OLMES tasks %v, oe-eval has %d", len(ours), ours, len(oeEvalTasks))
+	}
+	for i, oe := range oeEvalTasks {
+		if got := oeEvalName(ours[i]); got != oe {
+			t.Errorf("oe-eval's name of %s = %q, want %q", ours[i], got, oe)
+		}
+		for _, c := range []struct {
+			suffix string
+			f      Formulation
+			hasF   bool
+		}{{"", RC, false}, {":rc::olmes", RC, true}, {":mc::olmes", MC, true}, {"::olmes", RC, false}} {
+			b, _, f, hasF, ok := lookupBenchmark(oe + c.suffix)
+			if !ok || b.Name != ours[i] || hasF != c.hasF || hasF && f != c.f {
+				t.Errorf("%s%s: benchmark %v ok %v formulation %v (given %v), want %s %v", oe, c.suffix, b, ok, f, hasF, ours[i], c.f)
+			}
+		}
+		// our short names still work
+		if b, _, _, _, ok := lookupBenchmark(ours[i] + ":mc::olmes"); !ok || b.Name != ours[i] {
+			t.Errorf("%s:mc::olmes no longer resolves", ours[i])
+		}
+	}
+
+	got := map[string]Aggregate{}
+	for _, a := range Aggregates(suiteScores(t, map[string][2]float64{"siqa": {0.45, 0.40}, "piqa": {0.55, 0.70}})) {
+		got[a.Name] = a
+	}
+	if a, ok := got["socialiqa::olmes"]; !ok || !slices.Equal(a.Members, []string{"socialiqa:mc::olmes", "socialiqa:rc::olmes"}) {
+		t.Errorf("siqa in both formulations: %v, want socialiqa::olmes of socialiqa:mc::olmes and socialiqa:rc::olmes", got)
+	}
+	if a := got[SuiteCore9RC]; !slices.Contains(a.Members, "socialiqa:rc::olmes") || slices.Contains(a.Missing, "socialiqa:rc::olmes") {
+		t.Errorf("core_9mcqa:rc::olmes members %v missing %v, want socialiqa:rc::olmes scored", a.Members, a.Missing)
+	}
+	if a := got[SuiteCore9]; !slices.Contains(a.Members, "socialiqa::olmes") {
+		t.Errorf("core_9mcqa::olmes members %v, want socialiqa::olmes", a.Members)
 	}
 }
