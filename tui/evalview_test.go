@@ -3,6 +3,7 @@ package tui
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -816,5 +817,61 @@ func TestRunsList(t *testing.T) {
 		if got := runsList(c.names); got != c.want {
 			t.Errorf("runsList(%q) = %q, want %q", c.names, got, c.want)
 		}
+	}
+}
+
+// TestEvalViewSuitesFromSeparateRecords: runs that evaluated piqa and siqa in
+// RC while they trained, and whose MC scores eval --record wrote afterwards,
+// have their OLMES suite scores (socialiqa::olmes, piqa::olmes: the better of
+// MC and RC) in the view's signal-to-noise table, built from the two
+// evaluations of each checkpoint. Before, only one evaluation of both
+// formulations made them, and the table had no such rows.
+func TestEvalViewSuitesFromSeparateRecords(t *testing.T) {
+	o := testOptions(t, 100, 40)
+	var dirs []string
+	for i, run := range []string{"a", "b"} {
+		dir := filepath.Join(o.RunsDir, run)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var out []byte
+		add := func(r olmes.EvalRecord) {
+			b, _ := json.Marshal(r)
+			out = append(append(out, b...), '\n')
+		}
+		score := func(k int) float64 { return 0.4 + 0.1*float64(i) + 0.01*float64(k%2) }
+		for k, step := range []int{60, 80, 100} {
+			for _, task := range []string{"piqa", "siqa"} {
+				add(olmes.EvalRecord{Run: run, Step: step, Why: "interval", Task: task, Formulation: olmes.RC, Split: "validation",
+					Metric: olmes.MetricAccPerChar, Value: score(k), Primary: true, Time: t0})
+			}
+		}
+		for k, step := range []int{60, 80, 100} {
+			for _, task := range []string{"piqa", "siqa"} {
+				add(olmes.EvalRecord{Run: run, Step: step, Why: olmes.WhyRecorded, Task: task, Formulation: olmes.MC, Split: "validation",
+					Metric: olmes.MetricAccRaw, Value: score(k) + 0.05, Primary: true, Time: t0})
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, lab.EvalsFile), out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, dir)
+	}
+	d := loadEvalData("b", dirs[1], nil, snrScope{Dirs: dirs, Selected: true})
+	if d.SNR == nil {
+		t.Fatalf("no signal-to-noise table: %s", d.SNRMessage)
+	}
+	var suites []string
+	for _, r := range d.SNR.Rows {
+		if r.Metric == olmes.MetricPrimaryScore {
+			suites = append(suites, r.Task)
+			// b's final MC score 0.55, a's 0.45: the mean of the better formulation
+			if math.Abs(r.Mean-0.50) > 1e-12 {
+				t.Errorf("%s: mean %v, want 0.50 (MC's, the better)", r.Task, r.Mean)
+			}
+		}
+	}
+	if slices.Sort(suites); !slices.Equal(suites, []string{"piqa::olmes", "socialiqa::olmes"}) {
+		t.Errorf("suite rows %v, want piqa::olmes and socialiqa::olmes", suites)
 	}
 }

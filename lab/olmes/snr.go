@@ -501,6 +501,7 @@ func LoadRunEvalTails(lastN int, tag string, paths ...string) ([]RunEvals, error
 	type run struct {
 		n      int
 		series map[seriesKey]*tailState
+		suite  []EvalRecord // the records SuiteRecords reads: OLMES tasks' primary scores and suite scores
 	}
 	byRun := map[string]*run{}
 	from := map[string]string{} // run name -> the file its records came from (LoadRunEvals' same-run check)
@@ -551,6 +552,11 @@ func LoadRunEvalTails(lastN int, tag string, paths ...string) ([]RunEvals, error
 			if r.Recorded() {
 				st.recorded, st.settings = true, howScored(r.Settings)
 			}
+			if r.Metric == MetricPrimaryScore || r.Primary && isSuiteTask(r.Task) { // SuiteRecords' and the suites
+				s := *r
+				s.Run = name
+				ru.suite = append(ru.suite, s)
+			}
 		})
 		if err != nil {
 			return err
@@ -578,6 +584,7 @@ func LoadRunEvalTails(lastN int, tag string, paths ...string) ([]RunEvals, error
 	for _, name := range sortedKeys(byRun) {
 		ru := byRun[name]
 		re := RunEvals{Name: name, n: ru.n, tails: map[seriesKey]seriesTail{}, tailN: lastN, tailTag: tag}
+		suiteTails(ru.series, ru.suite, lastN)
 		for k, st := range ru.series {
 			re.tails[k] = st.tail(lastN)
 		}
@@ -606,6 +613,10 @@ func alignedAs(m, n int) []float64 {
 
 // fullTails is every series' tail from a run's records.
 func fullTails(recs []EvalRecord, lastN int, tag string) map[seriesKey]seriesTail {
+	// suites whose members separate evaluations of a checkpoint scored, after recs: a step's last record counts
+	if syn := SuiteRecords(recs); len(syn) > 0 {
+		recs = append(slices.Clip(recs), syn...)
+	}
 	out := map[seriesKey]seriesTail{}
 	for k, xs := range runSeries(recs, tag) {
 		m := min(len(xs), lastN)
@@ -660,6 +671,36 @@ func (t *tailState) add(step int, x float64, lastN int) bool {
 		t.steps, t.xs, t.sums = append(t.steps[:0], t.steps[d:]...), append(t.xs[:0], t.xs[d:]...), append(t.sums[:0], t.sums[d:]...)
 	}
 	return true
+}
+
+// suiteTails adds to series the suite scores that SuiteRecords makes of suite (a run's records of one tag, in
+// file order), merged in step order with the suite records there were, which they replace at a step.
+func suiteTails(series map[seriesKey]*tailState, suite []EvalRecord, lastN int) {
+	syn := SuiteRecords(suite)
+	if len(syn) == 0 {
+		return
+	}
+	keyOf := func(r EvalRecord) seriesKey { return seriesKey{r.Task, r.Formulation, r.Split, r.Metric} }
+	touched := map[seriesKey]bool{}
+	for _, r := range syn {
+		touched[keyOf(r)] = true
+	}
+	var recs []EvalRecord
+	for _, r := range append(slices.Clip(suite), syn...) {
+		if touched[keyOf(r)] {
+			recs = append(recs, r)
+		}
+	}
+	// stable: at a step, the records' own order, so the last (SuiteRecords') wins as in runSeries
+	slices.SortStableFunc(recs, func(a, b EvalRecord) int { return cmp.Compare(a.Step, b.Step) })
+	for k := range touched {
+		series[k] = &tailState{}
+	}
+	for _, r := range recs {
+		st := series[keyOf(r)]
+		st.add(r.Step, r.Value, lastN)
+		st.recorded = st.recorded || r.Recorded()
+	}
 }
 
 // tail is the series' last up to lastN scores and trailing means.

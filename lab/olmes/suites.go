@@ -240,3 +240,69 @@ func WriteAggregates(w io.Writer, aggs []Aggregate) error {
 	}
 	return tw.Flush()
 }
+
+// SuiteRecords are the OLMES suite scores (Aggregates) that recs' per-task scores make at each checkpoint: of
+// each run, step and tag, from the primary scores of the OLMES tasks, whichever evaluations wrote them (RC in
+// the run and MC by a later eval --record, or each by its own eval --record), by Aggregates' rules, so a suite
+// with a member missing has none. Of a task scored twice at a step, the later record counts, as in SNR's
+// series. A suite score is Recorded (WhyRecorded) where some member is. Put after recs, they replace the suite
+// records recs hold at the same step (SNR's series keep a step's last record): those are the same figures,
+// or stale ones, as a rerun of eval --record replaces its tasks' records and not the suites they made.
+func SuiteRecords(recs []EvalRecord) []EvalRecord {
+	type at struct {
+		run  string
+		step int
+		tag  string
+	}
+	type member struct {
+		task, split string
+		f           Formulation
+	}
+	type group struct {
+		scores   map[member]int // index in list
+		list     []Score
+		tokens   int64
+		recorded bool
+	}
+	groups := map[at]*group{}
+	var order []at
+	for _, r := range recs {
+		if !r.Primary || r.Formulation != RC && r.Formulation != MC || !isSuiteTask(r.Task) {
+			continue
+		}
+		k := at{r.Run, r.Step, r.Tag}
+		g := groups[k]
+		if g == nil {
+			g = &group{scores: map[member]int{}}
+			groups[k] = g
+			order = append(order, k)
+		}
+		g.tokens = max(g.tokens, r.Tokens)
+		g.recorded = g.recorded || r.Recorded()
+		m := member{r.Task, r.Split, r.Formulation}
+		s := Score{Task: r.Task, Formulation: r.Formulation, Group: r.Group, Split: r.Split, Primary: r.Metric,
+			Metrics: map[string]float64{r.Metric: r.Value}}
+		if i, ok := g.scores[m]; ok {
+			g.list[i] = s
+		} else {
+			g.scores[m] = len(g.list)
+			g.list = append(g.list, s)
+		}
+	}
+	var out []EvalRecord
+	for _, k := range order {
+		g := groups[k]
+		for _, a := range Aggregates(g.list) {
+			if !a.Complete() {
+				continue
+			}
+			r := EvalRecord{Run: k.run, Step: k.step, Tokens: g.tokens, Task: a.Name, Formulation: a.Formulation,
+				Split: a.Split, Metric: MetricPrimaryScore, Value: *a.Score, Primary: true, Group: "olmes", Tag: k.tag}
+			if g.recorded {
+				r.Why = WhyRecorded
+			}
+			out = append(out, r)
+		}
+	}
+	return out
+}

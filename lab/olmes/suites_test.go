@@ -2,7 +2,10 @@ package olmes
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -205,5 +208,105 @@ func TestOEEvalTaskNames(t *testing.T) {
 	}
 	if a := got[SuiteCore9]; !slices.Contains(a.Members, "socialiqa::olmes") {
 		t.Errorf("core_9mcqa::olmes members %v, want socialiqa::olmes", a.Members)
+	}
+}
+
+// TestSNRSuitesFromSeparateRecords: a run that evaluated the nine core tasks in RC as it trained, and whose MC
+// scores olmolab eval --record wrote afterwards (a separate evaluation, appended later), has OLMES's suite
+// scores in snr: built from the two evaluations' records of each checkpoint. Before, a suite came only from
+// one evaluation of both formulations, so these runs had no core_9mcqa::olmes and no socialiqa::olmes rows.
+// By hand, run i at step s (1–3) scores task j (0–8, core9's order) rc = 0.30 + 0.01j + 0.1i + 0.001s, and mc
+// = rc + 0.05 for siqa (MC wins), rc − 0.05 for the others (RC wins); so at the last step
+// core_9mcqa::olmes = (0.30 + 0.04 + 0.1i + 0.003) + 0.05/9 and socialiqa::olmes = 0.30 + 0.07 + 0.1i + 0.003
+// + 0.05. A run whose winogrande MC was never recorded has no core_9mcqa::olmes (a member missing: no score),
+// so snr has no such row, though it keeps socialiqa::olmes and core_9mcqa:rc::olmes. A suite record that its
+// members' later records contradict (stale) gives way to theirs.
+func TestSNRSuitesFromSeparateRecords(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, i int, skipMC string) string {
+		var own, later []EvalRecord
+		for s := 1; s <= 3; s++ {
+			for j, task := range core9 {
+				b, _, _, _, _ := lookupBenchmark(task)
+				rc := 0.30 + 0.01*float64(j) + 0.1*float64(i) + 0.001*float64(s)
+				mc := rc - 0.05
+				if task == "siqa" {
+					mc = rc + 0.05
+				}
+				own = append(own, EvalRecord{Run: name, Step: 100 * s, Why: "interval", Task: task, Formulation: RC, Split: b.Split, Metric: b.RCMetric, Value: rc, Primary: true, Group: "olmes"},
+					EvalRecord{Run: name, Step: 100 * s, Why: "interval", Task: task, Formulation: RC, Split: b.Split, Metric: MetricAccRaw, Value: 0.99, Group: "olmes"})
+				if task != skipMC {
+					later = append(later, EvalRecord{Run: name, Step: 100 * s, Why: WhyRecorded, Task: task, Formulation: MC, Split: b.Split, Metric: MetricAccRaw, Value: mc, Primary: true, Group: "olmes"})
+				}
+			}
+		}
+		// r0 holds, before its MC records, the core_9mcqa::olmes an earlier eval --record of both
+		// formulations wrote at step 300, whose members a rerun replaced (RecordEvals replaces the tasks'
+		// records, not the suites they made): stale, so the members' figures count
+		stale := []EvalRecord{{Run: name, Step: 300, Why: WhyRecorded, Task: SuiteCore9, Formulation: MCOrRC, Metric: MetricPrimaryScore, Value: 0.9, Primary: true, Group: "olmes"}}
+		if i != 0 {
+			stale = nil
+		}
+		var buf bytes.Buffer
+		for _, r := range slices.Concat(own, stale, later) {
+			line, _ := json.Marshal(r)
+			buf.Write(append(line, '\n'))
+		}
+		rd := filepath.Join(dir, name)
+		if err := os.MkdirAll(rd, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(rd, "evals.jsonl"), buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return rd
+	}
+	r0, r1 := write("r0", 0, ""), write("r1", 1, "")
+	core := func(i int) float64 { return 0.30 + 0.04 + 0.1*float64(i) + 0.003 + 0.05/9 }
+	siqa := func(i int) float64 { return 0.30 + 0.07 + 0.1*float64(i) + 0.003 + 0.05 }
+	rows := func(runs []RunEvals, err error) map[string]SNRRow {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tab, err := SNR(runs, SNROptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]SNRRow{}
+		for _, r := range tab.Rows {
+			if r.Metric == MetricPrimaryScore {
+				out[r.Task] = r
+			}
+		}
+		if !strings.Contains(tab.DescribeRecorded(), "socialiqa::olmes") {
+			t.Errorf("the suites are not named as scored afterwards: %q", tab.DescribeRecorded())
+		}
+		return out
+	}
+	// both readers: the streaming one snr uses, and the whole-record one
+	for name, got := range map[string]map[string]SNRRow{
+		"tails":   rows(LoadRunEvalTails(5, "", r0, r1)),
+		"records": rows(LoadRunEvals(r0, r1)),
+	} {
+		c, ok := got[SuiteCore9]
+		if !ok || c.Formulation != MCOrRC || c.LastN != 3 || math.Abs(c.Mean-(core(0)+core(1))/2) > 1e-12 {
+			t.Errorf("%s: core_9mcqa::olmes row %+v (present %v), want mean %.6f over 3 checkpoints", name, c, ok, (core(0)+core(1))/2)
+		}
+		if s := got["socialiqa::olmes"]; math.Abs(s.Mean-(siqa(0)+siqa(1))/2) > 1e-12 {
+			t.Errorf("%s: socialiqa::olmes row %+v, want mean %.6f (MC)", name, s, (siqa(0)+siqa(1))/2)
+		}
+		if _, ok := got[SuiteCore9RC]; !ok {
+			t.Errorf("%s: no core_9mcqa:rc::olmes row", name)
+		}
+	}
+	// a member missing in one run: no score for it, so no row
+	r1 = write("r1", 1, "winogrande")
+	got := rows(LoadRunEvalTails(5, "", r0, r1))
+	if c, ok := got[SuiteCore9]; ok {
+		t.Errorf("core_9mcqa::olmes with winogrande's MC missing in r1: %+v, want no row", c)
+	}
+	if _, ok := got["socialiqa::olmes"]; !ok {
+		t.Error("socialiqa::olmes lost with winogrande's MC")
 	}
 }
