@@ -37,7 +37,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", stdout, stderr)
 	ckpt := fs.String("model", "", "an HF checkpoint directory, one of our checkpoints, or a run directory (the weights it ended with: its latest checkpoint, or the soup its recipe planned)")
 	// no flag-package default: not given, a run's eval.tasks come first
-	tasks := fs.String("tasks", "", "comma-separated tasks or groups: builtin, development, unseen, core9, olmes, arc_easy, mmlu, fact_qa_heldout:mc, a requests.jsonl.gz dump, … (not given: a run's eval.tasks, else builtin; \"\": none, only --val); both formulations of a benchmark (core9,core9:mc) give OLMES's suite scores, core_9mcqa::olmes and each task's max(MC, RC)")
+	tasks := fs.String("tasks", "", "comma-separated tasks or groups: builtin, development, unseen, core9, olmes, arc_easy, mmlu, fact_qa_heldout:mc, a requests.jsonl.gz dump, … (not given: a run's eval.tasks, else builtin; \"\": none, only --val); both formulations of a benchmark (core9,core9:mc) give OLMES's suite scores, core_9mcqa::olmes and each task's max(MC, RC); oe-eval's names work too: socialiqa:rc::olmes, and a suite, core_9mcqa::olmes or piqa::olmes, is its tasks in both formulations")
 	tokName := fs.String("tokenizer", "", "tokenizer (default: the run's, else guessed from the vocabulary: 100352 dolma2, 2048 world, 384 bytes)")
 	dataDir := fs.String("data", os.Getenv("OLMOLAB_OLMES_DATA"), "OLMES datasets directory (for the standard benchmarks; default $OLMOLAB_OLMES_DATA)")
 	limit := fs.Int("limit", 0, "instances per task, per subject for MMLU (0: the task's default, 200 for a built-in task, OLMES's own limit, all of a request dump; -1: all; not given: a run's eval.limit, else 0)")

@@ -123,3 +123,88 @@ func TestEvalSuiteScores(t *testing.T) {
 		t.Errorf("snr has %d of the 2 task maxima as rows:\n%s", found, out.String())
 	}
 }
+
+// TestEvalSuitesAcrossRecords: piqa recorded in RC and in MC by two eval --record calls (as one job per
+// formulation would), with no suite record written by either, gives snr its piqa::olmes row, the better of
+// the two at each checkpoint; before, only one evaluation of both formulations made it. An oe-eval suite
+// name in --tasks (piqa::olmes) scores both formulations and prints the suite; it scored RC alone before.
+func TestEvalSuitesAcrossRecords(t *testing.T) {
+	olmesData := filepath.Join("..", "shared", "data", "olmes")
+	if _, err := os.Stat(olmesData); err != nil {
+		t.Skip("../shared/data/olmes is absent")
+	}
+	runs := t.TempDir()
+	var out, errb bytes.Buffer
+	for i, r := range []string{"a", "b"} {
+		if code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", r, "--set", fmt.Sprintf("seed=%d", 11+i),
+			"--set", "checkpoint.keep=5", "--set", "eval.tasks=[arith]", "--set", "eval.limit=5"}, &out, &errb); code != 0 {
+			t.Fatalf("batch %s: exit %d: %s", r, code, errb.String())
+		}
+	}
+	opts := []string{"--split", "validation", "--limit", "4", "--data", olmesData}
+	out.Reset()
+	if code := run(append([]string{"eval", "--model", filepath.Join(runs, "a", "checkpoints", "step-10"), "--seq", "64", "--tasks", "piqa::olmes"}, opts...), &out, &errb); code != 0 {
+		t.Fatalf("eval --tasks piqa::olmes: exit %d: %s", code, errb.String())
+	}
+	if text := strings.Join(strings.Fields(out.String()), " "); !strings.Contains(text, "piqa::olmes mc_or_rc validation") {
+		t.Errorf("eval --tasks piqa::olmes prints no piqa::olmes:\n%s", out.String())
+	}
+	for _, r := range []string{"a", "b"} {
+		for _, task := range []string{"piqa", "piqa:mc"} {
+			if code := run(append([]string{"eval", "--model", filepath.Join(runs, r), "--record", "--tasks", task}, opts...), &out, &errb); code != 0 {
+				t.Fatalf("eval --record --tasks %s of %s: exit %d: %s", task, r, code, errb.String())
+			}
+		}
+	}
+	recs, err := olmes.ReadEvalRecords(filepath.Join(runs, "a", "evals.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if r.Metric == olmes.MetricPrimaryScore {
+			t.Fatalf("a suite recorded by one of the two evaluations: %+v", r)
+		}
+	}
+	js := filepath.Join(t.TempDir(), "snr.json")
+	out.Reset()
+	if code := run([]string{"snr", runs, "--last", "3", "--json", js}, &out, &errb); code != 0 {
+		t.Fatalf("snr: exit %d: %s", code, errb.String())
+	}
+	var tab olmes.SNRTable
+	b, _ := os.ReadFile(js)
+	if err := json.Unmarshal(b, &tab); err != nil {
+		t.Fatal(err)
+	}
+	// the row's mean is the mean of the runs' final max(MC, RC)
+	final := func(run string) float64 {
+		recs, err := olmes.ReadEvalRecords(filepath.Join(runs, run, "evals.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, v := -1, map[string]float64{}
+		for _, r := range recs {
+			if r.Task == "piqa" && r.Primary {
+				if r.Step > last {
+					last, v = r.Step, map[string]float64{}
+				}
+				if r.Step == last {
+					v[r.Formulation.String()] = r.Value
+				}
+			}
+		}
+		return math.Max(v["mc"], v["rc"])
+	}
+	want := (final("a") + final("b")) / 2
+	found := false
+	for _, r := range tab.Rows {
+		if r.Task == "piqa::olmes" && r.Formulation == olmes.MCOrRC && r.Metric == olmes.MetricPrimaryScore {
+			found = true
+			if r.Runs != 2 || math.Abs(r.Mean-want) > 1e-12 {
+				t.Errorf("piqa::olmes row %+v, want mean %v over 2 runs", r, want)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("snr has no piqa::olmes row from the two records:\n%s", out.String())
+	}
+}

@@ -129,14 +129,18 @@ func LoadTasks(names []string, f Formulation, o LoadOptions) ([]*Task, error) {
 
 var errNoTasks = inputErrorf("", 0, "name tasks, e.g. builtin, development, unseen, arc_easy, mmlu:mc", "no tasks")
 
-// taskNames expands LoadTasks' names: comma-separated lists, and groups (TaskGroups) into their tasks, each
-// with the group's ":mc" or other suffix.
+// taskNames expands LoadTasks' names: comma-separated lists, oe-eval's OLMES suites (oeEvalSuiteTasks), and
+// groups (TaskGroups) into their tasks, each with the group's ":mc" or other suffix.
 func taskNames(names []string) []string {
 	var out []string
 	for _, n := range names {
 		for _, name := range strings.Split(n, ",") {
 			name = strings.TrimSpace(name)
 			if name == "" {
+				continue
+			}
+			if tasks, ok := oeEvalSuiteTasks(name); ok {
+				out = append(out, tasks...)
 				continue
 			}
 			base, suffix, _ := strings.Cut(name, ":")

@@ -306,3 +306,37 @@ func SuiteRecords(recs []EvalRecord) []EvalRecord {
 	}
 	return out
 }
+
+// oeEvalSuiteTasks expands the name of an OLMES suite as oe-eval's task_suites.py names it into the tasks it
+// scores, so that a suite pasted into --tasks or eval.tasks is scored whole and gets its score: "<task>::olmes"
+// (socialiqa::olmes, mmlu::olmes) is the task in both formulations, core_9mcqa::olmes the nine core tasks in
+// both, core_9mcqa:rc::olmes the nine in RC, and core_9mcqa+mmlu::olmes (OLMES's ten-task average) the ten in
+// both. "<task>::olmes" read as the task in RC alone before. False for any other name.
+func oeEvalSuiteTasks(name string) ([]string, bool) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	both := func(tasks ...string) []string {
+		var out []string
+		for _, f := range []string{":rc::olmes", ":mc::olmes"} {
+			for _, t := range tasks {
+				out = append(out, t+f)
+			}
+		}
+		return out
+	}
+	switch n {
+	case SuiteCore9:
+		return both(core9...), true
+	case SuiteCore9RC:
+		return both(core9...)[:len(core9)], true
+	case SuiteCore9MMLU:
+		return both(append(slices.Clone(core9), "mmlu")...), true
+	}
+	task, ok := strings.CutSuffix(n, "::olmes")
+	if !ok || strings.Contains(task, ":") {
+		return nil, false
+	}
+	if b, subject, _, _, ok := lookupBenchmark(task); !ok || subject != "" || !isSuiteTask(b.Name) {
+		return nil, false
+	}
+	return both(task), true
+}

@@ -310,3 +310,63 @@ func TestSNRSuitesFromSeparateRecords(t *testing.T) {
 		t.Error("socialiqa::olmes lost with winogrande's MC")
 	}
 }
+
+// TestOEEvalSuiteNames: an OLMES suite named as oe-eval names it, pasted into --tasks, is its tasks in the
+// formulations it folds, so the evaluation gets its score: socialiqa::olmes read as siqa in RC alone (no
+// socialiqa::olmes score), core_9mcqa::olmes was an unknown task.
+func TestOEEvalSuiteNames(t *testing.T) {
+	rcmc := func(tasks ...string) []string {
+		var out []string
+		for _, f := range []string{":rc::olmes", ":mc::olmes"} {
+			for _, task := range tasks {
+				out = append(out, task+f)
+			}
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name string
+		want []string
+	}{
+		{"socialiqa::olmes", rcmc("socialiqa")},
+		{"mmlu::olmes", rcmc("mmlu")},
+		{"ARC_Easy::olmes", rcmc("arc_easy")},
+		{"core_9mcqa::olmes", rcmc(core9...)},
+		{"core_9mcqa:rc::olmes", rcmc(core9...)[:9]},
+		{"core_9mcqa+mmlu::olmes", rcmc(append(slices.Clone(core9), "mmlu")...)},
+		{"piqa::olmes,fact_cloze", append(rcmc("piqa"), "fact_cloze")},
+		// not suites: a task in one formulation, an MMLU subject, a built-in task
+		{"socialiqa:rc::olmes", []string{"socialiqa:rc::olmes"}},
+		{"mmlu_anatomy::olmes", []string{"mmlu_anatomy::olmes"}},
+		{"arith::olmes", []string{"arith::olmes"}},
+	} {
+		got := taskNames([]string{c.name})
+		if !slices.Equal(got, c.want) {
+			t.Errorf("taskNames(%q) = %v, want %v", c.name, got, c.want)
+		}
+	}
+	// each task a suite names resolves, in its formulation
+	for _, name := range taskNames([]string{"core_9mcqa+mmlu::olmes"}) {
+		if _, _, f, hasF, ok := lookupBenchmark(name); !ok || !hasF || (f == MC) != strings.Contains(name, ":mc") {
+			t.Errorf("%s: ok %v formulation %v (given %v)", name, ok, f, hasF)
+		}
+	}
+	// the suites' scores come out of an evaluation of those tasks
+	var scores []Score
+	for _, name := range taskNames([]string{"core_9mcqa+mmlu::olmes"}) {
+		b, _, f, _, ok := lookupBenchmark(name)
+		if !ok {
+			t.Fatalf("%s: no such task", name)
+		}
+		scores = append(scores, Score{Task: b.Name, Formulation: f, Split: b.Split, Primary: MetricAccRaw, Metrics: map[string]float64{MetricAccRaw: 0.5}})
+	}
+	complete := 0
+	for _, a := range Aggregates(scores) {
+		if a.Complete() {
+			complete++
+		}
+	}
+	if complete != 13 {
+		t.Errorf("%d complete suites from core_9mcqa+mmlu::olmes's tasks, want 13 (ten tasks' ::olmes and three suites)", complete)
+	}
+}
