@@ -125,7 +125,7 @@ type sweepRuns struct {
 var metricShort = map[string]string{
 	olmes.MetricAccRaw: "acc", olmes.MetricAccPerToken: "acc/tok", olmes.MetricAccPerChar: "acc/char",
 	olmes.MetricAccPerByte: "acc/byte", olmes.MetricAccUncond: "uncond", olmes.MetricBPB: "bpb",
-	olmes.MetricCELoss: "ce",
+	olmes.MetricCELoss: "ce", olmes.MetricPrimaryScore: "suite",
 }
 
 // metricColumn is the column a metric's values go in.
@@ -193,6 +193,24 @@ func readEvals(dir string, soupFinal bool) (own, recorded []olmes.EvalRecord) {
 		recorded = append(recorded, rec[k]...)
 	}
 	return out, recorded
+}
+
+// withRecordedSuites adds to recorded the OLMES suite scores (olmes.SuiteRecords) that the run's own latest
+// evaluation and the records eval --record made of a checkpoint make together, where some member is recorded
+// (RC in the run and MC recorded later, or each recorded on its own), as snr builds them; a suite already
+// recorded at a later step keeps its row.
+func withRecordedSuites(own, recorded []olmes.EvalRecord) []olmes.EvalRecord {
+	latest := map[string]int{}
+	key := func(r olmes.EvalRecord) string { return r.Task + "\x00" + r.Formulation.String() + "\x00" + r.Split }
+	for _, r := range recorded {
+		latest[key(r)] = max(latest[key(r)], r.Step)
+	}
+	for _, r := range olmes.SuiteRecords(slices.Concat(own, recorded)) {
+		if s, ok := latest[key(r)]; r.Recorded() && (!ok || s <= r.Step) {
+			recorded = append(recorded, r)
+		}
+	}
+	return recorded
 }
 
 // ownRecord says whether an evals.jsonl record is the run's own: soups and
@@ -264,7 +282,8 @@ func evalRows(recs []olmes.EvalRecord) (rows []evalRow, metrics []string) {
 	for _, k := range order {
 		rows = append(rows, *byKey[k])
 	}
-	for _, m := range append(slices.Clone(olmes.MetricNames), olmes.LMMetricNames...) {
+	// an OLMES suite's score (core_9mcqa::olmes, …) has a column of its own: its rows have no other metric
+	for _, m := range slices.Concat(olmes.MetricNames, []string{olmes.MetricPrimaryScore}, olmes.LMMetricNames) {
 		if seenMetric[m] && metricShort[m] != "" {
 			metrics = append(metrics, m)
 		}
@@ -281,6 +300,7 @@ func loadEvalData(run, dir string, primary map[string]string, scope snrScope) *e
 	if dir != "" {
 		soupFinal := endedWithSoup(dir)
 		own, recorded := readEvals(dir, soupFinal)
+		recorded = withRecordedSuites(own, recorded)
 		d.Rows, d.Metrics, d.Step, d.Why = latestEval(run, own, soupFinal)
 		if len(recorded) > 0 {
 			d.Recorded, d.RecordedMetrics = evalRows(recorded)

@@ -293,14 +293,18 @@ func (m *Model) evalTable(rows []evalRow, metrics []string, title string, w int)
 			}
 		}
 	}
-	const taskW = 18
-	head := fmt.Sprintf("  %-*s %-4s", taskW, title, "form")
+	// an OLMES suite's name (core_9mcqa+mmlu::olmes) and "mc_or_rc" widen them
+	taskW, formW := 18, 4
+	for _, r := range rows {
+		taskW, formW = max(taskW, min(len(r.Task), 24)), max(formW, len(r.Form))
+	}
+	head := fmt.Sprintf("  %-*s %-*s", taskW, title, formW, "form")
 	for _, mt := range cols {
 		head += fmt.Sprintf(" %9s", metricShort[mt])
 	}
 	out := []string{t.Subtle.Render(truncate(head, w))}
 	for _, r := range rows {
-		line := t.Text.Render(fmt.Sprintf("  %-*s %-4s", taskW, truncate(r.Task, taskW), r.Form))
+		line := t.Text.Render(fmt.Sprintf("  %-*s %-*s", taskW, truncate(r.Task, taskW), formW, r.Form))
 		for _, mt := range cols {
 			v, ok := r.Values[mt]
 			cell := "–"

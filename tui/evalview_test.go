@@ -874,4 +874,23 @@ func TestEvalViewSuitesFromSeparateRecords(t *testing.T) {
 	if slices.Sort(suites); !slices.Equal(suites, []string{"piqa::olmes", "socialiqa::olmes"}) {
 		t.Errorf("suite rows %v, want piqa::olmes and socialiqa::olmes", suites)
 	}
+	// the scores made after the run list them too, with their score in a column of their own (b's MC at
+	// step 100: 0.55), as they list the suites one evaluation made
+	var got []string
+	for _, r := range d.Recorded {
+		if v, ok := r.Values[olmes.MetricPrimaryScore]; ok {
+			got = append(got, fmt.Sprintf("%s %s %.2f", r.Task, r.Form, v))
+		}
+	}
+	if want := []string{"piqa::olmes mc_or_rc 0.55", "socialiqa::olmes mc_or_rc 0.55"}; !slices.Equal(got, want) {
+		t.Errorf("recorded suite rows %v, want %v", got, want)
+	}
+	m := New(o)
+	m.Update(m.openRun(dirs[1])())
+	m.Update(keyMsg("3"))
+	m.Update(m.loadEvals()())
+	s := screen(m)
+	if !regexp.MustCompile(`socialiqa::olmes\s+mc_or_rc\s+(–\s+)*0\.550\*`).MatchString(s) {
+		t.Errorf("the view shows no socialiqa::olmes score:\n%s", s)
+	}
 }
