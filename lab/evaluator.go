@@ -85,7 +85,7 @@ func (e *OLMESEvaluator) Evaluate(ctx context.Context, b model.Backend, tok data
 	var out []EvalScore
 	for _, s := range res.Scores {
 		for _, m := range sortedMetricNames(s.Metrics) {
-			out = append(out, EvalScore{Task: s.Task, Formulation: s.Formulation.String(), Split: s.Split, Metric: m, Value: s.Metrics[m], Primary: m == s.Primary})
+			out = append(out, EvalScore{Task: s.Task, Formulation: s.Formulation.String(), Split: s.Split, Instances: s.Instances, Metric: m, Value: s.Metrics[m], Primary: m == s.Primary})
 		}
 	}
 	// OLMES's suite scores the tasks make (a benchmark in both formulations: its <task>::olmes), as

@@ -341,7 +341,8 @@ type Action struct {
 type EvalScore struct {
 	Task        string  `json:"task"`
 	Formulation string  `json:"formulation,omitempty"`
-	Split       string  `json:"split,omitempty"` // an OLMES benchmark's dataset split (eval.split, else OLMES's)
+	Split       string  `json:"split,omitempty"`     // an OLMES benchmark's dataset split (eval.split, else OLMES's)
+	Instances   int     `json:"instances,omitempty"` // instances scored (eval.limit; olmes.EvalRecord.Instances)
 	Metric      string  `json:"metric"`
 	Value       float64 `json:"value"`
 	Primary     bool    `json:"primary,omitempty"`

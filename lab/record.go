@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,22 +95,44 @@ func OpenKept(ks []KeptCheckpoint, warn func(string)) ([]*model.HFSource, []Kept
 }
 
 // recordKey is a series of records as SNR keeps them apart, for one run (or
-// sub-run): task, formulation and split. Every metric and step of it is one
-// set of scores.
+// sub-run): task, formulation and split, and the instances scored
+// (recordSeries). Every metric and step of it is one set of scores.
 func recordKey(r *olmes.EvalRecord) string {
 	return r.Run + "\x00" + r.Task + "\x00" + r.Formulation.String() + "\x00" + r.Split
 }
 
+// recordSeries is the set of recs' series (recordKey) with the instance
+// counts each was scored on.
+type recordSeries map[string][]int
+
+func seriesOfRecords(recs []olmes.EvalRecord) recordSeries {
+	s := recordSeries{}
+	for i := range recs {
+		k := recordKey(&recs[i])
+		if !slices.Contains(s[k], recs[i].Instances) {
+			s[k] = append(s[k], recs[i].Instances)
+		}
+	}
+	return s
+}
+
+// has says whether r is of one of the series: its task, formulation and
+// split with the same instance count, or where either count is not recorded
+// (0: a record written before counts were), as every count was one series
+// then. A ::olmes:full score (every instance) and a --limit 1000 one are
+// two series, which SNR keeps apart.
+func (s recordSeries) has(r *olmes.EvalRecord) bool {
+	counts, ok := s[recordKey(r)]
+	return ok && (r.Instances == 0 || slices.Contains(counts, 0) || slices.Contains(counts, r.Instances))
+}
+
 // CheckRecordable refuses recs (scores made after the run, olmes.WhyRecorded)
 // when the run in runDir evaluated one of their tasks, formulations and
-// splits itself: SNR reads a task's records as one series per run, and
+// splits itself on as many instances (recordSeries.has): SNR reads a task's records as one series per run, and
 // in-training scores and scores made afterwards with other settings would
 // read as one. The error names the file, the record's line and its fields.
 func CheckRecordable(runDir string, recs []olmes.EvalRecord) error {
-	keys := map[string]bool{}
-	for i := range recs {
-		keys[recordKey(&recs[i])] = true
-	}
+	keys := seriesOfRecords(recs)
 	path := filepath.Join(runDir, EvalsFile)
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -131,14 +154,14 @@ func CheckRecordable(runDir string, recs []olmes.EvalRecord) error {
 			return err
 		}
 		var rec olmes.EvalRecord
-		if olmes.DecodeEvalRecord(line, &rec, names) != nil || rec.Recorded() || !keys[recordKey(&rec)] {
+		if olmes.DecodeEvalRecord(line, &rec, names) != nil || rec.Recorded() || !keys.has(&rec) {
 			continue
 		}
 		split := ""
 		if rec.Split != "" {
 			split = ", split " + rec.Split
 		}
-		hint := fmt.Sprintf("leave %s out of --tasks (its scores are in %s already), or score it on another --split or formulation", rec.Task, EvalsFile)
+		hint := fmt.Sprintf("leave %s out of --tasks (its scores are in %s already), or score it on another --split, formulation or number of instances (--limit)", rec.Task, EvalsFile)
 		if rec.Formulation == olmes.LM { // --val's, not a task of --tasks
 			hint = fmt.Sprintf("leave out --val: the run's own eval.val is in %s already", EvalsFile)
 		}
@@ -254,8 +277,9 @@ func acquireEvalLock(runDir string) error {
 // RecordEvals writes recs, scores of the run's checkpoints made after the
 // run (Why olmes.WhyRecorded), into runDir's evals.jsonl, where olmolab snr
 // and the lab read the run's evaluations. The records of a task,
-// formulation and split that an earlier recording made (of the same run or
-// sub-run) are replaced, every step of them: one series is one set of
+// formulation, split and instance count that an earlier recording made (of
+// the same run or sub-run; one without a count, written before counts
+// were, of any count: recordSeries.has) are replaced, every step of them: one series is one set of
 // settings, and a rerun does not count a checkpoint twice. It returns how
 // many were replaced. Scores of a task the run evaluated itself are refused
 // (CheckRecordable).
@@ -282,10 +306,7 @@ func RecordEvals(runDir string, recs []olmes.EvalRecord) (replaced int, err erro
 	if err := CheckRecordable(runDir, recs); err != nil {
 		return 0, err
 	}
-	keys := map[string]bool{}
-	for i := range recs {
-		keys[recordKey(&recs[i])] = true
-	}
+	keys := seriesOfRecords(recs)
 	path := filepath.Join(runDir, EvalsFile)
 	in, err := os.Open(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -311,7 +332,7 @@ func RecordEvals(runDir string, recs []olmes.EvalRecord) (replaced int, err erro
 				var rec olmes.EvalRecord
 				ok := olmes.DecodeEvalRecord(line, &rec, names) == nil
 				switch {
-				case ok && rec.Recorded() && keys[recordKey(&rec)]:
+				case ok && rec.Recorded() && keys.has(&rec):
 					replaced++
 					continue
 				case err == io.EOF && !ok: // torn

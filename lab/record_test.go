@@ -1,8 +1,10 @@
 package lab
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -136,5 +138,68 @@ func TestRecordEvalsWaitsForAnotherRecord(t *testing.T) {
 	recs, err := olmes.ReadEvalRecords(filepath.Join(dir, EvalsFile))
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("%d records, %v", len(recs), err)
+	}
+}
+
+// TestRecordEvalsInstances: scores of a task on every instance
+// (::olmes:full) and on a 1000-instance sample are two series: recording
+// one keeps the other, and a rerun of one replaces its own earlier records
+// only. A record without a count (written before counts were) is replaced
+// by either, as every count was one series then. A task the run evaluated
+// itself on as many instances, or on a count it did not record, is
+// refused; on another count it is another series.
+func TestRecordEvalsInstances(t *testing.T) {
+	on := func(n, step int, v float64) olmes.EvalRecord {
+		r := recorded("r", "arc_easy", step, v)
+		r.Instances = n
+		return r
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, EvalsFile)
+	series := func() map[int][]int { // instances -> steps
+		recs, err := olmes.ReadEvalRecords(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[int][]int{}
+		for _, r := range recs {
+			out[r.Instances] = append(out[r.Instances], r.Step)
+		}
+		return out
+	}
+	for _, step := range []struct {
+		what     string
+		recs     []olmes.EvalRecord
+		replaced int
+		want     map[int][]int
+	}{
+		{"an old record without a count", []olmes.EvalRecord{on(0, 1, 0.1)}, 0, map[int][]int{0: {1}}},
+		{"every instance: replaces the old one", []olmes.EvalRecord{on(2376, 1, 0.2), on(2376, 2, 0.3)}, 1, map[int][]int{2376: {1, 2}}},
+		{"a sample: kept apart", []olmes.EvalRecord{on(1000, 1, 0.4), on(1000, 2, 0.5)}, 0, map[int][]int{2376: {1, 2}, 1000: {1, 2}}},
+		{"the sample again: replaces its own", []olmes.EvalRecord{on(1000, 2, 0.6), on(1000, 3, 0.7)}, 2, map[int][]int{2376: {1, 2}, 1000: {2, 3}}},
+	} {
+		n, err := RecordEvals(dir, step.recs)
+		if err != nil {
+			t.Fatalf("%s: %v", step.what, err)
+		}
+		if got := series(); n != step.replaced || !reflect.DeepEqual(got, step.want) {
+			t.Fatalf("%s: replaced %d, steps by count %v; want %d, %v", step.what, n, got, step.replaced, step.want)
+		}
+	}
+
+	// the run's own evaluation of arc_easy on 1000 instances, and one that names no count
+	for _, c := range []struct {
+		ownCount, recCount int
+		refused            bool
+	}{{1000, 1000, true}, {1000, 2376, false}, {0, 2376, true}} {
+		dir := t.TempDir()
+		own := fmt.Sprintf(`{"run":"r","step":2,"tokens":64,"phase":"stage1","why":"interval","task":"arc_easy","formulation":"rc","split":"validation","instances":%d,"metric":"acc_raw","value":0.5,"time":"2026-11-01T00:00:00Z"}`+"\n", c.ownCount)
+		if err := os.WriteFile(filepath.Join(dir, EvalsFile), []byte(own), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err := CheckRecordable(dir, []olmes.EvalRecord{on(c.recCount, 2, 0.3)})
+		if refused := err != nil; refused != c.refused {
+			t.Errorf("the run scored %d instances, a record of %d: refused %v (%v), want %v", c.ownCount, c.recCount, refused, err, c.refused)
+		}
 	}
 }

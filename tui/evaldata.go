@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 type evalRow struct {
 	Task, Form string
 	Split      string // an OLMES benchmark's dataset split; "" for built-in tasks
+	Instances  int    // instances scored (olmes.EvalRecord.Instances); 0 not recorded
 	Values     map[string]float64
 	Primary    string
 }
@@ -171,7 +173,8 @@ func readEvals(dir string, soupFinal bool) (own, recorded []olmes.EvalRecord) {
 			continue
 		}
 		if r.Recorded() {
-			k := r.Task + "\x00" + r.Formulation.String() + "\x00" + r.Split
+			// a score of every instance and one of a sample are two (olmes.EvalRecord.Instances)
+			k := r.Task + "\x00" + r.Formulation.String() + "\x00" + r.Split + "\x00" + strconv.Itoa(r.Instances)
 			switch rs := rec[k]; {
 			case rs == nil:
 				recKeys = append(recKeys, k)
@@ -262,10 +265,10 @@ func evalRows(recs []olmes.EvalRecord) (rows []evalRow, metrics []string) {
 	for i := len(recs) - 1; i >= 0; i-- {
 		r := recs[i]
 		form := r.Formulation.String()
-		k := r.Task + "\x00" + form + "\x00" + r.Split
+		k := r.Task + "\x00" + form + "\x00" + r.Split + "\x00" + strconv.Itoa(r.Instances)
 		row := byKey[k]
 		if row == nil {
-			row = &evalRow{Task: r.Task, Form: form, Split: r.Split, Values: map[string]float64{}}
+			row = &evalRow{Task: r.Task, Form: form, Split: r.Split, Instances: r.Instances, Values: map[string]float64{}}
 			byKey[k] = row
 			order = append(order, k)
 		}
@@ -279,8 +282,17 @@ func evalRows(recs []olmes.EvalRecord) (rows []evalRow, metrics []string) {
 		seenMetric[col] = true
 	}
 	sort.Strings(order)
+	counts := map[string]int{} // task, formulation and split: how many instance counts
 	for _, k := range order {
-		rows = append(rows, *byKey[k])
+		r := byKey[k]
+		counts[r.Task+"\x00"+r.Form+"\x00"+r.Split]++
+	}
+	for _, k := range order {
+		r := *byKey[k]
+		if counts[r.Task+"\x00"+r.Form+"\x00"+r.Split] > 1 { // named apart, as snr names its rows
+			r.Task += " (" + instancesShort(r.Instances) + ")"
+		}
+		rows = append(rows, r)
 	}
 	// an OLMES suite's score (core_9mcqa::olmes, …) has a column of its own: its rows have no other metric
 	for _, m := range slices.Concat(olmes.MetricNames, []string{olmes.MetricPrimaryScore}, olmes.LMMetricNames) {
@@ -289,6 +301,14 @@ func evalRows(recs []olmes.EvalRecord) (rows []evalRow, metrics []string) {
 		}
 	}
 	return rows, metrics
+}
+
+// instancesShort names an instance count in a row's task.
+func instancesShort(n int) string {
+	if n == 0 {
+		return "n ?"
+	}
+	return fmt.Sprintf("n %d", n)
 }
 
 // loadEvalData reads the latest evaluation of run (in dir) and the SNR table

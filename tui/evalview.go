@@ -106,7 +106,7 @@ func (m *Model) viewEvals(w, h int) []string {
 	for _, r := range rows {
 		taskW, metricW = max(taskW, lenRunes(e.SNR.TaskName(r))), max(metricW, lenRunes(r.Metric))
 	}
-	if len(e.SNR.MixedSplits) > 0 {
+	if len(e.SNR.MixedSplits) > 0 || len(e.SNR.MixedInstances) > 0 {
 		taskW = min(taskW, 24)
 	} else {
 		taskW = min(taskW, 18)

@@ -628,6 +628,51 @@ func TestEvalViewRecorded(t *testing.T) {
 	}
 }
 
+// TestEvalViewRecordedInstances: a task eval --record scored on every
+// instance (::olmes:full) and on a 1000-instance sample is two rows, named
+// by their counts, in the table of recorded scores and in the
+// signal-to-noise table; they were one row, mixing the two.
+func TestEvalViewRecordedInstances(t *testing.T) {
+	o := testOptions(t, 100, 40)
+	rec := testRecipe(t)
+	for i, run := range []string{"a", "b"} {
+		dir := filepath.Join(o.RunsDir, run)
+		writeRunDir(t, dir, rec, syntheticRun(run, rec))
+		var out []byte
+		for _, n := range []int{14042, 1000} {
+			for k, step := range []int{60, 80, 100} {
+				b, _ := json.Marshal(olmes.EvalRecord{Run: run, Step: step, Why: olmes.WhyRecorded, Task: "mmlu", Formulation: olmes.RC, Split: "test", Instances: n,
+					Metric: olmes.MetricAccPerChar, Value: 0.4 + 0.1*float64(i) + 0.01*float64(k%2) + float64(n)/1e5, Settings: "context 2048", Time: t0})
+				out = append(append(out, b...), '\n')
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, lab.EvalsFile), out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := New(o)
+	m.Update(m.openRun(filepath.Join(o.RunsDir, "b"))())
+	m.Update(keyMsg("3"))
+	m.Update(m.loadEvals()())
+	checkFrame(t, m, 100, 40)
+	s := screen(m)
+	i := strings.Index(s, "signal to noise")
+	if i < 0 {
+		t.Fatalf("no signal-to-noise table:\n%s", s)
+	}
+	// b's latest: 0.5 + 0.01·(2%2) + n/1e5
+	for _, want := range []string{"  mmlu (n 1000)      rc       0.510", "  mmlu (n 14042)     rc       0.640"} {
+		if !strings.Contains(s[:i], want) {
+			t.Errorf("the recorded scores lack %q:\n%s", want, s)
+		}
+	}
+	for _, want := range []string{"  mmlu (1000 instances) ", "  mmlu (14042 instances) "} {
+		if !strings.Contains(s[i:], want) {
+			t.Errorf("the signal-to-noise table lacks %q:\n%s", want, s)
+		}
+	}
+}
+
 // A run that evaluated nothing while it trained (its recipe names no tasks)
 // and was scored afterwards with eval --record: the view said "no
 // evaluations recorded yet" over the table of its recorded scores.

@@ -270,11 +270,15 @@ type EvalRecord struct {
 	Task        string      `json:"task"`
 	Formulation Formulation `json:"formulation"`
 	Split       string      `json:"split,omitempty"` // an OLMES benchmark's dataset split (Score.Split); "" for built-in tasks and older records
-	Metric      string      `json:"metric"`
-	Value       float64     `json:"value"`
-	Primary     bool        `json:"primary,omitempty"` // Metric is the task's primary metric
-	Group       string      `json:"group,omitempty"`   // "olmes", "development", "unseen"
-	Tag         string      `json:"tag,omitempty"`     // free label of what was evaluated, selected by SNROptions.Tag
+	// Instances is how many instances were scored (Score.Instances): a ::olmes:full score of every instance and a
+	// --limit 1000 score of a task are two measurements, series of their own in SNR. 0: not recorded (older
+	// records, validation loss, suite scores), which SNR pairs with the one count the runs have (seriesKey).
+	Instances int     `json:"instances,omitempty"`
+	Metric    string  `json:"metric"`
+	Value     float64 `json:"value"`
+	Primary   bool    `json:"primary,omitempty"` // Metric is the task's primary metric
+	Group     string  `json:"group,omitempty"`   // "olmes", "development", "unseen"
+	Tag       string  `json:"tag,omitempty"`     // free label of what was evaluated, selected by SNROptions.Tag
 	// Settings, on a record made after the run (Why WhyRecorded), say how it was scored: the checkpoint, the
 	// context, limit, split, formulation, tokenizer and backend.
 	Settings string    `json:"settings,omitempty"`
@@ -302,7 +306,7 @@ func (r Results) Records(run string, step int, tokens int64, tag string) []EvalR
 				continue
 			}
 			out = append(out, EvalRecord{Run: run, Step: step, Tokens: tokens, Task: s.Task, Formulation: s.Formulation,
-				Split: s.Split, Metric: m, Value: v, Primary: m == s.Primary, Group: s.Group, Tag: tag})
+				Split: s.Split, Instances: s.Instances, Metric: m, Value: v, Primary: m == s.Primary, Group: s.Group, Tag: tag})
 		}
 	}
 	for _, a := range r.Aggregates {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -312,6 +313,8 @@ func fastEvalRecord(line []byte, r *EvalRecord, intern map[string]string) bool {
 			ok = ok && r.Formulation.UnmarshalText([]byte(name(v))) == nil
 		case "split":
 			r.Split = name(v)
+		case "instances":
+			r.Instances = int(integer(v))
 		case "metric":
 			r.Metric = name(v)
 		case "value":
@@ -542,7 +545,7 @@ func LoadRunEvalTails(lastN int, tag string, paths ...string) ([]RunEvals, error
 			if r.Tag != tag {
 				return
 			}
-			k := seriesKey{r.Task, r.Formulation, r.Split, r.Metric}
+			k := seriesOf(r)
 			st := ru.series[k]
 			if st == nil {
 				st = &tailState{}
@@ -624,7 +627,7 @@ func fullTails(recs []EvalRecord, lastN int, tag string) map[seriesKey]seriesTai
 	}
 	for _, r := range recs {
 		if r.Tag == tag && r.Recorded() {
-			k := seriesKey{r.Task, r.Formulation, r.Split, r.Metric}
+			k := seriesOf(&r)
 			t := out[k]
 			t.recorded, t.settings = true, howScored(r.Settings)
 			out[k] = t
@@ -680,7 +683,7 @@ func suiteTails(series map[seriesKey]*tailState, suite []EvalRecord, lastN int) 
 	if len(syn) == 0 {
 		return
 	}
-	keyOf := func(r EvalRecord) seriesKey { return seriesKey{r.Task, r.Formulation, r.Split, r.Metric} }
+	keyOf := func(r EvalRecord) seriesKey { return seriesOf(&r) }
 	touched := map[seriesKey]bool{}
 	for _, r := range syn {
 		touched[keyOf(r)] = true
@@ -743,7 +746,8 @@ type SNROptions struct {
 type SNRRow struct {
 	Task        string      `json:"task"`
 	Formulation Formulation `json:"formulation"`
-	Split       string      `json:"split,omitempty"` // the dataset split the scores are of (EvalRecord.Split); "" not recorded
+	Split       string      `json:"split,omitempty"`     // the dataset split the scores are of (EvalRecord.Split); "" not recorded
+	Instances   int         `json:"instances,omitempty"` // instances scored (EvalRecord.Instances); 0 not recorded
 	Metric      string      `json:"metric"`
 	Runs        int         `json:"runs"`
 	LastN       int         `json:"last_n"` // checkpoints per run actually used (the shortest run's count, at most LastN)
@@ -772,6 +776,7 @@ func (r SNRRow) MarshalJSON() ([]byte, error) {
 		Task           string      `json:"task"`
 		Formulation    Formulation `json:"formulation"`
 		Split          string      `json:"split,omitempty"`
+		Instances      int         `json:"instances,omitempty"`
 		Metric         string      `json:"metric"`
 		Runs           int         `json:"runs"`
 		LastN          int         `json:"last_n"`
@@ -784,7 +789,7 @@ func (r SNRRow) MarshalJSON() ([]byte, error) {
 		AvgSNR         *float64    `json:"avg_snr"`
 		DecisionAcc    *float64    `json:"decision_acc,omitempty"`
 		AvgDecisionAcc *float64    `json:"avg_decision_acc,omitempty"`
-	}{r.Task, r.Formulation, r.Split, r.Metric, r.Runs, r.LastN, f(r.Mean), f(r.Signal), f(r.Noise), f(r.SNR),
+	}{r.Task, r.Formulation, r.Split, r.Instances, r.Metric, r.Runs, r.LastN, f(r.Mean), f(r.Signal), f(r.Noise), f(r.SNR),
 		f(r.AvgSignal), f(r.AvgNoise), f(r.AvgSNR), f(r.DecisionAcc), f(r.AvgDecisionAcc)})
 }
 
@@ -803,6 +808,9 @@ type SNRTable struct {
 	// between runs, or changed within one): each split is a measurement of its own, a row of its own where every
 	// run has it, with decision accuracy where every target has it too.
 	MixedSplits []MixedSplit `json:"mixed_splits,omitempty"`
+	// MixedInstances are the tasks the runs (and targets) scored on more than one number of instances (every
+	// instance, ::olmes:full, and a --limit): each count is a measurement of its own, a row of its own.
+	MixedInstances []string `json:"mixed_instances,omitempty"`
 	// Recorded are the tasks whose rows hold scores made after the runs by olmolab eval --record (of each
 	// run's kept checkpoints), not by the runs' own evaluations in training.
 	Recorded []string `json:"recorded,omitempty"`
@@ -850,13 +858,28 @@ type SplitRuns struct {
 // TaskName is the row's task as tables print it: with its split in brackets
 // when the runs scored the task on more than one (MixedSplits), so that two
 // rows of one task say which measurement each is; the task alone otherwise.
+// Likewise its instance count where the runs scored it on several.
 func (t SNRTable) TaskName(r SNRRow) string {
+	var of []string
 	for _, m := range t.MixedSplits {
 		if m.Task == r.Task {
-			return r.Task + " (" + splitName(r.Split) + ")"
+			of = append(of, splitName(r.Split))
 		}
 	}
-	return r.Task
+	if slices.Contains(t.MixedInstances, r.Task) {
+		of = append(of, instancesName(r.Instances))
+	}
+	if len(of) == 0 {
+		return r.Task
+	}
+	return r.Task + " (" + strings.Join(of, ", ") + ")"
+}
+
+func instancesName(n int) string {
+	if n == 0 {
+		return "instances not recorded"
+	}
+	return plural.N(n, "instance")
 }
 
 func splitName(s string) string { return cmp.Or(s, "split not recorded") }
@@ -1011,6 +1034,12 @@ type seriesKey struct {
 	form   Formulation
 	split  string
 	metric string
+	inst   int // instances scored (EvalRecord.Instances): every instance and a sample are two measurements
+}
+
+// seriesOf is the series r belongs to.
+func seriesOf(r *EvalRecord) seriesKey {
+	return seriesKey{r.Task, r.Formulation, r.Split, r.Metric, r.Instances}
 }
 
 // runSeries returns each key's values in step order (the last record wins at a repeated step).
@@ -1020,7 +1049,7 @@ func runSeries(recs []EvalRecord, tag string) map[seriesKey][]float64 {
 		if r.Tag != tag {
 			continue
 		}
-		k := seriesKey{r.Task, r.Formulation, r.Split, r.Metric}
+		k := seriesOf(&r)
 		if pts[k] == nil {
 			pts[k] = map[int]float64{}
 		}
@@ -1128,9 +1157,13 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 	}
 	// targets too: small runs scored on validation and targets on test
 	// have no decision accuracy, which the note then explains
+	// records without an instance count (older ones) join the one count the others have, as they read before
+	all := pairInstances(slices.Concat(series, finalOf, targets))
+	series, finalOf, targets = all[:len(series)], all[len(series):len(series)+len(finalOf)], all[len(series)+len(finalOf):]
 	t.MixedSplits = mixedSplits(append(slices.Clone(t.Runs), t.Targets...), append(slices.Clone(series), targets...))
 	t.Partial = partialTasks(t.Runs, series, t.MixedSplits)
 	t.MixedSettings = mixedSettings(t.Runs, series)
+	t.MixedInstances = mixedInstances(append(slices.Clone(series), targets...))
 	for k := range series[0] {
 		var finals, avgFinals []float64
 		var lastN, avgLastN [][]float64
@@ -1163,13 +1196,13 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 		}
 		for i, s := range series {
 			if s[k].recorded || finalOf[i] != nil && finalOf[i][k].recorded {
-				if name := t.TaskName(SNRRow{Task: k.task, Split: k.split}); !slices.Contains(t.Recorded, name) {
+				if name := t.TaskName(SNRRow{Task: k.task, Split: k.split, Instances: k.inst}); !slices.Contains(t.Recorded, name) {
 					t.Recorded = append(t.Recorded, name)
 				}
 				break
 			}
 		}
-		row := SNRRow{Task: k.task, Formulation: k.form, Split: k.split, Metric: k.metric, Runs: len(series), LastN: n,
+		row := SNRRow{Task: k.task, Formulation: k.form, Split: k.split, Instances: k.inst, Metric: k.metric, Runs: len(series), LastN: n,
 			Mean: stat.Mean(finals, nil)}
 		sigScores, avgSigScores := finals, avgFinals
 		if o.Noise == NoisePooled {
@@ -1221,6 +1254,9 @@ func SNR(runs []RunEvals, o SNROptions) (SNRTable, error) {
 		}
 		if a.Split != b.Split {
 			return a.Split < b.Split
+		}
+		if a.Instances != b.Instances {
+			return a.Instances < b.Instances
 		}
 		return a.Metric < b.Metric
 	})
@@ -1360,6 +1396,78 @@ func partialTasks(names []string, series []map[seriesKey]seriesTail, mixed []Mix
 	return out
 }
 
+// pairInstances returns series with each series of no instance count
+// (records written before counts were) under the one count that the others
+// (every run's and target's) have of its task, formulation, split and
+// metric, where its own map has none of that count: one measurement, as it
+// read before. Where they have several counts, or none, it stays apart. A
+// map it changes is a copy.
+func pairInstances(series []map[seriesKey]seriesTail) []map[seriesKey]seriesTail {
+	counts := map[seriesKey][]int{} // inst 0: the counts of that key
+	for _, s := range series {
+		for k := range s {
+			if k.inst == 0 {
+				continue
+			}
+			b := k
+			b.inst = 0
+			if !slices.Contains(counts[b], k.inst) {
+				counts[b] = append(counts[b], k.inst)
+			}
+		}
+	}
+	out := slices.Clone(series)
+	for i, s := range series {
+		copied := false
+		for k, tail := range s {
+			c := counts[k]
+			if k.inst != 0 || len(c) != 1 {
+				continue
+			}
+			to := k
+			to.inst = c[0]
+			if _, ok := s[to]; ok {
+				continue
+			}
+			if !copied {
+				out[i], copied = maps.Clone(s), true
+			}
+			delete(out[i], k)
+			out[i][to] = tail
+		}
+	}
+	return out
+}
+
+// mixedInstances lists the tasks that series hold on more than one instance count.
+func mixedInstances(series []map[seriesKey]seriesTail) []string {
+	on := map[string][]int{}
+	for _, s := range series {
+		for k := range s {
+			if !slices.Contains(on[k.task], k.inst) {
+				on[k.task] = append(on[k.task], k.inst)
+			}
+		}
+	}
+	var out []string
+	for _, task := range sortedKeys(on) {
+		if len(on[task]) > 1 {
+			out = append(out, task)
+		}
+	}
+	return out
+}
+
+// DescribeInstances says which tasks the runs scored on several instance
+// counts, "" when none. Printed tables say it under DescribeSplits.
+func (t SNRTable) DescribeInstances() string {
+	if len(t.MixedInstances) == 0 {
+		return ""
+	}
+	return "different instance counts: " + strings.Join(t.MixedInstances, ", ") +
+		": scores of every instance (::olmes:full, --limit -1) and of a sample (--limit N, OLMES's 1000) are different measurements, so each count is a row of its own, listed only where every run has it; HINT: score the runs' kept checkpoints on one count (olmolab eval --model RUN --record --limit N)"
+}
+
 func runMeans(xss [][]float64) []float64 {
 	out := make([]float64, len(xss))
 	for i, xs := range xss {
@@ -1373,7 +1481,7 @@ func (t SNRTable) WriteTable(w io.Writer) error {
 	if _, err := fmt.Fprintf(w, "%s\n%s\n", t.Describe(), t.DescribeFinals()); err != nil {
 		return err
 	}
-	for _, d := range []string{t.DescribeSplits(), t.DescribeRecorded(), t.DescribeSettings(), t.DescribePartial(), t.DescribeTargets()} {
+	for _, d := range []string{t.DescribeSplits(), t.DescribeInstances(), t.DescribeRecorded(), t.DescribeSettings(), t.DescribePartial(), t.DescribeTargets()} {
 		if d == "" {
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -246,6 +247,126 @@ func TestSNRSplits(t *testing.T) {
 // measured: noise and SNR are NaN ("-", null in JSON), such rows sort after
 // the measured ones, and the table says why, rather than noise 0 and SNR inf
 // at the top.
+// TestSNRInstances: a task scored on every instance (::olmes:full) and on a
+// 1000-instance sample is two series and two rows, named apart, in SNR over
+// records and over files; a run whose records name no count (written before
+// counts were) pairs with the one count the others have, as it read before.
+func TestSNRInstances(t *testing.T) {
+	rec := func(run string, step, inst int, v float64) EvalRecord {
+		return EvalRecord{Run: run, Step: step, Task: "arc_easy", Formulation: RC, Split: "test", Instances: inst, Metric: MetricAccPerChar, Value: v}
+	}
+	build := func(oldC bool) []RunEvals {
+		var runs []RunEvals
+		for i, name := range []string{"a", "b", "c"} {
+			r := RunEvals{Name: name}
+			for s := range 4 {
+				wobble := 0.01 * float64(s%2)
+				full, sample := 2376, 1000
+				if oldC && name == "c" {
+					full = 0 // c's records were written before counts were, of the sample only
+				}
+				if full != 0 {
+					// every instance: the runs 0.1 apart
+					r.Records = append(r.Records, rec(name, 100*(s+1), full, 0.5+0.1*float64(i)+wobble))
+				}
+				if !(oldC && name == "c") {
+					// the sample: the runs 0.01 apart, noisier
+					r.Records = append(r.Records, rec(name, 100*(s+1), sample, 0.6+0.01*float64(i)+2*wobble))
+				} else {
+					r.Records = append(r.Records, rec(name, 100*(s+1), 0, 0.6+0.01*float64(i)+2*wobble))
+				}
+			}
+			runs = append(runs, r)
+		}
+		return runs
+	}
+	files := func(runs []RunEvals) []RunEvals {
+		root := t.TempDir()
+		var dirs []string
+		for _, r := range runs {
+			dir := filepath.Join(root, r.Name)
+			var b bytes.Buffer
+			if err := AppendEvalRecords(&b, r.Records); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "evals.jsonl"), b.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			dirs = append(dirs, dir)
+		}
+		out, err := LoadRunEvalTails(5, "", dirs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	// both counts in every run: two rows, each of its own scores
+	for what, runs := range map[string][]RunEvals{"records": build(false), "files": files(build(false))} {
+		tab, err := SNR(runs, SNROptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tab.Rows) != 2 {
+			t.Fatalf("%s: rows %+v, want one of 2376 instances and one of 1000", what, tab.Rows)
+		}
+		byN := map[int]SNRRow{}
+		for _, r := range tab.Rows {
+			byN[r.Instances] = r
+		}
+		full, sample := byN[2376], byN[1000]
+		// finals at step 400 (wobble 0.01): 0.51, 0.61, 0.71 and 0.62, 0.63, 0.64
+		if !near(full.Mean, 0.61, 1e-12) || !near(sample.Mean, 0.63, 1e-12) {
+			t.Errorf("%s: means %v (2376) and %v (1000), want 0.61 and 0.63: the counts' scores mixed", what, full.Mean, sample.Mean)
+		}
+		if got := tab.TaskName(full); got != "arc_easy (2376 instances)" {
+			t.Errorf("%s: row named %q", what, got)
+		}
+		var out bytes.Buffer
+		if err := tab.WriteTable(&out); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []string{"arc_easy (1000 instances)", "different instance counts: arc_easy"} {
+			if !strings.Contains(out.String(), s) {
+				t.Errorf("%s: table does not say %q:\n%s", what, s, out.String())
+			}
+		}
+		out.Reset()
+		if err := tab.WriteJSON(&out); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), `"instances": 2376`) {
+			t.Errorf("%s: JSON lacks the instance count:\n%s", what, out.String())
+		}
+	}
+	// c's records name no count: with a and b on the sample alone they
+	// pair with it; where a and b have two counts they stay apart
+	only := func(runs []RunEvals, n int) []RunEvals {
+		for i := range runs {
+			runs[i].Records = slices.DeleteFunc(runs[i].Records, func(r EvalRecord) bool { return r.Instances != n && r.Instances != 0 })
+		}
+		return runs
+	}
+	for what, runs := range map[string][]RunEvals{"records": only(build(true), 1000), "files": files(only(build(true), 1000))} {
+		tab, err := SNR(runs, SNROptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tab.Rows) != 1 || tab.Rows[0].Instances != 1000 || !near(tab.Rows[0].Mean, 0.63, 1e-12) || len(tab.MixedInstances) != 0 {
+			t.Fatalf("%s: rows %+v, mixed %v, want one row of 1000 instances with c's records in it", what, tab.Rows, tab.MixedInstances)
+		}
+	}
+	tab, err := SNR(build(true), SNROptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tab.Rows) != 0 || !slices.Equal(tab.MixedInstances, []string{"arc_easy"}) {
+		t.Errorf("rows %+v, mixed %v: c's records of no count joined one of two counts", tab.Rows, tab.MixedInstances)
+	}
+}
+
 func TestSNROneCheckpoint(t *testing.T) {
 	var runs []RunEvals
 	for i, xs := range [][]float64{{0.3, 0.4, 0.5}, {0.6}, {0.2, 0.3}} {
@@ -723,6 +844,7 @@ func TestFastEvalRecord(t *testing.T) {
 		`{"run":"r/soup","step":1,"tokens":2,"task":"val/web","formulation":"lm","metric":"ce_loss","value":3.5e-1,"group":"development","tag":"x","time":"2026-11-01T01:00:00+01:00"}`,
 		`{"run":"r","step":1,"task":"arith","metric":"acc_raw","value":1,"primary":false}`,
 		`{"run":"r","step":250,"tokens":9,"phase":"stable","why":"interval","task":"arc_easy","formulation":"rc","split":"validation","metric":"acc_per_char","value":0.5,"primary":true,"time":"2026-11-01T00:50:00Z"}`,
+		`{"run":"r","step":250,"task":"arc_easy","formulation":"rc","split":"test","instances":2376,"metric":"acc_per_char","value":0.5}`,
 		// a score recorded after the run by olmolab eval --record
 		`{"run":"r","step":250,"tokens":9,"phase":"anneal","why":"eval --record","task":"mmlu","formulation":"rc","split":"test","metric":"acc_raw","value":0.25,"group":"olmes","settings":"checkpoints/step-250: context 2048, limit 5, OLMES's split, rc, tokenizer dolma2, backend cpu","time":"2026-11-01T00:50:00Z"}`,
 	} {
