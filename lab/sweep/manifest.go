@@ -265,28 +265,40 @@ esac
 RUN="$RUNS/$NAME"
 echo "olmolab sweep %s: task $SLURM_ARRAY_TASK_ID, run $NAME, on $(hostname), restart ${SLURM_RESTART_COUNT:-0}"
 
-# lock_live: the run's lock names a process that still runs. One written on
-# another node cannot be asked from here: it is live while its heartbeat (the
-# file's mtime, refreshed every %[4]d s by its process) is under %[5]d s old, as in
-# the lab. One that this job's previous attempt wrote (the same
-# SLURM_JOB_ID, and this is a requeue) is dead: Slurm starts a requeued job
-# only once its previous attempt has ended, on a node that failed too.
-lock_live() {
+# live FILE: the run's lock (or a record's mark) FILE names a process that
+# still runs. One written on another node cannot be asked from here: it is
+# live while its heartbeat (the file's mtime, refreshed every %[4]d s by its
+# process) is under %[5]d s old, as in the lab. One that this job's previous
+# attempt wrote (the same SLURM_JOB_ID, and this is a requeue) is dead: Slurm
+# starts a requeued job only once its previous attempt has ended, on a node
+# that failed too.
+live() {
   local pid host beat job
-  [ -e "$RUN/olmolab.pid" ] || return 1
-  pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$RUN/olmolab.pid")
-  host=$(sed -n 's/.*"host": *"\([^"]*\)".*/\1/p' "$RUN/olmolab.pid")
-  job=$(sed -n 's/.*"slurm_job": *"\([^"]*\)".*/\1/p' "$RUN/olmolab.pid")
+  [ -e "$1" ] || return 1
+  pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$1")
+  host=$(sed -n 's/.*"host": *"\([^"]*\)".*/\1/p' "$1")
+  job=$(sed -n 's/.*"slurm_job": *"\([^"]*\)".*/\1/p' "$1")
   [ -n "$pid" ] || return 1
   if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ] && [ -n "$job" ] && [ "$job" = "${SLURM_JOB_ID:-}" ]; then
     return 1
   fi
   if [ -n "$host" ] && [ "$host" != "$(hostname)" ]; then
-    beat=$(stat -c %%Y "$RUN/olmolab.pid" 2>/dev/null) || return 1
+    beat=$(stat -c %%Y "$1" 2>/dev/null) || return 1
     [ $(( $(date +%%s) - beat )) -lt %[5]d ]
     return
   fi
   kill -0 "$pid" 2>/dev/null
+}
+lock_live() { live "$RUN/olmolab.pid"; }
+# record_live: olmolab eval --record scores the run (a live mark of it,
+# olmolab.recording.HOST.PID), which a resume waits for (--wait-record).
+record_live() {
+  local f
+  for f in "$RUN"/olmolab.recording.*; do
+    case "$f" in *.tmp-*) continue ;; esac
+    ! live "$f" || return 0
+  done
+  return 1
 }
 # Only a dead process's lock goes: a live one is another's (olmolab eval
 # --record holds it while it writes evals.jsonl), and olmolab refuses it.
@@ -335,17 +347,21 @@ last_step() {
 # trap only between commands, and a wait that a trap cuts short is waited
 # again. A task warned of its time limit is requeued only when this attempt
 # wrote a checkpoint: else the next would end where this one did, again and
-# again. The messages start with the run's name, since a line starting
+# again; or when olmolab was still waiting for olmolab eval --record to
+# record (--wait-record), the run as it was: the next attempt waits again (a
+# record that outlasts the wait, $RECORD_WAIT, then fails it, exit 2) or
+# resumes. The messages start with the run's name, since a line starting
 # "olmolab sweep " starts an attempt for sweep --status. The JSONL events on
 # stdout repeat metrics.jsonl and events.jsonl in the run directory; this log
 # keeps the progress lines and the summary (stderr).
 run() {
-  local rc r before
+  local rc r before waiting= resumes="it resumes from its checkpoint"
   if [ -n "$TERMED$WARNED" ]; then
     echo "$NAME: signalled before olmolab started; not started" >&2
     exit 143
   fi
   before=$(last_step)
+  ! record_live || waiting=1 # olmolab waits for it before it resumes
   "$@" >/dev/null &
   CHILD=$!
   [ -z "$WARNED" ] || kill -TERM "$CHILD" 2>/dev/null # warned as it started
@@ -354,10 +370,15 @@ run() {
   wait "$CHILD"; r=$?
   [ "$r" -eq 127 ] || rc=$r # bash keeps an ended child's status
   if [ -n "$WARNED" ] && [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ]; then
-    if [ "$(last_step)" -le "$before" ]; then
+    if [ "$(last_step)" -le "$before" ] && [ -n "$waiting" ] && [ "$rc" -eq 130 ]; then
+      echo "$NAME: the time limit came while olmolab waited for olmolab eval --record to record the run (--wait-record), before resuming it: the run is as it was (newest checkpoint: step $before), so the task is requeued"
+      resumes="it waits for the record again (up to $RECORD_WAIT), or resumes from step $before"
+    elif [ "$(last_step)" -le "$before" ]; then
       echo "$NAME: no checkpoint written in this attempt (newest: step $before); not requeued, as the next attempt would end here too: give the task more --time, or checkpoint more often (checkpoint.interval)" >&2
-    elif scontrol requeue "${SLURM_JOB_ID:-}"; then
-      echo "$NAME: requeued (job ${SLURM_JOB_ID:-}); it resumes from its checkpoint"
+      exit "$rc"
+    fi
+    if scontrol requeue "${SLURM_JOB_ID:-}"; then
+      echo "$NAME: requeued (job ${SLURM_JOB_ID:-}); $resumes"
       exit 0
     else
       echo "$NAME: scontrol requeue ${SLURM_JOB_ID:-} failed; resubmit this task: sbatch --array=${SLURM_ARRAY_TASK_ID} %[6]s" >&2

@@ -574,15 +574,20 @@ while :; do sleep 0.02; done
 		toChild  bool // Slurm signals every process of the task, olmolab too
 		code     int
 		scontrol string
+		record   string // olmolab eval --record's mark in the run: "live", "dead" (its process is gone) or "" none
 	}{
-		{"time limit: checkpoint, then requeue", "", "step-8", syscall.SIGUSR1, false, 0, "requeue 77"},
-		{"time limit before the first checkpoint: no requeue", "", "", syscall.SIGUSR1, false, 130, ""},
-		{"preempted: checkpoint, Slurm requeues or not", "step-4", "step-8", syscall.SIGTERM, true, 130, ""},
+		{"time limit: checkpoint, then requeue", "", "step-8", syscall.SIGUSR1, false, 0, "requeue 77", ""},
+		{"time limit before the first checkpoint: no requeue", "", "", syscall.SIGUSR1, false, 130, "", ""},
+		{"preempted: checkpoint, Slurm requeues or not", "step-4", "step-8", syscall.SIGTERM, true, 130, "", ""},
 		// the checkpoint olmolab writes is the one it resumed from: an
 		// attempt shorter than a checkpoint interval, requeued, would
 		// end there again, and again
-		{"time limit, no new checkpoint: no requeue", "step-4", "step-4", syscall.SIGUSR1, false, 130, ""},
-		{"time limit, requeue refused: fails, says to resubmit", "", "step-8", syscall.SIGUSR1, false, 130, "requeue 77"},
+		{"time limit, no new checkpoint: no requeue", "step-4", "step-4", syscall.SIGUSR1, false, 130, "", ""},
+		{"time limit, requeue refused: fails, says to resubmit", "", "step-8", syscall.SIGUSR1, false, 130, "requeue 77", ""},
+		// olmolab waited for a record (--wait-record) and resumed nothing:
+		// the run is intact, and the next attempt waits again or resumes
+		{"time limit while waiting for a record: requeue", "step-4", "", syscall.SIGUSR1, false, 0, "requeue 77", "live"},
+		{"time limit, a dead record's mark: no requeue", "step-4", "", syscall.SIGUSR1, false, 130, "", "dead"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			os.RemoveAll(m.RunsDir)
@@ -590,6 +595,21 @@ while :; do sleep 0.02; done
 			if tc.before != "" {
 				os.MkdirAll(filepath.Join(dir, "checkpoints", tc.before), 0o755)
 				os.WriteFile(filepath.Join(dir, "checkpoints", tc.before, "state.json"), []byte("{}"), 0o644)
+			}
+			if tc.record != "" {
+				pid := os.Getpid() // this test's: live
+				if tc.record == "dead" {
+					gone := exec.Command("true")
+					if err := gone.Run(); err != nil {
+						t.Fatal(err)
+					}
+					pid = gone.Process.Pid
+				}
+				host, _ := os.Hostname()
+				mark := fmt.Sprintf(`{"pid":%d,"mode":"recording","host":%q,"started":"2026-11-01T00:00:00Z"}`+"\n", pid, host)
+				if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("olmolab.recording.%s.%d", host, pid)), []byte(mark), 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 			os.Remove(pidFile)
 			os.Remove(scontrol)
@@ -638,6 +658,17 @@ while :; do sleep 0.02; done
 			}
 			if want := "resubmit this task: sbatch --array=0 " + ScriptPath(m.RunsDir, m.Prefix); refused != strings.Contains(out.String(), want) {
 				t.Errorf("the log says %q: %v, want %v:\n%s", want, !refused, refused, out.String())
+			}
+			// the log says what happened: no "more --time" for a task that only waited
+			waited := tc.record == "live"
+			for want, says := range map[string]bool{
+				"the time limit came while olmolab waited for olmolab eval --record to record the run (--wait-record)": waited,
+				"requeued (job 77); it waits for the record again (up to 2h), or resumes from step 4":                  waited,
+				"give the task more --time": tc.scontrol == "" && tc.toShell == syscall.SIGUSR1,
+			} {
+				if strings.Contains(out.String(), want) != says {
+					t.Errorf("the log says %q: %v, want %v:\n%s", want, !says, says, out.String())
+				}
 			}
 			if syscall.Kill(child, 0) == nil {
 				syscall.Kill(child, syscall.SIGKILL)
