@@ -1693,27 +1693,28 @@ func evalWhen(why string, step int64) string {
 
 // EvalRecord is one line of evals.jsonl.
 type EvalRecord struct {
-	Run    string `json:"run"`
-	Step   int64  `json:"step"`
-	Tokens int64  `json:"tokens"`
-	Phase  string `json:"phase"`
-	Why    string `json:"why"`
-	Task   string `json:"task"`
-	Form   string `json:"formulation,omitempty"`
-	Split  string `json:"split,omitempty"` // an OLMES benchmark's dataset split
+	Run     string    `json:"run"`
+	Step    int64     `json:"step"`
+	Tokens  int64     `json:"tokens"`
+	Phase   string    `json:"phase"`
+	Why     string    `json:"why"`
+	Task    string    `json:"task"`
+	Form    string    `json:"formulation,omitempty"`
+	Split   string    `json:"split,omitempty"` // an OLMES benchmark's dataset split
+	Metric  string    `json:"metric"`
+	Value   float64   `json:"value"`
+	Primary bool      `json:"primary,omitempty"`
+	Time    time.Time `json:"time"`
 	// Instances scored: SNR keeps a score of every instance and one of a sample apart (olmes.EvalRecord.Instances)
-	Instances int       `json:"instances,omitempty"`
-	Metric    string    `json:"metric"`
-	Value     float64   `json:"value"`
-	Primary   bool      `json:"primary,omitempty"`
-	Time      time.Time `json:"time"`
+	Instances int `json:"instances,omitempty"`
 }
 
 func (r *Run) recordEval(run, why string, scores []EvalScore) {
 	now := time.Now()
 	for _, s := range scores {
 		r.evals.write(EvalRecord{Run: run, Step: r.st.Step, Tokens: r.st.Tokens, Phase: r.st.Phase, Why: why,
-			Task: s.Task, Form: s.Formulation, Split: s.Split, Instances: s.Instances, Metric: s.Metric, Value: s.Value, Primary: s.Primary, Time: now})
+			Task: s.Task, Form: s.Formulation, Split: s.Split, Metric: s.Metric, Value: s.Value, Primary: s.Primary, Time: now,
+			Instances: s.Instances})
 	}
 	r.emit(Event{Type: EvEval, Evals: scores, Message: why})
 }
