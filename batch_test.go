@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -402,4 +403,47 @@ func TestSecondInterruptDuringCheckpoint(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestBatchResumeOnAnotherBackend: --batch --resume RUNDIR --backend NAME
+// continues the run on that engine (here cpu-f64; the GPU's under -tags
+// emu: lab TestMoveRunBetweenEngines): the resumed event says it moved, the
+// losses after the checkpoint are the CPU's within float32 rounding. Before,
+// --backend was an unknown flag (exit 2) and a resume trained on recipe.yaml's
+// backend only. A run killed after its step-4 checkpoint is made by removing
+// what came after it.
+func TestBatchResumeOnAnotherBackend(t *testing.T) {
+	runs := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "m", "--set", "checkpoint.keep=0"}, &out, &errb); code != 0 {
+		t.Fatalf("batch: exit %d: %s", code, errb.String())
+	}
+	dir := filepath.Join(runs, "m")
+	want := stepLosses(t, dir)
+	for _, f := range []string{"summary.json", "checkpoints/step-8", "checkpoints/step-10"} {
+		if err := os.RemoveAll(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"--batch", "--resume", dir, "--backend", "cpu-f64"}, &out, &errb); code != 0 {
+		t.Fatalf("resume --backend cpu-f64: exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), `(step 4, 1024 tokens), moved from backend cpu to cpu-f64"`) {
+		t.Errorf("stdout lacks the resumed event saying the run moved:\n%s", out.String())
+	}
+	got := stepLosses(t, dir)
+	if len(got) != len(want) {
+		t.Fatalf("%d steps after the resume, %d before", len(got), len(want))
+	}
+	for i := range want {
+		if d := math.Abs(got[i] - want[i]); (i < 4 && d != 0) || d > 1e-4*want[i] {
+			t.Errorf("step %d: loss %v on cpu-f64 from step 5, %v on cpu", i+1, got[i], want[i])
+		}
+	}
+	errb.Reset()
+	if code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--backend", "tpu"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), `backend "tpu" is not in this build`) {
+		t.Errorf("--backend tpu: exit %d, want 2 naming it: %s", code, errb.String())
+	}
 }

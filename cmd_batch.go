@@ -18,6 +18,7 @@ import (
 	"github.com/charmbracelet/x/term"
 	"github.com/olmolab/olmolab/experiments"
 	"github.com/olmolab/olmolab/lab"
+	"github.com/olmolab/olmolab/model"
 	"github.com/olmolab/olmolab/model/tempfile"
 )
 
@@ -39,6 +40,7 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 	runs := fs.String("runs", "runs", "directory for run directories")
 	name := fs.String("name", "", "run directory name (default: recipe name and time)")
 	waitRecord := fs.Duration("wait-record", 0, "with --resume: while olmolab eval --record scores the run, wait up to this long (e.g. 2h) for it to record, then resume; 0: refuse at once (exit 2). A sweep's Slurm tasks wait $OLMOLAB_RECORD_WAIT (default 2h)")
+	backend := fs.String("backend", "", "engine to train on: with a recipe, its backend key; with --resume, the engine the run continues on (default: the one its latest checkpoint was written on): "+strings.Join(model.BackendNames(), ", "))
 	// the recipe may come before, between or after the flags
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -62,18 +64,21 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 	case *resume != "" && recipeArg != "":
 		return usageError{"--batch: give a recipe or --resume RUNDIR, not both"}
 	case *resume != "" && len(given) > 0:
-		return usageError{fmt.Sprintf("--batch --resume: %s would be ignored: a resumed run keeps its directory and its recipe.yaml", strings.Join(given, ", "))}
+		return usageError{fmt.Sprintf("--batch --resume: %s would be ignored: a resumed run keeps its directory and its recipe.yaml (--backend moves it to another engine)", strings.Join(given, ", "))}
 	case *waitRecord != 0 && *resume == "":
 		return usageError{"--batch: --wait-record goes with --resume RUNDIR (a new run has no record to wait for)"}
 	case *waitRecord < 0:
 		return usageError{fmt.Sprintf("--batch --wait-record %v: want a duration of at least 0 (e.g. 2h)", *waitRecord)}
 	case *resume != "":
-		p.ResumeDir = *resume
+		p.ResumeDir, p.Backend = *resume, *backend
 	case *name != "" && (!runNameRE.MatchString(*name) || *name == "." || *name == ".."):
 		return usageError{fmt.Sprintf("--batch --name %q: a run name is one directory name (letters, digits, '.', '_' and '-'); --runs picks the parent directory", *name)}
 	case recipeArg == "":
 		return usageError{"--batch needs a recipe: a YAML file or a shipped name (" + shippedNames() + ")"}
 	default:
+		if *backend != "" {
+			sets = append(sets, "backend="+*backend)
+		}
 		rec, err := loadRecipe(recipeArg, sets)
 		if err != nil {
 			return err

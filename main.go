@@ -64,8 +64,9 @@ func printHelp(w io.Writer) {
 	fmt.Fprintln(w, "  olmolab --runs DIR       the same on another runs directory (default ./runs; a sweep's)")
 	fmt.Fprintln(w, "  olmolab --batch RECIPE   train headless: JSONL events on stdout, progress on stderr")
 	fmt.Fprintln(w, "                           (RECIPE: a YAML file or a shipped name such as quickstart)")
-	fmt.Fprintln(w, "  olmolab --batch --resume RUNDIR")
-	fmt.Fprintln(w, "                           continue a killed, stopped or interrupted run from its last checkpoint")
+	fmt.Fprintln(w, "  olmolab --batch --resume RUNDIR [--backend NAME]")
+	fmt.Fprintln(w, "                           continue a killed, stopped or interrupted run from its last checkpoint,")
+	fmt.Fprintln(w, "                           on the engine that wrote it or on NAME (a run moves between CPU and GPU)")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
 	// a command's arguments longer than the column put its summary on the

@@ -52,6 +52,11 @@ type RunParams struct {
 	Recipe    *Recipe
 	RunsDir   string // parent of new run directories (default "runs")
 	ResumeDir string // continue this run from its latest checkpoint instead
+	// Backend is the engine a resume continues on (model.BackendNames):
+	// checkpoints are the same on every engine, so a run moves between the
+	// CPU and a GPU. Empty: the backend its latest checkpoint was written
+	// on (state.json), else recipe.yaml's. Only with ResumeDir.
+	Backend   string
 	Name      string // run directory name; default <recipe name>-<time>
 	Evaluator Evaluator
 	// MaxSkipped ends the run as diverged after this many non-finite steps in a
@@ -154,6 +159,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	var resume, start *loadedCheckpoint // open files until StartRun returns
 	defer func() { resume.Close(); start.Close() }()
 	var resumeFrom string
+	backendOf := "" // where rec.Backend comes from, when not the recipe
 	if p.ResumeDir != "" {
 		if err := checkRunDir(p.ResumeDir); err != nil {
 			return nil, &InputError{err}
@@ -197,6 +203,16 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 			return nil, fmt.Errorf("%s: the run %w at step %d (%s tokens); nothing to resume", p.ResumeDir, ErrFinished, s.Steps, HumanCount(s.Tokens))
 		}
 		resumeFrom = ck
+		// a run moved to another engine stays there: its checkpoints say
+		// which, recipe.yaml the one it started on
+		switch {
+		case p.Backend != "":
+			rec.Backend, backendOf = p.Backend, "the backend asked for"
+		case resume.State.Backend != "" && resume.State.Backend != rec.Backend:
+			rec.Backend, backendOf = resume.State.Backend, fmt.Sprintf("the backend %s was written on", filepath.Join(ck, StateFile))
+		}
+	} else if p.Backend != "" {
+		return nil, &InputError{fmt.Errorf("RunParams.Backend is for a resume: a new run takes the recipe's backend")}
 	}
 	rec := p.Recipe
 	if p.ResumeDir == "" {
@@ -211,6 +227,10 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	}
 	r.Recipe = rec
 	if !backendAvailable(rec.Backend) {
+		if backendOf != "" {
+			return nil, &InputError{fmt.Errorf("%s: backend %q (%s) is not in this build of olmolab (available: %s); HINT: resume it with --backend NAME to continue on one of those (its checkpoints load on every engine)", p.ResumeDir, rec.Backend, backendOf,
+				strings.Join(model.BackendNames(), ", "))}
+		}
 		return nil, &InputError{fmt.Errorf("%s: backend %q is not in this build of olmolab (available: %s); %s", rec.Path, rec.Backend,
 			strings.Join(model.BackendNames(), ", "), backendHint(rec))}
 	}
@@ -353,6 +373,8 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 			return nil, fmt.Errorf("%s: %w", resume.Dir, err)
 		}
 		r.st = resumedState(*resume.State, rec)
+		// the checkpoints it writes say where it trained last
+		r.st.Backend = rec.Backend
 		// the checkpoint resumed from is this step's: a checkpoint asked for
 		// before the first step is answered with it, not written again
 		r.lastCkpt = r.st.Step
@@ -490,7 +512,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	r.ctx = ctx
 	if resume != nil {
 		r.emit(Event{Type: EvResumed, Checkpoint: resumeFrom, TotalTokens: r.st.TotalTokens, Mix: r.st.Mix,
-			Message: fmt.Sprintf("from checkpoint %s (step %d, %s tokens)", resumeFrom, r.st.Step, HumanCount(r.st.Tokens))})
+			Message: fmt.Sprintf("from checkpoint %s (step %d, %s tokens)%s", resumeFrom, r.st.Step, HumanCount(r.st.Tokens), movedTo(resume.State.Backend, rec.Backend))})
 		if rec.Checkpoint.Dtype == "BF16" {
 			// the weights were stored rounded; the Adam moments are float32
 			warnings = append(warnings, "checkpoint.dtype BF16: the weights come back rounded to bfloat16, so from here the losses differ slightly from an uninterrupted run's (the batches are the same); checkpoint.dtype F32 resumes exactly")
@@ -557,6 +579,15 @@ func (r *Run) unlock() {
 		RemoveLock(r.Dir, os.Getpid())
 		r.locked = false
 	}
+}
+
+// movedTo is what a resume's event adds when the run continues on another
+// engine than the one that wrote its checkpoint.
+func movedTo(from, to string) string {
+	if from == "" || from == to {
+		return ""
+	}
+	return fmt.Sprintf(", moved from backend %s to %s", from, to)
 }
 
 func backendAvailable(name string) bool {
