@@ -246,7 +246,13 @@ func PrintSummary(w io.Writer, s RunSummary) {
 	// the rate is the training steps' (tokens over the steps' time); the
 	// seconds are the whole run's, evaluations and checkpoints too, so
 	// tokens ÷ seconds is below the rate: the line says which is which
-	fmt.Fprintf(tw, "speed\t%s tokens/s, MFU %.1f%% in training steps; %s s wall-clock in all\n", HumanCount(int64(s.TokensPerSec)), 100*s.MFU, seconds(s.Seconds))
+	// MFU only where the backend's peak is known (the CPU's, measured): a
+	// GPU backend's run has none, and "MFU 0.0%" would say it did nothing
+	mfu := ""
+	if s.MFU > 0 {
+		mfu = fmt.Sprintf(", MFU %.1f%%", 100*s.MFU)
+	}
+	fmt.Fprintf(tw, "speed\t%s tokens/s%s in training steps; %s s wall-clock in all\n", HumanCount(int64(s.TokensPerSec)), mfu, seconds(s.Seconds))
 	tw.Flush()
 	if len(s.Evals) > 0 {
 		// the last evaluation is the final one only when the run got there: an

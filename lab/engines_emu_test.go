@@ -4,6 +4,8 @@ package lab
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,7 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	_ "github.com/olmolab/olmolab/gpu" // registers cuda-emu and cuda-emu-fp32
+	_ "github.com/olmolab/olmolab/gpu"
+	"github.com/olmolab/olmolab/lab/data" // registers cuda-emu and cuda-emu-fp32
 	"github.com/olmolab/olmolab/model/safetensors"
 )
 
@@ -124,4 +127,85 @@ func TestMoveRunBetweenEngines(t *testing.T) {
 			t.Errorf("%s differs between the GPU's checkpoint and the CPU's (%v, %v)", f, err1, err2)
 		}
 	}
+}
+
+// frontEndLine is what a front end reads of an event (the TUI's chart markers
+// and log, --batch's stderr): its kind, what changed, where, and the words,
+// with the run's directory made alike.
+func frontEndLine(e Event, root string) string {
+	return fmt.Sprintf("%s %s %s step %d tokens %d %s/%s ingredient %s %s",
+		e.Type, e.Change, e.Phase, e.Step, e.Tokens, e.SoupKind, e.Refused, e.Ingredient, strings.ReplaceAll(e.Message, root, "ROOT"))
+}
+
+// TestActionsOnEmulatedGPU (issue 8: the TUI works unchanged on the GPU
+// engine): the actions a person sends from the lab (its action channel,
+// Run.Do, as the TUI sends them: switch the mix, checkpoint, evaluate,
+// pause, resume, anneal now; a soup of 2) while the run trains on
+// cuda-emu-fp32 are answered as on the CPU: the same events in the same
+// order (kinds, changes, phases, steps, tokens, words), the same steps,
+// losses and scores within float32 rounding, the soup's ingredients and
+// its average the CPU's. go test -tags emu ./lab/ -run
+// TestActionsOnEmulatedGPU
+func TestActionsOnEmulatedGPU(t *testing.T) {
+	web := []data.SourceSpec{{Name: "web", TargetRatio: 1, Paths: []string{"builtin:web_clean"}}}
+	for _, tc := range []struct {
+		name      string
+		overrides []string
+		at        int64
+		acts      []Action
+	}{
+		{"acts", []string{"max_tokens=2048"}, 2, []Action{{Kind: ActSwitchMix, Mix: web}, {Kind: ActCheckpoint}, {Kind: ActEval},
+			{Kind: ActPause}, {Kind: ActResume}, {Kind: ActAnneal, Tokens: 512}}},
+		{"soup", []string{"max_tokens=768"}, 1, []Action{{Kind: ActSoup, K: 2, Tokens: 256}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			evs := map[string][]string{}
+			loss := map[string][]float64{}
+			scores := map[string][]EvalScore{}
+			for _, be := range []string{"cpu", "cuda-emu-fp32"} {
+				root := filepath.Join(t.TempDir(), be)
+				rec := gqaRecipe(t, append([]string{"checkpoint.interval=0", "eval.tasks=[arith]", "eval.limit=4", "backend=" + be}, tc.overrides...)...)
+				jsonlTestWriter = nil
+				hand := actAtStep(t, tc.name, tc.at, tc.acts...)
+				r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: tc.name, PeakFLOPS: 1e11})
+				if err != nil {
+					t.Fatal(err)
+				}
+				hand(r)
+				if s, err := waitRun(t, r); err != nil || s.State != "finished" {
+					t.Fatalf("%s: %v %q", be, err, s.State)
+				}
+				dir := filepath.Join(root, tc.name)
+				for _, e := range readLines[Event](t, filepath.Join(dir, EventsFile)) {
+					evs[be] = append(evs[be], frontEndLine(e, root))
+					scores[be] = append(scores[be], e.Evals...)
+				}
+				loss[be] = losses(t, dir)
+				for _, m := range must(filepath.Glob(filepath.Join(dir, "soups", "*", "*", MetricsFile))) {
+					loss[be] = append(loss[be], losses(t, filepath.Dir(m))...)
+				}
+			}
+			if !slices.Equal(evs["cpu"], evs["cuda-emu-fp32"]) {
+				t.Errorf("events on the GPU:\n%s\non the CPU:\n%s", strings.Join(evs["cuda-emu-fp32"], "\n"), strings.Join(evs["cpu"], "\n"))
+			}
+			closeLosses(t, tc.name, loss["cuda-emu-fp32"], loss["cpu"], 1e-4)
+			c, g := scores["cpu"], scores["cuda-emu-fp32"]
+			if len(c) != len(g) || len(c) == 0 {
+				t.Fatalf("%d scores on the GPU, %d on the CPU", len(g), len(c))
+			}
+			for i := range c {
+				if c[i].Task != g[i].Task || c[i].Metric != g[i].Metric || math.Abs(c[i].Value-g[i].Value) > 1e-4*math.Max(1, math.Abs(c[i].Value)) {
+					t.Errorf("score %d: %+v on the GPU, %+v on the CPU", i, g[i], c[i])
+				}
+			}
+			t.Logf("%d events, %d steps, %d scores alike", len(evs["cpu"]), len(loss["cpu"]), len(c))
+		})
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -26,3 +26,19 @@ func ExamplePrintSummary() {
 	// spike score     loss 0.00%, grad norm 0.00%
 	// speed           1289 tokens/s, MFU 26.8% in training steps; 35 s wall-clock in all
 }
+
+// A run on a backend whose peak is not known (a GPU backend) has no MFU,
+// and the speed line says none: it said "MFU 0.0%".
+func ExamplePrintSummary_noPeak() {
+	lab.PrintSummary(os.Stdout, lab.RunSummary{
+		Run: "gpu", Dir: "runs/gpu", State: "finished", Steps: 4, Tokens: 1024,
+		FirstLoss: 7.6, FinalLoss: 6.6, MinLoss: 6.6, TokensPerSec: 25, Seconds: 92,
+	})
+	// Output:
+	// run             gpu (finished)
+	// directory       runs/gpu
+	// steps / tokens  4 / 1024
+	// loss            first 7.6000 → final 6.6000 (min 6.6000)
+	// spike score     loss 0.00%, grad norm 0.00%
+	// speed           25 tokens/s in training steps; 92 s wall-clock in all
+}
