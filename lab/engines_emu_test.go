@@ -153,10 +153,13 @@ func TestActionsOnEmulatedGPU(t *testing.T) {
 		overrides []string
 		at        int64
 		acts      []Action
+		want      []string // in the events, as frontEndLine writes them
 	}{
 		{"acts", []string{"max_tokens=2048"}, 2, []Action{{Kind: ActSwitchMix, Mix: web}, {Kind: ActCheckpoint}, {Kind: ActEval},
-			{Kind: ActPause}, {Kind: ActResume}, {Kind: ActAnneal, Tokens: 512}}},
-		{"soup", []string{"max_tokens=768"}, 1, []Action{{Kind: ActSoup, K: 2, Tokens: 256}}},
+			{Kind: ActPause}, {Kind: ActResume}, {Kind: ActAnneal, Tokens: 512}},
+			[]string{"phase mix stage1 step 2", "checkpoint  stage1 step 2", "eval  stage1 step 2", "phase paused stage1 step 2", "phase resumed stage1 step 2", "phase anneal anneal step 2", "done  anneal step 4"}},
+		{"soup", []string{"max_tokens=768"}, 1, []Action{{Kind: ActSoup, K: 2, Tokens: 256}},
+			[]string{"phase soup_done stage1 step 1", "done  stage1 step 3"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			evs := map[string][]string{}
@@ -182,7 +185,14 @@ func TestActionsOnEmulatedGPU(t *testing.T) {
 				}
 				loss[be] = losses(t, dir)
 				for _, m := range must(filepath.Glob(filepath.Join(dir, "soups", "*", "*", MetricsFile))) {
-					loss[be] = append(loss[be], losses(t, filepath.Dir(m))...)
+					for _, e := range readLines[Event](t, m) { // an ingredient's steps go on from the run's
+						loss[be] = append(loss[be], e.Loss)
+					}
+				}
+			}
+			for _, w := range tc.want { // the actions were taken, not refused
+				if !slices.ContainsFunc(evs["cpu"], func(l string) bool { return strings.Contains(l, w) }) {
+					t.Errorf("no event says %q:\n%s", w, strings.Join(evs["cpu"], "\n"))
 				}
 			}
 			if !slices.Equal(evs["cpu"], evs["cuda-emu-fp32"]) {
