@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/olmolab/olmolab/lab"
+	"github.com/olmolab/olmolab/lab/olmes"
 )
 
 // gqaBatchRecipe is testdata/tiny.yaml on a model whose attention runs the
@@ -123,7 +124,9 @@ func batchOn(t *testing.T, runs, recipe, backend string) (dir, stdout, stderr st
 // has no peak), the same steps, tokens, phases and messages; losses, grad
 // norms and scores within tol of the CPU's (accuracies, which bf16 may
 // flip between near-equal choices, apart where accFlips); the summary
-// printed reads the same but for the figures.
+// printed reads the same but for the figures. Then each run's soup is
+// scored by olmolab eval --model RUN on the other engine, within tol of the
+// scores its own engine gave the soup in the run.
 func checkBatchOnEmulatedGPU(t *testing.T, backend string, tol float64, accFlips bool) {
 	runs := t.TempDir()
 	recipe := gqaBatchRecipe(t)
@@ -170,6 +173,55 @@ func checkBatchOnEmulatedGPU(t *testing.T, backend string, tol float64, accFlips
 		t.Errorf("the summary on %s says MFU 0.0%%: no peak is known there, so no MFU either:\n%s", backend, gerr[strings.Index(gerr, "speed"):])
 	}
 	t.Logf("%s against the CPU, largest relative differences: %v", backend, worst)
+
+	// olmolab eval --model RUN (the run's soup) on the other engine: the
+	// scores the run's own engine gave its soup (soup.json)
+	for _, tc := range [][3]string{{cdir, "cpu", backend}, {gdir, backend, "cpu"}} {
+		var rep lab.SoupReport
+		if err := json.Unmarshal(must(os.ReadFile(soup(tc[0]))), &rep); err != nil || len(rep.Soup.Evals) == 0 {
+			t.Fatalf("%s: %v, no soup scores", soup(tc[0]), err)
+		}
+		got := evalRun(t, tc[0], tc[2])
+		if want := strings.Replace(tc[2], "cuda-emu", "cuda", 1); got.Backend != want || len(got.Scores) != 1 {
+			t.Fatalf("eval --backend %s of the run trained on %s: %d scores on %s", tc[2], tc[1], len(got.Scores), got.Backend)
+		}
+		for _, e := range rep.Soup.Evals {
+			w, ok := got.Scores[0].Metrics[e.Metric]
+			if accFlips && strings.HasPrefix(e.Metric, "acc") {
+				continue
+			}
+			if d := math.Abs(w-e.Value) / math.Max(1, math.Abs(e.Value)); !ok || d > tol {
+				t.Errorf("eval --backend %s of the run trained on %s: %s %v, %v on %s in the run", tc[2], tc[1], e.Metric, w, e.Value, tc[1])
+			}
+		}
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// evalRun is olmolab eval --model dir --backend backend's results (arith,
+// 4 questions, as the run's evaluations).
+func evalRun(t *testing.T, dir, backend string) olmes.Results {
+	t.Helper()
+	js := filepath.Join(t.TempDir(), "scores.json")
+	var out, errb bytes.Buffer
+	if code := run([]string{"eval", "--model", dir, "--backend", backend, "--tasks", "arith", "--limit", "4", "--json", js}, &out, &errb); code != 0 {
+		t.Fatalf("eval --model %s --backend %s: exit %d: %s", dir, backend, code, errb.String())
+	}
+	b, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r olmes.Results
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
@@ -255,14 +307,17 @@ func compareValue(t *testing.T, where, key string, c, g any, tol float64, accFli
 // engine's host logic and kernels on the CPU emulator) leaves the CPU's run:
 // the same records in events, metrics, evals, summary.json and soup.json,
 // field for field, losses and scores within float32 rounding, and the
-// summary reads the same. go test -tags emu . -run TestBatchOnEmulatedGPU
-// (about a minute).
+// summary reads the same; olmolab eval --model RUN --backend cuda-emu-fp32
+// of the CPU's run, and --backend cpu of the GPU's, score as the run's own
+// engine did. go test -tags emu . -run TestBatchOnEmulatedGPU (about two
+// minutes on 2 loaded cores).
 func TestBatchOnEmulatedGPU(t *testing.T) {
 	checkBatchOnEmulatedGPU(t, "cuda-emu-fp32", 1e-4, false)
 }
 
 // TestBatchOnEmulatedGPUBF16: the same on cuda-emu (bf16 matrices, fp32
-// master weights: --backend cuda's engine), within bf16 rounding.
+// master weights: --backend cuda's engine), within bf16 rounding (1e-2;
+// accuracies, which may flip between near-equal choices, apart).
 func TestBatchOnEmulatedGPUBF16(t *testing.T) {
 	checkBatchOnEmulatedGPU(t, "cuda-emu", 1e-2, true)
 }
