@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/olmolab/olmolab/model"
 )
 
 // stopAt runs p until the run's step `step`, where it is stopped as `q`
@@ -98,4 +100,38 @@ func TestMoveRunBetweenBackends(t *testing.T) {
 		}
 	}
 
+}
+
+// peakBackend is the CPU engine with a peak of its own, as a GPU engine
+// has (gpu.Engine.PeakFLOPS).
+type peakBackend struct{ model.Backend }
+
+func (peakBackend) PeakFLOPS() float64 { return 2e11 }
+
+// TestMFUFromTheBackendsPeak: a run on a backend that knows its peak
+// (a GPU engine on an H100 or H200) reports MFU against it, in its step
+// events and summary; a GPU run had none (the lab measured only the CPU's).
+func TestMFUFromTheBackendsPeak(t *testing.T) {
+	model.RegisterBackend("cpu-with-peak", func(cfg model.Config, B, T int) (model.Backend, error) {
+		b, err := model.NewBackend("cpu", cfg, B, T)
+		return peakBackend{b}, err
+	})
+	root := t.TempDir()
+	r, err := StartRun(context.Background(), RunParams{Recipe: parseTiny(t, "max_tokens=512", "checkpoint.interval=0", "backend=cpu-with-peak"), RunsDir: root, Name: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := waitRun(t, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := mustPreset(t, "cpu_xs")
+	for _, e := range readLines[Event](t, filepath.Join(root, "p", MetricsFile)) {
+		if want := MFU(cfg, 32, e.TokensPerSec, 2e11); e.MFU == 0 || math.Abs(e.MFU-want) > 1e-9*want {
+			t.Errorf("step %d: mfu %v at %v tokens/s, want %v against the backend's peak", e.Step, e.MFU, e.TokensPerSec, want)
+		}
+	}
+	if want := MFU(cfg, 32, s.TokensPerSec, 2e11); s.MFU == 0 || math.Abs(s.MFU-want) > 1e-9*want {
+		t.Errorf("summary mfu %v, want %v", s.MFU, want)
+	}
 }

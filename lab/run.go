@@ -62,7 +62,9 @@ type RunParams struct {
 	// MaxSkipped ends the run as diverged after this many non-finite steps in a
 	// row (default 5).
 	MaxSkipped int
-	// PeakFLOPS is the backend's peak for MFU; 0 measures the CPU's.
+	// PeakFLOPS is the backend's peak for MFU; 0: the backend's own
+	// (its PeakFLOPS method: a GPU engine's), else the CPU's, measured, on
+	// the cpu backend, else none (no MFU).
 	PeakFLOPS float64
 	// MemoryLimit is the bytes the run may use; 0 reads MemAvailable.
 	MemoryLimit int64
@@ -506,7 +508,9 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	r.ids = make([]int32, rec.GlobalBatchSize)
 	r.labels = make([]int32, rec.GlobalBatchSize)
 	r.peak = p.PeakFLOPS
-	if r.peak == 0 && rec.Backend == "cpu" {
+	if pk, ok := r.backend.(interface{ PeakFLOPS() float64 }); ok && r.peak == 0 {
+		r.peak = pk.PeakFLOPS() // a GPU engine's device's, 0 where not known
+	} else if r.peak == 0 && rec.Backend == "cpu" {
 		r.peak = CPUPeakFLOPS()
 	}
 	r.ctx = ctx
