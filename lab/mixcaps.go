@@ -22,54 +22,30 @@ type mixDraw struct {
 // its own loader serves in order (stage 1's dataset and each mix_schedule
 // switch, then the anneal at anneal.auto_at), whose sources' streams carry on
 // from one stretch to the next, and one soup ingredient's, which reads its
-// mix afresh on a loader of its own (Tokens 0: no soup).
+// mix afresh on a loader of its own (Tokens 0: no soup). It is drawsFrom at
+// the run's first step.
 func plannedDraws(rec *Recipe) (run []mixDraw, soup mixDraw) {
-	end := rec.PlannedTokens()
-	stage1, anneal := end, int64(0)
-	if rec.Anneal.AutoAt > 0 && rec.Anneal.AutoAt < end && rec.Soup.Ingredients == 0 && !rec.StartAsAnneal {
-		stage1, anneal = wholeSteps(rec.Anneal.AutoAt, rec), wholeSteps(rec.Anneal.Tokens, rec)
-		if rec.Anneal.AutoAt+rec.Anneal.Tokens == rec.MaxTokens { // as train: it ends at max_tokens' last step
-			anneal = end - stage1
-		}
+	return drawsFrom(rec, CheckpointState{Phase: "stage1", TotalTokens: rec.PlannedTokens(), Mix: rec.Dataset}, "dataset.sources")
+}
+
+// soupDraw is one soup ingredient's draw, after a run whose stage 1 ends on
+// last: soup.mix, else anneal.mix, else last's mix; the soup's tokens, else
+// the anneal's, else a quarter of the run's planned tokens (as soupSize; a
+// run with a soup plans no anneal of its own); load_path's recipe
+// (start_as_anneal) anneals each ingredient for max_tokens.
+func soupDraw(rec *Recipe, last mixDraw) mixDraw {
+	soup := mixDraw{Field: last.Field, Mix: last.Mix}
+	if len(rec.Soup.Mix) > 0 {
+		soup.Field, soup.Mix = "soup.mix", rec.Soup.Mix
+	} else if len(rec.Anneal.Mix) > 0 {
+		soup.Field, soup.Mix = "anneal.mix", rec.Anneal.Mix
 	}
-	if rec.StartAsAnneal && rec.Soup.Ingredients > 0 {
-		stage1 = 0 // every ingredient anneals from load_path; the run trains none itself
+	n := cmp.Or(rec.Soup.Tokens, rec.Anneal.Tokens, max(rec.PlannedTokens()/4, int64(rec.GlobalBatchSize)))
+	if rec.StartAsAnneal {
+		n = rec.MaxTokens
 	}
-	cur := mixDraw{Field: "dataset.sources", Mix: rec.Dataset}
-	var from int64
-	for i, s := range rec.MixSchedule {
-		at := wholeSteps(s.AtTokens, rec)
-		if at >= stage1 {
-			break
-		}
-		cur.Tokens = at - from
-		run = append(run, cur)
-		cur, from = mixDraw{Field: fmt.Sprintf("mix_schedule[%d] (mixes.%s)", i, s.Mix), Mix: rec.NamedMixSources(s.Mix)}, at
-	}
-	cur.Tokens = stage1 - from
-	run = append(run, cur)
-	if anneal > 0 {
-		if len(rec.Anneal.Mix) > 0 {
-			run = append(run, mixDraw{Field: "anneal.mix", Mix: rec.Anneal.Mix, Tokens: anneal})
-		} else {
-			run = append(run, mixDraw{Field: cur.Field, Mix: cur.Mix, Tokens: anneal})
-		}
-	}
-	if rec.Soup.Ingredients > 0 {
-		soup = mixDraw{Field: cur.Field, Mix: cur.Mix}
-		if len(rec.Soup.Mix) > 0 {
-			soup.Field, soup.Mix = "soup.mix", rec.Soup.Mix
-		} else if len(rec.Anneal.Mix) > 0 {
-			soup.Field, soup.Mix = "anneal.mix", rec.Anneal.Mix
-		}
-		// as soupSize: the soup's tokens, else the anneal's, else a quarter of the run's
-		n := cmp.Or(rec.Soup.Tokens, rec.Anneal.Tokens, max(stage1/4, int64(rec.GlobalBatchSize)))
-		if rec.StartAsAnneal {
-			n = rec.MaxTokens
-		}
-		soup.Tokens = wholeSteps(n, rec)
-	}
-	return run, soup
+	soup.Tokens = wholeSteps(n, rec)
+	return soup
 }
 
 // sourceCap is the strictest cap the recipe puts on one source: its entry
@@ -210,11 +186,7 @@ func drawsFrom(rec *Recipe, st CheckpointState, mixField string) (run []mixDraw,
 		}
 	}
 	if rec.Soup.Ingredients > 0 {
-		// as plannedDraws, from the mix stage 1 ends on
-		_, soup = plannedDraws(rec)
-		if len(rec.Soup.Mix) == 0 && len(rec.Anneal.Mix) == 0 {
-			soup.Field, soup.Mix = cur.Field, cur.Mix
-		}
+		soup = soupDraw(rec, cur) // from the mix stage 1 ends on
 	}
 	return run, soup
 }

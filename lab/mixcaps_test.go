@@ -291,27 +291,35 @@ func TestMixSwitchCapped(t *testing.T) {
 	}
 }
 
-// TestDrawsFromStart: what a run still draws from its first step is what it
-// plans (drawsFrom at token 0 against plannedDraws), for the recipes'
-// shapes the caps check: switches, an anneal at auto_at (planned to end at
-// max_tokens or not), a soup.
+// TestDrawsFromStart: what a run plans to draw (plannedDraws, drawsFrom at
+// its first step), for the recipes' shapes the caps check: switches, an
+// anneal at auto_at (planned to end at max_tokens or not), a soup. The
+// tiny recipe trains 5120 tokens in steps of 512.
 func TestDrawsFromStart(t *testing.T) {
 	const later = `mixes={later: [{name: qa, target_ratio: 1, paths: ["builtin:qa"]}]}`
-	for _, sets := range [][]string{
-		nil,
-		{later, "mix_schedule=[{at_tokens: 1000, mix: later}]"},
-		{later, "mix_schedule=[{at_tokens: 1000, mix: later}]", "anneal.auto_at=3000", "anneal.tokens=1000"},
-		{"anneal.auto_at=3000", "anneal.tokens=2120", "max_tokens=5120"},
-		{later, `anneal={auto_at: 2560, tokens: 2560, mix: [{name: web, target_ratio: 1, paths: ["builtin:web_clean"]}]}`},
-		{`soup={ingredients: 2, tokens: 512, mix: [{name: qa, target_ratio: 1, paths: ["builtin:qa"]}]}`},
-		{"soup.ingredients=2", "anneal.auto_at=2560", "anneal.tokens=512"},
+	for _, c := range []struct {
+		sets []string
+		want string
+	}{
+		{nil, "dataset.sources 5120; | soup  0"},
+		{[]string{later, "mix_schedule=[{at_tokens: 1000, mix: later}]"}, "dataset.sources 1024; mix_schedule[0] (mixes.later) 4096; | soup  0"},
+		{[]string{later, "mix_schedule=[{at_tokens: 1000, mix: later}]", "anneal.auto_at=3000", "anneal.tokens=1000"},
+			"dataset.sources 1024; mix_schedule[0] (mixes.later) 2048; mix_schedule[0] (mixes.later) 1024; | soup  0"},
+		{[]string{"anneal.auto_at=3000", "anneal.tokens=2120", "max_tokens=5120"}, "dataset.sources 3072; dataset.sources 2048; | soup  0"},
+		{[]string{later, `anneal={auto_at: 2560, tokens: 2560, mix: [{name: web, target_ratio: 1, paths: ["builtin:web_clean"]}]}`},
+			"dataset.sources 2560; anneal.mix 2560; | soup  0"},
+		{[]string{`soup={ingredients: 2, tokens: 512, mix: [{name: qa, target_ratio: 1, paths: ["builtin:qa"]}]}`}, "dataset.sources 5120; | soup soup.mix 512"},
+		{[]string{"soup.ingredients=2", "anneal.auto_at=2560", "anneal.tokens=512"}, "dataset.sources 2560; | soup dataset.sources 512"},
 	} {
-		rec := parseTiny(t, sets...)
+		rec := parseTiny(t, c.sets...)
 		run, soup := plannedDraws(rec)
-		st := CheckpointState{Phase: "stage1", TotalTokens: rec.PlannedTokens(), Mix: rec.Dataset}
-		run2, soup2 := drawsFrom(rec, st, "dataset.sources")
-		if fmt.Sprint(run, soup) != fmt.Sprint(run2, soup2) {
-			t.Errorf("%q:\nplanned %v %v\nfrom 0  %v %v", sets, run, soup, run2, soup2)
+		var got string
+		for _, d := range run {
+			got += fmt.Sprintf("%s %d; ", d.Field, d.Tokens)
+		}
+		got += fmt.Sprintf("| soup %s %d", soup.Field, soup.Tokens)
+		if got != c.want {
+			t.Errorf("%q:\nplanned %s\nwant    %s", c.sets, got, c.want)
 		}
 	}
 }
