@@ -25,7 +25,8 @@ type EvalOptions struct {
 	// Progress, if set, is called after each forward with the requests scored so far and the total.
 	Progress func(done, total int)
 	// Reshape scores on backends with the same weights and micro-batches fitted to the requests, longest first:
-	// T' = the longest input left rounded up to a multiple of 8 (at most T), B' = B·T/T', and a shorter shape
+	// T' = the longest input left rounded up to a multiple of 8 (at most T), B' = B·T/T' or fewer: no more rows than the
+	// requests it scores need (16 requests took 512 rows of 8 tokens), and a shorter shape
 	// whenever the longest input left fits in 3/4 of the rows (see scoreRequests). Rows then stop paying for
 	// padding (the built-in RC tasks need at most 62 tokens of the quickstart's 128, so one forward scores twice the
 	// requests and attention costs half; OLMES's unconditional requests, a few tokens each, are half of MMLU's and

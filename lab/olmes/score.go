@@ -116,6 +116,22 @@ func inputLen(r encodedReq, maxLen int) int {
 // fitT is the row length that holds inputs of n tokens: n rounded up to a multiple of 8, at most T.
 func fitT(n, T int) int { return min((max(n, 1)+7)/8*8, T) }
 
+// fitRows is the rows of a shape of T tokens for units us (longest first), at most `most`: enough for the units it
+// scores, those until one fits in 3/4 of T (the next shape, scoreRequests) or all of them on a backend that gets
+// one shape only (!sharer), shared evenly between the forwards they take (600 units at 512 a forward: 2 forwards
+// of 300 rows, not 512 and 88).
+func fitRows(us []unit, T, most, T0 int, sharer bool) int {
+	n := len(us)
+	if sharer {
+		n = 1
+		for n < len(us) && 4*fitT(us[n].n, T0) > 3*T {
+			n++
+		}
+	}
+	f := (n + most - 1) / most // forwards
+	return (n + f - 1) / f
+}
+
 // packMinPrefix is the shortest shared context worth packing requests after: a packed row saves the prefix's
 // tokens once per request after the first, and costs attention over a longer row; OLMES's unconditional requests
 // share the 2 tokens of "Answer:", which saves nothing.
@@ -168,7 +184,8 @@ func units(reqs []encodedReq, maxLen int, pack bool) []unit {
 // number of continuation tokens, batching B requests per forward. maxLen ≤ T is the context length.
 //
 // With fit (EvalOptions.Reshape), requests are scored longest first on rows fitted to them: the first forward on
-// rows of the longest input rounded up to 8 tokens (B·T/T' of them), and a shorter shape whenever the longest input
+// rows of the longest input rounded up to 8 tokens (B·T/T' of them at most, fitRows: no more than the requests it
+// scores), and a shorter shape whenever the longest input
 // left fits in 3/4 of the current rows, so no row carries more than a quarter of padding beyond its rounding. OLMES's
 // unconditional requests ("Answer:" and a choice, a few tokens) were padded to the 5-shot contexts' length: half
 // of MMLU's rows. Each shorter shape is a scorer over be's weights (model.ScorerSharer); a backend that shares
@@ -211,9 +228,18 @@ func scoreRequests(ctx context.Context, be model.Backend, reqs []encodedReq, max
 		if err := ctx.Err(); err != nil {
 			return nil, nil, st, err
 		}
-		if _, T := cur.MicroBatch(); fit {
-			// the first shape fits the longest input; later ones when a quarter of the rows would be padding
-			if want := fitT(us[lo].n, T0); want < T && (st.Forwards == 0 || 4*want <= 3*T) {
+		if B, T := cur.MicroBatch(); fit {
+			// the first shape fits the longest input; later ones when a quarter of the rows would be padding.
+			// Its rows are no more than the units it scores: a small evaluation's 16 requests ran on 512 rows of 8
+			// tokens, 496 of them padding that the forward computes all the same.
+			want := fitT(us[lo].n, T0)
+			shorter := want < T && (st.Forwards == 0 || 4*want <= 3*T)
+			rows := B
+			if shorter || st.Forwards == 0 {
+				rows = fitRows(us[lo:], want, max(1, B0*T0/want), T0, sharer)
+			}
+			// fewer rows of the same length: on a sharer only, whose scorer costs no copy of the weights
+			if shorter || sharer && st.Forwards == 0 && rows < B {
 				if cur != be {
 					// the last shape's buffers (a chunk of logits alone is 256 MiB at dolma2's vocabulary) are
 					// garbage: collected now, the next shape reuses their memory, where a heap of a large model
@@ -222,7 +248,7 @@ func scoreRequests(ctx context.Context, be model.Backend, reqs []encodedReq, max
 					cur = be
 					runtime.GC()
 				}
-				if nb, _, err := model.ScoringLike(be, max(1, B0*T0/want), want); err == nil {
+				if nb, _, err := model.ScoringLike(be, rows, want); err == nil {
 					cur = nb
 				} else {
 					fit = false

@@ -525,3 +525,53 @@ func TestScoreFittedShapesFreeTheirBuffers(t *testing.T) {
 	}
 	t.Logf("%d shapes: the heap grew by %.1f scorers' buffers at most", len(st.Shapes), float64(peak-base)/float64(one))
 }
+
+// TestScoreFittedRows: fitted shapes have no more rows than the requests they score, shared evenly between their
+// forwards: 16 short requests on a 8×64 engine ran on one forward of 64×8 (48 rows of padding), 80 on 64 and 16 of
+// 64×8; now 16×8 and 2 of 40×8. The log-probs are the bits of the engine's rows (a CPU row is computed alone).
+func TestScoreFittedRows(t *testing.T) {
+	const B, T = 8, 64
+	be := tinyCPU(t, 64, B, T)
+	defer be.Close()
+	wide := be.Scorer(B*T/8, 8) // the shape fitted rows took before
+	defer wide.Close()
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, c := range []struct {
+		n      int
+		shapes [][2]int
+		fwd    int
+	}{
+		{16, [][2]int{{16, 8}}, 1},
+		{80, [][2]int{{40, 8}}, 2},
+		{64, [][2]int{{64, 8}}, 1},
+	} {
+		var reqs []encodedReq
+		for range c.n {
+			r := encodedReq{ctx: make([]int32, 2+rng.IntN(4)), cont: make([]int32, 1+rng.IntN(3))}
+			for j := range r.ctx {
+				r.ctx[j] = int32(rng.IntN(62))
+			}
+			for j := range r.cont {
+				r.cont[j] = int32(rng.IntN(62))
+			}
+			reqs = append(reqs, r)
+		}
+		got, _, st, err := scoreRequests(context.Background(), be, reqs, 0, 63, true, true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _, wst, err := scoreRequests(context.Background(), wide, reqs, 0, 63, false, true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(st.Shapes, c.shapes) || st.Forwards != c.fwd {
+			t.Errorf("%d requests: %d forwards on %v, want %d on %v (before: %d on %v)", c.n, st.Forwards, st.Shapes, c.fwd, c.shapes, wst.Forwards, wst.Shapes)
+		}
+		for i := range reqs {
+			if got[i] != want[i] {
+				t.Errorf("%d requests: request %d scored %v on %v, %v on %v", c.n, i, got[i], st.Shapes, want[i], wst.Shapes)
+				break
+			}
+		}
+	}
+}
