@@ -299,16 +299,40 @@ func (m *Model) markerLegendLines(w int) []string {
 func (m *Model) cachedPlot(d *runData, which, w, rows int) []string {
 	// what the chart shows, apart from the data's version
 	k := fmt.Sprintf("%p|%d|%d|%d|%v|%v|%v|%d|%p", d, which, w, rows, m.logY[which], m.byTokens, m.smoothOn, m.smoothIdx, m.theme)
+	// The run's charts show one version of its data, redrawn together: each
+	// on its own clock, right after a soup the loss chart's axis read 235.5K
+	// and the grad norm's and LR's 232.4K.
+	now := time.Now() // the wall clock: a test's fixed Now would never redraw
+	f := m.plotFrames[d]
+	if f.version != d.version && (d.Ended || now.Sub(f.at) >= plotEvery) {
+		f = plotFrame{version: d.version, at: now}
+	}
 	p, ok := m.plots[k]
-	if ok && (p.version == d.version || time.Since(p.at) < plotEvery && !d.Ended) {
+	if ok && p.version == f.version {
+		m.plotFrames[d] = f
 		return p.lines
 	}
+	// not drawn at this version (a new size or setting): it can only be drawn
+	// from the data as they are now, and the others follow it
+	if f.version != d.version {
+		f = plotFrame{version: d.version, at: now}
+	}
+	m.plotFrames[d] = f
 	if len(m.plots) > 64 {
 		clear(m.plots)
+		clear(m.plotFrames)
+		m.plotFrames[d] = f
 	}
-	p = plotCache{version: d.version, at: time.Now(), lines: m.plotRun(d, which, w, rows)}
+	p = plotCache{version: d.version, lines: m.plotRun(d, which, w, rows)}
 	m.plots[k] = p
 	return p.lines
+}
+
+// plotFrame is the version of a run's data its charts show, and when they
+// were last redrawn for newer data.
+type plotFrame struct {
+	version int
+	at      time.Time
 }
 
 // plotEvery is how often a live chart is redrawn at most (once a second);
@@ -317,7 +341,6 @@ const plotEvery = time.Second
 
 type plotCache struct {
 	version int
-	at      time.Time
 	lines   []string
 }
 

@@ -291,3 +291,38 @@ func TestLongNoticeTakesTwoLines(t *testing.T) {
 		}
 	}
 }
+
+// The charts of one frame show one version of the run's data. Each chart was
+// redrawn on its own once-a-second clock, so a chart drawn anew (here: the
+// loss chart turned logarithmic) showed the newest steps while the grad norm
+// and LR charts kept the axis of a second before (235.5K against 232.4K
+// right after a soup).
+func TestChartsOfOneFrameShareTheirXRange(t *testing.T) {
+	evs := stage1Events("quickstart-test")
+	m, _ := liveModel(t, testOptions(t, 120, 40), evs)
+	ends := func() []string {
+		var out []string
+		for _, l := range regexp.MustCompile(`(\S+) tokens`).FindAllStringSubmatch(screen(m), -1) {
+			out = append(out, l[1])
+		}
+		return out
+	}
+	before := ends()
+	last := evs[len(evs)-1]
+	var more []lab.Event
+	for s := last.Step + 1; s <= last.Step+20; s++ {
+		more = append(more, stepEvent("quickstart-test", s, last.Phase, last.TotalTokens))
+	}
+	m.Update(runEventsMsg{gen: m.liveGen, events: more})
+	m.logY[chartLoss] = !m.logY[chartLoss]
+	after := ends()
+	if len(after) != 3 || len(before) != 3 {
+		t.Fatalf("x axes %q then %q: the test expects three charts", before, after)
+	}
+	want := lab.HumanCount((last.Step + 20) * testGB)
+	for i, e := range after {
+		if e != want {
+			t.Errorf("chart %d's x axis ends at %s, want %s with the loss chart (axes before the steps: %q, after: %q)", i, e, want, before, after)
+		}
+	}
+}

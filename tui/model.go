@@ -145,6 +145,8 @@ type Model struct {
 	focus     int
 
 	plots map[string]plotCache // rendered charts by what they show
+	// the version of each run's data its charts show (cachedPlot)
+	plotFrames map[*runData]plotFrame
 
 	// the last screen drawn: while only a live run's events arrive it is
 	// redrawn at most every redrawEvery (anything else redraws at once)
@@ -203,7 +205,7 @@ func New(o Options) *Model {
 	m := &Model{
 		opts: o, theme: theme.New(dark, o.NoColor), keys: DefaultKeyMap(), help: help.New(), log: o.Logger,
 		width: 80, height: 24, scanner: newScanner(), smoothOn: true, smoothIdx: 3, byTokens: true,
-		selected: map[string]bool{}, overlay: map[string]*curve{}, overlayOff: map[string]int64{}, plots: map[string]plotCache{},
+		selected: map[string]bool{}, overlay: map[string]*curve{}, overlayOff: map[string]int64{}, plots: map[string]plotCache{}, plotFrames: map[*runData]plotFrame{},
 	}
 	if o.Size[0] > 0 {
 		m.width, m.height = o.Size[0], o.Size[1]
