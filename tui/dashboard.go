@@ -96,17 +96,32 @@ func (m *Model) statusLines(d *runData, w int) []string {
 	if left, ok := d.eta(); ok {
 		eta = lab.HumanDuration(left)
 	}
+	// An ended run shows its own training figures, as its summary gives
+	// them: the smoothed rate of its last steps was its soup's last
+	// ingredient's (3,416 tok/s and 3.3% where the run trained at several
+	// times that).
+	rate := d.tokensPerSec()
 	mfu := "–"
-	if e.MFU > 0 {
-		// MFU is tokens/s × FLOPs per token / peak, a fixed ratio per run:
-		// shown for the smoothed tokens/s beside it, not for the last step
-		// alone, which one slow or fast step swings (5% next to 8.5K tok/s,
-		// 58% next to 13K)
-		x := e.MFU
-		if tps := d.tokensPerSec(); tps > 0 && e.TokensPerSec > 0 && !math.IsInf(e.TokensPerSec, 0) {
-			x = e.MFU * tps / e.TokensPerSec
+	if s := d.Summary; d.Ended && s != nil && s.TokensPerSec > 0 {
+		rate = s.TokensPerSec
+		if s.MFU > 0 {
+			mfu = fmtPct(s.MFU)
 		}
-		mfu = fmtPct(x)
+	} else {
+		if d.Ended {
+			rate = d.ownTps.TokensPerSec()
+		}
+		if e.MFU > 0 {
+			// MFU is tokens/s × FLOPs per token / peak, a fixed ratio per run:
+			// shown for the smoothed tokens/s beside it, not for the last step
+			// alone, which one slow or fast step swings (5% next to 8.5K tok/s,
+			// 58% next to 13K)
+			x := e.MFU
+			if rate > 0 && e.TokensPerSec > 0 && !math.IsInf(e.TokensPerSec, 0) {
+				x = e.MFU * rate / e.TokensPerSec
+			}
+			mfu = fmtPct(x)
+		}
 	}
 	spike := "–"
 	if s := e.SpikeScore; s != nil {
@@ -118,7 +133,7 @@ func (m *Model) statusLines(d *runData, w int) []string {
 		spikeSt = t.Spike
 	}
 	// paused, the throughput, MFU and ETA of the last steps would say it trains
-	tps := val(lab.HumanCount(int64(d.tokensPerSec()))) + lbl(" tok/s")
+	tps := val(lab.HumanCount(int64(rate))) + lbl(" tok/s")
 	if d.State == "paused" && !d.Ended {
 		tps = t.State("paused").Render("paused")
 		mfu = "–"

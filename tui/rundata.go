@@ -213,6 +213,7 @@ type runData struct {
 
 	version   int            // counts applied events, so views can cache what they drew
 	tps       lab.Throughput // smoothed over the recent steps: the tok/s shown, MFU beside it, the ETA
+	ownTps    lab.Throughput // the same over the run's own steps, without its soups' ingredients'
 	firstTime time.Time
 	lastTime  time.Time
 }
@@ -425,6 +426,7 @@ func (d *runData) applyStep(e lab.Event) {
 		d.TotalTokens = e.TotalTokens
 	}
 	d.tps.Add(e.TokensPerSec)
+	d.ownTps.Add(e.TokensPerSec)
 }
 
 // applyResumed: the run continues from a checkpoint, so the steps after it

@@ -102,3 +102,35 @@ func TestETAUnderASecond(t *testing.T) {
 		t.Errorf("one step of a quarter second left: status %q, want ETA <1s", status)
 	}
 }
+
+// TestEndedRunShowsItsOwnThroughput: a finished run whose last steps were a
+// soup's ingredients' showed the last ingredient's tok/s and MFU (3,416 tok/s
+// and 3.3% here), not the run's: its summary's figures, or without one (a
+// run written before summaries) the run's own steps'.
+func TestEndedRunShowsItsOwnThroughput(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		summary *lab.RunSummary
+		want    string
+	}{
+		{"summary", &lab.RunSummary{State: "finished", Steps: 90, TokensPerSec: 19000, MFU: 0.29}, "19.0K tok/s │ MFU 29% │"},
+		{"no summary", nil, "20.5K tok/s │ MFU 31% │"}, // stepEvent's 20480 tok/s at MFU 0.31
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec := testRecipe(t)
+			evs := syntheticSoupRun("quickstart-test", rec)
+			for i := range evs {
+				if strings.Contains(evs[i].Run, "/ingredient-") {
+					evs[i].TokensPerSec, evs[i].MFU = 3416, 0.033
+				}
+			}
+			last := evs[len(evs)-1]
+			evs = append(evs, lab.Event{Type: lab.EvDone, Time: last.Time.Add(time.Second), Run: "quickstart-test", Step: 90, Tokens: last.Tokens,
+				Phase: "stage1", State: "finished", Summary: c.summary})
+			m, _ := liveModel(t, testOptions(t, 120, 40), evs)
+			if status := strings.Split(screen(m), "\n")[2]; !strings.Contains(status, c.want) {
+				t.Errorf("status %q lacks %q", status, c.want)
+			}
+		})
+	}
+}
