@@ -126,6 +126,47 @@ func (s recordSeries) has(r *olmes.EvalRecord) bool {
 	return ok && (r.Instances == 0 || slices.Contains(counts, 0) || slices.Contains(counts, r.Instances))
 }
 
+// staleSuites says whether r is a suite score (olmes.MetricPrimaryScore) of
+// the run that folds a task, formulation and split of recs: a rerun of
+// eval --record replaces that member's records, and the suite made of them
+// would stand beside the new scores, stale. recs' own suites are written
+// anew; the others are left out, as SNR makes a run's suites again from
+// its members' records (olmes.SuiteRecords).
+func staleSuites(recs []olmes.EvalRecord) func(r *olmes.EvalRecord) bool {
+	type member struct {
+		run, task string
+		f         olmes.Formulation
+		split     string
+	}
+	scored := map[member]bool{}
+	for _, r := range recs {
+		if r.Metric != olmes.MetricPrimaryScore {
+			scored[member{r.Run, r.Task, r.Formulation, r.Split}] = true
+		}
+	}
+	return func(r *olmes.EvalRecord) bool {
+		if r.Metric != olmes.MetricPrimaryScore {
+			return false
+		}
+		members, ok := olmes.SuiteMembers(r.Task)
+		if !ok {
+			return false
+		}
+		for _, m := range members {
+			splits := []string{m.Split} // "": each member on its OLMES split
+			if r.Split != "" {
+				splits = strings.Split(r.Split, "+")
+			}
+			for _, sp := range splits {
+				if scored[member{r.Run, m.Task, m.Formulation, sp}] {
+					return true
+				}
+			}
+		}
+		return false
+	}
+}
+
 // CheckRecordable refuses recs (scores made after the run, olmes.WhyRecorded)
 // when the run in runDir evaluated one of their tasks, formulations and
 // splits itself on as many instances (recordSeries.has): SNR reads a task's records as one series per run, and
@@ -280,7 +321,9 @@ func acquireEvalLock(runDir string) error {
 // formulation, split and instance count that an earlier recording made (of
 // the same run or sub-run; one without a count, written before counts
 // were, of any count: recordSeries.has) are replaced, every step of them: one series is one set of
-// settings, and a rerun does not count a checkpoint twice. It returns how
+// settings, and a rerun does not count a checkpoint twice. So are the OLMES
+// suite scores an earlier recording made of one of recs' tasks
+// (staleSuites): they folded the scores being replaced. It returns how
 // many were replaced. Scores of a task the run evaluated itself are refused
 // (CheckRecordable).
 //
@@ -307,6 +350,7 @@ func RecordEvals(runDir string, recs []olmes.EvalRecord) (replaced int, err erro
 		return 0, err
 	}
 	keys := seriesOfRecords(recs)
+	stale := staleSuites(recs)
 	path := filepath.Join(runDir, EvalsFile)
 	in, err := os.Open(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -332,7 +376,7 @@ func RecordEvals(runDir string, recs []olmes.EvalRecord) (replaced int, err erro
 				var rec olmes.EvalRecord
 				ok := olmes.DecodeEvalRecord(line, &rec, names) == nil
 				switch {
-				case ok && rec.Recorded() && keys.has(&rec):
+				case ok && rec.Recorded() && (keys.has(&rec) || stale(&rec)):
 					replaced++
 					continue
 				case err == io.EOF && !ok: // torn

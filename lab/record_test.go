@@ -203,3 +203,59 @@ func TestRecordEvalsInstances(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordEvalsReplacesItsSuites: a rerun of eval --record of arc_easy in
+// RC alone replaces its RC records and the arc_easy::olmes suite score the
+// first recording made of them (the better of its old RC and MC scores),
+// which would stand beside the new RC score, stale; piqa::olmes, of tasks not
+// rerun, is kept. A rerun in both formulations writes its suite anew, once.
+func TestRecordEvalsReplacesItsSuites(t *testing.T) {
+	rec := func(task string, f olmes.Formulation, v float64) olmes.EvalRecord {
+		r := olmes.EvalRecord{Run: "r", Step: 1, Task: task, Formulation: f, Split: "test", Instances: 500,
+			Metric: "acc_raw", Value: v, Primary: true, Group: "olmes", Why: olmes.WhyRecorded}
+		if task == "piqa" {
+			r.Split = "validation"
+		}
+		return r
+	}
+	suite := func(name string, v float64) olmes.EvalRecord {
+		return olmes.EvalRecord{Run: "r", Step: 1, Task: name, Formulation: olmes.MCOrRC, Metric: olmes.MetricPrimaryScore,
+			Value: v, Primary: true, Group: "olmes", Why: olmes.WhyRecorded}
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, EvalsFile)
+	suites := func() map[string][]float64 {
+		recs, err := olmes.ReadEvalRecords(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]float64{}
+		for _, r := range recs {
+			if r.Metric == olmes.MetricPrimaryScore {
+				out[r.Task] = append(out[r.Task], r.Value)
+			}
+		}
+		return out
+	}
+	for _, step := range []struct {
+		what     string
+		recs     []olmes.EvalRecord
+		replaced int
+		want     map[string][]float64
+	}{
+		{"first", []olmes.EvalRecord{rec("arc_easy", olmes.RC, 0.4), rec("arc_easy", olmes.MC, 0.6), rec("piqa", olmes.RC, 0.5), rec("piqa", olmes.MC, 0.3),
+			suite("arc_easy::olmes", 0.6), suite("piqa::olmes", 0.5)}, 0, map[string][]float64{"arc_easy::olmes": {0.6}, "piqa::olmes": {0.5}}},
+		{"arc_easy in RC again", []olmes.EvalRecord{rec("arc_easy", olmes.RC, 0.7)}, 2, map[string][]float64{"piqa::olmes": {0.5}}},
+		{"arc_easy in both again", []olmes.EvalRecord{rec("arc_easy", olmes.RC, 0.7), rec("arc_easy", olmes.MC, 0.2), suite("arc_easy::olmes", 0.7)}, 2,
+			map[string][]float64{"arc_easy::olmes": {0.7}, "piqa::olmes": {0.5}}},
+	} {
+		n, err := RecordEvals(dir, step.recs)
+		if err != nil {
+			t.Fatalf("%s: %v", step.what, err)
+		}
+		if got := suites(); n != step.replaced || !reflect.DeepEqual(got, step.want) {
+			b, _ := os.ReadFile(path)
+			t.Fatalf("%s: replaced %d, suites %v; want %d, %v; file:\n%s", step.what, n, got, step.replaced, step.want, b)
+		}
+	}
+}

@@ -340,3 +340,28 @@ func oeEvalSuiteTasks(name string) ([]string, bool) {
 	}
 	return both(task), true
 }
+
+// SuiteMember is one task and formulation whose primary score a suite folds.
+type SuiteMember struct {
+	Task        string // our name: "siqa", not oe-eval's "socialiqa"
+	Formulation Formulation
+	Split       string // the benchmark's OLMES split
+}
+
+// SuiteMembers are the tasks and formulations that the suite named name (an Aggregate's Name: "piqa::olmes",
+// SuiteCore9, …) folds; false for any other name.
+func SuiteMembers(name string) ([]SuiteMember, bool) {
+	tasks, ok := oeEvalSuiteTasks(name)
+	if !ok {
+		return nil, false
+	}
+	out := make([]SuiteMember, 0, len(tasks))
+	for _, t := range tasks {
+		b, _, f, _, ok := lookupBenchmark(t)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, SuiteMember{Task: b.Name, Formulation: f, Split: b.Split})
+	}
+	return out, true
+}
