@@ -1364,7 +1364,7 @@ func evaluatedAt(path, run string, step int64) (why string, scores []EvalScore, 
 			scores = nil
 		}
 		why, ok = rec.Why, true
-		scores = append(scores, EvalScore{Task: rec.Task, Formulation: rec.Form, Metric: rec.Metric, Value: rec.Value, Primary: rec.Primary})
+		scores = append(scores, rec.score())
 	}
 	return why, scores, ok
 }
@@ -1742,6 +1742,13 @@ type EvalRecord struct {
 	Time    time.Time `json:"time"`
 	// Instances scored: SNR keeps a score of every instance and one of a sample apart (olmes.EvalRecord.Instances)
 	Instances int `json:"instances,omitempty"`
+}
+
+// score is the EvalScore the record was written from (recordEval), whole: a
+// resumed run's summary (evaluatedAt) has the split and instance count its
+// scores had, which the summary's table names ("arc_easy (validation)").
+func (e EvalRecord) score() EvalScore {
+	return EvalScore{Task: e.Task, Formulation: e.Form, Split: e.Split, Instances: e.Instances, Metric: e.Metric, Value: e.Value, Primary: e.Primary}
 }
 
 func (r *Run) recordEval(run, why string, scores []EvalScore) {

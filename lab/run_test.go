@@ -1402,13 +1402,26 @@ func TestCheckpointAtTheResumedStepIsAnswered(t *testing.T) {
 	}
 }
 
+// splitEval is fakeEval with its scores on a split and an instance count, as
+// an OLMES benchmark's are.
+type splitEval struct{ fakeEval }
+
+func (f *splitEval) Evaluate(ctx context.Context, b model.Backend, tok data.Tokenizer, spec EvalSpec) ([]EvalScore, error) {
+	s, err := f.fakeEval.Evaluate(ctx, b, tok, spec)
+	for i := range s {
+		s[i].Split, s[i].Instances = "validation", 500
+	}
+	return s, err
+}
+
 // A run resumed from a step evaluated before its checkpoint was written does
 // not evaluate that step again (one evaluation per step), so its summary has
-// that evaluation's scores from evals.jsonl, and says which one they are.
+// that evaluation's scores from evals.jsonl, and says which one they are,
+// with their split and instance count (read back without them before).
 func TestResumedSummaryHasTheResumedStepsEvaluation(t *testing.T) {
 	root := t.TempDir()
 	rec := parseTiny(t, "max_tokens=1M", "checkpoint.interval=0", "eval.tasks=[fake]")
-	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "se", Evaluator: &fakeEval{}, PeakFLOPS: 1e11})
+	r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: "se", Evaluator: &splitEval{}, PeakFLOPS: 1e11})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1432,7 +1445,7 @@ func TestResumedSummaryHasTheResumedStepsEvaluation(t *testing.T) {
 		t.Fatalf("summary: %v (%q), want %v (%q)", s.Evals, s.EvalsWhen, scores, when)
 	}
 
-	r, err = StartRun(context.Background(), RunParams{ResumeDir: filepath.Join(root, "se"), Evaluator: &fakeEval{}, PeakFLOPS: 1e11})
+	r, err = StartRun(context.Background(), RunParams{ResumeDir: filepath.Join(root, "se"), Evaluator: &splitEval{}, PeakFLOPS: 1e11})
 	if err != nil {
 		t.Fatal(err)
 	}
