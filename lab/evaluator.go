@@ -92,7 +92,7 @@ func (e *OLMESEvaluator) Evaluate(ctx context.Context, b model.Backend, tok data
 	// olmolab eval --record records them, so that the run's own series have them for snr
 	for _, a := range res.Aggregates {
 		if a.Complete() {
-			out = append(out, EvalScore{Task: a.Name, Formulation: a.Formulation.String(), Split: a.Split, Metric: olmes.MetricPrimaryScore, Value: *a.Score, Primary: true})
+			out = append(out, EvalScore{Task: a.Name, Formulation: a.Formulation.String(), Split: a.Split, Instances: a.Instances, Metric: olmes.MetricPrimaryScore, Value: *a.Score, Primary: true})
 		}
 	}
 	return out, nil

@@ -272,8 +272,9 @@ type EvalRecord struct {
 	Formulation Formulation `json:"formulation"`
 	Split       string      `json:"split,omitempty"` // an OLMES benchmark's dataset split (Score.Split); "" for built-in tasks and older records
 	// Instances is how many instances were scored (Score.Instances): a ::olmes:full score of every instance and a
-	// --limit 1000 score of a task are two measurements, series of their own in SNR. 0: not recorded (older
-	// records, validation loss, suite scores), which SNR pairs with the one count the runs have (seriesKey).
+	// --limit 1000 score of a task are two measurements, series of their own in SNR; a suite's is its members'
+	// (Aggregate.Instances). 0: not recorded (older records, validation loss), which SNR pairs with the one
+	// count the runs have (seriesKey).
 	Instances int     `json:"instances,omitempty"`
 	Metric    string  `json:"metric"`
 	Value     float64 `json:"value"`
@@ -315,7 +316,7 @@ func (r Results) Records(run string, step int, tokens int64, tag string) []EvalR
 			continue
 		}
 		out = append(out, EvalRecord{Run: run, Step: step, Tokens: tokens, Task: a.Name, Formulation: a.Formulation,
-			Split: a.Split, Metric: MetricPrimaryScore, Value: *a.Score, Primary: true, Group: "olmes", Tag: tag})
+			Split: a.Split, Instances: a.Instances, Metric: MetricPrimaryScore, Value: *a.Score, Primary: true, Group: "olmes", Tag: tag})
 	}
 	return out
 }

@@ -53,8 +53,16 @@ type Aggregate struct {
 	// OpenBookQA, validation for the others); else the splits, "+"-joined.
 	Split string `json:"split,omitempty"`
 	Rule  string `json:"rule"` // RuleMCOrRC or RuleMacro
-	// Score is the suite's score; nil where members are missing.
+	// Score is the suite's score; nil where members are missing or their instance counts differ.
 	Score *float64 `json:"score"`
+	// Instances is how many instances the score folds: for max(MC, RC) the count both were scored on, for a
+	// macro suite the sum of its members' (a ::olmes:full suite and a 1000-instance one are two series in SNR);
+	// 0 where a member's count is not known.
+	Instances int `json:"instances,omitempty"`
+	// Differ says how the members' instance counts disagree, where they do (MC and RC of a task on two counts,
+	// or a member scored on all its instances beside members cut to a limit): such members are two
+	// measurements, and the suite has no score.
+	Differ string `json:"differ,omitempty"`
 	// Best is, for one task's max(MC, RC), the formulation whose score it is ("rc" where they are equal).
 	Best    string   `json:"best,omitempty"`
 	Members []string `json:"members"`           // what it folds, in oe-eval's order
@@ -63,7 +71,7 @@ type Aggregate struct {
 	Parts []float64 `json:"-"`
 }
 
-// Complete says whether every member was scored.
+// Complete says whether every member was scored, on counts that agree.
 func (a Aggregate) Complete() bool { return a.Score != nil }
 
 // Aggregates computes OLMES's suite scores from an evaluation's scores: <task>::olmes of each OLMES benchmark
@@ -76,7 +84,8 @@ func Aggregates(scores []Score) []Aggregate {
 		f           Formulation
 	}
 	primary := map[key]float64{}
-	var order []key // first appearance: a task scored twice keeps its first score, as the table lists it first
+	count := map[key]int{} // instances scored
+	var order []key        // first appearance: a task scored twice keeps its first score, as the table lists it first
 	for _, s := range scores {
 		if (s.Formulation != RC && s.Formulation != MC) || !isSuiteTask(s.Task) {
 			continue
@@ -89,7 +98,7 @@ func Aggregates(scores []Score) []Aggregate {
 		if !ok {
 			continue
 		}
-		primary[k] = v
+		primary[k], count[k] = v, s.Instances
 		order = append(order, k)
 	}
 	// each task's mc_or_rc, per split it has both formulations on
@@ -106,7 +115,13 @@ func Aggregates(scores []Score) []Aggregate {
 		rc := primary[k]
 		o := oeEvalName(k.task)
 		a := Aggregate{Name: o + "::olmes", Formulation: MCOrRC, Split: k.split, Rule: RuleMCOrRC, Best: "rc",
-			Members: []string{o + ":mc::olmes", o + ":rc::olmes"}, Parts: []float64{mc, rc}}
+			Members: []string{o + ":mc::olmes", o + ":rc::olmes"}, Parts: []float64{mc, rc}, Instances: count[k]}
+		if nm, nr := count[key{k.task, k.split, MC}], count[k]; nm != nr && nm > 0 && nr > 0 {
+			a.Instances, a.Best = 0, ""
+			a.Differ = fmt.Sprintf("mc on %d instances, rc on %d", nm, nr)
+			out = append(out, a)
+			continue
+		}
 		v := rc
 		if mc > rc {
 			v, a.Best = mc, "mc"
@@ -126,7 +141,7 @@ func Aggregates(scores []Score) []Aggregate {
 			rcOf[k.task] = k
 		}
 	}
-	suite := func(name string, f Formulation, tasks []string, part func(task string) (member, split string, v float64, ok bool)) {
+	suite := func(name string, f Formulation, tasks []string, part func(task string) (member, split string, n int, v float64, ok bool)) {
 		n := 0
 		for _, t := range tasks {
 			if scored[t] {
@@ -138,10 +153,12 @@ func Aggregates(scores []Score) []Aggregate {
 		}
 		a := Aggregate{Name: name, Formulation: f, Rule: RuleMacro}
 		var splits []string
+		var counts []int // the members' instance counts, in Members' order (0 where missing or not known)
 		onOLMES := true
 		sum := 0.0
 		for _, t := range tasks {
-			m, split, v, ok := part(t)
+			m, split, n, v, ok := part(t)
+			counts = append(counts, n)
 			a.Members = append(a.Members, m)
 			if !ok {
 				a.Missing = append(a.Missing, m)
@@ -157,8 +174,17 @@ func Aggregates(scores []Score) []Aggregate {
 			onOLMES = onOLMES && b != nil && split == b.Split
 		}
 		if len(a.Missing) == 0 {
-			v := sum / float64(len(tasks))
-			a.Score = &v
+			a.Differ = differentLimits(a.Members, counts)
+			if a.Differ == "" {
+				v := sum / float64(len(tasks))
+				a.Score = &v
+				for _, n := range counts {
+					a.Instances += n
+				}
+				if slices.Contains(counts, 0) {
+					a.Instances = 0
+				}
+			}
 		}
 		slices.Sort(splits)
 		switch {
@@ -170,20 +196,47 @@ func Aggregates(scores []Score) []Aggregate {
 		}
 		out = append(out, a)
 	}
-	mcOrRC := func(t string) (string, string, float64, bool) {
+	mcOrRC := func(t string) (string, string, int, float64, bool) {
 		a, ok := best[t]
 		if !ok {
-			return oeEvalName(t) + "::olmes", "", 0, false
+			return oeEvalName(t) + "::olmes", "", 0, 0, false
 		}
-		return a.Name, a.Split, *a.Score, true
+		return a.Name, a.Split, a.Instances, *a.Score, true
 	}
 	suite(SuiteCore9, MCOrRC, core9, mcOrRC)
-	suite(SuiteCore9RC, RC, core9, func(t string) (string, string, float64, bool) {
+	suite(SuiteCore9RC, RC, core9, func(t string) (string, string, int, float64, bool) {
 		k, ok := rcOf[t]
-		return oeEvalName(t) + ":rc::olmes", k.split, primary[k], ok
+		return oeEvalName(t) + ":rc::olmes", k.split, count[k], primary[k], ok
 	})
 	suite(SuiteCore9MMLU, MCOrRC, append(slices.Clone(core9), "mmlu"), mcOrRC)
 	return out
+}
+
+// differentLimits says which of a macro suite's members were scored on instance counts no one limit gives, "" where
+// the counts agree. Under a limit L (--limit, OLMES's 1000) a task has min(L, its split's size) instances, so
+// where two or more members share their largest count, that count is a limit, and a member with more instances
+// was scored without it (::olmes:full beside 1000-instance members): its score and theirs are of two sets of
+// settings. Counts not known (0) agree with any. Where no count is shared, the counts are the splits' sizes.
+func differentLimits(members []string, counts []int) string {
+	limit := 0
+	for i, n := range counts {
+		if n > limit && slices.Contains(counts[i+1:], n) {
+			limit = n
+		}
+	}
+	if limit == 0 {
+		return ""
+	}
+	var over []string
+	for i, n := range counts {
+		if n > limit {
+			over = append(over, fmt.Sprintf("%s on %d", members[i], n))
+		}
+	}
+	if len(over) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s instances, the others on at most %d (a limit)", strings.Join(over, ", "), limit)
 }
 
 // oeEvalNames are oe-eval's names of the OLMES tasks it spells otherwise than we do (task_suites.py's
@@ -219,6 +272,8 @@ func WriteAggregates(w io.Writer, aggs []Aggregate) error {
 			score = fmt.Sprintf("%.4f", *a.Score)
 		}
 		switch {
+		case a.Differ != "":
+			of = "instance counts differ: " + a.Differ + "; score them with the same --limit"
 		case a.Rule == RuleMCOrRC:
 			of = fmt.Sprintf("mc %.4f, rc %.4f: %s", a.Parts[0], a.Parts[1], a.Best)
 			if a.Parts[0] == a.Parts[1] {
@@ -244,8 +299,9 @@ func WriteAggregates(w io.Writer, aggs []Aggregate) error {
 // SuiteRecords are the OLMES suite scores (Aggregates) that recs' per-task scores make at each checkpoint: of
 // each run, step and tag, from the primary scores of the OLMES tasks, whichever evaluations wrote them (RC in
 // the run and MC by a later eval --record, or each by its own eval --record), by Aggregates' rules, so a suite
-// with a member missing has none. Of a task scored twice at a step, the later record counts, as in SNR's
-// series. A suite score is Recorded (WhyRecorded) where some member is. Put after recs, they replace the suite
+// with a member missing has none. Of a task scored twice at a step on as many instances, the later record
+// counts, as in SNR's series; scored on two counts, the suite is made of each member's smallest count and of each
+// one's largest (countSets), and a suite whose members' counts disagree (Aggregate.Differ) has no score. A suite score is Recorded (WhyRecorded) where some member is. Put after recs, they replace the suite
 // records recs hold at the same step (SNR's series keep a step's last record): those are the same figures,
 // or stale ones, as a rerun of eval --record replaces its tasks' records and not the suites they made.
 func SuiteRecords(recs []EvalRecord) []EvalRecord {
@@ -257,6 +313,7 @@ func SuiteRecords(recs []EvalRecord) []EvalRecord {
 	type member struct {
 		task, split string
 		f           Formulation
+		n           int // instances: a member scored on two counts at a step has a score of each
 	}
 	type group struct {
 		scores   map[member]int // index in list
@@ -279,9 +336,9 @@ func SuiteRecords(recs []EvalRecord) []EvalRecord {
 		}
 		g.tokens = max(g.tokens, r.Tokens)
 		g.recorded = g.recorded || r.Recorded()
-		m := member{r.Task, r.Split, r.Formulation}
-		s := Score{Task: r.Task, Formulation: r.Formulation, Group: r.Group, Split: r.Split, Primary: r.Metric,
-			Metrics: map[string]float64{r.Metric: r.Value}}
+		m := member{r.Task, r.Split, r.Formulation, r.Instances}
+		s := Score{Task: r.Task, Formulation: r.Formulation, Group: r.Group, Split: r.Split, Instances: r.Instances,
+			Primary: r.Metric, Metrics: map[string]float64{r.Metric: r.Value}}
 		if i, ok := g.scores[m]; ok {
 			g.list[i] = s
 		} else {
@@ -292,19 +349,62 @@ func SuiteRecords(recs []EvalRecord) []EvalRecord {
 	var out []EvalRecord
 	for _, k := range order {
 		g := groups[k]
-		for _, a := range Aggregates(g.list) {
-			if !a.Complete() {
-				continue
+		type made struct {
+			name string
+			n    int
+		}
+		seen := map[made]bool{}
+		for _, set := range countSets(g.list) {
+			for _, a := range Aggregates(set) {
+				if !a.Complete() || seen[made{a.Name, a.Instances}] {
+					continue
+				}
+				seen[made{a.Name, a.Instances}] = true
+				r := EvalRecord{Run: k.run, Step: k.step, Tokens: g.tokens, Task: a.Name, Formulation: a.Formulation,
+					Split: a.Split, Instances: a.Instances, Metric: MetricPrimaryScore, Value: *a.Score, Primary: true,
+					Group: "olmes", Tag: k.tag}
+				if g.recorded {
+					r.Why = WhyRecorded
+				}
+				out = append(out, r)
 			}
-			r := EvalRecord{Run: k.run, Step: k.step, Tokens: g.tokens, Task: a.Name, Formulation: a.Formulation,
-				Split: a.Split, Metric: MetricPrimaryScore, Value: *a.Score, Primary: true, Group: "olmes", Tag: k.tag}
-			if g.recorded {
-				r.Why = WhyRecorded
-			}
-			out = append(out, r)
 		}
 	}
 	return out
+}
+
+// countSets splits a checkpoint's scores, where a task, split and formulation has scores on several instance
+// counts (eval --record of ::olmes:full and of a 1000-instance sample), into the sets a suite can be made of:
+// each member on its smallest count, and each on its largest. A member with one count is in both, the same
+// instances either way. Without a member on two counts, the one set.
+func countSets(list []Score) [][]Score {
+	type member struct {
+		task, split string
+		f           Formulation
+	}
+	lo, hi := map[member]int{}, map[member]int{} // index in list
+	for i, s := range list {
+		m := member{s.Task, s.Split, s.Formulation}
+		if j, ok := lo[m]; !ok || s.Instances < list[j].Instances {
+			lo[m] = i
+		}
+		if j, ok := hi[m]; !ok || s.Instances > list[j].Instances {
+			hi[m] = i
+		}
+	}
+	pick := func(of map[member]int) []Score {
+		var out []Score
+		for i, s := range list {
+			if of[member{s.Task, s.Split, s.Formulation}] == i {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	if len(lo) == len(list) {
+		return [][]Score{list}
+	}
+	return [][]Score{pick(lo), pick(hi)}
 }
 
 // oeEvalSuiteTasks expands the name of an OLMES suite as oe-eval's task_suites.py names it into the tasks it

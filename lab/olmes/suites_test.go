@@ -370,3 +370,64 @@ func TestOEEvalSuiteNames(t *testing.T) {
 		t.Errorf("%d complete suites from core_9mcqa+mmlu::olmes's tasks, want 13 (ten tasks' ::olmes and three suites)", complete)
 	}
 }
+
+// TestSuiteInstanceCounts: a suite is made of members of one set of instance counts, and its records say how many
+// instances it folds, so a ::olmes:full core_9mcqa::olmes and a 1000-instance one are two series. Worked by hand:
+// OLMES's splits hold arc_easy 2376, arc_challenge 1172, boolq 3270, csqa 1221, hellaswag 10042, openbookqa 500,
+// piqa 1838, siqa 1954, winogrande 1267 instances (sum 23640); --limit 1000 leaves 1000 of each but openbookqa's
+// 500 (sum 8500). At step 1 every task is recorded on both, RC 0.5 and MC 0.25 on 1000, RC 0.6 and MC 0.25 on all
+// (openbookqa's 500 are one set: its later record, 0.6, counts in both): core_9mcqa::olmes is 0.6 on 23640 and
+// (8·0.5+0.6)/9 = 0.51111… on 8500. At step 2 arc_easy is scored on all its 2376 and the others on 1000: no
+// core_9mcqa::olmes (it made one of the two before, (0.6+8·0.5)/9), arc_easy::olmes on 2376.
+func TestSuiteInstanceCounts(t *testing.T) {
+	full := map[string]int{"arc_easy": 2376, "arc_challenge": 1172, "boolq": 3270, "csqa": 1221, "hellaswag": 10042,
+		"openbookqa": 500, "piqa": 1838, "siqa": 1954, "winogrande": 1267}
+	rec := func(step int, task string, f Formulation, n int, v float64) EvalRecord {
+		b, _, _, _, _ := lookupBenchmark(task)
+		return EvalRecord{Run: "r", Step: step, Task: task, Formulation: f, Split: b.Split, Instances: n, Metric: MetricAccRaw,
+			Value: v, Primary: true, Group: "olmes", Why: WhyRecorded}
+	}
+	var recs []EvalRecord
+	for _, task := range core9 {
+		recs = append(recs, rec(1, task, RC, min(1000, full[task]), 0.5), rec(1, task, MC, min(1000, full[task]), 0.25))
+	}
+	for _, task := range core9 {
+		recs = append(recs, rec(1, task, RC, full[task], 0.6), rec(1, task, MC, full[task], 0.25))
+		if task == "arc_easy" {
+			recs = append(recs, rec(2, task, RC, full[task], 0.6), rec(2, task, MC, full[task], 0.25))
+		} else {
+			recs = append(recs, rec(2, task, RC, min(1000, full[task]), 0.5), rec(2, task, MC, min(1000, full[task]), 0.25))
+		}
+	}
+	type got struct {
+		step, n int
+		v       float64
+	}
+	suites := map[string][]got{}
+	for _, r := range SuiteRecords(recs) {
+		if r.Task == SuiteCore9 || r.Task == "arc_easy::olmes" {
+			suites[r.Task] = append(suites[r.Task], got{r.Step, r.Instances, math.Round(r.Value*1e6) / 1e6})
+		}
+	}
+	want := map[string][]got{
+		SuiteCore9:        {{1, 8500, 0.511111}, {1, 23640, 0.6}},
+		"arc_easy::olmes": {{1, 1000, 0.5}, {1, 2376, 0.6}, {2, 2376, 0.6}},
+	}
+	for name, w := range want {
+		if !slices.Equal(suites[name], w) {
+			t.Errorf("%s: %v (step, instances, score), want %v", name, suites[name], w)
+		}
+	}
+
+	// one evaluation: MC and RC of a task on two counts make no max(MC, RC); the table says why
+	scores := suiteScores(t, map[string][2]float64{"piqa": {0.3, 0.7}, "arc_easy": {0.3, 0.55}})
+	scores[0].Instances = 1000 // arc_easy MC
+	aggs := Aggregates(scores)
+	if len(aggs) < 2 || aggs[0].Complete() || aggs[0].Differ != "mc on 1000 instances, rc on 10" || !aggs[1].Complete() || aggs[1].Instances != 10 {
+		t.Fatalf("aggregates %+v", aggs)
+	}
+	var b bytes.Buffer
+	if err := WriteAggregates(&b, aggs); err != nil || !strings.Contains(b.String(), "instance counts differ: mc on 1000 instances, rc on 10") {
+		t.Errorf("table does not say the counts differ (%v):\n%s", err, b.String())
+	}
+}
