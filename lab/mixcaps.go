@@ -340,6 +340,12 @@ func (r *Run) capsWhyNot(mix []data.SourceSpec, annealTokens int64) string {
 	if err != nil || len(probs) == 0 {
 		return ""
 	}
+	return capsRefusal(probs)
+}
+
+// capsRefusal is why a person's action is not taken: probs, its sources
+// drawn past their caps, on one line.
+func capsRefusal(probs []capProblem) string {
 	msgs := make([]string, len(probs))
 	for i, p := range probs {
 		msgs[i] = p.msg

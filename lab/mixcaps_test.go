@@ -291,6 +291,64 @@ func TestMixSwitchCapped(t *testing.T) {
 	}
 }
 
+// TestSideSoupCapped: a side soup (s, ActSoup) with a mix of its own is
+// refused with a warning naming the source and the numbers (the event's
+// Refused field set) where an ingredient, which reads the mix afresh, would
+// draw past the source's caps; it escaped them, which switches and resumes
+// were held to. One within them is made.
+func TestSideSoupCapped(t *testing.T) {
+	root := t.TempDir()
+	small := writeU16(t, filepath.Join(root, "small.npy"), 256)
+	roomy := writeU16(t, filepath.Join(root, "roomy.npy"), 256)
+	sets := []string{
+		`mixes={small: [{name: small, target_ratio: 1, repetition_factor: 1, paths: ["` + small + `"]}], roomy: [{name: roomy, target_ratio: 1, repetition_factor: 4, paths: ["` + roomy + `"]}]}`,
+		"checkpoint.interval=0", "max_tokens=2560",
+	}
+	for _, tc := range []struct {
+		name, mix string
+		want      string // the refusal; "": the soup is made
+	}{
+		// 512 tokens of one ingredient against one pass of 256
+		{"past its caps", "small", `soup: mixes.small[0]: each soup ingredient plans to draw 512 tokens from source "small" (1 of 512 tokens on mixes.small), which holds 256 (one pass); repetition_factor 1 allows 256 (the recipe's repetition_factor and max_source_ratio); nothing done`},
+		{"within its caps", "roomy", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := parseTiny(t, sets...)
+			name := strings.ReplaceAll(tc.name, " ", "-")
+			act := Action{Kind: ActSoup, K: 1, Tokens: 512, Mix: rec.NamedMixSources(tc.mix)}
+			started := actAtStep(t, name, 5, act)
+			r, err := StartRun(context.Background(), RunParams{Recipe: rec, RunsDir: root, Name: name, PeakFLOPS: 1e11})
+			if err != nil {
+				t.Fatal(err)
+			}
+			started(r)
+			var refused []string
+			var souped bool
+			for _, e := range follow(t, r, nil) {
+				if e.Refused == ActSoup {
+					refused = append(refused, e.Message)
+				}
+				souped = souped || e.Change == ChangeSoupStarting
+			}
+			if _, err := r.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			if tc.want == "" {
+				if len(refused) > 0 || !souped {
+					t.Errorf("refused %q, soup made %v; want it made", refused, souped)
+				}
+				return
+			}
+			if len(refused) != 1 || refused[0] != tc.want {
+				t.Errorf("refusals %q; want one:\n%s", refused, tc.want)
+			}
+			if souped {
+				t.Errorf("the refused soup was made")
+			}
+		})
+	}
+}
+
 // TestDrawsFromStart: what a run plans to draw (plannedDraws, drawsFrom at
 // its first step), for the recipes' shapes the caps check: switches, an
 // anneal at auto_at (planned to end at max_tokens or not), a soup. The

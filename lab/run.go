@@ -1165,17 +1165,17 @@ func (r *Run) lr(tokens int64) float64 {
 	return r.Recipe.Schedule.LR(r.Recipe.Optimizer.LR, tokens, r.Recipe.MaxTokens)
 }
 
-// repeatWarning says that a file source ran out and starts over at step:
-// "from step N <what>" ("the run trains on its data again"), with a hint of
-// what gives it enough (more data, and fix). The run and a soup's
-// ingredients say it alike.
-func repeatWarning(rp data.Repeat, step int64, what, fix string) string {
+// repeatWarning says that a file source, given at field ("anneal.mix[0]"),
+// ran out and starts over at step: "from step N <what>" ("the run trains on
+// its data again"), with a hint of what gives it enough (more data, and
+// fix). The run and a soup's ingredients say it alike.
+func repeatWarning(field string, rp data.Repeat, step int64, what, fix string) string {
 	size := "after " + HumanCount(rp.Tokens) + " tokens"
 	if !rp.Exact {
 		size = "within its first " + HumanCount(rp.Tokens) + " tokens"
 	}
-	return fmt.Sprintf("dataset: source %q ran out %s and starts over: from step %d %s (OLMo-core refuses to repeat a source); HINT: give it more data %s",
-		rp.Source, size, step, what, fix)
+	return fmt.Sprintf("%s: source %q ran out %s and starts over: from step %d %s (OLMo-core refuses to repeat a source); HINT: give it more data %s",
+		field, rp.Source, size, step, what, fix)
 }
 
 // step runs one optimizer step and publishes its metrics.
@@ -1186,7 +1186,9 @@ func (r *Run) step() error {
 		return err
 	}
 	for _, rp := range r.loader.TakeRepeats() { // once per source; nil (no allocation) nearly always
-		r.emit(Event{Type: EvWarning, Step: r.st.Step + 1, Message: repeatWarning(rp, r.st.Step+1, "the run trains on its data again", "or a lower target_ratio")})
+		field, given := r.mixField(r.loader.Mix(), "the run's mix")
+		field = entryField(field, given, rp.Source)
+		r.emit(Event{Type: EvWarning, Step: r.st.Step + 1, Message: repeatWarning(field, rp, r.st.Step+1, "the run trains on its data again", "or a lower target_ratio")})
 	}
 	fillLabels(r.labels, r.ids, T)
 	tokens := r.st.Tokens + int64(len(r.ids))
@@ -1313,7 +1315,11 @@ func (r *Run) apply(a Action) error {
 		}
 		return r.startAnneal(n, a.Mix)
 	case ActSoup:
-		if why := r.sideSoupWhyNot(); why != "" {
+		why := r.sideSoupWhyNot()
+		if why == "" {
+			why = r.soupCapsWhyNot(a)
+		}
+		if why != "" {
 			r.emit(Event{Type: EvWarning, Refused: a.Kind, Message: refusal(a.Kind, why)})
 			return nil
 		}
@@ -1500,6 +1506,58 @@ func sourceField(field string, mix []data.SourceSpec, err error) string {
 		if names[s.Name] {
 			return fmt.Sprintf("%s[%d]", field, i)
 		}
+	}
+	return field
+}
+
+// mixField names the field of the recipe that gives mix (the same sources at
+// the same shares, sameMix), and that field's mix: the anneal's in an
+// anneal, then the mix_schedule switches made (the latest first),
+// dataset.sources, the named mixes, anneal.mix and soup.mix; other and mix
+// itself where none does (a mix a person edited, or a checkpoint's that
+// recipe.yaml no longer has).
+func (r *Run) mixField(mix []data.SourceSpec, other string) (string, []data.SourceSpec) {
+	rec := r.Recipe
+	type field struct {
+		name string
+		mix  []data.SourceSpec
+	}
+	var fields []field
+	if r.st.Phase == "anneal" {
+		fields = append(fields, field{"anneal.mix", rec.Anneal.Mix})
+	}
+	for i := min(r.st.MixSwitches, len(rec.MixSchedule)) - 1; i >= 0; i-- {
+		m := rec.MixSchedule[i].Mix
+		fields = append(fields, field{"mixes." + m, rec.NamedMixSources(m)})
+	}
+	fields = append(fields, field{"dataset.sources", rec.Dataset})
+	for _, m := range rec.Mixes {
+		fields = append(fields, field{"mixes." + m.Name, m.Sources})
+	}
+	fields = append(fields, field{"anneal.mix", rec.Anneal.Mix}, field{"soup.mix", rec.Soup.Mix})
+	// sameMix takes the shares of its first mix as they are: a person's
+	// mix may give them unnormalised
+	shares := slices.Clone(mix)
+	var sum float64
+	for _, s := range shares {
+		sum += s.TargetRatio
+	}
+	for i := range shares {
+		shares[i].TargetRatio /= sum
+	}
+	for _, f := range fields {
+		if len(f.mix) > 0 && sum > 0 && sameMix(shares, f.mix) {
+			return f.name, f.mix
+		}
+	}
+	return other, mix
+}
+
+// entryField is field[i], the entry of mix (given at field) that names
+// source, or field where none does.
+func entryField(field string, mix []data.SourceSpec, source string) string {
+	if i := slices.IndexFunc(mix, func(s data.SourceSpec) bool { return s.Name == source }); i >= 0 {
+		return fmt.Sprintf("%s[%d]", field, i)
 	}
 	return field
 }

@@ -1737,7 +1737,7 @@ func TestSoupSaysWhenDataRepeats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `dataset: source \"small\" ran out after 64 tokens and starts over: from step 11 soup 1/2 trains on its data again, and so does every ingredient after it`
+	want := `soup.mix[0]: source \"small\" ran out after 64 tokens and starts over: from step 11 soup 1/2 trains on its data again, and so does every ingredient after it`
 	if n := strings.Count(string(ev), "ran out after"); n != 1 || !strings.Contains(string(ev), want) {
 		t.Errorf("events.jsonl has %d repeat warnings, want one with %q:\n%s", n, want, ev)
 	}
@@ -1775,7 +1775,7 @@ func TestRunSaysWhenDataRepeats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `dataset: source \"web\" ran out after 64 tokens and starts over: from step 1 the run trains on its data again`
+	want := `dataset.sources[0]: source \"web\" ran out after 64 tokens and starts over: from step 1 the run trains on its data again`
 	if n := strings.Count(string(ev), "ran out after"); n != 1 || !strings.Contains(string(ev), want) {
 		t.Errorf("events.jsonl has %d repeat warnings, want one with %q:\n%s", n, want, ev)
 	}
@@ -1787,6 +1787,21 @@ func TestRunSaysWhenDataRepeats(t *testing.T) {
 	PrintSummary(&table, s)
 	if !strings.Contains(table.String(), fmt.Sprintf("(70.0%%, %d passes)", s.Passes["web"])) {
 		t.Errorf("summary table does not give the passes:\n%s", table.String())
+	}
+
+	// a source of another mix is named by its own field, not "dataset"
+	rec := parseTiny(t, "anneal.auto_at=2560", "anneal.tokens=2560", "checkpoint.interval=0",
+		`anneal.mix=[{name: qa, target_ratio: 0.5, paths: ["builtin:qa"]}, {name: small, target_ratio: 0.5, paths: ["`+small+`"]}]`)
+	if _, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: root, Name: "anneal"}); err != nil {
+		t.Fatal(err)
+	}
+	ev, err = os.ReadFile(filepath.Join(root, "anneal", EventsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = `anneal.mix[1]: source \"small\" ran out after 64 tokens and starts over: from step 11 the run trains on its data again`
+	if n := strings.Count(string(ev), "ran out after"); n != 1 || !strings.Contains(string(ev), want) {
+		t.Errorf("events.jsonl has %d repeat warnings, want one with %q:\n%s", n, want, ev)
 	}
 }
 

@@ -109,12 +109,7 @@ func (r *Run) runSoup(a Action, final bool) error {
 	if r.paused {
 		r.pauseOrResume(ActResume, 0, 0)
 	}
-	mix := a.Mix
-	for _, x := range [][]data.SourceSpec{rec.Soup.Mix, rec.Anneal.Mix, r.st.Mix} {
-		if len(mix) == 0 {
-			mix = x
-		}
-	}
+	mix, mixField, mixGiven := r.soupMix(a)
 	// said before its checkpoint and the evaluation before it: from here
 	// the run takes only pause, resume and stop (ActionState.Soup)
 	first := "its step's checkpoint"
@@ -179,7 +174,7 @@ func (r *Run) runSoup(a Action, final bool) error {
 				return err
 			}
 		}
-		comp, err := r.soupIngredient(i, k, seed, n, lr0, mix, rep.Dir, repeated, soupEv)
+		comp, err := r.soupIngredient(i, k, seed, n, lr0, mix, mixField, mixGiven, rep.Dir, repeated, soupEv)
 		if errors.Is(err, errSoupStopped) {
 			if err := restore(); err != nil {
 				return err
@@ -340,12 +335,47 @@ func (r *Run) sideSoupWhyNot() string {
 	return ""
 }
 
+// soupMix is the mix a soup asked for with a reads afresh for each
+// ingredient, the field it comes from and that field's mix (mixField): its
+// own (a person's), else the recipe's soup.mix, else anneal.mix, else the
+// run's mix.
+func (r *Run) soupMix(a Action) (mix []data.SourceSpec, field string, given []data.SourceSpec) {
+	rec := r.Recipe
+	switch {
+	case len(a.Mix) > 0:
+		field, given = r.mixField(a.Mix, "the soup's mix")
+		return a.Mix, field, given
+	case len(rec.Soup.Mix) > 0:
+		return rec.Soup.Mix, "soup.mix", rec.Soup.Mix
+	case len(rec.Anneal.Mix) > 0:
+		return rec.Anneal.Mix, "anneal.mix", rec.Anneal.Mix
+	}
+	field, given = r.mixField(r.st.Mix, "the run's mix")
+	return r.st.Mix, field, given
+}
+
+// soupCapsWhyNot says why a side soup asked for with a is not made: an
+// ingredient, which reads the soup's mix afresh on a loader of its own,
+// would draw more from a source than the recipe's caps allow
+// (repetition_factor, max_source_ratio), as the recipe's own soup is
+// checked at the start (checkDraws). A mix whose files do not read is left
+// to the soup to refuse, as a switch does.
+func (r *Run) soupCapsWhyNot(a Action) string {
+	_, n := r.soupSize(a, r.st.Tokens)
+	mix, field, _ := r.soupMix(a)
+	probs, err := capProblems(r.Recipe, nil, mixDraw{Field: field, Mix: mix, Tokens: n}, drawnSoFar{}, r.loader.PassTokens)
+	if err != nil || len(probs) == 0 {
+		return ""
+	}
+	return capsRefusal(probs)
+}
+
 // soupIngredient anneals from the weights now on the backend with its own
 // data order and returns its evaluated component; soupEv adds the soup's
 // fields to its events. A file source of its mix that runs out and starts
 // over is said as the run says it, once in the soup (repeated holds those
 // said), and its passes go in the component.
-func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []data.SourceSpec, soupDir string, repeated map[string]bool, soupEv func(Event) Event) (SoupComponent, error) {
+func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []data.SourceSpec, mixField string, mixGiven []data.SourceSpec, soupDir string, repeated map[string]bool, soupEv func(Event) Event) (SoupComponent, error) {
 	rec := r.Recipe
 	name := fmt.Sprintf("ingredient-%d-seed-%d", i+1, seed)
 	dir := filepath.Join(soupDir, name)
@@ -382,7 +412,7 @@ func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []
 				if i+1 < k { // the same mix and tokens: the others run out alike
 					what += ", and so does every ingredient after it"
 				}
-				r.emit(Event{Type: EvWarning, Step: r.st.Step + step, Message: repeatWarning(rp, r.st.Step+step, what, "or fewer soup tokens")})
+				r.emit(Event{Type: EvWarning, Step: r.st.Step + step, Message: repeatWarning(entryField(mixField, mixGiven, rp.Source), rp, r.st.Step+step, what, "or fewer soup tokens")})
 			}
 		}
 		fillLabels(r.labels, r.ids, rec.SequenceLength)
