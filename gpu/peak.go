@@ -6,7 +6,7 @@ import "strings"
 // (lab.MFU): the device's dense bf16 tensor-core peak for the bf16 engine,
 // its fp32 non-tensor peak for the fp32 one (cuBLAS in pedantic fp32), as
 // perf.md §2.1 lists them for the H100 SXM and H200 (one GH100 die: 989 and
-// 67 TFLOP/s; gpubench's peak). 0 where it is not known (another GPU, the
+// 67 TFLOP/s; gpubench bench's too). 0 where it is not known (another GPU, the
 // H100's PCIe and NVL parts, the emulator): the lab then reports no MFU.
 func (e *Engine) PeakFLOPS() float64 { return peakFLOPS(e.dev.name(), e.plan.FP32) }
 

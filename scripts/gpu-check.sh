@@ -453,7 +453,7 @@ part verify-bf16-at-fp32-tol 60 "$BIN/olmolab" verify --backend cuda --model $G/
 # throughput table: ours against PyTorch's, same GPU, same call
 {
   echo
-  echo "throughput (seq 4096; MFU = tokens/s × OLMo-core FLOPs/token / 989 TFLOP/s):"
+  echo "throughput (seq 4096; MFU = tokens/s × OLMo-core FLOPs/token / 989 TFLOP/s, the bf16 peak of an H100 SXM or H200; gpubench gives none on another GPU):"
   grep -h '^preset=' "$LOGS"/bench-*.log "$LOGS"/torch-bench.log 2>/dev/null
   for f in profile-olmo2_1B_v2-auto profile-olmo2_1B_v2-cudnn profile-olmo2_1B_v2-mma; do
     if [ -f "$LOGS/$f.log" ]; then
@@ -531,6 +531,9 @@ for l in log("torch-bench").splitlines():
     m = re.match(r"preset=(\S+) seq=(\d+) batch=(\d+) tokens_per_s=(\d+) .*?mfu=([\d.]+) peak_mem_gib=([\d.]+)", l)
     if m:
         torch[m.group(1)] = (float(m.group(4)), float(m.group(5)), float(m.group(6)))
+def mfu(r):
+    # gpubench gives none where its GPU's peak is not known (gpu.Engine.PeakFLOPS)
+    return f"MFU {100 * r['mfu']:.1f}%" if "mfu" in r else "MFU unknown (no peak for this GPU)"
 def ours(preset):
     out = []
     for f in sorted(glob.glob(os.path.join(logs, f"bench-{preset}-*.log"))):
@@ -543,7 +546,7 @@ for preset in ("olmo2_190M", "olmo2_1B_v2"):
     for name, r in runs:
         fig = ""
         if r:
-            fig = f"{r['batch']}x{r['seq']} attention {r['attention']}: {r['tokens_per_s']:,.0f} tokens/s, MFU {100 * r['mfu']:.1f}%, {r['used_mem_gib']:.1f} GiB used"
+            fig = f"{r['batch']}x{r['seq']} attention {r['attention']}: {r['tokens_per_s']:,.0f} tokens/s, {mfu(r)}, {r['used_mem_gib']:.1f} GiB used"
             t = torch.get(preset)
             if t:
                 fig += f"; PyTorch {t[0]:,.0f} tokens/s, MFU {100 * t[1]:.1f}%, {t[2]:.1f} GiB peak: {r['tokens_per_s'] / t[0]:.2f}x PyTorch"
@@ -553,7 +556,7 @@ for preset in ("olmo2_190M", "olmo2_1B_v2"):
         rows.append((f"throughput {preset}",) + v)
 for name, r in ours("olmo2_7B") or [("bench-olmo2_7B", None)]:
     steps = re.search(r"--steps (\d+)", log(name).split("\n", 1)[0])  # the part's command line
-    fig = r and f"{r['batch']}x{r['seq']} attention {r['attention']}, {steps.group(1) if steps else '?'} steps: {r['tokens_per_s']:,.0f} tokens/s, MFU {100 * r['mfu']:.1f}%, {r['used_mem_gib']:.1f} GiB used after the steps (its peak: the engine allocates nothing during a step)"
+    fig = r and f"{r['batch']}x{r['seq']} attention {r['attention']}, {steps.group(1) if steps else '?'} steps: {r['tokens_per_s']:,.0f} tokens/s, {mfu(r)}, {r['used_mem_gib']:.1f} GiB used after the steps (its peak: the engine allocates nothing during a step)"
     rows.append(("olmo2_7B",) + verdict(name, fig))
 print()
 print("issue 8 (PASS: ran and met its bound; FAIL: did not; MISSING: did not run or gave no figure):")

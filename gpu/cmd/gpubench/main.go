@@ -38,10 +38,6 @@ import (
 	"github.com/olmolab/olmolab/model"
 )
 
-// peak is the H100/H200 dense bf16 rate MFU is measured against (perf.md §2.1;
-// scripts/torch_gpu_bench.py uses the same).
-const peak = 989e12
-
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: gpubench verify|parity|bench|attn|packed|plan|info [flags]")
@@ -351,7 +347,19 @@ func runBench(args []string) error {
 	mean := sum / float64(len(times))
 	sort.Float64s(times)
 	tps := float64(n) / mean
-	mfu := tps * cfg.FLOPsPerToken(*seq) / peak
+	// MFU against the engine's own peak, as the lab measures a run's
+	// (gpu.Engine.PeakFLOPS: 989 TFLOP/s bf16, 67 fp32 on an H100 SXM or
+	// H200, as scripts/torch_gpu_bench.py's bf16 figure); none where no peak
+	// is known (another device, the emulator, a CPU backend)
+	var peak float64
+	if eng != nil {
+		peak = eng.PeakFLOPS()
+	}
+	mfu, mfuSaid := 0.0, "-"
+	if peak > 0 {
+		mfu = tps * cfg.FLOPsPerToken(*seq) / peak
+		mfuSaid = fmt.Sprintf("%.3f", mfu)
+	}
 	var usedGiB float64
 	if free, total, err := gpu.FreeMemory(); err == nil {
 		usedGiB = float64(total-free) / (1 << 30)
@@ -360,11 +368,15 @@ func runBench(args []string) error {
 		fmt.Printf("%s: device time per step by operation (phase:operation; profiled steps run slower)\n%s", *preset,
 			gpu.FormatProfile(eng.Profile(), *steps))
 	}
-	fmt.Printf("preset=%s backend=%s attn=%s seq=%d batch=%d tokens_per_s=%.0f step_ms=%.1f (min %.1f, max %.1f) mfu=%.3f used_mem_gib=%.1f setup_s=%.1f\n",
-		*preset, *backend, attn, *seq, *batch, tps, mean*1e3, times[0]*1e3, times[len(times)-1]*1e3, mfu, usedGiB, setup.Seconds())
-	result(map[string]any{"check": "bench", "preset": *preset, "backend": *backend, "attention": attn, "seq": *seq, "batch": *batch,
-		"tokens_per_s": tps, "step_ms": mean * 1e3, "mfu": mfu, "used_mem_gib": usedGiB, "plan": planDesc,
-		"final_loss": res.Loss, "skipped": res.Skipped, "setup_s": setup.Seconds(), "attention_choice": choice})
+	fmt.Printf("preset=%s backend=%s attn=%s seq=%d batch=%d tokens_per_s=%.0f step_ms=%.1f (min %.1f, max %.1f) mfu=%s used_mem_gib=%.1f setup_s=%.1f\n",
+		*preset, *backend, attn, *seq, *batch, tps, mean*1e3, times[0]*1e3, times[len(times)-1]*1e3, mfuSaid, usedGiB, setup.Seconds())
+	rv := map[string]any{"check": "bench", "preset": *preset, "backend": *backend, "attention": attn, "seq": *seq, "batch": *batch,
+		"tokens_per_s": tps, "step_ms": mean * 1e3, "peak_flops": peak, "used_mem_gib": usedGiB, "plan": planDesc,
+		"final_loss": res.Loss, "skipped": res.Skipped, "setup_s": setup.Seconds(), "attention_choice": choice}
+	if peak > 0 {
+		rv["mfu"] = mfu
+	}
+	result(rv)
 	if res.Skipped || math.IsNaN(res.Loss) {
 		return failed{"the last step was skipped (non-finite loss or gradient)"}
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -216,5 +217,30 @@ func TestPlanSaysKernelsRun(t *testing.T) {
 		if c.not != "" && strings.Contains(out, c.not) {
 			t.Errorf("%v gpubench %v: output has %q:\n%s", c.env, args, c.not, out)
 		}
+	}
+}
+
+// TestBenchMFUIsTheEngines: gpubench bench measures MFU against the
+// engine's own peak (gpu.Engine.PeakFLOPS, as the lab does), and gives none
+// where no peak is known: here a CPU backend, whose steps it divided by an
+// H100's 989 TFLOP/s of its own, as it did an fp32 engine's (67 TFLOP/s).
+func TestBenchMFUIsTheEngines(t *testing.T) {
+	code, out, errs := gpubench(t, "bench", "--backend", "cpu", "--preset", "cpu_xs", "--batch", "1", "--seq", "16", "--steps", "1", "--warmup", "0")
+	if code != 0 {
+		t.Fatalf("gpubench bench: exit %d\n%s%s", code, out, errs)
+	}
+	var res map[string]any
+	for _, l := range strings.Split(out, "\n") {
+		if after, ok := strings.CutPrefix(l, "RESULT "); ok {
+			if err := json.Unmarshal([]byte(after), &res); err != nil {
+				t.Fatalf("%s: %v", l, err)
+			}
+		}
+	}
+	if res == nil {
+		t.Fatalf("no RESULT line:\n%s", out)
+	}
+	if mfu, ok := res["mfu"]; ok || res["peak_flops"] != 0.0 || !strings.Contains(out, " mfu=- ") {
+		t.Errorf("a backend without a known peak: mfu %v (given %v), peak_flops %v; want none, 0, and mfu=- in:\n%s", mfu, ok, res["peak_flops"], out)
 	}
 }
