@@ -308,9 +308,20 @@ func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, pref
 		if err != nil {
 			return nil, nil, nil, inputError{fmt.Errorf("%s: %w", what, err)}
 		}
-		if self && !slices.Contains(model.BackendNames(), rec.Backend) {
+		// the backend the run trains on: a run of the sweep with a
+		// checkpoint resumes on the one it was last written on, as
+		// --batch --resume does (a run moved with --resume --backend stays)
+		backend, backendOf := rec.Backend, ""
+		if _, err := os.Stat(filepath.Join(m.RunDir(r), lab.RecipeFile)); err == nil {
+			backend, backendOf = lab.ResumeBackend(m.RunDir(r), rec.Backend)
+		}
+		if self && !slices.Contains(model.BackendNames(), backend) {
+			if backendOf != "" {
+				return nil, nil, nil, inputError{fmt.Errorf("%s: backend %q (%s) is not in this build of olmolab (it has %s); HINT: move the run to one of those with olmolab --batch --resume %s --backend NAME, or build one that has it (scripts/setup-cuda.sh for cuda) and pass it with --olmolab PATH",
+					what, backend, backendOf, strings.Join(model.BackendNames(), ", "), m.RunDir(r))}
+			}
 			return nil, nil, nil, inputError{fmt.Errorf("%s: backend %q is not in this build of olmolab (it has %s); HINT: build one that has it (scripts/setup-cuda.sh for cuda) and pass it with --olmolab PATH",
-				what, rec.Backend, strings.Join(model.BackendNames(), ", "))}
+				what, backend, strings.Join(model.BackendNames(), ", "))}
 		}
 		if err := evalCheck.Check(rec); err != nil {
 			if slurm && evalCheck.UsedData {
@@ -320,7 +331,9 @@ func planSweep(recipeArg string, axes []sweep.Axis, sets []string, runsDir, pref
 			return nil, nil, nil, inputError{fmt.Errorf("%s: %w", what, err)}
 		}
 		if !slurm {
-			need, err := lab.MemoryNeed(rec)
+			on := *rec // its host memory on the backend it trains on
+			on.Backend = backend
+			need, err := lab.MemoryNeed(&on)
 			if err != nil {
 				return nil, nil, nil, inputError{fmt.Errorf("%s: %w", what, err)}
 			}

@@ -923,3 +923,59 @@ func TestSweepSlurmTimeLimit(t *testing.T) {
 		t.Errorf("last step: resumed %+v, uninterrupted %+v: want the same step and loss", a, b)
 	}
 }
+
+// TestSweepBackendOfAMovedRun: a sweep checks the backend a run of it
+// resumes on, the one its latest checkpoint was written on (state.json
+// backend), as --batch --resume does, not recipe.yaml's: a run started on
+// cuda and moved to the CPU (--batch --resume --backend cpu) goes on in a
+// build without CUDA, where the sweep refused it; one moved to cuda is
+// refused when the sweep starts, naming the state.json, where it failed
+// only when its turn came.
+func TestSweepBackendOfAMovedRun(t *testing.T) {
+	selfAsOlmolab(t) // without --olmolab: the sweep checks the backends of its own build
+	runs := t.TempDir()
+	args := []string{"sweep", "testdata/tiny.yaml", "--seeds", "2", "--runs", runs, "--name", "t", "--set", "checkpoint.keep=0", "--local"}
+	on := func(backend string) []string {
+		// each sweep of its own --set backend: the last one's manifest goes
+		os.Remove(sweep.ManifestPath(runs, "t"))
+		return append(args[:len(args):len(args)], "--set", "backend="+backend)
+	}
+	if code, stdout, stderr := runCLI(on("cpu")...); code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	// edit replaces old by new in a run's file, which must hold old
+	edit := func(path, old, new string) {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil || !strings.Contains(string(b), old) {
+			t.Fatalf("%s: %v; want %q in:\n%s", path, err, old, b)
+		}
+		if err := os.WriteFile(path, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// as if started on cuda and moved to the CPU at step 8: t-seed1 stopped there
+	for _, name := range []string{"t-seed1", "t-seed2"} {
+		edit(filepath.Join(runs, name, lab.RecipeFile), "backend: cpu", "backend: cuda")
+	}
+	os.RemoveAll(filepath.Join(runs, "t-seed1", lab.CkptDir, "step-10"))
+	os.Remove(filepath.Join(runs, "t-seed1", lab.SummaryFile))
+	code, stdout, stderr := runCLI(on("cuda")...)
+	if code != 0 || !strings.Contains(stdout, "t-seed1  resumed  finished  10") {
+		t.Errorf("runs moved to the CPU: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+
+	// as if started on the CPU and moved to cuda at step 8: refused at the start
+	for _, name := range []string{"t-seed1", "t-seed2"} {
+		edit(filepath.Join(runs, name, lab.RecipeFile), "backend: cuda", "backend: cpu")
+	}
+	os.RemoveAll(filepath.Join(runs, "t-seed1", lab.CkptDir, "step-10"))
+	os.Remove(filepath.Join(runs, "t-seed1", lab.SummaryFile))
+	state := filepath.Join(runs, "t-seed1", lab.CkptDir, "step-8", lab.StateFile)
+	edit(state, `"backend": "cpu"`, `"backend": "cuda"`)
+	code, _, stderr = runCLI(on("cpu")...)
+	want := `run t-seed1 (seed=1): backend "cuda" (the backend ` + state + ` was written on) is not in this build of olmolab`
+	if code != exitBadInput || !strings.Contains(stderr, want) || !strings.Contains(stderr, "HINT: move the run to one of those with olmolab --batch --resume "+filepath.Join(runs, "t-seed1")+" --backend NAME") {
+		t.Errorf("a run moved to cuda: exit %d, want 2 and %q:\n%s", code, want, stderr)
+	}
+}

@@ -207,11 +207,10 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		resumeFrom = ck
 		// a run moved to another engine stays there: its checkpoints say
 		// which, recipe.yaml the one it started on
-		switch {
-		case p.Backend != "":
+		if p.Backend != "" {
 			rec.Backend, backendOf = p.Backend, "the backend asked for"
-		case resume.State.Backend != "" && resume.State.Backend != rec.Backend:
-			rec.Backend, backendOf = resume.State.Backend, fmt.Sprintf("the backend %s was written on", filepath.Join(ck, StateFile))
+		} else {
+			rec.Backend, backendOf = checkpointBackend(rec.Backend, resume.State, ck)
 		}
 	} else if p.Backend != "" {
 		return nil, &InputError{fmt.Errorf("RunParams.Backend is for a resume: a new run takes the recipe's backend")}
@@ -1463,6 +1462,39 @@ func laterMixes(rec *Recipe) []NamedMix {
 		}
 	}
 	return out
+}
+
+// checkpointBackend is the backend a resume from the checkpoint ck (its
+// state st) trains on when none is asked for, and where it comes from ("" for
+// recipe, recipe.yaml's): the one st was written on where it says one and
+// that differs, since a run moved to another engine (--batch --resume
+// --backend) stays there.
+func checkpointBackend(recipe string, st *CheckpointState, ck string) (backend, of string) {
+	if st.Backend != "" && st.Backend != recipe {
+		return st.Backend, fmt.Sprintf("the backend %s was written on", filepath.Join(ck, StateFile))
+	}
+	return recipe, ""
+}
+
+// ResumeBackend is the backend olmolab --batch --resume runDir (without
+// --backend) trains on, recipe being its recipe.yaml's, and where it comes
+// from as checkpointBackend says: for a front end (a sweep) that checks the
+// backend before it resumes the run. A run without a readable checkpoint
+// state (which the resume refuses itself) gives recipe.
+func ResumeBackend(runDir, recipe string) (backend, of string) {
+	ck, err := LatestCheckpoint(runDir)
+	if err != nil {
+		return recipe, ""
+	}
+	b, err := os.ReadFile(filepath.Join(ck, StateFile))
+	if err != nil {
+		return recipe, ""
+	}
+	var st CheckpointState
+	if json.Unmarshal(b, &st) != nil {
+		return recipe, ""
+	}
+	return checkpointBackend(recipe, &st, ck)
 }
 
 // resumedState is the state a run resumes in from a checkpoint's st: its
