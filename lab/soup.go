@@ -373,8 +373,9 @@ func (r *Run) soupCapsWhyNot(a Action) string {
 // soupIngredient anneals from the weights now on the backend with its own
 // data order and returns its evaluated component; soupEv adds the soup's
 // fields to its events. A file source of its mix that runs out and starts
-// over is said as the run says it, once in the soup (repeated holds those
-// said), and its passes go in the component.
+// over is said as the run says it, named by its entry in mixGiven, the mix
+// given at mixField (soupMix), once in the soup (repeated holds those said),
+// and its passes go in the component.
 func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []data.SourceSpec, mixField string, mixGiven []data.SourceSpec, soupDir string, repeated map[string]bool, soupEv func(Event) Event) (SoupComponent, error) {
 	rec := r.Recipe
 	name := fmt.Sprintf("ingredient-%d-seed-%d", i+1, seed)
