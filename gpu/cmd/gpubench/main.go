@@ -138,15 +138,9 @@ func runParity(args []string) error {
 			*tol = 2e-3
 		}
 	}
-	cfg, err := model.PresetByName(*preset)
+	cfg, err := presetWithHeads(*preset, *heads, *kvHeads)
 	if err != nil {
 		return err
-	}
-	if *heads > 0 {
-		cfg.NumAttentionHeads, cfg.NumKeyValueHeads = *heads, *heads
-	}
-	if *kvHeads > 0 {
-		cfg.NumKeyValueHeads = *kvHeads
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -575,4 +569,21 @@ func runPlan(args []string) error {
 			*seq, float64(p.Arena-p.Scratch)/(1<<30))
 	}
 	return nil
+}
+
+// presetWithHeads is the preset name with its attention heads overridden
+// where heads > 0 (key/value heads too, unless kvHeads > 0 sets them: GQA),
+// as --heads and --kv-heads of parity and packed ask.
+func presetWithHeads(name string, heads, kvHeads int) (model.Config, error) {
+	cfg, err := model.PresetByName(name)
+	if err != nil {
+		return cfg, err
+	}
+	if heads > 0 {
+		cfg.NumAttentionHeads, cfg.NumKeyValueHeads = heads, heads
+	}
+	if kvHeads > 0 {
+		cfg.NumKeyValueHeads = kvHeads
+	}
+	return cfg, nil
 }

@@ -46,15 +46,9 @@ func runPacked(args []string) error {
 	if *questions < 1 || *choices < 1 || *ctxLen < 1 || *contLen < 1 || *reps < 1 {
 		return fmt.Errorf("packed: --questions, --choices, --context, --cont and --reps must be at least 1")
 	}
-	cfg, err := model.PresetByName(*preset)
+	cfg, err := presetWithHeads(*preset, *heads, *kvHeads)
 	if err != nil {
 		return err
-	}
-	if *heads > 0 {
-		cfg.NumAttentionHeads, cfg.NumKeyValueHeads = *heads, *heads
-	}
-	if *kvHeads > 0 {
-		cfg.NumKeyValueHeads = *kvHeads
 	}
 	cfg.InitializerRange = *std
 	if err := cfg.Validate(); err != nil {
