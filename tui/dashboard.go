@@ -33,6 +33,11 @@ func (m *Model) viewDashboard(w, h int) []string {
 	fixed := len(out) + 2 // mix and eval lines
 	avail := h - fixed
 	lossH := max(avail*58/100, 6)
+	if len(d.SpikeSteps) > 0 {
+		// the spikes line takes its row from the grad norm and LR charts:
+		// the loss chart's legend needs its rows at 60×24
+		avail--
+	}
 	smallH := avail - lossH
 	if smallH < 5 { // no room for the grad norm and LR charts: the loss chart takes their lines
 		lossH, smallH = max(avail, lossH), 0
@@ -45,6 +50,9 @@ func (m *Model) viewDashboard(w, h int) []string {
 		for i := range left {
 			out = append(out, left[i]+right[i])
 		}
+	}
+	if len(d.SpikeSteps) > 0 {
+		out = append(out, m.spikesLine(d, w))
 	}
 	out = append(out, m.mixLine(d, w), m.evalLine(d, w))
 	return out
@@ -475,6 +483,68 @@ func (m *Model) mixLine(d *runData, w int) string {
 		legend = append(legend, st.Render(fills[i%len(fills)])+" "+t.Text.Render(s.Name)+" "+t.Subtle.Render(fmtPct(s.TargetRatio)))
 	}
 	line := t.Subtle.Render(" mix ") + bar.String() + "  " + strings.Join(legend, "  ")
+	return padRight(line, w)
+}
+
+// spikesLine lists the flagged steps, the latest first, each with the
+// z-score of what was flagged ("@783 loss z+33.5 grad z+62.8"): the chart's ▲
+// gives no step or size, and the message line only the last flag, which in a
+// burst is the least. What does not fit is counted ("… 3 more"), naming the
+// worst of those when it is among them.
+func (m *Model) spikesLine(d *runData, w int) string {
+	t := m.theme
+	n := len(d.SpikeSteps)
+	head := fmt.Sprintf(" spikes %d step", n)
+	if n != 1 {
+		head += "s"
+	}
+	entry := func(s spikeStep) string {
+		e := fmt.Sprintf("@%d", s.Step)
+		if s.LossZ != 0 {
+			e += " loss " + fmtZ(s.LossZ)
+		}
+		if s.GradZ != 0 {
+			e += " grad " + fmtZ(s.GradZ)
+		}
+		return e
+	}
+	// the worst flag of all: the tail names it when it is left off
+	wi, worst, worstOf := -1, 0.0, ""
+	for i, s := range d.SpikeSteps {
+		if s.LossZ > worst {
+			wi, worst, worstOf = i, s.LossZ, "loss"
+		}
+		if s.GradZ > worst {
+			wi, worst, worstOf = i, s.GradZ, "grad"
+		}
+	}
+	tail := func(shown int) string {
+		rest := n - shown // the oldest rest steps are left off
+		if rest == 0 {
+			return ""
+		}
+		msg := fmt.Sprintf(" … %d more", rest)
+		if wi >= 0 && wi < rest {
+			msg += fmt.Sprintf(", worst @%d %s %s", d.SpikeSteps[wi].Step, worstOf, fmtZ(worst))
+		}
+		return msg
+	}
+	line, used := t.Spike.Render(head), lipgloss.Width(head)
+	sep := " ▲ "
+	shown := 0
+	for i := n - 1; i >= 0; i-- {
+		e := entry(d.SpikeSteps[i])
+		if used+lipgloss.Width(sep+e)+lipgloss.Width(tail(shown+1)) > w {
+			break
+		}
+		line += t.Spike.Render(sep) + t.Text.Render(e)
+		used += lipgloss.Width(sep + e)
+		shown++
+		sep = " · "
+	}
+	if more := tail(shown); more != "" && used+lipgloss.Width(more) <= w {
+		line += t.Faint.Render(more)
+	}
 	return padRight(line, w)
 }
 

@@ -326,3 +326,55 @@ func TestChartsOfOneFrameShareTheirXRange(t *testing.T) {
 		}
 	}
 }
+
+// spikyRun is 120 steps with a grad-norm spike at 40 and a burst at 100–102
+// (a mix switch to a very different source does this: the first step's loss
+// and grad norm leap, the next two less), as the lab sends them: a step's
+// loss flag, then its grad norm's.
+func spikyRun(name string) []lab.Event {
+	var evs []lab.Event
+	flag := func(s int64, series string, v, z float64) lab.Event {
+		return lab.Event{Type: lab.EvSpike, Time: t0.Add(time.Duration(s)*100*time.Millisecond + time.Millisecond), Run: name, Step: s,
+			Tokens: s * testGB, Phase: "stage1", Series: series, Value: v, Z: z}
+	}
+	for s := int64(1); s <= 120; s++ {
+		e := stepEvent(name, s, "stage1", 300*testGB)
+		evs = append(evs, e)
+		switch s {
+		case 40:
+			evs = append(evs, flag(s, "grad_norm", 3.1, 9.5))
+		case 100:
+			evs = append(evs, flag(s, "loss", 10.56, 33.5), flag(s, "grad_norm", 7.69, 62.8))
+		case 101:
+			evs = append(evs, flag(s, "loss", 8.35, 9.7), flag(s, "grad_norm", 5.33, 9.3))
+		case 102:
+			evs = append(evs, flag(s, "loss", 7.48, 6.9))
+		}
+	}
+	return evs
+}
+
+// The flagged steps are listed with their step and z-score, the latest
+// first: the chart's ▲ says neither, and the message line keeps only the last
+// flag, which in a burst is the least (loss z+6.9 at 102, after z+33.5 and
+// grad z+62.8 at 100). Where the line has no room for every step it counts
+// the rest and names the worst of them.
+func TestSpikesLineListsFlaggedSteps(t *testing.T) {
+	for _, c := range []struct {
+		w, h int
+		want string
+	}{
+		{120, 40, " spikes 4 steps ▲ @102 loss z+6.9 · @101 loss z+9.7 grad z+9.3 · @100 loss z+33.5 grad z+62.8 · @40 grad z+9.5"},
+		{80, 24, " spikes 4 steps ▲ @102 loss z+6.9 … 3 more, worst @100 grad z+62.8"},
+	} {
+		m, _ := liveModel(t, testOptions(t, c.w, c.h), spikyRun("quickstart-test"))
+		checkFrame(t, m, c.w, c.h)
+		s := screen(m)
+		if !strings.Contains(s, c.want+"\n") {
+			t.Errorf("%d×%d: no line %q:\n%s", c.w, c.h, c.want, s)
+		}
+		if c.w == 80 {
+			requireGolden(t, s)
+		}
+	}
+}

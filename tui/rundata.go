@@ -190,10 +190,11 @@ type runData struct {
 	Message     string // the latest event worth a line
 	MessageKind lab.EventKind
 	MessageTime time.Time
-	Spikes      int
-	SoupRunning bool      // between "soup starting" (or "soup:") and "soup done" (or "soup stopped")
-	Busy        string    // what the run is doing between steps: "evaluating (why)", "writing a checkpoint"
-	BusySince   time.Time // when it started
+	Spikes      int         // flags, a step flagged in loss and grad norm counting twice
+	SpikeSteps  []spikeStep // the flagged steps in order, for the spikes line
+	SoupRunning bool        // between "soup starting" (or "soup:") and "soup done" (or "soup stopped")
+	Busy        string      // what the run is doing between steps: "evaluating (why)", "writing a checkpoint"
+	BusySince   time.Time   // when it started
 
 	// A report of what a person asked for (a phase change, a checkpoint or
 	// an evaluation on request, a warning: the lab's answer to an action
@@ -253,6 +254,7 @@ func (d *runData) apply(e lab.Event) {
 			k = markSpikeGrad
 		}
 		d.Spikes++
+		d.addSpike(e)
 		d.Markers = append(d.Markers, marker{Kind: k, Step: e.Step, Tokens: e.Tokens, Text: fmt.Sprintf("%s %.4g (z %.1f)", e.Series, e.Value, e.Z)})
 		d.note(e, fmt.Sprintf("spike at step %d: %s %.4g (z = %.1f)", e.Step, e.Series, e.Value, e.Z))
 	case lab.EvPhase:
@@ -452,6 +454,27 @@ func (d *runData) applyResumed(e lab.Event) {
 	d.SoupRunning, d.soupAsked, d.LastIng, d.endedWithSoup = false, false, lab.Event{}, false
 	d.Markers = append(d.Markers, marker{Kind: markResume, Step: e.Step, Tokens: e.Tokens, Text: "resumed " + e.Message})
 	d.note(e, fmt.Sprintf("resumed at step %d %s", e.Step, e.Message))
+}
+
+// spikeStep is a step the lab flagged (lab.EvSpike), each series apart: the
+// lab sends a step's loss flag and then its grad norm's as two events.
+type spikeStep struct {
+	Step        int64
+	Loss, LossZ float64 // LossZ 0: the loss was not flagged at this step
+	Grad, GradZ float64 // likewise the grad norm
+}
+
+// addSpike folds a spike event into the step it flags.
+func (d *runData) addSpike(e lab.Event) {
+	if n := len(d.SpikeSteps); n == 0 || d.SpikeSteps[n-1].Step != e.Step {
+		d.SpikeSteps = append(d.SpikeSteps, spikeStep{Step: e.Step})
+	}
+	s := &d.SpikeSteps[len(d.SpikeSteps)-1]
+	if e.Series == "grad_norm" {
+		s.Grad, s.GradZ = e.Value, e.Z
+	} else {
+		s.Loss, s.LossZ = e.Value, e.Z
+	}
 }
 
 // tokensPerSec is the smoothed throughput.
