@@ -1060,3 +1060,44 @@ func TestSoupDialogSaysWhatItCosts(t *testing.T) {
 		t.Errorf("the soup dialog does not say %q:\n%s", want, s)
 	}
 }
+
+// A run action key that does not apply now is left out of the help line, but
+// pressed anyway it is answered on the notice line with why, not ignored:
+// `s` during an anneal, `a` on a run that has ended or is trained elsewhere.
+func TestDisabledActionKeySaysWhy(t *testing.T) {
+	m, _ := liveModel(t, testOptions(t, 80, 24), syntheticRun("quickstart-test", testRecipe(t)))
+	if m.keys.Soup.Enabled() {
+		t.Fatal("the test expects s to be off during the anneal")
+	}
+	press(m, "s")
+	if m.dialog != nil {
+		t.Fatal("s opened a dialog during the anneal")
+	}
+	if s, want := screen(m), "s (make a soup) does not apply now: the run is annealing already"; !strings.Contains(s, want) {
+		t.Errorf("no %q on the screen:\n%s", want, s)
+	}
+	for _, c := range []struct {
+		state string
+		ended bool
+		want  string
+	}{
+		{"finished", true, "a (anneal now) does not apply now: the run has ended (finished)"},
+		{"headless", false, "a (anneal now) does not apply now: it trains headless"}, // t only once this session's run ends
+		{"running", false, "a (anneal now) does not apply now: it is not training in this session"},
+	} {
+		m.cur = newRunData("other", "runs/other", nil)
+		m.cur.State, m.cur.Ended = c.state, c.ended
+		m.updateKeys()
+		press(m, "a")
+		if s := screen(m); !strings.Contains(s, c.want) {
+			t.Errorf("%s run: no %q on the screen:\n%s", c.state, c.want, s)
+		}
+	}
+	// a key that applies opens its dialog, nothing said
+	m.cur = m.liveData
+	m.updateKeys()
+	press(m, "m")
+	if m.dialog == nil || m.dialog.kind != dlgMix {
+		t.Error("m did not open the mix dialog during the anneal")
+	}
+}

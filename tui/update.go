@@ -232,8 +232,47 @@ func (m *Model) handleDashboardKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.openDialog(dlgStop)
 	case key.Matches(msg, k.TakeOver):
 		m.openDialog(dlgTakeOver)
+	default:
+		m.refuseActionKey(msg)
 	}
 	return nil
+}
+
+// refuseActionKey answers a run action key that does not apply now with why,
+// on the notice line. Such a key is left out of the help line, but pressed
+// anyway (from habit, or as the run moved on: `s` just after an anneal began)
+// it did nothing at all, which under pressure reads as a key not taken.
+func (m *Model) refuseActionKey(msg tea.KeyPressMsg) {
+	k := m.keys
+	for _, a := range []struct {
+		b    key.Binding
+		kind dialogKind
+	}{{k.Anneal, dlgAnneal}, {k.Mix, dlgMix}, {k.Soup, dlgSoup}, {k.Checkpoint, dlgCheckpoint},
+		{k.Evaluate, dlgEval}, {k.Pause, dlgPause}, {k.Stop, dlgStop}} {
+		if a.b.Enabled() || !slices.Contains(a.b.Keys(), msg.String()) {
+			continue
+		}
+		why := ""
+		switch d := m.cur; {
+		case d == nil:
+			return
+		case d == m.liveData && m.training():
+			why = m.actionWhyNot(a.kind)
+		case d.State == "headless" && !d.Ended:
+			why = "it trains headless"
+			if k.TakeOver.Enabled() {
+				why += "; " + k.TakeOver.Help().Key + " takes it over"
+			}
+		case d.Ended:
+			why = "the run has ended (" + d.State + ")"
+		default:
+			why = "it is not training in this session"
+		}
+		if why != "" {
+			m.setNotice(false, "%s (%s) does not apply now: %s", a.b.Help().Key, a.b.Help().Desc, why)
+		}
+		return
+	}
 }
 
 func (m *Model) handleRunsKey(msg tea.KeyPressMsg) tea.Cmd {
