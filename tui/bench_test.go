@@ -11,18 +11,24 @@ import (
 )
 
 // BenchmarkDashboardFrame is one frame of a live dashboard at 120×40 over
-// 1000 steps: what the UI costs per redraw (at most 10 a second).
+// 1000, 10,000 and 100,000 steps: what the UI costs per chart redraw (at most
+// once a second), and how it grows with a long run (bucketing and smoothing
+// are linear in the steps).
 func BenchmarkDashboardFrame(b *testing.B) {
-	var evs []lab.Event
-	for s := int64(1); s <= 1000; s++ {
-		evs = append(evs, stepEvent("quickstart-test", s, "stage1", 3000*testGB))
-	}
-	m, _ := liveModel(b, testOptions(b, 120, 40), evs)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		clear(m.plots) // as if a new step had arrived
-		m.render()
+	for _, n := range []int64{1000, 10_000, 100_000} {
+		b.Run(fmt.Sprintf("steps=%d", n), func(b *testing.B) {
+			var evs []lab.Event
+			for s := int64(1); s <= n; s++ {
+				evs = append(evs, stepEvent("quickstart-test", s, "stage1", 3*n*testGB))
+			}
+			m, _ := liveModel(b, testOptions(b, 120, 40), evs)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				clear(m.plots) // as if a new step had arrived
+				m.render()
+			}
+		})
 	}
 }
 

@@ -117,6 +117,38 @@ func toLog10(v []float64) []float64 {
 	return out
 }
 
+// axisDigits picks the decimals of a chart's y labels, from lo down to hi
+// over height steps as asciigraph places them (value maps a plotted value to
+// the one labelled): -1, fmtY's own, where adjacent labels read differently,
+// else the fewest decimals that tell them apart within the label's cells (a
+// constant LR of 0.03 read 0.031 on four rows and 0.03 on three), else -1,
+// the repeats then being blanked.
+func axisDigits(value func(float64) float64, lo, hi float64, height int) int {
+	if height < 1 || hi <= lo {
+		return -1
+	}
+	distinct := func(f func(float64) string, fit bool) bool {
+		prev := ""
+		for i := 0; i <= height; i++ {
+			s := f(value(hi - float64(i)*(hi-lo)/float64(height)))
+			if s == prev || fit && len(s) > yLabelW {
+				return false
+			}
+			prev = s
+		}
+		return true
+	}
+	if distinct(fmtY, false) {
+		return -1
+	}
+	for d := 1; d <= yLabelW-2; d++ {
+		if distinct(func(v float64) string { return strconv.FormatFloat(v, 'f', d, 64) }, true) {
+			return d
+		}
+	}
+	return -1
+}
+
 // chartLayer is one series already reduced to one value per column.
 type chartLayer struct {
 	values []float64
@@ -203,13 +235,20 @@ func (c chart) render() []string {
 		}
 		lo, hi = lo-pad, hi+pad
 	}
-	format := func(v float64) string {
+	value := func(v float64) float64 {
 		if c.logY {
-			v = math.Pow(10, v)
+			return math.Pow(10, v)
 		} else if math.Abs(v) < 1e-9*(hi-lo) {
-			v = 0 // asciigraph's lo + i·step leaves a residue (-2e-19) where the axis crosses 0
+			return 0 // asciigraph's lo + i·step leaves a residue (-2e-19) where the axis crosses 0
 		}
-		s := fmtY(v)
+		return v
+	}
+	digits := axisDigits(value, lo, hi, c.rows-1)
+	format := func(v float64) string {
+		s := fmtY(value(v))
+		if digits >= 0 {
+			s = strconv.FormatFloat(value(v), 'f', digits, 64)
+		}
 		if len(s) > yLabelW {
 			s = s[:yLabelW]
 		}
@@ -250,9 +289,18 @@ func (c chart) render() []string {
 	for i, l := range layers {
 		paints[i] = paintOf(l.style)
 	}
+	prevLabel := ""
 	for r := 0; r < rows; r++ {
 		var b strings.Builder
-		b.WriteString(label.on(string(safeSlice(grids[len(grids)-1][r], 0, axis))))
+		// a label that reads as the one above it says nothing and looks
+		// like a flat axis (0.0029 on six rows of a slow LR decay): blank
+		lbl := string(safeSlice(grids[len(grids)-1][r], 0, axis))
+		if t := strings.TrimSpace(lbl); t != "" && t == prevLabel {
+			lbl = strings.Repeat(" ", len([]rune(lbl)))
+		} else {
+			prevLabel = t
+		}
+		b.WriteString(label.on(lbl))
 		ax := safeRune(grids[len(grids)-1][r], axis)
 		if ax == '┼' {
 			ax = '┤'

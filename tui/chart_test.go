@@ -3,6 +3,7 @@ package tui
 import (
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -139,6 +140,48 @@ func TestAxisLabelsAtZero(t *testing.T) {
 				if label := strings.TrimSpace(ansi.Strip(line)[:yLabelW]); strings.Contains(label, "e-1") || strings.Contains(label, "e-2") {
 					t.Errorf("n %d, rows %d: axis label %q:\n%s", n, rows, label, strings.Join(ch.render(), "\n"))
 				}
+			}
+		}
+	}
+}
+
+// TestAxisLabelsTellRowsApart: no two adjacent y labels read alike. A
+// constant LR (schedule constant, a WSD's stable phase) read 0.031 on four
+// rows, 0.03 on three and 0.029 on four, and a slow cosine decay 0.003 on
+// three and 0.0029 on six: an axis that looks flat or wrong. Labels take the
+// decimals that tell them apart where those fit, and a label that still reads
+// as the one above it is left blank.
+func TestAxisLabelsTellRowsApart(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		values func(i int) float64
+		want   []string // the labels, top down, where given
+	}{
+		{"constant 0.03", func(int) float64 { return 0.03 }, []string{"0.0315", "0.0312", "0.0309", "0.0306", "0.0303", "0.0300", "0.0297", "0.0294", "0.0291", "0.0288", "0.0285"}},
+		{"cosine 0.003 to 0.0028", func(i int) float64 { return 0.0028 + 0.0002*math.Cos(float64(i)/60*math.Pi/2) }, nil},
+		{"constant 1.5", func(int) float64 { return 1.5 }, nil},
+		{"loss 7.6 to 0.8", func(i int) float64 { return 0.8 + 6.8*math.Exp(-float64(i)/8) }, nil},
+	} {
+		for _, logY := range []bool{false, true} {
+			v := make([]float64, 60)
+			for i := range v {
+				v[i] = c.values(i)
+			}
+			ch := chart{width: 60, rows: 11, logY: logY, layers: []chartLayer{{values: v}}}
+			var labels []string
+			prev := ""
+			for _, line := range ch.render()[:11] {
+				l := strings.TrimSpace(ansi.Strip(line)[:yLabelW+1]) // a space, then the label
+				if l != "" && l == prev {
+					t.Errorf("%s (log %v): label %q twice in a row:\n%s", c.name, logY, l, strings.Join(ch.render(), "\n"))
+				}
+				if l != "" {
+					prev = l
+				}
+				labels = append(labels, l)
+			}
+			if c.want != nil && !logY && !slices.Equal(labels, c.want) {
+				t.Errorf("%s: labels %q, want %q", c.name, labels, c.want)
 			}
 		}
 	}
