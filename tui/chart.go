@@ -149,6 +149,40 @@ func axisDigits(value func(float64) float64, lo, hi float64, height int) int {
 	return -1
 }
 
+// clipTop is the top of a y range that leaves out the highest columns, as
+// W&B's "ignore outliers" does: the 95th percentile of the columns' highest
+// values over all layers, plus a tenth of the range above lo for room. A
+// loss curve's first columns (7.6 where the run then trains at 1.2) and a
+// spike's take the whole height otherwise, and the rest of the run lies on
+// one or two rows at 80×24. Only the top is clipped: a loss's lowest values
+// are its latest. false with under 20 columns, too few to call any outliers.
+func clipTop(layers []chartLayer, lo float64) (float64, bool) {
+	var tops []float64
+	for x := 0; ; x++ {
+		top, any, in := math.Inf(-1), false, false
+		for _, l := range layers {
+			if x < len(l.values) {
+				in = true
+				if y := l.values[x]; !math.IsNaN(y) && !math.IsInf(y, 0) {
+					top, any = math.Max(top, y), true
+				}
+			}
+		}
+		if !in {
+			break
+		}
+		if any {
+			tops = append(tops, top)
+		}
+	}
+	if len(tops) < 20 {
+		return 0, false
+	}
+	sort.Float64s(tops)
+	q := tops[int(0.95*float64(len(tops)-1))]
+	return q + 0.1*(q-lo), true
+}
+
 // chartLayer is one series already reduced to one value per column.
 type chartLayer struct {
 	values []float64
@@ -171,6 +205,7 @@ type chart struct {
 	width, rows   int // total width; plot rows (the marker and axis rows come on top)
 	layers        []chartLayer
 	logY          bool
+	clipY         bool // leave the highest columns out of the y range (clipTop)
 	marks         []chartMark
 	xLeft, xRight string // axis labels
 	axisStyle     lipgloss.Style
@@ -227,6 +262,20 @@ func (c chart) render() []string {
 		}
 		out = append(out, strings.Repeat(" ", c.width))
 		return out
+	}
+	if c.clipY {
+		if top, ok := clipTop(layers, lo); ok && top < hi {
+			// the values above top are drawn on the top row: a column of
+			// the early loss or a spike stays visible as a flat top
+			hi = top
+			for i, l := range layers {
+				v := make([]float64, len(l.values))
+				for j, y := range l.values {
+					v[j] = math.Min(y, hi)
+				}
+				layers[i].values = v
+			}
+		}
 	}
 	if hi-lo < 1e-12*math.Max(1, math.Abs(hi)) {
 		pad := math.Max(math.Abs(hi)*0.05, 1e-9)

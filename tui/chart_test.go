@@ -4,6 +4,7 @@ import (
 	"math"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -366,6 +367,52 @@ func TestPauseResumeMarkersInOrder(t *testing.T) {
 		}
 		if rows == 0 {
 			t.Fatalf("%d columns: no marker row:\n%s", w, screen(m))
+		}
+	}
+}
+
+// TestClipYLeavesOutTheEarlyLoss: a long run's loss falls from 7.6 to about
+// 1.2 in its first 5% of steps; on a linear axis the rest of the run lies on
+// one row of an 80×24 dashboard's six. Clipped (z), the y range leaves out
+// the highest 5% of columns: the run after its start spreads over the rows,
+// and the first columns (and a spike) are drawn along the top row.
+func TestClipYLeavesOutTheEarlyLoss(t *testing.T) {
+	const n = 72
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = 1.2 + 6.4*math.Exp(-float64(i)/1.2) + 0.15*math.Sin(float64(i)/3)
+	}
+	v[50] = 4 // a spike
+	rowsUsed := func(ch chart) int {
+		used := map[int]bool{}
+		for r, line := range ch.render()[:ch.rows] {
+			if p := []rune(ansi.Strip(line)); strings.ContainsAny(string(p[yLabelW+2+10:]), "─╮╯╰╭│") {
+				used[r] = true
+			}
+		}
+		return len(used)
+	}
+	top := func(ch chart) float64 {
+		f, _ := strconv.ParseFloat(strings.TrimSpace(ansi.Strip(ch.render()[0])[:yLabelW+1]), 64)
+		return f
+	}
+	plain := chart{width: 80, rows: 6, layers: []chartLayer{{values: v}}}
+	clipped := plain
+	clipped.clipY = true
+	if u := rowsUsed(plain); u > 3 {
+		t.Fatalf("the test expects the run past its start on few rows unclipped, it uses %d:\n%s", u, strings.Join(plain.render(), "\n"))
+	}
+	if u := rowsUsed(clipped); u < 5 {
+		t.Errorf("clipped, the run past its start uses %d of 6 rows:\n%s", u, strings.Join(clipped.render(), "\n"))
+	}
+	if a, b := top(plain), top(clipped); a < 7 || b > 2 {
+		t.Errorf("top label %v unclipped (want the first loss, 7.6), %v clipped (want under 2)", a, b)
+	}
+	// the spike and the first columns are on the top row, not cut off
+	row0 := []rune(ansi.Strip(clipped.render()[0]))
+	for _, x := range []int{0, 50} {
+		if r := row0[yLabelW+2+x]; r == ' ' {
+			t.Errorf("column %d is not drawn on the top row when clipped:\n%s", x, strings.Join(clipped.render(), "\n"))
 		}
 	}
 }

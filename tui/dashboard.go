@@ -225,6 +225,9 @@ func (m *Model) chartBlock(d *runData, which, w, h int) []string {
 	if m.logY[which] {
 		notes = append(notes, "log")
 	}
+	if m.clipY[which] {
+		notes = append(notes, "clip")
+	}
 	tst := t.Heading
 	if m.focus == which {
 		tst = t.Accent
@@ -321,7 +324,7 @@ func (m *Model) markerLegendLines(w int) []string {
 // View runs after every message (keys, the clock), not only new steps.
 func (m *Model) cachedPlot(d *runData, which, w, rows int) []string {
 	// what the chart shows, apart from the data's version
-	k := fmt.Sprintf("%p|%d|%d|%d|%v|%v|%v|%d|%p", d, which, w, rows, m.logY[which], m.byTokens, m.smoothOn, m.smoothIdx, m.theme)
+	k := fmt.Sprintf("%p|%d|%d|%d|%v|%v|%v|%v|%d|%p", d, which, w, rows, m.logY[which], m.clipY[which], m.byTokens, m.smoothOn, m.smoothIdx, m.theme)
 	// The run's charts show one version of its data, redrawn together: each
 	// on its own clock, right after a soup the loss chart's axis read 235.5K
 	// and the grad norm's and LR's 232.4K.
@@ -390,7 +393,7 @@ func (m *Model) plotRun(d *runData, which, w, rows int) []string {
 			x0, x1 = math.Min(x0, a), math.Max(x1, b)
 		}
 	}
-	ch := chart{width: w, rows: rows, logY: m.logY[which], axisStyle: t.Border, vlineStyle: t.Marker, labelStyle: t.Subtle,
+	ch := chart{width: w, rows: rows, logY: m.logY[which], clipY: m.clipY[which], axisStyle: t.Border, vlineStyle: t.Marker, labelStyle: t.Subtle,
 		markerRow: true, emptyMessage: "waiting for the first step…"}
 	if math.IsInf(x0, 1) {
 		return ch.render()

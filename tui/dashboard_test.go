@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -376,5 +377,49 @@ func TestSpikesLineListsFlaggedSteps(t *testing.T) {
 		if c.w == 80 {
 			requireGolden(t, s)
 		}
+	}
+}
+
+// z clips the focused chart's y range (TestClipYLeavesOutTheEarlyLoss): over
+// 2000 steps the loss falls from 7.6 to 2 in the first 100, and its chart's
+// top label drops from there to about the rest of the run; the title says
+// so, and the grad norm chart, not focused, is left as it was.
+func TestClipKeyOnFocusedChart(t *testing.T) {
+	var evs []lab.Event
+	for s := int64(1); s <= 2000; s++ {
+		evs = append(evs, stepEvent("quickstart-test", s, "stage1", 3000*testGB))
+	}
+	m, _ := liveModel(t, testOptions(t, 80, 24), evs)
+	topLabel := func(title string) float64 {
+		lines := strings.Split(screen(m), "\n")
+		for i, l := range lines {
+			if strings.Contains(l, title) {
+				for _, p := range lines[i+1 : i+5] { // the legend may come first
+					if j := strings.Index(p, "┤"); j < 0 {
+						continue
+					} else if f, err := strconv.ParseFloat(strings.TrimSpace(p[:j]), 64); err == nil {
+						return f
+					}
+				}
+			}
+		}
+		t.Fatalf("no chart %q:\n%s", title, screen(m))
+		return 0
+	}
+	before, grad := topLabel("loss EMA"), topLabel("grad norm EMA")
+	press(m, "z")
+	checkFrame(t, m, 80, 24)
+	if s := screen(m); !strings.Contains(s, "▸ loss EMA 0.90 · clip") {
+		t.Errorf("the loss chart's title does not say it is clipped:\n%s", s)
+	}
+	if after := topLabel("loss EMA"); before < 7 || after > 3 {
+		t.Errorf("loss chart's top label %v, clipped %v: want the first loss (7.6), then under 3", before, after)
+	}
+	if g := topLabel("grad norm EMA"); g != grad {
+		t.Errorf("the grad norm chart, not focused, changed its top label from %v to %v", grad, g)
+	}
+	press(m, "z")
+	if after := topLabel("loss EMA"); after != before {
+		t.Errorf("z again left the top label at %v, want %v", after, before)
 	}
 }

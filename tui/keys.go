@@ -13,7 +13,7 @@ type KeyMap struct {
 	Help, Quit, ForceQuit                   key.Binding
 	Dashboard, Runs, Evals, Home            key.Binding
 	Up, Down, Open, Back, Select, ClearSel  key.Binding
-	FocusChart, LogY, XAxis, Smooth         key.Binding
+	FocusChart, LogY, ClipY, XAxis, Smooth  key.Binding
 	SmoothLess, SmoothMore                  key.Binding
 	Anneal, Mix, Soup, Checkpoint, Evaluate key.Binding
 	Pause, Stop, TakeOver                   key.Binding
@@ -47,6 +47,7 @@ func DefaultKeyMap() KeyMap {
 
 		FocusChart: b([]string{"tab"}, "tab", "focus next chart"),
 		LogY:       b([]string{"y"}, "y", "log-Y on focused chart"),
+		ClipY:      b([]string{"z"}, "z", "clip y outliers"),
 		XAxis:      b([]string{"x"}, "x", "x-axis: step / tokens"),
 		Smooth:     b([]string{"e"}, "e", "smoothing on/off"),
 		SmoothLess: b([]string{"["}, "[", "less smoothing"),
@@ -83,7 +84,7 @@ func DefaultKeyMap() KeyMap {
 func (k *KeyMap) all() []*key.Binding {
 	return []*key.Binding{&k.Help, &k.Quit, &k.ForceQuit, &k.Dashboard, &k.Runs, &k.Evals, &k.Home,
 		&k.Up, &k.Down, &k.Open, &k.Back, &k.Select, &k.ClearSel,
-		&k.FocusChart, &k.LogY, &k.XAxis, &k.Smooth, &k.SmoothLess, &k.SmoothMore,
+		&k.FocusChart, &k.LogY, &k.ClipY, &k.XAxis, &k.Smooth, &k.SmoothLess, &k.SmoothMore,
 		&k.Anneal, &k.Mix, &k.Soup, &k.Checkpoint, &k.Evaluate, &k.Pause, &k.Stop, &k.TakeOver,
 		&k.Confirm, &k.Cancel, &k.NextField, &k.PrevField, &k.Choose, &k.ClearField, &k.DeleteWord, &k.ScrollUp, &k.ScrollDown, &k.TakeMix, &k.QuitStop, &k.QuitDetach}
 }
@@ -100,7 +101,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Dashboard, k.Runs, k.Evals, k.Home, k.Help, k.Quit, k.ForceQuit},
 		{k.Up, k.Down, k.Open, k.Back, k.Select, k.ClearSel},
-		{k.FocusChart, k.LogY, k.XAxis, k.Smooth, k.SmoothLess, k.SmoothMore},
+		{k.FocusChart, k.LogY, k.ClipY, k.XAxis, k.Smooth, k.SmoothLess, k.SmoothMore},
 		{k.Anneal, k.Mix, k.Soup, k.Checkpoint, k.Evaluate, k.Pause, k.Stop, k.TakeOver},
 		{k.Confirm, k.Cancel, k.NextField, k.PrevField, k.Choose, k.ClearField, k.DeleteWord, k.ScrollUp, k.ScrollDown, k.TakeMix, k.QuitStop, k.QuitDetach},
 	}
@@ -170,7 +171,7 @@ func (m *Model) updateKeys() {
 		k.Back.SetEnabled(m.cur != nil)
 	case modeDashboard:
 		k.Back.SetEnabled(true)
-		for _, b := range []*key.Binding{&k.FocusChart, &k.LogY, &k.XAxis, &k.Smooth, &k.SmoothLess, &k.SmoothMore} {
+		for _, b := range []*key.Binding{&k.FocusChart, &k.LogY, &k.ClipY, &k.XAxis, &k.Smooth, &k.SmoothLess, &k.SmoothMore} {
 			b.SetEnabled(true)
 		}
 		if m.cur != nil && m.cur == m.liveData && m.training() && m.quitting == quitNone {

@@ -141,6 +141,7 @@ type Model struct {
 	smoothOn  bool
 	smoothIdx int
 	logY      [3]bool
+	clipY     [3]bool // the y range leaves out the highest columns (chart.clipY)
 	byTokens  bool
 	focus     int
 

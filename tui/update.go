@@ -194,6 +194,8 @@ func (m *Model) handleChartKey(msg tea.KeyPressMsg) bool {
 			f = chartLoss
 		}
 		m.logY[f] = !m.logY[f]
+	case key.Matches(msg, k.ClipY):
+		m.clipY[m.focus] = !m.clipY[m.focus] // the dashboard's only: the overlay has no such key
 	case key.Matches(msg, k.XAxis):
 		m.byTokens = !m.byTokens
 	case key.Matches(msg, k.Smooth):
