@@ -136,8 +136,10 @@ func (m *Model) statusLines(d *runData, w int) []string {
 		spike = fmt.Sprintf("%.2g%%/%.2g%%", s.Loss, s.GradNorm)
 	}
 	spikeSt := t.Text
-	if d.Spikes > 0 {
-		spike += fmt.Sprintf(" (%d▲)", d.Spikes)
+	if n := len(d.SpikeSteps); n > 0 {
+		// steps, as the spikes line counts them: a step flagged in loss
+		// and grad norm is one
+		spike += fmt.Sprintf(" (%d▲)", n)
 		spikeSt = t.Spike
 	}
 	// paused, the throughput, MFU and ETA of the last steps would say it trains

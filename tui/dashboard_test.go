@@ -374,6 +374,11 @@ func TestSpikesLineListsFlaggedSteps(t *testing.T) {
 		if !strings.Contains(s, c.want+"\n") {
 			t.Errorf("%d×%d: no line %q:\n%s", c.w, c.h, c.want, s)
 		}
+		// the status counts flagged steps as the line does (docs/tui.md),
+		// not flags: 100 and 101 flagged loss and grad norm both
+		if !strings.Contains(s, "spike 0.8%/0% (4▲)") {
+			t.Errorf("%d×%d: the status does not count 4 flagged steps:\n%s", c.w, c.h, s)
+		}
 		if c.w == 80 {
 			requireGolden(t, s)
 		}

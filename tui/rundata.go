@@ -190,7 +190,6 @@ type runData struct {
 	Message     string // the latest event worth a line
 	MessageKind lab.EventKind
 	MessageTime time.Time
-	Spikes      int         // flags, a step flagged in loss and grad norm counting twice
 	SpikeSteps  []spikeStep // the flagged steps in order, for the spikes line
 	SoupRunning bool        // between "soup starting" (or "soup:") and "soup done" (or "soup stopped")
 	Busy        string      // what the run is doing between steps: "evaluating (why)", "writing a checkpoint"
@@ -253,7 +252,6 @@ func (d *runData) apply(e lab.Event) {
 		if e.Series == "grad_norm" {
 			k = markSpikeGrad
 		}
-		d.Spikes++
 		d.addSpike(e)
 		d.Markers = append(d.Markers, marker{Kind: k, Step: e.Step, Tokens: e.Tokens, Text: fmt.Sprintf("%s %.4g (z %.1f)", e.Series, e.Value, e.Z)})
 		d.note(e, fmt.Sprintf("spike at step %d: %s %.4g (z = %.1f)", e.Step, e.Series, e.Value, e.Z))
