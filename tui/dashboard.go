@@ -529,6 +529,9 @@ func (m *Model) spikesLine(d *runData, w int) string {
 			return ""
 		}
 		msg := fmt.Sprintf(" … %d more", rest)
+		if shown == 0 { // none has room: the count in the head says it
+			msg = ""
+		}
 		if wi >= 0 && wi < rest {
 			msg += fmt.Sprintf(", worst @%d %s %s", d.SpikeSteps[wi].Step, worstOf, fmtZ(worst))
 		}

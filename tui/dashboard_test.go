@@ -367,6 +367,7 @@ func TestSpikesLineListsFlaggedSteps(t *testing.T) {
 	}{
 		{120, 40, " spikes 4 steps ▲ @102 loss z+6.9 · @101 loss z+9.7 grad z+9.3 · @100 loss z+33.5 grad z+62.8 · @40 grad z+9.5"},
 		{80, 24, " spikes 4 steps ▲ @102 loss z+6.9 … 3 more, worst @100 grad z+62.8"},
+		{60, 16, " spikes 4 steps, worst @100 grad z+62.8"},
 	} {
 		m, _ := liveModel(t, testOptions(t, c.w, c.h), spikyRun("quickstart-test"))
 		checkFrame(t, m, c.w, c.h)
