@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -427,5 +428,35 @@ func TestClipKeyOnFocusedChart(t *testing.T) {
 	press(m, "z")
 	if after := topLabel("loss EMA"); after != before {
 		t.Errorf("z again left the top label at %v, want %v", after, before)
+	}
+}
+
+// While another run's dashboard is open, a spike (or a warning, an error,
+// the end) of the run training in this session comes on the message line,
+// named: it showed only on that run's own dashboard. Its routine news (an
+// interval checkpoint) does not take the line.
+func TestLiveRunSpikeShownWhileAnotherRunIsOpen(t *testing.T) {
+	evs := spikyRun("quickstart-test")
+	cut := slices.IndexFunc(evs, func(e lab.Event) bool { return e.Step == 90 })
+	m, _ := liveModel(t, testOptions(t, 80, 24), evs[:cut])
+	other := newRunData("other", "runs/other", nil)
+	other.State, other.Ended = "finished", true
+	other.Message, other.MessageKind, other.MessageTime = "run finished at step 10", lab.EvDone, t0
+	m.cur = other
+	// the rest comes after the test's clock (t0+13s), as news does
+	rest := slices.Clone(evs[cut:])
+	for i := range rest {
+		rest[i].Time = rest[i].Time.Add(10 * time.Second)
+	}
+	ckpt := lab.Event{Type: lab.EvCheckpoint, Time: t0.Add(19 * time.Second), Run: "quickstart-test", Step: 90, Tokens: 90 * testGB,
+		Phase: "stage1", Checkpoint: "runs/quickstart-test/checkpoints/step-90"}
+	m.Update(runEventsMsg{gen: m.liveGen, events: append(slices.Clone(rest[:1]), ckpt)})
+	if s := screen(m); strings.Contains(s, "checkpoint at step 90") {
+		t.Errorf("the live run's routine checkpoint took the message line of another run's dashboard:\n%s", s)
+	}
+	m.Update(runEventsMsg{gen: m.liveGen, events: rest[1:]})
+	checkFrame(t, m, 80, 24)
+	if s, want := screen(m), " quickstart-test: spike at step 102: loss 7.48 (z = 6.9)"; !strings.Contains(s, want) {
+		t.Errorf("no %q while another run is open:\n%s", want, s)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/olmolab/olmolab/lab"
 )
 
 // redrawEvery is how often the screen follows a live run's events at most
@@ -224,21 +226,34 @@ func (m *Model) viewNotice(w int) []string {
 	if !m.noticeOK {
 		st = t.Error
 	}
+	style := func(d *runData) lipgloss.Style {
+		switch d.MessageKind {
+		case "warning":
+			return t.Warning
+		case "error":
+			return t.Error
+		case "spike":
+			return t.Spike
+		case "done":
+			if s := d.State; s == "failed" || s == "diverged" || s == "crashed" {
+				return t.Error
+			}
+		}
+		return t.Subtle
+	}
+	shownAt := m.noticeAt
 	// the run's own latest message replaces a notice older than it
 	if m.cur != nil && m.cur.Message != "" && (msg == "" || m.cur.MessageTime.After(m.noticeAt)) {
-		msg = m.cur.Message
-		st = t.Subtle
-		switch m.cur.MessageKind {
-		case "warning":
-			st = t.Warning
-		case "error":
-			st = t.Error
-		case "spike":
-			st = t.Spike
-		case "done":
-			if s := m.cur.State; s == "failed" || s == "diverged" || s == "crashed" {
-				st = t.Error
-			}
+		msg, st, shownAt = m.cur.Message, style(m.cur), m.cur.MessageTime
+	}
+	// While another run is open, the news of the run training in this
+	// session that a person must not miss (a spike, a warning, an error,
+	// its end) comes here too, named: it was seen only on its own
+	// dashboard, once opened again.
+	if l := m.liveData; l != nil && l != m.cur && l.Message != "" && (msg == "" || l.MessageTime.After(shownAt)) {
+		switch l.MessageKind {
+		case lab.EvSpike, lab.EvWarning, lab.EvError, lab.EvDone:
+			msg, st = l.Name+": "+l.Message, style(l)
 		}
 	}
 	// an error's HINT comes on a line of its own, which broke the frame by
