@@ -601,7 +601,12 @@ func (m *Model) dialogBody(d *dialog) []string {
 		out = append(out, stopLines(cur)...)
 		out = append(out, "Continue it later with:", "  olmolab --batch --resume "+dir)
 	case dlgQuit:
-		out = append(out, fmt.Sprintf("%s is still training (step %d).", name, step), "")
+		paused := cur != nil && cur.State == "paused"
+		if paused {
+			out = append(out, fmt.Sprintf("%s is paused at step %d.", name, step), "")
+		} else {
+			out = append(out, fmt.Sprintf("%s is still training (step %d).", name, step), "")
+		}
 		if why := m.liveData.actionState(rec).WhyNot(lab.ActStop); why != "" {
 			// it finishes whatever is asked: there is nothing to stop
 			out = append(out, "s    quit when it has finished: "+why)
@@ -620,6 +625,11 @@ func (m *Model) dialogBody(d *dialog) []string {
 				out = append(out, "d    detach: checkpoint, quit, and keep training headless",
 					"     (olmolab --batch --resume; output in the run directory,",
 					"     reopen olmolab to follow it)")
+				if paused {
+					// a headless run has no pause: detached, the run a
+					// person paused to think trained on unattended
+					out = append(out, fmt.Sprintf("     The pause ends: the headless run trains on from step %d.", step))
+				}
 				if cur.soupUnderWay() {
 					out = append(out, "     A soup in progress is abandoned: the run goes on from the",
 						"     checkpoint it started from (the recipe's own soup is made again).")

@@ -1101,3 +1101,26 @@ func TestDisabledActionKeySaysWhy(t *testing.T) {
 		t.Error("m did not open the mix dialog during the anneal")
 	}
 }
+
+// Quitting a paused run says it is paused, not "still training", and that
+// detaching ends the pause: the headless run (olmolab --batch --resume) has
+// no pause and trains on from that step, which a person who paused a
+// misbehaving run to think would not expect.
+func TestQuitWhilePausedSaysDetachTrainsOn(t *testing.T) {
+	o := testOptions(t, 80, 24)
+	o.Detach = func(string) (int, error) { return 4242, nil }
+	m, f := liveModel(t, o, stage1Events("quickstart-test"))
+	m.Update(runEventsMsg{gen: m.liveGen, events: []lab.Event{{Type: lab.EvPhase, Time: t0.Add(5 * time.Second), Run: f.name, Step: 40,
+		Tokens: 40 * testGB, Phase: "stage1", Change: lab.ChangePaused, Message: "paused"}}})
+	press(m, "q")
+	checkFrame(t, m, 80, 24)
+	s := screen(m)
+	for _, want := range []string{"quickstart-test is paused at step 40.", "The pause ends: the headless run trains on from step 40."} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the quit dialog lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "still training") {
+		t.Errorf("the quit dialog says a paused run is still training:\n%s", s)
+	}
+}
