@@ -159,19 +159,19 @@ func axisDigits(value func(float64) float64, lo, hi float64, height int) int {
 func clipTop(layers []chartLayer, lo float64) (float64, bool) {
 	var tops []float64
 	for x := 0; ; x++ {
-		top, any, in := math.Inf(-1), false, false
+		top, has, in := math.Inf(-1), false, false
 		for _, l := range layers {
 			if x < len(l.values) {
 				in = true
 				if y := l.values[x]; !math.IsNaN(y) && !math.IsInf(y, 0) {
-					top, any = math.Max(top, y), true
+					top, has = math.Max(top, y), true
 				}
 			}
 		}
 		if !in {
 			break
 		}
-		if any {
+		if has {
 			tops = append(tops, top)
 		}
 	}
@@ -344,10 +344,10 @@ func (c chart) render() []string {
 		// a label that reads as the one above it says nothing and looks
 		// like a flat axis (0.0029 on six rows of a slow LR decay): blank
 		lbl := string(safeSlice(grids[len(grids)-1][r], 0, axis))
-		if t := strings.TrimSpace(lbl); t != "" && t == prevLabel {
+		if l := strings.TrimSpace(lbl); l != "" && l == prevLabel {
 			lbl = strings.Repeat(" ", len([]rune(lbl)))
 		} else {
-			prevLabel = t
+			prevLabel = l
 		}
 		b.WriteString(label.on(lbl))
 		ax := safeRune(grids[len(grids)-1][r], axis)
