@@ -14,7 +14,6 @@ require (
 	github.com/charmbracelet/x/exp/teatest/v2 v2.0.0-20260823001701-96af6d2cb5f6
 	github.com/charmbracelet/x/term v0.2.2
 	github.com/dlclark/regexp2 v1.11.5
-	github.com/edsrzf/mmap-go v1.2.0
 	github.com/guptarohit/asciigraph v0.10.0
 	github.com/klauspost/compress v1.20.4
 	github.com/pkoukk/tiktoken-go-loader v0.0.2

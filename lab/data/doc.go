@@ -29,17 +29,19 @@
 // A mixture is a list of SourceSpec{Name, TargetRatio, Paths}, as olmo-cookbook's dataset.sources. A source is one
 // of
 //
-//   - OLMo token files (.npy, .bin: headerless little-endian ids, documents ended by EOS), mapped with mmap and cut
-//     into SeqLen instances file by file, the remainder of each file dropped, shuffled per epoch;
+//   - OLMo token files (.npy, .bin: headerless little-endian ids, documents ended by EOS), cut into SeqLen instances
+//     file by file, the remainder of each file dropped, shuffled per epoch, read an instance at a time (pread);
 //   - documents: Dolma JSON lines (.jsonl/.json, optionally .gz or .zst; field "text", others ignored) or text files
 //     (.txt/.md, one document per file), tokenized on the fly by a worker pool, EOS appended, packed into instances;
 //   - a built-in world source, builtin:web_noisy, builtin:web_clean, builtin:code, builtin:math or builtin:qa
 //     (package world): endless, deterministic documents about one fixed knowledge base.
 //
 // Paths may be files, directories (recursive) or globs. NewLoader checks everything before training: missing files,
-// token files whose size is not a multiple of the element size, that hold an id ≥ VocabSize, that start with
-// np.save's header, or that read as uint16 have a 0 at every odd index (uint32 ids: LoaderParams.DType, or the source's
-// own SourceSpec.DType, so that uint16 and uint32 sources mix), malformed JSON lines
+// token files whose size is not a multiple of the element size, whose head (headBytes: a bounded read, so that
+// 10^12 tokens open in milliseconds) holds an id ≥ VocabSize, that start with np.save's header, or whose head read
+// as uint16 has a 0 at every odd index (uint32 ids: LoaderParams.DType, or the source's own SourceSpec.DType, so that
+// uint16 and uint32 sources mix; ids past the head are checked as instances are read, and one ≥ VocabSize stops Next
+// with an *InputError naming the file and index), malformed JSON lines
 // (a warning with file:line and the line skipped, or an error in Strict mode), empty sources, negative or missing
 // (NaN) ratios. Ratios that do not sum to 1 are normalised with one warning. A source's RepetitionFactor and
 // MaxSourceRatio (olmo-cookbook's caps) are checked by whoever knows how many tokens the run trains (lab), against

@@ -171,8 +171,11 @@ func FuzzTokenFile(f *testing.F) {
 				t.Fatalf("%d instances, want %d", n, len(want)/int(seqLen))
 			}
 			buf := make([]int32, seqLen)
+			var scratch []byte
 			for k := range s.instances() {
-				s.files[0].read(buf, k*int64(seqLen))
+				if err := s.files[0].read(buf, k*int64(seqLen), &scratch); err != nil {
+					t.Fatalf("instance %d: %v", k, err)
+				}
 				if !slices.Equal(buf, want[k*int64(seqLen):(k+1)*int64(seqLen)]) {
 					t.Fatalf("instance %d = %v", k, buf)
 				}

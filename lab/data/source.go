@@ -424,8 +424,9 @@ func compactStrings(xs []string) []string {
 	return out
 }
 
-// openTokens maps the token files, checks every id (in parallel: memory bandwidth, about a second per few GB), and
-// counts instances per file as OLMo does: file_tokens // seq_len, the remainder dropped.
+// openTokens opens the token files, checks each file's head (tokenFile.scanHead: a bounded read, whatever the file's
+// size, so that a source of 10^12 tokens starts in seconds), and counts instances per file as OLMo does:
+// file_tokens // seq_len, the remainder dropped.
 func (s *source) openTokens(paths []string, p openParams, probs *problems) bool {
 	// A vocabulary past 2^16 (dolma2's, 100352) does not fit uint16, so such files
 	// are uint32 (OLMo's own dolma2 data): read as uint16, every id splits into
@@ -438,36 +439,33 @@ func (s *source) openTokens(paths []string, p openParams, probs *problems) bool 
 	}
 	s.files = make([]*tokenFile, len(paths))
 	errs := make([]*InputError, len(paths))
-	noEOS := make([]bool, len(paths))  // no EOS at all
+	noEOS := make([]bool, len(paths))  // no EOS in what was read of it
+	partly := make([]bool, len(paths)) // of those, one read only in part
 	cutEOS := make([]bool, len(paths)) // some, but not at the end
 	forEach(len(paths), func(i int) {
 		tf, err := openTokenFile(paths[i], p.dtype)
 		if err != nil {
-			if ie, ok := err.(*InputError); ok {
-				errs[i] = ie
-			} else {
-				errs[i] = &InputError{Path: paths[i], Msg: "cannot memory-map the token file", Err: err,
-					Hint: "olmolab maps token files into memory: check that the file system allows it (not a FUSE mount without mmap) and that ulimit -v leaves room"}
-			}
+			errs[i] = err.(*InputError)
 			return
 		}
-		at, sawEOS := tf.scanIDs(p.tok.VocabSize(), uint32(p.tok.EOS()))
-		if at >= 0 {
-			errs[i] = &InputError{Path: paths[i],
-				Msg:  fmt.Sprintf("token %d (at index %d) is not below the vocabulary size %d of tokenizer %s", tf.at(at), at, p.tok.VocabSize(), p.tok.Name()),
-				Hint: "the file was made with another tokenizer or dtype; set the recipe's tokenizer (or the source's dtype, or dataset.dtype) to match, or retokenize"}
+		tf.vocab, tf.tok = uint32(p.tok.VocabSize()), p.tok.Name()
+		// Only the head: every id past it is checked when an instance is read (tokenFile.read).
+		h, err := tf.scanHead(p.tok.VocabSize(), uint32(p.tok.EOS()))
+		if err != nil {
+			errs[i] = err.(*InputError)
 			tf.close()
 			return
 		}
-		if tf.looksWide() {
+		if h.wide {
 			errs[i] = &InputError{Path: paths[i],
 				Msg:  fmt.Sprintf("every second uint16 is 0: this looks like a file of uint32 ids, which tokenizer %s would read as id, 0, id, 0, …", p.tok.Name()),
 				Hint: "set dtype: uint32 on the source (dataset.dtype: uint32 for every source; olmolab tokenize --dtype uint32 writes such files), or retokenize without --dtype"}
 			tf.close()
 			return
 		}
-		noEOS[i] = tf.n > 0 && !sawEOS
-		cutEOS[i] = sawEOS && tf.at(tf.n-1) != uint32(p.tok.EOS())
+		noEOS[i] = tf.n > 0 && !h.sawEOS
+		partly[i] = noEOS[i] && !h.whole
+		cutEOS[i] = h.sawEOS && h.last != uint32(p.tok.EOS())
 		s.files[i] = tf
 	})
 	ok := true
@@ -487,8 +485,12 @@ func (s *source) openTokens(paths []string, p openParams, probs *problems) bool 
 	// bytes file read as world's), and one that does not end with it was cut
 	// short; neither is certain (one long document), so they are warnings.
 	if names := pick(paths, noEOS); len(names) > 0 {
-		p.warn(fmt.Sprintf("source %q: %s %s no EOS (id %d of tokenizer %s) at all (%s): OLMo token files end every document with EOS, so %s probably written with another tokenizer; retokenize with olmolab tokenize --tokenizer %s",
-			s.spec.Name, plural.N(len(names), "token file"), plural.Verb(len(names), "holds", "hold"), p.tok.EOS(), p.tok.Name(), listFew(names), plural.Verb(len(names), "it was", "they were"), p.tok.Name()))
+		where := "at all"
+		if slices.Contains(partly, true) {
+			where = fmt.Sprintf("in its first %d KiB", headBytes>>10)
+		}
+		p.warn(fmt.Sprintf("source %q: %s %s no EOS (id %d of tokenizer %s) %s (%s): OLMo token files end every document with EOS, so %s probably written with another tokenizer; retokenize with olmolab tokenize --tokenizer %s",
+			s.spec.Name, plural.N(len(names), "token file"), plural.Verb(len(names), "holds", "hold"), p.tok.EOS(), p.tok.Name(), where, listFew(names), plural.Verb(len(names), "it was", "they were"), p.tok.Name()))
 	}
 	if names := pick(paths, cutEOS); len(names) > 0 {
 		p.warn(fmt.Sprintf("source %q: %s %s not end with EOS (id %d) (%s): cut short, such as a copy or download that stopped? OLMo token files end with a whole document",

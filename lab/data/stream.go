@@ -124,12 +124,16 @@ func (p *producer) send(ctx context.Context, in *instance) bool {
 // instances, reshuffled every epoch (OLMo's global shuffle, one source at a time).
 func (p *producer) runTokens(ctx context.Context, s *source, from Cursor) {
 	total := s.instances()
+	var scratch []byte
 	for k := from.Instance; ; k++ {
 		epoch := k / total
 		j := permute(k%total, total, rnd.Hash(s.key, uint64(epoch)))
 		f := sort.Search(len(s.files), func(i int) bool { return s.cum[i+1] > j })
 		buf := p.buffer()
-		s.files[f].read(buf, (j-s.cum[f])*int64(p.seqLen))
+		if err := s.files[f].read(buf, (j-s.cum[f])*int64(p.seqLen), &scratch); err != nil {
+			p.send(ctx, &instance{err: withSource(err, s.spec.Name)})
+			return
+		}
 		if !p.send(ctx, &instance{ids: buf, after: Cursor{Instance: k + 1}}) {
 			return
 		}

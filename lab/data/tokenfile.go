@@ -3,22 +3,33 @@ package data
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"os"
-
-	"github.com/edsrzf/mmap-go"
 )
 
 // tokenFile is an OLMo token file (docs/olmo2.md §11): a headerless little-endian array of uint16 or uint32 ids,
-// documents ended by EOS, read through mmap so that only the pages a batch touches are ever loaded.
+// documents ended by EOS. It is read with pread, an instance at a time, never mapped or scanned whole: a mixture
+// of 10^10–10^12 tokens in thousands of files costs at start only each file's head (headBytes), and memory only
+// the instances queued (mapped pages, once touched, counted towards the process's resident memory: a pass over
+// 16 GiB of files took 15 GB of RSS).
 type tokenFile struct {
 	path  string
 	dtype DType
 	f     *os.File
-	m     mmap.MMap // nil for an empty file (mmap of length 0 fails)
-	n     int64     // tokens
+	n     int64 // tokens
+	// vocab and tok check every id read (read): the ids past the head are first seen when an instance is read
+	vocab uint32
+	tok   string
+	// readBytes counts the bytes read from the file, for tests to bound the work done at start
+	readBytes int64
 }
 
-// openTokenFile maps path. A size that is not a multiple of the element size is an *InputError.
+// headBytes is how much of each token file is read when a source is opened: enough for a file written with another
+// tokenizer or dtype (ids past the vocabulary, uint32 ids read as uint16) and for documents without EOS to show,
+// and little enough that opening a thousand files of several GB each reads 256 MB, not terabytes.
+const headBytes = 256 << 10
+
+// openTokenFile opens path. A size that is not a multiple of the element size is an *InputError.
 func openTokenFile(path string, dt DType) (*tokenFile, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -46,97 +57,138 @@ func openTokenFile(path string, dt DType) (*tokenFile, error) {
 			Msg:  fmt.Sprintf("size %d bytes is not a multiple of %d (%s): truncated, or not a token file", size, int(dt), dt),
 			Hint: fmt.Sprintf("OLMo token files are headerless %s arrays for this tokenizer; if this file holds %s ids, set dtype: %s on its source (dataset.dtype: %s for every source)", dt, other, other, other)}
 	}
-	tf := &tokenFile{path: path, dtype: dt, f: f, n: size / int64(dt)}
-	if size > 0 {
-		m, err := mmap.Map(f, mmap.RDONLY, 0)
-		if err != nil {
-			f.Close()
-			return nil, err // openTokens says which file and what failed
-		}
-		tf.m = m
-	}
-	return tf, nil
+	return &tokenFile{path: path, dtype: dt, f: f, n: size / int64(dt), vocab: ^uint32(0)}, nil
 }
 
 // npyMagic starts a file np.save wrote; OLMo token files have no header, so such a file's header would be read as
 // token ids.
 const npyMagic = "\x93NUMPY"
 
-// at returns token i.
-func (t *tokenFile) at(i int64) uint32 {
-	if t.dtype == Uint16 {
-		return uint32(binary.LittleEndian.Uint16(t.m[2*i:]))
+// readRaw reads the bytes of tokens [off, off+len(b)/dtype) into b. A short read means the file shrank since it was
+// opened.
+func (t *tokenFile) readRaw(b []byte, off int64) error {
+	n, err := t.f.ReadAt(b, off*int64(t.dtype))
+	t.readBytes += int64(n)
+	if err == io.EOF || err == nil && n < len(b) {
+		return &InputError{Path: t.path, Msg: fmt.Sprintf("holds fewer than the %d tokens it held when the run started (changed while training?)", t.n),
+			Hint: "do not change token files under a running run; resume it (olmolab --batch --resume) once they are whole again"}
 	}
-	return binary.LittleEndian.Uint32(t.m[4*i:])
+	if err != nil {
+		return &InputError{Path: t.path, Msg: "cannot read token file", Err: unwrapPathErr(err)}
+	}
+	return nil
 }
 
-// read copies tokens [off, off+len(dst)) into dst.
-func (t *tokenFile) read(dst []int32, off int64) {
+// decode turns b's little-endian ids into dst and returns the index in dst of the first id ≥ t.vocab, or -1.
+func (t *tokenFile) decode(dst []int32, b []byte) int {
+	bad := -1
 	if t.dtype == Uint16 {
-		b := t.m[2*off : 2*(off+int64(len(dst)))]
 		for i := range dst {
-			dst[i] = int32(binary.LittleEndian.Uint16(b[2*i:]))
-		}
-		return
-	}
-	b := t.m[4*off : 4*(off+int64(len(dst)))]
-	for i := range dst {
-		dst[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-}
-
-// scanIDs returns the index of the first token ≥ vocab, or -1: ids past the embedding would crash the model (or, for
-// uint32 ids ≥ 2^31, turn negative), so every file is checked before training; and whether eos occurs, in the same
-// pass over the file.
-func (t *tokenFile) scanIDs(vocab int, eos uint32) (bad int64, sawEOS bool) {
-	v := uint32(vocab)
-	if t.dtype == Uint16 {
-		if vocab > 1<<16 {
-			return -1, true
-		}
-		for i := int64(0); i < t.n; i++ {
-			id := uint32(binary.LittleEndian.Uint16(t.m[2*i:]))
-			if id >= v {
-				return i, sawEOS
+			id := uint32(binary.LittleEndian.Uint16(b[2*i:]))
+			if id >= t.vocab && bad < 0 {
+				bad = i
 			}
-			sawEOS = sawEOS || id == eos
+			dst[i] = int32(id)
 		}
-		return -1, sawEOS
+		return bad
 	}
-	for i := int64(0); i < t.n; i++ {
-		id := binary.LittleEndian.Uint32(t.m[4*i:])
-		if id >= v {
-			return i, sawEOS
+	for i := range dst {
+		id := binary.LittleEndian.Uint32(b[4*i:])
+		if id >= t.vocab && bad < 0 {
+			bad = i
 		}
-		sawEOS = sawEOS || id == eos
+		dst[i] = int32(id)
 	}
-	return -1, sawEOS
+	return bad
 }
 
-// looksWide reports whether a file read as uint16 holds uint32 ids: every second element (the high halves, little
-// endian) is zero, and not every element is. Such a file passes the vocabulary check, yet trains on every id followed by a 0; in a real uint16
-// file id 0 at every odd position does not happen. Files under 16 tokens are too short to tell.
-func (t *tokenFile) looksWide() bool {
-	if t.dtype != Uint16 || t.n < 16 || t.n%2 != 0 {
+// read copies tokens [off, off+len(dst)) into dst, with *scratch (grown as needed) for the bytes. An id ≥ the
+// vocabulary is an *InputError naming the file and the id's index: past the head read at start, ids are checked as
+// they are read, before any is trained on.
+func (t *tokenFile) read(dst []int32, off int64, scratch *[]byte) error {
+	need := len(dst) * int(t.dtype)
+	if cap(*scratch) < need {
+		*scratch = make([]byte, need)
+	}
+	b := (*scratch)[:need]
+	if err := t.readRaw(b, off); err != nil {
+		return err
+	}
+	if i := t.decode(dst, b); i >= 0 {
+		return t.badID(uint32(dst[i]), off+int64(i))
+	}
+	return nil
+}
+
+func (t *tokenFile) badID(id uint32, at int64) error {
+	return &InputError{Path: t.path,
+		Msg:  fmt.Sprintf("token %d (at index %d) is not below the vocabulary size %d of tokenizer %s", id, at, t.vocab, t.tok),
+		Hint: "the file was made with another tokenizer or dtype; set the recipe's tokenizer (or the source's dtype, or dataset.dtype) to match, or retokenize"}
+}
+
+// head is what openTokens learns from a file's first headBytes and its last token.
+type head struct {
+	tokens int64 // tokens read from the start: the whole file when whole
+	whole  bool
+	sawEOS bool   // EOS among them
+	last   uint32 // the file's last token
+	wide   bool   // read as uint16, they look like uint32 ids (looksWide)
+}
+
+// scanHead reads the file's first headBytes and its last token (never more, whatever the file's size) and checks
+// their ids against vocab: ids past the embedding would crash the model (or, for uint32 ids ≥ 2^31, turn negative).
+// An id past it is an *InputError.
+func (t *tokenFile) scanHead(vocab int, eos uint32) (head, error) {
+	h := head{tokens: min(t.n, headBytes/int64(t.dtype))}
+	h.whole = h.tokens == t.n
+	if t.n == 0 {
+		return h, nil
+	}
+	b := make([]byte, h.tokens*int64(t.dtype))
+	if err := t.readRaw(b, 0); err != nil {
+		return h, err
+	}
+	ids := make([]int32, h.tokens)
+	if i := t.decode(ids, b); i >= 0 {
+		return h, t.badID(uint32(ids[i]), int64(i))
+	}
+	for _, id := range ids {
+		if uint32(id) == eos {
+			h.sawEOS = true
+			break
+		}
+	}
+	h.last = uint32(ids[len(ids)-1])
+	if !h.whole {
+		var tail [4]int32
+		if err := t.read(tail[:1], t.n-1, &b); err != nil {
+			return h, err
+		}
+		h.last = uint32(tail[0])
+	}
+	h.wide = looksWide(t.dtype, ids)
+	return h, nil
+}
+
+// looksWide reports whether ids, read as uint16, are uint32 ids: every second element (the high halves, little
+// endian) is zero, and not every element is. Such a file passes the vocabulary check, yet trains on every id
+// followed by a 0; in a real uint16 file id 0 at every odd position does not happen. Under 16 tokens are too few to
+// tell.
+func looksWide(dt DType, ids []int32) bool {
+	if dt != Uint16 || len(ids) < 16 || len(ids)%2 != 0 {
 		return false
 	}
 	low := false // some low half is not 0: a file of zeros reads the same either way
-	for i := int64(0); i < t.n; i += 2 {
-		if t.m[2*i+2] != 0 || t.m[2*i+3] != 0 {
+	for i := 0; i < len(ids); i += 2 {
+		if ids[i+1] != 0 {
 			return false
 		}
-		low = low || t.m[2*i] != 0 || t.m[2*i+1] != 0
+		low = low || ids[i] != 0
 	}
 	return low
 }
 
-func (t *tokenFile) close() {
-	if t.m != nil {
-		t.m.Unmap()
-		t.m = nil
-	}
-	t.f.Close()
-}
+func (t *tokenFile) close() { t.f.Close() }
 
 // unwrapPathErr drops the *os.PathError wrapper, whose path the InputError already shows.
 func unwrapPathErr(err error) error {
