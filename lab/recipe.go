@@ -999,6 +999,18 @@ func (d *decoder) recipe(root *yaml.Node) *Recipe {
 					r.Dataset = d.sources(v2, "dataset.sources")
 				case "strict":
 					r.StrictData = d.boolean(v2, "dataset.strict")
+				case "seed":
+					if d.probe != nil {
+						return false // not a level a seed belongs at: an error naming where seed goes does not name it
+					}
+					// olmo-cookbook's DatasetConfig.seed: the seed OLMo-core's
+					// source mixture samples each source's instances with. Not
+					// the top-level seed, which a cookbook recipe has too, and
+					// which orders olmolab's data: refusing it (a key of another
+					// level) stopped every pasted cookbook recipe.
+					if d.integer(v2, "dataset.seed"); d.err == nil {
+						d.warn(v2, "dataset.seed ignored: olmo-cookbook's seed for sampling each source's instances; olmolab orders every source's data by the recipe's seed (top-level seed:)")
+					}
 				case "dtype":
 					// OLMo-core's NumpyDatasetConfig.dtype: files written with
 					// `olmolab tokenize --dtype` or by another pipeline.

@@ -608,6 +608,31 @@ func TestRecipeCookbookSourceKeys(t *testing.T) {
 	}
 }
 
+// TestRecipeCookbookDatasetSeed: a cookbook recipe's dataset block carries
+// seed: (DatasetConfig.seed, the source mixture's sampling seed, 42 by
+// default) beside the top-level seed. It stopped the recipe as a key of
+// another level ("dataset.seed: this key belongs at the top level"); it is
+// ignored with a warning that says which seed orders the data, and the
+// top-level seed stays. A seed that is not an integer is still an error.
+func TestRecipeCookbookDatasetSeed(t *testing.T) {
+	y := strings.Replace(tinyRecipe, "dataset:\n", "dataset:\n  seed: 42\n  processes: 16\n", 1)
+	r, err := ParseRecipe("cb.yaml", []byte(y), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Seed != 7 {
+		t.Errorf("seed %d, want the top-level 7", r.Seed)
+	}
+	w := strings.Join(r.Warnings, "\n")
+	if want := "cb.yaml:11:9: dataset.seed ignored: olmo-cookbook's seed for sampling each source's instances; olmolab orders every source's data by the recipe's seed (top-level seed:)"; !strings.Contains(w, want) {
+		t.Errorf("warnings %q lack %q", w, want)
+	}
+	_, err = ParseRecipe("cb.yaml", []byte(strings.Replace(y, "seed: 42", "seed: often", 1)), nil)
+	if err == nil || !strings.Contains(err.Error(), "dataset.seed") {
+		t.Errorf("dataset.seed: often: %v", err)
+	}
+}
+
 // TestExplicitVocabSize: a cpu_* preset or an inline model takes its
 // tokenizer's vocabulary unless the recipe gives vocab_size; a vocab_size the
 // recipe gives is kept, and one smaller than the tokenizer's is refused. It
