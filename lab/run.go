@@ -1189,6 +1189,9 @@ func (r *Run) step() error {
 		field = entryField(field, given, rp.Source)
 		r.emit(Event{Type: EvWarning, Step: r.st.Step + 1, Message: repeatWarning(field, rp, r.st.Step+1, "the run trains on its data again", "or a lower target_ratio")})
 	}
+	for _, w := range r.loader.TakeWarnings() { // malformed lines past what the start read; nil nearly always
+		r.emit(Event{Type: EvWarning, Step: r.st.Step + 1, Message: w})
+	}
 	fillLabels(r.labels, r.ids, T)
 	tokens := r.st.Tokens + int64(len(r.ids))
 	lr := r.lr(tokens)

@@ -416,6 +416,9 @@ func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []
 				r.emit(Event{Type: EvWarning, Step: r.st.Step + step, Message: repeatWarning(entryField(mixField, mixGiven, rp.Source), rp, r.st.Step+step, what, "or fewer soup tokens")})
 			}
 		}
+		for _, w := range loader.TakeWarnings() { // malformed lines past what the start read; nil nearly always
+			r.emit(Event{Type: EvWarning, Step: r.st.Step + step, Message: w})
+		}
 		fillLabels(r.labels, r.ids, rec.SequenceLength)
 		done += int64(len(r.ids))
 		lr := AnnealLR(lr0, done, n)

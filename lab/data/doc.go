@@ -41,8 +41,9 @@
 // 10^12 tokens open in milliseconds) holds an id ≥ VocabSize, that start with np.save's header, or whose head read
 // as uint16 has a 0 at every odd index (uint32 ids: LoaderParams.DType, or the source's own SourceSpec.DType, so that
 // uint16 and uint32 sources mix; ids past the head are checked as instances are read, and one ≥ VocabSize stops Next
-// with an *InputError naming the file and index), malformed JSON lines
-// (a warning with file:line and the line skipped, or an error in Strict mode), empty sources, negative or missing
+// with an *InputError naming the file and index), malformed JSON lines in each file's first docHeadBytes (a
+// warning with file:line and the line skipped; one further in is warned about when it is read, through
+// Loader.TakeWarnings; Strict mode and capped sources read every file whole and stop at the first), empty sources, negative or missing
 // (NaN) ratios. Ratios that do not sum to 1 are normalised with one warning. A source's RepetitionFactor and
 // MaxSourceRatio (olmo-cookbook's caps) are checked by whoever knows how many tokens the run trains (lab), against
 // the size of one pass that Loader.PassTokens reports.

@@ -53,15 +53,18 @@ const maxLine = 256 << 20
 
 // docReader reads documents from a JSONL or text file, decompressing by suffix.
 type docReader struct {
-	path    string
-	kind    fileKind
-	f       *os.File
-	zr      io.ReadCloser // decompressor, if any
-	br      *bufio.Reader
-	line    int // lines read so far (the 1-based number of the last line returned)
-	done    bool
-	started bool // a non-blank line was read
-	strict  bool
+	path string
+	kind fileKind
+	f    *os.File
+	zr   io.ReadCloser // decompressor, if any
+	br   *bufio.Reader
+	line int // lines read so far (the 1-based number of the last line returned)
+	// read counts the decompressed bytes of the lines read so far, and lineAt where the last one starts: what a
+	// source's scan at start reads (docHeadBytes) and whether a line was past it
+	read, lineAt int64
+	done         bool
+	started      bool // a non-blank line was read
+	strict       bool
 }
 
 // document is one document read from a file.
@@ -214,6 +217,8 @@ func (d *docReader) readLine() ([]byte, error) {
 			return nil, io.EOF
 		}
 		d.line++
+		d.lineAt = d.read
+		d.read += int64(len(long) + len(chunk))
 		if long != nil {
 			return append(long, chunk...), nil
 		}

@@ -283,6 +283,25 @@ func (l *Loader) TakeRepeats() []Repeat {
 	return out
 }
 
+// TakeWarnings returns the warnings found while serving since the last call: malformed lines of document files past
+// what NewLoader read of them (docHeadBytes), each with its file:line, at most a few a file. A run gives them as it
+// trains. It allocates nothing when there are none.
+func (l *Loader) TakeWarnings() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, s := range l.srcs {
+		if !s.partly {
+			continue
+		}
+		s.warnMu.Lock()
+		out = append(out, s.late...)
+		s.late = nil
+		s.warnMu.Unlock()
+	}
+	return out
+}
+
 // Passes returns, per file source that has served, the pass over its data its
 // last instance came from (1: the first; 2 and more: its data repeats).
 // Built-in sources are endless and not listed.

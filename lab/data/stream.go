@@ -201,7 +201,13 @@ func (f *fileDocs) next() (Cursor, func() string, error) {
 		}
 		if err != nil {
 			if isMalformed(err) && !f.strict {
-				continue // warned about when the loader scanned the file
+				// one the scan at start read was warned about then
+				if f.s.partly && f.r.lineAt >= docHeadBytes {
+					var ie *InputError
+					errors.As(err, &ie)
+					f.s.lateWarn(ie)
+				}
+				continue
 			}
 			return Cursor{}, nil, withSource(err, f.s.spec.Name)
 		}

@@ -20,8 +20,9 @@ type tokenFile struct {
 	// vocab and tok check every id read (read): the ids past the head are first seen when an instance is read
 	vocab uint32
 	tok   string
-	// readBytes counts the bytes read from the file, for tests to bound the work done at start
-	readBytes int64
+	// readBytes counts the bytes read from the file; atStart, those read when it was opened (scanHead), for tests to
+	// bound the work done at start
+	readBytes, atStart int64
 }
 
 // headBytes is how much of each token file is read when a source is opened: enough for a file written with another
@@ -167,6 +168,7 @@ func (t *tokenFile) scanHead(vocab int, eos uint32) (head, error) {
 		h.last = uint32(tail[0])
 	}
 	h.wide = looksWide(t.dtype, ids)
+	t.atStart = t.readBytes
 	return h, nil
 }
 
