@@ -232,7 +232,9 @@ func PrintSummary(w io.Writer, s RunSummary) {
 	fmt.Fprintf(tw, "run\t%s (%s)\n", s.Run, s.State)
 	fmt.Fprintf(tw, "directory\t%s\n", s.Dir)
 	fmt.Fprintf(tw, "steps / tokens\t%s\n", stepsLine(s))
-	fmt.Fprintf(tw, "loss\tfirst %.4f → final %.4f (min %.4f)\n", s.FirstLoss, s.FinalLoss, s.MinLoss)
+	// "final" is a mean (summarize), which a falling loss puts above the
+	// last step's and the minimum: say so, or it reads as a loss that rose
+	fmt.Fprintf(tw, "loss\tfirst %.4f → final %.4f (%s; min %.4f)\n", s.FirstLoss, s.FinalLoss, finalLossOf(s.Steps), s.MinLoss)
 	switch {
 	case s.AnnealStart > 0: // Annealed, or a summary.json written before it was
 		fmt.Fprintf(tw, "anneal\tfrom %s tokens, final LR %.3g\n", HumanCount(s.AnnealStart), s.FinalLR)
@@ -284,6 +286,18 @@ func seconds(s float64) string {
 		return strconv.FormatFloat(s, 'g', 2, 64)
 	}
 	return strconv.FormatFloat(s, 'f', 0, 64)
+}
+
+// finalLossOf says what RunSummary.FinalLoss averages: the last 10 steps,
+// or every step of a shorter run.
+func finalLossOf(steps int64) string {
+	switch {
+	case steps >= 10:
+		return "mean of the last 10 steps"
+	case steps == 1:
+		return "its one step"
+	}
+	return fmt.Sprintf("mean of its %d steps", steps)
 }
 
 // stepsLine is the summary's steps and tokens: the run's own, and with a

@@ -7,7 +7,9 @@ import (
 )
 
 // The end-of-run table, with the tokens each source gave (whole run, most
-// first) to check the mixture against its target ratios. The speed is the
+// first) to check the mixture against its target ratios. The final loss is
+// a mean, and says of what: it read "first 7.6351 → final 4.0398 (min
+// 3.6641)" for a run whose loss fell every step to 3.6641 at its last. The speed is the
 // training steps' and the seconds the whole run's (evaluations and
 // checkpoints too): the line said "1289 tokens/s, MFU 26.8%, 35 s", which
 // read as 41.0K tokens in 35 s at 1289 tokens/s.
@@ -21,7 +23,7 @@ func ExamplePrintSummary() {
 	// run             mix (finished)
 	// directory       runs/mix
 	// steps / tokens  40 / 41.0K
-	// loss            first 11.5400 → final 5.3300 (min 5.1100)
+	// loss            first 11.5400 → final 5.3300 (mean of the last 10 steps; min 5.1100)
 	// data            web 12.3K (30.0%), deep 8192 (20.0%), docs 8192 (20.0%), tok 8192 (20.0%), plain 4096 (10.0%)
 	// spike score     loss 0.00%, grad norm 0.00%
 	// speed           1289 tokens/s, MFU 26.8% in training steps; 35 s wall-clock in all
@@ -38,7 +40,7 @@ func ExamplePrintSummary_noPeak() {
 	// run             gpu (finished)
 	// directory       runs/gpu
 	// steps / tokens  4 / 1024
-	// loss            first 7.6000 → final 6.6000 (min 6.6000)
+	// loss            first 7.6000 → final 6.6000 (mean of its 4 steps; min 6.6000)
 	// spike score     loss 0.00%, grad norm 0.00%
 	// speed           25 tokens/s in training steps; 92 s wall-clock in all
 }
