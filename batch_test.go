@@ -303,6 +303,44 @@ func TestAfterQuit(t *testing.T) {
 	}
 }
 
+// TestInterruptSaysHowToResume: a run stopped by Ctrl-C ends with how to go
+// on, naming the checkpoint it just wrote; its last line was "olmolab:
+// interrupted", and the resume command was said only for a second Ctrl-C.
+func TestInterruptSaysHowToResume(t *testing.T) {
+	exe := selfAsOlmolab(t)
+	runs := t.TempDir()
+	cmd := exec.Command(exe, "--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "q", "--set", "global_batch_size=4096",
+		"--set", "max_tokens=10M", "--set", "anneal.auto_at=0", "--set", "checkpoint.interval=0")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	dir := filepath.Join(runs, "q")
+	for i := 0; i < 600; i++ { // a step done
+		if _, err := os.Stat(filepath.Join(dir, lab.MetricsFile)); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("exit %v, want %d\n%s", err, exitInterrupted, errb.String())
+	}
+	ck, cerr := lab.LatestCheckpoint(dir)
+	if cerr != nil {
+		t.Fatalf("no checkpoint after Ctrl-C: %v\n%s", cerr, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+	if want := "HINT: olmolab --batch --resume " + dir + " continues it from " + ck; lines[len(lines)-1] != want ||
+		lines[len(lines)-2] != "olmolab: interrupted" {
+		t.Errorf("stderr ends %q, want \"olmolab: interrupted\" and %q", lines[max(0, len(lines)-2):], want)
+	}
+}
+
 // TestSecondSIGTERMLeavesTheCheckpoint: a scheduler's second SIGTERM
 // (Slurm's --signal warning, then its time limit) and a second take-over
 // (`t` in two sessions watching the run) are not a person's second Ctrl-C:

@@ -113,6 +113,12 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "run %s → %s\n", r.Name, r.Dir)
 	setMemoryLimit(r.MemoryNeed())
 	_, err = lab.RunBatch(r, lab.BatchParams{Stdout: stdout, Stderr: stderr, Terminal: isTerminal(stderr), Width: termWidth(stderr)})
+	if errors.Is(err, lab.ErrInterrupted) {
+		// the last line a person reads: how to go on from here
+		if ck, cerr := lab.LatestCheckpoint(r.Dir); cerr == nil {
+			err = fmt.Errorf("%w; HINT: olmolab --batch --resume %s continues it from %s", err, r.Dir, ck)
+		}
+	}
 	return mapLabError(err)
 }
 
