@@ -385,45 +385,56 @@ func TestHelpGroupsFlags(t *testing.T) {
 	}
 }
 
-// TestReadmeNamesStepFields: README's metrics.jsonl entry names every field
-// of the step lines a run writes there; it said only "one line per step".
+// TestReadmeNamesStepFields: README's metrics.jsonl and evals.jsonl entries
+// name every field of the lines a run writes there; the first said only
+// "one line per step", the second lacked `primary`, the flag of the metric
+// the summary and the lab show for a task.
 func TestReadmeNamesStepFields(t *testing.T) {
 	b, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(b)
-	i := strings.Index(s, "- `metrics.jsonl`:")
-	if i < 0 {
-		t.Fatal("README has no metrics.jsonl entry")
+	entry := func(file string) string {
+		i := strings.Index(s, "- `"+file+"`:")
+		if i < 0 {
+			t.Fatalf("README has no %s entry", file)
+		}
+		e := s[i:]
+		return e[:strings.Index(e[2:], "\n- ")+2]
 	}
-	entry := s[i:]
-	entry = entry[:strings.Index(entry[2:], "\n- ")+2]
 	runs := t.TempDir()
 	var out, errb bytes.Buffer
-	if code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "m"}, &out, &errb); code != 0 {
+	if code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "m",
+		"--set", "eval.tasks=[arith]", "--set", "eval.limit=4"}, &out, &errb); code != 0 {
 		t.Fatalf("batch: exit %d: %s", code, errb.String())
 	}
-	m, err := os.ReadFile(filepath.Join(runs, "m", "metrics.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := map[string]bool{}
-	for _, l := range strings.Split(strings.TrimSpace(string(m)), "\n") {
-		var line map[string]json.RawMessage
-		if err := json.Unmarshal([]byte(l), &line); err != nil {
-			t.Fatalf("metrics.jsonl: %v: %s", err, l)
+	for _, c := range []struct {
+		file string
+		min  int // fields at least: the file was read
+	}{{lab.MetricsFile, 10}, {lab.EvalsFile, 8}} {
+		m, err := os.ReadFile(filepath.Join(runs, "m", c.file))
+		if err != nil {
+			t.Fatal(err)
 		}
-		for k := range line {
-			keys[k] = true
+		keys := map[string]bool{}
+		for _, l := range strings.Split(strings.TrimSpace(string(m)), "\n") {
+			var line map[string]json.RawMessage
+			if err := json.Unmarshal([]byte(l), &line); err != nil {
+				t.Fatalf("%s: %v: %s", c.file, err, l)
+			}
+			for k := range line {
+				keys[k] = true
+			}
 		}
-	}
-	if len(keys) < 10 {
-		t.Fatalf("metrics.jsonl's lines have only %v", keys)
-	}
-	for k := range keys {
-		if !strings.Contains(entry, "`"+k+"`") {
-			t.Errorf("metrics.jsonl's lines have %q, which README's entry does not name:\n%s", k, entry)
+		if len(keys) < c.min {
+			t.Fatalf("%s's lines have only %v", c.file, keys)
+		}
+		e := entry(c.file)
+		for k := range keys {
+			if !strings.Contains(e, "`"+k+"`") {
+				t.Errorf("%s's lines have %q, which README's entry does not name:\n%s", c.file, k, e)
+			}
 		}
 	}
 }
