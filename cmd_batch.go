@@ -111,8 +111,17 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 		return mapLabError(err)
 	}
 	fmt.Fprintf(stderr, "run %s → %s\n", r.Name, r.Dir)
+	events := stdout
+	if isTerminal(stdout) {
+		// A line of JSON per step, hundreds of characters each, would bury
+		// the progress line (and break its redraw); the run directory
+		// holds the same lines, and a pipe or file still gets them.
+		fmt.Fprintf(stderr, "stdout is a terminal: the JSONL events go only to the run directory (%s: steps, %s: the rest); redirect stdout (> FILE, | jq) for the stream\n",
+			lab.MetricsFile, lab.EventsFile)
+		events = io.Discard
+	}
 	setMemoryLimit(r.MemoryNeed())
-	_, err = lab.RunBatch(r, lab.BatchParams{Stdout: stdout, Stderr: stderr, Terminal: isTerminal(stderr), Width: termWidth(stderr)})
+	_, err = lab.RunBatch(r, lab.BatchParams{Stdout: events, Stderr: stderr, Terminal: isTerminal(stderr), Width: termWidth(stderr)})
 	if errors.Is(err, lab.ErrInterrupted) {
 		// the last line a person reads: how to go on from here
 		if ck, cerr := lab.LatestCheckpoint(r.Dir); cerr == nil {

@@ -62,7 +62,7 @@ func printHelp(w io.Writer) {
 	fmt.Fprintln(w, "  olmolab                  with no arguments, on a terminal: the interactive lab (launch recipes,")
 	fmt.Fprintln(w, "                           watch runs live, anneal, switch mix, soup, pause; docs/tui.md)")
 	fmt.Fprintln(w, "  olmolab --runs DIR       the same on another runs directory (default ./runs; a sweep's)")
-	fmt.Fprintln(w, "  olmolab --batch RECIPE   train headless: JSONL events on stdout, progress on stderr")
+	fmt.Fprintln(w, "  olmolab --batch RECIPE   train headless: progress on stderr, JSONL events on stdout (a file or pipe)")
 	fmt.Fprintln(w, "                           (RECIPE: a YAML file or a shipped name such as quickstart)")
 	fmt.Fprintln(w, "  olmolab --batch --resume RUNDIR [--backend NAME]")
 	fmt.Fprintln(w, "                           continue a killed, stopped or interrupted run from its last checkpoint,")
