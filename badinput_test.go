@@ -65,6 +65,13 @@ func TestBadInputAcrossCommands(t *testing.T) {
 	os.MkdirAll(filepath.Join(tmp, "d"), 0o755)
 	// export reads no data: a token file's path is enough
 	npyRecipe := write("npy.yaml", head+"dataset:\n  sources:\n    - {name: web, target_ratio: 1, paths: [\""+write(filepath.Join("d", "a.npy"), "x")+"\"]}\n")
+	// token files of tokenize's default tokenizer (dolma2) under a recipe of
+	// world's, the shipped small recipes' and a recipe's default
+	dolmaToks := filepath.Join(tmp, "dolma2-toks")
+	if code, _, errs := runCLI("tokenize", write("docs.jsonl", "{\"text\": \"The cat sat on the mat.\"}\n"), "--out", dolmaToks); code != 0 {
+		t.Fatalf("tokenize: exit %d: %s", code, errs)
+	}
+	dolmaRecipe := write("dolma2.yaml", head+"dataset:\n  sources:\n    - {name: web, target_ratio: 1, paths: [\""+dolmaToks+"\"]}\n")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -75,6 +82,7 @@ func TestBadInputAcrossCommands(t *testing.T) {
 		{"batch: YAML syntax", []string{"--batch", syntax}, 2, []string{syntax + ":", "YAML syntax"}},
 		{"batch: bad value", []string{"--batch", badLR}, 2, []string{badLR + ":7:", "optimizer.lr: must be positive"}},
 		{"batch: missing data file", []string{"--batch", badPath, "--runs", runs}, 2, []string{badPath, `source "web"`, "/nonexistent/x.npy", "HINT: check the path"}},
+		{"batch: token files of another tokenizer", []string{"--batch", dolmaRecipe, "--runs", runs}, 2, []string{dolmaRecipe, `source "web"`, "is not below the vocabulary size 2048 of tokenizer world", "HINT:", "olmolab tokenize writes dolma2's ids unless its --tokenizer names another"}},
 		{"batch: --set without =", []string{"--batch", "testdata/tiny.yaml", "--set", "optimizer.lr"}, 2, []string{"--set optimizer.lr: want key.path=value"}},
 		{"batch: --set of a bad value", []string{"--batch", "testdata/tiny.yaml", "--set", "optimizer.lr=abc"}, 2, []string{"testdata/tiny.yaml: optimizer.lr: want a number", `"abc"`}},
 		{"batch: a directory as the recipe", []string{"--batch", dirRecipe}, 2, []string{dirRecipe + ": a directory, not a recipe", "HINT:"}},

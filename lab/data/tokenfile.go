@@ -124,7 +124,7 @@ func (t *tokenFile) read(dst []int32, off int64, scratch *[]byte) error {
 func (t *tokenFile) badID(id uint32, at int64) error {
 	return &InputError{Path: t.path,
 		Msg:  fmt.Sprintf("token %d (at index %d) is not below the vocabulary size %d of tokenizer %s", id, at, t.vocab, t.tok),
-		Hint: "the file was made with another tokenizer or dtype; set the recipe's tokenizer (or the source's dtype, or dataset.dtype) to match, or retokenize"}
+		Hint: "the file was made with another tokenizer or dtype (olmolab tokenize writes dolma2's ids unless its --tokenizer names another); set the recipe's tokenizer (or the source's dtype, or dataset.dtype) to match, or retokenize"}
 }
 
 // head is what openTokens learns from a file's first headBytes and its last token.
