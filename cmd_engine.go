@@ -145,7 +145,7 @@ func synopsis(name string) string {
 		for _, r := range experiments.All() {
 			names = append(names, r.Name)
 		}
-		return "--batch RECIPE [--set key=value]... [--runs DIR] [--name NAME]\n       olmolab --batch --resume RUNDIR\n" +
+		return "--batch RECIPE [--set key=value]... [--runs DIR] [--name NAME] [--backend NAME]\n       olmolab --batch --resume RUNDIR [--backend NAME] [--wait-record DURATION]\n" +
 			"RECIPE is a YAML file or a shipped recipe: " + strings.Join(names, ", ")
 	}
 	for _, c := range commands() {

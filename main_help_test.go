@@ -75,6 +75,25 @@ func TestBatchHelpListsRecipes(t *testing.T) {
 	}
 }
 
+// TestBatchSynopsisNamesEveryFlag: --batch --help's usage lines name every
+// flag it lists; they lacked --backend, which moves a resumed run to another
+// engine, and --wait-record.
+func TestBatchSynopsisNamesEveryFlag(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"--batch", "--help"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	lines := strings.Split(out.String(), "\n")
+	usage := strings.Join(lines[:2], "\n")
+	for _, l := range lines {
+		if strings.HasPrefix(l, "  -") {
+			if f := "--" + strings.Fields(l)[0][1:]; !strings.Contains(usage, f+" ") && !strings.HasSuffix(usage, f) {
+				t.Errorf("--batch --help's usage lacks %s:\n%s", f, usage)
+			}
+		}
+	}
+}
+
 // TestRunsFlag: `olmolab --runs DIR` opens the lab on DIR; without a directory,
 // or without a terminal, it says why and exits 2 (scripts/tui-tmux-check.sh
 // opens it on a terminal).
