@@ -457,3 +457,52 @@ func TestReadmeNamesStepFields(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeStage2Recipe: README's load_path example, a stage 2 after the
+// quickstart, runs as it says: from the run directory's latest checkpoint,
+// weights and Adam state, an anneal from optimizer.lr where the run ended at
+// LR 0. README named load_path and anneal: true among the keys and nowhere
+// said what they do.
+func TestReadmeStage2Recipe(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "A\nstage 2 on Q&A after the quickstart:")
+	if i < 0 {
+		t.Fatal("README has no stage 2 example")
+	}
+	block := s[i:]
+	block = block[strings.Index(block, "```yaml\n")+len("```yaml\n"):]
+	block = block[:strings.Index(block, "```")]
+	runs := t.TempDir()
+	var out, errb bytes.Buffer
+	// the quickstart's model, annealed to LR 0 as the quickstart ends
+	if code := run([]string{"--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "qs", "--set", "model=cpu_s", "--set", "sequence_length=128",
+		"--set", "global_batch_size=512"}, &out, &errb); code != 0 {
+		t.Fatalf("stage 1: exit %d: %s", code, errb.String())
+	}
+	m := regexp.MustCompile(`(?m)^load_path: (\S+)`)
+	if !m.MatchString(block) {
+		t.Fatalf("README's stage 2 has no load_path:\n%s", block)
+	}
+	recipe := filepath.Join(runs, "stage2.yaml")
+	if err := os.WriteFile(recipe, []byte(m.ReplaceAllString(block, "load_path: "+filepath.Join(runs, "qs"))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"--batch", recipe, "--runs", runs, "--name", "s2", "--set", "max_tokens=4K"}, &out, &errb); code != 0 {
+		t.Fatalf("README's stage 2: exit %d: %s", code, errb.String())
+	}
+	ck, err := lab.LatestCheckpoint(filepath.Join(runs, "qs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"load_path: weights and Adam state from " + ck, "anneal: LR 0.0004 (optimizer.lr) → 0", "anneal          from its start (load_path), final LR 0"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("README's stage 2: stderr lacks %q:\n%s", want, errb.String())
+		}
+	}
+}
