@@ -113,7 +113,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		printHelp(stdout)
 		return exitOK
 	case "--batch", "-batch":
-		return exitCode(runBatch(args[1:], stdout, stderr), stderr)
+		err := runBatch(args[1:], stdout, stderr)
+		var ue usageError
+		if errors.As(err, &ue) { // --batch's usage, as a command's, not the program's
+			fmt.Fprintf(stderr, "olmolab: %s\nusage: olmolab --batch RECIPE [flags] | --batch --resume RUNDIR [flags]  (olmolab --batch --help for the flags)\n", hintLines(ue.msg))
+			return exitBadInput
+		}
+		return exitCode(err, stderr)
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {

@@ -114,12 +114,20 @@ func TestRunsFlag(t *testing.T) {
 }
 
 // TestUsageErrorNamesTheCommand: a command's usage error shows that command's
-// usage, not the program's.
+// usage, not the program's; --batch's showed the program's, whose first
+// form is the interactive lab's.
 func TestUsageErrorNamesTheCommand(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run([]string{"snr"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "usage: olmolab snr RUN...") ||
 		strings.Contains(errb.String(), "--batch RECIPE") {
 		t.Errorf("exit %d, stderr:\n%s", code, errb.String())
+	}
+	errb.Reset()
+	if code := run([]string{"--batch", "--resume", "runs/x", "--set", "max_tokens=1M"}, &out, &errb); code != 2 ||
+		!strings.Contains(errb.String(), "--set would be ignored") ||
+		!strings.Contains(errb.String(), "usage: olmolab --batch RECIPE [flags] | --batch --resume RUNDIR [flags]  (olmolab --batch --help for the flags)") ||
+		strings.Contains(errb.String(), "[--runs DIR] |") {
+		t.Errorf("--batch: exit %d, stderr:\n%s", code, errb.String())
 	}
 }
 
