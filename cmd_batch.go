@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -64,7 +65,11 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 	case *resume != "" && recipeArg != "":
 		return usageError{"--batch: give a recipe or --resume RUNDIR, not both"}
 	case *resume != "" && len(given) > 0:
-		return usageError{fmt.Sprintf("--batch --resume: %s would be ignored: a resumed run keeps its directory and its recipe.yaml (--backend moves it to another engine)", strings.Join(given, ", "))}
+		msg := fmt.Sprintf("--batch --resume: %s would be ignored: a resumed run keeps its directory and its recipe.yaml (--backend moves it to another engine)", strings.Join(given, ", "))
+		if slices.Contains(given, "--set") {
+			msg += "; HINT: to train on from the run's latest checkpoint with other settings (more tokens, another mix), start a new run whose recipe has load_path: " + *resume
+		}
+		return usageError{msg}
 	case *waitRecord != 0 && *resume == "":
 		return usageError{"--batch: --wait-record goes with --resume RUNDIR (a new run has no record to wait for)"}
 	case *waitRecord < 0:

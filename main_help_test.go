@@ -115,7 +115,8 @@ func TestRunsFlag(t *testing.T) {
 
 // TestUsageErrorNamesTheCommand: a command's usage error shows that command's
 // usage, not the program's; --batch's showed the program's, whose first
-// form is the interactive lab's.
+// form is the interactive lab's. A --set given with --resume says how a
+// finished run goes on with other settings (load_path), which it did not.
 func TestUsageErrorNamesTheCommand(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run([]string{"snr"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "usage: olmolab snr RUN...") ||
@@ -125,6 +126,7 @@ func TestUsageErrorNamesTheCommand(t *testing.T) {
 	errb.Reset()
 	if code := run([]string{"--batch", "--resume", "runs/x", "--set", "max_tokens=1M"}, &out, &errb); code != 2 ||
 		!strings.Contains(errb.String(), "--set would be ignored") ||
+		!strings.Contains(errb.String(), "\nHINT: to train on from the run's latest checkpoint with other settings (more tokens, another mix), start a new run whose recipe has load_path: runs/x\n") ||
 		!strings.Contains(errb.String(), "usage: olmolab --batch RECIPE [flags] | --batch --resume RUNDIR [flags]  (olmolab --batch --help for the flags)") ||
 		strings.Contains(errb.String(), "[--runs DIR] |") {
 		t.Errorf("--batch: exit %d, stderr:\n%s", code, errb.String())
