@@ -516,3 +516,21 @@ func TestReadmeStage2Recipe(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeVerifyExample: the verify row's example, the reference set that
+// ships, passes as written; the row named no case, so a reader had to find
+// model/testdata/golden to try the command at all.
+func TestReadmeVerifyExample(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("\\| `olmolab verify [^\\n]*?`--model (\\S+) --case (\\S+)`").FindStringSubmatch(string(b))
+	if m == nil {
+		t.Fatal("README's verify row gives no example --model and --case")
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"verify", "--model", m[1], "--case", m[2]}, &out, &errb); code != 0 {
+		t.Errorf("verify --model %s --case %s: exit %d\n%s%s", m[1], m[2], code, out.String(), errb.String())
+	}
+}
