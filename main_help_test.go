@@ -534,3 +534,46 @@ func TestReadmeVerifyExample(t *testing.T) {
 		t.Errorf("verify --model %s --case %s: exit %d\n%s%s", m[1], m[2], code, out.String(), errb.String())
 	}
 }
+
+// TestReadmeShortQuickstart: README's shortened quickstart anneals as the
+// quickstart does, without a warning: its anneal ends at max_tokens, after
+// the warmup. `--set max_tokens` alone, the obvious way to shorten it,
+// warns that the run ends without annealing, which README did not say.
+func TestReadmeShortQuickstart(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := regexp.MustCompile("(?m)^go run \\. --batch quickstart (--set .*)$").FindStringSubmatch(string(b))
+	if line == nil {
+		t.Fatal("README has no shortened quickstart")
+	}
+	var sets []string
+	for _, f := range strings.Fields(line[1]) {
+		if f != "--set" {
+			sets = append(sets, f)
+		}
+	}
+	rec, err := loadRecipe("quickstart", sets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := loadRecipe("quickstart", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Warnings) > 0 {
+		t.Errorf("README's shortened quickstart (%v) warns:\n%s", sets, strings.Join(rec.Warnings, "\n"))
+	}
+	if rec.Anneal.AutoAt <= 0 || rec.Anneal.AutoAt+rec.Anneal.Tokens != rec.MaxTokens || rec.MaxTokens >= full.MaxTokens {
+		t.Errorf("README's shortened quickstart: anneal %d+%d tokens, max_tokens %d (the quickstart's %d)", rec.Anneal.AutoAt, rec.Anneal.Tokens, rec.MaxTokens, full.MaxTokens)
+	}
+	// what README says of --set max_tokens alone
+	alone, err := loadRecipe("quickstart", []string{"max_tokens=212K"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := strings.Join(alone.Warnings, "\n"); !strings.Contains(w, "the run ends without annealing") {
+		t.Errorf("--set max_tokens=212K alone does not warn that the run ends without annealing:\n%s", w)
+	}
+}
