@@ -731,7 +731,22 @@ func sweepStatus(runsDir, prefix string, stdout io.Writer) error {
 	} else {
 		var err error
 		if paths, err = sweep.FindManifests(runsDir); err != nil {
-			return inputError{err}
+			// sweeps one level down: their --runs' parent was given
+			// (runs/ for the README's runs/noise/)
+			var dirs []string
+			sub, _ := filepath.Glob(filepath.Join(runsDir, "*", "*.sweep.json"))
+			for _, p := range sub {
+				if d := filepath.Dir(p); !slices.Contains(dirs, d) {
+					dirs = append(dirs, d)
+				}
+			}
+			switch len(dirs) {
+			case 0:
+				return inputError{fmt.Errorf("%w; %s", err, hint)}
+			case 1:
+				return inputError{fmt.Errorf("%w; HINT: a sweep is in %s: give that directory (the sweep's --runs)", err, dirs[0])}
+			}
+			return inputError{fmt.Errorf("%w; HINT: sweeps are in %s: give one of those directories (a sweep's --runs)", err, strings.Join(dirs, ", "))}
 		}
 	}
 	for i, p := range paths {

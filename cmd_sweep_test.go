@@ -605,6 +605,28 @@ func TestSweepStatusMissingDir(t *testing.T) {
 	}
 }
 
+// TestSweepStatusNoSweep: --status on a directory without a sweep says what
+// to give, and where sweeps lie one level down (runs/ given for runs/noise/,
+// the README's sweep) names them; it said only "no sweep here".
+func TestSweepStatusNoSweep(t *testing.T) {
+	runs := t.TempDir()
+	code, _, stderr := runCLI("sweep", "--status", runs)
+	if want := runs + ": no sweep here (no *.sweep.json)\nHINT: give the runs directory the sweep was made with"; code != 2 || !strings.Contains(stderr, want) {
+		t.Errorf("exit %d, want 2 and %q:\n%s", code, want, stderr)
+	}
+	noise := filepath.Join(runs, "noise")
+	if err := os.MkdirAll(noise, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(noise, "ablation_balanced.sweep.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCLI("sweep", "--status", runs)
+	if want := "HINT: a sweep is in " + noise + ": give that directory (the sweep's --runs)"; code != 2 || !strings.Contains(stderr, want) {
+		t.Errorf("a sweep one level down: exit %d, want 2 and %q:\n%s", code, want, stderr)
+	}
+}
+
 // TestSweepCtrlCCheckpoints: Ctrl-C in the terminal of a --local sweep (a
 // SIGINT to its process group) makes the running run checkpoint once: the
 // run got the terminal's SIGINT and the sweep's, and a second Ctrl-C quits
