@@ -80,11 +80,17 @@ type Engine struct {
 	step   int
 	closed bool
 	prof   *profile // nil unless EnableProfile
-	phase  string   // the profile's current phase
-	ints   []int32  // host staging of ids, labels and the embedding-gradient grouping
-	nseg   []int    // per pass: distinct tokens
-	keys   []int64
-	sigs   map[string][]string
+	// traffic records each operation's modeled bytes (ModelTraffic; nil
+	// otherwise)
+	traffic map[string]*OpTraffic
+	// opNames holds each (phase, kernel or operation) pair's label
+	// (opLabel), built on its first use
+	opNames map[[2]string]string
+	phase   string  // the profile's current phase
+	ints    []int32 // host staging of ids, labels and the embedding-gradient grouping
+	nseg    []int   // per pass: distinct tokens
+	keys    []int64
+	sigs    map[string][]string
 	// Nothing below allocates on the Go heap per call once the first call
 	// has run (TestStepAllocatesNothing): kernel names are built once and
 	// kept, launch arguments are copied into args, values read back land in
@@ -376,8 +382,30 @@ func (e *Engine) launch(name string, grid, block dim3, smem int, args ...arg) {
 	if err := e.dev.launch(name, grid, block, smem, e.args[:n]); err != nil {
 		panic(fmt.Errorf("gpu: launch %s: %w", name, err))
 	}
+	if e.prof != nil || e.traffic != nil {
+		l := e.opLabel(name)
+		e.count(l, e.launchBytes(name, grid, args))
+		e.stamp(l)
+	}
+}
+
+// count adds one operation's modeled bytes (launchBytes; -1: not modeled)
+// to the traffic being recorded and the profile's.
+func (e *Engine) count(label string, bytes int64) {
+	if bytes < 0 {
+		return
+	}
+	if e.traffic != nil {
+		t := e.traffic[label]
+		if t == nil {
+			t = &OpTraffic{}
+			e.traffic[label] = t
+		}
+		t.Launches++
+		t.Bytes += bytes
+	}
 	if e.prof != nil {
-		e.stamp(e.opLabel(name))
+		e.prof.bytes[label] += float64(bytes)
 	}
 }
 
@@ -394,8 +422,10 @@ func (e *Engine) gemm(g gemmOp) {
 // zero clears device memory (in stream order).
 func (e *Engine) zero(what string, p dptr, bytes int64) {
 	e.must(what, e.dev.zero(p, bytes))
-	if e.prof != nil {
-		e.stamp(e.opLabel("memset"))
+	if e.prof != nil || e.traffic != nil {
+		l := e.opLabel("memset")
+		e.count(l, bytes)
+		e.stamp(l)
 	}
 }
 

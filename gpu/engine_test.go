@@ -390,12 +390,35 @@ func TestProfile(t *testing.T) {
 			t.Errorf("profile lacks %s (has %v)", k, p)
 		}
 	}
-	if s := FormatProfile(p, 2); !strings.Contains(s, "fwd:attention") || !strings.Contains(s, "total") {
+	if s := FormatProfile(p, nil, 2); !strings.Contains(s, "fwd:attention") || !strings.Contains(s, "total") {
 		t.Errorf("FormatProfile:\n%s", s)
 	}
+	// the modeled bytes: two steps' worth of the memory-bound operations, none for products and attention
+	pb := e.ProfileBytes()
+	if w := 2 * 30 * float64(e.N); pb["optim:adamw"] != w {
+		t.Errorf("profile bytes of optim:adamw %g, want %g (two steps of 30 bytes a parameter)", pb["optim:adamw"], w)
+	}
+	for _, k := range []string{"fwd:gemm", "fwd:attention", "bwd:attention", "host:idle"} {
+		if _, ok := pb[k]; ok {
+			t.Errorf("profile bytes has %s", k)
+		}
+	}
 	e.ResetProfile()
-	if len(e.Profile()) != 0 {
+	if len(e.Profile()) != 0 || len(e.ProfileBytes()) != 0 {
 		t.Error("ResetProfile left entries")
+	}
+}
+
+// TestFormatProfileBandwidth: an operation with modeled bytes gets its GB
+// per step, the achieved GB/s (bytes over measured time) and that as a share
+// of 4.8 TB/s; one without gets dashes.
+func TestFormatProfileBandwidth(t *testing.T) {
+	// over 2 steps: rope_bwd 20 ms moving 48 GB: 24 GB/step, 2400 GB/s, 50% of 4.8 TB/s
+	s := FormatProfile(map[string]float64{"bwd:rope_bwd": 20, "fwd:gemm": 100}, map[string]float64{"bwd:rope_bwd": 48e9}, 2)
+	for _, w := range []string{"GB/s", "24.000      2400   50.0%", "fwd:gemm                              50.00  83.3%         -         -       -"} {
+		if !strings.Contains(s, w) {
+			t.Errorf("FormatProfile lacks %q:\n%s", w, s)
+		}
 	}
 }
 

@@ -20,10 +20,9 @@ type profile struct {
 	labels []string
 	n      int
 	ms     map[string]float64
-	// names holds each (phase, kernel or operation) pair's label, built on
-	// its first stamp: a stamp then allocates nothing
-	// (TestProfileAllocatesNothing)
-	names map[[2]string]string
+	// bytes is each operation's modeled DRAM traffic (launchBytes) since
+	// the profile was enabled or reset, for FormatProfile's GB/s
+	bytes map[string]float64
 }
 
 var profileStamps = 8192 // events in the pool (a var so tests can exercise the flush)
@@ -38,7 +37,7 @@ func (e *Engine) EnableProfile() error {
 	if err != nil {
 		return err
 	}
-	e.prof = &profile{st: st, labels: make([]string, profileStamps), ms: map[string]float64{}, names: map[[2]string]string{}}
+	e.prof = &profile{st: st, labels: make([]string, profileStamps), ms: map[string]float64{}, bytes: map[string]float64{}}
 	return nil
 }
 
@@ -63,7 +62,22 @@ func (e *Engine) ResetProfile() {
 		defer e.dev.enter()()
 		e.flushProfile()
 		clear(e.prof.ms)
+		clear(e.prof.bytes)
 	}
+}
+
+// ProfileBytes returns each operation's modeled DRAM bytes (the memory-bound
+// kernels' and memsets', launchBytes) over the profiled calls, the same
+// operations and period as Profile; products and attention have none.
+func (e *Engine) ProfileBytes() map[string]float64 {
+	if e.prof == nil {
+		return nil
+	}
+	out := make(map[string]float64, len(e.prof.bytes))
+	for k, v := range e.prof.bytes {
+		out[k] = v
+	}
+	return out
 }
 
 // stamp records the end of an operation (label "" marks a call's start).
@@ -101,12 +115,15 @@ func (e *Engine) flushProfile() {
 
 // opLabel names an operation for the profile, "phase:op": a kernel without
 // its type suffix, every attention kernel (and cuDNN's) "attention", gemm and
-// memset as they are. Each pair's label is built once per engine.
+// memset as they are. Each pair's label is built once per engine: a stamp
+// then allocates nothing (TestProfileAllocatesNothing).
 func (e *Engine) opLabel(op string) string {
-	p := e.prof
 	key := [2]string{e.phase, op}
-	if l, ok := p.names[key]; ok {
+	if l, ok := e.opNames[key]; ok {
 		return l
+	}
+	if e.opNames == nil {
+		e.opNames = map[[2]string]string{}
 	}
 	k := op
 	switch {
@@ -116,29 +133,53 @@ func (e *Engine) opLabel(op string) string {
 		k = strings.TrimSuffix(strings.TrimSuffix(k, "_bf16"), "_f32")
 	}
 	l := e.phase + ":" + k
-	p.names[key] = l
+	e.opNames[key] = l
 	return l
 }
 
 // FormatProfile renders a profile as a table, largest first, with each
-// operation's share and its milliseconds per step.
-func FormatProfile(ms map[string]float64, steps int) string {
+// operation's share and its milliseconds per step. With bytes
+// (ProfileBytes), an operation that has modeled traffic also gets its GB per
+// step, the bandwidth it achieved (modeled bytes over measured time) and
+// that bandwidth's share of the H200's 4.8 TB/s (HBMBytesPerSecond): the
+// kernels far below it are the ones to rewrite.
+func FormatProfile(ms, bytes map[string]float64, steps int) string {
 	type row struct {
 		k string
 		v float64
 	}
 	var rows []row
-	var total float64
+	var total, totalB, totalMS float64
 	for k, v := range ms {
 		rows = append(rows, row{k, v})
 		total += v
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].v > rows[j].v })
+	n := float64(max(steps, 1))
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "%-32s %10s %6s\n", "operation", "ms/step", "share")
-	for _, r := range rows {
-		fmt.Fprintf(&sb, "%-32s %10.2f %5.1f%%\n", r.k, r.v/float64(max(steps, 1)), 100*r.v/total)
+	if bytes == nil {
+		fmt.Fprintf(&sb, "%-32s %10s %6s\n", "operation", "ms/step", "share")
+	} else {
+		fmt.Fprintf(&sb, "%-32s %10s %6s %9s %9s %7s\n", "operation", "ms/step", "share", "GB/step", "GB/s", "of 4.8T")
 	}
-	fmt.Fprintf(&sb, "%-32s %10.2f\n", "total", total/float64(max(steps, 1)))
+	for _, r := range rows {
+		fmt.Fprintf(&sb, "%-32s %10.2f %5.1f%%", r.k, r.v/n, 100*r.v/total)
+		if b, ok := bytes[r.k]; ok && r.v > 0 {
+			bw := b / (r.v / 1e3) // bytes per second
+			fmt.Fprintf(&sb, " %9.3f %9.0f %6.1f%%", b/n/1e9, bw/1e9, 100*bw/HBMBytesPerSecond)
+			totalB += b
+			totalMS += r.v
+		} else if bytes != nil {
+			fmt.Fprintf(&sb, " %9s %9s %7s", "-", "-", "-")
+		}
+		sb.WriteByte('\n')
+	}
+	fmt.Fprintf(&sb, "%-32s %10.2f", "total", total/n)
+	if totalMS > 0 {
+		bw := totalB / (totalMS / 1e3)
+		fmt.Fprintf(&sb, "        %9.3f %9.0f %6.1f%%  (modeled operations: %.2f ms/step, %.2f at 4.8 TB/s)",
+			totalB/n/1e9, bw/1e9, 100*bw/HBMBytesPerSecond, totalMS/n, totalB/n/HBMBytesPerSecond*1e3)
+	}
+	sb.WriteByte('\n')
 	return sb.String()
 }

@@ -459,7 +459,7 @@ part verify-bf16-at-fp32-tol 60 "$BIN/olmolab" verify --backend cuda --model $G/
     if [ -f "$LOGS/$f.log" ]; then
       echo
       echo "$f:"
-      sed -n '/device time per step/,/^total/p' "$LOGS/$f.log" | head -30
+      sed -n '/device time per step/,/^total/p' "$LOGS/$f.log" | head -70
     fi
   done
   for f in attn-cudnn-olmo2_1B_v2 attn-olmo2_1B_v2; do

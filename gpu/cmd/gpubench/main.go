@@ -3,7 +3,8 @@
 // short run, training throughput and MFU, the attention kernels alone (time
 // and agreement of each variant), packed scoring against plain rows (the
 // log-probs olmolab eval gets from a question's choices in one row, and the
-// time of both), and the memory plan of a model.
+// time of both), the memory plan of a model, and the modeled memory traffic
+// of its training step's memory-bound kernels.
 // Build it with -tags cuda (scripts/gpu-build.sh builds it next to olmolab);
 // without the tag only `plan` works, and `parity` against the CPU backends
 // ("cpu-f64"; the emulator backends with -tags emu).
@@ -14,6 +15,7 @@
 //	gpubench attn     [--preset olmo2_1B_v2 --batch 8 --seq 4096 --variants mma,v2:8/4/4,v2:4/8/8,cudnn --iters 10]
 //	gpubench packed   --backend cuda [--preset olmo2_1B_v2 --questions 32 --choices 4 --context 1024 --cont 8 --tol X]
 //	gpubench plan     --preset olmo2_7B [--batch 8 --seq 4096 --budget-gib 140 --fp32 --scoring]   (reads OLMOLAB_GPU_* as the engine does)
+//	gpubench traffic  --preset olmo2_1B_v2 [--batch 8 --seq 4096 --budget-gib 140]   (a model, no GPU: a step's memory-bound launches, their GB and the time at 4.8 TB/s)
 //	gpubench info     (opens the GPU and cuBLAS; exit status 1 if that fails)
 //
 // Each command prints readable lines and one JSON line starting with "RESULT "
@@ -40,7 +42,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: gpubench verify|parity|bench|attn|packed|plan|info [flags]")
+		fmt.Fprintln(os.Stderr, "usage: gpubench verify|parity|bench|attn|packed|plan|traffic|info [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -57,6 +59,8 @@ func main() {
 		err = runPacked(os.Args[2:])
 	case "plan":
 		err = runPlan(os.Args[2:])
+	case "traffic":
+		err = runTraffic(os.Args[2:])
 	case "info":
 		err = runInfo()
 	default:
@@ -360,7 +364,7 @@ func runBench(args []string) error {
 	}
 	if *prof && eng != nil {
 		fmt.Printf("%s: device time per step by operation (phase:operation; profiled steps run slower)\n%s", *preset,
-			gpu.FormatProfile(eng.Profile(), *steps))
+			gpu.FormatProfile(eng.Profile(), eng.ProfileBytes(), *steps))
 	}
 	fmt.Printf("preset=%s backend=%s attn=%s seq=%d batch=%d tokens_per_s=%.0f step_ms=%.1f (min %.1f, max %.1f) mfu=%s used_mem_gib=%.1f setup_s=%.1f\n",
 		*preset, *backend, attn, *seq, *batch, tps, mean*1e3, times[0]*1e3, times[len(times)-1]*1e3, mfuSaid, usedGiB, setup.Seconds())
@@ -508,6 +512,40 @@ func runInfo() error {
 // runPlan prints the plan the engine would build (gpu.PlanFor, the engine's
 // own computation) with this environment's OLMOLAB_GPU_* and the free memory
 // the engine would read.
+// runTraffic prints the modeled DRAM traffic of one training step's
+// memory-bound launches (gpu.ModelTraffic) under the plan the engine would
+// make, reading OLMOLAB_GPU_* as the engine does. No GPU is used.
+func runTraffic(args []string) error {
+	fs := flag.NewFlagSet("traffic", flag.ExitOnError)
+	preset := fs.String("preset", "olmo2_1B_v2", "model preset")
+	batch := fs.Int("batch", 8, "sequences per step")
+	seq := fs.Int("seq", 4096, "sequence length")
+	budget := fs.Float64("budget-gib", 0, "free device memory for the plan (0: an H200's 140.4 GiB less the context's 0.59)")
+	fs.Parse(args)
+	cfg, err := model.PresetByName(*preset)
+	if err != nil {
+		return err
+	}
+	opts, err := gpu.OptionsFromEnv(false)
+	if err != nil {
+		return err
+	}
+	free := int64(*budget * (1 << 30))
+	if free == 0 {
+		free = 143771<<20 - gpu.ContextBytes
+	}
+	t, err := gpu.ModelTraffic(cfg, *batch, *seq, free, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s at %d×%d, plan %s: modeled DRAM traffic of one training step's memory-bound launches (not measured; GEMMs and attention left out)\n%s",
+		*preset, *batch, *seq, t.Plan, t.Format())
+	tot := t.Total()
+	result(map[string]any{"check": "traffic", "preset": *preset, "batch": *batch, "seq": *seq, "launches": tot.Launches,
+		"gb": float64(tot.Bytes) / 1e9, "ms_at_4_8tbs": float64(tot.Bytes) / gpu.HBMBytesPerSecond * 1e3})
+	return nil
+}
+
 func runPlan(args []string) error {
 	fs := flag.NewFlagSet("plan", flag.ExitOnError)
 	preset := fs.String("preset", "olmo2_7B", "model preset")
