@@ -71,6 +71,11 @@ type Engine struct {
 	eps                             float64
 	scale                           float64 // 1/√HS
 
+	// unfused: the norm backward runs as before OLMOLAB_GPU_FUSE (rope_bwd,
+	// rms_dw_part, rms_bwd, rms_dw_reduce) instead of rms_bwd_dw and
+	// rms_dw_reduce8 (Options.NoFuse)
+	unfused bool
+
 	// pack: the forward in progress scores packed rows (LogProbsPacked):
 	// RoPE at the uploaded positions, attention masked by segment; pass is
 	// the pass forwardPass runs, whose packing the kernels read
@@ -130,7 +135,11 @@ func newEngine(dev device, cfg model.Config, B, T int, opts Options) (*Engine, e
 	if err != nil {
 		return nil, fmt.Errorf("gpu: %w", err)
 	}
-	return newEngineWithPlan(dev, plan, opts.Attention)
+	e, err := newEngineWithPlan(dev, plan, opts.Attention)
+	if err == nil {
+		e.unfused = opts.NoFuse
+	}
+	return e, err
 }
 
 // newView returns an engine of plan's shape on dev, its arena not yet placed.
@@ -974,10 +983,32 @@ func (e *Engine) head(pass int, scale, z float64, backward bool, logits []float3
 		ptr(e.p(e.o.lossAcc)), ptr(e.p(e.o.ce)), ptr(e.p(e.o.zz)), ptr(labels), i32(R))
 	if backward {
 		dres, dxf := e.p(e.o.dres), e.p(e.o.dxf)
-		e.launch("rms_bwd_final", rows(R), threads(256), 0,
-			ptr(dres), i32(C), ptr(dxf), i32(C), ptr(e.res(e.L)), i32(C), ptr(fr), ptr(e.param(e.lay.Norm)), i32(C))
-		e.normDW("rms_dw_part_final", e.grad(e.lay.Norm), dxf, C, e.res(e.L), C, fr, C)
+		if e.unfused {
+			e.launch("rms_bwd_final", rows(R), threads(256), 0,
+				ptr(dres), i32(C), ptr(dxf), i32(C), ptr(e.res(e.L)), i32(C), ptr(fr), ptr(e.param(e.lay.Norm)), i32(C))
+			e.normDW("rms_dw_part_final", e.grad(e.lay.Norm), dxf, C, e.res(e.L), C, fr, C)
+		} else {
+			e.normBack("rms_bwd_dw_final", dres, dxf, e.res(e.L), C, fr, e.lay.Norm, C, false)
+		}
 	}
+}
+
+// normBack is an RMSNorm's backward in one pass (rms_bwd_dw): dx (ld ldx
+// elements a row, as dy and x) from dy, and the weight's gradient Σ_r
+// dy·x·rstd added to its gradient by fixed blocks of fuseRows rows, then
+// their sum (rms_dw_reduce8: deterministic). rope: dy is the q or k slice of
+// dqkv, rotated back first (RoPE's backward), and dx overwrites it.
+func (e *Engine) normBack(kernel string, dx, dy, x dptr, ld int, rstd dptr, weight, n int, rope bool) {
+	part := e.p(e.o.dwPart)
+	parts := (e.R + fuseRows - 1) / fuseRows
+	args := [16]arg{ptr(dx), i32(ld), ptr(dy), i32(ld), ptr(x), i32(ld), ptr(rstd), ptr(e.param(weight)),
+		ptr(part), i32(e.R), i32(n), i32(fuseRows), ptr(e.cos), ptr(e.sin), i32(e.T), i32(e.HS)}
+	na := 12
+	if rope {
+		na = 16
+	}
+	e.launch(kernel, rows(parts), threads(256), 2*n*4, args[:na]...)
+	e.launch("rms_dw_reduce8", dim3{ceil(n, 32), 1, 1}, threads(256), 0, ptr(e.grad(weight)), ptr(part), i32(parts), i32(n))
 }
 
 // normDW adds an RMSNorm weight's gradient Σ_r dy·x·rstd to dw, by fixed row
@@ -1001,30 +1032,45 @@ func (e *Engine) layerBackward(l int) {
 	dact, dgu := e.p(e.o.dact), e.p(e.o.dgu)
 	da, dqkv := e.p(e.o.da), e.p(e.o.dqkv)
 	// out = h + rms(m): dm = rms'(dout); dh = dout + (MLP path), accumulated in dres
-	e.launch(e.kernel("rms_bwd_res", e.sfx), rows(R), threads(256), 0,
-		ptr(dC), i32(C), ptr(dres), i32(C), ptr(s.m), i32(C), ptr(s.mr), ptr(e.param(o.PostFFNNorm)), i32(C))
-	e.normDW(e.kernel("rms_dw_part_res", e.sfx), e.grad(o.PostFFNNorm), dres, C, s.m, C, s.mr, C)
+	if e.unfused {
+		e.launch(e.kernel("rms_bwd_res", e.sfx), rows(R), threads(256), 0,
+			ptr(dC), i32(C), ptr(dres), i32(C), ptr(s.m), i32(C), ptr(s.mr), ptr(e.param(o.PostFFNNorm)), i32(C))
+		e.normDW(e.kernel("rms_dw_part_res", e.sfx), e.grad(o.PostFFNNorm), dres, C, s.m, C, s.mr, C)
+	} else {
+		e.normBack(e.kernel("rms_bwd_dw_res", e.sfx), dC, dres, s.m, C, s.mr, o.PostFFNNorm, C, false)
+	}
 	e.mm(false, false, R, I, C, dC, C, e.w(o.Down), I, 0, dact, e.at, I)   // dact = dm·Wdown
 	e.mm(true, false, C, I, R, dC, C, s.act, I, 1, e.grad(o.Down), f32, I) // dWdown += dmᵀ·act
 	e.launch(e.kernel("swiglu_bwd", e.sfx), strided(int64(R*I)), threads(256), 0, ptr(dgu), ptr(dact), ptr(s.gu), i32(I), i64(int64(R*I)))
 	e.mm(false, false, R, C, 2*I, dgu, 2*I, e.w(o.Gate), C, 1, dres, f32, C)   // dh += [dgate|dup]·[Wgate;Wup]
 	e.mm(true, false, 2*I, C, R, dgu, 2*I, s.hT, C, 1, e.grad(o.Gate), f32, C) // d[Wgate;Wup] += dguᵀ·h
 	// h = x + rms(o): do = rms'(dh); dx = dh + (attention path), accumulated in dres
-	e.launch(e.kernel("rms_bwd_res", e.sfx), rows(R), threads(256), 0,
-		ptr(dC), i32(C), ptr(dres), i32(C), ptr(s.o), i32(C), ptr(s.or), ptr(e.param(o.PostAttnNorm)), i32(C))
-	e.normDW(e.kernel("rms_dw_part_res", e.sfx), e.grad(o.PostAttnNorm), dres, C, s.o, C, s.or, C)
+	if e.unfused {
+		e.launch(e.kernel("rms_bwd_res", e.sfx), rows(R), threads(256), 0,
+			ptr(dC), i32(C), ptr(dres), i32(C), ptr(s.o), i32(C), ptr(s.or), ptr(e.param(o.PostAttnNorm)), i32(C))
+		e.normDW(e.kernel("rms_dw_part_res", e.sfx), e.grad(o.PostAttnNorm), dres, C, s.o, C, s.or, C)
+	} else {
+		e.normBack(e.kernel("rms_bwd_dw_res", e.sfx), dC, dres, s.o, C, s.or, o.PostAttnNorm, C, false)
+	}
 	e.mm(false, false, R, QC, C, dC, C, e.w(o.O), QC, 0, da, e.at, QC)   // da = do·Wo
 	e.mm(true, false, C, QC, R, dC, C, s.a, QC, 1, e.grad(o.O), f32, QC) // dWo += doᵀ·a
 	e.attnBackward(s)
-	// RoPE back, then the QK-norms (dw first: rms_bwd_act overwrites dy in place)
-	e.launch(e.kernel("rope_bwd", e.sfx), dim3{uint32(R), 2, 1}, threads(256), 0,
-		ptr(dqkv), i32(e.qkvW), ptr(e.cos), ptr(e.sin), i32(e.T), i32(e.NH), i32(e.NKV), i32(e.HS))
+	// RoPE back, then the QK-norms (dw first: rms_bwd_act overwrites dy in
+	// place); fused, one pass over each slice does all three
+	if e.unfused {
+		e.launch(e.kernel("rope_bwd", e.sfx), dim3{uint32(R), 2, 1}, threads(256), 0,
+			ptr(dqkv), i32(e.qkvW), ptr(e.cos), ptr(e.sin), i32(e.T), i32(e.NH), i32(e.NKV), i32(e.HS))
+	}
 	for _, qk := range []struct {
 		col, n int
 		rstd   dptr
 		weight int
 	}{{0, QC, s.qr, o.QNorm}, {QC, KC, s.kr, o.KNorm}} {
 		dy, x := e.act(dqkv, qk.col), e.act(s.qkv, qk.col)
+		if !e.unfused {
+			e.normBack(e.kernel("rms_bwd_dw_act", e.sfx), dy, dy, x, e.qkvW, qk.rstd, qk.weight, qk.n, true)
+			continue
+		}
 		e.normDW(e.kernel("rms_dw_part_act", e.sfx), e.grad(qk.weight), dy, e.qkvW, x, e.qkvW, qk.rstd, qk.n)
 		e.launch(e.kernel("rms_bwd_act", e.sfx), rows(R), threads(256), 0,
 			ptr(dy), i32(e.qkvW), ptr(dy), i32(e.qkvW), ptr(x), i32(e.qkvW), ptr(qk.rstd), ptr(e.param(qk.weight)), i32(qk.n))

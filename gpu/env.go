@@ -12,7 +12,8 @@ import (
 // OLMOLAB_GPU_ATTN (mma, the default: DefaultAttention; plain, the CUDA-core
 // kernels; v2 or v2:F/Q/K, the pipelined tensor-core kernels; cudnn, cuDNN's
 // fused attention; auto, mma, v2 with each kernel's fastest warp count or
-// cudnn, of those that agree with mma: ParseAttention).
+// cudnn, of those that agree with mma: ParseAttention), and OLMOLAB_GPU_FUSE
+// (0: the norm backward's unfused kernels, Options.NoFuse).
 func OptionsFromEnv(fp32 bool) (Options, error) {
 	o := Options{FP32: fp32}
 	a, err := ParseAttention(os.Getenv("OLMOLAB_GPU_ATTN"))
@@ -20,6 +21,13 @@ func OptionsFromEnv(fp32 bool) (Options, error) {
 		return o, fmt.Errorf("OLMOLAB_GPU_ATTN: %w", err)
 	}
 	o.Attention = a
+	switch f := os.Getenv("OLMOLAB_GPU_FUSE"); f {
+	case "", "1":
+	case "0":
+		o.NoFuse = true
+	default:
+		return o, fmt.Errorf("OLMOLAB_GPU_FUSE=%q: want 1 (the fused norm backward, the default) or 0 (the kernels before it)", f)
+	}
 	for _, v := range []struct {
 		name string
 		dst  *int

@@ -33,6 +33,12 @@ type Options struct {
 	// fused attention, for which the plan reserves a workspace: for
 	// AttnAuto too, unless the device has no usable cuDNN).
 	Attention AttnKernels
+	// NoFuse runs the norm backward as before the fused kernels
+	// (OLMOLAB_GPU_FUSE=0): rope_bwd, rms_dw_part, rms_bwd and
+	// rms_dw_reduce, launched apart, instead of rms_bwd_dw and
+	// rms_dw_reduce8 (rows.cu), whose weight gradients add in another
+	// order.
+	NoFuse bool
 
 	noFused bool // set by the engine when the device offers no cuDNN: auto reserves no workspace for it
 }
@@ -52,7 +58,8 @@ const (
 	workspace    = 32 << 20  // cuBLAS workspace (Hopper wants one; gpu-build.md §4)
 	ctxOverhead  = 600 << 20 // context, modules and cuBLAS's own state: already spent when the engine reads the free memory
 	safety       = 1 << 30   // what the engine leaves free beyond its plan
-	dwRows       = 256       // rows per partial sum of a norm weight's gradient
+	dwRows       = 256       // rows per partial sum of a norm weight's gradient (unfused: rms_dw_part)
+	fuseRows     = 64        // the same for rms_bwd_dw: R/64 blocks fill an H200's 132 SMs at R = 4096 and above
 	normPer      = 1 << 20
 	logitsBudget = 1 << 30
 )
@@ -361,7 +368,8 @@ func layoutPlan(kind planKind, cfg model.Config, B, T, mb, keep, chunk int, fp32
 		o.dres = pl.add("grad.dres", R*C*4)
 		maxW := max(C, QC, KC)
 		o.dwParts = int((R + dwRows - 1) / dwRows)
-		o.dwPart = pl.add("grad.dwpart", int64(o.dwParts)*maxW*4)
+		// room for either path's partial sums (the fused one's are more)
+		o.dwPart = pl.add("grad.dwpart", (R+fuseRows-1)/fuseRows*maxW*4)
 		o.dC = pl.add("grad.dC", R*C*A)
 		o.dact = pl.add("grad.dact", R*I*A)
 		o.dgu = pl.add("grad.dgu", R*2*I*A)

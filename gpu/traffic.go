@@ -95,7 +95,23 @@ func (e *Engine) launchBytes(name string, grid dim3, args []arg) int64 {
 			dy, x = 4, 4
 		}
 		return rows*n*(dy+x) + rows*4 + parts*n*4
-	case "rms_dw_reduce": // (dw, part, parts, n)
+	case "rms_bwd_dw_res", "rms_bwd_dw_act", "rms_bwd_dw_final":
+		// (dx, lddx, dy, lddy, x, ldx, rstd, w, part, R, n, rowsPer[, cos, sin, T, HS]): dy and x read once
+		// (a row's partner columns and its second pass hit the cache), dx and the partial sums written
+		rows, n, parts := iv(9), iv(10), int64(grid[0])
+		dy, x := sz, sz
+		b := int64(0)
+		switch base {
+		case "rms_bwd_dw_res":
+			dy = 4
+		case "rms_bwd_dw_final":
+			dy, x, sz = 4, 4, 4
+		case "rms_bwd_dw_act":
+			T, HS := iv(14), iv(15)
+			b = 2 * min(rows, T) * (HS / 2) * 4
+		}
+		return b + rows*n*(dy+x+sz) + rows*4 + n*4 + parts*n*4
+	case "rms_dw_reduce", "rms_dw_reduce8": // (dw, part, parts, n)
 		parts, n := iv(2), iv(3)
 		return parts*n*4 + 2*n*4
 	case "qknorm_rope_fwd", "qknorm_rope_fwd_pos": // (q, k, qr, kr, qkv, ldqkv, wq, wk, cos, sin, T, NH, NKV, HS, eps[, pos])

@@ -39,7 +39,7 @@ func trafficStep(e *Engine) {
 // both precisions, with passes, recomputation and both backward paths, so
 // that a new kernel without one fails here.
 func TestTrafficCoversEveryKernel(t *testing.T) {
-	for i, opts := range []Options{{FP32: true}, {}, {Keep: 1, MicroBatch: 1, ChunkRows: 7}} {
+	for i, opts := range []Options{{FP32: true}, {}, {Keep: 1, MicroBatch: 1, ChunkRows: 7}, {NoFuse: true}, {FP32: true, NoFuse: true}} {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			dev := &recordingDevice{}
 			e, err := newEngine(dev, smallConfig(64, 4, 2, 16), 2, 8, opts)

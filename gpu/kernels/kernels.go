@@ -57,6 +57,9 @@ var Entries = []string{
 	"rms_dw_part_res_bf16", "rms_dw_part_act_bf16", "qknorm_rope_fwd_bf16", "rope_bwd_bf16", "swiglu_fwd_bf16",
 	"swiglu_bwd_bf16",
 	"rms_bwd_final", "rms_dw_part_final",
+	// the fused norm backward (OLMOLAB_GPU_FUSE)
+	"rms_bwd_dw_res_f32", "rms_bwd_dw_act_f32", "rms_bwd_dw_res_bf16", "rms_bwd_dw_act_bf16", "rms_bwd_dw_final",
+	"rms_dw_reduce8",
 	"ce_chunk_f32", "ce_chunk_bf16", "loss_reduce",
 	"sumsq_part", "sumsq_final", "adamw",
 	"attn_fwd_f32", "attn_bwd_pre_f32", "attn_bwd_dq_f32", "attn_bwd_dkv_f32",

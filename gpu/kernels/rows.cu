@@ -187,6 +187,133 @@ extern "C" __global__ void __launch_bounds__(256) rms_dw_reduce(float* dw, const
   dw[i] += acc;
 }
 
+// ---- the fused norm backward (OLMOLAB_GPU_FUSE, on by default)
+
+// as_type rounds v to type T's precision: the value a store to a T array and
+// a load back would give.
+__device__ __forceinline__ float as_type(const float*, float v) { return v; }
+__device__ __forceinline__ float as_type(const bf16*, float v) { return bf2f(f2bf(v)); }
+
+// rms_bwd_dw is rms_bwd and rms_dw_part in one pass over dy and x, which the
+// two kernels each read (and, for the QK-norms, rope_bwd before them read and
+// wrote): block p takes rows [p·rowsPer, (p+1)·rowsPer) one after another,
+// writes each row's dx as rms_bwd does (the same K, the same sums) and
+// part[p][i] = Σ dy[r,i]·x[r,i]·rstd[r] over its rows in increasing order, as
+// rms_dw_part does; with rowsPer = dwRows the outputs are the two kernels'
+// bit for bit. With cosT (the QK-norms on the dqkv slices) dy is first
+// rotated back (rope_bwd's arithmetic, rounded to DY as rope_bwd's in-place
+// store rounds it), each column from itself and its partner HS/2 away in the
+// same head. dx may alias dy: a row's dy is read only before the block_sum
+// barrier, and the rotated row is kept in shared memory for the output.
+// grid ceil(R/rowsPer), block 256, dynamic shared memory 2·n floats (the
+// row's gradient, the thread's columns' partial sums).
+template <int K, typename DY, typename X, typename DX>
+__device__ void rms_bwd_dw_k(DX* dx, int lddx, const DY* dy, int lddy, const X* x, int ldx, const float* rstd,
+                             const float* w, float* part, int R, int n, int rowsPer, const float* cosT,
+                             const float* sinT, int T, int HS) {
+  __shared__ float red[32];
+  DYN_SMEM(smem);
+  float* gs = (float*)smem;  // (n) the row's gradient after the rotation
+  float* acc = gs + n;       // (n) Σ dy·x·rstd, each column by its own thread
+  int lo = blockIdx.x * rowsPer, hi = min(R, lo + rowsPer);
+  int half = HS / 2;
+  for (int i = threadIdx.x * K; i < n; i += blockDim.x * K)
+#pragma unroll
+    for (int k = 0; k < K; k++) acc[i + k] = 0.f;
+  for (int row = lo; row < hi; row++) {
+    size_t r = row;
+    float s = rstd[r];
+    float dot = 0.f;
+    for (int i = threadIdx.x * K; i < n; i += blockDim.x * K) {
+      float wv[K], g[K], xv[K];
+      ldv(w, i, wv);
+      ldv(dy, r * lddy + i, g);
+      if (cosT) {
+        size_t t = r % T;
+        if (K == 1 || half % K == 0) {  // K columns in one half of one head
+          int h = i % HS;
+          bool first = h < half;
+          int j = first ? h : h - half;
+          float o[K], c[K], si[K];
+          ldv(dy, r * lddy + (first ? i + half : i - half), o);
+          ldv(cosT, t * half + j, c);
+          ldv(sinT, t * half + j, si);
+#pragma unroll
+          for (int e = 0; e < K; e++) {
+            float sv = -si[e];
+            // rope_bwd: a' = a·c − b·sv, b' = b·c + a·sv for the pair (a, b) = (first half, second)
+            g[e] = as_type(dy, first ? g[e] * c[e] - o[e] * sv : g[e] * c[e] + o[e] * sv);
+          }
+        } else {
+#pragma unroll
+          for (int e = 0; e < K; e++) {
+            int h = (i + e) % HS;
+            bool first = h < half;
+            int j = first ? h : h - half;
+            float o = ld(dy, r * lddy + (first ? i + e + half : i + e - half));
+            float c = cosT[t * half + j], sv = -sinT[t * half + j];
+            g[e] = as_type(dy, first ? g[e] * c - o * sv : g[e] * c + o * sv);
+          }
+        }
+      }
+      ldv(x, r * ldx + i, xv);
+#pragma unroll
+      for (int k = 0; k < K; k++) {
+        dot += (wv[k] * g[k]) * xv[k];
+        acc[i + k] += g[k] * xv[k] * s;
+        gs[i + k] = g[k];
+      }
+    }
+    dot = block_sum(dot, red);  // ends with a barrier: every read of this row's dy is done
+    float c = (dot / (float)n) * s * s * s;
+    for (int i = threadIdx.x * K; i < n; i += blockDim.x * K) {
+      float wv[K], g[K], xv[K];
+      ldv(w, i, wv);
+      ldv(x, r * ldx + i, xv);
+#pragma unroll
+      for (int k = 0; k < K; k++) g[k] = wv[k] * gs[i + k] * s - c * xv[k];
+      stv(dx, r * lddx + i, g);
+    }
+  }
+  for (int i = threadIdx.x * K; i < n; i += blockDim.x * K)
+#pragma unroll
+    for (int k = 0; k < K; k++) part[(size_t)blockIdx.x * n + i + k] = acc[i + k];
+}
+template <typename DY, typename X, typename DX>
+__device__ void rms_bwd_dw(DX* dx, int lddx, const DY* dy, int lddy, const X* x, int ldx, const float* rstd,
+                           const float* w, float* part, int R, int n, int rowsPer, const float* cosT,
+                           const float* sinT, int T, int HS) {
+  // rms_bwd's condition, so that the dot product adds in its order
+  if (n % 8 == 0 && lddx % 8 == 0 && lddy % 8 == 0 && ldx % 8 == 0 && al16(dx) && al16(dy) && al16(x) && al16(w) &&
+      (!cosT || (al16(cosT) && al16(sinT))))
+    rms_bwd_dw_k<8>(dx, lddx, dy, lddy, x, ldx, rstd, w, part, R, n, rowsPer, cosT, sinT, T, HS);
+  else
+    rms_bwd_dw_k<1>(dx, lddx, dy, lddy, x, ldx, rstd, w, part, R, n, rowsPer, cosT, sinT, T, HS);
+}
+
+// rms_dw_reduce8: dw[i] += Σ_p part[p][i] as rms_dw_reduce, with 8 warps a
+// block over 32 columns: warp q sums parts [q·P/8, (q+1)·P/8) in order, then
+// the 8 sums are added in warp order (deterministic; a different association
+// than rms_dw_reduce's, which would leave 2,048 threads summing hundreds of
+// parts each). grid ceil(n/32), block 256.
+extern "C" __global__ void __launch_bounds__(256) rms_dw_reduce8(float* dw, const float* part, int parts, int n) {
+  __shared__ float sums[8][32];
+  int lane = threadIdx.x & 31, q = threadIdx.x >> 5;
+  int i = blockIdx.x * 32 + lane;
+  int per = (parts + 7) / 8;
+  int lo = q * per, hi = min(parts, lo + per);
+  float a = 0.f;
+  if (i < n)
+    for (int p = lo; p < hi; p++) a += part[(size_t)p * n + i];
+  sums[q][lane] = a;
+  __syncthreads();
+  if (q == 0 && i < n) {
+    float t = 0.f;
+    for (int k = 0; k < 8; k++) t += sums[k][lane];
+    dw[i] += t;
+  }
+}
+
 // ---- QK-norm and RoPE (olmo2.md §2: the norm spans the full projection
 // width; then rotate_half RoPE per head, pairs (i, i+HS/2) sharing the angle
 // t·θ^(−2i/HS)).
@@ -399,6 +526,17 @@ extern "C" __global__ void __launch_bounds__(256) cast_bf16(bf16* dst, const flo
       float* part, const A* dy, int lddy, const A* x, int ldx, const float* rstd, int R, int n, int rowsPer) {   \
     rms_dw_part<A, A>(part, dy, lddy, x, ldx, rstd, R, n, rowsPer);                                               \
   }                                                                                                               \
+  extern "C" __global__ void __launch_bounds__(256) rms_bwd_dw_res_##S(                                          \
+      A* dx, int lddx, const float* dy, int lddy, const A* x, int ldx, const float* rstd, const float* w,        \
+      float* part, int R, int n, int rowsPer) {                                                                   \
+    rms_bwd_dw<float, A, A>(dx, lddx, dy, lddy, x, ldx, rstd, w, part, R, n, rowsPer, nullptr, nullptr, 1, 2);    \
+  }                                                                                                               \
+  /* the QK-norms with RoPE's backward first, in place on the dqkv slices */                                   \
+  extern "C" __global__ void __launch_bounds__(256) rms_bwd_dw_act_##S(                                          \
+      A* dx, int lddx, const A* dy, int lddy, const A* x, int ldx, const float* rstd, const float* w,            \
+      float* part, int R, int n, int rowsPer, const float* cosT, const float* sinT, int T, int HS) {             \
+    rms_bwd_dw<A, A, A>(dx, lddx, dy, lddy, x, ldx, rstd, w, part, R, n, rowsPer, cosT, sinT, T, HS);             \
+  }                                                                                                               \
   extern "C" __global__ void __launch_bounds__(256) qknorm_rope_fwd_##S(                                         \
       A* q, A* k, float* qr, float* kr, const A* qkv, int ldqkv, const float* wq, const float* wk,               \
       const float* cosT, const float* sinT, int T, int NH, int NKV, int HS, float eps) {                         \
@@ -435,4 +573,10 @@ extern "C" __global__ void __launch_bounds__(256) rms_dw_part_final(float* part,
                                                                     const float* x, int ldx, const float* rstd,
                                                                     int R, int n, int rowsPer) {
   rms_dw_part<float, float>(part, dy, lddy, x, ldx, rstd, R, n, rowsPer);
+}
+extern "C" __global__ void __launch_bounds__(256) rms_bwd_dw_final(float* dx, int lddx, const float* dy, int lddy,
+                                                                   const float* x, int ldx, const float* rstd,
+                                                                   const float* w, float* part, int R, int n,
+                                                                   int rowsPer) {
+  rms_bwd_dw<float, float, float>(dx, lddx, dy, lddy, x, ldx, rstd, w, part, R, n, rowsPer, nullptr, nullptr, 1, 2);
 }

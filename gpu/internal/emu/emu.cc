@@ -185,6 +185,8 @@ static std::map<std::string, Entry> table = {
     E(rms_dw_part_res_bf16) E(rms_dw_part_act_bf16) E(qknorm_rope_fwd_bf16) E(rope_bwd_bf16) E(swiglu_fwd_bf16)
     E(swiglu_bwd_bf16)
     E(rms_bwd_final) E(rms_dw_part_final)
+    E(rms_bwd_dw_res_f32) E(rms_bwd_dw_act_f32) E(rms_bwd_dw_res_bf16) E(rms_bwd_dw_act_bf16) E(rms_bwd_dw_final)
+    E(rms_dw_reduce8)
     E(ce_chunk_f32) E(ce_chunk_bf16) E(loss_reduce)
     E(sumsq_part) E(sumsq_final) E(adamw)
     E(attn_fwd_f32) E(attn_bwd_pre_f32) E(attn_bwd_dq_f32) E(attn_bwd_dkv_f32)

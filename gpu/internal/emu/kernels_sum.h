@@ -7,6 +7,6 @@ static const char emu_kernel_sums[] =
     "d15e9d91cf40f87d6d9e96470f9ba32fb3607a7329fec8ae139ab4c5bdf1c657  attention_v2.cu\n"
     "862e241ae46b43c27181f34ac05bdb1276d54d96527347741378de1d2f2e81a2  loss.cu\n"
     "283a8b549098958cae32ad0c6173dc6f73d7ff1eafe543c5e60a509bebefbe29  optim.cu\n"
-    "eecd786e93b5bc8e49f8550835ff12ec0aab9f5c556ae7a184247aafae875533  rows.cu\n"
+    "4096694ffe7fc88c7e01f05152778326a6e8eb7e5a388edf0b4556178d0f050d  rows.cu\n"
     "525c114cbbd0036a8ef171fb545d9974c50af60a44f786887809f16f01a921ac  common.cuh\n"
     "";
