@@ -18,6 +18,9 @@
 # order puts what issue 8 must show in one call first:
 #   1. machine: GPU, driver, libcuda and cuBLAS (searched for if the engine's
 #      own search misses it)
+#   0. the fused norm backward (OLMOLAB_GPU_FUSE): a bf16 golden verify and
+#      a short loss parity; where either fails, the parts below run with
+#      OLMOLAB_GPU_FUSE=0 (the kernels before it), said in the summary
 #   A. the v2 attention kernels (gpu/kernels/attention_v2.cu; never run on a
 #      GPU before this check): loss parity at head sizes 64 and 128 with GQA.
 #      Where both hold, the benchmarks run with OLMOLAB_GPU_ATTN=auto (the
@@ -189,6 +192,23 @@ cat "$LOGS/info.log" >>"$OUT/check.log"
 say "$(grep '^cuDNN' "$LOGS/info.log" | tail -1)"
 say "device: $(tail -1 "$LOGS/info.log")"
 
+G=model/testdata/golden
+# 0. the fused norm backward (rows.cu rms_bwd_dw and rms_dw_reduce8, the
+# default since 2026-11-29; never run on a GPU before this check): a bf16
+# verify of the GQA golden set (every gradient against float64) and 20 steps
+# of loss parity with the CPU engine, synchronised after every launch so that
+# a fault names its kernel. Where either fails or runs out of time, every
+# later part runs the kernels before it (OLMOLAB_GPU_FUSE=0, exported), and
+# the summary says so.
+part fuse-verify-bf16 60 env OLMOLAB_GPU_SYNC=1 "$BIN/gpubench" verify --backend cuda --model $G/olmo2-gqa --case $G/olmo2-gqa/case.safetensors --fwd 3e-2 --bwd 6e-2
+part fuse-parity-cpu_s 120 env OLMOLAB_GPU_SYNC=1 "$BIN/gpubench" parity --backend cuda --preset cpu_s --heads 2 --steps 20 --batch 4 --seq 160
+if ok fuse-verify-bf16 && ok fuse-parity-cpu_s; then
+  say "fused norm backward passed its check: the parts below run it (the default)"
+else
+  export OLMOLAB_GPU_FUSE=0
+  say "fused norm backward FAILED its check: the parts below run the unfused kernels (OLMOLAB_GPU_FUSE=0)"
+fi
+
 # A. the v2 attention. OLMOLAB_GPU_SYNC=1 in the parity runs names a faulting
 # kernel. The sanitizer and attn runs launch only the attention kernels, on
 # T=200 (not a multiple of the tiles) with both warp counts of each kernel.
@@ -239,7 +259,6 @@ part torch-bench 360 python3 scripts/torch_gpu_bench.py --preset olmo2_1B_v2 --b
 part "bench-olmo2_190M-$ATTN" 120 env OLMOLAB_GPU_ATTN=$ATTN "${AUTOENV[@]}" "$BIN/gpubench" bench --backend cuda --preset olmo2_190M --batch 8 --seq 4096 --steps 10 --warmup 2
 part "bench-olmo2_7B-$ATTN" 240 env OLMOLAB_GPU_ATTN=$ATTN "${AUTOENV[@]}" "$BIN/gpubench" bench --backend cuda --preset olmo2_7B --batch 4 --seq 4096 --steps 5 --warmup 1
 
-G=model/testdata/golden
 # C. golden sets; OLMOLAB_GPU_SYNC=1 synchronises after every launch so a
 # faulting kernel is named by the error (these models are tiny).
 for set in olmo2-tiny olmo2-gqa; do

@@ -109,7 +109,7 @@ func line(summary, name string) string {
 // binaries stamped from this tree are said to be.
 func TestDryRun(t *testing.T) {
 	r := dryRun(t, false)
-	for _, name := range []string{"parity-v2-hs64", "parity-v2-hs128-gqa", "attn-cudnn-olmo2_1B_v2", "packed-scoring-bf16",
+	for _, name := range []string{"fuse-verify-bf16", "fuse-parity-cpu_s", "parity-v2-hs64", "parity-v2-hs128-gqa", "attn-cudnn-olmo2_1B_v2", "packed-scoring-bf16",
 		"packed-scoring-fp32", "bench-olmo2_1B_v2-auto",
 		"torch-bench", "bench-olmo2_190M-auto", "bench-olmo2_7B-auto", "verify-fp32-olmo2-tiny", "parity-fp32-cpu_s",
 		"bench-olmo2_1B_v2-mma", "attn-olmo2_1B_v2", "profile-olmo2_1B_v2-auto", "memcheck-v2-hs64", "racecheck-v2-hs128",
@@ -137,6 +137,43 @@ func TestDryRun(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(r.out, "running.log")); err == nil {
 		t.Error("running.log left behind by a run that finished")
+	}
+}
+
+// TestDryRunFuseFails: the fused norm backward fails its check (every
+// engine run on it faults): the summary says so, and every part after runs
+// with OLMOLAB_GPU_FUSE=0 and passes; with the check passing nothing sets it.
+func TestDryRunFuseFails(t *testing.T) {
+	r := dryRun(t, false, "STUB_FUSE_FAIL=1")
+	for _, name := range []string{"fuse-verify-bf16", "fuse-parity-cpu_s"} {
+		if l := line(r.summary, name); !strings.Contains(l, "FAIL(1)") {
+			t.Errorf("%s: %q\n%s", name, l, r.summary)
+		}
+	}
+	if !strings.Contains(r.summary, "fused norm backward FAILED its check: the parts below run the unfused kernels (OLMOLAB_GPU_FUSE=0)") {
+		t.Errorf("the summary does not say the fallback:\n%s", r.summary)
+	}
+	after := false
+	for _, c := range strings.Split(r.calls, "\n") {
+		if strings.HasPrefix(c, "gpubench parity") && strings.Contains(c, "--heads 2 --steps 20 --batch 4 --seq 160") && !after {
+			after = true // the fuse check's parity: the calls after it are the later parts'
+			continue
+		}
+		if after && (strings.HasPrefix(c, "gpubench ") || strings.HasPrefix(c, "olmolab ")) && !strings.HasSuffix(c, "FUSE=0") {
+			t.Errorf("a later part runs the fused kernels: %s", c)
+		}
+	}
+	if !after {
+		t.Errorf("no fuse parity call:\n%s", r.calls)
+	}
+	for _, name := range []string{"parity-v2-hs64", "bench-olmo2_1B_v2-auto", "verify-bf16-olmo2-gqa", "parity-bf16-cpu_s", "train-cuda-cpu_s", "profile-olmo2_1B_v2-auto"} {
+		if l := line(r.summary, name); !strings.Contains(l, " ok ") {
+			t.Errorf("%s after the fallback: %q\n%s", name, l, r.summary)
+		}
+	}
+	ok := dryRun(t, false)
+	if strings.Contains(ok.calls, "FUSE=0") || !strings.Contains(ok.summary, "fused norm backward passed its check") {
+		t.Errorf("the fused path passed, yet:\n%s\n%s", ok.summary, ok.calls)
 	}
 }
 

@@ -16,7 +16,13 @@ arg() {
 }
 # stubplan B T: a plan as Plan.String says it, the same for bench and plan
 stubplan() { echo "bf16, $1×$2 per step in passes of 1×$2, 21 of 32 layers resident, 1728 logit rows per chunk, 139.06 GiB"; }
-echo "$me $* | ATTN=${OLMOLAB_GPU_ATTN-} CUDNN=${OLMOLAB_CUDNN-}" >>"$STUB_DIR/calls.log"
+echo "$me $* | ATTN=${OLMOLAB_GPU_ATTN-} CUDNN=${OLMOLAB_CUDNN-} FUSE=${OLMOLAB_GPU_FUSE-}" >>"$STUB_DIR/calls.log"
+# STUB_FUSE_FAIL: the fused norm backward faults: every engine run on it fails
+if [ -n "${STUB_FUSE_FAIL:-}" ] && [ "${OLMOLAB_GPU_FUSE:-1}" != 0 ] && [ "$me" != python3 ] && [ "$me" != nvidia-smi ] &&
+  [ "${1:-}" != info ] && [ "${1:-}" != plan ] && [ "${1:-}" != attn ]; then
+  echo "gpubench: gpu: launch rms_bwd_dw_act_bf16: CUDA_ERROR_ILLEGAL_ADDRESS (stub)"
+  exit 1
+fi
 case "$me" in
 nvidia-smi)
   echo "name, memory.total [MiB], driver_version, clocks.current.sm [MHz], clocks.max.sm [MHz]"
