@@ -244,3 +244,35 @@ func TestBenchMFUIsTheEngines(t *testing.T) {
 		t.Errorf("a backend without a known peak: mfu %v (given %v), peak_flops %v; want none, 0, and mfu=- in:\n%s", mfu, ok, res["peak_flops"], out)
 	}
 }
+
+// TestTraffic: gpubench traffic prints the modeled traffic of a step under
+// the engine's plan, with OLMOLAB_GPU_FUSE=0 the unfused kernels' (more
+// bytes and launches), one RESULT line each; a bad OLMOLAB_GPU_FUSE is
+// refused, exit 2, naming the variable.
+func TestTraffic(t *testing.T) {
+	gb := map[string]float64{}
+	for _, fuse := range []string{"1", "0"} {
+		code, out, errs := gpubenchEnv(t, []string{"OLMOLAB_GPU_FUSE=" + fuse}, "traffic", "--preset", "olmo2_190M", "--batch", "2", "--seq", "256")
+		if code != 0 || !strings.Contains(out, "bwd:swiglu_bwd") || !strings.Contains(out, "not measured") {
+			t.Fatalf("OLMOLAB_GPU_FUSE=%s: exit %d\n%s%s", fuse, code, out, errs)
+		}
+		if fuse == "1" == strings.Contains(out, "bwd:rope_bwd") || fuse == "1" != strings.Contains(out, "bwd:rms_bwd_dw_act") {
+			t.Errorf("OLMOLAB_GPU_FUSE=%s: the wrong norm backward:\n%s", fuse, out)
+		}
+		var r struct {
+			GB float64 `json:"gb"`
+		}
+		i := strings.Index(out, "RESULT ")
+		if i < 0 || json.Unmarshal([]byte(strings.TrimSpace(out[i+len("RESULT "):])), &r) != nil || r.GB <= 0 {
+			t.Fatalf("no RESULT line:\n%s", out)
+		}
+		gb[fuse] = r.GB
+	}
+	if !(gb["1"] < gb["0"]) {
+		t.Errorf("fused %.3f GB a step, unfused %.3f", gb["1"], gb["0"])
+	}
+	code, _, errs := gpubenchEnv(t, []string{"OLMOLAB_GPU_FUSE=yes"}, "traffic")
+	if code != 2 || !strings.Contains(errs, `OLMOLAB_GPU_FUSE="yes": want 1`) {
+		t.Errorf("OLMOLAB_GPU_FUSE=yes: exit %d, %s", code, errs)
+	}
+}
