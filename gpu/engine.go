@@ -137,7 +137,10 @@ func newEngine(dev device, cfg model.Config, B, T int, opts Options) (*Engine, e
 	}
 	e, err := newEngineWithPlan(dev, plan, opts.Attention)
 	if err == nil {
-		e.unfused = opts.NoFuse
+		// rms_bwd_dw keeps two rows of the widest norm in shared memory
+		// (2·n floats, plus its reduction's): a device with less per block
+		// runs the kernels before it
+		e.unfused = opts.NoFuse || 8*max(e.C, e.QC, e.KC)+1024 > e.smemMax
 	}
 	return e, err
 }

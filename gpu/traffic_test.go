@@ -110,3 +110,36 @@ func TestModelTrafficSmall(t *testing.T) {
 		t.Errorf("Format:\n%s", s)
 	}
 }
+
+// smem48 is a recordingDevice with 48 KiB of shared memory a block.
+type smem48 struct{ recordingDevice }
+
+func (d *smem48) smemLimit() int { return 48 << 10 }
+
+// TestFuseNeedsSharedMemory: rms_bwd_dw keeps 2·n floats of a row in shared
+// memory; where the widest norm's do not fit the device's limit (C 8192 at
+// 48 KiB), the engine runs the unfused kernels instead of panicking at the
+// launch, and where they fit (C 4096) it runs the fused ones.
+func TestFuseNeedsSharedMemory(t *testing.T) {
+	for _, c := range []struct {
+		C     int
+		fused bool
+	}{{8192, false}, {4096, true}} {
+		dev := &smem48{}
+		e, err := newEngine(dev, smallConfig(c.C, 32, 32, c.C/32), 1, 8, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		trafficStep(e)
+		e.Close()
+		n := 0
+		for _, l := range dev.launches {
+			if strings.HasPrefix(l.name, "rms_bwd_dw") {
+				n++
+			}
+		}
+		if (n > 0) != c.fused {
+			t.Errorf("C %d: %d fused launches, want fused %v", c.C, n, c.fused)
+		}
+	}
+}
