@@ -38,7 +38,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	ckpt := fs.String("model", "", "an HF checkpoint directory, one of our checkpoints, or a run directory (the weights it ended with: its latest checkpoint, or the soup its recipe planned)")
 	// no flag-package default: not given, a run's eval.tasks come first
 	tasks := fs.String("tasks", "", "comma-separated tasks or groups: builtin, development, unseen, core9, olmes, arc_easy, mmlu, fact_qa_heldout:mc, a requests.jsonl.gz dump, … (not given: a run's eval.tasks, else builtin; \"\": none, only --val); both formulations of a benchmark (core9,core9:mc) give OLMES's suite scores, core_9mcqa::olmes and each task's max(MC, RC); oe-eval's names work too: socialiqa:rc::olmes, and a suite, core_9mcqa::olmes or piqa::olmes, is its tasks in both formulations")
-	tokName := fs.String("tokenizer", "", "tokenizer (default: the run's, else guessed from the vocabulary: 100352 dolma2, 2048 world, 384 bytes)")
+	tokName := fs.String("tokenizer", "", "tokenizer (default: the run's, else guessed from the vocabulary: 100352 dolma2, 2048 world, 384 bytes); a checkpoint's tokenizer.json must be it, id for id, or eval refuses it")
 	dataDir := fs.String("data", os.Getenv("OLMOLAB_OLMES_DATA"), "OLMES datasets directory (for the standard benchmarks; default $OLMOLAB_OLMES_DATA)")
 	limit := fs.Int("limit", 0, "instances per task, per subject for MMLU (0: the task's default, 200 for a built-in task, OLMES's own limit, all of a request dump; -1: all; not given: a run's eval.limit, else 0)")
 	split := fs.String("split", "", "train, validation or test: the split of the OLMES benchmarks to score (default: a run's eval.split, else OLMES's split for each task)")
@@ -111,6 +111,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	tok, err := data.NewTokenizer(name)
 	if err != nil {
 		return inputError{err}
+	}
+	// an HF checkpoint names its tokenizer: one that is not tok would be
+	// scored on ids that mean other text, near chance and without an error
+	if err := olmes.CheckHFTokenizer(dir, tok, cfg.VocabSize); err != nil {
+		return olmesError(err)
 	}
 	T := evalContext(*seq, *ckpt, cfg)
 	if seqGiven && *seq > T {
