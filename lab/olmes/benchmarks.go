@@ -429,6 +429,9 @@ func (b *benchmark) locate(dataDir, subject, split string) (where string, read f
 		what += " (" + subject + ")"
 	}
 	hint := "looked for an HF datasets save_to_disk directory or published JSONL at:\n  " + strings.Join(tried, "\n  ")
+	if subject == "" {
+		hint = dumpsHint(dataDir, b.Name, split) + hint
+	}
 	// A data directory often holds only some splits (shared/data/olmes has the validation splits, published
 	// files are often only the dev set): say which.
 	for _, other := range []string{"validation", "test", "train"} {
@@ -459,6 +462,31 @@ func (b *benchmark) locate(dataDir, subject, split string) (where string, read f
 		}
 	}
 	return "", nil, &InputError{Path: dataDir, Msg: fmt.Sprintf("no %s split of %s", split, what), Hint: hint}
+}
+
+// dumpsHint names the oe-eval request dumps under dataDir/requests (shared/data/olmes ships them, without the raw
+// HellaSwag, ARC test or OpenBookQA test splits) that are OLMES's requests of task on split, which eval scores as
+// they are, one line ending in a newline; "" where there are none.
+func dumpsHint(dataDir, task, split string) string {
+	configs, _ := filepath.Glob(filepath.Join(dataDir, "requests", "*", "*", "config.json"))
+	var dumps []string
+	for _, p := range configs {
+		cfg, err := ReadTaskConfig(p)
+		dir := filepath.Dir(p)
+		if err != nil || cfg.Task != task || cfg.Options.Split != split || !fileExists(filepath.Join(dir, "requests.jsonl.gz")) {
+			continue
+		}
+		n := cfg.NumInstances
+		if l := cfg.Options.Limit; l > 0 && (n == 0 || l < n) {
+			n = l
+		}
+		dumps = append(dumps, fmt.Sprintf("%s (%s, %d instances)", dir, cfg.TaskName, n))
+	}
+	if len(dumps) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s holds oe-eval's requests of %s on the %s split, which olmolab eval --tasks DIR scores as they are: %s\n",
+		dataDir, task, split, strings.Join(dumps, ", "))
 }
 
 func fileExists(p string) bool {
