@@ -125,7 +125,11 @@ func Evaluate(ctx context.Context, be model.Backend, tok data.Tokenizer, tasks [
 	}
 	res := Results{Backend: be.Name(), Requests: st.Requests, AllRequests: all, Forwards: st.Forwards, Longest: st.Longest, Truncated: st.Trunc, Context: st.MaxLen}
 	for _, t := range tasks {
-		res.Notes = append(res.Notes, t.Notes...)
+		for _, n := range t.Notes {
+			if !slices.Contains(res.Notes, n) { // boolq's, once for MC and RC
+				res.Notes = append(res.Notes, n)
+			}
+		}
 	}
 	res.Batch[0], res.Batch[1] = be.MicroBatch()
 	if len(st.Shapes) > 0 {

@@ -575,3 +575,21 @@ func TestScoreFittedRows(t *testing.T) {
 		}
 	}
 }
+
+// TestEvaluateNotesOnce: a note two tasks share (boolq's missing titles, of its MC and RC tasks) is said once.
+func TestEvaluateNotesOnce(t *testing.T) {
+	tok := bytesTok(t)
+	be := &fakeBackend{B: 2, T: 16, V: tok.VocabSize()}
+	in := []Instance{{Gold: 0, Choices: []Pair{{"Q:", " yes"}, {"Q:", " no"}}}}
+	tasks := []*Task{
+		{Name: "boolq", Formulation: RC, Primary: MetricAccRaw, Instances: in, Notes: []string{"boolq: no titles"}},
+		{Name: "boolq", Formulation: MC, Primary: MetricAccRaw, Instances: in, Notes: []string{"boolq: no titles", "other"}},
+	}
+	res, err := Evaluate(context.Background(), be, tok, tasks, EvalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"boolq: no titles", "other"}; !slices.Equal(res.Notes, want) {
+		t.Errorf("notes %q, want %q", res.Notes, want)
+	}
+}
