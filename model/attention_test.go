@@ -231,7 +231,8 @@ func BenchmarkAttention(b *testing.B) {
 // the optimizer state actually allocate, and EstimateCPUScorerMemory against
 // a Scorer's: the estimates follow the makes one by one, so only the
 // allocator's rounding of small buffers to its size classes and the Layout may
-// differ (1% and 32 KiB).
+// differ (1% and 64 KiB: a Scorer of olmo2_1M, whose logits are its engine's,
+// is 1.3 MB of some 40 buffers).
 func TestEstimateCPUMemory(t *testing.T) {
 	alloc := func(f func() any) int64 {
 		var before, after runtime.MemStats
@@ -254,7 +255,7 @@ func TestEstimateCPUMemory(t *testing.T) {
 		check := func(what string, got, want int64) {
 			t.Helper()
 			// the Layout's tables, slice headers and size-class rounding: a few KiB
-			if d := got - want; d > want/100+32<<10 || -d > want/100 {
+			if d := got - want; d > want/100+64<<10 || -d > want/100 {
 				t.Errorf("%s B=%d T=%d %s: allocated %d bytes, estimate %d (ratio %.4f)", tc.preset, tc.B, tc.T, what, got, want, float64(got)/float64(want))
 			}
 		}

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 )
@@ -41,6 +42,11 @@ type CPU[F Float] struct {
 	xg     []F     // (chunk,C) LogProbs: their final-norm rows, one chunk gathered
 
 	chunk int // rows of logits materialised at once
+
+	// lender is a Scorer's engine, whose logits buffer it scores in (they never
+	// run at once): an evaluation makes a Scorer per row shape, and each zeroed
+	// its own chunk of logits, 256 MiB at dolma2's vocabulary.
+	lender *CPU[F]
 
 	pack Packing // the rows' packing during LogProbsPacked, else zero
 
@@ -92,9 +98,12 @@ func NewCPU[F Float](cfg Config, B, T, workers int) *CPU[F] {
 // whenever it runs, and it has no gradients and no backward scratch, only the
 // activations a forward pass writes (EstimateCPUScorerMemory). LogProbs,
 // Forward and Logits work on it; ForwardBackward, ZeroGrads, GradNorm and Step
-// panic. It runs on e's workers' count; it must not run while e does.
+// panic. It runs on e's workers' count; it must not run while e does, since it
+// computes its logits in e's buffer (grown where it holds fewer rows).
 func (e *CPU[F]) Scorer(B, T int) *CPU[F] {
-	return newCPU[F](e.Cfg, B, T, e.pool.workers, e.Params)
+	s := newCPU[F](e.Cfg, B, T, e.pool.workers, e.Params)
+	s.lender = cmp.Or(e.lender, e)
+	return s
 }
 
 // newCPU builds a training engine (params nil: it allocates Params, Grads and
@@ -168,7 +177,9 @@ func newCPU[F Float](cfg Config, B, T, workers int, params []F) *CPU[F] {
 	e.xf, e.fr, e.lse = make([]F, BT*C), make([]F, BT), make([]F, BT)
 	e.ce, e.zz = make([]float64, BT), make([]float64, BT)
 	e.chunk = logitsChunk(BT, V)
-	e.logits = make([]F, e.chunk*V)
+	if train {
+		e.logits = make([]F, e.chunk*V)
+	} // a forward-only engine's grows as LogProbs' targets need it (headLabelled)
 	e.hrows, e.xg = make([]int32, BT), make([]F, e.chunk*C)
 	e.attnSc = newAttnScratch[F](e.pool.workers, T, HS)
 	e.jobs.init(e)
@@ -432,6 +443,9 @@ func (e *CPU[F]) ForwardBackward(ids, labels []int32, scale, zLoss float64) Loss
 func (e *CPU[F]) head(scale, zLoss float64, backward bool) Losses {
 	c := &e.Cfg
 	BT, C, V := e.B*e.T, c.HiddenSize, c.VocabSize
+	if len(e.logits) < e.chunk*V { // a forward-only engine's (a test's full head), grown by headLabelled to its targets only
+		e.logits = make([]F, e.chunk*V)
+	}
 	W := e.Params[e.Layout.LMHead:]
 	hj := &e.jobs.head
 	hj.scale, hj.z, hj.backward = F(scale), F(zLoss), backward
@@ -527,6 +541,16 @@ func (e *CPU[F]) headLabelled() {
 		} else {
 			e.ce[r], e.zz[r] = 0, 0
 		}
+	}
+	// the logits of as many rows as have targets, up to a chunk: a scoring
+	// row has a few; in the lender's buffer for a Scorer, doubled as it grows
+	own := cmp.Or(e.lender, e)
+	if need := min(e.chunk, n); len(own.logits) < need*V {
+		own.logits = make([]F, min(e.chunk, max(need, 2*len(own.logits)/V))*V)
+	}
+	e.logits = own.logits
+	if e != own {
+		defer func() { e.logits = nil }() // the lender's, which it may replace
 	}
 	W := e.Params[e.Layout.LMHead:]
 	hj := &e.jobs.head

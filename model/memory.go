@@ -71,8 +71,10 @@ func EstimateEngineMemory(backend string, cfg Config, B, T int) (bytes int64, ok
 
 // EstimateCPUScorerMemory is the bytes a Scorer of micro-batch (B, T) adds to
 // the engine whose parameters it shares: the buffers a forward pass writes
-// (activations, one chunk of logits, RoPE tables, attention tiles), no
-// parameters, gradients or backward scratch. math.MaxInt64 past int64.
+// (activations, RoPE tables, attention tiles), no parameters, gradients or
+// backward scratch, and no logits: it computes them in its engine's chunk (a
+// training engine's; a scoring backend grows its own to the rows LogProbs
+// has targets for, at most a chunk, logitsChunk). math.MaxInt64 past int64.
 func EstimateCPUScorerMemory(cfg Config, B, T int) int64 {
 	if f := cpuMemoryElems(cfg, B, T, float64(cfg.NumParams()), cfg.paramsF()); f.scorer*4 >= math.MaxInt64/2 {
 		return math.MaxInt64
@@ -126,13 +128,13 @@ func cpuMemoryElems[N int64 | float64](cfg Config, B, T int, n N, nf float64) cp
 	// one worker's attention tiles
 	attnScratch := 2*blk*N((int64(blk)+15)&^15) + 2*blk + blk*HS
 	common := Tn*(HS/2)*2 + 2*BT + // RoPE cos and sin, ids and labels (int32)
-		BT*C + 2*BT + 2*2*BT + chunk*V + // final norm, its rstd, lse; ce and z (float64); one chunk of logits
+		BT*C + 2*BT + 2*2*BT + // final norm, its rstd, lse; ce and z (float64)
 		BT + chunk*C + // LogProbs' labelled positions (int32) and one chunk of their final-norm rows
 		N(runtime.GOMAXPROCS(0))*attnScratch
 	return cpuElems[N]{
-		weights: 4 * n,                                // params, grads, m, v
-		forward: common + (L+1)*BT*C + L*perLayer,     // residual stream and every layer's activations
-		scorer:  common + min(L+1, 2)*BT*C + perLayer, // newCPU's forward-only buffers
+		weights: 4 * n,                                      // params, grads, m, v
+		forward: common + chunk*V + (L+1)*BT*C + L*perLayer, // one chunk of logits, the residual stream and every layer's activations
+		scorer:  common + min(L+1, 2)*BT*C + perLayer,       // newCPU's forward-only buffers; its logits are its engine's
 		backward: 4*BT*C + 3*BT*I + 4*BT*QC + 4*BT*KC + Bn*NH*Tn +
 			N((int64(B)*int64(T)+normPart-1)/normPart)*max(C, QC+KC) +
 			2*((n+normBlock-1)/normBlock), // float64 per block of the gradient norm
