@@ -592,6 +592,17 @@ func LoadRequestsTask(path string) (*Task, error) {
 		if t.Primary == MetricAccUncond && !t.HasUncond() {
 			t.Primary = MetricAccPerChar
 		}
+		// OLMo-in-loop-evals' dumps of arc_challenge, csqa and openbookqa RC say acc_per_char where OLMES v0.1's
+		// configs of the same names say acc_uncond (olmes.md D3): the dump's is scored, and its suites with it
+		olmes := MetricAccRaw // OLMES's config of the task: acc_raw in MC, the benchmark's RC metric in RC
+		b, _, _, _, known := lookupBenchmark(base)
+		if known && f == RC {
+			olmes = b.RCMetric
+		}
+		if known && cfg.PrimaryMetric != olmes {
+			t.Notes = append(t.Notes, fmt.Sprintf("%s: the dump's config.json makes %s its primary metric, where OLMES's %s:%s::olmes has %s; its primary score, and the suites', are the dump's (the table has both)",
+				path, cfg.PrimaryMetric, base, f, olmes))
+		}
 	}
 	return t, nil
 }
