@@ -120,6 +120,9 @@ type Run struct {
 	peak      float64
 	locked    bool   // this process wrote the run directory's LockFile
 	stopBeat  func() // ends the lock's heartbeat
+	// dirID is the run directory as it was locked: one removed, moved or
+	// replaced since is not written into (dirErr)
+	dirID os.FileInfo
 	lastCkpt  int64
 	lastEval  []EvalScore
 	lastWhen  string // why and at which step lastEval was taken, for the summary: "final", "interval, at step 100", …
@@ -562,6 +565,7 @@ func (r *Run) lock() error {
 	}
 	r.locked = true
 	r.stopBeat = heartbeat(r.Dir, os.Getpid())
+	r.dirID, _ = os.Stat(r.Dir)
 	return nil
 }
 
@@ -1088,7 +1092,29 @@ func (r *Run) logErr() error {
 			return w.err
 		}
 	}
-	return nil
+	return r.dirErr()
+}
+
+// dirErr says when the run directory is no longer the one the run locked:
+// removed (an rm -rf, a cleanup script), moved, replaced, or gone stale (an
+// NFS server's ESTALE). The run's open files are then unlinked ones, whose
+// writes succeed and reach no one, and its next checkpoint made the
+// directory again, holding checkpoints and no recipe.yaml, metrics or
+// events, while the run finished as if nothing had happened. One stat per
+// step: a microsecond against a step's milliseconds.
+func (r *Run) dirErr() error {
+	if r.dirID == nil {
+		return nil
+	}
+	fi, err := os.Stat(r.Dir)
+	if err == nil && os.SameFile(fi, r.dirID) {
+		return nil
+	}
+	why := "was removed, moved or replaced by another"
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		why = fmt.Sprintf("can no longer be read (%v)", err)
+	}
+	return fmt.Errorf("%s: the run directory %s while the run trained: its metrics, events and checkpoints would be written nowhere, so it stopped and writes nothing more\nHINT: if it was moved, olmolab --batch --resume NEWDIR continues the run from the latest checkpoint there; if it was removed, the run is lost: start it again", r.Dir, why)
 }
 
 // explainWriteError adds to err, an error the run ended with, what to do

@@ -129,8 +129,10 @@ func checkpointName(step int64) string { return fmt.Sprintf("step-%d", step) }
 // tok's Hugging Face files go beside config.json (none for a nil tok).
 func writeCheckpoint(runDir string, b model.Backend, st CheckpointState, dtype string, keep int, tok data.Tokenizer) (string, error) {
 	root := filepath.Join(runDir, CkptDir)
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return "", err
+	// Mkdir, not MkdirAll: a run directory removed while the run trained
+	// is not made again, holding checkpoints and nothing else
+	if err := os.Mkdir(root, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", fmt.Errorf("checkpoint: %w", err)
 	}
 	final := filepath.Join(root, checkpointName(st.Step))
 	tmp := filepath.Join(root, fmt.Sprintf(".tmp-%s-%d", checkpointName(st.Step), os.Getpid()))
