@@ -122,10 +122,10 @@ type Run struct {
 	stopBeat  func() // ends the lock's heartbeat
 	// dirID is the run directory as it was locked: one removed, moved or
 	// replaced since is not written into (dirErr)
-	dirID os.FileInfo
-	lastCkpt  int64
-	lastEval  []EvalScore
-	lastWhen  string // why and at which step lastEval was taken, for the summary: "final", "interval, at step 100", …
+	dirID    os.FileInfo
+	lastCkpt int64
+	lastEval []EvalScore
+	lastWhen string // why and at which step lastEval was taken, for the summary: "final", "interval, at step 100", …
 	// evalStep is the step of the run's own latest evaluation (its weights'
 	// scores in evals.jsonl), evalWhy why it was taken; evalStep is -1
 	// before the first.
