@@ -2,10 +2,12 @@ package lab
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -55,5 +57,61 @@ func TestRunDirRemovedStopsTheRun(t *testing.T) {
 	}
 	if _, serr := os.Stat(dir); !errors.Is(serr, os.ErrNotExist) {
 		t.Errorf("%s was made again after its removal (stat: %v)", dir, serr)
+	}
+}
+
+// flipByte flips one bit of the byte at off from the end of path.
+func flipByte(t *testing.T, path string, fromEnd int64) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[int64(len(b))-fromEnd] ^= 0x10
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A checkpoint whose weights or Adam moments changed on the disk (one
+// flipped bit) parsed, loaded and trained on: the resumed run's losses
+// drifted from an uninterrupted run's, and nothing said why. state.json
+// records each tensor's CRC-32C, and a resume that finds another is
+// refused (exit 2) naming the file, the tensor and the checkpoint to
+// resume from instead; from there the run continues exactly.
+func TestResumeRefusesAFlippedBit(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "max_tokens=5120", "anneal.auto_at=0", "checkpoint.interval=4", "checkpoint.keep=2")
+	if _, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: root, Name: "plain"}); err != nil {
+		t.Fatal(err)
+	}
+	want := losses(t, filepath.Join(root, "plain"))
+	for _, tc := range []struct{ file, tensor string }{
+		{"model.safetensors", `tensor "lm_head.weight"`}, // the last tensor: the file's last bytes
+		{OptimFile, `tensor "adam_v"`},
+	} {
+		dir := filepath.Join(root, strings.TrimSuffix(tc.file, ".safetensors"))
+		stopAt(t, RunParams{Recipe: rec, RunsDir: root, Name: filepath.Base(dir)}, filepath.Base(dir), 10)
+		latest := filepath.Join(dir, CkptDir, "step-10")
+		flipByte(t, filepath.Join(latest, tc.file), 7)
+		_, err := StartRun(context.Background(), RunParams{ResumeDir: dir})
+		var ie *InputError
+		if !errors.As(err, &ie) {
+			t.Fatalf("resume from a checkpoint with a flipped bit in %s: %v, want an InputError", tc.file, err)
+		}
+		for _, w := range []string{filepath.Join(latest, tc.file), tc.tensor, "CRC-32C", "HINT: move " + latest + " out of the run directory to resume from step-8"} {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("error %q does not say %q", err, w)
+			}
+		}
+		if err := os.Rename(latest, filepath.Join(root, "damaged-"+filepath.Base(dir))); err != nil {
+			t.Fatal(err)
+		}
+		if s, err := runToEnd(t, RunParams{ResumeDir: dir}); err != nil || s.State != "finished" {
+			t.Fatalf("resumed from step-8: %s, %v", s.State, err)
+		}
+		if got := losses(t, dir); !slices.Equal(got, want) {
+			t.Errorf("%s: losses after the resume from step-8 %v, want %v", tc.file, got, want)
+		}
 	}
 }

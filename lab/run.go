@@ -192,7 +192,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 			// and a new run under the name is refused (checkNoRun)
 			return nil, &InputError{fmt.Errorf("%w; HINT: the run ended before its first checkpoint (checkpoint.interval), so there is nothing to continue: start it again, with another --name or after moving %s away", err, p.ResumeDir)}
 		}
-		if resume, err = loadCheckpoint(ck); err != nil {
+		if resume, err = loadVerified(ck); err != nil {
 			if steps, _ := listCheckpoints(p.ResumeDir); len(steps) > 1 {
 				err = fmt.Errorf("%w; HINT: move %s out of the run directory to resume from %s", err, ck, checkpointName(steps[len(steps)-2]))
 			} else {
@@ -264,7 +264,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 			return nil, &InputError{fmt.Errorf("%s: load_path: %s: no such checkpoint\nHINT: load_path is the checkpoint the run starts from: a run's directory (its latest checkpoint), one of its checkpoints (runs/NAME/checkpoints/step-N) or an HF checkpoint directory; --set load_path=DIR",
 				rec.Path, rec.LoadPath)}
 		}
-		if start, err = loadCheckpoint(rec.LoadPath); err != nil {
+		if start, err = loadVerified(rec.LoadPath); err != nil {
 			return nil, &InputError{fmt.Errorf("%s: load_path: %w", rec.Path, err)}
 		}
 		if err := start.sameModel(cfg, false); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -73,6 +74,12 @@ type CheckpointState struct {
 	Seconds     float64 `json:"seconds,omitempty"`
 	StepSeconds float64 `json:"step_seconds,omitempty"`
 	StepTokens  int64   `json:"step_tokens,omitempty"`
+	// Checksums is the CRC-32C of every tensor's data as it was written:
+	// the weights by their HF names, the Adam moments as adam_m and
+	// adam_v. A resume checks them (loadedCheckpoint.verify): a flipped
+	// bit in the weights otherwise parses, loads and trains on. None in a
+	// checkpoint written before they were recorded.
+	Checksums map[string]uint32 `json:"crc32c,omitempty"`
 }
 
 // check refuses a state.json a run cannot continue from (hand-edited or
@@ -152,16 +159,18 @@ func writeCheckpoint(runDir string, b model.Backend, st CheckpointState, dtype s
 	}
 	n := model.NewLayout(b.Config()).Size()
 	buf := model.NewStreamBuf(n)
-	if err := model.SaveHFFrom(tmp, b, buf, safetensors.DType(dtype), 0); err != nil {
+	sums, err := model.SaveHFFromSums(tmp, b, buf, safetensors.DType(dtype), 0)
+	if err != nil {
 		return fail(err)
 	}
 	if err := writeHFTokenizer(tmp, tok, b.Config()); err != nil {
 		return fail(err)
 	}
 	st.OptStep = b.ReadOptStateAt(nil, nil, 0)
-	if err := writeOptim(filepath.Join(tmp, OptimFile), b, buf, st.OptStep); err != nil {
+	if err := writeOptim(filepath.Join(tmp, OptimFile), b, buf, st.OptStep, sums); err != nil {
 		return fail(err)
 	}
+	st.Checksums = sums
 	js, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return fail(err)
@@ -312,12 +321,15 @@ func RemoveTemporaries(runDir string, pid int) {
 
 // writeOptim writes optim.safetensors: the Adam moments as two flat F32
 // tensors, adam_m and adam_v, in Layout order, each streamed from the
-// backend through buf.
-func writeOptim(path string, b model.Backend, buf []float32, optStep int) error {
+// backend through buf. Each one's CRC-32C goes into sums.
+func writeOptim(path string, b model.Backend, buf []float32, optStep int, sums map[string]uint32) error {
 	n := model.NewLayout(b.Config()).Size()
 	headers := []safetensors.Header{{Name: "adam_m", DType: "F32", Shape: []int{int(n)}}, {Name: "adam_v", DType: "F32", Shape: []int{int(n)}}}
 	meta := map[string]string{"opt_step": strconv.Itoa(optStep), "layout": "model.Layout order (HF names, flat)"}
 	return safetensors.WriteFunc(path, meta, headers, func(i int, w io.Writer) error {
+		h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+		defer func() { sums[headers[i].Name] = h.Sum32() }()
+		w = io.MultiWriter(w, h)
 		for off := 0; off < int(n); off += len(buf) {
 			c := buf[:min(len(buf), int(n)-off)]
 			if i == 0 {
@@ -436,6 +448,67 @@ func loadCheckpoint(path string) (lc *loadedCheckpoint, err error) {
 			return nil, fmt.Errorf("%s: tensor %q has %d values, the model has %d parameters", lc.optim.Path, x.name, t.NumElements(), n)
 		}
 		*x.dst = t
+	}
+	return lc, nil
+}
+
+// verify reads every tensor of the checkpoint, weights and Adam moments,
+// and checks its data against the CRC-32C state.json recorded when it was
+// written. A flipped bit on the disk, or a copy damaged on its way, leaves
+// files that parse and load: the run trained on from weights no one wrote,
+// without a word. A checkpoint written before checksums were recorded is
+// taken as it is. It costs one more pass over the files, CRC-32C at 2-4
+// GB/s: 0.07-0.22 s for a cpu_l checkpoint (334 MB) against the load's
+// 0.18-0.82 s, page cache warm, on this project's shared 2-core machine
+// (load average 10); the write computes the sums as the bytes go.
+func (lc *loadedCheckpoint) verify() error {
+	if lc.State == nil || len(lc.State.Checksums) == 0 {
+		return nil
+	}
+	statePath := filepath.Join(lc.Dir, StateFile)
+	check := func(t *safetensors.Tensor, file string) error {
+		want, ok := lc.State.Checksums[t.Name]
+		if !ok {
+			return fmt.Errorf("%s: field crc32c has no checksum of tensor %q; HINT: the checkpoint is damaged: resume from an earlier one (move this directory away)", statePath, t.Name)
+		}
+		got, err := t.CRC32C()
+		if err != nil {
+			return err
+		}
+		if got != want {
+			return fmt.Errorf("%s: tensor %q: its data's CRC-32C is %08x, but %s recorded %08x when the checkpoint was written: the file changed since (a flipped bit on the disk, a damaged copy), and training on would start from weights no one wrote", file, t.Name, got, statePath, want)
+		}
+		return nil
+	}
+	for _, lt := range lc.weights.Layout.Tensors {
+		t, file, _ := lc.weights.Tensor(lt.Name)
+		if err := check(t, file); err != nil {
+			return err
+		}
+	}
+	if lc.optim == nil {
+		return nil
+	}
+	for _, t := range []*safetensors.Tensor{lc.m, lc.v} {
+		if err := check(t, lc.optim.Path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadVerified is loadCheckpoint followed by verify: a checkpoint a run
+// starts from (a resume's, a load_path), which the disk has held for a
+// while. A soup's starting point, just written by the process, is not read
+// twice.
+func loadVerified(path string) (*loadedCheckpoint, error) {
+	lc, err := loadCheckpoint(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := lc.verify(); err != nil {
+		lc.Close()
+		return nil, err
 	}
 	return lc, nil
 }

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"hash/crc32"
 	"io"
 	"path/filepath"
 
@@ -61,6 +62,30 @@ func SaveHFFrom(dir string, b Backend, buf []float32, dtype safetensors.DType, s
 	})
 }
 
+// SaveHFFromSums is SaveHFFrom that also returns, by tensor name, the
+// CRC-32C of each tensor's data bytes as they were written
+// (safetensors.Tensor.CRC32C's): a checkpoint records them so that a
+// resume finds weights that changed on the disk since. Computing them as
+// the bytes go costs no second read.
+func SaveHFFromSums(dir string, b Backend, buf []float32, dtype safetensors.DType, shardBytes int64) (map[string]uint32, error) {
+	lay := NewLayout(b.Config())
+	sums := make(map[string]uint32, len(lay.Tensors))
+	err := saveHF(dir, lay, dtype, shardBytes, func(t Tensor, w io.Writer) error {
+		h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+		mw := io.MultiWriter(w, h)
+		err := chunks(t.Offset, t.Offset+t.Numel(), buf, func(off int, c []float32) error {
+			b.ReadParamsAt(c, off)
+			return writeFloats(mw, c, dtype)
+		})
+		sums[t.Name] = h.Sum32()
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sums, nil
+}
+
 // SaveHFFunc is SaveHF with each chunk of the parameters computed by fill:
 // fill(dst, off) writes parameters [off, off+len(dst)) into dst, for ranges
 // that follow each other from 0 to the end. A soup writes its average this
@@ -102,6 +127,13 @@ type HFSource struct {
 	Config Config
 	Layout *Layout
 	ck     *safetensors.Checkpoint
+}
+
+// Tensor returns the tensor name of the checkpoint and the file that holds
+// it.
+func (s *HFSource) Tensor(name string) (t *safetensors.Tensor, file string, ok bool) {
+	t, ok = s.ck.Get(name)
+	return t, fileOf(s.ck, name), ok
 }
 
 // OpenHF reads dir's config.json and checks its safetensors against it, as

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -442,5 +443,40 @@ func TestFloat32sAt(t *testing.T) {
 				t.Errorf("%s: a range past the end gives %v, want an error naming it", x.Name, err)
 			}
 		}
+	}
+}
+
+// TestCRC32C: a streamed tensor's CRC-32C, read in chunks, is that of its
+// bytes in memory (crc32.Checksum, Castagnoli), for tensors of more than one
+// chunk, and a flipped bit in its data changes it.
+func TestCRC32C(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "big.safetensors")
+	if err := Write(path, nil, bigTensors()); err != nil {
+		t.Fatal(err)
+	}
+	mem, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	str, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer str.Close()
+	tab := crc32.MakeTable(crc32.Castagnoli)
+	for i := range mem.Tensors {
+		want := crc32.Checksum(mem.Tensors[i].Data, tab)
+		for _, tt := range []*Tensor{&mem.Tensors[i], &str.Tensors[i]} {
+			if got, err := tt.CRC32C(); err != nil || got != want {
+				t.Errorf("tensor %q (%d bytes, streamed %v): CRC32C %08x, %v; want %08x", tt.Name, len(mem.Tensors[i].Data), tt.streamed(), got, err, want)
+			}
+		}
+	}
+	last := &mem.Tensors[len(mem.Tensors)-1]
+	before, _ := last.CRC32C()
+	last.Data[len(last.Data)/2] ^= 1
+	if after, _ := last.CRC32C(); after == before {
+		t.Errorf("tensor %q: a flipped bit left its CRC32C at %08x", last.Name, after)
 	}
 }
