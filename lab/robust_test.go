@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/olmolab/olmolab/model"
 )
 
 // removingDir removes the run directory when the line it writes holds at,
@@ -113,5 +118,40 @@ func TestResumeRefusesAFlippedBit(t *testing.T) {
 		if got := losses(t, dir); !slices.Equal(got, want) {
 			t.Errorf("%s: losses after the resume from step-8 %v, want %v", tc.file, got, want)
 		}
+	}
+}
+
+// osFullDisk fails every write as an *os.File on a full disk does: with an
+// *fs.PathError naming the file.
+type osFullDisk struct{ path string }
+
+func (d osFullDisk) Write(b []byte) (int, error) {
+	return 0, &fs.PathError{Op: "write", Path: d.path, Err: syscall.ENOSPC}
+}
+
+// A full disk's error named the file twice: "write PATH: write PATH: no
+// space left on device", the jsonlWriter's wrapping of the file's own
+// error; and a file written atomically said "write PATH: write
+// PATH.tmp-PID: …".
+func TestWriteErrorsNameTheFileOnce(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, MetricsFile)
+	jsonlTestWriter = func(path string, f *os.File) io.Writer { return osFullDisk{path} }
+	w, err := openJSONL(path)
+	jsonlTestWriter = nil
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.close()
+	err = w.write(map[string]int{"step": 1})
+	if want := "write " + path + ": no space left on device"; err == nil || err.Error() != want || !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("jsonl: %v, want %q (ENOSPC)", err, want)
+	}
+	sum := filepath.Join(dir, SummaryFile)
+	err = model.WriteFileAtomicFunc(sum, func(w io.Writer) error {
+		return &fs.PathError{Op: "write", Path: fmt.Sprintf("%s.tmp-%d", sum, os.Getpid()), Err: syscall.ENOSPC}
+	})
+	if want := "write " + sum + ": no space left on device"; err == nil || err.Error() != want || !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("atomic: %v, want %q (ENOSPC)", err, want)
 	}
 }

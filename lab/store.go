@@ -638,7 +638,7 @@ func (w *jsonlWriter) write(v any) error {
 	}
 	if _, err := w.w.Write(append(b, '\n')); err != nil {
 		w.f.Truncate(w.size) // the part of the line that was written
-		w.err = fmt.Errorf("write %s: %w", w.f.Name(), err)
+		w.err = pathErr("write", w.f.Name(), err)
 		return w.err
 	}
 	w.size += int64(len(b) + 1)
@@ -646,6 +646,16 @@ func (w *jsonlWriter) write(v any) error {
 }
 
 func (w *jsonlWriter) close() error { return w.f.Close() }
+
+// pathErr is err as "op path: …": an *os.File's own errors name the file
+// already ("write PATH: no space left on device"), and wrapping them said
+// it twice.
+func pathErr(op, path string, err error) error {
+	if pe, ok := err.(*fs.PathError); ok && pe.Path == path {
+		return err
+	}
+	return fmt.Errorf("%s %s: %w", op, path, err)
+}
 
 // truncateJSONLAfter rewrites a JSONL file keeping the lines whose "step" is at
 // most step (and every line without one), so that a resumed run's files read as

@@ -2,8 +2,10 @@ package model
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -239,6 +241,12 @@ func WriteFileAtomicFunc(path string, write func(w io.Writer) error) error {
 	}
 	if err != nil {
 		os.Remove(tmp)
+		// the temporary file's own error names it: "write PATH.tmp-PID:
+		// no space left on device" under "write PATH: " said the path twice
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe.Path == tmp {
+			err = pe.Err
+		}
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
