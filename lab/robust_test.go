@@ -155,3 +155,24 @@ func TestWriteErrorsNameTheFileOnce(t *testing.T) {
 		t.Errorf("atomic: %v, want %q (ENOSPC)", err, want)
 	}
 }
+
+// A file system that turned read-only under the run (a disk error remounts
+// ext4 so) stopped it with the bare "read-only file system" and no word of
+// what to do; a resume on one said "open DIR/.olmolab.pid.N.tmp: read-only
+// file system". Both now say what the run needs and what to do.
+func TestReadOnlyFileSystemHints(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, CkptDir, checkpointName(8)), 0o755)
+	os.WriteFile(filepath.Join(dir, CkptDir, checkpointName(8), StateFile), []byte("{}"), 0o644)
+	ro := &fs.PathError{Op: "write", Path: filepath.Join(dir, MetricsFile), Err: syscall.EROFS}
+	err := explainWriteError(ro, dir)
+	for _, w := range []string{"HINT: make the file system of " + dir + " writable again", "--resume " + dir + " continues the run from its latest checkpoint, step-8"} {
+		if !errors.Is(err, syscall.EROFS) || !strings.Contains(err.Error(), w) {
+			t.Errorf("a write on a read-only file system: %v; want it to say %q", err, w)
+		}
+	}
+	lock := &fs.PathError{Op: "open", Path: filepath.Join(dir, ".olmolab.pid.7.tmp"), Err: syscall.EROFS}
+	if err := explainLockError(dir, lock); !errors.Is(err, syscall.EROFS) || !strings.Contains(err.Error(), dir+": the run directory is on a read-only file system") || !strings.Contains(err.Error(), "HINT: remount it read-write") {
+		t.Errorf("a lock on a read-only file system: %v", err)
+	}
+}

@@ -575,6 +575,9 @@ func explainLockError(dir string, err error) error {
 	if errors.Is(err, fs.ErrPermission) {
 		return fmt.Errorf("%s: the run directory is not writable (a run writes its lock, metrics and checkpoints there): %w", dir, err)
 	}
+	if errors.Is(err, syscall.EROFS) {
+		return fmt.Errorf("%s: the run directory is on a read-only file system (a run writes its lock, metrics and checkpoints there): %w\nHINT: remount it read-write, or copy the run to a writable disk and give that directory", dir, err)
+	}
 	return err
 }
 
@@ -1121,14 +1124,21 @@ func (r *Run) dirErr() error {
 // when it is a full disk (or quota): the run directory holds whole files
 // up to its latest checkpoint, which a resume continues from.
 func explainWriteError(err error, dir string) error {
-	if !errors.Is(err, syscall.ENOSPC) && !errors.Is(err, syscall.EDQUOT) {
+	fix := "free space on the disk of " + dir
+	switch {
+	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
+	case errors.Is(err, syscall.EROFS):
+		// a file system remounted read-only after a disk error, an NFS
+		// export changed: the run's files up to the failed write are whole
+		fix = "make the file system of " + dir + " writable again (it became read-only: a disk error, a remount)"
+	default:
 		return err
 	}
 	steps, _ := listCheckpoints(dir)
 	if len(steps) == 0 { // --resume refuses a run without one
-		return fmt.Errorf("%w\nHINT: free space on the disk of %s, then start the run again: it has no checkpoint to resume from (move %s away, or choose another --name)", err, dir, dir)
+		return fmt.Errorf("%w\nHINT: %s, then start the run again: it has no checkpoint to resume from (move %s away, or choose another --name)", err, fix, dir)
 	}
-	return fmt.Errorf("%w\nHINT: free space on the disk of %s, then olmolab --batch --resume %s continues the run from its latest checkpoint, %s (the steps after it are trained again)", err, dir, dir, checkpointName(steps[len(steps)-1]))
+	return fmt.Errorf("%w\nHINT: %s, then olmolab --batch --resume %s continues the run from its latest checkpoint, %s (the steps after it are trained again)", err, fix, dir, checkpointName(steps[len(steps)-1]))
 }
 
 // boundary is what a run does on its own at a step boundary.
