@@ -230,7 +230,7 @@ func StartRecording(runDir string) (stop func(), err error) {
 	pid := os.Getpid()
 	path := recordingMark(runDir)
 	if err := model.WriteFileAtomic(path, marshalLock(pid, LockRecording)); err != nil {
-		return nil, err
+		return nil, WriteHint(err, runDir, "run the command again (nothing was scored yet)")
 	}
 	if l, ok := LiveLock(runDir); ok && l.Mode != LockEval {
 		os.Remove(path)
@@ -399,7 +399,8 @@ func RecordEvals(runDir string, recs []olmes.EvalRecord) (replaced int, err erro
 		return w.Flush()
 	})
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", path, err)
+		// WriteFileAtomicFunc's error names the file: "write PATH: …"
+		return 0, WriteHint(err, runDir, fmt.Sprintf("run the command again: nothing was recorded, and %s is as it was", EvalsFile))
 	}
 	return replaced, nil
 }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/olmolab/olmolab/lab/olmes"
 	"github.com/olmolab/olmolab/model"
 )
 
@@ -174,5 +175,45 @@ func TestReadOnlyFileSystemHints(t *testing.T) {
 	lock := &fs.PathError{Op: "open", Path: filepath.Join(dir, ".olmolab.pid.7.tmp"), Err: syscall.EROFS}
 	if err := explainLockError(dir, lock); !errors.Is(err, syscall.EROFS) || !strings.Contains(err.Error(), dir+": the run directory is on a read-only file system") || !strings.Contains(err.Error(), "HINT: remount it read-write") {
 		t.Errorf("a lock on a read-only file system: %v", err)
+	}
+}
+
+// onFullDisk makes path's atomic write (model.WriteFileAtomic's
+// PATH.tmp-PID) land on /dev/full, whose writes fail with ENOSPC as a full
+// disk's do: a real full disk, without root or a mount.
+func onFullDisk(t *testing.T, path string) {
+	t.Helper()
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full")
+	}
+	if err := os.Symlink("/dev/full", fmt.Sprintf("%s.tmp-%d", path, os.Getpid())); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// eval --record on a full disk failed, exit 1, with only "write PATH: no
+// space left on device" (for evals.jsonl, under "PATH: " again): nothing
+// said what to do or that nothing was recorded. Its mark and its write now
+// give the HINT, and evals.jsonl is as it was.
+func TestRecordOnAFullDisk(t *testing.T) {
+	dir := t.TempDir()
+	onFullDisk(t, recordingMark(dir))
+	_, err := StartRecording(dir)
+	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "HINT: free space on the disk of "+dir+", then run the command again (nothing was scored yet)") {
+		t.Errorf("the record's mark on a full disk: %v", err)
+	}
+	path := filepath.Join(dir, EvalsFile)
+	own := `{"run":"r","step":2,"tokens":64,"phase":"stage1","why":"interval","task":"arith","formulation":"rc","metric":"acc_raw","value":0.5,"time":"2026-11-01T00:00:00Z"}` + "\n"
+	if err := os.WriteFile(path, []byte(own), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	onFullDisk(t, path)
+	_, err = RecordEvals(dir, []olmes.EvalRecord{recorded("r", "arc_easy", 1, 0.2)})
+	want := "write " + path + ": no space left on device\nHINT: free space on the disk of " + dir + ", then run the command again: nothing was recorded, and evals.jsonl is as it was"
+	if !errors.Is(err, syscall.ENOSPC) || err.Error() != want {
+		t.Errorf("the record's write on a full disk:\n%v\nwant\n%s", err, want)
+	}
+	if b, _ := os.ReadFile(path); string(b) != own {
+		t.Errorf("evals.jsonl after the failed record: %q, want it as it was", b)
 	}
 }

@@ -1120,6 +1120,21 @@ func (r *Run) dirErr() error {
 	return fmt.Errorf("%s: the run directory %s while the run trained: its metrics, events and checkpoints would be written nowhere, so it stopped and writes nothing more\nHINT: if it was moved, olmolab --batch --resume NEWDIR continues the run from the latest checkpoint there; if it was removed, the run is lost: start it again", r.Dir, why)
 }
 
+// WriteHint adds to err, a write under dir that failed, what to do when the
+// disk is full (or over quota) or the file system read-only: make room (or
+// make it writable), then what then says. Other errors are returned as
+// they are. A command whose writes go all or nothing (eval --record,
+// export) uses it; a run says more (explainWriteError).
+func WriteHint(err error, dir, then string) error {
+	switch {
+	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
+		return fmt.Errorf("%w\nHINT: free space on the disk of %s, then %s", err, dir, then)
+	case errors.Is(err, syscall.EROFS):
+		return fmt.Errorf("%w\nHINT: the file system of %s is read-only: make it writable (or use another disk), then %s", err, dir, then)
+	}
+	return err
+}
+
 // explainWriteError adds to err, an error the run ended with, what to do
 // when it is a full disk (or quota): the run directory holds whole files
 // up to its latest checkpoint, which a resume continues from.
