@@ -1,9 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
+	"syscall"
 
+	"github.com/olmolab/olmolab/lab"
 	"github.com/olmolab/olmolab/lab/export"
 )
 
@@ -55,9 +59,23 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		return inputError{err}
 	}
 	if err := export.WriteDir(*out, files, *force); err != nil {
-		return inputError{err}
+		return exportWriteError(*out, err)
 	}
 	fmt.Fprintf(stdout, "wrote %s/{train.py,launch.sh,EXPORT.md}: %s for OLMo-core %.12s, %d×%d ranks (checked against its API, not run; see EXPORT.md)\n",
 		*out, rec.Name, export.OLMoCoreCommit, *nodes, *nproc)
 	return nil
+}
+
+// exportWriteError is WriteDir's err as the command fails with it: a write
+// the machine refused (a full disk, a quota, a read-only file system, an
+// I/O error) is an error (exit 1) saying what to do, since nothing about the
+// command was wrong; anything else (an --out in the way) is bad input (exit
+// 2). A full disk was exit 2, with no word of what to do.
+func exportWriteError(out string, err error) error {
+	for _, e := range []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.EIO} {
+		if errors.Is(err, e) {
+			return lab.WriteHint(err, filepath.Dir(filepath.Clean(out)), "run the command again (nothing was written: --out is made whole or not at all)")
+		}
+	}
+	return inputError{err}
 }

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -55,5 +60,22 @@ func TestExportWrites(t *testing.T) {
 	}
 	if code, _, stderr := runCLI(append(args, "--force")...); code != exitOK {
 		t.Errorf("--force: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestExportFullDisk: an export that the disk refused (full, read-only) was
+// exit 2, bad input, with no word of what to do; it is an error (exit 1)
+// with a HINT. An --out in the way stays bad input.
+func TestExportFullDisk(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	full := &fs.PathError{Op: "open", Path: filepath.Join(filepath.Dir(out), ".out.tmp-1", "launch.sh"), Err: syscall.ENOSPC}
+	var stderr bytes.Buffer
+	err := exportWriteError(out, fmt.Errorf("--out %s: %w", out, full))
+	if code := exitCode(err, &stderr); code != exitError || !strings.Contains(stderr.String(), "HINT: free space on the disk of "+filepath.Dir(out)+", then run the command again (nothing was written") {
+		t.Errorf("a full disk: exit %d, want 1, and a HINT:\n%s", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := exitCode(exportWriteError(out, errors.New(out+" exists and is not empty; give --force to replace it")), &stderr); code != exitBadInput {
+		t.Errorf("an --out in the way: exit %d, want 2\n%s", code, stderr.String())
 	}
 }
