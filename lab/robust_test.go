@@ -217,3 +217,35 @@ func TestRecordOnAFullDisk(t *testing.T) {
 		t.Errorf("evals.jsonl after the failed record: %q, want it as it was", b)
 	}
 }
+
+// A checkpoint is synced to the disk, the JSONL lines before it were not:
+// after a power loss the checkpoint survived and the last steps' lines
+// did not, and the resume went on from it with a gap in metrics.jsonl.
+// Each checkpoint of step k now follows a sync of metrics.jsonl holding
+// its k lines (and of events.jsonl).
+func TestCheckpointSyncsTheLinesBeforeIt(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "max_tokens=5120", "anneal.auto_at=0", "checkpoint.interval=4")
+	synced := map[string][]int{} // file: lines it held at each sync
+	jsonlSync = func(f *os.File) error {
+		b, err := os.ReadFile(f.Name())
+		if err != nil {
+			return err
+		}
+		name := filepath.Base(f.Name())
+		synced[name] = append(synced[name], bytes.Count(b, []byte("\n")))
+		return f.Sync()
+	}
+	defer func() { jsonlSync = (*os.File).Sync }()
+	if _, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: root, Name: "sync"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []int{4, 8, 12, 16, 20} {
+		if !slices.Contains(synced[MetricsFile], k) {
+			t.Errorf("step-%d's checkpoint: metrics.jsonl was not synced holding its %d lines (synced at %v lines)", k, k, synced[MetricsFile])
+		}
+	}
+	if len(synced[EventsFile]) < 5 {
+		t.Errorf("events.jsonl synced %d times, want one per checkpoint (5)", len(synced[EventsFile]))
+	}
+}

@@ -1775,6 +1775,20 @@ func (r *Run) checkpoint() (string, error) {
 		return path, nil
 	}
 	r.emit(Event{Type: EvCheckpointing, Checkpoint: filepath.Join(r.Dir, CkptDir, checkpointName(r.st.Step))})
+	// The run's lines up to the step reach the disk before the checkpoint
+	// that stands for them, which is synced: after a power loss or a node's
+	// crash the checkpoint survived while the last lines before it, still
+	// in the page cache, did not, and the resume went on from it with a gap
+	// in metrics.jsonl that nothing would fill. Three small fsyncs per
+	// checkpoint (0.2-0.9 ms each on this project's disk).
+	for _, w := range []*jsonlWriter{r.metrics, r.events, r.evals} {
+		if w != nil {
+			w.sync()
+		}
+	}
+	if err := r.logErr(); err != nil {
+		return "", err
+	}
 	path, err := writeCheckpoint(r.Dir, r.backend, r.snapshotState(), r.Recipe.Checkpoint.Dtype, r.Recipe.Checkpoint.Keep, r.tok)
 	if err != nil {
 		return "", err

@@ -647,6 +647,21 @@ func (w *jsonlWriter) write(v any) error {
 
 func (w *jsonlWriter) close() error { return w.f.Close() }
 
+// jsonlSync is (*os.File).Sync; a test records the calls.
+var jsonlSync = (*os.File).Sync
+
+// sync makes the lines written so far durable. A failure is the writer's
+// err, as a failed write's is.
+func (w *jsonlWriter) sync() error {
+	if w.err != nil {
+		return w.err
+	}
+	if err := jsonlSync(w.f); err != nil {
+		w.err = pathErr("sync", w.f.Name(), err)
+	}
+	return w.err
+}
+
 // pathErr is err as "op path: …": an *os.File's own errors name the file
 // already ("write PATH: no space left on device"), and wrapping them said
 // it twice.
