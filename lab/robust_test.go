@@ -249,3 +249,31 @@ func TestCheckpointSyncsTheLinesBeforeIt(t *testing.T) {
 		t.Errorf("events.jsonl synced %d times, want one per checkpoint (5)", len(synced[EventsFile]))
 	}
 }
+
+// A run started or resumed on a full disk failed at its lock with exit 2
+// (bad input) and "write DIR/.olmolab.pid.N.tmp: no space left on device",
+// leaving that empty file. It is exit 1 with the HINT, and leaves nothing.
+func TestLockOnAFullDisk(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, RecipeFile), parseTiny(t).YAML(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full")
+	}
+	tmp := filepath.Join(dir, fmt.Sprintf(".%s.%d.tmp", LockFile, os.Getpid()))
+	if err := os.Symlink("/dev/full", tmp); err != nil {
+		t.Fatal(err)
+	}
+	_, err := StartRun(context.Background(), RunParams{ResumeDir: dir})
+	var ie *InputError
+	if err == nil || errors.As(err, &ie) || !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "HINT: free space on the disk of "+dir+", then run the command again") {
+		t.Errorf("a resume whose lock meets a full disk: %v (input error: %v), want ENOSPC, not bad input, with a HINT", err, errors.As(err, &ie))
+	}
+	if _, err := os.Lstat(tmp); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the lock's temporary file was left (%v)", err)
+	}
+}

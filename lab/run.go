@@ -178,7 +178,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		r.Name = filepath.Base(p.ResumeDir)
 		// before the checkpoint is read: another process may be writing one
 		if err := r.lock(); err != nil {
-			return nil, &InputError{err}
+			return nil, lockFailure(err)
 		}
 		// the run's only writer now: what a killed or quit process left
 		// half-written goes, finished run or not
@@ -446,7 +446,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 		}
 		if err := r.lock(); err != nil { // a --name that another process trains
 			r.close()
-			return nil, &InputError{err}
+			return nil, lockFailure(err)
 		}
 		if err := checkNoRun(r.Dir); err != nil { // a --name that already holds a run
 			r.close()
@@ -578,7 +578,18 @@ func explainLockError(dir string, err error) error {
 	if errors.Is(err, syscall.EROFS) {
 		return fmt.Errorf("%s: the run directory is on a read-only file system (a run writes its lock, metrics and checkpoints there): %w\nHINT: remount it read-write, or copy the run to a writable disk and give that directory", dir, err)
 	}
-	return err
+	return WriteHint(err, dir, "run the command again")
+}
+
+// lockFailure is a lock that could not be taken as StartRun returns it: a
+// run another process holds, a directory not writable, is the person's
+// input (exit 2); a full disk is not (exit 1), which was exit 2 with no
+// word of what to do.
+func lockFailure(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return err
+	}
+	return &InputError{err}
 }
 
 // unlock removes the LockFile this process wrote; it runs once the run has

@@ -1455,10 +1455,10 @@ var lockRaceHook func()
 func acquireLockAs(dir, mode string, pid int) error {
 	path := filepath.Join(dir, LockFile)
 	tmp := filepath.Join(dir, fmt.Sprintf(".%s.%d.tmp", LockFile, pid))
+	defer os.Remove(tmp) // also a write that failed part way (a full disk)
 	if err := os.WriteFile(tmp, marshalLock(pid, mode), 0o644); err != nil {
 		return err
 	}
-	defer os.Remove(tmp)
 	err := os.Link(tmp, path)
 	if err == nil {
 		return nil
