@@ -277,3 +277,22 @@ func TestLockOnAFullDisk(t *testing.T) {
 		t.Errorf("the lock's temporary file was left (%v)", err)
 	}
 }
+
+// A state.json cut short said only "state.json: unexpected end of JSON
+// input"; it says the file is damaged, and the resume's HINT names the
+// checkpoint before it.
+func TestResumeStateNotJSON(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "max_tokens=5120", "anneal.auto_at=0", "checkpoint.interval=4", "checkpoint.keep=2")
+	dir := filepath.Join(root, "cut")
+	stopAt(t, RunParams{Recipe: rec, RunsDir: root, Name: "cut"}, "cut", 10)
+	state := filepath.Join(dir, CkptDir, "step-10", StateFile)
+	if err := os.WriteFile(state, []byte(`{"run": "cut", "step": 10, "tok`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := StartRun(context.Background(), RunParams{ResumeDir: dir})
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), state+": not valid JSON (unexpected end of JSON input): the file was cut short or damaged") || !strings.Contains(err.Error(), "resume from step-8") {
+		t.Errorf("resume with a state.json cut short: %v", err)
+	}
+}

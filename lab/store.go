@@ -424,7 +424,8 @@ func loadCheckpoint(path string) (lc *loadedCheckpoint, err error) {
 	}
 	var st CheckpointState
 	if err := json.Unmarshal(sb, &st); err != nil {
-		return nil, fmt.Errorf("%s: %v", filepath.Join(path, StateFile), err)
+		// Go's bare "unexpected end of JSON input" did not say the file was damaged
+		return nil, fmt.Errorf("%s: not valid JSON (%v): the file was cut short or damaged", filepath.Join(path, StateFile), err)
 	}
 	if err := st.check(filepath.Base(path)); err != nil {
 		return nil, fmt.Errorf("%s: %w; HINT: the checkpoint is damaged: resume from an earlier one (move this directory away)", filepath.Join(path, StateFile), err)
