@@ -76,6 +76,11 @@ func OpenKept(ks []KeptCheckpoint, warn func(string)) ([]*model.HFSource, []Kept
 	var kept []KeptCheckpoint
 	for _, k := range ks {
 		src, err := model.OpenHF(k.Dir)
+		if err == nil {
+			if err = verifyWeights(src); err != nil {
+				src.Close()
+			}
+		}
 		if err != nil && gone(k.Dir, err) {
 			warn(fmt.Sprintf("%s was removed before it could be opened (the run trains and keeps its newest checkpoints, checkpoint.keep); scoring the others", k.Dir))
 			continue

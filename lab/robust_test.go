@@ -296,3 +296,35 @@ func TestResumeStateNotJSON(t *testing.T) {
 		t.Errorf("resume with a state.json cut short: %v", err)
 	}
 }
+
+// An evaluation of a checkpoint whose weights changed on the disk (eval
+// --model, eval --record's checkpoints) scored them without a word; its
+// weights are checked against state.json's sums as they are opened.
+func TestEvalRefusesAFlippedBit(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "max_tokens=2560", "anneal.auto_at=0", "checkpoint.interval=4", "checkpoint.keep=3")
+	if _, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: root, Name: "ev"}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "ev")
+	ks, err := KeptCheckpoints(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcs, _, err := OpenKept(ks, func(string) {})
+	if err != nil {
+		t.Fatalf("intact checkpoints: %v", err)
+	}
+	for _, s := range srcs {
+		s.Close()
+	}
+	latest := filepath.Join(dir, CkptDir, "step-10")
+	flipByte(t, filepath.Join(latest, "model.safetensors"), 7)
+	want := filepath.Join(latest, "model.safetensors") + `: tensor "lm_head.weight": its data's CRC-32C is`
+	if _, _, err := OpenWeights(dir, func(string) {}); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("eval --model of a run whose latest checkpoint has a flipped bit: %v, want %q", err, want)
+	}
+	if _, _, err := OpenKept(ks, func(string) {}); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("eval --record of a run with a checkpoint with a flipped bit: %v, want %q", err, want)
+	}
+}

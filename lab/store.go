@@ -467,35 +467,66 @@ func (lc *loadedCheckpoint) verify() error {
 		return nil
 	}
 	statePath := filepath.Join(lc.Dir, StateFile)
-	check := func(t *safetensors.Tensor, file string) error {
-		want, ok := lc.State.Checksums[t.Name]
-		if !ok {
-			return fmt.Errorf("%s: field crc32c has no checksum of tensor %q; HINT: the checkpoint is damaged: resume from an earlier one (move this directory away)", statePath, t.Name)
-		}
-		got, err := t.CRC32C()
-		if err != nil {
-			return err
-		}
-		if got != want {
-			return fmt.Errorf("%s: tensor %q: its data's CRC-32C is %08x, but %s recorded %08x when the checkpoint was written: the file changed since (a flipped bit on the disk, a damaged copy), and training on would start from weights no one wrote", file, t.Name, got, statePath, want)
-		}
-		return nil
-	}
-	for _, lt := range lc.weights.Layout.Tensors {
-		t, file, _ := lc.weights.Tensor(lt.Name)
-		if err := check(t, file); err != nil {
-			return err
-		}
+	if err := checkWeightSums(lc.weights, lc.State.Checksums, statePath); err != nil {
+		return err
 	}
 	if lc.optim == nil {
 		return nil
 	}
 	for _, t := range []*safetensors.Tensor{lc.m, lc.v} {
-		if err := check(t, lc.optim.Path); err != nil {
+		if err := checkSum(t, lc.optim.Path, lc.State.Checksums, statePath); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// checkWeightSums checks every weight of src against sums, state.json's
+// crc32c (statePath).
+func checkWeightSums(src *model.HFSource, sums map[string]uint32, statePath string) error {
+	for _, lt := range src.Layout.Tensors {
+		t, file, _ := src.Tensor(lt.Name)
+		if err := checkSum(t, file, sums, statePath); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkSum checks t's data (in file) against its CRC-32C in sums.
+func checkSum(t *safetensors.Tensor, file string, sums map[string]uint32, statePath string) error {
+	want, ok := sums[t.Name]
+	if !ok {
+		return fmt.Errorf("%s: field crc32c has no checksum of tensor %q; HINT: the checkpoint is damaged: use an earlier one", statePath, t.Name)
+	}
+	got, err := t.CRC32C()
+	if err != nil {
+		return err
+	}
+	if got != want {
+		return fmt.Errorf("%s: tensor %q: its data's CRC-32C is %08x, but %s recorded %08x when the checkpoint was written: the file changed since (a flipped bit on the disk, a damaged copy), and a model loaded from it is not the one that was trained", file, t.Name, got, statePath, want)
+	}
+	return nil
+}
+
+// verifyWeights checks src's weights against the checksums its directory's
+// state.json recorded, where it has them (one of our checkpoints): an
+// evaluation of weights changed on the disk scored weights no one trained,
+// without a word. A plain HF checkpoint, or a state.json without sums or
+// unreadable (the weights are what is evaluated), is taken as it is.
+func verifyWeights(src *model.HFSource) error {
+	statePath := filepath.Join(src.Dir, StateFile)
+	b, err := os.ReadFile(statePath)
+	if err != nil {
+		return nil
+	}
+	var st struct {
+		Checksums map[string]uint32 `json:"crc32c"`
+	}
+	if json.Unmarshal(b, &st) != nil || len(st.Checksums) == 0 {
+		return nil
+	}
+	return checkWeightSums(src, st.Checksums, statePath)
 }
 
 // loadVerified is loadCheckpoint followed by verify: a checkpoint a run
@@ -1040,6 +1071,10 @@ func OpenWeights(path string, warn func(string)) (*model.HFSource, string, error
 	beforeOpenWeights(dir)
 	src, err := model.OpenHF(dir)
 	if err == nil {
+		if err := verifyWeights(src); err != nil {
+			src.Close()
+			return nil, "", err
+		}
 		return src, dir, nil
 	}
 	if !gone(dir, err) {
@@ -1056,6 +1091,10 @@ func OpenWeights(path string, warn func(string)) (*model.HFSource, string, error
 		if gone(again, err) {
 			return nil, "", fmt.Errorf("%s: its weights %s, then %s, were removed while being opened (a run that trains prunes its old checkpoints, checkpoint.keep): try again, or set checkpoint.keep higher: %w", path, dir, again, err)
 		}
+		return nil, "", err
+	}
+	if err := verifyWeights(src); err != nil {
+		src.Close()
 		return nil, "", err
 	}
 	return src, again, nil
