@@ -526,7 +526,10 @@ func verifyWeights(src *model.HFSource) error {
 	if json.Unmarshal(b, &st) != nil || len(st.Checksums) == 0 {
 		return nil
 	}
-	return checkWeightSums(src, st.Checksums, statePath)
+	if err := checkWeightSums(src, st.Checksums, statePath); err != nil {
+		return fmt.Errorf("%w\nHINT: score another checkpoint of the run (--model RUN/checkpoints/step-N), or copy this one again from where it came", err)
+	}
+	return nil
 }
 
 // loadVerified is loadCheckpoint followed by verify: a checkpoint a run
