@@ -288,6 +288,14 @@ func loadRecipe(arg string, sets []string) (*lab.Recipe, error) {
 		}
 		return rec, nil
 	}
+	var names []string
+	for _, r := range experiments.All() {
+		names = append(names, r.Name)
+	}
+	if n := lab.Nearest(strings.TrimSuffix(arg, ".yaml"), names); n != "" {
+		// quickstar: a shipped name mistyped, not a file gone missing
+		return nil, inputError{fmt.Errorf("%s: no such recipe file, and no shipped recipe has that name (shipped: %s); HINT: did you mean %s?", arg, shippedNames(), n)}
+	}
 	return nil, inputError{fmt.Errorf("%s: no such recipe file, and no shipped recipe has that name (shipped: %s)", arg, shippedNames())}
 }
 

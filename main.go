@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/olmolab/olmolab/lab"
 )
 
 // Exit codes shared by every front end.
@@ -134,11 +136,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if len(args[0]) > 0 && args[0][0] == '-' {
-		fmt.Fprintf(stderr, "olmolab: unknown flag %s\n%s\n", args[0], usageLine)
+		fmt.Fprintf(stderr, "olmolab: unknown flag %s\n%s%s\n", args[0], didYouMean(args[0], "--batch", "--runs", "--help"), usageLine)
 	} else {
-		fmt.Fprintf(stderr, "olmolab: unknown command %q\n%s\n", args[0], usageLine)
+		var names []string
+		for _, c := range commands() {
+			names = append(names, c.name)
+		}
+		fmt.Fprintf(stderr, "olmolab: unknown command %q\n%s%s\n", args[0], didYouMean(args[0], names...), usageLine)
 	}
 	return exitBadInput
+}
+
+// didYouMean is a "HINT: did you mean X?" line for a mistyped name (evl:
+// eval), or "" when none of names is near it.
+func didYouMean(s string, names ...string) string {
+	if n := lab.Nearest(s, names); n != "" {
+		return "HINT: did you mean " + n + "?\n"
+	}
+	return ""
 }
 
 // hintLines puts each HINT of msg on a line of its own, as llm.c does and

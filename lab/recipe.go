@@ -682,6 +682,11 @@ func nearest(key string, names []string) string {
 	return best
 }
 
+// Nearest is the name of names that s is a near miss of (a typo: at most
+// one edit away for up to 6 letters, two for longer), or "" when none is:
+// the "did you mean" of a mistyped command or shipped recipe name.
+func Nearest(s string, names []string) string { return nearest(s, names) }
+
 // knownKeyNames is recipeKeyNames and modelFields' keys, sorted.
 var knownKeyNames = sync.OnceValue(func() []string {
 	names := slices.Clone(recipeKeyNames)
