@@ -138,7 +138,26 @@ func printFlagGroups(w io.Writer, fs *flag.FlagSet, groups []flagGroup) {
 	}
 }
 
-// synopsis is a command's name and arguments as the help lists them.
+// fullSynopses are the arguments of the commands whose --help names every
+// flag, where the command list's short form (commands()) names a few: a
+// --help whose usage left flags out read as if they did not exist
+// (TestSynopsisNamesEveryFlag). A continuation line is indented under the
+// first argument.
+var fullSynopses = map[string]string{
+	"eval": "--model CKPT_OR_RUN [--tasks LIST] [--data DIR] [--mc] [--limit N] [--split S] [--seq N]\n" +
+		"                    [--val TOKENS|run] [--json FILE] [--tokenizer NAME] [--backend NAME]\n" +
+		"       olmolab eval --model RUN [--checkpoints all|last:N] [--record] ...",
+	"snr":      "RUN... [--last N] [--noise per-run|pooled] [--target RUNS] [--soups] [--json FILE]",
+	"tokenize": "INPUT... --out DIR [--tokenizer dolma2|world|bytes] [--dtype uint16|uint32] [--max-file-mb N] [--strict]",
+	"verify":   "--model DIR --case FILE [--float64] [--backend NAME]",
+	"train":    "[--preset NAME] [--steps N] [--out DIR] [--batch N] [--seq N] [--lr LR] [--seed N] [--backend NAME]",
+	"bench": "[--preset NAME | --vocab N --d-model N --layers N --heads N --kv-heads N --mlp N --seq N --batch N]\n" +
+		"                     [--threads N] [--steps N] [--warmup N] [--stat mean|median] [--scaling ROUNDS] [--gemm SIZES]\n" +
+		"                     [--lr LR] [--seed N]",
+}
+
+// synopsis is a command's name and arguments as its --help gives them:
+// fullSynopses', else as the command list gives them.
 func synopsis(name string) string {
 	if name == "--batch" {
 		var names []string
@@ -147,6 +166,9 @@ func synopsis(name string) string {
 		}
 		return "--batch RECIPE [--set key=value]... [--runs DIR] [--name NAME] [--backend NAME]\n       olmolab --batch --resume RUNDIR [--backend NAME] [--wait-record DURATION]\n" +
 			"RECIPE is a YAML file or a shipped recipe: " + strings.Join(names, ", ")
+	}
+	if full, ok := fullSynopses[name]; ok {
+		return name + " " + full
 	}
 	for _, c := range commands() {
 		if c.name == name {

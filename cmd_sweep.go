@@ -28,7 +28,7 @@ import (
 )
 
 const sweepUsage = `usage: olmolab sweep RECIPE (--vary key=v1,v2,... | --seeds N)... [--set key=value]... [--runs DIR] [--name PREFIX]
-                     (--local [--parallel K] | --slurm [--parallel K] [--sbatch-opt OPT]... [--submit])
+                     (--local [--parallel K] | --slurm [--parallel K] [--sbatch-opt OPT]... [--submit] [--olmolab PATH])
        olmolab sweep --status DIR [--name PREFIX]`
 
 // runSweep is `olmolab sweep`: many runs of one recipe, on this machine one

@@ -75,20 +75,35 @@ func TestBatchHelpListsRecipes(t *testing.T) {
 	}
 }
 
-// TestBatchSynopsisNamesEveryFlag: --batch --help's usage lines name every
-// flag it lists; they lacked --backend, which moves a resumed run to another
-// engine, and --wait-record.
-func TestBatchSynopsisNamesEveryFlag(t *testing.T) {
-	var out, errb bytes.Buffer
-	if code := run([]string{"--batch", "--help"}, &out, &errb); code != 0 {
-		t.Fatalf("exit %d: %s", code, errb.String())
-	}
-	lines := strings.Split(out.String(), "\n")
-	usage := strings.Join(lines[:2], "\n")
-	for _, l := range lines {
-		if strings.HasPrefix(l, "  -") {
-			if f := "--" + strings.Fields(l)[0][1:]; !strings.Contains(usage, f+" ") && !strings.HasSuffix(usage, f) {
-				t.Errorf("--batch --help's usage lacks %s:\n%s", f, usage)
+// TestSynopsisNamesEveryFlag: every command's --help starts with usage lines
+// that name every flag it lists. --batch's lacked --backend, which moves a
+// resumed run to another engine, and --wait-record; sweep's lacked
+// --olmolab, and eval's, snr's, tokenize's, verify's, train's and bench's
+// named a few of their flags only.
+func TestSynopsisNamesEveryFlag(t *testing.T) {
+	for _, args := range [][]string{
+		{"--batch"}, {"sweep"}, {"eval"}, {"snr"}, {"olmes", "requests"}, {"tokenize"}, {"presets"},
+		{"verify"}, {"train"}, {"bench"}, {"export", "olmo-core"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(append(args, "--help"), &out, &errb); code != 0 {
+			t.Fatalf("%v --help: exit %d: %s", args, code, errb.String())
+		}
+		// the usage: its first line and the indented lines that continue it
+		lines := strings.Split(out.String(), "\n")
+		usage := lines[0]
+		for _, l := range lines[1:] {
+			if !strings.HasPrefix(l, " ") || strings.HasPrefix(l, "  -") {
+				break
+			}
+			usage += "\n" + l
+		}
+		for _, l := range lines {
+			if strings.HasPrefix(l, "  -") {
+				f := "--" + strings.Fields(l)[0][1:]
+				if !regexp.MustCompile(regexp.QuoteMeta(f) + `([^a-z0-9-]|$)`).MatchString(usage) {
+					t.Errorf("olmolab %s --help's usage lacks %s:\n%s", strings.Join(args, " "), f, usage)
+				}
 			}
 		}
 	}
