@@ -49,6 +49,7 @@ func commands() []command {
 		{"snr", "RUN... [--last N] [--noise per-run|pooled] [--target RUNS]", "signal-to-noise of every task and metric across runs", runSNR},
 		{"olmes", "requests --task NAME --formulation rc|mc --data DIR [--split S]", "write OLMES requests as oe-eval JSONL", runOLMES},
 		{"sweep", "RECIPE --vary k=a,b|--seeds N --local|--slurm", "many runs of one recipe: here, or as a Slurm sbatch array (--status DIR: progress)", runSweep},
+		{"runs", "[DIR] [--json]", "list a runs directory's runs (default ./runs) without the lab: state, progress, losses, checkpoint, evaluation", runRuns},
 		{"export", "olmo-core RECIPE --out DIR [--nproc N] [--nodes N]", "write an OLMo-core train.py + torchrun launch.sh for one large run of a recipe", runExport},
 		{"bench", "[--preset NAME | --d-model --layers --heads --mlp --vocab --seq --batch]", "GEMM GFLOP/s and training tokens/s on this machine", runBench},
 	}

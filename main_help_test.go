@@ -38,7 +38,7 @@ func TestHelpNamesTheLab(t *testing.T) {
 func TestEveryCommandHasHelp(t *testing.T) {
 	for _, args := range [][]string{
 		{"--batch"}, {"sweep"}, {"eval"}, {"snr"}, {"olmes"}, {"olmes", "requests"}, {"tokenize"}, {"presets"},
-		{"verify"}, {"train"}, {"bench"}, {"export"}, {"export", "olmo-core"},
+		{"verify"}, {"train"}, {"bench"}, {"export"}, {"export", "olmo-core"}, {"runs"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(append(args, "--help"), &out, &errb); code != 0 {
@@ -83,7 +83,7 @@ func TestBatchHelpListsRecipes(t *testing.T) {
 func TestSynopsisNamesEveryFlag(t *testing.T) {
 	for _, args := range [][]string{
 		{"--batch"}, {"sweep"}, {"eval"}, {"snr"}, {"olmes", "requests"}, {"tokenize"}, {"presets"},
-		{"verify"}, {"train"}, {"bench"}, {"export", "olmo-core"},
+		{"verify"}, {"train"}, {"bench"}, {"export", "olmo-core"}, {"runs"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(append(args, "--help"), &out, &errb); code != 0 {
@@ -285,7 +285,7 @@ func TestHelpDefaultsSayOneThing(t *testing.T) {
 	t.Setenv("OLMOLAB_OLMES_DATA", "")
 	for _, args := range [][]string{
 		{"--batch"}, {"sweep"}, {"eval"}, {"snr"}, {"olmes", "requests"}, {"tokenize"},
-		{"verify"}, {"train"}, {"bench"}, {"export", "olmo-core"},
+		{"verify"}, {"train"}, {"bench"}, {"export", "olmo-core"}, {"runs"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(append(args, "--help"), &out, &errb); code != 0 {
