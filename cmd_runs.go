@@ -71,6 +71,9 @@ func runRuns(args []string, stdout, stderr io.Writer) error {
 		return inputError{fmt.Errorf("%s: no such runs directory; HINT: give the directory the runs were made in (--runs DIR of --batch or sweep; default ./runs)", dir)}
 	} else if !st.IsDir() {
 		return inputError{fmt.Errorf("%s: a file, not a runs directory", dir)}
+	} else if _, err := os.ReadDir(dir); err != nil {
+		// unreadable (permissions): not "no runs", which it may hold
+		return inputError{fmt.Errorf("%s: cannot list the runs directory: %v", dir, err)}
 	}
 	runs := tui.ListRuns(dir)
 	sweeps := sweepOf(dir)

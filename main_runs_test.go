@@ -246,4 +246,16 @@ func TestRunsBadDir(t *testing.T) {
 			t.Errorf("%v: exit %d (want %d), stdout %q, stderr %q (want %q)", c.args, code, c.code, out.String(), errb.String(), c.want)
 		}
 	}
+	// a directory it may not read is no empty one (root reads it anyway)
+	if os.Geteuid() == 0 {
+		t.Log("running as root: the unreadable directory's case is not checked")
+		return
+	}
+	locked := t.TempDir()
+	os.Chmod(locked, 0)
+	defer os.Chmod(locked, 0o755)
+	var out, errb bytes.Buffer
+	if code := run([]string{"runs", locked}, &out, &errb); code != 2 || !strings.Contains(errb.String(), locked+": cannot list the runs directory") {
+		t.Errorf("an unreadable DIR: exit %d, stderr %q", code, errb.String())
+	}
 }
