@@ -15,7 +15,7 @@ import (
 	"github.com/olmolab/olmolab/lab/sweep"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // fixtureNow is the clock the fixture runs' ages are measured against.
 var fixtureNow = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
@@ -158,7 +158,7 @@ func TestRunsListing(t *testing.T) {
 		t.Fatalf("exit %d, stderr:\n%s", code, errb.String())
 	}
 	golden := filepath.Join("testdata", "runs-listing.golden")
-	if *update {
+	if *updateGolden {
 		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
