@@ -1286,6 +1286,9 @@ func (r *Run) step() error {
 	e.SpikeScore = &SpikeScores{Loss: r.spikeLoss.Score(), GradNorm: r.spikeGrad.Score()}
 	r.lossHist = append(r.lossHist, res.Loss)
 	r.emit(e)
+	if sl.Flagged || sg.Flagged {
+		r.keepBeforeSpike()
+	}
 	if sl.Flagged {
 		r.emit(Event{Type: EvSpike, Series: "loss", Value: res.Loss, Z: sl.Z})
 	}

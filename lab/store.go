@@ -80,6 +80,10 @@ type CheckpointState struct {
 	// bit in the weights otherwise parses, loads and trains on. None in a
 	// checkpoint written before they were recorded.
 	Checksums map[string]uint32 `json:"crc32c,omitempty"`
+	// KeptBeforeSpikes are the checkpoints checkpoint.keep does not remove:
+	// each the latest written before a flagged spike (keptBeforeSpike), a
+	// place to rewind to (Fork).
+	KeptBeforeSpikes []int64 `json:"kept_before_spikes,omitempty"`
 }
 
 // check refuses a state.json a run cannot continue from (hand-edited or
@@ -203,13 +207,7 @@ func writeCheckpoint(runDir string, b model.Backend, st CheckpointState, dtype s
 		return fail(err)
 	}
 	syncDir(root)
-	if keep > 0 {
-		steps, _ := listCheckpoints(runDir)
-		for len(steps) > keep {
-			os.RemoveAll(filepath.Join(root, checkpointName(steps[0])))
-			steps = steps[1:]
-		}
-	}
+	pruneCheckpoints(runDir, keep, st.KeptBeforeSpikes)
 	return final, nil
 }
 
