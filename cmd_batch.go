@@ -37,7 +37,10 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("--batch", stdout, stderr)
 	var sets stringList
 	fs.Var(&sets, "set", "override a recipe value: key.path=value (repeatable)")
-	resume := fs.String("resume", "", "continue the run in this directory from its latest checkpoint")
+	resume := fs.String("resume", "", "continue the run in this directory from its latest checkpoint (with --from, fork it from an earlier one)")
+	from := fs.String("from", "", "with --resume: fork the run from its checkpoint step-N (N or step-N) into a new run directory (--name, default RUN-from-N, beside it or under --runs) and train that; the run itself is left as it is")
+	skipSteps := fs.Int64("skip-steps", 0, "with --from: leave out the run's next N batches (those around a spike): the fork starts at step-N+STEPS on the batch the run trained there")
+	skipTokens := fs.Int64("skip-tokens", 0, "with --from: --skip-steps in tokens, rounded up to whole steps")
 	runs := fs.String("runs", "runs", "directory for run directories")
 	name := fs.String("name", "", "run directory name (default: recipe name and time)")
 	waitRecord := fs.Duration("wait-record", 0, "with --resume: while olmolab eval --record scores the run, wait up to this long (e.g. 2h) for it to record, then resume; 0: refuse at once (exit 2). A sweep's Slurm tasks wait $OLMOLAB_RECORD_WAIT (default 2h)")
@@ -55,13 +58,18 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 		return usageError{fmt.Sprintf("--batch: unexpected argument %q", pos[1])}
 	}
 	p := lab.RunParams{RunsDir: *runs, Name: *name, Evaluator: newEvaluator()}
+	forked := ""       // the fork --from made, removed if it does not start
 	var given []string // flags that go with a recipe, not with --resume
 	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "set" || f.Name == "name" || f.Name == "runs" {
+		if f.Name == "set" || (*from == "" && (f.Name == "name" || f.Name == "runs")) {
 			given = append(given, "--"+f.Name)
 		}
 	})
 	switch {
+	case *from != "" && *resume == "":
+		return usageError{"--batch --from: it forks a run: give --resume RUNDIR too"}
+	case (*skipSteps != 0 || *skipTokens != 0) && *from == "":
+		return usageError{"--batch: --skip-steps and --skip-tokens go with --resume RUNDIR --from step-N (a fork)"}
 	case *resume != "" && recipeArg != "":
 		return usageError{"--batch: give a recipe or --resume RUNDIR, not both"}
 	case *resume != "" && len(given) > 0:
@@ -74,6 +82,18 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 		return usageError{"--batch: --wait-record goes with --resume RUNDIR (a new run has no record to wait for)"}
 	case *waitRecord < 0:
 		return usageError{fmt.Sprintf("--batch --wait-record %v: want a duration of at least 0 (e.g. 2h)", *waitRecord)}
+	case *resume != "" && *from != "":
+		if *backend != "" && !slices.Contains(model.BackendNames(), *backend) {
+			return inputError{fmt.Errorf("--batch --backend %s: not in this build of olmolab (available: %s); nothing forked", *backend, strings.Join(model.BackendNames(), ", "))}
+		}
+		dir, err := forkRun(*resume, *from, *skipSteps, *skipTokens, *runs, *name, flagGiven(fs, "runs"), stderr)
+		if err != nil {
+			return err
+		}
+		p.ResumeDir, p.Backend = dir, *backend
+		// a fork the engine refuses (a backend this build lacks) is no
+		// run: nothing is left of it
+		forked = dir
 	case *resume != "":
 		p.ResumeDir, p.Backend = *resume, *backend
 	case *name != "" && (!runNameRE.MatchString(*name) || *name == "." || *name == ".."):
@@ -113,6 +133,10 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	if err != nil {
+		if forked != "" {
+			os.RemoveAll(forked)
+			fmt.Fprintf(stderr, "the fork did not start: %s removed\n", forked)
+		}
 		return mapLabError(err)
 	}
 	fmt.Fprintf(stderr, "run %s → %s\n", r.Name, r.Dir)

@@ -231,6 +231,9 @@ func PrintSummary(w io.Writer, s RunSummary) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "run\t%s (%s)\n", s.Run, s.State)
 	fmt.Fprintf(tw, "directory\t%s\n", s.Dir)
+	if f := s.Fork; f != nil {
+		fmt.Fprintf(tw, "forked from\t%s\n", forkLine(*f))
+	}
 	fmt.Fprintf(tw, "steps / tokens\t%s\n", stepsLine(s))
 	// "final" is a mean (summarize), which a falling loss puts above the
 	// last step's and the minimum: say so, or it reads as a loss that rose

@@ -517,8 +517,12 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	}
 	r.ctx = ctx
 	if resume != nil {
+		forked := ""
+		if fi, ok := ReadFork(r.Dir); ok && r.st.Step == fi.Step+fi.SkipSteps {
+			forked = "; forked from " + forkLine(fi)
+		}
 		r.emit(Event{Type: EvResumed, Checkpoint: resumeFrom, TotalTokens: r.st.TotalTokens, Mix: r.st.Mix,
-			Message: fmt.Sprintf("from checkpoint %s (step %d, %s tokens)%s", resumeFrom, r.st.Step, HumanCount(r.st.Tokens), movedTo(resume.State.Backend, rec.Backend))})
+			Message: fmt.Sprintf("from checkpoint %s (step %d, %s tokens)%s%s", resumeFrom, r.st.Step, HumanCount(r.st.Tokens), movedTo(resume.State.Backend, rec.Backend), forked)})
 		if rec.Checkpoint.Dtype == "BF16" {
 			// the weights were stored rounded; the Adam moments are float32
 			warnings = append(warnings, "checkpoint.dtype BF16: the weights come back rounded to bfloat16, so from here the losses differ slightly from an uninterrupted run's (the batches are the same); checkpoint.dtype F32 resumes exactly")
@@ -1968,6 +1972,9 @@ type RunSummary struct {
 	// step ("interval, at step 100" for a run interrupted after it)
 	EvalsWhen string      `json:"evals_when,omitempty"`
 	Soup      *SoupReport `json:"soup,omitempty"`
+	// Fork names the run this one was forked from (fork.json), nil for
+	// a run started from a recipe
+	Fork *ForkInfo `json:"fork,omitempty"`
 }
 
 // repeatedPasses are the passes of the loader's file sources that ran out
@@ -1989,6 +1996,9 @@ func (r *Run) summarize(state string) RunSummary {
 	s := RunSummary{Run: r.Name, Dir: r.Dir, State: state, Steps: r.st.Step, Tokens: r.st.Tokens, FinalLR: r.st.LR,
 		SpikeLoss: r.spikeLoss.Score(), SpikeGrad: r.spikeGrad.Score(), Seconds: r.before + time.Since(r.started).Seconds(),
 		Evals: r.lastEval, EvalsWhen: r.lastWhen, Soup: r.soup}
+	if fi, ok := ReadFork(r.Dir); ok {
+		s.Fork = &fi
+	}
 	if r.st.Phase == "anneal" || r.st.AnnealTokens > 0 {
 		s.Annealed, s.AnnealStart = true, r.st.AnnealStart
 	}
