@@ -232,7 +232,7 @@ func PrintSummary(w io.Writer, s RunSummary) {
 	fmt.Fprintf(tw, "run\t%s (%s)\n", s.Run, s.State)
 	fmt.Fprintf(tw, "directory\t%s\n", s.Dir)
 	if f := s.Fork; f != nil {
-		fmt.Fprintf(tw, "forked from\t%s\n", forkLine(*f))
+		fmt.Fprintf(tw, "forked from\t%s\n", ForkLine(*f))
 	}
 	fmt.Fprintf(tw, "steps / tokens\t%s\n", stepsLine(s))
 	// "final" is a mean (summarize), which a falling loss puts above the

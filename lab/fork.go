@@ -417,9 +417,9 @@ func copyFile(src, dst string) error {
 	})
 }
 
-// forkLine says where a fork comes from: "base at step-40, 5 steps (1.3K
+// ForkLine says where a fork comes from: "base at step-40, 5 steps (1.3K
 // tokens) skipped".
-func forkLine(f ForkInfo) string {
+func ForkLine(f ForkInfo) string {
 	s := fmt.Sprintf("%s at %s", f.ParentRun, checkpointName(f.Step))
 	if f.SkipSteps > 0 {
 		s += fmt.Sprintf(", %d steps (%s tokens) skipped", f.SkipSteps, HumanCount(f.SkipTokens))

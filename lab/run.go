@@ -519,7 +519,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	if resume != nil {
 		forked := ""
 		if fi, ok := ReadFork(r.Dir); ok && r.st.Step == fi.Step+fi.SkipSteps {
-			forked = "; forked from " + forkLine(fi)
+			forked = "; forked from " + ForkLine(fi)
 		}
 		r.emit(Event{Type: EvResumed, Checkpoint: resumeFrom, TotalTokens: r.st.TotalTokens, Mix: r.st.Mix,
 			Message: fmt.Sprintf("from checkpoint %s (step %d, %s tokens)%s%s", resumeFrom, r.st.Step, HumanCount(r.st.Tokens), movedTo(resume.State.Backend, rec.Backend), forked)})

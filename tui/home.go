@@ -413,6 +413,9 @@ func (m *Model) homeDetails(w, h int) []string {
 	lines = append(lines, t.Heading.Render(truncate(r.Name, w)), t.Subtle.Render(truncate(r.Dir, w)), "",
 		t.Subtle.Render("state  ")+t.State(st).Render(stateGlyph(st)+" "+st),
 		t.Subtle.Render("recipe ")+t.Text.Render(r.Recipe))
+	if r.Fork != nil {
+		wrap(t.Subtle.Render("forked ") + t.Text.Render("from "+lab.ForkLine(*r.Fork)))
+	}
 	// wrapped, not cut: on a narrow window the last loss went
 	wrap(t.Subtle.Render("steps  ") + t.Text.Render(fmt.Sprintf("%d (%s tokens)", r.Steps, lab.HumanCount(r.Tokens))))
 	wrap(t.Subtle.Render("loss   ") + t.Text.Render(fmt.Sprintf("best %s · last %s", fmtLoss(r.BestLoss), fmtLoss(r.LastLoss))))

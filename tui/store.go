@@ -375,6 +375,7 @@ type runInfo struct {
 	Modified   time.Time
 	Soups      []soupInfo
 	HasEvals   bool
+	Fork       *lab.ForkInfo // the run it was forked from (fork.json), nil for most runs
 	lockMode   string
 	metricSize int64
 	metricOff  int64   // how far metrics.jsonl has been read into agg
@@ -448,6 +449,10 @@ func scanRuns(root string, cache map[string]runInfo, budget time.Duration) []run
 			ri.State = "recording"
 		}
 		ri.Soups = scanSoups(dir)
+		ri.Fork = nil
+		if fi, ok := lab.ReadFork(dir); ok {
+			ri.Fork = &fi
+		}
 		if st, err := os.Stat(filepath.Join(dir, lab.EvalsFile)); err == nil && st.Size() > 0 {
 			ri.HasEvals = true
 		}
