@@ -426,3 +426,6 @@ func ForkLine(f ForkInfo) string {
 	}
 	return s
 }
+
+// Checkpoints lists the steps of a run's complete checkpoints, oldest first.
+func Checkpoints(runDir string) ([]int64, error) { return listCheckpoints(runDir) }

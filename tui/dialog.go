@@ -28,6 +28,7 @@ const (
 	dlgStop
 	dlgQuit
 	dlgTakeOver
+	dlgRewind
 )
 
 // field is a one-line text input. filled is the value the dialog put in (a
@@ -307,6 +308,15 @@ func (m *Model) openDialog(kind dialogKind) {
 		d.title = "Quit while training"
 	case dlgTakeOver:
 		d.title = "Take over the headless run"
+	case dlgRewind:
+		d.title = "Rewind: fork from a checkpoint"
+		from := ""
+		if c := m.cur; c != nil {
+			from = rewindDefault(c)
+		}
+		d.fields = []*field{{label: "checkpoint", value: from, hint: "step-N, one the run kept"},
+			{label: "skip steps", value: "0", hint: "batches after it to leave out"},
+			{label: "name", hint: "new run directory (default RUN-from-N)"}}
 	}
 	m.showDialog(d)
 }
@@ -637,6 +647,8 @@ func (m *Model) dialogBody(d *dialog) []string {
 			}
 		}
 		out = append(out, "esc  cancel")
+	case dlgRewind:
+		out = append(out, rewindLines(m.cur)...)
 	case dlgTakeOver:
 		c := m.cur
 		pid := 0

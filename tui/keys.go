@@ -16,7 +16,7 @@ type KeyMap struct {
 	FocusChart, LogY, ClipY, XAxis, Smooth  key.Binding
 	SmoothLess, SmoothMore                  key.Binding
 	Anneal, Mix, Soup, Checkpoint, Evaluate key.Binding
-	Pause, Stop, TakeOver                   key.Binding
+	Pause, Stop, TakeOver, Rewind           key.Binding
 	// dialogs
 	Confirm, Cancel, NextField, PrevField, Choose key.Binding
 	ClearField, DeleteWord                        key.Binding
@@ -61,6 +61,7 @@ func DefaultKeyMap() KeyMap {
 		Pause:      b([]string{"space"}, "space", "pause / resume"),
 		Stop:       b([]string{"X"}, "X", "stop the run"),
 		TakeOver:   b([]string{"t"}, "t", "take over a headless run"),
+		Rewind:     b([]string{"w"}, "w", "rewind"), // fork from a checkpoint (dlgRewind)
 
 		Confirm:   b([]string{"enter"}, "enter", "confirm"),
 		Cancel:    b([]string{"esc"}, "esc", "cancel"),
@@ -85,14 +86,14 @@ func (k *KeyMap) all() []*key.Binding {
 	return []*key.Binding{&k.Help, &k.Quit, &k.ForceQuit, &k.Dashboard, &k.Runs, &k.Evals, &k.Home,
 		&k.Up, &k.Down, &k.Open, &k.Back, &k.Select, &k.ClearSel,
 		&k.FocusChart, &k.LogY, &k.ClipY, &k.XAxis, &k.Smooth, &k.SmoothLess, &k.SmoothMore,
-		&k.Anneal, &k.Mix, &k.Soup, &k.Checkpoint, &k.Evaluate, &k.Pause, &k.Stop, &k.TakeOver,
+		&k.Anneal, &k.Mix, &k.Soup, &k.Checkpoint, &k.Evaluate, &k.Pause, &k.Stop, &k.TakeOver, &k.Rewind,
 		&k.Confirm, &k.Cancel, &k.NextField, &k.PrevField, &k.Choose, &k.ClearField, &k.DeleteWord, &k.ScrollUp, &k.ScrollDown, &k.TakeMix, &k.QuitStop, &k.QuitDetach}
 }
 
 // ShortHelp is the help line under every view.
 func (k KeyMap) ShortHelp() []key.Binding {
 	return []key.Binding{k.Confirm, k.Cancel, k.QuitStop, k.QuitDetach, k.NextField, k.Choose, k.ClearField,
-		k.Anneal, k.Mix, k.Soup, k.Checkpoint, k.Evaluate, k.Pause, k.Stop, k.TakeOver,
+		k.Anneal, k.Mix, k.Soup, k.Checkpoint, k.Evaluate, k.Pause, k.Stop, k.TakeOver, k.Rewind,
 		k.Open, k.Select, k.Dashboard, k.Runs, k.Evals, k.Home, k.Help, k.Quit}
 }
 
@@ -102,7 +103,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 		{k.Dashboard, k.Runs, k.Evals, k.Home, k.Help, k.Quit, k.ForceQuit},
 		{k.Up, k.Down, k.Open, k.Back, k.Select, k.ClearSel},
 		{k.FocusChart, k.LogY, k.ClipY, k.XAxis, k.Smooth, k.SmoothLess, k.SmoothMore},
-		{k.Anneal, k.Mix, k.Soup, k.Checkpoint, k.Evaluate, k.Pause, k.Stop, k.TakeOver},
+		{k.Anneal, k.Mix, k.Soup, k.Checkpoint, k.Evaluate, k.Pause, k.Stop, k.TakeOver, k.Rewind},
 		{k.Confirm, k.Cancel, k.NextField, k.PrevField, k.Choose, k.ClearField, k.DeleteWord, k.ScrollUp, k.ScrollDown, k.TakeMix, k.QuitStop, k.QuitDetach},
 	}
 }
@@ -193,6 +194,9 @@ func (m *Model) updateKeys() {
 			k.Stop.SetEnabled(m.actionWhyNot(dlgStop) == "")
 		}
 		k.TakeOver.SetEnabled(m.cur != nil && m.cur != m.liveData && m.cur.State == "headless" && !m.training() && m.takingOver == "")
+		// a fork trains here, and one run trains at a time: stop (X) the
+		// training one first
+		k.Rewind.SetEnabled(m.cur != nil && m.cur.Dir != "" && !m.training() && m.cur.State != "headless" && m.takingOver == "")
 	case modeRuns:
 		rows := m.runRows()
 		// the overlay follows the dashboard's chart settings

@@ -234,6 +234,8 @@ func (m *Model) handleDashboardKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.openDialog(dlgStop)
 	case key.Matches(msg, k.TakeOver):
 		m.openDialog(dlgTakeOver)
+	case key.Matches(msg, k.Rewind):
+		m.openDialog(dlgRewind)
 	default:
 		m.refuseActionKey(msg)
 	}
@@ -415,6 +417,8 @@ func (m *Model) confirmDialog() tea.Cmd {
 	case dlgTakeOver:
 		m.dialog = nil
 		return m.takeOver()
+	case dlgRewind:
+		return m.rewind(d)
 	}
 	if m.live == nil {
 		m.dialog = nil
