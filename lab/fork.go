@@ -198,11 +198,14 @@ func Fork(p ForkParams) (ForkInfo, error) {
 		if keep(line) == nil {
 			return nil
 		}
-		var e EvalRecord
-		if json.Unmarshal(line, &e) != nil || e.Run != parentRun {
+		// every field kept (an OLMES record's instances among them), the
+		// run renamed
+		var e map[string]json.RawMessage
+		var run string
+		if json.Unmarshal(line, &e) != nil || json.Unmarshal(e["run"], &run) != nil || run != parentRun {
 			return nil
 		}
-		e.Run = name
+		e["run"], _ = json.Marshal(name)
 		b, err := json.Marshal(e)
 		if err != nil {
 			return nil

@@ -238,3 +238,40 @@ func TestForkRefusesBadInput(t *testing.T) {
 		t.Errorf("root holds %d entries, want base and taken", len(ents))
 	}
 }
+
+// TestForkCopiesTheParentsOwnEvaluations: the fork's evals.jsonl holds the
+// parent's own records up to the checkpoint, renamed to the fork with every
+// field kept; a soup ingredient's and those after the step are left out.
+func TestForkCopiesTheParentsOwnEvaluations(t *testing.T) {
+	root := t.TempDir()
+	base := filepath.Join(root, "base")
+	if _, err := runToEnd(t, RunParams{Recipe: parseTiny(t), RunsDir: root, Name: "base"}); err != nil {
+		t.Fatal(err)
+	}
+	lines := `{"run":"base","step":5,"task":"x","metric":"acc","value":0.5,"instances":12,"future_field":[1,2]}
+{"run":"ingredient-1-seed-3","step":5,"task":"x","metric":"acc","value":0.6}
+{"run":"base","step":15,"task":"x","metric":"acc","value":0.7}
+`
+	if err := os.WriteFile(filepath.Join(base, EvalsFile), []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "fork")
+	if _, err := Fork(ForkParams{Parent: base, Step: 10, Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, EvalsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		got = append(got, m)
+	}
+	if len(got) != 1 || got[0]["run"] != "fork" || got[0]["step"] != 5.0 || got[0]["instances"] != 12.0 || got[0]["future_field"] == nil {
+		t.Errorf("the fork's evals.jsonl:\n%s", b)
+	}
+}
