@@ -63,8 +63,8 @@ checkpoint: {interval: 5, keep: 0}
 `
 
 // TestFlowRewind: on a finished run's dashboard, w opens the rewind
-// dialog; the run's last checkpoint, where it ends, is refused in the
-// dialog, naming the field; step-10 with 3 steps skipped forks the run
+// dialog, offering the checkpoint before the run's last; the last, where
+// it ends, is refused in the dialog, naming the field; step-10 with 3 steps skipped forks the run
 // (lab.Fork) and trains the fork here to its end, and the parent's files
 // are untouched.
 func TestFlowRewind(t *testing.T) {
@@ -95,7 +95,11 @@ func TestFlowRewind(t *testing.T) {
 	tm.Type("w")
 	waitText(t, s, "Rewind: fork from a checkpoint", 5*time.Second)
 	waitText(t, s, "Kept: step-5, step-10, step-15, step-20", time.Second)
-	enter(tm) // step-20, the run's end
+	// offered: the latest before the run's end, which has nothing to train
+	waitText(t, s, "checkpoint  step-15", time.Second)
+	tm.Send(tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl})
+	tm.Type("step-20")
+	enter(tm)
 	waitText(t, s, "checkpoint: step-20 is where the run ends", 5*time.Second)
 	tm.Send(tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl})
 	tm.Type("step-10")

@@ -3,6 +3,7 @@ package tui
 import (
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,23 +14,27 @@ import (
 )
 
 // rewindDefault is the checkpoint the rewind dialog offers: the latest the
-// run kept before its latest flagged spike, else its latest ("" for none).
+// run kept before its latest flagged spike; without one, its latest, or in
+// a finished run the one before (a fork from the end has nothing to train;
+// "" for none).
 func rewindDefault(c *runData) string {
 	steps, _ := lab.Checkpoints(c.Dir)
-	if len(steps) == 0 {
-		return ""
+	before := int64(math.MaxInt64)
+	switch n := len(c.SpikeSteps); {
+	case n > 0:
+		before = c.SpikeSteps[n-1].Step
+	case c.State == "finished":
+		before = c.Last.Step
 	}
-	pick := steps[len(steps)-1]
-	if n := len(c.SpikeSteps); n > 0 {
-		spike := c.SpikeSteps[n-1].Step
-		for i := len(steps) - 1; i >= 0; i-- {
-			if steps[i] < spike {
-				pick = steps[i]
-				break
-			}
+	for i := len(steps) - 1; i >= 0; i-- {
+		if steps[i] < before {
+			return fmt.Sprintf("step-%d", steps[i])
 		}
 	}
-	return fmt.Sprintf("step-%d", pick)
+	if len(steps) > 0 {
+		return fmt.Sprintf("step-%d", steps[len(steps)-1])
+	}
+	return ""
 }
 
 // rewindLines say what the rewind dialog does, with the checkpoints the
