@@ -44,7 +44,9 @@ func TestBatchFork(t *testing.T) {
 		{[]string{"--from", "four"}, `--batch --from four: "four" is not a checkpoint`},
 		{[]string{"--from", "4", "--skip-steps", "6"}, "--batch --skip-steps 6: "},
 		{[]string{"--from", "4", "--skip-steps", "4"}, "--batch --skip-steps 4: " + filepath.Join(base, "checkpoints", "step-4") + ": a skip of 4 steps passes anneal.auto_at"},
-		{[]string{"--from", "4", "--skip-tokens", "1K", "--skip-steps", "1"}, "--skip-tokens"},
+		{[]string{"--from", "4", "--skip-tokens", "1K", "--skip-steps", "1"}, "--batch --skip-tokens 1000: skip steps or tokens, not both"},
+		{[]string{"--from", "4", "--skip-tokens", "lots"}, "--batch --skip-tokens lots: want a token count"},
+		{[]string{"--from", "4", "--skip-tokens", "1.5K"}, "--batch --skip-tokens 1500: " + filepath.Join(base, "checkpoints", "step-4") + ": a skip of 6 steps (1536 tokens) from step 4 reaches step 10"},
 		{[]string{"--from", "4", "--name", "taken"}, "--batch --name taken: " + filepath.Join(runs, "taken") + " exists already"},
 		{[]string{"--from", "4", "--backend", "tpu"}, `--batch --backend tpu: not in this build of olmolab`},
 	} {

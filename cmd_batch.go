@@ -39,8 +39,8 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&sets, "set", "override a recipe value: key.path=value (repeatable)")
 	resume := fs.String("resume", "", "continue the run in this directory from its latest checkpoint (with --from, fork it from an earlier one)")
 	from := fs.String("from", "", "with --resume: fork the run from its checkpoint step-N (N or step-N) into a new run directory (--name, default RUN-from-N, beside it or under --runs) and train that; the run itself is left as it is")
-	skipSteps := fs.Int64("skip-steps", 0, "with --from: leave out the run's next N batches (those around a spike): the fork starts at step-N+STEPS on the batch the run trained there")
-	skipTokens := fs.Int64("skip-tokens", 0, "with --from: --skip-steps in tokens, rounded up to whole steps")
+	skipSteps := fs.Int64("skip-steps", 0, "with --from: leave out the K batches the run trained after step-N (those around a spike): the fork starts at step N+K and trains on the run's batches from there")
+	skipTokensArg := fs.String("skip-tokens", "", "with --from: --skip-steps in tokens (e.g. 40960 or 40K), rounded up to whole steps")
 	runs := fs.String("runs", "runs", "directory for run directories")
 	name := fs.String("name", "", "run directory name (default: recipe name and time)")
 	waitRecord := fs.Duration("wait-record", 0, "with --resume: while olmolab eval --record scores the run, wait up to this long (e.g. 2h) for it to record, then resume; 0: refuse at once (exit 2). A sweep's Slurm tasks wait $OLMOLAB_RECORD_WAIT (default 2h)")
@@ -57,6 +57,14 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 	if len(pos) > 1 {
 		return usageError{fmt.Sprintf("--batch: unexpected argument %q", pos[1])}
 	}
+	var skipTokens int64
+	if *skipTokensArg != "" {
+		n, ok := lab.ParseCount(*skipTokensArg)
+		if !ok {
+			return usageError{fmt.Sprintf("--batch --skip-tokens %s: want a token count (e.g. 40960 or 40K)", *skipTokensArg)}
+		}
+		skipTokens = n
+	}
 	p := lab.RunParams{RunsDir: *runs, Name: *name, Evaluator: newEvaluator()}
 	forked := ""       // the fork --from made, removed if it does not start
 	var given []string // flags that go with a recipe, not with --resume
@@ -68,7 +76,7 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 	switch {
 	case *from != "" && *resume == "":
 		return usageError{"--batch --from: it forks a run: give --resume RUNDIR too"}
-	case (*skipSteps != 0 || *skipTokens != 0) && *from == "":
+	case (*skipSteps != 0 || skipTokens != 0) && *from == "":
 		return usageError{"--batch: --skip-steps and --skip-tokens go with --resume RUNDIR --from step-N (a fork)"}
 	case *resume != "" && recipeArg != "":
 		return usageError{"--batch: give a recipe or --resume RUNDIR, not both"}
@@ -86,13 +94,13 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 		if *backend != "" && !slices.Contains(model.BackendNames(), *backend) {
 			return inputError{fmt.Errorf("--batch --backend %s: not in this build of olmolab (available: %s); nothing forked", *backend, strings.Join(model.BackendNames(), ", "))}
 		}
-		dir, err := forkRun(*resume, *from, *skipSteps, *skipTokens, *runs, *name, flagGiven(fs, "runs"), stderr)
+		dir, err := forkRun(*resume, *from, *skipSteps, skipTokens, *runs, *name, flagGiven(fs, "runs"), stderr)
 		if err != nil {
 			return err
 		}
 		p.ResumeDir, p.Backend = dir, *backend
-		// a fork the engine refuses (a backend this build lacks) is no
-		// run: nothing is left of it
+		// a fork StartRun refuses (memory, a GPU that refuses the model)
+		// is no run: nothing is left of it
 		forked = dir
 	case *resume != "":
 		p.ResumeDir, p.Backend = *resume, *backend

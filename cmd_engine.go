@@ -164,7 +164,7 @@ func synopsis(name string) string {
 		for _, r := range experiments.All() {
 			names = append(names, r.Name)
 		}
-		return "--batch RECIPE [--set key=value]... [--runs DIR] [--name NAME] [--backend NAME]\n       olmolab --batch --resume RUNDIR [--backend NAME] [--wait-record DURATION]\n" +
+		return "--batch RECIPE [--set key=value]... [--runs DIR] [--name NAME] [--backend NAME]\n       olmolab --batch --resume RUNDIR [--backend NAME] [--wait-record DURATION] [--from step-N [--skip-steps K | --skip-tokens T] [--name NAME] [--runs DIR]]\n" +
 			"RECIPE is a YAML file or a shipped recipe: " + strings.Join(names, ", ")
 	}
 	if full, ok := fullSynopses[name]; ok {

@@ -70,6 +70,9 @@ func printHelp(w io.Writer) {
 	fmt.Fprintln(w, "  olmolab --batch --resume RUNDIR [--backend NAME]")
 	fmt.Fprintln(w, "                           continue a killed, stopped or interrupted run from its last checkpoint,")
 	fmt.Fprintln(w, "                           on the engine that wrote it or on NAME (a run moves between CPU and GPU)")
+	fmt.Fprintln(w, "  olmolab --batch --resume RUNDIR --from step-N [--skip-steps K]")
+	fmt.Fprintln(w, "                           rewind: fork the run from an earlier checkpoint into a new run and train")
+	fmt.Fprintln(w, "                           that, leaving out K steps of data (a loss spike); the run is left as it is")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
 	// a command's arguments longer than the column put its summary on the
