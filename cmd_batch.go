@@ -65,7 +65,8 @@ func runBatch(args []string, stdout, stderr io.Writer) error {
 		}
 		skipTokens = n
 	}
-	p := lab.RunParams{RunsDir: *runs, Name: *name, Evaluator: newEvaluator()}
+	p := lab.RunParams{RunsDir: *runs, Name: *name, Evaluator: newEvaluator(),
+		Progress: func(s string) { fmt.Fprintln(stderr, s) }}
 	forked := ""       // the fork --from made, removed if it does not start
 	var given []string // flags that go with a recipe, not with --resume
 	fs.Visit(func(f *flag.Flag) {

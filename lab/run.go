@@ -71,6 +71,10 @@ type RunParams struct {
 	// LockMode goes into the run directory's LockFile while the run trains:
 	// LockHeadless (the default, --batch) or LockTUI.
 	LockMode string
+	// Progress, if not nil, receives a line now and then about slow work before
+	// training starts (counting a capped document source's tokens), from any
+	// goroutine.
+	Progress func(string)
 }
 
 // Run is one training run on its own goroutine. Its events go to Events; actions
@@ -315,7 +319,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	}
 	warnings := evalNotes
 	loader, err := data.NewLoader(data.LoaderParams{Sources: mix, Tokenizer: tok, SeqLen: T, Seed: seed, Strict: rec.StrictData, DType: rec.DataDType, World: r.kb,
-		Warn: func(s string) { warnings = append(warnings, s) }})
+		Warn: func(s string) { warnings = append(warnings, s) }, Progress: p.Progress})
 	if err != nil {
 		b.Close()
 		if resume != nil { // the checkpoint's mix, which may differ from the recipe's

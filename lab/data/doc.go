@@ -46,7 +46,8 @@
 // Loader.TakeWarnings; Strict mode and capped sources read every file whole and stop at the first), empty sources, negative or missing
 // (NaN) ratios. Ratios that do not sum to 1 are normalised with one warning. A source's RepetitionFactor and
 // MaxSourceRatio (olmo-cookbook's caps) are checked by whoever knows how many tokens the run trains (lab), against
-// the size of one pass that Loader.PassTokens reports.
+// the size of one pass that Loader.PassTokens reports (a capped document source's is counted once per file and kept,
+// sizecache.go).
 //
 //	l, err := data.NewLoader(data.LoaderParams{Sources: mix, Tokenizer: tok, SeqLen: 128, Seed: 1, Warn: warn})
 //	ids := make([]int32, B*T)

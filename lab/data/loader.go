@@ -24,6 +24,10 @@ type LoaderParams struct {
 	// Warn receives warnings (normalised ratios, skipped lines) from NewLoader and SetMix, on the caller's
 	// goroutine. Nil discards them.
 	Warn func(string)
+	// Progress, if not nil, receives a line at most every second while a capped document source's tokens are
+	// counted (a first start over 100s of GB; later starts take the counts from a cache, sizecache.go), from any
+	// goroutine.
+	Progress func(string)
 
 	DType    DType     // element type of token files; 0 means DTypeFor(Tokenizer) (uint32 for dolma2)
 	Prefetch int       // instances queued ahead per source; 0 means 256
@@ -105,7 +109,7 @@ func NewLoader(p LoaderParams) (*Loader, error) {
 		p.World = world.Default()
 	}
 	l := &Loader{p: p}
-	l.open = openParams{tok: p.Tokenizer, seqLen: p.SeqLen, seed: p.Seed, dtype: p.DType, strict: p.Strict, kb: p.World, warn: p.Warn, heldOut: p.heldOut}
+	l.open = openParams{tok: p.Tokenizer, seqLen: p.SeqLen, seed: p.Seed, dtype: p.DType, strict: p.Strict, kb: p.World, warn: p.Warn, progress: p.Progress, heldOut: p.heldOut}
 	l.pp = prodParams{tok: p.Tokenizer, seqLen: p.SeqLen, prefetch: p.Prefetch, workers: p.Workers, strict: p.Strict}
 	if err := checkNames(p.Sources); err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bmatcuk/doublestar/v4"
 
@@ -111,6 +112,8 @@ type openParams struct {
 	strict bool
 	kb     *world.KB
 	warn   func(string)
+	// progress, if not nil, is told how counting a capped document source's tokens goes (LoaderParams.Progress)
+	progress func(string)
 	// heldOut: built-in sources serve their held-out stream (ReadValidation), keyed by HeldOutSeed and the
 	// built-in name instead of (seed, source name), from document heldOutFirstDoc on.
 	heldOut bool
@@ -563,60 +566,38 @@ const lateWarnsPerFile = 3
 // at the first malformed line before training) it reads every file whole, as it once always did. A malformed line
 // past the head is warned about when training reads it (lateWarn); damage past it stops the loader there.
 func (s *source) scanDocs(p openParams, probs *problems) bool {
-	type result struct {
-		docs   int64
-		tokens int64 // with each document's EOS, where the spec is Capped
-		bad    []*InputError
-		nbad   int
-		fatal  *InputError
-		read   int64 // decompressed bytes
-		partly bool  // stopped at docHeadBytes
-	}
-	res := make([]result, len(s.docs))
+	res := make([]scanResult, len(s.docs))
 	count := s.spec.Capped() // what the caps are checked against
 	whole := count || p.strict
+	prog := newCountProgress(s.spec.Name, len(s.docs), count, p.progress)
 	forEach(len(s.docs), func(i int) {
 		r := &res[i]
-		d, err := openDocs(s.docs[i])
-		if err != nil {
-			r.fatal = err.(*InputError)
+		if !count {
+			r.scanFile(s.docs[i], p, whole, count)
 			return
 		}
-		defer d.Close()
-		defer func() { r.read = d.read }()
-		var ids []int32
-		for {
-			if !whole && d.read >= docHeadBytes {
-				r.partly = true
-				return
+		// A count is taken from the cache (sizecache.go) where one is kept for the file as it is now; a strict
+		// scan of a file with malformed lines reads it again, to stop at the first.
+		k, keyed := keyFor(s.docs[i], p.tok.Name())
+		if c, ok := cachedCount(k, keyed); ok && !(p.strict && c.Bad > 0) {
+			r.docs, r.tokens, r.nbad = c.Docs, c.Tokens, c.Bad
+			for _, b := range c.First {
+				r.bad = append(r.bad, &InputError{Path: s.docs[i], Line: b.Line, Msg: msgMalformed, Err: errors.New(b.Err)})
 			}
-			doc, err := d.next()
-			if err == io.EOF {
-				return
+			prog.done(0, true)
+			return
+		}
+		r.scanFile(s.docs[i], p, whole, count)
+		prog.done(r.read, false)
+		if k2, ok := keyFor(s.docs[i], p.tok.Name()); r.fatal == nil && keyed && ok && k2 == k { // unchanged while read
+			c := docCount{Docs: r.docs, Tokens: r.tokens, Read: r.read, Bad: r.nbad}
+			for _, b := range r.bad {
+				c.First = append(c.First, badLine{Line: b.Line, Err: b.Err.Error()})
 			}
-			var ie *InputError
-			if errors.As(err, &ie) && ie.Msg == msgMalformed {
-				r.nbad++
-				if len(r.bad) < 3 {
-					r.bad = append(r.bad, ie)
-				}
-				if p.strict {
-					r.fatal = ie
-					return
-				}
-				continue
-			}
-			if err != nil {
-				r.fatal = err.(*InputError)
-				return
-			}
-			r.docs++
-			if count {
-				ids = p.tok.Encode(ids[:0], doc.Text)
-				r.tokens += int64(len(ids)) + 1
-			}
+			keepCount(k, c)
 		}
 	})
+	prog.finish()
 	ok := true
 	for i, r := range res {
 		if r.fatal != nil {
@@ -661,6 +642,65 @@ func (s *source) scanDocs(p openParams, probs *problems) bool {
 		return false
 	}
 	return ok
+}
+
+// scanRead counts the decompressed bytes every scan at start read, for tests (a later mix's check reads files of
+// sources the loader does not keep).
+var scanRead atomic.Int64
+
+// scanResult is what scanDocs learns from one document file.
+type scanResult struct {
+	docs   int64
+	tokens int64 // with each document's EOS, where the spec is Capped
+	bad    []*InputError
+	nbad   int
+	fatal  *InputError
+	read   int64 // decompressed bytes
+	partly bool  // stopped at docHeadBytes
+}
+
+// scanFile reads path's documents for scanDocs: its head, or the whole where whole is set, tokenizing each document
+// where count is set (the spec is Capped).
+func (r *scanResult) scanFile(path string, p openParams, whole, count bool) {
+	d, err := openDocs(path)
+	if err != nil {
+		r.fatal = err.(*InputError)
+		return
+	}
+	defer d.Close()
+	defer func() { r.read = d.read; scanRead.Add(d.read) }()
+	var ids []int32
+	for {
+		if !whole && d.read >= docHeadBytes {
+			r.partly = true
+			return
+		}
+		doc, err := d.next()
+		if err == io.EOF {
+			return
+		}
+		var ie *InputError
+		if errors.As(err, &ie) && ie.Msg == msgMalformed {
+			r.nbad++
+			if len(r.bad) < 3 {
+				r.bad = append(r.bad, ie)
+			}
+			if p.strict {
+				r.fatal = ie
+				return
+			}
+			continue
+		}
+		if err != nil {
+			r.fatal = err.(*InputError)
+			return
+		}
+		r.docs++
+		if count {
+			ids = p.tok.Encode(ids[:0], doc.Text)
+			r.tokens += int64(len(ids)) + 1
+		}
+	}
 }
 
 // lateWarn records a warning about a malformed line that training read past what the scan at start read, for
