@@ -1,21 +1,27 @@
 package data
 
 import (
+	"container/list"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
+	"sync"
 )
 
 // tokenFile is an OLMo token file (docs/olmo2.md §11): a headerless little-endian array of uint16 or uint32 ids,
 // documents ended by EOS. It is read with pread, an instance at a time, never mapped or scanned whole: a mixture
 // of 10^10–10^12 tokens in thousands of files costs at start only each file's head (headBytes), and memory only
 // the instances queued (mapped pages, once touched, counted towards the process's resident memory: a pass over
-// 16 GiB of files took 15 GB of RSS).
+// 16 GiB of files took 15 GB of RSS), and descriptors only for the files read lately (maxOpenTokenFiles).
 type tokenFile struct {
 	path  string
 	dtype DType
+	// f is the open file, nil while it is not among the maxOpenTokenFiles held open (openFiles); elem is its place
+	// there and users the reads under way, which keep it open. All three under openFiles.mu.
 	f     *os.File
+	elem  *list.Element
+	users int
 	n     int64 // tokens
 	// vocab and tok check every id read (read): the ids past the head are first seen when an instance is read
 	vocab uint32
@@ -58,7 +64,81 @@ func openTokenFile(path string, dt DType) (*tokenFile, error) {
 			Msg:  fmt.Sprintf("size %d bytes is not a multiple of %d (%s): truncated, or not a token file", size, int(dt), dt),
 			Hint: fmt.Sprintf("OLMo token files are headerless %s arrays for this tokenizer; if this file holds %s ids, set dtype: %s on its source (dataset.dtype: %s for every source)", dt, other, other, other)}
 	}
-	return &tokenFile{path: path, dtype: dt, f: f, n: size / int64(dt), vocab: ^uint32(0)}, nil
+	t := &tokenFile{path: path, dtype: dt, n: size / int64(dt), vocab: ^uint32(0)}
+	openFiles.add(t, f)
+	return t, nil
+}
+
+// maxOpenTokenFiles bounds the token files held open at once in the process, every loader's together. Holding each
+// open for the whole run made a source of more files than the descriptor limit (ulimit -n: 1024 on many systems, and
+// Go raises it only to the hard limit) fail to start with "too many open files"; a file read again once closed
+// costs an open (microseconds) beside its pread of a sequence.
+const maxOpenTokenFiles = 64
+
+// openFiles holds the token files open now, most recently read first.
+var openFiles fdCache
+
+type fdCache struct {
+	mu  sync.Mutex
+	lru list.List // of *tokenFile
+}
+
+// add records t, just opened as f, and closes the least recently read files past maxOpenTokenFiles.
+func (c *fdCache) add(t *tokenFile, f *os.File) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t.f, t.elem = f, c.lru.PushFront(t)
+	c.trim()
+}
+
+// trim closes the least recently read files not being read until at most maxOpenTokenFiles are open.
+func (c *fdCache) trim() {
+	for e := c.lru.Back(); e != nil && c.lru.Len() > maxOpenTokenFiles; {
+		prev := e.Prev()
+		if t := e.Value.(*tokenFile); t.users == 0 {
+			t.f.Close()
+			t.f, t.elem = nil, nil
+			c.lru.Remove(e)
+		}
+		e = prev
+	}
+}
+
+// acquire returns t's file, opened again if it was closed, kept open until release.
+func (c *fdCache) acquire(t *tokenFile) (*os.File, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.f == nil {
+		f, err := os.Open(t.path)
+		if err != nil {
+			return nil, &InputError{Path: t.path, Msg: "cannot open token file again (moved or deleted while training?)", Err: unwrapPathErr(err),
+				Hint: "do not move token files under a running run; resume it (olmolab --batch --resume) once they are back"}
+		}
+		t.f, t.elem = f, c.lru.PushFront(t)
+		c.trim()
+	} else {
+		c.lru.MoveToFront(t.elem)
+	}
+	t.users++
+	return t.f, nil
+}
+
+func (c *fdCache) release(t *tokenFile) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t.users--
+	c.trim()
+}
+
+// close closes t for good.
+func (c *fdCache) close(t *tokenFile) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.f != nil {
+		t.f.Close()
+		c.lru.Remove(t.elem)
+		t.f, t.elem = nil, nil
+	}
 }
 
 // npyMagic starts a file np.save wrote; OLMo token files have no header, so such a file's header would be read as
@@ -68,7 +148,12 @@ const npyMagic = "\x93NUMPY"
 // readRaw reads the bytes of tokens [off, off+len(b)/dtype) into b. A short read means the file shrank since it was
 // opened.
 func (t *tokenFile) readRaw(b []byte, off int64) error {
-	n, err := t.f.ReadAt(b, off*int64(t.dtype))
+	f, err := openFiles.acquire(t)
+	if err != nil {
+		return err
+	}
+	n, err := f.ReadAt(b, off*int64(t.dtype))
+	openFiles.release(t)
 	t.readBytes += int64(n)
 	if err == io.EOF || err == nil && n < len(b) {
 		return &InputError{Path: t.path, Msg: fmt.Sprintf("holds fewer than the %d tokens it held when the run started (changed while training?)", t.n),
@@ -190,7 +275,7 @@ func looksWide(dt DType, ids []int32) bool {
 	return low
 }
 
-func (t *tokenFile) close() { t.f.Close() }
+func (t *tokenFile) close() { openFiles.close(t) }
 
 // unwrapPathErr drops the *os.PathError wrapper, whose path the InputError already shows.
 func unwrapPathErr(err error) error {
