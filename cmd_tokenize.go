@@ -22,6 +22,7 @@ func runTokenize(args []string, stdout, stderr io.Writer) error {
 	maxMB := fs.Int64("max-file-mb", 1024, "split output files at this size (MiB), at document boundaries")
 	strict := fs.Bool("strict", false, "stop at the first malformed JSON line instead of skipping it")
 	dtype := fs.String("dtype", "", "uint16 or uint32 (default: the smallest that holds the vocabulary)")
+	resume := fs.Bool("resume", false, "continue the run that wrote --out (interrupted by Ctrl-C): same inputs and settings; its whole files are kept and the output is as if it had not stopped")
 	// inputs may come before, between or after the flags
 	inputs, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -37,7 +38,7 @@ func runTokenize(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return inputError{err}
 	}
-	p := data.TokenizeParams{Inputs: inputs, OutDir: *out, Tokenizer: tok, MaxFileBytes: *maxMB << 20, Strict: *strict,
+	p := data.TokenizeParams{Inputs: inputs, OutDir: *out, Tokenizer: tok, MaxFileBytes: *maxMB << 20, Strict: *strict, Resume: *resume,
 		Warn: func(s string) { fmt.Fprintln(stderr, "warning:", s) }}
 	if *dtype != "" {
 		if p.DType, err = data.ParseDType(*dtype); err != nil {
@@ -68,10 +69,13 @@ func runTokenize(args []string, stdout, stderr io.Writer) error {
 		}
 		if errors.Is(err, context.Canceled) {
 			// the counts are the kept files': the unfinished file's documents were dropped
-			return codedError{exitInterrupted, fmt.Errorf("tokenize interrupted: kept %s with %s and %s%s; the rest was not written",
+			return codedError{exitInterrupted, fmt.Errorf("tokenize interrupted: kept %s with %s and %s%s; the rest was not written\nHINT: run the same command with --resume to continue from there",
 				plural.N(len(sum.Files), "whole file"), plural.N(int(sum.Documents), "document"), plural.N(int(sum.Tokens), "token"), listed(sum.Files))}
 		}
 		return err
+	}
+	if sum.Resumed > 0 {
+		fmt.Fprintf(stderr, "resumed: %s of %d written before were kept\n", plural.N(sum.Resumed, "file"), len(sum.Files))
 	}
 	// tokens/s: whether a corpus takes minutes or days, and a slow disk or too few cores
 	fmt.Fprintf(stdout, "documents\t%d\ntokens\t%d\nbytes/token\t%.3f\nskipped lines\t%d\nfiles\t%d (%s)\nseconds\t%.1f\ntokens/s\t%.0f\n",

@@ -134,6 +134,15 @@ func TestTokenizeCommand(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", w, out.String())
 		}
 	}
+	// --resume of a finished run keeps its file; with another tokenizer it is refused, naming it
+	errb.Reset()
+	if code := run([]string{"tokenize", in, "--out", filepath.Join(dir, "tok"), "--resume"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "resumed: 1 file of 1 written before were kept") {
+		t.Errorf("--resume of a finished run: exit %d:\n%s", code, errb.String())
+	}
+	errb.Reset()
+	if code := run([]string{"tokenize", in, "--out", filepath.Join(dir, "tok"), "--resume", "--tokenizer", "world"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--tokenizer world (the run's was dolma2)") {
+		t.Errorf("--resume with another tokenizer: exit %d, want 2 and the tokenizers named:\n%s", code, errb.String())
+	}
 	errb.Reset()
 	if code := run([]string{"tokenize", in, "--out", filepath.Join(dir, "t3"), "--dtype", "int8"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), `--dtype "int8": want uint16 or uint32`) {
 		t.Errorf("--dtype int8: exit %d, want 2 and the flag named:\n%s", code, errb.String())

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -20,7 +21,7 @@ import (
 // TokenizeParams configures Tokenize (olmolab tokenize INPUT... --out DIR --tokenizer NAME).
 type TokenizeParams struct {
 	Inputs    []string  // document files, directories or globs (.jsonl, .json, .txt, .md, optionally .gz/.zst)
-	OutDir    string    // created if missing; must not already hold part-*.npy files
+	OutDir    string    // created if missing; must not already hold part-*.npy files or a manifest, unless Resume
 	Tokenizer Tokenizer // e.g. NewTokenizer("dolma2")
 	DType     DType     // 0 means DTypeFor(Tokenizer): uint32 for dolma2, uint16 for bytes and world
 	// MaxFileBytes splits the output into files of at most this size, at document boundaries (a document larger
@@ -28,7 +29,11 @@ type TokenizeParams struct {
 	MaxFileBytes int64
 	Workers      int  // tokenizing goroutines; 0 means GOMAXPROCS
 	Strict       bool // stop at the first malformed JSON line instead of skipping it with a warning
-	Warn         func(string)
+	// Resume continues the run that OutDir's manifest (ManifestName) describes, interrupted or not, with the same
+	// settings and inputs: its part files are kept, and the output ends up as an uninterrupted run's. An OutDir
+	// without token files or manifest is tokenized from the start.
+	Resume bool
+	Warn   func(string)
 	// Progress, if set, is called about ten times a second and once at the end, from one goroutine.
 	Progress func(TokenizeProgress)
 }
@@ -48,6 +53,7 @@ type TokenizeSummary struct {
 	Tokens    int64    // in Files, one EOS per document included
 	TextBytes int64    // UTF-8 bytes of the text of the documents in Files
 	Skipped   int64    // malformed lines skipped
+	Resumed   int      // of Files, those an earlier run wrote (Resume)
 	Elapsed   time.Duration
 }
 
@@ -64,7 +70,8 @@ func (s TokenizeSummary) BytesPerToken() float64 {
 // Documents are read in input order (files sorted within directories and globs), tokenized on Workers goroutines and
 // written in the same order, so the output is identical for any number of workers. Every file is written under a
 // temporary name and renamed when complete: a cancelled run leaves only whole files under final names (a prefix of the
-// output), a failed one (an input error, a full disk) none, and no OutDir it created that holds nothing.
+// output), a failed one (an input error, a full disk) none, and no OutDir it created that holds nothing. OutDir's
+// manifest (ManifestName) records each file as it is renamed, so that Resume continues an interrupted run.
 // Input problems are *InputError; a cancelled ctx returns ctx.Err() with the summary so far.
 func Tokenize(ctx context.Context, p TokenizeParams) (res TokenizeSummary, err error) {
 	start := time.Now()
@@ -94,8 +101,13 @@ func Tokenize(ctx context.Context, p TokenizeParams) (res TokenizeSummary, err e
 	if p.OutDir == "" {
 		return sum, &InputError{Msg: "no output directory", Hint: "give --out DIR"}
 	}
+	ins, err := statInputs(inputs)
+	if err != nil {
+		return sum, err
+	}
 	created := firstMissing(p.OutDir)
-	w := &partWriter{dir: p.OutDir, dtype: p.DType, max: p.MaxFileBytes}
+	m := &tokManifest{Tokenizer: p.Tokenizer.Name(), DType: p.DType, MaxFileBytes: p.MaxFileBytes, Inputs: ins}
+	w := &partWriter{dir: p.OutDir, dtype: p.DType, max: p.MaxFileBytes, manifest: m}
 	if err := os.MkdirAll(p.OutDir, 0o755); err != nil {
 		return sum, &InputError{Path: p.OutDir, Msg: "cannot create output directory", Err: unwrapPathErr(err), Hint: "give --out a directory you can write, or where one can be made"}
 	}
@@ -108,6 +120,9 @@ func Tokenize(ctx context.Context, p TokenizeParams) (res TokenizeSummary, err e
 			for _, f := range w.done {
 				os.Remove(f)
 			}
+			if len(w.done) > 0 { // the manifest of those files (not one a refused --out holds)
+				os.Remove(filepath.Join(p.OutDir, ManifestName))
+			}
 			w.done, res.Files = nil, nil
 		}
 		if err != nil {
@@ -116,19 +131,65 @@ func Tokenize(ctx context.Context, p TokenizeParams) (res TokenizeSummary, err e
 			removeEmptyDirs(p.OutDir, created)
 		}
 	}()
-	if old, _ := filepath.Glob(filepath.Join(p.OutDir, "part-*.npy")); len(old) > 0 {
-		names := filepath.Base(old[0])
+	old, _ := filepath.Glob(filepath.Join(p.OutDir, "part-*.npy"))
+	prev, err := readManifest(p.OutDir)
+	if err != nil {
+		return sum, err
+	}
+	switch {
+	case p.Resume && prev != nil:
+		if err := checkResume(p.OutDir, prev, m.Tokenizer, m.DType, m.MaxFileBytes, ins); err != nil {
+			return sum, err
+		}
+		if prev.Complete {
+			sum = prev.summary(p.OutDir)
+			sum.Elapsed = time.Since(start)
+			return sum, nil
+		}
+		// Parts past the manifest (renamed into place just before the run stopped) and temporary files are
+		// written again, the same.
+		for _, f := range old {
+			if !slices.ContainsFunc(prev.Parts, func(pt tokPart) bool { return pt.Name == filepath.Base(f) }) {
+				os.Remove(f)
+			}
+		}
+		tmp, _ := filepath.Glob(filepath.Join(p.OutDir, "part-*.npy.tmp"))
+		for _, f := range tmp {
+			os.Remove(f)
+		}
+		m.Parts = prev.Parts
+		w.resume(prev)
+		sum.Resumed = len(prev.Parts)
+	case len(old) > 0 || prev != nil:
+		names := ManifestName
+		if len(old) > 0 {
+			names = filepath.Base(old[0])
+		}
 		if len(old) > 1 {
 			names += ", …"
 		}
-		return sum, &InputError{Path: p.OutDir, Msg: fmt.Sprintf("already holds %s (%s)", plural.N(len(old), "token file"), names),
+		e := &InputError{Path: p.OutDir, Msg: fmt.Sprintf("already holds %s (%s)", plural.N(len(old), "token file"), names),
 			Hint: "give an empty or new --out directory, so that old and new files are not mixed"}
+		switch {
+		case prev != nil && !prev.Complete:
+			e.Hint = "add --resume to continue the run that wrote them (same settings and inputs), or give an empty or new --out directory"
+		case p.Resume:
+			e.Hint = "they have no manifest (" + ManifestName + ") to resume from; give an empty or new --out directory"
+		}
+		return sum, e
+	}
+	// where a resumed run starts: the input after the last part's last document
+	var from docPos
+	if n := len(m.Parts); n > 0 {
+		from = m.Parts[n-1].docPos
+		sum.Skipped = from.Skipped
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type job struct {
 		docs   []string
+		pos    []docPos
 		ids    []int32 // every document's tokens and EOS, concatenated
 		lens   []int   // tokens per document, EOS included
 		readTo int64   // the input bytes read when the batch was complete
@@ -142,6 +203,10 @@ func Tokenize(ctx context.Context, p TokenizeParams) (res TokenizeSummary, err e
 		files   atomic.Int64
 		readErr error
 	)
+	for _, in := range ins[:from.Input] { // finished by the run resumed: not read again
+		read.Add(in.Size)
+	}
+	written.Store(read.Load())
 	jobs := make(chan *job, 2*p.Workers)
 	order := make(chan *job, 4*p.Workers)
 	var wg sync.WaitGroup
@@ -150,13 +215,14 @@ func Tokenize(ctx context.Context, p TokenizeParams) (res TokenizeSummary, err e
 		defer close(order)
 		const batchBytes = 1 << 20
 		var batch []string
+		var pos []docPos
 		size := 0
 		flush := func() bool {
 			if len(batch) == 0 {
 				return true
 			}
-			j := &job{docs: batch, readTo: read.Load(), done: make(chan struct{})}
-			batch, size = nil, 0
+			j := &job{docs: batch, pos: pos, readTo: read.Load(), done: make(chan struct{})}
+			batch, pos, size = nil, nil, 0
 			select {
 			case order <- j:
 			case <-ctx.Done():
@@ -169,7 +235,8 @@ func Tokenize(ctx context.Context, p TokenizeParams) (res TokenizeSummary, err e
 				return false
 			}
 		}
-		for _, path := range inputs {
+		for i := from.Input; i < len(inputs); i++ {
+			path := inputs[i]
 			d, err := openDocsCounting(path, &read)
 			if err != nil {
 				readErr = err
@@ -181,6 +248,9 @@ func Tokenize(ctx context.Context, p TokenizeParams) (res TokenizeSummary, err e
 				doc, err := d.next()
 				if err == io.EOF {
 					break
+				}
+				if len(m.Parts) > 0 && i == from.Input && d.line <= from.Line && (err == nil || isMalformed(err)) {
+					continue // written, or skipped and counted, by the run resumed
 				}
 				if isMalformed(err) && !p.Strict {
 					sum.Skipped++
@@ -203,6 +273,7 @@ func Tokenize(ctx context.Context, p TokenizeParams) (res TokenizeSummary, err e
 					return
 				}
 				batch = append(batch, doc.Text)
+				pos = append(pos, docPos{Input: i, Line: doc.Line, Skipped: sum.Skipped})
 				size += len(doc.Text)
 				if size >= batchBytes || len(batch) >= 256 {
 					if !flush() {
@@ -269,7 +340,7 @@ func Tokenize(ctx context.Context, p TokenizeParams) (res TokenizeSummary, err e
 		at := 0
 		for i, d := range j.docs {
 			n := j.lens[i]
-			if werr = w.write(j.ids[at:at+n], int64(len(d))); werr != nil {
+			if werr = w.write(j.ids[at:at+n], int64(len(d)), j.pos[i]); werr != nil {
 				break
 			}
 			files.Store(int64(len(w.done)))
@@ -312,7 +383,8 @@ func Tokenize(ctx context.Context, p TokenizeParams) (res TokenizeSummary, err e
 	if sum.Documents == 0 {
 		return sum, &InputError{Msg: "no document with text in the inputs", Hint: `JSON lines need a non-empty "text" field`}
 	}
-	return sum, nil
+	m.Complete, m.Skipped = true, sum.Skipped
+	return sum, writeManifest(p.OutDir, m)
 }
 
 // tokenizeInputs resolves Tokenize's inputs to document files and their total size.
@@ -370,13 +442,16 @@ type partWriter struct {
 	size  int64
 	buf   []byte
 	done  []string
+	// manifest gets each finished part; last is where the last document written was read
+	manifest *tokManifest
+	last     docPos
 	// open counts the documents of the file being written, kept those of
 	// the files renamed into place
 	open, kept struct{ docs, tokens, text int64 }
 }
 
-// write appends one document's ids (EOS included), of text bytes of text.
-func (w *partWriter) write(ids []int32, text int64) error {
+// write appends one document's ids (EOS included), of text bytes of text, read at pos.
+func (w *partWriter) write(ids []int32, text int64, pos docPos) error {
 	n := int64(len(ids)) * int64(w.dtype)
 	if w.f != nil && w.size > 0 && w.size+n > w.max {
 		if err := w.close(); err != nil {
@@ -407,7 +482,19 @@ func (w *partWriter) write(ids []int32, text int64) error {
 	w.open.docs++
 	w.open.tokens += int64(len(ids))
 	w.open.text += text
+	w.last = pos
 	return nil
+}
+
+// resume continues after the parts m lists.
+func (w *partWriter) resume(m *tokManifest) {
+	for _, pt := range m.Parts {
+		w.done = append(w.done, filepath.Join(w.dir, pt.Name))
+	}
+	if n := len(m.Parts); n > 0 {
+		last := m.Parts[n-1]
+		w.kept.docs, w.kept.tokens, w.kept.text = last.Documents, last.Tokens, last.Text
+	}
 }
 
 // close completes the current file: sync, close, rename into place.
@@ -432,7 +519,9 @@ func (w *partWriter) close() error {
 	w.kept.tokens += w.open.tokens
 	w.kept.text += w.open.text
 	w.open.docs, w.open.tokens, w.open.text = 0, 0, 0
-	return nil
+	w.manifest.Parts = append(w.manifest.Parts, tokPart{Name: filepath.Base(w.final), Bytes: w.size, docPos: w.last,
+		Documents: w.kept.docs, Tokens: w.kept.tokens, Text: w.kept.text})
+	return writeManifest(w.dir, w.manifest)
 }
 
 func (w *partWriter) finish() error {
