@@ -135,9 +135,13 @@ func TestTokenizeCommand(t *testing.T) {
 		}
 	}
 	// --resume of a finished run keeps its file; with another tokenizer it is refused, naming it
+	out.Reset()
 	errb.Reset()
 	if code := run([]string{"tokenize", in, "--out", filepath.Join(dir, "tok"), "--resume"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "resumed: 1 file of 1 written before were kept") {
 		t.Errorf("--resume of a finished run: exit %d:\n%s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "tokens/s\t0\n") { // nothing tokenized this time
+		t.Errorf("--resume of a finished run: summary says it tokenized:\n%s", out.String())
 	}
 	errb.Reset()
 	if code := run([]string{"tokenize", in, "--out", filepath.Join(dir, "tok"), "--resume", "--tokenizer", "world"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--tokenizer world (the run's was dolma2)") {

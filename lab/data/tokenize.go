@@ -54,7 +54,9 @@ type TokenizeSummary struct {
 	TextBytes int64    // UTF-8 bytes of the text of the documents in Files
 	Skipped   int64    // malformed lines skipped
 	Resumed   int      // of Files, those an earlier run wrote (Resume)
-	Elapsed   time.Duration
+	// ResumedTokens is what those hold: Tokens less it is this run's work (its tokens/s)
+	ResumedTokens int64
+	Elapsed       time.Duration
 }
 
 // BytesPerToken is the tokenizer's compression on this data: text bytes per token, EOS not counted.
@@ -160,6 +162,9 @@ func Tokenize(ctx context.Context, p TokenizeParams) (res TokenizeSummary, err e
 		m.Parts = prev.Parts
 		w.resume(prev)
 		sum.Resumed = len(prev.Parts)
+		if n := len(prev.Parts); n > 0 {
+			sum.ResumedTokens = prev.Parts[n-1].Tokens
+		}
 	case len(old) > 0 || prev != nil:
 		names := ManifestName
 		if len(old) > 0 {

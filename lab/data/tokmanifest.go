@@ -173,6 +173,6 @@ func (m *tokManifest) summary(dir string) TokenizeSummary {
 		last := m.Parts[n-1]
 		s.Documents, s.Tokens, s.TextBytes = last.Documents, last.Tokens, last.Text
 	}
-	s.Skipped, s.Resumed = m.Skipped, len(m.Parts)
+	s.Skipped, s.Resumed, s.ResumedTokens = m.Skipped, len(m.Parts), s.Tokens
 	return s
 }

@@ -62,8 +62,8 @@ func TestTokenizeResume(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: resume: %v", stops, err)
 		}
-		if res.Resumed != len(sum.Files) || count.n.Load() != ref.Documents-sum.Documents {
-			t.Errorf("%v: resumed after %d files (want %d), tokenizing %d documents (want %d of %d)", stops, res.Resumed, len(sum.Files), count.n.Load(), ref.Documents-sum.Documents, ref.Documents)
+		if res.Resumed != len(sum.Files) || res.ResumedTokens != sum.Tokens || count.n.Load() != ref.Documents-sum.Documents {
+			t.Errorf("%v: resumed after %d files of %d tokens (want %d, %d), tokenizing %d documents (want %d of %d)", stops, res.Resumed, res.ResumedTokens, len(sum.Files), sum.Tokens, count.n.Load(), ref.Documents-sum.Documents, ref.Documents)
 		}
 		if res.Documents != ref.Documents || res.Tokens != ref.Tokens || res.TextBytes != ref.TextBytes || res.Skipped != ref.Skipped || len(res.Files) != len(ref.Files) {
 			t.Errorf("%v: summary %+v, want %+v", stops, res, ref)
