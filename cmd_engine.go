@@ -148,7 +148,7 @@ var fullSynopses = map[string]string{
 		"                    [--val TOKENS|run] [--json FILE] [--tokenizer NAME] [--backend NAME]\n" +
 		"       olmolab eval --model RUN [--checkpoints all|last:N] [--record] ...",
 	"snr":      "RUN... [--last N] [--noise per-run|pooled] [--target RUNS] [--soups] [--json FILE]",
-	"tokenize": "INPUT... --out DIR [--tokenizer dolma2|world|bytes] [--dtype uint16|uint32] [--max-file-mb N] [--strict]",
+	"tokenize": "INPUT... --out DIR [--tokenizer dolma2|world|bytes] [--dtype uint16|uint32] [--max-file-mb N] [--strict] [--resume]",
 	"verify":   "--model DIR --case FILE [--float64] [--backend NAME]",
 	"train":    "[--preset NAME] [--steps N] [--out DIR] [--batch N] [--seq N] [--lr LR] [--seed N] [--backend NAME]",
 	"bench": "[--preset NAME | --vocab N --d-model N --layers N --heads N --kv-heads N --mlp N --seq N --batch N]\n" +
