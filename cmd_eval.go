@@ -785,7 +785,7 @@ func runOLMES(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{fmt.Sprintf("--formulation %q: want rc or mc", *form)}
 	}
-	reqs, err := olmes.BuildRequests(*task, f, *dir, olmes.BuildOptions{Split: *split})
+	reqs, err := olmes.BuildRequests(*task, f, *dir, olmes.BuildOptions{Split: *split, Command: olmes.CommandRequests})
 	if err != nil {
 		return olmesError(err)
 	}

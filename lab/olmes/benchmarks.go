@@ -361,8 +361,8 @@ const dataDirHint = "give the directory that holds the OLMES datasets: OLMOLAB_O
 
 // loadRows finds and reads a benchmark's split under dataDir (or dataDir/hf): an HF save_to_disk directory, an
 // HF-shaped JSONL file next to where that directory would be (<dir>.jsonl[.gz]), or the dataset's published files.
-func (b *benchmark) loadRows(dataDir, subject, split string) ([]Doc, string, error) {
-	where, read, err := b.locate(dataDir, subject, split)
+func (b *benchmark) loadRows(dataDir, subject, split, command string) ([]Doc, string, error) {
+	where, read, err := b.locate(dataDir, subject, split, command)
 	if err != nil {
 		return nil, "", err
 	}
@@ -371,8 +371,9 @@ func (b *benchmark) loadRows(dataDir, subject, split string) ([]Doc, string, err
 }
 
 // locate finds a benchmark's split under dataDir as loadRows does, and returns where it is and how to read it,
-// reading nothing: a missing directory or split is loadRows' error.
-func (b *benchmark) locate(dataDir, subject, split string) (where string, read func() ([]Doc, error), err error) {
+// reading nothing: a missing directory or split is loadRows' error, whose hint names command's --split
+// (BuildOptions.Command).
+func (b *benchmark) locate(dataDir, subject, split, command string) (where string, read func() ([]Doc, error), err error) {
 	if dataDir == "" {
 		return "", nil, inputErrorf("", 0, dataDirHint, "no data directory for %s", b.Name)
 	}
@@ -430,7 +431,7 @@ func (b *benchmark) locate(dataDir, subject, split string) (where string, read f
 	}
 	hint := "looked for an HF datasets save_to_disk directory or published JSONL at:\n  " + strings.Join(tried, "\n  ")
 	if subject == "" {
-		hint = dumpsHint(dataDir, b.Name, split) + hint
+		hint = dumpsHint(dataDir, b.Name, split, command) + hint
 	}
 	// A data directory often holds only some splits (shared/data/olmes has the validation splits, published
 	// files are often only the dev set): say which.
@@ -454,9 +455,12 @@ func (b *benchmark) locate(dataDir, subject, split string) (where string, read f
 				}
 			}
 			if found != "" {
-				// olmolab eval has --split, a run its recipe's eval.split
-				hint = fmt.Sprintf("%s holds the %s split of %s (%s); score that one instead of the %s split with olmolab eval --split %s, or in a run with eval.split: %s in its recipe (--set eval.split=%s)\n%s",
-					dataDir, other, what, found, split, other, other, other, hint)
+				// olmolab eval has --split, a run its recipe's eval.split; olmes requests writes requests
+				use := fmt.Sprintf("score that one instead of the %s split with olmolab eval --split %s, or in a run with eval.split: %s in its recipe (--set eval.split=%s)", split, other, other, other)
+				if command == CommandRequests {
+					use = fmt.Sprintf("write its requests instead of the %s split's with olmolab olmes requests --split %s", split, other)
+				}
+				hint = fmt.Sprintf("%s holds the %s split of %s (%s); %s\n%s", dataDir, other, what, found, use, hint)
 				return "", nil, &InputError{Path: dataDir, Msg: fmt.Sprintf("no %s split of %s", split, what), Hint: hint}
 			}
 		}
@@ -467,7 +471,7 @@ func (b *benchmark) locate(dataDir, subject, split string) (where string, read f
 // dumpsHint names the oe-eval request dumps under dataDir/requests (shared/data/olmes ships them, without the raw
 // HellaSwag, ARC test or OpenBookQA test splits) that are OLMES's requests of task on split, which eval scores as
 // they are, one line ending in a newline; "" where there are none.
-func dumpsHint(dataDir, task, split string) string {
+func dumpsHint(dataDir, task, split, command string) string {
 	configs, _ := filepath.Glob(filepath.Join(dataDir, "requests", "*", "*", "config.json"))
 	var dumps []string
 	for _, p := range configs {
@@ -485,8 +489,12 @@ func dumpsHint(dataDir, task, split string) string {
 	if len(dumps) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%s holds oe-eval's requests of %s on the %s split, which olmolab eval --tasks DIR scores as they are: %s\n",
-		dataDir, task, split, strings.Join(dumps, ", "))
+	use := "which olmolab eval --tasks DIR scores as they are"
+	if command == CommandRequests {
+		use = "the requests already (zcat DIR/requests.jsonl.gz), which olmolab eval --tasks DIR scores as they are"
+	}
+	return fmt.Sprintf("%s holds oe-eval's requests of %s on the %s split, %s: %s\n",
+		dataDir, task, split, use, strings.Join(dumps, ", "))
 }
 
 func fileExists(p string) bool {

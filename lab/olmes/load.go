@@ -199,11 +199,11 @@ func CheckTasks(names []string, o LoadOptions) (usesData bool, err error) {
 			subjects = mmluSubjects
 		}
 		for _, s := range subjects {
-			if _, _, err := b.locate(o.DataDir, s, bo.Split); err != nil {
+			if _, _, err := b.locate(o.DataDir, s, bo.Split, bo.Command); err != nil {
 				return true, err
 			}
 			if bo.Shots > 0 && b.Fewshot == "" {
-				if _, _, err := b.locate(o.DataDir, s, "dev"); err != nil {
+				if _, _, err := b.locate(o.DataDir, s, "dev", bo.Command); err != nil {
 					return true, err
 				}
 			}

@@ -54,7 +54,13 @@ type BuildOptions struct {
 	Limit int    // at most this many instances, sampled as OLMES does; 0 = OLMES's limit, negative = all
 	Shots int    // few-shot examples; 0 = OLMES's 5, negative = zero-shot
 	Seed  int64  // random_subsample_seed; 0 = OLMES's 1234
+	// Command is the command whose --split a missing split's hint names: "" olmolab eval (or a run's eval.split),
+	// CommandRequests olmolab olmes requests, which writes requests and scores nothing.
+	Command string
 }
+
+// CommandRequests is BuildOptions.Command of olmolab olmes requests.
+const CommandRequests = "olmes requests"
 
 func (o BuildOptions) resolve(b *benchmark) BuildOptions {
 	if o.Split == "" {
@@ -140,7 +146,7 @@ func WriteRequestsJSONL(w io.Writer, reqs []Request) error {
 }
 
 func (b *benchmark) build(dataDir, subject string, f Formulation, o BuildOptions) ([]Request, error) {
-	rows, where, err := b.loadRows(dataDir, subject, o.Split)
+	rows, where, err := b.loadRows(dataDir, subject, o.Split, o.Command)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +179,7 @@ func (b *benchmark) build(dataDir, subject string, f Formulation, o BuildOptions
 		if b.Fewshot != "" {
 			shotRows = fewshotRows()[b.Fewshot]
 		} else {
-			dev, _, err := b.loadRows(dataDir, subject, "dev")
+			dev, _, err := b.loadRows(dataDir, subject, "dev", o.Command)
 			if err != nil {
 				return nil, err
 			}
