@@ -43,7 +43,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	limit := fs.Int("limit", 0, "instances per task, per subject for MMLU (0: the task's default, 200 for a built-in task, OLMES's own limit, all of a request dump; -1: all; not given: a run's eval.limit, else 0)")
 	split := fs.String("split", "", "train, validation or test: the split of the OLMES benchmarks to score (default: a run's eval.split, else OLMES's split for each task)")
 	mc := fs.Bool("mc", false, "multiple-choice formulation (default: rank classification)")
-	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
+	jsonOut := fs.String("json", "", "also write the results as JSON to this file (-: on stdout, alone, the table on stderr)")
 	seq := fs.Int("seq", 0, "context length in tokens to score at; a longer request is scored on its last --seq tokens (default: of a run, its sequence_length, the context its own evaluations score at; else the model's max_position_embeddings, the context OLMES scores at; whole long requests take longer on a CPU, not more memory: --seq 512 for a quick look)")
 	backend := fs.String("backend", "cpu", "engine: "+strings.Join(model.BackendNames(), ", "))
 	val := fs.String("val", "", "also the validation loss: TOKENS held-out tokens per source (e.g. 8K) of a run's eval.val sources (the built-in ones it trains on where it names none), else of each built-in world source; or run: the run's own eval.val, whose figures match its val/ records")
@@ -81,6 +81,10 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := checkOutputDir("eval --json", *jsonOut); err != nil {
 		return err
+	}
+	jsonW := stdout
+	if jsonToStdout(*jsonOut) { // stdout is the JSON alone: what eval says besides goes to stderr
+		stdout = stderr
 	}
 	// --checkpoints, --record: the run's kept checkpoints, one after another
 	var models []lab.KeptCheckpoint
@@ -237,11 +241,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	}
 	truncationHint(stdout, res, cfg)
 	if *jsonOut != "" {
-		var sb strings.Builder
-		if err := res.WriteJSON(&sb); err != nil {
-			return err
-		}
-		if err := model.WriteFileAtomic(*jsonOut, []byte(sb.String())); err != nil {
+		if err := writeJSONOut(*jsonOut, jsonW, res.WriteJSON); err != nil {
 			return err
 		}
 	}
@@ -495,7 +495,7 @@ func evalCheckpoints(runDir string, models []lab.KeptCheckpoint, record bool, se
 	}
 	fmt.Fprintf(stdout, "\nolmolab snr RUN RUN… compares runs on them; the noise is over each run's last --last checkpoints, so keep them (checkpoint.keep)\n")
 	if n := checkpointsScored(models); n < 2 {
-		fmt.Fprintf(stdout, "warning: %d checkpoint scored: snr measures no noise from one (its noise and SNR read -); HINT: keep more (checkpoint.keep: 5 for snr's --last 5) in the runs to compare\n", n)
+		fmt.Fprintf(stderr, "warning: %d checkpoint scored: snr measures no noise from one (its noise and SNR read -)\nHINT: keep more (checkpoint.keep: 5 for snr's --last 5) in the runs to compare\n", n)
 	}
 	return nil
 }
@@ -693,7 +693,7 @@ func runSNR(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("snr", stdout, stderr)
 	lastN := fs.Int("last", 5, "checkpoints per run for noise (and for checkpoint averaging)")
 	noise := fs.String("noise", "per-run", "noise definition: per-run (std/mean over each run's last n, averaged) or pooled")
-	jsonOut := fs.String("json", "", "also write the table as JSON to this file")
+	jsonOut := fs.String("json", "", "also write the table as JSON to this file (-: on stdout, alone, the table on stderr)")
 	subruns := fs.Bool("soups", false, "include soups and their ingredients as runs")
 	target := fs.String("target", "", "the same recipes at the target scale (run directories, a directory of runs or evals.jsonl files, comma-separated), one per run, paired in name order (with --soups their soups and ingredients too): adds decision accuracy")
 	paths, err := parseInterleaved(fs, args)
@@ -732,23 +732,48 @@ func runSNR(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return olmesError(err)
 	}
-	if err := t.WriteTable(stdout); err != nil {
+	table := stdout
+	if jsonToStdout(*jsonOut) { // stdout is the JSON alone
+		table = stderr
+	}
+	if err := t.WriteTable(table); err != nil {
 		return err
 	}
 	if *jsonOut != "" {
-		var sb strings.Builder
-		if err := t.WriteJSON(&sb); err != nil {
-			return err
-		}
-		return model.WriteFileAtomic(*jsonOut, []byte(sb.String()))
+		return writeJSONOut(*jsonOut, stdout, t.WriteJSON)
 	}
 	return nil
 }
 
+// jsonToStdout says whether --json's path is the process's stdout: "-" or
+// /dev/stdout, where the JSON goes alone and the table to stderr.
+func jsonToStdout(path string) bool { return path == "-" || path == "/dev/stdout" }
+
+// writeJSONOut writes --json's output: on stdout (jsonToStdout), into a
+// special file as it is (a pipe, /dev/null: renaming a temporary file over
+// it, as root, replaced the device with a regular file), else atomically.
+func writeJSONOut(path string, stdout io.Writer, write func(io.Writer) error) error {
+	if jsonToStdout(path) {
+		return write(stdout)
+	}
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() && !st.IsDir() {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+		if err != nil {
+			return err
+		}
+		if err := write(f); err != nil {
+			f.Close()
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		return f.Close()
+	}
+	return model.WriteFileAtomicFunc(path, write)
+}
+
 // checkOutputDir refuses, before any work, an output file whose directory
-// does not exist (path "" is no output).
+// does not exist (path "" is no output, "-" stdout).
 func checkOutputDir(flagName, path string) error {
-	if path == "" {
+	if path == "" || jsonToStdout(path) {
 		return nil
 	}
 	dir := filepath.Dir(path)
