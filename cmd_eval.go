@@ -44,7 +44,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	split := fs.String("split", "", "train, validation or test: the split of the OLMES benchmarks to score (default: a run's eval.split, else OLMES's split for each task)")
 	mc := fs.Bool("mc", false, "multiple-choice formulation (default: rank classification)")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file (-: on stdout, alone, the table on stderr)")
-	seq := fs.Int("seq", 0, "context length in tokens to score at; a longer request is scored on its last --seq tokens (default: of a run, its sequence_length, the context its own evaluations score at; else the model's max_position_embeddings, the context OLMES scores at; whole long requests take longer on a CPU, not more memory: --seq 512 for a quick look)")
+	seq := fs.Int("seq", 0, "context length in tokens to score at; a longer request is scored on its last --seq tokens, as OLMES cuts it (default: 2048, OLMES's context, or less where the model was trained on shorter sequences (a run's sequence_length, which its own evaluations score at) or has fewer positions; never beyond its positions; whole long requests take longer on a CPU, not more memory: --seq 512 for a quick look)")
 	backend := fs.String("backend", "cpu", "engine: "+strings.Join(model.BackendNames(), ", "))
 	val := fs.String("val", "", "also the validation loss: TOKENS held-out tokens per source (e.g. 8K) of a run's eval.val sources (the built-in ones it trains on where it names none), else of each built-in world source; or run: the run's own eval.val, whose figures match its val/ records")
 	ckpts := fs.String("checkpoints", "", "of a run: score each checkpoint it kept, all or last:N, and the soup it ended with where its recipe planned one (default: the model --model names; with --record, all)")
@@ -121,10 +121,14 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err := olmes.CheckHFTokenizer(dir, tok, cfg.VocabSize); err != nil {
 		return olmesError(err)
 	}
-	T := evalContext(*seq, *ckpt, cfg)
-	if seqGiven && *seq > T {
-		// said once, before any scoring: every checkpoint scores at T
+	ec := evalContext(*seq, *ckpt, cfg)
+	T := ec.T
+	// said once, before any scoring: every checkpoint scores at T
+	switch {
+	case seqGiven && *seq > T:
 		fmt.Fprintf(stderr, "eval: --seq %d is longer than the model's %d positions: scoring at %d\n", *seq, cfg.MaxPositionEmbeddings, T)
+	case seqGiven && ec.Trained > 0 && T > ec.Trained:
+		fmt.Fprintf(stderr, "warning: --seq %d is longer than the %d-token sequences the model was trained on (sequence_length, %s): the positions past them it never trained at, and what it scores there says little of it\n", T, ec.Trained, ec.Recipe)
 	}
 	B := max(1, 4096/T)
 	// forward only: no gradients or AdamW moments beside the weights
@@ -220,7 +224,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			}
 		}
 		settings := recordSettings(T, n, load.Build.Split, f, name, b.Name(), *val)
-		return evalCheckpoints(runDir, models, *record, settings, cfg, b, buf, score, stdout, stderr)
+		return evalCheckpoints(runDir, models, *record, settings, cfg, ec, b, buf, score, stdout, stderr)
 	}
 	res, err := score()
 	if err != nil {
@@ -239,7 +243,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err := res.WriteTable(stdout); err != nil {
 		return err
 	}
-	truncationHint(stdout, res, cfg)
+	truncationHint(stdout, res, cfg, ec)
 	if *jsonOut != "" {
 		if err := writeJSONOut(*jsonOut, jsonW, res.WriteJSON); err != nil {
 			return err
@@ -260,17 +264,29 @@ func checkpointsScored(models []lab.KeptCheckpoint) int {
 	return n
 }
 
-// truncationHint names the --seq that scores whole the requests res cut, or
-// that scores more of them where the model has fewer positions.
-func truncationHint(w io.Writer, res olmes.Results, cfg model.Config) {
-	if res.Truncated == 0 || res.Context >= cfg.MaxPositionEmbeddings {
+// truncationHint says, under the table, why res cut the requests it cut and
+// what --seq scores them whole: nothing past the sequences the model was
+// trained on (a run's sequence_length: --seq 917 for a model trained at 128
+// tokens would score it where it never learnt to attend) nor its positions.
+func truncationHint(w io.Writer, res olmes.Results, cfg model.Config, ec evalCtx) {
+	if res.Truncated == 0 {
 		return
 	}
-	// the cut is --seq's (a run's sequence_length by default), not the model's positions
-	if res.Longest <= cfg.MaxPositionEmbeddings {
-		fmt.Fprintf(w, "HINT: --seq %d scores them whole (the model has %d positions)\n", res.Longest, cfg.MaxPositionEmbeddings)
-	} else {
-		fmt.Fprintf(w, "HINT: --seq %d, the model's positions, scores more of them; the longest needs %d\n", cfg.MaxPositionEmbeddings, res.Longest)
+	limit, what := cfg.MaxPositionEmbeddings, fmt.Sprintf("the model has %d positions", cfg.MaxPositionEmbeddings)
+	if ec.Trained > 0 && ec.Trained < limit {
+		limit, what = ec.Trained, fmt.Sprintf("the model was trained on %d-token sequences, %s's sequence_length", ec.Trained, ec.Recipe)
+	}
+	switch {
+	case res.Context >= limit:
+		if ec.Trained > 0 && res.Context >= ec.Trained {
+			fmt.Fprintf(w, "HINT: %s: a longer --seq scores them at positions it never trained at (the longest needs %d); tasks of shorter requests (fewer shots, the built-in tasks) suit it\n", what, res.Longest)
+		}
+	case res.Context == olmesContext && !ec.Given:
+		fmt.Fprintf(w, "HINT: OLMES scores at %d tokens too and cuts them as here; --seq %d scores them whole, unlike OLMES (%s)\n", olmesContext, min(res.Longest, limit), what)
+	case res.Longest <= limit:
+		fmt.Fprintf(w, "HINT: --seq %d scores them whole (%s)\n", res.Longest, what)
+	default:
+		fmt.Fprintf(w, "HINT: --seq %d scores more of them (%s); the longest needs %d\n", limit, what, res.Longest)
 	}
 }
 
@@ -415,7 +431,7 @@ var evalHook = func(stage string, models []lab.KeptCheckpoint) {}
 // record, records their scores in the run's evals.jsonl (lab.RecordEvals).
 // The task the run evaluated itself is refused after the first model,
 // before the others are scored.
-func evalCheckpoints(runDir string, models []lab.KeptCheckpoint, record bool, settings string, cfg model.Config,
+func evalCheckpoints(runDir string, models []lab.KeptCheckpoint, record bool, settings string, cfg model.Config, ec evalCtx,
 	b model.Backend, buf []float32, score func() (olmes.Results, error), stdout, stderr io.Writer) error {
 	var recs []olmes.EvalRecord
 	now := time.Now().UTC()
@@ -472,7 +488,7 @@ func evalCheckpoints(runDir string, models []lab.KeptCheckpoint, record bool, se
 		recs = append(recs, rs...)
 		last = res
 	}
-	truncationHint(stdout, last, cfg)
+	truncationHint(stdout, last, cfg, ec)
 	if !record {
 		return nil
 	}
@@ -523,24 +539,44 @@ func recordsOf(res olmes.Results, run string, step int, tokens int64) []olmes.Ev
 	return out
 }
 
-// evalContext is the context eval scores at: --seq where given (0: not),
-// else a run's sequence_length (its own evaluations score at it, so the
-// scores of its checkpoints are theirs), else the model's
-// max_position_embeddings (OLMES's context: a 5-shot MMLU or BoolQ request
-// of up to 2,354 tokens is scored whole, where a default of 512 cut it).
-// Never beyond the model's positions. A forward holds about 4096 tokens
-// whatever the context (B = 4096/T rows), so a longer one costs no memory,
-// only the attention over the long requests.
-func evalContext(seq int, path string, cfg model.Config) int {
-	if seq == 0 {
-		seq = cfg.MaxPositionEmbeddings
-		if p := runRecipeOf(path); p != "" {
-			if rec, err := lab.LoadRecipe(p, nil); err == nil && rec.SequenceLength > 0 {
-				seq = rec.SequenceLength
-			}
+// olmesContext is OLMES's context in tokens: oe-eval's MODEL_DEFAULTS
+// max_length, to which lm-eval-harness's HF model cuts (context +
+// continuation) on the left, keeping the last max_length + 1 tokens (the last
+// is a target only).
+const olmesContext = 2048
+
+// evalCtx is the context eval scores at and why.
+type evalCtx struct {
+	T       int    // the context in tokens
+	Given   bool   // --seq set it
+	Trained int    // the sequence length the model was trained at (a run's sequence_length), 0: not known
+	Recipe  string // the recipe that says Trained
+}
+
+// evalContext is the context eval scores at: --seq where given (seq > 0),
+// else OLMES's 2048 tokens (a 5-shot MMLU or BoolQ request of up to 2,354
+// tokens is cut as OLMES cuts it, where the model's 4096 positions scored it
+// whole, another number than OLMES's), or fewer where the model was trained
+// on shorter sequences (a run's sequence_length: its own evaluations score at
+// it, and positions past it the model never trained at) or has fewer
+// positions. Never beyond the model's positions. A forward holds about 4096
+// tokens whatever the context (B = 4096/T rows), so a longer one costs no
+// memory, only the attention over the long requests.
+func evalContext(seq int, path string, cfg model.Config) evalCtx {
+	ec := evalCtx{Given: seq > 0}
+	if p := runRecipeOf(path); p != "" {
+		if rec, err := lab.LoadRecipe(p, nil); err == nil && rec.SequenceLength > 0 {
+			ec.Trained, ec.Recipe = rec.SequenceLength, p
 		}
 	}
-	return min(seq, max(cfg.MaxPositionEmbeddings, 16))
+	if seq <= 0 {
+		seq = olmesContext
+		if ec.Trained > 0 {
+			seq = min(seq, ec.Trained)
+		}
+	}
+	ec.T = min(seq, max(cfg.MaxPositionEmbeddings, 16))
+	return ec
 }
 
 // evalProgressEvery is how often eval writes a progress line when stderr is
@@ -587,7 +623,7 @@ func evalValidation(path string, tokens int64, tokName, backend string, cfg mode
 	}
 	if p == "" && tokens > 0 && tokens < int64(T) {
 		// no recipe to name: the sequence is eval's context, which --seq sets
-		return nil, inputError{fmt.Errorf("eval --val %d: fewer tokens per source than one sequence of %d, the context (--seq; by default the model's max_position_embeddings); HINT: --val %d or more, or a shorter --seq (--seq 512 --val 8K: 15 sequences per source)", tokens, T, T)}
+		return nil, inputError{fmt.Errorf("eval --val %d: fewer tokens per source than one sequence of %d, the context (--seq; by default 2048, OLMES's context, or the model's positions where fewer); HINT: --val %d or more, or a shorter --seq (--seq 512 --val 8K: 15 sequences per source)", tokens, T, T)}
 	}
 	rec := lab.BuiltinValRecipe(tokens, T, tokName)
 	if p != "" {

@@ -95,3 +95,99 @@ func TestEvalWarningsOnStderr(t *testing.T) {
 		t.Errorf("eval --json FIFO: %s is no longer a pipe: %v", fifo, st.Mode())
 	}
 }
+
+// evalJSON runs eval with --json - and returns the results it wrote on stdout.
+func evalJSON(t *testing.T, args ...string) (res struct {
+	Scores []struct {
+		Metrics map[string]float64 `json:"metrics"`
+	} `json:"scores"`
+	Longest   int `json:"longest_input"`
+	Truncated int `json:"truncated"`
+	Context   int `json:"context"`
+}, stderr string) {
+	t.Helper()
+	code, stdout, stderr := runCLI(append(append([]string{"eval"}, args...), "--json", "-")...)
+	if code != 0 {
+		t.Fatalf("eval %v: exit %d: %s", args, code, stderr)
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil || len(res.Scores) == 0 {
+		t.Fatalf("eval %v: %v:\n%s", args, err, stdout)
+	}
+	return res, stderr
+}
+
+// TestEvalDefaultContextIsOLMES: a checkpoint of 4096 positions is scored at
+// OLMES's 2048 tokens by default, a longer request cut on the left as OLMES
+// cuts it, the same scores as --seq 2048 (the default was the model's 4096
+// positions, which scored it whole: another number than OLMES's); --seq 4096
+// still scores it whole.
+func TestEvalDefaultContextIsOLMES(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ck")
+	if code, _, errs := runCLI("train", "--preset", "cpu_xs", "--steps", "1", "--batch", "2", "--seq", "16", "--out", dir); code != 0 {
+		t.Fatalf("train: %s", errs)
+	}
+	ctx := strings.Repeat("The cat sat on the mat and the dog ran to the park. ", 150) + "Question: where did the dog run?\nAnswer:"
+	var lines []string
+	for i, c := range []string{" to the park", " to the mat"} {
+		l, _ := json.Marshal(map[string]any{"request_type": "loglikelihood", "task_name": "long", "doc_id": 0, "idx": i, "label": 0,
+			"doc": map[string]any{"gold": 0}, "request": map[string]string{"context": ctx, "continuation": c}})
+		lines = append(lines, string(l))
+	}
+	dump := filepath.Join(t.TempDir(), "requests.jsonl")
+	if err := os.WriteFile(dump, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	def, _ := evalJSON(t, "--model", dir, "--tasks", dump)
+	if def.Longest <= 2048 {
+		t.Fatalf("the request is %d tokens, not longer than 2048", def.Longest)
+	}
+	if def.Context != 2048 || def.Truncated != 2 {
+		t.Errorf("default: context %d, %d requests cut; want OLMES's 2048 and both cut", def.Context, def.Truncated)
+	}
+	cut, _ := evalJSON(t, "--model", dir, "--tasks", dump, "--seq", "2048")
+	for m, v := range cut.Scores[0].Metrics {
+		if def.Scores[0].Metrics[m] != v {
+			t.Errorf("%s: %v by default, %v at --seq 2048", m, def.Scores[0].Metrics[m], v)
+		}
+	}
+	whole, _ := evalJSON(t, "--model", dir, "--tasks", dump, "--seq", "4096")
+	if whole.Context != 4096 || whole.Truncated != 0 {
+		t.Errorf("--seq 4096: context %d, %d requests cut (longest %d); want 4096 and none", whole.Context, whole.Truncated, whole.Longest)
+	}
+}
+
+// TestEvalTrainedContextHint: a run trained on 32-token sequences is scored at
+// 32 tokens, and the hint under the table says the model was trained at 32
+// rather than naming the --seq (465) that scores the requests whole at
+// positions it never trained at (it said "--seq 465 scores them whole (the
+// model has 4096 positions)"); a --seq past 32 is warned of.
+func TestEvalTrainedContextHint(t *testing.T) {
+	olmesData := filepath.Join("..", "shared", "data", "olmes")
+	if _, err := os.Stat(olmesData); err != nil {
+		t.Skip("../shared/data/olmes is absent")
+	}
+	runs := filepath.Join(t.TempDir(), "runs")
+	if code, _, errs := runCLI("--batch", "testdata/tiny.yaml", "--runs", runs, "--name", "a"); code != 0 {
+		t.Fatalf("batch: exit %d: %s", code, errs)
+	}
+	run := filepath.Join(runs, "a")
+	args := []string{"eval", "--model", run, "--data", olmesData, "--tasks", "arc_easy", "--split", "validation", "--limit", "2"}
+	code, stdout, stderr := runCLI(args...)
+	if code != 0 {
+		t.Fatalf("eval: exit %d: %s", code, stderr)
+	}
+	flat := strings.Join(strings.Fields(stdout), " ")
+	if want := "HINT: the model was trained on 32-token sequences, " + filepath.Join(run, "recipe.yaml") + "'s sequence_length: a longer --seq scores them at positions it never trained at"; !strings.Contains(flat, want) {
+		t.Errorf("stdout lacks %q:\n%s", want, stdout)
+	}
+	if strings.Contains(flat, "scores them whole") {
+		t.Errorf("the hint invites scoring past the trained context:\n%s", stdout)
+	}
+	code, _, stderr = runCLI(append(args, "--seq", "64")...)
+	if code != 0 {
+		t.Fatalf("eval --seq 64: exit %d: %s", code, stderr)
+	}
+	if want := "warning: --seq 64 is longer than the 32-token sequences the model was trained on"; !strings.Contains(stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, stderr)
+	}
+}

@@ -78,8 +78,10 @@ func (e *OLMESEvaluator) Evaluate(ctx context.Context, b model.Backend, tok data
 		return nil, err
 	}
 	if _, T := b.MicroBatch(); res.Truncated > 0 && spec.Warn != nil {
-		spec.Warn(fmt.Sprintf("eval: %d of %s %s longer than the run's %d-token rows (the longest %d tokens) and %s scored on %s last %d tokens, few-shot examples and question cut away; olmolab eval --seq %d scores them whole",
-			res.Truncated, plural.N(res.Requests, "request"), plural.Verb(res.Truncated, "is", "are"), T, res.Longest, plural.Verb(res.Truncated, "is", "are"), plural.Verb(res.Truncated, "its", "their"), T, res.Longest))
+		// no --seq to score them whole is named: past its sequence_length the model never trains, and a score
+		// there says little of it
+		spec.Warn(fmt.Sprintf("eval: %d of %s %s longer than the run's %d-token rows (the longest %d tokens) and %s scored on %s last %d tokens, few-shot examples and question cut away; the model trains on %d-token sequences, so tasks of shorter requests (fewer shots, the built-in tasks) suit it",
+			res.Truncated, plural.N(res.Requests, "request"), plural.Verb(res.Truncated, "is", "are"), T, res.Longest, plural.Verb(res.Truncated, "is", "are"), plural.Verb(res.Truncated, "its", "their"), T, T))
 	}
 	e.longest = max(e.longest, res.Longest)
 	var out []EvalScore

@@ -109,6 +109,10 @@ func TestEvalTruncationWarns(t *testing.T) {
 	if n := strings.Count(string(b), "longer than the run's 32-token rows"); n != 1 {
 		t.Errorf("%d truncation warnings in events.jsonl, want 1 (the run evaluates several times)", n)
 	}
+	// no --seq past the 32 tokens the model trains on: it said "olmolab eval --seq N scores them whole"
+	if strings.Contains(string(b), "--seq") || !strings.Contains(string(b), "the model trains on 32-token sequences") {
+		t.Errorf("the warning invites scoring past the run's sequence_length, or does not say it:\n%s", b)
+	}
 }
 
 // writeARCEasyDev writes n ARC-Easy questions as ARC's published
