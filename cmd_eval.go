@@ -38,7 +38,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	ckpt := fs.String("model", "", "an HF checkpoint directory, one of our checkpoints, or a run directory (the weights it ended with: its latest checkpoint, or the soup its recipe planned)")
 	// no flag-package default: not given, a run's eval.tasks come first
 	tasks := fs.String("tasks", "", "comma-separated tasks or groups: builtin, development, unseen, core9, olmes, arc_easy, mmlu, fact_qa_heldout:mc, a requests.jsonl.gz dump, … (not given: a run's eval.tasks, else builtin; \"\": none, only --val); both formulations of a benchmark (core9,core9:mc) give OLMES's suite scores, core_9mcqa::olmes and each task's max(MC, RC); oe-eval's names work too: socialiqa:rc::olmes, and a suite, core_9mcqa::olmes or piqa::olmes, is its tasks in both formulations")
-	tokName := fs.String("tokenizer", "", "tokenizer (default: the run's, else guessed from the vocabulary: 100352 dolma2, 2048 world, 384 bytes); a checkpoint's tokenizer.json must be it, id for id, or eval refuses it")
+	tokName := fs.String("tokenizer", "", "tokenizer (default: the run's, else by the vocabulary: 100352 dolma2, 2048 world, 384 bytes; another vocabulary without a tokenizer.json is refused where dolma2's ids do not fit, else scored with dolma2 with a warning); a checkpoint's tokenizer.json must be it, id for id, or eval refuses it")
 	dataDir := fs.String("data", os.Getenv("OLMOLAB_OLMES_DATA"), "OLMES datasets directory (for the standard benchmarks; default $OLMOLAB_OLMES_DATA)")
 	limit := fs.Int("limit", 0, "instances per task, per subject for MMLU (0: the task's default, 200 for a built-in task, OLMES's own limit, all of a request dump; -1: all; not given: a run's eval.limit, else 0)")
 	split := fs.String("split", "", "train, validation or test: the split of the OLMES benchmarks to score (default: a run's eval.split, else OLMES's split for each task)")
@@ -110,7 +110,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	cfg := src.Config
 	name := *tokName
 	if name == "" {
-		name = tokenizerFor(*ckpt, cfg)
+		if name, err = tokenizerFor(*ckpt, dir, cfg, stderr); err != nil {
+			return err
+		}
 	}
 	tok, err := data.NewTokenizer(name)
 	if err != nil {
@@ -698,20 +700,50 @@ func runRecipeOf(path string) string {
 	return ""
 }
 
-// tokenizerFor reads a run's recipe, else guesses from the vocabulary size.
-func tokenizerFor(path string, cfg model.Config) string {
+// tokenizerFor is the tokenizer of the run path belongs to (its recipe's),
+// else the one of olmolab's whose padded vocabulary is the model's (100352
+// dolma2, 2048 world, 384 bytes). Another vocabulary is a model olmolab did
+// not train: where dir has a tokenizer.json, dolma2 is checked against it
+// (olmes.CheckHFTokenizer, whose error names the tokenizer it is); where it
+// has none, a vocabulary too small for dolma2's ids is refused, and a larger
+// one is scored with dolma2 with a warning on stderr: a guess, and a model
+// trained with another tokenizer scores near chance without an error.
+func tokenizerFor(path, dir string, cfg model.Config, stderr io.Writer) (string, error) {
 	if p := runRecipeOf(path); p != "" {
 		if r, err := lab.LoadRecipe(p, nil); err == nil {
-			return r.Tokenizer
+			return r.Tokenizer, nil
 		}
 	}
-	switch cfg.VocabSize {
-	case 2048:
-		return "world"
-	case 384:
-		return "bytes"
+	known := []string{data.Dolma2, data.World, data.Bytes}
+	var sizes, fit []string
+	for _, name := range known {
+		tok, err := data.NewTokenizer(name)
+		if err != nil {
+			return "", err
+		}
+		if tok.VocabSize() == cfg.VocabSize {
+			return name, nil
+		}
+		sizes = append(sizes, fmt.Sprintf("%d %s", tok.VocabSize(), name))
+		if tok.VocabSize() < cfg.VocabSize {
+			fit = append(fit, name)
+		}
 	}
-	return "dolma2"
+	if _, err := os.Stat(filepath.Join(dir, olmes.HFTokenizerFile)); err == nil {
+		return data.Dolma2, nil // checked against the file before anything is scored
+	}
+	cj := filepath.Join(dir, "config.json")
+	if !slices.Contains(fit, data.Dolma2) {
+		hint := fmt.Sprintf("none of olmolab's tokenizers fits %d ids: the model was trained with another, which olmolab cannot score with", cfg.VocabSize)
+		if len(fit) > 0 {
+			hint = fmt.Sprintf("--tokenizer %s if the model was trained with it (its ids fit in %d); olmolab scores with its own tokenizers only", strings.Join(fit, " or "), cfg.VocabSize)
+		}
+		return "", inputError{fmt.Errorf("%s: vocab_size %d is none of olmolab's tokenizers' (%s), and there is no %s beside it to say which the model was trained with; HINT: %s",
+			cj, cfg.VocabSize, strings.Join(sizes, ", "), olmes.HFTokenizerFile, hint)}
+	}
+	fmt.Fprintf(stderr, "warning: %s: vocab_size %d is not dolma2's %s and no %s says which tokenizer the model was trained with: scoring with dolma2, a guess (a model trained with another scores near chance)\nHINT: --tokenizer NAME (%s) if it is another\n",
+		cj, cfg.VocabSize, strings.Fields(sizes[0])[0], olmes.HFTokenizerFile, strings.Join(known, ", "))
+	return data.Dolma2, nil
 }
 
 func splitList(s string) []string {

@@ -2,12 +2,16 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/olmolab/olmolab/model"
+	"github.com/olmolab/olmolab/model/safetensors"
 )
 
 // TestOLMESRequestsSplitHint: a split the data directory lacks is refused by
@@ -189,5 +193,56 @@ func TestEvalTrainedContextHint(t *testing.T) {
 	}
 	if want := "warning: --seq 64 is longer than the 32-token sequences the model was trained on"; !strings.Contains(stderr, want) {
 		t.Errorf("stderr lacks %q:\n%s", want, stderr)
+	}
+}
+
+// TestEvalTokenizerGuess: a checkpoint of no run, without a tokenizer.json,
+// whose vocabulary is none of olmolab's tokenizers' was scored with dolma2, a
+// guess, without a word: one too small for dolma2's ids is now refused, exit
+// 2, naming config.json's vocab_size and the tokenizers that fit; a larger one
+// is scored with dolma2 and a warning on stderr, its HINT on a line of its own.
+func TestEvalTokenizerGuess(t *testing.T) {
+	golden, err := model.ReadConfigFile(filepath.Join("model", "testdata", "golden", "olmo2-tiny", "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ckpt := func(vocab int) string {
+		dir := filepath.Join(t.TempDir(), fmt.Sprint(vocab))
+		cfg := golden
+		cfg.VocabSize = vocab
+		params := make([]float32, model.NewLayout(cfg).Size())
+		for i := range params {
+			params[i] = 0.01 * float32(i%7-3)
+		}
+		if err := model.SaveHF(dir, cfg, params, safetensors.F32, 0); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	for _, c := range []struct {
+		vocab int
+		code  int
+		want  []string
+	}{
+		{96, 2, []string{"config.json: vocab_size 96 is none of olmolab's tokenizers' (100352 dolma2, 2048 world, 384 bytes), and there is no tokenizer.json", "\nHINT: none of olmolab's tokenizers fits 96 ids"}},
+		{4096, 2, []string{"config.json: vocab_size 4096 is none of olmolab's tokenizers'", "\nHINT: --tokenizer world or bytes if the model was trained with it"}},
+		{100480, 0, []string{"warning: ", "config.json: vocab_size 100480 is not dolma2's 100352 and no tokenizer.json says which tokenizer the model was trained with: scoring with dolma2, a guess", "\nHINT: --tokenizer NAME"}},
+	} {
+		code, _, stderr := runCLI("eval", "--model", ckpt(c.vocab), "--tasks", "arith", "--limit", "2")
+		if code != c.code {
+			t.Errorf("vocab %d: exit %d, want %d:\n%s", c.vocab, code, c.code, stderr)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("vocab %d: stderr lacks %q:\n%s", c.vocab, w, stderr)
+			}
+		}
+		if strings.Contains(stderr, "; HINT:") {
+			t.Errorf("vocab %d: a HINT not on a line of its own:\n%s", c.vocab, stderr)
+		}
+	}
+	// a vocabulary of olmolab's, or --tokenizer, is no guess
+	if code, _, stderr := runCLI("eval", "--model", ckpt(4096), "--tokenizer", "world", "--tasks", "arith", "--limit", "2"); code != 0 || strings.Contains(stderr, "warning") {
+		t.Errorf("--tokenizer world: exit %d:\n%s", code, stderr)
 	}
 }
