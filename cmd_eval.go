@@ -208,6 +208,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			if res, err = olmes.Evaluate(context.Background(), b, tok, tasks, ev.Eval); err != nil {
 				return res, olmesError(err)
 			}
+			res.SuitesAsked = olmes.SuitesAsked(names)
 		}
 		if valTokens != 0 {
 			scores, err := evalValidation(*ckpt, valTokens, name, *backend, cfg, b, tok, stderr)
@@ -471,8 +472,9 @@ func evalCheckpoints(runDir string, models []lab.KeptCheckpoint, record bool, se
 		rel, _ := filepath.Rel(runDir, m.Dir)
 		fmt.Fprintf(stdout, "\n%s: step %d, %s tokens, %s\n", rel, m.Step, lab.HumanCount(m.Tokens), m.Phase)
 		shown := res
-		if i > 0 { // the same requests at every checkpoint: their notes and cuts are said once, with the first
+		if i > 0 { // the same requests at every checkpoint: their notes, cuts and suites left out are said once, with the first
 			shown.Notes, shown.Truncated = nil, 0
+			shown.Aggregates, _ = olmes.ShownSuites(shown.Aggregates, shown.SuitesAsked)
 		}
 		if err := shown.WriteTable(stdout); err != nil {
 			return err

@@ -77,6 +77,9 @@ type Results struct {
 	Notes []string `json:"notes,omitempty"`
 	// Aggregates are OLMES's suite scores of Scores (Aggregates): <task>::olmes, core_9mcqa::olmes, ….
 	Aggregates []Aggregate `json:"aggregates,omitempty"`
+	// SuitesAsked are the suites the tasks were named for (SuitesAsked), which the table lists however few of
+	// their members were scored (ShownSuites).
+	SuitesAsked []string `json:"-"`
 }
 
 // RequestsPerSecond is the scoring throughput.
@@ -203,7 +206,7 @@ func (r Results) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if err := WriteAggregates(w, r.Aggregates); err != nil {
+	if err := WriteAggregates(w, r.Aggregates, r.SuitesAsked); err != nil {
 		return err
 	}
 	if r.Requests == 0 { // validation loss only (olmolab eval --tasks "" --val)

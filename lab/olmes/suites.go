@@ -251,9 +251,64 @@ func oeEvalName(task string) string { return cmp.Or(oeEvalNames[task], task) }
 // isSuiteTask says whether task is one of OLMES's ten multiple-choice tasks (core9 and MMLU as a whole).
 func isSuiteTask(task string) bool { return task == "mmlu" || slices.Contains(core9, task) }
 
-// WriteAggregates prints the suite scores under an evaluation's table: one line each, with what it folds and,
-// for an incomplete suite, what is missing and how to score it.
-func WriteAggregates(w io.Writer, aggs []Aggregate) error {
+// SuitesAsked are the macro suites names (eval's --tasks) ask for: by oe-eval's name ("core_9mcqa::olmes"), or
+// by a group that is one's tasks ("core9" in either formulation: both core_9mcqa suites; "olmes": all three).
+func SuitesAsked(names []string) []string {
+	var out []string
+	add := func(s ...string) {
+		for _, n := range s {
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	for _, n := range names {
+		for _, name := range strings.Split(n, ",") {
+			name = strings.ToLower(strings.TrimSpace(name))
+			base, _, _ := strings.Cut(name, ":")
+			switch {
+			case name == SuiteCore9 || name == SuiteCore9RC || name == SuiteCore9MMLU:
+				add(name)
+			case base == "core9":
+				add(SuiteCore9, SuiteCore9RC)
+			case base == "olmes":
+				add(SuiteCore9, SuiteCore9RC, SuiteCore9MMLU)
+			}
+		}
+	}
+	return out
+}
+
+// ShownSuites splits aggs into those an evaluation's table lists and those it leaves out: it lists a task's
+// max(MC, RC), a complete suite, one asked for (SuitesAsked) and one of which more than half the members were
+// scored; a suite of 2 of its 9 tasks (eval --tasks arc_easy,piqa) says nothing of it, and its line was as long
+// as the table.
+func ShownSuites(aggs []Aggregate, asked []string) (shown, left []Aggregate) {
+	for _, a := range aggs {
+		if a.Rule == RuleMCOrRC || a.Complete() || a.Differ != "" || slices.Contains(asked, a.Name) ||
+			2*(len(a.Members)-len(a.Missing)) > len(a.Members) {
+			shown = append(shown, a)
+		} else {
+			left = append(left, a)
+		}
+	}
+	return shown, left
+}
+
+// WriteAggregates prints the suite scores under an evaluation's table (those ShownSuites shows of asked): one
+// line each, with what it folds and, for an incomplete suite, what is missing and how to score it; then one
+// line that names the suites left out.
+func WriteAggregates(w io.Writer, all []Aggregate, asked []string) error {
+	aggs, left := ShownSuites(all, asked)
+	if len(left) > 0 {
+		defer func() {
+			var parts []string
+			for _, a := range left {
+				parts = append(parts, fmt.Sprintf("%s (%d of %d)", a.Name, len(a.Members)-len(a.Missing), len(a.Members)))
+			}
+			fmt.Fprintf(w, "OLMES suites left out, too few of their tasks scored to mean something: %s; name one in --tasks to see it (--tasks core9,core9:mc scores core_9mcqa::olmes whole)\n", strings.Join(parts, ", "))
+		}()
+	}
 	if len(aggs) == 0 {
 		return nil
 	}

@@ -117,7 +117,7 @@ func TestSuiteScoresByHand(t *testing.T) {
 		t.Errorf("core_9mcqa:rc::olmes = %+v, want 4.35/9", a)
 	}
 	var buf bytes.Buffer
-	if err := WriteAggregates(&buf, Aggregates(suiteScores(t, part))); err != nil {
+	if err := WriteAggregates(&buf, Aggregates(suiteScores(t, part)), nil); err != nil {
 		t.Fatal(err)
 	}
 	out := strings.Join(strings.Fields(buf.String()), " ")
@@ -427,7 +427,55 @@ func TestSuiteInstanceCounts(t *testing.T) {
 		t.Fatalf("aggregates %+v", aggs)
 	}
 	var b bytes.Buffer
-	if err := WriteAggregates(&b, aggs); err != nil || !strings.Contains(b.String(), "instance counts differ: mc on 1000 instances, rc on 10") {
+	if err := WriteAggregates(&b, aggs, nil); err != nil || !strings.Contains(b.String(), "instance counts differ: mc on 1000 instances, rc on 10") {
 		t.Errorf("table does not say the counts differ (%v):\n%s", err, b.String())
+	}
+}
+
+// TestShownSuites: an evaluation of arc_easy and piqa in RC (eval --tasks arc_easy,piqa) lists none of the three
+// core_9mcqa suites it scored 0 or 2 of 9 (10) tasks of, each a line as long as the table, but says once which it
+// left out; a suite asked for by name or group is listed however little of it was scored, as is one of which more
+// than half the members were.
+func TestShownSuites(t *testing.T) {
+	nan := math.NaN()
+	write := func(scores map[string][2]float64, asked []string) string {
+		var b strings.Builder
+		if err := WriteAggregates(&b, Aggregates(suiteScores(t, scores)), asked); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	two := map[string][2]float64{"arc_easy": {nan, 0.5}, "piqa": {nan, 0.6}}
+	out := write(two, nil)
+	if strings.Contains(out, "OLMES suites (") || strings.Contains(out, "missing") {
+		t.Errorf("suites of 2 of 9 tasks listed:\n%s", out)
+	}
+	if want := "OLMES suites left out, too few of their tasks scored to mean something: core_9mcqa::olmes (0 of 9), core_9mcqa:rc::olmes (2 of 9), core_9mcqa+mmlu::olmes (0 of 10); name one in --tasks"; strings.Count(out, want) != 1 {
+		t.Errorf("want once %q:\n%s", want, out)
+	}
+	out = write(two, SuitesAsked([]string{"arc_easy,piqa", "core_9mcqa:rc::olmes"}))
+	if !strings.Contains(out, "core_9mcqa:rc::olmes") || !strings.Contains(out, "2 of 9: missing") || !strings.Contains(out, "left out, too few of their tasks scored to mean something: core_9mcqa::olmes (0 of 9), core_9mcqa+mmlu::olmes (0 of 10);") {
+		t.Errorf("core_9mcqa:rc::olmes asked for:\n%s", out)
+	}
+	five := map[string][2]float64{}
+	for _, task := range core9[:5] {
+		five[task] = [2]float64{nan, 0.5}
+	}
+	if out := write(five, nil); !strings.Contains(out, "5 of 9: missing") || !strings.Contains(out, "core_9mcqa::olmes (0 of 9)") {
+		t.Errorf("5 of 9 RC tasks: core_9mcqa:rc::olmes not listed, or core_9mcqa::olmes not left out:\n%s", out)
+	}
+	for _, c := range []struct {
+		names []string
+		want  []string
+	}{
+		{[]string{"arc_easy,piqa"}, nil},
+		{[]string{"core9:mc"}, []string{SuiteCore9, SuiteCore9RC}},
+		{[]string{"arc_easy", "OLMES"}, []string{SuiteCore9, SuiteCore9RC, SuiteCore9MMLU}},
+		{[]string{"core_9mcqa+mmlu::olmes"}, []string{SuiteCore9MMLU}},
+		{[]string{"piqa::olmes"}, nil},
+	} {
+		if got := SuitesAsked(c.names); !slices.Equal(got, c.want) {
+			t.Errorf("SuitesAsked(%q) = %q, want %q", c.names, got, c.want)
+		}
 	}
 }
