@@ -109,10 +109,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	defer src.Close()
 	cfg := src.Config
 	name := *tokName
+	// a vocabulary no tokenizer of ours fits is refused as the tasks are
+	// scored: the flags, the backend and the tasks are checked first
+	var tokErr error
 	if name == "" {
-		if name, err = tokenizerFor(*ckpt, dir, cfg, stderr); err != nil {
-			return err
-		}
+		name, tokErr = tokenizerFor(*ckpt, dir, cfg, stderr)
 	}
 	tok, err := data.NewTokenizer(name)
 	if err != nil {
@@ -193,6 +194,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	// score is the model in b on the tasks (and --val)
 	score := func() (olmes.Results, error) {
 		res := olmes.Results{Backend: b.Name()}
+		if tokErr != nil && (len(names) == 0 && valTokens != 0) {
+			return res, tokErr
+		}
 		if len(names) > 0 || valTokens == 0 {
 			// the tasks first, so that only their errors are said to be
 			// --tasks' (or the run's eval.tasks'), not the tokenizer's
@@ -204,6 +208,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 					err = fmt.Errorf("--tasks: %w", err)
 				}
 				return res, olmesError(err)
+			}
+			if tokErr != nil {
+				return res, tokErr
 			}
 			if res, err = olmes.Evaluate(context.Background(), b, tok, tasks, ev.Eval); err != nil {
 				return res, olmesError(err)
@@ -707,7 +714,8 @@ func runRecipeOf(path string) string {
 // dolma2, 2048 world, 384 bytes). Another vocabulary is a model olmolab did
 // not train: where dir has a tokenizer.json, dolma2 is checked against it
 // (olmes.CheckHFTokenizer, whose error names the tokenizer it is); where it
-// has none, a vocabulary too small for dolma2's ids is refused, and a larger
+// has none, a vocabulary too small for dolma2's ids is refused (the error,
+// with dolma2 for the checks before it is said), and a larger
 // one is scored with dolma2 with a warning on stderr: a guess, and a model
 // trained with another tokenizer scores near chance without an error.
 func tokenizerFor(path, dir string, cfg model.Config, stderr io.Writer) (string, error) {
@@ -740,7 +748,7 @@ func tokenizerFor(path, dir string, cfg model.Config, stderr io.Writer) (string,
 		if len(fit) > 0 {
 			hint = fmt.Sprintf("--tokenizer %s if the model was trained with it (its ids fit in %d); olmolab scores with its own tokenizers only", strings.Join(fit, " or "), cfg.VocabSize)
 		}
-		return "", inputError{fmt.Errorf("%s: vocab_size %d is none of olmolab's tokenizers' (%s), and there is no %s beside it to say which the model was trained with; HINT: %s",
+		return data.Dolma2, inputError{fmt.Errorf("%s: vocab_size %d is none of olmolab's tokenizers' (%s), and there is no %s beside it to say which the model was trained with; HINT: %s",
 			cj, cfg.VocabSize, strings.Join(sizes, ", "), olmes.HFTokenizerFile, hint)}
 	}
 	fmt.Fprintf(stderr, "warning: %s: vocab_size %d is not dolma2's %s and no %s says which tokenizer the model was trained with: scoring with dolma2, a guess (a model trained with another scores near chance)\nHINT: --tokenizer NAME (%s) if it is another\n",

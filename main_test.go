@@ -439,8 +439,8 @@ func TestEvalValidation(t *testing.T) {
 }
 
 // TestEvalValShorterThanSeq: --val of a checkpoint of no run asks for fewer
-// tokens than one sequence of the context (--seq, by default the model's
-// 4096 positions): exit 2 with a hint that names --seq. The error read
+// tokens than one sequence of the context (--seq, by default OLMES's 2048
+// tokens): exit 2 with a hint that names --seq. The error read
 // "olmolab: olmolab eval --val: eval.val.sources[0]: … HINT: ask for at least
 // sequence_length tokens", a recipe's field for a command that has no recipe.
 func TestEvalValShorterThanSeq(t *testing.T) {
@@ -451,8 +451,8 @@ func TestEvalValShorterThanSeq(t *testing.T) {
 	}
 	errb.Reset()
 	code := run([]string{"eval", "--model", ck, "--tasks", "", "--val", "1K"}, &out, &errb)
-	if e := errb.String(); code != exitBadInput || !strings.Contains(e, "--seq") || !strings.Contains(e, "4096") || strings.Contains(e, "sequence_length") {
-		t.Errorf("eval --val 1K at the default context: exit %d, want %d and a hint naming --seq and 4096:\n%s", code, exitBadInput, e)
+	if e := errb.String(); code != exitBadInput || !strings.Contains(e, "--seq") || !strings.Contains(e, "2048") || strings.Contains(e, "sequence_length") {
+		t.Errorf("eval --val 1K at the default context: exit %d, want %d and a hint naming --seq and 2048:\n%s", code, exitBadInput, e)
 	}
 }
 
@@ -1139,8 +1139,8 @@ func TestEvalRecordOneCheckpoint(t *testing.T) {
 	if code := run([]string{"eval", "--model", filepath.Join(runs, "a"), "--record", "--tasks", "fact_cloze", "--limit", "4"}, &out, &errb); code != 0 {
 		t.Fatalf("eval --record: exit %d: %s", code, errb.String())
 	}
-	if !strings.Contains(out.String(), "warning: 1 checkpoint scored: snr measures no noise from one") || !strings.Contains(out.String(), "checkpoint.keep") {
-		t.Errorf("no warning that one checkpoint gives no noise:\n%s", out.String())
+	if !strings.Contains(errb.String(), "warning: 1 checkpoint scored: snr measures no noise from one") || !strings.Contains(errb.String(), "checkpoint.keep") {
+		t.Errorf("no warning on stderr that one checkpoint gives no noise:\n%s", errb.String())
 	}
 }
 
