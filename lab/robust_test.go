@@ -328,3 +328,54 @@ func TestEvalRefusesAFlippedBit(t *testing.T) {
 		t.Errorf("eval --record of a run with a checkpoint with a flipped bit: %v, want %q", err, want)
 	}
 }
+
+// A checkpoints/step-N without state.json (a crash between the weights and
+// the state, a partial copy) was passed over without a word: the resume
+// took the checkpoint before it and the steps between were lost unsaid.
+// The resume, a load_path naming the run and an eval of the run say which
+// directory was passed over and which checkpoint is taken instead.
+func TestSkippedCheckpointIsSaid(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "max_tokens=5120", "anneal.auto_at=0", "checkpoint.interval=4", "checkpoint.keep=2")
+	dir := filepath.Join(root, "torn")
+	stopAt(t, RunParams{Recipe: rec, RunsDir: root, Name: "torn"}, "torn", 10)
+	torn := filepath.Join(dir, CkptDir, "step-10")
+	if err := os.Remove(filepath.Join(torn, StateFile)); err != nil {
+		t.Fatal(err)
+	}
+	taken := filepath.Join(dir, CkptDir, "step-8")
+	want := []string{torn + ": no state.json", "taking " + taken + " instead", "after 8"}
+	says := func(what, msg string) {
+		t.Helper()
+		for _, w := range want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%s: %q does not say %q", what, msg, w)
+			}
+		}
+	}
+	var warned []string
+	src, got, err := OpenWeights(dir, func(w string) { warned = append(warned, w) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Close()
+	if got != taken || len(warned) != 1 {
+		t.Fatalf("eval of the run: read %s with warnings %q, want %s and one warning", got, warned, taken)
+	}
+	says("eval", warned[0])
+
+	r, err := StartRun(context.Background(), RunParams{ResumeDir: dir, PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msg string
+	for _, e := range follow(t, r, nil) {
+		if e.Type == EvWarning && strings.Contains(e.Message, torn) {
+			msg = e.Message
+		}
+	}
+	if msg == "" {
+		t.Fatalf("the resume passed over %s without a warning", torn)
+	}
+	says("resume", msg)
+}

@@ -168,6 +168,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	var resume, start *loadedCheckpoint // open files until StartRun returns
 	defer func() { resume.Close(); start.Close() }()
 	var resumeFrom string
+	var skipped string // SkippedCheckpoints of the run resumed or loaded, a warning
 	backendOf := "" // where rec.Backend comes from, when not the recipe
 	if p.ResumeDir != "" {
 		if err := checkRunDir(p.ResumeDir); err != nil {
@@ -191,7 +192,11 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 			return nil, &InputError{err}
 		}
 		ck, err := LatestCheckpoint(p.ResumeDir)
+		skipped = SkippedCheckpoints(p.ResumeDir, ck)
 		if err != nil {
+			if skipped != "" {
+				err = fmt.Errorf("%w (%s)", err, skipped)
+			}
 			// killed before its first checkpoint: the error said no more,
 			// and a new run under the name is refused (checkNoRun)
 			return nil, &InputError{fmt.Errorf("%w; HINT: the run ended before its first checkpoint (checkpoint.interval), so there is nothing to continue: start it again, with another --name or after moving %s away", err, p.ResumeDir)}
@@ -267,6 +272,10 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 			// a stage-2 recipe names stage 1's checkpoint, which this machine may not have
 			return nil, &InputError{fmt.Errorf("%s: load_path: %s: no such checkpoint\nHINT: load_path is the checkpoint the run starts from: a run's directory (its latest checkpoint), one of its checkpoints (runs/NAME/checkpoints/step-N) or an HF checkpoint directory; --set load_path=DIR",
 				rec.Path, rec.LoadPath)}
+		}
+		if _, err := os.Stat(filepath.Join(rec.LoadPath, CkptDir)); err == nil {
+			ck, _ := LatestCheckpoint(rec.LoadPath)
+			skipped = SkippedCheckpoints(rec.LoadPath, ck)
 		}
 		if start, err = loadVerified(rec.LoadPath); err != nil {
 			return nil, &InputError{fmt.Errorf("%s: load_path: %w", rec.Path, err)}
@@ -534,6 +543,9 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	}
 	if startMsg != "" {
 		r.emit(Event{Type: EvPhase, Change: ChangeLoadPath, Message: startMsg, TotalTokens: r.st.TotalTokens, Mix: r.st.Mix})
+	}
+	if skipped != "" {
+		warnings = append(warnings, skipped)
 	}
 	for _, w := range append(rec.Warnings, warnings...) {
 		r.emit(Event{Type: EvWarning, Message: w})

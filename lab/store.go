@@ -367,6 +367,54 @@ func listCheckpoints(runDir string) ([]int64, error) {
 	return steps, nil
 }
 
+// SkippedCheckpoints says which checkpoint directories of runDir newer than
+// taken (the one LatestCheckpoint chose; "" for none) were passed over for
+// lacking state.json, and that taken is used instead: "" when none was. A
+// checkpoint is renamed into place complete (writeCheckpoint), so such a
+// directory is damage (a crash between the weights and the state on a file
+// system without an atomic rename, a user's partial copy), and the steps
+// after taken are lost to whoever continues from it: that is said, not
+// passed over in silence.
+func SkippedCheckpoints(runDir, taken string) string {
+	ents, err := os.ReadDir(filepath.Join(runDir, CkptDir))
+	if err != nil {
+		return ""
+	}
+	after := int64(-1)
+	if taken != "" {
+		if n, err := strconv.ParseInt(strings.TrimPrefix(filepath.Base(taken), "step-"), 10, 64); err == nil {
+			after = n
+		}
+	}
+	var skipped []int64
+	for _, e := range ents {
+		s, ok := strings.CutPrefix(e.Name(), "step-")
+		if !ok || !e.IsDir() {
+			continue
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= after {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(runDir, CkptDir, e.Name(), StateFile)); errors.Is(err, fs.ErrNotExist) {
+			skipped = append(skipped, n)
+		}
+	}
+	if len(skipped) == 0 {
+		return ""
+	}
+	sort.Slice(skipped, func(i, j int) bool { return skipped[i] < skipped[j] })
+	var names []string
+	for _, n := range skipped {
+		names = append(names, filepath.Join(runDir, CkptDir, checkpointName(n)))
+	}
+	instead := "no checkpoint is taken instead"
+	if taken != "" {
+		instead = fmt.Sprintf("taking %s instead, so the steps after %d are not in it", taken, after)
+	}
+	return fmt.Sprintf("%s: no %s (a checkpoint cut short by a crash, or a partial copy), so it is not a checkpoint; %s; HINT: copy the checkpoint again if it came from elsewhere, or move the directory out of %s", strings.Join(names, ", "), StateFile, instead, filepath.Join(runDir, CkptDir))
+}
+
 // LatestCheckpoint returns the newest complete checkpoint directory of a run.
 func LatestCheckpoint(runDir string) (string, error) {
 	steps, err := listCheckpoints(runDir)
@@ -1068,6 +1116,11 @@ func OpenWeights(path string, warn func(string)) (*model.HFSource, string, error
 	dir, err := ResolveCheckpoint(path)
 	if err != nil {
 		return nil, "", err
+	}
+	if filepath.Dir(dir) == filepath.Join(path, CkptDir) { // a run's latest checkpoint
+		if w := SkippedCheckpoints(path, dir); w != "" {
+			warn(w)
+		}
 	}
 	beforeOpenWeights(dir)
 	src, err := model.OpenHF(dir)
