@@ -169,7 +169,7 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 	defer func() { resume.Close(); start.Close() }()
 	var resumeFrom string
 	var skipped string // SkippedCheckpoints of the run resumed or loaded, a warning
-	backendOf := "" // where rec.Backend comes from, when not the recipe
+	backendOf := ""    // where rec.Backend comes from, when not the recipe
 	if p.ResumeDir != "" {
 		if err := checkRunDir(p.ResumeDir); err != nil {
 			return nil, &InputError{err}
