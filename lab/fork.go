@@ -15,6 +15,7 @@ import (
 
 	"github.com/olmolab/olmolab/lab/data"
 	"github.com/olmolab/olmolab/model"
+	"github.com/olmolab/olmolab/model/tempfile"
 )
 
 // ForkFile is fork.json in a run directory made by Fork: the run it was
@@ -241,8 +242,8 @@ func Fork(p ForkParams) (ForkInfo, error) {
 	if err := model.WriteFileAtomic(filepath.Join(tmp, ForkFile), append(fj, '\n')); err != nil {
 		return ForkInfo{}, err
 	}
-	syncDir(dst)
-	syncDir(tmp)
+	tempfile.SyncDir(dst)
+	tempfile.SyncDir(tmp)
 	// a directory made meanwhile is not replaced: Rename onto an empty one
 	// would succeed
 	if _, err := os.Lstat(p.Dir); err == nil {
@@ -251,7 +252,7 @@ func Fork(p ForkParams) (ForkInfo, error) {
 	if err := os.Rename(tmp, p.Dir); err != nil {
 		return bad("dir", "%v", err)
 	}
-	syncDir(root)
+	tempfile.SyncDir(root)
 	ok = true
 	return info, nil
 }

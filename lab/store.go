@@ -182,7 +182,7 @@ func writeCheckpoint(runDir string, b model.Backend, st CheckpointState, dtype s
 	if err := model.WriteFileAtomic(filepath.Join(tmp, StateFile), append(js, '\n')); err != nil {
 		return fail(err)
 	}
-	syncDir(tmp)
+	tempfile.SyncDir(tmp)
 	if _, err := os.Stat(final); err == nil {
 		// Rewriting a step whose state changed since its checkpoint (an
 		// anneal or a mix switch asked for there). The old one was removed
@@ -206,7 +206,7 @@ func writeCheckpoint(runDir string, b model.Backend, st CheckpointState, dtype s
 	} else if err := tempfile.Rename(tmp, final); err != nil {
 		return fail(err)
 	}
-	syncDir(root)
+	tempfile.SyncDir(root)
 	pruneCheckpoints(runDir, keep, st.KeptBeforeSpikes)
 	return final, nil
 }
@@ -664,13 +664,6 @@ func (lc *loadedCheckpoint) load(b model.Backend, opt bool) error {
 	}
 	b.WriteOptStateAt(nil, nil, 0, lc.State.OptStep) // a model of no parameters still gets its step
 	return nil
-}
-
-func syncDir(dir string) {
-	if f, err := os.Open(dir); err == nil {
-		f.Sync()
-		f.Close()
-	}
 }
 
 // jsonlWriter appends one JSON object per line and flushes each line, so a

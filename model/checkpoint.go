@@ -231,7 +231,7 @@ func WriteFileAtomicFunc(path string, write func(w io.Writer) error) error {
 	}
 	defer tempfile.Untrack(tmp)
 	if err = write(f); err == nil {
-		err = f.Sync()
+		err = tempfile.SyncFile(f)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

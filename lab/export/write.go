@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/olmolab/olmolab/model/tempfile"
 )
 
 // WriteDir writes files into dir all at once: into a temporary directory beside
@@ -53,16 +55,17 @@ func WriteDir(dir string, files []File, force bool) error {
 	}
 	defer os.RemoveAll(tmp) // a no-op once renamed
 	for _, f := range files {
-		if err := os.WriteFile(filepath.Join(tmp, f.Name), f.Data, f.Mode); err != nil {
-			return fmt.Errorf("--out %s: %w", dir, err)
-		}
-		if err := os.Chmod(filepath.Join(tmp, f.Name), f.Mode); err != nil { // past the umask
+		// synced before the rename, as every writer here does
+		// (tempfile.WriteFile): a crash after it could otherwise leave
+		// the export's name on files whose data never reached the disk
+		if err := tempfile.WriteFile(filepath.Join(tmp, f.Name), f.Data, f.Mode); err != nil {
 			return fmt.Errorf("--out %s: %w", dir, err)
 		}
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return fmt.Errorf("--out %s: %w", dir, err)
 	}
+	tempfile.SyncDir(tmp)
 	old := ""
 	if _, err := os.Stat(dir); err == nil {
 		old = tmp + ".old"
@@ -76,6 +79,7 @@ func WriteDir(dir string, files []File, force bool) error {
 		}
 		return fmt.Errorf("--out %s: %w", dir, err)
 	}
+	tempfile.SyncDir(parent)
 	if old != "" {
 		return os.RemoveAll(old)
 	}

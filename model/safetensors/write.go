@@ -258,7 +258,7 @@ func writeAtomic(path string, fill func(w io.Writer) error) (err error) {
 	}
 	// Sync before rename: otherwise a crash can leave the new name
 	// pointing at a file whose data never reached the disk.
-	if err := f.Sync(); err != nil {
+	if err := tempfile.SyncFile(f); err != nil {
 		return err
 	}
 	if err := f.Close(); err != nil {
@@ -267,17 +267,6 @@ func writeAtomic(path string, fill func(w io.Writer) error) (err error) {
 	if err := tempfile.Rename(tmp, path); err != nil {
 		return err
 	}
-	syncDir(filepath.Dir(path))
+	tempfile.SyncDir(filepath.Dir(path))
 	return nil
-}
-
-// syncDir makes a rename in dir durable. It is best effort: some file
-// systems refuse to sync a directory, and the file itself is already safe.
-func syncDir(dir string) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return
-	}
-	d.Sync()
-	d.Close()
 }

@@ -105,3 +105,40 @@ func Abandon() {
 		os.RemoveAll(p)
 	}
 }
+
+// SyncFile flushes f to the disk: every writer of a file renamed into
+// place calls it before the rename, or a crash can leave the new name on a
+// file whose data never reached the disk. A variable so that a test can
+// see what was synced.
+var SyncFile = (*os.File).Sync
+
+// SyncDir makes the entries made or renamed in dir durable. Best effort:
+// some file systems refuse to sync a directory, and the files in it are
+// synced already.
+func SyncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		SyncFile(d)
+		d.Close()
+	}
+}
+
+// WriteFile writes data to path (created or truncated, with mode exactly,
+// past the umask) and syncs it to the disk before it returns: os.WriteFile
+// for a file about to be renamed into place.
+func WriteFile(path string, data []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if err == nil {
+		err = SyncFile(f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
