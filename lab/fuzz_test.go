@@ -58,7 +58,7 @@ func FuzzReadStepLosses(f *testing.F) {
 	f.Add([]byte(`{"type":"step","loss":"5"}` + "\n" + `not json` + "\n" + `{"type":"step","loss":-0}`))
 	f.Add([]byte(`{"type":0,"type":"step","loss":0}` + "\n" + `{"type":"step","loss":1e400}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if _, err := stepLosses(bytes.NewReader(b)); err != nil {
+		if _, _, err := stepLosses(bytes.NewReader(b)); err != nil {
 			return // a line past the scanner's limit: the resume refuses the file
 		}
 		for _, line := range bytes.Split(b, []byte("\n")) {
@@ -74,7 +74,7 @@ func FuzzReadStepLosses(f *testing.F) {
 			if json.Unmarshal(line, &m) == nil && m.Loss != nil && m.Type == EvStep {
 				want = append(want, *m.Loss)
 			}
-			if got, _ := stepLosses(bytes.NewReader(line)); !slices.Equal(got, want) {
+			if got, _, _ := stepLosses(bytes.NewReader(line)); !slices.Equal(got, want) {
 				t.Errorf("%s: readStepLosses %v, encoding/json %v", line, got, want)
 			}
 		}

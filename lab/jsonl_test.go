@@ -2,6 +2,7 @@ package lab
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -109,8 +110,65 @@ not json
 `
 	path := filepath.Join(t.TempDir(), "metrics.jsonl")
 	os.WriteFile(path, []byte(in), 0o644)
-	got, err := readStepLosses(path)
-	if want := []float64{2.5, 1.25, 3.5, -1e-3}; err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("got %v (%v), want %v", got, err, want)
+	got, dmg, err := readStepLosses(path)
+	if want := []float64{2.5, 1.25, 3.5, -1e-3}; err != nil || fmt.Sprint(got) != fmt.Sprint(want) || dmg != (Damage{}) {
+		t.Errorf("got %v, %+v (%v), want %v and no damage (the bad line is the last: torn)", got, dmg, err, want)
+	}
+}
+
+// A line that is not JSON before the last (a disk error, an edit) was
+// passed over as silently as a torn last line: the summary lost its steps
+// without a word. It is damage, reported once with its line number; a torn
+// last line, and blank lines, stay silent.
+func TestStepLossesDamage(t *testing.T) {
+	step := `{"type":"step","loss":1}` + "\n"
+	for _, tc := range []struct {
+		in   string
+		want Damage
+	}{
+		{step + step + `{"type":"st`, Damage{}},
+		{step + "\n" + step + "\n", Damage{}},
+		{step + "\x00\x00\x00\n" + step, Damage{Line: 2}},
+		{step + "garbage\n" + step + `{"ty` + "\n" + step + `{"type":"st`, Damage{Line: 2, More: 1}},
+	} {
+		_, got, err := stepLosses(strings.NewReader(tc.in))
+		if err != nil || got != tc.want {
+			t.Errorf("%q: %+v (%v), want %+v", tc.in, got, err, tc.want)
+		}
+	}
+	if w := (Damage{Line: 2, More: 1}).Warning("R/metrics.jsonl"); !strings.HasPrefix(w, "R/metrics.jsonl: line 2 (and 1 more after it) is not a JSON record") {
+		t.Errorf("warning %q", w)
+	}
+}
+
+// A resume reads the run's metrics.jsonl for its summary: a damaged line
+// there is a warning naming the file and the line.
+func TestResumeWarnsOfADamagedMetricsLine(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "max_tokens=5120", "anneal.auto_at=0", "checkpoint.interval=4")
+	dir := filepath.Join(root, "dmg")
+	stopAt(t, RunParams{Recipe: rec, RunsDir: root, Name: "dmg"}, "dmg", 8)
+	path := filepath.Join(dir, MetricsFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	lines[2] = strings.Repeat("\x00", len(lines[2])-1) + "\n" // a block of zeros, as a crash of some file systems leaves
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := StartRun(context.Background(), RunParams{ResumeDir: dir, PeakFLOPS: 1e11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range follow(t, r, nil) {
+		if e.Type == EvWarning && strings.Contains(e.Message, path+": line 3 is not a JSON record") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d warnings naming %s line 3, want 1", n, path)
 	}
 }

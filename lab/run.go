@@ -505,9 +505,13 @@ func StartRun(ctx context.Context, p RunParams) (*Run, error) {
 			r.lastEval, r.lastWhen = scores, evalWhen(why, r.st.Step)
 		}
 		// The summary covers the whole run, not just this process's part.
-		if r.lossHist, err = readStepLosses(filepath.Join(r.Dir, MetricsFile)); err != nil {
+		var dmg Damage
+		if r.lossHist, dmg, err = readStepLosses(filepath.Join(r.Dir, MetricsFile)); err != nil {
 			r.close()
 			return nil, err
+		}
+		if w := dmg.Warning(filepath.Join(r.Dir, MetricsFile)); w != "" {
+			warnings = append(warnings, w+"; the summary's losses leave it out")
 		}
 	}
 	for _, x := range []struct {

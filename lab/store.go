@@ -998,26 +998,58 @@ func finishedAt(dir string, ckpt int64) (RunSummary, bool) {
 	return s, ok && s.State == "finished" && ckpt <= s.Steps
 }
 
+// Damage is where a JSONL file holds lines that are not JSON records
+// before its last: the first such line (1-based; 0 for none) and how many
+// more. A torn last line is what a killed writer leaves, and a reader
+// passes over it in silence; a bad line with lines after it is damage (a
+// disk error, an edit gone wrong), whose records are lost to the reader.
+type Damage struct{ Line, More int }
+
+// Warning says where path is damaged and that its bad lines are passed
+// over; "" for none.
+func (d Damage) Warning(path string) string {
+	if d.Line == 0 {
+		return ""
+	}
+	more := ""
+	if d.More > 0 {
+		more = fmt.Sprintf(" (and %d more after it)", d.More)
+	}
+	return fmt.Sprintf("%s: line %d%s is not a JSON record and is passed over: the file is damaged (a disk error, an edit), and what the line held is missing from what is read of it", path, d.Line, more)
+}
+
 // readStepLosses returns the loss of every step record in a metrics file, in
 // order: a resumed run's history before the checkpoint it continues from.
-func readStepLosses(path string) ([]float64, error) {
+func readStepLosses(path string) ([]float64, Damage, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil, Damage{}, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, Damage{}, err
 	}
 	defer f.Close()
 	return stepLosses(f)
 }
 
 // stepLosses is readStepLosses on the file's content.
-func stepLosses(r io.Reader) ([]float64, error) {
-	var out []float64
+func stepLosses(r io.Reader) (out []float64, dmg Damage, err error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	line, pending := 0, 0 // pending: a bad line not yet known to be the last
 	for sc.Scan() {
+		line++
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		if pending > 0 { // lines follow it: damage, not a torn end
+			if dmg.Line == 0 {
+				dmg.Line = pending
+			} else {
+				dmg.More++
+			}
+			pending = 0
+		}
 		// the fields taken apart by jsonfield.Each, encoding/json where it cannot
 		// (a million steps: 3.5 s with encoding/json alone)
 		var step, hasLoss, bad bool
@@ -1041,7 +1073,11 @@ func stepLosses(r io.Reader) ([]float64, error) {
 				Type EventKind `json:"type"`
 				Loss *float64  `json:"loss"`
 			}
-			if json.Unmarshal(sc.Bytes(), &m) != nil || m.Loss == nil {
+			if json.Unmarshal(sc.Bytes(), &m) != nil {
+				pending = line
+				continue
+			}
+			if m.Loss == nil {
 				continue
 			}
 			step, hasLoss, loss = m.Type == EvStep, true, *m.Loss
@@ -1050,7 +1086,7 @@ func stepLosses(r io.Reader) ([]float64, error) {
 			out = append(out, loss)
 		}
 	}
-	return out, sc.Err()
+	return out, dmg, sc.Err()
 }
 
 // ResolveCheckpoint turns a run directory into the weights the run ended with:
