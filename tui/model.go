@@ -99,6 +99,7 @@ type Model struct {
 	notice             string
 	noticeOK           bool
 	noticeAt           time.Time
+	damageSaid         map[string]lab.Damage // metrics files whose damage the message line said (handleRunsScanned)
 	exitMsg            string
 
 	// recipes and runs on disk

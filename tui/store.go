@@ -378,9 +378,10 @@ type runInfo struct {
 	Fork       *lab.ForkInfo // the run it was forked from (fork.json), nil for most runs
 	lockMode   string
 	metricSize int64
-	metricOff  int64   // how far metrics.jsonl has been read into agg
-	agg        lossAgg // its losses so far
-	pending    bool    // metrics.jsonl still to be read (the losses are those of an earlier scan, or none)
+	metricOff  int64      // how far metrics.jsonl has been read into agg
+	agg        lossAgg    // its losses so far
+	damage     damageScan // metrics.jsonl's bad lines so far (agg's lines)
+	pending    bool       // metrics.jsonl still to be read (the losses are those of an earlier scan, or none)
 }
 
 // soupInfo is a soup of a run: its ingredients' directories and its report.
@@ -427,7 +428,7 @@ func scanRuns(root string, cache map[string]runInfo, budget time.Duration) []run
 			ri = c
 		case cached && c.agg.n > 0 && ri.metricSize >= c.metricSize:
 			// a running run: read only what it appended
-			ri.Recipe, ri.agg, ri.metricOff = c.Recipe, c.agg, c.metricOff
+			ri.Recipe, ri.agg, ri.metricOff, ri.damage = c.Recipe, c.agg, c.metricOff, c.damage
 			ri.BestLoss, ri.LastLoss, ri.Steps, ri.Tokens = c.BestLoss, c.LastLoss, c.Steps, c.Tokens
 			read = true
 		default:
@@ -504,19 +505,41 @@ func fillAll(out []runInfo, todo []int, deadline time.Time) {
 // step, tokens, loss and skipped: what the runs list and the overlay read) and
 // returns the offset after the last complete line, streaming (a million-step
 // run is half a gigabyte of JSON).
-func readSteps(path string, offset int64, fn func(stepPoint)) (int64, error) {
+// ds, where not nil, counts the lines read (from the file's start: offset
+// is where its count ended) and notes those that do not parse: a complete
+// line is never a killed writer's torn end, which waits for its newline,
+// so such a line is damage (lab.Damage).
+func readSteps(path string, offset int64, ds *damageScan, fn func(stepPoint)) (int64, error) {
 	lr, err := openLines(path, offset)
 	if err != nil {
 		return offset, err
 	}
 	defer lr.close()
 	for line := lr.next(); line != nil; line = lr.next() {
+		if ds != nil {
+			ds.lines++
+		}
 		var e lab.Event
-		if decodeEvent(line, &e) && e.Type == lab.EvStep {
-			fn(stepPoint{Step: e.Step, Tokens: e.Tokens, Loss: e.Loss, Skipped: e.Skipped})
+		if decodeEvent(line, &e) {
+			if e.Type == lab.EvStep {
+				fn(stepPoint{Step: e.Step, Tokens: e.Tokens, Loss: e.Loss, Skipped: e.Skipped})
+			}
+		} else if ds != nil && len(bytes.TrimSpace(line)) > 0 {
+			if ds.Line == 0 {
+				ds.Line = ds.lines
+			} else {
+				ds.More++
+			}
 		}
 	}
 	return lr.Off, nil
+}
+
+// damageScan is where a metrics file read so far is damaged, and how many
+// lines were read.
+type damageScan struct {
+	lab.Damage
+	lines int
 }
 
 // lossAgg keeps a run's best loss and its last 10 finite losses as its steps
@@ -558,7 +581,7 @@ func (a *lossAgg) lastLoss() float64 {
 // fillLosses reads the run's steps from ri.metricOff on, into ri.agg, for its
 // best and last loss.
 func fillLosses(ri *runInfo) {
-	off, err := readSteps(filepath.Join(ri.Dir, lab.MetricsFile), ri.metricOff, ri.agg.add)
+	off, err := readSteps(filepath.Join(ri.Dir, lab.MetricsFile), ri.metricOff, &ri.damage, ri.agg.add)
 	if err != nil {
 		return
 	}

@@ -815,6 +815,18 @@ func (m *Model) handleRunsScanned(msg runsScannedMsg) tea.Cmd {
 	}
 	m.runs = msg.runs
 	m.rowsCache = nil
+	for _, r := range m.runs {
+		// a damaged metrics.jsonl is said once per run and place, on the
+		// message line: the list's losses leave its bad lines out
+		path := filepath.Join(r.Dir, lab.MetricsFile)
+		if w := r.damage.Warning(path); w != "" && m.damageSaid[path] != r.damage.Damage {
+			if m.damageSaid == nil {
+				m.damageSaid = map[string]lab.Damage{}
+			}
+			m.damageSaid[path] = r.damage.Damage
+			m.setNotice(false, "%s", w)
+		}
+	}
 	if i := slices.IndexFunc(m.runs, func(r runInfo) bool { return r.Dir == homeOn }); homeOn != "" && i >= 0 {
 		m.homeCursor = len(m.recipes) + i
 	}
@@ -877,7 +889,7 @@ func (m *Model) loadOverlay() tea.Cmd {
 			if st.Size() < off { // rewritten by a resume
 				part.from, part.reset = 0, true
 			}
-			part.off, err = readSteps(path, part.from, func(p stepPoint) {
+			part.off, err = readSteps(path, part.from, nil, func(p stepPoint) {
 				part.steps.dropAfter(p.Step - 1)
 				part.steps.add(p)
 			})
