@@ -15,7 +15,7 @@ import (
 	"github.com/olmolab/olmolab/model"
 )
 
-func mustPreset(t *testing.T, name string) model.Config {
+func mustPreset(t testing.TB, name string) model.Config {
 	t.Helper()
 	c, err := model.PresetByName(name)
 	if err != nil {

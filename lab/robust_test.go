@@ -379,3 +379,44 @@ func TestSkippedCheckpointIsSaid(t *testing.T) {
 	}
 	says("resume", msg)
 }
+
+// A soup and its ingredients carried no checksums: a flipped bit in their
+// weights was evaluated (eval --model RUN, which reads the soup a run ended
+// with) and started from (load_path) without a word. They record each
+// tensor's CRC-32C in crc32c.json, checked as a checkpoint's state.json is.
+func TestSoupRefusesAFlippedBit(t *testing.T) {
+	root := t.TempDir()
+	rec := parseTiny(t, "anneal.auto_at=2560", "anneal.tokens=512", "max_tokens=3072", "soup.ingredients=2", "checkpoint.interval=0")
+	s, err := runToEnd(t, RunParams{Recipe: rec, RunsDir: root, Name: "soupy"})
+	if err != nil || s.Soup == nil || len(s.Soup.Ingredients) != 2 {
+		t.Fatalf("%+v, %v", s.Soup, err)
+	}
+	dir := filepath.Join(root, "soupy")
+	soup, err := ResolveCheckpoint(dir)
+	if err != nil || filepath.Base(soup) != "soup" {
+		t.Fatalf("the run's weights: %s, %v; want its soup", soup, err)
+	}
+	ing := s.Soup.Ingredients[1].Dir
+	for _, d := range []string{soup, ing} {
+		if _, err := os.Stat(filepath.Join(d, SumsFile)); err != nil {
+			t.Errorf("%s: %v", d, err)
+		}
+		lc, err := loadVerified(d)
+		if err != nil {
+			t.Fatalf("intact %s: %v", d, err)
+		}
+		lc.Close()
+	}
+	flipByte(t, filepath.Join(soup, "model.safetensors"), 7)
+	flipByte(t, filepath.Join(ing, "model.safetensors"), 7)
+	for _, d := range []string{soup, ing} {
+		want := filepath.Join(d, "model.safetensors") + `: tensor "lm_head.weight": its data's CRC-32C is`
+		if _, err := loadVerified(d); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), filepath.Join(d, SumsFile)) {
+			t.Errorf("load_path %s with a flipped bit: %v, want %q", d, err, want)
+		}
+	}
+	want := filepath.Join(soup, "model.safetensors") + `: tensor "lm_head.weight"`
+	if _, _, err := OpenWeights(dir, func(string) {}); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("eval --model of a run whose soup has a flipped bit: %v, want %q", err, want)
+	}
+}

@@ -446,7 +446,11 @@ func (r *Run) soupIngredient(i, k int, seed uint64, n int64, lr0 float64, mix []
 			return SoupComponent{}, ErrInterrupted
 		}
 	}
-	if err := model.SaveHFFrom(dir, r.backend, model.NewStreamBuf(model.NewLayout(r.cfg).Size()), "F32", 0); err != nil {
+	sums, err := model.SaveHFFromSums(dir, r.backend, model.NewStreamBuf(model.NewLayout(r.cfg).Size()), "F32", 0)
+	if err != nil {
+		return SoupComponent{}, err
+	}
+	if err := writeWeightSums(dir, sums); err != nil {
 		return SoupComponent{}, err
 	}
 	if err := writeHFTokenizer(dir, r.tok, r.cfg); err != nil {
@@ -630,7 +634,7 @@ func writeSoup(dir string, cfg model.Config, dirs []string) error {
 	}
 	n := model.NewLayout(cfg).Size()
 	cur := model.NewStreamBuf(n)
-	return model.SaveHFFunc(dir, cfg, model.NewStreamBuf(n), "F32", 0, func(avg []float32, off int) error {
+	sums, err := model.SaveHFFunc(dir, cfg, model.NewStreamBuf(n), "F32", 0, func(avg []float32, off int) error {
 		clear(avg)
 		for i, s := range srcs {
 			c := cur[:len(avg)]
@@ -641,6 +645,10 @@ func writeSoup(dir string, cfg model.Config, dirs []string) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return writeWeightSums(dir, sums)
 }
 
 // averageInto adds ingredient i (0-based) to the running mean avg:

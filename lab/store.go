@@ -12,9 +12,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -505,34 +508,87 @@ func loadCheckpoint(path string) (lc *loadedCheckpoint, err error) {
 // files that parse and load: the run trained on from weights no one wrote,
 // without a word. A checkpoint written before checksums were recorded is
 // taken as it is. It costs one more pass over the files, CRC-32C at 2-4
-// GB/s: 0.07-0.22 s for a cpu_l checkpoint (334 MB) against the load's
-// 0.18-0.82 s, page cache warm, on this project's shared 2-core machine
-// (load average 10); the write computes the sums as the bytes go.
+// GB/s a core: 0.07-0.22 s for a cpu_l checkpoint (334 MB) against the
+// load's 0.18-0.82 s, page cache warm, on this project's shared 2-core
+// machine (load average 10); the write computes the sums as the bytes go.
+// The tensors are read on every core (checkSums): 65-168 ms on one, 58-207
+// ms on two (BenchmarkVerify, alternating, load average 6.5-13), up to
+// 1.5x faster when the second core is free, no faster when it is not.
 func (lc *loadedCheckpoint) verify() error {
-	if lc.State == nil || len(lc.State.Checksums) == 0 {
-		return nil
-	}
-	statePath := filepath.Join(lc.Dir, StateFile)
-	if err := checkWeightSums(lc.weights, lc.State.Checksums, statePath); err != nil {
-		return err
-	}
-	if lc.optim == nil {
-		return nil
-	}
-	for _, t := range []*safetensors.Tensor{lc.m, lc.v} {
-		if err := checkSum(t, lc.optim.Path, lc.State.Checksums, statePath); err != nil {
-			return err
+	if lc.State == nil { // a soup, an ingredient (SumsFile), a plain HF checkpoint
+		if sums, path := weightSums(lc.Dir); sums != nil {
+			return checkWeightSums(lc.weights, sums, path)
 		}
+		return nil
 	}
-	return nil
+	if len(lc.State.Checksums) == 0 {
+		return nil
+	}
+	checks := weightChecks(lc.weights)
+	if lc.optim != nil {
+		checks = append(checks, sumCheck{lc.m, lc.optim.Path}, sumCheck{lc.v, lc.optim.Path})
+	}
+	return checkSums(checks, lc.State.Checksums, filepath.Join(lc.Dir, StateFile))
+}
+
+// sumCheck is a tensor to check and the file it is read from.
+type sumCheck struct {
+	t    *safetensors.Tensor
+	file string
+}
+
+// weightChecks lists src's weights for checkSums.
+func weightChecks(src *model.HFSource) []sumCheck {
+	out := make([]sumCheck, 0, len(src.Layout.Tensors))
+	for _, lt := range src.Layout.Tensors {
+		t, file, _ := src.Tensor(lt.Name)
+		out = append(out, sumCheck{t, file})
+	}
+	return out
 }
 
 // checkWeightSums checks every weight of src against sums, state.json's
 // crc32c (statePath).
 func checkWeightSums(src *model.HFSource, sums map[string]uint32, statePath string) error {
-	for _, lt := range src.Layout.Tensors {
-		t, file, _ := src.Tensor(lt.Name)
-		if err := checkSum(t, file, sums, statePath); err != nil {
+	return checkSums(weightChecks(src), sums, statePath)
+}
+
+// verifyWorkers is how many tensors checkSums reads at once: a 7B
+// checkpoint (87 GB) is 20-45 s of CRC-32C on one core. A variable so that
+// a test and a measurement can set it.
+var verifyWorkers = runtime.GOMAXPROCS(0)
+
+// sumChecking runs as checkSums starts a tensor: a test sees them overlap.
+var sumChecking = func(name string) {}
+
+// checkSums checks each tensor against its sum (checkSum), verifyWorkers
+// tensors at a time, each read in safetensors' pooled chunks, so the
+// memory is a chunk per worker whatever the tensors' sizes. Its error is
+// the first failing tensor's in the order given, as a check one tensor
+// after the other finds: tensors are taken in order and none is taken
+// after a failure, so every one before it is checked.
+func checkSums(checks []sumCheck, sums map[string]uint32, statePath string) error {
+	errs := make([]error, len(checks))
+	var next atomic.Int64
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for range max(1, min(verifyWorkers, len(checks))) {
+		wg.Go(func() {
+			for !failed.Load() {
+				i := int(next.Add(1)) - 1
+				if i >= len(checks) {
+					return
+				}
+				sumChecking(checks[i].t.Name)
+				if errs[i] = checkSum(checks[i].t, checks[i].file, sums, statePath); errs[i] != nil {
+					failed.Store(true)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
 			return err
 		}
 	}
@@ -555,24 +611,55 @@ func checkSum(t *safetensors.Tensor, file string, sums map[string]uint32, stateP
 	return nil
 }
 
-// verifyWeights checks src's weights against the checksums its directory's
-// state.json recorded, where it has them (one of our checkpoints): an
-// evaluation of weights changed on the disk scored weights no one trained,
-// without a word. A plain HF checkpoint, or a state.json without sums or
-// unreadable (the weights are what is evaluated), is taken as it is.
-func verifyWeights(src *model.HFSource) error {
-	statePath := filepath.Join(src.Dir, StateFile)
-	b, err := os.ReadFile(statePath)
-	if err != nil {
-		return nil
-	}
-	var st struct {
+// SumsFile holds a soup's and a soup ingredient's weights' CRC-32C, as a
+// checkpoint's state.json does ({"crc32c": {tensor: sum}}): they have no
+// state.json.
+const SumsFile = "crc32c.json"
+
+// writeWeightSums writes sums (by tensor name) into dir's SumsFile.
+func writeWeightSums(dir string, sums map[string]uint32) error {
+	js, err := json.MarshalIndent(struct {
 		Checksums map[string]uint32 `json:"crc32c"`
+	}{sums}, "", "  ")
+	if err != nil {
+		return err
 	}
-	if json.Unmarshal(b, &st) != nil || len(st.Checksums) == 0 {
+	return model.WriteFileAtomic(filepath.Join(dir, SumsFile), append(js, '\n'))
+}
+
+// weightSums reads the weights' checksums dir's state.json (a checkpoint)
+// or SumsFile (a soup, an ingredient) recorded, and the file's path; nil
+// where there are none.
+func weightSums(dir string) (map[string]uint32, string) {
+	for _, name := range []string{StateFile, SumsFile} {
+		path := filepath.Join(dir, name)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		var st struct {
+			Checksums map[string]uint32 `json:"crc32c"`
+		}
+		if json.Unmarshal(b, &st) == nil && len(st.Checksums) > 0 {
+			return st.Checksums, path
+		}
+		return nil, ""
+	}
+	return nil, ""
+}
+
+// verifyWeights checks src's weights against the checksums its directory
+// recorded (weightSums), where it has them (one of our checkpoints, soups
+// or ingredients): an evaluation of weights changed on the disk scored
+// weights no one trained, without a word. A plain HF checkpoint, or one
+// whose sums are missing or unreadable (the weights are what is
+// evaluated), is taken as it is.
+func verifyWeights(src *model.HFSource) error {
+	sums, path := weightSums(src.Dir)
+	if sums == nil {
 		return nil
 	}
-	if err := checkWeightSums(src, st.Checksums, statePath); err != nil {
+	if err := checkWeightSums(src, sums, path); err != nil {
 		return fmt.Errorf("%w\nHINT: score another checkpoint of the run (--model RUN/checkpoints/step-N), or copy this one again from where it came", err)
 	}
 	return nil

@@ -70,35 +70,49 @@ func SaveHFFrom(dir string, b Backend, buf []float32, dtype safetensors.DType, s
 func SaveHFFromSums(dir string, b Backend, buf []float32, dtype safetensors.DType, shardBytes int64) (map[string]uint32, error) {
 	lay := NewLayout(b.Config())
 	sums := make(map[string]uint32, len(lay.Tensors))
-	err := saveHF(dir, lay, dtype, shardBytes, func(t Tensor, w io.Writer) error {
-		h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
-		mw := io.MultiWriter(w, h)
-		err := chunks(t.Offset, t.Offset+t.Numel(), buf, func(off int, c []float32) error {
+	err := saveHF(dir, lay, dtype, shardBytes, summing(sums, func(t Tensor, w io.Writer) error {
+		return chunks(t.Offset, t.Offset+t.Numel(), buf, func(off int, c []float32) error {
 			b.ReadParamsAt(c, off)
-			return writeFloats(mw, c, dtype)
+			return writeFloats(w, c, dtype)
 		})
-		sums[t.Name] = h.Sum32()
-		return err
-	})
+	}))
 	if err != nil {
 		return nil, err
 	}
 	return sums, nil
 }
 
+// summing wraps a tensor's writer so that it also records the CRC-32C of
+// the bytes it writes in sums, under the tensor's name.
+func summing(sums map[string]uint32, write func(t Tensor, w io.Writer) error) func(t Tensor, w io.Writer) error {
+	return func(t Tensor, w io.Writer) error {
+		h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+		err := write(t, io.MultiWriter(w, h))
+		sums[t.Name] = h.Sum32()
+		return err
+	}
+}
+
 // SaveHFFunc is SaveHF with each chunk of the parameters computed by fill:
 // fill(dst, off) writes parameters [off, off+len(dst)) into dst, for ranges
 // that follow each other from 0 to the end. A soup writes its average this
-// way, computing it chunk by chunk from its ingredients' files.
-func SaveHFFunc(dir string, cfg Config, buf []float32, dtype safetensors.DType, shardBytes int64, fill func(dst []float32, off int) error) error {
-	return saveHF(dir, NewLayout(cfg), dtype, shardBytes, func(t Tensor, w io.Writer) error {
+// way, computing it chunk by chunk from its ingredients' files. It returns
+// each tensor's CRC-32C, as SaveHFFromSums does.
+func SaveHFFunc(dir string, cfg Config, buf []float32, dtype safetensors.DType, shardBytes int64, fill func(dst []float32, off int) error) (map[string]uint32, error) {
+	lay := NewLayout(cfg)
+	sums := make(map[string]uint32, len(lay.Tensors))
+	err := saveHF(dir, lay, dtype, shardBytes, summing(sums, func(t Tensor, w io.Writer) error {
 		return chunks(t.Offset, t.Offset+t.Numel(), buf, func(off int, c []float32) error {
 			if err := fill(c, off); err != nil {
 				return err
 			}
 			return writeFloats(w, c, dtype)
 		})
-	})
+	}))
+	if err != nil {
+		return nil, err
+	}
+	return sums, nil
 }
 
 // InitBackend initialises b's parameters as Init does (the same values, bit
