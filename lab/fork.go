@@ -1,7 +1,6 @@
 package lab
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -357,26 +356,7 @@ func copyJSONL(src, dst string, edit func([]byte) []byte) error {
 		return err
 	}
 	defer in.Close()
-	return model.WriteFileAtomicFunc(dst, func(out io.Writer) error {
-		w := bufio.NewWriterSize(out, 256<<10)
-		r := bufio.NewReaderSize(in, 256<<10)
-		var buf []byte
-		for {
-			line, err := readLine(r, &buf)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("%s: %w", src, err)
-			}
-			if out := edit(line); out != nil {
-				if _, err := w.Write(out); err != nil {
-					return err
-				}
-			}
-		}
-		return w.Flush()
-	})
+	return writeJSONLines(in, src, dst, edit)
 }
 
 // linkTree hard-links the files under src into dst (made already), but

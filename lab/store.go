@@ -1043,17 +1043,24 @@ func editJSONL(path string, edit func([]byte) []byte) error {
 		return err
 	}
 	defer in.Close()
-	return model.WriteFileAtomicFunc(path, func(out io.Writer) error {
+	return writeJSONLines(in, path, path, edit)
+}
+
+// writeJSONLines writes the complete lines read from in (the file src),
+// each as edit returns it (nil: dropped), atomically to dst; what follows
+// the last newline is no complete line and is left out.
+func writeJSONLines(in io.Reader, src, dst string, edit func([]byte) []byte) error {
+	return model.WriteFileAtomicFunc(dst, func(out io.Writer) error {
 		w := bufio.NewWriterSize(out, 256<<10)
 		r := bufio.NewReaderSize(in, 256<<10)
 		var buf []byte
 		for {
 			line, err := readLine(r, &buf)
-			if err == io.EOF { // what is left is no complete line
+			if err == io.EOF {
 				break
 			}
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", src, err)
 			}
 			if out := edit(line); out != nil {
 				if _, err := w.Write(out); err != nil {
