@@ -996,6 +996,20 @@ func (e *Engine) head(pass int, scale, z float64, backward bool, logits []float3
 	}
 }
 
+// postNormBack is the backward of a post-sublayer norm (out = h + rms(x)):
+// dx (written to dC) from the residual stream's gradient dres, and the norm
+// weight's gradient; fused (normBack) unless the engine runs unfused.
+func (e *Engine) postNormBack(dC, dres, x, rstd dptr, weight int) {
+	R, C := e.R, e.C
+	if !e.unfused {
+		e.normBack(e.kernel("rms_bwd_dw_res", e.sfx), dC, dres, x, C, rstd, weight, C, false)
+		return
+	}
+	e.launch(e.kernel("rms_bwd_res", e.sfx), rows(R), threads(256), 0,
+		ptr(dC), i32(C), ptr(dres), i32(C), ptr(x), i32(C), ptr(rstd), ptr(e.param(weight)), i32(C))
+	e.normDW(e.kernel("rms_dw_part_res", e.sfx), e.grad(weight), dres, C, x, C, rstd, C)
+}
+
 // normBack is an RMSNorm's backward in one pass (rms_bwd_dw): dx (ld ldx
 // elements a row, as dy and x) from dy, and the weight's gradient Σ_r
 // dy·x·rstd added to its gradient by fixed blocks of fuseRows rows, then
@@ -1035,26 +1049,14 @@ func (e *Engine) layerBackward(l int) {
 	dact, dgu := e.p(e.o.dact), e.p(e.o.dgu)
 	da, dqkv := e.p(e.o.da), e.p(e.o.dqkv)
 	// out = h + rms(m): dm = rms'(dout); dh = dout + (MLP path), accumulated in dres
-	if e.unfused {
-		e.launch(e.kernel("rms_bwd_res", e.sfx), rows(R), threads(256), 0,
-			ptr(dC), i32(C), ptr(dres), i32(C), ptr(s.m), i32(C), ptr(s.mr), ptr(e.param(o.PostFFNNorm)), i32(C))
-		e.normDW(e.kernel("rms_dw_part_res", e.sfx), e.grad(o.PostFFNNorm), dres, C, s.m, C, s.mr, C)
-	} else {
-		e.normBack(e.kernel("rms_bwd_dw_res", e.sfx), dC, dres, s.m, C, s.mr, o.PostFFNNorm, C, false)
-	}
+	e.postNormBack(dC, dres, s.m, s.mr, o.PostFFNNorm)
 	e.mm(false, false, R, I, C, dC, C, e.w(o.Down), I, 0, dact, e.at, I)   // dact = dm·Wdown
 	e.mm(true, false, C, I, R, dC, C, s.act, I, 1, e.grad(o.Down), f32, I) // dWdown += dmᵀ·act
 	e.launch(e.kernel("swiglu_bwd", e.sfx), strided(int64(R*I)), threads(256), 0, ptr(dgu), ptr(dact), ptr(s.gu), i32(I), i64(int64(R*I)))
 	e.mm(false, false, R, C, 2*I, dgu, 2*I, e.w(o.Gate), C, 1, dres, f32, C)   // dh += [dgate|dup]·[Wgate;Wup]
 	e.mm(true, false, 2*I, C, R, dgu, 2*I, s.hT, C, 1, e.grad(o.Gate), f32, C) // d[Wgate;Wup] += dguᵀ·h
 	// h = x + rms(o): do = rms'(dh); dx = dh + (attention path), accumulated in dres
-	if e.unfused {
-		e.launch(e.kernel("rms_bwd_res", e.sfx), rows(R), threads(256), 0,
-			ptr(dC), i32(C), ptr(dres), i32(C), ptr(s.o), i32(C), ptr(s.or), ptr(e.param(o.PostAttnNorm)), i32(C))
-		e.normDW(e.kernel("rms_dw_part_res", e.sfx), e.grad(o.PostAttnNorm), dres, C, s.o, C, s.or, C)
-	} else {
-		e.normBack(e.kernel("rms_bwd_dw_res", e.sfx), dC, dres, s.o, C, s.or, o.PostAttnNorm, C, false)
-	}
+	e.postNormBack(dC, dres, s.o, s.or, o.PostAttnNorm)
 	e.mm(false, false, R, QC, C, dC, C, e.w(o.O), QC, 0, da, e.at, QC)   // da = do·Wo
 	e.mm(true, false, C, QC, R, dC, C, s.a, QC, 1, e.grad(o.O), f32, QC) // dWo += doᵀ·a
 	e.attnBackward(s)
